@@ -1,0 +1,132 @@
+"""SQL text without a database: statement splitting, comment stripping, checksums.
+
+The splitter asks SQLite's own `sqlite3.complete_statement` whether a piece is a whole statement,
+so trigger bodies (`BEGIN ... END`), semicolons in strings and in comments are handled exactly as
+SQLite handles them. `complete_statement` needs no connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from dataclasses import dataclass
+
+CHECKSUM_PREFIX = "v1:"
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a file: `raw` is the exact text (joined back, the pieces give the file)."""
+
+    raw: str
+    line: int  # 1-based line of the statement's first token
+    offset: int  # character offset of `raw` in the file
+
+    @property
+    def sql(self) -> str:
+        return self.raw.strip()
+
+    @property
+    def code(self) -> str:
+        """The statement without comments, whitespace folded: what a rule should look at."""
+        return " ".join(strip_comments(self.raw).split())
+
+    @property
+    def keyword(self) -> str:
+        """The first word, upper case ('' for a comment-only piece)."""
+        words = self.code.split(maxsplit=1)
+        return words[0].rstrip(";").upper() if words else ""
+
+
+def normalise_bytes(data: bytes) -> bytes:
+    """Remove a leading UTF-8 BOM and turn CRLF and CR into LF (SPEC 3.1); nothing else."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def checksum(data: bytes) -> str:
+    """The `v1:` checksum of a file's bytes (SPEC 3.1)."""
+    return CHECKSUM_PREFIX + hashlib.sha256(normalise_bytes(data)).hexdigest()
+
+
+def raw_sha256(data: bytes) -> str:
+    """The plain sha256 other tools write; accepted as a match for rows without a prefix."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def checksum_matches(recorded: str, data: bytes) -> bool:
+    """Whether a recorded checksum (ours, or another tool's raw sha256) matches these bytes."""
+    recorded = recorded.strip().lower()
+    if recorded.startswith(CHECKSUM_PREFIX):
+        return recorded == checksum(data)
+    return recorded in (raw_sha256(data), raw_sha256(normalise_bytes(data)))
+
+
+# One pass over the text finds the semicolons that are outside strings, identifiers and comments.
+_TOKEN = re.compile(
+    r"""
+      (?P<line>--[^\n]*)
+    | (?P<block>/\*.*?(?:\*/|\Z))
+    | (?P<quoted>'(?:[^']|'')*(?:'|\Z) | "(?:[^"]|"")*(?:"|\Z) | `(?:[^`]|``)*(?:`|\Z)
+                | \[[^\]]*(?:\]|\Z))
+    | (?P<semi>;)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_COMMENT_OR_SPACE = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
+
+
+def split_statements(text: str) -> list[Statement]:
+    """Split SQL text into statements, each with the line of its first token.
+
+    A trailing piece without a semicolon is a statement too (SQLite runs it); a trailing piece
+    that is only comments and whitespace is dropped from the list (but `split_pieces` keeps it).
+    """
+    return [piece for piece in split_pieces(text) if piece.keyword]
+
+
+def split_pieces(text: str) -> list[Statement]:
+    """Like `split_statements`, but every character of `text` is in exactly one piece."""
+    pieces: list[Statement] = []
+    start = 0
+    for match in _TOKEN.finditer(text):
+        if match.lastgroup != "semi":
+            continue
+        end = match.end()
+        if sqlite3.complete_statement(text[start:end]):
+            pieces.append(_piece(text, start, end))
+            start = end
+    if start < len(text):
+        pieces.append(_piece(text, start, len(text)))
+    return pieces
+
+
+def _piece(text: str, start: int, end: int) -> Statement:
+    lead = _COMMENT_OR_SPACE.match(text, start, end)
+    first = lead.end() if lead else start
+    return Statement(raw=text[start:end], line=text.count("\n", 0, first) + 1, offset=start)
+
+
+def strip_comments(sql: str) -> str:
+    """Remove `--` and `/* */` comments, keeping strings (and line breaks) intact."""
+    out: list[str] = []
+    last = 0
+    for match in _TOKEN.finditer(sql):
+        if match.lastgroup in ("line", "block"):
+            out.append(sql[last : match.start()])
+            out.append("\n" * match.group().count("\n") or " ")
+            last = match.end()
+    out.append(sql[last:])
+    return "".join(out)
+
+
+def code_fingerprint(text: str) -> str:
+    """A hash of the statements with comments removed and whitespace folded.
+
+    Two versions of a file with equal fingerprints differ only in whitespace or comments.
+    """
+    folded = " ".join(strip_comments(text).split())
+    return hashlib.sha256(folded.encode()).hexdigest()
