@@ -21,16 +21,32 @@ class UsageError(Exception):
 def check_parser(check: str, description: str) -> argparse.ArgumentParser:
     """The options every check takes (SPEC 5)."""
     parser = argparse.ArgumentParser(prog=f"python -m ci.{check}", description=description)
-    parser.add_argument("files", nargs="*", type=Path,
-                        help="changed files (from pre-commit); the check returns 0 at once "
-                             "when none is a migration")
-    parser.add_argument("--migrations-dir", type=Path, default=None,
-                        help=f"migrations root (default: {DEFAULT_MIGRATIONS_DIR})")
-    parser.add_argument("--config", type=Path, default=None,
-                        help=f"config file (default: {DEFAULT_CONFIG} if present)")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="changed files (from pre-commit); the check returns 0 at once "
+        "when none is a migration",
+    )
+    parser.add_argument(
+        "--migrations-dir",
+        type=Path,
+        default=None,
+        help=f"migrations root (default: {DEFAULT_MIGRATIONS_DIR})",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"config file (default: {DEFAULT_CONFIG} if present)",
+    )
     parser.add_argument("--junit", type=Path, default=None, help="write a JUnit XML report here")
-    parser.add_argument("--format", choices=("text", "github", "json"), default=None,
-                        help="output format (default: github when GITHUB_ACTIONS=true, else text)")
+    parser.add_argument(
+        "--format",
+        choices=("text", "github", "json"),
+        default=None,
+        help="output format (default: github when GITHUB_ACTIONS=true, else text)",
+    )
     return parser
 
 

@@ -71,8 +71,13 @@ class Report:
     def from_findings(cls, check: str, findings: list[Finding], *, passed: str) -> Report:
         """One case per finding; one passing case named `passed` when there is none."""
         cases = [
-            Case(name=f"{f.code} {f.path or ''}".strip(), classname=check, path=f.path,
-                 line=f.line, findings=[f])
+            Case(
+                name=f"{f.code} {f.path or ''}".strip(),
+                classname=check,
+                path=f.path,
+                line=f.line,
+                findings=[f],
+            )
             for f in findings
         ]
         return cls(check, cases or [Case(name=passed, classname=check)])

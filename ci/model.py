@@ -240,8 +240,11 @@ def _entry_problem(root: Path, entry: Path, folder: str | None) -> tuple[str, st
             return ("MG104", f"unknown folder '{entry.name}'", f"use one of: {known}")
         return ("MG103", "a directory, not a migration file", "remove or rename the directory")
     if parse_name(entry.name) is None:
-        return ("MG103", f"malformed migration name: {_why_malformed(entry.name)}",
-                "name it NNNN_slug.sql: 4+ digits, lower-case slug of [a-z0-9_], .sql")
+        return (
+            "MG103",
+            f"malformed migration name: {_why_malformed(entry.name)}",
+            "name it NNNN_slug.sql: 4+ digits, lower-case slug of [a-z0-9_], .sql",
+        )
     return None
 
 
@@ -276,7 +279,9 @@ def _pair_rollbacks(catalog: Catalog) -> None:
     for version, files in catalog.rollbacks.items():
         migration = by_version.get(version)
         if migration is not None and version not in paired:
-            paired[version] = Migration(migration.file, migration.kind, version, migration.slug,
-                                        files[0])
-    catalog.main = [paired.get(m.version, m) if m is by_version[m.version] else m
-                    for m in catalog.main]
+            paired[version] = Migration(
+                migration.file, migration.kind, version, migration.slug, files[0]
+            )
+    catalog.main = [
+        paired.get(m.version, m) if m is by_version[m.version] else m for m in catalog.main
+    ]

@@ -32,8 +32,10 @@ def write_text(reports: Sequence[Report], out: TextIO = sys.stdout) -> None:
 
 def summary_line(reports: Sequence[Report]) -> str:
     cases = [case for report in reports for case in report.cases]
-    counts = {outcome: sum(c.outcome == outcome for c in cases)
-              for outcome in ("passed", "failed", "error", "skipped")}
+    counts = {
+        outcome: sum(c.outcome == outcome for c in cases)
+        for outcome in ("passed", "failed", "error", "skipped")
+    }
     names = ", ".join(r.check for r in reports)
     parts = [f"{n} {outcome}" for outcome, n in counts.items() if n or outcome == "passed"]
     verdict = "FAILED" if any(r.failed for r in reports) else "OK"
@@ -52,15 +54,18 @@ def write_junit(reports: Sequence[Report], path: Path) -> None:
 def _junit_case(case: Case) -> object:
     from junit_xml import TestCase
 
-    junit = TestCase(case.name, classname=case.classname, elapsed_sec=case.time,
-                     file=case.path, line=case.line)
+    junit = TestCase(
+        case.name, classname=case.classname, elapsed_sec=case.time, file=case.path, line=case.line
+    )
     failures = [f for f in case.findings if f.is_error]
     if case.error is not None:
         junit.add_error_info(message=case.error, error_type="error")
     elif failures:
-        junit.add_failure_info(message=failures[0].message,
-                               output="\n".join(text_line(f) for f in failures),
-                               failure_type=failures[0].code)
+        junit.add_failure_info(
+            message=failures[0].message,
+            output="\n".join(text_line(f) for f in failures),
+            failure_type=failures[0].code,
+        )
     elif case.skipped is not None:
         junit.add_skipped_info(message=case.skipped)
     return junit
