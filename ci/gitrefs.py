@@ -1,0 +1,155 @@
+"""The migrations directory as it was at a git ref: names, blob ids and bytes, without a checkout.
+
+Two git processes at most per question: `git ls-tree` for the names and `git cat-file --batch`
+for every blob at once (never one process per file). A ref that does not exist, a directory
+outside any repository or a missing `git` raise `RefError` (an `InputError`: exit 2, one line).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from ci.model import InputError
+
+ZERO_SHA = "0" * 40
+FILE_MODES = ("100644", "100755")  # plain blobs; links (120000) and submodules are not SQL files
+
+
+class RefError(InputError):
+    """A ref or repository that git cannot answer for (exit 2)."""
+
+
+def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False
+        )
+    except FileNotFoundError:
+        raise RefError("git is not installed (needed for --base-ref)") from None
+    except OSError as error:
+        raise RefError(f"{cwd}: cannot run git: {error.strerror}") from None
+    if done.returncode != 0:
+        message = os.fsdecode(done.stderr).strip().splitlines()
+        raise RefError(f"git {args[0]} failed in {cwd}: {message[-1] if message else 'error'}")
+    return done.stdout
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.is_dir() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def repo_root(path: Path) -> Path:
+    """The top of the work tree that holds `path` (which need not exist)."""
+    start = _existing_ancestor(path)
+    try:
+        out = _git(start, "rev-parse", "--show-toplevel")
+    except RefError:
+        raise RefError(f"{path}: not inside a git repository (needed for --base-ref)") from None
+    return Path(os.fsdecode(out.rstrip(b"\n")))
+
+
+def resolve_ref(ref: str, cwd: Path) -> str:
+    """The commit id a ref names, or RefError naming the ref."""
+    if not ref or ref.startswith("-"):
+        raise RefError(f"'{ref}' is not a git ref")
+    start = _existing_ancestor(cwd)
+    repo_root(start)  # a clear message when there is no repository at all
+    try:
+        out = _git(
+            start, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+        )
+    except RefError:
+        raise RefError(
+            f"git ref '{ref}' does not exist (fetch it, e.g. git fetch origin)"
+        ) from None
+    return out.decode().strip()
+
+
+def _prefix(directory: Path) -> tuple[Path, str]:
+    """(repository root, directory relative to it as 'a/b/' or '' for the root)."""
+    root = repo_root(directory)
+    target = Path(os.path.realpath(directory))
+    try:
+        relative = target.relative_to(root).as_posix()
+    except ValueError:
+        raise RefError(f"{directory}: not inside the git repository at {root}") from None
+    return root, "" if relative == "." else relative + "/"
+
+
+def list_files(ref: str, directory: Path) -> dict[str, str]:
+    """{path relative to `directory` (posix): blob id} for every file under it at `ref`.
+
+    A directory that did not exist at `ref` gives an empty dict; a bad ref raises RefError.
+    """
+    commit = resolve_ref(ref, directory)
+    root, prefix = _prefix(directory)
+    pathspec = [prefix] if prefix else []
+    out = _git(root, "ls-tree", "-r", "-z", "--full-tree", commit, "--", *pathspec)
+    files: dict[str, str] = {}
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition(b"\t")
+        mode, kind, blob = meta.decode().split(" ")
+        if kind == "blob" and mode in FILE_MODES:
+            files[os.fsdecode(name)[len(prefix) :]] = blob
+    return files
+
+
+def read_blobs(directory: Path, blobs: Iterable[str]) -> dict[str, bytes]:
+    """{blob id: bytes} for the given blob ids, from ONE `git cat-file --batch` process."""
+    wanted = sorted(set(blobs))
+    if not wanted:
+        return {}
+    out = _git(
+        repo_root(directory), "cat-file", "--batch", stdin="\n".join(wanted).encode() + b"\n"
+    )
+    contents: dict[str, bytes] = {}
+    position = 0
+    for blob in wanted:
+        end = out.index(b"\n", position)
+        header = out[position:end].decode().split(" ")
+        position = end + 1
+        if len(header) != 3:  # "<id> missing"
+            raise RefError(f"git object {blob} is missing from the repository")
+        size = int(header[2])
+        contents[blob] = out[position : position + size]
+        position += size + 1  # the content is followed by a newline
+    return contents
+
+
+def files_at(ref: str, directory: Path, *, only: Iterable[str] | None = None) -> dict[str, bytes]:
+    """{path relative to `directory`: bytes} at `ref`, optionally only for the paths in `only`."""
+    listing = list_files(ref, directory)
+    if only is not None:
+        keep = set(only)
+        listing = {path: blob for path, blob in listing.items() if path in keep}
+    data = read_blobs(directory, listing.values())
+    return {path: data[blob] for path, blob in listing.items()}
+
+
+def export_tree(ref: str, directory: Path, destination: Path) -> Path:
+    """Write the files under `directory` at `ref` below `destination`; return `destination`."""
+    for relative, data in files_at(ref, directory).items():
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    destination.mkdir(parents=True, exist_ok=True)
+    return destination
+
+
+def hook_refs(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """(PRE_COMMIT_FROM_REF, PRE_COMMIT_TO_REF) when pre-commit set them; a new branch's
+    all-zero FROM_REF (pre-push of a branch the remote does not have) counts as unset."""
+    env = os.environ if environ is None else environ
+    from_ref = env.get("PRE_COMMIT_FROM_REF") or None
+    to_ref = env.get("PRE_COMMIT_TO_REF") or None
+    if from_ref is not None and from_ref.strip("0") == "":
+        from_ref = None
+    return from_ref, to_ref

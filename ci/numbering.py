@@ -1,0 +1,319 @@
+"""`python -m ci.numbering`: numbering gaps and reuse, names, rollback pairing (SPEC 5.1).
+
+Reads names, not contents: a file is opened only when it has no rollback, to see whether it
+declares `@irreversible`. Never opens a database. Every finding of a run is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ci.cli import check_parser, parse, run_check
+from ci.findings import Finding, Report
+from ci.model import (
+    MAIN_FOLDERS,
+    ROLLBACK_FOLDER,
+    SEED_FOLDER,
+    Catalog,
+    InputError,
+    Migration,
+    SqlFile,
+    discover,
+    parse_name,
+)
+
+CHECK = "numbering"
+
+
+@dataclass
+class Base:
+    """What a base ref (e.g. origin/main) already has: its migration paths and highest numbers."""
+
+    ref: str
+    paths: set[str] = field(default_factory=set)
+    head: dict[str, int] = field(default_factory=lambda: {"main": 0, "seed": 0})
+
+    def add(self, relative: str) -> None:
+        folder, _, name = relative.rpartition("/")
+        parsed = parse_name(name)
+        if parsed is None or folder not in ("", *MAIN_FOLDERS, SEED_FOLDER):
+            return  # rollbacks, stray files: not numbered migrations
+        track = "seed" if folder == SEED_FOLDER else "main"
+        self.paths.add(relative)
+        self.head[track] = max(self.head[track], parsed[0])
+
+
+def base_at(ref: str, migrations_dir: Path) -> Base:
+    """The migrations at `ref` (names only, one `git ls-tree`)."""
+    from ci.gitrefs import list_files
+
+    base = Base(ref)
+    for relative in list_files(ref, migrations_dir):
+        base.add(relative)
+    return base
+
+
+def find_problems(catalog: Catalog, *, base: Base | None = None) -> list[Finding]:
+    """Every numbering finding of a catalog, in a stable order."""
+    findings = [_printable(f) for f in catalog.problems]
+    renumbered: set[Path] = set()
+    for track, migrations in (("main", catalog.main), ("seed", catalog.seeds)):
+        findings += _track_problems(catalog.root, track, migrations, base, renumbered)
+    findings += _rollback_problems(catalog)
+    findings += _missing_rollbacks(catalog, skip=renumbered)
+    findings += _broken_links(catalog)
+    return findings
+
+
+def _track_problems(
+    root: Path,
+    track: str,
+    migrations: list[Migration],
+    base: Base | None,
+    renumbered: set[Path],
+) -> Iterator[Finding]:
+    if not migrations:
+        return
+    highest = max(m.version for m in migrations)
+    free = iter(range(max(highest, base.head[track] if base else 0) + 1, 10**9))
+    if base is not None:
+        for m in migrations:
+            if _relative(root, m.path) not in base.paths and m.version <= base.head[track]:
+                renumbered.add(m.path)
+                yield _behind_base(m, base, track, next(free))
+    yield from _duplicates(root, migrations, base, renumbered, free)
+    yield from _gaps(migrations)
+
+
+def _behind_base(m: Migration, base: Base, track: str, number: int) -> Finding:
+    head = _label(track, base.head[track])
+    return Finding(
+        CHECK,
+        "MG108",
+        str(m.path),
+        None,
+        f"new migration {m.label} is numbered at or below {head}, the highest on {base.ref} "
+        "(another branch took the number; git merges both files without a conflict)",
+        f"rename it to {_renamed(m, number)}"
+        + (" (and its rollback file)" if track == "main" else ""),
+    )
+
+
+def _duplicates(
+    root: Path,
+    migrations: list[Migration],
+    base: Base | None,
+    renumbered: set[Path],
+    free: Iterator[int],
+) -> Iterator[Finding]:
+    by_version: dict[int, list[Migration]] = {}
+    for m in migrations:
+        by_version.setdefault(m.version, []).append(m)
+    for group in by_version.values():
+        if len(group) < 2:
+            continue
+        if base is not None:  # the file the base ref already has keeps the number
+            group.sort(key=lambda m: _relative(root, m.path) not in base.paths)
+        first = group[0]
+        for m in group[1:]:
+            if m.path in renumbered:
+                continue
+            renumbered.add(m.path)
+            yield Finding(
+                CHECK,
+                "MG101",
+                str(m.path),
+                None,
+                f"number {m.label} is used twice in the {m.track} track "
+                f"(also {_relative(root, first.path)})",
+                f"if it is applied nowhere yet, rename it to {_renamed(m, next(free))}"
+                + (" (and its rollback file)" if m.track == "main" else ""),
+            )
+
+
+def _gaps(migrations: list[Migration]) -> Iterator[Finding]:
+    previous = 0
+    seen: set[int] = set()
+    for m in migrations:
+        if m.version in seen:
+            continue
+        seen.add(m.version)
+        if m.version > previous + 1:
+            missing = _span(m.track, previous + 1, m.version - 1)
+            after = f"follows {_label(m.track, previous)}" if previous else "is the first"
+            yield Finding(
+                CHECK,
+                "MG102",
+                str(m.path),
+                None,
+                f"gap: {m.label} {after}, so {missing} missing (numbers are never skipped)",
+                f"if {m.label} is applied nowhere yet, rename it to {_renamed(m, previous + 1)}; "
+                "if a file was deleted, restore it",
+            )
+        previous = m.version
+
+
+def _span(track: str, first: int, last: int) -> str:
+    if first == last:
+        return f"{_label(track, first)} is"
+    return f"{_label(track, first)} to {_label(track, last)} are"
+
+
+def _rollback_problems(catalog: Catalog) -> Iterator[Finding]:
+    main = {m.version: m for m in catalog.main}
+    seeds = {m.version for m in catalog.seeds}
+    for version, files in sorted(catalog.rollbacks.items()):
+        migration = main.get(version)
+        if migration is None:
+            why = f"there is no main-track migration {version:04d}"
+            if version in seeds:
+                why += " (seeds have no rollbacks)"
+            for orphan in files:
+                yield Finding(
+                    CHECK,
+                    "MG106",
+                    str(orphan.path),
+                    None,
+                    f"rollback file without a migration: {why}",
+                    "give it the number of the migration it undoes, or delete it",
+                )
+            continue
+        for extra in files[1:]:
+            yield Finding(
+                CHECK,
+                "MG110",
+                str(extra.path),
+                None,
+                f"second rollback file for {migration.label} "
+                f"({_relative(catalog.root, files[0].path)} is the one used)",
+                "merge the two into one rollback file",
+            )
+        slug = files[0].path.name.split("_", 1)[1][: -len(".sql")]
+        if slug not in ("rollback", migration.slug):
+            yield Finding(
+                CHECK,
+                "MG111",
+                str(files[0].path),
+                None,
+                f"rollback file does not name its migration {migration.path.name} "
+                "(left over from a renumbering?)",
+                f"rename it to {ROLLBACK_FOLDER}/{_number(migration)}_rollback.sql "
+                f"or {ROLLBACK_FOLDER}/{_number(migration)}_{migration.slug}.sql",
+                severity="warning",
+            )
+
+
+def _missing_rollbacks(catalog: Catalog, *, skip: set[Path]) -> Iterator[Finding]:
+    for m in catalog.main:
+        if m.rollback is not None or m.path in skip:
+            continue
+        try:
+            if m.directives.irreversible is not None:
+                continue
+        except InputError as error:
+            yield _input_finding(m.file, error)
+            continue
+        expected = f"{ROLLBACK_FOLDER}/{_number(m)}_rollback.sql"
+        yield Finding(
+            CHECK,
+            "MG107",
+            str(m.path),
+            None,
+            f"migration {m.label} has no rollback file ({expected})",
+            f"write {expected} that undoes it, or declare `-- @irreversible <reason>` "
+            "at the top of the migration",
+        )
+
+
+def _broken_links(catalog: Catalog) -> Iterator[Finding]:
+    for file in catalog.sql_files():
+        if file.path.is_symlink() and not file.path.exists():
+            yield Finding(
+                CHECK,
+                "MG109",
+                str(file.path),
+                None,
+                "broken symlink: the file it points to does not exist",
+                "replace the link with the file, or delete it",
+            )
+
+
+def _input_finding(file: SqlFile, error: InputError) -> Finding:
+    """An InputError ('path:line: message') as a finding with its own path and line."""
+    text, path, line = str(error), str(file.path), None
+    if text.startswith(path + ":"):
+        where, _, message = text[len(path) + 1 :].partition(": ")
+        if where.isdigit():
+            line, text = int(where), message
+        else:
+            text = text[len(path) + 1 :].strip()
+    return _printable(Finding(CHECK, "MG109", path, line, text, "fix the file"))
+
+
+def _printable(finding: Finding) -> Finding:
+    """Finding text that can be printed even when a file name is not valid UTF-8."""
+
+    def clean(text: str | None) -> str | None:
+        if text is None:
+            return None
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+    return Finding(
+        finding.check,
+        finding.code,
+        clean(finding.path),
+        finding.line,
+        clean(finding.message) or "",
+        clean(finding.hint) or "",
+        finding.severity,
+    )
+
+
+def _relative(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _number(m: Migration) -> str:
+    return m.path.name.split("_", 1)[0]
+
+
+def _label(track: str, version: int) -> str:
+    return f"seed-{version:04d}" if track == "seed" else f"{version:04d}"
+
+
+def _renamed(m: Migration, number: int) -> str:
+    width = len(_number(m))
+    return f"{number:0{width}d}_{m.slug}.sql"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = check_parser(CHECK, "Numbering gaps and reuse, names, and rollback pairing.")
+    parser.add_argument(
+        "--base-ref",
+        metavar="REF",
+        default=None,
+        help="git ref of the target branch (e.g. origin/main): a migration that is new since "
+        "REF must be numbered above REF's highest number",
+    )
+    return parser
+
+
+def check(migrations_dir: Path, *, base_ref: str | None = None) -> Report:
+    """The numbering report for a directory (and, with `base_ref`, against that ref)."""
+    catalog = discover(migrations_dir)
+    base = base_at(base_ref, migrations_dir) if base_ref else None
+    findings = find_problems(catalog, base=base)
+    count = len(catalog.main) + len(catalog.seeds)
+    return Report.from_findings(CHECK, findings, passed=f"{count} migrations numbered in sequence")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(build_parser(), argv)
+    return run_check(CHECK, args, lambda a: check(a.migrations_dir, base_ref=a.base_ref))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
