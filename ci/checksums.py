@@ -1,0 +1,465 @@
+"""`python -m ci.checksums`: edits to migration files that are already applied (SPEC 5.2).
+
+"Applied" comes from the committed lock file (default `<migrations dir>/../migrations.lock`),
+from `--db PATH` (the `schema_version.file_hash` of a real database, opened read-only) and from
+`--base-ref REF` (every migration file at REF). Checksums follow SPEC 3.1, so a CRLF or BOM
+change is not an edit. `--update` adds new files to the lock; `--rehash FILE` rewrites one entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci import lockfile
+from ci.cli import check_parser, parse, run_check, touches_migrations
+from ci.findings import Finding, Report
+from ci.model import Catalog, InputError, Migration, decode_sql, discover
+from ci.sqltext import checksum, checksum_matches, code_fingerprint
+
+CHECK = "checksums"
+WHITESPACE = "only whitespace/comments changed"
+STATEMENTS = "statements changed"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One file some source says is applied: where it was, and what it looked like then."""
+
+    source: str  # "the lock file", "database x.db", "base ref origin/main"
+    path: str  # relative to the migrations dir ('' when only the version is known)
+    recorded: str  # checksum (v1: or another tool's raw sha256)
+    label: str  # how to name it when the path is unknown: '0008 (add_x)'
+    code: str | None = None  # code fingerprint (full or lock-length prefix) of the applied text
+    old_text: str | None = None
+
+
+@dataclass
+class Current:
+    """The migration files in the working tree, keyed by path relative to the migrations dir."""
+
+    catalog: Catalog
+    files: dict[str, Migration]
+    data: dict[str, bytes]
+    unreadable: list[Finding]
+
+    def display(self, relative: str) -> str:
+        return str(self.catalog.root / relative)
+
+
+def read_current(migrations_dir: Path) -> Current:
+    catalog = discover(migrations_dir)
+    files = {m.path.relative_to(catalog.root).as_posix(): m for m in catalog.all_migrations()}
+    data: dict[str, bytes] = {}
+    unreadable: list[Finding] = []
+    for relative, migration in files.items():
+        try:
+            data[relative] = migration.file.data
+        except InputError as error:
+            unreadable.append(
+                Finding(CHECK, "MG209", str(migration.path), None, _after_path(error), "")
+            )
+    return Current(catalog, files, data, unreadable)
+
+
+def _after_path(error: InputError) -> str:
+    return str(error).split(": ", 1)[-1]
+
+
+# ---- sources of "applied" -------------------------------------------------------------------
+
+
+def from_lock(lock: lockfile.Lock) -> list[Applied]:
+    return [
+        Applied("the lock file", e.path, e.checksum, e.path, code=e.code)
+        for e in lock.entries.values()
+    ]
+
+
+def from_base_ref(ref: str, migrations_dir: Path) -> list[Applied]:
+    from ci import gitrefs
+
+    listing = gitrefs.list_files(ref, migrations_dir)
+    wanted = {p: b for p, b in listing.items() if lockfile.sort_key(p)[0] < 2}
+    blobs = gitrefs.read_blobs(migrations_dir, wanted.values())
+    applied = []
+    for relative, blob in sorted(wanted.items(), key=lambda item: lockfile.sort_key(item[0])):
+        data = blobs[blob]
+        text = _text(data)
+        applied.append(
+            Applied(
+                f"base ref {ref}",
+                relative,
+                checksum(data),
+                relative,
+                code=code_fingerprint(text) if text is not None else None,
+                old_text=text,
+            )
+        )
+    return applied
+
+
+def from_database(db: Path, current: Current) -> tuple[list[Applied], list[Finding]]:
+    rows = read_schema_version(db)
+    if rows is None:
+        note = Finding(
+            CHECK,
+            "MG208",
+            str(db),
+            None,
+            "no schema_version table: nothing is applied to this database yet",
+            "",
+            severity="warning",
+        )
+        return [], [note]
+    by_version: dict[tuple[str, int], list[str]] = {}
+    for relative, m in current.files.items():
+        by_version.setdefault((m.track, m.version), []).append(relative)
+    applied: list[Applied] = []
+    unhashed = 0
+    for version, kind, slug, recorded in rows:
+        if not recorded:
+            unhashed += 1
+            continue
+        track = "seed" if kind == "seed" else "main"
+        candidates = by_version.get((track, version), [])
+        chosen = next((p for p in candidates if p.endswith(f"_{slug}.sql")), None)
+        chosen = chosen or (candidates[0] if candidates else "")
+        label = f"{'seed-' if track == 'seed' else ''}{version:04d}" + (
+            f" ({slug})" if slug else ""
+        )
+        applied.append(Applied(f"database {db}", chosen, recorded, label))
+    notes = []
+    if unhashed:
+        notes.append(
+            Finding(
+                CHECK,
+                "MG208",
+                str(db),
+                None,
+                f"{unhashed} schema_version rows have no file_hash and cannot be checked",
+                "run `python -m ci.migrate` once to record hashes",
+                severity="warning",
+            )
+        )
+    return applied, notes
+
+
+def read_schema_version(db: Path) -> list[tuple[int, str, str, str | None]] | None:
+    """(version, migration_type, description, file_hash) rows, or None without the table.
+
+    The only database access of the static checks: a read-only URI, never a write.
+    """
+    import sqlite3
+    from urllib.parse import quote
+
+    if not db.is_file():
+        raise InputError(f"{db}: database not found")
+    uri = f"file:{quote(str(db.absolute()))}?mode=ro"
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(schema_version)")}
+            if not columns:
+                return None
+            select = ", ".join(
+                name if name in columns else fallback
+                for name, fallback in (
+                    ("version", "NULL"),
+                    ("migration_type", "'schema'"),
+                    ("description", "''"),
+                    ("file_hash", "NULL"),
+                )
+            )
+            rows = connection.execute(f"SELECT {select} FROM schema_version").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise InputError(f"{db}: cannot read schema_version: {error}") from None
+    return [(int(v), str(k or "schema"), str(s or ""), h and str(h)) for v, k, s, h in rows]
+
+
+# ---- comparing ------------------------------------------------------------------------------
+
+
+def compare(current: Current, sources: list[list[Applied]]) -> list[Finding]:
+    """Edited, deleted and renamed applied files; one finding per file, naming every source."""
+    edits: dict[str, list[Applied]] = {}
+    gone: dict[str, list[Applied]] = {}
+    renames: dict[tuple[str, str], list[Applied]] = {}
+    for applied_list in sources:
+        recorded_paths = {a.path for a in applied_list}
+        for a in applied_list:
+            data = current.data.get(a.path)
+            if a.path in current.files and data is None:
+                continue  # unreadable: reported once as MG209
+            if data is not None:
+                if not checksum_matches(a.recorded, data):
+                    edits.setdefault(a.path, []).append(a)
+                continue
+            moved = _find_moved(current, a, recorded_paths)
+            if moved:
+                renames.setdefault((a.path or a.label, moved), []).append(a)
+            else:
+                gone.setdefault(a.path or a.label, []).append(a)
+    findings = [_edited(current, path, applied) for path, applied in edits.items()]
+    findings += [_renamed(current, old, new, a) for (old, new), a in renames.items()]
+    findings += [_deleted(current, path, applied) for path, applied in gone.items()]
+    return findings
+
+
+def _find_moved(current: Current, a: Applied, recorded_paths: set[str]) -> str | None:
+    for relative, data in current.data.items():
+        if relative not in recorded_paths and checksum_matches(a.recorded, data):
+            return relative
+    return None
+
+
+def _sources(applied: list[Applied]) -> str:
+    return ", ".join(dict.fromkeys(a.source for a in applied))
+
+
+def _edited(current: Current, relative: str, applied: list[Applied]) -> Finding:
+    data = current.data[relative]
+    text = _text(data)
+    kinds, line = set(), None
+    for a in applied:
+        if text is None or a.code is None:
+            continue
+        same = code_fingerprint(text).startswith(a.code)
+        kinds.add(WHITESPACE if same else STATEMENTS)
+        if a.old_text is not None and line is None:
+            line = _first_difference(a.old_text, text)
+    what = STATEMENTS if STATEMENTS in kinds else WHITESPACE if kinds else "content changed"
+    path = current.display(relative)
+    hint = (
+        f"restore the applied text (e.g. git checkout HEAD -- {path}) and make the change "
+        "in a new migration (python -m ci.new)"
+    )
+    if what == WHITESPACE:
+        hint += f"; to accept a comment-only edit: python -m ci.checksums --rehash {path}"
+    return Finding(
+        CHECK,
+        "MG201",
+        path,
+        line,
+        f"applied migration was edited ({what}; applied per {_sources(applied)})",
+        hint,
+    )
+
+
+def _renamed(current: Current, old: str, new: str, applied: list[Applied]) -> Finding:
+    was = applied[0].path or applied[0].label
+    return Finding(
+        CHECK,
+        "MG203",
+        current.display(new),
+        None,
+        f"applied migration {was} was renamed to {new} (applied per {_sources(applied)}); "
+        "databases that applied it would run it again under the new name",
+        f"rename it back to {was}; if it was never applied anywhere, drop the old entry with "
+        f"python -m ci.checksums --rehash {was} and add the new one with --update",
+    )
+
+
+def _deleted(current: Current, name: str, applied: list[Applied]) -> Finding:
+    path = current.display(name) if applied[0].path else name
+    return Finding(
+        CHECK,
+        "MG202",
+        path,
+        None,
+        f"applied migration {applied[0].label} was deleted (applied per {_sources(applied)})",
+        "restore the file from git; undo an applied migration with a new migration instead",
+    )
+
+
+def _first_difference(old: str, new: str) -> int:
+    old_lines, new_lines = old.split("\n"), new.split("\n")
+    for number, (a, b) in enumerate(zip(old_lines, new_lines, strict=False), start=1):
+        if a != b:
+            return number
+    return min(len(old_lines), len(new_lines)) + 1
+
+
+def _text(data: bytes) -> str | None:
+    try:
+        return decode_sql(data, Path("-"))
+    except InputError:
+        return None
+
+
+# ---- the lock file --------------------------------------------------------------------------
+
+
+def lock_findings(lock: lockfile.Lock, current: Current, *, renamed: set[str]) -> Iterator[Finding]:
+    path = str(lock.path)
+    fix = (
+        "resolve it: keep the target branch's lock (git checkout --theirs/--ours "
+        f"{path}), renumber your new migration if ci.numbering asks, then run "
+        "python -m ci.checksums --update"
+    )
+    if lock.conflict_line is not None:
+        yield Finding(
+            CHECK, "MG205", path, lock.conflict_line, "the lock file has git conflict markers", fix
+        )
+    elif not lock.sum_ok:
+        yield Finding(
+            CHECK,
+            "MG205",
+            path,
+            1,
+            "the lock file's sum does not match its entries (edited by hand or merged badly)",
+            fix,
+        )
+    for number, message in lock.problems:
+        if number != 1 and message != "git conflict marker":
+            yield Finding(CHECK, "MG207", path, number, f"bad lock line: {message}", fix)
+    for relative in current.files:
+        if relative not in lock.entries and current.display(relative) not in renamed:
+            yield Finding(
+                CHECK,
+                "MG204",
+                current.display(relative),
+                None,
+                f"not in the lock file {path}",
+                "run python -m ci.checksums --update and commit the lock file with the migration",
+            )
+
+
+def _rehash(lock: lockfile.Lock, current: Current, name: str) -> None:
+    relative = _relative_name(name, current)
+    data = current.data.get(relative)
+    if data is None and relative not in lock.entries:
+        raise InputError(f"{name}: neither a readable migration file nor an entry of {lock.path}")
+    old, new = lockfile.rehash(lock, relative, data)
+    change = f"{old} -> {new}" if new else f"removed (was {old})"
+    print(
+        f"warning: {lock.path}: entry {relative} rewritten: {change}. Databases that applied "
+        "the old text keep it; make real changes in a new migration.",
+        file=sys.stderr,
+    )
+
+
+def _relative_name(name: str, current: Current) -> str:
+    root = current.catalog.root.resolve()
+    candidate = Path(name)
+    try:
+        return candidate.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return candidate.as_posix()
+
+
+# ---- the check ------------------------------------------------------------------------------
+
+
+def check(
+    migrations_dir: Path,
+    *,
+    lock_path: Path | None = None,
+    db: Path | None = None,
+    base_ref: str | None = None,
+    update: bool = False,
+    rehash: str | None = None,
+) -> Report:
+    current = read_current(migrations_dir)
+    findings = list(current.unreadable)
+    sources: list[list[Applied]] = []
+    path = lock_path or lockfile.default_path(migrations_dir)
+    lock = lockfile.read(path)
+    if lock is None and (update or rehash):
+        lock = lockfile.Lock(path, stored_sum=lockfile.body_sum([]))
+    if lock is not None and (update or rehash):
+        if rehash:
+            _rehash(lock, current, rehash)
+        if update:
+            added = lockfile.update(lockfile.read(path) or lock, current.data)
+            print(f"{path}: added {len(added)} entries", file=sys.stderr)
+        lock = lockfile.read(path)
+    if lock is not None:
+        sources.append(from_lock(lock))
+    elif lock_path is not None:
+        raise InputError(f"{lock_path}: lock file not found (create it with --update)")
+    elif db is None and base_ref is None:
+        findings.append(
+            Finding(
+                CHECK,
+                "MG206",
+                str(path),
+                None,
+                "no lock file, so nothing says which migrations are applied",
+                "create it with python -m ci.checksums --update and commit it",
+            )
+        )
+    if base_ref:
+        sources.append(from_base_ref(base_ref, migrations_dir))
+    if db is not None:
+        applied, notes = from_database(db, current)
+        sources.append(applied)
+        findings += notes
+    changes = compare(current, sources)
+    if lock is not None:
+        renamed = {f.path for f in changes if f.code == "MG203" and f.path}
+        findings += lock_findings(lock, current, renamed=renamed)
+    findings += changes
+    return Report.from_findings(
+        CHECK, findings, passed=f"{len(current.files)} migration files match their checksums"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = check_parser(CHECK, "Edits to migration files that are already applied.")
+    parser.add_argument(
+        "--lock",
+        type=Path,
+        default=None,
+        help="lock file (default: migrations.lock next to the migrations directory)",
+    )
+    parser.add_argument(
+        "--db", type=Path, default=None, help="also check against this database (read-only)"
+    )
+    parser.add_argument(
+        "--base-ref",
+        metavar="REF",
+        default=None,
+        help="git ref whose migration files must be unchanged (e.g. origin/main)",
+    )
+    parser.add_argument(
+        "--update", action="store_true", help="add new migration files to the lock file"
+    )
+    parser.add_argument(
+        "--rehash",
+        metavar="FILE",
+        default=None,
+        help="rewrite the lock entry of FILE (or drop it if FILE is gone), loudly",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(build_parser(), argv)
+    if args.files:
+        lock = args.lock or lockfile.default_path(args.migrations_dir)
+        lock_touched = any(Path(f).resolve() == lock.resolve() for f in args.files)
+        if not lock_touched and not touches_migrations(args.files, args.migrations_dir):
+            return 0
+        args.files = []  # the answer depends on the whole directory
+    return run_check(
+        CHECK,
+        args,
+        lambda a: check(
+            a.migrations_dir,
+            lock_path=a.lock,
+            db=a.db,
+            base_ref=a.base_ref,
+            update=a.update,
+            rehash=a.rehash,
+        ),
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
