@@ -1,0 +1,24 @@
+"""pre-commit hook `migration-checksums`: `python -m hooks.checksums [FILES]` (SPEC 5.2, 7).
+
+A commit that touches only the lock file is checked too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ci import checksums, lockfile
+from hooks._common import run_hook
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_hook(
+        checksums.main,
+        checksums.build_parser(),
+        argv,
+        also=lambda args: [args.lock or lockfile.default_path(args.migrations_dir)],
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

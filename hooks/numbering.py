@@ -1,0 +1,16 @@
+"""pre-commit hook `migration-numbering`: `python -m hooks.numbering [FILES]` (SPEC 5.1, 7)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ci import numbering
+from hooks._common import run_hook
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_hook(numbering.main, numbering.build_parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
