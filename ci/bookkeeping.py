@@ -1,0 +1,368 @@
+"""The runner's own tables: `schema_version` and `schema_version_log` (SPEC 3).
+
+`schema_version` has one row per applied migration. Identity is (track, version): a unique index
+on `(migration_type = 'seed', version)` lets `seed/0001` coexist with `schema/0001` without a
+redundant track column. `schema_version_log` is append-only: every apply, rollback and failure,
+plus *dirty marks* (action 'dirty', `cleared_at` NULL while open) left by a `@no-transaction` or
+`@batch` migration that has started but not finished.
+
+These functions never BEGIN or COMMIT: the runner owns the transaction they run in.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ci import TOOL_NAME, __version__
+
+TABLE = "schema_version"
+LOG_TABLE = "schema_version_log"
+IDENTITY_INDEX = "schema_version_identity"
+APPLIED_BY = f"{TOOL_NAME} {__version__}"
+
+COLUMNS = (
+    "version",
+    "migration_type",
+    "description",
+    "file_hash",
+    "applied_at",
+    "execution_time_ms",
+    "rows_affected",
+    "applied_by",
+    "code_hash",
+)
+CREATE_TABLE = f"""CREATE TABLE {TABLE} (
+    version INTEGER NOT NULL,
+    migration_type TEXT NOT NULL DEFAULT 'schema',
+    description TEXT NOT NULL DEFAULT '',
+    file_hash TEXT,
+    applied_at TEXT,
+    execution_time_ms INTEGER,
+    rows_affected INTEGER,
+    applied_by TEXT,
+    code_hash TEXT{{extra}}
+)"""
+CREATE_INDEX = f"CREATE UNIQUE INDEX {IDENTITY_INDEX} ON {TABLE} (migration_type = 'seed', version)"
+CREATE_LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
+    id INTEGER PRIMARY KEY,
+    logged_at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    version INTEGER,
+    migration_type TEXT,
+    description TEXT,
+    file_hash TEXT,
+    execution_time_ms INTEGER,
+    rows_affected INTEGER,
+    error TEXT,
+    cleared_at TEXT,
+    applied_by TEXT
+)"""
+
+# Columns of older tables (the seed document's, other tools') that carry one of ours.
+ALIASES = {
+    "description": ("description", "name", "slug"),
+    "file_hash": ("file_hash", "checksum", "hash", "sha256"),
+    "applied_at": ("applied_at", "applied_on", "installed_on", "created_at"),
+    "execution_time_ms": ("execution_time_ms", "execution_time", "duration_ms"),
+    "rows_affected": ("rows_affected",),
+    "applied_by": ("applied_by", "installed_by"),
+    "migration_type": ("migration_type", "type", "kind"),
+}
+
+
+def now_utc() -> str:
+    """ISO 8601 UTC with milliseconds: 2026-11-25T09:50:01.123Z."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+@dataclass(frozen=True)
+class AppliedRow:
+    """One row of `schema_version` (columns an older table lacks are None)."""
+
+    version: int
+    migration_type: str
+    description: str
+    file_hash: str | None
+    applied_at: str | None
+    execution_time_ms: int | None
+    rows_affected: int | None
+    applied_by: str | None
+    code_hash: str | None
+
+    @property
+    def track(self) -> str:
+        return "seed" if self.migration_type == "seed" else "main"
+
+    @property
+    def label(self) -> str:
+        number = f"{self.version:04d}"
+        return f"seed-{number}" if self.track == "seed" else number
+
+
+@dataclass(frozen=True)
+class DirtyMark:
+    """An open dirty mark: a migration that started outside one transaction and did not finish."""
+
+    id: int
+    logged_at: str
+    version: int
+    migration_type: str
+    description: str
+    file_hash: str | None
+    rows_done: int
+    error: str | None
+
+    @property
+    def track(self) -> str:
+        return "seed" if self.migration_type == "seed" else "main"
+
+    @property
+    def label(self) -> str:
+        number = f"{self.version:04d}"
+        return f"seed-{number}" if self.track == "seed" else number
+
+
+def columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def state(conn: sqlite3.Connection) -> str:
+    """'missing', 'current' (our tables and index) or 'legacy' (an older schema_version)."""
+    have = columns(conn, TABLE)
+    if not have:
+        return "missing"
+    index = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (IDENTITY_INDEX,)
+    ).fetchone()
+    log = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (LOG_TABLE,)
+    ).fetchone()
+    if index is None or not set(COLUMNS) <= set(have):
+        return "legacy"
+    return "current" if log else "missing"
+
+
+def create_or_upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> str:
+    """Bring the tables to the current shape inside the caller's transaction.
+
+    Returns what was done: 'none', 'created' or 'upgraded' (an older `schema_version`, e.g. the
+    seed document's `version INTEGER PRIMARY KEY`, rebuilt keeping every row and column;
+    `kinds` maps main-track versions to 'schema'/'data' for rows that do not say).
+    """
+    found = state(conn)
+    if found == "current":
+        return "none"
+    conn.execute(CREATE_LOG)
+    if found == "legacy":
+        _upgrade(conn, kinds)
+        _log(conn, "upgrade", error=None)
+        return "upgraded"
+    if not columns(conn, TABLE):
+        conn.execute(CREATE_TABLE.format(extra=""))
+        conn.execute(CREATE_INDEX)
+    return "created"
+
+
+def _upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> None:
+    """SQLite's table rebuild: create the new table, copy, drop the old, rename."""
+    info = list(conn.execute(f"PRAGMA table_info({TABLE})"))
+    have = {row[1].lower(): row[1] for row in info}
+    extras = [(row[1], row[2]) for row in info if row[1].lower() not in COLUMNS]
+    extra_ddl = "".join(f",\n    {_quote(name)} {decl}" for name, decl in extras)
+    conn.execute(CREATE_TABLE.format(extra=extra_ddl).replace(TABLE, f"{TABLE}_new", 1))
+    targets: list[str] = []
+    sources: list[str] = []
+    for column in COLUMNS:
+        source = next((have[a] for a in ALIASES.get(column, (column,)) if a in have), None)
+        if column == "migration_type":
+            sources.append(_type_expression(source, kinds))
+        elif column == "description":
+            sources.append(f"COALESCE({_quote(source)}, '')" if source else "''")
+        else:
+            sources.append(_quote(source) if source else "NULL")
+        targets.append(column)
+    for name, _decl in extras:
+        targets.append(_quote(name))
+        sources.append(_quote(name))
+    conn.execute(
+        f"INSERT INTO {TABLE}_new ({', '.join(targets)}) SELECT {', '.join(sources)} FROM {TABLE}"
+    )
+    conn.execute(f"DROP TABLE {TABLE}")
+    conn.execute(f"ALTER TABLE {TABLE}_new RENAME TO {TABLE}")
+    conn.execute(CREATE_INDEX)
+
+
+def _type_expression(source: str | None, kinds: Mapping[int, str]) -> str:
+    """SQL giving each old row a migration_type: its own, else the file's kind, else 'schema'."""
+    cases = " ".join(
+        f"WHEN {int(v)} THEN '{k}'" for v, k in kinds.items() if k in ("schema", "data")
+    )
+    by_file = f"CASE version {cases} ELSE 'schema' END" if cases else "'schema'"
+    return f"COALESCE({_quote(source)}, {by_file})" if source else by_file
+
+
+def _quote(name: str | None) -> str:
+    assert name is not None
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read_applied(conn: sqlite3.Connection) -> list[AppliedRow]:
+    """Every applied row, main track then seeds, by version; works on older tables too."""
+    have = {c.lower(): c for c in columns(conn, TABLE)}
+    if not have:
+        return []
+    select = []
+    for column in COLUMNS:
+        source = next((have[a] for a in ALIASES.get(column, (column,)) if a in have), None)
+        select.append(_quote(source) if source else "NULL")
+    rows = conn.execute(f"SELECT {', '.join(select)} FROM {TABLE}").fetchall()
+    applied = [
+        AppliedRow(
+            version=int(r[0]),
+            migration_type=str(r[1] or "schema"),
+            description=str(r[2] or ""),
+            file_hash=r[3],
+            applied_at=None if r[4] is None else str(r[4]),
+            execution_time_ms=r[5],
+            rows_affected=r[6],
+            applied_by=r[7],
+            code_hash=r[8],
+        )
+        for r in rows
+    ]
+    applied.sort(key=lambda row: (row.track == "seed", row.version))
+    return applied
+
+
+def is_applied(conn: sqlite3.Connection, track: str, version: int) -> bool:
+    row = conn.execute(
+        f"SELECT 1 FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?",
+        (track == "seed", version),
+    ).fetchone()
+    return row is not None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a bookkeeping row says about one migration."""
+
+    version: int
+    migration_type: str
+    description: str
+    file_hash: str | None = None
+    code_hash: str | None = None
+
+    @property
+    def track(self) -> str:
+        return "seed" if self.migration_type == "seed" else "main"
+
+
+def record(conn: sqlite3.Connection, entry: Entry, *, ms: int, rows: int) -> None:
+    conn.execute(
+        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.version,
+            entry.migration_type,
+            entry.description,
+            entry.file_hash,
+            now_utc(),
+            ms,
+            rows,
+            APPLIED_BY,
+            entry.code_hash,
+        ),
+    )
+
+
+def unrecord(conn: sqlite3.Connection, track: str, version: int) -> None:
+    conn.execute(
+        f"DELETE FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?",
+        (track == "seed", version),
+    )
+
+
+def log(
+    conn: sqlite3.Connection,
+    action: str,
+    entry: Entry,
+    *,
+    ms: int | None = None,
+    rows: int | None = None,
+    error: str | None = None,
+) -> int:
+    """Append one attempt to schema_version_log; returns its id."""
+    return _log(conn, action, entry=entry, ms=ms, rows=rows, error=error)
+
+
+def _log(
+    conn: sqlite3.Connection,
+    action: str,
+    *,
+    entry: Entry | None = None,
+    ms: int | None = None,
+    rows: int | None = None,
+    error: str | None,
+) -> int:
+    cursor = conn.execute(
+        f"INSERT INTO {LOG_TABLE} (logged_at, action, version, migration_type, description, "
+        "file_hash, execution_time_ms, rows_affected, error, applied_by) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            now_utc(),
+            action,
+            entry.version if entry else None,
+            entry.migration_type if entry else None,
+            entry.description if entry else None,
+            entry.file_hash if entry else None,
+            ms,
+            rows,
+            error,
+            APPLIED_BY,
+        ),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def open_marks(conn: sqlite3.Connection) -> list[DirtyMark]:
+    """Dirty marks not yet cleared, oldest first ([] when there is no log table)."""
+    if not columns(conn, LOG_TABLE):
+        return []
+    rows = conn.execute(
+        f"SELECT id, logged_at, version, migration_type, description, file_hash, "
+        f"COALESCE(rows_affected, 0), error FROM {LOG_TABLE} "
+        "WHERE action = 'dirty' AND cleared_at IS NULL ORDER BY id"
+    ).fetchall()
+    return [DirtyMark(*row) for row in rows]
+
+
+def find_mark(conn: sqlite3.Connection, entry: Entry) -> DirtyMark | None:
+    return next(
+        (m for m in open_marks(conn) if m.track == entry.track and m.version == entry.version),
+        None,
+    )
+
+
+def open_mark(conn: sqlite3.Connection, entry: Entry) -> DirtyMark:
+    mark_id = log(conn, "dirty", entry, rows=0)
+    return DirtyMark(
+        mark_id, now_utc(), entry.version, entry.migration_type, entry.description,
+        entry.file_hash, 0, None,
+    )  # fmt: skip
+
+
+def update_mark(
+    conn: sqlite3.Connection, mark_id: int, *, rows: int | None = None, error: str | None = None
+) -> None:
+    conn.execute(
+        f"UPDATE {LOG_TABLE} SET rows_affected = COALESCE(?, rows_affected), "
+        "error = COALESCE(?, error) WHERE id = ?",
+        (rows, error, mark_id),
+    )
+
+
+def clear_mark(conn: sqlite3.Connection, mark_id: int) -> None:
+    conn.execute(f"UPDATE {LOG_TABLE} SET cleared_at = ? WHERE id = ?", (now_utc(), mark_id))

@@ -1,0 +1,870 @@
+"""The migration runner: the only code that opens SQLite connections (SPEC 4).
+
+Every migration runs in ONE transaction together with its `schema_version` row, started with
+`BEGIN IMMEDIATE` so two runners serialise, and re-checks inside it whether the migration was
+applied meanwhile. Statements come from `SqlFile.statements` and run one by one with
+`Connection.execute` (never `executescript`, which commits on its own). `@no-transaction` and
+`@batch` migrations commit as they go and leave a dirty mark until they finish (ci.batch).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from ci import bookkeeping
+from ci.bookkeeping import AppliedRow, DirtyMark, Entry
+from ci.cli import UsageError
+from ci.model import Catalog, InputError, Migration, SqlFile
+from ci.sqltext import Statement, checksum_matches, code_fingerprint
+
+__all__ = [
+    "AppliedRow",
+    "CannotRun",
+    "DirtyMark",
+    "MigrationFailed",
+    "Outcome",
+    "RunRefused",
+    "Runner",
+    "connect",
+    "load_setup",
+]
+
+TRANSACTION_CONTROL = re.compile(
+    r"^(?:BEGIN(?:\s+(?:DEFERRED|IMMEDIATE|EXCLUSIVE))?(?:\s+TRANSACTION)?"
+    r"|(?:COMMIT|END|ROLLBACK)(?:\s+TRANSACTION)?)\s*;?$",
+    re.IGNORECASE,
+)
+SCHEMA_VERSION_INSERT = re.compile(
+    r"^(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO\s+(?:main\s*\.\s*)?"
+    r"[\"`\[]?schema_version[\"`\]]?(?:\s|\(|$)",
+    re.IGNORECASE,
+)
+FOREIGN_KEYS_PRAGMA = re.compile(
+    r"^PRAGMA\s+(?:main\s*\.\s*)?foreign_keys\s*(?:=\s*|\(\s*)['\"]?(?P<value>\w+)",
+    re.IGNORECASE,
+)
+ON_VALUES = ("ON", "1", "TRUE", "YES")
+
+
+class MigrationFailed(Exception):
+    """A migration (or rollback) failed and was rolled back: `path:line: message`."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+class RunRefused(Exception):
+    """The run stops before changing anything: edited files, dirty marks, bad input, ..."""
+
+
+class CannotRun(UsageError):
+    """The database cannot be used at all: not SQLite, read-only, locked, missing directory."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one migration: action is 'applied', 'rolled back', 'skipped' (another
+    runner applied it first) or, in a dry run, 'would apply' / 'would roll back'."""
+
+    migration: Migration
+    action: str
+    rows: int
+    seconds: float
+
+
+# --- connections -----------------------------------------------------------------------------
+
+
+def connect(
+    db: Path | str,
+    *,
+    setup: str | None = None,
+    timeout: float = 30.0,
+    durable: bool = True,
+    readonly: bool = False,
+) -> sqlite3.Connection:
+    """Open a database the way every part of the tool does (autocommit; we BEGIN ourselves).
+
+    Raises CannotRun with one line for a file that is not SQLite, a missing directory, and so on.
+    """
+    path = Path(db)
+    target = path.resolve().as_uri() + "?mode=ro" if readonly else str(path)
+    try:
+        conn = sqlite3.connect(target, timeout=timeout, isolation_level=None, uri=readonly)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not durable:
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.execute("PRAGMA journal_mode = MEMORY")
+    except sqlite3.Error as error:
+        raise CannotRun(explain(error, str(db), timeout)) from None
+    if setup:
+        function = load_setup(setup)
+        try:
+            function(conn)
+        except Exception as error:  # the user's code: any failure is theirs, reported in one line
+            conn.close()
+            raise UsageError(f"--setup {setup} failed: {type(error).__name__}: {error}") from None
+    return conn
+
+
+def load_setup(spec: str) -> Callable[[sqlite3.Connection], None]:
+    """`package.module:function` -> the callable; UsageError with one line if it is not one."""
+    module_name, _, function_name = spec.partition(":")
+    if not module_name or not function_name:
+        raise UsageError(f"--setup {spec}: expected MODULE:FUNCTION, e.g. myapp.db:register")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like `python -m`: the project's own modules import
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise UsageError(
+            f"--setup {spec}: cannot import {module_name}: {type(error).__name__}: {error}"
+        ) from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise UsageError(f"--setup {spec}: {module_name} has no function {function_name}")
+    return function  # type: ignore[no-any-return]
+
+
+def explain(error: sqlite3.Error, db: str, timeout: float | None = None) -> str:
+    """One line for an error that is about the database file, not about a migration."""
+    text = str(error)
+    if "file is not a database" in text or "file is encrypted" in text:
+        return f"{db}: not a SQLite database"
+    if "readonly" in text:
+        return f"{db}: database is read-only (check the permissions of the file and its directory)"
+    if "database is locked" in text or "database is busy" in text:
+        waited = f" after waiting {timeout:g} s" if timeout is not None else ""
+        return f"{db}: locked by another process; gave up{waited} (see --busy-timeout)"
+    if "unable to open database file" in text:
+        return f"{db}: cannot open the database file (does its directory exist?)"
+    return f"{db}: {text}"
+
+
+def is_environmental(error: sqlite3.Error) -> bool:
+    """Errors about the database file itself: they stop the run with exit 2, not a finding."""
+    text = str(error)
+    return any(
+        s in text
+        for s in (
+            "database is locked",
+            "database is busy",
+            "readonly",
+            "file is not a database",
+            "disk is full",
+            "disk I/O error",
+            "unable to open database file",
+        )
+    )
+
+
+# --- the runner ------------------------------------------------------------------------------
+
+
+def entry_for(migration: Migration) -> Entry:
+    """The bookkeeping identity and hashes of a migration file."""
+    return Entry(
+        version=migration.version,
+        migration_type=migration.kind,
+        description=migration.slug,
+        file_hash=migration.file.checksum,
+        code_hash=code_fingerprint(migration.file.text),
+    )
+
+
+class Runner:
+    """Apply and roll back the migrations of one catalog on one connection."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        catalog: Catalog,
+        *,
+        out: TextIO | None = None,
+        warn_slow: float = 300.0,
+        allow_changed: bool = False,
+        progress_interval: float = 5.0,
+    ) -> None:
+        self.conn = conn
+        self.catalog = catalog
+        self.out = out if out is not None else sys.stderr
+        self.warn_slow = warn_slow
+        self.allow_changed = allow_changed
+        self.progress_interval = progress_interval
+        self._ready = False
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    def ensure_bookkeeping(self) -> str:
+        """Create or upgrade schema_version / schema_version_log ('none'/'created'/'upgraded')."""
+        if self._ready:
+            return "none"
+        with self.guard():
+            if bookkeeping.state(self.conn) == "current":
+                self._ready = True
+                return "none"
+            self.begin()
+            try:
+                done = self._create_or_upgrade()
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback_quietly()
+                raise
+        self._ready = True
+        if done == "upgraded":
+            self.notice("upgraded the existing schema_version table in place (every row kept)")
+        return done
+
+    def _create_or_upgrade(self) -> str:
+        kinds = {m.version: m.kind for m in self.catalog.main}
+        try:
+            return bookkeeping.create_or_upgrade(self.conn, kinds)
+        except sqlite3.IntegrityError as error:
+            raise RunRefused(
+                f"cannot upgrade the existing schema_version table: {error} "
+                "(two rows for the same version?)"
+            ) from None
+
+    def applied(self) -> list[AppliedRow]:
+        with self.guard():
+            return bookkeeping.read_applied(self.conn)
+
+    def dirty(self) -> list[DirtyMark]:
+        with self.guard():
+            return bookkeeping.open_marks(self.conn)
+
+    def pending(self, target: int | None = None) -> list[Migration]:
+        """Main-track migrations not applied (up to target), then seeds if the run ends at head."""
+        done = {(row.track, row.version) for row in self.applied()}
+        main = [
+            m
+            for m in self.catalog.main
+            if (m.track, m.version) not in done and (target is None or m.version <= target)
+        ]
+        seeds: list[Migration] = []
+        if target is None or target >= self.catalog.head:
+            seeds = [m for m in self.catalog.seeds if (m.track, m.version) not in done]
+        return main + seeds
+
+    def current_version(self) -> int:
+        return max((r.version for r in self.applied() if r.track == "main"), default=0)
+
+    # --- checks before anything changes ---------------------------------------------------
+
+    def preflight(self, target: int | None = None, *, resume: bool = False) -> list[Migration]:
+        """Everything that must hold before the first change; returns the pending list.
+
+        Raises RunRefused naming every problem at once: duplicate numbers, edited applied
+        files, dirty marks (unless resuming), out-of-order pending files, unusable files.
+        """
+        problems = self.duplicates()
+        problems += self.edited_problems()
+        marks = self.dirty()
+        if marks and not resume:
+            problems += [dirty_message(mark) for mark in marks]
+        pending = self.pending(target)
+        problems += self.out_of_order(pending)
+        problems += [p for m in pending for p in file_problems(m.file, m)]
+        if problems:
+            raise RunRefused("\n".join(problems))
+        return pending
+
+    def duplicates(self) -> list[str]:
+        problems: list[str] = []
+        for migrations in (self.catalog.main, self.catalog.seeds):
+            seen: dict[int, Migration] = {}
+            for m in migrations:
+                if m.version in seen:
+                    problems.append(
+                        f"{m.path}: number {m.label} is also used by {seen[m.version].path}; "
+                        "renumber one of them"
+                    )
+                seen.setdefault(m.version, m)
+        return problems
+
+    def edited_problems(self) -> list[str]:
+        """Applied files whose bytes changed; warnings only with allow_changed."""
+        lines = [
+            f"{m.path}: edited after it was applied ({how}); applied migrations must not "
+            "change: restore the file and put the change in a new migration"
+            for m, how in self.edited()
+        ]
+        if lines and self.allow_changed:
+            for line in lines:
+                self.notice(f"WARNING: --allow-changed: {line}")
+            return []
+        return lines
+
+    def edited(self) -> list[tuple[Migration, str]]:
+        """(migration, 'statements changed' | 'only whitespace or comments changed'), per file."""
+        files = {(m.track, m.version): m for m in self.catalog.all_migrations()}
+        found: list[tuple[Migration, str]] = []
+        for row in self.applied():
+            m = files.get((row.track, row.version))
+            if m is None or row.file_hash is None or checksum_matches(row.file_hash, m.file.data):
+                continue
+            found.append((m, edit_kind(row, m.file)))
+        return found
+
+    def out_of_order(self, pending: list[Migration]) -> list[str]:
+        top = self.current_version()
+        return [
+            f"{m.path}: {m.label} is not applied but {top:04d} already is; migrations apply "
+            f"in order: renumber it above {top:04d}"
+            for m in pending
+            if m.track == "main" and m.version < top
+        ]
+
+    # --- apply / rollback -----------------------------------------------------------------
+
+    def migrate(
+        self,
+        target: int | None = None,
+        *,
+        resume: bool = False,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> list[Outcome]:
+        """Apply what is pending (main track up to target, then seeds when at head).
+
+        Stops at the first failure (MigrationFailed); what was applied before it stays applied.
+        """
+        pending = self.preflight(target, resume=resume)
+        self.ensure_bookkeeping()
+        outcomes: list[Outcome] = []
+        if resume:
+            pending = self._resume_first(pending)
+        for migration in pending:
+            outcome = self.apply(migration)
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        return outcomes
+
+    def _resume_first(self, pending: list[Migration]) -> list[Migration]:
+        """The migrations of open dirty marks go first; a mark whose migration is gone fails."""
+        files = {(m.track, m.version): m for m in self.catalog.all_migrations()}
+        first: list[Migration] = []
+        for mark in self.dirty():
+            migration = files.get((mark.track, mark.version))
+            if migration is None:
+                raise RunRefused(
+                    f"dirty mark for {mark.label} ({mark.description}) but its file is gone; "
+                    "fix the database by hand, then --force-clean"
+                )
+            if migration not in first:
+                first.append(migration)
+        return first + [m for m in pending if m not in first]
+
+    def apply(self, migration: Migration) -> Outcome:
+        """Apply one migration atomically with its schema_version row (or as its directives say)."""
+        self._check_file(migration.file, migration)
+        self.ensure_bookkeeping()
+        directives = migration.directives
+        if directives.batch is not None:
+            from ci.batch import apply_batch
+
+            outcome = apply_batch(self, migration)
+        elif directives.no_transaction:
+            outcome = self._apply_autocommit(migration)
+        else:
+            outcome = self._apply_transaction(migration)
+        self.warn_if_slow(outcome)
+        return outcome
+
+    def rollback(self, migration: Migration) -> Outcome:
+        """Run the migration's rollback file and remove its row, in one transaction."""
+        file = migration.rollback
+        if file is None:
+            reason = migration.directives.irreversible
+            why = f"@irreversible: {reason}" if reason else "no rollback file in rollback/"
+            raise MigrationFailed(
+                migration.path, None, f"cannot roll back {migration.label}: {why}"
+            )
+        self._check_file(file, None)
+        self.ensure_bookkeeping()
+        entry = entry_for(migration)
+        started = time.perf_counter()
+        with self.guard(), self._foreign_keys(leading_foreign_keys(file)):
+            self.begin()
+            try:
+                if not bookkeeping.is_applied(self.conn, entry.track, entry.version):
+                    self.rollback_quietly()
+                    return Outcome(migration, "skipped", 0, 0.0)
+                rows = self._run_file(file)
+                self.foreign_key_check(file)
+                seconds = time.perf_counter() - started
+                bookkeeping.unrecord(self.conn, entry.track, entry.version)
+                bookkeeping.log(self.conn, "rollback", entry, ms=int(seconds * 1000), rows=rows)
+                self.conn.execute("COMMIT")
+            except MigrationFailed as failure:
+                self.rollback_quietly()
+                self._log_failure(entry, failure, action="rollback-failed")
+                raise
+            except BaseException:
+                self.rollback_quietly()
+                raise
+        return Outcome(migration, "rolled back", rows, seconds)
+
+    def rollback_plan(self, version: int) -> list[Migration]:
+        """Applied main-track migrations from the newest down to and including `version`.
+
+        Raises RunRefused listing every one that cannot be rolled back, before any change.
+        """
+        files = {m.version: m for m in self.catalog.main}
+        rows = [r for r in self.applied() if r.track == "main" and r.version >= version]
+        rows.sort(key=lambda r: r.version, reverse=True)
+        problems: list[str] = []
+        plan: list[Migration] = []
+        for row in rows:
+            m = files.get(row.version)
+            if m is None:
+                problems.append(
+                    f"{row.label} ({row.description}) is applied but its migration file is "
+                    "missing; cannot roll it back"
+                )
+            elif m.rollback is None:
+                reason = m.directives.irreversible
+                why = (
+                    f"declared @irreversible ({reason})"
+                    if reason
+                    else f"has no rollback file (rollback/{row.version:04d}_rollback.sql)"
+                )
+                problems.append(f"{m.path}: {m.label} {why}; cannot roll back to {version:04d}")
+            else:
+                problems += file_problems(m.rollback, None)
+                plan.append(m)
+        if problems:
+            raise RunRefused("\n".join(problems))
+        return plan
+
+    def rollback_to(
+        self, version: int, *, on_outcome: Callable[[Outcome], None] | None = None
+    ) -> list[Outcome]:
+        """Undo every applied main-track migration >= version, newest first, each atomically."""
+        problems = self.edited_problems() + [dirty_message(m) for m in self.dirty()]
+        if problems:
+            raise RunRefused("\n".join(problems))
+        outcomes: list[Outcome] = []
+        for migration in self.rollback_plan(version):
+            outcome = self.rollback(migration)
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        return outcomes
+
+    # --- dry run --------------------------------------------------------------------------
+
+    def dry_run(
+        self,
+        target: int | None = None,
+        *,
+        rollback_to: int | None = None,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> tuple[list[Outcome], MigrationFailed | None]:
+        """Execute the plan inside ONE transaction that is rolled back; nothing persists.
+
+        Later migrations see the effects of earlier ones. Returns the outcomes and the first
+        failure (after which nothing more is tried).
+        """
+        if rollback_to is not None:
+            plan = self.rollback_plan(rollback_to)
+        else:
+            plan = self.preflight(target)
+        outcomes: list[Outcome] = []
+        with self.guard():
+            self.conn.execute("BEGIN")
+            try:
+                self._create_or_upgrade()
+                for migration in plan:
+                    try:
+                        outcome = self._dry_one(migration, rollback=rollback_to is not None)
+                    except MigrationFailed as failure:
+                        return outcomes, failure
+                    outcomes.append(outcome)
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+            finally:
+                self.rollback_quietly()
+        return outcomes, None
+
+    def _dry_one(self, migration: Migration, *, rollback: bool) -> Outcome:
+        file = migration.rollback if rollback else migration.file
+        assert file is not None
+        self._check_file(file, None if rollback else migration)
+        entry = entry_for(migration)
+        started = time.perf_counter()
+        self.conn.execute("SAVEPOINT dry_run")
+        try:
+            if not rollback and migration.directives.batch is not None:
+                rows = self._dry_batch(migration)
+            else:
+                if migration.directives.no_transaction and not rollback:
+                    self.notice(
+                        f"{file.path}: @no-transaction: the dry run executes it inside the "
+                        "dry run's transaction; statements SQLite refuses there will fail here"
+                    )
+                rows = self._run_file(file)
+            self.foreign_key_check(file)
+            seconds = time.perf_counter() - started
+            if rollback:
+                bookkeeping.unrecord(self.conn, entry.track, entry.version)
+            else:
+                bookkeeping.record(self.conn, entry, ms=int(seconds * 1000), rows=rows)
+            self.conn.execute("RELEASE dry_run")
+        except BaseException:
+            self.conn.execute("ROLLBACK TO dry_run")
+            self.conn.execute("RELEASE dry_run")
+            raise
+        action = "would roll back" if rollback else "would apply"
+        return Outcome(migration, action, rows, seconds)
+
+    def _dry_batch(self, migration: Migration) -> int:
+        statement = migration.file.statements[-1]
+        size = migration.directives.batch or 1
+        rows = 0
+        while True:
+            before = self.conn.total_changes
+            self.execute_statement(migration.file, statement, {"batch_size": size})
+            changed = self.conn.total_changes - before
+            if changed == 0:
+                return rows
+            rows += changed
+
+    # --- dirty marks ----------------------------------------------------------------------
+
+    def force_clean(self) -> list[DirtyMark]:
+        """Clear every open dirty mark (the migrations stay not applied); returns them."""
+        with self.guard():
+            self.begin()
+            try:
+                marks = bookkeeping.open_marks(self.conn)
+                for mark in marks:
+                    bookkeeping.clear_mark(self.conn, mark.id)
+                    entry = Entry(
+                        mark.version, mark.migration_type, mark.description, mark.file_hash
+                    )
+                    bookkeeping.log(self.conn, "force-clean", entry, rows=mark.rows_done)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback_quietly()
+                raise
+        return marks
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _apply_transaction(self, migration: Migration) -> Outcome:
+        entry = entry_for(migration)
+        file = migration.file
+        started = time.perf_counter()
+        with self.guard(), self._foreign_keys(leading_foreign_keys(file)):
+            self.begin()
+            try:
+                if bookkeeping.is_applied(self.conn, entry.track, entry.version):
+                    self.rollback_quietly()
+                    return Outcome(migration, "skipped", 0, 0.0)
+                rows = self._run_file(file)
+                self.foreign_key_check(file)
+                seconds = time.perf_counter() - started
+                ms = int(seconds * 1000)
+                bookkeeping.record(self.conn, entry, ms=ms, rows=rows)
+                bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
+                self.conn.execute("COMMIT")
+            except MigrationFailed as failure:
+                self.rollback_quietly()
+                self._log_failure(entry, failure)
+                raise
+            except BaseException:
+                self.rollback_quietly()
+                raise
+        return Outcome(migration, "applied", rows, seconds)
+
+    def _apply_autocommit(self, migration: Migration) -> Outcome:
+        """@no-transaction: a dirty mark, each statement on its own, then the row and clear."""
+        entry = entry_for(migration)
+        file = migration.file
+        started = time.perf_counter()
+        with self.guard():
+            mark = self.open_or_reuse_mark(entry)
+            if mark is None:
+                return Outcome(migration, "skipped", 0, 0.0)
+            try:
+                with self._foreign_keys(leading_foreign_keys(file)):
+                    rows = self._run_file(file)
+            except MigrationFailed as failure:
+                self.fail_mark(mark, entry, failure)
+                raise
+            self.begin()
+            try:
+                self.foreign_key_check(file)
+                seconds = time.perf_counter() - started
+                ms = int(seconds * 1000)
+                bookkeeping.record(self.conn, entry, ms=ms, rows=rows)
+                bookkeeping.clear_mark(self.conn, mark.id)
+                bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
+                self.conn.execute("COMMIT")
+            except MigrationFailed as failure:
+                self.rollback_quietly()
+                self.fail_mark(mark, entry, failure)
+                raise
+            except BaseException:
+                self.rollback_quietly()
+                raise
+        return Outcome(migration, "applied", rows, seconds)
+
+    def open_or_reuse_mark(self, entry: Entry) -> DirtyMark | None:
+        """In one transaction: None if already applied, else the open mark (new or resumed)."""
+        self.begin()
+        try:
+            if bookkeeping.is_applied(self.conn, entry.track, entry.version):
+                self.rollback_quietly()
+                return None
+            mark = bookkeeping.find_mark(self.conn, entry)
+            if mark is None:
+                mark = bookkeeping.open_mark(self.conn, entry)
+            else:
+                label = f"{entry.version:04d}"
+                self.notice(f"resuming {label} {entry.description} ({mark.rows_done} rows done)")
+                bookkeeping.log(self.conn, "resume", entry, rows=mark.rows_done)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback_quietly()
+            raise
+        return mark
+
+    def fail_mark(self, mark: DirtyMark, entry: Entry, failure: MigrationFailed) -> None:
+        """Keep the dirty mark open with the error, and log the failure."""
+        try:
+            self.begin()
+            bookkeeping.update_mark(self.conn, mark.id, error=str(failure))
+            bookkeeping.log(self.conn, "failed", entry, error=str(failure))
+            self.conn.execute("COMMIT")
+        except sqlite3.Error:
+            self.rollback_quietly()
+
+    def _log_failure(
+        self, entry: Entry, failure: MigrationFailed, *, action: str = "failed"
+    ) -> None:
+        """Append the failure to the log in its own transaction (best effort)."""
+        try:
+            self.begin()
+            bookkeeping.log(self.conn, action, entry, error=str(failure))
+            self.conn.execute("COMMIT")
+        except sqlite3.Error:
+            self.rollback_quietly()
+
+    def _run_file(self, file: SqlFile) -> int:
+        """Execute a file's statements in the current transaction (or autocommit); rows changed."""
+        before = self.conn.total_changes
+        for statement in file.statements:
+            if self._skip(file, statement):
+                continue
+            self.execute_statement(file, statement, None)
+        return self.conn.total_changes - before
+
+    def _skip(self, file: SqlFile, statement: Statement) -> bool:
+        code = statement.code
+        where = f"{file.path}:{statement.line}"
+        if TRANSACTION_CONTROL.match(code):
+            self.notice(
+                f"{where}: notice: {statement.keyword} ignored; the runner runs each "
+                "migration in its own transaction"
+            )
+            return True
+        if SCHEMA_VERSION_INSERT.match(code):
+            self.notice(
+                f"{where}: notice: INSERT INTO schema_version ignored; the runner records "
+                "the migration itself"
+            )
+            return True
+        if FOREIGN_KEYS_PRAGMA.match(code):
+            if statement not in _leading(file):
+                self.notice(
+                    f"{where}: notice: PRAGMA foreign_keys has no effect inside a transaction; "
+                    "the runner restores foreign_keys after the migration"
+                )
+            return True
+        return False
+
+    def execute_statement(
+        self, file: SqlFile, statement: Statement, params: dict[str, int] | None
+    ) -> sqlite3.Cursor:
+        try:
+            if params is None:
+                return self.conn.execute(statement.sql)
+            return self.conn.execute(statement.sql, params)
+        except sqlite3.Error as error:
+            if is_environmental(error):
+                raise
+            raise MigrationFailed(file.path, statement.line, str(error)) from None
+
+    def foreign_key_check(self, file: SqlFile) -> None:
+        """PRAGMA foreign_key_check before commit: a violation fails the migration."""
+        violations = self.conn.execute("PRAGMA foreign_key_check").fetchmany(6)
+        if not violations:
+            return
+        shown = "; ".join(
+            f"{table} rowid {rowid} references {parent} (no such row)"
+            for table, rowid, parent, _fk in violations[:5]
+        )
+        more = " and more" if len(violations) > 5 else ""
+        raise MigrationFailed(
+            file.path, None, f"foreign key violation after the migration: {shown}{more}"
+        )
+
+    def _check_file(self, file: SqlFile, migration: Migration | None) -> None:
+        problems = file_problems(file, migration)
+        if problems:
+            raise MigrationFailed(file.path, None, problems[0].split(": ", 1)[-1])
+
+    def warn_if_slow(self, outcome: Outcome) -> None:
+        if outcome.action == "applied" and outcome.seconds > self.warn_slow:
+            self.notice(
+                f"warning: {outcome.migration.label} {outcome.migration.path} took "
+                f"{outcome.seconds:.1f} s (more than --warn-slow {self.warn_slow:g} s)"
+            )
+
+    def begin(self) -> None:
+        """BEGIN IMMEDIATE: take the write lock now, so two runners serialise here."""
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def rollback_quietly(self) -> None:
+        if self.conn.in_transaction:
+            # the transaction may already be gone (SQLite rolls back itself on some errors)
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+
+    def notice(self, message: str) -> None:
+        print(message, file=self.out, flush=True)
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn errors about the database file (locked, read-only, ...) into CannotRun."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            if not is_environmental(error):
+                raise
+            self.rollback_quietly()
+            raise CannotRun(explain(error, self.db_name(), self._timeout())) from None
+
+    @contextmanager
+    def _foreign_keys(self, setting: bool | None) -> Iterator[None]:
+        """Honour a leading PRAGMA foreign_keys=OFF/ON outside the transaction, then restore."""
+        before = bool(self.conn.execute("PRAGMA foreign_keys").fetchone()[0])
+        if setting is None or setting == before:
+            yield
+            return
+        self.conn.execute(f"PRAGMA foreign_keys = {'ON' if setting else 'OFF'}")
+        try:
+            yield
+        finally:
+            self.rollback_quietly()
+            self.conn.execute(f"PRAGMA foreign_keys = {'ON' if before else 'OFF'}")
+
+    def db_name(self) -> str:
+        try:
+            for _seq, name, file in self.conn.execute("PRAGMA database_list"):
+                if name == "main":
+                    return str(file) or ":memory:"
+        except sqlite3.Error:
+            pass
+        return "database"
+
+    def _timeout(self) -> float | None:
+        try:
+            return float(self.conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
+        except sqlite3.Error:
+            return None
+
+
+# --- helpers on files ------------------------------------------------------------------------
+
+
+def _leading(file: SqlFile) -> list[Statement]:
+    """The PRAGMA foreign_keys statements before the first other statement of the file."""
+    leading: list[Statement] = []
+    for statement in file.statements:
+        if not FOREIGN_KEYS_PRAGMA.match(statement.code):
+            break
+        leading.append(statement)
+    return leading
+
+
+def leading_foreign_keys(file: SqlFile) -> bool | None:
+    """The foreign_keys setting the file asks for at its top (None: leave it as it is)."""
+    leading = _leading(file)
+    if not leading:
+        return None
+    match = FOREIGN_KEYS_PRAGMA.match(leading[-1].code)
+    assert match is not None
+    return match["value"].upper() in ON_VALUES
+
+
+def file_problems(file: SqlFile, migration: Migration | None) -> list[str]:
+    """Why a file cannot be run, as `path[:line]: message` lines ([] when it can)."""
+    try:
+        statements = file.statements
+        directives = file.directives
+    except InputError as error:
+        return [str(error)]
+    if not statements:
+        return [f"{file.path}: empty migration (no SQL statement); add SQL or delete the file"]
+    if migration is not None and directives.batch is not None:
+        return _batch_problems(file, statements)
+    return []
+
+
+def _batch_problems(file: SqlFile, statements: list[Statement]) -> list[str]:
+    if len(statements) != 1:
+        return [
+            f"{file.path}:{statements[1].line}: a @batch migration is ONE DML statement; "
+            "move the others to their own migration"
+        ]
+    statement = statements[0]
+    if ":batch_size" not in statement.code:
+        return [
+            f"{file.path}:{statement.line}: a @batch statement must use :batch_size "
+            "(e.g. ... WHERE rowid IN (SELECT rowid FROM t WHERE ... LIMIT :batch_size))"
+        ]
+    if statement.keyword not in ("UPDATE", "DELETE", "INSERT", "REPLACE", "WITH"):
+        return [
+            f"{file.path}:{statement.line}: a @batch statement must be DML, not {statement.keyword}"
+        ]
+    return []
+
+
+def edit_kind(row: AppliedRow, file: SqlFile) -> str:
+    """How an applied file changed, as far as the recorded hashes can tell."""
+    try:
+        text = file.text
+    except InputError:
+        return "content changed; it is no longer valid UTF-8"
+    if row.code_hash is None:
+        return "content changed"
+    if row.code_hash == code_fingerprint(text):
+        return "only whitespace or comments changed"
+    return "statements changed"
+
+
+def dirty_message(mark: DirtyMark) -> str:
+    error = f"; it failed with: {mark.error}" if mark.error else ""
+    return (
+        f"database is dirty: {mark.label} {mark.description} started at {mark.logged_at} "
+        f"and did not finish ({mark.rows_done} rows done){error}. Run with --resume to finish "
+        "it, or fix the database by hand and run with --force-clean"
+    )
