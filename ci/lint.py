@@ -1,0 +1,291 @@
+"""SQL lint (SPEC 5.5): sqlfluff plus the migration safety rules of `ci.lint_rules`.
+
+`python -m ci.lint [FILES...]` lints the given migration files (pre-commit passes the staged ones),
+or every `.sql` file under the migrations directory. sqlfluff (dialect `sqlite`, templater `raw`,
+rules `core`, each overridable by the project's `.sqlfluff` or `pyproject.toml [tool.sqlfluff]`)
+runs in this process with one `Linter` for all files, and is imported only here, only when there
+is a file to lint. The safety rules work on the runner's statement split, so a statement sqlfluff
+cannot parse is reported (`PRS`, with its line) and the others are still checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ci.cli import UsageError, check_parser, parse, run_check
+from ci.findings import Case, Finding, Report
+from ci.lint_rules import run_rules
+from ci.lint_rules.base import DEFAULT_MIN_SQLITE, FileContext, version_text
+from ci.model import KNOWN_FOLDERS, InputError, SqlFile
+from ci.sqltext import Statement, split_pieces
+
+CHECK = "lint"
+INPUT_CODE = (
+    "MG500"  # a file that cannot be linted at all (binary, not UTF-8, empty, bad directive)
+)
+SQLFLUFF_DEFAULTS: dict[str, Any] = {
+    "core": {"dialect": "sqlite", "templater": "raw", "rules": "core"}
+}
+SQLFLUFF_RULES_URL = "https://docs.sqlfluff.com/en/stable/reference/rules.html"
+MAX_UNPARSABLE = 25  # statements skipped per file before sqlfluff gives up on the rest
+_LEADING = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
+_WHERE = re.compile(r"^(?P<path>.*?):(?P<line>\d+): (?P<message>.*)$")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = check_parser(CHECK, "SQL lint: sqlfluff plus migration safety rules (MG5xx).")
+    parser.add_argument(
+        "--min-sqlite-version",
+        type=parse_version,
+        default=DEFAULT_MIN_SQLITE,
+        metavar="X.Y[.Z]",
+        help="oldest SQLite the migrations must run on "
+        f"(default {version_text(DEFAULT_MIN_SQLITE)}; rule MG510)",
+    )
+    parser.add_argument(
+        "--no-sqlfluff", action="store_true", help="run only the migration safety rules"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_check(CHECK, parse(build_parser(), argv), _work)
+
+
+def _work(args: argparse.Namespace) -> Report:
+    return lint(
+        args.files,
+        migrations_dir=args.migrations_dir,
+        min_sqlite=args.min_sqlite_version,
+        sqlfluff=not args.no_sqlfluff,
+    )
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """`3.31` / `3.31.1` -> (3, 31, 0) / (3, 31, 1); argparse turns the error into exit 2."""
+    if not re.fullmatch(r"3\.\d+(?:\.\d+)?", text.strip()):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a SQLite 3 version like 3.31.1")
+    major, minor, *patch = (int(part) for part in text.strip().split("."))
+    return (major, minor, patch[0] if patch else 0)
+
+
+def lint(
+    files: Sequence[Path],
+    *,
+    migrations_dir: Path,
+    min_sqlite: tuple[int, int, int] = DEFAULT_MIN_SQLITE,
+    sqlfluff: bool = True,
+) -> Report:
+    """Lint FILES (or the whole migrations directory): one test case per file."""
+    targets = select_files(files, migrations_dir)
+    findings: dict[Path, list[Finding]] = {path: [] for path, _ in targets}
+    contexts = []
+    for path, folder in targets:
+        try:
+            contexts.append(file_context(path, folder, min_sqlite))
+        except InputError as error:
+            findings[path].append(input_finding(path, error))
+    for ctx in contexts:
+        findings[ctx.path].extend(run_rules(ctx))
+    if sqlfluff and contexts:
+        for path, found in sqlfluff_findings(contexts).items():
+            findings[path].extend(found)
+    cases = [_case(path, found) for path, found in findings.items()]
+    return Report(CHECK, cases or [Case(name="no migration files to lint", classname=CHECK)])
+
+
+def select_files(files: Sequence[Path], migrations_dir: Path) -> list[tuple[Path, str]]:
+    """The `.sql` files to lint with their folder kind; FILES outside the directory are skipped."""
+    if not files:
+        if not migrations_dir.is_dir():
+            raise InputError(f"{migrations_dir}: migrations directory not found")
+        files = [
+            path
+            for folder in (migrations_dir, *(migrations_dir / k for k in KNOWN_FOLDERS))
+            if folder.is_dir()
+            for path in sorted(folder.glob("*.sql"))
+        ]
+    root = migrations_dir.resolve()
+    selected = []
+    for path in dict.fromkeys(files):
+        relative = _relative(Path(path).resolve(), root)
+        if relative is not None and path.suffix == ".sql":
+            folder = relative.parts[0] if len(relative.parts) > 1 else "schema"
+            selected.append((Path(path), folder if folder in KNOWN_FOLDERS else "other"))
+    return selected
+
+
+def _relative(path: Path, root: Path) -> Path | None:
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return None
+
+
+def file_context(path: Path, folder: str, min_sqlite: tuple[int, int, int]) -> FileContext:
+    """Read one file for the rules; unusable input raises InputError naming file and line."""
+    sql_file = SqlFile(path)
+    statements = tuple(sql_file.statements)
+    if not statements:
+        raise InputError(f"{path}: empty migration: no SQL statements")
+    return FileContext(
+        path, folder, sql_file.text, statements, sql_file.directives, min_sqlite=min_sqlite
+    )
+
+
+def input_finding(path: Path, error: InputError) -> Finding:
+    """An InputError (`path:line: message` or `path: message`) as a finding with its line."""
+    text = str(error)
+    match = _WHERE.match(text)
+    if match and match["path"] == str(path):
+        return Finding(CHECK, INPUT_CODE, str(path), int(match["line"]), match["message"])
+    message = text.removeprefix(f"{path}: ")
+    hint = "write the migration's SQL, or delete the file" if "empty" in message else ""
+    return Finding(CHECK, INPUT_CODE, str(path), None, message, hint)
+
+
+def _case(path: Path, findings: list[Finding]) -> Case:
+    findings = sorted(findings, key=lambda f: (f.line or 0, f.code))
+    first = next((f.line for f in findings if f.is_error), None)
+    return Case(name=str(path), classname=CHECK, path=str(path), line=first, findings=findings)
+
+
+# --- sqlfluff ---------------------------------------------------------------------------------
+
+
+def sqlfluff_findings(contexts: Sequence[FileContext]) -> dict[Path, list[Finding]]:
+    """sqlfluff's violations for every file, from one in-process Linter."""
+    _import_sqlfluff()
+    from sqlfluff.core import Linter, SQLFluffUserError
+
+    try:
+        configs = _ConfigCache()
+        linter = Linter(config=configs.for_directory(Path(".")))
+        return {
+            ctx.path: _lint_file(linter, ctx, configs.for_directory(ctx.path.parent))
+            for ctx in contexts
+        }
+    except SQLFluffUserError as error:
+        raise UsageError(f"sqlfluff configuration: {error}") from None
+
+
+def _import_sqlfluff() -> None:
+    """Import sqlfluff without the pytest it imports for its own test helpers when pytest is
+    installed (0.15 s of the 1.5 s budget, SPEC 8); a process that already has pytest keeps it."""
+    if "pytest" in sys.modules or "sqlfluff" in sys.modules:
+        return
+    sys.modules["pytest"] = None  # type: ignore[assignment]  # makes `import pytest` fail
+    try:
+        import sqlfluff.core  # noqa: F401
+    finally:
+        del sys.modules["pytest"]
+
+
+class _ConfigCache:
+    """One FluffConfig per directory: our defaults, then the project's `.sqlfluff` files."""
+
+    def __init__(self) -> None:
+        self._configs: dict[Path, Any] = {}
+
+    def for_directory(self, directory: Path) -> Any:
+        from sqlfluff.core import FluffConfig
+        from sqlfluff.core.config.loader import load_config_up_to_path
+        from sqlfluff.core.helpers.dict import nested_combine
+
+        key = directory.resolve()
+        if key not in self._configs:
+            loaded = load_config_up_to_path(str(key))
+            self._configs[key] = FluffConfig(configs=nested_combine(SQLFLUFF_DEFAULTS, loaded))
+        return self._configs[key]
+
+
+def _lint_file(linter: Any, ctx: FileContext, config: Any) -> list[Finding]:
+    """Lint one file; each statement sqlfluff cannot parse is reported, then skipped, and the
+    file linted again, so that one bad statement does not hide the rest of the file."""
+    limit = int(config.get("large_file_skip_byte_limit") or 0)
+    if limit and len(ctx.text.encode()) > limit:
+        return [_skipped(ctx, limit)]
+    text, unparsable = ctx.text, []
+    for _ in range(MAX_UNPARSABLE + 1):
+        linted = linter.lint_string(text, fname=str(ctx.path), config=config)
+        shown = linted.get_violations(filter_warning=False)
+        bad = [v for v in linted.violations if v.rule_code() == "PRS"]
+        if not bad:
+            break
+        piece = _piece_at(text, bad[0].line_no, bad[0].line_pos)
+        if piece is None:
+            break
+        unparsable += [_parse_finding(ctx, v, piece) for v in shown if v.rule_code() == "PRS"][:1]
+        text = _skip_piece(text, piece)
+    findings = [_finding(ctx, v) for v in shown if v.rule_code() != "PRS"]
+    return unparsable + findings
+
+
+def _finding(ctx: FileContext, violation: Any) -> Finding:
+    code = violation.rule_code()
+    return Finding(
+        CHECK,
+        code,
+        str(ctx.path),
+        violation.line_no,
+        f"sqlfluff: {violation.desc().rstrip('.')}",
+        f"see {code} at {SQLFLUFF_RULES_URL} (`sqlfluff fix` fixes most layout rules), "
+        f"or end the line with -- noqa: {code}",
+        "warning" if violation.warning else "error",
+    )
+
+
+def _parse_finding(ctx: FileContext, violation: Any, piece: Statement) -> Finding:
+    code = piece.code.rstrip(";")
+    first_line = code[:60] + ("..." if len(code) > 60 else "")
+    return Finding(
+        CHECK,
+        "PRS",
+        str(ctx.path),
+        violation.line_no,
+        f"sqlfluff (dialect sqlite) cannot parse this statement: {first_line}",
+        "fix the syntax; if SQLite itself accepts it (sqlfluff's dialect has gaps), "
+        "end the line with -- noqa: PRS",
+        "warning" if violation.warning else "error",
+    )
+
+
+def _skipped(ctx: FileContext, limit: int) -> Finding:
+    return Finding(
+        CHECK,
+        INPUT_CODE,
+        str(ctx.path),
+        None,
+        f"larger than sqlfluff's large_file_skip_byte_limit ({limit} bytes): sqlfluff skipped "
+        "it, the safety rules ran",
+        "raise large_file_skip_byte_limit in .sqlfluff to lint it",
+        "warning",
+    )
+
+
+def _piece_at(text: str, line: int, column: int) -> Statement | None:
+    """The statement (with its leading comments) that holds `line:column`, if it has code."""
+    starts = [0, *(i + 1 for i, c in enumerate(text) if c == "\n")]
+    offset = starts[min(line, len(starts)) - 1] + max(column, 1) - 1
+    for piece in split_pieces(text):
+        if piece.offset <= offset < piece.offset + len(piece.raw) and piece.keyword:
+            return piece
+    return None
+
+
+def _skip_piece(text: str, piece: Statement) -> str:
+    """`text` with the statement replaced by a comment, keeping every line where it was."""
+    lead = _LEADING.match(piece.raw)
+    start = piece.offset + (lead.end() if lead else 0)
+    end = piece.offset + len(piece.raw)
+    replacement = "\n" * text.count("\n", start, end) + "/* skipped: unparsable */"
+    return text[:start] + replacement + text[end:]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
