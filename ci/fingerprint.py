@@ -1,0 +1,516 @@
+"""Schema and data fingerprints of a SQLite database, and what differs between two, in words.
+
+A fingerprint maps each *group* (a table or view, keyed by its lower-case name) to a `TablePrint`:
+the `sqlite_master` objects that belong to it (the table, its indexes and triggers) with normalised
+SQL, `PRAGMA table_xinfo` / `index_list` / `index_info` / `foreign_key_list`, and the table's row
+count and content hash. The runner's own tables and SQLite's internal ones are left out.
+
+`Tracker` keeps the fingerprint of one connection current while migrations run on it. Reading
+every table after every migration would cost O(tables) per step and O(N^2) over a run, so SQLite's
+authorizer, which is called while each statement is compiled (trigger bodies and foreign-key
+actions included), reports which tables a step writes and which objects it creates, drops or
+alters; only those groups are read again. Setting an authorizer expires every prepared statement,
+so statements the driver has cached are compiled, and reported, again.
+
+Fingerprints take a connection; they never open one (only the runner does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ci.bookkeeping import LOG_TABLE, TABLE
+
+EXCLUDED_GROUPS = frozenset({TABLE, LOG_TABLE})
+MASTER_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master"})
+BATCH = 512
+
+_WRITES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+_NAMED_BY_ARG1 = {
+    sqlite3.SQLITE_CREATE_TABLE,
+    sqlite3.SQLITE_CREATE_VIEW,
+    sqlite3.SQLITE_CREATE_VTABLE,
+    sqlite3.SQLITE_DROP_TABLE,
+    sqlite3.SQLITE_DROP_VIEW,
+    sqlite3.SQLITE_DROP_VTABLE,
+}
+_NAMED_BY_ARG2 = {
+    sqlite3.SQLITE_CREATE_INDEX,
+    sqlite3.SQLITE_CREATE_TRIGGER,
+    sqlite3.SQLITE_DROP_INDEX,
+    sqlite3.SQLITE_DROP_TRIGGER,
+    sqlite3.SQLITE_ALTER_TABLE,
+}
+_BY_ARG1 = _WRITES | _NAMED_BY_ARG1
+# ALTER TABLE ... RENAME rewrites the SQL of other objects (views, triggers, foreign keys).
+_BROAD_FUNCTIONS = frozenset({"sqlite_rename_table", "sqlite_rename_column"})
+
+
+def _is_broad(action: int, arg1: str | None, arg2: str | None) -> bool:
+    """Whether a step may have changed objects it does not name: re-read everything."""
+    if action == sqlite3.SQLITE_FUNCTION:
+        return arg2 in _BROAD_FUNCTIONS
+    return action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "writable_schema"
+
+
+class Column(NamedTuple):
+    name: str
+    type: str
+    notnull: int
+    default: str | None
+    pk: int
+    hidden: int
+
+
+class Index(NamedTuple):
+    name: str
+    unique: int
+    origin: str
+    partial: int
+    columns: tuple[str | None, ...]
+
+
+class ForeignKey(NamedTuple):
+    columns: tuple[str, ...]
+    table: str
+    to: tuple[str | None, ...]
+    on_update: str
+    on_delete: str
+
+
+class SchemaObject(NamedTuple):
+    type: str
+    name: str
+    sql: str  # normalised: see normalise_sql
+
+
+class TablePrint(NamedTuple):
+    """One table or view: its objects, shape and (for tables) row count and content hash."""
+
+    name: str
+    objects: tuple[SchemaObject, ...]
+    columns: tuple[Column, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    rows: int | None = None
+    digest: str | None = None
+
+    @property
+    def kind(self) -> str:
+        types = {o.type for o in self.objects}
+        return "table" if "table" in types else "view" if "view" in types else "object"
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    groups: Mapping[str, TablePrint] = field(default_factory=dict)
+
+    def schema_only(self) -> Fingerprint:
+        return Fingerprint({k: g._replace(rows=None, digest=None) for k, g in self.groups.items()})
+
+
+# --- normalised SQL -------------------------------------------------------------------------
+
+_SQL_TOKEN = re.compile(
+    r"""
+      (?P<space>\s+)
+    | (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
+    | (?P<string>'(?:[^']|'')*'?)
+    | (?P<quoted>"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?)
+    | (?P<word>[\w$]+)
+    | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_PLAIN_NAME = re.compile(r"^[A-Za-z_][\w$]*$")
+
+
+def normalise_sql(sql: str | None) -> str:
+    """SQL with comments dropped, whitespace folded, case folded outside strings, and identifier
+    quoting removed where it is not needed: `CREATE TABLE "patients"(id)` (what RENAME writes)
+    equals `create table patients ( id )`."""
+    if not sql:
+        return ""
+    tokens: list[str] = []
+    for match in _SQL_TOKEN.finditer(sql):
+        kind, text = match.lastgroup, match.group()
+        if kind in ("space", "comment"):
+            continue
+        if kind == "quoted":
+            inner = text[1:-1] if len(text) > 1 else ""
+            inner = inner.replace('""', '"') if text[0] == '"' else inner
+            inner = inner.replace("``", "`") if text[0] == "`" else inner
+            text = inner if _PLAIN_NAME.match(inner) else '"' + inner.replace('"', '""') + '"'
+        if kind != "string":
+            text = text.lower()
+        tokens.append(text)
+    return " ".join(tokens)
+
+
+# --- reading a database ---------------------------------------------------------------------
+
+
+def fingerprint(conn: sqlite3.Connection, *, content: bool = True) -> Fingerprint:
+    """The whole fingerprint of a database (schema, row counts, and content hashes if asked)."""
+    return Fingerprint(read_groups(conn, None, content=content))
+
+
+def schema_fingerprint(conn: sqlite3.Connection) -> Fingerprint:
+    return Fingerprint(read_groups(conn, None, content=None))
+
+
+def read_groups(
+    conn: sqlite3.Connection, names: Iterable[str] | None, *, content: bool | None
+) -> dict[str, TablePrint]:
+    """TablePrints for the given groups (lower-case names), or for all when `names` is None.
+
+    `content`: True = row count and hash, False = row count only, None = schema only.
+    """
+    query = "SELECT type, name, tbl_name, sql FROM sqlite_master"
+    params: list[str] = []
+    if names is not None:
+        params = sorted(names)
+        if not params:
+            return {}
+        query += f" WHERE lower(tbl_name) IN ({', '.join('?' * len(params))})"
+    found: dict[str, list[tuple[str, str, str, str | None]]] = {}
+    for type_, name, tbl_name, sql in conn.execute(query, params):
+        key = tbl_name.lower()
+        if key in EXCLUDED_GROUPS or key.startswith("sqlite_") or name.startswith("sqlite_"):
+            continue
+        found.setdefault(key, []).append((type_, name, tbl_name, sql))
+    return {key: _group(conn, rows, content) for key, rows in found.items()}
+
+
+def _group(
+    conn: sqlite3.Connection, rows: list[tuple[str, str, str, str | None]], content: bool | None
+) -> TablePrint:
+    objects = tuple(
+        sorted(SchemaObject(type_, name, normalise_sql(sql)) for type_, name, _, sql in rows)
+    )
+    table = next(((name, sql) for type_, name, _, sql in rows if type_ == "table"), None)
+    if table is None:
+        return TablePrint(rows[0][2], objects)
+    name, sql = table
+    virtual = normalise_sql(sql).startswith("create virtual")
+    printed = TablePrint(
+        name,
+        objects,
+        _columns(conn, name),
+        () if virtual else _indexes(conn, name),
+        () if virtual else _foreign_keys(conn, name),
+    )
+    if content is None:
+        return printed
+    if content and not virtual:
+        rows_, digest = _content(conn, name, printed.columns)
+        return printed._replace(rows=rows_, digest=digest)
+    (count,) = conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()
+    return printed._replace(rows=count)
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> tuple[Column, ...]:
+    rows = conn.execute("SELECT * FROM pragma_table_xinfo(?)", (table,)).fetchall()
+    return tuple(Column(r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows)
+
+
+def _indexes(conn: sqlite3.Connection, table: str) -> tuple[Index, ...]:
+    indexes = []
+    for _, name, unique, origin, partial in conn.execute(
+        "SELECT * FROM pragma_index_list(?)", (table,)
+    ).fetchall():
+        columns = conn.execute("SELECT name FROM pragma_index_info(?)", (name,)).fetchall()
+        indexes.append(Index(name, unique, origin, partial, tuple(c[0] for c in columns)))
+    return tuple(sorted(indexes))
+
+
+def _foreign_keys(conn: sqlite3.Connection, table: str) -> tuple[ForeignKey, ...]:
+    by_id: dict[int, list[tuple[object, ...]]] = {}
+    for row in conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (table,)):
+        by_id.setdefault(row[0], []).append(row)
+    keys = []
+    for rows in by_id.values():
+        rows.sort(key=lambda r: int(str(r[1])))
+        keys.append(
+            ForeignKey(
+                tuple(str(r[3]) for r in rows),
+                str(rows[0][2]),
+                tuple(None if r[4] is None else str(r[4]) for r in rows),
+                str(rows[0][5]),
+                str(rows[0][6]),
+            )
+        )
+    return tuple(sorted(keys))
+
+
+def _content(conn: sqlite3.Connection, table: str, columns: tuple[Column, ...]) -> tuple[int, str]:
+    """Row count and a hash of every row, streamed in batches (never the whole table at once).
+
+    Rows are read in rowid order; WITHOUT ROWID tables in the order of all their columns.
+    """
+    try:
+        cursor = conn.execute(f"SELECT * FROM {quote(table)} ORDER BY rowid")
+    except sqlite3.OperationalError:  # WITHOUT ROWID: there is no rowid to order by
+        order = ", ".join(str(i + 1) for i in range(sum(c.hidden != 1 for c in columns) or 1))
+        cursor = conn.execute(f"SELECT * FROM {quote(table)} ORDER BY {order}")
+    digest = hashlib.blake2b(digest_size=16)
+    count = 0
+    while batch := cursor.fetchmany(BATCH):
+        count += len(batch)
+        digest.update(repr(batch).encode())
+    return count, digest.hexdigest()
+
+
+# --- keeping a fingerprint current -----------------------------------------------------------
+
+
+class Tracker:
+    """The fingerprint of one connection, kept current by reading only what each step touched.
+
+    ```
+    tracker = Tracker(conn)
+    before = tracker.fingerprint
+    with tracker.watch():
+        runner.apply(migration)
+    tracker.changed  # the groups that step may have changed
+    ```
+    """
+
+    def __init__(self, conn: sqlite3.Connection, *, content: bool = True) -> None:
+        self.conn = conn
+        self.content = content
+        self._groups = read_groups(conn, None, content=content)
+        self.changed: frozenset[str] = frozenset()
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        """A copy that later steps do not change."""
+        return Fingerprint(dict(self._groups))
+
+    @contextmanager
+    def watch(self) -> Iterator[None]:
+        """Record what the statements run inside the block touch; refresh afterwards."""
+        touched: set[str] = set()
+        broad = False
+
+        def authorize(
+            action: int, arg1: str | None, arg2: str | None, db: str | None, _: str | None
+        ) -> int:
+            nonlocal broad
+            if action in _BY_ARG1 and arg1 and db == "main":
+                touched.add(arg1.lower())
+            elif action in _NAMED_BY_ARG2 and arg2 and db in ("main", None):
+                touched.add(arg2.lower())
+            elif _is_broad(action, arg1, arg2):
+                broad = True
+            return sqlite3.SQLITE_OK
+
+        self.conn.set_authorizer(authorize)
+        try:
+            yield
+        finally:
+            self.conn.set_authorizer(None)
+            self._refresh(None if broad else touched)
+
+    def _refresh(self, touched: set[str] | None) -> None:
+        if touched is None:
+            fresh = read_groups(self.conn, None, content=self.content)
+            keys = set(fresh) | set(self._groups)
+            changed = {k for k in keys if fresh.get(k) != self._groups.get(k)}
+            self._groups = fresh
+            self.changed = frozenset(changed)
+            return
+        touched -= MASTER_TABLES | EXCLUDED_GROUPS
+        fresh = read_groups(self.conn, touched, content=self.content)
+        for key in touched:
+            if key in fresh:
+                self._groups[key] = fresh[key]
+            else:
+                self._groups.pop(key, None)
+        self.changed = frozenset(touched)
+
+
+# --- differences in words --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a difference reads: `before` is what was expected, `after` what was found."""
+
+    missing: str = "missing"
+    extra: str = "left behind"
+    extra_column: str = "still present"
+
+
+ROLLBACK = Wording()
+REAPPLY = Wording(
+    missing="missing after re-applying",
+    extra="only there after re-applying",
+    extra_column="only there after re-applying",
+)
+DRIFT = Wording(
+    missing="in the snapshot but not created by the migrations",
+    extra="created by the migrations but not in the snapshot",
+    extra_column="created by the migrations but not in the snapshot",
+)
+
+
+def describe_differences(
+    before: Fingerprint,
+    after: Fingerprint,
+    *,
+    only: Iterable[str] | None = None,
+    wording: Wording = ROLLBACK,
+) -> list[str]:
+    """What differs between two fingerprints, one reviewer-readable line per difference.
+
+    `only` limits the comparison to these groups (those a step may have changed).
+    """
+    keys = set(before.groups) | set(after.groups) if only is None else set(only)
+    lines: list[str] = []
+    for key in sorted(keys):
+        old, new = before.groups.get(key), after.groups.get(key)
+        if old == new:
+            continue
+        if new is None:
+            assert old is not None
+            lost = f" ({old.rows:,} rows lost)" if old.rows else ""
+            lines.append(f"{old.kind} {old.name} {wording.missing}{lost}")
+        elif old is None:
+            lines.append(f"{new.kind} {new.name} {wording.extra}")
+        else:
+            lines.extend(_group_differences(old, new, wording))
+    return lines
+
+
+def _group_differences(old: TablePrint, new: TablePrint, wording: Wording) -> list[str]:
+    lines = _object_differences(old, new, wording)
+    lines += _column_differences(old, new, wording)
+    lines += _index_differences(old, new, wording)
+    lines += _foreign_key_differences(old, new, wording)
+    if not lines and old[:5] != new[:5]:
+        lines.append(f"{old.kind} {old.name}: definition differs")
+    lines += _data_differences(old, new)
+    return lines
+
+
+def _object_differences(old: TablePrint, new: TablePrint, wording: Wording) -> list[str]:
+    old_objects = {(o.type, o.name.lower()): o for o in old.objects}
+    new_objects = {(o.type, o.name.lower()): o for o in new.objects}
+    lines = []
+    for key in sorted(set(old_objects) | set(new_objects)):
+        before, after = old_objects.get(key), new_objects.get(key)
+        if key[0] == "index" and (before is None or after is None):
+            continue  # reported with index_list, which also knows UNIQUE/PRIMARY KEY indexes
+        if before is None:
+            assert after is not None
+            lines.append(f"{after.type} {after.name} {wording.extra}")
+        elif after is None:
+            lines.append(f"{before.type} {before.name} {wording.missing}")
+        elif before.sql != after.sql and before.type in ("trigger", "view"):
+            lines.append(f"{before.type} {before.name} definition changed")
+    return lines
+
+
+def _column_differences(old: TablePrint, new: TablePrint, wording: Wording) -> list[str]:
+    table = old.name
+    old_columns = {c.name.lower(): (i, c) for i, c in enumerate(old.columns)}
+    new_columns = {c.name.lower(): (i, c) for i, c in enumerate(new.columns)}
+    lines = []
+    for name, (position, before) in old_columns.items():
+        if name not in new_columns:
+            lines.append(f"column {table}.{before.name} {wording.missing}")
+            continue
+        new_position, after = new_columns[name]
+        where = f"column {table}.{before.name}"
+        if before.type != after.type:
+            lines.append(f"{where} type {before.type or '(none)'} -> {after.type or '(none)'}")
+        if before.notnull != after.notnull:
+            lines.append(f"{where} {_nullability(before)} -> {_nullability(after)}")
+        if before.default != after.default:
+            lines.append(f"{where} default {before.default} -> {after.default}")
+        if before.pk != after.pk:
+            lines.append(f"{where} primary key {bool(before.pk)} -> {bool(after.pk)}")
+        if position != new_position:
+            lines.append(f"{where} moved from position {position + 1} to {new_position + 1}")
+    for name, (_, after) in new_columns.items():
+        if name not in old_columns:
+            lines.append(f"column {table}.{after.name} {wording.extra_column}")
+    return lines
+
+
+def _nullability(column: Column) -> str:
+    return "NOT NULL" if column.notnull else "NULL allowed"
+
+
+def _index_differences(old: TablePrint, new: TablePrint, wording: Wording) -> list[str]:
+    old_indexes = {i.name.lower(): i for i in old.indexes}
+    new_indexes = {i.name.lower(): i for i in new.indexes}
+    lines = []
+    for name in sorted(set(old_indexes) | set(new_indexes)):
+        before, after = old_indexes.get(name), new_indexes.get(name)
+        if before == after:
+            continue
+        if before is None:
+            assert after is not None
+            lines.append(f"{_index_kind(after)} {after.name} on {new.name} {wording.extra}")
+        elif after is None:
+            lines.append(f"{_index_kind(before)} {before.name} on {old.name} {wording.missing}")
+        elif before.columns != after.columns:
+            lines.append(
+                f"index {before.name} columns ({', '.join(map(str, before.columns))}) -> "
+                f"({', '.join(map(str, after.columns))})"
+            )
+        elif before.unique != after.unique:
+            lines.append(
+                f"index {before.name} unique {bool(before.unique)} -> {bool(after.unique)}"
+            )
+        else:
+            lines.append(f"index {before.name} definition changed")
+    return lines
+
+
+def _index_kind(index: Index) -> str:
+    return "unique index" if index.unique and index.origin == "c" else "index"
+
+
+def _foreign_key_differences(old: TablePrint, new: TablePrint, wording: Wording) -> list[str]:
+    lines = []
+    for key in sorted(set(old.foreign_keys) - set(new.foreign_keys)):
+        lines.append(f"foreign key {_fk(old.name, key)} {wording.missing}")
+    for key in sorted(set(new.foreign_keys) - set(old.foreign_keys)):
+        lines.append(f"foreign key {_fk(new.name, key)} {wording.extra}")
+    return lines
+
+
+def _fk(table: str, key: ForeignKey) -> str:
+    to = ", ".join(c or "(primary key)" for c in key.to)
+    return f"{table}({', '.join(key.columns)}) -> {key.table}({to})"
+
+
+def _data_differences(old: TablePrint, new: TablePrint) -> list[str]:
+    if old.rows is None or new.rows is None:
+        return []
+    if new.rows < old.rows:
+        return [f"table {old.name}: {old.rows - new.rows:,} rows lost"]
+    if new.rows > old.rows:
+        return [f"table {old.name}: {new.rows - old.rows:,} extra rows"]
+    same_shape = [c.name for c in old.columns] == [c.name for c in new.columns]
+    if old.digest != new.digest and same_shape:
+        return [f"table {old.name}: content changed (same row count)"]
+    return []
+
+
+def row_counts(printed: Fingerprint) -> dict[str, int]:
+    """{table name: rows} for every table that has a count."""
+    return {g.name: g.rows for g in printed.groups.values() if g.rows is not None}

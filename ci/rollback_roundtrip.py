@@ -1,0 +1,283 @@
+"""`python -m ci.rollback_roundtrip`: every rollback really undoes its migration (SPEC 5.4).
+
+For each main-track migration M in order (or only those new since `--base-ref`): fingerprint
+the database (schema and data), apply M, roll it back, and the fingerprint must be the one from
+before M; apply M again, and it must be the one after the first apply. On an empty database and,
+with `--sample`, on sample data. A failure says what differs ("index idx_x left behind",
+"column patients.notes type TEXT -> VARCHAR(768)", "table vitals: 1,204 rows lost").
+`@irreversible` migrations are skipped with their reason; a missing or empty rollback fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ci import runner
+from ci.cli import check_parser, parse, run_check
+from ci.findings import Case, Finding, Report
+from ci.fingerprint import REAPPLY, ROLLBACK, Tracker, describe_differences
+from ci.model import Catalog, InputError, Migration, discover
+from ci.sample import open_sample, prepare
+from ci.validate import Options, case_name, could_not_run, duplicate_cases, new_runner, not_run
+
+CHECK = "rollback_roundtrip"
+ADD_ROLLBACK = "add rollback/{number}_rollback.sql, or declare -- @irreversible <reason>"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = check_parser(CHECK, __doc__)
+    parser.add_argument(
+        "--sample",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also round-trip the pending migrations on this sample (.sql fixture or .db)",
+    )
+    parser.add_argument(
+        "--base-ref",
+        default=None,
+        metavar="REF",
+        help="only the migrations added since this git ref (e.g. origin/main)",
+    )
+    parser.add_argument(
+        "--setup",
+        metavar="MODULE:FUNCTION",
+        default=None,
+        help="callable run on every connection (register SQL functions, load extensions)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(build_parser(), argv)
+    return run_check(CHECK, args, work)
+
+
+def work(args: argparse.Namespace) -> Report:
+    if args.setup:
+        runner.load_setup(args.setup)
+    options = Options(args.setup, None, None, False, math.inf)
+    return rollback_roundtrip(
+        args.migrations_dir, options, sample_path=args.sample, base_ref=args.base_ref
+    )
+
+
+def rollback_roundtrip(
+    root: Path, options: Options, *, sample_path: Path | None = None, base_ref: str | None = None
+) -> Report:
+    catalog = discover(root)
+    sample = open_sample(sample_path) if sample_path is not None else None
+    selected = new_since(base_ref, catalog) if base_ref else None
+    with tempfile.TemporaryDirectory(prefix="migration-guard-") as tmp, could_not_run():
+        conn = runner.connect(Path(tmp) / "empty.db", setup=options.setup, durable=False)
+        try:
+            run = new_runner(conn, catalog, options)
+            cases = duplicate_cases(CHECK, run)
+            if cases:
+                return Report(CHECK, cases)
+            cases = RoundTrip(run, f"{CHECK}.empty", selected).all(catalog.main)
+        finally:
+            conn.close()
+        if sample is not None:
+            classname = f"{CHECK}.sample"
+            prepared = prepare(
+                CHECK, sample, Path(tmp) / "sample.db", catalog, options, classname=classname
+            )
+            try:
+                cases += [c for c in prepared.cases if c.outcome == "failed"]
+                if not prepared.failed:
+                    todo = [m for m in prepared.run.pending() if m.track == "main"]
+                    cases += RoundTrip(prepared.run, classname, selected).all(todo)
+            finally:
+                prepared.conn.close()
+    return Report(CHECK, cases)
+
+
+def new_since(ref: str, catalog: Catalog) -> set[int]:
+    """Versions of the main-track migrations whose files did not exist at `ref`."""
+    from ci.gitrefs import list_files
+
+    before = set(list_files(ref, catalog.root))
+    return {m.version for m in catalog.main if _relative(m, catalog) not in before}
+
+
+def _relative(migration: Migration, catalog: Catalog) -> str:
+    return migration.path.relative_to(catalog.root).as_posix()
+
+
+@dataclass
+class RoundTrip:
+    """Apply, roll back, re-apply each migration on one database, comparing fingerprints."""
+
+    run: runner.Runner
+    classname: str
+    selected: set[int] | None
+    cases: list[Case] = field(default_factory=list)
+
+    def all(self, migrations: list[Migration]) -> list[Case]:
+        self.tracker = Tracker(self.run.conn)
+        for index, migration in enumerate(migrations):
+            if not self.one(migration):
+                why = f"not run: {migration.label} could not be applied"
+                for case in not_run(CHECK, self.run.catalog, migrations[index + 1 :], why):
+                    case.classname = self.classname
+                    self.cases.append(case)
+                break
+        return self.cases
+
+    def case(self, migration: Migration) -> Case:
+        case = Case(
+            case_name(migration, self.run.catalog),
+            self.classname,
+            path=str(migration.path),
+            kind=migration.kind,
+        )
+        self.cases.append(case)
+        return case
+
+    def fail(
+        self, case: Case, code: str, path: str, line: int | None, message: str, hint: str
+    ) -> None:
+        case.findings.append(Finding(CHECK, code, path, line, message, hint))
+        case.path, case.line = path, line
+
+    def apply(self, migration: Migration, case: Case | None, code: str, what: str) -> bool:
+        """Apply under the tracker; a failure is reported on `case` (or a new one)."""
+        try:
+            with self.tracker.watch():
+                outcome = self.run.apply(migration)
+        except runner.MigrationFailed as failure:
+            case = case or self.case(migration)
+            self.fail(
+                case,
+                code,
+                failure.path,
+                failure.line,
+                f"{what}: {failure.message}",
+                "fix the statement on that line",
+            )
+            return False
+        if case is not None:
+            case.time += outcome.seconds
+            case.rows = outcome.rows
+        return True
+
+    def one(self, migration: Migration) -> bool:
+        """Round-trip one migration; False when the run cannot go on (it could not be applied)."""
+        if self.selected is not None and migration.version not in self.selected:
+            return self.apply(migration, None, "MG301", f"{migration.label} does not apply")
+        problem = self.unusable_rollback(migration)
+        if problem is not None:
+            return self.apply(migration, None, "MG301", f"{migration.label} does not apply")
+        case = self.case(migration)
+        before = self.tracker.fingerprint
+        if not self.apply(migration, case, "MG301", f"{migration.label} does not apply"):
+            return False
+        applied, changed_by_apply = self.tracker.fingerprint, self.tracker.changed
+        rollback = migration.rollback
+        assert rollback is not None
+        try:
+            with self.tracker.watch():
+                outcome = self.run.rollback(migration)
+        except runner.MigrationFailed as failure:
+            self.fail(
+                case,
+                "MG403",
+                failure.path,
+                failure.line,
+                f"rolling back {migration.label} fails: {failure.message}",
+                "fix the rollback statement on that line",
+            )
+            return True  # the rollback was undone: the database is as after the apply
+        case.time += outcome.seconds
+        changed_by_rollback = self.tracker.changed
+        differences = describe_differences(
+            before,
+            self.tracker.fingerprint,
+            only=changed_by_apply | changed_by_rollback,
+            wording=ROLLBACK,
+        )
+        if differences:
+            self.fail(
+                case,
+                "MG404",
+                str(rollback.path),
+                None,
+                f"rolling back {migration.label} does not restore the database: "
+                + "; ".join(differences),
+                f"make {rollback.path.name} undo exactly what {migration.path.name} does",
+            )
+        if not self.apply(
+            migration, case, "MG405", f"re-applying {migration.label} after its rollback fails"
+        ):
+            return False
+        differences = describe_differences(
+            applied,
+            self.tracker.fingerprint,
+            only=changed_by_rollback | self.tracker.changed,
+            wording=REAPPLY,
+        )
+        if differences:
+            self.fail(
+                case,
+                "MG406",
+                str(rollback.path),
+                None,
+                f"re-applying {migration.label} after its rollback gives another "
+                "result: " + "; ".join(differences),
+                "the rollback leaves something the migration then trips over or skips",
+            )
+        return True
+
+    def unusable_rollback(self, migration: Migration) -> str | None:
+        """Report a migration that cannot be round-tripped; None when it can."""
+        reason = migration.directives.irreversible
+        if reason is not None:
+            self.case(migration).skipped = f"@irreversible: {reason}"
+            return reason
+        number = f"{migration.version:04d}"
+        rollback = migration.rollback
+        if rollback is None:
+            case = self.case(migration)
+            self.fail(
+                case,
+                "MG401",
+                str(migration.path),
+                None,
+                f"{migration.label} has no rollback file",
+                ADD_ROLLBACK.format(number=number),
+            )
+            return "missing"
+        try:
+            empty = not rollback.statements
+        except InputError as error:
+            self.fail(
+                self.case(migration),
+                "MG402",
+                str(rollback.path),
+                None,
+                str(error),
+                "save the rollback as UTF-8 SQL",
+            )
+            return "unreadable"
+        if empty:
+            self.fail(
+                self.case(migration),
+                "MG402",
+                str(rollback.path),
+                None,
+                f"the rollback of {migration.label} is empty (no SQL statement), so it "
+                "undoes nothing",
+                "write the statements that undo the migration",
+            )
+            return "empty"
+        return None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

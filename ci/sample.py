@@ -1,0 +1,161 @@
+"""Sample data for the database checks (SPEC 5.3): a `.sql` fixture or a copied `.db` file.
+
+A fixture's first line is `-- @sample-version N`: the check migrates a fresh database to N, then
+runs the fixture's statements. A database file is copied with SQLite's backup API from a
+read-only connection, so the user's file is never opened for writing.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci import runner
+from ci.cli import UsageError
+from ci.findings import Case, Finding
+from ci.model import Catalog, Migration, SqlFile
+from ci.validate import Options, apply_case, new_runner, not_run
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+DATABASE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+VERSION_LINE = re.compile(r"^--\s*@sample-version\s+(?P<version>\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    version: int | None = None  # a fixture's @sample-version; None for a database file
+
+    @property
+    def is_fixture(self) -> bool:
+        return self.version is not None
+
+
+def open_sample(path: Path) -> Sample:
+    """Check the sample before any work; every problem is one UsageError line (exit 2)."""
+    if not path.is_file():
+        raise UsageError(f"{path}: sample not found")
+    if path.suffix.lower() == ".sql":
+        return Sample(path, fixture_version(path))
+    if path.suffix.lower() in DATABASE_SUFFIXES:
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+        except OSError as error:
+            raise UsageError(f"{path}: cannot read the sample: {error.strerror}") from None
+        if header != SQLITE_HEADER:
+            raise UsageError(f"{path}: not a SQLite database")
+        return Sample(path)
+    raise UsageError(f"{path}: a sample is a .sql fixture or a .db/.sqlite database")
+
+
+def fixture_version(path: Path) -> int:
+    text = SqlFile(path).text
+    first = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    match = VERSION_LINE.match(first)
+    if match is None:
+        raise UsageError(
+            f"{path}:1: a sample fixture starts with '-- @sample-version N' "
+            "(the migration the data fits)"
+        )
+    return int(match["version"])
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """Copy a database file with the backup API from a read-only connection."""
+    original = runner.connect(source, readonly=True)
+    try:
+        copy = runner.connect(target, durable=False)
+        try:
+            original.backup(copy)
+        finally:
+            copy.close()
+    except sqlite3.Error as error:
+        raise UsageError(runner.explain(error, str(source))) from None
+    finally:
+        original.close()
+
+
+@dataclass
+class Prepared:
+    """A check's private database holding the sample, and what it took to get there."""
+
+    conn: sqlite3.Connection
+    run: runner.Runner
+    cases: list[Case]
+
+    @property
+    def failed(self) -> bool:
+        return any(c.outcome in ("failed", "error") for c in self.cases)
+
+
+def prepare(
+    check: str,
+    sample: Sample,
+    db: Path,
+    catalog: Catalog,
+    options: Options,
+    *,
+    classname: str | None = None,
+) -> Prepared:
+    """The sample in a private database at `db`: a copy of the file, or the migrations up to
+    the fixture's version plus the fixture's rows."""
+    if not sample.is_fixture:
+        copy_database(sample.path, db)
+    conn = runner.connect(db, setup=options.setup, durable=False)
+    run = new_runner(conn, catalog, options)
+    if not sample.is_fixture:
+        return Prepared(conn, run, [])
+    assert sample.version is not None
+    if sample.version > catalog.head:
+        conn.close()
+        raise UsageError(
+            f"{sample.path}:1: @sample-version {sample.version} but the highest migration is "
+            f"{catalog.head:04d}"
+        )
+    cases: list[Case] = []
+    setup = [m for m in catalog.main if m.version <= sample.version]
+    for index, migration in enumerate(setup):
+        case = apply_case(check, run, migration, options, classname)
+        cases.append(case)
+        if case.outcome == "failed":
+            why = f"not run: {migration.label} failed"
+            cases += not_run(check, catalog, setup[index + 1 :], why)
+            return Prepared(conn, run, cases)
+    cases.append(load_fixture(check, conn, sample, classname))
+    return Prepared(conn, run, cases)
+
+
+def load_fixture(
+    check: str, conn: sqlite3.Connection, sample: Sample, classname: str | None
+) -> Case:
+    """Run the fixture's statements in one transaction; a failure names its line."""
+    case = Case(f"sample {sample.path}", classname or check, path=str(sample.path))
+    conn.execute("BEGIN")
+    for statement in SqlFile(sample.path).statements:
+        if runner.TRANSACTION_CONTROL.match(statement.code):
+            continue  # the fixture loads in one transaction of ours
+        try:
+            conn.execute(statement.sql)
+        except sqlite3.Error as error:
+            conn.execute("ROLLBACK")
+            case.line = statement.line
+            case.findings.append(
+                Finding(
+                    check,
+                    "MG309",
+                    str(sample.path),
+                    statement.line,
+                    f"the sample fixture does not load at version {sample.version:04d}: {error}",
+                    "make the fixture fit the schema of its @sample-version",
+                )
+            )
+            return case
+    conn.execute("COMMIT")
+    return case
+
+
+def pending(prepared: Prepared) -> list[Migration]:
+    return prepared.run.pending()

@@ -1,0 +1,428 @@
+"""What the database checks share: their options, running migrations as test cases, and the
+validation after the last one (SPEC 5.3): integrity_check, foreign_key_check, version = highest
+number, invariants, and the schema snapshot (compare, or write with --write-snapshot).
+
+Everything here takes a connection opened by `ci.runner.connect`; nothing opens one itself
+except `snapshot_print`, which loads the committed snapshot into an in-memory database through
+the runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci import runner
+from ci.cli import UsageError
+from ci.findings import Case, Finding
+from ci.fingerprint import DRIFT, EXCLUDED_GROUPS, Fingerprint, describe_differences
+from ci.fingerprint import schema_fingerprint as read_schema
+from ci.invariants import Invariant, parse_invariants
+from ci.model import Catalog, Migration
+
+SNAPSHOT_HEADER = (
+    "-- Schema snapshot: the schema the migrations produce (runner bookkeeping left out).\n"
+    "-- Written by `python -m ci.apply_empty --write-snapshot`; a difference fails apply_empty.\n"
+)
+TYPE_ORDER = {"table": 0, "view": 1, "index": 2, "trigger": 3}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The options every database check takes."""
+
+    setup: str | None
+    invariants: Path | None
+    snapshot: Path | None
+    write_snapshot: bool
+    warn_slow: float
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--setup",
+        metavar="MODULE:FUNCTION",
+        default=None,
+        help="callable run on every connection (register SQL functions, load extensions)",
+    )
+    parser.add_argument(
+        "--invariants",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="queries, each after '-- invariant: <name>', that must return no rows",
+    )
+    parser.add_argument(
+        "--schema-snapshot",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the schema the migrations must produce (e.g. schema/schema.sql)",
+    )
+    parser.add_argument(
+        "--write-snapshot",
+        action="store_true",
+        help="write the schema the migrations produce to --schema-snapshot instead of comparing",
+    )
+    parser.add_argument(
+        "--warn-slow",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="flag migrations slower than this (default 300)",
+    )
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    if args.write_snapshot and args.schema_snapshot is None:
+        raise UsageError("--write-snapshot needs --schema-snapshot FILE")
+    if args.setup:
+        runner.load_setup(args.setup)  # a missing callable is reported before any work
+    return Options(
+        setup=args.setup,
+        invariants=args.invariants,
+        snapshot=args.schema_snapshot,
+        write_snapshot=args.write_snapshot,
+        warn_slow=args.warn_slow,
+    )
+
+
+def load_invariants(options: Options) -> list[Invariant]:
+    if options.invariants is None:
+        return []
+    if not options.invariants.is_file():
+        raise UsageError(f"{options.invariants}: invariants file not found")
+    return parse_invariants(options.invariants)
+
+
+def new_runner(conn: sqlite3.Connection, catalog: Catalog, options: Options) -> runner.Runner:
+    """A runner whose notices (ignored BEGIN, ...) stay out of the check's report."""
+    return runner.Runner(conn, catalog, out=io.StringIO(), warn_slow=options.warn_slow)
+
+
+@contextmanager
+def could_not_run() -> Iterator[None]:
+    """SQLite errors about the database file itself become one line and exit 2."""
+    try:
+        yield
+    except runner.RunRefused as error:
+        raise UsageError(str(error).replace("\n", "; ")) from None
+
+
+# --- migrations as test cases ----------------------------------------------------------------
+
+
+def case_name(migration: Migration, catalog: Catalog) -> str:
+    """`0005 data/0005_migrate_patient_ids_to_mrn.sql`."""
+    try:
+        relative = migration.path.relative_to(catalog.root).as_posix()
+    except ValueError:
+        relative = str(migration.path)
+    return f"{migration.label} {relative}"
+
+
+def failed_case(
+    check: str, code: str, name: str, failure: runner.MigrationFailed, hint: str, kind: str
+) -> Case:
+    finding = Finding(check, code, failure.path, failure.line, failure.message, hint)
+    return Case(name, check, path=failure.path, line=failure.line, findings=[finding], kind=kind)
+
+
+def migration_case(
+    check: str,
+    catalog: Catalog,
+    migration: Migration,
+    outcome: runner.Outcome,
+    warn_slow: float,
+    classname: str | None = None,
+) -> Case:
+    case = Case(
+        case_name(migration, catalog),
+        classname or check,
+        time=outcome.seconds,
+        path=str(migration.path),
+        kind=migration.kind,
+        rows=outcome.rows,
+    )
+    if outcome.seconds > warn_slow:
+        case.findings.append(
+            Finding(
+                check,
+                "MG302",
+                str(migration.path),
+                None,
+                f"{migration.label} took {outcome.seconds:.1f} s (more than --warn-slow "
+                f"{warn_slow:g} s)",
+                "batch it (-- @batch N) or plan a maintenance window",
+                severity="warning",
+            )
+        )
+    return case
+
+
+def apply_case(
+    check: str,
+    run: runner.Runner,
+    migration: Migration,
+    options: Options,
+    classname: str | None = None,
+) -> Case:
+    """Apply one migration; a passing case with its time and rows, or a failing one naming
+    the file and the line of the failing statement."""
+    try:
+        outcome = run.apply(migration)
+    except runner.MigrationFailed as failure:
+        case = failed_case(
+            check,
+            "MG301",
+            case_name(migration, run.catalog),
+            failure,
+            "fix the statement on that line; the migration was rolled back",
+            migration.kind,
+        )
+        case.classname = classname or check
+        return case
+    return migration_case(check, run.catalog, migration, outcome, options.warn_slow, classname)
+
+
+def not_run(check: str, catalog: Catalog, migrations: list[Migration], why: str) -> list[Case]:
+    return [
+        Case(case_name(m, catalog), check, path=str(m.path), kind=m.kind, skipped=why)
+        for m in migrations
+    ]
+
+
+def duplicate_cases(check: str, run: runner.Runner) -> list[Case]:
+    """Two files with one number cannot both be applied: one failing case each."""
+    return [
+        Case(
+            f"duplicate number {line.split(': ', 1)[0]}",
+            check,
+            path=line.split(": ", 1)[0],
+            findings=[
+                Finding(
+                    check,
+                    "MG310",
+                    line.split(": ", 1)[0],
+                    None,
+                    line.split(": ", 1)[1].split(";")[0],
+                    "renumber one of them (python -m ci.numbering shows the next free number)",
+                )
+            ],
+        )
+        for line in run.duplicates()
+    ]
+
+
+# --- validation after the last migration -----------------------------------------------------
+
+
+def validate(
+    check: str,
+    conn: sqlite3.Connection,
+    run: runner.Runner,
+    options: Options,
+    invariants: list[Invariant],
+) -> list[Case]:
+    """Cases after the last migration: integrity, foreign keys, version, invariants, snapshot."""
+    root = str(run.catalog.root)
+    cases = [
+        _timed(lambda: integrity_case(check, conn, root)),
+        _timed(lambda: foreign_key_case(check, conn, root)),
+        _timed(lambda: version_case(check, run)),
+    ]
+    path = str(options.invariants)
+    cases += [_timed(lambda i=i: invariant_case(check, conn, i, path)) for i in invariants]
+    if options.snapshot is not None:
+        if options.write_snapshot:
+            cases.append(_timed(lambda: write_snapshot_case(check, conn, options.snapshot)))
+        else:
+            cases.append(_timed(lambda: snapshot_case(check, conn, options)))
+    return cases
+
+
+def _timed(make: object) -> Case:
+    started = time.perf_counter()
+    case: Case = make()  # type: ignore[operator]
+    case.time = time.perf_counter() - started
+    return case
+
+
+def integrity_case(check: str, conn: sqlite3.Connection, root: str) -> Case:
+    rows = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchmany(6)]
+    case = Case("integrity_check", check, path=root)
+    if rows != ["ok"]:
+        case.findings.append(
+            Finding(
+                check,
+                "MG303",
+                root,
+                None,
+                "integrity_check after the migrations: " + "; ".join(map(str, rows[:5])),
+                "find the migration that corrupts the database (a writable_schema edit?)",
+            )
+        )
+    return case
+
+
+def foreign_key_case(check: str, conn: sqlite3.Connection, root: str) -> Case:
+    rows = conn.execute("PRAGMA foreign_key_check").fetchmany(6)
+    case = Case("foreign_key_check", check, path=root)
+    if rows:
+        shown = "; ".join(
+            f"{table} rowid {rowid} references a missing row of {parent}"
+            for table, rowid, parent, _ in rows[:5]
+        )
+        more = " and more" if len(rows) > 5 else ""
+        case.findings.append(
+            Finding(
+                check,
+                "MG304",
+                root,
+                None,
+                f"foreign_key_check after the migrations: {shown}{more}",
+                "delete or fix the orphan rows in a data migration, or correct the REFERENCES",
+            )
+        )
+    return case
+
+
+def version_case(check: str, run: runner.Runner) -> Case:
+    root = str(run.catalog.root)
+    head = run.catalog.head
+    current = run.current_version()
+    case = Case("version", check, path=root)
+    if current != head:
+        case.findings.append(
+            Finding(
+                check,
+                "MG305",
+                root,
+                None,
+                f"schema_version says {current:04d} after the run, the highest migration is "
+                f"{head:04d}",
+                "every migration must record itself; do not write schema_version by hand",
+            )
+        )
+    return case
+
+
+def invariant_case(check: str, conn: sqlite3.Connection, invariant: Invariant, path: str) -> Case:
+    case = Case(f"invariant: {invariant.name}", check, path=path, line=invariant.line)
+    try:
+        rows = conn.execute(invariant.sql).fetchmany(6)
+    except sqlite3.Error as error:
+        raise UsageError(
+            f"{path}:{invariant.line}: invariant '{invariant.name}' cannot run: {error}"
+        ) from None
+    if rows:
+        shown = ", ".join(repr(tuple(r)) for r in rows[:5])
+        more = " and more" if len(rows) > 5 else ""
+        case.findings.append(
+            Finding(
+                check,
+                "MG306",
+                path,
+                invariant.line,
+                f"invariant '{invariant.name}' returned rows: {shown}{more}",
+                "fix the migration that breaks it, or the data it leaves behind",
+            )
+        )
+    return case
+
+
+# --- schema snapshot -------------------------------------------------------------------------
+
+
+def snapshot_sql(conn: sqlite3.Connection) -> str:
+    """The snapshot file: every object the migrations created, in a stable order."""
+    shadow = shadow_tables(conn)
+    rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+    objects = sorted(
+        (TYPE_ORDER.get(type_, 9), name.lower(), sql.strip())
+        for type_, name, tbl_name, sql in rows
+        if sql
+        and not name.startswith("sqlite_")
+        and tbl_name.lower() not in EXCLUDED_GROUPS
+        and tbl_name.lower() not in shadow
+    )
+    return SNAPSHOT_HEADER + "".join(f"\n{sql};\n" for _, _, sql in objects)
+
+
+def shadow_tables(conn: sqlite3.Connection) -> set[str]:
+    """Tables a virtual table keeps its data in (created by it, not by a migration)."""
+    try:
+        rows = conn.execute("SELECT name FROM pragma_table_list WHERE type = 'shadow'")
+        return {name.lower() for (name,) in rows}
+    except sqlite3.Error:  # SQLite before 3.37 has no table_list
+        return set()
+
+
+def write_snapshot_case(check: str, conn: sqlite3.Connection, path: Path) -> Case:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(snapshot_sql(conn), encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"{path}: cannot write the snapshot: {error.strerror}") from None
+    return Case(f"schema snapshot written to {path}", check, path=str(path))
+
+
+def snapshot_case(check: str, conn: sqlite3.Connection, options: Options) -> Case:
+    assert options.snapshot is not None
+    path = options.snapshot
+    expected = snapshot_print(path, options.setup)
+    actual = _without_shadow(read_schema(conn), shadow_tables(conn))
+    case = Case("schema snapshot", check, path=str(path))
+    differences = describe_differences(expected, actual, wording=DRIFT)
+    if differences:
+        case.findings.append(
+            Finding(
+                check,
+                "MG307",
+                str(path),
+                None,
+                "the migrations do not produce the committed schema snapshot: "
+                + "; ".join(differences),
+                f"if the change is intended, run python -m ci.apply_empty --schema-snapshot "
+                f"{path} --write-snapshot and commit {path}",
+            )
+        )
+    return case
+
+
+def snapshot_print(path: Path, setup: str | None) -> Fingerprint:
+    """The schema fingerprint of a snapshot file, loaded into an in-memory database."""
+    from ci.model import SqlFile
+
+    if not path.is_file():
+        raise UsageError(f"{path}: schema snapshot not found; create it with --write-snapshot")
+    statements = SqlFile(path).statements
+    conn = runner.connect(":memory:", setup=setup, durable=False)
+    try:
+        pending = list(statements)
+        while pending:  # a view may name a view that sorts after it: retry until stuck
+            failed = []
+            errors: list[tuple[int, str]] = []
+            for statement in pending:
+                try:
+                    conn.execute(statement.sql)
+                except sqlite3.Error as error:
+                    failed.append(statement)
+                    errors.append((statement.line, str(error)))
+            if len(failed) == len(pending):
+                line, message = errors[0]
+                raise UsageError(f"{path}:{line}: cannot load the schema snapshot: {message}")
+            pending = failed
+        return _without_shadow(read_schema(conn), shadow_tables(conn))
+    finally:
+        conn.close()
+
+
+def _without_shadow(printed: Fingerprint, shadow: set[str]) -> Fingerprint:
+    return Fingerprint({k: v for k, v in printed.groups.items() if k not in shadow})
