@@ -1,0 +1,400 @@
+"""`python -m ci.migrate`: apply, roll back, dry-run and show migrations on a SQLite file (SPEC 4).
+
+Exit 0: done. 1: a migration failed, or the run was refused before any change (edited applied
+file, dirty database, bad migration file). 2: could not run (arguments, missing directory,
+not a SQLite file, read-only, locked by another process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ci import backup, bookkeeping
+from ci.cli import UsageError
+from ci.model import DEFAULT_MIGRATIONS_DIR, Catalog, InputError, Migration, discover
+from ci.runner import (
+    CannotRun,
+    MigrationFailed,
+    Outcome,
+    Runner,
+    RunRefused,
+    connect,
+    dirty_message,
+    edit_kind,
+)
+from ci.sqltext import checksum_matches
+
+PROG = "python -m ci.migrate"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Apply raw-SQL migrations to a SQLite database, one transaction each.",
+    )
+    parser.add_argument("--db", type=Path, required=True, help="the SQLite database file")
+    parser.add_argument(
+        "--migrations-dir",
+        type=Path,
+        default=Path(DEFAULT_MIGRATIONS_DIR),
+        help=f"migrations root (default: {DEFAULT_MIGRATIONS_DIR})",
+    )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--status", action="store_true", help="show applied and pending")
+    action.add_argument(
+        "--rollback",
+        type=_version,
+        metavar="N",
+        help="undo applied main-track migrations from the newest down to and including N",
+    )
+    action.add_argument(
+        "--force-clean",
+        action="store_true",
+        help="clear dirty marks left by an unfinished @no-transaction/@batch migration",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="execute the plan in a transaction that is rolled back; change nothing",
+    )
+    parser.add_argument("--target", type=_version, metavar="N", help="apply up to N only")
+    parser.add_argument(
+        "--resume", action="store_true", help="finish the migration a dirty mark names, then go on"
+    )
+    parser.add_argument(
+        "--allow-changed",
+        action="store_true",
+        help="go on although applied files were edited (loudly)",
+    )
+    backups = parser.add_mutually_exclusive_group()
+    backups.add_argument(
+        "--backup",
+        type=Path,
+        metavar="PATH",
+        help="back up here before changing anything (default: <db>.bak-<UTC time> "
+        "when the database has data)",
+    )
+    backups.add_argument("--no-backup", action="store_true", help="take no backup")
+    parser.add_argument(
+        "--warn-slow",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="warn about each migration slower than this (default: 300)",
+    )
+    parser.add_argument(
+        "--busy-timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="wait this long for another process's lock (default: 30)",
+    )
+    parser.add_argument(
+        "--setup",
+        metavar="MODULE:FUNCTION",
+        help="callable run on the connection first (register SQL functions, load extensions)",
+    )
+    return parser
+
+
+def _version(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a migration number, got '{text}'")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got '{text}'")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.target is not None and args.rollback is not None:
+        parser.error("--target and --rollback do not go together")
+    if args.resume and (args.status or args.rollback is not None or args.dry_run):
+        parser.error("--resume goes with a plain run only")
+    try:
+        return run(args, out=sys.stdout, err=sys.stderr)
+    except (InputError, UsageError) as error:  # CannotRun is a UsageError
+        print(f"migrate: {error}", file=sys.stderr)
+        return 2
+    except RunRefused as error:
+        for line in str(error).splitlines():
+            print(f"migrate: {line}", file=sys.stderr)
+        print("migrate: nothing was changed", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("migrate: interrupted; the migration in progress was rolled back", file=sys.stderr)
+        return 130
+
+
+def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
+    """Open the database and do what the arguments ask."""
+    db: Path = args.db
+    if db.is_dir():
+        raise CannotRun(f"{db}: is a directory, not a database file")
+    catalog = discover(args.migrations_dir)
+    for problem in catalog.problems:
+        where = f"{problem.path}: " if problem.path else ""
+        print(f"migrate: {where}{problem.message}; {problem.hint}", file=err)
+    if args.status:
+        return show_status(args, catalog, out)
+    if catalog.problems and not args.dry_run:
+        raise RunRefused(
+            f"{len(catalog.problems)} file(s) in {args.migrations_dir} are not usable "
+            "migrations (see above)"
+        )
+    if not db.exists() and (args.rollback is not None or args.force_clean):
+        raise CannotRun(f"{db}: no such database")
+    in_memory = args.dry_run and not db.exists()  # a dry run must not even create the file
+    conn = connect(":memory:" if in_memory else db, setup=args.setup, timeout=args.busy_timeout)
+    try:
+        runner = Runner(
+            conn, catalog, out=err, warn_slow=args.warn_slow, allow_changed=args.allow_changed
+        )
+        if args.force_clean:
+            return force_clean(runner, out)
+        if args.dry_run:
+            return dry_run(runner, args, out)
+        if args.rollback is not None:
+            return rollback(runner, args, out, err)
+        return apply(runner, args, out, err)
+    finally:
+        conn.close()
+
+
+# --- apply ----------------------------------------------------------------------------------
+
+
+def apply(runner: Runner, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    pending = runner.preflight(args.target, resume=args.resume)
+    marks = runner.dirty() if args.resume else []
+    current = runner.current_version()
+    if args.target is not None and args.target < current:
+        print(
+            f"database is at {current:04d}, above --target {args.target:04d}; nothing to apply "
+            f"(to go down: --rollback {args.target + 1})",
+            file=out,
+        )
+    needs_setup = bookkeeping.state(runner.conn) != "current"
+    if pending or marks or needs_setup:
+        maybe_backup(runner, args, out)
+    print(_plan_line(runner, pending, args.db), file=out)
+    try:
+        runner.migrate(args.target, resume=args.resume, on_outcome=_printer(out))
+    except MigrationFailed as failure:
+        print(f"migrate: {failure}", file=err)
+        print(
+            f"FAILED: that migration was rolled back; database at {_at(runner)}",
+            file=out,
+        )
+        return 1
+    print(f"OK: database at {_at(runner)}", file=out)
+    return 0
+
+
+def _plan_line(runner: Runner, pending: list[Migration], db: Path) -> str:
+    if not pending:
+        return f"{db}: up to date at {runner.current_version():04d}"
+    return (
+        f"{db}: {len(pending)} to apply "
+        f"({pending[0].label} .. {pending[-1].label}; at {runner.current_version():04d}, "
+        f"head {runner.catalog.head:04d})"
+    )
+
+
+def _at(runner: Runner) -> str:
+    rows = runner.applied()
+    main = max((r.version for r in rows if r.track == "main"), default=0)
+    seeds = [r.label for r in rows if r.track == "seed"]
+    seeded = f", seeds {seeds[0]}..{seeds[-1]}" if seeds else ""
+    return f"{main:04d} (head {runner.catalog.head:04d}{seeded})"
+
+
+def _printer(out: TextIO) -> Callable[[Outcome], None]:
+    def show(outcome: Outcome) -> None:
+        m = outcome.migration
+        if outcome.action == "skipped":
+            print(f"skipped {m.label}: already applied by another runner", file=out)
+            return
+        file = m.rollback if "roll" in outcome.action and m.rollback else m.file
+        print(
+            f"{outcome.action} {m.label} {m.kind:<6} {file.path}: {outcome.rows:,} rows, "
+            f"{outcome.seconds * 1000:.0f} ms",
+            file=out,
+            flush=True,
+        )
+
+    return show
+
+
+def maybe_backup(runner: Runner, args: argparse.Namespace, out: TextIO) -> None:
+    """Back up before the first change: always with --backup PATH, by default if there is data."""
+    if args.no_backup or str(args.db) == ":memory:":
+        return
+    if args.backup is None and not backup.has_data(runner.conn):
+        return
+    dest = args.backup or backup.default_path(args.db)
+    try:
+        backup.take(runner.conn, dest)
+    except OSError as error:
+        raise CannotRun(f"{dest}: cannot write the backup: {error.strerror}") from None
+    except Exception as error:  # sqlite3.Error from the destination file
+        raise CannotRun(f"{dest}: cannot write the backup: {error}") from None
+    print(f"backup: {dest}", file=out)
+
+
+# --- rollback -------------------------------------------------------------------------------
+
+
+def rollback(runner: Runner, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    plan = runner.rollback_plan(args.rollback)
+    if not plan:
+        print(f"nothing to roll back: no applied migration >= {args.rollback:04d}", file=out)
+        return 0
+    print(f"{args.db}: rolling back {', '.join(m.label for m in plan)}", file=out)
+    maybe_backup(runner, args, out)
+    try:
+        runner.rollback_to(args.rollback, on_outcome=_printer(out))
+    except MigrationFailed as failure:
+        print(f"migrate: {failure}", file=err)
+        print(f"FAILED: that rollback was undone; database at {_at(runner)}", file=out)
+        return 1
+    print(f"OK: database at {_at(runner)}", file=out)
+    return 0
+
+
+# --- dry run --------------------------------------------------------------------------------
+
+
+def dry_run(runner: Runner, args: argparse.Namespace, out: TextIO) -> int:
+    if args.rollback is not None:
+        plan = runner.rollback_plan(args.rollback)
+        verb = "roll back"
+    else:
+        plan = runner.preflight(args.target)
+        verb = "apply"
+    print(f"dry run: plan to {verb} {len(plan)} migration(s); nothing will be changed", file=out)
+    for number, m in enumerate(plan, start=1):
+        file = m.rollback if args.rollback is not None else m.file
+        print(f"  {number}. {m.label} {m.kind:<6} {file.path if file else m.path}", file=out)
+    outcomes, failure = runner.dry_run(
+        args.target, rollback_to=args.rollback, on_outcome=_printer(out)
+    )
+    if failure is not None:
+        failed = plan[len(outcomes)]
+        print(f"would FAIL {failed.label}: {failure}", file=out)
+        skipped = len(plan) - len(outcomes) - 1
+        tail = f"; {skipped} not tried after it" if skipped else ""
+        print(
+            f"dry run: {len(outcomes)} would succeed, 1 would fail{tail}; nothing was changed",
+            file=out,
+        )
+        return 1
+    print(f"dry run: all {len(outcomes)} would succeed; nothing was changed", file=out)
+    return 0
+
+
+# --- force clean ----------------------------------------------------------------------------
+
+
+def force_clean(runner: Runner, out: TextIO) -> int:
+    marks = runner.force_clean()
+    if not marks:
+        print("no dirty marks; nothing to clean", file=out)
+        return 0
+    for mark in marks:
+        print(
+            f"cleared dirty mark for {mark.label} {mark.description} ({mark.rows_done:,} rows "
+            "done); it is still not applied: make sure the database is as you want it, then "
+            "run migrate again",
+            file=out,
+        )
+    return 0
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
+    """Current version, applied (time, rows, hash state), pending, dirty marks."""
+    db: Path = args.db
+    if not db.exists():
+        print(f"{db}: no database yet (nothing applied)", file=out)
+        pending = catalog.main + catalog.seeds
+        _print_pending(pending, out)
+        return 0
+    conn = _status_connection(db, args)
+    try:
+        rows = bookkeeping.read_applied(conn)
+        marks = bookkeeping.open_marks(conn)
+    finally:
+        conn.close()
+    files = {(m.track, m.version): m for m in catalog.all_migrations()}
+    current = max((r.version for r in rows if r.track == "main"), default=0)
+    print(f"{db}: version {current:04d} (head of {catalog.root}: {catalog.head:04d})", file=out)
+    problems = 0
+    print(f"applied ({len(rows)}):", file=out)
+    for row in rows:
+        state = _hash_state(row, files.get((row.track, row.version)))
+        problems += state.startswith("EDITED")
+        rows_text = "?" if row.rows_affected is None else f"{row.rows_affected:,}"
+        ms = "?" if row.execution_time_ms is None else f"{row.execution_time_ms:,} ms"
+        print(
+            f"  {row.label:<9} {row.migration_type:<6} {row.description:<32} "
+            f"{row.applied_at or '?':<24} {ms:>9} {rows_text:>10} rows  {state}",
+            file=out,
+        )
+    done = {(r.track, r.version) for r in rows}
+    _print_pending([m for m in catalog.all_migrations() if (m.track, m.version) not in done], out)
+    if marks:
+        for mark in marks:
+            print(f"DIRTY: {dirty_message(mark)}", file=out)
+    else:
+        print("dirty: none", file=out)
+    return 1 if problems or marks else 0
+
+
+def _status_connection(db: Path, args: argparse.Namespace) -> sqlite3.Connection:
+    try:
+        return connect(db, setup=args.setup, timeout=args.busy_timeout, readonly=True)
+    except CannotRun as error:
+        if "read-only" not in str(error):
+            raise
+        # a hot journal left by a killed process needs a writer to roll it back first
+        return connect(db, setup=args.setup, timeout=args.busy_timeout)
+
+
+def _print_pending(pending: list[Migration], out: TextIO) -> None:
+    if not pending:
+        print("pending: none", file=out)
+        return
+    print(f"pending ({len(pending)}):", file=out)
+    for m in pending:
+        print(f"  {m.label:<9} {m.kind:<6} {m.path}", file=out)
+
+
+def _hash_state(row: bookkeeping.AppliedRow, migration: Migration | None) -> str:
+    if migration is None:
+        return "missing file (warning: the applied migration's file is gone)"
+    if row.file_hash is None:
+        return "no hash recorded"
+    if checksum_matches(row.file_hash, migration.file.data):
+        return "ok"
+    return f"EDITED: {migration.path} ({edit_kind(row, migration.file)})"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
