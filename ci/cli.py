@@ -1,24 +1,78 @@
-"""What every check's `main` shares: common options, config, the FILES shortcut, exit codes."""
+"""What every check's `main` shares: common options, config, the FILES shortcut, exit codes.
+
+The convention every check module `ci/<check>.py` follows (and `python -m ci` relies on):
+
+    CHECK = "numbering"
+
+    def build_parser() -> argparse.ArgumentParser:
+        parser = check_parser(CHECK, __doc__)        # FILES, --migrations-dir, --config, ...
+        parser.add_argument("--base-ref", ...)        # the check's own options
+        return parser
+
+    def main(argv: Sequence[str] | None = None) -> int:
+        args = parse(build_parser(), argv)           # FIRST thing main does; applies the config
+        return run_check(CHECK, args, work)          # work(args) -> Report; nothing printed
+
+    if __name__ == "__main__":
+        raise SystemExit(main())
+
+`work` returns a `Report` and prints nothing: `run_check` prints, writes JUnit / GitHub files and
+turns `InputError` / `UsageError` into one line on stderr and exit 2, and a crash into an <error>
+case. `python -m ci` calls each check's `main` inside `collecting()`: `parse` then takes the
+shared options from the aggregate run, and `run_check` hands the Report back instead of printing,
+so all checks end up in ONE process and ONE JUnit file. `parse` must be called before any work
+(`check_parsers` calls `main` in a mode where `parse` stops it right there to read its options).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 
-from ci import reports
-from ci.findings import Report
+from ci import config, reports
+from ci.config import DEFAULT_CONFIG, ConfigError
+from ci.findings import Case, Report
 from ci.model import DEFAULT_MIGRATIONS_DIR, InputError
 
-DEFAULT_CONFIG = "migration-guard.yaml"
+# The checks `python -m ci` knows, in the order it runs them by default (SPEC 5.6).
+CHECKS = ("numbering", "checksums", "lint", "apply_empty", "apply_sample", "rollback_roundtrip")
 
 
 class UsageError(Exception):
     """The check could not run (bad arguments, config, environment): exit 2."""
 
 
-def check_parser(check: str, description: str) -> argparse.ArgumentParser:
+@dataclass
+class Collector:
+    """An aggregate run (`python -m ci`): options shared by all checks, reports collected."""
+
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    config: Path | None = None
+    reports: list[Report] = field(default_factory=list)
+
+
+_collector: ContextVar[Collector | None] = ContextVar("collector", default=None)
+_capturing: ContextVar[bool] = ContextVar("capturing", default=False)
+
+
+class _ParserCaptured(BaseException):
+    """Raised by `parse` while `check_parsers` reads a check's options; never escapes."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        super().__init__(parser.prog)
+        self.parser = parser
+
+
+def check_parser(check: str, description: str | None) -> argparse.ArgumentParser:
     """The options every check takes (SPEC 5)."""
     parser = argparse.ArgumentParser(prog=f"python -m ci.{check}", description=description)
     parser.add_argument(
@@ -43,7 +97,7 @@ def check_parser(check: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--junit", type=Path, default=None, help="write a JUnit XML report here")
     parser.add_argument(
         "--format",
-        choices=("text", "github", "json"),
+        choices=reports.FORMATS,
         default=None,
         help="output format (default: github when GITHUB_ACTIONS=true, else text)",
     )
@@ -51,11 +105,76 @@ def check_parser(check: str, description: str) -> argparse.ArgumentParser:
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse arguments; argparse's own errors exit 2 with one usage line, as SPEC 5 asks."""
+    """Parse arguments over the config file; errors exit 2 with one line, as SPEC 5 asks."""
+    if _capturing.get():
+        raise _ParserCaptured(parser)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        apply_config(parser, argv)
+    except ConfigError as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     args = parser.parse_args(argv)
-    if args.migrations_dir is None:
+    if getattr(args, "migrations_dir", None) is None:
         args.migrations_dir = Path(DEFAULT_MIGRATIONS_DIR)
     return args
+
+
+def apply_config(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Config values (and an aggregate run's options) become the parser's defaults."""
+    collector = _collector.get()
+    path = config.config_path(argv)
+    if path is None and collector is not None:
+        path = collector.config
+    values: dict[str, Any] = {}
+    if path is not None:
+        check = parser.prog.rsplit(".", 1)[-1]
+        values = config.parser_values(
+            parser,
+            check,
+            config.load(path),
+            path,
+            sections=CHECKS,
+            known_elsewhere=known_keys,
+        )
+    if collector is not None:
+        dests = {a.dest for a in parser._actions}
+        values.update({k: v for k, v in collector.overrides.items() if k in dests})
+    for action in parser._actions:
+        if action.dest in values:
+            action.required = False  # the config supplies it
+    parser.set_defaults(**values)
+
+
+def check_parsers(names: Sequence[str] = CHECKS) -> dict[str, argparse.ArgumentParser]:
+    """Each available check's parser, read by calling its `main` until it calls `parse`."""
+    return {name: parser for name in names if (parser := _check_parser_of(name)) is not None}
+
+
+@cache
+def _check_parser_of(name: str) -> argparse.ArgumentParser | None:
+    try:
+        module = importlib.import_module(f"ci.{name}")
+    except ModuleNotFoundError as error:
+        if error.name == f"ci.{name}":
+            return None  # not installed in this version
+        raise
+    token = _capturing.set(True)
+    try:
+        module.main([])
+    except _ParserCaptured as captured:
+        return captured.parser
+    finally:
+        _capturing.reset(token)
+    return None
+
+
+def known_keys() -> set[str]:
+    """Every key a config file may hold: the options of all checks, `checks`, the sections."""
+    keys = {"checks", *CHECKS}
+    for parser in check_parsers().values():
+        keys.update(a.dest for a in parser._actions if a.option_strings)
+    return keys
 
 
 def touches_migrations(files: Sequence[Path], migrations_dir: Path) -> bool:
@@ -72,18 +191,49 @@ def run_check(
     work: Callable[[argparse.Namespace], Report],
 ) -> int:
     """Run `work`, print and write its report; user errors become one line and exit 2."""
+    collector = _collector.get()
     if not touches_migrations(args.files, args.migrations_dir):
+        if collector is not None:
+            skipped = Case("no migration among the files", check, skipped="no migration changed")
+            collector.reports.append(Report(check, [skipped]))
         return 0
     try:
         report = work(args)
     except (InputError, UsageError) as error:
         print(f"{check}: {error}", file=sys.stderr)
-        return 2
-    emit([report], args)
+        return _could_not_run(check, str(error), args)
+    except Exception as error:  # a bug: keep the traceback, and report it as <error>
+        traceback.print_exc()
+        return _could_not_run(check, f"internal error: {type(error).__name__}: {error}", args)
+    if collector is not None:
+        collector.reports.append(report)
+    else:
+        emit([report], args)
     return report.exit_code
 
 
-def emit(reports_: Sequence[Report], args: argparse.Namespace) -> None:
-    reports.write_text(reports_)
-    if args.junit is not None:
-        reports.write_junit(reports_, args.junit)
+def _could_not_run(check: str, message: str, args: argparse.Namespace) -> int:
+    report = Report(check, [Case(f"{check} could not run", check, error=message)])
+    collector = _collector.get()
+    if collector is not None:
+        collector.reports.append(report)
+    else:
+        emit([report], args, text=False)
+    return 2
+
+
+def emit(reports_: Sequence[Report], args: argparse.Namespace, *, text: bool = True) -> None:
+    reports.emit(reports_, fmt=args.format, junit=args.junit, text=text)
+
+
+@contextmanager
+def collecting(
+    overrides: Mapping[str, Any] | None = None, *, config_file: Path | None = None
+) -> Iterator[Collector]:
+    """Within this block checks hand their reports to the collector instead of printing."""
+    collector = Collector(dict(overrides or {}), config_file)
+    token = _collector.set(collector)
+    try:
+        yield collector
+    finally:
+        _collector.reset(token)

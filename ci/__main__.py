@@ -1,0 +1,169 @@
+"""`python -m ci` (`migration-guard check`): the configured checks in ONE process, ONE report.
+
+Runs numbering, checksums, lint, apply_empty, rollback_roundtrip -- and apply_sample when a sample
+is configured -- or the ones named by `--checks` / the `checks:` config key, and writes one JUnit
+file with one <testsuite> per check (SPEC 5.6). Options of any check may be given here (e.g.
+`--sample`, `--base-ref`); each check takes the ones it has. Exit 0 passed, 1 a finding, 2 a check
+could not run.
+
+`cli()` is the `migration-guard` console script: `migration-guard <command> [options]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ci import reports
+from ci.cli import CHECKS, Collector, check_parser, check_parsers, collecting, parse
+from ci.findings import Case, Report
+
+DEFAULT_CHECKS = ("numbering", "checksums", "lint", "apply_empty", "rollback_roundtrip")
+CHECK_ALIASES = {"rollback": "rollback_roundtrip"}
+COMMON = ("files", "migrations_dir", "config", "junit", "format", "checks", "help")
+
+# `migration-guard <command>`: each delegates to that module's `main(argv)`.
+COMMANDS = {
+    "check": "ci.__main__",
+    "numbering": "ci.numbering",
+    "checksums": "ci.checksums",
+    "lint": "ci.lint",
+    "apply-empty": "ci.apply_empty",
+    "apply-sample": "ci.apply_sample",
+    "rollback": "ci.rollback_roundtrip",
+    "migrate": "ci.migrate",
+    "new": "ci.new",
+    "precheck": "ci.precheck",
+    "postcheck": "ci.postcheck",
+}
+
+
+def build_parser(parsers: dict[str, argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """The common options, `--checks`, and every option of every check (given once)."""
+    parser = check_parser("ci", __doc__.split("\n\n")[0] if __doc__ else None)
+    parser.prog = "python -m ci"
+    parser.add_argument(
+        "--checks",
+        action="append",
+        default=None,
+        metavar="NAMES",
+        help=f"comma-separated checks to run (default: {', '.join(DEFAULT_CHECKS)}, "
+        "and apply_sample when --sample is set)",
+    )
+    taken = set(parser._option_string_actions)
+    for check_parser_ in parsers.values():
+        for action in check_parser_._actions:
+            if not action.option_strings or taken & set(action.option_strings):
+                continue
+            shared = copy.copy(action)
+            shared.default = argparse.SUPPRESS  # only what is given reaches the checks
+            shared.required = False
+            parser._add_action(shared)
+            taken.update(action.option_strings)
+    return parser
+
+
+def selected_checks(names: Sequence[str] | None, *, sample: bool) -> list[str]:
+    """The checks to run, in their canonical order; raises ValueError naming an unknown one."""
+    if not names:
+        return [c for c in CHECKS if c in DEFAULT_CHECKS or (c == "apply_sample" and sample)]
+    wanted = set()
+    for item in names:
+        for name in item.replace(",", " ").split():
+            canonical = name.strip().lower().replace("-", "_")
+            canonical = CHECK_ALIASES.get(canonical, canonical)
+            if canonical not in CHECKS:
+                raise ValueError(f"unknown check {name!r} (known: {', '.join(CHECKS)})")
+            wanted.add(canonical)
+    return [c for c in CHECKS if c in wanted]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(check_parsers())
+    explicit = parser.parse_args(argv)  # without the config: what the command line says
+    args = parse(parser, argv)
+    try:
+        checks = selected_checks(args.checks, sample=bool(getattr(args, "sample", None)))
+    except ValueError as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 2
+    overrides = {
+        k: v for k, v in vars(explicit).items() if k not in COMMON or k == "migrations_dir"
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    config_file = args.config or _default_config()
+    codes = []
+    with collecting(overrides, config_file=config_file) as collector:
+        for name in checks:
+            codes.append(_run_one(name, [str(f) for f in args.files], collector))
+    reports.emit(collector.reports, fmt=args.format, junit=args.junit)
+    if 2 in codes:
+        return 2
+    return 1 if any(r.failed for r in collector.reports) else 0
+
+
+def _default_config() -> Path | None:
+    from ci.config import config_path
+
+    return config_path([])
+
+
+def _run_one(name: str, files: list[str], collector: Collector) -> int:
+    """Run one check's `main` inside the collector; whatever happens, it leaves one report."""
+    before = len(collector.reports)
+    code: Any
+    try:
+        code = importlib.import_module(f"ci.{name}").main(files)
+    except ModuleNotFoundError as error:
+        if error.name != f"ci.{name}":
+            raise
+        code, why = 2, f"check {name} is not installed in this version"
+        print(f"{name}: {why}", file=sys.stderr)
+    except SystemExit as exit_:  # argparse or the config said why on stderr
+        code = exit_.code if isinstance(exit_.code, int) else 2
+    except Exception as error:  # a bug in the check: keep the traceback, report <error>
+        traceback.print_exc()
+        code = 2
+        collector.reports.append(_error_report(name, f"internal error: {error!r}"))
+    if len(collector.reports) == before:
+        collector.reports.append(_error_report(name, f"could not run (exit {code}); see the log"))
+    return int(code) if isinstance(code, int) else 2
+
+
+def _error_report(check: str, message: str) -> Report:
+    return Report(check, [Case(f"{check} could not run", check, error=message)])
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """`migration-guard <command> [options]`; `migration-guard check` is `python -m ci`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"migration-guard: unknown command {command!r}\n{_usage()}", file=sys.stderr)
+        return 2
+    if command == "check":
+        return main(rest)
+    result: int = importlib.import_module(COMMANDS[command]).main(rest)
+    return result
+
+
+def _usage() -> str:
+    commands = ", ".join(COMMANDS)
+    return (
+        "usage: migration-guard <command> [options]   (migration-guard <command> --help)\n"
+        f"commands: {commands}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
