@@ -19,7 +19,7 @@ from typing import Any
 
 from ci.cli import UsageError, check_parser, parse, run_check
 from ci.findings import Case, Finding, Report
-from ci.lint_rules import run_rules
+from ci.lint_rules import RULES, run_rules
 from ci.lint_rules.base import DEFAULT_MIN_SQLITE, FileContext, version_text
 from ci.model import KNOWN_FOLDERS, InputError, SqlFile
 from ci.sqltext import Statement, split_pieces
@@ -48,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {version_text(DEFAULT_MIN_SQLITE)}; rule MG510)",
     )
     parser.add_argument(
+        "--exclude-rules",
+        type=rule_codes,
+        action="extend",
+        default=[],
+        metavar="CODES",
+        help="comma-separated rules to turn off for every file: safety rules and sqlfluff "
+        "codes alike (e.g. MG510,LT05); to waive one statement, use -- noqa: CODE",
+    )
+    parser.add_argument(
         "--no-sqlfluff", action="store_true", help="run only the migration safety rules"
     )
     return parser
@@ -58,12 +67,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _work(args: argparse.Namespace) -> Report:
+    excluded: list[str] = []
+    for item in args.exclude_rules:  # a list per option (config files give a list of lists)
+        excluded.extend(item if isinstance(item, list) else rule_codes(item))
     return lint(
         args.files,
         migrations_dir=args.migrations_dir,
         min_sqlite=args.min_sqlite_version,
         sqlfluff=not args.no_sqlfluff,
+        exclude=frozenset(excluded),
     )
+
+
+def rule_codes(text: str) -> list[str]:
+    """`MG510, lt05` -> ["MG510", "LT05"]."""
+    codes = [code.strip().upper() for code in text.split(",") if code.strip()]
+    bad = [code for code in codes if not re.fullmatch(r"[A-Z]{2,3}\d*", code)]
+    if bad:
+        raise argparse.ArgumentTypeError(f"not a rule code: {', '.join(bad)}")
+    return codes
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
@@ -80,6 +102,7 @@ def lint(
     migrations_dir: Path,
     min_sqlite: tuple[int, int, int] = DEFAULT_MIN_SQLITE,
     sqlfluff: bool = True,
+    exclude: frozenset[str] = frozenset(),
 ) -> Report:
     """Lint FILES (or the whole migrations directory): one test case per file."""
     targets = select_files(files, migrations_dir)
@@ -90,10 +113,11 @@ def lint(
             contexts.append(file_context(path, folder, min_sqlite))
         except InputError as error:
             findings[path].append(input_finding(path, error))
+    rules = tuple(rule for rule in RULES if rule.code not in exclude)
     for ctx in contexts:
-        findings[ctx.path].extend(run_rules(ctx))
+        findings[ctx.path].extend(run_rules(ctx, rules))
     if sqlfluff and contexts:
-        for path, found in sqlfluff_findings(contexts).items():
+        for path, found in sqlfluff_findings(contexts, exclude=exclude).items():
             findings[path].extend(found)
     cases = [_case(path, found) for path, found in findings.items()]
     return Report(CHECK, cases or [Case(name="no migration files to lint", classname=CHECK)])
@@ -158,20 +182,19 @@ def _case(path: Path, findings: list[Finding]) -> Case:
 # --- sqlfluff ---------------------------------------------------------------------------------
 
 
-def sqlfluff_findings(contexts: Sequence[FileContext]) -> dict[Path, list[Finding]]:
+def sqlfluff_findings(
+    contexts: Sequence[FileContext], *, exclude: frozenset[str] = frozenset()
+) -> dict[Path, list[Finding]]:
     """sqlfluff's violations for every file, from one in-process Linter."""
     _import_sqlfluff()
-    from sqlfluff.core import Linter, SQLFluffUserError
+    from sqlfluff.core import Linter
 
-    try:
-        configs = _ConfigCache()
-        linter = Linter(config=configs.for_directory(Path(".")))
-        return {
-            ctx.path: _lint_file(linter, ctx, configs.for_directory(ctx.path.parent))
-            for ctx in contexts
-        }
-    except SQLFluffUserError as error:
-        raise UsageError(f"sqlfluff configuration: {error}") from None
+    configs = _ConfigCache(sorted(code for code in exclude if not code.startswith("MG")))
+    linter = Linter(config=configs.for_directory(Path(".")))
+    return {
+        ctx.path: _lint_file(linter, ctx, configs.for_directory(ctx.path.parent))
+        for ctx in contexts
+    }
 
 
 def _import_sqlfluff() -> None:
@@ -189,18 +212,34 @@ def _import_sqlfluff() -> None:
 class _ConfigCache:
     """One FluffConfig per directory: our defaults, then the project's `.sqlfluff` files."""
 
-    def __init__(self) -> None:
+    def __init__(self, exclude: Sequence[str] = ()) -> None:
         self._configs: dict[Path, Any] = {}
+        self._exclude = list(exclude)
 
     def for_directory(self, directory: Path) -> Any:
-        from sqlfluff.core import FluffConfig
+        from sqlfluff.core import FluffConfig, SQLFluffUserError
         from sqlfluff.core.config.loader import load_config_up_to_path
         from sqlfluff.core.helpers.dict import nested_combine
 
         key = directory.resolve()
         if key not in self._configs:
-            loaded = load_config_up_to_path(str(key))
-            self._configs[key] = FluffConfig(configs=nested_combine(SQLFLUFF_DEFAULTS, loaded))
+            try:
+                loaded = load_config_up_to_path(str(key))
+                settings = nested_combine(SQLFLUFF_DEFAULTS, loaded)
+                core = settings["core"]
+                existing = core.get("exclude_rules") or []
+                listed = existing if isinstance(existing, list) else [existing]
+                excluded = [str(code) for code in listed] + self._exclude
+                core["exclude_rules"] = ",".join(excluded) or None
+                config = FluffConfig(configs=settings)
+            except KeyError:  # how sqlfluff answers an unknown dialect
+                dialect = settings["core"].get("dialect")
+                raise UsageError(
+                    f"sqlfluff configuration for {directory}: unknown dialect '{dialect}'"
+                ) from None
+            except (SQLFluffUserError, ValueError) as error:
+                raise UsageError(f"sqlfluff configuration for {directory}: {error}") from None
+            self._configs[key] = config
         return self._configs[key]
 
 

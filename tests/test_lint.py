@@ -1,0 +1,282 @@
+"""ci.lint and hooks.lint: every rule's cases, sqlfluff in-process, bad input, reports."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xmlschema
+
+from ci import lint
+from ci.lint import file_context
+from ci.lint_rules import RULES, run_rules
+from ci.lint_rules.base import LintCase, Rule
+from tests.conftest import JUNIT_XSD, REPO, WriteTree, run_module
+
+MIGRATIONS = "schema/migrations"
+
+
+def _codes(root: Path, case: LintCase, sql: str) -> list[str]:
+    path = root / MIGRATIONS / case.folder / "0001_case.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sql, encoding="utf-8")
+    return [f.code for f in run_rules(file_context(path, case.folder, case.min_sqlite))]
+
+
+@pytest.mark.parametrize(
+    ("rule", "case"),
+    [(rule, case) for rule in RULES for case in rule.cases],
+    ids=[f"{rule.code}-{case.expect}-{case.name}" for rule in RULES for case in rule.cases],
+)
+def test_rule_case(rule: Rule, case: LintCase, tmp_path: Path) -> None:
+    codes = _codes(tmp_path, case, case.sql)
+    if case.expect == "fail":
+        assert rule.code in codes
+    else:
+        assert rule.code not in codes
+    if case.expect == "silenced":
+        unsilenced = re.sub(r"noqa", "note", case.sql)
+        assert rule.code in _codes(tmp_path, case, unsilenced), "the noqa comment must matter"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[rule.code for rule in RULES])
+def test_rule_is_documented_and_has_every_kind_of_case(rule: Rule) -> None:
+    assert re.fullmatch(r"MG5\d\d", rule.code)
+    assert rule.doc.startswith(f"{rule.code} {rule.name}:")
+    for part in ("Anti-pattern", "Best practice", f"-- noqa: {rule.code}"):
+        assert part in rule.doc
+    assert "\n" not in rule.rationale
+    assert {"fail", "pass", "silenced"} <= {case.expect for case in rule.cases}
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"#### {rule.code} {rule.name}" in readme
+
+
+def test_rule_codes_are_unique() -> None:
+    codes = [rule.code for rule in RULES]
+    assert len(codes) == len(set(codes))
+
+
+def _tree(write_tree: WriteTree, files: dict[str, str | bytes]) -> Path:
+    return write_tree({f"{MIGRATIONS}/{name}": content for name, content in files.items()})
+
+
+GOOD = "CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT NOT NULL);\n"
+
+
+def test_clean_directory_passes(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _tree(write_tree, {"schema/0001_init.sql": GOOD, "rollback/0001_rollback.sql": ""})
+    (root / MIGRATIONS / "rollback/0001_rollback.sql").write_text("DROP TABLE patients;\n")
+    monkeypatch.chdir(root)
+    assert lint.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == "OK lint: 2 passed"
+
+
+def test_sqlfluff_findings_have_code_and_line(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _tree(write_tree, {"schema/0001_init.sql": GOOD + "create index i on patients (mrn);\n"})
+    monkeypatch.chdir(root)
+    assert lint.main([]) == 1
+    out = capsys.readouterr().out
+    assert f"{MIGRATIONS}/schema/0001_init.sql:2: CP01 sqlfluff: Keywords must be" in out
+
+
+def test_unparsable_statement_hides_nothing(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = (
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);\n"
+        "CREATE TABLE b (id INTEGER PRIMARY KEY) WITH SPARKLES;\n"
+        "CREATE TABLE c (id INTEGER PRIMARY KEY);\n"
+        "create table d (id INTEGER);\n"
+        "DELETE FROM a;\n"
+    )
+    root = _tree(write_tree, {"schema/0001_init.sql": sql})
+    monkeypatch.chdir(root)
+    assert lint.main([]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    found = [re.match(r".*?:(\d+): (\S+)", line) for line in lines]
+    located = {(int(m[1]), m[2]) for m in found if m}
+    assert (2, "PRS") in located
+    assert (4, "CP01") in located  # sqlfluff still lints after the bad statement
+    assert {(5, "MG501"), (5, "MG502")} <= located
+    assert "cannot parse this statement: CREATE TABLE b" in "\n".join(lines)
+
+
+def test_noqa_silences_sqlfluff_and_parse_errors(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = (
+        "CREATE INDEX idx_patients_mrn_and_a_name_long_enough_for_lt05"
+        " ON patients (mrn, id); -- noqa: LT05\n"
+        "BEGIN IMMEDIATE; -- noqa: PRS, MG508 kept for the sqlite3 shell\n"
+        "CREATE INDEX j ON patients (id);\n"
+    )
+    root = _tree(write_tree, {"schema/0002_idx.sql": sql})
+    monkeypatch.chdir(root)
+    assert lint.main([]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("config_file", "content", "expected"),
+    [
+        (None, "", 1),
+        (".sqlfluff", "[sqlfluff]\nexclude_rules = CP01\n", 0),
+        ("pyproject.toml", '[tool.sqlfluff.core]\nwarnings = "CP01"\n', 0),
+    ],
+    ids=["defaults", "dot-sqlfluff", "pyproject"],
+)
+def test_project_sqlfluff_config_is_honoured(
+    write_tree: WriteTree,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    config_file: str | None,
+    content: str,
+    expected: int,
+) -> None:
+    root = _tree(write_tree, {"schema/0001_init.sql": "create TABLE t (id INTEGER);\n"})
+    if config_file:
+        (root / config_file).write_text(content)
+    monkeypatch.chdir(root)
+    assert lint.main([]) == expected
+    out = capsys.readouterr().out
+    if config_file is None:
+        assert "0001_init.sql:1: CP01 sqlfluff: Keywords must be consistently" in out
+    elif config_file == "pyproject.toml":
+        assert "0001_init.sql:1: CP01 warning: sqlfluff:" in out
+    else:
+        assert "CP01" not in out
+
+
+def test_bad_sqlfluff_config_is_exit_2(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _tree(write_tree, {"schema/0001_init.sql": GOOD})
+    (root / ".sqlfluff").write_text("[sqlfluff]\ndialect = nosuchdialect\n")
+    monkeypatch.chdir(root)
+    assert lint.main([]) == 2
+    err = capsys.readouterr().err
+    assert err == "lint: sqlfluff configuration for .: unknown dialect 'nosuchdialect'\n"
+
+
+def test_large_file_is_skipped_by_sqlfluff_with_a_warning(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _tree(write_tree, {"schema/0001_init.sql": "create table t (id integer);\n" * 5})
+    (root / ".sqlfluff").write_text("[sqlfluff]\nlarge_file_skip_byte_limit = 50\n")
+    monkeypatch.chdir(root)
+    assert lint.main([]) == 0
+    out = capsys.readouterr().out
+    assert "MG500 warning: larger than sqlfluff's large_file_skip_byte_limit (50 bytes)" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"SELECT 1;\n\xff\xfe;\n", ":2: MG500 not valid UTF-8 (byte 0xff)"),
+        (b"\x00\x01binary", ": MG500 binary file (contains NUL bytes), not SQL"),
+        (b"", ": MG500 empty migration: no SQL statements"),
+        (b"-- only a comment\n", ": MG500 empty migration: no SQL statements"),
+        (b"-- @frobnicate\nSELECT 1;\n", ":1: MG500 unknown directive @frobnicate"),
+    ],
+    ids=["not-utf8", "binary", "empty", "comment-only", "unknown-directive"],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    write_tree: WriteTree, content: bytes, message: str
+) -> None:
+    root = _tree(write_tree, {"data/0002_bad.sql": content, "schema/0001_init.sql": GOOD})
+    done = run_module("ci.lint", cwd=root)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    bad = [line for line in done.stdout.splitlines() if "0002_bad.sql" in line]
+    assert len(bad) == 1
+    assert bad[0].startswith(f"{MIGRATIONS}/data/0002_bad.sql{message}")
+    assert done.stdout.splitlines()[-1] == "FAILED lint: 1 passed, 1 failed"
+
+
+def test_missing_directory_is_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert lint.main(["--migrations-dir", "nowhere"]) == 2
+    assert capsys.readouterr().err == "lint: nowhere: migrations directory not found\n"
+
+
+def test_min_sqlite_version_flag(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _tree(write_tree, {"rollback/0002_rollback.sql": "ALTER TABLE t DROP COLUMN adt;\n"})
+    monkeypatch.chdir(root)
+    assert lint.main([]) == 0
+    assert lint.main(["--min-sqlite-version", "3.34.1"]) == 1
+    assert "MG510 DROP COLUMN needs SQLite 3.35.0; the minimum configured is 3.34.1" in (
+        capsys.readouterr().out
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        lint.main(["--min-sqlite-version", "latest"])
+    assert exit_info.value.code == 2
+
+
+def test_files_lints_only_those_files(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _tree(
+        write_tree,
+        {"schema/0001_init.sql": GOOD, "data/0002_all.sql": "DELETE FROM patients;\n"},
+    )
+    monkeypatch.chdir(root)
+    assert lint.main([f"{MIGRATIONS}/schema/0001_init.sql", "README.md"]) == 0
+    assert "0002_all" not in capsys.readouterr().out
+    assert lint.main([f"{MIGRATIONS}/data/0002_all.sql"]) == 1
+    assert "0002_all.sql:1: MG502" in capsys.readouterr().out
+
+
+def test_hook_returns_at_once_without_migrations(write_tree: WriteTree) -> None:
+    root = _tree(write_tree, {"data/0002_all.sql": "DELETE FROM patients;\n"})
+    (root / "app.py").write_text("print()\n")
+    probe = (
+        "import sys; from hooks.lint import main; rc = main(sys.argv[1:]); "
+        "print(rc, 'sqlfluff' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "app.py"], cwd=root, capture_output=True, text=True
+    )
+    assert done.stdout == "0 False\n", done.stderr
+    done = run_module("hooks.lint", f"{MIGRATIONS}/data/0002_all.sql", cwd=root)
+    assert done.returncode == 1
+    assert f"{MIGRATIONS}/data/0002_all.sql:1: MG502" in done.stdout
+
+
+def test_junit_report_has_file_and_line(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root = _tree(
+        write_tree,
+        {"schema/0001_init.sql": GOOD, "data/0002_all.sql": "SELECT 1;\nDELETE FROM patients;\n"},
+    )
+    monkeypatch.chdir(root)
+    junit = tmp_path / "junit.xml"
+    assert lint.main(["--junit", str(junit)]) == 1
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(junit))
+    text = junit.read_text(encoding="utf-8")
+    assert re.search(r'<testcase[^>]*file="schema/migrations/data/0002_all.sql"[^>]*line="2"', text)
+    assert 'name="schema/migrations/schema/0001_init.sql"' in text
+
+
+def test_exclude_rules_turns_off_safety_and_sqlfluff_rules(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _tree(write_tree, {"data/0002_all.sql": "delete FROM patients;\n"})
+    monkeypatch.chdir(root)
+    assert lint.main([]) == 1
+    out = capsys.readouterr().out
+    assert "0002_all.sql:1: MG502" in out and "0002_all.sql:1: CP01" in out
+    assert lint.main(["--exclude-rules", "MG502", "--exclude-rules", "cp01"]) == 0
+    assert lint.main(["--exclude-rules", "MG502"]) == 1
+    assert "MG502" not in capsys.readouterr().out
