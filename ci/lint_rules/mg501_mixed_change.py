@@ -48,7 +48,15 @@ def check(ctx: FileContext) -> Iterator[Hit]:
                 )
     elif ctx.folder == "schema":
         for sql in ctx.sql:
-            if sql.verb in DML_VERBS and not _rebuild_copy(ctx, sql.index):
+            if sql.verb not in DML_VERBS or _rebuild_copy(ctx, sql.index):
+                continue
+            if insert_target(sql) == "schema_version":
+                yield Hit(
+                    sql,
+                    "INSERT INTO schema_version: the runner records each migration itself",
+                    "remove it; the runner writes its own schema_version row",
+                )
+            else:
                 yield Hit(
                     sql,
                     f"data change ({sql.verb}) in a schema migration",
@@ -79,6 +87,13 @@ CASES = (
         "update in schema",
         "schema",
         "ALTER TABLE t ADD COLUMN s TEXT;\nUPDATE t SET s = 'x' WHERE id = 1;\n",
+        "fail",
+    ),
+    LintCase(
+        "bookkeeping row written by hand",
+        "schema",
+        "CREATE TABLE t (id INTEGER);\n"
+        "INSERT INTO schema_version (version, description) VALUES (3, 't');\n",
         "fail",
     ),
     LintCase("create in data", "data", "CREATE INDEX idx_t_s ON t (s);\n", "fail"),
