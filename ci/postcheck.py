@@ -1,0 +1,98 @@
+"""`python -m ci.postcheck --db PATH --expect-version N [--invariants FILE]`: did the migration
+leave the database as intended? (SPEC 4, the seed's post-migration check): version match,
+integrity_check, foreign_key_check, no dirty marks, invariants. Read-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from ci import bookkeeping
+from ci.cli import UsageError
+from ci.findings import Case, Finding, Report
+from ci.invariants import Invariant, parse_invariants
+from ci.precheck import build_parser, dirty_case, foreign_key_case, integrity_case, run_report
+
+CHECK = "postcheck"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser(
+        f"python -m ci.{CHECK}",
+        "Check a database after migrating it: version, integrity, foreign keys, invariants.",
+    )
+    parser.add_argument(
+        "--expect-version",
+        type=int,
+        required=True,
+        metavar="N",
+        help="the main-track version the database must be at",
+    )
+    parser.add_argument(
+        "--invariants",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="queries, each after '-- invariant: <name>', that must return no rows",
+    )
+    args = parser.parse_args(argv)
+    return run_report(CHECK, args, postcheck)
+
+
+def postcheck(conn: sqlite3.Connection, args: argparse.Namespace) -> Report:
+    invariants = parse_invariants(args.invariants) if args.invariants else []
+    db = str(args.db)
+    cases = [version_case(conn, db, args.expect_version)]
+    cases += [integrity_case(CHECK, conn, db), foreign_key_case(CHECK, conn, db)]
+    cases.append(dirty_case(CHECK, conn, db))
+    cases += [invariant_case(conn, inv, str(args.invariants)) for inv in invariants]
+    return Report(CHECK, cases)
+
+
+def version_case(conn: sqlite3.Connection, db: str, expected: int) -> Case:
+    applied = bookkeeping.read_applied(conn)
+    version = max((r.version for r in applied if r.track == "main"), default=0)
+    case = Case("version", CHECK, path=db)
+    if version != expected:
+        case.findings.append(
+            Finding(
+                CHECK,
+                "MG353",
+                db,
+                None,
+                f"schema_version is {version:04d}, expected {expected:04d}",
+                "run python -m ci.migrate (or --rollback) to reach the expected version",
+            )
+        )
+    return case
+
+
+def invariant_case(conn: sqlite3.Connection, invariant: Invariant, path: str) -> Case:
+    case = Case(f"invariant: {invariant.name}", CHECK, path=path, line=invariant.line)
+    try:
+        rows = conn.execute(invariant.sql).fetchmany(6)
+    except sqlite3.Error as error:
+        raise UsageError(
+            f"{path}:{invariant.line}: invariant '{invariant.name}' cannot run: {error}"
+        ) from None
+    if rows:
+        shown = ", ".join(repr(tuple(r)) for r in rows[:5])
+        more = " and more" if len(rows) > 5 else ""
+        case.findings.append(
+            Finding(
+                CHECK,
+                "MG354",
+                path,
+                invariant.line,
+                f"invariant '{invariant.name}' returned rows: {shown}{more}",
+                "fix the data (or the migration that left it) so the query returns nothing",
+            )
+        )
+    return case
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
