@@ -23,6 +23,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 from ci.bookkeeping import LOG_TABLE, TABLE
@@ -45,9 +46,7 @@ _NAMED_BY_ARG2 = {
     sqlite3.SQLITE_CREATE_TRIGGER,
     sqlite3.SQLITE_DROP_INDEX,
     sqlite3.SQLITE_DROP_TRIGGER,
-    sqlite3.SQLITE_ALTER_TABLE,
 }
-_BY_ARG1 = _WRITES | _NAMED_BY_ARG1
 # ALTER TABLE ... RENAME rewrites the SQL of other objects (views, triggers, foreign keys).
 _BROAD_FUNCTIONS = frozenset({"sqlite_rename_table", "sqlite_rename_column"})
 
@@ -131,6 +130,7 @@ _SQL_TOKEN = re.compile(
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][\w$]*$")
 
 
+@lru_cache(maxsize=16384)
 def normalise_sql(sql: str | None) -> str:
     """SQL with comments dropped, whitespace folded, case folded outside strings, and identifier
     quoting removed where it is not needed: `CREATE TABLE "patients"(id)` (what RENAME writes)
@@ -165,12 +165,21 @@ def schema_fingerprint(conn: sqlite3.Connection) -> Fingerprint:
     return Fingerprint(read_groups(conn, None, content=None))
 
 
+Rows = tuple[tuple[str, str, str, str | None], ...]
+
+
 def read_groups(
-    conn: sqlite3.Connection, names: Iterable[str] | None, *, content: bool | None
+    conn: sqlite3.Connection,
+    names: Iterable[str] | None,
+    *,
+    content: bool | None,
+    shapes: dict[Rows, TablePrint] | None = None,
 ) -> dict[str, TablePrint]:
     """TablePrints for the given groups (lower-case names), or for all when `names` is None.
 
     `content`: True = row count and hash, False = row count only, None = schema only.
+    `shapes` caches the schema part by the group's sqlite_master rows, of which the PRAGMAs are
+    a pure function: a rollback returns to rows seen before, and so does the re-apply.
     """
     query = "SELECT type, name, tbl_name, sql FROM sqlite_master"
     params: list[str] = []
@@ -185,34 +194,45 @@ def read_groups(
         if key in EXCLUDED_GROUPS or key.startswith("sqlite_") or name.startswith("sqlite_"):
             continue
         found.setdefault(key, []).append((type_, name, tbl_name, sql))
-    return {key: _group(conn, rows, content) for key, rows in found.items()}
+    shapes = {} if shapes is None else shapes
+    groups: dict[str, TablePrint] = {}
+    for key, rows in found.items():
+        rows_key = tuple(sorted(rows))
+        shape = shapes.get(rows_key)
+        if shape is None:
+            shape = shapes[rows_key] = _shape(conn, rows)
+        groups[key] = with_data(conn, shape, content)
+    return groups
 
 
-def _group(
-    conn: sqlite3.Connection, rows: list[tuple[str, str, str, str | None]], content: bool | None
-) -> TablePrint:
+def _shape(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str | None]]) -> TablePrint:
+    """The schema part of a group: objects with normalised SQL, columns, indexes, keys."""
     objects = tuple(
         sorted(SchemaObject(type_, name, normalise_sql(sql)) for type_, name, _, sql in rows)
     )
-    table = next(((name, sql) for type_, name, _, sql in rows if type_ == "table"), None)
+    table = next((name for type_, name, _, _ in rows if type_ == "table"), None)
     if table is None:
         return TablePrint(rows[0][2], objects)
-    name, sql = table
-    virtual = normalise_sql(sql).startswith("create virtual")
-    printed = TablePrint(
-        name,
-        objects,
-        _columns(conn, name),
-        () if virtual else _indexes(conn, name),
-        () if virtual else _foreign_keys(conn, name),
+    if _is_virtual(objects):
+        return TablePrint(table, objects, _columns(conn, table))
+    return TablePrint(
+        table, objects, _columns(conn, table), _indexes(conn, table), _foreign_keys(conn, table)
     )
-    if content is None:
-        return printed
-    if content and not virtual:
-        rows_, digest = _content(conn, name, printed.columns)
-        return printed._replace(rows=rows_, digest=digest)
-    (count,) = conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()
-    return printed._replace(rows=count)
+
+
+def _is_virtual(objects: tuple[SchemaObject, ...]) -> bool:
+    return any(o.type == "table" and o.sql.startswith("create virtual") for o in objects)
+
+
+def with_data(conn: sqlite3.Connection, shape: TablePrint, content: bool | None) -> TablePrint:
+    """The group with its row count (and content hash when `content`) read now."""
+    if content is None or shape.kind != "table":
+        return shape
+    if content and not _is_virtual(shape.objects):
+        rows, digest = _content(conn, shape.name, shape.columns)
+        return shape._replace(rows=rows, digest=digest)
+    (count,) = conn.execute(f"SELECT count(*) FROM {quote(shape.name)}").fetchone()
+    return shape._replace(rows=count, digest=None)
 
 
 def quote(name: str) -> str:
@@ -289,7 +309,8 @@ class Tracker:
     def __init__(self, conn: sqlite3.Connection, *, content: bool = True) -> None:
         self.conn = conn
         self.content = content
-        self._groups = read_groups(conn, None, content=content)
+        self._shapes: dict[Rows, TablePrint] = {}
+        self._groups = read_groups(conn, None, content=content, shapes=self._shapes)
         self.changed: frozenset[str] = frozenset()
 
     @property
@@ -300,17 +321,22 @@ class Tracker:
     @contextmanager
     def watch(self) -> Iterator[None]:
         """Record what the statements run inside the block touch; refresh afterwards."""
-        touched: set[str] = set()
+        touched: set[str] = set()  # objects created, dropped or altered
+        written: set[str] = set()  # tables whose rows may have changed
         broad = False
 
         def authorize(
             action: int, arg1: str | None, arg2: str | None, db: str | None, _: str | None
         ) -> int:
             nonlocal broad
-            if action in _BY_ARG1 and arg1 and db == "main":
+            if action in _WRITES and arg1 and db == "main":
+                written.add(arg1.lower())
+            elif action in _NAMED_BY_ARG1 and arg1 and db == "main":
                 touched.add(arg1.lower())
-            elif action in _NAMED_BY_ARG2 and arg2 and db in ("main", None):
+            elif action in _NAMED_BY_ARG2 and arg2 and db == "main":
                 touched.add(arg2.lower())
+            elif action == sqlite3.SQLITE_ALTER_TABLE and arg2 and arg1 == "main":
+                touched.add(arg2.lower())  # arg1 is the database; the 5th argument a column
             elif _is_broad(action, arg1, arg2):
                 broad = True
             return sqlite3.SQLITE_OK
@@ -320,24 +346,30 @@ class Tracker:
             yield
         finally:
             self.conn.set_authorizer(None)
-            self._refresh(None if broad else touched)
+            self._refresh(None if broad else touched, written)
 
-    def _refresh(self, touched: set[str] | None) -> None:
+    def _refresh(self, touched: set[str] | None, written: set[str]) -> None:
         if touched is None:
-            fresh = read_groups(self.conn, None, content=self.content)
+            fresh = read_groups(self.conn, None, content=self.content, shapes=self._shapes)
             keys = set(fresh) | set(self._groups)
             changed = {k for k in keys if fresh.get(k) != self._groups.get(k)}
             self._groups = fresh
             self.changed = frozenset(changed)
             return
-        touched -= MASTER_TABLES | EXCLUDED_GROUPS
-        fresh = read_groups(self.conn, touched, content=self.content)
+        ignored = MASTER_TABLES | EXCLUDED_GROUPS
+        touched -= ignored
+        written -= ignored
+        # a table only written to keeps its shape: read its rows again, not its schema
+        touched |= {key for key in written if key not in self._groups}
+        fresh = read_groups(self.conn, touched, content=self.content, shapes=self._shapes)
         for key in touched:
             if key in fresh:
                 self._groups[key] = fresh[key]
             else:
                 self._groups.pop(key, None)
-        self.changed = frozenset(touched)
+        for key in written - touched:
+            self._groups[key] = with_data(self.conn, self._groups[key], self.content)
+        self.changed = frozenset(touched | written)
 
 
 # --- differences in words --------------------------------------------------------------------
