@@ -318,12 +318,14 @@ def _piece_at(text: str, line: int, column: int) -> Statement | None:
 
 
 def _skip_piece(text: str, piece: Statement) -> str:
-    """`text` with the statement replaced by a comment, keeping every line where it was."""
+    """`text` with the statement replaced by a comment, keeping every line where it was and
+    what follows on its last line in the same column (so line lengths do not change)."""
     lead = _LEADING.match(piece.raw)
     start = piece.offset + (lead.end() if lead else 0)
     end = piece.offset + len(piece.raw)
-    replacement = "\n" * text.count("\n", start, end) + "/* skipped: unparsable */"
-    return text[:start] + replacement + text[end:]
+    last_line = text[start:end].rsplit("\n", 1)[-1]
+    comment = "/*" + " " * (len(last_line) - 4) + "*/"
+    return text[:start] + "\n" * text.count("\n", start, end) + comment + text[end:]
 
 
 if __name__ == "__main__":
