@@ -295,3 +295,30 @@ def test_skipping_an_unparsable_statement_keeps_line_lengths(
         "0001_init.sql:1: PRS sqlfluff (dialect sqlite) cannot parse this statement: BEGIN" in out
     )
     assert "LT05" not in out and "LT01" not in out
+
+
+def test_long_comment_lines_are_not_lt05(
+    write_tree: WriteTree,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    progress = (
+        "-- @progress SELECT COUNT(*) FROM vitals WHERE unit IS NULL" + " " * 40 + "AND 1 = 1"
+    )
+    sql = (
+        f"-- @batch 100\n{progress}\nUPDATE vitals SET unit = 'mmHg'\n"
+        "WHERE rowid IN (SELECT rowid FROM vitals WHERE unit IS NULL LIMIT :batch_size);\n"
+    )
+    root = _tree(write_tree, {"data/0002_unit.sql": sql})
+    monkeypatch.chdir(root)
+    assert lint.main([]) == 0, capsys.readouterr().out
+    strict = tmp_path / "strict"  # a new directory: sqlfluff caches config files per process
+    (strict / MIGRATIONS / "data").mkdir(parents=True)
+    (strict / MIGRATIONS / "data/0002_unit.sql").write_text(sql)
+    (strict / ".sqlfluff").write_text(
+        "[sqlfluff:rules:layout.long_lines]\nignore_comment_lines = False\n"
+    )
+    monkeypatch.chdir(strict)
+    assert lint.main([]) == 1
+    assert "0002_unit.sql:2: LT05" in capsys.readouterr().out
