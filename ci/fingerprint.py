@@ -416,7 +416,7 @@ def describe_differences(
             continue
         if new is None:
             assert old is not None
-            lost = f" ({old.rows:,} rows lost)" if old.rows else ""
+            lost = f" ({rows(old.rows)} lost)" if old.rows else ""
             lines.append(f"{old.kind} {old.name} {wording.missing}{lost}")
         elif old is None:
             lines.append(f"{new.kind} {new.name} {wording.extra}")
@@ -534,13 +534,18 @@ def _data_differences(old: TablePrint, new: TablePrint) -> list[str]:
     if old.rows is None or new.rows is None:
         return []
     if new.rows < old.rows:
-        return [f"table {old.name}: {old.rows - new.rows:,} rows lost"]
+        return [f"table {old.name}: {rows(old.rows - new.rows)} lost"]
     if new.rows > old.rows:
-        return [f"table {old.name}: {new.rows - old.rows:,} extra rows"]
+        return [f"table {old.name}: {rows(new.rows - old.rows)} extra"]
     same_shape = [c.name for c in old.columns] == [c.name for c in new.columns]
     if old.digest != new.digest and same_shape:
         return [f"table {old.name}: content changed (same row count)"]
     return []
+
+
+def rows(count: int) -> str:
+    """`1 row`, `1,204 rows`."""
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
 
 
 def row_counts(printed: Fingerprint) -> dict[str, int]:

@@ -1,0 +1,20 @@
+"""pre-commit hook `migration-rollback`: `python -m hooks.rollback_roundtrip [FILES]` (SPEC 5.4, 7).
+
+Runs on the whole migrations directory (the answer depends on all of it), and returns 0 at once
+when none of the staged FILES is a migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ci import rollback_roundtrip
+from hooks._common import run_hook
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_hook(rollback_roundtrip.main, rollback_roundtrip.build_parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
