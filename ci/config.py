@@ -47,17 +47,25 @@ def config_path(argv: Sequence[str]) -> Path | None:
     return default if default.is_file() else None
 
 
-@lru_cache(maxsize=8)
 def load(path: Path) -> Mapping[str, Any]:
     """The file's top-level mapping, keys normalised to option dests."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config file: {error.strerror}") from None
+    return _parsed(path, data)
+
+
+@lru_cache(maxsize=8)  # `python -m ci` reads the same file once per check
+def _parsed(path: Path, data: bytes) -> Mapping[str, Any]:
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read config file: {error}") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error.reason})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
