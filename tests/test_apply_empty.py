@@ -73,7 +73,8 @@ def test_a_failing_migration_names_file_and_line_and_stops(
         {
             **BASE,
             "m/data/0003_backfill.sql": (
-                "-- copy the MRN\nUPDATE vitals SET patient_mrn = NULL;\n\nUPDATE nosuch SET x = 1;\n"
+                "-- copy the MRN\nUPDATE vitals SET patient_mrn = NULL;\n\n"
+                "UPDATE nosuch SET x = 1;\n"
             ),
         }
     )

@@ -56,7 +56,8 @@ def test_normalise_sql_folds_quoting_whitespace_comments_and_case() -> None:
     renamed = 'CREATE TABLE "patients"(id  INTEGER, -- the id\n "mrn" TEXT)'
     written = "create table patients (\n  id integer,\n  mrn text\n)"
     assert normalise_sql(renamed) == normalise_sql(written)
-    assert normalise_sql("CREATE TABLE [my table] (a)") == normalise_sql('create table "my table"(a)')
+    bracketed = normalise_sql("CREATE TABLE [my table] (a)")
+    assert bracketed == normalise_sql('create table "my table"(a)')
     # string literals keep their case and spacing
     assert normalise_sql("DEFAULT 'Ab  c'") != normalise_sql("DEFAULT 'ab c'")
 
@@ -170,9 +171,7 @@ STEPS = [
 
 
 @pytest.mark.parametrize("statements", STEPS)
-def test_tracker_agrees_with_a_full_read(
-    conn: sqlite3.Connection, statements: list[str]
-) -> None:
+def test_tracker_agrees_with_a_full_read(conn: sqlite3.Connection, statements: list[str]) -> None:
     tracker = Tracker(conn)
     before = tracker.fingerprint
     with tracker.watch():
