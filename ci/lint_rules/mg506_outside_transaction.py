@@ -4,13 +4,15 @@ The runner applies each migration inside one transaction (SPEC 4), and there SQL
 statements a silent no-op or an error:
 
 - `PRAGMA foreign_keys = ...` is a no-op inside a transaction. The runner honours it only at the
-  top of the file (before the first other statement), where it sets it outside the transaction,
-  as SQLite's table rebuild procedure needs. Anywhere else it silently does nothing.
+  top of the file (before the first other statement): it sets it outside the transaction, as
+  SQLite's table rebuild procedure needs, and restores it after the migration. Anywhere else the
+  runner skips it with a notice, in every kind of file.
 - `VACUUM` fails: "cannot VACUUM from within a transaction".
 - `PRAGMA journal_mode = ...` cannot change into or out of WAL inside a transaction.
 
-A file marked `-- @no-transaction` runs each statement on its own, outside a transaction, where all
-three work; the rule does not report them there.
+A migration marked `-- @no-transaction` runs each statement on its own, outside a transaction,
+where `VACUUM` and `journal_mode` work; the rule does not report those two there. (Rollback files
+always run in a transaction.)
 
 Anti-pattern::
 
@@ -38,8 +40,7 @@ CODE = "MG506"
 
 
 def check(ctx: FileContext) -> Iterator[Hit]:
-    if ctx.directives.no_transaction:
-        return
+    autocommit = ctx.directives.no_transaction and ctx.folder != "rollback"
     at_top = True
     for sql in ctx.sql:
         pragma = _pragma_set(sql)
@@ -53,6 +54,8 @@ def check(ctx: FileContext) -> Iterator[Hit]:
                 )
             continue
         at_top = False
+        if autocommit:
+            continue
         if sql.keyword == "VACUUM":
             yield Hit(
                 sql,
@@ -98,6 +101,18 @@ CASES = (
     LintCase("reading a pragma", "schema", "PRAGMA foreign_keys;\nPRAGMA journal_mode;\n", "pass"),
     LintCase("vacuum without transaction", "data", "-- @no-transaction\nVACUUM;\n", "pass"),
     LintCase(
+        "foreign_keys late in a no-transaction file",
+        "data",
+        "-- @no-transaction\nDELETE FROM t WHERE id < 0;\nPRAGMA foreign_keys = OFF;\n",
+        "fail",
+    ),
+    LintCase(
+        "rollbacks always run in a transaction",
+        "rollback",
+        "-- @no-transaction\nVACUUM;\n",
+        "fail",
+    ),
+    LintCase(
         "silenced",
         "data",
         "DELETE FROM t WHERE id < 0;\nVACUUM; -- noqa: MG506 expected to fail: runner test\n",
@@ -108,7 +123,7 @@ CASES = (
 RULE = Rule(
     CODE,
     "needs-no-transaction",
-    "foreign_keys, VACUUM and journal_mode do nothing or fail inside the runner's transaction",
+    "PRAGMA foreign_keys, VACUUM and journal_mode do nothing or fail in a transaction",
     __doc__ or "",
     check,
     CASES,
