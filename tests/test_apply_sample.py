@@ -1,0 +1,221 @@
+"""ci.apply_sample: failures only sample data shows, row loss, and the user's files untouched."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from ci import runner
+from ci.apply_empty import main as apply_empty
+from ci.apply_sample import main
+from ci.model import discover
+from tests.conftest import REPO, WriteTree, run_module
+
+BASE: dict[str, str | bytes] = {
+    "m/schema/0001_patients.sql": (
+        "CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT, name TEXT);\n"
+    ),
+    "m/schema/0002_vitals.sql": (
+        "CREATE TABLE vitals (\n"
+        "    id INTEGER PRIMARY KEY,\n"
+        "    patient_id INTEGER REFERENCES patients (id),\n"
+        "    value REAL\n"
+        ");\n"
+    ),
+    "m/rollback/0001_rollback.sql": "DROP TABLE patients;\n",
+    "m/rollback/0002_rollback.sql": "DROP TABLE vitals;\n",
+    "m/rollback/0003_rollback.sql": "SELECT 1;\n",
+    "sample.sql": (
+        "-- @sample-version 2\n"
+        "INSERT INTO patients (id, mrn, name) VALUES\n"
+        "    (1, 'M1', 'Ada'), (2, 'M2', 'Bob'), (3, 'M2', 'Bob again');\n"
+        "INSERT INTO vitals (patient_id, value) VALUES (1, 1.0), (1, 1.5), (2, 2.5), (3, 3.5);\n"
+    ),
+}
+
+
+def run(root: Path, *args: str, sample: str = "sample.sql") -> int:
+    return main(["--migrations-dir", str(root / "m"), "--sample", str(root / sample), *args])
+
+
+def empty(root: Path) -> int:
+    return apply_empty(["--migrations-dir", str(root / "m")])
+
+
+@pytest.mark.parametrize(
+    ("migration", "error"),
+    [
+        (
+            "-- one MRN per patient\nCREATE UNIQUE INDEX idx_patients_mrn ON patients (mrn);\n",
+            "2: MG301 UNIQUE constraint failed: patients.mrn",
+        ),
+        (
+            "ALTER TABLE patients ADD COLUMN ward TEXT NOT NULL;\n",
+            "1: MG301 Cannot add a NOT NULL column with default value NULL",
+        ),
+        (
+            "CREATE TABLE v2 (id INTEGER PRIMARY KEY, patient_id INTEGER,\n"
+            "    value REAL CHECK (value >= 2));\n"
+            "INSERT INTO v2 SELECT * FROM vitals;\n",
+            "3: MG301 CHECK constraint failed: value >= 2",
+        ),
+    ],
+)
+def test_a_migration_that_fails_only_on_sample_data(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], migration: str, error: str
+) -> None:
+    root = write_tree({**BASE, "m/schema/0003_change.sql": migration})
+    assert empty(root) == 0
+    capsys.readouterr()
+    assert run(root) == 1
+    out = capsys.readouterr().out
+    assert f"{root / 'm/schema/0003_change.sql'}:{error}" in out
+
+
+def test_a_data_migration_that_loses_rows(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(
+        {**BASE, "m/data/0003_prune.sql": "DELETE FROM vitals WHERE value < 2 OR value > 3;\n"}
+    )
+    assert empty(root) == 0
+    capsys.readouterr()
+    assert run(root) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"{root / 'm/data/0003_prune.sql'}: MG308 table vitals: 3 rows lost in 0003 on the "
+        f"sample {root / 'sample.sql'}. To fix: keep the rows or declare "
+        "-- @allow-row-loss vitals" in out
+    )
+
+
+def test_declared_row_loss_passes(write_tree: WriteTree) -> None:
+    root = write_tree(
+        {
+            **BASE,
+            "m/data/0003_prune.sql": (
+                "-- @allow-row-loss vitals\nDELETE FROM vitals WHERE value < 2;\n"
+            ),
+        }
+    )
+    assert run(root) == 0
+
+
+def test_a_dropped_table_loses_its_rows_but_a_rebuild_does_not(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rebuild = (
+        "PRAGMA foreign_keys = OFF;\n"
+        "CREATE TABLE vitals_new (id INTEGER PRIMARY KEY, patient_id INTEGER, value REAL);\n"
+        "INSERT INTO vitals_new SELECT * FROM vitals;\n"
+        "DROP TABLE vitals;\n"
+        "ALTER TABLE vitals_new RENAME TO vitals;\n"
+    )
+    root = write_tree({**BASE, "m/schema/0003_rebuild.sql": rebuild})
+    assert run(root) == 0
+    capsys.readouterr()
+    root = write_tree(
+        {
+            "m/schema/0003_rebuild.sql": "SELECT 1;\n",
+            "m/schema/0004_drop.sql": "DROP TABLE vitals;\n",
+            "m/rollback/0004_rollback.sql": "SELECT 1;\n",
+        }
+    )
+    assert run(root) == 1
+    assert "MG308 table vitals: 4 rows lost (table dropped) in 0004" in capsys.readouterr().out
+
+
+def make_database(root: Path, *, version: int) -> Path:
+    """A real application database at `version`, with rows."""
+    db = root / "app.db"
+    conn = runner.connect(db)
+    try:
+        runner.Runner(conn, discover(root / "m")).migrate(target=version)
+        conn.execute("INSERT INTO patients (id, mrn) VALUES (1, 'M1'), (2, 'M1')")
+        conn.execute("INSERT INTO vitals (patient_id, value) VALUES (1, 1.0), (2, 2.0)")
+    finally:
+        conn.close()
+    return db
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_database_sample_is_copied_and_left_byte_identical(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(
+        {**BASE, "m/schema/0003_unique.sql": "CREATE UNIQUE INDEX ux ON patients (mrn);\n"}
+    )
+    db = make_database(root, version=2)
+    before = digest(db)
+    listing = sorted(p.name for p in root.iterdir())
+    assert run(root, sample="app.db") == 1  # the duplicate MRN breaks 0003 on the copy
+    assert "UNIQUE constraint failed: patients.mrn" in capsys.readouterr().out
+    assert digest(db) == before
+    assert sorted(p.name for p in root.iterdir()) == listing  # no -wal, -journal, copies
+    (root / "m/schema/0003_unique.sql").write_text("CREATE INDEX ix ON patients (mrn);\n")
+    assert run(root, sample="app.db") == 0
+    assert digest(db) == before
+
+
+def test_a_fixture_that_does_not_load_names_its_line(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(
+        {
+            **BASE,
+            "m/schema/0003_x.sql": "SELECT 1;\n",
+            "sample.sql": "-- @sample-version 2\n\nINSERT INTO patients (nope) VALUES (1);\n",
+        }
+    )
+    assert run(root) == 1
+    out = capsys.readouterr().out
+    assert f"{root / 'sample.sql'}:3: MG309 the sample fixture does not load at version 0002" in out
+
+
+@pytest.mark.parametrize(
+    ("sample", "content", "message"),
+    [
+        ("bad.db", b"this is not a database at all, just text", "bad.db: not a SQLite database"),
+        ("plain.sql", b"INSERT INTO patients VALUES (1, 'M', 'n');\n", "plain.sql:1: a sample"),
+        ("future.sql", b"-- @sample-version 9\nSELECT 1;\n", "the highest migration is 0002"),
+        ("data.csv", b"a,b\n", "a sample is a .sql fixture or a .db/.sqlite database"),
+        ("binary.sql", b"-- @sample-version 1\n\x00\x01", "binary file"),
+    ],
+)
+def test_bad_samples_are_one_line_exit_2(
+    write_tree: WriteTree, sample: str, content: bytes, message: str
+) -> None:
+    root = write_tree({**BASE, sample: content})
+    done = run_module("ci.apply_sample", "--migrations-dir", "m", "--sample", sample, cwd=root)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+
+
+def test_a_missing_sample_and_missing_option(write_tree: WriteTree) -> None:
+    root = write_tree(BASE)
+    done = run_module("ci.apply_sample", "--migrations-dir", "m", "--sample", "no.db", cwd=root)
+    assert done.returncode == 2 and "no.db: sample not found" in done.stderr
+    done = run_module("ci.apply_sample", "--migrations-dir", "m", cwd=root)
+    assert done.returncode == 2 and "--sample" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_worked_example_passes_on_its_sample() -> None:
+    done = run_module(
+        "ci.apply_sample",
+        "--sample",
+        "schema/sample/sample_data.sql",
+        "--invariants",
+        "schema/invariants.sql",
+        "--schema-snapshot",
+        "schema/schema.sql",
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
