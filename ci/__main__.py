@@ -90,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     explicit = parser.parse_args(argv)  # without the config: what the command line says
     args = parse(parser, argv)
     try:
-        checks = selected_checks(args.checks, sample=bool(getattr(args, "sample", None)))
+        # an appended --checks would add to the config's list: the command line replaces it
+        names = explicit.checks or args.checks
+        checks = selected_checks(names, sample=bool(getattr(args, "sample", None)))
     except ValueError as error:
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return 2
