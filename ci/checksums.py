@@ -120,7 +120,7 @@ def from_database(db: Path, current: Current) -> tuple[list[Applied], list[Findi
         by_version.setdefault((m.track, m.version), []).append(relative)
     applied: list[Applied] = []
     unhashed = 0
-    for version, kind, slug, recorded in rows:
+    for version, kind, slug, recorded, code in rows:
         if not recorded:
             unhashed += 1
             continue
@@ -131,7 +131,7 @@ def from_database(db: Path, current: Current) -> tuple[list[Applied], list[Findi
         label = f"{'seed-' if track == 'seed' else ''}{version:04d}" + (
             f" ({slug})" if slug else ""
         )
-        applied.append(Applied(f"database {db}", chosen, recorded, label))
+        applied.append(Applied(f"database {db}", chosen, recorded, label, code=code))
     notes = []
     if unhashed:
         notes.append(
@@ -148,8 +148,13 @@ def from_database(db: Path, current: Current) -> tuple[list[Applied], list[Findi
     return applied, notes
 
 
-def read_schema_version(db: Path) -> list[tuple[int, str, str, str | None]] | None:
-    """(version, migration_type, description, file_hash) rows, or None without the table.
+Row = tuple[int, str, str, str | None, str | None]
+
+
+def read_schema_version(db: Path) -> list[Row] | None:
+    """(version, migration_type, description, file_hash, code_hash) rows; None without the table.
+
+    `code_hash` (written by ci.migrate) is the code fingerprint of the applied text.
 
     The only database access of the static checks: a read-only URI, never a write.
     """
@@ -172,6 +177,7 @@ def read_schema_version(db: Path) -> list[tuple[int, str, str, str | None]] | No
                     ("migration_type", "'schema'"),
                     ("description", "''"),
                     ("file_hash", "NULL"),
+                    ("code_hash", "NULL"),
                 )
             )
             rows = connection.execute(f"SELECT {select} FROM schema_version").fetchall()
@@ -179,7 +185,10 @@ def read_schema_version(db: Path) -> list[tuple[int, str, str, str | None]] | No
             connection.close()
     except sqlite3.Error as error:
         raise InputError(f"{db}: cannot read schema_version: {error}") from None
-    return [(int(v), str(k or "schema"), str(s or ""), h and str(h)) for v, k, s, h in rows]
+    return [
+        (int(v), str(k or "schema"), str(s or ""), h and str(h), c and str(c))
+        for v, k, s, h, c in rows
+    ]
 
 
 # ---- comparing ------------------------------------------------------------------------------
@@ -306,17 +315,15 @@ def lock_findings(lock: lockfile.Lock, current: Current, *, renamed: set[str]) -
         yield Finding(
             CHECK, "MG205", path, lock.conflict_line, "the lock file has git conflict markers", fix
         )
+        return  # the other lines are the two sides of the conflict
+    if lock.stored_sum is None:
+        message = f"the first line is not the lock header '{lockfile.HEADER}<sha256>'"
+        yield Finding(CHECK, "MG205", path, 1, message, fix)
     elif not lock.sum_ok:
-        yield Finding(
-            CHECK,
-            "MG205",
-            path,
-            1,
-            "the lock file's sum does not match its entries (edited by hand or merged badly)",
-            fix,
-        )
+        message = "the lock file's sum does not match its entries (edited by hand or merged badly)"
+        yield Finding(CHECK, "MG205", path, 1, message, fix)
     for number, message in lock.problems:
-        if number != 1 and message != "git conflict marker":
+        if number != 1:
             yield Finding(CHECK, "MG207", path, number, f"bad lock line: {message}", fix)
     for relative in current.files:
         if relative not in lock.entries and current.display(relative) not in renamed:

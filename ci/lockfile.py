@@ -114,7 +114,10 @@ def read(path: Path) -> Lock | None:
 def parse(path: Path, text: str) -> Lock:
     lock = Lock(path)
     lines = text.split("\n")
-    if lines and lines[0].startswith(HEADER):
+    if lines[0].startswith(CONFLICT_MARKERS):
+        lock.conflict_line = 1
+        lock.problems.append((1, "git conflict marker"))
+    elif lines[0].startswith(HEADER):
         lock.stored_sum = lines[0][len(HEADER) :].strip()
     else:
         lock.problems.append((1, f"first line is not '{HEADER}<sha256>'"))
