@@ -1,0 +1,253 @@
+"""ci.rollback_roundtrip: each kind of broken rollback is caught and described in words."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from ci.rollback_roundtrip import main
+from hooks.rollback_roundtrip import main as hook_main
+from tests.conftest import REPO, WriteTree, git, run_module
+
+BASE: dict[str, str | bytes] = {
+    "m/schema/0001_patients.sql": (
+        "CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT, notes TEXT);\n"
+    ),
+    "m/schema/0002_vitals.sql": (
+        "CREATE TABLE vitals (id INTEGER PRIMARY KEY,\n"
+        "    patient_id INTEGER REFERENCES patients (id), value REAL);\n"
+        "CREATE INDEX idx_vitals_patient ON vitals (patient_id);\n"
+    ),
+    "m/rollback/0001_rollback.sql": "DROP TABLE patients;\n",
+    "m/rollback/0002_rollback.sql": "DROP INDEX idx_vitals_patient;\nDROP TABLE vitals;\n",
+    "sample.sql": (
+        "-- @sample-version 2\n"
+        "INSERT INTO patients (id, mrn, notes) VALUES (1, 'M1', 'x'), (2, 'M2', NULL);\n"
+        "INSERT INTO vitals (patient_id, value) VALUES (1, 1.0), (1, 1.5), (2, 2.5);\n"
+    ),
+}
+
+
+def run(root: Path, *args: str) -> int:
+    return main(["--migrations-dir", str(root / "m"), *args])
+
+
+def test_good_rollbacks_pass_on_empty_and_sample(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root = write_tree(
+        {
+            **BASE,
+            "m/schema/0003_notes_index.sql": "CREATE INDEX idx_notes ON patients (notes);\n",
+            "m/rollback/0003_rollback.sql": "DROP INDEX idx_notes;\n",
+        }
+    )
+    junit = tmp_path / "r.xml"
+    assert run(root, "--sample", str(root / "sample.sql"), "--junit", str(junit)) == 0
+    assert "OK rollback_roundtrip: 4 passed" in capsys.readouterr().out
+    cases = [(c.get("classname"), c.get("name")) for c in ET.parse(junit).iter("testcase")]
+    assert cases == [
+        ("rollback_roundtrip.empty", "0001 schema/0001_patients.sql"),
+        ("rollback_roundtrip.empty", "0002 schema/0002_vitals.sql"),
+        ("rollback_roundtrip.empty", "0003 schema/0003_notes_index.sql"),
+        ("rollback_roundtrip.sample", "0003 schema/0003_notes_index.sql"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("migration", "rollback", "expected"),
+    [
+        (
+            "CREATE INDEX idx_x ON vitals (value);\n",
+            "SELECT 1;\n",
+            "index idx_x on vitals left behind",
+        ),
+        (
+            "ALTER TABLE patients ADD COLUMN phone TEXT;\n",
+            "SELECT 'forgot';\n",
+            "column patients.phone still present",
+        ),
+        (
+            "ALTER TABLE patients DROP COLUMN notes;\n",
+            "ALTER TABLE patients ADD COLUMN notes VARCHAR(768);\n",
+            "column patients.notes type TEXT -> VARCHAR(768)",
+        ),
+        (
+            "CREATE TABLE audit (what TEXT);\n",
+            "DROP TABLE vitals;\n",
+            "table audit left behind; table vitals missing",
+        ),
+    ],
+)
+def test_a_rollback_that_does_not_restore_the_schema(
+    write_tree: WriteTree,
+    capsys: pytest.CaptureFixture[str],
+    migration: str,
+    rollback: str,
+    expected: str,
+) -> None:
+    root = write_tree(
+        {
+            **BASE,
+            "m/schema/0003_change.sql": migration,
+            "m/rollback/0003_rollback.sql": rollback,
+        }
+    )
+    assert run(root) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"{root / 'm/rollback/0003_rollback.sql'}: MG404 rolling back 0003 does not restore "
+        f"the database: {expected}." in out
+    )
+
+
+def test_a_rollback_that_drops_a_tables_rows(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(
+        {
+            **BASE,
+            "m/schema/0003_add_unit.sql": "ALTER TABLE vitals ADD COLUMN unit TEXT;\n",
+            # rebuilds vitals without the column, but forgets to copy the rows
+            "m/rollback/0003_rollback.sql": (
+                "PRAGMA foreign_keys = OFF;\n"
+                "CREATE TABLE vitals_old (id INTEGER PRIMARY KEY,\n"
+                "    patient_id INTEGER REFERENCES patients (id), value REAL);\n"
+                "DROP TABLE vitals;\n"
+                "ALTER TABLE vitals_old RENAME TO vitals;\n"
+                "CREATE INDEX idx_vitals_patient ON vitals (patient_id);\n"
+            ),
+        }
+    )
+    assert run(root) == 0  # on an empty database there are no rows to lose
+    capsys.readouterr()
+    assert run(root, "--sample", str(root / "sample.sql")) == 1
+    out = capsys.readouterr().out
+    assert "MG404 rolling back 0003 does not restore the database: table vitals: 3 rows lost" in (
+        out
+    )
+    assert "1 failed" in out
+
+
+def test_a_data_rollback_that_changes_content(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(
+        {
+            **BASE,
+            "m/data/0003_upper.sql": "UPDATE patients SET mrn = upper(mrn) || '-X';\n",
+            "m/rollback/0003_rollback.sql": "UPDATE patients SET mrn = lower(mrn);\n",
+        }
+    )
+    assert run(root, "--sample", str(root / "sample.sql")) == 1
+    assert "table patients: content changed (same row count)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("rollback", "code", "message"),
+    [
+        (None, "MG401", "0003 has no rollback file"),
+        ("-- nothing to undo\n\n", "MG402", "the rollback of 0003 is empty"),
+        ("DROP INDEX idx_x;\nDROP TABLE nosuch;\n", "MG403", "rolling back 0003 fails"),
+    ],
+)
+def test_missing_empty_and_failing_rollbacks_fail(
+    write_tree: WriteTree,
+    capsys: pytest.CaptureFixture[str],
+    rollback: str | None,
+    code: str,
+    message: str,
+) -> None:
+    files = {**BASE, "m/schema/0003_index.sql": "CREATE INDEX idx_x ON vitals (value);\n"}
+    if rollback is not None:
+        files["m/rollback/0003_rollback.sql"] = rollback
+    root = write_tree(files)
+    assert run(root) == 1
+    out = capsys.readouterr().out
+    assert f"{code} {message}" in out
+    if code == "MG403":
+        assert f"{root / 'm/rollback/0003_rollback.sql'}:2: MG403" in out
+
+
+def test_irreversible_is_skipped_with_its_reason(
+    write_tree: WriteTree, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(
+        {
+            **BASE,
+            "m/data/0003_purge.sql": (
+                "-- @irreversible deleted rows cannot come back\nDELETE FROM vitals;\n"
+            ),
+        }
+    )
+    junit = tmp_path / "r.xml"
+    assert run(root, "--junit", str(junit)) == 0
+    assert "1 skipped" in capsys.readouterr().out
+    skipped = [c.find("skipped") for c in ET.parse(junit).iter("testcase")]
+    messages = [s.get("message") for s in skipped if s is not None]
+    assert messages == ["@irreversible: deleted rows cannot come back"]
+
+
+def test_a_migration_that_does_not_apply_stops_the_run(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(
+        {
+            **BASE,
+            "m/schema/0002_vitals.sql": "CREATE TABLE vitals (;\n",
+        }
+    )
+    assert run(root) == 1
+    out = capsys.readouterr().out
+    assert f"{root / 'm/schema/0002_vitals.sql'}:1: MG301 0002 does not apply" in out
+
+
+def test_base_ref_round_trips_only_new_migrations(
+    git_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for relative, content in BASE.items():
+        path = git_repo / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(content))
+    git(git_repo, "add", ".")
+    git(git_repo, "commit", "-q", "-m", "base")
+    (git_repo / "m/schema/0003_index.sql").write_text("CREATE INDEX idx_x ON vitals (value);\n")
+    (git_repo / "m/rollback/0003_rollback.sql").write_text("SELECT 1;\n")
+    assert run(git_repo, "--base-ref", "main") == 1
+    out = capsys.readouterr().out
+    assert "index idx_x on vitals left behind" in out
+    assert "0 passed, 1 failed" in out or "1 failed" in out
+    assert "OK" not in out.splitlines()[-1]
+    done = run_module(
+        "ci.rollback_roundtrip", "--migrations-dir", "m", "--base-ref", "nosuch", cwd=git_repo
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "git ref 'nosuch' does not exist" in done.stderr
+
+
+def test_missing_setup_callable_is_one_line_exit_2(write_tree: WriteTree) -> None:
+    root = write_tree(BASE)
+    done = run_module(
+        "ci.rollback_roundtrip", "--migrations-dir", "m", "--setup", "os:nope", cwd=root
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "rollback_roundtrip: --setup os:nope: os has no function nope"
+
+
+def test_hook_returns_at_once_when_no_file_is_a_migration(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree({**BASE, "m/rollback/0002_rollback.sql": "SELECT 1;\n"})
+    args = ["--migrations-dir", str(root / "m")]
+    assert hook_main([*args, str(root / "sample.sql")]) == 0
+    assert capsys.readouterr().out == ""
+    assert hook_main([*args, str(root / "m/rollback/0002_rollback.sql")]) == 1
+
+
+def test_the_worked_example_round_trips_on_empty_and_sample() -> None:
+    done = run_module(
+        "ci.rollback_roundtrip", "--sample", "schema/sample/sample_data.sql", cwd=REPO
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
