@@ -131,9 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"migrate: {error}", file=sys.stderr)
         return 2
     except RunRefused as error:
-        for line in str(error).splitlines():
+        for line in str(error).splitlines():  # each names its file; nothing was changed
             print(f"migrate: {line}", file=sys.stderr)
-        print("migrate: nothing was changed", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("migrate: interrupted; the migration in progress was rolled back", file=sys.stderr)
@@ -146,16 +145,16 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     if db.is_dir():
         raise CannotRun(f"{db}: is a directory, not a database file")
     catalog = discover(args.migrations_dir)
-    for problem in catalog.problems:
-        where = f"{problem.path}: " if problem.path else ""
-        print(f"migrate: {where}{problem.message}; {problem.hint}", file=err)
+    problems = [
+        f"{p.path or catalog.root}: {p.message}; {p.hint}" if p.hint else f"{p.path}: {p.message}"
+        for p in catalog.problems
+    ]
+    if problems and not (args.status or args.dry_run):
+        raise RunRefused("\n".join(problems))
+    for problem in problems:
+        print(f"migrate: warning: {problem}", file=err)
     if args.status:
         return show_status(args, catalog, out)
-    if catalog.problems and not args.dry_run:
-        raise RunRefused(
-            f"{len(catalog.problems)} file(s) in {args.migrations_dir} are not usable "
-            "migrations (see above)"
-        )
     if not db.exists() and (args.rollback is not None or args.force_clean):
         raise CannotRun(f"{db}: no such database")
     in_memory = args.dry_run and not db.exists()  # a dry run must not even create the file
@@ -189,9 +188,10 @@ def apply(runner: Runner, args: argparse.Namespace, out: TextIO, err: TextIO) ->
             file=out,
         )
     needs_setup = bookkeeping.state(runner.conn) != "current"
-    if pending or marks or needs_setup:
-        maybe_backup(runner, args, out)
     print(_plan_line(runner, pending, args.db), file=out)
+    if pending or marks or needs_setup:
+        runner.check_writable()
+        maybe_backup(runner, args, out)
     try:
         runner.migrate(args.target, resume=args.resume, on_outcome=_printer(out))
     except MigrationFailed as failure:
@@ -265,6 +265,7 @@ def rollback(runner: Runner, args: argparse.Namespace, out: TextIO, err: TextIO)
         print(f"nothing to roll back: no applied migration >= {args.rollback:04d}", file=out)
         return 0
     print(f"{args.db}: rolling back {', '.join(m.label for m in plan)}", file=out)
+    runner.check_writable()
     maybe_backup(runner, args, out)
     try:
         runner.rollback_to(args.rollback, on_outcome=_printer(out))

@@ -738,6 +738,18 @@ class Runner:
                 f"{outcome.seconds:.1f} s (more than --warn-slow {self.warn_slow:g} s)"
             )
 
+    def check_writable(self) -> None:
+        """Fail now (CannotRun) if the database cannot be written: before a backup is taken."""
+        with self.guard():
+            version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+            self.begin()
+            try:
+                self.conn.execute(
+                    f"PRAGMA user_version = {version}"
+                )  # a write that changes nothing
+            finally:
+                self.rollback_quietly()
+
     def begin(self) -> None:
         """BEGIN IMMEDIATE: take the write lock now, so two runners serialise here."""
         self.conn.execute("BEGIN IMMEDIATE")
