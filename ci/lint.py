@@ -25,9 +25,8 @@ from ci.model import KNOWN_FOLDERS, InputError, SqlFile
 from ci.sqltext import Statement, split_pieces
 
 CHECK = "lint"
-INPUT_CODE = (
-    "MG500"  # a file that cannot be linted at all (binary, not UTF-8, empty, bad directive)
-)
+# A file that cannot be linted at all: binary, not UTF-8, empty, a bad directive.
+INPUT_CODE = "MG500"
 SQLFLUFF_DEFAULTS: dict[str, Any] = {
     "core": {"dialect": "sqlite", "templater": "raw", "rules": "core"},
     # A `-- @progress <query>` directive cannot be wrapped: comment lines may be long.
@@ -259,9 +258,12 @@ def _lint_file(linter: Any, ctx: FileContext, config: Any) -> list[Finding]:
         if not bad:
             break
         piece = _piece_at(text, bad[0].line_no, bad[0].line_pos)
-        if piece is None:
+        if piece is None:  # not inside a statement: report sqlfluff's own words, stop there
+            unparsable += [_finding(ctx, v) for v in shown if v.rule_code() == "PRS"]
             break
-        unparsable += [_parse_finding(ctx, v, piece) for v in shown if v.rule_code() == "PRS"][:1]
+        dialect = config.get("dialect")
+        shown_bad = [v for v in shown if v.rule_code() == "PRS"][:1]
+        unparsable += [_parse_finding(ctx, v, piece, dialect) for v in shown_bad]
         text = _skip_piece(text, piece)
     findings = [_finding(ctx, v) for v in shown if v.rule_code() != "PRS"]
     return unparsable + findings
@@ -281,7 +283,7 @@ def _finding(ctx: FileContext, violation: Any) -> Finding:
     )
 
 
-def _parse_finding(ctx: FileContext, violation: Any, piece: Statement) -> Finding:
+def _parse_finding(ctx: FileContext, violation: Any, piece: Statement, dialect: str) -> Finding:
     code = piece.code.rstrip(";")
     first_line = code[:60] + ("..." if len(code) > 60 else "")
     return Finding(
@@ -289,7 +291,7 @@ def _parse_finding(ctx: FileContext, violation: Any, piece: Statement) -> Findin
         "PRS",
         str(ctx.path),
         violation.line_no,
-        f"sqlfluff (dialect sqlite) cannot parse this statement: {first_line}",
+        f"sqlfluff (dialect {dialect}) cannot parse this statement: {first_line}",
         "fix the syntax; if SQLite itself accepts it (sqlfluff's dialect has gaps), "
         "end the line with -- noqa: PRS",
         "warning" if violation.warning else "error",
