@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci.cli import check_parser, parse, run_check
+from ci.cli import UsageError, check_parser, parse, run_check
 from ci.findings import Case, Finding, Report
 from ci.fingerprint import Fingerprint, Tracker
 from ci.model import Migration, discover
@@ -33,6 +33,10 @@ from ci.validate import (
 )
 
 CHECK = "apply_sample"
+ON_EXISTING_ROWS = (
+    "it fails on existing rows: give the column a DEFAULT, clean the data in an earlier data "
+    "migration, or make the statement handle them; the migration was rolled back"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sample",
         type=Path,
-        required=True,
+        default=None,
         metavar="PATH",
         help="sample data: a .sql fixture starting with '-- @sample-version N', or a .db file",
     )
@@ -50,9 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(build_parser(), argv)
-    return run_check(
-        CHECK, args, lambda a: apply_sample(a.migrations_dir, a.sample, options_from(a))
-    )
+    return run_check(CHECK, args, work)
+
+
+def work(args: argparse.Namespace) -> Report:
+    if args.sample is None:
+        raise UsageError("--sample PATH is required (a .sql fixture or a .db file)")
+    return apply_sample(args.migrations_dir, args.sample, options_from(args))
 
 
 def apply_sample(root: Path, sample_path: Path, options: Options) -> Report:
@@ -83,7 +91,7 @@ def apply_pending(prepared: Prepared, sample: Sample, options: Options) -> list[
     for index, migration in enumerate(migrations):
         before = tracker.fingerprint
         with tracker.watch():
-            case = apply_case(CHECK, run, migration, options)
+            case = apply_case(CHECK, run, migration, options, hint=ON_EXISTING_ROWS)
         cases.append(case)
         if case.outcome == "failed":
             why = f"not run: {migration.label} failed"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -120,11 +121,9 @@ def could_not_run() -> Iterator[None]:
 
 def case_name(migration: Migration, catalog: Catalog) -> str:
     """`0005 data/0005_migrate_patient_ids_to_mrn.sql`."""
-    try:
-        relative = migration.path.relative_to(catalog.root).as_posix()
-    except ValueError:
-        relative = str(migration.path)
-    return f"{migration.label} {relative}"
+    path, root = str(migration.path), str(catalog.root)
+    relative = path[len(root) + 1 :] if path.startswith(root + os.sep) else path
+    return f"{migration.label} {Path(relative).as_posix() if os.sep != '/' else relative}"
 
 
 def failed_case(
@@ -172,6 +171,7 @@ def apply_case(
     migration: Migration,
     options: Options,
     classname: str | None = None,
+    hint: str = "fix the statement on that line; the migration was rolled back",
 ) -> Case:
     """Apply one migration; a passing case with its time and rows, or a failing one naming
     the file and the line of the failing statement."""
@@ -183,7 +183,7 @@ def apply_case(
             "MG301",
             case_name(migration, run.catalog),
             failure,
-            "fix the statement on that line; the migration was rolled back",
+            hint,
             migration.kind,
         )
         case.classname = classname or check
