@@ -6,6 +6,7 @@ with one line naming the file (and the line), which the checks turn into a findi
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -198,23 +199,33 @@ def discover(root: Path) -> Catalog:
     if not root.is_dir():
         raise InputError(f"{root}: migrations directory not found (use --migrations-dir)")
     catalog = Catalog(root=root)
-    for entry in sorted(root.iterdir()):
+    for entry in _scan(root):
         if entry.name.startswith("."):
             continue  # .gitkeep and editor files are not migrations
-        if entry.is_dir() and not entry.is_symlink() and entry.name in KNOWN_FOLDERS:
-            for child in sorted(entry.iterdir()):
+        if entry.is_dir(follow_symlinks=False) and entry.name in KNOWN_FOLDERS:
+            folder = root / entry.name
+            for child in _scan(folder):
                 if not child.name.startswith("."):
-                    _place(catalog, child, entry.name)
+                    _place(catalog, folder / child.name, entry.name, child)
         else:
-            _place(catalog, entry, None)
+            _place(catalog, root / entry.name, None, entry)
     catalog.main.sort(key=lambda m: (m.version, m.kind, m.path.name))
     catalog.seeds.sort(key=lambda m: (m.version, m.path.name))
     _pair_rollbacks(catalog)
     return catalog
 
 
-def _place(catalog: Catalog, entry: Path, folder: str | None) -> None:
-    problem = _entry_problem(catalog.root, entry, folder)
+def _scan(directory: Path) -> list[os.DirEntry[str]]:
+    """A directory's entries by name. os.scandir, not Path.iterdir + is_dir/is_symlink: the
+    type comes with the listing, so 1,000 migrations cost no stat calls (SPEC 8 budget)."""
+    with os.scandir(directory) as entries:
+        return sorted(entries, key=lambda e: e.name)
+
+
+def _place(
+    catalog: Catalog, entry: Path, folder: str | None, info: os.DirEntry[str] | None = None
+) -> None:
+    problem = _entry_problem(catalog.root, entry, folder, info)
     if problem:
         code, message, hint = problem
         catalog.problems.append(Finding("numbering", code, str(entry), None, message, hint))
@@ -230,11 +241,14 @@ def _place(catalog: Catalog, entry: Path, folder: str | None) -> None:
     (catalog.seeds if kind == SEED_FOLDER else catalog.main).append(migration)
 
 
-def _entry_problem(root: Path, entry: Path, folder: str | None) -> tuple[str, str, str] | None:
+def _entry_problem(
+    root: Path, entry: Path, folder: str | None, info: os.DirEntry[str] | None = None
+) -> tuple[str, str, str] | None:
     """Why an entry cannot be a migration file: (code, message, hint), or None if it can."""
-    if entry.is_symlink() and not _inside(entry.resolve(), root.resolve().parent):
+    is_symlink = info.is_symlink() if info is not None else entry.is_symlink()
+    if is_symlink and not _inside(entry.resolve(), root.resolve().parent):
         return ("MG105", "symlink leaves the repository", "replace the link with the file")
-    if entry.is_dir():
+    if info.is_dir() if info is not None else entry.is_dir():
         if folder is None:
             known = ", ".join(KNOWN_FOLDERS)
             return ("MG104", f"unknown folder '{entry.name}'", f"use one of: {known}")
