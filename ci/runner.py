@@ -248,9 +248,12 @@ class Runner:
         with self.guard():
             return bookkeeping.open_marks(self.conn)
 
-    def pending(self, target: int | None = None) -> list[Migration]:
+    def pending(
+        self, target: int | None = None, *, applied: list[AppliedRow] | None = None
+    ) -> list[Migration]:
         """Main-track migrations not applied (up to target), then seeds if the run ends at head."""
-        done = {(row.track, row.version) for row in self.applied()}
+        rows = self.applied() if applied is None else applied
+        done = {(row.track, row.version) for row in rows}
         main = [
             m
             for m in self.catalog.main
@@ -277,8 +280,10 @@ class Runner:
         marks = self.dirty()
         if marks and not resume:
             problems += [dirty_message(mark) for mark in marks]
-        pending = self.pending(target)
-        problems += self.out_of_order(pending)
+        applied = self.applied()  # one snapshot: another runner may be applying meanwhile
+        pending = self.pending(target, applied=applied)
+        top = max((r.version for r in applied if r.track == "main"), default=0)
+        problems += out_of_order(pending, top)
         problems += [p for m in pending for p in file_problems(m.file, m)]
         if problems:
             raise RunRefused("\n".join(problems))
@@ -320,15 +325,6 @@ class Runner:
                 continue
             found.append((m, edit_kind(row, m.file)))
         return found
-
-    def out_of_order(self, pending: list[Migration]) -> list[str]:
-        top = self.current_version()
-        return [
-            f"{m.path}: {m.label} is not applied but {top:04d} already is; migrations apply "
-            f"in order: renumber it above {top:04d}"
-            for m in pending
-            if m.track == "main" and m.version < top
-        ]
 
     # --- apply / rollback -----------------------------------------------------------------
 
@@ -871,6 +867,16 @@ def edit_kind(row: AppliedRow, file: SqlFile) -> str:
     if row.code_hash == code_fingerprint(text):
         return "only whitespace or comments changed"
     return "statements changed"
+
+
+def out_of_order(pending: list[Migration], top: int) -> list[str]:
+    """Pending main-track files numbered below the newest applied one."""
+    return [
+        f"{m.path}: {m.label} is not applied but {top:04d} already is; migrations apply "
+        f"in order: renumber it above {top:04d}"
+        for m in pending
+        if m.track == "main" and m.version < top
+    ]
 
 
 def dirty_message(mark: DirtyMark) -> str:
