@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci import runner
 from ci.cli import check_parser, parse, run_check
 from ci.findings import Case, Finding, Report
-from ci.fingerprint import REAPPLY, ROLLBACK, Tracker, describe_differences
+from ci.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
 from ci.model import Catalog, InputError, Migration, discover
 from ci.sample import open_sample, prepare
 from ci.validate import Options, case_name, could_not_run, duplicate_cases, new_runner, not_run
@@ -91,8 +91,12 @@ def rollback_roundtrip(
             try:
                 cases += [c for c in prepared.cases if c.outcome == "failed"]
                 if not prepared.failed:
+                    applied = prepared.run.current_version()
                     todo = [m for m in prepared.run.pending() if m.track == "main"]
-                    cases += RoundTrip(prepared.run, classname, selected).all(todo)
+                    trip = RoundTrip(prepared.run, classname, selected)
+                    cases += trip.all(todo)
+                    if selected is None and not any(c.outcome == "failed" for c in cases):
+                        cases += trip.downward(catalog.main, applied)
             finally:
                 prepared.conn.close()
     return Report(CHECK, cases)
@@ -104,6 +108,23 @@ def new_since(ref: str, catalog: Catalog) -> set[int]:
 
     before = set(list_files(ref, catalog.root))
     return {m.version for m in catalog.main if _relative(m, catalog) not in before}
+
+
+def rows_lost(
+    before: Fingerprint, rolled_back: Fingerprint, after: Fingerprint, changed: Iterable[str]
+) -> list[str]:
+    """Tables the migration did not create (they survive its rollback) with fewer rows after
+    rolling it back and applying it again. The values of columns it adds, and the rows of tables
+    it creates, are lost by any rollback by design, so only row counts of the others count."""
+    lines = []
+    for key in sorted(changed):
+        old, new = before.groups.get(key), after.groups.get(key)
+        if old is None or not old.rows or key not in rolled_back.groups:
+            continue
+        left = new.rows or 0 if new is not None else 0
+        if left < old.rows:
+            lines.append(f"table {old.name}: {rows(old.rows - left)} lost")
+    return lines
 
 
 def _relative(migration: Migration, catalog: Catalog) -> str:
@@ -234,6 +255,68 @@ class RoundTrip:
                 "result: " + "; ".join(differences),
                 "the rollback leaves something the migration then trips over or skips",
             )
+        return True
+
+    def downward(self, migrations: list[Migration], top: int) -> list[Case]:
+        """The migrations the sample data already had (up to `top`): from the newest down,
+        rolling one back and applying it again must give the rows back; then it is rolled
+        back for good, to check the one below. Stops at the first that cannot be undone."""
+        start = len(self.cases)
+        for migration in reversed([m for m in migrations if m.version <= top]):
+            if migration.directives.irreversible is not None or not self.usable(migration):
+                break
+            if not self.back_and_forth(migration):
+                break
+        return self.cases[start:]
+
+    def usable(self, migration: Migration) -> bool:
+        try:
+            return migration.rollback is not None and bool(migration.rollback.statements)
+        except InputError:
+            return False
+
+    def back_and_forth(self, migration: Migration) -> bool:
+        case = self.case(migration)
+        case.name += " (rolled back on the sample data)"
+        before = self.tracker.fingerprint
+        if not self.roll_back(migration, case):
+            return False
+        changed, rolled_back = self.tracker.changed, self.tracker.fingerprint
+        if not self.apply(
+            migration, case, "MG405", f"re-applying {migration.label} after its rollback fails"
+        ):
+            return False
+        differences = rows_lost(
+            before, rolled_back, self.tracker.fingerprint, changed | self.tracker.changed
+        )
+        if differences:
+            assert migration.rollback is not None
+            self.fail(
+                case,
+                "MG407",
+                str(migration.rollback.path),
+                None,
+                f"rolling back {migration.label} on the sample data and applying it again "
+                "loses rows: " + "; ".join(differences),
+                f"make {migration.rollback.path.name} keep the rows (copy them in a rebuild)",
+            )
+        return self.roll_back(migration, case)
+
+    def roll_back(self, migration: Migration, case: Case) -> bool:
+        try:
+            with self.tracker.watch():
+                outcome = self.run.rollback(migration)
+        except runner.MigrationFailed as failure:
+            self.fail(
+                case,
+                "MG403",
+                failure.path,
+                failure.line,
+                f"rolling back {migration.label} fails: {failure.message}",
+                "fix the rollback statement on that line",
+            )
+            return False
+        case.time += outcome.seconds
         return True
 
     def unusable_rollback(self, migration: Migration) -> str | None:

@@ -46,13 +46,21 @@ def test_good_rollbacks_pass_on_empty_and_sample(
     )
     junit = tmp_path / "r.xml"
     assert run(root, "--sample", str(root / "sample.sql"), "--junit", str(junit)) == 0
-    assert "OK rollback_roundtrip: 4 passed" in capsys.readouterr().out
+    assert "OK rollback_roundtrip: 6 passed" in capsys.readouterr().out
     cases = [(c.get("classname"), c.get("name")) for c in ET.parse(junit).iter("testcase")]
     assert cases == [
         ("rollback_roundtrip.empty", "0001 schema/0001_patients.sql"),
         ("rollback_roundtrip.empty", "0002 schema/0002_vitals.sql"),
         ("rollback_roundtrip.empty", "0003 schema/0003_notes_index.sql"),
         ("rollback_roundtrip.sample", "0003 schema/0003_notes_index.sql"),
+        (
+            "rollback_roundtrip.sample",
+            "0002 schema/0002_vitals.sql (rolled back on the sample data)",
+        ),
+        (
+            "rollback_roundtrip.sample",
+            "0001 schema/0001_patients.sql (rolled back on the sample data)",
+        ),
     ]
 
 
@@ -129,6 +137,41 @@ def test_a_rollback_that_drops_a_tables_rows(
         out
     )
     assert "1 failed" in out
+
+
+def test_a_rollback_below_the_sample_version_that_drops_rows(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sample already has 0003: rolling it back and applying it again must keep the rows
+    of tables 0003 did not create (the values of the column it adds go, by design)."""
+    sample = str(BASE["sample.sql"]).replace("@sample-version 2", "@sample-version 3")
+    rebuild = (
+        "PRAGMA foreign_keys = OFF;\n"
+        "CREATE TABLE vitals_old (id INTEGER PRIMARY KEY,\n"
+        "    patient_id INTEGER REFERENCES patients (id), value REAL);\n"
+        "{copy}"
+        "DROP TABLE vitals;\n"
+        "ALTER TABLE vitals_old RENAME TO vitals;\n"
+        "CREATE INDEX idx_vitals_patient ON vitals (patient_id);\n"
+    )
+    copy = "INSERT INTO vitals_old SELECT id, patient_id, value FROM vitals;\n"
+    root = write_tree(
+        {
+            **BASE,
+            "sample.sql": sample,
+            "m/schema/0003_add_unit.sql": "ALTER TABLE vitals ADD COLUMN unit TEXT;\n",
+            "m/rollback/0003_rollback.sql": rebuild.format(copy=copy),
+        }
+    )
+    assert run(root, "--sample", str(root / "sample.sql")) == 0
+    capsys.readouterr()
+    (root / "m/rollback/0003_rollback.sql").write_text(rebuild.format(copy=""))
+    assert run(root, "--sample", str(root / "sample.sql")) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"{root / 'm/rollback/0003_rollback.sql'}: MG407 rolling back 0003 on the sample data "
+        "and applying it again loses rows: table vitals: 3 rows lost." in out
+    )
 
 
 def test_a_data_rollback_that_changes_content(
