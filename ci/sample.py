@@ -8,6 +8,7 @@ read-only connection, so the user's file is never opened for writing.
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,18 +65,39 @@ def fixture_version(path: Path) -> int:
 
 
 def copy_database(source: Path, target: Path) -> None:
-    """Copy a database file with the backup API from a read-only connection."""
-    original = runner.connect(source, readonly=True)
+    """Copy a database file without ever writing next to it.
+
+    A rollback-journal database is copied with the backup API from a read-only connection. A
+    WAL database cannot be read that way without SQLite creating `-wal`/`-shm` files beside it,
+    so its file (and its `-wal`, if any) are copied as files and SQLite recovers the copy.
+    """
+    if is_wal(source):
+        for suffix in ("", "-wal"):
+            original = Path(f"{source}{suffix}")
+            if original.exists():
+                try:
+                    shutil.copyfile(original, f"{target}{suffix}")
+                except OSError as error:
+                    raise UsageError(f"{original}: cannot copy: {error.strerror}") from None
+        return
+    original_conn = runner.connect(source, readonly=True)
     try:
         copy = runner.connect(target, durable=False)
         try:
-            original.backup(copy)
+            original_conn.backup(copy)
         finally:
             copy.close()
     except sqlite3.Error as error:
         raise UsageError(runner.explain(error, str(source))) from None
     finally:
-        original.close()
+        original_conn.close()
+
+
+def is_wal(path: Path) -> bool:
+    """Whether the file's header says WAL mode (read and write versions 2, bytes 18-19)."""
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    return len(header) == 20 and header[18] == 2 and header[19] == 2
 
 
 @dataclass

@@ -162,6 +162,29 @@ def test_a_database_sample_is_copied_and_left_byte_identical(
     assert digest(db) == before
 
 
+def test_a_wal_database_is_read_with_its_wal_and_left_alone(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(
+        {**BASE, "m/schema/0003_unique.sql": "CREATE UNIQUE INDEX ux ON patients (mrn);\n"}
+    )
+    db = root / "live.db"
+    app = runner.connect(db)  # the application, still running: its rows are in live.db-wal
+    try:
+        app.execute("PRAGMA journal_mode = WAL")
+        runner.Runner(app, discover(root / "m")).migrate(target=2)
+        app.execute("INSERT INTO patients (id, mrn) VALUES (1, 'M1'), (2, 'M1')")
+        files = {p.name: digest(p) for p in root.iterdir() if p.name.startswith("live.db")}
+        assert set(files) == {"live.db", "live.db-wal", "live.db-shm"}
+        assert run(root, sample="live.db") == 1
+        assert "UNIQUE constraint failed: patients.mrn" in capsys.readouterr().out
+        assert {p.name: digest(p) for p in root.iterdir() if p.name.startswith("live.db")} == (
+            files
+        )
+    finally:
+        app.close()
+
+
 def test_a_fixture_that_does_not_load_names_its_line(
     write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
 ) -> None:
