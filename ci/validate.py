@@ -18,14 +18,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ci import runner
 from ci.cli import UsageError
 from ci.findings import Case, Finding
-from ci.fingerprint import DRIFT, EXCLUDED_GROUPS, Fingerprint, describe_differences
-from ci.fingerprint import schema_fingerprint as read_schema
 from ci.invariants import Invariant, parse_invariants
 from ci.model import Catalog, Migration
+
+if TYPE_CHECKING:  # fingerprints are imported only when a snapshot is used (start-up time)
+    from ci.fingerprint import Fingerprint
 
 SNAPSHOT_HEADER = (
     "-- Schema snapshot: the schema the migrations produce (runner bookkeeping left out).\n"
@@ -342,6 +344,8 @@ def invariant_case(check: str, conn: sqlite3.Connection, invariant: Invariant, p
 
 def snapshot_sql(conn: sqlite3.Connection) -> str:
     """The snapshot file: every object the migrations created, in a stable order."""
+    from ci.fingerprint import EXCLUDED_GROUPS
+
     shadow = shadow_tables(conn)
     rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
     objects = sorted(
@@ -374,6 +378,9 @@ def write_snapshot_case(check: str, conn: sqlite3.Connection, path: Path) -> Cas
 
 
 def snapshot_case(check: str, conn: sqlite3.Connection, options: Options) -> Case:
+    from ci.fingerprint import DRIFT, describe_differences
+    from ci.fingerprint import schema_fingerprint as read_schema
+
     assert options.snapshot is not None
     path = options.snapshot
     expected = snapshot_print(path, options.setup)
@@ -398,6 +405,7 @@ def snapshot_case(check: str, conn: sqlite3.Connection, options: Options) -> Cas
 
 def snapshot_print(path: Path, setup: str | None) -> Fingerprint:
     """The schema fingerprint of a snapshot file, loaded into an in-memory database."""
+    from ci.fingerprint import schema_fingerprint as read_schema
     from ci.model import SqlFile
 
     if not path.is_file():
@@ -425,4 +433,6 @@ def snapshot_print(path: Path, setup: str | None) -> Fingerprint:
 
 
 def _without_shadow(printed: Fingerprint, shadow: set[str]) -> Fingerprint:
+    from ci.fingerprint import Fingerprint
+
     return Fingerprint({k: v for k, v in printed.groups.items() if k not in shadow})
