@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -203,6 +202,8 @@ def run_check(
         print(f"{check}: {error}", file=sys.stderr)
         return _could_not_run(check, str(error), args)
     except Exception as error:  # a bug: keep the traceback, and report it as <error>
+        import traceback  # only on a crash: startup time is budgeted (SPEC 8)
+
         traceback.print_exc()
         return _could_not_run(check, f"internal error: {type(error).__name__}: {error}", args)
     if collector is not None:

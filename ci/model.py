@@ -225,12 +225,13 @@ def _scan(directory: Path) -> list[os.DirEntry[str]]:
 def _place(
     catalog: Catalog, entry: Path, folder: str | None, info: os.DirEntry[str] | None = None
 ) -> None:
-    problem = _entry_problem(catalog.root, entry, folder, info)
+    parsed = parse_name(info.name if info is not None else entry.name)
+    plain = parsed is not None and info is not None and info.is_file(follow_symlinks=False)
+    problem = None if plain else _entry_problem(catalog.root, entry, folder, info)
     if problem:
         code, message, hint = problem
         catalog.problems.append(Finding("numbering", code, str(entry), None, message, hint))
         return
-    parsed = parse_name(entry.name)
     assert parsed is not None  # _entry_problem rejects names that do not parse
     version, slug = parsed
     if folder == ROLLBACK_FOLDER:

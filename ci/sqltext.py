@@ -7,7 +7,6 @@ SQLite handles them. `complete_statement` needs no connection.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -47,14 +46,21 @@ def normalise_bytes(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
+def _sha256(data: bytes) -> str:
+    # hashlib loads OpenSSL (~10 ms): imported on first use, so ci.numbering never pays (SPEC 8)
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
 def checksum(data: bytes) -> str:
     """The `v1:` checksum of a file's bytes (SPEC 3.1)."""
-    return CHECKSUM_PREFIX + hashlib.sha256(normalise_bytes(data)).hexdigest()
+    return CHECKSUM_PREFIX + _sha256(normalise_bytes(data))
 
 
 def raw_sha256(data: bytes) -> str:
     """The plain sha256 other tools write; accepted as a match for rows without a prefix."""
-    return hashlib.sha256(data).hexdigest()
+    return _sha256(data)
 
 
 def checksum_matches(recorded: str, data: bytes) -> bool:
@@ -129,4 +135,4 @@ def code_fingerprint(text: str) -> str:
     Two versions of a file with equal fingerprints differ only in whitespace or comments.
     """
     folded = " ".join(strip_comments(text).split())
-    return hashlib.sha256(folded.encode()).hexdigest()
+    return _sha256(folded.encode())
