@@ -190,72 +190,57 @@ class RoundTrip:
 
     def one(self, migration: Migration) -> bool:
         """Round-trip one migration; False when the run cannot go on (it could not be applied)."""
+        does_not_apply = f"{migration.label} does not apply"
         if self.selected is not None and migration.version not in self.selected:
-            return self.apply(migration, None, "MG301", f"{migration.label} does not apply")
-        problem = self.unusable_rollback(migration)
-        if problem is not None:
-            return self.apply(migration, None, "MG301", f"{migration.label} does not apply")
+            return self.apply(migration, None, "MG301", does_not_apply)
+        if self.unusable_rollback(migration) is not None:
+            return self.apply(migration, None, "MG301", does_not_apply)
         case = self.case(migration)
         before = self.tracker.fingerprint
-        if not self.apply(migration, case, "MG301", f"{migration.label} does not apply"):
+        if not self.apply(migration, case, "MG301", does_not_apply):
             return False
         applied, changed_by_apply = self.tracker.fingerprint, self.tracker.changed
-        rollback = migration.rollback
-        assert rollback is not None
-        try:
-            with self.tracker.watch():
-                outcome = self.run.rollback(migration)
-        except runner.MigrationFailed as failure:
-            self.fail(
-                case,
-                "MG403",
-                failure.path,
-                failure.line,
-                f"rolling back {migration.label} fails: {failure.message}",
-                "fix the rollback statement on that line",
-            )
-            return True  # the rollback was undone: the database is as after the apply
-        case.time += outcome.seconds
+        if not self.roll_back(migration, case):
+            return True  # the failed rollback was undone: the database is as after the apply
         changed_by_rollback = self.tracker.changed
-        differences = describe_differences(
-            before,
-            self.tracker.fingerprint,
-            only=changed_by_apply | changed_by_rollback,
-            wording=ROLLBACK,
+        restored = self.compare(
+            case, migration, before, changed_by_apply | changed_by_rollback, "MG404"
         )
-        if differences:
-            self.fail(
-                case,
-                "MG404",
-                str(rollback.path),
-                None,
-                f"rolling back {migration.label} does not restore the database: "
-                + "; ".join(differences),
-                f"make {rollback.path.name} undo exactly what {migration.path.name} does",
-            )
-        if not self.apply(
-            migration, case, "MG405", f"re-applying {migration.label} after its rollback fails"
-        ):
+        reapply = f"re-applying {migration.label} after its rollback fails"
+        if not self.apply(migration, case, "MG405", reapply):
             return False
-        if differences:
-            return True  # what re-applying then shows is the same damage again
-        differences = describe_differences(
-            applied,
-            self.tracker.fingerprint,
-            only=changed_by_rollback | self.tracker.changed,
-            wording=REAPPLY,
-        )
-        if differences:
-            self.fail(
-                case,
-                "MG406",
-                str(rollback.path),
-                None,
-                f"re-applying {migration.label} after its rollback gives another "
-                "result: " + "; ".join(differences),
-                "the rollback leaves something the migration then trips over or skips",
+        if restored:  # otherwise re-applying only shows the same damage again
+            self.compare(
+                case, migration, applied, changed_by_rollback | self.tracker.changed, "MG406"
             )
         return True
+
+    def compare(
+        self,
+        case: Case,
+        migration: Migration,
+        expected: Fingerprint,
+        only: frozenset[str],
+        code: str,
+    ) -> bool:
+        """Whether the database equals `expected` (on the groups that may differ); if not, a
+        finding that says what differs."""
+        rollback = migration.rollback
+        assert rollback is not None
+        wording = ROLLBACK if code == "MG404" else REAPPLY
+        differences = describe_differences(
+            expected, self.tracker.fingerprint, only=only, wording=wording
+        )
+        if not differences:
+            return True
+        if code == "MG404":
+            message = f"rolling back {migration.label} does not restore the database: "
+            hint = f"make {rollback.path.name} undo exactly what {migration.path.name} does"
+        else:
+            message = f"re-applying {migration.label} after its rollback gives another result: "
+            hint = "the rollback leaves something the migration then trips over or skips"
+        self.fail(case, code, str(rollback.path), None, message + "; ".join(differences), hint)
+        return False
 
     def downward(self, migrations: list[Migration], top: int) -> list[Case]:
         """The migrations the sample data already had (up to `top`): from the newest down,

@@ -188,6 +188,26 @@ def test_a_data_rollback_that_changes_content(
     assert "table patients: content changed (same row count)" in capsys.readouterr().out
 
 
+def test_a_migration_that_gives_another_result_when_re_applied(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(
+        {
+            **BASE,
+            "m/data/0003_token.sql": (
+                "INSERT INTO patients (mrn) VALUES ('TMP-' || hex(randomblob(8)));\n"
+            ),
+            "m/rollback/0003_rollback.sql": "DELETE FROM patients WHERE mrn LIKE 'TMP-%';\n",
+        }
+    )
+    assert run(root) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"{root / 'm/rollback/0003_rollback.sql'}: MG406 re-applying 0003 after its rollback "
+        "gives another result: table patients: content changed (same row count)." in out
+    )
+
+
 @pytest.mark.parametrize(
     ("rollback", "code", "message"),
     [
