@@ -270,9 +270,13 @@ def write_github(reports: Sequence[Report], out: TextIO | None = None) -> None:
 
 
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+    """A table cell: HTML escaped outside `code spans` (entities show literally inside them)."""
+    parts = ("" if value is None else str(value)).replace("\r", "").split("`")
+    for i in range(0, len(parts), 2):
+        parts[i] = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no code span, escape the rest too
+        parts[-1] = parts[-1].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(parts).replace("|", "\\|").replace("\n", "<br>")
 
 
 def _table(

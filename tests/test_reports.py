@@ -236,6 +236,9 @@ def test_summary_table_has_a_row_per_migration_and_the_findings() -> None:
     assert "| rollback_roundtrip |  |  | error | internal error: boom |  |" in text
     piped = Report.from_findings("x", [Finding("x", "MG1", "a|b", 1, "one\ntwo")], passed="")
     assert "| a\\|b | 1 | MG1 | one<br>two |" in reports.summary_markdown([piped])
+    coded = Finding("x", "MG1", "a", 1, "<b>", "declare `-- @irreversible <reason>`")
+    text = reports.summary_markdown([Report("x", [Case("c", "x", findings=[coded])])])
+    assert "| &lt;b&gt; | declare `-- @irreversible <reason>` |" in text  # code spans stay literal
 
 
 def test_text_has_hints_and_colour_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
