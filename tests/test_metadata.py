@@ -1,0 +1,123 @@
+"""The metadata users read: hook ids, their commands, README sections, the manifest's regexes."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomllib
+import yaml
+
+from ci.__main__ import COMMANDS
+from tests.conftest import REPO
+
+HOOK_IDS = {
+    "migration-numbering": "numbering",
+    "migration-checksums": "checksums",
+    "migration-lint": "lint",
+    "migration-apply-empty": "apply_empty",
+    "migration-apply-sample": "apply_sample",
+    "migration-rollback": "rollback_roundtrip",
+}
+COMMIT_TIME = {"migration-numbering", "migration-checksums", "migration-lint"}
+
+
+def manifest() -> list[dict[str, Any]]:
+    hooks: list[dict[str, Any]] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    return hooks
+
+
+def scripts() -> dict[str, str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    found: dict[str, str] = project["project"]["scripts"]
+    return found
+
+
+def readme() -> str:
+    return (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_six_hooks_of_the_spec() -> None:
+    hooks = manifest()
+    assert [h["id"] for h in hooks] == list(HOOK_IDS)
+    for hook in hooks:
+        assert hook["language"] == "python"
+        assert list(hook)[:5] == ["id", "name", "description", "entry", "language"]
+        whole_directory = hook["id"] != "migration-lint"
+        assert hook.get("pass_filenames", True) is not whole_directory, hook["id"]
+        assert hook.get("require_serial", False) is whole_directory, hook["id"]
+        at_commit = "pre-commit" in hook["stages"]
+        assert at_commit is (hook["id"] in COMMIT_TIME), hook["id"]
+        assert "manual" in hook["stages"] and "pre-push" in hook["stages"]
+
+
+@pytest.mark.parametrize("hook_id", list(HOOK_IDS))
+def test_every_hook_has_a_command_an_importable_main_and_a_readme_section(hook_id: str) -> None:
+    (hook,) = [h for h in manifest() if h["id"] == hook_id]
+    target = scripts()[hook["entry"]]  # the entry is a console script of this package
+    module_name, _, function = target.partition(":")
+    assert module_name == f"hooks.{HOOK_IDS[hook_id]}" and function == "main"
+    main = getattr(importlib.import_module(module_name), function)
+    assert callable(main)
+    assert callable(importlib.import_module(f"ci.{HOOK_IDS[hook_id]}").main)
+    assert f"#### `{hook_id}`" in readme()
+    done = subprocess.run(
+        [sys.executable, "-m", module_name, "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and "--migrations-dir" in done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "matches"),
+    [
+        ("schema/migrations/schema/0001_initial.sql", True),
+        ("schema/migrations/data/0005_migrate_patient_ids_to_mrn.sql", True),
+        ("schema/migrations/seed/0001_default_settings.sql", True),
+        ("schema/migrations/rollback/0001_rollback.sql", True),
+        ("schema/migrations/0001_flat_layout.sql", True),
+        ("schema/invariants.sql", False),
+        ("README.md", False),
+        ("app/schema/migrations/0001_x.sql", False),
+    ],
+)
+def test_files_regexes_match_migrations_only(path: str, matches: bool) -> None:
+    for hook in manifest():
+        assert bool(re.search(hook["files"], path)) is matches, (hook["id"], path)
+    checksums = next(h for h in manifest() if h["id"] == "migration-checksums")
+    assert re.search(checksums["files"], "schema/migrations.lock")
+    assert not re.search(checksums["files"], "schema/migrations.lock.orig")
+
+
+def test_every_cli_command_has_a_main() -> None:
+    assert scripts()["migration-guard"] == "ci.__main__:cli"
+    for command, module in COMMANDS.items():
+        assert callable(importlib.import_module(module).main), command
+
+
+def test_readme_example_workflow_is_a_valid_workflow(tmp_path: Path) -> None:
+    block = re.search(r"```yaml\n(name: migrations\n.*?)```", readme(), re.DOTALL)
+    assert block, "the README's example workflow"
+    workflow = tmp_path / "migrations.yml"
+    workflow.write_text(block.group(1), encoding="utf-8")
+    uses = re.findall(r"uses: ([\w./-]+)@(\S+)", block.group(1))
+    assert uses and all(re.fullmatch(r"[0-9a-f]{40}", ref) for _, ref in uses), uses
+    assert "actions/upload-artifact" in {name for name, _ in uses}
+    done = subprocess.run(
+        [
+            shutil.which("check-jsonschema")
+            or str(Path(sys.executable).parent / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(workflow),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
