@@ -116,6 +116,10 @@ def could_not_run() -> Iterator[None]:
         yield
     except runner.RunRefused as error:
         raise UsageError(str(error).replace("\n", "; ")) from None
+    except sqlite3.Error as error:  # disk full, I/O error: the runner lets these through
+        if not runner.is_environmental(error):
+            raise
+        raise UsageError(runner.explain(error, "the check's temporary database")) from None
 
 
 # --- migrations as test cases ----------------------------------------------------------------
