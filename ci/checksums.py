@@ -12,8 +12,8 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ci import lockfile
 from ci.cli import check_parser, parse, run_check
@@ -26,8 +26,7 @@ WHITESPACE = "only whitespace/comments changed"
 STATEMENTS = "statements changed"
 
 
-@dataclass(frozen=True)
-class Applied:
+class Applied(NamedTuple):
     """One file some source says is applied: where it was, and what it looked like then."""
 
     source: str  # "the lock file", "database x.db", "base ref origin/main"
@@ -38,14 +37,21 @@ class Applied:
     old_text: str | None = None
 
 
-@dataclass
 class Current:
     """The migration files in the working tree, keyed by path relative to the migrations dir."""
 
-    catalog: Catalog
-    files: dict[str, Migration]
-    data: dict[str, bytes]
-    unreadable: list[Finding]
+    def __init__(
+        self,
+        catalog: Catalog,
+        files: dict[str, Migration],
+        data: dict[str, bytes],
+        unreadable: list[Finding],
+    ) -> None:
+        self.catalog = catalog
+        self.files = files
+        self.data = data
+        self.unreadable = unreadable
+        self.checksums = {relative: checksum(content) for relative, content in data.items()}
 
     def display(self, relative: str) -> str:
         return str(self.catalog.root / relative)
@@ -214,7 +220,9 @@ def compare(current: Current, sources: list[list[Applied]]) -> list[Finding]:
             if a.path in current.files and data is None:
                 continue  # unreadable: reported once as MG209
             if data is not None:
-                if not checksum_matches(a.recorded, data):
+                if a.recorded != current.checksums[a.path] and not checksum_matches(
+                    a.recorded, data
+                ):
                     edits.setdefault(a.path, []).append(a)
                 continue
             moved = _find_moved(current, a, recorded_paths)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci.cli import check_parser, parse, run_check
@@ -29,13 +28,13 @@ from ci.model import (
 CHECK = "numbering"
 
 
-@dataclass
 class Base:
     """What a base ref (e.g. origin/main) already has: its migration paths and highest numbers."""
 
-    ref: str
-    paths: set[str] = field(default_factory=set)
-    head: dict[str, int] = field(default_factory=lambda: {"main": 0, "seed": 0})
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self.paths: set[str] = set()
+        self.head: dict[str, int] = {"main": 0, "seed": 0}
 
     def add(self, relative: str) -> None:
         folder, _, name = relative.rpartition("/")
