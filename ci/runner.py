@@ -461,7 +461,32 @@ class Runner:
             outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
+        if any(o.action == "rolled back" for o in outcomes):
+            self.reset_seeds()
         return outcomes
+
+    def reset_seeds(self) -> list[AppliedRow]:
+        """Mark applied seeds as pending again (they are idempotent; nothing is executed).
+
+        Seeds are never rolled back, but a main-track rollback may drop the tables they filled;
+        so after one, the seeds run again when a later run reaches the head of the main track.
+        """
+        with self.guard():
+            self.begin()
+            try:
+                seeds = [r for r in bookkeeping.read_applied(self.conn) if r.track == "seed"]
+                for row in seeds:
+                    bookkeeping.unrecord(self.conn, "seed", row.version)
+                    entry = Entry(row.version, "seed", row.description, row.file_hash)
+                    bookkeeping.log(self.conn, "seed-reset", entry)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback_quietly()
+                raise
+        if seeds:
+            labels = ", ".join(r.label for r in seeds)
+            self.notice(f"seeds {labels} will run again when the database is back at head")
+        return seeds
 
     # --- dry run --------------------------------------------------------------------------
 

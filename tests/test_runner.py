@@ -630,3 +630,18 @@ def test_warn_slow_warns_per_migration(write_tree: WriteTree, tmp_path: Path) ->
     runner, out = make_runner(root, tmp_path / "app.db", warn_slow=0.0)
     runner.migrate()
     assert out.getvalue().count("(more than --warn-slow 0 s)") == 2
+
+
+def test_rollback_makes_seeds_pending_again_so_they_refill_dropped_tables(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    seed = "INSERT OR IGNORE INTO patients (id, mrn) VALUES (100, 'SEED');\n"
+    root = write_tree(tree(BASE | {"seed/0001_defaults.sql": seed}))
+    db = tmp_path / "app.db"
+    runner, out = make_runner(root, db)
+    runner.migrate()
+    runner.rollback_to(1)
+    assert versions(db) == []  # patients is gone, so the seed's row is gone with it
+    assert "seeds seed-0001 will run again" in out.getvalue()
+    assert [o.migration.label for o in runner.migrate()] == ["0001", "0002", "seed-0001"]
+    assert query(db, "SELECT mrn FROM patients WHERE id = 100") == [("SEED",)]
