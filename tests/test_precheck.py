@@ -1,0 +1,90 @@
+"""`python -m ci.precheck`: integrity, foreign keys, size, journal mode, dirty marks; read-only."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ci.precheck import main
+
+
+def make_db(path: Path, sql: str) -> Path:
+    conn = sqlite3.connect(path)
+    conn.executescript(sql)  # test fixture only; the tool itself never uses executescript
+    conn.close()
+    return path
+
+
+HEALTHY = (
+    "CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT);"
+    "CREATE TABLE vitals (id INTEGER PRIMARY KEY, patient_id INTEGER REFERENCES patients(id));"
+    "INSERT INTO patients VALUES (1, 'A');"
+    "INSERT INTO vitals VALUES (1, 1);"
+)
+
+
+def test_healthy_database_passes_and_is_described(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = make_db(tmp_path / "app.db", HEALTHY)
+    before = db.read_bytes()
+    assert main(["--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "bytes (" in out and "journal_mode=delete" in out and "schema_version 0000" in out
+    assert "OK precheck: 3 passed" in out
+    assert db.read_bytes() == before
+
+
+def test_orphan_rows_are_a_finding_naming_table_and_rowid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = make_db(tmp_path / "app.db", HEALTHY + "INSERT INTO vitals VALUES (2, 99);")
+    assert main(["--db", str(db)]) == 1
+    out = capsys.readouterr().out
+    assert "MG351" in out and "vitals rowid 2 references a missing row of patients" in out
+
+
+def test_dirty_mark_is_a_finding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = make_db(
+        tmp_path / "app.db",
+        HEALTHY
+        + "CREATE TABLE schema_version_log (id INTEGER PRIMARY KEY, logged_at TEXT, action TEXT,"
+        " version INTEGER, migration_type TEXT, description TEXT, file_hash TEXT,"
+        " execution_time_ms INTEGER, rows_affected INTEGER, error TEXT, cleared_at TEXT,"
+        " applied_by TEXT);"
+        "INSERT INTO schema_version_log (logged_at, action, version, migration_type, description,"
+        " rows_affected) VALUES ('2026-01-01T00:00:00Z', 'dirty', 6, 'data', 'backfill', 500);",
+    )
+    assert main(["--db", str(db)]) == 1
+    out = capsys.readouterr().out
+    assert "MG352" in out and "0006 backfill" in out and "500 rows done" in out
+
+
+def test_corrupt_database_is_an_integrity_finding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = make_db(tmp_path / "app.db", HEALTHY + "CREATE INDEX patients_mrn ON patients (mrn);")
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA writable_schema = ON")
+    # point the index at a different column: the index no longer matches the table
+    conn.execute(
+        "UPDATE sqlite_master SET sql = 'CREATE INDEX patients_mrn ON patients (id)' "
+        "WHERE name = 'patients_mrn'"
+    )
+    conn.commit()
+    conn.close()
+    assert main(["--db", str(db)]) == 1
+    assert "MG350" in capsys.readouterr().out
+
+
+def test_missing_and_non_sqlite_files_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--db", str(tmp_path / "nope.db")]) == 2
+    assert "no such database file" in capsys.readouterr().err
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database\n" * 100)
+    assert main(["--db", str(junk)]) == 2
+    assert capsys.readouterr().err.strip() == f"precheck: {junk}: not a SQLite database"
