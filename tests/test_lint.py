@@ -322,3 +322,9 @@ def test_long_comment_lines_are_not_lt05(
     monkeypatch.chdir(strict)
     assert lint.main([]) == 1
     assert "0002_unit.sql:2: LT05" in capsys.readouterr().out
+
+
+def test_worked_example_passes_lint() -> None:
+    done = run_module("ci.lint", cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("OK lint: ") and " failed" not in done.stdout
