@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ci import backup, bookkeeping
-from ci.cli import UsageError
+from ci.cli import UsageError, parse
 from ci.model import DEFAULT_MIGRATIONS_DIR, Catalog, InputError, Migration, discover
 from ci.runner import (
     CannotRun,
@@ -41,8 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--migrations-dir",
         type=Path,
-        default=Path(DEFAULT_MIGRATIONS_DIR),
+        default=None,
         help=f"migrations root (default: {DEFAULT_MIGRATIONS_DIR})",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: migration-guard.yaml if present); every key is also a flag",
     )
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--status", action="store_true", help="show applied and pending")
@@ -120,7 +126,7 @@ def _seconds(text: str) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)  # the config file's values become defaults; flags win
     if args.target is not None and args.rollback is not None:
         parser.error("--target and --rollback do not go together")
     if args.resume and (args.status or args.rollback is not None or args.dry_run):

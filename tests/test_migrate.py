@@ -368,3 +368,15 @@ def test_locked_database_fails_after_the_busy_timeout(good: Path, tmp_path: Path
         holder.close()
     assert done.returncode == 2
     assert "locked by another process; gave up after waiting 0.3 s" in one_line(done)
+
+
+def test_config_file_supplies_the_migrations_dir(
+    write_tree: WriteTree,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = write_tree(tree(BASE) | {"migration-guard.yaml": f"migrations_dir: {MIGRATIONS}\n"})
+    monkeypatch.chdir(root)
+    assert main(["--db", str(tmp_path / "app.db")]) == 0
+    assert "OK: database at 0002" in capsys.readouterr().out
