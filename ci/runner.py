@@ -908,6 +908,6 @@ def dirty_message(mark: DirtyMark) -> str:
     error = f"; it failed with: {mark.error}" if mark.error else ""
     return (
         f"database is dirty: {mark.label} {mark.description} started at {mark.logged_at} "
-        f"and did not finish ({mark.rows_done} rows done){error}. Run with --resume to finish "
+        f"and did not finish ({mark.rows_done:,} rows done){error}. Run with --resume to finish "
         "it, or fix the database by hand and run with --force-clean"
     )
