@@ -205,25 +205,20 @@ def not_run(check: str, catalog: Catalog, migrations: list[Migration], why: str)
 
 
 def duplicate_cases(check: str, run: runner.Runner) -> list[Case]:
-    """Two files with one number cannot both be applied: one failing case each."""
-    return [
-        Case(
-            f"duplicate number {line.split(': ', 1)[0]}",
-            check,
-            path=line.split(": ", 1)[0],
-            findings=[
-                Finding(
-                    check,
-                    "MG310",
-                    line.split(": ", 1)[0],
-                    None,
-                    line.split(": ", 1)[1].split(";")[0],
-                    "renumber one of them (python -m ci.numbering shows the next free number)",
-                )
-            ],
-        )
-        for line in run.duplicates()
-    ]
+    """Two files with one number cannot both be applied: one failing case for each extra."""
+    cases: list[Case] = []
+    for migrations in (run.catalog.main, run.catalog.seeds):
+        first: dict[int, Migration] = {}
+        for migration in migrations:
+            other = first.setdefault(migration.version, migration)
+            if other is migration:
+                continue
+            path = str(migration.path)
+            message = f"number {migration.label} is also used by {other.path}"
+            hint = "renumber one of them (python -m ci.numbering shows the next free number)"
+            finding = Finding(check, "MG310", path, None, message, hint)
+            cases.append(Case(f"duplicate {migration.label}", check, path=path, findings=[finding]))
+    return cases
 
 
 # --- validation after the last migration -----------------------------------------------------

@@ -138,6 +138,16 @@ def test_version_check_and_seed_order(write_tree: WriteTree) -> None:
     assert run(root) == 0
 
 
+def test_two_files_with_one_number_are_not_applied(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree({**BASE, "m/data/0002_other.sql": "SELECT 1;\n"})
+    assert run(root) == 1
+    out = capsys.readouterr().out
+    assert f"{root / 'm/schema/0002_vitals.sql'}: MG310 number 0002 is also used by " in out
+    assert "FAILED apply_empty: 0 passed, 1 failed" in out
+
+
 def test_warn_slow_flags_but_passes(
     write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
 ) -> None:
