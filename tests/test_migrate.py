@@ -32,7 +32,7 @@ def test_apply_prints_each_migration_and_status_shows_them(
     assert migrate(root, db) == 0
     out = capsys.readouterr().out
     assert "app.db: 3 to apply (0001 .. seed-0001; at 0000, head 0002)" in out
-    assert "applied 0001 schema" in out and "applied 0002 schema" in out
+    assert "applied 0001      schema" in out and "applied 0002      schema" in out
     assert "applied seed-0001 seed" in out
     assert "OK: database at 0002 (head 0002, seeds seed-0001..seed-0001)" in out
     assert migrate(root, db) == 0
@@ -70,7 +70,7 @@ def test_dry_run_changes_nothing_and_reports_rows(
     out = capsys.readouterr().out
     assert "dry run: plan to apply 2 migration(s)" in out
     assert "  1. 0001 schema" in out and "  2. 0002 schema" in out
-    assert "would apply 0002 schema" in out and ": 5 rows," in out
+    assert "would apply 0002      schema" in out and ": 5 rows," in out
     assert "all 2 would succeed; nothing was changed" in out
     assert migrate(root, db, "--target", "1") == 0
     before = db.read_bytes()
