@@ -85,8 +85,12 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name in ("pyproject.toml", "README.md", "action.yml"):
         shutil.copy(REPO / name, action_path / name)
     venv = base / "venv"
-    # setup-python's interpreter; the test's own packages stand in for PyPI's
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    # setup-python's interpreter; the test's own packages stand in for PyPI's (a .pth file, not
+    # --system-site-packages: under .ci/run the test interpreter is itself a venv)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    (site_packages,) = venv.glob("lib/python3*/site-packages")
+    parents = [p for p in sys.path if p.endswith("-packages") and Path(p).is_dir()]
+    (site_packages / "_test_parent.pth").write_text("\n".join(parents) + "\n", encoding="utf-8")
     paths = {"action": action_path, "bin": venv / "bin", "temp": base}
     (install,), _, _ = run_steps(paths, base, {}, {}, only="install")  # once for the module
     assert install.returncode == 0, install.stdout + install.stderr
