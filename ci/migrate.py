@@ -141,7 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"migrate: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("migrate: interrupted; the migration in progress was rolled back", file=sys.stderr)
+        print(
+            "migrate: interrupted; the migration in progress was rolled back (a @batch or "
+            "@no-transaction one stays marked dirty: finish it with --resume)",
+            file=sys.stderr,
+        )
         return 130
 
 
