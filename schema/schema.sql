@@ -78,7 +78,7 @@ CREATE INDEX idx_telemetry_metrics_device_time ON telemetry_metrics (
     device_id, sent_at
 );
 
-CREATE INDEX idx_vitals_mrn_pending ON vitals (patient_id)
+CREATE INDEX idx_vitals_mrn_pending ON vitals (vital_id)
 WHERE patient_mrn IS NULL;
 
 CREATE INDEX idx_vitals_patient_time ON vitals (patient_id, recorded_at);

@@ -12,6 +12,9 @@
 -- non-NULL patient_mrn and so leaves the candidate set: the loop always ends,
 -- and a run interrupted midway resumes where it stopped. Vitals of a patient
 -- who has no MRN yet stay NULL; they are not an error.
+--
+-- ORDER BY vital_id follows idx_vitals_mrn_pending (0004): no sort, and a
+-- batch updates rows that sit next to each other.
 
 UPDATE vitals
 SET
@@ -25,6 +28,6 @@ WHERE vital_id IN (
     FROM vitals AS v
     INNER JOIN patients AS p ON v.patient_id = p.patient_id
     WHERE v.patient_mrn IS NULL AND p.mrn IS NOT NULL
-    ORDER BY v.patient_id, v.vital_id
+    ORDER BY v.vital_id
     LIMIT :batch_size
 );
