@@ -176,28 +176,31 @@ def test_large_file_is_skipped_by_sqlfluff_with_a_warning(
     assert "MG500 warning: larger than sqlfluff's large_file_skip_byte_limit (50 bytes)" in out
 
 
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        (b"SELECT 1;\n\xff\xfe;\n", ":2: MG500 not valid UTF-8 (byte 0xff)"),
-        (b"\x00\x01binary", ": MG500 binary file (contains NUL bytes), not SQL"),
-        (b"", ": MG500 empty migration: no SQL statements"),
-        (b"-- only a comment\n", ": MG500 empty migration: no SQL statements"),
-        (b"-- @frobnicate\nSELECT 1;\n", ":1: MG500 unknown directive @frobnicate"),
-    ],
-    ids=["not-utf8", "binary", "empty", "comment-only", "unknown-directive"],
-)
-def test_bad_input_is_one_line_and_exit_1(
-    write_tree: WriteTree, content: bytes, message: str
-) -> None:
-    root = _tree(write_tree, {"data/0002_bad.sql": content, "schema/0001_init.sql": GOOD})
+BAD_INPUT = {
+    "0002_not_utf8.sql": (b"SELECT 1;\n\xff\xfe;\n", ":2: MG500 not valid UTF-8 (byte 0xff)"),
+    "0003_binary.sql": (b"\x00\x01binary", ": MG500 binary file (contains NUL bytes), not SQL"),
+    "0004_empty.sql": (b"", ": MG500 empty migration: no SQL statements"),
+    "0005_comment.sql": (b"-- only a comment\n", ": MG500 empty migration: no SQL statements"),
+    "0006_directive.sql": (b"-- @frobnicate\nSELECT 1;\n", ":1: MG500 unknown directive @frob"),
+}
+
+
+def test_bad_input_is_one_line_each_and_exit_1(write_tree: WriteTree) -> None:
+    files: dict[str, str | bytes] = {f"data/{name}": data for name, (data, _) in BAD_INPUT.items()}
+    root = _tree(write_tree, {**files, "schema/0001_init.sql": GOOD})
+    (root / MIGRATIONS / "data/0007_dir.sql").mkdir()
     done = run_module("ci.lint", cwd=root)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-    bad = [line for line in done.stdout.splitlines() if "0002_bad.sql" in line]
-    assert len(bad) == 1
-    assert bad[0].startswith(f"{MIGRATIONS}/data/0002_bad.sql{message}")
-    assert done.stdout.splitlines()[-1] == "FAILED lint: 1 passed, 1 failed"
+    lines = done.stdout.splitlines()
+    for name, (_, message) in BAD_INPUT.items():
+        bad = [line for line in lines if name in line]
+        assert len(bad) == 1, lines
+        assert bad[0].startswith(f"{MIGRATIONS}/data/{name}{message}")
+    assert [line for line in lines if "0007_dir.sql" in line] == [
+        f"{MIGRATIONS}/data/0007_dir.sql: MG500 is a directory, not a SQL file."
+    ]
+    assert lines[-1] == "FAILED lint: 1 passed, 6 failed"
 
 
 def test_missing_directory_is_exit_2(
