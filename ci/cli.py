@@ -122,9 +122,10 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
 def apply_config(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
     """Config values (and an aggregate run's options) become the parser's defaults."""
     collector = _collector.get()
-    path = config.config_path(argv)
-    if path is None and collector is not None:
-        path = collector.config
+    if collector is not None:  # `python -m ci` found the file (or was given --config) already
+        path = config.explicit_path(argv) or collector.config
+    else:
+        path = config.config_path(argv)
     values: dict[str, Any] = {}
     if path is not None:
         check = parser.prog.rsplit(".", 1)[-1]

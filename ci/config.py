@@ -36,6 +36,14 @@ def dest(key: str) -> str:
 
 def config_path(argv: Sequence[str]) -> Path | None:
     """`--config FILE` from the command line, else `migration-guard.yaml` when it exists."""
+    explicit = explicit_path(argv)
+    if explicit is not None:
+        return explicit
+    default = Path(DEFAULT_CONFIG)
+    return default if default.is_file() else None
+
+
+def explicit_path(argv: Sequence[str]) -> Path | None:
     for i, token in enumerate(argv):
         if token == "--":
             break
@@ -43,8 +51,7 @@ def config_path(argv: Sequence[str]) -> Path | None:
             return Path(argv[i + 1])
         if token.startswith("--config="):
             return Path(token.split("=", 1)[1])
-    default = Path(DEFAULT_CONFIG)
-    return default if default.is_file() else None
+    return None
 
 
 def load(path: Path) -> Mapping[str, Any]:

@@ -159,3 +159,15 @@ def test_console_script_is_installed(write_tree: WriteTree) -> None:
         [script, "rollback", "--help"], capture_output=True, text=True, check=False, cwd=root
     )
     assert done.returncode == 0 and "--sample" in done.stdout, done.stderr
+
+
+def test_an_explicit_config_reaches_every_check(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(BROKEN)
+    monkeypatch.chdir(root)
+    (root / "migration-guard.yaml").write_text("migrations_dir: nowhere\n")
+    (root / "other.yaml").write_text(f"migrations_dir: {M}\nchecks: numbering,checksums\n")
+    assert main(["--config", "other.yaml"]) == 1, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "MG101" in out and out.splitlines()[-1].startswith("FAILED numbering, checksums:")
