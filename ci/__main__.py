@@ -134,7 +134,11 @@ def _run_one(name: str, files: list[str], collector: Collector) -> int:
         traceback.print_exc()
         code = 2
         collector.reports.append(_error_report(name, f"internal error: {error!r}"))
-    if len(collector.reports) == before:
+    if len(collector.reports) == before and code == 0:  # returned early: nothing to check
+        collector.reports.append(
+            Report(name, [Case(f"{name}: nothing to check", name, skipped="")])
+        )
+    elif len(collector.reports) == before:
         collector.reports.append(_error_report(name, f"could not run (exit {code}); see the log"))
     return int(code) if isinstance(code, int) else 2
 
