@@ -323,8 +323,8 @@ def _text(data: bytes) -> str | None:
 def lock_findings(lock: lockfile.Lock, current: Current, *, renamed: set[str]) -> Iterator[Finding]:
     path = str(lock.path)
     fix = (
-        "resolve it: keep the target branch's lock (git checkout --theirs/--ours "
-        f"{path}), renumber your new migration if ci.numbering asks, then run "
+        f"take the target branch's lock (e.g. git checkout origin/main -- {path}), renumber "
+        "your new migration if python -m ci.numbering --base-ref origin/main asks, then run "
         "python -m ci.checksums --update"
     )
     if lock.conflict_line is not None:

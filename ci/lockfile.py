@@ -169,9 +169,9 @@ def write(path: Path, lines: list[str]) -> None:
 def _writable(lock: Lock) -> None:
     if lock.conflict_line is not None:
         raise InputError(
-            f"{lock.path}:{lock.conflict_line}: the lock has git conflict markers; keep the "
-            f"target branch's side (git checkout --theirs {lock.path} during a rebase, --ours "
-            "during a merge), renumber your migration if ci.numbering asks, then --update again"
+            f"{lock.path}:{lock.conflict_line}: the lock has git conflict markers; take the "
+            f"target branch's lock (e.g. git checkout origin/main -- {lock.path}), renumber "
+            "your migration if ci.numbering asks, then run --update again"
         )
     bad = [(n, m) for n, m in lock.problems if n != 1]
     if bad:

@@ -289,14 +289,21 @@ def _why_malformed(name: str) -> str:
 
 
 def _pair_rollbacks(catalog: Catalog) -> None:
-    by_version = {m.version: m for m in catalog.main}
-    paired: dict[int, Migration] = {}
+    """Give each main-track migration its rollback file. Of two migrations sharing a number
+    (a numbering error), the one the rollback names (`rollback/0003_<slug>.sql`) gets it, else
+    the first in order."""
+    by_version: dict[int, list[Migration]] = {}
+    for m in catalog.main:
+        by_version.setdefault(m.version, []).append(m)
+    paired: dict[Path, Migration] = {}
     for version, files in catalog.rollbacks.items():
-        migration = by_version.get(version)
-        if migration is not None and version not in paired:
-            paired[version] = Migration(
-                migration.file, migration.kind, version, migration.slug, files[0]
-            )
-    catalog.main = [
-        paired.get(m.version, m) if m is by_version[m.version] else m for m in catalog.main
-    ]
+        candidates = by_version.get(version)
+        if not candidates:
+            continue
+        slug = files[0].path.name[:-4].partition("_")[2]
+        migration = next((m for m in candidates if m.slug == slug), candidates[0])
+        paired[migration.path] = Migration(
+            migration.file, migration.kind, version, migration.slug, files[0]
+        )
+    if paired:
+        catalog.main = [paired.get(m.path, m) for m in catalog.main]

@@ -115,8 +115,13 @@ def _duplicates(
     for group in by_version.values():
         if len(group) < 2:
             continue
-        if base is not None:  # the file the base ref already has keeps the number
-            group.sort(key=lambda m: _relative(root, m.path) not in base.paths)
+        # the file the base ref already has keeps the number, else the one with the rollback
+        group.sort(
+            key=lambda m: (
+                base is not None and _relative(root, m.path) not in base.paths,
+                m.rollback is None,
+            )
+        )
         first = group[0]
         for m in group[1:]:
             if m.path in renumbered:
@@ -163,7 +168,10 @@ def _span(track: str, first: int, last: int) -> str:
 
 
 def _rollback_problems(catalog: Catalog) -> Iterator[Finding]:
-    main = {m.version: m for m in catalog.main}
+    main: dict[int, Migration] = {}
+    for m in catalog.main:
+        if m.rollback is not None or m.version not in main:
+            main[m.version] = m  # of duplicates, the one the model gave the rollback
     seeds = {m.version for m in catalog.seeds}
     for version, files in sorted(catalog.rollbacks.items()):
         migration = main.get(version)

@@ -129,10 +129,21 @@ def strip_comments(sql: str) -> str:
     return "".join(out)
 
 
-def code_fingerprint(text: str) -> str:
-    """A hash of the statements with comments removed and whitespace folded.
+# Tokens for the code fingerprint: quoted strings and identifiers verbatim (their spaces are data),
+# words, and single other characters; whitespace between tokens is not part of any token.
+_CODE_TOKEN = re.compile(
+    r"""'(?:[^']|'')*'? | "(?:[^"]|"")*"? | `(?:[^`]|``)*`? | \[[^\]]*\]? | \w+ | \S""",
+    re.VERBOSE,
+)
 
-    Two versions of a file with equal fingerprints differ only in whitespace or comments.
+
+def code_fingerprint(text: str) -> str:
+    """A hash of the statements' tokens, comments and whitespace removed.
+
+    Two versions of a file with equal fingerprints differ only in whitespace (including line
+    breaks and spaces around punctuation, `(a)` vs `( a )`) or comments. Whitespace inside a
+    string literal is data, so `'a  b'` vs `'a b'` is a statement change.
     """
-    folded = " ".join(strip_comments(text).split())
-    return _sha256(folded.encode())
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # as the checksum does (SPEC 3.1)
+    tokens = _CODE_TOKEN.findall(strip_comments(text))
+    return _sha256("\x1f".join(tokens).encode())

@@ -86,6 +86,8 @@ def test_new_file_must_be_added_to_the_lock(
     ("new_text", "expected"),
     [
         ("CREATE TABLE t (a INTEGER, b TEXT);\n", "statements changed"),
+        ("CREATE TABLE t (\n    a INTEGER\n);\n", "only whitespace/comments"),
+        ("CREATE TABLE t (a INTEGER); SELECT 'two  spaces';\n", "statements changed"),
         (
             "-- the patients table\nCREATE TABLE t\n    (a   INTEGER);  -- no rows yet\n",
             "only whitespace/comments",
@@ -274,6 +276,11 @@ def test_edit_caught_via_base_ref_with_line(
     path.write_text("-- @irreversible backfill\n\nUPDATE t  SET a = 1\nWHERE a IS NULL; -- x\n")
     code, out, _ = run(git_repo, capsys, "--base-ref", "main")
     assert code == 1 and "(only whitespace/comments changed;" in out
+    path.write_text(
+        "-- @irreversible backfill\nUPDATE t SET a = 1 WHERE a  IS NULL AND 'x ' = 'x';\n"
+    )
+    code, out, _ = run(git_repo, capsys, "--base-ref", "main")
+    assert code == 1 and "(statements changed;" in out
 
 
 def test_crlf_checkout_is_not_flagged(

@@ -123,7 +123,7 @@ def test_duplicate_suggests_next_free_number(
 def test_flat_layout_shares_the_main_sequence(
     write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tree = {**GOOD, f"{M}/0003_flat.sql": "-- @irreversible x\nSELECT 1;\n"}
+    tree = {**GOOD, f"{M}/0003_zflat.sql": "-- @irreversible x\nSELECT 1;\n"}
     code, out = run(write_tree(tree), capsys)
     assert code == 1
     assert codes(out) == ["MG101"]
@@ -277,3 +277,12 @@ def test_worked_example_passes(capsys: pytest.CaptureFixture[str]) -> None:
     if not any((REPO / M).rglob("*.sql")):
         pytest.skip("worked example not committed yet")
     assert numbering.main(["--migrations-dir", str(REPO / M)]) == 0, capsys.readouterr().out
+
+
+def test_rollback_pairs_with_the_file_that_keeps_the_number(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree = {**GOOD, f"{M}/schema/0003_zzz.sql": "CREATE TABLE z (a);\n"}
+    code, out = run(write_tree(tree), capsys)
+    assert code == 1
+    assert codes(out) == ["MG101"]  # 0003_idx keeps rollback/0003_idx.sql: no MG107 for it
