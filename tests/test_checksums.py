@@ -388,3 +388,10 @@ def test_database_code_hash_tells_whitespace_edits(
     init.write_text("CREATE TABLE t (a TEXT);\n")
     code, out, _ = run(root, capsys, "--db", str(db))
     assert "0001_init.sql: MG201 applied migration was edited (statements changed" in out
+
+
+def test_worked_example_lock_is_current(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import REPO
+
+    code = checksums.main(["--migrations-dir", str(REPO / M), "--lock", str(REPO / LOCK)])
+    assert code == 0, capsys.readouterr().out
