@@ -82,6 +82,7 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
+_ENDS_WITH_END = re.compile(r"\bEND\s*$", re.IGNORECASE)
 _COMMENT_OR_SPACE = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
 
 
@@ -98,22 +99,30 @@ def split_pieces(text: str) -> list[Statement]:
     """Like `split_statements`, but every character of `text` is in exactly one piece."""
     pieces: list[Statement] = []
     start = 0
+    line = 1  # line of `start`; counted piece by piece (counting from 0 each time is O(n^2))
+    previous = 0  # end of the previous semicolon
     for match in _TOKEN.finditer(text):
         if match.lastgroup != "semi":
             continue
-        end = match.end()
+        end, since = match.end(), previous
+        previous = end
+        # Only a trigger body leaves a piece incomplete at a `;`; it then completes only at a
+        # `;` right after END, so other semicolons need not re-scan the piece (O(n^2) otherwise).
+        if since > start and not _ENDS_WITH_END.search(strip_comments(text[since : end - 1])):
+            continue
         if sqlite3.complete_statement(text[start:end]):
-            pieces.append(_piece(text, start, end))
+            pieces.append(_piece(text, start, end, line))
+            line += text.count("\n", start, end)
             start = end
     if start < len(text):
-        pieces.append(_piece(text, start, len(text)))
+        pieces.append(_piece(text, start, len(text), line))
     return pieces
 
 
-def _piece(text: str, start: int, end: int) -> Statement:
+def _piece(text: str, start: int, end: int, line: int) -> Statement:
     lead = _COMMENT_OR_SPACE.match(text, start, end)
     first = lead.end() if lead else start
-    return Statement(raw=text[start:end], line=text.count("\n", 0, first) + 1, offset=start)
+    return Statement(raw=text[start:end], line=line + text.count("\n", start, first), offset=start)
 
 
 def strip_comments(sql: str) -> str:
