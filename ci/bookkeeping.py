@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ci import TOOL_NAME, __version__
+from ci.model import InputError
 
 TABLE = "schema_version"
 LOG_TABLE = "schema_version_log"
@@ -220,6 +221,12 @@ def read_applied(conn: sqlite3.Connection) -> list[AppliedRow]:
         source = next((have[a] for a in ALIASES.get(column, (column,)) if a in have), None)
         select.append(_quote(source) if source else "NULL")
     rows = conn.execute(f"SELECT {', '.join(select)} FROM {TABLE}").fetchall()
+    for r in rows:
+        if not (isinstance(r[0], int) or (isinstance(r[0], str) and r[0].isdigit())):
+            raise InputError(
+                f"{TABLE}: version {r[0]!r} is not a migration number; the table was written "
+                "by another tool: rename it, or convert its versions to numbers"
+            )
     applied = [
         AppliedRow(
             version=int(r[0]),

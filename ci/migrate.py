@@ -8,7 +8,6 @@ not a SQLite file, read-only, locked by another process).
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from ci.runner import (
     Runner,
     RunRefused,
     connect,
+    connect_for_reading,
     dirty_message,
     edit_kind,
 )
@@ -347,7 +347,7 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
         pending = catalog.main + catalog.seeds
         _print_pending(pending, out)
         return 0
-    conn = _status_connection(db, args)
+    conn = connect_for_reading(db, setup=args.setup, timeout=args.busy_timeout)
     try:
         rows = bookkeeping.read_applied(conn)
         marks = bookkeeping.open_marks(conn)
@@ -376,16 +376,6 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
     else:
         print("dirty: none", file=out)
     return 1 if problems or marks else 0
-
-
-def _status_connection(db: Path, args: argparse.Namespace) -> sqlite3.Connection:
-    try:
-        return connect(db, setup=args.setup, timeout=args.busy_timeout, readonly=True)
-    except CannotRun as error:
-        if "read-only" not in str(error):
-            raise
-        # a hot journal left by a killed process needs a writer to roll it back first
-        return connect(db, setup=args.setup, timeout=args.busy_timeout)
 
 
 def _print_pending(pending: list[Migration], out: TextIO) -> None:

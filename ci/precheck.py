@@ -16,7 +16,7 @@ from ci import bookkeeping
 from ci.cli import UsageError
 from ci.findings import Case, Finding, Report
 from ci.model import InputError
-from ci.runner import connect, dirty_message
+from ci.runner import connect_for_reading, dirty_message
 
 CHECK = "precheck"
 
@@ -59,7 +59,7 @@ def run_report(
     try:
         if not db.is_file():
             raise UsageError(f"{db}: no such database file")
-        conn = connect(db, setup=args.setup, timeout=args.busy_timeout, readonly=True)
+        conn = connect_for_reading(db, setup=args.setup, timeout=args.busy_timeout)
         try:
             report = work(conn, args)
         finally:

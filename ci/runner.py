@@ -36,6 +36,7 @@ __all__ = [
     "RunRefused",
     "Runner",
     "connect",
+    "connect_for_reading",
     "load_setup",
 ]
 
@@ -120,6 +121,20 @@ def connect(
             conn.close()
             raise UsageError(f"--setup {setup} failed: {type(error).__name__}: {error}") from None
     return conn
+
+
+def connect_for_reading(
+    db: Path | str, *, setup: str | None = None, timeout: float = 30.0
+) -> sqlite3.Connection:
+    """A read-only connection; if a crashed writer left a hot journal, SQLite must roll it back
+    first, which needs a read-write open (the database then reads as it was before the crash)."""
+    try:
+        return connect(db, setup=setup, timeout=timeout, readonly=True)
+    except CannotRun as error:
+        hot = Path(f"{db}-journal")
+        if "read-only" not in str(error) or not hot.exists():
+            raise
+    return connect(db, setup=setup, timeout=timeout)
 
 
 def load_setup(spec: str) -> Callable[[sqlite3.Connection], None]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,26 @@ def test_missing_and_non_sqlite_files_exit_2(
     junk.write_text("not a database\n" * 100)
     assert main(["--db", str(junk)]) == 2
     assert capsys.readouterr().err.strip() == f"precheck: {junk}: not a SQLite database"
+
+
+def test_hot_journal_of_a_crashed_writer_is_rolled_back_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = make_db(tmp_path / "app.db", HEALTHY)
+    crash = (
+        "import os, signal, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA cache_size = 10')\n"
+        "c.execute('BEGIN')\n"
+        "rows = (('x' * 500,) for _ in range(5000))\n"
+        "c.executemany('INSERT INTO patients (mrn) VALUES (?)', rows)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", crash, str(db)], check=False)
+    assert done.returncode == -signal.SIGKILL
+    assert Path(f"{db}-journal").exists()
+    assert main(["--db", str(db)]) == 0
+    assert "OK precheck: 3 passed" in capsys.readouterr().out
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM patients").fetchone() == (1,)
+    conn.close()

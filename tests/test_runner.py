@@ -15,7 +15,7 @@ import pytest
 
 from ci import bookkeeping
 from ci.cli import UsageError
-from ci.model import discover
+from ci.model import InputError, discover
 from ci.runner import CannotRun, MigrationFailed, Runner, RunRefused, connect, load_setup
 
 MIGRATIONS = "schema/migrations"
@@ -645,3 +645,17 @@ def test_rollback_makes_seeds_pending_again_so_they_refill_dropped_tables(
     assert "seeds seed-0001 will run again" in out.getvalue()
     assert [o.migration.label for o in runner.migrate()] == ["0001", "0002", "seed-0001"]
     assert query(db, "SELECT mrn FROM patients WHERE id = 100") == [("SEED",)]
+
+
+def test_foreign_schema_version_with_text_versions_is_one_clear_error(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE schema_version (version TEXT PRIMARY KEY)")
+    conn.execute("INSERT INTO schema_version VALUES ('V1__init')")
+    conn.commit()
+    conn.close()
+    runner, _ = make_runner(write_tree(tree(BASE)), db)
+    with pytest.raises(InputError, match="version 'V1__init' is not a migration number"):
+        runner.migrate()
