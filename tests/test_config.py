@@ -100,7 +100,7 @@ def test_keys_of_other_checks_are_known_and_sections_are_per_check(
     err = capsys.readouterr().err
     assert code == 2 and "section.lock: lock file not found" in err and "top.lock" not in err
     write_config(repo, f"migrations_dir: {DIR}\nnumbering:\n  lock: x.lock\n")
-    code, out, err = run(capsys)
+    code, _, err = run(capsys)
     assert code == 2 and "section numbering: unknown key(s) lock" in err
 
 
