@@ -11,6 +11,8 @@ These functions never BEGIN or COMMIT: the runner owns the transaction they run 
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -23,6 +25,7 @@ TABLE = "schema_version"
 LOG_TABLE = "schema_version_log"
 IDENTITY_INDEX = "schema_version_identity"
 APPLIED_BY = f"{TOOL_NAME} {__version__}"
+OWNER_PATTERN = re.compile(r"pid (?P<pid>\d+) on (?P<host>.+)$")
 
 COLUMNS = (
     "version",
@@ -116,10 +119,29 @@ class DirtyMark:
     file_hash: str | None
     rows_done: int
     error: str | None
+    owner: str | None = None  # "migration-guard X.Y.Z pid N on HOST" of the run that holds it
 
     @property
     def track(self) -> str:
         return "seed" if self.migration_type == "seed" else "main"
+
+    def live_owner(self) -> int | None:
+        """The pid of the process that holds this mark, if it is still running on this host."""
+        match = OWNER_PATTERN.search(self.owner or "")
+        if match is None or match["host"] != _hostname():
+            return None
+        pid = int(match["pid"])
+        if pid == os.getpid():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid  # alive, owned by someone else
+        except OSError:
+            return None
+        return pid
 
     @property
     def label(self) -> str:
@@ -340,7 +362,7 @@ def open_marks(conn: sqlite3.Connection) -> list[DirtyMark]:
         return []
     rows = conn.execute(
         f"SELECT id, logged_at, version, migration_type, description, file_hash, "
-        f"COALESCE(rows_affected, 0), error FROM {LOG_TABLE} "
+        f"COALESCE(rows_affected, 0), error, applied_by FROM {LOG_TABLE} "
         "WHERE action = 'dirty' AND cleared_at IS NULL ORDER BY id"
     ).fetchall()
     return [DirtyMark(*row) for row in rows]
@@ -355,10 +377,26 @@ def find_mark(conn: sqlite3.Connection, entry: Entry) -> DirtyMark | None:
 
 def open_mark(conn: sqlite3.Connection, entry: Entry) -> DirtyMark:
     mark_id = log(conn, "dirty", entry, rows=0)
+    take_mark(conn, mark_id)
     return DirtyMark(
         mark_id, now_utc(), entry.version, entry.migration_type, entry.description,
-        entry.file_hash, 0, None,
+        entry.file_hash, 0, None, owner(),
     )  # fmt: skip
+
+
+def take_mark(conn: sqlite3.Connection, mark_id: int) -> None:
+    """Record this process as the mark's holder (a new mark, or one being resumed)."""
+    conn.execute(f"UPDATE {LOG_TABLE} SET applied_by = ? WHERE id = ?", (owner(), mark_id))
+
+
+def owner() -> str:
+    return f"{APPLIED_BY} pid {os.getpid()} on {_hostname()}"
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 def update_mark(

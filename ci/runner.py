@@ -293,6 +293,13 @@ class Runner:
         problems = self.duplicates()
         problems += self.edited_problems()
         marks = self.dirty()
+        for mark in marks:
+            pid = mark.live_owner()
+            if pid is not None:
+                raise CannotRun(
+                    f"{mark.label} {mark.description} is being applied right now by process "
+                    f"{pid} on this host; wait for it to finish"
+                )
         if marks and not resume:
             problems += [dirty_message(mark) for mark in marks]
         applied = self.applied()  # one snapshot: another runner may be applying meanwhile
@@ -676,6 +683,7 @@ class Runner:
                 label = f"{entry.version:04d}"
                 self.notice(f"resuming {label} {entry.description} ({mark.rows_done} rows done)")
                 bookkeeping.log(self.conn, "resume", entry, rows=mark.rows_done)
+                bookkeeping.take_mark(self.conn, mark.id)
             self.conn.execute("COMMIT")
         except BaseException:
             self.rollback_quietly()

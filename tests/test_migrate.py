@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -380,3 +382,39 @@ def test_config_file_supplies_the_migrations_dir(
     monkeypatch.chdir(root)
     assert main(["--db", str(tmp_path / "app.db")]) == 0
     assert "OK: database at 0002" in capsys.readouterr().out
+
+
+def test_a_batch_still_running_elsewhere_is_not_called_dirty(
+    write_tree: WriteTree, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill = (
+        "-- @batch 5\n"
+        "UPDATE patients SET mrn = 'M'\n"
+        " WHERE id IN (SELECT id FROM patients WHERE mrn IS NULL LIMIT :batch_size);\n"
+    )
+    root = write_tree(tree(BASE | {"data/0003_fill.sql": fill}))
+    db = tmp_path / "app.db"
+    assert migrate(root, db, "--target", "2") == 0
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        conn = sqlite3.connect(db)
+        conn.execute(
+            "INSERT INTO schema_version_log (logged_at, action, version, migration_type, "
+            "description, rows_affected, applied_by) VALUES ('2026-01-01T00:00:00Z', 'dirty', 3, "
+            "'data', 'fill', 0, ?)",
+            (f"migration-guard 0.1.0 pid {other.pid} on {socket.gethostname()}",),
+        )
+        conn.commit()
+        conn.close()
+        capsys.readouterr()
+        assert migrate(root, db) == 2
+        assert f"0003 fill is being applied right now by process {other.pid}" in (
+            capsys.readouterr().err
+        )
+    finally:
+        other.kill()
+        other.wait()
+    assert migrate(root, db) == 1
+    assert "database is dirty: 0003 fill" in capsys.readouterr().err
+    assert migrate(root, db, "--resume", "--no-backup") == 0
+    assert query(db, "SELECT count(*) FROM patients WHERE mrn IS NULL") == [(0,)]
