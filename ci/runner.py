@@ -222,6 +222,7 @@ class Runner:
         self.allow_changed = allow_changed
         self.progress_interval = progress_interval
         self._ready = False
+        self._warned: set[str] = set()
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -333,7 +334,9 @@ class Runner:
         ]
         if lines and self.allow_changed:
             for line in lines:
-                self.notice(f"WARNING: --allow-changed: {line}")
+                if line not in self._warned:  # preflight may run twice in one run
+                    self._warned.add(line)
+                    self.notice(f"WARNING: --allow-changed: {line}")
             return []
         return lines
 
