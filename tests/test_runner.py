@@ -659,3 +659,17 @@ def test_foreign_schema_version_with_text_versions_is_one_clear_error(
     runner, _ = make_runner(write_tree(tree(BASE)), db)
     with pytest.raises(InputError, match="version 'V1__init' is not a migration number"):
         runner.migrate()
+
+
+def test_progress_draws_a_bar_with_rate_and_eta_on_a_terminal() -> None:
+    from ci.progress import Progress
+
+    out = io.StringIO()
+    progress = Progress(out, "0005 backfill", 1000, tty=True)
+    progress._last -= 1  # the first redraw is due
+    progress.update(250)
+    progress.finish()
+    text = out.getvalue()
+    assert text.startswith("\r0005 backfill [#######-----------------------] 250/1,000 rows (25%)")
+    assert "rows/s, ETA " in text
+    assert "\r0005 backfill: 250 rows in " in text and text.endswith(" rows/s)\x1b[K\n")
