@@ -304,6 +304,7 @@ class Runner:
         if marks and not resume:
             problems += [dirty_message(mark) for mark in marks]
         applied = self.applied()  # one snapshot: another runner may be applying meanwhile
+        self._warn_missing_files(applied)
         pending = self.pending(target, applied=applied)
         top = max((r.version for r in applied if r.track == "main"), default=0)
         problems += out_of_order(pending, top)
@@ -311,6 +312,17 @@ class Runner:
         if problems:
             raise RunRefused("\n".join(problems))
         return pending
+
+    def _warn_missing_files(self, applied: list[AppliedRow]) -> None:
+        present = {(m.track, m.version) for m in self.catalog.all_migrations()}
+        for row in applied:
+            line = (
+                f"warning: {row.label} {row.description} is applied but its file is missing "
+                f"from {self.catalog.root}"
+            )
+            if (row.track, row.version) not in present and line not in self._warned:
+                self._warned.add(line)
+                self.notice(line)
 
     def duplicates(self) -> list[str]:
         problems: list[str] = []

@@ -160,6 +160,8 @@ def test_status_warns_about_a_missing_applied_file(
     capsys.readouterr()
     assert migrate(root, db, "--status") == 0
     assert "missing file" in capsys.readouterr().out
+    assert migrate(root, db) == 0
+    assert "warning: 0002 vitals is applied but its file is missing" in capsys.readouterr().err
 
 
 def test_status_of_a_database_that_does_not_exist_lists_all_pending(
