@@ -94,6 +94,10 @@ def parse_version(text: str) -> tuple[int, int, int]:
     if not re.fullmatch(r"3\.\d+(?:\.\d+)?", text.strip()):
         raise argparse.ArgumentTypeError(f"'{text}' is not a SQLite 3 version like 3.31.1")
     major, minor, *patch = (int(part) for part in text.strip().split("."))
+    if minor < 7:  # YAML reads an unquoted 3.40 as the number 3.4
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is older than SQLite 3.7.0 (in YAML, quote the version: \"3.40\")"
+        )
     return (major, minor, patch[0] if patch else 0)
 
 

@@ -221,9 +221,10 @@ def test_min_sqlite_version_flag(
     assert "MG510 DROP COLUMN needs SQLite 3.35.0; the minimum configured is 3.34.1" in (
         capsys.readouterr().out
     )
-    with pytest.raises(SystemExit) as exit_info:
-        lint.main(["--min-sqlite-version", "latest"])
-    assert exit_info.value.code == 2
+    for bad in ("latest", "3.4"):  # 3.4: what YAML makes of an unquoted 3.40
+        with pytest.raises(SystemExit) as exit_info:
+            lint.main(["--min-sqlite-version", bad])
+        assert exit_info.value.code == 2
 
 
 def test_files_lints_only_those_files(
