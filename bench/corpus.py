@@ -155,10 +155,13 @@ def write_corpus(root: Path, n: int) -> Corpus:
 
 BATCH_TABLE = "readings"
 BATCH_SIZE = 10_000
+# Each batch finds the next rows through a partial index of the pending ones, in id order. The
+# naive `WHERE rowid IN (SELECT rowid ... WHERE patient_mrn IS NULL LIMIT :batch_size)` without
+# that index rescans every already-done row on each batch: O(rows^2 / batch) (5x slower at 1M).
 BATCH_UPDATE = (
     f"UPDATE {BATCH_TABLE} SET patient_mrn = 'MRN-' || patient_id\n"
-    f"WHERE rowid IN (SELECT rowid FROM {BATCH_TABLE} WHERE patient_mrn IS NULL"
-    " LIMIT :batch_size);\n"
+    f"WHERE id IN (SELECT id FROM {BATCH_TABLE} WHERE patient_mrn IS NULL"
+    " ORDER BY id LIMIT :batch_size);\n"
 )
 # The same work as one statement: the baseline the batched migration is compared with.
 UNBATCHED_UPDATE = (
@@ -167,7 +170,7 @@ UNBATCHED_UPDATE = (
 
 
 def write_batch_corpus(root: Path, *, batch_size: int = BATCH_SIZE) -> Corpus:
-    """0001 creates the readings table; 0002 is a `@batch` backfill of patient_mrn."""
+    """0001 creates the readings table and its pending-rows index; 0002 is a `@batch` backfill."""
     for folder in ("schema", "data", "rollback"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     create = root / "schema" / "0001_create_readings.sql"
@@ -178,7 +181,9 @@ def write_batch_corpus(root: Path, *, batch_size: int = BATCH_SIZE) -> Corpus:
         "    patient_mrn TEXT,\n"
         "    value REAL NOT NULL,\n"
         "    taken_at TEXT NOT NULL\n"
-        ");\n",
+        ");\n"
+        f"CREATE INDEX {BATCH_TABLE}_pending_mrn ON {BATCH_TABLE} (id)"
+        " WHERE patient_mrn IS NULL;\n",
         encoding="utf-8",
     )
     backfill = root / "data" / "0002_backfill_patient_mrn.sql"
