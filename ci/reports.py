@@ -451,10 +451,17 @@ def emit(
     if junit is not None:
         write_junit(reports, junit)
     fmt = resolve_format(fmt)
-    if fmt == "json":
-        print(to_json(reports), file=out)
-    elif fmt == "github":
-        write_github(reports, out)
+    if fmt == "github":
         github_files(reports, junit)
-    elif text:
-        write_text(reports, out)
+    try:
+        if fmt == "json":
+            print(to_json(reports), file=out)
+        elif fmt == "github":
+            write_github(reports, out)
+        elif text:
+            write_text(reports, out)
+        out.flush()
+    except BrokenPipeError:
+        # The reader left (`... | head`); the exit code still carries the result. Point stdout
+        # at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

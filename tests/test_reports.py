@@ -281,3 +281,20 @@ def test_json_format(write_tree: WriteTree, capsys: pytest.CaptureFixture[str]) 
     findings = [f for case in check["cases"] for f in case["findings"]]
     assert {"MG101"} <= {f["code"] for f in findings}
     assert all(f["path"] and f["hint"] for f in findings if f["code"] == "MG101")
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
+    """`python -m ci.numbering | head -1`: a closed pipe is not a crash; the exit code stays 1."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "m"
+    root.mkdir()
+    for number in range(3000):  # more text than a pipe buffer holds
+        (root / f"x{number}.sql").touch()
+    script = f'"{sys.executable}" -m ci.numbering --migrations-dir "{root}" | head -1; '
+    script += 'exit "${PIPESTATUS[0]}"'
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert "MG103" in done.stdout
+    assert "Traceback" not in done.stderr
