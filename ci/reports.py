@@ -104,6 +104,9 @@ def write_text(
     for report in reports:
         for finding in report.findings:
             print(text_line(finding, colour=colour), file=out)
+    if len(reports) > 1:  # `python -m ci`: one line per check, so a reader sees what ran
+        for report in reports:
+            print(f"  {summary_line([report], colour=colour)}", file=out)
     print(summary_line(reports, colour=colour), file=out)
 
 
