@@ -142,7 +142,11 @@ def select_files(files: Sequence[Path], migrations_dir: Path) -> list[tuple[Path
     root = migrations_dir.resolve()
     selected = []
     for path in dict.fromkeys(files):
-        relative = _relative(Path(path).resolve(), root)
+        try:
+            resolved = Path(path).resolve()
+        except (OSError, RuntimeError):  # a symlink loop: reading it reports it, naming the file
+            resolved = Path(path).parent.resolve() / Path(path).name
+        relative = _relative(resolved, root)
         if relative is not None and path.suffix == ".sql":
             folder = relative.parts[0] if len(relative.parts) > 1 else "schema"
             selected.append((Path(path), folder if folder in KNOWN_FOLDERS else "other"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -52,7 +53,7 @@ class SqlFile:
     @cached_property
     def data(self) -> bytes:
         try:
-            return self.path.read_bytes()
+            return _read_regular_file(self.path)
         except IsADirectoryError:
             raise InputError(f"{self.path}: is a directory, not a SQL file") from None
         except OSError as error:
@@ -131,6 +132,19 @@ class Catalog:
 
     def by_version(self, version: int) -> Migration | None:
         return next((m for m in self.main if m.version == version), None)
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file. Opened non-blocking and checked with fstat, so a FIFO (or
+    device) named like a migration is an error instead of a read that waits forever."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{path}: not a regular file (a FIFO, socket or device), not SQL")
+        return file.read()
 
 
 def decode_sql(data: bytes, path: Path) -> str:
@@ -254,9 +268,14 @@ def _entry_problem(
 ) -> tuple[str, str, str] | None:
     """Why an entry cannot be a migration file: (code, message, hint), or None if it can."""
     is_symlink = info.is_symlink() if info is not None else entry.is_symlink()
-    if is_symlink and not _inside(entry.resolve(), root.resolve().parent):
+    try:
+        escapes = is_symlink and not _inside(entry.resolve(), root.resolve().parent)
+        is_dir = info.is_dir() if info is not None else entry.is_dir()
+    except (OSError, RuntimeError):  # pathlib and os.DirEntry report a symlink loop differently
+        return ("MG105", "symlink loop: the link leads back to itself", "replace it with the file")
+    if escapes:
         return ("MG105", "symlink leaves the repository", "replace the link with the file")
-    if info.is_dir() if info is not None else entry.is_dir():
+    if is_dir:
         if folder is None:
             known = ", ".join(KNOWN_FOLDERS)
             return ("MG104", f"unknown folder '{entry.name}'", f"use one of: {known}")
