@@ -9,7 +9,9 @@ each statement starts and ends, the split must reproduce its pieces exactly.
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -211,3 +213,77 @@ def test_long_trigger_body_is_one_statement() -> None:
     statements = split_statements(text)
     assert [(s.keyword, s.line) for s in statements] == [("CREATE", 1), ("SELECT", 20_003)]
     assert sqlite3.complete_statement(statements[0].raw)
+
+
+# --- numbering: random directory layouts against an oracle ---------------------------------------
+
+MAIN_PLACES = ("schema", "data", "")  # "" = flat, directly in the migrations root
+
+
+@st.composite
+def layout(draw: st.DrawFn) -> dict[str, list[tuple[str, int, int]]]:
+    """{track: [(folder, number, width)]}: numbers may repeat (across folders and widths)."""
+    numbers = st.integers(min_value=1, max_value=12)
+    main = draw(
+        st.lists(st.tuples(st.sampled_from(MAIN_PLACES), numbers, st.sampled_from([4, 4, 5])),
+                 max_size=10)
+    )  # fmt: skip
+    seeds = draw(st.lists(st.tuples(st.just("seed"), numbers, st.just(4)), max_size=5))
+    return {"main": main, "seed": seeds}
+
+
+def _write_layout(root: Path, files: dict[str, list[tuple[str, int, int]]]) -> None:
+    for track, entries in files.items():
+        for index, (folder, number, width) in enumerate(entries):
+            directory = root / folder if folder else root
+            directory.mkdir(parents=True, exist_ok=True)
+            name = f"{number:0{width}d}_m{index}.sql"
+            (directory / name).write_text("SELECT 1;\n", encoding="utf-8")
+            if track == "main":  # every main-track number has its rollback
+                (root / "rollback").mkdir(exist_ok=True)
+                (root / "rollback" / f"{number:04d}_rollback.sql").write_text("SELECT 1;\n")
+
+
+def _oracle(entries: list[tuple[str, int, int]]) -> tuple[dict[int, int], set[int]]:
+    """(extra files per duplicated number, numbers that follow a gap) of one track."""
+    counts: dict[int, int] = {}
+    for _, number, _ in entries:
+        counts[number] = counts.get(number, 0) + 1
+    duplicates = {n: c - 1 for n, c in counts.items() if c > 1}
+    gaps, previous = set(), 0
+    for number in sorted(counts):
+        if number > previous + 1:
+            gaps.add(number)
+        previous = number
+    return duplicates, gaps
+
+
+def _number_of(finding_path: str) -> int:
+    return int(Path(finding_path).name.split("_", 1)[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(layout())
+def test_numbering_duplicates_and_gaps_match_an_oracle(
+    files: dict[str, list[tuple[str, int, int]]],
+) -> None:
+    from ci.model import discover
+    from ci.numbering import find_problems
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "migrations"
+        root.mkdir()
+        _write_layout(root, files)
+        findings = find_problems(discover(root))
+    for track in ("main", "seed"):
+        duplicates, gaps = _oracle(files[track])
+        mine = [f for f in findings if ("/seed/" in (f.path or "")) == (track == "seed")]
+        found_duplicates: dict[int, int] = {}
+        for f in mine:
+            if f.code == "MG101":
+                number = _number_of(f.path or "")
+                found_duplicates[number] = found_duplicates.get(number, 0) + 1
+        assert found_duplicates == duplicates, (track, findings)
+        assert {_number_of(f.path or "") for f in mine if f.code == "MG102"} == gaps, track
+    expected_clean = all(_oracle(files[t]) == ({}, set()) for t in files)
+    assert (not [f for f in findings if f.is_error]) == expected_clean, findings
