@@ -10,13 +10,17 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci import bookkeeping
-from ci.cli import UsageError
+from ci import bookkeeping, health
 from ci.findings import Case, Finding, Report
-from ci.invariants import Invariant, parse_invariants
-from ci.precheck import build_parser, dirty_case, foreign_key_case, integrity_case, run_report
+from ci.invariants import parse_invariants
+from ci.precheck import FOREIGN_KEYS, INTEGRITY, build_parser, dirty_case, run_report
 
 CHECK = "postcheck"
+INVARIANT = health.Wording(
+    "MG354",
+    "invariant",
+    "fix the data (or the migration that left it) so the query returns nothing",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,9 +50,15 @@ def postcheck(conn: sqlite3.Connection, args: argparse.Namespace) -> Report:
     invariants = parse_invariants(args.invariants) if args.invariants else []
     db = str(args.db)
     cases = [version_case(conn, db, args.expect_version)]
-    cases += [integrity_case(CHECK, conn, db), foreign_key_case(CHECK, conn, db)]
+    cases += [
+        health.integrity_case(CHECK, conn, db, INTEGRITY),
+        health.foreign_key_case(CHECK, conn, db, FOREIGN_KEYS),
+    ]
     cases.append(dirty_case(CHECK, conn, db))
-    cases += [invariant_case(conn, inv, str(args.invariants)) for inv in invariants]
+    cases += [
+        health.invariant_case(CHECK, conn, inv, str(args.invariants), INVARIANT)
+        for inv in invariants
+    ]
     return Report(CHECK, cases)
 
 
@@ -65,30 +75,6 @@ def version_case(conn: sqlite3.Connection, db: str, expected: int) -> Case:
                 None,
                 f"schema_version is {version:04d}, expected {expected:04d}",
                 "run python -m ci.migrate (or --rollback) to reach the expected version",
-            )
-        )
-    return case
-
-
-def invariant_case(conn: sqlite3.Connection, invariant: Invariant, path: str) -> Case:
-    case = Case(f"invariant: {invariant.name}", CHECK, path=path, line=invariant.line)
-    try:
-        rows = conn.execute(invariant.sql).fetchmany(6)
-    except sqlite3.Error as error:
-        raise UsageError(
-            f"{path}:{invariant.line}: invariant '{invariant.name}' cannot run: {error}"
-        ) from None
-    if rows:
-        shown = ", ".join(repr(tuple(r)) for r in rows[:5])
-        more = " and more" if len(rows) > 5 else ""
-        case.findings.append(
-            Finding(
-                CHECK,
-                "MG354",
-                path,
-                invariant.line,
-                f"invariant '{invariant.name}' returned rows: {shown}{more}",
-                "fix the data (or the migration that left it) so the query returns nothing",
             )
         )
     return case

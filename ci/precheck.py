@@ -12,13 +12,21 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ci import bookkeeping
+from ci import bookkeeping, health
 from ci.cli import UsageError
 from ci.findings import Case, Finding, Report
 from ci.model import InputError
 from ci.runner import connect_for_reading, dirty_message
 
 CHECK = "precheck"
+INTEGRITY = health.Wording(
+    "MG350", "integrity_check", "restore from a backup (or .recover it) before migrating"
+)
+FOREIGN_KEYS = health.Wording(
+    "MG351",
+    "foreign_key_check",
+    "fix or delete the orphan rows first; every migration's commit checks them",
+)
 
 
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -76,7 +84,10 @@ def run_report(
 
 def precheck(conn: sqlite3.Connection, args: argparse.Namespace) -> Report:
     db = str(args.db)
-    cases = [integrity_case(CHECK, conn, db), foreign_key_case(CHECK, conn, db)]
+    cases = [
+        health.integrity_case(CHECK, conn, db, INTEGRITY),
+        health.foreign_key_case(CHECK, conn, db, FOREIGN_KEYS),
+    ]
     cases.append(dirty_case(CHECK, conn, db))
     print(describe(conn, args.db))
     return Report(CHECK, cases)
@@ -95,45 +106,6 @@ def describe(conn: sqlite3.Connection, db: Path) -> str:
         f"{db}: {size:,} bytes ({pages:,} pages of {page_size:,}, {free:,} free), "
         f"journal_mode={mode}, schema_version {version:04d} ({len(applied)} applied)"
     )
-
-
-def integrity_case(check: str, conn: sqlite3.Connection, db: str) -> Case:
-    rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchmany(6)]
-    case = Case("integrity_check", check, path=db)
-    if rows != ["ok"]:
-        case.findings.append(
-            Finding(
-                check,
-                "MG350",
-                db,
-                None,
-                "integrity_check: " + "; ".join(rows[:5]),
-                "restore from a backup (or .recover it) before migrating",
-            )
-        )
-    return case
-
-
-def foreign_key_case(check: str, conn: sqlite3.Connection, db: str) -> Case:
-    rows = conn.execute("PRAGMA foreign_key_check").fetchmany(6)
-    case = Case("foreign_key_check", check, path=db)
-    if rows:
-        shown = "; ".join(
-            f"{table} rowid {rowid} references a missing row of {parent}"
-            for table, rowid, parent, _fk in rows[:5]
-        )
-        more = " and more" if len(rows) > 5 else ""
-        case.findings.append(
-            Finding(
-                check,
-                "MG351",
-                db,
-                None,
-                f"foreign_key_check: {shown}{more}",
-                "fix or delete the orphan rows first; every migration's commit checks them",
-            )
-        )
-    return case
 
 
 def dirty_case(check: str, conn: sqlite3.Connection, db: str) -> Case:

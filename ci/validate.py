@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ci import runner
+from ci import health, runner
 from ci.cli import UsageError
 from ci.findings import Case, Finding
 from ci.invariants import Invariant, parse_invariants
@@ -34,6 +34,19 @@ SNAPSHOT_HEADER = (
     "-- Written by `python -m ci.apply_empty --write-snapshot`; a difference fails apply_empty.\n"
 )
 TYPE_ORDER = {"table": 0, "view": 1, "index": 2, "trigger": 3}
+AFTER_INTEGRITY = health.Wording(
+    "MG303",
+    "integrity_check after the migrations",
+    "find the migration that corrupts the database (a writable_schema edit?)",
+)
+AFTER_FOREIGN_KEYS = health.Wording(
+    "MG304",
+    "foreign_key_check after the migrations",
+    "delete or fix the orphan rows in a data migration, or correct the REFERENCES",
+)
+AFTER_INVARIANT = health.Wording(
+    "MG306", "invariant", "fix the migration that breaks it, or the data it leaves behind"
+)
 
 
 @dataclass(frozen=True)
@@ -234,12 +247,15 @@ def validate(
     """Cases after the last migration: integrity, foreign keys, version, invariants, snapshot."""
     root = str(run.catalog.root)
     cases = [
-        _timed(lambda: integrity_case(check, conn, root)),
-        _timed(lambda: foreign_key_case(check, conn, root)),
+        _timed(lambda: health.integrity_case(check, conn, root, AFTER_INTEGRITY)),
+        _timed(lambda: health.foreign_key_case(check, conn, root, AFTER_FOREIGN_KEYS)),
         _timed(lambda: version_case(check, run)),
     ]
     path = str(options.invariants)
-    cases += [_timed(lambda i=i: invariant_case(check, conn, i, path)) for i in invariants]
+    cases += [
+        _timed(lambda i=i: health.invariant_case(check, conn, i, path, AFTER_INVARIANT))
+        for i in invariants
+    ]
     if options.snapshot is not None:
         if options.write_snapshot:
             cases.append(_timed(lambda: write_snapshot_case(check, conn, options.snapshot)))
@@ -252,45 +268,6 @@ def _timed(make: object) -> Case:
     started = time.perf_counter()
     case: Case = make()  # type: ignore[operator]
     case.time = time.perf_counter() - started
-    return case
-
-
-def integrity_case(check: str, conn: sqlite3.Connection, root: str) -> Case:
-    rows = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchmany(6)]
-    case = Case("integrity_check", check, path=root)
-    if rows != ["ok"]:
-        case.findings.append(
-            Finding(
-                check,
-                "MG303",
-                root,
-                None,
-                "integrity_check after the migrations: " + "; ".join(map(str, rows[:5])),
-                "find the migration that corrupts the database (a writable_schema edit?)",
-            )
-        )
-    return case
-
-
-def foreign_key_case(check: str, conn: sqlite3.Connection, root: str) -> Case:
-    rows = conn.execute("PRAGMA foreign_key_check").fetchmany(6)
-    case = Case("foreign_key_check", check, path=root)
-    if rows:
-        shown = "; ".join(
-            f"{table} rowid {rowid} references a missing row of {parent}"
-            for table, rowid, parent, _ in rows[:5]
-        )
-        more = " and more" if len(rows) > 5 else ""
-        case.findings.append(
-            Finding(
-                check,
-                "MG304",
-                root,
-                None,
-                f"foreign_key_check after the migrations: {shown}{more}",
-                "delete or fix the orphan rows in a data migration, or correct the REFERENCES",
-            )
-        )
     return case
 
 
@@ -309,30 +286,6 @@ def version_case(check: str, run: runner.Runner) -> Case:
                 f"schema_version says {current:04d} after the run, the highest migration is "
                 f"{head:04d}",
                 "every migration must record itself; do not write schema_version by hand",
-            )
-        )
-    return case
-
-
-def invariant_case(check: str, conn: sqlite3.Connection, invariant: Invariant, path: str) -> Case:
-    case = Case(f"invariant: {invariant.name}", check, path=path, line=invariant.line)
-    try:
-        rows = conn.execute(invariant.sql).fetchmany(6)
-    except sqlite3.Error as error:
-        raise UsageError(
-            f"{path}:{invariant.line}: invariant '{invariant.name}' cannot run: {error}"
-        ) from None
-    if rows:
-        shown = ", ".join(repr(tuple(r)) for r in rows[:5])
-        more = " and more" if len(rows) > 5 else ""
-        case.findings.append(
-            Finding(
-                check,
-                "MG306",
-                path,
-                invariant.line,
-                f"invariant '{invariant.name}' returned rows: {shown}{more}",
-                "fix the migration that breaks it, or the data it leaves behind",
             )
         )
     return case
