@@ -1,41 +1,101 @@
-"""Findings and test cases: what every check produces, before any formatting (STYLE habit 3)."""
+"""Findings and test cases: what every check produces, before any formatting (STYLE habit 3).
+
+Plain classes with `__slots__`, not dataclasses: `import dataclasses` pulls in `inspect` (~12 ms)
+and each decorated class costs ~1 ms more, all before `ci.numbering` and `ci.checksums` do any
+work, whose whole process SPEC 8 budgets at 2x `python -c "import sqlite3"`. They keep what the
+dataclasses gave: the same constructors (positional and keyword), `==`, `repr`, and a hashable
+`Finding`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Any
 
 
-@dataclass(frozen=True)
 class Finding:
-    """One thing wrong, with where it is and how to fix it."""
+    """One thing wrong, with where it is and how to fix it. Treated as immutable."""
 
-    check: str
-    code: str
-    path: str | None
-    line: int | None
-    message: str
-    hint: str = ""
-    severity: str = "error"  # "error" fails the check; "warning" is reported and passes
+    FIELDS = ("check", "code", "path", "line", "message", "hint", "severity")
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        check: str,
+        code: str,
+        path: str | None,
+        line: int | None,
+        message: str,
+        hint: str = "",
+        severity: str = "error",  # "error" fails the check; "warning" is reported and passes
+    ) -> None:
+        self.check = check
+        self.code = code
+        self.path = path
+        self.line = line
+        self.message = message
+        self.hint = hint
+        self.severity = severity
 
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
 
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.FIELDS)
 
-@dataclass
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Finding)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return _repr(self, self.FIELDS)
+
+
 class Case:
     """One JUnit test case: a migration applied, an invariant, a rule, or a static finding."""
 
-    name: str
-    classname: str
-    time: float = 0.0
-    path: str | None = None
-    line: int | None = None
-    findings: list[Finding] = field(default_factory=list)
-    skipped: str | None = None
-    error: str | None = None  # the check itself crashed: <error>, not <failure>
-    kind: str | None = None  # migration kind, for the summary table
-    rows: int | None = None
+    FIELDS = (
+        "name",
+        "classname",
+        "time",
+        "path",
+        "line",
+        "findings",
+        "skipped",
+        "error",
+        "kind",
+        "rows",
+    )
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        name: str,
+        classname: str,
+        time: float = 0.0,
+        path: str | None = None,
+        line: int | None = None,
+        findings: list[Finding] | None = None,
+        skipped: str | None = None,
+        error: str | None = None,  # the check itself crashed: <error>, not <failure>
+        kind: str | None = None,  # migration kind, for the summary table
+        rows: int | None = None,
+    ) -> None:
+        self.name = name
+        self.classname = classname
+        self.time = time
+        self.path = path
+        self.line = line
+        self.findings: list[Finding] = [] if findings is None else findings
+        self.skipped = skipped
+        self.error = error
+        self.kind = kind
+        self.rows = rows
 
     @property
     def outcome(self) -> str:
@@ -47,13 +107,26 @@ class Case:
             return "skipped"
         return "passed"
 
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.FIELDS)
 
-@dataclass
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return _repr(self, self.FIELDS)
+
+
 class Report:
     """Everything one check found in one run."""
 
-    check: str
-    cases: list[Case] = field(default_factory=list)
+    FIELDS = ("check", "cases")
+    __slots__ = FIELDS
+
+    def __init__(self, check: str, cases: list[Case] | None = None) -> None:
+        self.check = check
+        self.cases: list[Case] = [] if cases is None else cases
 
     @property
     def findings(self) -> list[Finding]:
@@ -81,3 +154,19 @@ class Report:
             for f in findings
         ]
         return cls(check, cases or [Case(name=passed, classname=check)])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Report)
+        return (self.check, self.cases) == (other.check, other.cases)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return _repr(self, self.FIELDS)
+
+
+def _repr(record: object, names: tuple[str, ...]) -> str:
+    fields = ", ".join(f"{name}={getattr(record, name)!r}" for name in names)
+    return f"{type(record).__name__}({fields})"
