@@ -34,6 +34,14 @@ import corpus
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
 SQLITE_CLI = shutil.which("sqlite3") or "/usr/bin/sqlite3"
+# Bytecode is written and used, as on a developer machine (a stale .pyc is otherwise ignored
+# and every process recompiles what changed); no GitHub variables switch the output format.
+ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if k
+    not in ("PYTHONDONTWRITEBYTECODE", "GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
+}
 TIMEOUT = 300.0  # seconds for one process; a run that takes longer is reported as a timeout
 
 
@@ -55,7 +63,7 @@ def run_process(cmd: Sequence[str], *, cwd: Path, stdin: Path | None = None) -> 
         source = stdin.open("rb") if stdin else subprocess.DEVNULL
         try:
             started = time.perf_counter()
-            proc = subprocess.Popen(cmd, cwd=cwd, stdin=source, stdout=out, stderr=out)
+            proc = subprocess.Popen(cmd, cwd=cwd, stdin=source, stdout=out, stderr=out, env=ENV)
             deadline = started + TIMEOUT
             while True:
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)

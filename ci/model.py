@@ -137,14 +137,22 @@ class Catalog:
 def _read_regular_file(path: Path) -> bytes:
     """The bytes of a regular file. Opened non-blocking and checked with fstat, so a FIFO (or
     device) named like a migration is an error instead of a read that waits forever."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with open(fd, "rb") as file:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
             raise IsADirectoryError
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(info.st_mode):
             raise InputError(f"{path}: not a regular file (a FIFO, socket or device), not SQL")
-        return file.read()
+        # os.read on the descriptor: a quarter of the cost of Path.read_bytes (SPEC 8 budgets
+        # for numbering/checksums read every file); read until EOF in case the file grew.
+        chunks = [os.read(fd, info.st_size + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 20))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def decode_sql(data: bytes, path: Path) -> str:
