@@ -41,6 +41,9 @@ def apply_batch(runner: Runner, migration: Migration) -> Outcome:
         except MigrationFailed as failure:
             runner.fail_mark(mark, entry, failure)
             raise
+        # with foreign keys enforced SQLite checks every batch itself (deferred ones at COMMIT);
+        # only with them OFF is a foreign_key_check (a scan of every table) needed at the end
+        enforced = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
         progress = Progress(runner.out, f"{migration.label} {migration.slug}", total,
                             interval=runner.progress_interval)  # fmt: skip
         while True:
@@ -52,16 +55,17 @@ def apply_batch(runner: Runner, migration: Migration) -> Outcome:
                 if changed:
                     done += changed
                     bookkeeping.update_mark(conn, mark.id, rows=done)
-                    conn.execute("COMMIT")
+                    runner.commit(file)
                     progress.update(changed)
                     continue
-                runner.foreign_key_check(file)
+                if not enforced:
+                    runner.foreign_key_check(file)
                 seconds = time.perf_counter() - started
                 ms = int(seconds * 1000)
                 bookkeeping.record(conn, entry, ms=ms, rows=done)
                 bookkeeping.clear_mark(conn, mark.id)
                 bookkeeping.log(conn, "apply", entry, ms=ms, rows=done)
-                conn.execute("COMMIT")
+                runner.commit(file)
                 break
             except MigrationFailed as failure:
                 runner.rollback_quietly()
