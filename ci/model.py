@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from ci.findings import Finding
-from ci.sqltext import Statement, checksum, split_statements
+from ci.sqltext import LazyPattern, Statement, checksum, split_statements
 
 MAIN_FOLDERS = ("schema", "data")
 SEED_FOLDER = "seed"
@@ -23,8 +22,8 @@ KNOWN_FOLDERS = (*MAIN_FOLDERS, SEED_FOLDER, ROLLBACK_FOLDER)
 DEFAULT_MIGRATIONS_DIR = "schema/migrations"
 
 NAME = re.compile(r"^(?P<number>\d{4,})_(?P<slug>[a-z0-9_]+)\.sql$")
-LOOSE_NAME = re.compile(r"^(?P<number>-?\d+)[_-]?(?P<rest>.*)$")
-DIRECTIVE = re.compile(r"^--\s*@(?P<word>[A-Za-z][\w-]*)\s*(?P<args>.*?)\s*$")
+LOOSE_NAME = LazyPattern(r"^(?P<number>-?\d+)[_-]?(?P<rest>.*)$")
+DIRECTIVE = LazyPattern(r"^--\s*@(?P<word>[A-Za-z][\w-]*)\s*(?P<args>.*?)\s*$")
 KNOWN_DIRECTIVES = ("irreversible", "no-transaction", "batch", "progress", "allow-row-loss")
 
 
@@ -32,59 +31,154 @@ class InputError(Exception):
     """A user's file or argument that cannot be used; the message is one line naming it."""
 
 
-@dataclass(frozen=True)
+# The classes below are plain classes with __slots__, not dataclasses: `discover` makes one
+# SqlFile and one Migration per file, and `import dataclasses` alone costs ~12 ms, for checks whose
+# whole process SPEC 8 budgets (numbering, checksums: 2x `python -c "import sqlite3"`). They keep
+# the dataclasses' constructors, `==` and `repr`.
+
+
 class Directives:
-    irreversible: str | None = None
-    no_transaction: bool = False
-    batch: int | None = None
-    progress: str | None = None
-    allow_row_loss: frozenset[str] = frozenset()
+    """The `-- @word args` lines of a file (SPEC 2). Treated as immutable."""
+
+    FIELDS = ("irreversible", "no_transaction", "batch", "progress", "allow_row_loss")
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        irreversible: str | None = None,
+        no_transaction: bool = False,
+        batch: int | None = None,
+        progress: str | None = None,
+        allow_row_loss: frozenset[str] = frozenset(),
+    ) -> None:
+        self.irreversible = irreversible
+        self.no_transaction = no_transaction
+        self.batch = batch
+        self.progress = progress
+        self.allow_row_loss = allow_row_loss
 
     def allows_row_loss(self, table: str) -> bool:
         return "*" in self.allow_row_loss or table.lower() in self.allow_row_loss
 
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.FIELDS)
 
-@dataclass(frozen=True)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Directives):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return _repr(self, self.FIELDS)
+
+
 class SqlFile:
-    """A readable SQL file: its bytes, text and statements, parsed once."""
+    """A readable SQL file: its bytes, text and statements, parsed once.
 
-    path: Path
+    `location` is the path as text (`str(path)`; discover passes it as text in that form) and
+    `path` is made from it on first use: discover builds one SqlFile per file, and the static
+    checks mostly need only names and bytes.
+    """
 
-    @cached_property
+    __slots__ = (
+        "_checksum",
+        "_data",
+        "_directives",
+        "_path",
+        "_statements",
+        "_text",
+        "location",
+    )
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = path if isinstance(path, Path) else None
+        self.location = str(path)
+        self._data: bytes | None = None
+        self._text: str | None = None
+        self._statements: list[Statement] | None = None
+        self._checksum: str | None = None
+        self._directives: Directives | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = Path(self.location)
+        return self._path
+
+    @property
+    def name(self) -> str:
+        """The file name (`path.name`, without making the Path)."""
+        return self.location.rpartition(os.sep)[2]
+
+    @property
     def data(self) -> bytes:
-        try:
-            return _read_regular_file(self.path)
-        except IsADirectoryError:
-            raise InputError(f"{self.path}: is a directory, not a SQL file") from None
-        except OSError as error:
-            raise InputError(f"{self.path}: cannot read: {error.strerror}") from None
+        if self._data is None:
+            try:
+                self._data = _read_regular_file(self.location)
+            except IsADirectoryError:
+                raise InputError(f"{self.location}: is a directory, not a SQL file") from None
+            except OSError as error:
+                raise InputError(f"{self.location}: cannot read: {error.strerror}") from None
+        return self._data
 
-    @cached_property
+    @property
     def text(self) -> str:
-        return decode_sql(self.data, self.path)
+        if self._text is None:
+            self._text = decode_sql(self.data, self.location)
+        return self._text
 
-    @cached_property
+    @property
     def statements(self) -> list[Statement]:
-        return split_statements(self.text)
+        if self._statements is None:
+            self._statements = split_statements(self.text)
+        return self._statements
 
-    @cached_property
+    @property
     def checksum(self) -> str:
-        return checksum(self.data)
+        if self._checksum is None:
+            self._checksum = checksum(self.data)
+        return self._checksum
 
-    @cached_property
+    @property
     def directives(self) -> Directives:
-        return parse_directives(self.text, self.path)
+        if self._directives is None:
+            self._directives = parse_directives(self.text, self.location)
+        return self._directives
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SqlFile):
+            return NotImplemented
+        return self.path == other.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __repr__(self) -> str:
+        return f"SqlFile(path={self.path!r})"
 
 
-@dataclass(frozen=True)
 class Migration:
     """A numbered migration file (main or seed track) and its rollback file, if any."""
 
-    file: SqlFile
-    kind: str  # "schema", "data" or "seed" (flat files in the root count as "schema")
-    version: int
-    slug: str
-    rollback: SqlFile | None = None
+    FIELDS = ("file", "kind", "version", "slug", "rollback")
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        file: SqlFile,
+        kind: str,  # "schema", "data" or "seed" (flat files in the root count as "schema")
+        version: int,
+        slug: str,
+        rollback: SqlFile | None = None,
+    ) -> None:
+        self.file = file
+        self.kind = kind
+        self.version = version
+        self.slug = slug
+        self.rollback = rollback
 
     @property
     def path(self) -> Path:
@@ -104,8 +198,21 @@ class Migration:
     def directives(self) -> Directives:
         return self.file.directives
 
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.FIELDS)
 
-@dataclass
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Migration):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return _repr(self, self.FIELDS)
+
+
 class Catalog:
     """Everything discovered under a migrations directory.
 
@@ -113,11 +220,22 @@ class Catalog:
     the numbering check reports them, other checks report them only if they affect their work.
     """
 
-    root: Path
-    main: list[Migration] = field(default_factory=list)
-    seeds: list[Migration] = field(default_factory=list)
-    rollbacks: dict[int, list[SqlFile]] = field(default_factory=dict)
-    problems: list[Finding] = field(default_factory=list)
+    FIELDS = ("root", "main", "seeds", "rollbacks", "problems")
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        root: Path,
+        main: list[Migration] | None = None,
+        seeds: list[Migration] | None = None,
+        rollbacks: dict[int, list[SqlFile]] | None = None,
+        problems: list[Finding] | None = None,
+    ) -> None:
+        self.root = root
+        self.main: list[Migration] = [] if main is None else main
+        self.seeds: list[Migration] = [] if seeds is None else seeds
+        self.rollbacks: dict[int, list[SqlFile]] = {} if rollbacks is None else rollbacks
+        self.problems: list[Finding] = [] if problems is None else problems
 
     @property
     def head(self) -> int:
@@ -133,8 +251,23 @@ class Catalog:
     def by_version(self, version: int) -> Migration | None:
         return next((m for m in self.main if m.version == version), None)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Catalog):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.FIELDS)
 
-def _read_regular_file(path: Path) -> bytes:
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return _repr(self, self.FIELDS)
+
+
+def _repr(record: object, names: tuple[str, ...]) -> str:
+    fields = ", ".join(f"{name}={getattr(record, name)!r}" for name in names)
+    return f"{type(record).__name__}({fields})"
+
+
+def _read_regular_file(path: Path | str) -> bytes:
     """The bytes of a regular file. Opened non-blocking and checked with fstat, so a FIFO (or
     device) named like a migration is an error instead of a read that waits forever."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
@@ -155,7 +288,7 @@ def _read_regular_file(path: Path) -> bytes:
         os.close(fd)
 
 
-def decode_sql(data: bytes, path: Path) -> str:
+def decode_sql(data: bytes, path: Path | str) -> str:
     """Bytes of a SQL file as text with LF line ends, or one clear InputError."""
     if b"\x00" in data:
         raise InputError(f"{path}: binary file (contains NUL bytes), not SQL")
@@ -171,7 +304,7 @@ def decode_sql(data: bytes, path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def parse_directives(text: str, path: Path) -> Directives:
+def parse_directives(text: str, path: Path | str) -> Directives:
     """Read the `-- @word args` lines before the first statement; unknown words are errors."""
     found: dict[str, str] = {}
     for number, line in enumerate(text.split("\n"), start=1):
@@ -191,7 +324,7 @@ def parse_directives(text: str, path: Path) -> Directives:
     return _directives_from(found)
 
 
-def _check_directive(word: str, args: str, path: Path, number: int) -> str:
+def _check_directive(word: str, args: str, path: Path | str, number: int) -> str:
     if word == "batch" and not (args.isdigit() and int(args) > 0):
         raise InputError(f"{path}:{number}: @batch needs a positive row count (-- @batch 10000)")
     if word in ("irreversible", "progress", "allow-row-loss") and not args:
@@ -221,27 +354,24 @@ def discover(root: Path) -> Catalog:
     if not root.is_dir():
         raise InputError(f"{root}: migrations directory not found (use --migrations-dir)")
     catalog = Catalog(root=root)
+    # Files are placed by their path as text, `prefix + name`: pathlib makes a Path only for a
+    # file someone asks about (SPEC 8: 1,000 migrations, whole process budgeted). The prefix is
+    # pathlib's own spelling of `root / name` without the name ('' for '.', 'dir/' otherwise).
+    prefix = str(root / "_")[:-1]
     for entry in _scan(root):
         if entry.name.startswith("."):
             continue  # .gitkeep and editor files are not migrations
         if entry.is_dir(follow_symlinks=False) and entry.name in KNOWN_FOLDERS:
-            folder = root / entry.name
-            for child in _scan(folder):
+            folder = prefix + entry.name + os.sep
+            for child in _scan(root / entry.name):
                 if not child.name.startswith("."):
-                    _place(catalog, _child(folder, child.name), entry.name, child)
+                    _place(catalog, folder + child.name, entry.name, child)
         else:
-            _place(catalog, _child(root, entry.name), None, entry)
-    catalog.main.sort(key=lambda m: (m.version, m.kind, m.path.name))
-    catalog.seeds.sort(key=lambda m: (m.version, m.path.name))
+            _place(catalog, prefix + entry.name, None, entry)
+    catalog.main.sort(key=lambda m: (m.version, m.kind, m.file.name))
+    catalog.seeds.sort(key=lambda m: (m.version, m.file.name))
     _pair_rollbacks(catalog)
     return catalog
-
-
-def _child(directory: Path, name: str) -> Path:
-    """`directory / name` for a name from a listing; pathlib's own shortcut for that case skips
-    re-parsing the path (a third of discover's time on 1,000 files), where this Python has it."""
-    make = getattr(directory, "_make_child_relpath", None)
-    return make(name) if make is not None else directory / name
 
 
 def _scan(directory: Path) -> list[os.DirEntry[str]]:
@@ -251,23 +381,22 @@ def _scan(directory: Path) -> list[os.DirEntry[str]]:
         return sorted(entries, key=lambda e: e.name)
 
 
-def _place(
-    catalog: Catalog, entry: Path, folder: str | None, info: os.DirEntry[str] | None = None
-) -> None:
-    parsed = parse_name(info.name if info is not None else entry.name)
-    plain = parsed is not None and info is not None and info.is_file(follow_symlinks=False)
-    problem = None if plain else _entry_problem(catalog.root, entry, folder, info)
-    if problem:
-        code, message, hint = problem
-        catalog.problems.append(Finding("numbering", code, str(entry), None, message, hint))
-        return
+def _place(catalog: Catalog, location: str, folder: str | None, info: os.DirEntry[str]) -> None:
+    parsed = parse_name(info.name)
+    if parsed is None or not info.is_file(follow_symlinks=False):
+        entry = Path(location)
+        problem = _entry_problem(catalog.root, entry, folder, info)
+        if problem:
+            code, message, hint = problem
+            catalog.problems.append(Finding("numbering", code, location, None, message, hint))
+            return
     assert parsed is not None  # _entry_problem rejects names that do not parse
     version, slug = parsed
     if folder == ROLLBACK_FOLDER:
-        catalog.rollbacks.setdefault(version, []).append(SqlFile(entry))
+        catalog.rollbacks.setdefault(version, []).append(SqlFile(location))
         return
     kind = folder or "schema"
-    migration = Migration(SqlFile(entry), kind, version, slug)
+    migration = Migration(SqlFile(location), kind, version, slug)
     (catalog.seeds if kind == SEED_FOLDER else catalog.main).append(migration)
 
 
@@ -329,15 +458,10 @@ def _pair_rollbacks(catalog: Catalog) -> None:
     by_version: dict[int, list[Migration]] = {}
     for m in catalog.main:
         by_version.setdefault(m.version, []).append(m)
-    paired: dict[int, Migration] = {}  # by id(): hashing a Path is slow (SPEC 8 budget)
     for version, files in catalog.rollbacks.items():
         candidates = by_version.get(version)
         if not candidates:
             continue
-        slug = files[0].path.name[:-4].partition("_")[2]
+        slug = files[0].name[:-4].partition("_")[2]
         migration = next((m for m in candidates if m.slug == slug), candidates[0])
-        paired[id(migration)] = Migration(
-            migration.file, migration.kind, version, migration.slug, files[0]
-        )
-    if paired:
-        catalog.main = [paired.get(id(m), m) for m in catalog.main]
+        migration.rollback = files[0]  # discover made it: no one else holds it yet

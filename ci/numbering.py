@@ -199,7 +199,7 @@ def _rollback_problems(catalog: Catalog) -> Iterator[Finding]:
                 f"({_relative(catalog.root, files[0].path)} is the one used)",
                 "merge the two into one rollback file",
             )
-        slug = files[0].path.name.split("_", 1)[1][: -len(".sql")]
+        slug = files[0].name.split("_", 1)[1][: -len(".sql")]
         if slug not in ("rollback", migration.slug):
             yield Finding(
                 CHECK,
@@ -238,8 +238,10 @@ def _missing_rollbacks(catalog: Catalog, *, skip: set[Path]) -> Iterator[Finding
 
 def _broken_links(catalog: Catalog) -> Iterator[Finding]:
     links = _symlinks(catalog.root)  # one listing per folder, not one lstat per file
+    if not links:
+        return
     for file in catalog.sql_files():
-        if str(file.path) in links and not file.path.exists():
+        if file.location in links and not file.path.exists():
             yield Finding(
                 CHECK,
                 "MG109",
