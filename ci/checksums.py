@@ -59,7 +59,7 @@ class Current:
 
 def read_current(migrations_dir: Path) -> Current:
     catalog = discover(migrations_dir)
-    files = {_relative(catalog.root, m.path): m for m in catalog.all_migrations()}
+    files = {_relative(catalog.root, m.file.location): m for m in catalog.all_migrations()}
     data: dict[str, bytes] = {}
     unreadable: list[Finding] = []
     for relative, migration in files.items():
@@ -72,7 +72,7 @@ def read_current(migrations_dir: Path) -> Current:
     return Current(catalog, files, data, unreadable)
 
 
-def _relative(root: Path, path: Path) -> str:
+def _relative(root: Path, path: Path | str) -> str:
     """`path` below `root` as 'schema/0001_x.sql' (string work: Path.relative_to is slow)."""
     prefix, text = str(root), str(path)
     rest = text if prefix == "." else text[len(prefix) :].lstrip(os.sep)

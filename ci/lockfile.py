@@ -16,13 +16,12 @@ changed" or "statements changed" without keeping the old text.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import NamedTuple
 
 from ci.model import MAIN_FOLDERS, SEED_FOLDER, InputError, decode_sql, parse_name
-from ci.sqltext import CHECKSUM_PREFIX, checksum, code_fingerprint
+from ci.sqltext import CHECKSUM_PREFIX, checksum, code_fingerprint, raw_sha256
 
 LOCK_NAME = "migrations.lock"
 HEADER = "# migration-guard lock v1 sum:"
@@ -84,7 +83,7 @@ def sort_key(relative: str) -> tuple[int, int, str]:
 
 def body_sum(lines: list[str]) -> str:
     body = "".join(line + "\n" for line in lines)
-    return hashlib.sha256(body.encode("utf-8", "surrogateescape")).hexdigest()
+    return raw_sha256(body.encode("utf-8", "surrogateescape"))  # hashlib is loaded on first use
 
 
 def code_of(data: bytes) -> str | None:
