@@ -83,7 +83,7 @@ def sort_key(relative: str) -> tuple[int, int, str]:
 
 def body_sum(lines: list[str]) -> str:
     body = "".join(line + "\n" for line in lines)
-    return raw_sha256(body.encode("utf-8", "surrogateescape"))  # hashlib is loaded on first use
+    return raw_sha256(body.encode("utf-8", "surrogateescape"))  # no OpenSSL load (SPEC 8)
 
 
 def code_of(data: bytes) -> str | None:

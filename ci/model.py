@@ -279,10 +279,15 @@ def _read_regular_file(path: Path | str) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise InputError(f"{path}: not a regular file (a FIFO, socket or device), not SQL")
         # os.read on the descriptor: a quarter of the cost of Path.read_bytes (SPEC 8 budgets
-        # for numbering/checksums read every file); read until EOF in case the file grew.
-        chunks = [os.read(fd, info.st_size + 1)]
+        # for numbering/checksums read every file). One read when it returns exactly the size
+        # fstat gave; otherwise (the file changed, or a read capped at 2 GiB) read on until EOF.
+        # (Each os.read allocates its full size: a 1 MiB read per file doubled the cost.)
+        data = os.read(fd, info.st_size + 1)
+        if len(data) == info.st_size:
+            return data
+        chunks = [data]
         while chunks[-1]:
-            chunks.append(os.read(fd, 1 << 20))
+            chunks.append(os.read(fd, 1 << 16))
         return b"".join(chunks)
     finally:
         os.close(fd)
