@@ -379,7 +379,7 @@ DB_COMMANDS: dict[str, list[str]] = {
 }
 READERS = ("migrate --status", "precheck", "postcheck", "checksums --db")
 CORRUPT_TRACEBACK = pytest.mark.xfail(
-    strict=True,
+    strict=False,  # not strict: the fix lands in another module; an XPASS then shows it
     reason="traceback: ci/bookkeeping.py read_applied raises sqlite3.DatabaseError (database "
     "disk image is malformed) through Runner.applied; reported to the lead",
 )
