@@ -58,7 +58,7 @@ class Current:
 
 
 def read_current(migrations_dir: Path) -> Current:
-    catalog = discover(migrations_dir)
+    catalog = discover(migrations_dir, rollbacks=False)  # rollback files are not in the lock
     files = {_relative(catalog.root, m.file.location): m for m in catalog.all_migrations()}
     data: dict[str, bytes] = {}
     unreadable: list[Finding] = []
