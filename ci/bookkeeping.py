@@ -77,10 +77,16 @@ ALIASES = {
 }
 
 
+_second: list[object] = [None, ""]  # the last whole second formatted, and its text
+
+
 def now_utc() -> str:
     """ISO 8601 UTC with milliseconds: 2026-11-25T09:50:01.123Z."""
     now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    second = int(now)
+    if _second[0] != second:  # strftime once per second, not once per row
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_second[1]}.{int(now % 1 * 1000):03d}Z"
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,8 @@ FOREIGN_KEYS_PRAGMA = re.compile(
 )
 ON_VALUES = ("ON", "1", "TRUE", "YES")
 # first words of the statements `Runner._skip` may leave out (the three patterns above)
-MAYBE_SKIPPED = ("BEGIN", "COMMIT", "END", "ROLLBACK", "INSERT", "REPLACE", "PRAGMA")
+MAYBE_SKIPPED = frozenset(("BEGIN", "COMMIT", "END", "ROLLBACK", "INSERT", "REPLACE", "PRAGMA"))
+FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.DOTALL)
 
 
 class MigrationFailed(Exception):
@@ -776,9 +777,8 @@ class Runner:
         return self.conn.total_changes - before
 
     def _skip(self, file: SqlFile, statement: Statement) -> bool:
-        head = statement.sql[:8].upper()
-        if head[:1].isalpha() and not head.startswith(MAYBE_SKIPPED):
-            return False  # the common case, decided without stripping comments
+        if first_word(statement) not in MAYBE_SKIPPED:
+            return False  # the common case, decided without stripping every comment
         code = statement.code
         where = f"{file.path}:{statement.line}"
         if TRANSACTION_CONTROL.match(code):
@@ -925,11 +925,18 @@ class Runner:
 # --- helpers on files ------------------------------------------------------------------------
 
 
+def first_word(statement: Statement) -> str:
+    """The statement's first word in upper case, after leading comments ('' if none): the
+    same as `Statement.keyword`, without stripping the comments of the whole statement."""
+    match = FIRST_WORD.match(statement.raw)
+    return match[1].upper() if match else ""
+
+
 def _leading(file: SqlFile) -> list[Statement]:
     """The PRAGMA foreign_keys statements before the first other statement of the file."""
     leading: list[Statement] = []
     for statement in file.statements:
-        if not FOREIGN_KEYS_PRAGMA.match(statement.code):
+        if first_word(statement) != "PRAGMA" or not FOREIGN_KEYS_PRAGMA.match(statement.code):
             break
         leading.append(statement)
     return leading
