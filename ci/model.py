@@ -218,9 +218,10 @@ class Catalog:
 
     `problems` holds what could not be placed (bad names, unknown folders, unreadable entries);
     the numbering check reports them, other checks report them only if they affect their work.
+    `symlinks` holds the path (as text) of every listed entry that is a symbolic link.
     """
 
-    FIELDS = ("root", "main", "seeds", "rollbacks", "problems")
+    FIELDS = ("root", "main", "seeds", "rollbacks", "problems", "symlinks")
     __slots__ = FIELDS
 
     def __init__(
@@ -230,12 +231,14 @@ class Catalog:
         seeds: list[Migration] | None = None,
         rollbacks: dict[int, list[SqlFile]] | None = None,
         problems: list[Finding] | None = None,
+        symlinks: set[str] | None = None,
     ) -> None:
         self.root = root
         self.main: list[Migration] = [] if main is None else main
         self.seeds: list[Migration] = [] if seeds is None else seeds
         self.rollbacks: dict[int, list[SqlFile]] = {} if rollbacks is None else rollbacks
         self.problems: list[Finding] = [] if problems is None else problems
+        self.symlinks: set[str] = set() if symlinks is None else symlinks
 
     @property
     def head(self) -> int:
@@ -394,6 +397,8 @@ def _scan(directory: Path) -> list[os.DirEntry[str]]:
 def _place(catalog: Catalog, location: str, folder: str | None, info: os.DirEntry[str]) -> None:
     parsed = parse_name(info.name)
     if parsed is None or not info.is_file(follow_symlinks=False):
+        if info.is_symlink():
+            catalog.symlinks.add(location)
         entry = Path(location)
         problem = _entry_problem(catalog.root, entry, folder, info)
         if problem:

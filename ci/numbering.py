@@ -7,7 +7,6 @@ declares `@irreversible`. Never opens a database. Every finding of a run is repo
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -237,7 +236,7 @@ def _missing_rollbacks(catalog: Catalog, *, skip: set[Path]) -> Iterator[Finding
 
 
 def _broken_links(catalog: Catalog) -> Iterator[Finding]:
-    links = _symlinks(catalog.root)  # one listing per folder, not one lstat per file
+    links = catalog.symlinks  # from discover's listing: no lstat per file
     if not links:
         return
     for file in catalog.sql_files():
@@ -250,17 +249,6 @@ def _broken_links(catalog: Catalog) -> Iterator[Finding]:
                 "broken symlink: the file it points to does not exist",
                 "replace the link with the file, or delete it",
             )
-
-
-def _symlinks(root: Path) -> set[str]:
-    found: set[str] = set()
-    for folder in (root, *(root / name for name in (*MAIN_FOLDERS, SEED_FOLDER, ROLLBACK_FOLDER))):
-        try:
-            with os.scandir(folder) as entries:
-                found.update(str(folder / e.name) for e in entries if e.is_symlink())
-        except OSError:
-            continue  # a folder that does not exist has no links
-    return found
 
 
 def _input_finding(file: SqlFile, error: InputError) -> Finding:
