@@ -36,6 +36,12 @@ class Applied(NamedTuple):
     code: str | None = None  # code fingerprint (full or lock-length prefix) of the applied text
     old_text: str | None = None
 
+    def fingerprint(self) -> str | None:
+        """`code`, or the fingerprint of `old_text`: worked out only for an edited file."""
+        if self.code is None and self.old_text is not None:
+            return code_fingerprint(self.old_text)
+        return self.code
+
 
 class Current:
     """The migration files in the working tree, keyed by path relative to the migrations dir."""
@@ -102,16 +108,9 @@ def from_base_ref(ref: str, migrations_dir: Path) -> list[Applied]:
     applied = []
     for relative, blob in sorted(wanted.items(), key=lambda item: lockfile.sort_key(item[0])):
         data = blobs[blob]
-        text = _text(data)
+        # the code fingerprint comes from old_text when the file turns out edited (rarely)
         applied.append(
-            Applied(
-                f"base ref {ref}",
-                relative,
-                checksum(data),
-                relative,
-                code=code_fingerprint(text) if text is not None else None,
-                old_text=text,
-            )
+            Applied(f"base ref {ref}", relative, checksum(data), relative, old_text=_text(data))
         )
     return applied
 
@@ -252,9 +251,10 @@ def _edited(current: Current, relative: str, applied: list[Applied]) -> Finding:
     text = _text(data)
     kinds, line = set(), None
     for a in applied:
-        if text is None or a.code is None:
+        code = a.fingerprint()
+        if text is None or code is None:
             continue
-        same = code_fingerprint(text).startswith(a.code)
+        same = code_fingerprint(text).startswith(code)
         kinds.add(WHITESPACE if same else STATEMENTS)
         if a.old_text is not None and line is None:
             line = _first_difference(a.old_text, text)
