@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TextIO
 
@@ -236,8 +237,14 @@ def entry_for(migration: Migration) -> Entry:
         migration_type=migration.kind,
         description=migration.slug,
         file_hash=migration.file.checksum,
-        code_hash=code_fingerprint(migration.file.text),
+        code_hash=_code_hash(migration.file.text),
     )
+
+
+@lru_cache(maxsize=4096)
+def _code_hash(text: str) -> str:
+    """code_fingerprint, once per file text (a round trip applies each migration twice)."""
+    return code_fingerprint(text)
 
 
 class Runner:
