@@ -9,10 +9,34 @@ dataclasses gave: the same constructors (positional and keyword), `==`, `repr`, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
-class Finding:
+class Record:
+    """Base of the plain record classes here and in `ci.model`: `==`, `hash` and `repr` over
+    `FIELDS`, as `@dataclass` would generate them. A mutable record sets `__hash__ = None`."""
+
+    __slots__ = ()
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Record)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
+        return f"{type(self).__name__}({fields})"
+
+
+class Finding(Record):
     """One thing wrong, with where it is and how to fix it. Treated as immutable."""
 
     FIELDS = ("check", "code", "path", "line", "message", "hint", "severity")
@@ -40,23 +64,8 @@ class Finding:
     def is_error(self) -> bool:
         return self.severity == "error"
 
-    def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.FIELDS)
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, Finding)
-        return self._fields() == other._fields()
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        return _repr(self, self.FIELDS)
-
-
-class Case:
+class Case(Record):
     """One JUnit test case: a migration applied, an invariant, a rule, or a static finding."""
 
     FIELDS = (
@@ -107,18 +116,10 @@ class Case:
             return "skipped"
         return "passed"
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self.FIELDS)
-
     __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
 
-    def __repr__(self) -> str:
-        return _repr(self, self.FIELDS)
 
-
-class Report:
+class Report(Record):
     """Everything one check found in one run."""
 
     FIELDS = ("check", "cases")
@@ -155,18 +156,4 @@ class Report:
         ]
         return cls(check, cases or [Case(name=passed, classname=check)])
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, Report)
-        return (self.check, self.cases) == (other.check, other.cases)
-
     __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
-
-    def __repr__(self) -> str:
-        return _repr(self, self.FIELDS)
-
-
-def _repr(record: object, names: tuple[str, ...]) -> str:
-    fields = ", ".join(f"{name}={getattr(record, name)!r}" for name in names)
-    return f"{type(record).__name__}({fields})"

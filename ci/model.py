@@ -10,9 +10,8 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
 
-from ci.findings import Finding
+from ci.findings import Finding, Record
 from ci.sqltext import LazyPattern, Statement, checksum, split_statements
 
 MAIN_FOLDERS = ("schema", "data")
@@ -37,7 +36,7 @@ class InputError(Exception):
 # the dataclasses' constructors, `==` and `repr`.
 
 
-class Directives:
+class Directives(Record):
     """The `-- @word args` lines of a file (SPEC 2). Treated as immutable."""
 
     FIELDS = ("irreversible", "no_transaction", "batch", "progress", "allow_row_loss")
@@ -59,20 +58,6 @@ class Directives:
 
     def allows_row_loss(self, table: str) -> bool:
         return "*" in self.allow_row_loss or table.lower() in self.allow_row_loss
-
-    def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.FIELDS)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Directives):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        return _repr(self, self.FIELDS)
 
 
 class SqlFile:
@@ -160,7 +145,7 @@ class SqlFile:
         return f"SqlFile(path={self.path!r})"
 
 
-class Migration:
+class Migration(Record):
     """A numbered migration file (main or seed track) and its rollback file, if any."""
 
     FIELDS = ("file", "kind", "version", "slug", "rollback")
@@ -198,22 +183,8 @@ class Migration:
     def directives(self) -> Directives:
         return self.file.directives
 
-    def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.FIELDS)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Migration):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        return _repr(self, self.FIELDS)
-
-
-class Catalog:
+class Catalog(Record):
     """Everything discovered under a migrations directory.
 
     `problems` holds what could not be placed (bad names, unknown folders, unreadable entries);
@@ -254,20 +225,7 @@ class Catalog:
     def by_version(self, version: int) -> Migration | None:
         return next((m for m in self.main if m.version == version), None)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Catalog):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self.FIELDS)
-
     __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
-
-    def __repr__(self) -> str:
-        return _repr(self, self.FIELDS)
-
-
-def _repr(record: object, names: tuple[str, ...]) -> str:
-    fields = ", ".join(f"{name}={getattr(record, name)!r}" for name in names)
-    return f"{type(record).__name__}({fields})"
 
 
 def _read_regular_file(path: Path | str) -> bytes:
