@@ -259,8 +259,13 @@ class Runner:
         warn_slow: float = 300.0,
         allow_changed: bool = False,
         progress_interval: float = 5.0,
+        throwaway: bool = False,
     ) -> None:
         self.conn = conn
+        # a check's private database (connect(durable=False)), thrown away afterwards: the
+        # successful apply/rollback rows of schema_version_log are skipped there (the log exists
+        # to monitor production databases; dirty marks and failures are still written)
+        self.throwaway = throwaway
         self.catalog = catalog
         self.out = out if out is not None else sys.stderr
         self.warn_slow = warn_slow
@@ -488,7 +493,8 @@ class Runner:
                     self.foreign_key_check(file)
                 seconds = time.perf_counter() - started
                 bookkeeping.unrecord(self.conn, entry.track, entry.version)
-                bookkeeping.log(self.conn, "rollback", entry, ms=int(seconds * 1000), rows=rows)
+                if not self.throwaway:
+                    bookkeeping.log(self.conn, "rollback", entry, ms=int(seconds * 1000), rows=rows)
                 self.commit(file)
             except MigrationFailed as failure:
                 self.rollback_quietly()
@@ -687,7 +693,8 @@ class Runner:
                 seconds = time.perf_counter() - started
                 ms = int(seconds * 1000)
                 bookkeeping.record(self.conn, entry, ms=ms, rows=rows)
-                bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
+                if not self.throwaway:
+                    bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
                 self.commit(file)
             except MigrationFailed as failure:
                 self.rollback_quietly()

@@ -118,8 +118,11 @@ def load_invariants(options: Options) -> list[Invariant]:
 
 
 def new_runner(conn: sqlite3.Connection, catalog: Catalog, options: Options) -> runner.Runner:
-    """A runner whose notices (ignored BEGIN, ...) stay out of the check's report."""
-    return runner.Runner(conn, catalog, out=io.StringIO(), warn_slow=options.warn_slow)
+    """A runner whose notices (ignored BEGIN, ...) stay out of the check's report, on a
+    check's private database (no schema_version_log rows for successful applies)."""
+    return runner.Runner(
+        conn, catalog, out=io.StringIO(), warn_slow=options.warn_slow, throwaway=True
+    )
 
 
 @contextmanager
