@@ -53,6 +53,12 @@ class Statement:
     @property
     def keyword(self) -> str:
         """The first word, upper case ('' for a comment-only piece)."""
+        match = _FIRST_TOKEN.match(self.raw)
+        word = match[1] if match else ""
+        if not _NOT_PLAIN.search(word):
+            # no quote and no comment can start inside it: the same word `code` would give,
+            # without stripping the comments of the whole statement
+            return word.rstrip(";").upper()
         words = self.code.split(maxsplit=1)
         return words[0].rstrip(";").upper() if words else ""
 
@@ -145,6 +151,8 @@ _TOKEN = LazyPattern(
     re.VERBOSE | re.DOTALL,
 )
 _ENDS_WITH_END = LazyPattern(r"\bEND\s*$", re.IGNORECASE)
+_FIRST_TOKEN = LazyPattern(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*(\S*)", re.DOTALL)
+_NOT_PLAIN = LazyPattern(r"['\"`\[/-]")
 _COMMENT_OR_SPACE = LazyPattern(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
 
 
