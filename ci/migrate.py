@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -234,6 +235,14 @@ def _at(runner: Runner) -> str:
 
 
 def _printer(out: TextIO) -> Callable[[Outcome], None]:
+    """One line per migration. On a terminal each line is flushed at once; into a pipe or file
+    (CI logs) at most a second late, instead of a write per migration."""
+    try:
+        interactive = out.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    last_flush = [time.monotonic()]
+
     def show(outcome: Outcome) -> None:
         m = outcome.migration
         if outcome.action == "skipped":
@@ -244,8 +253,11 @@ def _printer(out: TextIO) -> Callable[[Outcome], None]:
             f"{outcome.action} {m.label:<9} {m.kind:<6} {file.path}: {outcome.rows:,} rows, "
             f"{outcome.seconds * 1000:.0f} ms",
             file=out,
-            flush=True,
         )
+        now = time.monotonic()
+        if interactive or now - last_flush[0] >= 1.0:
+            out.flush()
+            last_flush[0] = now
 
     return show
 
