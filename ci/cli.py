@@ -210,16 +210,36 @@ def run_check(
     except (InputError, UsageError) as error:
         print(f"{check}: {error}", file=sys.stderr)
         return _could_not_run(check, str(error), args)
-    except Exception as error:  # a bug: keep the traceback, and report it as <error>
+    except Exception as error:
+        if _is_sqlite_error(error):
+            # Migration errors are findings already; what reaches here is the database itself
+            # (a damaged sample or database, a full disk): the user's input, not a bug.
+            message = f"{_database_named(args)}: SQLite error: {error}"
+            print(f"{check}: {message}", file=sys.stderr)
+            return _could_not_run(check, message, args)
         import traceback  # only on a crash: startup time is budgeted (SPEC 8)
 
-        traceback.print_exc()
+        traceback.print_exc()  # a bug: keep the traceback, and report it as <error>
         return _could_not_run(check, f"internal error: {type(error).__name__}: {error}", args)
     if collector is not None:
         collector.reports.append(report)
     else:
         emit([report], args)
     return report.exit_code
+
+
+def _is_sqlite_error(error: BaseException) -> bool:
+    """Without importing sqlite3 here: numbering and checksums never load it (SPEC 8)."""
+    return type(error).__module__ == "sqlite3" and isinstance(error, Exception)
+
+
+def _database_named(args: argparse.Namespace) -> str:
+    """The database the user gave (a sample, --db), else the migrations directory."""
+    for name in ("sample", "db"):
+        value = getattr(args, name, None)
+        if value is not None:
+            return str(value)
+    return str(args.migrations_dir)
 
 
 def _could_not_run(check: str, message: str, args: argparse.Namespace) -> int:

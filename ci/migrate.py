@@ -8,6 +8,7 @@ not a SQLite file, read-only, locked by another process).
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -136,6 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args, out=sys.stdout, err=sys.stderr)
     except (InputError, UsageError) as error:  # CannotRun is a UsageError
         print(f"migrate: {error}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as error:  # the file itself: damaged pages, a full disk
+        print(
+            f"migrate: {args.db}: SQLite error: {error}; the run stopped (check the database "
+            "with python -m ci.precheck; the backup, if one was taken, is beside it)",
+            file=sys.stderr,
+        )
         return 2
     except RunRefused as error:
         for line in str(error).splitlines():  # each names its file; nothing was changed

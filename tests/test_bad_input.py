@@ -378,10 +378,11 @@ DB_COMMANDS: dict[str, list[str]] = {
     "rollback_roundtrip --sample": ["-m", "ci.rollback_roundtrip", "--sample"],
 }
 READERS = ("migrate --status", "precheck", "postcheck", "checksums --db")
-CORRUPT_TRACEBACK = pytest.mark.xfail(
-    strict=False,  # not strict: the fix lands in another module; an XPASS then shows it
-    reason="traceback: ci/bookkeeping.py read_applied raises sqlite3.DatabaseError (database "
-    "disk image is malformed) through Runner.applied; reported to the lead",
+CORRUPT_UNSEEN = pytest.mark.xfail(
+    strict=False,
+    reason="damage in pages migrate never reads goes unnoticed: there is no full scan before "
+    "migrating (python -m ci.precheck runs integrity_check for that), so the run succeeds and "
+    "changes the file",
 )
 
 
@@ -433,10 +434,10 @@ DB_KINDS: dict[str, tuple[str, Callable[[Path], None]]] = {
 
 def _expected(kind: str, command: str) -> tuple[bool, pytest.MarkDecorator | None]:
     """(must the command object?, mark) for one database kind and command."""
-    if kind == "corrupt_pages" and command in (
-        "migrate", "migrate --status", "apply_sample --sample", "rollback_roundtrip --sample"
-    ):  # fmt: skip
-        return True, CORRUPT_TRACEBACK
+    if kind == "corrupt_pages" and command == "migrate":
+        return True, CORRUPT_UNSEEN
+    if kind == "corrupt_pages" and command == "migrate --status":
+        return False, None  # reads sqlite_master and schema_version only, both intact
     if kind == "corrupt_pages" and command == "checksums --db":
         return False, None  # reads only page 1 (intact): no schema_version table, a warning
     if kind == "read_only":
