@@ -22,8 +22,8 @@ from ci.validate import (
     Options,
     add_options,
     apply_case,
+    catalog_cases,
     could_not_run,
-    duplicate_cases,
     load_invariants,
     new_runner,
     not_run,
@@ -63,7 +63,7 @@ def apply_all(
     conn: sqlite3.Connection, catalog: Catalog, options: Options, invariants: list[Invariant]
 ) -> list[Case]:
     run = new_runner(conn, catalog, options)
-    cases = duplicate_cases(CHECK, run)
+    cases = catalog_cases(CHECK, run)
     if cases:
         return cases
     migrations = catalog.all_migrations()

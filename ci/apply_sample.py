@@ -24,8 +24,8 @@ from ci.validate import (
     Options,
     add_options,
     apply_case,
+    catalog_cases,
     could_not_run,
-    duplicate_cases,
     load_invariants,
     not_run,
     options_from,
@@ -72,7 +72,7 @@ def apply_sample(root: Path, sample_path: Path, options: Options) -> Report:
         with could_not_run():
             prepared = prepare(CHECK, sample, db, catalog, options)
             try:
-                cases = duplicate_cases(CHECK, prepared.run) or prepared.cases
+                cases = catalog_cases(CHECK, prepared.run) or prepared.cases
                 if not any(c.outcome == "failed" for c in cases):
                     cases += apply_pending(prepared, sample, options)
                 if not any(c.outcome == "failed" for c in cases):

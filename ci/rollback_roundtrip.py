@@ -23,7 +23,7 @@ from ci.findings import Case, Finding, Report
 from ci.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
 from ci.model import Catalog, InputError, Migration, discover
 from ci.sample import open_sample, prepare
-from ci.validate import Options, case_name, could_not_run, duplicate_cases, new_runner, not_run
+from ci.validate import Options, case_name, catalog_cases, could_not_run, new_runner, not_run
 
 CHECK = "rollback_roundtrip"
 ADD_ROLLBACK = "add rollback/{number}_rollback.sql, or declare -- @irreversible <reason>"
@@ -77,7 +77,7 @@ def rollback_roundtrip(
         conn = runner.connect(Path(tmp) / "empty.db", setup=options.setup, durable=False)
         try:
             run = new_runner(conn, catalog, options)
-            cases = duplicate_cases(CHECK, run)
+            cases = catalog_cases(CHECK, run)
             if cases:
                 return Report(CHECK, cases)
             cases = RoundTrip(run, f"{CHECK}.empty", selected).all(catalog.main)

@@ -220,9 +220,21 @@ def not_run(check: str, catalog: Catalog, migrations: list[Migration], why: str)
     ]
 
 
-def duplicate_cases(check: str, run: runner.Runner) -> list[Case]:
-    """Two files with one number cannot both be applied: one failing case for each extra."""
-    cases: list[Case] = []
+def catalog_cases(check: str, run: runner.Runner) -> list[Case]:
+    """What stops a run before any SQL: a file that cannot be placed (a malformed name, an
+    unknown folder, a symlink leaving the repository) is never skipped silently, and two files
+    with one number cannot both be applied. One failing case each."""
+    cases = [
+        Case(
+            f"{problem.code} {problem.path}",
+            check,
+            path=problem.path,
+            findings=[
+                Finding(check, problem.code, problem.path, None, problem.message, problem.hint)
+            ],
+        )
+        for problem in run.catalog.problems
+    ]
     for migrations in (run.catalog.main, run.catalog.seeds):
         first: dict[int, Migration] = {}
         for migration in migrations:

@@ -235,3 +235,18 @@ def test_the_worked_example_passes_with_invariants_and_snapshot() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("OK apply_empty:")
+
+
+def test_a_file_that_cannot_be_placed_is_a_failure_not_skipped(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A migration misnamed `0002_B.sql` would otherwise never run and nobody would notice."""
+    root = write_tree(
+        {
+            "m/schema/0001_a.sql": "CREATE TABLE a (x);\n",
+            "m/schema/0002_B.sql": "CREATE TABLE b (x);\n",
+        }
+    )
+    code = main(["--migrations-dir", str(root / "m")])
+    assert code == 1
+    assert "0002_B.sql: MG103 malformed migration name" in capsys.readouterr().out
