@@ -8,11 +8,10 @@ from __future__ import annotations
 import argparse
 import sqlite3
 from collections.abc import Sequence
-from pathlib import Path
 
 from ci import bookkeeping, health
 from ci.findings import Case, Finding, Report
-from ci.invariants import parse_invariants
+from ci.invariants import add_invariants_option, parse_invariants
 from ci.precheck import FOREIGN_KEYS, INTEGRITY, build_parser, dirty_case, run_report
 
 CHECK = "postcheck"
@@ -35,13 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help="the main-track version the database must be at",
     )
-    parser.add_argument(
-        "--invariants",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="queries, each after '-- invariant: <name>', that must return no rows",
-    )
+    add_invariants_option(parser)
     args = parser.parse_args(argv)
     return run_report(CHECK, args, postcheck)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from ci import health, runner
 from ci.cli import UsageError
 from ci.findings import Case, Finding
-from ci.invariants import Invariant, parse_invariants
+from ci.invariants import Invariant, add_invariants_option, parse_invariants
 from ci.model import Catalog, Migration
 
 if TYPE_CHECKING:  # fingerprints are imported only when a snapshot is used (start-up time)
@@ -67,13 +67,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="callable run on every connection (register SQL functions, load extensions)",
     )
-    parser.add_argument(
-        "--invariants",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="queries, each after '-- invariant: <name>', that must return no rows",
-    )
+    add_invariants_option(parser)
     parser.add_argument(
         "--schema-snapshot",
         type=Path,
