@@ -43,7 +43,7 @@ def apply_batch(runner: Runner, migration: Migration) -> Outcome:
             raise
         # with foreign keys enforced SQLite checks every batch itself (deferred ones at COMMIT);
         # only with them OFF is a foreign_key_check (a scan of every table) needed at the end
-        enforced = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+        enforced = runner.foreign_keys_enforced()
         progress = Progress(runner.out, f"{migration.label} {migration.slug}", total,
                             interval=runner.progress_interval)  # fmt: skip
         while True:

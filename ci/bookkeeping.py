@@ -16,9 +16,9 @@ import re
 import sqlite3
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ci import TOOL_NAME, __version__
+from ci.findings import Record
 from ci.model import InputError
 
 TABLE = "schema_version"
@@ -89,19 +89,48 @@ def now_utc() -> str:
     return f"{_second[1]}.{int(now % 1 * 1000):03d}Z"
 
 
-@dataclass(frozen=True)
-class AppliedRow:
+# The records below are plain classes (ci.findings.Record), not frozen dataclasses: one is made
+# per migration or per schema_version row, and `import dataclasses` costs ~10 ms of the start-up
+# of ci.migrate, whose whole process SPEC 8 budgets. Treat them as immutable.
+
+
+class AppliedRow(Record):
     """One row of `schema_version` (columns an older table lacks are None)."""
 
-    version: int
-    migration_type: str
-    description: str
-    file_hash: str | None
-    applied_at: str | None
-    execution_time_ms: int | None
-    rows_affected: int | None
-    applied_by: str | None
-    code_hash: str | None
+    FIELDS = (
+        "version",
+        "migration_type",
+        "description",
+        "file_hash",
+        "applied_at",
+        "execution_time_ms",
+        "rows_affected",
+        "applied_by",
+        "code_hash",
+    )
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        version: int,
+        migration_type: str,
+        description: str,
+        file_hash: str | None,
+        applied_at: str | None,
+        execution_time_ms: int | None,
+        rows_affected: int | None,
+        applied_by: str | None,
+        code_hash: str | None,
+    ) -> None:
+        self.version = version
+        self.migration_type = migration_type
+        self.description = description
+        self.file_hash = file_hash
+        self.applied_at = applied_at
+        self.execution_time_ms = execution_time_ms
+        self.rows_affected = rows_affected
+        self.applied_by = applied_by
+        self.code_hash = code_hash
 
     @property
     def track(self) -> str:
@@ -113,19 +142,43 @@ class AppliedRow:
         return f"seed-{number}" if self.track == "seed" else number
 
 
-@dataclass(frozen=True)
-class DirtyMark:
+class DirtyMark(Record):
     """An open dirty mark: a migration that started outside one transaction and did not finish."""
 
-    id: int
-    logged_at: str
-    version: int
-    migration_type: str
-    description: str
-    file_hash: str | None
-    rows_done: int
-    error: str | None
-    owner: str | None = None  # "migration-guard X.Y.Z pid N on HOST" of the run that holds it
+    FIELDS = (
+        "id",
+        "logged_at",
+        "version",
+        "migration_type",
+        "description",
+        "file_hash",
+        "rows_done",
+        "error",
+        "owner",
+    )
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        id: int,
+        logged_at: str,
+        version: int,
+        migration_type: str,
+        description: str,
+        file_hash: str | None,
+        rows_done: int,
+        error: str | None,
+        owner: str | None = None,  # "migration-guard X.Y.Z pid N on HOST" of the run holding it
+    ) -> None:
+        self.id = id
+        self.logged_at = logged_at
+        self.version = version
+        self.migration_type = migration_type
+        self.description = description
+        self.file_hash = file_hash
+        self.rows_done = rows_done
+        self.error = error
+        self.owner = owner
 
     @property
     def track(self) -> str:
@@ -281,15 +334,25 @@ def is_applied(conn: sqlite3.Connection, track: str, version: int) -> bool:
     return row is not None
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Record):
     """What a bookkeeping row says about one migration."""
 
-    version: int
-    migration_type: str
-    description: str
-    file_hash: str | None = None
-    code_hash: str | None = None
+    FIELDS = ("version", "migration_type", "description", "file_hash", "code_hash")
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        version: int,
+        migration_type: str,
+        description: str,
+        file_hash: str | None = None,
+        code_hash: str | None = None,
+    ) -> None:
+        self.version = version
+        self.migration_type = migration_type
+        self.description = description
+        self.file_hash = file_hash
+        self.code_hash = code_hash
 
     @property
     def track(self) -> str:

@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TextIO
@@ -25,6 +24,7 @@ from typing import TextIO
 from ci import bookkeeping
 from ci.bookkeeping import AppliedRow, DirtyMark, Entry
 from ci.cli import UsageError
+from ci.findings import Record
 from ci.model import Catalog, InputError, Migration, SqlFile
 from ci.sqltext import Statement, checksum_matches, code_fingerprint
 
@@ -80,15 +80,21 @@ class CannotRun(UsageError):
     """The database cannot be used at all: not SQLite, read-only, locked, missing directory."""
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Record):
     """What happened to one migration: action is 'applied', 'rolled back', 'skipped' (another
-    runner applied it first) or, in a dry run, 'would apply' / 'would roll back'."""
+    runner applied it first) or, in a dry run, 'would apply' / 'would roll back'.
 
-    migration: Migration
-    action: str
-    rows: int
-    seconds: float
+    A plain record, not a frozen dataclass: one is made per migration (SPEC 8 budgets the
+    per-migration cost of ci.migrate and ci.apply_empty)."""
+
+    FIELDS = ("migration", "action", "rows", "seconds")
+    __slots__ = FIELDS
+
+    def __init__(self, migration: Migration, action: str, rows: int, seconds: float) -> None:
+        self.migration = migration
+        self.action = action
+        self.rows = rows
+        self.seconds = seconds
 
 
 # --- connections -----------------------------------------------------------------------------
@@ -273,6 +279,10 @@ class Runner:
         self.progress_interval = progress_interval
         self._ready = False
         self._warned: set[str] = set()
+        # PRAGMA foreign_keys as last read or set here: the runner owns the setting while it
+        # runs (a migration's own PRAGMA foreign_keys is skipped, see _skip), and reading it
+        # again before every migration re-prepares the pragma after each schema change
+        self._foreign_keys_on: bool | None = None
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -341,6 +351,7 @@ class Runner:
         Raises RunRefused naming every problem at once: duplicate numbers, edited applied
         files, dirty marks (unless resuming), out-of-order pending files, unusable files.
         """
+        self._foreign_keys_on = None  # read once per run: the caller may have changed it
         problems = self.duplicates()
         problems += self.edited_problems()
         marks = self.dirty()
@@ -541,6 +552,7 @@ class Runner:
         self, version: int, *, on_outcome: Callable[[Outcome], None] | None = None
     ) -> list[Outcome]:
         """Undo every applied main-track migration >= version, newest first, each atomically."""
+        self._foreign_keys_on = None  # read once per run: the caller may have changed it
         problems = self.edited_problems() + [dirty_message(m) for m in self.dirty()]
         if problems:
             raise RunRefused("\n".join(problems))
@@ -923,16 +935,25 @@ class Runner:
         """Honour a leading PRAGMA foreign_keys=OFF/ON outside the transaction, then restore.
 
         Yields whether foreign keys are enforced while the migration runs."""
-        before = bool(self.conn.execute("PRAGMA foreign_keys").fetchone()[0])
+        before = self.foreign_keys_enforced()
         if setting is None or setting == before:
             yield before
             return
-        self.conn.execute(f"PRAGMA foreign_keys = {'ON' if setting else 'OFF'}")
+        self._set_foreign_keys(setting)
         try:
             yield setting
         finally:
             self.rollback_quietly()
-            self.conn.execute(f"PRAGMA foreign_keys = {'ON' if before else 'OFF'}")
+            self._set_foreign_keys(before)
+
+    def foreign_keys_enforced(self) -> bool:
+        if self._foreign_keys_on is None:
+            self._foreign_keys_on = bool(self.conn.execute("PRAGMA foreign_keys").fetchone()[0])
+        return self._foreign_keys_on
+
+    def _set_foreign_keys(self, on: bool) -> None:
+        self._foreign_keys_on = None  # read back: SQLite ignores the pragma inside a transaction
+        self.conn.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
 
     def db_name(self) -> str:
         try:
