@@ -7,9 +7,12 @@ read-only connection, so the user's file is never opened for writing.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import shutil
 import sqlite3
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,20 +39,50 @@ class Sample:
 
 def open_sample(path: Path) -> Sample:
     """Check the sample before any work; every problem is one UsageError line (exit 2)."""
-    if not path.is_file():
-        raise UsageError(f"{path}: sample not found")
-    if path.suffix.lower() == ".sql":
+    not_a_file = not_a_regular_file(path)
+    if not_a_file:  # never opened: reading a FIFO would block, a directory cannot be read
+        raise UsageError(f"{path}: {not_a_file}")
+    suffix = path.suffix.lower()
+    if suffix not in (".sql", *DATABASE_SUFFIXES):
+        raise UsageError(f"{path}: a sample is a .sql fixture or a .db/.sqlite database")
+    if path.stat().st_size == 0:
+        what = "fixture" if suffix == ".sql" else "database"
+        raise UsageError(
+            f"{path}: the sample {what} is empty (0 bytes); point --sample at a real database "
+            "(.db/.sqlite) or at a .sql fixture starting with '-- @sample-version N'"
+        )
+    if suffix == ".sql":
         return Sample(path, fixture_version(path))
-    if path.suffix.lower() in DATABASE_SUFFIXES:
-        try:
-            with path.open("rb") as handle:
-                header = handle.read(len(SQLITE_HEADER))
-        except OSError as error:
-            raise UsageError(f"{path}: cannot read the sample: {error.strerror}") from None
-        if header != SQLITE_HEADER:
-            raise UsageError(f"{path}: not a SQLite database")
-        return Sample(path)
-    raise UsageError(f"{path}: a sample is a .sql fixture or a .db/.sqlite database")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the sample: {error.strerror}") from None
+    if header != SQLITE_HEADER:
+        raise UsageError(f"{path}: not a SQLite database")
+    return Sample(path)
+
+
+def not_a_regular_file(path: Path) -> str | None:
+    """Why `path` cannot be a sample without opening it (None for a regular file)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        if path.is_symlink():
+            target = os.readlink(path)
+            return f"the sample is a broken symbolic link (to {target}: {error.strerror})"
+        if error.errno == errno.ENOENT:
+            return "sample not found"
+        return f"cannot read the sample: {error.strerror}"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        kind = "a directory"
+    elif stat.S_ISFIFO(mode):
+        kind = "a FIFO (named pipe)"
+    else:
+        kind = "not a regular file (a socket or a device)"
+    return f"the sample is {kind}; --sample takes a .sql fixture or a .db/.sqlite file"
 
 
 def fixture_version(path: Path) -> int:
@@ -64,7 +97,7 @@ def fixture_version(path: Path) -> int:
     return int(match["version"])
 
 
-def copy_database(source: Path, target: Path) -> None:
+def copy_database(source: Path, target: Path, *, timeout: float = 30.0) -> None:
     """Copy a database file without ever writing next to it.
 
     A rollback-journal database is copied with the backup API from a read-only connection. A
@@ -80,7 +113,9 @@ def copy_database(source: Path, target: Path) -> None:
                 except OSError as error:
                     raise UsageError(f"{original}: cannot copy: {error.strerror}") from None
         return
-    original_conn = runner.connect(source, readonly=True)
+    # another process's lock (an open write transaction, EXCLUSIVE locking mode) is waited
+    # for `timeout` seconds (--busy-timeout), then one line: "...: locked by another process"
+    original_conn = runner.connect(source, readonly=True, timeout=timeout)
     try:
         copy = runner.connect(target, durable=False)
         try:
@@ -88,7 +123,7 @@ def copy_database(source: Path, target: Path) -> None:
         finally:
             copy.close()
     except sqlite3.Error as error:
-        raise UsageError(runner.explain(error, str(source))) from None
+        raise UsageError(runner.explain(error, str(source), timeout)) from None
     finally:
         original_conn.close()
 
@@ -125,7 +160,7 @@ def prepare(
     """The sample in a private database at `db`: a copy of the file, or the migrations up to
     the fixture's version plus the fixture's rows."""
     if not sample.is_fixture:
-        copy_database(sample.path, db)
+        copy_database(sample.path, db, timeout=options.busy_timeout)
     conn = runner.connect(db, setup=options.setup, durable=False)
     run = new_runner(conn, catalog, options)
     if not sample.is_fixture:

@@ -58,6 +58,7 @@ class Options:
     snapshot: Path | None
     write_snapshot: bool
     warn_slow: float
+    busy_timeout: float = 30.0  # how long to wait for another process's lock on a sample
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +88,29 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="flag migrations slower than this (default 300)",
     )
+    add_busy_timeout_option(parser)
+
+
+def add_busy_timeout_option(parser: argparse.ArgumentParser) -> None:
+    """`--busy-timeout`, as `python -m ci.migrate` has it: how long reading the user's database
+    (a `--sample` .db) waits for another process's lock before giving up with exit 2."""
+    parser.add_argument(
+        "--busy-timeout",
+        type=seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="wait this long for another process's lock on a --sample database (default: 30)",
+    )
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got '{text}'") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got '{text}'")
+    return value
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -100,6 +124,7 @@ def options_from(args: argparse.Namespace) -> Options:
         snapshot=args.schema_snapshot,
         write_snapshot=args.write_snapshot,
         warn_slow=args.warn_slow,
+        busy_timeout=args.busy_timeout,
     )
 
 

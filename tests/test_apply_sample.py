@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -208,6 +213,8 @@ def test_a_fixture_that_does_not_load_names_its_line(
         ("future.sql", b"-- @sample-version 9\nSELECT 1;\n", "the highest migration is 0002"),
         ("data.csv", b"a,b\n", "a sample is a .sql fixture or a .db/.sqlite database"),
         ("binary.sql", b"-- @sample-version 1\n\x00\x01", "binary file"),
+        ("empty.db", b"", "empty.db: the sample database is empty (0 bytes); point --sample at"),
+        ("empty.sql", b"", "empty.sql: the sample fixture is empty (0 bytes)"),
     ],
 )
 def test_bad_samples_are_one_line_exit_2(
@@ -219,6 +226,122 @@ def test_bad_samples_are_one_line_exit_2(
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
+
+
+def _directory(path: Path) -> None:
+    path.mkdir()
+
+
+def _dangling_symlink(path: Path) -> None:
+    path.symlink_to("gone.db")
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)  # opening it to read would block until a writer comes: never opened
+
+
+@pytest.mark.parametrize("check", ["ci.apply_sample", "ci.rollback_roundtrip"])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (_directory, "app.db: the sample is a directory; --sample takes a .sql fixture"),
+        (_dangling_symlink, "app.db: the sample is a broken symbolic link (to gone.db: "),
+        (_fifo, "app.db: the sample is a FIFO (named pipe); --sample takes a .sql fixture"),
+    ],
+    ids=["directory", "dangling_symlink", "fifo"],
+)
+def test_a_sample_that_is_not_a_file_is_one_line_exit_2(
+    write_tree: WriteTree, check: str, make: Callable[[Path], None], message: str
+) -> None:
+    root = write_tree(BASE)
+    make(root / "app.db")
+    done = subprocess.run(
+        [sys.executable, "-m", check, "--migrations-dir", "m", "--sample", "app.db"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,  # a FIFO that is opened blocks: the test fails instead of hanging
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert not (root / "gone.db").exists()
+
+
+def locked_run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ci.apply_sample", "--migrations-dir", "m", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+LOCKS = {
+    "begin_exclusive": ["BEGIN EXCLUSIVE"],
+    # an application that keeps its lock between transactions: held from its first write on
+    "exclusive_locking_mode": [
+        "PRAGMA locking_mode = EXCLUSIVE",
+        "INSERT INTO patients (id, mrn) VALUES (99, 'M99')",
+    ],
+}
+
+
+@pytest.mark.parametrize("lock", LOCKS)
+@pytest.mark.parametrize("where", ["flag", "config"])
+def test_a_locked_sample_gives_up_after_the_busy_timeout(
+    write_tree: WriteTree, lock: str, where: str
+) -> None:
+    root = write_tree(BASE)
+    db = make_database(root, version=2)
+    before = digest(db)
+    args = ["--sample", "app.db"]
+    if where == "flag":
+        args += ["--busy-timeout", "0.2"]
+    else:
+        (root / "migration-guard.yaml").write_text("busy_timeout: 0.2\n", encoding="utf-8")
+    holder = sqlite3.connect(db, isolation_level=None)  # another process's lock, in effect
+    try:
+        for statement in LOCKS[lock]:
+            holder.execute(statement)
+        done = locked_run(root, *args)
+    finally:
+        holder.close()  # reading the file in this process before would drop the lock
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip() == (
+        "apply_sample: app.db: locked by another process; gave up after waiting 0.2 s "
+        "(see --busy-timeout)"
+    )
+    if lock == "begin_exclusive":
+        assert digest(db) == before
+
+
+def test_an_open_write_transaction_does_not_block_the_copy(write_tree: WriteTree) -> None:
+    """A writer that has not committed holds a RESERVED lock: the copy reads the last commit."""
+    root = write_tree(
+        {**BASE, "m/schema/0003_unique.sql": "CREATE UNIQUE INDEX ux ON patients (mrn);\n"}
+    )
+    db = make_database(root, version=2)
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("DELETE FROM patients WHERE id = 2")  # would make 0003 pass: not seen
+        done = locked_run(root, "--sample", "app.db", "--busy-timeout", "0.2")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "UNIQUE constraint failed: patients.mrn" in done.stdout
+
+
+def test_busy_timeout_must_be_seconds(write_tree: WriteTree) -> None:
+    root = write_tree(BASE)
+    done = locked_run(root, "--sample", "sample.sql", "--busy-timeout", "-1")
+    assert done.returncode == 2
+    assert "--busy-timeout: expected seconds >= 0, got '-1'" in done.stderr
 
 
 def test_a_missing_sample_and_missing_option(write_tree: WriteTree) -> None:
