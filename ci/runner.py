@@ -253,6 +253,28 @@ def _code_hash(text: str) -> str:
     return code_fingerprint(text)
 
 
+class _Guard:
+    """Runner.guard(): a plain context manager, not @contextmanager (entered once per migration).
+
+    An error about the database file itself (locked, read-only, disk full, not a database)
+    becomes CannotRun with one line; the transaction, if any, is rolled back first."""
+
+    __slots__ = ("runner",)
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if not isinstance(error, sqlite3.Error) or not is_environmental(error):
+            return  # no error, or not ours to translate: it propagates unchanged
+        runner = self.runner
+        runner.rollback_quietly()
+        raise CannotRun(explain(error, runner.db_name(), runner._timeout())) from None
+
+
 class Runner:
     """Apply and roll back the migrations of one catalog on one connection."""
 
@@ -690,40 +712,48 @@ class Runner:
     # --- internals ------------------------------------------------------------------------
 
     def _apply_transaction(self, migration: Migration) -> Outcome:
+        file = migration.file
+        setting = leading_foreign_keys(file)
+        with self.guard():
+            if setting is None or setting == self.foreign_keys_enforced():
+                # the common case, without a second context manager per migration
+                return self._in_transaction(migration, self.foreign_keys_enforced())
+            with self._foreign_keys(setting) as enforced:
+                return self._in_transaction(migration, enforced)
+
+    def _in_transaction(self, migration: Migration, enforced: bool) -> Outcome:
+        """The migration and its schema_version row in one transaction (see _apply_transaction)."""
         entry = entry_for(migration)
         file = migration.file
         started = time.perf_counter()
-        with self.guard(), self._foreign_keys(leading_foreign_keys(file)) as enforced:
-            self.begin()
-            try:
-                # on a throwaway database (nobody else writes to it) the check comes after a
-                # failure instead (the unique identity index refuses a second row): one query
-                # less per migration, each re-prepared after the DDL before it
-                if not self.throwaway and bookkeeping.is_applied(
-                    self.conn, entry.track, entry.version
-                ):
-                    self.rollback_quietly()
-                    return Outcome(migration, "skipped", 0, 0.0)
-                rows = self._run_file(file)
-                if not enforced:
-                    self.foreign_key_check(file)
-                seconds = time.perf_counter() - started
-                ms = int(seconds * 1000)
-                bookkeeping.record(self.conn, entry, ms=ms, rows=rows)
-                if not self.throwaway:
-                    bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
-                self.commit(file)
-            except MigrationFailed as failure:
+        self.begin()
+        try:
+            # on a throwaway database (nobody else writes to it) the check comes after a
+            # failure instead (the unique identity index refuses a second row): one query
+            # less per migration, each re-prepared after the DDL before it
+            if not self.throwaway and bookkeeping.is_applied(self.conn, entry.track, entry.version):
                 self.rollback_quietly()
-                if self._applied_already(entry):
-                    return Outcome(migration, "skipped", 0, 0.0)
-                self._log_failure(entry, failure)
-                raise
-            except BaseException as error:
-                self.rollback_quietly()
-                if isinstance(error, sqlite3.IntegrityError) and self._applied_already(entry):
-                    return Outcome(migration, "skipped", 0, 0.0)
-                raise
+                return Outcome(migration, "skipped", 0, 0.0)
+            rows = self._run_file(file)
+            if not enforced:
+                self.foreign_key_check(file)
+            seconds = time.perf_counter() - started
+            ms = int(seconds * 1000)
+            bookkeeping.record(self.conn, entry, ms=ms, rows=rows)
+            if not self.throwaway:
+                bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
+            self.commit(file)
+        except MigrationFailed as failure:
+            self.rollback_quietly()
+            if self._applied_already(entry):
+                return Outcome(migration, "skipped", 0, 0.0)
+            self._log_failure(entry, failure)
+            raise
+        except BaseException as error:
+            self.rollback_quietly()
+            if isinstance(error, sqlite3.IntegrityError) and self._applied_already(entry):
+                return Outcome(migration, "skipped", 0, 0.0)
+            raise
         return Outcome(migration, "applied", rows, seconds)
 
     def _applied_already(self, entry: Entry) -> bool:
@@ -919,16 +949,9 @@ class Runner:
     def notice(self, message: str) -> None:
         print(message, file=self.out, flush=True)
 
-    @contextmanager
-    def guard(self) -> Iterator[None]:
+    def guard(self) -> _Guard:
         """Turn errors about the database file (locked, read-only, ...) into CannotRun."""
-        try:
-            yield
-        except sqlite3.Error as error:
-            if not is_environmental(error):
-                raise
-            self.rollback_quietly()
-            raise CannotRun(explain(error, self.db_name(), self._timeout())) from None
+        return _Guard(self)
 
     @contextmanager
     def _foreign_keys(self, setting: bool | None) -> Iterator[bool]:
