@@ -258,7 +258,7 @@ def _printer(out: TextIO) -> Callable[[Outcome], None]:
             return
         file = m.rollback if "roll" in outcome.action and m.rollback else m.file
         print(
-            f"{outcome.action} {m.label:<9} {m.kind:<6} {file.path}: {outcome.rows:,} rows, "
+            f"{outcome.action} {m.label:<9} {m.kind:<6} {file.location}: {outcome.rows:,} rows, "
             f"{outcome.seconds * 1000:.0f} ms",
             file=out,
         )

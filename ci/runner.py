@@ -850,7 +850,7 @@ class Runner:
         if first_word(statement) not in MAYBE_SKIPPED:
             return False  # the common case, decided without stripping every comment
         code = statement.code
-        where = f"{file.path}:{statement.line}"
+        where = f"{file.location}:{statement.line}"  # location: str(path), without a Path
         if TRANSACTION_CONTROL.match(code):
             self.notice(
                 f"{where}: notice: {statement.keyword} ignored; the runner runs each "
