@@ -59,6 +59,13 @@ ON_VALUES = ("ON", "1", "TRUE", "YES")
 # first words of the statements `Runner._skip` may leave out (the three patterns above)
 MAYBE_SKIPPED = frozenset(("BEGIN", "COMMIT", "END", "ROLLBACK", "INSERT", "REPLACE", "PRAGMA"))
 FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.DOTALL)
+# the word each skippable INSERT/REPLACE or PRAGMA must contain: a statement without it is run
+# without stripping its comments first (a data migration's INSERTs are the common case)
+SKIP_NEEDS = {
+    "INSERT": re.compile("schema_version", re.IGNORECASE),
+    "REPLACE": re.compile("schema_version", re.IGNORECASE),
+    "PRAGMA": re.compile("foreign_keys", re.IGNORECASE),
+}
 
 
 class MigrationFailed(Exception):
@@ -847,8 +854,12 @@ class Runner:
         return self.conn.total_changes - before
 
     def _skip(self, file: SqlFile, statement: Statement) -> bool:
-        if first_word(statement) not in MAYBE_SKIPPED:
+        word = first_word(statement)
+        if word not in MAYBE_SKIPPED:
             return False  # the common case, decided without stripping every comment
+        needs = SKIP_NEEDS.get(word)
+        if needs is not None and not needs.search(statement.raw):
+            return False
         code = statement.code
         where = f"{file.location}:{statement.line}"  # location: str(path), without a Path
         if TRANSACTION_CONTROL.match(code):
