@@ -34,6 +34,9 @@ SQLFLUFF_DEFAULTS: dict[str, Any] = {
 }
 SQLFLUFF_RULES_URL = "https://docs.sqlfluff.com/en/stable/reference/rules.html"
 MAX_UNPARSABLE = 25  # statements skipped per file before sqlfluff gives up on the rest
+# sqlfluff lints ~8 KB/s here (a 100 KB file: 13 s): above this a file gets only the safety rules,
+# with a warning naming it, so a generated 50 MB data migration cannot stall a pre-commit hook
+SQLFLUFF_MAX_BYTES = 1_000_000
 _LEADING = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
 _WHERE = re.compile(r"^(?P<path>.*?):(?P<line>\d+): (?P<message>.*)$")
 
@@ -60,7 +63,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-sqlfluff", action="store_true", help="run only the migration safety rules"
     )
+    parser.add_argument(
+        "--sqlfluff-max-bytes",
+        type=byte_count,
+        default=SQLFLUFF_MAX_BYTES,
+        metavar="BYTES",
+        help="a larger file gets only the safety rules, with a warning "
+        f"(default {SQLFLUFF_MAX_BYTES:_}; 0: no limit)",
+    )
     return parser
+
+
+def byte_count(text: str) -> int:
+    """`1000000` / `1_000_000` -> 1000000; argparse turns the error into exit 2."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected bytes >= 0, got '{text}'")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,6 +99,7 @@ def _work(args: argparse.Namespace) -> Report:
         min_sqlite=args.min_sqlite_version,
         sqlfluff=not args.no_sqlfluff,
         exclude=frozenset(excluded),
+        sqlfluff_max_bytes=args.sqlfluff_max_bytes,
     )
 
 
@@ -108,6 +131,7 @@ def lint(
     min_sqlite: tuple[int, int, int] = DEFAULT_MIN_SQLITE,
     sqlfluff: bool = True,
     exclude: frozenset[str] = frozenset(),
+    sqlfluff_max_bytes: int = SQLFLUFF_MAX_BYTES,
 ) -> Report:
     """Lint FILES (or the whole migrations directory): one test case per file."""
     targets = select_files(files, migrations_dir)
@@ -122,7 +146,10 @@ def lint(
     for ctx in contexts:
         findings[ctx.path].extend(run_rules(ctx, rules))
     if sqlfluff and contexts:
-        for path, found in sqlfluff_findings(contexts, exclude=exclude).items():
+        found_by_sqlfluff = sqlfluff_findings(
+            contexts, exclude=exclude, max_bytes=sqlfluff_max_bytes
+        )
+        for path, found in found_by_sqlfluff.items():
             findings[path].extend(found)
     cases = [_case(path, found) for path, found in findings.items()]
     return Report(CHECK, cases or [Case(name="no migration files to lint", classname=CHECK)])
@@ -192,18 +219,45 @@ def _case(path: Path, findings: list[Finding]) -> Case:
 
 
 def sqlfluff_findings(
-    contexts: Sequence[FileContext], *, exclude: frozenset[str] = frozenset()
+    contexts: Sequence[FileContext],
+    *,
+    exclude: frozenset[str] = frozenset(),
+    max_bytes: int = SQLFLUFF_MAX_BYTES,
 ) -> dict[Path, list[Finding]]:
-    """sqlfluff's violations for every file, from one in-process Linter."""
+    """sqlfluff's violations for every file, from one in-process Linter; a file larger than
+    `max_bytes` (0: no limit) gets a warning instead, and sqlfluff is not even imported for it."""
+    found: dict[Path, list[Finding]] = {}
+    small = []
+    for ctx in contexts:
+        size = len(ctx.text.encode())
+        if max_bytes and size > max_bytes:
+            found[ctx.path] = [_too_big(ctx, size, max_bytes)]
+        else:
+            small.append(ctx)
+    if not small:
+        return found
     _import_sqlfluff()
     from sqlfluff.core import Linter
 
     configs = _ConfigCache(sorted(code for code in exclude if not code.startswith("MG")))
     linter = Linter(config=configs.for_directory(Path(".")))
-    return {
-        ctx.path: _lint_file(linter, ctx, configs.for_directory(ctx.path.parent))
-        for ctx in contexts
-    }
+    for ctx in small:
+        found[ctx.path] = _lint_file(linter, ctx, configs.for_directory(ctx.path.parent))
+    return found
+
+
+def _too_big(ctx: FileContext, size: int, limit: int) -> Finding:
+    return Finding(
+        CHECK,
+        INPUT_CODE,
+        str(ctx.path),
+        None,
+        f"{size:,} bytes, more than --sqlfluff-max-bytes ({limit:,}): sqlfluff skipped this "
+        "file, the safety rules (MG5xx) ran",
+        "raise --sqlfluff-max-bytes (sqlfluff_max_bytes: in migration-guard.yaml; 0 = no limit) "
+        "to lint it with sqlfluff, which takes about 2 minutes per MB",
+        "warning",
+    )
 
 
 def _import_sqlfluff() -> None:

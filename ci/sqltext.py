@@ -23,12 +23,16 @@ class Statement:
     their whole process is budgeted (SPEC 8); `import dataclasses` alone costs ~12 ms.
     """
 
-    __slots__ = ("line", "offset", "raw")
+    # _code and _keyword: computed on first use, then kept (every lint rule and the splitter
+    # ask again; recomputing `code` strips the comments of the statement each time)
+    __slots__ = ("_code", "_keyword", "line", "offset", "raw")
 
     def __init__(self, raw: str, line: int, offset: int) -> None:
         self.raw = raw
         self.line = line  # 1-based line of the statement's first token
         self.offset = offset  # character offset of `raw` in the file
+        self._code: str | None = None
+        self._keyword: str | None = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Statement):
@@ -48,11 +52,18 @@ class Statement:
     @property
     def code(self) -> str:
         """The statement without comments, whitespace folded: what a rule should look at."""
-        return " ".join(strip_comments(self.raw).split())
+        if self._code is None:
+            self._code = " ".join(strip_comments(self.raw).split())
+        return self._code
 
     @property
     def keyword(self) -> str:
         """The first word, upper case ('' for a comment-only piece)."""
+        if self._keyword is None:
+            self._keyword = self._first_word()
+        return self._keyword
+
+    def _first_word(self) -> str:
         match = _FIRST_TOKEN.match(self.raw)
         word = match[1] if match else ""
         if not _NOT_PLAIN.search(word):

@@ -54,6 +54,15 @@ def test_rule_is_documented_and_has_every_kind_of_case(rule: Rule) -> None:
     assert f"#### {rule.code} {rule.name}" in readme
 
 
+@pytest.mark.parametrize("comment", ["-- noqa: MG503 gone", "-- NOQA: mg503 gone", "-- note"])
+def test_noqa_in_any_case_silences_and_a_file_without_one_is_not_silenced(
+    tmp_path: Path, comment: str
+) -> None:
+    case = LintCase("drop", "schema", "", "fail")
+    codes = _codes(tmp_path, case, f"CREATE TABLE a (id INTEGER);\nDROP TABLE b; {comment}\n")
+    assert ("MG503" in codes) == (comment == "-- note")
+
+
 def test_rule_codes_are_unique() -> None:
     codes = [rule.code for rule in RULES]
     assert len(codes) == len(set(codes))
@@ -174,6 +183,46 @@ def test_large_file_is_skipped_by_sqlfluff_with_a_warning(
     assert lint.main([]) == 0
     out = capsys.readouterr().out
     assert "MG500 warning: larger than sqlfluff's large_file_skip_byte_limit (50 bytes)" in out
+
+
+@pytest.mark.parametrize("where", ["flag", "config"])
+def test_a_file_above_sqlfluff_max_bytes_gets_the_safety_rules_and_a_warning(
+    write_tree: WriteTree,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    where: str,
+) -> None:
+    sql = "delete FROM patients;\n"  # MG502 (no WHERE) and sqlfluff's CP01 (case)
+    root = _tree(write_tree, {"data/0002_all.sql": sql})
+    monkeypatch.chdir(root)
+    junit = tmp_path / "junit.xml"
+    args = ["--junit", str(junit)]
+    if where == "flag":
+        args += ["--sqlfluff-max-bytes", str(len(sql) - 1)]
+    else:
+        Path("migration-guard.yaml").write_text(f"sqlfluff_max_bytes: {len(sql) - 1}\n")
+    assert lint.main(args) == 1
+    out = capsys.readouterr().out
+    assert "0002_all.sql:1: MG502" in out and "CP01" not in out
+    warning = (
+        f"{MIGRATIONS}/data/0002_all.sql: MG500 warning: 22 bytes, more than "
+        "--sqlfluff-max-bytes (21): sqlfluff skipped this file, the safety rules (MG5xx) ran"
+    )
+    assert warning in out
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(junit))
+    assert warning in junit.read_text(encoding="utf-8")  # the case's system-out
+    for limit in ("22", "0"):  # at the limit, and no limit: sqlfluff runs
+        assert lint.main(["--sqlfluff-max-bytes", limit]) == 1
+        out = capsys.readouterr().out
+        assert "0002_all.sql:1: CP01" in out and "sqlfluff-max-bytes" not in out
+
+
+def test_sqlfluff_max_bytes_must_be_a_byte_count(write_tree: WriteTree) -> None:
+    root = _tree(write_tree, {"schema/0001_init.sql": GOOD})
+    done = run_module("ci.lint", "--sqlfluff-max-bytes", "1MB", cwd=root)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--sqlfluff-max-bytes: expected a number of bytes, got '1MB'" in done.stderr
 
 
 BAD_INPUT = {

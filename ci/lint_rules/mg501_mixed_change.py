@@ -76,6 +76,8 @@ def _scratch_table(ctx: FileContext, index: int) -> bool:
 
 def _rebuild_copy(ctx: FileContext, index: int) -> bool:
     """`INSERT INTO t ... SELECT` into a table created earlier in this file (a table rebuild)."""
+    if not ctx.created_tables:
+        return False
     sql = ctx.sql[index]
     target = insert_target(sql)
     created = ctx.created_tables.get(target) if target else None
