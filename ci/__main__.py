@@ -3,8 +3,9 @@
 Runs numbering, checksums, lint, apply_empty, rollback_roundtrip -- and apply_sample when a sample
 is configured -- or the ones named by `--checks` / the `checks:` config key, and writes one JUnit
 file with one <testsuite> per check (SPEC 5.6). Options of any check may be given here (e.g.
-`--sample`, `--base-ref`); each check takes the ones it has. Exit 0 passed, 1 a finding, 2 a check
-could not run.
+`--sample`, `--base-ref`); each check takes the ones it has, except those that write a committed
+file (`--update`, `--rehash`, `--write-snapshot`): refused, from the command line or the config,
+since CI runs this. Exit 0 passed, 1 a finding, 2 a check could not run.
 
 `cli()` is the `migration-guard` console script: `migration-guard <command> [options]`.
 """
@@ -27,6 +28,13 @@ from ci.findings import Case, Report
 DEFAULT_CHECKS = ("numbering", "checksums", "lint", "apply_empty", "rollback_roundtrip")
 CHECK_ALIASES = {"rollback": "rollback_roundtrip"}
 COMMON = ("files", "migrations_dir", "config", "junit", "format", "checks", "help")
+# Options that make a check write a committed file. `python -m ci` is what CI runs: it only
+# checks, so these are refused there (command line or config) and left to the single check.
+WRITING = {
+    "update": "python -m ci.checksums --update",
+    "rehash": "python -m ci.checksums --rehash FILE",
+    "write_snapshot": "python -m ci.apply_empty --schema-snapshot FILE --write-snapshot",
+}
 
 # `migration-guard <command>`: each delegates to that module's `main(argv)`.
 COMMANDS = {
@@ -96,11 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return 2
+    config_file = args.config or _default_config()
+    refused = writing_options(args, explicit, config_file)
+    if refused:
+        print(f"{parser.prog}: {refused}", file=sys.stderr)
+        return 2
     overrides = {
         k: v for k, v in vars(explicit).items() if k not in COMMON or k == "migrations_dir"
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    config_file = args.config or _default_config()
     codes = []
     with collecting(overrides, config_file=config_file) as collector:
         for name in checks:
@@ -109,6 +121,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     if 2 in codes:
         return 2
     return 1 if any(r.failed for r in collector.reports) else 0
+
+
+def writing_options(
+    args: argparse.Namespace, explicit: argparse.Namespace, config_file: Path | None
+) -> str | None:
+    """One line refusing the options that would write the lock or the snapshot, or None.
+
+    Given on the command line, at the config's top level or in a check's section alike: a
+    `python -m ci` in CI must never rewrite a committed file, least of all from a config key.
+    """
+    given = {key: "" for key in WRITING if getattr(explicit, key, None)}
+    given.update(
+        {
+            key: f" (in {config_file})"
+            for key in WRITING
+            if key not in given and getattr(args, key, None)
+        }
+    )
+    if config_file is not None:
+        from ci.config import load
+
+        data = load(config_file)
+        for section in CHECKS:
+            values = data.get(section)
+            if isinstance(values, dict):
+                for key in WRITING:
+                    if key not in given and values.get(key) not in (None, False):
+                        given[key] = f" (in {config_file}, section {section})"
+    if not given:
+        return None
+    named = ", ".join(f"--{key.replace('_', '-')}{where}" for key, where in given.items())
+    commands = "; ".join(dict.fromkeys(WRITING[key] for key in given))
+    return (
+        f"refusing {named}: python -m ci only checks and never rewrites the lock file or the "
+        f"schema snapshot; run {commands} yourself, review the change and commit it"
+    )
 
 
 def _default_config() -> Path | None:

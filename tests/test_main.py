@@ -174,3 +174,57 @@ def test_an_explicit_config_reaches_every_check(
     assert main(["--config", "other.yaml"]) == 1, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "MG101" in out and out.splitlines()[-1].startswith("FAILED numbering, checksums:")
+
+
+GOOD = {
+    f"{M}/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n",
+    f"{M}/rollback/0001_rollback.sql": "DROP TABLE t;\n",
+}
+
+
+def tree_state(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "refused"),
+    [
+        (["--update"], None, "refusing --update: python -m ci only checks"),
+        (["--rehash", f"{M}/schema/0001_init.sql"], None, "refusing --rehash: "),
+        (["--schema-snapshot", "s.sql", "--write-snapshot"], None, "refusing --write-snapshot: "),
+        ([], "update: true\n", "refusing --update (in migration-guard.yaml): "),
+        (
+            [],
+            "checksums:\n  update: true\n",
+            "--update (in migration-guard.yaml, section checksums)",
+        ),
+        (
+            ["--checks", "numbering"],  # refused even where no selected check would write
+            "apply_empty:\n  schema_snapshot: s.sql\n  write_snapshot: true\n",
+            "--write-snapshot (in migration-guard.yaml, section apply_empty)",
+        ),
+    ],
+    ids=["update", "rehash", "write_snapshot", "yaml", "yaml_section", "yaml_other_check"],
+)
+def test_options_that_write_are_refused_by_python_m_ci(
+    write_tree: WriteTree, args: list[str], config: str | None, refused: str
+) -> None:
+    """CI runs `python -m ci`: it must never rewrite the lock or the snapshot, even when told."""
+    root = write_tree({**GOOD, **({"migration-guard.yaml": config} if config else {})})
+    before = tree_state(root)
+    done = run_module("ci", *args, cwd=root)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m ci: refusing --"), done.stderr
+    assert refused in lines[0]
+    assert "never rewrites the lock file or the schema snapshot; run python -m ci." in lines[0]
+    assert tree_state(root) == before  # no lock, no snapshot, nothing else written
+
+
+def test_a_writing_option_set_to_false_is_not_refused(write_tree: WriteTree) -> None:
+    root = write_tree({**GOOD, "migration-guard.yaml": "update: false\nchecks: [numbering]\n"})
+    done = run_module("ci", cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_module("ci.checksums", "--update", cwd=root)  # the single check still writes
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (root / "schema" / "migrations.lock").is_file()
