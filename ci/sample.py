@@ -102,20 +102,22 @@ def copy_database(source: Path, target: Path, *, timeout: float = 30.0) -> None:
 
     A rollback-journal database is copied with the backup API from a read-only connection. A
     WAL database cannot be read that way without SQLite creating `-wal`/`-shm` files beside it,
-    so its file (and its `-wal`, if any) are copied as files and SQLite recovers the copy.
+    so its file (and its `-wal`, if any) are copied as files and SQLite recovers the copy. So is
+    a database that a crashed writer left with a hot `-journal`: a read-only connection cannot
+    roll it back, the copy's first reader does.
     """
     if is_wal(source):
-        for suffix in ("", "-wal"):
-            original = Path(f"{source}{suffix}")
-            if original.exists():
-                try:
-                    shutil.copyfile(original, f"{target}{suffix}")
-                except OSError as error:
-                    raise UsageError(f"{original}: cannot copy: {error.strerror}") from None
+        copy_files(source, target, ("", "-wal"))
         return
     # another process's lock (an open write transaction, EXCLUSIVE locking mode) is waited
     # for `timeout` seconds (--busy-timeout), then one line: "...: locked by another process"
-    original_conn = runner.connect(source, readonly=True, timeout=timeout)
+    try:
+        original_conn = runner.connect(source, readonly=True, timeout=timeout)
+    except runner.CannotRun as error:
+        if "read-only" not in str(error) or not Path(f"{source}-journal").is_file():
+            raise
+        copy_files(source, target, ("", "-journal"))  # no live writer: it would hold a lock
+        return
     try:
         copy = runner.connect(target, durable=False)
         try:
@@ -126,6 +128,16 @@ def copy_database(source: Path, target: Path, *, timeout: float = 30.0) -> None:
         raise UsageError(runner.explain(error, str(source), timeout)) from None
     finally:
         original_conn.close()
+
+
+def copy_files(source: Path, target: Path, suffixes: tuple[str, ...]) -> None:
+    for suffix in suffixes:
+        original = Path(f"{source}{suffix}")
+        if original.exists():
+            try:
+                shutil.copyfile(original, f"{target}{suffix}")
+            except OSError as error:
+                raise UsageError(f"{original}: cannot copy: {error.strerror}") from None
 
 
 def is_wal(path: Path) -> bool:

@@ -337,6 +337,35 @@ def test_an_open_write_transaction_does_not_block_the_copy(write_tree: WriteTree
     assert "UNIQUE constraint failed: patients.mrn" in done.stdout
 
 
+CRASHING_WRITER = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA cache_size = 1")  # changed pages spill into the file before the commit
+conn.execute("BEGIN")
+conn.execute("DELETE FROM patients WHERE id = 2")
+conn.executemany("INSERT INTO vitals (value) VALUES (?)", [(1.0,)] * 20000)
+os._exit(0)  # killed mid-transaction: app.db-journal is left behind, hot
+"""
+
+
+def test_a_sample_a_crashed_writer_left_with_a_hot_journal_is_read_as_before_the_crash(
+    write_tree: WriteTree,
+) -> None:
+    root = write_tree(
+        {**BASE, "m/schema/0003_unique.sql": "CREATE UNIQUE INDEX ux ON patients (mrn);\n"}
+    )
+    db = make_database(root, version=2)
+    subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(db)], check=True)
+    journal = root / "app.db-journal"
+    assert journal.stat().st_size > 0
+    before = {p.name: digest(p) for p in (db, journal)}
+    done = locked_run(root, "--sample", "app.db", "--busy-timeout", "0.2")
+    # the copy was rolled back: patient 2 (a duplicate MRN) is there again, and 0003 fails
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "UNIQUE constraint failed: patients.mrn" in done.stdout
+    assert {p.name: digest(p) for p in (db, journal)} == before  # never rolled back in place
+
+
 def test_busy_timeout_must_be_seconds(write_tree: WriteTree) -> None:
     root = write_tree(BASE)
     done = locked_run(root, "--sample", "sample.sql", "--busy-timeout", "-1")
