@@ -215,8 +215,10 @@ def describe(error: sqlite3.Error, statement: Statement) -> str:
     if text.startswith("too many attached databases - max 0") or (
         text == "not authorized" and statement.keyword == "ATTACH"
     ):
+        # VACUUM INTO attaches its target internally, so the same limit refuses it
+        what = "VACUUM INTO" if statement.keyword == "VACUUM" else "ATTACH"
         return (
-            "ATTACH is not allowed in a check: the check works on a throwaway database in a "
+            f"{what} is not allowed in a check: the check works on a throwaway database in a "
             "temporary directory and must not create or change files outside it "
             f"(SQLite: {text})"
         )
