@@ -18,7 +18,7 @@ from typing import NamedTuple
 from ci import lockfile
 from ci.cli import check_parser, parse, run_check
 from ci.findings import Finding, Report
-from ci.model import Catalog, InputError, Migration, decode_sql, discover
+from ci.model import Catalog, InputError, Migration, decode_sql, discover, not_a_database_file
 from ci.sqltext import checksum, checksum_matches, code_fingerprint
 
 CHECK = "checksums"
@@ -174,6 +174,9 @@ def read_schema_version(db: Path) -> list[Row] | None:
     import sqlite3
     from urllib.parse import quote
 
+    problem = not_a_database_file(db)
+    if problem is not None:
+        raise InputError(problem)
     if not db.is_file():
         raise InputError(f"{db}: database not found")
     uri = f"file:{quote(str(db.absolute()))}?mode=ro"

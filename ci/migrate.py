@@ -17,7 +17,14 @@ from typing import TextIO
 
 from ci import backup, bookkeeping
 from ci.cli import UsageError, parse
-from ci.model import DEFAULT_MIGRATIONS_DIR, Catalog, InputError, Migration, discover
+from ci.model import (
+    DEFAULT_MIGRATIONS_DIR,
+    Catalog,
+    InputError,
+    Migration,
+    discover,
+    not_a_database_file,
+)
 from ci.runner import (
     CannotRun,
     MigrationFailed,
@@ -161,8 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     """Open the database and do what the arguments ask."""
     db: Path = args.db
-    if db.is_dir():
-        raise CannotRun(f"{db}: is a directory, not a database file")
+    problem = not_a_database_file(db)
+    if problem is not None:
+        raise CannotRun(problem)
     catalog = discover(args.migrations_dir)
     problems = [
         f"{p.path or catalog.root}: {p.message}; {p.hint}" if p.hint else f"{p.path}: {p.message}"

@@ -228,6 +228,24 @@ class Catalog(Record):
     __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
 
 
+def not_a_database_file(path: Path | str) -> str | None:
+    """Why `path` cannot be a database file, as `path: reason`; None for a regular file or a
+    path that does not exist (whether that is fine is the caller's to say).
+
+    From the metadata alone: opening a FIFO to look at it would wait forever for a writer."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return f"{path}: cannot read: {error.strerror}"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return f"{path}: is a directory, not a database file"
+    return f"{path}: not a regular file (a FIFO, socket or device), not a database file"
+
+
 def _read_regular_file(path: Path | str) -> bytes:
     """The bytes of a regular file. Opened non-blocking and checked with fstat, so a FIFO (or
     device) named like a migration is an error instead of a read that waits forever."""

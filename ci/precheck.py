@@ -15,7 +15,7 @@ from pathlib import Path
 from ci import bookkeeping, health
 from ci.cli import UsageError
 from ci.findings import Case, Finding, Report
-from ci.model import InputError
+from ci.model import InputError, not_a_database_file
 from ci.runner import connect_for_reading, dirty_message
 
 CHECK = "precheck"
@@ -65,6 +65,9 @@ def run_report(
 
     db: Path = args.db
     try:
+        problem = not_a_database_file(db)
+        if problem is not None:
+            raise UsageError(problem)
         if not db.is_file():
             raise UsageError(f"{db}: no such database file")
         conn = connect_for_reading(db, setup=args.setup, timeout=args.busy_timeout)

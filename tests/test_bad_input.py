@@ -411,6 +411,11 @@ def _directory(path: Path) -> None:
     path.mkdir()
 
 
+def _fifo(path: Path) -> None:
+    """Opening it to look would wait forever for a writer: every command must not open it."""
+    os.mkfifo(path)
+
+
 def _under_a_file(path: Path) -> None:
     path.parent.write_text("a file, not a directory\n", encoding="utf-8")
 
@@ -420,6 +425,7 @@ DB_KINDS: dict[str, tuple[str, Callable[[Path], None]]] = {
     "corrupt_header": ("app.db", _corrupt_header),
     "corrupt_pages": ("app.db", _corrupt_pages),
     "directory": ("app.db", _directory),
+    "fifo": ("app.db", _fifo),
     "under_a_file": ("notes.txt/app.db", _under_a_file),
     "read_only": ("app.db", _database),  # made immutable below: root cannot write it either
     "locked": ("app.db", _database),  # a write lock held by this test process
