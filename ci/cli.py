@@ -45,6 +45,17 @@ from ci.model import DEFAULT_MIGRATIONS_DIR, InputError
 CHECKS = ("numbering", "checksums", "lint", "apply_empty", "apply_sample", "rollback_roundtrip")
 
 
+def seconds(text: str) -> float:
+    """argparse type of every SECONDS option (--busy-timeout, --warn-slow): a number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got '{text}'") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got '{text}'")
+    return value
+
+
 class UsageError(Exception):
     """The check could not run (bad arguments, config, environment): exit 2."""
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ci import backup, bookkeeping
-from ci.cli import UsageError, parse
+from ci.cli import UsageError, parse, seconds
 from ci.model import (
     DEFAULT_MIGRATIONS_DIR,
     Catalog,
@@ -97,14 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     backups.add_argument("--no-backup", action="store_true", help="take no backup")
     parser.add_argument(
         "--warn-slow",
-        type=_seconds,
+        type=seconds,
         default=300.0,
         metavar="SECONDS",
         help="warn about each migration slower than this (default: 300)",
     )
     parser.add_argument(
         "--busy-timeout",
-        type=_seconds,
+        type=seconds,
         default=30.0,
         metavar="SECONDS",
         help="wait this long for another process's lock (default: 30)",
@@ -121,16 +121,6 @@ def _version(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a migration number, got '{text}'")
     return int(text)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got '{text}'")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ci import bookkeeping, health
-from ci.cli import UsageError
+from ci.cli import UsageError, seconds
 from ci.findings import Case, Finding, Report
 from ci.model import InputError, not_a_database_file
 from ci.runner import connect_for_reading, dirty_message
@@ -41,7 +41,7 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
         "--setup", metavar="MODULE:FUNCTION", default=None, help="callable run on the connection"
     )
     parser.add_argument(
-        "--busy-timeout", type=float, default=30.0, metavar="SECONDS", help="lock wait (30)"
+        "--busy-timeout", type=seconds, default=30.0, metavar="SECONDS", help="lock wait (30)"
     )
     return parser
 

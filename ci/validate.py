@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci import health, runner
-from ci.cli import UsageError
+from ci.cli import UsageError, seconds
 from ci.findings import Case, Finding, Record
 from ci.invariants import Invariant, add_invariants_option, parse_invariants
 from ci.model import Catalog, Migration
@@ -114,16 +114,6 @@ def add_busy_timeout_option(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="wait this long for another process's lock on a --sample database (default: 30)",
     )
-
-
-def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got '{text}'") from None
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got '{text}'")
-    return value
 
 
 def options_from(args: argparse.Namespace) -> Options:
