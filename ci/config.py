@@ -26,6 +26,11 @@ DEFAULT_CONFIG = "migration-guard.yaml"
 NOT_KEYS = frozenset({"files", "config", "help"})
 
 
+# Options that rewrite a committed file: taken from the command line only, never from the
+# config (a `update: true` there would make every CI run rewrite the lock silently).
+COMMAND_LINE_ONLY = frozenset({"update", "rehash", "write_snapshot"})
+
+
 class ConfigError(Exception):
     """The config file cannot be used; the message is one line naming the file (and line)."""
 
@@ -126,7 +131,15 @@ def parser_values(
         if wrong:
             raise ConfigError(f"{path}: section {check}: unknown key(s) {_bad(wrong)}")
         raw.update(section)
-    return {k: convert(actions[k], v, path) for k, v in raw.items()}
+    values = {k: convert(actions[k], v, path) for k, v in raw.items()}
+    for key in sorted(COMMAND_LINE_ONLY & {k for k, v in values.items() if v}):
+        flag = "--" + key.replace("_", "-")
+        raise ConfigError(
+            f"{path}: {key}: options that rewrite a committed file (the lock, the schema "
+            f"snapshot) are not read from the config, which CI reads on every run; give {flag} "
+            "on the command line when you mean it"
+        )
+    return values
 
 
 def _bad(keys: Sequence[str]) -> str:

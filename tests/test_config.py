@@ -184,3 +184,34 @@ def test_python_m_ci_rejects_unknown_keys(repo: Path) -> None:
     done = run_module("ci", cwd=repo)
     assert done.returncode == 2
     assert "unknown key surprise" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("yaml", "module", "flag"),
+    [
+        ("migrations_dir: clean\nupdate: true\n", "ci.checksums", "--update"),
+        ("migrations_dir: clean\nchecksums:\n  rehash: x.sql\n", "ci.checksums", "--rehash"),
+        (
+            "migrations_dir: clean\n"
+            "apply_empty:\n  schema_snapshot: s.sql\n  write_snapshot: true\n",
+            "ci.apply_empty",
+            "--write-snapshot",
+        ),
+    ],
+)
+def test_options_that_rewrite_committed_files_are_command_line_only(
+    repo: Path, yaml: str, module: str, flag: str
+) -> None:
+    """`update: true` in the config CI reads would rewrite the lock on every run, silently."""
+    write_config(repo, yaml)
+    done = run_module(module, cwd=repo)
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert "migration-guard.yaml" in said and flag in said and "Traceback" not in said
+    assert not (repo / "migrations.lock").exists()
+    assert not (repo / "s.sql").exists()
+    # given on the command line it does what it says
+    if flag == "--update":
+        write_config(repo, "migrations_dir: clean\nupdate: false\n")
+        assert run_module(module, "--update", cwd=repo).returncode == 0
+        assert (repo / "migrations.lock").exists()
