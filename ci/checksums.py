@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ci import lockfile
-from ci.cli import check_parser, parse, run_check
+from ci.cli import check_parser, parse, run_check, seconds
 from ci.findings import Finding, Report
 from ci.model import Catalog, InputError, Migration, decode_sql, discover, not_a_database_file
 from ci.sqltext import checksum, checksum_matches, code_fingerprint
@@ -115,8 +115,10 @@ def from_base_ref(ref: str, migrations_dir: Path) -> list[Applied]:
     return applied
 
 
-def from_database(db: Path, current: Current) -> tuple[list[Applied], list[Finding]]:
-    rows = read_schema_version(db)
+def from_database(
+    db: Path, current: Current, *, busy_timeout: float = 5.0
+) -> tuple[list[Applied], list[Finding]]:
+    rows = read_schema_version(db, busy_timeout=busy_timeout)
     if rows is None:
         note = Finding(
             CHECK,
@@ -164,7 +166,7 @@ def from_database(db: Path, current: Current) -> tuple[list[Applied], list[Findi
 Row = tuple[int, str, str, str | None, str | None]
 
 
-def read_schema_version(db: Path) -> list[Row] | None:
+def read_schema_version(db: Path, *, busy_timeout: float = 5.0) -> list[Row] | None:
     """(version, migration_type, description, file_hash, code_hash) rows; None without the table.
 
     `code_hash` (written by ci.migrate) is the code fingerprint of the applied text.
@@ -181,7 +183,7 @@ def read_schema_version(db: Path) -> list[Row] | None:
         raise InputError(f"{db}: database not found")
     uri = f"file:{quote(str(db.absolute()))}?mode=ro"
     try:
-        connection = sqlite3.connect(uri, uri=True)
+        connection = sqlite3.connect(uri, uri=True, timeout=busy_timeout)
         try:
             columns = {row[1] for row in connection.execute("PRAGMA table_info(schema_version)")}
             if not columns:
@@ -200,6 +202,11 @@ def read_schema_version(db: Path) -> list[Row] | None:
         finally:
             connection.close()
     except sqlite3.Error as error:
+        if "locked" in str(error):
+            raise InputError(
+                f"{db}: locked by another process; gave up after waiting {busy_timeout:g} s "
+                "(see --busy-timeout)"
+            ) from None
         raise InputError(f"{db}: cannot read schema_version: {error}") from None
     return [
         (int(v), str(k or "schema"), str(s or ""), h and str(h), c and str(c))
@@ -390,6 +397,7 @@ def check(
     base_ref: str | None = None,
     update: bool = False,
     rehash: str | None = None,
+    busy_timeout: float = 5.0,
 ) -> Report:
     current = read_current(migrations_dir)
     findings = list(current.unreadable)
@@ -423,7 +431,7 @@ def check(
     if base_ref:
         sources.append(from_base_ref(base_ref, migrations_dir))
     if db is not None:
-        applied, notes = from_database(db, current)
+        applied, notes = from_database(db, current, busy_timeout=busy_timeout)
         sources.append(applied)
         findings += notes
     changes = compare(current, sources)
@@ -446,6 +454,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db", type=Path, default=None, help="also check against this database (read-only)"
+    )
+    parser.add_argument(
+        "--busy-timeout",
+        type=seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="with --db: wait this long for another process's lock (default: 5)",
     )
     parser.add_argument(
         "--base-ref",
@@ -481,6 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             base_ref=a.base_ref,
             update=a.update,
             rehash=a.rehash,
+            busy_timeout=a.busy_timeout,
         ),
     )
 

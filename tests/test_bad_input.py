@@ -373,7 +373,7 @@ DB_COMMANDS: dict[str, list[str]] = {
     "migrate --status": ["-m", "ci.migrate", "--status", "--busy-timeout", "1", "--db"],
     "precheck": ["-m", "ci.precheck", "--busy-timeout", "1", "--db"],
     "postcheck": ["-m", "ci.postcheck", "--busy-timeout", "1", "--expect-version", "1", "--db"],
-    "checksums --db": ["-m", "ci.checksums", "--db"],
+    "checksums --db": ["-m", "ci.checksums", "--busy-timeout", "0.2", "--db"],
     "apply_sample --sample": ["-m", "ci.apply_sample", "--busy-timeout", "0.2", "--sample"],
     "rollback_roundtrip --sample": ["-m", "ci.rollback_roundtrip", "--sample"],
 }
