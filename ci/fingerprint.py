@@ -24,12 +24,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 from typing import NamedTuple
 
 from ci.bookkeeping import LOG_TABLE, TABLE
 
 EXCLUDED_GROUPS = frozenset({TABLE, LOG_TABLE})
 MASTER_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master"})
+_IGNORED = MASTER_TABLES | EXCLUDED_GROUPS
 BATCH = 512
 
 _WRITES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
@@ -46,6 +48,16 @@ _NAMED_BY_ARG2 = {
     sqlite3.SQLITE_CREATE_TRIGGER,
     sqlite3.SQLITE_DROP_INDEX,
     sqlite3.SQLITE_DROP_TRIGGER,
+}
+_WRITE, _ARG1, _ARG2, _ALTER, _MAYBE_BROAD = range(5)
+# what the Tracker's authorizer does with each action code (one dict look-up per call)
+_AUTHORIZER_KINDS = {
+    **dict.fromkeys(_WRITES, _WRITE),
+    **dict.fromkeys(_NAMED_BY_ARG1, _ARG1),
+    **dict.fromkeys(_NAMED_BY_ARG2, _ARG2),
+    sqlite3.SQLITE_ALTER_TABLE: _ALTER,
+    sqlite3.SQLITE_FUNCTION: _MAYBE_BROAD,
+    sqlite3.SQLITE_PRAGMA: _MAYBE_BROAD,
 }
 # ALTER TABLE ... RENAME rewrites the SQL of other objects (views, triggers, foreign keys).
 _BROAD_FUNCTIONS = frozenset({"sqlite_rename_table", "sqlite_rename_column"})
@@ -217,9 +229,7 @@ def _shape(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str | None]
         return TablePrint(rows[0][2], objects)
     if _is_virtual(objects):
         return TablePrint(table, objects, _columns(conn, table))
-    return TablePrint(
-        table, objects, _columns(conn, table), _indexes(conn, table), _foreign_keys(conn, table)
-    )
+    return TablePrint(table, objects, *_table_shape(conn, table))
 
 
 def _is_virtual(objects: tuple[SchemaObject, ...]) -> bool:
@@ -228,17 +238,55 @@ def _is_virtual(objects: tuple[SchemaObject, ...]) -> bool:
 
 def with_data(conn: sqlite3.Connection, shape: TablePrint, content: bool | None) -> TablePrint:
     """The group with its row count (and content hash when `content`) read now."""
-    if content is None or shape.kind != "table":
+    if content is None or not shape.columns:  # no table in the group (a view, or objects only)
         return shape
     if content and not _is_virtual(shape.objects):
         rows, digest = _content(conn, shape.name, shape.columns)
-        return shape._replace(rows=rows, digest=digest)
-    (count,) = conn.execute(f"SELECT count(*) FROM {quote(shape.name)}").fetchone()
-    return shape._replace(rows=count, digest=None)
+    else:
+        (rows,) = conn.execute(f"SELECT count(*) FROM {quote(shape.name)}").fetchone()
+        digest = None
+    if rows == shape.rows and digest == shape.digest:
+        return shape  # unchanged: the same object (compared by identity first)
+    return TablePrint(*shape[:5], rows, digest)
 
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+# table_xinfo, index_list with each index's index_info, and foreign_key_list in one statement:
+# a third of the time of one statement each (each is prepared again after every DDL step)
+_TABLE_SHAPE = """
+SELECT 0, cid, name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(?1)
+UNION ALL
+SELECT 1, l.name, l."unique", l.origin, l.partial, i.seqno, i.name, NULL
+FROM pragma_index_list(?1) AS l LEFT JOIN pragma_index_info(l.name) AS i
+UNION ALL
+SELECT 2, id, seq, "table", "from", "to", on_update, on_delete FROM pragma_foreign_key_list(?1)
+"""
+
+
+def _table_shape(
+    conn: sqlite3.Connection, table: str
+) -> tuple[tuple[Column, ...], tuple[Index, ...], tuple[ForeignKey, ...]]:
+    """What `_columns`, `_indexes` and `_foreign_keys` read, with one query."""
+    columns: list[Column] = []
+    indexes: dict[str, tuple[tuple[int, str, int], list[tuple[int, str | None]]]] = {}
+    keys: dict[int, list[tuple[object, ...]]] = {}
+    for row in conn.execute(_TABLE_SHAPE, (table,)).fetchall():
+        if row[0] == 0:
+            columns.append(Column(*row[2:8]))
+        elif row[0] == 1:
+            entry = indexes.setdefault(row[1], ((row[2], row[3], row[4]), []))
+            if row[5] is not None:
+                entry[1].append((row[5], row[6]))
+        else:
+            keys.setdefault(row[1], []).append(row[1:])
+    index_tuples = []
+    for name, ((unique, origin, partial), columns_of) in indexes.items():
+        columns_of.sort(key=lambda c: c[0])
+        index_tuples.append(Index(name, unique, origin, partial, tuple(c for _, c in columns_of)))
+    return tuple(columns), tuple(sorted(index_tuples)), _keys(keys)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> tuple[Column, ...]:
@@ -260,6 +308,11 @@ def _foreign_keys(conn: sqlite3.Connection, table: str) -> tuple[ForeignKey, ...
     by_id: dict[int, list[tuple[object, ...]]] = {}
     for row in conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (table,)):
         by_id.setdefault(row[0], []).append(row)
+    return _keys(by_id)
+
+
+def _keys(by_id: dict[int, list[tuple[object, ...]]]) -> tuple[ForeignKey, ...]:
+    """ForeignKeys from foreign_key_list rows (id, seq, table, from, to, ...) by id."""
     keys = []
     for rows in by_id.values():
         rows.sort(key=lambda r: int(str(r[1])))
@@ -287,10 +340,13 @@ def _content(conn: sqlite3.Connection, table: str, columns: tuple[Column, ...]) 
         cursor = conn.execute(f"SELECT * FROM {quote(table)} ORDER BY {order}")
     digest = hashlib.blake2b(digest_size=16)
     count = 0
-    while batch := cursor.fetchmany(BATCH):
-        count += len(batch)
-        digest.update(repr(batch).encode())
-    return count, digest.hexdigest()
+    while True:
+        batch = cursor.fetchmany(BATCH)
+        if batch:
+            count += len(batch)
+            digest.update(repr(batch).encode())
+        if len(batch) < BATCH:  # the last batch: no second fetch to learn that it was
+            return count, digest.hexdigest()
 
 
 # --- keeping a fingerprint current -----------------------------------------------------------
@@ -313,34 +369,51 @@ class Tracker:
         self.content = content
         self._shapes: dict[Rows, TablePrint] = {}
         self._groups = read_groups(conn, None, content=content, shapes=self._shapes)
+        self._shared = False  # a Fingerprint handed out holds self._groups: copy before a change
         self.changed: frozenset[str] = frozenset()
 
     @property
     def fingerprint(self) -> Fingerprint:
-        """A copy that later steps do not change."""
-        return Fingerprint(dict(self._groups))
+        """The fingerprint now, which later steps do not change."""
+        self._shared = True
+        return Fingerprint(self._groups)
+
+    @property
+    def now(self) -> Fingerprint:
+        """The fingerprint now, to compare at once: the next step changes it (no copy)."""
+        return Fingerprint(MappingProxyType(self._groups))
 
     @contextmanager
     def watch(self) -> Iterator[None]:
         """Record what the statements run inside the block touch; refresh afterwards."""
-        touched: set[str] = set()  # objects created, dropped or altered
+        touched: set[str] = set()  # groups with an object created, dropped or altered
+        reshaped: set[str] = set()  # ... with the table or view itself created, dropped, altered
         written: set[str] = set()  # tables whose rows may have changed
-        broad = False
+        broad: list[bool] = []
+        kinds = _AUTHORIZER_KINDS
 
         def authorize(
             action: int, arg1: str | None, arg2: str | None, db: str | None, _: str | None
         ) -> int:
-            nonlocal broad
-            if action in _WRITES and arg1 and db == "main":
-                written.add(arg1.lower())
-            elif action in _NAMED_BY_ARG1 and arg1 and db == "main":
-                touched.add(arg1.lower())
-            elif action in _NAMED_BY_ARG2 and arg2 and db == "main":
-                touched.add(arg2.lower())
-            elif action == sqlite3.SQLITE_ALTER_TABLE and arg2 and arg1 == "main":
-                touched.add(arg2.lower())  # arg1 is the database; the 5th argument a column
+            kind = kinds.get(action)
+            if kind is None:  # most calls: reading a column, SELECT, a transaction
+                pass
+            elif kind == _WRITE:
+                if arg1 and db == "main":
+                    written.add(arg1.lower())
+            elif kind == _ARG1:
+                if arg1 and db == "main":
+                    touched.add(arg1.lower())
+                    reshaped.add(arg1.lower())
+            elif kind == _ARG2:  # an index or trigger: arg2 is its table
+                if arg2 and db == "main":
+                    touched.add(arg2.lower())
+            elif kind == _ALTER:
+                if arg2 and arg1 == "main":  # arg1 is the database; the 5th argument a column
+                    touched.add(arg2.lower())
+                    reshaped.add(arg2.lower())
             elif _is_broad(action, arg1, arg2):
-                broad = True
+                broad.append(True)
             return sqlite3.SQLITE_OK
 
         self.conn.set_authorizer(authorize)
@@ -348,30 +421,43 @@ class Tracker:
             yield
         finally:
             self.conn.set_authorizer(None)
-            self._refresh(None if broad else touched, written)
-
-    def _refresh(self, touched: set[str] | None, written: set[str]) -> None:
-        if touched is None:
-            fresh = read_groups(self.conn, None, content=self.content, shapes=self._shapes)
-            keys = set(fresh) | set(self._groups)
-            changed = {k for k in keys if fresh.get(k) != self._groups.get(k)}
-            self._groups = fresh
-            self.changed = frozenset(changed)
-            return
-        ignored = MASTER_TABLES | EXCLUDED_GROUPS
-        touched -= ignored
-        written -= ignored
-        # a table only written to keeps its shape: read its rows again, not its schema
-        touched |= {key for key in written if key not in self._groups}
-        fresh = read_groups(self.conn, touched, content=self.content, shapes=self._shapes)
-        for key in touched:
-            if key in fresh:
-                self._groups[key] = fresh[key]
+            if broad:
+                self._refresh_all()
             else:
-                self._groups.pop(key, None)
-        for key in written - touched:
-            self._groups[key] = with_data(self.conn, self._groups[key], self.content)
+                self._refresh(touched, reshaped, written)
+
+    def _refresh_all(self) -> None:
+        fresh = read_groups(self.conn, None, content=self.content, shapes=self._shapes)
+        keys = set(fresh) | set(self._groups)
+        self.changed = frozenset(k for k in keys if fresh.get(k) != self._groups.get(k))
+        self._groups, self._shared = fresh, False
+
+    def _refresh(self, touched: set[str], reshaped: set[str], written: set[str]) -> None:
+        touched -= _IGNORED
+        written -= _IGNORED
         self.changed = frozenset(touched | written)
+        if not self.changed:
+            return
+        if self._shared:
+            self._groups, self._shared = dict(self._groups), False
+        groups = self._groups
+        # a table only written to keeps its shape: read its rows again, not its schema
+        touched |= {key for key in written if key not in groups}
+        # only an index or trigger created or dropped, no row written: the rows stay as they were
+        same_rows = touched - reshaped - written
+        shapes = read_groups(self.conn, touched, content=None, shapes=self._shapes)
+        for key in touched:
+            shape = shapes.get(key)
+            if shape is None:
+                groups.pop(key, None)
+                continue
+            old = groups.get(key) if key in same_rows else None
+            if old is not None and old.columns == shape.columns and old.name == shape.name:
+                groups[key] = TablePrint(*shape[:5], old.rows, old.digest)
+            else:
+                groups[key] = with_data(self.conn, shape, self.content)
+        for key in written - touched:
+            groups[key] = with_data(self.conn, groups[key], self.content)
 
 
 # --- differences in words --------------------------------------------------------------------

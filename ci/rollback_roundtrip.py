@@ -14,6 +14,7 @@ import argparse
 import math
 import tempfile
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,6 +143,7 @@ class RoundTrip:
 
     def all(self, migrations: list[Migration]) -> list[Case]:
         self.tracker = Tracker(self.run.conn)
+        self.read_files(migrations)
         for index, migration in enumerate(migrations):
             if not self.one(migration):
                 why = f"not run: {migration.label} could not be applied"
@@ -150,6 +152,20 @@ class RoundTrip:
                     self.cases.append(case)
                 break
         return self.cases
+
+    def read_files(self, migrations: list[Migration]) -> None:
+        """Read the files of the run up front, one after the other: read one at a time between
+        the SQLite work, each costs ~4x as much (1,900 files: ~75 ms instead of ~20 ms).
+        A file that cannot be read is left for its step to report."""
+        for migration in migrations:
+            files = [migration.file]
+            if migration.rollback is not None and (
+                self.selected is None or migration.version in self.selected
+            ):
+                files.append(migration.rollback)
+            for file in files:
+                with suppress(InputError):
+                    file.data  # noqa: B018  # cached on the SqlFile
 
     def case(self, migration: Migration) -> Case:
         case = Case(
@@ -228,9 +244,7 @@ class RoundTrip:
         rollback = migration.rollback
         assert rollback is not None
         wording = ROLLBACK if code == "MG404" else REAPPLY
-        differences = describe_differences(
-            expected, self.tracker.fingerprint, only=only, wording=wording
-        )
+        differences = describe_differences(expected, self.tracker.now, only=only, wording=wording)
         if not differences:
             return True
         if code == "MG404":
@@ -272,7 +286,7 @@ class RoundTrip:
         ):
             return False
         differences = rows_lost(
-            before, rolled_back, self.tracker.fingerprint, changed | self.tracker.changed
+            before, rolled_back, self.tracker.now, changed | self.tracker.changed
         )
         if differences:
             assert migration.rollback is not None

@@ -13,6 +13,10 @@ from ci import runner
 from ci.fingerprint import (
     DRIFT,
     Tracker,
+    _columns,
+    _foreign_keys,
+    _indexes,
+    _table_shape,
     describe_differences,
     fingerprint,
     normalise_sql,
@@ -207,3 +211,71 @@ def test_content_is_hashed_in_batches(conn: sqlite3.Connection) -> None:
     assert describe_differences(before, fingerprint(conn)) == [
         "table big: content changed (same row count)"
     ]
+
+
+# Steps where an index or trigger changes: the Tracker keeps a table's rows without reading
+# them only when nothing wrote to it and the table itself was not created, dropped or altered.
+INDEX_AND_TRIGGER_STEPS = [
+    ["CREATE INDEX idx_vitals_value ON vitals (value)"],
+    ["CREATE INDEX idx_vitals_value ON vitals (value)", "UPDATE vitals SET value = value + 1"],
+    ["DROP INDEX idx_patients_notes", "DELETE FROM patients WHERE id = 3"],
+    ["DROP TRIGGER vitals_audit", "INSERT INTO vitals (patient_id, value) VALUES (1, 7.0)"],
+    [
+        "CREATE TRIGGER patients_audit AFTER UPDATE ON patients"
+        " BEGIN INSERT INTO audit VALUES ('p'); END",
+        "UPDATE patients SET notes = 'z'",
+    ],
+    # the same table again, empty, and an index: its rows are gone although its SQL is the same
+    [
+        "DROP TABLE kv",
+        "CREATE TABLE kv (k TEXT PRIMARY KEY, v) WITHOUT ROWID",
+        "CREATE INDEX kv_v ON kv (v)",
+    ],
+]
+
+
+@pytest.mark.parametrize("statements", INDEX_AND_TRIGGER_STEPS)
+def test_tracker_agrees_with_a_full_read_after_index_and_trigger_steps(
+    conn: sqlite3.Connection, statements: list[str]
+) -> None:
+    tracker = Tracker(conn)
+    before = fingerprint(conn)
+    with tracker.watch():
+        run(conn, *statements)
+    full = fingerprint(conn)
+    assert tracker.fingerprint == full
+    assert describe_differences(before, tracker.now, only=tracker.changed) == (
+        describe_differences(before, full)
+    )
+
+
+def test_a_fingerprint_handed_out_stays_as_it_was(conn: sqlite3.Connection) -> None:
+    tracker = Tracker(conn)
+    first = tracker.fingerprint
+    unchanged = fingerprint(conn)
+    with tracker.watch():
+        run(conn, "CREATE INDEX idx_kv_v ON kv (v)", "UPDATE kv SET v = v * 10")
+    assert first == unchanged != tracker.fingerprint
+    second = tracker.fingerprint
+    with tracker.watch():
+        run(conn, "DELETE FROM audit")  # no rows: nothing to see, but a step all the same
+    with tracker.watch():
+        run(conn, "UPDATE kv SET v = v + 1")
+    assert first == unchanged
+    assert second != tracker.fingerprint == tracker.now == fingerprint(conn)
+
+
+def test_one_query_reads_what_the_separate_pragmas_read(conn: sqlite3.Connection) -> None:
+    run(
+        conn,
+        "CREATE TABLE pairs (x INT, y INT, z TEXT NOT NULL DEFAULT 'd', w AS (x + 1),"
+        " PRIMARY KEY (x, y), FOREIGN KEY (x, y) REFERENCES kv2 (m, n) ON DELETE CASCADE,"
+        " FOREIGN KEY (z) REFERENCES patients (mrn), FOREIGN KEY (x) REFERENCES patients)"
+        " WITHOUT ROWID",
+        "CREATE INDEX pairs_expr ON pairs (x + y, z DESC)",
+        "CREATE UNIQUE INDEX pairs_partial ON pairs (z) WHERE z > 'a'",
+    )
+    for table in ("patients", "vitals", "kv", "audit", "pairs", "latest", "missing"):
+        separate = (_columns(conn, table), _indexes(conn, table), _foreign_keys(conn, table))
+        assert _table_shape(conn, table) == separate
+    assert len(_table_shape(conn, "pairs")[2]) == 3

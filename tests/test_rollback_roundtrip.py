@@ -188,6 +188,68 @@ def test_a_data_rollback_that_changes_content(
     assert "table patients: content changed (same row count)" in capsys.readouterr().out
 
 
+VITALS = (
+    "CREATE TABLE vitals (id INTEGER PRIMARY KEY,\n"
+    "    patient_id INTEGER REFERENCES patients (id), value REAL);\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("migration", "rollback", "expected"),
+    [
+        # the index is dropped again, but the rollback also deletes a row
+        (
+            "CREATE INDEX idx_x ON vitals (value);\n",
+            "DROP INDEX idx_x;\nDELETE FROM vitals WHERE id = 1;\n",
+            "table vitals: 1 row lost",
+        ),
+        # the index is dropped again; vitals is written only by a trigger the rollback fires
+        (
+            "CREATE INDEX idx_x ON vitals (value);\n"
+            "CREATE TRIGGER vitals_bump AFTER UPDATE ON patients"
+            " BEGIN UPDATE vitals SET value = value + 1; END;\n",
+            "UPDATE patients SET notes = notes;\nDROP TRIGGER vitals_bump;\nDROP INDEX idx_x;\n",
+            "table vitals: content changed (same row count)",
+        ),
+        # the same table again, with its index, but empty
+        (
+            "CREATE INDEX idx_x ON vitals (value);\n",
+            "PRAGMA foreign_keys = OFF;\nDROP INDEX idx_x;\nDROP TABLE vitals;\n"
+            + VITALS
+            + "CREATE INDEX idx_vitals_patient ON vitals (patient_id);\n",
+            "table vitals: 3 rows lost",
+        ),
+        # the index comes back on another column
+        (
+            "DROP INDEX idx_vitals_patient;\n",
+            "CREATE INDEX idx_vitals_patient ON vitals (value);\n",
+            "index idx_vitals_patient columns (patient_id) -> (value)",
+        ),
+    ],
+)
+def test_a_rollback_of_an_index_or_trigger_that_changes_rows_or_shape(
+    write_tree: WriteTree,
+    capsys: pytest.CaptureFixture[str],
+    migration: str,
+    rollback: str,
+    expected: str,
+) -> None:
+    """Index and trigger steps keep a table's rows unread only when nothing wrote to it."""
+    root = write_tree(
+        {
+            **BASE,
+            "m/schema/0003_change.sql": migration,
+            "m/rollback/0003_rollback.sql": rollback,
+        }
+    )
+    assert run(root, "--sample", str(root / "sample.sql")) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"{root / 'm/rollback/0003_rollback.sql'}: MG404 rolling back 0003 does not restore "
+        f"the database: {expected}." in out
+    ), out
+
+
 def test_a_migration_that_gives_another_result_when_re_applied(
     write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
 ) -> None:
