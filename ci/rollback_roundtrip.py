@@ -24,7 +24,15 @@ from ci.findings import Case, Finding, Report
 from ci.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
 from ci.model import Catalog, InputError, Migration, discover
 from ci.sample import open_sample, prepare
-from ci.validate import Options, case_name, catalog_cases, could_not_run, new_runner, not_run
+from ci.validate import (
+    Options,
+    add_busy_timeout_option,
+    case_name,
+    catalog_cases,
+    could_not_run,
+    new_runner,
+    not_run,
+)
 
 CHECK = "rollback_roundtrip"
 ADD_ROLLBACK = "add rollback/{number}_rollback.sql, or declare -- @irreversible <reason>"
@@ -51,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="callable run on every connection (register SQL functions, load extensions)",
     )
+    add_busy_timeout_option(parser)
     return parser
 
 
@@ -62,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def work(args: argparse.Namespace) -> Report:
     if args.setup:
         runner.load_setup(args.setup)
-    options = Options(args.setup, None, None, False, math.inf)
+    options = Options(args.setup, None, None, False, math.inf, args.busy_timeout)
     return rollback_roundtrip(
         args.migrations_dir, options, sample_path=args.sample, base_ref=args.base_ref
     )
