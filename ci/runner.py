@@ -522,29 +522,40 @@ class Runner:
             )
         self._check_file(file, None)
         self.ensure_bookkeeping()
+        setting = leading_foreign_keys(file)
+        with self.guard():
+            if setting is None or setting == self.foreign_keys_enforced():
+                return self._rollback_in_transaction(migration, file, self.foreign_keys_enforced())
+            with self._foreign_keys(setting) as enforced:
+                return self._rollback_in_transaction(migration, file, enforced)
+
+    def _rollback_in_transaction(
+        self, migration: Migration, file: SqlFile, enforced: bool
+    ) -> Outcome:
         entry = entry_for(migration)
         started = time.perf_counter()
-        with self.guard(), self._foreign_keys(leading_foreign_keys(file)) as enforced:
-            self.begin()
-            try:
-                if not bookkeeping.is_applied(self.conn, entry.track, entry.version):
-                    self.rollback_quietly()
-                    return Outcome(migration, "skipped", 0, 0.0)
-                rows = self._run_file(file)
-                if not enforced:
-                    self.foreign_key_check(file)
-                seconds = time.perf_counter() - started
-                bookkeeping.unrecord(self.conn, entry.track, entry.version)
-                if not self.throwaway:
-                    bookkeeping.log(self.conn, "rollback", entry, ms=int(seconds * 1000), rows=rows)
-                self.commit(file)
-            except MigrationFailed as failure:
+        self.begin()
+        try:
+            # asked before the file runs: a rollback file may delete its own schema_version
+            # row (the seed document's habit), so the DELETE's row count could not tell
+            if not bookkeeping.is_applied(self.conn, entry.track, entry.version):
                 self.rollback_quietly()
-                self._log_failure(entry, failure, action="rollback-failed")
-                raise
-            except BaseException:
-                self.rollback_quietly()
-                raise
+                return Outcome(migration, "skipped", 0, 0.0)
+            rows = self._run_file(file)
+            if not enforced:
+                self.foreign_key_check(file)
+            seconds = time.perf_counter() - started
+            bookkeeping.unrecord(self.conn, entry.track, entry.version)
+            if not self.throwaway:
+                bookkeeping.log(self.conn, "rollback", entry, ms=int(seconds * 1000), rows=rows)
+            self.commit(file)
+        except MigrationFailed as failure:
+            self.rollback_quietly()
+            self._log_failure(entry, failure, action="rollback-failed")
+            raise
+        except BaseException:
+            self.rollback_quietly()
+            raise
         return Outcome(migration, "rolled back", rows, seconds)
 
     def rollback_plan(self, version: int) -> list[Migration]:
