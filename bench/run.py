@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import sqlite3
 import statistics
@@ -82,6 +83,27 @@ def run_process(cmd: Sequence[str], *, cwd: Path, stdin: Path | None = None) -> 
         out.seek(0)
         output = out.read().decode("utf-8", "replace")
     return Sample(seconds, usage.ru_maxrss, proc.returncode, output)
+
+
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def instructions(command: Command) -> int:
+    """User-space instructions the process executes (valgrind's callgrind, one run): unlike
+    time, the same on every run whatever else the machine does. Kernel work (fsync, file
+    writes) is not counted, so it is a measure of CPU work, not of the budgets' time."""
+    if command.prepare:
+        command.prepare()
+    argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command.argv]
+    sample = run_process(argv, cwd=command.cwd, stdin=command.stdin)
+    found = _COLLECTED.findall(sample.output)
+    if sample.returncode not in command.ok or not found:
+        raise RunFailed(f"under callgrind: exit {sample.returncode}: {sample.output[-300:]}")
+    return int(found[-1])
+
+
+# Set by --instructions: ratio rows also count both sides' instructions once.
+COUNT_INSTRUCTIONS = False
 
 
 @dataclass
@@ -167,6 +189,7 @@ class Row:
     note: str = ""
     samples: list[float] = field(default_factory=list)
     baseline_samples: list[float] = field(default_factory=list)
+    instructions: tuple[int, int] | None = None  # subject, baseline (--instructions)
 
 
 def available(module: str) -> bool:
@@ -201,6 +224,11 @@ def ratio_row(
     row.baseline_samples = [s.seconds for s in baselines]
     row.result = "PASS" if row.ratio <= limit else "FAIL"
     row.note = f"ratio of the two medians {row.subject_s / row.baseline_s:.2f}x"
+    if COUNT_INSTRUCTIONS and shutil.which("valgrind"):
+        try:
+            row.instructions = (instructions(subject), instructions(baseline))
+        except RunFailed as error:
+            row.note += f"; instructions not counted: {error}"
     return row
 
 
@@ -662,6 +690,24 @@ def render(bench: Bench, *, quick: bool, elapsed: float) -> str:
         base = ", ".join(f"{s:.3f}" for s in row.baseline_samples) or "-"
         note = f" {row.note}." if row.note else ""
         lines.append(f"- {row.work}: subject [{samples}], baseline [{base}].{note}")
+    counted = [row for row in bench.rows if row.instructions]
+    if counted:
+        lines += [
+            "",
+            "## CPU work (`--instructions`)",
+            "",
+            "User-space instructions of one run of each side under valgrind's callgrind: the same",
+            "on every run, whatever else the machine does, so a change's effect shows even where",
+            "time is noisy. Kernel work (fsync, writes) is not in it: a measure of our CPU work,",
+            "not of the budgets, which are time.",
+            "",
+            "| work | instructions | baseline instructions | ratio |",
+            "|---|---|---|---|",
+        ]
+        for row in counted:
+            assert row.instructions is not None
+            mine, theirs = row.instructions
+            lines.append(f"| {row.work} | {mine:,} | {theirs:,} | {mine / theirs:.2f}x |")
     ns = bench.growth_ns
     lines += [
         "",
@@ -722,9 +768,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--heavy-repeats", type=int, default=None, help="repeats of heavy rows (5)")
     parser.add_argument("--batch-rows", type=int, default=None, help="rows for @batch (1000000)")
     parser.add_argument("--no-growth", action="store_true", help="skip the growth tables")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each ratio row's instructions under valgrind (deterministic CPU work)",
+    )
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
     parser.add_argument("--work", type=Path, default=None, help="scratch dir (default: a temp dir)")
     args = parser.parse_args(argv)
+    global COUNT_INSTRUCTIONS
+    COUNT_INSTRUCTIONS = args.instructions
     quick = args.quick
     work = args.work or Path(tempfile.mkdtemp(prefix="mg-bench-"))
     work.mkdir(parents=True, exist_ok=True)
