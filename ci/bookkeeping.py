@@ -97,17 +97,7 @@ def now_utc() -> str:
 class AppliedRow(Record):
     """One row of `schema_version` (columns an older table lacks are None)."""
 
-    FIELDS = (
-        "version",
-        "migration_type",
-        "description",
-        "file_hash",
-        "applied_at",
-        "execution_time_ms",
-        "rows_affected",
-        "applied_by",
-        "code_hash",
-    )
+    FIELDS = COLUMNS  # a row of the table, column for column
     __slots__ = FIELDS
 
     def __init__(

@@ -203,10 +203,9 @@ def read_schema_version(db: Path, *, busy_timeout: float = 5.0) -> list[Row] | N
             connection.close()
     except sqlite3.Error as error:
         if "locked" in str(error):
-            raise InputError(
-                f"{db}: locked by another process; gave up after waiting {busy_timeout:g} s "
-                "(see --busy-timeout)"
-            ) from None
+            from ci.runner import explain  # the wording every command uses; only on this error
+
+            raise InputError(explain(error, str(db), busy_timeout)) from None
         raise InputError(f"{db}: cannot read schema_version: {error}") from None
     return [
         (int(v), str(k or "schema"), str(s or ""), h and str(h), c and str(c))

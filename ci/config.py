@@ -26,9 +26,14 @@ DEFAULT_CONFIG = "migration-guard.yaml"
 NOT_KEYS = frozenset({"files", "config", "help"})
 
 
-# Options that rewrite a committed file: taken from the command line only, never from the
-# config (a `update: true` there would make every CI run rewrite the lock silently).
-COMMAND_LINE_ONLY = frozenset({"update", "rehash", "write_snapshot"})
+# Options that rewrite a committed file, with the single check that does it: taken from the
+# command line only, never from the config (a `update: true` there would make every CI run
+# rewrite the lock silently); `python -m ci` refuses them even there.
+COMMAND_LINE_ONLY = {
+    "update": "python -m ci.checksums --update",
+    "rehash": "python -m ci.checksums --rehash FILE",
+    "write_snapshot": "python -m ci.apply_empty --schema-snapshot FILE --write-snapshot",
+}
 
 
 class ConfigError(Exception):
@@ -132,7 +137,7 @@ def parser_values(
             raise ConfigError(f"{path}: section {check}: unknown key(s) {_bad(wrong)}")
         raw.update(section)
     values = {k: convert(actions[k], v, path) for k, v in raw.items()}
-    for key in sorted(COMMAND_LINE_ONLY & {k for k, v in values.items() if v}):
+    for key in sorted(k for k, v in values.items() if v and k in COMMAND_LINE_ONLY):
         flag = "--" + key.replace("_", "-")
         raise ConfigError(
             f"{path}: {key}: options that rewrite a committed file (the lock, the schema "

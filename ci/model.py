@@ -228,20 +228,33 @@ class Catalog(Record):
     __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
 
 
+DIRECTORY, FIFO, OTHER_SPECIAL = "a directory", "a FIFO (named pipe)", "a socket or a device"
+
+
+def special_file_kind(path: Path | str) -> str | None:
+    """What `path` is when it is not a regular file (DIRECTORY, FIFO, OTHER_SPECIAL); None for a
+    regular file. From the metadata alone: opening a FIFO to look at it would wait forever for
+    a writer. OSError (missing, broken symlink, no permission) is the caller's to word."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return DIRECTORY
+    return FIFO if stat.S_ISFIFO(mode) else OTHER_SPECIAL
+
+
 def not_a_database_file(path: Path | str) -> str | None:
     """Why `path` cannot be a database file, as `path: reason`; None for a regular file or a
-    path that does not exist (whether that is fine is the caller's to say).
-
-    From the metadata alone: opening a FIFO to look at it would wait forever for a writer."""
+    path that does not exist (whether that is fine is the caller's to say)."""
     try:
-        mode = os.stat(path).st_mode
+        kind = special_file_kind(path)
     except FileNotFoundError:
         return None
     except OSError as error:
         return f"{path}: cannot read: {error.strerror}"
-    if stat.S_ISREG(mode):
+    if kind is None:
         return None
-    if stat.S_ISDIR(mode):
+    if kind == DIRECTORY:
         return f"{path}: is a directory, not a database file"
     return f"{path}: not a regular file (a FIFO, socket or device), not a database file"
 

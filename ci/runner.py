@@ -522,12 +522,7 @@ class Runner:
             )
         self._check_file(file, None)
         self.ensure_bookkeeping()
-        setting = leading_foreign_keys(file)
-        with self.guard():
-            if setting is None or setting == self.foreign_keys_enforced():
-                return self._rollback_in_transaction(migration, file, self.foreign_keys_enforced())
-            with self._foreign_keys(setting) as enforced:
-                return self._rollback_in_transaction(migration, file, enforced)
+        return self._guarded(file, lambda on: self._rollback_in_transaction(migration, file, on))
 
     def _rollback_in_transaction(
         self, migration: Migration, file: SqlFile, enforced: bool
@@ -732,14 +727,18 @@ class Runner:
     # --- internals ------------------------------------------------------------------------
 
     def _apply_transaction(self, migration: Migration) -> Outcome:
-        file = migration.file
+        return self._guarded(migration.file, lambda on: self._in_transaction(migration, on))
+
+    def _guarded(self, file: SqlFile, work: Callable[[bool], Outcome]) -> Outcome:
+        """`work(foreign keys enforced)` under guard(), the file's leading PRAGMA foreign_keys
+        honoured outside its transaction (in the common case, without a second context
+        manager: this runs once per migration)."""
         setting = leading_foreign_keys(file)
         with self.guard():
             if setting is None or setting == self.foreign_keys_enforced():
-                # the common case, without a second context manager per migration
-                return self._in_transaction(migration, self.foreign_keys_enforced())
+                return work(self.foreign_keys_enforced())
             with self._foreign_keys(setting) as enforced:
-                return self._in_transaction(migration, enforced)
+                return work(enforced)
 
     def _in_transaction(self, migration: Migration, enforced: bool) -> Outcome:
         """The migration and its schema_version row in one transaction (see _apply_transaction)."""

@@ -12,14 +12,13 @@ import os
 import re
 import shutil
 import sqlite3
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from ci import runner
 from ci.cli import UsageError
 from ci.findings import Case, Finding
-from ci.model import Catalog, Migration, SqlFile
+from ci.model import OTHER_SPECIAL, Catalog, Migration, SqlFile, special_file_kind
 from ci.validate import Options, apply_case, new_runner, not_run
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -66,7 +65,7 @@ def open_sample(path: Path) -> Sample:
 def not_a_regular_file(path: Path) -> str | None:
     """Why `path` cannot be a sample without opening it (None for a regular file)."""
     try:
-        mode = path.stat().st_mode
+        kind = special_file_kind(path)
     except OSError as error:
         if path.is_symlink():
             target = os.readlink(path)
@@ -74,14 +73,10 @@ def not_a_regular_file(path: Path) -> str | None:
         if error.errno == errno.ENOENT:
             return "sample not found"
         return f"cannot read the sample: {error.strerror}"
-    if stat.S_ISREG(mode):
+    if kind is None:
         return None
-    if stat.S_ISDIR(mode):
-        kind = "a directory"
-    elif stat.S_ISFIFO(mode):
-        kind = "a FIFO (named pipe)"
-    else:
-        kind = "not a regular file (a socket or a device)"
+    if kind == OTHER_SPECIAL:
+        kind = f"not a regular file ({kind})"
     return f"the sample is {kind}; --sample takes a .sql fixture or a .db/.sqlite file"
 
 
