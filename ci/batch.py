@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 
 
 def apply_batch(runner: Runner, migration: Migration) -> Outcome:
-    from ci.runner import MigrationFailed, Outcome, entry_for
+    from ci.runner import MigrationFailed, Outcome
 
-    entry = entry_for(migration)
+    entry = runner.entry(migration)
     file = migration.file
     statement = file.statements[0]
     size = migration.directives.batch or 1

@@ -65,6 +65,16 @@ CREATE_LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
     applied_by TEXT
 )"""
 
+# The statements run once per migration, built once (the same string object each time, so
+# the sqlite3 module's statement cache finds it without hashing a new string)
+RECORD = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+IS_APPLIED = f"SELECT 1 FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
+LOG = (
+    f"INSERT INTO {LOG_TABLE} (logged_at, action, version, migration_type, description, "
+    "file_hash, execution_time_ms, rows_affected, error, applied_by) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 # Columns of older tables (the seed document's, other tools') that carry one of ours.
 ALIASES = {
     "description": ("description", "name", "slug"),
@@ -318,7 +328,7 @@ def read_applied(conn: sqlite3.Connection) -> list[AppliedRow]:
 
 def is_applied(conn: sqlite3.Connection, track: str, version: int) -> bool:
     row = conn.execute(
-        f"SELECT 1 FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?",
+        IS_APPLIED,
         (track == "seed", version),
     ).fetchone()
     return row is not None
@@ -351,7 +361,7 @@ class Entry(Record):
 
 def record(conn: sqlite3.Connection, entry: Entry, *, ms: int, rows: int) -> None:
     conn.execute(
-        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        RECORD,
         (
             entry.version,
             entry.migration_type,
@@ -396,9 +406,7 @@ def _log(
     error: str | None,
 ) -> int:
     cursor = conn.execute(
-        f"INSERT INTO {LOG_TABLE} (logged_at, action, version, migration_type, description, "
-        "file_hash, execution_time_ms, rows_affected, error, applied_by) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        LOG,
         (
             now_utc(),
             action,

@@ -245,14 +245,17 @@ def is_environmental(error: sqlite3.Error) -> bool:
 # --- the runner ------------------------------------------------------------------------------
 
 
-def entry_for(migration: Migration) -> Entry:
-    """The bookkeeping identity and hashes of a migration file."""
+def entry_for(migration: Migration, *, with_code_hash: bool = True) -> Entry:
+    """The bookkeeping identity and hashes of a migration file.
+
+    The code hash only ever serves to say how an applied file was edited later; a check's
+    throwaway database is never asked, so it goes without (it tokenises the whole file)."""
     return Entry(
         version=migration.version,
         migration_type=migration.kind,
         description=migration.slug,
         file_hash=migration.file.checksum,
-        code_hash=_code_hash(migration.file.text),
+        code_hash=_code_hash(migration.file.text) if with_code_hash else None,
     )
 
 
@@ -316,6 +319,10 @@ class Runner:
         self._foreign_keys_on: bool | None = None
 
     # --- bookkeeping ----------------------------------------------------------------------
+
+    def entry(self, migration: Migration) -> Entry:
+        """What this runner records for the migration (see entry_for)."""
+        return entry_for(migration, with_code_hash=not self.throwaway)
 
     def ensure_bookkeeping(self) -> str:
         """Create or upgrade schema_version / schema_version_log ('none'/'created'/'upgraded')."""
@@ -527,7 +534,7 @@ class Runner:
     def _rollback_in_transaction(
         self, migration: Migration, file: SqlFile, enforced: bool
     ) -> Outcome:
-        entry = entry_for(migration)
+        entry = self.entry(migration)
         started = time.perf_counter()
         self.begin()
         try:
@@ -665,7 +672,7 @@ class Runner:
         file = migration.rollback if rollback else migration.file
         assert file is not None
         self._check_file(file, None if rollback else migration)
-        entry = entry_for(migration)
+        entry = self.entry(migration)
         started = time.perf_counter()
         self.conn.execute("SAVEPOINT dry_run")
         try:
@@ -742,7 +749,7 @@ class Runner:
 
     def _in_transaction(self, migration: Migration, enforced: bool) -> Outcome:
         """The migration and its schema_version row in one transaction (see _apply_transaction)."""
-        entry = entry_for(migration)
+        entry = self.entry(migration)
         file = migration.file
         started = time.perf_counter()
         self.begin()
@@ -782,7 +789,7 @@ class Runner:
 
     def _apply_autocommit(self, migration: Migration) -> Outcome:
         """@no-transaction: a dirty mark, each statement on its own, then the row and clear."""
-        entry = entry_for(migration)
+        entry = self.entry(migration)
         file = migration.file
         started = time.perf_counter()
         with self.guard():
@@ -866,7 +873,9 @@ class Runner:
         return self.conn.total_changes - before
 
     def _skip(self, file: SqlFile, statement: Statement) -> bool:
-        word = first_word(statement)
+        word = statement.keyword  # known from the split; a plain word is what first_word gives
+        if not word.isalpha():
+            word = first_word(statement)
         if word not in MAYBE_SKIPPED:
             return False  # the common case, decided without stripping every comment
         needs = SKIP_NEEDS.get(word)

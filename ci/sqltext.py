@@ -151,13 +151,21 @@ class LazyPattern:
 
 
 # One pass over the text finds the semicolons that are outside strings, identifiers and comments.
+# Each match first skips the characters that cannot start one of them, so the search never tries
+# every alternative at every position (a third of the cost on typical migrations); at the end,
+# `\Z` ends the last match instead of a failed search from each remaining position.
 _TOKEN = LazyPattern(
     r"""
+    [^-/'"`\[;]*
+    (?:
       (?P<line>--[^\n]*)
     | (?P<block>/\*.*?(?:\*/|\Z))
-    | (?P<quoted>'(?:[^']|'')*(?:'|\Z) | "(?:[^"]|"")*(?:"|\Z) | `(?:[^`]|``)*(?:`|\Z)
-                | \[[^\]]*(?:\]|\Z))
+    | (?P<quoted>'[^']*(?:''[^']*)*(?:'|\Z) | "[^"]*(?:""[^"]*)*(?:"|\Z)
+                | `[^`]*(?:``[^`]*)*(?:`|\Z) | \[[^\]]*(?:\]|\Z))
     | (?P<semi>;)
+    | [-/]
+    | \Z
+    )
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -213,24 +221,23 @@ def strip_comments(sql: str) -> str:
     out: list[str] = []
     last = 0
     for match in _TOKEN.finditer(sql):
-        if match.lastgroup in ("line", "block"):
-            out.append(sql[last : match.start()])
-            out.append("\n" * match.group().count("\n") or " ")
+        kind = match.lastgroup
+        if kind == "line" or kind == "block":
+            comment = match[kind]
+            out.append(sql[last : match.start(kind)])
+            out.append("\n" * comment.count("\n") or " ")
             last = match.end()
     out.append(sql[last:])
     return "".join(out)
 
 
 # Tokens for the code fingerprint: quoted strings and identifiers verbatim (their spaces are data),
-# words, and single other characters; whitespace between tokens is not part of any token.
-_CODE_TOKEN = LazyPattern(
-    r"""'(?:[^']|'')*'? | "(?:[^"]|"")*"? | `(?:[^`]|``)*`? | \[[^\]]*\]? | \w+ | \S""",
-    re.VERBOSE,
-)
-
+# words, and single other characters. Whitespace and comments match too, as empty tokens that are
+# dropped: matching them is cheaper than a search failing at each of their characters.
 _CODE_OR_COMMENT = LazyPattern(
-    r"""--[^\n]* | /\*.*?(?:\*/|\Z)
-    | ('(?:[^']|'')*'? | "(?:[^"]|"")*"? | `(?:[^`]|``)*`? | \[[^\]]*\]? | \w+ | \S)""",
+    r"""\s+ | --[^\n]* | /\*.*?(?:\*/|\Z)
+    | ( \w+ | '[^']*(?:''[^']*)*'? | "[^"]*(?:""[^"]*)*"? | `[^`]*(?:``[^`]*)*`? | \[[^\]]*\]?
+      | \S )""",
     re.VERBOSE | re.DOTALL,
 )
 
@@ -244,6 +251,5 @@ def code_fingerprint(text: str) -> str:
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # as the checksum does (SPEC 3.1)
     # one pass: a comment matches (as an empty token, dropped) where strip_comments would
-    # have removed it, so the tokens are those of _CODE_TOKEN over the stripped text
-    tokens = [token for token in _CODE_OR_COMMENT.findall(text) if token]
-    return _sha256("\x1f".join(tokens).encode())
+    # have removed it, so the tokens are those of the text with its comments stripped
+    return _sha256("\x1f".join(filter(None, _CODE_OR_COMMENT.findall(text))).encode())
