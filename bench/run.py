@@ -157,6 +157,19 @@ def measure_pair(
     return subjects, baselines
 
 
+def measure_group(commands: Sequence[Command], repeats: int) -> list[list[Sample]]:
+    """Like measure_pair for several commands: after a warm-up of each, every repeat runs each
+    once, the order rotating by one per repeat. Samples per command, in the given order."""
+    for command in commands:
+        command.run()
+    samples: list[list[Sample]] = [[] for _ in commands]
+    for repeat in range(repeats):
+        for offset in range(len(commands)):
+            index = (repeat + offset) % len(commands)
+            samples[index].append(commands[index].run())
+    return samples
+
+
 def median(samples: Sequence[Sample]) -> float:
     return statistics.median(s.seconds for s in samples)
 
@@ -190,6 +203,18 @@ class Row:
     samples: list[float] = field(default_factory=list)
     baseline_samples: list[float] = field(default_factory=list)
     instructions: tuple[int, int] | None = None  # subject, baseline (--instructions)
+
+
+@dataclass
+class FloorRow:
+    """How far a budget row's subject is above bench/floor.py, all three measured together."""
+
+    work: str
+    baseline: str
+    floor_ratio: float | None = None  # floor / baseline
+    ours_ratio: float | None = None  # ours / baseline
+    above_floor: float | None = None  # ours / floor
+    note: str = ""
 
 
 def available(module: str) -> bool:
@@ -246,6 +271,7 @@ class Bench:
     growth: dict[str, dict[int, str]] = field(default_factory=dict)
     batch_growth: list[dict[str, str]] = field(default_factory=list)
     corpora: dict[int, corpus.Corpus] = field(default_factory=dict)
+    floors: list[FloorRow] = field(default_factory=list)
     batch_results: dict[int, Row] = field(default_factory=dict)
 
     # -- corpora and commands ---------------------------------------------------------------------
@@ -266,6 +292,8 @@ class Bench:
                 ),
                 encoding="utf-8",
             )
+            order = self.work / f"corpus-{n}" / "apply_order.txt"
+            order.write_text("".join(f"{p}\n" for p in self.corpora[n].apply_order))
             single = self.work / f"corpus-{n}" / "one_transaction.sql"
             single.write_text(
                 f"BEGIN;\n{self.corpora[n].concatenated_sql()}COMMIT;\n", encoding="utf-8"
@@ -314,6 +342,18 @@ class Bench:
         )
         return Command(
             [PY, "-c", code, str(db), str(script)], cwd=self.work, prepare=self._fresh(db)
+        )
+
+    def floor(self, n: int, *, durable: bool) -> Command:
+        """bench/floor.py: the bare loop any Python runner with SPEC 3 and 4 must run."""
+        db = self.work / f"corpus-{n}" / ("floor-durable.db" if durable else "floor.db")
+        order = self.work / f"corpus-{n}" / "apply_order.txt"
+        self.corpus_of(n)
+        argv = [PY, str(REPO / "bench" / "floor.py"), str(order), str(db)]
+        return Command(
+            [*argv, "--durable"] if durable else argv,
+            cwd=self.work,
+            prepare=self._fresh(db),
         )
 
     def status_db(self, n: int) -> Path:
@@ -392,6 +432,31 @@ class Bench:
         self.rows.append(self.batch_row(self.batch_rows, heavy))
         self.rows.append(self.junit_row(r))
         self.rows.append(self.lint_row(n, r))
+
+    def run_floors(self) -> None:
+        """The two budgets that apply migrations, against the floor of any Python runner."""
+        n = self.n
+        plans = [
+            (f"`ci.migrate`, {n:,} migrations, durable", "sqlite3 CLI, one transaction per"
+             " migration", self.migrate(n), self.floor(n, durable=True), self.cli_per_migration(n)),
+            (f"`ci.apply_empty`, {n:,} migrations", "`executescript`, ONE transaction",
+             self.check("apply_empty", n), self.floor(n, durable=False), self.executescript(n)),
+        ]  # fmt: skip
+        for work, baseline_name, ours, floor, baseline in plans:
+            row = FloorRow(work, baseline_name)
+            self.floors.append(row)
+            try:
+                mine, floors, baselines = measure_group([ours, floor, baseline], self.heavy_repeats)
+            except RunFailed as error:
+                row.note = f"ERROR: {error}"
+                continue
+            row.floor_ratio = paired_ratio(floors, baselines)
+            row.ours_ratio = paired_ratio(mine, baselines)
+            row.above_floor = paired_ratio(mine, floors)
+            row.note = (
+                f"medians: ours {median(mine):.3f} s, floor {median(floors):.3f} s, "
+                f"baseline {median(baselines):.3f} s"
+            )
 
     def status(self, n: int) -> Command:
         return self.check("migrate", n, "--db", str(self.status_db(n)), "--status")
@@ -708,6 +773,26 @@ def render(bench: Bench, *, quick: bool, elapsed: float) -> str:
             assert row.instructions is not None
             mine, theirs = row.instructions
             lines.append(f"| {row.work} | {mine:,} | {theirs:,} | {mine / theirs:.2f}x |")
+    if bench.floors:
+        lines += [
+            "",
+            "## Against the floor of a Python runner",
+            "",
+            "`bench/floor.py` is the bare loop any Python runner that keeps SPEC §3's row and",
+            "§4's transaction per migration must run: read, split, BEGIN IMMEDIATE, the",
+            "statements, the row(s), COMMIT; no checks, no error handling, no report. Ours, the",
+            "floor and the baseline ran together (each repeat runs all three, the order",
+            "rotating); ratios are medians of each repeat's ratio.",
+            "",
+            "| work | baseline | floor / baseline | ours / baseline | ours / floor |",
+            "|---|---|---|---|---|",
+        ]
+        for floor in bench.floors:
+            lines.append(
+                f"| {floor.work} | {floor.baseline} | {_ratio(floor.floor_ratio)} | "
+                f"{_ratio(floor.ours_ratio)} | {_ratio(floor.above_floor)} |"
+            )
+        lines += ["", *(f"- {floor.work}: {floor.note}." for floor in bench.floors)]
     ns = bench.growth_ns
     lines += [
         "",
@@ -794,6 +879,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         bench.run_budgets()
+        bench.run_floors()
         bench.run_growth()
     finally:
         if args.work is None:

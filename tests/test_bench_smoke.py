@@ -48,3 +48,10 @@ def test_quick_bench_writes_every_spec_row(tmp_path: Path) -> None:
         assert machine in text
     assert "| work | N=10 |" in text
     assert re.search(r"^\| 2,000 \| \d+\.\d{3} s \| \d+\.\d{3} s \| \d+\.\d\dx \|", text, re.M)
+    floor_header = "| work | baseline | floor / baseline | ours / baseline | ours / floor |"
+    assert floor_header in lines
+    floors = lines[lines.index(floor_header) + 2 :][:2]
+    for row, expected in zip(floors, ("`ci.migrate`, ", "`ci.apply_empty`, "), strict=True):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[0].startswith(expected), row
+        assert all(re.fullmatch(r"\d+\.\d\dx", cell) for cell in cells[2:]), row  # all measured

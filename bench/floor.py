@@ -1,0 +1,71 @@
+"""The floor of any Python migration runner, for bench/run.py to measure beside ours.
+
+    python bench/floor.py ORDER_FILE DB [--durable]
+
+ORDER_FILE lists the migration files in apply order, one path per line. Each file is read, split
+into statements at the semicolons where `sqlite3.complete_statement` says one ends (SPEC 4), and
+applied in its own BEGIN IMMEDIATE ... COMMIT with its `schema_version` row (SPEC 3); with
+`--durable`, also its `schema_version_log` row, on a file with SQLite's default (durable) commits.
+Without it, the database is opened the way a check opens its throwaway one (no fsync).
+
+That is all: no plan, no checks of files or of the database, no handling of a failure, no
+report. What ci.migrate and ci.apply_empty cost above this is the price of being a tool rather
+than a loop; what this costs above the SPEC 8 baselines is the price of doing it in Python.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import time
+
+from ci.bookkeeping import CREATE_INDEX, CREATE_LOG, CREATE_TABLE, LOG, RECORD
+from ci.sqltext import split_statements
+
+THROWAWAY = (
+    "PRAGMA synchronous = OFF",
+    "PRAGMA journal_mode = MEMORY",
+    "PRAGMA locking_mode = EXCLUSIVE",
+)
+NOW = "2026-01-01T00:00:00.000Z"  # a constant: the floor does not even read the clock
+
+
+def apply_all(paths: list[str], conn: sqlite3.Connection, *, durable: bool) -> None:
+    for path in paths:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+        name = path.rsplit("/", 1)[-1]
+        kind = path.rsplit("/", 2)[-2]
+        version, slug = int(name[:4]), name[5:-4]
+        started = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        before = conn.total_changes
+        for statement in split_statements(text):
+            conn.execute(statement.sql)
+        rows = conn.total_changes - before
+        ms = int((time.perf_counter() - started) * 1000)
+        conn.execute(RECORD, (version, kind, slug, None, NOW, ms, rows, "floor", None))
+        if durable:
+            conn.execute(LOG, (NOW, "apply", version, kind, slug, None, ms, rows, None, "floor"))
+        conn.execute("COMMIT")
+
+
+def main(argv: list[str]) -> int:
+    order, db, *flags = argv
+    durable = "--durable" in flags
+    with open(order, encoding="utf-8") as file:
+        paths = [line for line in file.read().splitlines() if line]
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    for pragma in () if durable else THROWAWAY:
+        conn.execute(pragma)
+    conn.execute(CREATE_TABLE.format(extra=""))
+    conn.execute(CREATE_INDEX)
+    conn.execute(CREATE_LOG)
+    apply_all(paths, conn, durable=durable)
+    conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
