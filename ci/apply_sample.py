@@ -22,6 +22,7 @@ from ci.model import Migration, discover
 from ci.sample import Prepared, Sample, open_sample, prepare
 from ci.validate import (
     Options,
+    add_busy_timeout_option,
     add_options,
     apply_case,
     catalog_cases,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="sample data: a .sql fixture starting with '-- @sample-version N', or a .db file",
     )
     add_options(parser)
+    add_busy_timeout_option(parser)
     return parser
 
 

@@ -209,6 +209,17 @@ def test_could_not_run_is_one_line_exit_2(
     assert len(lines) == 1 and message in lines[0], done.stderr
 
 
+def test_busy_timeout_is_not_an_option_of_a_check_without_a_users_database(
+    write_tree: WriteTree,
+) -> None:
+    """apply_empty only opens its own throwaway database: nothing to wait for (exit 2)."""
+    root = write_tree(BASE)
+    done = run_module("ci.apply_empty", "--migrations-dir", "m", "--busy-timeout", "5", cwd=root)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "unrecognized arguments: --busy-timeout" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_missing_directory_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--migrations-dir", str(tmp_path / "nope")]) == 2
     assert "migrations directory not found" in capsys.readouterr().err
