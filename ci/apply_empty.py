@@ -17,7 +17,7 @@ from ci import runner
 from ci.cli import check_parser, parse, run_check
 from ci.findings import Case, Report
 from ci.invariants import Invariant
-from ci.model import Catalog, discover
+from ci.model import Catalog, discover, read_ahead
 from ci.validate import (
     Options,
     add_options,
@@ -67,6 +67,7 @@ def apply_all(
     if cases:
         return cases
     migrations = catalog.all_migrations()
+    read_ahead(m.file for m in migrations)
     for index, migration in enumerate(migrations):
         case = apply_case(CHECK, run, migration, options)
         cases.append(case)

@@ -18,7 +18,7 @@ from pathlib import Path
 from ci.cli import UsageError, check_parser, parse, run_check
 from ci.findings import Case, Finding, Report
 from ci.fingerprint import Fingerprint, Tracker
-from ci.model import Migration, discover
+from ci.model import Migration, discover, read_ahead
 from ci.sample import Prepared, Sample, open_sample, prepare
 from ci.validate import (
     Options,
@@ -88,6 +88,7 @@ def apply_pending(prepared: Prepared, sample: Sample, options: Options) -> list[
     """Each pending migration as a case, failing also when it loses rows it did not declare."""
     run = prepared.run
     migrations = run.pending()
+    read_ahead(m.file for m in migrations)
     tracker = Tracker(prepared.conn, content=False)
     cases: list[Case] = []
     for index, migration in enumerate(migrations):

@@ -14,7 +14,6 @@ import argparse
 import math
 import tempfile
 from collections.abc import Iterable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from ci import runner
 from ci.cli import check_parser, parse, run_check
 from ci.findings import Case, Finding, Report
 from ci.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
-from ci.model import Catalog, InputError, Migration, discover
+from ci.model import Catalog, InputError, Migration, discover, read_ahead
 from ci.sample import open_sample, prepare
 from ci.validate import (
     Options,
@@ -163,18 +162,16 @@ class RoundTrip:
         return self.cases
 
     def read_files(self, migrations: list[Migration]) -> None:
-        """Read the files of the run up front, one after the other: read one at a time between
-        the SQLite work, each costs ~4x as much (1,900 files: ~75 ms instead of ~20 ms).
-        A file that cannot be read is left for its step to report."""
-        for migration in migrations:
-            files = [migration.file]
-            if migration.rollback is not None and (
-                self.selected is None or migration.version in self.selected
-            ):
-                files.append(migration.rollback)
-            for file in files:
-                with suppress(InputError):
-                    file.data  # noqa: B018  # cached on the SqlFile
+        """Read the run's files (and the rollbacks it will run) before its first statement:
+        read one at a time between the SQLite work, each costs ~4x as much (1,900 files:
+        ~75 ms instead of ~20 ms); see read_ahead."""
+        files = [m.file for m in migrations]
+        files += [
+            m.rollback
+            for m in migrations
+            if m.rollback is not None and (self.selected is None or m.version in self.selected)
+        ]
+        read_ahead(files)
 
     def case(self, migration: Migration) -> Case:
         case = Case(

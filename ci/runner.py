@@ -25,7 +25,7 @@ from ci import bookkeeping
 from ci.bookkeeping import AppliedRow, DirtyMark, Entry
 from ci.cli import UsageError
 from ci.findings import Record
-from ci.model import Catalog, InputError, Migration, SqlFile
+from ci.model import Catalog, InputError, Migration, SqlFile, read_ahead
 from ci.sqltext import Statement, checksum_matches, code_fingerprint
 
 __all__ = [
@@ -407,10 +407,19 @@ class Runner:
         pending = self.pending(target, applied=applied)
         top = max((r.version for r in applied if r.track == "main"), default=0)
         problems += out_of_order(pending, top)
+        self._read_ahead(pending)
         problems += [p for m in pending for p in file_problems(m.file, m)]
         if problems:
             raise RunRefused("\n".join(problems))
         return pending
+
+    def _read_ahead(self, pending: list[Migration]) -> None:
+        """model.read_ahead, plus the code hash recorded for each file (it tokenises the file)."""
+        read_ahead(m.file for m in pending)
+        if not self.throwaway:
+            for migration in pending:
+                with suppress(InputError):
+                    _code_hash(migration.file.text)
 
     def _warn_missing_files(self, applied: list[AppliedRow]) -> None:
         present = {(m.track, m.version) for m in self.catalog.all_migrations()}
