@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -80,11 +81,8 @@ def text_line(finding: Finding, *, colour: bool = False) -> str:
 
 def summary_line(reports: Sequence[Report], *, colour: bool = False) -> str:
     """`FAILED numbering, lint: 3 passed, 2 failed` -- the last line of every text report."""
-    cases = [case for report in reports for case in report.cases]
-    counts = {
-        outcome: sum(c.outcome == outcome for c in cases)
-        for outcome in ("passed", "failed", "error", "skipped")
-    }
+    found = Counter(case.outcome for report in reports for case in report.cases)
+    counts = {outcome: found[outcome] for outcome in ("passed", "failed", "error", "skipped")}
     names = ", ".join(r.check for r in reports)
     parts = [f"{n} {outcome}" for outcome, n in counts.items() if n or outcome == "passed"]
     warnings = sum(not f.is_error for r in reports for f in r.findings)

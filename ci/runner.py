@@ -882,9 +882,7 @@ class Runner:
         return self.conn.total_changes - before
 
     def _skip(self, file: SqlFile, statement: Statement) -> bool:
-        word = statement.keyword  # known from the split; a plain word is what first_word gives
-        if not word.isalpha():
-            word = first_word(statement)
+        word = leading_word(statement)
         if word not in MAYBE_SKIPPED:
             return False  # the common case, decided without stripping every comment
         needs = SKIP_NEEDS.get(word)
@@ -1045,11 +1043,18 @@ def first_word(statement: Statement) -> str:
     return match[1].upper() if match else ""
 
 
+def leading_word(statement: Statement) -> str:
+    """first_word, from the keyword the split already found when that is a plain word (the
+    same word then; they differ only where quotes or comments touch the first word)."""
+    word = statement.keyword
+    return word if word.isalpha() else first_word(statement)
+
+
 def _leading(file: SqlFile) -> list[Statement]:
     """The PRAGMA foreign_keys statements before the first other statement of the file."""
     leading: list[Statement] = []
     for statement in file.statements:
-        if first_word(statement) != "PRAGMA" or not FOREIGN_KEYS_PRAGMA.match(statement.code):
+        if leading_word(statement) != "PRAGMA" or not FOREIGN_KEYS_PRAGMA.match(statement.code):
             break
         leading.append(statement)
     return leading
