@@ -137,31 +137,25 @@ MEASURED: dict[tuple[str, ...], list[Sample]] = {}
 def measure_pair(
     subject: Command, baseline: Command | None, repeats: int, *, warm_up: bool = True
 ) -> tuple[list[Sample], list[Sample]]:
-    """Warm up once, then run subject and baseline `repeats` times as adjacent pairs, which of
-    the two goes first alternating, so that neither always runs on a cache the other warmed."""
-    if warm_up:
-        subject.run()
-        if baseline:
-            baseline.run()
-    subjects: list[Sample] = []
-    baselines: list[Sample] = []
-    for repeat in range(repeats):
-        if baseline and repeat % 2 == 0:
-            baselines.append(baseline.run())
-        subjects.append(subject.run())
-        if baseline and repeat % 2 == 1:
-            baselines.append(baseline.run())
+    """Subject and baseline as adjacent pairs (measure_group: which goes first alternates, so
+    that neither always runs on a cache the other warmed); the samples are kept in MEASURED."""
+    commands = [baseline, subject] if baseline else [subject]
+    samples = measure_group(commands, repeats, warm_up=warm_up)
+    subjects, baselines = samples[-1], (samples[0] if baseline else [])
     MEASURED[tuple(subject.argv)] = subjects
     if baseline:
         MEASURED[tuple(baseline.argv)] = baselines
     return subjects, baselines
 
 
-def measure_group(commands: Sequence[Command], repeats: int) -> list[list[Sample]]:
-    """Like measure_pair for several commands: after a warm-up of each, every repeat runs each
-    once, the order rotating by one per repeat. Samples per command, in the given order."""
-    for command in commands:
-        command.run()
+def measure_group(
+    commands: Sequence[Command], repeats: int, *, warm_up: bool = True
+) -> list[list[Sample]]:
+    """After one untimed warm-up of each, every repeat runs each command once, the order
+    rotating by one per repeat. Samples per command, in the given order."""
+    if warm_up:
+        for command in commands:
+            command.run()
     samples: list[list[Sample]] = [[] for _ in commands]
     for repeat in range(repeats):
         for offset in range(len(commands)):

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from ci import TOOL_NAME, __version__
 from ci.findings import Record
-from ci.model import InputError
+from ci.model import InputError, label_of, track_of
 
 TABLE = "schema_version"
 LOG_TABLE = "schema_version_log"
@@ -134,12 +134,11 @@ class AppliedRow(Record):
 
     @property
     def track(self) -> str:
-        return "seed" if self.migration_type == "seed" else "main"
+        return track_of(self.migration_type)
 
     @property
     def label(self) -> str:
-        number = f"{self.version:04d}"
-        return f"seed-{number}" if self.track == "seed" else number
+        return label_of(self.track, self.version)
 
 
 class DirtyMark(Record):
@@ -182,7 +181,7 @@ class DirtyMark(Record):
 
     @property
     def track(self) -> str:
-        return "seed" if self.migration_type == "seed" else "main"
+        return track_of(self.migration_type)
 
     def live_owner(self) -> int | None:
         """The pid of the process that holds this mark, if it is still running on this host."""
@@ -204,8 +203,7 @@ class DirtyMark(Record):
 
     @property
     def label(self) -> str:
-        number = f"{self.version:04d}"
-        return f"seed-{number}" if self.track == "seed" else number
+        return label_of(self.track, self.version)
 
 
 def columns(conn: sqlite3.Connection, table: str) -> list[str]:
@@ -356,7 +354,7 @@ class Entry(Record):
 
     @property
     def track(self) -> str:
-        return "seed" if self.migration_type == "seed" else "main"
+        return track_of(self.migration_type)
 
 
 def record(conn: sqlite3.Connection, entry: Entry, *, ms: int, rows: int) -> None:

@@ -16,9 +16,18 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ci import lockfile
-from ci.cli import check_parser, parse, run_check, seconds
+from ci.cli import add_busy_timeout, check_parser, parse, run_check
 from ci.findings import Finding, Report
-from ci.model import Catalog, InputError, Migration, decode_sql, discover, not_a_database_file
+from ci.model import (
+    Catalog,
+    InputError,
+    Migration,
+    decode_sql,
+    discover,
+    label_of,
+    not_a_database_file,
+    track_of,
+)
 from ci.sqltext import checksum, checksum_matches, code_fingerprint
 
 CHECK = "checksums"
@@ -139,13 +148,11 @@ def from_database(
         if not recorded:
             unhashed += 1
             continue
-        track = "seed" if kind == "seed" else "main"
+        track = track_of(kind)
         candidates = by_version.get((track, version), [])
         chosen = next((p for p in candidates if p.endswith(f"_{slug}.sql")), None)
         chosen = chosen or (candidates[0] if candidates else "")
-        label = f"{'seed-' if track == 'seed' else ''}{version:04d}" + (
-            f" ({slug})" if slug else ""
-        )
+        label = label_of(track, version) + (f" ({slug})" if slug else "")
         applied.append(Applied(f"database {db}", chosen, recorded, label, code=code))
     notes = []
     if unhashed:
@@ -454,11 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db", type=Path, default=None, help="also check against this database (read-only)"
     )
-    parser.add_argument(
-        "--busy-timeout",
-        type=seconds,
+    add_busy_timeout(
+        parser,
         default=5.0,
-        metavar="SECONDS",
         help="with --db: wait this long for another process's lock (default: 5)",
     )
     parser.add_argument(

@@ -56,6 +56,14 @@ def seconds(text: str) -> float:
     return value
 
 
+def add_busy_timeout(parser: argparse.ArgumentParser, *, default: float, help: str) -> None:
+    """`--busy-timeout SECONDS`: how long opening the user's database waits for another
+    process's lock before giving up with one line and exit 2 (every command that has one)."""
+    parser.add_argument(
+        "--busy-timeout", type=seconds, default=default, metavar="SECONDS", help=help
+    )
+
+
 class UsageError(Exception):
     """The check could not run (bad arguments, config, environment): exit 2."""
 

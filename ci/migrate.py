@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ci import backup, bookkeeping
-from ci.cli import UsageError, parse, seconds
+from ci.cli import UsageError, add_busy_timeout, parse, seconds
 from ci.model import (
     DEFAULT_MIGRATIONS_DIR,
     Catalog,
@@ -102,12 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="warn about each migration slower than this (default: 300)",
     )
-    parser.add_argument(
-        "--busy-timeout",
-        type=seconds,
-        default=30.0,
-        metavar="SECONDS",
-        help="wait this long for another process's lock (default: 30)",
+    add_busy_timeout(
+        parser, default=30.0, help="wait this long for another process's lock (default: 30)"
     )
     parser.add_argument(
         "--setup",

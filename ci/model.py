@@ -173,13 +173,11 @@ class Migration(Record):
 
     @property
     def track(self) -> str:
-        return "seed" if self.kind == SEED_FOLDER else "main"
+        return track_of(self.kind)
 
     @property
     def label(self) -> str:
-        """How reports name it: `0005`, or `seed-0001` on the seed track."""
-        number = f"{self.version:04d}"
-        return f"seed-{number}" if self.track == "seed" else number
+        return label_of(self.track, self.version)
 
     @property
     def directives(self) -> Directives:
@@ -228,6 +226,17 @@ class Catalog(Record):
         return next((m for m in self.main if m.version == version), None)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+
+def track_of(kind: str) -> str:
+    """The track of a migration kind (or `migration_type`): 'seed', or 'main' for the others."""
+    return "seed" if kind == SEED_FOLDER else "main"
+
+
+def label_of(track: str, version: int) -> str:
+    """How reports name a migration: `0005`, or `seed-0001` on the seed track."""
+    number = f"{version:04d}"
+    return f"seed-{number}" if track == "seed" else number
 
 
 DIRECTORY, FIFO, OTHER_SPECIAL = "a directory", "a FIFO (named pipe)", "a socket or a device"

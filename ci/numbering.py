@@ -21,7 +21,9 @@ from ci.model import (
     Migration,
     SqlFile,
     discover,
+    label_of,
     parse_name,
+    track_of,
 )
 
 CHECK = "numbering"
@@ -40,7 +42,7 @@ class Base:
         parsed = parse_name(name)
         if parsed is None or folder not in ("", *MAIN_FOLDERS, SEED_FOLDER):
             return  # rollbacks, stray files: not numbered migrations
-        track = "seed" if folder == SEED_FOLDER else "main"
+        track = track_of(folder)
         self.paths.add(relative)
         self.head[track] = max(self.head[track], parsed[0])
 
@@ -88,7 +90,7 @@ def _track_problems(
 
 
 def _behind_base(m: Migration, base: Base, track: str, number: int) -> Finding:
-    head = _label(track, base.head[track])
+    head = label_of(track, base.head[track])
     return Finding(
         CHECK,
         "MG108",
@@ -147,7 +149,7 @@ def _gaps(migrations: list[Migration]) -> Iterator[Finding]:
         seen.add(m.version)
         if m.version > previous + 1:
             missing = _span(m.track, previous + 1, m.version - 1)
-            after = f"follows {_label(m.track, previous)}" if previous else "is the first"
+            after = f"follows {label_of(m.track, previous)}" if previous else "is the first"
             yield Finding(
                 CHECK,
                 "MG102",
@@ -162,8 +164,8 @@ def _gaps(migrations: list[Migration]) -> Iterator[Finding]:
 
 def _span(track: str, first: int, last: int) -> str:
     if first == last:
-        return f"{_label(track, first)} is"
-    return f"{_label(track, first)} to {_label(track, last)} are"
+        return f"{label_of(track, first)} is"
+    return f"{label_of(track, first)} to {label_of(track, last)} are"
 
 
 def _rollback_problems(catalog: Catalog) -> Iterator[Finding]:
@@ -288,10 +290,6 @@ def _relative(root: Path, path: Path) -> str:
 
 def _number(m: Migration) -> str:
     return m.path.name.split("_", 1)[0]
-
-
-def _label(track: str, version: int) -> str:
-    return f"seed-{version:04d}" if track == "seed" else f"{version:04d}"
 
 
 def _renamed(m: Migration, number: int) -> str:

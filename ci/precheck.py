@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ci import bookkeeping, health
-from ci.cli import UsageError, seconds
+from ci.cli import UsageError, add_busy_timeout
 from ci.findings import Case, Finding, Report
 from ci.model import InputError, not_a_database_file
 from ci.runner import connect_for_reading, dirty_message
@@ -40,9 +40,7 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--setup", metavar="MODULE:FUNCTION", default=None, help="callable run on the connection"
     )
-    parser.add_argument(
-        "--busy-timeout", type=seconds, default=30.0, metavar="SECONDS", help="lock wait (30)"
-    )
+    add_busy_timeout(parser, default=30.0, help="lock wait (30)")
     return parser
 
 

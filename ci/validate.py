@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci import health, runner
-from ci.cli import UsageError, seconds
+from ci.cli import UsageError, add_busy_timeout
 from ci.findings import Case, Finding, Record
 from ci.invariants import Invariant, add_invariants_option, parse_invariants
 from ci.model import Catalog, Migration
@@ -106,11 +106,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def add_busy_timeout_option(parser: argparse.ArgumentParser) -> None:
     """`--busy-timeout`, as `python -m ci.migrate` has it: how long reading the user's database
     (a `--sample` .db) waits for another process's lock before giving up with exit 2."""
-    parser.add_argument(
-        "--busy-timeout",
-        type=seconds,
+    add_busy_timeout(
+        parser,
         default=30.0,
-        metavar="SECONDS",
         help="wait this long for another process's lock on a --sample database (default: 30)",
     )
 
