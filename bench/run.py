@@ -338,17 +338,16 @@ class Bench:
             [PY, "-c", code, str(db), str(script)], cwd=self.work, prepare=self._fresh(db)
         )
 
-    def floor(self, n: int, *, durable: bool) -> Command:
-        """bench/floor.py: the bare loop any Python runner with SPEC 3 and 4 must run."""
-        db = self.work / f"corpus-{n}" / ("floor-durable.db" if durable else "floor.db")
+    def floor(self, n: int, flag: str | None = None) -> Command:
+        """bench/floor.py: the bare loop any Python runner with SPEC 3 and 4 must run
+        (`--durable`: with durable commits; `--round-trip`: with SPEC 5.4's rollback and
+        re-apply of each migration)."""
+        name = f"floor{flag.replace('--', '-') if flag else ''}.db"
+        db = self.work / f"corpus-{n}" / name
         order = self.work / f"corpus-{n}" / "apply_order.txt"
         self.corpus_of(n)
         argv = [PY, str(REPO / "bench" / "floor.py"), str(order), str(db)]
-        return Command(
-            [*argv, "--durable"] if durable else argv,
-            cwd=self.work,
-            prepare=self._fresh(db),
-        )
+        return Command([*argv, flag] if flag else argv, cwd=self.work, prepare=self._fresh(db))
 
     def status_db(self, n: int) -> Path:
         db = self.work / f"corpus-{n}" / "status.db"
@@ -428,13 +427,15 @@ class Bench:
         self.rows.append(self.lint_row(n, r))
 
     def run_floors(self) -> None:
-        """The two budgets that apply migrations, against the floor of any Python runner."""
+        """The three budgets that apply migrations, against the floor of any Python runner."""
         n = self.n
         plans = [
             (f"`ci.migrate`, {n:,} migrations, durable", "sqlite3 CLI, one transaction per"
-             " migration", self.migrate(n), self.floor(n, durable=True), self.cli_per_migration(n)),
+             " migration", self.migrate(n), self.floor(n, "--durable"), self.cli_per_migration(n)),
             (f"`ci.apply_empty`, {n:,} migrations", "`executescript`, ONE transaction",
-             self.check("apply_empty", n), self.floor(n, durable=False), self.executescript(n)),
+             self.check("apply_empty", n), self.floor(n), self.executescript(n)),
+            (f"`ci.rollback_roundtrip`, {n:,} migrations", "`ci.apply_empty`",
+             self.roundtrip(n), self.floor(n, "--round-trip"), self.check("apply_empty", n)),
         ]  # fmt: skip
         for work, baseline_name, ours, floor, baseline in plans:
             row = FloorRow(work, baseline_name)
@@ -774,9 +775,11 @@ def render(bench: Bench, *, quick: bool, elapsed: float) -> str:
             "",
             "`bench/floor.py` is the bare loop any Python runner that keeps SPEC §3's row and",
             "§4's transaction per migration must run: read, split, BEGIN IMMEDIATE, the",
-            "statements, the row(s), COMMIT; no checks, no error handling, no report. Ours, the",
-            "floor and the baseline ran together (each repeat runs all three, the order",
-            "rotating); ratios are medians of each repeat's ratio.",
+            "statements, the row(s), COMMIT; no checks, no error handling, no report. For the",
+            "round trip it also runs each rollback (and the row's DELETE) and the re-apply, in",
+            "their own transactions, without fingerprints. Ours, the floor and the baseline ran",
+            "together (each repeat runs all three, the order rotating); ratios are medians of",
+            "each repeat's ratio.",
             "",
             "| work | baseline | floor / baseline | ours / baseline | ours / floor |",
             "|---|---|---|---|---|",

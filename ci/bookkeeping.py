@@ -69,6 +69,7 @@ CREATE_LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
 # the sqlite3 module's statement cache finds it without hashing a new string)
 RECORD = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 IS_APPLIED = f"SELECT 1 FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
+UNRECORD = f"DELETE FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
 LOG = (
     f"INSERT INTO {LOG_TABLE} (logged_at, action, version, migration_type, description, "
     "file_hash, execution_time_ms, rows_affected, error, applied_by) "
@@ -375,10 +376,7 @@ def record(conn: sqlite3.Connection, entry: Entry, *, ms: int, rows: int) -> Non
 
 
 def unrecord(conn: sqlite3.Connection, track: str, version: int) -> None:
-    conn.execute(
-        f"DELETE FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?",
-        (track == "seed", version),
-    )
+    conn.execute(UNRECORD, (track == "seed", version))
 
 
 def log(
