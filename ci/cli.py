@@ -64,6 +64,16 @@ def add_busy_timeout(parser: argparse.ArgumentParser, *, default: float, help: s
     )
 
 
+def add_migrations_dir(parser: argparse.ArgumentParser, *, default: Path | None = None) -> None:
+    """`--migrations-dir DIR`: the migrations root (every command that reads migrations)."""
+    parser.add_argument(
+        "--migrations-dir",
+        type=Path,
+        default=default,
+        help=f"migrations root (default: {DEFAULT_MIGRATIONS_DIR})",
+    )
+
+
 class UsageError(Exception):
     """The check could not run (bad arguments, config, environment): exit 2."""
 
@@ -108,12 +118,7 @@ def check_parser(check: str, description: str | None) -> argparse.ArgumentParser
         help="changed files (from pre-commit); the check returns 0 at once "
         "when none is a migration",
     )
-    parser.add_argument(
-        "--migrations-dir",
-        type=Path,
-        default=None,
-        help=f"migrations root (default: {DEFAULT_MIGRATIONS_DIR})",
-    )
+    add_migrations_dir(parser)
     parser.add_argument(
         "--config",
         type=Path,

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import TextIO
 
 from ci import backup, bookkeeping
-from ci.cli import UsageError, add_busy_timeout, parse, seconds
+from ci.cli import UsageError, add_busy_timeout, add_migrations_dir, parse, seconds
 from ci.model import (
-    DEFAULT_MIGRATIONS_DIR,
     Catalog,
     InputError,
     Migration,
@@ -47,12 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Apply raw-SQL migrations to a SQLite database, one transaction each.",
     )
     parser.add_argument("--db", type=Path, required=True, help="the SQLite database file")
-    parser.add_argument(
-        "--migrations-dir",
-        type=Path,
-        default=None,
-        help=f"migrations root (default: {DEFAULT_MIGRATIONS_DIR})",
-    )
+    add_migrations_dir(parser)
     parser.add_argument(
         "--config",
         type=Path,

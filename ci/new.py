@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ci.cli import add_migrations_dir
 from ci.model import (
     DEFAULT_MIGRATIONS_DIR,
     ROLLBACK_FOLDER,
@@ -105,12 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("kind", choices=KINDS, help="schema, data (main track) or seed")
     parser.add_argument("slug", help="what it does, [a-z0-9_]+, e.g. add_patient_index")
-    parser.add_argument(
-        "--migrations-dir",
-        type=Path,
-        default=Path(DEFAULT_MIGRATIONS_DIR),
-        help=f"migrations root (default: {DEFAULT_MIGRATIONS_DIR})",
-    )
+    add_migrations_dir(parser, default=Path(DEFAULT_MIGRATIONS_DIR))
     args = parser.parse_args(argv)
     try:
         paths = create(args.migrations_dir, args.kind, args.slug)
