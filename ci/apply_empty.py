@@ -63,7 +63,7 @@ def apply_all(
     conn: sqlite3.Connection, catalog: Catalog, options: Options, invariants: list[Invariant]
 ) -> list[Case]:
     run = new_runner(conn, catalog, options)
-    cases = catalog_cases(CHECK, run)
+    cases = catalog_cases(CHECK, run.catalog)
     if cases:
         return cases
     migrations = catalog.all_migrations()

@@ -74,7 +74,7 @@ def apply_sample(root: Path, sample_path: Path, options: Options) -> Report:
         with could_not_run():
             prepared = prepare(CHECK, sample, db, catalog, options)
             try:
-                cases = catalog_cases(CHECK, prepared.run) or prepared.cases
+                cases = catalog_cases(CHECK, prepared.run.catalog) or prepared.cases
                 if not any(c.outcome == "failed" for c in cases):
                     cases += apply_pending(prepared, sample, options)
                 if not any(c.outcome == "failed" for c in cases):

@@ -2,9 +2,10 @@
 
 For each main-track migration M in order (or only those new since `--base-ref`): fingerprint
 the database (schema and data), apply M, roll it back, and the fingerprint must be the one from
-before M; apply M again, and it must be the one after the first apply. On an empty database and,
-with `--sample`, on sample data. A failure says what differs ("index idx_x left behind",
-"column patients.notes type TEXT -> VARCHAR(768)", "table vitals: 1,204 rows lost").
+before M; apply M again, and it must be the one after the first apply. On an empty database
+(split across `--jobs` processes, see ci.roundtrip_jobs) and, with `--sample`, on sample data.
+A failure says what differs ("index idx_x left behind", "column patients.notes type TEXT ->
+VARCHAR(768)", "table vitals: 1,204 rows lost").
 `@irreversible` migrations are skipped with their reason; a missing or empty rollback fails.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ci.cli import check_parser, parse, run_check
 from ci.findings import Case, Finding, Report
 from ci.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
 from ci.model import Catalog, InputError, Migration, discover, read_ahead
+from ci.roundtrip_jobs import Part, default_jobs, jobs_count, plan, run_parts
 from ci.sample import open_sample, prepare
 from ci.validate import (
     Options,
@@ -58,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="callable run on every connection (register SQL functions, load extensions)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=jobs_count,
+        default=None,
+        metavar="N",
+        help="processes for the round trip on the empty database (default: the CPUs this "
+        "process may use, at most 4; a small run always uses one)",
+    )
     add_busy_timeout_option(parser)
     return parser
 
@@ -72,26 +82,31 @@ def work(args: argparse.Namespace) -> Report:
         runner.load_setup(args.setup)
     options = Options(args.setup, None, None, False, math.inf, args.busy_timeout)
     return rollback_roundtrip(
-        args.migrations_dir, options, sample_path=args.sample, base_ref=args.base_ref
+        args.migrations_dir,
+        options,
+        sample_path=args.sample,
+        base_ref=args.base_ref,
+        jobs=args.jobs or default_jobs(),
     )
 
 
 def rollback_roundtrip(
-    root: Path, options: Options, *, sample_path: Path | None = None, base_ref: str | None = None
+    root: Path,
+    options: Options,
+    *,
+    sample_path: Path | None = None,
+    base_ref: str | None = None,
+    jobs: int = 1,
 ) -> Report:
     catalog = discover(root)
     sample = open_sample(sample_path) if sample_path is not None else None
     selected = new_since(base_ref, catalog) if base_ref else None
+    cases = catalog_cases(CHECK, catalog)
+    if cases:
+        return Report(CHECK, cases)
     with tempfile.TemporaryDirectory(prefix="migration-guard-") as tmp, could_not_run():
-        conn = runner.connect(Path(tmp) / "empty.db", setup=options.setup, durable=False)
-        try:
-            run = new_runner(conn, catalog, options)
-            cases = catalog_cases(CHECK, run)
-            if cases:
-                return Report(CHECK, cases)
-            cases = RoundTrip(run, f"{CHECK}.empty", selected).all(catalog.main)
-        finally:
-            conn.close()
+        on_empty = EmptyRun(catalog, options, Path(tmp))
+        cases = merged(run_parts(plan(catalog.main, selected, jobs), on_empty))
         if sample is not None:
             classname = f"{CHECK}.sample"
             prepared = prepare(
@@ -109,6 +124,36 @@ def rollback_roundtrip(
             finally:
                 prepared.conn.close()
     return Report(CHECK, cases)
+
+
+class EmptyRun:
+    """One part of the round trip on an empty database of its own (picklable: a helper process
+    receives it)."""
+
+    def __init__(self, catalog: Catalog, options: Options, tmp: Path) -> None:
+        self.catalog, self.options, self.tmp = catalog, options, tmp
+
+    def __call__(self, n: int, part: Part) -> tuple[list[Case], bool]:
+        """The part's cases, and whether it stopped (a migration could not be applied)."""
+        db = self.tmp / ("empty.db" if n == 0 else f"empty-{n}.db")
+        conn = runner.connect(db, setup=self.options.setup, durable=False)
+        try:
+            run = new_runner(conn, self.catalog, self.options)
+            trip = RoundTrip(run, f"{CHECK}.empty", part.selected)
+            return trip.all(self.catalog.main, until=part.until), trip.stopped
+        finally:
+            conn.close()
+
+
+def merged(results: list[tuple[list[Case], bool]]) -> list[Case]:
+    """The parts' cases in order, up to the first part that stopped: its not-run cases cover
+    every migration after the one that could not be applied, as one process would have."""
+    cases: list[Case] = []
+    for part_cases, stopped in results:
+        cases += part_cases
+        if stopped:
+            break
+    return cases
 
 
 def new_since(ref: str, catalog: Catalog) -> set[int]:
@@ -146,14 +191,19 @@ class RoundTrip:
 
     run: runner.Runner
     classname: str
-    selected: set[int] | None
+    selected: Set[int] | None
     cases: list[Case] = field(default_factory=list)
+    stopped: bool = False  # a migration could not be applied: the rest were not run
 
-    def all(self, migrations: list[Migration]) -> list[Case]:
+    def all(self, migrations: list[Migration], *, until: int | None = None) -> list[Case]:
+        """Round-trip (or, when not selected, apply) the first `until` migrations (all when
+        None); if one cannot be applied, every migration after it is a not-run case."""
         self.tracker = Tracker(self.run.conn)
-        self.read_files(migrations)
-        for index, migration in enumerate(migrations):
+        todo = migrations[:until]
+        self.read_files(todo)
+        for index, migration in enumerate(todo):
             if not self.one(migration):
+                self.stopped = True
                 why = f"not run: {migration.label} could not be applied"
                 for case in not_run(CHECK, self.run.catalog, migrations[index + 1 :], why):
                     case.classname = self.classname

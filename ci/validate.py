@@ -240,7 +240,7 @@ def not_run(check: str, catalog: Catalog, migrations: list[Migration], why: str)
     ]
 
 
-def catalog_cases(check: str, run: runner.Runner) -> list[Case]:
+def catalog_cases(check: str, catalog: Catalog) -> list[Case]:
     """What stops a run before any SQL: a file that cannot be placed (a malformed name, an
     unknown folder, a symlink leaving the repository) is never skipped silently, and two files
     with one number cannot both be applied. One failing case each."""
@@ -253,9 +253,9 @@ def catalog_cases(check: str, run: runner.Runner) -> list[Case]:
                 Finding(check, problem.code, problem.path, None, problem.message, problem.hint)
             ],
         )
-        for problem in run.catalog.problems
+        for problem in catalog.problems
     ]
-    for migrations in (run.catalog.main, run.catalog.seeds):
+    for migrations in (catalog.main, catalog.seeds):
         first: dict[int, Migration] = {}
         for migration in migrations:
             other = first.setdefault(migration.version, migration)
