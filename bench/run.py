@@ -436,6 +436,9 @@ class Bench:
              self.check("apply_empty", n), self.floor(n), self.executescript(n)),
             (f"`ci.rollback_roundtrip`, {n:,} migrations", "`ci.apply_empty`",
              self.roundtrip(n), self.floor(n, "--round-trip"), self.check("apply_empty", n)),
+            (f"`ci.rollback_roundtrip --jobs 1`, {n:,} migrations", "`ci.apply_empty`",
+             self.roundtrip(n, "--jobs", "1"), self.floor(n, "--round-trip"),
+             self.check("apply_empty", n)),
         ]  # fmt: skip
         for work, baseline_name, ours, floor, baseline in plans:
             row = FloorRow(work, baseline_name)
@@ -456,8 +459,8 @@ class Bench:
     def status(self, n: int) -> Command:
         return self.check("migrate", n, "--db", str(self.status_db(n)), "--status")
 
-    def roundtrip(self, n: int) -> Command:
-        return self.check("rollback_roundtrip", n)
+    def roundtrip(self, n: int, *args: str) -> Command:
+        return self.check("rollback_roundtrip", n, *args)
 
     def roundtrip_row(self, n: int, apply_row: Row) -> Row:
         row = Row(
@@ -693,6 +696,15 @@ def _mb(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f} MB"
 
 
+def round_trip_jobs() -> str:
+    """How many processes the round trip uses here by default ("-" without the package)."""
+    try:
+        from ci.roundtrip_jobs import default_jobs
+    except ImportError:
+        return "-"
+    return str(default_jobs())
+
+
 def machine() -> list[tuple[str, str]]:
     cpu = platform.processor() or "unknown"
     try:
@@ -705,6 +717,7 @@ def machine() -> list[tuple[str, str]]:
     cli = subprocess.run([SQLITE_CLI, "--version"], capture_output=True, text=True, check=False)
     return [
         ("CPU", f"{cpu}, {os.cpu_count()} cores (nproc)"),
+        ("`ci.rollback_roundtrip --jobs` default here", round_trip_jobs()),
         ("OS", f"{platform.system()} {platform.release()}"),
         ("Python", platform.python_version()),
         ("load average at the end (1/5/15 min)", " / ".join(f"{x:.2f}" for x in os.getloadavg())),
@@ -829,6 +842,9 @@ def render(bench: Bench, *, quick: bool, elapsed: float) -> str:
         "  runner's `schema_version` and log rows are extra work inside the same transactions).",
         "- `ci.apply_empty` works on a throwaway database; its floor is `executescript` of the",
         "  concatenated SQL in ONE transaction in a fresh process.",
+        "- `ci.rollback_roundtrip` runs as a user runs it: `--jobs` at its default, the CPUs it",
+        f"  may use, at most 4 (here {round_trip_jobs()}; a run of fewer than 100 round trips uses",
+        "  one). The floor table also shows it with `--jobs 1`; the floor is one process.",
         "- `@batch`: a table of readings with `patient_mrn` NULL and a partial index of the",
         "  pending rows; the migration backfills it with `UPDATE ... WHERE id IN (SELECT id ...",
         "  WHERE patient_mrn IS NULL ORDER BY id LIMIT :batch_size)`,",

@@ -51,8 +51,13 @@ def test_quick_bench_writes_every_spec_row(tmp_path: Path) -> None:
     assert re.search(r"^\| 2,000 \| \d+\.\d{3} s \| \d+\.\d{3} s \| \d+\.\d\dx \|", text, re.M)
     floor_header = "| work | baseline | floor / baseline | ours / baseline | ours / floor |"
     assert floor_header in lines
-    floors = lines[lines.index(floor_header) + 2 :][:3]
-    subjects = ("`ci.migrate`, ", "`ci.apply_empty`, ", "`ci.rollback_roundtrip`, ")
+    floors = lines[lines.index(floor_header) + 2 :][:4]
+    subjects = (
+        "`ci.migrate`, ",
+        "`ci.apply_empty`, ",
+        "`ci.rollback_roundtrip`, ",
+        "`ci.rollback_roundtrip --jobs 1`, ",
+    )
     for row, expected in zip(floors, subjects, strict=True):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[0].startswith(expected), row
