@@ -56,6 +56,22 @@ def seconds(text: str) -> float:
     return value
 
 
+def whole_number(unit: str, minimum: int) -> Callable[[str], int]:
+    """argparse type of a count option (--sqlfluff-max-bytes, --jobs): a whole number >=
+    `minimum`, `1_000_000` allowed; argparse turns the error into one line and exit 2."""
+
+    def parse_count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of {unit}, got '{text}'") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {unit} >= {minimum}, got '{text}'")
+        return value
+
+    return parse_count
+
+
 def add_busy_timeout(parser: argparse.ArgumentParser, *, default: float, help: str) -> None:
     """`--busy-timeout SECONDS`: how long opening the user's database waits for another
     process's lock before giving up with one line and exit 2 (every command that has one)."""

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ci.cli import UsageError, check_parser, parse, run_check
+from ci.cli import UsageError, check_parser, parse, run_check, whole_number
 from ci.findings import Case, Finding, Report
 from ci.lint_rules import RULES, run_rules
 from ci.lint_rules.base import DEFAULT_MIN_SQLITE, FileContext, version_text
@@ -65,24 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--sqlfluff-max-bytes",
-        type=byte_count,
+        type=whole_number("bytes", 0),
         default=SQLFLUFF_MAX_BYTES,
         metavar="BYTES",
         help="a larger file gets only the safety rules, with a warning "
         f"(default {SQLFLUFF_MAX_BYTES:_}; 0: no limit)",
     )
     return parser
-
-
-def byte_count(text: str) -> int:
-    """`1000000` / `1_000_000` -> 1000000; argparse turns the error into exit 2."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of bytes, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected bytes >= 0, got '{text}'")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

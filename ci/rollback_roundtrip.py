@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci import runner
-from ci.cli import check_parser, parse, run_check
+from ci.cli import check_parser, parse, run_check, whole_number
 from ci.findings import Case, Finding, Report
 from ci.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
 from ci.model import Catalog, InputError, Migration, discover, read_ahead
-from ci.roundtrip_jobs import Part, default_jobs, jobs_count, plan, run_parts
+from ci.roundtrip_jobs import Part, default_jobs, plan, run_parts
 from ci.sample import open_sample, prepare
 from ci.validate import (
     Options,
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--jobs",
-        type=jobs_count,
+        type=whole_number("processes", 1),
         default=None,
         metavar="N",
         help="processes for the round trip on the empty database (default: the CPUs this "

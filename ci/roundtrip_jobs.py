@@ -14,7 +14,6 @@ parts and runs all but the first in helper processes.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -36,17 +35,6 @@ Result = TypeVar("Result")
 class Part(NamedTuple):
     until: int | None  # round-trip or apply only the first `until` migrations (None: all)
     selected: frozenset[int] | None  # versions to round-trip (None: every one)
-
-
-def jobs_count(text: str) -> int:
-    """argparse type of --jobs: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of processes, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1 process, got '{text}'")
-    return value
 
 
 def default_jobs() -> int:
