@@ -89,9 +89,10 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 def instructions(command: Command) -> int:
-    """User-space instructions the process executes (valgrind's callgrind, one run): unlike
-    time, the same on every run whatever else the machine does. Kernel work (fsync, file
-    writes) is not counted, so it is a measure of CPU work, not of the budgets' time."""
+    """User-space instructions the process (and any it forks) executes (valgrind's callgrind,
+    one run): unlike time, the same on every run whatever else the machine does. Kernel work
+    (fsync, file writes) is not counted, so it is a measure of CPU work, not of the budgets'
+    time."""
     if command.prepare:
         command.prepare()
     argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command.argv]
@@ -99,7 +100,8 @@ def instructions(command: Command) -> int:
     found = _COLLECTED.findall(sample.output)
     if sample.returncode not in command.ok or not found:
         raise RunFailed(f"under callgrind: exit {sample.returncode}: {sample.output[-300:]}")
-    return int(found[-1])
+    # one line per process: the round trip's helper processes (forked, so traced) count too
+    return sum(int(count) for count in found)
 
 
 # Set by --instructions: ratio rows also count both sides' instructions once.
