@@ -111,9 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     codes = []
-    with collecting(overrides, config_file=config_file) as collector:
-        for name in checks:
-            codes.append(_run_one(name, [str(f) for f in args.files], collector))
+    try:
+        with collecting(overrides, config_file=config_file) as collector:
+            for name in checks:
+                codes.append(_run_one(name, [str(f) for f in args.files], collector))
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
     reports.emit(collector.reports, fmt=args.format, junit=args.junit)
     if 2 in codes:
         return 2

@@ -247,6 +247,11 @@ def run_check(
         return 0
     try:
         report = work(args)
+    except KeyboardInterrupt:
+        if collector is not None:
+            raise  # `python -m ci` stops every check, not just this one
+        print(f"{check}: interrupted", file=sys.stderr)
+        return 130
     except (InputError, UsageError) as error:
         print(f"{check}: {error}", file=sys.stderr)
         return _could_not_run(check, str(error), args)

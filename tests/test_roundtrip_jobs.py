@@ -1,4 +1,5 @@
-"""`ci.rollback_roundtrip --jobs`: split across processes, the same cases as one process."""
+"""`ci.rollback_roundtrip --jobs`: split across processes, the same cases as one process; a
+helper that dies, or Ctrl-C, is one line."""
 
 from __future__ import annotations
 
@@ -145,3 +146,23 @@ def test_a_helper_process_that_dies_is_one_line_exit_2(write_tree: WriteTree) ->
         "rollback_roundtrip: a helper process stopped before it finished; run with --jobs 1 "
         "to see why"
     )
+
+
+@pytest.mark.parametrize(
+    ("module", "said"),
+    [
+        ("ci.rollback_roundtrip", "rollback_roundtrip: interrupted"),
+        ("ci", "python -m ci: interrupted"),
+    ],
+)
+def test_ctrl_c_is_one_line_exit_130(write_tree: WriteTree, module: str, said: str) -> None:
+    root = write_tree(corpus())
+    # Ctrl-C while the check works, made deterministic: the first connection's setup raises it
+    (root / "ctrl_c.py").write_text(
+        "def setup(conn):\n    raise KeyboardInterrupt\n", encoding="utf-8"
+    )
+    done = run_module(
+        module, "--migrations-dir", "m", "--jobs", "2", "--setup", "ctrl_c:setup", cwd=root,
+    )  # fmt: skip
+    assert done.returncode == 130, done.stdout + done.stderr
+    assert done.stderr.strip() == said
