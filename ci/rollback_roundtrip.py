@@ -15,6 +15,7 @@ import argparse
 import math
 import tempfile
 from collections.abc import Iterable, Sequence, Set
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,11 +195,20 @@ class RoundTrip:
     selected: Set[int] | None
     cases: list[Case] = field(default_factory=list)
     stopped: bool = False  # a migration could not be applied: the rest were not run
+    _tracker: Tracker | None = field(default=None, init=False)
+
+    @property
+    def tracker(self) -> Tracker:
+        """The fingerprint tracker, made (one full read of the database) for the first round
+        trip: the migrations applied before it (not selected, or before a helper's share) are
+        applied with no fingerprint at all."""
+        if self._tracker is None:
+            self._tracker = Tracker(self.run.conn)
+        return self._tracker
 
     def all(self, migrations: list[Migration], *, until: int | None = None) -> list[Case]:
         """Round-trip (or, when not selected, apply) the first `until` migrations (all when
         None); if one cannot be applied, every migration after it is a not-run case."""
-        self.tracker = Tracker(self.run.conn)
         todo = migrations[:until]
         self.read_files(todo)
         for index, migration in enumerate(todo):
@@ -242,7 +252,7 @@ class RoundTrip:
     def apply(self, migration: Migration, case: Case | None, code: str, what: str) -> bool:
         """Apply under the tracker; a failure is reported on `case` (or a new one)."""
         try:
-            with self.tracker.watch():
+            with self._tracker.watch() if self._tracker is not None else nullcontext():
                 outcome = self.run.apply(migration)
         except runner.MigrationFailed as failure:
             case = case or self.case(migration)

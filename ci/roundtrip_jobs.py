@@ -2,7 +2,7 @@
 
 Migration k is round-tripped on the database that migrations 1..k-1 made. A helper process
 therefore starts from its own empty database, applies the migrations before its share plainly
-(no fingerprints, no rollback: about a fifth of the cost of round-tripping them), and
+(no fingerprints, no rollback: about a seventh of the cost of round-tripping them), and
 round-trips its share. The shares are cut so that each costs about the same: a round trip costs
 more the larger the schema before it (SQLite re-reads the whole schema on every `ALTER TABLE`),
 so migration i weighs i + 1, and with two jobs the first share is about the first 70%.
