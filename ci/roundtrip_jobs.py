@@ -17,12 +17,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from ci.cli import UsageError
 from ci.model import Migration
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 MAX_DEFAULT_JOBS = 4
 # a helper process costs ~0.1 s to start and to apply what comes before its share: below this
@@ -85,6 +86,11 @@ def run_parts(parts: Sequence[Part], work: Callable[[int, Part], Result]) -> lis
     first, *rest = parts
     if not rest:
         return [work(0, first)]
+    # imported only here: concurrent.futures and multiprocessing are ~13 ms of start-up that a
+    # run in one process (every small one, every hook run on a short history) never needs
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     sys.stdout.flush()  # a forked helper flushes its copy of anything still buffered here
     sys.stderr.flush()
     with ProcessPoolExecutor(max_workers=len(rest)) as pool:
