@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ci.runner import Outcome, Runner
 
 
-def apply_batch(runner: Runner, migration: Migration) -> Outcome:
+def apply_batch(runner: Runner, migration: Migration, *, resume: bool = False) -> Outcome:
     from ci.runner import MigrationFailed, Outcome
 
     entry = runner.entry(migration)
@@ -32,7 +32,7 @@ def apply_batch(runner: Runner, migration: Migration) -> Outcome:
     conn = runner.conn
     started = time.perf_counter()
     with runner.guard():
-        mark = runner.open_or_reuse_mark(entry)
+        mark = runner.open_or_reuse_mark(entry, resume=resume)
         if mark is None:
             return Outcome(migration, "skipped", 0, 0.0)
         done = mark.rows_done

@@ -25,7 +25,16 @@ TABLE = "schema_version"
 LOG_TABLE = "schema_version_log"
 IDENTITY_INDEX = "schema_version_identity"
 APPLIED_BY = f"{TOOL_NAME} {__version__}"
-OWNER_PATTERN = re.compile(r"pid (?P<pid>\d+) on (?P<host>.+)$")
+# who holds a dirty mark, as written in its applied_by column: "pid N on HOST started T boot B"
+# (T: the process's start time in clock ticks since boot, B: the kernel's boot id); marks of
+# earlier versions say only "pid N on HOST", and a system without /proc writes that too
+OWNER_PATTERN = re.compile(
+    r"pid (?P<pid>\d+) on (?P<host>\S+)(?: started (?P<start>\d+) boot (?P<boot>[\w-]+))?$"
+)
+# what DirtyMark.holder() finds about that process
+GONE = "gone"  # provably stopped (or it is this very process): the mark may be taken over
+ALIVE = "alive"  # still running: never take its mark
+UNKNOWN = "unknown"  # cannot be told: a person must check and --force-clean
 
 COLUMNS = (
     "version",
@@ -168,7 +177,7 @@ class DirtyMark(Record):
         file_hash: str | None,
         rows_done: int,
         error: str | None,
-        owner: str | None = None,  # "migration-guard X.Y.Z pid N on HOST" of the run holding it
+        owner: str | None = None,  # the run holding it, see OWNER_PATTERN
     ) -> None:
         self.id = id
         self.logged_at = logged_at
@@ -184,23 +193,51 @@ class DirtyMark(Record):
     def track(self) -> str:
         return track_of(self.migration_type)
 
-    def live_owner(self) -> int | None:
-        """The pid of the process that holds this mark, if it is still running on this host."""
+    def holder(self) -> tuple[str, str]:
+        """(GONE, ALIVE or UNKNOWN, why) for the process that holds this mark.
+
+        GONE only with proof, on this host: no process has its pid, or one has it but started
+        at another time (the pid was reused), or the machine has restarted since. Anything
+        else (another host, a mark without a start time whose pid is in use, /proc unreadable)
+        is UNKNOWN: taking such a mark over could run the migration twice at once.
+        """
         match = OWNER_PATTERN.search(self.owner or "")
-        if match is None or match["host"] != _hostname():
-            return None
-        pid = int(match["pid"])
+        if match is None:
+            return UNKNOWN, "the mark does not say which process holds it"
+        if match["host"] != _hostname():
+            return UNKNOWN, f"it was written on another host, {match['host']}"
+        pid, start, boot = int(match["pid"]), match["start"], match["boot"]
+        if pid <= 0:
+            return UNKNOWN, f"the mark names pid {pid}"
+        if boot is not None and boot_id() not in (None, boot):
+            return GONE, "the machine has restarted since"
+        exists = _pid_exists(pid)
+        if exists is None:
+            return UNKNOWN, f"cannot tell whether pid {pid} exists"
+        if not exists:
+            return GONE, f"no process has pid {pid}"
+        if start is None:
+            # an earlier version's mark, or a system without /proc: the pid may be reused
+            return UNKNOWN, f"pid {pid} is in use and the mark records no process start time"
+        now = process_start(pid)
+        if now is None:
+            if _pid_exists(pid) is False:
+                return GONE, f"no process has pid {pid}"  # it ended just now
+            return UNKNOWN, f"cannot read the start time of pid {pid}"
+        if now != int(start):
+            return GONE, f"pid {pid} is another process now (it started at another time)"
         if pid == os.getpid():
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid  # alive, owned by someone else
-        except OSError:
-            return None
-        return pid
+            return GONE, "this process holds it (an earlier run in it stopped)"
+        return ALIVE, f"pid {pid} is still running"
+
+    @property
+    def holder_name(self) -> str:
+        """The holder in a message: 'process 123 on HOST (migration-guard 1.0)'."""
+        match = OWNER_PATTERN.search(self.owner or "")
+        if match is None:
+            return repr(self.owner) if self.owner else "an unrecorded process"
+        tool = (self.owner or "")[: match.start()].strip()
+        return f"process {match['pid']} on {match['host']}" + (f" ({tool})" if tool else "")
 
     @property
     def label(self) -> str:
@@ -453,13 +490,55 @@ def take_mark(conn: sqlite3.Connection, mark_id: int) -> None:
 
 
 def owner() -> str:
-    return f"{APPLIED_BY} pid {os.getpid()} on {_hostname()}"
+    """This process as a mark's holder: pid, host and, where /proc tells, start time and boot."""
+    pid = os.getpid()
+    text = f"{APPLIED_BY} pid {pid} on {_hostname()}"
+    start, boot = process_start(pid), boot_id()
+    if start is None or boot is None:
+        return text  # only a pid that no longer exists will prove this holder gone
+    return f"{text} started {start} boot {boot}"
 
 
 def _hostname() -> str:
     import socket
 
     return socket.gethostname()
+
+
+def process_start(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot (Linux /proc/PID/stat, field 22);
+    None where that cannot be read. Together with the pid it names one process: a pid is
+    reused, a (pid, start time) pair not until the machine restarts."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+        # field 2 is the command in parentheses and may itself contain ") "; field 3 follows
+        # the last ')', so field 22 is the 20th field after it
+        return int(data[data.rindex(b")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def boot_id() -> str | None:
+    """The kernel's id of this boot (Linux), None where there is none."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as source:
+            return source.read().strip() or None
+    except OSError:
+        return None
+
+
+def _pid_exists(pid: int) -> bool | None:
+    """Whether a process has this pid (None: cannot tell)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by another user
+    except OSError:
+        return None
+    return True
 
 
 def update_mark(

@@ -394,12 +394,9 @@ class Runner:
         problems += self.edited_problems()
         marks = self.dirty()
         for mark in marks:
-            pid = mark.live_owner()
-            if pid is not None:
-                raise CannotRun(
-                    f"{mark.label} {mark.description} is being applied right now by process "
-                    f"{pid} on this host; wait for it to finish"
-                )
+            # an early answer only: the decision that counts is taken again in the write lock
+            # (open_or_reuse_mark), since the holder may change meanwhile
+            self.refuse_unless_holder_gone(mark)
         if marks and not resume:
             problems += [dirty_message(mark) for mark in marks]
         applied = self.applied()  # one snapshot: another runner may be applying meanwhile
@@ -490,7 +487,7 @@ class Runner:
         if resume:
             pending = self._resume_first(pending)
         for migration in pending:
-            outcome = self.apply(migration)
+            outcome = self.apply(migration, resume=resume)
             outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
@@ -511,17 +508,19 @@ class Runner:
                 first.append(migration)
         return first + [m for m in pending if m not in first]
 
-    def apply(self, migration: Migration) -> Outcome:
-        """Apply one migration atomically with its schema_version row (or as its directives say)."""
+    def apply(self, migration: Migration, *, resume: bool = False) -> Outcome:
+        """Apply one migration atomically with its schema_version row (or as its directives say).
+
+        `resume`: a dirty mark left by a process that has stopped may be taken over."""
         self._check_file(migration.file, migration)
         self.ensure_bookkeeping()
         directives = migration.directives
         if directives.batch is not None:
             from ci.batch import apply_batch
 
-            outcome = apply_batch(self, migration)
+            outcome = apply_batch(self, migration, resume=resume)
         elif directives.no_transaction:
-            outcome = self._apply_autocommit(migration)
+            outcome = self._apply_autocommit(migration, resume=resume)
         else:
             outcome = self._apply_transaction(migration)
         self.warn_if_slow(outcome)
@@ -729,6 +728,10 @@ class Runner:
             try:
                 marks = bookkeeping.open_marks(self.conn)
                 for mark in marks:
+                    # the one override for a holder that cannot be proven gone; never for one
+                    # that is seen running (a third run could then start the same migration)
+                    if mark.holder()[0] == bookkeeping.ALIVE:
+                        raise CannotRun(being_applied_message(mark))
                     bookkeeping.clear_mark(self.conn, mark.id)
                     entry = Entry(
                         mark.version, mark.migration_type, mark.description, mark.file_hash
@@ -796,13 +799,13 @@ class Runner:
         migration was applied already (it is then skipped, as the check before would have)."""
         return self.throwaway and bookkeeping.is_applied(self.conn, entry.track, entry.version)
 
-    def _apply_autocommit(self, migration: Migration) -> Outcome:
+    def _apply_autocommit(self, migration: Migration, *, resume: bool = False) -> Outcome:
         """@no-transaction: a dirty mark, each statement on its own, then the row and clear."""
         entry = self.entry(migration)
         file = migration.file
         started = time.perf_counter()
         with self.guard():
-            mark = self.open_or_reuse_mark(entry)
+            mark = self.open_or_reuse_mark(entry, resume=resume)
             if mark is None:
                 return Outcome(migration, "skipped", 0, 0.0)
             try:
@@ -830,8 +833,13 @@ class Runner:
                 raise
         return Outcome(migration, "applied", rows, seconds)
 
-    def open_or_reuse_mark(self, entry: Entry) -> DirtyMark | None:
-        """In one transaction: None if already applied, else the open mark (new or resumed)."""
+    def open_or_reuse_mark(self, entry: Entry, *, resume: bool = False) -> DirtyMark | None:
+        """In one transaction: None if already applied, else the open mark (new or resumed).
+
+        An existing mark is taken over only when `resume` is asked and its holder has provably
+        stopped, decided here, inside the write lock that takes it: otherwise two runners that
+        both saw no holder (or the same dead one) could both start the migration.
+        """
         self.begin()
         try:
             if bookkeeping.is_applied(self.conn, entry.track, entry.version):
@@ -841,6 +849,9 @@ class Runner:
             if mark is None:
                 mark = bookkeeping.open_mark(self.conn, entry)
             else:
+                self.refuse_unless_holder_gone(mark)
+                if not resume:
+                    raise RunRefused(dirty_message(mark))
                 label = f"{entry.version:04d}"
                 self.notice(f"resuming {label} {entry.description} ({mark.rows_done} rows done)")
                 bookkeeping.log(self.conn, "resume", entry, rows=mark.rows_done)
@@ -850,6 +861,19 @@ class Runner:
             self.rollback_quietly()
             raise
         return mark
+
+    def refuse_unless_holder_gone(self, mark: DirtyMark) -> None:
+        """CannotRun (one line) unless the process holding the mark has provably stopped."""
+        state, why = mark.holder()
+        if state == bookkeeping.ALIVE:
+            raise CannotRun(being_applied_message(mark))
+        if state != bookkeeping.GONE:
+            raise CannotRun(
+                f"database is dirty: {mark.label} {mark.description} was started at "
+                f"{mark.logged_at} by {mark.holder_name}, which cannot be proven to have "
+                f"stopped ({why}); make sure that process is gone, then run "
+                f"python -m ci.migrate --db {self.db_name()} --force-clean"
+            )
 
     def fail_mark(self, mark: DirtyMark, entry: Entry, failure: MigrationFailed) -> None:
         """Keep the dirty mark open with the error, and log the failure."""
@@ -1124,6 +1148,13 @@ def out_of_order(pending: list[Migration], top: int) -> list[str]:
         for m in pending
         if m.track == "main" and m.version < top
     ]
+
+
+def being_applied_message(mark: DirtyMark) -> str:
+    return (
+        f"{mark.label} {mark.description} is being applied right now by {mark.holder_name} "
+        f"(started at {mark.logged_at}); wait for it to finish"
+    )
 
 
 def dirty_message(mark: DirtyMark) -> str:

@@ -15,6 +15,7 @@ import pytest
 from conftest import run_module
 from test_runner import BASE, MIGRATIONS, dump, query, seven, tree, versions
 
+from ci import bookkeeping
 from ci.migrate import main
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
@@ -404,13 +405,16 @@ def test_a_batch_still_running_elsewhere_is_not_called_dirty(
             "INSERT INTO schema_version_log (logged_at, action, version, migration_type, "
             "description, rows_affected, applied_by) VALUES ('2026-01-01T00:00:00Z', 'dirty', 3, "
             "'data', 'fill', 0, ?)",
-            (f"migration-guard 0.1.0 pid {other.pid} on {socket.gethostname()}",),
+            (
+                f"migration-guard 0.1.0 pid {other.pid} on {socket.gethostname()} "
+                f"started {bookkeeping.process_start(other.pid)} boot {bookkeeping.boot_id()}",
+            ),
         )
         conn.commit()
         conn.close()
         capsys.readouterr()
         assert migrate(root, db) == 2
-        assert f"0003 fill is being applied right now by process {other.pid}" in (
+        assert f"0003 fill is being applied right now by process {other.pid} on" in (
             capsys.readouterr().err
         )
     finally:

@@ -552,12 +552,14 @@ def test_batch_resumes_where_it_stopped(write_tree: WriteTree, tmp_path: Path) -
     db = tmp_path / "app.db"
     runner, _ = make_runner(root, db)
     runner.migrate(target=1)
-    # what a crash after three batches leaves: 21 rows done, an open dirty mark saying so
+    # what a crash after three batches leaves: 21 rows done, an open dirty mark saying so (held
+    # by this process, as an earlier run in it that stopped would leave it)
     runner.conn.execute("UPDATE readings SET label = 'dev-' || id WHERE id <= 21")
     runner.conn.execute(
         "INSERT INTO schema_version_log (logged_at, action, version, migration_type, "
-        "description, rows_affected) VALUES ('2026-01-01T00:00:00Z', 'dirty', 2, 'data', "
-        "'label', 21)"
+        "description, rows_affected, applied_by) VALUES ('2026-01-01T00:00:00Z', 'dirty', 2, "
+        "'data', 'label', 21, ?)",
+        (bookkeeping.owner(),),
     )
     with pytest.raises(RunRefused, match=r"0002 label .* did not finish \(21 rows done\)"):
         runner.migrate()
