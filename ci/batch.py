@@ -46,34 +46,43 @@ def apply_batch(runner: Runner, migration: Migration, *, resume: bool = False) -
         enforced = runner.foreign_keys_enforced()
         progress = Progress(runner.out, f"{migration.label} {migration.slug}", total,
                             interval=runner.progress_interval)  # fmt: skip
-        while True:
-            runner.begin()
-            try:
-                before = conn.total_changes
-                runner.execute_statement(file, statement, {"batch_size": size})
-                changed = conn.total_changes - before
-                if changed:
-                    done += changed
-                    bookkeeping.update_mark(conn, mark.id, rows=done)
+        committed = done
+
+        def what_ran() -> str:
+            # an error about the database file (locked, disk full) leaves the finished batches
+            # committed and counted in the mark, the one in progress rolled back
+            return f"{committed:,} rows done, each finished batch committed"
+
+        with runner.says_dirty_if_stopped(migration, what_ran, "it continues where it stopped"):
+            while True:
+                runner.begin()
+                try:
+                    before = conn.total_changes
+                    runner.execute_statement(file, statement, {"batch_size": size})
+                    changed = conn.total_changes - before
+                    if changed:
+                        done += changed
+                        bookkeeping.update_mark(conn, mark.id, rows=done)
+                        runner.commit(file)
+                        committed = done
+                        progress.update(changed)
+                        continue
+                    if not enforced:
+                        runner.foreign_key_check(file)
+                    seconds = time.perf_counter() - started
+                    ms = int(seconds * 1000)
+                    bookkeeping.record(conn, entry, ms=ms, rows=done)
+                    bookkeeping.clear_mark(conn, mark.id)
+                    bookkeeping.log(conn, "apply", entry, ms=ms, rows=done)
                     runner.commit(file)
-                    progress.update(changed)
-                    continue
-                if not enforced:
-                    runner.foreign_key_check(file)
-                seconds = time.perf_counter() - started
-                ms = int(seconds * 1000)
-                bookkeeping.record(conn, entry, ms=ms, rows=done)
-                bookkeeping.clear_mark(conn, mark.id)
-                bookkeeping.log(conn, "apply", entry, ms=ms, rows=done)
-                runner.commit(file)
-                break
-            except MigrationFailed as failure:
-                runner.rollback_quietly()
-                runner.fail_mark(mark, entry, failure)
-                raise
-            except BaseException:
-                runner.rollback_quietly()
-                raise
+                    break
+                except MigrationFailed as failure:
+                    runner.rollback_quietly()
+                    runner.fail_mark(mark, entry, failure)
+                    raise
+                except BaseException:
+                    runner.rollback_quietly()
+                    raise
         progress.finish()
     return Outcome(migration, "applied", done, seconds)
 

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TextIO
 
@@ -317,6 +317,8 @@ class Runner:
         # runs (a migration's own PRAGMA foreign_keys is skipped, see _skip), and reading it
         # again before every migration re-prepares the pragma after each schema change
         self._foreign_keys_on: bool | None = None
+        # the statement an error about the database file (locked, disk full) stopped at
+        self._stopped_at: Statement | None = None
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -808,30 +810,65 @@ class Runner:
             mark = self.open_or_reuse_mark(entry, resume=resume)
             if mark is None:
                 return Outcome(migration, "skipped", 0, 0.0)
-            try:
-                with self._foreign_keys(leading_foreign_keys(file)) as enforced:
-                    rows = self._run_file(file)
-            except MigrationFailed as failure:
-                self.fail_mark(mark, entry, failure)
-                raise
-            self.begin()
-            try:
-                if not enforced:
-                    self.foreign_key_check(file)
-                seconds = time.perf_counter() - started
-                ms = int(seconds * 1000)
-                bookkeeping.record(self.conn, entry, ms=ms, rows=rows)
-                bookkeeping.clear_mark(self.conn, mark.id)
-                bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
-                self.commit(file)
-            except MigrationFailed as failure:
-                self.rollback_quietly()
-                self.fail_mark(mark, entry, failure)
-                raise
-            except BaseException:
-                self.rollback_quietly()
-                raise
+            self._stopped_at = None
+            what_ran = partial(self._statements_ran, file)
+            again = "it runs the migration again from its first statement"
+            with self.says_dirty_if_stopped(migration, what_ran, again):
+                try:
+                    with self._foreign_keys(leading_foreign_keys(file)) as enforced:
+                        rows = self._run_file(file)
+                except MigrationFailed as failure:
+                    self.fail_mark(mark, entry, failure)
+                    raise
+                self.begin()
+                try:
+                    if not enforced:
+                        self.foreign_key_check(file)
+                    seconds = time.perf_counter() - started
+                    ms = int(seconds * 1000)
+                    bookkeeping.record(self.conn, entry, ms=ms, rows=rows)
+                    bookkeeping.clear_mark(self.conn, mark.id)
+                    bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
+                    self.commit(file)
+                except MigrationFailed as failure:
+                    self.rollback_quietly()
+                    self.fail_mark(mark, entry, failure)
+                    raise
+                except BaseException:
+                    self.rollback_quietly()
+                    raise
         return Outcome(migration, "applied", rows, seconds)
+
+    @contextmanager
+    def says_dirty_if_stopped(
+        self, migration: Migration, what_ran: Callable[[], str], then: str
+    ) -> Iterator[None]:
+        """A @no-transaction or @batch migration stopped by an error about the database file
+        (locked by another process, disk full) has committed part of its work and left its
+        dirty mark open: the one line says so, `what_ran()`, and what to run next."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            if not is_environmental(error):
+                raise
+            self.rollback_quietly()
+            kind = "@batch" if migration.directives.batch is not None else "@no-transaction"
+            raise CannotRun(
+                f"{explain(error, self.db_name(), self._timeout())}; the database is now dirty: "
+                f"{migration.label} {migration.slug} ({kind}) did not finish: {what_ran()}; "
+                "when no other process holds the database, run "
+                f"python -m ci.migrate --db {self.db_name()} --resume ({then})"
+            ) from None
+
+    def _statements_ran(self, file: SqlFile) -> str:
+        """After an error about the database file in a @no-transaction migration."""
+        stopped = self._stopped_at
+        if stopped is None:
+            return "all its statements ran and stay committed, but it is not recorded as applied"
+        return (
+            f"the statements before {file.location}:{stopped.line} ran and stay committed, "
+            "that one and the rest did not"
+        )
 
     def open_or_reuse_mark(self, entry: Entry, *, resume: bool = False) -> DirtyMark | None:
         """In one transaction: None if already applied, else the open mark (new or resumed).
@@ -944,6 +981,7 @@ class Runner:
             return self.conn.execute(statement.sql, params)
         except sqlite3.Error as error:
             if is_environmental(error):
+                self._stopped_at = statement  # a @no-transaction migration names it
                 raise
             raise MigrationFailed(file.path, statement.line, describe(error, statement)) from None
 

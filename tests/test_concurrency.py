@@ -322,6 +322,42 @@ def test_a_mark_whose_holder_is_provably_gone_is_dirty_and_resumable(
     assert query(db, "SELECT count(*) FROM t") == [(1,)] and open_marks(db) == []
 
 
+# --- a @no-transaction migration that loses the database midway ----------------------------------
+
+
+@pytest.mark.parametrize("where", ["between its statements", "when it is recorded"])
+def test_a_lock_lost_inside_a_no_transaction_migration_says_the_database_is_dirty(
+    write_tree: WriteTree, tmp_path: Path, where: str
+) -> None:
+    rest = "INSERT OR IGNORE INTO t VALUES (2);\n" if where == "between its statements" else ""
+    fill = "-- @no-transaction\nINSERT OR IGNORE INTO t VALUES (1);\nSELECT grab_lock();\n" + rest
+    root = write_tree(tree({"schema/0001_t.sql": "CREATE TABLE t (x INTEGER PRIMARY KEY);\n",
+                            "data/0002_fill.sql": fill}))  # fmt: skip
+    db = tmp_path / "app.db"
+    path = root / MIGRATIONS / "data" / "0002_fill.sql"
+    env = hooked(tmp_path, MG_TEST_GRAB="1")
+    code, _out, err = run_hooked(db, root, env, "--busy-timeout", "0.1")
+    assert code == 2, err
+    [line] = err.splitlines()
+    ran = (
+        f"the statements before {path}:4 ran and stay committed, that one and the rest did not"
+        if rest
+        else "all its statements ran and stay committed, but it is not recorded as applied"
+    )
+    assert line == (
+        f"migrate: {db.resolve()}: locked by another process; gave up after waiting 0.1 s (see "
+        f"--busy-timeout); the database is now dirty: 0002 fill (@no-transaction) did not "
+        f"finish: {ran}; when no other process holds the database, run python -m ci.migrate "
+        f"--db {db.resolve()} --resume (it runs the migration again from its first statement)"
+    )
+    assert query(db, "SELECT x FROM t") == [(1,)]
+    assert [v for v, _ in open_marks(db)] == [2]
+    code, _out, err = run_hooked(db, root, hooked(tmp_path), "--resume")
+    assert code == 0, err
+    assert query(db, "SELECT x FROM t") == [(1,), (2,)] if rest else [(1,)]
+    assert open_marks(db) == []
+
+
 def test_force_clean_never_clears_the_mark_of_a_live_runner(
     write_tree: WriteTree, tmp_path: Path
 ) -> None:
@@ -334,3 +370,33 @@ def test_force_clean_never_clears_the_mark_of_a_live_runner(
     assert code == 2, err
     assert "0002 fill is being applied right now by process" in err
     assert open_marks(db) == [(2, holder)]
+
+
+def test_a_lock_lost_inside_a_batch_migration_says_how_far_it_got(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    label = (
+        "-- @batch 5\n"
+        "-- @progress SELECT count(*) + 0 * grab_lock() FROM t WHERE label IS NULL\n"
+        "UPDATE t SET label = 'L' || x\n"
+        " WHERE x IN (SELECT x FROM t WHERE label IS NULL LIMIT :batch_size);\n"
+    )
+    fill = (
+        "CREATE TABLE t (x INTEGER PRIMARY KEY, label TEXT);\n"
+        "INSERT INTO t (x) VALUES (1), (2), (3), (4), (5), (6), (7);\n"
+    )
+    root = write_tree(tree({"schema/0001_t.sql": fill, "data/0002_label.sql": label}))
+    db = tmp_path / "app.db"
+    code, _out, err = run_hooked(
+        db, root, hooked(tmp_path, MG_TEST_GRAB="1"), "--busy-timeout", "0.1"
+    )
+    assert code == 2, err
+    assert err.splitlines() == [
+        f"migrate: {db.resolve()}: locked by another process; gave up after waiting 0.1 s (see "
+        "--busy-timeout); the database is now dirty: 0002 label (@batch) did not finish: 0 rows "
+        "done, each finished batch committed; when no other process holds the database, run "
+        f"python -m ci.migrate --db {db.resolve()} --resume (it continues where it stopped)"
+    ]
+    code, _out, err = run_hooked(db, root, hooked(tmp_path), "--resume")
+    assert code == 0, err
+    assert query(db, "SELECT count(*) FROM t WHERE label = 'L' || x") == [(7,)]
