@@ -12,10 +12,15 @@ from pathlib import Path
 def default_path(db: Path) -> Path:
     """`<db>.bak-<UTC timestamp>`, never an existing file."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    candidate = db.with_name(f"{db.name}.bak-{stamp}")
+    return _first_free(db.with_name(f"{db.name}.bak-{stamp}"))
+
+
+def _first_free(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`, ...: the first name no file has."""
+    candidate = path
     counter = 2
-    while candidate.exists():
-        candidate = db.with_name(f"{db.name}.bak-{stamp}-{counter}")
+    while candidate.exists() or candidate.is_symlink():
+        candidate = path.with_name(f"{path.name}-{counter}")
         counter += 1
     return candidate
 
@@ -63,8 +68,11 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def take(conn: sqlite3.Connection, dest: Path) -> Path:
-    """Copy the whole database to `dest` consistently, even while others read it.
+def take(conn: sqlite3.Connection, dest: Path, *, next_free_name: bool = False) -> Path:
+    """Copy the whole database to `dest` consistently, even while others read it; return the
+    backup's path. If a file appears at `dest` meanwhile it is kept: BackupExists, or with
+    `next_free_name` (the default path, which two runners may pick in the same second) the
+    backup takes `dest-2`, `dest-3`, ...
 
     The copy is written under a temporary name in the same directory, flushed to disk, then
     linked to `dest`, so `dest` is either absent or a complete backup: a full disk, an error or
@@ -76,7 +84,14 @@ def take(conn: sqlite3.Connection, dest: Path) -> Path:
     try:
         _copy(conn, partial)
         _fsync(partial)
-        _publish(partial, dest)
+        while True:
+            try:
+                _publish(partial, dest)
+                break
+            except BackupExists:
+                if not next_free_name:
+                    raise
+                dest = _first_free(dest)
     finally:
         partial.unlink(missing_ok=True)
     _fsync_directory(dest.parent)

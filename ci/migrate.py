@@ -270,7 +270,7 @@ def maybe_backup(runner: Runner, args: argparse.Namespace, out: TextIO) -> None:
         return
     dest = args.backup or backup.default_path(args.db)
     try:
-        backup.take(runner.conn, dest)
+        dest = backup.take(runner.conn, dest, next_free_name=args.backup is None)
     except backup.BackupExists:
         raise CannotRun(
             f"{dest}: already exists (it appeared while the backup was written; it was kept, "

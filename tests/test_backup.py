@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from test_runner import MIGRATIONS, dump, tree, versions
+from test_runner import MIGRATIONS, dump, query, tree, versions
+
+from ci import backup
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 
@@ -168,4 +170,38 @@ def test_a_full_disk_during_the_backup_leaves_no_backup_file_and_the_database_as
     saved = small_disk.parent / "saved.bak"
     done = migrate(root, db, "--backup", str(saved))
     assert done.returncode == 0, done.stderr
+    assert dump(saved) == before
+
+
+def test_a_file_that_appears_at_the_backup_name_meanwhile_is_kept(tmp_path: Path) -> None:
+    """The name is checked before the copy, but another runner (two default backups in the
+    same second) or a user may take it while the copy runs: the copy never replaces it."""
+    db = tmp_path / "app.db"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute("INSERT INTO t VALUES ('mine')")
+        conn.commit()
+        dest = tmp_path / "app.db.bak-20261204T000000Z"
+        dest.write_bytes(b"someone else's")
+        with pytest.raises(backup.BackupExists):
+            backup.take(conn, dest)
+        assert dest.read_bytes() == b"someone else's"
+        taken = backup.take(conn, dest, next_free_name=True)
+        assert taken == tmp_path / "app.db.bak-20261204T000000Z-2"
+        assert dest.read_bytes() == b"someone else's"
+    assert query(taken, "SELECT x FROM t") == [("mine",)]
+    assert entries(tmp_path) == {"app.db", dest.name, taken.name}  # no temporary file left
+
+
+def test_the_backup_of_a_wal_database_opens_with_its_data(
+    at_0001: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, db = at_0001
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA journal_mode = WAL").fetchone() == ("wal",)
+    before = dump(db)
+    saved = tmp_path / "saved.bak"
+    done = migrate(root, db, "--backup", str(saved))
+    assert done.returncode == 0, done.stderr
+    assert query(saved, "PRAGMA integrity_check") == [("ok",)]
     assert dump(saved) == before
