@@ -51,6 +51,8 @@ def unusable_destination(dest: Path, db: Path) -> str | None:
         for suffix in COMPANIONS
     ):
         return f"{dest}: is the database {db} itself (or one of its own files); choose a new path"
+    if any(parent.exists() and not parent.is_dir() for parent in dest.parents):
+        return f"{dest}: cannot be created: a parent of it is a file, not a directory"
     if dest.exists() or dest.is_symlink():
         return (
             f"{dest}: already exists; a backup never overwrites a file (choose a new path, or "

@@ -34,7 +34,7 @@ NOT_KEYS = frozenset({"files", "config", "help"})
 # top level or in a check's section, unless it says `false`; add each new such option here.
 COMMAND_LINE_ONLY: dict[str, str] = {
     "rollback": "rolls back applied migrations",
-    "target": "stops the deploy at a fixed version (below the head it is a rollback request)",
+    "target": "holds every deploy at a fixed version, short of the head",
     "no_backup": "skips the backup taken before the database changes",
     "force_clean": "clears the dirty mark of a half-applied migration",
     "resume": "runs a half-applied migration again",

@@ -126,6 +126,19 @@ def test_the_database_itself_as_its_backup_is_refused(
     assert entries(tmp_path) == listing
 
 
+def test_a_backup_path_under_a_file_is_refused_naming_it(
+    at_0001: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, db = at_0001
+    before = dump(db)
+    done = migrate(root, db, "--backup", str(db / "x.bak"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert one_line(done) == (
+        f"migrate: {db / 'x.bak'}: cannot be created: a parent of it is a file, not a directory"
+    )
+    assert dump(db) == before
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MB tmpfs: room for the 700 KB database, not for its backup too."""
