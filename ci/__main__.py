@@ -23,15 +23,19 @@ from typing import Any
 
 from ci import reports
 from ci.cli import CHECKS, Collector, check_parser, check_parsers, collecting, parse
-from ci.config import COMMAND_LINE_ONLY
 from ci.findings import Case, Report
 
 DEFAULT_CHECKS = ("numbering", "checksums", "lint", "apply_empty", "rollback_roundtrip")
 CHECK_ALIASES = {"rollback": "rollback_roundtrip"}
 COMMON = ("files", "migrations_dir", "config", "junit", "format", "checks", "help")
-# Options that make a check write a committed file. `python -m ci` is what CI runs: it only
-# checks, so these are refused there (command line or config) and left to the single check.
-WRITING = COMMAND_LINE_ONLY
+# Options that make a check write a committed file, with the single check that does it.
+# `python -m ci` is what CI runs: it only checks, so these are refused there even on its command
+# line (in the config every command refuses them: ci.config.COMMAND_LINE_ONLY).
+WRITING = {
+    "update": "python -m ci.checksums --update",
+    "rehash": "python -m ci.checksums --rehash FILE",
+    "write_snapshot": "python -m ci.apply_empty --schema-snapshot FILE --write-snapshot",
+}
 
 # `migration-guard <command>`: each delegates to that module's `main(argv)`.
 COMMANDS = {
@@ -102,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return 2
     config_file = args.config or _default_config()
-    refused = writing_options(explicit, config_file)
+    refused = writing_options(explicit)
     if refused:
         print(f"{parser.prog}: {refused}", file=sys.stderr)
         return 2
@@ -124,27 +128,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if any(r.failed for r in collector.reports) else 0
 
 
-def writing_options(explicit: argparse.Namespace, config_file: Path | None) -> str | None:
-    """One line refusing the options that would write the lock or the snapshot, or None.
-
-    Given on the command line, at the config's top level or in a check's section alike: a
-    `python -m ci` in CI must never rewrite a committed file, least of all from a config key.
-    """
-    # the config's top level never gets here: reading it refuses these keys (ci.config)
-    given = {key: "" for key in WRITING if getattr(explicit, key, None)}
-    if config_file is not None:
-        from ci.config import load
-
-        data = load(config_file)
-        for section in CHECKS:
-            values = data.get(section)
-            if isinstance(values, dict):
-                for key in WRITING:
-                    if key not in given and values.get(key) not in (None, False):
-                        given[key] = f" (in {config_file}, section {section})"
+def writing_options(explicit: argparse.Namespace) -> str | None:
+    """One line refusing the options on the command line that would write the lock or the
+    snapshot, or None: a `python -m ci` in CI must never rewrite a committed file. (In the config
+    file, reading it refused them already, as every command does.)"""
+    given = [key for key in WRITING if getattr(explicit, key, None)]
     if not given:
         return None
-    named = ", ".join(f"--{key.replace('_', '-')}{where}" for key, where in given.items())
+    named = ", ".join(f"--{key.replace('_', '-')}" for key in given)
     commands = "; ".join(dict.fromkeys(WRITING[key] for key in given))
     return (
         f"refusing {named}: python -m ci only checks and never rewrites the lock file or the "

@@ -10,8 +10,9 @@ lint:                               # a section named after a check: for that ch
 
 A key is the option's name without the dashes (`--base-ref` -> `base_ref` or `base-ref`). Flags
 on the command line win over the file; a check's section wins over the top level. A key that no
-check knows is an error naming it (a typo must not silently switch a check off). pyyaml is
-imported only when a config file exists.
+check knows is an error naming it (a typo must not silently switch a check off). A key that
+removes, rewrites or skips a safety (`COMMAND_LINE_ONLY`) is an error too: those are flags only.
+pyyaml is imported only when a config file exists.
 """
 
 from __future__ import annotations
@@ -26,13 +27,21 @@ DEFAULT_CONFIG = "migration-guard.yaml"
 NOT_KEYS = frozenset({"files", "config", "help"})
 
 
-# Options that rewrite a committed file, with the single check that does it: taken from the
-# command line only, never from the config (a `update: true` there would make every CI run
-# rewrite the lock silently); `python -m ci` refuses them even there.
-COMMAND_LINE_ONLY = {
-    "update": "python -m ci.checksums --update",
-    "rehash": "python -m ci.checksums --rehash FILE",
-    "write_snapshot": "python -m ci.apply_empty --schema-snapshot FILE --write-snapshot",
+# Options that remove, rewrite or skip a safety, each with what it would do. The config file is
+# read by every run of the deploy command (`python -m ci.migrate --db prod.db`) and of CI, so one
+# line there would do it on every run, unseen: `rollback: 1` with `no_backup: true` once rolled
+# back a whole database without a backup. Every command refuses such a key in the file, at the
+# top level or in a check's section, unless it says `false`; add each new such option here.
+COMMAND_LINE_ONLY: dict[str, str] = {
+    "rollback": "rolls back applied migrations",
+    "target": "holds every deploy at a fixed version, short of the head",
+    "no_backup": "skips the backup taken before the database changes",
+    "force_clean": "clears the dirty mark of a half-applied migration",
+    "resume": "runs a half-applied migration again",
+    "allow_changed": "applies over edits to already-applied migration files",
+    "update": "rewrites the lock file",
+    "rehash": "rewrites an entry of the lock file",
+    "write_snapshot": "rewrites the schema snapshot",
 }
 
 
@@ -120,6 +129,7 @@ def parser_values(
     known_elsewhere: Callable[[], set[str]],
 ) -> dict[str, Any]:
     """The values of `config` that are options of `parser`, converted as argparse would."""
+    refuse_command_line_only(config, path)
     actions = {a.dest: a for a in parser._actions if a.option_strings}
     sections = set(sections)
     unknown = sorted(
@@ -136,15 +146,26 @@ def parser_values(
         if wrong:
             raise ConfigError(f"{path}: section {check}: unknown key(s) {_bad(wrong)}")
         raw.update(section)
-    values = {k: convert(actions[k], v, path) for k, v in raw.items()}
-    for key in sorted(k for k, v in values.items() if v and k in COMMAND_LINE_ONLY):
-        flag = "--" + key.replace("_", "-")
-        raise ConfigError(
-            f"{path}: {key}: options that rewrite a committed file (the lock, the schema "
-            f"snapshot) are not read from the config, which CI reads on every run; give {flag} "
-            "on the command line when you mean it"
-        )
-    return values
+    return {k: convert(actions[k], v, path) for k, v in raw.items()}
+
+
+def refuse_command_line_only(config: Mapping[str, Any], path: Path) -> None:
+    """A ConfigError for the first key of COMMAND_LINE_ONLY the file sets, wherever it is."""
+    entries = [("", k, v) for k, v in config.items()]
+    entries += [
+        (f"section {name}: ", k, v)
+        for name, section in config.items()
+        if isinstance(section, dict)
+        for k, v in section.items()
+    ]
+    for where, key, value in entries:
+        if key in COMMAND_LINE_ONLY and value is not False:
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(
+                f"{path}: {where}{key}: command-line only: it {COMMAND_LINE_ONLY[key]}, and a "
+                f"key here would do that on every run that reads this file; give {flag} on the "
+                "command line when you mean it"
+            )
 
 
 def _bad(keys: Sequence[str]) -> str:

@@ -164,6 +164,10 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         return show_status(args, catalog, out)
     if not db.exists() and (args.rollback is not None or args.force_clean):
         raise CannotRun(f"{db}: no such database")
+    if args.backup is not None and not (args.dry_run or args.force_clean):
+        problem = backup.unusable_destination(args.backup, db)  # before even opening the db
+        if problem is not None:
+            raise CannotRun(problem)
     in_memory = args.dry_run and not db.exists()  # a dry run must not even create the file
     conn = connect(":memory:" if in_memory else db, setup=args.setup, timeout=args.busy_timeout)
     try:
@@ -266,7 +270,12 @@ def maybe_backup(runner: Runner, args: argparse.Namespace, out: TextIO) -> None:
         return
     dest = args.backup or backup.default_path(args.db)
     try:
-        backup.take(runner.conn, dest)
+        dest = backup.take(runner.conn, dest, next_free_name=args.backup is None)
+    except backup.BackupExists:
+        raise CannotRun(
+            f"{dest}: already exists (it appeared while the backup was written; it was kept, "
+            "as a backup never overwrites a file)"
+        ) from None
     except OSError as error:
         raise CannotRun(f"{dest}: cannot write the backup: {error.strerror}") from None
     except Exception as error:  # sqlite3.Error from the destination file

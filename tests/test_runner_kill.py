@@ -2,14 +2,12 @@
 
 Every migration must be either fully applied and recorded, or absent; a `@batch` migration in
 progress must have exactly the rows its dirty mark says; the next run (with --resume when the
-database is dirty) completes.
+database is dirty) completes. The kill trials themselves are in tests/test_kill_trials.py.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -159,42 +157,6 @@ def wait_for_batch_rows(db: Path, proc: subprocess.Popen[str], rows: int) -> Non
     finally:
         if conn is not None:
             conn.close()
-
-
-def test_kill_9_at_random_points_leaves_all_or_nothing_and_a_rerun_completes(
-    write_tree: WriteTree, tmp_path: Path
-) -> None:
-    root = write_tree(corpus())
-    rng = random.Random(20261125)
-    # how long an uninterrupted run takes here, so the random kills land inside runs
-    calibration = tmp_path / "calibrate.db"
-    started = time.monotonic()
-    done = finish(calibration, root)
-    assert done.returncode == 0, done.stderr
-    duration = time.monotonic() - started
-    assert_complete(calibration)
-
-    killed = dirty_seen = 0
-    for trial in range(21):
-        db = tmp_path / f"trial{trial}.db"
-        proc = start(db, root)
-        if trial % 3 == 2:  # a third of the trials: kill inside the @batch migration for sure
-            wait_for_batch_rows(db, proc, rng.randrange(10, ROWS // 2, 10))
-        else:
-            time.sleep(rng.uniform(0.0, duration * 1.1))
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=60)
-        killed += proc.returncode == -signal.SIGKILL
-        dirty = assert_all_or_nothing(db)
-        dirty_seen += dirty
-        if dirty and dirty_seen <= 2:  # a dirty database is refused without --resume
-            refused = finish(db, root)
-            assert refused.returncode == 1 and "database is dirty" in refused.stderr
-        rerun = finish(db, root, *(["--resume"] if dirty else []))
-        assert rerun.returncode == 0, rerun.stderr
-        assert_complete(db)
-    print(f"killed {killed} of 21 runs; {dirty_seen} left a dirty @batch mark")
-    assert dirty_seen >= 1  # the @batch path was really interrupted
 
 
 def test_two_runners_at_once_apply_each_migration_once(
