@@ -69,6 +69,10 @@ CREATE_LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
 # the sqlite3 module's statement cache finds it without hashing a new string)
 RECORD = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 IS_APPLIED = f"SELECT 1 FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
+APPLIED_SEEDS = (
+    f"SELECT version, description, file_hash FROM {TABLE} "
+    "WHERE (migration_type = 'seed') = 1 ORDER BY version"
+)
 UNRECORD = f"DELETE FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
 LOG = (
     f"INSERT INTO {LOG_TABLE} (logged_at, action, version, migration_type, description, "
@@ -356,6 +360,14 @@ class Entry(Record):
     @property
     def track(self) -> str:
         return track_of(self.migration_type)
+
+
+def applied_seeds(conn: sqlite3.Connection) -> list[Entry]:
+    """The applied seeds, by version (through the identity index: no scan of the main track)."""
+    rows = conn.execute(APPLIED_SEEDS).fetchall()
+    return [
+        Entry(int(v), "seed", str(d or ""), h if isinstance(h, str) else None) for v, d, h in rows
+    ]
 
 
 def record(conn: sqlite3.Connection, entry: Entry, *, ms: int, rows: int) -> None:

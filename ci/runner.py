@@ -25,7 +25,7 @@ from ci import bookkeeping
 from ci.bookkeeping import AppliedRow, DirtyMark, Entry
 from ci.cli import UsageError
 from ci.findings import Record
-from ci.model import Catalog, InputError, Migration, SqlFile, read_ahead
+from ci.model import Catalog, InputError, Migration, SqlFile, label_of, read_ahead
 from ci.sqltext import Statement, checksum_matches, code_fingerprint
 
 __all__ = [
@@ -559,6 +559,7 @@ class Runner:
             bookkeeping.unrecord(self.conn, entry.track, entry.version)
             if not self.throwaway:
                 bookkeeping.log(self.conn, "rollback", entry, ms=int(seconds * 1000), rows=rows)
+            reset = self._reset_seeds_in_transaction()
             self.commit(file)
         except MigrationFailed as failure:
             self.rollback_quietly()
@@ -567,6 +568,7 @@ class Runner:
         except BaseException:
             self.rollback_quietly()
             raise
+        self._announce_reset(reset)
         return Outcome(migration, "rolled back", rows, seconds)
 
     def rollback_plan(self, version: int) -> list[Migration]:
@@ -615,32 +617,27 @@ class Runner:
             outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
-        if any(o.action == "rolled back" for o in outcomes):
-            self.reset_seeds()
         return outcomes
 
-    def reset_seeds(self) -> list[AppliedRow]:
+    def _reset_seeds_in_transaction(self) -> list[Entry]:
         """Mark applied seeds as pending again (they are idempotent; nothing is executed).
 
-        Seeds are never rolled back, but a main-track rollback may drop the tables they filled;
-        so after one, the seeds run again when a later run reaches the head of the main track.
+        Seeds are never rolled back, but a main-track rollback may drop or empty the tables they
+        filled, and which seed depends on which migration is unknown; so every main-track
+        rollback step makes every applied seed pending, in the step's own transaction: a
+        rollback that fails or is killed at the next step still leaves the bookkeeping true,
+        and the seeds run again when a later run reaches the head of the main track.
         """
-        with self.guard():
-            self.begin()
-            try:
-                seeds = [r for r in bookkeeping.read_applied(self.conn) if r.track == "seed"]
-                for row in seeds:
-                    bookkeeping.unrecord(self.conn, "seed", row.version)
-                    entry = Entry(row.version, "seed", row.description, row.file_hash)
-                    bookkeeping.log(self.conn, "seed-reset", entry)
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.rollback_quietly()
-                raise
-        if seeds:
-            labels = ", ".join(r.label for r in seeds)
-            self.notice(f"seeds {labels} will run again when the database is back at head")
+        seeds = bookkeeping.applied_seeds(self.conn)
+        for seed in seeds:
+            bookkeeping.unrecord(self.conn, "seed", seed.version)
+            bookkeeping.log(self.conn, "seed-reset", seed)
         return seeds
+
+    def _announce_reset(self, seeds: list[Entry]) -> None:
+        if seeds:
+            labels = ", ".join(label_of("seed", seed.version) for seed in seeds)
+            self.notice(f"seeds {labels} will run again when the database is back at head")
 
     # --- dry run --------------------------------------------------------------------------
 
