@@ -252,42 +252,15 @@ def create_or_upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> str
     return "created"
 
 
+class UpgradeRefused(Exception):
+    """The older table has something the rebuild cannot keep (ci.upgrade); nothing changed."""
+
+
 def _upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> None:
-    """SQLite's table rebuild: create the new table, copy, drop the old, rename."""
-    info = list(conn.execute(f"PRAGMA table_info({TABLE})"))
-    have = {row[1].lower(): row[1] for row in info}
-    extras = [(row[1], row[2]) for row in info if row[1].lower() not in COLUMNS]
-    extra_ddl = "".join(f",\n    {_quote(name)} {decl}" for name, decl in extras)
-    conn.execute(CREATE_TABLE.format(extra=extra_ddl).replace(TABLE, f"{TABLE}_new", 1))
-    targets: list[str] = []
-    sources: list[str] = []
-    for column in COLUMNS:
-        source = next((have[a] for a in ALIASES.get(column, (column,)) if a in have), None)
-        if column == "migration_type":
-            sources.append(_type_expression(source, kinds))
-        elif column == "description":
-            sources.append(f"COALESCE({_quote(source)}, '')" if source else "''")
-        else:
-            sources.append(_quote(source) if source else "NULL")
-        targets.append(column)
-    for name, _decl in extras:
-        targets.append(_quote(name))
-        sources.append(_quote(name))
-    conn.execute(
-        f"INSERT INTO {TABLE}_new ({', '.join(targets)}) SELECT {', '.join(sources)} FROM {TABLE}"
-    )
-    conn.execute(f"DROP TABLE {TABLE}")
-    conn.execute(f"ALTER TABLE {TABLE}_new RENAME TO {TABLE}")
-    conn.execute(CREATE_INDEX)
+    """Rebuild an older table in place, keeping every row and everything it carried."""
+    from ci import upgrade  # only ever needed once per database
 
-
-def _type_expression(source: str | None, kinds: Mapping[int, str]) -> str:
-    """SQL giving each old row a migration_type: its own, else the file's kind, else 'schema'."""
-    cases = " ".join(
-        f"WHEN {int(v)} THEN '{k}'" for v, k in kinds.items() if k in ("schema", "data")
-    )
-    by_file = f"CASE version {cases} ELSE 'schema' END" if cases else "'schema'"
-    return f"COALESCE({_quote(source)}, {by_file})" if source else by_file
+    upgrade.upgrade(conn, kinds)
 
 
 def _quote(name: str | None) -> str:

@@ -12,10 +12,12 @@ Real SQLite files and real `python -m ci.*` processes (exit codes and tracebacks
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import run_module
 from test_runner import MIGRATIONS, dump, query, tree, versions
 
@@ -113,3 +115,135 @@ def test_kill_9_right_after_a_rollback_step_leaves_the_seeds_pending(
     code, output = migrate(root, db, "--no-backup")
     assert code == 0, output
     assert query(db, "SELECT key, value FROM settings") == [("theme", "dark")]
+
+
+# --- class 4: upgrading an older schema_version --------------------------------------------------
+
+APP = {
+    "schema/0001_patients.sql": "CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT);\n",
+    "schema/0002_vitals.sql": "CREATE TABLE vitals (id INTEGER PRIMARY KEY, hr INTEGER);\n",
+    "data/0003_more.sql": "INSERT INTO patients (mrn) VALUES ('MRN-3');\n",
+    "seed/0001_defaults.sql": "INSERT OR IGNORE INTO patients (id, mrn) VALUES (100, 'SEED');\n",
+}
+LEGACY = """
+CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT);
+CREATE TABLE vitals (id INTEGER PRIMARY KEY, hr INTEGER);
+CREATE TABLE schema_version (
+    version INTEGER PRIMARY KEY,
+    applied_at TEXT DEFAULT CURRENT_TIMESTAMP,
+    description TEXT COLLATE NOCASE,
+    owner TEXT NOT NULL DEFAULT 'ops',
+    ticket TEXT CHECK (ticket IS NULL OR ticket LIKE 'OPS-%'),
+    checksum TEXT,
+    CHECK (length(owner) > 0)
+);
+INSERT INTO schema_version (version, applied_at, description, owner, ticket)
+    VALUES (1, '2025-12-01 10:00:00', 'patients', 'alice', 'OPS-1');
+INSERT INTO schema_version (version, applied_at, description) VALUES (2, '2025-12-02', 'vitals');
+CREATE INDEX schema_version_by_owner ON schema_version (owner, applied_at);
+CREATE TABLE audit (at TEXT, what TEXT);
+CREATE TRIGGER schema_version_audit AFTER INSERT ON schema_version
+    BEGIN INSERT INTO audit VALUES (new.applied_at, 'applied ' || new.version); END;
+CREATE VIEW latest AS SELECT max(version) AS version FROM schema_version;
+CREATE TRIGGER vitals_audit AFTER INSERT ON vitals
+    BEGIN INSERT INTO audit SELECT NULL, 'vital at ' || version FROM latest; END;
+"""
+
+
+def legacy_db(path: Path, script: str = LEGACY) -> Path:
+    conn = sqlite3.connect(path)
+    conn.executescript(script)
+    conn.close()
+    return path
+
+
+def schema_objects(db: Path) -> dict[str, str]:
+    rows = query(db, "SELECT name, sql FROM sqlite_master WHERE type IN ('index','trigger','view')")
+    return {str(name): str(sql) for name, sql in rows if sql is not None}
+
+
+def column_definitions(db: Path) -> dict[str, tuple[object, ...]]:
+    rows = query(db, "SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(?)",
+                 ("schema_version",))  # fmt: skip
+    return {str(r[0]): r[1:] for r in rows}
+
+
+def test_legacy_upgrade_keeps_column_definitions_indexes_triggers_and_views(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    root = write_tree(tree(APP))
+    db = legacy_db(tmp_path / "app.db")
+    objects = schema_objects(db)
+    columns = column_definitions(db)
+    code, output = migrate(root, db, "--no-backup")
+    assert code == 0, output
+    assert "upgraded the existing schema_version table in place" in output
+    assert schema_objects(db) == objects | {
+        "schema_version_identity": schema_objects(db)["schema_version_identity"]
+    }
+    after = column_definitions(db)
+    for name in ("applied_at", "description", "owner", "ticket", "checksum"):
+        assert after[name] == columns[name], name
+    assert after["version"] == ("INTEGER", 1, None)  # the identity index replaces its key
+    create = str(query(db, "SELECT sql FROM sqlite_master WHERE name = 'schema_version'")[0][0])
+    assert "COLLATE NOCASE" in create and "CHECK (length(owner) > 0)" in create
+    rows = query(db, "SELECT version, migration_type, description, owner, ticket FROM "
+                     "schema_version ORDER BY migration_type = 'seed', version")  # fmt: skip
+    assert rows == [
+        (1, "schema", "patients", "alice", "OPS-1"),
+        (2, "schema", "vitals", "ops", None),
+        (3, "data", "more", "ops", None),
+        (1, "seed", "defaults", "ops", None),
+    ]
+    # the trigger on schema_version fired for the two new rows; the view still reads it
+    assert query(db, "SELECT what FROM audit") == [("applied 3",), ("applied 1",)]
+    assert query(db, "SELECT version FROM latest") == [(3,)]
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        query(db, "INSERT INTO schema_version (version, ticket) VALUES (9, 'nope')")
+
+
+def test_a_view_reading_schema_version_does_not_block_the_upgrade(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    root = write_tree(tree(APP))
+    db = legacy_db(
+        tmp_path / "app.db",
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT);"
+        "INSERT INTO schema_version VALUES (1, 'patients');"
+        "CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT);"
+        "CREATE VIEW applied AS SELECT version, description FROM schema_version;",
+    )
+    code, output = migrate(root, db, "--no-backup")
+    assert code == 0, output
+    assert query(db, "SELECT version FROM applied ORDER BY version") == [(1,), (1,), (2,), (3,)]
+
+
+@pytest.mark.parametrize(
+    ("script", "lost"),
+    [
+        (
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, d TEXT) WITHOUT ROWID;",
+            "WITHOUT ROWID",
+        ),
+        (
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, d TEXT);"
+            "CREATE TABLE notes (v INTEGER REFERENCES schema_version (version));",
+            "table notes refers to schema_version (version) by a foreign key",
+        ),
+        (
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, note TEXT NOT NULL);",
+            "column note is NOT NULL with no DEFAULT",
+        ),
+    ],
+)
+def test_an_upgrade_that_would_lose_something_is_refused_before_any_change(
+    write_tree: WriteTree, tmp_path: Path, script: str, lost: str
+) -> None:
+    root = write_tree(tree(APP))
+    db = legacy_db(tmp_path / "app.db", script + "INSERT INTO schema_version VALUES (1, 'x');")
+    before = dump(db)
+    code, output = migrate(root, db, "--no-backup")
+    assert code == 1, output
+    line = next(x for x in output.splitlines() if "cannot upgrade" in x)
+    assert lost in line
+    assert dump(db) == before
