@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from ci import TOOL_NAME, __version__
 from ci.findings import Record
-from ci.model import InputError, label_of, track_of
+from ci.model import VERSION_RANGE, InputError, label_of, track_of, version_in_range
 
 TABLE = "schema_version"
 LOG_TABLE = "schema_version_log"
@@ -278,28 +278,72 @@ def read_applied(conn: sqlite3.Connection) -> list[AppliedRow]:
         source = next((have[a] for a in ALIASES.get(column, (column,)) if a in have), None)
         select.append(_quote(source) if source else "NULL")
     rows = conn.execute(f"SELECT {', '.join(select)} FROM {TABLE}").fetchall()
-    for r in rows:
-        if not (isinstance(r[0], int) or (isinstance(r[0], str) and r[0].isdigit())):
-            raise InputError(
-                f"{TABLE}: version {r[0]!r} is not a migration number; the table was written "
-                "by another tool: rename it, or convert its versions to numbers"
-            )
-    applied = [
-        AppliedRow(
-            version=int(r[0]),
-            migration_type=str(r[1] or "schema"),
-            description=str(r[2] or ""),
-            file_hash=r[3],
-            applied_at=None if r[4] is None else str(r[4]),
-            execution_time_ms=r[5],
-            rows_affected=r[6],
-            applied_by=r[7],
-            code_hash=r[8],
-        )
-        for r in rows
-    ]
+    applied = [_checked_row(r) for r in rows]
     applied.sort(key=lambda row: (row.track == "seed", row.version))
     return applied
+
+
+# What each column of a row may hold (None always may): a value of another type was written by
+# hand or by another tool, and the runner would misread it (a BLOB hash never matches a file)
+TEXT, NUMBER = (str,), (int, float)
+EXPECTED = {
+    "migration_type": TEXT,
+    "description": TEXT + NUMBER,
+    "file_hash": TEXT,
+    "applied_at": TEXT + NUMBER,  # other tools store epoch seconds
+    "execution_time_ms": NUMBER,
+    "rows_affected": NUMBER,
+    "applied_by": TEXT,
+    "code_hash": TEXT,
+}
+TYPE_NAMES = {str: "text", int: "an integer", float: "a real number", bytes: "a BLOB"}
+
+
+def checked_version(value: object) -> int:
+    """A row's version as a migration number; InputError with one line when it is not one."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int):
+        raise InputError(
+            f"{TABLE}: version {value!r} is not a migration number; the table was written "
+            "by another tool: rename it, or convert its versions to numbers"
+        )
+    if not version_in_range(value):
+        raise InputError(
+            f"{TABLE}: version {value} is out of range (migration numbers are between "
+            f"{VERSION_RANGE}); correct or delete that row by hand"
+        )
+    return value
+
+
+def check_value(label: str, column: str, value: object) -> None:
+    """InputError naming the row and column when a bookkeeping value has the wrong type."""
+    expected = EXPECTED.get(column, TEXT)
+    if value is None or isinstance(value, expected):
+        return
+    wanted = "text" if expected[0] is str else "an integer"
+    raise InputError(
+        f"{TABLE} row for {label}: {column} is {TYPE_NAMES.get(type(value), 'unreadable')}, "
+        f"expected {wanted}; the row was changed by hand or by another tool: correct it"
+    )
+
+
+def _checked_row(r: tuple[object, ...]) -> AppliedRow:
+    version = checked_version(r[0])
+    label = label_of(track_of(r[1] if isinstance(r[1], str) else ""), version)
+    for column, value in zip(COLUMNS[1:], r[1:], strict=True):
+        check_value(label, column, value)
+    return AppliedRow(
+        version=version,
+        migration_type=str(r[1] or "schema"),
+        description=str(r[2] or ""),
+        file_hash=r[3],  # type: ignore[arg-type]  # checked above
+        applied_at=None if r[4] is None else str(r[4]),
+        execution_time_ms=r[5],  # type: ignore[arg-type]
+        rows_affected=r[6],  # type: ignore[arg-type]
+        applied_by=r[7],  # type: ignore[arg-type]
+        code_hash=r[8],  # type: ignore[arg-type]
+    )
 
 
 def is_applied(conn: sqlite3.Connection, track: str, version: int) -> bool:

@@ -214,10 +214,19 @@ def read_schema_version(db: Path, *, busy_timeout: float = 5.0) -> list[Row] | N
 
             raise InputError(explain(error, str(db), busy_timeout)) from None
         raise InputError(f"{db}: cannot read schema_version: {error}") from None
-    return [
-        (int(v), str(k or "schema"), str(s or ""), h and str(h), c and str(c))
-        for v, k, s, h, c in rows
-    ]
+    return [_checked(row) for row in rows]
+
+
+def _checked(row: tuple[object, ...]) -> Row:
+    """One schema_version row, its values checked as the runner checks them (one line each)."""
+    from ci.bookkeeping import check_value, checked_version
+
+    version, kind, slug, file_hash, code_hash = row
+    number = checked_version(version)
+    label = f"seed-{number:04d}" if kind == "seed" else f"{number:04d}"
+    for column, value in (("file_hash", file_hash), ("code_hash", code_hash)):
+        check_value(label, column, value)
+    return (number, str(kind or "schema"), str(slug or ""), file_hash, code_hash)  # type: ignore[return-value]
 
 
 # ---- comparing ------------------------------------------------------------------------------

@@ -247,3 +247,80 @@ def test_an_upgrade_that_would_lose_something_is_refused_before_any_change(
     line = next(x for x in output.splitlines() if "cannot upgrade" in x)
     assert lost in line
     assert dump(db) == before
+
+
+# --- class 10: wrong values in the bookkeeping, absurd numbers ----------------------------------
+
+
+def applied_app(write_tree: WriteTree, tmp_path: Path) -> tuple[Path, Path]:
+    root = write_tree(tree(APP | {"rollback/0003_rollback.sql": "DELETE FROM patients;\n"}))
+    db = tmp_path / "app.db"
+    assert migrate(root, db, "--no-backup")[0] == 0
+    return root, db
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        (
+            "UPDATE schema_version SET file_hash = x'00ff' WHERE version = 2",
+            "schema_version row for 0002: file_hash is a BLOB, expected text",
+        ),
+        (
+            "UPDATE schema_version SET version = 'two' WHERE version = 2",
+            "schema_version: version 'two' is not a migration number",
+        ),
+        (
+            "UPDATE schema_version SET version = 99999999999 WHERE version = 3",
+            "schema_version: version 99999999999 is out of range",
+        ),
+        (
+            "UPDATE schema_version SET version = -4 WHERE version = 3",
+            "schema_version: version -4 is out of range",
+        ),
+        (
+            "UPDATE schema_version SET rows_affected = 'many' WHERE version = 1",
+            "schema_version row for 0001: rows_affected is text, expected an integer",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", [[], ["--status"], ["--rollback", "3"]])
+def test_wrong_values_in_schema_version_are_one_line_exit_2(
+    write_tree: WriteTree, tmp_path: Path, update: str, message: str, command: list[str]
+) -> None:
+    root, db = applied_app(write_tree, tmp_path)
+    query(db, "PRAGMA foreign_keys = OFF")
+    conn = sqlite3.connect(db)
+    conn.execute(update)
+    conn.commit()
+    conn.close()
+    before = dump(db)
+    code, output = migrate(root, db, "--no-backup", *command)
+    assert code == 2, output
+    assert message in output
+    assert dump(db) == before
+
+
+def test_checksums_reads_a_blob_hash_as_one_line(write_tree: WriteTree, tmp_path: Path) -> None:
+    root, db = applied_app(write_tree, tmp_path)
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE schema_version SET file_hash = x'00ff' WHERE version = 2")
+    conn.commit()
+    conn.close()
+    done = run_module("ci.checksums", "--db", str(db), "--migrations-dir", str(root / MIGRATIONS))
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "file_hash is a BLOB, expected text" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["99999999999_huge.sql", "0000_zero.sql"])
+def test_absurd_file_numbers_are_refused_with_one_line(
+    write_tree: WriteTree, tmp_path: Path, name: str
+) -> None:
+    root = write_tree(tree(APP | {f"schema/{name}": "SELECT 1;\n"}))
+    db = tmp_path / "app.db"
+    code, output = migrate(root, db, "--no-backup")
+    assert code == 1, output
+    line = next(x for x in output.splitlines() if name in x)
+    assert "number must be between 0001 and 999999999" in line
+    assert not db.exists() or versions(db) == []
