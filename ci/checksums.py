@@ -188,7 +188,10 @@ def read_schema_version(db: Path, *, busy_timeout: float = 5.0) -> list[Row] | N
         raise InputError(problem)
     if not db.is_file():
         raise InputError(f"{db}: database not found")
+    from ci import walfiles
+
     uri = f"file:{quote(str(db.absolute()))}?mode=ro"
+    before = walfiles.present(db)
     try:
         connection = sqlite3.connect(uri, uri=True, timeout=busy_timeout)
         try:
@@ -208,6 +211,7 @@ def read_schema_version(db: Path, *, busy_timeout: float = 5.0) -> list[Row] | N
             rows = connection.execute(f"SELECT {select} FROM schema_version").fetchall()
         finally:
             connection.close()
+            walfiles.tidy(db, before)
     except sqlite3.Error as error:
         if "locked" in str(error):
             from ci.runner import explain  # the wording every command uses; only on this error

@@ -39,6 +39,7 @@ __all__ = [
     "connect",
     "connect_for_reading",
     "load_setup",
+    "reading",
 ]
 
 TRANSACTION_CONTROL = re.compile(
@@ -173,6 +174,23 @@ def connect_for_reading(
         if "read-only" not in str(error) or not hot.exists():
             raise
     return connect(db, setup=setup, timeout=timeout)
+
+
+@contextmanager
+def reading(
+    db: Path | str, *, setup: str | None = None, timeout: float = 30.0
+) -> Iterator[sqlite3.Connection]:
+    """connect_for_reading, closed at the end, leaving no -wal/-shm files that were not there
+    (ci.walfiles): read-only commands leave the directory as they found it."""
+    from ci import walfiles
+
+    before = walfiles.present(db)
+    conn = connect_for_reading(db, setup=setup, timeout=timeout)
+    try:
+        yield conn
+    finally:
+        conn.close()
+        walfiles.tidy(db, before)
 
 
 def load_setup(spec: str) -> Callable[[sqlite3.Connection], None]:

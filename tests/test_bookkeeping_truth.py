@@ -12,6 +12,7 @@ Real SQLite files and real `python -m ci.*` processes (exit codes and tracebacks
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import textwrap
 from collections.abc import Callable
@@ -324,3 +325,54 @@ def test_absurd_file_numbers_are_refused_with_one_line(
     line = next(x for x in output.splitlines() if name in x)
     assert "number must be between 0001 and 999999999" in line
     assert not db.exists() or versions(db) == []
+
+
+# --- class 10: read-only commands leave no -wal / -shm behind -----------------------------------
+
+
+def sidecars(db: Path) -> list[str]:
+    return sorted(p.name for p in db.parent.iterdir() if p.name.startswith(db.name + "-"))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ci.migrate", "--status", "--migrations-dir", "{root}"],
+        ["ci.checksums", "--migrations-dir", "{root}"],
+        ["ci.precheck"],
+        ["ci.postcheck", "--expect-version", "3"],
+    ],
+)
+def test_read_only_commands_leave_no_wal_files_beside_a_wal_database(
+    write_tree: WriteTree, tmp_path: Path, command: list[str]
+) -> None:
+    root, db = applied_app(write_tree, tmp_path)
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode = WAL").fetchone() == ("wal",)
+    conn.close()
+    assert sidecars(db) == []
+    module, *args = (part.format(root=root / MIGRATIONS) for part in command)
+    done = run_module(module, "--db", str(db), *args)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    assert sidecars(db) == []
+
+
+def test_read_only_command_keeps_wal_files_another_connection_uses(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    _root, db = applied_app(write_tree, tmp_path)
+    writer = sqlite3.connect(db)
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("CREATE TABLE live (x)")
+    writer.commit()
+    try:
+        assert sidecars(db) == [f"{db.name}-shm", f"{db.name}-wal"]
+        done = run_module("ci.precheck", "--db", str(db))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert sidecars(db) == [f"{db.name}-shm", f"{db.name}-wal"]
+        assert writer.execute("SELECT count(*) FROM live").fetchone() == (0,)
+    finally:
+        writer.close()
+    assert sidecars(db) == []
+    assert os.path.exists(db)
