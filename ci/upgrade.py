@@ -10,7 +10,8 @@ loses whatever the old table carried unless it is carried over on purpose, so:
   option; the runner's columns the old table lacks are added after them;
 - the one thing dropped on purpose is the uniqueness of `version` alone (its PRIMARY KEY or
   UNIQUE): seeds have their own numbering, so `seed/0001` and `schema/0001` must coexist; the
-  identity index on (track, version) replaces it;
+  identity index on (track, version) replaces it. A `version` declared other than as an integer
+  becomes `INTEGER NOT NULL` (its '0001' values become 1: the runner finds rows by number);
 - every index and trigger on the table, every view, and every trigger elsewhere that names the
   table or a view is saved, dropped before the rebuild and created again after it, word for word
   (a view that reads the old table would otherwise make the rename fail);
@@ -182,11 +183,21 @@ def _dependents(conn: sqlite3.Connection) -> list[tuple[str, str, str, bool]]:
 def _create_new(old: _OldTable) -> str:
     parts: list[str] = []
     for part, column in zip(old.column_parts, old.info, strict=True):
-        parts.append(_without_version_key(part) if column[0].lower() == "version" else part)
+        parts.append(
+            _version_definition(part, column[1]) if column[0].lower() == "version" else part
+        )
     parts += [DEFINITIONS[c] for c in COLUMNS if c not in old.lower]
     parts += [p for p in old.constraint_parts if not _VERSION_KEY_CONSTRAINT.match(_code(p))]
     body = ",\n    ".join(p.strip() for p in parts)
     return f"CREATE TABLE {NEW} (\n    {body}\n){old.options}"
+
+
+def _version_definition(part: str, declared: object) -> str:
+    """The old definition of `version` without its key; INTEGER if it was declared otherwise
+    (the runner finds rows by number: a TEXT '0001' would never equal 1)."""
+    if "INT" not in str(declared).upper():
+        return DEFINITIONS["version"]
+    return _without_version_key(part)
 
 
 def _without_version_key(part: str) -> str:

@@ -219,6 +219,25 @@ def test_a_view_reading_schema_version_does_not_block_the_upgrade(
     assert query(db, "SELECT version FROM applied ORDER BY version") == [(1,), (1,), (2,), (3,)]
 
 
+def test_a_legacy_text_version_becomes_a_number_so_nothing_applies_twice(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    root = write_tree(tree(APP))
+    db = legacy_db(
+        tmp_path / "app.db",
+        "CREATE TABLE schema_version (version TEXT PRIMARY KEY, description TEXT);"
+        "INSERT INTO schema_version VALUES ('0001', 'patients'), ('0002', 'vitals');"
+        "CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT);"
+        "CREATE TABLE vitals (id INTEGER PRIMARY KEY, hr INTEGER);",
+    )
+    code, output = migrate(root, db, "--no-backup")
+    assert code == 0, output
+    assert "applied 0003" in output and "applied 0001" not in output
+    assert versions(db) == [("schema", 1), ("schema", 2), ("data", 3), ("seed", 1)]
+    code, output = migrate(root, db, "--no-backup")
+    assert code == 0 and "up to date at 0003" in output, output
+
+
 @pytest.mark.parametrize(
     ("script", "lost"),
     [
