@@ -291,6 +291,7 @@ EXPECTED = {
     "description": TEXT + NUMBER,
     "file_hash": TEXT,
     "applied_at": TEXT + NUMBER,  # other tools store epoch seconds
+    "logged_at": TEXT,
     "execution_time_ms": NUMBER,
     "rows_affected": NUMBER,
     "applied_by": TEXT,
@@ -299,33 +300,46 @@ EXPECTED = {
 TYPE_NAMES = {str: "text", int: "an integer", float: "a real number", bytes: "a BLOB"}
 
 
-def checked_version(value: object) -> int:
+def checked_version(value: object, where: str = TABLE) -> int:
     """A row's version as a migration number; InputError with one line when it is not one."""
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     if not isinstance(value, int):
-        raise InputError(
-            f"{TABLE}: version {value!r} is not a migration number; the table was written "
-            "by another tool: rename it, or convert its versions to numbers"
+        shown = "a BLOB" if isinstance(value, bytes) else repr(value)
+        fix = (
+            "the table was written by another tool: rename it, or convert its versions to numbers"
+            if where == TABLE
+            else "correct or delete that row by hand"
         )
+        raise InputError(f"{where}: version {shown} is not a migration number; {fix}")
     if not version_in_range(value):
         raise InputError(
-            f"{TABLE}: version {value} is out of range (migration numbers are between "
+            f"{where}: version {value} is out of range (migration numbers are between "
             f"{VERSION_RANGE}); correct or delete that row by hand"
         )
     return value
 
 
-def check_value(label: str, column: str, value: object) -> None:
+def check_value(label: str, column: str, value: object, table: str = TABLE) -> None:
     """InputError naming the row and column when a bookkeeping value has the wrong type."""
     expected = EXPECTED.get(column, TEXT)
     if value is None or isinstance(value, expected):
         return
     wanted = "text" if expected[0] is str else "an integer"
     raise InputError(
-        f"{TABLE} row for {label}: {column} is {TYPE_NAMES.get(type(value), 'unreadable')}, "
+        f"{table} row for {label}: {column} is {TYPE_NAMES.get(type(value), 'unreadable')}, "
         f"expected {wanted}; the row was changed by hand or by another tool: correct it"
     )
+
+
+def _checked_mark(row: tuple[object, ...]) -> tuple[object, ...]:
+    """An open dirty mark's row (open_marks' columns), checked as schema_version rows are."""
+    where = f"{LOG_TABLE} dirty mark id {row[0]}"
+    version = checked_version(row[2], where)
+    names = ("logged_at", "migration_type", "description", "file_hash", "rows_affected")
+    for column, value in zip((*names, "error", "applied_by"), (row[1], *row[3:]), strict=True):
+        check_value(f"dirty mark id {row[0]}", column, value, LOG_TABLE)
+    return (row[0], str(row[1]), version, *row[3:])
 
 
 def _checked_row(r: tuple[object, ...]) -> AppliedRow:
@@ -457,7 +471,7 @@ def open_marks(conn: sqlite3.Connection) -> list[DirtyMark]:
         f"COALESCE(rows_affected, 0), error, applied_by FROM {LOG_TABLE} "
         "WHERE action = 'dirty' AND cleared_at IS NULL ORDER BY id"
     ).fetchall()
-    return [DirtyMark(*row) for row in rows]
+    return [DirtyMark(*_checked_mark(row)) for row in rows]  # type: ignore[arg-type]
 
 
 def find_mark(conn: sqlite3.Connection, entry: Entry) -> DirtyMark | None:

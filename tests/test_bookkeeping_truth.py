@@ -321,6 +321,40 @@ def test_wrong_values_in_schema_version_are_one_line_exit_2(
     assert dump(db) == before
 
 
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            "x'00', 'schema', 'x', NULL",
+            "dirty mark id 100: version a BLOB is not a migration number",
+        ),
+        (
+            "3, 'schema', 'x', x'01'",
+            "row for dirty mark id 100: file_hash is a BLOB, expected text",
+        ),
+    ],
+)
+@pytest.mark.parametrize("module", ["ci.migrate", "ci.precheck"])
+def test_wrong_values_in_a_dirty_mark_are_one_line_exit_2(
+    write_tree: WriteTree, tmp_path: Path, values: str, message: str, module: str
+) -> None:
+    root, db = applied_app(write_tree, tmp_path)
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "INSERT INTO schema_version_log (id, logged_at, action, version, migration_type, "
+        f"description, file_hash) VALUES (100, 'now', 'dirty', {values})"
+    )
+    conn.commit()
+    conn.close()
+    args = (
+        ["--status", "--migrations-dir", str(root / MIGRATIONS)] if module == "ci.migrate" else []
+    )
+    done = run_module(module, "--db", str(db), *args)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"schema_version_log {message}" in done.stderr
+
+
 def test_checksums_reads_a_blob_hash_as_one_line(write_tree: WriteTree, tmp_path: Path) -> None:
     root, db = applied_app(write_tree, tmp_path)
     conn = sqlite3.connect(db)
