@@ -278,7 +278,10 @@ def read_applied(conn: sqlite3.Connection) -> list[AppliedRow]:
         source = next((have[a] for a in ALIASES.get(column, (column,)) if a in have), None)
         select.append(_quote(source) if source else "NULL")
     rows = conn.execute(f"SELECT {', '.join(select)} FROM {TABLE}").fetchall()
-    applied = [_checked_row(r) for r in rows]
+    try:
+        applied = [_checked_row(r) for r in rows]
+    except InputError as error:
+        raise InputError(f"{database_file(conn)}: {error}") from None
     applied.sort(key=lambda row: (row.track == "seed", row.version))
     return applied
 
@@ -330,6 +333,14 @@ def check_value(label: str, column: str, value: object, table: str = TABLE) -> N
         f"{table} row for {label}: {column} is {TYPE_NAMES.get(type(value), 'unreadable')}, "
         f"expected {wanted}; the row was changed by hand or by another tool: correct it"
     )
+
+
+def database_file(conn: sqlite3.Connection) -> str:
+    """The main database's file name, for a message about one of its rows."""
+    for _seq, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return str(file) or ":memory:"
+    return "database"
 
 
 def _checked_mark(row: tuple[object, ...]) -> tuple[object, ...]:
@@ -471,7 +482,10 @@ def open_marks(conn: sqlite3.Connection) -> list[DirtyMark]:
         f"COALESCE(rows_affected, 0), error, applied_by FROM {LOG_TABLE} "
         "WHERE action = 'dirty' AND cleared_at IS NULL ORDER BY id"
     ).fetchall()
-    return [DirtyMark(*_checked_mark(row)) for row in rows]  # type: ignore[arg-type]
+    try:
+        return [DirtyMark(*_checked_mark(row)) for row in rows]  # type: ignore[arg-type]
+    except InputError as error:
+        raise InputError(f"{database_file(conn)}: {error}") from None
 
 
 def find_mark(conn: sqlite3.Connection, entry: Entry) -> DirtyMark | None:

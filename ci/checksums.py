@@ -218,7 +218,10 @@ def read_schema_version(db: Path, *, busy_timeout: float = 5.0) -> list[Row] | N
 
             raise InputError(explain(error, str(db), busy_timeout)) from None
         raise InputError(f"{db}: cannot read schema_version: {error}") from None
-    return [_checked(row) for row in rows]
+    try:
+        return [_checked(row) for row in rows]
+    except InputError as error:
+        raise InputError(f"{db}: {error}") from None
 
 
 def _checked(row: tuple[object, ...]) -> Row:
