@@ -16,10 +16,19 @@ import re
 import sqlite3
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from ci import TOOL_NAME, __version__
 from ci.findings import Record
-from ci.model import VERSION_RANGE, InputError, label_of, track_of, version_in_range
+from ci.model import (
+    FIRST_VERSION,
+    LAST_VERSION,
+    VERSION_RANGE,
+    InputError,
+    label_of,
+    track_of,
+    version_in_range,
+)
 
 TABLE = "schema_version"
 LOG_TABLE = "schema_version_log"
@@ -278,10 +287,13 @@ def read_applied(conn: sqlite3.Connection) -> list[AppliedRow]:
         source = next((have[a] for a in ALIASES.get(column, (column,)) if a in have), None)
         select.append(_quote(source) if source else "NULL")
     rows = conn.execute(f"SELECT {', '.join(select)} FROM {TABLE}").fetchall()
-    try:
-        applied = [_checked_row(r) for r in rows]
-    except InputError as error:
-        raise InputError(f"{database_file(conn)}: {error}") from None
+    if _has_odd_values(conn, select):
+        try:
+            applied = [_checked_row(r) for r in rows]
+        except InputError as error:
+            raise InputError(f"{database_file(conn)}: {error}") from None
+    else:  # the common case, without a check per value (SQLite found no odd one)
+        applied = [_row(r, r[0]) for r in rows]
     applied.sort(key=lambda row: (row.track == "seed", row.version))
     return applied
 
@@ -301,6 +313,28 @@ EXPECTED = {
     "code_hash": TEXT,
 }
 TYPE_NAMES = {str: "text", int: "an integer", float: "a real number", bytes: "a BLOB"}
+
+
+SQL_TYPES = {
+    TEXT: "'text'",
+    TEXT + NUMBER: "'text', 'integer', 'real'",
+    NUMBER: "'integer', 'real'",
+}
+
+
+def _has_odd_values(conn: sqlite3.Connection, select: list[str]) -> bool:
+    """Whether any row holds a value _checked_row would look at twice: a version that is not
+    an integer in range, or a value of another type than its column's (one query, in SQLite)."""
+    version = select[0]
+    odd = [
+        f"typeof({version}) <> 'integer'",
+        f"{version} NOT BETWEEN {FIRST_VERSION} AND {LAST_VERSION}",
+    ]
+    for column, expression in zip(COLUMNS[1:], select[1:], strict=True):
+        if expression != "NULL":
+            odd.append(f"typeof({expression}) NOT IN ({SQL_TYPES[EXPECTED[column]]}, 'null')")
+    found = conn.execute(f"SELECT 1 FROM {TABLE} WHERE {' OR '.join(odd)} LIMIT 1").fetchone()
+    return found is not None
 
 
 def checked_version(value: object, where: str = TABLE) -> int:
@@ -358,16 +392,21 @@ def _checked_row(r: tuple[object, ...]) -> AppliedRow:
     label = label_of(track_of(r[1] if isinstance(r[1], str) else ""), version)
     for column, value in zip(COLUMNS[1:], r[1:], strict=True):
         check_value(label, column, value)
+    return _row(r, version)
+
+
+def _row(r: tuple[Any, ...], version: int) -> AppliedRow:
+    """A row whose values have their column's types (checked by the caller)."""
     return AppliedRow(
         version=version,
         migration_type=str(r[1] or "schema"),
         description=str(r[2] or ""),
-        file_hash=r[3],  # type: ignore[arg-type]  # checked above
+        file_hash=r[3],
         applied_at=None if r[4] is None else str(r[4]),
-        execution_time_ms=r[5],  # type: ignore[arg-type]
-        rows_affected=r[6],  # type: ignore[arg-type]
-        applied_by=r[7],  # type: ignore[arg-type]
-        code_hash=r[8],  # type: ignore[arg-type]
+        execution_time_ms=r[5],
+        rows_affected=r[6],
+        applied_by=r[7],
+        code_hash=r[8],
     )
 
 

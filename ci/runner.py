@@ -376,14 +376,15 @@ class Runner:
             ) from None
         except bookkeeping.UpgradeRefused as error:
             raise RunRefused(
-                f"cannot upgrade the existing schema_version table, it would lose: {error}; "
-                "nothing was changed (change that by hand first)"
+                f"{self.db_name()}: cannot upgrade the existing schema_version table, it would "
+                f"lose: {error}; nothing was changed (change that by hand first)"
             ) from None
         except sqlite3.Error as error:
             if is_environmental(error):
                 raise
             raise RunRefused(
-                f"cannot upgrade the existing schema_version table: {error}; nothing was changed"
+                f"{self.db_name()}: cannot upgrade the existing schema_version table: {error}; "
+                "nothing was changed"
             ) from None
 
     def applied(self) -> list[AppliedRow]:
