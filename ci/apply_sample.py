@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ci.cli import UsageError, check_parser, parse, run_check
 from ci.findings import Case, Finding, Report
 from ci.fingerprint import Fingerprint, Tracker
-from ci.model import Migration, discover, read_ahead
+from ci.model import InputError, Migration, discover, read_ahead
 from ci.sample import Prepared, Sample, open_sample, prepare
 from ci.validate import (
     Options,
@@ -71,7 +72,7 @@ def apply_sample(root: Path, sample_path: Path, options: Options) -> Report:
     invariants = load_invariants(options)
     with tempfile.TemporaryDirectory(prefix="migration-guard-") as tmp:
         db = Path(tmp) / "apply_sample.db"
-        with could_not_run():
+        with could_not_run(), _named_as(db, sample_path):
             prepared = prepare(CHECK, sample, db, catalog, options)
             try:
                 cases = catalog_cases(CHECK, prepared.run.catalog) or prepared.cases
@@ -82,6 +83,15 @@ def apply_sample(root: Path, sample_path: Path, options: Options) -> Report:
             finally:
                 prepared.conn.close()
     return Report(CHECK, cases)
+
+
+@contextmanager
+def _named_as(copy: Path, sample: Path) -> Iterator[None]:
+    """A bad row in the copy's bookkeeping is the sample's: name the sample, not the copy."""
+    try:
+        yield
+    except InputError as error:
+        raise InputError(str(error).replace(str(copy), str(sample))) from None
 
 
 def apply_pending(prepared: Prepared, sample: Sample, options: Options) -> list[Case]:

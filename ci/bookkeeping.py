@@ -16,10 +16,19 @@ import re
 import sqlite3
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from ci import TOOL_NAME, __version__
 from ci.findings import Record
-from ci.model import InputError, label_of, track_of
+from ci.model import (
+    FIRST_VERSION,
+    LAST_VERSION,
+    VERSION_RANGE,
+    InputError,
+    label_of,
+    track_of,
+    version_in_range,
+)
 
 TABLE = "schema_version"
 LOG_TABLE = "schema_version_log"
@@ -78,6 +87,10 @@ CREATE_LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
 # the sqlite3 module's statement cache finds it without hashing a new string)
 RECORD = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 IS_APPLIED = f"SELECT 1 FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
+APPLIED_SEEDS = (
+    f"SELECT version, description, file_hash FROM {TABLE} "
+    "WHERE (migration_type = 'seed') = 1 ORDER BY version"
+)
 UNRECORD = f"DELETE FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
 LOG = (
     f"INSERT INTO {LOG_TABLE} (logged_at, action, version, migration_type, description, "
@@ -285,42 +298,15 @@ def create_or_upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> str
     return "created"
 
 
+class UpgradeRefused(Exception):
+    """The older table has something the rebuild cannot keep (ci.upgrade); nothing changed."""
+
+
 def _upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> None:
-    """SQLite's table rebuild: create the new table, copy, drop the old, rename."""
-    info = list(conn.execute(f"PRAGMA table_info({TABLE})"))
-    have = {row[1].lower(): row[1] for row in info}
-    extras = [(row[1], row[2]) for row in info if row[1].lower() not in COLUMNS]
-    extra_ddl = "".join(f",\n    {_quote(name)} {decl}" for name, decl in extras)
-    conn.execute(CREATE_TABLE.format(extra=extra_ddl).replace(TABLE, f"{TABLE}_new", 1))
-    targets: list[str] = []
-    sources: list[str] = []
-    for column in COLUMNS:
-        source = next((have[a] for a in ALIASES.get(column, (column,)) if a in have), None)
-        if column == "migration_type":
-            sources.append(_type_expression(source, kinds))
-        elif column == "description":
-            sources.append(f"COALESCE({_quote(source)}, '')" if source else "''")
-        else:
-            sources.append(_quote(source) if source else "NULL")
-        targets.append(column)
-    for name, _decl in extras:
-        targets.append(_quote(name))
-        sources.append(_quote(name))
-    conn.execute(
-        f"INSERT INTO {TABLE}_new ({', '.join(targets)}) SELECT {', '.join(sources)} FROM {TABLE}"
-    )
-    conn.execute(f"DROP TABLE {TABLE}")
-    conn.execute(f"ALTER TABLE {TABLE}_new RENAME TO {TABLE}")
-    conn.execute(CREATE_INDEX)
+    """Rebuild an older table in place, keeping every row and everything it carried."""
+    from ci import upgrade  # only ever needed once per database
 
-
-def _type_expression(source: str | None, kinds: Mapping[int, str]) -> str:
-    """SQL giving each old row a migration_type: its own, else the file's kind, else 'schema'."""
-    cases = " ".join(
-        f"WHEN {int(v)} THEN '{k}'" for v, k in kinds.items() if k in ("schema", "data")
-    )
-    by_file = f"CASE version {cases} ELSE 'schema' END" if cases else "'schema'"
-    return f"COALESCE({_quote(source)}, {by_file})" if source else by_file
+    upgrade.upgrade(conn, kinds)
 
 
 def _quote(name: str | None) -> str:
@@ -338,28 +324,127 @@ def read_applied(conn: sqlite3.Connection) -> list[AppliedRow]:
         source = next((have[a] for a in ALIASES.get(column, (column,)) if a in have), None)
         select.append(_quote(source) if source else "NULL")
     rows = conn.execute(f"SELECT {', '.join(select)} FROM {TABLE}").fetchall()
-    for r in rows:
-        if not (isinstance(r[0], int) or (isinstance(r[0], str) and r[0].isdigit())):
-            raise InputError(
-                f"{TABLE}: version {r[0]!r} is not a migration number; the table was written "
-                "by another tool: rename it, or convert its versions to numbers"
-            )
-    applied = [
-        AppliedRow(
-            version=int(r[0]),
-            migration_type=str(r[1] or "schema"),
-            description=str(r[2] or ""),
-            file_hash=r[3],
-            applied_at=None if r[4] is None else str(r[4]),
-            execution_time_ms=r[5],
-            rows_affected=r[6],
-            applied_by=r[7],
-            code_hash=r[8],
-        )
-        for r in rows
-    ]
+    if _has_odd_values(conn, select):
+        try:
+            applied = [_checked_row(r) for r in rows]
+        except InputError as error:
+            raise InputError(f"{database_file(conn)}: {error}") from None
+    else:  # the common case, without a check per value (SQLite found no odd one)
+        applied = [_row(r, r[0]) for r in rows]
     applied.sort(key=lambda row: (row.track == "seed", row.version))
     return applied
+
+
+# What each column of a row may hold (None always may): a value of another type was written by
+# hand or by another tool, and the runner would misread it (a BLOB hash never matches a file)
+TEXT, NUMBER = (str,), (int, float)
+EXPECTED = {
+    "migration_type": TEXT,
+    "description": TEXT + NUMBER,
+    "file_hash": TEXT,
+    "applied_at": TEXT + NUMBER,  # other tools store epoch seconds
+    "logged_at": TEXT,
+    "execution_time_ms": NUMBER,
+    "rows_affected": NUMBER,
+    "applied_by": TEXT,
+    "code_hash": TEXT,
+}
+TYPE_NAMES = {str: "text", int: "an integer", float: "a real number", bytes: "a BLOB"}
+
+
+SQL_TYPES = {
+    TEXT: "'text'",
+    TEXT + NUMBER: "'text', 'integer', 'real'",
+    NUMBER: "'integer', 'real'",
+}
+
+
+def _has_odd_values(conn: sqlite3.Connection, select: list[str]) -> bool:
+    """Whether any row holds a value _checked_row would look at twice: a version that is not
+    an integer in range, or a value of another type than its column's (one query, in SQLite)."""
+    version = select[0]
+    odd = [
+        f"typeof({version}) <> 'integer'",
+        f"{version} NOT BETWEEN {FIRST_VERSION} AND {LAST_VERSION}",
+    ]
+    for column, expression in zip(COLUMNS[1:], select[1:], strict=True):
+        if expression != "NULL":
+            odd.append(f"typeof({expression}) NOT IN ({SQL_TYPES[EXPECTED[column]]}, 'null')")
+    found = conn.execute(f"SELECT 1 FROM {TABLE} WHERE {' OR '.join(odd)} LIMIT 1").fetchone()
+    return found is not None
+
+
+def checked_version(value: object, where: str = TABLE) -> int:
+    """A row's version as a migration number; InputError with one line when it is not one."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int):
+        shown = "a BLOB" if isinstance(value, bytes) else repr(value)
+        fix = (
+            "the table was written by another tool: rename it, or convert its versions to numbers"
+            if where == TABLE
+            else "correct or delete that row by hand"
+        )
+        raise InputError(f"{where}: version {shown} is not a migration number; {fix}")
+    if not version_in_range(value):
+        raise InputError(
+            f"{where}: version {value} is out of range (migration numbers are between "
+            f"{VERSION_RANGE}); correct or delete that row by hand"
+        )
+    return value
+
+
+def check_value(label: str, column: str, value: object, table: str = TABLE) -> None:
+    """InputError naming the row and column when a bookkeeping value has the wrong type."""
+    expected = EXPECTED.get(column, TEXT)
+    if value is None or isinstance(value, expected):
+        return
+    wanted = "text" if expected[0] is str else "an integer"
+    raise InputError(
+        f"{table} row for {label}: {column} is {TYPE_NAMES.get(type(value), 'unreadable')}, "
+        f"expected {wanted}; the row was changed by hand or by another tool: correct it"
+    )
+
+
+def database_file(conn: sqlite3.Connection) -> str:
+    """The main database's file name, for a message about one of its rows."""
+    for _seq, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return str(file) or ":memory:"
+    return "database"
+
+
+def _checked_mark(row: tuple[object, ...]) -> tuple[object, ...]:
+    """An open dirty mark's row (open_marks' columns), checked as schema_version rows are."""
+    where = f"{LOG_TABLE} dirty mark id {row[0]}"
+    version = checked_version(row[2], where)
+    names = ("logged_at", "migration_type", "description", "file_hash", "rows_affected")
+    for column, value in zip((*names, "error", "applied_by"), (row[1], *row[3:]), strict=True):
+        check_value(f"dirty mark id {row[0]}", column, value, LOG_TABLE)
+    return (row[0], str(row[1]), version, *row[3:])
+
+
+def _checked_row(r: tuple[object, ...]) -> AppliedRow:
+    version = checked_version(r[0])
+    label = label_of(track_of(r[1] if isinstance(r[1], str) else ""), version)
+    for column, value in zip(COLUMNS[1:], r[1:], strict=True):
+        check_value(label, column, value)
+    return _row(r, version)
+
+
+def _row(r: tuple[Any, ...], version: int) -> AppliedRow:
+    """A row whose values have their column's types (checked by the caller)."""
+    return AppliedRow(
+        version=version,
+        migration_type=str(r[1] or "schema"),
+        description=str(r[2] or ""),
+        file_hash=r[3],
+        applied_at=None if r[4] is None else str(r[4]),
+        execution_time_ms=r[5],
+        rows_affected=r[6],
+        applied_by=r[7],
+        code_hash=r[8],
+    )
 
 
 def is_applied(conn: sqlite3.Connection, track: str, version: int) -> bool:
@@ -393,6 +478,14 @@ class Entry(Record):
     @property
     def track(self) -> str:
         return track_of(self.migration_type)
+
+
+def applied_seeds(conn: sqlite3.Connection) -> list[Entry]:
+    """The applied seeds, by version (through the identity index: no scan of the main track)."""
+    rows = conn.execute(APPLIED_SEEDS).fetchall()
+    return [
+        Entry(int(v), "seed", str(d or ""), h if isinstance(h, str) else None) for v, d, h in rows
+    ]
 
 
 def record(conn: sqlite3.Connection, entry: Entry, *, ms: int, rows: int) -> None:
@@ -465,7 +558,10 @@ def open_marks(conn: sqlite3.Connection) -> list[DirtyMark]:
         f"COALESCE(rows_affected, 0), error, applied_by FROM {LOG_TABLE} "
         "WHERE action = 'dirty' AND cleared_at IS NULL ORDER BY id"
     ).fetchall()
-    return [DirtyMark(*row) for row in rows]
+    try:
+        return [DirtyMark(*_checked_mark(row)) for row in rows]  # type: ignore[arg-type]
+    except InputError as error:
+        raise InputError(f"{database_file(conn)}: {error}") from None
 
 
 def find_mark(conn: sqlite3.Connection, entry: Entry) -> DirtyMark | None:

@@ -188,7 +188,10 @@ def read_schema_version(db: Path, *, busy_timeout: float = 5.0) -> list[Row] | N
         raise InputError(problem)
     if not db.is_file():
         raise InputError(f"{db}: database not found")
+    from ci import walfiles
+
     uri = f"file:{quote(str(db.absolute()))}?mode=ro"
+    before = walfiles.present(db)
     try:
         connection = sqlite3.connect(uri, uri=True, timeout=busy_timeout)
         try:
@@ -208,16 +211,29 @@ def read_schema_version(db: Path, *, busy_timeout: float = 5.0) -> list[Row] | N
             rows = connection.execute(f"SELECT {select} FROM schema_version").fetchall()
         finally:
             connection.close()
+            walfiles.tidy(db, before)
     except sqlite3.Error as error:
         if "locked" in str(error):
             from ci.runner import explain  # the wording every command uses; only on this error
 
             raise InputError(explain(error, str(db), busy_timeout)) from None
         raise InputError(f"{db}: cannot read schema_version: {error}") from None
-    return [
-        (int(v), str(k or "schema"), str(s or ""), h and str(h), c and str(c))
-        for v, k, s, h, c in rows
-    ]
+    try:
+        return [_checked(row) for row in rows]
+    except InputError as error:
+        raise InputError(f"{db}: {error}") from None
+
+
+def _checked(row: tuple[object, ...]) -> Row:
+    """One schema_version row, its values checked as the runner checks them (one line each)."""
+    from ci.bookkeeping import check_value, checked_version
+
+    version, kind, slug, file_hash, code_hash = row
+    number = checked_version(version)
+    label = f"seed-{number:04d}" if kind == "seed" else f"{number:04d}"
+    for column, value in (("file_hash", file_hash), ("code_hash", code_hash)):
+        check_value(label, column, value)
+    return (number, str(kind or "schema"), str(slug or ""), file_hash, code_hash)  # type: ignore[return-value]
 
 
 # ---- comparing ------------------------------------------------------------------------------

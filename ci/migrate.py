@@ -31,9 +31,9 @@ from ci.runner import (
     Runner,
     RunRefused,
     connect,
-    connect_for_reading,
     dirty_message,
     edit_kind,
+    reading,
 )
 from ci.sqltext import checksum_matches
 
@@ -364,12 +364,9 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
         pending = catalog.main + catalog.seeds
         _print_pending(pending, out)
         return 0
-    conn = connect_for_reading(db, setup=args.setup, timeout=args.busy_timeout)
-    try:
+    with reading(db, setup=args.setup, timeout=args.busy_timeout) as conn:
         rows = bookkeeping.read_applied(conn)
         marks = bookkeeping.open_marks(conn)
-    finally:
-        conn.close()
     files = {(m.track, m.version): m for m in catalog.all_migrations()}
     current = max((r.version for r in rows if r.track == "main"), default=0)
     print(f"{db}: version {current:04d} (head of {catalog.root}: {catalog.head:04d})", file=out)

@@ -23,6 +23,11 @@ KNOWN_FOLDERS = (*MAIN_FOLDERS, SEED_FOLDER, ROLLBACK_FOLDER)
 DEFAULT_MIGRATIONS_DIR = "schema/migrations"
 
 NAME = re.compile(r"^(?P<number>\d{4,})_(?P<slug>[a-z0-9_]+)\.sql$")
+# Migration numbers: 0 reads as "nothing applied" (and --rollback 0 would mean everything), and
+# a number of more than nine digits is a typo or a timestamp, not the next number of a sequence
+# that is never skipped; both would be printed as the database's version.
+FIRST_VERSION, LAST_VERSION = 1, 999_999_999
+VERSION_RANGE = f"{FIRST_VERSION:04d} and {LAST_VERSION}"
 LOOSE_NAME = LazyPattern(r"^(?P<number>-?\d+)[_-]?(?P<rest>.*)$")
 DIRECTIVE = LazyPattern(r"^--\s*@(?P<word>[A-Za-z][\w-]*)\s*(?P<args>.*?)\s*$")
 KNOWN_DIRECTIVES = ("irreversible", "no-transaction", "batch", "progress", "allow-row-loss")
@@ -367,9 +372,17 @@ def _directives_from(found: dict[str, str]) -> Directives:
 
 
 def parse_name(name: str) -> tuple[int, str] | None:
-    """`0005_add_adt.sql` -> (5, "add_adt"); None when the name does not follow SPEC 2."""
+    """`0005_add_adt.sql` -> (5, "add_adt"); None when the name does not follow the naming
+    rule (including a number outside FIRST_VERSION..LAST_VERSION)."""
     match = NAME.match(name)
-    return (int(match["number"]), match["slug"]) if match else None
+    if match is None:
+        return None
+    number = int(match["number"])
+    return (number, match["slug"]) if FIRST_VERSION <= number <= LAST_VERSION else None
+
+
+def version_in_range(number: int) -> bool:
+    return FIRST_VERSION <= number <= LAST_VERSION
 
 
 def discover(root: Path, *, rollbacks: bool = True) -> Catalog:
@@ -476,6 +489,8 @@ def _why_malformed(name: str) -> str:
         return f"'{name}' has a negative number"
     if len(match["number"]) < 4:
         return f"'{name}' number is narrower than 4 digits (zero pad it)"
+    if not version_in_range(int(match["number"])):
+        return f"'{name}' number must be between {VERSION_RANGE}"
     if match["rest"] != match["rest"].lower():
         return f"'{name}' slug has upper-case letters"
     return f"'{name}' slug must be [a-z0-9_] after NNNN_"

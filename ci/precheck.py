@@ -16,7 +16,7 @@ from ci import bookkeeping, health
 from ci.cli import UsageError, add_busy_timeout
 from ci.findings import Case, Finding, Report
 from ci.model import InputError, not_a_database_file
-from ci.runner import connect_for_reading, dirty_message
+from ci.runner import dirty_message, reading
 
 CHECK = "precheck"
 INTEGRITY = health.Wording(
@@ -68,11 +68,8 @@ def run_report(
             raise UsageError(problem)
         if not db.is_file():
             raise UsageError(f"{db}: no such database file")
-        conn = connect_for_reading(db, setup=args.setup, timeout=args.busy_timeout)
-        try:
+        with reading(db, setup=args.setup, timeout=args.busy_timeout) as conn:
             report = work(conn, args)
-        finally:
-            conn.close()
     except (UsageError, InputError) as error:
         print(f"{check}: {error}", file=sys.stderr)
         return 2

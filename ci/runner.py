@@ -25,7 +25,7 @@ from ci import bookkeeping
 from ci.bookkeeping import AppliedRow, DirtyMark, Entry
 from ci.cli import UsageError
 from ci.findings import Record
-from ci.model import Catalog, InputError, Migration, SqlFile, read_ahead
+from ci.model import Catalog, InputError, Migration, SqlFile, label_of, read_ahead
 from ci.sqltext import Statement, checksum_matches, code_fingerprint
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "connect",
     "connect_for_reading",
     "load_setup",
+    "reading",
 ]
 
 TRANSACTION_CONTROL = re.compile(
@@ -173,6 +174,23 @@ def connect_for_reading(
         if "read-only" not in str(error) or not hot.exists():
             raise
     return connect(db, setup=setup, timeout=timeout)
+
+
+@contextmanager
+def reading(
+    db: Path | str, *, setup: str | None = None, timeout: float = 30.0
+) -> Iterator[sqlite3.Connection]:
+    """connect_for_reading, closed at the end, leaving no -wal/-shm files that were not there
+    (ci.walfiles): read-only commands leave the directory as they found it."""
+    from ci import walfiles
+
+    before = walfiles.present(db)
+    conn = connect_for_reading(db, setup=setup, timeout=timeout)
+    try:
+        yield conn
+    finally:
+        conn.close()
+        walfiles.tidy(db, before)
 
 
 def load_setup(spec: str) -> Callable[[sqlite3.Connection], None]:
@@ -319,6 +337,9 @@ class Runner:
         self._foreign_keys_on: bool | None = None
         # the statement an error about the database file (locked, disk full) stopped at
         self._stopped_at: Statement | None = None
+        # on a throwaway database (nobody else writes to it): no seed is recorded since the last
+        # reset, so a rollback step need not look for seeds (one query less per round trip step)
+        self._no_seeds_recorded = False
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -354,6 +375,18 @@ class Runner:
             raise RunRefused(
                 f"cannot upgrade the existing schema_version table: {error} "
                 "(two rows for the same version?)"
+            ) from None
+        except bookkeeping.UpgradeRefused as error:
+            raise RunRefused(
+                f"{self.db_name()}: cannot upgrade the existing schema_version table, it would "
+                f"lose: {error}; nothing was changed (change that by hand first)"
+            ) from None
+        except sqlite3.Error as error:
+            if is_environmental(error):
+                raise
+            raise RunRefused(
+                f"{self.db_name()}: cannot upgrade the existing schema_version table: {error}; "
+                "nothing was changed"
             ) from None
 
     def applied(self) -> list[AppliedRow]:
@@ -516,6 +549,8 @@ class Runner:
         `resume`: a dirty mark left by a process that has stopped may be taken over."""
         self._check_file(migration.file, migration)
         self.ensure_bookkeeping()
+        if migration.track == "seed":
+            self._no_seeds_recorded = False
         directives = migration.directives
         if directives.batch is not None:
             from ci.batch import apply_batch
@@ -560,6 +595,7 @@ class Runner:
             bookkeeping.unrecord(self.conn, entry.track, entry.version)
             if not self.throwaway:
                 bookkeeping.log(self.conn, "rollback", entry, ms=int(seconds * 1000), rows=rows)
+            reset = self._reset_seeds_in_transaction()
             self.commit(file)
         except MigrationFailed as failure:
             self.rollback_quietly()
@@ -568,6 +604,7 @@ class Runner:
         except BaseException:
             self.rollback_quietly()
             raise
+        self._announce_reset(reset)
         return Outcome(migration, "rolled back", rows, seconds)
 
     def rollback_plan(self, version: int) -> list[Migration]:
@@ -616,32 +653,30 @@ class Runner:
             outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
-        if any(o.action == "rolled back" for o in outcomes):
-            self.reset_seeds()
         return outcomes
 
-    def reset_seeds(self) -> list[AppliedRow]:
+    def _reset_seeds_in_transaction(self) -> list[Entry]:
         """Mark applied seeds as pending again (they are idempotent; nothing is executed).
 
-        Seeds are never rolled back, but a main-track rollback may drop the tables they filled;
-        so after one, the seeds run again when a later run reaches the head of the main track.
+        Seeds are never rolled back, but a main-track rollback may drop or empty the tables they
+        filled, and which seed depends on which migration is unknown; so every main-track
+        rollback step makes every applied seed pending, in the step's own transaction: a
+        rollback that fails or is killed at the next step still leaves the bookkeeping true,
+        and the seeds run again when a later run reaches the head of the main track.
         """
-        with self.guard():
-            self.begin()
-            try:
-                seeds = [r for r in bookkeeping.read_applied(self.conn) if r.track == "seed"]
-                for row in seeds:
-                    bookkeeping.unrecord(self.conn, "seed", row.version)
-                    entry = Entry(row.version, "seed", row.description, row.file_hash)
-                    bookkeeping.log(self.conn, "seed-reset", entry)
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.rollback_quietly()
-                raise
-        if seeds:
-            labels = ", ".join(r.label for r in seeds)
-            self.notice(f"seeds {labels} will run again when the database is back at head")
+        if self.throwaway and self._no_seeds_recorded:
+            return []
+        seeds = bookkeeping.applied_seeds(self.conn)
+        self._no_seeds_recorded = not seeds  # true whether this step commits or not
+        for seed in seeds:
+            bookkeeping.unrecord(self.conn, "seed", seed.version)
+            bookkeeping.log(self.conn, "seed-reset", seed)
         return seeds
+
+    def _announce_reset(self, seeds: list[Entry]) -> None:
+        if seeds:
+            labels = ", ".join(label_of("seed", seed.version) for seed in seeds)
+            self.notice(f"seeds {labels} will run again when the database is back at head")
 
     # --- dry run --------------------------------------------------------------------------
 

@@ -342,7 +342,7 @@ def test_legacy_schema_version_is_upgraded_in_place_with_rows_kept(
         "CREATE TABLE vitals (id INTEGER PRIMARY KEY, patient_id INTEGER, hr INTEGER);"
         "INSERT INTO patients VALUES (1, 'MRN-1'), (2, NULL);"
         "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT, "
-        "  description TEXT, note TEXT NOT NULL);"
+        "  description TEXT, note TEXT NOT NULL DEFAULT '');"
         "INSERT INTO schema_version VALUES (1, '2025-12-01 10:00:00', 'patients', 'by hand');"
         "INSERT INTO schema_version VALUES (2, '2025-12-02 10:00:00', 'vitals', 'ops');"
     )
