@@ -137,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"migrate: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        if args.dry_run:
+            print("migrate: interrupted; the dry run changed nothing", file=sys.stderr)
+            return 130
         print(
             "migrate: interrupted; the migration in progress was rolled back (a @batch or "
             "@no-transaction one stays marked dirty: finish it with --resume)",
@@ -156,7 +159,7 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         f"{p.path or catalog.root}: {p.message}; {p.hint}" if p.hint else f"{p.path}: {p.message}"
         for p in catalog.problems
     ]
-    if problems and not (args.status or args.dry_run):
+    if problems and not args.status:  # a dry run refuses them as the real run does
         raise RunRefused("\n".join(problems))
     for problem in problems:
         print(f"migrate: warning: {problem}", file=err)
@@ -302,6 +305,9 @@ def dry_run(runner: Runner, args: argparse.Namespace, out: TextIO) -> int:
     if args.rollback is not None:
         plan = runner.rollback_plan(args.rollback)
         verb = "roll back"
+        if not plan:  # as the real rollback: nothing to do, whatever else the database holds
+            print(f"nothing to roll back: no applied migration >= {args.rollback:04d}", file=out)
+            return 0
     else:
         plan = runner.preflight(args.target)
         verb = "apply"
@@ -310,7 +316,7 @@ def dry_run(runner: Runner, args: argparse.Namespace, out: TextIO) -> int:
         file = m.rollback if args.rollback is not None else m.file
         print(f"  {number}. {m.label} {m.kind:<6} {file.path if file else m.path}", file=out)
     outcomes, failure = runner.dry_run(
-        args.target, rollback_to=args.rollback, on_outcome=_printer(out)
+        args.target, rollback_to=args.rollback, on_outcome=_printer(out), setup=args.setup
     )
     if failure is not None:
         failed = plan[len(outcomes)]

@@ -56,6 +56,9 @@ FOREIGN_KEYS_PRAGMA = re.compile(
     re.IGNORECASE,
 )
 ON_VALUES = ("ON", "1", "TRUE", "YES")
+# what a real run's outcome is called in a dry run
+DRY_ACTIONS = {"applied": "would apply", "rolled back": "would roll back"}
+DRY_RUN_PREFIX = "migration-guard-dry-run-"
 # first words of the statements `Runner._skip` may leave out (the three patterns above)
 MAYBE_SKIPPED = frozenset(("BEGIN", "COMMIT", "END", "ROLLBACK", "INSERT", "REPLACE", "PRAGMA"))
 FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.DOTALL)
@@ -145,6 +148,42 @@ def connect(
             conn.close()
             raise UsageError(f"--setup {setup} failed: {type(error).__name__}: {error}") from None
     return conn
+
+
+@contextmanager
+def private_copy(conn: sqlite3.Connection, name: str) -> Iterator[Path]:
+    """A copy of the connection's main database in a new temporary directory (the system's,
+    or TMPDIR), removed with everything in it when the block ends, whatever happens.
+
+    Refused with one line when that directory lacks room for the copy, before writing."""
+    import shutil  # only a dry run needs these (start-up time of every command)
+    import tempfile
+
+    size = database_size(conn)
+    with tempfile.TemporaryDirectory(prefix=DRY_RUN_PREFIX) as tmp:
+        free = shutil.disk_usage(tmp).free
+        if size > free:
+            raise CannotRun(
+                f"{name}: the dry run works on a private copy ({size / 1e6:,.0f} MB) in "
+                f"{Path(tmp).parent}, which has {free / 1e6:,.0f} MB free; point TMPDIR at a "
+                "directory with room"
+            )
+        path = Path(tmp) / "dry-run.db"
+        try:
+            target = sqlite3.connect(path)
+            try:
+                conn.backup(target)
+            finally:
+                target.close()
+        except sqlite3.Error as error:
+            raise CannotRun(f"{name}: cannot copy the database for the dry run: {error}") from None
+        yield path
+
+
+def database_size(conn: sqlite3.Connection) -> int:
+    """Bytes of the main database as this connection sees it (what a backup copies)."""
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    return pages * int(conn.execute("PRAGMA page_size").fetchone()[0])
 
 
 def forbid_attach(conn: sqlite3.Connection) -> None:
@@ -650,75 +689,55 @@ class Runner:
         *,
         rollback_to: int | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
+        setup: str | None = None,
     ) -> tuple[list[Outcome], MigrationFailed | None]:
-        """Execute the plan inside ONE transaction that is rolled back; nothing persists.
+        """Run the plan for real on a private copy of the database; nothing here changes.
 
-        Later migrations see the effects of earlier ones. Returns the outcomes and the first
-        failure (after which nothing more is tried).
+        The copy (SQLite's backup API, into a temporary directory deleted afterwards) goes
+        through the very code a real run uses: one transaction per migration, a leading PRAGMA
+        foreign_keys honoured outside it, foreign_key_check only where keys were off, dirty marks
+        for @batch and @no-transaction. One transaction around the whole plan could do none of
+        that, so its verdict differed; now the dry run fails if and only if the real run would,
+        on the same file and line. `setup` is the --setup callable, run on the copy's connection
+        as on the real one. Returns the outcomes ('would apply' / 'would roll back') and the
+        first failure (after which nothing more is tried).
         """
-        if rollback_to is not None:
-            plan = self.rollback_plan(rollback_to)
-        else:
-            plan = self.preflight(target)
         outcomes: list[Outcome] = []
-        with self.guard():
-            self.conn.execute("BEGIN")
+
+        def seen(outcome: Outcome) -> None:
+            action = DRY_ACTIONS.get(outcome.action, outcome.action)
+            dry = Outcome(outcome.migration, action, outcome.rows, outcome.seconds)
+            outcomes.append(dry)
+            if on_outcome is not None:
+                on_outcome(dry)
+
+        with private_copy(self.conn, self.db_name()) as copy:
+            conn = connect(copy, setup=setup, timeout=self._timeout() or 30.0)
             try:
-                self._create_or_upgrade()
-                for migration in plan:
-                    try:
-                        outcome = self._dry_one(migration, rollback=rollback_to is not None)
-                    except MigrationFailed as failure:
-                        return outcomes, failure
-                    outcomes.append(outcome)
-                    if on_outcome is not None:
-                        on_outcome(outcome)
+                conn.execute("PRAGMA synchronous = OFF")  # deleted afterwards: no fsync needed
+                twin = self.twin(conn)
+                try:
+                    if rollback_to is not None:
+                        twin.rollback_to(rollback_to, on_outcome=seen)
+                    else:
+                        twin.migrate(target, on_outcome=seen)
+                except MigrationFailed as failure:
+                    return outcomes, failure
             finally:
-                self.rollback_quietly()
+                conn.close()
         return outcomes, None
 
-    def _dry_one(self, migration: Migration, *, rollback: bool) -> Outcome:
-        file = migration.rollback if rollback else migration.file
-        assert file is not None
-        self._check_file(file, None if rollback else migration)
-        entry = self.entry(migration)
-        started = time.perf_counter()
-        self.conn.execute("SAVEPOINT dry_run")
-        try:
-            if not rollback and migration.directives.batch is not None:
-                rows = self._dry_batch(migration)
-            else:
-                if migration.directives.no_transaction and not rollback:
-                    self.notice(
-                        f"{file.path}: @no-transaction: the dry run executes it inside the "
-                        "dry run's transaction; statements SQLite refuses there will fail here"
-                    )
-                rows = self._run_file(file)
-            self.foreign_key_check(file)
-            seconds = time.perf_counter() - started
-            if rollback:
-                bookkeeping.unrecord(self.conn, entry.track, entry.version)
-            else:
-                bookkeeping.record(self.conn, entry, ms=int(seconds * 1000), rows=rows)
-            self.conn.execute("RELEASE dry_run")
-        except BaseException:
-            self.conn.execute("ROLLBACK TO dry_run")
-            self.conn.execute("RELEASE dry_run")
-            raise
-        action = "would roll back" if rollback else "would apply"
-        return Outcome(migration, action, rows, seconds)
-
-    def _dry_batch(self, migration: Migration) -> int:
-        statement = migration.file.statements[-1]
-        size = migration.directives.batch or 1
-        rows = 0
-        while True:
-            before = self.conn.total_changes
-            self.execute_statement(migration.file, statement, {"batch_size": size})
-            changed = self.conn.total_changes - before
-            if changed == 0:
-                return rows
-            rows += changed
+    def twin(self, conn: sqlite3.Connection) -> Runner:
+        """A runner with this one's settings on another connection (the dry run's copy)."""
+        return Runner(
+            conn,
+            self.catalog,
+            out=self.out,
+            warn_slow=self.warn_slow,
+            allow_changed=self.allow_changed,
+            progress_interval=self.progress_interval,
+            throwaway=self.throwaway,
+        )
 
     # --- dirty marks ----------------------------------------------------------------------
 
