@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TextIO
 
 from ci import backup, bookkeeping
-from ci.cli import UsageError, add_busy_timeout, add_migrations_dir, parse, seconds
+from ci.cli import (
+    UsageError,
+    add_busy_timeout,
+    add_migrations_dir,
+    add_statement_timeout,
+    parse,
+    seconds,
+)
 from ci.model import (
     Catalog,
     InputError,
@@ -99,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_busy_timeout(
         parser, default=30.0, help="wait this long for another process's lock (default: 30)"
     )
+    add_statement_timeout(
+        parser,
+        default=None,
+        help="stop and roll back a migration still running after this long (default: no "
+        "limit; a @batch or @no-transaction one is left dirty, as after any failure)",
+    )
     parser.add_argument(
         "--setup",
         metavar="MODULE:FUNCTION",
@@ -171,7 +184,12 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     conn = connect(":memory:" if in_memory else db, setup=args.setup, timeout=args.busy_timeout)
     try:
         runner = Runner(
-            conn, catalog, out=err, warn_slow=args.warn_slow, allow_changed=args.allow_changed
+            conn,
+            catalog,
+            out=err,
+            warn_slow=args.warn_slow,
+            allow_changed=args.allow_changed,
+            statement_timeout=args.statement_timeout,
         )
         if args.force_clean:
             return force_clean(runner, out)
