@@ -9,8 +9,11 @@ subprocess timeout as a safety net: before the fix each of these hung forever.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import REPO, WriteTree
@@ -186,3 +189,31 @@ def test_no_time_limit_is_the_runners_default() -> None:
 
     assert migrate_parser().parse_args(["--db", "x"]).statement_timeout is None
     assert checks_parser().parse_args([]).statement_timeout == 300.0
+
+
+def test_ctrl_c_during_a_long_statement_is_an_interrupt_not_a_runaway(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """The progress handler makes Ctrl-C reach a running statement (SQLite reports it as
+    'interrupted'); that is the user's interrupt, exit 130, not a migration past its limit."""
+    root = write_tree(BASE | {"m/schema/0002_forever.sql": NEVER_ENDS})
+    db = tmp_path / "app.db"
+    args = ["--migrations-dir", str(root / "m"), "--db", str(db), "--statement-timeout", "600"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ci.migrate", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        assert "2 to apply" in process.stdout.readline()  # printed just before migrating
+        time.sleep(0.5)  # into the endless statement (an earlier signal also exits 130)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=SAFETY_NET)
+    finally:
+        process.kill()
+    assert process.returncode == 130, out + err
+    assert "migrate: interrupted" in err and "statement-timeout" not in err
