@@ -742,6 +742,9 @@ class Runner:
             conn = connect(copy, setup=setup, timeout=self._timeout() or 30.0)
             try:
                 conn.execute("PRAGMA synchronous = OFF")  # deleted afterwards: no fsync needed
+                # the one place the dry run differs: ATTACH and VACUUM INTO would create or change
+                # files outside the copy, so they fail here (in a transaction they fail anyway)
+                forbid_attach(conn)
                 twin = self.twin(conn)
                 try:
                     if rollback_to is not None:

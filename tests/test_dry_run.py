@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from conftest import REPO, WriteTree, run_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -141,6 +142,20 @@ def test_a_file_the_real_run_refuses_is_refused_by_the_dry_run_too(
     real = verdict(*run(root, db, "--no-backup"))
     assert dry == real
     assert dry[0] == 1 and dry[1] is not None and "0002_Bad.sql" in dry[1]
+
+
+def test_a_dry_run_writes_no_file_through_attach(
+    write_tree: WriteTree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A @no-transaction ATTACH really runs in a real run; in the dry run it would write to a
+    file outside the private copy, so it is refused there (the one verdict that differs)."""
+    attach = "-- @no-transaction\nATTACH 'other.db' AS o;\nCREATE TABLE o.t (x);\n"
+    root = write_tree({"m/schema/0001_attach.sql": attach})
+    monkeypatch.chdir(tmp_path)  # where a relative ATTACH would create its file
+    db = tmp_path / "app.db"
+    code, out = run(root, db, "--dry-run")
+    assert code == 1 and "0001_attach.sql:2: ATTACH is not allowed" in out, out
+    assert not (tmp_path / "other.db").exists() and not db.exists()
 
 
 def run(root: Path, db: Path, *args: str) -> tuple[int, str]:
