@@ -6,10 +6,19 @@ updated in the same transaction as each batch; so after a crash (even `kill -9`)
 says exactly how far it got, and `--resume` simply continues: the statement's own WHERE clause
 skips rows that are already done. The `schema_version` row is written in the last transaction,
 the one in which the statement changed nothing. Nothing is fetched, so memory stays flat.
+
+A batch must never change a row twice (its WHERE excludes the rows already done), so in one run
+the statement changes at most as many rows as its table holds: those there when the run started
+(UPDATE, DELETE) or there now (an INSERT adds the rows it changes). A statement that changes
+more than both together keeps matching rows it already changed (`SET x = x + 1` with a WHERE
+that stays true) and would never end: it stops with a Runaway failure naming the statement (see
+RowBound). An INSERT that keeps adding new rows forever is not caught this way; the checks' and
+the runner's --statement-timeout stop it.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from typing import TYPE_CHECKING
@@ -20,6 +29,15 @@ from ci.progress import Progress
 if TYPE_CHECKING:
     from ci.model import Migration
     from ci.runner import Outcome, Runner
+    from ci.sqltext import Statement
+
+_NAME = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|\w+)'
+# the table a DML statement writes (a statement starting with WITH counts every table)
+TARGET = re.compile(
+    r"^(?:UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM|(?:INSERT(?:\s+OR\s+\w+)?|REPLACE)\s+INTO)\s+"
+    rf"(?P<name>{_NAME}(?:\s*\.\s*{_NAME})?)",
+    re.IGNORECASE,
+)
 
 
 def apply_batch(runner: Runner, migration: Migration, *, resume: bool = False) -> Outcome:
@@ -44,6 +62,7 @@ def apply_batch(runner: Runner, migration: Migration, *, resume: bool = False) -
         # with foreign keys enforced SQLite checks every batch itself (deferred ones at COMMIT);
         # only with them OFF is a foreign_key_check (a scan of every table) needed at the end
         enforced = runner.foreign_keys_enforced()
+        bound = RowBound(conn, statement)
         progress = Progress(runner.out, f"{migration.label} {migration.slug}", total,
                             interval=runner.progress_interval)  # fmt: skip
         committed = done
@@ -58,9 +77,10 @@ def apply_batch(runner: Runner, migration: Migration, *, resume: bool = False) -
                 runner.begin()
                 try:
                     before = conn.total_changes
-                    runner.execute_statement(file, statement, {"batch_size": size})
+                    cursor = runner.execute_statement(file, statement, {"batch_size": size})
                     changed = conn.total_changes - before
                     if changed:
+                        bound.passed(cursor.rowcount, migration)
                         done += changed
                         bookkeeping.update_mark(conn, mark.id, rows=done)
                         runner.commit(file)
@@ -105,3 +125,60 @@ def _total(runner: Runner, migration: Migration) -> int | None:
     if row is None or not isinstance(row[0], int):
         raise MigrationFailed(migration.path, line, "@progress query must return one number")
     return int(row[0])
+
+
+class RowBound:
+    """Stops a @batch statement that changes more rows in one run than its table can hold.
+
+    Legitimately the statement changes each row at most once, so the rows it changed (its own,
+    not its triggers') stay at or below max(rows at the start, rows now) <= their sum. The
+    table is counted once at the start and again only each time the total passes the bound
+    (an INSERT into an empty table: at 1, 2, 4, 8, ... times its first batch), so the counting
+    costs about one more pass over the table. A runaway UPDATE stops after twice the table."""
+
+    def __init__(self, conn: sqlite3.Connection, statement: Statement) -> None:
+        self.conn = conn
+        self.statement = statement
+        match = TARGET.match(statement.code)
+        self.table = match["name"] if match else None
+        self.start = self.rows()
+        self.bound = self.start
+        self.changed = 0
+        self.batches = 0
+
+    def rows(self) -> int:
+        """Rows of the statement's table (of every table when it cannot be told)."""
+        if self.table is not None:
+            try:
+                return int(self.conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0])
+            except sqlite3.Error:
+                self.table = None  # not a plain table name after all
+        names = self.conn.execute(
+            "SELECT '\"' || replace(name, '\"', '\"\"') || '\"' FROM sqlite_master "
+            "WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+        ).fetchall()
+        return sum(
+            int(self.conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0]) for (n,) in names
+        )
+
+    def passed(self, rowcount: int, migration: Migration) -> None:
+        """Count one batch's rows; raise Runaway when the run changed more than can be."""
+        self.batches += 1
+        self.changed += max(rowcount, 0)
+        if self.changed <= self.bound:
+            return
+        self.bound = self.start + self.rows()
+        if self.changed <= self.bound:
+            return
+        from ci.runner import Runaway
+
+        where = self.table or "the database"
+        raise Runaway(
+            migration.path,
+            self.statement.line,
+            f"@batch: {self.batches:,} batches changed {self.changed:,} rows, more than "
+            f"{where} holds (at most {self.bound:,}: its rows at the start plus now); its WHERE "
+            "keeps matching rows already changed, so it would never end",
+            "make the WHERE exclude the rows already done (e.g. WHERE x IS NULL for a "
+            "backfill of x), so the last batch changes nothing",
+        )

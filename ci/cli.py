@@ -80,6 +80,21 @@ def add_busy_timeout(parser: argparse.ArgumentParser, *, default: float, help: s
     )
 
 
+def add_statement_timeout(
+    parser: argparse.ArgumentParser, *, default: float | None, help: str
+) -> None:
+    """`--statement-timeout SECONDS`: the most one migration may run before it is stopped and
+    reported (0: no limit). The checks and `ci.migrate` take it; also a config key."""
+    parser.add_argument(
+        "--statement-timeout", type=time_limit, default=default, metavar="SECONDS", help=help
+    )
+
+
+def time_limit(text: str) -> float | None:
+    """argparse type of --statement-timeout: seconds >= 0, where 0 means no limit (None)."""
+    return seconds(text) or None
+
+
 def add_migrations_dir(parser: argparse.ArgumentParser, *, default: Path | None = None) -> None:
     """`--migrations-dir DIR`: the migrations root (every command that reads migrations)."""
     parser.add_argument(

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+# A migration that ran away, in any database check: still running after --statement-timeout, or
+# a @batch that keeps changing rows it already changed (it would never end).
+RUNAWAY = "MG311"
+
 
 class Record:
     """Base of the plain record classes here and in `ci.model`: `==`, `hash` and `repr` over

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TextIO
 
 from ci import backup, bookkeeping
-from ci.cli import UsageError, add_busy_timeout, add_migrations_dir, parse, seconds
+from ci.cli import (
+    UsageError,
+    add_busy_timeout,
+    add_migrations_dir,
+    add_statement_timeout,
+    parse,
+    seconds,
+)
 from ci.model import (
     Catalog,
     InputError,
@@ -99,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_busy_timeout(
         parser, default=30.0, help="wait this long for another process's lock (default: 30)"
     )
+    add_statement_timeout(
+        parser,
+        default=None,
+        help="stop and roll back a migration still running after this long (default: no "
+        "limit; a @batch or @no-transaction one is left dirty, as after any failure)",
+    )
     parser.add_argument(
         "--setup",
         metavar="MODULE:FUNCTION",
@@ -137,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"migrate: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        if args.dry_run:
+            print("migrate: interrupted; the dry run changed nothing", file=sys.stderr)
+            return 130
         print(
             "migrate: interrupted; the migration in progress was rolled back (a @batch or "
             "@no-transaction one stays marked dirty: finish it with --resume)",
@@ -156,7 +172,7 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         f"{p.path or catalog.root}: {p.message}; {p.hint}" if p.hint else f"{p.path}: {p.message}"
         for p in catalog.problems
     ]
-    if problems and not (args.status or args.dry_run):
+    if problems and not args.status:  # a dry run refuses them as the real run does
         raise RunRefused("\n".join(problems))
     for problem in problems:
         print(f"migrate: warning: {problem}", file=err)
@@ -172,7 +188,12 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     conn = connect(":memory:" if in_memory else db, setup=args.setup, timeout=args.busy_timeout)
     try:
         runner = Runner(
-            conn, catalog, out=err, warn_slow=args.warn_slow, allow_changed=args.allow_changed
+            conn,
+            catalog,
+            out=err,
+            warn_slow=args.warn_slow,
+            allow_changed=args.allow_changed,
+            statement_timeout=args.statement_timeout,
         )
         if args.force_clean:
             return force_clean(runner, out)
@@ -311,6 +332,9 @@ def dry_run(runner: Runner, args: argparse.Namespace, out: TextIO) -> int:
     if args.rollback is not None:
         plan = runner.rollback_plan(args.rollback)
         verb = "roll back"
+        if not plan:  # as the real rollback: nothing to do, whatever else the database holds
+            print(f"nothing to roll back: no applied migration >= {args.rollback:04d}", file=out)
+            return 0
     else:
         plan = runner.preflight(args.target)
         verb = "apply"
@@ -319,7 +343,7 @@ def dry_run(runner: Runner, args: argparse.Namespace, out: TextIO) -> int:
         file = m.rollback if args.rollback is not None else m.file
         print(f"  {number}. {m.label} {m.kind:<6} {file.path if file else m.path}", file=out)
     outcomes, failure = runner.dry_run(
-        args.target, rollback_to=args.rollback, on_outcome=_printer(out)
+        args.target, rollback_to=args.rollback, on_outcome=_printer(out), setup=args.setup
     )
     if failure is not None:
         failed = plan[len(outcomes)]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ci import runner
 from ci.cli import check_parser, parse, run_check, whole_number
-from ci.findings import Case, Finding, Report
+from ci.findings import RUNAWAY, Case, Finding, Report
 from ci.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
 from ci.model import Catalog, InputError, Migration, discover, read_ahead
 from ci.roundtrip_jobs import Part, default_jobs, plan, run_parts
@@ -29,6 +29,7 @@ from ci.sample import open_sample, prepare
 from ci.validate import (
     Options,
     add_busy_timeout_option,
+    add_statement_timeout_option,
     case_name,
     catalog_cases,
     could_not_run,
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         "process may use, at most 4; a small run always uses one)",
     )
     add_busy_timeout_option(parser)
+    add_statement_timeout_option(parser)
     return parser
 
 
@@ -81,7 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def work(args: argparse.Namespace) -> Report:
     if args.setup:
         runner.load_setup(args.setup)
-    options = Options(args.setup, None, None, False, math.inf, args.busy_timeout)
+    options = Options(
+        args.setup,
+        None,
+        None,
+        False,
+        math.inf,
+        args.busy_timeout,
+        statement_timeout=args.statement_timeout,
+    )
     return rollback_roundtrip(
         args.migrations_dir,
         options,
@@ -249,20 +259,22 @@ class RoundTrip:
         case.findings.append(Finding(CHECK, code, path, line, message, hint))
         case.path, case.line = path, line
 
+    def failed(
+        self, case: Case, code: str, failure: runner.MigrationFailed, what: str, hint: str
+    ) -> None:
+        """A failed apply or rollback: its own code, or MG311 when it ran away."""
+        if isinstance(failure, runner.Runaway):
+            code, hint = RUNAWAY, failure.hint
+        self.fail(case, code, failure.path, failure.line, f"{what}: {failure.message}", hint)
+
     def apply(self, migration: Migration, case: Case | None, code: str, what: str) -> bool:
         """Apply under the tracker; a failure is reported on `case` (or a new one)."""
         try:
             with self._tracker.watch() if self._tracker is not None else nullcontext():
                 outcome = self.run.apply(migration)
         except runner.MigrationFailed as failure:
-            case = case or self.case(migration)
-            self.fail(
-                case,
-                code,
-                failure.path,
-                failure.line,
-                f"{what}: {failure.message}",
-                "fix the statement on that line",
+            self.failed(
+                case or self.case(migration), code, failure, what, "fix the statement on that line"
             )
             return False
         if case is not None:
@@ -372,14 +384,8 @@ class RoundTrip:
             with self.tracker.watch():
                 outcome = self.run.rollback(migration)
         except runner.MigrationFailed as failure:
-            self.fail(
-                case,
-                "MG403",
-                failure.path,
-                failure.line,
-                f"rolling back {migration.label} fails: {failure.message}",
-                "fix the rollback statement on that line",
-            )
+            what = f"rolling back {migration.label} fails"
+            self.failed(case, "MG403", failure, what, "fix the rollback statement on that line")
             return False
         case.time += outcome.seconds
         return True

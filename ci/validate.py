@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci import health, runner
-from ci.cli import UsageError, add_busy_timeout
-from ci.findings import Case, Finding, Record
+from ci.cli import UsageError, add_busy_timeout, add_statement_timeout
+from ci.findings import RUNAWAY, Case, Finding, Record
 from ci.invariants import Invariant, add_invariants_option, parse_invariants
 from ci.model import Catalog, Migration
 
@@ -48,13 +48,25 @@ AFTER_INVARIANT = health.Wording(
 )
 
 
+# generous: a check's migrations run on small data; a runaway one must not hang CI for hours
+DEFAULT_STATEMENT_TIMEOUT = 300.0
+
+
 class Options(Record):
     """The options every database check takes (treat as immutable).
 
     A plain record, not a dataclass: `import dataclasses` costs ~13 ms of every database
     check's start-up, which SPEC 8 budgets as a whole process (ci.apply_empty)."""
 
-    FIELDS = ("setup", "invariants", "snapshot", "write_snapshot", "warn_slow", "busy_timeout")
+    FIELDS = (
+        "setup",
+        "invariants",
+        "snapshot",
+        "write_snapshot",
+        "warn_slow",
+        "busy_timeout",
+        "statement_timeout",
+    )
     __slots__ = FIELDS
 
     def __init__(
@@ -65,6 +77,7 @@ class Options(Record):
         write_snapshot: bool,
         warn_slow: float,
         busy_timeout: float = 30.0,  # how long to wait for another process's lock on a sample
+        statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,  # per migration; None: none
     ) -> None:
         self.setup = setup
         self.invariants = invariants
@@ -72,6 +85,7 @@ class Options(Record):
         self.write_snapshot = write_snapshot
         self.warn_slow = warn_slow
         self.busy_timeout = busy_timeout
+        self.statement_timeout = statement_timeout
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +115,17 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="flag migrations slower than this (default 300)",
     )
+    add_statement_timeout_option(parser)
+
+
+def add_statement_timeout_option(parser: argparse.ArgumentParser) -> None:
+    """`--statement-timeout`: a migration still running after this long is stopped (MG311)."""
+    add_statement_timeout(
+        parser,
+        default=DEFAULT_STATEMENT_TIMEOUT,
+        help="stop a migration (or rollback) still running after this long and report it "
+        f"(MG311; default: {DEFAULT_STATEMENT_TIMEOUT:g}; 0: no limit)",
+    )
 
 
 def add_busy_timeout_option(parser: argparse.ArgumentParser) -> None:
@@ -126,6 +151,7 @@ def options_from(args: argparse.Namespace) -> Options:
         warn_slow=args.warn_slow,
         # only the checks that read a --sample database wait for a lock (apply_empty has none)
         busy_timeout=getattr(args, "busy_timeout", 30.0),
+        statement_timeout=args.statement_timeout,
     )
 
 
@@ -141,7 +167,12 @@ def new_runner(conn: sqlite3.Connection, catalog: Catalog, options: Options) -> 
     """A runner whose notices (ignored BEGIN, ...) stay out of the check's report, on a
     check's private database (no schema_version_log rows for successful applies)."""
     return runner.Runner(
-        conn, catalog, out=io.StringIO(), warn_slow=options.warn_slow, throwaway=True
+        conn,
+        catalog,
+        out=io.StringIO(),
+        warn_slow=options.warn_slow,
+        throwaway=True,
+        statement_timeout=options.statement_timeout,
     )
 
 
@@ -220,13 +251,11 @@ def apply_case(
     try:
         outcome = run.apply(migration)
     except runner.MigrationFailed as failure:
+        code = "MG301"
+        if isinstance(failure, runner.Runaway):
+            code, hint = RUNAWAY, failure.hint
         case = failed_case(
-            check,
-            "MG301",
-            case_name(migration, run.catalog),
-            failure,
-            hint,
-            migration.kind,
+            check, code, case_name(migration, run.catalog), failure, hint, migration.kind
         )
         case.classname = classname or check
         return case
