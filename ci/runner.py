@@ -1077,14 +1077,16 @@ def file_problems(file: SqlFile, migration: Migration | None) -> list[str]:
         directives = file.directives
     except InputError as error:
         return [str(error)]
-    if not statements:
-        return [f"{file.path}: empty migration (no SQL statement); add SQL or delete the file"]
+    # No statement (comments only, or 0 bytes) is a valid no-op: applied and recorded like any
+    # other, so a numbering shared with other engines keeps no gap.
     if migration is not None and directives.batch is not None:
         return _batch_problems(file, statements)
     return []
 
 
 def _batch_problems(file: SqlFile, statements: list[Statement]) -> list[str]:
+    if not statements:
+        return [f"{file.path}: a @batch migration needs ONE DML statement; it has none"]
     if len(statements) != 1:
         return [
             f"{file.path}:{statements[1].line}: a @batch migration is ONE DML statement; "
