@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
+from functools import cache
 from pathlib import Path
 
 from ci.model import InputError
@@ -71,6 +73,33 @@ def resolve_ref(ref: str, cwd: Path) -> str:
     return out.decode().strip()
 
 
+def merge_base(ref: str, directory: Path) -> str:
+    """The commit a branch is compared with: the merge base of HEAD and `ref`, not the tip of
+    `ref`. A branch that is behind `main` has not deleted `main`'s newer migrations; it simply
+    does not have them yet. Says once on stderr which commit that is."""
+    root = repo_root(_existing_ancestor(directory))
+    return _merge_base(ref, resolve_ref(ref, root), root)
+
+
+@cache
+def _merge_base(ref: str, commit: str, root: Path) -> str:
+    try:
+        head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").decode().strip()
+    except RefError:
+        return commit  # no commit yet on this branch: everything on it is new since `ref`
+    if head == commit:
+        return commit
+    try:
+        base = _git(root, "merge-base", head, commit).decode().strip()
+    except RefError:
+        raise RefError(
+            f"HEAD and '{ref}' have no common history (git merge-base found none)"
+        ) from None
+    if base:
+        print(f"compared with merge base {base[:7]} of HEAD and {ref}", file=sys.stderr)
+    return base
+
+
 def _prefix(directory: Path) -> tuple[Path, str]:
     """(repository root, directory relative to it as 'a/b/' or '' for the root)."""
     root = repo_root(directory)
@@ -87,7 +116,16 @@ def list_files(ref: str, directory: Path) -> dict[str, str]:
 
     A directory that did not exist at `ref` gives an empty dict; a bad ref raises RefError.
     """
-    commit = resolve_ref(ref, directory)
+    return list_files_at_commit(resolve_ref(ref, directory), directory)
+
+
+def list_base_files(ref: str, directory: Path) -> dict[str, str]:
+    """`list_files` at the merge base of HEAD and `ref`: what a `--base-ref` compares with."""
+    return list_files_at_commit(merge_base(ref, directory), directory)
+
+
+def list_files_at_commit(commit: str, directory: Path) -> dict[str, str]:
+    """`list_files` for a commit id."""
     root, prefix = _prefix(directory)
     pathspec = [prefix] if prefix else []
     out = _git(root, "ls-tree", "-r", "-z", "--full-tree", commit, "--", *pathspec)

@@ -167,10 +167,11 @@ def is_no_op(migration: Migration) -> bool:
 
 
 def new_since(ref: str, catalog: Catalog) -> set[int]:
-    """Versions of the main-track migrations whose files did not exist at `ref`."""
-    from ci.gitrefs import list_files
+    """Versions of the main-track migrations whose files did not exist at the merge base of
+    HEAD and `ref`."""
+    from ci.gitrefs import list_base_files
 
-    before = set(list_files(ref, catalog.root))
+    before = set(list_base_files(ref, catalog.root))
     return {m.version for m in catalog.main if _relative(m, catalog) not in before}
 
 
