@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 
@@ -180,6 +181,39 @@ def export_tree(ref: str, directory: Path, destination: Path) -> Path:
         target.write_bytes(data)
     destination.mkdir(parents=True, exist_ok=True)
     return destination
+
+
+def changed_paths(from_ref: str, to_ref: str, cwd: Path | None = None) -> list[str]:
+    """Paths (from the repository root) changed on `to_ref` since its merge base with
+    `from_ref`: what pre-commit itself passes to a hook at pre-push."""
+    root = repo_root(cwd or Path.cwd())
+    out = _git(root, "diff", "--name-only", "--no-renames", "-z", f"{from_ref}...{to_ref}")
+    return [os.fsdecode(name) for name in out.split(b"\0") if name]
+
+
+@contextmanager
+def checked_out(ref: str, cwd: Path, destination: Path) -> Iterator[tuple[Path, Path]]:
+    """A detached git worktree of `ref` at `destination`, removed afterwards; yields (the
+    repository's root, the worktree). A real worktree, not an export: checks that compare with
+    a base ref run git inside it. The repository's hooks (post-checkout) do not run."""
+    root = repo_root(cwd)
+    commit = resolve_ref(ref, root)
+    _git(
+        root,
+        "-c",
+        "core.hooksPath=/dev/null",
+        "worktree",
+        "add",
+        "--quiet",
+        "--detach",
+        str(destination),
+        commit,
+    )
+    try:
+        yield root, destination
+    finally:
+        with suppress(RefError):  # already gone: `git worktree prune` forgets it
+            _git(root, "worktree", "remove", "--force", str(destination))
 
 
 def hook_refs(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
