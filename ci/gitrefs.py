@@ -77,7 +77,7 @@ def resolve_ref(ref: str, cwd: Path) -> str:
 def merge_base(ref: str, directory: Path) -> str:
     """The commit a branch is compared with: the merge base of HEAD and `ref`, not the tip of
     `ref`. A branch that is behind `main` has not deleted `main`'s newer migrations; it simply
-    does not have them yet. Says once on stderr which commit that is."""
+    does not have them yet. Says once on stderr which commit that is, when it is not the tip."""
     root = repo_root(_existing_ancestor(directory))
     return _merge_base(ref, resolve_ref(ref, root), root)
 
@@ -96,7 +96,7 @@ def _merge_base(ref: str, commit: str, root: Path) -> str:
         raise RefError(
             f"HEAD and '{ref}' have no common history (git merge-base found none)"
         ) from None
-    if base:
+    if base != commit:  # the tip itself needs no note: it is what the user named
         print(f"compared with merge base {base[:7]} of HEAD and {ref}", file=sys.stderr)
     return base
 

@@ -19,6 +19,7 @@ pre-push or `pre-commit run --from-ref A --to-ref B`, PRE_COMMIT_FROM_REF / PRE_
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tempfile
@@ -26,38 +27,41 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ci.cli import parse, touches_migrations
 from ci.config import DEFAULT_CONFIG
 from ci.gitrefs import changed_paths, checked_out, hook_refs
-
-Main = Callable[[Sequence[str] | None], int]
 
 # Besides migrations, a change to one of these files can change a verdict.
 ALSO_CONCERNED = (".sql", ".lock", DEFAULT_CONFIG)
 
 
 def run_hook(
-    check_main: Main,
-    parser: argparse.ArgumentParser,
+    check: str,
     argv: Sequence[str] | None,
     *,
     also: Callable[[argparse.Namespace], Sequence[Path]] = lambda args: (),
 ) -> int:
-    """Call `check_main` on the whole directory, or return 0 when no FILES concern it.
+    """Call `ci.<check>`'s `main` on the whole directory, or return 0 when no FILES concern it.
 
     `also` names further paths that count as migrations for this check (e.g. the lock file).
+    The check (and `ci.cli`) are imported only after the quick exit: a push that changes no SQL
+    pays for a Python start and one `git diff`, not for loading the checks.
     """
     tokens = list(sys.argv[1:] if argv is None else argv)
     from_ref, to_ref = hook_refs()
     if to_ref is not None and from_ref is not None and not _pushes_migrations(from_ref, to_ref):
         return 0
+    from ci.cli import parse
+
+    module = importlib.import_module(f"ci.{check}")
+    parser: argparse.ArgumentParser = module.build_parser()
     with judged_commit(to_ref):
         args = parse(parser, tokens)
         files: list[Path] = [Path(f) for f in args.files]
         if files and not _concerned(files, args, also(args)):
             return 0
         options = without_files(tokens, files) + declared_ref_options(parser, args)
-        return check_main(options)
+        code: int = module.main(options)
+        return code
 
 
 def declared_ref_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
@@ -103,6 +107,8 @@ def _pushes_migrations(from_ref: str, to_ref: str) -> bool:
 
 
 def _concerned(files: list[Path], args: argparse.Namespace, extra: Sequence[Path]) -> bool:
+    from ci.cli import touches_migrations
+
     if touches_migrations(files, args.migrations_dir):
         return True
     wanted = {path.resolve() for path in extra}
