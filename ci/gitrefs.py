@@ -187,7 +187,8 @@ def changed_paths(from_ref: str, to_ref: str, cwd: Path | None = None) -> list[s
     """Paths (from the repository root) changed on `to_ref` since its merge base with
     `from_ref`: what pre-commit itself passes to a hook at pre-push."""
     root = repo_root(cwd or Path.cwd())
-    out = _git(root, "diff", "--name-only", "--no-renames", "-z", f"{from_ref}...{to_ref}")
+    older, newer = resolve_ref(from_ref, root), resolve_ref(to_ref, root)  # names a bad ref
+    out = _git(root, "diff", "--name-only", "--no-renames", "-z", f"{older}...{newer}")
     return [os.fsdecode(name) for name in out.split(b"\0") if name]
 
 

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ci.config import DEFAULT_CONFIG
-from ci.gitrefs import changed_paths, checked_out, hook_refs
+from ci.gitrefs import RefError, changed_paths, checked_out, hook_refs
 
 # Besides migrations, a change to one of these files can change a verdict.
 ALSO_CONCERNED = (".sql", ".lock", DEFAULT_CONFIG)
@@ -48,20 +48,29 @@ def run_hook(
     """
     tokens = list(sys.argv[1:] if argv is None else argv)
     from_ref, to_ref = hook_refs()
-    if to_ref is not None and from_ref is not None and not _pushes_migrations(from_ref, to_ref):
-        return 0
-    from ci.cli import parse
-
-    module = importlib.import_module(f"ci.{check}")
-    parser: argparse.ArgumentParser = module.build_parser()
-    with judged_commit(to_ref):
-        args = parse(parser, tokens)
-        files: list[Path] = [Path(f) for f in args.files]
-        if files and not _concerned(files, args, also(args)):
+    try:
+        if to_ref and from_ref and not _pushes_migrations(from_ref, to_ref):
             return 0
-        options = without_files(tokens, files) + declared_ref_options(parser, args)
-        code: int = module.main(options)
-        return code
+        from ci.cli import parse
+
+        module = importlib.import_module(f"ci.{check}")
+        parser: argparse.ArgumentParser = module.build_parser()
+        with judged_commit(to_ref):
+            args = parse(parser, tokens)
+            files: list[Path] = [Path(f) for f in args.files]
+            if files and not _concerned(files, args, also(args)):
+                return 0
+            options = without_files(tokens, files) + declared_ref_options(parser, args)
+            code: int = module.main(options)
+            return code
+    except RefError as error:  # the refs pre-commit handed over (the check's own are its job)
+        return could_not_run(check, error)
+
+
+def could_not_run(check: str, error: RefError) -> int:
+    """One line and exit 2, as the checks do for a ref they cannot read."""
+    print(f"{check}: {error}", file=sys.stderr)
+    return 2
 
 
 def declared_ref_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:

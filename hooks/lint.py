@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ci import lint
 from ci.cli import parse
-from ci.gitrefs import hook_refs
-from hooks._common import judged_commit, without_files
+from ci.gitrefs import RefError, hook_refs
+from hooks._common import could_not_run, judged_commit, without_files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,12 +25,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return lint.main(tokens)
     if not any(token.endswith(".sql") for token in tokens):
         return 0  # no SQL file: no checkout
-    with judged_commit(to_ref):
-        files = [Path(f) for f in parse(lint.build_parser(), tokens).files]
-        present = [f for f in files if f.exists()]  # deleted by the pushed commits
-        if files and not present:
-            return 0
-        return lint.main(without_files(tokens, files) + [str(f) for f in present])
+    try:
+        with judged_commit(to_ref):
+            files = [Path(f) for f in parse(lint.build_parser(), tokens).files]
+            present = [f for f in files if f.exists()]  # deleted by the pushed commits
+            if files and not present:
+                return 0
+            return lint.main(without_files(tokens, files) + [str(f) for f in present])
+    except RefError as error:
+        return could_not_run(lint.CHECK, error)
 
 
 if __name__ == "__main__":

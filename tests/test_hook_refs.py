@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import WriteTree, git
 from tests.test_merge_base import M, commit, repo, run
 
@@ -97,3 +99,18 @@ def test_lint_hook_lints_the_pushed_commit(repo: Path, write_tree: WriteTree) ->
     done = run(repo, "hooks.lint", "--no-sqlfluff", bad, **push_env("main", "feature"))
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"{bad}:1: MG5" in done.stdout
+
+
+@pytest.mark.parametrize(("from_ref", "to_ref"), [("deadbeef", "HEAD"), ("HEAD", "nope")])
+def test_a_ref_git_cannot_find_is_one_line_and_exit_2(
+    repo: Path, from_ref: str, to_ref: str
+) -> None:
+    bad = to_ref if from_ref == "HEAD" else from_ref
+    hooks: list[tuple[str, list[str]]] = [("hooks.apply_empty", [])]
+    if bad == to_ref:  # lint reads the files at TO_REF only
+        hooks.append(("hooks.lint", [f"{M}/schema/0001_init.sql"]))
+    for hook, args in hooks:
+        done = run(repo, hook, *args, **push_env(from_ref, to_ref))
+        assert done.returncode == 2, (hook, done.stdout + done.stderr)
+        assert "Traceback" not in done.stderr
+        assert len(done.stderr.splitlines()) == 1 and f"'{bad}' does not exist" in done.stderr
