@@ -93,12 +93,20 @@ def _merge_base(ref: str, commit: str, root: Path) -> str:
     try:
         base = _git(root, "merge-base", head, commit).decode().strip()
     except RefError:
-        raise RefError(
-            f"HEAD and '{ref}' have no common history (git merge-base found none)"
-        ) from None
+        raise RefError(_no_merge_base(ref, root)) from None
     if base != commit:  # the tip itself needs no note: it is what the user named
         print(f"compared with merge base {base[:7]} of HEAD and {ref}", file=sys.stderr)
     return base
+
+
+def _no_merge_base(ref: str, root: Path) -> str:
+    message = f"HEAD and '{ref}' have no common history (git merge-base found none)"
+    if _git(root, "rev-parse", "--is-shallow-repository").strip() == b"true":
+        message += (
+            "; this is a shallow clone: fetch the history (git fetch --unshallow; in GitHub "
+            "Actions actions/checkout with fetch-depth: 0, in GitLab CI GIT_DEPTH: 0)"
+        )
+    return message
 
 
 def _prefix(directory: Path) -> tuple[Path, str]:

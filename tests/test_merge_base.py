@@ -88,3 +88,21 @@ def test_editing_unmerged_work_is_not_an_applied_edit(repo: Path, write_tree: Wr
     (repo / M / "schema/0001_init.sql").write_text("CREATE TABLE t (b INTEGER);\n")
     done = run(repo, "ci.checksums", "--base-ref", "main")  # merged work is still guarded
     assert done.returncode == 1 and f"{M}/schema/0001_init.sql:1: MG201" in done.stdout
+
+
+def test_a_shallow_clone_without_the_merge_base_says_how_to_fetch_it(
+    repo: Path, write_tree: WriteTree, tmp_path: Path
+) -> None:
+    git(repo, "checkout", "-q", "-b", "feature")
+    write_tree({"README.md": "feature\n"})
+    commit(repo, "feature work")
+    git(repo, "checkout", "-q", "main")
+    write_tree({"NOTES.md": "main\n"})
+    commit(repo, "main work")
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--no-single-branch", repo.as_uri(), str(clone))
+    git(clone, "checkout", "-q", "feature")
+    done = run(clone, "ci.checksums", "--base-ref", "origin/main")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "shallow clone" in done.stderr and "fetch-depth: 0" in done.stderr, done.stderr
