@@ -73,3 +73,15 @@ def test_empty_rollback_of_a_real_migration_still_fails(root: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"{M}/rollback/0004_rollback.sql: MG402 the rollback of 0004" in done.stdout
     assert "0002" not in done.stdout
+
+
+def test_migrate_rollback_runs_an_empty_rollback_only_for_a_no_op(root: Path) -> None:
+    assert run_module("ci.migrate", "--db", "app.db", cwd=root).returncode == 0
+    done = run_module("ci.migrate", "--db", "app.db", "--rollback", "2", "--no-backup", cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr  # 0004 real, 0003 and 0002 no-ops
+    (root / M / "rollback/0001_rollback.sql").write_text("-- forgot\n")
+    done = run_module("ci.migrate", "--db", "app.db", "--rollback", "0", "--no-backup", cwd=root)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{M}/rollback/0001_rollback.sql: empty rollback" in done.stderr
+    with sqlite3.connect(root / "app.db") as conn:
+        assert [v for (v,) in conn.execute("SELECT version FROM schema_version")] == [1]
