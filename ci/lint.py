@@ -135,7 +135,7 @@ def lint(
         if ctx.text.strip():
             contexts.append(ctx)  # comments only is a valid no-op migration: linted as usual
         else:
-            findings[path].append(_zero_bytes(path))
+            findings[path].append(_zero_bytes(path, folder))
     rules = tuple(rule for rule in RULES if rule.code not in exclude)
     for ctx in contexts:
         findings[ctx.path].extend(run_rules(ctx, rules))
@@ -190,7 +190,7 @@ def file_context(path: Path, folder: str, min_sqlite: tuple[int, int, int]) -> F
     )
 
 
-def _zero_bytes(path: Path) -> Finding:
+def _zero_bytes(path: Path, folder: str) -> Finding:
     """A migration with nothing in it (0 bytes, or blanks) runs as a no-op; a warning, as it is
     more often a slip than a plan: a comment-only file says why it does nothing."""
     return Finding(
@@ -198,7 +198,7 @@ def _zero_bytes(path: Path) -> Finding:
         INPUT_CODE,
         str(path),
         None,
-        "empty file: it runs as a no-op migration",
+        f"empty file: it runs as a no-op {'rollback' if folder == 'rollback' else 'migration'}",
         "write its SQL, or a comment saying why it does nothing",
         "warning",
     )

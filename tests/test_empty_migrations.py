@@ -85,3 +85,12 @@ def test_migrate_rollback_runs_an_empty_rollback_only_for_a_no_op(root: Path) ->
     assert f"{M}/rollback/0001_rollback.sql: empty rollback" in done.stderr
     with sqlite3.connect(root / "app.db") as conn:
         assert [v for (v,) in conn.execute("SELECT version FROM schema_version")] == [1]
+
+
+def test_lint_names_an_empty_rollback_as_a_rollback(root: Path) -> None:
+    done = run_module("ci.lint", "--no-sqlfluff", cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        f"{M}/rollback/0003_rollback.sql: MG500 warning: empty file: it runs as a no-op rollback."
+        in done.stdout
+    )
