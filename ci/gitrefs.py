@@ -25,10 +25,12 @@ class RefError(InputError):
     """A ref or repository that git cannot answer for (exit 2)."""
 
 
-def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
+def _git(
+    cwd: Path, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+) -> bytes:
     try:
         done = subprocess.run(
-            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False
+            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False, env=env
         )
     except FileNotFoundError:
         raise RefError("git is not installed (needed for --base-ref)") from None
@@ -204,20 +206,13 @@ def changed_paths(from_ref: str, to_ref: str, cwd: Path | None = None) -> list[s
 def checked_out(ref: str, cwd: Path, destination: Path) -> Iterator[tuple[Path, Path]]:
     """A detached git worktree of `ref` at `destination`, removed afterwards; yields (the
     repository's root, the worktree). A real worktree, not an export: checks that compare with
-    a base ref run git inside it. The repository's hooks (post-checkout) do not run."""
+    a base ref run git inside it. The repository's hooks (post-checkout) do not run, and Git LFS
+    files stay pointers (no download on every push)."""
     root = repo_root(cwd)
     commit = resolve_ref(ref, root)
-    _git(
-        root,
-        "-c",
-        "core.hooksPath=/dev/null",
-        "worktree",
-        "add",
-        "--quiet",
-        "--detach",
-        str(destination),
-        commit,
-    )
+    no_hooks = ("-c", "core.hooksPath=/dev/null")
+    add = ("worktree", "add", "--quiet", "--detach", str(destination), commit)
+    _git(root, *no_hooks, *add, env={**os.environ, "GIT_LFS_SKIP_SMUDGE": "1"})
     try:
         yield root, destination
     finally:

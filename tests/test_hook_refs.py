@@ -114,3 +114,18 @@ def test_a_ref_git_cannot_find_is_one_line_and_exit_2(
         assert done.returncode == 2, (hook, done.stdout + done.stderr)
         assert "Traceback" not in done.stderr
         assert len(done.stderr.splitlines()) == 1 and f"'{bad}' does not exist" in done.stderr
+
+
+def test_judging_the_pushed_commit_runs_none_of_the_repository_hooks(
+    repo: Path, write_tree: WriteTree
+) -> None:
+    base = git(repo, "rev-parse", "HEAD").strip()
+    write_tree({f"{M}/schema/0002_u.sql": "-- @irreversible x\nCREATE TABLE u (a INTEGER);\n"})
+    tip = commit(repo, "second")
+    marker = repo.parent / "post-checkout-ran"
+    hook = repo / ".git/hooks/post-checkout"
+    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\n")
+    hook.chmod(0o755)
+    done = run(repo, "hooks.numbering", **push_env(base, tip))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not marker.exists()  # pre-commit's own post-checkout hook would run again, nested
