@@ -101,26 +101,32 @@ def _after_path(error: InputError) -> str:
 # ---- sources of "applied" -------------------------------------------------------------------
 
 
-def from_lock(lock: lockfile.Lock) -> list[Applied]:
+def from_lock(lock: lockfile.Lock, *, merged: list[Applied] | None = None) -> list[Applied]:
+    """The lock's entries; with `merged` (the files at the merge base) only those: a file this
+    branch added is unmerged work, not applied anywhere yet, so editing it is fine."""
+    on_base = None if merged is None else {a.path for a in merged}
     return [
         Applied("the lock file", e.path, e.checksum, e.path, code=e.code)
         for e in lock.entries.values()
+        if on_base is None or e.path in on_base
     ]
 
 
 def from_base_ref(ref: str, migrations_dir: Path) -> list[Applied]:
     from ci import gitrefs
 
-    listing = gitrefs.list_files(ref, migrations_dir)
+    base = gitrefs.merge_base(ref, migrations_dir)
+    source = f"base ref {ref}"
+    if base != gitrefs.resolve_ref(ref, migrations_dir):
+        source += f" (merge base {base[:7]})"
+    listing = gitrefs.list_files_at_commit(base, migrations_dir)
     wanted = {p: b for p, b in listing.items() if lockfile.sort_key(p)[0] < 2}
     blobs = gitrefs.read_blobs(migrations_dir, wanted.values())
     applied = []
     for relative, blob in sorted(wanted.items(), key=lambda item: lockfile.sort_key(item[0])):
         data = blobs[blob]
         # the code fingerprint comes from old_text when the file turns out edited (rarely)
-        applied.append(
-            Applied(f"base ref {ref}", relative, checksum(data), relative, old_text=_text(data))
-        )
+        applied.append(Applied(source, relative, checksum(data), relative, old_text=_text(data)))
     return applied
 
 
@@ -435,8 +441,9 @@ def check(
             added = lockfile.update(lockfile.read(path) or lock, current.data)
             print(f"{path}: added {len(added)} entries", file=sys.stderr)
         lock = lockfile.read(path)
+    base = from_base_ref(base_ref, migrations_dir) if base_ref else None
     if lock is not None:
-        sources.append(from_lock(lock))
+        sources.append(from_lock(lock, merged=base))
     elif lock_path is not None:
         raise InputError(f"{lock_path}: lock file not found (create it with --update)")
     elif db is None and base_ref is None:
@@ -450,8 +457,8 @@ def check(
                 "create it with python -m ci.checksums --update and commit it",
             )
         )
-    if base_ref:
-        sources.append(from_base_ref(base_ref, migrations_dir))
+    if base is not None:
+        sources.append(base)
     if db is not None:
         applied, notes = from_database(db, current, busy_timeout=busy_timeout)
         sources.append(applied)

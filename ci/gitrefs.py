@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from functools import cache
 from pathlib import Path
 
 from ci.model import InputError
@@ -22,10 +25,12 @@ class RefError(InputError):
     """A ref or repository that git cannot answer for (exit 2)."""
 
 
-def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
+def _git(
+    cwd: Path, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+) -> bytes:
     try:
         done = subprocess.run(
-            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False
+            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False, env=env
         )
     except FileNotFoundError:
         raise RefError("git is not installed (needed for --base-ref)") from None
@@ -71,6 +76,41 @@ def resolve_ref(ref: str, cwd: Path) -> str:
     return out.decode().strip()
 
 
+def merge_base(ref: str, directory: Path) -> str:
+    """The commit a branch is compared with: the merge base of HEAD and `ref`, not the tip of
+    `ref`. A branch that is behind `main` has not deleted `main`'s newer migrations; it simply
+    does not have them yet. Says once on stderr which commit that is, when it is not the tip."""
+    root = repo_root(_existing_ancestor(directory))
+    return _merge_base(ref, resolve_ref(ref, root), root)
+
+
+@cache
+def _merge_base(ref: str, commit: str, root: Path) -> str:
+    try:
+        head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").decode().strip()
+    except RefError:
+        return commit  # no commit yet on this branch: everything on it is new since `ref`
+    if head == commit:
+        return commit
+    try:
+        base = _git(root, "merge-base", head, commit).decode().strip()
+    except RefError:
+        raise RefError(_no_merge_base(ref, root)) from None
+    if base != commit:  # the tip itself needs no note: it is what the user named
+        print(f"compared with merge base {base[:7]} of HEAD and {ref}", file=sys.stderr)
+    return base
+
+
+def _no_merge_base(ref: str, root: Path) -> str:
+    message = f"HEAD and '{ref}' have no common history (git merge-base found none)"
+    if _git(root, "rev-parse", "--is-shallow-repository").strip() == b"true":
+        message += (
+            "; this is a shallow clone: fetch the history (git fetch --unshallow; in GitHub "
+            "Actions actions/checkout with fetch-depth: 0, in GitLab CI GIT_DEPTH: 0)"
+        )
+    return message
+
+
 def _prefix(directory: Path) -> tuple[Path, str]:
     """(repository root, directory relative to it as 'a/b/' or '' for the root)."""
     root = repo_root(directory)
@@ -87,7 +127,16 @@ def list_files(ref: str, directory: Path) -> dict[str, str]:
 
     A directory that did not exist at `ref` gives an empty dict; a bad ref raises RefError.
     """
-    commit = resolve_ref(ref, directory)
+    return list_files_at_commit(resolve_ref(ref, directory), directory)
+
+
+def list_base_files(ref: str, directory: Path) -> dict[str, str]:
+    """`list_files` at the merge base of HEAD and `ref`: what a `--base-ref` compares with."""
+    return list_files_at_commit(merge_base(ref, directory), directory)
+
+
+def list_files_at_commit(commit: str, directory: Path) -> dict[str, str]:
+    """`list_files` for a commit id."""
     root, prefix = _prefix(directory)
     pathspec = [prefix] if prefix else []
     out = _git(root, "ls-tree", "-r", "-z", "--full-tree", commit, "--", *pathspec)
@@ -142,6 +191,33 @@ def export_tree(ref: str, directory: Path, destination: Path) -> Path:
         target.write_bytes(data)
     destination.mkdir(parents=True, exist_ok=True)
     return destination
+
+
+def changed_paths(from_ref: str, to_ref: str, cwd: Path | None = None) -> list[str]:
+    """Paths (from the repository root) changed on `to_ref` since its merge base with
+    `from_ref`: what pre-commit itself passes to a hook at pre-push."""
+    root = repo_root(cwd or Path.cwd())
+    older, newer = resolve_ref(from_ref, root), resolve_ref(to_ref, root)  # names a bad ref
+    out = _git(root, "diff", "--name-only", "--no-renames", "-z", f"{older}...{newer}")
+    return [os.fsdecode(name) for name in out.split(b"\0") if name]
+
+
+@contextmanager
+def checked_out(ref: str, cwd: Path, destination: Path) -> Iterator[tuple[Path, Path]]:
+    """A detached git worktree of `ref` at `destination`, removed afterwards; yields (the
+    repository's root, the worktree). A real worktree, not an export: checks that compare with
+    a base ref run git inside it. The repository's hooks (post-checkout) do not run, and Git LFS
+    files stay pointers (no download on every push)."""
+    root = repo_root(cwd)
+    commit = resolve_ref(ref, root)
+    no_hooks = ("-c", "core.hooksPath=/dev/null")
+    add = ("worktree", "add", "--quiet", "--detach", str(destination), commit)
+    _git(root, *no_hooks, *add, env={**os.environ, "GIT_LFS_SKIP_SMUDGE": "1"})
+    try:
+        yield root, destination
+    finally:
+        with suppress(RefError):  # already gone: `git worktree prune` forgets it
+            _git(root, "worktree", "remove", "--force", str(destination))
 
 
 def hook_refs(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:

@@ -128,9 +128,14 @@ def lint(
     contexts = []
     for path, folder in targets:
         try:
-            contexts.append(file_context(path, folder, min_sqlite))
+            ctx = file_context(path, folder, min_sqlite)
         except InputError as error:
             findings[path].append(input_finding(path, error))
+            continue
+        if ctx.text.strip():
+            contexts.append(ctx)  # comments only is a valid no-op migration: linted as usual
+        else:
+            findings[path].append(_zero_bytes(path, folder))
     rules = tuple(rule for rule in RULES if rule.code not in exclude)
     for ctx in contexts:
         findings[ctx.path].extend(run_rules(ctx, rules))
@@ -180,10 +185,22 @@ def file_context(path: Path, folder: str, min_sqlite: tuple[int, int, int]) -> F
     """Read one file for the rules; unusable input raises InputError naming file and line."""
     sql_file = SqlFile(path)
     statements = tuple(sql_file.statements)
-    if not statements:
-        raise InputError(f"{path}: empty migration: no SQL statements")
     return FileContext(
         path, folder, sql_file.text, statements, sql_file.directives, min_sqlite=min_sqlite
+    )
+
+
+def _zero_bytes(path: Path, folder: str) -> Finding:
+    """A migration with nothing in it (0 bytes, or blanks) runs as a no-op; a warning, as it is
+    more often a slip than a plan: a comment-only file says why it does nothing."""
+    return Finding(
+        CHECK,
+        INPUT_CODE,
+        str(path),
+        None,
+        f"empty file: it runs as a no-op {'rollback' if folder == 'rollback' else 'migration'}",
+        "write its SQL, or a comment saying why it does nothing",
+        "warning",
     )
 
 
@@ -194,8 +211,7 @@ def input_finding(path: Path, error: InputError) -> Finding:
     if match and match["path"] == str(path):
         return Finding(CHECK, INPUT_CODE, str(path), int(match["line"]), match["message"])
     message = text.removeprefix(f"{path}: ")
-    hint = "write the migration's SQL, or delete the file" if "empty" in message else ""
-    return Finding(CHECK, INPUT_CODE, str(path), None, message, hint)
+    return Finding(CHECK, INPUT_CODE, str(path), None, message, "")
 
 
 def _case(path: Path, findings: list[Finding]) -> Case:

@@ -37,23 +37,32 @@ class Base:
         self.paths: set[str] = set()
         self.head: dict[str, int] = {"main": 0, "seed": 0}
 
-    def add(self, relative: str) -> None:
+    def add(self, relative: str, *, taken_only: bool = False) -> None:
+        """Count `relative` in; `taken_only`: its number is taken, but the file is not one this
+        branch has merged (it is on the tip of the base ref only)."""
         folder, _, name = relative.rpartition("/")
         parsed = parse_name(name)
         if parsed is None or folder not in ("", *MAIN_FOLDERS, SEED_FOLDER):
             return  # rollbacks, stray files: not numbered migrations
         track = track_of(folder)
-        self.paths.add(relative)
+        if not taken_only:
+            self.paths.add(relative)
         self.head[track] = max(self.head[track], parsed[0])
 
 
 def base_at(ref: str, migrations_dir: Path) -> Base:
-    """The migrations at `ref` (names only, one `git ls-tree`)."""
-    from ci.gitrefs import list_files
+    """What `ref` has (names only, `git ls-tree`): a migration is new when the merge base of HEAD
+    and `ref` lacks it (a branch behind `ref` has not deleted `ref`'s newer files), and must be
+    numbered above the highest number on the tip of `ref` (another branch may have taken it)."""
+    from ci import gitrefs
 
     base = Base(ref)
-    for relative in list_files(ref, migrations_dir):
+    merge_base = gitrefs.merge_base(ref, migrations_dir)
+    for relative in gitrefs.list_files_at_commit(merge_base, migrations_dir):
         base.add(relative)
+    if merge_base != gitrefs.resolve_ref(ref, migrations_dir):
+        for relative in gitrefs.list_files(ref, migrations_dir):
+            base.add(relative, taken_only=True)
     return base
 
 

@@ -699,7 +699,7 @@ class Runner:
                 )
                 problems.append(f"{m.path}: {m.label} {why}; cannot roll back to {version:04d}")
             else:
-                problems += file_problems(m.rollback, None)
+                problems += rollback_problems(m)
                 plan.append(m)
         if problems:
             raise RunRefused("\n".join(problems))
@@ -1253,14 +1253,35 @@ def file_problems(file: SqlFile, migration: Migration | None) -> list[str]:
         directives = file.directives
     except InputError as error:
         return [str(error)]
-    if not statements:
-        return [f"{file.path}: empty migration (no SQL statement); add SQL or delete the file"]
+    # No statement (comments only, or 0 bytes) is a valid no-op: applied and recorded like any
+    # other, so a numbering shared with other engines keeps no gap.
     if migration is not None and directives.batch is not None:
         return _batch_problems(file, statements)
     return []
 
 
+def rollback_problems(migration: Migration) -> list[str]:
+    """Why `migration`'s rollback file cannot undo it: an empty rollback undoes only a no-op."""
+    rollback = migration.rollback
+    assert rollback is not None
+    problems = file_problems(rollback, None)
+    if problems or rollback.statements:
+        return problems
+    try:
+        no_op = not migration.file.statements
+    except InputError:
+        no_op = False
+    if no_op:
+        return []
+    return [
+        f"{rollback.path}: empty rollback (no SQL statement) of {migration.label}, which "
+        "changes the database; write the statements that undo it"
+    ]
+
+
 def _batch_problems(file: SqlFile, statements: list[Statement]) -> list[str]:
+    if not statements:
+        return [f"{file.path}: a @batch migration needs ONE DML statement; it has none"]
     if len(statements) != 1:
         return [
             f"{file.path}:{statements[1].line}: a @batch migration is ONE DML statement; "

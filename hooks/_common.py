@@ -2,56 +2,129 @@
 
 pre-commit passes file names (shuffled, possibly split over several processes) and, for
 pre-push or `pre-commit run --from-ref A --to-ref B`, PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF.
-A check whose answer depends on the whole directory must not look only at those files: the
-adapter returns 0 at once when none of them is a migration, and otherwise runs the check on the
-whole directory, with PRE_COMMIT_FROM_REF as its `--base-ref` (the checks read the working tree,
-which is what PRE_COMMIT_TO_REF names when pre-commit runs them).
+
+- The hooks never rely on pre-commit's `files:` pattern to find the migrations: the directory
+  comes from `--migrations-dir` or `migration-guard.yaml`, so a project that keeps them in
+  `db/migrations` is checked, not skipped. A whole-directory hook runs `always_run`; it returns
+  0 at once when the files pre-commit passed, or the files changed between FROM_REF and TO_REF,
+  hold no migration, no lock and no config file.
+- With TO_REF set, the hook judges that commit, not the working tree: pushing `main` while
+  `feature` is checked out checks `main`. The commit is checked out into a temporary git
+  worktree (removed afterwards) and the check runs there, so file names in its output read as
+  usual.
+- FROM_REF becomes `--base-ref` only for checks that declare that option (read from the check's
+  own parser, so a check that gains or loses an option needs no change here).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from ci.cli import parse, touches_migrations
-from ci.gitrefs import hook_refs
+from ci.config import DEFAULT_CONFIG
+from ci.gitrefs import RefError, changed_paths, checked_out, hook_refs
 
-Main = Callable[[Sequence[str] | None], int]
+# Besides migrations, a change to one of these files can change a verdict.
+ALSO_CONCERNED = (".sql", ".lock", DEFAULT_CONFIG)
 
 
 def run_hook(
-    check_main: Main,
-    parser: argparse.ArgumentParser,
+    check: str,
     argv: Sequence[str] | None,
     *,
     also: Callable[[argparse.Namespace], Sequence[Path]] = lambda args: (),
 ) -> int:
-    """Call `check_main` on the whole directory, or return 0 when no FILES concern it.
+    """Call `ci.<check>`'s `main` on the whole directory, or return 0 when no FILES concern it.
 
     `also` names further paths that count as migrations for this check (e.g. the lock file).
+    The check (and `ci.cli`) are imported only after the quick exit: a push that changes no SQL
+    pays for a Python start and one `git diff`, not for loading the checks.
     """
     tokens = list(sys.argv[1:] if argv is None else argv)
-    args = parse(parser, tokens)
-    files: list[Path] = args.files
-    if files and not _concerned(files, args, also(args)):
-        return 0
-    options = _without_files(tokens, files)
+    from_ref, to_ref = hook_refs()
+    try:
+        if to_ref and from_ref and not _pushes_migrations(from_ref, to_ref):
+            return 0
+        from ci.cli import parse
+
+        module = importlib.import_module(f"ci.{check}")
+        parser: argparse.ArgumentParser = module.build_parser()
+        with judged_commit(to_ref):
+            args = parse(parser, tokens)
+            files: list[Path] = [Path(f) for f in args.files]
+            if files and not _concerned(files, args, also(args)):
+                return 0
+            options = without_files(tokens, files) + declared_ref_options(parser, args)
+            code: int = module.main(options)
+            return code
+    except RefError as error:  # the refs pre-commit handed over (the check's own are its job)
+        return could_not_run(check, error)
+
+
+def could_not_run(check: str, error: RefError) -> int:
+    """One line and exit 2, as the checks do for a ref they cannot read."""
+    print(f"{check}: {error}", file=sys.stderr)
+    return 2
+
+
+def declared_ref_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """`--base-ref FROM_REF` when the check's parser declares `--base-ref` and the user gave
+    none: a check without it (apply_empty) must not be handed an option it refuses."""
     from_ref, _ = hook_refs()
-    if from_ref is not None and getattr(args, "base_ref", None) is None:
-        options += ["--base-ref", from_ref]
-    return check_main(options)
+    action = parser._option_string_actions.get("--base-ref")
+    if from_ref is None or action is None or getattr(args, action.dest, None) is not None:
+        return []
+    return ["--base-ref", from_ref]
+
+
+@contextmanager
+def judged_commit(to_ref: str | None) -> Iterator[None]:
+    """Run the body in a checkout of `to_ref` (same subfolder), or in place when it is None."""
+    if to_ref is None:
+        yield
+        return
+    here = Path.cwd()
+    with (
+        tempfile.TemporaryDirectory(prefix="migration-guard-") as tmp,
+        checked_out(to_ref, here, Path(tmp) / "tree") as (root, tree),
+    ):
+        saved = {k: os.environ.pop(k) for k in _GIT_LOCATION if k in os.environ}
+        os.chdir(tree / here.resolve().relative_to(root))
+        try:
+            yield
+        finally:
+            os.chdir(here)
+            os.environ.update(saved)
+
+
+# git sets these for some hooks; inside the temporary worktree they would point git back at
+# the user's own index and working tree.
+_GIT_LOCATION = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
+
+
+def _pushes_migrations(from_ref: str, to_ref: str) -> bool:
+    """Whether the pushed commits change a migration, a lock or the config (cheap: names only,
+    before any checkout). Any `.sql` counts: the config that names the directory is read later,
+    from the pushed commit."""
+    return any(path.endswith(ALSO_CONCERNED) for path in changed_paths(from_ref, to_ref))
 
 
 def _concerned(files: list[Path], args: argparse.Namespace, extra: Sequence[Path]) -> bool:
+    from ci.cli import touches_migrations
+
     if touches_migrations(files, args.migrations_dir):
         return True
     wanted = {path.resolve() for path in extra}
-    return any(Path(f).resolve() in wanted for f in files)
+    return any(f.name == DEFAULT_CONFIG or f.resolve() in wanted for f in files)
 
 
-def _without_files(tokens: list[str], files: list[Path]) -> list[str]:
+def without_files(tokens: list[str], files: list[Path]) -> list[str]:
     """The options alone: pre-commit appends the file names after the hook's `args`."""
     count = len(files)
     if count and [Path(t) for t in tokens[-count:]] == files:

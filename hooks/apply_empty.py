@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ci import apply_empty
 from hooks._common import run_hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_hook(apply_empty.main, apply_empty.build_parser(), argv)
+    return run_hook("apply_empty", argv)
 
 
 if __name__ == "__main__":

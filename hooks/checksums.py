@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ci import checksums, lockfile
+from ci import lockfile
 from hooks._common import run_hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run_hook(
-        checksums.main,
-        checksums.build_parser(),
+        "checksums",
         argv,
         also=lambda args: [args.lock or lockfile.default_path(args.migrations_dir)],
     )

@@ -2,18 +2,38 @@
 
 Unlike the whole-directory checks, lint answers per file: it lints exactly the files pre-commit
 passes (`pass_filenames: true`), and returns 0 at once, before importing sqlfluff, when none of
-them is under the migrations directory.
+them is under the migrations directory. At pre-push it lints them as they are in the pushed
+commit (PRE_COMMIT_TO_REF), as the other hooks do.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ci import lint
+from ci.cli import parse
+from ci.gitrefs import RefError, hook_refs
+from hooks._common import could_not_run, judged_commit, without_files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return lint.main(argv)
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    _, to_ref = hook_refs()
+    if to_ref is None:
+        return lint.main(tokens)
+    if not any(token.endswith(".sql") for token in tokens):
+        return 0  # no SQL file: no checkout
+    try:
+        with judged_commit(to_ref):
+            files = [Path(f) for f in parse(lint.build_parser(), tokens).files]
+            present = [f for f in files if f.exists()]  # deleted by the pushed commits
+            if files and not present:
+                return 0
+            return lint.main(without_files(tokens, files) + [str(f) for f in present])
+    except RefError as error:
+        return could_not_run(lint.CHECK, error)
 
 
 if __name__ == "__main__":

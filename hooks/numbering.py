@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ci import numbering
 from hooks._common import run_hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_hook(numbering.main, numbering.build_parser(), argv)
+    return run_hook("numbering", argv)
 
 
 if __name__ == "__main__":

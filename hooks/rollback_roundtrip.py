@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ci import rollback_roundtrip
 from hooks._common import run_hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_hook(rollback_roundtrip.main, rollback_roundtrip.build_parser(), argv)
+    return run_hook("rollback_roundtrip", argv)
 
 
 if __name__ == "__main__":

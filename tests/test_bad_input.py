@@ -105,9 +105,6 @@ NAMES = ("numbering", "migrate")  # checks that refuse a directory they cannot p
 CASES = [
     _file("non_utf8", b"INSERT INTO t (name) VALUES ('caf\xe9');\n", folder="data"),
     _file("binary", b"SQLite format 3\x00\x10\x00\x01\x01\x00@  \x00\x00\x00\x01"),
-    _file("empty", b""),
-    _file("whitespace_only", b"  \n\t\n   \n"),
-    _file("comment_only", b"-- nothing to do yet\n/* later */\n"),
     _file("syntax_error", b"CREATE TABLE u (id INTEGER);\nCREATE TABLEE v (id INTEGER);\n"),
     _file(
         "fails_at_run_time",  # valid SQL that lint has nothing to say about

@@ -72,6 +72,7 @@ def test_from_ref_becomes_base_ref(
     (repo / M / "schema/0002_more.sql").write_text("-- @irreversible x\nCREATE TABLE v (a);\n")
     git(repo, "commit", "-q", "-am", "edit an applied file and commit it")
     assert checksums.main(["--rehash", f"{M}/schema/0002_more.sql"]) == 0  # the lock agrees...
+    git(repo, "commit", "-q", "-am", "rehash it: the pushed commit (TO_REF) is what is judged")
     capsys.readouterr()
     monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
     monkeypatch.setenv("PRE_COMMIT_TO_REF", "HEAD")

@@ -228,8 +228,7 @@ def test_sqlfluff_max_bytes_must_be_a_byte_count(write_tree: WriteTree) -> None:
 BAD_INPUT = {
     "0002_not_utf8.sql": (b"SELECT 1;\n\xff\xfe;\n", ":2: MG500 not valid UTF-8 (byte 0xff)"),
     "0003_binary.sql": (b"\x00\x01binary", ": MG500 binary file (contains NUL bytes), not SQL"),
-    "0004_empty.sql": (b"", ": MG500 empty migration: no SQL statements"),
-    "0005_comment.sql": (b"-- only a comment\n", ": MG500 empty migration: no SQL statements"),
+    "0004_empty.sql": (b"", ": MG500 warning: empty file: it runs as a no-op migration"),
     "0006_directive.sql": (b"-- @frobnicate\nSELECT 1;\n", ":1: MG500 unknown directive @frob"),
 }
 
@@ -249,7 +248,7 @@ def test_bad_input_is_one_line_each_and_exit_1(write_tree: WriteTree) -> None:
     assert [line for line in lines if "0007_dir.sql" in line] == [
         f"{MIGRATIONS}/data/0007_dir.sql: MG500 is a directory, not a SQL file."
     ]
-    assert lines[-1] == "FAILED lint: 1 passed, 6 failed"
+    assert lines[-1] == "FAILED lint: 2 passed, 4 failed, 1 warning"
 
 
 def test_missing_directory_is_exit_2(

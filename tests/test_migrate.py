@@ -251,8 +251,6 @@ def good(write_tree: WriteTree) -> Path:
     ("name", "content", "code", "message"),
     [
         ("schema/0003_latin1.sql", b"SELECT 'caf\xe9';\n", 1, "0003_latin1.sql:1: not valid UTF-8"),
-        ("schema/0003_empty.sql", b"", 1, "0003_empty.sql: empty migration"),
-        ("schema/0003_comments.sql", b"-- nothing here\n", 1, "empty migration"),
         ("schema/0003_bin.sql", b"SQLite\x00\x01", 1, "binary file"),
         ("schema/3_short.sql", b"SELECT 1;\n", 1, "narrower than 4 digits"),
         ("schema/0003_x.sql", b"-- @frobnicate\nSELECT 1;\n", 1, "unknown directive @frobnicate"),
