@@ -61,6 +61,7 @@ WRITING = {
     "UPDATE": _SCHEMA_TABLE,
     "DELETE": _SCHEMA_TABLE,
 }
+FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.DOTALL)
 SCHEMA_TABLES = frozenset(("sqlite_master", "sqlite_schema"))
 ON_VALUES = frozenset(("ON", "1", "TRUE", "YES"))
 
@@ -178,7 +179,12 @@ def _transaction(screen: Screen, operation: str | None, _: str | None) -> Verdic
         else "the runner runs each migration in its own transaction"
     )
     word = screen.word if screen.word in ("BEGIN", "COMMIT", "END", "ROLLBACK") else operation
-    return Verdict(IGNORE, f"{word} ignored; {why}", f"the runner ignores it ({why})")
+    reason = (
+        f"the runner ignores it: {why}"
+        if screen.no_transaction
+        else "the runner owns the transaction and ignores it"
+    )
+    return Verdict(IGNORE, f"{word} ignored; {why}", reason)
 
 
 def _savepoint(screen: Screen, operation: str | None, name: str | None) -> Verdict | None:
@@ -341,6 +347,18 @@ class Gate:
         screen.word = word
         verdict = self.run(screen, lambda: self.conn.execute(sql))
         return verdict.message if verdict is not None and verdict.kind == REFUSE else None
+
+    def query(self, sql: str) -> sqlite3.Cursor:
+        """`conn.execute(sql)` for a query of the user's (an invariant) under the rules of a
+        migration's statement; one they would not run raises sqlite3.DatabaseError saying why."""
+        match = FIRST_WORD.match(sql)
+        if not needs_screening(match[1].upper() if match else "", sql):
+            return self.conn.execute(sql)
+        ran: list[sqlite3.Cursor] = []
+        verdict = self.run(self.new_screen(), lambda: ran.append(self.conn.execute(sql)))
+        if verdict is not None:
+            raise sqlite3.DatabaseError(verdict.message or "ignored: it is not a query")
+        return ran[0]
 
     @contextmanager
     def observing(self, observer: Authorizer) -> Iterator[None]:

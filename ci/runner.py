@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import sqlite3
 import sys
 import time
@@ -26,6 +25,7 @@ from ci.bookkeeping import AppliedRow, DirtyMark, Entry
 from ci.cli import UsageError
 from ci.findings import Record
 from ci.gatekeeper import (
+    FIRST_WORD,
     NO_TRANSACTION_SAVEPOINT,
     REFUSE,
     SCREENED,
@@ -52,8 +52,6 @@ __all__ = [
     "connect_for_reading",
     "load_setup",
 ]
-
-FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.DOTALL)
 
 
 class MigrationFailed(Exception):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from ci import health, runner
 from ci.cli import UsageError, add_busy_timeout
 from ci.findings import Case, Finding, Record
+from ci.gatekeeper import gate_of
 from ci.invariants import Invariant, add_invariants_option, parse_invariants
 from ci.model import Catalog, Migration
 
@@ -322,7 +323,9 @@ def reopened(conn: sqlite3.Connection, setup: str | None) -> sqlite3.Connection:
     # release it with its next read, so that another connection can read the file
     conn.execute("PRAGMA locking_mode = NORMAL")
     conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-    return runner.connect(path, setup=setup, readonly=True)
+    fresh = runner.connect(path, setup=setup, readonly=True)
+    gate_of(fresh).check = True  # still the check's database: the checks' rules (invariants)
+    return fresh
 
 
 def unreadable_case(check: str, root: str, error: str) -> Case:

@@ -445,3 +445,20 @@ def test_validation_sees_what_a_fresh_connection_sees(
     conn.close()
     failed = [f.message for c in cases for f in c.findings]
     assert any("malformed database schema" in message for message in failed), failed
+
+
+def test_invariant_pragma_off_the_allow_list_cannot_run_in_a_check(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root = write_tree(tree({"schema/0001_t.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY);\n"}))
+    invariants = root / "invariants.sql"
+    invariants.write_text(
+        "-- invariant: keys hold\nPRAGMA foreign_key_check;\n\n"
+        f"-- invariant: sneaky\nPRAGMA temp_store_directory = '{elsewhere}';\n"
+    )
+    done = _check("apply_empty", root, "--invariants", str(invariants))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "invariants.sql:5" in done.stderr and "temp_store_directory" in done.stderr
