@@ -3,7 +3,7 @@ says a statement is: the one place for it (the runner, the checks and lint MG508
 
 SQLite's authorizer reports, while a statement is prepared, every transaction statement
 (SQLITE_TRANSACTION 'BEGIN'/'COMMIT'/'ROLLBACK'), savepoint statement (SQLITE_SAVEPOINT
-'BEGIN'/'RELEASE'/'ROLLBACK' and the name), PRAGMA (its name and argument), ATTACH, DETACH and
+'BEGIN'/'RELEASE'/'ROLLBACK' and the name), PRAGMA (its name and argument), ATTACH and
 every table written, whatever the statement's spelling, case or comments. A text pattern cannot
 promise that (`COMMIT TRANSACTION tx` once slipped past one and committed half a migration).
 Refusing in the authorizer also stops a pragma whose effect happens while it is prepared
@@ -40,14 +40,12 @@ TRANSACTION = sqlite3.SQLITE_TRANSACTION
 SAVEPOINT = sqlite3.SQLITE_SAVEPOINT
 PRAGMA = sqlite3.SQLITE_PRAGMA
 ATTACH = sqlite3.SQLITE_ATTACH
-DETACH = sqlite3.SQLITE_DETACH
-WRITES = frozenset((sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE))
 
-# First words of the only statements SQLite reports as a transaction, savepoint, PRAGMA, ATTACH
-# or DETACH (the grammar starts each with its keyword; EXPLAIN prepares the statement after it,
+# First words of the only statements SQLite reports as a transaction, savepoint, PRAGMA or
+# ATTACH (the grammar starts each with its keyword; EXPLAIN prepares the statement after it,
 # VACUUM INTO attaches its target).
 SCREENED = frozenset(
-    ("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "ATTACH", "DETACH")
+    ("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "ATTACH")
 ) | {"EXPLAIN", "VACUUM"}
 # Statements that can write a table: screened only if they contain a name the rules are about
 # (a table is written only by naming it: schema_version, or SQLite's schema table, whose every
@@ -234,9 +232,10 @@ def _pragma(screen: Screen, name: str | None, value: str | None) -> Verdict | No
 def _attach(screen: Screen, _: str | None, __: str | None) -> Verdict | None:
     if not screen.check:
         return None
+    what = "VACUUM INTO" if screen.word == "VACUUM" else "ATTACH"  # it attaches its target
     return Verdict(
         REFUSE,
-        "ATTACH is not allowed in a check: the check works on a throwaway database in a "
+        f"{what} is not allowed in a check: the check works on a throwaway database in a "
         "temporary directory and must not create or change files outside it",
     )
 
@@ -265,8 +264,7 @@ RULES: dict[int, Callable[[Screen, str | None, str | None], Verdict | None]] = {
     TRANSACTION: _transaction,
     SAVEPOINT: _savepoint,
     PRAGMA: _pragma,
-    ATTACH: _attach,
-    DETACH: _attach,
+    ATTACH: _attach,  # (DETACH can only undo an ATTACH)
     sqlite3.SQLITE_INSERT: _insert,
     sqlite3.SQLITE_UPDATE: _write,
     sqlite3.SQLITE_DELETE: _write,
