@@ -20,6 +20,7 @@ the fingerprint tracker watches through it (`Gate.observing`) and an authorizer 
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -430,12 +431,19 @@ def classify(sql: str) -> Action | None:
     return seen[0] if seen else None
 
 
-@lru_cache(maxsize=1)
+_SCRATCH: dict[int, sqlite3.Connection] = {}  # per process: never used across a fork
+
+
 def _scratch() -> sqlite3.Connection:
-    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    setlimit = getattr(conn, "setlimit", None)
-    if setlimit is not None:  # nothing prepared here may attach a file, even by mistake
-        setlimit(getattr(sqlite3, "SQLITE_LIMIT_ATTACHED", 7), 0)
+    pid = os.getpid()
+    conn = _SCRATCH.get(pid)
+    if conn is None:
+        _SCRATCH.clear()  # a parent's connection, inherited by fork: dropped, never used
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        setlimit = getattr(conn, "setlimit", None)
+        if setlimit is not None:  # nothing prepared here may attach a file, even by mistake
+            setlimit(getattr(sqlite3, "SQLITE_LIMIT_ATTACHED", 7), 0)
+        _SCRATCH[pid] = conn
     return conn
 
 
