@@ -28,6 +28,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from ci.bookkeeping import LOG_TABLE, TABLE
+from ci.gatekeeper import gate_of
 
 EXCLUDED_GROUPS = frozenset({TABLE, LOG_TABLE})
 MASTER_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master"})
@@ -416,11 +417,10 @@ class Tracker:
                 broad.append(True)
             return sqlite3.SQLITE_OK
 
-        self.conn.set_authorizer(authorize)
         try:
-            yield
+            with gate_of(self.conn).observing(authorize):  # the connection's one authorizer
+                yield
         finally:
-            self.conn.set_authorizer(None)
             if broad:
                 self._refresh_all()
             else:

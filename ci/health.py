@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from ci.cli import UsageError
 from ci.findings import Case, Finding
+from ci.gatekeeper import gate_of
 from ci.invariants import Invariant
 
 SHOWN = 5  # rows quoted in a message; one more is fetched to say "and more"
@@ -50,7 +51,9 @@ def invariant_case(
     """An invariant query must return no rows; one that cannot run is a usage error (exit 2)."""
     case = Case(f"invariant: {invariant.name}", check, path=path, line=invariant.line)
     try:
-        rows = conn.execute(invariant.sql).fetchmany(SHOWN + 1)
+        # the connection's gate: on a check's database, the pragmas a migration may not run
+        # there, an invariant may not run either
+        rows = gate_of(conn).query(invariant.sql).fetchmany(SHOWN + 1)
     except sqlite3.Error as error:
         raise UsageError(
             f"{path}:{invariant.line}: invariant '{invariant.name}' cannot run: {error}"

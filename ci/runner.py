@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import math
 import os
-import re
 import sqlite3
 import sys
 import time
@@ -26,6 +25,19 @@ from ci import bookkeeping
 from ci.bookkeeping import AppliedRow, DirtyMark, Entry
 from ci.cli import UsageError
 from ci.findings import Record
+from ci.gatekeeper import (
+    FIRST_WORD,
+    NO_TRANSACTION_SAVEPOINT,
+    REFUSE,
+    SCREENED,
+    WRITING,
+    Gate,
+    GatedConnection,
+    Screen,
+    classify,
+    foreign_keys_setting,
+    gate_of,
+)
 from ci.model import Catalog, InputError, Migration, SqlFile, label_of, read_ahead
 from ci.sqltext import Statement, checksum_matches, code_fingerprint
 
@@ -44,21 +56,6 @@ __all__ = [
     "reading",
 ]
 
-TRANSACTION_CONTROL = re.compile(
-    r"^(?:BEGIN(?:\s+(?:DEFERRED|IMMEDIATE|EXCLUSIVE))?(?:\s+TRANSACTION)?"
-    r"|(?:COMMIT|END|ROLLBACK)(?:\s+TRANSACTION)?)\s*;?$",
-    re.IGNORECASE,
-)
-SCHEMA_VERSION_INSERT = re.compile(
-    r"^(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO\s+(?:main\s*\.\s*)?"
-    r"[\"`\[]?schema_version[\"`\]]?(?:\s|\(|$)",
-    re.IGNORECASE,
-)
-FOREIGN_KEYS_PRAGMA = re.compile(
-    r"^PRAGMA\s+(?:main\s*\.\s*)?foreign_keys\s*(?:=\s*|\(\s*)['\"]?(?P<value>\w+)",
-    re.IGNORECASE,
-)
-ON_VALUES = ("ON", "1", "TRUE", "YES")
 # what a real run's outcome is called in a dry run
 DRY_ACTIONS = {"applied": "would apply", "rolled back": "would roll back"}
 DRY_RUN_PREFIX = "migration-guard-dry-run-"
@@ -67,16 +64,6 @@ DRY_RUN_PREFIX = "migration-guard-dry-run-"
 # statement that is nothing but VM steps (a 2,000,000-row recursive CTE): under 1% slower;
 # 1,000 steps cost ~3%. A migration of ordinary size never reaches one callback.
 PROGRESS_STEPS = 10_000
-# first words of the statements `Runner._skip` may leave out (the three patterns above)
-MAYBE_SKIPPED = frozenset(("BEGIN", "COMMIT", "END", "ROLLBACK", "INSERT", "REPLACE", "PRAGMA"))
-FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.DOTALL)
-# the word each skippable INSERT/REPLACE or PRAGMA must contain: a statement without it is run
-# without stripping its comments first (a data migration's INSERTs are the common case)
-SKIP_NEEDS = {
-    "INSERT": re.compile("schema_version", re.IGNORECASE),
-    "REPLACE": re.compile("schema_version", re.IGNORECASE),
-    "PRAGMA": re.compile("foreign_keys", re.IGNORECASE),
-}
 
 
 class MigrationFailed(Exception):
@@ -137,12 +124,18 @@ def connect(
 ) -> sqlite3.Connection:
     """Open a database the way every part of the tool does (autocommit; we BEGIN ourselves).
 
-    Raises CannotRun with one line for a file that is not SQLite, a missing directory, and so on.
+    The connection's one authorizer is its gate (ci.gatekeeper), with the stricter rules of a
+    check on a throwaway database (durable=False); a --setup function's authorizer is kept
+    and asked after the gate's rules. Raises CannotRun with one line for a file that is not
+    SQLite, a missing directory, and so on.
     """
     path = Path(db)
     target = path.resolve().as_uri() + "?mode=ro" if readonly else str(path)
     try:
-        conn = sqlite3.connect(target, timeout=timeout, isolation_level=None, uri=readonly)
+        conn = sqlite3.connect(
+            target, timeout=timeout, isolation_level=None, uri=readonly, factory=GatedConnection
+        )
+        conn.gate = Gate(conn, check=not durable)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("PRAGMA foreign_keys = ON")
         if not durable:
@@ -204,17 +197,13 @@ def database_size(conn: sqlite3.Connection) -> int:
 
 
 def forbid_attach(conn: sqlite3.Connection) -> None:
-    """Make ATTACH fail on this connection (a limit of 0 attached databases; Python 3.10 has no
-    setlimit, so there an authorizer refuses it, which costs a callback per prepared action)."""
+    """Make ATTACH fail on this connection: a limit of 0 attached databases, which also stops
+    VACUUM INTO and anything the gate does not screen (an invariant, a --setup function's SQL).
+    The gate refuses a migration's ATTACH in a check in any case (Python 3.10 has no setlimit:
+    there the gate alone refuses it)."""
     setlimit = getattr(conn, "setlimit", None)
     if setlimit is not None:
         setlimit(getattr(sqlite3, "SQLITE_LIMIT_ATTACHED", 7), 0)
-        return
-
-    def refuse_attach(action: int, *_: object) -> int:
-        return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_ATTACH else sqlite3.SQLITE_OK
-
-    conn.set_authorizer(refuse_attach)
 
 
 def connect_for_reading(
@@ -387,8 +376,10 @@ class Runner:
         self.progress_interval = progress_interval
         self._ready = False
         self._warned: set[str] = set()
+        # decides what a migration's transaction statements, pragmas, ... do (ci.gatekeeper)
+        self.gate = gate_of(conn)
         # PRAGMA foreign_keys as last read or set here: the runner owns the setting while it
-        # runs (a migration's own PRAGMA foreign_keys is skipped, see _skip), and reading it
+        # runs (a migration's own PRAGMA foreign_keys is ignored, see _screened), and reading it
         # again before every migration re-prepares the pragma after each schema change
         self._foreign_keys_on: bool | None = None
         # the statement an error about the database file (locked, disk full) stopped at
@@ -1021,41 +1012,35 @@ class Runner:
     def _run_file(self, file: SqlFile) -> int:
         """Execute a file's statements in the current transaction (or autocommit); rows changed."""
         before = self.conn.total_changes
+        screen: Screen | None = None
         for statement in file.statements:
-            if self._skip(file, statement):
-                continue
-            self.execute_statement(file, statement, None)
+            word = leading_word(statement)
+            if word in SCREENED or (word in WRITING and WRITING[word].search(statement.raw)):
+                if screen is None:
+                    screen = self.gate.new_screen(no_transaction=file.directives.no_transaction)
+                self._screened(file, statement, word, screen)
+            else:  # the common case: no authorizer call at all
+                self.execute_statement(file, statement, None)
         return self.conn.total_changes - before
 
-    def _skip(self, file: SqlFile, statement: Statement) -> bool:
-        word = leading_word(statement)
-        if word not in MAYBE_SKIPPED:
-            return False  # the common case, decided without stripping every comment
-        needs = SKIP_NEEDS.get(word)
-        if needs is not None and not needs.search(statement.raw):
-            return False
-        code = statement.code
-        where = f"{file.location}:{statement.line}"  # location: str(path), without a Path
-        if TRANSACTION_CONTROL.match(code):
-            self.notice(
-                f"{where}: notice: {statement.keyword} ignored; the runner runs each "
-                "migration in its own transaction"
-            )
-            return True
-        if SCHEMA_VERSION_INSERT.match(code):
-            self.notice(
-                f"{where}: notice: INSERT INTO schema_version ignored; the runner records "
-                "the migration itself"
-            )
-            return True
-        if FOREIGN_KEYS_PRAGMA.match(code):
-            if statement not in _leading(file):
-                self.notice(
-                    f"{where}: notice: PRAGMA foreign_keys has no effect inside a transaction; "
-                    "the runner restores foreign_keys after the migration"
-                )
-            return True
-        return False
+    def _screened(self, file: SqlFile, statement: Statement, word: str, screen: Screen) -> None:
+        """Run a statement that may be transaction control, a PRAGMA, an ATTACH or a write to
+        schema_version, as the gatekeeper decides from what SQLite says it is: run, ignored
+        with a notice, or refused (the migration fails)."""
+        screen.word = word
+        screen.leading = word == "PRAGMA" and any(s is statement for s, _ in _leading(file))
+        try:
+            verdict = self.gate.run(screen, lambda: self.conn.execute(statement.sql))
+        except sqlite3.Error as error:
+            if is_environmental(error):
+                raise
+            raise MigrationFailed(file.path, statement.line, describe(error, statement)) from None
+        if verdict is None:
+            return
+        if verdict.kind == REFUSE:
+            raise MigrationFailed(file.path, statement.line, verdict.message)
+        if verdict.message:
+            self.notice(f"{file.location}:{statement.line}: notice: {verdict.message}")
 
     def execute_statement(
         self, file: SqlFile, statement: Statement, params: dict[str, int] | None
@@ -1130,7 +1115,9 @@ class Runner:
     def _check_file(self, file: SqlFile, migration: Migration | None) -> None:
         problems = file_problems(file, migration)
         if problems:
-            raise MigrationFailed(file.path, None, problems[0].split(": ", 1)[-1])
+            where, _, message = problems[0].removeprefix(str(file.path)).partition(": ")
+            line = where.removeprefix(":")
+            raise MigrationFailed(file.path, int(line) if line.isdigit() else None, message)
 
     def warn_if_slow(self, outcome: Outcome) -> None:
         if outcome.action == "applied" and outcome.seconds > self.warn_slow:
@@ -1226,24 +1213,23 @@ def leading_word(statement: Statement) -> str:
     return word if word.isalpha() else first_word(statement)
 
 
-def _leading(file: SqlFile) -> list[Statement]:
-    """The PRAGMA foreign_keys statements before the first other statement of the file."""
-    leading: list[Statement] = []
+def _leading(file: SqlFile) -> list[tuple[Statement, bool]]:
+    """The PRAGMA foreign_keys = X statements before the first other statement of the file,
+    with the setting each asks for (SQLite says what each is: any spelling, quoting, case)."""
+    leading: list[tuple[Statement, bool]] = []
     for statement in file.statements:
-        if leading_word(statement) != "PRAGMA" or not FOREIGN_KEYS_PRAGMA.match(statement.code):
+        word = leading_word(statement)
+        setting = foreign_keys_setting(word, statement.raw, statement.sql)
+        if setting is None:
             break
-        leading.append(statement)
+        leading.append((statement, setting))
     return leading
 
 
 def leading_foreign_keys(file: SqlFile) -> bool | None:
     """The foreign_keys setting the file asks for at its top (None: leave it as it is)."""
     leading = _leading(file)
-    if not leading:
-        return None
-    match = FOREIGN_KEYS_PRAGMA.match(leading[-1].code)
-    assert match is not None
-    return match["value"].upper() in ON_VALUES
+    return leading[-1][1] if leading else None
 
 
 def file_problems(file: SqlFile, migration: Migration | None) -> list[str]:
@@ -1255,6 +1241,10 @@ def file_problems(file: SqlFile, migration: Migration | None) -> list[str]:
         return [str(error)]
     # No statement (comments only, or 0 bytes) is a valid no-op: applied and recorded like any
     # other, so a numbering shared with other engines keeps no gap.
+    if migration is not None and directives.no_transaction:
+        refused = _savepoints(file, statements)
+        if refused:
+            return refused
     if migration is not None and directives.batch is not None:
         return _batch_problems(file, statements)
     return []
@@ -1277,6 +1267,17 @@ def rollback_problems(migration: Migration) -> list[str]:
         f"{rollback.path}: empty rollback (no SQL statement) of {migration.label}, which "
         "changes the database; write the statements that undo it"
     ]
+
+
+def _savepoints(file: SqlFile, statements: list[Statement]) -> list[str]:
+    """A @no-transaction file's savepoint statements, refused before its first statement runs
+    (each of its statements commits on its own: the run could not undo the ones before)."""
+    return [
+        f"{file.path}:{statement.line}: {NO_TRANSACTION_SAVEPOINT}"
+        for statement in statements
+        if leading_word(statement) in ("SAVEPOINT", "RELEASE", "ROLLBACK", "EXPLAIN")
+        and (classify(statement.sql) or (0,))[0] == sqlite3.SQLITE_SAVEPOINT
+    ][:1]
 
 
 def _batch_problems(file: SqlFile, statements: list[Statement]) -> list[str]:

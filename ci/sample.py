@@ -18,6 +18,7 @@ from pathlib import Path
 from ci import runner
 from ci.cli import UsageError
 from ci.findings import Case, Finding
+from ci.gatekeeper import gate_of
 from ci.model import OTHER_SPECIAL, Catalog, Migration, SqlFile, special_file_kind
 from ci.validate import Options, apply_case, new_runner, not_run
 
@@ -197,13 +198,17 @@ def load_fixture(
 ) -> Case:
     """Run the fixture's statements in one transaction; a failure names its line."""
     case = Case(f"sample {sample.path}", classname or check, path=str(sample.path))
-    conn.execute("BEGIN")
+    gate = gate_of(conn)
+    screen = gate.new_screen()  # the migrations' rules: BEGIN/COMMIT ignored, pragmas listed
+    conn.execute("BEGIN")  # the fixture loads in one transaction of ours
     for statement in SqlFile(sample.path).statements:
-        if runner.TRANSACTION_CONTROL.match(statement.code):
-            continue  # the fixture loads in one transaction of ours
         try:
-            conn.execute(statement.sql)
+            refused = gate.execute(
+                screen, runner.leading_word(statement), statement.raw, statement.sql
+            )
         except sqlite3.Error as error:
+            refused = str(error)
+        if refused is not None:
             conn.execute("ROLLBACK")
             case.line = statement.line
             case.findings.append(
@@ -212,7 +217,7 @@ def load_fixture(
                     "MG309",
                     str(sample.path),
                     statement.line,
-                    f"the sample fixture does not load at version {sample.version:04d}: {error}",
+                    f"the sample fixture does not load at version {sample.version:04d}: {refused}",
                     "make the fixture fit the schema of its @sample-version",
                 )
             )

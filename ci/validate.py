@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from ci import health, runner
 from ci.cli import UsageError, add_busy_timeout, add_statement_timeout
 from ci.findings import RUNAWAY, Case, Finding, Record
+from ci.gatekeeper import gate_of
 from ci.invariants import Invariant, add_invariants_option, parse_invariants
 from ci.model import Catalog, Migration
 
@@ -308,24 +309,62 @@ def validate(
     options: Options,
     invariants: list[Invariant],
 ) -> list[Case]:
-    """Cases after the last migration: integrity, foreign keys, version, invariants, snapshot."""
+    """Cases after the last migration: integrity, foreign keys, version, invariants, snapshot.
+
+    They read the database through a new connection, as every later user of it will: the
+    migrating connection keeps the schema it built in memory, so an edit of the schema table
+    behind its back (a writable_schema edit) would pass there and be "malformed" for anyone else.
+    """
     root = str(run.catalog.root)
-    cases = [
-        _timed(lambda: health.integrity_case(check, conn, root, AFTER_INTEGRITY)),
-        _timed(lambda: health.foreign_key_case(check, conn, root, AFTER_FOREIGN_KEYS)),
-        _timed(lambda: version_case(check, run)),
-    ]
-    path = str(options.invariants)
-    cases += [
-        _timed(lambda i=i: health.invariant_case(check, conn, i, path, AFTER_INVARIANT))
-        for i in invariants
-    ]
-    if options.snapshot is not None:
-        if options.write_snapshot:
-            cases.append(_timed(lambda: write_snapshot_case(check, conn, options.snapshot)))
-        else:
-            cases.append(_timed(lambda: snapshot_case(check, conn, options)))
+    try:
+        fresh = reopened(conn, options.setup)
+    except runner.CannotRun as error:
+        return [unreadable_case(check, root, str(error)), _timed(lambda: version_case(check, run))]
+    try:
+        cases = [
+            _timed(lambda: health.integrity_case(check, fresh, root, AFTER_INTEGRITY)),
+            _timed(lambda: health.foreign_key_case(check, fresh, root, AFTER_FOREIGN_KEYS)),
+            _timed(lambda: version_case(check, run)),
+        ]
+        path = str(options.invariants)
+        cases += [
+            _timed(lambda i=i: health.invariant_case(check, fresh, i, path, AFTER_INVARIANT))
+            for i in invariants
+        ]
+        if options.snapshot is not None:
+            if options.write_snapshot:
+                cases.append(_timed(lambda: write_snapshot_case(check, fresh, options.snapshot)))
+            else:
+                cases.append(_timed(lambda: snapshot_case(check, fresh, options)))
+    finally:
+        if fresh is not conn:
+            fresh.close()
     return cases
+
+
+def reopened(conn: sqlite3.Connection, setup: str | None) -> sqlite3.Connection:
+    """A new read-only connection to `conn`'s database file (`conn` itself for an in-memory
+    one). Raises CannotRun when a new connection cannot read it (a malformed schema)."""
+    path = next((file for _, name, file in conn.execute("PRAGMA database_list") if name == "main"))
+    if not path:
+        return conn
+    # the check's connection holds its lock until told otherwise (locking_mode EXCLUSIVE):
+    # release it with its next read, so that another connection can read the file
+    conn.execute("PRAGMA locking_mode = NORMAL")
+    conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    fresh = runner.connect(path, setup=setup, readonly=True)
+    gate_of(fresh).check = True  # still the check's database: the checks' rules (invariants)
+    return fresh
+
+
+def unreadable_case(check: str, root: str, error: str) -> Case:
+    """The integrity case when a new connection cannot even read the schema."""
+    case = Case("integrity_check", check, path=root)
+    message = f"{AFTER_INTEGRITY.prefix}: a new connection cannot read the database: {error}"
+    case.findings.append(
+        Finding(check, AFTER_INTEGRITY.code, root, None, message, AFTER_INTEGRITY.hint)
+    )
+    return case
 
 
 def _timed(make: object) -> Case:

@@ -130,6 +130,24 @@ CASES = [
         concerned=("lint", "apply_empty", "apply_sample", "rollback_roundtrip"),
         migrate_creates=("attached.db",),
     ),
+    _file(  # issue 13: a spelling a pattern missed really committed half the migration
+        "commit_transaction_with_a_name",
+        b"INSERT INTO t (id, name) VALUES (10, 'a');\n/* done */ Commit -- now\nTRANSACTION tx;\n"
+        b"INSERT INTO nowhere VALUES (1);\n",
+        folder="data",
+    ),
+    _file(  # issue 13: passed the checks, while a new connection found the schema malformed
+        "writable_schema_edit",
+        b"PRAGMA writable_schema = ON;\nUPDATE sqlite_master SET sql = replace(sql, 'INTEGER "
+        b"PRIMARY KEY', 'TEXT PRIMARY KEY') WHERE name = 't';\nPRAGMA writable_schema = OFF;\n",
+        # the checks refuse it; the runner itself does what the user's SQL says
+        concerned=("lint", "apply_empty", "apply_sample", "rollback_roundtrip"),
+    ),
+    _file(  # issue 13: made the checks write temporary files outside their temporary directory
+        "temp_store_directory",
+        b"PRAGMA temp_store_directory = 'elsewhere';\nCREATE TABLE u (id INTEGER);\n",
+        concerned=("apply_empty", "apply_sample", "rollback_roundtrip"),
+    ),
     _file("unknown_directive", b"-- @fast\nCREATE TABLE u (id INTEGER);\n"),
     Case(
         "bad_names",

@@ -2,11 +2,17 @@
 
 The runner owns the transaction: it wraps each migration and its `schema_version` row in one
 transaction, runs `PRAGMA foreign_key_check` before committing, and ignores these statements
-(with a notice). Written in the file they mislead: a reader expects a `COMMIT` halfway to make the
-first half permanent, or a `ROLLBACK` to undo something, and neither happens. Run elsewhere
-(sqlite3 shell, another tool) the same file commits partially. Reported as an error so that the
-file says what really happens. `SAVEPOINT`, `RELEASE` and `ROLLBACK TO` nest inside the runner's
-transaction and are fine.
+(with a notice), however they are spelled (`COMMIT TRANSACTION tx`, `end`, comments between the
+words): SQLite itself tells the runner what each statement is. Written in the file they mislead:
+a reader expects a `COMMIT` halfway to make the first half permanent, or a `ROLLBACK` to undo
+something, and neither happens. Run elsewhere (sqlite3 shell, another tool) the same file
+commits partially. Reported as an error so that the file says what really happens.
+
+`SAVEPOINT`, `RELEASE` and `ROLLBACK TO` nest inside the runner's transaction and are fine, with
+two exceptions the runner refuses (the migration fails), reported here too: a `RELEASE` or
+`ROLLBACK TO` of a name the file did not open with `SAVEPOINT` before (the runner's transaction
+is not the file's to end), and any savepoint in a `@no-transaction` migration (its statements
+commit one by one; a savepoint would open a transaction the runner does not own).
 
 Anti-pattern::
 
@@ -26,23 +32,36 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ci.gatekeeper import IGNORE, SAVEPOINT, TRANSACTION, Screen, classify
 from ci.lint_rules.base import FileContext, Hit, LintCase, Rule
 
 CODE = "MG508"
+# the first words of every transaction or savepoint statement (EXPLAIN prepares the one after it)
+WORDS = frozenset(("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "EXPLAIN"))
+FIX = (
+    "remove it; the runner commits each migration atomically "
+    "(use -- @no-transaction for work outside a transaction)"
+)
+FIX_SAVEPOINT = "open the savepoint in this file first, or remove the statement"
 
 
 def check(ctx: FileContext) -> Iterator[Hit]:
+    """What the runner would do with each transaction or savepoint statement, decided by the
+    same gatekeeper from what SQLite says the statement is."""
+    screen = Screen(check=False, no_transaction=ctx.directives.no_transaction)
     for sql in ctx.sql:
-        words = sql.top_words
-        if sql.keyword in ("BEGIN", "COMMIT", "END") or (
-            sql.keyword == "ROLLBACK" and "TO" not in words
-        ):
-            yield Hit(
-                sql,
-                f"explicit {sql.keyword}: the runner owns the transaction and ignores it",
-                "remove it; the runner commits each migration atomically "
-                "(use -- @no-transaction for work outside a transaction)",
-            )
+        if sql.keyword not in WORDS:
+            continue
+        action = classify(sql.statement.sql)
+        if action is None or action[0] not in (TRANSACTION, SAVEPOINT):
+            continue  # not one (a trigger's BEGIN ... END is a CREATE TRIGGER), or no SQL
+        verdict = screen.decide(*action)
+        if verdict is None:
+            screen.ran()
+        elif verdict.kind == IGNORE:
+            yield Hit(sql, f"explicit {sql.keyword}: {verdict.reason}", FIX)
+        else:
+            yield Hit(sql, f"{sql.keyword}: the runner refuses it: {verdict.reason}", FIX_SAVEPOINT)
 
 
 CASES = (
@@ -57,10 +76,28 @@ CASES = (
     ),
     LintCase("rollback", "data", "UPDATE t SET s = 1 WHERE id = 2;\nROLLBACK;\n", "fail"),
     LintCase(
+        "commit with a name and comments",
+        "data",
+        "UPDATE t SET s = 1 WHERE id = 2;\n/*x*/ commit /*y*/ TRANSACTION tx;\n",
+        "fail",
+    ),
+    LintCase(
         "savepoints nest",
         "data",
         "SAVEPOINT a;\nUPDATE t SET s = 1 WHERE id = 2;\nROLLBACK TO a;\nRELEASE a;\n",
         "pass",
+    ),
+    LintCase(
+        "release of a savepoint the file did not open",
+        "data",
+        "UPDATE t SET s = 1 WHERE id = 2;\nRELEASE SAVEPOINT outer;\n",
+        "fail",
+    ),
+    LintCase(
+        "savepoint in a no-transaction migration",
+        "data",
+        "-- @no-transaction\nsavepoint a;\nUPDATE t SET s = 1 WHERE id = 2;\nRELEASE a;\n",
+        "fail",
     ),
     LintCase(
         "trigger begin end",
