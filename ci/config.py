@@ -42,6 +42,8 @@ COMMAND_LINE_ONLY: dict[str, str] = {
     "update": "rewrites the lock file",
     "rehash": "rewrites an entry of the lock file",
     "write_snapshot": "rewrites the schema snapshot",
+    "baseline": "records migrations as applied without running them",
+    "force": "records a baseline although the database differs from the migrations",
 }
 
 

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ci import backup, bookkeeping
 from ci.cli import (
@@ -44,6 +44,9 @@ from ci.runner import (
 )
 from ci.sqltext import checksum_matches
 
+if TYPE_CHECKING:
+    from ci.baseline import Step
+
 PROG = "python -m ci.migrate"
 
 
@@ -72,6 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--force-clean",
         action="store_true",
         help="clear dirty marks left by an unfinished @no-transaction/@batch migration",
+    )
+    action.add_argument(
+        "--baseline",
+        type=_version,
+        metavar="N",
+        help="adopt an existing database: record main-track migrations up to N as applied "
+        "without running them, after checking it has the shape they create",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --baseline: record them although the database differs (loudly, and logged)",
+    )
+    parser.add_argument(
+        "--detect",
+        action="store_true",
+        help="with --status: say which pending migrations look already applied",
     )
     parser.add_argument(
         "--dry-run",
@@ -133,6 +153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--target and --rollback do not go together")
     if args.resume and (args.status or args.rollback is not None or args.dry_run):
         parser.error("--resume goes with a plain run only")
+    if args.baseline is not None and (args.target is not None or args.dry_run or args.resume):
+        parser.error("--baseline goes with none of --target, --dry-run, --resume")
+    if args.force and args.baseline is None:
+        parser.error("--force goes with --baseline only")
+    if args.detect and not args.status:
+        parser.error("--detect goes with --status only")
     try:
         return run(args, out=sys.stdout, err=sys.stderr)
     except (InputError, UsageError) as error:  # CannotRun is a UsageError
@@ -178,6 +204,8 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         print(f"migrate: warning: {problem}", file=err)
     if args.status:
         return show_status(args, catalog, out)
+    if args.baseline is not None:
+        return baseline(args, catalog, out, err)
     if not db.exists() and (args.rollback is not None or args.force_clean):
         raise CannotRun(f"{db}: no such database")
     if args.backup is not None and not (args.dry_run or args.force_clean):
@@ -325,6 +353,78 @@ def rollback(runner: Runner, args: argparse.Namespace, out: TextIO, err: TextIO)
     return 0
 
 
+# --- baseline -------------------------------------------------------------------------------
+
+
+def baseline(args: argparse.Namespace, catalog: Catalog, out: TextIO, err: TextIO) -> int:
+    """Record 0001..N as applied without running them, if the database has their shape."""
+    from ci import baseline as adoption  # here, not at the top: the start-up of every deploy
+    from ci.fingerprint import schema_fingerprint
+
+    db: Path = args.db
+    if not db.exists():
+        raise CannotRun(
+            f"{db}: no such database; --baseline adopts an existing one (a new database needs "
+            "only migrate)"
+        )
+    chosen = adoption.chosen_migrations(catalog, args.baseline)
+    span = f"{chosen[0].label}..{chosen[-1].label}"
+    conn = connect(db, setup=args.setup, timeout=args.busy_timeout)
+    try:
+        runner = Runner(conn, catalog, out=err)
+        with runner.guard():
+            clash = adoption.already_recorded(conn, chosen)
+            marks = bookkeeping.open_marks(conn)
+        if clash is not None:
+            raise RunRefused(clash)
+        if marks:
+            raise RunRefused("\n".join(dirty_message(mark) for mark in marks))
+        print(f"{db}: comparing with what {span} create on a scratch database", file=out)
+        expected = adoption.expected_print(catalog, chosen, setup=args.setup)
+        with runner.guard():
+            found = adoption.shape_of(schema_fingerprint(conn))
+        comparison = adoption.compare(expected, found)
+        if comparison.extras:
+            print(comparison.note(span), file=out)
+        if comparison.differences and not args.force:
+            _refuse_baseline(comparison.differences, db, span, args.baseline, err)
+            return 1
+        for line in comparison.differences:
+            print(
+                f"migrate: WARNING: --force: recording {span} although the database differs: "
+                f"{line}",
+                file=err,
+            )
+        runner.check_writable()
+        maybe_backup(runner, args, out)
+        with runner.guard():
+            adoption.record(
+                conn, catalog, chosen, checked=found, forced_over=comparison.differences
+            )
+        print(
+            f"OK: recorded {span} as applied without running them; database at {_at(runner)} "
+            "(seeds are not recorded: the next migrate that reaches the head runs them)",
+            file=out,
+        )
+        return 0
+    finally:
+        conn.close()
+
+
+def _refuse_baseline(differences: list[str], db: Path, span: str, n: int, err: TextIO) -> None:
+    print(
+        f"migrate: {db} does not have the shape {span} create (migrations -> database):",
+        file=err,
+    )
+    for line in differences:
+        print(f"  {line}", file=err)
+    print(
+        f"migrate: nothing was changed; make the database match, or record {span} anyway "
+        f"with --baseline {n} --force",
+        file=err,
+    )
+
+
 # --- dry run --------------------------------------------------------------------------------
 
 
@@ -391,6 +491,7 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
     with reading(db, setup=args.setup, timeout=args.busy_timeout) as conn:
         rows = bookkeeping.read_applied(conn)
         marks = bookkeeping.open_marks(conn)
+        detected = _detect(conn, catalog, args) if args.detect else None
     files = {(m.track, m.version): m for m in catalog.all_migrations()}
     current = max((r.version for r in rows if r.track == "main"), default=0)
     print(f"{db}: version {current:04d} (head of {catalog.root}: {catalog.head:04d})", file=out)
@@ -413,7 +514,21 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
             print(f"DIRTY: {dirty_message(mark)}", file=out)
     else:
         print("dirty: none", file=out)
+    if detected is not None:
+        from ci.baseline import report_detect
+
+        steps, failure = detected
+        any_applied = any(r.track == "main" for r in rows)
+        report_detect(steps, failure, db=db, any_applied=any_applied, out=out)
     return 1 if problems or marks else 0
+
+
+def _detect(
+    conn: sqlite3.Connection, catalog: Catalog, args: argparse.Namespace
+) -> tuple[list[Step], str | None]:
+    from ci.baseline import detect  # only --detect needs it (start-up time of every run)
+
+    return detect(conn, catalog, setup=args.setup)
 
 
 def _print_pending(pending: list[Migration], out: TextIO) -> None:

@@ -44,6 +44,8 @@ MIGRATE_KEYS = [
     ("force_clean", "true"),
     ("resume", "true"),
     ("allow_changed", "true"),
+    ("baseline", "2"),
+    ("force", "true"),
 ]
 
 
@@ -144,7 +146,7 @@ def test_every_option_is_either_allowed_in_the_file_or_command_line_only() -> No
         "base_ref", "exclude_rules", "no_sqlfluff", "sqlfluff_max_bytes",
         "min_sqlite_version", "jobs", "warn_slow", "busy_timeout", "setup", "statement_timeout",
         # ci.migrate: read-only modes, and a backup path (an existing file is refused)
-        "status", "dry_run", "backup",
+        "status", "dry_run", "backup", "detect",
     }  # fmt: skip
     parsers: list[argparse.ArgumentParser] = [
         migrate.build_parser(),
