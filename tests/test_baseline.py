@@ -195,9 +195,9 @@ def test_baseline_needs_an_existing_database(project: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--baseline", "2", "--target", "2"], "--baseline"),
-        (["--baseline", "2", "--dry-run"], "--baseline"),
-        (["--baseline", "2", "--status"], "--baseline"),
+        (["--baseline", "2", "--target", "2"], "--baseline goes with none of"),
+        (["--baseline", "2", "--dry-run"], "--baseline goes with none of"),
+        (["--baseline", "2", "--status"], "not allowed with argument --baseline"),
         (["--force"], "--force goes with --baseline"),
         (["--detect"], "--detect goes with --status"),
     ],
