@@ -487,6 +487,8 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
         print(f"{db}: no database yet (nothing applied)", file=out)
         pending = catalog.main + catalog.seeds
         _print_pending(pending, out)
+        if args.detect:
+            print(f"detect: no database at {db} to compare with", file=out)
         return 0
     with reading(db, setup=args.setup, timeout=args.busy_timeout) as conn:
         rows = bookkeeping.read_applied(conn)

@@ -239,3 +239,10 @@ def test_detect_does_not_guess_about_a_data_migration(project: Path) -> None:
     assert code == 0, out + err
     assert "0001..0003 look applied" in out and "--baseline 3," in out, out
     assert "0004_fill_notes.sql: changes no table, index, view or trigger" in out, out
+
+
+def test_status_detect_without_a_database_says_so(project: Path) -> None:
+    code, out, err = migrate(project, "--status", "--detect")
+    assert code == 0, out + err
+    assert "detect: no database at app.db to compare with" in out, out
+    assert not (project / "app.db").exists()
