@@ -207,9 +207,13 @@ def test_no_message_ever_says_none(write_tree: WriteTree, tmp_path: Path) -> Non
 # --- argument errors -------------------------------------------------------------------------
 
 
+# the arguments each command requires, so that only the option under test is wrong
+REQUIRED = {"ci.migrate": ["--db", "app.db"], "ci.new": ["schema", "add_x"]}
+
+
 @pytest.mark.parametrize("module", ["ci", "ci.numbering", "ci.migrate", "ci.new", "ci.lint"])
 def test_an_unknown_option_is_one_line_and_a_hint(module: str, tmp_path: Path) -> None:
-    done = run_module(module, "--no-such-option", cwd=tmp_path)
+    done = run_module(module, *REQUIRED.get(module, []), "--no-such-option", cwd=tmp_path)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 2, done.stderr
@@ -228,9 +232,10 @@ def test_an_unknown_option_is_one_line_and_a_hint(module: str, tmp_path: Path) -
     ],
 )
 def test_abbreviations_are_not_guessed(module: str, abbreviation: str, tmp_path: Path) -> None:
-    done = run_module(module, abbreviation, "x", cwd=tmp_path)
+    done = run_module(module, *REQUIRED.get(module, []), abbreviation, "x", cwd=tmp_path)
     assert done.returncode == 2
     assert f"unrecognized arguments: {abbreviation}" in done.stderr, done.stderr
+    assert not (tmp_path / "app.db").exists() and not (tmp_path / "schema").exists()
 
 
 def test_a_bad_value_from_the_config_file_names_the_file_and_key(
