@@ -99,7 +99,14 @@ def selected_checks(names: Sequence[str] | None, *, sample: bool) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    here = os.getcwd()
+    try:
+        return run_all(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        os.chdir(here)  # a caller of main() keeps its directory (see move_to_project_root)
+
+
+def run_all(argv: list[str]) -> int:
     parser = build_parser(check_parsers())
     explicit = parser.parse_args(argv)  # without the config: what the command line says
     if explicit.config is None and explicit.migrations_dir is None:
