@@ -558,7 +558,7 @@ def _column_differences(old: TablePrint, new: TablePrint, wording: Wording) -> l
         if before.notnull != after.notnull:
             lines.append(f"{where} {_nullability(before)} -> {_nullability(after)}")
         if before.default != after.default:
-            lines.append(f"{where} default {before.default} -> {after.default}")
+            lines.append(f"{where} {_default(before)} -> {_default(after)}")
         if before.pk != after.pk:
             lines.append(f"{where} primary key {bool(before.pk)} -> {bool(after.pk)}")
         if position != new_position:
@@ -567,6 +567,11 @@ def _column_differences(old: TablePrint, new: TablePrint, wording: Wording) -> l
         if name not in old_columns:
             lines.append(f"column {table}.{after.name} {wording.extra_column}")
     return lines
+
+
+def _default(column: Column) -> str:
+    """`default 0`, or `no default` (never Python's None)."""
+    return "no default" if column.default is None else f"default {column.default}"
 
 
 def _nullability(column: Column) -> str:
@@ -588,8 +593,8 @@ def _index_differences(old: TablePrint, new: TablePrint, wording: Wording) -> li
             lines.append(f"{_index_kind(before)} {before.name} on {old.name} {wording.missing}")
         elif before.columns != after.columns:
             lines.append(
-                f"index {before.name} columns ({', '.join(map(str, before.columns))}) -> "
-                f"({', '.join(map(str, after.columns))})"
+                f"index {before.name} columns ({_index_columns(before)}) -> "
+                f"({_index_columns(after)})"
             )
         elif before.unique != after.unique:
             lines.append(
@@ -598,6 +603,11 @@ def _index_differences(old: TablePrint, new: TablePrint, wording: Wording) -> li
         else:
             lines.append(f"index {before.name} definition changed")
     return lines
+
+
+def _index_columns(index: Index) -> str:
+    """`a, b`; SQLite names no column for an expression (`lower(a)`)."""
+    return ", ".join("(expression)" if c is None else c for c in index.columns)
 
 
 def _index_kind(index: Index) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from ci.cli import UsageError, check_parser, parse, run_check, whole_number
 from ci.findings import Case, Finding, Report
 from ci.lint_rules import RULES, run_rules
 from ci.lint_rules.base import DEFAULT_MIN_SQLITE, FileContext, version_text
-from ci.model import KNOWN_FOLDERS, InputError, SqlFile
+from ci.model import KNOWN_FOLDERS, InputError, SqlFile, missing_migrations_dir
 from ci.sqltext import Statement, split_pieces
 
 CHECK = "lint"
@@ -125,27 +126,29 @@ def lint(
     """Lint FILES (or the whole migrations directory): one test case per file."""
     targets = select_files(files, migrations_dir)
     findings: dict[Path, list[Finding]] = {path: [] for path, _ in targets}
+    seconds = dict.fromkeys(findings, 0.0)  # each file's own time, for its JUnit case
     contexts = []
+    rules = tuple(rule for rule in RULES if rule.code not in exclude)
     for path, folder in targets:
+        started = time.perf_counter()
         try:
             ctx = file_context(path, folder, min_sqlite)
         except InputError as error:
             findings[path].append(input_finding(path, error))
-            continue
-        if ctx.text.strip():
-            contexts.append(ctx)  # comments only is a valid no-op migration: linted as usual
         else:
-            findings[path].append(_zero_bytes(path, folder))
-    rules = tuple(rule for rule in RULES if rule.code not in exclude)
-    for ctx in contexts:
-        findings[ctx.path].extend(run_rules(ctx, rules))
+            if ctx.text.strip():
+                contexts.append(ctx)  # comments only is a valid no-op migration: linted as usual
+                findings[path].extend(run_rules(ctx, rules))
+            else:
+                findings[path].append(_zero_bytes(path, folder))
+        seconds[path] += time.perf_counter() - started
     if sqlfluff and contexts:
         found_by_sqlfluff = sqlfluff_findings(
-            contexts, exclude=exclude, max_bytes=sqlfluff_max_bytes
+            contexts, exclude=exclude, max_bytes=sqlfluff_max_bytes, seconds=seconds
         )
         for path, found in found_by_sqlfluff.items():
             findings[path].extend(found)
-    cases = [_case(path, found) for path, found in findings.items()]
+    cases = [_case(path, found, seconds[path]) for path, found in findings.items()]
     return Report(CHECK, cases or [Case(name="no migration files to lint", classname=CHECK)])
 
 
@@ -153,7 +156,7 @@ def select_files(files: Sequence[Path], migrations_dir: Path) -> list[tuple[Path
     """The `.sql` files to lint with their folder kind; FILES outside the directory are skipped."""
     if not files:
         if not migrations_dir.is_dir():
-            raise InputError(f"{migrations_dir}: migrations directory not found")
+            raise missing_migrations_dir(migrations_dir)
         files = [
             path
             for folder in (migrations_dir, *(migrations_dir / k for k in KNOWN_FOLDERS))
@@ -214,10 +217,12 @@ def input_finding(path: Path, error: InputError) -> Finding:
     return Finding(CHECK, INPUT_CODE, str(path), None, message, "")
 
 
-def _case(path: Path, findings: list[Finding]) -> Case:
+def _case(path: Path, findings: list[Finding], seconds: float) -> Case:
     findings = sorted(findings, key=lambda f: (f.line or 0, f.code))
     first = next((f.line for f in findings if f.is_error), None)
-    return Case(name=str(path), classname=CHECK, path=str(path), line=first, findings=findings)
+    return Case(
+        name=str(path), classname=CHECK, time=seconds, path=str(path), line=first, findings=findings
+    )
 
 
 # --- sqlfluff ---------------------------------------------------------------------------------
@@ -228,9 +233,11 @@ def sqlfluff_findings(
     *,
     exclude: frozenset[str] = frozenset(),
     max_bytes: int = SQLFLUFF_MAX_BYTES,
+    seconds: dict[Path, float] | None = None,
 ) -> dict[Path, list[Finding]]:
     """sqlfluff's violations for every file, from one in-process Linter; a file larger than
-    `max_bytes` (0: no limit) gets a warning instead, and sqlfluff is not even imported for it."""
+    `max_bytes` (0: no limit) gets a warning instead, and sqlfluff is not even imported for it.
+    Each file's linting time is added to `seconds[path]` (loading sqlfluff is no file's)."""
     found: dict[Path, list[Finding]] = {}
     small = []
     for ctx in contexts:
@@ -247,7 +254,10 @@ def sqlfluff_findings(
     configs = _ConfigCache(sorted(code for code in exclude if not code.startswith("MG")))
     linter = Linter(config=configs.for_directory(Path(".")))
     for ctx in small:
+        started = time.perf_counter()
         found[ctx.path] = _lint_file(linter, ctx, configs.for_directory(ctx.path.parent))
+        if seconds is not None:
+            seconds[ctx.path] = seconds.get(ctx.path, 0.0) + time.perf_counter() - started
     return found
 
 

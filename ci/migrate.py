@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ci import backup, bookkeeping
 from ci.cli import (
+    ArgumentParser,
     UsageError,
     add_busy_timeout,
     add_migrations_dir,
@@ -51,7 +52,7 @@ PROG = "python -m ci.migrate"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG,
         description="Apply raw-SQL migrations to a SQLite database, one transaction each.",
     )

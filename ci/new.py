@@ -6,13 +6,12 @@ their own). Main-track migrations get `rollback/NNNN_rollback.sql`. Prints the c
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci.cli import add_migrations_dir
+from ci.cli import ArgumentParser, add_migrations_dir
 from ci.model import (
     DEFAULT_MIGRATIONS_DIR,
     ROLLBACK_FOLDER,
@@ -101,7 +100,7 @@ def create(migrations_dir: Path, kind: str, slug: str) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m ci.new", description="Create the next migration file and its rollback."
     )
     parser.add_argument("kind", choices=KINDS, help="schema, data (main track) or seed")

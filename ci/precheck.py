@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ci import bookkeeping, health
-from ci.cli import UsageError, add_busy_timeout
+from ci.cli import ArgumentParser, UsageError, add_busy_timeout
 from ci.findings import Case, Finding, Report
 from ci.model import InputError, not_a_database_file
 from ci.runner import dirty_message, reading
@@ -31,7 +31,7 @@ FOREIGN_KEYS = health.Wording(
 
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """Options precheck and postcheck share."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = ArgumentParser(prog=prog, description=description)
     parser.add_argument("--db", type=Path, required=True, help="the SQLite database file")
     parser.add_argument("--junit", type=Path, default=None, help="write a JUnit XML report here")
     parser.add_argument(

@@ -25,6 +25,7 @@ from ci.findings import RUNAWAY, Case, Finding, Record
 from ci.gatekeeper import gate_of
 from ci.invariants import Invariant, add_invariants_option, parse_invariants
 from ci.model import Catalog, Migration
+from ci.sqlite_hints import fix_for
 
 if TYPE_CHECKING:  # fingerprints are imported only when a snapshot is used (start-up time)
     from ci.fingerprint import Fingerprint
@@ -245,14 +246,17 @@ def apply_case(
     migration: Migration,
     options: Options,
     classname: str | None = None,
-    hint: str = "fix the statement on that line; the migration was rolled back",
+    *,
+    on_sample: bool = False,
 ) -> Case:
     """Apply one migration; a passing case with its time and rows, or a failing one naming
-    the file and the line of the failing statement."""
+    the file and the line of the failing statement, with a hint that fits what SQLite said
+    (`on_sample`: the database holds rows, which constraint failures are then about)."""
     try:
         outcome = run.apply(migration)
     except runner.MigrationFailed as failure:
         code = "MG301"
+        hint = f"{fix_for(failure.message, on_sample=on_sample)}; the migration was rolled back"
         if isinstance(failure, runner.Runaway):
             code, hint = RUNAWAY, failure.hint
         case = failed_case(
