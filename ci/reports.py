@@ -249,11 +249,11 @@ def escape_property(value: str) -> str:
 
 
 def _workspace_relative(path: str) -> str:
-    """Annotations attach to a file only by its path relative to the repository root."""
-    if not os.path.isabs(path):
-        return path
+    """Annotations attach to a file only by its path relative to the repository root, and
+    later steps (upload-artifact) read a relative path from there too. The checks may run in a
+    project's folder below it (a monorepo), where their relative paths start."""
     base = os.environ.get("GITHUB_WORKSPACE") or os.getcwd()
-    relative = os.path.relpath(path, base)
+    relative = os.path.relpath(os.path.abspath(path), base)
     return path if relative.startswith("..") else relative
 
 
@@ -385,7 +385,7 @@ def github_files(reports: Sequence[Report], junit: Path | None) -> None:
     if not output:
         return
     if junit is not None:
-        report = str(junit)
+        report = _workspace_relative(str(junit))
     else:  # no JUnit asked for: keep a summary file that later steps can read or upload
         import tempfile
 

@@ -121,3 +121,33 @@ def test_readme_example_workflow_is_a_valid_workflow(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def use_it_section() -> tuple[int, str]:
+    """The "Use it in your repository" section: its first line number and its text."""
+    text = readme()
+    start = text.index("\n## Use it in your repository\n") + 1
+    end = text.find("\n## ", start)
+    return text[:start].count("\n") + 1, text[start:end]
+
+
+def test_use_it_in_your_repository_comes_first_and_is_complete() -> None:
+    first_line, section = use_it_section()
+    last_line = first_line + section.count("\n")
+    assert last_line <= 80, f"the section must end within the README's first 80 lines: {last_line}"
+    assert "pip install" in section
+    config = re.search(r"```yaml\n(repos:\n.*?)```", section, re.DOTALL)
+    assert config, "the .pre-commit-config.yaml block"
+    (repo,) = yaml.safe_load(config[1])["repos"]
+    assert repo["rev"] == "<full commit sha>"
+    assert [h["id"] for h in repo["hooks"]] == [h["id"] for h in manifest()]
+    assert "pre-commit install --hook-type pre-commit --hook-type pre-push" in section
+    assert "migration-guard checksums --update" in section
+    workflow = re.search(r"```yaml\n(name: migrations\n.*?)```", section, re.DOTALL)
+    assert workflow, "the workflow file"
+    (guard,) = [s for s in yaml.safe_load(workflow[1])["jobs"]["migration-guard"]["steps"]
+                if "migration-guard@" in s.get("uses", "")]  # fmt: skip
+    assert re.fullmatch(r"[\w-]+/migration-guard@[0-9a-f]{40}", guard["uses"])
+    assert "base-ref" in guard["with"]
+    for command in ("--status --detect", "--baseline N", "--all"):
+        assert command in section, command
