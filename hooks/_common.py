@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from ci import fixes
 from ci.config import DEFAULT_CONFIG
 from ci.gitrefs import RefError, changed_paths, checked_out, hook_refs
 
@@ -48,6 +49,7 @@ def run_hook(
     """
     tokens = list(sys.argv[1:] if argv is None else argv)
     from_ref, to_ref = hook_refs()
+    fixes.run_by_pre_commit()  # "To fix" names pre-commit commands: the user has no `ci` module
     try:
         if to_ref and from_ref and not _pushes_migrations(from_ref, to_ref):
             return 0
