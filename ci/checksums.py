@@ -513,6 +513,36 @@ def _rehash(lock: lockfile.Lock, current: Current, name: str) -> None:
     )
 
 
+def accept_comment_edits(
+    migrations_dir: Path, lock_path: Path, names: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Rehash each named file whose edit changed only comments or whitespace; (the entries
+    rewritten, one line per file refused because its statements changed). The manual rehash
+    hook: a run over every file must accept no real edit of an applied migration."""
+    current = read_current(migrations_dir)
+    rewritten: list[str] = []
+    refused: list[str] = []
+    for name in names:
+        lock = lockfile.read(lock_path)
+        if lock is None:
+            raise InputError(f"{lock_path}: lock file not found ({fixes.lock_update()} makes it)")
+        relative = _relative_name(name, current)
+        entry, data = lock.entries.get(relative), current.data.get(relative)
+        if entry is None or data is None or checksum_matches(entry.checksum, data):
+            continue  # not locked (--update's work), unreadable (MG209) or current
+        text = _text(data)
+        if entry.code is None or text is None or not code_fingerprint(text).startswith(entry.code):
+            refused.append(
+                f"{current.display(relative)}: statements changed, not only comments or "
+                "whitespace; not rehashed. Restore the applied text and make the change in a "
+                "new migration"
+            )
+            continue
+        _rehash(lock, current, relative)
+        rewritten.append(relative)
+    return rewritten, refused
+
+
 def _relative_name(name: str, current: Current) -> str:
     root = current.catalog.root.resolve()
     candidate = Path(name)

@@ -15,9 +15,10 @@ own `args:` or the config file.
 
 from __future__ import annotations
 
-import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from ci.model import DEFAULT_MIGRATIONS_DIR
@@ -27,17 +28,21 @@ REHASH_HOOK = "migration-lock-rehash"
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 CONSOLE = "migration-guard"
 
-_by_pre_commit = False
+_by_pre_commit: ContextVar[bool] = ContextVar("by_pre_commit", default=False)
 
 
-def run_by_pre_commit() -> None:
-    """Called by the hook entry points: hints name pre-commit commands from now on."""
-    global _by_pre_commit
-    _by_pre_commit = True
+@contextmanager
+def run_by_pre_commit() -> Iterator[None]:
+    """Within this block (a hook entry point's call), hints name pre-commit commands."""
+    token = _by_pre_commit.set(True)
+    try:
+        yield
+    finally:
+        _by_pre_commit.reset(token)
 
 
 def by_pre_commit() -> bool:
-    return _by_pre_commit
+    return _by_pre_commit.get()
 
 
 def where(
@@ -56,6 +61,8 @@ def where(
 
 def command(module: str, *args: str, location: Sequence[str] = ()) -> str:
     """`python -m ci.<module> ...` or `migration-guard <module> ...`, as the user ran us."""
+    import shlex  # only when a hint is written
+
     words = [*location, *args]
     if Path(sys.argv[0]).name == CONSOLE:
         return " ".join([CONSOLE, module.replace("_", "-"), *map(shlex.quote, words)])
@@ -63,22 +70,24 @@ def command(module: str, *args: str, location: Sequence[str] = ()) -> str:
 
 
 def lock_update(location: Sequence[str] = ()) -> str:
-    """The command that adds new files to the lock and refreshes this branch's own entries."""
-    if _by_pre_commit:
-        return _hook_command(UPDATE_HOOK)
+    """The command that adds new files to the lock and refreshes this branch's own entries.
+    The hook form runs on `--all-files`: without it pre-commit hides unstaged edits from the
+    hook, and the lock would be made for the old text."""
+    if by_pre_commit():
+        return _hook_command(UPDATE_HOOK, "--all-files")
     return command("checksums", "--update", location=location)
 
 
 def lock_rehash(relative: str, location: Sequence[str] = ()) -> str:
     """The command that rewrites the entry of one file (`relative`: as the user names it)."""
-    if _by_pre_commit:
+    if by_pre_commit():
         return _hook_command(REHASH_HOOK, "--files", relative)
     return command("checksums", "--rehash", relative, location=location)
 
 
 def new_migration(location: Sequence[str] = ()) -> str | None:
     """`ci.new`, or None under pre-commit (a hook cannot be given a kind and a slug)."""
-    if _by_pre_commit:
+    if by_pre_commit():
         return None
     return command("new", location=location)
 
@@ -101,6 +110,6 @@ def _listed_in_pre_commit_config(hook_id: str) -> bool:
 
 def numbering_against(ref: str, location: Sequence[str] = ()) -> str | None:
     """`ci.numbering --base-ref REF`, or None under pre-commit (no hook takes a ref)."""
-    if _by_pre_commit:
+    if by_pre_commit():
         return None
     return command("numbering", "--base-ref", ref, location=location)

@@ -285,15 +285,14 @@ def test_fix_commands_match_how_the_check_was_run(clone: Path) -> None:
     assert "To fix: run migration-guard checksums --update and commit" in done.stdout, done.stdout
     done = run(clone, "hooks.checksums")  # what pre-commit runs
     assert (
-        "To fix: run pre-commit run migration-lock-update --hook-stage manual "
+        "To fix: run pre-commit run migration-lock-update --hook-stage manual --all-files "
         "(list `- id: migration-lock-update` in .pre-commit-config.yaml first) and commit"
         in done.stdout
     ), done.stdout
     write(clone, {".pre-commit-config.yaml": "# hooks: migration-lock-update\n"})
     done = run(clone, "hooks.checksums")
-    assert "run pre-commit run migration-lock-update --hook-stage manual and commit" in (
-        done.stdout
-    )
+    expected = "run pre-commit run migration-lock-update --hook-stage manual --all-files and commit"
+    assert expected in done.stdout, done.stdout
 
 
 def test_fix_commands_carry_the_migrations_dir_given_on_the_command_line(tmp_path: Path) -> None:
