@@ -27,6 +27,7 @@ UPDATE_HOOK = "migration-lock-update"
 REHASH_HOOK = "migration-lock-rehash"
 PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
 CONSOLE = "migration-guard"
+CONSOLE_NAMES = {"rollback_roundtrip": "rollback"}  # the rest: the module, `_` as `-`
 
 _by_pre_commit: ContextVar[bool] = ContextVar("by_pre_commit", default=False)
 
@@ -65,7 +66,8 @@ def command(module: str, *args: str, location: Sequence[str] = ()) -> str:
 
     words = [*location, *args]
     if Path(sys.argv[0]).name == CONSOLE:
-        return " ".join([CONSOLE, module.replace("_", "-"), *map(shlex.quote, words)])
+        name = CONSOLE_NAMES.get(module, module.replace("_", "-"))
+        return " ".join([CONSOLE, name, *map(shlex.quote, words)])
     return " ".join(["python", "-m", f"ci.{module}", *map(shlex.quote, words)])
 
 

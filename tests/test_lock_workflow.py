@@ -305,3 +305,11 @@ def test_fix_commands_carry_the_migrations_dir_given_on_the_command_line(tmp_pat
     done = shell(tmp_path, command)
     assert done.returncode == 0, out(done)
     assert (tmp_path / "db/migrations.lock").is_file()
+
+
+def test_the_aggregate_refusing_update_names_the_command_of_the_console(clone: Path) -> None:
+    done = run(clone, str(CONSOLE), "check", "--update")
+    assert done.returncode == 2
+    assert "run migration-guard checksums --update yourself" in done.stderr, done.stderr
+    done = run(clone, sys.executable, "-m", "ci", "--update")
+    assert "run python -m ci.checksums --update yourself" in done.stderr, done.stderr
