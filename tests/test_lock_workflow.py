@@ -313,3 +313,15 @@ def test_the_aggregate_refusing_update_names_the_command_of_the_console(clone: P
     assert "run migration-guard checksums --update yourself" in done.stderr, done.stderr
     done = run(clone, sys.executable, "-m", "ci", "--update")
     assert "run python -m ci.checksums --update yourself" in done.stderr, done.stderr
+
+
+def test_console_forms_name_real_subcommands(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ci import fixes
+    from ci.__main__ import COMMANDS
+
+    monkeypatch.setattr(sys, "argv", [str(CONSOLE)])
+    for module in ("checksums", "new", "numbering", "apply_empty", "rollback_roundtrip"):
+        words = fixes.command(module, "--help").split()
+        assert words[0] == "migration-guard" and COMMANDS[words[1]] == f"ci.{module}", words
+        done = run(Path.cwd(), str(CONSOLE), *words[1:])
+        assert done.returncode == 0, out(done)
