@@ -4,6 +4,10 @@
 from `--db PATH` (the `schema_version.file_hash` of a real database, opened read-only) and from
 `--base-ref REF` (every migration file at REF). Checksums follow SPEC 3.1, so a CRLF or BOM
 change is not an edit. `--update` adds new files to the lock; `--rehash FILE` rewrites one entry.
+
+A lock entry of this branch's own unmerged work (see `Unmerged`) is not "applied": when it is
+out of date the finding is MG210 (refresh it with `--update`), not MG201. "To fix" commands
+are spelled for where the check runs (ci/fixes.py).
 """
 
 from __future__ import annotations
