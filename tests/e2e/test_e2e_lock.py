@@ -145,3 +145,22 @@ def test_every_lock_fix_is_a_pre_commit_command_that_works(team_repo: Path) -> N
     assert done.returncode != 0, output(done)
     assert f"{INIT}: statements changed" in output(done)
     assert (work / LOCK).read_bytes() == lock_before
+
+
+def test_the_lint_hook_gives_one_verdict_for_many_files(git_repo: Path) -> None:
+    """pre-commit splits a hook's files over several processes unless it is require_serial;
+    each lint process printed its own summary ("FAILED lint" and "OK lint" for one commit)."""
+    files = {
+        f"{M}/schema/{n:04d}_t{n}.sql": f"CREATE TABLE t{n} (a INTEGER);\n" for n in range(1, 9)
+    }
+    files[f"{M}/schema/0003_t3.sql"] = "CREATE TABLE t3 (a INTEGER;\n"  # a syntax error
+    write(git_repo, files)
+    git(git_repo, "add", "-A")
+    rev = git(REPO, "rev-parse", "HEAD").strip()
+    done = shell(
+        git_repo,
+        f"pre-commit try-repo {REPO} migration-lint --ref {rev} --files {' '.join(files)}",
+    )
+    assert done.returncode == 1, output(done)
+    verdicts = [line for line in output(done).splitlines() if line.startswith(("OK", "FAILED"))]
+    assert len(verdicts) == 1 and verdicts[0].startswith("FAILED lint"), output(done)
