@@ -14,6 +14,8 @@ pre-push or `pre-commit run --from-ref A --to-ref B`, PRE_COMMIT_FROM_REF / PRE_
   usual.
 - FROM_REF becomes `--base-ref` only for checks that declare that option (read from the check's
   own parser, so a check that gains or loses an option needs no change here).
+- Every "To fix" a hook prints names a pre-commit command (ci/fixes.py): the user's shell has
+  no `ci` module, only pre-commit's environment has it.
 """
 
 from __future__ import annotations
