@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ci import reports
+from ci import fixes, reports
 from ci.cli import CHECKS, Collector, check_parser, check_parsers, collecting, parse
 from ci.config import DEFAULT_CONFIG
 from ci.findings import Case, Report
@@ -37,9 +37,9 @@ COMMON = ("files", "migrations_dir", "config", "junit", "format", "checks", "hel
 # `python -m ci` is what CI runs: it only checks, so these are refused there even on its command
 # line (in the config every command refuses them: ci.config.COMMAND_LINE_ONLY).
 WRITING = {
-    "update": "python -m ci.checksums --update",
-    "rehash": "python -m ci.checksums --rehash FILE",
-    "write_snapshot": "python -m ci.apply_empty --schema-snapshot FILE --write-snapshot",
+    "update": ("checksums", "--update"),
+    "rehash": ("checksums", "--rehash", "FILE"),
+    "write_snapshot": ("apply_empty", "--schema-snapshot", "FILE", "--write-snapshot"),
 }
 
 # `migration-guard <command>`: each delegates to that module's `main(argv)`.
@@ -229,7 +229,7 @@ def writing_options(explicit: argparse.Namespace) -> str | None:
     if not given:
         return None
     named = ", ".join(f"--{key.replace('_', '-')}" for key in given)
-    commands = "; ".join(dict.fromkeys(WRITING[key] for key in given))
+    commands = "; ".join(dict.fromkeys(fixes.command(*WRITING[key]) for key in given))
     return (
         f"refusing {named}: python -m ci only checks and never rewrites the lock file or the "
         f"schema snapshot; run {commands} yourself, review the change and commit it"

@@ -229,3 +229,63 @@ def hook_refs(environ: Mapping[str, str] | None = None) -> tuple[str | None, str
     if from_ref is not None and from_ref.strip("0") == "":
         from_ref = None
     return from_ref, to_ref
+
+
+# ---- the branch this one merges into, when no --base-ref is given -----------------------------
+
+DEFAULT_BRANCHES = ("main", "master")
+
+
+def target_branch(directory: Path) -> str | None:
+    """The branch this work will be merged into, found without a `--base-ref`: the remote's
+    default branch (`<remote>/HEAD`, set by `git clone`), else `<remote>/main` or
+    `<remote>/master`, for the current branch's remote (or `origin`); with no remote, a local
+    `main` or `master`. None when there is none (or no repository).
+
+    The current branch's upstream is not used: a pushed feature branch tracks its own remote
+    copy, and being pushed there does not make a migration merged."""
+    try:
+        root = repo_root(directory)
+    except RefError:
+        return None
+    remote = _current_remote(root)
+    candidates = [f"{remote}/HEAD", *(f"{remote}/{b}" for b in DEFAULT_BRANCHES), *DEFAULT_BRANCHES]
+    for candidate in candidates:
+        with suppress(RefError):
+            _git(root, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
+            if candidate.endswith("/HEAD"):  # name the branch it points at, as users know it
+                full = _git(root, "symbolic-ref", "--short", "-q", f"refs/remotes/{candidate}")
+                return full.decode().strip() or candidate
+            return candidate
+    return None
+
+
+def _current_remote(root: Path) -> str:
+    with suppress(RefError):
+        branch = _git(root, "symbolic-ref", "--short", "-q", "HEAD").decode().strip()
+        remote = _git(root, "config", f"branch.{branch}.remote").decode().strip()
+        if remote and remote != ".":
+            return remote
+    return "origin"
+
+
+def merged_paths(directory: Path) -> tuple[str | None, set[str]] | None:
+    """(the target branch, the paths below `directory` at the merge base of HEAD and it); with
+    no target branch (None), the paths at HEAD: a file not committed yet is new work. None
+    outside a repository, or when git cannot tell (a shallow clone without the merge base):
+    then nothing is known to be unmerged."""
+    try:
+        repo_root(directory)
+    except RefError:
+        return None
+    ref = target_branch(directory)
+    if ref is None:
+        try:
+            head = resolve_ref("HEAD", directory)
+        except RefError:
+            return None, set()  # no commit yet: everything is new
+        return None, set(list_files_at_commit(head, directory))
+    try:
+        return ref, set(list_files_at_commit(merge_base(ref, directory), directory))
+    except RefError:
+        return None
