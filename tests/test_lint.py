@@ -380,3 +380,51 @@ def test_worked_example_passes_lint() -> None:
     done = run_module("ci.lint", cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("OK lint: ") and " failed" not in done.stdout
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+def _repeated_words(text: str, size: int = 4) -> set[str]:
+    """Runs of `size` words that occur twice in `text`: advice given twice."""
+    words = text.split()
+    runs = [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
+    return {run for run in runs if runs.count(run) > 1}
+
+
+@pytest.mark.parametrize(
+    ("rule", "case"),
+    [(rule, case) for rule in RULES for case in rule.cases if case.expect != "pass"],
+    ids=[
+        f"{rule.code}-{case.name}" for rule in RULES for case in rule.cases if case.expect != "pass"
+    ],
+)
+def test_no_message_repeats_its_own_advice(rule: Rule, case: LintCase, tmp_path: Path) -> None:
+    from ci.reports import text_line
+
+    path = tmp_path / MIGRATIONS / case.folder / "0001_case.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(re.sub(r"noqa", "note", case.sql), encoding="utf-8")
+    findings = run_rules(file_context(path, case.folder, case.min_sqlite))
+    lines = [text_line(f) for f in findings if f.code == rule.code]
+    assert lines
+    for line in lines:
+        assert line.count("noqa") == 1, line
+        assert not _repeated_words(line), line
+
+
+def test_rebuild_findings_name_the_table_the_rebuild_produces(tmp_path: Path) -> None:
+    sql = (
+        "PRAGMA foreign_keys = OFF;\n"
+        "ALTER TABLE ciphers RENAME TO old_ciphers;\n"
+        "CREATE TABLE ciphers (uuid TEXT PRIMARY KEY, name TEXT NOT NULL);\n"
+        "INSERT INTO ciphers (uuid, name) SELECT uuid, name FROM old_ciphers;\n"
+        "DROP TABLE old_ciphers;\n"
+    )
+    path = tmp_path / MIGRATIONS / "schema" / "0003_rebuild.sql"
+    path.parent.mkdir(parents=True)
+    path.write_text(sql, encoding="utf-8")
+    findings = run_rules(file_context(path, "schema", lint.DEFAULT_MIN_SQLITE))
+    assert [(f.code, f.line) for f in findings] == [("MG507", 5)]
+    assert findings[0].message.startswith("table rebuild of ciphers without PRAGMA")
+    assert "old_ciphers" not in findings[0].message
