@@ -64,6 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-sqlfluff", action="store_true", help="run only the migration safety rules"
     )
     parser.add_argument(
+        "--base-ref",
+        default=None,
+        metavar="REF",
+        help="without FILES, lint only the migration files added or changed since the merge "
+        "base of HEAD and REF (e.g. origin/main); given FILES are always linted",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="lint every migration file, even with --base-ref (or base_ref: in the config)",
+    )
+    parser.add_argument(
         "--sqlfluff-max-bytes",
         type=whole_number("bytes", 0),
         default=SQLFLUFF_MAX_BYTES,
@@ -82,14 +94,25 @@ def _work(args: argparse.Namespace) -> Report:
     excluded: list[str] = []
     for item in args.exclude_rules:  # a list per option (config files give a list of lists)
         excluded.extend(item if isinstance(item, list) else rule_codes(item))
-    return lint(
-        args.files,
+    files, scope = args.files, None
+    if not files:
+        files, scope = whole_directory(args.migrations_dir, base_ref=args.base_ref, every=args.all)
+        if not files:
+            print(scope, file=sys.stderr)
+            return Report(CHECK, [Case(name="no migration changed to lint", classname=CHECK)])
+    report = lint(
+        files,
         migrations_dir=args.migrations_dir,
         min_sqlite=args.min_sqlite_version,
         sqlfluff=not args.no_sqlfluff,
         exclude=frozenset(excluded),
         sqlfluff_max_bytes=args.sqlfluff_max_bytes,
     )
+    # What was left out is always worth a line; that a base ref would narrow a run of every
+    # file matters when the history fails it (a project turning lint on), not on a clean run.
+    if scope is not None and (args.base_ref is not None or report.failed):
+        print(scope, file=sys.stderr)
+    return report
 
 
 def rule_codes(text: str) -> list[str]:
@@ -149,17 +172,62 @@ def lint(
     return Report(CHECK, cases or [Case(name="no migration files to lint", classname=CHECK)])
 
 
+def whole_directory(
+    migrations_dir: Path, *, base_ref: str | None, every: bool
+) -> tuple[list[Path], str | None]:
+    """What a run without FILES lints, and a line saying so: every migration file, or with a
+    base ref only those added or changed since the merge base of HEAD and that ref (committed
+    or not), so that a history written in another style does not fail every pull request."""
+    files = migration_files(migrations_dir)
+    if every:
+        return files, None
+    if base_ref is None:
+        return files, (
+            f"{CHECK}: every file ({len(files)}): no --base-ref; with one, only the files "
+            "changed since its merge base with HEAD"
+        )
+    from ci import gitrefs
+
+    base = gitrefs.merge_base(base_ref, migrations_dir)
+    before = gitrefs.list_files_at_commit(base, migrations_dir)
+    changed = [
+        path
+        for path in files
+        if before.get(path.relative_to(migrations_dir).as_posix()) != _blob_id_of(path)
+    ]
+    count = f"{len(changed)} file{'' if len(changed) == 1 else 's'}"
+    return changed, (
+        f"{CHECK}: {count} changed since merge base {base[:7]} of HEAD and {base_ref}; "
+        "--all for every file"
+    )
+
+
+def _blob_id_of(path: Path) -> str | None:
+    """Its git blob id; None when it cannot be read (linting it reports why)."""
+    from ci.gitrefs import blob_id
+
+    try:
+        return blob_id(path.read_bytes())
+    except OSError:
+        return None
+
+
+def migration_files(migrations_dir: Path) -> list[Path]:
+    """Every `.sql` file of the migrations directory (flat, or in its known folders)."""
+    if not migrations_dir.is_dir():
+        raise InputError(f"{migrations_dir}: migrations directory not found")
+    return [
+        path
+        for folder in (migrations_dir, *(migrations_dir / k for k in KNOWN_FOLDERS))
+        if folder.is_dir()
+        for path in sorted(folder.glob("*.sql"))
+    ]
+
+
 def select_files(files: Sequence[Path], migrations_dir: Path) -> list[tuple[Path, str]]:
     """The `.sql` files to lint with their folder kind; FILES outside the directory are skipped."""
     if not files:
-        if not migrations_dir.is_dir():
-            raise InputError(f"{migrations_dir}: migrations directory not found")
-        files = [
-            path
-            for folder in (migrations_dir, *(migrations_dir / k for k in KNOWN_FOLDERS))
-            if folder.is_dir()
-            for path in sorted(folder.glob("*.sql"))
-        ]
+        files = migration_files(migrations_dir)
     root = migrations_dir.resolve()
     selected = []
     for path in dict.fromkeys(files):

@@ -14,7 +14,7 @@ from ci import lint
 from ci.lint import file_context
 from ci.lint_rules import RULES, run_rules
 from ci.lint_rules.base import LintCase, Rule
-from tests.conftest import JUNIT_XSD, REPO, WriteTree, run_module
+from tests.conftest import JUNIT_XSD, REPO, WriteTree, git, run_module
 
 MIGRATIONS = "schema/migrations"
 
@@ -381,6 +381,129 @@ def test_worked_example_passes_lint() -> None:
     done = run_module("ci.lint", cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("OK lint: ") and " failed" not in done.stdout
+    assert done.stderr == ""  # a clean run of every file needs no word about --base-ref
+
+
+# --- what CI lints: the files changed since the merge base -------------------------------------
+
+OLD_STYLE = "create TABLE legacy (id INTEGER);\n"  # CP01 in every file of an old history
+
+
+def _history(git_repo: Path, write_tree: WriteTree) -> Path:
+    """main: 0001 in an old style (findings); feature: adds a clean 0002; main then moves on
+    with a 0003 in the old style, which feature does not have."""
+    write_tree({f"{MIGRATIONS}/schema/0001_legacy.sql": OLD_STYLE})
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "history")
+    git(git_repo, "checkout", "-q", "-b", "feature")
+    git(git_repo, "checkout", "-q", "main")
+    write_tree({f"{MIGRATIONS}/schema/0003_main.sql": OLD_STYLE})
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "main moves on")
+    git(git_repo, "checkout", "-q", "feature")
+    write_tree({f"{MIGRATIONS}/schema/0002_new.sql": GOOD})
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "feature")
+    return git_repo
+
+
+@pytest.mark.parametrize("module", ["ci", "ci.lint"])
+def test_with_a_base_ref_only_changed_files_are_linted_and_all_lints_every_file(
+    git_repo: Path, write_tree: WriteTree, module: str
+) -> None:
+    root = _history(git_repo, write_tree)
+    fork = git(root, "merge-base", "HEAD", "main").strip()[:7]
+    checks = ["--checks", "lint"] if module == "ci" else []
+    done = run_module(module, *checks, "--base-ref", "main", cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0001_legacy" not in done.stdout and "0003_main" not in done.stdout
+    assert (
+        f"lint: 1 file changed since merge base {fork} of HEAD and main; --all for every file"
+        in done.stderr
+    )
+    done = run_module(module, *checks, "--base-ref", "main", "--all", cwd=root)
+    assert done.returncode == 1
+    assert f"{MIGRATIONS}/schema/0001_legacy.sql:1: CP01" in done.stdout
+    assert "0003_main" not in done.stdout  # not on this branch at all
+    assert "changed since merge base" not in done.stderr
+
+
+def test_an_edited_or_uncommitted_file_counts_as_changed(
+    git_repo: Path, write_tree: WriteTree
+) -> None:
+    root = _history(git_repo, write_tree)
+    (root / "migration-guard.yaml").write_text("base_ref: main\n")  # the config key works too
+    write_tree({f"{MIGRATIONS}/data/0004_wip.sql": "DELETE FROM patients;\n"})  # not added
+    legacy = root / MIGRATIONS / "schema/0001_legacy.sql"
+    legacy.write_text(OLD_STYLE + "-- edited on this branch\n")
+    done = run_module("ci", "--checks", "lint", cwd=root)
+    assert done.returncode == 1
+    assert f"{MIGRATIONS}/data/0004_wip.sql:1: MG502" in done.stdout
+    assert f"{MIGRATIONS}/schema/0001_legacy.sql:1: CP01" in done.stdout
+    assert "lint: 3 files changed since merge base" in done.stderr
+
+
+def test_no_change_since_the_merge_base_is_one_passing_case(
+    git_repo: Path, write_tree: WriteTree
+) -> None:
+    root = _history(git_repo, write_tree)
+    git(root, "checkout", "-q", "-b", "docs-only", "main")
+    done = run_module("ci.lint", "--base-ref", "main", cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "lint: 0 files changed since merge base" in done.stderr
+    assert done.stdout.strip() == "OK lint: 1 passed"
+
+
+def test_explicit_files_are_linted_whatever_the_base_ref(
+    git_repo: Path, write_tree: WriteTree
+) -> None:
+    root = _history(git_repo, write_tree)
+    legacy = f"{MIGRATIONS}/schema/0001_legacy.sql"
+    for module, checks in (("ci.lint", []), ("ci", ["--checks", "lint"])):
+        done = run_module(module, *checks, "--base-ref", "main", legacy, cwd=root)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"{legacy}:1: CP01" in done.stdout
+        assert "changed since" not in done.stderr
+
+
+def test_without_a_base_ref_every_file_is_linted_and_the_output_says_how_to_narrow_it(
+    git_repo: Path, write_tree: WriteTree
+) -> None:
+    root = _history(git_repo, write_tree)
+    done = run_module("ci", "--checks", "lint", cwd=root)
+    assert done.returncode == 1
+    assert f"{MIGRATIONS}/schema/0001_legacy.sql:1: CP01" in done.stdout
+    assert (
+        "lint: every file (2): no --base-ref; with one, only the files changed since its "
+        "merge base with HEAD" in done.stderr
+    )
+
+
+# --- sqlfluff's rules when the project has no sqlfluff configuration --------------------------
+
+NOT_CORE = "CREATE VIEW v AS SELECT a, b FROM t;\n"  # LT09: not in sqlfluff's core rule set
+
+
+@pytest.mark.parametrize(
+    ("config_file", "content", "expected"),
+    [
+        (None, "", 0),
+        (".sqlfluff", "[sqlfluff]\nrules = all\n", 1),
+        ("setup.cfg", "[sqlfluff]\nrules = all\n", 1),
+        ("tox.ini", "[sqlfluff]\nrules = all\n", 1),
+        ("pyproject.toml", '[tool.sqlfluff.core]\nrules = "all"\n', 1),
+    ],
+    ids=["none-core", "dot-sqlfluff", "setup-cfg", "tox-ini", "pyproject"],
+)
+def test_a_repository_without_sqlfluff_config_gets_the_core_rules(
+    write_tree: WriteTree, config_file: str | None, content: str, expected: int
+) -> None:
+    root = _tree(write_tree, {"schema/0001_view.sql": NOT_CORE})
+    if config_file:
+        (root / config_file).write_text(content)
+    done = run_module("ci.lint", cwd=root)
+    assert done.returncode == expected, done.stdout + done.stderr
+    assert ("LT09" in done.stdout) == bool(expected)
 
 
 # --- statements sqlfluff cannot parse: SQLite decides ------------------------------------------
