@@ -151,6 +151,15 @@ def list_files_at_commit(commit: str, directory: Path) -> dict[str, str]:
     return files
 
 
+def blob_id(data: bytes) -> str:
+    """The id git gives a file with these bytes (`git hash-object`): comparing it with a ref's
+    listing tells whether a working-tree file differs from the file at that ref, with no git
+    process per file."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
 def read_blobs(directory: Path, blobs: Iterable[str]) -> dict[str, bytes]:
     """{blob id: bytes} for the given blob ids, from ONE `git cat-file --batch` process."""
     wanted = sorted(set(blobs))
