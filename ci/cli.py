@@ -179,7 +179,24 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     args = parser.parse_args(argv)
     if getattr(args, "migrations_dir", None) is None:
         args.migrations_dir = Path(DEFAULT_MIGRATIONS_DIR)
+    refuse_unsafe_junit(parser.prog, args)
     return args
+
+
+def refuse_unsafe_junit(prog: str, args: argparse.Namespace) -> None:
+    """Exit 2 with one line, before any work, when --junit would overwrite a file that is not a
+    report (the database, a sample, a migration): the check has not run and nothing changed."""
+    junit = getattr(args, "junit", None)
+    if junit is None:
+        return
+    problem = reports.junit_refusal(
+        junit,
+        inputs=(getattr(args, "db", None), getattr(args, "sample", None)),
+        migrations_dir=getattr(args, "migrations_dir", None),
+    )
+    if problem is not None:
+        print(f"{prog}: {problem}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def apply_config(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:

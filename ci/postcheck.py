@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from ci import bookkeeping, health
+from ci.cli import refuse_unsafe_junit
 from ci.findings import Case, Finding, Report
 from ci.invariants import add_invariants_option, parse_invariants
 from ci.precheck import FOREIGN_KEYS, INTEGRITY, build_parser, dirty_case, run_report
@@ -36,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_invariants_option(parser)
     args = parser.parse_args(argv)
+    refuse_unsafe_junit(parser.prog, args)
     return run_report(CHECK, args, postcheck)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ci import bookkeeping, health
-from ci.cli import UsageError, add_busy_timeout
+from ci.cli import UsageError, add_busy_timeout, refuse_unsafe_junit
 from ci.findings import Case, Finding, Report
 from ci.model import InputError, not_a_database_file
 from ci.runner import dirty_message, reading
@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Check a database before migrating it: integrity, foreign keys, size, dirty marks.",
     )
     args = parser.parse_args(argv)
+    refuse_unsafe_junit(parser.prog, args)
     return run_report(CHECK, args, precheck)
 
 

@@ -142,6 +142,10 @@ def add_busy_timeout_option(parser: argparse.ArgumentParser) -> None:
 def options_from(args: argparse.Namespace) -> Options:
     if args.write_snapshot and args.schema_snapshot is None:
         raise UsageError("--write-snapshot needs --schema-snapshot FILE")
+    if args.write_snapshot:
+        problem = snapshot_refusal(args.schema_snapshot, getattr(args, "sample", None))
+        if problem is not None:
+            raise UsageError(problem)
     if args.setup:
         runner.load_setup(args.setup)  # a missing callable is reported before any work
     return Options(
@@ -423,10 +427,26 @@ def shadow_tables(conn: sqlite3.Connection) -> set[str]:
         return set()
 
 
+def snapshot_refusal(path: Path, sample: Path | None = None) -> str | None:
+    """Why --write-snapshot must not write `path` (an existing file that is not a snapshot)."""
+    from ci import outputs
+
+    return outputs.refusal(
+        path,
+        option="--schema-snapshot",
+        kind="a schema snapshot",
+        starts=(SNAPSHOT_HEADER.split("\n")[0].encode(),),
+        inputs=(sample,),
+    )
+
+
 def write_snapshot_case(check: str, conn: sqlite3.Connection, path: Path) -> Case:
+    from ci import outputs
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(snapshot_sql(conn), encoding="utf-8")
+        outputs.write_atomically(path, snapshot_sql(conn), refused=snapshot_refusal(path))
+    except outputs.OutputRefused as refused:
+        raise UsageError(str(refused)) from None
     except OSError as error:
         raise UsageError(f"{path}: cannot write the snapshot: {error.strerror}") from None
     return Case(f"schema snapshot written to {path}", check, path=str(path))
