@@ -46,7 +46,7 @@ def postcheck(conn: sqlite3.Connection, args: argparse.Namespace) -> Report:
     db = str(args.db)
     cases = [version_case(conn, db, args.expect_version)]
     cases += [
-        health.integrity_case(CHECK, conn, db, INTEGRITY),
+        health.integrity_case(CHECK, conn, db, INTEGRITY, verify_checks=True),
         health.foreign_key_case(CHECK, conn, db, FOREIGN_KEYS),
     ]
     cases.append(dirty_case(CHECK, conn, db))
