@@ -21,7 +21,9 @@ from ci.cli import (
     add_busy_timeout,
     add_migrations_dir,
     add_statement_timeout,
+    migration_number,
     parse,
+    run_program,
     seconds,
 )
 from ci.model import (
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--status", action="store_true", help="show applied and pending")
     action.add_argument(
         "--rollback",
-        type=_version,
+        type=migration_number,
         metavar="N",
         help="undo applied main-track migrations from the newest down to and including N",
     )
@@ -78,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     action.add_argument(
         "--baseline",
-        type=_version,
+        type=migration_number,
         metavar="N",
         help="adopt an existing database: record main-track migrations up to N as applied "
         "without running them, after checking it has the shape they create",
@@ -98,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="execute the plan in a transaction that is rolled back; change nothing",
     )
-    parser.add_argument("--target", type=_version, metavar="N", help="apply up to N only")
+    parser.add_argument("--target", type=migration_number, metavar="N", help="apply up to N only")
     parser.add_argument(
         "--resume", action="store_true", help="finish the migration a dirty mark names, then go on"
     )
@@ -138,12 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="callable run on the connection first (register SQL functions, load extensions)",
     )
     return parser
-
-
-def _version(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a migration number, got '{text}'")
-    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -553,4 +549,4 @@ def _hash_state(row: bookkeeping.AppliedRow, migration: Migration | None) -> str
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci.cli import add_migrations_dir
+from ci.cli import add_migrations_dir, run_program
 from ci.model import (
     DEFAULT_MIGRATIONS_DIR,
     ROLLBACK_FOLDER,
@@ -119,4 +119,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from ci import bookkeeping, health
-from ci.cli import refuse_unsafe_junit
+from ci.cli import migration_number, refuse_unsafe_junit, run_program
 from ci.findings import Case, Finding, Report
 from ci.invariants import add_invariants_option, parse_invariants
 from ci.precheck import FOREIGN_KEYS, INTEGRITY, build_parser, dirty_case, run_report
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--expect-version",
-        type=int,
+        type=migration_number,
         required=True,
         metavar="N",
         help="the main-track version the database must be at",
@@ -76,4 +76,4 @@ def version_case(conn: sqlite3.Connection, db: str, expected: int) -> Case:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ci import bookkeeping, health
-from ci.cli import UsageError, add_busy_timeout, refuse_unsafe_junit
+from ci.cli import UsageError, add_busy_timeout, refuse_unsafe_junit, run_program
 from ci.findings import Case, Finding, Report
 from ci.model import InputError, not_a_database_file
 from ci.runner import dirty_message, reading
@@ -118,4 +118,4 @@ def dirty_case(check: str, conn: sqlite3.Connection, db: str) -> Case:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

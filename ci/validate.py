@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci import health, runner
-from ci.cli import UsageError, add_busy_timeout, add_statement_timeout
+from ci.cli import UsageError, add_busy_timeout, add_statement_timeout, seconds
 from ci.findings import RUNAWAY, Case, Finding, Record
 from ci.gatekeeper import gate_of
 from ci.invariants import Invariant, add_invariants_option, parse_invariants
@@ -111,7 +111,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--warn-slow",
-        type=float,
+        type=seconds,
         default=300.0,
         metavar="SECONDS",
         help="flag migrations slower than this (default 300)",
