@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from ci.cli import UsageError
-from ci.findings import Case, Finding
+from ci.findings import RUNAWAY, Case, Finding
 from ci.gatekeeper import gate_of
 from ci.invariants import Invariant
 from ci.sqltext import LazyPattern, strip_comments
@@ -148,14 +148,28 @@ def foreign_key_case(check: str, conn: sqlite3.Connection, where: str, wording: 
 
 
 def invariant_case(
-    check: str, conn: sqlite3.Connection, invariant: Invariant, path: str, wording: Wording
+    check: str,
+    conn: sqlite3.Connection,
+    invariant: Invariant,
+    path: str,
+    wording: Wording,
+    *,
+    timeout: float | None = None,
 ) -> Case:
-    """An invariant query must return no rows; one that cannot run is a usage error (exit 2)."""
+    """An invariant query must return no rows; one that cannot run is a usage error (exit 2);
+    one still running after `timeout` (--statement-timeout) is stopped, a RUNAWAY finding."""
+    from ci.runner import Runaway, time_limited
+
     case = Case(f"invariant: {invariant.name}", check, path=path, line=invariant.line)
     try:
         # the connection's gate: on a check's database, the pragmas a migration may not run
         # there, an invariant may not run either
-        rows = gate_of(conn).query(invariant.sql).fetchmany(SHOWN + 1)
+        with time_limited(conn, timeout, path, invariant.line):
+            rows = gate_of(conn).query(invariant.sql).fetchmany(SHOWN + 1)
+    except Runaway as failure:
+        message = f"invariant '{invariant.name}': {failure.message}"
+        case.findings.append(Finding(check, RUNAWAY, path, invariant.line, message, failure.hint))
+        return case
     except sqlite3.Error as error:
         raise UsageError(
             f"{path}:{invariant.line}: invariant '{invariant.name}' cannot run: {error}"

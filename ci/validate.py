@@ -332,7 +332,11 @@ def validate(
         ]
         path = str(options.invariants)
         cases += [
-            _timed(lambda i=i: health.invariant_case(check, fresh, i, path, AFTER_INVARIANT))
+            _timed(
+                lambda i=i: health.invariant_case(
+                    check, fresh, i, path, AFTER_INVARIANT, timeout=options.statement_timeout
+                )
+            )
             for i in invariants
         ]
         if options.snapshot is not None:
