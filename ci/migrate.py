@@ -209,6 +209,8 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         if problem is not None:
             raise CannotRun(problem)
     in_memory = args.dry_run and not db.exists()  # a dry run must not even create the file
+    if in_memory:
+        say_would_create(db, out)
     conn = connect(":memory:" if in_memory else db, setup=args.setup, timeout=args.busy_timeout)
     try:
         runner = Runner(
@@ -424,6 +426,20 @@ def _refuse_baseline(differences: list[str], db: Path, span: str, n: int, err: T
 # --- dry run --------------------------------------------------------------------------------
 
 
+def say_would_create(db: Path, out: TextIO) -> None:
+    """A dry run on a database that does not exist: the real run would create the file, so
+    its directory must exist and take a new file; if not, the real run's line (CannotRun)."""
+    import os  # only a dry run on a missing database needs these (start-up time)
+
+    from ci.runner import explain
+
+    folder = db.parent
+    if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+        # what SQLite answers the real run when it cannot create the file
+        raise CannotRun(explain(sqlite3.OperationalError("unable to open database file"), str(db)))
+    print(f"dry run: {db} does not exist; the real run would create it", file=out)
+
+
 def dry_run(runner: Runner, args: argparse.Namespace, out: TextIO) -> int:
     if args.rollback is not None:
         plan = runner.rollback_plan(args.rollback)
@@ -434,6 +450,11 @@ def dry_run(runner: Runner, args: argparse.Namespace, out: TextIO) -> int:
     else:
         plan = runner.preflight(args.target)
         verb = "apply"
+    has_file = runner.db_name() != ":memory:"
+    if has_file and (plan or bookkeeping.state(runner.conn) != "current"):
+        # the real run's own test, before its backup: a read-only file or mount fails the
+        # dry run as it would fail the run (a write lock taken and released, nothing written)
+        runner.check_writable()
     print(f"dry run: plan to {verb} {len(plan)} migration(s); nothing will be changed", file=out)
     for number, m in enumerate(plan, start=1):
         file = m.rollback if args.rollback is not None else m.file
