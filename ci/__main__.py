@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from ci import fixes, reports
-from ci.cli import CHECKS, Collector, check_parser, check_parsers, collecting, parse
+from ci.cli import (
+    CHECKS,
+    Collector,
+    check_parser,
+    check_parsers,
+    collecting,
+    parse,
+    reader_may_leave,
+    run_program,
+)
 from ci.config import DEFAULT_CONFIG
 from ci.findings import Case, Report
 from ci.model import DEFAULT_MIGRATIONS_DIR
@@ -277,6 +286,7 @@ def _error_report(check: str, message: str) -> Report:
 
 def cli(argv: Sequence[str] | None = None) -> int:
     """`migration-guard <command> [options]`; `migration-guard check` is `python -m ci`."""
+    reader_may_leave()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage(), file=sys.stdout if argv else sys.stderr)
@@ -304,4 +314,4 @@ def _usage() -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

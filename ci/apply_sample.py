@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ci.cli import UsageError, check_parser, parse, run_check
+from ci.cli import UsageError, check_parser, parse, run_check, run_program
 from ci.findings import Case, Finding, Report
 from ci.fingerprint import Fingerprint, Tracker
 from ci.model import InputError, Migration, discover, read_ahead
@@ -156,4 +156,4 @@ def row_loss_finding(
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ci import fixes, lockfile
-from ci.cli import add_busy_timeout, check_parser, parse, run_check
+from ci.cli import add_busy_timeout, check_parser, parse, run_check, run_program
 from ci.findings import Finding, Report
 from ci.model import (
     Catalog,
@@ -730,4 +730,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

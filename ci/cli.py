@@ -49,7 +49,7 @@ CHECKS = ("numbering", "checksums", "lint", "apply_empty", "apply_sample", "roll
 def seconds(text: str) -> float:
     """argparse type of every SECONDS option (--busy-timeout, --warn-slow): a number >= 0."""
     try:
-        value = float(text)
+        value = float(ascii_only(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got '{text}'") from None
     if not value >= 0:  # also refuses nan
@@ -63,7 +63,7 @@ def whole_number(unit: str, minimum: int) -> Callable[[str], int]:
 
     def parse_count(text: str) -> int:
         try:
-            value = int(text)
+            value = int(ascii_only(text))
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number of {unit}, got '{text}'") from None
         if value < minimum:
@@ -71,6 +71,23 @@ def whole_number(unit: str, minimum: int) -> Callable[[str], int]:
         return value
 
     return parse_count
+
+
+def migration_number(text: str) -> int:
+    """argparse type of every migration number option (--target, --rollback, --baseline,
+    --expect-version): digits 0-9 only."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a migration number, got '{text}'")
+    return int(text)
+
+
+def ascii_only(text: str) -> str:
+    """`text` for int() / float(), which would also read other scripts' digits (`٣` is 3 to
+    them): a number on a command line or in a config file is written in ASCII. ValueError
+    otherwise."""
+    if not text.isascii():
+        raise ValueError(text)
+    return text
 
 
 def add_busy_timeout(parser: argparse.ArgumentParser, *, default: float, help: str) -> None:
@@ -117,6 +134,57 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n  (the options: {self.prog} --help)\n")
+
+
+def run_program(main: Callable[[], int]) -> int:
+    """Run a command's `main` as a program (`python -m ci.<command>`, the console scripts).
+
+    A reader that leaves early (`... | head -1`) is not an error: what is still written to
+    stdout or stderr goes nowhere, the command finishes its work (a migration is not stopped
+    halfway because nobody reads its log) and exits with its own result; no traceback.
+    """
+    reader_may_leave()
+    return main()
+
+
+def reader_may_leave() -> None:
+    """Make stdout and stderr drop what a closed pipe cannot take (see `run_program`);
+    the console scripts call it first thing."""
+    if not isinstance(sys.stdout, _ReaderMayLeave):
+        sys.stdout = _ReaderMayLeave(sys.stdout)
+    if not isinstance(sys.stderr, _ReaderMayLeave):
+        sys.stderr = _ReaderMayLeave(sys.stderr)
+
+
+class _ReaderMayLeave:
+    """A text stream whose writes into a closed pipe are dropped: the first broken write points
+    the file descriptor at /dev/null, so the interpreter's last flush does not fail either."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._reader_left()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_left()
+
+    def _reader_left(self) -> None:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 class UsageError(Exception):
@@ -201,6 +269,7 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
         for dest, (value, origin) in from_config.items()
         if getattr(args, dest, None) == value  # not replaced on the command line
     }
+    refuse_unsafe_junit(parser.prog, args)
     return args
 
 
@@ -222,6 +291,22 @@ def named_in_config(message: str, args: argparse.Namespace) -> str:
         if isinstance(value, (str, Path)) and str(value) and message.startswith(f"{value}:"):
             return f"{origin}: {message}"
     return message
+
+
+def refuse_unsafe_junit(prog: str, args: argparse.Namespace) -> None:
+    """Exit 2 with one line, before any work, when --junit would overwrite a file that is not a
+    report (the database, a sample, a migration): the check has not run and nothing changed."""
+    junit = getattr(args, "junit", None)
+    if junit is None:
+        return
+    problem = reports.junit_refusal(
+        junit,
+        inputs=(getattr(args, "db", None), getattr(args, "sample", None)),
+        migrations_dir=getattr(args, "migrations_dir", None),
+    )
+    if problem is not None:
+        print(f"{prog}: {problem}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def apply_config(

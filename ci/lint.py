@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ci.cli import UsageError, check_parser, parse, run_check, whole_number
+from ci.cli import UsageError, check_parser, parse, run_check, run_program, whole_number
 from ci.findings import Case, Finding, Report
 from ci.lint_rules import RULES, run_rules
 from ci.lint_rules.base import DEFAULT_MIN_SQLITE, FileContext, version_text
@@ -550,4 +550,4 @@ def _skip_piece(text: str, piece: Statement) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

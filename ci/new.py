@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci import fixes, lockfile
-from ci.cli import ArgumentParser, add_migrations_dir, parse
+from ci.cli import ArgumentParser, add_migrations_dir, parse, run_program
 from ci.config import DEFAULT_CONFIG
 from ci.model import (
     ROLLBACK_FOLDER,
@@ -167,4 +167,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

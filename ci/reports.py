@@ -190,9 +190,27 @@ def _escape_attribute(value: str) -> str:
     return value.replace("\t", "&#09;")
 
 
+def junit_refusal(
+    path: Path, *, inputs: Iterable[Path | None] = (), migrations_dir: Path | None = None
+) -> str | None:
+    """Why --junit PATH must not be written (one line), or None: see ci.outputs."""
+    from ci import outputs
+
+    return outputs.refusal(
+        path,
+        option="--junit",
+        kind="a JUnit report",
+        starts=outputs.JUNIT_STARTS,
+        inputs=inputs,
+        migrations_dir=migrations_dir,
+    )
+
+
 def write_junit(reports: Sequence[Report], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(junit_string(reports), encoding="utf-8")
+    """Replace the report whole; the guard is asked again in case the file changed meanwhile."""
+    from ci import outputs
+
+    outputs.write_atomically(path, junit_string(reports), refused=junit_refusal(path))
 
 
 def _seconds(value: float) -> str:
@@ -457,7 +475,12 @@ def emit(
     """Write a run's reports in every form asked for. `text=False` when stderr already said it."""
     out = out if out is not None else sys.stdout
     if junit is not None:
-        write_junit(reports, junit)
+        from ci.outputs import OutputRefused
+
+        try:
+            write_junit(reports, junit)
+        except OutputRefused as refused:
+            print(f"error: {refused}", file=sys.stderr)
     fmt = resolve_format(fmt)
     if fmt == "github":
         github_files(reports, junit)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci import runner
-from ci.cli import check_parser, parse, run_check, whole_number
+from ci.cli import check_parser, parse, run_check, run_program, whole_number
 from ci.findings import RUNAWAY, Case, Finding, Report
 from ci.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
 from ci.model import Catalog, InputError, Migration, discover, read_ahead
@@ -516,4 +516,4 @@ class RoundTrip:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

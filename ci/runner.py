@@ -1065,6 +1065,23 @@ class Runner:
         if self.statement_timeout:
             self._migration_deadline = time.monotonic() + self.statement_timeout
 
+    @contextmanager
+    def limited(self, path: Path | str, line: int | None) -> Iterator[None]:
+        """The user's SQL that the runner's connection runs besides a migration's statements (a
+        sample fixture, a @progress query): under the same --statement-timeout, counted from
+        the last start_clock; past it, Runaway naming `path:line`."""
+        self._deadline = self._migration_deadline
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if str(error) != "interrupted":
+                raise
+            if time.monotonic() <= self._deadline:
+                raise KeyboardInterrupt from None  # Ctrl-C, swallowed by the progress handler
+            raise runaway(path, line, self.statement_timeout) from None
+        finally:
+            self._deadline = math.inf
+
     def _past_deadline(self) -> bool:
         """SQLite's progress handler: True interrupts the running statement."""
         return time.monotonic() > self._deadline
@@ -1194,6 +1211,42 @@ class Runner:
             return float(self.conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
         except sqlite3.Error:
             return None
+
+
+def runaway(path: Path | str, line: int | None, seconds: float | None) -> Runaway:
+    """The finding for the user's SQL still running after --statement-timeout."""
+    return Runaway(
+        path,
+        line,
+        f"still running after --statement-timeout {seconds or 0:g} s; stopped (a statement "
+        "that never ends, such as a recursive CTE without a stop, or one slower than the limit)",
+        "make it end (a recursive CTE needs a WHERE that stops it), or raise "
+        "--statement-timeout if it is only slow",
+    )
+
+
+@contextmanager
+def time_limited(
+    conn: sqlite3.Connection, seconds: float | None, path: Path | str, line: int | None
+) -> Iterator[None]:
+    """The user's SQL on a connection no Runner drives (an invariant a check runs on its
+    database after the migrations): stopped after `seconds` (None: no limit) as a migration
+    would be, with Runaway naming `path:line`. Fetch the rows inside the block."""
+    if not seconds:
+        yield
+        return
+    deadline = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if str(error) != "interrupted":
+            raise
+        if time.monotonic() <= deadline:
+            raise KeyboardInterrupt from None  # Ctrl-C, swallowed by the progress handler
+        raise runaway(path, line, seconds) from None
+    finally:
+        conn.set_progress_handler(None, 0)
 
 
 # --- helpers on files ------------------------------------------------------------------------

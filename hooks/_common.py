@@ -65,8 +65,9 @@ def _run_hook(
     try:
         if to_ref and from_ref and not _pushes_migrations(from_ref, to_ref):
             return 0
-        from ci.cli import parse
+        from ci.cli import parse, reader_may_leave
 
+        reader_may_leave()
         module = importlib.import_module(f"ci.{check}")
         parser: argparse.ArgumentParser = module.build_parser()
         with judged_commit(to_ref):

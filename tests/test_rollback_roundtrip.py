@@ -383,3 +383,25 @@ def test_the_worked_example_round_trips_on_empty_and_sample() -> None:
         "ci.rollback_roundtrip", "--sample", "schema/sample/sample_data.sql", cwd=REPO
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("pragma", ["user_version", "application_id"])
+def test_a_rollback_that_leaves_a_header_pragma_changed_fails(
+    write_tree: WriteTree, tmp_path: Path, pragma: str
+) -> None:
+    """`PRAGMA user_version` / `application_id` are part of what a rollback must restore."""
+    root = write_tree(
+        {
+            **BASE,
+            "m/schema/0003_stamp.sql": f"PRAGMA {pragma} = 7;\n",
+            "m/rollback/0003_rollback.sql": "SELECT 1;\n",
+        }
+    )
+    done = run_module("ci.rollback_roundtrip", "--migrations-dir", str(root / "m"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "MG404" in done.stdout
+    assert f"{pragma} 7 -> 0 not restored" in done.stdout
+    fixed = root / "m" / "rollback" / "0003_rollback.sql"
+    fixed.write_text(f"PRAGMA {pragma} = 0;\n")
+    done = run_module("ci.rollback_roundtrip", "--migrations-dir", str(root / "m"))
+    assert done.returncode == 0, done.stdout + done.stderr
