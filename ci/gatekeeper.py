@@ -309,7 +309,7 @@ def _pragma(screen: Screen, name: str | None, value: str | None) -> Verdict | No
     return Verdict(REFUSE, f"{shown} is not allowed in a check: {because} ({RULES_DOC})")
 
 
-PRAGMAS_DOC = "see 'Pragmas in migrations' in the README"
+PRAGMAS_DOC = "see 'What the runner does with your SQL' in the README"
 
 
 def _attach(screen: Screen, _: str | None, __: str | None) -> Verdict | None:
