@@ -40,7 +40,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -208,7 +208,16 @@ class Screen:
     """The rules for the statements of one migration file, and what its statements so far did
     (the savepoints it opened, the connection settings it changed)."""
 
-    __slots__ = ("check", "leading", "no_transaction", "pending", "saved", "savepoints", "word")
+    __slots__ = (
+        "check",
+        "created",
+        "leading",
+        "no_transaction",
+        "pending",
+        "saved",
+        "savepoints",
+        "word",
+    )
 
     def __init__(self, *, check: bool, no_transaction: bool) -> None:
         self.check = check  # a check's throwaway database: the stricter rules below
@@ -218,6 +227,7 @@ class Screen:
         self.savepoints: list[str] = []  # opened by this file and not yet released
         self.pending: Action | None = None  # the savepoint statement being run
         self.saved: dict[str, object] = {}  # RESTORED_PRAGMAS changed: their values before
+        self.created: list[tuple[str, str, str]] = []  # triggers (schema, name, table) created
 
     def decide(
         self, action: int, arg1: str | None, arg2: str | None, trigger: str | None = None
@@ -439,6 +449,7 @@ RULES: dict[int, Callable[[Screen, str | None, str | None], Verdict | None]] = {
     sqlite3.SQLITE_DROP_TRIGGER: _on("drops trigger"),
     sqlite3.SQLITE_DROP_TEMP_TRIGGER: _on("drops trigger"),
 }
+CREATES_TRIGGER = frozenset((sqlite3.SQLITE_CREATE_TRIGGER, sqlite3.SQLITE_CREATE_TEMP_TRIGGER))
 # What `prepares` ignores while proving that a statement prepares: every action a rule decides.
 DECIDED = frozenset(RULES)
 
@@ -499,6 +510,9 @@ class Gate:
             self.observer(action, arg1, arg2, db, trigger)
         screen = self.screen
         if screen is not None:
+            if action in CREATES_TRIGGER and trigger is None:
+                schema = "temp" if action == sqlite3.SQLITE_CREATE_TEMP_TRIGGER else db
+                screen.created.append((schema or "main", arg1 or "", arg2 or ""))
             verdict = screen.decide(action, arg1, arg2, trigger)
             if verdict is not None:
                 if self.verdict is None or self.verdict.kind == IGNORE:
@@ -517,6 +531,7 @@ class Gate:
         statement, so a cached one (the runner's own `COMMIT`) is prepared, and screened, anew.
         """
         self._save_pragma(screen, sql)
+        screen.created.clear()
         self.screen, self.verdict = screen, None
         _set_authorizer(self.conn, self.authorize)
         try:
@@ -535,6 +550,55 @@ class Gate:
         screen.ran()
         if names_bookkeeping(sql):
             self.triggers = True  # it may have created a trigger that writes them
+            return self._refuse_trigger_writing_bookkeeping(screen)
+        return None
+
+    def _refuse_trigger_writing_bookkeeping(self, screen: Screen) -> Verdict | None:
+        """A trigger the statement just created whose program writes the runner's tables is
+        refused now, not only when it fires: its program is compiled (EXPLAIN, nothing runs)
+        by an INSERT, an UPDATE of every column and a DELETE on its table. In autocommit (a
+        @no-transaction file) the statement is already committed: the trigger is dropped."""
+        created, screen.created = screen.created, []
+        for schema, name, table in created:
+            verdict = self._trigger_program_verdict(name, table)
+            if verdict is not None:
+                if not self.conn.in_transaction:
+                    self.conn.execute(f"DROP TRIGGER IF EXISTS {_quote(schema)}.{_quote(name)}")
+                return verdict
+        return None
+
+    def _trigger_program_verdict(self, name: str, table: str) -> Verdict | None:
+        found: list[Verdict] = []
+
+        def authorize(action: int, arg1: str | None, _: str | None, *rest: str | None) -> int:
+            trigger = rest[1] if len(rest) > 1 else None
+            verdict = None if trigger is None else _trigger_write(action, arg1, trigger)
+            if verdict is None:
+                return sqlite3.SQLITE_OK
+            found.append(verdict)
+            return sqlite3.SQLITE_DENY
+
+        quoted = _quote(table)
+        settable = [
+            _quote(str(row[1]))
+            for row in self.conn.execute(f"PRAGMA table_xinfo({quoted})")
+            if not row[6]  # a generated or hidden column cannot be set
+        ]
+        probes = [f"EXPLAIN INSERT INTO {quoted} DEFAULT VALUES", f"EXPLAIN DELETE FROM {quoted}"]
+        if settable:
+            assignments = ", ".join(f"{column} = {column}" for column in settable)
+            probes.append(f"EXPLAIN UPDATE {quoted} SET {assignments}")
+        _set_authorizer(self.conn, authorize)
+        try:
+            for probe in probes:
+                # an error: not this kind of trigger (e.g. a view without INSTEAD OF INSERT)
+                with suppress(sqlite3.DatabaseError):
+                    self.conn.execute(probe)
+                if found:
+                    what = found[0].message.replace("which this statement fires, ", "")
+                    return Verdict(REFUSE, f"{what} (trigger {name} is created here)")
+        finally:
+            self._install()
         return None
 
     def prepares(self, sql: str) -> None:
@@ -620,6 +684,10 @@ class Gate:
             _set_authorizer(self.conn, self.user)  # nothing of ours to ask: no callback cost
         else:
             _set_authorizer(self.conn, self.authorize)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _ignore_decided(action: int, *_: str | None) -> int:

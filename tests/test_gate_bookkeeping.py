@@ -168,6 +168,27 @@ def test_a_migration_cannot_change_the_runners_tables(
     assert "bookkeeping table schema_version" in checked.stdout
 
 
+@pytest.mark.parametrize("no_transaction", [False, True], ids=["transaction", "no-transaction"])
+def test_a_trigger_on_a_user_table_that_writes_the_runners_table_is_refused_when_created(
+    no_transaction: bool, write_tree: WriteTree, tmp_path: Path
+) -> None:
+    directive = "-- @no-transaction\n" if no_transaction else ""
+    root = _repo(
+        write_tree,
+        f"{directive}CREATE TRIGGER tg AFTER UPDATE OF bal ON acct WHEN new.bal > 1000 BEGIN "
+        "DELETE FROM schema_version WHERE version = 1; END;\n",
+    )
+    db = tmp_path / "app.db"
+    _first_applied(root, db)
+    done = _migrate(root, db)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "0002_under_test.sql:" in out and "trigger tg" in out, out
+    assert "bookkeeping table schema_version" in out
+    assert query(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'") == [(0,)]
+    assert versions(db) == [("schema", 1)]
+
+
 def test_a_trigger_left_by_another_tool_cannot_write_the_runners_table(
     write_tree: WriteTree, tmp_path: Path
 ) -> None:
