@@ -65,18 +65,13 @@ SCREENED = frozenset(
     ("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "ATTACH")
 ) | {"EXPLAIN", "VACUUM"}
 # Statements that can write a table: screened only if they contain a name the rules are about
-# (a table is written only by naming it: schema_version, or SQLite's schema table, whose every
-# spelling starts with sqlite_); a trigger that writes it is not the file's own statement.
-_BOTH = re.compile(r"schema_version|sqlite_", re.IGNORECASE)
+# (a table is written only by naming it: SQLite's schema table, whose every spelling starts with
+# sqlite_, or the runner's tables, below). A trigger's writes are the statement's too: while a
+# trigger in the database names the runner's tables, every statement is screened (Gate.screens).
 _SCHEMA_TABLE = re.compile(r"sqlite_", re.IGNORECASE)
-WRITING = {
-    "INSERT": _BOTH,
-    "REPLACE": _BOTH,
-    "WITH": _BOTH,
-    "UPDATE": _SCHEMA_TABLE,
-    "DELETE": _SCHEMA_TABLE,
-}
-# Any statement naming the runner's tables (a name is never escaped in SQLite: the text has it).
+WRITING = dict.fromkeys(("INSERT", "REPLACE", "WITH", "UPDATE", "DELETE"), _SCHEMA_TABLE)
+# Any statement naming the runner's tables, whatever its first word (SQLite has no escapes in
+# names: the text holds the name).
 _BOOKKEEPING_NAME = re.compile(r"schema_version", re.IGNORECASE)
 FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.DOTALL)
 SCHEMA_TABLES = frozenset(("sqlite_master", "sqlite_schema"))
@@ -118,7 +113,6 @@ RESTORED_PRAGMAS: dict[str, str | None] = {
     "cache_size": None,
     "cache_spill": None,
     "busy_timeout": None,
-    "temp_store": None,
     "secure_delete": None,
     "synchronous": None,
     "mmap_size": None,
