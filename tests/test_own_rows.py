@@ -12,8 +12,11 @@ Real SQLite files and real `python -m ci.migrate` processes.
 
 from __future__ import annotations
 
+import socket
 import sqlite3
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,7 @@ BONUS = {
     "INSERT INTO acct VALUES (1, 0);\n",
     "data/0002_bonus.sql": "UPDATE acct SET bal = bal + 100;\n",
 }
+NOT_WRITTEN = "the runner's schema_version row was not written"
 
 
 def migrate(root: Path, db: Path, *args: str) -> tuple[int, str]:
@@ -54,6 +58,59 @@ FREEZE = (
     "CREATE TRIGGER freeze BEFORE INSERT ON schema_version WHEN NEW.version > 1 "
     "BEGIN SELECT RAISE(IGNORE); END;"
 )
+
+
+def test_a_trigger_ignoring_the_runners_row_fails_the_migration_instead_of_reapplying_it(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    root = write_tree(tree(BONUS))
+    db = tmp_path / "app.db"
+    code, output = migrate(root, db, "--target", "1")
+    assert code == 0, output
+    execute(db, FREEZE)  # added by hand, as a DBA might
+    for _ in range(2):
+        code, output = migrate(root, db)
+        assert code == 1, output
+        culprit = "a trigger on schema_version (freeze) ignores or changes it; remove it"
+        assert f"{NOT_WRITTEN}: {culprit}" in output
+        assert balance(db) == 0  # rolled back, every time
+    assert query(db, "SELECT version FROM schema_version") == [(1,)]
+
+
+def test_a_trigger_ignoring_the_delete_fails_the_rollback(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    root = write_tree(tree(BONUS | {"rollback/0002_rollback.sql": "UPDATE acct SET bal = 0;\n"}))
+    db = tmp_path / "app.db"
+    code, output = migrate(root, db)
+    assert code == 0 and balance(db) == 100, output
+    execute(db, "CREATE TRIGGER keep BEFORE DELETE ON schema_version "
+                "BEGIN SELECT RAISE(IGNORE); END;")  # fmt: skip
+    code, output = migrate(root, db, "--rollback", "2")
+    assert code == 1, output
+    assert f"{NOT_WRITTEN}: a trigger on schema_version (keep) ignores or changes it" in output
+    assert balance(db) == 100  # the rollback file's work was undone with it
+
+
+def test_a_trigger_keeping_the_dirty_mark_open_fails_a_no_transaction_migration(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    nt = {"data/0002_bonus.sql": "-- @no-transaction\nUPDATE acct SET bal = bal + 100;\n"}
+    root = write_tree(tree(BONUS | nt))
+    db = tmp_path / "app.db"
+    code, output = migrate(root, db, "--target", "1")
+    assert code == 0, output
+    execute(db, "CREATE TRIGGER stay BEFORE UPDATE OF cleared_at ON schema_version_log "
+                "BEGIN SELECT RAISE(IGNORE); END;")  # fmt: skip
+    code, output = migrate(root, db)
+    assert code == 1, output
+    assert "schema_version_log row was not written: a trigger on schema_version_log (stay)" in (
+        output
+    )
+    # not recorded as applied while its mark stays open: the database says dirty, consistently
+    assert query(db, "SELECT version FROM schema_version") == [(1,)]
+    assert query(db, "SELECT count(*) FROM schema_version_log WHERE action = 'dirty' "
+                     "AND cleared_at IS NULL") == [(1,)]  # fmt: skip
 
 
 # --- items 5 and 8: the legacy upgrade refuses what would reject the runner's rows ---------------
@@ -138,6 +195,121 @@ def test_comments_with_commas_in_the_legacy_ddl_are_kept_word_for_word(
         (1, "init"),
         (2, "bonus"),
     ]
+
+
+# --- item 12: what a failed @no-transaction / @batch migration leaves ---------------------------
+
+
+def test_a_failed_no_transaction_migration_says_what_stays_committed(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    nt = {
+        "data/0002_bonus.sql": "-- @no-transaction\nUPDATE acct SET bal = bal + 100;\n"
+        "INSERT INTO no_such_table VALUES (1);\n"
+    }
+    root = write_tree(tree(BONUS | nt))
+    db = tmp_path / "app.db"
+    code, output = migrate(root, db)
+    assert code == 1, output
+    assert "rolled back" not in output
+    assert (
+        "FAILED: 0002 is a @no-transaction migration; the statements before line 3 stay "
+        "committed and the database is marked dirty: fix the cause, then --resume (or repair "
+        "by hand and --force-clean)"
+    ) in output
+    assert balance(db) == 100
+    code, status = migrate(root, db, "--status")
+    assert code == 1 and "(1 rows done)" in status, status
+
+
+def test_a_failed_batch_migration_says_its_finished_batches_stay(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    batch = {
+        "schema/0001_acct.sql": "CREATE TABLE acct (id INTEGER PRIMARY KEY, "
+        "bal INTEGER CHECK (bal < 3));\n"
+        "INSERT INTO acct (id) VALUES (1), (2), (3), (4);\n",
+        "data/0002_fill.sql": "-- @batch 2\nUPDATE acct SET bal = id WHERE id IN "
+        "(SELECT id FROM acct WHERE bal IS NULL ORDER BY id LIMIT :batch_size);\n",
+    }
+    root = write_tree(tree(batch))
+    db = tmp_path / "app.db"
+    code, output = migrate(root, db)
+    assert code == 1, output
+    assert "rolled back" not in output
+    assert (
+        "FAILED: 0002 is a @batch migration; its finished batches (2 rows) stay committed and "
+        "the database is marked dirty: fix the cause, then --resume (or repair by hand and "
+        "--force-clean)"
+    ) in output
+    assert query(db, "SELECT bal FROM acct ORDER BY id") == [(1,), (2,), (None,), (None,)]
+
+
+@pytest.fixture
+def live_process() -> Iterator[subprocess.Popen[bytes]]:
+    """A running process to name as a dirty mark's holder."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _stat_start(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        data = stat.read()
+    return data[data.rindex(b")") + 2 :].split()[19].decode()
+
+
+def _boot() -> str:
+    with open("/proc/sys/kernel/random/boot_id") as source:
+        return source.read().strip()
+
+
+def _failed_no_transaction(write_tree: WriteTree, tmp_path: Path) -> tuple[Path, Path]:
+    nt = {"data/0002_bonus.sql": "-- @no-transaction\nINSERT INTO no_such_table VALUES (1);\n"}
+    root = write_tree(tree(BONUS | nt))
+    db = tmp_path / "app.db"
+    code, output = migrate(root, db)
+    assert code == 1, output
+    return root, db
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_status_does_not_offer_resume_while_the_holder_runs(
+    write_tree: WriteTree, tmp_path: Path, live_process: subprocess.Popen[bytes]
+) -> None:
+    root, db = _failed_no_transaction(write_tree, tmp_path)
+    pid = live_process.pid
+    holder = f"other pid {pid} on {socket.gethostname()} started {_stat_start(pid)} boot {_boot()}"
+    execute(db, f"UPDATE schema_version_log SET applied_by = '{holder}' WHERE action = 'dirty'")
+    code, status = migrate(root, db, "--status")
+    assert code == 1, status
+    line = next(x for x in status.splitlines() if x.startswith("DIRTY"))
+    assert f"is being applied right now by process {pid}" in line and "--resume" not in line
+
+
+def test_status_names_force_clean_when_the_holder_cannot_be_proven_gone(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    root, db = _failed_no_transaction(write_tree, tmp_path)
+    execute(db, "UPDATE schema_version_log SET applied_by = 'other pid 7 on elsewhere.example' "
+                "WHERE action = 'dirty'")  # fmt: skip
+    code, status = migrate(root, db, "--status")
+    assert code == 1, status
+    line = next(x for x in status.splitlines() if x.startswith("DIRTY"))
+    assert "cannot be proven to have stopped" in line and "--force-clean" in line
+    assert "--resume" not in line
+
+
+def test_status_offers_resume_when_the_holder_is_gone(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    root, db = _failed_no_transaction(write_tree, tmp_path)
+    code, status = migrate(root, db, "--status")
+    assert code == 1, status
+    assert "Run with --resume" in next(x for x in status.splitlines() if x.startswith("DIRTY"))
 
 
 @pytest.mark.parametrize("clause", ["IGNORE", "REPLACE"])
