@@ -1362,10 +1362,12 @@ def out_of_order(pending: list[Migration], top: int) -> list[str]:
 
 def _committed_before(file: SqlFile, line: int | None) -> str:
     """What of a @no-transaction migration stays committed when the statement at `line` failed."""
-    first = file.statements[0].line if file.statements else None
     if line is None:
         return "all its statements stay committed"
-    if first is None or line <= first:
+    if sum(statement.line == line for statement in file.statements) > 1:
+        # several statements start on that line: which one failed, the line cannot tell
+        return f"the statements before the failing one on line {line} stay committed"
+    if all(statement.line >= line for statement in file.statements):
         return "none of its statements was committed"
     return f"the statements before line {line} stay committed"
 

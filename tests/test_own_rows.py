@@ -329,3 +329,18 @@ def test_a_legacy_conflict_clause_that_would_drop_rows_refuses_the_upgrade(
     line = next(x for x in output.splitlines() if "cannot upgrade" in x)
     assert f"column description says ON CONFLICT {clause}" in line
     assert dump(db) == before and balance(db) == 0
+
+
+def test_a_failure_on_a_line_of_several_statements_does_not_claim_nothing_was_committed(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    nt = {
+        "data/0002_bonus.sql": "-- @no-transaction\n"
+        "UPDATE acct SET bal = bal + 100; INSERT INTO no_such_table VALUES (1);\n"
+    }
+    root = write_tree(tree(BONUS | nt))
+    db = tmp_path / "app.db"
+    code, output = migrate(root, db)
+    assert code == 1, output
+    assert "the statements before the failing one on line 2 stay committed" in output
+    assert balance(db) == 100
