@@ -515,20 +515,20 @@ def record(conn: sqlite3.Connection, entry: Entry, *, ms: int, rows: int) -> Non
     )
     # a BEFORE trigger's RAISE(IGNORE) leaves the row unwritten (rowcount 0); an AFTER trigger
     # may delete or change it: either way the migration would apply again on the next run
-    _check_written(conn, cursor.rowcount, TABLE)
+    check_written(conn, cursor.rowcount, TABLE)
     kept = conn.execute(RECORDED, (entry.track == "seed", entry.version, entry.migration_type,
                                    entry.file_hash, entry.code_hash)).fetchone()  # fmt: skip
-    _check_written(conn, 1 if kept else 0, TABLE)
+    check_written(conn, 1 if kept else 0, TABLE)
 
 
 def unrecord(conn: sqlite3.Connection, track: str, version: int) -> None:
     """Remove the migration's row; NotWritten if it is still there afterwards (a rollback file
     may have deleted it already, so the row count alone cannot tell)."""
     conn.execute(UNRECORD, (track == "seed", version))
-    _check_written(conn, 0 if is_applied(conn, track, version) else 1, TABLE)
+    check_written(conn, 0 if is_applied(conn, track, version) else 1, TABLE)
 
 
-def _check_written(conn: sqlite3.Connection, changed: int, table: str) -> None:
+def check_written(conn: sqlite3.Connection, changed: int, table: str) -> None:
     """NotWritten with one line naming the triggers on `table` unless exactly one row changed."""
     if changed == 1:
         return
@@ -589,7 +589,7 @@ def _log(
             APPLIED_BY,
         ),
     )
-    _check_written(conn, cursor.rowcount, LOG_TABLE)
+    check_written(conn, cursor.rowcount, LOG_TABLE)
     return int(cursor.lastrowid or 0)
 
 
@@ -627,7 +627,7 @@ def open_mark(conn: sqlite3.Connection, entry: Entry) -> DirtyMark:
 def take_mark(conn: sqlite3.Connection, mark_id: int) -> None:
     """Record this process as the mark's holder (a new mark, or one being resumed)."""
     cursor = conn.execute(f"UPDATE {LOG_TABLE} SET applied_by = ? WHERE id = ?", (owner(), mark_id))
-    _check_written(conn, cursor.rowcount, LOG_TABLE)
+    check_written(conn, cursor.rowcount, LOG_TABLE)
 
 
 def owner() -> str:
@@ -690,15 +690,15 @@ def update_mark(
         "error = COALESCE(?, error) WHERE id = ?",
         (rows, error, mark_id),
     )
-    _check_written(conn, cursor.rowcount, LOG_TABLE)
+    check_written(conn, cursor.rowcount, LOG_TABLE)
 
 
 def clear_mark(conn: sqlite3.Connection, mark_id: int) -> None:
     cursor = conn.execute(
         f"UPDATE {LOG_TABLE} SET cleared_at = ? WHERE id = ?", (now_utc(), mark_id)
     )
-    _check_written(conn, cursor.rowcount, LOG_TABLE)
+    check_written(conn, cursor.rowcount, LOG_TABLE)
     still_open = conn.execute(
         f"SELECT 1 FROM {LOG_TABLE} WHERE id = ? AND cleared_at IS NULL", (mark_id,)
     ).fetchone()
-    _check_written(conn, 0 if still_open else 1, LOG_TABLE)
+    check_written(conn, 0 if still_open else 1, LOG_TABLE)

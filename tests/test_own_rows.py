@@ -344,3 +344,19 @@ def test_a_failure_on_a_line_of_several_statements_does_not_claim_nothing_was_co
     assert code == 1, output
     assert "the statements before the failing one on line 2 stay committed" in output
     assert balance(db) == 100
+
+
+def test_a_baseline_over_a_legacy_table_it_cannot_upgrade_is_one_line(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    root = write_tree(tree(BONUS))
+    db = tmp_path / "app.db"
+    execute(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT);"
+                + FREEZE)  # fmt: skip
+    before = dump(db)
+    code, output = migrate(root, db, "--baseline", "1")
+    assert code == 1, output
+    line = next(x for x in output.splitlines() if "cannot upgrade" in x)
+    assert "trigger freeze" in line
+    assert dump(db) == before
