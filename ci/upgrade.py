@@ -186,7 +186,7 @@ def _silent_conflict_clauses(old: _OldTable) -> Iterator[tuple[str, str]]:
 
 
 def _kept_name(part: str) -> str:
-    """'column description' or 'constraint UNIQUE (a, b)', for a message."""
+    """'column description' or 'table constraint UNIQUE (a, b) ON CONFLICT IGNORE'."""
     code = _code(part)
     if _TABLE_CONSTRAINT.match(code):
         return f"table constraint {code}"
@@ -232,8 +232,8 @@ def _probe_runner_rows(conn: sqlite3.Connection, old: _OldTable) -> None:
         named = [n for n in old.names if re.search(rf"\b{re.escape(n)}\b", str(error))]
         where = f"column {', '.join(named)}: " if named else ""
         raise UpgradeRefused(
-            f"{where}the runner could not record a migration in it ({error}); change the "
-            "definition to accept the runner's values"
+            f"{where}the runner could not record a migration in {TABLE} ({error}); change "
+            "the definition to accept the runner's values"
         ) from None
     conn.execute("ROLLBACK TO runner_row_probe")
     conn.execute("RELEASE runner_row_probe")
