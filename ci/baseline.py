@@ -185,6 +185,17 @@ def _without_extra_objects(group: TablePrint, wanted: TablePrint) -> tuple[Table
 # --- recording -------------------------------------------------------------------------------
 
 
+def _create_or_upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
+    """The bookkeeping tables, as the runner makes them; a refused upgrade is one line."""
+    try:
+        bookkeeping.create_or_upgrade(conn, {m.version: m.kind for m in catalog.main})
+    except bookkeeping.UpgradeRefused as error:
+        raise RunRefused(
+            f"{bookkeeping.database_file(conn)}: cannot upgrade the existing schema_version "
+            f"table: {error}; nothing was changed (change that by hand first)"
+        ) from None
+
+
 def record(
     conn: sqlite3.Connection,
     catalog: Catalog,
@@ -209,11 +220,11 @@ def record(
         clash = already_recorded(conn, chosen)
         if clash is not None:
             raise RunRefused(clash)
-        bookkeeping.create_or_upgrade(conn, {m.version: m.kind for m in catalog.main})
+        _create_or_upgrade(conn, catalog)
         applied_by = f"{APPLIED_BY} (baseline: recorded, not run)"
         for migration in chosen:
             entry = entry_for(migration)
-            conn.execute(
+            cursor = conn.execute(
                 bookkeeping.RECORD,
                 (
                     entry.version,
@@ -227,6 +238,7 @@ def record(
                     entry.code_hash,
                 ),
             )
+            bookkeeping.check_written(conn, cursor.rowcount, bookkeeping.TABLE)
         last = chosen[-1]
         span = f"{chosen[0].label}..{last.label}"
         # the log has no column for "forced"; error is its free-text column, and a forced

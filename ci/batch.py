@@ -57,7 +57,7 @@ def apply_batch(runner: Runner, migration: Migration, *, resume: bool = False) -
         try:
             total = _total(runner, migration)
         except MigrationFailed as failure:
-            runner.fail_mark(mark, entry, failure)
+            runner.fail_mark(mark, entry, failure, committed=_finished(done), batch=True)
             raise
         # with foreign keys enforced SQLite checks every batch itself (deferred ones at COMMIT);
         # only with them OFF is a foreign_key_check (a scan of every table) needed at the end
@@ -82,7 +82,8 @@ def apply_batch(runner: Runner, migration: Migration, *, resume: bool = False) -
                     if changed:
                         bound.passed(cursor.rowcount, migration)
                         done += changed
-                        bookkeeping.update_mark(conn, mark.id, rows=done)
+                        with runner.own_rows(file):
+                            bookkeeping.update_mark(conn, mark.id, rows=done)
                         runner.commit(file)
                         committed = done
                         progress.update(changed)
@@ -91,20 +92,29 @@ def apply_batch(runner: Runner, migration: Migration, *, resume: bool = False) -
                         runner.foreign_key_check(file)
                     seconds = time.perf_counter() - started
                     ms = int(seconds * 1000)
-                    bookkeeping.record(conn, entry, ms=ms, rows=done)
-                    bookkeeping.clear_mark(conn, mark.id)
-                    bookkeeping.log(conn, "apply", entry, ms=ms, rows=done)
+                    with runner.own_rows(file):
+                        bookkeeping.record(conn, entry, ms=ms, rows=done)
+                        bookkeeping.clear_mark(conn, mark.id)
+                        bookkeeping.log(conn, "apply", entry, ms=ms, rows=done)
                     runner.commit(file)
                     break
                 except MigrationFailed as failure:
                     runner.rollback_quietly()
-                    runner.fail_mark(mark, entry, failure)
+                    runner.fail_mark(mark, entry, failure, committed=_finished(committed),
+                                     batch=True)  # fmt: skip
                     raise
                 except BaseException:
                     runner.rollback_quietly()
                     raise
         progress.finish()
     return Outcome(migration, "applied", done, seconds)
+
+
+def _finished(rows: int) -> str:
+    """What of a failed @batch migration stays committed: the batches before the failing one."""
+    if not rows:
+        return "none of its batches was committed"
+    return f"its finished batches ({rows:,} rows) stay committed"
 
 
 def _total(runner: Runner, migration: Migration) -> int | None:

@@ -97,6 +97,10 @@ APPLIED_SEEDS = (
     f"SELECT version, description, file_hash FROM {MAIN_TABLE} "
     "WHERE (migration_type = 'seed') = 1 ORDER BY version"
 )
+RECORDED = (
+    f"SELECT 1 FROM {MAIN_TABLE} WHERE (migration_type = 'seed') = ? AND version = ? "
+    "AND migration_type IS ? AND file_hash IS ? AND code_hash IS ?"
+)
 UNRECORD = f"DELETE FROM {MAIN_TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
 LOG = (
     f"INSERT INTO {MAIN_LOG_TABLE} (logged_at, action, version, migration_type, description, "
@@ -494,8 +498,14 @@ def applied_seeds(conn: sqlite3.Connection) -> list[Entry]:
     ]
 
 
+class NotWritten(InputError):
+    """One of the runner's own rows was not written as asked (a trigger ignored or changed it):
+    the runner fails the migration and rolls it back (elsewhere: one line, exit 2)."""
+
+
 def record(conn: sqlite3.Connection, entry: Entry, *, ms: int, rows: int) -> None:
-    conn.execute(
+    """Write the migration's row; NotWritten unless it is there afterwards as written."""
+    cursor = conn.execute(
         RECORD,
         (
             entry.version,
@@ -509,10 +519,43 @@ def record(conn: sqlite3.Connection, entry: Entry, *, ms: int, rows: int) -> Non
             entry.code_hash,
         ),
     )
+    # a BEFORE trigger's RAISE(IGNORE) leaves the row unwritten (rowcount 0); an AFTER trigger
+    # may delete or change it: either way the migration would apply again on the next run
+    check_written(conn, cursor.rowcount, TABLE)
+    kept = conn.execute(RECORDED, (entry.track == "seed", entry.version, entry.migration_type,
+                                   entry.file_hash, entry.code_hash)).fetchone()  # fmt: skip
+    check_written(conn, 1 if kept else 0, TABLE)
 
 
 def unrecord(conn: sqlite3.Connection, track: str, version: int) -> None:
+    """Remove the migration's row; NotWritten if it is still there afterwards (a rollback file
+    may have deleted it already, so the row count alone cannot tell)."""
     conn.execute(UNRECORD, (track == "seed", version))
+    check_written(conn, 0 if is_applied(conn, track, version) else 1, TABLE)
+
+
+def check_written(conn: sqlite3.Connection, changed: int, table: str) -> None:
+    """NotWritten with one line naming the triggers on `table` unless exactly one row changed."""
+    if changed == 1:
+        return
+    triggers = triggers_on(conn, table)
+    culprit = (
+        f"a trigger on {table} ({', '.join(triggers)}) ignores or changes it; remove it"
+        if triggers
+        else "something in the database ignores or changes it (an ON CONFLICT IGNORE or REPLACE "
+        "clause?); correct the table"
+    )
+    raise NotWritten(f"the runner's {table} row was not written: {culprit}")
+
+
+def triggers_on(conn: sqlite3.Connection, table: str) -> list[str]:
+    """The triggers on a table of the main database (temporary ones included), by name."""
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND lower(tbl_name) = ? UNION ALL "
+        "SELECT name FROM sqlite_temp_master WHERE type = 'trigger' AND lower(tbl_name) = ?",
+        (table, table),
+    ).fetchall()
+    return sorted(str(name) for (name,) in rows)
 
 
 def log(
@@ -552,6 +595,7 @@ def _log(
             APPLIED_BY,
         ),
     )
+    check_written(conn, cursor.rowcount, LOG_TABLE)
     return int(cursor.lastrowid or 0)
 
 
@@ -588,7 +632,10 @@ def open_mark(conn: sqlite3.Connection, entry: Entry) -> DirtyMark:
 
 def take_mark(conn: sqlite3.Connection, mark_id: int) -> None:
     """Record this process as the mark's holder (a new mark, or one being resumed)."""
-    conn.execute(f"UPDATE {MAIN_LOG_TABLE} SET applied_by = ? WHERE id = ?", (owner(), mark_id))
+    cursor = conn.execute(
+        f"UPDATE {MAIN_LOG_TABLE} SET applied_by = ? WHERE id = ?", (owner(), mark_id)
+    )
+    check_written(conn, cursor.rowcount, LOG_TABLE)
 
 
 def owner() -> str:
@@ -646,12 +693,20 @@ def _pid_exists(pid: int) -> bool | None:
 def update_mark(
     conn: sqlite3.Connection, mark_id: int, *, rows: int | None = None, error: str | None = None
 ) -> None:
-    conn.execute(
+    cursor = conn.execute(
         f"UPDATE {MAIN_LOG_TABLE} SET rows_affected = COALESCE(?, rows_affected), "
         "error = COALESCE(?, error) WHERE id = ?",
         (rows, error, mark_id),
     )
+    check_written(conn, cursor.rowcount, LOG_TABLE)
 
 
 def clear_mark(conn: sqlite3.Connection, mark_id: int) -> None:
-    conn.execute(f"UPDATE {MAIN_LOG_TABLE} SET cleared_at = ? WHERE id = ?", (now_utc(), mark_id))
+    cursor = conn.execute(
+        f"UPDATE {MAIN_LOG_TABLE} SET cleared_at = ? WHERE id = ?", (now_utc(), mark_id)
+    )
+    check_written(conn, cursor.rowcount, LOG_TABLE)
+    still_open = conn.execute(
+        f"SELECT 1 FROM {MAIN_LOG_TABLE} WHERE id = ? AND cleared_at IS NULL", (mark_id,)
+    ).fetchone()
+    check_written(conn, 0 if still_open else 1, LOG_TABLE)

@@ -255,13 +255,21 @@ def apply(runner: Runner, args: argparse.Namespace, out: TextIO, err: TextIO) ->
         runner.migrate(args.target, resume=args.resume, on_outcome=_printer(out))
     except MigrationFailed as failure:
         print(f"migrate: {failure}", file=err)
-        print(
-            f"FAILED: that migration was rolled back; database at {_at(runner)}",
-            file=out,
-        )
+        print(f"FAILED: {_what_failure_left(failure)}; database at {_at(runner)}", file=out)
         return 1
     print(f"OK: database at {_at(runner)}", file=out)
     return 0
+
+
+def _what_failure_left(failure: MigrationFailed) -> str:
+    """A migration in one transaction was rolled back whole; a @no-transaction or @batch one
+    keeps what it committed and leaves the database dirty."""
+    if failure.left_dirty is None:
+        return "that migration was rolled back"
+    return (
+        f"{failure.left_dirty} and the database is marked dirty: fix the cause, then --resume "
+        "(or repair by hand and --force-clean)"
+    )
 
 
 def _plan_line(runner: Runner, pending: list[Migration], db: Path) -> str:
@@ -531,7 +539,7 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
     _print_pending([m for m in catalog.all_migrations() if (m.track, m.version) not in done], out)
     if marks:
         for mark in marks:
-            print(f"DIRTY: {dirty_message(mark)}", file=out)
+            print(f"DIRTY: {dirty_message(mark, str(db))}", file=out)
     else:
         print("dirty: none", file=out)
     if detected is not None:

@@ -71,6 +71,9 @@ class MigrationFailed(Exception):
         self.path = str(path)
         self.line = line
         self.message = message
+        # a @no-transaction or @batch migration is not rolled back: what of it stays committed
+        # ("0002 is a @batch migration; its finished batches (10 rows) stay committed")
+        self.left_dirty: str | None = None
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
 
@@ -431,8 +434,8 @@ class Runner:
             ) from None
         except bookkeeping.UpgradeRefused as error:
             raise RunRefused(
-                f"{self.db_name()}: cannot upgrade the existing schema_version table, it would "
-                f"lose: {error}; nothing was changed (change that by hand first)"
+                f"{self.db_name()}: cannot upgrade the existing schema_version table: {error}; "
+                "nothing was changed (change that by hand first)"
             ) from None
         except sqlite3.Error as error:
             if is_environmental(error):
@@ -647,10 +650,12 @@ class Runner:
             if not enforced:
                 self.foreign_key_check(file)
             seconds = time.perf_counter() - started
-            bookkeeping.unrecord(self.conn, entry.track, entry.version)
-            if not self.throwaway:
-                bookkeeping.log(self.conn, "rollback", entry, ms=int(seconds * 1000), rows=rows)
-            reset = self._reset_seeds_in_transaction()
+            with self.own_rows(file):
+                bookkeeping.unrecord(self.conn, entry.track, entry.version)
+                if not self.throwaway:
+                    ms = int(seconds * 1000)
+                    bookkeeping.log(self.conn, "rollback", entry, ms=ms, rows=rows)
+                reset = self._reset_seeds_in_transaction()
             self.commit(file)
         except MigrationFailed as failure:
             self.rollback_quietly()
@@ -853,9 +858,10 @@ class Runner:
                 self.foreign_key_check(file)
             seconds = time.perf_counter() - started
             ms = int(seconds * 1000)
-            bookkeeping.record(self.conn, entry, ms=ms, rows=rows)
-            if not self.throwaway:
-                bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
+            with self.own_rows(file):
+                bookkeeping.record(self.conn, entry, ms=ms, rows=rows)
+                if not self.throwaway:
+                    bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
             self.commit(file)
         except MigrationFailed as failure:
             self.rollback_quietly()
@@ -887,12 +893,17 @@ class Runner:
             self._stopped_at = None
             what_ran = partial(self._statements_ran, file)
             again = "it runs the migration again from its first statement"
+            before = self.conn.total_changes
             with self.says_dirty_if_stopped(migration, what_ran, again):
                 try:
                     with self._foreign_keys(leading_foreign_keys(file)) as enforced:
                         rows = self._run_file(file)
                 except MigrationFailed as failure:
-                    self.fail_mark(mark, entry, failure)
+                    # each statement before the failing one committed on its own; a failed
+                    # statement's own changes are undone by SQLite and not counted
+                    done = self.conn.total_changes - before
+                    committed = _committed_before(file, failure.line)
+                    self.fail_mark(mark, entry, failure, rows=done, committed=committed)
                     raise
                 self.begin()
                 try:
@@ -900,18 +911,35 @@ class Runner:
                         self.foreign_key_check(file)
                     seconds = time.perf_counter() - started
                     ms = int(seconds * 1000)
-                    bookkeeping.record(self.conn, entry, ms=ms, rows=rows)
-                    bookkeeping.clear_mark(self.conn, mark.id)
-                    bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
+                    with self.own_rows(file):
+                        bookkeeping.record(self.conn, entry, ms=ms, rows=rows)
+                        bookkeeping.clear_mark(self.conn, mark.id)
+                        bookkeeping.log(self.conn, "apply", entry, ms=ms, rows=rows)
                     self.commit(file)
                 except MigrationFailed as failure:
                     self.rollback_quietly()
-                    self.fail_mark(mark, entry, failure)
+                    committed = "all its statements stay committed"
+                    self.fail_mark(mark, entry, failure, rows=rows, committed=committed)
                     raise
                 except BaseException:
                     self.rollback_quietly()
                     raise
         return Outcome(migration, "applied", rows, seconds)
+
+    @contextmanager
+    def own_rows(self, file: SqlFile) -> Iterator[None]:
+        """The runner's own writes for a migration: a row SQLite refused, or one a trigger
+        ignored or changed (NotWritten), fails the migration; the caller rolls it back."""
+        try:
+            yield
+        except bookkeeping.NotWritten as error:
+            raise MigrationFailed(file.path, None, str(error)) from None
+        except sqlite3.Error as error:
+            if is_environmental(error):
+                raise
+            raise MigrationFailed(
+                file.path, None, f"the runner could not write its own bookkeeping row: {error}"
+            ) from None
 
     @contextmanager
     def says_dirty_if_stopped(
@@ -979,21 +1007,29 @@ class Runner:
         if state == bookkeeping.ALIVE:
             raise CannotRun(being_applied_message(mark))
         if state != bookkeeping.GONE:
-            raise CannotRun(
-                f"database is dirty: {mark.label} {mark.description} was started at "
-                f"{mark.logged_at} by {mark.holder_name}, which cannot be proven to have "
-                f"stopped ({why}); make sure that process is gone, then run "
-                f"python -m ci.migrate --db {self.db_name()} --force-clean"
-            )
+            raise CannotRun(unproven_holder_message(mark, why, self.db_name()))
 
-    def fail_mark(self, mark: DirtyMark, entry: Entry, failure: MigrationFailed) -> None:
-        """Keep the dirty mark open with the error, and log the failure."""
+    def fail_mark(
+        self,
+        mark: DirtyMark,
+        entry: Entry,
+        failure: MigrationFailed,
+        *,
+        committed: str,
+        rows: int | None = None,
+        batch: bool = False,
+    ) -> None:
+        """Keep the dirty mark open with the error (and the rows done, when given), log the
+        failure, and say in it what stays committed (`committed`, e.g. 'the statements before
+        line 3 stay committed')."""
+        kind = "@batch" if batch else "@no-transaction"
+        failure.left_dirty = f"{mark.label} is a {kind} migration; {committed}"
         try:
             self.begin()
-            bookkeeping.update_mark(self.conn, mark.id, error=str(failure))
+            bookkeeping.update_mark(self.conn, mark.id, rows=rows, error=str(failure))
             bookkeeping.log(self.conn, "failed", entry, error=str(failure))
             self.conn.execute("COMMIT")
-        except sqlite3.Error:
+        except (sqlite3.Error, bookkeeping.NotWritten):
             self.rollback_quietly()
 
     def _log_failure(
@@ -1004,7 +1040,7 @@ class Runner:
             self.begin()
             bookkeeping.log(self.conn, action, entry, error=str(failure))
             self.conn.execute("COMMIT")
-        except sqlite3.Error:
+        except (sqlite3.Error, bookkeeping.NotWritten):
             self.rollback_quietly()
 
     def _run_file(self, file: SqlFile) -> int:
@@ -1400,6 +1436,18 @@ def out_of_order(pending: list[Migration], top: int) -> list[str]:
     ]
 
 
+def _committed_before(file: SqlFile, line: int | None) -> str:
+    """What of a @no-transaction migration stays committed when the statement at `line` failed."""
+    if line is None:
+        return "all its statements stay committed"
+    if sum(statement.line == line for statement in file.statements) > 1:
+        # several statements start on that line: which one failed, the line cannot tell
+        return f"the statements before the failing one on line {line} stay committed"
+    if all(statement.line >= line for statement in file.statements):
+        return "none of its statements was committed"
+    return f"the statements before line {line} stay committed"
+
+
 def being_applied_message(mark: DirtyMark) -> str:
     return (
         f"{mark.label} {mark.description} is being applied right now by {mark.holder_name} "
@@ -1407,10 +1455,36 @@ def being_applied_message(mark: DirtyMark) -> str:
     )
 
 
-def dirty_message(mark: DirtyMark) -> str:
-    error = f"; it failed with: {mark.error}" if mark.error else ""
+def unproven_holder_message(mark: DirtyMark, why: str, db: str | None = None) -> str:
+    """A mark whose holder may still be running: only a person can tell, then --force-clean."""
     return (
+        f"database is dirty: {mark.label} {mark.description} was started at "
+        f"{mark.logged_at} by {mark.holder_name}, which {_unproven(why, db)}"
+    )
+
+
+def _unproven(why: str, db: str | None) -> str:
+    command = f"python -m ci.migrate --db {db} --force-clean" if db else "with --force-clean"
+    return (
+        f"cannot be proven to have stopped ({why}); make sure that process is gone, then run "
+        f"{command}"
+    )
+
+
+def dirty_message(mark: DirtyMark, db: str | None = None) -> str:
+    """What to do about an open dirty mark: --resume only once its holder has provably stopped
+    (while it runs, wait; when that cannot be told, a person checks and runs --force-clean)."""
+    state, why = mark.holder()
+    if state == bookkeeping.ALIVE:
+        return being_applied_message(mark)
+    error = f"; it failed with: {mark.error}" if mark.error else ""
+    told = (
         f"database is dirty: {mark.label} {mark.description} started at {mark.logged_at} "
-        f"and did not finish ({mark.rows_done:,} rows done){error}. Run with --resume to finish "
-        "it, or fix the database by hand and run with --force-clean"
+        f"and did not finish ({mark.rows_done:,} rows done){error}"
+    )
+    if state != bookkeeping.GONE:
+        return f"{told}. It was started by {mark.holder_name}, which {_unproven(why, db)}"
+    return (
+        f"{told}. Run with --resume to finish it, or fix the database by hand and run with "
+        "--force-clean"
     )

@@ -17,7 +17,12 @@ loses whatever the old table carried unless it is carried over on purpose, so:
   (a view that reads the old table would otherwise make the rename fail);
 - what cannot be carried over (a foreign key from another table into this one, WITHOUT ROWID
   keyed on `version`), and a NOT NULL column without a DEFAULT that the runner could never fill
-  in the rows it records, refuses the upgrade before anything changes, with one line listing it.
+  in the rows it records, refuses the upgrade before anything changes, with one line listing it;
+- so does a trigger on the table that could block or change the runner's rows (any BEFORE
+  trigger, an AFTER trigger that names the table); an AFTER trigger writing elsewhere is kept;
+- after the rebuild a row is written and removed exactly as the runner will (then undone): a
+  kept definition that rejects it (a CHECK, a type, a NOT NULL) refuses the upgrade, which is
+  rolled back whole, instead of letting every later run fail.
 
 It all runs inside the caller's transaction: the upgrade happens whole or not at all.
 """
@@ -28,6 +33,7 @@ import re
 import sqlite3
 from collections.abc import Iterator, Mapping
 
+from ci import bookkeeping
 from ci.bookkeeping import (
     ALIASES,
     COLUMNS,
@@ -69,6 +75,11 @@ _VERSION_KEY = re.compile(
 _VERSION_KEY_CONSTRAINT = re.compile(
     rf"^{_CONSTRAINT_NAME}(?:PRIMARY\s+KEY|UNIQUE)\s*\(\s*(?:\"version\"|`version`|\[version\]|"
     r"version)(?:\s+COLLATE\s+\w+)?(?:\s+(?:ASC|DESC))?\s*\)(?:\s+ON\s+CONFLICT\s+\w+)?$",
+    re.IGNORECASE,
+)
+_TRIGGER_TIMING = re.compile(
+    rf"CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"{_NAME}(?:\s*\.\s*{_NAME})?\s+(?P<timing>BEFORE|AFTER|INSTEAD\s+OF)?",
     re.IGNORECASE,
 )
 _TABLE_CONSTRAINT = re.compile(r"^(?:CONSTRAINT|PRIMARY|UNIQUE|CHECK|FOREIGN)\b", re.IGNORECASE)
@@ -133,6 +144,7 @@ def upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> None:
         conn.execute(sql)
     conn.execute(CREATE_INDEX)
     _check_columns_kept(conn, old)
+    _probe_runner_rows(conn, old)
 
 
 def refuse_losses(conn: sqlite3.Connection, old: _OldTable) -> None:
@@ -151,8 +163,96 @@ def refuse_losses(conn: sqlite3.Connection, old: _OldTable) -> None:
         losses.append(
             "WITHOUT ROWID (it needs the primary key on version that the upgrade replaces)"
         )
+    losses += [
+        f"{_kept_name(part)} says ON CONFLICT {clause.upper()}, which would silently "
+        f"{'drop' if clause.upper() == 'IGNORE' else 'delete an older'} row the runner writes "
+        "(remove that clause)"
+        for part, clause in _silent_conflict_clauses(old)
+    ]
+    losses += [
+        f"trigger {name} on {TABLE} could block or change the rows the runner writes (drop "
+        "it, or make it an AFTER trigger that writes only elsewhere)"
+        for name in _triggers_that_could_touch_runner_rows(conn)
+    ]
     if losses:
         raise UpgradeRefused("; ".join(losses))
+
+
+def _silent_conflict_clauses(old: _OldTable) -> Iterator[tuple[str, str]]:
+    """Kept definitions with ON CONFLICT IGNORE or REPLACE: a row the runner writes would be
+    dropped, or would delete another migration's row (which then applies again). The key on
+    `version` is not kept, so its clause does not count."""
+    parts = [
+        p for p, c in zip(old.column_parts, old.info, strict=True) if c[0].lower() != "version"
+    ]
+    for part in parts + old.constraint_parts:
+        if _VERSION_KEY_CONSTRAINT.match(_code(part)):
+            continue
+        found = re.search(r"\bON\s+CONFLICT\s+(IGNORE|REPLACE)\b", _code(part), re.IGNORECASE)
+        if found:
+            yield part, found[1]
+
+
+def _kept_name(part: str) -> str:
+    """'column description' or 'table constraint UNIQUE (a, b) ON CONFLICT IGNORE'."""
+    code = _code(part)
+    if _TABLE_CONSTRAINT.match(code):
+        return f"table constraint {code}"
+    return f"column {code.split()[0]}"
+
+
+def _triggers_that_could_touch_runner_rows(conn: sqlite3.Connection) -> list[str]:
+    """Triggers on the table that could block, ignore or change a row the runner writes: every
+    BEFORE (or INSTEAD OF) trigger, and every AFTER trigger whose body names the table. An AFTER
+    trigger that only writes elsewhere (an audit trail) cannot, and is kept."""
+    rows = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND lower(tbl_name) = ? "
+        "UNION ALL SELECT name, sql FROM sqlite_temp_master "
+        "WHERE type = 'trigger' AND lower(tbl_name) = ?",
+        (TABLE, TABLE),
+    ).fetchall()
+    return [str(name) for name, sql in rows if not _writes_only_elsewhere(str(sql))]
+
+
+def _writes_only_elsewhere(sql: str) -> bool:
+    """Whether a trigger's SQL is an AFTER trigger whose WHEN and body never name the table."""
+    match = _TRIGGER_TIMING.match(_code(sql))
+    if match is None or match["timing"] is None or match["timing"].upper() != "AFTER":
+        return False  # BEFORE is SQLite's default when no timing is written
+    rest = _code(sql)[match.end() :]
+    after_on = re.search(r"\bON\s+" + _NAME, rest, re.IGNORECASE)
+    body = rest[after_on.end() :] if after_on else rest
+    return re.search(rf"\b{TABLE}\b", body, re.IGNORECASE) is None
+
+
+def _probe_runner_rows(conn: sqlite3.Connection, old: _OldTable) -> None:
+    """Write and remove a row exactly as the runner will, then undo both: a column definition
+    kept from the old table (a CHECK, a NOT NULL, a type) that rejects the runner's values
+    refuses the upgrade now, inside its transaction, instead of failing every later run."""
+    probe = bookkeeping.Entry(
+        _probe_version(conn), "schema", "upgrade probe", "v1:" + "0" * 64, "0" * 64
+    )
+    conn.execute("SAVEPOINT runner_row_probe")
+    try:
+        bookkeeping.record(conn, probe, ms=0, rows=0)
+        bookkeeping.unrecord(conn, "main", probe.version)
+    except (sqlite3.Error, bookkeeping.NotWritten) as error:
+        named = [n for n in old.names if re.search(rf"\b{re.escape(n)}\b", str(error))]
+        where = f"column {', '.join(named)}: " if named else ""
+        raise UpgradeRefused(
+            f"{where}the runner could not record a migration in {TABLE} ({error}); change "
+            "the definition to accept the runner's values"
+        ) from None
+    conn.execute("ROLLBACK TO runner_row_probe")
+    conn.execute("RELEASE runner_row_probe")
+
+
+def _probe_version(conn: sqlite3.Connection) -> int:
+    """The version the runner would record next on the main track."""
+    row = conn.execute(
+        f"SELECT max(version) FROM main.{TABLE} WHERE migration_type IS NOT 'seed'"
+    ).fetchone()
+    return int(row[0] or 0) + 1
 
 
 def _foreign_keys_into(conn: sqlite3.Connection) -> Iterator[tuple[str, list[str]]]:
@@ -196,7 +296,7 @@ def _create_new(old: _OldTable) -> str:
         )
     parts += [DEFINITIONS[c] for c in COLUMNS if c not in old.lower]
     parts += [p for p in old.constraint_parts if not _VERSION_KEY_CONSTRAINT.match(_code(p))]
-    body = ",\n    ".join(p.strip() for p in parts)
+    body = ",\n    ".join(_closed(p) for p in parts)
     return f"CREATE TABLE main.{NEW} (\n    {body}\n){old.options}"
 
 
@@ -213,8 +313,16 @@ def _without_version_key(part: str) -> str:
     NULL; the identity index takes over its uniqueness)."""
     definition = _VERSION_KEY.sub("", part.strip())
     if not re.search(r"\bNOT\s+NULL\b", _code(definition), re.IGNORECASE):
-        definition += " NOT NULL"
+        definition = _closed(definition) + " NOT NULL"
     return definition
+
+
+def _closed(part: str) -> str:
+    """The part stripped, ending with a line break if it ends in a `--` comment: whatever is
+    written after it (the next comma, an added NOT NULL) would otherwise be commented out."""
+    part = part.strip()
+    pieces = _PIECE.findall(part)
+    return part + "\n" if pieces and pieces[-1].startswith("--") else part
 
 
 def _copy(old: _OldTable, kinds: Mapping[int, str]) -> str:
