@@ -17,7 +17,8 @@ actions ignored; if that fails, SQLite's own error is raised instead of any verd
 
 The runner's own tables (schema_version, schema_version_log) are the runner's: a migration may not
 write, alter, drop, shadow (a temporary table of that name), index or trigger on them; the one
-exception is a plain `INSERT INTO schema_version` in the file, ignored with a notice. Writes done
+exception is a plain `INSERT INTO schema_version` in the file (and, in a rollback file, a
+`DELETE FROM schema_version`), ignored with a notice. Writes done
 by a trigger the statement fires are reported with the trigger's name and refused too.
 
 Pragmas that weaken the database's integrity for every later statement (ignore_check_constraints,
@@ -208,14 +209,16 @@ class Screen:
         "leading",
         "no_transaction",
         "pending",
+        "rollback",
         "saved",
         "savepoints",
         "word",
     )
 
-    def __init__(self, *, check: bool, no_transaction: bool) -> None:
+    def __init__(self, *, check: bool, no_transaction: bool, rollback: bool = False) -> None:
         self.check = check  # a check's throwaway database: the stricter rules below
         self.no_transaction = no_transaction
+        self.rollback = rollback  # a rollback file: its DELETE of its own row is ignored
         self.leading = False  # the statement is one of the file's leading PRAGMA foreign_keys
         self.word = ""  # the statement's first word, as written (END for a COMMIT)
         self.savepoints: list[str] = []  # opened by this file and not yet released
@@ -378,6 +381,14 @@ def _update(screen: Screen, table: str | None, column: str | None) -> Verdict | 
 
 
 def _delete(screen: Screen, table: str | None, arg2: str | None) -> Verdict | None:
+    # a rollback file that deletes its migration's row (the habit of hand-written runners) is
+    # the mirror of a migration's INSERT INTO schema_version: ignored, the runner removes it
+    if screen.rollback and (table or "").lower() == "schema_version":
+        return Verdict(
+            IGNORE,
+            "DELETE FROM schema_version ignored; the runner removes the rolled-back migration's "
+            "row itself",
+        )
     return _write(screen, table, arg2, sqlite3.SQLITE_DELETE)
 
 
@@ -483,8 +494,8 @@ class Gate:
         # a trigger in the database names the runner's tables (None: not looked yet)
         self.triggers: bool | None = None
 
-    def new_screen(self, *, no_transaction: bool = False) -> Screen:
-        return Screen(check=self.check, no_transaction=no_transaction)
+    def new_screen(self, *, no_transaction: bool = False, rollback: bool = False) -> Screen:
+        return Screen(check=self.check, no_transaction=no_transaction, rollback=rollback)
 
     def look_for_triggers(self) -> bool:
         """Whether a trigger in the database names the runner's tables (asked again each time:

@@ -646,7 +646,7 @@ class Runner:
             if not bookkeeping.is_applied(self.conn, entry.track, entry.version):
                 self.rollback_quietly()
                 return Outcome(migration, "skipped", 0, 0.0)
-            rows = self._run_file(file)
+            rows = self._run_file(file, rollback=True)
             if not enforced:
                 self.foreign_key_check(file)
             seconds = time.perf_counter() - started
@@ -1043,14 +1043,16 @@ class Runner:
         except (sqlite3.Error, bookkeeping.NotWritten):
             self.rollback_quietly()
 
-    def _run_file(self, file: SqlFile) -> int:
+    def _run_file(self, file: SqlFile, *, rollback: bool = False) -> int:
         """Execute a file's statements in the current transaction (or autocommit); rows changed.
 
         Connection settings the file changed (RESTORED_PRAGMAS) are set back afterwards, also
         when a statement failed: they must not leak into the runner's bookkeeping or the next
         migration."""
         before = self.conn.total_changes
-        screen = self.gate.new_screen(no_transaction=file.directives.no_transaction)
+        screen = self.gate.new_screen(
+            no_transaction=file.directives.no_transaction, rollback=rollback
+        )
         gate = self.gate
         gate.look_for_triggers()  # a trigger writing the runner's tables: every statement screened
         try:

@@ -226,6 +226,25 @@ def test_plain_insert_into_schema_version_is_still_ignored_with_a_notice(
     assert versions(db) == [("schema", 1), ("schema", 2), ("data", 3)]
 
 
+def test_a_rollback_file_deleting_its_own_row_is_ignored_with_a_notice(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """The mirror of the tolerated INSERT: hand-written rollbacks often end by deleting their
+    migration's row; the runner removes it itself, and a migration file may still not."""
+    root = _repo(write_tree, "CREATE TABLE extra (id INTEGER);\n")
+    (root / MIGRATIONS / "rollback").mkdir(exist_ok=True)
+    (root / MIGRATIONS / "rollback" / "0003_rollback.sql").write_text(
+        "UPDATE acct SET bal = bal - 100;\nDELETE FROM schema_version WHERE version = 3;\n"
+    )
+    db = tmp_path / "app.db"
+    assert _migrate(root, db).returncode == 0
+    done = _migrate(root, db, "--rollback", "3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "DELETE FROM schema_version ignored" in done.stdout + done.stderr
+    assert versions(db) == [("schema", 1), ("schema", 2)]
+    assert query(db, "SELECT bal FROM acct") == [(0,)]
+
+
 def test_runner_records_in_main_even_when_setup_made_a_temp_shadow(
     write_tree: WriteTree, tmp_path: Path
 ) -> None:
