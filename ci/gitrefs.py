@@ -111,6 +111,32 @@ def _no_merge_base(ref: str, root: Path) -> str:
     return message
 
 
+DEFAULT_BRANCH_NAMES = ("main", "master")
+
+
+def default_branch(cwd: Path, remotes: Iterable[str]) -> str | None:
+    """The branch work is merged into, as a remote-tracking ref such as `origin/main`: for the
+    first of `remotes` that has one, its default branch (`<remote>/HEAD`, which `git clone`
+    records), else `<remote>/main` or `<remote>/master` (a remote added with `git remote add`
+    has no `<remote>/HEAD` until `git remote set-head <remote> --auto`). None when no remote has
+    one, or outside a repository. Local branches do not count: a local `main` may be far behind
+    what the remote has merged."""
+    try:
+        root = repo_root(cwd)
+    except RefError:
+        return None
+    for remote in dict.fromkeys(remotes):
+        for name in ("HEAD", *DEFAULT_BRANCH_NAMES):
+            ref = f"refs/remotes/{remote}/{name}"
+            with suppress(RefError):
+                _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+                if name != "HEAD":
+                    return f"{remote}/{name}"
+                # the branch it points at, as users name it in messages: origin/main
+                return _git(root, "symbolic-ref", "--quiet", "--short", ref).decode().strip()
+    return None
+
+
 def _prefix(directory: Path) -> tuple[Path, str]:
     """(repository root, directory relative to it as 'a/b/' or '' for the root)."""
     root = repo_root(directory)

@@ -38,8 +38,8 @@ class Base:
         self.head: dict[str, int] = {"main": 0, "seed": 0}
 
     def add(self, relative: str, *, taken_only: bool = False) -> None:
-        """Count `relative` in; `taken_only`: its number is taken, but the file is not one this
-        branch has merged (it is on the tip of the base ref only)."""
+        """Count `relative` in; `taken_only`: its number is taken, but this branch's file of
+        that name is not the ref's (it was written here, under the same name)."""
         folder, _, name = relative.rpartition("/")
         parsed = parse_name(name)
         if parsed is None or folder not in ("", *MAIN_FOLDERS, SEED_FOLDER):
@@ -51,19 +51,51 @@ class Base:
 
 
 def base_at(ref: str, migrations_dir: Path) -> Base:
-    """What `ref` has (names only, `git ls-tree`): a migration is new when the merge base of HEAD
-    and `ref` lacks it (a branch behind `ref` has not deleted `ref`'s newer files), and must be
-    numbered above the highest number on the tip of `ref` (another branch may have taken it)."""
+    """What `ref` has (names only, `git ls-tree`), for MG108: a migration is new when neither
+    the merge base of HEAD and `ref` nor the tip of `ref` has it, and a new one must be numbered
+    above the highest number on the tip of `ref` (another branch may have taken it).
+
+    A file on the tip is never new work of this branch: a branch behind `ref` has not deleted
+    `ref`'s newer files, and in the middle of `git merge ref` (or after it) they are `ref`'s,
+    however HEAD stands. So when two files clash, the one to rename is always this branch's."""
     from ci import gitrefs
 
     base = Base(ref)
     merge_base = gitrefs.merge_base(ref, migrations_dir)
-    for relative in gitrefs.list_files_at_commit(merge_base, migrations_dir):
+    merged = gitrefs.list_files_at_commit(merge_base, migrations_dir)
+    for relative in merged:
         base.add(relative)
     if merge_base != gitrefs.resolve_ref(ref, migrations_dir):
-        for relative in gitrefs.list_files(ref, migrations_dir):
-            base.add(relative, taken_only=True)
+        tip = gitrefs.list_files(ref, migrations_dir)
+        own = _written_here(migrations_dir, {p: b for p, b in tip.items() if p not in merged})
+        for relative in tip:
+            base.add(relative, taken_only=relative in own)
     return base
+
+
+def _written_here(migrations_dir: Path, tip_only: dict[str, str]) -> set[str]:
+    """Of the files only the tip of the base ref has ({path: blob}), those this directory holds
+    with other content: this branch's own file that happens to have the same name. Only these
+    few files are read (checksums ignore a BOM and line endings, as everywhere)."""
+    from ci import gitrefs
+    from ci.sqltext import checksum
+
+    present = {p: b for p, b in tip_only.items() if (migrations_dir / p).is_file()}
+    blobs = gitrefs.read_blobs(migrations_dir, present.values())
+    return {
+        relative
+        for relative, blob in present.items()
+        if _checksum_of(migrations_dir / relative) != checksum(blobs[blob])
+    }
+
+
+def _checksum_of(path: Path) -> str | None:
+    from ci.sqltext import checksum
+
+    try:
+        return checksum(path.read_bytes())
+    except OSError:
+        return None  # unreadable: not known to be the base ref's file
 
 
 def find_problems(catalog: Catalog, *, base: Base | None = None) -> list[Finding]:
