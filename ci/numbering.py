@@ -122,16 +122,28 @@ def _track_problems(
     highest = max(m.version for m in migrations)
     free = iter(range(max(highest, base.head[track] if base else 0) + 1, 10**9))
     if base is not None:
+        kept = {m.version: m for m in migrations if _relative(root, m.path) in base.paths}
         for m in migrations:
             if _relative(root, m.path) not in base.paths and m.version <= base.head[track]:
                 renumbered.add(m.path)
-                yield _behind_base(m, base, track, next(free))
+                yield _behind_base(m, base, track, next(free), keeps=kept.get(m.version))
     yield from _duplicates(root, migrations, base, renumbered, free)
     yield from _gaps(migrations)
 
 
-def _behind_base(m: Migration, base: Base, track: str, number: int) -> Finding:
+def _behind_base(
+    m: Migration, base: Base, track: str, number: int, *, keeps: Migration | None
+) -> Finding:
+    """MG108 for `m`; `keeps`: the base ref's file with the same number, if this tree has it
+    (after `git merge`): the rollback file of that number is then the base ref's, not m's."""
     head = label_of(track, base.head[track])
+    rollback = ""
+    if track == "main" and keeps is None:
+        rollback = " (and its rollback file)"
+    elif track == "main" and keeps is not None:
+        own = f"{ROLLBACK_FOLDER}/{number:0{len(_number(m))}d}_rollback.sql"
+        theirs = f"{ROLLBACK_FOLDER}/{_number(keeps)}_rollback.sql"
+        rollback = f", with its own rollback file {own} ({theirs} undoes {keeps.path.name})"
     return Finding(
         CHECK,
         "MG108",
@@ -139,8 +151,7 @@ def _behind_base(m: Migration, base: Base, track: str, number: int) -> Finding:
         None,
         f"new migration {m.label} is numbered at or below {head}, the highest on {base.ref} "
         "(another branch took the number; git merges both files without a conflict)",
-        f"rename it to {_renamed(m, number)}"
-        + (" (and its rollback file)" if track == "main" else ""),
+        f"rename it to {_renamed(m, number)}{rollback}",
     )
 
 
@@ -257,8 +268,11 @@ def _rollback_problems(catalog: Catalog) -> Iterator[Finding]:
 
 
 def _missing_rollbacks(catalog: Catalog, *, skip: set[Path]) -> Iterator[Finding]:
+    # a file told to take another number leaves the rollback file of its old number behind,
+    # for the file that keeps the number
+    left_behind = {m.version for m in catalog.main if m.path in skip and m.rollback is not None}
     for m in catalog.main:
-        if m.rollback is not None or m.path in skip:
+        if m.rollback is not None or m.path in skip or m.version in left_behind:
             continue
         try:
             if m.directives.irreversible is not None:

@@ -149,3 +149,30 @@ def test_a_file_named_as_on_main_but_written_here_is_new(repo: Path, write_tree:
     write_tree(migration("0002_same.sql", "our_table"))  # same name, other statements
     done = run(repo, "ci.numbering", "--base-ref", "main")
     assert f"{M}/schema/0002_same.sql: MG108" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_rollback_of_the_clashing_number_stays_with_mains_file(
+    repo: Path, write_tree: WriteTree
+) -> None:
+    """Both sides wrote rollback/0002_rollback.sql; the user took main's. Only the branch's own
+    0002 is named (MG108), not main's 0002 as lacking a rollback, and the advice leaves main's
+    rollback file alone."""
+    rollback = f"{M}/rollback/0002_rollback.sql"
+    git(repo, "checkout", "-q", "-b", "feature")
+    write_tree({f"{M}/schema/0002_ours.sql": "CREATE TABLE o (a);\n", rollback: "DROP TABLE o;\n"})
+    commit(repo, "ours")
+    git(repo, "checkout", "-q", "main")
+    write_tree(
+        {f"{M}/schema/0002_theirs.sql": "CREATE TABLE t (a);\n", rollback: "DROP TABLE t;\n"}
+    )
+    commit(repo, "theirs")
+    git(repo, "checkout", "-q", "feature")
+    subprocess.run(["git", "merge", "-q", "--no-edit", "main"], cwd=repo, check=False)
+    git(repo, "checkout", "main", "--", f"{M}.lock", rollback)
+    done = run(repo, "ci.numbering", "--base-ref", "main")
+    assert done.returncode == 1
+    assert f"{OURS}: MG108" in done.stdout and "0002_theirs.sql: MG" not in done.stdout, done.stdout
+    assert (
+        "rename it to 0003_ours.sql, with its own rollback file rollback/0003_rollback.sql "
+        "(rollback/0002_rollback.sql undoes 0002_theirs.sql)"
+    ) in done.stdout
