@@ -81,7 +81,8 @@ def declared_ref_options(parser: argparse.ArgumentParser, args: argparse.Namespa
     without it (apply_empty) must not be handed an option it refuses."""
     from_ref, to_ref = hook_refs()
     action = parser._option_string_actions.get("--base-ref")
-    if to_ref is None or action is None or getattr(args, action.dest, None) is not None:
+    handed_over = from_ref is not None or to_ref is not None
+    if not handed_over or action is None or getattr(args, action.dest, None) is not None:
         return []
     base = comparison_base(from_ref)
     return [] if base is None else ["--base-ref", base]
