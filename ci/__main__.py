@@ -15,15 +15,29 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib
+import os
+import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ci import reports
-from ci.cli import CHECKS, Collector, check_parser, check_parsers, collecting, parse
+from ci import fixes, reports
+from ci.cli import (
+    CHECKS,
+    Collector,
+    check_parser,
+    check_parsers,
+    collecting,
+    parse,
+    reader_may_leave,
+    run_program,
+)
+from ci.config import DEFAULT_CONFIG
 from ci.findings import Case, Report
+from ci.model import DEFAULT_MIGRATIONS_DIR
 
 DEFAULT_CHECKS = ("numbering", "checksums", "lint", "apply_empty", "rollback_roundtrip")
 CHECK_ALIASES = {"rollback": "rollback_roundtrip"}
@@ -32,9 +46,9 @@ COMMON = ("files", "migrations_dir", "config", "junit", "format", "checks", "hel
 # `python -m ci` is what CI runs: it only checks, so these are refused there even on its command
 # line (in the config every command refuses them: ci.config.COMMAND_LINE_ONLY).
 WRITING = {
-    "update": "python -m ci.checksums --update",
-    "rehash": "python -m ci.checksums --rehash FILE",
-    "write_snapshot": "python -m ci.apply_empty --schema-snapshot FILE --write-snapshot",
+    "update": ("checksums", "--update"),
+    "rehash": ("checksums", "--rehash", "FILE"),
+    "write_snapshot": ("apply_empty", "--schema-snapshot", "FILE", "--write-snapshot"),
 }
 
 # `migration-guard <command>`: each delegates to that module's `main(argv)`.
@@ -94,18 +108,28 @@ def selected_checks(names: Sequence[str] | None, *, sample: bool) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    here = os.getcwd()
+    try:
+        return run_all(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        os.chdir(here)  # a caller of main() keeps its directory (see move_to_project_root)
+
+
+def run_all(argv: list[str]) -> int:
     parser = build_parser(check_parsers())
     explicit = parser.parse_args(argv)  # without the config: what the command line says
+    if explicit.config is None and explicit.migrations_dir is None:
+        argv = move_to_project_root(parser, argv)
     args = parse(parser, argv)
+    config_file = args.config or _default_config()
     try:
         # an appended --checks would add to the config's list: the command line replaces it
         names = explicit.checks or args.checks
         checks = selected_checks(names, sample=bool(getattr(args, "sample", None)))
     except ValueError as error:
-        print(f"{parser.prog}: {error}", file=sys.stderr)
+        where = "" if explicit.checks else f"{config_file}: checks: "
+        print(f"{parser.prog}: {where}{error}", file=sys.stderr)
         return 2
-    config_file = args.config or _default_config()
     refused = writing_options(explicit)
     if refused:
         print(f"{parser.prog}: {refused}", file=sys.stderr)
@@ -122,10 +146,88 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
+    say_once(collector.errors)
     reports.emit(collector.reports, fmt=args.format, junit=args.junit)
     if 2 in codes:
         return 2
     return 1 if any(r.failed for r in collector.reports) else 0
+
+
+def say_once(errors: Sequence[tuple[str, str]]) -> None:
+    """Each reason a check could not run, once, with every check that gave it:
+    `numbering, checksums: schema/migrations: migrations directory not found ...`."""
+    checks_of: dict[str, list[str]] = {}
+    for check, message in errors:
+        checks_of.setdefault(message, []).append(check)
+    for message, checks in checks_of.items():
+        print(f"{', '.join(dict.fromkeys(checks))}: {message}", file=sys.stderr)
+
+
+def project_root(start: Path) -> Path | None:
+    """The nearest folder from `start` upward that holds migration-guard.yaml, else the git
+    top level, else None (then `start` it is)."""
+    for folder in (start, *start.parents):
+        if (folder / DEFAULT_CONFIG).is_file():
+            return folder
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=start,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:  # no git installed
+        return None
+    top = done.stdout.strip()
+    return Path(top) if done.returncode == 0 and top else None
+
+
+def move_to_project_root(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Run from a subfolder (no config file, no migrations directory here), the checks run in
+    the project root, as pre-commit and CI run them; the paths given on the command line keep
+    meaning what they meant where they were typed. Returns the arguments to parse there."""
+    here = Path.cwd()
+    if (here / DEFAULT_CONFIG).is_file() or (here / DEFAULT_MIGRATIONS_DIR).is_dir():
+        return argv
+    root = project_root(here)
+    if root is None or root.resolve() == here.resolve():
+        return argv
+    absolute = paths_made_absolute(parser, argv, here)
+    os.chdir(root)
+    print(f"{parser.prog}: checking the project at {root}", file=sys.stderr)
+    return absolute
+
+
+def paths_made_absolute(
+    parser: argparse.ArgumentParser, argv: Sequence[str], here: Path
+) -> list[str]:
+    """`argv` with each path (FILES and the values of path options) made absolute from `here`."""
+    options = parser._option_string_actions
+    result: list[str] = []
+    tokens = iter(argv)
+    only_files = False
+    for token in tokens:
+        if only_files or not token.startswith("-") or token == "-":
+            result.append(str(here / token))  # FILES (the only positional argument)
+            continue
+        if token == "--":
+            only_files = True
+            result.append(token)
+            continue
+        name, equals, value = token.partition("=")
+        action = options.get(name)
+        is_path = action is not None and action.type is Path
+        if action is None or action.nargs == 0:
+            result.append(token)
+        elif equals:
+            result.append(f"{name}={here / value}" if is_path else token)
+        else:
+            result.append(token)
+            following = next(tokens, None)
+            if following is not None:
+                result.append(str(here / following) if is_path else following)
+    return result
 
 
 def writing_options(explicit: argparse.Namespace) -> str | None:
@@ -136,7 +238,7 @@ def writing_options(explicit: argparse.Namespace) -> str | None:
     if not given:
         return None
     named = ", ".join(f"--{key.replace('_', '-')}" for key in given)
-    commands = "; ".join(dict.fromkeys(WRITING[key] for key in given))
+    commands = "; ".join(dict.fromkeys(fixes.command(*WRITING[key]) for key in given))
     return (
         f"refusing {named}: python -m ci only checks and never rewrites the lock file or the "
         f"schema snapshot; run {commands} yourself, review the change and commit it"
@@ -152,6 +254,7 @@ def _default_config() -> Path | None:
 def _run_one(name: str, files: list[str], collector: Collector) -> int:
     """Run one check's `main` inside the collector; whatever happens, it leaves one report."""
     before = len(collector.reports)
+    started = time.perf_counter()
     code: Any
     try:
         code = importlib.import_module(f"ci.{name}").main(files)
@@ -172,6 +275,8 @@ def _run_one(name: str, files: list[str], collector: Collector) -> int:
         )
     elif len(collector.reports) == before:
         collector.reports.append(_error_report(name, f"could not run (exit {code}); see the log"))
+    # the check's whole share of the run (importing it, reading the config), not only its work
+    collector.reports[-1].time = time.perf_counter() - started
     return int(code) if isinstance(code, int) else 2
 
 
@@ -181,13 +286,18 @@ def _error_report(check: str, message: str) -> Report:
 
 def cli(argv: Sequence[str] | None = None) -> int:
     """`migration-guard <command> [options]`; `migration-guard check` is `python -m ci`."""
+    reader_may_leave()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"migration-guard: unknown command {command!r}\n{_usage()}", file=sys.stderr)
+        print(
+            f"migration-guard: error: unknown command {command!r} (commands: "
+            f"{', '.join(COMMANDS)})\n  (the options: migration-guard <command> --help)",
+            file=sys.stderr,
+        )
         return 2
     if command == "check":
         return main(rest)
@@ -204,4 +314,4 @@ def _usage() -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

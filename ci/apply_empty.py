@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci import runner
-from ci.cli import check_parser, parse, run_check
+from ci.cli import check_parser, parse, run_check, run_program
 from ci.findings import Case, Report
 from ci.invariants import Invariant
 from ci.model import Catalog, discover, read_ahead
@@ -78,4 +78,4 @@ def apply_all(
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

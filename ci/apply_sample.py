@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ci.cli import UsageError, check_parser, parse, run_check
+from ci.cli import UsageError, check_parser, parse, run_check, run_program
 from ci.findings import Case, Finding, Report
 from ci.fingerprint import Fingerprint, Tracker
 from ci.model import InputError, Migration, discover, read_ahead
@@ -35,10 +35,6 @@ from ci.validate import (
 )
 
 CHECK = "apply_sample"
-ON_EXISTING_ROWS = (
-    "it fails on existing rows: give the column a DEFAULT, clean the data in an earlier data "
-    "migration, or make the statement handle them; the migration was rolled back"
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,7 +100,7 @@ def apply_pending(prepared: Prepared, sample: Sample, options: Options) -> list[
     for index, migration in enumerate(migrations):
         before = tracker.fingerprint
         with tracker.watch():
-            case = apply_case(CHECK, run, migration, options, hint=ON_EXISTING_ROWS)
+            case = apply_case(CHECK, run, migration, options, on_sample=True)
         cases.append(case)
         if case.outcome == "failed":
             why = f"not run: {migration.label} failed"
@@ -160,4 +156,4 @@ def row_loss_finding(
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

@@ -119,7 +119,8 @@ def _total(runner: Runner, migration: Migration) -> int | None:
         None,
     )
     try:
-        row = runner.conn.execute(query).fetchone()
+        with runner.limited(migration.path, line):  # the migration's clock runs meanwhile
+            row = runner.conn.execute(query).fetchone()
     except sqlite3.Error as error:
         raise MigrationFailed(migration.path, line, f"@progress query failed: {error}") from None
     if row is None or not isinstance(row[0], int):

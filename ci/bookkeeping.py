@@ -33,6 +33,10 @@ from ci.model import (
 TABLE = "schema_version"
 LOG_TABLE = "schema_version_log"
 IDENTITY_INDEX = "schema_version_identity"
+# The names the runner's own SQL uses: qualified, so a temporary table or view of the same name
+# (which unqualified names would find first) can never receive or hide the runner's rows.
+MAIN_TABLE = f"main.{TABLE}"
+MAIN_LOG_TABLE = f"main.{LOG_TABLE}"
 APPLIED_BY = f"{TOOL_NAME} {__version__}"
 # who holds a dirty mark, as written in its applied_by column: "pid N on HOST started T boot B"
 # (T: the process's start time in clock ticks since boot, B: the kernel's boot id); marks of
@@ -56,7 +60,7 @@ COLUMNS = (
     "applied_by",
     "code_hash",
 )
-CREATE_TABLE = f"""CREATE TABLE {TABLE} (
+CREATE_TABLE = f"""CREATE TABLE {MAIN_TABLE} (
     version INTEGER NOT NULL,
     migration_type TEXT NOT NULL DEFAULT 'schema',
     description TEXT NOT NULL DEFAULT '',
@@ -67,8 +71,10 @@ CREATE_TABLE = f"""CREATE TABLE {TABLE} (
     applied_by TEXT,
     code_hash TEXT{{extra}}
 )"""
-CREATE_INDEX = f"CREATE UNIQUE INDEX {IDENTITY_INDEX} ON {TABLE} (migration_type = 'seed', version)"
-CREATE_LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
+CREATE_INDEX = (
+    f"CREATE UNIQUE INDEX main.{IDENTITY_INDEX} ON {TABLE} (migration_type = 'seed', version)"
+)
+CREATE_LOG = f"""CREATE TABLE IF NOT EXISTS {MAIN_LOG_TABLE} (
     id INTEGER PRIMARY KEY,
     logged_at TEXT NOT NULL,
     action TEXT NOT NULL,
@@ -85,15 +91,15 @@ CREATE_LOG = f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
 
 # The statements run once per migration, built once (the same string object each time, so
 # the sqlite3 module's statement cache finds it without hashing a new string)
-RECORD = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-IS_APPLIED = f"SELECT 1 FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
+RECORD = f"INSERT INTO {MAIN_TABLE} ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+IS_APPLIED = f"SELECT 1 FROM {MAIN_TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
 APPLIED_SEEDS = (
-    f"SELECT version, description, file_hash FROM {TABLE} "
+    f"SELECT version, description, file_hash FROM {MAIN_TABLE} "
     "WHERE (migration_type = 'seed') = 1 ORDER BY version"
 )
-UNRECORD = f"DELETE FROM {TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
+UNRECORD = f"DELETE FROM {MAIN_TABLE} WHERE (migration_type = 'seed') = ? AND version = ?"
 LOG = (
-    f"INSERT INTO {LOG_TABLE} (logged_at, action, version, migration_type, description, "
+    f"INSERT INTO {MAIN_LOG_TABLE} (logged_at, action, version, migration_type, description, "
     "file_hash, execution_time_ms, rows_affected, error, applied_by) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -258,7 +264,7 @@ class DirtyMark(Record):
 
 
 def columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+    return [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")]
 
 
 def state(conn: sqlite3.Connection) -> str:
@@ -323,7 +329,7 @@ def read_applied(conn: sqlite3.Connection) -> list[AppliedRow]:
     for column in COLUMNS:
         source = next((have[a] for a in ALIASES.get(column, (column,)) if a in have), None)
         select.append(_quote(source) if source else "NULL")
-    rows = conn.execute(f"SELECT {', '.join(select)} FROM {TABLE}").fetchall()
+    rows = conn.execute(f"SELECT {', '.join(select)} FROM {MAIN_TABLE}").fetchall()
     if _has_odd_values(conn, select):
         try:
             applied = [_checked_row(r) for r in rows]
@@ -370,7 +376,7 @@ def _has_odd_values(conn: sqlite3.Connection, select: list[str]) -> bool:
     for column, expression in zip(COLUMNS[1:], select[1:], strict=True):
         if expression != "NULL":
             odd.append(f"typeof({expression}) NOT IN ({SQL_TYPES[EXPECTED[column]]}, 'null')")
-    found = conn.execute(f"SELECT 1 FROM {TABLE} WHERE {' OR '.join(odd)} LIMIT 1").fetchone()
+    found = conn.execute(f"SELECT 1 FROM {MAIN_TABLE} WHERE {' OR '.join(odd)} LIMIT 1").fetchone()
     return found is not None
 
 
@@ -555,7 +561,7 @@ def open_marks(conn: sqlite3.Connection) -> list[DirtyMark]:
         return []
     rows = conn.execute(
         f"SELECT id, logged_at, version, migration_type, description, file_hash, "
-        f"COALESCE(rows_affected, 0), error, applied_by FROM {LOG_TABLE} "
+        f"COALESCE(rows_affected, 0), error, applied_by FROM {MAIN_LOG_TABLE} "
         "WHERE action = 'dirty' AND cleared_at IS NULL ORDER BY id"
     ).fetchall()
     try:
@@ -582,7 +588,7 @@ def open_mark(conn: sqlite3.Connection, entry: Entry) -> DirtyMark:
 
 def take_mark(conn: sqlite3.Connection, mark_id: int) -> None:
     """Record this process as the mark's holder (a new mark, or one being resumed)."""
-    conn.execute(f"UPDATE {LOG_TABLE} SET applied_by = ? WHERE id = ?", (owner(), mark_id))
+    conn.execute(f"UPDATE {MAIN_LOG_TABLE} SET applied_by = ? WHERE id = ?", (owner(), mark_id))
 
 
 def owner() -> str:
@@ -641,11 +647,11 @@ def update_mark(
     conn: sqlite3.Connection, mark_id: int, *, rows: int | None = None, error: str | None = None
 ) -> None:
     conn.execute(
-        f"UPDATE {LOG_TABLE} SET rows_affected = COALESCE(?, rows_affected), "
+        f"UPDATE {MAIN_LOG_TABLE} SET rows_affected = COALESCE(?, rows_affected), "
         "error = COALESCE(?, error) WHERE id = ?",
         (rows, error, mark_id),
     )
 
 
 def clear_mark(conn: sqlite3.Connection, mark_id: int) -> None:
-    conn.execute(f"UPDATE {LOG_TABLE} SET cleared_at = ? WHERE id = ?", (now_utc(), mark_id))
+    conn.execute(f"UPDATE {MAIN_LOG_TABLE} SET cleared_at = ? WHERE id = ?", (now_utc(), mark_id))

@@ -4,6 +4,10 @@
 from `--db PATH` (the `schema_version.file_hash` of a real database, opened read-only) and from
 `--base-ref REF` (every migration file at REF). Checksums follow SPEC 3.1, so a CRLF or BOM
 change is not an edit. `--update` adds new files to the lock; `--rehash FILE` rewrites one entry.
+
+A lock entry of this branch's own unmerged work (see `Unmerged`) is not "applied": when it is
+out of date the finding is MG210 (refresh it with `--update`), not MG201. "To fix" commands
+are spelled for where the check runs (ci/fixes.py).
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from ci import lockfile
-from ci.cli import add_busy_timeout, check_parser, parse, run_check
+from ci import fixes, lockfile
+from ci.cli import add_busy_timeout, check_parser, parse, run_check, run_program
 from ci.findings import Finding, Report
 from ci.model import (
     Catalog,
@@ -101,15 +105,75 @@ def _after_path(error: InputError) -> str:
 # ---- sources of "applied" -------------------------------------------------------------------
 
 
-def from_lock(lock: lockfile.Lock, *, merged: list[Applied] | None = None) -> list[Applied]:
-    """The lock's entries; with `merged` (the files at the merge base) only those: a file this
-    branch added is unmerged work, not applied anywhere yet, so editing it is fine."""
-    on_base = None if merged is None else {a.path for a in merged}
+def from_lock(lock: lockfile.Lock, *, unmerged: Unmerged | None = None) -> list[Applied]:
+    """The lock's entries, except those of this branch's own unmerged work (`unmerged`): those
+    are applied nowhere yet, so editing them is fine (their entry is refreshed by --update)."""
+    skip = unmerged.paths if unmerged is not None else set()
     return [
         Applied("the lock file", e.path, e.checksum, e.path, code=e.code)
         for e in lock.entries.values()
-        if on_base is None or e.path in on_base
+        if e.path not in skip
     ]
+
+
+class Unmerged:
+    """Lock entries that are out of date but belong to this branch's own unmerged work.
+
+    A file is unmerged when it is not on the merge base of HEAD and the branch this one merges
+    into (`--base-ref`, else the remote's default branch, see gitrefs.target_branch; with no
+    such branch, when it is not committed yet) and no `--db` records it. No database can have
+    run it, so editing it is fine, but its entry must be refreshed (`--update` does that) before
+    it is merged: on the target branch a stale entry would make the file look edited to all.
+    """
+
+    def __init__(self, paths: set[str], target: str | None) -> None:
+        self.paths = paths
+        self.target = target  # the branch compared with; None: the last commit
+
+    def where(self) -> str:
+        if self.target is None:
+            return "it is not committed yet"
+        return f"it is not on the merge base with {self.target}"
+
+
+def stale_entries(lock: lockfile.Lock, current: Current) -> list[str]:
+    """Lock entries whose file is gone or whose bytes differ (unreadable files aside)."""
+    stale = []
+    for relative, entry in lock.entries.items():
+        data = current.data.get(relative)
+        if relative not in current.files or (
+            data is not None
+            and entry.checksum != current.checksums[relative]
+            and not checksum_matches(entry.checksum, data)
+        ):
+            stale.append(relative)
+    return stale
+
+
+def find_unmerged(
+    lock: lockfile.Lock,
+    current: Current,
+    migrations_dir: Path,
+    *,
+    base: tuple[str, list[Applied]] | None,
+    recorded: set[str],
+) -> Unmerged:
+    """The stale entries that are this branch's own work. git is asked only when an entry is
+    stale: a clean lock costs no process (the commit hook runs on every commit)."""
+    stale = stale_entries(lock, current)
+    if not stale:
+        return Unmerged(set(), None)
+    target: str | None
+    if base is not None:
+        target, on_base = base[0], {a.path for a in base[1]}
+    else:
+        from ci import gitrefs
+
+        found = gitrefs.merged_paths(migrations_dir)
+        if found is None:  # no repository: the lock is all we know, every entry is applied
+            return Unmerged(set(), None)
+        target, on_base = found
+    return Unmerged({p for p in stale if p not in on_base and p not in recorded}, target)
 
 
 def from_base_ref(ref: str, migrations_dir: Path) -> list[Applied]:
@@ -245,7 +309,9 @@ def _checked(row: tuple[object, ...]) -> Row:
 # ---- comparing ------------------------------------------------------------------------------
 
 
-def compare(current: Current, sources: list[list[Applied]]) -> list[Finding]:
+def compare(
+    current: Current, sources: list[list[Applied]], location: Sequence[str] = ()
+) -> list[Finding]:
     """Edited, deleted and renamed applied files; one finding per file, naming every source."""
     edits: dict[str, list[Applied]] = {}
     gone: dict[str, list[Applied]] = {}
@@ -267,8 +333,8 @@ def compare(current: Current, sources: list[list[Applied]]) -> list[Finding]:
                 renames.setdefault((a.path or a.label, moved), []).append(a)
             else:
                 gone.setdefault(a.path or a.label, []).append(a)
-    findings = [_edited(current, path, applied) for path, applied in edits.items()]
-    findings += [_renamed(current, old, new, a) for (old, new), a in renames.items()]
+    findings = [_edited(current, path, applied, location) for path, applied in edits.items()]
+    findings += [_renamed(current, old, new, a, location) for (old, new), a in renames.items()]
     findings += [_deleted(current, path, applied) for path, applied in gone.items()]
     return findings
 
@@ -284,7 +350,9 @@ def _sources(applied: list[Applied]) -> str:
     return ", ".join(dict.fromkeys(a.source for a in applied))
 
 
-def _edited(current: Current, relative: str, applied: list[Applied]) -> Finding:
+def _edited(
+    current: Current, relative: str, applied: list[Applied], location: Sequence[str]
+) -> Finding:
     data = current.data[relative]
     text = _text(data)
     kinds, line = set(), None
@@ -298,12 +366,13 @@ def _edited(current: Current, relative: str, applied: list[Applied]) -> Finding:
             line = _first_difference(a.old_text, text)
     what = STATEMENTS if STATEMENTS in kinds else WHITESPACE if kinds else "content changed"
     path = current.display(relative)
+    new = fixes.new_migration(location)
     hint = (
         f"restore the applied text (e.g. git checkout HEAD -- {path}) and make the change "
-        "in a new migration (python -m ci.new)"
+        "in a new migration" + (f" ({new})" if new else "")
     )
     if what == WHITESPACE:
-        hint += f"; to accept a comment-only edit: python -m ci.checksums --rehash {path}"
+        hint += f"; to accept a comment-only edit: {fixes.lock_rehash(path, location)}"
     return Finding(
         CHECK,
         "MG201",
@@ -314,8 +383,16 @@ def _edited(current: Current, relative: str, applied: list[Applied]) -> Finding:
     )
 
 
-def _renamed(current: Current, old: str, new: str, applied: list[Applied]) -> Finding:
+def _renamed(
+    current: Current, old: str, new: str, applied: list[Applied], location: Sequence[str]
+) -> Finding:
     was = applied[0].path or applied[0].label
+    hint = f"rename it back to {was}"
+    if not fixes.by_pre_commit():  # the rehash hook cannot name a file that is gone
+        hint += (
+            "; if it was never applied anywhere, drop the old entry and add the new one: "
+            f"{fixes.lock_rehash(was, location)} && {fixes.lock_update(location)}"
+        )
     return Finding(
         CHECK,
         "MG203",
@@ -323,8 +400,7 @@ def _renamed(current: Current, old: str, new: str, applied: list[Applied]) -> Fi
         None,
         f"applied migration {was} was renamed to {new} (applied per {_sources(applied)}); "
         "databases that applied it would run it again under the new name",
-        f"rename it back to {was}; if it was never applied anywhere, drop the old entry with "
-        f"python -m ci.checksums --rehash {was} and add the new one with --update",
+        hint,
     )
 
 
@@ -358,12 +434,22 @@ def _text(data: bytes) -> str | None:
 # ---- the lock file --------------------------------------------------------------------------
 
 
-def lock_findings(lock: lockfile.Lock, current: Current, *, renamed: set[str]) -> Iterator[Finding]:
+def lock_findings(
+    lock: lockfile.Lock,
+    current: Current,
+    *,
+    renamed: set[str],
+    location: Sequence[str] = (),
+) -> Iterator[Finding]:
     path = str(lock.path)
+    update = fixes.lock_update(location)
+    numbering = fixes.numbering_against("origin/main", location)
     fix = (
         f"take the target branch's lock (e.g. git checkout origin/main -- {path}), renumber "
-        "your new migration if python -m ci.numbering --base-ref origin/main asks, then run "
-        "python -m ci.checksums --update"
+        "your new migration if "
+        + (numbering if numbering else "the target branch took its number")
+        + (" asks" if numbering else "")
+        + f", then run {update}"
     )
     if lock.conflict_line is not None:
         yield Finding(
@@ -387,8 +473,34 @@ def lock_findings(lock: lockfile.Lock, current: Current, *, renamed: set[str]) -
                 current.display(relative),
                 None,
                 f"not in the lock file {path}",
-                "run python -m ci.checksums --update and commit the lock file with the migration",
+                f"run {update} and commit the lock file with the migration",
             )
+
+
+def unmerged_findings(
+    lock: lockfile.Lock, current: Current, unmerged: Unmerged, location: Sequence[str]
+) -> list[Finding]:
+    """MG210: an out-of-date entry of this branch's own work (edited, renamed or deleted)."""
+    findings = []
+    unlocked = {p: current.checksums[p] for p in current.data if p not in lock.entries}
+    for relative in sorted(unmerged.paths, key=lockfile.sort_key):
+        entry = lock.entries[relative]
+        if relative in current.files:
+            path = current.display(relative)
+            message = (
+                f"the lock entry is out of date: this branch's own migration changed since it "
+                f"was locked; {unmerged.where()}, so no database has run it and editing it is fine"
+            )
+        else:
+            moved = next((p for p, c in unlocked.items() if c == entry.checksum), None)
+            change = f"renamed to {moved}" if moved else "deleted"
+            path = current.display(moved or relative)
+            message = (
+                f"the lock lists {relative}, which this branch added and then {change}; "
+                f"{unmerged.where()}, so no database has run it"
+            )
+        findings.append(Finding(CHECK, "MG210", path, None, message, fixes.lock_update(location)))
+    return findings
 
 
 def _rehash(lock: lockfile.Lock, current: Current, name: str) -> None:
@@ -403,6 +515,36 @@ def _rehash(lock: lockfile.Lock, current: Current, name: str) -> None:
         "the old text keep it; make real changes in a new migration.",
         file=sys.stderr,
     )
+
+
+def accept_comment_edits(
+    migrations_dir: Path, lock_path: Path, names: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Rehash each named file whose edit changed only comments or whitespace; (the entries
+    rewritten, one line per file refused because its statements changed). The manual rehash
+    hook: a run over every file must accept no real edit of an applied migration."""
+    current = read_current(migrations_dir)
+    rewritten: list[str] = []
+    refused: list[str] = []
+    for name in names:
+        lock = lockfile.read(lock_path)
+        if lock is None:
+            raise InputError(f"{lock_path}: lock file not found ({fixes.lock_update()} makes it)")
+        relative = _relative_name(name, current)
+        entry, data = lock.entries.get(relative), current.data.get(relative)
+        if entry is None or data is None or checksum_matches(entry.checksum, data):
+            continue  # not locked (--update's work), unreadable (MG209) or current
+        text = _text(data)
+        if entry.code is None or text is None or not code_fingerprint(text).startswith(entry.code):
+            refused.append(
+                f"{current.display(relative)}: statements changed, not only comments or "
+                "whitespace; not rehashed. Restore the applied text and make the change in a "
+                "new migration"
+            )
+            continue
+        _rehash(lock, current, relative)
+        rewritten.append(relative)
+    return rewritten, refused
 
 
 def _relative_name(name: str, current: Current) -> str:
@@ -426,26 +568,42 @@ def check(
     update: bool = False,
     rehash: str | None = None,
     busy_timeout: float = 5.0,
+    location: Sequence[str] = (),
 ) -> Report:
+    """Compare the files with every source of "applied". `rehash` and `update` write the lock
+    first; `rehash` alone is one step of a fix (e.g. drop an entry, then --update) and reports
+    only what it wrote, so `--rehash F && --update` chains."""
     current = read_current(migrations_dir)
-    findings = list(current.unreadable)
-    sources: list[list[Applied]] = []
     path = lock_path or lockfile.default_path(migrations_dir)
     lock = lockfile.read(path)
-    if lock is None and (update or rehash):
-        lock = lockfile.Lock(path, stored_sum=lockfile.body_sum([]))
-    if lock is not None and (update or rehash):
-        if rehash:
-            _rehash(lock, current, rehash)
-        if update:
-            added = lockfile.update(lockfile.read(path) or lock, current.data)
-            print(f"{path}: added {len(added)} entries", file=sys.stderr)
-        lock = lockfile.read(path)
-    base = from_base_ref(base_ref, migrations_dir) if base_ref else None
-    if lock is not None:
-        sources.append(from_lock(lock, merged=base))
-    elif lock_path is not None:
+    if lock is None and lock_path is not None and not (update or rehash):
         raise InputError(f"{lock_path}: lock file not found (create it with --update)")
+    if rehash:
+        _rehash(lock or lockfile.Lock(path, stored_sum=lockfile.body_sum([])), current, rehash)
+        if not update:
+            return Report.from_findings(CHECK, [], passed=f"{path}: entry of {rehash} rewritten")
+        lock = lockfile.read(path)
+    base = (base_ref, from_base_ref(base_ref, migrations_dir)) if base_ref else None
+    findings = list(current.unreadable)
+    recorded: list[Applied] = []
+    if db is not None:
+        recorded, notes = from_database(db, current, busy_timeout=busy_timeout)
+        findings += notes
+    recorded_paths = {a.path for a in recorded}
+    if update:
+        _update(
+            lock or lockfile.Lock(path, stored_sum=lockfile.body_sum([])),
+            current,
+            base,
+            recorded_paths,
+            migrations_dir,
+        )
+        lock = lockfile.read(path)
+    sources: list[list[Applied]] = []
+    unmerged = Unmerged(set(), None)
+    if lock is not None:
+        unmerged = find_unmerged(lock, current, migrations_dir, base=base, recorded=recorded_paths)
+        sources.append(from_lock(lock, unmerged=unmerged))
     elif db is None and base_ref is None:
         findings.append(
             Finding(
@@ -454,23 +612,65 @@ def check(
                 str(path),
                 None,
                 "no lock file, so nothing says which migrations are applied",
-                "create it with python -m ci.checksums --update and commit it",
+                f"create it with {fixes.lock_update(location)} and commit it",
             )
         )
     if base is not None:
-        sources.append(base)
+        sources.append(base[1])
     if db is not None:
-        applied, notes = from_database(db, current, busy_timeout=busy_timeout)
-        sources.append(applied)
-        findings += notes
-    changes = compare(current, sources)
+        sources.append(recorded)
+    changes = compare(current, sources, location)
     if lock is not None:
-        renamed = {f.path for f in changes if f.code == "MG203" and f.path}
-        findings += lock_findings(lock, current, renamed=renamed)
+        stale = unmerged_findings(lock, current, unmerged, location)
+        renamed = {f.path for f in [*changes, *stale] if f.code in ("MG203", "MG210") and f.path}
+        findings += lock_findings(lock, current, renamed=renamed, location=location)
+        findings += stale
     findings += changes
     return Report.from_findings(
         CHECK, findings, passed=f"{len(current.files)} migration files match their checksums"
     )
+
+
+def _update(
+    lock: lockfile.Lock,
+    current: Current,
+    base: tuple[str, list[Applied]] | None,
+    recorded: set[str],
+    migrations_dir: Path,
+) -> None:
+    """--update: add the files the lock lacks and refresh (or drop) the out-of-date entries of
+    this branch's own unmerged work; never touch an entry of a merged file. A number that two
+    files use is refused before anything is written."""
+    unmerged = find_unmerged(lock, current, migrations_dir, base=base, recorded=recorded)
+    refused = reused_number(lock, current, unmerged.paths)
+    if refused:
+        raise InputError(refused)
+    added = lockfile.update(lock, current.data, refresh=unmerged.paths)
+    for relative in sorted(unmerged.paths, key=lockfile.sort_key):
+        done = "refreshed" if relative in current.data else "dropped"
+        print(f"{lock.path}: {done} {relative} ({unmerged.where()})", file=sys.stderr)
+    print(f"{lock.path}: added {len(added)} entries", file=sys.stderr)
+
+
+def reused_number(lock: lockfile.Lock, current: Current, leaving: set[str]) -> str | None:
+    """One line naming two files with one number in one track, when --update would lock one of
+    them (a file already locked with its twin is an old duplicate that numbering reports)."""
+    by_number: dict[tuple[str, int], list[str]] = {}
+    for relative, migration in current.files.items():
+        by_number.setdefault((migration.track, migration.version), []).append(relative)
+    for (track, _), paths in by_number.items():
+        new = [p for p in paths if p not in lock.entries or p in leaving]
+        if len(paths) < 2 or not new:
+            continue
+        ours = new[0]
+        other = next(p for p in paths if p != ours)
+        number = ours.rpartition("/")[2].split("_", 1)[0]
+        return (
+            f"{current.display(ours)}: number {number} is already used in the {track} track by "
+            f"{other}; give it the next free number (rename it and its rollback), then run "
+            "--update again"
+        )
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -524,9 +724,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             update=a.update,
             rehash=a.rehash,
             busy_timeout=a.busy_timeout,
+            location=fixes.where(migrations_dir=a.migrations_dir, lock=a.lock, config=a.config),
         ),
     )
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

@@ -29,12 +29,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ci import config, reports
 from ci.config import DEFAULT_CONFIG, ConfigError
@@ -48,7 +49,7 @@ CHECKS = ("numbering", "checksums", "lint", "apply_empty", "apply_sample", "roll
 def seconds(text: str) -> float:
     """argparse type of every SECONDS option (--busy-timeout, --warn-slow): a number >= 0."""
     try:
-        value = float(text)
+        value = float(ascii_only(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got '{text}'") from None
     if not value >= 0:  # also refuses nan
@@ -62,7 +63,7 @@ def whole_number(unit: str, minimum: int) -> Callable[[str], int]:
 
     def parse_count(text: str) -> int:
         try:
-            value = int(text)
+            value = int(ascii_only(text))
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number of {unit}, got '{text}'") from None
         if value < minimum:
@@ -70,6 +71,23 @@ def whole_number(unit: str, minimum: int) -> Callable[[str], int]:
         return value
 
     return parse_count
+
+
+def migration_number(text: str) -> int:
+    """argparse type of every migration number option (--target, --rollback, --baseline,
+    --expect-version): digits 0-9 only."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a migration number, got '{text}'")
+    return int(text)
+
+
+def ascii_only(text: str) -> str:
+    """`text` for int() / float(), which would also read other scripts' digits (`٣` is 3 to
+    them): a number on a command line or in a config file is written in ASCII. ValueError
+    otherwise."""
+    if not text.isascii():
+        raise ValueError(text)
+    return text
 
 
 def add_busy_timeout(parser: argparse.ArgumentParser, *, default: float, help: str) -> None:
@@ -105,6 +123,70 @@ def add_migrations_dir(parser: argparse.ArgumentParser, *, default: Path | None 
     )
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """The parser of every command: an argument error is one line and a hint, not the whole
+    usage, and an option is never guessed from its first letters (`--migrations` is not
+    `--migrations-dir`: a guess that a later option makes ambiguous would break scripts)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n  (the options: {self.prog} --help)\n")
+
+
+def run_program(main: Callable[[], int]) -> int:
+    """Run a command's `main` as a program (`python -m ci.<command>`, the console scripts).
+
+    A reader that leaves early (`... | head -1`) is not an error: what is still written to
+    stdout or stderr goes nowhere, the command finishes its work (a migration is not stopped
+    halfway because nobody reads its log) and exits with its own result; no traceback.
+    """
+    reader_may_leave()
+    return main()
+
+
+def reader_may_leave() -> None:
+    """Make stdout and stderr drop what a closed pipe cannot take (see `run_program`);
+    the console scripts call it first thing."""
+    if not isinstance(sys.stdout, _ReaderMayLeave):
+        sys.stdout = _ReaderMayLeave(sys.stdout)
+    if not isinstance(sys.stderr, _ReaderMayLeave):
+        sys.stderr = _ReaderMayLeave(sys.stderr)
+
+
+class _ReaderMayLeave:
+    """A text stream whose writes into a closed pipe are dropped: the first broken write points
+    the file descriptor at /dev/null, so the interpreter's last flush does not fail either."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._reader_left()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_left()
+
+    def _reader_left(self) -> None:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 class UsageError(Exception):
     """The check could not run (bad arguments, config, environment): exit 2."""
 
@@ -125,6 +207,9 @@ class Collector:
         self.overrides: Mapping[str, Any] = {} if overrides is None else overrides
         self.config = config
         self.reports: list[Report] = [] if reports is None else reports
+        # (check, message) of each check that could not run, said once at the end: several
+        # checks often fail for one reason (a missing directory, a bad config value)
+        self.errors: list[tuple[str, str]] = []
 
 
 _collector: ContextVar[Collector | None] = ContextVar("collector", default=None)
@@ -141,7 +226,7 @@ class _ParserCaptured(BaseException):
 
 def check_parser(check: str, description: str | None) -> argparse.ArgumentParser:
     """The options every check takes (SPEC 5)."""
-    parser = argparse.ArgumentParser(prog=f"python -m ci.{check}", description=description)
+    parser = ArgumentParser(prog=f"python -m ci.{check}", description=description)
     parser.add_argument(
         "files",
         nargs="*",
@@ -172,18 +257,63 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
         raise _ParserCaptured(parser)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        apply_config(parser, argv)
+        from_config = apply_config(parser, argv)
     except ConfigError as error:
-        print(f"{parser.prog}: {error}", file=sys.stderr)
+        say(parser.prog, str(error))
         raise SystemExit(2) from None
     args = parser.parse_args(argv)
     if getattr(args, "migrations_dir", None) is None:
         args.migrations_dir = Path(DEFAULT_MIGRATIONS_DIR)
+    args.set_in_config = {
+        dest: origin
+        for dest, (value, origin) in from_config.items()
+        if getattr(args, dest, None) == value  # not replaced on the command line
+    }
+    refuse_unsafe_junit(parser.prog, args)
     return args
 
 
-def apply_config(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
-    """Config values (and an aggregate run's options) become the parser's defaults."""
+def say(check: str, message: str) -> None:
+    """One line on stderr for a check that could not run; inside `python -m ci` it is said at
+    the end, once for every check that gave the same reason."""
+    collector = _collector.get()
+    if collector is not None:
+        collector.errors.append((check, message))
+    else:
+        print(f"{check}: {message}", file=sys.stderr)
+
+
+def named_in_config(message: str, args: argparse.Namespace) -> str:
+    """`message`, led by the config file and key when it is about a value that came from the
+    config file: a bad path there must be found in the file, not on a command line."""
+    for dest, origin in getattr(args, "set_in_config", {}).items():
+        value = getattr(args, dest, None)
+        if isinstance(value, (str, Path)) and str(value) and message.startswith(f"{value}:"):
+            return f"{origin}: {message}"
+    return message
+
+
+def refuse_unsafe_junit(prog: str, args: argparse.Namespace) -> None:
+    """Exit 2 with one line, before any work, when --junit would overwrite a file that is not a
+    report (the database, a sample, a migration): the check has not run and nothing changed."""
+    junit = getattr(args, "junit", None)
+    if junit is None:
+        return
+    problem = reports.junit_refusal(
+        junit,
+        inputs=(getattr(args, "db", None), getattr(args, "sample", None)),
+        migrations_dir=getattr(args, "migrations_dir", None),
+    )
+    if problem is not None:
+        print(f"{prog}: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def apply_config(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> dict[str, tuple[Any, str]]:
+    """Config values (and an aggregate run's options) become the parser's defaults. Returns
+    the config file's values: {dest: (value, "FILE: key")}."""
     collector = _collector.get()
     if collector is not None:  # `python -m ci` found the file (or was given --config) already
         path = config.explicit_path(argv) or collector.config
@@ -200,13 +330,18 @@ def apply_config(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
             sections=CHECKS,
             known_elsewhere=known_keys,
         )
+    from_config = {dest: (value, f"{path}: {dest}") for dest, value in values.items()}
     if collector is not None:
         dests = {a.dest for a in parser._actions}
-        values.update({k: v for k, v in collector.overrides.items() if k in dests})
+        overrides = {k: v for k, v in collector.overrides.items() if k in dests}
+        values.update(overrides)
+        for dest in overrides:
+            from_config.pop(dest, None)
     for action in parser._actions:
         if action.dest in values:
             action.required = False  # the config supplies it
     parser.set_defaults(**values)
+    return from_config
 
 
 def check_parsers(names: Sequence[str] = CHECKS) -> dict[str, argparse.ArgumentParser]:
@@ -260,22 +395,25 @@ def run_check(
             skipped = Case("no migration among the files", check, skipped="no migration changed")
             collector.reports.append(Report(check, [skipped]))
         return 0
+    started = time.perf_counter()
     try:
         report = work(args)
+        report.time = time.perf_counter() - started
     except KeyboardInterrupt:
         if collector is not None:
             raise  # `python -m ci` stops every check, not just this one
         print(f"{check}: interrupted", file=sys.stderr)
         return 130
     except (InputError, UsageError) as error:
-        print(f"{check}: {error}", file=sys.stderr)
-        return _could_not_run(check, str(error), args)
+        message = named_in_config(str(error), args)
+        say(check, message)
+        return _could_not_run(check, message, args)
     except Exception as error:
         if _is_sqlite_error(error):
             # Migration errors are findings already; what reaches here is the database itself
             # (a damaged sample or database, a full disk): the user's input, not a bug.
             message = f"{_database_named(args)}: SQLite error: {error}"
-            print(f"{check}: {message}", file=sys.stderr)
+            say(check, message)
             return _could_not_run(check, message, args)
         import traceback  # only on a crash: startup time is budgeted (SPEC 8)
 

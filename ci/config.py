@@ -112,7 +112,7 @@ def _normalised(data: Mapping[Any, Any], path: Path, section: str) -> dict[str, 
     result: dict[str, Any] = {}
     for key, value in data.items():
         if not isinstance(key, str):
-            raise ConfigError(f"{path}: {section}key {key!r} is not an option name")
+            raise ConfigError(f"{path}: {section}key {shown(key)} is not an option name")
         if isinstance(value, dict):
             if section:
                 raise ConfigError(f"{path}: {section}{key}: sections cannot be nested")
@@ -170,6 +170,16 @@ def refuse_command_line_only(config: Mapping[str, Any], path: Path) -> None:
             )
 
 
+def shown(value: Any) -> str:
+    """A YAML value as the user wrote it: `key:` with nothing after it is an empty value, not
+    Python's None; true/false stay lowercase."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
 def _bad(keys: Sequence[str]) -> str:
     return ", ".join(keys) + " (keys are the checks' options, e.g. migrations_dir, base_ref)"
 
@@ -181,7 +191,7 @@ def convert(action: argparse.Action, value: Any, path: Path) -> Any:
         if isinstance(action, argparse._CountAction) and isinstance(value, int):
             return value
         if not isinstance(value, bool):
-            raise ConfigError(f"{path}: {key}: expected true or false, got {value!r}")
+            raise ConfigError(f"{path}: {key}: expected true or false, got {shown(value)}")
         if isinstance(action, argparse._StoreConstAction) and not isinstance(
             action, (argparse._StoreTrueAction, argparse._StoreFalseAction)
         ):
@@ -203,15 +213,15 @@ def convert(action: argparse.Action, value: Any, path: Path) -> Any:
 def _one(action: argparse.Action, value: Any, path: Path) -> Any:
     key = action.dest
     if isinstance(value, (dict, list)) or value is None:
-        raise ConfigError(f"{path}: {key}: expected a single value, got {value!r}")
+        raise ConfigError(f"{path}: {key}: expected a single value, got {shown(value)}")
     text = str(value).lower() if isinstance(value, bool) else str(value)
     converted: Any = text
     if callable(action.type):
         try:
             converted = action.type(text)
         except (TypeError, ValueError, argparse.ArgumentTypeError) as error:
-            raise ConfigError(f"{path}: {key}: invalid value {value!r}: {error}") from None
+            raise ConfigError(f"{path}: {key}: invalid value {shown(value)}: {error}") from None
     if action.choices is not None and converted not in action.choices:
         choices = ", ".join(map(str, action.choices))
-        raise ConfigError(f"{path}: {key}: {value!r} is not one of {choices}")
+        raise ConfigError(f"{path}: {key}: {shown(value)} is not one of {choices}")
     return converted

@@ -127,11 +127,14 @@ class Report(Record):
     """Everything one check found in one run."""
 
     FIELDS = ("check", "cases")
-    __slots__ = FIELDS
+    __slots__ = (*FIELDS, "time")  # time is how long it took, not what it found: not compared
 
-    def __init__(self, check: str, cases: list[Case] | None = None) -> None:
+    def __init__(
+        self, check: str, cases: list[Case] | None = None, time: float | None = None
+    ) -> None:
         self.check = check
         self.cases: list[Case] = [] if cases is None else cases
+        self.time = time  # the check's wall time in seconds; None: the sum of its cases'
 
     @property
     def findings(self) -> list[Finding]:

@@ -119,12 +119,21 @@ class TablePrint(NamedTuple):
         return "table" if "table" in types else "view" if "view" in types else "object"
 
 
+# Values in the database header that migrations set and a rollback must set back.
+HEADER_PRAGMAS = ("user_version", "application_id")
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     groups: Mapping[str, TablePrint] = field(default_factory=dict)
+    # (pragma, value) for HEADER_PRAGMAS, read by the Tracker; empty when not read (a schema
+    # snapshot has no header to compare)
+    header: tuple[tuple[str, int], ...] = ()
 
     def schema_only(self) -> Fingerprint:
-        return Fingerprint({k: g._replace(rows=None, digest=None) for k, g in self.groups.items()})
+        return Fingerprint(
+            {k: g._replace(rows=None, digest=None) for k, g in self.groups.items()}, self.header
+        )
 
 
 # --- normalised SQL -------------------------------------------------------------------------
@@ -170,8 +179,16 @@ def normalise_sql(sql: str | None) -> str:
 
 
 def fingerprint(conn: sqlite3.Connection, *, content: bool = True) -> Fingerprint:
-    """The whole fingerprint of a database (schema, row counts, and content hashes if asked)."""
-    return Fingerprint(read_groups(conn, None, content=content))
+    """The whole fingerprint of a database (schema, row counts, and content hashes if asked,
+    header pragmas)."""
+    return Fingerprint(read_groups(conn, None, content=content), read_header(conn))
+
+
+def read_header(conn: sqlite3.Connection) -> tuple[tuple[str, int], ...]:
+    """PRAGMA user_version and application_id: two reads of the database header."""
+    return tuple(
+        (pragma, int(conn.execute(f"PRAGMA {pragma}").fetchone()[0])) for pragma in HEADER_PRAGMAS
+    )
 
 
 def schema_fingerprint(conn: sqlite3.Connection) -> Fingerprint:
@@ -370,6 +387,8 @@ class Tracker:
         self.content = content
         self._shapes: dict[Rows, TablePrint] = {}
         self._groups = read_groups(conn, None, content=content, shapes=self._shapes)
+        # read again only after a step that names one of its pragmas: no cost per step
+        self._header = read_header(conn)
         self._shared = False  # a Fingerprint handed out holds self._groups: copy before a change
         self.changed: frozenset[str] = frozenset()
 
@@ -377,12 +396,12 @@ class Tracker:
     def fingerprint(self) -> Fingerprint:
         """The fingerprint now, which later steps do not change."""
         self._shared = True
-        return Fingerprint(self._groups)
+        return Fingerprint(self._groups, self._header)
 
     @property
     def now(self) -> Fingerprint:
         """The fingerprint now, to compare at once: the next step changes it (no copy)."""
-        return Fingerprint(MappingProxyType(self._groups))
+        return Fingerprint(MappingProxyType(self._groups), self._header)
 
     @contextmanager
     def watch(self) -> Iterator[None]:
@@ -391,6 +410,7 @@ class Tracker:
         reshaped: set[str] = set()  # ... with the table or view itself created, dropped, altered
         written: set[str] = set()  # tables whose rows may have changed
         broad: list[bool] = []
+        header: list[bool] = []  # a step named user_version or application_id
         kinds = _AUTHORIZER_KINDS
 
         def authorize(
@@ -415,12 +435,16 @@ class Tracker:
                     reshaped.add(arg2.lower())
             elif _is_broad(action, arg1, arg2):
                 broad.append(True)
+            elif action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in HEADER_PRAGMAS:
+                header.append(True)
             return sqlite3.SQLITE_OK
 
         try:
             with gate_of(self.conn).observing(authorize):  # the connection's one authorizer
                 yield
         finally:
+            if header or broad:
+                self._header = read_header(self.conn)
             if broad:
                 self._refresh_all()
             else:
@@ -470,6 +494,7 @@ class Wording:
     missing: str = "missing"
     extra: str = "left behind"
     extra_column: str = "still present"
+    header: str = "{pragma} {found} -> {expected} not restored"
 
 
 ROLLBACK = Wording()
@@ -477,6 +502,7 @@ REAPPLY = Wording(
     missing="missing after re-applying",
     extra="only there after re-applying",
     extra_column="only there after re-applying",
+    header="{pragma} is {found} after re-applying, {expected} before",
 )
 DRIFT = Wording(
     missing="in the snapshot but not created by the migrations",
@@ -497,7 +523,7 @@ def describe_differences(
     `only` limits the comparison to these groups (those a step may have changed).
     """
     keys = set(before.groups) | set(after.groups) if only is None else set(only)
-    lines: list[str] = []
+    lines = _header_differences(before, after, wording)
     for key in sorted(keys):
         old, new = before.groups.get(key), after.groups.get(key)
         if old == new:
@@ -511,6 +537,17 @@ def describe_differences(
         else:
             lines.extend(_group_differences(old, new, wording))
     return lines
+
+
+def _header_differences(before: Fingerprint, after: Fingerprint, wording: Wording) -> list[str]:
+    if not before.header or not after.header or before.header == after.header:
+        return []
+    expected = dict(before.header)
+    return [
+        wording.header.format(pragma=pragma, found=value, expected=expected[pragma])
+        for pragma, value in after.header
+        if value != expected.get(pragma, value)
+    ]
 
 
 def _group_differences(old: TablePrint, new: TablePrint, wording: Wording) -> list[str]:
@@ -558,7 +595,7 @@ def _column_differences(old: TablePrint, new: TablePrint, wording: Wording) -> l
         if before.notnull != after.notnull:
             lines.append(f"{where} {_nullability(before)} -> {_nullability(after)}")
         if before.default != after.default:
-            lines.append(f"{where} default {before.default} -> {after.default}")
+            lines.append(f"{where} {_default(before)} -> {_default(after)}")
         if before.pk != after.pk:
             lines.append(f"{where} primary key {bool(before.pk)} -> {bool(after.pk)}")
         if position != new_position:
@@ -567,6 +604,11 @@ def _column_differences(old: TablePrint, new: TablePrint, wording: Wording) -> l
         if name not in old_columns:
             lines.append(f"column {table}.{after.name} {wording.extra_column}")
     return lines
+
+
+def _default(column: Column) -> str:
+    """`default 0`, or `no default` (never Python's None)."""
+    return "no default" if column.default is None else f"default {column.default}"
 
 
 def _nullability(column: Column) -> str:
@@ -588,8 +630,8 @@ def _index_differences(old: TablePrint, new: TablePrint, wording: Wording) -> li
             lines.append(f"{_index_kind(before)} {before.name} on {old.name} {wording.missing}")
         elif before.columns != after.columns:
             lines.append(
-                f"index {before.name} columns ({', '.join(map(str, before.columns))}) -> "
-                f"({', '.join(map(str, after.columns))})"
+                f"index {before.name} columns ({_index_columns(before)}) -> "
+                f"({_index_columns(after)})"
             )
         elif before.unique != after.unique:
             lines.append(
@@ -598,6 +640,11 @@ def _index_differences(old: TablePrint, new: TablePrint, wording: Wording) -> li
         else:
             lines.append(f"index {before.name} definition changed")
     return lines
+
+
+def _index_columns(index: Index) -> str:
+    """`a, b`; SQLite names no column for an expression (`lower(a)`)."""
+    return ", ".join("(expression)" if c is None else c for c in index.columns)
 
 
 def _index_kind(index: Index) -> str:

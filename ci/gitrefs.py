@@ -111,7 +111,7 @@ def _no_merge_base(ref: str, root: Path) -> str:
     return message
 
 
-DEFAULT_BRANCH_NAMES = ("main", "master")
+DEFAULT_BRANCHES = ("main", "master")
 
 
 def default_branch(cwd: Path, remotes: Iterable[str]) -> str | None:
@@ -126,7 +126,7 @@ def default_branch(cwd: Path, remotes: Iterable[str]) -> str | None:
     except RefError:
         return None
     for remote in dict.fromkeys(remotes):
-        for name in ("HEAD", *DEFAULT_BRANCH_NAMES):
+        for name in ("HEAD", *DEFAULT_BRANCHES):
             ref = f"refs/remotes/{remote}/{name}"
             with suppress(RefError):
                 _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
@@ -175,6 +175,15 @@ def list_files_at_commit(commit: str, directory: Path) -> dict[str, str]:
         if kind == "blob" and mode in FILE_MODES:
             files[os.fsdecode(name)[len(prefix) :]] = blob
     return files
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives a file with these bytes (`git hash-object`): comparing it with a ref's
+    listing tells whether a working-tree file differs from the file at that ref, with no git
+    process per file."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def read_blobs(directory: Path, blobs: Iterable[str]) -> dict[str, bytes]:
@@ -255,3 +264,59 @@ def hook_refs(environ: Mapping[str, str] | None = None) -> tuple[str | None, str
     if from_ref is not None and from_ref.strip("0") == "":
         from_ref = None
     return from_ref, to_ref
+
+
+# ---- the branch this one merges into, when no --base-ref is given -----------------------------
+
+
+def target_branch(directory: Path) -> str | None:
+    """The branch this work will be merged into, found without a `--base-ref`: the remote's
+    default branch (`<remote>/HEAD`, set by `git clone`), else `<remote>/main` or
+    `<remote>/master`, for the current branch's remote (or `origin`); with no remote, a local
+    `main` or `master`. None when there is none (or no repository).
+
+    The current branch's upstream is not used: a pushed feature branch tracks its own remote
+    copy, and being pushed there does not make a migration merged."""
+    try:
+        root = repo_root(directory)
+    except RefError:
+        return None
+    remote_branch = default_branch(root, [_current_remote(root)])
+    if remote_branch is not None:
+        return remote_branch
+    for name in DEFAULT_BRANCHES:
+        with suppress(RefError):
+            _git(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}^{{commit}}")
+            return name
+    return None
+
+
+def _current_remote(root: Path) -> str:
+    with suppress(RefError):
+        branch = _git(root, "symbolic-ref", "--short", "-q", "HEAD").decode().strip()
+        remote = _git(root, "config", f"branch.{branch}.remote").decode().strip()
+        if remote and remote != ".":
+            return remote
+    return "origin"
+
+
+def merged_paths(directory: Path) -> tuple[str | None, set[str]] | None:
+    """(the target branch, the paths below `directory` at the merge base of HEAD and it); with
+    no target branch (None), the paths at HEAD: a file not committed yet is new work. None
+    outside a repository, or when git cannot tell (a shallow clone without the merge base):
+    then nothing is known to be unmerged."""
+    try:
+        repo_root(directory)
+    except RefError:
+        return None
+    ref = target_branch(directory)
+    if ref is None:
+        try:
+            head = resolve_ref("HEAD", directory)
+        except RefError:
+            return None, set()  # no commit yet: everything is new
+        return None, set(list_files_at_commit(head, directory))
+    try:
+        return ref, set(list_files_at_commit(merge_base(ref, directory), directory))
+    except RefError:
+        return None

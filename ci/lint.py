@@ -13,15 +13,16 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ci.cli import UsageError, check_parser, parse, run_check, whole_number
+from ci.cli import UsageError, check_parser, parse, run_check, run_program, whole_number
 from ci.findings import Case, Finding, Report
 from ci.lint_rules import RULES, run_rules
 from ci.lint_rules.base import DEFAULT_MIN_SQLITE, FileContext, version_text
-from ci.model import KNOWN_FOLDERS, InputError, SqlFile
+from ci.model import KNOWN_FOLDERS, InputError, SqlFile, missing_migrations_dir
 from ci.sqltext import Statement, split_pieces
 
 CHECK = "lint"
@@ -64,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-sqlfluff", action="store_true", help="run only the migration safety rules"
     )
     parser.add_argument(
+        "--base-ref",
+        default=None,
+        metavar="REF",
+        help="without FILES, lint only the migration files added or changed since the merge "
+        "base of HEAD and REF (e.g. origin/main); given FILES are always linted",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="lint every migration file, even with --base-ref (or base_ref: in the config)",
+    )
+    parser.add_argument(
         "--sqlfluff-max-bytes",
         type=whole_number("bytes", 0),
         default=SQLFLUFF_MAX_BYTES,
@@ -82,14 +95,25 @@ def _work(args: argparse.Namespace) -> Report:
     excluded: list[str] = []
     for item in args.exclude_rules:  # a list per option (config files give a list of lists)
         excluded.extend(item if isinstance(item, list) else rule_codes(item))
-    return lint(
-        args.files,
+    files, scope = args.files, None
+    if not files:
+        files, scope = whole_directory(args.migrations_dir, base_ref=args.base_ref, every=args.all)
+        if not files:
+            print(scope, file=sys.stderr)
+            return Report(CHECK, [Case(name="no migration changed to lint", classname=CHECK)])
+    report = lint(
+        files,
         migrations_dir=args.migrations_dir,
         min_sqlite=args.min_sqlite_version,
         sqlfluff=not args.no_sqlfluff,
         exclude=frozenset(excluded),
         sqlfluff_max_bytes=args.sqlfluff_max_bytes,
     )
+    # What was left out is always worth a line; that a base ref would narrow a run of every
+    # file matters when the history fails it (a project turning lint on), not on a clean run.
+    if scope is not None and (args.base_ref is not None or report.failed):
+        print(scope, file=sys.stderr)
+    return report
 
 
 def rule_codes(text: str) -> list[str]:
@@ -125,41 +149,88 @@ def lint(
     """Lint FILES (or the whole migrations directory): one test case per file."""
     targets = select_files(files, migrations_dir)
     findings: dict[Path, list[Finding]] = {path: [] for path, _ in targets}
+    seconds = dict.fromkeys(findings, 0.0)  # each file's own time, for its JUnit case
     contexts = []
+    rules = tuple(rule for rule in RULES if rule.code not in exclude)
     for path, folder in targets:
+        started = time.perf_counter()
         try:
             ctx = file_context(path, folder, min_sqlite)
         except InputError as error:
             findings[path].append(input_finding(path, error))
-            continue
-        if ctx.text.strip():
-            contexts.append(ctx)  # comments only is a valid no-op migration: linted as usual
         else:
-            findings[path].append(_zero_bytes(path, folder))
-    rules = tuple(rule for rule in RULES if rule.code not in exclude)
-    for ctx in contexts:
-        findings[ctx.path].extend(run_rules(ctx, rules))
+            if ctx.text.strip():
+                contexts.append(ctx)  # comments only is a valid no-op migration: linted as usual
+                findings[path].extend(run_rules(ctx, rules))
+            else:
+                findings[path].append(_zero_bytes(path, folder))
+        seconds[path] += time.perf_counter() - started
     if sqlfluff and contexts:
         found_by_sqlfluff = sqlfluff_findings(
-            contexts, exclude=exclude, max_bytes=sqlfluff_max_bytes
+            contexts, exclude=exclude, max_bytes=sqlfluff_max_bytes, seconds=seconds
         )
         for path, found in found_by_sqlfluff.items():
             findings[path].extend(found)
-    cases = [_case(path, found) for path, found in findings.items()]
+    cases = [_case(path, found, seconds[path]) for path, found in findings.items()]
     return Report(CHECK, cases or [Case(name="no migration files to lint", classname=CHECK)])
+
+
+def whole_directory(
+    migrations_dir: Path, *, base_ref: str | None, every: bool
+) -> tuple[list[Path], str | None]:
+    """What a run without FILES lints, and a line saying so: every migration file, or with a
+    base ref only those added or changed since the merge base of HEAD and that ref (committed
+    or not), so that a history written in another style does not fail every pull request."""
+    files = migration_files(migrations_dir)
+    if every:
+        return files, None
+    if base_ref is None:
+        return files, (
+            f"{CHECK}: every file ({len(files)}): no --base-ref; with one, only the files "
+            "changed since its merge base with HEAD"
+        )
+    from ci import gitrefs
+
+    base = gitrefs.merge_base(base_ref, migrations_dir)
+    before = gitrefs.list_files_at_commit(base, migrations_dir)
+    changed = [
+        path
+        for path in files
+        if before.get(path.relative_to(migrations_dir).as_posix()) != _blob_id_of(path)
+    ]
+    count = f"{len(changed)} file{'' if len(changed) == 1 else 's'}"
+    return changed, (
+        f"{CHECK}: {count} changed since merge base {base[:7]} of HEAD and {base_ref}; "
+        "--all for every file"
+    )
+
+
+def _blob_id_of(path: Path) -> str | None:
+    """Its git blob id; None when it cannot be read (linting it reports why)."""
+    from ci.gitrefs import blob_id
+
+    try:
+        return blob_id(path.read_bytes())
+    except OSError:
+        return None
+
+
+def migration_files(migrations_dir: Path) -> list[Path]:
+    """Every `.sql` file of the migrations directory (flat, or in its known folders)."""
+    if not migrations_dir.is_dir():
+        raise missing_migrations_dir(migrations_dir)
+    return [
+        path
+        for folder in (migrations_dir, *(migrations_dir / k for k in KNOWN_FOLDERS))
+        if folder.is_dir()
+        for path in sorted(folder.glob("*.sql"))
+    ]
 
 
 def select_files(files: Sequence[Path], migrations_dir: Path) -> list[tuple[Path, str]]:
     """The `.sql` files to lint with their folder kind; FILES outside the directory are skipped."""
     if not files:
-        if not migrations_dir.is_dir():
-            raise InputError(f"{migrations_dir}: migrations directory not found")
-        files = [
-            path
-            for folder in (migrations_dir, *(migrations_dir / k for k in KNOWN_FOLDERS))
-            if folder.is_dir()
-            for path in sorted(folder.glob("*.sql"))
-        ]
+        files = migration_files(migrations_dir)
     root = migrations_dir.resolve()
     selected = []
     for path in dict.fromkeys(files):
@@ -214,10 +285,12 @@ def input_finding(path: Path, error: InputError) -> Finding:
     return Finding(CHECK, INPUT_CODE, str(path), None, message, "")
 
 
-def _case(path: Path, findings: list[Finding]) -> Case:
+def _case(path: Path, findings: list[Finding], seconds: float) -> Case:
     findings = sorted(findings, key=lambda f: (f.line or 0, f.code))
     first = next((f.line for f in findings if f.is_error), None)
-    return Case(name=str(path), classname=CHECK, path=str(path), line=first, findings=findings)
+    return Case(
+        name=str(path), classname=CHECK, time=seconds, path=str(path), line=first, findings=findings
+    )
 
 
 # --- sqlfluff ---------------------------------------------------------------------------------
@@ -228,9 +301,11 @@ def sqlfluff_findings(
     *,
     exclude: frozenset[str] = frozenset(),
     max_bytes: int = SQLFLUFF_MAX_BYTES,
+    seconds: dict[Path, float] | None = None,
 ) -> dict[Path, list[Finding]]:
     """sqlfluff's violations for every file, from one in-process Linter; a file larger than
-    `max_bytes` (0: no limit) gets a warning instead, and sqlfluff is not even imported for it."""
+    `max_bytes` (0: no limit) gets a warning instead, and sqlfluff is not even imported for it.
+    Each file's linting time is added to `seconds[path]` (loading sqlfluff is no file's)."""
     found: dict[Path, list[Finding]] = {}
     small = []
     for ctx in contexts:
@@ -247,7 +322,10 @@ def sqlfluff_findings(
     configs = _ConfigCache(sorted(code for code in exclude if not code.startswith("MG")))
     linter = Linter(config=configs.for_directory(Path(".")))
     for ctx in small:
+        started = time.perf_counter()
         found[ctx.path] = _lint_file(linter, ctx, configs.for_directory(ctx.path.parent))
+        if seconds is not None:
+            seconds[ctx.path] = seconds.get(ctx.path, 0.0) + time.perf_counter() - started
     return found
 
 
@@ -351,18 +429,90 @@ def _finding(ctx: FileContext, violation: Any) -> Finding:
 
 
 def _parse_finding(ctx: FileContext, violation: Any, piece: Statement, dialect: str) -> Finding:
+    """sqlfluff's dialect has gaps (a column without a type, a keyword SQLite takes as a name):
+    SQLite decides. A statement it accepts is a warning naming the gap; one it rejects too
+    stays an error, with SQLite's own words."""
     code = piece.code.rstrip(";")
     first_line = code[:60] + ("..." if len(code) > 60 else "")
+    rejected = sqlite_rejects(code)
+    cannot = f"sqlfluff (dialect {dialect}) cannot parse this statement"
+    if rejected is None:
+        return Finding(
+            CHECK,
+            "PRS",
+            str(ctx.path),
+            violation.line_no,
+            f"{cannot}; SQLite accepts it: {first_line}",
+            "none needed (a gap in sqlfluff's dialect); -- noqa: PRS hides this warning",
+            "warning",
+        )
     return Finding(
         CHECK,
         "PRS",
         str(ctx.path),
         violation.line_no,
-        f"sqlfluff (dialect {dialect}) cannot parse this statement: {first_line}",
-        "fix the syntax; if SQLite itself accepts it (sqlfluff's dialect has gaps), "
-        "end the line with -- noqa: PRS",
+        f"{cannot} and SQLite rejects it too ({rejected}): {first_line}",
+        "fix the syntax",
         "warning" if violation.warning else "error",
     )
+
+
+# SQLite's errors that depend on the schema a statement runs against, not on its syntax: a
+# statement that gets one is valid SQL. Any other error (a syntax error, "incomplete input",
+# a rule SQLite's parser enforces itself) means SQLite rejects the statement wherever it runs.
+_SCHEMA_ERRORS = re.compile(
+    r"no such (?:table|column|view|index|trigger|function|collation sequence|module)\b"
+    r"|unknown database\b|not authorized\b|.* already exists$|.* has no column named\b"
+    r"|.* has \d+ columns but \d+ values were supplied$|ON CONFLICT clause does not match\b",
+    re.IGNORECASE,
+)
+_NO_SUCH_TABLE = re.compile(r"no such table: (?:(main|temp)\.)?([^.]+)", re.IGNORECASE)
+MAX_STUB_TABLES = 20
+
+
+def sqlite_rejects(statement: str) -> str | None:
+    """SQLite's error for a statement it cannot compile in any schema, or None if it can.
+
+    The statement is compiled (`EXPLAIN`, never run) on a private in-memory database. A table
+    it names that does not exist there is created (empty) and the statement compiled again:
+    SQLite stops at its first error, and a missing table (the one in `CREATE TRIGGER ... ON t
+    BEGIN ... END`) would hide a syntax error after it."""
+    import sqlite3
+
+    explained = re.match(r"\s*EXPLAIN\b", statement, re.IGNORECASE)
+    sql = statement if explained else f"EXPLAIN {statement}"
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        for _ in range(MAX_STUB_TABLES):
+            conn.set_authorizer(_no_side_effects)
+            try:
+                conn.execute(sql).fetchall()
+                return None
+            except (sqlite3.ProgrammingError, sqlite3.Warning):
+                return None  # it compiled; its parameters (:batch_size) are not bound here
+            except sqlite3.Error as error:
+                message = str(error)
+            missing = _NO_SUCH_TABLE.fullmatch(message)
+            if missing is None:
+                return None if _SCHEMA_ERRORS.match(message) else message
+            conn.set_authorizer(None)
+            temp = "TEMP " if (missing[1] or "").lower() == "temp" else ""
+            quoted = '"' + missing[2].replace('"', '""') + '"'
+            conn.execute(f"CREATE {temp}TABLE {quoted} (_)")
+        return None  # still a missing table: a name SQLite could resolve in a real schema
+    except sqlite3.Error:
+        return None  # the stand-in table could not be made: the error was about the schema
+    finally:
+        conn.close()
+
+
+def _no_side_effects(action: int, *_: str | None) -> int:
+    """Compiling a PRAGMA or an ATTACH may already act: refused (the statement compiled)."""
+    import sqlite3
+
+    if action in (sqlite3.SQLITE_PRAGMA, sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
 
 
 def _skipped(ctx: FileContext, limit: int) -> Finding:
@@ -400,4 +550,4 @@ def _skip_piece(text: str, piece: Statement) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

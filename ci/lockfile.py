@@ -17,6 +17,7 @@ changed" or "statements changed" without keeping the old text.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import NamedTuple
 
@@ -165,7 +166,8 @@ def write(path: Path, lines: list[str]) -> None:
         raise InputError(f"{path}: cannot write the lock file: {error.strerror}") from None
 
 
-def _writable(lock: Lock) -> None:
+def writable(lock: Lock) -> None:
+    """Raise InputError (one line) when the lock cannot be written safely."""
     if lock.conflict_line is not None:
         raise InputError(
             f"{lock.path}:{lock.conflict_line}: the lock has git conflict markers; take the "
@@ -178,15 +180,19 @@ def _writable(lock: Lock) -> None:
         raise InputError(f"{lock.path}:{number}: {message}; fix or delete the line, then retry")
 
 
-def update(lock: Lock, files: dict[str, bytes]) -> list[str]:
-    """Add an entry for each file the lock lacks; existing entries are kept byte for byte.
+def update(lock: Lock, files: dict[str, bytes], *, refresh: Collection[str] = ()) -> list[str]:
+    """Add an entry for each file the lock lacks; existing entries are kept byte for byte,
+    except those in `refresh` (the caller's unmerged work), rewritten from `files` or dropped
+    when the file is gone.
 
     Writes the lock (with a fresh sum) and returns the relative paths that were added.
     """
-    _writable(lock)
+    writable(lock)
     added = sorted((p for p in files if p not in lock.entries), key=sort_key)
-    if added or not lock.sum_ok:
-        write(lock.path, [*lock.lines, *(entry_text(p, files[p]) for p in added)])
+    kept = [e.text for p, e in lock.entries.items() if p not in refresh]
+    renewed = [entry_text(p, files[p]) for p in refresh if p in files]
+    if added or refresh or not lock.sum_ok:
+        write(lock.path, [*kept, *renewed, *(entry_text(p, files[p]) for p in added)])
     return added
 
 
@@ -195,7 +201,7 @@ def rehash(lock: Lock, relative: str, data: bytes | None) -> tuple[str | None, s
 
     Returns (old checksum, new checksum); writes the lock.
     """
-    _writable(lock)
+    writable(lock)
     old = lock.entries.get(relative)
     lines = [e.text for p, e in lock.entries.items() if p != relative]
     new = None

@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING, TextIO
 
 from ci import backup, bookkeeping
 from ci.cli import (
+    ArgumentParser,
     UsageError,
     add_busy_timeout,
     add_migrations_dir,
     add_statement_timeout,
+    migration_number,
     parse,
+    run_program,
     seconds,
 )
 from ci.model import (
@@ -51,7 +54,7 @@ PROG = "python -m ci.migrate"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG,
         description="Apply raw-SQL migrations to a SQLite database, one transaction each.",
     )
@@ -67,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--status", action="store_true", help="show applied and pending")
     action.add_argument(
         "--rollback",
-        type=_version,
+        type=migration_number,
         metavar="N",
         help="undo applied main-track migrations from the newest down to and including N",
     )
@@ -78,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     action.add_argument(
         "--baseline",
-        type=_version,
+        type=migration_number,
         metavar="N",
         help="adopt an existing database: record main-track migrations up to N as applied "
         "without running them, after checking it has the shape they create",
@@ -98,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="execute the plan in a transaction that is rolled back; change nothing",
     )
-    parser.add_argument("--target", type=_version, metavar="N", help="apply up to N only")
+    parser.add_argument("--target", type=migration_number, metavar="N", help="apply up to N only")
     parser.add_argument(
         "--resume", action="store_true", help="finish the migration a dirty mark names, then go on"
     )
@@ -138,12 +141,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="callable run on the connection first (register SQL functions, load extensions)",
     )
     return parser
-
-
-def _version(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a migration number, got '{text}'")
-    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,6 +210,8 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         if problem is not None:
             raise CannotRun(problem)
     in_memory = args.dry_run and not db.exists()  # a dry run must not even create the file
+    if in_memory:
+        say_would_create(db, out)
     conn = connect(":memory:" if in_memory else db, setup=args.setup, timeout=args.busy_timeout)
     try:
         runner = Runner(
@@ -428,6 +427,20 @@ def _refuse_baseline(differences: list[str], db: Path, span: str, n: int, err: T
 # --- dry run --------------------------------------------------------------------------------
 
 
+def say_would_create(db: Path, out: TextIO) -> None:
+    """A dry run on a database that does not exist: the real run would create the file, so
+    its directory must exist and take a new file; if not, the real run's line (CannotRun)."""
+    import os  # only a dry run on a missing database needs these (start-up time)
+
+    from ci.runner import explain
+
+    folder = db.parent
+    if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+        # what SQLite answers the real run when it cannot create the file
+        raise CannotRun(explain(sqlite3.OperationalError("unable to open database file"), str(db)))
+    print(f"dry run: {db} does not exist; the real run would create it", file=out)
+
+
 def dry_run(runner: Runner, args: argparse.Namespace, out: TextIO) -> int:
     if args.rollback is not None:
         plan = runner.rollback_plan(args.rollback)
@@ -438,6 +451,11 @@ def dry_run(runner: Runner, args: argparse.Namespace, out: TextIO) -> int:
     else:
         plan = runner.preflight(args.target)
         verb = "apply"
+    has_file = runner.db_name() != ":memory:"
+    if has_file and (plan or bookkeeping.state(runner.conn) != "current"):
+        # the real run's own test, before its backup: a read-only file or mount fails the
+        # dry run as it would fail the run (a write lock taken and released, nothing written)
+        runner.check_writable()
     print(f"dry run: plan to {verb} {len(plan)} migration(s); nothing will be changed", file=out)
     for number, m in enumerate(plan, start=1):
         file = m.rollback if args.rollback is not None else m.file
@@ -553,4 +571,4 @@ def _hash_state(row: bookkeeping.AppliedRow, migration: Migration | None) -> str
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

@@ -385,13 +385,21 @@ def version_in_range(number: int) -> bool:
     return FIRST_VERSION <= number <= LAST_VERSION
 
 
+def missing_migrations_dir(root: Path) -> InputError:
+    """The one wording every command uses (so `python -m ci` can say it once for all checks)."""
+    return InputError(
+        f"{root}: migrations directory not found (run from the project root, where "
+        "migration-guard.yaml is, or give --migrations-dir)"
+    )
+
+
 def discover(root: Path, *, rollbacks: bool = True) -> Catalog:
     """Walk a migrations directory (subfolder or flat layout) into a Catalog.
 
     `rollbacks=False` skips the rollback folder, for a check that never looks at rollback
     files (ci.checksums): half the entries of a typical directory (SPEC 8 budget)."""
     if not root.is_dir():
-        raise InputError(f"{root}: migrations directory not found (use --migrations-dir)")
+        raise missing_migrations_dir(root)
     catalog = Catalog(root=root)
     # Files are placed by their path as text, `prefix + name`: pathlib makes a Path only for a
     # file someone asks about (SPEC 8: 1,000 migrations, whole process budgeted). The prefix is

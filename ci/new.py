@@ -2,19 +2,21 @@
 
 The number is the next free one in the track (schema and data share the main track; seeds have
 their own). Main-track migrations get `rollback/NNNN_rollback.sql`. Prints the created paths.
+When the project has a lock file, the new migration is added to it (not the rollback stub: the
+lock lists what --update would). `migrations_dir` and `lock` may come from the config file.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci.cli import add_migrations_dir
+from ci import fixes, lockfile
+from ci.cli import ArgumentParser, add_migrations_dir, parse, run_program
+from ci.config import DEFAULT_CONFIG
 from ci.model import (
-    DEFAULT_MIGRATIONS_DIR,
     ROLLBACK_FOLDER,
     SEED_FOLDER,
     InputError,
@@ -100,16 +102,62 @@ def create(migrations_dir: Path, kind: str, slug: str) -> list[Path]:
     return [path for path, _ in created]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def lock_to_extend(migrations_dir: Path, lock_path: Path | None) -> lockfile.Lock | None:
+    """The project's lock when it has one, checked before any file is created: ci.new adds its
+    migration there (as --update would: the rollback file is not locked), and must not paper
+    over a lock that needs attention by rewriting its sum."""
+    path = lock_path or lockfile.default_path(migrations_dir)
+    lock = lockfile.read(path)
+    if lock is None:
+        if lock_path is not None:
+            raise InputError(f"{lock_path}: lock file not found")
+        return None
+    lockfile.writable(lock)
+    if not lock.sum_ok:
+        raise InputError(
+            f"{path}:1: the lock file's sum does not match its entries; see "
+            f"{fixes.command('checksums')}, fix the lock, then run ci.new again"
+        )
+    return lock
+
+
+def add_to_lock(lock: lockfile.Lock, migration: Path, migrations_dir: Path) -> str:
+    relative = migration.relative_to(migrations_dir).as_posix()
+    lockfile.update(lock, {relative: migration.read_bytes()})
+    return relative
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="python -m ci.new", description="Create the next migration file and its rollback."
     )
     parser.add_argument("kind", choices=KINDS, help="schema, data (main track) or seed")
     parser.add_argument("slug", help="what it does, [a-z0-9_]+, e.g. add_patient_index")
-    add_migrations_dir(parser, default=Path(DEFAULT_MIGRATIONS_DIR))
-    args = parser.parse_args(argv)
+    add_migrations_dir(parser)
+    parser.add_argument(
+        "--lock",
+        type=Path,
+        default=None,
+        help="lock file to add the migration to (default: migrations.lock next to the "
+        "migrations directory, when it exists)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"config file (default: {DEFAULT_CONFIG} if present)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(build_parser(), argv)  # migrations_dir and lock may come from the config
     try:
+        lock = lock_to_extend(args.migrations_dir, args.lock)
         paths = create(args.migrations_dir, args.kind, args.slug)
+        if lock is not None:
+            added = add_to_lock(lock, paths[0], args.migrations_dir)
+            print(f"{lock.path}: added {added}", file=sys.stderr)
     except InputError as error:
         print(f"new: {error}", file=sys.stderr)
         return 2
@@ -119,4 +167,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

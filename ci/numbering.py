@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ci.cli import check_parser, parse, run_check
+from ci.cli import check_parser, parse, run_check, run_program
 from ci.findings import Finding, Report
 from ci.model import (
     MAIN_FOLDERS,
@@ -379,4 +379,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from ci import bookkeeping, health
+from ci.cli import migration_number, refuse_unsafe_junit, run_program
 from ci.findings import Case, Finding, Report
 from ci.invariants import add_invariants_option, parse_invariants
 from ci.precheck import FOREIGN_KEYS, INTEGRITY, build_parser, dirty_case, run_report
@@ -29,13 +30,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--expect-version",
-        type=int,
+        type=migration_number,
         required=True,
         metavar="N",
         help="the main-track version the database must be at",
     )
     add_invariants_option(parser)
     args = parser.parse_args(argv)
+    refuse_unsafe_junit(parser.prog, args)
     return run_report(CHECK, args, postcheck)
 
 
@@ -44,7 +46,7 @@ def postcheck(conn: sqlite3.Connection, args: argparse.Namespace) -> Report:
     db = str(args.db)
     cases = [version_case(conn, db, args.expect_version)]
     cases += [
-        health.integrity_case(CHECK, conn, db, INTEGRITY),
+        health.integrity_case(CHECK, conn, db, INTEGRITY, verify_checks=True),
         health.foreign_key_case(CHECK, conn, db, FOREIGN_KEYS),
     ]
     cases.append(dirty_case(CHECK, conn, db))
@@ -74,4 +76,4 @@ def version_case(conn: sqlite3.Connection, db: str, expected: int) -> Case:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ci import bookkeeping, health
-from ci.cli import UsageError, add_busy_timeout
+from ci.cli import ArgumentParser, UsageError, add_busy_timeout, refuse_unsafe_junit, run_program
 from ci.findings import Case, Finding, Report
 from ci.model import InputError, not_a_database_file
 from ci.runner import dirty_message, reading
@@ -31,7 +31,7 @@ FOREIGN_KEYS = health.Wording(
 
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """Options precheck and postcheck share."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = ArgumentParser(prog=prog, description=description)
     parser.add_argument("--db", type=Path, required=True, help="the SQLite database file")
     parser.add_argument("--junit", type=Path, default=None, help="write a JUnit XML report here")
     parser.add_argument(
@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Check a database before migrating it: integrity, foreign keys, size, dirty marks.",
     )
     args = parser.parse_args(argv)
+    refuse_unsafe_junit(parser.prog, args)
     return run_report(CHECK, args, precheck)
 
 
@@ -83,7 +84,7 @@ def run_report(
 def precheck(conn: sqlite3.Connection, args: argparse.Namespace) -> Report:
     db = str(args.db)
     cases = [
-        health.integrity_case(CHECK, conn, db, INTEGRITY),
+        health.integrity_case(CHECK, conn, db, INTEGRITY, verify_checks=True),
         health.foreign_key_case(CHECK, conn, db, FOREIGN_KEYS),
     ]
     cases.append(dirty_case(CHECK, conn, db))
@@ -117,4 +118,4 @@ def dirty_case(check: str, conn: sqlite3.Connection, db: str) -> Case:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

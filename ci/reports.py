@@ -133,7 +133,7 @@ def junit_string(reports: Sequence[Report]) -> str:
         element = suite.build_xml_doc()
         for case_element, case in zip(element.iter("testcase"), report.cases, strict=True):
             case_element.set("time", _seconds(case.time))
-        suite_time = sum(c.time for c in report.cases)
+        suite_time = suite_seconds(report)
         element.set("time", _seconds(suite_time))
         total_time += suite_time
         for key in totals:
@@ -145,6 +145,13 @@ def junit_string(reports: Sequence[Report]) -> str:
     parts = ['<?xml version="1.0" encoding="utf-8"?>\n']
     _serialize(root, parts, "")
     return re.sub(_XML_ILLEGAL, "", "".join(parts))
+
+
+def suite_seconds(report: Report) -> float:
+    """A check's testsuite time: its wall time (reading files, loading sqlfluff, building
+    databases), which its cases' times only part of."""
+    cases = sum(c.time for c in report.cases)
+    return cases if report.time is None else max(report.time, cases)
 
 
 def _serialize(element: ET.Element, parts: list[str], indent: str) -> None:
@@ -183,9 +190,27 @@ def _escape_attribute(value: str) -> str:
     return value.replace("\t", "&#09;")
 
 
+def junit_refusal(
+    path: Path, *, inputs: Iterable[Path | None] = (), migrations_dir: Path | None = None
+) -> str | None:
+    """Why --junit PATH must not be written (one line), or None: see ci.outputs."""
+    from ci import outputs
+
+    return outputs.refusal(
+        path,
+        option="--junit",
+        kind="a JUnit report",
+        starts=outputs.JUNIT_STARTS,
+        inputs=inputs,
+        migrations_dir=migrations_dir,
+    )
+
+
 def write_junit(reports: Sequence[Report], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(junit_string(reports), encoding="utf-8")
+    """Replace the report whole; the guard is asked again in case the file changed meanwhile."""
+    from ci import outputs
+
+    outputs.write_atomically(path, junit_string(reports), refused=junit_refusal(path))
 
 
 def _seconds(value: float) -> str:
@@ -242,11 +267,11 @@ def escape_property(value: str) -> str:
 
 
 def _workspace_relative(path: str) -> str:
-    """Annotations attach to a file only by its path relative to the repository root."""
-    if not os.path.isabs(path):
-        return path
+    """Annotations attach to a file only by its path relative to the repository root, and
+    later steps (upload-artifact) read a relative path from there too. The checks may run in a
+    project's folder below it (a monorepo), where their relative paths start."""
     base = os.environ.get("GITHUB_WORKSPACE") or os.getcwd()
-    relative = os.path.relpath(path, base)
+    relative = os.path.relpath(os.path.abspath(path), base)
     return path if relative.startswith("..") else relative
 
 
@@ -378,7 +403,7 @@ def github_files(reports: Sequence[Report], junit: Path | None) -> None:
     if not output:
         return
     if junit is not None:
-        report = str(junit)
+        report = _workspace_relative(str(junit))
     else:  # no JUnit asked for: keep a summary file that later steps can read or upload
         import tempfile
 
@@ -450,7 +475,12 @@ def emit(
     """Write a run's reports in every form asked for. `text=False` when stderr already said it."""
     out = out if out is not None else sys.stdout
     if junit is not None:
-        write_junit(reports, junit)
+        from ci.outputs import OutputRefused
+
+        try:
+            write_junit(reports, junit)
+        except OutputRefused as refused:
+            print(f"error: {refused}", file=sys.stderr)
     fmt = resolve_format(fmt)
     if fmt == "github":
         github_files(reports, junit)

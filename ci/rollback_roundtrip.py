@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import tempfile
 from collections.abc import Iterable, Sequence, Set
 from contextlib import nullcontext
@@ -20,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ci import runner
-from ci.cli import check_parser, parse, run_check, whole_number
+from ci.cli import check_parser, parse, run_check, run_program, whole_number
 from ci.findings import RUNAWAY, Case, Finding, Report
 from ci.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
 from ci.model import Catalog, InputError, Migration, discover, read_ahead
 from ci.roundtrip_jobs import Part, default_jobs, plan, run_parts
 from ci.sample import open_sample, prepare
+from ci.sqlite_hints import fix_for
 from ci.validate import (
     Options,
     add_busy_timeout_option,
@@ -39,6 +41,14 @@ from ci.validate import (
 
 CHECK = "rollback_roundtrip"
 ADD_ROLLBACK = "add rollback/{number}_rollback.sql, or declare -- @irreversible <reason>"
+EMPTY, SAMPLE = "empty database", "sample data"
+# What SQLite says when a migration creates something that is already there: on re-applying
+# after the rollback, the rollback left it behind.
+LEFT_BEHIND = re.compile(
+    r"(?P<kind>table|index|view|trigger) (?P<name>\S+) already exists"
+    r"|duplicate column name: (?P<column>\S+)",
+    re.IGNORECASE,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,17 +134,40 @@ def rollback_roundtrip(
                 CHECK, sample, Path(tmp) / "sample.db", catalog, options, classname=classname
             )
             try:
-                cases += [c for c in prepared.cases if c.outcome == "failed"]
+                cases += [on_sample(c) for c in prepared.cases if c.outcome == "failed"]
                 if not prepared.failed:
                     applied = prepared.run.current_version()
                     todo = [m for m in prepared.run.pending() if m.track == "main"]
-                    trip = RoundTrip(prepared.run, classname, selected)
+                    trip = RoundTrip(prepared.run, classname, selected, database=SAMPLE)
                     cases += trip.all(todo)
                     if selected is None and not any(c.outcome == "failed" for c in cases):
                         cases += trip.downward(catalog.main, applied)
             finally:
                 prepared.conn.close()
-    return Report(CHECK, cases)
+    return Report(CHECK, said_once(cases))
+
+
+def on_sample(case: Case) -> Case:
+    """A failure while building the sample data, saying so (the empty database's run has a
+    finding of its own for the same migration)."""
+    case.findings = [
+        Finding(f.check, f.code, f.path, f.line, f"{f.message} (on the {SAMPLE})", f.hint)
+        for f in case.findings
+    ]
+    return case
+
+
+def said_once(cases: list[Case]) -> list[Case]:
+    """Without the cases whose findings an earlier case already reported word for word: a
+    missing or empty rollback file is the same problem on the empty and on the sample data."""
+    seen: list[list[Finding]] = []
+    kept = []
+    for case in cases:
+        if case.findings and case.findings in seen:
+            continue
+        seen.append(case.findings)
+        kept.append(case)
+    return kept
 
 
 class EmptyRun:
@@ -213,6 +246,7 @@ class RoundTrip:
     run: runner.Runner
     classname: str
     selected: Set[int] | None
+    database: str = EMPTY  # named in every finding: the same migration may fail on both
     cases: list[Case] = field(default_factory=list)
     stopped: bool = False  # a migration could not be applied: the rest were not run
     _tracker: Tracker | None = field(default=None, init=False)
@@ -277,24 +311,60 @@ class RoundTrip:
             code, hint = RUNAWAY, failure.hint
         self.fail(case, code, failure.path, failure.line, f"{what}: {failure.message}", hint)
 
+    @property
+    def on(self) -> str:
+        return f"on the {self.database}"
+
     def apply(self, migration: Migration, case: Case | None, code: str, what: str) -> bool:
         """Apply under the tracker; a failure is reported on `case` (or a new one)."""
         try:
             with self._tracker.watch() if self._tracker is not None else nullcontext():
                 outcome = self.run.apply(migration)
         except runner.MigrationFailed as failure:
-            self.failed(
-                case or self.case(migration), code, failure, what, "fix the statement on that line"
-            )
+            case = case or self.case(migration)
+            if code == "MG405" and not isinstance(failure, runner.Runaway):
+                self.blame_rollback(case, migration, failure)
+            else:
+                hint = fix_for(failure.message, on_sample=self.database == SAMPLE)
+                self.failed(case, code, failure, what, hint)
             return False
         if case is not None:
             case.time += outcome.seconds
             case.rows = outcome.rows
         return True
 
+    def blame_rollback(
+        self, case: Case, migration: Migration, failure: runner.MigrationFailed
+    ) -> None:
+        """Re-applying failed after the rollback succeeded: the rollback left something behind
+        (the migration applied on this very database a moment ago), so the finding is the
+        rollback's, naming what it did not drop when SQLite says so."""
+        rollback = migration.rollback
+        assert rollback is not None
+        where = failure.path if failure.line is None else f"{failure.path}:{failure.line}"
+        message = (
+            f"re-applying {migration.label} after its rollback {self.on} fails at {where}: "
+            f"{failure.message}"
+        )
+        left = LEFT_BEHIND.search(failure.message)
+        if left is not None:
+            thing = (
+                f"column {left['column']}"
+                if left["column"]
+                else f"{left['kind'].lower()} {left['name']}"
+            )
+            message += f": the rollback did not drop {thing}"
+            hint = f"make {rollback.path.name} drop {thing}, as it undoes {migration.path.name}"
+        else:
+            hint = (
+                f"{rollback.path.name} leaves something behind that {migration.path.name} trips "
+                "over: make it undo everything the migration does"
+            )
+        self.fail(case, "MG405", str(rollback.path), None, message, hint)
+
     def one(self, migration: Migration) -> bool:
         """Round-trip one migration; False when the run cannot go on (it could not be applied)."""
-        does_not_apply = f"{migration.label} does not apply"
+        does_not_apply = f"{migration.label} does not apply {self.on}"
         if self.selected is not None and migration.version not in self.selected:
             return self.apply(migration, None, "MG301", does_not_apply)
         if self.unusable_rollback(migration) is not None:
@@ -310,8 +380,7 @@ class RoundTrip:
         restored = self.compare(
             case, migration, before, changed_by_apply | changed_by_rollback, "MG404"
         )
-        reapply = f"re-applying {migration.label} after its rollback fails"
-        if not self.apply(migration, case, "MG405", reapply):
+        if not self.apply(migration, case, "MG405", "re-applying"):
             return False
         if restored:  # otherwise re-applying only shows the same damage again
             self.compare(
@@ -336,10 +405,12 @@ class RoundTrip:
         if not differences:
             return True
         if code == "MG404":
-            message = f"rolling back {migration.label} does not restore the database: "
+            message = f"rolling back {migration.label} does not restore the {self.database}: "
             hint = f"make {rollback.path.name} undo exactly what {migration.path.name} does"
         else:
-            message = f"re-applying {migration.label} after its rollback gives another result: "
+            message = (
+                f"re-applying {migration.label} after its rollback {self.on} gives another result: "
+            )
             hint = "the rollback leaves something the migration then trips over or skips"
         self.fail(case, code, str(rollback.path), None, message + "; ".join(differences), hint)
         return False
@@ -370,9 +441,7 @@ class RoundTrip:
         if not self.roll_back(migration, case):
             return False
         changed, rolled_back = self.tracker.changed, self.tracker.fingerprint
-        if not self.apply(
-            migration, case, "MG405", f"re-applying {migration.label} after its rollback fails"
-        ):
+        if not self.apply(migration, case, "MG405", "re-applying"):
             return False
         differences = rows_lost(
             before, rolled_back, self.tracker.now, changed | self.tracker.changed
@@ -395,7 +464,7 @@ class RoundTrip:
             with self.tracker.watch():
                 outcome = self.run.rollback(migration)
         except runner.MigrationFailed as failure:
-            what = f"rolling back {migration.label} fails"
+            what = f"rolling back {migration.label} {self.on} fails"
             self.failed(case, "MG403", failure, what, "fix the rollback statement on that line")
             return False
         case.time += outcome.seconds
@@ -447,4 +516,4 @@ class RoundTrip:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_program(main))

@@ -29,8 +29,6 @@ from ci.gatekeeper import (
     FIRST_WORD,
     NO_TRANSACTION_SAVEPOINT,
     REFUSE,
-    SCREENED,
-    WRITING,
     Gate,
     GatedConnection,
     Screen,
@@ -1010,27 +1008,35 @@ class Runner:
             self.rollback_quietly()
 
     def _run_file(self, file: SqlFile) -> int:
-        """Execute a file's statements in the current transaction (or autocommit); rows changed."""
+        """Execute a file's statements in the current transaction (or autocommit); rows changed.
+
+        Connection settings the file changed (RESTORED_PRAGMAS) are set back afterwards, also
+        when a statement failed: they must not leak into the runner's bookkeeping or the next
+        migration."""
         before = self.conn.total_changes
-        screen: Screen | None = None
-        for statement in file.statements:
-            word = leading_word(statement)
-            if word in SCREENED or (word in WRITING and WRITING[word].search(statement.raw)):
-                if screen is None:
-                    screen = self.gate.new_screen(no_transaction=file.directives.no_transaction)
-                self._screened(file, statement, word, screen)
-            else:  # the common case: no authorizer call at all
-                self.execute_statement(file, statement, None)
+        screen = self.gate.new_screen(no_transaction=file.directives.no_transaction)
+        gate = self.gate
+        gate.look_for_triggers()  # a trigger writing the runner's tables: every statement screened
+        try:
+            for statement in file.statements:
+                word = leading_word(statement)
+                if gate.screens(word, statement.raw):
+                    self._screened(file, statement, word, screen)
+                else:  # the common case: no authorizer call at all
+                    self.execute_statement(file, statement, None)
+        finally:
+            if screen.saved:
+                gate.restore(screen)
         return self.conn.total_changes - before
 
     def _screened(self, file: SqlFile, statement: Statement, word: str, screen: Screen) -> None:
-        """Run a statement that may be transaction control, a PRAGMA, an ATTACH or a write to
-        schema_version, as the gatekeeper decides from what SQLite says it is: run, ignored
-        with a notice, or refused (the migration fails)."""
+        """Run a statement that may be transaction control, a PRAGMA, an ATTACH or a change to
+        the runner's own tables, as the gatekeeper decides from what SQLite says it is: run,
+        ignored with a notice, or refused (the migration fails)."""
         screen.word = word
         screen.leading = word == "PRAGMA" and any(s is statement for s, _ in _leading(file))
         try:
-            verdict = self.gate.run(screen, lambda: self.conn.execute(statement.sql))
+            verdict = self.gate.run(screen, statement.sql, lambda: self.conn.execute(statement.sql))
         except sqlite3.Error as error:
             if is_environmental(error):
                 raise
@@ -1049,6 +1055,8 @@ class Runner:
         try:
             if params is None:
                 return self.conn.execute(statement.sql)
+            if self.gate.screens(leading_word(statement), statement.raw):
+                return self._screened_batch(file, statement, params)
             return self.conn.execute(statement.sql, params)
         except sqlite3.Error as error:
             if is_environmental(error):
@@ -1060,10 +1068,42 @@ class Runner:
         finally:
             self._deadline = math.inf
 
+    def _screened_batch(
+        self, file: SqlFile, statement: Statement, params: dict[str, int]
+    ) -> sqlite3.Cursor:
+        """A @batch statement the gatekeeper must see (it names the runner's tables, or a
+        trigger may write them): anything but running it fails the migration."""
+        ran: list[sqlite3.Cursor] = []
+        verdict = self.gate.run(
+            self.gate.new_screen(),
+            statement.sql,
+            lambda: ran.append(self.conn.execute(statement.sql, params)),
+        )
+        if verdict is not None:
+            raise MigrationFailed(file.path, statement.line, verdict.message or "not run")
+        return ran[0]
+
     def start_clock(self) -> None:
         """A migration starts: with --statement-timeout, its deadline is set from now."""
         if self.statement_timeout:
             self._migration_deadline = time.monotonic() + self.statement_timeout
+
+    @contextmanager
+    def limited(self, path: Path | str, line: int | None) -> Iterator[None]:
+        """The user's SQL that the runner's connection runs besides a migration's statements (a
+        sample fixture, a @progress query): under the same --statement-timeout, counted from
+        the last start_clock; past it, Runaway naming `path:line`."""
+        self._deadline = self._migration_deadline
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if str(error) != "interrupted":
+                raise
+            if time.monotonic() <= self._deadline:
+                raise KeyboardInterrupt from None  # Ctrl-C, swallowed by the progress handler
+            raise runaway(path, line, self.statement_timeout) from None
+        finally:
+            self._deadline = math.inf
 
     def _past_deadline(self) -> bool:
         """SQLite's progress handler: True interrupts the running statement."""
@@ -1194,6 +1234,42 @@ class Runner:
             return float(self.conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
         except sqlite3.Error:
             return None
+
+
+def runaway(path: Path | str, line: int | None, seconds: float | None) -> Runaway:
+    """The finding for the user's SQL still running after --statement-timeout."""
+    return Runaway(
+        path,
+        line,
+        f"still running after --statement-timeout {seconds or 0:g} s; stopped (a statement "
+        "that never ends, such as a recursive CTE without a stop, or one slower than the limit)",
+        "make it end (a recursive CTE needs a WHERE that stops it), or raise "
+        "--statement-timeout if it is only slow",
+    )
+
+
+@contextmanager
+def time_limited(
+    conn: sqlite3.Connection, seconds: float | None, path: Path | str, line: int | None
+) -> Iterator[None]:
+    """The user's SQL on a connection no Runner drives (an invariant a check runs on its
+    database after the migrations): stopped after `seconds` (None: no limit) as a migration
+    would be, with Runaway naming `path:line`. Fetch the rows inside the block."""
+    if not seconds:
+        yield
+        return
+    deadline = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if str(error) != "interrupted":
+            raise
+        if time.monotonic() <= deadline:
+            raise KeyboardInterrupt from None  # Ctrl-C, swallowed by the progress handler
+        raise runaway(path, line, seconds) from None
+    finally:
+        conn.set_progress_handler(None, 0)
 
 
 # --- helpers on files ------------------------------------------------------------------------

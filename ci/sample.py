@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ci import runner
 from ci.cli import UsageError
-from ci.findings import Case, Finding
+from ci.findings import RUNAWAY, Case, Finding
 from ci.gatekeeper import gate_of
 from ci.model import OTHER_SPECIAL, Catalog, Migration, SqlFile, special_file_kind
 from ci.validate import Options, apply_case, new_runner, not_run
@@ -189,23 +189,33 @@ def prepare(
             why = f"not run: {migration.label} failed"
             cases += not_run(check, catalog, setup[index + 1 :], why)
             return Prepared(conn, run, cases)
-    cases.append(load_fixture(check, conn, sample, classname))
+    cases.append(load_fixture(check, run, sample, classname))
     return Prepared(conn, run, cases)
 
 
-def load_fixture(
-    check: str, conn: sqlite3.Connection, sample: Sample, classname: str | None
-) -> Case:
-    """Run the fixture's statements in one transaction; a failure names its line."""
+def load_fixture(check: str, run: runner.Runner, sample: Sample, classname: str | None) -> Case:
+    """Run the fixture's statements in one transaction; a failure names its line. The whole
+    fixture gets the --statement-timeout one migration gets (MG311 naming the line)."""
     case = Case(f"sample {sample.path}", classname or check, path=str(sample.path))
+    conn = run.conn
     gate = gate_of(conn)
     screen = gate.new_screen()  # the migrations' rules: BEGIN/COMMIT ignored, pragmas listed
     conn.execute("BEGIN")  # the fixture loads in one transaction of ours
+    run.start_clock()
     for statement in SqlFile(sample.path).statements:
         try:
-            refused = gate.execute(
-                screen, runner.leading_word(statement), statement.raw, statement.sql
-            )
+            with run.limited(sample.path, statement.line):
+                refused = gate.execute(
+                    screen, runner.leading_word(statement), statement.raw, statement.sql
+                )
+        except runner.Runaway as failure:
+            conn.execute("ROLLBACK")
+            case.line = statement.line
+            case.findings.append(
+                Finding(check, RUNAWAY, str(sample.path), statement.line, failure.message,
+                        failure.hint)
+            )  # fmt: skip
+            return case
         except sqlite3.Error as error:
             refused = str(error)
         if refused is not None:

@@ -28,7 +28,15 @@ import re
 import sqlite3
 from collections.abc import Iterator, Mapping
 
-from ci.bookkeeping import ALIASES, COLUMNS, CREATE_INDEX, IDENTITY_INDEX, TABLE, UpgradeRefused
+from ci.bookkeeping import (
+    ALIASES,
+    COLUMNS,
+    CREATE_INDEX,
+    IDENTITY_INDEX,
+    MAIN_TABLE,
+    TABLE,
+    UpgradeRefused,
+)
 
 NEW = f"{TABLE}_new"
 # the runner's own definition of each of its columns, for those the old table lacks
@@ -77,7 +85,7 @@ class _OldTable:
         # (name, declared type, notnull, default, pk, hidden) per column, in declared order
         self.info = [
             (str(r[1]), r[2], r[3], r[4], r[5], r[6])
-            for r in conn.execute(f"PRAGMA table_xinfo({TABLE})")
+            for r in conn.execute(f"PRAGMA main.table_xinfo({TABLE})")
         ]
         self.names = [c[0] for c in self.info]
         self.lower = {name.lower(): name for name in self.names}
@@ -119,8 +127,8 @@ def upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> None:
             conn.execute(f"DROP {kind.upper()} {_quote(name)}")
     conn.execute(_create_new(old))
     conn.execute(_copy(old, kinds))
-    conn.execute(f"DROP TABLE {TABLE}")
-    conn.execute(f"ALTER TABLE {NEW} RENAME TO {TABLE}")
+    conn.execute(f"DROP TABLE {MAIN_TABLE}")
+    conn.execute(f"ALTER TABLE main.{NEW} RENAME TO {TABLE}")
     for _kind, _name, sql, _on_table in dependents:
         conn.execute(sql)
     conn.execute(CREATE_INDEX)
@@ -189,7 +197,7 @@ def _create_new(old: _OldTable) -> str:
     parts += [DEFINITIONS[c] for c in COLUMNS if c not in old.lower]
     parts += [p for p in old.constraint_parts if not _VERSION_KEY_CONSTRAINT.match(_code(p))]
     body = ",\n    ".join(p.strip() for p in parts)
-    return f"CREATE TABLE {NEW} (\n    {body}\n){old.options}"
+    return f"CREATE TABLE main.{NEW} (\n    {body}\n){old.options}"
 
 
 def _version_definition(part: str, declared: object) -> str:
@@ -227,7 +235,8 @@ def _copy(old: _OldTable, kinds: Mapping[int, str]) -> str:
             sources.append(f"COALESCE({_quote(source)}, '')" if source else "''")
         else:
             sources.append(_quote(source) if source else "NULL")
-    return f"INSERT INTO {NEW} ({', '.join(targets)}) SELECT {', '.join(sources)} FROM {TABLE}"
+    select = f"SELECT {', '.join(sources)} FROM {MAIN_TABLE}"
+    return f"INSERT INTO main.{NEW} ({', '.join(targets)}) {select}"
 
 
 def _kind_by_file(kinds: Mapping[int, str]) -> str:
@@ -241,7 +250,8 @@ def _kind_by_file(kinds: Mapping[int, str]) -> str:
 def _check_columns_kept(conn: sqlite3.Connection, old: _OldTable) -> None:
     """Every old column reads back with its type, NOT NULL and default (version aside)."""
     new = {
-        str(r[1]): (r[2], r[3], r[4], r[6]) for r in conn.execute(f"PRAGMA table_xinfo({TABLE})")
+        str(r[1]): (r[2], r[3], r[4], r[6])
+        for r in conn.execute(f"PRAGMA main.table_xinfo({TABLE})")
     }
     changed = [
         name

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci import health, runner
-from ci.cli import UsageError, add_busy_timeout, add_statement_timeout
+from ci.cli import UsageError, add_busy_timeout, add_statement_timeout, seconds
 from ci.findings import RUNAWAY, Case, Finding, Record
 from ci.gatekeeper import gate_of
 from ci.invariants import Invariant, add_invariants_option, parse_invariants
 from ci.model import Catalog, Migration
+from ci.sqlite_hints import fix_for
 
 if TYPE_CHECKING:  # fingerprints are imported only when a snapshot is used (start-up time)
     from ci.fingerprint import Fingerprint
@@ -111,7 +112,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--warn-slow",
-        type=float,
+        type=seconds,
         default=300.0,
         metavar="SECONDS",
         help="flag migrations slower than this (default 300)",
@@ -142,6 +143,10 @@ def add_busy_timeout_option(parser: argparse.ArgumentParser) -> None:
 def options_from(args: argparse.Namespace) -> Options:
     if args.write_snapshot and args.schema_snapshot is None:
         raise UsageError("--write-snapshot needs --schema-snapshot FILE")
+    if args.write_snapshot:
+        problem = snapshot_refusal(args.schema_snapshot, getattr(args, "sample", None))
+        if problem is not None:
+            raise UsageError(problem)
     if args.setup:
         runner.load_setup(args.setup)  # a missing callable is reported before any work
     return Options(
@@ -245,14 +250,17 @@ def apply_case(
     migration: Migration,
     options: Options,
     classname: str | None = None,
-    hint: str = "fix the statement on that line; the migration was rolled back",
+    *,
+    on_sample: bool = False,
 ) -> Case:
     """Apply one migration; a passing case with its time and rows, or a failing one naming
-    the file and the line of the failing statement."""
+    the file and the line of the failing statement, with a hint that fits what SQLite said
+    (`on_sample`: the database holds rows, which constraint failures are then about)."""
     try:
         outcome = run.apply(migration)
     except runner.MigrationFailed as failure:
         code = "MG301"
+        hint = f"{fix_for(failure.message, on_sample=on_sample)}; the migration was rolled back"
         if isinstance(failure, runner.Runaway):
             code, hint = RUNAWAY, failure.hint
         case = failed_case(
@@ -328,7 +336,11 @@ def validate(
         ]
         path = str(options.invariants)
         cases += [
-            _timed(lambda i=i: health.invariant_case(check, fresh, i, path, AFTER_INVARIANT))
+            _timed(
+                lambda i=i: health.invariant_case(
+                    check, fresh, i, path, AFTER_INVARIANT, timeout=options.statement_timeout
+                )
+            )
             for i in invariants
         ]
         if options.snapshot is not None:
@@ -423,10 +435,26 @@ def shadow_tables(conn: sqlite3.Connection) -> set[str]:
         return set()
 
 
+def snapshot_refusal(path: Path, sample: Path | None = None) -> str | None:
+    """Why --write-snapshot must not write `path` (an existing file that is not a snapshot)."""
+    from ci import outputs
+
+    return outputs.refusal(
+        path,
+        option="--schema-snapshot",
+        kind="a schema snapshot",
+        starts=(SNAPSHOT_HEADER.split("\n")[0].encode(),),
+        inputs=(sample,),
+    )
+
+
 def write_snapshot_case(check: str, conn: sqlite3.Connection, path: Path) -> Case:
+    from ci import outputs
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(snapshot_sql(conn), encoding="utf-8")
+        outputs.write_atomically(path, snapshot_sql(conn), refused=snapshot_refusal(path))
+    except outputs.OutputRefused as refused:
+        raise UsageError(str(refused)) from None
     except OSError as error:
         raise UsageError(f"{path}: cannot write the snapshot: {error.strerror}") from None
     return Case(f"schema snapshot written to {path}", check, path=str(path))

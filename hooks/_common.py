@@ -16,6 +16,8 @@ pre-push or `pre-commit run --from-ref A --to-ref B`, PRE_COMMIT_FROM_REF / PRE_
   a check that gains or loses an option needs no change here) get the remote's default branch
   as `--base-ref`, unless the command line or the config names one (`comparison_base`). FROM_REF
   only decides whether the push touches migrations at all.
+- Every "To fix" a hook prints names a pre-commit command (ci/fixes.py): the user's shell has
+  no `ci` module, only pre-commit's environment has it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from ci import fixes
 from ci.config import DEFAULT_CONFIG
 from ci.gitrefs import RefError, changed_paths, checked_out, default_branch, hook_refs
 
@@ -50,11 +53,23 @@ def run_hook(
     """
     tokens = list(sys.argv[1:] if argv is None else argv)
     from_ref, to_ref = hook_refs()
+    with fixes.run_by_pre_commit():  # "To fix" names pre-commit commands: no `ci` module there
+        return _run_hook(check, tokens, from_ref, to_ref, also)
+
+
+def _run_hook(
+    check: str,
+    tokens: list[str],
+    from_ref: str | None,
+    to_ref: str | None,
+    also: Callable[[argparse.Namespace], Sequence[Path]],
+) -> int:
     try:
         if to_ref and from_ref and not _pushes_migrations(from_ref, to_ref):
             return 0
-        from ci.cli import parse
+        from ci.cli import parse, reader_may_leave
 
+        reader_may_leave()
         module = importlib.import_module(f"ci.{check}")
         parser: argparse.ArgumentParser = module.build_parser()
         with judged_commit(to_ref):
@@ -158,3 +173,19 @@ def without_files(tokens: list[str], files: list[Path]) -> list[str]:
         return tokens[:-count]
     names = set(files)
     return [t for t in tokens if t.startswith("-") or Path(t) not in names]
+
+
+def stage(path: Path) -> int:
+    """`git add` a lock file a manual hook wrote; 0, or 2 with git's one line. pre-commit fails
+    a hook after which a tracked file differs from the index ("files were modified by this
+    hook"), so `pre-commit run <hook> && git commit` would stop there; and the next commit needs
+    the new lock anyway."""
+    import subprocess
+
+    done = subprocess.run(["git", "add", "--", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or ["error"]
+        print(f"{path}: git add failed: {lines[-1]}", file=sys.stderr)
+        return 2
+    print(f"{path}: staged for the next commit (git add)", file=sys.stderr)
+    return 0

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci import lint
-from ci.cli import parse
+from ci.cli import parse, reader_may_leave
 from ci.gitrefs import RefError, hook_refs
 from hooks._common import could_not_run, judged_commit, without_files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    reader_may_leave()
     tokens = list(sys.argv[1:] if argv is None else argv)
     _, to_ref = hook_refs()
     if to_ref is None:

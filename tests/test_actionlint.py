@@ -78,10 +78,10 @@ def actionlint() -> Lint:
 
 
 def readme_workflow() -> str:
-    """The workflow under "### The GitHub Action" in the README, as users copy it."""
+    """The workflow under "## Use it in your repository" in the README, as users copy it."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("### The GitHub Action") :]
-    match = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    section = text[text.index("## Use it in your repository") :]
+    match = re.search(r"```yaml\n(name: .*?)```", section, re.DOTALL)
     assert match is not None and "runs-on:" in match[1]
     return match[1]
 

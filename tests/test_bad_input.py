@@ -140,8 +140,31 @@ CASES = [
         "writable_schema_edit",
         b"PRAGMA writable_schema = ON;\nUPDATE sqlite_master SET sql = replace(sql, 'INTEGER "
         b"PRIMARY KEY', 'TEXT PRIMARY KEY') WHERE name = 't';\nPRAGMA writable_schema = OFF;\n",
-        # the checks refuse it; the runner itself does what the user's SQL says
-        concerned=("lint", "apply_empty", "apply_sample", "rollback_roundtrip"),
+    ),
+    _file(  # hostile pass: the lost ';' made SQLite read both as one statement, then ignored
+        "begin_without_its_semicolon",
+        b"BEGIN TRANSACTION\nCREATE TABLE u (id INTEGER PRIMARY KEY);\n",
+    ),
+    _file(  # hostile pass: taken as the file's leading PRAGMA foreign_keys, the table lost
+        "foreign_keys_pragma_without_its_semicolon",
+        b"PRAGMA foreign_keys = OFF\nCREATE TABLE u (x);\n",
+        concerned=APPLYING,
+    ),
+    _file(  # hostile pass: later migrations were skipped as 'already applied'
+        "writes_schema_version",
+        b"UPDATE schema_version SET version = 3 WHERE version = 1;\n",
+        folder="data",
+        concerned=APPLYING,
+    ),
+    _file(  # hostile pass: the runner recorded into the temporary table, every run re-applied
+        "temp_table_shadows_schema_version",
+        b"CREATE TEMP TABLE schema_version (version INTEGER, migration_type TEXT);\n",
+        concerned=APPLYING,
+    ),
+    _file(  # hostile pass: a later migration wrote rows that break a CHECK constraint
+        "ignore_check_constraints",
+        b"PRAGMA ignore_check_constraints = ON;\nCREATE TABLE u (id INTEGER);\n",
+        concerned=APPLYING,
     ),
     _file(  # issue 13: made the checks write temporary files outside their temporary directory
         "temp_store_directory",

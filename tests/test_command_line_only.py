@@ -143,7 +143,7 @@ def test_every_option_is_either_allowed_in_the_file_or_command_line_only() -> No
         # output
         "junit", "format", "checks",
         # what to check and how strictly (none of them changes a database or a committed file)
-        "base_ref", "exclude_rules", "no_sqlfluff", "sqlfluff_max_bytes",
+        "base_ref", "all", "exclude_rules", "no_sqlfluff", "sqlfluff_max_bytes",
         "min_sqlite_version", "jobs", "warn_slow", "busy_timeout", "setup", "statement_timeout",
         # ci.migrate: read-only modes, and a backup path (an existing file is refused)
         "status", "dry_run", "backup", "detect",

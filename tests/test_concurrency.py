@@ -175,7 +175,8 @@ def test_runners_started_together_apply_each_migration_exactly_once(
 # --- who may take over a dirty mark --------------------------------------------------------------
 
 # --setup hook: `holder()` is the owner text the test gives; `grab_lock()` makes a second
-# connection take the write lock and keep it, as another process would
+# connection take the write lock and keep it, as another process would; `plant_mark()` writes
+# the dirty mark another runner would
 HOOKS_MODULE = """\
 import os, sqlite3
 
@@ -185,6 +186,18 @@ KEPT = []
 def register(conn):
     conn.create_function("holder", 0, lambda: os.environ.get("MG_TEST_HOLDER"))
     conn.create_function("grab_lock", 0, lambda: grab(conn))
+    conn.create_function("plant_mark", 0, lambda: plant(conn))
+
+
+def plant(conn):
+    # what another runner writes (a migration itself may not write the runner's tables)
+    conn.execute(
+        "INSERT INTO schema_version_log (logged_at, action, version, migration_type, "
+        "description, rows_affected, applied_by) VALUES ('2026-12-01T10:00:00.000Z', 'dirty', "
+        "2, 'data', 'fill', 0, ?)",
+        (os.environ.get("MG_TEST_HOLDER"),),
+    )
+    return 1
 
 
 def grab(conn):
@@ -200,12 +213,7 @@ def grab(conn):
 # 0001 opens a dirty mark for 0002 under the holder the test names, the way another runner would
 # between this run's first look at the database and its start of 0002
 MARKED_BY_ANOTHER_RUN = {
-    "schema/0001_t.sql": (
-        "CREATE TABLE t (x INTEGER PRIMARY KEY);\n"
-        "INSERT INTO schema_version_log (logged_at, action, version, migration_type, "
-        "description, rows_affected, applied_by)\n"
-        "VALUES ('2026-12-01T10:00:00.000Z', 'dirty', 2, 'data', 'fill', 0, holder());\n"
-    ),
+    "schema/0001_t.sql": ("CREATE TABLE t (x INTEGER PRIMARY KEY);\nSELECT plant_mark();\n"),
     "data/0002_fill.sql": "-- @no-transaction\nINSERT OR IGNORE INTO t VALUES (1);\n",
 }
 

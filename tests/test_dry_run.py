@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -287,3 +288,85 @@ def test_the_dry_run_fails_if_and_only_if_the_real_run_fails(scenario: Scenario)
         assert state(db) == before
         real = verdict(*run(root, real_db, *action, "--no-backup"))
         assert dry == real, (dry, real)
+
+
+# --- where the real run cannot run, neither can the dry run ----------------------------------
+
+TWO = {
+    "m/schema/0001_a.sql": "CREATE TABLE a (x);\n",
+    "m/schema/0002_b.sql": "CREATE TABLE b (x);\n",
+}
+
+
+@contextlib.contextmanager
+def read_only_folder(folder: Path) -> Iterator[None]:
+    """Make `folder` (holding a database) read-only as a mount is: for root, whom file modes
+    do not stop, a tmpfs remounted read-only (skipped where mounting is not allowed)."""
+    if os.geteuid() != 0:
+        for path in [folder, *folder.iterdir()]:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for path in [folder, *folder.iterdir()]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+        return
+    saved = {p.name: p.read_bytes() for p in folder.iterdir()}
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a read-only file system here")
+    try:
+        for name, data in saved.items():
+            (folder / name).write_bytes(data)
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def migrate(root: Path, db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_module(
+        "ci.migrate", "--db", str(db), "--migrations-dir", str(root / "m"), "--no-backup", *args
+    )
+
+
+def test_dry_run_on_a_read_only_database_fails_as_the_real_run(write_tree: WriteTree) -> None:
+    root = write_tree({"m/schema/0001_a.sql": TWO["m/schema/0001_a.sql"]})
+    folder = root / "ro"
+    folder.mkdir()
+    db = folder / "app.db"
+    assert migrate(root, db).returncode == 0
+    (root / "m" / "schema" / "0002_b.sql").write_text(TWO["m/schema/0002_b.sql"])
+    with read_only_folder(folder):
+        dry = migrate(root, db, "--dry-run")
+        real = migrate(root, db)
+        nothing_to_do = migrate(root, db, "--dry-run", "--target", "1")
+    assert real.returncode == 2
+    assert dry.returncode == 2, dry.stdout + dry.stderr
+    assert dry.stderr == real.stderr and "read-only" in dry.stderr
+    assert nothing_to_do.returncode == 0  # as the real run: nothing to write, nothing refused
+
+
+def test_dry_run_on_a_database_in_a_missing_folder_fails_as_the_real_run(
+    write_tree: WriteTree,
+) -> None:
+    root = write_tree(TWO)
+    db = root / "no-such-folder" / "app.db"
+    dry = migrate(root, db, "--dry-run")
+    real = migrate(root, db)
+    assert real.returncode == 2 and dry.returncode == 2, dry.stdout + dry.stderr
+    assert dry.stderr == real.stderr and str(db) in dry.stderr
+    assert not db.parent.exists()
+
+
+def test_dry_run_on_a_missing_database_says_the_run_would_create_it(
+    write_tree: WriteTree,
+) -> None:
+    root = write_tree(TWO)
+    db = root / "app.db"
+    dry = migrate(root, db, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"{db} does not exist; the real run would create it" in dry.stdout
+    assert not db.exists()

@@ -104,3 +104,23 @@ def test_non_utf8_content_has_no_code_fingerprint() -> None:
     assert lockfile.entry_text("schema/0001_a.sql", b"\xff\n") == (
         "schema/0001_a.sql " + checksum(b"\xff\n")
     )
+
+
+def test_update_refreshes_or_drops_only_the_entries_it_is_told(tmp_path: Path) -> None:
+    path = tmp_path / "migrations.lock"
+    old = {"schema/0001_a.sql": b"CREATE TABLE a (x);\n", "schema/0002_b.sql": b"SELECT 1;\n"}
+    lockfile.update(lockfile.Lock(path), old)
+    lock = lockfile.read(path)
+    assert lock is not None
+    a_line = lock.entries["schema/0001_a.sql"].text
+    new = {"schema/0001_a.sql": b"CREATE TABLE a (y);\n", "schema/0003_c.sql": b"SELECT 3;\n"}
+    added = lockfile.update(lock, new, refresh={"schema/0002_b.sql"})
+    assert added == ["schema/0003_c.sql"]
+    lock = lockfile.read(path)
+    assert lock is not None and lock.sum_ok
+    assert lock.entries["schema/0001_a.sql"].text == a_line  # not refreshed: kept byte for byte
+    assert "schema/0002_b.sql" not in lock.entries  # refreshed while gone: dropped
+    lockfile.update(lock, new, refresh={"schema/0001_a.sql"})
+    lock = lockfile.read(path)
+    assert lock is not None
+    assert lock.entries["schema/0001_a.sql"].checksum == checksum(new["schema/0001_a.sql"])

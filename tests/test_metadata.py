@@ -26,6 +26,9 @@ HOOK_IDS = {
     "migration-rollback": "rollback_roundtrip",
 }
 COMMIT_TIME = {"migration-numbering", "migration-checksums", "migration-lint"}
+# Manual-stage hooks that write the lock: the `To fix` commands of users who have the checks only
+# through pre-commit (no `ci` module in their shell).
+LOCK_HOOKS = {"migration-lock-update": "lock_update", "migration-lock-rehash": "lock_rehash"}
 
 
 def manifest() -> list[dict[str, Any]]:
@@ -43,15 +46,22 @@ def readme() -> str:
     return (REPO / "README.md").read_text(encoding="utf-8")
 
 
+def check_hooks() -> list[dict[str, Any]]:
+    return [h for h in manifest() if h["id"] not in LOCK_HOOKS]
+
+
 def test_the_six_hooks_of_the_spec() -> None:
     hooks = manifest()
-    assert [h["id"] for h in hooks] == list(HOOK_IDS)
+    assert [h["id"] for h in hooks] == [*HOOK_IDS, *LOCK_HOOKS]
     for hook in hooks:
         assert hook["language"] == "python"
         assert list(hook)[:5] == ["id", "name", "description", "entry", "language"]
+        # one process per hook and run: one verdict (lint too: never "Failed" and "Passed" for
+        # one commit), and the lock hooks never write the lock from two processes at once
+        assert hook.get("require_serial") is True, hook["id"]
+    for hook in check_hooks():
         whole_directory = hook["id"] != "migration-lint"
         assert hook.get("pass_filenames", True) is not whole_directory, hook["id"]
-        assert hook.get("require_serial", False) is whole_directory, hook["id"]
         at_commit = "pre-commit" in hook["stages"]
         assert at_commit is (hook["id"] in COMMIT_TIME), hook["id"]
         assert "manual" in hook["stages"] and "pre-push" in hook["stages"]
@@ -86,12 +96,21 @@ def test_every_hook_has_a_command_an_importable_main_and_a_readme_section(hook_i
 def test_no_hook_skips_migrations_outside_the_default_directory(path: str) -> None:
     """The directory comes from the config: `files:` must not decide it. Whole-directory hooks
     always run (and return at once when nothing relevant changed); lint gets every .sql file."""
-    for hook in manifest():
+    for hook in check_hooks():
         assert hook.get("always_run") or re.search(hook["files"], path), (hook["id"], path)
         if hook["id"] != "migration-lint":
             assert hook.get("always_run") is True, hook["id"]
             for other in ("schema/migrations.lock", "migration-guard.yaml"):
                 assert re.search(hook["files"], other), (hook["id"], other)
+
+
+@pytest.mark.parametrize("hook_id", list(LOCK_HOOKS))
+def test_the_lock_hooks_run_only_on_demand_and_have_a_command(hook_id: str) -> None:
+    (hook,) = [h for h in manifest() if h["id"] == hook_id]
+    assert hook["stages"] == ["manual"]
+    assert scripts()[hook["entry"]] == f"hooks.{LOCK_HOOKS[hook_id]}:main"
+    assert callable(importlib.import_module(f"hooks.{LOCK_HOOKS[hook_id]}").main)
+    assert f"pre-commit run {hook_id} --hook-stage manual" in readme()
 
 
 def test_every_cli_command_has_a_main() -> None:
@@ -121,3 +140,33 @@ def test_readme_example_workflow_is_a_valid_workflow(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def use_it_section() -> tuple[int, str]:
+    """The "Use it in your repository" section: its first line number and its text."""
+    text = readme()
+    start = text.index("\n## Use it in your repository\n") + 1
+    end = text.find("\n## ", start)
+    return text[:start].count("\n") + 1, text[start:end]
+
+
+def test_use_it_in_your_repository_comes_first_and_is_complete() -> None:
+    first_line, section = use_it_section()
+    last_line = first_line + section.count("\n")
+    assert last_line <= 80, f"the section must end within the README's first 80 lines: {last_line}"
+    assert "pip install" in section
+    config = re.search(r"```yaml\n(repos:\n.*?)```", section, re.DOTALL)
+    assert config, "the .pre-commit-config.yaml block"
+    (repo,) = yaml.safe_load(config[1])["repos"]
+    assert repo["rev"] == "<full commit sha>"
+    assert [h["id"] for h in repo["hooks"]] == [h["id"] for h in manifest()]
+    assert "pre-commit install --hook-type pre-commit --hook-type pre-push" in section
+    assert "migration-guard checksums --update" in section
+    workflow = re.search(r"```yaml\n(name: migrations\n.*?)```", section, re.DOTALL)
+    assert workflow, "the workflow file"
+    (guard,) = [s for s in yaml.safe_load(workflow[1])["jobs"]["migration-guard"]["steps"]
+                if "migration-guard@" in s.get("uses", "")]  # fmt: skip
+    assert re.fullmatch(r"[\w-]+/migration-guard@[0-9a-f]{40}", guard["uses"])
+    assert "base-ref" in guard["with"]
+    for command in ("--status --detect", "--baseline N", "--all"):
+        assert command in section, command

@@ -114,3 +114,56 @@ def test_hot_journal_of_a_crashed_writer_is_rolled_back_first(
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM patients").fetchone() == (1,)
     conn.close()
+
+
+CHECKED = (
+    "CREATE TABLE c (id INTEGER PRIMARY KEY, x INTEGER CHECK (x > 0), y TEXT,"
+    " note TEXT DEFAULT 'check (', CONSTRAINT y_short CHECK (length(y) < 5 /* a ) */));"
+    "CREATE TABLE w (k TEXT PRIMARY KEY, n INT CHECK(n <> 0)) WITHOUT ROWID;"
+    "INSERT INTO c VALUES (1, 1, 'ok', NULL);"
+    "INSERT INTO w VALUES ('a', 1);"
+)
+
+
+def violate_checks(db: Path, *statements: str) -> None:
+    """Rows that break a CHECK constraint, written the way a leaked pragma lets them in."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA ignore_check_constraints = ON")
+    for statement in statements:
+        conn.execute(statement)
+    conn.close()
+
+
+@pytest.mark.parametrize("command", [("ci.precheck",), ("ci.postcheck", "--expect-version", "0")])
+def test_rows_breaking_a_check_constraint_fail_the_integrity_check(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """Opened read-only, SQLite's own integrity_check skips CHECK constraints: the checks
+    verify them themselves, naming the table and the constraint, and write nothing."""
+    db = make_db(tmp_path / "app.db", CHECKED)
+    violate_checks(
+        db,
+        "INSERT INTO c VALUES (2, -5, 'ok', NULL)",
+        "INSERT INTO c VALUES (3, 1, 'toolong', NULL)",
+        "INSERT INTO w VALUES ('b', 0)",
+    )
+    before = db.read_bytes()
+    module, *rest = command
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--db", str(db), *rest],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "MG350" in done.stdout
+    assert "CHECK constraint failed in c: x > 0 (rowid 2)" in done.stdout
+    assert "CHECK constraint y_short failed in c: length(y) < 5" in done.stdout
+    assert "CHECK constraint failed in w: n <> 0" in done.stdout
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+def test_check_constraints_that_hold_pass(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "app.db", CHECKED + "INSERT INTO c VALUES (2, NULL, NULL, NULL);")
+    assert main(["--db", str(db)]) == 0

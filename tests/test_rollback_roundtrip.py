@@ -107,7 +107,7 @@ def test_a_rollback_that_does_not_restore_the_schema(
     out = capsys.readouterr().out
     assert (
         f"{root / 'm/rollback/0003_rollback.sql'}: MG404 rolling back 0003 does not restore "
-        f"the database: {expected}." in out
+        f"the empty database: {expected}." in out
     )
 
 
@@ -133,8 +133,9 @@ def test_a_rollback_that_drops_a_tables_rows(
     capsys.readouterr()
     assert run(root, "--sample", str(root / "sample.sql")) == 1
     out = capsys.readouterr().out
-    assert "MG404 rolling back 0003 does not restore the database: table vitals: 3 rows lost" in (
-        out
+    assert (
+        "MG404 rolling back 0003 does not restore the sample data: table vitals: 3 rows lost"
+        in (out)
     )
     assert "1 failed" in out
 
@@ -244,9 +245,10 @@ def test_a_rollback_of_an_index_or_trigger_that_changes_rows_or_shape(
     )
     assert run(root, "--sample", str(root / "sample.sql")) == 1
     out = capsys.readouterr().out
+    # on the sample data at least (an empty table has no rows to lose)
     assert (
         f"{root / 'm/rollback/0003_rollback.sql'}: MG404 rolling back 0003 does not restore "
-        f"the database: {expected}." in out
+        f"the sample data: {expected}." in out
     ), out
 
 
@@ -266,7 +268,8 @@ def test_a_migration_that_gives_another_result_when_re_applied(
     out = capsys.readouterr().out
     assert (
         f"{root / 'm/rollback/0003_rollback.sql'}: MG406 re-applying 0003 after its rollback "
-        "gives another result: table patients: content changed (same row count)." in out
+        "on the empty database gives another result: table patients: content changed "
+        "(same row count)." in out
     )
 
 
@@ -275,7 +278,11 @@ def test_a_migration_that_gives_another_result_when_re_applied(
     [
         (None, "MG401", "0003 has no rollback file"),
         ("-- nothing to undo\n\n", "MG402", "the rollback of 0003 is empty"),
-        ("DROP INDEX idx_x;\nDROP TABLE nosuch;\n", "MG403", "rolling back 0003 fails"),
+        (
+            "DROP INDEX idx_x;\nDROP TABLE nosuch;\n",
+            "MG403",
+            "rolling back 0003 on the empty database fails",
+        ),
     ],
 )
 def test_missing_empty_and_failing_rollbacks_fail(
@@ -375,4 +382,26 @@ def test_the_worked_example_round_trips_on_empty_and_sample() -> None:
     done = run_module(
         "ci.rollback_roundtrip", "--sample", "schema/sample/sample_data.sql", cwd=REPO
     )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("pragma", ["user_version", "application_id"])
+def test_a_rollback_that_leaves_a_header_pragma_changed_fails(
+    write_tree: WriteTree, tmp_path: Path, pragma: str
+) -> None:
+    """`PRAGMA user_version` / `application_id` are part of what a rollback must restore."""
+    root = write_tree(
+        {
+            **BASE,
+            "m/schema/0003_stamp.sql": f"PRAGMA {pragma} = 7;\n",
+            "m/rollback/0003_rollback.sql": "SELECT 1;\n",
+        }
+    )
+    done = run_module("ci.rollback_roundtrip", "--migrations-dir", str(root / "m"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "MG404" in done.stdout
+    assert f"{pragma} 7 -> 0 not restored" in done.stdout
+    fixed = root / "m" / "rollback" / "0003_rollback.sql"
+    fixed.write_text(f"PRAGMA {pragma} = 0;\n")
+    done = run_module("ci.rollback_roundtrip", "--migrations-dir", str(root / "m"))
     assert done.returncode == 0, done.stdout + done.stderr

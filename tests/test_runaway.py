@@ -217,3 +217,51 @@ def test_ctrl_c_during_a_long_statement_is_an_interrupt_not_a_runaway(
         process.kill()
     assert process.returncode == 130, out + err
     assert "migrate: interrupted" in err and "statement-timeout" not in err
+
+
+ENDLESS_QUERY = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c)"
+
+
+def test_a_sample_fixture_that_never_ends_is_stopped(write_tree: WriteTree) -> None:
+    """The --statement-timeout covers every piece of the user's SQL a check runs: the sample
+    fixture too (apply_sample and rollback_roundtrip --sample load it)."""
+    root = write_tree(
+        BASE
+        | {
+            "sample.sql": (
+                "-- @sample-version 1\nINSERT INTO base VALUES (1, 1);\n"
+                f"{ENDLESS_QUERY} SELECT count(*) FROM c;\n"
+            )
+        }
+    )
+    for module in ("ci.apply_sample", "ci.rollback_roundtrip"):
+        done = run(module, root, "--sample", str(root / "sample.sql"), "--statement-timeout", "2")
+        assert done.returncode == 1, module + done.stdout + done.stderr
+        assert "sample.sql:3: MG311 " in done.stdout, module + done.stdout
+
+
+def test_an_invariant_that_never_ends_is_stopped(write_tree: WriteTree) -> None:
+    root = write_tree(
+        BASE
+        | {
+            "inv.sql": (
+                "-- invariant: fine\nSELECT id FROM base WHERE x < 0;\n"
+                f"-- invariant: never\n{ENDLESS_QUERY} SELECT n FROM c WHERE n < 0;\n"
+            )
+        }
+    )
+    done = run(
+        "ci.apply_empty", root, "--invariants", str(root / "inv.sql"), "--statement-timeout", "2"
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "inv.sql:4: MG311 " in done.stdout and "never" in done.stdout
+
+
+def test_a_progress_query_that_never_ends_is_stopped(write_tree: WriteTree) -> None:
+    progress = f"-- @progress {ENDLESS_QUERY} SELECT count(*) FROM c\n"
+    root = write_tree(
+        BASE | {"m/data/0002_fill.sql": progress + "-- @batch 10\n" + RUNAWAY_BATCH.split("\n")[1]}
+    )
+    done = run("ci.apply_empty", root, "--statement-timeout", "2")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "0002_fill.sql:1: MG311 " in done.stdout

@@ -130,30 +130,121 @@ class FileContext:
 
     @cached_property
     def rebuilds(self) -> list[Rebuild]:
-        """SQLite's table rebuild: CREATE new; INSERT INTO new SELECT ... FROM old; DROP old;
-        ALTER TABLE new RENAME TO old (https://sqlite.org/lang_altertable.html#otheralter)."""
-        found = []
-        for rename in self.sql:
-            match = rename.match(rf"^ALTER\s+TABLE\s+{QUALIFIED}\s+RENAME\s+TO\s+({NAME})")
-            if not match:
-                continue
-            new, old = name_of(match[1]), name_of(match[2])
-            create = self.created_tables.get(new)
-            drop = next((s.index for s in self.sql if drop_table(s) == old), None)
-            copy = next((s.index for s in self.sql if copies(s, old, new)), None)
-            if create is not None and drop is not None and copy is not None:
-                found.append(Rebuild(old, new, create, copy, drop, rename.index))
-        return found
+        """The table rebuilds in this file, in every common shape: SQLite's own (CREATE new;
+        INSERT INTO new SELECT ... FROM t; DROP t; ALTER new RENAME TO t), the old table
+        renamed first (ALTER t RENAME TO old_t; CREATE t; INSERT INTO t SELECT ... FROM old_t;
+        DROP old_t), rows copied out and back, and CREATE TABLE new AS SELECT."""
+        return self._lineage.rebuilds
+
+    @cached_property
+    def kept_drops(self) -> frozenset[int]:
+        """Indexes of the DROP TABLE statements whose rows survive: every row the dropped table
+        held (its own, or rows copied into it from a table older than this file) was copied,
+        before the drop, into the table that has that older table's name at the end of the
+        file. A rebuild's drop and the drop of a scratch table are such drops."""
+        return self._lineage.kept_drops
+
+    @cached_property
+    def _lineage(self) -> _Lineage:
+        return _Lineage(self.sql)
 
 
 @dataclass(frozen=True)
 class Rebuild:
-    old: str
-    new: str
-    create: int
-    copy: int
-    drop: int
-    rename: int
+    """A table rebuilt in one file: `table` is its name before and after, `drops` the
+    rebuild's DROP TABLE statements, `end` its last statement."""
+
+    table: str
+    drops: tuple[int, ...]
+    end: int
+
+
+class _Lineage:
+    """Follows the rows of each table through a file's CREATE TABLE, INSERT ... SELECT,
+    ALTER TABLE ... RENAME and DROP TABLE statements. A table older than the file is an
+    "original"; every table knows which originals' rows it holds (copies are transitive)."""
+
+    def __init__(self, sqls: list[Sql]) -> None:
+        self._count = 0
+        self.tables: dict[str, int] = {}  # name now -> table id
+        self.original: dict[int, str] = {}  # id of a table older than the file -> its name
+        self.holds: dict[int, set[int]] = {}  # table id -> the originals whose rows it holds
+        self.touched: dict[int, int] = {}  # table id -> last statement that filled or named it
+        drops: list[tuple[int, set[int]]] = []
+        for sql in sqls:
+            held = self._follow(sql)
+            if held is not None:
+                drops.append((sql.index, held))
+        self.kept_drops = frozenset(i for i, held in drops if all(map(self._survives, held)))
+        self.rebuilds = self._rebuilds(drops)
+
+    def _id(self, name: str) -> int:
+        """The table called `name` now; a name not seen yet is an original."""
+        if name not in self.tables:
+            table = self._new()
+            self.tables[name], self.original[table] = table, name
+            self.holds[table].add(table)
+        return self.tables[name]
+
+    def _new(self) -> int:
+        self._count += 1
+        self.holds[self._count] = set()
+        return self._count
+
+    def _follow(self, sql: Sql) -> set[int] | None:
+        """Follow one statement; for a DROP TABLE, the originals whose rows the table held."""
+        created = sql.match(
+            rf"^CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{QUALIFIED}"
+        )
+        if created:
+            name = name_of(created[2])
+            if created[1] and name in self.tables:
+                return None  # a no-op: the table is there already
+            table = self.tables[name] = self._new()
+            self.touched[table] = sql.index
+            if re.match(r"\s*(?:\([^;]*?\)\s*)?AS\s+(?:SELECT|WITH)\b", sql.code[created.end() :]):
+                self._copy(sql, table)
+            return None
+        renamed = sql.match(rf"^ALTER\s+TABLE\s+{QUALIFIED}\s+RENAME\s+TO\s+({NAME})")
+        if renamed:
+            table = self._id(name_of(renamed[1]))
+            del self.tables[name_of(renamed[1])]
+            self.tables[name_of(renamed[2])] = table
+            self.touched[table] = sql.index
+            return None
+        target = insert_target(sql)
+        if target is not None and "SELECT" in sql.code:
+            self._copy(sql, self._id(target))
+            return None
+        dropped = drop_table(sql)
+        if dropped is None:
+            return None
+        held = self.holds[self._id(dropped)]
+        del self.tables[dropped]
+        return set(held)
+
+    def _copy(self, sql: Sql, into: int) -> None:
+        for source in re.findall(rf"\b(?:FROM|JOIN)\s+{QUALIFIED}", sql.code):
+            self.holds[into] |= self.holds[self._id(name_of(source))]
+        self.touched[into] = sql.index
+
+    def _survives(self, original: int) -> bool:
+        """Whether the rows of `original` are, at the end, in the table that has its name."""
+        now = self.tables.get(self.original[original])
+        return now is not None and original in self.holds[now]
+
+    def _rebuilds(self, drops: list[tuple[int, set[int]]]) -> list[Rebuild]:
+        """A rebuild: at the end an original's name is on another table that holds its rows,
+        and the original (or a table holding its rows) was dropped on the way."""
+        found = []
+        for table, name in self.original.items():
+            now = self.tables.get(name)
+            if now is None or now == table or table not in self.holds[now]:
+                continue
+            own = tuple(index for index, held in drops if table in held)
+            if own:
+                found.append(Rebuild(name, own, max(*own, self.touched[now])))
+        return sorted(found, key=lambda rebuild: rebuild.end)
 
 
 def drop_table(sql: Sql) -> str | None:

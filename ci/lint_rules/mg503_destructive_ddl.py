@@ -4,9 +4,12 @@ Dropping a table or a column destroys data that no rollback can bring back, and 
 deployed (the previous release, during a rolling deploy) may read it. Drop in a later release,
 once nothing reads the data, in a migration reviewed for that purpose, or keep the data.
 Not reported: `rollback/` files (undoing a migration drops what it created), dropping a table
-created earlier in the same file (a scratch table), and the `DROP` of SQLite's table rebuild
-(`CREATE TABLE new_t ...; INSERT INTO new_t SELECT ... FROM t; DROP TABLE t;
-ALTER TABLE new_t RENAME TO t;`), where the rows survive under the same name.
+created earlier in the same file (a scratch table), and the `DROP` of a table rebuild, where the
+rows survive under the same name: SQLite's procedure (`CREATE TABLE new_t ...;
+INSERT INTO new_t SELECT ... FROM t; DROP TABLE t; ALTER TABLE new_t RENAME TO t;`), the old
+table renamed first (`ALTER TABLE t RENAME TO old_t; CREATE TABLE t ...;
+INSERT INTO t SELECT ... FROM old_t; DROP TABLE old_t;`), rows copied out to a scratch table
+and back, and `CREATE TABLE new_t AS SELECT ...` in place of the copy.
 
 Anti-pattern::
 
@@ -32,25 +35,20 @@ CODE = "MG503"
 def check(ctx: FileContext) -> Iterator[Hit]:
     if ctx.folder == "rollback":
         return
-    rebuilt = {rebuild.drop for rebuild in ctx.rebuilds}
     for sql in ctx.sql:
         table = drop_table(sql)
-        if table is not None:
-            created = ctx.created_tables.get(table)
-            if sql.index not in rebuilt and (created is None or created > sql.index):
-                yield Hit(
-                    sql,
-                    f"DROP TABLE {table} destroys its rows outside a rollback",
-                    "keep the table, or drop it in a later release and say why with "
-                    "-- noqa: MG503 <reason>",
-                )
+        if table is not None and sql.index not in ctx.kept_drops:
+            yield Hit(
+                sql,
+                f"DROP TABLE {table} destroys its rows outside a rollback",
+                "keep the table (a rebuild copies its rows first), or drop it in a later release",
+            )
         column = sql.match(rf"^ALTER\s+TABLE\s+{QUALIFIED}\s+DROP\s+(?:COLUMN\s+)?({NAME})")
         if column:
             yield Hit(
                 sql,
                 f"DROP COLUMN {column[2].lower()} destroys its data outside a rollback",
-                "stop reading the column first; drop it in a later release and say why with "
-                "-- noqa: MG503 <reason>",
+                "stop reading the column first, and drop it in a later release",
             )
 
 
@@ -65,7 +63,59 @@ CASES = (
         "ALTER TABLE t_new RENAME TO t;\n",
         "fail",
     ),
+    LintCase(
+        "rename-old-first without copy loses rows",
+        "schema",
+        "ALTER TABLE t RENAME TO _old_t;\nCREATE TABLE t (id INTEGER PRIMARY KEY);\n"
+        "DROP TABLE _old_t;\n",
+        "fail",
+    ),
+    LintCase(
+        "drop and create again",
+        "schema",
+        "DROP TABLE sso_nonce;\nCREATE TABLE sso_nonce (state TEXT PRIMARY KEY);\n",
+        "fail",
+    ),
+    LintCase(
+        "rows copied to a table of another name",
+        "schema",
+        "CREATE TABLE users2 (id INTEGER PRIMARY KEY);\n"
+        "INSERT INTO users2 (id) SELECT id FROM users;\nDROP TABLE users;\n",
+        "fail",
+    ),
+    LintCase(
+        "copy dropped too",
+        "schema",
+        "CREATE TABLE keep (id INTEGER);\nINSERT INTO keep SELECT id FROM t;\n"
+        "DROP TABLE t;\nDROP TABLE keep;\n",
+        "fail",
+    ),
     LintCase("rollback drops what 0003 created", "rollback", "DROP TABLE alerts;\n", "pass"),
+    LintCase(
+        "rename-old-first rebuild",
+        "schema",
+        "ALTER TABLE t RENAME TO _old_t;\nCREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT);\n"
+        "INSERT INTO t (id, s) SELECT id, s FROM _old_t;\nDROP TABLE _old_t;\n"
+        "PRAGMA foreign_key_check;\n",
+        "pass",
+    ),
+    LintCase(
+        "copy out and back",
+        "schema",
+        "CREATE TEMP TABLE t_backup (id INTEGER, s TEXT);\n"
+        "INSERT INTO t_backup SELECT id, s FROM t;\nDROP TABLE t;\n"
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT NOT NULL DEFAULT '');\n"
+        "INSERT INTO t SELECT id, coalesce(s, '') FROM t_backup;\nDROP TABLE t_backup;\n"
+        "PRAGMA foreign_key_check;\n",
+        "pass",
+    ),
+    LintCase(
+        "create as select rebuild",
+        "schema",
+        "CREATE TABLE t_new AS SELECT id, s FROM t;\nDROP TABLE t;\n"
+        "ALTER TABLE t_new RENAME TO t;\nPRAGMA foreign_key_check;\n",
+        "pass",
+    ),
     LintCase(
         "table rebuild",
         "schema",

@@ -19,7 +19,12 @@ Best practice: the same, then::
 
     PRAGMA foreign_key_check;
 
-Silence: `-- noqa: MG507` on the `ALTER TABLE ... RENAME TO` statement.
+The same holds for every shape of rebuild MG503 knows (the old table renamed first, rows
+copied out and back): the check comes after the rebuild's last step. When the old table is
+renamed first, SQLite (3.26+, unless `PRAGMA legacy_alter_table = ON`) also points the foreign
+keys of other tables at the renamed table, which the rebuild then drops: the check finds that.
+
+Silence: `-- noqa: MG507` on the rebuild's last statement.
 """
 
 from __future__ import annotations
@@ -39,11 +44,13 @@ def check(ctx: FileContext) -> Iterator[Hit]:
         if re.match(r"^PRAGMA\s+(?:\w+\s*\.\s*)?FOREIGN_KEY_CHECK\b", s.code)
     ]
     for rebuild in ctx.rebuilds:
-        if not any(index > rebuild.rename for index in checks):
+        if not any(index > rebuild.end for index in checks):
+            last = ctx.sql[rebuild.end]
             yield Hit(
-                ctx.sql[rebuild.rename],
-                f"table rebuild of {rebuild.old} without PRAGMA foreign_key_check after it",
-                "add PRAGMA foreign_key_check; after the ALTER TABLE ... RENAME TO",
+                last,
+                f"table rebuild of {rebuild.table} without PRAGMA foreign_key_check after it",
+                f"add PRAGMA foreign_key_check; after its last step ({last.verb} on line "
+                f"{last.line})",
             )
 
 
@@ -66,6 +73,29 @@ CASES = (
         "rebuild with check",
         "schema",
         _REBUILD + "ALTER TABLE t_new RENAME TO t;\nPRAGMA foreign_key_check(t);\n",
+        "pass",
+    ),
+    LintCase(
+        "rename-old-first rebuild",
+        "schema",
+        "ALTER TABLE t RENAME TO _old_t;\nCREATE TABLE t (id INTEGER PRIMARY KEY);\n"
+        "INSERT INTO t (id) SELECT id FROM _old_t;\nDROP TABLE _old_t;\n",
+        "fail",
+    ),
+    LintCase(
+        "rename-old-first, checked before the old table is dropped",
+        "schema",
+        "ALTER TABLE t RENAME TO _old_t;\nCREATE TABLE t (id INTEGER PRIMARY KEY);\n"
+        "INSERT INTO t (id) SELECT id FROM _old_t;\nPRAGMA foreign_key_check;\n"
+        "DROP TABLE _old_t;\n",
+        "fail",
+    ),
+    LintCase(
+        "rename-old-first with check",
+        "schema",
+        "ALTER TABLE t RENAME TO _old_t;\nCREATE TABLE t (id INTEGER PRIMARY KEY);\n"
+        "INSERT INTO t (id) SELECT id FROM _old_t;\nDROP TABLE _old_t;\n"
+        "PRAGMA foreign_key_check;\n",
         "pass",
     ),
     LintCase("plain rename", "schema", "ALTER TABLE t RENAME TO u;\n", "pass"),

@@ -25,14 +25,19 @@ Best practice: only the change; for work that must not run in a transaction, mar
 
     ALTER TABLE patients ADD COLUMN mrn TEXT;
 
+A statement that starts with one of these words but does not parse (`BEGIN TRANSACTION` whose `;`
+is missing, so SQLite reads it and the next statement as one) is reported with SQLite's own
+syntax error: the runner fails on it, and another tool might run only its first half.
+
 Silence: `-- noqa: MG508` in the statement (or on the comment line above it).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 
-from ci.gatekeeper import IGNORE, SAVEPOINT, TRANSACTION, Screen, classify
+from ci.gatekeeper import IGNORE, SAVEPOINT, TRANSACTION, Screen, classify, prepare_error
 from ci.lint_rules.base import FileContext, Hit, LintCase, Rule
 
 CODE = "MG508"
@@ -43,6 +48,7 @@ FIX = (
     "(use -- @no-transaction for work outside a transaction)"
 )
 FIX_SAVEPOINT = "open the savepoint in this file first, or remove the statement"
+FIX_SYNTAX = "end the statement with ';' (SQLite reads it and the next one as one statement)"
 
 
 def check(ctx: FileContext) -> Iterator[Hit]:
@@ -53,7 +59,12 @@ def check(ctx: FileContext) -> Iterator[Hit]:
         if sql.keyword not in WORDS:
             continue
         action = classify(sql.statement.sql)
-        if action is None or action[0] not in (TRANSACTION, SAVEPOINT):
+        if action is None:
+            error = _syntax_error(sql.statement.sql)
+            if error is not None:
+                yield Hit(sql, f"{sql.keyword} does not parse: {error}", FIX_SYNTAX)
+            continue
+        if action[0] not in (TRANSACTION, SAVEPOINT):
             continue  # not one (a trigger's BEGIN ... END is a CREATE TRIGGER), or no SQL
         verdict = screen.decide(*action)
         if verdict is None:
@@ -62,6 +73,17 @@ def check(ctx: FileContext) -> Iterator[Hit]:
             yield Hit(sql, f"explicit {sql.keyword}: {verdict.reason}", FIX)
         else:
             yield Hit(sql, f"{sql.keyword}: the runner refuses it: {verdict.reason}", FIX_SAVEPOINT)
+
+
+def _syntax_error(sql: str) -> str | None:
+    """SQLite's syntax error for a statement that does not prepare (None: it does, or it only
+    names something this lint cannot see, such as a table)."""
+    try:
+        prepare_error(sql)
+    except sqlite3.Error as error:
+        text = str(error)
+        return text if "syntax error" in text or "incomplete input" in text else None
+    return None
 
 
 CASES = (
@@ -104,6 +126,12 @@ CASES = (
         "schema",
         "CREATE TRIGGER tr AFTER DELETE ON t BEGIN\n  DELETE FROM u WHERE t_id = old.id;\nEND;\n",
         "pass",
+    ),
+    LintCase(
+        "begin without its semicolon swallows the next statement",
+        "schema",
+        "BEGIN TRANSACTION\nCREATE TABLE t (id INTEGER);\n",
+        "fail",
     ),
     LintCase(
         "silenced",

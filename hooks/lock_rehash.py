@@ -1,0 +1,45 @@
+"""pre-commit hook `migration-lock-rehash` (manual stage): accept comment-only edits of applied
+migrations, for users who installed migration-guard only through pre-commit.
+
+    pre-commit run migration-lock-rehash --hook-stage manual --files FILE
+
+Rewrites the lock entry of each given file whose edit changed only comments or whitespace (with
+the same warning as `ci.checksums --rehash`), then stages the lock. A file whose statements
+changed is refused, one line each, exit 1: a run over all files (`pre-commit run --hook-stage
+manual --all-files`) must not accept a real edit of an applied migration. Files whose entry is
+current, or that the lock lacks (`migration-lock-update` adds them), are left alone.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ci import checksums, fixes, lockfile
+from ci.cli import parse
+from ci.model import InputError
+from hooks._common import stage
+
+HOOK = "migration-lock-rehash"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    with fixes.run_by_pre_commit():
+        args = parse(checksums.build_parser(), tokens)
+        lock = args.lock or lockfile.default_path(args.migrations_dir)
+        try:
+            rewritten, refused = checksums.accept_comment_edits(
+                args.migrations_dir, lock, [str(f) for f in args.files]
+            )
+        except InputError as error:
+            print(f"{HOOK}: {error}", file=sys.stderr)
+            return 2
+    for line in refused:
+        print(line)
+    code = 1 if refused else 0
+    return (stage(lock) or code) if rewritten else code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
