@@ -111,6 +111,32 @@ def _no_merge_base(ref: str, root: Path) -> str:
     return message
 
 
+DEFAULT_BRANCHES = ("main", "master")
+
+
+def default_branch(cwd: Path, remotes: Iterable[str]) -> str | None:
+    """The branch work is merged into, as a remote-tracking ref such as `origin/main`: for the
+    first of `remotes` that has one, its default branch (`<remote>/HEAD`, which `git clone`
+    records), else `<remote>/main` or `<remote>/master` (a remote added with `git remote add`
+    has no `<remote>/HEAD` until `git remote set-head <remote> --auto`). None when no remote has
+    one, or outside a repository. Local branches do not count: a local `main` may be far behind
+    what the remote has merged."""
+    try:
+        root = repo_root(cwd)
+    except RefError:
+        return None
+    for remote in dict.fromkeys(remotes):
+        for name in ("HEAD", *DEFAULT_BRANCHES):
+            ref = f"refs/remotes/{remote}/{name}"
+            with suppress(RefError):
+                _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+                if name != "HEAD":
+                    return f"{remote}/{name}"
+                # the branch it points at, as users name it in messages: origin/main
+                return _git(root, "symbolic-ref", "--quiet", "--short", ref).decode().strip()
+    return None
+
+
 def _prefix(directory: Path) -> tuple[Path, str]:
     """(repository root, directory relative to it as 'a/b/' or '' for the root)."""
     root = repo_root(directory)
@@ -242,8 +268,6 @@ def hook_refs(environ: Mapping[str, str] | None = None) -> tuple[str | None, str
 
 # ---- the branch this one merges into, when no --base-ref is given -----------------------------
 
-DEFAULT_BRANCHES = ("main", "master")
-
 
 def target_branch(directory: Path) -> str | None:
     """The branch this work will be merged into, found without a `--base-ref`: the remote's
@@ -257,15 +281,13 @@ def target_branch(directory: Path) -> str | None:
         root = repo_root(directory)
     except RefError:
         return None
-    remote = _current_remote(root)
-    candidates = [f"{remote}/HEAD", *(f"{remote}/{b}" for b in DEFAULT_BRANCHES), *DEFAULT_BRANCHES]
-    for candidate in candidates:
+    remote_branch = default_branch(root, [_current_remote(root)])
+    if remote_branch is not None:
+        return remote_branch
+    for name in DEFAULT_BRANCHES:
         with suppress(RefError):
-            _git(root, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
-            if candidate.endswith("/HEAD"):  # name the branch it points at, as users know it
-                full = _git(root, "symbolic-ref", "--short", "-q", f"refs/remotes/{candidate}")
-                return full.decode().strip() or candidate
-            return candidate
+            _git(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}^{{commit}}")
+            return name
     return None
 
 

@@ -38,8 +38,8 @@ class Base:
         self.head: dict[str, int] = {"main": 0, "seed": 0}
 
     def add(self, relative: str, *, taken_only: bool = False) -> None:
-        """Count `relative` in; `taken_only`: its number is taken, but the file is not one this
-        branch has merged (it is on the tip of the base ref only)."""
+        """Count `relative` in; `taken_only`: its number is taken, but this branch's file of
+        that name is not the ref's (it was written here, under the same name)."""
         folder, _, name = relative.rpartition("/")
         parsed = parse_name(name)
         if parsed is None or folder not in ("", *MAIN_FOLDERS, SEED_FOLDER):
@@ -51,19 +51,51 @@ class Base:
 
 
 def base_at(ref: str, migrations_dir: Path) -> Base:
-    """What `ref` has (names only, `git ls-tree`): a migration is new when the merge base of HEAD
-    and `ref` lacks it (a branch behind `ref` has not deleted `ref`'s newer files), and must be
-    numbered above the highest number on the tip of `ref` (another branch may have taken it)."""
+    """What `ref` has (names only, `git ls-tree`), for MG108: a migration is new when neither
+    the merge base of HEAD and `ref` nor the tip of `ref` has it, and a new one must be numbered
+    above the highest number on the tip of `ref` (another branch may have taken it).
+
+    A file on the tip is never new work of this branch: a branch behind `ref` has not deleted
+    `ref`'s newer files, and in the middle of `git merge ref` (or after it) they are `ref`'s,
+    however HEAD stands. So when two files clash, the one to rename is always this branch's."""
     from ci import gitrefs
 
     base = Base(ref)
     merge_base = gitrefs.merge_base(ref, migrations_dir)
-    for relative in gitrefs.list_files_at_commit(merge_base, migrations_dir):
+    merged = gitrefs.list_files_at_commit(merge_base, migrations_dir)
+    for relative in merged:
         base.add(relative)
     if merge_base != gitrefs.resolve_ref(ref, migrations_dir):
-        for relative in gitrefs.list_files(ref, migrations_dir):
-            base.add(relative, taken_only=True)
+        tip = gitrefs.list_files(ref, migrations_dir)
+        own = _written_here(migrations_dir, {p: b for p, b in tip.items() if p not in merged})
+        for relative in tip:
+            base.add(relative, taken_only=relative in own)
     return base
+
+
+def _written_here(migrations_dir: Path, tip_only: dict[str, str]) -> set[str]:
+    """Of the files only the tip of the base ref has ({path: blob}), those this directory holds
+    with other content: this branch's own file that happens to have the same name. Only these
+    few files are read (checksums ignore a BOM and line endings, as everywhere)."""
+    from ci import gitrefs
+    from ci.sqltext import checksum
+
+    present = {p: b for p, b in tip_only.items() if (migrations_dir / p).is_file()}
+    blobs = gitrefs.read_blobs(migrations_dir, present.values())
+    return {
+        relative
+        for relative, blob in present.items()
+        if _checksum_of(migrations_dir / relative) != checksum(blobs[blob])
+    }
+
+
+def _checksum_of(path: Path) -> str | None:
+    from ci.sqltext import checksum
+
+    try:
+        return checksum(path.read_bytes())
+    except OSError:
+        return None  # unreadable: not known to be the base ref's file
 
 
 def find_problems(catalog: Catalog, *, base: Base | None = None) -> list[Finding]:
@@ -90,16 +122,28 @@ def _track_problems(
     highest = max(m.version for m in migrations)
     free = iter(range(max(highest, base.head[track] if base else 0) + 1, 10**9))
     if base is not None:
+        kept = {m.version: m for m in migrations if _relative(root, m.path) in base.paths}
         for m in migrations:
             if _relative(root, m.path) not in base.paths and m.version <= base.head[track]:
                 renumbered.add(m.path)
-                yield _behind_base(m, base, track, next(free))
+                yield _behind_base(m, base, track, next(free), keeps=kept.get(m.version))
     yield from _duplicates(root, migrations, base, renumbered, free)
     yield from _gaps(migrations)
 
 
-def _behind_base(m: Migration, base: Base, track: str, number: int) -> Finding:
+def _behind_base(
+    m: Migration, base: Base, track: str, number: int, *, keeps: Migration | None
+) -> Finding:
+    """MG108 for `m`; `keeps`: the base ref's file with the same number, if this tree has it
+    (after `git merge`): the rollback file of that number is then the base ref's, not m's."""
     head = label_of(track, base.head[track])
+    rollback = ""
+    if track == "main" and keeps is None:
+        rollback = " (and its rollback file)"
+    elif track == "main" and keeps is not None:
+        own = f"{ROLLBACK_FOLDER}/{number:0{len(_number(m))}d}_rollback.sql"
+        theirs = f"{ROLLBACK_FOLDER}/{_number(keeps)}_rollback.sql"
+        rollback = f", with its own rollback file {own} ({theirs} undoes {keeps.path.name})"
     return Finding(
         CHECK,
         "MG108",
@@ -107,8 +151,7 @@ def _behind_base(m: Migration, base: Base, track: str, number: int) -> Finding:
         None,
         f"new migration {m.label} is numbered at or below {head}, the highest on {base.ref} "
         "(another branch took the number; git merges both files without a conflict)",
-        f"rename it to {_renamed(m, number)}"
-        + (" (and its rollback file)" if track == "main" else ""),
+        f"rename it to {_renamed(m, number)}{rollback}",
     )
 
 
@@ -225,8 +268,11 @@ def _rollback_problems(catalog: Catalog) -> Iterator[Finding]:
 
 
 def _missing_rollbacks(catalog: Catalog, *, skip: set[Path]) -> Iterator[Finding]:
+    # a file told to take another number leaves the rollback file of its old number behind,
+    # for the file that keeps the number
+    left_behind = {m.version for m in catalog.main if m.path in skip and m.rollback is not None}
     for m in catalog.main:
-        if m.rollback is not None or m.path in skip:
+        if m.rollback is not None or m.path in skip or m.version in left_behind:
             continue
         try:
             if m.directives.irreversible is not None:

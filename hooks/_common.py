@@ -12,8 +12,10 @@ pre-push or `pre-commit run --from-ref A --to-ref B`, PRE_COMMIT_FROM_REF / PRE_
   `feature` is checked out checks `main`. The commit is checked out into a temporary git
   worktree (removed afterwards) and the check runs there, so file names in its output read as
   usual.
-- FROM_REF becomes `--base-ref` only for checks that declare that option (read from the check's
-  own parser, so a check that gains or loses an option needs no change here).
+- With refs handed over, checks that declare `--base-ref` (read from the check's own parser, so
+  a check that gains or loses an option needs no change here) get the remote's default branch
+  as `--base-ref`, unless the command line or the config names one (`comparison_base`). FROM_REF
+  only decides whether the push touches migrations at all.
 - Every "To fix" a hook prints names a pre-commit command (ci/fixes.py): the user's shell has
   no `ci` module, only pre-commit's environment has it.
 """
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from ci import fixes
 from ci.config import DEFAULT_CONFIG
-from ci.gitrefs import RefError, changed_paths, checked_out, hook_refs
+from ci.gitrefs import RefError, changed_paths, checked_out, default_branch, hook_refs
 
 # Besides migrations, a change to one of these files can change a verdict.
 ALSO_CONCERNED = (".sql", ".lock", DEFAULT_CONFIG)
@@ -89,13 +91,38 @@ def could_not_run(check: str, error: RefError) -> int:
 
 
 def declared_ref_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
-    """`--base-ref FROM_REF` when the check's parser declares `--base-ref` and the user gave
-    none: a check without it (apply_empty) must not be handed an option it refuses."""
-    from_ref, _ = hook_refs()
+    """`--base-ref BRANCH` (see `comparison_base`) when pre-commit handed over refs, the check's
+    parser declares `--base-ref` and neither the command line nor the config gave one: a check
+    without it (apply_empty) must not be handed an option it refuses."""
+    from_ref, to_ref = hook_refs()
     action = parser._option_string_actions.get("--base-ref")
-    if from_ref is None or action is None or getattr(args, action.dest, None) is not None:
+    handed_over = from_ref is not None or to_ref is not None
+    if not handed_over or action is None or getattr(args, action.dest, None) is not None:
         return []
-    return ["--base-ref", from_ref]
+    base = comparison_base(from_ref)
+    return [] if base is None else ["--base-ref", base]
+
+
+def comparison_base(from_ref: str | None) -> str | None:
+    """The branch the pushed commit is compared with: the remote's default branch.
+
+    "Applied" and "numbered above the highest" are about the branch everything is merged into,
+    not about the previous push of the same branch: a file that came with `git merge
+    origin/main` (or a rebase onto it) is not new work, and a file that only the remote copy of
+    this feature branch has is applied nowhere. FROM_REF (the remote's previous tip of the
+    pushed branch) is used only when the remote has no default branch git knows of, with a note.
+    """
+    remotes = [os.environ.get("PRE_COMMIT_REMOTE_NAME") or "origin", "origin"]
+    branch = default_branch(Path.cwd(), remotes)
+    if branch is not None or from_ref is None:
+        return branch
+    print(
+        f"no default branch known for {' or '.join(dict.fromkeys(remotes))} "
+        f"(<remote>/HEAD, /main or /master): comparing with the remote's previous tip "
+        f"{from_ref[:7]}; set base_ref in {DEFAULT_CONFIG} to name your integration branch",
+        file=sys.stderr,
+    )
+    return from_ref
 
 
 @contextmanager
