@@ -1046,9 +1046,13 @@ class Runner:
     def _run_file(self, file: SqlFile, *, rollback: bool = False) -> int:
         """Execute a file's statements in the current transaction (or autocommit); rows changed.
 
-        Connection settings the file changed (RESTORED_PRAGMAS) are set back afterwards, also
-        when a statement failed: they must not leak into the runner's bookkeeping or the next
-        migration."""
+        Connection settings the file changed (RESTORED_PRAGMAS) are set back afterwards, and
+        the temporary objects it created are dropped, also when a statement failed: they must
+        not leak into the runner's bookkeeping or the next migration."""
+        with self.temp_objects_dropped():
+            return self._run_statements(file, rollback=rollback)
+
+    def _run_statements(self, file: SqlFile, *, rollback: bool) -> int:
         before = self.conn.total_changes
         screen = self.gate.new_screen(
             no_transaction=file.directives.no_transaction, rollback=rollback
@@ -1066,6 +1070,41 @@ class Runner:
             if screen.saved:
                 gate.restore(screen)
         return self.conn.total_changes - before
+
+    @contextmanager
+    def temp_objects_dropped(self) -> Iterator[None]:
+        """Drop the temporary tables, views, triggers and indexes made inside the block.
+
+        Each migration would run on a fresh connection if run on its own; in one run they
+        share this one, and a temp table left behind would shadow the main table of the same
+        name in the next migration (its UPDATE would change the copy), a temp trigger would
+        fire in it. Objects that existed before (a --setup's) are left alone. Inside the
+        migration's transaction the drops are part of it (SQLite's temp schema is
+        transactional), so they commit or roll back with it."""
+        kept = set(self.temp_objects())
+        try:
+            yield
+        except BaseException:
+            with suppress(sqlite3.Error):  # the migration's own error is the one to report
+                self._drop_temp_objects(kept)
+            raise
+        self._drop_temp_objects(kept)
+
+    def temp_objects(self) -> list[tuple[str, str]]:
+        """(type, name) of every object in the temp schema, triggers first, tables last: the
+        order they can be dropped in (dropping a table also drops its indexes and triggers)."""
+        rows = self.conn.execute(
+            "SELECT type, name FROM sqlite_temp_master "
+            "WHERE type IN ('trigger', 'view', 'index', 'table') ORDER BY "
+            "CASE type WHEN 'trigger' THEN 0 WHEN 'view' THEN 1 WHEN 'index' THEN 2 ELSE 3 END"
+        ).fetchall()
+        return [(str(kind), str(name)) for kind, name in rows]
+
+    def _drop_temp_objects(self, kept: set[tuple[str, str]]) -> None:
+        for kind, name in self.temp_objects():
+            if (kind, name) not in kept and not name.startswith("sqlite_"):
+                quoted = '"' + name.replace('"', '""') + '"'
+                self.conn.execute(f"DROP {kind.upper()} IF EXISTS temp.{quoted}")
 
     def _screened(self, file: SqlFile, statement: Statement, word: str, screen: Screen) -> None:
         """Run a statement that may be transaction control, a PRAGMA, an ATTACH or a change to
