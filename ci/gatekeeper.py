@@ -45,6 +45,8 @@ from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ci.sqltext import strip_comments
+
 if TYPE_CHECKING:  # aliases for the type checker only: building them costs start-up time
     from typing import TypeAlias
 
@@ -212,6 +214,7 @@ class Screen:
         "rollback",
         "saved",
         "savepoints",
+        "sql",
         "word",
     )
 
@@ -221,6 +224,7 @@ class Screen:
         self.rollback = rollback  # a rollback file: its DELETE of its own row is ignored
         self.leading = False  # the statement is one of the file's leading PRAGMA foreign_keys
         self.word = ""  # the statement's first word, as written (END for a COMMIT)
+        self.sql = ""  # the statement being decided
         self.savepoints: list[str] = []  # opened by this file and not yet released
         self.pending: Action | None = None  # the savepoint statement being run
         self.saved: dict[str, object] = {}  # RESTORED_PRAGMAS changed: their values before
@@ -255,6 +259,9 @@ class Screen:
 
 
 def _transaction(screen: Screen, operation: str | None, _: str | None) -> Verdict:
+    swallowed = _statement_taken_as_name(screen.sql)
+    if swallowed is not None:
+        return Verdict(REFUSE, swallowed)
     why = (
         "each statement of a @no-transaction migration commits on its own"
         if screen.no_transaction
@@ -283,6 +290,35 @@ def _savepoint(screen: Screen, operation: str | None, name: str | None) -> Verdi
         )
     screen.pending = (SAVEPOINT, operation, name)
     return None
+
+
+# Words that start a statement and that SQLite also accepts as a transaction's name. After a
+# lost `;` (`BEGIN TRANSACTION⏎ANALYZE;`) the next statement becomes the name of the transaction
+# statement, which the runner ignores: the statement would vanish without a word.
+STATEMENT_KEYWORDS = frozenset(
+    (
+        "ANALYZE", "ATTACH", "BEGIN", "COMMIT", "DETACH", "END", "EXPLAIN", "PRAGMA",
+        "REINDEX", "RELEASE", "REPLACE", "ROLLBACK", "SAVEPOINT", "VACUUM", "WITH",
+    )
+)  # fmt: skip
+_TRANSACTION_NAME = re.compile(
+    r"\s*(BEGIN|COMMIT|END|ROLLBACK)(?:\s+(?:DEFERRED|IMMEDIATE|EXCLUSIVE))?\s+TRANSACTION"
+    r"\s+([A-Za-z_][A-Za-z_0-9$]*)\s*;?\s*\Z",
+    re.IGNORECASE,
+)
+
+
+def _statement_taken_as_name(sql: str) -> str | None:
+    """Why a transaction statement named after a statement keyword (unquoted) fails the
+    migration, or None. A quoted name is written on purpose and stays an ordinary name."""
+    match = _TRANSACTION_NAME.match(strip_comments(sql))
+    if match is None or match[2].upper() not in STATEMENT_KEYWORDS:
+        return None
+    word, name = match[1].upper(), match[2].upper()
+    return (
+        f"`{word} TRANSACTION {name}` names its transaction {name}: a `;` is probably missing "
+        f"after TRANSACTION (the {name} statement would not run)"
+    )
 
 
 NO_TRANSACTION_SAVEPOINT = (
@@ -537,6 +573,7 @@ class Gate:
         """
         self._save_pragma(screen, sql)
         screen.created.clear()
+        screen.sql = sql
         self.screen, self.verdict = screen, None
         _set_authorizer(self.conn, self.authorize)
         try:

@@ -66,11 +66,14 @@ def check(ctx: FileContext) -> Iterator[Hit]:
             continue
         if action[0] not in (TRANSACTION, SAVEPOINT):
             continue  # not one (a trigger's BEGIN ... END is a CREATE TRIGGER), or no SQL
+        screen.sql = sql.statement.sql
         verdict = screen.decide(*action)
         if verdict is None:
             screen.ran()
         elif verdict.kind == IGNORE:
             yield Hit(sql, f"explicit {sql.keyword}: {verdict.reason}", FIX)
+        elif action[0] == TRANSACTION:  # a transaction named after the next statement
+            yield Hit(sql, verdict.reason, FIX_SYNTAX)
         else:
             yield Hit(sql, f"{sql.keyword}: the runner refuses it: {verdict.reason}", FIX_SAVEPOINT)
 
@@ -101,6 +104,12 @@ CASES = (
         "commit with a name and comments",
         "data",
         "UPDATE t SET s = 1 WHERE id = 2;\n/*x*/ commit /*y*/ TRANSACTION tx;\n",
+        "fail",
+    ),
+    LintCase(
+        "transaction named by a lost semicolon",
+        "schema",
+        "CREATE INDEX t_s ON t(s);\nBEGIN TRANSACTION\nANALYZE;\n",
         "fail",
     ),
     LintCase(
