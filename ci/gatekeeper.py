@@ -97,6 +97,8 @@ REFUSED_PRAGMAS = {
     "that break CHECK constraints",
     "writable_schema": "it edits SQLite's schema table directly; writing schema by hand on "
     "production is never a migration's job",
+    "hard_heap_limit": "it can only ever lower the process's memory limit, so the runner could "
+    "not set it back, and the next migrations would fail for lack of memory",
 }
 # Connection settings a migration may change for its own statements: the runner reads each one
 # before the migration changes it and sets it back after the migration, failed or not, so that
@@ -129,6 +131,15 @@ RESTORED_PRAGMAS: dict[str, str | None] = {
     "wal_autocheckpoint": None,
     "journal_size_limit": None,
     "locking_mode": None,
+    "max_page_count": None,  # a lower limit would make the next migrations fail "full"
+    "soft_heap_limit": None,  # for the whole process
+    "read_uncommitted": None,
+}
+# Per-connection settings deliberately neither set back nor refused, and why.
+UNRESTORED_PRAGMAS = {
+    "temp_store": "it only decides where temporary data is kept (memory or a file), not what any "
+    "statement does; SQLite cannot change it inside a transaction, where the runner would set "
+    "it back",
 }
 
 # The pragmas a migration may run in a check (deny by default). The checks run on a throwaway

@@ -131,16 +131,16 @@ def test_max_page_count_does_not_carry_into_the_next_migration(
 
 
 def test_every_per_connection_setting_is_restored_or_refused() -> None:
-    """The list is data: a per-connection setting SQLite documents is either set back after
-    the migration, refused, or read-only/per-database (and named here as such)."""
-    from ci.gatekeeper import REFUSED_PRAGMAS, RESTORED_PRAGMAS
+    """The lists are data: a per-connection setting SQLite documents is set back after the
+    migration, refused, or left as set with the reason written down."""
+    from ci.gatekeeper import REFUSED_PRAGMAS, RESTORED_PRAGMAS, UNRESTORED_PRAGMAS
 
     per_connection = {
         "max_page_count", "cache_size", "mmap_size", "busy_timeout", "soft_heap_limit",
         "hard_heap_limit", "threads", "temp_store", "analysis_limit", "automatic_index",
-        "cell_size_check", "cache_spill", "query_only", "recursive_triggers",
+        "cell_size_check", "cache_spill", "query_only", "recursive_triggers", "read_uncommitted",
     }  # fmt: skip
-    handled = set(RESTORED_PRAGMAS) | set(REFUSED_PRAGMAS)
+    handled = set(RESTORED_PRAGMAS) | set(REFUSED_PRAGMAS) | set(UNRESTORED_PRAGMAS)
     assert per_connection - handled == set()
 
 
@@ -158,3 +158,17 @@ def test_a_check_runs_a_read_of_schema_version_columns(write_tree: WriteTree) ->
     )
     done = _run("ci.apply_empty", root)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_hard_heap_limit_is_refused(write_tree: WriteTree, tmp_path: Path) -> None:
+    """It can only be lowered, never set back: refused, naming the file and line."""
+    root = write_tree(
+        {
+            f"{MIGRATIONS}/schema/0001_t.sql": TABLE,
+            f"{MIGRATIONS}/data/0002_heap.sql": "UPDATE t SET x = 1;\n"
+            "PRAGMA hard_heap_limit = 100000;\n",
+        }
+    )
+    done = _run("ci.migrate", root, "--db", str(tmp_path / "db"), "--no-backup")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "0002_heap.sql:2" in done.stdout + done.stderr and "hard_heap_limit" in done.stdout
