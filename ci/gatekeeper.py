@@ -225,6 +225,7 @@ class Screen:
         "rollback",
         "saved",
         "savepoints",
+        "schema_writable",
         "sql",
         "word",
     )
@@ -236,6 +237,7 @@ class Screen:
         self.leading = False  # the statement is one of the file's leading PRAGMA foreign_keys
         self.word = ""  # the statement's first word, as written (END for a COMMIT)
         self.sql = ""  # the statement being decided
+        self.schema_writable = False  # writable_schema was on when the statement started
         self.savepoints: list[str] = []  # opened by this file and not yet released
         self.pending: Action | None = None  # the savepoint statement being run
         self.saved: dict[str, object] = {}  # RESTORED_PRAGMAS changed: their values before
@@ -406,8 +408,16 @@ def _write(screen: Screen, table: str | None, _: str | None, action: int) -> Ver
     name = (table or "").lower()
     if name in BOOKKEEPING_TABLES:
         return bookkeeping_refused(name, f"this statement {_WRITES[action]}")
-    # (DDL writes the schema table too: that is SQLite's own bookkeeping, not the file's)
-    if screen.check and name in SCHEMA_TABLES and screen.word not in DDL_WORDS:
+    # DDL writes the schema table too, and so does SQLite when a statement first uses a
+    # table-valued function (`SELECT * FROM pragma_table_info('t')`): that is SQLite's own
+    # bookkeeping, not the file's. The file can write the schema table only while
+    # writable_schema is on (SQLite refuses it otherwise), so only then is a report one.
+    if (
+        screen.check
+        and screen.schema_writable
+        and name in SCHEMA_TABLES
+        and screen.word not in DDL_WORDS
+    ):
         return Verdict(
             REFUSE,
             f"writing {name} is not allowed in a check: " + REFUSED_BECAUSE["writable_schema"],
@@ -585,6 +595,7 @@ class Gate:
         self._save_pragma(screen, sql)
         screen.created.clear()
         screen.sql = sql
+        screen.schema_writable = screen.check and self._schema_writable()
         self.screen, self.verdict = screen, None
         _set_authorizer(self.conn, self.authorize)
         try:
@@ -653,6 +664,16 @@ class Gate:
         finally:
             self._install()
         return None
+
+    def _schema_writable(self) -> bool:
+        """Whether writable_schema is on (a --setup may have turned it on), asked with no
+        authorizer: the gate's own question is nobody else's business."""
+        _set_authorizer(self.conn, None)
+        try:
+            row = self.conn.execute("PRAGMA writable_schema").fetchone()
+        finally:
+            self._install()
+        return bool(row and row[0])
 
     def prepares(self, sql: str) -> None:
         """Prepare `sql` (EXPLAIN: nothing runs) with every action the rules decide ignored:

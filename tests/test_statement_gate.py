@@ -172,3 +172,20 @@ def test_hard_heap_limit_is_refused(write_tree: WriteTree, tmp_path: Path) -> No
     done = _run("ci.migrate", root, "--db", str(tmp_path / "db"), "--no-backup")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "0002_heap.sql:2" in done.stdout + done.stderr and "hard_heap_limit" in done.stdout
+
+
+def test_a_check_still_refuses_a_real_write_of_the_schema_table(write_tree: WriteTree) -> None:
+    """With writable_schema turned on behind the gate's back (a --setup), a statement that
+    really writes sqlite_master is still a finding."""
+    root = write_tree(
+        {
+            "schema_setup.py": "import sqlite3\n\ndef setup(conn):\n"
+            "    sqlite3.Connection.execute(conn, 'PRAGMA writable_schema = ON')\n",
+            f"{MIGRATIONS}/schema/0001_t.sql": TABLE,
+            f"{MIGRATIONS}/data/0002_edit.sql": "SELECT * FROM pragma_table_info('t');\n"
+            "UPDATE sqlite_master SET sql = sql || ' ' WHERE name = 't';\n",
+        }
+    )
+    done = _run("ci.apply_empty", root, "--setup", "schema_setup:setup")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "0002_edit.sql:2" in done.stdout and "writing sqlite_master" in done.stdout, done.stdout
