@@ -147,7 +147,8 @@ def run_all(argv: list[str]) -> int:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
     say_once(collector.errors)
-    reports.emit(collector.reports, fmt=args.format, junit=args.junit)
+    if not reports.emit(collector.reports, fmt=args.format, junit=args.junit):
+        return 2
     if 2 in codes:
         return 2
     return 1 if any(r.failed for r in collector.reports) else 0

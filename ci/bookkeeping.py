@@ -74,6 +74,20 @@ CREATE_TABLE = f"""CREATE TABLE {MAIN_TABLE} (
 CREATE_INDEX = (
     f"CREATE UNIQUE INDEX main.{IDENTITY_INDEX} ON {TABLE} (migration_type = 'seed', version)"
 )
+LOG_COLUMNS = (
+    "id",
+    "logged_at",
+    "action",
+    "version",
+    "migration_type",
+    "description",
+    "file_hash",
+    "execution_time_ms",
+    "rows_affected",
+    "error",
+    "cleared_at",
+    "applied_by",
+)
 CREATE_LOG = f"""CREATE TABLE IF NOT EXISTS {MAIN_LOG_TABLE} (
     id INTEGER PRIMARY KEY,
     logged_at TEXT NOT NULL,
@@ -279,12 +293,29 @@ def state(conn: sqlite3.Connection) -> str:
     index = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (IDENTITY_INDEX,)
     ).fetchone()
-    log = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (LOG_TABLE,)
-    ).fetchone()
     if index is None or not set(COLUMNS) <= set(have):
         return "legacy"
-    return "current" if log else "missing"
+    return "current" if _is_our_log(columns(conn, LOG_TABLE)) else "missing"
+
+
+def _is_our_log(have: list[str]) -> bool:
+    return bool(have) and set(LOG_COLUMNS) <= set(have)
+
+
+def _foreign_log(have: list[str]) -> str:
+    """Why a `schema_version_log` of another shape (another tool's, a hand-made one) stops the
+    runner: every run reads its dirty marks and appends to it."""
+    return (
+        f"table {LOG_TABLE} ({', '.join(have)}) exists but is not migration-guard's attempt log; "
+        f"rename it (ALTER TABLE {LOG_TABLE} RENAME TO ...) or drop it, then run again"
+    )
+
+
+def _refuse_a_foreign_log(conn: sqlite3.Connection) -> None:
+    """Before anything is created or rebuilt."""
+    have = columns(conn, LOG_TABLE)
+    if have and not _is_our_log(have):
+        raise UpgradeRefused(_foreign_log(have))
 
 
 def create_or_upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> str:
@@ -297,6 +328,7 @@ def create_or_upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> str
     found = state(conn)
     if found == "current":
         return "none"
+    _refuse_a_foreign_log(conn)
     conn.execute(CREATE_LOG)
     if found == "legacy":
         _upgrade(conn, kinds)
@@ -601,8 +633,11 @@ def _log(
 
 def open_marks(conn: sqlite3.Connection) -> list[DirtyMark]:
     """Dirty marks not yet cleared, oldest first ([] when there is no log table)."""
-    if not columns(conn, LOG_TABLE):
+    have = columns(conn, LOG_TABLE)
+    if not have:
         return []
+    if not _is_our_log(have):
+        raise InputError(f"{database_file(conn)}: {_foreign_log(have)}")
     rows = conn.execute(
         f"SELECT id, logged_at, version, migration_type, description, file_hash, "
         f"COALESCE(rows_affected, 0), error, applied_by FROM {MAIN_LOG_TABLE} "

@@ -421,8 +421,8 @@ def run_check(
         return _could_not_run(check, f"internal error: {type(error).__name__}: {error}", args)
     if collector is not None:
         collector.reports.append(report)
-    else:
-        emit([report], args)
+    elif not emit([report], args):
+        return 2
     return report.exit_code
 
 
@@ -450,8 +450,8 @@ def _could_not_run(check: str, message: str, args: argparse.Namespace) -> int:
     return 2
 
 
-def emit(reports_: Sequence[Report], args: argparse.Namespace, *, text: bool = True) -> None:
-    reports.emit(reports_, fmt=args.format, junit=args.junit, text=text)
+def emit(reports_: Sequence[Report], args: argparse.Namespace, *, text: bool = True) -> bool:
+    return reports.emit(reports_, fmt=args.format, junit=args.junit, text=text)
 
 
 @contextmanager

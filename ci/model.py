@@ -14,7 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from ci.findings import Finding, Record
-from ci.sqltext import LazyPattern, Statement, checksum, split_statements
+from ci.sqltext import LazyPattern, Statement, checksum, directive_lines, split_statements
 
 MAIN_FOLDERS = ("schema", "data")
 SEED_FOLDER = "seed"
@@ -29,7 +29,6 @@ NAME = re.compile(r"^(?P<number>\d{4,})_(?P<slug>[a-z0-9_]+)\.sql$")
 FIRST_VERSION, LAST_VERSION = 1, 999_999_999
 VERSION_RANGE = f"{FIRST_VERSION:04d} and {LAST_VERSION}"
 LOOSE_NAME = LazyPattern(r"^(?P<number>-?\d+)[_-]?(?P<rest>.*)$")
-DIRECTIVE = LazyPattern(r"^--\s*@(?P<word>[A-Za-z][\w-]*)\s*(?P<args>.*?)\s*$")
 KNOWN_DIRECTIVES = ("irreversible", "no-transaction", "batch", "progress", "allow-row-loss")
 
 
@@ -333,17 +332,7 @@ def decode_sql(data: bytes, path: Path | str) -> str:
 def parse_directives(text: str, path: Path | str) -> Directives:
     """Read the `-- @word args` lines before the first statement; unknown words are errors."""
     found: dict[str, str] = {}
-    if "@" not in text:  # most files: no line of theirs needs reading
-        return _directives_from(found)
-    for number, line in enumerate(text.split("\n"), start=1):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if not stripped.startswith("--"):
-            break
-        match = DIRECTIVE.match(stripped)
-        if match is None:
-            continue
+    for number, match in directive_lines(text):
         word, args = match["word"].lower(), match["args"]
         if word not in KNOWN_DIRECTIVES:
             known = ", ".join(f"@{w}" for w in KNOWN_DIRECTIVES)

@@ -77,7 +77,8 @@ def run_report(
     except sqlite3.Error as error:
         print(f"{check}: {db}: {error}", file=sys.stderr)
         return 2
-    reports.emit([report], fmt=args.format, junit=args.junit)
+    if not reports.emit([report], fmt=args.format, junit=args.junit):
+        return 2
     return report.exit_code
 
 

@@ -471,9 +471,11 @@ def emit(
     junit: Path | None = None,
     text: bool = True,
     out: TextIO | None = None,
-) -> None:
-    """Write a run's reports in every form asked for. `text=False` when stderr already said it."""
+) -> bool:
+    """Write a run's reports in every form asked for. `text=False` when stderr already said it.
+    False when the --junit file could not be written (the run then exits 2, not 0)."""
     out = out if out is not None else sys.stdout
+    written = True
     if junit is not None:
         from ci.outputs import OutputRefused
 
@@ -481,6 +483,10 @@ def emit(
             write_junit(reports, junit)
         except OutputRefused as refused:
             print(f"error: {refused}", file=sys.stderr)
+            written = False
+        except OSError as error:
+            print(f"error: --junit {junit}: cannot write: {error.strerror}", file=sys.stderr)
+            written = False
     fmt = resolve_format(fmt)
     if fmt == "github":
         github_files(reports, junit)
@@ -496,3 +502,4 @@ def emit(
         # The reader left (`... | head`); the exit code still carries the result. Point stdout
         # at /dev/null so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return written

@@ -242,14 +242,43 @@ _CODE_OR_COMMENT = LazyPattern(
 )
 
 
+# A directive: a `-- @word args` line among the comments before the first statement. SQLite
+# skips it as a comment, but it changes how the file is run (@no-transaction, @batch, ...).
+DIRECTIVE = LazyPattern(r"^--\s*@(?P<word>[A-Za-z][\w-]*)\s*(?P<args>.*?)\s*$")
+
+
+def directive_lines(text: str) -> Iterator[tuple[int, re.Match[str]]]:
+    """(line number, match) of each directive line: the `--` lines before the first statement."""
+    if "@" not in text:  # most files: no line of theirs needs reading
+        return
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("--"):
+            break
+        match = DIRECTIVE.match(stripped)
+        if match is not None:
+            yield number, match
+
+
 def code_fingerprint(text: str) -> str:
-    """A hash of the statements' tokens, comments and whitespace removed.
+    """A hash of the statements' tokens and the directives, comments and whitespace removed.
 
     Two versions of a file with equal fingerprints differ only in whitespace (including line
     breaks and spaces around punctuation, `(a)` vs `( a )`) or comments. Whitespace inside a
-    string literal is data, so `'a  b'` vs `'a b'` is a statement change.
+    string literal is data, so `'a  b'` vs `'a b'` is a statement change, and so is adding,
+    removing or changing a directive. A file without directives hashes as it always did, so
+    fingerprints recorded before directives counted still compare equal.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # as the checksum does (SPEC 3.1)
     # one pass: a comment matches (as an empty token, dropped) where strip_comments would
     # have removed it, so the tokens are those of the text with its comments stripped
-    return _sha256("\x1f".join(filter(None, _CODE_OR_COMMENT.findall(text))).encode())
+    tokens = list(filter(None, _CODE_OR_COMMENT.findall(text)))
+    directives = [
+        " ".join([f"@{match['word'].lower()}", *match["args"].split()])
+        for _, match in directive_lines(text.removeprefix("\ufeff"))
+    ]
+    if directives:  # kept apart from the statements' tokens by a separator no token contains
+        tokens = [*directives, "\x1e", *tokens]
+    return _sha256("\x1f".join(tokens).encode())

@@ -269,6 +269,60 @@ def test_an_upgrade_that_would_lose_something_is_refused_before_any_change(
     assert dump(db) == before
 
 
+FOREIGN_LOG = (
+    "CREATE TABLE schema_version_log (x TEXT); INSERT INTO schema_version_log VALUES ('mine');"
+)
+
+
+def full_dump(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY); "
+        "INSERT INTO schema_version VALUES (1);",
+        "",  # no schema_version yet
+    ],
+    ids=["legacy_schema_version", "no_schema_version"],
+)
+def test_a_schema_version_log_of_another_shape_is_one_line_before_any_change(
+    write_tree: WriteTree, tmp_path: Path, script: str
+) -> None:
+    root = write_tree(tree(APP))
+    db = legacy_db(tmp_path / "app.db", script + FOREIGN_LOG)
+    before = full_dump(db)
+    code, output = migrate(root, db, "--no-backup")
+    assert code in (1, 2), output
+    assert "SQLite error" not in output
+    (line,) = [x for x in output.splitlines() if "schema_version_log" in x]
+    assert "rename" in line and "(x)" in line
+    assert full_dump(db) == before
+
+
+def test_a_schema_version_log_replaced_under_current_bookkeeping_is_refused(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    root = write_tree(tree({"schema/0001_base.sql": "CREATE TABLE base (x);\n"}))
+    db = tmp_path / "app.db"
+    assert migrate(root, db, "--no-backup")[0] == 0
+    conn = sqlite3.connect(db)
+    conn.executescript("DROP TABLE schema_version_log;" + FOREIGN_LOG)
+    conn.close()
+    write_tree(tree({"schema/0002_more.sql": "CREATE TABLE more (x);\n"}))
+    before = full_dump(db)
+    code, output = migrate(root, db, "--no-backup")
+    assert code in (1, 2), output
+    assert "SQLite error" not in output
+    assert "schema_version_log" in output and "rename" in output
+    assert full_dump(db) == before
+
+
 # --- class 10: wrong values in the bookkeeping, absurd numbers ----------------------------------
 
 

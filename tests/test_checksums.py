@@ -92,6 +92,7 @@ def test_new_file_must_be_added_to_the_lock(
             "-- the patients table\nCREATE TABLE t\n    (a   INTEGER);  -- no rows yet\n",
             "only whitespace/comments",
         ),
+        ("-- @no-transaction\nCREATE TABLE t (a INTEGER);\n", "statements changed"),
     ],
 )
 def test_edit_caught_via_lock(
@@ -121,6 +122,31 @@ def test_rehash_rewrites_one_entry_loudly(locked: Path, capsys: pytest.CaptureFi
     assert code == 0, out
     assert err.startswith(f"warning: {locked / LOCK}: entry schema/0001_init.sql rewritten: v1:")
     assert checksum(target.read_bytes()) in (locked / LOCK).read_text()
+
+
+@pytest.mark.parametrize("directive", ["-- @no-transaction", "-- @batch 100", "--@irreversible x"])
+def test_the_rehash_hook_refuses_a_directive_added_to_an_applied_file(
+    locked: Path, capsys: pytest.CaptureFixture[str], directive: str
+) -> None:
+    from hooks import lock_rehash
+
+    target = locked / M / "schema/0001_init.sql"
+    lock_before = (locked / LOCK).read_text()
+    target.write_text(f"{directive}\nCREATE TABLE t (a INTEGER);\n")
+    code = lock_rehash.main(["--migrations-dir", str(locked / M), str(target)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "0001_init.sql: statements changed" in out and "not rehashed" in out
+    assert (locked / LOCK).read_text() == lock_before
+
+
+def test_a_comment_edit_of_a_file_with_a_directive_is_still_accepted(locked: Path) -> None:
+    target = locked / M / "data/0002_fill.sql"
+    target.write_text(target.read_text().replace("\nUPDATE", "\n-- why: old rows\nUPDATE"))
+    rewritten, refused = checksums.accept_comment_edits(
+        locked / M, locked / LOCK, [str(target)]
+    )  # fmt: skip
+    assert refused == [] and len(rewritten) == 1
 
 
 @pytest.mark.parametrize(

@@ -289,6 +289,22 @@ def test_duplicate_numbers_are_refused_before_anything(
 # --- edited applied files --------------------------------------------------------------------
 
 
+def test_a_directive_added_to_an_applied_file_reads_as_a_statement_change(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    root = write_tree(tree(BASE))
+    db = tmp_path / "app.db"
+    make_runner(root, db)[0].migrate()
+    edited = "-- @no-transaction\n" + BASE["schema/0001_patients.sql"]
+    write_tree(tree({**BASE, "schema/0001_patients.sql": edited}))
+    runner, _ = make_runner(root, db)
+    with pytest.raises(RunRefused) as refused:
+        runner.migrate()
+    assert "0001_patients.sql: edited after it was applied (statements changed)" in str(
+        refused.value
+    )
+
+
 def test_edited_applied_file_stops_the_run(write_tree: WriteTree, tmp_path: Path) -> None:
     root = write_tree(tree(BASE))
     db = tmp_path / "app.db"

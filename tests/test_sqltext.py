@@ -89,3 +89,24 @@ def test_code_fingerprint_tells_whitespace_and_comment_edits_from_statement_edit
     original = "CREATE TABLE t (a);\n"
     assert code_fingerprint(original) == code_fingerprint("-- why\nCREATE  TABLE t\n  (a);")
     assert code_fingerprint(original) != code_fingerprint("CREATE TABLE t (b);")
+
+
+def test_a_directive_is_part_of_the_code_fingerprint() -> None:
+    # `-- @word` lines before the first statement change how the file runs: not a comment edit
+    original = "-- the table\nCREATE TABLE t (a);\n"
+    for directive in ("-- @no-transaction", "-- @batch 500", "-- @irreversible drops data"):
+        assert code_fingerprint(original) != code_fingerprint(f"{directive}\n{original}")
+    batch = "-- @batch 500\nUPDATE t SET a = 1;\n"
+    assert code_fingerprint(batch) != code_fingerprint(batch.replace("500", "50"))
+    assert code_fingerprint(batch) == code_fingerprint(
+        "--   @batch   500 \n-- why\nUPDATE t SET a=1;"
+    )
+    # after the first statement the same text is only a comment
+    assert code_fingerprint(original) == code_fingerprint(original + "-- @no-transaction\n")
+
+
+def test_a_file_without_directives_keeps_its_recorded_fingerprint() -> None:
+    # the value recorded (lock files, schema_version.code_hash) before directives counted
+    assert code_fingerprint("-- why\nCREATE  TABLE t (a);\n") == (
+        "76e0ef47daed65ef54efcff8e311aecb5f3fb566987fc7e48d43dc9a0fbe443d"
+    )
