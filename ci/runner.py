@@ -1191,15 +1191,7 @@ class Runner:
         progress handler swallows (a Python callback cannot raise through SQLite)."""
         if time.monotonic() <= self._deadline:
             raise KeyboardInterrupt
-        raise Runaway(
-            file.path,
-            statement.line,
-            f"still running after --statement-timeout {self.statement_timeout:g} s; stopped "
-            "(a statement that never ends, such as a recursive CTE without a stop, or one "
-            "slower than the limit)",
-            "make it end (a recursive CTE needs a WHERE that stops it), or raise "
-            "--statement-timeout if it is only slow",
-        ) from None
+        raise runaway(file.path, statement.line, self.statement_timeout) from None
 
     def commit(self, file: SqlFile) -> None:
         """COMMIT the migration's transaction; a deferred foreign key that is still violated
