@@ -1,7 +1,7 @@
-"""Generated migration corpora for the SPEC 8 measurements.
+"""Generated migration corpora for the performance measurements.
 
 `write_corpus(root, n)` writes `n` migrations (main track: schema and data; seed track) with a
-rollback for every main-track migration, in the SPEC 2 subfolder layout. The SQL is simple but
+rollback for every main-track migration, in the subfolder layout. The SQL is simple but
 shaped like real projects: tables with a foreign key to the previous table, indexes, a trigger with
 a `BEGIN ... END` body, `ADD COLUMN`, `INSERT` and `UPDATE` data migrations (with a `;` inside a
 string and a comment), seeds with `INSERT OR IGNORE`. Every rollback exactly undoes its migration,

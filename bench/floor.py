@@ -4,16 +4,16 @@
 
 ORDER_FILE lists the migration files in apply order, one path per line. Every file is read and
 split into statements at the semicolons where `sqlite3.complete_statement` says one ends
-(SPEC 4); then each is applied in its own BEGIN IMMEDIATE ... COMMIT with its `schema_version`
-row (SPEC 3); with `--durable`, also its `schema_version_log` row, on a file with SQLite's
+; then each is applied in its own BEGIN IMMEDIATE ... COMMIT with its `schema_version`
+row; with `--durable`, also its `schema_version_log` row, on a file with SQLite's
 default (durable) commits. Without it, the database is opened the way a check opens its
 throwaway one (no fsync). With `--round-trip`, each main-track migration that has a rollback
 (`rollback/NNNN_*.sql` beside its folder) is then rolled back (its statements and the row's
-DELETE, in one transaction) and applied again, as SPEC 5.4 does, without the fingerprints.
+DELETE, in one transaction) and applied again, as the round trip does, without the fingerprints.
 
 That is all: no checks of files or of the database, no handling of a failure, no report. What
 ci.migrate and ci.apply_empty cost above this is the price of being a tool rather than a loop;
-what this costs above the SPEC 8 baselines is the price of doing it in Python.
+what this costs above the budgets' baselines is the price of doing it in Python.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import sqlite3
 import sys
 import time
 
-from ci.bookkeeping import CREATE_INDEX, CREATE_LOG, CREATE_TABLE, LOG, RECORD, UNRECORD
-from ci.sqltext import split_statements
+from ci.core.sqltext import split_statements
+from ci.db.bookkeeping import CREATE_INDEX, CREATE_LOG, CREATE_TABLE, LOG, RECORD, UNRECORD
 
 THROWAWAY = (
     "PRAGMA synchronous = OFF",
@@ -52,7 +52,7 @@ def apply_all(
     paths: list[str], conn: sqlite3.Connection, *, durable: bool, round_trip: bool
 ) -> None:
     # every file read and split first: between SQLite's statements, the same work costs more
-    # (see ci.model.read_ahead), and the floor is the cheapest way to do it
+    # (see ci.core.model.read_ahead), and the floor is the cheapest way to do it
     rollbacks = rollbacks_beside(paths) if round_trip else {}
     plan = []
     for path in paths:

@@ -1,4 +1,4 @@
-"""SPEC 8: JUnit for 10,000 test cases < 0.5 s. `python bench/junit_10k.py [RUNS]`.
+"""Budget: JUnit for 10,000 test cases < 0.5 s. `python bench/junit_10k.py [RUNS]`.
 
 Each run is a fresh process (the first report of a process pays for importing junit_xml and
 compiling patterns, as a real run does). Prints the median wall and CPU seconds of
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ci import reports
-from ci.findings import Case, Finding, Report
+from ci.core.findings import Case, Finding, Report
 
 CASES = 10_000
 

@@ -1,4 +1,5 @@
-"""Measure every SPEC 8 budget side by side with its baseline and write bench/RESULTS.md.
+"""Measure every performance budget (docs/design.md) side by side with its baseline and write
+bench/RESULTS.md.
 
     python bench/run.py              # the full run (about 5-10 minutes on 2 cores)
     python bench/run.py --quick      # a smoke run with tiny sizes (seconds)
@@ -341,9 +342,9 @@ class Bench:
         )
 
     def floor(self, n: int, flag: str | None = None) -> Command:
-        """bench/floor.py: the bare loop any Python runner with SPEC 3 and 4 must run
-        (`--durable`: with durable commits; `--round-trip`: with SPEC 5.4's rollback and
-        re-apply of each migration)."""
+        """bench/floor.py: the bare loop any Python runner with a schema_version row per migration
+        must run (`--durable`: with durable commits; `--round-trip`: with the round trip's rollback
+        and re-apply of each migration)."""
         name = f"floor{flag.replace('--', '-') if flag else ''}.db"
         db = self.work / f"corpus-{n}" / name
         order = self.work / f"corpus-{n}" / "apply_order.txt"
@@ -361,7 +362,7 @@ class Bench:
                 raise RunFailed(f"could not prepare {db}: {done.output.strip()[-300:]}")
         return db
 
-    # -- SPEC 8 rows ------------------------------------------------------------------------------
+    # -- budget rows ------------------------------------------------------------------------------
 
     def run_budgets(self) -> None:
         n, r, heavy = self.n, self.repeats, self.heavy_repeats
@@ -662,7 +663,7 @@ JUNIT_SCRIPT = '''\
 """Time ci.reports.write_junit on N cases (half passing, a quarter failing, a quarter skipped)."""
 import sys, time
 from pathlib import Path
-from ci.findings import Case, Finding, Report
+from ci.core.findings import Case, Finding, Report
 from ci.reports import write_junit
 
 n, out = int(sys.argv[1]), Path(sys.argv[2])
@@ -701,7 +702,7 @@ def _mb(value: float | None) -> str:
 def round_trip_jobs() -> str:
     """How many processes the round trip uses here by default ("-" without the package)."""
     try:
-        from ci.roundtrip_jobs import default_jobs
+        from ci.checks.roundtrip_jobs import default_jobs
     except ImportError:
         return "-"
     return str(default_jobs())
@@ -732,7 +733,7 @@ def render(bench: Bench, *, quick: bool, elapsed: float) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     command = "python bench/run.py" + (" --quick" if quick else "")
     lines = [
-        "# Benchmark results (SPEC §8)",
+        "# Benchmark results",
         "",
         f"Written by `{command}` on {when} in {elapsed:.0f} s. Every time is the median of whole-",
         "process runs (subject and baseline as adjacent pairs in one run, which goes first",
@@ -788,8 +789,8 @@ def render(bench: Bench, *, quick: bool, elapsed: float) -> str:
             "",
             "## Against the floor of a Python runner",
             "",
-            "`bench/floor.py` is the bare loop any Python runner that keeps SPEC §3's row and",
-            "§4's transaction per migration must run: read, split, BEGIN IMMEDIATE, the",
+            "`bench/floor.py` is the bare loop any Python runner that keeps a schema_version row",
+            "and a transaction per migration must run: read, split, BEGIN IMMEDIATE, the",
             "statements, the row(s), COMMIT; no checks, no error handling, no report. For the",
             "round trip it also runs each rollback (and the row's DELETE) and the re-apply, in",
             "their own transactions, without fingerprints. Ours, the floor and the baseline ran",

@@ -2,7 +2,7 @@
 
 Runs numbering, checksums, lint, apply_empty, rollback_roundtrip -- and apply_sample when a sample
 is configured -- or the ones named by `--checks` / the `checks:` config key, and writes one JUnit
-file with one <testsuite> per check (SPEC 5.6). Options of any check may be given here (e.g.
+file with one <testsuite> per check. Options of any check may be given here (e.g.
 `--sample`, `--base-ref`); each check takes the ones it has, except those that write a committed
 file (`--update`, `--rehash`, `--write-snapshot`): refused, from the command line or the config,
 since CI runs this. Exit 0 passed, 1 a finding, 2 a check could not run.
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ci import fixes, reports
-from ci.cli import (
+from ci import reports
+from ci.app.cli import (
     CHECKS,
     Collector,
     check_parser,
@@ -35,16 +35,17 @@ from ci.cli import (
     reader_may_leave,
     run_program,
 )
-from ci.config import DEFAULT_CONFIG
-from ci.findings import Case, Report
-from ci.model import DEFAULT_MIGRATIONS_DIR
+from ci.app.config import DEFAULT_CONFIG
+from ci.core import fixes
+from ci.core.findings import Case, Report
+from ci.core.model import DEFAULT_MIGRATIONS_DIR
 
 DEFAULT_CHECKS = ("numbering", "checksums", "lint", "apply_empty", "rollback_roundtrip")
 CHECK_ALIASES = {"rollback": "rollback_roundtrip"}
 COMMON = ("files", "migrations_dir", "config", "junit", "format", "checks", "help")
 # Options that make a check write a committed file, with the single check that does it.
 # `python -m ci` is what CI runs: it only checks, so these are refused there even on its command
-# line (in the config every command refuses them: ci.config.COMMAND_LINE_ONLY).
+# line (in the config every command refuses them: ci.app.config.COMMAND_LINE_ONLY).
 WRITING = {
     "update": ("checksums", "--update"),
     "rehash": ("checksums", "--rehash", "FILE"),
@@ -247,7 +248,7 @@ def writing_options(explicit: argparse.Namespace) -> str | None:
 
 
 def _default_config() -> Path | None:
-    from ci.config import config_path
+    from ci.app.config import config_path
 
     return config_path([])
 

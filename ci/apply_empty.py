@@ -1,4 +1,4 @@
-"""`python -m ci.apply_empty`: every migration on a fresh database, then validated (SPEC 5.3).
+"""`python -m ci.apply_empty`: every migration on a fresh database, then validated.
 
 The database lives in a temporary directory and is thrown away, so it is opened without
 per-commit fsync: each migration is still one transaction with its schema_version row, exactly
@@ -13,12 +13,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci import runner
-from ci.cli import check_parser, parse, run_check, run_program
-from ci.findings import Case, Report
-from ci.invariants import Invariant
-from ci.model import Catalog, discover, read_ahead
-from ci.validate import (
+from ci.app.cli import check_parser, parse, run_check, run_program
+from ci.checks.validate import (
     Options,
     add_options,
     apply_case,
@@ -30,6 +26,10 @@ from ci.validate import (
     options_from,
     validate,
 )
+from ci.core.findings import Case, Report
+from ci.core.model import Catalog, discover, read_ahead
+from ci.db import runner
+from ci.db.invariants import Invariant
 
 CHECK = "apply_empty"
 

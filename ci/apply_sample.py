@@ -1,4 +1,4 @@
-"""`python -m ci.apply_sample --sample PATH`: the pending migrations on sample data (SPEC 5.3).
+"""`python -m ci.apply_sample --sample PATH`: the pending migrations on sample data.
 
 PATH is a `.sql` fixture (loaded after migrating a fresh database to its `-- @sample-version N`)
 or a `.db`/`.sqlite` file (copied; the original is never opened for writing). The pending
@@ -16,12 +16,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ci.cli import UsageError, check_parser, parse, run_check, run_program
-from ci.findings import Case, Finding, Report
-from ci.fingerprint import Fingerprint, Tracker
-from ci.model import InputError, Migration, discover, read_ahead
-from ci.sample import Prepared, Sample, open_sample, prepare
-from ci.validate import (
+from ci.app.cli import check_parser, parse, run_check, run_program
+from ci.checks.sample import Prepared, Sample, open_sample, prepare
+from ci.checks.validate import (
     Options,
     add_busy_timeout_option,
     add_options,
@@ -33,6 +30,10 @@ from ci.validate import (
     options_from,
     validate,
 )
+from ci.core.errors import UsageError
+from ci.core.findings import Case, Finding, Report
+from ci.core.model import InputError, Migration, discover, read_ahead
+from ci.db.fingerprint import Fingerprint, Tracker
 
 CHECK = "apply_sample"
 

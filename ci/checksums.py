@@ -1,13 +1,14 @@
-"""`python -m ci.checksums`: edits to migration files that are already applied (SPEC 5.2).
+"""`python -m ci.checksums`: edits to migration files that are already applied.
 
 "Applied" comes from the committed lock file (default `<migrations dir>/../migrations.lock`),
 from `--db PATH` (the `schema_version.file_hash` of a real database, opened read-only) and from
-`--base-ref REF` (every migration file at REF). Checksums follow SPEC 3.1, so a CRLF or BOM
+`--base-ref REF` (every migration file at REF). Checksums follow the checksum format of
+docs/design.md, so a CRLF or BOM
 change is not an edit. `--update` adds new files to the lock; `--rehash FILE` rewrites one entry.
 
 A lock entry of this branch's own unmerged work (see `Unmerged`) is not "applied": when it is
 out of date the finding is MG210 (refresh it with `--update`), not MG201. "To fix" commands
-are spelled for where the check runs (ci/fixes.py).
+are spelled for where the check runs (ci/core/fixes.py).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from ci import fixes, lockfile
-from ci.cli import add_busy_timeout, check_parser, parse, run_check, run_program
-from ci.findings import Finding, Report
-from ci.model import (
+from ci.app.cli import add_busy_timeout, check_parser, parse, run_check, run_program
+from ci.core import fixes, lockfile
+from ci.core.findings import Finding, Report
+from ci.core.model import (
     Catalog,
     InputError,
     Migration,
@@ -32,7 +33,7 @@ from ci.model import (
     not_a_database_file,
     track_of,
 )
-from ci.sqltext import checksum, checksum_matches, code_fingerprint
+from ci.core.sqltext import checksum, checksum_matches, code_fingerprint
 
 CHECK = "checksums"
 WHITESPACE = "only whitespace/comments changed"
@@ -167,7 +168,7 @@ def find_unmerged(
     if base is not None:
         target, on_base = base[0], {a.path for a in base[1]}
     else:
-        from ci import gitrefs
+        from ci.core import gitrefs
 
         found = gitrefs.merged_paths(migrations_dir)
         if found is None:  # no repository: the lock is all we know, every entry is applied
@@ -177,7 +178,7 @@ def find_unmerged(
 
 
 def from_base_ref(ref: str, migrations_dir: Path) -> list[Applied]:
-    from ci import gitrefs
+    from ci.core import gitrefs
 
     base = gitrefs.merge_base(ref, migrations_dir)
     source = f"base ref {ref}"
@@ -258,7 +259,7 @@ def read_schema_version(db: Path, *, busy_timeout: float = 5.0) -> list[Row] | N
         raise InputError(problem)
     if not db.is_file():
         raise InputError(f"{db}: database not found")
-    from ci import walfiles
+    from ci.db import walfiles
 
     uri = f"file:{quote(str(db.absolute()))}?mode=ro"
     before = walfiles.present(db)
@@ -284,7 +285,7 @@ def read_schema_version(db: Path, *, busy_timeout: float = 5.0) -> list[Row] | N
             walfiles.tidy(db, before)
     except sqlite3.Error as error:
         if "locked" in str(error):
-            from ci.runner import explain  # the wording every command uses; only on this error
+            from ci.db.runner import explain  # the wording every command uses; only on this error
 
             raise InputError(explain(error, str(db), busy_timeout)) from None
         raise InputError(f"{db}: cannot read schema_version: {error}") from None
@@ -296,7 +297,7 @@ def read_schema_version(db: Path, *, busy_timeout: float = 5.0) -> list[Row] | N
 
 def _checked(row: tuple[object, ...]) -> Row:
     """One schema_version row, its values checked as the runner checks them (one line each)."""
-    from ci.bookkeeping import check_value, checked_version
+    from ci.db.bookkeeping import check_value, checked_version
 
     version, kind, slug, file_hash, code_hash = row
     number = checked_version(version)

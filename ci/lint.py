@@ -1,4 +1,4 @@
-"""SQL lint (SPEC 5.5): sqlfluff plus the migration safety rules of `ci.lint_rules`.
+"""SQL lint: sqlfluff plus the migration safety rules of `ci.checks.lint_rules`.
 
 `python -m ci.lint [FILES...]` lints the given migration files (pre-commit passes the staged ones),
 or every `.sql` file under the migrations directory. sqlfluff (dialect `sqlite`, templater `raw`,
@@ -18,12 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ci.cli import UsageError, check_parser, parse, run_check, run_program, whole_number
-from ci.findings import Case, Finding, Report
-from ci.lint_rules import RULES, run_rules
-from ci.lint_rules.base import DEFAULT_MIN_SQLITE, FileContext, version_text
-from ci.model import KNOWN_FOLDERS, InputError, SqlFile, missing_migrations_dir
-from ci.sqltext import Statement, split_pieces
+from ci.app.cli import check_parser, parse, run_check, run_program, whole_number
+from ci.checks.lint_rules import RULES, run_rules
+from ci.checks.lint_rules.base import DEFAULT_MIN_SQLITE, FileContext, version_text
+from ci.core.errors import UsageError
+from ci.core.findings import Case, Finding, Report
+from ci.core.model import KNOWN_FOLDERS, InputError, SqlFile, missing_migrations_dir
+from ci.core.sqltext import Statement, split_pieces
 
 CHECK = "lint"
 # A file that cannot be linted at all: binary, not UTF-8, empty, a bad directive.
@@ -189,7 +190,7 @@ def whole_directory(
             f"{CHECK}: every file ({len(files)}): no --base-ref; with one, only the files "
             "changed since its merge base with HEAD"
         )
-    from ci import gitrefs
+    from ci.core import gitrefs
 
     base = gitrefs.merge_base(base_ref, migrations_dir)
     before = gitrefs.list_files_at_commit(base, migrations_dir)
@@ -207,7 +208,7 @@ def whole_directory(
 
 def _blob_id_of(path: Path) -> str | None:
     """Its git blob id; None when it cannot be read (linting it reports why)."""
-    from ci.gitrefs import blob_id
+    from ci.core.gitrefs import blob_id
 
     try:
         return blob_id(path.read_bytes())
@@ -345,7 +346,8 @@ def _too_big(ctx: FileContext, size: int, limit: int) -> Finding:
 
 def _import_sqlfluff() -> None:
     """Import sqlfluff without the pytest it imports for its own test helpers when pytest is
-    installed (0.15 s of the 1.5 s budget, SPEC 8); a process that already has pytest keeps it."""
+    installed (0.15 s of the 1.5 s budget, docs/design.md); a process that already has pytest keeps
+    it."""
     if "pytest" in sys.modules or "sqlfluff" in sys.modules:
         return
     sys.modules["pytest"] = None  # type: ignore[assignment]  # makes `import pytest` fail

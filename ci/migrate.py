@@ -1,4 +1,4 @@
-"""`python -m ci.migrate`: apply, roll back, dry-run and show migrations on a SQLite file (SPEC 4).
+"""`python -m ci.migrate`: apply, roll back, dry-run and show migrations on a SQLite file.
 
 Exit 0: done. 1: a migration failed, or the run was refused before any change (edited applied
 file, dirty database, bad migration file). 2: could not run (arguments, missing directory,
@@ -15,10 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ci import backup, bookkeeping
-from ci.cli import (
+from ci.app.cli import (
     ArgumentParser,
-    UsageError,
     add_busy_timeout,
     add_migrations_dir,
     add_statement_timeout,
@@ -27,14 +25,17 @@ from ci.cli import (
     run_program,
     seconds,
 )
-from ci.model import (
+from ci.core.errors import UsageError
+from ci.core.model import (
     Catalog,
     InputError,
     Migration,
     discover,
     not_a_database_file,
 )
-from ci.runner import (
+from ci.core.sqltext import checksum_matches
+from ci.db import backup, bookkeeping
+from ci.db.runner import (
     CannotRun,
     MigrationFailed,
     Outcome,
@@ -45,10 +46,9 @@ from ci.runner import (
     edit_kind,
     reading,
 )
-from ci.sqltext import checksum_matches
 
 if TYPE_CHECKING:
-    from ci.baseline import Step
+    from ci.db.baseline import Step
 
 PROG = "python -m ci.migrate"
 
@@ -365,8 +365,8 @@ def rollback(runner: Runner, args: argparse.Namespace, out: TextIO, err: TextIO)
 
 def baseline(args: argparse.Namespace, catalog: Catalog, out: TextIO, err: TextIO) -> int:
     """Record 0001..N as applied without running them, if the database has their shape."""
-    from ci import baseline as adoption  # here, not at the top: the start-up of every deploy
-    from ci.fingerprint import schema_fingerprint
+    from ci.db import baseline as adoption  # here, not at the top: the start-up of every deploy
+    from ci.db.fingerprint import schema_fingerprint
 
     db: Path = args.db
     if not db.exists():
@@ -440,7 +440,7 @@ def say_would_create(db: Path, out: TextIO) -> None:
     its directory must exist and take a new file; if not, the real run's line (CannotRun)."""
     import os  # only a dry run on a missing database needs these (start-up time)
 
-    from ci.runner import explain
+    from ci.db.runner import explain
 
     folder = db.parent
     if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
@@ -543,7 +543,7 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
     else:
         print("dirty: none", file=out)
     if detected is not None:
-        from ci.baseline import report_detect
+        from ci.db.baseline import report_detect
 
         steps, failure = detected
         any_applied = any(r.track == "main" for r in rows)
@@ -554,7 +554,7 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> int:
 def _detect(
     conn: sqlite3.Connection, catalog: Catalog, args: argparse.Namespace
 ) -> tuple[list[Step], str | None]:
-    from ci.baseline import detect  # only --detect needs it (start-up time of every run)
+    from ci.db.baseline import detect  # only --detect needs it (start-up time of every run)
 
     return detect(conn, catalog, setup=args.setup)
 

@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci import fixes, lockfile
-from ci.cli import ArgumentParser, add_migrations_dir, parse, run_program
-from ci.config import DEFAULT_CONFIG
-from ci.model import (
+from ci.app.cli import ArgumentParser, add_migrations_dir, parse, run_program
+from ci.app.config import DEFAULT_CONFIG
+from ci.core import fixes, lockfile
+from ci.core.model import (
     ROLLBACK_FOLDER,
     SEED_FOLDER,
     InputError,

@@ -1,4 +1,4 @@
-"""`python -m ci.numbering`: numbering gaps and reuse, names, rollback pairing (SPEC 5.1).
+"""`python -m ci.numbering`: numbering gaps and reuse, names, rollback pairing.
 
 Reads names, not contents: a file is opened only when it has no rollback, to see whether it
 declares `@irreversible`. Never opens a database. Every finding of a run is reported.
@@ -10,9 +10,9 @@ import argparse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ci.cli import check_parser, parse, run_check, run_program
-from ci.findings import Finding, Report
-from ci.model import (
+from ci.app.cli import check_parser, parse, run_check, run_program
+from ci.core.findings import Finding, Report
+from ci.core.model import (
     MAIN_FOLDERS,
     ROLLBACK_FOLDER,
     SEED_FOLDER,
@@ -58,7 +58,7 @@ def base_at(ref: str, migrations_dir: Path) -> Base:
     A file on the tip is never new work of this branch: a branch behind `ref` has not deleted
     `ref`'s newer files, and in the middle of `git merge ref` (or after it) they are `ref`'s,
     however HEAD stands. So when two files clash, the one to rename is always this branch's."""
-    from ci import gitrefs
+    from ci.core import gitrefs
 
     base = Base(ref)
     merge_base = gitrefs.merge_base(ref, migrations_dir)
@@ -77,8 +77,8 @@ def _written_here(migrations_dir: Path, tip_only: dict[str, str]) -> set[str]:
     """Of the files only the tip of the base ref has ({path: blob}), those this directory holds
     with other content: this branch's own file that happens to have the same name. Only these
     few files are read (checksums ignore a BOM and line endings, as everywhere)."""
-    from ci import gitrefs
-    from ci.sqltext import checksum
+    from ci.core import gitrefs
+    from ci.core.sqltext import checksum
 
     present = {p: b for p, b in tip_only.items() if (migrations_dir / p).is_file()}
     blobs = gitrefs.read_blobs(migrations_dir, present.values())
@@ -90,7 +90,7 @@ def _written_here(migrations_dir: Path, tip_only: dict[str, str]) -> set[str]:
 
 
 def _checksum_of(path: Path) -> str | None:
-    from ci.sqltext import checksum
+    from ci.core.sqltext import checksum
 
     try:
         return checksum(path.read_bytes())

@@ -1,5 +1,5 @@
 """`python -m ci.postcheck --db PATH --expect-version N [--invariants FILE]`: did the migration
-leave the database as intended? (SPEC 4, the seed's post-migration check): version match,
+leave the database as intended? (the post-migration check): version match,
 integrity_check, foreign_key_check, no dirty marks, invariants. Read-only.
 """
 
@@ -9,10 +9,10 @@ import argparse
 import sqlite3
 from collections.abc import Sequence
 
-from ci import bookkeeping, health
-from ci.cli import migration_number, refuse_unsafe_junit, run_program
-from ci.findings import Case, Finding, Report
-from ci.invariants import add_invariants_option, parse_invariants
+from ci.app.cli import migration_number, refuse_unsafe_junit, run_program
+from ci.core.findings import Case, Finding, Report
+from ci.db import bookkeeping, health
+from ci.db.invariants import add_invariants_option, parse_invariants
 from ci.precheck import FOREIGN_KEYS, INTEGRITY, build_parser, dirty_case, run_report
 
 CHECK = "postcheck"

@@ -1,4 +1,4 @@
-"""`python -m ci.precheck --db PATH`: is this database fit to migrate? (SPEC 4, the seed's
+"""`python -m ci.precheck --db PATH`: is this database fit to migrate? (the
 pre-migration check): integrity_check, foreign_key_check, size, journal mode, dirty marks.
 
 Read-only: the database is opened with `mode=ro` and never written.
@@ -12,11 +12,17 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ci import bookkeeping, health
-from ci.cli import ArgumentParser, UsageError, add_busy_timeout, refuse_unsafe_junit, run_program
-from ci.findings import Case, Finding, Report
-from ci.model import InputError, not_a_database_file
-from ci.runner import dirty_message, reading
+from ci.app.cli import (
+    ArgumentParser,
+    add_busy_timeout,
+    refuse_unsafe_junit,
+    run_program,
+)
+from ci.core.errors import UsageError
+from ci.core.findings import Case, Finding, Report
+from ci.core.model import InputError, not_a_database_file
+from ci.db import bookkeeping, health
+from ci.db.runner import dirty_message, reading
 
 CHECK = "precheck"
 INTEGRITY = health.Wording(

@@ -1,9 +1,10 @@
-"""`python -m ci.rollback_roundtrip`: every rollback really undoes its migration (SPEC 5.4).
+"""`python -m ci.rollback_roundtrip`: every rollback really undoes its migration.
 
 For each main-track migration M in order (or only those new since `--base-ref`): fingerprint
 the database (schema and data), apply M, roll it back, and the fingerprint must be the one from
 before M; apply M again, and it must be the one after the first apply. On an empty database
-(split across `--jobs` processes, see ci.roundtrip_jobs) and, with `--sample`, on sample data.
+(split across `--jobs` processes) and, with `--sample`, on sample
+data.
 A failure says what differs ("index idx_x left behind", "column patients.notes type TEXT ->
 VARCHAR(768)", "table vitals: 1,204 rows lost").
 `@irreversible` migrations are skipped with their reason; a missing or empty rollback fails.
@@ -20,15 +21,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ci import runner
-from ci.cli import check_parser, parse, run_check, run_program, whole_number
-from ci.findings import RUNAWAY, Case, Finding, Report
-from ci.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
-from ci.model import Catalog, InputError, Migration, discover, read_ahead
-from ci.roundtrip_jobs import Part, default_jobs, plan, run_parts
-from ci.sample import open_sample, prepare
-from ci.sqlite_hints import fix_for
-from ci.validate import (
+from ci.app.cli import check_parser, parse, run_check, run_program, whole_number
+from ci.checks.roundtrip_jobs import Part, default_jobs, plan, run_parts
+from ci.checks.sample import open_sample, prepare
+from ci.checks.validate import (
     Options,
     add_busy_timeout_option,
     add_statement_timeout_option,
@@ -38,6 +34,11 @@ from ci.validate import (
     new_runner,
     not_run,
 )
+from ci.core.findings import RUNAWAY, Case, Finding, Report
+from ci.core.model import Catalog, InputError, Migration, discover, read_ahead
+from ci.db import runner
+from ci.db.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
+from ci.db.sqlite_hints import fix_for
 
 CHECK = "rollback_roundtrip"
 ADD_ROLLBACK = "add rollback/{number}_rollback.sql, or declare -- @irreversible <reason>"
@@ -212,7 +213,7 @@ def is_no_op(migration: Migration) -> bool:
 def new_since(ref: str, catalog: Catalog) -> set[int]:
     """Versions of the main-track migrations whose files did not exist at the merge base of
     HEAD and `ref`."""
-    from ci.gitrefs import list_base_files
+    from ci.core.gitrefs import list_base_files
 
     before = set(list_base_files(ref, catalog.root))
     return {m.version for m in catalog.main if _relative(m, catalog) not in before}

@@ -16,7 +16,7 @@ pre-push or `pre-commit run --from-ref A --to-ref B`, PRE_COMMIT_FROM_REF / PRE_
   a check that gains or loses an option needs no change here) get the remote's default branch
   as `--base-ref`, unless the command line or the config names one (`comparison_base`). FROM_REF
   only decides whether the push touches migrations at all.
-- Every "To fix" a hook prints names a pre-commit command (ci/fixes.py): the user's shell has
+- Every "To fix" a hook prints names a pre-commit command (ci/core/fixes.py): the user's shell has
   no `ci` module, only pre-commit's environment has it.
 """
 
@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ci import fixes
-from ci.config import DEFAULT_CONFIG
-from ci.gitrefs import RefError, changed_paths, checked_out, default_branch, hook_refs
+from ci.app.config import DEFAULT_CONFIG
+from ci.core import fixes
+from ci.core.gitrefs import RefError, changed_paths, checked_out, default_branch, hook_refs
 
 # Besides migrations, a change to one of these files can change a verdict.
 ALSO_CONCERNED = (".sql", ".lock", DEFAULT_CONFIG)
@@ -48,7 +48,7 @@ def run_hook(
     """Call `ci.<check>`'s `main` on the whole directory, or return 0 when no FILES concern it.
 
     `also` names further paths that count as migrations for this check (e.g. the lock file).
-    The check (and `ci.cli`) are imported only after the quick exit: a push that changes no SQL
+    The check (and `ci.app.cli`) are imported only after the quick exit: a push that changes no SQL
     pays for a Python start and one `git diff`, not for loading the checks.
     """
     tokens = list(sys.argv[1:] if argv is None else argv)
@@ -67,7 +67,7 @@ def _run_hook(
     try:
         if to_ref and from_ref and not _pushes_migrations(from_ref, to_ref):
             return 0
-        from ci.cli import parse, reader_may_leave
+        from ci.app.cli import parse, reader_may_leave
 
         reader_may_leave()
         module = importlib.import_module(f"ci.{check}")
@@ -158,7 +158,7 @@ def _pushes_migrations(from_ref: str, to_ref: str) -> bool:
 
 
 def _concerned(files: list[Path], args: argparse.Namespace, extra: Sequence[Path]) -> bool:
-    from ci.cli import touches_migrations
+    from ci.app.cli import touches_migrations
 
     if touches_migrations(files, args.migrations_dir):
         return True

@@ -1,4 +1,4 @@
-"""pre-commit hook `migration-apply-empty`: `python -m hooks.apply_empty [FILES]` (SPEC 5.3, 7).
+"""pre-commit hook `migration-apply-empty`: `python -m hooks.apply_empty [FILES]`.
 
 Runs on the whole migrations directory (the answer depends on all of it), and returns 0 at once
 when none of the staged FILES is a migration.

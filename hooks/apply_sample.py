@@ -1,4 +1,4 @@
-"""pre-commit hook `migration-apply-sample`: `python -m hooks.apply_sample [FILES]` (SPEC 5.3, 7).
+"""pre-commit hook `migration-apply-sample`: `python -m hooks.apply_sample [FILES]`.
 
 Runs on the whole migrations directory (the answer depends on all of it), and returns 0 at once
 when none of the staged FILES is a migration.

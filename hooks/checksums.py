@@ -1,4 +1,4 @@
-"""pre-commit hook `migration-checksums`: `python -m hooks.checksums [FILES]` (SPEC 5.2, 7).
+"""pre-commit hook `migration-checksums`: `python -m hooks.checksums [FILES]`.
 
 A commit that touches only the lock file is checked too.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ci import lockfile
+from ci.core import lockfile
 from hooks._common import run_hook
 
 

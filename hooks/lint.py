@@ -1,4 +1,4 @@
-"""pre-commit hook `migration-lint`: `python -m hooks.lint [FILES]` (SPEC 5.5, 7).
+"""pre-commit hook `migration-lint`: `python -m hooks.lint [FILES]`.
 
 Unlike the whole-directory checks, lint answers per file: it lints exactly the files pre-commit
 passes (`pass_filenames: true`), and returns 0 at once, before importing sqlfluff, when none of
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci import lint
-from ci.cli import parse, reader_may_leave
-from ci.gitrefs import RefError, hook_refs
+from ci.app.cli import parse, reader_may_leave
+from ci.core.gitrefs import RefError, hook_refs
 from hooks._common import could_not_run, judged_commit, without_files
 
 

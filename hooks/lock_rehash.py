@@ -15,9 +15,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from ci import checksums, fixes, lockfile
-from ci.cli import parse
-from ci.model import InputError
+from ci import checksums
+from ci.app.cli import parse
+from ci.core import fixes, lockfile
+from ci.core.model import InputError
 from hooks._common import stage
 
 HOOK = "migration-lock-rehash"

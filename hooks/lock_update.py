@@ -14,8 +14,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from ci import checksums, fixes, lockfile
-from ci.cli import parse
+from ci import checksums
+from ci.app.cli import parse
+from ci.core import fixes, lockfile
 from hooks._common import stage
 
 

@@ -1,4 +1,4 @@
-"""pre-commit hook `migration-numbering`: `python -m hooks.numbering [FILES]` (SPEC 5.1, 7)."""
+"""pre-commit hook `migration-numbering`: `python -m hooks.numbering [FILES]`."""
 
 from __future__ import annotations
 

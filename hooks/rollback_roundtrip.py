@@ -1,4 +1,4 @@
-"""pre-commit hook `migration-rollback`: `python -m hooks.rollback_roundtrip [FILES]` (SPEC 5.4, 7).
+"""pre-commit hook `migration-rollback`: `python -m hooks.rollback_roundtrip [FILES]`.
 
 Runs on the whole migrations directory (the answer depends on all of it), and returns 0 at once
 when none of the staged FILES is a migration.

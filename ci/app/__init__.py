@@ -1,0 +1,1 @@
+"""The application layer: options, config, running checks, exit codes."""

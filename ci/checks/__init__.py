@@ -1,0 +1,1 @@
+"""The checks' shared logic: database validation, samples, invariants, lint rules."""

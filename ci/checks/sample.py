@@ -1,0 +1,240 @@
+"""Sample data for the database checks: a `.sql` fixture or a copied `.db` file.
+
+A fixture's first line is `-- @sample-version N`: the check migrates a fresh database to N, then
+runs the fixture's statements. A database file is copied with SQLite's backup API from a
+read-only connection, so the user's file is never opened for writing.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci.checks.validate import Options, apply_case, new_runner, not_run
+from ci.core.errors import UsageError
+from ci.core.findings import RUNAWAY, Case, Finding
+from ci.core.model import OTHER_SPECIAL, Catalog, Migration, SqlFile, special_file_kind
+from ci.db import runner
+from ci.db.gatekeeper import gate_of
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+DATABASE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+VERSION_LINE = re.compile(r"^--\s*@sample-version\s+(?P<version>\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    version: int | None = None  # a fixture's @sample-version; None for a database file
+
+    @property
+    def is_fixture(self) -> bool:
+        return self.version is not None
+
+
+def open_sample(path: Path) -> Sample:
+    """Check the sample before any work; every problem is one UsageError line (exit 2)."""
+    not_a_file = not_a_regular_file(path)
+    if not_a_file:  # never opened: reading a FIFO would block, a directory cannot be read
+        raise UsageError(f"{path}: {not_a_file}")
+    suffix = path.suffix.lower()
+    if suffix not in (".sql", *DATABASE_SUFFIXES):
+        raise UsageError(f"{path}: a sample is a .sql fixture or a .db/.sqlite database")
+    if path.stat().st_size == 0:
+        what = "fixture" if suffix == ".sql" else "database"
+        raise UsageError(
+            f"{path}: the sample {what} is empty (0 bytes); point --sample at a real database "
+            "(.db/.sqlite) or at a .sql fixture starting with '-- @sample-version N'"
+        )
+    if suffix == ".sql":
+        return Sample(path, fixture_version(path))
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the sample: {error.strerror}") from None
+    if header != SQLITE_HEADER:
+        raise UsageError(f"{path}: not a SQLite database")
+    return Sample(path)
+
+
+def not_a_regular_file(path: Path) -> str | None:
+    """Why `path` cannot be a sample without opening it (None for a regular file)."""
+    try:
+        kind = special_file_kind(path)
+    except OSError as error:
+        if path.is_symlink():
+            target = os.readlink(path)
+            return f"the sample is a broken symbolic link (to {target}: {error.strerror})"
+        if error.errno == errno.ENOENT:
+            return "sample not found"
+        return f"cannot read the sample: {error.strerror}"
+    if kind is None:
+        return None
+    if kind == OTHER_SPECIAL:
+        kind = f"not a regular file ({kind})"
+    return f"the sample is {kind}; --sample takes a .sql fixture or a .db/.sqlite file"
+
+
+def fixture_version(path: Path) -> int:
+    text = SqlFile(path).text
+    first = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    match = VERSION_LINE.match(first)
+    if match is None:
+        raise UsageError(
+            f"{path}:1: a sample fixture starts with '-- @sample-version N' "
+            "(the migration the data fits)"
+        )
+    return int(match["version"])
+
+
+def copy_database(source: Path, target: Path, *, timeout: float = 30.0) -> None:
+    """Copy a database file without ever writing next to it.
+
+    A rollback-journal database is copied with the backup API from a read-only connection. A
+    WAL database cannot be read that way without SQLite creating `-wal`/`-shm` files beside it,
+    so its file (and its `-wal`, if any) are copied as files and SQLite recovers the copy. So is
+    a database that a crashed writer left with a hot `-journal`: a read-only connection cannot
+    roll it back, the copy's first reader does.
+    """
+    if is_wal(source):
+        copy_files(source, target, ("", "-wal"))
+        return
+    # another process's lock (an open write transaction, EXCLUSIVE locking mode) is waited
+    # for `timeout` seconds (--busy-timeout), then one line: "...: locked by another process"
+    try:
+        original_conn = runner.connect(source, readonly=True, timeout=timeout)
+    except runner.CannotRun as error:
+        if "read-only" not in str(error) or not Path(f"{source}-journal").is_file():
+            raise
+        copy_files(source, target, ("", "-journal"))  # no live writer: it would hold a lock
+        return
+    try:
+        copy = runner.connect(target, durable=False)
+        try:
+            original_conn.backup(copy)
+        finally:
+            copy.close()
+    except sqlite3.Error as error:
+        raise UsageError(runner.explain(error, str(source), timeout)) from None
+    finally:
+        original_conn.close()
+
+
+def copy_files(source: Path, target: Path, suffixes: tuple[str, ...]) -> None:
+    for suffix in suffixes:
+        original = Path(f"{source}{suffix}")
+        if original.exists():
+            try:
+                shutil.copyfile(original, f"{target}{suffix}")
+            except OSError as error:
+                raise UsageError(f"{original}: cannot copy: {error.strerror}") from None
+
+
+def is_wal(path: Path) -> bool:
+    """Whether the file's header says WAL mode (read and write versions 2, bytes 18-19)."""
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    return len(header) == 20 and header[18] == 2 and header[19] == 2
+
+
+@dataclass
+class Prepared:
+    """A check's private database holding the sample, and what it took to get there."""
+
+    conn: sqlite3.Connection
+    run: runner.Runner
+    cases: list[Case]
+
+    @property
+    def failed(self) -> bool:
+        return any(c.outcome in ("failed", "error") for c in self.cases)
+
+
+def prepare(
+    check: str,
+    sample: Sample,
+    db: Path,
+    catalog: Catalog,
+    options: Options,
+    *,
+    classname: str | None = None,
+) -> Prepared:
+    """The sample in a private database at `db`: a copy of the file, or the migrations up to
+    the fixture's version plus the fixture's rows."""
+    if not sample.is_fixture:
+        copy_database(sample.path, db, timeout=options.busy_timeout)
+    conn = runner.connect(db, setup=options.setup, durable=False)
+    run = new_runner(conn, catalog, options)
+    if not sample.is_fixture:
+        return Prepared(conn, run, [])
+    assert sample.version is not None
+    if sample.version > catalog.head:
+        conn.close()
+        raise UsageError(
+            f"{sample.path}:1: @sample-version {sample.version} but the highest migration is "
+            f"{catalog.head:04d}"
+        )
+    cases: list[Case] = []
+    setup = [m for m in catalog.main if m.version <= sample.version]
+    for index, migration in enumerate(setup):
+        case = apply_case(check, run, migration, options, classname)
+        cases.append(case)
+        if case.outcome == "failed":
+            why = f"not run: {migration.label} failed"
+            cases += not_run(check, catalog, setup[index + 1 :], why)
+            return Prepared(conn, run, cases)
+    cases.append(load_fixture(check, run, sample, classname))
+    return Prepared(conn, run, cases)
+
+
+def load_fixture(check: str, run: runner.Runner, sample: Sample, classname: str | None) -> Case:
+    """Run the fixture's statements in one transaction; a failure names its line. The whole
+    fixture gets the --statement-timeout one migration gets (MG311 naming the line)."""
+    case = Case(f"sample {sample.path}", classname or check, path=str(sample.path))
+    conn = run.conn
+    gate = gate_of(conn)
+    screen = gate.new_screen()  # the migrations' rules: BEGIN/COMMIT ignored, pragmas listed
+    conn.execute("BEGIN")  # the fixture loads in one transaction of ours
+    run.start_clock()
+    for statement in SqlFile(sample.path).statements:
+        try:
+            with run.limited(sample.path, statement.line):
+                refused = gate.execute(
+                    screen, runner.leading_word(statement), statement.raw, statement.sql
+                )
+        except runner.Runaway as failure:
+            conn.execute("ROLLBACK")
+            case.line = statement.line
+            case.findings.append(
+                Finding(check, RUNAWAY, str(sample.path), statement.line, failure.message,
+                        failure.hint)
+            )  # fmt: skip
+            return case
+        except sqlite3.Error as error:
+            refused = str(error)
+        if refused is not None:
+            conn.execute("ROLLBACK")
+            case.line = statement.line
+            case.findings.append(
+                Finding(
+                    check,
+                    "MG309",
+                    str(sample.path),
+                    statement.line,
+                    f"the sample fixture does not load at version {sample.version:04d}: {refused}",
+                    "make the fixture fit the schema of its @sample-version",
+                )
+            )
+            return case
+    conn.execute("COMMIT")
+    return case
+
+
+def pending(prepared: Prepared) -> list[Migration]:
+    return prepared.run.pending()

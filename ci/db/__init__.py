@@ -1,0 +1,1 @@
+"""The database layer: connections, the statement gatekeeper, bookkeeping, runner, fingerprints."""

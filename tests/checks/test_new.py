@@ -1,0 +1,88 @@
+"""ci.new: the next free number in the right track, header, rollback stub, bad slugs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ci import new, numbering
+from ci.core.model import SqlFile
+from tests.conftest import WriteTree, run_module
+
+M = "schema/migrations"
+
+
+def test_next_main_number_spans_schema_data_and_flat(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(
+        {
+            f"{M}/schema/0001_init.sql": "CREATE TABLE t (a);\n",
+            f"{M}/data/0002_fill.sql": "UPDATE t SET a = 1 WHERE a IS NULL;\n",
+            f"{M}/0003_flat.sql": "SELECT 1;\n",
+            f"{M}/seed/0001_defaults.sql": "INSERT OR IGNORE INTO t VALUES (1);\n",
+        }
+    )
+    assert new.main(["schema", "add_index", "--migrations-dir", str(root / M)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        str(root / M / "schema/0004_add_index.sql"),
+        str(root / M / "rollback/0004_rollback.sql"),
+    ]
+    assert new.main(["data", "backfill", "--migrations-dir", str(root / M)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("data/0005_backfill.sql")
+    assert new.main(["seed", "alarms", "--migrations-dir", str(root / M)]) == 0
+    assert capsys.readouterr().out.splitlines() == [str(root / M / "seed/0002_alarms.sql")]
+
+
+def test_created_files_parse_and_pass_numbering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "fresh" / "migrations"  # created on demand
+    assert new.main(["data", "first", "--migrations-dir", str(root)]) == 0
+    created = root / "data/0001_first.sql"
+    text = created.read_text()
+    assert text.startswith("-- 0001_first.sql: ")
+    assert '"-- @batch 10000"' in text  # directive hints are commented out...
+    assert SqlFile(created).directives == SqlFile(root / "rollback/0001_rollback.sql").directives
+    assert SqlFile(created).directives.batch is None  # ...so none is active
+    capsys.readouterr()
+    assert numbering.main(["--migrations-dir", str(root)]) == 0, capsys.readouterr().out
+
+
+def test_keeps_wider_numbers(write_tree: WriteTree, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_tree({f"{M}/schema/00041_x.sql": "SELECT 1;\n"})
+    assert new.main(["schema", "y", "--migrations-dir", str(root / M)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("schema/00042_y.sql")
+
+
+@pytest.mark.parametrize("slug", ["Add-Index", "with space", "", "ünicode", "a.sql"])
+def test_bad_slug_exits_2_with_one_line(tmp_path: Path, slug: str) -> None:
+    done = run_module("ci.new", "schema", slug, "--migrations-dir", str(tmp_path / "m"))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "bad slug" in done.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_unknown_kind_and_existing_rollback(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        new.main(["rollback", "x"])
+    assert exit_.value.code == 2
+    root = write_tree(
+        {
+            f"{M}/schema/0001_init.sql": "CREATE TABLE t (a);\n",
+            f"{M}/rollback/0002_rollback.sql": "left over\n",
+        }
+    )
+    capsys.readouterr()
+    assert new.main(["schema", "x", "--migrations-dir", str(root / M)]) == 2
+    assert "0002_rollback.sql: already exists" in capsys.readouterr().err
+    assert not (root / M / "schema/0002_x.sql").exists()
+
+
+def test_migrations_dir_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")
+    assert new.main(["schema", "x", "--migrations-dir", str(tmp_path / "file")]) == 2
+    assert "cannot create" in capsys.readouterr().err
