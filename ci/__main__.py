@@ -12,45 +12,16 @@ since CI runs this. Exit 0 passed, 1 a finding, 2 a check could not run.
 
 from __future__ import annotations
 
-import argparse
-import copy
 import importlib
-import os
-import subprocess
 import sys
-import time
-import traceback
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
-from ci import reports
-from ci.app.cli import (
-    CHECKS,
-    Collector,
-    check_parser,
-    check_parsers,
-    collecting,
-    parse,
-    reader_may_leave,
-    run_program,
+from ci.app import exits
+from ci.app.program import reader_may_leave, run_program
+from ci.app.run_all import (
+    run_all,
+    selected_checks,  # noqa: F401  (part of this module's interface)
 )
-from ci.app.config import DEFAULT_CONFIG
-from ci.core import fixes
-from ci.core.findings import Case, Report
-from ci.core.model import DEFAULT_MIGRATIONS_DIR
-
-DEFAULT_CHECKS = ("numbering", "checksums", "lint", "apply_empty", "rollback_roundtrip")
-CHECK_ALIASES = {"rollback": "rollback_roundtrip"}
-COMMON = ("files", "migrations_dir", "config", "junit", "format", "checks", "help")
-# Options that make a check write a committed file, with the single check that does it.
-# `python -m ci` is what CI runs: it only checks, so these are refused there even on its command
-# line (in the config every command refuses them: ci.app.config.COMMAND_LINE_ONLY).
-WRITING = {
-    "update": ("checksums", "--update"),
-    "rehash": ("checksums", "--rehash", "FILE"),
-    "write_snapshot": ("apply_empty", "--schema-snapshot", "FILE", "--write-snapshot"),
-}
 
 # `migration-guard <command>`: each delegates to that module's `main(argv)`.
 COMMANDS = {
@@ -68,222 +39,8 @@ COMMANDS = {
 }
 
 
-def build_parser(parsers: dict[str, argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """The common options, `--checks`, and every option of every check (given once)."""
-    parser = check_parser("ci", __doc__.split("\n\n")[0] if __doc__ else None)
-    parser.prog = "python -m ci"
-    parser.add_argument(
-        "--checks",
-        action="append",
-        default=None,
-        metavar="NAMES",
-        help=f"comma-separated checks to run (default: {', '.join(DEFAULT_CHECKS)}, "
-        "and apply_sample when --sample is set)",
-    )
-    taken = set(parser._option_string_actions)
-    for check_parser_ in parsers.values():
-        for action in check_parser_._actions:
-            if not action.option_strings or taken & set(action.option_strings):
-                continue
-            shared = copy.copy(action)
-            shared.default = argparse.SUPPRESS  # only what is given reaches the checks
-            shared.required = False
-            parser._add_action(shared)
-            taken.update(action.option_strings)
-    return parser
-
-
-def selected_checks(names: Sequence[str] | None, *, sample: bool) -> list[str]:
-    """The checks to run, in their canonical order; raises ValueError naming an unknown one."""
-    if not names:
-        return [c for c in CHECKS if c in DEFAULT_CHECKS or (c == "apply_sample" and sample)]
-    wanted = set()
-    for item in names:
-        for name in item.replace(",", " ").split():
-            canonical = name.strip().lower().replace("-", "_")
-            canonical = CHECK_ALIASES.get(canonical, canonical)
-            if canonical not in CHECKS:
-                raise ValueError(f"unknown check {name!r} (known: {', '.join(CHECKS)})")
-            wanted.add(canonical)
-    return [c for c in CHECKS if c in wanted]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    here = os.getcwd()
-    try:
-        return run_all(list(sys.argv[1:] if argv is None else argv))
-    finally:
-        os.chdir(here)  # a caller of main() keeps its directory (see move_to_project_root)
-
-
-def run_all(argv: list[str]) -> int:
-    parser = build_parser(check_parsers())
-    explicit = parser.parse_args(argv)  # without the config: what the command line says
-    if explicit.config is None and explicit.migrations_dir is None:
-        argv = move_to_project_root(parser, argv)
-    args = parse(parser, argv)
-    config_file = args.config or _default_config()
-    try:
-        # an appended --checks would add to the config's list: the command line replaces it
-        names = explicit.checks or args.checks
-        checks = selected_checks(names, sample=bool(getattr(args, "sample", None)))
-    except ValueError as error:
-        where = "" if explicit.checks else f"{config_file}: checks: "
-        print(f"{parser.prog}: {where}{error}", file=sys.stderr)
-        return 2
-    refused = writing_options(explicit)
-    if refused:
-        print(f"{parser.prog}: {refused}", file=sys.stderr)
-        return 2
-    overrides = {
-        k: v for k, v in vars(explicit).items() if k not in COMMON or k == "migrations_dir"
-    }
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    codes = []
-    try:
-        with collecting(overrides, config_file=config_file) as collector:
-            for name in checks:
-                codes.append(_run_one(name, [str(f) for f in args.files], collector))
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return 130
-    say_once(collector.errors)
-    if not reports.emit(collector.reports, fmt=args.format, junit=args.junit):
-        return 2
-    if 2 in codes:
-        return 2
-    return 1 if any(r.failed for r in collector.reports) else 0
-
-
-def say_once(errors: Sequence[tuple[str, str]]) -> None:
-    """Each reason a check could not run, once, with every check that gave it:
-    `numbering, checksums: schema/migrations: migrations directory not found ...`."""
-    checks_of: dict[str, list[str]] = {}
-    for check, message in errors:
-        checks_of.setdefault(message, []).append(check)
-    for message, checks in checks_of.items():
-        print(f"{', '.join(dict.fromkeys(checks))}: {message}", file=sys.stderr)
-
-
-def project_root(start: Path) -> Path | None:
-    """The nearest folder from `start` upward that holds migration-guard.yaml, else the git
-    top level, else None (then `start` it is)."""
-    for folder in (start, *start.parents):
-        if (folder / DEFAULT_CONFIG).is_file():
-            return folder
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=start,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError:  # no git installed
-        return None
-    top = done.stdout.strip()
-    return Path(top) if done.returncode == 0 and top else None
-
-
-def move_to_project_root(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """Run from a subfolder (no config file, no migrations directory here), the checks run in
-    the project root, as pre-commit and CI run them; the paths given on the command line keep
-    meaning what they meant where they were typed. Returns the arguments to parse there."""
-    here = Path.cwd()
-    if (here / DEFAULT_CONFIG).is_file() or (here / DEFAULT_MIGRATIONS_DIR).is_dir():
-        return argv
-    root = project_root(here)
-    if root is None or root.resolve() == here.resolve():
-        return argv
-    absolute = paths_made_absolute(parser, argv, here)
-    os.chdir(root)
-    print(f"{parser.prog}: checking the project at {root}", file=sys.stderr)
-    return absolute
-
-
-def paths_made_absolute(
-    parser: argparse.ArgumentParser, argv: Sequence[str], here: Path
-) -> list[str]:
-    """`argv` with each path (FILES and the values of path options) made absolute from `here`."""
-    options = parser._option_string_actions
-    result: list[str] = []
-    tokens = iter(argv)
-    only_files = False
-    for token in tokens:
-        if only_files or not token.startswith("-") or token == "-":
-            result.append(str(here / token))  # FILES (the only positional argument)
-            continue
-        if token == "--":
-            only_files = True
-            result.append(token)
-            continue
-        name, equals, value = token.partition("=")
-        action = options.get(name)
-        is_path = action is not None and action.type is Path
-        if action is None or action.nargs == 0:
-            result.append(token)
-        elif equals:
-            result.append(f"{name}={here / value}" if is_path else token)
-        else:
-            result.append(token)
-            following = next(tokens, None)
-            if following is not None:
-                result.append(str(here / following) if is_path else following)
-    return result
-
-
-def writing_options(explicit: argparse.Namespace) -> str | None:
-    """One line refusing the options on the command line that would write the lock or the
-    snapshot, or None: a `python -m ci` in CI must never rewrite a committed file. (In the config
-    file, reading it refused them already, as every command does.)"""
-    given = [key for key in WRITING if getattr(explicit, key, None)]
-    if not given:
-        return None
-    named = ", ".join(f"--{key.replace('_', '-')}" for key in given)
-    commands = "; ".join(dict.fromkeys(fixes.command(*WRITING[key]) for key in given))
-    return (
-        f"refusing {named}: python -m ci only checks and never rewrites the lock file or the "
-        f"schema snapshot; run {commands} yourself, review the change and commit it"
-    )
-
-
-def _default_config() -> Path | None:
-    from ci.app.config import config_path
-
-    return config_path([])
-
-
-def _run_one(name: str, files: list[str], collector: Collector) -> int:
-    """Run one check's `main` inside the collector; whatever happens, it leaves one report."""
-    before = len(collector.reports)
-    started = time.perf_counter()
-    code: Any
-    try:
-        code = importlib.import_module(f"ci.{name}").main(files)
-    except ModuleNotFoundError as error:
-        if error.name != f"ci.{name}":
-            raise
-        code, why = 2, f"check {name} is not installed in this version"
-        print(f"{name}: {why}", file=sys.stderr)
-    except SystemExit as exit_:  # argparse or the config said why on stderr
-        code = exit_.code if isinstance(exit_.code, int) else 2
-    except Exception as error:  # a bug in the check: keep the traceback, report <error>
-        traceback.print_exc()
-        code = 2
-        collector.reports.append(_error_report(name, f"internal error: {error!r}"))
-    if len(collector.reports) == before and code == 0:  # returned early: nothing to check
-        collector.reports.append(
-            Report(name, [Case(f"{name}: nothing to check", name, skipped="")])
-        )
-    elif len(collector.reports) == before:
-        collector.reports.append(_error_report(name, f"could not run (exit {code}); see the log"))
-    # the check's whole share of the run (importing it, reading the config), not only its work
-    collector.reports[-1].time = time.perf_counter() - started
-    return int(code) if isinstance(code, int) else 2
-
-
-def _error_report(check: str, message: str) -> Report:
-    return Report(check, [Case(f"{check} could not run", check, error=message)])
+    return run_all(argv, __doc__.split("\n\n")[0] if __doc__ else None)
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
@@ -292,7 +49,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage(), file=sys.stdout if argv else sys.stderr)
-        return 0 if argv else 2
+        return exits.CLEAN if argv else exits.COULD_NOT_RUN
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(
@@ -300,7 +57,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
             f"{', '.join(COMMANDS)})\n  (the options: migration-guard <command> --help)",
             file=sys.stderr,
         )
-        return 2
+        return exits.COULD_NOT_RUN
     if command == "check":
         return main(rest)
     result: int = importlib.import_module(COMMANDS[command]).main(rest)

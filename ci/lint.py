@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ci.app.cli import check_parser, parse, run_check, run_program, whole_number
+from ci.app.cli import parser_of, run_one, run_program
+from ci.checks.base import Check
 from ci.checks.lint_rules import RULES, run_rules
 from ci.checks.lint_rules.base import DEFAULT_MIN_SQLITE, FileContext, version_text
+from ci.checks.options import Option, whole_number
 from ci.core.errors import UsageError
 from ci.core.findings import Case, Finding, Report
 from ci.core.model import KNOWN_FOLDERS, InputError, SqlFile, missing_migrations_dir
@@ -44,52 +46,11 @@ _WHERE = re.compile(r"^(?P<path>.*?):(?P<line>\d+): (?P<message>.*)$")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = check_parser(CHECK, "SQL lint: sqlfluff plus migration safety rules (MG5xx).")
-    parser.add_argument(
-        "--min-sqlite-version",
-        type=parse_version,
-        default=DEFAULT_MIN_SQLITE,
-        metavar="X.Y[.Z]",
-        help="oldest SQLite the migrations must run on "
-        f"(default {version_text(DEFAULT_MIN_SQLITE)}; rule MG510)",
-    )
-    parser.add_argument(
-        "--exclude-rules",
-        type=rule_codes,
-        action="extend",
-        default=[],
-        metavar="CODES",
-        help="comma-separated rules to turn off for every file: safety rules and sqlfluff "
-        "codes alike (e.g. MG510,LT05); to waive one statement, use -- noqa: CODE",
-    )
-    parser.add_argument(
-        "--no-sqlfluff", action="store_true", help="run only the migration safety rules"
-    )
-    parser.add_argument(
-        "--base-ref",
-        default=None,
-        metavar="REF",
-        help="without FILES, lint only the migration files added or changed since the merge "
-        "base of HEAD and REF (e.g. origin/main); given FILES are always linted",
-    )
-    parser.add_argument(
-        "--all",
-        action="store_true",
-        help="lint every migration file, even with --base-ref (or base_ref: in the config)",
-    )
-    parser.add_argument(
-        "--sqlfluff-max-bytes",
-        type=whole_number("bytes", 0),
-        default=SQLFLUFF_MAX_BYTES,
-        metavar="BYTES",
-        help="a larger file gets only the safety rules, with a warning "
-        f"(default {SQLFLUFF_MAX_BYTES:_}; 0: no limit)",
-    )
-    return parser
+    return parser_of(LINT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_check(CHECK, parse(build_parser(), argv), _work)
+    return run_one(LINT, argv)
 
 
 def _work(args: argparse.Namespace) -> Report:
@@ -550,6 +511,53 @@ def _skip_piece(text: str, piece: Statement) -> str:
     comment = "/*" + " " * (len(last_line) - 4) + "*/"
     return text[:start] + "\n" * text.count("\n", start, end) + comment + text[end:]
 
+
+# The lint check as the app layer runs it (options declared as data; see ci/checks/base.py).
+LINT = Check(
+    CHECK,
+    "SQL lint: sqlfluff plus migration safety rules (MG5xx).",
+    (
+        Option(
+            "--min-sqlite-version",
+            type=parse_version,
+            default=DEFAULT_MIN_SQLITE,
+            metavar="X.Y[.Z]",
+            help="oldest SQLite the migrations must run on "
+            f"(default {version_text(DEFAULT_MIN_SQLITE)}; rule MG510)",
+        ),
+        Option(
+            "--exclude-rules",
+            type=rule_codes,
+            action="extend",
+            default=[],
+            metavar="CODES",
+            help="comma-separated rules to turn off for every file: safety rules and sqlfluff "
+            "codes alike (e.g. MG510,LT05); to waive one statement, use -- noqa: CODE",
+        ),
+        Option("--no-sqlfluff", action="store_true", help="run only the migration safety rules"),
+        Option(
+            "--base-ref",
+            default=None,
+            metavar="REF",
+            help="without FILES, lint only the migration files added or changed since the merge "
+            "base of HEAD and REF (e.g. origin/main); given FILES are always linted",
+        ),
+        Option(
+            "--all",
+            action="store_true",
+            help="lint every migration file, even with --base-ref (or base_ref: in the config)",
+        ),
+        Option(
+            "--sqlfluff-max-bytes",
+            type=whole_number("bytes", 0),
+            default=SQLFLUFF_MAX_BYTES,
+            metavar="BYTES",
+            help="a larger file gets only the safety rules, with a warning "
+            f"(default {SQLFLUFF_MAX_BYTES:_}; 0: no limit)",
+        ),
+    ),
+    _work,
+)
 
 if __name__ == "__main__":
     raise SystemExit(run_program(main))

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci import lint
-from ci.app.cli import parse, reader_may_leave
+from ci.app.cli import parse, parser_of, reader_may_leave, run_declared
+from ci.app.precommit import could_not_run, judged_commit
 from ci.core.gitrefs import RefError, hook_refs
-from hooks._common import could_not_run, judged_commit, without_files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,11 +28,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0  # no SQL file: no checkout
     try:
         with judged_commit(to_ref):
-            files = [Path(f) for f in parse(lint.build_parser(), tokens).files]
-            present = [f for f in files if f.exists()]  # deleted by the pushed commits
-            if files and not present:
+            args = parse(parser_of(lint.LINT), tokens)  # parsed once: lint runs on these
+            files = [Path(f) for f in args.files]
+            args.files = [f for f in files if f.exists()]  # not those the push deletes
+            if files and not args.files:
                 return 0
-            return lint.main(without_files(tokens, files) + [str(f) for f in present])
+            return run_declared(lint.LINT, args)
     except RefError as error:
         return could_not_run(lint.CHECK, error)
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from ci import checksums
-from ci.app.cli import parse
+from ci.app.cli import parse, parser_of
+from ci.app.precommit import stage
+from ci.checks.checksums import CHECK
+from ci.checks.checksums_lock import accept_comment_edits
 from ci.core import fixes, lockfile
 from ci.core.model import InputError
-from hooks._common import stage
 
 HOOK = "migration-lock-rehash"
 
@@ -27,10 +28,10 @@ HOOK = "migration-lock-rehash"
 def main(argv: Sequence[str] | None = None) -> int:
     tokens = list(sys.argv[1:] if argv is None else argv)
     with fixes.run_by_pre_commit():
-        args = parse(checksums.build_parser(), tokens)
+        args = parse(parser_of(CHECK), tokens)
         lock = args.lock or lockfile.default_path(args.migrations_dir)
         try:
-            rewritten, refused = checksums.accept_comment_edits(
+            rewritten, refused = accept_comment_edits(
                 args.migrations_dir, lock, [str(f) for f in args.files]
             )
         except InputError as error:

@@ -14,18 +14,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from ci import checksums
-from ci.app.cli import parse
+from ci.app.cli import parse, parser_of, run_declared
+from ci.app.precommit import stage
+from ci.checks.checksums import CHECK
 from ci.core import fixes, lockfile
-from hooks._common import stage
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     tokens = list(sys.argv[1:] if argv is None else argv)
     with fixes.run_by_pre_commit():
-        args = parse(checksums.build_parser(), tokens)
-        options = [t for t in tokens if t not in {str(f) for f in args.files}]
-        code = checksums.main(["--update", *options])
+        args = parse(parser_of(CHECK), tokens)
+        args.files, args.update = [], True  # the whole directory, `--update`
+        code = run_declared(CHECK, args)
     lock = args.lock or lockfile.default_path(args.migrations_dir)
     if code == 2 or not lock.is_file():
         return code

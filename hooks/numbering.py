@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hooks._common import run_hook
+from ci.app.precommit import run_hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,199 +1,88 @@
-"""What every check's `main` shares: common options, config, the FILES shortcut, exit codes.
+"""What every check's face shares: parsing over the config file, the FILES shortcut, running
+one check and turning what went wrong into one line and an exit code.
 
-The convention every check module `ci/<check>.py` follows (and `python -m ci` relies on):
-
-    CHECK = "numbering"
-
-    def build_parser() -> argparse.ArgumentParser:
-        parser = check_parser(CHECK, __doc__)        # FILES, --migrations-dir, --config, ...
-        parser.add_argument("--base-ref", ...)        # the check's own options
-        return parser
+The convention every face `ci/<check>.py` follows (and `python -m ci` relies on): the check is
+declared in `ci/checks/<check>.py` as a `Check` (name, description, options, run), and the face
+is only
 
     def main(argv: Sequence[str] | None = None) -> int:
-        args = parse(build_parser(), argv)           # FIRST thing main does; applies the config
-        return run_check(CHECK, args, work)          # work(args) -> Report; nothing printed
+        return run_one(CHECK, argv)
 
-    if __name__ == "__main__":
-        raise SystemExit(main())
-
-`work` returns a `Report` and prints nothing: `run_check` prints, writes JUnit / GitHub files and
+`run` returns a `Report` and prints nothing: `run_check` prints, writes JUnit / GitHub files and
 turns `InputError` / `UsageError` into one line on stderr and exit 2, and a crash into an <error>
-case. `python -m ci` calls each check's `main` inside `collecting()`: `parse` then takes the
-shared options from the aggregate run, and `run_check` hands the Report back instead of printing,
-so all checks end up in ONE process and ONE JUnit file. `parse` must be called before any work
-(`check_parsers` calls `main` in a mode where `parse` stops it right there to read its options).
+case. `python -m ci` parses and runs each check with a `Collector` handed over explicitly: the
+shared options come from the aggregate run, and the Report is collected instead of printed, so
+all checks end up in ONE process and ONE JUnit file.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from functools import cache
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from ci import reports
-from ci.app import config
-from ci.app.config import DEFAULT_CONFIG, ConfigError
+from ci.app import config, exits
+from ci.app.config import ConfigError
+from ci.app.parsers import (
+    ArgumentParser,
+    add_busy_timeout,
+    add_migrations_dir,
+    add_statement_timeout,
+    check_parser,
+    parser_of,
+)
+from ci.app.program import reader_may_leave, run_program
+from ci.app.registry import CHECKS, DATABASE_CHECKS, declared
+from ci.checks.base import Check
+from ci.checks.options import (
+    ascii_only,
+    migration_number,
+    seconds,
+    time_limit,
+    whole_number,
+)
 from ci.core.errors import UsageError
 from ci.core.findings import Case, Report
 from ci.core.model import DEFAULT_MIGRATIONS_DIR, InputError
 
-# The checks `python -m ci` knows, in the order it runs them by default.
-CHECKS = ("numbering", "checksums", "lint", "apply_empty", "apply_sample", "rollback_roundtrip")
-
-
-def seconds(text: str) -> float:
-    """argparse type of every SECONDS option (--busy-timeout, --warn-slow): a number >= 0."""
-    try:
-        value = float(ascii_only(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got '{text}'") from None
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got '{text}'")
-    return value
-
-
-def whole_number(unit: str, minimum: int) -> Callable[[str], int]:
-    """argparse type of a count option (--sqlfluff-max-bytes, --jobs): a whole number >=
-    `minimum`, `1_000_000` allowed; argparse turns the error into one line and exit 2."""
-
-    def parse_count(text: str) -> int:
-        try:
-            value = int(ascii_only(text))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number of {unit}, got '{text}'") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected {unit} >= {minimum}, got '{text}'")
-        return value
-
-    return parse_count
-
-
-def migration_number(text: str) -> int:
-    """argparse type of every migration number option (--target, --rollback, --baseline,
-    --expect-version): digits 0-9 only."""
-    if not (text.isascii() and text.isdigit()):
-        raise argparse.ArgumentTypeError(f"expected a migration number, got '{text}'")
-    return int(text)
-
-
-def ascii_only(text: str) -> str:
-    """`text` for int() / float(), which would also read other scripts' digits (`٣` is 3 to
-    them): a number on a command line or in a config file is written in ASCII. ValueError
-    otherwise."""
-    if not text.isascii():
-        raise ValueError(text)
-    return text
-
-
-def add_busy_timeout(parser: argparse.ArgumentParser, *, default: float, help: str) -> None:
-    """`--busy-timeout SECONDS`: how long opening the user's database waits for another
-    process's lock before giving up with one line and exit 2 (every command that has one)."""
-    parser.add_argument(
-        "--busy-timeout", type=seconds, default=default, metavar="SECONDS", help=help
-    )
-
-
-def add_statement_timeout(
-    parser: argparse.ArgumentParser, *, default: float | None, help: str
-) -> None:
-    """`--statement-timeout SECONDS`: the most one migration may run before it is stopped and
-    reported (0: no limit). The checks and `ci.migrate` take it; also a config key."""
-    parser.add_argument(
-        "--statement-timeout", type=time_limit, default=default, metavar="SECONDS", help=help
-    )
-
-
-def time_limit(text: str) -> float | None:
-    """argparse type of --statement-timeout: seconds >= 0, where 0 means no limit (None)."""
-    return seconds(text) or None
-
-
-def add_migrations_dir(parser: argparse.ArgumentParser, *, default: Path | None = None) -> None:
-    """`--migrations-dir DIR`: the migrations root (every command that reads migrations)."""
-    parser.add_argument(
-        "--migrations-dir",
-        type=Path,
-        default=default,
-        help=f"migrations root (default: {DEFAULT_MIGRATIONS_DIR})",
-    )
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """The parser of every command: an argument error is one line and a hint, not the whole
-    usage, and an option is never guessed from its first letters (`--migrations` is not
-    `--migrations-dir`: a guess that a later option makes ambiguous would break scripts)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n  (the options: {self.prog} --help)\n")
-
-
-def run_program(main: Callable[[], int]) -> int:
-    """Run a command's `main` as a program (`python -m ci.<command>`, the console scripts).
-
-    A reader that leaves early (`... | head -1`) is not an error: what is still written to
-    stdout or stderr goes nowhere, the command finishes its work (a migration is not stopped
-    halfway because nobody reads its log) and exits with its own result; no traceback.
-    """
-    reader_may_leave()
-    return main()
-
-
-def reader_may_leave() -> None:
-    """Make stdout and stderr drop what a closed pipe cannot take (see `run_program`);
-    the console scripts call it first thing."""
-    if not isinstance(sys.stdout, _ReaderMayLeave):
-        sys.stdout = _ReaderMayLeave(sys.stdout)
-    if not isinstance(sys.stderr, _ReaderMayLeave):
-        sys.stderr = _ReaderMayLeave(sys.stderr)
-
-
-class _ReaderMayLeave:
-    """A text stream whose writes into a closed pipe are dropped: the first broken write points
-    the file descriptor at /dev/null, so the interpreter's last flush does not fail either."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return int(self._stream.write(text))
-        except BrokenPipeError:
-            self._reader_left()
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            self._reader_left()
-
-    def _reader_left(self) -> None:
-        import os
-
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self._stream.fileno())
-        os.close(devnull)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+# What the faces, hooks and ci.migrate import from here (some of it lives in the modules above).
+__all__ = [
+    "CHECKS",
+    "ArgumentParser",
+    "Collector",
+    "add_busy_timeout",
+    "add_migrations_dir",
+    "add_statement_timeout",
+    "ascii_only",
+    "check_parser",
+    "check_parsers",
+    "known_keys",
+    "migration_number",
+    "parse",
+    "parser_of",
+    "reader_may_leave",
+    "refuse_unsafe_junit",
+    "run_check",
+    "run_declared",
+    "run_one",
+    "run_program",
+    "say",
+    "seconds",
+    "time_limit",
+    "touches_migrations",
+    "whole_number",
+]
 
 
 class Collector:
     """An aggregate run (`python -m ci`): options shared by all checks, reports collected.
 
     A plain class: a dataclass here would make every check import `dataclasses` (~12 ms), and
-    The performance budgets (docs/design.md) cover numbering's and checksums' whole process.
+    the performance budgets (docs/design.md) cover numbering's and checksums' whole process.
     """
 
     def __init__(
@@ -210,57 +99,33 @@ class Collector:
         self.errors: list[tuple[str, str]] = []
 
 
-_collector: ContextVar[Collector | None] = ContextVar("collector", default=None)
-_capturing: ContextVar[bool] = ContextVar("capturing", default=False)
+def run_one(check: Check, argv: Sequence[str] | None) -> int:
+    """`python -m ci.<check>`: parse over the config file, run, print, exit code."""
+    args = parse(parser_of(check), argv)
+    return run_declared(check, args)
 
 
-class _ParserCaptured(BaseException):
-    """Raised by `parse` while `check_parsers` reads a check's options; never escapes."""
-
-    def __init__(self, parser: argparse.ArgumentParser) -> None:
-        super().__init__(parser.prog)
-        self.parser = parser
-
-
-def check_parser(check: str, description: str | None) -> argparse.ArgumentParser:
-    """The options every check takes."""
-    parser = ArgumentParser(prog=f"python -m ci.{check}", description=description)
-    parser.add_argument(
-        "files",
-        nargs="*",
-        type=Path,
-        help="changed files (from pre-commit); the check returns 0 at once "
-        "when none is a migration",
-    )
-    add_migrations_dir(parser)
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help=f"config file (default: {DEFAULT_CONFIG} if present)",
-    )
-    parser.add_argument("--junit", type=Path, default=None, help="write a JUnit XML report here")
-    parser.add_argument(
-        "--format",
-        choices=reports.FORMATS,
-        default=None,
-        help="output format (default: github when GITHUB_ACTIONS=true, else text)",
-    )
-    return parser
+def run_declared(check: Check, args: argparse.Namespace, collector: Collector | None = None) -> int:
+    """Run `check` on options parsed already (the FILES shortcut first)."""
+    if check.narrow is not None:
+        check.narrow(args)
+    return run_check(check.name, args, check.run, collector)
 
 
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+def parse(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    collector: Collector | None = None,
+) -> argparse.Namespace:
     """Parse arguments over the config file; errors exit 2 with one line."""
-    if _capturing.get():
-        raise _ParserCaptured(parser)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        from_config = apply_config(parser, argv)
+        from_config = apply_config(parser, argv, collector)
     except ConfigError as error:
-        say(parser.prog, str(error))
-        raise SystemExit(2) from None
+        say(parser.prog, str(error), collector)
+        raise SystemExit(exits.COULD_NOT_RUN) from None
     args = parser.parse_args(argv)
-    if getattr(args, "migrations_dir", None) is None:
+    if "migrations_dir" in vars(args) and args.migrations_dir is None:
         args.migrations_dir = Path(DEFAULT_MIGRATIONS_DIR)
     args.set_in_config = {
         dest: origin
@@ -271,10 +136,9 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     return args
 
 
-def say(check: str, message: str) -> None:
+def say(check: str, message: str, collector: Collector | None = None) -> None:
     """One line on stderr for a check that could not run; inside `python -m ci` it is said at
     the end, once for every check that gave the same reason."""
-    collector = _collector.get()
     if collector is not None:
         collector.errors.append((check, message))
     else:
@@ -304,15 +168,14 @@ def refuse_unsafe_junit(prog: str, args: argparse.Namespace) -> None:
     )
     if problem is not None:
         print(f"{prog}: {problem}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(exits.COULD_NOT_RUN)
 
 
 def apply_config(
-    parser: argparse.ArgumentParser, argv: Sequence[str]
+    parser: argparse.ArgumentParser, argv: Sequence[str], collector: Collector | None = None
 ) -> dict[str, tuple[Any, str]]:
     """Config values (and an aggregate run's options) become the parser's defaults. Returns
     the config file's values: {dest: (value, "FILE: key")}."""
-    collector = _collector.get()
     if collector is not None:  # `python -m ci` found the file (or was given --config) already
         path = config.explicit_path(argv) or collector.config
     else:
@@ -325,7 +188,7 @@ def apply_config(
             check,
             config.load(path),
             path,
-            sections=CHECKS,
+            sections=CHECKS + DATABASE_CHECKS,
             known_elsewhere=known_keys,
         )
     from_config = {dest: (value, f"{path}: {dest}") for dest, value in values.items()}
@@ -343,39 +206,22 @@ def apply_config(
 
 
 def check_parsers(names: Sequence[str] = CHECKS) -> dict[str, argparse.ArgumentParser]:
-    """Each available check's parser, read by calling its `main` until it calls `parse`."""
-    return {name: parser for name in names if (parser := _check_parser_of(name)) is not None}
-
-
-@cache
-def _check_parser_of(name: str) -> argparse.ArgumentParser | None:
-    try:
-        module = importlib.import_module(f"ci.{name}")
-    except ModuleNotFoundError as error:
-        if error.name == f"ci.{name}":
-            return None  # not installed in this version
-        raise
-    token = _capturing.set(True)
-    try:
-        module.main([])
-    except _ParserCaptured as captured:
-        return captured.parser
-    finally:
-        _capturing.reset(token)
-    return None
+    """Each available check's parser, built from its declaration."""
+    return {name: parser_of(check) for name, check in declared().items() if name in names}
 
 
 def known_keys() -> set[str]:
     """Every key a config file may hold: the options of all checks, `checks`, the sections."""
-    keys = {"checks", *CHECKS}
-    for parser in check_parsers().values():
-        keys.update(a.dest for a in parser._actions if a.option_strings)
+    keys = {"checks", *CHECKS, *DATABASE_CHECKS}
+    keys.update(a.dest for a in check_parser("ci", None)._actions if a.option_strings)
+    for check in declared(CHECKS + DATABASE_CHECKS).values():
+        keys.update(check.config_keys)
     return keys
 
 
-def touches_migrations(files: Sequence[Path], migrations_dir: Path) -> bool:
+def touches_migrations(files: Sequence[Path], migrations_dir: Path | None) -> bool:
     """Whether any of FILES is under the migrations directory (or no FILES were given)."""
-    if not files:
+    if not files or migrations_dir is None:
         return True
     root = migrations_dir.resolve()
     return any(root in Path(f).resolve().parents for f in files)
@@ -385,14 +231,15 @@ def run_check(
     check: str,
     args: argparse.Namespace,
     work: Callable[[argparse.Namespace], Report],
+    collector: Collector | None = None,
 ) -> int:
-    """Run `work`, print and write its report; user errors become one line and exit 2."""
-    collector = _collector.get()
-    if not touches_migrations(args.files, args.migrations_dir):
+    """Run `work`, print and write its report; user errors become one line and exit 2. With a
+    `collector` (`python -m ci`), the report is collected instead and nothing is printed."""
+    if not touches_migrations(getattr(args, "files", []), getattr(args, "migrations_dir", None)):
         if collector is not None:
             skipped = Case("no migration among the files", check, skipped="no migration changed")
             collector.reports.append(Report(check, [skipped]))
-        return 0
+        return exits.CLEAN
     started = time.perf_counter()
     try:
         report = work(args)
@@ -401,26 +248,27 @@ def run_check(
         if collector is not None:
             raise  # `python -m ci` stops every check, not just this one
         print(f"{check}: interrupted", file=sys.stderr)
-        return 130
+        return exits.INTERRUPTED
     except (InputError, UsageError) as error:
         message = named_in_config(str(error), args)
-        say(check, message)
-        return _could_not_run(check, message, args)
+        say(check, message, collector)
+        return _could_not_run(check, message, args, collector)
     except Exception as error:
         if _is_sqlite_error(error):
             # Migration errors are findings already; what reaches here is the database itself
             # (a damaged sample or database, a full disk): the user's input, not a bug.
             message = f"{_database_named(args)}: SQLite error: {error}"
-            say(check, message)
-            return _could_not_run(check, message, args)
+            say(check, message, collector)
+            return _could_not_run(check, message, args, collector)
         import traceback  # only on a crash: startup time is budgeted
 
         traceback.print_exc()  # a bug: keep the traceback, and report it as <error>
-        return _could_not_run(check, f"internal error: {type(error).__name__}: {error}", args)
+        message = f"internal error: {type(error).__name__}: {error}"
+        return _could_not_run(check, message, args, collector)
     if collector is not None:
         collector.reports.append(report)
     elif not emit([report], args):
-        return 2
+        return exits.COULD_NOT_RUN
     return report.exit_code
 
 
@@ -435,31 +283,19 @@ def _database_named(args: argparse.Namespace) -> str:
         value = getattr(args, name, None)
         if value is not None:
             return str(value)
-    return str(args.migrations_dir)
+    return str(getattr(args, "migrations_dir", ""))
 
 
-def _could_not_run(check: str, message: str, args: argparse.Namespace) -> int:
+def _could_not_run(
+    check: str, message: str, args: argparse.Namespace, collector: Collector | None
+) -> int:
     report = Report(check, [Case(f"{check} could not run", check, error=message)])
-    collector = _collector.get()
     if collector is not None:
         collector.reports.append(report)
     else:
         emit([report], args, text=False)
-    return 2
+    return exits.COULD_NOT_RUN
 
 
 def emit(reports_: Sequence[Report], args: argparse.Namespace, *, text: bool = True) -> bool:
     return reports.emit(reports_, fmt=args.format, junit=args.junit, text=text)
-
-
-@contextmanager
-def collecting(
-    overrides: Mapping[str, Any] | None = None, *, config_file: Path | None = None
-) -> Iterator[Collector]:
-    """Within this block checks hand their reports to the collector instead of printing."""
-    collector = Collector(dict(overrides or {}), config_file)
-    token = _collector.set(collector)
-    try:
-        yield collector
-    finally:
-        _collector.reset(token)

@@ -15,7 +15,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from ci.checks.validate import Options, apply_case, new_runner, not_run
+from ci.checks.db_options import Options
+from ci.checks.validate import apply_case, new_runner, not_run
 from ci.core.errors import UsageError
 from ci.core.findings import RUNAWAY, Case, Finding
 from ci.core.model import OTHER_SPECIAL, Catalog, Migration, SqlFile, special_file_kind

@@ -17,25 +17,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ci.app.cli import add_busy_timeout, add_statement_timeout, seconds
+from ci.checks.db_options import Options
+from ci.checks.snapshot import snapshot_case, snapshot_refusal, write_snapshot_case
 from ci.core.errors import UsageError
-from ci.core.findings import RUNAWAY, Case, Finding, Record
+from ci.core.findings import RUNAWAY, Case, Finding
 from ci.core.model import Catalog, Migration
 from ci.db import health, runner
 from ci.db.gatekeeper import gate_of
-from ci.db.invariants import Invariant, add_invariants_option, parse_invariants
+from ci.db.invariants import Invariant, parse_invariants
 from ci.db.sqlite_hints import fix_for
 
-if TYPE_CHECKING:  # fingerprints are imported only when a snapshot is used (start-up time)
-    from ci.db.fingerprint import Fingerprint
-
-SNAPSHOT_HEADER = (
-    "-- Schema snapshot: the schema the migrations produce (runner bookkeeping left out).\n"
-    "-- Written by `python -m ci.apply_empty --write-snapshot`; a difference fails apply_empty.\n"
-)
-TYPE_ORDER = {"table": 0, "view": 1, "index": 2, "trigger": 3}
 AFTER_INTEGRITY = health.Wording(
     "MG303",
     "integrity_check after the migrations",
@@ -49,97 +41,6 @@ AFTER_FOREIGN_KEYS = health.Wording(
 AFTER_INVARIANT = health.Wording(
     "MG306", "invariant", "fix the migration that breaks it, or the data it leaves behind"
 )
-
-
-# generous: a check's migrations run on small data; a runaway one must not hang CI for hours
-DEFAULT_STATEMENT_TIMEOUT = 300.0
-
-
-class Options(Record):
-    """The options every database check takes (treat as immutable).
-
-    A plain record, not a dataclass: `import dataclasses` costs ~13 ms of every database
-    check's start-up, which the performance budgets (docs/design.md) measure as a whole process
-    (ci.apply_empty)."""
-
-    FIELDS = (
-        "setup",
-        "invariants",
-        "snapshot",
-        "write_snapshot",
-        "warn_slow",
-        "busy_timeout",
-        "statement_timeout",
-    )
-    __slots__ = FIELDS
-
-    def __init__(
-        self,
-        setup: str | None,
-        invariants: Path | None,
-        snapshot: Path | None,
-        write_snapshot: bool,
-        warn_slow: float,
-        busy_timeout: float = 30.0,  # how long to wait for another process's lock on a sample
-        statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,  # per migration; None: none
-    ) -> None:
-        self.setup = setup
-        self.invariants = invariants
-        self.snapshot = snapshot
-        self.write_snapshot = write_snapshot
-        self.warn_slow = warn_slow
-        self.busy_timeout = busy_timeout
-        self.statement_timeout = statement_timeout
-
-
-def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--setup",
-        metavar="MODULE:FUNCTION",
-        default=None,
-        help="callable run on every connection (register SQL functions, load extensions)",
-    )
-    add_invariants_option(parser)
-    parser.add_argument(
-        "--schema-snapshot",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="the schema the migrations must produce (e.g. schema/schema.sql)",
-    )
-    parser.add_argument(
-        "--write-snapshot",
-        action="store_true",
-        help="write the schema the migrations produce to --schema-snapshot instead of comparing",
-    )
-    parser.add_argument(
-        "--warn-slow",
-        type=seconds,
-        default=300.0,
-        metavar="SECONDS",
-        help="flag migrations slower than this (default 300)",
-    )
-    add_statement_timeout_option(parser)
-
-
-def add_statement_timeout_option(parser: argparse.ArgumentParser) -> None:
-    """`--statement-timeout`: a migration still running after this long is stopped (MG311)."""
-    add_statement_timeout(
-        parser,
-        default=DEFAULT_STATEMENT_TIMEOUT,
-        help="stop a migration (or rollback) still running after this long and report it "
-        f"(MG311; default: {DEFAULT_STATEMENT_TIMEOUT:g}; 0: no limit)",
-    )
-
-
-def add_busy_timeout_option(parser: argparse.ArgumentParser) -> None:
-    """`--busy-timeout`, as `python -m ci.migrate` has it: how long reading the user's database
-    (a `--sample` .db) waits for another process's lock before giving up with exit 2."""
-    add_busy_timeout(
-        parser,
-        default=30.0,
-        help="wait this long for another process's lock on a --sample database (default: 30)",
-    )
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -409,115 +310,3 @@ def version_case(check: str, run: runner.Runner) -> Case:
 
 
 # --- schema snapshot -------------------------------------------------------------------------
-
-
-def snapshot_sql(conn: sqlite3.Connection) -> str:
-    """The snapshot file: every object the migrations created, in a stable order."""
-    from ci.db.fingerprint import EXCLUDED_GROUPS
-
-    shadow = shadow_tables(conn)
-    rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
-    objects = sorted(
-        (TYPE_ORDER.get(type_, 9), name.lower(), sql.strip())
-        for type_, name, tbl_name, sql in rows
-        if sql
-        and not name.startswith("sqlite_")
-        and tbl_name.lower() not in EXCLUDED_GROUPS
-        and tbl_name.lower() not in shadow
-    )
-    return SNAPSHOT_HEADER + "".join(f"\n{sql};\n" for _, _, sql in objects)
-
-
-def shadow_tables(conn: sqlite3.Connection) -> set[str]:
-    """Tables a virtual table keeps its data in (created by it, not by a migration)."""
-    try:
-        rows = conn.execute("SELECT name FROM pragma_table_list WHERE type = 'shadow'")
-        return {name.lower() for (name,) in rows}
-    except sqlite3.Error:  # SQLite before 3.37 has no table_list
-        return set()
-
-
-def snapshot_refusal(path: Path, sample: Path | None = None) -> str | None:
-    """Why --write-snapshot must not write `path` (an existing file that is not a snapshot)."""
-    from ci.reports import outputs
-
-    return outputs.refusal(
-        path,
-        option="--schema-snapshot",
-        kind="a schema snapshot",
-        starts=(SNAPSHOT_HEADER.split("\n")[0].encode(),),
-        inputs=(sample,),
-    )
-
-
-def write_snapshot_case(check: str, conn: sqlite3.Connection, path: Path) -> Case:
-    from ci.reports import outputs
-
-    try:
-        outputs.write_atomically(path, snapshot_sql(conn), refused=snapshot_refusal(path))
-    except outputs.OutputRefused as refused:
-        raise UsageError(str(refused)) from None
-    except OSError as error:
-        raise UsageError(f"{path}: cannot write the snapshot: {error.strerror}") from None
-    return Case(f"schema snapshot written to {path}", check, path=str(path))
-
-
-def snapshot_case(check: str, conn: sqlite3.Connection, options: Options) -> Case:
-    from ci.db.fingerprint import DRIFT, describe_differences
-    from ci.db.fingerprint import schema_fingerprint as read_schema
-
-    assert options.snapshot is not None
-    path = options.snapshot
-    expected = snapshot_print(path, options.setup)
-    actual = _without_shadow(read_schema(conn), shadow_tables(conn))
-    case = Case("schema snapshot", check, path=str(path))
-    differences = describe_differences(expected, actual, wording=DRIFT)
-    if differences:
-        case.findings.append(
-            Finding(
-                check,
-                "MG307",
-                str(path),
-                None,
-                "the migrations do not produce the committed schema snapshot: "
-                + "; ".join(differences),
-                f"if the change is intended, run python -m ci.apply_empty --schema-snapshot "
-                f"{path} --write-snapshot and commit {path}",
-            )
-        )
-    return case
-
-
-def snapshot_print(path: Path, setup: str | None) -> Fingerprint:
-    """The schema fingerprint of a snapshot file, loaded into an in-memory database."""
-    from ci.core.model import SqlFile
-    from ci.db.fingerprint import schema_fingerprint as read_schema
-
-    if not path.is_file():
-        raise UsageError(f"{path}: schema snapshot not found; create it with --write-snapshot")
-    statements = SqlFile(path).statements
-    conn = runner.connect(":memory:", setup=setup, durable=False)
-    try:
-        pending = list(statements)
-        while pending:  # a view may name a view that sorts after it: retry until stuck
-            failed = []
-            errors: list[tuple[int, str]] = []
-            for statement in pending:
-                try:
-                    conn.execute(statement.sql)
-                except sqlite3.Error as error:
-                    failed.append(statement)
-                    errors.append((statement.line, str(error)))
-            if len(failed) == len(pending):
-                line, message = errors[0]
-                raise UsageError(f"{path}:{line}: cannot load the schema snapshot: {message}")
-            pending = failed
-        return _without_shadow(read_schema(conn), shadow_tables(conn))
-    finally:
-        conn.close()
-
-
-def _without_shadow(printed: Fingerprint, shadow: set[str]) -> Fingerprint:
-    from ci.db.fingerprint import Fingerprint
-
-    return Fingerprint({k: v for k, v in printed.groups.items() if k not in shadow})

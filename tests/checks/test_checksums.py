@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ci import checksums
+from ci.checks.checksums_lock import accept_comment_edits
 from ci.core.sqltext import checksum
 from tests.conftest import WriteTree, git, run_module
 
@@ -143,7 +144,7 @@ def test_the_rehash_hook_refuses_a_directive_added_to_an_applied_file(
 def test_a_comment_edit_of_a_file_with_a_directive_is_still_accepted(locked: Path) -> None:
     target = locked / M / "data/0002_fill.sql"
     target.write_text(target.read_text().replace("\nUPDATE", "\n-- why: old rows\nUPDATE"))
-    rewritten, refused = checksums.accept_comment_edits(
+    rewritten, refused = accept_comment_edits(
         locked / M, locked / LOCK, [str(target)]
     )  # fmt: skip
     assert refused == [] and len(rewritten) == 1

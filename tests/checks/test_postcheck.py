@@ -102,3 +102,20 @@ def test_bad_invariants_files_are_one_line_naming_the_line(
         path.write_text(text)
     with pytest.raises(InputError, match=message):
         parse_invariants(path)
+
+
+def test_the_config_file_is_honoured_like_every_other_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invariants of migration-guard.yaml (a key the database checks share) and a
+    `postcheck:` section apply to postcheck too; the command line still wins."""
+    db = make_db(tmp_path / "app.db", HEALTHY + BOOKKEEPING)
+    (tmp_path / "invariants.sql").write_text(INVARIANTS)
+    (tmp_path / "migration-guard.yaml").write_text(
+        "invariants: invariants.sql\npostcheck:\n  expect_version: 2\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["--db", str(db)]) == 0
+    assert "OK postcheck: 6 passed" in capsys.readouterr().out
+    assert main(["--db", str(db), "--expect-version", "3"]) == 1
+    assert "expected 0003" in capsys.readouterr().out

@@ -167,3 +167,30 @@ def test_rows_breaking_a_check_constraint_fail_the_integrity_check(
 def test_check_constraints_that_hold_pass(tmp_path: Path) -> None:
     db = make_db(tmp_path / "app.db", CHECKED + "INSERT INTO c VALUES (2, NULL, NULL, NULL);")
     assert main(["--db", str(db)]) == 0
+
+
+def test_the_config_file_is_honoured_like_every_other_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """migration-guard.yaml gives precheck its options (`format`; a key of other checks, such
+    as `base_ref`, is not an error); a flag still wins."""
+    db = make_db(tmp_path / "app.db", HEALTHY)
+    (tmp_path / "migration-guard.yaml").write_text("format: json\nbase_ref: origin/main\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert '"summary": "OK precheck: 3 passed"' in out  # the JSON report
+    assert main(["--db", str(db), "--format", "text"]) == 0
+    assert "OK precheck: 3 passed" in capsys.readouterr().out
+
+
+def test_a_bad_config_file_stops_precheck_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = make_db(tmp_path / "app.db", HEALTHY)
+    (tmp_path / "migration-guard.yaml").write_text("busy_timeout: soon\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["--db", str(db)])
+    assert exited.value.code == 2
+    assert "migration-guard.yaml: busy_timeout: invalid value 'soon'" in capsys.readouterr().err

@@ -268,8 +268,8 @@ def _number_of(finding_path: str) -> int:
 def test_numbering_duplicates_and_gaps_match_an_oracle(
     files: dict[str, list[tuple[str, int, int]]],
 ) -> None:
+    from ci.checks.numbering import find_problems
     from ci.core.model import discover
-    from ci.numbering import find_problems
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "migrations"

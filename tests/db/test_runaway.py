@@ -184,11 +184,12 @@ def test_legitimate_long_batches_finish(write_tree: WriteTree, tmp_path: Path) -
 def test_no_time_limit_is_the_runners_default() -> None:
     """A production migration may legitimately take long: the runner has no limit unless
     asked (the option's default), while the checks default to 300 s."""
-    from ci.apply_empty import build_parser as checks_parser
+    from ci.app.parsers import parser_of
+    from ci.checks.apply_empty import CHECK
     from ci.migrate import build_parser as migrate_parser
 
     assert migrate_parser().parse_args(["--db", "x"]).statement_timeout is None
-    assert checks_parser().parse_args([]).statement_timeout == 300.0
+    assert parser_of(CHECK).parse_args([]).statement_timeout == 300.0
 
 
 def test_ctrl_c_during_a_long_statement_is_an_interrupt_not_a_runaway(

@@ -1,4 +1,5 @@
-"""What every pre-commit entry point shares: adapt pre-commit's call to a check's `main`.
+"""The pre-commit adapter the hooks in hooks/ use: pre-commit's call becomes one check run,
+its arguments parsed once.
 
 pre-commit passes file names (shuffled, possibly split over several processes) and, for
 pre-push or `pre-commit run --from-ref A --to-ref B`, PRE_COMMIT_FROM_REF / PRE_COMMIT_TO_REF.
@@ -12,7 +13,7 @@ pre-push or `pre-commit run --from-ref A --to-ref B`, PRE_COMMIT_FROM_REF / PRE_
   `feature` is checked out checks `main`. The commit is checked out into a temporary git
   worktree (removed afterwards) and the check runs there, so file names in its output read as
   usual.
-- With refs handed over, checks that declare `--base-ref` (read from the check's own parser, so
+- With refs handed over, checks that declare `--base-ref` (read from the check's declaration, so
   a check that gains or loses an option needs no change here) get the remote's default branch
   as `--base-ref`, unless the command line or the config names one (`comparison_base`). FROM_REF
   only decides whether the push touches migrations at all.
@@ -23,7 +24,6 @@ pre-push or `pre-commit run --from-ref A --to-ref B`, PRE_COMMIT_FROM_REF / PRE_
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import tempfile
@@ -45,7 +45,7 @@ def run_hook(
     *,
     also: Callable[[argparse.Namespace], Sequence[Path]] = lambda args: (),
 ) -> int:
-    """Call `ci.<check>`'s `main` on the whole directory, or return 0 when no FILES concern it.
+    """Run check `check` on the whole directory, or return 0 when no FILES concern it.
 
     `also` names further paths that count as migrations for this check (e.g. the lock file).
     The check (and `ci.app.cli`) are imported only after the quick exit: a push that changes no SQL
@@ -58,7 +58,7 @@ def run_hook(
 
 
 def _run_hook(
-    check: str,
+    name: str,
     tokens: list[str],
     from_ref: str | None,
     to_ref: str | None,
@@ -67,21 +67,23 @@ def _run_hook(
     try:
         if to_ref and from_ref and not _pushes_migrations(from_ref, to_ref):
             return 0
-        from ci.app.cli import parse, reader_may_leave
+        from ci.app.cli import parse, parser_of, reader_may_leave, run_declared
+        from ci.app.registry import check_named
 
         reader_may_leave()
-        module = importlib.import_module(f"ci.{check}")
-        parser: argparse.ArgumentParser = module.build_parser()
+        check = check_named(name)
+        assert check is not None, f"hook of a check this version lacks: {name}"
         with judged_commit(to_ref):
-            args = parse(parser, tokens)
+            args = parse(parser_of(check), tokens)  # parsed once: the check runs on these
             files: list[Path] = [Path(f) for f in args.files]
             if files and not _concerned(files, args, also(args)):
                 return 0
-            options = without_files(tokens, files) + declared_ref_options(parser, args)
-            code: int = module.main(options)
-            return code
+            args.files = []  # the whole directory: a migration among FILES concerns it all
+            if check.declares("--base-ref") and args.base_ref is None:
+                args.base_ref = handed_over_base()
+            return run_declared(check, args)
     except RefError as error:  # the refs pre-commit handed over (the check's own are its job)
-        return could_not_run(check, error)
+        return could_not_run(name, error)
 
 
 def could_not_run(check: str, error: RefError) -> int:
@@ -90,17 +92,13 @@ def could_not_run(check: str, error: RefError) -> int:
     return 2
 
 
-def declared_ref_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
-    """`--base-ref BRANCH` (see `comparison_base`) when pre-commit handed over refs, the check's
-    parser declares `--base-ref` and neither the command line nor the config gave one: a check
-    without it (apply_empty) must not be handed an option it refuses."""
+def handed_over_base() -> str | None:
+    """The `--base-ref` a check that declares one gets (see `comparison_base`) when pre-commit
+    handed over refs and neither the command line nor the config gave one; else None."""
     from_ref, to_ref = hook_refs()
-    action = parser._option_string_actions.get("--base-ref")
-    handed_over = from_ref is not None or to_ref is not None
-    if not handed_over or action is None or getattr(args, action.dest, None) is not None:
-        return []
-    base = comparison_base(from_ref)
-    return [] if base is None else ["--base-ref", base]
+    if from_ref is None and to_ref is None:
+        return None
+    return comparison_base(from_ref)
 
 
 def comparison_base(from_ref: str | None) -> str | None:
@@ -164,15 +162,6 @@ def _concerned(files: list[Path], args: argparse.Namespace, extra: Sequence[Path
         return True
     wanted = {path.resolve() for path in extra}
     return any(f.name == DEFAULT_CONFIG or f.resolve() in wanted for f in files)
-
-
-def without_files(tokens: list[str], files: list[Path]) -> list[str]:
-    """The options alone: pre-commit appends the file names after the hook's `args`."""
-    count = len(files)
-    if count and [Path(t) for t in tokens[-count:]] == files:
-        return tokens[:-count]
-    names = set(files)
-    return [t for t in tokens if t.startswith("-") or Path(t) not in names]
 
 
 def stage(path: Path) -> int:

@@ -1,0 +1,79 @@
+"""Command-line parsers, built from what each check declares (`ci.checks.base.Check`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ci import reports
+from ci.app.config import DEFAULT_CONFIG
+from ci.checks import options
+from ci.checks.base import Check
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """The parser of every command: an argument error is one line and a hint, not the whole
+    usage, and an option is never guessed from its first letters (`--migrations` is not
+    `--migrations-dir`: a guess that a later option makes ambiguous would break scripts)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n  (the options: {self.prog} --help)\n")
+
+
+def check_parser(check: str, description: str | None) -> argparse.ArgumentParser:
+    """The options every check takes."""
+    parser = ArgumentParser(prog=f"python -m ci.{check}", description=description)
+    parser.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="changed files (from pre-commit); the check returns 0 at once "
+        "when none is a migration",
+    )
+    add_migrations_dir(parser)
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"config file (default: {DEFAULT_CONFIG} if present)",
+    )
+    parser.add_argument("--junit", type=Path, default=None, help="write a JUnit XML report here")
+    parser.add_argument(
+        "--format",
+        choices=reports.FORMATS,
+        default=None,
+        help="output format (default: github when GITHUB_ACTIONS=true, else text)",
+    )
+    return parser
+
+
+def parser_of(check: Check) -> argparse.ArgumentParser:
+    """The parser of `python -m ci.<check>`: the common options, then the check's own."""
+    if check.reads_migrations:
+        parser = check_parser(check.name, check.description)
+    else:
+        parser = ArgumentParser(prog=f"python -m ci.{check.name}", description=check.description)
+    options.add_all(parser, check.options)
+    return parser
+
+
+def add_migrations_dir(parser: argparse.ArgumentParser, *, default: Path | None = None) -> None:
+    """`--migrations-dir DIR`: the migrations root (every command that reads migrations)."""
+    options.migrations_dir(default=default).add_to(parser)
+
+
+def add_busy_timeout(parser: argparse.ArgumentParser, *, default: float, help: str) -> None:
+    """`--busy-timeout SECONDS` (see `ci.checks.options.busy_timeout`)."""
+    options.busy_timeout(default=default, help=help).add_to(parser)
+
+
+def add_statement_timeout(
+    parser: argparse.ArgumentParser, *, default: float | None, help: str
+) -> None:
+    """`--statement-timeout SECONDS` (see `ci.checks.options.statement_timeout`)."""
+    options.statement_timeout(default=default, help=help).add_to(parser)

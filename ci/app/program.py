@@ -1,0 +1,58 @@
+"""Running a command as a program: a reader that leaves early (`... | head -1`) is not an error."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def run_program(main: Callable[[], int]) -> int:
+    """Run a command's `main` as a program (`python -m ci.<command>`, the console scripts).
+
+    A reader that leaves early (`... | head -1`) is not an error: what is still written to
+    stdout or stderr goes nowhere, the command finishes its work (a migration is not stopped
+    halfway because nobody reads its log) and exits with its own result; no traceback.
+    """
+    reader_may_leave()
+    return main()
+
+
+def reader_may_leave() -> None:
+    """Make stdout and stderr drop what a closed pipe cannot take (see `run_program`);
+    the console scripts call it first thing."""
+    if not isinstance(sys.stdout, _ReaderMayLeave):
+        sys.stdout = _ReaderMayLeave(sys.stdout)
+    if not isinstance(sys.stderr, _ReaderMayLeave):
+        sys.stderr = _ReaderMayLeave(sys.stderr)
+
+
+class _ReaderMayLeave:
+    """A text stream whose writes into a closed pipe are dropped: the first broken write points
+    the file descriptor at /dev/null, so the interpreter's last flush does not fail either."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._reader_left()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_left()
+
+    def _reader_left(self) -> None:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

@@ -1,0 +1,38 @@
+"""The checks `python -m ci` knows, and where each one's `Check` declaration lives."""
+
+from __future__ import annotations
+
+import importlib
+
+from ci.checks.base import Check
+
+# The checks `python -m ci` knows, in the order it runs them by default.
+CHECKS = ("numbering", "checksums", "lint", "apply_empty", "apply_sample", "rollback_roundtrip")
+
+# The checks that judge a database, not the migrations (run by hand or in a deploy, not by
+# `python -m ci`); their options are config keys too.
+DATABASE_CHECKS = ("precheck", "postcheck")
+
+# "module:attribute" of each check's declaration (imported only when that check is wanted).
+# lint's is in its face until its engine lives under ci/checks/.
+DECLARED_IN = {name: f"ci.checks.{name}:CHECK" for name in CHECKS + DATABASE_CHECKS} | {
+    "lint": "ci.lint:LINT"
+}
+
+
+def check_named(name: str) -> Check | None:
+    """The declaration of check `name`, or None when this version does not have it."""
+    module_name, _, attribute = DECLARED_IN[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name == module_name:
+            return None  # not installed in this version
+        raise
+    check: Check = getattr(module, attribute)
+    return check
+
+
+def declared(names: tuple[str, ...] = CHECKS) -> dict[str, Check]:
+    """The declarations of the available checks of `names`, in that order."""
+    return {name: check for name in names if (check := check_named(name)) is not None}

@@ -1,0 +1,154 @@
+"""`python -m ci.apply_sample --sample PATH`: the pending migrations on sample data.
+
+PATH is a `.sql` fixture (loaded after migrating a fresh database to its `-- @sample-version N`)
+or a `.db`/`.sqlite` file (copied; the original is never opened for writing). The pending
+migrations then run one by one, with the row count of every table before and after each: a table
+that loses rows fails unless the migration declares `-- @allow-row-loss <table>`. Then the same
+validation as apply_empty. Catches what an empty database cannot: a UNIQUE index over duplicate
+rows, a CHECK or NOT NULL that existing rows violate, a data migration that deletes too much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ci.checks.base import Check
+from ci.checks.db_options import OPTIONS, Options, busy_timeout_option
+from ci.checks.options import Option
+from ci.checks.sample import Prepared, Sample, open_sample, prepare
+from ci.checks.validate import (
+    apply_case,
+    catalog_cases,
+    could_not_run,
+    load_invariants,
+    not_run,
+    options_from,
+    validate,
+)
+from ci.core.errors import UsageError
+from ci.core.findings import Case, Finding, Report
+from ci.core.model import InputError, Migration, discover, read_ahead
+from ci.db.fingerprint import Fingerprint, Tracker
+
+NAME = "apply_sample"
+
+
+def work(args: argparse.Namespace) -> Report:
+    if args.sample is None:
+        raise UsageError("--sample PATH is required (a .sql fixture or a .db file)")
+    return apply_sample(args.migrations_dir, args.sample, options_from(args))
+
+
+def apply_sample(root: Path, sample_path: Path, options: Options) -> Report:
+    catalog = discover(root)
+    sample = open_sample(sample_path)
+    invariants = load_invariants(options)
+    with tempfile.TemporaryDirectory(prefix="migration-guard-") as tmp:
+        db = Path(tmp) / "apply_sample.db"
+        with could_not_run(), _named_as(db, sample_path):
+            prepared = prepare(NAME, sample, db, catalog, options)
+            try:
+                cases = catalog_cases(NAME, prepared.run.catalog) or prepared.cases
+                if not any(c.outcome == "failed" for c in cases):
+                    cases += apply_pending(prepared, sample, options)
+                if not any(c.outcome == "failed" for c in cases):
+                    cases += validate(NAME, prepared.conn, prepared.run, options, invariants)
+            finally:
+                prepared.conn.close()
+    return Report(NAME, cases)
+
+
+@contextmanager
+def _named_as(copy: Path, sample: Path) -> Iterator[None]:
+    """A bad row in the copy's bookkeeping is the sample's: name the sample, not the copy."""
+    try:
+        yield
+    except InputError as error:
+        raise InputError(str(error).replace(str(copy), str(sample))) from None
+
+
+def apply_pending(prepared: Prepared, sample: Sample, options: Options) -> list[Case]:
+    """Each pending migration as a case, failing also when it loses rows it did not declare."""
+    run = prepared.run
+    migrations = run.pending()
+    read_ahead(m.file for m in migrations)
+    tracker = Tracker(prepared.conn, content=False)
+    cases: list[Case] = []
+    for index, migration in enumerate(migrations):
+        before = tracker.fingerprint
+        with tracker.watch():
+            case = apply_case(NAME, run, migration, options, on_sample=True)
+        cases.append(case)
+        if case.outcome == "failed":
+            why = f"not run: {migration.label} failed"
+            return cases + not_run(NAME, run.catalog, migrations[index + 1 :], why)
+        for table, lost, dropped in row_losses(before, tracker.fingerprint, tracker.changed):
+            if not migration.directives.allows_row_loss(table):
+                case.findings.append(row_loss_finding(migration, table, lost, dropped, sample))
+    return cases
+
+
+def row_losses(
+    before: Fingerprint, after: Fingerprint, changed: frozenset[str]
+) -> list[tuple[str, int, bool]]:
+    """(table, rows lost, dropped?) for each table of `changed` with fewer rows than before.
+
+    A dropped table whose rows went to tables created in the same step (a rename or a
+    rebuild) has not lost them.
+    """
+    losses: list[tuple[str, int, bool]] = []
+    created = sum(
+        g.rows or 0
+        for key, g in after.groups.items()
+        if key in changed and key not in before.groups
+    )
+    for key in sorted(changed):
+        old, new = before.groups.get(key), after.groups.get(key)
+        if old is None or not old.rows:
+            continue
+        if new is None:
+            if created >= old.rows:
+                created -= old.rows
+                continue
+            losses.append((old.name, old.rows, True))
+        elif new.rows is not None and new.rows < old.rows:
+            losses.append((old.name, old.rows - new.rows, False))
+    return losses
+
+
+def row_loss_finding(
+    migration: Migration, table: str, lost: int, dropped: bool, sample: Sample
+) -> Finding:
+    how = " (table dropped)" if dropped else ""
+    noun = "row" if lost == 1 else "rows"
+    return Finding(
+        NAME,
+        "MG308",
+        str(migration.path),
+        None,
+        f"table {table}: {lost:,} {noun} lost{how} in {migration.label} on the sample "
+        f"{sample.path}",
+        f"keep the rows or declare -- @allow-row-loss {table}",
+    )
+
+
+CHECK = Check(
+    NAME,
+    __doc__,
+    (
+        Option(
+            "--sample",
+            type=Path,
+            default=None,
+            metavar="PATH",
+            help="sample data: a .sql fixture starting with '-- @sample-version N', or a .db file",
+        ),
+        *OPTIONS,
+        busy_timeout_option(),
+    ),
+    work,
+)

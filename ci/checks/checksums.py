@@ -1,0 +1,288 @@
+"""`python -m ci.checksums`: edits to migration files that are already applied.
+
+"Applied" comes from the committed lock file (default `<migrations dir>/../migrations.lock`),
+from `--db PATH` (the `schema_version.file_hash` of a real database, opened read-only) and from
+`--base-ref REF` (every migration file at REF). Checksums follow the checksum format of
+docs/design.md, so a CRLF or BOM
+change is not an edit. `--update` adds new files to the lock; `--rehash FILE` rewrites one entry.
+
+A lock entry of this branch's own unmerged work (see `Unmerged`) is not "applied": when it is
+out of date the finding is MG210 (refresh it with `--update`), not MG201. "To fix" commands
+are spelled for where the check runs (ci/core/fixes.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from ci.checks import options
+from ci.checks.base import Check
+from ci.checks.checksums_applied import (
+    NAME,
+    Applied,
+    Current,
+    Unmerged,
+    find_unmerged,
+    from_base_ref,
+    from_database,
+    from_lock,
+    read_current,
+    text_of,
+)
+from ci.checks.checksums_lock import lock_findings, rehash_entry, unmerged_findings, update_lock
+from ci.checks.options import Option
+from ci.core import fixes, lockfile
+from ci.core.findings import Finding, Report
+from ci.core.model import (
+    InputError,
+)
+from ci.core.sqltext import checksum_matches, code_fingerprint
+
+WHITESPACE = "only whitespace/comments changed"
+STATEMENTS = "statements changed"
+
+
+# ---- comparing ------------------------------------------------------------------------------
+
+
+def compare(
+    current: Current, sources: list[list[Applied]], location: Sequence[str] = ()
+) -> list[Finding]:
+    """Edited, deleted and renamed applied files; one finding per file, naming every source."""
+    edits: dict[str, list[Applied]] = {}
+    gone: dict[str, list[Applied]] = {}
+    renames: dict[tuple[str, str], list[Applied]] = {}
+    for applied_list in sources:
+        recorded_paths = {a.path for a in applied_list}
+        for a in applied_list:
+            data = current.data.get(a.path)
+            if a.path in current.files and data is None:
+                continue  # unreadable: reported once as MG209
+            if data is not None:
+                if a.recorded != current.checksums[a.path] and not checksum_matches(
+                    a.recorded, data
+                ):
+                    edits.setdefault(a.path, []).append(a)
+                continue
+            moved = _find_moved(current, a, recorded_paths)
+            if moved:
+                renames.setdefault((a.path or a.label, moved), []).append(a)
+            else:
+                gone.setdefault(a.path or a.label, []).append(a)
+    findings = [_edited(current, path, applied, location) for path, applied in edits.items()]
+    findings += [_renamed(current, old, new, a, location) for (old, new), a in renames.items()]
+    findings += [_deleted(current, path, applied) for path, applied in gone.items()]
+    return findings
+
+
+def _find_moved(current: Current, a: Applied, recorded_paths: set[str]) -> str | None:
+    for relative, data in current.data.items():
+        if relative not in recorded_paths and checksum_matches(a.recorded, data):
+            return relative
+    return None
+
+
+def _sources(applied: list[Applied]) -> str:
+    return ", ".join(dict.fromkeys(a.source for a in applied))
+
+
+def _edited(
+    current: Current, relative: str, applied: list[Applied], location: Sequence[str]
+) -> Finding:
+    data = current.data[relative]
+    text = text_of(data)
+    kinds, line = set(), None
+    for a in applied:
+        code = a.fingerprint()
+        if text is None or code is None:
+            continue
+        same = code_fingerprint(text).startswith(code)
+        kinds.add(WHITESPACE if same else STATEMENTS)
+        if a.old_text is not None and line is None:
+            line = _first_difference(a.old_text, text)
+    what = STATEMENTS if STATEMENTS in kinds else WHITESPACE if kinds else "content changed"
+    path = current.display(relative)
+    new = fixes.new_migration(location)
+    hint = (
+        f"restore the applied text (e.g. git checkout HEAD -- {path}) and make the change "
+        "in a new migration" + (f" ({new})" if new else "")
+    )
+    if what == WHITESPACE:
+        hint += f"; to accept a comment-only edit: {fixes.lock_rehash(path, location)}"
+    return Finding(
+        NAME,
+        "MG201",
+        path,
+        line,
+        f"applied migration was edited ({what}; applied per {_sources(applied)})",
+        hint,
+    )
+
+
+def _renamed(
+    current: Current, old: str, new: str, applied: list[Applied], location: Sequence[str]
+) -> Finding:
+    was = applied[0].path or applied[0].label
+    hint = f"rename it back to {was}"
+    if not fixes.by_pre_commit():  # the rehash hook cannot name a file that is gone
+        hint += (
+            "; if it was never applied anywhere, drop the old entry and add the new one: "
+            f"{fixes.lock_rehash(was, location)} && {fixes.lock_update(location)}"
+        )
+    return Finding(
+        NAME,
+        "MG203",
+        current.display(new),
+        None,
+        f"applied migration {was} was renamed to {new} (applied per {_sources(applied)}); "
+        "databases that applied it would run it again under the new name",
+        hint,
+    )
+
+
+def _deleted(current: Current, name: str, applied: list[Applied]) -> Finding:
+    path = current.display(name) if applied[0].path else name
+    return Finding(
+        NAME,
+        "MG202",
+        path,
+        None,
+        f"applied migration {applied[0].label} was deleted (applied per {_sources(applied)})",
+        "restore the file from git; undo an applied migration with a new migration instead",
+    )
+
+
+def _first_difference(old: str, new: str) -> int:
+    old_lines, new_lines = old.split("\n"), new.split("\n")
+    for number, (a, b) in enumerate(zip(old_lines, new_lines, strict=False), start=1):
+        if a != b:
+            return number
+    return min(len(old_lines), len(new_lines)) + 1
+
+
+# ---- the check ------------------------------------------------------------------------------
+
+
+def check(
+    migrations_dir: Path,
+    *,
+    lock_path: Path | None = None,
+    db: Path | None = None,
+    base_ref: str | None = None,
+    update: bool = False,
+    rehash: str | None = None,
+    busy_timeout: float = 5.0,
+    location: Sequence[str] = (),
+) -> Report:
+    """Compare the files with every source of "applied". `rehash` and `update` write the lock
+    first; `rehash` alone is one step of a fix (e.g. drop an entry, then --update) and reports
+    only what it wrote, so `--rehash F && --update` chains."""
+    current = read_current(migrations_dir)
+    path = lock_path or lockfile.default_path(migrations_dir)
+    lock = lockfile.read(path)
+    if lock is None and lock_path is not None and not (update or rehash):
+        raise InputError(f"{lock_path}: lock file not found (create it with --update)")
+    if rehash:
+        rehash_entry(lock or lockfile.Lock(path, stored_sum=lockfile.body_sum([])), current, rehash)
+        if not update:
+            return Report.from_findings(NAME, [], passed=f"{path}: entry of {rehash} rewritten")
+        lock = lockfile.read(path)
+    base = (base_ref, from_base_ref(base_ref, migrations_dir)) if base_ref else None
+    findings = list(current.unreadable)
+    recorded: list[Applied] = []
+    if db is not None:
+        recorded, notes = from_database(db, current, busy_timeout=busy_timeout)
+        findings += notes
+    recorded_paths = {a.path for a in recorded}
+    if update:
+        update_lock(
+            lock or lockfile.Lock(path, stored_sum=lockfile.body_sum([])),
+            current,
+            base,
+            recorded_paths,
+            migrations_dir,
+        )
+        lock = lockfile.read(path)
+    sources: list[list[Applied]] = []
+    unmerged = Unmerged(set(), None)
+    if lock is not None:
+        unmerged = find_unmerged(lock, current, migrations_dir, base=base, recorded=recorded_paths)
+        sources.append(from_lock(lock, unmerged=unmerged))
+    elif db is None and base_ref is None:
+        findings.append(
+            Finding(
+                NAME,
+                "MG206",
+                str(path),
+                None,
+                "no lock file, so nothing says which migrations are applied",
+                f"create it with {fixes.lock_update(location)} and commit it",
+            )
+        )
+    if base is not None:
+        sources.append(base[1])
+    if db is not None:
+        sources.append(recorded)
+    changes = compare(current, sources, location)
+    if lock is not None:
+        stale = unmerged_findings(lock, current, unmerged, location)
+        renamed = {f.path for f in [*changes, *stale] if f.code in ("MG203", "MG210") and f.path}
+        findings += lock_findings(lock, current, renamed=renamed, location=location)
+        findings += stale
+    findings += changes
+    return Report.from_findings(
+        NAME, findings, passed=f"{len(current.files)} migration files match their checksums"
+    )
+
+
+def _lock_is_a_migration(args: argparse.Namespace) -> None:
+    """The lock file counts as a migration file here: FILES naming it means the whole check."""
+    if args.files:
+        lock = (args.lock or lockfile.default_path(args.migrations_dir)).resolve()
+        if any(Path(f).resolve() == lock for f in args.files):
+            args.files = []
+
+
+def _run(a: argparse.Namespace) -> Report:
+    return check(
+        a.migrations_dir,
+        lock_path=a.lock,
+        db=a.db,
+        base_ref=a.base_ref,
+        update=a.update,
+        rehash=a.rehash,
+        busy_timeout=a.busy_timeout,
+        location=fixes.where(migrations_dir=a.migrations_dir, lock=a.lock, config=a.config),
+    )
+
+
+CHECK = Check(
+    NAME,
+    "Edits to migration files that are already applied.",
+    (
+        Option(
+            "--lock",
+            type=Path,
+            default=None,
+            help="lock file (default: migrations.lock next to the migrations directory)",
+        ),
+        Option(
+            "--db", type=Path, default=None, help="also check against this database (read-only)"
+        ),
+        options.busy_timeout(
+            default=5.0, help="with --db: wait this long for another process's lock (default: 5)"
+        ),
+        options.base_ref("git ref whose migration files must be unchanged (e.g. origin/main)"),
+        Option("--update", action="store_true", help="add new migration files to the lock file"),
+        Option(
+            "--rehash",
+            metavar="FILE",
+            default=None,
+            help="rewrite the lock entry of FILE (or drop it if FILE is gone), loudly",
+        ),
+    ),
+    _run,
+    narrow=_lock_is_a_migration,
+)

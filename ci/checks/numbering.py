@@ -1,0 +1,374 @@
+"""The numbering check (`python -m ci.numbering`): gaps and reuse, names, rollback pairing.
+
+Reads names, not contents: a file is opened only when it has no rollback, to see whether it
+declares `@irreversible`. Never opens a database. Every finding of a run is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from ci.checks import options
+from ci.checks.base import Check
+from ci.core.findings import Finding, Report
+from ci.core.model import (
+    MAIN_FOLDERS,
+    ROLLBACK_FOLDER,
+    SEED_FOLDER,
+    Catalog,
+    InputError,
+    Migration,
+    SqlFile,
+    discover,
+    label_of,
+    parse_name,
+    track_of,
+)
+
+NAME = "numbering"
+
+
+class Base:
+    """What a base ref (e.g. origin/main) already has: its migration paths and highest numbers."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self.paths: set[str] = set()
+        self.head: dict[str, int] = {"main": 0, "seed": 0}
+
+    def add(self, relative: str, *, taken_only: bool = False) -> None:
+        """Count `relative` in; `taken_only`: its number is taken, but this branch's file of
+        that name is not the ref's (it was written here, under the same name)."""
+        folder, _, name = relative.rpartition("/")
+        parsed = parse_name(name)
+        if parsed is None or folder not in ("", *MAIN_FOLDERS, SEED_FOLDER):
+            return  # rollbacks, stray files: not numbered migrations
+        track = track_of(folder)
+        if not taken_only:
+            self.paths.add(relative)
+        self.head[track] = max(self.head[track], parsed[0])
+
+
+def base_at(ref: str, migrations_dir: Path) -> Base:
+    """What `ref` has (names only, `git ls-tree`), for MG108: a migration is new when neither
+    the merge base of HEAD and `ref` nor the tip of `ref` has it, and a new one must be numbered
+    above the highest number on the tip of `ref` (another branch may have taken it).
+
+    A file on the tip is never new work of this branch: a branch behind `ref` has not deleted
+    `ref`'s newer files, and in the middle of `git merge ref` (or after it) they are `ref`'s,
+    however HEAD stands. So when two files clash, the one to rename is always this branch's."""
+    from ci.core import gitrefs
+
+    base = Base(ref)
+    merge_base = gitrefs.merge_base(ref, migrations_dir)
+    merged = gitrefs.list_files_at_commit(merge_base, migrations_dir)
+    for relative in merged:
+        base.add(relative)
+    if merge_base != gitrefs.resolve_ref(ref, migrations_dir):
+        tip = gitrefs.list_files(ref, migrations_dir)
+        own = _written_here(migrations_dir, {p: b for p, b in tip.items() if p not in merged})
+        for relative in tip:
+            base.add(relative, taken_only=relative in own)
+    return base
+
+
+def _written_here(migrations_dir: Path, tip_only: dict[str, str]) -> set[str]:
+    """Of the files only the tip of the base ref has ({path: blob}), those this directory holds
+    with other content: this branch's own file that happens to have the same name. Only these
+    few files are read (checksums ignore a BOM and line endings, as everywhere)."""
+    from ci.core import gitrefs
+    from ci.core.sqltext import checksum
+
+    present = {p: b for p, b in tip_only.items() if (migrations_dir / p).is_file()}
+    blobs = gitrefs.read_blobs(migrations_dir, present.values())
+    return {
+        relative
+        for relative, blob in present.items()
+        if _checksum_of(migrations_dir / relative) != checksum(blobs[blob])
+    }
+
+
+def _checksum_of(path: Path) -> str | None:
+    from ci.core.sqltext import checksum
+
+    try:
+        return checksum(path.read_bytes())
+    except OSError:
+        return None  # unreadable: not known to be the base ref's file
+
+
+def find_problems(catalog: Catalog, *, base: Base | None = None) -> list[Finding]:
+    """Every numbering finding of a catalog, in a stable order."""
+    findings = [_printable(f) for f in catalog.problems]
+    renumbered: set[Path] = set()
+    for track, migrations in (("main", catalog.main), ("seed", catalog.seeds)):
+        findings += _track_problems(catalog.root, track, migrations, base, renumbered)
+    findings += _rollback_problems(catalog)
+    findings += _missing_rollbacks(catalog, skip=renumbered)
+    findings += _broken_links(catalog)
+    return findings
+
+
+def _track_problems(
+    root: Path,
+    track: str,
+    migrations: list[Migration],
+    base: Base | None,
+    renumbered: set[Path],
+) -> Iterator[Finding]:
+    if not migrations:
+        return
+    highest = max(m.version for m in migrations)
+    free = iter(range(max(highest, base.head[track] if base else 0) + 1, 10**9))
+    if base is not None:
+        kept = {m.version: m for m in migrations if _relative(root, m.path) in base.paths}
+        for m in migrations:
+            if _relative(root, m.path) not in base.paths and m.version <= base.head[track]:
+                renumbered.add(m.path)
+                yield _behind_base(m, base, track, next(free), keeps=kept.get(m.version))
+    yield from _duplicates(root, migrations, base, renumbered, free)
+    yield from _gaps(migrations)
+
+
+def _behind_base(
+    m: Migration, base: Base, track: str, number: int, *, keeps: Migration | None
+) -> Finding:
+    """MG108 for `m`; `keeps`: the base ref's file with the same number, if this tree has it
+    (after `git merge`): the rollback file of that number is then the base ref's, not m's."""
+    head = label_of(track, base.head[track])
+    rollback = ""
+    if track == "main" and keeps is None:
+        rollback = " (and its rollback file)"
+    elif track == "main" and keeps is not None:
+        own = f"{ROLLBACK_FOLDER}/{number:0{len(_number(m))}d}_rollback.sql"
+        theirs = f"{ROLLBACK_FOLDER}/{_number(keeps)}_rollback.sql"
+        rollback = f", with its own rollback file {own} ({theirs} undoes {keeps.path.name})"
+    return Finding(
+        NAME,
+        "MG108",
+        str(m.path),
+        None,
+        f"new migration {m.label} is numbered at or below {head}, the highest on {base.ref} "
+        "(another branch took the number; git merges both files without a conflict)",
+        f"rename it to {_renamed(m, number)}{rollback}",
+    )
+
+
+def _duplicates(
+    root: Path,
+    migrations: list[Migration],
+    base: Base | None,
+    renumbered: set[Path],
+    free: Iterator[int],
+) -> Iterator[Finding]:
+    by_version: dict[int, list[Migration]] = {}
+    for m in migrations:
+        by_version.setdefault(m.version, []).append(m)
+    for group in by_version.values():
+        if len(group) < 2:
+            continue
+        # the file the base ref already has keeps the number, else the one with the rollback
+        group.sort(
+            key=lambda m: (
+                base is not None and _relative(root, m.path) not in base.paths,
+                m.rollback is None,
+            )
+        )
+        first = group[0]
+        for m in group[1:]:
+            if m.path in renumbered:
+                continue
+            renumbered.add(m.path)
+            yield Finding(
+                NAME,
+                "MG101",
+                str(m.path),
+                None,
+                f"number {m.label} is used twice in the {m.track} track "
+                f"(also {_relative(root, first.path)})",
+                f"if it is applied nowhere yet, rename it to {_renamed(m, next(free))}"
+                + (" (and its rollback file)" if m.track == "main" else ""),
+            )
+
+
+def _gaps(migrations: list[Migration]) -> Iterator[Finding]:
+    previous = 0
+    seen: set[int] = set()
+    for m in migrations:
+        if m.version in seen:
+            continue
+        seen.add(m.version)
+        if m.version > previous + 1:
+            missing = _span(m.track, previous + 1, m.version - 1)
+            after = f"follows {label_of(m.track, previous)}" if previous else "is the first"
+            yield Finding(
+                NAME,
+                "MG102",
+                str(m.path),
+                None,
+                f"gap: {m.label} {after}, so {missing} missing (numbers are never skipped)",
+                f"if {m.label} is applied nowhere yet, rename it to {_renamed(m, previous + 1)}; "
+                "if a file was deleted, restore it",
+            )
+        previous = m.version
+
+
+def _span(track: str, first: int, last: int) -> str:
+    if first == last:
+        return f"{label_of(track, first)} is"
+    return f"{label_of(track, first)} to {label_of(track, last)} are"
+
+
+def _rollback_problems(catalog: Catalog) -> Iterator[Finding]:
+    main: dict[int, Migration] = {}
+    for m in catalog.main:
+        if m.rollback is not None or m.version not in main:
+            main[m.version] = m  # of duplicates, the one the model gave the rollback
+    seeds = {m.version for m in catalog.seeds}
+    for version, files in sorted(catalog.rollbacks.items()):
+        migration = main.get(version)
+        if migration is None:
+            why = f"there is no main-track migration {version:04d}"
+            if version in seeds:
+                why += " (seeds have no rollbacks)"
+            for orphan in files:
+                yield Finding(
+                    NAME,
+                    "MG106",
+                    str(orphan.path),
+                    None,
+                    f"rollback file without a migration: {why}",
+                    "give it the number of the migration it undoes, or delete it",
+                )
+            continue
+        for extra in files[1:]:
+            yield Finding(
+                NAME,
+                "MG110",
+                str(extra.path),
+                None,
+                f"second rollback file for {migration.label} "
+                f"({_relative(catalog.root, files[0].path)} is the one used)",
+                "merge the two into one rollback file",
+            )
+        slug = files[0].name.split("_", 1)[1][: -len(".sql")]
+        if slug not in ("rollback", migration.slug):
+            yield Finding(
+                NAME,
+                "MG111",
+                str(files[0].path),
+                None,
+                f"rollback file does not name its migration {migration.path.name} "
+                "(left over from a renumbering?)",
+                f"rename it to {ROLLBACK_FOLDER}/{_number(migration)}_rollback.sql "
+                f"or {ROLLBACK_FOLDER}/{_number(migration)}_{migration.slug}.sql",
+                severity="warning",
+            )
+
+
+def _missing_rollbacks(catalog: Catalog, *, skip: set[Path]) -> Iterator[Finding]:
+    # a file told to take another number leaves the rollback file of its old number behind,
+    # for the file that keeps the number
+    left_behind = {m.version for m in catalog.main if m.path in skip and m.rollback is not None}
+    for m in catalog.main:
+        if m.rollback is not None or m.path in skip or m.version in left_behind:
+            continue
+        try:
+            if m.directives.irreversible is not None:
+                continue
+        except InputError as error:
+            yield _input_finding(m.file, error)
+            continue
+        expected = f"{ROLLBACK_FOLDER}/{_number(m)}_rollback.sql"
+        yield Finding(
+            NAME,
+            "MG107",
+            str(m.path),
+            None,
+            f"migration {m.label} has no rollback file ({expected})",
+            f"write {expected} that undoes it, or declare `-- @irreversible <reason>` "
+            "at the top of the migration",
+        )
+
+
+def _broken_links(catalog: Catalog) -> Iterator[Finding]:
+    links = catalog.symlinks  # from discover's listing: no lstat per file
+    if not links:
+        return
+    for file in catalog.sql_files():
+        if file.location in links and not file.path.exists():
+            yield Finding(
+                NAME,
+                "MG109",
+                str(file.path),
+                None,
+                "broken symlink: the file it points to does not exist",
+                "replace the link with the file, or delete it",
+            )
+
+
+def _input_finding(file: SqlFile, error: InputError) -> Finding:
+    """An InputError ('path:line: message') as a finding with its own path and line."""
+    text, path, line = str(error), str(file.path), None
+    if text.startswith(path + ":"):
+        where, _, message = text[len(path) + 1 :].partition(": ")
+        if where.isdigit():
+            line, text = int(where), message
+        else:
+            text = text[len(path) + 1 :].strip()
+    return _printable(Finding(NAME, "MG109", path, line, text, "fix the file"))
+
+
+def _printable(finding: Finding) -> Finding:
+    """Finding text that can be printed even when a file name is not valid UTF-8."""
+
+    def clean(text: str | None) -> str | None:
+        if text is None:
+            return None
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+    return Finding(
+        finding.check,
+        finding.code,
+        clean(finding.path),
+        finding.line,
+        clean(finding.message) or "",
+        clean(finding.hint) or "",
+        finding.severity,
+    )
+
+
+def _relative(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _number(m: Migration) -> str:
+    return m.path.name.split("_", 1)[0]
+
+
+def _renamed(m: Migration, number: int) -> str:
+    width = len(_number(m))
+    return f"{number:0{width}d}_{m.slug}.sql"
+
+
+def check(migrations_dir: Path, *, base_ref: str | None = None) -> Report:
+    """The numbering report for a directory (and, with `base_ref`, against that ref)."""
+    catalog = discover(migrations_dir)
+    base = base_at(base_ref, migrations_dir) if base_ref else None
+    findings = find_problems(catalog, base=base)
+    count = len(catalog.main) + len(catalog.seeds)
+    return Report.from_findings(NAME, findings, passed=f"{count} migrations numbered in sequence")
+
+
+CHECK = Check(
+    NAME,
+    "Numbering gaps and reuse, names, and rollback pairing.",
+    (
+        options.base_ref(
+            "git ref of the target branch (e.g. origin/main): a migration that is new since "
+            "REF must be numbered above REF's highest number"
+        ),
+    ),
+    lambda a: check(a.migrations_dir, base_ref=a.base_ref),
+)
