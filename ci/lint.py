@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ci.app.cli import parser_of, run_one, run_program
+from ci.app.cli import run_one, run_program
 from ci.checks.base import Check
 from ci.checks.lint_rules import RULES, run_rules
 from ci.checks.lint_rules.base import DEFAULT_MIN_SQLITE, FileContext, version_text
@@ -43,10 +43,6 @@ MAX_UNPARSABLE = 25  # statements skipped per file before sqlfluff gives up on t
 SQLFLUFF_MAX_BYTES = 1_000_000
 _LEADING = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
 _WHERE = re.compile(r"^(?P<path>.*?):(?P<line>\d+): (?P<message>.*)$")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    return parser_of(LINT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

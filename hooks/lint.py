@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci import lint
+from ci.app import exits
 from ci.app.cli import parse, parser_of, reader_may_leave, run_declared
 from ci.app.precommit import could_not_run, judged_commit
 from ci.core.gitrefs import RefError, hook_refs
@@ -25,14 +26,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if to_ref is None:
         return lint.main(tokens)
     if not any(token.endswith(".sql") for token in tokens):
-        return 0  # no SQL file: no checkout
+        return exits.CLEAN  # no SQL file: no checkout
     try:
         with judged_commit(to_ref):
             args = parse(parser_of(lint.LINT), tokens)  # parsed once: lint runs on these
             files = [Path(f) for f in args.files]
             args.files = [f for f in files if f.exists()]  # not those the push deletes
             if files and not args.files:
-                return 0
+                return exits.CLEAN
             return run_declared(lint.LINT, args)
     except RefError as error:
         return could_not_run(lint.CHECK, error)

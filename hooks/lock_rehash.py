@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from ci.app import exits
 from ci.app.cli import parse, parser_of
 from ci.app.precommit import stage
 from ci.checks.checksums import CHECK
@@ -36,10 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except InputError as error:
             print(f"{HOOK}: {error}", file=sys.stderr)
-            return 2
+            return exits.COULD_NOT_RUN
     for line in refused:
         print(line)
-    code = 1 if refused else 0
+    code = exits.of_problems(bool(refused))
     return (stage(lock) or code) if rewritten else code
 
 

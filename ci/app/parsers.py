@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ci import reports
+from ci.app import exits
 from ci.app.config import DEFAULT_CONFIG
 from ci.checks import options
 from ci.checks.base import Check
@@ -22,7 +23,10 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n  (the options: {self.prog} --help)\n")
+        self.exit(
+            exits.COULD_NOT_RUN,
+            f"{self.prog}: error: {message}\n  (the options: {self.prog} --help)\n",
+        )
 
 
 def check_parser(check: str, description: str | None) -> argparse.ArgumentParser:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from ci.app import exits
 from ci.app.config import DEFAULT_CONFIG
 from ci.core import fixes
 from ci.core.gitrefs import RefError, changed_paths, checked_out, default_branch, hook_refs
@@ -66,7 +67,7 @@ def _run_hook(
 ) -> int:
     try:
         if to_ref and from_ref and not _pushes_migrations(from_ref, to_ref):
-            return 0
+            return exits.CLEAN
         from ci.app.cli import parse, parser_of, reader_may_leave, run_declared
         from ci.app.registry import check_named
 
@@ -77,7 +78,7 @@ def _run_hook(
             args = parse(parser_of(check), tokens)  # parsed once: the check runs on these
             files: list[Path] = [Path(f) for f in args.files]
             if files and not _concerned(files, args, also(args)):
-                return 0
+                return exits.CLEAN
             args.files = []  # the whole directory: a migration among FILES concerns it all
             if check.declares("--base-ref") and args.base_ref is None:
                 args.base_ref = handed_over_base()
@@ -89,7 +90,7 @@ def _run_hook(
 def could_not_run(check: str, error: RefError) -> int:
     """One line and exit 2, as the checks do for a ref they cannot read."""
     print(f"{check}: {error}", file=sys.stderr)
-    return 2
+    return exits.COULD_NOT_RUN
 
 
 def handed_over_base() -> str | None:
@@ -175,6 +176,6 @@ def stage(path: Path) -> int:
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or ["error"]
         print(f"{path}: git add failed: {lines[-1]}", file=sys.stderr)
-        return 2
+        return exits.COULD_NOT_RUN
     print(f"{path}: staged for the next commit (git add)", file=sys.stderr)
-    return 0
+    return exits.CLEAN
