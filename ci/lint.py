@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ci.app.cli import run_one, run_program
+from ci.checks import options
 from ci.checks.base import Check
 from ci.checks.lint_rules import RULES, run_rules
 from ci.checks.lint_rules.base import DEFAULT_MIN_SQLITE, FileContext, version_text
@@ -531,12 +532,9 @@ LINT = Check(
             "codes alike (e.g. MG510,LT05); to waive one statement, use -- noqa: CODE",
         ),
         Option("--no-sqlfluff", action="store_true", help="run only the migration safety rules"),
-        Option(
-            "--base-ref",
-            default=None,
-            metavar="REF",
-            help="without FILES, lint only the migration files added or changed since the merge "
-            "base of HEAD and REF (e.g. origin/main); given FILES are always linted",
+        options.base_ref(
+            "without FILES, lint only the migration files added or changed since the merge "
+            "base of HEAD and REF (e.g. origin/main); given FILES are always linted"
         ),
         Option(
             "--all",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ci.checks import options
 from ci.checks.base import Check
-from ci.checks.db_options import Options, busy_timeout_option, statement_timeout_option
+from ci.checks.db_options import SETUP, Options, busy_timeout_option, statement_timeout_option
 from ci.checks.options import Option, whole_number
 from ci.checks.roundtrip import NAME, SAMPLE, RoundTrip
 from ci.checks.roundtrip_jobs import Part, default_jobs, plan, run_parts
@@ -169,12 +169,7 @@ CHECK = Check(
             help="also round-trip the pending migrations on this sample (.sql fixture or .db)",
         ),
         options.base_ref("only the migrations added since this git ref (e.g. origin/main)"),
-        Option(
-            "--setup",
-            metavar="MODULE:FUNCTION",
-            default=None,
-            help="callable run on every connection (register SQL functions, load extensions)",
-        ),
+        SETUP,
         Option(
             "--jobs",
             type=whole_number("processes", 1),
