@@ -35,9 +35,7 @@ from ci.checks.checksums_lock import lock_findings, rehash_entry, unmerged_findi
 from ci.checks.options import Option
 from ci.core import fixes, lockfile
 from ci.core.findings import Finding, Report
-from ci.core.model import (
-    InputError,
-)
+from ci.core.model import InputError
 from ci.core.sqltext import checksum_matches, code_fingerprint
 
 WHITESPACE = "only whitespace/comments changed"

@@ -19,9 +19,7 @@ from ci.checks.checksums_applied import (
 )
 from ci.core import fixes, lockfile
 from ci.core.findings import Finding
-from ci.core.model import (
-    InputError,
-)
+from ci.core.model import InputError
 from ci.core.sqltext import checksum_matches, code_fingerprint
 
 

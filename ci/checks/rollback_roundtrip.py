@@ -24,11 +24,7 @@ from ci.checks.options import Option, whole_number
 from ci.checks.roundtrip import NAME, SAMPLE, RoundTrip
 from ci.checks.roundtrip_jobs import Part, default_jobs, plan, run_parts
 from ci.checks.sample import open_sample, prepare
-from ci.checks.validate import (
-    catalog_cases,
-    could_not_run,
-    new_runner,
-)
+from ci.checks.validate import catalog_cases, could_not_run, new_runner
 from ci.core.findings import Case, Finding, Report
 from ci.core.model import Catalog, Migration, discover
 from ci.db import runner

@@ -10,10 +10,7 @@ from collections.abc import Iterable, Set
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-from ci.checks.validate import (
-    case_name,
-    not_run,
-)
+from ci.checks.validate import case_name, not_run
 from ci.core.findings import RUNAWAY, Case, Finding
 from ci.core.model import InputError, Migration, read_ahead
 from ci.db import runner

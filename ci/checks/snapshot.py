@@ -1,5 +1,6 @@
 """The schema snapshot: the schema the migrations produce, printed in a stable order, compared
-with the committed snapshot file (or written to it with `--write-snapshot`).
+with the committed snapshot file (or written to it with `--write-snapshot`). `snapshot_print`
+loads the committed snapshot into an in-memory database through the runner.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ SNAPSHOT_HEADER = (
     "-- Schema snapshot: the schema the migrations produce (runner bookkeeping left out).\n"
     "-- Written by `python -m ci.apply_empty --write-snapshot`; a difference fails apply_empty.\n"
 )
-
-
 TYPE_ORDER = {"table": 0, "view": 1, "index": 2, "trigger": 3}
 
 

@@ -1,10 +1,9 @@
-"""What the database checks share: their options, running migrations as test cases, and the
-validation after the last one: integrity_check, foreign_key_check, version = highest
-number, invariants, and the schema snapshot (compare, or write with --write-snapshot).
+"""What the database checks share: running migrations as test cases, and the validation after
+the last one: integrity_check, foreign_key_check, version = highest number, invariants, and the
+schema snapshot (ci/checks/snapshot.py). Their options are in ci/checks/db_options.py;
+`options_from` turns the parsed options into that record.
 
-Everything here takes a connection opened by `ci.db.runner.connect`; nothing opens one itself
-except `snapshot_print`, which loads the committed snapshot into an in-memory database through
-the runner.
+Everything here takes a connection opened by `ci.db.runner.connect`; nothing opens one itself.
 """
 
 from __future__ import annotations
