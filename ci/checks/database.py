@@ -41,11 +41,10 @@ OPTIONS = (
 )
 
 
-def inspected(
-    args: argparse.Namespace, work: Callable[[sqlite3.Connection, argparse.Namespace], Report]
-) -> Report:
-    """`work`'s report on the database `--db`, opened read-only; a database that cannot be read
-    is a UsageError naming it (the check could not run)."""
+def inspected(args: argparse.Namespace, work: Callable[[sqlite3.Connection], Report]) -> Report:
+    """`work`'s report on the database `--db`, opened read-only (with `--setup` and
+    `--busy-timeout`); a database that cannot be read is a UsageError naming it (the check
+    could not run)."""
     db: Path = args.db
     problem = not_a_database_file(db)
     if problem is not None:
@@ -54,7 +53,7 @@ def inspected(
         raise UsageError(f"{db}: no such database file")
     try:
         with reading(db, setup=args.setup, timeout=args.busy_timeout) as conn:
-            return work(conn, args)
+            return work(conn)
     except sqlite3.Error as error:
         raise UsageError(f"{db}: {error}") from None
 

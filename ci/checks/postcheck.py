@@ -5,8 +5,8 @@ foreign_key_check, no dirty marks, invariants. Read-only.
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
+from pathlib import Path
 
 from ci.checks import options
 from ci.checks.base import Check
@@ -24,17 +24,19 @@ INVARIANT = health.Wording(
 )
 
 
-def postcheck(conn: sqlite3.Connection, args: argparse.Namespace) -> Report:
-    invariants = parse_invariants(args.invariants) if args.invariants else []
-    db = str(args.db)
-    cases = [version_case(conn, db, args.expect_version)]
+def postcheck(
+    conn: sqlite3.Connection, path: Path, expected: int, invariants_file: Path | None
+) -> Report:
+    invariants = parse_invariants(invariants_file) if invariants_file else []
+    db = str(path)
+    cases = [version_case(conn, db, expected)]
     cases += [
         health.integrity_case(NAME, conn, db, INTEGRITY, verify_checks=True),
         health.foreign_key_case(NAME, conn, db, FOREIGN_KEYS),
     ]
     cases.append(dirty_case(NAME, conn, db))
     cases += [
-        health.invariant_case(NAME, conn, inv, str(args.invariants), INVARIANT)
+        health.invariant_case(NAME, conn, inv, str(invariants_file), INVARIANT)
         for inv in invariants
     ]
     return Report(NAME, cases)
@@ -71,6 +73,8 @@ CHECK = Check(
         ),
         options.INVARIANTS,
     ),
-    lambda args: inspected(args, postcheck),
+    lambda args: inspected(
+        args, lambda conn: postcheck(conn, args.db, args.expect_version, args.invariants)
+    ),
     reads_migrations=False,
 )

@@ -5,7 +5,6 @@ opened with `mode=ro` and never written.
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 from pathlib import Path
 
@@ -17,14 +16,14 @@ from ci.db import health
 NAME = "precheck"
 
 
-def precheck(conn: sqlite3.Connection, args: argparse.Namespace) -> Report:
-    db = str(args.db)
+def precheck(conn: sqlite3.Connection, path: Path) -> Report:
+    db = str(path)
     cases = [
         health.integrity_case(NAME, conn, db, INTEGRITY, verify_checks=True),
         health.foreign_key_case(NAME, conn, db, FOREIGN_KEYS),
     ]
     cases.append(dirty_case(NAME, conn, db))
-    print(describe(conn, args.db))
+    print(describe(conn, path))
     return Report(NAME, cases)
 
 
@@ -46,6 +45,6 @@ CHECK = Check(
     NAME,
     "Check a database before migrating it: integrity, foreign keys, size, dirty marks.",
     OPTIONS,
-    lambda args: inspected(args, precheck),
+    lambda args: inspected(args, lambda conn: precheck(conn, args.db)),
     reads_migrations=False,
 )
