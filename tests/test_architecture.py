@@ -37,7 +37,6 @@ KNOWN_LARGE_MODULES = {
     "ci.db.gatekeeper",
     "ci.db.runner",
     "ci.db.upgrade",
-    "ci.lint",
     "ci.migrate",
     "ci.reports",
     "ci.rollback_roundtrip",

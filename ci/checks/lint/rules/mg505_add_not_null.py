@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ci.checks.lint_rules.base import NAME, QUALIFIED, FileContext, Hit, LintCase, Rule
+from ci.checks.lint.rules.base import NAME, QUALIFIED, FileContext, Hit, LintCase, Rule
 
 CODE = "MG505"
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ci.checks.lint_rules.base import NAME, QUALIFIED, FileContext, Hit, LintCase, Rule, drop_table
+from ci.checks.lint.rules.base import NAME, QUALIFIED, FileContext, Hit, LintCase, Rule, drop_table
 
 CODE = "MG503"
 

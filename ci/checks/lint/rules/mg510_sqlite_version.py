@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ci.checks.lint_rules.base import (
+from ci.checks.lint.rules.base import (
     NAME,
     QUALIFIED,
     FileContext,

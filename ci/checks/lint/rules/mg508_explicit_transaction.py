@@ -37,7 +37,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-from ci.checks.lint_rules.base import FileContext, Hit, LintCase, Rule
+from ci.checks.lint.rules.base import FileContext, Hit, LintCase, Rule
 from ci.db.gatekeeper import IGNORE, SAVEPOINT, TRANSACTION, Screen, classify, prepare_error
 
 CODE = "MG508"

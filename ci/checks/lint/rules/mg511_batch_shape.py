@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ci.checks.lint_rules.base import FileContext, Hit, LintCase, Rule
+from ci.checks.lint.rules.base import FileContext, Hit, LintCase, Rule
 
 CODE = "MG511"
 

@@ -16,7 +16,7 @@ from functools import cache, cached_property
 from pathlib import Path
 
 from ci.core.model import Directives
-from ci.core.sqltext import Statement, split_pieces
+from ci.core.sqltext import Statement
 
 # A table or column name as SQLite accepts it: bare, "quoted", `quoted` or [quoted].
 NAME = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[\w$]+)'
@@ -26,13 +26,6 @@ DDL_VERBS = ("CREATE", "ALTER", "DROP")
 
 _STRING = re.compile(r"'(?:[^']|'')*(?:'|\Z)")
 _WORD_OR_PAREN = re.compile(r"[\w$]+|[()]")
-_NOQA = re.compile(r"\bnoqa\s*:\s*(?P<codes>[A-Za-z0-9]+(?:\s*,\s*[A-Za-z0-9]+)*)", re.IGNORECASE)
-_COMMENT = re.compile(
-    r"""(?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
-      | '(?:[^']|'')*(?:'|\Z) | "(?:[^"]|"")*(?:"|\Z)
-      | `(?:[^`]|``)*(?:`|\Z) | \[[^\]]*(?:\]|\Z)""",
-    re.VERBOSE | re.DOTALL,
-)
 
 DEFAULT_MIN_SQLITE = (3, 35, 0)
 
@@ -300,32 +293,3 @@ class Rule:
     doc: str
     check: Callable[[FileContext], Iterator[Hit]]
     cases: tuple[LintCase, ...] = field(default=())
-
-
-def noqa_codes(text: str) -> set[str]:
-    """Codes named in `noqa: CODE[,CODE]` comments of `text` (comments only, not strings)."""
-    codes: set[str] = set()
-    for match in _COMMENT.finditer(text):
-        if match["comment"]:
-            for noqa in _NOQA.finditer(match["comment"]):
-                codes.update(c.strip().upper() for c in noqa["codes"].split(","))
-    return codes
-
-
-def silencing_scopes(text: str) -> dict[int, set[str]]:
-    """For each statement offset, the codes its `-- noqa:` comments silence.
-
-    A statement's scope is its own text, the comment lines directly above it, and the rest of its
-    last line (`DROP TABLE x; -- noqa: MG503`), but not the rest of the previous statement's line.
-    """
-    if "noqa" not in text.lower():  # most files: no second split of a (possibly huge) file
-        return {}
-    pieces = split_pieces(text)
-    scopes: dict[int, set[str]] = {}
-    for index, piece in enumerate(pieces):
-        own = piece.raw
-        if piece.offset > 0 and text[piece.offset - 1] != "\n" and "\n" in own:
-            own = own[own.index("\n") :]
-        tail = pieces[index + 1].raw.split("\n", 1)[0] if index + 1 < len(pieces) else ""
-        scopes[piece.offset] = noqa_codes(own + "\n" + tail)
-    return scopes
