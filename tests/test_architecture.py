@@ -38,7 +38,6 @@ KNOWN_LARGE_MODULES = {
     "ci.db.runner",
     "ci.db.upgrade",
     "ci.migrate",
-    "ci.reports",
     "ci.rollback_roundtrip",
 }
 KNOWN_LARGE_CLASSES = {"ci.db.runner.Runner", "ci.rollback_roundtrip.RoundTrip"}
