@@ -31,7 +31,6 @@ KNOWN_LARGE_MODULES = {
     "ci.app.cli",
     "ci.checks.validate",
     "ci.checksums",
-    "ci.core.model",
     "ci.db.bookkeeping",
     "ci.db.fingerprint",
     "ci.db.gatekeeper",
