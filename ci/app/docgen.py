@@ -1,0 +1,233 @@
+"""The generated documentation pages: one per lint rule, one per finding code, the config keys.
+
+    python -m ci.app.docgen           rewrite the generated pages under docs/
+    python -m ci.app.docgen --check   exit 1 naming every page that is out of date
+
+Nothing here is written by hand twice: a rule's page is its module's docstring and its `CASES`;
+a code's page is its entry in `ci.core.codes`; the table of config keys is read from every
+command's `--help` (the options users see; a command that takes `--config` reads the file). The
+test suite runs `--check`'s comparison in memory, so a stale page fails it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from ci.app.docgen_keys import COMMANDS, GENERATED, REGENERATE, REPO, config_page, help_text
+from ci.core.codes import CODES, Code
+
+# Where the lint engine keeps its rules: the first that imports wins (the engine may move).
+RULE_REGISTRIES = ("ci.checks.lint.rules", "ci.checks.lint_rules")
+CONFIG_PAGE = "docs/config.md"
+
+
+class LintCase(Protocol):
+    name: str
+    folder: str
+    sql: str
+    expect: str
+
+
+class Rule(Protocol):
+    code: str
+    name: str
+    rationale: str
+    doc: str
+
+    @property
+    def cases(self) -> Sequence[LintCase]: ...
+
+
+def lint_rules() -> tuple[Rule, ...]:
+    """Every migration safety rule, from the lint engine's own registry."""
+    for name in RULE_REGISTRIES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        return tuple(module.RULES)
+    raise RuntimeError(f"no lint rule registry among {', '.join(RULE_REGISTRIES)}")
+
+
+# --- lint rules: the docstring is the page -------------------------------------------------------
+
+
+def docstring_markdown(doc: str) -> str:
+    """A rule's docstring as Markdown: `Label::` plus an indented block becomes a SQL block."""
+    lines = doc.strip("\n").splitlines()[1:]  # the first line is the page's title
+    out: list[str] = []
+    in_block = False
+    for line in lines:
+        if in_block and (line.startswith("    ") or not line.strip()):
+            out.append(line[4:])
+            continue
+        if in_block:
+            while out and not out[-1]:
+                out.pop()
+            out += ["```", ""]
+            in_block = False
+        if line.rstrip().endswith("::"):
+            out += [_labelled(line.rstrip()[:-1]), "", "```sql"]
+            in_block = True
+            continue
+        out.append(_labelled(line))
+    while out and not out[-1]:
+        out.pop()
+    if in_block:
+        out.append("```")
+    text = "\n".join(out).strip("\n")
+    return re.sub(r"```sql\n\n", "```sql\n", text)
+
+
+def _labelled(line: str) -> str:
+    """`Anti-pattern`, `Best practice` and `Silence` open their paragraphs in bold."""
+    return re.sub(r"^(Anti-pattern|Best practice|Silence)\b", r"**\1**", line)
+
+
+def rule_page(rule: Rule) -> str:
+    summary = rule.doc.strip().splitlines()[0].partition(":")[2].strip()
+    parts = [
+        f"# {rule.code} {rule.name}",
+        "",
+        f"*{rule.rationale[:1].upper()}{rule.rationale[1:]}.*",
+        "",
+        f"Reports: {summary}",
+        "",
+        docstring_markdown(rule.doc),
+        "",
+        "## Cases",
+        "",
+        f"The rule's own test cases (`CASES` in its module), run by the test suite. Each is a file"
+        f" in the folder named; `-- noqa: {rule.code} <reason>` silences the rule for a statement.",
+    ]
+    for expect, heading in (
+        ("fail", "Reported"),
+        ("pass", "Not reported"),
+        ("silenced", "Silenced"),
+    ):
+        cases = [case for case in rule.cases if case.expect == expect]
+        if cases:
+            parts += ["", f"### {heading}"]
+        for case in cases:
+            parts += [
+                "",
+                f"{case.name} (`{case.folder}/`):",
+                "",
+                "```sql",
+                case.sql.rstrip(),
+                "```",
+            ]
+    parts += ["", "See also: [all rules](README.md), [lint](../checks/lint.md)."]
+    return _page(*parts)
+
+
+RULES_INTRO = """\
+# Lint safety rules
+
+`python -m ci.lint` runs these rules next to sqlfluff ([lint](../checks/lint.md)). Each rule is
+one module whose docstring is its page and whose cases are its tests. Silence one statement with
+`-- noqa: CODE <reason>` in it or on the comment lines directly above it; a bare `-- noqa` does
+not silence a safety rule."""
+
+CODES_INTRO = """\
+# Finding codes
+
+Every finding a check reports carries one of these codes, with the file, the line where there is
+one, what is wrong and "To fix:". A code never changes meaning. sqlfluff's own findings keep
+sqlfluff's codes (`LT01`, `CP02`, `PRS`, ...)."""
+
+
+def _page(*lines: str) -> str:
+    return "\n".join([GENERATED, "", *lines]) + "\n"
+
+
+def rules_index(rules: Iterable[Rule]) -> str:
+    rows = [f"| [{r.code}]({r.code}.md) | {r.name} | {r.rationale} |" for r in rules]
+    return _page(RULES_INTRO, "", "| code | name | why |", "|---|---|---|", *rows)
+
+
+# --- finding codes: the registry is the page -----------------------------------------------------
+
+
+def _checks_text(entry: Code) -> str:
+    return ", ".join(f"`{check}`" for check in entry.checks)
+
+
+def code_page(entry: Code) -> str:
+    story = "../" + entry.story.removeprefix("docs/")
+    return _page(
+        f"# {entry.code}: {entry.title}",
+        "",
+        f"Reported by {_checks_text(entry)}.",
+        "",
+        f"**To fix:** {entry.hint}.",
+        "",
+        "Each message of this code names the file (and the line, where there is one) and ends",
+        'with a "To fix:" for that case, which is more precise than the general one above.',
+        "",
+        f"More: [{entry.checks[0]}]({story}), [all codes](README.md).",
+    )
+
+
+def codes_index(codes: Iterable[Code]) -> str:
+    rows = [
+        f"| [{e.code}](../{e.page.removeprefix('docs/')}) | {_checks_text(e)} | {e.title} "
+        f"| {e.hint} |"
+        for e in codes
+    ]
+    return _page(
+        CODES_INTRO, "", "| code | reported by | what | to fix |", "|---|---|---|---|", *rows
+    )
+
+
+# --- all pages ------------------------------------------------------------------------------------
+
+
+def pages(repo: Path = REPO) -> dict[str, str]:
+    """Every generated page, by path relative to the repository root."""
+    rules = lint_rules()
+    found = {f"docs/rules/{rule.code}.md": rule_page(rule) for rule in rules}
+    found["docs/rules/README.md"] = rules_index(rules)
+    found.update({entry.page: code_page(entry) for entry in CODES if not entry.is_rule})
+    found["docs/codes/README.md"] = codes_index(CODES)
+    helps = {module: help_text(module) for module in COMMANDS}
+    current = (repo / CONFIG_PAGE).read_text(encoding="utf-8")
+    found[CONFIG_PAGE] = config_page(current, helps)
+    return found
+
+
+def stale(repo: Path = REPO) -> list[str]:
+    """The generated pages whose committed text differs from what the sources give."""
+    wrong = []
+    for path, text in pages(repo).items():
+        target = repo / path
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            wrong.append(path)
+    return wrong
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=REGENERATE, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only say which pages are stale")
+    args = parser.parse_args(argv)
+    if args.check:
+        wrong = stale()
+        for path in wrong:
+            print(f"{path}: out of date; run {REGENERATE}")
+        return 1 if wrong else 0
+    for path, text in pages().items():
+        target = REPO / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
