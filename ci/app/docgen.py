@@ -24,6 +24,9 @@ from ci.core.codes import CODES, Code
 # Where the lint engine keeps its rules: the first that imports wins (the engine may move).
 RULE_REGISTRIES = ("ci.checks.lint.rules", "ci.checks.lint_rules")
 CONFIG_PAGE = "docs/config.md"
+# Hand-written pages may hold `<!-- codes: CHECK [CHECK] -->...<!-- /codes -->`: the codes those
+# checks report, generated from the registry.
+CODES_REGION = re.compile(r"<!-- codes: (?P<checks>[\w ]+) -->\n.*?<!-- /codes -->", re.DOTALL)
 
 
 class LintCase(Protocol):
@@ -147,11 +150,16 @@ def _page(*lines: str) -> str:
 
 
 def rules_index(rules: Iterable[Rule]) -> str:
-    rows = [f"| [{r.code}]({r.code}.md) | {r.name} | {r.rationale} |" for r in rules]
+    rows = [f"| [{r.code}]({r.code}.md) | {r.name} | {md(r.rationale)} |" for r in rules]
     return _page(RULES_INTRO, "", "| code | name | why |", "|---|---|---|", *rows)
 
 
 # --- finding codes: the registry is the page -----------------------------------------------------
+
+
+def md(text: str) -> str:
+    """Registry text as Markdown shows it: `<reason>` is not a tag, `*.sql` not emphasis."""
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*").replace("|", "\\|")
 
 
 def _checks_text(entry: Code) -> str:
@@ -161,11 +169,11 @@ def _checks_text(entry: Code) -> str:
 def code_page(entry: Code) -> str:
     story = "../" + entry.story.removeprefix("docs/")
     return _page(
-        f"# {entry.code}: {entry.title}",
+        f"# {entry.code}: {md(entry.title)}",
         "",
         f"Reported by {_checks_text(entry)}.",
         "",
-        f"**To fix:** {entry.hint}.",
+        f"**To fix:** {md(entry.hint)}.",
         "",
         "Each message of this code names the file (and the line, where there is one) and ends",
         'with a "To fix:" for that case, which is more precise than the general one above.',
@@ -176,13 +184,36 @@ def code_page(entry: Code) -> str:
 
 def codes_index(codes: Iterable[Code]) -> str:
     rows = [
-        f"| [{e.code}](../{e.page.removeprefix('docs/')}) | {_checks_text(e)} | {e.title} "
-        f"| {e.hint} |"
+        f"| [{e.code}](../{e.page.removeprefix('docs/')}) | {_checks_text(e)} | {md(e.title)} "
+        f"| {md(e.hint)} |"
         for e in codes
     ]
     return _page(
         CODES_INTRO, "", "| code | reported by | what | to fix |", "|---|---|---|---|", *rows
     )
+
+
+def codes_table(checks: Sequence[str]) -> str:
+    """The codes any of `checks` reports, each with its page, title and usual fix."""
+    rows = [
+        f"| [{e.code}](../{e.page.removeprefix('docs/')}) | {md(e.title)} | {md(e.hint)} |"
+        for e in CODES
+        if set(checks) & set(e.checks)
+    ]
+    return "\n".join(["| code | finding | to fix |", "|---|---|---|", *rows])
+
+
+def with_code_tables(text: str, page: str) -> str:
+    """`text` with each codes region filled in (links relative to `page`, under docs/)."""
+    depth = page.count("/") - 1  # docs/x.md: 0, docs/checks/x.md: 1
+
+    def fill(match: re.Match[str]) -> str:
+        table = codes_table(match["checks"].split())
+        if depth == 0:
+            table = table.replace("](../", "](")
+        return f"<!-- codes: {match['checks']} -->\n{GENERATED}\n\n{table}\n<!-- /codes -->"
+
+    return CODES_REGION.sub(fill, text)
 
 
 # --- all pages ------------------------------------------------------------------------------------
@@ -198,6 +229,11 @@ def pages(repo: Path = REPO) -> dict[str, str]:
     helps = {module: help_text(module) for module in COMMANDS}
     current = (repo / CONFIG_PAGE).read_text(encoding="utf-8")
     found[CONFIG_PAGE] = config_page(current, helps)
+    for path in sorted((repo / "docs").rglob("*.md")):
+        page = str(path.relative_to(repo))
+        text = found.get(page) or path.read_text(encoding="utf-8")
+        if CODES_REGION.search(text):
+            found[page] = with_code_tables(text, page)
     return found
 
 
