@@ -127,7 +127,8 @@ def config_keys(helps: dict[str, str]) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Help text in a table cell: `<db>` is not a tag, `|` does not end the cell."""
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
 def config_page(current: str, helps: dict[str, str]) -> str:
