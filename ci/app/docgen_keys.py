@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 from ci.app.config import COMMAND_LINE_ONLY
@@ -60,6 +61,7 @@ class Option:
         return f"`--{self.flag}{' ' + self.metavar if self.metavar else ''}`"
 
 
+@cache  # one process per command, however many pages ask
 def help_text(module: str) -> str:
     """What `python -m MODULE --help` prints, at a fixed width."""
     done = subprocess.run(

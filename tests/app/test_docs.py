@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ci.app import docgen
+from ci.app import docgen, docgen_keys
 from ci.core.codes import BY_CODE, CHECK_PAGES, CODES, Code
 from tests.conftest import REPO
 
@@ -50,6 +50,32 @@ def test_the_generator_finds_every_rule_and_writes_a_page_for_every_code() -> No
     for entry in CODES:
         assert entry.page in pages, entry.code
         assert pages[entry.page].splitlines()[2].startswith(f"# {entry.code}")
+
+
+def test_a_docstring_becomes_markdown_with_sql_blocks() -> None:
+    doc = (
+        "MG999 example: what it reports.\n\nWhy it matters.\n\nAnti-pattern::\n\n"
+        "    DROP TABLE t;\n\nBest practice: keep it::\n\n    SELECT 1;\n\n"
+        "Silence: `-- noqa: MG999`.\n"
+    )
+    assert docgen.docstring_markdown(doc) == (
+        "Why it matters.\n\n**Anti-pattern**:\n\n```sql\nDROP TABLE t;\n```\n\n"
+        "**Best practice**: keep it:\n\n```sql\nSELECT 1;\n```\n\n**Silence**: `-- noqa: MG999`."
+    )
+
+
+def test_config_keys_come_from_the_options_of_commands_that_read_the_config() -> None:
+    helps = {module: "" for module in docgen.COMMANDS}
+    helps["ci.numbering"] = (
+        "usage: x\n\noptions:\n  -h, --help            show this help message and exit\n"
+        "  --config CONFIG       config file\n  --base-ref REF        git ref of the target\n"
+        "                        branch\n  --update              rewrite the lock\n"
+    )
+    helps["ci.precheck"] = "usage: y\n\noptions:\n  --db DB               the database\n"
+    table = docgen_keys.config_keys(helps)
+    assert "| `base_ref` | `--base-ref REF` | numbering: git ref of the target branch |" in table
+    assert "| `update` | `--update` | rewrites the lock file |" in table  # refused in the file
+    assert "`db`" not in table and "`config`" not in table and "`help`" not in table
 
 
 def used_codes() -> dict[str, set[str]]:
