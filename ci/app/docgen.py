@@ -14,14 +14,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from ci.app.docgen_keys import COMMANDS, GENERATED, REGENERATE, REPO, config_page, help_text
 from ci.core.codes import CODES, Code
 
-# Where the lint engine keeps its rules: the first that imports wins (the engine may move).
+# Where the lint engine keeps its rules: the first that imports wins (the engine is moving from
+# ci.checks.lint_rules to ci.checks.lint.rules, which lists them with all_rules()).
 RULE_REGISTRIES = ("ci.checks.lint.rules", "ci.checks.lint_rules")
 CONFIG_PAGE = "docs/config.md"
 # Hand-written pages may hold `<!-- codes: CHECK [CHECK] -->...<!-- /codes -->`: the codes those
@@ -45,15 +46,21 @@ class Rule(Protocol):
     @property
     def cases(self) -> Sequence[LintCase]: ...
 
+    @property
+    def check(self) -> Callable[..., object]: ...
+
 
 def lint_rules() -> tuple[Rule, ...]:
     """Every migration safety rule, from the lint engine's own registry."""
     for name in RULE_REGISTRIES:
         try:
             module = importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-        return tuple(module.RULES)
+        except ModuleNotFoundError as error:
+            if error.name is not None and name.startswith(error.name):
+                continue  # not there: the other place
+            raise
+        listed = getattr(module, "all_rules", None)
+        return tuple(listed() if listed is not None else module.RULES)
     raise RuntimeError(f"no lint rule registry among {', '.join(RULE_REGISTRIES)}")
 
 
@@ -125,6 +132,8 @@ def rule_page(rule: Rule) -> str:
                 case.sql.rstrip(),
                 "```",
             ]
+    source = rule.check.__module__.replace(".", "/") + ".py"
+    parts += ["", f"Source: [`{source}`](../../{source})."]
     parts += ["", "See also: [all rules](README.md), [lint](../checks/lint.md)."]
     return _page(*parts)
 
