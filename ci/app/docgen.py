@@ -180,7 +180,7 @@ def code_page(entry: Code) -> str:
     return _page(
         f"# {entry.code}: {md(entry.title)}",
         "",
-        f"Reported by {_checks_text(entry)}.",
+        "Reported by " + ", ".join(f"`python -m ci.{check}`" for check in entry.checks) + ".",
         "",
         f"**To fix:** {md(entry.hint)}.",
         "",
