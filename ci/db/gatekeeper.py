@@ -146,7 +146,7 @@ UNRESTORED_PRAGMAS = {
 # database in a temporary directory: a pragma that writes elsewhere, edits the schema table
 # behind SQLite's back or changes how the throwaway database is stored would make the check's
 # verdict differ from production, or leave files behind. Value: may it be given an argument
-# that changes something ("set"), or only be read ("read")?  Listed in the README.
+# that changes something ("set"), or only be read ("read")?  Listed in docs/checks/apply.md.
 CHECK_PRAGMAS: dict[str, str] = {
     # what migrations themselves use: keys, the table-rebuild procedure, introspection
     "foreign_keys": "set",  # the runner honours it at the top of a file (ignored elsewhere)
@@ -195,7 +195,7 @@ REFUSED_BECAUSE = {
     "temporary directory",
     "data_store_directory": "it makes SQLite write files outside the check's temporary directory",
 }
-RULES_DOC = "see 'Pragmas in the checks' in the README"
+RULES_DOC = "see 'Pragmas in the checks' in docs/checks/apply.md"
 
 
 class Verdict:
@@ -365,7 +365,7 @@ def _pragma(screen: Screen, name: str | None, value: str | None) -> Verdict | No
     return Verdict(REFUSE, f"{shown} is not allowed in a check: {because} ({RULES_DOC})")
 
 
-PRAGMAS_DOC = "see 'What the runner does with your SQL' in the README"
+PRAGMAS_DOC = "see 'What the runner does with your SQL' in docs/runner.md"
 
 
 def _attach(screen: Screen, _: str | None, __: str | None) -> Verdict | None:
