@@ -33,8 +33,6 @@ KNOWN_LARGE_MODULES = {
     "ci.checksums",
     "ci.core.model",
     "ci.db.bookkeeping",
-    "ci.db.fingerprint",
-    "ci.db.gatekeeper",
     "ci.db.runner",
     "ci.db.upgrade",
     "ci.lint",
