@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import sqlite3
+    from collections.abc import Callable
     from contextlib import AbstractContextManager
     from pathlib import Path
 
@@ -41,10 +42,13 @@ class StatementGate(Protocol):
     """The engine's gatekeeper for the statements of one migration file (or a sample fixture):
     it remembers what the file's statements did so far (savepoints, changed settings)."""
 
-    def execute(self, statement: Statement) -> str | None:
+    def execute(
+        self, statement: Statement, *, notice: Callable[[str], None] | None = None
+    ) -> str | None:
         """Run one statement under the rules: None when it ran, or was ignored (the runner
-        owns the transaction), else why it was refused (it did not run). The engine's own
-        error (`Database.error`) propagates when the statement fails."""
+        owns the transaction; `notice` is told why, when there is something to say), else why
+        it was refused (it did not run). The engine's own error (`Database.error`) propagates
+        when the statement fails."""
         ...
 
     def restore(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from ci.db.gate_pragmas import schema_table_write
@@ -56,6 +57,45 @@ def trigger_write(action: int, table: str | None, trigger: str) -> Verdict | Non
     if what is None or name not in BOOKKEEPING_TABLES:
         return None
     return bookkeeping_refused(name, f"trigger {trigger}, which this statement fires, {what}")
+
+
+def trigger_program_verdict(conn: sqlite3.Connection, name: str, table: str) -> Verdict | None:
+    """Whether trigger `name`, just created on `table`, has a program that writes the runner's
+    tables: compiled (EXPLAIN, nothing runs) by an INSERT, an UPDATE of every column and a
+    DELETE on its table. Leaves its own authorizer installed: the caller installs its own again."""
+    found: list[Verdict] = []
+
+    def authorize(action: int, arg1: str | None, _: str | None, *rest: str | None) -> int:
+        trigger = rest[1] if len(rest) > 1 else None
+        verdict = None if trigger is None else trigger_write(action, arg1, trigger)
+        if verdict is None:
+            return sqlite3.SQLITE_OK
+        found.append(verdict)
+        return sqlite3.SQLITE_DENY
+
+    quoted = quote(table)
+    settable = [
+        quote(str(row[1]))
+        for row in conn.execute(f"PRAGMA table_xinfo({quoted})")
+        if not row[6]  # a generated or hidden column cannot be set
+    ]
+    probes = [f"EXPLAIN INSERT INTO {quoted} DEFAULT VALUES", f"EXPLAIN DELETE FROM {quoted}"]
+    if settable:
+        assignments = ", ".join(f"{column} = {column}" for column in settable)
+        probes.append(f"EXPLAIN UPDATE {quoted} SET {assignments}")
+    sqlite3.Connection.set_authorizer(conn, authorize)
+    for probe in probes:
+        # an error: not this kind of trigger (e.g. a view without INSTEAD OF INSERT)
+        with suppress(sqlite3.DatabaseError):
+            conn.execute(probe)
+        if found:
+            what = found[0].message.replace("which this statement fires, ", "")
+            return Verdict(REFUSE, f"{what} (trigger {name} is created here)")
+    return None
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _write(screen: ScreenState, table: str | None, _: str | None, action: int) -> Verdict | None:

@@ -118,9 +118,11 @@ REFUSED_BECAUSE = {
     "data_store_directory": "it makes SQLite write files outside the check's temporary directory",
 }
 RULES_DOC = "see 'Pragmas in the checks' in the README"
+PRAGMAS_DOC = "see 'What the runner does with your SQL' in the README"
 
 
 def pragma_rule(screen: ScreenState, name: str | None, value: str | None) -> Verdict | None:
+    """The rule for a PRAGMA `name` (`value`: its argument, None when it is read)."""
     pragma = (name or "").lower()
     if pragma == "foreign_keys" and value is not None:
         if screen.leading:
@@ -141,9 +143,6 @@ def pragma_rule(screen: ScreenState, name: str | None, value: str | None) -> Ver
         return None
     because = REFUSED_BECAUSE.get(pragma, "it is not on the checks' list of allowed pragmas")
     return Verdict(REFUSE, f"{shown} is not allowed in a check: {because} ({RULES_DOC})")
-
-
-PRAGMAS_DOC = "see 'What the runner does with your SQL' in the README"
 
 
 def schema_table_write(screen: ScreenState, name: str) -> Verdict | None:

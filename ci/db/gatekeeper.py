@@ -44,10 +44,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ci.db.gate_bookkeeping import BOOKKEEPING_TRIGGERS, names_bookkeeping, trigger_write
+from ci.db.gate_bookkeeping import (
+    BOOKKEEPING_TRIGGERS,
+    names_bookkeeping,
+    quote,
+    trigger_program_verdict,
+)
 from ci.db.gate_classify import classify, foreign_keys_setting, ignore_decided, prepare_error
 from ci.db.gate_pragmas import (
     CHECK_PRAGMAS,
@@ -182,45 +187,14 @@ class Gate:
         @no-transaction file) the statement is already committed: the trigger is dropped."""
         created, screen.created = screen.created, []
         for schema, name, table in created:
-            verdict = self._trigger_program_verdict(name, table)
+            try:
+                verdict = trigger_program_verdict(self.conn, name, table)
+            finally:
+                self._install()  # the probe installed its own authorizer
             if verdict is not None:
                 if not self.conn.in_transaction:
-                    self.conn.execute(f"DROP TRIGGER IF EXISTS {_quote(schema)}.{_quote(name)}")
+                    self.conn.execute(f"DROP TRIGGER IF EXISTS {quote(schema)}.{quote(name)}")
                 return verdict
-        return None
-
-    def _trigger_program_verdict(self, name: str, table: str) -> Verdict | None:
-        found: list[Verdict] = []
-
-        def authorize(action: int, arg1: str | None, _: str | None, *rest: str | None) -> int:
-            trigger = rest[1] if len(rest) > 1 else None
-            verdict = None if trigger is None else trigger_write(action, arg1, trigger)
-            if verdict is None:
-                return sqlite3.SQLITE_OK
-            found.append(verdict)
-            return sqlite3.SQLITE_DENY
-
-        quoted = _quote(table)
-        settable = [
-            _quote(str(row[1]))
-            for row in self.conn.execute(f"PRAGMA table_xinfo({quoted})")
-            if not row[6]  # a generated or hidden column cannot be set
-        ]
-        probes = [f"EXPLAIN INSERT INTO {quoted} DEFAULT VALUES", f"EXPLAIN DELETE FROM {quoted}"]
-        if settable:
-            assignments = ", ".join(f"{column} = {column}" for column in settable)
-            probes.append(f"EXPLAIN UPDATE {quoted} SET {assignments}")
-        _set_authorizer(self.conn, authorize)
-        try:
-            for probe in probes:
-                # an error: not this kind of trigger (e.g. a view without INSTEAD OF INSERT)
-                with suppress(sqlite3.DatabaseError):
-                    self.conn.execute(probe)
-                if found:
-                    what = found[0].message.replace("which this statement fires, ", "")
-                    return Verdict(REFUSE, f"{what} (trigger {name} is created here)")
-        finally:
-            self._install()
         return None
 
     def _schema_writable(self) -> bool:
@@ -269,15 +243,29 @@ class Gate:
         for name, value in saved.items():
             self.conn.execute(f"PRAGMA {name} = {_pragma_value(value)}")
 
-    def execute(self, screen: Screen, word: str, raw: str, sql: str) -> str | None:
+    def execute(
+        self,
+        screen: Screen,
+        word: str,
+        raw: str,
+        sql: str,
+        notice: Callable[[str], None] | None = None,
+    ) -> str | None:
         """Run one statement of user SQL (first word `word`) under `screen`'s rules: None when
-        it ran or was ignored, else why it was refused. SQLite errors propagate."""
+        it ran or was ignored (the notice, if any, told to `notice`), else why it was refused.
+        SQLite errors propagate."""
         if not self.screens(word, raw):
             self.conn.execute(sql)
             return None
         screen.word = word
         verdict = self.run(screen, sql, lambda: self.conn.execute(sql))
-        return verdict.message if verdict is not None and verdict.kind == REFUSE else None
+        if verdict is None:
+            return None
+        if verdict.kind == REFUSE:
+            return verdict.message
+        if notice is not None and verdict.message:
+            notice(verdict.message)
+        return None
 
     def query(self, sql: str) -> sqlite3.Cursor:
         """`conn.execute(sql)` for a query of the user's (an invariant) under the rules of a
@@ -316,10 +304,6 @@ class Gate:
             _set_authorizer(self.conn, self.user)  # nothing of ours to ask: no callback cost
         else:
             _set_authorizer(self.conn, self.authorize)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _pragma_value(value: object) -> str:

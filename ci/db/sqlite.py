@@ -42,8 +42,11 @@ class SqliteStatementGate:
         self.screen = screen
         self.word = word  # the statement's first word, as the runner reads it
 
-    def execute(self, statement: Statement) -> str | None:
-        return self.gate.execute(self.screen, self.word(statement), statement.raw, statement.sql)
+    def execute(
+        self, statement: Statement, *, notice: Callable[[str], None] | None = None
+    ) -> str | None:
+        word = self.word(statement)
+        return self.gate.execute(self.screen, word, statement.raw, statement.sql, notice)
 
     def restore(self) -> None:
         self.gate.restore(self.screen)

@@ -80,6 +80,20 @@ def test_the_gate_ignores_transaction_control_and_refuses_bookkeeping_writes(
     assert target.query("SELECT count(*) FROM patients", 5) == [(3,)]
 
 
+def test_an_ignored_statement_tells_its_notice(target: Database) -> None:
+    notices: list[str] = []
+    gate = target.gate()
+    target.begin()
+    for statement in split_statements("BEGIN;\nPRAGMA foreign_keys = OFF;\nSELECT 1;\n"):
+        assert gate.execute(statement, notice=notices.append) is None
+    target.commit()
+    assert notices == [
+        "BEGIN ignored; the runner runs each migration in its own transaction",
+        "PRAGMA foreign_keys has no effect inside a transaction; the runner restores "
+        "foreign_keys after the migration",
+    ]
+
+
 def test_a_throwaway_database_has_the_stricter_rules_of_a_check(
     tmp_path: Path, engine: Engine
 ) -> None:
