@@ -32,8 +32,6 @@ KNOWN_LARGE_MODULES = {
     "ci.checks.validate",
     "ci.checksums",
     "ci.db.bookkeeping",
-    "ci.db.fingerprint",
-    "ci.db.gatekeeper",
     "ci.db.runner",
     "ci.db.upgrade",
     "ci.migrate",
