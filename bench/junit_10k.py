@@ -43,9 +43,9 @@ def once(how: str, out: Path) -> tuple[float, float]:
     else:
         from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-        suites = [
-            TestSuite(r.check, [reports._junit_case(TestCase, c) for c in r.cases]) for r in data
-        ]
+        from ci.reports.junit import _junit_case
+
+        suites = [TestSuite(r.check, [_junit_case(TestCase, c) for c in r.cases]) for r in data]
         out.write_text(to_xml_report_string(suites, encoding="utf-8"), encoding="utf-8")
     return time.perf_counter() - wall, time.process_time() - cpu
 

@@ -16,6 +16,7 @@ from ci import lint
 from ci.app import exits
 from ci.app.cli import parse, parser_of, reader_may_leave, run_declared
 from ci.app.precommit import could_not_run, judged_commit
+from ci.checks.lint_check import CHECK
 from ci.core.gitrefs import RefError, hook_refs
 
 
@@ -29,14 +30,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exits.CLEAN  # no SQL file: no checkout
     try:
         with judged_commit(to_ref):
-            args = parse(parser_of(lint.LINT), tokens)  # parsed once: lint runs on these
+            args = parse(parser_of(CHECK), tokens)  # parsed once: lint runs on these
             files = [Path(f) for f in args.files]
             args.files = [f for f in files if f.exists()]  # not those the push deletes
             if files and not args.files:
                 return exits.CLEAN
-            return run_declared(lint.LINT, args)
+            return run_declared(CHECK, args)
     except RefError as error:
-        return could_not_run(lint.CHECK, error)
+        return could_not_run(CHECK.name, error)
 
 
 if __name__ == "__main__":

@@ -28,15 +28,10 @@ KNOWN_CYCLES = {
     frozenset({"ci.db.batch", "ci.db.runner"}),
 }
 KNOWN_LARGE_MODULES = {
-    "ci.core.model",
     "ci.db.bookkeeping",
-    "ci.db.fingerprint",
-    "ci.db.gatekeeper",
     "ci.db.runner",
     "ci.db.upgrade",
-    "ci.lint",
     "ci.migrate",
-    "ci.reports",
 }
 KNOWN_LARGE_CLASSES = {"ci.db.runner.Runner"}
 

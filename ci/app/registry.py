@@ -13,10 +13,10 @@ CHECKS = ("numbering", "checksums", "lint", "apply_empty", "apply_sample", "roll
 # `python -m ci`); their options are config keys too.
 DATABASE_CHECKS = ("precheck", "postcheck")
 
-# "module:attribute" of each check's declaration (imported only when that check is wanted).
-# lint's is in its face until its engine lives under ci/checks/.
+# "module:attribute" of each check's declaration (imported only when that check is wanted);
+# lint's engine is the package ci/checks/lint/, its declaration ci/checks/lint_check.py.
 DECLARED_IN = {name: f"ci.checks.{name}:CHECK" for name in CHECKS + DATABASE_CHECKS} | {
-    "lint": "ci.lint:LINT"
+    "lint": "ci.checks.lint_check:CHECK"
 }
 
 

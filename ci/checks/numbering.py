@@ -100,7 +100,7 @@ def _checksum_of(path: Path) -> str | None:
 
 def find_problems(catalog: Catalog, *, base: Base | None = None) -> list[Finding]:
     """Every numbering finding of a catalog, in a stable order."""
-    findings = [_printable(f) for f in catalog.problems]
+    findings = [_printable(problem.finding(NAME)) for problem in catalog.problems]
     renumbered: set[Path] = set()
     for track, migrations in (("main", catalog.main), ("seed", catalog.seeds)):
         findings += _track_problems(catalog.root, track, migrations, base, renumbered)

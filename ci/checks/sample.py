@@ -1,8 +1,8 @@
 """Sample data for the database checks: a `.sql` fixture or a copied `.db` file.
 
 A fixture's first line is `-- @sample-version N`: the check migrates a fresh database to N, then
-runs the fixture's statements. A database file is copied with SQLite's backup API from a
-read-only connection, so the user's file is never opened for writing.
+runs the fixture's statements. A database file is copied by its engine (ci.db.engine; SQLite's
+backup API from a read-only connection), so the user's file is never opened for writing.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,8 @@ from ci.core.errors import UsageError
 from ci.core.findings import RUNAWAY, Case, Finding
 from ci.core.model import OTHER_SPECIAL, Catalog, Migration, SqlFile, special_file_kind
 from ci.db import runner
-from ci.db.gatekeeper import gate_of
+from ci.db.engine import database_of
+from ci.db.sqlite import ENGINE as SQLITE
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DATABASE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -94,56 +94,6 @@ def fixture_version(path: Path) -> int:
     return int(match["version"])
 
 
-def copy_database(source: Path, target: Path, *, timeout: float = 30.0) -> None:
-    """Copy a database file without ever writing next to it.
-
-    A rollback-journal database is copied with the backup API from a read-only connection. A
-    WAL database cannot be read that way without SQLite creating `-wal`/`-shm` files beside it,
-    so its file (and its `-wal`, if any) are copied as files and SQLite recovers the copy. So is
-    a database that a crashed writer left with a hot `-journal`: a read-only connection cannot
-    roll it back, the copy's first reader does.
-    """
-    if is_wal(source):
-        copy_files(source, target, ("", "-wal"))
-        return
-    # another process's lock (an open write transaction, EXCLUSIVE locking mode) is waited
-    # for `timeout` seconds (--busy-timeout), then one line: "...: locked by another process"
-    try:
-        original_conn = runner.connect(source, readonly=True, timeout=timeout)
-    except runner.CannotRun as error:
-        if "read-only" not in str(error) or not Path(f"{source}-journal").is_file():
-            raise
-        copy_files(source, target, ("", "-journal"))  # no live writer: it would hold a lock
-        return
-    try:
-        copy = runner.connect(target, durable=False)
-        try:
-            original_conn.backup(copy)
-        finally:
-            copy.close()
-    except sqlite3.Error as error:
-        raise UsageError(runner.explain(error, str(source), timeout)) from None
-    finally:
-        original_conn.close()
-
-
-def copy_files(source: Path, target: Path, suffixes: tuple[str, ...]) -> None:
-    for suffix in suffixes:
-        original = Path(f"{source}{suffix}")
-        if original.exists():
-            try:
-                shutil.copyfile(original, f"{target}{suffix}")
-            except OSError as error:
-                raise UsageError(f"{original}: cannot copy: {error.strerror}") from None
-
-
-def is_wal(path: Path) -> bool:
-    """Whether the file's header says WAL mode (read and write versions 2, bytes 18-19)."""
-    with path.open("rb") as handle:
-        header = handle.read(20)
-    return len(header) == 20 and header[18] == 2 and header[19] == 2
-
-
 @dataclass
 class Prepared:
     """A check's private database holding the sample, and what it took to get there."""
@@ -168,9 +118,11 @@ def prepare(
 ) -> Prepared:
     """The sample in a private database at `db`: a copy of the file, or the migrations up to
     the fixture's version plus the fixture's rows."""
+    # the runner drives a sqlite3 connection until it takes a Database (ci.db.engine): the
+    # check's private database is SQLite's, opened through that engine
     if not sample.is_fixture:
-        copy_database(sample.path, db, timeout=options.busy_timeout)
-    conn = runner.connect(db, setup=options.setup, durable=False)
+        SQLITE.clone(sample.path, db, timeout=options.busy_timeout)
+    conn = SQLITE.connect_throwaway(db, setup=options.setup).conn
     run = new_runner(conn, catalog, options)
     if not sample.is_fixture:
         return Prepared(conn, run, [])
@@ -198,29 +150,26 @@ def load_fixture(check: str, run: runner.Runner, sample: Sample, classname: str 
     """Run the fixture's statements in one transaction; a failure names its line. The whole
     fixture gets the --statement-timeout one migration gets (MG311 naming the line)."""
     case = Case(f"sample {sample.path}", classname or check, path=str(sample.path))
-    conn = run.conn
-    gate = gate_of(conn)
-    screen = gate.new_screen()  # the migrations' rules: BEGIN/COMMIT ignored, pragmas listed
-    conn.execute("BEGIN")  # the fixture loads in one transaction of ours
+    database = database_of(run.conn)
+    gate = database.gate()  # the migrations' rules: BEGIN/COMMIT ignored, pragmas listed
+    database.begin()  # the fixture loads in one transaction of ours
     run.start_clock()
     for statement in SqlFile(sample.path).statements:
         try:
             with run.limited(sample.path, statement.line):
-                refused = gate.execute(
-                    screen, runner.leading_word(statement), statement.raw, statement.sql
-                )
+                refused = gate.execute(statement)
         except runner.Runaway as failure:
-            conn.execute("ROLLBACK")
+            database.rollback()
             case.line = statement.line
             case.findings.append(
                 Finding(check, RUNAWAY, str(sample.path), statement.line, failure.message,
                         failure.hint)
             )  # fmt: skip
             return case
-        except sqlite3.Error as error:
+        except database.error as error:
             refused = str(error)
         if refused is not None:
-            conn.execute("ROLLBACK")
+            database.rollback()
             case.line = statement.line
             case.findings.append(
                 Finding(
@@ -233,7 +182,7 @@ def load_fixture(check: str, run: runner.Runner, sample: Sample, classname: str 
                 )
             )
             return case
-    conn.execute("COMMIT")
+    database.commit()
     return case
 
 

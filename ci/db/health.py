@@ -2,21 +2,24 @@
 
 Shared by the checks that migrate a throwaway copy (ci.checks.validate) and by ci.precheck /
 ci.postcheck on a real database. Only the wording differs: a finding's code, where it happened,
-how to fix it.
+how to fix it. The database is asked through the seam (ci.db.engine): any engine's `Database`,
+or a sqlite3 connection seen through the SQLite engine.
 """
 
 from __future__ import annotations
 
-import re
-import sqlite3
-from collections.abc import Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ci.core.errors import UsageError
 from ci.core.findings import RUNAWAY, Case, Finding
-from ci.core.sqltext import LazyPattern, strip_comments
-from ci.db.gatekeeper import gate_of
+from ci.db.engine import database_of
 from ci.db.invariants import Invariant
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Sized
+
+    from ci.db.engine import Database
 
 SHOWN = 5  # rows quoted in a message; one more is fetched to say "and more"
 
@@ -27,121 +30,35 @@ class Wording(NamedTuple):
     hint: str
 
 
-# Tokens of a CREATE TABLE statement (comments already stripped): quoted strings and names
-# whole, so a `check (` inside a default value or a quoted name is never taken for a constraint.
-_TOKENS = LazyPattern(
-    r"""'[^']*(?:''[^']*)*'? | "[^"]*(?:""[^"]*)*"? | `[^`]*(?:``[^`]*)*`? | \[[^\]]*\]?
-    | \w+ | \S""",
-    re.VERBOSE,
-)
-
-
-class CheckConstraint(NamedTuple):
-    name: str | None  # CONSTRAINT name, if it has one
-    expression: str
-
-
 def integrity_case(
     check: str,
-    conn: sqlite3.Connection,
+    conn: Database | sqlite3.Connection,
     where: str,
     wording: Wording,
     *,
     verify_checks: bool = False,
 ) -> Case:
-    """PRAGMA integrity_check as a case. `verify_checks` for a read-only connection: SQLite
-    does not even parse CHECK constraints of a database opened read-only, so its
-    integrity_check skips them there; they are then evaluated here, one scan per table that
-    has any (no more than integrity_check's own reading), without writing anything."""
-    rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check").fetchmany(SHOWN + 1)]
-    if verify_checks:
-        broken = list(check_constraint_failures(conn, SHOWN + 1))
-        if broken:
-            rows = [r for r in rows if r != "ok"] + broken
+    """The database's integrity check as a case. `verify_checks` for a read-only connection:
+    SQLite does not even parse CHECK constraints of a database opened read-only, so its
+    integrity_check skips them there; they are then evaluated one by one (ci.db.sqlite_checks),
+    without writing anything."""
+    problems = database_of(conn).integrity_problems(SHOWN + 1, verify_checks=verify_checks)
     case = Case("integrity_check", check, path=where)
-    if rows != ["ok"]:
-        message = f"{wording.prefix}: " + "; ".join(rows[:SHOWN])
+    if problems:
+        message = f"{wording.prefix}: " + "; ".join(problems[:SHOWN])
         case.findings.append(Finding(check, wording.code, where, None, message, wording.hint))
     return case
 
 
-def check_constraint_failures(conn: sqlite3.Connection, limit: int) -> Iterator[str]:
-    """`CHECK constraint failed in t: expr (rowid n)` for rows that break a CHECK constraint
-    (at most `limit`); a constraint that cannot be evaluated here is said so, not skipped."""
-    tables = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%'"
-        " ESCAPE '\\' AND sql LIKE '%check%' AND sql NOT LIKE 'create virtual%' ORDER BY name"
-    ).fetchall()
-    for table, sql in tables:
-        constraints = check_constraints(sql)
-        if not constraints:
-            continue
-        for failure in _table_failures(conn, table, constraints, limit):
-            yield failure
-            limit -= 1
-            if limit == 0:
-                return
-
-
-def check_constraints(create_table: str) -> list[CheckConstraint]:
-    """The CHECK constraints of a CREATE TABLE statement, column and table ones, as written."""
-    sql = strip_comments(create_table)
-    tokens = list(_TOKENS.finditer(sql))
-    found = []
-    for i, token in enumerate(tokens[:-1]):
-        if token[0].upper() != "CHECK" or tokens[i + 1][0] != "(":
-            continue
-        close = _matching_paren(tokens, i + 1)
-        if close is None:
-            continue
-        expression = " ".join(sql[tokens[i + 1].end() : tokens[close].start()].split())
-        named = i >= 2 and tokens[i - 2][0].upper() == "CONSTRAINT"
-        found.append(CheckConstraint(tokens[i - 1][0] if named else None, expression))
-    return found
-
-
-def _matching_paren(tokens: list[re.Match[str]], open_at: int) -> int | None:
-    depth = 0
-    for j in range(open_at, len(tokens)):
-        depth += {"(": 1, ")": -1}.get(tokens[j][0], 0)
-        if depth == 0:
-            return j
-    return None
-
-
-def _table_failures(
-    conn: sqlite3.Connection, table: str, constraints: list[CheckConstraint], limit: int
-) -> Iterator[str]:
-    """One scan of the table: each row that makes some CHECK false (NULL passes, as in SQLite)."""
-    quoted = '"' + table.replace('"', '""') + '"'
-    tests = ", ".join(f"coalesce(NOT ({c.expression}), 0)" for c in constraints)
-    where = " OR ".join(f"NOT ({c.expression})" for c in constraints)
-    rows: list[tuple[object, ...]] = []
-    for key in ("rowid", "NULL"):  # a WITHOUT ROWID table has no rowid to name
-        try:
-            sql = f"SELECT {key}, {tests} FROM main.{quoted} WHERE {where} LIMIT {limit}"
-            rows = conn.execute(sql).fetchall()
-            break
-        except sqlite3.Error as error:
-            if key == "rowid" and "rowid" in str(error):
-                continue
-            yield f"CHECK constraints of {table} cannot be evaluated here: {error}"
-            return
-    for rowid, *failed in rows:
-        at = f" (rowid {rowid})" if rowid is not None else ""
-        for constraint, fails in zip(constraints, failed, strict=True):
-            if fails:
-                name = f" {constraint.name}" if constraint.name else ""
-                yield f"CHECK constraint{name} failed in {table}: {constraint.expression}{at}"
-
-
-def foreign_key_case(check: str, conn: sqlite3.Connection, where: str, wording: Wording) -> Case:
-    rows = conn.execute("PRAGMA foreign_key_check").fetchmany(SHOWN + 1)
+def foreign_key_case(
+    check: str, conn: Database | sqlite3.Connection, where: str, wording: Wording
+) -> Case:
+    rows = database_of(conn).foreign_key_problems(SHOWN + 1)
     case = Case("foreign_key_check", check, path=where)
     if rows:
         shown = "; ".join(
             f"{table} rowid {rowid} references a missing row of {parent}"
-            for table, rowid, parent, _fk in rows[:SHOWN]
+            for table, rowid, parent in rows[:SHOWN]
         )
         message = f"{wording.prefix}: {shown}{_more(rows)}"
         case.findings.append(Finding(check, wording.code, where, None, message, wording.hint))
@@ -150,7 +67,7 @@ def foreign_key_case(check: str, conn: sqlite3.Connection, where: str, wording: 
 
 def invariant_case(
     check: str,
-    conn: sqlite3.Connection,
+    conn: Database | sqlite3.Connection,
     invariant: Invariant,
     path: str,
     wording: Wording,
@@ -159,19 +76,20 @@ def invariant_case(
 ) -> Case:
     """An invariant query must return no rows; one that cannot run is a usage error (exit 2);
     one still running after `timeout` (--statement-timeout) is stopped, a RUNAWAY finding."""
-    from ci.db.runner import Runaway, time_limited
+    from ci.db.runner import Runaway
 
+    database = database_of(conn)
     case = Case(f"invariant: {invariant.name}", check, path=path, line=invariant.line)
     try:
-        # the connection's gate: on a check's database, the pragmas a migration may not run
-        # there, an invariant may not run either
-        with time_limited(conn, timeout, path, invariant.line):
-            rows = gate_of(conn).query(invariant.sql).fetchmany(SHOWN + 1)
+        # under the rules of a migration's statement: on a check's database, the pragmas a
+        # migration may not run there, an invariant may not run either
+        with database.time_limited(timeout, path, invariant.line):
+            rows = database.query(invariant.sql, SHOWN + 1)
     except Runaway as failure:
         message = f"invariant '{invariant.name}': {failure.message}"
         case.findings.append(Finding(check, RUNAWAY, path, invariant.line, message, failure.hint))
         return case
-    except sqlite3.Error as error:
+    except database.error as error:
         raise UsageError(
             f"{path}:{invariant.line}: invariant '{invariant.name}' cannot run: {error}"
         ) from None
@@ -184,5 +102,5 @@ def invariant_case(
     return case
 
 
-def _more(rows: list[object]) -> str:
+def _more(rows: Sized) -> str:
     return " and more" if len(rows) > SHOWN else ""

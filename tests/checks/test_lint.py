@@ -11,9 +11,9 @@ import pytest
 import xmlschema
 
 from ci import lint
-from ci.checks.lint_rules import RULES, run_rules
-from ci.checks.lint_rules.base import LintCase, Rule
-from ci.lint import file_context
+from ci.checks.lint import file_context, run_rules
+from ci.checks.lint.rules import RULES, all_rules
+from ci.checks.lint.rules.base import DEFAULT_MIN_SQLITE, LintCase, Rule
 from tests.conftest import JUNIT_XSD, REPO, WriteTree, git, run_module
 
 MIGRATIONS = "schema/migrations"
@@ -50,8 +50,8 @@ def test_rule_is_documented_and_has_every_kind_of_case(rule: Rule) -> None:
         assert part in rule.doc
     assert "\n" not in rule.rationale
     assert {"fail", "pass", "silenced"} <= {case.expect for case in rule.cases}
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert f"#### {rule.code} {rule.name}" in readme
+    page = (REPO / "docs" / "rules" / f"{rule.code}.md").read_text(encoding="utf-8")
+    assert f"\n# {rule.code} {rule.name}\n" in page  # generated from the docstring
 
 
 @pytest.mark.parametrize("comment", ["-- noqa: MG503 gone", "-- NOQA: mg503 gone", "-- note"])
@@ -66,6 +66,12 @@ def test_noqa_in_any_case_silences_and_a_file_without_one_is_not_silenced(
 def test_rule_codes_are_unique() -> None:
     codes = [rule.code for rule in RULES]
     assert len(codes) == len(set(codes))
+
+
+def test_every_rule_module_is_listed_in_code_order() -> None:
+    folder = REPO / "ci" / "checks" / "lint" / "rules"
+    modules = sorted(path.stem for path in folder.glob("mg5*.py"))
+    assert [rule.code for rule in all_rules()] == [name[:5].upper() for name in modules]
 
 
 def _tree(write_tree: WriteTree, files: dict[str, str | bytes]) -> Path:
@@ -600,7 +606,7 @@ def test_rebuild_findings_name_the_table_the_rebuild_produces(tmp_path: Path) ->
     path = tmp_path / MIGRATIONS / "schema" / "0003_rebuild.sql"
     path.parent.mkdir(parents=True)
     path.write_text(sql, encoding="utf-8")
-    findings = run_rules(file_context(path, "schema", lint.DEFAULT_MIN_SQLITE))
+    findings = run_rules(file_context(path, "schema", DEFAULT_MIN_SQLITE))
     assert [(f.code, f.line) for f in findings] == [("MG507", 5)]
     assert findings[0].message.startswith("table rebuild of ciphers without PRAGMA")
     assert "old_ciphers" not in findings[0].message

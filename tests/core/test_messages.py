@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from ci import apply_empty, apply_sample, lint, rollback_roundtrip
+from ci import apply_empty, apply_sample, rollback_roundtrip
 from ci.__main__ import main as ci_main
+from ci.checks.lint import lint
 from tests.conftest import JUNIT_XSD, WriteTree, git, run_module
 
 XSD = JUNIT_XSD if JUNIT_XSD.is_file() else Path(__file__).parents[1] / "data" / JUNIT_XSD.name
@@ -327,5 +328,5 @@ def test_junit_times_are_real_durations(write_tree: WriteTree, tmp_path: Path) -
 
 def test_lint_cases_have_their_own_time(write_tree: WriteTree) -> None:
     root = write_tree(PATIENTS)
-    report = lint.lint([], migrations_dir=root / M)
+    report = lint([], migrations_dir=root / M)
     assert all(case.time > 0 for case in report.cases)

@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from ci.core.model import InputError, SqlFile, discover, parse_directives, parse_name
+from ci.core.findings import Finding
+from ci.core.model import (
+    CatalogProblem,
+    InputError,
+    SqlFile,
+    discover,
+    parse_directives,
+    parse_name,
+)
 from tests.conftest import WriteTree
 
 M = "schema/migrations"
@@ -69,6 +77,17 @@ def test_discover_reports_every_bad_entry(write_tree: WriteTree, tmp_path: Path)
         "other",
     ]
     assert {p.code for p in problems} == {"MG103", "MG104", "MG105"}
+
+
+def test_a_catalog_problem_names_no_check_until_one_reports_it(write_tree: WriteTree) -> None:
+    root = write_tree({f"{M}/schema/01_short.sql": ""})
+    [problem] = discover(root / M).problems
+    assert isinstance(problem, CatalogProblem)
+    assert not hasattr(problem, "check")
+    assert problem.finding("numbering") == Finding(
+        "numbering", "MG103", problem.path, None, problem.message, problem.hint
+    )
+    assert problem.message.startswith("malformed migration name: '01_short.sql'")
 
 
 def test_missing_directory_is_an_input_error(tmp_path: Path) -> None:

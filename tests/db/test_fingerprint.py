@@ -13,15 +13,12 @@ from ci.db import runner
 from ci.db.fingerprint import (
     DRIFT,
     Tracker,
-    _columns,
-    _foreign_keys,
-    _indexes,
-    _table_shape,
     describe_differences,
     fingerprint,
     normalise_sql,
     schema_fingerprint,
 )
+from ci.db.fingerprint_schema import _columns, _foreign_keys, _indexes, _table_shape
 
 SCHEMA = """
 CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT UNIQUE, notes TEXT);

@@ -1,0 +1,53 @@
+"""The lint check's name, and what it reports about a file it cannot lint as it is.
+
+A file that cannot be linted at all (binary, not UTF-8, a bad directive) is one MG500 finding
+naming its line; an empty file is an MG500 warning. Reading a file for the rules is here too, as
+that is where such input is found.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ci.checks.lint.rules.base import FileContext
+from ci.core.findings import Finding
+from ci.core.model import InputError, SqlFile
+
+CHECK = "lint"
+# A file that cannot be linted at all: binary, not UTF-8, empty, a bad directive.
+INPUT_CODE = "MG500"
+_WHERE = re.compile(r"^(?P<path>.*?):(?P<line>\d+): (?P<message>.*)$")
+
+
+def file_context(path: Path, folder: str, min_sqlite: tuple[int, int, int]) -> FileContext:
+    """Read one file for the rules; unusable input raises InputError naming file and line."""
+    sql_file = SqlFile(path)
+    statements = tuple(sql_file.statements)
+    return FileContext(
+        path, folder, sql_file.text, statements, sql_file.directives, min_sqlite=min_sqlite
+    )
+
+
+def empty_file(path: Path, folder: str) -> Finding:
+    """A migration with nothing in it (0 bytes, or blanks) runs as a no-op; a warning, as it is
+    more often a slip than a plan: a comment-only file says why it does nothing."""
+    return Finding(
+        CHECK,
+        INPUT_CODE,
+        str(path),
+        None,
+        f"empty file: it runs as a no-op {'rollback' if folder == 'rollback' else 'migration'}",
+        "write its SQL, or a comment saying why it does nothing",
+        "warning",
+    )
+
+
+def input_finding(path: Path, error: InputError) -> Finding:
+    """An InputError (`path:line: message` or `path: message`) as a finding with its line."""
+    text = str(error)
+    match = _WHERE.match(text)
+    if match and match["path"] == str(path):
+        return Finding(CHECK, INPUT_CODE, str(path), int(match["line"]), match["message"])
+    message = text.removeprefix(f"{path}: ")
+    return Finding(CHECK, INPUT_CODE, str(path), None, message, "")

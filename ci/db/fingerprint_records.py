@@ -1,0 +1,76 @@
+"""The records a fingerprint is made of: a `Fingerprint` maps each group (a table or view, keyed by
+its lower-case name) to a `TablePrint` (its objects, columns, indexes, foreign keys, row count and
+content hash), plus the database header values migrations set. Pure data: reading them is
+ci.db.fingerprint_schema and ci.db.fingerprint_data, comparing them ci.db.fingerprint_diff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class Column(NamedTuple):
+    name: str
+    type: str
+    notnull: int
+    default: str | None
+    pk: int
+    hidden: int
+
+
+class Index(NamedTuple):
+    name: str
+    unique: int
+    origin: str
+    partial: int
+    columns: tuple[str | None, ...]
+
+
+class ForeignKey(NamedTuple):
+    columns: tuple[str, ...]
+    table: str
+    to: tuple[str | None, ...]
+    on_update: str
+    on_delete: str
+
+
+class SchemaObject(NamedTuple):
+    type: str
+    name: str
+    sql: str  # normalised: see normalise_sql
+
+
+class TablePrint(NamedTuple):
+    """One table or view: its objects, shape and (for tables) row count and content hash."""
+
+    name: str
+    objects: tuple[SchemaObject, ...]
+    columns: tuple[Column, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    rows: int | None = None
+    digest: str | None = None
+
+    @property
+    def kind(self) -> str:
+        types = {o.type for o in self.objects}
+        return "table" if "table" in types else "view" if "view" in types else "object"
+
+
+# Values in the database header that migrations set and a rollback must set back.
+HEADER_PRAGMAS = ("user_version", "application_id")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    groups: Mapping[str, TablePrint] = field(default_factory=dict)
+    # (pragma, value) for HEADER_PRAGMAS, read by the Tracker; empty when not read (a schema
+    # snapshot has no header to compare)
+    header: tuple[tuple[str, int], ...] = ()
+
+    def schema_only(self) -> Fingerprint:
+        return Fingerprint(
+            {k: g._replace(rows=None, digest=None) for k, g in self.groups.items()}, self.header
+        )

@@ -1,0 +1,50 @@
+"""The whole run as one JSON document, for other tools: each check, its cases, their findings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ci.core.findings import Case, Report
+from ci.reports.text import summary_line
+
+
+def to_json(reports: Sequence[Report]) -> str:
+    """The whole run as one JSON document, for other tools."""
+    import json
+
+    document = {
+        "failed": any(r.failed for r in reports),
+        "summary": summary_line(reports),
+        "checks": [
+            {"check": r.check, "failed": r.failed, "cases": [_case_json(c) for c in r.cases]}
+            for r in reports
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def _case_json(case: Case) -> dict[str, object]:
+    return {
+        "name": case.name,
+        "classname": case.classname,
+        "outcome": case.outcome,
+        "time": round(case.time, 3),
+        "path": case.path,
+        "line": case.line,
+        "kind": case.kind,
+        "rows": case.rows,
+        "skipped": case.skipped,
+        "error": case.error,
+        "findings": [
+            {
+                "check": f.check,
+                "code": f.code,
+                "severity": f.severity,
+                "path": f.path,
+                "line": f.line,
+                "message": f.message,
+                "hint": f.hint,
+            }
+            for f in case.findings
+        ],
+    }

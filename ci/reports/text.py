@@ -1,0 +1,78 @@
+"""Findings as text: one line per finding, then a summary line; colour only on a terminal.
+
+`text_line` and `sentence` are also how JUnit failure output and GitHub annotations word a
+finding, so every format says the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from typing import TextIO
+
+from ci.core.findings import Finding, Report
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal; NO_COLOR (no-color.org) wins, FORCE_COLOR forces it."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _paint(text: str, code: str, colour: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
+
+def sentence(text: str) -> str:
+    """`text` ending in a full stop (or the `!`, `?` or `:` it has)."""
+    text = text.strip()
+    return text if not text or text[-1] in ".!?:" else f"{text}."
+
+
+def _where(path: str | None, line: int | None) -> str:
+    where = path or "<migrations>"
+    return where if line is None else f"{where}:{line}"
+
+
+def text_line(finding: Finding, *, colour: bool = False) -> str:
+    """`path:line: CODE message. To fix: hint.` -- one line per finding."""
+    where = _paint(_where(finding.path, finding.line), "1", colour)
+    code = _paint(finding.code, "31;1" if finding.is_error else "33;1", colour)
+    level = "" if finding.is_error else "warning: "
+    hint = f" To fix: {sentence(finding.hint)}" if finding.hint else ""
+    return f"{where}: {code} {level}{sentence(finding.message)}{hint}"
+
+
+def summary_line(reports: Sequence[Report], *, colour: bool = False) -> str:
+    """`FAILED numbering, lint: 3 passed, 2 failed` -- the last line of every text report."""
+    found = Counter(case.outcome for report in reports for case in report.cases)
+    counts = {outcome: found[outcome] for outcome in ("passed", "failed", "error", "skipped")}
+    names = ", ".join(r.check for r in reports)
+    parts = [f"{n} {outcome}" for outcome, n in counts.items() if n or outcome == "passed"]
+    warnings = sum(not f.is_error for r in reports for f in r.findings)
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    failed = any(r.failed for r in reports)
+    verdict = _paint("FAILED" if failed else "OK", "31;1" if failed else "32;1", colour)
+    return f"{verdict} {names}: " + ", ".join(parts)
+
+
+def write_text(
+    reports: Sequence[Report], out: TextIO | None = None, *, colour: bool | None = None
+) -> None:
+    """Findings, one per line, then the summary line. Errors went to stderr when they happened."""
+    out = out if out is not None else sys.stdout
+    colour = use_colour(out) if colour is None else colour
+    for report in reports:
+        for finding in report.findings:
+            print(text_line(finding, colour=colour), file=out)
+    if len(reports) > 1:  # `python -m ci`: one line per check, so a reader sees what ran
+        for report in reports:
+            print(f"  {summary_line([report], colour=colour)}", file=out)
+    print(summary_line(reports, colour=colour), file=out)
