@@ -59,7 +59,7 @@ def postcheck(conn: sqlite3.Connection, args: argparse.Namespace) -> Report:
 
 def version_case(conn: sqlite3.Connection, db: str, expected: int) -> Case:
     applied = bookkeeping.read_applied(conn)
-    version = max((r.version for r in applied if r.track == "main"), default=0)
+    version = bookkeeping.head_version(applied)
     case = Case("version", CHECK, path=db)
     if version != expected:
         case.findings.append(

@@ -106,7 +106,7 @@ def describe(conn: sqlite3.Connection, db: Path) -> str:
     free = conn.execute("PRAGMA freelist_count").fetchone()[0]
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     applied = bookkeeping.read_applied(conn)
-    version = max((r.version for r in applied if r.track == "main"), default=0)
+    version = bookkeeping.head_version(applied)
     size = db.stat().st_size
     return (
         f"{db}: {size:,} bytes ({pages:,} pages of {page_size:,}, {free:,} free), "
