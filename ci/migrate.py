@@ -15,7 +15,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ci.app import exits
 from ci.app.cli import (
@@ -31,6 +31,9 @@ from ci.app.cli import (
 from ci.core.errors import UsageError
 from ci.core.model import Catalog, InputError, discover, not_a_database_file
 from ci.db.outcomes import CannotRun, RunRefused
+
+if TYPE_CHECKING:
+    from ci.db.deploy import Target
 
 PROG = "python -m ci.migrate"
 
@@ -176,21 +179,13 @@ def _what_interrupted(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> bool:
     """Do the one thing the options ask for; True when it found or caused a problem."""
-    db: Path = args.db
-    catalog = load_catalog(args.migrations_dir, db, refuse_problems=not args.status, err=err)
+    catalog = load_catalog(args.migrations_dir, args.db, refuse_problems=not args.status, err=err)
     if args.status:
-        from ci.db.status import read_status
-        from ci.reports.status import write_status
-
-        status = read_status(
-            db, catalog, setup=args.setup, busy_timeout=args.busy_timeout, detect=args.detect
-        )
-        write_status(status, out)
-        return status.found_problems
+        return show_status(args, catalog, out)
     from ci.db import deploy
 
     target = deploy.Target(
-        db,
+        args.db,
         setup=args.setup,
         busy_timeout=args.busy_timeout,
         backup=args.backup,
@@ -200,6 +195,26 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> bool:
         from ci.db.baseline import adopt  # compares schemas: only --baseline needs it
 
         return adopt(target, catalog, args.baseline, force=args.force, out=out, err=err)
+    return change(args, target, catalog, out=out, err=err)
+
+
+def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> bool:
+    from ci.db.status import read_status
+    from ci.reports.status import write_status
+
+    status = read_status(
+        args.db, catalog, setup=args.setup, busy_timeout=args.busy_timeout, detect=args.detect
+    )
+    write_status(status, out)
+    return status.found_problems
+
+
+def change(
+    args: argparse.Namespace, target: Target, catalog: Catalog, *, out: TextIO, err: TextIO
+) -> bool:
+    """Apply, roll back, dry-run or force-clean: each with a runner on the database."""
+    from ci.db import deploy
+
     with deploy.opened(
         target,
         catalog,
@@ -215,9 +230,8 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> bool:
         if args.force_clean:
             return deploy.force_clean(runner, out=out)
         if args.dry_run:
-            return deploy.dry_run(
-                runner, target, up_to=args.target, rollback=args.rollback, out=out
-            )
+            up_to, rollback = args.target, args.rollback
+            return deploy.dry_run(runner, target, up_to=up_to, rollback=rollback, out=out)
         if args.rollback is not None:
             return deploy.roll_back(runner, target, args.rollback, out=out, err=err)
         return deploy.apply(runner, target, up_to=args.target, resume=args.resume, out=out, err=err)

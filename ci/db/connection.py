@@ -17,6 +17,7 @@ from pathlib import Path
 from ci.core.errors import UsageError
 from ci.db.gatekeeper import Gate, GatedConnection
 from ci.db.outcomes import CannotRun
+from ci.db.values import database_file
 
 
 def connect(
@@ -158,14 +159,12 @@ def is_environmental(error: sqlite3.Error) -> bool:
 
 
 def database_name(conn: sqlite3.Connection) -> str:
-    """The main database's file name as the connection sees it, for a message about it."""
+    """database_file, or 'database' when even that cannot be read (in a message about an
+    error, which must not fail itself)."""
     try:
-        for _seq, name, file in conn.execute("PRAGMA database_list"):
-            if name == "main":
-                return str(file) or ":memory:"
+        return database_file(conn)
     except sqlite3.Error:
-        pass
-    return "database"
+        return "database"
 
 
 def busy_timeout(conn: sqlite3.Connection) -> float | None:

@@ -17,6 +17,7 @@ from ci.db.connection import is_environmental
 from ci.db.gatekeeper import FIRST_WORD, REFUSE, Screen, foreign_keys_setting
 from ci.db.outcomes import MigrationFailed
 from ci.db.session import Session
+from ci.db.tables import quoted
 
 
 def run_file(session: Session, file: SqlFile, *, rollback: bool = False) -> int:
@@ -164,8 +165,7 @@ def temp_objects(conn: sqlite3.Connection) -> list[tuple[str, str]]:
 def _drop_temp_objects(conn: sqlite3.Connection, kept: set[tuple[str, str]]) -> None:
     for kind, name in temp_objects(conn):
         if (kind, name) not in kept and not name.startswith("sqlite_"):
-            quoted = '"' + name.replace('"', '""') + '"'
-            conn.execute(f"DROP {kind.upper()} IF EXISTS temp.{quoted}")
+            conn.execute(f"DROP {kind.upper()} IF EXISTS temp.{quoted(name)}")
 
 
 # --- what a statement is ---------------------------------------------------------------------
