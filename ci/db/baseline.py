@@ -37,8 +37,9 @@ from ci.db.fingerprint import (
     schema_fingerprint,
 )
 from ci.db.outcomes import CannotRun
+from ci.db.prepare import create_or_upgrade
 from ci.db.runner import MigrationFailed, Runner, RunRefused, connect, entry_for
-from ci.db.upgrade import UpgradeRefused, create_or_upgrade
+from ci.db.tables import UpgradeRefused
 
 SCRATCH_PREFIX = "migration-guard-baseline-"
 # how a difference reads: what the migrations create -> what the database has

@@ -104,10 +104,10 @@ class Runner:
             current = bookkeeping.state(self.conn) == "current"
         done = "none"
         if not current:
-            from ci.db.upgrade import create_or_upgrade_in  # a new or older database only
+            from ci.db.prepare import prepare_tables  # a new or older database only
 
             kinds = {m.version: m.kind for m in self.catalog.main}
-            done = create_or_upgrade_in(self.session, kinds)
+            done = prepare_tables(self.session, kinds)
         self._ready = True
         return done
 
@@ -206,13 +206,14 @@ class Runner:
             session.no_seeds_recorded = False
         session.clock.start()
         entry = self.entry(migration)
-        if migration.directives.batch is not None:
+        directives = migration.directives
+        if directives.batch is not None:
             from ci.db.batch import apply_batch  # @batch is rare: not on every run's start-up
 
             outcome = apply_batch(
                 session, migration, entry, resume=resume, progress_interval=self.progress_interval
             )
-        elif migration.directives.no_transaction:
+        elif directives.no_transaction:
             outcome = apply_autocommit(session, migration, entry, resume=resume)
         else:
             outcome = apply_in_transaction(session, migration, entry)

@@ -12,12 +12,7 @@ import re
 import sqlite3
 from collections.abc import Mapping
 
-from ci.db.tables import ALIASES, COLUMNS, MAIN_TABLE, TABLE, quoted
-
-
-class UpgradeRefused(Exception):
-    """The older table has something the rebuild cannot keep; nothing was changed."""
-
+from ci.db.tables import ALIASES, COLUMNS, MAIN_TABLE, TABLE, UpgradeRefused, quoted
 
 NEW = f"{TABLE}_new"
 # the runner's own definition of each of its columns, for those the old table lacks

@@ -108,3 +108,8 @@ def quoted(name: str | None) -> str:
     """A name as an SQL identifier in double quotes."""
     assert name is not None
     return '"' + name.replace('"', '""') + '"'
+
+
+class UpgradeRefused(Exception):
+    """An older `schema_version` has something the upgrade cannot keep (ci.db.upgrade); nothing
+    was changed."""

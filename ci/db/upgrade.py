@@ -1,6 +1,6 @@
-"""Creating the runner's tables, and upgrading an older `schema_version` table (the seed
-document's `version INTEGER PRIMARY KEY`, no hash; other tools' tables) to the runner's shape,
-in place (the SQL of the rebuild is ci.db.tabledef's).
+"""Upgrading an older `schema_version` table (the seed document's `version INTEGER PRIMARY KEY`,
+no hash; other tools' tables) to the runner's shape, in place (ci.db.prepare decides when; the
+SQL of the rebuild is ci.db.tabledef's).
 
 SQLite cannot drop a primary key or add a table constraint with ALTER TABLE, so the table is
 rebuilt: create the new table, copy every row, drop the old one, rename the new one. A rebuild
@@ -35,105 +35,23 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 
 from ci.db import bookkeeping
-from ci.db.connection import is_environmental
-from ci.db.outcomes import RunRefused
-from ci.db.session import Session
 from ci.db.tabledef import (
     NAME,
     NEW,
     TABLE_CONSTRAINT,
     VERSION_KEY_CONSTRAINT,
     OldTable,
-    UpgradeRefused,
     code_of,
     copy_sql,
     new_table_sql,
 )
-from ci.db.tables import (
-    CREATE_INDEX,
-    CREATE_LOG,
-    CREATE_TABLE,
-    IDENTITY_INDEX,
-    LOG_TABLE,
-    MAIN_TABLE,
-    TABLE,
-    quoted,
-)
-
-__all__ = ["UpgradeRefused", "create_or_upgrade", "create_or_upgrade_in", "upgrade"]
+from ci.db.tables import CREATE_INDEX, IDENTITY_INDEX, MAIN_TABLE, TABLE, UpgradeRefused, quoted
 
 _TRIGGER_TIMING = re.compile(
     rf"CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?"
     rf"{NAME}(?:\s*\.\s*{NAME})?\s+(?P<timing>BEFORE|AFTER|INSTEAD\s+OF)?",
     re.IGNORECASE,
 )
-
-
-def create_or_upgrade_in(session: Session, kinds: Mapping[int, str]) -> str:
-    """create_or_upgrade in a transaction of its own on the runner's connection; a table the
-    upgrade cannot keep, or that SQLite refuses, stops the run (RunRefused, nothing changed)."""
-    with session.guard():
-        session.begin()
-        try:
-            done = _refused_in_one_line(session, kinds)
-            session.conn.execute("COMMIT")
-        except BaseException:
-            session.rollback_quietly()
-            raise
-    if done == "upgraded":
-        session.notice("upgraded the existing schema_version table in place (every row kept)")
-    return done
-
-
-def _refused_in_one_line(session: Session, kinds: Mapping[int, str]) -> str:
-    db = session.db_name()
-    try:
-        return create_or_upgrade(session.conn, kinds)
-    except sqlite3.IntegrityError as error:
-        raise RunRefused(
-            f"cannot upgrade the existing schema_version table: {error} "
-            "(two rows for the same version?)"
-        ) from None
-    except UpgradeRefused as error:
-        raise RunRefused(
-            f"{db}: cannot upgrade the existing schema_version table: {error}; "
-            "nothing was changed (change that by hand first)"
-        ) from None
-    except sqlite3.Error as error:
-        if is_environmental(error):
-            raise
-        raise RunRefused(
-            f"{db}: cannot upgrade the existing schema_version table: {error}; nothing was changed"
-        ) from None
-
-
-def create_or_upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> str:
-    """Bring the tables to the current shape inside the caller's transaction.
-
-    Returns what was done: 'none', 'created' or 'upgraded' (an older `schema_version`, e.g. the
-    seed document's `version INTEGER PRIMARY KEY`, rebuilt keeping every row and column;
-    `kinds` maps main-track versions to 'schema'/'data' for rows that do not say).
-    """
-    found = bookkeeping.state(conn)
-    if found == "current":
-        return "none"
-    _refuse_a_foreign_log(conn)
-    conn.execute(CREATE_LOG)
-    if found == "legacy":
-        upgrade(conn, kinds)
-        bookkeeping.log(conn, "upgrade", None)
-        return "upgraded"
-    if not bookkeeping.columns(conn, TABLE):
-        conn.execute(CREATE_TABLE.format(extra=""))
-        conn.execute(CREATE_INDEX)
-    return "created"
-
-
-def _refuse_a_foreign_log(conn: sqlite3.Connection) -> None:
-    """Before anything is created or rebuilt."""
-    have = bookkeeping.columns(conn, LOG_TABLE)
-    if have and not bookkeeping.is_our_log(have):
-        raise UpgradeRefused(bookkeeping.foreign_log(have))
 
 
 def upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> None:
