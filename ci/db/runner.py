@@ -7,7 +7,8 @@ applied meanwhile. Statements come from `SqlFile.statements` and run one by one 
 `@batch` migrations commit as they go and leave a dirty mark until they finish.
 
 `Runner` coordinates; each concern has its module: ci.db.plan (what is pending, refusals),
-ci.db.apply, ci.db.batch, ci.db.rollback, ci.db.dryrun, ci.db.marks (dirty marks), and
+ci.db.drift (applied files edited since), ci.db.prepare (the runner's own tables), ci.db.apply,
+ci.db.batch, ci.db.rollback, ci.db.dryrun, ci.db.marks and ci.db.dirty (dirty marks), and
 ci.db.session (the connection they all work through). Connections come from ci.db.connection.
 """
 
