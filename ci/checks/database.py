@@ -71,4 +71,4 @@ def dirty_case(check: str, conn: sqlite3.Connection, db: str) -> Case:
 def main_version(conn: sqlite3.Connection) -> tuple[int, int]:
     """(the main-track version, how many migrations are applied) of the database."""
     applied = bookkeeping.read_applied(conn)
-    return max((r.version for r in applied if r.track == "main"), default=0), len(applied)
+    return bookkeeping.head_version(applied), len(applied)

@@ -25,6 +25,8 @@ from typing import NamedTuple, TextIO
 from ci.core.model import Catalog, InputError, Migration
 from ci.db import bookkeeping
 from ci.db.bookkeeping import APPLIED_BY, Entry
+from ci.db.deploy import Target, database_at, maybe_backup
+from ci.db.dirty import dirty_message
 from ci.db.fingerprint import (
     Fingerprint,
     Rows,
@@ -34,7 +36,10 @@ from ci.db.fingerprint import (
     read_groups,
     schema_fingerprint,
 )
+from ci.db.outcomes import CannotRun
+from ci.db.prepare import create_or_upgrade
 from ci.db.runner import MigrationFailed, Runner, RunRefused, connect, entry_for
+from ci.db.tables import UpgradeRefused
 
 SCRATCH_PREFIX = "migration-guard-baseline-"
 # how a difference reads: what the migrations create -> what the database has
@@ -43,7 +48,6 @@ IN_DATABASE = Wording(
     extra="only in the database",
     extra_column="only in the database",
 )
-SHOWN_PER_STEP = 3  # --detect: differences shown for one migration (the baseline shows all)
 
 
 class Comparison(NamedTuple):
@@ -55,6 +59,77 @@ class Comparison(NamedTuple):
     def note(self, span: str) -> str:
         names = ", ".join(self.extras)
         return f"note: {names}: in the database but not created by {span}; left alone"
+
+
+# --- the operation ---------------------------------------------------------------------------
+
+
+def adopt(
+    target: Target, catalog: Catalog, version: int, *, force: bool, out: TextIO, err: TextIO
+) -> bool:
+    """`ci.migrate --baseline N`: record 0001..N as applied without running them, if the
+    database has their shape (or anyway, loudly, with `force`). True when it refused."""
+    db = target.db
+    if not db.exists():
+        raise CannotRun(
+            f"{db}: no such database; --baseline adopts an existing one (a new database needs "
+            "only migrate)"
+        )
+    chosen = chosen_migrations(catalog, version)
+    span = f"{chosen[0].label}..{chosen[-1].label}"
+    conn = connect(db, setup=target.setup, timeout=target.busy_timeout)
+    try:
+        runner = Runner(conn, catalog, out=err)
+        with runner.session.guard():
+            clash = already_recorded(conn, chosen)
+            marks = bookkeeping.open_marks(conn)
+        if clash is not None:
+            raise RunRefused(clash)
+        if marks:
+            raise RunRefused("\n".join(dirty_message(mark) for mark in marks))
+        print(f"{db}: comparing with what {span} create on a scratch database", file=out)
+        expected = expected_print(catalog, chosen, setup=target.setup)
+        with runner.session.guard():
+            found = shape_of(schema_fingerprint(conn))
+        comparison = compare(expected, found)
+        if comparison.extras:
+            print(comparison.note(span), file=out)
+        if comparison.differences and not force:
+            _refuse(comparison.differences, db, span, version, err)
+            return True
+        for line in comparison.differences:
+            print(
+                f"migrate: WARNING: --force: recording {span} although the database differs: "
+                f"{line}",
+                file=err,
+            )
+        runner.session.check_writable()
+        maybe_backup(runner, target, out)
+        with runner.session.guard():
+            record(conn, catalog, chosen, checked=found, forced_over=comparison.differences)
+        print(
+            f"OK: recorded {span} as applied without running them; database at "
+            f"{database_at(runner)} (seeds are not recorded: the next migrate that reaches the "
+            "head runs them)",
+            file=out,
+        )
+        return False
+    finally:
+        conn.close()
+
+
+def _refuse(differences: list[str], db: Path, span: str, n: int, err: TextIO) -> None:
+    print(
+        f"migrate: {db} does not have the shape {span} create (migrations -> database):",
+        file=err,
+    )
+    for line in differences:
+        print(f"  {line}", file=err)
+    print(
+        f"migrate: nothing was changed; make the database match, or record {span} anyway "
+        f"with --baseline {n} --force",
+        file=err,
+    )
 
 
 # --- which migrations a baseline records ----------------------------------------------------
@@ -188,8 +263,8 @@ def _without_extra_objects(group: TablePrint, wanted: TablePrint) -> tuple[Table
 def _create_or_upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
     """The bookkeeping tables, as the runner makes them; a refused upgrade is one line."""
     try:
-        bookkeeping.create_or_upgrade(conn, {m.version: m.kind for m in catalog.main})
-    except bookkeeping.UpgradeRefused as error:
+        create_or_upgrade(conn, {m.version: m.kind for m in catalog.main})
+    except UpgradeRefused as error:
         raise RunRefused(
             f"{bookkeeping.database_file(conn)}: cannot upgrade the existing schema_version "
             f"table: {error}; nothing was changed (change that by hand first)"
@@ -299,48 +374,3 @@ def looks_applied(steps: Sequence[Step]) -> list[Step]:
         (i for i, s in enumerate(steps) if not s.differences and s.changes_schema), default=-1
     )
     return list(steps[: last + 1])
-
-
-def report_detect(
-    steps: Sequence[Step], failure: str | None, *, db: Path, any_applied: bool, out: TextIO
-) -> None:
-    if not steps and failure is None:
-        print("detect: nothing pending to compare", file=out)
-        return
-    print(
-        "detect: each pending migration applied to a scratch database (after those before "
-        f"it) and compared with {db}:",
-        file=out,
-    )
-    for s in steps:
-        m = s.migration
-        print(f"  {m.label:<9} {m.kind:<6} {m.path}: {_verdict(s)}", file=out)
-    if failure is not None:
-        print(f"detect: stopped: {failure}", file=out)
-    found = looks_applied(steps)
-    if not found:
-        print("detect: no pending migration looks applied", file=out)
-        return
-    span = f"{found[0].migration.label}..{found[-1].migration.label}"
-    if any_applied:
-        print(
-            f"detect: {span} look applied, but the database already records migrations; "
-            "check it by hand (--baseline records only a database's first migrations)",
-            file=out,
-        )
-        return
-    print(
-        f"detect: {span} look applied: adopt them with python -m ci.migrate --db {db} "
-        f"--baseline {found[-1].migration.version}, then migrate",
-        file=out,
-    )
-
-
-def _verdict(step: Step) -> str:
-    if not step.changes_schema:
-        return "changes no table, index, view or trigger (cannot be told from the schema)"
-    if not step.differences:
-        return "looks applied (the database has that shape)"
-    shown = "; ".join(step.differences[:SHOWN_PER_STEP])
-    more = len(step.differences) - SHOWN_PER_STEP
-    return f"differs: {shown}" + (f" (+{more} more)" if more > 0 else "")

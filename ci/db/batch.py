@@ -21,15 +21,16 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from typing import TYPE_CHECKING
 
+from ci.core.model import Migration
+from ci.core.sqltext import Statement
 from ci.db import bookkeeping
+from ci.db.bookkeeping import Entry
+from ci.db.marks import fail_mark, open_or_reuse_mark, says_dirty_if_stopped
+from ci.db.outcomes import MigrationFailed, Outcome, Runaway
 from ci.db.progress import Progress
-
-if TYPE_CHECKING:
-    from ci.core.model import Migration
-    from ci.core.sqltext import Statement
-    from ci.db.runner import Outcome, Runner
+from ci.db.session import Session
+from ci.db.statements import execute_statement
 
 _NAME = r'(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|\w+)'
 # the table a DML statement writes (a statement starting with WITH counts every table)
@@ -40,31 +41,37 @@ TARGET = re.compile(
 )
 
 
-def apply_batch(runner: Runner, migration: Migration, *, resume: bool = False) -> Outcome:
-    from ci.db.runner import MigrationFailed, Outcome
-
-    entry = runner.entry(migration)
+def apply_batch(
+    session: Session,
+    migration: Migration,
+    entry: Entry,
+    *,
+    resume: bool = False,
+    progress_interval: float = 5.0,
+) -> Outcome:
+    """Apply a @batch migration batch by batch under its dirty mark (see the module's doc);
+    `resume`: a dirty mark left by a process that has stopped may be taken over."""
     file = migration.file
     statement = file.statements[0]
     size = migration.directives.batch or 1
-    conn = runner.conn
+    conn = session.conn
     started = time.perf_counter()
-    with runner.guard():
-        mark = runner.open_or_reuse_mark(entry, resume=resume)
+    with session.guard():
+        mark = open_or_reuse_mark(session, entry, resume=resume)
         if mark is None:
             return Outcome(migration, "skipped", 0, 0.0)
         done = mark.rows_done
         try:
-            total = _total(runner, migration)
+            total = _total(session, migration)
         except MigrationFailed as failure:
-            runner.fail_mark(mark, entry, failure, committed=_finished(done), batch=True)
+            fail_mark(session, mark, entry, failure, committed=_finished(done), batch=True)
             raise
         # with foreign keys enforced SQLite checks every batch itself (deferred ones at COMMIT);
         # only with them OFF is a foreign_key_check (a scan of every table) needed at the end
-        enforced = runner.foreign_keys_enforced()
+        enforced = session.foreign_keys_enforced()
         bound = RowBound(conn, statement)
-        progress = Progress(runner.out, f"{migration.label} {migration.slug}", total,
-                            interval=runner.progress_interval)  # fmt: skip
+        progress = Progress(session.out, f"{migration.label} {migration.slug}", total,
+                            interval=progress_interval)  # fmt: skip
         committed = done
 
         def what_ran() -> str:
@@ -72,39 +79,39 @@ def apply_batch(runner: Runner, migration: Migration, *, resume: bool = False) -
             # committed and counted in the mark, the one in progress rolled back
             return f"{committed:,} rows done, each finished batch committed"
 
-        with runner.says_dirty_if_stopped(migration, what_ran, "it continues where it stopped"):
+        with says_dirty_if_stopped(session, migration, what_ran, "it continues where it stopped"):
             while True:
-                runner.begin()
+                session.begin()
                 try:
                     before = conn.total_changes
-                    cursor = runner.execute_statement(file, statement, {"batch_size": size})
+                    cursor = execute_statement(session, file, statement, {"batch_size": size})
                     changed = conn.total_changes - before
                     if changed:
                         bound.passed(cursor.rowcount, migration)
                         done += changed
-                        with runner.own_rows(file):
+                        with session.own_rows(file):
                             bookkeeping.update_mark(conn, mark.id, rows=done)
-                        runner.commit(file)
+                        session.commit(file)
                         committed = done
                         progress.update(changed)
                         continue
                     if not enforced:
-                        runner.foreign_key_check(file)
+                        session.foreign_key_check(file)
                     seconds = time.perf_counter() - started
                     ms = int(seconds * 1000)
-                    with runner.own_rows(file):
+                    with session.own_rows(file):
                         bookkeeping.record(conn, entry, ms=ms, rows=done)
                         bookkeeping.clear_mark(conn, mark.id)
                         bookkeeping.log(conn, "apply", entry, ms=ms, rows=done)
-                    runner.commit(file)
+                    session.commit(file)
                     break
                 except MigrationFailed as failure:
-                    runner.rollback_quietly()
-                    runner.fail_mark(mark, entry, failure, committed=_finished(committed),
-                                     batch=True)  # fmt: skip
+                    session.rollback_quietly()
+                    fail_mark(session, mark, entry, failure, committed=_finished(committed),
+                              batch=True)  # fmt: skip
                     raise
                 except BaseException:
-                    runner.rollback_quietly()
+                    session.rollback_quietly()
                     raise
         progress.finish()
     return Outcome(migration, "applied", done, seconds)
@@ -117,10 +124,8 @@ def _finished(rows: int) -> str:
     return f"its finished batches ({rows:,} rows) stay committed"
 
 
-def _total(runner: Runner, migration: Migration) -> int | None:
+def _total(session: Session, migration: Migration) -> int | None:
     """The @progress query's answer: the rows still to change when this run starts."""
-    from ci.db.runner import MigrationFailed
-
     query = migration.directives.progress
     if not query:
         return None
@@ -129,8 +134,8 @@ def _total(runner: Runner, migration: Migration) -> int | None:
         None,
     )
     try:
-        with runner.limited(migration.path, line):  # the migration's clock runs meanwhile
-            row = runner.conn.execute(query).fetchone()
+        with session.clock.limited(migration.path, line):  # the migration's clock runs on
+            row = session.conn.execute(query).fetchone()
     except sqlite3.Error as error:
         raise MigrationFailed(migration.path, line, f"@progress query failed: {error}") from None
     if row is None or not isinstance(row[0], int):
@@ -181,8 +186,6 @@ class RowBound:
         self.bound = self.start + self.rows()
         if self.changed <= self.bound:
             return
-        from ci.db.runner import Runaway
-
         where = self.table or "the database"
         raise Runaway(
             migration.path,

@@ -1,5 +1,6 @@
 """Upgrading an older `schema_version` table (the seed document's `version INTEGER PRIMARY KEY`,
-no hash; other tools' tables) to the runner's shape, in place.
+no hash; other tools' tables) to the runner's shape, in place (ci.db.prepare decides when; the
+SQL of the rebuild is ci.db.tabledef's).
 
 SQLite cannot drop a primary key or add a table constraint with ALTER TABLE, so the table is
 rebuilt: create the new table, copy every row, drop the old one, rename the new one. A rebuild
@@ -34,110 +35,35 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 
 from ci.db import bookkeeping
-from ci.db.bookkeeping import (
-    ALIASES,
-    COLUMNS,
-    CREATE_INDEX,
-    IDENTITY_INDEX,
-    MAIN_TABLE,
-    TABLE,
-    UpgradeRefused,
+from ci.db.tabledef import (
+    NAME,
+    NEW,
+    TABLE_CONSTRAINT,
+    VERSION_KEY_CONSTRAINT,
+    OldTable,
+    code_of,
+    copy_sql,
+    new_table_sql,
 )
+from ci.db.tables import CREATE_INDEX, IDENTITY_INDEX, MAIN_TABLE, TABLE, UpgradeRefused, quoted
 
-NEW = f"{TABLE}_new"
-# the runner's own definition of each of its columns, for those the old table lacks
-DEFINITIONS = {
-    "version": "version INTEGER NOT NULL",
-    "migration_type": "migration_type TEXT NOT NULL DEFAULT 'schema'",
-    "description": "description TEXT NOT NULL DEFAULT ''",
-    "file_hash": "file_hash TEXT",
-    "applied_at": "applied_at TEXT",
-    "execution_time_ms": "execution_time_ms INTEGER",
-    "rows_affected": "rows_affected INTEGER",
-    "applied_by": "applied_by TEXT",
-    "code_hash": "code_hash TEXT",
-}
-# SQL text, piece by piece: quoted strings and names, comments, and single characters between
-_PIECE = re.compile(
-    r"""'[^']*(?:''[^']*)*'? | "[^"]*(?:""[^"]*)*"? | `[^`]*(?:``[^`]*)*`? | \[[^\]]*\]?
-    | --[^\n]* | /\*.*?(?:\*/|\Z) | [^'"`\[\-/(),]+ | .""",
-    re.VERBOSE | re.DOTALL,
-)
-_NAME = r"""(?:"[^"]*(?:""[^"]*)*"|`[^`]*`|\[[^\]]*\]|\w+)"""
-_CONSTRAINT_NAME = rf"(?:CONSTRAINT\s+{_NAME}\s+)?"
-# `version`'s own PRIMARY KEY or UNIQUE clause inside its column definition
-_VERSION_KEY = re.compile(
-    rf"\s*{_CONSTRAINT_NAME}(?:PRIMARY\s+KEY(?:\s+(?:ASC|DESC))?|UNIQUE)"
-    r"(?:\s+ON\s+CONFLICT\s+\w+)?(?:\s+AUTOINCREMENT)?",
-    re.IGNORECASE,
-)
-# a table constraint that makes `version` alone unique
-_VERSION_KEY_CONSTRAINT = re.compile(
-    rf"^{_CONSTRAINT_NAME}(?:PRIMARY\s+KEY|UNIQUE)\s*\(\s*(?:\"version\"|`version`|\[version\]|"
-    r"version)(?:\s+COLLATE\s+\w+)?(?:\s+(?:ASC|DESC))?\s*\)(?:\s+ON\s+CONFLICT\s+\w+)?$",
-    re.IGNORECASE,
-)
 _TRIGGER_TIMING = re.compile(
     rf"CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    rf"{_NAME}(?:\s*\.\s*{_NAME})?\s+(?P<timing>BEFORE|AFTER|INSTEAD\s+OF)?",
+    rf"{NAME}(?:\s*\.\s*{NAME})?\s+(?P<timing>BEFORE|AFTER|INSTEAD\s+OF)?",
     re.IGNORECASE,
 )
-_TABLE_CONSTRAINT = re.compile(r"^(?:CONSTRAINT|PRIMARY|UNIQUE|CHECK|FOREIGN)\b", re.IGNORECASE)
-
-
-class _OldTable:
-    """The old table as its CREATE TABLE text and PRAGMA table_xinfo describe it."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        row = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
-        ).fetchone()
-        self.sql = str(row[0])
-        # (name, declared type, notnull, default, pk, hidden) per column, in declared order
-        self.info = [
-            (str(r[1]), r[2], r[3], r[4], r[5], r[6])
-            for r in conn.execute(f"PRAGMA main.table_xinfo({TABLE})")
-        ]
-        self.names = [c[0] for c in self.info]
-        self.lower = {name.lower(): name for name in self.names}
-        parts, self.options = _split_definition(self.sql)
-        self.column_parts = [p for p in parts if not _TABLE_CONSTRAINT.match(_code(p))]
-        self.constraint_parts = [p for p in parts if _TABLE_CONSTRAINT.match(_code(p))]
-        if len(self.column_parts) != len(self.info):
-            raise UpgradeRefused(f"cannot read the column definitions of {TABLE} from its SQL")
-
-    def copied_columns(self) -> list[str]:
-        """The columns whose values are copied (generated columns compute their own)."""
-        return [c[0] for c in self.info if c[5] not in (2, 3)]
-
-    def unfillable_columns(self) -> list[str]:
-        """Columns of the old table's own that a new row must fill but the runner cannot."""
-        return [
-            name
-            for name, kind, notnull, default, pk, hidden in self.info
-            if name.lower() not in COLUMNS
-            and notnull
-            and default is None
-            and hidden not in (2, 3)
-            and not (pk and str(kind).upper() == "INTEGER")
-        ]
-
-    def source(self, column: str) -> str | None:
-        """The old column that holds one of the runner's columns (its own name or an alias)."""
-        aliases = ALIASES.get(column, (column,))
-        return next((self.lower[a] for a in aliases if a in self.lower), None)
 
 
 def upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> None:
     """Rebuild `schema_version` in the runner's shape, keeping everything else it had."""
-    old = _OldTable(conn)
+    old = OldTable(conn)
     refuse_losses(conn, old)
     dependents = _dependents(conn)
     for kind, name, _sql, on_table in dependents:
         if not on_table:  # the table's own indexes and triggers go with it
-            conn.execute(f"DROP {kind.upper()} {_quote(name)}")
-    conn.execute(_create_new(old))
-    conn.execute(_copy(old, kinds))
+            conn.execute(f"DROP {kind.upper()} {quoted(name)}")
+    conn.execute(new_table_sql(old))
+    conn.execute(copy_sql(old, kinds))
     conn.execute(f"DROP TABLE {MAIN_TABLE}")
     conn.execute(f"ALTER TABLE main.{NEW} RENAME TO {TABLE}")
     for _kind, _name, sql, _on_table in dependents:
@@ -147,7 +73,7 @@ def upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> None:
     _probe_runner_rows(conn, old)
 
 
-def refuse_losses(conn: sqlite3.Connection, old: _OldTable) -> None:
+def refuse_losses(conn: sqlite3.Connection, old: OldTable) -> None:
     """UpgradeRefused listing everything the rebuild could not keep (before any change)."""
     losses = [
         f"table {child} refers to {TABLE} ({', '.join(columns)}) by a foreign key"
@@ -178,7 +104,7 @@ def refuse_losses(conn: sqlite3.Connection, old: _OldTable) -> None:
         raise UpgradeRefused("; ".join(losses))
 
 
-def _silent_conflict_clauses(old: _OldTable) -> Iterator[tuple[str, str]]:
+def _silent_conflict_clauses(old: OldTable) -> Iterator[tuple[str, str]]:
     """Kept definitions with ON CONFLICT IGNORE or REPLACE: a row the runner writes would be
     dropped, or would delete another migration's row (which then applies again). The key on
     `version` is not kept, so its clause does not count."""
@@ -186,17 +112,17 @@ def _silent_conflict_clauses(old: _OldTable) -> Iterator[tuple[str, str]]:
         p for p, c in zip(old.column_parts, old.info, strict=True) if c[0].lower() != "version"
     ]
     for part in parts + old.constraint_parts:
-        if _VERSION_KEY_CONSTRAINT.match(_code(part)):
+        if VERSION_KEY_CONSTRAINT.match(code_of(part)):
             continue
-        found = re.search(r"\bON\s+CONFLICT\s+(IGNORE|REPLACE)\b", _code(part), re.IGNORECASE)
+        found = re.search(r"\bON\s+CONFLICT\s+(IGNORE|REPLACE)\b", code_of(part), re.IGNORECASE)
         if found:
             yield part, found[1]
 
 
 def _kept_name(part: str) -> str:
     """'column description' or 'table constraint UNIQUE (a, b) ON CONFLICT IGNORE'."""
-    code = _code(part)
-    if _TABLE_CONSTRAINT.match(code):
+    code = code_of(part)
+    if TABLE_CONSTRAINT.match(code):
         return f"table constraint {code}"
     return f"column {code.split()[0]}"
 
@@ -216,16 +142,16 @@ def _triggers_that_could_touch_runner_rows(conn: sqlite3.Connection) -> list[str
 
 def _writes_only_elsewhere(sql: str) -> bool:
     """Whether a trigger's SQL is an AFTER trigger whose WHEN and body never name the table."""
-    match = _TRIGGER_TIMING.match(_code(sql))
+    match = _TRIGGER_TIMING.match(code_of(sql))
     if match is None or match["timing"] is None or match["timing"].upper() != "AFTER":
         return False  # BEFORE is SQLite's default when no timing is written
-    rest = _code(sql)[match.end() :]
-    after_on = re.search(r"\bON\s+" + _NAME, rest, re.IGNORECASE)
+    rest = code_of(sql)[match.end() :]
+    after_on = re.search(r"\bON\s+" + NAME, rest, re.IGNORECASE)
     body = rest[after_on.end() :] if after_on else rest
     return re.search(rf"\b{TABLE}\b", body, re.IGNORECASE) is None
 
 
-def _probe_runner_rows(conn: sqlite3.Connection, old: _OldTable) -> None:
+def _probe_runner_rows(conn: sqlite3.Connection, old: OldTable) -> None:
     """Write and remove a row exactly as the runner will, then undo both: a column definition
     kept from the old table (a CHECK, a NOT NULL, a type) that rejects the runner's values
     refuses the upgrade now, inside its transaction, instead of failing every later run."""
@@ -288,74 +214,7 @@ def _dependents(conn: sqlite3.Connection) -> list[tuple[str, str, str, bool]]:
     return kept
 
 
-def _create_new(old: _OldTable) -> str:
-    parts: list[str] = []
-    for part, column in zip(old.column_parts, old.info, strict=True):
-        parts.append(
-            _version_definition(part, column[1]) if column[0].lower() == "version" else part
-        )
-    parts += [DEFINITIONS[c] for c in COLUMNS if c not in old.lower]
-    parts += [p for p in old.constraint_parts if not _VERSION_KEY_CONSTRAINT.match(_code(p))]
-    body = ",\n    ".join(_closed(p) for p in parts)
-    return f"CREATE TABLE main.{NEW} (\n    {body}\n){old.options}"
-
-
-def _version_definition(part: str, declared: object) -> str:
-    """The old definition of `version` without its key; INTEGER if it was declared otherwise
-    (the runner finds rows by number: a TEXT '0001' would never equal 1)."""
-    if "INT" not in str(declared).upper():
-        return DEFINITIONS["version"]
-    return _without_version_key(part)
-
-
-def _without_version_key(part: str) -> str:
-    """`version INTEGER PRIMARY KEY` -> `version INTEGER NOT NULL` (a rowid alias was never
-    NULL; the identity index takes over its uniqueness)."""
-    definition = _VERSION_KEY.sub("", part.strip())
-    if not re.search(r"\bNOT\s+NULL\b", _code(definition), re.IGNORECASE):
-        definition = _closed(definition) + " NOT NULL"
-    return definition
-
-
-def _closed(part: str) -> str:
-    """The part stripped, ending with a line break if it ends in a `--` comment: whatever is
-    written after it (the next comma, an added NOT NULL) would otherwise be commented out."""
-    part = part.strip()
-    pieces = _PIECE.findall(part)
-    return part + "\n" if pieces and pieces[-1].startswith("--") else part
-
-
-def _copy(old: _OldTable, kinds: Mapping[int, str]) -> str:
-    targets = [_quote(name) for name in old.copied_columns()]
-    sources = list(targets)
-    if "migration_type" in old.lower:  # a row that does not say gets its file's kind
-        at = old.copied_columns().index(old.lower["migration_type"])
-        sources[at] = f"COALESCE({sources[at]}, {_kind_by_file(kinds)})"
-    for column in COLUMNS:
-        if column in old.lower:
-            continue
-        source = old.source(column)
-        targets.append(column)
-        if column == "migration_type":
-            fallback = _kind_by_file(kinds)
-            sources.append(f"COALESCE({_quote(source)}, {fallback})" if source else fallback)
-        elif column == "description":
-            sources.append(f"COALESCE({_quote(source)}, '')" if source else "''")
-        else:
-            sources.append(_quote(source) if source else "NULL")
-    select = f"SELECT {', '.join(sources)} FROM {MAIN_TABLE}"
-    return f"INSERT INTO main.{NEW} ({', '.join(targets)}) {select}"
-
-
-def _kind_by_file(kinds: Mapping[int, str]) -> str:
-    """SQL giving a row the kind of its file ('schema' or 'data'), else 'schema'."""
-    cases = " ".join(
-        f"WHEN {int(v)} THEN '{k}'" for v, k in kinds.items() if k in ("schema", "data")
-    )
-    return f"CASE version {cases} ELSE 'schema' END" if cases else "'schema'"
-
-
-def _check_columns_kept(conn: sqlite3.Connection, old: _OldTable) -> None:
+def _check_columns_kept(conn: sqlite3.Connection, old: OldTable) -> None:
     """Every old column reads back with its type, NOT NULL and default (version aside)."""
     new = {
         str(r[1]): (r[2], r[3], r[4], r[6])
@@ -368,42 +227,3 @@ def _check_columns_kept(conn: sqlite3.Connection, old: _OldTable) -> None:
     ]
     if changed:
         raise UpgradeRefused(f"the rebuild would change the definition of {', '.join(changed)}")
-
-
-def _split_definition(sql: str) -> tuple[list[str], str]:
-    """CREATE TABLE text -> (its column definitions and table constraints, its table options)."""
-    depth = 0
-    parts: list[str] = []
-    current: list[str] = []
-    options_at = len(sql)
-    position = 0
-    for match in _PIECE.finditer(sql):
-        piece = match.group()
-        position = match.end()
-        if piece == "(":
-            depth += 1
-            if depth == 1:
-                continue
-        elif piece == ")":
-            depth -= 1
-            if depth == 0:
-                parts.append("".join(current))
-                options_at = position
-                break
-        if depth == 1 and piece == ",":
-            parts.append("".join(current))
-            current = []
-        elif depth >= 1:
-            current.append(piece)
-    return [p for p in parts if _code(p)], sql[options_at:]
-
-
-def _code(part: str) -> str:
-    """The part without comments and surrounding space (to recognise what it is)."""
-    pieces = (p for p in _PIECE.findall(part) if not p.startswith(("--", "/*")))
-    return "".join(pieces).strip()
-
-
-def _quote(name: str | None) -> str:
-    assert name is not None
-    return '"' + name.replace('"', '""') + '"'

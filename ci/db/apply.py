@@ -1,0 +1,145 @@
+"""Applying one migration: in ONE transaction together with its `schema_version` row (the
+common case), or statement by statement under a dirty mark (`@no-transaction`).
+
+The transaction starts with `BEGIN IMMEDIATE`, so two runners serialise, and asks inside it
+whether the migration was applied meanwhile. A leading `PRAGMA foreign_keys` is honoured outside
+the transaction (SQLite ignores it inside one). `@batch` migrations are ci.db.batch's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from functools import partial
+
+from ci.core.model import Migration, SqlFile
+from ci.db import bookkeeping
+from ci.db.bookkeeping import Entry
+from ci.db.marks import committed_before, fail_mark, open_or_reuse_mark, says_dirty_if_stopped
+from ci.db.outcomes import MigrationFailed, Outcome
+from ci.db.session import Session
+from ci.db.statements import leading_foreign_keys, run_file
+
+
+def guarded(session: Session, file: SqlFile, work: Callable[[bool], Outcome]) -> Outcome:
+    """`work(foreign keys enforced)` under guard(), the file's leading PRAGMA foreign_keys
+    honoured outside its transaction (in the common case, without a second context
+    manager: this runs once per migration)."""
+    setting = leading_foreign_keys(file)
+    with session.guard():
+        if setting is None or setting == session.foreign_keys_enforced():
+            return work(session.foreign_keys_enforced())
+        with session.foreign_keys(setting) as enforced:
+            return work(enforced)
+
+
+def apply_in_transaction(session: Session, migration: Migration, entry: Entry) -> Outcome:
+    """The migration and its schema_version row in one transaction."""
+    return guarded(session, migration.file, partial(_in_transaction, session, migration, entry))
+
+
+def _in_transaction(
+    session: Session, migration: Migration, entry: Entry, enforced: bool
+) -> Outcome:
+    conn = session.conn
+    file = migration.file
+    throwaway = session.throwaway
+    started = time.perf_counter()
+    session.begin()
+    try:
+        # on a throwaway database (nobody else writes to it) the check comes after a
+        # failure instead (the unique identity index refuses a second row): one query
+        # less per migration, each re-prepared after the DDL before it
+        if not throwaway and bookkeeping.is_applied(conn, entry.track, entry.version):
+            session.rollback_quietly()
+            return Outcome(migration, "skipped", 0, 0.0)
+        rows = run_file(session, file)
+        if not enforced:
+            session.foreign_key_check(file)
+        seconds = time.perf_counter() - started
+        ms = int(seconds * 1000)
+        with session.own_rows(file):
+            bookkeeping.record(conn, entry, ms=ms, rows=rows)
+            if not throwaway:
+                bookkeeping.log(conn, "apply", entry, ms=ms, rows=rows)
+        session.commit(file)
+    except MigrationFailed as failure:
+        session.rollback_quietly()
+        if _applied_already(session, entry):
+            return Outcome(migration, "skipped", 0, 0.0)
+        session.log_failure(entry, failure)
+        raise
+    except BaseException as error:
+        session.rollback_quietly()
+        if isinstance(error, sqlite3.IntegrityError) and _applied_already(session, entry):
+            return Outcome(migration, "skipped", 0, 0.0)
+        raise
+    return Outcome(migration, "applied", rows, seconds)
+
+
+def _applied_already(session: Session, entry: Entry) -> bool:
+    """After a failed apply on a throwaway database: whether it failed because the
+    migration was applied already (it is then skipped, as the check before would have)."""
+    return session.throwaway and bookkeeping.is_applied(session.conn, entry.track, entry.version)
+
+
+def apply_autocommit(
+    session: Session, migration: Migration, entry: Entry, *, resume: bool = False
+) -> Outcome:
+    """@no-transaction: a dirty mark, each statement on its own, then the row and clear.
+
+    `resume`: a dirty mark left by a process that has stopped may be taken over."""
+    conn = session.conn
+    file = migration.file
+    started = time.perf_counter()
+    with session.guard():
+        mark = open_or_reuse_mark(session, entry, resume=resume)
+        if mark is None:
+            return Outcome(migration, "skipped", 0, 0.0)
+        session.stopped_at = None
+        what_ran = partial(_statements_ran, session, file)
+        again = "it runs the migration again from its first statement"
+        before = conn.total_changes
+        with says_dirty_if_stopped(session, migration, what_ran, again):
+            try:
+                with session.foreign_keys(leading_foreign_keys(file)) as enforced:
+                    rows = run_file(session, file)
+            except MigrationFailed as failure:
+                # each statement before the failing one committed on its own; a failed
+                # statement's own changes are undone by SQLite and not counted
+                done = conn.total_changes - before
+                committed = committed_before(file, failure.line)
+                fail_mark(session, mark, entry, failure, rows=done, committed=committed)
+                raise
+            session.begin()
+            try:
+                if not enforced:
+                    session.foreign_key_check(file)
+                seconds = time.perf_counter() - started
+                ms = int(seconds * 1000)
+                with session.own_rows(file):
+                    bookkeeping.record(conn, entry, ms=ms, rows=rows)
+                    bookkeeping.clear_mark(conn, mark.id)
+                    bookkeeping.log(conn, "apply", entry, ms=ms, rows=rows)
+                session.commit(file)
+            except MigrationFailed as failure:
+                session.rollback_quietly()
+                committed = "all its statements stay committed"
+                fail_mark(session, mark, entry, failure, rows=rows, committed=committed)
+                raise
+            except BaseException:
+                session.rollback_quietly()
+                raise
+    return Outcome(migration, "applied", rows, seconds)
+
+
+def _statements_ran(session: Session, file: SqlFile) -> str:
+    """After an error about the database file in a @no-transaction migration."""
+    stopped = session.stopped_at
+    if stopped is None:
+        return "all its statements ran and stay committed, but it is not recorded as applied"
+    return (
+        f"the statements before {file.location}:{stopped.line} ran and stay committed, "
+        "that one and the rest did not"
+    )

@@ -1,0 +1,304 @@
+"""What `python -m ci.migrate` does to a database: apply, roll back, dry-run, force-clean.
+
+Each operation takes a Runner opened by `opened`, prints what it does (one line per migration
+on `out`, failures on `err`) and returns whether it found or caused a problem; the command maps
+that to its exit code. A refusal before any change is RunRefused, a database that cannot be used
+CannotRun (both raised). The backup is taken before the first change, after the write test.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from ci.core.findings import Record
+from ci.core.model import Catalog, Migration
+from ci.db import backup, bookkeeping
+from ci.db.connection import connect, explain
+from ci.db.outcomes import CannotRun, MigrationFailed, Outcome
+from ci.db.runner import Runner
+
+
+class Target(Record):
+    """The database a run works on: its file, how to open it (--setup, --busy-timeout), and
+    the backup asked for (--backup PATH; --no-backup)."""
+
+    FIELDS = ("db", "setup", "busy_timeout", "backup", "no_backup")
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        db: Path,
+        *,
+        setup: str | None = None,
+        busy_timeout: float = 30.0,
+        backup: Path | None = None,
+        no_backup: bool = False,
+    ) -> None:
+        self.db = db
+        self.setup = setup
+        self.busy_timeout = busy_timeout
+        self.backup = backup
+        self.no_backup = no_backup
+
+
+@contextmanager
+def opened(
+    target: Target,
+    catalog: Catalog,
+    *,
+    out: TextIO,
+    err: TextIO,
+    must_exist: bool = False,
+    backup_ahead: bool = False,
+    dry_run: bool = False,
+    warn_slow: float = 300.0,
+    allow_changed: bool = False,
+    statement_timeout: float | None = None,
+) -> Iterator[Runner]:
+    """A Runner on the target database, closed afterwards. `must_exist`: refuse a missing file
+    (rollback, force-clean); `backup_ahead`: check the --backup destination before even
+    opening the database; a dry run on a missing file works in memory and creates nothing."""
+    db = target.db
+    if must_exist and not db.exists():
+        raise CannotRun(f"{db}: no such database")
+    if backup_ahead and target.backup is not None:
+        problem = backup.unusable_destination(target.backup, db)
+        if problem is not None:
+            raise CannotRun(problem)
+    in_memory = dry_run and not db.exists()  # a dry run must not even create the file
+    if in_memory:
+        _say_would_create(db, out)
+    path = ":memory:" if in_memory else db
+    conn = connect(path, setup=target.setup, timeout=target.busy_timeout)
+    try:
+        yield Runner(
+            conn,
+            catalog,
+            out=err,
+            warn_slow=warn_slow,
+            allow_changed=allow_changed,
+            statement_timeout=statement_timeout,
+        )
+    finally:
+        conn.close()
+
+
+def _say_would_create(db: Path, out: TextIO) -> None:
+    """A dry run on a database that does not exist: the real run would create the file, so
+    its directory must exist and take a new file; if not, the real run's line (CannotRun)."""
+    import os  # only a dry run on a missing database needs it (start-up time)
+
+    folder = db.parent
+    if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+        # what SQLite answers the real run when it cannot create the file
+        raise CannotRun(explain(sqlite3.OperationalError("unable to open database file"), str(db)))
+    print(f"dry run: {db} does not exist; the real run would create it", file=out)
+
+
+# --- apply -----------------------------------------------------------------------------------
+
+
+def apply(
+    runner: Runner,
+    target: Target,
+    *,
+    up_to: int | None = None,
+    resume: bool = False,
+    out: TextIO,
+    err: TextIO,
+) -> bool:
+    """Apply what is pending (up to `up_to`), after a backup if anything will change."""
+    pending = runner.preflight(up_to, resume=resume)
+    marks = runner.dirty() if resume else []
+    current = runner.current_version()
+    if up_to is not None and up_to < current:
+        print(
+            f"database is at {current:04d}, above --target {up_to:04d}; nothing to apply "
+            f"(to go down: --rollback {up_to + 1})",
+            file=out,
+        )
+    needs_setup = bookkeeping.state(runner.conn) != "current"
+    print(_plan_line(runner, pending, target.db), file=out)
+    if pending or marks or needs_setup:
+        runner.session.check_writable()
+        maybe_backup(runner, target, out)
+    try:
+        runner.migrate(up_to, resume=resume, on_outcome=printer(out))
+    except MigrationFailed as failure:
+        print(f"migrate: {failure}", file=err)
+        print(f"FAILED: {_what_failure_left(failure)}; database at {database_at(runner)}", file=out)
+        return True
+    print(f"OK: database at {database_at(runner)}", file=out)
+    return False
+
+
+def _what_failure_left(failure: MigrationFailed) -> str:
+    """A migration in one transaction was rolled back whole; a @no-transaction or @batch one
+    keeps what it committed and leaves the database dirty."""
+    if failure.left_dirty is None:
+        return "that migration was rolled back"
+    return (
+        f"{failure.left_dirty} and the database is marked dirty: fix the cause, then --resume "
+        "(or repair by hand and --force-clean)"
+    )
+
+
+def _plan_line(runner: Runner, pending: list[Migration], db: Path) -> str:
+    if not pending:
+        return f"{db}: up to date at {runner.current_version():04d}"
+    return (
+        f"{db}: {len(pending)} to apply "
+        f"({pending[0].label} .. {pending[-1].label}; at {runner.current_version():04d}, "
+        f"head {runner.catalog.head:04d})"
+    )
+
+
+# --- rollback and force-clean ----------------------------------------------------------------
+
+
+def roll_back(runner: Runner, target: Target, version: int, *, out: TextIO, err: TextIO) -> bool:
+    """Undo the applied main-track migrations down to and including `version`, newest first."""
+    plan = runner.rollback_plan(version)
+    if not plan:
+        print(f"nothing to roll back: no applied migration >= {version:04d}", file=out)
+        return False
+    print(f"{target.db}: rolling back {', '.join(m.label for m in plan)}", file=out)
+    runner.session.check_writable()
+    maybe_backup(runner, target, out)
+    try:
+        runner.rollback_to(version, on_outcome=printer(out))
+    except MigrationFailed as failure:
+        print(f"migrate: {failure}", file=err)
+        print(f"FAILED: that rollback was undone; database at {database_at(runner)}", file=out)
+        return True
+    print(f"OK: database at {database_at(runner)}", file=out)
+    return False
+
+
+def force_clean(runner: Runner, *, out: TextIO) -> bool:
+    """Clear the dirty marks; the migrations they name stay not applied."""
+    marks = runner.force_clean()
+    if not marks:
+        print("no dirty marks; nothing to clean", file=out)
+        return False
+    for mark in marks:
+        print(
+            f"cleared dirty mark for {mark.label} {mark.description} ({mark.rows_done:,} rows "
+            "done); it is still not applied: make sure the database is as you want it, then "
+            "run migrate again",
+            file=out,
+        )
+    return False
+
+
+# --- dry run ---------------------------------------------------------------------------------
+
+
+def dry_run(
+    runner: Runner,
+    target: Target,
+    *,
+    up_to: int | None = None,
+    rollback: int | None = None,
+    out: TextIO,
+) -> bool:
+    """The plan, then each step as it would go on a private copy (ci.db.dryrun); True when a
+    step would fail."""
+    if rollback is not None:
+        plan = runner.rollback_plan(rollback)
+        verb = "roll back"
+        if not plan:  # as the real rollback: nothing to do, whatever else the database holds
+            print(f"nothing to roll back: no applied migration >= {rollback:04d}", file=out)
+            return False
+    else:
+        plan = runner.preflight(up_to)
+        verb = "apply"
+    has_file = runner.session.db_name() != ":memory:"
+    if has_file and (plan or bookkeeping.state(runner.conn) != "current"):
+        # the real run's own test, before its backup: a read-only file or mount fails the
+        # dry run as it would fail the run (a write lock taken and released, nothing written)
+        runner.session.check_writable()
+    print(f"dry run: plan to {verb} {len(plan)} migration(s); nothing will be changed", file=out)
+    for number, m in enumerate(plan, start=1):
+        file = m.rollback if rollback is not None else m.file
+        print(f"  {number}. {m.label} {m.kind:<6} {file.path if file else m.path}", file=out)
+    outcomes, failure = runner.dry_run(
+        up_to, rollback_to=rollback, on_outcome=printer(out), setup=target.setup
+    )
+    if failure is not None:
+        failed = plan[len(outcomes)]
+        print(f"would FAIL {failed.label}: {failure}", file=out)
+        skipped = len(plan) - len(outcomes) - 1
+        tail = f"; {skipped} not tried after it" if skipped else ""
+        print(
+            f"dry run: {len(outcomes)} would succeed, 1 would fail{tail}; nothing was changed",
+            file=out,
+        )
+        return True
+    print(f"dry run: all {len(outcomes)} would succeed; nothing was changed", file=out)
+    return False
+
+
+# --- shared by the operations ----------------------------------------------------------------
+
+
+def maybe_backup(runner: Runner, target: Target, out: TextIO) -> None:
+    """Back up before the first change: always with --backup PATH, by default if there is data."""
+    if target.no_backup or str(target.db) == ":memory:":
+        return
+    if target.backup is None and not backup.has_data(runner.conn):
+        return
+    dest = target.backup or backup.default_path(target.db)
+    try:
+        dest = backup.take(runner.conn, dest, next_free_name=target.backup is None)
+    except backup.BackupExists:
+        raise CannotRun(
+            f"{dest}: already exists (it appeared while the backup was written; it was kept, "
+            "as a backup never overwrites a file)"
+        ) from None
+    except OSError as error:
+        raise CannotRun(f"{dest}: cannot write the backup: {error.strerror}") from None
+    except Exception as error:  # sqlite3.Error from the destination file
+        raise CannotRun(f"{dest}: cannot write the backup: {error}") from None
+    print(f"backup: {dest}", file=out)
+
+
+def database_at(runner: Runner) -> str:
+    """Where the database is now: '0003 (head 0005, seeds seed-0001..seed-0002)'."""
+    rows = runner.applied()
+    seeds = [r.label for r in rows if r.track == "seed"]
+    seeded = f", seeds {seeds[0]}..{seeds[-1]}" if seeds else ""
+    return f"{bookkeeping.head_version(rows):04d} (head {runner.catalog.head:04d}{seeded})"
+
+
+def printer(out: TextIO) -> Callable[[Outcome], None]:
+    """One line per migration. On a terminal each line is flushed at once; into a pipe or file
+    (CI logs) at most a second late, instead of a write per migration."""
+    try:
+        interactive = out.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    last_flush = [time.monotonic()]
+
+    def show(outcome: Outcome) -> None:
+        m = outcome.migration
+        if outcome.action == "skipped":
+            print(f"skipped {m.label}: already applied by another runner", file=out)
+            return
+        file = m.rollback if "roll" in outcome.action and m.rollback else m.file
+        print(
+            f"{outcome.action} {m.label:<9} {m.kind:<6} {file.location}: {outcome.rows:,} rows, "
+            f"{outcome.seconds * 1000:.0f} ms",
+            file=out,
+        )
+        now = time.monotonic()
+        if interactive or now - last_flush[0] >= 1.0:
+            out.flush()
+            last_flush[0] = now
+
+    return show

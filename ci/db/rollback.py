@@ -1,0 +1,124 @@
+"""Rolling back: which applied migrations a rollback to N undoes (refused whole, before any
+change, when one of them cannot be undone), and undoing one of them in one transaction with the
+removal of its `schema_version` row.
+
+Seeds are never rolled back, but every main-track rollback step makes the applied seeds pending
+again (see reset_seeds).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from ci.core.model import Catalog, Migration, SqlFile, label_of
+from ci.db import bookkeeping
+from ci.db.bookkeeping import AppliedRow, Entry
+from ci.db.outcomes import MigrationFailed, Outcome, RunRefused
+from ci.db.plan import rollback_problems
+from ci.db.session import Session
+from ci.db.statements import run_file
+
+
+def rollback_plan(catalog: Catalog, applied: Iterable[AppliedRow], version: int) -> list[Migration]:
+    """Applied main-track migrations from the newest down to and including `version`.
+
+    Raises RunRefused listing every one that cannot be rolled back, before any change.
+    """
+    files = {m.version: m for m in catalog.main}
+    rows = [r for r in applied if r.track == "main" and r.version >= version]
+    rows.sort(key=lambda r: r.version, reverse=True)
+    problems: list[str] = []
+    plan: list[Migration] = []
+    for row in rows:
+        m = files.get(row.version)
+        if m is None:
+            problems.append(
+                f"{row.label} ({row.description}) is applied but its migration file is "
+                "missing; cannot roll it back"
+            )
+        elif m.rollback is None:
+            reason = m.directives.irreversible
+            why = (
+                f"declared @irreversible ({reason})"
+                if reason
+                else f"has no rollback file (rollback/{row.version:04d}_rollback.sql)"
+            )
+            problems.append(f"{m.path}: {m.label} {why}; cannot roll back to {version:04d}")
+        else:
+            problems += rollback_problems(m)
+            plan.append(m)
+    if problems:
+        raise RunRefused("\n".join(problems))
+    return plan
+
+
+def rollback_file(migration: Migration) -> SqlFile:
+    """The migration's rollback file; MigrationFailed when it has none."""
+    file = migration.rollback
+    if file is None:
+        reason = migration.directives.irreversible
+        why = f"@irreversible: {reason}" if reason else "no rollback file in rollback/"
+        raise MigrationFailed(migration.path, None, f"cannot roll back {migration.label}: {why}")
+    return file
+
+
+def rollback_in_transaction(
+    session: Session, migration: Migration, file: SqlFile, entry: Entry, enforced: bool
+) -> Outcome:
+    """Run the rollback file and remove the migration's row (and reset the seeds), in one
+    transaction; 'skipped' when another runner rolled it back first."""
+    conn = session.conn
+    started = time.perf_counter()
+    session.begin()
+    try:
+        # asked before the file runs: a rollback file may delete its own schema_version
+        # row (the seed document's habit), so the DELETE's row count could not tell
+        if not bookkeeping.is_applied(conn, entry.track, entry.version):
+            session.rollback_quietly()
+            return Outcome(migration, "skipped", 0, 0.0)
+        rows = run_file(session, file, rollback=True)
+        if not enforced:
+            session.foreign_key_check(file)
+        seconds = time.perf_counter() - started
+        with session.own_rows(file):
+            bookkeeping.unrecord(conn, entry.track, entry.version)
+            if not session.throwaway:
+                ms = int(seconds * 1000)
+                bookkeeping.log(conn, "rollback", entry, ms=ms, rows=rows)
+            reset = reset_seeds(session)
+        session.commit(file)
+    except MigrationFailed as failure:
+        session.rollback_quietly()
+        session.log_failure(entry, failure, action="rollback-failed")
+        raise
+    except BaseException:
+        session.rollback_quietly()
+        raise
+    _announce_reset(session, reset)
+    return Outcome(migration, "rolled back", rows, seconds)
+
+
+def reset_seeds(session: Session) -> list[Entry]:
+    """Mark applied seeds as pending again (they are idempotent; nothing is executed).
+
+    Seeds are never rolled back, but a main-track rollback may drop or empty the tables they
+    filled, and which seed depends on which migration is unknown; so every main-track
+    rollback step makes every applied seed pending, in the step's own transaction: a
+    rollback that fails or is killed at the next step still leaves the bookkeeping true,
+    and the seeds run again when a later run reaches the head of the main track.
+    """
+    if session.throwaway and session.no_seeds_recorded:
+        return []
+    seeds = bookkeeping.applied_seeds(session.conn)
+    session.no_seeds_recorded = not seeds  # true whether this step commits or not
+    for seed in seeds:
+        bookkeeping.unrecord(session.conn, "seed", seed.version)
+        bookkeeping.log(session.conn, "seed-reset", seed)
+    return seeds
+
+
+def _announce_reset(session: Session, seeds: list[Entry]) -> None:
+    if seeds:
+        labels = ", ".join(label_of("seed", seed.version) for seed in seeds)
+        session.notice(f"seeds {labels} will run again when the database is back at head")

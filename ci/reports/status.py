@@ -1,0 +1,101 @@
+"""`ci.migrate --status` as text: the version line, the applied rows with the state of each
+file, what is pending, the dirty marks and, with --detect, what looks applied already.
+
+Formatting only: what is shown is read by ci.db.status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from ci.db.bookkeeping import head_version
+
+if TYPE_CHECKING:
+    from ci.core.model import Migration
+    from ci.db.baseline import Step
+    from ci.db.status import Detection, Status
+
+SHOWN_PER_STEP = 3  # --detect: differences shown for one migration (the baseline shows all)
+
+
+def write_status(status: Status, out: TextIO) -> None:
+    db, catalog, rows = status.db, status.catalog, status.rows
+    if rows is None:
+        print(f"{db}: no database yet (nothing applied)", file=out)
+        write_pending(status.pending, out)
+        if status.detect:
+            print(f"detect: no database at {db} to compare with", file=out)
+        return
+    current = head_version(rows)
+    print(f"{db}: version {current:04d} (head of {catalog.root}: {catalog.head:04d})", file=out)
+    print(f"applied ({len(rows)}):", file=out)
+    for row, state in zip(rows, status.states, strict=True):
+        rows_text = "?" if row.rows_affected is None else f"{row.rows_affected:,}"
+        ms = "?" if row.execution_time_ms is None else f"{row.execution_time_ms:,} ms"
+        print(
+            f"  {row.label:<9} {row.migration_type:<6} {row.description:<32} "
+            f"{row.applied_at or '?':<24} {ms:>9} {rows_text:>10} rows  {state}",
+            file=out,
+        )
+    write_pending(status.pending, out)
+    for line in status.dirty:
+        print(f"DIRTY: {line}", file=out)
+    if not status.dirty:
+        print("dirty: none", file=out)
+    if status.detection is not None:
+        write_detection(status.detection, db=str(db), out=out)
+
+
+def write_pending(pending: Sequence[Migration], out: TextIO) -> None:
+    if not pending:
+        print("pending: none", file=out)
+        return
+    print(f"pending ({len(pending)}):", file=out)
+    for m in pending:
+        print(f"  {m.label:<9} {m.kind:<6} {m.path}", file=out)
+
+
+def write_detection(detection: Detection, *, db: str, out: TextIO) -> None:
+    """Each pending migration's comparison, and which of them to adopt with --baseline."""
+    steps, failure = detection.steps, detection.failure
+    if not steps and failure is None:
+        print("detect: nothing pending to compare", file=out)
+        return
+    print(
+        "detect: each pending migration applied to a scratch database (after those before "
+        f"it) and compared with {db}:",
+        file=out,
+    )
+    for s in steps:
+        m = s.migration
+        print(f"  {m.label:<9} {m.kind:<6} {m.path}: {_verdict(s)}", file=out)
+    if failure is not None:
+        print(f"detect: stopped: {failure}", file=out)
+    found = detection.looks_applied
+    if not found:
+        print("detect: no pending migration looks applied", file=out)
+        return
+    span = f"{found[0].migration.label}..{found[-1].migration.label}"
+    if detection.any_applied:
+        print(
+            f"detect: {span} look applied, but the database already records migrations; "
+            "check it by hand (--baseline records only a database's first migrations)",
+            file=out,
+        )
+        return
+    print(
+        f"detect: {span} look applied: adopt them with python -m ci.migrate --db {db} "
+        f"--baseline {found[-1].migration.version}, then migrate",
+        file=out,
+    )
+
+
+def _verdict(step: Step) -> str:
+    if not step.changes_schema:
+        return "changes no table, index, view or trigger (cannot be told from the schema)"
+    if not step.differences:
+        return "looks applied (the database has that shape)"
+    shown = "; ".join(step.differences[:SHOWN_PER_STEP])
+    more = len(step.differences) - SHOWN_PER_STEP
+    return f"differs: {shown}" + (f" (+{more} more)" if more > 0 else "")
