@@ -12,7 +12,7 @@ import pytest
 
 from ci.core.errors import UsageError
 from ci.core.sqltext import split_statements
-from ci.db import bookkeeping
+from ci.db import prepare
 from ci.db.bookkeeping import Entry
 from ci.db.engine import Database, Engine, database_of, engine_for
 from ci.db.runner import Runaway
@@ -178,7 +178,7 @@ def test_health_problems_name_what_is_broken(tmp_path: Path, engine: Engine) -> 
 def test_record_and_unrecord_are_what_applied_reads(target: Database) -> None:
     assert target.applied() == []
     target.lock()
-    bookkeeping.create_or_upgrade(database_conn(target), {})
+    prepare.create_or_upgrade(database_conn(target), {})
     target.record(Entry(1, "schema", "init", "sha256:x"), ms=3, rows=2)
     target.commit()
     (row,) = target.applied()
