@@ -16,8 +16,7 @@ import pytest
 
 from ci import migrate
 from ci.app import cli, config
-from tests.conftest import run_module
-from tests.db.test_runner import dump, tree
+from tests.conftest import dump, run_module, tree
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 CONFIG = "migration-guard.yaml"

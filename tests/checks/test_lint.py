@@ -14,9 +14,7 @@ from ci import lint
 from ci.checks.lint_rules import RULES, run_rules
 from ci.checks.lint_rules.base import LintCase, Rule
 from ci.lint import file_context
-from tests.conftest import JUNIT_XSD, REPO, WriteTree, git, run_module
-
-MIGRATIONS = "schema/migrations"
+from tests.conftest import JUNIT_XSD, MIGRATIONS, REPO, WriteTree, git, run_module
 
 
 def _codes(root: Path, case: LintCase, sql: str) -> list[str]:

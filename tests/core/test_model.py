@@ -6,9 +6,7 @@ from pathlib import Path
 import pytest
 
 from ci.core.model import InputError, SqlFile, discover, parse_directives, parse_name
-from tests.conftest import WriteTree
-
-M = "schema/migrations"
+from tests.conftest import M, WriteTree
 
 
 def test_parse_name() -> None:
