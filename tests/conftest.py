@@ -28,6 +28,27 @@ _VENDORED_XSD = REPO / "tests" / "data" / "junit-10-ext-file-line.xsd"
 JUNIT_XSD = _SHARED_XSD if _SHARED_XSD.is_file() else _VENDORED_XSD
 
 
+# The real-process suites that take more than a few seconds each, marked `slow` here (one list,
+# not a line in each file): `python -m pytest -m "not slow"` is the fast inner loop; the default
+# run (and .ci/run) runs them all.
+SLOW_SUITES = (
+    "tests/e2e/",  # real remotes, real `pre-commit install`, real git push
+    "tests/app/test_precommit.py",  # real pre-commit, which builds the hook environment
+    "tests/app/test_action.py",  # the action's steps, after its install step built a venv
+    "tests/app/test_bench_smoke.py",  # the benchmark in quick mode
+    "tests/db/test_kill_trials.py",  # kill -9 at random moments, dozens of runs
+    "tests/db/test_concurrency.py",  # runners started together, many trials
+    "tests/db/test_runner_kill.py",  # two runners at once on 40 migrations
+    "tests/db/test_runaway.py",  # runs stopped by their time limits, a second or more each
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW_SUITES):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
