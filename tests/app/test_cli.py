@@ -9,6 +9,7 @@ import argparse
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,15 @@ FAILED = Report(
     "numbering",
     [Case("MG101", "numbering", findings=[Finding("numbering", "MG101", "a.sql", 1, "twice")])],
 )
+
+
+def raising(error: BaseException) -> Callable[[argparse.Namespace], Report]:
+    """A check's work that fails with `error`."""
+
+    def work(args: argparse.Namespace) -> Report:
+        raise error
+
+    return work
 
 
 def test_seconds_are_numbers_not_below_zero() -> None:
@@ -125,20 +135,16 @@ def test_run_check_prints_the_report_and_exits_with_its_code(
 
 
 def test_files_outside_the_migrations_skip_the_work(tmp_path: Path) -> None:
-    def never(args: argparse.Namespace) -> Report:
-        raise AssertionError("ran")
-
-    assert run_check("numbering", args_for(tmp_path, str(tmp_path / "README.md")), never) == 0
+    args = args_for(tmp_path, str(tmp_path / "README.md"))
+    assert run_check("numbering", args, raising(AssertionError("ran"))) == 0
 
 
 def test_a_user_error_is_one_line_exit_2_and_an_error_case_in_junit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def refuse(args: argparse.Namespace) -> Report:
-        raise UsageError("m: migrations directory not found")
-
     junit = tmp_path / "junit.xml"
-    assert run_check("numbering", args_for(tmp_path, "--junit", str(junit)), refuse) == 2
+    refused = raising(UsageError("m: migrations directory not found"))
+    assert run_check("numbering", args_for(tmp_path, "--junit", str(junit)), refused) == 2
     assert capsys.readouterr().err == "numbering: m: migrations directory not found\n"
     report = junit.read_text()
     assert "numbering could not run" in report and "<error" in report
@@ -147,9 +153,7 @@ def test_a_user_error_is_one_line_exit_2_and_an_error_case_in_junit(
 def test_a_sqlite_error_names_the_database_not_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def damaged(args: argparse.Namespace) -> Report:
-        raise sqlite3.DatabaseError("database disk image is malformed")
-
+    damaged = raising(sqlite3.DatabaseError("database disk image is malformed"))
     assert run_check("numbering", args_for(tmp_path), damaged) == 2
     err = capsys.readouterr().err
     assert err == f"numbering: {tmp_path / 'm'}: SQLite error: database disk image is malformed\n"
@@ -158,10 +162,8 @@ def test_a_sqlite_error_names_the_database_not_a_traceback(
 def test_a_crash_keeps_its_traceback_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def crash(args: argparse.Namespace) -> Report:
-        raise ZeroDivisionError("oops")
-
     junit = tmp_path / "junit.xml"
+    crash = raising(ZeroDivisionError("oops"))
     assert run_check("numbering", args_for(tmp_path, "--junit", str(junit)), crash) == 2
     captured = capsys.readouterr()
     assert "Traceback" in captured.err and "ZeroDivisionError: oops" in captured.err
@@ -171,23 +173,18 @@ def test_a_crash_keeps_its_traceback_and_exits_2(
 def test_ctrl_c_is_one_line_and_exit_130(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def interrupted(args: argparse.Namespace) -> Report:
-        raise KeyboardInterrupt
-
-    assert run_check("numbering", args_for(tmp_path), interrupted) == 130
+    assert run_check("numbering", args_for(tmp_path), raising(KeyboardInterrupt())) == 130
     assert capsys.readouterr().err == "numbering: interrupted\n"
 
 
 def test_collecting_hands_reports_over_instead_of_printing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def refuse(args: argparse.Namespace) -> Report:
-        raise UsageError("bad input")
-
     with collecting() as collector:
         assert run_check("numbering", args_for(tmp_path), lambda args: FAILED) == 1
-        assert run_check("lint", args_for(tmp_path), refuse) == 2
-        assert run_check("checksums", args_for(tmp_path, "README.md"), refuse) == 0
+        refused = raising(UsageError("bad input"))
+        assert run_check("lint", args_for(tmp_path), refused) == 2
+        assert run_check("checksums", args_for(tmp_path, "README.md"), refused) == 0
     assert capsys.readouterr() == ("", "")  # said once at the end by python -m ci, not here
     assert [r.check for r in collector.reports] == ["numbering", "lint", "checksums"]
     assert collector.reports[0] is FAILED
@@ -195,11 +192,7 @@ def test_collecting_hands_reports_over_instead_of_printing(
     assert collector.reports[2].cases[0].skipped == "no migration changed"
     assert collector.errors == [("lint", "bad input")]
     with pytest.raises(KeyboardInterrupt), collecting():  # stops every check, not just one
-
-        def interrupted(args: argparse.Namespace) -> Report:
-            raise KeyboardInterrupt
-
-        run_check("numbering", args_for(tmp_path), interrupted)
+        run_check("numbering", args_for(tmp_path), raising(KeyboardInterrupt()))
 
 
 def test_a_reader_that_leaves_early_is_no_error() -> None:
