@@ -224,6 +224,11 @@ def run_in(cwd: Path, module: str, *args: str, **env: str) -> subprocess.Complet
     return run_module(module, *args, cwd=cwd, env={"PYTHONPATH": str(REPO), **env})
 
 
+def files_of(root: Path) -> dict[str, bytes]:
+    """Every file under root by relative path, with its bytes: a tree to compare before/after."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
 def commit_all(root: Path, message: str) -> None:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", message)

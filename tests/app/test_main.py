@@ -11,7 +11,7 @@ import xmlschema
 from junitparser import JUnitXml
 
 from ci.__main__ import cli, main, selected_checks
-from tests.conftest import FIRST, JUNIT_XSD, REPO, M, WriteTree, run_module
+from tests.conftest import FIRST, JUNIT_XSD, REPO, M, WriteTree, files_of, run_module
 
 BROKEN = {
     **FIRST,
@@ -174,10 +174,6 @@ def test_an_explicit_config_reaches_every_check(
     assert "MG101" in out and out.splitlines()[-1].startswith("FAILED numbering, checksums:")
 
 
-def tree_state(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
 @pytest.mark.parametrize(
     ("args", "config", "refused"),
     [
@@ -203,7 +199,7 @@ def test_options_that_write_are_refused_by_python_m_ci(
 ) -> None:
     """CI runs `python -m ci`: it must never rewrite the lock or the snapshot, even when told."""
     root = write_tree({**FIRST, **({"migration-guard.yaml": config} if config else {})})
-    before = tree_state(root)
+    before = files_of(root)
     done = run_module("ci", *args, cwd=root)
     assert done.returncode == 2, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
@@ -216,7 +212,7 @@ def test_options_that_write_are_refused_by_python_m_ci(
         assert lines[0].startswith("python -m ci: refusing --"), done.stderr
         assert refused in lines[0]
         assert "never rewrites the lock file or the schema snapshot; run python -m ci." in lines[0]
-    assert tree_state(root) == before  # no lock, no snapshot, nothing else written
+    assert files_of(root) == before  # no lock, no snapshot, nothing else written
 
 
 def test_a_writing_option_set_to_false_is_not_refused(write_tree: WriteTree) -> None:

@@ -7,7 +7,6 @@ Real SQLite files; the user's sample is never written (its bytes are compared).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sqlite3
@@ -29,10 +28,6 @@ TWO = {
 }
 FIXTURE = "-- @sample-version 1\nINSERT INTO patients VALUES (1, 'M1'), (2, 'M2');\n"
 OPTIONS = Options(setup=None, invariants=None, snapshot=None, write_snapshot=False, warn_slow=300)
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def catalog(write_tree: WriteTree) -> Catalog:
@@ -175,7 +170,7 @@ def test_a_database_sample_is_copied_and_the_original_left_alone(
         "CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT);\n"
         "INSERT INTO patients VALUES (7, 'M7');\n",
     )
-    before, files = digest(original), sorted(p.name for p in user.iterdir())
+    before, files = original.read_bytes(), sorted(p.name for p in user.iterdir())
     ready = prepared(original, tmp_path / "check.db", migrations)
     try:
         assert ready.cases == []  # nothing applied yet: the copy is where the user's database is
@@ -183,5 +178,5 @@ def test_a_database_sample_is_copied_and_the_original_left_alone(
         ready.conn.execute("DELETE FROM patients")  # the copy is the check's own
     finally:
         ready.conn.close()
-    assert digest(original) == before
+    assert original.read_bytes() == before
     assert sorted(p.name for p in user.iterdir()) == files  # no -wal/-shm/-journal created
