@@ -148,22 +148,7 @@ def write_tree(tmp_path: Path) -> WriteTree:
     return write
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Run git in a real repository; raise with its output on failure."""
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
-@pytest.fixture
-def git_repo(tmp_path: Path) -> Path:
-    """An empty real git repository (branch main) at tmp_path/repo."""
-    root = tmp_path / "repo"
-    root.mkdir(exist_ok=True)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "commit.gpgsign", "false")
-    return root
+# --- processes -------------------------------------------------------------------------------
 
 
 def run_module(
@@ -207,7 +192,31 @@ def output(done: subprocess.CompletedProcess[str]) -> str:
     return done.stdout + done.stderr
 
 
+def run_in(cwd: Path, module: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m <module> args` in a scratch repository, with this checkout's `ci` and `hooks`
+    importable; `env` adds variables."""
+    return run_module(module, *args, cwd=cwd, env={"PYTHONPATH": str(REPO), **env})
+
+
 # --- files and git ---------------------------------------------------------------------------
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in a real repository; raise with its output on failure."""
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """An empty real git repository (branch main) at tmp_path/repo."""
+    root = tmp_path / "repo"
+    root.mkdir(exist_ok=True)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "commit.gpgsign", "false")
+    return root
 
 
 def write(root: Path, files: Mapping[str, str]) -> None:
@@ -216,12 +225,6 @@ def write(root: Path, files: Mapping[str, str]) -> None:
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-
-
-def run_in(cwd: Path, module: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """`python -m <module> args` in a scratch repository, with this checkout's `ci` and `hooks`
-    importable; `env` adds variables."""
-    return run_module(module, *args, cwd=cwd, env={"PYTHONPATH": str(REPO), **env})
 
 
 def files_of(root: Path) -> dict[str, bytes]:
@@ -263,15 +266,17 @@ def clone_of_bare_remote(tmp_path: Path) -> Path:
     return work
 
 
+# --- pre-commit ----------------------------------------------------------------------------
+
+
 @pytest.fixture(scope="session")
 def hook_rev() -> str:
     """This checkout's HEAD: the rev pre-commit installs the hooks from (the committed ones)."""
     return git(REPO, "rev-parse", "HEAD").strip()
 
 
-HOOK_TIMEOUT = (
-    600  # seconds; the first pre-commit call installs the hook environment (pip, sqlfluff)
-)
+# seconds: the first pre-commit call installs the hook environment (pip, sqlfluff)
+HOOK_TIMEOUT = 600
 
 
 def run_with_hooks(cwd: Path, *command: str) -> subprocess.CompletedProcess[str]:
@@ -351,7 +356,7 @@ def dump(db: Path) -> str:
 
 
 def versions(db: Path) -> list[tuple[str, int]]:
-    """(track, version) of each schema_version row, in the order they were written."""
+    """(migration_type, version) of each schema_version row, in the order they were written."""
     rows = query(db, "SELECT migration_type, version FROM schema_version ORDER BY rowid")
     return [(str(t), int(str(v))) for t, v in rows]
 
