@@ -16,7 +16,7 @@ import pytest
 import xmlschema
 import yaml
 
-from tests.conftest import JUNIT_XSD, REPO, M, git
+from tests.conftest import JUNIT_XSD, REPO, M, git, write
 
 ACTION = REPO / "action.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -189,10 +189,7 @@ def read_outputs(text: str) -> dict[str, str]:
 
 
 def workspace_with(root: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    write(root, files)
     return root
 
 

@@ -24,6 +24,7 @@ from tests.conftest import (
     commit_all,
     git,
     output,
+    run_in,
     write,
 )
 
@@ -34,7 +35,7 @@ CONSOLE = Path(sys.executable).parent / "migration-guard"
 def run(cwd: Path, *command: str) -> subprocess.CompletedProcess[str]:
     """A real process; `python -m ...` when the command starts with a module name."""
     if command[0] in ("ci.checksums", "ci.new", "ci.numbering", "hooks.checksums"):
-        command = (sys.executable, "-m", *command)
+        return run_in(cwd, *command)
     return subprocess.run(
         command,
         cwd=cwd,
