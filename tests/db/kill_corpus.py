@@ -1,7 +1,7 @@
 """The kill corpus: a tree of migrations (a big table, copies of it, a `@batch` backfill with
 `@progress`, a migration after it and a seed) with the checks a database must pass after a run of
-`python -m ci.migrate` on it was killed at any moment. Shared by test_runner_kill.py and
-test_kill_trials.py.
+`python -m ci.migrate` on it was killed at any moment, for test_kill_trials.py; `launch` starts
+the runs of test_runner_kill.py too.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`--backup PATH` and the default backup: never overwrite a file, never the database itself,
 and a backup that fails (disk full) leaves no file at the backup's name and the database as it was.
 
-A kill -9 during the backup is one family of the kill trials (tests/test_kill_trials.py).
+A kill -9 during the backup is one family of the kill trials (tests/db/test_kill_trials.py).
 """
 
 from __future__ import annotations

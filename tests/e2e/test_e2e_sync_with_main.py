@@ -2,7 +2,7 @@
 number, is compared with main at pre-push (not with its own previous push).
 
 The newcomer's scenario, in a consumer repository with a bare remote and the hooks installed
-by `pre-commit install` (fixtures of test_e2e_push): `feature` pushed 0002 and 0003, then main
+by `pre-commit install` (tests/e2e/conftest.py): `feature` pushed 0002 and 0003, then main
 got a different 0002. After `git merge origin/main` (or `git rebase origin/main`) and renaming
 the branch's own 0002 to 0004, the push goes through; without the rename it is refused, naming
 the branch's file, never main's.
