@@ -10,6 +10,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -36,7 +37,8 @@ def test_the_default_path_never_names_an_existing_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     epoch = time.gmtime(0)
-    monkeypatch.setattr(time, "gmtime", lambda *seconds: epoch)  # the clock stands still
+    frozen = SimpleNamespace(strftime=time.strftime, gmtime=lambda: epoch)
+    monkeypatch.setattr(backup, "time", frozen)  # the module's clock stands still
     taken = tmp_path / "app.db.bak-19700101T000000Z"
     taken.write_text("another backup")
     (tmp_path / f"{taken.name}-2").symlink_to(tmp_path / "nowhere")  # a dangling link counts

@@ -1,11 +1,12 @@
 """ci.db.progress: the bar on a terminal, the plain line in a CI log, and the summary at the end.
 
-The clock is moved by hand (Progress reads `time.monotonic`), so every line is exact.
+The module's clock is moved by hand (Progress reads `time.monotonic`), so every line is exact.
 """
 
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 
 import pytest
 
@@ -26,7 +27,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(progress.time, "monotonic", fake)
+    monkeypatch.setattr(progress, "time", SimpleNamespace(monotonic=fake))  # this module only
     return fake
 
 
