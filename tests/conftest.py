@@ -36,6 +36,7 @@ SLOW_SUITES = (
     "tests/app/test_precommit.py",  # real pre-commit, which builds the hook environment
     "tests/app/test_action.py",  # the action's steps, after its install step built a venv
     "tests/app/test_bench_smoke.py",  # the benchmark in quick mode
+    "tests/app/test_bad_input.py",  # every check on every kind of bad input, a process each
     "tests/db/test_kill_trials.py",  # kill -9 at random moments, dozens of runs
     "tests/db/test_concurrency.py",  # runners started together, many trials
     "tests/db/test_runner_kill.py",  # two runners at once on 40 migrations
