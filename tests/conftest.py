@@ -32,8 +32,7 @@ JUNIT_XSD = _SHARED_XSD if _SHARED_XSD.is_file() else _VENDORED_XSD
 # not a line in each file): `python -m pytest -m "not slow"` is the fast inner loop; the default
 # run (and .ci/run) runs them all.
 SLOW_SUITES = (
-    "tests/e2e/",  # real remotes, real `pre-commit install`, real git push
-    "tests/app/test_precommit.py",  # real pre-commit, which builds the hook environment
+    "tests/e2e/",  # real remotes, real pre-commit (which builds the hook environment), real push
     "tests/app/test_action.py",  # the action's steps, after its install step built a venv
     "tests/app/test_bench_smoke.py",  # the benchmark in quick mode
     "tests/app/test_bad_input.py",  # every check on every kind of bad input, a process each
