@@ -16,12 +16,10 @@ import pytest
 import xmlschema
 import yaml
 
-from tests.conftest import JUNIT_XSD, REPO, git
+from tests.conftest import JUNIT_XSD, REPO, M, git, write
 
 ACTION = REPO / "action.yml"
-XSD = JUNIT_XSD if JUNIT_XSD.is_file() else Path(__file__).parents[1] / "data" / JUNIT_XSD.name
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-M = "schema/migrations"
 
 
 def action() -> dict[str, Any]:
@@ -191,10 +189,7 @@ def read_outputs(text: str) -> dict[str, str]:
 
 
 def workspace_with(root: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    write(root, files)
     return root
 
 
@@ -226,7 +221,7 @@ def test_run_steps_report_a_missing_rollback(runner: Runner, git_repo: Path) -> 
         re.MULTILINE,
     ), check.stdout
     assert outputs == {"failed": "true", "report": "reports/junit.xml"}
-    xmlschema.XMLSchema(XSD).validate(workspace / "reports/junit.xml")
+    xmlschema.XMLSchema(JUNIT_XSD).validate(workspace / "reports/junit.xml")
     assert "| numbering | ❌ failed |" in summary
     assert re.search(
         r"\| apply_empty \| 0002 schema/0002_vitals\.sql \| schema \| [\d.]+ \| \d* "
@@ -320,7 +315,7 @@ def test_a_repository_with_its_own_ci_package(runner: Runner, git_repo: Path) ->
     assert "No module named" not in check.stdout + check.stderr
     assert outputs["failed"] == "false"
     assert "migration-guard: ✅ passed" in summary
-    xmlschema.XMLSchema(XSD).validate(workspace / outputs["report"])
+    xmlschema.XMLSchema(JUNIT_XSD).validate(workspace / outputs["report"])
 
 
 def test_working_directory_and_config_inputs(runner: Runner, git_repo: Path) -> None:
@@ -353,7 +348,7 @@ def test_working_directory_and_config_inputs(runner: Runner, git_repo: Path) -> 
     assert outputs["failed"] == "true"
     report = workspace / outputs["report"]  # found from the workspace, as upload-artifact does
     assert report == workspace / project / "migration-guard-junit.xml"
-    xmlschema.XMLSchema(XSD).validate(report)
+    xmlschema.XMLSchema(JUNIT_XSD).validate(report)
 
 
 def test_a_missing_working_directory_is_one_line(runner: Runner, git_repo: Path) -> None:

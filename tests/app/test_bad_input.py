@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-MIGRATIONS = "schema/migrations"
+from tests.conftest import MIGRATIONS
+
 STATIC = ("numbering", "checksums", "lint")
 APPLYING = ("apply_empty", "apply_sample", "rollback_roundtrip", "migrate")
 ALL_FILE_CHECKS = (*STATIC, *APPLYING)

@@ -16,8 +16,7 @@ import pytest
 
 from ci import migrate
 from ci.app import cli, config
-from tests.conftest import run_module
-from tests.db.test_runner import dump, tree
+from tests.conftest import dump, files_of, run_module, tree
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 CONFIG = "migration-guard.yaml"
@@ -48,10 +47,6 @@ MIGRATE_KEYS = [
     ("baseline", "2"),
     ("force", "true"),
 ]
-
-
-def files_of(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def one_line(stderr: str) -> str:

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from ci.core.sqltext import split_statements
-from tests.conftest import REPO, run_module
+from tests.conftest import EXAMPLE_SAMPLE, REPO, load_sample, run_module
 
 EXAMPLE = REPO / "schema"
 MIGRATIONS = EXAMPLE / "migrations"
-SAMPLE = EXAMPLE / "sample" / "sample_data.sql"
+SAMPLE = EXAMPLE_SAMPLE
 INVARIANTS = EXAMPLE / "invariants.sql"
 GENERATE = EXAMPLE / "sample" / "generate.py"
 HEAD = 7
@@ -42,20 +41,6 @@ def postcheck(db: Path, version: int = HEAD) -> tuple[int, str]:
         str(INVARIANTS),
     )
     return done.returncode, done.stdout + done.stderr
-
-
-def load_sample(db: Path) -> None:
-    """What a tester does by hand: run sample_data.sql on a database at its sample version."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("BEGIN")
-        for statement in split_statements(SAMPLE.read_text(encoding="utf-8")):
-            if statement.code:
-                conn.execute(statement.sql)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 def query(db: Path, sql: str) -> list[tuple[object, ...]]:

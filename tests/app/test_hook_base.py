@@ -14,10 +14,7 @@ from pathlib import Path
 import pytest
 
 from ci.core import gitrefs
-from tests.conftest import WriteTree, git
-from tests.core.test_merge_base import M, commit, repo, run
-
-__all__ = ["repo"]  # the fixture
+from tests.conftest import M, WriteTree, commit_locked, git, run_in
 
 OURS = f"{M}/schema/0002_ours.sql"
 
@@ -36,18 +33,18 @@ def pushed(repo: Path, write_tree: WriteTree, tmp_path: Path) -> tuple[Path, str
     git(repo, "remote", "add", "origin", str(remote))
     git(repo, "checkout", "-q", "-b", "feature")
     write_tree(migration("0002_ours.sql", "o"))
-    ours = commit(repo, "ours")
+    ours = commit_locked(repo, "ours")
     for branch in ("main", "develop"):
         git(repo, "checkout", "-q", "-b", f"{branch}-work", "main")
         write_tree(migration(f"0002_on_{branch}.sql", branch))
-        commit(repo, branch)
+        commit_locked(repo, branch)
         git(repo, "push", "-q", "origin", f"HEAD:{branch}")
     git(repo, "checkout", "-q", "feature")
     return repo, ours
 
 
 def numbering_at_push(repo: Path, to_ref: str, **env: str) -> tuple[int, str, str]:
-    done = run(
+    done = run_in(
         repo,
         "hooks.numbering",
         PRE_COMMIT_FROM_REF=env.pop("from_ref", "0" * 40),  # a new branch
@@ -90,7 +87,7 @@ def test_base_ref_in_the_config_wins(pushed: tuple[Path, str], write_tree: Write
     repo, _ = pushed
     git(repo, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
     write_tree({"migration-guard.yaml": "base_ref: origin/develop\n"})
-    with_config = commit(repo, "config")  # the hooks read the config of the pushed commit
+    with_config = commit_locked(repo, "config")  # the hooks read the config of the pushed commit
     code, out, _ = numbering_at_push(repo, with_config)
     assert code == 1 and "highest on origin/develop " in out, out
 
@@ -101,7 +98,7 @@ def test_without_a_remote_branch_the_previous_push_is_the_base_with_a_note(
     repo, ours = pushed
     git(repo, "remote", "remove", "origin")
     write_tree(migration("0003_more.sql", "m"))
-    tip = commit(repo, "more")
+    tip = commit_locked(repo, "more")
     code, out, err = numbering_at_push(repo, tip, from_ref=ours)
     assert code == 0, out + err
     assert f"comparing with the remote's previous tip {ours[:7]}" in err
@@ -116,27 +113,27 @@ def test_the_branchs_previous_push_is_not_applied_once_main_is_the_base(
     git(repo, "merge", "-q", "--no-edit", "-s", "ours", "origin/main")
     git(repo, "checkout", "origin/main", "--", f"{M}/schema/0002_on_main.sql", f"{M}.lock")
     git(repo, "mv", OURS, f"{M}/schema/0003_ours.sql")  # main took 0002
-    tip = commit(repo, "renumbered after main")
-    done = run(repo, "hooks.checksums", PRE_COMMIT_FROM_REF=ours, PRE_COMMIT_TO_REF=tip)
+    tip = commit_locked(repo, "renumbered after main")
+    done = run_in(repo, "hooks.checksums", PRE_COMMIT_FROM_REF=ours, PRE_COMMIT_TO_REF=tip)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_in_the_middle_of_a_merge_mains_file_is_mains(repo: Path, write_tree: WriteTree) -> None:
     git(repo, "checkout", "-q", "-b", "feature")
     write_tree(migration("0002_ours.sql", "o"))
-    commit(repo, "ours")
+    commit_locked(repo, "ours")
     git(repo, "checkout", "-q", "main")
     write_tree(migration("0002_theirs.sql", "t"))
-    commit(repo, "theirs")
+    commit_locked(repo, "theirs")
     git(repo, "checkout", "-q", "feature")
     merging = subprocess.run(["git", "merge", "-q", "--no-edit", "main"], cwd=repo, check=False)
     assert merging.returncode != 0  # the lock conflicts
     git(repo, "checkout", "main", "--", f"{M}.lock")
-    done = run(repo, "ci.numbering", "--base-ref", "main")
+    done = run_in(repo, "ci.numbering", "--base-ref", "main")
     assert done.returncode == 1
     assert f"{OURS}: MG108" in done.stdout and "0002_theirs.sql: MG1" not in done.stdout
     git(repo, "mv", OURS, f"{M}/schema/0003_ours.sql")
-    done = run(repo, "ci.numbering", "--base-ref", "main")
+    done = run_in(repo, "ci.numbering", "--base-ref", "main")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -144,10 +141,10 @@ def test_a_file_named_as_on_main_but_written_here_is_new(repo: Path, write_tree:
     git(repo, "checkout", "-q", "-b", "feature")
     git(repo, "checkout", "-q", "main")
     write_tree(migration("0002_same.sql", "main_table"))
-    commit(repo, "main's 0002")
+    commit_locked(repo, "main's 0002")
     git(repo, "checkout", "-q", "feature")
     write_tree(migration("0002_same.sql", "our_table"))  # same name, other statements
-    done = run(repo, "ci.numbering", "--base-ref", "main")
+    done = run_in(repo, "ci.numbering", "--base-ref", "main")
     assert f"{M}/schema/0002_same.sql: MG108" in done.stdout, done.stdout + done.stderr
 
 
@@ -160,16 +157,16 @@ def test_the_rollback_of_the_clashing_number_stays_with_mains_file(
     rollback = f"{M}/rollback/0002_rollback.sql"
     git(repo, "checkout", "-q", "-b", "feature")
     write_tree({f"{M}/schema/0002_ours.sql": "CREATE TABLE o (a);\n", rollback: "DROP TABLE o;\n"})
-    commit(repo, "ours")
+    commit_locked(repo, "ours")
     git(repo, "checkout", "-q", "main")
     write_tree(
         {f"{M}/schema/0002_theirs.sql": "CREATE TABLE t (a);\n", rollback: "DROP TABLE t;\n"}
     )
-    commit(repo, "theirs")
+    commit_locked(repo, "theirs")
     git(repo, "checkout", "-q", "feature")
     subprocess.run(["git", "merge", "-q", "--no-edit", "main"], cwd=repo, check=False)
     git(repo, "checkout", "main", "--", f"{M}.lock", rollback)
-    done = run(repo, "ci.numbering", "--base-ref", "main")
+    done = run_in(repo, "ci.numbering", "--base-ref", "main")
     assert done.returncode == 1
     assert f"{OURS}: MG108" in done.stdout and "0002_theirs.sql: MG" not in done.stdout, done.stdout
     assert (

@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WriteTree, git
-from tests.core.test_merge_base import M, commit, repo, run
-
-__all__ = ["repo"]  # the fixture
+from tests.conftest import M, WriteTree, commit_locked, git, run_in
 
 
 def push_env(from_ref: str, to_ref: str) -> dict[str, str]:
@@ -27,9 +24,9 @@ def test_hooks_pass_from_ref_only_to_checks_that_take_a_base_ref(
             f"{M}/rollback/0002_rollback.sql": "DROP TABLE u;\n",
         }
     )
-    tip = commit(repo, "second migration")
+    tip = commit_locked(repo, "second migration")
     for hook in ("numbering", "checksums", "apply_empty", "rollback_roundtrip"):
-        done = run(repo, f"hooks.{hook}", **push_env(base, tip))
+        done = run_in(repo, f"hooks.{hook}", **push_env(base, tip))
         assert done.returncode == 0, (hook, done.stdout + done.stderr)
         assert "unrecognized arguments" not in done.stderr
 
@@ -39,17 +36,17 @@ def test_push_judges_the_pushed_commit_not_the_working_tree(
 ) -> None:
     git(repo, "checkout", "-q", "-b", "feature")
     write_tree({f"{M}/schema/0003_gap.sql": "-- @irreversible x\nCREATE TABLE g (a);\n"})
-    broken = commit(repo, "a gap in the numbering")
+    broken = commit_locked(repo, "a gap in the numbering")
     git(repo, "checkout", "-q", "main")
     write_tree({"README.md": "docs\n"})
-    fine = commit(repo, "docs")
+    fine = commit_locked(repo, "docs")
 
-    done = run(repo, "hooks.numbering", **push_env("main~1", "feature"))  # from main
+    done = run_in(repo, "hooks.numbering", **push_env("main~1", "feature"))  # from main
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"{M}/schema/0003_gap.sql: MG102" in done.stdout
 
     git(repo, "checkout", "-q", "feature")  # the working tree has the gap; main does not
-    done = run(repo, "hooks.numbering", **push_env("main~1", fine))
+    done = run_in(repo, "hooks.numbering", **push_env("main~1", fine))
     assert done.returncode == 0, done.stdout + done.stderr
     assert git(repo, "worktree", "list").count("\n") == 1  # the temporary checkout is gone
     assert git(repo, "rev-parse", "HEAD").strip() == broken
@@ -61,9 +58,9 @@ def test_push_without_migration_changes_returns_at_once(repo: Path, write_tree: 
     git(repo, "add", "-A")
     git(repo, "stash", "-q")
     write_tree({"README.md": "docs\n"})
-    tip = commit(repo, "docs")
+    tip = commit_locked(repo, "docs")
     git(repo, "stash", "pop", "-q")  # would fail apply_empty if it were judged
-    done = run(repo, "hooks.apply_empty", **push_env(base, tip))
+    done = run_in(repo, "hooks.apply_empty", **push_env(base, tip))
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
@@ -77,15 +74,15 @@ def test_hooks_find_a_custom_migrations_dir_from_the_config(
             "db/migrations/rollback/0001_rollback.sql": "DROP TABLE t;\n",
         }
     )
-    base = commit(git_repo, "first")
+    base = commit_locked(git_repo, "first")
     write_tree(
         {
             "db/migrations/schema/0002_bad.sql": "CREATE TABLE u (a INTEGER;\n",
             "db/migrations/rollback/0002_rollback.sql": "DROP TABLE u;\n",
         }
     )
-    tip = commit(git_repo, "broken")
-    done = run(git_repo, "hooks.apply_empty", **push_env(base, tip))
+    tip = commit_locked(git_repo, "broken")
+    done = run_in(git_repo, "hooks.apply_empty", **push_env(base, tip))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "db/migrations/schema/0002_bad.sql:1: MG301" in done.stdout
 
@@ -94,9 +91,9 @@ def test_lint_hook_lints_the_pushed_commit(repo: Path, write_tree: WriteTree) ->
     git(repo, "checkout", "-q", "-b", "feature")
     bad = f"{M}/schema/0002_drop.sql"
     write_tree({bad: "DROP TABLE t;\n", f"{M}/rollback/0002_rollback.sql": "SELECT 1;\n"})
-    commit(repo, "drop a table")
+    commit_locked(repo, "drop a table")
     git(repo, "checkout", "-q", "main")  # the working tree does not have the file
-    done = run(repo, "hooks.lint", "--no-sqlfluff", bad, **push_env("main", "feature"))
+    done = run_in(repo, "hooks.lint", "--no-sqlfluff", bad, **push_env("main", "feature"))
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"{bad}:1: MG5" in done.stdout
 
@@ -110,7 +107,7 @@ def test_a_ref_git_cannot_find_is_one_line_and_exit_2(
     if bad == to_ref:  # lint reads the files at TO_REF only
         hooks.append(("hooks.lint", [f"{M}/schema/0001_init.sql"]))
     for hook, args in hooks:
-        done = run(repo, hook, *args, **push_env(from_ref, to_ref))
+        done = run_in(repo, hook, *args, **push_env(from_ref, to_ref))
         assert done.returncode == 2, (hook, done.stdout + done.stderr)
         assert "Traceback" not in done.stderr
         assert len(done.stderr.splitlines()) == 1 and f"'{bad}' does not exist" in done.stderr
@@ -121,11 +118,11 @@ def test_judging_the_pushed_commit_runs_none_of_the_repository_hooks(
 ) -> None:
     base = git(repo, "rev-parse", "HEAD").strip()
     write_tree({f"{M}/schema/0002_u.sql": "-- @irreversible x\nCREATE TABLE u (a INTEGER);\n"})
-    tip = commit(repo, "second")
+    tip = commit_locked(repo, "second")
     marker = repo.parent / "post-checkout-ran"
     hook = repo / ".git/hooks/post-checkout"
     hook.write_text(f"#!/bin/sh\ntouch '{marker}'\n")
     hook.chmod(0o755)
-    done = run(repo, "hooks.numbering", **push_env(base, tip))
+    done = run_in(repo, "hooks.numbering", **push_env(base, tip))
     assert done.returncode == 0, done.stdout + done.stderr
     assert not marker.exists()  # pre-commit's own post-checkout hook would run again, nested

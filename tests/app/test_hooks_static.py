@@ -9,9 +9,8 @@ import pytest
 from ci import checksums
 from hooks import checksums as checksums_hook
 from hooks import numbering as numbering_hook
-from tests.conftest import WriteTree, git, run_module
+from tests.conftest import M, WriteTree, git, run_module
 
-M = "schema/migrations"
 GOOD = {
     f"{M}/schema/0001_init.sql": "CREATE TABLE t (a);\n",
     f"{M}/rollback/0001_rollback.sql": "DROP TABLE t;\n",

@@ -15,22 +15,27 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, git
+from tests.conftest import (
+    FIRST,
+    LOCK,
+    REPO,
+    M,
+    clone_of_bare_remote,
+    commit_all,
+    git,
+    output,
+    run_in,
+    write,
+)
 
-M = "schema/migrations"
-LOCK = "schema/migrations.lock"
 INIT = f"{M}/schema/0001_init.sql"
-FIRST = {
-    INIT: "CREATE TABLE t (a INTEGER);\n",
-    f"{M}/rollback/0001_rollback.sql": "DROP TABLE t;\n",
-}
 CONSOLE = Path(sys.executable).parent / "migration-guard"
 
 
 def run(cwd: Path, *command: str) -> subprocess.CompletedProcess[str]:
     """A real process; `python -m ...` when the command starts with a module name."""
     if command[0] in ("ci.checksums", "ci.new", "ci.numbering", "hooks.checksums"):
-        command = (sys.executable, "-m", *command)
+        return run_in(cwd, *command)
     return subprocess.run(
         command,
         cwd=cwd,
@@ -54,22 +59,6 @@ def shell(cwd: Path, line: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def out(done: subprocess.CompletedProcess[str]) -> str:
-    return done.stdout + done.stderr
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-
-
-def commit_all(root: Path, message: str) -> None:
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", message)
-
-
 def fix_of(done: subprocess.CompletedProcess[str], code: str) -> str:
     """The command after "To fix: " in the finding with `code` (up to the closing period)."""
     (line,) = [line for line in done.stdout.splitlines() if f": {code} " in line]
@@ -81,11 +70,7 @@ def clone(tmp_path: Path) -> Path:
     """A working copy whose `main` (one migration and its lock) is pushed to a bare remote.
     Made with `git init` + `git remote add` + `git push`, so there is no origin/HEAD: the target
     branch is found as origin/main."""
-    remote, work = tmp_path / "remote.git", tmp_path / "work"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    git(tmp_path, "init", "-q", "-b", "main", str(work))
-    git(work, "config", "commit.gpgsign", "false")
-    git(work, "remote", "add", "origin", str(remote))
+    work = clone_of_bare_remote(tmp_path)
     write(work, FIRST)
     assert run(work, "ci.checksums", "--update").returncode == 0
     commit_all(work, "first migration")
@@ -98,17 +83,17 @@ def clone(tmp_path: Path) -> Path:
 
 def test_new_adds_the_migration_but_not_its_rollback_to_the_lock(clone: Path) -> None:
     done = run(clone, "ci.new", "schema", "add_index")
-    assert done.returncode == 0, out(done)
+    assert done.returncode == 0, output(done)
     entries = [line.split()[0] for line in (clone / LOCK).read_text().splitlines()[1:]]
     assert entries == ["schema/0001_init.sql", "schema/0002_add_index.sql"]  # as --update would
     assert f"{LOCK}: added schema/0002_add_index.sql" in done.stderr
     done = run(clone, "ci.checksums")
-    assert done.returncode == 0, out(done)
+    assert done.returncode == 0, output(done)
 
 
 def test_new_without_a_lock_creates_none(tmp_path: Path) -> None:
     done = run(tmp_path, "ci.new", "seed", "defaults")
-    assert done.returncode == 0, out(done)
+    assert done.returncode == 0, output(done)
     assert not (tmp_path / LOCK).exists()
 
 
@@ -128,7 +113,7 @@ def test_new_reads_migrations_dir_and_lock_from_the_config(tmp_path: Path) -> No
     write(tmp_path, {"db/migrations/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n"})
     assert run(tmp_path, "ci.checksums", "--update").returncode == 0
     done = run(tmp_path, "ci.new", "data", "fill")
-    assert done.returncode == 0, out(done)
+    assert done.returncode == 0, output(done)
     assert (tmp_path / "db/migrations/data/0002_fill.sql").is_file()
     assert "data/0002_fill.sql" in (tmp_path / "db/migrations.lock").read_text()
 
@@ -140,7 +125,7 @@ def test_update_refuses_a_number_that_is_already_used(clone: Path) -> None:
     write(clone, {f"{M}/data/0001_fill.sql": "UPDATE t SET a = 1 WHERE a IS NULL;\n"})
     before = (clone / LOCK).read_bytes()
     done = run(clone, "ci.checksums", "--update")
-    assert done.returncode == 2, out(done)
+    assert done.returncode == 2, output(done)
     assert done.stderr.count("\n") == 1, done.stderr
     assert "data/0001_fill.sql" in done.stderr and "schema/0001_init.sql" in done.stderr
     assert "0001" in done.stderr and "used" in done.stderr
@@ -157,7 +142,7 @@ def test_two_new_files_with_one_number_are_refused_too(clone: Path) -> None:
     )
     before = (clone / LOCK).read_bytes()
     done = run(clone, "ci.checksums", "--update")
-    assert done.returncode == 2 and done.stderr.count("\n") == 1, out(done)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, output(done)
     assert "schema/0002_a.sql" in done.stderr and "data/0002_b.sql" in done.stderr
     assert (clone / LOCK).read_bytes() == before
 
@@ -174,12 +159,12 @@ def test_editing_this_branchs_unmerged_migration_is_not_an_applied_edit(clone: P
     wip.write_text("CREATE TABLE w (a INTEGER);\n")
     write(clone, {f"{M}/rollback/0002_rollback.sql": "DROP TABLE w;\n"})
     done = run(clone, "ci.checksums")
-    assert done.returncode == 1, out(done)
+    assert done.returncode == 1, output(done)
     assert "MG201" not in done.stdout, done.stdout
     assert f"{M}/schema/0002_wip.sql: MG210 " in done.stdout and "origin/main" in done.stdout
     assert fix_of(done, "MG210") == "python -m ci.checksums --update"
     done = shell(clone, fix_of(done, "MG210"))
-    assert done.returncode == 0, out(done)
+    assert done.returncode == 0, output(done)
     assert "refreshed schema/0002_wip.sql" in done.stderr
     commit_all(clone, "wip")
     git(clone, "push", "-q", "-u", "origin", "feature")  # pushed, but not merged
@@ -200,7 +185,7 @@ def test_editing_this_branchs_unmerged_migration_is_not_an_applied_edit(clone: P
     git(clone, "push", "-q", "origin", "main")
     wip.write_text("CREATE TABLE w (a INTEGER, b TEXT, c TEXT);\n")
     done = run(clone, "ci.checksums", "--update")
-    assert done.returncode == 1 and "0002_wip.sql: MG201" in done.stdout, out(done)
+    assert done.returncode == 1 and "0002_wip.sql: MG201" in done.stdout, output(done)
 
 
 def test_a_renumbered_unmerged_migration_needs_only_update(clone: Path) -> None:
@@ -210,11 +195,11 @@ def test_a_renumbered_unmerged_migration_needs_only_update(clone: Path) -> None:
     commit_all(clone, "mine")
     git(clone, "mv", f"{M}/schema/0002_mine.sql", f"{M}/schema/0003_mine.sql")
     done = run(clone, "ci.checksums")
-    assert done.returncode == 1 and "MG210" in done.stdout, out(done)
+    assert done.returncode == 1 and "MG210" in done.stdout, output(done)
     assert "MG203" not in done.stdout and "MG202" not in done.stdout
     assert "MG204" not in done.stdout  # one finding for one rename
     done = run(clone, "ci.checksums", "--update")
-    assert done.returncode == 0, out(done)
+    assert done.returncode == 0, output(done)
     entries = [line.split()[0] for line in (clone / LOCK).read_text().splitlines()[1:]]
     assert entries == ["schema/0001_init.sql", "schema/0003_mine.sql"]
 
@@ -234,7 +219,7 @@ def test_without_a_remote_committed_files_are_applied_and_new_ones_are_not(
     assert done.returncode == 1 and "MG210" in done.stdout and "MG201" not in done.stdout
     (work / INIT).write_text("CREATE TABLE t (b INTEGER);\n")
     done = run(work, "ci.checksums")
-    assert f"{INIT}: MG201" in done.stdout, out(done)
+    assert f"{INIT}: MG201" in done.stdout, output(done)
 
 
 def test_a_stale_unmerged_entry_fails_with_base_ref_too(clone: Path) -> None:
@@ -246,7 +231,7 @@ def test_a_stale_unmerged_entry_fails_with_base_ref_too(clone: Path) -> None:
     (clone / M / "schema/0002_mine.sql").write_text("CREATE TABLE m (b INTEGER);\n")
     commit_all(clone, "mine, lock out of date")
     done = run(clone, "ci.checksums", "--base-ref", "origin/main")
-    assert done.returncode == 1 and "0002_mine.sql: MG210" in done.stdout, out(done)
+    assert done.returncode == 1 and "0002_mine.sql: MG210" in done.stdout, output(done)
     assert "MG201" not in done.stdout
 
 
@@ -256,13 +241,13 @@ def test_a_stale_unmerged_entry_fails_with_base_ref_too(clone: Path) -> None:
 def test_rehash_then_update_succeeds_as_a_chain(clone: Path) -> None:
     git(clone, "mv", INIT, f"{M}/schema/0001_initial.sql")  # merged: a rename is MG203
     done = run(clone, "ci.checksums")
-    assert done.returncode == 1 and "MG203" in done.stdout, out(done)
+    assert done.returncode == 1 and "MG203" in done.stdout, output(done)
     chain = (
         "python -m ci.checksums --rehash schema/0001_init.sql && python -m ci.checksums --update"
     )
     assert chain in fix_of(done, "MG203")
     done = shell(clone, chain)
-    assert done.returncode == 0, out(done)
+    assert done.returncode == 0, output(done)
     assert run(clone, "ci.checksums").returncode == 0
 
 
@@ -270,7 +255,7 @@ def test_rehash_alone_exits_0_when_it_wrote_the_entry(clone: Path) -> None:
     (clone / INIT).write_text("-- a comment\nCREATE TABLE t (a INTEGER);\n")
     write(clone, {f"{M}/schema/0002_more.sql": "CREATE TABLE u (a INTEGER);\n"})  # unlocked
     done = run(clone, "ci.checksums", "--rehash", INIT)
-    assert done.returncode == 0, out(done)
+    assert done.returncode == 0, output(done)
     assert "entry schema/0001_init.sql rewritten" in done.stderr
 
 
@@ -298,12 +283,12 @@ def test_fix_commands_match_how_the_check_was_run(clone: Path) -> None:
 def test_fix_commands_carry_the_migrations_dir_given_on_the_command_line(tmp_path: Path) -> None:
     write(tmp_path, {"db/m/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n"})
     done = run(tmp_path, "ci.checksums", "--migrations-dir", "db/m")
-    assert done.returncode == 1, out(done)
+    assert done.returncode == 1, output(done)
     fix = fix_of(done, "MG206")
     command = "python -m ci.checksums --migrations-dir db/m --update"
     assert fix == f"create it with {command} and commit it"
     done = shell(tmp_path, command)
-    assert done.returncode == 0, out(done)
+    assert done.returncode == 0, output(done)
     assert (tmp_path / "db/migrations.lock").is_file()
 
 
@@ -324,4 +309,4 @@ def test_console_forms_name_real_subcommands(monkeypatch: pytest.MonkeyPatch) ->
         words = fixes.command(module, "--help").split()
         assert words[0] == "migration-guard" and COMMANDS[words[1]] == f"ci.{module}", words
         done = run(Path.cwd(), str(CONSOLE), *words[1:])
-        assert done.returncode == 0, out(done)
+        assert done.returncode == 0, output(done)

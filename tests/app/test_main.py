@@ -11,13 +11,10 @@ import xmlschema
 from junitparser import JUnitXml
 
 from ci.__main__ import cli, main, selected_checks
-from tests.conftest import JUNIT_XSD, REPO, WriteTree, run_module
+from tests.conftest import FIRST, JUNIT_XSD, REPO, M, WriteTree, files_of, run_module
 
-XSD = JUNIT_XSD if JUNIT_XSD.is_file() else Path(__file__).parents[1] / "data" / JUNIT_XSD.name
-M = "schema/migrations"
 BROKEN = {
-    f"{M}/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n",
-    f"{M}/rollback/0001_rollback.sql": "DROP TABLE t;\n",
+    **FIRST,
     f"{M}/schema/0002_a.sql": "CREATE INDEX t_a ON t (a);\n",
     f"{M}/rollback/0002_rollback.sql": "DROP INDEX t_a;\n",
     f"{M}/schema/0002_b.sql": "CREATE TABLE u (a INTEGER REFERENCES nowhere_at_all);\n",
@@ -27,7 +24,7 @@ BROKEN = {
 
 
 def suites(junit: Path) -> dict[str, list[object]]:
-    xmlschema.XMLSchema(XSD).validate(junit)
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
     return {suite.name: list(suite) for suite in JUnitXml.fromfile(str(junit))}
 
 
@@ -177,16 +174,6 @@ def test_an_explicit_config_reaches_every_check(
     assert "MG101" in out and out.splitlines()[-1].startswith("FAILED numbering, checksums:")
 
 
-GOOD = {
-    f"{M}/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n",
-    f"{M}/rollback/0001_rollback.sql": "DROP TABLE t;\n",
-}
-
-
-def tree_state(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
 @pytest.mark.parametrize(
     ("args", "config", "refused"),
     [
@@ -211,8 +198,8 @@ def test_options_that_write_are_refused_by_python_m_ci(
     write_tree: WriteTree, args: list[str], config: str | None, refused: str
 ) -> None:
     """CI runs `python -m ci`: it must never rewrite the lock or the snapshot, even when told."""
-    root = write_tree({**GOOD, **({"migration-guard.yaml": config} if config else {})})
-    before = tree_state(root)
+    root = write_tree({**FIRST, **({"migration-guard.yaml": config} if config else {})})
+    before = files_of(root)
     done = run_module("ci", *args, cwd=root)
     assert done.returncode == 2, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
@@ -225,11 +212,11 @@ def test_options_that_write_are_refused_by_python_m_ci(
         assert lines[0].startswith("python -m ci: refusing --"), done.stderr
         assert refused in lines[0]
         assert "never rewrites the lock file or the schema snapshot; run python -m ci." in lines[0]
-    assert tree_state(root) == before  # no lock, no snapshot, nothing else written
+    assert files_of(root) == before  # no lock, no snapshot, nothing else written
 
 
 def test_a_writing_option_set_to_false_is_not_refused(write_tree: WriteTree) -> None:
-    root = write_tree({**GOOD, "migration-guard.yaml": "update: false\nchecks: [numbering]\n"})
+    root = write_tree({**FIRST, "migration-guard.yaml": "update: false\nchecks: [numbering]\n"})
     done = run_module("ci", cwd=root)
     assert done.returncode == 0, done.stdout + done.stderr
     done = run_module("ci.checksums", "--update", cwd=root)  # the single check still writes

@@ -14,14 +14,10 @@ from junitparser import Attr, IntAttr, JUnitXml, TestCase
 from ci import numbering, reports
 from ci.app import cli
 from ci.core.findings import Case, Finding, Report
-from tests.conftest import JUNIT_XSD, WriteTree
+from tests.conftest import FIRST, JUNIT_XSD, M, WriteTree
 
-# CI clones the repository without shared/ beside it: the committed copy is the same file.
-XSD = JUNIT_XSD if JUNIT_XSD.is_file() else Path(__file__).parents[1] / "data" / JUNIT_XSD.name
-M = "schema/migrations"
 DUPLICATE = {
-    f"{M}/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n",
-    f"{M}/rollback/0001_rollback.sql": "DROP TABLE t;\n",
+    **FIRST,
     f"{M}/schema/0002_a.sql": "CREATE INDEX t_a ON t (a);\n",
     f"{M}/rollback/0002_rollback.sql": "DROP INDEX t_a;\n",
     f"{M}/schema/0002_b.sql": "CREATE INDEX t_b ON t (a);\n",
@@ -102,7 +98,7 @@ def test_junit_of_a_failing_check_is_schema_valid_and_round_trips(
     junit = tmp_path / "out" / "junit.xml"
     code = numbering.main(["--migrations-dir", str(root / M), "--junit", str(junit)])
     assert code == 1, capsys.readouterr()
-    xmlschema.XMLSchema(XSD).validate(junit)
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
     suites = list(JUnitXml.fromfile(str(junit)))
     assert [s.name for s in suites] == ["numbering"]
     cases = [LocatedCase.fromelem(c) for c in suites[0]]
@@ -114,7 +110,7 @@ def test_junit_of_a_failing_check_is_schema_valid_and_round_trips(
 def test_junit_carries_every_outcome_and_validates(tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
     reports.write_junit(mixed_reports(), junit)
-    xmlschema.XMLSchema(XSD).validate(junit)  # times like 0.1 + 0.2 must stay SUREFIRE_TIME
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)  # times like 0.1 + 0.2 must stay SUREFIRE_TIME
 
     xml = JUnitXml.fromfile(str(junit))
     rewritten = tmp_path / "rewritten.xml"
@@ -140,7 +136,7 @@ def test_junit_carries_every_outcome_and_validates(tmp_path: Path) -> None:
 def test_a_check_that_found_nothing_has_one_passing_case(tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
     reports.write_junit([Report.from_findings("numbering", [], passed="numbering ok")], junit)
-    xmlschema.XMLSchema(XSD).validate(junit)
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
     (suite,) = JUnitXml.fromfile(str(junit))
     assert [(c.name, c.is_passed) for c in suite] == [("numbering ok", True)]
 

@@ -12,16 +12,9 @@ import pytest
 from ci import checksums
 from ci.checks.checksums_lock import accept_comment_edits
 from ci.core.sqltext import checksum
-from tests.conftest import WriteTree, git, run_module
+from tests.conftest import LOCK, TRACKS, M, WriteTree, commit_all, git, run_module
 
-M = "schema/migrations"
-LOCK = "schema/migrations.lock"
-GOOD = {
-    f"{M}/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n",
-    f"{M}/rollback/0001_rollback.sql": "DROP TABLE t;\n",
-    f"{M}/data/0002_fill.sql": "-- @irreversible backfill\nUPDATE t SET a = 1 WHERE a IS NULL;\n",
-    f"{M}/seed/0001_defaults.sql": "INSERT OR IGNORE INTO t VALUES (1);\n",
-}
+GOOD = TRACKS
 
 
 def run(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -282,16 +275,11 @@ def test_bad_database_exits_2(write_tree: WriteTree, capsys: pytest.CaptureFixtu
 # ---- --base-ref and git ------------------------------------------------------------------------
 
 
-def _commit(repo: Path, message: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-
-
 def test_edit_caught_via_base_ref_with_line(
     git_repo: Path, write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_tree(GOOD)
-    _commit(git_repo, "base")
+    commit_all(git_repo, "base")
     path = git_repo / M / "data/0002_fill.sql"
     path.write_text("-- @irreversible backfill\nUPDATE t SET a = 7 WHERE a IS NULL;\n")
     code, out, _ = run(git_repo, capsys, "--base-ref", "main")
@@ -315,7 +303,7 @@ def test_crlf_checkout_is_not_flagged(
 ) -> None:
     write_tree(GOOD)
     assert run(git_repo, capsys, "--update")[0] == 0
-    _commit(git_repo, "base")
+    commit_all(git_repo, "base")
     git(git_repo, "config", "core.autocrlf", "true")
     for path in (git_repo / M).rglob("*.sql"):
         path.unlink()
@@ -327,7 +315,7 @@ def test_crlf_checkout_is_not_flagged(
 
 def test_bad_base_ref_exits_2(git_repo: Path, write_tree: WriteTree) -> None:
     write_tree(GOOD)
-    _commit(git_repo, "base")
+    commit_all(git_repo, "base")
     done = run_module("ci.checksums", "--base-ref", "no/such/ref", cwd=git_repo)
     assert done.returncode == 2
     assert done.stderr == (
@@ -340,15 +328,15 @@ def test_two_branches_adding_a_migration_conflict_on_the_lock(
 ) -> None:
     write_tree(GOOD)
     assert run(git_repo, capsys, "--update")[0] == 0
-    _commit(git_repo, "base")
+    commit_all(git_repo, "base")
     git(git_repo, "checkout", "-q", "-b", "feature")
     write_tree({f"{M}/schema/0003_feature.sql": "CREATE TABLE f (x);\n"})
     assert run(git_repo, capsys, "--update")[0] == 0
-    _commit(git_repo, "feature adds 0003")
+    commit_all(git_repo, "feature adds 0003")
     git(git_repo, "checkout", "-q", "main")
     write_tree({f"{M}/schema/0003_other.sql": "CREATE TABLE o (x);\n"})
     assert run(git_repo, capsys, "--update")[0] == 0
-    _commit(git_repo, "main adds 0003")
+    commit_all(git_repo, "main adds 0003")
     merge = subprocess.run(
         ["git", "merge", "--no-edit", "feature"], cwd=git_repo, capture_output=True, text=True
     )

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from ci.core.lockfile import checksum
-from tests.conftest import WriteTree, run_module
+from tests.conftest import M, WriteTree, run_module
 
-M = "schema/migrations"
 NO_OP = "-- integer size in SQLite is already i64, nothing to do\n"
 TREE: dict[str, str | bytes] = {
     f"{M}/schema/0001_init.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT);\n",

@@ -14,9 +14,7 @@ from ci import lint
 from ci.checks.lint import file_context, run_rules
 from ci.checks.lint.rules import RULES, all_rules
 from ci.checks.lint.rules.base import DEFAULT_MIN_SQLITE, LintCase, Rule
-from tests.conftest import JUNIT_XSD, REPO, WriteTree, git, run_module
-
-MIGRATIONS = "schema/migrations"
+from tests.conftest import JUNIT_XSD, MIGRATIONS, REPO, WriteTree, git, run_module
 
 
 def _codes(root: Path, case: LintCase, sql: str) -> list[str]:

@@ -8,9 +8,7 @@ import pytest
 
 from ci import new, numbering
 from ci.core.model import SqlFile
-from tests.conftest import WriteTree, run_module
-
-M = "schema/migrations"
+from tests.conftest import M, WriteTree, run_module
 
 
 def test_next_main_number_spans_schema_data_and_flat(

@@ -8,16 +8,12 @@ from pathlib import Path
 import pytest
 
 from ci import numbering
-from tests.conftest import REPO, WriteTree, git, run_module
+from tests.conftest import REPO, TRACKS, M, WriteTree, commit_all, git, run_module
 
-M = "schema/migrations"
 GOOD = {
-    f"{M}/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n",
-    f"{M}/rollback/0001_rollback.sql": "DROP TABLE t;\n",
-    f"{M}/data/0002_fill.sql": "-- @irreversible backfill\nUPDATE t SET a = 1 WHERE a IS NULL;\n",
+    **TRACKS,
     f"{M}/schema/0003_idx.sql": "CREATE INDEX t_a ON t (a);\n",
     f"{M}/rollback/0003_idx.sql": "DROP INDEX t_a;\n",
-    f"{M}/seed/0001_defaults.sql": "INSERT OR IGNORE INTO t VALUES (1);\n",
     f"{M}/seed/0002_more.sql": "INSERT OR IGNORE INTO t VALUES (2);\n",
 }
 
@@ -205,20 +201,15 @@ def test_junit_names_file(write_tree: WriteTree, capsys: pytest.CaptureFixture[s
 # ---- real git repositories ---------------------------------------------------------------------
 
 
-def _commit_all(repo: Path, message: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-
-
 def _two_branches_adding_0004(git_repo: Path, write_tree: WriteTree) -> Path:
     write_tree(GOOD)
-    _commit_all(git_repo, "base")
+    commit_all(git_repo, "base")
     git(git_repo, "checkout", "-q", "-b", "feature")
     write_tree({f"{M}/schema/0004_feature.sql": "-- @irreversible x\nSELECT 1;\n"})
-    _commit_all(git_repo, "feature adds 0004")
+    commit_all(git_repo, "feature adds 0004")
     git(git_repo, "checkout", "-q", "main")
     write_tree({f"{M}/schema/0004_other.sql": "-- @irreversible y\nSELECT 2;\n"})
-    _commit_all(git_repo, "main adds 0004")
+    commit_all(git_repo, "main adds 0004")
     return git_repo
 
 
@@ -257,7 +248,7 @@ def test_base_ref_that_does_not_exist_exits_2(
     git_repo: Path, write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_tree(GOOD)
-    _commit_all(git_repo, "base")
+    commit_all(git_repo, "base")
     code, out = run(git_repo, capsys, "--base-ref", "origin/nope")
     assert code == 2
     assert out.strip() == (

@@ -9,7 +9,7 @@ import pytest
 from ci.core.model import InputError
 from ci.db.invariants import parse_invariants
 from ci.postcheck import main
-from tests.checks.test_precheck import HEALTHY, make_db
+from tests.conftest import HEALTHY, make_db
 
 BOOKKEEPING = (
     "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT);"

@@ -11,21 +11,7 @@ from pathlib import Path
 import pytest
 
 from ci.precheck import main
-
-
-def make_db(path: Path, sql: str) -> Path:
-    conn = sqlite3.connect(path)
-    conn.executescript(sql)  # test fixture only; the tool itself never uses executescript
-    conn.close()
-    return path
-
-
-HEALTHY = (
-    "CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT);"
-    "CREATE TABLE vitals (id INTEGER PRIMARY KEY, patient_id INTEGER REFERENCES patients(id));"
-    "INSERT INTO patients VALUES (1, 'A');"
-    "INSERT INTO vitals VALUES (1, 1);"
-)
+from tests.conftest import HEALTHY, make_db
 
 
 def test_healthy_database_passes_and_is_described(

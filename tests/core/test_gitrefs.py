@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 
 from ci.core import gitrefs
-from tests.conftest import WriteTree, git
-
-M = "schema/migrations"
+from tests.conftest import M, WriteTree, git
 
 
 @pytest.fixture

@@ -14,10 +14,8 @@ import xmlschema
 from ci import apply_empty, apply_sample, rollback_roundtrip
 from ci.__main__ import main as ci_main
 from ci.checks.lint import lint
-from tests.conftest import JUNIT_XSD, WriteTree, git, run_module
+from tests.conftest import JUNIT_XSD, M, WriteTree, git, run_module
 
-XSD = JUNIT_XSD if JUNIT_XSD.is_file() else Path(__file__).parents[1] / "data" / JUNIT_XSD.name
-M = "schema/migrations"
 PATIENTS = {
     f"{M}/schema/0001_patients.sql": "CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT);\n",
     f"{M}/rollback/0001_rollback.sql": "DROP TABLE patients;\n",
@@ -144,7 +142,7 @@ def test_round_trip_findings_say_which_database(
     assert sum(" MG401 " in line for line in findings) == 1  # the same file, said once
     mg301 = [line for line in findings if " MG301 " in line]
     assert len(mg301) == 2 and "empty database" in mg301[0] and "sample data" in mg301[1]
-    xmlschema.XMLSchema(XSD).validate(junit)
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
     failures = [f.get("message", "") for f in ET.parse(junit).iter("failure")]
     assert any("empty database" in m for m in failures)
     assert any("sample data" in m for m in failures)
@@ -310,7 +308,7 @@ def test_junit_times_are_real_durations(write_tree: WriteTree, tmp_path: Path) -
         "ci", "--migrations-dir", str(root / M), "--checks", checks, "--junit", str(junit), cwd=root
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    xmlschema.XMLSchema(XSD).validate(junit)
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
     tree = ET.parse(junit).getroot()
     suites = {s.get("name"): s for s in tree.iter("testsuite")}
     lint_cases = list(suites["lint"].iter("testcase"))

@@ -14,9 +14,7 @@ from ci.core.model import (
     parse_directives,
     parse_name,
 )
-from tests.conftest import WriteTree
-
-M = "schema/migrations"
+from tests.conftest import M, WriteTree
 
 
 def test_parse_name() -> None:

@@ -1,7 +1,7 @@
 """`--backup PATH` and the default backup: never overwrite a file, never the database itself,
 and a backup that fails (disk full) leaves no file at the backup's name and the database as it was.
 
-A kill -9 during the backup is one family of the kill trials (tests/test_kill_trials.py).
+A kill -9 during the backup is one family of the kill trials (tests/db/test_kill_trials.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -18,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from ci.db import backup
-from tests.conftest import REPO
-from tests.db.test_runner import MIGRATIONS, dump, query, tree, versions
+from tests.conftest import REPO, dump, query, run_on_tree, tree, versions
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 
@@ -38,22 +36,8 @@ TWO = tree(
 
 
 def migrate(root: Path, db: Path, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ci.migrate",
-            "--db",
-            str(db),
-            "--migrations-dir",
-            str(root / MIGRATIONS),
-            *args,
-        ],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,  # a backup onto the database itself used to hang forever
-    )
+    # a backup onto the database itself used to hang forever: the timeout fails it instead
+    return run_on_tree("ci.migrate", root, "--db", str(db), *args, cwd=cwd, timeout=60)
 
 
 def one_line(done: subprocess.CompletedProcess[str]) -> str:

@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ci.core.sqltext import checksum
-from tests.conftest import run_module
-from tests.db.test_runner import query, tree
+from tests.conftest import make_db, query, run_module, tree
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 
@@ -51,14 +49,6 @@ insert into visits values (1, 7, '2026-01-01', NULL);
 """
 
 
-def build(db: Path, sql: str) -> None:
-    conn = sqlite3.connect(db)
-    try:
-        conn.executescript(sql)
-    finally:
-        conn.close()
-
-
 def migrate(root: Path, *args: str) -> tuple[int, str, str]:
     done = run_module("ci.migrate", "--db", "app.db", "--no-backup", *args, cwd=root)
     assert "Traceback" not in done.stderr, done.stderr
@@ -73,7 +63,7 @@ def project(write_tree: WriteTree) -> Path:
 @pytest.fixture
 def by_hand(project: Path) -> Path:
     """The project with app.db built by hand at the shape of 0002 (visits has no note yet)."""
-    build(project / "app.db", BY_HAND.replace(", NULL)", ")"))
+    make_db(project / "app.db", BY_HAND.replace(", NULL)", ")"))
     return project
 
 
@@ -135,7 +125,7 @@ def test_baseline_refuses_a_database_that_differs_and_changes_nothing(
     project: Path, change: tuple[str, str], expected: list[str]
 ) -> None:
     db = project / "app.db"
-    build(db, BY_HAND.replace(", NULL)", ")").replace(*change))
+    make_db(db, BY_HAND.replace(", NULL)", ")").replace(*change))
     before = db.read_bytes()
     code, out, err = migrate(project, "--baseline", "2")
     assert code == 1, out + err
@@ -149,7 +139,7 @@ def test_baseline_refuses_a_database_that_differs_and_changes_nothing(
 
 def test_force_adopts_a_database_that_differs_loudly(project: Path) -> None:
     db = project / "app.db"
-    build(db, BY_HAND.replace(", NULL)", ")").replace("create index patients_name", "--"))
+    make_db(db, BY_HAND.replace(", NULL)", ")").replace("create index patients_name", "--"))
     code, out, err = migrate(project, "--baseline", "2", "--force")
     assert code == 0, out + err
     assert "WARNING: --force" in err and "index patients_name on patients missing" in err, err
@@ -222,7 +212,7 @@ def test_status_detect_says_which_pending_migrations_look_applied(by_hand: Path)
 
 
 def test_status_detect_on_a_database_that_matches_nothing(project: Path) -> None:
-    build(project / "app.db", "create table other (x);")
+    make_db(project / "app.db", "create table other (x);")
     code, out, err = migrate(project, "--status", "--detect")
     assert code == 0, out + err
     assert "no pending migration looks applied" in out, out
@@ -234,7 +224,7 @@ def test_detect_does_not_guess_about_a_data_migration(project: Path) -> None:
     fill = project / "schema/migrations/data/0004_fill_notes.sql"
     fill.parent.mkdir()
     fill.write_text("UPDATE visits SET note = '' WHERE note IS NULL;\n", encoding="utf-8")
-    build(project / "app.db", BY_HAND.replace("at text)", "at text, note text)"))
+    make_db(project / "app.db", BY_HAND.replace("at text)", "at text, note text)"))
     code, out, err = migrate(project, "--status", "--detect")
     assert code == 0, out + err
     assert "0001..0003 look applied" in out and "--baseline 3," in out, out

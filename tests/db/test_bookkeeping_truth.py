@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_module
-from tests.db.test_runner import MIGRATIONS, dump, query, tree, versions
+from tests.conftest import MIGRATIONS, dump, make_db, query, run_module, tree, versions
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 
@@ -153,10 +152,7 @@ CREATE TRIGGER vitals_audit AFTER INSERT ON vitals
 
 
 def legacy_db(path: Path, script: str = LEGACY) -> Path:
-    conn = sqlite3.connect(path)
-    conn.executescript(script)
-    conn.close()
-    return path
+    return make_db(path, script)
 
 
 def schema_objects(db: Path) -> dict[str, str]:

@@ -21,8 +21,7 @@ import pytest
 
 from ci.db import bookkeeping
 from ci.migrate import main
-from tests.conftest import REPO
-from tests.db.test_runner import MIGRATIONS, query, tree
+from tests.conftest import MIGRATIONS, REPO, query, tree
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 ROWS = 200

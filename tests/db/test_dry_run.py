@@ -25,8 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ci.migrate import main
-from tests.app.test_example import load_sample
-from tests.conftest import REPO, WriteTree, run_module
+from tests.conftest import REPO, WriteTree, load_sample, run_module
 
 EXAMPLE = REPO / "schema" / "migrations"
 

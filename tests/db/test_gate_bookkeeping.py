@@ -9,30 +9,28 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ci.db.runner import MigrationFailed
-from tests.db.test_runner import MIGRATIONS, WriteTree, dump, make_runner, query, tree, versions
+from tests.conftest import (
+    MIGRATIONS,
+    WriteTree,
+    dump,
+    make_runner,
+    query,
+    run_on_tree,
+    tree,
+    versions,
+)
 
 ACCT = "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);\nINSERT INTO acct VALUES (1, 0);\n"
 LATER = "UPDATE acct SET bal = bal + 100;\n"
 
 
-def _run(module: str, root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", f"ci.{module}", "--migrations-dir", str(root / MIGRATIONS), *extra],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=root,
-    )
-
-
 def _migrate(root: Path, db: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return _run("migrate", root, "--db", str(db), "--no-backup", *extra)
+    return run_on_tree("ci.migrate", root, "--db", str(db), "--no-backup", *extra)
 
 
 def _repo(write_tree: WriteTree, under_test: str) -> Path:
@@ -79,7 +77,7 @@ def test_lost_semicolon_fails_with_sqlites_syntax_error_in_run_dry_run_and_check
         assert "0002_under_test.sql:1" in out and "syntax error" in out, out
         assert "Traceback" not in out
         assert dump(db) == before
-    checked = _run("apply_empty", root)
+    checked = run_on_tree("ci.apply_empty", root)
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "0002_under_test.sql:1" in checked.stdout and "syntax error" in checked.stdout
 
@@ -110,7 +108,7 @@ def test_lint_reports_the_lost_statement_as_the_syntax_error_it_is(
     write_tree: WriteTree,
 ) -> None:
     root = write_tree(tree({"schema/0001_acct.sql": LOST_SEMICOLON["begin"]}))
-    done = _run("lint", root)
+    done = run_on_tree("ci.lint", root)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "0001_acct.sql:1" in done.stdout
     assert 'near "CREATE": syntax error' in done.stdout, done.stdout
@@ -163,7 +161,7 @@ def test_a_migration_cannot_change_the_runners_tables(
         assert versions(db) == [("schema", 1)]
         assert query(db, "SELECT bal FROM acct") == [(0,)]
     assert query(db, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%fake%'") == [(0,)]
-    checked = _run("apply_empty", root)
+    checked = run_on_tree("ci.apply_empty", root)
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "bookkeeping table schema_version" in checked.stdout
 
@@ -290,7 +288,7 @@ def test_pragmas_that_weaken_the_database_are_refused(
     assert "0002_setting.sql:1" in out and "is refused" in out, out
     assert query(db, "SELECT count(*) FROM c") == [(0,)]
     assert versions(db) == [("schema", 1)]
-    assert _run("apply_empty", root).returncode == 1
+    assert run_on_tree("ci.apply_empty", root).returncode == 1
 
 
 def test_a_migrations_connection_settings_do_not_leak_into_the_next(

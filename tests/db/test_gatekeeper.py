@@ -8,8 +8,6 @@ Real SQLite files and real `python -m ci.*` processes; no mocks.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,16 @@ import pytest
 from ci.core.model import discover
 from ci.db import gatekeeper
 from ci.db.runner import MigrationFailed, connect
-from tests.db.test_runner import MIGRATIONS, WriteTree, dump, make_runner, query, tree, versions
+from tests.conftest import (
+    MIGRATIONS,
+    WriteTree,
+    dump,
+    make_runner,
+    query,
+    run_on_tree,
+    tree,
+    versions,
+)
 
 BASE = {
     "schema/0001_t.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n"
@@ -106,20 +113,8 @@ def test_commit_transaction_with_name_in_ci_migrate_keeps_database(
     db = tmp_path / "app.db"
     _apply_first(root, db)
     before = dump(db)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ci.migrate",
-            "--db",
-            str(db),
-            "--migrations-dir",
-            str(root / MIGRATIONS),
-            "--no-backup",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = run_on_tree(
+        "ci.migrate", root, "--db", str(db), "--no-backup", cwd=Path.cwd(), timeout=60
     )
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
@@ -280,16 +275,6 @@ def test_classify_names_what_sqlite_says() -> None:
 # --- class 7: the checks -------------------------------------------------------------------
 
 
-def _check(check: str, root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", f"ci.{check}", "--migrations-dir", str(root / MIGRATIONS), *extra],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=root,
-    )
-
-
 WRITABLE_SCHEMA_EDITS = {
     "rootpage": "UPDATE sqlite_master SET rootpage = 1 WHERE name = 't';",
     "column type": "UPDATE sqlite_master SET sql = replace(sql, 'INTEGER PRIMARY KEY', "
@@ -323,7 +308,7 @@ def test_writable_schema_edit_is_a_finding_in_every_check(
     }
     root = write_tree(tree(files))
     extra = ("--sample", str(sample_db)) if check == "apply_sample" else ()
-    done = _check(check, root, *extra)
+    done = run_on_tree(f"ci.{check}", root, *extra)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert "0002_edit.sql:2" in done.stdout
@@ -340,7 +325,7 @@ def test_temp_store_directory_is_refused_and_nothing_is_written_there(
         "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);\n",
     }
     root = write_tree(tree(files))
-    done = _check("apply_empty", root)
+    done = run_on_tree("ci.apply_empty", root)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "0001_t.sql:1" in done.stdout
     assert "temp_store_directory" in done.stdout
@@ -369,7 +354,7 @@ def test_pragmas_off_the_allow_list_are_refused_in_checks(
 ) -> None:
     files = {"schema/0001_t.sql": f"-- @no-transaction\nCREATE TABLE t (id INTEGER);\n{pragma}\n"}
     root = write_tree(tree(files))
-    done = _check("apply_empty", root)
+    done = run_on_tree("ci.apply_empty", root)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "0001_t.sql:3" in done.stdout
     assert "not allowed in a check" in done.stdout
@@ -396,7 +381,7 @@ def test_pragmas_real_migrations_use_pass_the_checks(write_tree: WriteTree) -> N
         "schema/0002_pragmas.sql": ALLOWED_IN_CHECKS,
     }
     root = write_tree(tree(files))
-    done = _check("apply_empty", root)
+    done = run_on_tree("ci.apply_empty", root)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -413,14 +398,14 @@ def test_setup_authorizer_does_not_replace_the_gatekeeper(write_tree: WriteTree)
         "else sqlite3.SQLITE_OK\n\n"
         "    conn.set_authorizer(allow)\n"
     )
-    done = _check("apply_empty", root, "--setup", "setup_mod:setup")
+    done = run_on_tree("ci.apply_empty", root, "--setup", "setup_mod:setup")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "0001_t.sql:2" in done.stdout and "writable_schema" in done.stdout
     # ... and the user's authorizer still decides what our rules allow
     (root / MIGRATIONS / "schema" / "0001_t.sql").write_text(
         "CREATE TABLE t (id INTEGER PRIMARY KEY);\nDROP TABLE t;\n"
     )
-    done = _check("apply_empty", root, "--setup", "setup_mod:setup")
+    done = run_on_tree("ci.apply_empty", root, "--setup", "setup_mod:setup")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "0001_t.sql:2" in done.stdout and "not authorized" in done.stdout
 
@@ -458,7 +443,7 @@ def test_invariant_pragma_off_the_allow_list_cannot_run_in_a_check(
         "-- invariant: keys hold\nPRAGMA foreign_key_check;\n\n"
         f"-- invariant: sneaky\nPRAGMA temp_store_directory = '{elsewhere}';\n"
     )
-    done = _check("apply_empty", root, "--invariants", str(invariants))
+    done = run_on_tree("ci.apply_empty", root, "--invariants", str(invariants))
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert "invariants.sql:5" in done.stderr and "temp_store_directory" in done.stderr

@@ -10,39 +10,23 @@ fixed seed, so a failure names a trial that reproduces.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import REPO
-from tests.db.test_runner import MIGRATIONS, query, tree
-from tests.db.test_runner_kill import (
+from tests.conftest import MIGRATIONS, WriteTree, query, tree
+from tests.db.kill_corpus import (
     BATCH_VERSION,
     ROWS,
     assert_all_or_nothing,
     assert_complete,
     corpus,
+    launch,
     wait_for_batch_rows,
 )
-
-WriteTree = Callable[[dict[str, str | bytes]], Path]
-
-
-def launch(db: Path, root: Path, *args: str) -> subprocess.Popen[str]:
-    # dozens of runs: let them share compiled bytecode (kept out of the repository)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(root.parent / "pycache")
-    command = [sys.executable, "-m", "ci.migrate", "--db", str(db)]
-    command += ["--migrations-dir", str(root / MIGRATIONS), *args]
-    return subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
 
 
 def run(db: Path, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -96,7 +80,7 @@ def open_marks(db: Path) -> int:
     return int(str(query(db, sql)[0][0]))
 
 
-# --- plain apply and @batch (the corpus of tests/test_runner_kill.py) -----------------------
+# --- plain apply and @batch (the corpus of kill_corpus.py) ---------------------------------
 
 
 def test_kill_9_during_apply_and_inside_a_batch(write_tree: WriteTree, tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ import pytest
 
 from ci.db import bookkeeping
 from ci.migrate import main
-from tests.conftest import run_module
-from tests.db.test_runner import BASE, MIGRATIONS, dump, query, seven, tree, versions
+from tests.conftest import BASE, MIGRATIONS, dump, query, run_module, seven, tree, versions
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 

@@ -13,7 +13,6 @@ Real SQLite files and real `python -m ci.migrate` processes.
 from __future__ import annotations
 
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -21,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_module
-from tests.db.test_runner import MIGRATIONS, dump, query, tree
+from tests.conftest import MIGRATIONS, dump, make_db, query, run_module, tree
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 
@@ -39,14 +37,6 @@ def migrate(root: Path, db: Path, *args: str) -> tuple[int, str]:
                       "--no-backup", *args)  # fmt: skip
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, done.stdout + done.stderr
-
-
-def execute(db: Path, script: str) -> None:
-    conn = sqlite3.connect(db)
-    try:
-        conn.executescript(script)
-    finally:
-        conn.close()
 
 
 def balance(db: Path) -> object:
@@ -68,7 +58,7 @@ def test_a_trigger_ignoring_the_runners_row_fails_the_migration_instead_of_reapp
     db = tmp_path / "app.db"
     code, output = migrate(root, db, "--target", "1")
     assert code == 0, output
-    execute(db, FREEZE)  # added by hand, as a DBA might
+    make_db(db, FREEZE)  # added by hand, as a DBA might
     for _ in range(2):
         code, output = migrate(root, db)
         assert code == 1, output
@@ -85,7 +75,7 @@ def test_a_trigger_ignoring_the_delete_fails_the_rollback(
     db = tmp_path / "app.db"
     code, output = migrate(root, db)
     assert code == 0 and balance(db) == 100, output
-    execute(db, "CREATE TRIGGER keep BEFORE DELETE ON schema_version "
+    make_db(db, "CREATE TRIGGER keep BEFORE DELETE ON schema_version "
                 "BEGIN SELECT RAISE(IGNORE); END;")  # fmt: skip
     code, output = migrate(root, db, "--rollback", "2")
     assert code == 1, output
@@ -101,7 +91,7 @@ def test_a_trigger_keeping_the_dirty_mark_open_fails_a_no_transaction_migration(
     db = tmp_path / "app.db"
     code, output = migrate(root, db, "--target", "1")
     assert code == 0, output
-    execute(db, "CREATE TRIGGER stay BEFORE UPDATE OF cleared_at ON schema_version_log "
+    make_db(db, "CREATE TRIGGER stay BEFORE UPDATE OF cleared_at ON schema_version_log "
                 "BEGIN SELECT RAISE(IGNORE); END;")  # fmt: skip
     code, output = migrate(root, db)
     assert code == 1, output
@@ -122,7 +112,7 @@ def test_a_legacy_trigger_on_schema_version_refuses_the_upgrade_before_any_chang
 ) -> None:
     root = write_tree(tree(BONUS))
     db = tmp_path / "app.db"
-    execute(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
+    make_db(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
                 "INSERT INTO acct VALUES (1, 0);"
                 "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT);"
                 + FREEZE + "INSERT INTO schema_version VALUES (1, 'init');")  # fmt: skip
@@ -140,7 +130,7 @@ def test_a_legacy_after_trigger_writing_elsewhere_is_kept(
 ) -> None:
     root = write_tree(tree(BONUS))
     db = tmp_path / "app.db"
-    execute(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
+    make_db(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
                 "INSERT INTO acct VALUES (1, 0); CREATE TABLE audit (v);"
                 "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT);"
                 "CREATE TRIGGER audited AFTER INSERT ON schema_version "
@@ -157,7 +147,7 @@ def test_a_legacy_column_rejecting_the_runners_rows_refuses_the_upgrade_before_a
 ) -> None:
     root = write_tree(tree(BONUS))
     db = tmp_path / "app.db"
-    execute(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
+    make_db(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
                 "INSERT INTO acct VALUES (1, 0);"
                 "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER "
                 "CHECK (typeof(applied_at)='integer') DEFAULT 0);"
@@ -179,7 +169,7 @@ def test_comments_with_commas_in_the_legacy_ddl_are_kept_word_for_word(
 ) -> None:
     root = write_tree(tree(BONUS))
     db = tmp_path / "app.db"
-    execute(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
+    make_db(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
                 "INSERT INTO acct VALUES (1, 0);"
                 "CREATE TABLE schema_version ( -- the version\n"
                 " version INTEGER PRIMARY KEY -- its key, for now\n"
@@ -284,7 +274,7 @@ def test_status_does_not_offer_resume_while_the_holder_runs(
     root, db = _failed_no_transaction(write_tree, tmp_path)
     pid = live_process.pid
     holder = f"other pid {pid} on {socket.gethostname()} started {_stat_start(pid)} boot {_boot()}"
-    execute(db, f"UPDATE schema_version_log SET applied_by = '{holder}' WHERE action = 'dirty'")
+    make_db(db, f"UPDATE schema_version_log SET applied_by = '{holder}' WHERE action = 'dirty'")
     code, status = migrate(root, db, "--status")
     assert code == 1, status
     line = next(x for x in status.splitlines() if x.startswith("DIRTY"))
@@ -295,7 +285,7 @@ def test_status_names_force_clean_when_the_holder_cannot_be_proven_gone(
     write_tree: WriteTree, tmp_path: Path
 ) -> None:
     root, db = _failed_no_transaction(write_tree, tmp_path)
-    execute(db, "UPDATE schema_version_log SET applied_by = 'other pid 7 on elsewhere.example' "
+    make_db(db, "UPDATE schema_version_log SET applied_by = 'other pid 7 on elsewhere.example' "
                 "WHERE action = 'dirty'")  # fmt: skip
     code, status = migrate(root, db, "--status")
     assert code == 1, status
@@ -319,7 +309,7 @@ def test_a_legacy_conflict_clause_that_would_drop_rows_refuses_the_upgrade(
 ) -> None:
     root = write_tree(tree(BONUS))
     db = tmp_path / "app.db"
-    execute(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
+    make_db(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
                 "INSERT INTO acct VALUES (1, 0);"
                 "CREATE TABLE schema_version (version INTEGER PRIMARY KEY ON CONFLICT REPLACE, "
                 f"description TEXT UNIQUE ON CONFLICT {clause});"
@@ -352,7 +342,7 @@ def test_a_baseline_over_a_legacy_table_it_cannot_upgrade_is_one_line(
 ) -> None:
     root = write_tree(tree(BONUS))
     db = tmp_path / "app.db"
-    execute(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
+    make_db(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
                 "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT);"
                 + FREEZE)  # fmt: skip
     before = dump(db)

@@ -16,8 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO, WriteTree
-from tests.db.test_runner import dump, query
+from tests.conftest import REPO, WriteTree, dump, query, run_on_tree
 
 SAFETY_NET = 120  # seconds; the runs below take about one second each
 NEVER_ENDS = (
@@ -36,14 +35,7 @@ RUNAWAY_BATCH = (
 
 
 def run(module: str, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, "--migrations-dir", str(root / "m"), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=SAFETY_NET,
-        check=False,
-    )
+    return run_on_tree(module, root, *args, migrations="m", cwd=REPO, timeout=SAFETY_NET)
 
 
 def test_apply_empty_stops_a_statement_that_never_ends(write_tree: WriteTree) -> None:

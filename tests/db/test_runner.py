@@ -1,15 +1,13 @@
 """The runner API (ci.db.runner): atomic apply, rollback, dry run, bookkeeping, dirty marks,
 batches.
 
-Real SQLite files in tmp dirs, fixture migration trees; no mocks. The helpers at the top are also
-used by the other runner test modules.
+Real SQLite files in tmp dirs, fixture migration trees; no mocks.
 """
 
 from __future__ import annotations
 
 import io
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,65 +16,18 @@ from ci.core.errors import UsageError
 from ci.core.model import InputError, discover
 from ci.db import bookkeeping
 from ci.db.runner import CannotRun, MigrationFailed, Runner, RunRefused, connect, load_setup
-
-MIGRATIONS = "schema/migrations"
-WriteTree = Callable[[dict[str, str | bytes]], Path]
-
-
-def tree(spec: dict[str, str | bytes]) -> dict[str, str | bytes]:
-    """{"schema/0001_init.sql": "..."} -> the same files under schema/migrations/."""
-    return {f"{MIGRATIONS}/{name}": text for name, text in spec.items()}
-
-
-def dump(db: Path) -> str:
-    """The database's .dump, without the append-only attempt log (a failure adds one row)."""
-    conn = sqlite3.connect(db)
-    try:
-        return "\n".join(line for line in conn.iterdump() if "schema_version_log" not in line)
-    finally:
-        conn.close()
-
-
-def query(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(db)
-    try:
-        return [tuple(row) for row in conn.execute(sql, params)]
-    finally:
-        conn.close()
-
-
-def versions(db: Path) -> list[tuple[str, int]]:
-    rows = query(db, "SELECT migration_type, version FROM schema_version ORDER BY rowid")
-    return [(str(t), int(str(v))) for t, v in rows]
-
-
-def log_actions(db: Path) -> list[tuple[str, int | None]]:
-    rows = query(db, "SELECT action, version FROM schema_version_log ORDER BY id")
-    return [(str(a), None if v is None else int(str(v))) for a, v in rows]
-
-
-def make_runner(root: Path, db: Path, **options: object) -> tuple[Runner, io.StringIO]:
-    out = io.StringIO()
-    conn = connect(db)
-    runner = Runner(conn, discover(root / MIGRATIONS), out=out, **options)  # type: ignore[arg-type]
-    return runner, out
-
-
-BASE = {
-    "schema/0001_patients.sql": "CREATE TABLE patients (id INTEGER PRIMARY KEY, mrn TEXT);\n",
-    "schema/0002_vitals.sql": (
-        "CREATE TABLE vitals (\n"
-        "  id INTEGER PRIMARY KEY,\n"
-        "  patient_id INTEGER REFERENCES patients(id),\n"
-        "  hr INTEGER\n"
-        ");\n"
-        "INSERT INTO patients (id, mrn) VALUES (1, 'MRN-1'), (2, NULL);\n"
-        "INSERT INTO vitals (patient_id, hr) VALUES (1, 60), (1, 61), (2, 70);\n"
-    ),
-    "rollback/0001_rollback.sql": "DROP TABLE patients;\n",
-    "rollback/0002_rollback.sql": "DROP TABLE vitals;\nDELETE FROM patients;\n",
-}
-
+from tests.conftest import (
+    BASE,
+    MIGRATIONS,
+    WriteTree,
+    dump,
+    log_actions,
+    make_runner,
+    query,
+    seven,
+    tree,
+    versions,
+)
 
 # --- apply -----------------------------------------------------------------------------------
 
@@ -382,16 +333,6 @@ def test_legacy_schema_version_is_upgraded_in_place_with_rows_kept(
 
 
 # --- rollback --------------------------------------------------------------------------------
-
-
-def seven(extra: dict[str, str] | None = None) -> dict[str, str | bytes]:
-    spec: dict[str, str | bytes] = {}
-    for n in range(1, 8):
-        spec[f"schema/{n:04d}_t{n}.sql"] = (
-            f"CREATE TABLE t{n} (x);\nINSERT INTO t{n} VALUES ({n});\n"
-        )
-        spec[f"rollback/{n:04d}_rollback.sql"] = f"DROP TABLE t{n};\n"
-    return tree(spec | (extra or {}))
 
 
 def test_rollback_to_5_on_head_7_runs_7_6_5_in_order(write_tree: WriteTree, tmp_path: Path) -> None:

@@ -14,8 +14,7 @@ import pytest
 
 from ci.core.model import discover
 from ci.db.runner import MigrationFailed, Runner, connect
-from tests.conftest import run_module
-from tests.db.test_runner import BASE, MIGRATIONS, dump, log_actions, tree, versions
+from tests.conftest import BASE, MIGRATIONS, dump, log_actions, run_module, tree, versions
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
 

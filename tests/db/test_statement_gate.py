@@ -8,25 +8,13 @@ Real SQLite files and real `python -m ci.*` processes; no mocks.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.db.test_runner import MIGRATIONS, WriteTree
+from tests.conftest import MIGRATIONS, WriteTree, run_on_tree
 
 TABLE = "CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER);\nINSERT INTO t VALUES (1, 0);\n"
-
-
-def _run(module: str, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, "--migrations-dir", str(root / MIGRATIONS), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=root,
-    )
 
 
 def _names(db: Path) -> list[str]:
@@ -60,14 +48,14 @@ def test_a_transaction_named_like_a_statement_fails_the_migration(
         {f"{MIGRATIONS}/schema/0001_t.sql": TABLE, f"{MIGRATIONS}/schema/0002_tx.sql": sql}
     )
     db = tmp_path / "db"
-    done = _run("ci.migrate", root, "--db", str(db), "--no-backup")
+    done = run_on_tree("ci.migrate", root, "--db", str(db), "--no-backup")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     output = done.stdout + done.stderr
     assert f"0002_tx.sql:{line}" in output and "a `;` is probably missing" in output, output
     if "no-transaction" not in sql:
         assert _names(db) == ["t"]  # the index of the failed migration is rolled back
-    lint = _run("ci.lint", root, "--no-sqlfluff")
+    lint = run_on_tree("ci.lint", root, "--no-sqlfluff")
     assert "MG508" in lint.stdout and "probably missing" in lint.stdout, lint.stdout
 
 
@@ -84,8 +72,8 @@ def test_a_rollback_file_with_a_transaction_named_reindex_fails(
         }
     )
     db = tmp_path / "db"
-    assert _run("ci.migrate", root, "--db", str(db), "--no-backup").returncode == 0
-    done = _run("ci.migrate", root, "--db", str(db), "--no-backup", "--rollback", "1")
+    assert run_on_tree("ci.migrate", root, "--db", str(db), "--no-backup").returncode == 0
+    done = run_on_tree("ci.migrate", root, "--db", str(db), "--no-backup", "--rollback", "1")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "0002_rollback.sql:1" in done.stdout + done.stderr
 
@@ -100,7 +88,7 @@ def test_a_quoted_or_ordinary_transaction_name_is_still_ignored(
             "COMMIT TRANSACTION tx;\n",
         }
     )
-    done = _run("ci.migrate", root, "--db", str(tmp_path / "db"), "--no-backup")
+    done = run_on_tree("ci.migrate", root, "--db", str(tmp_path / "db"), "--no-backup")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ignored" in done.stdout + done.stderr
 
@@ -124,7 +112,7 @@ def test_max_page_count_does_not_carry_into_the_next_migration(
         }
     )
     db = tmp_path / "db"
-    done = _run("ci.migrate", root, "--db", str(db), "--no-backup")
+    done = run_on_tree("ci.migrate", root, "--db", str(db), "--no-backup")
     assert done.returncode == 0, done.stdout + done.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (2991,)
@@ -156,7 +144,7 @@ def test_a_check_runs_a_read_of_schema_version_columns(write_tree: WriteTree) ->
             "SELECT name FROM pragma_table_list WHERE name = 'schema_version';\n",
         }
     )
-    done = _run("ci.apply_empty", root)
+    done = run_on_tree("ci.apply_empty", root)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -169,7 +157,7 @@ def test_hard_heap_limit_is_refused(write_tree: WriteTree, tmp_path: Path) -> No
             "PRAGMA hard_heap_limit = 100000;\n",
         }
     )
-    done = _run("ci.migrate", root, "--db", str(tmp_path / "db"), "--no-backup")
+    done = run_on_tree("ci.migrate", root, "--db", str(tmp_path / "db"), "--no-backup")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "0002_heap.sql:2" in done.stdout + done.stderr and "hard_heap_limit" in done.stdout
 
@@ -186,6 +174,6 @@ def test_a_check_still_refuses_a_real_write_of_the_schema_table(write_tree: Writ
             "UPDATE sqlite_master SET sql = sql || ' ' WHERE name = 't';\n",
         }
     )
-    done = _run("ci.apply_empty", root, "--setup", "schema_setup:setup")
+    done = run_on_tree("ci.apply_empty", root, "--setup", "schema_setup:setup")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "0002_edit.sql:2" in done.stdout and "writing sqlite_master" in done.stdout, done.stdout

@@ -7,13 +7,11 @@ Real SQLite files and real `python -m ci.*` processes; no mocks.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.db.test_runner import MIGRATIONS, WriteTree
+from tests.conftest import MIGRATIONS, WriteTree, run_on_tree
 
 ACCOUNTS = (
     "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);\nINSERT INTO acct VALUES (1, 0);\n"
@@ -46,16 +44,6 @@ def _tree(write_tree: WriteTree, leftover: str) -> Path:
     )
 
 
-def _run(module: str, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, "--migrations-dir", str(root / MIGRATIONS), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=root,
-    )
-
-
 def _balance(db: Path) -> int:
     with sqlite3.connect(db) as conn:
         (bal,) = conn.execute("SELECT bal FROM acct WHERE id = 1").fetchone()
@@ -69,10 +57,10 @@ def test_one_run_changes_what_separate_runs_change(
 ) -> None:
     root = _tree(write_tree, directive + leftover)
     one, two = tmp_path / "one.db", tmp_path / "two.db"
-    done = _run("ci.migrate", root, "--db", str(one), "--no-backup")
+    done = run_on_tree("ci.migrate", root, "--db", str(one), "--no-backup")
     assert done.returncode == 0, done.stdout + done.stderr
-    first = _run("ci.migrate", root, "--db", str(two), "--no-backup", "--target", "2")
-    second = _run("ci.migrate", root, "--db", str(two), "--no-backup")
+    first = run_on_tree("ci.migrate", root, "--db", str(two), "--no-backup", "--target", "2")
+    second = run_on_tree("ci.migrate", root, "--db", str(two), "--no-backup")
     assert first.returncode == 0 and second.returncode == 0, second.stdout + second.stderr
     assert _balance(two) == 100
     assert _balance(one) == 100
@@ -84,7 +72,7 @@ def test_a_failed_migration_leaves_no_temporary_objects(
     """A @no-transaction file that fails after creating a temp table: whatever the same
     connection runs next must not see it."""
     from ci.db.runner import MigrationFailed
-    from tests.db.test_runner import make_runner
+    from tests.conftest import make_runner
 
     root = write_tree(
         {
@@ -105,7 +93,7 @@ def test_apply_empty_sees_what_the_runner_does(write_tree: WriteTree) -> None:
     root = _tree(write_tree, LEFTOVERS["temp table shadowing acct"])
     invariants = root / "invariants.sql"
     invariants.write_text("-- invariant: credited\nSELECT id FROM acct WHERE bal <> 100;\n")
-    done = _run("ci.apply_empty", root, "--invariants", str(invariants))
+    done = run_on_tree("ci.apply_empty", root, "--invariants", str(invariants))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -114,7 +102,7 @@ def test_temporary_objects_made_before_a_migration_are_kept(
 ) -> None:
     """Only what the migration created is dropped: a --setup's (or the caller's) own temp
     objects stay."""
-    from tests.db.test_runner import make_runner
+    from tests.conftest import make_runner
 
     root = _tree(write_tree, LEFTOVERS["temp trigger on acct"])
     runner, _ = make_runner(root, tmp_path / "db")

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_e2e_push import Consumer, commit, consumer, hook_rev, migration, output, run
-
-__all__ = ["consumer", "hook_rev"]  # the fixtures this module uses, imported from there
+from tests.conftest import output, run_with_hooks
+from tests.e2e.conftest import Consumer, commit, migration
 
 CUSTOM = "db/migrations"
 # what 0001 (the consumer's) and 0002 create, typed by hand, plus a table of the application's
@@ -34,7 +33,9 @@ def sqlite3_shell(db: Path, sql: str) -> None:
 
 
 def migrate(work: Path, db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run(work, sys.executable, "-m", "ci.migrate", "--db", str(db), "--no-backup", *args)
+    return run_with_hooks(
+        work, sys.executable, "-m", "ci.migrate", "--db", str(db), "--no-backup", *args
+    )
 
 
 @pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 shell")
@@ -85,5 +86,5 @@ def test_baseline_adopts_a_hand_built_database_and_refuses_one_that_differs(
     assert done.returncode == 0, output(done)
     assert f"applied 0003      schema {CUSTOM}/schema/0003_visit_at.sql" in done.stdout, done.stdout
     assert "applied 0001" not in done.stdout and "applied 0002" not in done.stdout
-    done = run(work, sys.executable, "-m", "ci.checksums", "--db", str(adopted))
+    done = run_with_hooks(work, sys.executable, "-m", "ci.checksums", "--db", str(adopted))
     assert done.returncode == 0, output(done)

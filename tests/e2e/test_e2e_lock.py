@@ -13,19 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, git
-
-M = "schema/migrations"
-LOCK = "schema/migrations.lock"
-INIT = f"{M}/schema/0001_init.sql"
-TIMEOUT = 600  # the first run installs the hook environment (pip, sqlfluff)
-HOOK_IDS = (
-    "migration-numbering",
-    "migration-checksums",
-    "migration-lint",
-    "migration-lock-update",
-    "migration-lock-rehash",
+from tests.conftest import (
+    HOOK_TIMEOUT,
+    LOCK,
+    REPO,
+    M,
+    clone_of_bare_remote,
+    git,
+    output,
+    pre_commit_config,
+    write,
 )
+from tests.e2e.conftest import COMMIT_HOOKS
+
+INIT = f"{M}/schema/0001_init.sql"
+HOOK_IDS = (*COMMIT_HOOKS, "migration-lock-update", "migration-lock-rehash")
 
 
 def shell(cwd: Path, line: str) -> subprocess.CompletedProcess[str]:
@@ -38,20 +40,9 @@ def shell(cwd: Path, line: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         check=False,
-        timeout=TIMEOUT,
+        timeout=HOOK_TIMEOUT,
         env={**env, "PATH": path, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
     )
-
-
-def output(done: subprocess.CompletedProcess[str]) -> str:
-    return done.stdout + done.stderr
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
 
 
 def fix_for(done: subprocess.CompletedProcess[str], code: str) -> str:
@@ -65,22 +56,14 @@ def fix_for(done: subprocess.CompletedProcess[str], code: str) -> str:
 
 
 @pytest.fixture
-def team_repo(tmp_path: Path) -> Path:
+def team_repo(tmp_path: Path, hook_rev: str) -> Path:
     """A clone of a bare remote whose main has one migration and the lock, made with the
     manual lock hook itself; the commit-time hooks are installed."""
-    remote, work = tmp_path / "remote.git", tmp_path / "work"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    git(tmp_path, "init", "-q", "-b", "main", str(work))
-    git(work, "config", "commit.gpgsign", "false")
-    git(work, "remote", "add", "origin", str(remote))
-    hooks = "".join(f"      - id: {hook_id}\n" for hook_id in HOOK_IDS)
-    rev = git(REPO, "rev-parse", "HEAD").strip()
+    work = clone_of_bare_remote(tmp_path)
     write(
         work,
         {
-            ".pre-commit-config.yaml": (
-                f"repos:\n  - repo: {REPO}\n    rev: {rev}\n    hooks:\n{hooks}"
-            ),
+            ".pre-commit-config.yaml": pre_commit_config(hook_rev, HOOK_IDS),
             INIT: "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT);\n",
             f"{M}/rollback/0001_rollback.sql": "DROP TABLE patients;\n",
         },
@@ -147,7 +130,7 @@ def test_every_lock_fix_is_a_pre_commit_command_that_works(team_repo: Path) -> N
     assert (work / LOCK).read_bytes() == lock_before
 
 
-def test_the_lint_hook_gives_one_verdict_for_many_files(git_repo: Path) -> None:
+def test_the_lint_hook_gives_one_verdict_for_many_files(git_repo: Path, hook_rev: str) -> None:
     """pre-commit splits a hook's files over several processes unless it is require_serial;
     each lint process printed its own summary ("FAILED lint" and "OK lint" for one commit)."""
     files = {
@@ -156,10 +139,9 @@ def test_the_lint_hook_gives_one_verdict_for_many_files(git_repo: Path) -> None:
     files[f"{M}/schema/0003_t3.sql"] = "CREATE TABLE t3 (a INTEGER;\n"  # a syntax error
     write(git_repo, files)
     git(git_repo, "add", "-A")
-    rev = git(REPO, "rev-parse", "HEAD").strip()
     done = shell(
         git_repo,
-        f"pre-commit try-repo {REPO} migration-lint --ref {rev} --files {' '.join(files)}",
+        f"pre-commit try-repo {REPO} migration-lint --ref {hook_rev} --files {' '.join(files)}",
     )
     assert done.returncode == 1, output(done)
     verdicts = [line for line in output(done).splitlines() if line.startswith(("OK", "FAILED"))]

@@ -2,7 +2,7 @@
 number, is compared with main at pre-push (not with its own previous push).
 
 The newcomer's scenario, in a consumer repository with a bare remote and the hooks installed
-by `pre-commit install` (fixtures of test_e2e_push): `feature` pushed 0002 and 0003, then main
+by `pre-commit install` (tests/e2e/conftest.py): `feature` pushed 0002 and 0003, then main
 got a different 0002. After `git merge origin/main` (or `git rebase origin/main`) and renaming
 the branch's own 0002 to 0004, the push goes through; without the rename it is refused, naming
 the branch's file, never main's.
@@ -13,20 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.conftest import git
-from tests.e2e.test_e2e_push import (
-    Consumer,
-    commit,
-    consumer,
-    hook_rev,
-    on_remote,
-    output,
-    push,
-    run,
-    write,
-)
-
-__all__ = ["consumer", "hook_rev"]  # the fixtures
+from tests.conftest import git, output, run_with_hooks, write
+from tests.e2e.conftest import Consumer, commit, on_remote, push
 
 D = "db/migrations"
 LOCK = "db/migrations.lock"
@@ -74,7 +62,7 @@ def take_mains_lock_and_rollback(work: Path) -> None:
 def renumber_ours(work: Path) -> None:
     git(work, "mv", OURS, f"{D}/schema/0004_add_users_name.sql")
     write(work, {f"{D}/rollback/0004_rollback.sql": "DROP TABLE user_names;\n"})
-    done = run(work, sys.executable, "-m", "ci.checksums", "--update")
+    done = run_with_hooks(work, sys.executable, "-m", "ci.checksums", "--update")
     assert done.returncode == 0, output(done)
     git(work, "add", "-A")
 
@@ -88,26 +76,26 @@ def assert_pushed(work: Path, *args: str) -> None:
 
 def test_merge_main_renumber_and_push(consumer: Consumer) -> None:
     work = both_took_0002(consumer)
-    merging = run(work, "git", "merge", "-q", "--no-edit", "origin/main")
+    merging = run_with_hooks(work, "git", "merge", "-q", "--no-edit", "origin/main")
     assert merging.returncode != 0 and LOCK in output(merging)  # the lock conflicts, as designed
     take_mains_lock_and_rollback(work)
     renumber_ours(work)
     # in the middle of the merge: main's 0002 is main's, not new work of this branch
     for base in ("main", "origin/main"):
-        done = run(work, sys.executable, "-m", "ci.numbering", "--base-ref", base)
+        done = run_with_hooks(work, sys.executable, "-m", "ci.numbering", "--base-ref", base)
         assert done.returncode == 0, output(done)
-    done = run(work, "git", "commit", "-q", "--no-edit")  # the commit hooks run
+    done = run_with_hooks(work, "git", "commit", "-q", "--no-edit")  # the commit hooks run
     assert done.returncode == 0, output(done)
     assert_pushed(work)
 
 
 def test_rebase_on_main_renumber_and_force_push(consumer: Consumer) -> None:
     work = both_took_0002(consumer)
-    rebasing = run(work, "git", "rebase", "origin/main")
+    rebasing = run_with_hooks(work, "git", "rebase", "origin/main")
     assert rebasing.returncode != 0, output(rebasing)
     take_mains_lock_and_rollback(work)
     renumber_ours(work)
-    done = run(work, "git", "-c", "core.editor=true", "rebase", "--continue")
+    done = run_with_hooks(work, "git", "-c", "core.editor=true", "rebase", "--continue")
     assert done.returncode == 0, output(done)
     assert_pushed(work, "--force-with-lease")
 
@@ -116,7 +104,7 @@ def test_a_number_left_clashing_after_the_merge_is_refused_naming_the_branchs_fi
     consumer: Consumer,
 ) -> None:
     work = both_took_0002(consumer)
-    run(work, "git", "merge", "-q", "--no-edit", "origin/main")
+    run_with_hooks(work, "git", "merge", "-q", "--no-edit", "origin/main")
     take_mains_lock_and_rollback(work)  # not renumbered (--update would refuse the number)
     git(work, "add", "-A")
     git(work, "commit", "-q", "--no-edit", "--no-verify")

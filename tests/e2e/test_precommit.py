@@ -7,34 +7,15 @@ the working tree for every call. So the hooks tested are the committed ones, as 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import REPO, git
-
-M = "schema/migrations"
-TIMEOUT = 600  # the first call installs the hook environment (pip, sqlfluff)
-
-
-@pytest.fixture(scope="module")
-def head() -> str:
-    return git(REPO, "rev-parse", "HEAD").strip()
+from tests.conftest import REPO, M, git, output, run_in, run_with_hooks
 
 
 def pre_commit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pre_commit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=TIMEOUT,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-    )
+    return run_with_hooks(cwd, sys.executable, "-m", "pre_commit", *args)
 
 
 def write(root: Path, relative: str, text: str) -> None:
@@ -44,15 +25,8 @@ def write(root: Path, relative: str, text: str) -> None:
 
 
 def update_lock(root: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "ci.checksums", "--update"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_in(root, "ci.checksums", "--update")
+    assert done.returncode == 0, output(done)
 
 
 def test_manifest_is_valid() -> None:
@@ -60,7 +34,7 @@ def test_manifest_is_valid() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_hooks_pass_a_clean_change_and_catch_reuse_and_edits(git_repo: Path, head: str) -> None:
+def test_hooks_pass_a_clean_change_and_catch_reuse_and_edits(git_repo: Path, hook_rev: str) -> None:
     write(git_repo, f"{M}/schema/0001_init.sql", "CREATE TABLE patients (id INTEGER, name TEXT);\n")
     write(git_repo, f"{M}/rollback/0001_rollback.sql", "DROP TABLE patients;\n")
     write(
@@ -82,7 +56,7 @@ def test_hooks_pass_a_clean_change_and_catch_reuse_and_edits(git_repo: Path, hea
     write(git_repo, f"{M}/rollback/0002_rollback.sql", "DROP INDEX patients_name;\n")
     update_lock(git_repo)
     git(git_repo, "add", "-A")
-    done = pre_commit(git_repo, "try-repo", str(REPO), "--ref", head, "--hook-stage", "manual")
+    done = pre_commit(git_repo, "try-repo", str(REPO), "--ref", hook_rev, "--hook-stage", "manual")
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     passed = [line.split(".")[0] for line in output.splitlines() if line.endswith("Passed")]
@@ -93,7 +67,7 @@ def test_hooks_pass_a_clean_change_and_catch_reuse_and_edits(git_repo: Path, hea
     write(git_repo, f"{M}/schema/0002_vitals.sql", "CREATE TABLE vitals (id INTEGER);\n")
     write(git_repo, f"{M}/schema/0001_init.sql", "CREATE TABLE patients (id INTEGER, nm TEXT);\n")
     git(git_repo, "add", "-A")
-    done = pre_commit(git_repo, "try-repo", str(REPO), "--ref", head)  # stage pre-commit
+    done = pre_commit(git_repo, "try-repo", str(REPO), "--ref", hook_rev)  # stage pre-commit
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     assert f"{M}/schema/0002_vitals.sql: MG101 number 0002 is used twice" in output

@@ -1,0 +1,216 @@
+"""ci.app.cli: what every check's `main` shares, called as the checks call it: the option types,
+the common parser, `parse` over the config file, `run_check`'s exit codes and one-line errors,
+`collecting` for `python -m ci`, and `run_program` for a reader that leaves early.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ci.app.cli import (
+    check_parser,
+    collecting,
+    migration_number,
+    parse,
+    run_check,
+    seconds,
+    whole_number,
+)
+from ci.core.errors import UsageError
+from ci.core.findings import Case, Finding, Report
+from tests.conftest import REPO
+
+PASSED = Report("numbering", [Case("all numbered", "numbering")])
+FAILED = Report(
+    "numbering",
+    [Case("MG101", "numbering", findings=[Finding("numbering", "MG101", "a.sql", 1, "twice")])],
+)
+
+
+def raising(error: BaseException) -> Callable[[argparse.Namespace], Report]:
+    """A check's work that fails with `error`."""
+
+    def work(args: argparse.Namespace) -> Report:
+        raise error
+
+    return work
+
+
+def test_seconds_are_numbers_not_below_zero() -> None:
+    assert seconds("0") == 0.0 and seconds("2.5") == 2.5 and seconds("1e1") == 10.0
+    for bad in ("-1", "nan", "soon", "\u0663"):  # U+0663: Arabic-Indic three, not ASCII
+        with pytest.raises(argparse.ArgumentTypeError, match="expected seconds"):
+            seconds(bad)
+
+
+def test_whole_numbers_have_a_minimum_and_ascii_digits() -> None:
+    jobs = whole_number("jobs", 1)
+    assert jobs("4") == 4 and jobs("1_000") == 1000
+    with pytest.raises(argparse.ArgumentTypeError, match="expected jobs >= 1, got '0'"):
+        jobs("0")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a number of jobs, got 'x'"):
+        jobs("x")
+    with pytest.raises(argparse.ArgumentTypeError):
+        jobs("\u0663")
+
+
+def test_migration_numbers_are_digits_only() -> None:
+    assert migration_number("0007") == 7
+    for bad in ("-1", "+3", "1_0", "\u0663", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected a migration number"):
+            migration_number(bad)
+
+
+def test_the_common_options_and_their_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no migration-guard.yaml here
+    args = parse(check_parser("numbering", "doc"), [])
+    assert (args.files, args.migrations_dir, args.config, args.junit, args.format) == (
+        [],
+        Path("schema/migrations"),
+        None,
+        None,
+        None,
+    )
+    assert args.set_in_config == {}
+
+
+def test_an_argument_error_is_one_line_and_a_hint_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        parse(check_parser("numbering", None), ["--migrations", "m"])  # never guessed
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        "python -m ci.numbering: error: unrecognized arguments: --migrations\n"
+        "  (the options: python -m ci.numbering --help)\n"
+    )
+
+
+def test_config_values_are_defaults_the_command_line_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "migration-guard.yaml").write_text("migrations_dir: db/m\nformat: github\n")
+    args = parse(check_parser("numbering", None), ["--format", "text"])
+    assert (args.migrations_dir, args.format) == (Path("db/m"), "text")
+    assert args.set_in_config == {"migrations_dir": "migration-guard.yaml: migrations_dir"}
+
+
+def test_a_bad_config_file_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "migration-guard.yaml").write_text("no_such_key: 1\n")
+    with pytest.raises(SystemExit) as stopped:
+        parse(check_parser("numbering", None), [])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m ci.numbering: ") and "no_such_key" in err
+    assert err.count("\n") == 1
+
+
+def args_for(tmp_path: Path, *argv: str) -> argparse.Namespace:
+    return check_parser("numbering", None).parse_args(
+        ["--migrations-dir", str(tmp_path / "m"), *argv]
+    )
+
+
+def test_run_check_prints_the_report_and_exits_with_its_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_check("numbering", args_for(tmp_path), lambda args: PASSED) == 0
+    assert "OK numbering: 1 passed" in capsys.readouterr().out
+    assert run_check("numbering", args_for(tmp_path), lambda args: FAILED) == 1
+    assert "a.sql:1: MG101 twice" in capsys.readouterr().out
+
+
+def test_files_outside_the_migrations_skip_the_work(tmp_path: Path) -> None:
+    args = args_for(tmp_path, str(tmp_path / "README.md"))
+    assert run_check("numbering", args, raising(AssertionError("ran"))) == 0
+
+
+def test_a_user_error_is_one_line_exit_2_and_an_error_case_in_junit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junit = tmp_path / "junit.xml"
+    refused = raising(UsageError("m: migrations directory not found"))
+    assert run_check("numbering", args_for(tmp_path, "--junit", str(junit)), refused) == 2
+    assert capsys.readouterr().err == "numbering: m: migrations directory not found\n"
+    report = junit.read_text()
+    assert "numbering could not run" in report and "<error" in report
+
+
+def test_a_sqlite_error_names_the_database_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged = raising(sqlite3.DatabaseError("database disk image is malformed"))
+    assert run_check("numbering", args_for(tmp_path), damaged) == 2
+    err = capsys.readouterr().err
+    assert err == f"numbering: {tmp_path / 'm'}: SQLite error: database disk image is malformed\n"
+
+
+def test_a_crash_keeps_its_traceback_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junit = tmp_path / "junit.xml"
+    crash = raising(ZeroDivisionError("oops"))
+    assert run_check("numbering", args_for(tmp_path, "--junit", str(junit)), crash) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" in captured.err and "ZeroDivisionError: oops" in captured.err
+    assert "internal error: ZeroDivisionError: oops" in junit.read_text()  # an <error> case
+
+
+def test_ctrl_c_is_one_line_and_exit_130(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_check("numbering", args_for(tmp_path), raising(KeyboardInterrupt())) == 130
+    assert capsys.readouterr().err == "numbering: interrupted\n"
+
+
+def test_collecting_hands_reports_over_instead_of_printing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with collecting() as collector:
+        assert run_check("numbering", args_for(tmp_path), lambda args: FAILED) == 1
+        refused = raising(UsageError("bad input"))
+        assert run_check("lint", args_for(tmp_path), refused) == 2
+        assert run_check("checksums", args_for(tmp_path, "README.md"), refused) == 0
+    assert capsys.readouterr() == ("", "")  # said once at the end by python -m ci, not here
+    assert [r.check for r in collector.reports] == ["numbering", "lint", "checksums"]
+    assert collector.reports[0] is FAILED
+    assert collector.reports[1].cases[0].error == "bad input"
+    assert collector.reports[2].cases[0].skipped == "no migration changed"
+    assert collector.errors == [("lint", "bad input")]
+    with pytest.raises(KeyboardInterrupt), collecting():  # stops every check, not just one
+        run_check("numbering", args_for(tmp_path), raising(KeyboardInterrupt()))
+
+
+def test_a_reader_that_leaves_early_is_no_error() -> None:
+    program = (
+        "from ci.app.cli import run_program\n"
+        "def main():\n"
+        "    for n in range(100_000):\n"
+        "        print('line', n)\n"
+        "    return 3\n"
+        "raise SystemExit(run_program(main))\n"
+    )
+    done = subprocess.run(
+        ["bash", "-c", f'"{sys.executable}" -c "$PROGRAM" | head -1; exit "${{PIPESTATUS[0]}}"'],
+        cwd=REPO,
+        env={"PROGRAM": program, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (3, "line 0\n", "")
