@@ -16,7 +16,13 @@ from functools import partial
 from ci.core.model import Migration, SqlFile
 from ci.db import bookkeeping
 from ci.db.bookkeeping import Entry
-from ci.db.marks import committed_before, fail_mark, open_or_reuse_mark, says_dirty_if_stopped
+from ci.db.marks import (
+    committed_before,
+    fail_mark,
+    open_or_reuse_mark,
+    record_and_clear,
+    says_dirty_if_stopped,
+)
 from ci.db.outcomes import MigrationFailed, Outcome
 from ci.db.session import Session
 from ci.db.statements import leading_foreign_keys, run_file
@@ -114,14 +120,9 @@ def apply_autocommit(
                 raise
             session.begin()
             try:
-                if not enforced:
-                    session.foreign_key_check(file)
-                seconds = time.perf_counter() - started
-                ms = int(seconds * 1000)
-                with session.own_rows(file):
-                    bookkeeping.record(conn, entry, ms=ms, rows=rows)
-                    bookkeeping.clear_mark(conn, mark.id)
-                    bookkeeping.log(conn, "apply", entry, ms=ms, rows=rows)
+                seconds = record_and_clear(
+                    session, file, entry, mark.id, started, rows, enforced=enforced
+                )
                 session.commit(file)
             except MigrationFailed as failure:
                 session.rollback_quietly()

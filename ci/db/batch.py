@@ -26,7 +26,7 @@ from ci.core.model import Migration
 from ci.core.sqltext import Statement
 from ci.db import bookkeeping
 from ci.db.bookkeeping import Entry
-from ci.db.marks import fail_mark, open_or_reuse_mark, says_dirty_if_stopped
+from ci.db.marks import fail_mark, open_or_reuse_mark, record_and_clear, says_dirty_if_stopped
 from ci.db.outcomes import MigrationFailed, Outcome, Runaway
 from ci.db.progress import Progress
 from ci.db.session import Session
@@ -95,14 +95,9 @@ def apply_batch(
                         committed = done
                         progress.update(changed)
                         continue
-                    if not enforced:
-                        session.foreign_key_check(file)
-                    seconds = time.perf_counter() - started
-                    ms = int(seconds * 1000)
-                    with session.own_rows(file):
-                        bookkeeping.record(conn, entry, ms=ms, rows=done)
-                        bookkeeping.clear_mark(conn, mark.id)
-                        bookkeeping.log(conn, "apply", entry, ms=ms, rows=done)
+                    seconds = record_and_clear(
+                        session, file, entry, mark.id, started, done, enforced=enforced
+                    )
                     session.commit(file)
                     break
                 except MigrationFailed as failure:

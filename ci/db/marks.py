@@ -9,6 +9,7 @@ ci.db.holders; what each situation tells the user is ci.db.dirty's.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -50,6 +51,30 @@ def open_or_reuse_mark(session: Session, entry: Entry, *, resume: bool = False) 
         session.rollback_quietly()
         raise
     return mark
+
+
+def record_and_clear(
+    session: Session,
+    file: SqlFile,
+    entry: Entry,
+    mark_id: int,
+    started: float,
+    rows: int,
+    *,
+    enforced: bool,
+) -> float:
+    """Inside the caller's transaction, once a marked migration's statements have all run: the
+    foreign-key check its disabled enforcement owes, then its schema_version row, the mark
+    cleared and the log line, written together. Returns the seconds since `started`."""
+    if not enforced:
+        session.foreign_key_check(file)
+    seconds = time.perf_counter() - started
+    ms = int(seconds * 1000)
+    with session.own_rows(file):
+        bookkeeping.record(session.conn, entry, ms=ms, rows=rows)
+        bookkeeping.clear_mark(session.conn, mark_id)
+        bookkeeping.log(session.conn, "apply", entry, ms=ms, rows=rows)
+    return seconds
 
 
 def refuse_unless_holder_gone(mark: DirtyMark, db: str) -> None:
