@@ -7,6 +7,7 @@ the runs of test_runner_kill.py too.
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -113,25 +114,31 @@ def assert_complete(db: Path) -> None:
 
 
 def wait_for_batch_rows(db: Path, proc: subprocess.Popen[str], rows: int) -> None:
-    """Poll (read-only) until the batch's dirty mark says `rows` are done, or the run ends."""
-    deadline = time.monotonic() + 30
-    conn: sqlite3.Connection | None = None
+    """Return with the run STOPPED (SIGSTOP) while the batch's dirty mark says at least `rows`
+    are done, or when the run has ended. Each look is taken with the run stopped, so a loaded
+    machine cannot let the whole batch slip by between two looks; the caller kills it."""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        proc.send_signal(signal.SIGSTOP)
+        if _batch_rows_done(db) >= rows:
+            return
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(0.001)
+
+
+def _batch_rows_done(db: Path) -> int:
+    """Rows done by the open dirty mark, read without waiting for a lock; -1 when none."""
     try:
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                conn = conn or sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-                row = conn.execute(
-                    "SELECT rows_affected FROM schema_version_log "
-                    "WHERE action = 'dirty' AND cleared_at IS NULL"
-                ).fetchone()
-            except sqlite3.Error:
-                row = None  # the file or the tables are not there yet
-                if conn is not None:
-                    conn.close()
-                    conn = None
-                time.sleep(0.002)
-            if row is not None and int(row[0] or 0) >= rows:
-                return
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0)
+    except sqlite3.Error:
+        return -1
+    try:
+        row = conn.execute(
+            "SELECT rows_affected FROM schema_version_log "
+            "WHERE action = 'dirty' AND cleared_at IS NULL"
+        ).fetchone()
+    except sqlite3.Error:
+        return -1  # the file or the tables are not there yet, or the run holds the lock
     finally:
-        if conn is not None:
-            conn.close()
+        conn.close()
+    return -1 if row is None else int(row[0] or 0)

@@ -199,6 +199,9 @@ def test_ctrl_c_during_a_long_statement_is_an_interrupt_not_a_runaway(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a shell's background job starts with SIGINT ignored, and Python then never installs
+        # its Ctrl-C handler: give the run the disposition a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert process.stdout is not None
