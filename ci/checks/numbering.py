@@ -151,8 +151,16 @@ def _behind_base(
         None,
         f"new migration {m.label} is numbered at or below {head}, the highest on {base.ref} "
         "(another branch took the number; git merges both files without a conflict)",
-        f"rename it to {_renamed(m, number)}{rollback}",
+        f"{_first_merge(base.ref, keeps)}rename it to {_renamed(m, number)}{rollback}",
     )
+
+
+def _first_merge(ref: str, keeps: Migration | None) -> str:
+    """Before this tree has the base ref's file of that number, a rename alone leaves a gap
+    (MG102): the base ref's migrations must come in first."""
+    if keeps is not None:
+        return ""
+    return f"bring {ref} in first (`git merge {ref}` or `git rebase {ref}`), then "
 
 
 def _duplicates(
