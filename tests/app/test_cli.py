@@ -1,6 +1,8 @@
-"""ci.app.cli: what every check's `main` shares, called as the checks call it: the option types,
-the common parser, `parse` over the config file, `run_check`'s exit codes and one-line errors,
-`collecting` for `python -m ci`, and `run_program` for a reader that leaves early.
+"""ci.app.cli: what every check's face shares, called as the faces call it: the option types
+(declared as data in ci.checks.options), the common parser, `parse` over the config file through
+the options a check declares, `run_one` and `run_check`'s exit codes and one-line errors, the
+`Collector` that `python -m ci` hands to each check, and `run_program` for a reader that leaves
+early.
 """
 
 from __future__ import annotations
@@ -14,15 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from ci.app.cli import (
-    check_parser,
-    collecting,
-    migration_number,
-    parse,
-    run_check,
-    seconds,
-    whole_number,
-)
+from ci.app import exits
+from ci.app.cli import Collector, parse, run_check, run_declared, run_one
+from ci.app.parsers import check_parser, parser_of
+from ci.checks.base import Check
+from ci.checks.options import Option, migration_number, seconds, whole_number
 from ci.core.errors import UsageError
 from ci.core.findings import Case, Finding, Report
 from tests.conftest import REPO
@@ -177,27 +175,137 @@ def test_ctrl_c_is_one_line_and_exit_130(
     assert capsys.readouterr().err == "numbering: interrupted\n"
 
 
-def test_collecting_hands_reports_over_instead_of_printing(
+def test_a_collector_is_handed_the_reports_instead_of_printing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with collecting() as collector:
-        assert run_check("numbering", args_for(tmp_path), lambda args: FAILED) == 1
-        refused = raising(UsageError("bad input"))
-        assert run_check("lint", args_for(tmp_path), refused) == 2
-        assert run_check("checksums", args_for(tmp_path, "README.md"), refused) == 0
+    collector = Collector()
+    assert run_check("numbering", args_for(tmp_path), lambda args: FAILED, collector) == 1
+    refused = raising(UsageError("bad input"))
+    assert run_check("lint", args_for(tmp_path), refused, collector) == 2
+    assert run_check("checksums", args_for(tmp_path, "README.md"), refused, collector) == 0
     assert capsys.readouterr() == ("", "")  # said once at the end by python -m ci, not here
     assert [r.check for r in collector.reports] == ["numbering", "lint", "checksums"]
     assert collector.reports[0] is FAILED
     assert collector.reports[1].cases[0].error == "bad input"
     assert collector.reports[2].cases[0].skipped == "no migration changed"
     assert collector.errors == [("lint", "bad input")]
-    with pytest.raises(KeyboardInterrupt), collecting():  # stops every check, not just one
-        run_check("numbering", args_for(tmp_path), raising(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):  # stops every check, not just one
+        run_check("numbering", args_for(tmp_path), raising(KeyboardInterrupt()), Collector())
+
+
+def test_a_collector_s_options_and_config_are_the_aggregate_run_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # python -m ci found the config file, not the check
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text("migrations_dir: db/m\nformat: github\nnumbering:\n  jobs: 3\n")
+    collector = Collector({"jobs": 5, "not_this_check_s": True}, config)
+    args = parse(parser_of(declared_check(lambda args: PASSED)), [], collector)
+    assert (args.migrations_dir, args.format, args.jobs) == (Path("db/m"), "github", 5)
+    assert not hasattr(args, "not_this_check_s")
+    assert args.set_in_config == {
+        "migrations_dir": f"{config}: migrations_dir",
+        "format": f"{config}: format",
+    }  # jobs came from the aggregate run's command line, not from the file
+    assert run_declared(declared_check(lambda args: FAILED), args, collector) == 1
+    assert collector.reports == [FAILED]
+    assert capsys.readouterr() == ("", "")
+
+
+def declared_check(
+    work: Callable[[argparse.Namespace], Report],
+    narrow: Callable[[argparse.Namespace], None] | None = None,
+) -> Check:
+    """A check as ci/checks/<check>.py declares one: its own option as data, and its work."""
+    jobs = Option("--jobs", type=whole_number("jobs", 1), default=1, help="parallel jobs")
+    return Check("numbering", "doc", (jobs,), work, narrow=narrow)
+
+
+def test_run_one_parses_the_declared_options_over_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "migration-guard.yaml").write_text("jobs: 2\nnumbering:\n  jobs: 3\n")
+    seen: list[argparse.Namespace] = []
+
+    def work(args: argparse.Namespace) -> Report:
+        seen.append(args)
+        return PASSED
+
+    assert run_one(declared_check(work), []) == exits.CLEAN
+    assert run_one(declared_check(work), ["--jobs", "4"]) == exits.CLEAN
+    (config_s, command_line_s) = seen
+    assert config_s.jobs == 3  # the check's section wins over the top level
+    assert config_s.set_in_config == {"jobs": "migration-guard.yaml: jobs"}
+    assert (command_line_s.jobs, command_line_s.set_in_config) == (4, {})
+
+
+def test_run_one_refuses_a_bad_declared_value_in_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    never = declared_check(raising(AssertionError("ran")))
+    with pytest.raises(SystemExit) as stopped:
+        run_one(never, ["--jobs", "0"])
+    assert stopped.value.code == exits.COULD_NOT_RUN
+    assert capsys.readouterr().err == (
+        "python -m ci.numbering: error: argument --jobs: expected jobs >= 1, got '0'\n"
+        "  (the options: python -m ci.numbering --help)\n"
+    )
+    (tmp_path / "migration-guard.yaml").write_text("numbering:\n  jobs: 0\n")
+    with pytest.raises(SystemExit) as stopped:
+        run_one(never, [])
+    assert stopped.value.code == exits.COULD_NOT_RUN
+    assert capsys.readouterr().err == (
+        "python -m ci.numbering: migration-guard.yaml: jobs: "
+        "invalid value 0: expected jobs >= 1, got '0'\n"
+    )
+
+
+def test_run_one_exit_codes_and_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run_one(declared_check(lambda args: PASSED), []) == exits.CLEAN == 0
+    assert "OK numbering: 1 passed" in capsys.readouterr().out
+    assert run_one(declared_check(lambda args: FAILED), []) == exits.FINDINGS == 1
+    assert "a.sql:1: MG101 twice" in capsys.readouterr().out
+    refused = declared_check(raising(UsageError("m: migrations directory not found")))
+    assert run_one(refused, []) == exits.COULD_NOT_RUN == 2
+    assert capsys.readouterr().err == "numbering: m: migrations directory not found\n"
+    interrupted = declared_check(raising(KeyboardInterrupt()))
+    assert run_one(interrupted, []) == exits.INTERRUPTED == 130
+    assert capsys.readouterr().err == "numbering: interrupted\n"
+
+
+def test_a_path_from_the_config_file_is_named_with_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "migration-guard.yaml").write_text("migrations_dir: db/m\n")
+    refused = declared_check(raising(UsageError("db/m: migrations directory not found")))
+    assert run_one(refused, []) == 2
+    assert capsys.readouterr().err == (
+        "numbering: migration-guard.yaml: migrations_dir: db/m: migrations directory not found\n"
+    )
+
+
+def test_narrow_runs_before_the_files_shortcut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    def keep_every_file(args: argparse.Namespace) -> None:
+        args.files = []  # as checksums does when the lock file is among FILES
+
+    outside = str(tmp_path / "README.md")
+    assert run_one(declared_check(lambda args: FAILED), [outside]) == 0  # skipped, not run
+    assert run_one(declared_check(lambda args: FAILED, keep_every_file), [outside]) == 1
 
 
 def test_a_reader_that_leaves_early_is_no_error() -> None:
     program = (
-        "from ci.app.cli import run_program\n"
+        "from ci.app.program import run_program\n"
         "def main():\n"
         "    for n in range(100_000):\n"
         "        print('line', n)\n"

@@ -1,6 +1,7 @@
 """ci.checks.validate: what the database checks share, called as apply_empty, apply_sample and
-rollback_roundtrip call it: options, migrations as test cases, and the validation after the last
-migration (integrity, foreign keys, version, invariants, schema snapshot).
+rollback_roundtrip call it: their options (declared as data in ci.checks.db_options), migrations
+as test cases, and the validation after the last migration (integrity, foreign keys, version,
+invariants, schema snapshot).
 
 Real SQLite files on a check's private connection (ci.db.runner.connect, durable=False); no mocks.
 """
@@ -14,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from ci.checks import options as declared
+from ci.checks.db_options import OPTIONS, Options, busy_timeout_option
 from ci.checks.validate import (
-    Options,
-    add_busy_timeout_option,
-    add_options,
     apply_case,
     catalog_cases,
     could_not_run,
@@ -75,9 +75,10 @@ def check(write_tree: WriteTree, tmp_path: Path) -> Iterator[Check]:
 
 
 def parsed(*argv: str) -> argparse.Namespace:
+    """`argv` parsed by the options a database check that reads a sample declares (as
+    apply_sample declares them: every database check's, then --busy-timeout)."""
     parser = argparse.ArgumentParser()
-    add_options(parser)
-    add_busy_timeout_option(parser)
+    declared.add_all(parser, (*OPTIONS, busy_timeout_option()))
     return parser.parse_args(argv)
 
 

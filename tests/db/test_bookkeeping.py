@@ -1,9 +1,10 @@
-"""ci.db.bookkeeping: the runner's own tables, row by row, on real SQLite files.
+"""The runner's own tables, row by row, on real SQLite files: ci.db.bookkeeping (record and
+read back, the attempt log, dirty marks) and the modules it was split into: ci.db.prepare
+(create), ci.db.tables (names and columns), ci.db.records (rows and marks), ci.db.holders (who
+holds a mark) and ci.db.values (the one-line errors for rows another tool wrote).
 
 What the runner does with them (apply, rollback, dirty marks across runs, legacy upgrades) is in
-test_runner.py and test_bookkeeping_truth.py; here each public function on its own: create,
-record and read back, the attempt log, dirty marks and who holds them, and the one-line errors
-for rows another tool wrote.
+test_runner.py and test_bookkeeping_truth.py; here each public function on its own.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from ci.core.model import InputError
-from ci.db import bookkeeping
-from ci.db.bookkeeping import DirtyMark, Entry, NotWritten, UpgradeRefused
+from ci.db import bookkeeping, holders, prepare, tables, values
+from ci.db.bookkeeping import NotWritten
+from ci.db.records import DirtyMark, Entry
+from ci.db.tables import UpgradeRefused
 
 SCHEMA_1 = Entry(1, "schema", "init", "v1:" + "a" * 64, "c" * 64)
 DATA_2 = Entry(2, "data", "fill", "v1:" + "b" * 64)
@@ -35,16 +38,16 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 @pytest.fixture
 def ready(conn: sqlite3.Connection) -> sqlite3.Connection:
-    assert bookkeeping.create_or_upgrade(conn, {}) == "created"
+    assert prepare.create_or_upgrade(conn, {}) == "created"
     return conn
 
 
 def test_tables_are_created_once(conn: sqlite3.Connection) -> None:
     assert bookkeeping.state(conn) == "missing"
-    assert bookkeeping.create_or_upgrade(conn, {}) == "created"
+    assert prepare.create_or_upgrade(conn, {}) == "created"
     assert bookkeeping.state(conn) == "current"
-    assert bookkeeping.create_or_upgrade(conn, {}) == "none"
-    assert bookkeeping.columns(conn, bookkeeping.TABLE) == list(bookkeeping.COLUMNS)
+    assert prepare.create_or_upgrade(conn, {}) == "none"
+    assert bookkeeping.columns(conn, tables.TABLE) == list(tables.COLUMNS)
 
 
 def test_an_older_schema_version_is_legacy(conn: sqlite3.Connection) -> None:
@@ -55,8 +58,8 @@ def test_an_older_schema_version_is_legacy(conn: sqlite3.Connection) -> None:
 def test_another_tools_log_table_is_refused_with_the_way_out(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE schema_version_log (id INTEGER, note TEXT)")
     with pytest.raises(UpgradeRefused, match=r"\(id, note\) exists but is not migration-guard"):
-        bookkeeping.create_or_upgrade(conn, {})
-    assert bookkeeping.columns(conn, bookkeeping.TABLE) == []  # nothing created
+        prepare.create_or_upgrade(conn, {})
+    assert bookkeeping.columns(conn, tables.TABLE) == []  # nothing created
     with pytest.raises(InputError, match=r"app\.db: table schema_version_log .* rename it"):
         bookkeeping.open_marks(conn)
 
@@ -76,7 +79,7 @@ def test_recorded_rows_read_back_main_track_first_then_seeds(ready: sqlite3.Conn
         SCHEMA_1.code_hash,
         12,
     )
-    assert first.applied_by == bookkeeping.APPLIED_BY
+    assert first.applied_by == tables.APPLIED_BY
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", str(first.applied_at))
     assert bookkeeping.applied_seeds(ready) == [Entry(1, "seed", "defaults", SEED_1.file_hash)]
 
@@ -120,8 +123,8 @@ def test_the_log_appends_attempts_with_their_ids(ready: sqlite3.Connection) -> N
         "FROM schema_version_log ORDER BY id"
     ).fetchall()
     assert rows == [
-        (first, "apply", 1, "schema", 3, None, bookkeeping.APPLIED_BY),
-        (second, "failed", 2, "data", None, "no such table: t", bookkeeping.APPLIED_BY),
+        (first, "apply", 1, "schema", 3, None, tables.APPLIED_BY),
+        (second, "failed", 2, "data", None, "no such table: t", tables.APPLIED_BY),
     ]
 
 
@@ -131,7 +134,7 @@ def test_a_dirty_mark_opens_counts_rows_and_clears(ready: sqlite3.Connection) ->
         "0002",
         "main",
         0,
-        bookkeeping.owner(),
+        holders.owner(),
     )
     bookkeeping.update_mark(ready, mark.id, rows=40)
     bookkeeping.update_mark(ready, mark.id, error="disk full")  # rows stay as they were
@@ -165,42 +168,42 @@ def free_pid() -> int:
 
 
 def test_this_process_is_its_own_marks_holder_and_may_take_it_over() -> None:
-    state, why = mark_held_by(bookkeeping.owner()).holder()
+    state, why = mark_held_by(holders.owner()).holder()
     assert (state, why) == (
-        bookkeeping.GONE,
+        holders.GONE,
         "this process holds it (an earlier run in it stopped)",
     )
 
 
 def test_a_holder_that_is_gone_or_cannot_be_told(tmp_path: Path) -> None:
-    host = bookkeeping.owner().split(" on ", 1)[1].split()[0]
+    host = holders.owner().split(" on ", 1)[1].split()[0]
     assert mark_held_by(f"tool pid {free_pid()} on {host}").holder() == (
-        bookkeeping.GONE,
+        holders.GONE,
         f"no process has pid {free_pid()}",
     )
-    assert mark_held_by("tool pid 1 on another-host").holder()[0] == bookkeeping.UNKNOWN
+    assert mark_held_by("tool pid 1 on another-host").holder()[0] == holders.UNKNOWN
     assert mark_held_by(None).holder() == (
-        bookkeeping.UNKNOWN,
+        holders.UNKNOWN,
         "the mark does not say which process holds it",
     )
     assert mark_held_by(f"pid 0 on {host}").holder() == (
-        bookkeeping.UNKNOWN,
+        holders.UNKNOWN,
         "the mark names pid 0",
     )
     # a live pid and no start time: it may be another process that got the number
-    assert mark_held_by(f"pid {os.getpid()} on {host}").holder()[0] == bookkeeping.UNKNOWN
+    assert mark_held_by(f"pid {os.getpid()} on {host}").holder()[0] == holders.UNKNOWN
 
 
-@pytest.mark.skipif(bookkeeping.process_start(1) is None, reason="no /proc here")
+@pytest.mark.skipif(holders.process_start(1) is None, reason="no /proc here")
 def test_a_holder_that_still_runs_is_alive() -> None:
-    host = bookkeeping.owner().split(" on ", 1)[1].split()[0]
-    start, boot = bookkeeping.process_start(1), bookkeeping.boot_id()
+    host = holders.owner().split(" on ", 1)[1].split()[0]
+    start, boot = holders.process_start(1), holders.boot_id()
     held = mark_held_by(f"pid 1 on {host} started {start} boot {boot}")
-    assert held.holder() == (bookkeeping.ALIVE, "pid 1 is still running")
+    assert held.holder() == (holders.ALIVE, "pid 1 is still running")
     reused = mark_held_by(f"pid 1 on {host} started {int(str(start)) + 1} boot {boot}")
-    assert reused.holder()[0] == bookkeeping.GONE  # the pid now names another process
+    assert reused.holder()[0] == holders.GONE  # the pid now names another process
     rebooted = mark_held_by(f"pid 1 on {host} started {start} boot another-boot")
-    assert rebooted.holder() == (bookkeeping.GONE, "the machine has restarted since")
+    assert rebooted.holder() == (holders.GONE, "the machine has restarted since")
 
 
 def test_holder_names_in_messages() -> None:
@@ -216,7 +219,7 @@ def test_holder_names_in_messages() -> None:
     [(7, 7), ("12", 12), (999_999_999, 999_999_999)],
 )
 def test_checked_version_takes_migration_numbers(value: object, expected: int) -> None:
-    assert bookkeeping.checked_version(value) == expected
+    assert values.checked_version(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -231,16 +234,16 @@ def test_checked_version_takes_migration_numbers(value: object, expected: int) -
 )
 def test_checked_version_refuses_in_one_line(value: object, message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)):
-        bookkeeping.checked_version(value)
+        values.checked_version(value)
 
 
 def test_check_value_names_row_column_and_types() -> None:
-    bookkeeping.check_value("0001", "file_hash", None)
-    bookkeeping.check_value("0001", "rows_affected", 3.0)
+    values.check_value("0001", "file_hash", None)
+    values.check_value("0001", "rows_affected", 3.0)
     with pytest.raises(InputError, match="schema_version row for 0001: file_hash is a BLOB, "):
-        bookkeeping.check_value("0001", "file_hash", b"\x00")
+        values.check_value("0001", "file_hash", b"\x00")
     with pytest.raises(InputError, match="rows_affected is text, expected an integer"):
-        bookkeeping.check_value("0001", "rows_affected", "three")
+        values.check_value("0001", "rows_affected", "three")
 
 
 def test_a_row_written_by_hand_is_one_line_naming_the_database(
@@ -258,15 +261,15 @@ def test_read_applied_on_a_database_without_the_table(conn: sqlite3.Connection) 
 
 
 def test_database_file_names_the_main_file(conn: sqlite3.Connection, tmp_path: Path) -> None:
-    assert bookkeeping.database_file(conn) == str(tmp_path / "app.db")
+    assert values.database_file(conn) == str(tmp_path / "app.db")
     memory = sqlite3.connect(":memory:")
     try:
-        assert bookkeeping.database_file(memory) == ":memory:"
+        assert values.database_file(memory) == ":memory:"
     finally:
         memory.close()
 
 
 def test_owner_names_this_process_as_the_pattern_reads_it() -> None:
-    match = bookkeeping.OWNER_PATTERN.search(bookkeeping.owner())
+    match = holders.OWNER_PATTERN.search(holders.owner())
     assert match is not None and int(match["pid"]) == os.getpid()
-    assert bookkeeping.owner().startswith(f"{bookkeeping.APPLIED_BY} pid ")
+    assert holders.owner().startswith(f"{tables.APPLIED_BY} pid ")

@@ -1,5 +1,6 @@
 """ci.db.health: integrity, foreign keys and invariants of a database as test cases, in the
-wording each caller gives them (the precheck, the postcheck and the database checks).
+wording each caller gives them (the precheck, the postcheck and the database checks); and
+ci.db.sqlite_checks, which finds the rows that break a CHECK constraint for the integrity case.
 
 Real SQLite files; broken rows are written with the checks switched off, as a hand edit or an
 older tool would have left them.
@@ -15,9 +16,10 @@ import pytest
 
 from ci.core.errors import UsageError
 from ci.core.findings import RUNAWAY, Case
-from ci.db import health
-from ci.db.health import CheckConstraint, Wording
+from ci.db import health, sqlite_checks
+from ci.db.health import Wording
 from ci.db.invariants import Invariant
+from ci.db.sqlite_checks import CheckConstraint
 from tests.conftest import HEALTHY, make_db
 
 WORDING = Wording("MG999", "after the migrations", "look at the rows named")
@@ -112,8 +114,8 @@ def test_failures_are_counted_up_to_the_limit(tmp_path: Path) -> None:
     db = make_db(tmp_path / "app.db", BROKEN_CHECKS)
     conn = read_only(db)
     try:
-        assert len(list(health.check_constraint_failures(conn, 1))) == 1
-        assert len(list(health.check_constraint_failures(conn, 10))) == 2
+        assert len(list(sqlite_checks.check_constraint_failures(conn, 1))) == 1
+        assert len(list(sqlite_checks.check_constraint_failures(conn, 10))) == 2
     finally:
         conn.close()
 
@@ -126,7 +128,7 @@ def test_a_without_rowid_table_names_no_rowid(tmp_path: Path) -> None:
     )
     conn = read_only(db)
     try:
-        assert list(health.check_constraint_failures(conn, 5)) == [
+        assert list(sqlite_checks.check_constraint_failures(conn, 5)) == [
             "CHECK constraint failed in k: name <> ''"
         ]
     finally:
@@ -145,7 +147,7 @@ def test_a_constraint_that_cannot_be_evaluated_is_said_not_skipped(tmp_path: Pat
         writer.close()
     conn = read_only(db)
     try:
-        failures = list(health.check_constraint_failures(conn, 5))
+        failures = list(sqlite_checks.check_constraint_failures(conn, 5))
     finally:
         conn.close()
     assert failures == ["CHECK constraints of t cannot be evaluated here: no such function: app_fn"]
@@ -167,7 +169,7 @@ def test_a_constraint_that_cannot_be_evaluated_is_said_not_skipped(tmp_path: Pat
     ],
 )
 def test_check_constraints_as_written(create: str, found: list[tuple[str | None, str]]) -> None:
-    assert health.check_constraints(create) == [CheckConstraint(n, e) for n, e in found]
+    assert sqlite_checks.check_constraints(create) == [CheckConstraint(n, e) for n, e in found]
 
 
 def test_an_invariant_that_returns_rows_is_a_finding_on_its_line(
