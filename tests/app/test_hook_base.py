@@ -173,3 +173,4 @@ def test_the_rollback_of_the_clashing_number_stays_with_mains_file(
         "rename it to 0003_ours.sql, with its own rollback file rollback/0003_rollback.sql "
         "(rollback/0002_rollback.sql undoes 0002_theirs.sql)"
     ) in done.stdout
+    assert "in first" not in done.stdout  # main is merged already
