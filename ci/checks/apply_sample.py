@@ -39,7 +39,10 @@ NAME = "apply_sample"
 
 def work(args: argparse.Namespace) -> Report:
     if args.sample is None:
-        raise UsageError("--sample PATH is required (a .sql fixture or a .db file)")
+        raise UsageError(
+            "--sample PATH is required (a .sql fixture or a .db file), or `sample:` in "
+            "migration-guard.yaml"
+        )
     return apply_sample(args.migrations_dir, args.sample, options_from(args))
 
 

@@ -272,7 +272,9 @@ def database_at(runner: Runner) -> str:
     """Where the database is now: '0003 (head 0005, seeds seed-0001..seed-0002)'."""
     rows = runner.applied()
     seeds = [r.label for r in rows if r.track == "seed"]
-    seeded = f", seeds {seeds[0]}..{seeds[-1]}" if seeds else ""
+    seeded = ""
+    if seeds:
+        seeded = f", seed {seeds[0]}" if len(seeds) == 1 else f", seeds {seeds[0]}..{seeds[-1]}"
     return f"{bookkeeping.head_version(rows):04d} (head {runner.catalog.head:04d}{seeded})"
 
 

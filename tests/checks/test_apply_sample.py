@@ -379,6 +379,7 @@ def test_a_missing_sample_and_missing_option(write_tree: WriteTree) -> None:
     assert done.returncode == 2 and "no.db: sample not found" in done.stderr
     done = run_module("ci.apply_sample", "--migrations-dir", "m", cwd=root)
     assert done.returncode == 2 and "--sample PATH is required" in done.stderr
+    assert "or `sample:` in migration-guard.yaml" in done.stderr  # how it is set under pre-commit
     assert "Traceback" not in done.stderr
 
 
