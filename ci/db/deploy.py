@@ -20,6 +20,7 @@ from ci.core.model import Catalog, Migration
 from ci.db import backup, bookkeeping
 from ci.db.connection import connect, explain
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome
+from ci.db.rollback import refuse_unsafe_rollback
 from ci.db.runner import Runner
 
 
@@ -167,6 +168,7 @@ def roll_back(runner: Runner, target: Target, version: int, *, out: TextIO, err:
     if not plan:
         print(f"nothing to roll back: no applied migration >= {version:04d}", file=out)
         return False
+    refuse_unsafe_rollback(runner.edited_problems(), runner.dirty())  # before the backup
     print(f"{target.db}: rolling back {', '.join(m.label for m in plan)}", file=out)
     runner.session.check_writable()
     maybe_backup(runner, target, out)

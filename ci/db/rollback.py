@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from ci.core.model import Catalog, Migration, SqlFile, label_of
 from ci.db import bookkeeping
-from ci.db.bookkeeping import AppliedRow, Entry
+from ci.db.bookkeeping import AppliedRow, DirtyMark, Entry
+from ci.db.dirty import dirty_message
 from ci.db.outcomes import MigrationFailed, Outcome, RunRefused
 from ci.db.plan import rollback_problems
 from ci.db.session import Session
@@ -51,6 +52,14 @@ def rollback_plan(catalog: Catalog, applied: Iterable[AppliedRow], version: int)
     if problems:
         raise RunRefused("\n".join(problems))
     return plan
+
+
+def refuse_unsafe_rollback(edited: list[str], dirty: list[DirtyMark]) -> None:
+    """A rollback runs on a database whose applied files are as applied and that has no dirty
+    mark; RunRefused naming every problem otherwise, before any change (a backup included)."""
+    problems = edited + [dirty_message(mark) for mark in dirty]
+    if problems:
+        raise RunRefused("\n".join(problems))
 
 
 def rollback_file(migration: Migration) -> SqlFile:

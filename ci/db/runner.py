@@ -36,7 +36,12 @@ from ci.db.deadline import time_limited
 from ci.db.dirty import dirty_message
 from ci.db.marks import refuse_unless_holder_gone
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome, Runaway, RunRefused
-from ci.db.rollback import rollback_file, rollback_in_transaction, rollback_plan
+from ci.db.rollback import (
+    refuse_unsafe_rollback,
+    rollback_file,
+    rollback_in_transaction,
+    rollback_plan,
+)
 from ci.db.session import Session
 from ci.db.statements import leading_word
 
@@ -244,9 +249,7 @@ class Runner:
     def rollback_to(self, version: int, *, on_outcome: OnOutcome | None = None) -> list[Outcome]:
         """Undo every applied main-track migration >= version, newest first, each atomically."""
         self.session.foreign_keys_on = None  # read once per run: the caller may have changed it
-        problems = self.edited_problems() + [dirty_message(m) for m in self.dirty()]
-        if problems:
-            raise RunRefused("\n".join(problems))
+        refuse_unsafe_rollback(self.edited_problems(), self.dirty())
         return _each(self.rollback_plan(version), self.rollback, on_outcome)
 
     # --- dry run and dirty marks ----------------------------------------------------------

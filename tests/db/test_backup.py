@@ -202,3 +202,17 @@ def test_the_backup_of_a_wal_database_opens_with_its_data(
     assert done.returncode == 0, done.stderr
     assert query(saved, "PRAGMA integrity_check") == [("ok",)]
     assert dump(saved) == before
+
+
+def test_a_refused_rollback_takes_no_backup(at_0001: tuple[Path, Path], tmp_path: Path) -> None:
+    """A rollback refused for an edited applied file changes nothing, a backup file included
+    (a forward run refuses before its backup too)."""
+    root, db = at_0001
+    applied = next((root / "schema/migrations/schema").glob("0001_*.sql"))
+    applied.write_text(applied.read_text() + "CREATE TABLE sneaked (x);\n")
+    before = dump(db)
+    done = migrate(root, db, "--rollback", "1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "edited" in done.stdout + done.stderr, done.stdout + done.stderr
+    assert not any(".bak" in name for name in entries(tmp_path)), entries(tmp_path)
+    assert dump(db) == before
