@@ -378,7 +378,10 @@ def test_long_comment_lines_are_not_lt05(
     )
     monkeypatch.chdir(strict)
     assert lint.main([]) == 1
-    assert "0002_unit.sql:2: LT05" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "0002_unit.sql:2: LT05" in out
+    # the fix named runs as written: sqlfluff's own command needs the dialect without a config
+    assert f"`sqlfluff fix --dialect sqlite {MIGRATIONS}/data/0002_unit.sql`" in out, out
 
 
 def test_worked_example_passes_lint() -> None:

@@ -145,25 +145,27 @@ def _lint_file(linter: Any, ctx: FileContext, config: Any) -> list[Finding]:
             break
         piece = _piece_at(text, bad[0].line_no, bad[0].line_pos)
         if piece is None:  # not inside a statement: report sqlfluff's own words, stop there
-            unparsable += [_finding(ctx, v) for v in shown if v.rule_code() == "PRS"]
+            unparsable += [_finding(ctx, v, config) for v in shown if v.rule_code() == "PRS"]
             break
         dialect = config.get("dialect")
         shown_bad = [v for v in shown if v.rule_code() == "PRS"][:1]
         unparsable += [_parse_finding(ctx, v, piece, dialect) for v in shown_bad]
         text = _skip_piece(text, piece)
-    findings = [_finding(ctx, v) for v in shown if v.rule_code() != "PRS"]
+    findings = [_finding(ctx, v, config) for v in shown if v.rule_code() != "PRS"]
     return unparsable + findings
 
 
-def _finding(ctx: FileContext, violation: Any) -> Finding:
+def _finding(ctx: FileContext, violation: Any, config: Any) -> Finding:
     code = violation.rule_code()
+    # the dialect named: without a .sqlfluff file, sqlfluff's own command refuses to run
+    fix = f"sqlfluff fix --dialect {config.get('dialect')} {ctx.path}"
     return Finding(
         CHECK,
         code,
         str(ctx.path),
         violation.line_no,
         f"sqlfluff: {violation.desc().rstrip('.')}",
-        f"see {code} at {SQLFLUFF_RULES_URL} (`sqlfluff fix` fixes most layout rules), "
+        f"see {code} at {SQLFLUFF_RULES_URL} (`{fix}` fixes most layout rules), "
         f"or end the line with -- noqa: {code}",
         "warning" if violation.warning else "error",
     )
