@@ -44,6 +44,9 @@ COMMAND_LINE_ONLY: dict[str, str] = {
     "write_snapshot": "rewrites the schema snapshot",
     "baseline": "records migrations as applied without running them",
     "force": "records a baseline although the database differs from the migrations",
+    # a deploy that quietly changes nothing and exits 0 is a deploy skipped
+    "dry_run": "turns every deploy into a rehearsal that changes nothing",
+    "status": "turns every deploy into a status report that changes nothing",
 }
 
 
