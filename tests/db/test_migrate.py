@@ -421,3 +421,20 @@ def test_a_batch_still_running_elsewhere_is_not_called_dirty(
     assert "database is dirty: 0003 fill" in capsys.readouterr().err
     assert migrate(root, db, "--resume", "--no-backup") == 0
     assert query(db, "SELECT count(*) FROM patients WHERE mrn IS NULL") == [(0,)]
+
+
+@pytest.mark.parametrize("name", [":memory:", "file:prod.db?mode=memory", "file:named.db"])
+def test_a_database_in_memory_or_a_uri_is_refused(
+    write_tree: Callable[[dict[str, str | bytes]], Path], name: str
+) -> None:
+    """SQLite would open these in memory or as a URI: 'OK: database at 0002' with nothing where
+    the user looks. One line, exit 2, and no file written."""
+    root = write_tree(tree(BASE))
+    before = sorted(p.name for p in root.iterdir())
+    done = run_module("ci.migrate", "--db", name, "--migrations-dir", MIGRATIONS, cwd=root)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip() == (
+        f"migrate: {name}: an in-memory database or a URI, not a database file "
+        f"(give the file's path; ./{name} for a file of that name)"
+    )
+    assert sorted(p.name for p in root.iterdir()) == before

@@ -133,6 +133,14 @@ def special_file_kind(path: Path | str) -> str | None:
 def not_a_database_file(path: Path | str) -> str | None:
     """Why `path` cannot be a database file, as `path: reason`; None for a regular file or a
     path that does not exist (whether that is fine is the caller's to say)."""
+    name = str(path)
+    if name == ":memory:" or name.startswith("file:"):
+        # SQLite would open a database in memory or read the name as a URI (another file, a
+        # mode): the run would report success and leave nothing where the user looks
+        return (
+            f"{name}: an in-memory database or a URI, not a database file "
+            f"(give the file's path; ./{name} for a file of that name)"
+        )
     try:
         kind = special_file_kind(path)
     except FileNotFoundError:
