@@ -40,12 +40,7 @@ def check_parser(check: str, description: str | None) -> argparse.ArgumentParser
         "when none is a migration",
     )
     add_migrations_dir(parser)
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help=f"config file (default: {DEFAULT_CONFIG} if present)",
-    )
+    add_config(parser)
     parser.add_argument("--junit", type=Path, default=None, help="write a JUnit XML report here")
     parser.add_argument(
         "--format",
@@ -60,10 +55,21 @@ def parser_of(check: Check) -> argparse.ArgumentParser:
     """The parser of `python -m ci.<check>`: the common options, then the check's own."""
     if check.reads_migrations:
         parser = check_parser(check.name, check.description)
-    else:
+    else:  # precheck, postcheck: a database, no migrations; the config file all the same
         parser = ArgumentParser(prog=f"python -m ci.{check.name}", description=check.description)
+        add_config(parser)
     options.add_all(parser, check.options)
     return parser
+
+
+def add_config(parser: argparse.ArgumentParser) -> None:
+    """`--config FILE`: every command that reads the config file can be pointed at another."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"config file (default: {DEFAULT_CONFIG} if present)",
+    )
 
 
 def add_migrations_dir(parser: argparse.ArgumentParser, *, default: Path | None = None) -> None:

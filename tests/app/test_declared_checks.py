@@ -42,7 +42,7 @@ def test_a_checks_parser_has_exactly_its_declared_options() -> None:
     for check in every_check().values():
         dests = {a.dest for a in parsers.parser_of(check)._actions}
         declared = {option.dest for option in check.options}
-        expected = declared | (common if check.reads_migrations else {"help"})
+        expected = declared | (common if check.reads_migrations else {"help", "config"})
         assert dests == expected, check.name
 
 

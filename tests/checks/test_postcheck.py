@@ -119,3 +119,17 @@ def test_the_config_file_is_honoured_like_every_other_check(
     assert "OK postcheck: 6 passed" in capsys.readouterr().out
     assert main(["--db", str(db), "--expect-version", "3"]) == 1
     assert "expected 0003" in capsys.readouterr().out
+
+
+def test_config_names_another_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like every command that reads the config file, postcheck can be pointed at another one
+    (a deploy's own, without CI's settings)."""
+    db = make_db(tmp_path / "app.db", HEALTHY + BOOKKEEPING)
+    (tmp_path / "migration-guard.yaml").write_text("postcheck:\n  expect_version: 3\n")
+    (tmp_path / "deploy.yaml").write_text("postcheck:\n  expect_version: 2\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--db", str(db)]) == 1
+    assert "expected 0003" in capsys.readouterr().out
+    assert main(["--db", str(db), "--config", "deploy.yaml"]) == 0, capsys.readouterr()
