@@ -75,6 +75,35 @@ def compare(
     return findings
 
 
+def _less_rehashed(
+    applied: list[Applied], lock: lockfile.Lock | None, current: Current
+) -> list[Applied]:
+    """The base ref's files, less those whose comment-only edit the lock accepts: the lock
+    entry was rehashed to the current text (`--rehash`, the rehash hook) and the statements
+    are still the base ref's. The lock comparison accepts such an edit; the base ref must too,
+    or the edit passes the commit hook and fails every push. A statement change stays MG201."""
+    if lock is None:
+        return applied
+    kept = []
+    for a in applied:
+        entry, data = lock.entries.get(a.path), current.data.get(a.path)
+        if (
+            entry is not None
+            and data is not None
+            and a.recorded != current.checksums[a.path]
+            and checksum_matches(entry.checksum, data)
+            and _same_statements(a, data)
+        ):
+            continue
+        kept.append(a)
+    return kept
+
+
+def _same_statements(a: Applied, data: bytes) -> bool:
+    text, code = text_of(data), a.fingerprint()
+    return text is not None and code is not None and code_fingerprint(text) == code
+
+
 def _find_moved(current: Current, a: Applied, recorded_paths: set[str]) -> str | None:
     for relative, data in current.data.items():
         if relative not in recorded_paths and checksum_matches(a.recorded, data):
@@ -103,9 +132,12 @@ def _edited(
     what = STATEMENTS if STATEMENTS in kinds else WHITESPACE if kinds else "content changed"
     path = current.display(relative)
     new = fixes.new_migration(location)
+    restore = _restore_from(current, relative, applied)
     hint = (
-        f"restore the applied text (e.g. git checkout HEAD -- {path}) and make the change "
-        "in a new migration" + (f" ({new})" if new else "")
+        "restore the applied text"
+        + (f" (e.g. git checkout {restore} -- {path})" if restore else "")
+        + " and make the change in a new migration"
+        + (f" ({new})" if new else "")
     )
     if what == WHITESPACE:
         hint += f"; to accept a comment-only edit: {fixes.lock_rehash(path, location)}"
@@ -117,6 +149,24 @@ def _edited(
         f"applied migration was edited ({what}; applied per {_sources(applied)})",
         hint,
     )
+
+
+def _restore_from(current: Current, relative: str, applied: list[Applied]) -> str | None:
+    """The git ref that holds the applied text: the base ref when it is a source (HEAD may
+    already hold the edit there), else HEAD when HEAD has the file and not the edited bytes;
+    None when git has no applied copy to restore (a file never committed, no repository)."""
+    ref = next((a.ref for a in applied if a.ref), None)
+    if ref is not None:
+        return ref
+    from ci.core import gitrefs  # only when a file was edited: never on a clean run
+
+    try:
+        at_head = gitrefs.list_files("HEAD", current.catalog.root).get(relative)
+    except gitrefs.RefError:
+        return None
+    if at_head is None or at_head == gitrefs.blob_id(current.data[relative]):
+        return None
+    return "HEAD"
 
 
 def _renamed(
@@ -193,7 +243,9 @@ def check(
     if db is not None:
         recorded, notes = from_database(db, current, busy_timeout=busy_timeout)
         findings += notes
-    recorded_paths = {a.path for a in recorded}
+    # a database that ran the current text says nothing about the lock: a stale entry of this
+    # branch's own migration stays MG210 (--update), as without --db
+    recorded_paths = {a.path for a in recorded if not _runs_current(a, current)}
     if update:
         update_lock(
             lock or lockfile.Lock(path, stored_sum=lockfile.body_sum([])),
@@ -220,18 +272,26 @@ def check(
             )
         )
     if base is not None:
-        sources.append(base[1])
+        sources.append(_less_rehashed(base[1], lock, current))
     if db is not None:
         sources.append(recorded)
     changes = compare(current, sources, location)
     if lock is not None:
-        stale = unmerged_findings(lock, current, unmerged, location)
+        ran = {a.path: a.source for a in recorded if a.path not in recorded_paths}
+        stale = unmerged_findings(lock, current, unmerged, location, ran=ran)
         renamed = {f.path for f in [*changes, *stale] if f.code in ("MG203", "MG210") and f.path}
         findings += lock_findings(lock, current, renamed=renamed, location=location)
         findings += stale
     findings += changes
     return Report.from_findings(
         NAME, findings, passed=f"{len(current.files)} migration files match their checksums"
+    )
+
+
+def _runs_current(a: Applied, current: Current) -> bool:
+    data = current.data.get(a.path)
+    return data is not None and (
+        a.recorded == current.checksums[a.path] or checksum_matches(a.recorded, data)
     )
 
 

@@ -37,6 +37,7 @@ class Applied(NamedTuple):
     label: str  # how to name it when the path is unknown: '0008 (add_x)'
     code: str | None = None  # code fingerprint (full or lock-length prefix) of the applied text
     old_text: str | None = None
+    ref: str | None = None  # the git ref the applied text can be restored from (base ref only)
 
     def fingerprint(self) -> str | None:
         """`code`, or the fingerprint of `old_text`: worked out only for an edited file."""
@@ -176,7 +177,10 @@ def from_base_ref(ref: str, migrations_dir: Path) -> list[Applied]:
     for relative, blob in sorted(wanted.items(), key=lambda item: lockfile.sort_key(item[0])):
         data = blobs[blob]
         # the code fingerprint comes from old_text when the file turns out edited (rarely)
-        applied.append(Applied(source, relative, checksum(data), relative, old_text=text_of(data)))
+        old_text = text_of(data)
+        applied.append(
+            Applied(source, relative, checksum(data), relative, old_text=old_text, ref=ref)
+        )
     return applied
 
 

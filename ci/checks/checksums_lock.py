@@ -67,18 +67,27 @@ def lock_findings(
 
 
 def unmerged_findings(
-    lock: lockfile.Lock, current: Current, unmerged: Unmerged, location: Sequence[str]
+    lock: lockfile.Lock,
+    current: Current,
+    unmerged: Unmerged,
+    location: Sequence[str],
+    *,
+    ran: dict[str, str] | None = None,
 ) -> list[Finding]:
-    """MG210: an out-of-date entry of this branch's own work (edited, renamed or deleted)."""
+    """MG210: an out-of-date entry of this branch's own work (edited, renamed or deleted).
+    `ran`: {path: source} of the files a `--db` ran as they are now (only the lock is stale)."""
     findings = []
     unlocked = {p: current.checksums[p] for p in current.data if p not in lock.entries}
     for relative in sorted(unmerged.paths, key=lockfile.sort_key):
         entry = lock.entries[relative]
         if relative in current.files:
             path = current.display(relative)
+            nobody = "so no database has run it and editing it is fine"
+            if ran and relative in ran:  # a --db ran it as it is: that agrees with the file
+                nobody = f"and {ran[relative]} ran its current text, so only the lock is stale"
             message = (
                 f"the lock entry is out of date: this branch's own migration changed since it "
-                f"was locked; {unmerged.where()}, so no database has run it and editing it is fine"
+                f"was locked; {unmerged.where()}, {nobody}"
             )
         else:
             moved = next((p for p, c in unlocked.items() if c == entry.checksum), None)

@@ -88,10 +88,11 @@ def lock_rehash(relative: str, location: Sequence[str] = ()) -> str:
 
 
 def new_migration(location: Sequence[str] = ()) -> str | None:
-    """`ci.new`, or None under pre-commit (a hook cannot be given a kind and a slug)."""
+    """`ci.new` with its two required arguments as placeholders (`<schema|data|seed> <slug>`),
+    or None under pre-commit (a hook cannot be given a kind and a slug)."""
     if by_pre_commit():
         return None
-    return command("new", location=location)
+    return f"{command('new', location=location)} <schema|data|seed> <slug>"
 
 
 def _hook_command(hook_id: str, *args: str) -> str:

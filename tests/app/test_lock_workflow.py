@@ -310,3 +310,51 @@ def test_console_forms_name_real_subcommands(monkeypatch: pytest.MonkeyPatch) ->
         assert words[0] == "migration-guard" and COMMANDS[words[1]] == f"ci.{module}", words
         done = run(Path.cwd(), str(CONSOLE), *words[1:])
         assert done.returncode == 0, output(done)
+
+
+# ---- with a database --------------------------------------------------------------------------
+
+
+def test_a_database_that_ran_the_current_text_leaves_a_stale_entry_mg210(clone: Path) -> None:
+    """`ci.new` locks the stub; the migration is written and applied before `--update`. The
+    database ran the file as it is, so only the lock is stale: MG210, as without --db, not an
+    MG201 whose fixes (git checkout HEAD of a file git lacks, ci.new without arguments) fail."""
+    git(clone, "checkout", "-q", "-b", "feature")
+    assert run(clone, "ci.new", "schema", "fill").returncode == 0  # the stub is in the lock
+    fill = clone / M / "schema/0002_fill.sql"
+    fill.write_text("CREATE TABLE f (a INTEGER);\n")
+    write(clone, {f"{M}/rollback/0002_rollback.sql": "DROP TABLE f;\n"})
+    done = run(clone, sys.executable, "-m", "ci.migrate", "--db", "app.db")
+    assert done.returncode == 0, output(done)
+    without_db = run(clone, "ci.checksums")
+    assert without_db.returncode == 1 and "0002_fill.sql: MG210 " in without_db.stdout
+    done = run(clone, "ci.checksums", "--db", "app.db")
+    assert done.returncode == 1, output(done)
+    assert "MG201" not in done.stdout, done.stdout
+    assert f"{M}/schema/0002_fill.sql: MG210 " in done.stdout, done.stdout
+    assert "database app.db ran its current text, so only the lock is stale" in done.stdout
+    done = shell(clone, f"{fix_of(done, 'MG210')} && python -m ci.checksums --db app.db")
+    assert done.returncode == 0, output(done)
+
+    # the database ran other text: MG201, with fixes that run (git never had this file)
+    fill.write_text("CREATE TABLE f (a INTEGER, b TEXT);\n")
+    done = run(clone, "ci.checksums", "--db", "app.db")
+    assert done.returncode == 1 and f"{M}/schema/0002_fill.sql: MG201 " in done.stdout
+    fix = fix_of(done, "MG201")
+    assert "git checkout" not in fix, fix
+    assert "(python -m ci.new <schema|data|seed> <slug>)" in fix, fix
+
+
+def test_an_edit_committed_to_head_is_restored_from_the_base_ref(clone: Path) -> None:
+    """HEAD already holds the edit (committed without the hooks): restoring from HEAD would do
+    nothing, the applied text is on the base ref."""
+    git(clone, "checkout", "-q", "-b", "feature")
+    (clone / INIT).write_text("CREATE TABLE t (b INTEGER);\n")
+    commit_all(clone, "an edit of an applied file")
+    done = run(clone, "ci.checksums", "--base-ref", "origin/main")
+    assert done.returncode == 1, output(done)
+    assert f"git checkout origin/main -- {INIT}" in fix_of(done, "MG201")
+    done = run(clone, "ci.checksums")  # the lock alone: HEAD has no applied text either
+    assert "git checkout HEAD" not in fix_of(done, "MG201")
+    done = shell(clone, f"git checkout origin/main -- {INIT} && python -m ci.checksums")
+    assert done.returncode == 0, output(done)

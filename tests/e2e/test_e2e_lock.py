@@ -130,6 +130,34 @@ def test_every_lock_fix_is_a_pre_commit_command_that_works(team_repo: Path) -> N
     assert (work / LOCK).read_bytes() == lock_before
 
 
+def test_a_rehashed_comment_edit_is_pushed_and_a_statement_edit_is_not(team_repo: Path) -> None:
+    """The pre-push hook compares with origin/main, where the applied text is: a comment-only
+    edit the lock accepted (the rehash hook) passes there too; a statement edit forced into the
+    lock does not, and its restore names origin/main (HEAD holds the edit)."""
+    work = team_repo
+    done = shell(work, "pre-commit install --hook-type pre-push")
+    assert done.returncode == 0, output(done)
+    git(work, "checkout", "-q", "-b", "feature")
+    (work / INIT).write_text(
+        "-- patients of the ward\nCREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT);\n"
+    )
+    done = shell(work, "git commit -q -am 'a comment'")
+    assert done.returncode != 0 and f"{INIT}: MG201" in output(done), output(done)
+    done = shell(work, f"{fix_for(done, 'MG201')} && git commit -q -am 'a comment'")
+    assert done.returncode == 0, output(done)
+    done = shell(work, "git push -q -u origin feature")
+    assert done.returncode == 0, output(done)
+
+    (work / INIT).write_text("CREATE TABLE patients (id INTEGER PRIMARY KEY, nm TEXT);\n")
+    done = shell(work, f"python -m ci.checksums --rehash {INIT} && git commit -q -am 'nm'")
+    assert done.returncode == 0, output(done)  # the lock was forced: the commit hook agrees
+    done = shell(work, "git push -q origin feature")
+    assert done.returncode != 0, output(done)
+    assert f"{INIT}:1: MG201 applied migration was edited (statements changed" in output(done)
+    assert f"git checkout origin/main -- {INIT}" in output(done), output(done)
+    assert "git checkout HEAD" not in output(done)
+
+
 def test_the_lint_hook_gives_one_verdict_for_many_files(git_repo: Path, hook_rev: str) -> None:
     """pre-commit splits a hook's files over several processes unless it is require_serial;
     each lint process printed its own summary ("FAILED lint" and "OK lint" for one commit)."""
