@@ -144,6 +144,11 @@ def parser_values(
     )
     if unknown and (set(unknown) & NOT_KEYS or set(unknown) - known_elsewhere()):
         raise ConfigError(f"{path}: unknown key{'s' if len(unknown) > 1 else ''} " + _bad(unknown))
+    misplaced = sorted(
+        k for k, v in config.items() if k in actions and k not in sections and isinstance(v, dict)
+    )
+    if misplaced:  # `invariants: {file: x.sql}` is not a section: never drop it unseen
+        raise ConfigError(f"{path}: {misplaced[0]}: expected a single value, got a mapping")
     raw = {k: v for k, v in config.items() if k in actions and not isinstance(v, dict)}
     section = config.get(check)
     if isinstance(section, dict):

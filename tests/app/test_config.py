@@ -110,6 +110,8 @@ def test_keys_of_other_checks_are_known_and_sections_are_per_check(
     [
         ("format: xml\n", "format: 'xml' is not one of text, github, json"),
         ("migrations_dir: [a, b]\n", "migrations_dir: expected one value, got a list"),
+        # a mapping is not a section (sections are checks): it was dropped without a word
+        ("base_ref:\n  ref: main\n", "base_ref: expected a single value, got a mapping"),
         ("migrations_dir: a\n  b: [\n", "migration-guard.yaml:2: invalid YAML"),
         ("- a\n- b\n", "expected a mapping of option: value, got list"),
         ("files: [a.sql]\n", "unknown key files"),
