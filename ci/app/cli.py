@@ -125,6 +125,7 @@ def parse(
         say(parser.prog, str(error), collector)
         raise SystemExit(exits.COULD_NOT_RUN) from None
     args = parser.parse_args(argv)
+    command_line_replaces_lists(parser, args, from_config)
     if "migrations_dir" in vars(args) and args.migrations_dir is None:
         args.migrations_dir = Path(DEFAULT_MIGRATIONS_DIR)
     args.set_in_config = {
@@ -134,6 +135,23 @@ def parse(
     }
     refuse_unsafe_junit(parser.prog, args)
     return args
+
+
+def command_line_replaces_lists(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    from_config: dict[str, tuple[Any, str]],
+) -> None:
+    """An option that collects a list (`--exclude-rules`) appends to its default, the config's
+    list; given on the command line, it replaces that list, as every other flag wins over the
+    file (and as `python -m ci` passes it on). Not given, the value IS the default object."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._AppendAction) or action.dest not in from_config:
+            continue
+        value = getattr(args, action.dest, None)
+        default = action.default
+        if isinstance(value, list) and isinstance(default, list) and value is not default:
+            setattr(args, action.dest, value[len(default) :])
 
 
 def say(check: str, message: str, collector: Collector | None = None) -> None:

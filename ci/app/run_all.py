@@ -76,6 +76,10 @@ def selected_checks(names: Sequence[str] | None, *, sample: bool) -> list[str]:
             if canonical not in CHECKS:
                 raise ValueError(f"unknown check {name!r} (known: {', '.join(CHECKS)})")
             wanted.add(canonical)
+    if not wanted:  # `--checks ,` or `--checks ''`: running nothing must not pass
+        raise ValueError(
+            f"no check named in {', '.join(map(repr, names))} (known: {', '.join(CHECKS)})"
+        )
     return [c for c in CHECKS if c in wanted]
 
 
@@ -98,7 +102,7 @@ def _run_all(argv: list[str], description: str | None) -> int:
     try:
         # an appended --checks would add to the config's list: the command line replaces it
         names = explicit.checks or args.checks
-        checks = selected_checks(names, sample=bool(getattr(args, "sample", None)))
+        checks = selected_checks(names, sample=sample_given(args, config_file))
     except ValueError as error:
         where = "" if explicit.checks else f"{config_file}: checks: "
         print(f"{parser.prog}: {where}{error}", file=sys.stderr)
@@ -123,6 +127,18 @@ def _run_all(argv: list[str], description: str | None) -> int:
     if exits.COULD_NOT_RUN in codes:
         return exits.COULD_NOT_RUN
     return exits.of_reports(collector.reports)
+
+
+def sample_given(args: argparse.Namespace, config_file: Path | None) -> bool:
+    """A sample set wherever apply_sample reads it: the command line, the config's top level
+    (both in `args`) or the config's `apply_sample:` section; then the default selection runs
+    apply_sample, else CI would pass a migration that fails on the sample."""
+    if getattr(args, "sample", None):
+        return True
+    if config_file is None:
+        return False
+    section = config.load(config_file).get("apply_sample")  # read (and checked) by parse()
+    return isinstance(section, dict) and section.get("sample") not in (None, False, "")
 
 
 def say_once(errors: Sequence[tuple[str, str]]) -> None:
@@ -249,7 +265,8 @@ def _parsed_and_run(name: str, files: list[str], collector: Collector) -> int:
     if check is None:
         print(f"{name}: check {name} is not installed in this version", file=sys.stderr)
         return exits.COULD_NOT_RUN
-    args = parse(parser_of(check), files, collector)
+    # FILES after `--`: a file named `--rehash` is a file, never an option of the check
+    args = parse(parser_of(check), ["--", *files], collector)
     return run_declared(check, args, collector)
 
 
