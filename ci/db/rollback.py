@@ -73,18 +73,28 @@ def rollback_file(migration: Migration) -> SqlFile:
 
 
 def rollback_in_transaction(
-    session: Session, migration: Migration, file: SqlFile, entry: Entry, enforced: bool
+    session: Session,
+    migration: Migration,
+    file: SqlFile,
+    entry: Entry,
+    enforced: bool,
+    planned: bool = False,
 ) -> Outcome:
     """Run the rollback file and remove the migration's row (and reset the seeds), in one
-    transaction; RunRefused, with nothing of this step changed, when another runner changed
-    the database since the plan was made (see refuse_unless_as_planned)."""
+    transaction. A step of a rollback plan (`planned`) refuses, with nothing of it changed,
+    when another runner changed the database since the plan was made (see
+    refuse_unless_as_planned); a lone rollback is 'skipped' when it is not applied."""
     conn = session.conn
     started = time.perf_counter()
     session.begin()
     try:
         # asked under the write lock, before the file runs (a rollback file may delete its
         # own schema_version row, the seed document's habit)
-        refuse_unless_as_planned(session, migration, entry)
+        if planned:
+            refuse_unless_as_planned(session, migration, entry)
+        elif not bookkeeping.is_applied(conn, entry.track, entry.version):
+            session.rollback_quietly()
+            return Outcome(migration, "skipped", 0, 0.0)
         rows = run_file(session, file, rollback=True)
         if not enforced:
             session.foreign_key_check(file)

@@ -227,7 +227,7 @@ class Runner:
         self._warn_if_slow(outcome)
         return outcome
 
-    def rollback(self, migration: Migration) -> Outcome:
+    def rollback(self, migration: Migration, *, planned: bool = False) -> Outcome:
         """Run the migration's rollback file and remove its row, in one transaction."""
         file = rollback_file(migration)
         plan.check_file(file, None)
@@ -237,7 +237,7 @@ class Runner:
         return guarded(
             self.session,
             file,
-            lambda on: rollback_in_transaction(self.session, migration, file, entry, on),
+            lambda on: rollback_in_transaction(self.session, migration, file, entry, on, planned),
         )
 
     def rollback_plan(self, version: int) -> list[Migration]:
@@ -255,7 +255,7 @@ class Runner:
         self.session.foreign_keys_on = None  # read once per run: the caller may have changed it
         refuse_unsafe_rollback(self.edited_problems(), self.dirty())
         steps = self.rollback_plan(version) if plan is None else plan
-        return _each(steps, self.rollback, on_outcome)
+        return _each(steps, lambda m: self.rollback(m, planned=True), on_outcome)
 
     # --- dry run and dirty marks ----------------------------------------------------------
 
