@@ -173,7 +173,7 @@ def roll_back(runner: Runner, target: Target, version: int, *, out: TextIO, err:
     runner.session.check_writable()
     maybe_backup(runner, target, out)
     try:
-        runner.rollback_to(version, on_outcome=printer(out))
+        runner.rollback_to(version, on_outcome=printer(out), plan=plan)
     except MigrationFailed as failure:
         print(f"migrate: {failure}", file=err)
         print(f"FAILED: that rollback was undone; database at {database_at(runner)}", file=out)
@@ -230,7 +230,11 @@ def dry_run(
         file = m.rollback if rollback is not None else m.file
         print(f"  {number}. {m.label} {m.kind:<6} {file.path if file else m.path}", file=out)
     outcomes, failure = runner.dry_run(
-        up_to, rollback_to=rollback, on_outcome=printer(out), setup=target.setup
+        up_to,
+        rollback_to=rollback,
+        rollback_plan=plan if rollback is not None else None,
+        on_outcome=printer(out),
+        setup=target.setup,
     )
     if failure is not None:
         failed = plan[len(outcomes)]

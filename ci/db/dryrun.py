@@ -13,10 +13,13 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ci.db.connection import connect, forbid_attach
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome
+
+if TYPE_CHECKING:
+    from ci.core.model import Migration
 
 # what a real run's outcome is called in a dry run
 DRY_ACTIONS = {"applied": "would apply", "rolled back": "would roll back"}
@@ -32,7 +35,9 @@ class Rehearsal(Protocol):
         self, target: int | None = None, *, resume: bool = False, on_outcome: OnOutcome | None
     ) -> list[Outcome]: ...
 
-    def rollback_to(self, version: int, *, on_outcome: OnOutcome | None) -> list[Outcome]: ...
+    def rollback_to(
+        self, version: int, *, on_outcome: OnOutcome | None, plan: list[Migration] | None
+    ) -> list[Outcome]: ...
 
 
 def rehearse(
@@ -42,6 +47,7 @@ def rehearse(
     *,
     target: int | None,
     rollback_to: int | None,
+    rollback_plan: list[Migration] | None = None,
     on_outcome: OnOutcome | None,
     setup: str | None,
     timeout: float,
@@ -68,7 +74,7 @@ def rehearse(
             runner = twin(copied)
             try:
                 if rollback_to is not None:
-                    runner.rollback_to(rollback_to, on_outcome=seen)
+                    runner.rollback_to(rollback_to, on_outcome=seen, plan=rollback_plan)
                 else:
                     runner.migrate(target, on_outcome=seen)
             except MigrationFailed as failure:

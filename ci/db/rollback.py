@@ -73,17 +73,26 @@ def rollback_file(migration: Migration) -> SqlFile:
 
 
 def rollback_in_transaction(
-    session: Session, migration: Migration, file: SqlFile, entry: Entry, enforced: bool
+    session: Session,
+    migration: Migration,
+    file: SqlFile,
+    entry: Entry,
+    enforced: bool,
+    planned: bool = False,
 ) -> Outcome:
     """Run the rollback file and remove the migration's row (and reset the seeds), in one
-    transaction; 'skipped' when another runner rolled it back first."""
+    transaction. A step of a rollback plan (`planned`) refuses, with nothing of it changed,
+    when another runner changed the database since the plan was made (see
+    refuse_unless_as_planned); a lone rollback is 'skipped' when it is not applied."""
     conn = session.conn
     started = time.perf_counter()
     session.begin()
     try:
-        # asked before the file runs: a rollback file may delete its own schema_version
-        # row (the seed document's habit), so the DELETE's row count could not tell
-        if not bookkeeping.is_applied(conn, entry.track, entry.version):
+        # asked under the write lock, before the file runs (a rollback file may delete its
+        # own schema_version row, the seed document's habit)
+        if planned:
+            refuse_unless_as_planned(session, migration, entry)
+        elif not bookkeeping.is_applied(conn, entry.track, entry.version):
             session.rollback_quietly()
             return Outcome(migration, "skipped", 0, 0.0)
         rows = run_file(session, file, rollback=True)
@@ -106,6 +115,33 @@ def rollback_in_transaction(
         raise
     _announce_reset(session, reset)
     return Outcome(migration, "rolled back", rows, seconds)
+
+
+def refuse_unless_as_planned(session: Session, migration: Migration, entry: Entry) -> None:
+    """RunRefused unless the database is still what the rollback plan assumed at this step:
+    no open dirty mark (a batch another runner is applying, or left unfinished), the
+    migration still applied, and no main-track migration newer than it applied (the plan's
+    newer steps are undone by now). Otherwise another runner changed the database between
+    the plan and this step, and undoing anything would go past the plan that was printed."""
+    conn = session.conn
+    marks = bookkeeping.open_marks(conn)
+    if marks:
+        raise RunRefused("\n".join(dirty_message(mark) for mark in marks))
+    newer = [
+        row.label
+        for row in bookkeeping.read_applied(conn)
+        if row.track == "main" and row.version > entry.version
+    ]
+    if newer:
+        what = f"{', '.join(newer)} applied since the plan was made"
+    elif not bookkeeping.is_applied(conn, entry.track, entry.version):
+        what = f"{migration.label} no longer applied"
+    else:
+        return
+    raise RunRefused(
+        f"not rolling back {migration.label}: another runner changed the database meanwhile "
+        f"({what}); this step changed nothing; run the rollback again to see the new plan"
+    )
 
 
 def reset_seeds(session: Session) -> list[Entry]:

@@ -68,6 +68,7 @@ __all__ = [
 
 entry_for = plan.entry_for
 OnOutcome = Callable[[Outcome], None]
+Plan = list[Migration]  # rollback steps, newest first
 
 
 class Runner:
@@ -226,7 +227,7 @@ class Runner:
         self._warn_if_slow(outcome)
         return outcome
 
-    def rollback(self, migration: Migration) -> Outcome:
+    def rollback(self, migration: Migration, *, planned: bool = False) -> Outcome:
         """Run the migration's rollback file and remove its row, in one transaction."""
         file = rollback_file(migration)
         plan.check_file(file, None)
@@ -236,7 +237,7 @@ class Runner:
         return guarded(
             self.session,
             file,
-            lambda on: rollback_in_transaction(self.session, migration, file, entry, on),
+            lambda on: rollback_in_transaction(self.session, migration, file, entry, on, planned),
         )
 
     def rollback_plan(self, version: int) -> list[Migration]:
@@ -246,11 +247,15 @@ class Runner:
         """
         return rollback_plan(self.catalog, self.applied(), version)
 
-    def rollback_to(self, version: int, *, on_outcome: OnOutcome | None = None) -> list[Outcome]:
-        """Undo every applied main-track migration >= version, newest first, each atomically."""
+    def rollback_to(
+        self, version: int, *, on_outcome: OnOutcome | None = None, plan: Plan | None = None
+    ) -> list[Outcome]:
+        """Undo `plan` (the one the caller printed; by default every applied main-track migration
+        >= version), newest first, each atomically (see rollback_in_transaction)."""
         self.session.foreign_keys_on = None  # read once per run: the caller may have changed it
         refuse_unsafe_rollback(self.edited_problems(), self.dirty())
-        return _each(self.rollback_plan(version), self.rollback, on_outcome)
+        steps = self.rollback_plan(version) if plan is None else plan
+        return _each(steps, lambda m: self.rollback(m, planned=True), on_outcome)
 
     # --- dry run and dirty marks ----------------------------------------------------------
 
@@ -261,6 +266,7 @@ class Runner:
         rollback_to: int | None = None,
         on_outcome: OnOutcome | None = None,
         setup: str | None = None,
+        rollback_plan: Plan | None = None,
     ) -> tuple[list[Outcome], MigrationFailed | None]:
         """Run the plan for real on a private copy of the database (ci.db.dryrun); nothing here
         changes. Returns the outcomes ('would apply' / 'would roll back') and the first failure
@@ -273,6 +279,7 @@ class Runner:
             self.twin,
             target=target,
             rollback_to=rollback_to,
+            rollback_plan=rollback_plan,
             on_outcome=on_outcome,
             setup=setup,
             timeout=self.session.busy_timeout() or 30.0,
