@@ -14,7 +14,6 @@ is what must return no rows. Parsing needs no database; running them is the call
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
@@ -41,17 +40,6 @@ class Invariant(Record):
         self.name = name
         self.sql = sql
         self.line = line
-
-
-def add_invariants_option(parser: argparse.ArgumentParser) -> None:
-    """`--invariants FILE`, as postcheck and the database checks all take it."""
-    parser.add_argument(
-        "--invariants",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="queries, each after '-- invariant: <name>', that must return no rows",
-    )
 
 
 def parse_invariants(path: Path) -> list[Invariant]:

@@ -14,7 +14,23 @@ from ci.db.holders import holder_name, holder_of
 from ci.db.tables import COLUMNS
 
 
-class AppliedRow(Record):
+class Tracked(Record):
+    """A record about one migration, by number and `migration_type`: its track and label."""
+
+    __slots__ = ()
+    version: int
+    migration_type: str
+
+    @property
+    def track(self) -> str:
+        return track_of(self.migration_type)
+
+    @property
+    def label(self) -> str:
+        return label_of(self.track, self.version)
+
+
+class AppliedRow(Tracked):
     """One row of `schema_version` (columns an older table lacks are None)."""
 
     FIELDS = COLUMNS  # a row of the table, column for column
@@ -42,16 +58,8 @@ class AppliedRow(Record):
         self.applied_by = applied_by
         self.code_hash = code_hash
 
-    @property
-    def track(self) -> str:
-        return track_of(self.migration_type)
 
-    @property
-    def label(self) -> str:
-        return label_of(self.track, self.version)
-
-
-class DirtyMark(Record):
+class DirtyMark(Tracked):
     """An open dirty mark: a migration that started outside one transaction and did not finish."""
 
     FIELDS = (
@@ -89,10 +97,6 @@ class DirtyMark(Record):
         self.error = error
         self.owner = owner
 
-    @property
-    def track(self) -> str:
-        return track_of(self.migration_type)
-
     def holder(self) -> tuple[str, str]:
         """(GONE, ALIVE or UNKNOWN, why) for the process that holds this mark (ci.db.holders)."""
         return holder_of(self.owner)
@@ -102,12 +106,8 @@ class DirtyMark(Record):
         """The holder in a message: 'process 123 on HOST (migration-guard 1.0)'."""
         return holder_name(self.owner)
 
-    @property
-    def label(self) -> str:
-        return label_of(self.track, self.version)
 
-
-class Entry(Record):
+class Entry(Tracked):
     """What a bookkeeping row says about one migration."""
 
     FIELDS = ("version", "migration_type", "description", "file_hash", "code_hash")
@@ -126,7 +126,3 @@ class Entry(Record):
         self.description = description
         self.file_hash = file_hash
         self.code_hash = code_hash
-
-    @property
-    def track(self) -> str:
-        return track_of(self.migration_type)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ci.checks.options import INVARIANTS
 from ci.core.model import InputError
-from ci.db.invariants import Invariant, add_invariants_option, parse_invariants
+from ci.db.invariants import Invariant, parse_invariants
 
 
 def parsed(tmp_path: Path, text: str) -> list[Invariant]:
@@ -77,7 +78,7 @@ def test_a_missing_file_is_an_input_error_naming_it(tmp_path: Path) -> None:
 
 def test_the_option_is_a_path_defaulting_to_none() -> None:
     parser = argparse.ArgumentParser()
-    add_invariants_option(parser)
+    INVARIANTS.add_to(parser)  # the option every check that takes invariants declares
     assert parser.parse_args([]).invariants is None
     assert parser.parse_args(["--invariants", "schema/inv.sql"]).invariants == Path(
         "schema/inv.sql"
