@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="finish the migration a dirty mark names, then go on"
     )
     parser.add_argument(
+        "--group",
+        action="store_true",
+        help="apply the pending migrations in one transaction, all or none (a @batch or "
+        "@no-transaction migration runs on its own between groups; seeds are a group of "
+        "their own); ignored by --rollback when it comes from the config file",
+    )
+    parser.add_argument(
         "--allow-changed",
         action="store_true",
         help="go on although applied files were edited (loudly)",
@@ -166,11 +173,29 @@ def refuse_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--force goes with --baseline only")
     if args.detect and not args.status:
         parser.error("--detect goes with --status only")
+    # `group: true` in the config file is meant for every deploy: the other actions ignore it
+    if args.group and "group" not in args.set_in_config and not _applies(args):
+        parser.error(
+            "--group goes with a plain run or --dry-run only (a rollback undoes one "
+            "migration per transaction)"
+        )
+
+
+def _applies(args: argparse.Namespace) -> bool:
+    """Whether the options ask to apply migrations (for real or as a dry run)."""
+    return not (
+        args.status or args.force_clean or args.rollback is not None or args.baseline is not None
+    )
 
 
 def _what_interrupted(args: argparse.Namespace) -> str:
     if args.dry_run:
         return "the dry run changed nothing"
+    if args.group:
+        return (
+            "the group in progress was rolled back whole (a @batch or @no-transaction "
+            "migration running on its own stays marked dirty: finish it with --resume)"
+        )
     return (
         "the migration in progress was rolled back (a @batch or @no-transaction one stays "
         "marked dirty: finish it with --resume)"
@@ -231,10 +256,20 @@ def change(
             return deploy.force_clean(runner, out=out)
         if args.dry_run:
             up_to, rollback = args.target, args.rollback
-            return deploy.dry_run(runner, target, up_to=up_to, rollback=rollback, out=out)
+            return deploy.dry_run(
+                runner, target, up_to=up_to, rollback=rollback, group=args.group, out=out
+            )
         if args.rollback is not None:
             return deploy.roll_back(runner, target, args.rollback, out=out, err=err)
-        return deploy.apply(runner, target, up_to=args.target, resume=args.resume, out=out, err=err)
+        return deploy.apply(
+            runner,
+            target,
+            up_to=args.target,
+            resume=args.resume,
+            group=args.group,
+            out=out,
+            err=err,
+        )
 
 
 def load_catalog(migrations_dir: Path, db: Path, *, refuse_problems: bool, err: TextIO) -> Catalog:

@@ -110,10 +110,12 @@ def apply(
     *,
     up_to: int | None = None,
     resume: bool = False,
+    group: bool = False,
     out: TextIO,
     err: TextIO,
 ) -> bool:
-    """Apply what is pending (up to `up_to`), after a backup if anything will change."""
+    """Apply what is pending (up to `up_to`), after a backup if anything will change;
+    `group`: in as few transactions as the migrations allow (ci.db.group)."""
     pending = runner.preflight(up_to, resume=resume)
     marks = runner.dirty() if resume else []
     current = runner.current_version()
@@ -129,7 +131,13 @@ def apply(
         runner.session.check_writable()
         maybe_backup(runner, target, out)
     try:
-        runner.migrate(up_to, resume=resume, on_outcome=printer(out))
+        runner.migrate(
+            up_to,
+            resume=resume,
+            on_outcome=printer(out),
+            group=group,
+            on_group=group_printer(out) if group else None,
+        )
     except MigrationFailed as failure:
         print(f"migrate: {failure}", file=err)
         print(f"FAILED: {_what_failure_left(failure)}; database at {database_at(runner)}", file=out)
@@ -141,6 +149,8 @@ def apply(
 def _what_failure_left(failure: MigrationFailed) -> str:
     """A migration in one transaction was rolled back whole; a @no-transaction or @batch one
     keeps what it committed and leaves the database dirty."""
+    if failure.group is not None:
+        return f"group rolled back: {failure.group} not applied"
     if failure.left_dirty is None:
         return "that migration was rolled back"
     return (
@@ -207,10 +217,11 @@ def dry_run(
     *,
     up_to: int | None = None,
     rollback: int | None = None,
+    group: bool = False,
     out: TextIO,
 ) -> bool:
     """The plan, then each step as it would go on a private copy (ci.db.dryrun); True when a
-    step would fail."""
+    step would fail. `group`: rehearsed grouped, as the real run would go."""
     if rollback is not None:
         plan = runner.rollback_plan(rollback)
         verb = "roll back"
@@ -235,11 +246,15 @@ def dry_run(
         rollback_plan=plan if rollback is not None else None,
         on_outcome=printer(out),
         setup=target.setup,
+        group=group,
+        on_group=group_printer(out, dry=True) if group else None,
     )
     if failure is not None:
-        failed = plan[len(outcomes)]
-        print(f"would FAIL {failed.label}: {failure}", file=out)
-        skipped = len(plan) - len(outcomes) - 1
+        index = _failed_index(plan, len(outcomes), failure)
+        print(f"would FAIL {plan[index].label}: {failure}", file=out)
+        if failure.group is not None:
+            print(f"  its group would be rolled back: {failure.group} not applied", file=out)
+        skipped = len(plan) - index - 1
         tail = f"; {skipped} not tried after it" if skipped else ""
         print(
             f"dry run: {len(outcomes)} would succeed, 1 would fail{tail}; nothing was changed",
@@ -248,6 +263,16 @@ def dry_run(
         return True
     print(f"dry run: all {len(outcomes)} would succeed; nothing was changed", file=out)
     return False
+
+
+def _failed_index(plan: list[Migration], succeeded: int, failure: MigrationFailed) -> int:
+    """Where in the plan the failure is: the step after the last outcome, unless a group was
+    rolled back with it (its members before it have no outcome): then found by its file."""
+    if failure.group is not None:
+        for index, migration in enumerate(plan):
+            if str(migration.path) == failure.path:
+                return index
+    return succeeded
 
 
 # --- shared by the operations ----------------------------------------------------------------
@@ -308,5 +333,20 @@ def printer(out: TextIO) -> Callable[[Outcome], None]:
         if interactive or now - last_flush[0] >= 1.0:
             out.flush()
             last_flush[0] = now
+
+    return show
+
+
+def group_printer(out: TextIO, *, dry: bool = False) -> Callable[[list[Outcome], float], None]:
+    """With --group: one line for each group once it has committed (its outcomes came first)."""
+    verb = "would commit" if dry else "committed"
+
+    def show(outcomes: list[Outcome], seconds: float) -> None:
+        first, last = outcomes[0].migration, outcomes[-1].migration
+        print(
+            f"group of {len(outcomes)} migrations ({first.label}..{last.label}) {verb} in "
+            f"{seconds:.2f} s",
+            file=out,
+        )
 
     return show

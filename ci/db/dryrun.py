@@ -32,7 +32,13 @@ class Rehearsal(Protocol):
     """What the dry run asks of a runner on the copy (ci.db.runner.Runner is one)."""
 
     def migrate(
-        self, target: int | None = None, *, resume: bool = False, on_outcome: OnOutcome | None
+        self,
+        target: int | None = None,
+        *,
+        resume: bool = False,
+        on_outcome: OnOutcome | None,
+        group: bool = False,
+        on_group: Callable[[list[Outcome], float], None] | None = None,
     ) -> list[Outcome]: ...
 
     def rollback_to(
@@ -51,10 +57,13 @@ def rehearse(
     on_outcome: OnOutcome | None,
     setup: str | None,
     timeout: float,
+    group: bool = False,
+    on_group: Callable[[list[Outcome], float], None] | None = None,
 ) -> tuple[list[Outcome], MigrationFailed | None]:
     """Copy `conn`'s database, make `twin(copy)` and run the plan with it: the outcomes ('would
     apply' / 'would roll back') and the first failure (after which nothing more is tried).
-    `setup` is the --setup callable, run on the copy's connection as on the real one."""
+    `setup` is the --setup callable, run on the copy's connection as on the real one; `group`:
+    grouped as the real run (ci.db.group), so a group fails here as it would there."""
     outcomes: list[Outcome] = []
 
     def seen(outcome: Outcome) -> None:
@@ -76,7 +85,7 @@ def rehearse(
                 if rollback_to is not None:
                     runner.rollback_to(rollback_to, on_outcome=seen, plan=rollback_plan)
                 else:
-                    runner.migrate(target, on_outcome=seen)
+                    runner.migrate(target, on_outcome=seen, group=group, on_group=on_group)
             except MigrationFailed as failure:
                 return outcomes, failure
         finally:

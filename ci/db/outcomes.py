@@ -23,6 +23,8 @@ class MigrationFailed(Exception):
         # a @no-transaction or @batch migration is not rolled back: what of it stays committed
         # ("0002 is a @batch migration; its finished batches (10 rows) stay committed")
         self.left_dirty: str | None = None
+        # with --group: the group rolled back with it ("0003..0007 (0003_a.sql, ...)")
+        self.group: str | None = None
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
 

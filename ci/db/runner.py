@@ -68,6 +68,7 @@ __all__ = [
 
 entry_for = plan.entry_for
 OnOutcome = Callable[[Outcome], None]
+OnGroup = Callable[[list[Outcome], float], None]  # a group that committed, and its seconds
 Plan = list[Migration]  # rollback steps, newest first
 
 
@@ -191,16 +192,41 @@ class Runner:
         *,
         resume: bool = False,
         on_outcome: OnOutcome | None = None,
+        group: bool = False,
+        on_group: OnGroup | None = None,
     ) -> list[Outcome]:
         """Apply what is pending (main track up to target, then seeds when at head).
 
         Stops at the first failure (MigrationFailed); what was applied before it stays applied.
+        `group`: as few transactions as the migrations allow (ci.db.group); `on_group` is told
+        each group that committed, with its time.
         """
         pending = self.preflight(target, resume=resume)
         self.ensure_bookkeeping()
         if resume:
             pending = plan.resume_first(self.catalog, self.dirty(), pending)
+        if group:
+            return self._migrate_grouped(pending, resume, on_outcome, on_group)
         return _each(pending, lambda m: self.apply(m, resume=resume), on_outcome)
+
+    def _migrate_grouped(
+        self,
+        pending: list[Migration],
+        resume: bool,
+        on_outcome: OnOutcome | None,
+        on_group: OnGroup | None,
+    ) -> list[Outcome]:
+        from ci.db.group import migrate_grouped  # only --group needs it (start-up time)
+
+        return migrate_grouped(
+            self.session,
+            pending,
+            entry_of=self.entry,
+            apply_alone=lambda m: self.apply(m, resume=resume),
+            on_outcome=on_outcome,
+            on_group=on_group,
+            warn_if_slow=self._warn_if_slow,
+        )
 
     def apply(self, migration: Migration, *, resume: bool = False) -> Outcome:
         """Apply one migration atomically with its schema_version row (or as its directives say).
@@ -267,6 +293,8 @@ class Runner:
         on_outcome: OnOutcome | None = None,
         setup: str | None = None,
         rollback_plan: Plan | None = None,
+        group: bool = False,
+        on_group: OnGroup | None = None,
     ) -> tuple[list[Outcome], MigrationFailed | None]:
         """Run the plan for real on a private copy of the database (ci.db.dryrun); nothing here
         changes. Returns the outcomes ('would apply' / 'would roll back') and the first failure
@@ -283,6 +311,8 @@ class Runner:
             on_outcome=on_outcome,
             setup=setup,
             timeout=self.session.busy_timeout() or 30.0,
+            group=group,
+            on_group=on_group,
         )
 
     def twin(self, conn: sqlite3.Connection) -> Runner:

@@ -1,0 +1,195 @@
+"""Grouped deploys (`ci.migrate --group`): the pending migrations in as few transactions as
+their directives allow, each group all-or-nothing behind one durable commit.
+
+`split` cuts the pending list into parts. A run of migrations that can share a transaction is
+one group. A `@batch` or `@no-transaction` migration commits as it goes, and one whose leading
+`PRAGMA foreign_keys` differs from the connection's setting needs that pragma set outside any
+transaction (SQLite ignores it inside one): each of those is a part of its own and runs exactly
+as without --group, ending the group before it. Seeds never share a group with the main track.
+
+`apply_group` runs one group: BEGIN IMMEDIATE once, then each migration as it would run alone
+(its own deadline, statements through ci.db.statements, foreign_key_check when keys are not
+enforced, its own schema_version and 'apply' log rows with its own time and rows), then one
+COMMIT. A failure anywhere rolls the whole group back; the log then gets, in a transaction of
+its own, the 'failed' row of the migration that failed and a 'group rolled back' row naming the
+group's members. Outcomes are reported only once the group has committed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+from ci.core.model import Migration
+from ci.db import bookkeeping, plan
+from ci.db.bookkeeping import Entry
+from ci.db.outcomes import CannotRun, MigrationFailed, Outcome
+from ci.db.session import Session
+from ci.db.statements import leading_foreign_keys, run_file
+
+GROUP_ROLLED_BACK = "group rolled back"  # the log's action for a group undone by a failure
+NAMES_SHOWN = 10  # file names a message lists before "and N more" (the log row lists all)
+
+OnOutcome = Callable[[Outcome], None]
+OnGroup = Callable[[list[Outcome], float], None]
+
+
+def split(pending: list[Migration], foreign_keys_on: bool) -> list[list[Migration]]:
+    """The pending list in order, cut into groups; a migration that cannot share a
+    transaction is a part of its own."""
+    parts: list[list[Migration]] = []
+    current: list[Migration] = []
+    for migration in pending:
+        alone = not shares_transaction(migration, foreign_keys_on)
+        if current and (alone or current[-1].track != migration.track):
+            parts.append(current)
+            current = []
+        if alone:
+            parts.append([migration])
+        else:
+            current.append(migration)
+    if current:
+        parts.append(current)
+    return parts
+
+
+def shares_transaction(migration: Migration, foreign_keys_on: bool) -> bool:
+    """Whether the migration can run inside a group's transaction."""
+    directives = migration.directives
+    if directives.batch is not None or directives.no_transaction:
+        return False
+    setting = leading_foreign_keys(migration.file)
+    return setting is None or setting == foreign_keys_on
+
+
+def migrate_grouped(
+    session: Session,
+    pending: list[Migration],
+    *,
+    entry_of: Callable[[Migration], Entry],
+    apply_alone: Callable[[Migration], Outcome],
+    on_outcome: OnOutcome | None = None,
+    on_group: OnGroup | None = None,
+    warn_if_slow: OnOutcome | None = None,
+) -> list[Outcome]:
+    """Apply `pending` group by group; a part of one migration goes the ordinary way
+    (`apply_alone`). `on_outcome` is told a group's outcomes only once it has committed,
+    `on_group` each committed group with its seconds."""
+    outcomes: list[Outcome] = []
+    with session.guard():
+        enforced = session.foreign_keys_enforced()
+    for part in split(pending, enforced):
+        seconds = 0.0
+        if len(part) == 1:
+            done = [apply_alone(part[0])]
+        else:
+            started = time.perf_counter()
+            done = apply_group(session, part, [entry_of(m) for m in part])
+            seconds = time.perf_counter() - started
+        for outcome in done:
+            if warn_if_slow is not None and len(part) > 1:  # apply_alone warned already
+                warn_if_slow(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        if on_group is not None and len(part) > 1:
+            on_group(done, seconds)
+        outcomes += done
+    return outcomes
+
+
+def apply_group(session: Session, members: list[Migration], entries: list[Entry]) -> list[Outcome]:
+    """The members and their rows in one transaction: all applied, or none (and raised)."""
+    running: list[Migration] = [members[0]]  # the member running when something stopped it
+    try:
+        with session.guard():
+            return _in_one_transaction(session, members, entries, running)
+    except MigrationFailed as failure:
+        failure.group = members_text(members)
+        raise
+    except CannotRun as error:  # the database file itself: locked, read-only, disk full
+        raise CannotRun(
+            f"{error}; during {running[0].path.name}: group rolled back: "
+            f"{members_text(members)} not applied"
+        ) from None
+    except KeyboardInterrupt:
+        session.notice(
+            f"interrupted during {running[0].path.name}: group rolled back: "
+            f"{members_text(members)} not applied"
+        )
+        raise
+
+
+def _in_one_transaction(
+    session: Session, members: list[Migration], entries: list[Entry], running: list[Migration]
+) -> list[Outcome]:
+    conn = session.conn
+    enforced = session.foreign_keys_enforced()
+    outcomes: list[Outcome] = []
+    session.begin()
+    try:
+        # read once: the write lock is held from here to the COMMIT, nobody applies meanwhile
+        applied = {(row.track, row.version) for row in bookkeeping.read_applied(conn)}
+        for migration, entry in zip(members, entries, strict=True):
+            running[0] = migration
+            if (entry.track, entry.version) in applied:
+                outcomes.append(Outcome(migration, "skipped", 0, 0.0))
+                continue
+            outcomes.append(_apply_member(session, migration, entry, enforced))
+        # a deferred foreign key still violated fails here: named on the group's last file
+        session.commit(members[-1].file)
+    except MigrationFailed as failure:
+        session.rollback_quietly()
+        failed = entries[members.index(running[0])]
+        _log_rolled_back(session, failed, failure, members)
+        raise
+    except BaseException:
+        session.rollback_quietly()
+        raise
+    return outcomes
+
+
+def _apply_member(session: Session, migration: Migration, entry: Entry, enforced: bool) -> Outcome:
+    """One migration inside the group's transaction, with its own deadline, rows and time."""
+    file = migration.file
+    plan.check_file(file, migration)
+    if migration.track == "seed":
+        session.no_seeds_recorded = False
+    session.clock.start()
+    started = time.perf_counter()
+    rows = run_file(session, file)
+    if not enforced:
+        session.foreign_key_check(file)
+    seconds = time.perf_counter() - started
+    ms = int(seconds * 1000)
+    with session.own_rows(file):
+        bookkeeping.record(session.conn, entry, ms=ms, rows=rows)
+        if not session.throwaway:
+            bookkeeping.log(session.conn, "apply", entry, ms=ms, rows=rows)
+    return Outcome(migration, "applied", rows, seconds)
+
+
+def _log_rolled_back(
+    session: Session, failed: Entry, failure: MigrationFailed, members: list[Migration]
+) -> None:
+    """After the rollback, in a transaction of its own (best effort, as every failure row): the
+    failing migration's 'failed' row and the group's 'group rolled back' row."""
+    first, last = members[0], members[-1]
+    group = Entry(first.version, first.kind, f"group {first.label}..{last.label}")
+    names = ", ".join(m.path.name for m in members)
+    try:
+        session.begin()
+        bookkeeping.log(session.conn, "failed", failed, error=str(failure))
+        held = f"{len(members)} migrations not applied ({names}); failed: {failure}"
+        bookkeeping.log(session.conn, GROUP_ROLLED_BACK, group, error=held)
+        session.conn.execute("COMMIT")
+    except (sqlite3.Error, bookkeeping.NotWritten):
+        session.rollback_quietly()
+
+
+def members_text(members: list[Migration]) -> str:
+    """'0003..0007 (0003_a.sql, 0004_b.sql, ...)': the group in a message."""
+    names = ", ".join(m.path.name for m in members[:NAMES_SHOWN])
+    if len(members) > NAMES_SHOWN:
+        names += f" and {len(members) - NAMES_SHOWN} more"
+    return f"{members[0].label}..{members[-1].label} ({names})"
