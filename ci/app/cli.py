@@ -36,7 +36,7 @@ from ci.app.parsers import (
     parser_of,
 )
 from ci.app.program import reader_may_leave, run_program
-from ci.app.registry import CHECKS, DATABASE_CHECKS, declared
+from ci.app.registry import CHECKS, DATABASE_CHECKS, SECTIONS, declared
 from ci.checks.base import Check
 from ci.checks.options import (
     ascii_only,
@@ -206,7 +206,7 @@ def apply_config(
             check,
             config.load(path),
             path,
-            sections=CHECKS + DATABASE_CHECKS,
+            sections=SECTIONS,
             known_elsewhere=known_keys,
         )
     from_config = {dest: (value, f"{path}: {dest}") for dest, value in values.items()}
@@ -230,7 +230,7 @@ def check_parsers(names: Sequence[str] = CHECKS) -> dict[str, argparse.ArgumentP
 
 def known_keys() -> set[str]:
     """Every key a config file may hold: the options of all checks, `checks`, the sections."""
-    keys = {"checks", *CHECKS, *DATABASE_CHECKS}
+    keys = {"checks", *SECTIONS}
     keys.update(a.dest for a in check_parser("ci", None)._actions if a.option_strings)
     for check in declared(CHECKS + DATABASE_CHECKS).values():
         keys.update(check.config_keys)

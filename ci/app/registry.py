@@ -13,6 +13,10 @@ CHECKS = ("numbering", "checksums", "lint", "apply_empty", "apply_sample", "roll
 # `python -m ci`); their options are config keys too.
 DATABASE_CHECKS = ("precheck", "postcheck")
 
+# Every section a config file may have: one per check, and `migrate:` for the deploy command's
+# own keys (`group: true`), which no check knows, so they cannot sit at the top level.
+SECTIONS = (*CHECKS, *DATABASE_CHECKS, "migrate")
+
 # "module:attribute" of each check's declaration (imported only when that check is wanted);
 # lint's engine is the package ci/checks/lint/, its declaration ci/checks/lint_check.py.
 DECLARED_IN = {name: f"ci.checks.{name}:CHECK" for name in CHECKS + DATABASE_CHECKS} | {
