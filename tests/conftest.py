@@ -40,6 +40,7 @@ SLOW_SUITES = (
     "tests/db/test_concurrency.py",  # runners started together, many trials
     "tests/db/test_runner_kill.py",  # two runners at once on 40 migrations
     "tests/db/test_runaway.py",  # runs stopped by their time limits, a second or more each
+    "tests/db/test_group_slow.py",  # kill -9 inside groups, grouped runners at once, time limits
 )
 
 

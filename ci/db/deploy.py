@@ -342,10 +342,12 @@ def group_printer(out: TextIO, *, dry: bool = False) -> Callable[[list[Outcome],
     verb = "would commit" if dry else "committed"
 
     def show(outcomes: list[Outcome], seconds: float) -> None:
-        first, last = outcomes[0].migration, outcomes[-1].migration
+        applied = [o.migration for o in outcomes if o.action != "skipped"]
+        if not applied:  # another runner applied them all meanwhile: each said "skipped"
+            return
         print(
-            f"group of {len(outcomes)} migrations ({first.label}..{last.label}) {verb} in "
-            f"{seconds:.2f} s",
+            f"group of {len(applied)} migrations ({applied[0].label}..{applied[-1].label}) "
+            f"{verb} in {seconds:.2f} s",
             file=out,
         )
 
