@@ -20,6 +20,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from ci.core.model import Migration
 from ci.db import bookkeeping, plan
@@ -63,33 +64,43 @@ def shares_transaction(migration: Migration, foreign_keys_on: bool) -> bool:
     return setting is None or setting == foreign_keys_on
 
 
+class GroupRunner(Protocol):
+    """What migrate_grouped asks of the runner (ci.db.runner.Runner is one)."""
+
+    session: Session
+
+    def entry(self, migration: Migration) -> Entry: ...
+
+    def apply(self, migration: Migration, *, resume: bool = False) -> Outcome: ...
+
+    def warn_if_slow(self, outcome: Outcome) -> None: ...
+
+
 def migrate_grouped(
-    session: Session,
+    runner: GroupRunner,
     pending: list[Migration],
-    *,
-    entry_of: Callable[[Migration], Entry],
-    apply_alone: Callable[[Migration], Outcome],
+    resume: bool,
     on_outcome: OnOutcome | None = None,
     on_group: OnGroup | None = None,
-    warn_if_slow: OnOutcome | None = None,
 ) -> list[Outcome]:
     """Apply `pending` group by group; a part of one migration goes the ordinary way
-    (`apply_alone`). `on_outcome` is told a group's outcomes only once it has committed,
-    `on_group` each committed group with its seconds."""
+    (`runner.apply`, which warns about slowness itself). `on_outcome` is told a group's
+    outcomes only once it has committed, `on_group` each committed group with its seconds."""
+    session = runner.session
     outcomes: list[Outcome] = []
     with session.guard():
         enforced = session.foreign_keys_enforced()
     for part in split(pending, enforced):
         seconds = 0.0
         if len(part) == 1:
-            done = [apply_alone(part[0])]
+            done = [runner.apply(part[0], resume=resume)]
         else:
             started = time.perf_counter()
-            done = apply_group(session, part, [entry_of(m) for m in part])
+            done = apply_group(session, part, [runner.entry(m) for m in part])
             seconds = time.perf_counter() - started
         for outcome in done:
-            if warn_if_slow is not None and len(part) > 1:  # apply_alone warned already
-                warn_if_slow(outcome)
+            if len(part) > 1:
+                runner.warn_if_slow(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
         if on_group is not None and len(part) > 1:

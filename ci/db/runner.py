@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -34,6 +35,7 @@ from ci.db.connection import (
 )
 from ci.db.deadline import time_limited
 from ci.db.dirty import dirty_message
+from ci.db.group import migrate_grouped
 from ci.db.marks import refuse_unless_holder_gone
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome, Runaway, RunRefused
 from ci.db.rollback import (
@@ -206,27 +208,8 @@ class Runner:
         if resume:
             pending = plan.resume_first(self.catalog, self.dirty(), pending)
         if group:
-            return self._migrate_grouped(pending, resume, on_outcome, on_group)
+            return migrate_grouped(self, pending, resume, on_outcome, on_group)
         return _each(pending, lambda m: self.apply(m, resume=resume), on_outcome)
-
-    def _migrate_grouped(
-        self,
-        pending: list[Migration],
-        resume: bool,
-        on_outcome: OnOutcome | None,
-        on_group: OnGroup | None,
-    ) -> list[Outcome]:
-        from ci.db.group import migrate_grouped  # only --group needs it (start-up time)
-
-        return migrate_grouped(
-            self.session,
-            pending,
-            entry_of=self.entry,
-            apply_alone=lambda m: self.apply(m, resume=resume),
-            on_outcome=on_outcome,
-            on_group=on_group,
-            warn_if_slow=self._warn_if_slow,
-        )
 
     def apply(self, migration: Migration, *, resume: bool = False) -> Outcome:
         """Apply one migration atomically with its schema_version row (or as its directives say).
@@ -250,7 +233,7 @@ class Runner:
             outcome = apply_autocommit(session, migration, entry, resume=resume)
         else:
             outcome = apply_in_transaction(session, migration, entry)
-        self._warn_if_slow(outcome)
+        self.warn_if_slow(outcome)
         return outcome
 
     def rollback(self, migration: Migration, *, planned: bool = False) -> Outcome:
@@ -304,7 +287,7 @@ class Runner:
         return rehearse(
             self.conn,
             self.session.db_name(),
-            self.twin,
+            partial(_twin, self),
             target=target,
             rollback_to=rollback_to,
             rollback_plan=rollback_plan,
@@ -313,19 +296,6 @@ class Runner:
             timeout=self.session.busy_timeout() or 30.0,
             group=group,
             on_group=on_group,
-        )
-
-    def twin(self, conn: sqlite3.Connection) -> Runner:
-        """A runner with this one's settings on another connection (the dry run's copy)."""
-        return Runner(
-            conn,
-            self.catalog,
-            out=self.session.out,
-            warn_slow=self.warn_slow,
-            allow_changed=self.allow_changed,
-            progress_interval=self.progress_interval,
-            throwaway=self.session.throwaway,
-            statement_timeout=self.session.clock.seconds,
         )
 
     def force_clean(self) -> list[DirtyMark]:
@@ -345,7 +315,7 @@ class Runner:
         (ci.db.deadline.Clock.limited)."""
         return self.session.clock.limited(path, line)
 
-    def _warn_if_slow(self, outcome: Outcome) -> None:
+    def warn_if_slow(self, outcome: Outcome) -> None:
         if outcome.action == "applied" and outcome.seconds > self.warn_slow:
             self.session.notice(
                 f"warning: {outcome.migration.label} {outcome.migration.path} took "
@@ -364,3 +334,17 @@ def _each(
         if on_outcome is not None:
             on_outcome(outcome)
     return outcomes
+
+
+def _twin(runner: Runner, conn: sqlite3.Connection) -> Runner:
+    """A runner with this one's settings on another connection (the dry run's copy)."""
+    return Runner(
+        conn,
+        runner.catalog,
+        out=runner.session.out,
+        warn_slow=runner.warn_slow,
+        allow_changed=runner.allow_changed,
+        progress_interval=runner.progress_interval,
+        throwaway=runner.session.throwaway,
+        statement_timeout=runner.session.clock.seconds,
+    )
