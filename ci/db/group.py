@@ -20,6 +20,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Protocol
 
 from ci.core.model import Migration
@@ -188,11 +189,14 @@ def _log_rolled_back(
     first, last = members[0], members[-1]
     group = Entry(first.version, first.kind, f"group {first.label}..{last.label}")
     names = ", ".join(m.path.name for m in members)
+    held = f"{len(members)} migrations not applied ({names}); failed: {failure}"
     try:
         session.begin()
         bookkeeping.log(session.conn, "failed", failed, error=str(failure))
-        held = f"{len(members)} migrations not applied ({names}); failed: {failure}"
-        bookkeeping.log(session.conn, GROUP_ROLLED_BACK, group, error=held)
+        # a log table of the user's that refuses the new action (a CHECK of its own) still
+        # gets the failure: a refused INSERT undoes only itself
+        with suppress(sqlite3.IntegrityError, bookkeeping.NotWritten):
+            bookkeeping.log(session.conn, GROUP_ROLLED_BACK, group, error=held)
         session.conn.execute("COMMIT")
     except (sqlite3.Error, bookkeeping.NotWritten):
         session.rollback_quietly()

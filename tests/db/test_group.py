@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from ci.core.model import discover
 from ci.db.group import split
 from ci.migrate import main
-from tests.conftest import MIGRATIONS, WriteTree, dump, query, seven, tree, versions
+from tests.conftest import MIGRATIONS, WriteTree, dump, make_db, query, seven, tree, versions
+from tests.db.test_bookkeeping_truth import APP, LEGACY
 from tests.db.test_dry_run import Scenario, run, scenarios, state, verdict, write_scenario
 
 
@@ -304,3 +305,32 @@ def test_the_grouped_dry_run_fails_if_and_only_if_the_grouped_real_run_fails(
         assert state(db) == before
         real = verdict(*run(root, real_db, "--group", "--no-backup"))
         assert dry == real, (dry, real)
+
+
+# --- an older database -------------------------------------------------------------------------
+
+OLD_LOG = (
+    "CREATE TABLE schema_version_log (id INTEGER PRIMARY KEY, logged_at TEXT NOT NULL, "
+    "action TEXT NOT NULL {check}, version INTEGER, migration_type TEXT, description TEXT, "
+    "file_hash TEXT, execution_time_ms INTEGER, rows_affected INTEGER, error TEXT, "
+    "cleared_at TEXT, applied_by TEXT, host TEXT);\n"
+)
+OLD_ACTIONS = "CHECK (action IN ('apply', 'failed', 'dirty', 'rollback', 'upgrade'))"
+
+
+@pytest.mark.parametrize("check", ["", OLD_ACTIONS], ids=["extra column", "old actions only"])
+def test_an_upgraded_older_database_gets_the_groups_log_rows(
+    write_tree: WriteTree, tmp_path: Path, capsys: pytest.CaptureFixture[str], check: str
+) -> None:
+    db = tmp_path / "app.db"
+    make_db(db, LEGACY + OLD_LOG.format(check=check))  # seed-document table, our older log
+    root = write_tree(tree(APP | {"schema/0004_bad.sql": "CREATE TABLE z (x);\nSELEC 1;\n"}))
+    assert migrate(root, db, "--group", "--no-backup") == 1
+    assert "group rolled back: 0003..0004" in capsys.readouterr().out
+    assert [v for _, v in versions(db)] == [1, 2]  # upgraded (its own transaction), nothing more
+    actions = [a for a, _, _ in log(db)]
+    expected = ["upgrade", "failed"] + ([] if check else ["group rolled back"])
+    assert actions == expected
+    (root / MIGRATIONS / "schema/0004_bad.sql").write_text("CREATE TABLE z (x);\n")
+    assert migrate(root, db, "--group", "--no-backup") == 0
+    assert versions(db)[2:] == [("data", 3), ("schema", 4), ("seed", 1)]
