@@ -334,3 +334,24 @@ def test_an_upgraded_older_database_gets_the_groups_log_rows(
     (root / MIGRATIONS / "schema/0004_bad.sql").write_text("CREATE TABLE z (x);\n")
     assert migrate(root, db, "--group", "--no-backup") == 0
     assert versions(db)[2:] == [("data", 3), ("schema", 4), ("seed", 1)]
+
+
+def test_a_bookkeeping_row_refused_inside_a_group_rolls_back_the_whole_group(
+    write_tree: WriteTree, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(seven())
+    db = tmp_path / "app.db"
+    assert migrate(root, db, "--target", "1", "--no-backup") == 0
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "CREATE TRIGGER no_three BEFORE INSERT ON schema_version WHEN new.version = 3 "
+        "BEGIN SELECT RAISE(ABORT, 'not 0003'); END"
+    )
+    conn.close()
+    before = dump(db)
+    capsys.readouterr()
+    assert migrate(root, db, "--group", "--no-backup") == 1
+    captured = capsys.readouterr()
+    assert "0003_t3.sql: the runner could not write its own bookkeeping row" in captured.err
+    assert "group rolled back: 0002..0007" in captured.out
+    assert dump(db) == before
