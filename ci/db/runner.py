@@ -35,7 +35,6 @@ from ci.db.connection import (
 )
 from ci.db.deadline import time_limited
 from ci.db.dirty import dirty_message
-from ci.db.group import migrate_grouped
 from ci.db.marks import refuse_unless_holder_gone
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome, Runaway, RunRefused
 from ci.db.rollback import (
@@ -208,6 +207,8 @@ class Runner:
         if resume:
             pending = plan.resume_first(self.catalog, self.dirty(), pending)
         if group:
+            from ci.db.group import migrate_grouped  # only --group needs it (start-up time)
+
             return migrate_grouped(self, pending, resume, on_outcome, on_group)
         return _each(pending, lambda m: self.apply(m, resume=resume), on_outcome)
 
