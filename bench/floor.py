@@ -6,8 +6,8 @@
     python bench/floor.py --status MIGRATIONS_DIR DB                  # applied / pending counts
 
 Applying: ORDER_FILE lists the migration files in apply order, one path per line. Every file is
-read and split into statements at the semicolons where `sqlite3.complete_statement` says one ends
-; then each is applied in its own BEGIN IMMEDIATE ... COMMIT with its `schema_version`
+read and split into statements at the semicolons where `sqlite3.complete_statement` says one
+ends; then each is applied in its own BEGIN IMMEDIATE ... COMMIT with its `schema_version`
 row; with `--durable`, also its `schema_version_log` row, on a file with SQLite's
 default (durable) commits. Without it, the database is opened the way a check opens its
 throwaway one (no fsync). With `--round-trip`, each main-track migration that has a rollback

@@ -38,7 +38,7 @@ def kept_regions(path: Path) -> dict[str, str]:
         return {}
     except (OSError, UnicodeDecodeError) as error:
         raise RegionError(f"{path}: cannot read it: {error}") from None
-    regions = {}
+    regions: dict[str, str] = {}
     for name in REGIONS:
         begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
         starts, ends = text.count(begin), text.count(end)
