@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import REPO
 
@@ -114,11 +117,7 @@ def test_a_broken_region_stops_the_bench_before_it_measures(tmp_path: Path) -> N
 
 
 def run_floor(corpus_root: Path, db: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        import corpus
-    finally:
-        sys.path.remove(str(REPO / "bench"))
+    corpus = bench_module("corpus")
     order = corpus_root.parent / "order.txt"
     if not order.exists():
         written = corpus.write_corpus(corpus_root, 12)
@@ -188,3 +187,29 @@ def test_start_up_floors_do_their_job_and_find_what_is_wrong(tmp_path: Path) -> 
     numbered = job("--numbering", root)
     assert numbered.returncode == 1 and "problems" in numbered.stdout, numbered.stdout
     assert "main: 11 applied, 0 pending" in job("--status", root, db).stdout
+
+
+def bench_module(name: str) -> Any:
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+
+
+def test_a_run_started_under_load_is_flagged_and_names_the_busy_processes() -> None:
+    machine = bench_module("machine")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)  # let it start spinning
+        busy = machine.busy_processes()
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert any(name.startswith("python") for name, _ in busy), busy  # the spinner, from /proc
+    cores = machine.cores()
+    quiet = machine.Snapshot((0.4 * cores, 0.0, 0.0), [])
+    loaded = machine.Snapshot((0.6 * cores, 0.0, 0.0), [("sqitch", 0.4)])
+    assert machine.load_warning(quiet) is None
+    warning = machine.load_warning(loaded)
+    assert warning and "sqitch 40%" in warning and "under load" in warning
