@@ -1,25 +1,25 @@
-"""Measure every performance budget (docs/design.md) side by side with its baseline and write
-bench/RESULTS.md.
+"""Measure every performance budget (docs/design.md) side by side with its baseline and its floor
+(bench/floor.py doing the same job) and write bench/RESULTS.md.
 
-    python bench/run.py              # the full run (about 5-10 minutes on 2 cores)
+    python bench/run.py              # the full run (about 15 minutes on 2 cores)
     python bench/run.py --quick      # a smoke run with tiny sizes (seconds)
 
 Every figure is a whole process started by this script (except the JUnit row, which times the
 `write_junit` call inside its process), measured with a monotonic clock around `Popen` + `wait4`,
-so the peak RSS is that one child's. Subject and baseline alternate within each repeat, after one
-untimed warm-up run of each (bytecode and page cache warm, as on a developer machine). The medians
-are compared with the budget; a subject that exits with an unexpected code is an ERROR row, never
-a timing.
+so the peak RSS is that one child's. Subject, baseline and floor run in one rotation (each repeat
+runs each once, the order rotating), after one untimed warm-up run of each (bytecode and page
+cache warm, as on a developer machine). The medians are compared with the budget; a subject that
+exits with an unexpected code is an ERROR row, never a timing. The machine and its load are
+recorded before and after (bench/machine.py); the file is written by bench/results.py, which
+keeps the regions other hands own.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -27,11 +27,14 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib.util import find_spec
 from pathlib import Path
 
 import corpus
+import machine
+import results
+from results import _mb, _ratio, _seconds
+from rows import ON_FLOOR, ON_SECONDS, ON_THROUGHPUT, FloorRow, Row
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -44,6 +47,14 @@ ENV = {
     if k
     not in ("PYTHONDONTWRITEBYTECODE", "GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
 }
+# bench/floor.py imported rather than run as a script: a script is compiled on every start,
+# while ours start from cached bytecode (the difference is ~9 ms of a 50 ms start-up row).
+FLOOR = [
+    PY,
+    "-c",
+    f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r}); import floor;"
+    " raise SystemExit(floor.main(sys.argv[1:]))",
+]
 TIMEOUT = 300.0  # seconds for one process; a run that takes longer is reported as a timeout
 
 
@@ -186,34 +197,6 @@ def peak_mb(samples: Sequence[Sample]) -> float:
 # --- rows ----------------------------------------------------------------------------------------
 
 
-@dataclass
-class Row:
-    work: str
-    baseline: str
-    budget: str
-    subject_s: float | None = None
-    baseline_s: float | None = None
-    ratio: float | None = None
-    rss_mb: float | None = None
-    result: str = "n/a"
-    note: str = ""
-    samples: list[float] = field(default_factory=list)
-    baseline_samples: list[float] = field(default_factory=list)
-    instructions: tuple[int, int] | None = None  # subject, baseline (--instructions)
-
-
-@dataclass
-class FloorRow:
-    """How far a budget row's subject is above bench/floor.py, all three measured together."""
-
-    work: str
-    baseline: str
-    floor_ratio: float | None = None  # floor / baseline
-    ours_ratio: float | None = None  # ours / baseline
-    above_floor: float | None = None  # ours / floor
-    note: str = ""
-
-
 def available(module: str) -> bool:
     try:
         return find_spec(module) is not None
@@ -227,24 +210,34 @@ def ratio_row(
     baseline: Command,
     repeats: int,
     *,
-    limit: float,
     module: str,
+    floor: Command | None = None,
 ) -> Row:
-    """Fill `row` with subject/baseline medians and PASS when ratio <= limit."""
+    """Fill `row` with the medians of subject, baseline and (when given) floor, measured in one
+    rotation, their paired ratios, and the verdict against the row's budget."""
     if not available(module):
         row.result, row.note = "not available", f"{module} does not exist yet"
         return row
+    commands = [baseline, floor, subject] if floor else [baseline, subject]
     try:
-        subjects, baselines = measure_pair(subject, baseline, repeats)
+        samples = measure_group(commands, repeats)
     except RunFailed as error:
         row.result, row.note = "ERROR", str(error)
         return row
+    for command, measured in zip(commands, samples, strict=True):
+        MEASURED[tuple(command.argv)] = measured
+    subjects, baselines = samples[-1], samples[0]
     row.subject_s, row.baseline_s = median(subjects), median(baselines)
     row.ratio = paired_ratio(subjects, baselines)
     row.rss_mb = peak_mb(subjects)
     row.samples = [s.seconds for s in subjects]
     row.baseline_samples = [s.seconds for s in baselines]
-    row.result = "PASS" if row.ratio <= limit else "FAIL"
+    if floor:
+        floors = samples[1]
+        row.floor_s, row.floor_samples = median(floors), [s.seconds for s in floors]
+        row.floor_ratio = paired_ratio(subjects, floors)
+        row.floor_over_baseline = paired_ratio(floors, baselines)
+    row.judge()
     row.note = f"ratio of the two medians {row.subject_s / row.baseline_s:.2f}x"
     if COUNT_INSTRUCTIONS and shutil.which("valgrind"):
         try:
@@ -349,11 +342,24 @@ class Bench:
         db = self.work / f"corpus-{n}" / name
         order = self.work / f"corpus-{n}" / "apply_order.txt"
         self.corpus_of(n)
-        argv = [PY, str(REPO / "bench" / "floor.py"), str(order), str(db)]
+        argv = [*FLOOR, str(order), str(db)]
         return Command([*argv, flag] if flag else argv, cwd=self.work, prepare=self._fresh(db))
 
-    def status_db(self, n: int) -> Path:
-        db = self.work / f"corpus-{n}" / "status.db"
+    def startup_floor(self, n: int, mode: str, *args: Path) -> Command:
+        """bench/floor.py's start-up jobs (`--numbering`, `--checksums`, `--status`): the least
+        any Python tool doing that job must do."""
+        root = self.work / f"corpus-{n}" / "migrations"
+        self.corpus_of(n)
+        argv = [*FLOOR, mode, str(root), *map(str, args)]
+        return Command(argv, cwd=self.work)
+
+    def lock_file(self, n: int) -> Path:
+        return self.work / f"corpus-{n}" / "migrations.lock"
+
+    def status_db(self, n: int, name: str = "status.db") -> Path:
+        """A database with every migration of the corpus applied (`noop.db` for the no-op
+        migrate, so that whatever a run writes there never reaches the status row's file)."""
+        db = self.work / f"corpus-{n}" / name
         if not db.exists():
             done = run_process(
                 self._ci("migrate", n, "--db", str(db), "--no-backup"), cwd=self.work
@@ -367,110 +373,104 @@ class Bench:
     def run_budgets(self) -> None:
         n, r, heavy = self.n, self.repeats, self.heavy_repeats
         nice = f"{n:,}"
+        python = '`python -c "import sqlite3"`'
         for module in ("numbering", "checksums"):
+            floor_args = (self.lock_file(n),) if module == "checksums" else ()
             row = Row(
-                f"`ci.{module}` on {nice} migrations", '`python -c "import sqlite3"`', "<= 2x"
-            )
+                f"`ci.{module}` on {nice} migrations", python, "<= 2x", 2.0,
+                floor=f"`floor.py --{module}`",
+            )  # fmt: skip
+            floor = self.startup_floor(n, f"--{module}", *floor_args)
+            subject = self.check(module, n)
             self.rows.append(
                 ratio_row(
-                    row,
-                    self.check(module, n),
-                    self.import_sqlite3(),
-                    r,
-                    limit=2.0,
-                    module=f"ci.{module}",
+                    row, subject, self.import_sqlite3(), r, module=f"ci.{module}", floor=floor
                 )
             )
-        row = Row(f"`ci.migrate --status`, {nice} applied", '`python -c "import sqlite3"`', "<= 3x")
-        if available("ci.migrate"):
-            try:
-                status = self.check("migrate", n, "--db", str(self.status_db(n)), "--status")
-            except RunFailed as error:
-                row.result, row.note = "ERROR", str(error)
-                self.rows.append(row)
-            else:
-                self.rows.append(
-                    ratio_row(row, status, self.import_sqlite3(), r, limit=3.0, module="ci.migrate")
-                )
-        else:
-            row.result, row.note = "not available", "ci.migrate does not exist yet"
-            self.rows.append(row)
+        status = Row(f"`ci.migrate --status`, {nice} applied", python, "<= 2x", 2.0)
+        self.rows.append(self.startup_row(status, lambda: self.status(n), "status.db"))
+        noop = Row(f"`ci.migrate` with nothing pending, {nice} applied", python, "<= 2x", 2.0)
+        self.rows.append(self.startup_row(noop, lambda: self.noop_migrate(n), "noop.db"))
         row = Row(
             f"`ci.migrate`, {nice} migrations, real file, durable commits",
-            "sqlite3 CLI, same SQL, one BEGIN/COMMIT per migration",
-            "<= 1.2x",
-        )
+            "sqlite3 CLI, same SQL, one BEGIN/COMMIT per migration (context)",
+            "<= 1.1x ours / floor", 1.1, ON_FLOOR, floor="`floor.py --durable`",
+        )  # fmt: skip
         self.rows.append(
             ratio_row(
-                row,
-                self.migrate(n),
-                self.cli_per_migration(n),
-                heavy,
-                limit=1.2,
-                module="ci.migrate",
+                row, self.migrate(n), self.cli_per_migration(n), heavy, module="ci.migrate",
+                floor=self.floor(n, "--durable"),
             )
-        )
+        )  # fmt: skip
         row = Row(
             f"`ci.apply_empty` on {nice} migrations",
             "Python `executescript`, same SQL, ONE transaction",
-            "<= 1.5x",
-        )
-        apply_row = ratio_row(
-            row,
-            self.check("apply_empty", n),
-            self.executescript(n),
-            heavy,
-            limit=1.5,
-            module="ci.apply_empty",
-        )
-        self.rows.append(apply_row)
-        self.rows.append(self.roundtrip_row(n, apply_row))
+            "<= 1.5x", 1.5, floor="`floor.py`",
+        )  # fmt: skip
+        apply_empty = self.check("apply_empty", n)
+        self.rows.append(
+            ratio_row(
+                row, apply_empty, self.executescript(n), heavy, module="ci.apply_empty",
+                floor=self.floor(n),
+            )
+        )  # fmt: skip
+        self.rows.append(self.roundtrip_row(n))
         self.rows.append(self.batch_row(self.batch_rows, heavy))
         self.rows.append(self.junit_row(r))
         self.rows.append(self.lint_row(n, r))
 
-    def run_floors(self) -> None:
-        """The three budgets that apply migrations, against the floor of any Python runner."""
+    def startup_row(self, row: Row, make: Callable[[], Command], db_name: str) -> Row:
+        """A `ci.migrate` start-up row on a database with every migration applied; its floor is
+        `floor.py --status` (list the folders, read the table once: all a status or a migrate
+        that finds nothing pending must do)."""
+        row.floor = "`floor.py --status`"
+        if not available("ci.migrate"):
+            row.result, row.note = "not available", "ci.migrate does not exist yet"
+            return row
         n = self.n
-        plans = [
-            (f"`ci.migrate`, {n:,} migrations, durable", "sqlite3 CLI, one transaction per"
-             " migration", self.migrate(n), self.floor(n, "--durable"), self.cli_per_migration(n)),
-            (f"`ci.apply_empty`, {n:,} migrations", "`executescript`, ONE transaction",
-             self.check("apply_empty", n), self.floor(n), self.executescript(n)),
-            (f"`ci.rollback_roundtrip`, {n:,} migrations", "`ci.apply_empty`",
-             self.roundtrip(n), self.floor(n, "--round-trip"), self.check("apply_empty", n)),
-            (f"`ci.rollback_roundtrip --jobs 1`, {n:,} migrations", "`ci.apply_empty`",
-             self.roundtrip(n, "--jobs", "1"), self.floor(n, "--round-trip"),
-             self.check("apply_empty", n)),
-        ]  # fmt: skip
-        for work, baseline_name, ours, floor, baseline in plans:
-            row = FloorRow(work, baseline_name)
-            self.floors.append(row)
-            try:
-                mine, floors, baselines = measure_group([ours, floor, baseline], self.heavy_repeats)
-            except RunFailed as error:
-                row.note = f"ERROR: {error}"
-                continue
-            row.floor_ratio = paired_ratio(floors, baselines)
-            row.ours_ratio = paired_ratio(mine, baselines)
-            row.above_floor = paired_ratio(mine, floors)
-            row.note = (
-                f"medians: ours {median(mine):.3f} s, floor {median(floors):.3f} s, "
-                f"baseline {median(baselines):.3f} s"
-            )
+        try:
+            subject = make()
+            floor = self.startup_floor(n, "--status", self.status_db(n, db_name))
+        except RunFailed as error:
+            row.result, row.note = "ERROR", str(error)
+            return row
+        return ratio_row(
+            row, subject, self.import_sqlite3(), self.repeats, module="ci.migrate", floor=floor
+        )
+
+    def run_floors(self) -> None:
+        """The floor table: every budget row that measured its floor, and the round trip with
+        `--jobs 1` (one process, as the floor is), measured here."""
+        self.floors = [FloorRow.of(row) for row in self.rows if row.floor_ratio is not None]
+        n = self.n
+        row = Row(
+            f"`ci.rollback_roundtrip --jobs 1` on {n:,} migrations", "`ci.apply_empty`", "-",
+            floor="`floor.py --round-trip`",
+        )  # fmt: skip
+        if available("ci.rollback_roundtrip"):
+            ratio_row(
+                row, self.roundtrip(n, "--jobs", "1"), self.check("apply_empty", n),
+                self.heavy_repeats, module="ci.rollback_roundtrip",
+                floor=self.floor(n, "--round-trip"),
+            )  # fmt: skip
+        self.floors.append(FloorRow.of(row))
 
     def status(self, n: int) -> Command:
         return self.check("migrate", n, "--db", str(self.status_db(n)), "--status")
 
+    def noop_migrate(self, n: int) -> Command:
+        db = self.status_db(n, "noop.db")
+        return self.check("migrate", n, "--db", str(db), "--no-backup")
+
     def roundtrip(self, n: int, *args: str) -> Command:
         return self.check("rollback_roundtrip", n, *args)
 
-    def roundtrip_row(self, n: int, apply_row: Row) -> Row:
+    def roundtrip_row(self, n: int) -> Row:
         row = Row(
             f"`ci.rollback_roundtrip` on {n:,} migrations",
             "`ci.apply_empty` on the same corpus",
-            "<= 5x",
-        )
+            "<= 5x", 5.0, floor="`floor.py --round-trip`",
+        )  # fmt: skip
         if not available("ci.rollback_roundtrip") or not available("ci.apply_empty"):
             row.result, row.note = (
                 "not available",
@@ -480,8 +480,9 @@ class Bench:
         subject = self.check("rollback_roundtrip", n)
         baseline = self.check("apply_empty", n)
         return ratio_row(
-            row, subject, baseline, self.heavy_repeats, limit=5.0, module="ci.rollback_roundtrip"
-        )
+            row, subject, baseline, self.heavy_repeats, module="ci.rollback_roundtrip",
+            floor=self.floor(n, "--round-trip"),
+        )  # fmt: skip
 
     # -- @batch -----------------------------------------------------------------------------------
 
@@ -533,8 +534,8 @@ class Bench:
         row = Row(
             f"`@batch` migration over {rows:,} rows (batches of {corpus.BATCH_SIZE:,})",
             "the single unbatched UPDATE, same rows",
-            ">= 0.7x throughput; peak RSS < 100 MB",
-        )
+            ">= 0.7x throughput; peak RSS < 100 MB", 0.7, ON_THROUGHPUT,
+        )  # fmt: skip
         if not available("ci.migrate"):
             row.result, row.note = "not available", "ci.migrate does not exist yet"
             return row
@@ -550,7 +551,7 @@ class Bench:
         # throughput ratio, rows/s batched over rows/s single: baseline time / subject time
         row.ratio = 1 / paired_ratio(subjects, baselines)
         row.rss_mb = peak_mb(subjects)
-        row.result = "PASS" if row.ratio >= 0.7 and row.rss_mb < 100 else "FAIL"
+        row.judge(also_ok=row.rss_mb < 100)
         row.note = (
             f"{rows / row.subject_s:,.0f} rows/s batched vs {rows / row.baseline_s:,.0f} rows/s "
             f"single; unbatched peak RSS {peak_mb(baselines):.0f} MB"
@@ -564,8 +565,8 @@ class Bench:
         row = Row(
             f"JUnit XML for {cases:,} test cases (`ci.reports.write_junit`)",
             "none (absolute)",
-            "< 0.5 s",
-        )
+            "< 0.5 s", 0.5, ON_SECONDS,
+        )  # fmt: skip
         if not available("ci.reports"):
             row.result = "not available"
             return row
@@ -584,7 +585,7 @@ class Bench:
         row.subject_s = median(samples)
         row.samples = [s.seconds for s in samples]
         row.rss_mb = peak_mb(samples)
-        row.result = "PASS" if row.subject_s < 0.5 else "FAIL"
+        row.judge()
         row.note = "time of the write_junit call (cases built before the clock starts)"
         return row
 
@@ -592,8 +593,8 @@ class Bench:
         row = Row(
             "`ci.lint` on one changed file, whole process",
             '`python -c "import sqlite3"` (context)',
-            "<= 1.5 s",
-        )
+            "<= 1.5 s", 1.5, ON_SECONDS,
+        )  # fmt: skip
         if not available("ci.lint"):
             row.result, row.note = "not available", "ci.lint does not exist yet"
             return row
@@ -609,7 +610,7 @@ class Bench:
         row.samples = [s.seconds for s in samples]
         row.baseline_samples = [s.seconds for s in baselines]
         row.rss_mb = peak_mb(samples)
-        row.result = "PASS" if row.subject_s <= 1.5 else "FAIL"
+        row.judge()
         row.note = f"file: {one.relative_to(self.work)}"
         return row
 
@@ -684,183 +685,6 @@ print(f"{time.perf_counter() - started:.6f}")
 '''
 
 
-# --- RESULTS.md ----------------------------------------------------------------------------------
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f} s"
-
-
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def _mb(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f} MB"
-
-
-def round_trip_jobs() -> str:
-    """How many processes the round trip uses here by default ("-" without the package)."""
-    try:
-        from ci.checks.roundtrip_jobs import default_jobs
-    except ImportError:
-        return "-"
-    return str(default_jobs())
-
-
-def machine() -> list[tuple[str, str]]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cli = subprocess.run([SQLITE_CLI, "--version"], capture_output=True, text=True, check=False)
-    return [
-        ("CPU", f"{cpu}, {os.cpu_count()} cores (nproc)"),
-        ("`ci.rollback_roundtrip --jobs` default here", round_trip_jobs()),
-        ("OS", f"{platform.system()} {platform.release()}"),
-        ("Python", platform.python_version()),
-        ("load average at the end (1/5/15 min)", " / ".join(f"{x:.2f}" for x in os.getloadavg())),
-        ("SQLite (Python module)", sqlite3.sqlite_version),
-        ("SQLite CLI", " ".join(cli.stdout.split()[:2]) or "not found"),
-    ]
-
-
-def render(bench: Bench, *, quick: bool, elapsed: float) -> str:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    command = "python bench/run.py" + (" --quick" if quick else "")
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Written by `{command}` on {when} in {elapsed:.0f} s. Every time is the median of whole-",
-        "process runs (subject and baseline as adjacent pairs in one run, which goes first",
-        "alternating, after one untimed warm-up). A ratio is the median of the pairs' ratios: the",
-        "speed of this shared machine drifts within a minute, and a pair shares its moment (the",
-        "ratio of the two medians is in the notes). Peak RSS is the subject process's own",
-        "(`wait4` rusage). Regenerate with the command above.",
-        "",
-        "| machine | |",
-        "|---|---|",
-        *(f"| {k} | {v} |" for k, v in machine()),
-        f"| N (migrations) | {bench.n:,} ({corpus.split_counts(bench.n)[1]:,} of them seeds) |",
-        f"| repeats | {bench.repeats} (light rows), {bench.heavy_repeats} (rows that apply"
-        " migrations) |",
-        "",
-        "## Budgets",
-        "",
-        "| work | median | baseline | baseline median | ratio | budget | peak RSS | result |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in bench.rows:
-        lines.append(
-            f"| {row.work} | {_seconds(row.subject_s)} | {row.baseline} | "
-            f"{_seconds(row.baseline_s)} | {_ratio(row.ratio)} | {row.budget} | "
-            f"{_mb(row.rss_mb)} | {row.result} |"
-        )
-    lines += ["", "Notes and every sample (seconds):", ""]
-    for row in bench.rows:
-        samples = ", ".join(f"{s:.3f}" for s in row.samples) or "-"
-        base = ", ".join(f"{s:.3f}" for s in row.baseline_samples) or "-"
-        note = f" {row.note}." if row.note else ""
-        lines.append(f"- {row.work}: subject [{samples}], baseline [{base}].{note}")
-    counted = [row for row in bench.rows if row.instructions]
-    if counted:
-        lines += [
-            "",
-            "## CPU work (`--instructions`)",
-            "",
-            "User-space instructions of one run of each side under valgrind's callgrind: the same",
-            "on every run, whatever else the machine does, so a change's effect shows even where",
-            "time is noisy. Kernel work (fsync, writes) is not in it: a measure of our CPU work,",
-            "not of the budgets, which are time.",
-            "",
-            "| work | instructions | baseline instructions | ratio |",
-            "|---|---|---|---|",
-        ]
-        for row in counted:
-            assert row.instructions is not None
-            mine, theirs = row.instructions
-            lines.append(f"| {row.work} | {mine:,} | {theirs:,} | {mine / theirs:.2f}x |")
-    if bench.floors:
-        lines += [
-            "",
-            "## Against the floor of a Python runner",
-            "",
-            "`bench/floor.py` is the bare loop any Python runner that keeps a schema_version row",
-            "and a transaction per migration must run: read, split, BEGIN IMMEDIATE, the",
-            "statements, the row(s), COMMIT; no checks, no error handling, no report. For the",
-            "round trip it also runs each rollback (and the row's DELETE) and the re-apply, in",
-            "their own transactions, without fingerprints. Ours, the floor and the baseline ran",
-            "together (each repeat runs all three, the order rotating); ratios are medians of",
-            "each repeat's ratio.",
-            "",
-            "| work | baseline | floor / baseline | ours / baseline | ours / floor |",
-            "|---|---|---|---|---|",
-        ]
-        for floor in bench.floors:
-            lines.append(
-                f"| {floor.work} | {floor.baseline} | {_ratio(floor.floor_ratio)} | "
-                f"{_ratio(floor.ours_ratio)} | {_ratio(floor.above_floor)} |"
-            )
-        lines += ["", *(f"- {floor.work}: {floor.note}." for floor in bench.floors)]
-    ns = bench.growth_ns
-    lines += [
-        "",
-        "## How cost grows",
-        "",
-        "Whole-process medians (3 repeats up to 1,000 migrations, or the budget rows' samples;",
-        "one run without warm-up above).",
-        "",
-        "| work | " + " | ".join(f"N={n:,}" for n in ns) + " |",
-        "|---|" + "---|" * len(ns),
-    ]
-    for label, cells in bench.growth.items():
-        lines.append(f"| {label} | " + " | ".join(cells.get(n, "-") for n in ns) + " |")
-    lines += [
-        "",
-        "| `@batch` rows | batched (`ci.migrate`) | single UPDATE | throughput ratio | peak RSS"
-        " | result |",
-        "|---|---|---|---|---|---|",
-    ]
-    for entry in bench.batch_growth:
-        lines.append(
-            f"| {entry['rows']} | {entry.get('batched', '-')} | {entry.get('single', '-')} | "
-            f"{entry.get('ratio', '-')} | {entry.get('rss', '-')} | {entry.get('result', '-')} |"
-        )
-    lines += [
-        "",
-        "## What each row means",
-        "",
-        "- The corpus (`bench/corpus.py`): N migrations, one seed per 20, the rest a repeating",
-        "  pattern of CREATE TABLE (with a foreign key), CREATE INDEX + a trigger, an INSERT data",
-        "  migration, ADD COLUMN and an UPDATE data migration; every main-track migration has an",
-        "  exact rollback. The checks pass on it (a check that fails shows as ERROR, not a time).",
-        "- Static checks and `--status` are compared with the cost of starting Python and",
-        "  importing sqlite3: what any Python tool pays before doing work.",
-        "- `ci.migrate` writes a real file with durable commits; its baseline feeds the same SQL",
-        "  to the sqlite3 CLI with one BEGIN/COMMIT per migration (no bookkeeping rows: the",
-        "  runner's `schema_version` and log rows are extra work inside the same transactions).",
-        "- `ci.apply_empty` works on a throwaway database; its floor is `executescript` of the",
-        "  concatenated SQL in ONE transaction in a fresh process.",
-        "- `ci.rollback_roundtrip` runs as a user runs it: `--jobs` at its default, the CPUs it",
-        f"  may use, at most 4 (here {round_trip_jobs()}; a run of fewer than 100 round trips uses",
-        "  one). The floor table also shows it with `--jobs 1`; the floor is one process.",
-        "- `@batch`: a table of readings with `patient_mrn` NULL and a partial index of the",
-        "  pending rows; the migration backfills it with `UPDATE ... WHERE id IN (SELECT id ...",
-        "  WHERE patient_mrn IS NULL ORDER BY id LIMIT :batch_size)`,",
-        "  committing per batch; the baseline runs one UPDATE over all rows in one transaction.",
-        "  Ratio = batched throughput / single-statement throughput.",
-        "- JUnit: the `write_junit` call alone, timed inside its process, for cases with",
-        "  file/line, failures and skips.",
-        "- Lint: one generated file through `python -m ci.lint FILE` (sqlfluff included).",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat (smoke run)")
@@ -876,7 +700,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
     parser.add_argument("--work", type=Path, default=None, help="scratch dir (default: a temp dir)")
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(given)
+    try:
+        results.kept_regions(args.results)  # a broken marker stops the run now, not in 15 min
+    except results.RegionError as error:
+        print(f"bench/run.py: {error}", file=sys.stderr)
+        return 2
     global COUNT_INSTRUCTIONS
     COUNT_INSTRUCTIONS = args.instructions
     quick = args.quick
@@ -892,6 +722,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         growth_ns=[] if args.no_growth else ([10] if quick else [100, 1000, 5000]),
         growth_batch_rows=[] if args.no_growth else ([2_000] if quick else [100_000, 1_000_000]),
     )
+    start = machine.Snapshot.now()
+    warning = machine.load_warning(start)
+    if warning:
+        print(f"bench/run.py: warning: {warning}", file=sys.stderr)
     started = time.perf_counter()
     try:
         bench.run_budgets()
@@ -900,11 +734,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    text = render(bench, quick=quick, elapsed=time.perf_counter() - started)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(text, encoding="utf-8")
+    elapsed = time.perf_counter() - started
+    target = args.results
+    try:
+        regions = results.kept_regions(target)  # read again: peers.py may have written meanwhile
+    except results.RegionError as error:
+        target = target.with_name(target.name + ".new")
+        print(f"bench/run.py: {error}; this run is in {target}", file=sys.stderr)
+        regions = {}
+    text = results.render(
+        bench,
+        command=" ".join(["python bench/run.py", *given]),
+        elapsed=elapsed,
+        snapshots=(start, machine.Snapshot.now()),
+        sqlite_cli=SQLITE_CLI,
+        regions=regions,
+    )
+    results.write(target, text)
     print(text)
-    return 0
+    return 0 if target == args.results else 2
 
 
 if __name__ == "__main__":
