@@ -223,12 +223,14 @@ def render(bench: Bench, command: str, load_before: str, elapsed: float) -> str:
     lines = [
         "## Against the peers",
         "",
-        f"Written by `{command}` on {when} in {elapsed:.0f} s (`bench/peers.py`). Whole",
-        "processes; ours and the peer as adjacent runs, which goes first alternating, after one",
-        "untimed warm-up; medians; ours/peer is the median of the pairs' ratios (below 1: we",
-        f"are faster). The corpus: {bench.n:,} migrations ({seeds} seeds, which every peer",
-        "applies as ordinary migrations after the main track), each peer in its own layout",
-        "(docs/benchmarks.md#peers).",
+        f"Written on {when} in {elapsed:.0f} s by `{command}`.",
+        "Whole processes; ours and the peer as adjacent runs, which goes first alternating,",
+        "after one untimed warm-up (the durable rows rotate ours, ours `--group` and the peer in",
+        "one group); medians; ours/peer is the median of the pairs' ratios, below 1 when we are",
+        f"faster. The corpus: {bench.n:,} migrations ({seeds} of them seeds, which every peer",
+        "applies as ordinary migrations after the main track), each peer in its own layout: see",
+        "[Peers](../docs/benchmarks.md#peers) for what is comparable and what is not. The load",
+        "average says how busy this machine, shared with other work, was.",
         "",
         "| machine | |",
         "|---|---|",
@@ -263,7 +265,8 @@ def write_section(results: Path, section: str) -> None:
         head, rest = text.split(BEGIN, 1)
         text = head + block + rest.split(END, 1)[1]
     else:
-        text = text + ("\n" if text and not text.endswith("\n") else "") + "\n" + block + "\n"
+        gap = "" if not text else "\n" if text.endswith("\n") else "\n\n"
+        text = f"{text}{gap}{block}\n"
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(text, encoding="utf-8")
 
