@@ -1,0 +1,345 @@
+"""Measure migration-guard against the migration tools a user would pick instead, on the same
+generated corpus, and write the peers section of bench/RESULTS.md.
+
+    python bench/peers.py --install   # install the peers where the registries have them, then run
+    python bench/peers.py --quick     # a smoke run: tiny corpus, one repeat, peers found on PATH
+
+Peers: dbmate (npm `@dbmate/linux-x64`), yoyo (PyPI `yoyo-migrations`, in a venv of its own),
+sqitch (Debian `sqitch` + `libdbd-sqlite3-perl`) and golang-migrate (`go install`, sqlite3
+driver). Each gets the corpus of bench/corpus.py in its own layout; a peer that is not installed
+and cannot be is skipped with one line. The timing (whole processes, alternating runs after one
+warm-up, medians, ratios of adjacent pairs) is bench/run.py's.
+
+Only the region between the peers markers of the results file is replaced; the rest of the file
+(bench/run.py's) is left as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import corpus
+import run as timing
+from peer_tools import PEER_CLASSES, Peer, Skip, fresh, migrations_of
+from run import Command, RunFailed
+
+BEGIN, END = "<!-- peers:begin -->", "<!-- peers:end -->"
+ALL_PEERS = tuple(PEER_CLASSES)  # dbmate, yoyo, sqitch, golang-migrate
+
+
+def corpus_schema(db: Path) -> tuple[list[tuple[str, str, str]], int]:
+    """The corpus's own objects (not any tool's bookkeeping) and the seeds' rows."""
+    conn = sqlite3.connect(db)
+    try:
+        objects = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name = 'settings' OR name GLOB 't_*'"
+            " OR name GLOB 'idx_t_*' OR name GLOB 'trg_t_*' ORDER BY name"
+        ).fetchall()
+        (settings,) = conn.execute("SELECT count(*) FROM settings").fetchone()
+    except sqlite3.Error as error:
+        raise RunFailed(f"{db}: {error}") from None
+    finally:
+        conn.close()
+    return objects, settings
+
+
+def same_schema(ours: Path, theirs: Path) -> None:
+    """A peer that applied less (or something else) must not look fast: compare the results."""
+    mine, peer = corpus_schema(ours), corpus_schema(theirs)
+    if mine != peer:
+        raise RunFailed(
+            f"{theirs}: the peer's database differs from ours ({len(peer[0])} objects and"
+            f" {peer[1]} settings rows against {len(mine[0])} and {mine[1]})"
+        )
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    work: str
+    peer: str
+    goal: str = "-"
+    ours_s: float | None = None
+    peer_s: float | None = None
+    ratio: float | None = None  # median of the adjacent pairs' ours/peer
+    result: str = "-"
+    note: str = ""
+
+
+@dataclass
+class Bench:
+    work: Path
+    n: int
+    repeats: int
+    ours_root: Path = Path()
+    group: bool = False  # ci.migrate has --group
+    rows: list[Row] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    peers: list[Peer] = field(default_factory=list)
+
+    def ours(self, *args: str, prepare: Callable[[], None] | None = None) -> Command:
+        argv = [timing.PY, "-m", args[0], "--migrations-dir", str(self.ours_root), *args[1:]]
+        return Command(argv, cwd=self.work, prepare=prepare)
+
+    def ours_migrate(self, db: Path, *flags: str) -> Command:
+        return self.ours("ci.migrate", "--db", str(db), "--no-backup", *flags, prepare=fresh(db))
+
+    def scratch(self, peer: Peer, kind: str) -> Path:
+        """A database path in a folder of its own (sqitch keeps its registry beside it)."""
+        folder = self.work / peer.name / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{kind}.db"
+
+    def measure(self, peer: Peer) -> None:
+        """Durable apply (plain and --group), status, throwaway apply: ours against this peer,
+        once the peer has shown that it applies the whole corpus as we do."""
+        nice, label = f"{self.n:,}", f"{peer.name} {peer.version}"
+        plain = Row(f"durable apply, {nice} migrations: `ci.migrate`", label)
+        grouped = Row(f"durable apply, {nice} migrations: `ci.migrate --group`", label, "< 1.00x")
+        status = Row(f"status, {nice} applied: `ci.migrate --status`", label)
+        throwaway = Row(f"apply to a throwaway file, {nice}: `ci.apply_empty`", label)
+        if peer.name == "dbmate":
+            plain.goal = "<= 1.10x"
+        rows = [plain, grouped, status, throwaway]
+        self.rows += rows
+        try:
+            ours_db, peer_db = self.applied(peer)
+        except RunFailed as error:
+            for row in rows:
+                row.result, row.note = "ERROR", str(error)[:300]
+            return
+        self.durable_rows(peer, plain, grouped)
+        self.guarded(status, self.ours_status(ours_db), peer.status(peer_db))
+        temp = Path(tempfile.mkdtemp(prefix=f"mg-peer-{peer.name}-"))
+        try:  # the peer's apply into a new file in the temp folder, fsynced as it always does
+            self.guarded(throwaway, self.ours("ci.apply_empty"), peer.apply(temp / "throwaway.db"))
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+
+    def applied(self, peer: Peer) -> tuple[Path, Path]:
+        """Our database and the peer's with the corpus applied once, checked to be the same."""
+        ours_db, peer_db = self.work / "status.db", self.scratch(peer, "status")
+        if not ours_db.exists():
+            self.ours_migrate(ours_db).run()
+        peer.apply(peer_db).run()
+        same_schema(ours_db, peer_db)
+        return ours_db, peer_db
+
+    def ours_status(self, db: Path) -> Command:
+        return self.ours("ci.migrate", "--db", str(db), "--status")
+
+    def durable_rows(self, peer: Peer, plain: Row, grouped: Row) -> None:
+        """Ours plain, ours --group (where it exists) and the peer, rotating in one group."""
+        ours = [self.ours_migrate(self.work / "ours.db")]
+        if self.group:
+            ours.append(self.ours_migrate(self.work / "ours-group.db", "--group"))
+        else:
+            grouped.result, grouped.note = "not available", "`ci.migrate` has no `--group` here"
+        commands = [*ours, peer.apply(self.scratch(peer, "durable"))]
+        try:
+            *mine, theirs = timing.measure_group(commands, self.repeats)
+        except RunFailed as error:
+            for row in (plain, grouped) if self.group else (plain,):
+                row.result, row.note = "ERROR", str(error)[:300]
+            return
+        self._fill(plain, mine[0], theirs)
+        if self.group:
+            self._fill(grouped, mine[1], theirs)
+
+    def guarded(self, row: Row, ours: Command, theirs: Command) -> None:
+        """Measure ours and the peer as adjacent pairs; a run that fails makes the row ERROR."""
+        try:
+            self._pair(row, ours, theirs)
+        except RunFailed as error:
+            row.result, row.note = "ERROR", str(error)[:300]
+
+    def _pair(self, row: Row, ours: Command, theirs: Command) -> None:
+        mine, peer_samples = timing.measure_pair(ours, theirs, self.repeats)
+        self._fill(row, mine, peer_samples)
+
+    def _fill(self, row: Row, mine: list[timing.Sample], theirs: list[timing.Sample]) -> None:
+        row.ours_s, row.peer_s = timing.median(mine), timing.median(theirs)
+        row.ratio = timing.paired_ratio(mine, theirs)
+        row.note = (
+            f"ours [{', '.join(f'{s.seconds:.3f}' for s in mine)}], "
+            f"peer [{', '.join(f'{s.seconds:.3f}' for s in theirs)}]; "
+            f"ratio of the medians {row.ours_s / row.peer_s:.2f}x"
+        )
+        if row.goal == "<= 1.10x":
+            row.result = "PASS" if row.ratio <= 1.10 else "FAIL"
+        elif row.goal == "< 1.00x":
+            row.result = "PASS" if row.ratio < 1.0 else "FAIL"
+
+    def judge_throwaway(self) -> None:
+        """The throwaway goal is against the fastest peer only: ours >= 4x faster than it."""
+        rows = [r for r in self.rows if r.work.startswith("apply to") and r.peer_s is not None]
+        if rows:
+            fastest = min(rows, key=lambda r: r.peer_s or 0.0)
+            fastest.goal = "<= 0.25x (fastest peer)"
+            assert fastest.ratio is not None
+            fastest.result = "PASS" if fastest.ratio <= 0.25 else "FAIL"
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f} s"
+
+
+def render(bench: Bench, command: str, load_before: str, elapsed: float) -> str:
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    seeds = corpus.split_counts(bench.n)[1]
+    versions = ", ".join(f"{p.name} {p.version}" for p in bench.peers) or "none"
+    lines = [
+        "## Against the peers",
+        "",
+        f"Written on {when} in {elapsed:.0f} s by `{command}`.",
+        "Whole processes; ours and the peer as adjacent runs, which goes first alternating,",
+        "after one untimed warm-up (the durable rows rotate ours, ours `--group` and the peer in",
+        "one group); medians; ours/peer is the median of the pairs' ratios, below 1 when we are",
+        f"faster. The corpus: {bench.n:,} migrations ({seeds} of them seeds, which every peer",
+        "applies as ordinary migrations after the main track), each peer in its own layout: see",
+        "[Peers](../docs/benchmarks.md#peers) for what is comparable and what is not. The load",
+        "average says how busy this machine, shared with other work, was.",
+        "",
+        "| machine | |",
+        "|---|---|",
+        f"| CPU | {cpu_model()}, {os.cpu_count()} cores (nproc) |",
+        f"| load average before / after (1/5/15 min) | {load_before} ; {load()} |",
+        f"| OS, Python, SQLite | {platform.system()} {platform.release()}, "
+        f"{platform.python_version()}, {sqlite3.sqlite_version} |",
+        f"| peers | {versions} |",
+        f"| repeats | {bench.repeats} (after one warm-up) |",
+        "",
+        "| work | ours | peer | peer median | ours/peer | goal | result |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in bench.rows:
+        ratio = "-" if row.ratio is None else f"{row.ratio:.2f}x"
+        lines.append(
+            f"| {row.work} | {_s(row.ours_s)} | {row.peer} | {_s(row.peer_s)} | {ratio} | "
+            f"{row.goal} | {row.result} |"
+        )
+    lines += ["", "Notes and every sample (seconds):", ""]
+    lines += [f"- skipped: {line}" for line in bench.skipped]
+    lines += [f"- {p.name} runs as {p.invocation}." for p in bench.peers]
+    lines += [f"- {row.work} / {row.peer}: {row.note or '-'}." for row in bench.rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(results: Path, section: str) -> None:
+    """Replace what is between the markers (or add them at the end); touch nothing else."""
+    text = results.read_text(encoding="utf-8") if results.exists() else ""
+    block = f"{BEGIN}\n{section}{END}"
+    if BEGIN in text and END in text.split(BEGIN, 1)[1]:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        gap = "" if not text else "\n" if text.endswith("\n") else "\n\n"
+        text = f"{text}{gap}{block}\n"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(text, encoding="utf-8")
+
+
+def has_group() -> bool:
+    done = subprocess.run([timing.PY, "-m", "ci.migrate", "--help"], capture_output=True,
+                          text=True, check=False, env=timing.ENV)  # fmt: skip
+    return "--group" in done.stdout
+
+
+def reproduce(args: argparse.Namespace) -> str:
+    """The command line that reproduces this run (scratch and results paths left out)."""
+    shown = ["python", "bench/peers.py"]
+    if args.quick:
+        shown.append("--quick")
+    shown += [f"--n={args.n}"] if args.n else []
+    shown += [f"--repeats={args.repeats}"] if args.repeats else []
+    shown += [f"--peers={args.peers}"] if args.peers != ",".join(ALL_PEERS) else []
+    shown += ["--install"] if args.install else []
+    return shlex.join(shown)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=None, help="migrations in the corpus (1000)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs of each (5)")
+    parser.add_argument("--peers", default=",".join(ALL_PEERS), help="comma-separated peers")
+    parser.add_argument("--install", action="store_true", help="install missing peers first")
+    parser.add_argument("--work", type=Path, default=None, help="scratch dir (default: temp)")
+    parser.add_argument("--results", type=Path, default=timing.REPO / "bench" / "RESULTS.md")
+    parser.add_argument("--quick", action="store_true", help="tiny corpus, one repeat (smoke)")
+    args = parser.parse_args(argv)
+    names = [name.strip() for name in args.peers.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PEER_CLASSES]
+    if unknown:
+        print(f"bench/peers.py: unknown peer(s) {', '.join(unknown)}; "
+              f"choose from {', '.join(ALL_PEERS)}", file=sys.stderr)  # fmt: skip
+        return 2
+    load_before, started = load(), time.perf_counter()
+    work = (args.work or Path(tempfile.mkdtemp(prefix="mg-peers-"))).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    n = args.n or (20 if args.quick else 1000)
+    bench = Bench(work, n, args.repeats or (1 if args.quick else 5), group=has_group())
+    try:
+        shutil.rmtree(work / "ours", ignore_errors=True)
+        written = corpus.write_corpus(work / "ours" / "migrations", n)
+        bench.ours_root = written.root
+        migrations = migrations_of(written)
+        for name in names:
+            peer = PEER_CLASSES[name](name, work / "tools")
+            try:
+                peer.locate(args.install)
+            except Skip as why:
+                bench.skipped.append(f"{name}: {why}")
+                print(f"skipped {name}: {why}", file=sys.stderr)
+                continue
+            peer.home = work / name / "project"
+            shutil.rmtree(work / name, ignore_errors=True)
+            peer.home.mkdir(parents=True)
+            peer.write_layout(migrations)
+            bench.peers.append(peer)
+            print(f"measuring {name} {peer.version} ...", file=sys.stderr)
+            bench.measure(peer)
+        bench.judge_throwaway()
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    command = reproduce(args)
+    section = render(bench, command, load_before, time.perf_counter() - started)
+    write_section(args.results, section)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
