@@ -30,6 +30,7 @@ from ci.app.cli import (
 )
 from ci.core.errors import UsageError
 from ci.core.model import Catalog, InputError, discover, not_a_database_file
+from ci.core.statcache import open_cache
 from ci.db.outcomes import CannotRun, RunRefused
 
 if TYPE_CHECKING:
@@ -80,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--detect",
         action="store_true",
         help="with --status: say which pending migrations look already applied",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="re-read and re-hash every applied file, trusting no cached checksum",
     )
     parser.add_argument(
         "--dry-run",
@@ -203,7 +209,12 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> bool
     from ci.reports.status import write_status
 
     status = read_status(
-        args.db, catalog, setup=args.setup, busy_timeout=args.busy_timeout, detect=args.detect
+        args.db,
+        catalog,
+        setup=args.setup,
+        busy_timeout=args.busy_timeout,
+        detect=args.detect,
+        hashes=open_cache(catalog.root, verify=args.verify),
     )
     write_status(status, out)
     return status.found_problems
@@ -226,6 +237,7 @@ def change(
         warn_slow=args.warn_slow,
         allow_changed=args.allow_changed,
         statement_timeout=args.statement_timeout,
+        hashes=open_cache(catalog.root, verify=args.verify),
     ) as runner:
         if args.force_clean:
             return deploy.force_clean(runner, out=out)
