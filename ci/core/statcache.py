@@ -32,10 +32,11 @@ from contextlib import suppress
 from pathlib import Path
 
 from ci.core.model import SqlFile
-from ci.core.sqltext import checksum, raw_sha256
+from ci.core.sqltext import CHECKSUM_PREFIX, checksum, raw_sha256
 
 OFF = "MIGRATION_GUARD_NO_CACHE"
 FORMAT = "migration-guard stat cache 1"
+CHECKSUM_LENGTH = len(CHECKSUM_PREFIX) + 64  # v1: and a sha256 in hex
 RACY_NS = 3_000_000_000  # above the coarsest common timestamp granularity (FAT: 2 s)
 
 
@@ -171,8 +172,8 @@ def _load(path: Path, root: str) -> dict[str, tuple[str, str]]:
     entries: dict[str, tuple[str, str]] = {}
     for line in body.splitlines():
         fields = line.split("\t")
-        if len(fields) != 3:
-            return {}  # not ours, or damaged: hash everything, and rewrite it
+        if len(fields) != 3 or len(fields[2]) != CHECKSUM_LENGTH:
+            return {}  # not ours, or damaged (cut short): hash everything, and rewrite it
         entries[fields[0]] = (fields[1], fields[2])
     return entries
 
