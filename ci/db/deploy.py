@@ -130,9 +130,11 @@ def apply(
         )
     needs_setup = bookkeeping.state(runner.conn) != "current"
     print(_plan_line(runner, pending, target.db), file=out)
-    if pending or marks or needs_setup:
-        runner.session.check_writable()
-        maybe_backup(runner, target, out)
+    if not (pending or marks or needs_setup):  # preflight has just checked all there is
+        print(f"OK: database at {database_at(runner)}", file=out)
+        return False
+    runner.session.check_writable()
+    maybe_backup(runner, target, out)
     try:
         runner.migrate(up_to, resume=resume, on_outcome=printer(out))
     except MigrationFailed as failure:
