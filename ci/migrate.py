@@ -251,11 +251,15 @@ def change(
 
 def load_catalog(migrations_dir: Path, db: Path, *, refuse_problems: bool, err: TextIO) -> Catalog:
     """The migrations, after a look at the database path; a problem with the files refuses
-    the run (a dry run refuses them as the real run does), or is a warning (--status)."""
+    the run (a dry run refuses them as the real run does), or is a warning (--status).
+
+    --status shows what is applied and pending, never a rollback file: it does not list the
+    rollback folder (half the entries of a typical directory, on the start-up it is measured
+    by); ci.numbering reports the problems there."""
     problem = not_a_database_file(db)
     if problem is not None:
         raise CannotRun(problem)
-    catalog = discover(migrations_dir)
+    catalog = discover(migrations_dir, rollbacks=refuse_problems)
     problems = [
         f"{p.path or catalog.root}: {p.message}; {p.hint}" if p.hint else f"{p.path}: {p.message}"
         for p in catalog.problems
