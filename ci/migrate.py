@@ -30,6 +30,7 @@ from ci.app.cli import (
 )
 from ci.core.errors import UsageError
 from ci.core.model import Catalog, InputError, discover, not_a_database_file
+from ci.core.statcache import open_cache
 from ci.db.outcomes import CannotRun, RunRefused
 
 if TYPE_CHECKING:
@@ -80,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--detect",
         action="store_true",
         help="with --status: say which pending migrations look already applied",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="re-read and re-hash every applied file, trusting no cached checksum",
     )
     parser.add_argument(
         "--dry-run",
@@ -228,7 +234,12 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> bool
     from ci.reports.status import write_status
 
     status = read_status(
-        args.db, catalog, setup=args.setup, busy_timeout=args.busy_timeout, detect=args.detect
+        args.db,
+        catalog,
+        setup=args.setup,
+        busy_timeout=args.busy_timeout,
+        detect=args.detect,
+        hashes=open_cache(catalog.root, verify=args.verify),
     )
     write_status(status, out)
     return status.found_problems
@@ -251,6 +262,7 @@ def change(
         warn_slow=args.warn_slow,
         allow_changed=args.allow_changed,
         statement_timeout=args.statement_timeout,
+        hashes=open_cache(catalog.root, verify=args.verify),
     ) as runner:
         if args.force_clean:
             return deploy.force_clean(runner, out=out)
@@ -274,11 +286,15 @@ def change(
 
 def load_catalog(migrations_dir: Path, db: Path, *, refuse_problems: bool, err: TextIO) -> Catalog:
     """The migrations, after a look at the database path; a problem with the files refuses
-    the run (a dry run refuses them as the real run does), or is a warning (--status)."""
+    the run (a dry run refuses them as the real run does), or is a warning (--status).
+
+    --status shows what is applied and pending, never a rollback file: it does not list the
+    rollback folder (half the entries of a typical directory, on the start-up it is measured
+    by); ci.numbering reports the problems there."""
     problem = not_a_database_file(db)
     if problem is not None:
         raise CannotRun(problem)
-    catalog = discover(migrations_dir)
+    catalog = discover(migrations_dir, rollbacks=refuse_problems)
     problems = [
         f"{p.path or catalog.root}: {p.message}; {p.hint}" if p.hint else f"{p.path}: {p.message}"
         for p in catalog.problems

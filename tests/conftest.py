@@ -66,6 +66,8 @@ def isolated_environment(
         "PRE_COMMIT_TO_REF",
         "NO_COLOR",
         "FORCE_COLOR",
+        "XDG_CACHE_HOME",  # the stat cache goes under the temporary HOME
+        "MIGRATION_GUARD_NO_CACHE",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GIT_AUTHOR_NAME", "test")

@@ -17,6 +17,7 @@ from typing import TextIO
 
 from ci.core.findings import Record
 from ci.core.model import Catalog, Migration
+from ci.core.statcache import StatCache
 from ci.db import backup, bookkeeping
 from ci.db.connection import connect, explain
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome
@@ -60,10 +61,12 @@ def opened(
     warn_slow: float = 300.0,
     allow_changed: bool = False,
     statement_timeout: float | None = None,
+    hashes: StatCache | None = None,
 ) -> Iterator[Runner]:
     """A Runner on the target database, closed afterwards. `must_exist`: refuse a missing file
     (rollback, force-clean); `backup_ahead`: check the --backup destination before even
-    opening the database; a dry run on a missing file works in memory and creates nothing."""
+    opening the database; a dry run on a missing file works in memory and creates nothing.
+    `hashes`: the stat cache that may vouch for applied files (ci.core.statcache)."""
     db = target.db
     if must_exist and not db.exists():
         raise CannotRun(f"{db}: no such database")
@@ -77,7 +80,7 @@ def opened(
     path = ":memory:" if in_memory else db
     conn = connect(path, setup=target.setup, timeout=target.busy_timeout)
     try:
-        yield Runner(
+        runner = Runner(
             conn,
             catalog,
             out=err,
@@ -85,6 +88,8 @@ def opened(
             allow_changed=allow_changed,
             statement_timeout=statement_timeout,
         )
+        runner.session.hashes = hashes
+        yield runner
     finally:
         conn.close()
 
@@ -127,9 +132,11 @@ def apply(
         )
     needs_setup = bookkeeping.state(runner.conn) != "current"
     print(_plan_line(runner, pending, target.db), file=out)
-    if pending or marks or needs_setup:
-        runner.session.check_writable()
-        maybe_backup(runner, target, out)
+    if not (pending or marks or needs_setup):  # preflight has just checked all there is
+        print(f"OK: database at {database_at(runner)}", file=out)
+        return False
+    runner.session.check_writable()
+    maybe_backup(runner, target, out)
     try:
         runner.migrate(
             up_to,

@@ -2,6 +2,8 @@
 `schema_version` row recorded against the file's bytes now, and how it was edited when not.
 
 An edited applied file is refused by a run (unless --allow-changed) and flagged by --status.
+ci.migrate passes a stat cache (ci.core.statcache), which may vouch that a file is unchanged
+without reading it; a file it does not vouch for is judged from its bytes, as without it.
 """
 
 from __future__ import annotations
@@ -9,22 +11,37 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ci.core.model import Catalog, InputError, Migration, SqlFile
-from ci.core.sqltext import checksum_matches, code_fingerprint
+from ci.core.sqltext import CHECKSUM_PREFIX, checksum_matches, code_fingerprint
+from ci.core.statcache import StatCache
 from ci.db.bookkeeping import AppliedRow
 
 EDITED = "EDITED"
 
 
-def edited(catalog: Catalog, rows: Iterable[AppliedRow]) -> list[tuple[Migration, str]]:
+def edited(
+    catalog: Catalog, rows: Iterable[AppliedRow], hashes: StatCache | None = None
+) -> list[tuple[Migration, str]]:
     """(migration, 'statements changed' | 'only whitespace or comments changed'), per file."""
     files = {(m.track, m.version): m for m in catalog.all_migrations()}
     found: list[tuple[Migration, str]] = []
     for row in rows:
         m = files.get((row.track, row.version))
-        if m is None or row.file_hash is None or checksum_matches(row.file_hash, m.file.data):
+        if m is None or row.file_hash is None or unchanged(row.file_hash, m.file, hashes):
             continue
         found.append((m, edit_kind(row, m.file)))
+    if hashes is not None:
+        hashes.save()
     return found
+
+
+def unchanged(recorded: str, file: SqlFile, hashes: StatCache | None) -> bool:
+    """Whether the file's bytes have the recorded checksum. The stat cache may vouch for a
+    `v1:` checksum (the only kind it keeps); it never condemns: the bytes decide then."""
+    if hashes is not None:
+        ours = recorded.strip().lower()
+        if ours.startswith(CHECKSUM_PREFIX) and hashes.checksum(file) == ours:
+            return True
+    return checksum_matches(recorded, file.data)
 
 
 def edited_lines(found: Iterable[tuple[Migration, str]]) -> list[str]:
@@ -48,12 +65,14 @@ def edit_kind(row: AppliedRow, file: SqlFile) -> str:
     return "statements changed"
 
 
-def hash_state(row: AppliedRow, migration: Migration | None) -> str:
+def hash_state(
+    row: AppliedRow, migration: Migration | None, hashes: StatCache | None = None
+) -> str:
     """What --status says about an applied migration's file."""
     if migration is None:
         return "missing file (warning: the applied migration's file is gone)"
     if row.file_hash is None:
         return "no hash recorded"
-    if checksum_matches(row.file_hash, migration.file.data):
+    if unchanged(row.file_hash, migration.file, hashes):
         return "ok"
     return f"{EDITED}: {migration.path} ({edit_kind(row, migration.file)})"

@@ -122,7 +122,7 @@ class Runner:
 
     def applied(self) -> list[AppliedRow]:
         with self.session.guard():
-            return bookkeeping.read_applied(self.conn)
+            return self.session.applied_rows.read(self.conn)
 
     def dirty(self) -> list[DirtyMark]:
         with self.session.guard():
@@ -140,7 +140,7 @@ class Runner:
 
     def edited(self) -> list[tuple[Migration, str]]:
         """(migration, 'statements changed' | 'only whitespace or comments changed'), per file."""
-        return drift.edited(self.catalog, self.applied())
+        return drift.edited(self.catalog, self.applied(), self.session.hashes)
 
     # --- checks before anything changes ---------------------------------------------------
 

@@ -15,8 +15,10 @@ from typing import TextIO
 
 from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
+from ci.core.statcache import StatCache
 from ci.db import bookkeeping
 from ci.db.bookkeeping import Entry
+from ci.db.changes import AppliedRows
 from ci.db.connection import busy_timeout, database_name, explain, is_environmental
 from ci.db.deadline import Clock
 from ci.db.gatekeeper import gate_of
@@ -76,6 +78,11 @@ class Session:
         # on a throwaway database (nobody else writes to it): no seed is recorded since the last
         # reset, so a rollback step need not look for seeds (one query less per round trip step)
         self.no_seeds_recorded = False
+        # the applied rows, read again only when the database may have changed (ci.db.changes)
+        self.applied_rows = AppliedRows()
+        # ci.migrate's stat cache, which may vouch that an applied file is unchanged
+        # (ci.core.statcache; set by ci.db.deploy.opened); None: every applied file is hashed
+        self.hashes: StatCache | None = None
 
     # --- transactions ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ci.core.findings import Record
 from ci.core.model import Catalog, Migration
+from ci.core.statcache import StatCache
 from ci.db import bookkeeping
 from ci.db.bookkeeping import AppliedRow
 from ci.db.connection import reading
@@ -80,9 +81,16 @@ class Status(Record):
 
 
 def read_status(
-    db: Path, catalog: Catalog, *, setup: str | None, busy_timeout: float, detect: bool
+    db: Path,
+    catalog: Catalog,
+    *,
+    setup: str | None,
+    busy_timeout: float,
+    detect: bool,
+    hashes: StatCache | None = None,
 ) -> Status:
-    """The status of `db` (opened read-only; nothing is written, no -wal/-shm left behind)."""
+    """The status of `db` (opened read-only; nothing is written, no -wal/-shm left behind).
+    `hashes`: the stat cache that may vouch for applied files (ci.core.statcache)."""
     if not db.exists():
         return Status(db, catalog, None, [], catalog.main + catalog.seeds, [], detect, None)
     with reading(db, setup=setup, timeout=busy_timeout) as conn:
@@ -90,7 +98,9 @@ def read_status(
         marks = bookkeeping.open_marks(conn)
         detection = _detect(conn, catalog, rows, setup) if detect else None
     files = {(m.track, m.version): m for m in catalog.all_migrations()}
-    states = [hash_state(row, files.get((row.track, row.version))) for row in rows]
+    states = [hash_state(row, files.get((row.track, row.version)), hashes) for row in rows]
+    if hashes is not None:
+        hashes.save()
     done = {(r.track, r.version) for r in rows}
     pending = [m for m in catalog.all_migrations() if (m.track, m.version) not in done]
     dirty = [dirty_message(mark, str(db)) for mark in marks]

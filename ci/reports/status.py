@@ -14,6 +14,7 @@ from ci.db.bookkeeping import head_version
 if TYPE_CHECKING:
     from ci.core.model import Migration
     from ci.db.baseline import Step
+    from ci.db.bookkeeping import AppliedRow
     from ci.db.status import Detection, Status
 
 SHOWN_PER_STEP = 3  # --detect: differences shown for one migration (the baseline shows all)
@@ -30,14 +31,10 @@ def write_status(status: Status, out: TextIO) -> None:
     current = head_version(rows)
     print(f"{db}: version {current:04d} (head of {catalog.root}: {catalog.head:04d})", file=out)
     print(f"applied ({len(rows)}):", file=out)
-    for row, state in zip(rows, status.states, strict=True):
-        rows_text = "?" if row.rows_affected is None else f"{row.rows_affected:,}"
-        ms = "?" if row.execution_time_ms is None else f"{row.execution_time_ms:,} ms"
-        print(
-            f"  {row.label:<9} {row.migration_type:<6} {row.description:<32} "
-            f"{row.applied_at or '?':<24} {ms:>9} {rows_text:>10} rows  {state}",
-            file=out,
-        )
+    # one write for all rows, not a print each: a thousand applied rows is the common case
+    out.write(
+        "".join(_applied_line(row, state) for row, state in zip(rows, status.states, strict=True))
+    )
     write_pending(status.pending, out)
     for line in status.dirty:
         print(f"DIRTY: {line}", file=out)
@@ -45,6 +42,15 @@ def write_status(status: Status, out: TextIO) -> None:
         print("dirty: none", file=out)
     if status.detection is not None:
         write_detection(status.detection, db=str(db), out=out)
+
+
+def _applied_line(row: AppliedRow, state: str) -> str:
+    rows_text = "?" if row.rows_affected is None else f"{row.rows_affected:,}"
+    ms = "?" if row.execution_time_ms is None else f"{row.execution_time_ms:,} ms"
+    return (
+        f"  {row.label:<9} {row.migration_type:<6} {row.description:<32} "
+        f"{row.applied_at or '?':<24} {ms:>9} {rows_text:>10} rows  {state}\n"
+    )
 
 
 def write_pending(pending: Sequence[Migration], out: TextIO) -> None:

@@ -144,8 +144,9 @@ def test_every_option_is_either_allowed_in_the_file_or_command_line_only() -> No
         "base_ref", "all", "exclude_rules", "no_sqlfluff", "sqlfluff_max_bytes",
         "min_sqlite_version", "jobs", "warn_slow", "busy_timeout", "setup", "statement_timeout",
         # ci.migrate: a backup path (an existing file is refused), --status's --detect, --group
-        # (fewer commits, each group all or none: it removes no safety)
-        "backup", "detect", "group",
+        # (fewer commits, each group all or none: it removes no safety), --verify (stricter:
+        # trusts no cached checksum)
+        "backup", "detect", "group", "verify",
     }  # fmt: skip
     parsers: list[argparse.ArgumentParser] = [
         migrate.build_parser(),
