@@ -6,8 +6,10 @@ A peer that is neither found nor installable raises Skip with the one line that 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import corpus
-from run import Command
+from run import Command, RunFailed
 
 INSTALL_TIMEOUT = 600.0  # seconds for one install step (apt-get, npm, pip, go install)
 GO_MIGRATE = "github.com/golang-migrate/migrate/v4/cmd/migrate@v4.20.1"
@@ -95,6 +97,51 @@ def fresh(*paths: Path) -> Callable[[], None]:
     return remove
 
 
+def sync_calls(command: Command, strace: str, log: Path) -> int:
+    """fsync and fdatasync calls made by one untimed run of the command, counting every
+    process it starts (sqitch runs the sqlite3 CLI per change)."""
+    argv = [strace, "-f", "-c", "-o", str(log), "-e", "trace=fsync,fdatasync", *command.argv]
+    Command(argv, cwd=command.cwd, prepare=command.prepare, ok=command.ok).run()
+    return strace_calls(log.read_text(encoding="utf-8"))
+
+
+def strace_calls(summary: str) -> int:
+    """The calls column of `strace -c`'s summary, summed over fsync and fdatasync (columns:
+    % time, seconds, usecs/call, calls, errors, syscall; errors may be blank)."""
+    total = 0
+    for line in summary.splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[-1] in ("fsync", "fdatasync"):
+            total += int(fields[3])
+    return total
+
+
+def corpus_schema(db: Path) -> tuple[list[tuple[str, str, str]], int]:
+    """The corpus's own objects (not any tool's bookkeeping) and the seeds' rows."""
+    conn = sqlite3.connect(db)
+    try:
+        objects = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name = 'settings' OR name GLOB 't_*'"
+            " OR name GLOB 'idx_t_*' OR name GLOB 'trg_t_*' ORDER BY name"
+        ).fetchall()
+        (settings,) = conn.execute("SELECT count(*) FROM settings").fetchone()
+    except sqlite3.Error as error:
+        raise RunFailed(f"{db}: {error}") from None
+    finally:
+        conn.close()
+    return objects, settings
+
+
+def same_schema(ours: Path, theirs: Path) -> None:
+    """A peer that applied less (or something else) must not look fast: compare the results."""
+    mine, peer = corpus_schema(ours), corpus_schema(theirs)
+    if mine != peer:
+        raise RunFailed(
+            f"{theirs}: the peer's database differs from ours ({len(peer[0])} objects and"
+            f" {peer[1]} settings rows against {len(mine[0])} and {mine[1]})"
+        )
+
+
 # --- the peers -----------------------------------------------------------------------------------
 
 
@@ -125,6 +172,14 @@ class Peer:
         """Files a fresh apply must not find (the peer's own registry files too)."""
         return [db]
 
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version}"
+
+    def durable_variants(self) -> list[Peer]:
+        """The ways of running this peer that the durable-apply rows compare against."""
+        return [self]
+
     def _found(self, *candidates: Path | str | None) -> str | None:
         for candidate in candidates:
             if candidate and (found := shutil.which(str(candidate))):
@@ -132,7 +187,19 @@ class Peer:
         return None
 
 
+@dataclass
 class Dbmate(Peer):
+    # mattn/go-sqlite3 opens with synchronous=NORMAL unless the URL says otherwise: its durable
+    # rows are also measured with `?_sync=FULL`, SQLite's default and ours (equal durability)
+    sync: str = ""
+
+    @property
+    def label(self) -> str:
+        return super().label + (f" (synchronous={self.sync})" if self.sync else "")
+
+    def durable_variants(self) -> list[Peer]:
+        return [self, dataclasses.replace(self, sync="FULL")]
+
     def locate(self, install: bool) -> None:
         local = self.tools / "npm" / "node_modules" / "@dbmate" / "linux-x64" / "bin" / "dbmate"
         if install and not self._found(local, "dbmate"):
@@ -145,7 +212,8 @@ class Dbmate(Peer):
         self.binary = found
         self.version = quiet([found, "--version"]).replace("dbmate version ", "")
         self.invocation = (
-            "`dbmate --url sqlite:DB --migrations-dir DIR --no-dump-schema up` / `status`"
+            "`dbmate --url sqlite:DB --migrations-dir DIR --no-dump-schema up` / `status`; its"
+            " synchronous=FULL variant with `--url sqlite:DB?_sync=FULL`"
         )
 
     def write_layout(self, migrations: list[Migration]) -> None:
@@ -157,7 +225,7 @@ class Dbmate(Peer):
     def _argv(self, db: Path, verb: str) -> list[str]:
         # --no-dump-schema: the default also writes db/schema.sql through the sqlite3 CLI after
         # `up`, work we do not do; leaving it out only makes dbmate faster.
-        url = f"sqlite:{db}"
+        url = f"sqlite:{db}" + (f"?_sync={self.sync}" if self.sync else "")
         return [self.binary, "--url", url, "--migrations-dir", str(self.home), "--no-dump-schema",
                 verb]  # fmt: skip
 

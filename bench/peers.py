@@ -33,37 +33,12 @@ from pathlib import Path
 
 import corpus
 import run as timing
-from peer_tools import PEER_CLASSES, Peer, Skip, fresh, migrations_of
+from peer_tools import PEER_CLASSES, Peer, Skip, fresh, migrations_of, same_schema, sync_calls
 from run import Command, RunFailed
 
 BEGIN, END = "<!-- peers:begin -->", "<!-- peers:end -->"
+SYNCS = " syncs per migration, ours / peer |"  # the column, shown where strace is on PATH
 ALL_PEERS = tuple(PEER_CLASSES)  # dbmate, yoyo, sqitch, golang-migrate
-
-
-def corpus_schema(db: Path) -> tuple[list[tuple[str, str, str]], int]:
-    """The corpus's own objects (not any tool's bookkeeping) and the seeds' rows."""
-    conn = sqlite3.connect(db)
-    try:
-        objects = conn.execute(
-            "SELECT type, name, sql FROM sqlite_master WHERE name = 'settings' OR name GLOB 't_*'"
-            " OR name GLOB 'idx_t_*' OR name GLOB 'trg_t_*' ORDER BY name"
-        ).fetchall()
-        (settings,) = conn.execute("SELECT count(*) FROM settings").fetchone()
-    except sqlite3.Error as error:
-        raise RunFailed(f"{db}: {error}") from None
-    finally:
-        conn.close()
-    return objects, settings
-
-
-def same_schema(ours: Path, theirs: Path) -> None:
-    """A peer that applied less (or something else) must not look fast: compare the results."""
-    mine, peer = corpus_schema(ours), corpus_schema(theirs)
-    if mine != peer:
-        raise RunFailed(
-            f"{theirs}: the peer's database differs from ours ({len(peer[0])} objects and"
-            f" {peer[1]} settings rows against {len(mine[0])} and {mine[1]})"
-        )
 
 
 # --- measuring -----------------------------------------------------------------------------------
@@ -79,6 +54,7 @@ class Row:
     ratio: float | None = None  # median of the adjacent pairs' ours/peer
     result: str = "-"
     note: str = ""
+    syncs: str = "-"  # fsync + fdatasync calls per migration, "ours / peer" (durable rows)
 
 
 @dataclass
@@ -88,7 +64,9 @@ class Bench:
     repeats: int
     ours_root: Path = Path()
     group: bool = False  # ci.migrate has --group
+    strace: str | None = None  # where found: the durable rows count each side's syncs
     rows: list[Row] = field(default_factory=list)
+    syncs: dict[tuple[str, ...], float] = field(default_factory=dict)  # per command line
     skipped: list[str] = field(default_factory=list)
     peers: list[Peer] = field(default_factory=list)
 
@@ -108,14 +86,18 @@ class Bench:
     def measure(self, peer: Peer) -> None:
         """Durable apply (plain and --group), status, throwaway apply: ours against this peer,
         once the peer has shown that it applies the whole corpus as we do."""
-        nice, label = f"{self.n:,}", f"{peer.name} {peer.version}"
-        plain = Row(f"durable apply, {nice} migrations: `ci.migrate`", label)
-        grouped = Row(f"durable apply, {nice} migrations: `ci.migrate --group`", label, "< 1.00x")
-        status = Row(f"status, {nice} applied: `ci.migrate --status`", label)
-        throwaway = Row(f"apply to a throwaway file, {nice}: `ci.apply_empty`", label)
+        nice, variants = f"{self.n:,}", peer.durable_variants()
+        plain = [Row(f"durable apply, {nice} migrations: `ci.migrate`", v.label) for v in variants]
+        grouped = [
+            Row(f"durable apply, {nice} migrations: `ci.migrate --group`", v.label, "< 1.00x")
+            for v in variants
+        ]
+        status = Row(f"status, {nice} applied: `ci.migrate --status`", peer.label)
+        throwaway = Row(f"apply to a throwaway file, {nice}: `ci.apply_empty`", peer.label)
         if peer.name == "dbmate":
-            plain.goal = "<= 1.10x"
-        rows = [plain, grouped, status, throwaway]
+            for row in plain:
+                row.goal = "<= 1.10x"
+        rows = [*plain, *grouped, status, throwaway]
         self.rows += rows
         try:
             ours_db, peer_db = self.applied(peer)
@@ -123,7 +105,7 @@ class Bench:
             for row in rows:
                 row.result, row.note = "ERROR", str(error)[:300]
             return
-        self.durable_rows(peer, plain, grouped)
+        self.durable_rows(variants, plain, grouped)
         self.guarded(status, self.ours_status(ours_db), peer.status(peer_db))
         temp = Path(tempfile.mkdtemp(prefix=f"mg-peer-{peer.name}-"))
         try:  # the peer's apply into a new file in the temp folder, fsynced as it always does
@@ -132,34 +114,56 @@ class Bench:
             shutil.rmtree(temp, ignore_errors=True)
 
     def applied(self, peer: Peer) -> tuple[Path, Path]:
-        """Our database and the peer's with the corpus applied once, checked to be the same."""
+        """Our database and the peer's with the corpus applied once, checked to be the same;
+        so are ours with --group and every durable variant of the peer."""
         ours_db, peer_db = self.work / "status.db", self.scratch(peer, "status")
-        if not ours_db.exists():
-            self.ours_migrate(ours_db).run()
-        peer.apply(peer_db).run()
-        same_schema(ours_db, peer_db)
+        ours_dbs = [(ours_db, ())] + [(self.work / "status-group.db", ("--group",))] * self.group
+        for db, flags in ours_dbs:
+            if not db.exists():
+                self.ours_migrate(db, *flags).run()
+        for index, variant in enumerate(peer.durable_variants()):
+            db = peer_db if index == 0 else self.scratch(peer, f"check{index}")
+            variant.apply(db).run()
+            for ours, _ in ours_dbs:
+                same_schema(ours, db)
         return ours_db, peer_db
 
     def ours_status(self, db: Path) -> Command:
         return self.ours("ci.migrate", "--db", str(db), "--status")
 
-    def durable_rows(self, peer: Peer, plain: Row, grouped: Row) -> None:
-        """Ours plain, ours --group (where it exists) and the peer, rotating in one group."""
+    def durable_rows(self, variants: list[Peer], plain: list[Row], grouped: list[Row]) -> None:
+        """Ours plain, ours --group (where it exists) and every variant of the peer, rotating
+        in one group; then, under strace, each one's syncs."""
         ours = [self.ours_migrate(self.work / "ours.db")]
         if self.group:
             ours.append(self.ours_migrate(self.work / "ours-group.db", "--group"))
         else:
-            grouped.result, grouped.note = "not available", "`ci.migrate` has no `--group` here"
-        commands = [*ours, peer.apply(self.scratch(peer, "durable"))]
+            for row in grouped:
+                row.result, row.note = "not available", "`ci.migrate` has no `--group` here"
+        theirs = [v.apply(self.scratch(v, f"durable{i}")) for i, v in enumerate(variants)]
+        measured = [*plain, *grouped] if self.group else plain
         try:
-            *mine, theirs = timing.measure_group(commands, self.repeats)
+            samples = timing.measure_group([*ours, *theirs], self.repeats)
+            syncs = [self.syncs_per_migration(c) for c in [*ours, *theirs]]
         except RunFailed as error:
-            for row in (plain, grouped) if self.group else (plain,):
+            for row in measured:
                 row.result, row.note = "ERROR", str(error)[:300]
             return
-        self._fill(plain, mine[0], theirs)
-        if self.group:
-            self._fill(grouped, mine[1], theirs)
+        mine, peer_samples = samples[: len(ours)], samples[len(ours) :]
+        for side, rows in enumerate((plain, grouped)[: len(ours)]):
+            for index, row in enumerate(rows):
+                self._fill(row, mine[side], peer_samples[index])
+                if self.strace:
+                    row.syncs = f"{syncs[side]:.2f} / {syncs[len(ours) + index]:.2f}"
+
+    def syncs_per_migration(self, command: Command) -> float:
+        """One extra untimed run under strace (ours once per run of the script, not per peer)."""
+        if not self.strace:
+            return 0.0
+        key = tuple(command.argv)
+        if key not in self.syncs:
+            self.syncs[key] = sync_calls(command, self.strace, self.work / "strace.txt") / self.n
+        return self.syncs[key]
 
     def guarded(self, row: Row, ours: Command, theirs: Command) -> None:
         """Measure ours and the peer as adjacent pairs; a run that fails makes the row ERROR."""
@@ -219,14 +223,16 @@ def _s(value: float | None) -> str:
 def render(bench: Bench, command: str, load_before: str, elapsed: float) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     seeds = corpus.split_counts(bench.n)[1]
+    syncs_head = SYNCS if bench.strace else ""
     versions = ", ".join(f"{p.name} {p.version}" for p in bench.peers) or "none"
     lines = [
         "## Against the peers",
         "",
         f"Written on {when} in {elapsed:.0f} s by `{command}`.",
         "Whole processes; ours and the peer as adjacent runs, which goes first alternating,",
-        "after one untimed warm-up (the durable rows rotate ours, ours `--group` and the peer in",
-        "one group); medians; ours/peer is the median of the pairs' ratios, below 1 when we are",
+        "after one untimed warm-up (the durable rows rotate ours, ours `--group` and the peer,",
+        "dbmate at its default and at synchronous=FULL, in one group); medians; ours/peer is the",
+        "median of the pairs' ratios, below 1 when we are",
         f"faster. The corpus: {bench.n:,} migrations ({seeds} of them seeds, which every peer",
         "applies as ordinary migrations after the main track), each peer in its own layout: see",
         "[Peers](../docs/benchmarks.md#peers) for what is comparable and what is not. The load",
@@ -241,20 +247,41 @@ def render(bench: Bench, command: str, load_before: str, elapsed: float) -> str:
         f"| peers | {versions} |",
         f"| repeats | {bench.repeats} (after one warm-up) |",
         "",
-        "| work | ours | peer | peer median | ours/peer | goal | result |",
-        "|---|---|---|---|---|---|---|",
+        f"| work | ours | peer | peer median | ours/peer |{syncs_head} goal | result |",
+        "|---|---|---|---|---|---|---|" + "---|" * bool(bench.strace),
     ]
     for row in bench.rows:
         ratio = "-" if row.ratio is None else f"{row.ratio:.2f}x"
+        syncs = f" {row.syncs} |" if bench.strace else ""
         lines.append(
-            f"| {row.work} | {_s(row.ours_s)} | {row.peer} | {_s(row.peer_s)} | {ratio} | "
+            f"| {row.work} | {_s(row.ours_s)} | {row.peer} | {_s(row.peer_s)} | {ratio} |{syncs} "
             f"{row.goal} | {row.result} |"
         )
     lines += ["", "Notes and every sample (seconds):", ""]
     lines += [f"- skipped: {line}" for line in bench.skipped]
+    lines.append(
+        f"- {SYNCS.strip(' |')}: fsync and fdatasync calls of one more, untimed run of each"
+        " (`strace -f -c -e trace=fsync,fdatasync`, child processes included) / migrations."
+        if bench.strace
+        else "- syncs per migration: not counted, strace is not on PATH."
+    )
+    lines.append(f"- {judge_group(bench.rows)}")
     lines += [f"- {p.name} runs as {p.invocation}." for p in bench.peers]
     lines += [f"- {row.work} / {row.peer}: {row.note or '-'}." for row in bench.rows]
     return "\n".join(lines) + "\n"
+
+
+def judge_group(rows: list[Row]) -> str:
+    """The goal of `--group` as one line: faster than every peer (every durable variant)."""
+    grouped = [r for r in rows if r.goal == "< 1.00x"]
+    if not grouped or any(r.ratio is None for r in grouped):
+        return "`ci.migrate --group` faster than every peer: not evaluated (a row has no time)."
+    worst = max(grouped, key=lambda r: r.ratio or 0.0)
+    verdict = "PASS" if all(r.result == "PASS" for r in grouped) else "FAIL"
+    return (
+        f"`ci.migrate --group` faster than every peer: {verdict} (closest: {worst.ratio:.2f}x"
+        f" against {worst.peer})."
+    )
 
 
 def write_section(results: Path, section: str) -> None:
@@ -309,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = (args.work or Path(tempfile.mkdtemp(prefix="mg-peers-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     n = args.n or (20 if args.quick else 1000)
-    bench = Bench(work, n, args.repeats or (1 if args.quick else 5), group=has_group())
+    bench = Bench(work, n, args.repeats or (1 if args.quick else 5), group=has_group(),
+                  strace=shutil.which("strace"))  # fmt: skip
     try:
         shutil.rmtree(work / "ours", ignore_errors=True)
         written = corpus.write_corpus(work / "ours" / "migrations", n)
