@@ -8,6 +8,7 @@ tables goes through the gatekeeper (ci.db.gatekeeper), which runs, ignores or re
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -27,6 +28,8 @@ def run_file(session: Session, file: SqlFile, *, rollback: bool = False) -> int:
     Connection settings the file changed (RESTORED_PRAGMAS) are set back afterwards, and
     the temporary objects it created are dropped, also when a statement failed: they must
     not leak into the runner's bookkeeping or the next migration."""
+    if not may_create_temp_objects(file):  # the common case: two queries less per migration
+        return _run_statements(session, file, rollback=rollback)
     with temp_objects_dropped(session.conn):
         return _run_statements(session, file, rollback=rollback)
 
@@ -131,6 +134,15 @@ def describe(error: sqlite3.Error, statement: Statement) -> str:
 
 
 # --- temporary objects -----------------------------------------------------------------------
+
+# A statement can only create a temporary object by saying so: TEMP or TEMPORARY, or the schema
+# name `temp` (quoted or not; SQLite has no escapes in names). A trigger's program cannot create
+# anything. So a file whose text never spells "temp" (in any case) creates none.
+TEMP = re.compile("temp", re.IGNORECASE)
+
+
+def may_create_temp_objects(file: SqlFile) -> bool:
+    return TEMP.search(file.text) is not None
 
 
 @contextmanager
