@@ -38,17 +38,22 @@ def _run_statements(session: Session, file: SqlFile, *, rollback: bool) -> int:
     conn = session.conn
     before = conn.total_changes
     gate = session.gate
-    screen = gate.new_screen(no_transaction=file.directives.no_transaction, rollback=rollback)
+    # the file's screen (its savepoints, the pragmas to set back), made at its first screened
+    # statement: most files have none
+    screen: Screen | None = None
     gate.look_for_triggers()  # a trigger writing the runner's tables: every statement screened
     try:
         for statement in file.statements:
             word = leading_word(statement)
             if gate.screens(word, statement.raw):
+                if screen is None:
+                    no_transaction = file.directives.no_transaction
+                    screen = gate.new_screen(no_transaction=no_transaction, rollback=rollback)
                 _screened(session, file, statement, word, screen)
             else:  # the common case: no authorizer call at all
                 execute_statement(session, file, statement, None)
     finally:
-        if screen.saved:
+        if screen is not None and screen.saved:
             gate.restore(screen)
     return conn.total_changes - before
 
