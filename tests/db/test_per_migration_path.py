@@ -6,6 +6,8 @@
   fails the migration.
 - A migration's row is read back after the INSERT only while such a trigger exists.
 - The temporary objects are listed only for a file that spells "temp" (any case, quoted or not).
+- The runner's own rows: NotWritten and SQLite's refusal fail the migration; an error about the
+  database file, or an interrupt, propagates unchanged.
 
 Real SQLite files, the real Runner; SQLite's trace callback counts the runner's own queries.
 """
@@ -18,8 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from ci.core.model import SqlFile
+from ci.db.bookkeeping import NotWritten
 from ci.db.outcomes import Outcome
-from ci.db.runner import MigrationFailed
+from ci.db.runner import MigrationFailed, connect
+from ci.db.session import Session
 from tests.conftest import make_runner, query, tree
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
@@ -123,3 +128,28 @@ def test_a_temporary_table_in_any_spelling_ends_with_its_migration(
     # the shadow copy was dropped: migration 4's UPDATE changed the real table
     assert runner.conn.execute("SELECT bal FROM acct").fetchall() == [(100,)]
     assert runner.conn.execute("SELECT count(*) FROM sqlite_temp_master").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("error", "becomes"),
+    [
+        (NotWritten("the runner's schema_version row was not written: x"), "was not written: x"),
+        (sqlite3.IntegrityError("UNIQUE constraint failed"), "could not write its own bookkeeping"),
+        (sqlite3.OperationalError("database is locked"), None),  # about the file: unchanged
+        (KeyboardInterrupt(), None),
+    ],
+)
+def test_the_runners_own_rows_fail_the_migration_and_nothing_else(
+    tmp_path: Path, error: BaseException, becomes: str | None
+) -> None:
+    db = tmp_path / "app.db"
+    sqlite3.connect(db).close()
+    file = SqlFile(tmp_path / "0001_a.sql")
+    session = Session(connect(db))
+    expected = MigrationFailed if becomes else type(error)
+    with pytest.raises(expected) as raised, session.own_rows(file):
+        raise error
+    if becomes:
+        assert becomes in str(raised.value) and str(file.path) in str(raised.value)
+    else:
+        assert raised.value is error
