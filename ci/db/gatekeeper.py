@@ -102,7 +102,9 @@ class Gate:
     observer (the fingerprint tracker) about every action, and asks the user's own authorizer
     (from --setup) about what the rules allow."""
 
-    __slots__ = ("check", "conn", "observer", "screen", "triggers", "user", "verdict")
+    __slots__ = (
+        "check", "conn", "looked_at", "observer", "screen", "triggers", "user", "verdict",
+    )  # fmt: skip
 
     def __init__(self, conn: sqlite3.Connection, *, check: bool) -> None:
         self.conn = conn
@@ -113,14 +115,26 @@ class Gate:
         self.verdict: Verdict | None = None
         # a trigger in the database names the runner's tables (None: not looked yet)
         self.triggers: bool | None = None
+        # PRAGMA data_version when `triggers` was last found False: unchanged, no other
+        # connection has committed since (this one's own statements are screened)
+        self.looked_at: int | None = None
 
     def new_screen(self, *, no_transaction: bool = False, rollback: bool = False) -> Screen:
         return Screen(check=self.check, no_transaction=no_transaction, rollback=rollback)
 
     def look_for_triggers(self) -> bool:
-        """Whether a trigger in the database names the runner's tables (asked again each time:
-        the database may have changed since)."""
+        """Whether a trigger in the database names the runner's tables, known afresh.
+
+        The answer "none" is kept while no other connection commits (PRAGMA data_version, one
+        small read instead of a scan of the whole schema per migration): on this connection, a
+        trigger that names the runner's tables can only come from a statement that names them
+        too, which is screened and sets `triggers` (see run). "Some" is looked for again each
+        time: a migration may have dropped it."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if self.triggers is False and version == self.looked_at:
+            return False
         self.triggers = self.conn.execute(BOOKKEEPING_TRIGGERS).fetchone() is not None
+        self.looked_at = None if self.triggers else version
         return self.triggers
 
     def screens(self, word: str, raw: str) -> bool:

@@ -48,6 +48,29 @@ class _Guard:
         raise CannotRun(explain(error, session.db_name(), session.busy_timeout())) from None
 
 
+class _OwnRows:
+    """Session.own_rows(): a plain context manager, not @contextmanager (entered once per
+    migration)."""
+
+    __slots__ = ("file",)
+
+    def __init__(self, file: SqlFile) -> None:
+        self.file = file
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        if error is None:
+            return
+        if isinstance(error, bookkeeping.NotWritten):
+            raise MigrationFailed(self.file.path, None, str(error)) from None
+        if isinstance(error, sqlite3.Error) and not is_environmental(error):
+            raise MigrationFailed(
+                self.file.path, None, f"the runner could not write its own bookkeeping row: {error}"
+            ) from None
+
+
 class Session:
     """One connection as the runner drives it."""
 
@@ -122,20 +145,11 @@ class Session:
 
     # --- the runner's own rows ------------------------------------------------------------
 
-    @contextmanager
-    def own_rows(self, file: SqlFile) -> Iterator[None]:
+    def own_rows(self, file: SqlFile) -> _OwnRows:
         """The runner's own writes for a migration: a row SQLite refused, or one a trigger
-        ignored or changed (NotWritten), fails the migration; the caller rolls it back."""
-        try:
-            yield
-        except bookkeeping.NotWritten as error:
-            raise MigrationFailed(file.path, None, str(error)) from None
-        except sqlite3.Error as error:
-            if is_environmental(error):
-                raise
-            raise MigrationFailed(
-                file.path, None, f"the runner could not write its own bookkeeping row: {error}"
-            ) from None
+        ignored or changed (NotWritten), fails the migration; the caller rolls it back.
+        Anything else (an error about the database file) propagates unchanged."""
+        return _OwnRows(file)
 
     def log_failure(
         self, entry: Entry, failure: MigrationFailed, *, action: str = "failed"
