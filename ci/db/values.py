@@ -119,14 +119,15 @@ def checked_row(r: tuple[object, ...]) -> AppliedRow:
 
 def as_row(r: tuple[Any, ...], version: int) -> AppliedRow:
     """A row whose values have their column's types (checked by the caller)."""
+    # positional, in the table's column order: one call per applied row, on every start-up
     return AppliedRow(
-        version=version,
-        migration_type=str(r[1] or "schema"),
-        description=str(r[2] or ""),
-        file_hash=r[3],
-        applied_at=None if r[4] is None else str(r[4]),
-        execution_time_ms=r[5],
-        rows_affected=r[6],
-        applied_by=r[7],
-        code_hash=r[8],
+        version,
+        str(r[1] or "schema"),
+        str(r[2] or ""),
+        r[3],
+        None if r[4] is None else str(r[4]),
+        r[5],
+        r[6],
+        r[7],
+        r[8],
     )
