@@ -63,7 +63,7 @@ def test_main_turns_the_collector_back_on_only_if_it_was_on(
     assert main([*args, "--status"]) == 0
     assert gc.isenabled()
     assert main([*args, "--no-backup"]) == 0
-    assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # what the run froze can go again
     gc.disable()
     try:
         assert main([*args, "--status"]) == 0
