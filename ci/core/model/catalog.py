@@ -18,7 +18,9 @@ class Migration(Record):
     """A numbered migration file (main or seed track) and its rollback file, if any."""
 
     FIELDS = ("file", "kind", "version", "slug", "rollback")
-    __slots__ = FIELDS
+    # and its track, worked out once: asked for every migration on every start-up (pairing
+    # applied rows with their files, what is pending)
+    __slots__ = (*FIELDS, "track")
 
     def __init__(
         self,
@@ -33,14 +35,11 @@ class Migration(Record):
         self.version = version
         self.slug = slug
         self.rollback = rollback
+        self.track = track_of(kind)
 
     @property
     def path(self) -> Path:
         return self.file.path
-
-    @property
-    def track(self) -> str:
-        return track_of(self.kind)
 
     @property
     def label(self) -> str:
