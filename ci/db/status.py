@@ -76,8 +76,12 @@ class Status(Record):
 
     @property
     def found_problems(self) -> bool:
-        """An edited applied file or an open dirty mark."""
-        return bool(self.dirty) or any(state.startswith(EDITED) for state in self.states)
+        """An edited applied file, an open dirty mark or a number used twice."""
+        return (
+            bool(self.dirty)
+            or any(state.startswith(EDITED) for state in self.states)
+            or bool(self.catalog.duplicate_numbers())
+        )
 
 
 def read_status(

@@ -71,3 +71,20 @@ def test_main_turns_the_collector_back_on_only_if_it_was_on(
         assert not gc.isenabled()  # the caller's choice stands
     finally:
         gc.enable()
+
+
+def test_status_names_a_number_used_twice_as_a_run_does(
+    write_tree: WriteTree, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Newcomer pass: a stray schema/0002 beside data/0002 showed as 'EDITED' in --status, while
+    a run named the clash; --status now says what a run would refuse, and exits 1."""
+    root = write_tree(tree(BASE))
+    db = tmp_path / "app.db"
+    args = ["--db", str(db), "--migrations-dir", str(root / MIGRATIONS)]
+    assert main(args) == 0
+    (root / MIGRATIONS / "data").mkdir(exist_ok=True)
+    (root / MIGRATIONS / "data" / "0002_stray.sql").write_text("SELECT 1;\n")
+    capsys.readouterr()
+    assert main([*args, "--status"]) == 1
+    out = capsys.readouterr().out
+    assert "PROBLEM: " in out and "number 0002 is also used by" in out

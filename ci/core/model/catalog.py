@@ -98,6 +98,20 @@ class Catalog(Record):
         self.problems: list[CatalogProblem] = [] if problems is None else problems
         self.symlinks: set[str] = set() if symlinks is None else symlinks
 
+    def duplicate_numbers(self) -> list[str]:
+        """One line per migration whose number another file of its track uses already."""
+        problems: list[str] = []
+        for migrations in (self.main, self.seeds):
+            seen: dict[int, Migration] = {}
+            for m in migrations:
+                if m.version in seen:
+                    problems.append(
+                        f"{m.path}: number {m.label} is also used by {seen[m.version].path}; "
+                        "renumber one of them"
+                    )
+                seen.setdefault(m.version, m)
+        return problems
+
     @property
     def head(self) -> int:
         return self.main[-1].version if self.main else 0
