@@ -11,7 +11,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from ci.core.sqltext import strip_comments
-from ci.db.gate_bookkeeping import BOOKKEEPING_NAME, BOOKKEEPING_RULES, trigger_write
+from ci.db.gate_bookkeeping import BOOKKEEPING_RULES, names_bookkeeping, trigger_write
 from ci.db.gate_pragmas import pragma_rule
 from ci.db.gate_screen import (
     ATTACH,
@@ -159,7 +159,7 @@ DECIDED = frozenset(RULES)
 def needs_screening(word: str, raw: str, *, triggers: bool = False) -> bool:
     """Whether a statement with this first word (upper case) can meet a rule above; `triggers`:
     a trigger in the database names the runner's tables (any statement may fire it)."""
-    if triggers or word in SCREENED or BOOKKEEPING_NAME.search(raw) is not None:
+    if triggers or word in SCREENED or names_bookkeeping(raw):
         return True
     names = WRITING.get(word)
     return names is not None and names.search(raw) is not None
