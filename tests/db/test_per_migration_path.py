@@ -25,7 +25,7 @@ import pytest
 from ci.core.model import SqlFile
 from ci.db.bookkeeping import NotWritten
 from ci.db.gate_bookkeeping import BOOKKEEPING_NAME, names_bookkeeping
-from ci.db.gate_rules import needs_screening
+from ci.db.gate_rules import _SCHEMA_TABLE, names_schema_table, needs_screening
 from ci.db.outcomes import Outcome
 from ci.db.runner import MigrationFailed, connect
 from ci.db.session import Session
@@ -177,3 +177,22 @@ def test_the_bookkeeping_name_is_found_as_the_case_blind_search_finds_it(raw: st
     # ASCII statements take a shortcut; it must answer as the regex does for every statement
     assert names_bookkeeping(raw) == (BOOKKEEPING_NAME.search(raw) is not None)
     assert needs_screening("UPDATE", raw) or not names_bookkeeping(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "DELETE FROM sqlite_sequence;",
+        "UPDATE SQLITE_MASTER SET sql = '';",
+        'INSERT INTO "Sqlite_Stat1" VALUES (1);',
+        "UPDATE acct SET note = 'sqlite';",
+        "DELETE FROM \u017fqlite_sequence;",  # long s: the case-blind search matches it
+        "DELETE FROM sql\u0131te_sequence;",  # dotless i
+        "DELETE FROM sql\u0130te_sequence;",  # dotted capital I
+        "UPDATE acct SET note = '\u00e9' WHERE id = 1;",
+    ],
+)
+def test_the_schema_table_is_found_as_the_case_blind_search_finds_it(raw: str) -> None:
+    found = _SCHEMA_TABLE.search(raw) is not None
+    assert names_schema_table(raw) == found
+    assert needs_screening("DELETE", raw) == (found or names_bookkeeping(raw))
