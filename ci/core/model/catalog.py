@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ci.core.findings import Finding, Record
 from ci.core.model.directives import Directives
-from ci.core.model.layout import label_of, track_of
+from ci.core.model.layout import SEED_FOLDER, track_of
 from ci.core.model.sqlfile import SqlFile
 
 
@@ -43,7 +43,9 @@ class Migration(Record):
 
     @property
     def label(self) -> str:
-        return label_of(self.track, self.version)
+        # label_of(self.track, ...) spelled out: a run asks each migration's label several times
+        number = f"{self.version:04d}"
+        return f"seed-{number}" if self.kind == SEED_FOLDER else number
 
     @property
     def directives(self) -> Directives:
