@@ -157,7 +157,8 @@ def _what_failure_left(failure: MigrationFailed) -> str:
     """A migration in one transaction was rolled back whole; a @no-transaction or @batch one
     keeps what it committed and leaves the database dirty."""
     if failure.group is not None:
-        return f"group rolled back: {failure.group} not applied"
+        failed = Path(failure.path).name
+        return f"{failed} failed, so its group was rolled back: {failure.group} not applied"
     if failure.left_dirty is None:
         return "that migration was rolled back"
     return (
