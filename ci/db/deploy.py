@@ -158,7 +158,7 @@ def _what_failure_left(failure: MigrationFailed) -> str:
     keeps what it committed and leaves the database dirty."""
     if failure.group is not None:
         failed = Path(failure.path).name
-        return f"{failed} failed, so its group was rolled back: {failure.group} not applied"
+        return f"group rolled back: {failure.group} not applied ({failed} failed)"
     if failure.left_dirty is None:
         return "that migration was rolled back"
     return (
