@@ -130,10 +130,9 @@ def apply_group(
             f"{members_text(members)} not applied"
         ) from None
     except KeyboardInterrupt:
-        session.notice(
-            f"interrupted during {running[0].path.name}: group rolled back: "
-            f"{members_text(members)} not applied"
-        )
+        where = f"interrupted during {running[0].path.name}"
+        session.notice(f"{where}: group rolled back: {members_text(members)} not applied")
+        _log_rolled_back(session, None, where, members)
         raise
 
 
@@ -167,7 +166,7 @@ def _in_one_transaction(
     except MigrationFailed as failure:
         session.rollback_quietly()
         failed = entries[members.index(running[0])]
-        _log_rolled_back(session, failed, failure, members)
+        _log_rolled_back(session, failed, f"failed: {failure}", members)
         raise
     except BaseException:
         session.rollback_quietly()
@@ -201,17 +200,19 @@ def _apply_member(
 
 
 def _log_rolled_back(
-    session: Session, failed: Entry, failure: MigrationFailed, members: list[Migration]
+    session: Session, failed: Entry | None, why: str, members: list[Migration]
 ) -> None:
     """After the rollback, in a transaction of its own (best effort, as every failure row): the
-    failing migration's 'failed' row and the group's 'group rolled back' row."""
+    failing migration's 'failed' row (`failed`, None after Ctrl-C) and the group's 'group
+    rolled back' row, saying `why` ('failed: ...', 'interrupted during ...')."""
     first, last = members[0], members[-1]
     group = Entry(first.version, first.kind, f"group {first.label}..{last.label}")
     names = ", ".join(m.path.name for m in members)
-    held = f"{len(members)} migrations not applied ({names}); failed: {failure}"
+    held = f"{len(members)} migrations not applied ({names}); {why}"
     try:
         session.begin()
-        bookkeeping.log(session.conn, "failed", failed, error=str(failure))
+        if failed is not None:
+            bookkeeping.log(session.conn, "failed", failed, error=why.removeprefix("failed: "))
         # a log table of the user's that refuses the new action (a CHECK of its own) still
         # gets the failure: a refused INSERT undoes only itself
         with suppress(sqlite3.IntegrityError, bookkeeping.NotWritten):
