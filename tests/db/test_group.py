@@ -247,19 +247,28 @@ def test_group_true_in_the_migrate_section_of_the_config_file_groups_every_deplo
     assert [a for a, _, _ in log(db)][-2:] == ["rollback", "rollback"]
 
 
+@pytest.mark.parametrize("config", ["", "migrate:\n  group: true\n"], ids=["no-file", "file"])
 @pytest.mark.parametrize(
     "action", [("--rollback", "1"), ("--status",), ("--force-clean",), ("--baseline", "1")]
 )
 def test_group_on_the_command_line_goes_with_applying_only(
-    write_tree: WriteTree, tmp_path: Path, capsys: pytest.CaptureFixture[str], action: tuple[str]
+    write_tree: WriteTree,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    action: tuple[str],
+    config: str,
 ) -> None:
+    """Typed on the command line it is refused, also when the config file says `group: true`
+    (the same value: only the command line tells that it was typed)."""
     root = write_tree(seven())
     db = tmp_path / "app.db"
     assert migrate(root, db, "--no-backup") == 0
     before = dump(db)
+    (tmp_path / "migration-guard.yaml").write_text(config)
+    with_config = ("--config", str(tmp_path / "migration-guard.yaml"))
     capsys.readouterr()
     with pytest.raises(SystemExit) as stopped:
-        migrate(root, db, "--group", *action)
+        migrate(root, db, *with_config, "--group", *action)
     assert stopped.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()  # argparse's line, then where --help is
     assert "--group goes with a plain run or --dry-run only" in err[0]
