@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parse(parser, argv)  # the config file's values become defaults; flags win
-    refuse_combinations(parser, args)
+    refuse_combinations(parser, args, argv)
     try:
         found = run(args, out=sys.stdout, err=sys.stderr)
     except (InputError, UsageError) as error:  # CannotRun is a UsageError
@@ -189,8 +189,13 @@ def _main(argv: Sequence[str] | None) -> int:
     return exits.of_problems(found)
 
 
-def refuse_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Options that do not go together: exit 2 with argparse's one line."""
+def refuse_combinations(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    argv: Sequence[str] | None = None,
+) -> None:
+    """Options that do not go together: exit 2 with argparse's one line. `argv`: the command
+    line `args` were parsed from (None: sys.argv's)."""
     if args.target is not None and args.rollback is not None:
         parser.error("--target and --rollback do not go together")
     if args.resume and (args.status or args.rollback is not None or args.dry_run):
@@ -202,11 +207,23 @@ def refuse_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
     if args.detect and not args.status:
         parser.error("--detect goes with --status only")
     # `group: true` in the config file is meant for every deploy: the other actions ignore it
-    if args.group and "group" not in args.set_in_config and not _applies(args):
+    if args.group and not _applies(args) and _group_typed(parser, args, argv):
         parser.error(
             "--group goes with a plain run or --dry-run only (a rollback undoes one "
             "migration per transaction)"
         )
+
+
+def _group_typed(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
+) -> bool:
+    """Whether --group was on the command line. With `group: true` in the config file the
+    parsed value is true either way (the file's value equals the flag's), so the command line
+    is parsed again without the file's value: only in this rare case, never on a plain run."""
+    if "group" not in args.set_in_config:
+        return True
+    parser.set_defaults(group=False)
+    return bool(parser.parse_args(argv).group)
 
 
 def _applies(args: argparse.Namespace) -> bool:

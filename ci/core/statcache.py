@@ -151,10 +151,13 @@ def _read_with_stat(location: str) -> tuple[os.stat_result, bytes] | None:
 
 
 def _load(path: Path, root: str) -> dict[str, tuple[str, str]]:
-    """The entries of a cache file; {} when it is missing, unreadable, not ours alone (another
-    user could write it) or not in our format."""
+    """The entries of a cache file; {} when it is missing, unreadable, not a regular file, not
+    ours alone (another user could write it) or not in our format. Opened non-blocking and
+    without following a symlink: a FIFO planted at the path must not stall the run, and the
+    file type is checked on the descriptor before anything is read."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, flags)
     except OSError:
         return {}
     try:
@@ -180,10 +183,13 @@ def _load(path: Path, root: str) -> dict[str, tuple[str, str]]:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write a private file beside `path`, then rename it over `path` (readers see the old or
-    the new file, never half of one)."""
+    the new file, never half of one). O_EXCL fails on anything already at the temporary path (a
+    FIFO, a symlink to another file), without opening or following it: the cache is then not
+    written this time."""
     os.makedirs(path.parent, mode=0o700, exist_ok=True)
     temporary = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(temporary, flags, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)

@@ -22,6 +22,7 @@ from ci.db.marks import (
     open_or_reuse_mark,
     record_and_clear,
     says_dirty_if_stopped,
+    take_over_marks,
 )
 from ci.db.outcomes import MigrationFailed, Outcome
 from ci.db.session import Session
@@ -40,13 +41,17 @@ def guarded(session: Session, file: SqlFile, work: Callable[[bool], Outcome]) ->
             return work(enforced)
 
 
-def apply_in_transaction(session: Session, migration: Migration, entry: Entry) -> Outcome:
-    """The migration and its schema_version row in one transaction."""
-    return guarded(session, migration.file, partial(_in_transaction, session, migration, entry))
+def apply_in_transaction(
+    session: Session, migration: Migration, entry: Entry, *, resume: bool = False
+) -> Outcome:
+    """The migration and its schema_version row in one transaction. `resume`: its dirty mark,
+    if any (left by an earlier @no-transaction version of it), is cleared with its row."""
+    work = partial(_in_transaction, session, migration, entry, resume=resume)
+    return guarded(session, migration.file, work)
 
 
 def _in_transaction(
-    session: Session, migration: Migration, entry: Entry, enforced: bool
+    session: Session, migration: Migration, entry: Entry, enforced: bool, *, resume: bool
 ) -> Outcome:
     conn = session.conn
     file = migration.file
@@ -60,6 +65,7 @@ def _in_transaction(
         if not throwaway and bookkeeping.is_applied(conn, entry.track, entry.version):
             session.rollback_quietly()
             return Outcome(migration, "skipped", 0, 0.0)
+        marked = take_over_marks(session, [entry]) if resume else {}
         rows = run_file(session, file)
         if not enforced:
             session.foreign_key_check(file)
@@ -71,6 +77,8 @@ def _in_transaction(
             read_back = session.gate.triggers is not False
             at = bookkeeping.now_utc()  # one clock reading for the row and its log entry
             bookkeeping.record(conn, entry, ms=ms, rows=rows, read_back=read_back, at=at)
+            for mark_id in marked.values():
+                bookkeeping.clear_mark(conn, mark_id)
             if not throwaway:
                 bookkeeping.log(conn, "apply", entry, ms=ms, rows=rows, at=at)
         session.commit(file)

@@ -1,9 +1,16 @@
-"""--statement-timeout: the user's SQL is interrupted once it runs past its deadline.
+"""--statement-timeout: the user's SQL is interrupted once it runs past its deadline; and Ctrl-C
+stops a running statement, with or without a timeout.
 
 SQLite calls a progress handler every PROGRESS_STEPS virtual-machine steps; it interrupts the
 running statement when the deadline has passed. The deadline is armed only while the user's SQL
 runs (a migration's statements, a fixture, a @progress query), never during the runner's own
 bookkeeping, so that is never interrupted halfway.
+
+Without a timeout the handler is installed all the same, every UNTIMED_STEPS steps: SQLite runs
+a statement without returning to Python, so Python's SIGINT handler (KeyboardInterrupt) gets to
+run only when something calls back into Python. The callback is where Ctrl-C is raised; SQLite
+then interrupts the statement and raise_interrupted turns that back into KeyboardInterrupt
+(rolled back, exit 130) instead of holding the write lock until the statement ends.
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from ci.db.outcomes import runaway
 # statement that is nothing but VM steps (a 2,000,000-row recursive CTE): under 1% slower;
 # 1,000 steps cost ~3%. A migration of ordinary size never reaches one callback.
 PROGRESS_STEPS = 10_000
+# Without one, only for Ctrl-C: coarse (a few milliseconds of pure VM steps between callbacks,
+# under any reaction time a person notices). Measured with callgrind on applying 1,000
+# migrations: see docs/benchmarks.md.
+UNTIMED_STEPS = 100_000
 
 
 class Clock:
@@ -34,8 +45,7 @@ class Clock:
         self.seconds = seconds
         self.migration_deadline = math.inf
         self.deadline = math.inf
-        if seconds:
-            conn.set_progress_handler(self.past_deadline, PROGRESS_STEPS)
+        conn.set_progress_handler(self.past_deadline, PROGRESS_STEPS if seconds else UNTIMED_STEPS)
 
     def start(self) -> None:
         """A migration starts: with --statement-timeout, its deadline is set from now."""

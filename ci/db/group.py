@@ -26,6 +26,7 @@ from typing import Protocol
 from ci.core.model import Migration
 from ci.db import bookkeeping, plan
 from ci.db.bookkeeping import Entry
+from ci.db.marks import take_over_marks
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome
 from ci.db.session import Session
 from ci.db.statements import leading_foreign_keys, run_file
@@ -97,7 +98,7 @@ def migrate_grouped(
             done = [runner.apply(part[0], resume=resume)]
         else:
             started = time.perf_counter()
-            done = apply_group(session, part, [runner.entry(m) for m in part])
+            done = apply_group(session, part, [runner.entry(m) for m in part], resume=resume)
             seconds = time.perf_counter() - started
         for outcome in done:
             if len(part) > 1:
@@ -110,12 +111,16 @@ def migrate_grouped(
     return outcomes
 
 
-def apply_group(session: Session, members: list[Migration], entries: list[Entry]) -> list[Outcome]:
-    """The members and their rows in one transaction: all applied, or none (and raised)."""
+def apply_group(
+    session: Session, members: list[Migration], entries: list[Entry], *, resume: bool = False
+) -> list[Outcome]:
+    """The members and their rows in one transaction: all applied, or none (and raised).
+    `resume`: a member's dirty mark (left by an earlier @no-transaction version of it) is
+    cleared with its row."""
     running: list[Migration] = [members[0]]  # the member running when something stopped it
     try:
         with session.guard():
-            return _in_one_transaction(session, members, entries, running)
+            return _in_one_transaction(session, members, entries, running, resume)
     except MigrationFailed as failure:
         failure.group = members_text(members)
         raise
@@ -125,15 +130,18 @@ def apply_group(session: Session, members: list[Migration], entries: list[Entry]
             f"{members_text(members)} not applied"
         ) from None
     except KeyboardInterrupt:
-        session.notice(
-            f"interrupted during {running[0].path.name}: group rolled back: "
-            f"{members_text(members)} not applied"
-        )
+        where = f"interrupted during {running[0].path.name}"
+        session.notice(f"{where}: group rolled back: {members_text(members)} not applied")
+        _log_rolled_back(session, None, where, members)
         raise
 
 
 def _in_one_transaction(
-    session: Session, members: list[Migration], entries: list[Entry], running: list[Migration]
+    session: Session,
+    members: list[Migration],
+    entries: list[Entry],
+    running: list[Migration],
+    resume: bool,
 ) -> list[Outcome]:
     conn = session.conn
     enforced = session.foreign_keys_enforced()
@@ -142,18 +150,23 @@ def _in_one_transaction(
     try:
         # read once: the write lock is held from here to the COMMIT, nobody applies meanwhile
         applied = {(row.track, row.version) for row in bookkeeping.read_applied(conn)}
+        marked: dict[tuple[str, int], int] = {}
+        if resume:
+            unapplied = [e for e in entries if (e.track, e.version) not in applied]
+            marked = take_over_marks(session, unapplied)
         for migration, entry in zip(members, entries, strict=True):
             running[0] = migration
             if (entry.track, entry.version) in applied:
                 outcomes.append(Outcome(migration, "skipped", 0, 0.0))
                 continue
-            outcomes.append(_apply_member(session, migration, entry, enforced))
+            mark_id = marked.get((entry.track, entry.version))
+            outcomes.append(_apply_member(session, migration, entry, enforced, mark_id))
         # a deferred foreign key still violated fails here: named on the group's last file
         session.commit(members[-1].file)
     except MigrationFailed as failure:
         session.rollback_quietly()
         failed = entries[members.index(running[0])]
-        _log_rolled_back(session, failed, failure, members)
+        _log_rolled_back(session, failed, f"failed: {failure}", members)
         raise
     except BaseException:
         session.rollback_quietly()
@@ -161,8 +174,11 @@ def _in_one_transaction(
     return outcomes
 
 
-def _apply_member(session: Session, migration: Migration, entry: Entry, enforced: bool) -> Outcome:
-    """One migration inside the group's transaction, with its own deadline, rows and time."""
+def _apply_member(
+    session: Session, migration: Migration, entry: Entry, enforced: bool, mark_id: int | None
+) -> Outcome:
+    """One migration inside the group's transaction, with its own deadline, rows and time;
+    its resumed dirty mark (`mark_id`) cleared with its row."""
     file = migration.file
     plan.check_file(file, migration)
     if migration.track == "seed":
@@ -176,23 +192,27 @@ def _apply_member(session: Session, migration: Migration, entry: Entry, enforced
     ms = int(seconds * 1000)
     with session.own_rows(file):
         bookkeeping.record(session.conn, entry, ms=ms, rows=rows)
+        if mark_id is not None:
+            bookkeeping.clear_mark(session.conn, mark_id)
         if not session.throwaway:
             bookkeeping.log(session.conn, "apply", entry, ms=ms, rows=rows)
     return Outcome(migration, "applied", rows, seconds)
 
 
 def _log_rolled_back(
-    session: Session, failed: Entry, failure: MigrationFailed, members: list[Migration]
+    session: Session, failed: Entry | None, why: str, members: list[Migration]
 ) -> None:
     """After the rollback, in a transaction of its own (best effort, as every failure row): the
-    failing migration's 'failed' row and the group's 'group rolled back' row."""
+    failing migration's 'failed' row (`failed`, None after Ctrl-C) and the group's 'group
+    rolled back' row, saying `why` ('failed: ...', 'interrupted during ...')."""
     first, last = members[0], members[-1]
     group = Entry(first.version, first.kind, f"group {first.label}..{last.label}")
     names = ", ".join(m.path.name for m in members)
-    held = f"{len(members)} migrations not applied ({names}); failed: {failure}"
+    held = f"{len(members)} migrations not applied ({names}); {why}"
     try:
         session.begin()
-        bookkeeping.log(session.conn, "failed", failed, error=str(failure))
+        if failed is not None:
+            bookkeeping.log(session.conn, "failed", failed, error=why.removeprefix("failed: "))
         # a log table of the user's that refuses the new action (a CHECK of its own) still
         # gets the failure: a refused INSERT undoes only itself
         with suppress(sqlite3.IntegrityError, bookkeeping.NotWritten):

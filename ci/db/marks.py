@@ -53,6 +53,25 @@ def open_or_reuse_mark(session: Session, entry: Entry, *, resume: bool = False) 
     return mark
 
 
+def take_over_marks(session: Session, entries: list[Entry]) -> dict[tuple[str, int], int]:
+    """On --resume, inside the caller's write transaction: the open dirty marks of `entries`
+    (a migration whose @no-transaction run failed, since made transactional), each taken over
+    once its holder has provably stopped, by (track, version). The caller clears each with
+    its migration's row, in the same transaction: a mark left open would refuse the next run
+    although the migration is applied."""
+    wanted = {(entry.track, entry.version): entry for entry in entries}
+    taken: dict[tuple[str, int], int] = {}
+    for mark in bookkeeping.open_marks(session.conn):
+        entry = wanted.get((mark.track, mark.version))
+        if entry is None:
+            continue
+        refuse_unless_holder_gone(mark, session.db_name())
+        session.notice(f"resuming {mark.label} {entry.description} ({mark.rows_done} rows done)")
+        bookkeeping.log(session.conn, "resume", entry, rows=mark.rows_done)
+        taken[mark.track, mark.version] = mark.id
+    return taken
+
+
 def record_and_clear(
     session: Session,
     file: SqlFile,

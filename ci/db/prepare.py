@@ -64,6 +64,7 @@ def create_or_upgrade(conn: sqlite3.Connection, kinds: Mapping[int, str]) -> str
     if found == "current":
         return "none"
     _refuse_a_foreign_log(conn)
+    _refuse_foreign_keys_from_ours(conn)
     conn.execute(CREATE_LOG)
     if found == "legacy":
         from ci.db.upgrade import upgrade  # once in a database's life
@@ -82,3 +83,19 @@ def _refuse_a_foreign_log(conn: sqlite3.Connection) -> None:
     have = bookkeeping.columns(conn, LOG_TABLE)
     if have and not bookkeeping.is_our_log(have):
         raise UpgradeRefused(bookkeeping.foreign_log(have))
+
+
+def _refuse_foreign_keys_from_ours(conn: sqlite3.Connection) -> None:
+    """Before an existing schema_version or schema_version_log is adopted (upgraded or kept):
+    a foreign key from it to a table of the application lets a migration's change to that
+    table delete or change the runner's rows (ON DELETE CASCADE, SET NULL) or fail the runner's
+    own writes, without the migration naming the runner's tables."""
+    for table in (TABLE, LOG_TABLE):
+        for row in conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (table,)):
+            _id, _seq, parent, column, to, _on_update, on_delete = row[:7]
+            target = f"{parent}({to})" if to else str(parent)
+            raise UpgradeRefused(
+                f"table {table}: column {column} refers to {target} by a foreign key "
+                f"(ON DELETE {on_delete}): a change to {parent} would change or delete the "
+                f"runner's rows; rebuild {table} without it"
+            )

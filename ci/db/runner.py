@@ -233,7 +233,7 @@ class Runner:
         elif directives.no_transaction:
             outcome = apply_autocommit(session, migration, entry, resume=resume)
         else:
-            outcome = apply_in_transaction(session, migration, entry)
+            outcome = apply_in_transaction(session, migration, entry, resume=resume)
         self.warn_if_slow(outcome)
         return outcome
 

@@ -18,7 +18,8 @@ loses whatever the old table carried unless it is carried over on purpose, so:
   (a view that reads the old table would otherwise make the rename fail);
 - what cannot be carried over (a foreign key from another table into this one, WITHOUT ROWID
   keyed on `version`), and a NOT NULL column without a DEFAULT that the runner could never fill
-  in the rows it records, refuses the upgrade before anything changes, with one line listing it;
+  in the rows it records, refuses the upgrade before anything changes, with one line listing it
+  (a foreign key FROM the table to another is refused earlier, by ci.db.prepare);
 - so does a trigger on the table that could block or change the runner's rows (any BEFORE
   trigger, an AFTER trigger that names the table); an AFTER trigger writing elsewhere is kept;
 - after the rebuild a row is written and removed exactly as the runner will (then undone): a

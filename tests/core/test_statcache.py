@@ -4,6 +4,8 @@ use changes nothing but the speed."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,44 @@ def test_the_cache_directory_follows_xdg_and_home(
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # the XDG spec: absolute only
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert statcache.cache_dir() == tmp_path / "home" / ".cache" / "migration-guard"
+
+
+def test_a_fifo_at_the_cache_path_is_ignored_without_waiting(folder: Path, aged: None) -> None:
+    path = open_cache(folder).path
+    assert path is not None
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)  # nobody ever writes to it: a blocking open would wait forever
+    script = (
+        "import sys; from pathlib import Path; from ci.core.model import SqlFile;"
+        "from ci.core.statcache import open_cache;"
+        "c = open_cache(Path(sys.argv[1])); print(c.checksum(SqlFile(sys.argv[2]))); c.save()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(folder), str(folder / "schema" / "0001_a.sql")],
+        capture_output=True,
+        text=True,
+        timeout=30,  # a hang, not a speed: the blocking open never returns
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.strip() == checksum(OLD)
+
+
+@pytest.mark.parametrize("planted", ["symlink", "fifo"])
+def test_something_planted_at_the_temporary_path_is_not_written_through(
+    folder: Path, aged: None, planted: str, tmp_path: Path
+) -> None:
+    cache = open_cache(folder)
+    assert cache.path is not None
+    cache.path.parent.mkdir(parents=True)
+    temporary = Path(f"{cache.path}.{os.getpid()}.tmp")
+    victim = tmp_path / "victim"
+    victim.write_text("not the cache's\n", encoding="utf-8")
+    if planted == "symlink":
+        temporary.symlink_to(victim)
+    else:
+        os.mkfifo(temporary)
+    cache.checksum(sql(folder))
+    cache.save()  # cannot write this time: says nothing, changes nothing
+    assert victim.read_text(encoding="utf-8") == "not the cache's\n"
+    assert not cache.path.exists()

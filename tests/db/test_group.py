@@ -196,6 +196,32 @@ def test_resume_finishes_the_marked_migration_first_then_groups_the_rest(
     assert [v for _, v in versions(db)] == list(range(1, 8))
 
 
+@pytest.mark.parametrize("grouped", [True, False])
+def test_resume_of_a_marked_migration_made_transactional_clears_its_mark(
+    write_tree: WriteTree, tmp_path: Path, capsys: pytest.CaptureFixture[str], grouped: bool
+) -> None:
+    half = "-- @no-transaction\nCREATE TABLE h (x);\nINSERT INTO nowhere VALUES (1);\n"
+    root = write_tree(seven({"data/0003_h.sql": half, "schema/0003_t3.sql": ""}))
+    (root / MIGRATIONS / "schema/0003_t3.sql").unlink()
+    (root / MIGRATIONS / "rollback/0003_rollback.sql").unlink()
+    db = tmp_path / "app.db"
+    group = ("--group",) if grouped else ()
+    assert migrate(root, db, *group, "--no-backup") == 1
+    # the fix: the directive removed, so the migration now runs in a transaction (with the
+    # rest of the group when grouped); CREATE TABLE h committed before the failure
+    (root / MIGRATIONS / "data/0003_h.sql").write_text("CREATE TABLE IF NOT EXISTS h (x);\n")
+    assert migrate(root, db, *group, "--resume", "--no-backup") == 0
+    assert [v for _, v in versions(db)] == list(range(1, 8))
+    open_marks = (
+        "SELECT count(*) FROM schema_version_log WHERE action = 'dirty' AND cleared_at IS NULL"
+    )
+    assert query(db, open_marks) == [(0,)]
+    assert ("resume", 3, None) in log(db)
+    capsys.readouterr()
+    assert migrate(root, db, *group, "--no-backup") == 0  # not refused as dirty
+    assert "up to date" in capsys.readouterr().out
+
+
 def test_warn_slow_names_each_grouped_migration_after_the_commit(
     write_tree: WriteTree, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -222,19 +248,28 @@ def test_group_true_in_the_migrate_section_of_the_config_file_groups_every_deplo
     assert [a for a, _, _ in log(db)][-2:] == ["rollback", "rollback"]
 
 
+@pytest.mark.parametrize("config", ["", "migrate:\n  group: true\n"], ids=["no-file", "file"])
 @pytest.mark.parametrize(
     "action", [("--rollback", "1"), ("--status",), ("--force-clean",), ("--baseline", "1")]
 )
 def test_group_on_the_command_line_goes_with_applying_only(
-    write_tree: WriteTree, tmp_path: Path, capsys: pytest.CaptureFixture[str], action: tuple[str]
+    write_tree: WriteTree,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    action: tuple[str],
+    config: str,
 ) -> None:
+    """Typed on the command line it is refused, also when the config file says `group: true`
+    (the same value: only the command line tells that it was typed)."""
     root = write_tree(seven())
     db = tmp_path / "app.db"
     assert migrate(root, db, "--no-backup") == 0
     before = dump(db)
+    (tmp_path / "migration-guard.yaml").write_text(config)
+    with_config = ("--config", str(tmp_path / "migration-guard.yaml"))
     capsys.readouterr()
     with pytest.raises(SystemExit) as stopped:
-        migrate(root, db, "--group", *action)
+        migrate(root, db, *with_config, "--group", *action)
     assert stopped.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()  # argparse's line, then where --help is
     assert "--group goes with a plain run or --dry-run only" in err[0]

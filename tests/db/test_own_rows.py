@@ -3,7 +3,8 @@
 - A trigger that ignores or changes the runner's schema_version / schema_version_log rows fails
   the migration (rolled back) instead of letting it apply again on every run.
 - A legacy upgrade refuses, before any change, a trigger on schema_version and a column the
-  runner's rows could not be written into; a comment with a comma in the old DDL is kept.
+  runner's rows could not be written into; a comment with a comma in the old DDL is kept; a
+  foreign key from schema_version or schema_version_log refuses adopting them.
 - After a failed @no-transaction or @batch migration the messages say what really stays: the
   statements that ran, the rows they changed, and who holds the dirty mark.
 
@@ -13,13 +14,16 @@ Real SQLite files and real `python -m ci.migrate` processes.
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from ci.db.tables import CREATE_LOG
 from tests.conftest import MIGRATIONS, dump, make_db, query, run_module, tree
 
 WriteTree = Callable[[dict[str, str | bytes]], Path]
@@ -159,6 +163,37 @@ def test_a_legacy_column_rejecting_the_runners_rows_refuses_the_upgrade_before_a
         line = next(x for x in output.splitlines() if "cannot upgrade" in x)
         assert "column applied_at" in line and "CHECK constraint failed" in line
         assert dump(db) == before and balance(db) == 0
+
+
+CASCADE = "release TEXT REFERENCES releases(name) ON DELETE CASCADE"
+
+
+@pytest.mark.parametrize("table", ["schema_version", "schema_version_log"])
+def test_a_foreign_key_from_a_runner_table_refuses_adopting_it_before_any_change(
+    write_tree: WriteTree, tmp_path: Path, table: str
+) -> None:
+    """A migration emptying `releases` would otherwise delete the runner's rows by cascade
+    (0001 then pending again), without ever naming the runner's tables."""
+    root = write_tree(tree({**BONUS, "data/0003_r.sql": "DELETE FROM releases;\n"}))
+    db = tmp_path / "app.db"
+    legacy = ", release TEXT" if table == "schema_version_log" else f", {CASCADE}"
+    make_db(db, "CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
+                "INSERT INTO acct VALUES (1, 0);"
+                "CREATE TABLE releases (name TEXT PRIMARY KEY); INSERT INTO releases VALUES ('r1');"
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+                f"description TEXT{legacy});"
+                "INSERT INTO schema_version VALUES (1, 'init', 'r1');")  # fmt: skip
+    if table == "schema_version_log":  # an attempt log of our shape, adopted as it is
+        with closing(sqlite3.connect(db)) as conn:
+            conn.execute(CREATE_LOG)
+            conn.execute(f"ALTER TABLE schema_version_log ADD COLUMN {CASCADE}")
+            conn.commit()
+    before = dump(db)
+    code, output = migrate(root, db)
+    assert code == 1, output
+    line = next(x for x in output.splitlines() if "cannot upgrade" in x)
+    assert f"table {table}: column release refers to releases(name) by a foreign key" in line
+    assert dump(db) == before and balance(db) == 0
 
 
 # --- item 13 (legacy): comments inside the old CREATE TABLE ---------------------------------------

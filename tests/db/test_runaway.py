@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, WriteTree, dump, query, run_on_tree
 
 SAFETY_NET = 120  # seconds; the runs below take about one second each
@@ -184,14 +186,16 @@ def test_no_time_limit_is_the_runners_default() -> None:
     assert parser_of(CHECK).parse_args([]).statement_timeout == 300.0
 
 
+@pytest.mark.parametrize("timeout", [("--statement-timeout", "600"), ()], ids=["timeout", "none"])
 def test_ctrl_c_during_a_long_statement_is_an_interrupt_not_a_runaway(
-    write_tree: WriteTree, tmp_path: Path
+    write_tree: WriteTree, tmp_path: Path, timeout: tuple[str, ...]
 ) -> None:
     """The progress handler makes Ctrl-C reach a running statement (SQLite reports it as
-    'interrupted'); that is the user's interrupt, exit 130, not a migration past its limit."""
+    'interrupted'); that is the user's interrupt, exit 130, not a migration past its limit.
+    Without a timeout too: the handler is installed regardless, so the statement stops."""
     root = write_tree(BASE | {"m/schema/0002_forever.sql": NEVER_ENDS})
     db = tmp_path / "app.db"
-    args = ["--migrations-dir", str(root / "m"), "--db", str(db), "--statement-timeout", "600"]
+    args = ["--migrations-dir", str(root / "m"), "--db", str(db), *timeout]
     process = subprocess.Popen(
         [sys.executable, "-m", "ci.migrate", *args],
         cwd=REPO,
