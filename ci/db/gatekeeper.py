@@ -75,13 +75,21 @@ if TYPE_CHECKING:
     from ci.db.gate_screen import Authorizer
 
 # What SQLite's authorizer reports for every temporary object a statement creates, whatever the
-# statement says: a trigger or index on a temporary table is temporary without the word TEMP.
+# statement says: a trigger or index on a temporary table is temporary without the word TEMP, and
+# an object named in the schema `temp` ("temp".t, [Temp].t) is reported as a plain CREATE in it.
 CREATES_TEMP = frozenset((
     sqlite3.SQLITE_CREATE_TEMP_TABLE,
     sqlite3.SQLITE_CREATE_TEMP_INDEX,
     sqlite3.SQLITE_CREATE_TEMP_TRIGGER,
     sqlite3.SQLITE_CREATE_TEMP_VIEW,
 ))  # fmt: skip
+CREATES = CREATES_TEMP | {
+    sqlite3.SQLITE_CREATE_TABLE,
+    sqlite3.SQLITE_CREATE_INDEX,
+    sqlite3.SQLITE_CREATE_TRIGGER,
+    sqlite3.SQLITE_CREATE_VIEW,
+    sqlite3.SQLITE_CREATE_VTABLE,
+}
 
 __all__ = [
     "CHECK_PRAGMAS",
@@ -161,7 +169,7 @@ class Gate:
     ) -> int:
         if self.observer is not None:
             self.observer(action, arg1, arg2, db, trigger)
-        if action in CREATES_TEMP or (action == sqlite3.SQLITE_CREATE_VTABLE and db == "temp"):
+        if action in CREATES and (db == "temp" or action in CREATES_TEMP):
             self.temp_created = True
         screen = self.screen
         if screen is not None:
