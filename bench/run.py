@@ -698,10 +698,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also count each ratio row's instructions under valgrind (deterministic CPU work)",
     )
-    parser.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="where to write the results (default: bench/RESULTS.md; with --quick, nowhere: a "
+        "smoke run prints them and leaves the committed figures alone)",
+    )
     parser.add_argument("--work", type=Path, default=None, help="scratch dir (default: a temp dir)")
     given = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(given)
+    if args.results is None and args.quick:
+        args.results = Path(tempfile.mkdtemp(prefix="mg-bench-quick-")) / "RESULTS.md"
+        print(f"bench/run.py: a smoke run (--quick) writes {args.results}, not bench/RESULTS.md",
+              file=sys.stderr)  # fmt: skip
+    elif args.results is None:
+        args.results = REPO / "bench" / "RESULTS.md"
     try:
         results.kept_regions(args.results)  # a broken marker stops the run now, not in 15 min
     except results.RegionError as error:

@@ -11,11 +11,11 @@ ci.db.baseline); each is imported when it is asked for (start-up time of every d
 from __future__ import annotations
 
 import argparse
+import gc
 import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
 
 from ci.app import exits
 from ci.app.cli import (
@@ -33,10 +33,14 @@ from ci.core.model import Catalog, InputError, discover, not_a_database_file
 from ci.core.statcache import open_cache
 from ci.db.outcomes import CannotRun, RunRefused
 
+TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from ci.db.deploy import Target
 
 PROG = "python -m ci.migrate"
+_GC_STATE: set[str] = set()  # "paused": main turned the collector off; "frozen": see change
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,6 +146,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The start-up makes thousands of objects and no garbage cycles, and the collector would
+    # walk them all several times (~3.5% of a --status on 1,000 migrations): it is paused
+    # until migrations run (change), and on again when main returns.
+    _GC_STATE.clear()
+    if gc.isenabled():
+        _GC_STATE.add("paused")
+        gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if "frozen" in _GC_STATE:
+            gc.unfreeze()  # a caller that goes on (a test) may collect them again
+        if "paused" in _GC_STATE:
+            gc.enable()
+        _GC_STATE.clear()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parse(parser, argv)  # the config file's values become defaults; flags win
     refuse_combinations(parser, args)
@@ -264,6 +286,7 @@ def change(
         statement_timeout=args.statement_timeout,
         hashes=open_cache(catalog.root, verify=args.verify),
     ) as runner:
+        _collect_garbage_again()  # migrations run now: a long run needs its collector
         if args.force_clean:
             return deploy.force_clean(runner, out=out)
         if args.dry_run:
@@ -282,6 +305,16 @@ def change(
             out=out,
             err=err,
         )
+
+
+def _collect_garbage_again() -> None:
+    """Turn the collector back on, unless it was off before main paused it. The objects made
+    until now live as long as the run: frozen, no collection walks them (the first one would
+    walk them all: ~2% of a run that finds nothing to apply)."""
+    if "paused" in _GC_STATE and "frozen" not in _GC_STATE:
+        gc.freeze()
+        _GC_STATE.add("frozen")
+        gc.enable()
 
 
 def load_catalog(migrations_dir: Path, db: Path, *, refuse_problems: bool, err: TextIO) -> Catalog:

@@ -69,9 +69,10 @@ def _in_transaction(
             # the gate looked for triggers on the runner's tables in this transaction (and
             # screened every statement since that could make one)
             read_back = session.gate.triggers is not False
-            bookkeeping.record(conn, entry, ms=ms, rows=rows, read_back=read_back)
+            at = bookkeeping.now_utc()  # one clock reading for the row and its log entry
+            bookkeeping.record(conn, entry, ms=ms, rows=rows, read_back=read_back, at=at)
             if not throwaway:
-                bookkeeping.log(conn, "apply", entry, ms=ms, rows=rows)
+                bookkeeping.log(conn, "apply", entry, ms=ms, rows=rows, at=at)
         session.commit(file)
     except MigrationFailed as failure:
         session.rollback_quietly()

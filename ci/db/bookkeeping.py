@@ -143,9 +143,16 @@ class NotWritten(InputError):
 
 
 def record(
-    conn: sqlite3.Connection, entry: Entry, *, ms: int, rows: int, read_back: bool = True
+    conn: sqlite3.Connection,
+    entry: Entry,
+    *,
+    ms: int,
+    rows: int,
+    read_back: bool = True,
+    at: str | None = None,
 ) -> None:
     """Write the migration's row; NotWritten unless it is there afterwards as written.
+    `at`: its applied_at (now_utc() when not given; an apply passes one for its row and log).
 
     `read_back=False`: the caller knows that no trigger in the database names the runner's
     tables (ci.db.gatekeeper, looked for in this transaction), so nothing but the INSERT
@@ -157,7 +164,7 @@ def record(
             entry.migration_type,
             entry.description,
             entry.file_hash,
-            now_utc(),
+            at or now_utc(),
             ms,
             rows,
             APPLIED_BY,
@@ -213,13 +220,14 @@ def log(
     ms: int | None = None,
     rows: int | None = None,
     error: str | None = None,
+    at: str | None = None,
 ) -> int:
     """Append one attempt to schema_version_log (about one migration, or about the tables
-    themselves: entry None); returns its id."""
+    themselves: entry None); returns its id. `at`: its time, now_utc() when not given."""
     cursor = conn.execute(
         LOG,
         (
-            now_utc(),
+            at or now_utc(),
             action,
             entry.version if entry else None,
             entry.migration_type if entry else None,

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ci.core.errors import UsageError
-from ci.db.gatekeeper import Gate, GatedConnection
 from ci.db.outcomes import CannotRun
 from ci.db.values import database_file
 
@@ -27,6 +26,7 @@ def connect(
     timeout: float = 30.0,
     durable: bool = True,
     readonly: bool = False,
+    gated: bool = True,
 ) -> sqlite3.Connection:
     """Open a database the way every part of the tool does (autocommit; we BEGIN ourselves).
 
@@ -34,14 +34,15 @@ def connect(
     check on a throwaway database (durable=False); a --setup function's authorizer is kept
     and asked after the gate's rules. Raises CannotRun with one line for a file that is not
     SQLite, a missing directory, and so on.
+
+    `gated=False` (read-only only): no gate, for a connection that only reads the database
+    (--status, ci.postcheck): it runs no migration, and a gate that screens nothing installs a
+    --setup function's authorizer as it is, which a plain connection does too.
     """
     path = Path(db)
     target = path.resolve().as_uri() + "?mode=ro" if readonly else str(path)
     try:
-        conn = sqlite3.connect(
-            target, timeout=timeout, isolation_level=None, uri=readonly, factory=GatedConnection
-        )
-        conn.gate = Gate(conn, check=not durable)
+        conn = _open(target, timeout=timeout, readonly=readonly, gate=gated, check=not durable)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("PRAGMA foreign_keys = ON")
         if not durable:
@@ -66,6 +67,23 @@ def connect(
     return conn
 
 
+def _open(
+    target: str, *, timeout: float, readonly: bool, gate: bool, check: bool
+) -> sqlite3.Connection:
+    if not gate:
+        assert readonly, "only a read-only connection goes without a gate"
+        return sqlite3.connect(target, timeout=timeout, isolation_level=None, uri=True)
+    # imported here: a connection that only reads needs none of the gate's modules (start-up
+    # time of --status)
+    from ci.db.gatekeeper import Gate, GatedConnection
+
+    conn = sqlite3.connect(
+        target, timeout=timeout, isolation_level=None, uri=readonly, factory=GatedConnection
+    )
+    conn.gate = Gate(conn, check=check)
+    return conn
+
+
 def forbid_attach(conn: sqlite3.Connection) -> None:
     """Make ATTACH fail on this connection: a limit of 0 attached databases, which also stops
     VACUUM INTO and anything the gate does not screen (an invariant, a --setup function's SQL).
@@ -82,7 +100,7 @@ def connect_for_reading(
     """A read-only connection; if a crashed writer left a hot journal, SQLite must roll it back
     first, which needs a read-write open (the database then reads as it was before the crash)."""
     try:
-        return connect(db, setup=setup, timeout=timeout, readonly=True)
+        return connect(db, setup=setup, timeout=timeout, readonly=True, gated=False)
     except CannotRun as error:
         hot = Path(f"{db}-journal")
         if "read-only" not in str(error) or not hot.exists():

@@ -157,7 +157,8 @@ def _what_failure_left(failure: MigrationFailed) -> str:
     """A migration in one transaction was rolled back whole; a @no-transaction or @batch one
     keeps what it committed and leaves the database dirty."""
     if failure.group is not None:
-        return f"group rolled back: {failure.group} not applied"
+        failed = Path(failure.path).name
+        return f"group rolled back: {failure.group} not applied ({failed} failed)"
     if failure.left_dirty is None:
         return "that migration was rolled back"
     return (
@@ -331,10 +332,11 @@ def printer(out: TextIO) -> Callable[[Outcome], None]:
             print(f"skipped {m.label}: already applied by another runner", file=out)
             return
         file = m.rollback if "roll" in outcome.action and m.rollback else m.file
-        print(
+        # one write, not print(): print writes the line and its newline apart, each through the
+        # stream's wrapper, for every one of 1,000 migrations
+        out.write(
             f"{outcome.action} {m.label:<9} {m.kind:<6} {file.location}: {outcome.rows:,} rows, "
-            f"{outcome.seconds * 1000:.0f} ms",
-            file=out,
+            f"{outcome.seconds * 1000:.0f} ms\n"
         )
         now = time.monotonic()
         if interactive or now - last_flush[0] >= 1.0:

@@ -105,17 +105,7 @@ def missing_files(catalog: Catalog, rows: Iterable[AppliedRow]) -> list[str]:
 
 
 def duplicates(catalog: Catalog) -> list[str]:
-    problems: list[str] = []
-    for migrations in (catalog.main, catalog.seeds):
-        seen: dict[int, Migration] = {}
-        for m in migrations:
-            if m.version in seen:
-                problems.append(
-                    f"{m.path}: number {m.label} is also used by {seen[m.version].path}; "
-                    "renumber one of them"
-                )
-            seen.setdefault(m.version, m)
-    return problems
+    return catalog.duplicate_numbers()
 
 
 def out_of_order(pending: list[Migration], top: int) -> list[str]:

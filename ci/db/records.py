@@ -34,7 +34,10 @@ class AppliedRow(Tracked):
     """One row of `schema_version` (columns an older table lacks are None)."""
 
     FIELDS = COLUMNS  # a row of the table, column for column
-    __slots__ = FIELDS
+    # and its track, worked out once: asked several times per row on every start-up (sorting,
+    # pairing with its file, what is pending, its label)
+    __slots__ = (*FIELDS, "track")
+    track: str
 
     def __init__(
         self,
@@ -57,6 +60,7 @@ class AppliedRow(Tracked):
         self.rows_affected = rows_affected
         self.applied_by = applied_by
         self.code_hash = code_hash
+        self.track = track_of(migration_type)
 
 
 class DirtyMark(Tracked):

@@ -169,3 +169,14 @@ def test_an_unknown_peer_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "flyway" in done.stderr
     assert not results.exists()
+
+
+def test_a_smoke_run_without_results_leaves_the_committed_figures_alone(tmp_path: Path) -> None:
+    """A newcomer ran `bench/peers.py --quick` and found the committed 1,000-migration figures
+    replaced by a 20-migration smoke table: a smoke run writes nothing unless asked to."""
+    committed = REPO / "bench" / "RESULTS.md"
+    before = committed.read_bytes()
+    done = run_peers(tmp_path, "--quick", "--n", "4", "--peers", "golang-migrate")
+    assert done.returncode == 0, done.stderr
+    assert committed.read_bytes() == before
+    assert "nothing written" in done.stderr and "## Against the peers" in done.stdout

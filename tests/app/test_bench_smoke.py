@@ -213,3 +213,15 @@ def test_a_run_started_under_load_is_flagged_and_names_the_busy_processes() -> N
     assert machine.load_warning(quiet) is None
     warning = machine.load_warning(loaded)
     assert warning and "sqitch 40%" in warning and "under load" in warning
+
+
+def test_a_smoke_run_without_results_leaves_the_committed_figures_alone(tmp_path: Path) -> None:
+    committed = REPO / "bench" / "RESULTS.md"
+    before = committed.read_bytes()
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--n", "4", "--no-growth"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert committed.read_bytes() == before
+    assert "not bench/RESULTS.md" in done.stderr

@@ -53,7 +53,8 @@ def test_a_group_whose_third_migration_fails_leaves_the_database_exactly_as_it_w
     assert f"{MIGRATIONS}/schema/0004_t4.sql:2: no such table: nowhere" in captured.err
     assert "applied 0002" not in captured.out  # outcomes are printed only once committed
     members = "0002_t2.sql, 0003_t3.sql, 0004_t4.sql, 0005_t5.sql, 0006_t6.sql, 0007_t7.sql"
-    assert f"FAILED: group rolled back: 0002..0007 ({members}) not applied" in captured.out
+    expected = f"FAILED: group rolled back: 0002..0007 ({members}) not applied (0004_t4.sql failed)"
+    assert expected in captured.out
     rows = log(db)[-2:]
     assert rows[0][:2] == ("failed", 4) and "0004_t4.sql:2: no such table" in str(rows[0][2])
     assert rows[1][:2] == ("group rolled back", 2)

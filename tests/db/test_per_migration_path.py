@@ -7,6 +7,8 @@
 - A migration's row is read back after the INSERT only while such a trigger exists.
 - The temporary objects are listed once per connection (a --setup's stay), then only after a
   migration SQLite reported creating one in (any spelling, or none: a trigger on a temp table).
+- A statement is screened when it names the runner's tables in any case, as a case-blind search
+  finds them (ASCII text takes a cheaper way to the same answer).
 - The runner's own rows: NotWritten and SQLite's refusal fail the migration; an error about the
   database file, or an interrupt, propagates unchanged.
 
@@ -23,6 +25,8 @@ import pytest
 
 from ci.core.model import SqlFile
 from ci.db.bookkeeping import NotWritten
+from ci.db.gate_bookkeeping import BOOKKEEPING_NAME, names_bookkeeping
+from ci.db.gate_rules import _SCHEMA_TABLE, names_schema_table, needs_screening
 from ci.db.outcomes import Outcome
 from ci.db.runner import MigrationFailed, connect
 from ci.db.session import Session
@@ -154,3 +158,42 @@ def test_the_runners_own_rows_fail_the_migration_and_nothing_else(
         assert becomes in str(raised.value) and str(file.path) in str(raised.value)
     else:
         assert raised.value is error
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "DELETE FROM schema_version;",
+        "DELETE FROM Schema_Version_Log;",
+        'CREATE TRIGGER t AFTER INSERT ON acct BEGIN DELETE FROM "SCHEMA_VERSION"; END;',
+        "UPDATE acct SET note = 'schema_versions';",
+        "UPDATE acct SET note = 'schema version';",
+        "DELETE FROM \u017fchema_version;",  # long s: the case-blind search matches it
+        "DELETE FROM schema_vers\u0130on;",  # dotted capital I
+        "DELETE FROM schema_vers\u0131on;",  # dotless i
+        "UPDATE acct SET note = 'é' WHERE id = 1;",
+    ],
+)
+def test_the_bookkeeping_name_is_found_as_the_case_blind_search_finds_it(raw: str) -> None:
+    # ASCII statements take a shortcut; it must answer as the regex does for every statement
+    assert names_bookkeeping(raw) == (BOOKKEEPING_NAME.search(raw) is not None)
+    assert needs_screening("UPDATE", raw) or not names_bookkeeping(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "DELETE FROM sqlite_sequence;",
+        "UPDATE SQLITE_MASTER SET sql = '';",
+        'INSERT INTO "Sqlite_Stat1" VALUES (1);',
+        "UPDATE acct SET note = 'sqlite';",
+        "DELETE FROM \u017fqlite_sequence;",  # long s: the case-blind search matches it
+        "DELETE FROM sql\u0131te_sequence;",  # dotless i
+        "DELETE FROM sql\u0130te_sequence;",  # dotted capital I
+        "UPDATE acct SET note = '\u00e9' WHERE id = 1;",
+    ],
+)
+def test_the_schema_table_is_found_as_the_case_blind_search_finds_it(raw: str) -> None:
+    found = _SCHEMA_TABLE.search(raw) is not None
+    assert names_schema_table(raw) == found
+    assert needs_screening("DELETE", raw) == (found or names_bookkeeping(raw))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ci.core.findings import Finding, Record
 from ci.core.model.directives import Directives
-from ci.core.model.layout import label_of, track_of
+from ci.core.model.layout import SEED_FOLDER, track_of
 from ci.core.model.sqlfile import SqlFile
 
 
@@ -18,7 +18,9 @@ class Migration(Record):
     """A numbered migration file (main or seed track) and its rollback file, if any."""
 
     FIELDS = ("file", "kind", "version", "slug", "rollback")
-    __slots__ = FIELDS
+    # and its track, worked out once: asked for every migration on every start-up (pairing
+    # applied rows with their files, what is pending)
+    __slots__ = (*FIELDS, "track")
 
     def __init__(
         self,
@@ -33,18 +35,17 @@ class Migration(Record):
         self.version = version
         self.slug = slug
         self.rollback = rollback
+        self.track = track_of(kind)
 
     @property
     def path(self) -> Path:
         return self.file.path
 
     @property
-    def track(self) -> str:
-        return track_of(self.kind)
-
-    @property
     def label(self) -> str:
-        return label_of(self.track, self.version)
+        # label_of(self.track, ...) spelled out: a run asks each migration's label several times
+        number = f"{self.version:04d}"
+        return f"seed-{number}" if self.kind == SEED_FOLDER else number
 
     @property
     def directives(self) -> Directives:
@@ -98,6 +99,20 @@ class Catalog(Record):
         self.rollbacks: dict[int, list[SqlFile]] = {} if rollbacks is None else rollbacks
         self.problems: list[CatalogProblem] = [] if problems is None else problems
         self.symlinks: set[str] = set() if symlinks is None else symlinks
+
+    def duplicate_numbers(self) -> list[str]:
+        """One line per migration whose number another file of its track uses already."""
+        problems: list[str] = []
+        for migrations in (self.main, self.seeds):
+            seen: dict[int, Migration] = {}
+            for m in migrations:
+                if m.version in seen:
+                    problems.append(
+                        f"{m.path}: number {m.label} is also used by {seen[m.version].path}; "
+                        "renumber one of them"
+                    )
+                seen.setdefault(m.version, m)
+        return problems
 
     @property
     def head(self) -> int:

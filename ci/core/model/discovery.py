@@ -139,6 +139,8 @@ def _pair_rollbacks(catalog: Catalog) -> None:
     """Give each main-track migration its rollback file. Of two migrations sharing a number
     (a numbering error), the one the rollback names (`rollback/0003_<slug>.sql`) gets it, else
     the first in order."""
+    if not catalog.rollbacks:
+        return  # --status lists no rollback folder: no index of the main track to build
     by_version: dict[int, list[Migration]] = {}
     for m in catalog.main:
         by_version.setdefault(m.version, []).append(m)
