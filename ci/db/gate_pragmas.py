@@ -12,8 +12,9 @@ OFF_VALUES = frozenset(("OFF", "0", "FALSE", "NO"))
 SCHEMA_TABLES = frozenset(("sqlite_master", "sqlite_schema"))
 DDL_WORDS = frozenset(("CREATE", "DROP", "ALTER"))
 
-# Pragmas refused in every run, whatever they are set to (other than off): each weakens the
-# database for every later statement on the connection, the next migrations' included.
+# Pragmas refused in every run when set (to a value REFUSED_SETTINGS refuses): each weakens the
+# database for every later statement on the connection, the next migrations' included, or breaks
+# it for other connections.
 REFUSED_PRAGMAS = {
     "ignore_check_constraints": "it lets later statements, and the next migrations, write rows "
     "that break CHECK constraints",
@@ -21,6 +22,22 @@ REFUSED_PRAGMAS = {
     "production is never a migration's job",
     "hard_heap_limit": "it can only ever lower the process's memory limit, so the runner could "
     "not set it back, and the next migrations would fail for lack of memory",
+    "journal_mode": "without a rollback journal on disk a failing migration cannot be rolled "
+    "back and a crash leaves the database malformed; SQLite keeps the mode for the rest of the "
+    "run (it cannot be set back after the transaction's first write), so the next migrations "
+    "would lose theirs too",
+    "schema_version": "SQLite's schema cookie tells every other open connection that the schema "
+    "changed; set by hand, an application connection open during the deploy keeps its old "
+    "schema and writes into the wrong table",
+}
+# Which values of a REFUSED_PRAGMAS entry are refused (SQLite hands the authorizer the value
+# unquoted; compared in upper case): ANY_VALUE, or only those listed; a pragma not listed here
+# is refused when set to anything but off.
+ANY_VALUE = None
+REFUSED_SETTINGS: dict[str, frozenset[str] | None] = {
+    # the other modes keep a rollback journal (or WAL) on disk: a migration stays atomic
+    "journal_mode": frozenset(("OFF", "MEMORY")),
+    "schema_version": ANY_VALUE,
 }
 # Connection settings a migration may change for its own statements: the runner reads each one
 # before the migration changes it and sets it back after the migration, failed or not, so that
@@ -62,6 +79,10 @@ UNRESTORED_PRAGMAS = {
     "temp_store": "it only decides where temporary data is kept (memory or a file), not what any "
     "statement does; SQLite cannot change it inside a transaction, where the runner would set "
     "it back",
+    "journal_mode": "the modes let through (DELETE, TRUNCATE, PERSIST; WAL only in a "
+    "@no-transaction migration, SQLite refuses it in a transaction) all keep a journal on disk, "
+    "so every later migration stays atomic; SQLite ignores a change back after the "
+    "transaction's first write",
 }
 
 # The pragmas a migration may run in a check (deny by default). The checks run on a throwaway
@@ -134,7 +155,7 @@ def pragma_rule(screen: ScreenState, name: str | None, value: str | None) -> Ver
         )
     shown = f"PRAGMA {pragma}" + (f" = {value}" if value is not None else "")
     if not screen.check:
-        if pragma in REFUSED_PRAGMAS and value is not None and value.upper() not in OFF_VALUES:
+        if value is not None and is_refused_setting(pragma, value):
             return Verdict(REFUSE, f"{shown} is refused: {REFUSED_PRAGMAS[pragma]} ({PRAGMAS_DOC})")
         return None
     # a check refuses these too: neither is on its list of pragmas that may be set
@@ -143,6 +164,16 @@ def pragma_rule(screen: ScreenState, name: str | None, value: str | None) -> Ver
         return None
     because = REFUSED_BECAUSE.get(pragma, "it is not on the checks' list of allowed pragmas")
     return Verdict(REFUSE, f"{shown} is not allowed in a check: {because} ({RULES_DOC})")
+
+
+def is_refused_setting(pragma: str, value: str) -> bool:
+    """Whether setting `pragma` (lower case) to `value` is refused in a real run."""
+    if pragma not in REFUSED_PRAGMAS:
+        return False
+    if pragma not in REFUSED_SETTINGS:
+        return value.upper() not in OFF_VALUES
+    refused = REFUSED_SETTINGS[pragma]
+    return refused is ANY_VALUE or value.upper() in refused
 
 
 def schema_table_write(screen: ScreenState, name: str) -> Verdict | None:

@@ -74,6 +74,23 @@ from ci.db.gate_screen import (
 if TYPE_CHECKING:
     from ci.db.gate_screen import Authorizer
 
+# What SQLite's authorizer reports for every temporary object a statement creates, whatever the
+# statement says: a trigger or index on a temporary table is temporary without the word TEMP, and
+# an object named in the schema `temp` ("temp".t, [Temp].t) is reported as a plain CREATE in it.
+CREATES_TEMP = frozenset((
+    sqlite3.SQLITE_CREATE_TEMP_TABLE,
+    sqlite3.SQLITE_CREATE_TEMP_INDEX,
+    sqlite3.SQLITE_CREATE_TEMP_TRIGGER,
+    sqlite3.SQLITE_CREATE_TEMP_VIEW,
+))  # fmt: skip
+CREATES = CREATES_TEMP | {
+    sqlite3.SQLITE_CREATE_TABLE,
+    sqlite3.SQLITE_CREATE_INDEX,
+    sqlite3.SQLITE_CREATE_TRIGGER,
+    sqlite3.SQLITE_CREATE_VIEW,
+    sqlite3.SQLITE_CREATE_VTABLE,
+}
+
 __all__ = [
     "CHECK_PRAGMAS",
     "FIRST_WORD",
@@ -103,7 +120,8 @@ class Gate:
     (from --setup) about what the rules allow."""
 
     __slots__ = (
-        "check", "conn", "looked_at", "observer", "screen", "triggers", "user", "verdict",
+        "check", "conn", "looked_at", "observer", "screen", "temp_created", "temp_kept",
+        "triggers", "user", "verdict",
     )  # fmt: skip
 
     def __init__(self, conn: sqlite3.Connection, *, check: bool) -> None:
@@ -118,6 +136,10 @@ class Gate:
         # PRAGMA data_version when `triggers` was last found False: unchanged, no other
         # connection has committed since (this one's own statements are screened)
         self.looked_at: int | None = None
+        # a statement created a temporary object since the runner last dropped them (only then
+        # does it list them), and the ones to keep (a --setup's; None: not listed yet)
+        self.temp_created = False
+        self.temp_kept: frozenset[tuple[str, str]] | None = None
 
     def new_screen(self, *, no_transaction: bool = False, rollback: bool = False) -> Screen:
         return Screen(check=self.check, no_transaction=no_transaction, rollback=rollback)
@@ -147,6 +169,8 @@ class Gate:
     ) -> int:
         if self.observer is not None:
             self.observer(action, arg1, arg2, db, trigger)
+        if action in CREATES and (db == "temp" or action in CREATES_TEMP):
+            self.temp_created = True
         screen = self.screen
         if screen is not None:
             if action in CREATES_TRIGGER and trigger is None:
@@ -193,6 +217,15 @@ class Gate:
             self.triggers = True  # it may have created a trigger that writes them
             return self._refuse_trigger_writing_bookkeeping(screen)
         return None
+
+    def creating(self, execute: Callable[[], object]) -> None:
+        """`execute()`, a CREATE statement the rules do not screen, with the gate's authorizer
+        installed only to learn whether it creates a temporary object (`temp_created`)."""
+        _set_authorizer(self.conn, self.authorize)
+        try:
+            execute()
+        finally:
+            self._install()
 
     def _refuse_trigger_writing_bookkeeping(self, screen: Screen) -> Verdict | None:
         """A trigger the statement just created whose program writes the runner's tables is

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
+from functools import partial
 
 from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
@@ -27,10 +27,20 @@ def run_file(session: Session, file: SqlFile, *, rollback: bool = False) -> int:
     Connection settings the file changed (RESTORED_PRAGMAS) are set back afterwards, and
     the temporary objects it created are dropped, also when a statement failed: they must
     not leak into the runner's bookkeeping or the next migration."""
-    if not may_create_temp_objects(file):  # the common case: two queries less per migration
-        return _run_statements(session, file, rollback=rollback)
-    with temp_objects_dropped(session.conn):
-        return _run_statements(session, file, rollback=rollback)
+    gate = session.gate
+    if gate.temp_kept is None:  # once per connection: a --setup's temporary objects stay
+        gate.temp_kept = frozenset(temp_objects(session.conn))
+    gate.temp_created = False
+    try:
+        rows = _run_statements(session, file, rollback=rollback)
+    except BaseException:
+        if gate.temp_created:
+            with suppress(sqlite3.Error):  # the migration's own error is the one to report
+                _drop_temp_objects(session)
+        raise
+    if gate.temp_created:  # SQLite's authorizer said so: the common case lists nothing
+        _drop_temp_objects(session)
+    return rows
 
 
 def _run_statements(session: Session, file: SqlFile, *, rollback: bool) -> int:
@@ -49,6 +59,8 @@ def _run_statements(session: Session, file: SqlFile, *, rollback: bool) -> int:
                     no_transaction = file.directives.no_transaction
                     screen = gate.new_screen(no_transaction=no_transaction, rollback=rollback)
                 _screened(session, file, statement, word, screen)
+            elif word == "CREATE":  # it may create a temporary object (Gate.temp_created)
+                gate.creating(partial(execute_statement, session, file, statement, None))
             else:  # the common case: no authorizer call at all
                 execute_statement(session, file, statement, None)
     finally:
@@ -139,36 +151,6 @@ def describe(error: sqlite3.Error, statement: Statement) -> str:
 
 # --- temporary objects -----------------------------------------------------------------------
 
-# A statement can only create a temporary object by saying so: TEMP or TEMPORARY, or the schema
-# name `temp` (quoted or not; SQLite has no escapes in names). A trigger's program cannot create
-# anything. So a file whose text never spells "temp" (in any case) creates none.
-# `in text.lower()`, not a case-blind regex: the same answer (no other character lowers to
-# t, e, m or p) at a sixth of the cost, once per migration.
-
-
-def may_create_temp_objects(file: SqlFile) -> bool:
-    return "temp" in file.text.lower()
-
-
-@contextmanager
-def temp_objects_dropped(conn: sqlite3.Connection) -> Iterator[None]:
-    """Drop the temporary tables, views, triggers and indexes made inside the block.
-
-    Each migration would run on a fresh connection if run on its own; in one run they
-    share this one, and a temp table left behind would shadow the main table of the same
-    name in the next migration (its UPDATE would change the copy), a temp trigger would
-    fire in it. Objects that existed before (a --setup's) are left alone. Inside the
-    migration's transaction the drops are part of it (SQLite's temp schema is
-    transactional), so they commit or roll back with it."""
-    kept = set(temp_objects(conn))
-    try:
-        yield
-    except BaseException:
-        with suppress(sqlite3.Error):  # the migration's own error is the one to report
-            _drop_temp_objects(conn, kept)
-        raise
-    _drop_temp_objects(conn, kept)
-
 
 def temp_objects(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     """(type, name) of every object in the temp schema, triggers first, tables last: the
@@ -181,10 +163,21 @@ def temp_objects(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     return [(str(kind), str(name)) for kind, name in rows]
 
 
-def _drop_temp_objects(conn: sqlite3.Connection, kept: set[tuple[str, str]]) -> None:
-    for kind, name in temp_objects(conn):
+def _drop_temp_objects(session: Session) -> None:
+    """Drop the temporary tables, views, triggers and indexes the migration made.
+
+    Each migration would run on a fresh connection if run on its own; in one run they share
+    this one, and a temp table left behind would shadow the main table of the same name in the
+    next migration (its UPDATE would change the copy), a temp trigger would fire in it. Objects
+    that existed before the first migration (a --setup's) are left alone. Inside the
+    migration's transaction the drops are part of it (SQLite's temp schema is transactional),
+    so they commit or roll back with it."""
+    gate = session.gate
+    gate.temp_created = False
+    kept = gate.temp_kept or frozenset()
+    for kind, name in temp_objects(session.conn):
         if (kind, name) not in kept and not name.startswith("sqlite_"):
-            conn.execute(f"DROP {kind.upper()} IF EXISTS temp.{quoted(name)}")
+            session.conn.execute(f"DROP {kind.upper()} IF EXISTS temp.{quoted(name)}")
 
 
 # --- what a statement is ---------------------------------------------------------------------

@@ -110,3 +110,38 @@ def test_temporary_objects_made_before_a_migration_are_kept(
     runner.migrate()
     left = runner.conn.execute("SELECT name FROM sqlite_temp_master").fetchall()
     assert left == [("mine",)]
+
+
+# --- temporary without saying so: on a --setup's temporary table -----------------------------
+
+SETUP = {"mgsetup.py": "def setup(conn):\n    conn.execute('CREATE TEMP TABLE staging (v)')\n"}
+# made by 0001 and made again by 0002: if 0001's is still there, 0002 fails ("already exists")
+ON_STAGING = {
+    "trigger": "CREATE TRIGGER wipe AFTER INSERT ON staging BEGIN DELETE FROM victims; END;\n",
+    "index": "CREATE INDEX staging_v ON staging (v);\n",
+    "view": "CREATE TEMP VIEW staged AS SELECT v FROM staging;\n",
+}
+
+
+@pytest.mark.parametrize("group", [[], ["--group"]], ids=["one by one", "group"])
+@pytest.mark.parametrize("made", ON_STAGING.values(), ids=ON_STAGING.keys())
+def test_objects_on_a_setup_temp_table_end_with_their_migration(
+    write_tree: WriteTree, tmp_path: Path, made: str, group: list[str]
+) -> None:
+    """A trigger or index on a temporary table is temporary whatever the statement says (no
+    TEMP in it): it must not fire in, or collide with, the next migration."""
+    root = write_tree(
+        {
+            **SETUP,
+            f"{MIGRATIONS}/schema/0001_a.sql": "CREATE TABLE victims (v);\n"
+            "INSERT INTO victims VALUES (1), (2), (3);\n" + made,
+            f"{MIGRATIONS}/data/0002_b.sql": "INSERT INTO staging VALUES ('loading');\n" + made,
+        }
+    )
+    db = tmp_path / "db"
+    done = run_on_tree(
+        "ci.migrate", root, "--db", str(db), "--no-backup", "--setup", "mgsetup:setup", *group
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM victims").fetchone() == (3,)

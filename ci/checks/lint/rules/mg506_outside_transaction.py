@@ -8,7 +8,12 @@ statements a silent no-op or an error:
   SQLite's table rebuild procedure needs, and restores it after the migration. Anywhere else the
   runner skips it with a notice, in every kind of file.
 - `VACUUM` fails: "cannot VACUUM from within a transaction".
-- `PRAGMA journal_mode = ...` cannot change into or out of WAL inside a transaction.
+- `PRAGMA journal_mode = ...` into or out of WAL fails inside a transaction ("cannot change
+  into wal mode from within a transaction"); between the other modes SQLite changes it only
+  before the transaction's first write and silently keeps the old mode after it. The new mode
+  then stays for the rest of the run, the next migrations' included. (`OFF` and `MEMORY` are
+  refused by the runner in every file: without a rollback journal on disk a failing migration
+  cannot be rolled back, nor survive a crash.)
 
 A migration marked `-- @no-transaction` runs each statement on its own, outside a transaction,
 where `VACUUM` and `journal_mode` work; the rule does not report those two there. (Rollback files
@@ -65,7 +70,8 @@ def check(ctx: FileContext) -> Iterator[Hit]:
         elif pragma == "JOURNAL_MODE":
             yield Hit(
                 sql,
-                "PRAGMA journal_mode cannot change inside the migration's transaction",
+                "PRAGMA journal_mode inside the migration's transaction fails for WAL and is "
+                "ignored after the first write",
                 "set it where the database is opened, or in a migration marked -- @no-transaction",
             )
 
