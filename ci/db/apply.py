@@ -21,6 +21,7 @@ from ci.db.marks import (
     fail_mark,
     open_or_reuse_mark,
     record_and_clear,
+    record_applied,
     says_dirty_if_stopped,
     take_over_marks,
 )
@@ -67,20 +68,19 @@ def _in_transaction(
             return Outcome(migration, "skipped", 0, 0.0)
         marked = take_over_marks(session, [entry]) if resume else {}
         rows = run_file(session, file)
-        if not enforced:
-            session.foreign_key_check(file)
-        seconds = time.perf_counter() - started
-        ms = int(seconds * 1000)
-        with session.own_rows(file):
+        seconds = record_applied(
+            session,
+            file,
+            entry,
+            started,
+            rows,
+            enforced=enforced,
+            marks=marked.values(),
+            log=not throwaway,
             # the gate looked for triggers on the runner's tables in this transaction (and
             # screened every statement since that could make one)
-            read_back = session.gate.triggers is not False
-            at = bookkeeping.now_utc()  # one clock reading for the row and its log entry
-            bookkeeping.record(conn, entry, ms=ms, rows=rows, read_back=read_back, at=at)
-            for mark_id in marked.values():
-                bookkeeping.clear_mark(conn, mark_id)
-            if not throwaway:
-                bookkeeping.log(conn, "apply", entry, ms=ms, rows=rows, at=at)
+            read_back=session.gate.triggers is not False,
+        )
         session.commit(file)
     except MigrationFailed as failure:
         session.rollback_quietly()

@@ -26,7 +26,7 @@ from typing import Protocol
 from ci.core.model import Migration
 from ci.db import bookkeeping, plan
 from ci.db.bookkeeping import Entry
-from ci.db.marks import take_over_marks
+from ci.db.marks import record_applied, take_over_marks
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome
 from ci.db.session import Session
 from ci.db.statements import leading_foreign_keys, run_file
@@ -186,16 +186,17 @@ def _apply_member(
     session.clock.start()
     started = time.perf_counter()
     rows = run_file(session, file)
-    if not enforced:
-        session.foreign_key_check(file)
-    seconds = time.perf_counter() - started
-    ms = int(seconds * 1000)
-    with session.own_rows(file):
-        bookkeeping.record(session.conn, entry, ms=ms, rows=rows)
-        if mark_id is not None:
-            bookkeeping.clear_mark(session.conn, mark_id)
-        if not session.throwaway:
-            bookkeeping.log(session.conn, "apply", entry, ms=ms, rows=rows)
+    marks = () if mark_id is None else (mark_id,)
+    seconds = record_applied(
+        session,
+        file,
+        entry,
+        started,
+        rows,
+        enforced=enforced,
+        marks=marks,
+        log=not session.throwaway,
+    )
     return Outcome(migration, "applied", rows, seconds)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from ci.core.model import Migration, SqlFile
@@ -82,17 +82,42 @@ def record_and_clear(
     *,
     enforced: bool,
 ) -> float:
-    """Inside the caller's transaction, once a marked migration's statements have all run: the
-    foreign-key check its disabled enforcement owes, then its schema_version row, the mark
-    cleared and the log line, written together. Returns the seconds since `started`."""
+    """Inside the caller's transaction, once a marked migration's statements have all run: its
+    row, the mark cleared and the log line, written together (see record_applied)."""
+    return record_applied(
+        session, file, entry, started, rows, enforced=enforced, marks=(mark_id,), log=True
+    )
+
+
+def record_applied(
+    session: Session,
+    file: SqlFile,
+    entry: Entry,
+    started: float,
+    rows: int,
+    *,
+    enforced: bool,
+    marks: Iterable[int] = (),
+    log: bool,
+    read_back: bool = True,
+) -> float:
+    """Inside the caller's transaction, once a migration's statements have all run: the
+    foreign-key check its disabled enforcement owes, then its schema_version row, the dirty
+    marks it finishes cleared and (`log`) its 'apply' line, with one clock reading. The one
+    finish of every way a migration is applied (alone, in a group, marked). Returns the
+    seconds since `started`; `read_back`: see bookkeeping.record."""
     if not enforced:
         session.foreign_key_check(file)
     seconds = time.perf_counter() - started
     ms = int(seconds * 1000)
+    conn = session.conn
     with session.own_rows(file):
-        bookkeeping.record(session.conn, entry, ms=ms, rows=rows)
-        bookkeeping.clear_mark(session.conn, mark_id)
-        bookkeeping.log(session.conn, "apply", entry, ms=ms, rows=rows)
+        at = bookkeeping.now_utc()
+        bookkeeping.record(conn, entry, ms=ms, rows=rows, read_back=read_back, at=at)
+        for mark_id in marks:
+            bookkeeping.clear_mark(conn, mark_id)
+        if log:
+            bookkeeping.log(conn, "apply", entry, ms=ms, rows=rows, at=at)
     return seconds
 
 
