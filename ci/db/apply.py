@@ -20,7 +20,6 @@ from ci.db.marks import (
     committed_before,
     fail_mark,
     open_or_reuse_mark,
-    record_and_clear,
     record_applied,
     says_dirty_if_stopped,
     take_over_marks,
@@ -132,8 +131,15 @@ def apply_autocommit(
                 raise
             session.begin()
             try:
-                seconds = record_and_clear(
-                    session, file, entry, mark.id, started, rows, enforced=enforced
+                seconds = record_applied(
+                    session,
+                    file,
+                    entry,
+                    started,
+                    rows,
+                    enforced=enforced,
+                    marks=(mark.id,),
+                    log=True,
                 )
                 session.commit(file)
             except MigrationFailed as failure:

@@ -26,7 +26,7 @@ from ci.core.model import Migration
 from ci.core.sqltext import Statement
 from ci.db import bookkeeping
 from ci.db.bookkeeping import Entry
-from ci.db.marks import fail_mark, open_or_reuse_mark, record_and_clear, says_dirty_if_stopped
+from ci.db.marks import fail_mark, open_or_reuse_mark, record_applied, says_dirty_if_stopped
 from ci.db.outcomes import MigrationFailed, Outcome, Runaway
 from ci.db.progress import Progress
 from ci.db.session import Session
@@ -95,8 +95,15 @@ def apply_batch(
                         committed = done
                         progress.update(changed)
                         continue
-                    seconds = record_and_clear(
-                        session, file, entry, mark.id, started, done, enforced=enforced
+                    seconds = record_applied(
+                        session,
+                        file,
+                        entry,
+                        started,
+                        done,
+                        enforced=enforced,
+                        marks=(mark.id,),
+                        log=True,
                     )
                     session.commit(file)
                     break

@@ -72,23 +72,6 @@ def take_over_marks(session: Session, entries: list[Entry]) -> dict[tuple[str, i
     return taken
 
 
-def record_and_clear(
-    session: Session,
-    file: SqlFile,
-    entry: Entry,
-    mark_id: int,
-    started: float,
-    rows: int,
-    *,
-    enforced: bool,
-) -> float:
-    """Inside the caller's transaction, once a marked migration's statements have all run: its
-    row, the mark cleared and the log line, written together (see record_applied)."""
-    return record_applied(
-        session, file, entry, started, rows, enforced=enforced, marks=(mark_id,), log=True
-    )
-
-
 def record_applied(
     session: Session,
     file: SqlFile,

@@ -104,10 +104,6 @@ def missing_files(catalog: Catalog, rows: Iterable[AppliedRow]) -> list[str]:
 # --- refusals ---------------------------------------------------------------------------------
 
 
-def duplicates(catalog: Catalog) -> list[str]:
-    return catalog.duplicate_numbers()
-
-
 def out_of_order(pending: list[Migration], top: int) -> list[str]:
     """Pending main-track files numbered below the newest applied one."""
     return [

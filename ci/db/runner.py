@@ -151,7 +151,7 @@ class Runner:
         files, dirty marks (unless resuming), out-of-order pending files, unusable files.
         """
         self.session.foreign_keys_on = None  # read once per run: the caller may have changed it
-        problems = plan.duplicates(self.catalog)
+        problems = self.catalog.duplicate_numbers()
         problems += self.edited_problems()
         marks = self.dirty()
         for mark in marks:

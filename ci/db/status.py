@@ -49,10 +49,11 @@ class Detection(Record):
 class Status(Record):
     """What the database says. `rows` is None when there is no database yet; `states` says for
     each row whether its file is as applied; `dirty` is one line per open dirty mark;
-    `detection` is None when --detect was not asked or there is no database to compare."""
+    `detection` is None when --detect was not asked or there is no database to compare;
+    `problems`: the catalog's numbers used twice (a run refuses them)."""
 
     FIELDS = ("db", "catalog", "rows", "states", "pending", "dirty", "detect", "detection")
-    __slots__ = FIELDS
+    __slots__ = (*FIELDS, "problems")
 
     def __init__(
         self,
@@ -73,6 +74,8 @@ class Status(Record):
         self.dirty = dirty
         self.detect = detect
         self.detection = detection
+        # numbers used twice, which a run refuses: found once, shown and counted
+        self.problems = catalog.duplicate_numbers()
 
     @property
     def found_problems(self) -> bool:
@@ -80,7 +83,7 @@ class Status(Record):
         return (
             bool(self.dirty)
             or any(state.startswith(EDITED) for state in self.states)
-            or bool(self.catalog.duplicate_numbers())
+            or bool(self.problems)
         )
 
 

@@ -24,7 +24,7 @@ SHOWN_PER_STEP = 3  # --detect: differences shown for one migration (the baselin
 
 def write_status(status: Status, out: TextIO) -> None:
     db, catalog, rows = status.db, status.catalog, status.rows
-    for line in catalog.duplicate_numbers():  # a run refuses these: say so before the rows
+    for line in status.problems:  # a run refuses these: say so before the rows
         print(f"PROBLEM: {line}", file=out)
     if rows is None:
         print(f"{db}: no database yet (nothing applied)", file=out)
