@@ -3,7 +3,9 @@
 A fingerprint maps each *group* (a table or view, keyed by its lower-case name) to a `TablePrint`:
 the `sqlite_master` objects that belong to it (the table, its indexes and triggers) with normalised
 SQL, `PRAGMA table_xinfo` / `index_list` / `index_info` / `foreign_key_list`, and the table's row
-count and content hash. The runner's own tables and SQLite's internal ones are left out.
+count, content hash, rowid hash and AUTOINCREMENT counter; beside the groups, the header pragmas
+and the tables ANALYZE has statistics for. The runner's own tables and SQLite's internal ones are
+left out as groups.
 
 The entry points are here (`fingerprint`, `schema_fingerprint`, `Tracker`, `describe_differences`);
 the parts live beside it: ci.db.fingerprint_records (the records), ci.db.fingerprint_schema and
@@ -41,6 +43,7 @@ from ci.db.fingerprint_schema import (
     normalise_sql,
     read_groups,
     read_header,
+    read_statistics,
 )
 from ci.db.fingerprint_tracker import Tracker
 
@@ -64,6 +67,7 @@ __all__ = [
     "normalise_sql",
     "read_groups",
     "read_header",
+    "read_statistics",
     "row_counts",
     "rows",
     "schema_fingerprint",
@@ -71,9 +75,10 @@ __all__ = [
 
 
 def fingerprint(conn: sqlite3.Connection, *, content: bool = True) -> Fingerprint:
-    """The whole fingerprint of a database (schema, row counts, and content hashes if asked,
-    header pragmas)."""
-    return Fingerprint(read_groups(conn, None, content=content), read_header(conn))
+    """The whole fingerprint of a database (schema, row counts, and content hashes, rowids,
+    AUTOINCREMENT counters and ANALYZE statistics if asked, header pragmas)."""
+    statistics = read_statistics(conn) if content else None
+    return Fingerprint(read_groups(conn, None, content=content), read_header(conn), statistics)
 
 
 def schema_fingerprint(conn: sqlite3.Connection) -> Fingerprint:

@@ -43,7 +43,9 @@ class SchemaObject(NamedTuple):
 
 
 class TablePrint(NamedTuple):
-    """One table or view: its objects, shape and (for tables) row count and content hash."""
+    """One table or view: its objects, shape and (for tables) row count and content hash; with
+    the content also a hash of the rowid values (None when a column holds them: an INTEGER
+    PRIMARY KEY, or WITHOUT ROWID) and the AUTOINCREMENT counter (None without AUTOINCREMENT)."""
 
     name: str
     objects: tuple[SchemaObject, ...]
@@ -52,6 +54,8 @@ class TablePrint(NamedTuple):
     foreign_keys: tuple[ForeignKey, ...] = ()
     rows: int | None = None
     digest: str | None = None
+    rowids: str | None = None
+    sequence: int | None = None
 
     @property
     def kind(self) -> str:
@@ -69,8 +73,16 @@ class Fingerprint:
     # (pragma, value) for HEADER_PRAGMAS, read by the Tracker; empty when not read (a schema
     # snapshot has no header to compare)
     header: tuple[tuple[str, int], ...] = ()
+    # the tables (lower-case names) ANALYZE left statistics for in sqlite_stat1/4; None when not
+    # read (a schema snapshot or a baseline has none to compare)
+    statistics: tuple[str, ...] | None = None
 
     def schema_only(self) -> Fingerprint:
         return Fingerprint(
-            {k: g._replace(rows=None, digest=None) for k, g in self.groups.items()}, self.header
+            {
+                k: g._replace(rows=None, digest=None, rowids=None, sequence=None)
+                for k, g in self.groups.items()
+            },
+            self.header,
+            self.statistics,
         )

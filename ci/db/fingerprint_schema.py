@@ -71,6 +71,24 @@ def read_header(conn: sqlite3.Connection) -> tuple[tuple[str, int], ...]:
     )
 
 
+STAT_TABLES = ("sqlite_stat1", "sqlite_stat4")
+
+
+def read_statistics(conn: sqlite3.Connection) -> tuple[str, ...]:
+    """The tables (lower-case names) that ANALYZE left statistics for in sqlite_stat1 (or
+    sqlite_stat4, when SQLite was built with it); the runner's tables are left out."""
+    present = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)", STAT_TABLES
+        )
+    ]
+    tables: set[str] = set()
+    for stat in present:
+        tables.update(str(t).lower() for (t,) in conn.execute(f"SELECT DISTINCT tbl FROM {stat}"))
+    return tuple(sorted(t for t in tables if t not in EXCLUDED_GROUPS))
+
+
 Rows = tuple[tuple[str, str, str, str | None], ...]
 
 

@@ -16,7 +16,14 @@ from types import MappingProxyType
 
 from ci.db.fingerprint_data import with_data
 from ci.db.fingerprint_records import HEADER_PRAGMAS, Fingerprint, TablePrint
-from ci.db.fingerprint_schema import EXCLUDED_GROUPS, MASTER_TABLES, Rows, read_groups, read_header
+from ci.db.fingerprint_schema import (
+    EXCLUDED_GROUPS,
+    MASTER_TABLES,
+    Rows,
+    read_groups,
+    read_header,
+    read_statistics,
+)
 from ci.db.gatekeeper import gate_of
 
 _IGNORED = MASTER_TABLES | EXCLUDED_GROUPS
@@ -36,7 +43,7 @@ _NAMED_BY_ARG2 = {
     sqlite3.SQLITE_DROP_INDEX,
     sqlite3.SQLITE_DROP_TRIGGER,
 }
-_WRITE, _ARG1, _ARG2, _ALTER, _MAYBE_BROAD = range(5)
+_WRITE, _ARG1, _ARG2, _ALTER, _MAYBE_BROAD, _ANALYZE = range(6)
 # what the Tracker's authorizer does with each action code (one dict look-up per call)
 _AUTHORIZER_KINDS = {
     **dict.fromkeys(_WRITES, _WRITE),
@@ -45,7 +52,11 @@ _AUTHORIZER_KINDS = {
     sqlite3.SQLITE_ALTER_TABLE: _ALTER,
     sqlite3.SQLITE_FUNCTION: _MAYBE_BROAD,
     sqlite3.SQLITE_PRAGMA: _MAYBE_BROAD,
+    sqlite3.SQLITE_ANALYZE: _ANALYZE,
 }
+# pragmas that run ANALYZE
+_ANALYZE_PRAGMAS = frozenset({"optimize"})
+SEQUENCE = "sqlite_sequence"
 # ALTER TABLE ... RENAME rewrites the SQL of other objects (views, triggers, foreign keys).
 _BROAD_FUNCTIONS = frozenset({"sqlite_rename_table", "sqlite_rename_column"})
 
@@ -76,6 +87,8 @@ class Tracker:
         self._groups = read_groups(conn, None, content=content, shapes=self._shapes)
         # read again only after a step that names one of its pragmas: no cost per step
         self._header = read_header(conn)
+        # likewise after ANALYZE or a step on sqlite_stat1/4; not read without content
+        self._statistics = read_statistics(conn) if content else None
         self._shared = False  # a Fingerprint handed out holds self._groups: copy before a change
         self.changed: frozenset[str] = frozenset()
 
@@ -83,12 +96,12 @@ class Tracker:
     def fingerprint(self) -> Fingerprint:
         """The fingerprint now, which later steps do not change."""
         self._shared = True
-        return Fingerprint(self._groups, self._header)
+        return Fingerprint(self._groups, self._header, self._statistics)
 
     @property
     def now(self) -> Fingerprint:
         """The fingerprint now, to compare at once: the next step changes it (no copy)."""
-        return Fingerprint(MappingProxyType(self._groups), self._header)
+        return Fingerprint(MappingProxyType(self._groups), self._header, self._statistics)
 
     @contextmanager
     def watch(self) -> Iterator[None]:
@@ -98,6 +111,7 @@ class Tracker:
         written: set[str] = set()  # tables whose rows may have changed
         broad: list[bool] = []
         header: list[bool] = []  # a step named user_version or application_id
+        analyzed: list[bool] = []  # a step ran ANALYZE
         kinds = _AUTHORIZER_KINDS
 
         def authorize(
@@ -120,10 +134,14 @@ class Tracker:
                 if arg2 and arg1 == "main":  # arg1 is the database; the 5th argument a column
                     touched.add(arg2.lower())
                     reshaped.add(arg2.lower())
+            elif kind == _ANALYZE:
+                analyzed.append(True)
             elif _is_broad(action, arg1, arg2):
                 broad.append(True)
             elif action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in HEADER_PRAGMAS:
                 header.append(True)
+            elif action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _ANALYZE_PRAGMAS:
+                analyzed.append(True)
             return sqlite3.SQLITE_OK
 
         try:
@@ -132,6 +150,8 @@ class Tracker:
         finally:
             if header or broad:
                 self._header = read_header(self.conn)
+            if self.content and (analyzed or broad or _on_statistics(touched | written)):
+                self._statistics = read_statistics(self.conn)
             if broad:
                 self._refresh_all()
             else:
@@ -146,6 +166,8 @@ class Tracker:
     def _refresh(self, touched: set[str], reshaped: set[str], written: set[str]) -> None:
         touched -= _IGNORED
         written -= _IGNORED
+        if SEQUENCE in written:  # the step set AUTOINCREMENT counters itself: read them again
+            written |= {k for k, g in self._groups.items() if g.sequence is not None}
         self.changed = frozenset(touched | written)
         if not self.changed:
             return
@@ -164,8 +186,14 @@ class Tracker:
                 continue
             old = groups.get(key) if key in same_rows else None
             if old is not None and old.columns == shape.columns and old.name == shape.name:
-                groups[key] = TablePrint(*shape[:5], old.rows, old.digest)
+                groups[key] = TablePrint(*shape[:5], *old[5:])
             else:
                 groups[key] = with_data(self.conn, shape, self.content)
         for key in written - touched:
             groups[key] = with_data(self.conn, groups[key], self.content)
+
+
+def _on_statistics(names: set[str]) -> bool:
+    """Whether a step wrote, created or dropped sqlite_stat1/4 (dropping a table or index
+    deletes its statistics)."""
+    return any(name.startswith("sqlite_stat") for name in names)

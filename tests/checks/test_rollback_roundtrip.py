@@ -400,7 +400,7 @@ def test_a_rollback_that_leaves_a_header_pragma_changed_fails(
     done = run_module("ci.rollback_roundtrip", "--migrations-dir", str(root / "m"))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "MG404" in done.stdout
-    assert f"{pragma} 7 -> 0 not restored" in done.stdout
+    assert f"{pragma} 0 before, 7 after" in done.stdout
     fixed = root / "m" / "rollback" / "0003_rollback.sql"
     fixed.write_text(f"PRAGMA {pragma} = 0;\n")
     done = run_module("ci.rollback_roundtrip", "--migrations-dir", str(root / "m"))
