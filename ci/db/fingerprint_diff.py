@@ -232,11 +232,13 @@ def _table_sql_differences(old: TablePrint, new: TablePrint, wording: Wording) -
     ]
     if before.autoincrement != after.autoincrement:
         lines.append(f"table {table}: {_autoincrement(before)} -> {_autoincrement(after)}")
-    for column in sorted(set(before.collations) | set(after.collations)):
+    # columns missing or left behind are reported as such, with whatever they were declared with
+    both = {c.name.lower() for c in old.columns} & {c.name.lower() for c in new.columns}
+    for column in sorted((set(before.collations) | set(after.collations)) & both):
         was, now = before.collations.get(column, "BINARY"), after.collations.get(column, "BINARY")
-        if was != now and column in {c.name.lower() for c in new.columns}:
+        if was != now:
             lines.append(f"column {table}.{_column_name(old, column)} COLLATE {was} -> {now}")
-    return lines + _check_differences(old, before, after, wording)
+    return lines + _check_differences(old, before, after, both, wording)
 
 
 def _option(option: str, parts: TableParts) -> str:
@@ -254,14 +256,16 @@ def _column_name(group: TablePrint, lower: str) -> str:
 
 
 def _check_differences(
-    group: TablePrint, before: TableParts, after: TableParts, wording: Wording
+    group: TablePrint, before: TableParts, after: TableParts, both: set[str], wording: Wording
 ) -> list[str]:
-    """CHECK constraints by the column they are written on (or the table): one that changed
-    reads `old -> new`, others are missing or left behind."""
+    """CHECK constraints by the column they are written on (or the table; `both`: the columns
+    there before and after): one that changed reads `old -> new`, others are missing or left
+    behind."""
     lines = []
-    owners = {owner for owner, _ in before.checks ^ after.checks}
+    owners = {owner for owner, _ in before.checks ^ after.checks if owner is None or owner in both}
     for owner in sorted(owners, key=lambda o: o or ""):
-        where = f"table {group.name}" if owner is None else f"column {group.name}.{owner}"
+        column = None if owner is None else _column_name(group, owner)
+        where = f"table {group.name}" if column is None else f"column {group.name}.{column}"
         lost = sorted(text for o, text in before.checks - after.checks if o == owner)
         found = sorted(text for o, text in after.checks - before.checks if o == owner)
         if len(lost) == len(found) == 1:
@@ -332,8 +336,9 @@ def _row_differences(old: TablePrint, new: TablePrint) -> list[str]:
         return [f"table {old.name}: content changed (same row count)"]
     if old.rowids != new.rowids and None not in (old.rowids, new.rowids):
         return [
-            f"table {old.name}: rows renumbered (same values, other rowid values: a rebuild "
-            "that copies the rows without their rowid)"
+            f"table {old.name}: rows renumbered (same values, other rowid values): a table "
+            "rebuild copies the rows without their rowid (INSERT INTO ... (rowid, ...) "
+            "SELECT rowid, ... keeps it)"
         ]
     return []
 

@@ -86,8 +86,8 @@ def differences(conn: sqlite3.Connection, *statements: str) -> list[str]:
 def test_a_rebuild_that_renumbers_the_rows_is_a_difference(conn: sqlite3.Connection) -> None:
     found = differences(conn, *rebuild("notes", "CREATE TABLE notes (body TEXT)"))
     assert found == [
-        "table notes: rows renumbered (same values, other rowid values: a rebuild that copies"
-        " the rows without their rowid)"
+        "table notes: rows renumbered (same values, other rowid values): a table rebuild copies"
+        " the rows without their rowid (INSERT INTO ... (rowid, ...) SELECT rowid, ... keeps it)"
     ]
 
 
@@ -102,8 +102,8 @@ def test_the_rowid_is_read_by_a_free_name_when_a_column_is_called_rowid(
 ) -> None:
     found = differences(conn, *rebuild("shadow", "CREATE TABLE shadow (rowid TEXT, v)"))
     assert found == [
-        "table shadow: rows renumbered (same values, other rowid values: a rebuild that copies"
-        " the rows without their rowid)"
+        "table shadow: rows renumbered (same values, other rowid values): a table rebuild copies"
+        " the rows without their rowid (INSERT INTO ... (rowid, ...) SELECT rowid, ... keeps it)"
     ]
 
 
