@@ -85,9 +85,10 @@ def _content(conn: sqlite3.Connection, shape: TablePrint) -> tuple[int, str, str
             count += len(batch)
             if ids is None:
                 digest.update(repr(batch).encode())
-            else:
-                ids.update(repr([row[0] for row in batch]).encode())
-                digest.update(repr([row[1:] for row in batch]).encode())
+            else:  # by column: zip splits the rowids off in C, not a slice per row
+                columns = list(zip(*batch, strict=True))
+                ids.update(repr(columns[0]).encode())
+                digest.update(repr(columns[1:]).encode())
         if len(batch) < BATCH:  # the last batch: no second fetch to learn that it was
             return count, digest.hexdigest(), None if ids is None else ids.hexdigest()
 
