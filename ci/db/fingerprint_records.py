@@ -84,5 +84,4 @@ class Fingerprint:
                 for k, g in self.groups.items()
             },
             self.header,
-            self.statistics,
-        )
+        )  # statistics go with the data: None, not compared
