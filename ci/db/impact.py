@@ -1,0 +1,235 @@
+"""What each statement of a migration does on the sample, measured for the production-impact
+estimate (apply_sample --prod-stats): its time, the rows it changed, and the tables it read,
+wrote, built an index on, created, dropped or renamed (SQLite's authorizer, through the
+connection's gate, names them while each statement is compiled).
+
+The statements run one by one as the runner runs them (the gate's rules, one transaction per
+migration, `@no-transaction` in autocommit, `@batch` repeated with `:batch_size` until it changes
+nothing), on a private copy of the sample that nothing else uses. Only the statements are timed;
+the runner's bookkeeping, the row counts read between statements and the commit are not.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ci.core.model import Migration
+from ci.core.sqltext import Statement
+from ci.db.engine import database_of
+from ci.db.gate_bookkeeping import BOOKKEEPING_TABLES
+from ci.db.gatekeeper import gate_of
+from ci.db.prodstats import row_counts, user_tables
+from ci.db.statements import leading_foreign_keys
+
+TRANSACTION, NO_TRANSACTION, BATCH = "transaction", "no-transaction", "batch"
+MAX_BATCHES = 1_000_000  # a @batch that never ends was stopped by the run before this one
+
+_READS = {sqlite3.SQLITE_READ}
+_WRITES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+
+
+class MeasureFailed(Exception):
+    """A statement that ran in the check's own run did not run here (one line)."""
+
+
+class StatementRun:
+    """One statement on the sample (a @batch statement: all its batches together)."""
+
+    __slots__ = (
+        "changes",
+        "created",
+        "dropped",
+        "indexed",
+        "line",
+        "reads",
+        "renamed",
+        "rows",
+        "seconds",
+        "writes",
+    )
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.seconds = 0.0
+        self.changes = 0  # rows changed, triggers' included (total_changes)
+        self.reads: set[str] = set()  # tables (lower-case names, as they were when it ran)
+        self.writes: set[str] = set()
+        self.indexed: set[str] = set()  # tables it built an index on
+        self.created: set[str] = set()
+        self.dropped: set[str] = set()
+        self.renamed: dict[str, str] = {}  # old name -> new name
+        self.rows: dict[str, int] = {}  # sample rows of each table it touched, before or after
+
+    @property
+    def touched(self) -> set[str]:
+        return self.reads | self.writes | self.indexed
+
+
+class MigrationRun:
+    """A migration's statements on the sample, and how it holds the write lock."""
+
+    __slots__ = ("batch_size", "batches", "longest_batch", "migration", "mode", "statements")
+
+    def __init__(self, migration: Migration, mode: str) -> None:
+        self.migration = migration
+        self.mode = mode
+        self.statements: list[StatementRun] = []
+        self.batch_size = migration.directives.batch
+        self.batches = 0  # @batch: batches that changed rows
+        self.longest_batch = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.statements)
+
+
+class Measurer:
+    """Runs migrations on one connection, measuring each statement; keeps the row counts."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.database = database_of(conn)
+        self.counts = row_counts(conn, user_tables(conn))
+        self.counts = {k.lower(): v for k, v in self.counts.items()}
+
+    def sample_rows(self) -> dict[str, int]:
+        """Rows of each table of the sample now (lower-case names)."""
+        return dict(self.counts)
+
+    def run(self, migration: Migration) -> MigrationRun:
+        directives = migration.directives
+        if directives.batch is not None:
+            return self._batched(migration)
+        mode = NO_TRANSACTION if directives.no_transaction else TRANSACTION
+        measured = MigrationRun(migration, mode)
+        with self._foreign_keys(leading_foreign_keys(migration.file)):
+            if mode == TRANSACTION:
+                self.database.lock()
+            gate = self.database.gate(no_transaction=mode == NO_TRANSACTION)
+            try:
+                for statement in migration.file.statements:
+                    measured.statements.append(self._one(statement, gate.execute))
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.database.rollback()
+                raise
+            finally:
+                gate.restore()
+            if mode == TRANSACTION:
+                self.database.commit()
+        return measured
+
+    def _batched(self, migration: Migration) -> MigrationRun:
+        measured = MigrationRun(migration, BATCH)
+        statement = migration.file.statements[0]
+        params = {"batch_size": measured.batch_size or 1}
+        total = StatementRun(statement.line)
+        for _ in range(MAX_BATCHES):
+            self.database.lock()
+            one = self._one(statement, lambda s: self._bound(s, params))
+            self.database.commit()
+            _add(total, one)
+            if not one.changes:
+                break
+            measured.batches += 1
+            measured.longest_batch = max(measured.longest_batch, one.seconds)
+        measured.statements.append(total)
+        return measured
+
+    def _bound(self, statement: Statement, params: dict[str, int]) -> None:
+        self.conn.execute(statement.sql, params)
+
+    def _one(self, statement: Statement, execute: object) -> StatementRun:
+        run = StatementRun(statement.line)
+        before = set(self.counts)
+        changes = self.conn.total_changes
+        with self._watching(run):
+            started = time.perf_counter()
+            refused = execute(statement)  # type: ignore[operator]
+            run.seconds = time.perf_counter() - started
+        if refused:
+            raise MigrationStopped(statement, str(refused))
+        run.changes = self.conn.total_changes - changes
+        self._recount(run, before)
+        return run
+
+    @contextmanager
+    def _watching(self, run: StatementRun) -> Iterator[None]:
+        def authorize(
+            action: int, arg1: str | None, arg2: str | None, db: str | None, _: str | None
+        ) -> int:
+            if action == sqlite3.SQLITE_ALTER_TABLE:  # arg1 is the database, arg2 the table
+                if arg1 == "main" and arg2:
+                    run.writes.add(arg2.lower())
+            elif db != "main":  # temp objects, and actions on no table
+                pass
+            elif action in _READS and arg1:
+                run.reads.add(arg1.lower())
+            elif action in _WRITES and arg1:
+                run.writes.add(arg1.lower())
+            elif action == sqlite3.SQLITE_CREATE_INDEX and arg2:
+                run.indexed.add(arg2.lower())
+            return sqlite3.SQLITE_OK
+
+        with gate_of(self.conn).observing(authorize):
+            yield
+        for names in (run.reads, run.writes, run.indexed):
+            names -= {n for n in names if _ignored(n)}
+
+    def _recount(self, run: StatementRun, before: set[str]) -> None:
+        """Row counts of what the statement wrote, created or renamed; what it dropped goes."""
+        now = {t.lower(): t for t in user_tables(self.conn)}
+        appeared, vanished = set(now) - before, before - set(now)
+        if len(appeared) == 1 and len(vanished) == 1 and run.writes & vanished:
+            run.renamed[vanished.pop()] = appeared.pop()
+        run.created, run.dropped = appeared, vanished
+        rows_before = {t: self.counts.get(t, 0) for t in run.touched}
+        for old, new in run.renamed.items():
+            self.counts[new] = self.counts.pop(old, 0)
+        for gone in vanished:
+            self.counts.pop(gone, None)
+        recount = [now[t] for t in (run.writes | appeared) if t in now]
+        for name, rows in row_counts(self.conn, recount).items():
+            self.counts[name.lower()] = rows
+        run.rows = {t: max(n, self.counts.get(t, 0)) for t, n in rows_before.items()}
+
+    @contextmanager
+    def _foreign_keys(self, setting: bool | None) -> Iterator[None]:
+        """A leading PRAGMA foreign_keys is honoured outside the transaction, as the runner
+        does (SQLite ignores it inside one)."""
+        if setting is None:
+            yield
+            return
+        before = bool(self.conn.execute("PRAGMA foreign_keys").fetchone()[0])
+        self.conn.execute(f"PRAGMA foreign_keys = {'ON' if setting else 'OFF'}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA foreign_keys = {'ON' if before else 'OFF'}")
+
+
+class MigrationStopped(MeasureFailed):
+    def __init__(self, statement: Statement, why: str) -> None:
+        super().__init__(f"line {statement.line}: {why}")
+
+
+def _add(total: StatementRun, one: StatementRun) -> None:
+    total.seconds += one.seconds
+    total.changes += one.changes
+    for name in ("reads", "writes", "indexed"):
+        getattr(total, name).update(getattr(one, name))
+    for table, rows in one.rows.items():
+        total.rows[table] = max(total.rows.get(table, 0), rows)
+
+
+def _ignored(name: str) -> bool:
+    return name.startswith("sqlite_") or name in BOOKKEEPING_TABLES
+
+
+def measure(conn: sqlite3.Connection, migrations: list[Migration]) -> list[MigrationRun]:
+    """Run `migrations` on `conn`, each measured statement by statement."""
+    measurer = Measurer(conn)
+    return [measurer.run(m) for m in migrations]
