@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ci.checks import options
+from ci.checks.db_options import Options
 from ci.checks.impact_model import Estimate, Scales, estimate
 from ci.checks.options import Option
 from ci.checks.sample import open_sample, prepare
@@ -29,7 +30,7 @@ from ci.core.errors import UsageError
 from ci.core.findings import Case, Finding, Report
 from ci.core.model import Catalog, discover
 from ci.db import prodstats
-from ci.db.impact import BATCH, NO_TRANSACTION, MeasureFailed, Measurer
+from ci.db.impact import BATCH, NO_TRANSACTION, MeasureFailed, Measurer, commit_seconds
 from ci.db.prodstats import ProdStats
 
 NAME = "apply_sample"
@@ -79,29 +80,52 @@ def requested(args: argparse.Namespace) -> ProdStats | None:
     return prodstats.load(path)
 
 
-def impact_cases(args: argparse.Namespace, stats: ProdStats) -> list[Case]:
-    """One case per pending migration (MG315 when over the budget), and one for the stats."""
-    catalog = discover(args.migrations_dir)
-    sample = open_sample(args.sample)
-    started = time.perf_counter()
+class Measured:
+    """The pending migrations measured on a fresh copy of the sample, at production size."""
+
+    def __init__(self, version: int, scales: Scales, estimates: list[Estimate]) -> None:
+        self.version = version  # the sample's schema version before them
+        self.scales = scales
+        self.estimates = estimates
+
+
+def measure_sample(
+    catalog: Catalog, sample_path: Path, options: Options, stats: ProdStats
+) -> Measured | None:
+    """Run the pending migrations on a fresh copy of the sample, statement by statement, and
+    scale them by `stats`; None when the sample cannot be prepared (apply_sample says why).
+    Raises MeasureFailed (or sqlite3.Error) when a statement does not run here."""
+    sample = open_sample(sample_path)
     with tempfile.TemporaryDirectory(prefix="migration-guard-impact-") as tmp, could_not_run():
-        prepared = prepare(NAME, sample, Path(tmp) / "impact.db", catalog, options_from(args))
+        prepared = prepare(NAME, sample, Path(tmp) / "impact.db", catalog, options)
         try:
             if prepared.failed:
-                return []
+                return None
             version = prepared.run.current_version()
             measurer = Measurer(prepared.conn)
             scales = Scales(stats, measurer.sample_rows())
-            try:
-                runs = [measurer.run(m) for m in prepared.run.pending()]
-            except (MeasureFailed, sqlite3.Error) as error:
-                return [fit_case(catalog, [f"production impact not estimated: {error}"])]
+            measurer.shrink_cache(scales.database)
+            runs = [measurer.run(m) for m in prepared.run.pending()]
         finally:
             prepared.conn.close()
-    estimates = estimate(runs, scales)
-    print_table(estimates, stats, catalog)
-    cases = [lock_case(e, catalog, args.max_lock_seconds) for e in estimates]
-    fit = fit_case(catalog, misfits(stats, scales, version, estimates))
+        commit = commit_seconds(Path(tmp))
+    return Measured(version, scales, estimate(runs, scales, commit))
+
+
+def impact_cases(args: argparse.Namespace, stats: ProdStats) -> list[Case]:
+    """One case per pending migration (MG315 when over the budget), and one for the stats."""
+    catalog = discover(args.migrations_dir)
+    started = time.perf_counter()
+    try:
+        measured = measure_sample(catalog, args.sample, options_from(args), stats)
+    except (MeasureFailed, sqlite3.Error) as error:
+        return [fit_case(catalog, [f"production impact not estimated: {error}"])]
+    if measured is None:
+        return []
+    print_table(measured.estimates, stats, catalog)
+    cases = [lock_case(e, catalog, args.max_lock_seconds) for e in measured.estimates]
+    lines = misfits(stats, measured.scales, measured.version, measured.estimates)
+    fit = fit_case(catalog, lines)
     fit.time = time.perf_counter() - started
     return [fit, *cases]
 

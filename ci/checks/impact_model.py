@@ -7,10 +7,13 @@ indexes, weighted by their sample rows; its production time is its sample time t
 A table a migration creates (the new table of a rebuild) takes the scale of the statement that
 fills it, and keeps it through a rename. A table the stats do not have, or that is empty in the
 sample, takes the scale of the database as a whole (the sum of production rows over the sum of
-sample rows). What it ignores: the cache (production pages that do not fit in memory are read
-from disk), the depth of indexes growing with log n (CREATE INDEX sorts: n log n), fsync at
-commit, and the runner's own work (bookkeeping, a foreign_key_check after a migration that turned
-foreign keys off, a @progress query).
+sample rows). Compiling a statement (timed as its EXPLAIN) does not grow with the rows and is not
+scaled. Each commit costs one durable commit of this machine (ci.db.impact.commit_seconds: the
+sample's copy commits without fsync). The sample runs with its share of SQLite's page cache
+(ci.db.impact.Measurer.shrink_cache). What it ignores: the operating system's cache (a production
+file larger than memory is read from disk), the depth of indexes growing with log n (CREATE INDEX
+sorts: n log n), and the runner's bookkeeping and foreign_key_check after a migration that turned
+foreign keys off.
 
 The write lock: a migration holds it from its BEGIN IMMEDIATE to its COMMIT, so for the whole
 migration; a `@no-transaction` one commits each statement alone (its longest statement); a
@@ -89,26 +92,35 @@ class Estimate:
         self.unscaled: list[str] = []  # tables it touches that are empty in the sample only
 
 
-def estimate(runs: list[MigrationRun], scales: Scales) -> list[Estimate]:
-    return [_one(run, scales) for run in runs]
+def estimate(runs: list[MigrationRun], scales: Scales, commit: float = 0.0) -> list[Estimate]:
+    """Each run at production size; `commit`: the seconds of one durable commit."""
+    return [_one(run, scales, commit) for run in runs]
 
 
-def _one(run: MigrationRun, scales: Scales) -> Estimate:
+def scaled(statement: StatementRun, scale: float) -> float:
+    """The statement's time at production size: compiling it does not grow, the rest does."""
+    fixed = min(statement.fixed, statement.seconds)
+    return fixed + (statement.seconds - fixed) * scale
+
+
+def _one(run: MigrationRun, scales: Scales, commit: float) -> Estimate:
     result = Estimate(run)
     slowest, scale = 0.0, scales.database
+    each_commits = run.mode == NO_TRANSACTION
     for statement in run.statements:
         scale = scales.of(statement)
-        seconds = statement.seconds * scale
+        seconds = scaled(statement, scale) + (commit if each_commits else 0.0)
         result.seconds += seconds
         if seconds >= slowest:
             slowest, result.line = seconds, statement.line
         _written(result, statement, scale)
         result.unscaled += sorted((set(scales.empty) & statement.touched) - set(result.unscaled))
     if run.mode == BATCH:
-        result.lock = _one_batch(run, scale)
-    elif run.mode == NO_TRANSACTION:
+        result.seconds, result.lock = _batched(run, scale, commit)
+    elif each_commits:
         result.lock = slowest
     else:
+        result.seconds += commit
         result.lock = result.seconds
     return result
 
@@ -126,10 +138,19 @@ def _written(result: Estimate, statement: StatementRun, scale: float) -> None:
         result.rows[table] = result.rows.get(table, 0) + share
 
 
-def _one_batch(run: MigrationRun, scale: float) -> float:
-    """A @batch migration's longest lock: one batch of N rows at its time per row."""
+def _batched(run: MigrationRun, scale: float, commit: float) -> tuple[float, float]:
+    """A @batch migration's (duration, longest lock): the rows at its time per row on the
+    sample, in batches of N, each compiled and committed; the lock is one batch."""
     statement = run.statements[0]
-    if not statement.changes:
-        return statement.seconds  # one batch that found nothing to do
-    per_row = statement.seconds / statement.changes
-    return per_row * min(float(run.batch_size or 1), statement.changes * scale)
+    executions = max(statement.executions, 1)
+    fixed = min(statement.fixed, statement.seconds) / executions
+    variable = statement.seconds - fixed * executions
+    reads = run.reads_first * scale
+    if not statement.changes:  # nothing to do on the sample: one batch that finds nothing
+        one = fixed + variable / executions * scale + commit
+        return reads + one, one
+    rows = statement.changes * scale
+    per_row = variable / statement.changes
+    batches = math.ceil(rows / (run.batch_size or 1)) + 1  # the last one changes nothing
+    duration = reads + batches * (fixed + commit) + per_row * rows
+    return duration, fixed + commit + per_row * min(float(run.batch_size or 1), rows)

@@ -5,8 +5,11 @@ connection's gate, names them while each statement is compiled).
 
 The statements run one by one as the runner runs them (the gate's rules, one transaction per
 migration, `@no-transaction` in autocommit, `@batch` repeated with `:batch_size` until it changes
-nothing), on a private copy of the sample that nothing else uses. Only the statements are timed;
-the runner's bookkeeping, the row counts read between statements and the commit are not.
+nothing), on a private copy of the sample that nothing else uses. The statements are timed, and
+each statement's compiling (its EXPLAIN) on its own; so are a @batch's commits and the runner's
+reads before its first batch. The runner's bookkeeping and the row counts read between
+statements are not. `commit_seconds` times a durable commit of this machine, which the sample's
+copy (no fsync) does not have.
 """
 
 from __future__ import annotations
@@ -15,20 +18,26 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from ci.core.model import Migration
 from ci.core.sqltext import Statement
+from ci.db.batch import RowBound
+from ci.db.connection import connect
 from ci.db.engine import database_of
 from ci.db.gate_bookkeeping import BOOKKEEPING_TABLES
 from ci.db.gatekeeper import gate_of
 from ci.db.prodstats import row_counts, user_tables
-from ci.db.statements import leading_foreign_keys
+from ci.db.statements import leading_foreign_keys, leading_word
 
 TRANSACTION, NO_TRANSACTION, BATCH = "transaction", "no-transaction", "batch"
 MAX_BATCHES = 1_000_000  # a @batch that never ends was stopped by the run before this one
+MIN_CACHE_PAGES = 10  # SQLite's own floor for cache_size
+COMMIT_PROBES = 5
 
 _READS = {sqlite3.SQLITE_READ}
 _WRITES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+_EXPLAINED = frozenset(("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "SELECT", "CREATE"))
 
 
 class MeasureFailed(Exception):
@@ -42,6 +51,8 @@ class StatementRun:
         "changes",
         "created",
         "dropped",
+        "executions",
+        "fixed",
         "indexed",
         "line",
         "reads",
@@ -54,6 +65,10 @@ class StatementRun:
     def __init__(self, line: int) -> None:
         self.line = line
         self.seconds = 0.0
+        # the part of `seconds` that does not grow with the rows: compiling the statement
+        # (timed as its EXPLAIN), once per execution (a @batch statement runs once per batch)
+        self.fixed = 0.0
+        self.executions = 1
         self.changes = 0  # rows changed, triggers' included (total_changes)
         self.reads: set[str] = set()  # tables (lower-case names, as they were when it ran)
         self.writes: set[str] = set()
@@ -71,7 +86,15 @@ class StatementRun:
 class MigrationRun:
     """A migration's statements on the sample, and how it holds the write lock."""
 
-    __slots__ = ("batch_size", "batches", "longest_batch", "migration", "mode", "statements")
+    __slots__ = (
+        "batch_seconds",
+        "batch_size",
+        "batches",
+        "migration",
+        "mode",
+        "reads_first",
+        "statements",
+    )
 
     def __init__(self, migration: Migration, mode: str) -> None:
         self.migration = migration
@@ -79,7 +102,11 @@ class MigrationRun:
         self.statements: list[StatementRun] = []
         self.batch_size = migration.directives.batch
         self.batches = 0  # @batch: batches that changed rows
-        self.longest_batch = 0.0
+        # @batch: the time of each batch that changed rows, its commit included
+        self.batch_seconds: list[float] = []
+        # @batch: what the runner reads before the first batch, outside the write lock (the
+        # @progress query, the count of the statement's table that bounds a runaway)
+        self.reads_first = 0.0
 
     @property
     def seconds(self) -> float:
@@ -98,6 +125,19 @@ class Measurer:
     def sample_rows(self) -> dict[str, int]:
         """Rows of each table of the sample now (lower-case names)."""
         return dict(self.counts)
+
+    def shrink_cache(self, scale: float) -> None:
+        """Give the sample the share of SQLite's page cache that production has of its data:
+        the cache this connection would have, divided by `scale` (production rows / sample
+        rows). A production table that does not fit in the cache is read from the file page
+        by page; so is the sample's then, and its time per row grows as production's does."""
+        if scale <= 1:
+            return
+        size = int(self.conn.execute("PRAGMA cache_size").fetchone()[0])
+        page = int(self.conn.execute("PRAGMA page_size").fetchone()[0])
+        cache_bytes = -size * 1024 if size < 0 else size * page
+        shrunk = max(int(cache_bytes / scale), MIN_CACHE_PAGES * page)
+        self.conn.execute(f"PRAGMA cache_size = -{max(shrunk // 1024, 1)}")
 
     def run(self, migration: Migration) -> MigrationRun:
         directives = migration.directives
@@ -127,23 +167,51 @@ class Measurer:
         statement = migration.file.statements[0]
         params = {"batch_size": measured.batch_size or 1}
         total = StatementRun(statement.line)
+        total.executions = 0
+        measured.reads_first = self._reads_first(migration, statement)
         for _ in range(MAX_BATCHES):
             self.database.lock()
-            one = self._one(statement, lambda s: self._bound(s, params))
+            one = self._one(statement, lambda s: self._bound(s, params), params)
+            committing = time.perf_counter()
             self.database.commit()
+            held = one.seconds + time.perf_counter() - committing
             _add(total, one)
             if not one.changes:
                 break
             measured.batches += 1
-            measured.longest_batch = max(measured.longest_batch, one.seconds)
+            measured.batch_seconds.append(held)
         measured.statements.append(total)
         return measured
 
     def _bound(self, statement: Statement, params: dict[str, int]) -> None:
         self.conn.execute(statement.sql, params)
 
-    def _one(self, statement: Statement, execute: object) -> StatementRun:
+    def _reads_first(self, migration: Migration, statement: Statement) -> float:
+        """The runner's reads before a @batch's first batch (ci.db.batch), timed."""
+        started = time.perf_counter()
+        query = migration.directives.progress
+        if query:
+            self.conn.execute(query).fetchall()
+        RowBound(self.conn, statement)  # counts the rows of the statement's table
+        return time.perf_counter() - started
+
+    def _compile_time(self, statement: Statement, params: dict[str, int] | None) -> float:
+        """The statement's EXPLAIN, timed: compiling it (nothing runs). 0 for a statement that
+        is not plain SQL on tables (a PRAGMA, a transaction statement) or will not explain."""
+        if leading_word(statement) not in _EXPLAINED:
+            return 0.0
+        started = time.perf_counter()
+        try:
+            self.conn.execute(f"EXPLAIN {statement.sql}", params or {}).fetchall()
+        except sqlite3.Error:
+            return 0.0
+        return time.perf_counter() - started
+
+    def _one(
+        self, statement: Statement, execute: object, params: dict[str, int] | None = None
+    ) -> StatementRun:
         run = StatementRun(statement.line)
+        run.fixed = self._compile_time(statement, params)
         before = set(self.counts)
         changes = self.conn.total_changes
         with self._watching(run):
@@ -218,6 +286,8 @@ class MigrationStopped(MeasureFailed):
 
 def _add(total: StatementRun, one: StatementRun) -> None:
     total.seconds += one.seconds
+    total.fixed += one.fixed
+    total.executions += 1
     total.changes += one.changes
     for name in ("reads", "writes", "indexed"):
         getattr(total, name).update(getattr(one, name))
@@ -229,7 +299,21 @@ def _ignored(name: str) -> bool:
     return name.startswith("sqlite_") or name in BOOKKEEPING_TABLES
 
 
-def measure(conn: sqlite3.Connection, migrations: list[Migration]) -> list[MigrationRun]:
-    """Run `migrations` on `conn`, each measured statement by statement."""
-    measurer = Measurer(conn)
-    return [measurer.run(m) for m in migrations]
+def commit_seconds(directory: Path) -> float:
+    """What one durable commit costs on this machine (its fsyncs), median of a few, on a
+    scratch database in `directory` opened as the runner opens a production database. The
+    sample's own commits are not durable (a check's throwaway copy): this is added per commit."""
+    scratch = directory / "commit-probe.db"
+    conn = connect(scratch)
+    try:
+        conn.execute("CREATE TABLE probe (n INTEGER)")
+        times = []
+        for n in range(COMMIT_PROBES):
+            started = time.perf_counter()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO probe VALUES (?)", (n,))
+            conn.execute("COMMIT")
+            times.append(time.perf_counter() - started)
+    finally:
+        conn.close()
+    return sorted(times)[len(times) // 2]

@@ -294,8 +294,28 @@ def test_batch_lock_is_one_batch_at_the_migrations_time_per_row(write_tree: Writ
     _, runs = measured(write_tree, BATCHED)
     (run,) = runs
     assert run.mode == "batch" and run.batches == 5  # type: ignore[attr-defined]
+    (statement,) = run.statements  # type: ignore[attr-defined]
+    assert statement.executions == 6 and 0 < statement.fixed < statement.seconds
     stats = ProdStats(Path("s.json"), 1, {"readings": TableStats(50_000, 1, 0)})
-    (result,) = estimate(runs, Scales(stats, {"readings": 500, "wards": 0}))  # type: ignore[arg-type]
+    scales = Scales(stats, {"readings": 500, "wards": 0})
+    (result,) = estimate(runs, scales, commit=0.01)  # type: ignore[arg-type]
     assert result.rows == {"readings": 50_000}
-    # 500 rows on the sample, 50,000 in production: one batch of 100 is 1/500 of the work
-    assert result.lock == pytest.approx(result.seconds / 500)
+    # 500 rows on the sample, 50,000 in production: 500 batches of 100 and one that finds
+    # nothing, each compiled once and committed once; the lock is one batch of 100 rows
+    fixed = statement.fixed / 6
+    per_row = (statement.seconds - statement.fixed) / 500
+    assert result.lock == pytest.approx(fixed + 0.01 + per_row * 100)
+    reads = run.reads_first * 100  # type: ignore[attr-defined]
+    assert result.seconds == pytest.approx(reads + 501 * (fixed + 0.01) + per_row * 50_000)
+    assert result.lock < result.seconds / 400
+
+
+def test_compiling_is_not_scaled_and_a_commit_is_added(write_tree: WriteTree) -> None:
+    _, runs = measured(write_tree, UPDATE)
+    (statement,) = runs[0].statements  # type: ignore[attr-defined]
+    assert 0 < statement.fixed < statement.seconds
+    stats = ProdStats(Path("s.json"), 1, {"readings": TableStats(50_000, 1, 0)})
+    (result,) = estimate(runs, Scales(stats, {"readings": 500}), commit=0.02)  # type: ignore[arg-type]
+    variable = statement.seconds - statement.fixed
+    assert result.seconds == pytest.approx(statement.fixed + variable * 100 + 0.02)
+    assert result.lock == result.seconds
