@@ -101,11 +101,19 @@ def measured(db: Path, work: Path, repeat: int) -> dict[str, tuple[float, float,
     }
 
 
+def _copy(db: Path, copy: Path) -> Path:
+    """A copy of `db` on disk: flushed first, or the first commit's fsync would write out the
+    whole copy (a production database is not a file written a moment ago)."""
+    shutil.copyfile(db, copy)
+    with copy.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    return copy
+
+
 def _applied(db: Path, work: Path, catalog: Catalog) -> dict[str, float]:
     """The runner applying each pending migration to a copy, durable: wall time per
     migration, its commit included (the runner's own figure stops before the commit)."""
-    copy = work / "real.db"
-    shutil.copyfile(db, copy)
+    copy = _copy(db, work / "real.db")
     conn = connect(copy)
     try:
         run = Runner(conn, catalog, out=io.StringIO())
@@ -124,8 +132,7 @@ def _applied(db: Path, work: Path, catalog: Catalog) -> dict[str, float]:
 def _batches(db: Path, work: Path, catalog: Catalog) -> dict[str, list[float]]:
     """Each batch of each @batch migration (commit included), run batch by batch on a durable
     copy (ci.db.impact.Measurer on a connection opened as for production)."""
-    copy = work / "batches.db"
-    shutil.copyfile(db, copy)
+    copy = _copy(db, work / "batches.db")
     conn = connect(copy)
     try:
         pending = Runner(conn, catalog, out=io.StringIO()).pending()

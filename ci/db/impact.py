@@ -28,7 +28,8 @@ from ci.db.engine import database_of
 from ci.db.gate_bookkeeping import BOOKKEEPING_TABLES
 from ci.db.gatekeeper import gate_of
 from ci.db.prodstats import row_counts, user_tables
-from ci.db.statements import leading_foreign_keys, leading_word
+from ci.db.statements import leading_foreign_keys, leading_word, temp_objects
+from ci.db.tables import quoted
 
 TRANSACTION, NO_TRANSACTION, BATCH = "transaction", "no-transaction", "batch"
 MAX_BATCHES = 1_000_000  # a @batch that never ends was stopped by the run before this one
@@ -145,6 +146,7 @@ class Measurer:
             return self._batched(migration)
         mode = NO_TRANSACTION if directives.no_transaction else TRANSACTION
         measured = MigrationRun(migration, mode)
+        temporary = set(temp_objects(self.conn))
         with self._foreign_keys(leading_foreign_keys(migration.file)):
             if mode == TRANSACTION:
                 self.database.lock()
@@ -152,6 +154,7 @@ class Measurer:
             try:
                 for statement in migration.file.statements:
                     measured.statements.append(self._one(statement, gate.execute))
+                self._drop_temporary(temporary)
             except BaseException:
                 if self.conn.in_transaction:
                     self.database.rollback()
@@ -161,6 +164,13 @@ class Measurer:
             if mode == TRANSACTION:
                 self.database.commit()
         return measured
+
+    def _drop_temporary(self, kept: set[tuple[str, str]]) -> None:
+        """The temporary objects the migration made go, as the runner drops them: a temp table
+        left behind would shadow a main table of the same name in the next migration."""
+        for kind, name in temp_objects(self.conn):
+            if (kind, name) not in kept and not name.startswith("sqlite_"):
+                self.conn.execute(f"DROP {kind.upper()} IF EXISTS temp.{quoted(name)}")
 
     def _batched(self, migration: Migration) -> MigrationRun:
         measured = MigrationRun(migration, BATCH)
@@ -202,7 +212,8 @@ class Measurer:
             return 0.0
         started = time.perf_counter()
         try:
-            self.conn.execute(f"EXPLAIN {statement.sql}", params or {}).fetchall()
+            # compiled and one step: the rows of the program are not fetched
+            self.conn.execute(f"EXPLAIN {statement.sql}", params or {}).close()
         except sqlite3.Error:
             return 0.0
         return time.perf_counter() - started

@@ -319,3 +319,35 @@ def test_compiling_is_not_scaled_and_a_commit_is_added(write_tree: WriteTree) ->
     variable = statement.seconds - statement.fixed
     assert result.seconds == pytest.approx(statement.fixed + variable * 100 + 0.02)
     assert result.lock == result.seconds
+
+
+def test_a_temporary_table_does_not_outlive_its_migration(write_tree: WriteTree) -> None:
+    from ci.db.runner import connect
+
+    root = write_tree(
+        {
+            **BASE,
+            "m/data/0002_scratch.sql": "CREATE TEMP TABLE wards (id INTEGER);\n",
+            "m/data/0003_rename.sql": "UPDATE wards SET name = 'x';\n",
+        }
+    )
+    db = root / "s.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(str(BASE["m/schema/0001_readings.sql"]))
+        conn.execute("INSERT INTO wards VALUES (1, 'ICU')")
+    conn.close()
+    conn = connect(db, durable=False)
+    measurer = Measurer(conn)
+    runs = [measurer.run(m) for m in discover(root / "m").main if m.version > 1]
+    assert runs[1].statements[0].changes == 1  # the main table, not a leftover temp one
+    assert runs[1].statements[0].writes == {"wards"}
+    assert conn.execute("SELECT name FROM wards").fetchall() == [("x",)]
+    conn.close()
+
+
+def test_without_dbstat_pages_are_shared_out_by_rows() -> None:
+    from ci.db.prodstats import estimated_pages
+
+    pages, source = estimated_pages({"big": 900, "small": 100, "none": 0}, 1000)
+    assert source == "estimate"
+    assert pages == {"big": (900, 0), "small": (100, 0), "none": (0, 0)}
