@@ -104,7 +104,7 @@ def measure_sample(
             version = prepared.run.current_version()
             measurer = Measurer(prepared.conn)
             scales = Scales(stats, measurer.sample_rows())
-            measurer.shrink_cache(scales.database)
+            measurer.scale_to(scales.database)
             runs = [measurer.run(m) for m in prepared.run.pending()]
         finally:
             prepared.conn.close()

@@ -10,7 +10,7 @@ sample, takes the scale of the database as a whole (the sum of production rows o
 sample rows). Compiling a statement (timed as its EXPLAIN) does not grow with the rows and is not
 scaled. Each commit costs one durable commit of this machine (ci.db.impact.commit_seconds: the
 sample's copy commits without fsync). The sample runs with its share of SQLite's page cache
-(ci.db.impact.Measurer.shrink_cache). What it ignores: the operating system's cache (a production
+(ci.db.impact.Measurer.scale_to). What it ignores: the operating system's cache (a production
 file larger than memory is read from disk), the depth of indexes growing with log n (CREATE INDEX
 sorts: n log n), and the runner's bookkeeping and foreign_key_check after a migration that turned
 foreign keys off.
@@ -139,8 +139,11 @@ def _written(result: Estimate, statement: StatementRun, scale: float) -> None:
 
 
 def _batched(run: MigrationRun, scale: float, commit: float) -> tuple[float, float]:
-    """A @batch migration's (duration, longest lock): the rows at its time per row on the
-    sample, in batches of N, each compiled and committed; the lock is one batch."""
+    """A @batch migration's (duration, longest lock). On the sample it ran as many batches as
+    in production, of fewer rows (Measurer.scale_to): its rows at production size at the
+    sample's time per row, plus one compile and one commit per batch; the lock is one batch of
+    N rows at the time per row of its last batches (a batch that skips rows it leaves alone
+    grows slower from batch to batch)."""
     statement = run.statements[0]
     executions = max(statement.executions, 1)
     fixed = min(statement.fixed, statement.seconds) / executions
@@ -150,7 +153,13 @@ def _batched(run: MigrationRun, scale: float, commit: float) -> tuple[float, flo
         one = fixed + variable / executions * scale + commit
         return reads + one, one
     rows = statement.changes * scale
-    per_row = variable / statement.changes
     batches = math.ceil(rows / (run.batch_size or 1)) + 1  # the last one changes nothing
-    duration = reads + batches * (fixed + commit) + per_row * rows
-    return duration, fixed + commit + per_row * min(float(run.batch_size or 1), rows)
+    duration = reads + batches * (fixed + commit) + variable / statement.changes * rows
+    return duration, fixed + commit + _tail_per_row(run) * min(float(run.batch_size or 1), rows)
+
+
+def _tail_per_row(run: MigrationRun) -> float:
+    """Seconds per row of the last quarter of the batches (at least one)."""
+    tail = run.batch_work[-max(1, len(run.batch_work) // 4) :]
+    rows = sum(changes for _, changes in tail)
+    return max(sum(seconds for seconds, _ in tail), 0.0) / rows if rows else 0.0

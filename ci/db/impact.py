@@ -90,10 +90,12 @@ class MigrationRun:
     __slots__ = (
         "batch_seconds",
         "batch_size",
+        "batch_work",
         "batches",
         "migration",
         "mode",
         "reads_first",
+        "sample_batch_size",
         "statements",
     )
 
@@ -102,6 +104,9 @@ class MigrationRun:
         self.mode = mode
         self.statements: list[StatementRun] = []
         self.batch_size = migration.directives.batch
+        self.sample_batch_size = self.batch_size  # fewer rows when the sample stands for more
+        # @batch: (seconds, rows changed) of the statement in each batch that changed rows
+        self.batch_work: list[tuple[float, int]] = []
         self.batches = 0  # @batch: batches that changed rows
         # @batch: the time of each batch that changed rows, its commit included
         self.batch_seconds: list[float] = []
@@ -122,16 +127,20 @@ class Measurer:
         self.database = database_of(conn)
         self.counts = row_counts(conn, user_tables(conn))
         self.counts = {k.lower(): v for k, v in self.counts.items()}
+        self.scale = 1.0  # production rows / sample rows (scale_to)
 
     def sample_rows(self) -> dict[str, int]:
         """Rows of each table of the sample now (lower-case names)."""
         return dict(self.counts)
 
-    def shrink_cache(self, scale: float) -> None:
-        """Give the sample the share of SQLite's page cache that production has of its data:
-        the cache this connection would have, divided by `scale` (production rows / sample
-        rows). A production table that does not fit in the cache is read from the file page
-        by page; so is the sample's then, and its time per row grows as production's does."""
+    def scale_to(self, scale: float) -> None:
+        """Production is `scale` times the sample. Give the sample its share of SQLite's page
+        cache: the cache this connection would have, divided by `scale` (a production table
+        that does not fit in the cache is read from the file page by page; so is the sample's
+        then, and its time per row grows as production's does). And run a `@batch N` with N /
+        `scale` rows per batch, so that it takes as many batches as in production: what grows
+        from batch to batch (rows a batch must skip again) grows on the sample too."""
+        self.scale = scale
         if scale <= 1:
             return
         size = int(self.conn.execute("PRAGMA cache_size").fetchone()[0])
@@ -175,7 +184,10 @@ class Measurer:
     def _batched(self, migration: Migration) -> MigrationRun:
         measured = MigrationRun(migration, BATCH)
         statement = migration.file.statements[0]
-        params = {"batch_size": measured.batch_size or 1}
+        size = measured.batch_size or 1
+        if self.scale > 1:
+            measured.sample_batch_size = size = max(1, round(size / self.scale))
+        params = {"batch_size": size}
         total = StatementRun(statement.line)
         total.executions = 0
         measured.reads_first = self._reads_first(migration, statement)
@@ -190,6 +202,7 @@ class Measurer:
                 break
             measured.batches += 1
             measured.batch_seconds.append(held)
+            measured.batch_work.append((one.seconds - one.fixed, one.changes))
         measured.statements.append(total)
         return measured
 

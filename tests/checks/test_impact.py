@@ -241,7 +241,9 @@ REBUILD = (
 )
 
 
-def measured(write_tree: WriteTree, migration: str) -> tuple[Measurer, list[object]]:
+def measured(
+    write_tree: WriteTree, migration: str, scale: float = 1.0
+) -> tuple[Measurer, list[object]]:
     root = write_tree({**BASE, "m/schema/0002_rebuild.sql": migration})
     catalog = discover(root / "m")
     db = root / "s.db"
@@ -256,6 +258,7 @@ def measured(write_tree: WriteTree, migration: str) -> tuple[Measurer, list[obje
 
     conn = connect(db, durable=False)
     measurer = Measurer(conn)
+    measurer.scale_to(scale)
     runs = [measurer.run(m) for m in catalog.main if m.version == 2]
     conn.close()
     return measurer, runs
@@ -301,13 +304,39 @@ def test_batch_lock_is_one_batch_at_the_migrations_time_per_row(write_tree: Writ
     (result,) = estimate(runs, scales, commit=0.01)  # type: ignore[arg-type]
     assert result.rows == {"readings": 50_000}
     # 500 rows on the sample, 50,000 in production: 500 batches of 100 and one that finds
-    # nothing, each compiled once and committed once; the lock is one batch of 100 rows
+    # nothing, each compiled once and committed once; the lock is one batch of 100 rows at the
+    # time per row of the last batches
     fixed = statement.fixed / 6
     per_row = (statement.seconds - statement.fixed) / 500
-    assert result.lock == pytest.approx(fixed + 0.01 + per_row * 100)
     reads = run.reads_first * 100  # type: ignore[attr-defined]
     assert result.seconds == pytest.approx(reads + 501 * (fixed + 0.01) + per_row * 50_000)
+    last_seconds, last_rows = run.batch_work[-1]  # type: ignore[attr-defined]
+    assert last_rows == 100
+    assert result.lock == pytest.approx(fixed + 0.01 + last_seconds / 100 * 100)
     assert result.lock < result.seconds / 400
+
+
+def test_on_a_sample_that_stands_for_more_a_batch_runs_as_many_batches(
+    write_tree: WriteTree,
+) -> None:
+    # production is 20 times the sample: 10,000 rows in 10 batches of 1,000; on the sample 500
+    # rows in 10 batches of 50
+    _, runs = measured(write_tree, BATCHED.replace("@batch 100", "@batch 1000"), 20)
+    (run,) = runs
+    assert run.sample_batch_size == 50 and run.batches == 10  # type: ignore[attr-defined]
+    assert [rows for _, rows in run.batch_work] == [50] * 10  # type: ignore[attr-defined]
+
+
+def test_the_sample_gets_its_share_of_the_page_cache(tmp_path: Path) -> None:
+    from ci.db.runner import connect
+
+    conn = connect(tmp_path / "s.db", durable=False)
+    conn.execute("PRAGMA cache_size = -2000")  # SQLite's default: 2,000 KiB
+    Measurer(conn).scale_to(10)
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == -200
+    Measurer(conn).scale_to(1000)  # never under SQLite's floor of 10 pages
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == -40
+    conn.close()
 
 
 def test_compiling_is_not_scaled_and_a_commit_is_added(write_tree: WriteTree) -> None:
