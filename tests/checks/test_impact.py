@@ -380,3 +380,14 @@ def test_without_dbstat_pages_are_shared_out_by_rows() -> None:
     pages, source = estimated_pages({"big": 900, "small": 100, "none": 0}, 1000)
     assert source == "estimate"
     assert pages == {"big": (900, 0), "small": (100, 0), "none": (0, 0)}
+
+
+def test_export_stats_is_command_line_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = make_prod(tmp_path / "prod.db", 10)
+    config = tmp_path / "mg.yaml"
+    config.write_text(f"export_stats: {tmp_path / 'stats.json'}\n", encoding="utf-8")
+    assert precheck(["--db", str(db), "--config", str(config)]) == 2
+    assert "export_stats: command-line only" in capsys.readouterr().err
+    assert not (tmp_path / "stats.json").exists()
