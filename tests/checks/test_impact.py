@@ -388,6 +388,8 @@ def test_export_stats_is_command_line_only(
     db = make_prod(tmp_path / "prod.db", 10)
     config = tmp_path / "mg.yaml"
     config.write_text(f"export_stats: {tmp_path / 'stats.json'}\n", encoding="utf-8")
-    assert precheck(["--db", str(db), "--config", str(config)]) == 2
+    with pytest.raises(SystemExit) as stopped:
+        precheck(["--db", str(db), "--config", str(config)])
+    assert stopped.value.code == 2
     assert "export_stats: command-line only" in capsys.readouterr().err
     assert not (tmp_path / "stats.json").exists()
