@@ -45,6 +45,9 @@ COMMAND_LINE_ONLY: dict[str, str] = {
     "update": "rewrites the lock file",
     "rehash": "rewrites an entry of the lock file",
     "write_snapshot": "rewrites the schema snapshot",
+    # the stats apply_sample's lock budget is measured against: rewritten from whatever
+    # database a run is pointed at, they would move the budget unseen
+    "export_stats": "rewrites the production stats file",
     "baseline": "records migrations as applied without running them",
     "force": "records a baseline although the database differs from the migrations",
     # a deploy that quietly changes nothing and exits 0 is a deploy skipped

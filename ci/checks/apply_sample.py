@@ -18,6 +18,8 @@ from pathlib import Path
 
 from ci.checks.base import Check
 from ci.checks.db_options import OPTIONS, Options, busy_timeout_option
+from ci.checks.impact import OPTIONS as IMPACT_OPTIONS
+from ci.checks.impact import with_impact
 from ci.checks.options import Option
 from ci.checks.sample import Prepared, Sample, open_sample, prepare
 from ci.checks.validate import (
@@ -43,7 +45,10 @@ def work(args: argparse.Namespace) -> Report:
             "--sample PATH is required (a .sql fixture or a .db file), or `sample:` in "
             "migration-guard.yaml"
         )
-    return apply_sample(args.migrations_dir, args.sample, options_from(args))
+    # --prod-stats: the production-impact estimate after the run (ci/checks/impact.py)
+    return with_impact(
+        args, lambda: apply_sample(args.migrations_dir, args.sample, options_from(args))
+    )
 
 
 def apply_sample(root: Path, sample_path: Path, options: Options) -> Report:
@@ -152,6 +157,7 @@ CHECK = Check(
         ),
         *OPTIONS,
         busy_timeout_option(),
+        *IMPACT_OPTIONS,
     ),
     work,
 )

@@ -134,6 +134,12 @@ CODES: tuple[Code, ...] = (
          "renumber one of them (python -m ci.numbering shows the next free number)"),
     Code("MG311", DATABASE, "a runaway migration: past --statement-timeout, or an endless @batch",
          "bound the statement (a recursive CTE needs a stop; a @batch must exclude done rows)"),
+    Code("MG315", ("apply_sample",), "a migration would hold the write lock longer than "
+         "--max-lock-seconds in production (estimated from --prod-stats)",
+         "make it a -- @batch N migration (or lower N) so each lock is one batch"),
+    Code("MG316", ("apply_sample",), "warning: the production stats do not fit the sample, so "
+         "the impact estimate is less certain",
+         "export the stats again (python -m ci.precheck --db PROD --export-stats FILE)"),
     # precheck and postcheck, around a production migration
     Code("MG350", PRE_AND_POST, "integrity_check fails on the database",
          "restore from a backup (or .recover it) before migrating"),

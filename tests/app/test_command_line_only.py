@@ -143,6 +143,8 @@ def test_every_option_is_either_allowed_in_the_file_or_command_line_only() -> No
         # what to check and how strictly (none of them changes a database or a committed file)
         "base_ref", "all", "exclude_rules", "no_sqlfluff", "sqlfluff_max_bytes",
         "min_sqlite_version", "jobs", "warn_slow", "busy_timeout", "setup", "statement_timeout",
+        # the production-impact estimate and its budget (apply_sample; stricter, never a change)
+        "prod_stats", "max_lock_seconds",
         # ci.migrate: a backup path (an existing file is refused), --status's --detect, --group
         # (fewer commits, each group all or none: it removes no safety), --verify (stricter:
         # trusts no cached checksum)

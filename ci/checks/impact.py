@@ -1,0 +1,217 @@
+"""Production impact (`apply_sample --prod-stats stats.json`): how long each pending migration
+would take on the production database and how long it would hold its write lock, estimated from
+its statements' times on the sample scaled by the production row counts (the model:
+ci/checks/impact_model.py; the stats file: ci.db.prodstats).
+
+After apply_sample's own run passes, the pending migrations run once more on a fresh copy of the
+sample, measured statement by statement (ci.db.impact). The estimates are printed on stderr, one
+line per migration; `--max-lock-seconds N` turns a lock estimate above N into MG315. Stats that
+do not fit the sample (another schema version, missing tables, a table empty in the sample only)
+are MG316 warnings: the estimate is made, and is less certain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ci.checks import options
+from ci.checks.db_options import Options
+from ci.checks.impact_model import Estimate, Scales, estimate
+from ci.checks.options import Option
+from ci.checks.sample import open_sample, prepare
+from ci.checks.validate import case_name, could_not_run, options_from
+from ci.core.errors import UsageError
+from ci.core.findings import Case, Finding, Report
+from ci.core.model import Catalog, discover
+from ci.db import prodstats
+from ci.db.impact import BATCH, NO_TRANSACTION, MeasureFailed, Measurer, commit_seconds
+from ci.db.prodstats import ProdStats
+
+NAME = "apply_sample"
+LOCK_CODE, FIT_CODE = "MG315", "MG316"
+
+OPTIONS = (
+    Option(
+        "--prod-stats",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="estimate each migration's duration and write lock in production from these "
+        "stats (python -m ci.precheck --db PROD --export-stats FILE)",
+    ),
+    Option(
+        "--max-lock-seconds",
+        type=options.seconds,
+        default=None,
+        metavar="SECONDS",
+        help="with --prod-stats: a migration estimated to hold the write lock longer fails (MG315)",
+    ),
+)
+
+
+def with_impact(args: argparse.Namespace, run: Callable[[], Report]) -> Report:
+    """`run()`'s report, with the production-impact cases when --prod-stats is given (the
+    stats file is read first: a bad one stops before any work, exit 2)."""
+    stats = requested(args)
+    report = run()
+    if stats is None:
+        return report
+    if report.failed:
+        print(f"{NAME}: production impact not estimated: the migrations fail on the sample",
+              file=sys.stderr)  # fmt: skip
+        return report
+    report.cases += impact_cases(args, stats)
+    return report
+
+
+def requested(args: argparse.Namespace) -> ProdStats | None:
+    path: Path | None = getattr(args, "prod_stats", None)
+    budget: float | None = getattr(args, "max_lock_seconds", None)
+    if path is None:
+        if budget is not None:
+            raise UsageError("--max-lock-seconds needs --prod-stats FILE (the estimate it budgets)")
+        return None
+    return prodstats.load(path)
+
+
+class Measured:
+    """The pending migrations measured on a fresh copy of the sample, at production size."""
+
+    def __init__(self, version: int, scales: Scales, estimates: list[Estimate]) -> None:
+        self.version = version  # the sample's schema version before them
+        self.scales = scales
+        self.estimates = estimates
+
+
+def measure_sample(
+    catalog: Catalog, sample_path: Path, options: Options, stats: ProdStats
+) -> Measured | None:
+    """Run the pending migrations on a fresh copy of the sample, statement by statement, and
+    scale them by `stats`; None when the sample cannot be prepared (apply_sample says why).
+    Raises MeasureFailed (or sqlite3.Error) when a statement does not run here."""
+    sample = open_sample(sample_path)
+    with tempfile.TemporaryDirectory(prefix="migration-guard-impact-") as tmp, could_not_run():
+        prepared = prepare(NAME, sample, Path(tmp) / "impact.db", catalog, options)
+        try:
+            if prepared.failed:
+                return None
+            version = prepared.run.current_version()
+            measurer = Measurer(prepared.conn)
+            scales = Scales(stats, measurer.sample_rows())
+            measurer.scale_to(scales.database)
+            runs = [measurer.run(m) for m in prepared.run.pending()]
+        finally:
+            prepared.conn.close()
+        commit = commit_seconds(Path(tmp))
+    return Measured(version, scales, estimate(runs, scales, commit))
+
+
+def impact_cases(args: argparse.Namespace, stats: ProdStats) -> list[Case]:
+    """One case per pending migration (MG315 when over the budget), and one for the stats."""
+    catalog = discover(args.migrations_dir)
+    started = time.perf_counter()
+    try:
+        measured = measure_sample(catalog, args.sample, options_from(args), stats)
+    except (MeasureFailed, sqlite3.Error) as error:
+        return [fit_case(catalog, [f"production impact not estimated: {error}"])]
+    if measured is None:
+        return []
+    print_table(measured.estimates, stats, catalog)
+    cases = [lock_case(e, catalog, args.max_lock_seconds) for e in measured.estimates]
+    lines = misfits(stats, measured.scales, measured.version, measured.estimates)
+    fit = fit_case(catalog, lines)
+    fit.time = time.perf_counter() - started
+    return [fit, *cases]
+
+
+def misfits(stats: ProdStats, scales: Scales, version: int, estimates: list[Estimate]) -> list[str]:
+    """What makes the estimate less certain, one line each."""
+    lines: list[str] = []
+    if stats.schema_version is not None and stats.schema_version != version:
+        lines.append(
+            f"the stats {stats.path} were exported at schema version {stats.schema_version:04d}, "
+            f"the sample is at {version:04d} before the pending migrations: tables are matched "
+            "by name"
+        )
+    if scales.missing:
+        lines.append(
+            f"the stats {stats.path} have no row count for {_names(scales.missing)}: scaled as "
+            f"the database as a whole (x{scales.database:,.1f})"
+        )
+    for e in estimates:
+        for table in e.unscaled:
+            lines.append(
+                f"{e.migration.label}: table {table} is empty in the sample and holds "
+                f"{stats.tables[table].rows:,} rows in production: its statements are scaled as "
+                "the database as a whole, the estimate may be far too low"
+            )
+    return lines
+
+
+def _names(tables: list[str]) -> str:
+    shown = ", ".join(tables[:5])
+    return shown + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+
+
+def fit_case(catalog: Catalog, lines: list[str]) -> Case:
+    case = Case("production impact: stats", NAME, path=str(catalog.root))
+    hint = "export the stats again from production (python -m ci.precheck --export-stats)"
+    case.findings += [
+        Finding(NAME, FIT_CODE, str(catalog.root), None, line, hint, severity="warning")
+        for line in lines
+    ]
+    return case
+
+
+def lock_case(e: Estimate, catalog: Catalog, budget: float | None) -> Case:
+    migration = e.migration
+    path = str(migration.path)
+    case = Case(f"production impact {case_name(migration, catalog)}", NAME, path=path,
+                line=e.line, kind=None)  # fmt: skip
+    if budget is None or e.lock <= budget:
+        return case
+    if e.mode == BATCH:
+        held = f"one batch of {migration.directives.batch:,} rows"
+        hint = "lower N in -- @batch N so that one batch stays within the budget"
+    else:
+        held = "the whole migration" if e.mode != NO_TRANSACTION else "its longest statement"
+        hint = (
+            "make it a -- @batch N migration (one statement repeated, each batch committed) "
+            "so the lock is held one batch at a time, or plan a maintenance window"
+        )
+    message = (
+        f"{migration.label} would hold the write lock for ~{_duration(e.lock)} in production "
+        f"({held}; estimated, budget --max-lock-seconds {budget:g})"
+    )
+    case.findings.append(Finding(NAME, LOCK_CODE, path, e.line, message, hint))
+    return case
+
+
+def print_table(estimates: list[Estimate], stats: ProdStats, catalog: Catalog) -> None:
+    """The estimates, one line per migration, on stderr (the report's stdout stays its
+    format's)."""
+    out = sys.stderr
+    print(f"{NAME}: production impact, estimated from {stats.path}:", file=out)
+    for e in estimates:
+        lock = {BATCH: "one batch", NO_TRANSACTION: "longest statement"}.get(e.mode, "whole")
+        written = ", ".join(f"{t} ~{n:,} rows" for t, n in sorted(e.rows.items())) or "no rows"
+        print(
+            f"  {case_name(e.migration, catalog)}: ~{_duration(e.seconds)} "
+            f"(sample {_duration(e.sample_seconds)}), write lock ~{_duration(e.lock)} ({lock}), "
+            f"writes {written}",
+            file=out,
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"

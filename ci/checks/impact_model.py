@@ -1,0 +1,165 @@
+"""The production-impact model: what a migration measured on the sample (ci.db.impact) becomes at
+production size (ci.db.prodstats).
+
+Linear in rows touched, statement by statement. Each table has a scale, production rows over
+sample rows; a statement's scale is the mean of the scales of the tables it reads, writes or
+indexes, weighted by their sample rows; its production time is its sample time times its scale.
+A table a migration creates (the new table of a rebuild) takes the scale of the statement that
+fills it, and keeps it through a rename. A table the stats do not have, or that is empty in the
+sample, takes the scale of the database as a whole (the sum of production rows over the sum of
+sample rows). Compiling a statement (timed as its EXPLAIN) does not grow with the rows and is not
+scaled. Each commit costs one durable commit of this machine (ci.db.impact.commit_seconds: the
+sample's copy commits without fsync). The sample runs with its share of SQLite's page cache
+(ci.db.impact.Measurer.scale_to). What it ignores: the operating system's cache (a production
+file larger than memory is read from disk), the depth of indexes growing with log n (CREATE INDEX
+sorts: n log n), and the runner's bookkeeping and foreign_key_check after a migration that turned
+foreign keys off.
+
+The write lock: a migration holds it from its BEGIN IMMEDIATE to its COMMIT, so for the whole
+migration; a `@no-transaction` one commits each statement alone (its longest statement); a
+`@batch N` one commits each batch (one batch of N rows, at the migration's time per row).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ci.db.impact import BATCH, NO_TRANSACTION, MigrationRun, StatementRun
+from ci.db.prodstats import ProdStats
+
+
+class Scales:
+    """The scale of each table (production rows / sample rows), and what could not be scaled."""
+
+    def __init__(self, stats: ProdStats, sample: dict[str, int]) -> None:
+        both = [t for t in sample if t in stats.tables and sample[t] > 0]
+        sample_total = sum(sample[t] for t in both)
+        prod_total = sum(stats.tables[t].rows for t in both)
+        self.database = prod_total / sample_total if sample_total else 1.0
+        self.missing = sorted(t for t in sample if t not in stats.tables)
+        self.empty = sorted(  # rows in production, none in the sample: nothing to scale from
+            t for t in sample if t in stats.tables and not sample[t] and stats.tables[t].rows
+        )
+        self.table: dict[str, float] = {}
+        for t, rows in sample.items():
+            prod = stats.tables[t].rows if t in stats.tables else None
+            if prod is None or (not rows and prod):
+                self.table[t] = self.database
+            else:
+                self.table[t] = prod / rows if rows else 1.0
+
+    def of(self, statement: StatementRun) -> float:
+        """The statement's scale; tables it creates or renames take it on."""
+        weights = {t: statement.rows.get(t, 0) for t in statement.touched if t in self.table}
+        total = sum(weights.values())
+        if total:
+            scale = sum(w * self.table[t] for t, w in weights.items()) / total
+        elif weights:
+            scale = max(self.table[t] for t in weights)
+        else:
+            scale = self.database
+        for table in statement.created | (statement.writes - set(self.table)):
+            self.table[table] = scale
+        for old, new in statement.renamed.items():
+            self.table[new] = self.table.pop(old, scale)
+        for table in statement.dropped - set(statement.renamed):
+            self.table.pop(table, None)
+        return scale
+
+
+class Estimate:
+    """One migration at production size."""
+
+    __slots__ = (
+        "line",
+        "lock",
+        "migration",
+        "mode",
+        "rows",
+        "sample_seconds",
+        "seconds",
+        "unscaled",
+    )
+
+    def __init__(self, run: MigrationRun) -> None:
+        self.migration = run.migration
+        self.mode = run.mode
+        self.sample_seconds = run.seconds
+        self.seconds = 0.0
+        self.lock = 0.0  # the longest time it holds the write lock
+        self.line: int | None = None  # the statement that holds it longest
+        self.rows: dict[str, int] = {}  # table (its name after the migration) -> rows written
+        self.unscaled: list[str] = []  # tables it touches that are empty in the sample only
+
+
+def estimate(runs: list[MigrationRun], scales: Scales, commit: float = 0.0) -> list[Estimate]:
+    """Each run at production size; `commit`: the seconds of one durable commit."""
+    return [_one(run, scales, commit) for run in runs]
+
+
+def scaled(statement: StatementRun, scale: float) -> float:
+    """The statement's time at production size: compiling it does not grow, the rest does."""
+    fixed = min(statement.fixed, statement.seconds)
+    return fixed + (statement.seconds - fixed) * scale
+
+
+def _one(run: MigrationRun, scales: Scales, commit: float) -> Estimate:
+    result = Estimate(run)
+    slowest, scale = 0.0, scales.database
+    each_commits = run.mode == NO_TRANSACTION
+    for statement in run.statements:
+        scale = scales.of(statement)
+        seconds = scaled(statement, scale) + (commit if each_commits else 0.0)
+        result.seconds += seconds
+        if seconds >= slowest:
+            slowest, result.line = seconds, statement.line
+        _written(result, statement, scale)
+        result.unscaled += sorted((set(scales.empty) & statement.touched) - set(result.unscaled))
+    if run.mode == BATCH:
+        result.seconds, result.lock = _batched(run, scale, commit)
+    elif each_commits:
+        result.lock = slowest
+    else:
+        result.seconds += commit
+        result.lock = result.seconds
+    return result
+
+
+def _written(result: Estimate, statement: StatementRun, scale: float) -> None:
+    """Rows the statement wrote, at production size, under the tables' names after it."""
+    for old, new in statement.renamed.items():
+        if old in result.rows:
+            result.rows[new] = result.rows.pop(old)
+    written = statement.writes - set(statement.renamed) - statement.dropped
+    if not written or not statement.changes:
+        return
+    share = math.ceil(statement.changes * scale / len(written))
+    for table in sorted(written):
+        result.rows[table] = result.rows.get(table, 0) + share
+
+
+def _batched(run: MigrationRun, scale: float, commit: float) -> tuple[float, float]:
+    """A @batch migration's (duration, longest lock). On the sample it ran as many batches as
+    in production, of fewer rows (Measurer.scale_to): its rows at production size at the
+    sample's time per row, plus one compile and one commit per batch; the lock is one batch of
+    N rows at the time per row of its last batches (a batch that skips rows it leaves alone
+    grows slower from batch to batch)."""
+    statement = run.statements[0]
+    executions = max(statement.executions, 1)
+    fixed = min(statement.fixed, statement.seconds) / executions
+    variable = statement.seconds - fixed * executions
+    reads = run.reads_first * scale
+    if not statement.changes:  # nothing to do on the sample: one batch that finds nothing
+        one = fixed + variable / executions * scale + commit
+        return reads + one, one
+    rows = statement.changes * scale
+    batches = math.ceil(rows / (run.batch_size or 1)) + 1  # the last one changes nothing
+    duration = reads + batches * (fixed + commit) + variable / statement.changes * rows
+    return duration, fixed + commit + _tail_per_row(run) * min(float(run.batch_size or 1), rows)
+
+
+def _tail_per_row(run: MigrationRun) -> float:
+    """Seconds per row of the last quarter of the batches (at least one)."""
+    tail = run.batch_work[-max(1, len(run.batch_work) // 4) :]
+    rows = sum(changes for _, changes in tail)
+    return max(sum(seconds for seconds, _ in tail), 0.0) / rows if rows else 0.0

@@ -1,0 +1,395 @@
+"""Production impact: `precheck --export-stats` and `apply_sample --prod-stats` on real SQLite
+files, the model on measured statements, and every bad stats file as one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ci.apply_sample import main as apply_sample
+from ci.checks.impact_model import Scales, estimate
+from ci.core.model import discover
+from ci.db.impact import Measurer
+from ci.db.prodstats import FORMAT, ProdStats, TableStats
+from ci.precheck import main as precheck
+from tests.conftest import WriteTree
+
+ROWS = 2000
+BASE: dict[str, str | bytes] = {
+    "m/schema/0001_readings.sql": (
+        "CREATE TABLE readings (id INTEGER PRIMARY KEY, value REAL, note TEXT);\n"
+        "CREATE TABLE wards (id INTEGER PRIMARY KEY, name TEXT);\n"
+    ),
+    "m/rollback/0001_rollback.sql": "DROP TABLE readings;\nDROP TABLE wards;\n",
+    "m/rollback/0002_rollback.sql": "SELECT 1;\n",
+    "sample.sql": (
+        "-- @sample-version 1\n"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)\n"
+        "INSERT INTO readings (id, value, note) SELECT i, i * 0.5, 'secret-' || i FROM n;\n"
+        "INSERT INTO wards (id, name) VALUES (1, 'ICU');\n"
+    ),
+}
+UPDATE = "-- double every reading\nUPDATE readings SET value = value * 2;\n"
+BATCHED = (
+    "-- @batch 100\n"
+    "UPDATE readings SET note = NULL\n"
+    "WHERE id IN (SELECT id FROM readings WHERE note IS NOT NULL LIMIT :batch_size);\n"
+)
+
+
+def stats_file(path: Path, tables: dict[str, int], schema_version: int | None = 1) -> Path:
+    document = {
+        "format": FORMAT,
+        "version": 1,
+        "schema_version": schema_version,
+        "tables": {t: {"rows": n, "pages": 1, "index_pages": 0} for t, n in tables.items()},
+    }
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def run(root: Path, *args: str) -> int:
+    return apply_sample(
+        ["--migrations-dir", str(root / "m"), "--sample", str(root / "sample.sql"), *args]
+    )
+
+
+def tree_with(write_tree: WriteTree, migration: str, name: str = "data/0002_double.sql") -> Path:
+    return write_tree({**BASE, f"m/{name}": migration})
+
+
+# --- precheck --export-stats -----------------------------------------------------------------
+
+
+def make_prod(path: Path, rows: int) -> Path:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE readings (id INTEGER PRIMARY KEY, value REAL, note TEXT)")
+        conn.execute("CREATE INDEX readings_value ON readings (value)")
+        conn.execute("CREATE TABLE wards (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.executemany(
+            "INSERT INTO readings VALUES (?, ?, ?)", ((i, i, f"secret-{i}") for i in range(rows))
+        )
+    conn.close()
+    return path
+
+
+def test_export_stats_writes_row_and_page_counts_and_no_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = make_prod(tmp_path / "prod.db", 5000)
+    before = db.read_bytes()
+    out = tmp_path / "stats.json"
+    assert precheck(["--db", str(db), "--export-stats", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    document = json.loads(text)
+    assert document["format"] == FORMAT and document["version"] == 1
+    assert document["pages_from"] == "dbstat"
+    readings = document["tables"]["readings"]
+    assert readings["rows"] == 5000 and readings["pages"] > 10 and readings["index_pages"] > 5
+    assert document["tables"]["wards"]["rows"] == 0
+    assert "secret" not in text  # counts only, never a value
+    assert db.read_bytes() == before  # read-only
+    assert "row and page counts of 2 tables (pages from dbstat)" in capsys.readouterr().err
+
+
+def test_export_stats_refuses_to_overwrite_the_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = make_prod(tmp_path / "prod.db", 10)
+    before = db.read_bytes()
+    assert precheck(["--db", str(db), "--export-stats", str(db)]) == 2
+    assert "--export-stats needs a file of its own" in capsys.readouterr().err
+    assert db.read_bytes() == before
+
+
+# --- apply_sample --prod-stats ---------------------------------------------------------------
+
+
+def test_estimate_scales_rows_by_production_counts(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tree_with(write_tree, UPDATE)
+    stats = stats_file(root / "stats.json", {"readings": 100 * ROWS, "wards": 1})
+    assert run(root, "--prod-stats", str(stats)) == 0
+    err = capsys.readouterr().err
+    line = next(x for x in err.splitlines() if "0002 data/0002_double.sql" in x)
+    assert "writes readings ~200,000 rows" in line and "(whole)" in line
+
+
+def test_lock_over_the_budget_is_mg315_naming_the_statement(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tree_with(write_tree, UPDATE)
+    stats = stats_file(root / "stats.json", {"readings": 100 * ROWS, "wards": 1})
+    assert run(root, "--prod-stats", str(stats), "--max-lock-seconds", "0") == 1
+    out = capsys.readouterr().out
+    assert "data/0002_double.sql:2: MG315 0002 would hold the write lock for ~" in out
+    assert "(the whole migration; estimated, budget --max-lock-seconds 0)" in out
+    assert "-- @batch N" in out
+    assert run(root, "--prod-stats", str(stats), "--max-lock-seconds", "3600") == 0
+
+
+def test_batch_migration_holds_the_lock_one_batch_at_a_time(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tree_with(write_tree, BATCHED, "data/0002_clear_notes.sql")
+    stats = stats_file(root / "stats.json", {"readings": 100 * ROWS, "wards": 1})
+    assert run(root, "--prod-stats", str(stats), "--max-lock-seconds", "0", "--format", "json") == 1
+    captured = capsys.readouterr()
+    findings = [
+        f
+        for check in json.loads(captured.out)["checks"]
+        for case in check["cases"]
+        for f in case["findings"]
+    ]
+    (lock,) = [f for f in findings if f["code"] == "MG315"]
+    assert lock["line"] == 2 and lock["path"].endswith("0002_clear_notes.sql")
+    assert "(one batch of 100 rows;" in lock["message"] and "lower N" in lock["hint"]
+    line = next(x for x in captured.err.splitlines() if "0002_clear_notes" in x)
+    assert "(one batch)" in line and "writes readings ~200,000 rows" in line
+
+
+def test_budget_from_the_config_file(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tree_with(write_tree, UPDATE)
+    stats = stats_file(root / "stats.json", {"readings": 100 * ROWS, "wards": 1})
+    config = root / "mg.yaml"
+    config.write_text(f"prod_stats: {stats}\nmax_lock_seconds: 0\n", encoding="utf-8")
+    assert run(root, "--config", str(config)) == 1
+    assert "MG315" in capsys.readouterr().out
+
+
+def test_stats_that_do_not_fit_are_warnings(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tree_with(write_tree, UPDATE)
+    stats = stats_file(root / "stats.json", {"readings": 100 * ROWS}, schema_version=7)
+    assert run(root, "--prod-stats", str(stats)) == 0
+    out = capsys.readouterr().out
+    assert "MG316 warning: the stats" in out
+    assert "exported at schema version 0007, the sample is at 0001" in out
+    assert "have no row count for wards: scaled as the database as a whole (x100.0)" in out
+
+
+def test_table_empty_in_the_sample_only_is_a_warning(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tree_with(write_tree, "UPDATE wards SET name = upper(name);\nDELETE FROM wards;\n")
+    root.joinpath("sample.sql").write_text(
+        "-- @sample-version 1\nINSERT INTO readings (id) VALUES (1);\n", encoding="utf-8"
+    )
+    stats = stats_file(root / "stats.json", {"readings": 100, "wards": 5000})
+    assert run(root, "--prod-stats", str(stats)) == 0
+    out = capsys.readouterr().out
+    assert "0002: table wards is empty in the sample and holds 5,000 rows in production" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (None, "stats.json: stats file not found"),
+        ("{\n  'rows': 1\n}", "stats.json:2: not a stats file: Expecting property name"),
+        ('{"format": "other"}', "stats.json: not a migration-guard stats file"),
+        (f'{{"format": "{FORMAT}", "version": 9, "tables": {{}}}}', "stats format version 9"),
+        (
+            f'{{"format": "{FORMAT}", "version": 1, "tables": {{"t": {{"rows": -1}}}}}}',
+            "stats.json: tables.t: expected",
+        ),
+        (b"\xff\xfe", "stats.json: cannot read the stats file: not UTF-8 text"),
+    ],
+)
+def test_unreadable_stats_is_one_line_and_exit_2_before_any_work(
+    write_tree: WriteTree,
+    capsys: pytest.CaptureFixture[str],
+    content: str | bytes | None,
+    error: str,
+) -> None:
+    root = tree_with(write_tree, UPDATE)
+    stats = root / "stats.json"
+    if isinstance(content, bytes):
+        stats.write_bytes(content)
+    elif content is not None:
+        stats.write_text(content, encoding="utf-8")
+    assert run(root, "--prod-stats", str(stats)) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and error in lines[0] and "Traceback" not in captured.err
+    assert captured.out.count("\n") <= 1  # nothing ran: no migration case was reported
+
+
+def test_budget_without_stats_is_a_usage_error(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tree_with(write_tree, UPDATE)
+    assert run(root, "--max-lock-seconds", "5") == 2
+    assert "--max-lock-seconds needs --prod-stats FILE" in capsys.readouterr().err
+
+
+# --- the model, on statements measured on real SQLite ----------------------------------------
+
+REBUILD = (
+    "PRAGMA foreign_keys = OFF;\n"
+    "CREATE TABLE readings_new (id INTEGER PRIMARY KEY, value REAL);\n"
+    "INSERT INTO readings_new (id, value) SELECT id, value FROM readings;\n"
+    "DROP TABLE readings;\n"
+    "ALTER TABLE readings_new RENAME TO readings;\n"
+    "CREATE INDEX readings_value ON readings (value);\n"
+)
+
+
+def measured(
+    write_tree: WriteTree, migration: str, scale: float = 1.0
+) -> tuple[Measurer, list[object]]:
+    root = write_tree({**BASE, "m/schema/0002_rebuild.sql": migration})
+    catalog = discover(root / "m")
+    db = root / "s.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(BASE["m/schema/0001_readings.sql"])  # type: ignore[arg-type]
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) "
+            "INSERT INTO readings (id, value, note) SELECT i, i, 'n' FROM n"
+        )
+    conn.close()
+    from ci.db.runner import connect
+
+    conn = connect(db, durable=False)
+    measurer = Measurer(conn)
+    measurer.scale_to(scale)
+    runs = [measurer.run(m) for m in catalog.main if m.version == 2]
+    conn.close()
+    return measurer, runs
+
+
+def test_a_rebuild_keeps_the_scale_of_the_table_it_replaces(write_tree: WriteTree) -> None:
+    measurer, runs = measured(write_tree, REBUILD)
+    stats = ProdStats(Path("s.json"), 1, {"readings": TableStats(50_000, 1, 0)})
+    scales = Scales(stats, {"readings": 500, "wards": 0})
+    (result,) = estimate(runs, scales)  # type: ignore[arg-type]
+    copy, rename, index = (runs[0].statements[i] for i in (2, 4, 5))  # type: ignore[attr-defined]
+    assert copy.created == set() and copy.writes == {"readings_new"} and copy.changes == 500
+    assert rename.renamed == {"readings_new": "readings"}
+    assert index.indexed == {"readings"}
+    assert result.rows == {"readings": 50_000}  # under the name it has after the migration
+    assert scales.table["readings"] == 100.0  # the new table took the old one's scale
+    assert result.lock == pytest.approx(result.seconds) and result.line is not None
+    assert measurer.counts["readings"] == 500
+
+
+def test_scale_is_weighted_by_the_rows_each_statement_touches() -> None:
+    from ci.db.impact import StatementRun
+
+    statement = StatementRun(3)
+    statement.reads = {"big", "small"}
+    statement.rows = {"big": 900, "small": 100}
+    stats = ProdStats(
+        Path("s.json"), 1, {"big": TableStats(9000, 1, 0), "small": TableStats(100, 1, 0)}
+    )
+    scales = Scales(stats, {"big": 900, "small": 100})
+    assert scales.of(statement) == pytest.approx((900 * 10 + 100 * 1) / 1000)
+    assert scales.database == pytest.approx(9100 / 1000)
+
+
+def test_batch_lock_is_one_batch_at_the_migrations_time_per_row(write_tree: WriteTree) -> None:
+    _, runs = measured(write_tree, BATCHED)
+    (run,) = runs
+    assert run.mode == "batch" and run.batches == 5  # type: ignore[attr-defined]
+    (statement,) = run.statements  # type: ignore[attr-defined]
+    assert statement.executions == 6 and 0 < statement.fixed < statement.seconds
+    stats = ProdStats(Path("s.json"), 1, {"readings": TableStats(50_000, 1, 0)})
+    scales = Scales(stats, {"readings": 500, "wards": 0})
+    (result,) = estimate(runs, scales, commit=0.01)  # type: ignore[arg-type]
+    assert result.rows == {"readings": 50_000}
+    # 500 rows on the sample, 50,000 in production: 500 batches of 100 and one that finds
+    # nothing, each compiled once and committed once; the lock is one batch of 100 rows at the
+    # time per row of the last batches
+    fixed = statement.fixed / 6
+    per_row = (statement.seconds - statement.fixed) / 500
+    reads = run.reads_first * 100  # type: ignore[attr-defined]
+    assert result.seconds == pytest.approx(reads + 501 * (fixed + 0.01) + per_row * 50_000)
+    last_seconds, last_rows = run.batch_work[-1]  # type: ignore[attr-defined]
+    assert last_rows == 100
+    assert result.lock == pytest.approx(fixed + 0.01 + last_seconds / 100 * 100)
+    assert result.lock < result.seconds / 400
+
+
+def test_on_a_sample_that_stands_for_more_a_batch_runs_as_many_batches(
+    write_tree: WriteTree,
+) -> None:
+    # production is 20 times the sample: 10,000 rows in 10 batches of 1,000; on the sample 500
+    # rows in 10 batches of 50
+    _, runs = measured(write_tree, BATCHED.replace("@batch 100", "@batch 1000"), 20)
+    (run,) = runs
+    assert run.sample_batch_size == 50 and run.batches == 10  # type: ignore[attr-defined]
+    assert [rows for _, rows in run.batch_work] == [50] * 10  # type: ignore[attr-defined]
+
+
+def test_the_sample_gets_its_share_of_the_page_cache(tmp_path: Path) -> None:
+    from ci.db.runner import connect
+
+    conn = connect(tmp_path / "s.db", durable=False)
+    conn.execute("PRAGMA cache_size = -2000")  # SQLite's default: 2,000 KiB
+    Measurer(conn).scale_to(10)
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == -200
+    Measurer(conn).scale_to(1000)  # never under SQLite's floor of 10 pages
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == -40
+    conn.close()
+
+
+def test_compiling_is_not_scaled_and_a_commit_is_added(write_tree: WriteTree) -> None:
+    _, runs = measured(write_tree, UPDATE)
+    (statement,) = runs[0].statements  # type: ignore[attr-defined]
+    assert 0 < statement.fixed < statement.seconds
+    stats = ProdStats(Path("s.json"), 1, {"readings": TableStats(50_000, 1, 0)})
+    (result,) = estimate(runs, Scales(stats, {"readings": 500}), commit=0.02)  # type: ignore[arg-type]
+    variable = statement.seconds - statement.fixed
+    assert result.seconds == pytest.approx(statement.fixed + variable * 100 + 0.02)
+    assert result.lock == result.seconds
+
+
+def test_a_temporary_table_does_not_outlive_its_migration(write_tree: WriteTree) -> None:
+    from ci.db.runner import connect
+
+    root = write_tree(
+        {
+            **BASE,
+            "m/data/0002_scratch.sql": "CREATE TEMP TABLE wards (id INTEGER);\n",
+            "m/data/0003_rename.sql": "UPDATE wards SET name = 'x';\n",
+        }
+    )
+    db = root / "s.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(str(BASE["m/schema/0001_readings.sql"]))
+        conn.execute("INSERT INTO wards VALUES (1, 'ICU')")
+    conn.close()
+    conn = connect(db, durable=False)
+    measurer = Measurer(conn)
+    runs = [measurer.run(m) for m in discover(root / "m").main if m.version > 1]
+    assert runs[1].statements[0].changes == 1  # the main table, not a leftover temp one
+    assert runs[1].statements[0].writes == {"wards"}
+    assert conn.execute("SELECT name FROM wards").fetchall() == [("x",)]
+    conn.close()
+
+
+def test_without_dbstat_pages_are_shared_out_by_rows() -> None:
+    from ci.db.prodstats import estimated_pages
+
+    pages, source = estimated_pages({"big": 900, "small": 100, "none": 0}, 1000)
+    assert source == "estimate"
+    assert pages == {"big": (900, 0), "small": (100, 0), "none": (0, 0)}
+
+
+def test_export_stats_is_command_line_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = make_prod(tmp_path / "prod.db", 10)
+    config = tmp_path / "mg.yaml"
+    config.write_text(f"export_stats: {tmp_path / 'stats.json'}\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as stopped:
+        precheck(["--db", str(db), "--config", str(config)])
+    assert stopped.value.code == 2
+    assert "export_stats: command-line only" in capsys.readouterr().err
+    assert not (tmp_path / "stats.json").exists()
