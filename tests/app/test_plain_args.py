@@ -10,9 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from ci.app import cli
+from ci.app import cli, parsers
 from ci.app import migrate_options as migrate
 from ci.app.plain_args import plain_args
+from ci.app.registry import CHECKS, DATABASE_CHECKS, declared
+from ci.checks.base import Check
 
 PLAIN = [
     ["--db", "app.db"],
@@ -122,3 +124,42 @@ def test_every_option_of_the_parser_has_its_plain_default() -> None:
         assert parser._option_string_actions[option].dest == dest
     for option, (dest, _) in migrate.PLAIN_VALUES.items():
         assert parser._option_string_actions[option].dest == dest
+
+
+def check_lines(check: Check) -> list[list[str]]:
+    flags = [
+        flag
+        for option in check.options
+        if option.kwargs.get("action") == "store_true"
+        for flag in option.flags
+    ]
+    return [
+        [],
+        ["--migrations-dir", "db/migrations"],
+        *[["--migrations-dir", "m", f] for f in flags],
+    ]
+
+
+@pytest.mark.parametrize("name", CHECKS + DATABASE_CHECKS)
+def test_a_checks_plain_line_gives_what_its_parser_gives(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    check = declared((name,))[name]
+    for argv in check_lines(check):
+        found = parsers.plain_check_args(check, argv)
+        if found is not None:
+            assert vars(found) == vars(cli.parse(parsers.parser_of(check), argv)), argv
+    if name in ("numbering", "checksums"):  # the budgeted ones are read plainly
+        assert parsers.plain_check_args(check, ["--migrations-dir", "m"]) is not None
+
+
+def test_a_checks_other_lines_go_to_its_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    check = declared(("checksums",))["checksums"]
+    for argv in (["a.sql"], ["--lock", "x.lock"], ["--migrations-dir=m"], ["--help"], ["--bogus"]):
+        assert parsers.plain_check_args(check, argv) is None, argv
+    (tmp_path / "migration-guard.yaml").write_text("checksums:\n  update: true\n")
+    assert parsers.plain_check_args(check, []) is None
