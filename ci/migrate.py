@@ -4,13 +4,13 @@ Exit 0: done. 1: a migration failed, or the run was refused before any change (e
 file, dirty database, bad migration file). 2: could not run (arguments, missing directory,
 not a SQLite file, read-only, locked by another process).
 
-This module parses the options and calls one operation (ci.db.deploy, ci.db.status,
-ci.db.baseline); each is imported when it is asked for (start-up time of every deploy).
+This module reads the options (ci.app.migrate_options) and calls one operation (ci.db.deploy,
+ci.db.status, ci.db.baseline); each is imported when it is asked for (start-up time of every
+deploy).
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sqlite3
 import sys
@@ -18,16 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci.app import exits
-from ci.app.cli import (
-    ArgumentParser,
-    add_busy_timeout,
-    add_migrations_dir,
-    add_statement_timeout,
-    migration_number,
-    parse,
-    run_program,
-    seconds,
-)
+from ci.app.migrate_options import build_parser as build_parser  # the tests ask for it here
+from ci.app.migrate_options import parse_args
+from ci.app.program import run_program
 from ci.core.errors import UsageError
 from ci.core.model import Catalog, InputError, discover, not_a_database_file
 from ci.core.statcache import open_cache
@@ -35,114 +28,15 @@ from ci.db.outcomes import CannotRun, RunRefused
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
+    import argparse
+    from types import SimpleNamespace
     from typing import TextIO
 
     from ci.db.deploy import Target
 
-PROG = "python -m ci.migrate"
+    Args = argparse.Namespace | SimpleNamespace
+
 _GC_STATE: set[str] = set()  # "paused": main turned the collector off; "frozen": see change
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(
-        prog=PROG,
-        description="Apply raw-SQL migrations to a SQLite database, one transaction each.",
-    )
-    parser.add_argument("--db", type=Path, required=True, help="the SQLite database file")
-    add_migrations_dir(parser)
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="config file (default: migration-guard.yaml if present); every key is also a flag",
-    )
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument("--status", action="store_true", help="show applied and pending")
-    action.add_argument(
-        "--rollback",
-        type=migration_number,
-        metavar="N",
-        help="undo applied main-track migrations from the newest down to and including N",
-    )
-    action.add_argument(
-        "--force-clean",
-        action="store_true",
-        help="clear dirty marks left by an unfinished @no-transaction/@batch migration",
-    )
-    action.add_argument(
-        "--baseline",
-        type=migration_number,
-        metavar="N",
-        help="adopt an existing database: record main-track migrations up to N as applied "
-        "without running them, after checking it has the shape they create",
-    )
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="with --baseline: record them although the database differs (loudly, and logged)",
-    )
-    parser.add_argument(
-        "--detect",
-        action="store_true",
-        help="with --status: say which pending migrations look already applied",
-    )
-    parser.add_argument(
-        "--verify",
-        action="store_true",
-        help="re-read and re-hash every applied file, trusting no cached checksum",
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="execute the plan in a transaction that is rolled back; change nothing",
-    )
-    parser.add_argument("--target", type=migration_number, metavar="N", help="apply up to N only")
-    parser.add_argument(
-        "--resume", action="store_true", help="finish the migration a dirty mark names, then go on"
-    )
-    parser.add_argument(
-        "--group",
-        action="store_true",
-        help="apply the pending migrations in one transaction, all or none (a @batch or "
-        "@no-transaction migration runs on its own between groups; seeds are a group of "
-        "their own); ignored by --rollback when it comes from the config file",
-    )
-    parser.add_argument(
-        "--allow-changed",
-        action="store_true",
-        help="go on although applied files were edited (loudly)",
-    )
-    backups = parser.add_mutually_exclusive_group()
-    backups.add_argument(
-        "--backup",
-        type=Path,
-        metavar="PATH",
-        help="back up here before changing anything (default: <db>.bak-<UTC time> "
-        "when the database has data)",
-    )
-    backups.add_argument("--no-backup", action="store_true", help="take no backup")
-    parser.add_argument(
-        "--warn-slow",
-        type=seconds,
-        default=300.0,
-        metavar="SECONDS",
-        help="warn about each migration slower than this (default: 300)",
-    )
-    add_busy_timeout(
-        parser, default=30.0, help="wait this long for another process's lock (default: 30)"
-    )
-    add_statement_timeout(
-        parser,
-        default=None,
-        help="stop and roll back a migration still running after this long (default: no "
-        "limit; a @batch or @no-transaction one is left dirty, as after any failure)",
-    )
-    parser.add_argument(
-        "--setup",
-        metavar="MODULE:FUNCTION",
-        help="callable run on the connection first (register SQL functions, load extensions)",
-    )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,9 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parse(parser, argv)  # the config file's values become defaults; flags win
-    refuse_combinations(parser, args, argv)
+    args = parse_args(argv)
     try:
         found = run(args, out=sys.stdout, err=sys.stderr)
     except (InputError, UsageError) as error:  # CannotRun is a UsageError
@@ -189,51 +81,7 @@ def _main(argv: Sequence[str] | None) -> int:
     return exits.of_problems(found)
 
 
-def refuse_combinations(
-    parser: argparse.ArgumentParser,
-    args: argparse.Namespace,
-    argv: Sequence[str] | None = None,
-) -> None:
-    """Options that do not go together: exit 2 with argparse's one line. `argv`: the command
-    line `args` were parsed from (None: sys.argv's)."""
-    if args.target is not None and args.rollback is not None:
-        parser.error("--target and --rollback do not go together")
-    if args.resume and (args.status or args.rollback is not None or args.dry_run):
-        parser.error("--resume goes with a plain run only")
-    if args.baseline is not None and (args.target is not None or args.dry_run or args.resume):
-        parser.error("--baseline goes with none of --target, --dry-run, --resume")
-    if args.force and args.baseline is None:
-        parser.error("--force goes with --baseline only")
-    if args.detect and not args.status:
-        parser.error("--detect goes with --status only")
-    # `group: true` in the config file is meant for every deploy: the other actions ignore it
-    if args.group and not _applies(args) and _group_typed(parser, args, argv):
-        parser.error(
-            "--group goes with a plain run or --dry-run only (a rollback undoes one "
-            "migration per transaction)"
-        )
-
-
-def _group_typed(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
-) -> bool:
-    """Whether --group was on the command line. With `group: true` in the config file the
-    parsed value is true either way (the file's value equals the flag's), so the command line
-    is parsed again without the file's value: only in this rare case, never on a plain run."""
-    if "group" not in args.set_in_config:
-        return True
-    parser.set_defaults(group=False)
-    return bool(parser.parse_args(argv).group)
-
-
-def _applies(args: argparse.Namespace) -> bool:
-    """Whether the options ask to apply migrations (for real or as a dry run)."""
-    return not (
-        args.status or args.force_clean or args.rollback is not None or args.baseline is not None
-    )
-
-
-def _what_interrupted(args: argparse.Namespace) -> str:
+def _what_interrupted(args: Args) -> str:
     if args.dry_run:
         return "the dry run changed nothing"
     if args.group:
@@ -247,7 +95,7 @@ def _what_interrupted(args: argparse.Namespace) -> str:
     )
 
 
-def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> bool:
+def run(args: Args, *, out: TextIO, err: TextIO) -> bool:
     """Do the one thing the options ask for; True when it found or caused a problem."""
     catalog = load_catalog(args.migrations_dir, args.db, refuse_problems=not args.status, err=err)
     if args.status:
@@ -268,7 +116,7 @@ def run(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> bool:
     return change(args, target, catalog, out=out, err=err)
 
 
-def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> bool:
+def show_status(args: Args, catalog: Catalog, out: TextIO) -> bool:
     from ci.db.status import read_status
     from ci.reports.status import write_status
 
@@ -284,9 +132,7 @@ def show_status(args: argparse.Namespace, catalog: Catalog, out: TextIO) -> bool
     return status.found_problems
 
 
-def change(
-    args: argparse.Namespace, target: Target, catalog: Catalog, *, out: TextIO, err: TextIO
-) -> bool:
+def change(args: Args, target: Target, catalog: Catalog, *, out: TextIO, err: TextIO) -> bool:
     """Apply, roll back, dry-run or force-clean: each with a runner on the database."""
     from ci.db import deploy
 

@@ -33,6 +33,7 @@ from ci.app.parsers import (
     add_statement_timeout,
     check_parser,
     parser_of,
+    plain_check_args,
 )
 from ci.app.program import reader_may_leave, run_program
 from ci.app.registry import CHECKS, DATABASE_CHECKS, SECTIONS, declared
@@ -103,8 +104,9 @@ class Collector:
 
 
 def run_one(check: Check, argv: Sequence[str] | None) -> int:
-    """`python -m ci.<check>`: parse over the config file, run, print, exit code."""
-    args = parse(parser_of(check), argv)
+    """`python -m ci.<check>`: parse over the config file, run, print, exit code. A plain
+    command line is read without building the parser (ci.app.plain_args)."""
+    args = plain_check_args(check, argv) or parse(parser_of(check), argv)
     return run_declared(check, args)
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ci import reports
 from ci.app import exits
 from ci.app.config import DEFAULT_CONFIG
+from ci.app.plain_args import plain_args
 from ci.checks import options
 from ci.checks.base import Check
+from ci.core.model import DEFAULT_MIGRATIONS_DIR
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
@@ -124,3 +127,39 @@ def add_statement_timeout(
 ) -> None:
     """`--statement-timeout SECONDS` (see `ci.checks.options.statement_timeout`)."""
     options.statement_timeout(default=default, help=help).add_to(parser)
+
+
+# What check_parser's options are when none is given (`files` as argparse gives an empty
+# `nargs="*"`; the migrations directory as ci.app.cli.parse fills it in).
+COMMON_DEFAULTS = {
+    "files": [],
+    "migrations_dir": Path(DEFAULT_MIGRATIONS_DIR),
+    "config": None,
+    "junit": None,
+    "format": None,
+}
+
+
+def plain_check_args(check: Check, argv: Sequence[str] | None) -> argparse.Namespace | None:
+    """The options of `python -m ci.<check>` from a plain command line (ci.app.plain_args):
+    --migrations-dir and the check's store-true flags, without building the parser. None for
+    any other line, and for a check with an option whose default argparse would have to work
+    out (a required one, another action, a string default it converts)."""
+    if not check.reads_migrations:
+        return None
+    defaults: dict[str, object] = {**COMMON_DEFAULTS, "files": []}
+    flags: dict[str, str] = {}
+    for option in check.options:
+        kwargs = option.kwargs
+        action = kwargs.get("action")
+        if kwargs.get("required") or "nargs" in kwargs or action not in (None, "store_true"):
+            return None
+        default = kwargs.get("default", False if action == "store_true" else None)
+        if isinstance(default, str):
+            return None  # argparse passes a string default through the option's type
+        defaults[option.dest] = default
+        if action == "store_true":
+            flags.update(dict.fromkeys(option.flags, option.dest))
+    values = {"--migrations-dir": ("migrations_dir", Path)}
+    found = plain_args(argv, flags=flags, values=values, defaults=defaults, required=())
+    return None if found is None else argparse.Namespace(**vars(found))

@@ -9,13 +9,13 @@ proven gone and its mark be taken over by --resume.
 from __future__ import annotations
 
 import os
-import re
 
+from ci.core.sqltext import LazyPattern
 from ci.db.tables import APPLIED_BY
 
 # the holder as written in a mark's applied_by column; marks of earlier versions say only
 # "pid N on HOST", and a system without /proc writes that too
-OWNER_PATTERN = re.compile(
+OWNER_PATTERN = LazyPattern(  # compiled when a mark is read: not on every start-up
     r"pid (?P<pid>\d+) on (?P<host>\S+)(?: started (?P<start>\d+) boot (?P<boot>[\w-]+))?$"
 )
 # what DirtyMark.holder() finds about that process

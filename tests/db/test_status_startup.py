@@ -88,3 +88,37 @@ def test_status_names_a_number_used_twice_as_a_run_does(
     assert main([*args, "--status"]) == 1
     out = capsys.readouterr().out
     assert "PROBLEM: " in out and "number 0002 is also used by" in out
+
+
+def imported_modules(*args: str, module: str = "ci.migrate") -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+
+
+def test_status_and_a_no_op_run_import_no_parser_and_no_typing(
+    write_tree: WriteTree, tmp_path: Path
+) -> None:
+    """A plain command line is read without argparse (and gettext, locale), and no module on
+    these paths imports typing: each was a few percent of the start-up the budgets measure."""
+    root = write_tree(tree(BASE))
+    args = ["--db", str(tmp_path / "app.db"), "--migrations-dir", str(root / MIGRATIONS)]
+    assert main([*args, "--no-backup"]) == 0
+    unwanted = {"argparse", "gettext", "locale", "typing", "ci.app.cli", "ci.db.baseline"}
+    assert imported_modules(*args, "--status") & unwanted == set()
+    assert imported_modules(*args, "--no-backup") & unwanted == set()
+    assert "argparse" in imported_modules(*args, "--no-backup", "--warn-slow", "5")
+
+
+def test_checksums_imports_no_typing(write_tree: WriteTree) -> None:
+    root = write_tree(tree(BASE))
+    modules = imported_modules(
+        "--migrations-dir", str(root / MIGRATIONS), "--update", module="ci.checksums"
+    )
+    assert "ci.checks.checksums" in modules and "typing" not in modules

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ci.core.findings import Finding, Record
 from ci.core.model.directives import Directives
-from ci.core.model.layout import SEED_FOLDER, track_of
+from ci.core.model.layout import SEED_FOLDER
 from ci.core.model.sqlfile import SqlFile
 
 
@@ -35,7 +35,7 @@ class Migration(Record):
         self.version = version
         self.slug = slug
         self.rollback = rollback
-        self.track = track_of(kind)
+        self.track = "seed" if kind == SEED_FOLDER else "main"  # track_of, inlined: per file
 
     @property
     def path(self) -> Path:

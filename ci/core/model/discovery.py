@@ -8,6 +8,7 @@ the repository).
 from __future__ import annotations
 
 import os
+from operator import attrgetter
 from pathlib import Path
 
 from ci.core.model.catalog import Catalog, CatalogProblem, Migration
@@ -36,6 +37,7 @@ def discover(root: Path, *, rollbacks: bool = True) -> Catalog:
     # file someone asks about (1,000 migrations, whole process budgeted). The prefix is
     # pathlib's own spelling of `root / name` without the name ('' for '.', 'dir/' otherwise).
     prefix = str(root / "_")[:-1]
+    placed = _Placed(catalog)
     for entry in _scan(root):
         if entry.name.startswith("."):
             continue  # .gitkeep and editor files are not migrations
@@ -45,11 +47,10 @@ def discover(root: Path, *, rollbacks: bool = True) -> Catalog:
             folder = prefix + entry.name + os.sep
             for child in _scan(root / entry.name):
                 if not child.name.startswith("."):
-                    _place(catalog, folder + child.name, entry.name, child)
+                    placed.add(folder + child.name, entry.name, child)
         else:
-            _place(catalog, prefix + entry.name, None, entry)
-    catalog.main.sort(key=lambda m: (m.version, m.kind, m.file.name))
-    catalog.seeds.sort(key=lambda m: (m.version, m.file.name))
+            placed.add(prefix + entry.name, None, entry)
+    placed.sort()
     _pair_rollbacks(catalog)
     return catalog
 
@@ -58,28 +59,61 @@ def _scan(directory: Path) -> list[os.DirEntry[str]]:
     """A directory's entries by name. os.scandir, not Path.iterdir + is_dir/is_symlink: the
     type comes with the listing, so 1,000 migrations cost no stat calls (a performance budget)."""
     with os.scandir(directory) as entries:
-        return sorted(entries, key=lambda e: e.name)
+        return sorted(entries, key=_BY_NAME)
 
 
-def _place(catalog: Catalog, location: str, folder: str | None, info: os.DirEntry[str]) -> None:
-    parsed = parse_name(info.name)
-    if parsed is None or not info.is_file(follow_symlinks=False):
-        if info.is_symlink():
-            catalog.symlinks.add(location)
-        entry = Path(location)
-        problem = _entry_problem(catalog.root, entry, folder, info)
-        if problem:
-            code, message, hint = problem
-            catalog.problems.append(CatalogProblem(code, location, None, message, hint))
+_BY_NAME = attrgetter("name")  # C-level key: a lambda is a Python call per entry
+
+
+class _Placed:
+    """The migrations as discover places them, each with its sort key (number, kind, file
+    name) made once from what the listing gave: sorting by a key function would call it, and
+    the file name property, for every migration again."""
+
+    __slots__ = ("catalog", "main", "seeds")
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.main: list[tuple[int, str, str, int, Migration]] = []
+        self.seeds: list[tuple[int, str, str, int, Migration]] = []
+
+    def add(self, location: str, folder: str | None, info: os.DirEntry[str]) -> None:
+        name = info.name
+        parsed = parse_name(name)
+        if parsed is None or not info.is_file(follow_symlinks=False):
+            if not _placeable(self.catalog, location, folder, info):
+                return
+            assert parsed is not None  # _entry_problem rejects names that do not parse
+        version, slug = parsed
+        if folder == ROLLBACK_FOLDER:
+            self.catalog.rollbacks.setdefault(version, []).append(SqlFile(location))
             return
-    assert parsed is not None  # _entry_problem rejects names that do not parse
-    version, slug = parsed
-    if folder == ROLLBACK_FOLDER:
-        catalog.rollbacks.setdefault(version, []).append(SqlFile(location))
-        return
-    kind = folder or "schema"
-    migration = Migration(SqlFile(location), kind, version, slug)
-    (catalog.seeds if kind == SEED_FOLDER else catalog.main).append(migration)
+        kind = folder or "schema"
+        track = self.seeds if kind == SEED_FOLDER else self.main
+        # the index breaks ties before a Migration is compared (a flat and a folder file of one
+        # name and number): the order of equal keys stays the listing's, as a stable sort's
+        track.append(
+            (version, kind, name, len(track), Migration(SqlFile(location), kind, version, slug))
+        )
+
+    def sort(self) -> None:
+        self.main.sort()
+        self.seeds.sort()
+        self.catalog.main = [placed[-1] for placed in self.main]
+        self.catalog.seeds = [placed[-1] for placed in self.seeds]
+
+
+def _placeable(catalog: Catalog, location: str, folder: str | None, info: os.DirEntry[str]) -> bool:
+    """An entry whose name does not parse or that is not a regular file: a problem recorded
+    (False), or a file after all (a symlink to one inside the repository)."""
+    if info.is_symlink():
+        catalog.symlinks.add(location)
+    problem = _entry_problem(catalog.root, Path(location), folder, info)
+    if problem:
+        code, message, hint = problem
+        catalog.problems.append(CatalogProblem(code, location, None, message, hint))
+        return False
+    return True
 
 
 def _entry_problem(
@@ -148,6 +182,8 @@ def _pair_rollbacks(catalog: Catalog) -> None:
         candidates = by_version.get(version)
         if not candidates:
             continue
-        slug = files[0].name[:-4].partition("_")[2]
-        migration = next((m for m in candidates if m.slug == slug), candidates[0])
+        migration = candidates[0]
+        if len(candidates) > 1:  # only then does the rollback's name decide
+            slug = files[0].name[:-4].partition("_")[2]
+            migration = next((m for m in candidates if m.slug == slug), migration)
         migration.rollback = files[0]  # discover made it: no one else holds it yet
