@@ -134,6 +134,10 @@ CODES: tuple[Code, ...] = (
          "renumber one of them (python -m ci.numbering shows the next free number)"),
     Code("MG311", DATABASE, "a runaway migration: past --statement-timeout, or an endless @batch",
          "bound the statement (a recursive CTE needs a stop; a @batch must exclude done rows)"),
+    Code("MG312", ("apply_sample",), "a migration changes values on the sample data",
+         "keep the values, or declare -- @rewrites <table>(<column>, ...)"),
+    Code("MG313", ("apply_sample",), "a migration turns values NULL on the sample data",
+         "keep the values, or declare -- @rewrites <table>(<column>, ...)"),
     # precheck and postcheck, around a production migration
     Code("MG350", PRE_AND_POST, "integrity_check fails on the database",
          "restore from a backup (or .recover it) before migrating"),

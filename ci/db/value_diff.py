@@ -1,0 +1,301 @@
+"""Value-level images of tables and what differs between two of them, per column.
+
+An `Image` is one table's rows keyed by primary key (rowid when there is none), each row a tuple
+of *cells*: a number, NULL, a short text or blob as it is, and a longer one as a `Long` (its length,
+its first characters and a hash), so an image costs a bounded amount per row however large the
+values are. `Images` keeps an image of every table of one connection current while steps run,
+reading again only the tables a step changed (the fingerprint `Tracker` knows which), streamed in
+batches. `diff` compares two images on their common columns: rows lost, rows added, and per column
+the values changed, turned NULL or filled in, with counts and up to `EXAMPLES` examples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ci.db.fingerprint import Fingerprint, TablePrint
+
+BATCH = 512
+EXAMPLES = 3
+SHORT = 40  # texts and blobs up to this length are kept as they are
+
+
+class Long(NamedTuple):
+    """A long text or blob: equal when length, prefix and hash are equal."""
+
+    length: int
+    prefix: str | bytes
+    digest: bytes
+
+    def __str__(self) -> str:
+        unit = "chars" if isinstance(self.prefix, str) else "bytes"
+        return f"{shown(self.prefix)[:-1]}...' ({self.length:,} {unit})"
+
+
+def cell(value: object) -> object:
+    """What an image keeps of one value."""
+    if isinstance(value, str | bytes) and len(value) > SHORT:
+        raw = value.encode() if isinstance(value, str) else value
+        return Long(len(value), value[:SHORT], hashlib.blake2b(raw, digest_size=8).digest())
+    return value
+
+
+def shown(value: object) -> str:
+    """A cell as a reviewer reads it: NULL, 42, 'text', x'00ff', 'long...' (300 chars)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, Long):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, bytes):
+        return f"x'{value.hex()}'"
+    return repr(value)
+
+
+def same(before: object, after: object) -> bool:
+    """Equal values, also across a column affinity change ('5' and 5, 5 and 5.0)."""
+    if before == after:
+        return True
+    numbers = (int, float)
+    if isinstance(before, str) and isinstance(after, numbers) and not isinstance(after, bool):
+        before, after = after, before
+    if isinstance(before, numbers) and isinstance(after, str):
+        try:
+            return float(after.strip()) == before
+        except ValueError:
+            return False
+    return False
+
+
+@dataclass(frozen=True)
+class Image:
+    """One table's rows: {key: cells}, the columns in cell order, and what the key is."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]  # primary key columns (lower case), or ("rowid",)
+    rows: Mapping[tuple[object, ...], tuple[object, ...]]
+    source: TablePrint | None = None  # the fingerprint it was read for (reused when unchanged)
+
+    @property
+    def by_rowid(self) -> bool:
+        return self.key == ("rowid",)
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read_image(conn: sqlite3.Connection, shape: TablePrint) -> Image | None:
+    """The image of one table now; None for a view or a virtual table."""
+    if shape.kind != "table" or not shape.columns or _is_virtual(shape):
+        return None
+    columns = tuple(c.name for c in shape.columns if c.hidden != 1)
+    pk = sorted((c.pk, c.name) for c in shape.columns if c.pk)
+    key = tuple(name.lower() for _, name in pk) or ("rowid",)
+    if shape.rows == 0:  # counted just now: nothing to read
+        return Image(shape.name, columns, key, {}, shape)
+    lower = [c.lower() for c in columns]
+    select = ", ".join(quote(c) for c in columns)
+    if key == ("rowid",):
+        cursor = conn.execute(f"SELECT rowid, {select} FROM {quote(shape.name)}")
+        slices = None
+    else:
+        cursor = conn.execute(f"SELECT {select} FROM {quote(shape.name)}")
+        slices = [lower.index(k) for k in key]
+    rows: dict[tuple[object, ...], tuple[object, ...]] = {}
+    while batch := cursor.fetchmany(BATCH):
+        for row in batch:
+            if slices is None:
+                rows[(row[0],)] = tuple(cell(v) for v in row[1:])
+            else:
+                cells = tuple(cell(v) for v in row)
+                rows[tuple(cells[i] for i in slices)] = cells
+    return Image(shape.name, columns, key, rows, shape)
+
+
+def _is_virtual(shape: TablePrint) -> bool:
+    return any(o.type == "table" and o.sql.startswith("create virtual") for o in shape.objects)
+
+
+class Images:
+    """An image of every table of one connection, kept current step by step.
+
+    ```
+    images = Images(conn, tracker.now)
+    before = images.snapshot()
+    with tracker.watch():
+        ...
+    images.refresh(tracker.now, tracker.changed)
+    ```
+    """
+
+    def __init__(self, conn: sqlite3.Connection, printed: Fingerprint) -> None:
+        self.conn = conn
+        self._images: dict[str, Image] = {}
+        self.refresh(printed, printed.groups)
+
+    def snapshot(self) -> Mapping[str, Image]:
+        """The images now; later refreshes replace entries of the live dict, never these."""
+        return dict(self._images)
+
+    def refresh(self, printed: Fingerprint, changed: Iterable[str]) -> None:
+        """Read again the tables of `changed` whose fingerprint differs from their image's."""
+        for key in changed:
+            shape = printed.groups.get(key)
+            old = self._images.get(key)
+            if shape is None:
+                self._images.pop(key, None)
+            elif old is None or old.source is not shape or shape.digest is None:
+                image = read_image(self.conn, shape)
+                if image is None:
+                    self._images.pop(key, None)
+                else:
+                    self._images[key] = image
+
+
+@dataclass
+class ColumnDiff:
+    """The cells of one column that differ: counts and the first examples (key, before, after)."""
+
+    changed: int = 0  # a value replaced by another
+    nulled: int = 0  # a value turned NULL
+    filled: int = 0  # a NULL given a value
+    examples: list[tuple[tuple[object, ...], object, object]] = field(default_factory=list)
+    nulled_examples: list[tuple[object, ...]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.changed + self.nulled + self.filled
+
+
+@dataclass
+class TableDiff:
+    """What differs between two images of one table (on the columns both have)."""
+
+    name: str
+    key: tuple[str, ...]
+    lost: int = 0
+    lost_examples: list[tuple[object, ...]] = field(default_factory=list)
+    added: int = 0
+    columns: dict[str, ColumnDiff] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)  # column: why not compared
+
+    @property
+    def empty(self) -> bool:
+        return not self.lost and not self.added and not self.columns
+
+
+def diff(
+    before: Image,
+    after: Image,
+    *,
+    skip: Mapping[str, str] | None = None,
+    renumbered_ok: bool = False,
+) -> TableDiff:
+    """What differs from `before` to `after`, keyed by `before`'s key, on their common columns
+    (minus `skip`: {lower-case column: why}). `renumbered_ok`: a table keyed by rowid whose rows
+    are all still there under other rowids (a rebuild renumbers them) has not changed."""
+    skip = skip or {}
+    result = TableDiff(before.name, before.key)
+    old_index = {c.lower(): i for i, c in enumerate(before.columns)}
+    new_index = {c.lower(): i for i, c in enumerate(after.columns)}
+    common = [c for c in old_index if c in new_index and c not in skip]
+    result.left_out = {c: why for c, why in skip.items() if c in old_index and c in new_index}
+    rows = _rekeyed(before, after)
+    if rows is None:  # no common key: compare the rows as a whole, as many times each
+        return _as_multisets(before, after, common, result)
+    if renumbered_ok and before.by_rowid:
+        if _same_multiset(before, after, common):
+            return result
+        rows = _renumbered(before, rows)
+    pairs = [(old_index[c], new_index[c], before.columns[old_index[c]]) for c in common]
+    for key, old in before.rows.items():
+        new = rows.get(key)
+        if new is None:
+            result.lost += 1
+            if len(result.lost_examples) < EXAMPLES:
+                result.lost_examples.append(key)
+            continue
+        for old_at, new_at, name in pairs:
+            was, now = old[old_at], new[new_at]
+            if was is not now and not same(was, now):
+                _count(result.columns.setdefault(name, ColumnDiff()), key, was, now)
+    result.added = max(0, len(rows) - (len(before.rows) - result.lost))
+    return result
+
+
+def _count(column: ColumnDiff, key: tuple[object, ...], was: object, now: object) -> None:
+    if now is None:
+        column.nulled += 1
+        if len(column.nulled_examples) < EXAMPLES:
+            column.nulled_examples.append(key)
+    elif was is None:
+        column.filled += 1
+    else:
+        column.changed += 1
+    if len(column.examples) < EXAMPLES:
+        column.examples.append((key, was, now))
+
+
+def _rekeyed(before: Image, after: Image) -> Mapping[tuple[object, ...], tuple[object, ...]] | None:
+    """`after`'s rows keyed as `before`'s are; None when `after` lacks a key column."""
+    if after.key == before.key:
+        return after.rows
+    if before.by_rowid:
+        return None
+    columns = [c.lower() for c in after.columns]
+    if not all(k in columns for k in before.key):
+        return None
+    at = [columns.index(k) for k in before.key]
+    return {tuple(cells[i] for i in at): cells for cells in after.rows.values()}
+
+
+def _renumbered(
+    before: Image, rows: Mapping[tuple[object, ...], tuple[object, ...]]
+) -> Mapping[tuple[object, ...], tuple[object, ...]]:
+    """A rebuild copies rows in rowid order under new rowids (1, 3, 4 -> 1, 2, 3): as many
+    rows under other rowids are paired in that order; otherwise they stay keyed by rowid."""
+    if len(rows) != len(before.rows) or rows.keys() == before.rows.keys():
+        return rows
+    pairs = zip(sorted(before.rows), sorted(rows), strict=True)  # rowids: integers
+    return {old: rows[new] for old, new in pairs}
+
+
+def _projected(image: Image, common: list[str]) -> Counter[tuple[object, ...]]:
+    columns = [c.lower() for c in image.columns]
+    at = [columns.index(c) for c in common]
+    return Counter(tuple(cells[i] for i in at) for cells in image.rows.values())
+
+
+def _same_multiset(before: Image, after: Image, common: list[str]) -> bool:
+    return len(before.rows) == len(after.rows) and _projected(before, common) == _projected(
+        after, common
+    )
+
+
+def _as_multisets(before: Image, after: Image, common: list[str], result: TableDiff) -> TableDiff:
+    old, new = _projected(before, common), _projected(after, common)
+    missing = old - new
+    result.lost = sum(missing.values())
+    result.added = sum((new - old).values())
+    return result
+
+
+def key_text(key: tuple[str, ...], value: tuple[object, ...]) -> str:
+    """`id=3`, `rowid=7`, `(a, b)=(1, 'x')`."""
+    if len(key) == 1:
+        return f"{key[0]}={shown(value[0])}"
+    return f"({', '.join(key)})=({', '.join(shown(v) for v in value)})"
+
+
+def keys_text(key: tuple[str, ...], values: list[tuple[object, ...]], total: int) -> str:
+    """`id=3, id=9, id=12, ...` (an ellipsis when there are more than shown)."""
+    more = ", ..." if total > len(values) else ""
+    return ", ".join(key_text(key, v) for v in values) + more
