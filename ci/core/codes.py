@@ -138,6 +138,9 @@ CODES: tuple[Code, ...] = (
          "keep the values, or declare -- @rewrites <table>(<column>, ...)"),
     Code("MG313", ("apply_sample",), "a migration turns values NULL on the sample data",
          "keep the values, or declare -- @rewrites <table>(<column>, ...)"),
+    Code("MG314", ROUND_TRIP, "warning: a column generated non-deterministically was left out of "
+         "the round-trip comparison",
+         "nothing to do; compare it yourself if its values matter (a fixed value instead of now)"),
     # precheck and postcheck, around a production migration
     Code("MG350", PRE_AND_POST, "integrity_check fails on the database",
          "restore from a backup (or .recover it) before migrating"),

@@ -58,6 +58,11 @@ def shown(value: object) -> str:
     return repr(value)
 
 
+def identical(before: object, after: object) -> bool:
+    """Equal values of the same storage class (5 and 5.0 differ, as SQLite stores them)."""
+    return type(before) is type(after) and before == after
+
+
 def same(before: object, after: object) -> bool:
     """Equal values, also across a column affinity change ('5' and 5, 5 and 5.0)."""
     if before == after:
@@ -198,10 +203,12 @@ def diff(
     *,
     skip: Mapping[str, str] | None = None,
     renumbered_ok: bool = False,
+    strict: bool = False,
 ) -> TableDiff:
     """What differs from `before` to `after`, keyed by `before`'s key, on their common columns
     (minus `skip`: {lower-case column: why}). `renumbered_ok`: a table keyed by rowid whose rows
-    are all still there under other rowids (a rebuild renumbers them) has not changed."""
+    are all still there under other rowids (a rebuild renumbers them) has not changed. `strict`:
+    a value stored as another type differs ('5' and 5; otherwise they are the same value)."""
     skip = skip or {}
     result = TableDiff(before.name, before.key)
     old_index = {c.lower(): i for i, c in enumerate(before.columns)}
@@ -216,6 +223,7 @@ def diff(
             return result
         rows = _renumbered(before, rows)
     pairs = [(old_index[c], new_index[c], before.columns[old_index[c]]) for c in common]
+    equal = identical if strict else same
     for key, old in before.rows.items():
         new = rows.get(key)
         if new is None:
@@ -225,7 +233,7 @@ def diff(
             continue
         for old_at, new_at, name in pairs:
             was, now = old[old_at], new[new_at]
-            if was is not now and not same(was, now):
+            if was is not now and not equal(was, now):
                 _count(result.columns.setdefault(name, ColumnDiff()), key, was, now)
     result.added = max(0, len(rows) - (len(before.rows) - result.lost))
     return result
