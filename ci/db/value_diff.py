@@ -40,8 +40,7 @@ class Long(NamedTuple):
 def cell(value: object) -> object:
     """What an image keeps of one value."""
     if isinstance(value, str | bytes) and len(value) > SHORT:
-        raw = value.encode() if isinstance(value, str) else value
-        return Long(len(value), value[:SHORT], hashlib.blake2b(raw, digest_size=8).digest())
+        return _long_cell(value)
     return value
 
 
@@ -97,6 +96,43 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+LONG_CELL = "migration_guard_long_cell"  # registered on the connection the images read
+
+
+def _long_cell(value: str | bytes) -> Long:
+    raw = value.encode() if isinstance(value, str) else value
+    return Long(len(value), value[:SHORT], hashlib.blake2b(raw, digest_size=8).digest())
+
+
+def _long_cell_sql(value: str | bytes) -> str:
+    """What SQLite hands back for a long value: a tagged text `read_image` turns into a Long."""
+    long = _long_cell(value)
+    kind = "t" if isinstance(value, str) else "b"
+    prefix = long.prefix if isinstance(long.prefix, str) else long.prefix.hex()
+    return f"\x00{kind}{long.digest.hex()}{long.length:x}:{prefix}"
+
+
+def _from_sql(value: object) -> object:
+    if not isinstance(value, str) or not value.startswith("\x00") or ":" not in value:
+        return value
+    try:
+        kind, digest, rest = value[1], bytes.fromhex(value[2:18]), value[18:]
+        length, prefix = rest.split(":", 1)
+        return Long(int(length, 16), prefix if kind == "t" else bytes.fromhex(prefix), digest)
+    except (ValueError, IndexError):  # a short text of the user's that starts with NUL
+        return value
+
+
+def _select(column: str) -> str:
+    """The column as an image keeps it: long texts and blobs turned into tagged digests by
+    SQLite's call of LONG_CELL (Python runs only for those, not for every value)."""
+    c = quote(column)
+    return (
+        f"CASE WHEN typeof({c}) IN ('text', 'blob') AND length({c}) > {SHORT} "
+        f"THEN {LONG_CELL}({c}) ELSE {c} END"
+    )
+
+
 def read_image(conn: sqlite3.Connection, shape: TablePrint) -> Image | None:
     """The image of one table now; None for a view or a virtual table."""
     if shape.kind != "table" or not shape.columns or _is_virtual(shape):
@@ -106,22 +142,23 @@ def read_image(conn: sqlite3.Connection, shape: TablePrint) -> Image | None:
     key = tuple(name.lower() for _, name in pk) or ("rowid",)
     if shape.rows == 0:  # counted just now: nothing to read
         return Image(shape.name, columns, key, {}, shape)
-    lower = [c.lower() for c in columns]
-    select = ", ".join(quote(c) for c in columns)
-    if key == ("rowid",):
-        cursor = conn.execute(f"SELECT rowid, {select} FROM {quote(shape.name)}")
-        slices = None
-    else:
-        cursor = conn.execute(f"SELECT {select} FROM {quote(shape.name)}")
-        slices = [lower.index(k) for k in key]
+    by_name = {c.lower(): c for c in columns}
+    keys = "rowid" if key == ("rowid",) else ", ".join(_select(by_name[k]) for k in key)
+    select = ", ".join(_select(c) for c in columns)
+    tagged: list[bool] = []
+
+    def long_cell(value: str | bytes) -> str:
+        tagged.append(True)
+        return _long_cell_sql(value)
+
+    conn.create_function(LONG_CELL, 1, long_cell, deterministic=True)
+    cursor = conn.execute(f"SELECT {keys}, {select} FROM {quote(shape.name)}")
+    width = len(key)
     rows: dict[tuple[object, ...], tuple[object, ...]] = {}
     while batch := cursor.fetchmany(BATCH):
-        for row in batch:
-            if slices is None:
-                rows[(row[0],)] = tuple(cell(v) for v in row[1:])
-            else:
-                cells = tuple(cell(v) for v in row)
-                rows[tuple(cells[i] for i in slices)] = cells
+        rows.update((row[:width], row[width:]) for row in batch)
+    if tagged:  # a long value: its tagged text back into a Long (done once, at the end)
+        rows = {tuple(map(_from_sql, k)): tuple(map(_from_sql, v)) for k, v in rows.items()}
     return Image(shape.name, columns, key, rows, shape)
 
 
@@ -224,12 +261,16 @@ def diff(
         rows = _renumbered(before, rows)
     pairs = [(old_index[c], new_index[c], before.columns[old_index[c]]) for c in common]
     equal = identical if strict else same
+    # whole rows compared in C first; not when strict (5 == 5.0 for a tuple, not for SQLite)
+    shortcut = before.columns == after.columns and not strict
     for key, old in before.rows.items():
         new = rows.get(key)
         if new is None:
             result.lost += 1
             if len(result.lost_examples) < EXAMPLES:
                 result.lost_examples.append(key)
+            continue
+        if shortcut and old == new:
             continue
         for old_at, new_at, name in pairs:
             was, now = old[old_at], new[new_at]

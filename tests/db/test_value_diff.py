@@ -36,3 +36,31 @@ def test_images_follow_the_tables_a_step_changed() -> None:
     assert nulled.columns["v"].nulled == 1
     assert nulled.columns["v"].nulled_examples == [(2,)]
     assert before["n"].rows[(2,)] == (2,)  # a snapshot is not changed by later steps
+
+
+def test_a_long_value_read_from_sqlite_is_compared_by_hash() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT, data BLOB)")
+    conn.execute("INSERT INTO t VALUES (1, ?, ?), (2, 'short', NULL)", ("a" * 60, b"\x01" * 50))
+    images = Images(conn, fingerprint(conn))
+    before = images.snapshot()["t"]
+    assert before.rows[(1,)] == (1, cell("a" * 60), cell(b"\x01" * 50))
+    conn.execute("UPDATE t SET body = substr(body, 1, 30) || 'b' || substr(body, 32) WHERE id = 1")
+    images.refresh(fingerprint(conn), ["t"])
+    change = diff(before, images.snapshot()["t"])
+    assert change.columns["body"].changed == 1
+    assert "data" not in change.columns
+    (_, was, now) = change.columns["body"].examples[0]
+    assert shown(was) == "'" + "a" * 40 + "...' (60 chars)"
+    assert shown(now) == "'" + "a" * 30 + "b" + "a" * 9 + "...' (60 chars)"
+
+
+def test_a_change_past_the_kept_prefix_is_still_seen() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (body TEXT)")
+    conn.execute("INSERT INTO t VALUES (?)", ("a" * 60,))
+    images = Images(conn, fingerprint(conn))
+    before = images.snapshot()["t"]
+    conn.execute("UPDATE t SET body = substr(body, 1, 59) || 'b'")
+    images.refresh(fingerprint(conn), ["t"])
+    assert diff(before, images.snapshot()["t"]).columns["body"].changed == 1
