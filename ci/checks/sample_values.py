@@ -36,7 +36,7 @@ def data_findings(
     findings: list[Finding] = []
     for key in changed:
         old = before.get(key)
-        if old is None or not old.rows:
+        if old is None or not old.count:
             continue
         new = after.get(key)
         if new is None:
@@ -44,7 +44,7 @@ def data_findings(
                 how = "table dropped" + "".join(
                     f"; {image.name} does not hold its rows" for image in created
                 )
-                findings += _lost(migration, sample, old.name, len(old.rows), None, how)
+                findings += _lost(migration, sample, old.name, old.count, None, how)
             continue
         change = diff(old, new, renumbered_ok=True)
         if change.lost:

@@ -1,20 +1,25 @@
 """Value-level images of tables and what differs between two of them, per column.
 
-An `Image` is one table's rows keyed by primary key (rowid when there is none), each row a tuple
+An `Image` is one table's rows in primary-key order (rowid when there is none), each row a tuple
 of *cells*: a number, NULL, a short text or blob as it is, and a longer one as a `Long` (its length,
-its first characters and a hash), so an image costs a bounded amount per row however large the
-values are. `Images` keeps an image of every table of one connection current while steps run,
-reading again only the tables a step changed (the fingerprint `Tracker` knows which), streamed in
-batches. `diff` compares two images on their common columns: rows lost, rows added, and per column
-the values changed, turned NULL or filled in, with counts and up to `EXAMPLES` examples.
+its first characters and a hash), so a row costs a bounded amount however large its values are.
+The rows are kept as compressed batches of `BATCH` rows (pickled, zlib): no Python object per row
+or per value while an image is kept, a few tens of bytes per row. `Images` keeps an image of every
+table of one connection current while steps run, reading again only the tables a step changed
+(the fingerprint `Tracker` knows which), streamed in batches. `diff` walks two images side by side
+in key order (a merge, one batch of each in memory) and compares them on their common columns:
+rows lost, rows added, and per column the values changed, turned NULL or filled in, with counts
+and up to `EXAMPLES` examples.
 """
 
 from __future__ import annotations
 
 import hashlib
+import pickle
 import sqlite3
+import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -77,19 +82,35 @@ def same(before: object, after: object) -> bool:
     return False
 
 
+Row = tuple[object, ...]
+
+
 @dataclass(frozen=True)
 class Image:
-    """One table's rows: {key: cells}, the columns in cell order, and what the key is."""
+    """One table's rows in key order, as compressed batches; its columns, in cell order, and
+    what the key is."""
 
     name: str
     columns: tuple[str, ...]
     key: tuple[str, ...]  # primary key columns (lower case), or ("rowid",)
-    rows: Mapping[tuple[object, ...], tuple[object, ...]]
+    count: int = 0
+    batches: tuple[bytes, ...] = ()  # zlib(pickle([key values + cells, ...]))
+    tagged: bool = False  # some cells are LONG_CELL tags, turned into `Long`s when read
     source: TablePrint | None = None  # the fingerprint it was read for (reused when unchanged)
 
     @property
     def by_rowid(self) -> bool:
         return self.key == ("rowid",)
+
+    def items(self) -> Iterator[tuple[Row, Row]]:
+        """(key, cells) for each row, in key order, one batch in memory at a time."""
+        width = len(self.key)
+        for batch in self.batches:
+            rows: list[Row] = pickle.loads(zlib.decompress(batch))
+            if self.tagged:
+                rows = [tuple(map(_from_sql, row)) for row in rows]
+            for row in rows:
+                yield row[:width], row[width:]
 
 
 def quote(name: str) -> str:
@@ -141,9 +162,11 @@ def read_image(conn: sqlite3.Connection, shape: TablePrint) -> Image | None:
     pk = sorted((c.pk, c.name) for c in shape.columns if c.pk)
     key = tuple(name.lower() for _, name in pk) or ("rowid",)
     if shape.rows == 0:  # counted just now: nothing to read
-        return Image(shape.name, columns, key, {}, shape)
+        return Image(shape.name, columns, key, source=shape)
     by_name = {c.lower(): c for c in columns}
-    keys = "rowid" if key == ("rowid",) else ", ".join(_select(by_name[k]) for k in key)
+    keys = ["rowid"] if key == ("rowid",) else [quote(by_name[k]) for k in key]
+    # BINARY: the order Python compares in (code points, bytes), whatever the column's collation
+    order = ", ".join(f"{k} COLLATE BINARY" for k in keys)
     select = ", ".join(_select(c) for c in columns)
     tagged: list[bool] = []
 
@@ -152,14 +175,15 @@ def read_image(conn: sqlite3.Connection, shape: TablePrint) -> Image | None:
         return _long_cell_sql(value)
 
     conn.create_function(LONG_CELL, 1, long_cell, deterministic=True)
-    cursor = conn.execute(f"SELECT {keys}, {select} FROM {quote(shape.name)}")
-    width = len(key)
-    rows: dict[tuple[object, ...], tuple[object, ...]] = {}
+    cursor = conn.execute(
+        f"SELECT {', '.join(keys)}, {select} FROM {quote(shape.name)} ORDER BY {order}"
+    )
+    batches: list[bytes] = []
+    count = 0
     while batch := cursor.fetchmany(BATCH):
-        rows.update((row[:width], row[width:]) for row in batch)
-    if tagged:  # a long value: its tagged text back into a Long (done once, at the end)
-        rows = {tuple(map(_from_sql, k)): tuple(map(_from_sql, v)) for k, v in rows.items()}
-    return Image(shape.name, columns, key, rows, shape)
+        count += len(batch)
+        batches.append(zlib.compress(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL), 1))
+    return Image(shape.name, columns, key, count, tuple(batches), bool(tagged), shape)
 
 
 def _is_virtual(shape: TablePrint) -> bool:
@@ -243,44 +267,91 @@ def diff(
     strict: bool = False,
 ) -> TableDiff:
     """What differs from `before` to `after`, keyed by `before`'s key, on their common columns
-    (minus `skip`: {lower-case column: why}). `renumbered_ok`: a table keyed by rowid whose rows
-    are all still there under other rowids (a rebuild renumbers them) has not changed. `strict`:
-    a value stored as another type differs ('5' and 5; otherwise they are the same value)."""
+    (minus `skip`: {lower-case column: why}). `renumbered_ok`: rows of a table keyed by rowid
+    that are as many but under other rowids (a rebuild renumbers 1, 3, 4 -> 1, 2, 3) are paired
+    in rowid order. `strict`: a value stored as another type differs ('5' and 5, 5 and 5.0;
+    otherwise they are the same value)."""
     skip = skip or {}
-    result = TableDiff(before.name, before.key)
     old_index = {c.lower(): i for i, c in enumerate(before.columns)}
     new_index = {c.lower(): i for i, c in enumerate(after.columns)}
     common = [c for c in old_index if c in new_index and c not in skip]
-    result.left_out = {c: why for c, why in skip.items() if c in old_index and c in new_index}
-    rows = _rekeyed(before, after)
-    if rows is None:  # no common key: compare the rows as a whole, as many times each
-        return _as_multisets(before, after, common, result)
-    if renumbered_ok and before.by_rowid:
-        if _same_multiset(before, after, common):
-            return result
-        rows = _renumbered(before, rows)
-    pairs = [(old_index[c], new_index[c], before.columns[old_index[c]]) for c in common]
-    equal = identical if strict else same
-    # whole rows compared in C first; not when strict (5 == 5.0 for a tuple, not for SQLite)
-    shortcut = before.columns == after.columns and not strict
-    for key, old in before.rows.items():
-        new = rows.get(key)
-        if new is None:
-            result.lost += 1
-            if len(result.lost_examples) < EXAMPLES:
-                result.lost_examples.append(key)
-            continue
-        if shortcut and old == new:
-            continue
-        for old_at, new_at, name in pairs:
-            was, now = old[old_at], new[new_at]
-            if was is not now and not equal(was, now):
-                _count(result.columns.setdefault(name, ColumnDiff()), key, was, now)
-    result.added = max(0, len(rows) - (len(before.rows) - result.lost))
+    compare = _Compare(before, after, common, strict)
+    compare.result.left_out = {c: why for c, why in skip.items() if c in old_index}
+    if after.key != before.key:
+        pairs = _rekeyed(before, after)
+        if pairs is None:  # no common key: compare the rows as a whole, as many times each
+            return _as_multisets(before, after, common, compare.result)
+        return compare.run(pairs)
+    result = compare.run(_merge(before.items(), after.items()))
+    if renumbered_ok and before.by_rowid and result.lost and before.count == after.count:
+        in_order = _Compare(before, after, common, strict)
+        in_order.result.left_out = result.left_out
+        zipped = zip(before.items(), after.items(), strict=True)
+        return in_order.run((old[0], old[1], new[1]) for old, new in zipped)
     return result
 
 
-def _count(column: ColumnDiff, key: tuple[object, ...], was: object, now: object) -> None:
+class _Compare:
+    """Counts the differences of (key, before cells, after cells) triples into a TableDiff."""
+
+    def __init__(self, before: Image, after: Image, common: list[str], strict: bool) -> None:
+        old_index = {c.lower(): i for i, c in enumerate(before.columns)}
+        new_index = {c.lower(): i for i, c in enumerate(after.columns)}
+        self.pairs = [(old_index[c], new_index[c], before.columns[old_index[c]]) for c in common]
+        self.equal = identical if strict else same
+        # whole rows compared in C first; not when strict (5 == 5.0 for a tuple, not for SQLite)
+        self.shortcut = before.columns == after.columns and not strict
+        self.result = TableDiff(before.name, before.key)
+
+    def run(self, triples: Iterable[tuple[Row, Row | None, Row | None]]) -> TableDiff:
+        result, pairs, equal, shortcut = self.result, self.pairs, self.equal, self.shortcut
+        for key, old, new in triples:
+            if old is None:
+                result.added += 1
+            elif new is None:
+                result.lost += 1
+                if len(result.lost_examples) < EXAMPLES:
+                    result.lost_examples.append(key)
+            elif not (shortcut and old == new):
+                for old_at, new_at, name in pairs:
+                    was, now = old[old_at], new[new_at]
+                    if was is not now and not equal(was, now):
+                        _count(result.columns.setdefault(name, ColumnDiff()), key, was, now)
+        return result
+
+
+def _rank(value: object) -> tuple[int, object]:
+    """SQLite's order across storage classes: NULL, numbers, text, blob."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, int | float):
+        return (1, value)
+    return (2, value) if isinstance(value, str) else (3, value)
+
+
+def _order(key: Row) -> tuple[tuple[int, object], ...]:
+    return tuple(map(_rank, key))
+
+
+def _merge(
+    old: Iterator[tuple[Row, Row]], new: Iterator[tuple[Row, Row]]
+) -> Iterator[tuple[Row, Row | None, Row | None]]:
+    """(key, before cells or None, after cells or None), walking both in key order."""
+    a, b = next(old, None), next(new, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a[0] != b[0] and _order(a[0]) < _order(b[0])):
+            assert a is not None
+            yield a[0], a[1], None
+            a = next(old, None)
+        elif a is None or a[0] != b[0]:
+            yield b[0], None, b[1]
+            b = next(new, None)
+        else:
+            yield a[0], a[1], b[1]
+            a, b = next(old, None), next(new, None)
+
+
+def _count(column: ColumnDiff, key: Row, was: object, now: object) -> None:
     if now is None:
         column.nulled += 1
         if len(column.nulled_examples) < EXAMPLES:
@@ -293,58 +364,41 @@ def _count(column: ColumnDiff, key: tuple[object, ...], was: object, now: object
         column.examples.append((key, was, now))
 
 
-def _rekeyed(before: Image, after: Image) -> Mapping[tuple[object, ...], tuple[object, ...]] | None:
-    """`after`'s rows keyed as `before`'s are; None when `after` lacks a key column."""
-    if after.key == before.key:
-        return after.rows
-    if before.by_rowid:
-        return None
+def _rekeyed(before: Image, after: Image) -> list[tuple[Row, Row | None, Row | None]] | None:
+    """`after`'s rows matched to `before`'s by `before`'s key columns (a rebuild that changed
+    the primary key: rare, so done in memory); None when `after` lacks a key column."""
     columns = [c.lower() for c in after.columns]
-    if not all(k in columns for k in before.key):
+    if before.by_rowid or not all(k in columns for k in before.key):
         return None
     at = [columns.index(k) for k in before.key]
-    return {tuple(cells[i] for i in at): cells for cells in after.rows.values()}
+    rows = {tuple(cells[i] for i in at): cells for _, cells in after.items()}
+    triples: list[tuple[Row, Row | None, Row | None]] = [
+        (key, cells, rows.pop(key, None)) for key, cells in before.items()
+    ]
+    return triples + [(key, None, cells) for key, cells in rows.items()]
 
 
-def _renumbered(
-    before: Image, rows: Mapping[tuple[object, ...], tuple[object, ...]]
-) -> Mapping[tuple[object, ...], tuple[object, ...]]:
-    """A rebuild copies rows in rowid order under new rowids (1, 3, 4 -> 1, 2, 3): as many
-    rows under other rowids are paired in that order; otherwise they stay keyed by rowid."""
-    if len(rows) != len(before.rows) or rows.keys() == before.rows.keys():
-        return rows
-    pairs = zip(sorted(before.rows), sorted(rows), strict=True)  # rowids: integers
-    return {old: rows[new] for old, new in pairs}
-
-
-def _projected(image: Image, common: list[str]) -> Counter[tuple[object, ...]]:
+def _projected(image: Image, common: list[str]) -> Counter[Row]:
     columns = [c.lower() for c in image.columns]
     at = [columns.index(c) for c in common]
-    return Counter(tuple(cells[i] for i in at) for cells in image.rows.values())
-
-
-def _same_multiset(before: Image, after: Image, common: list[str]) -> bool:
-    return len(before.rows) == len(after.rows) and _projected(before, common) == _projected(
-        after, common
-    )
+    return Counter(tuple(cells[i] for i in at) for _, cells in image.items())
 
 
 def _as_multisets(before: Image, after: Image, common: list[str], result: TableDiff) -> TableDiff:
     old, new = _projected(before, common), _projected(after, common)
-    missing = old - new
-    result.lost = sum(missing.values())
+    result.lost = sum((old - new).values())
     result.added = sum((new - old).values())
     return result
 
 
-def key_text(key: tuple[str, ...], value: tuple[object, ...]) -> str:
+def key_text(key: tuple[str, ...], value: Row) -> str:
     """`id=3`, `rowid=7`, `(a, b)=(1, 'x')`."""
     if len(key) == 1:
         return f"{key[0]}={shown(value[0])}"
     return f"({', '.join(key)})=({', '.join(shown(v) for v in value)})"
 
 
-def keys_text(key: tuple[str, ...], values: list[tuple[object, ...]], total: int) -> str:
+def keys_text(key: tuple[str, ...], values: list[Row], total: int) -> str:
     """`id=3, id=9, id=12, ...` (an ellipsis when there are more than shown)."""
     more = ", ..." if total > len(values) else ""
     return ", ".join(key_text(key, v) for v in values) + more
