@@ -20,12 +20,13 @@ import sqlite3
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from ci.db.fingerprint import Fingerprint, TablePrint
 
 BATCH = 512
+RECENT = 3  # images kept per table for content a later step brings back
 EXAMPLES = 3
 SHORT = 40  # texts and blobs up to this length are kept as they are
 
@@ -94,7 +95,8 @@ class Image:
     columns: tuple[str, ...]
     key: tuple[str, ...]  # primary key columns (lower case), or ("rowid",)
     count: int = 0
-    batches: tuple[bytes, ...] = ()  # zlib(pickle([key values + cells, ...]))
+    # full batches as zlib(pickle([key values + cells, ...])); the last, short one as it is
+    batches: tuple[bytes | list[Row], ...] = ()
     tagged: bool = False  # some cells are LONG_CELL tags, turned into `Long`s when read
     source: TablePrint | None = None  # the fingerprint it was read for (reused when unchanged)
 
@@ -106,7 +108,7 @@ class Image:
         """(key, cells) for each row, in key order, one batch in memory at a time."""
         width = len(self.key)
         for batch in self.batches:
-            rows: list[Row] = pickle.loads(zlib.decompress(batch))
+            rows = pickle.loads(zlib.decompress(batch)) if isinstance(batch, bytes) else batch
             if self.tagged:
                 rows = [tuple(map(_from_sql, row)) for row in rows]
             for row in rows:
@@ -154,8 +156,9 @@ def _select(column: str) -> str:
     )
 
 
-def read_image(conn: sqlite3.Connection, shape: TablePrint) -> Image | None:
-    """The image of one table now; None for a view or a virtual table."""
+def read_image(conn: sqlite3.Connection, shape: TablePrint, tags: list[int]) -> Image | None:
+    """The image of one table now; None for a view or a virtual table. `tags`: what
+    `register_long_cell` returned for `conn`."""
     if shape.kind != "table" or not shape.columns or _is_virtual(shape):
         return None
     columns = tuple(c.name for c in shape.columns if c.hidden != 1)
@@ -168,26 +171,46 @@ def read_image(conn: sqlite3.Connection, shape: TablePrint) -> Image | None:
     # BINARY: the order Python compares in (code points, bytes), whatever the column's collation
     order = ", ".join(f"{k} COLLATE BINARY" for k in keys)
     select = ", ".join(_select(c) for c in columns)
-    tagged: list[bool] = []
-
-    def long_cell(value: str | bytes) -> str:
-        tagged.append(True)
-        return _long_cell_sql(value)
-
-    conn.create_function(LONG_CELL, 1, long_cell, deterministic=True)
+    tagged_before = tags[0]  # before execute, which already computes the first row
     cursor = conn.execute(
         f"SELECT {', '.join(keys)}, {select} FROM {quote(shape.name)} ORDER BY {order}"
     )
-    batches: list[bytes] = []
+    batches: list[bytes | list[Row]] = []
     count = 0
     while batch := cursor.fetchmany(BATCH):
         count += len(batch)
-        batches.append(zlib.compress(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL), 1))
-    return Image(shape.name, columns, key, count, tuple(batches), bool(tagged), shape)
+        if len(batch) == BATCH:
+            batches.append(zlib.compress(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL), 1))
+        else:  # the last batch: a small table costs no compression
+            batches.append(batch)
+    tagged = tags[0] != tagged_before
+    return Image(shape.name, columns, key, count, tuple(batches), tagged, shape)
+
+
+def register_long_cell(conn: sqlite3.Connection) -> list[int]:
+    """Register LONG_CELL(value), the tag of a long value, on `conn`: once, as registering a
+    function expires the connection's prepared statements. Returns its count of calls."""
+    tags = [0]
+
+    def long_cell(value: str | bytes) -> str:
+        tags[0] += 1
+        return _long_cell_sql(value)
+
+    conn.create_function(LONG_CELL, 1, long_cell, deterministic=True)
+    return tags
 
 
 def _is_virtual(shape: TablePrint) -> bool:
     return any(o.type == "table" and o.sql.startswith("create virtual") for o in shape.objects)
+
+
+def _same_content(old: TablePrint, new: TablePrint) -> bool:
+    return (old.name, old.columns, old.rows, old.digest) == (
+        new.name,
+        new.columns,
+        new.rows,
+        new.digest,
+    )
 
 
 class Images:
@@ -205,6 +228,10 @@ class Images:
     def __init__(self, conn: sqlite3.Connection, printed: Fingerprint) -> None:
         self.conn = conn
         self._images: dict[str, Image] = {}
+        # the images a table had lately, by content: a rollback brings back the content before
+        # the migration, re-applying the content after it; neither is read again
+        self._recent: dict[str, list[Image]] = {}
+        self._tags = register_long_cell(conn)
         self.refresh(printed, printed.groups)
 
     def snapshot(self) -> Mapping[str, Image]:
@@ -212,18 +239,30 @@ class Images:
         return dict(self._images)
 
     def refresh(self, printed: Fingerprint, changed: Iterable[str]) -> None:
-        """Read again the tables of `changed` whose fingerprint differs from their image's."""
+        """Read again the tables of `changed` whose content differs from their image's."""
         for key in changed:
             shape = printed.groups.get(key)
-            old = self._images.get(key)
             if shape is None:
                 self._images.pop(key, None)
-            elif old is None or old.source is not shape or shape.digest is None:
-                image = read_image(self.conn, shape)
-                if image is None:
-                    self._images.pop(key, None)
-                else:
-                    self._images[key] = image
+                continue
+            image = self._known(key, shape) or read_image(self.conn, shape, self._tags)
+            if image is None:
+                self._images.pop(key, None)
+                continue
+            self._images[key] = image
+            if shape.digest is not None:
+                recent = self._recent.setdefault(key, [])
+                recent[:] = [image, *(i for i in recent if i is not image)][:RECENT]
+
+    def _known(self, key: str, shape: TablePrint) -> Image | None:
+        """An image of this very content (same hash, rows and columns), if one was read lately."""
+        if shape.digest is None:  # row counts only: the content cannot be told apart
+            return None
+        for image in self._recent.get(key, ()):
+            source = image.source
+            if source is not None and _same_content(source, shape):
+                return image if source is shape else replace(image, source=shape)
+        return None
 
 
 @dataclass
