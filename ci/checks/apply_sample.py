@@ -36,7 +36,7 @@ from ci.core.errors import UsageError
 from ci.core.findings import Case, Report
 from ci.core.model import InputError, discover, read_ahead
 from ci.db.fingerprint import Tracker
-from ci.db.value_diff import Images
+from ci.db.value_images import Images
 
 NAME = "apply_sample"
 

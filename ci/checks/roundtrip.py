@@ -17,7 +17,7 @@ from ci.core.model import InputError, Migration, read_ahead
 from ci.db import runner
 from ci.db.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, rows
 from ci.db.sqlite_hints import fix_for
-from ci.db.value_diff import Image
+from ci.db.value_images import Image
 
 NAME = "rollback_roundtrip"
 EMPTY, SAMPLE = "empty database", "sample data"

@@ -20,7 +20,8 @@ from ci.db.fingerprint import (
     describe_differences,
     rows,
 )
-from ci.db.value_diff import ColumnDiff, Image, Images, TableDiff, diff, key_text, keys_text, shown
+from ci.db.value_diff import ColumnDiff, TableDiff, diff, key_text, keys_text
+from ci.db.value_images import Image, Images, shown
 from ci.db.volatile import volatile_columns
 
 

@@ -18,7 +18,8 @@ from ci.checks.sample import Sample
 from ci.core.findings import Finding
 from ci.core.model import InputError, Migration
 from ci.db.fingerprint import rows
-from ci.db.value_diff import ColumnDiff, Image, TableDiff, diff, key_text, keys_text, shown
+from ci.db.value_diff import ColumnDiff, TableDiff, diff, key_text, keys_text
+from ci.db.value_images import Image, shown
 
 NAME = "apply_sample"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 
 from ci.db.fingerprint import fingerprint
-from ci.db.value_diff import Images, Long, cell, diff, shown
+from ci.db.value_diff import diff
+from ci.db.value_images import Images, Long, cell, shown
 
 
 def test_a_long_value_is_kept_short_but_still_compared() -> None:
