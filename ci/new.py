@@ -43,6 +43,7 @@ DIRECTIVES = {
         '"-- @batch 10000"             ONE statement using :batch_size, repeated until 0 rows',
         '"-- @progress SELECT COUNT(*) FROM ..."   total rows, for progress and ETA',
         '"-- @allow-row-loss <table>"  this migration may delete rows of <table>',
+        '"-- @rewrites <table>(<col>)"  this migration may change or NULL values of <col>',
     ],
     "seed": [],
 }

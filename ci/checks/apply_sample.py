@@ -2,10 +2,12 @@
 
 PATH is a `.sql` fixture (loaded after migrating a fresh database to its `-- @sample-version N`)
 or a `.db`/`.sqlite` file (copied; the original is never opened for writing). The pending
-migrations then run one by one, with the row count of every table before and after each: a table
-that loses rows fails unless the migration declares `-- @allow-row-loss <table>`. Then the same
-validation as apply_empty. Catches what an empty database cannot: a UNIQUE index over duplicate
-rows, a CHECK or NOT NULL that existing rows violate, a data migration that deletes too much.
+migrations then run one by one, and every table a migration changed is compared before and after
+it, row by row and value by value (ci.checks.sample_values): rows lost fail unless the migration
+declares `-- @allow-row-loss <table>`, values changed or turned NULL unless it declares
+`-- @rewrites <table>(<column>, ...)`. Then the same validation as apply_empty. Catches what an
+empty database cannot: a UNIQUE index over duplicate rows, a CHECK or NOT NULL that existing rows
+violate, a data migration that deletes or overwrites too much.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ci.checks.impact import OPTIONS as IMPACT_OPTIONS
 from ci.checks.impact import with_impact
 from ci.checks.options import Option
 from ci.checks.sample import Prepared, Sample, open_sample, prepare
+from ci.checks.sample_values import data_findings
 from ci.checks.validate import (
     apply_case,
     catalog_cases,
@@ -32,9 +35,10 @@ from ci.checks.validate import (
     validate,
 )
 from ci.core.errors import UsageError
-from ci.core.findings import Case, Finding, Report
-from ci.core.model import InputError, Migration, discover, read_ahead
-from ci.db.fingerprint import Fingerprint, Tracker
+from ci.core.findings import Case, Report
+from ci.core.model import InputError, discover, read_ahead
+from ci.db.fingerprint import Tracker
+from ci.db.value_images import Images
 
 NAME = "apply_sample"
 
@@ -80,68 +84,26 @@ def _named_as(copy: Path, sample: Path) -> Iterator[None]:
 
 
 def apply_pending(prepared: Prepared, sample: Sample, options: Options) -> list[Case]:
-    """Each pending migration as a case, failing also when it loses rows it did not declare."""
+    """Each pending migration as a case, failing also when it loses rows or changes values it
+    did not declare."""
     run = prepared.run
     migrations = run.pending()
     read_ahead(m.file for m in migrations)
     tracker = Tracker(prepared.conn, content=False)
+    images = Images(prepared.conn, tracker.now)
     cases: list[Case] = []
     for index, migration in enumerate(migrations):
-        before = tracker.fingerprint
+        before = images.snapshot()
         with tracker.watch():
             case = apply_case(NAME, run, migration, options, on_sample=True)
         cases.append(case)
         if case.outcome == "failed":
             why = f"not run: {migration.label} failed"
             return cases + not_run(NAME, run.catalog, migrations[index + 1 :], why)
-        for table, lost, dropped in row_losses(before, tracker.fingerprint, tracker.changed):
-            if not migration.directives.allows_row_loss(table):
-                case.findings.append(row_loss_finding(migration, table, lost, dropped, sample))
+        images.refresh(tracker.now, tracker.changed)
+        after = images.snapshot()
+        case.findings += data_findings(migration, before, after, tracker.changed, sample)
     return cases
-
-
-def row_losses(
-    before: Fingerprint, after: Fingerprint, changed: frozenset[str]
-) -> list[tuple[str, int, bool]]:
-    """(table, rows lost, dropped?) for each table of `changed` with fewer rows than before.
-
-    A dropped table whose rows went to tables created in the same step (a rename or a
-    rebuild) has not lost them.
-    """
-    losses: list[tuple[str, int, bool]] = []
-    created = sum(
-        g.rows or 0
-        for key, g in after.groups.items()
-        if key in changed and key not in before.groups
-    )
-    for key in sorted(changed):
-        old, new = before.groups.get(key), after.groups.get(key)
-        if old is None or not old.rows:
-            continue
-        if new is None:
-            if created >= old.rows:
-                created -= old.rows
-                continue
-            losses.append((old.name, old.rows, True))
-        elif new.rows is not None and new.rows < old.rows:
-            losses.append((old.name, old.rows - new.rows, False))
-    return losses
-
-
-def row_loss_finding(
-    migration: Migration, table: str, lost: int, dropped: bool, sample: Sample
-) -> Finding:
-    how = " (table dropped)" if dropped else ""
-    noun = "row" if lost == 1 else "rows"
-    return Finding(
-        NAME,
-        "MG308",
-        str(migration.path),
-        None,
-        f"table {table}: {lost:,} {noun} lost{how} in {migration.label} on the sample "
-        f"{sample.path}",
-        f"keep the rows or declare -- @allow-row-loss {table}",
-    )
 
 
 CHECK = Check(

@@ -6,16 +6,18 @@ rollback does not undo its migration.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Set
-from contextlib import nullcontext
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 
+from ci.checks.roundtrip_values import Watched
+from ci.checks.roundtrip_values import compare as compare_values
 from ci.checks.validate import case_name, not_run
 from ci.core.findings import RUNAWAY, Case, Finding
 from ci.core.model import InputError, Migration, read_ahead
 from ci.db import runner
-from ci.db.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, describe_differences, rows
+from ci.db.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, rows
 from ci.db.sqlite_hints import fix_for
+from ci.db.value_images import Image
 
 NAME = "rollback_roundtrip"
 EMPTY, SAMPLE = "empty database", "sample data"
@@ -67,16 +69,20 @@ class RoundTrip:
     database: str = EMPTY  # named in every finding: the same migration may fail on both
     cases: list[Case] = field(default_factory=list)
     stopped: bool = False  # a migration could not be applied: the rest were not run
-    _tracker: Tracker | None = field(default=None, init=False)
+    _watched: Watched | None = field(default=None, init=False)
+
+    @property
+    def watched(self) -> Watched:
+        """The fingerprint tracker and row images, made (one full read of the database) for the
+        first round trip: the migrations applied before it (not selected, or before a helper's
+        share) are applied with no fingerprint at all."""
+        if self._watched is None:
+            self._watched = Watched(self.run.conn)
+        return self._watched
 
     @property
     def tracker(self) -> Tracker:
-        """The fingerprint tracker, made (one full read of the database) for the first round
-        trip: the migrations applied before it (not selected, or before a helper's share) are
-        applied with no fingerprint at all."""
-        if self._tracker is None:
-            self._tracker = Tracker(self.run.conn)
-        return self._tracker
+        return self.watched.tracker
 
     def all(self, migrations: list[Migration], *, until: int | None = None) -> list[Case]:
         """Round-trip (or, when not selected, apply) the first `until` migrations (all when
@@ -136,7 +142,7 @@ class RoundTrip:
     def apply(self, migration: Migration, case: Case | None, code: str, what: str) -> bool:
         """Apply under the tracker; a failure is reported on `case` (or a new one)."""
         try:
-            with self._tracker.watch() if self._tracker is not None else nullcontext():
+            with self.watched.watching():
                 outcome = self.run.apply(migration)
         except runner.MigrationFailed as failure:
             case = case or self.case(migration)
@@ -166,10 +172,13 @@ class RoundTrip:
         if self.unusable_rollback(migration) is not None:
             return self.apply(migration, None, "MG301", does_not_apply)
         case = self.case(migration)
-        before = self.tracker.fingerprint
+        before = self.tracker.fingerprint, self.watched.images
         if not self.apply(migration, case, "MG301", does_not_apply):
             return False
-        applied, changed_by_apply = self.tracker.fingerprint, self.tracker.changed
+        applied, changed_by_apply = (
+            (self.tracker.fingerprint, self.watched.images),
+            self.tracker.changed,
+        )
         if not self.roll_back(migration, case):
             return True  # the failed rollback was undone: the database is as after the apply
         changed_by_rollback = self.tracker.changed
@@ -188,18 +197,26 @@ class RoundTrip:
         self,
         case: Case,
         migration: Migration,
-        expected: Fingerprint,
+        expected: tuple[Fingerprint, Mapping[str, Image]],
         only: frozenset[str],
         code: str,
     ) -> bool:
         """Whether the database equals `expected` (on the groups that may differ); if not, a
-        finding that says what differs."""
+        finding that says what differs. Columns whose values the migration or the rollback
+        generate (the time now, random()) are left out, and said to be."""
         rollback = migration.rollback
         assert rollback is not None
         wording = ROLLBACK if code == "MG404" else REAPPLY
-        differences = describe_differences(expected, self.tracker.now, only=only, wording=wording)
+        found = self.tracker.now, self.watched.images
+        files = [migration.file, rollback]
+        comparison = compare_values(
+            expected[0], found[0], (expected[1], found[1]), only, wording, files
+        )
+        differences = comparison.differences
         if not differences:
+            self.note_left_out(case, migration, comparison.left_out)
             return True
+        differences += comparison.left_out
         if code == "MG404":
             message = f"rolling back {migration.label} does not restore the {self.database}: "
             hint = f"make {rollback.path.name} undo exactly what {migration.path.name} does"
@@ -210,6 +227,18 @@ class RoundTrip:
             hint = "the rollback leaves something the migration then trips over or skips"
         self.fail(case, code, str(rollback.path), None, message + "; ".join(differences), hint)
         return False
+
+    def note_left_out(self, case: Case, migration: Migration, left_out: list[str]) -> None:
+        """Nothing else differs: say which columns were not compared, as a warning."""
+        if left_out:
+            message = f"{migration.label} {self.on}: " + "; ".join(left_out)
+            case.findings.append(
+                Finding(
+                    NAME, "MG314", str(migration.path), None, message,
+                    "nothing to do if those values may differ; give them a fixed value to have "
+                    "them compared", severity="warning",
+                )
+            )  # fmt: skip
 
     def downward(self, migrations: list[Migration], top: int) -> list[Case]:
         """The migrations the sample data already had (up to `top`): from the newest down,
@@ -257,7 +286,7 @@ class RoundTrip:
 
     def roll_back(self, migration: Migration, case: Case) -> bool:
         try:
-            with self.tracker.watch():
+            with self.watched.watching(start=True):
                 outcome = self.run.rollback(migration)
         except runner.MigrationFailed as failure:
             what = f"rolling back {migration.label} {self.on} fails"

@@ -134,6 +134,13 @@ CODES: tuple[Code, ...] = (
          "renumber one of them (python -m ci.numbering shows the next free number)"),
     Code("MG311", DATABASE, "a runaway migration: past --statement-timeout, or an endless @batch",
          "bound the statement (a recursive CTE needs a stop; a @batch must exclude done rows)"),
+    Code("MG312", ("apply_sample",), "a migration changes values on the sample data",
+         "keep the values, or declare -- @rewrites <table>(<column>, ...)"),
+    Code("MG313", ("apply_sample",), "a migration turns values NULL on the sample data",
+         "keep the values, or declare -- @rewrites <table>(<column>, ...)"),
+    Code("MG314", ROUND_TRIP, "warning: a column generated non-deterministically was left out of "
+         "the round-trip comparison",
+         "nothing to do; compare it yourself if its values matter (a fixed value instead of now)"),
     Code("MG315", ("apply_sample",), "a migration would hold the write lock longer than "
          "--max-lock-seconds in production (estimated from --prod-stats)",
          "make it a -- @batch N migration (or lower N) so each lock is one batch"),

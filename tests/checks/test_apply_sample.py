@@ -90,7 +90,8 @@ def test_a_data_migration_that_loses_rows(
     assert run(root) == 1
     out = capsys.readouterr().out
     assert (
-        f"{root / 'm/data/0003_prune.sql'}: MG308 table vitals: 3 rows lost in 0003 on the "
+        f"{root / 'm/data/0003_prune.sql'}:1: MG308 table vitals: 3 rows lost "
+        "(id=1, id=2, id=4) in 0003 on the "
         f"sample {root / 'sample.sql'}. To fix: keep the rows or declare "
         "-- @allow-row-loss vitals" in out
     )

@@ -5,19 +5,30 @@ An unknown word or a directive without its argument is an InputError naming the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ci.core.findings import Record
 from ci.core.model.layout import InputError
 from ci.core.sqltext import directive_lines
 
-KNOWN_DIRECTIVES = ("irreversible", "no-transaction", "batch", "progress", "allow-row-loss")
+KNOWN_DIRECTIVES = (
+    "irreversible",
+    "no-transaction",
+    "batch",
+    "progress",
+    "allow-row-loss",
+    "rewrites",
+)
+# one item of `-- @rewrites vitals(value, unit), devices`: a table, its columns or none (all)
+REWRITE_ITEM = re.compile(r'\s*(?P<table>"[^"]+"|[^\s(),"]+)\s*(?:\((?P<columns>[^()]*)\))?\s*')
+ALL_COLUMNS = "*"
 
 
 class Directives(Record):
     """The `-- @word args` lines of a file. Treated as immutable."""
 
-    FIELDS = ("irreversible", "no_transaction", "batch", "progress", "allow_row_loss")
+    FIELDS = ("irreversible", "no_transaction", "batch", "progress", "allow_row_loss", "rewrites")
     __slots__ = FIELDS
 
     def __init__(
@@ -27,38 +38,77 @@ class Directives(Record):
         batch: int | None = None,
         progress: str | None = None,
         allow_row_loss: frozenset[str] = frozenset(),
+        rewrites: tuple[tuple[str, frozenset[str]], ...] = (),
     ) -> None:
         self.irreversible = irreversible
         self.no_transaction = no_transaction
         self.batch = batch
         self.progress = progress
         self.allow_row_loss = allow_row_loss
+        # (lower-case table, lower-case columns or {"*"}) from `-- @rewrites table(col, ...)`
+        self.rewrites = rewrites
 
     def allows_row_loss(self, table: str) -> bool:
         return "*" in self.allow_row_loss or table.lower() in self.allow_row_loss
+
+    def declares_rewrite(self, table: str, column: str) -> bool:
+        """Whether `-- @rewrites` declares that this migration changes values of the column."""
+        table, column = table.lower(), column.lower()
+        return any(
+            name == table and (ALL_COLUMNS in columns or column in columns)
+            for name, columns in self.rewrites
+        )
 
 
 def parse_directives(text: str, path: Path | str) -> Directives:
     """Read the `-- @word args` lines before the first statement; unknown words are errors."""
     found: dict[str, str] = {}
+    rewrites: list[tuple[str, frozenset[str]]] = []
     for number, match in directive_lines(text):
         word, args = match["word"].lower(), match["args"]
         if word not in KNOWN_DIRECTIVES:
             known = ", ".join(f"@{w}" for w in KNOWN_DIRECTIVES)
             raise InputError(f"{path}:{number}: unknown directive @{word} (known: {known})")
-        found[word] = _check_directive(word, args, path, number)
-    return _directives_from(found)
+        args = _check_directive(word, args, path, number)
+        if word == "rewrites":  # one line per table is fine: they add up
+            rewrites.extend(parse_rewrites(args, path, number))
+        found[word] = args
+    return _directives_from(found, tuple(rewrites))
+
+
+def parse_rewrites(args: str, path: Path | str, number: int) -> list[tuple[str, frozenset[str]]]:
+    """`vitals(value, unit), devices` -> [("vitals", {"value", "unit"}), ("devices", {"*"})]."""
+    items: list[tuple[str, frozenset[str]]] = []
+    position = 0
+    while position < len(args):
+        match = REWRITE_ITEM.match(args, position)
+        end = match.end() if match else position
+        if match is None or not match["table"] or (end < len(args) and args[end] != ","):
+            raise InputError(
+                f"{path}:{number}: @rewrites takes tables, each with the columns it changes: "
+                "-- @rewrites vitals(value, unit), devices"
+            )
+        columns = match["columns"]
+        names = [c.strip().strip('"').lower() for c in (columns or "").split(",")]
+        if columns is not None and not all(names):
+            raise InputError(f"{path}:{number}: @rewrites {match['table']}(...): a column is empty")
+        table = match["table"].strip('"').lower()
+        items.append((table, frozenset(names) if columns is not None else frozenset("*")))
+        position = end + 1
+    return items
 
 
 def _check_directive(word: str, args: str, path: Path | str, number: int) -> str:
     if word == "batch" and not (args.isdigit() and int(args) > 0):
         raise InputError(f"{path}:{number}: @batch needs a positive row count (-- @batch 10000)")
-    if word in ("irreversible", "progress", "allow-row-loss") and not args:
+    if word in ("irreversible", "progress", "allow-row-loss", "rewrites") and not args:
         raise InputError(f"{path}:{number}: @{word} needs an argument")
     return args
 
 
-def _directives_from(found: dict[str, str]) -> Directives:
+def _directives_from(
+    found: dict[str, str], rewrites: tuple[tuple[str, frozenset[str]], ...]
+) -> Directives:
     tables = found.get("allow-row-loss", "")
     return Directives(
         irreversible=found.get("irreversible"),
@@ -66,4 +116,5 @@ def _directives_from(found: dict[str, str]) -> Directives:
         batch=int(found["batch"]) if "batch" in found else None,
         progress=found.get("progress"),
         allow_row_loss=frozenset(t.strip().lower() for t in tables.split(",") if t.strip()),
+        rewrites=rewrites,
     )

@@ -1,0 +1,158 @@
+"""apply_sample's data findings: what one migration did to the rows and values of the sample.
+
+For every table the migration changed (the fingerprint Tracker knows which), the image before is
+compared with the image after (ci.db.value_diff), keyed by primary key: rows lost (MG308, unless
+`-- @allow-row-loss`), values replaced by others (MG312) and values turned NULL (MG313), unless
+`-- @rewrites table(col, ...)` declares them. A NULL given a value is a backfill: nothing is lost,
+nothing is reported. A table dropped has lost its rows unless a table the same migration created
+holds them all, with the same values (a rebuild that copies under another name); a rebuild that
+keeps the name is compared as the same table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from ci.checks.sample import Sample
+from ci.core.findings import Finding
+from ci.core.model import InputError, Migration
+from ci.db.fingerprint import rows
+from ci.db.value_diff import ColumnDiff, TableDiff, diff, key_text, keys_text
+from ci.db.value_images import Image, shown
+
+NAME = "apply_sample"
+
+
+def data_findings(
+    migration: Migration,
+    before: Mapping[str, Image],
+    after: Mapping[str, Image],
+    changed: Iterable[str],
+    sample: Sample,
+) -> list[Finding]:
+    """The findings of one migration on the sample, table by table (sorted)."""
+    changed = sorted(changed)
+    created = [after[key] for key in changed if key not in before and key in after]
+    findings: list[Finding] = []
+    for key in changed:
+        old = before.get(key)
+        if old is None or not old.count:
+            continue
+        new = after.get(key)
+        if new is None:
+            if not any(kept_in(old, image) for image in created):
+                how = "table dropped" + "".join(
+                    f"; {image.name} does not hold its rows" for image in created
+                )
+                findings += _lost(migration, sample, old.name, old.count, None, how)
+            continue
+        change = diff(old, new, renumbered_ok=True)
+        if change.lost:
+            findings += _lost(migration, sample, old.name, change.lost, change, None)
+        findings += _value_findings(migration, sample, change)
+    return findings
+
+
+def kept_in(old: Image, new: Image) -> bool:
+    """Whether `new` holds every row of `old` with the same values (a copy under another name),
+    on at least one common column besides the key."""
+    old_columns = {c.lower() for c in old.columns} - set(old.key)
+    if old_columns and not old_columns & {c.lower() for c in new.columns}:
+        return False
+    change = diff(old, new, renumbered_ok=True)
+    return not change.lost and not any(c.changed or c.nulled for c in change.columns.values())
+
+
+def _lost(
+    migration: Migration,
+    sample: Sample,
+    table: str,
+    lost: int,
+    change: TableDiff | None,
+    dropped: str | None,
+) -> list[Finding]:
+    if migration.directives.allows_row_loss(table):
+        return []
+    how = f" ({dropped})" if dropped else ""
+    examples = ""
+    if change is not None and change.lost_examples:
+        examples = f" ({keys_text(change.key, change.lost_examples, change.lost)})"
+    return [
+        Finding(
+            NAME,
+            "MG308",
+            str(migration.path),
+            responsible_line(migration, table),
+            f"table {table}: {rows(lost)} lost{how or examples} in {migration.label} on the "
+            f"sample {sample.path}",
+            f"keep the rows or declare -- @allow-row-loss {table}",
+        )
+    ]
+
+
+def _value_findings(migration: Migration, sample: Sample, change: TableDiff) -> list[Finding]:
+    table = change.name
+    undeclared = {
+        name: column
+        for name, column in change.columns.items()
+        if not migration.directives.declares_rewrite(table, name)
+    }
+    changed = {n: c for n, c in undeclared.items() if c.changed}
+    nulled = {n: c for n, c in undeclared.items() if c.nulled}
+    findings = []
+    where = f"in {migration.label} on the sample {sample.path}"
+    if changed:
+        parts = "; ".join(_changed_part(change.key, n, c) for n, c in changed.items())
+        findings.append(
+            Finding(
+                NAME, "MG312", str(migration.path), responsible_line(migration, table, changed),
+                f"table {table}: values changed {where}: {parts}",
+                f"keep the values, or declare -- @rewrites {_declaration(table, changed)}",
+            )
+        )  # fmt: skip
+    if nulled:
+        parts = "; ".join(
+            f"{n}: {rows(c.nulled)} ({keys_text(change.key, c.nulled_examples, c.nulled)})"
+            for n, c in nulled.items()
+        )
+        findings.append(
+            Finding(
+                NAME, "MG313", str(migration.path), responsible_line(migration, table, nulled),
+                f"table {table}: values turned NULL {where}: {parts}",
+                f"keep the values, or declare -- @rewrites {_declaration(table, nulled)}",
+            )
+        )  # fmt: skip
+    return findings
+
+
+def _changed_part(key: tuple[str, ...], name: str, column: ColumnDiff) -> str:
+    examples = [e for e in column.examples if e[1] is not None and e[2] is not None]
+    shown_examples = ", ".join(
+        f"{key_text(key, k)}: {shown(was)} -> {shown(now)}" for k, was, now in examples
+    )
+    more = ", ..." if column.changed > len(examples) else ""
+    return f"{name}: {rows(column.changed)} ({shown_examples}{more})"
+
+
+def _declaration(table: str, columns: Mapping[str, ColumnDiff]) -> str:
+    return f"{table}({', '.join(columns)})"
+
+
+def responsible_line(migration: Migration, table: str, columns: Iterable[str] = ()) -> int | None:
+    """The line of the first statement that writes, drops or alters `table` by name, preferring
+    one that also names one of `columns` (None when none does by name: a trigger or a foreign
+    key action did it)."""
+    pattern = re.compile(
+        r"^(?:WITH\b.*?\)\s*)?(?:UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM|(?:INSERT(?:\s+OR\s+\w+)?|"
+        r"REPLACE)\s+INTO|DROP\s+TABLE(?:\s+IF\s+EXISTS)?|ALTER\s+TABLE)\s+"
+        r"(?:main\s*\.\s*)?[\"`\[]?" + re.escape(table) + r"[\"`\]]?(?:\s|\(|;|$)",
+        re.IGNORECASE | re.DOTALL,
+    )
+    try:
+        statements = [s for s in migration.file.statements if pattern.search(s.code)]
+    except InputError:  # it was applied, so it was read; no line rather than a traceback
+        return None
+    names = [re.compile(rf"\b{re.escape(c)}\b", re.IGNORECASE) for c in columns]
+    naming = (s.line for s in statements if any(n.search(s.code) for n in names))
+    return next(naming, statements[0].line if statements else None)

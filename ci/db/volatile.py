@@ -1,0 +1,173 @@
+"""Columns whose values a migration generates non-deterministically: two runs of the same SQL give
+two different values (the time now, a random number), so a round trip must not compare them.
+
+Recognised from the text, never by running anything: a column whose DEFAULT calls a time or random
+function (`CURRENT_TIMESTAMP`, `datetime('now')`, `random()`, `randomblob(16)`, `julianday()`),
+and a column that an INSERT, REPLACE or UPDATE (an upsert's DO UPDATE included) of the given files
+sets with an expression calling one. An INSERT whose values cannot be matched to its columns
+counts for every column it inserts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from ci.core.model import InputError, SqlFile
+from ci.db.fingerprint import TablePrint
+
+VOLATILE = re.compile(
+    r"\b(?:current_timestamp|current_date|current_time|random|randomblob)\b"
+    r"|'now'(?!')"
+    r"|\b(?:date|time|datetime|julianday|unixepoch)\s*\(\s*\)",
+    re.IGNORECASE,
+)
+_NAME = r"(?:\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)"
+_TARGET = re.compile(
+    r"^(?:WITH\b.*?\)\s*)?(?P<verb>UPDATE(?:\s+OR\s+\w+)?|(?:INSERT(?:\s+OR\s+\w+)?|REPLACE)\s+INTO)"
+    rf"\s+(?:main\s*\.\s*)?(?P<table>{_NAME})",
+    re.IGNORECASE | re.DOTALL,
+)
+_ENDS_SET = re.compile(r"\b(?:WHERE|FROM|RETURNING|ORDER\s+BY|LIMIT)\b", re.IGNORECASE)
+
+
+def volatile_columns(table: TablePrint, files: Iterable[SqlFile]) -> dict[str, str]:
+    """{lower-case column: why its values differ from run to run} for one table."""
+    found: dict[str, str] = {}
+    for column in table.columns:
+        if column.default is not None and VOLATILE.search(column.default):
+            found[column.name.lower()] = f"its default {column.default} differs from run to run"
+    columns = [c.name for c in table.columns if c.hidden != 1]
+    for file in files:
+        try:
+            statements = file.statements
+        except InputError:
+            continue
+        for statement in statements:
+            call = VOLATILE.search(statement.code)
+            if call is None:
+                continue
+            why = f"{file.path.name}:{statement.line} sets it with {_called(call.group(0))}"
+            for name in set_by(statement.code, table.name, columns):
+                found.setdefault(name.lower(), why)
+    return found
+
+
+def _called(match: str) -> str:
+    """`random` -> `random()`; `CURRENT_TIMESTAMP`, `'now'` and `date()` as they are."""
+    return f"{match}()" if match.lower() in ("random", "randomblob") else match
+
+
+def unquote(name: str) -> str:
+    if name[:1] in '"`[':
+        return name[1:-1].replace('""', '"')
+    return name
+
+
+def set_by(code: str, table: str, columns: Sequence[str]) -> list[str]:
+    """The columns of `table` that the statement `code` sets with a volatile expression."""
+    target = _TARGET.match(code)
+    if target is None or unquote(target["table"]).lower() != table.lower():
+        return []
+    rest = code[target.end() :]
+    if target["verb"].upper().startswith("UPDATE"):
+        return _assigned(_set_clause(rest))
+    upsert = re.search(r"\bON\s+CONFLICT\b", rest, re.IGNORECASE)
+    inserted = rest if upsert is None else rest[: upsert.start()]
+    named = _inserted(inserted, columns) if VOLATILE.search(inserted) else []
+    if upsert is not None:
+        named += _assigned(_set_clause(rest[upsert.end() :]))
+    return named
+
+
+def _set_clause(rest: str) -> str:
+    """The assignments of `UPDATE t SET ...`, up to the top-level WHERE/FROM/... ."""
+    match = re.search(r"\bSET\b", rest, re.IGNORECASE)
+    if match is None:
+        return ""
+    text = rest[match.end() :]
+    depth, quote = 0, ""
+    for at, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"`":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and _ENDS_SET.match(text, at) and (at == 0 or not text[at - 1].isalnum()):
+            return text[:at]
+    return text
+
+
+def _assigned(clause: str) -> list[str]:
+    """Columns on the left of `col = expr` (or `(a, b) = (...)`) whose expression is volatile."""
+    names: list[str] = []
+    for item in split_top(clause):
+        left, equals, right = item.partition("=")
+        if equals and VOLATILE.search(right):
+            names += [unquote(n.strip()) for n in left.strip().strip("()").split(",") if n.strip()]
+    return names
+
+
+def _inserted(rest: str, columns: Sequence[str]) -> list[str]:
+    """Columns an INSERT sets with a volatile value: matched by position when it can be, else
+    every column it inserts."""
+    head = re.match(rf"\s*(?:AS\s+{_NAME}\s*)?(?:\((?P<columns>[^()]*)\))?\s*", rest, re.I)
+    listed = head["columns"] if head else None
+    names = [unquote(c.strip()) for c in listed.split(",")] if listed else list(columns)
+    body = rest[head.end() :] if head else rest
+    rows: list[list[str]] = []
+    values = re.match(r"VALUES\b", body, re.IGNORECASE)
+    select = re.match(r"SELECT\s+(?:DISTINCT\s+|ALL\s+)?", body, re.IGNORECASE)
+    if values is not None:
+        rows = [split_top(_first_group(t)) for t in split_top(body[values.end() :])]
+    elif select is not None:
+        rows = [split_top(_before_from(body[select.end() :]))]
+    volatile = {at for row in rows for at, item in enumerate(row) if VOLATILE.search(item)}
+    if not volatile or any(len(row) != len(names) for row in rows):
+        return names  # not matched column by column: every column it inserts
+    return [names[at] for at in sorted(volatile)]
+
+
+def _first_group(text: str) -> str:
+    """What the first bracket pair of `text` holds: `(1, f(2)) x` -> `1, f(2)`."""
+    start, depth = text.find("("), 0
+    for at in range(max(start, 0), len(text)):
+        depth += (text[at] == "(") - (text[at] == ")")
+        if depth == 0 and start >= 0:
+            return text[start + 1 : at]
+    return ""
+
+
+def _before_from(text: str) -> str:
+    depth = 0
+    for at, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if (
+            depth == 0
+            and re.match(r"\bFROM\b", text[at:], re.IGNORECASE)
+            and not (at and (text[at - 1].isalnum() or text[at - 1] == "_"))
+        ):
+            return text[:at]
+    return text
+
+
+def split_top(text: str) -> list[str]:
+    """`a, f(b, c), 'x,y'` -> ['a', 'f(b, c)', "'x,y'"]: commas outside brackets and quotes."""
+    items, depth, quote, start = [], 0, "", 0
+    for at, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"`":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(text[start:at].strip())
+            start = at + 1
+    tail = text[start:].strip()
+    return [*items, tail] if tail or items else []
