@@ -32,9 +32,10 @@ BASE: dict[str, str | bytes] = {
         "INSERT INTO wards (id, name) VALUES (1, 'ICU');\n"
     ),
 }
-UPDATE = "-- double every reading\nUPDATE readings SET value = value * 2;\n"
+UPDATE = "-- double every reading\n-- @rewrites readings(value)\nUPDATE readings SET value = value * 2;\n"
 BATCHED = (
     "-- @batch 100\n"
+    "-- @rewrites readings(note)\n"
     "UPDATE readings SET note = NULL\n"
     "WHERE id IN (SELECT id FROM readings WHERE note IS NOT NULL LIMIT :batch_size);\n"
 )
@@ -126,7 +127,7 @@ def test_lock_over_the_budget_is_mg315_naming_the_statement(
     stats = stats_file(root / "stats.json", {"readings": 100 * ROWS, "wards": 1})
     assert run(root, "--prod-stats", str(stats), "--max-lock-seconds", "0") == 1
     out = capsys.readouterr().out
-    assert "data/0002_double.sql:2: MG315 0002 would hold the write lock for ~" in out
+    assert "data/0002_double.sql:3: MG315 0002 would hold the write lock for ~" in out
     assert "(the whole migration; estimated, budget --max-lock-seconds 0)" in out
     assert "-- @batch N" in out
     assert run(root, "--prod-stats", str(stats), "--max-lock-seconds", "3600") == 0
@@ -146,7 +147,7 @@ def test_batch_migration_holds_the_lock_one_batch_at_a_time(
         for f in case["findings"]
     ]
     (lock,) = [f for f in findings if f["code"] == "MG315"]
-    assert lock["line"] == 2 and lock["path"].endswith("0002_clear_notes.sql")
+    assert lock["line"] == 3 and lock["path"].endswith("0002_clear_notes.sql")
     assert "(one batch of 100 rows;" in lock["message"] and "lower N" in lock["hint"]
     line = next(x for x in captured.err.splitlines() if "0002_clear_notes" in x)
     assert "(one batch)" in line and "writes readings ~200,000 rows" in line
@@ -357,7 +358,7 @@ def test_a_temporary_table_does_not_outlive_its_migration(write_tree: WriteTree)
         {
             **BASE,
             "m/data/0002_scratch.sql": "CREATE TEMP TABLE wards (id INTEGER);\n",
-            "m/data/0003_rename.sql": "UPDATE wards SET name = 'x';\n",
+            "m/data/0003_rename.sql": "-- @rewrites wards(name)\nUPDATE wards SET name = 'x';\n",
         }
     )
     db = root / "s.db"
