@@ -19,7 +19,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
-from typing import TextIO
 
 from ci.core.model import Catalog, Migration
 from ci.db import bookkeeping, drift, plan
@@ -46,6 +45,11 @@ from ci.db.rollback import (
 )
 from ci.db.session import Session
 from ci.db.statements import leading_word
+from ci.db.unapplied import Unapplied
+
+TYPE_CHECKING = False  # not typing's: importing typing costs ~12M instructions of a run
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = [
     "AppliedRow",
@@ -204,7 +208,7 @@ class Runner:
         `group`: as few transactions as the migrations allow (ci.db.group); `on_group` is told
         each group that committed, with its time.
         """
-        pending = _checked_plan(self, target, resume)
+        pending, data_version = _checked_plan(self, target, resume)
         self.ensure_bookkeeping()
         if resume:
             pending = plan.resume_first(self.catalog, self.dirty(), pending)
@@ -212,6 +216,7 @@ class Runner:
             from ci.db.group import migrate_grouped  # only --group needs it (start-up time)
 
             return migrate_grouped(self, pending, resume, on_outcome, on_group)
+        self.session.gate.unapplied = _unapplied(self.conn, pending, data_version)
         return _each(pending, lambda m: self.apply(m, resume=resume), on_outcome)
 
     def apply(self, migration: Migration, *, resume: bool = False) -> Outcome:
@@ -348,18 +353,32 @@ def _mark_problems(marks: list[DirtyMark], db: str, *, resume: bool) -> list[str
     return [] if resume else [dirty_message(mark) for mark in marks]
 
 
-def _checked_plan(runner: Runner, target: int | None, resume: bool) -> list[Migration]:
+def _checked_plan(
+    runner: Runner, target: int | None, resume: bool
+) -> tuple[list[Migration], int | None]:
     """The pending list: the runner's last preflight's, if it ran with these arguments (the
     command's, for its plan line) and the database has not changed since it began reading (no
     commit by another connection: PRAGMA data_version; no change by this one; the same schema),
     when a second preflight would read and decide exactly the same; else a new preflight's.
     A preflight's list is used once. Either way each migration still asks, in its write lock,
-    whether it was applied meanwhile (ci.db.apply)."""
+    whether it was applied meanwhile (ci.db.apply). Also returns the PRAGMA data_version taken
+    before that preflight read anything (None: unknown)."""
     checked, runner._checked = runner._checked, None
     if checked is None or checked[:2] != (target, resume) or change_mark(runner.conn) != checked[2]:
-        return runner.preflight(target, resume=resume)
-    runner.session.foreign_keys_on = None  # as preflight: read once per run
-    return checked[3]
+        pending = runner.preflight(target, resume=resume)
+        checked, runner._checked = runner._checked, None
+    else:
+        runner.session.foreign_keys_on = None  # as preflight: read once per run
+        pending = checked[3]
+    # the data_version before the preflight read the applied rows (see ci.db.unapplied)
+    return pending, None if checked is None else checked[2][0]
+
+
+def _unapplied(
+    conn: sqlite3.Connection, pending: list[Migration], data_version: int | None
+) -> Unapplied | None:
+    """What lets the run's migrations skip asking whether they were applied meanwhile."""
+    return None if data_version is None else Unapplied(conn, pending, data_version)
 
 
 def _twin(runner: Runner, conn: sqlite3.Connection) -> Runner:
