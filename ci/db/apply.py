@@ -58,11 +58,17 @@ def _in_transaction(
     throwaway = session.throwaway
     started = time.perf_counter()
     session.begin()
+    gate = session.gate
     try:
         # on a throwaway database (nobody else writes to it) the check comes after a
-        # failure instead (the unique identity index refuses a second row): one query
-        # less per migration, each re-prepared after the DDL before it
-        if not throwaway and bookkeeping.is_applied(conn, entry.track, entry.version):
+        # failure instead (the unique identity index refuses a second row); on another, the
+        # table is asked unless the gate is certain (one query less per migration, each
+        # re-prepared after the DDL before it)
+        if (
+            not throwaway
+            and not _certainly_unapplied(session, entry)
+            and bookkeeping.is_applied(conn, entry.track, entry.version)
+        ):
             session.rollback_quietly()
             return Outcome(migration, "skipped", 0, 0.0)
         marked = take_over_marks(session, [entry]) if resume else {}
@@ -81,6 +87,8 @@ def _in_transaction(
             read_back=session.gate.triggers is not False,
         )
         session.commit(file)
+        if gate.unapplied is not None:
+            gate.unapplied.applied(conn, entry.track, entry.version)
     except MigrationFailed as failure:
         session.rollback_quietly()
         if _applied_already(session, entry):
@@ -92,7 +100,19 @@ def _in_transaction(
         if isinstance(error, sqlite3.IntegrityError) and _applied_already(session, entry):
             return Outcome(migration, "skipped", 0, 0.0)
         raise
+    finally:
+        gate.version_now = None  # read in this transaction only
     return Outcome(migration, "applied", rows, seconds)
+
+
+def _certainly_unapplied(session: Session, entry: Entry) -> bool:
+    """In the migration's write transaction: whether it is certainly not applied yet without
+    asking the table (ci.db.unapplied; only a run's own pending list can say so)."""
+    gate = session.gate
+    now = gate.data_version()  # also spares look_for_triggers its own read
+    return gate.unapplied is not None and gate.unapplied.certain(
+        session.conn, now, entry.track, entry.version
+    )
 
 
 def _applied_already(session: Session, entry: Entry) -> bool:

@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ci.db.gate_screen import Authorizer
+    from ci.db.unapplied import Unapplied
 
 # What SQLite's authorizer reports for every temporary object a statement creates, whatever the
 # statement says: a trigger or index on a temporary table is temporary without the word TEMP, and
@@ -123,7 +124,7 @@ class Gate:
 
     __slots__ = (
         "check", "conn", "looked_at", "observer", "screen", "temp_created", "temp_kept",
-        "triggers", "user", "verdict",
+        "triggers", "unapplied", "user", "verdict", "version_now",
     )  # fmt: skip
 
     def __init__(self, conn: sqlite3.Connection, *, check: bool) -> None:
@@ -142,6 +143,10 @@ class Gate:
         # does it list them), and the ones to keep (a --setup's; None: not listed yet)
         self.temp_created = False
         self.temp_kept: frozenset[tuple[str, str]] | None = None
+        # the run's migrations not yet applied (ci.db.unapplied), and data_version() in this
+        # write transaction
+        self.unapplied: Unapplied | None = None
+        self.version_now: int | None = None
 
     def new_screen(self, *, no_transaction: bool = False, rollback: bool = False) -> Screen:
         return Screen(check=self.check, no_transaction=no_transaction, rollback=rollback)
@@ -154,12 +159,20 @@ class Gate:
         trigger that names the runner's tables can only come from a statement that names them
         too, which is screened and sets `triggers` (see run). "Some" is looked for again each
         time: a migration may have dropped it."""
-        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        version, self.version_now = self.version_now, None
+        if version is None or not self.conn.in_transaction:
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         if self.triggers is False and version == self.looked_at:
             return False
         self.triggers = self.conn.execute(BOOKKEEPING_TRIGGERS).fetchone() is not None
         self.looked_at = None if self.triggers else version
         return self.triggers
+
+    def data_version(self) -> int:
+        """PRAGMA data_version, read inside a write transaction and kept for look_for_triggers
+        to use once in the same transaction (none other can commit meanwhile)."""
+        self.version_now = now = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        return now
 
     def screens(self, word: str, raw: str) -> bool:
         """needs_screening, knowing whether a trigger may write the runner's tables."""

@@ -24,6 +24,7 @@ from ci.core.model import Catalog, Migration
 from ci.db import bookkeeping, drift, plan
 from ci.db.apply import apply_autocommit, apply_in_transaction, guarded
 from ci.db.bookkeeping import AppliedRow, DirtyMark, Entry, head_version
+from ci.db.changes import Mark, change_mark
 from ci.db.connection import (
     connect,
     connect_for_reading,
@@ -44,6 +45,11 @@ from ci.db.rollback import (
 )
 from ci.db.session import Session
 from ci.db.statements import leading_word
+from ci.db.unapplied import Unapplied
+
+TYPE_CHECKING = False  # not typing's: importing typing costs ~12M instructions of a run
+if TYPE_CHECKING:
+    from typing import TextIO
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
@@ -74,6 +80,9 @@ entry_for = plan.entry_for
 OnOutcome = Callable[[Outcome], None]
 OnGroup = Callable[[list[Outcome], float], None]  # a group that committed, and its seconds
 Plan = list[Migration]  # rollback steps, newest first
+# a preflight that passed: its arguments, the database's change mark taken before it read
+# anything, and its pending list
+Checked = tuple[int | None, bool, Mark, list[Migration]]
 
 
 class Runner:
@@ -101,6 +110,7 @@ class Runner:
         self.progress_interval = progress_interval
         self._ready = False
         self._warned: set[str] = set()
+        self._checked: Checked | None = None  # the last preflight that passed (_checked_plan)
 
     # --- what the database says -----------------------------------------------------------
 
@@ -154,15 +164,11 @@ class Runner:
         files, dirty marks (unless resuming), out-of-order pending files, unusable files.
         """
         self.session.foreign_keys_on = None  # read once per run: the caller may have changed it
+        # the change mark before any read: what moves after it is seen by _checked_plan
+        self._checked, before = None, change_mark(self.conn)
         problems = self.catalog.duplicate_numbers()
         problems += self.edited_problems()
-        marks = self.dirty()
-        for mark in marks:
-            # an early answer only: the decision that counts is taken again in the write lock
-            # (ci.db.marks.open_or_reuse_mark), since the holder may change meanwhile
-            refuse_unless_holder_gone(mark, self.session.db_name())
-        if marks and not resume:
-            problems += [dirty_message(mark) for mark in marks]
+        problems += _mark_problems(self.dirty(), self.session.db_name(), resume=resume)
         applied = self.applied()  # one snapshot: another runner may be applying meanwhile
         for line in plan.missing_files(self.catalog, applied):
             self._warn_once(line, line)
@@ -172,6 +178,7 @@ class Runner:
         problems += [p for m in pending for p in plan.file_problems(m.file, m)]
         if problems:
             raise RunRefused("\n".join(problems))
+        self._checked = None if before is None else (target, resume, before, pending)
         return pending
 
     def edited_problems(self) -> list[str]:
@@ -205,7 +212,7 @@ class Runner:
         `group`: as few transactions as the migrations allow (ci.db.group); `on_group` is told
         each group that committed, with its time.
         """
-        pending = self.preflight(target, resume=resume)
+        pending, data_version = _checked_plan(self, target, resume)
         self.ensure_bookkeeping()
         if resume:
             pending = plan.resume_first(self.catalog, self.dirty(), pending)
@@ -213,6 +220,7 @@ class Runner:
             from ci.db.group import migrate_grouped  # only --group needs it (start-up time)
 
             return migrate_grouped(self, pending, resume, on_outcome, on_group)
+        self.session.gate.unapplied = _unapplied(self.conn, pending, data_version)
         return _each(pending, lambda m: self.apply(m, resume=resume), on_outcome)
 
     def apply(self, migration: Migration, *, resume: bool = False) -> Outcome:
@@ -338,6 +346,43 @@ def _each(
         if on_outcome is not None:
             on_outcome(outcome)
     return outcomes
+
+
+def _mark_problems(marks: list[DirtyMark], db: str, *, resume: bool) -> list[str]:
+    """Open dirty marks refuse a run that does not resume them. An early answer only: the
+    decision that counts is taken again in the write lock (ci.db.marks.open_or_reuse_mark),
+    since the holder may change meanwhile."""
+    for mark in marks:
+        refuse_unless_holder_gone(mark, db)
+    return [] if resume else [dirty_message(mark) for mark in marks]
+
+
+def _checked_plan(
+    runner: Runner, target: int | None, resume: bool
+) -> tuple[list[Migration], int | None]:
+    """The pending list: the runner's last preflight's, if it ran with these arguments (the
+    command's, for its plan line) and the database has not changed since it began reading (no
+    commit by another connection: PRAGMA data_version; no change by this one; the same schema),
+    when a second preflight would read and decide exactly the same; else a new preflight's.
+    A preflight's list is used once. Either way each migration still asks, in its write lock,
+    whether it was applied meanwhile (ci.db.apply). Also returns the PRAGMA data_version taken
+    before that preflight read anything (None: unknown)."""
+    checked, runner._checked = runner._checked, None
+    if checked is None or checked[:2] != (target, resume) or change_mark(runner.conn) != checked[2]:
+        pending = runner.preflight(target, resume=resume)
+        checked, runner._checked = runner._checked, None
+    else:
+        runner.session.foreign_keys_on = None  # as preflight: read once per run
+        pending = checked[3]
+    # the data_version before the preflight read the applied rows (see ci.db.unapplied)
+    return pending, None if checked is None else checked[2][0]
+
+
+def _unapplied(
+    conn: sqlite3.Connection, pending: list[Migration], data_version: int | None
+) -> Unapplied | None:
+    """What lets the run's migrations skip asking whether they were applied meanwhile."""
+    return None if data_version is None else Unapplied(conn, pending, data_version)
 
 
 def _twin(runner: Runner, conn: sqlite3.Connection) -> Runner:
