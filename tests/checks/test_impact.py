@@ -32,7 +32,10 @@ BASE: dict[str, str | bytes] = {
         "INSERT INTO wards (id, name) VALUES (1, 'ICU');\n"
     ),
 }
-UPDATE = "-- double every reading\n-- @rewrites readings(value)\nUPDATE readings SET value = value * 2;\n"
+UPDATE = (
+    "-- double every reading\n-- @rewrites readings(value)\n"
+    "UPDATE readings SET value = value * 2;\n"
+)
 BATCHED = (
     "-- @batch 100\n"
     "-- @rewrites readings(note)\n"
