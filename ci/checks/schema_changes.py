@@ -16,8 +16,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ci.checks.lint.noqa import silencing_scopes
-from ci.core.codes import lookup
 from ci.core.findings import Case, Finding
 from ci.core.model import Migration
 from ci.db.schema_changes import COLUMN_DROPPED, TABLE_DROPPED, Change
@@ -69,6 +67,9 @@ def findings(check: str, migration: Migration, changes: list[Change]) -> list[Fi
     risky = [c for c in changes if c.code is not None]
     if not risky:
         return []
+    # imported here: the lint package costs ~20 ms to import, and most runs have no risky change
+    from ci.checks.lint.noqa import silencing_scopes
+
     scopes = silencing_scopes(migration.file.text)
     found = []
     for change in risky:
@@ -82,6 +83,8 @@ def findings(check: str, migration: Migration, changes: list[Change]) -> list[Fi
 
 
 def finding(check: str, migration: Migration, change: Change, code: str) -> Finding:
+    from ci.core.codes import lookup  # the registry is only needed for a finding
+
     entry = lookup(code)
     hint = entry.hint if entry is not None else ""
     hint = f"{hint}; or, if it is intended, -- noqa: {code} <reason> on the statement"

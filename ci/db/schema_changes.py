@@ -1,7 +1,8 @@
-"""What a migration changed in the schema, classified: two fingerprints in, `Change`s out.
+"""What a migration changed in the schema, classified: two schemas in, `Change`s out.
 
-Pure: it compares schema fingerprints (ci.db.fingerprint_records) and reads nothing. Every
-difference becomes a `Change` (the reviewer's changelog); the risky ones carry a finding code
+Pure: it compares the groups before and after (ci.db.schema_shapes records: a table or view with
+its indexes and triggers, as a fingerprint groups them) and reads nothing. Every difference
+becomes a `Change` (the reviewer's changelog); the risky ones carry a finding code
 (MG601-MG608) and a severity, the rest (a new table, column or index) are "info". Which statement
 made a change is ci.db.schema_watch's business: it fills `line` and `offset`.
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from ci.db.fingerprint_records import Column, ForeignKey, TablePrint
+from ci.db.schema_shapes import Column, ForeignKey, Shape
 from ci.db.table_parts import TableParts, table_parts
 
 TABLE_DROPPED = "MG601"
@@ -72,8 +73,8 @@ class Change(NamedTuple):
 
 
 def classify(
-    before: Mapping[str, TablePrint],
-    after: Mapping[str, TablePrint],
+    before: Mapping[str, Shape],
+    after: Mapping[str, Shape],
     keys: Iterable[str] | None = None,
 ) -> list[Change]:
     """Every change between the groups of two schema fingerprints (only `keys`, if given)."""
@@ -82,7 +83,7 @@ def classify(
     new = [after[k] for k in names if k in after and k not in before]
     changes: list[Change] = []
     renames: dict[str, str] = {}
-    inner: list[tuple[TablePrint, TablePrint]] = []  # renamed tables: their own changes
+    inner: list[tuple[Shape, Shape]] = []  # renamed tables: their own changes
     for old in gone:
         twin = next(
             (n for n in new if n.kind == old.kind == "table" and _same_shapes(old, n)), None
@@ -104,7 +105,7 @@ def classify(
         inner.append((old, twin))
     for created in new:
         changes.append(_created(created))
-        bare = TablePrint(created.name, ())
+        bare = Shape(created.name, ())
         for kind in ("index", "trigger"):
             changes += _object_changes(bare, created, created.name.lower(), kind)
     for old, twin in inner:
@@ -116,7 +117,7 @@ def classify(
     return changes
 
 
-def _same_shapes(a: TablePrint, b: TablePrint) -> bool:
+def _same_shapes(a: Shape, b: Shape) -> bool:
     """The same columns in the same order, whatever their names."""
     return [_shape(c) for c in a.columns] == [_shape(c) for c in b.columns]
 
@@ -125,7 +126,7 @@ def _shape(column: Column) -> tuple[object, ...]:
     return (column.type.lower(), column.notnull, column.default, column.pk, column.hidden)
 
 
-def _dropped(old: TablePrint) -> Change:
+def _dropped(old: Shape) -> Change:
     if old.kind == "table":
         detail = f"its rows are gone; {DEPLOYED}"
         return Change("table dropped", f"table {old.name}", detail, old.name.lower(), TABLE_DROPPED)
@@ -135,28 +136,27 @@ def _dropped(old: TablePrint) -> Change:
     )  # fmt: skip
 
 
-def _created(new: TablePrint) -> Change:
+def _created(new: Shape) -> Change:
     if new.kind == "table":
         columns = ", ".join(c.name for c in new.columns)
         return Change("table created", f"table {new.name}", f"columns {columns}", new.name.lower())
     return Change(f"{new.kind} created", f"{new.kind} {new.name}", "", new.name.lower())
 
 
-def group_changes(old: TablePrint, new: TablePrint, renames: Mapping[str, str]) -> list[Change]:
+def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Change]:
     """The changes inside one table or view that exists before and after."""
     if old.kind != new.kind:
         return [_dropped(old), _created(new)]
     key = new.name.lower()
     changes = _object_changes(old, new, key, "index") + _object_changes(old, new, key, "trigger")
     if new.kind == "view":
-        if _sql_of(old, "view") != _sql_of(new, "view"):
+        if not same_sql(old.sql_of("view"), new.sql_of("view")):
+            detail = "its query differs"
             changes.append(
-                Change(
-                    "view redefined", f"view {new.name}", "its query differs", key, OBJECT_DROPPED
-                )
+                Change("view redefined", f"view {new.name}", detail, key, OBJECT_DROPPED)
             )
         return changes
-    old_parts, new_parts = table_parts(_sql_of(old, "table")), table_parts(_sql_of(new, "table"))
+    old_parts, new_parts = _parts(old.sql_of("table"), new.sql_of("table"))
     changes += _column_changes(old, new, old_parts, new_parts)
     changes += _unique_changes(old, new)
     changes += _check_changes(new, old_parts, new_parts)
@@ -164,16 +164,43 @@ def group_changes(old: TablePrint, new: TablePrint, renames: Mapping[str, str]) 
     return changes
 
 
+NO_PARTS = TableParts(frozenset(), ())
+
+
+def _parts(old: str, new: str) -> tuple[TableParts, TableParts]:
+    """CHECKs and collations of both tables, read only when the table's own SQL changed other
+    than by ADD COLUMN (which inserts the new definition before the closing parenthesis and
+    changes no existing column's)."""
+    end = old.rfind(")")
+    if old == new or (end > 0 and new.startswith(old[:end]) and new.endswith(old[end:])):
+        return NO_PARTS, NO_PARTS
+    return table_parts(normalised(old)), table_parts(normalised(new))
+
+
+def normalised(sql: str) -> str:
+    # imported here: the fingerprint modules pull in dataclasses and hashlib, and most runs
+    # never compare two different texts
+    from ci.db.fingerprint_schema import normalise_sql
+
+    return normalise_sql(sql)
+
+
+def same_sql(a: str, b: str) -> bool:
+    """Equal once comments, whitespace, case and unneeded quotes are left out (a RENAME
+    rewrites the SQL of indexes and triggers with quotes)."""
+    return a == b or normalised(a) == normalised(b)
+
+
+def one_line(sql: str) -> str:
+    return " ".join(sql.split())
+
+
 def part(kind: str, name: str) -> str:
     """How an index or trigger is named to find the statement that made it."""
     return f"{kind} {name.lower()}"
 
 
-def _sql_of(group: TablePrint, kind: str) -> str:
-    return next((o.sql for o in group.objects if o.type == kind), "")
-
-
-def _object_changes(old: TablePrint, new: TablePrint, key: str, kind: str) -> list[Change]:
+def _object_changes(old: Shape, new: Shape, key: str, kind: str) -> list[Change]:
     """Explicit indexes or triggers dropped, redefined or created (by name)."""
     before = {o.name.lower(): o for o in old.objects if o.type == kind and o.sql}
     after = {o.name.lower(): o for o in new.objects if o.type == kind and o.sql}
@@ -187,8 +214,8 @@ def _object_changes(old: TablePrint, new: TablePrint, key: str, kind: str) -> li
             changes.append(
                 Change(f"{kind} dropped", f"{kind} {obj.name}", why, key, OBJECT_DROPPED, made_by)
             )
-        elif after[name].sql != obj.sql:
-            detail = f"was: {obj.sql}; now: {after[name].sql}"
+        elif not same_sql(after[name].sql, obj.sql):
+            detail = f"was: {one_line(obj.sql)}; now: {one_line(after[name].sql)}"
             changes.append(
                 Change(
                     f"{kind} redefined", f"{kind} {obj.name}", detail, key, OBJECT_DROPPED, made_by
@@ -198,13 +225,15 @@ def _object_changes(old: TablePrint, new: TablePrint, key: str, kind: str) -> li
         made_by = part(kind, name)
         if name not in before:
             changes.append(
-                Change(f"{kind} created", f"{kind} {obj.name}", obj.sql, key, None, made_by)
+                Change(
+                    f"{kind} created", f"{kind} {obj.name}", one_line(obj.sql), key, None, made_by
+                )
             )
     return changes
 
 
 def _column_changes(
-    old: TablePrint, new: TablePrint, old_parts: TableParts, new_parts: TableParts
+    old: Shape, new: Shape, old_parts: TableParts, new_parts: TableParts
 ) -> list[Change]:
     table, key = new.name, new.name.lower()
     before = {c.name.lower(): c for c in old.columns}
@@ -331,7 +360,7 @@ def _one_column(
     return changes
 
 
-def _unique_changes(old: TablePrint, new: TablePrint) -> list[Change]:
+def _unique_changes(old: Shape, new: Shape) -> list[Change]:
     """A UNIQUE index or constraint on columns that were not unique before."""
     before = {tuple(c.lower() if c else "" for c in i.columns) for i in old.indexes if i.unique}
     changes = []
@@ -352,7 +381,7 @@ def _unique_changes(old: TablePrint, new: TablePrint) -> list[Change]:
     return changes
 
 
-def _check_changes(new: TablePrint, old_parts: TableParts, new_parts: TableParts) -> list[Change]:
+def _check_changes(new: Shape, old_parts: TableParts, new_parts: TableParts) -> list[Change]:
     key, where = new.name.lower(), f"table {new.name}"
     changes = []
     for check in sorted(new_parts.checks - old_parts.checks):
@@ -366,7 +395,7 @@ def _check_changes(new: TablePrint, old_parts: TableParts, new_parts: TableParts
     return changes
 
 
-def _key_changes(old: TablePrint, new: TablePrint, renames: Mapping[str, str]) -> list[Change]:
+def _key_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Change]:
     """Foreign keys added, changed or removed; one that follows a renamed table is the same."""
 
     def followed(fk: ForeignKey) -> ForeignKey:

@@ -19,10 +19,9 @@ from contextlib import contextmanager
 
 from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
-from ci.db.fingerprint_records import TablePrint
-from ci.db.fingerprint_schema import Rows, read_groups
 from ci.db.gatekeeper import gate_of
 from ci.db.schema_changes import Change, classify
+from ci.db.schema_shapes import Rows, Shape, read_shapes
 
 _MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
 _NAMED_BY_ARG1 = frozenset(
@@ -108,8 +107,8 @@ class SchemaWatch:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._shapes: dict[Rows, TablePrint] = {}
-        self.groups = read_groups(conn, None, content=None, shapes=self._shapes)
+        self._shapes: dict[Rows, Shape] = {}
+        self.groups = read_shapes(conn, None, self._shapes)
 
     @contextmanager
     def watching(self, file: SqlFile) -> Iterator[Seen]:
@@ -167,7 +166,7 @@ class SchemaWatch:
         if seen.file is None or not (seen.steps or seen.broad):
             return []
         names = None if seen.broad else seen.groups
-        fresh = read_groups(self.conn, names, content=None, shapes=self._shapes)
+        fresh = read_shapes(self.conn, names, self._shapes, self.groups)
         if names is None:
             after = fresh
         else:
