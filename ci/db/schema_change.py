@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ci.core.sqltext import strip_comments
+
 TABLE_DROPPED = "MG601"
 COLUMN_DROPPED = "MG602"
 RENAMED = "MG603"
@@ -80,4 +82,9 @@ def same_sql(a: str, b: str) -> bool:
 
 
 def one_line(sql: str) -> str:
-    return " ".join(sql.split())
+    """SQL as one line of a changelog: comments left out, whitespace folded."""
+    return (
+        " ".join(strip_comments(sql).split())
+        if "--" in sql or "/*" in sql
+        else " ".join(sql.split())
+    )

@@ -12,6 +12,7 @@ dropped and added again): on an empty database the shape is all there is to comp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from ci.db.schema_change import (
@@ -32,6 +33,8 @@ from ci.db.schema_change import (
 )
 from ci.db.schema_shapes import Shape
 from ci.db.schema_table_diff import (
+    added_columns,
+    appended,
     check_changes,
     column_changes,
     column_shape,
@@ -53,6 +56,7 @@ __all__ = [
     "Change",
     "classify",
     "group_changes",
+    "needs_reading",
 ]
 
 
@@ -102,7 +106,9 @@ def classify(
 
 
 def _same_shapes(a: Shape, b: Shape) -> bool:
-    """The same columns in the same order, whatever their names."""
+    """The same columns in the same order, whatever their names (both read)."""
+    if not (a.read and b.read):
+        return False
     return [column_shape(c) for c in a.columns] == [column_shape(c) for c in b.columns]
 
 
@@ -117,10 +123,8 @@ def _dropped(old: Shape) -> Change:
 
 
 def _created(new: Shape) -> Change:
-    if new.kind == "table":
-        columns = ", ".join(c.name for c in new.columns)
-        return Change("table created", f"table {new.name}", f"columns {columns}", new.name.lower())
-    return Change(f"{new.kind} created", f"{new.kind} {new.name}", "", new.name.lower())
+    sql = one_line(new.sql_of(new.kind))
+    return Change(f"{new.kind} created", f"{new.kind} {new.name}", sql, new.name.lower())
 
 
 def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Change]:
@@ -136,12 +140,51 @@ def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Ch
                 Change("view redefined", f"view {new.name}", detail, key, OBJECT_DROPPED)
             )
         return changes
-    old_parts, new_parts = table_parts_of(old.sql_of("table"), new.sql_of("table"))
-    changes += column_changes(old, new, old_parts, new_parts)
-    changes += unique_changes(old, new)
-    changes += check_changes(new, old_parts, new_parts)
-    changes += key_changes(old, new, renames)
+    old_sql, new_sql = old.sql_of("table"), new.sql_of("table")
+    added = appended(old_sql, new_sql)
+    if added is not None:  # ADD COLUMN: the SQL says what was added
+        changes += added_columns(new, added)
+    elif old_sql != new_sql and old.read and new.read:
+        old_parts, new_parts = table_parts_of(old_sql, new_sql)
+        changes += column_changes(old, new, old_parts, new_parts)
+        changes += check_changes(new, old_parts, new_parts)
+        changes += key_changes(old, new, renames)
+    if old.read and new.read:
+        changes += unique_changes(old, new)
     return changes
+
+
+def needs_reading(
+    before: Mapping[str, Shape], after: Mapping[str, Shape], keys: Iterable[str] | None
+) -> tuple[set[str], set[str]]:
+    """The groups (before, after) whose columns, indexes and foreign keys `classify` needs:
+    tables whose own SQL changed other than by ADD COLUMN, tables that gained a UNIQUE index,
+    and, when tables disappeared while others appeared, all of those (a rename?)."""
+    names = set(before) | set(after) if keys is None else set(keys)
+    gone = {k for k in names if k in before and k not in after and before[k].kind == "table"}
+    new = {k for k in names if k in after and k not in before and after[k].kind == "table"}
+    if not (gone and new):
+        gone, new = set(), set()
+    for key in names:
+        old, now = before.get(key), after.get(key)
+        if old is None or now is None or old is now or not old.kind == now.kind == "table":
+            continue
+        old_sql, new_sql = old.sql_of("table"), now.sql_of("table")
+        reshaped = old_sql != new_sql and appended(old_sql, new_sql) is None
+        if reshaped or _gains_unique_index(old, now):
+            gone.add(key)
+            new.add(key)
+    return gone, new
+
+
+_UNIQUE_INDEX = re.compile(r"\s*CREATE\s+UNIQUE\b", re.IGNORECASE)
+
+
+def _gains_unique_index(old: Shape, new: Shape) -> bool:
+    had = {o for o in old.objects if o.type == "index"}
+    return any(
+        o.type == "index" and o not in had and _UNIQUE_INDEX.match(o.sql) for o in new.objects
+    )
 
 
 def _object_changes(old: Shape, new: Shape, key: str, kind: str) -> list[Change]:

@@ -10,7 +10,7 @@ when two texts differ, which is rare), and importing this module costs nothing b
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import NamedTuple
 
 # the runner's own tables (ci.db.bookkeeping.TABLE, LOG_TABLE): not the migrations' schema
@@ -49,13 +49,18 @@ class SchemaObject(NamedTuple):
 
 
 class Shape(NamedTuple):
-    """One table or view (a group, keyed by its lower-case name) with its indexes and triggers."""
+    """One table or view (a group, keyed by its lower-case name) with its indexes and triggers.
+
+    `read`: whether columns, indexes and foreign keys were read (PRAGMAs); a table's shape is
+    first only its sqlite_master objects, and read when a comparison needs more (most
+    migrations create a table or an index, or add a column, which the SQL says)."""
 
     name: str
     objects: tuple[SchemaObject, ...]
     columns: tuple[Column, ...] = ()
     indexes: tuple[Index, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
+    read: bool = True
 
     @property
     def kind(self) -> str:
@@ -66,18 +71,14 @@ class Shape(NamedTuple):
         return next((o.sql for o in self.objects if o.type == kind), "")
 
 
-Rows = tuple[tuple[str, str, str, str], ...]
+Objects = tuple[SchemaObject, ...]
 
 
 def read_shapes(
-    conn: sqlite3.Connection,
-    names: Iterable[str] | None,
-    cache: dict[Rows, Shape],
-    previous: Mapping[str, Shape] | None = None,
+    conn: sqlite3.Connection, names: Iterable[str] | None, cache: dict[Objects, Shape]
 ) -> dict[str, Shape]:
-    """Shapes of the given groups (lower-case names; None: all). `cache` keeps each shape by its
-    sqlite_master rows, of which the PRAGMAs are a pure function; `previous` (the groups as they
-    were) spares the PRAGMAs whose answer cannot have changed."""
+    """The groups named (lower-case; None: all) as their sqlite_master objects. `cache` gives
+    back the shape already read for the same objects (the PRAGMAs are a pure function of them)."""
     query = "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master"
     params: list[str] = []
     if names is not None:
@@ -93,46 +94,44 @@ def read_shapes(
         found.setdefault(key, []).append((type_, name, tbl_name, sql))
     shapes: dict[str, Shape] = {}
     for key, rows in found.items():
-        rows_key = tuple(sorted(rows))
-        shape = cache.get(rows_key)
+        objects = tuple(sorted(SchemaObject(t, n, s) for t, n, _, s in rows if not _internal(n)))
+        shape = cache.get(objects)
         if shape is None:
-            before = previous.get(key) if previous is not None else None
-            shape = cache[rows_key] = _shape(conn, rows, before)
+            table = next((name for type_, name, _, _ in rows if type_ == "table"), None)
+            shape = Shape(table or rows[0][2], objects, read=table is None)
         shapes[key] = shape
     return shapes
 
 
-def _shape(
-    conn: sqlite3.Connection, rows: list[tuple[str, str, str, str]], before: Shape | None
-) -> Shape:
-    """Read with simple PRAGMA statements (cheap to prepare again after each schema change,
-    unlike one statement over the pragma functions), and only those whose answer may differ
-    from `before`: the columns and foreign keys come from the table's SQL, the index list from
-    it and the indexes' SQL (a new trigger changes nothing here)."""
-    objects = tuple(sorted(SchemaObject(t, n, s) for t, n, _, s in rows if not _internal(n)))
-    table = next((name for type_, name, _, _ in rows if type_ == "table"), None)
-    if table is None:
-        return Shape(rows[0][2], objects)
-    sql = next(s for t, _, _, s in rows if t == "table")
-    quoted = '"' + table.replace('"', '""') + '"'
-    same_table = before is not None and before.name == table and before.sql_of("table") == sql
-    if before is not None and same_table:
-        columns, keys = before.columns, before.foreign_keys
-    else:
-        columns = tuple(Column(*row[1:7]) for row in conn.execute(f"PRAGMA table_xinfo({quoted})"))
-        keys = _keys(conn.execute(f"PRAGMA foreign_key_list({quoted})").fetchall())
-    # automatic indexes (UNIQUE, PRIMARY KEY) come from the table's SQL, the others from theirs
-    if before is not None and same_table and _indexes_of(before) == _indexes_of(objects):
-        indexes = before.indexes
-    else:
-        indexes = _indexes(conn, quoted)
-    return Shape(table, objects, columns, indexes, keys)
+def read_now(conn: sqlite3.Connection, shape: Shape, cache: dict[Objects, Shape]) -> Shape:
+    """`shape` with its columns, indexes and foreign keys, from `conn`, whose schema it is now."""
+    if shape.read:
+        return shape
+    quoted = '"' + shape.name.replace('"', '""') + '"'
+    columns = tuple(Column(*row[1:7]) for row in conn.execute(f"PRAGMA table_xinfo({quoted})"))
+    keys = _keys(conn.execute(f"PRAGMA foreign_key_list({quoted})").fetchall())
+    read = Shape(shape.name, shape.objects, columns, _indexes(conn, quoted), keys)
+    cache[shape.objects] = read
+    return read
 
 
-def _indexes_of(objects: Shape | tuple[SchemaObject, ...]) -> tuple[SchemaObject, ...]:
-    if isinstance(objects, Shape):
-        objects = objects.objects
-    return tuple(o for o in objects if o.type == "index")
+def read_apart(shape: Shape, cache: dict[Objects, Shape]) -> Shape:
+    """`shape` read on a scratch in-memory database made of its table's and indexes' SQL (a
+    schema the database had before the migration just run). Unread if SQLite refuses that SQL
+    there (a virtual table whose module only the --setup connection has)."""
+    if shape.read or shape.objects in cache:
+        return cache.get(shape.objects, shape)
+    scratch = sqlite3.connect(":memory:")
+    try:
+        for kind in ("table", "index"):
+            for obj in shape.objects:
+                if obj.type == kind and obj.sql:
+                    scratch.execute(obj.sql)
+        return read_now(scratch, shape, cache)
+    except sqlite3.Error:
+        return shape
+    finally:
+        scratch.close()
 
 
 def _indexes(conn: sqlite3.Connection, quoted: str) -> tuple[Index, ...]:

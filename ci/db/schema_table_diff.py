@@ -4,6 +4,7 @@ indexes and constraints, CHECKs and foreign keys (ci.db.schema_changes does the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from ci.db.schema_change import (
@@ -25,13 +26,50 @@ NO_PARTS = TableParts(frozenset(), ())
 
 
 def table_parts_of(old: str, new: str) -> tuple[TableParts, TableParts]:
-    """CHECKs and collations of both tables, read only when the table's own SQL changed other
-    than by ADD COLUMN (which inserts the new definition before the closing parenthesis and
-    changes no existing column's)."""
-    end = old.rfind(")")
-    if old == new or (end > 0 and new.startswith(old[:end]) and new.endswith(old[end:])):
+    """CHECKs and collations of both tables (the same SQL: nothing to compare)."""
+    if old == new:
         return NO_PARTS, NO_PARTS
     return table_parts(normalised(old)), table_parts(normalised(new))
+
+
+def appended(old: str, new: str) -> str | None:
+    """What ADD COLUMN inserted into a table's SQL (before its closing parenthesis, where it
+    changes no existing column), or None when the SQL changed otherwise (or not at all)."""
+    end = old.rfind(")")
+    if end <= 0 or len(new) <= len(old) or not new.startswith(old[:end]):
+        return None
+    if not new.endswith(old[end:]):
+        return None
+    return new[end : len(new) - (len(old) - end)]
+
+
+_DEFINITION = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[(),]|[^'"`\[(),]+""")
+_NAME = re.compile(r"""\s*("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[^\s,]+)\s*(.*)""", re.DOTALL)
+
+
+def added_columns(table: Shape, text: str) -> list[Change]:
+    """ "column added" for each definition in `text` (", a TEXT, b INTEGER DEFAULT 0")."""
+    definitions, depth, current = [], 0, ""
+    for token in _DEFINITION.findall(text):
+        depth += {"(": 1, ")": -1}.get(token, 0)
+        if token == "," and depth == 0:
+            definitions.append(current)
+            current = ""
+        else:
+            current += token
+    definitions.append(current)
+    changes = []
+    for definition in definitions:
+        match = _NAME.match(definition)
+        if match is None or not definition.strip():
+            continue
+        name = match[1].strip('"`[]')
+        where = f"column {table.name}.{name}"
+        detail = " ".join(match[2].split()) or "no type"
+        changes.append(
+            Change("column added", where, detail, table.name.lower(), None, part("column", name))
+        )
+    return changes
 
 
 def column_changes(

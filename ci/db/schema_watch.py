@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
 from ci.db.gatekeeper import gate_of
-from ci.db.schema_changes import Change, classify
-from ci.db.schema_shapes import Rows, Shape, read_shapes
+from ci.db.schema_changes import Change, classify, needs_reading
+from ci.db.schema_shapes import Objects, Shape, read_apart, read_now, read_shapes
 
 _MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
 _NAMED_BY_ARG1 = frozenset(
@@ -84,7 +84,8 @@ class Seen:
         """The last statement reshaping `group` whose text names `column` (ADD COLUMN x)."""
         word = re.compile(rf"(?<![\w$]){re.escape(column)}(?![\w$])", re.IGNORECASE)
         for statement, names in reversed(self.steps):
-            if ("table", group) in names and word.search(statement.code):
+            # the raw text: stripping comments costs more than the rare comment naming a column
+            if ("table", group) in names and word.search(statement.raw):
                 return statement
         return None
 
@@ -107,7 +108,7 @@ class SchemaWatch:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._shapes: dict[Rows, Shape] = {}
+        self._shapes: dict[Objects, Shape] = {}
         self.groups = read_shapes(conn, None, self._shapes)
 
     @contextmanager
@@ -166,17 +167,26 @@ class SchemaWatch:
         if seen.file is None or not (seen.steps or seen.broad):
             return []
         names = None if seen.broad else seen.groups
-        fresh = read_shapes(self.conn, names, self._shapes, self.groups)
+        fresh = read_shapes(self.conn, names, self._shapes)
+        before = dict(self.groups)
         if names is None:
             after = fresh
         else:
-            after = dict(self.groups)
+            after = dict(before)
             for name in names:
                 if name in fresh:
                     after[name] = fresh[name]
                 else:
                     after.pop(name, None)
-        changes = classify(self.groups, after, names)
+        # columns, indexes and keys only where the comparison needs them: the schema after
+        # is the database's now; the one before is rebuilt apart from its SQL (rare: a table
+        # rebuild, DROP or RENAME COLUMN of a table whose shape was never needed before)
+        old_side, new_side = needs_reading(before, after, names)
+        for key in new_side:
+            after[key] = read_now(self.conn, after[key], self._shapes)
+        for key in old_side:
+            before[key] = read_apart(before[key], self._shapes)
+        changes = classify(before, after, names)
         self.groups = after
         attributed = [_attributed(change, seen) for change in changes]
         return sorted(attributed, key=lambda c: c.line or 0)

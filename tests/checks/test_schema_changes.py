@@ -15,7 +15,7 @@ from ci.core.model import SqlFile
 from ci.db import runner
 from ci.db.fingerprint import Tracker
 from ci.db.schema_changes import classify
-from ci.db.schema_shapes import Shape, read_shapes
+from ci.db.schema_shapes import Shape, read_now, read_shapes
 from ci.db.schema_watch import SchemaWatch
 from tests.conftest import REPO, WriteTree, output, run_on_tree, tree
 
@@ -23,7 +23,7 @@ from tests.conftest import REPO, WriteTree, output, run_on_tree, tree
 def groups(sql: str) -> dict[str, Shape]:
     conn = sqlite3.connect(":memory:")
     conn.executescript(sql)
-    return read_shapes(conn, None, {})
+    return {k: read_now(conn, shape, {}) for k, shape in read_shapes(conn, None, {}).items()}
 
 
 def kinds(before: str, after: str) -> list[tuple[str, str, str | None]]:
