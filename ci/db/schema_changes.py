@@ -67,8 +67,8 @@ def classify(
 ) -> list[Change]:
     """Every change between the groups of two schema fingerprints (only `keys`, if given)."""
     names = sorted(set(before) | set(after) if keys is None else set(keys))
-    gone = [before[k] for k in names if k in before and k not in after]
-    new = [after[k] for k in names if k in after and k not in before]
+    gone = _without_shadows([before[k] for k in names if k in before and k not in after])
+    new = _without_shadows([after[k] for k in names if k in after and k not in before])
     changes: list[Change] = []
     renames: dict[str, str] = {}
     inner: list[tuple[Shape, Shape]] = []  # renamed tables: their own changes
@@ -103,6 +103,18 @@ def classify(
         if was is not None and now is not None and was != now:
             changes += group_changes(was, now, renames)
     return changes
+
+
+_VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
+
+
+def _without_shadows(groups: list[Shape]) -> list[Shape]:
+    """Leave out the shadow tables (`docs_content`, ...) that a virtual table (FTS5 `docs`)
+    creates and drops with itself: they are its storage, not the migration's change."""
+    virtual = [g.name.lower() + "_" for g in groups if _VIRTUAL.match(g.sql_of("table"))]
+    if not virtual:
+        return groups
+    return [g for g in groups if not g.name.lower().startswith(tuple(virtual))]
 
 
 def _same_shapes(a: Shape, b: Shape) -> bool:

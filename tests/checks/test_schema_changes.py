@@ -59,6 +59,12 @@ def test_a_dropped_and_added_column_of_another_shape_is_a_drop() -> None:
     ]
 
 
+def test_a_virtual_table_is_one_change_not_one_per_shadow_table() -> None:
+    fts = "CREATE VIRTUAL TABLE docs USING fts5(body);"
+    assert kinds("", fts) == [("table created", "table docs", None)]
+    assert kinds(fts, "") == [("table dropped", "table docs", "MG601")]
+
+
 def test_trigger_redefined_and_not_null_removed() -> None:
     before = (
         "CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT NOT NULL);\n"
