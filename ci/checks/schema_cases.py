@@ -161,6 +161,14 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             "fail",
         ),
         SchemaCase(
+            "a noqa on another statement waives nothing",
+            PATIENTS,
+            "-- noqa: MG606 not this one\nCREATE INDEX idx_patients_notes ON patients (notes);\n"
+            "CREATE UNIQUE INDEX idx_patients_mrn ON patients (mrn);\n",
+            "fail",
+            3,
+        ),
+        SchemaCase(
             "UNIQUE index on a new table",
             "",
             PATIENTS + "CREATE UNIQUE INDEX idx_patients_mrn ON patients (mrn);\n",
