@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -121,7 +122,7 @@ class SchemaWatch:
         statements = file.statements
         pending: set[tuple[str, str]] = set()
         broad: list[bool] = []
-        position = [0]
+        position = _Position()
 
         def authorize(
             action: int, arg1: str | None, arg2: str | None, db: str | None, _: object
@@ -142,10 +143,8 @@ class SchemaWatch:
             return sqlite3.SQLITE_OK
 
         def trace(text: str) -> None:
-            index = position[0]
-            if index < len(statements) and text == statements[index].sql:
-                statement = statements[index]
-                position[0] = index + 1
+            statement = _next_statement(statements, text, position)
+            if statement is not None:
                 names = set(pending)
                 if broad:
                     seen.broad = True
@@ -190,6 +189,38 @@ class SchemaWatch:
         self.groups = after
         attributed = [_attributed(change, seen) for change in changes]
         return sorted(attributed, key=lambda c: c.line or 0)
+
+
+class _Position:
+    """Where the run is in a file: the index of the next statement, and where each text is."""
+
+    def __init__(self) -> None:
+        self.next = 0
+        self.last: str | None = None
+        self.indexes: dict[str, list[int]] | None = None  # made at the first gap only
+
+
+def _next_statement(statements: list[Statement], text: str, at: _Position) -> Statement | None:
+    """The statement of the file whose run the trace callback reports (None: one of the
+    runner's own, or a trigger program of the last statement, reported with its text again).
+
+    Usually the next one; a statement the runner did not run (a BEGIN it ignores) is skipped
+    by finding the text at or after the next index."""
+    if text == at.last:
+        return None
+    index = at.next
+    if index >= len(statements) or text != statements[index].sql:
+        if at.indexes is None:
+            at.indexes = {}
+            for i, s in enumerate(statements):
+                at.indexes.setdefault(s.sql, []).append(i)
+        later = at.indexes.get(text, [])
+        found = bisect_left(later, index)
+        if found == len(later):
+            return None
+        index = later[found]
+    at.next, at.last = index + 1, text
+    return statements[index]
 
 
 def _attributed(change: Change, seen: Seen) -> Change:

@@ -115,6 +115,21 @@ def test_each_change_names_the_statement_responsible_even_with_repeated_text(
     ]
 
 
+def test_statements_the_runner_ignores_do_not_stop_the_attribution(
+    write_tree: WriteTree,
+) -> None:
+    files = {
+        "schema/0001_t.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, notes TEXT);\n",
+        "schema/0002_drop.sql": (
+            "BEGIN;\nCREATE TABLE u (id INTEGER PRIMARY KEY);\n"
+            "ALTER TABLE t DROP COLUMN notes;\nCOMMIT;\n"
+        ),
+    }
+    done = run_on_tree("ci.apply_empty", write_tree(tree(files)), "--explain")
+    assert "line 2: table created: table u" in done.stdout, output(done)
+    assert "0002_drop.sql:3: MG602 column t.notes" in done.stdout, output(done)
+
+
 def test_a_file_without_ddl_is_run_without_callbacks(tmp_path: Path) -> None:
     conn = runner.connect(tmp_path / "t.db", durable=False)
     conn.execute("CREATE TABLE t (x)")
