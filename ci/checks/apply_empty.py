@@ -13,6 +13,8 @@ from pathlib import Path
 
 from ci.checks.base import Check
 from ci.checks.db_options import OPTIONS, Options
+from ci.checks.options import Option
+from ci.checks.schema_changes import Analysis
 from ci.checks.validate import (
     apply_case,
     catalog_cases,
@@ -31,7 +33,15 @@ from ci.db.invariants import Invariant
 NAME = "apply_empty"
 
 
-def apply_empty(root: Path, options: Options) -> Report:
+EXPLAIN = Option(
+    "--explain",
+    action="store_true",
+    help="list every schema change of every migration (a reviewer's changelog) in the text "
+    "and JSON reports",
+)
+
+
+def apply_empty(root: Path, options: Options, *, explain: bool = False) -> Report:
     """Apply main track then seeds to a fresh private database and validate the result."""
     catalog = discover(root)
     invariants = load_invariants(options)
@@ -39,14 +49,19 @@ def apply_empty(root: Path, options: Options) -> Report:
         conn = runner.connect(Path(tmp) / "apply_empty.db", setup=options.setup, durable=False)
         try:
             with could_not_run():
-                cases = apply_all(conn, catalog, options, invariants)
+                cases = apply_all(conn, catalog, options, invariants, explain=explain)
         finally:
             conn.close()
     return Report(NAME, cases)
 
 
 def apply_all(
-    conn: sqlite3.Connection, catalog: Catalog, options: Options, invariants: list[Invariant]
+    conn: sqlite3.Connection,
+    catalog: Catalog,
+    options: Options,
+    invariants: list[Invariant],
+    *,
+    explain: bool = False,
 ) -> list[Case]:
     run = new_runner(conn, catalog, options)
     cases = catalog_cases(NAME, run.catalog)
@@ -54,8 +69,11 @@ def apply_all(
         return cases
     migrations = catalog.all_migrations()
     read_ahead(m.file for m in migrations)
+    analysis = Analysis(NAME, conn, explain=explain)  # schema changes (MG601-MG608)
     for index, migration in enumerate(migrations):
-        case = apply_case(NAME, run, migration, options)
+        with analysis.watching(migration):
+            case = apply_case(NAME, run, migration, options)
+        analysis.judge(case, migration)
         cases.append(case)
         if case.outcome == "failed":
             why = f"not run: {migration.label} failed"
@@ -63,4 +81,9 @@ def apply_all(
     return cases + validate(NAME, conn, run, options, invariants)
 
 
-CHECK = Check(NAME, __doc__, OPTIONS, lambda a: apply_empty(a.migrations_dir, options_from(a)))
+CHECK = Check(
+    NAME,
+    __doc__,
+    (*OPTIONS, EXPLAIN),
+    lambda a: apply_empty(a.migrations_dir, options_from(a), explain=a.explain),
+)

@@ -24,7 +24,10 @@ CHECK_PAGES = {
     "lint": "docs/checks/lint.md",
     "precheck": "docs/runner.md",
     "postcheck": "docs/runner.md",
+    "schema_changes": "docs/checks/schema_changes.md",
 }
+# Code families whose story is told on their own page rather than their check's.
+FAMILY_PAGES = {"MG6": "schema_changes"}
 
 
 class Code(Record):
@@ -53,7 +56,7 @@ class Code(Record):
     @property
     def story(self) -> str:
         """The page of the check that reports it, where the code is explained in context."""
-        return CHECK_PAGES[self.checks[0]]
+        return CHECK_PAGES[FAMILY_PAGES.get(self.code[:3], self.checks[0])]
 
 
 NUMBERING = ("numbering",)
@@ -63,6 +66,7 @@ APPLY = ("apply_empty", "apply_sample")
 ROUND_TRIP = ("rollback_roundtrip",)
 LINT = ("lint",)
 PRE_AND_POST = ("precheck", "postcheck")
+SCHEMA = ("apply_empty",)
 
 CODES: tuple[Code, ...] = (
     # numbering: names, tracks and rollback pairs
@@ -200,6 +204,25 @@ CODES: tuple[Code, ...] = (
          "use SQLite's table rebuild, or raise --min-sqlite-version"),
     Code("MG511", LINT, "a @batch file is one DML statement limited by :batch_size",
          "one UPDATE/DELETE/INSERT whose rows are limited by :batch_size"),
+    # schema changes: what each migration changes, found by apply_empty (ci/db/schema_changes.py)
+    Code("MG601", SCHEMA, "a table the previous schema had is dropped",
+         "keep it; drop it in a later release, after the code stops reading it"),
+    Code("MG602", SCHEMA, "a column is dropped (also by a table rebuild that leaves it out)",
+         "copy the column in the rebuild, or drop it in a later release after the code stops "
+         "reading it"),
+    Code("MG603", SCHEMA, "warning: a table or column is renamed (the deployed app reads the old "
+         "name)",
+         "add the new name first, switch the code, drop the old name in a later release"),
+    Code("MG604", SCHEMA, "warning: a column's type, default, collation or primary key changes",
+         "check that the app and the stored values agree with the new definition"),
+    Code("MG605", SCHEMA, "warning: NOT NULL added to an existing column",
+         "fill the NULLs in a data migration first, and check production has none left"),
+    Code("MG606", SCHEMA, "warning: a UNIQUE index or constraint added to an existing table",
+         "remove the duplicates in a data migration first; the sample may have none"),
+    Code("MG607", SCHEMA, "warning: a CHECK or foreign key added or changed on an existing table",
+         "fix the production rows that break it in a data migration first"),
+    Code("MG608", SCHEMA, "warning: an index, view or trigger dropped or redefined",
+         "recreate it after a table rebuild; drop it only when nothing relies on it"),
 )  # fmt: skip
 
 BY_CODE = {entry.code: entry for entry in CODES}

@@ -86,7 +86,9 @@ class Case(Record):
         "kind",
         "rows",
     )
-    __slots__ = FIELDS
+    # changes: the schema changes of a migration case (ci.db.schema_changes.Change records),
+    # set by `apply_empty --explain` for the changelog; not compared (what it found is findings)
+    __slots__ = (*FIELDS, "changes")
 
     def __init__(
         self,
@@ -111,6 +113,7 @@ class Case(Record):
         self.error = error
         self.kind = kind
         self.rows = rows
+        self.changes: tuple[Any, ...] = ()
 
     @property
     def outcome(self) -> str:

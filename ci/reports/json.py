@@ -24,6 +24,13 @@ def to_json(reports: Sequence[Report]) -> str:
 
 
 def _case_json(case: Case) -> dict[str, object]:
+    document = _case_fields(case)
+    if case.changes:  # apply_empty --explain: the migration's schema changes
+        document["changes"] = [change.as_dict() for change in case.changes]
+    return document
+
+
+def _case_fields(case: Case) -> dict[str, object]:
     return {
         "name": case.name,
         "classname": case.classname,

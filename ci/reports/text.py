@@ -17,6 +17,8 @@ TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --sta
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from ci.db.schema_changes import Change
+
 
 def use_colour(stream: TextIO) -> bool:
     """Colour only on a terminal; NO_COLOR (no-color.org) wins, FORCE_COLOR forces it."""
@@ -72,6 +74,8 @@ def write_text(
     """Findings, one per line, then the summary line. Errors went to stderr when they happened."""
     out = out if out is not None else sys.stdout
     colour = use_colour(out) if colour is None else colour
+    for line in changelog(reports):
+        print(line, file=out)
     for report in reports:
         for finding in report.findings:
             print(text_line(finding, colour=colour), file=out)
@@ -79,3 +83,22 @@ def write_text(
         for report in reports:
             print(f"  {summary_line([report], colour=colour)}", file=out)
     print(summary_line(reports, colour=colour), file=out)
+
+
+def changelog(reports: Sequence[Report]) -> list[str]:
+    """`apply_empty --explain`: each migration's schema changes, risky or not, under its name."""
+    lines: list[str] = []
+    for report in reports:
+        for case in report.cases:
+            if case.changes:
+                lines.append(f"{case.name}:")
+                lines += [f"  {change_line(change)}" for change in case.changes]
+    return lines
+
+
+def change_line(change: Change) -> str:
+    """`line 12: column dropped: column patients.notes: ... [MG602 error]`."""
+    where = f"line {change.line}" if change.line is not None else "line ?"
+    detail = f": {change.detail}" if change.detail else ""
+    flag = f" [{change.code} {change.severity}]" if change.code else ""
+    return f"{where}: {change.kind}: {change.target}{detail}{flag}"

@@ -1,0 +1,233 @@
+"""The failing, passing and silenced cases of each schema-change code (MG601-MG608), as data.
+
+Each case is two migrations: `before` builds the schema, `change` is the migration analysed.
+"fail": `change` is reported with the code; "pass": it is not; "silenced": a `-- noqa` on the
+responsible statement waives it. tests/checks/test_schema_changes_cases.py runs them all through
+`python -m ci.apply_empty`, as a user would, and the line of each finding is checked against
+`line` when given (the statement responsible, 1-based in `change`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+PATIENTS = (
+    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT NOT NULL, notes TEXT, mrn TEXT);\n"
+    "CREATE INDEX idx_patients_name ON patients (name);\n"
+)
+REBUILD_HEAD = "CREATE TABLE patients_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+REBUILD_TAIL = (
+    "DROP TABLE patients;\n"
+    "ALTER TABLE patients_new RENAME TO patients;\n"
+    "CREATE INDEX idx_patients_name ON patients (name);\n"
+    "PRAGMA foreign_key_check;\n"
+)
+
+
+class SchemaCase(NamedTuple):
+    name: str
+    before: str
+    change: str
+    expect: str  # "fail", "pass" or "silenced"
+    line: int | None = None
+
+
+def rebuild(columns: str, copied: str) -> str:
+    """SQLite's table rebuild of `patients` with `columns` after id and name."""
+    return (
+        f"{REBUILD_HEAD}{columns});\n"
+        f"INSERT INTO patients_new SELECT id, name, {copied} FROM patients;\n{REBUILD_TAIL}"
+    )
+
+
+CASES: dict[str, tuple[SchemaCase, ...]] = {
+    "MG601": (
+        SchemaCase("table dropped", PATIENTS, "DROP TABLE patients;\n", "fail", 1),
+        SchemaCase(
+            "waived for lint's MG503 too",
+            PATIENTS,
+            "-- noqa: MG503 unused since release 4.2\nDROP TABLE patients;\n",
+            "silenced",
+        ),
+        SchemaCase(
+            "silenced",
+            PATIENTS,
+            "DROP TABLE patients; -- noqa: MG601 archived in 0011\n",
+            "silenced",
+        ),
+        SchemaCase("a new table is no finding", "", PATIENTS, "pass"),
+    ),
+    "MG602": (
+        SchemaCase(
+            "a rebuild leaves notes out",
+            PATIENTS,
+            rebuild("mrn TEXT", "mrn"),
+            "fail",
+            4,
+        ),
+        SchemaCase("DROP COLUMN", PATIENTS, "ALTER TABLE patients DROP COLUMN notes;\n", "fail", 1),
+        SchemaCase(
+            "a rebuild that keeps every column",
+            PATIENTS,
+            rebuild("notes TEXT, mrn TEXT", "notes, mrn"),
+            "pass",
+        ),
+        SchemaCase(
+            "silenced",
+            PATIENTS,
+            "-- noqa: MG602 notes moved to patient_notes in 0010\n"
+            "ALTER TABLE patients DROP COLUMN notes;\n",
+            "silenced",
+        ),
+    ),
+    "MG603": (
+        SchemaCase(
+            "RENAME COLUMN",
+            PATIENTS,
+            "ALTER TABLE patients RENAME COLUMN notes TO remarks;\n",
+            "fail",
+            1,
+        ),
+        SchemaCase("RENAME TO", PATIENTS, "ALTER TABLE patients RENAME TO people;\n", "fail", 1),
+        SchemaCase(
+            "a rebuild under another column name",
+            PATIENTS,
+            rebuild("remarks TEXT, mrn TEXT", "notes, mrn"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
+            "ADD COLUMN", PATIENTS, "ALTER TABLE patients ADD COLUMN remarks TEXT;\n", "pass"
+        ),
+        SchemaCase(
+            "silenced",
+            PATIENTS,
+            "-- noqa: MG603 the app reads both names since 4.1\n"
+            "ALTER TABLE patients RENAME COLUMN notes TO remarks;\n",
+            "silenced",
+        ),
+    ),
+    "MG604": (
+        SchemaCase(
+            "type changed", PATIENTS, rebuild("notes BLOB, mrn TEXT", "notes, mrn"), "fail", 4
+        ),
+        SchemaCase(
+            "collation changed",
+            PATIENTS,
+            rebuild("notes TEXT, mrn TEXT COLLATE NOCASE", "notes, mrn"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
+            "default changed",
+            PATIENTS,
+            rebuild("notes TEXT DEFAULT '', mrn TEXT", "notes, mrn"),
+            "fail",
+        ),
+        SchemaCase(
+            "same definition, other spelling",
+            PATIENTS,
+            rebuild('"notes" text, mrn TEXT', "notes, mrn"),
+            "pass",
+        ),
+    ),
+    "MG605": (
+        SchemaCase(
+            "NOT NULL added by a rebuild",
+            PATIENTS,
+            rebuild("notes TEXT NOT NULL DEFAULT '', mrn TEXT", "coalesce(notes, ''), mrn"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
+            "a new NOT NULL column with a default",
+            PATIENTS,
+            "ALTER TABLE patients ADD COLUMN status TEXT NOT NULL DEFAULT 'new';\n",
+            "pass",
+        ),
+    ),
+    "MG606": (
+        SchemaCase(
+            "UNIQUE index on an existing table",
+            PATIENTS,
+            "CREATE UNIQUE INDEX idx_patients_mrn ON patients (mrn);\n",
+            "fail",
+            1,
+        ),
+        SchemaCase(
+            "UNIQUE constraint by a rebuild",
+            PATIENTS,
+            rebuild("notes TEXT, mrn TEXT UNIQUE", "notes, mrn"),
+            "fail",
+        ),
+        SchemaCase(
+            "a noqa on another statement waives nothing",
+            PATIENTS,
+            "-- noqa: MG606 not this one\nCREATE INDEX idx_patients_notes ON patients (notes);\n"
+            "CREATE UNIQUE INDEX idx_patients_mrn ON patients (mrn);\n",
+            "fail",
+            3,
+        ),
+        SchemaCase(
+            "UNIQUE index on a new table",
+            "",
+            PATIENTS + "CREATE UNIQUE INDEX idx_patients_mrn ON patients (mrn);\n",
+            "pass",
+        ),
+        SchemaCase(
+            "silenced",
+            PATIENTS,
+            "-- noqa: MG606 0011 removed the duplicates; production checked\n"
+            "CREATE UNIQUE INDEX idx_patients_mrn ON patients (mrn);\n",
+            "silenced",
+        ),
+    ),
+    "MG607": (
+        SchemaCase(
+            "CHECK added by a rebuild",
+            PATIENTS,
+            rebuild("notes TEXT, mrn TEXT CHECK (length(mrn) = 8)", "notes, mrn"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
+            "foreign key added by a rebuild",
+            "CREATE TABLE wards (id INTEGER PRIMARY KEY);\n" + PATIENTS,
+            rebuild("notes TEXT, mrn TEXT REFERENCES wards (id)", "notes, mrn"),
+            "fail",
+        ),
+        SchemaCase(
+            "CHECK on a new table",
+            "",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER CHECK (n > 0));\n",
+            "pass",
+        ),
+    ),
+    "MG608": (
+        SchemaCase("index dropped", PATIENTS, "DROP INDEX idx_patients_name;\n", "fail", 1),
+        SchemaCase(
+            "a rebuild forgets the index",
+            PATIENTS,
+            rebuild("notes TEXT, mrn TEXT", "notes, mrn").replace(
+                "CREATE INDEX idx_patients_name ON patients (name);\n", ""
+            ),
+            "fail",
+        ),
+        SchemaCase(
+            "view redefined",
+            PATIENTS + "CREATE VIEW named AS SELECT id, name FROM patients;\n",
+            "DROP VIEW named;\nCREATE VIEW named AS SELECT id FROM patients;\n",
+            "fail",
+            2,
+        ),
+        SchemaCase(
+            "a new index", PATIENTS, "CREATE INDEX idx_patients_mrn ON patients (mrn);\n", "pass"
+        ),
+        SchemaCase(
+            "silenced",
+            PATIENTS,
+            "DROP INDEX idx_patients_name; -- noqa: MG608 no query filters by name since 4.0\n",
+            "silenced",
+        ),
+    ),
+}

@@ -1,0 +1,231 @@
+"""What a migration changed in the schema, classified: two schemas in, `Change`s out.
+
+Pure: it compares the groups before and after (ci.db.schema_shapes records: a table or view with
+its indexes and triggers, as a fingerprint groups them) and reads nothing. Every difference
+becomes a `Change` (the reviewer's changelog); the risky ones carry a finding code
+(MG601-MG608) and a severity, the rest (a new table, column or index) are "info". Which statement
+made a change is ci.db.schema_watch's business: it fills `line` and `offset`.
+
+A table or column that disappears while one of the same shape appears is a rename (by RENAME, or
+dropped and added again): on an empty database the shape is all there is to compare.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from ci.db.schema_change import (
+    COLUMN_CHANGED,
+    COLUMN_DROPPED,
+    CONSTRAINT_ADDED,
+    DEPLOYED,
+    ERRORS,
+    NOT_NULL_ADDED,
+    OBJECT_DROPPED,
+    RENAMED,
+    TABLE_DROPPED,
+    UNIQUE_ADDED,
+    Change,
+    one_line,
+    part,
+    same_sql,
+)
+from ci.db.schema_shapes import Shape
+from ci.db.schema_table_diff import (
+    added_columns,
+    appended,
+    check_changes,
+    column_changes,
+    column_shape,
+    key_changes,
+    table_parts_of,
+    unique_changes,
+)
+
+__all__ = [
+    "COLUMN_CHANGED",
+    "COLUMN_DROPPED",
+    "CONSTRAINT_ADDED",
+    "ERRORS",
+    "NOT_NULL_ADDED",
+    "OBJECT_DROPPED",
+    "RENAMED",
+    "TABLE_DROPPED",
+    "UNIQUE_ADDED",
+    "Change",
+    "classify",
+    "group_changes",
+    "needs_reading",
+]
+
+
+def classify(
+    before: Mapping[str, Shape],
+    after: Mapping[str, Shape],
+    keys: Iterable[str] | None = None,
+) -> list[Change]:
+    """Every change between the groups of two schema fingerprints (only `keys`, if given)."""
+    names = sorted(set(before) | set(after) if keys is None else set(keys))
+    gone = _without_shadows([before[k] for k in names if k in before and k not in after])
+    new = _without_shadows([after[k] for k in names if k in after and k not in before])
+    changes: list[Change] = []
+    renames: dict[str, str] = {}
+    inner: list[tuple[Shape, Shape]] = []  # renamed tables: their own changes
+    for old in gone:
+        twin = next(
+            (n for n in new if n.kind == old.kind == "table" and _same_shapes(old, n)), None
+        )
+        if twin is None:
+            changes.append(_dropped(old))
+            continue
+        new.remove(twin)
+        renames[old.name.lower()] = twin.name.lower()
+        changes.append(
+            Change(
+                "table renamed",
+                f"table {old.name}",
+                f"renamed to {twin.name}: {DEPLOYED}",
+                old.name.lower(),
+                RENAMED,
+            )
+        )
+        inner.append((old, twin))
+    for created in new:
+        changes.append(_created(created))
+        bare = Shape(created.name, ())
+        for kind in ("index", "trigger"):
+            changes += _object_changes(bare, created, created.name.lower(), kind)
+    for old, twin in inner:
+        changes += group_changes(old, twin, renames)
+    for key in names:
+        was, now = before.get(key), after.get(key)
+        if was is not None and now is not None and was != now:
+            changes += group_changes(was, now, renames)
+    return changes
+
+
+_VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
+
+
+def _without_shadows(groups: list[Shape]) -> list[Shape]:
+    """Leave out the shadow tables (`docs_content`, ...) that a virtual table (FTS5 `docs`)
+    creates and drops with itself: they are its storage, not the migration's change."""
+    virtual = [g.name.lower() + "_" for g in groups if _VIRTUAL.match(g.sql_of("table"))]
+    if not virtual:
+        return groups
+    return [g for g in groups if not g.name.lower().startswith(tuple(virtual))]
+
+
+def _same_shapes(a: Shape, b: Shape) -> bool:
+    """The same columns in the same order, whatever their names (both read)."""
+    if not (a.read and b.read):
+        return False
+    return [column_shape(c) for c in a.columns] == [column_shape(c) for c in b.columns]
+
+
+def _dropped(old: Shape) -> Change:
+    if old.kind == "table":
+        detail = f"its rows are gone; {DEPLOYED}"
+        return Change("table dropped", f"table {old.name}", detail, old.name.lower(), TABLE_DROPPED)
+    return Change(
+        f"{old.kind} dropped", f"{old.kind} {old.name}", "queries that use it fail",
+        old.name.lower(), OBJECT_DROPPED,
+    )  # fmt: skip
+
+
+def _created(new: Shape) -> Change:
+    sql = one_line(new.sql_of(new.kind))
+    return Change(f"{new.kind} created", f"{new.kind} {new.name}", sql, new.name.lower())
+
+
+def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Change]:
+    """The changes inside one table or view that exists before and after."""
+    if old.kind != new.kind:
+        return [_dropped(old), _created(new)]
+    key = new.name.lower()
+    changes = _object_changes(old, new, key, "index") + _object_changes(old, new, key, "trigger")
+    if new.kind == "view":
+        if not same_sql(old.sql_of("view"), new.sql_of("view")):
+            detail = "its query differs"
+            changes.append(
+                Change("view redefined", f"view {new.name}", detail, key, OBJECT_DROPPED)
+            )
+        return changes
+    old_sql, new_sql = old.sql_of("table"), new.sql_of("table")
+    added = appended(old_sql, new_sql)
+    if added is not None:  # ADD COLUMN: the SQL says what was added
+        changes += added_columns(new, added)
+    elif old_sql != new_sql and old.read and new.read:
+        old_parts, new_parts = table_parts_of(old_sql, new_sql)
+        changes += column_changes(old, new, old_parts, new_parts)
+        changes += check_changes(new, old_parts, new_parts)
+        changes += key_changes(old, new, renames)
+    if old.read and new.read:
+        changes += unique_changes(old, new)
+    return changes
+
+
+def needs_reading(
+    before: Mapping[str, Shape], after: Mapping[str, Shape], keys: Iterable[str] | None
+) -> tuple[set[str], set[str]]:
+    """The groups (before, after) whose columns, indexes and foreign keys `classify` needs:
+    tables whose own SQL changed other than by ADD COLUMN, tables that gained a UNIQUE index,
+    and, when tables disappeared while others appeared, all of those (a rename?)."""
+    names = set(before) | set(after) if keys is None else set(keys)
+    gone = {k for k in names if k in before and k not in after and before[k].kind == "table"}
+    new = {k for k in names if k in after and k not in before and after[k].kind == "table"}
+    if not (gone and new):
+        gone, new = set(), set()
+    for key in names:
+        old, now = before.get(key), after.get(key)
+        if old is None or now is None or old is now or not old.kind == now.kind == "table":
+            continue
+        old_sql, new_sql = old.sql_of("table"), now.sql_of("table")
+        reshaped = old_sql != new_sql and appended(old_sql, new_sql) is None
+        if reshaped or _gains_unique_index(old, now):
+            gone.add(key)
+            new.add(key)
+    return gone, new
+
+
+_UNIQUE_INDEX = re.compile(r"\s*CREATE\s+UNIQUE\b", re.IGNORECASE)
+
+
+def _gains_unique_index(old: Shape, new: Shape) -> bool:
+    had = {o for o in old.objects if o.type == "index"}
+    return any(
+        o.type == "index" and o not in had and _UNIQUE_INDEX.match(o.sql) for o in new.objects
+    )
+
+
+def _object_changes(old: Shape, new: Shape, key: str, kind: str) -> list[Change]:
+    """Explicit indexes or triggers dropped, redefined or created (by name)."""
+    before = {o.name.lower(): o for o in old.objects if o.type == kind and o.sql}
+    after = {o.name.lower(): o for o in new.objects if o.type == kind and o.sql}
+    changes = []
+    for name, obj in before.items():
+        made_by = part(kind, name)
+        if name not in after:
+            why = (
+                "queries that relied on it get slower" if kind == "index" else "it no longer fires"
+            )
+            changes.append(
+                Change(f"{kind} dropped", f"{kind} {obj.name}", why, key, OBJECT_DROPPED, made_by)
+            )
+        elif not same_sql(after[name].sql, obj.sql):
+            detail = f"was: {one_line(obj.sql)}; now: {one_line(after[name].sql)}"
+            changes.append(
+                Change(
+                    f"{kind} redefined", f"{kind} {obj.name}", detail, key, OBJECT_DROPPED, made_by
+                )
+            )
+    for name, obj in after.items():
+        made_by = part(kind, name)
+        if name not in before:
+            changes.append(
+                Change(
+                    f"{kind} created", f"{kind} {obj.name}", one_line(obj.sql), key, None, made_by
+                )
+            )
+    return changes

@@ -1,0 +1,168 @@
+"""The schema of chosen tables and views, cheaply: what ci.db.schema_changes compares.
+
+The same reading as a fingerprint's schema part (ci.db.fingerprint_schema: `sqlite_master` rows,
+`PRAGMA table_xinfo` / `index_list` / `index_info` / `foreign_key_list` in one statement), with
+two differences that keep apply_empty fast: SQL is kept as SQLite stores it (normalised only
+when two texts differ, which is rare), and importing this module costs nothing beyond sqlite3
+(the fingerprint modules pull in dataclasses and hashlib, ~20 ms of every run's start).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import NamedTuple
+
+# the runner's own tables (ci.db.bookkeeping.TABLE, LOG_TABLE): not the migrations' schema
+EXCLUDED = frozenset({"schema_version", "schema_version_log"})
+
+
+class Column(NamedTuple):
+    name: str
+    type: str
+    notnull: int
+    default: str | None
+    pk: int
+    hidden: int
+
+
+class Index(NamedTuple):
+    name: str
+    unique: int
+    origin: str
+    partial: int
+    columns: tuple[str | None, ...]
+
+
+class ForeignKey(NamedTuple):
+    columns: tuple[str, ...]
+    table: str
+    to: tuple[str | None, ...]
+    on_update: str
+    on_delete: str
+
+
+class SchemaObject(NamedTuple):
+    type: str
+    name: str
+    sql: str  # as stored in sqlite_master ("" for an automatic index)
+
+
+class Shape(NamedTuple):
+    """One table or view (a group, keyed by its lower-case name) with its indexes and triggers.
+
+    `read`: whether columns, indexes and foreign keys were read (PRAGMAs); a table's shape is
+    first only its sqlite_master objects, and read when a comparison needs more (most
+    migrations create a table or an index, or add a column, which the SQL says)."""
+
+    name: str
+    objects: tuple[SchemaObject, ...]
+    columns: tuple[Column, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    read: bool = True
+
+    @property
+    def kind(self) -> str:
+        types = {o.type for o in self.objects}
+        return "table" if "table" in types else "view" if "view" in types else "object"
+
+    def sql_of(self, kind: str) -> str:
+        return next((o.sql for o in self.objects if o.type == kind), "")
+
+
+Objects = tuple[SchemaObject, ...]
+
+
+def read_shapes(
+    conn: sqlite3.Connection, names: Iterable[str] | None, cache: dict[Objects, Shape]
+) -> dict[str, Shape]:
+    """The groups named (lower-case; None: all) as their sqlite_master objects. `cache` gives
+    back the shape already read for the same objects (the PRAGMAs are a pure function of them)."""
+    query = "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master"
+    params: list[str] = []
+    if names is not None:
+        params = sorted(names)
+        if not params:
+            return {}
+        query += f" WHERE tbl_name COLLATE NOCASE IN ({', '.join('?' * len(params))})"
+    found: dict[str, list[tuple[str, str, str, str]]] = {}
+    for type_, name, tbl_name, sql in conn.execute(query, params):
+        key = tbl_name.lower()
+        if key in EXCLUDED or key.startswith("sqlite_"):
+            continue
+        found.setdefault(key, []).append((type_, name, tbl_name, sql))
+    shapes: dict[str, Shape] = {}
+    for key, rows in found.items():
+        objects = tuple(sorted(SchemaObject(t, n, s) for t, n, _, s in rows if not _internal(n)))
+        shape = cache.get(objects)
+        if shape is None:
+            table = next((name for type_, name, _, _ in rows if type_ == "table"), None)
+            shape = Shape(table or rows[0][2], objects, read=table is None)
+        shapes[key] = shape
+    return shapes
+
+
+def read_now(conn: sqlite3.Connection, shape: Shape, cache: dict[Objects, Shape]) -> Shape:
+    """`shape` with its columns, indexes and foreign keys, from `conn`, whose schema it is now."""
+    if shape.read:
+        return shape
+    quoted = '"' + shape.name.replace('"', '""') + '"'
+    columns = tuple(Column(*row[1:7]) for row in conn.execute(f"PRAGMA table_xinfo({quoted})"))
+    keys = _keys(conn.execute(f"PRAGMA foreign_key_list({quoted})").fetchall())
+    read = Shape(shape.name, shape.objects, columns, _indexes(conn, quoted), keys)
+    cache[shape.objects] = read
+    return read
+
+
+def read_apart(shape: Shape, cache: dict[Objects, Shape]) -> Shape:
+    """`shape` read on a scratch in-memory database made of its table's and indexes' SQL (a
+    schema the database had before the migration just run). Unread if SQLite refuses that SQL
+    there (a virtual table whose module only the --setup connection has)."""
+    if shape.read or shape.objects in cache:
+        return cache.get(shape.objects, shape)
+    scratch = sqlite3.connect(":memory:")
+    try:
+        for kind in ("table", "index"):
+            for obj in shape.objects:
+                if obj.type == kind and obj.sql:
+                    scratch.execute(obj.sql)
+        return read_now(scratch, shape, cache)
+    except sqlite3.Error:
+        return shape
+    finally:
+        scratch.close()
+
+
+def _indexes(conn: sqlite3.Connection, quoted: str) -> tuple[Index, ...]:
+    found = []
+    for _, name, unique, origin, partial in conn.execute(f"PRAGMA index_list({quoted})"):
+        index = '"' + name.replace('"', '""') + '"'
+        columns = tuple(row[2] for row in conn.execute(f"PRAGMA index_info({index})"))
+        found.append(Index(name, unique, origin, partial, columns))
+    return tuple(sorted(found))
+
+
+def _internal(name: str) -> bool:
+    """An automatic index (sqlite_autoindex_...): described by index_list, not by SQL."""
+    return name.startswith("sqlite_")
+
+
+def _keys(rows_of_all: list[tuple[object, ...]]) -> tuple[ForeignKey, ...]:
+    """ForeignKeys from foreign_key_list rows (id, seq, table, from, to, on_update, ...)."""
+    by_id: dict[object, list[tuple[object, ...]]] = {}
+    for row in rows_of_all:
+        by_id.setdefault(row[0], []).append(row)
+    keys = []
+    for rows in by_id.values():
+        rows.sort(key=lambda r: int(str(r[1])))
+        keys.append(
+            ForeignKey(
+                tuple(str(r[3]) for r in rows),
+                str(rows[0][2]),
+                tuple(None if r[4] is None else str(r[4]) for r in rows),
+                str(rows[0][5]),
+                str(rows[0][6]),
+            )
+        )
+    return tuple(sorted(keys))

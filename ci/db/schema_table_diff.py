@@ -1,0 +1,266 @@
+"""The changes inside one table that exists before and after a migration: its columns, UNIQUE
+indexes and constraints, CHECKs and foreign keys (ci.db.schema_changes does the rest).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ci.db.schema_change import (
+    COLUMN_CHANGED,
+    COLUMN_DROPPED,
+    CONSTRAINT_ADDED,
+    DEPLOYED,
+    NOT_NULL_ADDED,
+    RENAMED,
+    UNIQUE_ADDED,
+    Change,
+    normalised,
+    part,
+)
+from ci.db.schema_shapes import Column, ForeignKey, Shape
+from ci.db.table_parts import TableParts, table_parts
+
+NO_PARTS = TableParts(frozenset(), ())
+
+
+def table_parts_of(old: str, new: str) -> tuple[TableParts, TableParts]:
+    """CHECKs and collations of both tables (the same SQL: nothing to compare)."""
+    if old == new:
+        return NO_PARTS, NO_PARTS
+    return table_parts(normalised(old)), table_parts(normalised(new))
+
+
+def appended(old: str, new: str) -> str | None:
+    """What ADD COLUMN inserted into a table's SQL (before its closing parenthesis, where it
+    changes no existing column), or None when the SQL changed otherwise (or not at all)."""
+    end = old.rfind(")")
+    if end <= 0 or len(new) <= len(old) or not new.startswith(old[:end]):
+        return None
+    if not new.endswith(old[end:]):
+        return None
+    return new[end : len(new) - (len(old) - end)]
+
+
+_DEFINITION = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[(),]|[^'"`\[(),]+""")
+_NAME = re.compile(r"""\s*("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[^\s,]+)\s*(.*)""", re.DOTALL)
+
+
+def added_columns(table: Shape, text: str) -> list[Change]:
+    """ "column added" for each definition in `text` (", a TEXT, b INTEGER DEFAULT 0")."""
+    definitions, depth, current = [], 0, ""
+    for token in _DEFINITION.findall(text):
+        depth += {"(": 1, ")": -1}.get(token, 0)
+        if token == "," and depth == 0:
+            definitions.append(current)
+            current = ""
+        else:
+            current += token
+    definitions.append(current)
+    changes = []
+    for definition in definitions:
+        match = _NAME.match(definition)
+        if match is None or not definition.strip():
+            continue
+        name = match[1].strip('"`[]')
+        where = f"column {table.name}.{name}"
+        detail = " ".join(match[2].split()) or "no type"
+        changes.append(
+            Change("column added", where, detail, table.name.lower(), None, part("column", name))
+        )
+    return changes
+
+
+def column_changes(
+    old: Shape, new: Shape, old_parts: TableParts, new_parts: TableParts
+) -> list[Change]:
+    table, key = new.name, new.name.lower()
+    before = {c.name.lower(): c for c in old.columns}
+    after = {c.name.lower(): c for c in new.columns}
+    added = [c for name, c in after.items() if name not in before]
+    changes = []
+    for name, column in before.items():
+        if name in after:
+            collations = (old_parts.collation(name), new_parts.collation(name))
+            changes += _one_column(table, key, column, after[name], collations)
+            continue
+        twin = next((a for a in added if column_shape(a) == column_shape(column)), None)
+        if twin is None:
+            detail = f"the table after the migration has no column {column.name}: its data is gone"
+            where = f"column {table}.{column.name}"
+            changes.append(
+                Change(
+                    "column dropped",
+                    where,
+                    f"{detail}; {DEPLOYED}",
+                    key,
+                    COLUMN_DROPPED,
+                    part("column", column.name),
+                )
+            )
+            continue
+        added.remove(twin)
+        detail = f"renamed to {twin.name}: {DEPLOYED}"
+        changes.append(
+            Change(
+                "column renamed",
+                f"column {table}.{column.name}",
+                detail,
+                key,
+                RENAMED,
+                part("column", column.name),
+            )
+        )
+    for column in added:
+        changes.append(
+            Change(
+                "column added",
+                f"column {table}.{column.name}",
+                _describe(column),
+                key,
+                None,
+                part("column", column.name),
+            )
+        )
+    return changes
+
+
+def _describe(column: Column) -> str:
+    parts = [column.type or "no type"]
+    if column.notnull:
+        parts.append("NOT NULL")
+    if column.default is not None:
+        parts.append(f"DEFAULT {column.default}")
+    return " ".join(parts)
+
+
+def _one_column(
+    table: str, key: str, old: Column, new: Column, collations: tuple[str, str]
+) -> list[Change]:
+    where = f"column {table}.{new.name}"
+    changes = []
+    if old.type.lower() != new.type.lower():
+        detail = f"type {old.type or 'none'} -> {new.type or 'none'}: values keep their old type"
+        changes.append(
+            Change(
+                "column type changed", where, detail, key, COLUMN_CHANGED, part("column", new.name)
+            )
+        )
+    if old.default != new.default:
+        detail = f"default {old.default} -> {new.default}"
+        changes.append(
+            Change(
+                "column default changed",
+                where,
+                detail,
+                key,
+                COLUMN_CHANGED,
+                part("column", new.name),
+            )
+        )
+    if old.pk != new.pk:
+        detail = f"primary key position {old.pk} -> {new.pk}"
+        changes.append(
+            Change(
+                "primary key changed", where, detail, key, COLUMN_CHANGED, part("column", new.name)
+            )
+        )
+    if collations[0] != collations[1]:
+        detail = f"collation {collations[0] or 'binary'} -> {collations[1] or 'binary'}"
+        changes.append(
+            Change(
+                "column collation changed",
+                where,
+                detail,
+                key,
+                COLUMN_CHANGED,
+                part("column", new.name),
+            )
+        )
+    if old.notnull and not new.notnull:
+        changes.append(
+            Change(
+                "NOT NULL removed",
+                where,
+                "NULL is now allowed",
+                key,
+                None,
+                part("column", new.name),
+            )
+        )
+    elif new.notnull and not old.notnull:
+        detail = (
+            "NOT NULL added to an existing column: fails on the production rows where it is "
+            "NULL, even when the sample has none"
+        )
+        changes.append(
+            Change("NOT NULL added", where, detail, key, NOT_NULL_ADDED, part("column", new.name))
+        )
+    return changes
+
+
+def unique_changes(old: Shape, new: Shape) -> list[Change]:
+    """A UNIQUE index or constraint on columns that were not unique before."""
+    before = {tuple(c.lower() if c else "" for c in i.columns) for i in old.indexes if i.unique}
+    changes = []
+    for index in new.indexes:
+        columns = tuple(c.lower() if c else "" for c in index.columns)
+        if not index.unique or columns in before or index.origin == "pk":
+            continue
+        explicit = index.origin == "c"
+        what = f"UNIQUE index {index.name}" if explicit else "UNIQUE constraint"
+        detail = (
+            f"{what} on ({', '.join(columns)}) added to an existing table: fails on duplicate "
+            "rows in production even when the sample has none"
+        )
+        where, made_by = f"table {new.name}", part("index", index.name) if explicit else None
+        changes.append(
+            Change("UNIQUE added", where, detail, new.name.lower(), UNIQUE_ADDED, made_by)
+        )
+    return changes
+
+
+def check_changes(new: Shape, old_parts: TableParts, new_parts: TableParts) -> list[Change]:
+    key, where = new.name.lower(), f"table {new.name}"
+    changes = []
+    for check in sorted(new_parts.checks - old_parts.checks):
+        detail = (
+            f"CHECK {check} added or changed: fails on the production rows that break it, even "
+            "when the sample has none"
+        )
+        changes.append(Change("CHECK added", where, detail, key, CONSTRAINT_ADDED))
+    for check in sorted(old_parts.checks - new_parts.checks):
+        changes.append(Change("CHECK removed", where, f"CHECK {check}", key))
+    return changes
+
+
+def key_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Change]:
+    """Foreign keys added, changed or removed; one that follows a renamed table is the same."""
+
+    def followed(fk: ForeignKey) -> ForeignKey:
+        return fk._replace(table=renames.get(fk.table.lower(), fk.table.lower()))
+
+    before = {fk.columns: followed(fk) for fk in old.foreign_keys}
+    after = {fk.columns: fk._replace(table=fk.table.lower()) for fk in new.foreign_keys}
+    key, where = new.name.lower(), f"table {new.name}"
+    changes = []
+    for columns, fk in after.items():
+        if before.get(columns) == fk:
+            continue
+        verb = "changed" if columns in before else "added"
+        detail = (
+            f"foreign key ({', '.join(columns)}) -> {fk.table} {verb} (ON DELETE {fk.on_delete}): "
+            "production rows without a parent fail foreign_key_check"
+        )
+        changes.append(Change(f"foreign key {verb}", where, detail, key, CONSTRAINT_ADDED))
+    for columns, fk in before.items():
+        if columns not in after:
+            detail = f"foreign key ({', '.join(columns)}) -> {fk.table}"
+            changes.append(Change("foreign key removed", where, detail, key))
+    return changes
+
+
+def column_shape(column: Column) -> tuple[object, ...]:
+    """What a column is apart from its name: a rename keeps it."""
+    return (column.type.lower(), column.notnull, column.default, column.pk, column.hidden)

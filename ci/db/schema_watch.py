@@ -1,0 +1,272 @@
+"""`SchemaWatch`: the schema changes of each migration run on a connection, each attributed to
+the statement responsible (ci.db.schema_changes classifies them).
+
+Cheap by construction. A file without CREATE, ALTER, DROP or PRAGMA statements cannot reshape
+anything: it runs with no callback at all. For the others, SQLite's authorizer (called while each
+statement is compiled) names the tables and views a statement creates, drops or alters, and the
+trace callback (called when a statement starts) says which statement those calls belonged to: the
+runner executes the file's statements in order, so the n-th traced text equal to the next
+statement's is that statement. Only the groups named are read again, schema only (no rows).
+A rename (`sqlite_rename_table`) may rewrite other objects' SQL: then every group is compared.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from bisect import bisect_left
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ci.core.model import SqlFile
+from ci.core.sqltext import Statement
+from ci.db.gatekeeper import gate_of
+from ci.db.schema_changes import Change, classify, needs_reading
+from ci.db.schema_shapes import Objects, Shape, read_apart, read_now, read_shapes
+
+_MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
+_NAMED_BY_ARG1 = frozenset(
+    {
+        sqlite3.SQLITE_CREATE_TABLE,
+        sqlite3.SQLITE_CREATE_VIEW,
+        sqlite3.SQLITE_DROP_TABLE,
+        sqlite3.SQLITE_DROP_VIEW,
+    }
+)
+_NAMED_BY_ARG2 = frozenset(
+    {
+        sqlite3.SQLITE_CREATE_INDEX,
+        sqlite3.SQLITE_CREATE_TRIGGER,
+        sqlite3.SQLITE_DROP_INDEX,
+        sqlite3.SQLITE_DROP_TRIGGER,
+    }
+)
+_OBJECT_KIND = {
+    sqlite3.SQLITE_CREATE_INDEX: "index",
+    sqlite3.SQLITE_DROP_INDEX: "index",
+    sqlite3.SQLITE_CREATE_TRIGGER: "trigger",
+    sqlite3.SQLITE_DROP_TRIGGER: "trigger",
+}
+_BROAD_FUNCTIONS = frozenset({"sqlite_rename_table", "sqlite_rename_column"})
+_RENAME_TO = re.compile(
+    r"\bRENAME\s+TO\s+(\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)", re.IGNORECASE
+)
+
+
+class Seen:
+    """What one migration's statements changed, in order: (statement, names). A name is
+    ("table", group) for a table or view the statement created, dropped or altered,
+    ("group", group) for one whose index or trigger it changed, and ("index", name) /
+    ("trigger", name) for that index or trigger."""
+
+    def __init__(self, file: SqlFile | None) -> None:
+        self.file = file
+        self.steps: list[tuple[Statement, set[tuple[str, str]]]] = []
+        self.broad = False
+
+    def responsible(self, change: Change) -> Statement | None:
+        """The last statement that named what changed: the index or trigger itself, else its
+        table (reshaped, else any of its objects changed)."""
+        wanted = [("table", change.group), ("group", change.group)]
+        if change.part is not None and change.part.startswith("column "):
+            found = self._naming_column(change.group, change.part[7:])
+            if found is not None:
+                return found
+        elif change.part is not None:
+            kind, _, name = change.part.partition(" ")
+            wanted.insert(0, (kind, name))
+        for key in wanted:
+            found = next((s for s, names in reversed(self.steps) if key in names), None)
+            if found is not None:
+                return found
+        return None
+
+    def _naming_column(self, group: str, column: str) -> Statement | None:
+        """The last statement reshaping `group` whose text names `column` (ADD COLUMN x)."""
+        word = re.compile(rf"(?<![\w$]){re.escape(column)}(?![\w$])", re.IGNORECASE)
+        for statement, names in reversed(self.steps):
+            # the raw text: stripping comments costs more than the rare comment naming a column
+            if ("table", group) in names and word.search(statement.raw):
+                return statement
+        return None
+
+    @property
+    def groups(self) -> set[str]:
+        """The groups reshaped or with an index or trigger changed."""
+        return {n for _, names in self.steps for k, n in names if k in ("table", "group")}
+
+
+class SchemaWatch:
+    """The schema fingerprint of one connection, moved on by each migration watched.
+
+    ```
+    watch = SchemaWatch(conn)
+    with watch.watching(migration.file) as seen:
+        runner.apply(migration)
+    changes = watch.changes(seen)
+    ```
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._shapes: dict[Objects, Shape] = {}
+        self.groups = read_shapes(conn, None, self._shapes)
+
+    @contextmanager
+    def watching(self, file: SqlFile) -> Iterator[Seen]:
+        """Record, per statement of `file`, the groups it reshapes while the block runs."""
+        if not any(s.keyword in _MAY_RESHAPE for s in file.statements):
+            yield Seen(None)
+            return
+        seen = Seen(file)
+        statements = file.statements
+        pending: set[tuple[str, str]] = set()
+        broad: list[bool] = []
+        position = _Position()
+
+        def authorize(
+            action: int, arg1: str | None, arg2: str | None, db: str | None, _: object
+        ) -> int:
+            if action in _NAMED_BY_ARG1:
+                if arg1 and db == "main":
+                    pending.add(("table", arg1.lower()))
+            elif action in _NAMED_BY_ARG2:  # arg1: the index or trigger, arg2: its table
+                if arg2 and db == "main":
+                    pending.add(("group", arg2.lower()))
+                    if arg1:
+                        pending.add((_OBJECT_KIND[action], arg1.lower()))
+            elif action == sqlite3.SQLITE_ALTER_TABLE:
+                if arg2 and arg1 == "main":
+                    pending.add(("table", arg2.lower()))
+            elif _is_broad(action, arg1, arg2):
+                broad.append(True)
+            return sqlite3.SQLITE_OK
+
+        def trace(text: str) -> None:
+            statement = _next_statement(statements, text, position)
+            if statement is not None:
+                names = set(pending)
+                if broad:
+                    seen.broad = True
+                    names |= _renamed_to(statement)
+                if names:
+                    seen.steps.append((statement, names))
+            pending.clear()
+            broad.clear()
+
+        self.conn.set_trace_callback(trace)
+        try:
+            with _observing(self.conn, authorize):
+                yield seen
+        finally:
+            self.conn.set_trace_callback(None)
+
+    def changes(self, seen: Seen) -> list[Change]:
+        """The schema changes since the last call, each with its statement's line."""
+        if seen.file is None or not (seen.steps or seen.broad):
+            return []
+        names = None if seen.broad else seen.groups
+        fresh = read_shapes(self.conn, names, self._shapes)
+        before = dict(self.groups)
+        if names is None:
+            after = fresh
+        else:
+            after = dict(before)
+            for name in names:
+                if name in fresh:
+                    after[name] = fresh[name]
+                else:
+                    after.pop(name, None)
+        # columns, indexes and keys only where the comparison needs them: the schema after
+        # is the database's now; the one before is rebuilt apart from its SQL (rare: a table
+        # rebuild, DROP or RENAME COLUMN of a table whose shape was never needed before)
+        old_side, new_side = needs_reading(before, after, names)
+        for key in new_side:
+            after[key] = read_now(self.conn, after[key], self._shapes)
+        for key in old_side:
+            before[key] = read_apart(before[key], self._shapes)
+        changes = classify(before, after, names)
+        self.groups = after
+        attributed = [_attributed(change, seen) for change in changes]
+        return sorted(attributed, key=lambda c: c.line or 0)
+
+
+class _Position:
+    """Where the run is in a file: the index of the next statement, and where each text is."""
+
+    def __init__(self) -> None:
+        self.next = 0
+        self.last: str | None = None
+        self.indexes: dict[str, list[int]] | None = None  # made at the first gap only
+
+
+def _next_statement(statements: list[Statement], text: str, at: _Position) -> Statement | None:
+    """The statement of the file whose run the trace callback reports (None: one of the
+    runner's own, or a trigger program of the last statement, reported with its text again).
+
+    Usually the next one; a statement the runner did not run (a BEGIN it ignores) is skipped
+    by finding the text at or after the next index."""
+    if text == at.last:
+        return None
+    index = at.next
+    if index >= len(statements) or text != statements[index].sql:
+        if at.indexes is None:
+            at.indexes = {}
+            for i, s in enumerate(statements):
+                at.indexes.setdefault(s.sql, []).append(i)
+        later = at.indexes.get(text, [])
+        found = bisect_left(later, index)
+        if found == len(later):
+            return None
+        index = later[found]
+    at.next, at.last = index + 1, text
+    return statements[index]
+
+
+def _attributed(change: Change, seen: Seen) -> Change:
+    statement = seen.responsible(change)
+    if statement is None:
+        return change
+    return change._replace(line=statement.line, offset=statement.offset)
+
+
+def _is_broad(action: int, arg1: str | None, arg2: str | None) -> bool:
+    """A rename, which rewrites other objects' SQL, or a writable_schema edit."""
+    if action == sqlite3.SQLITE_FUNCTION:
+        return arg2 in _BROAD_FUNCTIONS
+    return action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "writable_schema"
+
+
+def _renamed_to(statement: Statement) -> set[tuple[str, str]]:
+    """The new name of `ALTER TABLE x RENAME TO y` (its authorizer calls name only x)."""
+    match = _RENAME_TO.search(statement.code)
+    if match is None:
+        return set()
+    name = match[1]
+    if name[0] in '"`[':
+        name = name[1:-1].replace('""', '"')
+    return {("table", name.lower())}
+
+
+@contextmanager
+def _observing(conn: sqlite3.Connection, observer: object) -> Iterator[None]:
+    """The gate's observing(observer); when another observer (a fingerprint Tracker) is watching
+    already, both are told (the gate has one observer slot)."""
+    gate = gate_of(conn)
+    previous = gate.observer
+    if previous is None:
+        with gate.observing(observer):  # type: ignore[arg-type]
+            yield
+        return
+
+    def both(
+        action: int, arg1: str | None, arg2: str | None, db: str | None, src: str | None
+    ) -> int:
+        previous(action, arg1, arg2, db, src)
+        return observer(action, arg1, arg2, db, src)  # type: ignore[operator, no-any-return]
+
+    gate.observer = both
+    try:
+        yield
+    finally:
+        gate.observer = previous
