@@ -1,9 +1,11 @@
 """bench/RESULTS.md: render a run, keeping the regions other hands wrote.
 
-Two regions of the file are not this script's: the peers section (bench/peers.py writes it
-between `<!-- peers:begin -->` and `<!-- peers:end -->`) and a hand-written "Reading this run"
-section between `<!-- notes:begin -->` and `<!-- notes:end -->`. A rewrite keeps both verbatim:
-the notes after the machine table, the peers at the end.
+Three regions of the file are not this script's: the peers section (bench/peers.py writes it
+between `<!-- peers:begin -->` and `<!-- peers:end -->`), the production-impact validation
+(bench/impact.py's table, between `<!-- impact:begin -->` and `<!-- impact:end -->`) and a
+hand-written "Reading this run" section between `<!-- notes:begin -->` and `<!-- notes:end -->`.
+A rewrite keeps them verbatim: the notes after the machine table, the peers and the impact at
+the end.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from rows import TIGHT_HEADROOM
 if TYPE_CHECKING:
     from run import Bench
 
-REGIONS = ("notes", "peers")  # in the order they appear in a rewritten file
+REGIONS = ("notes", "peers", "impact")  # in the order they appear in a rewritten file
 
 
 class RegionError(Exception):
@@ -146,8 +148,9 @@ def render(
     lines += floor_table(bench)
     lines += growth_tables(bench)
     lines += meaning()
-    if "peers" in regions:
-        lines += [regions["peers"], ""]
+    for name in ("peers", "impact"):
+        if name in regions:
+            lines += [regions[name], ""]
     return "\n".join(lines)
 
 

@@ -40,6 +40,9 @@ NOTES = (
 PEERS = (
     "<!-- peers:begin -->\n## Peers\n\n| peer | x |\n|---|---|\n| dbmate | 1 |\n<!-- peers:end -->"
 )
+IMPACT = (
+    "<!-- impact:begin -->\n## Impact\n\n| size | x |\n|---|---|\n| 10x | 1 |\n<!-- impact:end -->"
+)
 
 
 def run_bench(tmp_path: Path, results: Path) -> subprocess.CompletedProcess[str]:
@@ -60,7 +63,9 @@ def test_quick_bench_writes_every_spec_row_and_keeps_the_regions_it_does_not_own
     tmp_path: Path,
 ) -> None:
     results = tmp_path / "RESULTS.md"
-    results.write_text(f"# old run\n\nstale figures\n\n{NOTES}\n\nmore stale\n\n{PEERS}\n")
+    results.write_text(
+        f"# old run\n\nstale figures\n\n{NOTES}\n\nmore stale\n\n{PEERS}\n\n{IMPACT}\n"
+    )
     done = run_bench(tmp_path, results)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
@@ -97,10 +102,10 @@ def test_quick_bench_writes_every_spec_row_and_keeps_the_regions_it_does_not_own
         assert cells[1].startswith("`floor.py"), cells
         assert all(re.fullmatch(RATIO, cell) for cell in cells[3:]), cells  # all measured
     # the regions, verbatim: the notes after the machine table, the peers at the end
-    assert text.count(NOTES) == 1 and text.count(PEERS) == 1
+    assert text.count(NOTES) == 1 and text.count(PEERS) == 1 and text.count(IMPACT) == 1
     assert "stale" not in text
     assert text.index("| CPU |") < text.index(NOTES) < text.index("## Budgets")
-    assert text.rstrip().endswith(PEERS)
+    assert text.rstrip().endswith(f"{PEERS}\n\n{IMPACT}")
 
 
 def test_a_broken_region_stops_the_bench_before_it_measures(tmp_path: Path) -> None:
