@@ -127,9 +127,13 @@ class SchemaRows:
             rows = self.conn.execute(
                 f"{query} WHERE rowid >= ? OR rowid IN ({marks})", [self.top, *known]
             )
-        for rowid, *row in rows:
-            key = row[2].lower()
-            self.groups.setdefault(key, {})[rowid] = (row[0], row[1], row[2], row[3])
+        groups = self.groups
+        for row in rows:
+            rowid, key = row[0], row[3].lower()
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = {}
+            group[rowid] = row[1:]
             if rowid >= self.top:
                 self.top, self.top_group = rowid, key
 
@@ -147,7 +151,10 @@ def _shapes(found: dict[str, list[Row]], cache: dict[Objects, Shape]) -> dict[st
     for key, rows in found.items():
         if key in EXCLUDED or key.startswith("sqlite_"):
             continue
-        objects = tuple(sorted(SchemaObject(t, n, s) for t, n, _, s in rows if not _internal(n)))
+        # tuple.__new__: a NamedTuple's own __new__ is a Python call per object
+        objects = tuple(
+            sorted(_new(SchemaObject, (t, n, s)) for t, n, _, s in rows if not _internal(n))
+        )
         shape = cache.get(objects)
         if shape is None:
             table = next((name for type_, name, _, _ in rows if type_ == "table"), None)
@@ -194,6 +201,9 @@ def _indexes(conn: sqlite3.Connection, quoted: str) -> tuple[Index, ...]:
         columns = tuple(row[2] for row in conn.execute(f"PRAGMA index_info({index})"))
         found.append(Index(name, unique, origin, partial, columns))
     return tuple(sorted(found))
+
+
+_new = tuple.__new__
 
 
 def _internal(name: str) -> bool:
