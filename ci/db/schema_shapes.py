@@ -74,27 +74,87 @@ class Shape(NamedTuple):
 Objects = tuple[SchemaObject, ...]
 
 
+Row = tuple[str, str, str, str]  # type, name, tbl_name, sql ("" for none)
+
+_COLUMNS = "type, name, tbl_name, coalesce(sql, '')"
+
+
 def read_shapes(
     conn: sqlite3.Connection, names: Iterable[str] | None, cache: dict[Objects, Shape]
 ) -> dict[str, Shape]:
     """The groups named (lower-case; None: all) as their sqlite_master objects. `cache` gives
     back the shape already read for the same objects (the PRAGMAs are a pure function of them)."""
-    query = "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master"
+    query = f"SELECT {_COLUMNS} FROM sqlite_master"
     params: list[str] = []
     if names is not None:
         params = sorted(names)
         if not params:
             return {}
         query += f" WHERE tbl_name COLLATE NOCASE IN ({', '.join('?' * len(params))})"
-    found: dict[str, list[tuple[str, str, str, str]]] = {}
-    for type_, name, tbl_name, sql in conn.execute(query, params):
-        key = tbl_name.lower()
-        if key in EXCLUDED or key.startswith("sqlite_"):
-            continue
-        found.setdefault(key, []).append((type_, name, tbl_name, sql))
+    found: dict[str, list[Row]] = {}
+    for row in conn.execute(query, params):
+        found.setdefault(row[2].lower(), []).append(row)
+    return _shapes(found, cache)
+
+
+class SchemaRows:
+    """sqlite_master's rows as last read, by group (lower-case tbl_name) and rowid, so that
+    reading a few groups again is a few rowid look-ups instead of a scan of the whole schema
+    (~50M instructions of apply_empty on 1,000 migrations, 190 tables).
+
+    A group's rows change in place (ALTER TABLE rewrites the row's SQL, same rowid) or go;
+    rows are only ever added above the highest rowid (SQLite takes max(rowid) + 1), so
+    `refresh(names)` reads the named groups' known rowids and everything above the highest one
+    known. A rename moves rows between groups: after one, `refresh(None)` reads them all."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.groups: dict[str, dict[int, Row]] = {}
+        self.top, self.top_group = 0, ""  # the highest rowid read and its group
+        self.refresh(None)
+
+    def refresh(self, names: Iterable[str] | None) -> None:
+        """Read again the groups named (None: the whole schema) and every row added since."""
+        query = f"SELECT rowid, {_COLUMNS} FROM sqlite_master"
+        if names is None:
+            self.groups, self.top = {}, 0
+            rows = self.conn.execute(query)
+        else:
+            known = [rowid for name in names for rowid in self.groups.pop(name, ())]
+            # the highest row is read again too: if it went, a new row may have its rowid
+            self.groups.get(self.top_group, {}).pop(self.top, None)
+            marks = ", ".join("?" * len(known))
+            rows = self.conn.execute(
+                f"{query} WHERE rowid >= ? OR rowid IN ({marks})", [self.top, *known]
+            )
+        groups = self.groups
+        for row in rows:
+            rowid, key = row[0], row[3].lower()
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = {}
+            group[rowid] = row[1:]
+            if rowid >= self.top:
+                self.top, self.top_group = rowid, key
+
+    def shapes(self, names: Iterable[str] | None, cache: dict[Objects, Shape]) -> dict[str, Shape]:
+        """The groups named (None: all) as read by the last refresh."""
+        keys = self.groups if names is None else names
+        found = {
+            key: [rows[r] for r in sorted(rows)] for key in keys if (rows := self.groups.get(key))
+        }
+        return _shapes(found, cache)
+
+
+def _shapes(found: dict[str, list[Row]], cache: dict[Objects, Shape]) -> dict[str, Shape]:
     shapes: dict[str, Shape] = {}
     for key, rows in found.items():
-        objects = tuple(sorted(SchemaObject(t, n, s) for t, n, _, s in rows if not _internal(n)))
+        if key in EXCLUDED or key.startswith("sqlite_"):
+            continue
+        # tuple.__new__: a NamedTuple's own __new__ is a Python call per object
+        objects = tuple(
+            sorted(_new(SchemaObject, (t, n, s)) for t, n, _, s in rows if not _internal(n))
+        )
         shape = cache.get(objects)
         if shape is None:
             table = next((name for type_, name, _, _ in rows if type_ == "table"), None)
@@ -141,6 +201,9 @@ def _indexes(conn: sqlite3.Connection, quoted: str) -> tuple[Index, ...]:
         columns = tuple(row[2] for row in conn.execute(f"PRAGMA index_info({index})"))
         found.append(Index(name, unique, origin, partial, columns))
     return tuple(sorted(found))
+
+
+_new = tuple.__new__
 
 
 def _internal(name: str) -> bool:

@@ -6,7 +6,8 @@ anything: it runs with no callback at all. For the others, SQLite's authorizer (
 statement is compiled) names the tables and views a statement creates, drops or alters, and the
 trace callback (called when a statement starts) says which statement those calls belonged to: the
 runner executes the file's statements in order, so the n-th traced text equal to the next
-statement's is that statement. Only the groups named are read again, schema only (no rows).
+statement's is that statement. Only the groups named are read again, schema only (no rows),
+by rowid (ci.db.schema_shapes.SchemaRows).
 A rename (`sqlite_rename_table`) may rewrite other objects' SQL: then every group is compared.
 """
 
@@ -22,7 +23,7 @@ from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
 from ci.db.gatekeeper import gate_of
 from ci.db.schema_changes import Change, classify, needs_reading
-from ci.db.schema_shapes import Objects, Shape, read_apart, read_now, read_shapes
+from ci.db.schema_shapes import Objects, SchemaRows, Shape, read_apart, read_now
 
 _MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
 _NAMED_BY_ARG1 = frozenset(
@@ -110,7 +111,8 @@ class SchemaWatch:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._shapes: dict[Objects, Shape] = {}
-        self.groups = read_shapes(conn, None, self._shapes)
+        self._rows = SchemaRows(conn)
+        self.groups = self._rows.shapes(None, self._shapes)
 
     @contextmanager
     def watching(self, file: SqlFile) -> Iterator[Seen]:
@@ -166,7 +168,8 @@ class SchemaWatch:
         if seen.file is None or not (seen.steps or seen.broad):
             return []
         names = None if seen.broad else seen.groups
-        fresh = read_shapes(self.conn, names, self._shapes)
+        self._rows.refresh(names)
+        fresh = self._rows.shapes(names, self._shapes)
         before = dict(self.groups)
         if names is None:
             after = fresh
