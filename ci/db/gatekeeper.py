@@ -72,8 +72,6 @@ from ci.db.gate_screen import (
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a start-up
 if TYPE_CHECKING:
-    from typing import Any
-
     from ci.db.gate_screen import Authorizer
     from ci.db.unapplied import Unapplied
 
@@ -106,7 +104,6 @@ __all__ = [
     "TRANSACTION",
     "UNRESTORED_PRAGMAS",
     "Gate",
-    "GatedConnection",
     "Screen",
     "Verdict",
     "classify",
@@ -377,16 +374,6 @@ def _pragma_value(value: object) -> str:
 
 def _set_authorizer(conn: sqlite3.Connection, authorizer: Authorizer | None) -> None:
     sqlite3.Connection.set_authorizer(conn, authorizer)
-
-
-class GatedConnection(sqlite3.Connection):
-    """A connection whose authorizer is its Gate: `set_authorizer` (a --setup function's) is
-    kept and asked after the gate's rules instead of replacing them."""
-
-    gate: Gate
-
-    def set_authorizer(self, authorizer_callback: Any) -> None:
-        self.gate.keep_user_authorizer(authorizer_callback)
 
 
 def gate_of(conn: sqlite3.Connection) -> Gate:

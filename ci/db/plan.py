@@ -21,7 +21,6 @@ from ci.core.model import (
 )
 from ci.core.sqltext import Statement, code_fingerprint
 from ci.db.bookkeeping import AppliedRow, DirtyMark, Entry
-from ci.db.gatekeeper import NO_TRANSACTION_SAVEPOINT, classify
 from ci.db.outcomes import MigrationFailed, RunRefused
 from ci.db.statements import leading_word
 
@@ -166,6 +165,8 @@ def rollback_problems(migration: Migration) -> list[str]:
 def _savepoints(file: SqlFile, statements: list[Statement]) -> list[str]:
     """A @no-transaction file's savepoint statements, refused before its first statement runs
     (each of its statements commits on its own: the run could not undo the ones before)."""
+    from ci.db.gatekeeper import NO_TRANSACTION_SAVEPOINT, classify  # not on a no-op run's path
+
     return [
         f"{file.path}:{statement.line}: {NO_TRANSACTION_SAVEPOINT}"
         for statement in statements

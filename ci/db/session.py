@@ -20,12 +20,13 @@ from ci.db.bookkeeping import Entry
 from ci.db.changes import AppliedRows
 from ci.db.connection import busy_timeout, database_name, explain, is_environmental
 from ci.db.deadline import Clock
-from ci.db.gatekeeper import gate_of
 from ci.db.outcomes import CannotRun, MigrationFailed
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
     from typing import TextIO
+
+    from ci.db.gatekeeper import Gate
 
 
 class _Guard:
@@ -91,8 +92,7 @@ class Session:
         # successful apply/rollback rows of schema_version_log are skipped there (the log exists
         # to monitor production databases; dirty marks and failures are still written)
         self.throwaway = throwaway
-        # decides what a migration's transaction statements, pragmas, ... do (ci.db.gatekeeper)
-        self.gate = gate_of(conn)
+        self._gate: Gate | None = None  # see `gate`
         # --statement-timeout: each migration's deadline (ci.db.deadline)
         self.clock = Clock(conn, statement_timeout)
         # PRAGMA foreign_keys as last read or set here: the runner owns the setting while it
@@ -111,6 +111,17 @@ class Session:
         self.hashes: StatCache | None = None
 
     # --- transactions ---------------------------------------------------------------------
+
+    @property
+    def gate(self) -> Gate:
+        """Decides what a migration's transaction statements, pragmas, ... do: the connection's
+        Gate, made (and ci.db.gatekeeper imported) when the first migration asks, so that a run
+        with nothing pending loads none of the gate's modules."""
+        if self._gate is None:
+            from ci.db.gatekeeper import gate_of
+
+            self._gate = gate_of(self.conn)
+        return self._gate
 
     def begin(self) -> None:
         """BEGIN IMMEDIATE: take the write lock now, so two runners serialise here."""

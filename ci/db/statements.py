@@ -15,10 +15,16 @@ from functools import partial
 from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
 from ci.db.connection import is_environmental
-from ci.db.gatekeeper import FIRST_WORD, REFUSE, Screen, foreign_keys_setting
 from ci.db.outcomes import MigrationFailed
 from ci.db.session import Session
 from ci.db.tables import quoted
+
+TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a start-up
+if TYPE_CHECKING:
+    from ci.db.gatekeeper import Screen
+
+# ci.db.gatekeeper is imported where a statement is screened, not at the top: a run with nothing
+# pending imports this module and must load none of the gate's modules (ci.db.connection)
 
 
 def run_file(session: Session, file: SqlFile, *, rollback: bool = False) -> int:
@@ -110,6 +116,8 @@ def _screened(
         raise MigrationFailed(file.path, statement.line, describe(error, statement)) from None
     if verdict is None:
         return
+    from ci.db.gatekeeper import REFUSE
+
     if verdict.kind == REFUSE:
         raise MigrationFailed(file.path, statement.line, verdict.message)
     if verdict.message:
@@ -186,6 +194,8 @@ def _drop_temp_objects(session: Session) -> None:
 def first_word(statement: Statement) -> str:
     """The statement's first word in upper case, after leading comments ('' if none): the
     same as `Statement.keyword`, without stripping the comments of the whole statement."""
+    from ci.db.gatekeeper import FIRST_WORD
+
     match = FIRST_WORD.match(statement.raw)
     return match[1].upper() if match else ""
 
@@ -200,6 +210,8 @@ def leading_word(statement: Statement) -> str:
 def leading_pragmas(file: SqlFile) -> list[tuple[Statement, bool]]:
     """The PRAGMA foreign_keys = X statements before the first other statement of the file,
     with the setting each asks for (SQLite says what each is: any spelling, quoting, case)."""
+    from ci.db.gatekeeper import foreign_keys_setting
+
     leading: list[tuple[Statement, bool]] = []
     for statement in file.statements:
         word = leading_word(statement)

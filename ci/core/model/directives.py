@@ -5,12 +5,11 @@ An unknown word or a directive without its argument is an InputError naming the 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ci.core.findings import Record
 from ci.core.model.layout import InputError
-from ci.core.sqltext import directive_lines
+from ci.core.sqltext import LazyPattern, directive_lines
 
 KNOWN_DIRECTIVES = (
     "irreversible",
@@ -21,7 +20,8 @@ KNOWN_DIRECTIVES = (
     "rewrites",
 )
 # one item of `-- @rewrites vitals(value, unit), devices`: a table, its columns or none (all)
-REWRITE_ITEM = re.compile(r'\s*(?P<table>"[^"]+"|[^\s(),"]+)\s*(?:\((?P<columns>[^()]*)\))?\s*')
+# compiled when a @rewrites directive is read: not on every start-up (a no-op ci.migrate)
+REWRITE_ITEM = LazyPattern(r'\s*(?P<table>"[^"]+"|[^\s(),"]+)\s*(?:\((?P<columns>[^()]*)\))?\s*')
 ALL_COLUMNS = "*"
 
 
