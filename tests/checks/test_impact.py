@@ -521,3 +521,46 @@ def test_export_stats_is_command_line_only(
     assert stopped.value.code == 2
     assert "export_stats: command-line only" in capsys.readouterr().err
     assert not (tmp_path / "stats.json").exists()
+
+
+# --- statements that only change the schema ---------------------------------------------------
+
+CONSTANT = (
+    "ALTER TABLE readings ADD COLUMN unit TEXT DEFAULT 'mmol/L';\n"
+    "ALTER TABLE readings RENAME COLUMN note TO remark;\n"
+    "CREATE TABLE units (id INTEGER PRIMARY KEY);\n"
+    "CREATE VIEW high AS SELECT * FROM readings WHERE value > 10;\n"
+    "CREATE TRIGGER keep AFTER DELETE ON readings BEGIN SELECT 1; END;\n"
+    "DROP VIEW high;\n"
+    "ALTER TABLE /* old name */ readings RENAME TO samples;\n"
+)
+GROWING = (
+    "CREATE INDEX readings_value ON readings (value);\n"
+    "DROP INDEX readings_value;\n"
+    "ALTER TABLE readings ADD COLUMN checked INTEGER CHECK (checked IS NULL);\n"
+    "ALTER TABLE readings DROP COLUMN note;\n"
+    "CREATE TABLE copy AS SELECT * FROM readings;\n"
+    "DROP TABLE copy;\n"
+)
+
+
+@pytest.mark.parametrize(("migration", "constant"), [(CONSTANT, True), (GROWING, False)])
+def test_only_statements_that_touch_rows_are_scaled(
+    write_tree: WriteTree, migration: str, constant: bool
+) -> None:
+    _, runs = measured(write_tree, migration)
+    statements = runs[0].statements  # type: ignore[attr-defined]
+    assert [s.constant for s in statements] == [constant] * len(statements)
+    stats = ProdStats(Path("s.json"), 1, {"readings": TableStats(50_000_000, 1, 0)})
+    (result,) = estimate(runs, Scales(stats, {"readings": 500}))  # type: ignore[arg-type]
+    sample = sum(s.seconds for s in statements)
+    assert (result.seconds == pytest.approx(sample)) is constant
+
+
+def test_adding_a_column_to_a_big_table_is_within_the_budget(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tree_with(write_tree, "ALTER TABLE readings ADD COLUMN unit TEXT;\n")
+    stats = stats_file(root / "stats.json", {"readings": 10**12, "wards": 1})
+    assert run(root, "--prod-stats", str(stats), "--max-lock-seconds", "5") == 0
+    assert "MG315" not in capsys.readouterr().out
