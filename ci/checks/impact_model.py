@@ -1,19 +1,20 @@
 """The production-impact model: what a migration measured on the sample (ci.db.impact) becomes at
 production size (ci.db.prodstats).
 
-Linear in rows touched, statement by statement. Each table has a scale, production rows over
-sample rows; a statement's scale is the mean of the scales of the tables it reads, writes or
-indexes, weighted by their sample rows; its production time is its sample time times its scale.
-A table a migration creates (the new table of a rebuild) takes the scale of the statement that
-fills it, and keeps it through a rename. A table the stats do not have, or that is empty in the
-sample, takes the scale of the database as a whole (the sum of production rows over the sum of
-sample rows). Compiling a statement (timed as its EXPLAIN) does not grow with the rows and is not
-scaled. Each commit costs one durable commit of this machine (ci.db.impact.commit_seconds: the
-sample's copy commits without fsync). The sample runs with its share of SQLite's page cache
-(ci.db.impact.Measurer.scale_to). What it ignores: the operating system's cache (a production
-file larger than memory is read from disk), the depth of indexes growing with log n (CREATE INDEX
-sorts: n log n), and the runner's bookkeeping and foreign_key_check after a migration that turned
-foreign keys off.
+Linear in rows touched, statement by statement. Each table has a scale, production rows over sample
+rows; a statement's scale is the mean of the scales of the tables it reads, writes or indexes,
+weighted by their sample rows; its production time is its sample time times its scale. A table a
+migration creates (the new table of a rebuild) takes the scale of the statement that fills it, and
+keeps it through a rename. A table the stats do not have, or that is empty in the sample, takes the
+scale of the database as a whole (the sum of production rows over the sum of sample rows).
+Compiling a statement (timed as its EXPLAIN) does not grow with the rows and is not scaled; nor is
+a statement that only changes the schema (ci.db.impact.schema_only: ALTER TABLE ADD COLUMN /
+RENAME, CREATE TABLE, views, triggers). Each commit costs one durable commit of this machine
+(ci.db.impact.commit_seconds: the sample's copy commits without fsync). The sample runs with its
+share of SQLite's page cache (ci.db.impact.Measurer.scale_to). What it ignores: the operating
+system's cache (a production file larger than memory is read from disk), the depth of indexes
+growing with log n (CREATE INDEX sorts: n log n), and the runner's bookkeeping and
+foreign_key_check after a migration that turned foreign keys off.
 
 The write lock: a migration holds it from its BEGIN IMMEDIATE to its COMMIT, so for the whole
 migration; a `@no-transaction` one commits each statement alone (its longest statement); a
@@ -109,7 +110,8 @@ def _one(run: MigrationRun, scales: Scales, commit: float) -> Estimate:
     each_commits = run.mode == NO_TRANSACTION
     for statement in run.statements:
         scale = scales.of(statement)
-        seconds = scaled(statement, scale) + (commit if each_commits else 0.0)
+        grows = 1.0 if statement.constant else scale  # a schema-only statement does not grow
+        seconds = scaled(statement, grows) + (commit if each_commits else 0.0)
         result.seconds += seconds
         if seconds >= slowest:
             slowest, result.line = seconds, statement.line

@@ -14,6 +14,7 @@ copy (no fsync) does not have.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ COMMIT_PROBES = 5
 
 _READS = {sqlite3.SQLITE_READ}
 _WRITES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+_INDEXES = {sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_DROP_INDEX}
 _EXPLAINED = frozenset(("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "SELECT", "CREATE"))
 
 
@@ -50,6 +52,7 @@ class StatementRun:
 
     __slots__ = (
         "changes",
+        "constant",
         "created",
         "dropped",
         "executions",
@@ -78,6 +81,8 @@ class StatementRun:
         self.dropped: set[str] = set()
         self.renamed: dict[str, str] = {}  # old name -> new name
         self.rows: dict[str, int] = {}  # sample rows of each table it touched, before or after
+        # it only changes the schema (schema_only): its time does not grow with the rows
+        self.constant = False
 
     @property
     def touched(self) -> set[str]:
@@ -246,6 +251,7 @@ class Measurer:
             raise MigrationStopped(statement, str(refused))
         run.changes = self.conn.total_changes - changes
         self._recount(run, before)
+        run.constant = schema_only(statement, run, before)
         return run
 
     @contextmanager
@@ -262,7 +268,7 @@ class Measurer:
                 run.reads.add(arg1.lower())
             elif action in _WRITES and arg1:
                 run.writes.add(arg1.lower())
-            elif action == sqlite3.SQLITE_CREATE_INDEX and arg2:
+            elif action in _INDEXES and arg2:  # dropping an index frees each of its pages
                 run.indexed.add(arg2.lower())
             return sqlite3.SQLITE_OK
 
@@ -317,6 +323,32 @@ def _add(total: StatementRun, one: StatementRun) -> None:
         getattr(total, name).update(getattr(one, name))
     for table, rows in one.rows.items():
         total.rows[table] = max(total.rows.get(table, 0), rows)
+
+
+_SCHEMA_WORDS = frozenset(("CREATE", "DROP", "ALTER"))
+# ALTER TABLE forms that rewrite only the schema's text in sqlite_schema, whatever the rows.
+# ADD COLUMN with a CHECK or a generated column is tested against every row (SQLite 3.37+),
+# DROP COLUMN rewrites every row: both are scaled.
+_NAME = r'(?:"(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`|[^\s.(]+)'
+_ALTER = re.compile(rf"ALTER\s+TABLE\s+(?:{_NAME}\s*\.\s*)?{_NAME}\s+(\w+)", re.IGNORECASE)
+_READS_EVERY_ROW = re.compile(r"\b(CHECK|GENERATED)\b|\bAS\s*\(", re.IGNORECASE)
+
+
+def schema_only(statement: Statement, run: StatementRun, tables: set[str]) -> bool:
+    """Whether the statement only changes the schema: a CREATE, DROP or ALTER that reads, writes
+    and indexes no row of a table of the database (`tables`, lower-case) -- CREATE TABLE (not AS
+    SELECT), CREATE/DROP VIEW and TRIGGER, ALTER TABLE RENAME, and ADD COLUMN without CHECK or
+    generated column. Its time does not grow with the rows, so it is not scaled. CREATE INDEX
+    (reads every row), DROP TABLE / DROP INDEX (free every page), DROP COLUMN are not."""
+    if leading_word(statement) not in _SCHEMA_WORDS or run.reads & tables or run.indexed:
+        return False
+    if not run.writes & tables:
+        return True
+    alter = _ALTER.match(statement.code)
+    action = alter.group(1).upper() if alter else ""  # none: DROP TABLE, which frees its pages
+    if action == "ADD":
+        return not _READS_EVERY_ROW.search(statement.code)
+    return action == "RENAME"
 
 
 def _ignored(name: str) -> bool:

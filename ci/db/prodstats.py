@@ -28,17 +28,23 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sqlite3
-import tempfile
+import stat
 from pathlib import Path
 
 from ci.core.errors import UsageError
+from ci.core.model.sqlfile import special_file_kind
 from ci.db.bookkeeping import now_utc
 from ci.db.gate_bookkeeping import BOOKKEEPING_TABLES
 from ci.db.tables import quoted
 
 FORMAT = "migration-guard-stats"
 VERSION = 1
+MAX_BYTES = 64 * 2**20  # about 700,000 tables; a stats file is read whole, never streamed
+MAX_NESTING = 32  # the format nests 3 deep
+MAX_COUNT = 2**63 - 1  # SQLite's own limit on rows and pages: larger cannot be a real count
+SHOWN_CHARS = 40
 
 
 class TableStats:
@@ -130,21 +136,10 @@ def estimated_pages(
     return share, "estimate"
 
 
-def write(document: dict[str, object], path: Path) -> None:
-    """Write the stats file whole or not at all (a temporary file renamed over it)."""
-    text = json.dumps(document, indent=2, sort_keys=False) + "\n"
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    except OSError as error:
-        raise UsageError(f"{path}: cannot write the stats file: {error.strerror}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise UsageError(f"{path}: cannot write the stats file: {error.strerror}") from None
+def dumps(document: dict[str, object]) -> str:
+    """The stats file's text: "format" first, which is how an earlier export is recognised
+    before it is replaced (ci.checks.precheck.STATS_STARTS)."""
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
 # --- read back -------------------------------------------------------------------------------
@@ -152,18 +147,73 @@ def write(document: dict[str, object], path: Path) -> None:
 
 def load(path: Path) -> ProdStats:
     """A stats file, checked; anything wrong is one UsageError line naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: stats file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        why = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise UsageError(f"{path}: cannot read the stats file: {why}") from None
+    text = _read_text(path)
+    too_deep = _nesting_over(text, MAX_NESTING)
+    if too_deep is not None:
+        raise UsageError(
+            f"{path}:{too_deep}: not a stats file: nested more than {MAX_NESTING} deep"
+        )
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise UsageError(f"{path}:{error.lineno}: not a stats file: {error.msg}") from None
+    except RecursionError:  # not reached under MAX_NESTING; kept as one line all the same
+        raise UsageError(f"{path}: not a stats file: nested too deep") from None
+    except ValueError:  # Python refuses to read an integer of over 4300 digits
+        raise UsageError(f"{path}: not a stats file: a number of thousands of digits") from None
     return parsed(path, document)
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, at most MAX_BYTES of it. Refused without being opened when it is not a
+    regular file (as a --sample is: reading a FIFO waits forever, /dev/zero never ends), then
+    opened without waiting and checked again on the descriptor."""
+    try:
+        kind = special_file_kind(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: stats file not found") from None
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the stats file: {error.strerror}") from None
+    if kind is not None:
+        raise UsageError(f"{path}: the stats file is {kind}, not a regular file")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise UsageError(f"{path}: the stats file is not a regular file")
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the stats file: {error.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise UsageError(f"{path}: not a stats file: larger than {MAX_BYTES // 2**20} MiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: cannot read the stats file: not UTF-8 text") from None
+
+
+_NESTING_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _nesting_over(text: str, limit: int) -> int | None:
+    """The line where the JSON text nests deeper than `limit`, or None: checked before parsing,
+    as the parser would recurse once per level (and a stats file is 3 levels deep)."""
+    depth = 0
+    for token in _NESTING_TOKENS.finditer(text):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return text.count("\n", 0, token.start()) + 1
+        elif bracket in "]}":
+            depth -= 1
+    return None
+
+
+def _shown(value: object) -> str:
+    """A value for a one-line message: a hostile file's 4000-digit number is cut short."""
+    text = str(value) if isinstance(value, str) else repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}..."
 
 
 def parsed(path: Path, document: object) -> ProdStats:
@@ -173,12 +223,12 @@ def parsed(path: Path, document: object) -> ProdStats:
     version = document.get("version")
     if not isinstance(version, int) or version > VERSION or version < 1:
         raise UsageError(
-            f"{path}: stats format version {version!r}; this version reads {VERSION} "
+            f"{path}: stats format version {_shown(version)}; this version reads {VERSION} "
             f"(write it again with `{export}`)"
         )
     schema = document.get("schema_version")
     if schema is not None and not _count(schema):
-        raise UsageError(f"{path}: schema_version: expected a number, got {schema!r}")
+        raise UsageError(f"{path}: schema_version: expected a number, got {_shown(schema)}")
     tables = document.get("tables")
     if not isinstance(tables, dict):
         raise UsageError(f"{path}: tables: expected a mapping of table name to counts")
@@ -187,12 +237,16 @@ def parsed(path: Path, document: object) -> ProdStats:
 
 def _table(path: Path, name: str, entry: object) -> TableStats:
     if not isinstance(entry, dict) or not _count(entry.get("rows")):
-        raise UsageError(f'{path}: tables.{name}: expected {{"rows": N, ...}} with N >= 0')
+        expected = f'{{"rows": N, ...}} with N from 0 to {MAX_COUNT}'
+        raise UsageError(f"{path}: tables.{_shown(name)}: expected {expected}")
     numbers = [entry.get(key, 0) for key in ("rows", "pages", "index_pages")]
     if not all(_count(n) for n in numbers):
-        raise UsageError(f"{path}: tables.{name}: rows and pages must be whole numbers >= 0")
+        raise UsageError(
+            f"{path}: tables.{_shown(name)}: rows and pages must be whole numbers from 0 to "
+            f"{MAX_COUNT}"
+        )
     return TableStats(*numbers)
 
 
 def _count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT

@@ -4,7 +4,10 @@ files, the model on measured statements, and every bad stats file as one line an
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,6 +110,60 @@ def test_export_stats_refuses_to_overwrite_the_database(
     assert precheck(["--db", str(db), "--export-stats", str(db)]) == 2
     assert "--export-stats needs a file of its own" in capsys.readouterr().err
     assert db.read_bytes() == before
+
+
+def wal_database(path: Path) -> sqlite3.Connection:
+    """A WAL database whose last transaction is committed in the -wal file only (the app has
+    not checkpointed): returned open, as the application that keeps it."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.execute("CREATE TABLE important (x TEXT)")
+    conn.execute("INSERT INTO important VALUES ('committed row')")
+    return conn
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_export_stats_refuses_the_files_sqlite_keeps_beside_the_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    db = tmp_path / "w.db"
+    app = wal_database(db)
+    beside = Path(f"{db}{suffix}")
+    if suffix == "-journal":  # an empty one (journal_mode=TRUNCATE leaves it): refused too
+        beside.write_bytes(b"")
+    before = beside.read_bytes()
+    assert precheck(["--db", str(db), "--export-stats", str(beside)]) == 2
+    err = capsys.readouterr().err
+    assert f"--export-stats {beside}: that is a file SQLite keeps beside the database" in err
+    assert beside.read_bytes() == before
+    app.close()
+    with sqlite3.connect(db) as check:
+        assert check.execute("SELECT x FROM important").fetchall() == [("committed row",)]
+    check.close()
+
+
+def test_export_stats_replaces_only_an_empty_file_or_a_previous_stats_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = make_prod(tmp_path / "prod.db", 10)
+    migration = tmp_path / "0001_initial.sql"
+    migration.write_text("CREATE TABLE readings (id INTEGER PRIMARY KEY);\n", encoding="utf-8")
+    other_json = tmp_path / "package.json"
+    other_json.write_text('{"name": "app", "format": "migration-guard-stats"}\n', "utf-8")
+    for kept in (migration, other_json):
+        before = kept.read_bytes()
+        assert precheck(["--db", str(db), "--export-stats", str(kept)]) == 2
+        assert "refusing to overwrite an existing file that is not a stats file" in (
+            capsys.readouterr().err
+        )
+        assert kept.read_bytes() == before
+    stats, empty, compact = (tmp_path / n for n in ("stats.json", "empty.json", "compact.json"))
+    empty.write_bytes(b"")
+    compact.write_text(f'{{"format":"{FORMAT}","version":1,"tables":{{}}}}', "utf-8")
+    for path in (stats, stats, empty, compact):  # the second export replaces the first
+        assert precheck(["--db", str(db), "--export-stats", str(path)]) == 0
+        assert json.loads(path.read_text("utf-8"))["tables"]["readings"]["rows"] == 10
 
 
 # --- apply_sample --prod-stats ---------------------------------------------------------------
@@ -223,6 +280,73 @@ def test_unreadable_stats_is_one_line_and_exit_2_before_any_work(
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and error in lines[0] and "Traceback" not in captured.err
     assert captured.out.count("\n") <= 1  # nothing ran: no migration case was reported
+
+
+def hostile_stats(root: Path) -> dict[str, tuple[Path, str]]:
+    """Stats files that once crashed apply_sample with a traceback, and the line each gives."""
+    valid = {"format": FORMAT, "version": 1, "tables": {"readings": {"rows": 1, "pages": 1}}}
+    huge = json.loads(json.dumps(valid))
+    huge["tables"]["readings"]["rows"] = 10**400  # OverflowError when divided into a float
+    files = {
+        "huge": (json.dumps(huge), "tables.readings: expected"),
+        "digits": (  # ValueError: Python reads no integer of over 4300 digits
+            json.dumps(valid).replace('"version": 1', '"version": 1' + "0" * 5000),
+            "not a stats file: a number of thousands of digits",
+        ),
+        "deep": (  # RecursionError in the parser
+            f'{{"format": "{FORMAT}", "version": 1, "tables": {{"x": '
+            + "[" * 100_000
+            + "]" * 100_000
+            + "}}",
+            "deep.json:1: not a stats file: nested more than 32 deep",
+        ),
+    }
+    made = {}
+    for name, (text, error) in files.items():
+        path = root / f"{name}.json"
+        path.write_text(text, encoding="utf-8")
+        made[name] = (path, error)
+    zero = root / "zero.json"
+    zero.symlink_to("/dev/zero")  # read whole, it never ends
+    made["zero"] = (zero, "zero.json: the stats file is a socket or a device, not a regular")
+    return made
+
+
+def test_hostile_stats_file_is_one_line_and_exit_2(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tree_with(write_tree, UPDATE)
+    for name, (path, error) in hostile_stats(root).items():
+        assert run(root, "--prod-stats", str(path)) == 2, name
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and error in lines[0], (name, captured.err)
+        assert len(lines[0]) < 200 and "Traceback" not in captured.err
+
+
+def test_a_stats_file_over_the_size_bound_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ci.core.errors import UsageError
+    from ci.db import prodstats
+
+    path = stats_file(tmp_path / "stats.json", {"readings": 1})
+    monkeypatch.setattr(prodstats, "MAX_BYTES", path.stat().st_size - 1)
+    with pytest.raises(UsageError, match=r"stats\.json: not a stats file: larger than"):
+        prodstats.load(path)
+
+
+def test_a_fifo_as_stats_file_is_refused_at_once(write_tree: WriteTree) -> None:
+    root = tree_with(write_tree, UPDATE)
+    fifo = root / "stats.json"
+    os.mkfifo(fifo)
+    command = [sys.executable, "-m", "ci.apply_sample", "--migrations-dir", str(root / "m")]
+    command += ["--sample", str(root / "sample.sql"), "--prod-stats", str(fifo)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"apply_sample: {fifo}: the stats file is a FIFO (named pipe), not a regular file"
+    ]
 
 
 def test_budget_without_stats_is_a_usage_error(
@@ -397,3 +521,46 @@ def test_export_stats_is_command_line_only(
     assert stopped.value.code == 2
     assert "export_stats: command-line only" in capsys.readouterr().err
     assert not (tmp_path / "stats.json").exists()
+
+
+# --- statements that only change the schema ---------------------------------------------------
+
+CONSTANT = (
+    "ALTER TABLE readings ADD COLUMN unit TEXT DEFAULT 'mmol/L';\n"
+    "ALTER TABLE readings RENAME COLUMN note TO remark;\n"
+    "CREATE TABLE units (id INTEGER PRIMARY KEY);\n"
+    "CREATE VIEW high AS SELECT * FROM readings WHERE value > 10;\n"
+    "CREATE TRIGGER keep AFTER DELETE ON readings BEGIN SELECT 1; END;\n"
+    "DROP VIEW high;\n"
+    "ALTER TABLE /* old name */ readings RENAME TO samples;\n"
+)
+GROWING = (
+    "CREATE INDEX readings_value ON readings (value);\n"
+    "DROP INDEX readings_value;\n"
+    "ALTER TABLE readings ADD COLUMN checked INTEGER CHECK (checked IS NULL);\n"
+    "ALTER TABLE readings DROP COLUMN note;\n"
+    "CREATE TABLE copy AS SELECT * FROM readings;\n"
+    "DROP TABLE copy;\n"
+)
+
+
+@pytest.mark.parametrize(("migration", "constant"), [(CONSTANT, True), (GROWING, False)])
+def test_only_statements_that_touch_rows_are_scaled(
+    write_tree: WriteTree, migration: str, constant: bool
+) -> None:
+    _, runs = measured(write_tree, migration)
+    statements = runs[0].statements  # type: ignore[attr-defined]
+    assert [s.constant for s in statements] == [constant] * len(statements)
+    stats = ProdStats(Path("s.json"), 1, {"readings": TableStats(50_000_000, 1, 0)})
+    (result,) = estimate(runs, Scales(stats, {"readings": 500}))  # type: ignore[arg-type]
+    sample = sum(s.seconds for s in statements)
+    assert (result.seconds == pytest.approx(sample)) is constant
+
+
+def test_adding_a_column_to_a_big_table_is_within_the_budget(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tree_with(write_tree, "ALTER TABLE readings ADD COLUMN unit TEXT;\n")
+    stats = stats_file(root / "stats.json", {"readings": 10**12, "wards": 1})
+    assert run(root, "--prod-stats", str(stats), "--max-lock-seconds", "5") == 0
+    assert "MG315" not in capsys.readouterr().out
