@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+from ci.checks import options as common_options
 from ci.checks.base import Check
 from ci.checks.db_options import OPTIONS, Options
 from ci.checks.options import Option
@@ -26,7 +28,7 @@ from ci.checks.validate import (
     validate,
 )
 from ci.core.findings import Case, Report
-from ci.core.model import Catalog, discover, read_ahead
+from ci.core.model import Catalog, InputError, SqlFile, discover, read_ahead
 from ci.db import runner
 from ci.db.invariants import Invariant
 
@@ -41,15 +43,20 @@ EXPLAIN = Option(
 )
 
 
-def apply_empty(root: Path, options: Options, *, explain: bool = False) -> Report:
+def apply_empty(
+    root: Path, options: Options, *, explain: bool = False, base_ref: str | None = None
+) -> Report:
     """Apply main track then seeds to a fresh private database and validate the result."""
     catalog = discover(root)
+    judged = changed_since(base_ref, catalog) if base_ref else None
     invariants = load_invariants(options)
     with tempfile.TemporaryDirectory(prefix="migration-guard-") as tmp:
         conn = runner.connect(Path(tmp) / "apply_empty.db", setup=options.setup, durable=False)
         try:
             with could_not_run():
-                cases = apply_all(conn, catalog, options, invariants, explain=explain)
+                cases = apply_all(
+                    conn, catalog, options, invariants, explain=explain, judged=judged
+                )
         finally:
             conn.close()
     return Report(NAME, cases)
@@ -62,7 +69,10 @@ def apply_all(
     invariants: list[Invariant],
     *,
     explain: bool = False,
+    judged: set[Path] | None = None,
 ) -> list[Case]:
+    """`judged`: the migrations whose schema changes are findings (None: all); the others'
+    changes still reach the changelog."""
     run = new_runner(conn, catalog, options)
     cases = catalog_cases(NAME, run.catalog)
     if cases:
@@ -74,7 +84,7 @@ def apply_all(
         with analysis.watching(migration):
             case = apply_case(NAME, run, migration, options)
         applied = case.outcome != "failed"  # a schema-change finding fails the case, not the run
-        analysis.judge(case, migration)
+        analysis.judge(case, migration, findings=judged is None or migration.path in judged)
         cases.append(case)
         if not applied:
             why = f"not run: {migration.label} failed"
@@ -82,9 +92,39 @@ def apply_all(
     return cases + validate(NAME, conn, run, options, invariants)
 
 
+def changed_since(ref: str, catalog: Catalog) -> set[Path]:
+    """The migrations added or changed since the merge base of HEAD and `ref`: the ones this
+    branch brings. The others are deployed already; a schema-change finding on them would repeat
+    on every run of every branch and could not be acted on."""
+    from ci.core.gitrefs import blob_id, list_base_files
+
+    before = list_base_files(ref, catalog.root)
+    return {
+        m.path
+        for m in catalog.all_migrations()
+        if before.get(m.path.relative_to(catalog.root).as_posix()) != _blob(m.file, blob_id)
+    }
+
+
+def _blob(file: SqlFile, blob_id: Callable[[bytes], str]) -> str | None:
+    try:
+        return blob_id(file.data)
+    except InputError:  # unreadable: judged (its own step reports it)
+        return None
+
+
 CHECK = Check(
     NAME,
     __doc__,
-    (*OPTIONS, EXPLAIN),
-    lambda a: apply_empty(a.migrations_dir, options_from(a), explain=a.explain),
+    (
+        *OPTIONS,
+        EXPLAIN,
+        common_options.base_ref(
+            "schema-change findings (MG6xx) only for the migrations added or changed since "
+            "this git ref (e.g. origin/main); --explain still lists every change"
+        ),
+    ),
+    lambda a: apply_empty(
+        a.migrations_dir, options_from(a), explain=a.explain, base_ref=a.base_ref
+    ),
 )

@@ -49,20 +49,22 @@ class Analysis:
             self._seen = seen
             yield
 
-    def judge(self, case: Case, migration: Migration) -> None:
-        """The changes of the migration just watched: findings on `case` (and the changelog)."""
+    def judge(self, case: Case, migration: Migration, *, findings: bool = True) -> None:
+        """The changes of the migration just watched: findings on `case` (unless `findings` is
+        False: a migration the branch does not bring) and the changelog."""
         seen, self._seen = self._seen, None
         if seen is None or case.outcome == "failed":
             return
-        changes = self.watch.changes(seen)
+        changes = self.watch.changes(seen)  # always: it moves the watch's "before" on
         if not changes:
             return
-        case.findings += findings(self.check, migration, changes)
+        if findings:
+            case.findings += risky_findings(self.check, migration, changes)
         if self.explain:
             case.changes = tuple(changes)
 
 
-def findings(check: str, migration: Migration, changes: list[Change]) -> list[Finding]:
+def risky_findings(check: str, migration: Migration, changes: list[Change]) -> list[Finding]:
     """The risky changes not waived by a noqa on their statement."""
     risky = [c for c in changes if c.code is not None]
     if not risky:

@@ -17,7 +17,17 @@ from ci.db.fingerprint import Tracker
 from ci.db.schema_changes import classify
 from ci.db.schema_shapes import Shape, read_now, read_shapes
 from ci.db.schema_watch import SchemaWatch
-from tests.conftest import REPO, WriteTree, output, run_on_tree, tree
+from tests.conftest import (
+    REPO,
+    WriteTree,
+    commit_all,
+    git,
+    output,
+    run_in,
+    run_on_tree,
+    tree,
+    write,
+)
 
 
 def groups(sql: str) -> dict[str, Shape]:
@@ -202,3 +212,31 @@ def test_the_worked_example_has_no_risky_change() -> None:
     done = run_on_tree("ci.apply_empty", root.parent.parent, "--explain", cwd=REPO)
     assert done.returncode == 0, output(done)
     assert "[MG6" not in done.stdout and "table created: table patients" in done.stdout
+
+
+def test_with_base_ref_only_the_branchs_migrations_have_findings(git_repo: Path) -> None:
+    """A rename already on main is deployed: repeating its MG603 on every branch's run could not
+    be acted on. The branch's own rename (and an edited old file) is reported; --explain still
+    lists main's change."""
+    write(
+        git_repo,
+        {
+            "m/schema/0001_t.sql": "CREATE TABLE t (a INTEGER, b TEXT);\n",
+            "m/schema/0002_rename_a.sql": "ALTER TABLE t RENAME COLUMN a TO aa;\n",
+        },
+    )
+    commit_all(git_repo, "main")
+    git(git_repo, "checkout", "-q", "-b", "feature")
+    write(git_repo, {"m/schema/0003_rename_b.sql": "ALTER TABLE t RENAME COLUMN b TO bb;\n"})
+    commit_all(git_repo, "feature")
+    args = ("--migrations-dir", "m", "--base-ref", "main", "--explain")
+    done = run_in(git_repo, "ci.apply_empty", *args)
+    out = output(done)
+    assert "0003_rename_b.sql:1: MG603" in out and "0002_rename_a.sql:1: MG603" not in out, out
+    assert "renamed to aa" in out  # the changelog keeps main's change
+    assert done.returncode == 0, out  # MG603 is a warning
+    write(git_repo, {"m/schema/0002_rename_a.sql": "ALTER TABLE t RENAME COLUMN a TO a2;\n"})
+    out = output(run_in(git_repo, "ci.apply_empty", *args))
+    assert "0002_rename_a.sql:1: MG603" in out, out  # edited on the branch: judged again
+    without = output(run_in(git_repo, "ci.apply_empty", "--migrations-dir", "m"))
+    assert "0002_rename_a.sql:1: MG603" in without and "0003_rename_b.sql:1: MG603" in without
