@@ -122,18 +122,36 @@ def impact_cases(args: argparse.Namespace, stats: ProdStats) -> list[Case]:
         return [fit_case(catalog, [f"production impact not estimated: {error}"])]
     if measured is None:
         return []
-    print_table(measured.estimates, stats, catalog)
-    cases = [lock_case(e, catalog, args.max_lock_seconds) for e in measured.estimates]
-    lines = misfits(stats, measured.scales, measured.version, measured.estimates)
+    estimates = still_to_come(measured.estimates, stats)
+    print_table(estimates, stats, catalog)
+    cases = [lock_case(e, catalog, args.max_lock_seconds) for e in estimates]
+    lines = misfits(stats, measured.scales, measured.version, estimates)
     fit = fit_case(catalog, lines)
     fit.time = time.perf_counter() - started
     return [fit, *cases]
 
 
+def still_to_come(estimates: list[Estimate], stats: ProdStats) -> list[Estimate]:
+    """The estimates of the migrations production does not have yet. A main-track migration at
+    or below the stats' schema version is applied there already: it was run on the sample only
+    to bring the sample to production's version, and its estimate would judge nothing."""
+    if stats.schema_version is None:
+        return estimates
+    deployed = stats.schema_version
+    return [e for e in estimates if e.migration.track != "main" or e.migration.version > deployed]
+
+
 def misfits(stats: ProdStats, scales: Scales, version: int, estimates: list[Estimate]) -> list[str]:
     """What makes the estimate less certain, one line each."""
     lines: list[str] = []
-    if stats.schema_version is not None and stats.schema_version != version:
+    if stats.schema_version is not None and stats.schema_version > version:
+        lines.append(
+            f"the sample is at {version:04d} and production at {stats.schema_version:04d} (the "
+            f"stats {stats.path}): the migrations up to {stats.schema_version:04d} are applied "
+            "there and not estimated; the later ones scale tables matched by name (a sample at "
+            "production's version measures them more exactly)"
+        )
+    elif stats.schema_version is not None and stats.schema_version != version:
         lines.append(
             f"the stats {stats.path} were exported at schema version {stats.schema_version:04d}, "
             f"the sample is at {version:04d} before the pending migrations: tables are matched "
