@@ -10,7 +10,7 @@ when two texts differ, which is rare), and importing this module costs nothing b
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 # the runner's own tables (ci.db.bookkeeping.TABLE, LOG_TABLE): not the migrations' schema
@@ -117,21 +117,55 @@ def read_now(conn: sqlite3.Connection, shape: Shape, cache: dict[Objects, Shape]
 
 def read_apart(shape: Shape, cache: dict[Objects, Shape]) -> Shape:
     """`shape` read on a scratch in-memory database made of its table's and indexes' SQL (a
-    schema the database had before the migration just run). Unread if SQLite refuses that SQL
-    there (a virtual table whose module only the --setup connection has)."""
+    schema the database had before the migration just run). SQL that SQLite refuses to run
+    there (a collation or function only the --setup connection has) is loaded the way SQLite
+    loads a schema, which does not look them up. Raises CannotRun when even that fails: a
+    shape left unread would hide a dropped column."""
     if shape.read or shape.objects in cache:
         return cache.get(shape.objects, shape)
+    try:
+        return _read_scratch(shape, cache, _run_sql)
+    except sqlite3.Error:
+        pass
+    try:
+        return _read_scratch(shape, cache, _load_sql)
+    except sqlite3.Error as error:
+        from ci.db.outcomes import CannotRun  # imported here: needed only on this rare path
+
+        raise CannotRun(
+            f"cannot compare table {shape.name} with its schema before the migration: {error}"
+        ) from None
+
+
+def _read_scratch(
+    shape: Shape,
+    cache: dict[Objects, Shape],
+    build: Callable[[sqlite3.Connection, SchemaObject, str], None],
+) -> Shape:
     scratch = sqlite3.connect(":memory:")
     try:
         for kind in ("table", "index"):
             for obj in shape.objects:
                 if obj.type == kind and obj.sql:
-                    scratch.execute(obj.sql)
+                    build(scratch, obj, shape.name)
         return read_now(scratch, shape, cache)
-    except sqlite3.Error:
-        return shape
     finally:
         scratch.close()
+
+
+def _run_sql(scratch: sqlite3.Connection, obj: SchemaObject, _: str) -> None:
+    scratch.execute(obj.sql)
+
+
+def _load_sql(scratch: sqlite3.Connection, obj: SchemaObject, table: str) -> None:
+    """`obj` written into sqlite_master as SQLite's schema loader reads it: unknown collations
+    and functions are accepted there (they are looked up when used)."""
+    scratch.execute("PRAGMA writable_schema = ON")
+    scratch.execute(
+        "INSERT INTO sqlite_master (type, name, tbl_name, rootpage, sql) VALUES (?, ?, ?, 0, ?)",
+        (obj.type, obj.name, table, obj.sql),
+    )
+    scratch.execute("PRAGMA writable_schema = RESET")
 
 
 def _indexes(conn: sqlite3.Connection, quoted: str) -> tuple[Index, ...]:

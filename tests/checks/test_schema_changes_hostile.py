@@ -1,0 +1,37 @@
+"""Schema-change analysis against the hostile pass's reproducers (/work/hostile/REPORT.md):
+each test is a real migration tree run by a real `python -m ci.apply_empty` process.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import WriteTree, output, run_on_tree, tree
+
+SETUP = """\
+def register(conn):
+    conn.create_collation("nat", lambda a, b: (a > b) - (a < b))
+    conn.create_function("slug", 1, lambda s: s and s.lower(), deterministic=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        "name TEXT COLLATE nat",
+        "name TEXT CHECK (slug(name) IS NOT NULL)",
+        "name TEXT, up TEXT GENERATED ALWAYS AS (slug(name)) STORED",
+    ],
+)
+def test_a_table_using_the_setup_collation_or_function_still_reports_its_dropped_column(
+    write_tree: WriteTree, definition: str
+) -> None:
+    files = {
+        "schema/0001_init.sql": f"CREATE TABLE patients (id INTEGER PRIMARY KEY, {definition}, "
+        "notes TEXT);\n",
+        "schema/0002_drop.sql": "ALTER TABLE patients DROP COLUMN notes;\n",
+    }
+    root = write_tree({**tree(files), "appsetup.py": SETUP})
+    done = run_on_tree("ci.apply_empty", root, "--setup", "appsetup:register")
+    assert done.returncode == 1, output(done)
+    assert "0002_drop.sql:1: MG602 column patients.notes" in done.stdout, output(done)
