@@ -48,6 +48,10 @@ _OBJECT_KIND = {
     sqlite3.SQLITE_DROP_TRIGGER: "trigger",
 }
 _BROAD_FUNCTIONS = frozenset({"sqlite_rename_table", "sqlite_rename_column"})
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_COLUMN_ALTER = re.compile(
+    r"ALTER\s+TABLE\s+.+?\s+(?:ADD|DROP|RENAME)\s+(?!TO\b)", re.IGNORECASE | re.DOTALL
+)
 _RENAME_TO = re.compile(
     r"\bRENAME\s+TO\s+(\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)", re.IGNORECASE
 )
@@ -70,6 +74,8 @@ class Seen:
         wanted = [("table", change.group), ("group", change.group)]
         if change.part is not None and change.part.startswith("column "):
             found = self._naming_column(change.group, change.part[7:])
+            if found is None:  # a rebuild: not an ALTER of another column (nor its noqa)
+                found = self._reshaping_whole(change.group)
             if found is not None:
                 return found
         elif change.part is not None:
@@ -82,11 +88,20 @@ class Seen:
         return None
 
     def _naming_column(self, group: str, column: str) -> Statement | None:
-        """The last statement reshaping `group` whose text names `column` (ADD COLUMN x)."""
+        """The last statement reshaping `group` whose code names `column` (ADD COLUMN x):
+        comments and string literals left out, where a word is no column's name."""
         word = re.compile(rf"(?<![\w$]){re.escape(column)}(?![\w$])", re.IGNORECASE)
         for statement, names in reversed(self.steps):
-            # the raw text: stripping comments costs more than the rare comment naming a column
-            if ("table", group) in names and word.search(statement.raw):
+            if ("table", group) not in names or not word.search(statement.raw):
+                continue  # the raw text first: most statements do not name it at all
+            if word.search(_STRING.sub("''", statement.code)):
+                return statement
+        return None
+
+    def _reshaping_whole(self, group: str) -> Statement | None:
+        """The last statement reshaping `group` other than an ALTER of one named column."""
+        for statement, names in reversed(self.steps):
+            if ("table", group) in names and not _COLUMN_ALTER.match(statement.code):
                 return statement
         return None
 

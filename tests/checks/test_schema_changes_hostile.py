@@ -35,3 +35,26 @@ def test_a_table_using_the_setup_collation_or_function_still_reports_its_dropped
     done = run_on_tree("ci.apply_empty", root, "--setup", "appsetup:register")
     assert done.returncode == 1, output(done)
     assert "0002_drop.sql:1: MG602 column patients.notes" in done.stdout, output(done)
+
+
+def test_a_noqa_for_another_column_neither_takes_the_blame_nor_waives_the_rebuild_drop(
+    write_tree: WriteTree,
+) -> None:
+    files = {
+        "schema/0001_init.sql": "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT, "
+        "notes TEXT, legacy TEXT, memo TEXT);\n",
+        "schema/0002_rebuild.sql": (
+            "CREATE TABLE np (id INTEGER PRIMARY KEY, name TEXT, legacy TEXT, memo TEXT);\n"
+            "INSERT INTO np SELECT id, name, legacy, memo FROM patients;\n"
+            "DROP TABLE patients;\n"
+            "ALTER TABLE np RENAME TO patients;\n"
+            "PRAGMA foreign_key_check;\n"
+            "-- noqa: MG503 legacy was never read; notes moved to the app\n"
+            "ALTER TABLE patients DROP COLUMN legacy;\n"
+            "ALTER TABLE patients ADD COLUMN flag TEXT DEFAULT 'notes';\n"
+        ),
+    }
+    done = run_on_tree("ci.apply_empty", write_tree(tree(files)))
+    assert done.returncode == 1, output(done)
+    assert "0002_rebuild.sql:4: MG602 column patients.notes" in done.stdout, output(done)
+    assert "patients.legacy" not in done.stdout, output(done)
