@@ -155,9 +155,18 @@ class SchemaWatch:
                     pending.add(("table", arg2.lower()))
             elif _is_broad(action, arg1, arg2):
                 broad.append(True)
+            position.compiled = True
             return sqlite3.SQLITE_OK
 
+        def repeated() -> None:
+            """Names compiled after a repeated text's trace: maybe its statement's (a blame
+            on the next statement too, if it named them, is later and wins)."""
+            if position.repeat is not None and pending:
+                seen.steps.append((position.repeat, set(pending)))
+            position.repeat = None
+
         def trace(text: str) -> None:
+            repeated()
             statement = _next_statement(statements, text, position)
             if statement is not None:
                 names = set(pending)
@@ -168,11 +177,13 @@ class SchemaWatch:
                     seen.steps.append((statement, names))
             pending.clear()
             broad.clear()
+            position.compiled = False
 
         self.conn.set_trace_callback(trace)
         try:
             with _observing(self.conn, authorize):
                 yield seen
+                repeated()
         finally:
             self.conn.set_trace_callback(None)
 
@@ -212,6 +223,8 @@ class _Position:
     def __init__(self) -> None:
         self.next = 0
         self.last: str | None = None
+        self.compiled = False  # the authorizer was called since the last trace
+        self.repeat: Statement | None = None  # a cached statement that may be compiled again
         self.indexes: dict[str, list[int]] | None = None  # made at the first gap only
 
 
@@ -220,9 +233,22 @@ def _next_statement(statements: list[Statement], text: str, at: _Position) -> St
     runner's own, or a trigger program of the last statement, reported with its text again).
 
     Usually the next one; a statement the runner did not run (a BEGIN it ignores) is skipped
-    by finding the text at or after the next index."""
-    if text == at.last:
+    by finding the text at or after the next index. The same text again with no compilation
+    since is a trigger program, or the next statement of that text run from Python's
+    statement cache: that one is compiled again after its trace when the schema changed (a
+    DROP TABLE after an identical one that dropped a TEMP twin), so it is kept as `at.repeat`
+    for the names the authorizer gives next."""
+    index = _index_of(statements, text, at)
+    if text == at.last and not at.compiled:
+        at.repeat = None if index is None else statements[index]
         return None
+    if index is None:
+        return None
+    at.next, at.last = index + 1, text
+    return statements[index]
+
+
+def _index_of(statements: list[Statement], text: str, at: _Position) -> int | None:
     index = at.next
     if index >= len(statements) or text != statements[index].sql:
         if at.indexes is None:
@@ -234,8 +260,7 @@ def _next_statement(statements: list[Statement], text: str, at: _Position) -> St
         if found == len(later):
             return None
         index = later[found]
-    at.next, at.last = index + 1, text
-    return statements[index]
+    return index
 
 
 def _attributed(change: Change, seen: Seen) -> Change:

@@ -58,3 +58,39 @@ def test_a_noqa_for_another_column_neither_takes_the_blame_nor_waives_the_rebuil
     assert done.returncode == 1, output(done)
     assert "0002_rebuild.sql:4: MG602 column patients.notes" in done.stdout, output(done)
     assert "patients.legacy" not in done.stdout, output(done)
+
+
+TWINS = {
+    "table": ("CREATE TEMP TABLE patients (x);\n", "DROP TABLE patients;\n", "MG601"),
+    "view": ("CREATE TEMP VIEW named AS SELECT 1;\n", "DROP VIEW named;\n", "MG608"),
+    "trigger": (
+        "CREATE TEMP TRIGGER tr AFTER INSERT ON patients BEGIN SELECT 1; END;\n",
+        "DROP TRIGGER tr;\n",
+        "MG608",
+    ),
+    "index": (
+        "CREATE TEMP TABLE t (x);\nCREATE INDEX temp.idx ON t (x);\n",
+        "DROP INDEX idx;\n",
+        "MG608",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TWINS))
+def test_a_drop_repeated_after_a_temp_twin_drops_the_real_object_and_is_reported(
+    write_tree: WriteTree, kind: str
+) -> None:
+    twin, drop, code = TWINS[kind]
+    files = {
+        "schema/0001_init.sql": (
+            "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT);\n"
+            "CREATE VIEW named AS SELECT name FROM patients;\n"
+            "CREATE INDEX idx ON patients (name);\n"
+            "CREATE TRIGGER tr AFTER INSERT ON patients BEGIN SELECT 1; END;\n"
+        ),
+        "schema/0002_evil.sql": twin + drop + drop,
+    }
+    done = run_on_tree("ci.apply_empty", write_tree(tree(files)))
+    assert done.returncode == (1 if code == "MG601" else 0), output(done)  # MG608: a warning
+    line = twin.count("\n") + 2
+    assert f"0002_evil.sql:{line}: {code}" in done.stdout, output(done)
