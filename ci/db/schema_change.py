@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ci.core.sqltext import strip_comments
+from ci.db.schema_shapes import fold
 
 TABLE_DROPPED = "MG601"
 COLUMN_DROPPED = "MG602"
@@ -64,7 +65,7 @@ class Change(NamedTuple):
 
 def part(kind: str, name: str) -> str:
     """How an index or trigger is named to find the statement that made it."""
-    return f"{kind} {name.lower()}"
+    return f"{kind} {fold(name)}"
 
 
 def normalised(sql: str) -> str:

@@ -31,7 +31,7 @@ from ci.db.schema_change import (
     part,
     same_sql,
 )
-from ci.db.schema_shapes import Shape
+from ci.db.schema_shapes import Shape, fold
 from ci.db.schema_table_diff import (
     added_columns,
     appended,
@@ -80,13 +80,13 @@ def classify(
             changes.append(_dropped(old))
             continue
         new.remove(twin)
-        renames[old.name.lower()] = twin.name.lower()
+        renames[fold(old.name)] = fold(twin.name)
         changes.append(
             Change(
                 "table renamed",
                 f"table {old.name}",
                 f"renamed to {twin.name}: {DEPLOYED}",
-                old.name.lower(),
+                fold(old.name),
                 RENAMED,
             )
         )
@@ -95,7 +95,7 @@ def classify(
         changes.append(_created(created))
         bare = Shape(created.name, ())
         for kind in ("index", "trigger"):
-            changes += _object_changes(bare, created, created.name.lower(), kind)
+            changes += _object_changes(bare, created, fold(created.name), kind)
     for old, twin in inner:
         changes += group_changes(old, twin, renames)
     for key in names:
@@ -111,10 +111,10 @@ _VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
 def _without_shadows(groups: list[Shape]) -> list[Shape]:
     """Leave out the shadow tables (`docs_content`, ...) that a virtual table (FTS5 `docs`)
     creates and drops with itself: they are its storage, not the migration's change."""
-    virtual = [g.name.lower() + "_" for g in groups if _VIRTUAL.match(g.sql_of("table"))]
+    virtual = [fold(g.name) + "_" for g in groups if _VIRTUAL.match(g.sql_of("table"))]
     if not virtual:
         return groups
-    return [g for g in groups if not g.name.lower().startswith(tuple(virtual))]
+    return [g for g in groups if not fold(g.name).startswith(tuple(virtual))]
 
 
 def _same_shapes(a: Shape, b: Shape) -> bool:
@@ -127,23 +127,23 @@ def _same_shapes(a: Shape, b: Shape) -> bool:
 def _dropped(old: Shape) -> Change:
     if old.kind == "table":
         detail = f"its rows are gone; {DEPLOYED}"
-        return Change("table dropped", f"table {old.name}", detail, old.name.lower(), TABLE_DROPPED)
+        return Change("table dropped", f"table {old.name}", detail, fold(old.name), TABLE_DROPPED)
     return Change(
         f"{old.kind} dropped", f"{old.kind} {old.name}", "queries that use it fail",
-        old.name.lower(), OBJECT_DROPPED,
+        fold(old.name), OBJECT_DROPPED,
     )  # fmt: skip
 
 
 def _created(new: Shape) -> Change:
     sql = one_line(new.sql_of(new.kind))
-    return Change(f"{new.kind} created", f"{new.kind} {new.name}", sql, new.name.lower())
+    return Change(f"{new.kind} created", f"{new.kind} {new.name}", sql, fold(new.name))
 
 
 def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Change]:
     """The changes inside one table or view that exists before and after."""
     if old.kind != new.kind:
         return [_dropped(old), _created(new)]
-    key = new.name.lower()
+    key = fold(new.name)
     changes = _object_changes(old, new, key, "index") + _object_changes(old, new, key, "trigger")
     if new.kind == "view":
         if not same_sql(old.sql_of("view"), new.sql_of("view")):
@@ -201,8 +201,8 @@ def _gains_unique_index(old: Shape, new: Shape) -> bool:
 
 def _object_changes(old: Shape, new: Shape, key: str, kind: str) -> list[Change]:
     """Explicit indexes or triggers dropped, redefined or created (by name)."""
-    before = {o.name.lower(): o for o in old.objects if o.type == kind and o.sql}
-    after = {o.name.lower(): o for o in new.objects if o.type == kind and o.sql}
+    before = {fold(o.name): o for o in old.objects if o.type == kind and o.sql}
+    after = {fold(o.name): o for o in new.objects if o.type == kind and o.sql}
     changes = []
     for name, obj in before.items():
         made_by = part(kind, name)

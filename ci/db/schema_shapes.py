@@ -16,6 +16,14 @@ from typing import NamedTuple
 # the runner's own tables (ci.db.bookkeeping.TABLE, LOG_TABLE): not the migrations' schema
 EXCLUDED = frozenset({"schema_version", "schema_version_log"})
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(name: str) -> str:
+    """An identifier as SQLite compares it: only ASCII letters fold ("Ärzte" and "ärzte" are
+    two tables), unlike str.lower()."""
+    return name.translate(_ASCII_LOWER)
+
 
 class Column(NamedTuple):
     name: str
@@ -49,7 +57,7 @@ class SchemaObject(NamedTuple):
 
 
 class Shape(NamedTuple):
-    """One table or view (a group, keyed by its lower-case name) with its indexes and triggers.
+    """One table or view (a group, keyed by its name folded (`fold`)) with its indexes and triggers.
 
     `read`: whether columns, indexes and foreign keys were read (PRAGMAs); a table's shape is
     first only its sqlite_master objects, and read when a comparison needs more (most
@@ -88,7 +96,7 @@ def read_shapes(
         query += f" WHERE tbl_name COLLATE NOCASE IN ({', '.join('?' * len(params))})"
     found: dict[str, list[tuple[str, str, str, str]]] = {}
     for type_, name, tbl_name, sql in conn.execute(query, params):
-        key = tbl_name.lower()
+        key = fold(tbl_name)
         if key in EXCLUDED or key.startswith("sqlite_"):
             continue
         found.setdefault(key, []).append((type_, name, tbl_name, sql))

@@ -19,7 +19,7 @@ from ci.db.schema_change import (
     normalised,
     part,
 )
-from ci.db.schema_shapes import Column, ForeignKey, Shape
+from ci.db.schema_shapes import Column, ForeignKey, Shape, fold
 from ci.db.table_parts import TableParts, table_parts
 
 NO_PARTS = TableParts(frozenset(), ())
@@ -67,7 +67,7 @@ def added_columns(table: Shape, text: str) -> list[Change]:
         where = f"column {table.name}.{name}"
         detail = " ".join(match[2].split()) or "no type"
         changes.append(
-            Change("column added", where, detail, table.name.lower(), None, part("column", name))
+            Change("column added", where, detail, fold(table.name), None, part("column", name))
         )
     return changes
 
@@ -75,9 +75,9 @@ def added_columns(table: Shape, text: str) -> list[Change]:
 def column_changes(
     old: Shape, new: Shape, old_parts: TableParts, new_parts: TableParts
 ) -> list[Change]:
-    table, key = new.name, new.name.lower()
-    before = {c.name.lower(): c for c in old.columns}
-    after = {c.name.lower(): c for c in new.columns}
+    table, key = new.name, fold(new.name)
+    before = {fold(c.name): c for c in old.columns}
+    after = {fold(c.name): c for c in new.columns}
     added = [c for name, c in after.items() if name not in before]
     changes = []
     for name, column in before.items():
@@ -202,10 +202,10 @@ def _one_column(
 
 def unique_changes(old: Shape, new: Shape) -> list[Change]:
     """A UNIQUE index or constraint on columns that were not unique before."""
-    before = {tuple(c.lower() if c else "" for c in i.columns) for i in old.indexes if i.unique}
+    before = {tuple(fold(c) if c else "" for c in i.columns) for i in old.indexes if i.unique}
     changes = []
     for index in new.indexes:
-        columns = tuple(c.lower() if c else "" for c in index.columns)
+        columns = tuple(fold(c) if c else "" for c in index.columns)
         if not index.unique or columns in before or index.origin == "pk":
             continue
         explicit = index.origin == "c"
@@ -215,14 +215,12 @@ def unique_changes(old: Shape, new: Shape) -> list[Change]:
             "rows in production even when the sample has none"
         )
         where, made_by = f"table {new.name}", part("index", index.name) if explicit else None
-        changes.append(
-            Change("UNIQUE added", where, detail, new.name.lower(), UNIQUE_ADDED, made_by)
-        )
+        changes.append(Change("UNIQUE added", where, detail, fold(new.name), UNIQUE_ADDED, made_by))
     return changes
 
 
 def check_changes(new: Shape, old_parts: TableParts, new_parts: TableParts) -> list[Change]:
-    key, where = new.name.lower(), f"table {new.name}"
+    key, where = fold(new.name), f"table {new.name}"
     changes = []
     for check in sorted(new_parts.checks - old_parts.checks):
         detail = (
@@ -239,11 +237,11 @@ def key_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Chan
     """Foreign keys added, changed or removed; one that follows a renamed table is the same."""
 
     def followed(fk: ForeignKey) -> ForeignKey:
-        return fk._replace(table=renames.get(fk.table.lower(), fk.table.lower()))
+        return fk._replace(table=renames.get(fold(fk.table), fold(fk.table)))
 
     before = {fk.columns: followed(fk) for fk in old.foreign_keys}
-    after = {fk.columns: fk._replace(table=fk.table.lower()) for fk in new.foreign_keys}
-    key, where = new.name.lower(), f"table {new.name}"
+    after = {fk.columns: fk._replace(table=fold(fk.table)) for fk in new.foreign_keys}
+    key, where = fold(new.name), f"table {new.name}"
     changes = []
     for columns, fk in after.items():
         if before.get(columns) == fk:

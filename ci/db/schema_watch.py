@@ -22,7 +22,7 @@ from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
 from ci.db.gatekeeper import gate_of
 from ci.db.schema_changes import Change, classify, needs_reading
-from ci.db.schema_shapes import Objects, Shape, read_apart, read_now, read_shapes
+from ci.db.schema_shapes import Objects, Shape, fold, read_apart, read_now, read_shapes
 
 _MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
 _NAMED_BY_ARG1 = frozenset(
@@ -144,15 +144,15 @@ class SchemaWatch:
         ) -> int:
             if action in _NAMED_BY_ARG1:
                 if arg1 and db == "main":
-                    pending.add(("table", arg1.lower()))
+                    pending.add(("table", fold(arg1)))
             elif action in _NAMED_BY_ARG2:  # arg1: the index or trigger, arg2: its table
                 if arg2 and db == "main":
-                    pending.add(("group", arg2.lower()))
+                    pending.add(("group", fold(arg2)))
                     if arg1:
-                        pending.add((_OBJECT_KIND[action], arg1.lower()))
+                        pending.add((_OBJECT_KIND[action], fold(arg1)))
             elif action == sqlite3.SQLITE_ALTER_TABLE:
                 if arg2 and arg1 == "main":
-                    pending.add(("table", arg2.lower()))
+                    pending.add(("table", fold(arg2)))
             elif _is_broad(action, arg1, arg2):
                 broad.append(True)
             position.compiled = True
@@ -285,7 +285,7 @@ def _renamed_to(statement: Statement) -> set[tuple[str, str]]:
     name = match[1]
     if name[0] in '"`[':
         name = name[1:-1].replace('""', '"')
-    return {("table", name.lower())}
+    return {("table", fold(name))}
 
 
 @contextmanager

@@ -94,3 +94,18 @@ def test_a_drop_repeated_after_a_temp_twin_drops_the_real_object_and_is_reported
     assert done.returncode == (1 if code == "MG601" else 0), output(done)  # MG608: a warning
     line = twin.count("\n") + 2
     assert f"0002_evil.sql:{line}: {code}" in done.stdout, output(done)
+
+
+def test_names_differing_in_non_ascii_case_are_two_tables_as_in_sqlite(
+    write_tree: WriteTree,
+) -> None:
+    files = {
+        "schema/0001_init.sql": 'CREATE TABLE "Ärzte" (id INTEGER PRIMARY KEY, name TEXT);\n',
+        "schema/0002_x.sql": (
+            'CREATE TABLE "ärzte" (id INTEGER PRIMARY KEY, name TEXT, ward TEXT);\n'
+            'DROP TABLE "Ärzte";\n'
+        ),
+    }
+    done = run_on_tree("ci.apply_empty", write_tree(tree(files)))
+    assert done.returncode == 1, output(done)
+    assert "0002_x.sql:2: MG601 table Ärzte" in done.stdout, output(done)
