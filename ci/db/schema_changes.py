@@ -153,6 +153,8 @@ def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Ch
             )
         return changes
     old_sql, new_sql = old.sql_of("table"), new.sql_of("table")
+    if _VIRTUAL.match(old_sql) or _VIRTUAL.match(new_sql):
+        return changes + _virtual_changes(old, new)
     added = appended(old_sql, new_sql)
     if added is not None:  # ADD COLUMN: the SQL says what was added
         changes += added_columns(new, added)
@@ -163,6 +165,35 @@ def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Ch
         changes += key_changes(old, new, renames)
     if old.read and new.read:
         changes += unique_changes(old, new)
+    return changes
+
+
+def _virtual_changes(old: Shape, new: Shape) -> list[Change]:
+    """A virtual table (FTS5, R*Tree) is only ever dropped and created again: its columns are
+    its module's arguments, so a column that is gone took its indexed data with it."""
+    old_sql, new_sql = old.sql_of("table"), new.sql_of("table")
+    if same_sql(old_sql, new_sql):
+        return []
+    key, where = fold(new.name), f"table {new.name}"
+    detail = (
+        f"was: {one_line(old_sql)}; now: {one_line(new_sql)}: it was dropped and created "
+        "again, so its rows are those the migration put back"
+    )
+    changes = [Change("virtual table redefined", where, detail, key, COLUMN_CHANGED)]
+    kept = {fold(c.name) for c in new.columns}
+    for column in old.columns:
+        if new.read and fold(column.name) not in kept:
+            detail = f"the virtual table after the migration has no column {column.name}"
+            changes.append(
+                Change(
+                    "column dropped",
+                    f"column {new.name}.{column.name}",
+                    f"{detail}: its data is gone; {DEPLOYED}",
+                    key,
+                    COLUMN_DROPPED,
+                    part("column", column.name),
+                )
+            )
     return changes
 
 

@@ -31,6 +31,8 @@ _NAMED_BY_ARG1 = frozenset(
         sqlite3.SQLITE_CREATE_VIEW,
         sqlite3.SQLITE_DROP_TABLE,
         sqlite3.SQLITE_DROP_VIEW,
+        sqlite3.SQLITE_CREATE_VTABLE,  # a virtual table (FTS5, R*Tree): arg2 is its module
+        sqlite3.SQLITE_DROP_VTABLE,
     }
 )
 _NAMED_BY_ARG2 = frozenset(

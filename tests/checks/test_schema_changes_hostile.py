@@ -109,3 +109,37 @@ def test_names_differing_in_non_ascii_case_are_two_tables_as_in_sqlite(
     done = run_on_tree("ci.apply_empty", write_tree(tree(files)))
     assert done.returncode == 1, output(done)
     assert "0002_x.sql:2: MG601 table Ärzte" in done.stdout, output(done)
+
+
+VIRTUAL = (
+    "CREATE VIRTUAL TABLE docs USING fts5(body);\n"
+    "CREATE VIRTUAL TABLE boxes USING rtree(id, x0, x1);\n"
+)
+
+
+def test_dropping_a_virtual_table_is_reported_with_its_line(write_tree: WriteTree) -> None:
+    files = {
+        "schema/0001_init.sql": VIRTUAL,
+        "schema/0002_drop.sql": "DROP TABLE docs;\nDROP TABLE boxes;\n",
+    }
+    done = run_on_tree("ci.apply_empty", write_tree(tree(files)), "--explain")
+    assert done.returncode == 1, output(done)
+    assert "0002_drop.sql:1: MG601 table docs" in done.stdout, output(done)
+    assert "0002_drop.sql:2: MG601 table boxes" in done.stdout, output(done)
+
+
+def test_a_virtual_table_created_again_with_other_columns_is_reported(
+    write_tree: WriteTree,
+) -> None:
+    files = {
+        "schema/0001_init.sql": VIRTUAL,
+        "schema/0002_redefine.sql": (
+            "DROP TABLE docs;\nCREATE VIRTUAL TABLE docs USING fts5(title);\n"
+            "DROP TABLE boxes;\nCREATE VIRTUAL TABLE boxes USING rtree(id, x0, x1, y0, y1);\n"
+        ),
+    }
+    done = run_on_tree("ci.apply_empty", write_tree(tree(files)))
+    assert done.returncode == 1, output(done)
+    assert "0002_redefine.sql:2: MG602 column docs.body" in done.stdout, output(done)
+    assert "0002_redefine.sql:2: MG604 warning: table docs: virtual table redefined" in done.stdout
+    assert "0002_redefine.sql:4: MG604 warning: table boxes: virtual table redefined" in done.stdout
