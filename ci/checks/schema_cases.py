@@ -24,6 +24,21 @@ REBUILD_TAIL = (
 )
 
 
+GENERATED = (
+    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+    "up TEXT GENERATED ALWAYS AS (upper(name)) STORED);\n"
+)
+
+
+def regenerate(up: str) -> str:
+    """A rebuild of GENERATED's patients with column `up` defined as `up`, copying id, name."""
+    return (
+        f"{REBUILD_HEAD}{up});\n"
+        "INSERT INTO patients_new (id, name) SELECT id, name FROM patients;\n"
+        "DROP TABLE patients;\nALTER TABLE patients_new RENAME TO patients;\n"
+    )
+
+
 class SchemaCase(NamedTuple):
     name: str
     before: str
@@ -123,6 +138,26 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             PATIENTS,
             rebuild("notes TEXT DEFAULT '', mrn TEXT", "notes, mrn"),
             "fail",
+        ),
+        SchemaCase(
+            "a generated column turned plain (its values not copied)",
+            GENERATED,
+            regenerate("up TEXT"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
+            "a generated column's expression changed",
+            GENERATED,
+            regenerate("up TEXT GENERATED ALWAYS AS (lower(name)) STORED"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
+            "a generated column kept, other spelling",
+            GENERATED,
+            regenerate("up TEXT AS ( upper(name) ) STORED"),
+            "pass",
         ),
         SchemaCase(
             "same definition, other spelling",

@@ -84,6 +84,7 @@ def column_changes(
         if name in after:
             collations = (old_parts.collation(name), new_parts.collation(name))
             changes += _one_column(table, key, column, after[name], collations)
+            changes += _generated_change(old, new, column, after[name])
             continue
         twin = next((a for a in added if column_shape(a) == column_shape(column)), None)
         if twin is None:
@@ -198,6 +199,73 @@ def _one_column(
             Change("NOT NULL added", where, detail, key, NOT_NULL_ADDED, part("column", new.name))
         )
     return changes
+
+
+_GENERATED = (2, 3)  # table_xinfo's `hidden` of a VIRTUAL / STORED generated column
+
+
+def _generated_change(old: Shape, new: Shape, was: Column, now: Column) -> list[Change]:
+    """A generated column turned plain (its values are then what the rebuild copied: NULL if
+    nothing), a plain one turned generated, or its expression changed."""
+    if was.hidden not in _GENERATED and now.hidden not in _GENERATED:
+        return []
+    if now.hidden not in _GENERATED:
+        detail = "generated column turned plain: its values are what the migration copied"
+    elif was.hidden not in _GENERATED:
+        detail = "plain column turned generated: its stored values are replaced"
+    else:
+        before = generated_expressions(normalised(old.sql_of("table"))).get(fold(was.name))
+        after = generated_expressions(normalised(new.sql_of("table"))).get(fold(now.name))
+        if before == after:
+            return []
+        detail = f"generated as {before} -> {after}: every row's value changes"
+    where = f"column {new.name}.{now.name}"
+    return [
+        Change(
+            "generated column changed",
+            where,
+            detail,
+            fold(new.name),
+            COLUMN_CHANGED,
+            part("column", now.name),
+        )
+    ]
+
+
+_AS = re.compile(r"\bas\s*\(")
+
+
+def generated_expressions(sql: str) -> dict[str, str]:
+    """{column: "(expression)"} of the generated columns of a normalised CREATE TABLE."""
+    start = sql.find("(")
+    found: dict[str, str] = {}
+    for definition in _split(sql[start + 1 :]) if start >= 0 else []:
+        match = _NAME.match(definition)
+        generated = _AS.search(match[2]) if match is not None else None
+        if match is None or generated is None:
+            continue
+        tail, depth = match[2][generated.end() - 1 :], 0
+        for end, char in enumerate(tail):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0:
+                found[fold(match[1].strip('"`[]'))] = tail[: end + 1]
+                break
+    return found
+
+
+def _split(text: str) -> list[str]:
+    """The comma-separated definitions of a table's body, up to its closing parenthesis."""
+    definitions, depth, current = [], 0, ""
+    for token in _DEFINITION.findall(text):
+        depth += {"(": 1, ")": -1}.get(token, 0)
+        if depth < 0:
+            break
+        if token == "," and depth == 0:
+            definitions.append(current)
+            current = ""
+        else:
+            current += token
+    return [*definitions, current]
 
 
 def unique_changes(old: Shape, new: Shape) -> list[Change]:
