@@ -154,6 +154,13 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             4,
         ),
         SchemaCase(
+            "AUTOINCREMENT dropped by a rebuild",
+            PATIENTS.replace("PRIMARY KEY", "PRIMARY KEY AUTOINCREMENT"),
+            rebuild("notes TEXT, mrn TEXT", "notes, mrn"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
             "a generated column kept, other spelling",
             GENERATED,
             regenerate("up TEXT AS ( upper(name) ) STORED"),
@@ -230,6 +237,19 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             "CREATE TABLE wards (id INTEGER PRIMARY KEY);\n" + PATIENTS,
             rebuild("notes TEXT, mrn TEXT REFERENCES wards (id)", "notes, mrn"),
             "fail",
+        ),
+        SchemaCase(
+            "a table rebuilt STRICT",
+            PATIENTS,
+            rebuild("notes TEXT, mrn TEXT", "notes, mrn").replace("TEXT);", "TEXT) STRICT;"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
+            "STRICT taken off by a rebuild",
+            PATIENTS.replace("TEXT);", "TEXT) /* not strict yet */ STRICT;"),
+            rebuild("notes TEXT, mrn TEXT", "notes, mrn").replace("TEXT);", "TEXT) /* strict */;"),
+            "pass",
         ),
         SchemaCase(
             "CHECK on a new table",

@@ -39,6 +39,7 @@ from ci.db.schema_table_diff import (
     column_changes,
     column_shape,
     key_changes,
+    option_changes,
     table_parts_of,
     unique_changes,
 )
@@ -162,6 +163,7 @@ def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Ch
         old_parts, new_parts = table_parts_of(old_sql, new_sql)
         changes += column_changes(old, new, old_parts, new_parts)
         changes += check_changes(new, old_parts, new_parts)
+        changes += option_changes(old, new)
         changes += key_changes(old, new, renames)
     if old.read and new.read:
         changes += unique_changes(old, new)
