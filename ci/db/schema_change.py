@@ -1,4 +1,4 @@
-"""One schema change (`Change`), the codes of the risky ones (MG601-MG608), and how two SQL
+"""One schema change (`Change`), the codes of the risky ones (MG601-MG609), and how two SQL
 texts are compared: what ci.db.schema_changes and ci.db.schema_table_diff share.
 """
 
@@ -17,10 +17,12 @@ NOT_NULL_ADDED = "MG605"
 UNIQUE_ADDED = "MG606"
 CONSTRAINT_ADDED = "MG607"
 OBJECT_DROPPED = "MG608"
+DANGLING = "MG609"
 
-# The codes whose findings fail the check: data is gone. The others are warnings: a risk a
-# reviewer weighs (duplicates in production, an app version reading the old name).
-ERRORS = frozenset({TABLE_DROPPED, COLUMN_DROPPED})
+# The codes whose findings fail the check: data is gone, or the app's writes fail. The others
+# are warnings: a risk a reviewer weighs (duplicates in production, an app version reading
+# the old name).
+ERRORS = frozenset({TABLE_DROPPED, COLUMN_DROPPED, DANGLING})
 
 DEPLOYED = (
     "the app version still deployed reads it: drop or rename it in a later release, after "

@@ -3,7 +3,7 @@
 Pure: it compares the groups before and after (ci.db.schema_shapes records: a table or view with
 its indexes and triggers, as a fingerprint groups them) and reads nothing. Every difference
 becomes a `Change` (the reviewer's changelog); the risky ones carry a finding code
-(MG601-MG608) and a severity, the rest (a new table, column or index) are "info". Which statement
+(MG601-MG609) and a severity, the rest (a new table, column or index) are "info". Which statement
 made a change is ci.db.schema_watch's business: it fills `line` and `offset`.
 
 A table or column that disappears while one of the same shape appears is a rename (by RENAME, or
@@ -13,12 +13,13 @@ dropped and added again): on an empty database the shape is all there is to comp
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from ci.db.schema_change import (
     COLUMN_CHANGED,
     COLUMN_DROPPED,
     CONSTRAINT_ADDED,
+    DANGLING,
     DEPLOYED,
     ERRORS,
     NOT_NULL_ADDED,
@@ -39,10 +40,10 @@ from ci.db.schema_table_diff import (
     column_changes,
     column_shape,
     key_changes,
-    option_changes,
     table_parts_of,
     unique_changes,
 )
+from ci.db.schema_table_options import missing_tables, option_changes
 
 __all__ = [
     "COLUMN_CHANGED",
@@ -97,12 +98,13 @@ def classify(
         bare = Shape(created.name, ())
         for kind in ("index", "trigger"):
             changes += _object_changes(bare, created, fold(created.name), kind)
+    existing = frozenset(after)  # every group of the schema after (folded names)
     for old, twin in inner:
-        changes += group_changes(old, twin, renames)
+        changes += group_changes(old, twin, renames, existing)
     for key in names:
         was, now = before.get(key), after.get(key)
         if was is not None and now is not None and was != now:
-            changes += group_changes(was, now, renames)
+            changes += group_changes(was, now, renames, existing)
     return changes
 
 
@@ -140,12 +142,16 @@ def _created(new: Shape) -> Change:
     return Change(f"{new.kind} created", f"{new.kind} {new.name}", sql, fold(new.name))
 
 
-def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Change]:
-    """The changes inside one table or view that exists before and after."""
+def group_changes(
+    old: Shape, new: Shape, renames: Mapping[str, str], existing: Collection[str] = ()
+) -> list[Change]:
+    """The changes inside one table or view that exists before and after (`existing`: the
+    tables after the migration, to find references left to a table that is gone)."""
     if old.kind != new.kind:
         return [_dropped(old), _created(new)]
     key = fold(new.name)
-    changes = _object_changes(old, new, key, "index") + _object_changes(old, new, key, "trigger")
+    changes = _object_changes(old, new, key, "index")
+    changes += _object_changes(old, new, key, "trigger", existing)
     if new.kind == "view":
         if not same_sql(old.sql_of("view"), new.sql_of("view")):
             detail = "its query differs"
@@ -164,7 +170,7 @@ def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Ch
         changes += column_changes(old, new, old_parts, new_parts)
         changes += check_changes(new, old_parts, new_parts)
         changes += option_changes(old, new)
-        changes += key_changes(old, new, renames)
+        changes += key_changes(old, new, renames, existing)
     if old.read and new.read:
         changes += unique_changes(old, new)
     return changes
@@ -232,8 +238,11 @@ def _gains_unique_index(old: Shape, new: Shape) -> bool:
     )
 
 
-def _object_changes(old: Shape, new: Shape, key: str, kind: str) -> list[Change]:
-    """Explicit indexes or triggers dropped, redefined or created (by name)."""
+def _object_changes(
+    old: Shape, new: Shape, key: str, kind: str, existing: Collection[str] = ()
+) -> list[Change]:
+    """Explicit indexes or triggers dropped, redefined or created (by name); a trigger
+    redefined to use a table that is not among the `existing` is MG609."""
     before = {fold(o.name): o for o in old.objects if o.type == kind and o.sql}
     after = {fold(o.name): o for o in new.objects if o.type == kind and o.sql}
     changes = []
@@ -248,10 +257,15 @@ def _object_changes(old: Shape, new: Shape, key: str, kind: str) -> list[Change]
             )
         elif not same_sql(after[name].sql, obj.sql):
             detail = f"was: {one_line(obj.sql)}; now: {one_line(after[name].sql)}"
-            changes.append(
-                Change(
-                    f"{kind} redefined", f"{kind} {obj.name}", detail, key, OBJECT_DROPPED, made_by
+            gone = missing_tables(obj.sql, after[name].sql, existing) if existing else []
+            code = DANGLING if gone else OBJECT_DROPPED
+            if gone:
+                detail = (
+                    f"it now uses {', '.join(gone)}, which does not exist after the migration: "
+                    f"the statements that fire it fail; {detail}"
                 )
+            changes.append(
+                Change(f"{kind} redefined", f"{kind} {obj.name}", detail, key, code, made_by)
             )
     for name, obj in after.items():
         made_by = part(kind, name)

@@ -5,12 +5,13 @@ indexes and constraints, CHECKs and foreign keys (ci.db.schema_changes does the 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from ci.db.schema_change import (
     COLUMN_CHANGED,
     COLUMN_DROPPED,
     CONSTRAINT_ADDED,
+    DANGLING,
     DEPLOYED,
     NOT_NULL_ADDED,
     RENAMED,
@@ -19,7 +20,7 @@ from ci.db.schema_change import (
     normalised,
     part,
 )
-from ci.db.schema_shapes import Column, ForeignKey, Shape, fold
+from ci.db.schema_shapes import EXCLUDED, Column, ForeignKey, Shape, fold
 from ci.db.table_parts import TableParts, table_parts
 
 NO_PARTS = TableParts(frozenset(), ())
@@ -301,45 +302,12 @@ def check_changes(new: Shape, old_parts: TableParts, new_parts: TableParts) -> l
     return changes
 
 
-_WORD = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[\w$]+|[^\s\w]""")
-
-
-def option_changes(old: Shape, new: Shape) -> list[Change]:
-    """STRICT added (rows of another type than declared fail the copy, like a CHECK: MG607)
-    or AUTOINCREMENT dropped (the ids of deleted rows come back: MG604); the other way round
-    is a changelog entry."""
-    was, now = _options(old.sql_of("table")), _options(new.sql_of("table"))
-    key, where = fold(new.name), f"table {new.name}"
-    changes = []
-    if "strict" in now - was:
-        detail = (
-            "fails on the production rows whose values do not have the declared "
-            "type, even when the sample has none"
-        )
-        changes.append(Change("STRICT added", where, detail, key, CONSTRAINT_ADDED))
-    elif "strict" in was - now:
-        changes.append(Change("STRICT removed", where, "values of any type are accepted", key))
-    if "autoincrement" in was - now:
-        detail = (
-            "the ids of deleted rows can be given again, and rows that "
-            "still refer to an old id then point at a new row"
-        )
-        changes.append(Change("AUTOINCREMENT dropped", where, detail, key, COLUMN_CHANGED))
-    elif "autoincrement" in now - was:
-        changes.append(Change("AUTOINCREMENT added", where, "ids are never given again", key))
-    return changes
-
-
-def _options(sql: str) -> set[str]:
-    """Which of STRICT (after the closing parenthesis) and AUTOINCREMENT a table's SQL has."""
-    words = _WORD.findall(normalised(sql))  # lower case, no comments
-    found = {"autoincrement"} & set(words)
-    closing = len(words) - 1 - words[::-1].index(")") if ")" in words else len(words)
-    return found | ({"strict"} & set(words[closing + 1 :]))
-
-
-def key_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Change]:
-    """Foreign keys added, changed or removed; one that follows a renamed table is the same."""
+def key_changes(
+    old: Shape, new: Shape, renames: Mapping[str, str], existing: Collection[str] = ()
+) -> list[Change]:
+    """Foreign keys added, changed or removed; one that follows a renamed table is the same.
+    One whose parent is not among the `existing` tables (folded names, when given) fails
+    every write of its rows: MG609."""
 
     def followed(fk: ForeignKey) -> ForeignKey:
         return fk._replace(table=renames.get(fold(fk.table), fold(fk.table)))
@@ -352,6 +320,13 @@ def key_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Chan
         if before.get(columns) == fk:
             continue
         verb = "changed" if columns in before else "added"
+        if existing and fk.table not in existing and fk.table not in EXCLUDED:
+            detail = (
+                f"foreign key ({', '.join(columns)}) now points at {fk.table}, which does not "
+                "exist after the migration: every insert into this table fails"
+            )
+            changes.append(Change("foreign key to a missing table", where, detail, key, DANGLING))
+            continue
         detail = (
             f"foreign key ({', '.join(columns)}) -> {fk.table} {verb} (ON DELETE {fk.on_delete}): "
             "production rows without a parent fail foreign_key_check"

@@ -69,6 +69,7 @@ class Seen:
         self.file = file
         self.steps: list[tuple[Statement, set[tuple[str, str]]]] = []
         self.broad = False
+        self.renames: list[Statement] = []  # the statements that may rewrite other objects
 
     def responsible(self, change: Change) -> Statement | None:
         """The last statement that named what changed: the index or trigger itself, else its
@@ -87,7 +88,15 @@ class Seen:
             found = next((s for s, names in reversed(self.steps) if key in names), None)
             if found is not None:
                 return found
-        return None
+        return self._renaming(change)
+
+    def _renaming(self, change: Change) -> Statement | None:
+        """For an object no statement named (a foreign key or trigger a RENAME rewrote): the
+        last rename to the table the change names, else the last rename."""
+        for statement in reversed(self.renames):
+            if any(f" {name}" in change.detail for _, name in _renamed_to(statement)):
+                return statement
+        return self.renames[-1] if self.renames else None
 
     def _naming_column(self, group: str, column: str) -> Statement | None:
         """The last statement reshaping `group` whose code names `column` (ADD COLUMN x):
@@ -174,6 +183,7 @@ class SchemaWatch:
                 names = set(pending)
                 if broad:
                     seen.broad = True
+                    seen.renames.append(statement)
                     names |= _renamed_to(statement)
                 if names:
                     seen.steps.append((statement, names))
