@@ -13,7 +13,7 @@ dropped and added again): on an empty database the shape is all there is to comp
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from ci.db.schema_change import (
     COLUMN_CHANGED,
@@ -66,8 +66,12 @@ def classify(
     before: Mapping[str, Shape],
     after: Mapping[str, Shape],
     keys: Iterable[str] | None = None,
+    copied: Callable[[str, str], bool] | None = None,
 ) -> list[Change]:
-    """Every change between the groups of two schema fingerprints (only `keys`, if given)."""
+    """Every change between the groups of two schema fingerprints (only `keys`, if given).
+    `copied(old, new)`, when given (a migration with no RENAME), says whether a table dropped
+    and one of the same shape created are a rename: the rows were copied from one to the
+    other; otherwise they are a drop and a creation."""
     names = sorted(set(before) | set(after) if keys is None else set(keys))
     gone = _without_shadows([before[k] for k in names if k in before and k not in after])
     new = _without_shadows([after[k] for k in names if k in after and k not in before])
@@ -76,7 +80,14 @@ def classify(
     inner: list[tuple[Shape, Shape]] = []  # renamed tables: their own changes
     for old in gone:
         twin = next(
-            (n for n in new if n.kind == old.kind == "table" and _same_shapes(old, n)), None
+            (
+                n
+                for n in new
+                if n.kind == old.kind == "table"
+                and _same_shapes(old, n)
+                and (copied is None or copied(fold(old.name), fold(n.name)))
+            ),
+            None,
         )
         if twin is None:
             changes.append(_dropped(old))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ci.core.model import SqlFile
@@ -223,7 +223,8 @@ class SchemaWatch:
             after[key] = read_now(self.conn, after[key], self._shapes)
         for key in old_side:
             before[key] = read_apart(before[key], self._shapes)
-        changes = classify(before, after, names)
+        copied = None if seen.broad else _copied_in(seen.file)
+        changes = classify(before, after, names, copied)
         self.groups = after
         attributed = [_attributed(change, seen) for change in changes]
         return sorted(attributed, key=lambda c: c.line or 0)
@@ -273,6 +274,26 @@ def _index_of(statements: list[Statement], text: str, at: _Position) -> int | No
             return None
         index = later[found]
     return index
+
+
+def _copied_in(file: SqlFile) -> Callable[[str, str], bool]:
+    """Whether a statement of `file` copies rows from table `old` into `new` (INSERT INTO new
+    ... FROM old, or CREATE TABLE new AS ... FROM old): a drop and a creation that read as a
+    rename only then (a migration without RENAME)."""
+
+    def copied(old: str, new: str) -> bool:
+        into = re.compile(
+            rf"\b(?:INTO|TABLE)\s+{_name(new)}(?![\w$]).*\bFROM\s+{_name(old)}(?![\w$])",
+            re.IGNORECASE | re.DOTALL,
+        )
+        return any(into.search(fold(s.code)) for s in file.statements)
+
+    return copied
+
+
+def _name(name: str) -> str:
+    """A pattern for a folded table name, bare or quoted ("x", `x`, [x])."""
+    return rf"""["`\[]?{re.escape(name)}["`\]]?"""
 
 
 def _attributed(change: Change, seen: Seen) -> Change:

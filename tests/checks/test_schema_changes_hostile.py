@@ -143,3 +143,27 @@ def test_a_virtual_table_created_again_with_other_columns_is_reported(
     assert "0002_redefine.sql:2: MG602 column docs.body" in done.stdout, output(done)
     assert "0002_redefine.sql:2: MG604 warning: table docs: virtual table redefined" in done.stdout
     assert "0002_redefine.sql:4: MG604 warning: table boxes: virtual table redefined" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("copy", "expected"),
+    [
+        ("", "0002_x.sql:2: MG601 table Ärzte"),
+        (
+            'INSERT INTO "ärzte" SELECT * FROM "Ärzte";\n',
+            "0002_x.sql:3: MG603 warning: table Ärzte",
+        ),
+    ],
+)
+def test_a_table_dropped_while_one_of_its_shape_is_created_is_a_rename_only_if_copied(
+    write_tree: WriteTree, copy: str, expected: str
+) -> None:
+    files = {
+        "schema/0001_init.sql": 'CREATE TABLE "Ärzte" (id INTEGER PRIMARY KEY, name TEXT);\n',
+        "schema/0002_x.sql": (
+            f'CREATE TABLE "ärzte" (id INTEGER PRIMARY KEY, name TEXT);\n{copy}'
+            'DROP TABLE "Ärzte";\n'
+        ),
+    }
+    done = run_on_tree("ci.apply_empty", write_tree(tree(files)))
+    assert expected in done.stdout, output(done)
