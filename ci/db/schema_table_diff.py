@@ -219,7 +219,7 @@ def _generated_change(old: Shape, new: Shape, was: Column, now: Column) -> list[
         after = generated_expressions(normalised(new.sql_of("table"))).get(fold(now.name))
         if before == after:
             return []
-        detail = f"generated as {before} -> {after}: every row's value changes"
+        detail = f"generated as {_tight(before)} -> {_tight(after)}: every row's value changes"
     where = f"column {new.name}.{now.name}"
     return [
         Change(
@@ -231,6 +231,11 @@ def _generated_change(old: Shape, new: Shape, was: Column, now: Column) -> list[
             part("column", now.name),
         )
     ]
+
+
+def _tight(expression: str | None) -> str:
+    """A normalised expression as written: "( upper ( name ) )" -> "(upper(name))"."""
+    return re.sub(r" ?([()]) ?", r"\1", expression or "nothing")
 
 
 _AS = re.compile(r"\bas\s*\(")
