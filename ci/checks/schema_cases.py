@@ -1,4 +1,4 @@
-"""The failing, passing and silenced cases of each schema-change code (MG601-MG608), as data.
+"""The failing, passing and silenced cases of each schema-change code (MG601-MG609), as data.
 
 Each case is two migrations: `before` builds the schema, `change` is the migration analysed.
 "fail": `change` is reported with the code; "pass": it is not; "silenced": a `-- noqa` on the
@@ -21,6 +21,35 @@ REBUILD_TAIL = (
     "ALTER TABLE patients_new RENAME TO patients;\n"
     "CREATE INDEX idx_patients_name ON patients (name);\n"
     "PRAGMA foreign_key_check;\n"
+)
+
+
+GENERATED = (
+    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+    "up TEXT GENERATED ALWAYS AS (upper(name)) STORED);\n"
+)
+
+
+def regenerate(up: str) -> str:
+    """A rebuild of GENERATED's patients with column `up` defined as `up`, copying id, name."""
+    return (
+        f"{REBUILD_HEAD}{up});\n"
+        "INSERT INTO patients_new (id, name) SELECT id, name FROM patients;\n"
+        "DROP TABLE patients;\nALTER TABLE patients_new RENAME TO patients;\n"
+    )
+
+
+VISITS_KEY = "CREATE TABLE visits (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES patients (id));\n"
+VISITS = VISITS_KEY + (
+    "CREATE TRIGGER tr AFTER INSERT ON visits BEGIN\n"
+    "  UPDATE patients SET notes = 'seen' WHERE id = new.pid;\nEND;\n"
+)
+RENAME_OLD_AWAY = (
+    "ALTER TABLE patients RENAME TO patients_old;\n"
+    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT NOT NULL, notes TEXT, mrn TEXT);\n"
+    "INSERT INTO patients SELECT * FROM patients_old;\n"
+    "DROP TABLE patients_old;\n"
+    "CREATE INDEX idx_patients_name ON patients (name);\n"
 )
 
 
@@ -125,6 +154,33 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             "fail",
         ),
         SchemaCase(
+            "a generated column turned plain (its values not copied)",
+            GENERATED,
+            regenerate("up TEXT"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
+            "a generated column's expression changed",
+            GENERATED,
+            regenerate("up TEXT GENERATED ALWAYS AS (lower(name)) STORED"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
+            "AUTOINCREMENT dropped by a rebuild",
+            PATIENTS.replace("PRIMARY KEY", "PRIMARY KEY AUTOINCREMENT"),
+            rebuild("notes TEXT, mrn TEXT", "notes, mrn"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
+            "a generated column kept, other spelling",
+            GENERATED,
+            regenerate("up TEXT AS ( upper(name) ) STORED"),
+            "pass",
+        ),
+        SchemaCase(
             "same definition, other spelling",
             PATIENTS,
             rebuild('"notes" text, mrn TEXT', "notes, mrn"),
@@ -197,6 +253,19 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             "fail",
         ),
         SchemaCase(
+            "a table rebuilt STRICT",
+            PATIENTS,
+            rebuild("notes TEXT, mrn TEXT", "notes, mrn").replace("TEXT);", "TEXT) STRICT;"),
+            "fail",
+            4,
+        ),
+        SchemaCase(
+            "STRICT taken off by a rebuild",
+            PATIENTS.replace("TEXT);", "TEXT) /* not strict yet */ STRICT;"),
+            rebuild("notes TEXT, mrn TEXT", "notes, mrn").replace("TEXT);", "TEXT) /* strict */;"),
+            "pass",
+        ),
+        SchemaCase(
             "CHECK on a new table",
             "",
             "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER CHECK (n > 0));\n",
@@ -227,6 +296,35 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             "silenced",
             PATIENTS,
             "DROP INDEX idx_patients_name; -- noqa: MG608 no query filters by name since 4.0\n",
+            "silenced",
+        ),
+    ),
+    "MG609": (
+        SchemaCase(
+            "RENAME the old table away: the foreign key and trigger follow it, then it is dropped",
+            PATIENTS + VISITS,
+            RENAME_OLD_AWAY,
+            "fail",
+            1,
+        ),
+        SchemaCase(
+            "the recommended rebuild keeps the references on patients",
+            PATIENTS + VISITS_KEY,
+            rebuild("notes TEXT, mrn TEXT", "notes, mrn"),
+            "pass",
+        ),
+        SchemaCase(
+            "a trigger redefined to use another existing table",
+            PATIENTS + VISITS + "CREATE TABLE audit (pid INTEGER);\n",
+            "DROP TRIGGER tr;\nCREATE TRIGGER tr AFTER INSERT ON visits BEGIN\n"
+            "  INSERT INTO audit SELECT pid FROM json_each('[1]') JOIN visits ON visits.pid = 1;\n"
+            "END;\n",
+            "pass",
+        ),
+        SchemaCase(
+            "silenced",
+            PATIENTS + VISITS,
+            "-- noqa: MG609 visits and tr are recreated in 0012\n" + RENAME_OLD_AWAY,
             "silenced",
         ),
     ),

@@ -1,4 +1,4 @@
-"""The schema changes of each migration as findings (MG601-MG608) and as a changelog.
+"""The schema changes of each migration as findings (MG601-MG609) and as a changelog.
 
 ci.db.schema_watch sees what each migration changes while apply_empty runs it, and which statement
 did it; ci.db.schema_changes classifies the changes. Here the risky ones become findings on the

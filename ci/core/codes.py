@@ -223,6 +223,10 @@ CODES: tuple[Code, ...] = (
          "fix the production rows that break it in a data migration first"),
     Code("MG608", SCHEMA, "warning: an index, view or trigger dropped or redefined",
          "recreate it after a table rebuild; drop it only when nothing relies on it"),
+    Code("MG609", SCHEMA, "error: a foreign key or trigger left pointing at a table that no "
+         "longer exists (a RENAME rewrote it)",
+         "rebuild by CREATE new, copy, DROP old, RENAME new TO old (dropping the triggers "
+         "that use it first, recreated after), so references keep the table's name"),
 )  # fmt: skip
 
 BY_CODE = {entry.code: entry for entry in CODES}

@@ -1,4 +1,4 @@
-"""One schema change (`Change`), the codes of the risky ones (MG601-MG608), and how two SQL
+"""One schema change (`Change`), the codes of the risky ones (MG601-MG609), and how two SQL
 texts are compared: what ci.db.schema_changes and ci.db.schema_table_diff share.
 """
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ci.core.sqltext import strip_comments
+from ci.db.schema_shapes import fold
 
 TABLE_DROPPED = "MG601"
 COLUMN_DROPPED = "MG602"
@@ -16,10 +17,12 @@ NOT_NULL_ADDED = "MG605"
 UNIQUE_ADDED = "MG606"
 CONSTRAINT_ADDED = "MG607"
 OBJECT_DROPPED = "MG608"
+DANGLING = "MG609"
 
-# The codes whose findings fail the check: data is gone. The others are warnings: a risk a
-# reviewer weighs (duplicates in production, an app version reading the old name).
-ERRORS = frozenset({TABLE_DROPPED, COLUMN_DROPPED})
+# The codes whose findings fail the check: data is gone, or the app's writes fail. The others
+# are warnings: a risk a reviewer weighs (duplicates in production, an app version reading
+# the old name).
+ERRORS = frozenset({TABLE_DROPPED, COLUMN_DROPPED, DANGLING})
 
 DEPLOYED = (
     "the app version still deployed reads it: drop or rename it in a later release, after "
@@ -64,7 +67,7 @@ class Change(NamedTuple):
 
 def part(kind: str, name: str) -> str:
     """How an index or trigger is named to find the statement that made it."""
-    return f"{kind} {name.lower()}"
+    return f"{kind} {fold(name)}"
 
 
 def normalised(sql: str) -> str:

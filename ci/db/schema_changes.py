@@ -3,7 +3,7 @@
 Pure: it compares the groups before and after (ci.db.schema_shapes records: a table or view with
 its indexes and triggers, as a fingerprint groups them) and reads nothing. Every difference
 becomes a `Change` (the reviewer's changelog); the risky ones carry a finding code
-(MG601-MG608) and a severity, the rest (a new table, column or index) are "info". Which statement
+(MG601-MG609) and a severity, the rest (a new table, column or index) are "info". Which statement
 made a change is ci.db.schema_watch's business: it fills `line` and `offset`.
 
 A table or column that disappears while one of the same shape appears is a rename (by RENAME, or
@@ -13,12 +13,13 @@ dropped and added again): on an empty database the shape is all there is to comp
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from ci.db.schema_change import (
     COLUMN_CHANGED,
     COLUMN_DROPPED,
     CONSTRAINT_ADDED,
+    DANGLING,
     DEPLOYED,
     ERRORS,
     NOT_NULL_ADDED,
@@ -31,7 +32,7 @@ from ci.db.schema_change import (
     part,
     same_sql,
 )
-from ci.db.schema_shapes import Shape
+from ci.db.schema_shapes import Shape, fold
 from ci.db.schema_table_diff import (
     added_columns,
     appended,
@@ -42,6 +43,7 @@ from ci.db.schema_table_diff import (
     table_parts_of,
     unique_changes,
 )
+from ci.db.schema_table_options import missing_tables, option_changes
 
 __all__ = [
     "COLUMN_CHANGED",
@@ -64,8 +66,12 @@ def classify(
     before: Mapping[str, Shape],
     after: Mapping[str, Shape],
     keys: Iterable[str] | None = None,
+    copied: Callable[[str, str], bool] | None = None,
 ) -> list[Change]:
-    """Every change between the groups of two schema fingerprints (only `keys`, if given)."""
+    """Every change between the groups of two schema fingerprints (only `keys`, if given).
+    `copied(old, new)`, when given (a migration with no RENAME), says whether a table dropped
+    and one of the same shape created are a rename: the rows were copied from one to the
+    other; otherwise they are a drop and a creation."""
     names = sorted(set(before) | set(after) if keys is None else set(keys))
     gone = _without_shadows([before[k] for k in names if k in before and k not in after])
     new = _without_shadows([after[k] for k in names if k in after and k not in before])
@@ -74,19 +80,26 @@ def classify(
     inner: list[tuple[Shape, Shape]] = []  # renamed tables: their own changes
     for old in gone:
         twin = next(
-            (n for n in new if n.kind == old.kind == "table" and _same_shapes(old, n)), None
+            (
+                n
+                for n in new
+                if n.kind == old.kind == "table"
+                and _same_shapes(old, n)
+                and (copied is None or copied(fold(old.name), fold(n.name)))
+            ),
+            None,
         )
         if twin is None:
             changes.append(_dropped(old))
             continue
         new.remove(twin)
-        renames[old.name.lower()] = twin.name.lower()
+        renames[fold(old.name)] = fold(twin.name)
         changes.append(
             Change(
                 "table renamed",
                 f"table {old.name}",
                 f"renamed to {twin.name}: {DEPLOYED}",
-                old.name.lower(),
+                fold(old.name),
                 RENAMED,
             )
         )
@@ -95,13 +108,14 @@ def classify(
         changes.append(_created(created))
         bare = Shape(created.name, ())
         for kind in ("index", "trigger"):
-            changes += _object_changes(bare, created, created.name.lower(), kind)
+            changes += _object_changes(bare, created, fold(created.name), kind)
+    existing = frozenset(after)  # every group of the schema after (folded names)
     for old, twin in inner:
-        changes += group_changes(old, twin, renames)
+        changes += group_changes(old, twin, renames, existing)
     for key in names:
         was, now = before.get(key), after.get(key)
         if was is not None and now is not None and was != now:
-            changes += group_changes(was, now, renames)
+            changes += group_changes(was, now, renames, existing)
     return changes
 
 
@@ -111,10 +125,10 @@ _VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
 def _without_shadows(groups: list[Shape]) -> list[Shape]:
     """Leave out the shadow tables (`docs_content`, ...) that a virtual table (FTS5 `docs`)
     creates and drops with itself: they are its storage, not the migration's change."""
-    virtual = [g.name.lower() + "_" for g in groups if _VIRTUAL.match(g.sql_of("table"))]
+    virtual = [fold(g.name) + "_" for g in groups if _VIRTUAL.match(g.sql_of("table"))]
     if not virtual:
         return groups
-    return [g for g in groups if not g.name.lower().startswith(tuple(virtual))]
+    return [g for g in groups if not fold(g.name).startswith(tuple(virtual))]
 
 
 def _same_shapes(a: Shape, b: Shape) -> bool:
@@ -127,24 +141,28 @@ def _same_shapes(a: Shape, b: Shape) -> bool:
 def _dropped(old: Shape) -> Change:
     if old.kind == "table":
         detail = f"its rows are gone; {DEPLOYED}"
-        return Change("table dropped", f"table {old.name}", detail, old.name.lower(), TABLE_DROPPED)
+        return Change("table dropped", f"table {old.name}", detail, fold(old.name), TABLE_DROPPED)
     return Change(
         f"{old.kind} dropped", f"{old.kind} {old.name}", "queries that use it fail",
-        old.name.lower(), OBJECT_DROPPED,
+        fold(old.name), OBJECT_DROPPED,
     )  # fmt: skip
 
 
 def _created(new: Shape) -> Change:
     sql = one_line(new.sql_of(new.kind))
-    return Change(f"{new.kind} created", f"{new.kind} {new.name}", sql, new.name.lower())
+    return Change(f"{new.kind} created", f"{new.kind} {new.name}", sql, fold(new.name))
 
 
-def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Change]:
-    """The changes inside one table or view that exists before and after."""
+def group_changes(
+    old: Shape, new: Shape, renames: Mapping[str, str], existing: Collection[str] = ()
+) -> list[Change]:
+    """The changes inside one table or view that exists before and after (`existing`: the
+    tables after the migration, to find references left to a table that is gone)."""
     if old.kind != new.kind:
         return [_dropped(old), _created(new)]
-    key = new.name.lower()
-    changes = _object_changes(old, new, key, "index") + _object_changes(old, new, key, "trigger")
+    key = fold(new.name)
+    changes = _object_changes(old, new, key, "index")
+    changes += _object_changes(old, new, key, "trigger", existing)
     if new.kind == "view":
         if not same_sql(old.sql_of("view"), new.sql_of("view")):
             detail = "its query differs"
@@ -153,6 +171,8 @@ def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Ch
             )
         return changes
     old_sql, new_sql = old.sql_of("table"), new.sql_of("table")
+    if _VIRTUAL.match(old_sql) or _VIRTUAL.match(new_sql):
+        return changes + _virtual_changes(old, new)
     added = appended(old_sql, new_sql)
     if added is not None:  # ADD COLUMN: the SQL says what was added
         changes += added_columns(new, added)
@@ -160,9 +180,39 @@ def group_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Ch
         old_parts, new_parts = table_parts_of(old_sql, new_sql)
         changes += column_changes(old, new, old_parts, new_parts)
         changes += check_changes(new, old_parts, new_parts)
-        changes += key_changes(old, new, renames)
+        changes += option_changes(old, new)
+        changes += key_changes(old, new, renames, existing)
     if old.read and new.read:
         changes += unique_changes(old, new)
+    return changes
+
+
+def _virtual_changes(old: Shape, new: Shape) -> list[Change]:
+    """A virtual table (FTS5, R*Tree) is only ever dropped and created again: its columns are
+    its module's arguments, so a column that is gone took its indexed data with it."""
+    old_sql, new_sql = old.sql_of("table"), new.sql_of("table")
+    if same_sql(old_sql, new_sql):
+        return []
+    key, where = fold(new.name), f"table {new.name}"
+    detail = (
+        f"was: {one_line(old_sql)}; now: {one_line(new_sql)}: it was dropped and created "
+        "again, so its rows are those the migration put back"
+    )
+    changes = [Change("virtual table redefined", where, detail, key, COLUMN_CHANGED)]
+    kept = {fold(c.name) for c in new.columns}
+    for column in old.columns:
+        if new.read and fold(column.name) not in kept:
+            detail = f"the virtual table after the migration has no column {column.name}"
+            changes.append(
+                Change(
+                    "column dropped",
+                    f"column {new.name}.{column.name}",
+                    f"{detail}: its data is gone; {DEPLOYED}",
+                    key,
+                    COLUMN_DROPPED,
+                    part("column", column.name),
+                )
+            )
     return changes
 
 
@@ -199,10 +249,13 @@ def _gains_unique_index(old: Shape, new: Shape) -> bool:
     )
 
 
-def _object_changes(old: Shape, new: Shape, key: str, kind: str) -> list[Change]:
-    """Explicit indexes or triggers dropped, redefined or created (by name)."""
-    before = {o.name.lower(): o for o in old.objects if o.type == kind and o.sql}
-    after = {o.name.lower(): o for o in new.objects if o.type == kind and o.sql}
+def _object_changes(
+    old: Shape, new: Shape, key: str, kind: str, existing: Collection[str] = ()
+) -> list[Change]:
+    """Explicit indexes or triggers dropped, redefined or created (by name); a trigger
+    redefined to use a table that is not among the `existing` is MG609."""
+    before = {fold(o.name): o for o in old.objects if o.type == kind and o.sql}
+    after = {fold(o.name): o for o in new.objects if o.type == kind and o.sql}
     changes = []
     for name, obj in before.items():
         made_by = part(kind, name)
@@ -215,10 +268,15 @@ def _object_changes(old: Shape, new: Shape, key: str, kind: str) -> list[Change]
             )
         elif not same_sql(after[name].sql, obj.sql):
             detail = f"was: {one_line(obj.sql)}; now: {one_line(after[name].sql)}"
-            changes.append(
-                Change(
-                    f"{kind} redefined", f"{kind} {obj.name}", detail, key, OBJECT_DROPPED, made_by
+            gone = missing_tables(obj.sql, after[name].sql, existing) if existing else []
+            code = DANGLING if gone else OBJECT_DROPPED
+            if gone:
+                detail = (
+                    f"it now uses {', '.join(gone)}, which does not exist after the migration: "
+                    f"the statements that fire it fail; {detail}"
                 )
+            changes.append(
+                Change(f"{kind} redefined", f"{kind} {obj.name}", detail, key, code, made_by)
             )
     for name, obj in after.items():
         made_by = part(kind, name)

@@ -9,12 +9,22 @@ when two texts differ, which is rare), and importing this module costs nothing b
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 # the runner's own tables (ci.db.bookkeeping.TABLE, LOG_TABLE): not the migrations' schema
 EXCLUDED = frozenset({"schema_version", "schema_version_log"})
+
+_VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(name: str) -> str:
+    """An identifier as SQLite compares it: only ASCII letters fold ("Ärzte" and "ärzte" are
+    two tables), unlike str.lower()."""
+    return name.translate(_ASCII_LOWER)
 
 
 class Column(NamedTuple):
@@ -49,7 +59,7 @@ class SchemaObject(NamedTuple):
 
 
 class Shape(NamedTuple):
-    """One table or view (a group, keyed by its lower-case name) with its indexes and triggers.
+    """One table or view (a group, keyed by its name folded (`fold`)) with its indexes and triggers.
 
     `read`: whether columns, indexes and foreign keys were read (PRAGMAs); a table's shape is
     first only its sqlite_master objects, and read when a comparison needs more (most
@@ -93,7 +103,7 @@ def read_shapes(
         query += f" WHERE tbl_name COLLATE NOCASE IN ({', '.join('?' * len(params))})"
     found: dict[str, list[Row]] = {}
     for row in conn.execute(query, params):
-        found.setdefault(row[2].lower(), []).append(row)
+        found.setdefault(fold(row[2]), []).append(row)
     return _shapes(found, cache)
 
 
@@ -129,7 +139,7 @@ class SchemaRows:
             )
         groups = self.groups
         for row in rows:
-            rowid, key = row[0], row[3].lower()
+            rowid, key = row[0], fold(row[3])
             group = groups.get(key)
             if group is None:
                 group = groups[key] = {}
@@ -177,21 +187,57 @@ def read_now(conn: sqlite3.Connection, shape: Shape, cache: dict[Objects, Shape]
 
 def read_apart(shape: Shape, cache: dict[Objects, Shape]) -> Shape:
     """`shape` read on a scratch in-memory database made of its table's and indexes' SQL (a
-    schema the database had before the migration just run). Unread if SQLite refuses that SQL
-    there (a virtual table whose module only the --setup connection has)."""
+    schema the database had before the migration just run). SQL that SQLite refuses to run
+    there (a collation or function only the --setup connection has) is loaded the way SQLite
+    loads a schema, which does not look them up. Raises CannotRun when even that fails: a
+    shape left unread would hide a dropped column."""
     if shape.read or shape.objects in cache:
         return cache.get(shape.objects, shape)
+    try:
+        return _read_scratch(shape, cache, _run_sql)
+    except sqlite3.Error:
+        pass
+    try:
+        return _read_scratch(shape, cache, _load_sql)
+    except sqlite3.Error as error:
+        if _VIRTUAL.match(shape.sql_of("table")):
+            return shape  # a module only --setup loads: its SQL is compared instead
+        from ci.db.outcomes import CannotRun  # imported here: needed only on this rare path
+
+        raise CannotRun(
+            f"cannot compare table {shape.name} with its schema before the migration: {error}"
+        ) from None
+
+
+def _read_scratch(
+    shape: Shape,
+    cache: dict[Objects, Shape],
+    build: Callable[[sqlite3.Connection, SchemaObject, str], None],
+) -> Shape:
     scratch = sqlite3.connect(":memory:")
     try:
         for kind in ("table", "index"):
             for obj in shape.objects:
                 if obj.type == kind and obj.sql:
-                    scratch.execute(obj.sql)
+                    build(scratch, obj, shape.name)
         return read_now(scratch, shape, cache)
-    except sqlite3.Error:
-        return shape
     finally:
         scratch.close()
+
+
+def _run_sql(scratch: sqlite3.Connection, obj: SchemaObject, _: str) -> None:
+    scratch.execute(obj.sql)
+
+
+def _load_sql(scratch: sqlite3.Connection, obj: SchemaObject, table: str) -> None:
+    """`obj` written into sqlite_master as SQLite's schema loader reads it: unknown collations
+    and functions are accepted there (they are looked up when used)."""
+    scratch.execute("PRAGMA writable_schema = ON")
+    scratch.execute(
+        "INSERT INTO sqlite_master (type, name, tbl_name, rootpage, sql) VALUES (?, ?, ?, 0, ?)",
+        (obj.type, obj.name, table, obj.sql),
+    )
+    scratch.execute("PRAGMA writable_schema = RESET")
 
 
 def _indexes(conn: sqlite3.Connection, quoted: str) -> tuple[Index, ...]:

@@ -5,12 +5,13 @@ indexes and constraints, CHECKs and foreign keys (ci.db.schema_changes does the 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from ci.db.schema_change import (
     COLUMN_CHANGED,
     COLUMN_DROPPED,
     CONSTRAINT_ADDED,
+    DANGLING,
     DEPLOYED,
     NOT_NULL_ADDED,
     RENAMED,
@@ -19,7 +20,7 @@ from ci.db.schema_change import (
     normalised,
     part,
 )
-from ci.db.schema_shapes import Column, ForeignKey, Shape
+from ci.db.schema_shapes import EXCLUDED, Column, ForeignKey, Shape, fold
 from ci.db.table_parts import TableParts, table_parts
 
 NO_PARTS = TableParts(frozenset(), ())
@@ -67,7 +68,7 @@ def added_columns(table: Shape, text: str) -> list[Change]:
         where = f"column {table.name}.{name}"
         detail = " ".join(match[2].split()) or "no type"
         changes.append(
-            Change("column added", where, detail, table.name.lower(), None, part("column", name))
+            Change("column added", where, detail, fold(table.name), None, part("column", name))
         )
     return changes
 
@@ -75,15 +76,16 @@ def added_columns(table: Shape, text: str) -> list[Change]:
 def column_changes(
     old: Shape, new: Shape, old_parts: TableParts, new_parts: TableParts
 ) -> list[Change]:
-    table, key = new.name, new.name.lower()
-    before = {c.name.lower(): c for c in old.columns}
-    after = {c.name.lower(): c for c in new.columns}
+    table, key = new.name, fold(new.name)
+    before = {fold(c.name): c for c in old.columns}
+    after = {fold(c.name): c for c in new.columns}
     added = [c for name, c in after.items() if name not in before]
     changes = []
     for name, column in before.items():
         if name in after:
             collations = (old_parts.collation(name), new_parts.collation(name))
             changes += _one_column(table, key, column, after[name], collations)
+            changes += _generated_change(old, new, column, after[name])
             continue
         twin = next((a for a in added if column_shape(a) == column_shape(column)), None)
         if twin is None:
@@ -200,12 +202,84 @@ def _one_column(
     return changes
 
 
+_GENERATED = (2, 3)  # table_xinfo's `hidden` of a VIRTUAL / STORED generated column
+
+
+def _generated_change(old: Shape, new: Shape, was: Column, now: Column) -> list[Change]:
+    """A generated column turned plain (its values are then what the rebuild copied: NULL if
+    nothing), a plain one turned generated, or its expression changed."""
+    if was.hidden not in _GENERATED and now.hidden not in _GENERATED:
+        return []
+    if now.hidden not in _GENERATED:
+        detail = "generated column turned plain: its values are what the migration copied"
+    elif was.hidden not in _GENERATED:
+        detail = "plain column turned generated: its stored values are replaced"
+    else:
+        before = generated_expressions(normalised(old.sql_of("table"))).get(fold(was.name))
+        after = generated_expressions(normalised(new.sql_of("table"))).get(fold(now.name))
+        if before == after:
+            return []
+        detail = f"generated as {_tight(before)} -> {_tight(after)}: every row's value changes"
+    where = f"column {new.name}.{now.name}"
+    return [
+        Change(
+            "generated column changed",
+            where,
+            detail,
+            fold(new.name),
+            COLUMN_CHANGED,
+            part("column", now.name),
+        )
+    ]
+
+
+def _tight(expression: str | None) -> str:
+    """A normalised expression as written: "( upper ( name ) )" -> "(upper(name))"."""
+    return re.sub(r" ?([()]) ?", r"\1", expression or "nothing")
+
+
+_AS = re.compile(r"\bas\s*\(")
+
+
+def generated_expressions(sql: str) -> dict[str, str]:
+    """{column: "(expression)"} of the generated columns of a normalised CREATE TABLE."""
+    start = sql.find("(")
+    found: dict[str, str] = {}
+    for definition in _split(sql[start + 1 :]) if start >= 0 else []:
+        match = _NAME.match(definition)
+        generated = _AS.search(match[2]) if match is not None else None
+        if match is None or generated is None:
+            continue
+        tail, depth = match[2][generated.end() - 1 :], 0
+        for end, char in enumerate(tail):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0:
+                found[fold(match[1].strip('"`[]'))] = tail[: end + 1]
+                break
+    return found
+
+
+def _split(text: str) -> list[str]:
+    """The comma-separated definitions of a table's body, up to its closing parenthesis."""
+    definitions, depth, current = [], 0, ""
+    for token in _DEFINITION.findall(text):
+        depth += {"(": 1, ")": -1}.get(token, 0)
+        if depth < 0:
+            break
+        if token == "," and depth == 0:
+            definitions.append(current)
+            current = ""
+        else:
+            current += token
+    return [*definitions, current]
+
+
 def unique_changes(old: Shape, new: Shape) -> list[Change]:
     """A UNIQUE index or constraint on columns that were not unique before."""
-    before = {tuple(c.lower() if c else "" for c in i.columns) for i in old.indexes if i.unique}
+    before = {tuple(fold(c) if c else "" for c in i.columns) for i in old.indexes if i.unique}
     changes = []
     for index in new.indexes:
-        columns = tuple(c.lower() if c else "" for c in index.columns)
+        columns = tuple(fold(c) if c else "" for c in index.columns)
         if not index.unique or columns in before or index.origin == "pk":
             continue
         explicit = index.origin == "c"
@@ -215,14 +289,12 @@ def unique_changes(old: Shape, new: Shape) -> list[Change]:
             "rows in production even when the sample has none"
         )
         where, made_by = f"table {new.name}", part("index", index.name) if explicit else None
-        changes.append(
-            Change("UNIQUE added", where, detail, new.name.lower(), UNIQUE_ADDED, made_by)
-        )
+        changes.append(Change("UNIQUE added", where, detail, fold(new.name), UNIQUE_ADDED, made_by))
     return changes
 
 
 def check_changes(new: Shape, old_parts: TableParts, new_parts: TableParts) -> list[Change]:
-    key, where = new.name.lower(), f"table {new.name}"
+    key, where = fold(new.name), f"table {new.name}"
     changes = []
     for check in sorted(new_parts.checks - old_parts.checks):
         detail = (
@@ -235,20 +307,31 @@ def check_changes(new: Shape, old_parts: TableParts, new_parts: TableParts) -> l
     return changes
 
 
-def key_changes(old: Shape, new: Shape, renames: Mapping[str, str]) -> list[Change]:
-    """Foreign keys added, changed or removed; one that follows a renamed table is the same."""
+def key_changes(
+    old: Shape, new: Shape, renames: Mapping[str, str], existing: Collection[str] = ()
+) -> list[Change]:
+    """Foreign keys added, changed or removed; one that follows a renamed table is the same.
+    One whose parent is not among the `existing` tables (folded names, when given) fails
+    every write of its rows: MG609."""
 
     def followed(fk: ForeignKey) -> ForeignKey:
-        return fk._replace(table=renames.get(fk.table.lower(), fk.table.lower()))
+        return fk._replace(table=renames.get(fold(fk.table), fold(fk.table)))
 
     before = {fk.columns: followed(fk) for fk in old.foreign_keys}
-    after = {fk.columns: fk._replace(table=fk.table.lower()) for fk in new.foreign_keys}
-    key, where = new.name.lower(), f"table {new.name}"
+    after = {fk.columns: fk._replace(table=fold(fk.table)) for fk in new.foreign_keys}
+    key, where = fold(new.name), f"table {new.name}"
     changes = []
     for columns, fk in after.items():
         if before.get(columns) == fk:
             continue
         verb = "changed" if columns in before else "added"
+        if existing and fk.table not in existing and fk.table not in EXCLUDED:
+            detail = (
+                f"foreign key ({', '.join(columns)}) now points at {fk.table}, which does not "
+                "exist after the migration: every insert into this table fails"
+            )
+            changes.append(Change("foreign key to a missing table", where, detail, key, DANGLING))
+            continue
         detail = (
             f"foreign key ({', '.join(columns)}) -> {fk.table} {verb} (ON DELETE {fk.on_delete}): "
             "production rows without a parent fail foreign_key_check"

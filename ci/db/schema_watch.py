@@ -16,14 +16,14 @@ from __future__ import annotations
 import re
 import sqlite3
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
 from ci.db.gatekeeper import gate_of
 from ci.db.schema_changes import Change, classify, needs_reading
-from ci.db.schema_shapes import Objects, SchemaRows, Shape, read_apart, read_now
+from ci.db.schema_shapes import Objects, SchemaRows, Shape, fold, read_apart, read_now
 
 _MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
 _NAMED_BY_ARG1 = frozenset(
@@ -32,6 +32,8 @@ _NAMED_BY_ARG1 = frozenset(
         sqlite3.SQLITE_CREATE_VIEW,
         sqlite3.SQLITE_DROP_TABLE,
         sqlite3.SQLITE_DROP_VIEW,
+        sqlite3.SQLITE_CREATE_VTABLE,  # a virtual table (FTS5, R*Tree): arg2 is its module
+        sqlite3.SQLITE_DROP_VTABLE,
     }
 )
 _NAMED_BY_ARG2 = frozenset(
@@ -49,6 +51,10 @@ _OBJECT_KIND = {
     sqlite3.SQLITE_DROP_TRIGGER: "trigger",
 }
 _BROAD_FUNCTIONS = frozenset({"sqlite_rename_table", "sqlite_rename_column"})
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_COLUMN_ALTER = re.compile(
+    r"ALTER\s+TABLE\s+.+?\s+(?:ADD|DROP|RENAME)\s+(?!TO\b)", re.IGNORECASE | re.DOTALL
+)
 _RENAME_TO = re.compile(
     r"\bRENAME\s+TO\s+(\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)", re.IGNORECASE
 )
@@ -64,6 +70,7 @@ class Seen:
         self.file = file
         self.steps: list[tuple[Statement, set[tuple[str, str]]]] = []
         self.broad = False
+        self.renames: list[Statement] = []  # the statements that may rewrite other objects
 
     def responsible(self, change: Change) -> Statement | None:
         """The last statement that named what changed: the index or trigger itself, else its
@@ -71,6 +78,8 @@ class Seen:
         wanted = [("table", change.group), ("group", change.group)]
         if change.part is not None and change.part.startswith("column "):
             found = self._naming_column(change.group, change.part[7:])
+            if found is None:  # a rebuild: not an ALTER of another column (nor its noqa)
+                found = self._reshaping_whole(change.group)
             if found is not None:
                 return found
         elif change.part is not None:
@@ -80,14 +89,31 @@ class Seen:
             found = next((s for s, names in reversed(self.steps) if key in names), None)
             if found is not None:
                 return found
-        return None
+        return self._renaming(change)
+
+    def _renaming(self, change: Change) -> Statement | None:
+        """For an object no statement named (a foreign key or trigger a RENAME rewrote): the
+        last rename to the table the change names, else the last rename."""
+        for statement in reversed(self.renames):
+            if any(f" {name}" in change.detail for _, name in _renamed_to(statement)):
+                return statement
+        return self.renames[-1] if self.renames else None
 
     def _naming_column(self, group: str, column: str) -> Statement | None:
-        """The last statement reshaping `group` whose text names `column` (ADD COLUMN x)."""
+        """The last statement reshaping `group` whose code names `column` (ADD COLUMN x):
+        comments and string literals left out, where a word is no column's name."""
         word = re.compile(rf"(?<![\w$]){re.escape(column)}(?![\w$])", re.IGNORECASE)
         for statement, names in reversed(self.steps):
-            # the raw text: stripping comments costs more than the rare comment naming a column
-            if ("table", group) in names and word.search(statement.raw):
+            if ("table", group) not in names or not word.search(statement.raw):
+                continue  # the raw text first: most statements do not name it at all
+            if word.search(_STRING.sub("''", statement.code)):
+                return statement
+        return None
+
+    def _reshaping_whole(self, group: str) -> Statement | None:
+        """The last statement reshaping `group` other than an ALTER of one named column."""
+        for statement, names in reversed(self.steps):
+            if ("table", group) in names and not _COLUMN_ALTER.match(statement.code):
                 return statement
         return None
 
@@ -131,35 +157,47 @@ class SchemaWatch:
         ) -> int:
             if action in _NAMED_BY_ARG1:
                 if arg1 and db == "main":
-                    pending.add(("table", arg1.lower()))
+                    pending.add(("table", fold(arg1)))
             elif action in _NAMED_BY_ARG2:  # arg1: the index or trigger, arg2: its table
                 if arg2 and db == "main":
-                    pending.add(("group", arg2.lower()))
+                    pending.add(("group", fold(arg2)))
                     if arg1:
-                        pending.add((_OBJECT_KIND[action], arg1.lower()))
+                        pending.add((_OBJECT_KIND[action], fold(arg1)))
             elif action == sqlite3.SQLITE_ALTER_TABLE:
                 if arg2 and arg1 == "main":
-                    pending.add(("table", arg2.lower()))
+                    pending.add(("table", fold(arg2)))
             elif _is_broad(action, arg1, arg2):
                 broad.append(True)
+            position.compiled = True
             return sqlite3.SQLITE_OK
 
+        def repeated() -> None:
+            """Names compiled after a repeated text's trace: maybe its statement's (a blame
+            on the next statement too, if it named them, is later and wins)."""
+            if position.repeat is not None and pending:
+                seen.steps.append((position.repeat, set(pending)))
+            position.repeat = None
+
         def trace(text: str) -> None:
+            repeated()
             statement = _next_statement(statements, text, position)
             if statement is not None:
                 names = set(pending)
                 if broad:
                     seen.broad = True
+                    seen.renames.append(statement)
                     names |= _renamed_to(statement)
                 if names:
                     seen.steps.append((statement, names))
             pending.clear()
             broad.clear()
+            position.compiled = False
 
         self.conn.set_trace_callback(trace)
         try:
             with _observing(self.conn, authorize):
                 yield seen
+                repeated()
         finally:
             self.conn.set_trace_callback(None)
 
@@ -188,7 +226,8 @@ class SchemaWatch:
             after[key] = read_now(self.conn, after[key], self._shapes)
         for key in old_side:
             before[key] = read_apart(before[key], self._shapes)
-        changes = classify(before, after, names)
+        copied = None if seen.broad else _copied_in(seen.file)
+        changes = classify(before, after, names, copied)
         self.groups = after
         attributed = [_attributed(change, seen) for change in changes]
         return sorted(attributed, key=lambda c: c.line or 0)
@@ -200,6 +239,8 @@ class _Position:
     def __init__(self) -> None:
         self.next = 0
         self.last: str | None = None
+        self.compiled = False  # the authorizer was called since the last trace
+        self.repeat: Statement | None = None  # a cached statement that may be compiled again
         self.indexes: dict[str, list[int]] | None = None  # made at the first gap only
 
 
@@ -208,9 +249,22 @@ def _next_statement(statements: list[Statement], text: str, at: _Position) -> St
     runner's own, or a trigger program of the last statement, reported with its text again).
 
     Usually the next one; a statement the runner did not run (a BEGIN it ignores) is skipped
-    by finding the text at or after the next index."""
-    if text == at.last:
+    by finding the text at or after the next index. The same text again with no compilation
+    since is a trigger program, or the next statement of that text run from Python's
+    statement cache: that one is compiled again after its trace when the schema changed (a
+    DROP TABLE after an identical one that dropped a TEMP twin), so it is kept as `at.repeat`
+    for the names the authorizer gives next."""
+    index = _index_of(statements, text, at)
+    if text == at.last and not at.compiled:
+        at.repeat = None if index is None else statements[index]
         return None
+    if index is None:
+        return None
+    at.next, at.last = index + 1, text
+    return statements[index]
+
+
+def _index_of(statements: list[Statement], text: str, at: _Position) -> int | None:
     index = at.next
     if index >= len(statements) or text != statements[index].sql:
         if at.indexes is None:
@@ -222,8 +276,27 @@ def _next_statement(statements: list[Statement], text: str, at: _Position) -> St
         if found == len(later):
             return None
         index = later[found]
-    at.next, at.last = index + 1, text
-    return statements[index]
+    return index
+
+
+def _copied_in(file: SqlFile) -> Callable[[str, str], bool]:
+    """Whether a statement of `file` copies rows from table `old` into `new` (INSERT INTO new
+    ... FROM old, or CREATE TABLE new AS ... FROM old): a drop and a creation that read as a
+    rename only then (a migration without RENAME)."""
+
+    def copied(old: str, new: str) -> bool:
+        into = re.compile(
+            rf"\b(?:INTO|TABLE)\s+{_name(new)}(?![\w$]).*\bFROM\s+{_name(old)}(?![\w$])",
+            re.IGNORECASE | re.DOTALL,
+        )
+        return any(into.search(fold(s.code)) for s in file.statements)
+
+    return copied
+
+
+def _name(name: str) -> str:
+    """A pattern for a folded table name, bare or quoted ("x", `x`, [x])."""
+    return rf"""["`\[]?{re.escape(name)}["`\]]?"""
 
 
 def _attributed(change: Change, seen: Seen) -> Change:
@@ -248,7 +321,7 @@ def _renamed_to(statement: Statement) -> set[tuple[str, str]]:
     name = match[1]
     if name[0] in '"`[':
         name = name[1:-1].replace('""', '"')
-    return {("table", name.lower())}
+    return {("table", fold(name))}
 
 
 @contextmanager

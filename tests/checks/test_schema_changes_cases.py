@@ -16,6 +16,7 @@ from ci.checks.db_options import Options
 from ci.checks.schema_cases import CASES, SchemaCase
 from ci.core.codes import BY_CODE
 from ci.core.findings import Finding
+from ci.db.schema_change import ERRORS
 
 ALL = [(code, case) for code, cases in CASES.items() for case in cases]
 
@@ -47,7 +48,7 @@ def test_case(tmp_path: Path, code: str, case: SchemaCase) -> None:
         assert findings, f"{code} not reported"
         if case.line is not None:
             assert findings[0].line == case.line
-        assert findings[0].severity == ("error" if code in ("MG601", "MG602") else "warning")
+        assert findings[0].severity == ("error" if code in ERRORS else "warning")
     else:
         assert findings == []
     if case.expect == "silenced":
