@@ -2,8 +2,9 @@
 
 PATH is a `.sql` fixture (loaded after migrating a fresh database to its `-- @sample-version N`)
 or a `.db`/`.sqlite` file (copied; the original is never opened for writing). The pending
-migrations then run one by one, and every table a migration changed is compared before and after
-it, row by row and value by value (ci.checks.sample_values): rows lost fail unless the migration
+migrations then run one by one, and every table a migration wrote is compared before and after
+it, row by row and value by value (ci.checks.sample_values; a table only UPDATEd on the
+columns its statements write): rows lost fail unless the migration
 declares `-- @allow-row-loss <table>`, values changed or turned NULL unless it declares
 `-- @rewrites <table>(<column>, ...)`. Then the same validation as apply_empty. Catches what an
 empty database cannot: a UNIQUE index over duplicate rows, a CHECK or NOT NULL that existing rows
@@ -100,9 +101,11 @@ def apply_pending(prepared: Prepared, sample: Sample, options: Options) -> list[
         if case.outcome == "failed":
             why = f"not run: {migration.label} failed"
             return cases + not_run(NAME, run.catalog, migrations[index + 1 :], why)
-        images.refresh(tracker.now, tracker.changed)
+        written = tracker.columns_written
+        # a table whose rows no statement wrote (an index or trigger added) keeps its image
+        images.refresh(tracker.now, [k for k in tracker.changed if written.get(k) != frozenset()])
         after = images.snapshot()
-        case.findings += data_findings(migration, before, after, tracker.changed, sample)
+        case.findings += data_findings(migration, before, after, tracker.changed, sample, written)
     return cases
 
 
