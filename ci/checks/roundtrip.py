@@ -214,7 +214,7 @@ class RoundTrip:
         )
         differences = comparison.differences
         if not differences:
-            self.note_left_out(case, migration, comparison.left_out)
+            self.note_left_out(case, migration, comparison.left_out, comparison.left_out_at)
             return True
         differences += comparison.left_out
         if code == "MG404":
@@ -228,13 +228,21 @@ class RoundTrip:
         self.fail(case, code, str(rollback.path), None, message + "; ".join(differences), hint)
         return False
 
-    def note_left_out(self, case: Case, migration: Migration, left_out: list[str]) -> None:
-        """Nothing else differs: say which columns were not compared, as a warning."""
+    def note_left_out(
+        self,
+        case: Case,
+        migration: Migration,
+        left_out: list[str],
+        at: tuple[str, int] | None,
+    ) -> None:
+        """Nothing else differs: say which columns were not compared, as a warning, on the
+        line of the statement that generates their values when one does (`at`)."""
         if left_out:
             message = f"{migration.label} {self.on}: " + "; ".join(left_out)
+            path, line = at or (str(migration.path), None)
             case.findings.append(
                 Finding(
-                    NAME, "MG314", str(migration.path), None, message,
+                    NAME, "MG314", path, line, message,
                     "nothing to do if those values may differ; give them a fixed value to have "
                     "them compared", severity="warning",
                 )
