@@ -30,20 +30,16 @@ def data_findings(
     after: Mapping[str, Image],
     changed: Iterable[str],
     sample: Sample,
-    written: Mapping[str, frozenset[str] | None] | None = None,
 ) -> list[Finding]:
-    """The findings of one migration on the sample, table by table (sorted). `written`: the
-    Tracker's `columns_written` for the step; a table only UPDATEd is compared on the columns
-    the statements (their triggers and foreign-key actions included) name, a table whose rows
-    no statement wrote not at all."""
-    written = written or {}
+    """The findings of one migration on the sample, table by table (sorted). The images hold
+    the tables whose rows the migration wrote, on the columns it wrote (ci.db.value_before):
+    a table only UPDATEd is compared on those columns, one no statement wrote not at all."""
     changed = sorted(changed)
     created = [after[key] for key in changed if key not in before and key in after]
     findings: list[Finding] = []
     for key in changed:
         old = before.get(key)
-        columns = written.get(key)
-        if old is None or not old.count or columns == frozenset():
+        if old is None or not old.count:
             continue
         new = after.get(key)
         if new is None:
@@ -53,20 +49,11 @@ def data_findings(
                 )
                 findings += _lost(migration, sample, old.name, old.count, None, how)
             continue
-        change = diff(old, new, only=_compared(old, columns), renumbered_ok=True)
+        change = diff(old, new, renumbered_ok=True)  # the images hold the columns written
         if change.lost:
             findings += _lost(migration, sample, old.name, change.lost, change, None)
         findings += _value_findings(migration, sample, change)
     return findings
-
-
-def _compared(image: Image, columns: frozenset[str] | None) -> frozenset[str] | None:
-    """The columns to compare: those written, unless the table has generated columns (an
-    UPDATE of one column changes them, and the authorizer names only the one)."""
-    source = image.source
-    if columns is None or source is None or any(c.hidden in (2, 3) for c in source.columns):
-        return None
-    return columns
 
 
 def kept_in(old: Image, new: Image) -> bool:

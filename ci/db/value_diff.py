@@ -8,7 +8,7 @@ turned NULL or filled in, with counts and up to `EXAMPLES` examples.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ci.db.value_images import Image, Row, shown
@@ -73,22 +73,18 @@ def diff(
     after: Image,
     *,
     skip: Mapping[str, str] | None = None,
-    only: Collection[str] | None = None,
     renumbered_ok: bool = False,
     strict: bool = False,
 ) -> TableDiff:
     """What differs from `before` to `after`, keyed by `before`'s key, on their common columns
-    (minus `skip`: {lower-case column: why}; only those of `only`, lower-case, when given: the
-    columns a step can have written; rows lost or added are counted all the same).
-    `renumbered_ok`: rows of a table keyed by rowid that are as many but under other rowids (a
-    rebuild renumbers 1, 3, 4 -> 1, 2, 3) are paired in rowid order. `strict`: a value stored
-    as another type differs ('5' and 5, 5 and 5.0; otherwise they are the same value)."""
+    (minus `skip`: {lower-case column: why}). `renumbered_ok`: rows of a table keyed by rowid
+    that are as many but under other rowids (a rebuild renumbers 1, 3, 4 -> 1, 2, 3) are paired
+    in rowid order. `strict`: a value stored as another type differs ('5' and 5, 5 and 5.0;
+    otherwise they are the same value)."""
     skip = skip or {}
     old_index = {c.lower(): i for i, c in enumerate(before.columns)}
     new_index = {c.lower(): i for i, c in enumerate(after.columns)}
     common = [c for c in old_index if c in new_index and c not in skip]
-    if only is not None:
-        common = [c for c in common if c in only]
     compare = _Compare(before, after, common, strict)
     compare.result.left_out = {c: why for c, why in skip.items() if c in old_index}
     if after.key != before.key:
