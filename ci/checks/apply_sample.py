@@ -2,9 +2,11 @@
 
 PATH is a `.sql` fixture (loaded after migrating a fresh database to its `-- @sample-version N`)
 or a `.db`/`.sqlite` file (copied; the original is never opened for writing). The pending
-migrations then run one by one, and every table a migration changed is compared before and after
-it, row by row and value by value (ci.checks.sample_values): rows lost fail unless the migration
-declares `-- @allow-row-loss <table>`, values changed or turned NULL unless it declares
+migrations then run one by one, and every table a migration wrote is compared before and after
+it, row by row and value by value (ci.checks.sample_values; a table only UPDATEd on the
+columns its statements write, read from a copy of the database made before it:
+ci.db.value_before): rows lost fail unless the migration declares `-- @allow-row-loss
+<table>`, values changed or turned NULL unless it declares
 `-- @rewrites <table>(<column>, ...)`. Then the same validation as apply_empty. Catches what an
 empty database cannot: a UNIQUE index over duplicate rows, a CHECK or NOT NULL that existing rows
 violate, a data migration that deletes or overwrites too much.
@@ -38,7 +40,7 @@ from ci.core.errors import UsageError
 from ci.core.findings import Case, Report
 from ci.core.model import InputError, discover, read_ahead
 from ci.db.fingerprint import Tracker
-from ci.db.value_images import Images
+from ci.db.value_before import Reader, copy_before, written_images
 
 NAME = "apply_sample"
 
@@ -90,19 +92,22 @@ def apply_pending(prepared: Prepared, sample: Sample, options: Options) -> list[
     migrations = run.pending()
     read_ahead(m.file for m in migrations)
     tracker = Tracker(prepared.conn, content=False)
-    images = Images(prepared.conn, tracker.now)
+    now = Reader(prepared.conn)
     cases: list[Case] = []
     for index, migration in enumerate(migrations):
-        before = images.snapshot()
-        with tracker.watch():
-            case = apply_case(NAME, run, migration, options, on_sample=True)
-        cases.append(case)
-        if case.outcome == "failed":
-            why = f"not run: {migration.label} failed"
-            return cases + not_run(NAME, run.catalog, migrations[index + 1 :], why)
-        images.refresh(tracker.now, tracker.changed)
-        after = images.snapshot()
-        case.findings += data_findings(migration, before, after, tracker.changed, sample)
+        printed = tracker.fingerprint
+        # the database before the migration, read afterwards only where it wrote
+        with copy_before(prepared.conn, options.setup) as then:
+            with tracker.watch():
+                case = apply_case(NAME, run, migration, options, on_sample=True)
+            cases.append(case)
+            if case.outcome == "failed":
+                why = f"not run: {migration.label} failed"
+                return cases + not_run(NAME, run.catalog, migrations[index + 1 :], why)
+            changed, written = tracker.changed, tracker.columns_written
+            before = written_images(then, printed, changed, written)
+        after = written_images(now, tracker.now, changed, written)
+        case.findings += data_findings(migration, before, after, changed, sample)
     return cases
 
 

@@ -5,9 +5,10 @@ ci/checks/impact_model.py; the stats file: ci.db.prodstats).
 
 After apply_sample's own run passes, the pending migrations run once more on a fresh copy of the
 sample, measured statement by statement (ci.db.impact). The estimates are printed on stderr, one
-line per migration; `--max-lock-seconds N` turns a lock estimate above N into MG315. Stats that
-do not fit the sample (another schema version, missing tables, a table empty in the sample only)
-are MG316 warnings: the estimate is made, and is less certain.
+line per migration, and carried by each migration's case (`Case.impact`: the JSON report's
+`impact`, the JUnit case's system-out); `--max-lock-seconds N` turns a lock estimate above N
+into MG315. Stats that do not fit the sample (another schema version, missing tables, a table
+empty in the sample only) are MG316 warnings: the estimate is made, and is less certain.
 """
 
 from __future__ import annotations
@@ -192,6 +193,7 @@ def lock_case(e: Estimate, catalog: Catalog, budget: float | None) -> Case:
     path = str(migration.path)
     case = Case(f"production impact {case_name(migration, catalog)}", NAME, path=path,
                 line=e.line, kind=None)  # fmt: skip
+    case.impact = impact_of(e, catalog)
     if budget is None or e.lock <= budget:
         return case
     if e.mode == BATCH:
@@ -213,18 +215,39 @@ def lock_case(e: Estimate, catalog: Catalog, budget: float | None) -> Case:
 
 def print_table(estimates: list[Estimate], stats: ProdStats, catalog: Catalog) -> None:
     """The estimates, one line per migration, on stderr (the report's stdout stays its
-    format's)."""
+    format's; the JSON report and JUnit carry them per case: `impact_of`)."""
     out = sys.stderr
     print(f"{NAME}: production impact, estimated from {stats.path}:", file=out)
     for e in estimates:
-        lock = {BATCH: "one batch", NO_TRANSACTION: "longest statement"}.get(e.mode, "whole")
-        written = ", ".join(f"{t} ~{n:,} rows" for t, n in sorted(e.rows.items())) or "no rows"
-        print(
-            f"  {case_name(e.migration, catalog)}: ~{_duration(e.seconds)} "
-            f"(sample {_duration(e.sample_seconds)}), write lock ~{_duration(e.lock)} ({lock}), "
-            f"writes {written}",
-            file=out,
-        )
+        print(f"  {summary(e, catalog)}", file=out)
+
+
+def _lock_held(e: Estimate) -> str:
+    return {BATCH: "one batch", NO_TRANSACTION: "longest statement"}.get(e.mode, "whole")
+
+
+def summary(e: Estimate, catalog: Catalog) -> str:
+    """`0005_x: ~2.1 s (sample 12 ms), write lock ~2.1 s (whole), writes vitals ~1,000 rows`."""
+    written = ", ".join(f"{t} ~{n:,} rows" for t, n in sorted(e.rows.items())) or "no rows"
+    return (
+        f"{case_name(e.migration, catalog)}: ~{_duration(e.seconds)} "
+        f"(sample {_duration(e.sample_seconds)}), write lock ~{_duration(e.lock)} "
+        f"({_lock_held(e)}), writes {written}"
+    )
+
+
+def impact_of(e: Estimate, catalog: Catalog) -> dict[str, object]:
+    """A migration's estimate as a case carries it (keys documented in docs/reports.md)."""
+    return {
+        "seconds": round(e.seconds, 3),
+        "sample_seconds": round(e.sample_seconds, 3),
+        "lock_seconds": round(e.lock, 3),
+        "lock_held": _lock_held(e),
+        "lock_line": e.line,
+        "rows_written": dict(sorted(e.rows.items())),
+        "unscaled": sorted(e.unscaled),
+        "summary": summary(e, catalog),
+    }
 
 
 def _duration(seconds: float) -> str:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 
-from ci.checks.roundtrip_values import Watched
+from ci.checks.roundtrip_values import Comparison, Watched
 from ci.checks.roundtrip_values import compare as compare_values
 from ci.checks.validate import case_name, not_run
 from ci.core.findings import RUNAWAY, Case, Finding
@@ -214,7 +214,7 @@ class RoundTrip:
         )
         differences = comparison.differences
         if not differences:
-            self.note_left_out(case, migration, comparison.left_out)
+            self.note_left_out(case, migration, comparison)
             return True
         differences += comparison.left_out
         if code == "MG404":
@@ -228,13 +228,15 @@ class RoundTrip:
         self.fail(case, code, str(rollback.path), None, message + "; ".join(differences), hint)
         return False
 
-    def note_left_out(self, case: Case, migration: Migration, left_out: list[str]) -> None:
-        """Nothing else differs: say which columns were not compared, as a warning."""
-        if left_out:
-            message = f"{migration.label} {self.on}: " + "; ".join(left_out)
+    def note_left_out(self, case: Case, migration: Migration, comparison: Comparison) -> None:
+        """Nothing else differs: say which columns were not compared, as a warning, on the
+        line of the statement that generates their values when one does."""
+        if comparison.left_out:
+            message = f"{migration.label} {self.on}: " + "; ".join(comparison.left_out)
+            path, line = comparison.left_out_at or (str(migration.path), None)
             case.findings.append(
                 Finding(
-                    NAME, "MG314", str(migration.path), None, message,
+                    NAME, "MG314", path, line, message,
                     "nothing to do if those values may differ; give them a fixed value to have "
                     "them compared", severity="warning",
                 )

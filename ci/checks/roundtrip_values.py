@@ -22,7 +22,7 @@ from ci.db.fingerprint import (
 )
 from ci.db.value_diff import ColumnDiff, TableDiff, diff, key_text, keys_text
 from ci.db.value_images import Image, Images, shown
-from ci.db.volatile import volatile_columns
+from ci.db.volatile import volatile_sources
 
 
 class Watched:
@@ -67,6 +67,8 @@ class Comparison:
 
     differences: list[str] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
+    # (path, line) of the statement that generates the first of them, when one does
+    left_out_at: tuple[str, int] | None = None
 
 
 def compare(
@@ -117,12 +119,17 @@ def _values(
     change = diff(old, new, strict=True)
     if change.empty:
         return None
-    volatile = volatile_columns(shape, files) if change.columns else {}
+    volatile = volatile_sources(shape, files) if change.columns else {}
     kept = {n: c for n, c in change.columns.items() if n.lower() not in volatile}
     for name in change.columns:
-        if name.lower() in volatile:
-            why = volatile[name.lower()]
-            result.left_out.append(f"column {change.name}.{name} left out of the comparison: {why}")
+        found = volatile.get(name.lower())
+        if found is None:
+            continue
+        result.left_out.append(
+            f"column {change.name}.{name} left out of the comparison: {found.why}"
+        )
+        if result.left_out_at is None and found.path is not None and found.line is not None:
+            result.left_out_at = (str(found.path), found.line)
     if not kept and not change.lost:
         return []
     return [_line(change, kept)]

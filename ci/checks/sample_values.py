@@ -31,7 +31,9 @@ def data_findings(
     changed: Iterable[str],
     sample: Sample,
 ) -> list[Finding]:
-    """The findings of one migration on the sample, table by table (sorted)."""
+    """The findings of one migration on the sample, table by table (sorted). The images hold
+    the tables whose rows the migration wrote, on the columns it wrote (ci.db.value_before):
+    a table only UPDATEd is compared on those columns, one no statement wrote not at all."""
     changed = sorted(changed)
     created = [after[key] for key in changed if key not in before and key in after]
     findings: list[Finding] = []
@@ -47,7 +49,7 @@ def data_findings(
                 )
                 findings += _lost(migration, sample, old.name, old.count, None, how)
             continue
-        change = diff(old, new, renumbered_ok=True)
+        change = diff(old, new, renumbered_ok=True)  # the images hold the columns written
         if change.lost:
             findings += _lost(migration, sample, old.name, change.lost, change, None)
         findings += _value_findings(migration, sample, change)

@@ -87,8 +87,9 @@ class Case(Record):
         "rows",
     )
     # changes: the schema changes of a migration case (ci.db.schema_changes.Change records),
-    # set by `apply_empty --explain` for the changelog; not compared (what it found is findings)
-    __slots__ = (*FIELDS, "changes")
+    # set by `apply_empty --explain` for the changelog; not compared (what it found is findings).
+    # impact: apply_sample --prod-stats' estimate for a migration (ci.checks.impact), JSON-ready
+    __slots__ = (*FIELDS, "changes", "impact")
 
     def __init__(
         self,
@@ -114,6 +115,7 @@ class Case(Record):
         self.kind = kind
         self.rows = rows
         self.changes: tuple[Any, ...] = ()
+        self.impact: dict[str, Any] | None = None
 
     @property
     def outcome(self) -> str:

@@ -10,7 +10,7 @@ statement, so statements the driver has cached are compiled, and reported, again
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 
@@ -91,6 +91,8 @@ class Tracker:
         self._statistics = read_statistics(conn) if content else None
         self._shared = False  # a Fingerprint handed out holds self._groups: copy before a change
         self.changed: frozenset[str] = frozenset()
+        # per changed group, what the last step may have written to its rows (see `watch`)
+        self.columns_written: Mapping[str, frozenset[str] | None] = {}
 
     @property
     def fingerprint(self) -> Fingerprint:
@@ -105,10 +107,18 @@ class Tracker:
 
     @contextmanager
     def watch(self) -> Iterator[None]:
-        """Record what the statements run inside the block touch; refresh afterwards."""
+        """Record what the statements run inside the block touch; refresh afterwards.
+
+        `columns_written` then says, per changed group, which values of its existing rows the
+        step may have changed: None for any (rows inserted or deleted, the table created,
+        dropped or altered), a set of lower-case columns when it was only UPDATEd (trigger
+        bodies and foreign-key actions are compiled, and reported, with the statement), an
+        empty set when only an index or trigger of it was created or dropped."""
         touched: set[str] = set()  # groups with an object created, dropped or altered
         reshaped: set[str] = set()  # ... with the table or view itself created, dropped, altered
         written: set[str] = set()  # tables whose rows may have changed
+        updated: dict[str, set[str]] = {}  # table: the columns an UPDATE names
+        whole: set[str] = set()  # tables rows were inserted into or deleted from
         broad: list[bool] = []
         header: list[bool] = []  # a step named user_version or application_id
         analyzed: list[bool] = []  # a step ran ANALYZE
@@ -122,7 +132,12 @@ class Tracker:
                 pass
             elif kind == _WRITE:
                 if arg1 and db == "main":
-                    written.add(arg1.lower())
+                    table = arg1.lower()
+                    written.add(table)
+                    if action == sqlite3.SQLITE_UPDATE and arg2:
+                        updated.setdefault(table, set()).add(arg2.lower())
+                    else:
+                        whole.add(table)
             elif kind == _ARG1:
                 if arg1 and db == "main":
                     touched.add(arg1.lower())
@@ -156,6 +171,9 @@ class Tracker:
                 self._refresh_all()
             else:
                 self._refresh(touched, reshaped, written)
+            self.columns_written = _columns_written(
+                self.changed, updated, whole | reshaped, bool(broad)
+            )
 
     def _refresh_all(self) -> None:
         fresh = read_groups(self.conn, None, content=self.content, shapes=self._shapes)
@@ -191,6 +209,15 @@ class Tracker:
                 groups[key] = with_data(self.conn, shape, self.content)
         for key in written - touched:
             groups[key] = with_data(self.conn, groups[key], self.content)
+
+
+def _columns_written(
+    changed: frozenset[str], updated: dict[str, set[str]], whole: set[str], broad: bool
+) -> dict[str, frozenset[str] | None]:
+    """Tracker.columns_written of one step (`whole`: the rows or the shape changed)."""
+    return {
+        key: None if broad or key in whole else frozenset(updated.get(key, ())) for key in changed
+    }
 
 
 def _on_statistics(names: set[str]) -> bool:

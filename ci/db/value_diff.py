@@ -115,6 +115,7 @@ class _Compare:
 
     def run(self, triples: Iterable[tuple[Row, Row | None, Row | None]]) -> TableDiff:
         result, pairs, equal, shortcut = self.result, self.pairs, self.equal, self.shortcut
+        columns = result.columns
         for key, old, new in triples:
             if old is None:
                 result.added += 1
@@ -125,8 +126,16 @@ class _Compare:
             elif not (shortcut and old == new):
                 for old_at, new_at, name in pairs:
                     was, now = old[old_at], new[new_at]
-                    if was is not now and not equal(was, now):
-                        _count(result.columns.setdefault(name, ColumnDiff()), key, was, now)
+                    if was is now:
+                        continue
+                    if was is None:  # a NULL filled in (a backfill: every row of one, often)
+                        column = columns.get(name) or columns.setdefault(name, ColumnDiff())
+                        column.filled += 1
+                        if len(column.examples) < EXAMPLES:
+                            column.examples.append((key, was, now))
+                    elif not equal(was, now):
+                        column = columns.get(name) or columns.setdefault(name, ColumnDiff())
+                        _count(column, key, was, now)
         return result
 
 

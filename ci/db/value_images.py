@@ -16,7 +16,7 @@ import hashlib
 import pickle
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -132,25 +132,31 @@ def _select(column: str) -> str:
     )
 
 
-def read_image(conn: sqlite3.Connection, shape: TablePrint, tags: list[int]) -> Image | None:
+def read_image(
+    conn: sqlite3.Connection,
+    shape: TablePrint,
+    tags: list[int],
+    only: Collection[str] | None = None,
+) -> Image | None:
     """The image of one table now; None for a view or a virtual table. `tags`: what
-    `register_long_cell` returned for `conn`."""
+    `register_long_cell` returned for `conn`. `only`: the (lower-case) columns to read, besides
+    the key; all when None."""
     if shape.kind != "table" or not shape.columns or _is_virtual(shape):
         return None
-    columns = tuple(c.name for c in shape.columns if c.hidden != 1)
+    columns = tuple(
+        c.name for c in shape.columns if c.hidden != 1 and (only is None or c.name.lower() in only)
+    )
     pk = sorted((c.pk, c.name) for c in shape.columns if c.pk)
     key = tuple(name.lower() for _, name in pk) or ("rowid",)
     if shape.rows == 0:  # counted just now: nothing to read
         return Image(shape.name, columns, key, source=shape)
-    by_name = {c.lower(): c for c in columns}
+    by_name = {c.name.lower(): c.name for c in shape.columns}
     keys = ["rowid"] if key == ("rowid",) else [quote(by_name[k]) for k in key]
     # BINARY: the order Python compares in (code points, bytes), whatever the column's collation
     order = ", ".join(f"{k} COLLATE BINARY" for k in keys)
-    select = ", ".join(_select(c) for c in columns)
+    select = ", ".join([*keys, *map(_select, columns)])
     tagged_before = tags[0]  # before execute, which already computes the first row
-    cursor = conn.execute(
-        f"SELECT {', '.join(keys)}, {select} FROM {quote(shape.name)} ORDER BY {order}"
-    )
+    cursor = conn.execute(f"SELECT {select} FROM {quote(shape.name)} ORDER BY {order}")
     batches: list[bytes | list[Row]] = []
     count = 0
     while batch := cursor.fetchmany(BATCH):

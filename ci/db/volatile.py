@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 from ci.core.model import InputError, SqlFile
 from ci.db.fingerprint import TablePrint
@@ -31,12 +33,27 @@ _TARGET = re.compile(
 _ENDS_SET = re.compile(r"\b(?:WHERE|FROM|RETURNING|ORDER\s+BY|LIMIT)\b", re.IGNORECASE)
 
 
+class Volatile(NamedTuple):
+    """Why a column's values differ from run to run, and the statement that generates them
+    (None for a default: which INSERT used it is not known)."""
+
+    why: str
+    path: Path | None = None
+    line: int | None = None
+
+
 def volatile_columns(table: TablePrint, files: Iterable[SqlFile]) -> dict[str, str]:
     """{lower-case column: why its values differ from run to run} for one table."""
-    found: dict[str, str] = {}
+    return {name: found.why for name, found in volatile_sources(table, files).items()}
+
+
+def volatile_sources(table: TablePrint, files: Iterable[SqlFile]) -> dict[str, Volatile]:
+    """{lower-case column: why, and where} for one table."""
+    found: dict[str, Volatile] = {}
     for column in table.columns:
         if column.default is not None and VOLATILE.search(column.default):
-            found[column.name.lower()] = f"its default {column.default} differs from run to run"
+            why = f"its default {column.default} differs from run to run"
+            found[column.name.lower()] = Volatile(why)
     columns = [c.name for c in table.columns if c.hidden != 1]
     for file in files:
         try:
@@ -49,7 +66,7 @@ def volatile_columns(table: TablePrint, files: Iterable[SqlFile]) -> dict[str, s
                 continue
             why = f"{file.path.name}:{statement.line} sets it with {_called(call.group(0))}"
             for name in set_by(statement.code, table.name, columns):
-                found.setdefault(name.lower(), why)
+                found.setdefault(name.lower(), Volatile(why, file.path, statement.line))
     return found
 
 

@@ -27,6 +27,8 @@ def _case_json(case: Case) -> dict[str, object]:
     document = _case_fields(case)
     if case.changes:  # apply_empty --explain: the migration's schema changes
         document["changes"] = [change.as_dict() for change in case.changes]
+    if case.impact is not None:  # apply_sample --prod-stats: the production estimate
+        document["impact"] = case.impact
     return document
 
 

@@ -143,6 +143,8 @@ def _junit_case(test_case: Any, case: Case) -> Any:
     """junit-xml's TestCase for one of our cases (`test_case` is the class, imported once)."""
     path, line = _case_location(case)
     junit = test_case(case.name, classname=case.classname, file=path, line=line)
+    if case.impact is not None:  # apply_sample --prod-stats: the estimate, as stderr said it
+        junit.stdout = case.impact["summary"]
     if not case.findings:  # nearly every case of a big run: nothing more to add
         if case.error is not None:
             junit.add_error_info(message=case.error or "error", error_type="error")
@@ -151,7 +153,8 @@ def _junit_case(test_case: Any, case: Case) -> Any:
         return junit
     warnings = [f for f in case.findings if not f.is_error]
     if warnings:
-        junit.stdout = "\n".join(text_line(f) for f in warnings)
+        lines = [junit.stdout] if junit.stdout else []
+        junit.stdout = "\n".join(lines + [text_line(f) for f in warnings])
     failures = [f for f in case.findings if f.is_error]
     if case.error is not None:
         junit.add_error_info(message=case.error or "error", error_type="error")

@@ -180,6 +180,27 @@ def test_estimate_scales_rows_by_production_counts(
     assert "writes readings ~200,000 rows" in line and "(whole)" in line
 
 
+def test_the_json_report_and_junit_carry_each_migrations_estimate(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tree_with(write_tree, UPDATE)
+    stats = stats_file(root / "stats.json", {"readings": 100 * ROWS, "wards": 1})
+    junit = root / "junit.xml"
+    args = ("--prod-stats", str(stats), "--format", "json", "--junit", str(junit))
+    assert run(root, *args) == 0
+    captured = capsys.readouterr()
+    cases = json.loads(captured.out)["checks"][0]["cases"]
+    impact = next(c["impact"] for c in cases if c["name"].startswith("production impact 0002"))
+    assert impact["rows_written"] == {"readings": 200_000}
+    assert impact["lock_held"] == "whole" and impact["lock_line"] == 3
+    assert impact["seconds"] >= impact["lock_seconds"] > 0
+    assert impact["sample_seconds"] >= 0 and impact["unscaled"] == []
+    line = next(x for x in captured.err.splitlines() if "0002 data/0002_double.sql" in x)
+    assert impact["summary"] == line.strip()
+    assert sum("impact" in c for c in cases) == 1  # the migration's case only
+    assert f"<system-out>{line.strip()}</system-out>" in junit.read_text(encoding="utf-8")
+
+
 def test_lock_over_the_budget_is_mg315_naming_the_statement(
     write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
 ) -> None:

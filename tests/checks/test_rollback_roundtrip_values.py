@@ -84,10 +84,31 @@ def test_a_column_filled_with_random_is_left_out_and_said_to_be(
     out = capsys.readouterr().out
     assert code == 0, out
     assert (
-        f"{Path(root) / 'm/data/0002_tokens.sql'}: MG314 warning: 0002 on the sample data: column "
-        "tokens.token left out of the comparison: 0002_tokens.sql:2 sets it with random()"
+        f"{Path(root) / 'm/data/0002_tokens.sql'}:2: MG314 warning: 0002 on the sample data: "
+        "column tokens.token left out of the comparison: 0002_tokens.sql:2 sets it with random()"
     ) in out, out
     assert "MG406" not in out
+
+
+def test_mg314_names_the_rollback_statement_that_generates_the_values(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, root = run(
+        write_tree,
+        {
+            "m/data/0002_clear.sql": "UPDATE patients SET notes = NULL;\n",
+            "m/rollback/0002_rollback.sql": (
+                "-- put something back\nUPDATE patients SET notes = random();\n"
+            ),
+        },
+    )
+    out = capsys.readouterr().out
+    assert (
+        f"{Path(root) / 'm/rollback/0002_rollback.sql'}:2: MG314 warning: 0002 on the sample "
+        "data: column patients.notes left out of the comparison: 0002_rollback.sql:2 sets it with "
+        "random()"
+    ) in out, out
+    assert code == 0
 
 
 def test_a_default_of_random_is_left_out_but_other_columns_are_compared(
