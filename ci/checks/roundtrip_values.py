@@ -120,6 +120,8 @@ def _values(
     if change.empty:
         return None
     volatile = volatile_sources(shape, files) if change.columns else {}
+    # a time or random call never gives NULL: values turned NULL are the rollback's, compared
+    volatile = {n: found for n, found in volatile.items() if not _nulled(change, n)}
     kept = {n: c for n, c in change.columns.items() if n.lower() not in volatile}
     for name in change.columns:
         found = volatile.get(name.lower())
@@ -133,6 +135,10 @@ def _values(
     if not kept and not change.lost:
         return []
     return [_line(change, kept)]
+
+
+def _nulled(change: TableDiff, name: str) -> bool:
+    return any(n.lower() == name and c.nulled for n, c in change.columns.items())
 
 
 def _line(change: TableDiff, columns: Mapping[str, ColumnDiff]) -> str:

@@ -4,9 +4,11 @@ For every table the migration changed (the fingerprint Tracker knows which), the
 compared with the image after (ci.db.value_diff), keyed by primary key: rows lost (MG308, unless
 `-- @allow-row-loss`), values replaced by others (MG312) and values turned NULL (MG313), unless
 `-- @rewrites table(col, ...)` declares them. A NULL given a value is a backfill: nothing is lost,
-nothing is reported. A table dropped has lost its rows unless a table the same migration created
-holds them all, with the same values (a rebuild that copies under another name); a rebuild that
-keeps the name is compared as the same table.
+nothing is reported. A table renamed (it keeps its b-tree) is the same table, and so is a table
+dropped when one the same migration created holds all its rows (a copy under another name): its
+values are compared, declared under either name; otherwise it has lost its rows. A rebuild that
+keeps the name is compared as the same table, its rowids paired in order only because it was
+rebuilt (a row deleted and another inserted in place is a row lost).
 """
 
 from __future__ import annotations
@@ -42,28 +44,43 @@ def data_findings(
         if old is None or not old.count:
             continue
         new = after.get(key)
-        if new is None:
-            if not any(kept_in(old, image) for image in created):
+        names: tuple[str, ...] = (old.name,)
+        if new is None:  # dropped, or renamed / copied under another name: the same table
+            new = _renamed(old, created) or next((i for i in created if kept_in(old, i)), None)
+            if new is None:
                 how = "table dropped" + "".join(
                     f"; {image.name} does not hold its rows" for image in created
                 )
                 findings += _lost(migration, sample, old.name, old.count, None, how)
-            continue
-        change = diff(old, new, renumbered_ok=True)  # the images hold the columns written
+                continue
+            names += (new.name,)
+        change = diff(old, new, renumbered_ok=rebuilt(old, new))
         if change.lost:
             findings += _lost(migration, sample, old.name, change.lost, change, None)
-        findings += _value_findings(migration, sample, change)
+        findings += _value_findings(migration, sample, change, names)
     return findings
 
 
+def _renamed(old: Image, created: list[Image]) -> Image | None:
+    """The table `old` became by RENAME TO: the one that kept its b-tree."""
+    if not old.rootpage:  # not known, or a virtual table's 0
+        return None
+    return next((image for image in created if image.rootpage == old.rootpage), None)
+
+
+def rebuilt(old: Image, new: Image) -> bool:
+    """Whether the rows were copied into a new table (its b-tree is another), which may have
+    renumbered their rowids: only then are rowid rows paired in rowid order."""
+    return old.rootpage is None or old.rootpage != new.rootpage
+
+
 def kept_in(old: Image, new: Image) -> bool:
-    """Whether `new` holds every row of `old` with the same values (a copy under another name),
-    on at least one common column besides the key."""
+    """Whether `new` holds every row of `old` (renamed, or copied under another name), on at
+    least one common column besides the key: its values are then compared as the same table's."""
     old_columns = {c.lower() for c in old.columns} - set(old.key)
     if old_columns and not old_columns & {c.lower() for c in new.columns}:
         return False
-    change = diff(old, new, renumbered_ok=True)
-    return not change.lost and not any(c.changed or c.nulled for c in change.columns.values())
+    return not diff(old, new, renumbered_ok=rebuilt(old, new)).lost
 
 
 def _lost(
@@ -93,12 +110,16 @@ def _lost(
     ]
 
 
-def _value_findings(migration: Migration, sample: Sample, change: TableDiff) -> list[Finding]:
+def _value_findings(
+    migration: Migration, sample: Sample, change: TableDiff, names: tuple[str, ...]
+) -> list[Finding]:
+    """MG312/MG313 for the values changed that no `@rewrites` declares under one of the
+    table's `names` (its name before and after a rename)."""
     table = change.name
     undeclared = {
         name: column
         for name, column in change.columns.items()
-        if not migration.directives.declares_rewrite(table, name)
+        if not any(migration.directives.declares_rewrite(t, name) for t in names)
     }
     changed = {n: c for n, c in undeclared.items() if c.changed}
     nulled = {n: c for n, c in undeclared.items() if c.nulled}

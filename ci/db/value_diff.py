@@ -22,18 +22,60 @@ def identical(before: object, after: object) -> bool:
 
 
 def same(before: object, after: object) -> bool:
-    """Equal values, also across a column affinity change ('5' and 5, 5 and 5.0)."""
+    """Equal values: numbers exactly, across integer and real (5 and 5.0); a text never equals a
+    number ('00123' and 123 differ: see `converted` for a column whose affinity changed)."""
+    return before == after
+
+
+def converted(before: object, after: object) -> bool:
+    """Equal values, or `after` is `before` converted between text and number without losing
+    anything and in the number's own spelling, as a column's new type affinity converts it:
+    '5' -> 5, 5 -> '5', '2.5' -> 2.5, '9007199254740993' -> 9007199254740993; never
+    '00123' -> 123, ' 42 ' -> 42, '7.50' -> 7.5, or '12345678901234567890' -> 1.23...e+19."""
     if before == after:
         return True
-    numbers = (int, float)
-    if isinstance(before, str) and isinstance(after, numbers) and not isinstance(after, bool):
-        before, after = after, before
-    if isinstance(before, numbers) and isinstance(after, str):
-        try:
-            return float(after.strip()) == before
-        except ValueError:
-            return False
+    text, number = (before, after) if isinstance(before, str) else (after, before)
+    if not isinstance(text, str) or isinstance(number, bool):
+        return False
+    if isinstance(number, int):
+        return text == str(number)
+    if isinstance(number, float):
+        spellings = (
+            repr(number),
+            _sqlite_real_text(number),
+            str(int(number)) if number.is_integer() else "",
+        )
+        return text in spellings and float(text) == number
     return False
+
+
+def _sqlite_real_text(number: float) -> str:
+    """A real as SQLite writes it as text (printf '%!.15g': always a decimal point)."""
+    text = f"{number:.15g}"
+    mantissa, e, exponent = text.partition("e")
+    if "." not in mantissa and mantissa.lstrip("-").isdigit():
+        mantissa += ".0"
+    return mantissa + e + exponent
+
+
+def affinity(declared: str) -> str:
+    """A column's type affinity from its declared type, by SQLite's rules (section 3.1 of
+    https://sqlite.org/datatype3.html)."""
+    declared = declared.upper()
+    if "INT" in declared:
+        return "INTEGER"
+    if any(word in declared for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in declared or not declared:
+        return "BLOB"
+    return "REAL" if any(w in declared for w in ("REAL", "FLOA", "DOUB")) else "NUMERIC"
+
+
+def _affinities(image: Image) -> dict[str, str]:
+    """{lower-case column: affinity}; empty when the image's shape is not known."""
+    if image.source is None:
+        return {}
+    return {c.name.lower(): affinity(c.type) for c in image.source.columns}
 
 
 @dataclass
@@ -107,14 +149,24 @@ class _Compare:
     def __init__(self, before: Image, after: Image, common: list[str], strict: bool) -> None:
         old_index = {c.lower(): i for i, c in enumerate(before.columns)}
         new_index = {c.lower(): i for i, c in enumerate(after.columns)}
-        self.pairs = [(old_index[c], new_index[c], before.columns[old_index[c]]) for c in common]
-        self.equal = identical if strict else same
+        # a text and a number are the same value only where the column's affinity changed
+        old_types, new_types = _affinities(before), _affinities(after)
+        retyped = {c for c in common if old_types.get(c, "?") != new_types.get(c, "?")}
+        self.pairs = [
+            (
+                old_index[c],
+                new_index[c],
+                before.columns[old_index[c]],
+                identical if strict else converted if c in retyped else same,
+            )
+            for c in common
+        ]
         # whole rows compared in C first; not when strict (5 == 5.0 for a tuple, not for SQLite)
         self.shortcut = before.columns == after.columns and not strict
         self.result = TableDiff(before.name, before.key)
 
     def run(self, triples: Iterable[tuple[Row, Row | None, Row | None]]) -> TableDiff:
-        result, pairs, equal, shortcut = self.result, self.pairs, self.equal, self.shortcut
+        result, pairs, shortcut = self.result, self.pairs, self.shortcut
         columns = result.columns
         for key, old, new in triples:
             if old is None:
@@ -124,7 +176,7 @@ class _Compare:
                 if len(result.lost_examples) < EXAMPLES:
                     result.lost_examples.append(key)
             elif not (shortcut and old == new):
-                for old_at, new_at, name in pairs:
+                for old_at, new_at, name, equal in pairs:
                     was, now = old[old_at], new[new_at]
                     if was is now:
                         continue

@@ -75,6 +75,9 @@ class Image:
     batches: tuple[bytes | list[Row], ...] = ()
     tagged: bool = False  # some cells are LONG_CELL tags, turned into `Long`s when read
     source: TablePrint | None = None  # the fingerprint it was read for (reused when unchanged)
+    # the b-tree holding the rows: a rebuild (new table copied, old dropped) changes it, a rename
+    # keeps it (0 for a virtual table, None when not known)
+    rootpage: int | None = None
 
     @property
     def by_rowid(self) -> bool:
@@ -138,10 +141,16 @@ def read_image(
     tags: list[int],
     only: Collection[str] | None = None,
 ) -> Image | None:
-    """The image of one table now; None for a view or a virtual table. `tags`: what
-    `register_long_cell` returned for `conn`. `only`: the (lower-case) columns to read, besides
-    the key; all when None."""
-    if shape.kind != "table" or not shape.columns or _is_virtual(shape):
+    """The image of one table now; None for a view, or for a table SQLite keeps for a virtual
+    table (FTS5's docs_data, ...: internal blobs, the virtual table's own rows are compared).
+    `tags`: what `register_long_cell` returned for `conn`. `only`: the (lower-case) columns to
+    read, besides the key; all when None."""
+    if shape.kind != "table" or not shape.columns:
+        return None
+    if _is_virtual(shape):
+        return _virtual_image(conn, shape, tags)
+    kind, rootpage = _table_kind(conn, shape.name)
+    if kind == "shadow":
         return None
     columns = tuple(
         c.name for c in shape.columns if c.hidden != 1 and (only is None or c.name.lower() in only)
@@ -149,8 +158,45 @@ def read_image(
     pk = sorted((c.pk, c.name) for c in shape.columns if c.pk)
     key = tuple(name.lower() for _, name in pk) or ("rowid",)
     if shape.rows == 0:  # counted just now: nothing to read
-        return Image(shape.name, columns, key, source=shape)
-    by_name = {c.name.lower(): c.name for c in shape.columns}
+        return Image(shape.name, columns, key, source=shape, rootpage=rootpage)
+    return _read_rows(conn, shape, columns, key, tags, rootpage)
+
+
+def _virtual_image(conn: sqlite3.Connection, shape: TablePrint, tags: list[int]) -> Image | None:
+    """A virtual table's own rows by rowid (FTS5, R*Tree, ...); None when its module cannot
+    list them (it has no rowid, or is not loaded)."""
+    columns = tuple(c.name for c in shape.columns if c.hidden == 0)
+    if not columns:
+        return None
+    try:
+        return _read_rows(conn, shape, columns, ("rowid",), tags, 0)  # 0: SQLite's for them
+    except sqlite3.Error:
+        return None
+
+
+def _table_kind(conn: sqlite3.Connection, name: str) -> tuple[str, int | None]:
+    """('table' or 'shadow', its root page) for an ordinary table."""
+    found = conn.execute(
+        "SELECT rootpage FROM main.sqlite_schema WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    try:
+        listed = conn.execute(
+            "SELECT type FROM pragma_table_list(?) WHERE schema = 'main'", (name,)
+        ).fetchone()
+    except sqlite3.OperationalError:  # SQLite before 3.37: no shadow tables told apart
+        listed = None
+    return (listed[0] if listed else "table"), (found[0] if found else None)
+
+
+def _read_rows(
+    conn: sqlite3.Connection,
+    shape: TablePrint,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    tags: list[int],
+    rootpage: int | None,
+) -> Image:
+    by_name = {c.name.lower(): c.name for c in shape.columns}  # the key may not be read
     keys = ["rowid"] if key == ("rowid",) else [quote(by_name[k]) for k in key]
     # BINARY: the order Python compares in (code points, bytes), whatever the column's collation
     order = ", ".join(f"{k} COLLATE BINARY" for k in keys)
@@ -166,7 +212,7 @@ def read_image(
         else:  # the last batch: a small table costs no compression
             batches.append(batch)
     tagged = tags[0] != tagged_before
-    return Image(shape.name, columns, key, count, tuple(batches), tagged, shape)
+    return Image(shape.name, columns, key, count, tuple(batches), tagged, shape, rootpage)
 
 
 def register_long_cell(conn: sqlite3.Connection) -> list[int]:

@@ -4,8 +4,10 @@ two different values (the time now, a random number), so a round trip must not c
 Recognised from the text, never by running anything: a column whose DEFAULT calls a time or random
 function (`CURRENT_TIMESTAMP`, `datetime('now')`, `random()`, `randomblob(16)`, `julianday()`),
 and a column that an INSERT, REPLACE or UPDATE (an upsert's DO UPDATE included) of the given files
-sets with an expression calling one. An INSERT whose values cannot be matched to its columns
-counts for every column it inserts.
+sets to the result of one (`hex(randomblob(16))`). Read from the SQL's tokens, not its text: the
+text 'Random Patient' calls nothing, and a value a condition decides (`CASE WHEN random() ...`)
+is not the call's. An INSERT whose values cannot be matched to its columns counts for every column
+it inserts.
 """
 
 from __future__ import annotations
@@ -18,12 +20,73 @@ from typing import NamedTuple
 from ci.core.model import InputError, SqlFile
 from ci.db.fingerprint import TablePrint
 
-VOLATILE = re.compile(
-    r"\b(?:current_timestamp|current_date|current_time|random|randomblob)\b"
-    r"|'now'(?!')"
-    r"|\b(?:date|time|datetime|julianday|unixepoch)\s*\(\s*\)",
-    re.IGNORECASE,
+# SQL tokens: comments and blanks (skipped), quoted texts and names, words, numbers, operators
+_TOKEN = re.compile(
+    r"\s+|--[^\n]*|/\*.*?(?:\*/|$)"
+    r"|(?P<text>'(?:[^']|'')*'?)|(?P<name>\"(?:[^\"]|\"\")*\"?|`[^`]*`?|\[[^\]]*\]?)"
+    r"|(?P<word>[A-Za-z_][\w$]*)|(?P<other>\d[\w.]*|<=|>=|==|!=|<>|\|\||.)",
+    re.DOTALL,
 )
+_KEYWORD_CALLS = frozenset({"current_timestamp", "current_date", "current_time"})
+_RANDOM = frozenset({"random", "randomblob"})
+_CLOCK = frozenset({"date", "time", "datetime", "julianday", "unixepoch", "strftime"})
+# a value that goes through one of these is decided by a condition, not produced by the call
+_CONDITIONS = frozenset(
+    {"case", "when", "iif", "nullif", "is", "not", "and", "or", "like", "glob", "in", "between"}
+    | {"exists", "match", "regexp", "=", "==", "<", ">", "<=", ">=", "!=", "<>"}
+)
+
+
+def _tokens(code: str) -> list[tuple[str, str]]:
+    """(kind, text) of each token: kind text, name, word (lower case) or other."""
+    found = []
+    for match in _TOKEN.finditer(code):
+        kind = match.lastgroup
+        if kind is not None:
+            value = match.group(kind)
+            found.append((kind, value.lower() if kind == "word" else value))
+    return found
+
+
+def volatile_call(code: str) -> str | None:
+    """The first time or random call of `code` (`random()`, `datetime('now')`,
+    `CURRENT_TIMESTAMP`), read from its tokens: a text 'Random Patient' or a column named
+    `random` is none."""
+    tokens = _tokens(code)
+    for at, (kind, word) in enumerate(tokens):
+        if kind != "word":
+            continue
+        called = at + 1 < len(tokens) and tokens[at + 1] == ("other", "(")
+        if word in _KEYWORD_CALLS and not called:
+            return word.upper()
+        if called and word in _RANDOM:
+            return f"{word}()"
+        if called and word in _CLOCK and _reads_clock(tokens, at + 1):
+            return f"{word}('now')"
+    return None
+
+
+def _reads_clock(tokens: list[tuple[str, str]], opening: int) -> bool:
+    """Whether the call whose '(' is at `opening` has no argument or a 'now' argument."""
+    depth, arguments = 0, []
+    for kind, value in tokens[opening:]:
+        depth += (value == "(") - (value == ")") if kind == "other" else 0
+        if depth == 0:
+            break
+        if depth == 1 and value != "(":
+            arguments.append((kind, value))
+    return not arguments or ("text", "'now'") in [(k, v.lower()) for k, v in arguments]
+
+
+def produces_volatile(expression: str) -> bool:
+    """Whether the value of `expression` is the direct result of a time or random call
+    (`hex(randomblob(16))`, `coalesce(at, datetime('now'))`), not one a condition decides
+    (`CASE WHEN random() IS NOT NULL THEN NULL END` is always NULL)."""
+    if volatile_call(expression) is None:
+        return False
+    return not any(value in _CONDITIONS for _, value in _tokens(expression))
+
+
 _NAME = r"(?:\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)"
 _TARGET = re.compile(
     r"^(?:WITH\b.*?\)\s*)?(?P<verb>UPDATE(?:\s+OR\s+\w+)?|(?:INSERT(?:\s+OR\s+\w+)?|REPLACE)\s+INTO)"
@@ -51,7 +114,7 @@ def volatile_sources(table: TablePrint, files: Iterable[SqlFile]) -> dict[str, V
     """{lower-case column: why, and where} for one table."""
     found: dict[str, Volatile] = {}
     for column in table.columns:
-        if column.default is not None and VOLATILE.search(column.default):
+        if column.default is not None and produces_volatile(column.default):
             why = f"its default {column.default} differs from run to run"
             found[column.name.lower()] = Volatile(why)
     columns = [c.name for c in table.columns if c.hidden != 1]
@@ -61,18 +124,13 @@ def volatile_sources(table: TablePrint, files: Iterable[SqlFile]) -> dict[str, V
         except InputError:
             continue
         for statement in statements:
-            call = VOLATILE.search(statement.code)
+            call = volatile_call(statement.code)
             if call is None:
                 continue
-            why = f"{file.path.name}:{statement.line} sets it with {_called(call.group(0))}"
+            why = f"{file.path.name}:{statement.line} sets it with {call}"
             for name in set_by(statement.code, table.name, columns):
                 found.setdefault(name.lower(), Volatile(why, file.path, statement.line))
     return found
-
-
-def _called(match: str) -> str:
-    """`random` -> `random()`; `CURRENT_TIMESTAMP`, `'now'` and `date()` as they are."""
-    return f"{match}()" if match.lower() in ("random", "randomblob") else match
 
 
 def unquote(name: str) -> str:
@@ -91,7 +149,7 @@ def set_by(code: str, table: str, columns: Sequence[str]) -> list[str]:
         return _assigned(_set_clause(rest))
     upsert = re.search(r"\bON\s+CONFLICT\b", rest, re.IGNORECASE)
     inserted = rest if upsert is None else rest[: upsert.start()]
-    named = _inserted(inserted, columns) if VOLATILE.search(inserted) else []
+    named = _inserted(inserted, columns) if volatile_call(inserted) else []
     if upsert is not None:
         named += _assigned(_set_clause(rest[upsert.end() :]))
     return named
@@ -123,7 +181,7 @@ def _assigned(clause: str) -> list[str]:
     names: list[str] = []
     for item in split_top(clause):
         left, equals, right = item.partition("=")
-        if equals and VOLATILE.search(right):
+        if equals and produces_volatile(right):
             names += [unquote(n.strip()) for n in left.strip().strip("()").split(",") if n.strip()]
     return names
 
@@ -142,10 +200,11 @@ def _inserted(rest: str, columns: Sequence[str]) -> list[str]:
         rows = [split_top(_first_group(t)) for t in split_top(body[values.end() :])]
     elif select is not None:
         rows = [split_top(_before_from(body[select.end() :]))]
-    volatile = {at for row in rows for at, item in enumerate(row) if VOLATILE.search(item)}
-    if not volatile or any(len(row) != len(names) for row in rows):
-        return names  # not matched column by column: every column it inserts
-    return [names[at] for at in sorted(volatile)]
+    volatile = {at for row in rows for at, item in enumerate(row) if produces_volatile(item)}
+    if rows and all(len(row) == len(names) for row in rows):
+        return [names[at] for at in sorted(volatile)]
+    # not matched column by column: every column it inserts, when a value may be volatile
+    return names if volatile or not rows else []
 
 
 def _first_group(text: str) -> str:

@@ -69,11 +69,30 @@ def test_rows_swapped_for_duplicates_are_caught(
         "INSERT INTO notes (body) SELECT body FROM notes WHERE rowid = 1;\n"
     )
     out = check(write_tree, capsys, swap)
-    # as many rows, under rowids 1, 2, 3 instead of 1, 2, 5: paired in rowid order
+    # as many rows, under rowids 1, 2, 3 instead of 1, 2, 5: the table was not rebuilt, so the
+    # rows are paired by rowid (rowid 5 lost, rowid 2 given another value, rowid 3 added)
+    assert "0002:1: MG308 table notes: 1 row lost (rowid=5) in 0002" in out
     assert (
-        "0002:1: MG312 table notes: values changed in 0002 on the sample sample.sql: "
-        "body: 2 rows (rowid=2: 'b' -> 'a', rowid=5: 'c' -> 'a')"
+        "MG312 table notes: values changed in 0002 on the sample sample.sql: "
+        "body: 1 row (rowid=2: 'b' -> 'a')"
     ) in out
+
+
+def test_a_row_deleted_and_another_inserted_is_a_loss_under_a_declared_rewrite(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hostile pass bug 05: as many rows after as before, but nothing was rebuilt: rows are
+    paired by rowid, not in rowid order, so the deleted row is lost, not "rewritten"."""
+    out = check(
+        write_tree,
+        capsys,
+        "-- @rewrites notes(body)\nUPDATE notes SET body = upper(body);\n"
+        "DELETE FROM notes WHERE body = 'B';\nINSERT INTO notes (body) VALUES ('harmless');\n",
+    )
+    assert "0002:2: MG308 table notes: 1 row lost (rowid=2) in 0002" in out
+    check(
+        write_tree, capsys, "-- @rewrites notes(body)\n" + REBUILD.format(expression="upper(body)")
+    )
 
 
 def test_rows_with_the_same_keys_but_copied_values_are_changed(
@@ -144,7 +163,72 @@ def test_a_dropped_table_needs_a_created_table_that_holds_its_rows(
     copied = "CREATE TABLE notes_v2 AS SELECT body FROM notes;\nDROP TABLE notes;\n"
     check(write_tree, capsys, copied)
     changed = "CREATE TABLE notes_v2 AS SELECT upper(body) AS body FROM notes;\nDROP TABLE notes;\n"
-    assert "MG308 table notes: 3 rows lost (table dropped;" in check(write_tree, capsys, changed)
+    # every row is held, with other values: compared as the same table
+    assert "MG312 table notes: values changed in 0002 on the sample sample.sql: body: 3 rows" in (
+        check(write_tree, capsys, changed)
+    )
+    fewer = "CREATE TABLE notes_v2 AS SELECT body FROM notes WHERE rowid < 5;\nDROP TABLE notes;\n"
+    assert "MG308 table notes: 3 rows lost (table dropped;" in check(write_tree, capsys, fewer)
+
+
+def test_a_renamed_table_is_the_same_table(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hostile pass bug 11: RENAME TO keeps every row; a rewrite declared under either name
+    covers its values, and a row deleted is still lost."""
+    rename = "ALTER TABLE patients RENAME TO people;\nUPDATE people SET name = upper(name);\n"
+    check(write_tree, capsys, "-- @rewrites patients(name), people(name)\n" + rename)
+    check(write_tree, capsys, "-- @rewrites people(name)\n" + rename)
+    out = check(write_tree, capsys, rename)
+    assert "0002:1: MG312 table patients: values changed in 0002" in out
+    assert "MG308" not in out
+    out = check(write_tree, capsys, rename + "DELETE FROM people WHERE id = 2;\n")
+    assert "MG308 table patients: 1 row lost (id=2) in 0002" in out
+
+
+ACCOUNTS: dict[str, str | bytes] = {
+    "m/schema/0001_accounts.sql": (
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, code, ext TEXT);\n"
+    ),
+    "m/rollback/0001_rollback.sql": "DROP TABLE accounts;\n",
+    "sample.sql": (
+        "-- @sample-version 1\nINSERT INTO accounts VALUES (1, '00123', '12345678901234567890'),\n"
+        "    (2, ' 042 ', '9007199254740993'), (3, '7.50', '5'), (4, '8', '2.5');\n"
+    ),
+}
+RETYPE = (
+    "CREATE TABLE acc_new (id INTEGER PRIMARY KEY, code, ext {type});\n"
+    "INSERT INTO acc_new SELECT id, code, ext FROM accounts;\n"
+    "DROP TABLE accounts;\nALTER TABLE acc_new RENAME TO accounts;\n"
+)
+
+
+def test_a_text_turned_number_is_a_change_unless_the_affinity_converted_it_losslessly(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hostile pass bug 04: '00123' -> 123 loses the zeros; only a column whose type affinity
+    changed converts text to a number, and only '5' -> 5 (its own spelling) loses nothing."""
+    root = write_tree(
+        {**ACCOUNTS, "m/data/0002_change.sql": "UPDATE accounts SET code = trim(code) + 0;\n"}
+    )
+    code = main(["--migrations-dir", str(root / "m"), "--sample", str(root / "sample.sql")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert (
+        "code: 4 rows (id=1: '00123' -> 123, id=2: ' 042 ' -> 42, id=3: '7.50' -> 7.5, ...)"
+    ) in out
+    retyped = {
+        "NUMERIC": "ext: 1 row (id=1: '12345678901234567890' -> 1.2345678901234567e+19)",
+        "REAL": "ext: 2 rows (id=1: '12345678901234567890' -> 1.2345678901234567e+19, "
+        "id=2: '9007199254740993' -> 9007199254740992.0)",  # '5' -> 5.0, '2.5' -> 2.5: kept
+        "TEXT": None,  # no affinity change, no conversion
+    }
+    for type_, expected in retyped.items():
+        root = write_tree({**ACCOUNTS, "m/data/0002_change.sql": RETYPE.format(type=type_)})
+        code = main(["--migrations-dir", str(root / "m"), "--sample", str(root / "sample.sql")])
+        out = capsys.readouterr().out
+        assert code == (0 if expected is None else 1), out
+        assert expected is None or expected + ". To fix" in out, out
 
 
 @pytest.mark.parametrize("args", ["patients(mrn", "patients(mrn,)", "a b", ""])
@@ -182,3 +266,40 @@ def test_values_are_compared_on_a_database_sample_too(
     assert "MG313 table notes: values turned NULL" in capsys.readouterr().out
     with sqlite3.connect(db) as check_conn:
         assert check_conn.execute("SELECT body FROM notes").fetchall() == [("kept",)]
+
+
+FTS: dict[str, str | bytes] = {
+    "m/schema/0001_docs.sql": "CREATE VIRTUAL TABLE docs USING fts5(body);\n",
+    "m/rollback/0001_rollback.sql": "DROP TABLE docs;\n",
+    "sample.sql": (
+        "-- @sample-version 1\n"
+        "INSERT INTO docs (body) VALUES ('discharge summary 1'), ('lab report 2');\n"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("migration", "expected"),
+    [
+        ("INSERT INTO docs (body) VALUES ('new note');\n", None),  # a row added: nothing lost
+        ("UPDATE docs SET body = 'x' WHERE rowid = 2;\n",
+         "0002:1: MG312 table docs: values changed in 0002 on the sample sample.sql: "
+         "body: 1 row (rowid=2: 'lab report 2' -> 'x')"),
+        ("-- @rewrites docs\nUPDATE docs SET body = 'x' WHERE rowid = 2;\n", None),
+        ("DELETE FROM docs WHERE rowid = 1;\n", "0002:1: MG308 table docs: 1 row lost (rowid=1)"),
+        ("DELETE FROM docs WHERE rowid = 1;\nINSERT INTO docs (body) VALUES ('x');\n",
+         "0002:1: MG308 table docs: 1 row lost (rowid=1)"),
+    ],
+)  # fmt: skip
+def test_a_virtual_table_is_compared_by_its_own_rows_not_its_shadow_tables(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], migration: str, expected: str | None
+) -> None:
+    """Hostile pass bug 16: FTS5 keeps its index in docs_data, docs_idx, ... (internal blobs that
+    any new row rewrites); what a migration did to the data is in docs' own rows."""
+    root = write_tree({**FTS, "m/data/0002_change.sql": migration})
+    code = main(["--migrations-dir", str(root / "m"), "--sample", str(root / "sample.sql")])
+    out = capsys.readouterr().out.replace(str(root / "m/data/0002_change.sql"), "0002")
+    out = out.replace(str(root / "sample.sql"), "sample.sql")
+    assert code == (0 if expected is None else 1), out
+    assert "docs_" not in out
+    assert expected is None or expected in out, out

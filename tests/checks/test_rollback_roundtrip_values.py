@@ -153,3 +153,31 @@ def test_without_volatile_values_a_re_apply_difference_still_fails(
     assert code == 1
     assert "column token: 3 rows (id=1: " in out
     assert "MG314" not in out
+
+
+@pytest.mark.parametrize(
+    ("migration", "rollback"),
+    [
+        # the word in a text is no call to random()
+        ("UPDATE patients SET mrn = coalesce(mrn, 'Random Patient');\n",
+         "UPDATE patients SET mrn = NULL;\n"),
+        # a random() that decides nothing: every mrn turned NULL by the rollback itself
+        ("ALTER TABLE patients ADD COLUMN ward TEXT;\n",
+         "ALTER TABLE patients DROP COLUMN ward;\n"
+         "UPDATE patients SET mrn = CASE WHEN random() IS NOT NULL THEN NULL END;\n"),
+        # time or random calls never give NULL: a column turned NULL is compared
+        ("UPDATE patients SET mrn = coalesce(mrn, datetime('now'));\n",
+         "UPDATE patients SET mrn = NULL;\n"),
+    ],
+)  # fmt: skip
+def test_a_rollback_that_wipes_a_column_is_not_excused_as_volatile(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], migration: str, rollback: str
+) -> None:
+    """Hostile pass bug 03: the exemption is for values a time or random call produces, read
+    from the SQL's tokens, not for any text that says random or now."""
+    files = {"m/data/0002_change.sql": migration, "m/rollback/0002_rollback.sql": rollback}
+    code, _ = run(write_tree, files)
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "MG404" in out and "column mrn: 3 rows (id=1: 'M1' -> NULL" in out, out
+    assert "left out of the comparison" not in out

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from ci.db.fingerprint import fingerprint
-from ci.db.value_diff import diff
+from ci.db.value_diff import affinity, converted, diff, same
 from ci.db.value_images import Images, Long, cell, shown
 
 
@@ -82,3 +84,46 @@ def test_rows_are_matched_by_key_whatever_the_collation_and_types() -> None:
     assert (change.lost, change.lost_examples, change.added) == (1, [("a",)], 1)
     assert change.columns["v"].changed == 2
     assert [k for k, _, _ in change.columns["v"].examples] == [(3,), ("é",)]  # SQLite's order
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("5", 5), (5, "5"), ("-12", -12), ("2.5", 2.5), ("5", 5.0), (5, 5.0),
+     ("9007199254740993", 9007199254740993), (0.1, "0.1"), (1e20, "1.0e+20")],
+)  # fmt: skip
+def test_a_lossless_conversion_is_the_same_value_only_under_an_affinity_change(
+    before: object, after: object
+) -> None:
+    assert converted(before, after)
+    assert same(before, after) == (type(before) is not str and type(after) is not str)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("00123", 123), (" 042 ", 42), ("7.50", 7.5), ("+5", 5), ("1e3", 1000),
+     ("12345678901234567890", 1.2345678901234567e19), ("9007199254740993", 9007199254740992.0),
+     (0.30000000000000004, "0.3"), ("x", 0), (b"5", 5)],
+)  # fmt: skip
+def test_a_conversion_that_loses_digits_or_spelling_is_a_change(
+    before: object, after: object
+) -> None:
+    """Hostile pass bug 04: float(text) == number is not enough ('00123' is an account code)."""
+    assert not converted(before, after)
+    assert not same(before, after)
+
+
+def test_text_and_numbers_are_compared_by_affinity_change_read_from_the_database() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a, b TEXT)")
+    conn.execute("INSERT INTO t VALUES (1, '007', '5'), (2, '8', '00123')")
+    images = Images(conn, fingerprint(conn))
+    before = images.snapshot()["t"]
+    conn.executescript(
+        "CREATE TABLE n (id INTEGER PRIMARY KEY, a, b INTEGER); INSERT INTO n SELECT * FROM t;"
+        "UPDATE n SET a = a + 0; DROP TABLE t; ALTER TABLE n RENAME TO t;"
+    )
+    images.refresh(fingerprint(conn), ["t", "n"])
+    change = diff(before, images.snapshot()["t"])
+    assert affinity("VARCHAR(9)") == "TEXT" and affinity("") == "BLOB"
+    assert change.columns["a"].examples == [((1,), "007", 7), ((2,), "8", 8)]  # a: no affinity
+    assert change.columns["b"].examples == [((2,), "00123", 123)]  # '5' -> 5: converted

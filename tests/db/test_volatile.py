@@ -29,7 +29,17 @@ COLUMNS = ["id", "name", "created_at", "token"]
         ("UPDATE t SET name = 'now''s' WHERE created_at < date('now')", []),
         ("INSERT INTO t (id, name) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET "
          "created_at = CURRENT_TIME WHERE 1", ["created_at"]),
-        ("INSERT INTO t SELECT * FROM s WHERE random() > 0", COLUMNS),  # not matched: all
+        # random() decides which rows, not what a column holds
+        ("INSERT INTO t SELECT * FROM s WHERE random() > 0", []),
+        ("INSERT INTO t VALUES (1, random())", COLUMNS),  # not matched: all
+        # hostile pass bug 03: the word in a text, a name or a condition is no volatile value
+        ("UPDATE t SET name = coalesce(name, 'Random Patient')", []),
+        ("UPDATE t SET name = CASE WHEN random() IS NOT NULL THEN NULL END", []),
+        ("UPDATE t SET name = iif(random() > 0, 'a', 'b'), token = \"random\"", []),
+        ("UPDATE t SET name = 'now', token = current_timestamp_copy", []),
+        ("INSERT INTO t (name, token) VALUES ('CURRENT_TIMESTAMP', 'random()')", []),
+        ("UPDATE t SET created_at = coalesce(created_at, datetime('now', 'localtime'))",
+         ["created_at"]),
         ("INSERT INTO other VALUES (random())", []),
         ("UPDATE t SET name = upper(name)", []),
     ],
