@@ -10,36 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-
-class Column(NamedTuple):
-    name: str
-    type: str
-    notnull: int
-    default: str | None
-    pk: int
-    hidden: int
-
-
-class Index(NamedTuple):
-    name: str
-    unique: int
-    origin: str
-    partial: int
-    columns: tuple[str | None, ...]
-
-
-class ForeignKey(NamedTuple):
-    columns: tuple[str, ...]
-    table: str
-    to: tuple[str | None, ...]
-    on_update: str
-    on_delete: str
-
-
-class SchemaObject(NamedTuple):
-    type: str
-    name: str
-    sql: str  # normalised: see normalise_sql
+# re-exported: the fingerprint's users import the records from here
+from ci.db.table_records import Column as Column
+from ci.db.table_records import ForeignKey as ForeignKey
+from ci.db.table_records import Index as Index
+from ci.db.table_records import SchemaObject as SchemaObject
 
 
 class TablePrint(NamedTuple):

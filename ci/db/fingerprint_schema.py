@@ -21,6 +21,7 @@ from ci.db.fingerprint_records import (
     SchemaObject,
     TablePrint,
 )
+from ci.db.table_records import foreign_keys
 
 EXCLUDED_GROUPS = frozenset({TABLE, LOG_TABLE})
 MASTER_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master"})
@@ -176,7 +177,7 @@ def _table_shape(
     for name, ((unique, origin, partial), columns_of) in indexes.items():
         columns_of.sort(key=lambda c: c[0])
         index_tuples.append(Index(name, unique, origin, partial, tuple(c for _, c in columns_of)))
-    return tuple(columns), tuple(sorted(index_tuples)), _keys(keys)
+    return tuple(columns), tuple(sorted(index_tuples)), foreign_keys(keys)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> tuple[Column, ...]:
@@ -198,21 +199,4 @@ def _foreign_keys(conn: sqlite3.Connection, table: str) -> tuple[ForeignKey, ...
     by_id: dict[int, list[tuple[object, ...]]] = {}
     for row in conn.execute("SELECT * FROM pragma_foreign_key_list(?)", (table,)):
         by_id.setdefault(row[0], []).append(row)
-    return _keys(by_id)
-
-
-def _keys(by_id: dict[int, list[tuple[object, ...]]]) -> tuple[ForeignKey, ...]:
-    """ForeignKeys from foreign_key_list rows (id, seq, table, from, to, ...) by id."""
-    keys = []
-    for rows in by_id.values():
-        rows.sort(key=lambda r: int(str(r[1])))
-        keys.append(
-            ForeignKey(
-                tuple(str(r[3]) for r in rows),
-                str(rows[0][2]),
-                tuple(None if r[4] is None else str(r[4]) for r in rows),
-                str(rows[0][5]),
-                str(rows[0][6]),
-            )
-        )
-    return tuple(sorted(keys))
+    return foreign_keys(by_id)

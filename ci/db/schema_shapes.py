@@ -14,6 +14,13 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
+# re-exported: the analysis's modules import the records from here
+from ci.db.table_records import Column as Column
+from ci.db.table_records import ForeignKey as ForeignKey
+from ci.db.table_records import Index as Index
+from ci.db.table_records import SchemaObject as SchemaObject
+from ci.db.table_records import foreign_keys
+
 # the runner's own tables (ci.db.bookkeeping.TABLE, LOG_TABLE): not the migrations' schema
 EXCLUDED = frozenset({"schema_version", "schema_version_log"})
 
@@ -25,37 +32,6 @@ def fold(name: str) -> str:
     """An identifier as SQLite compares it: only ASCII letters fold ("Ärzte" and "ärzte" are
     two tables), unlike str.lower()."""
     return name.translate(_ASCII_LOWER)
-
-
-class Column(NamedTuple):
-    name: str
-    type: str
-    notnull: int
-    default: str | None
-    pk: int
-    hidden: int
-
-
-class Index(NamedTuple):
-    name: str
-    unique: int
-    origin: str
-    partial: int
-    columns: tuple[str | None, ...]
-
-
-class ForeignKey(NamedTuple):
-    columns: tuple[str, ...]
-    table: str
-    to: tuple[str | None, ...]
-    on_update: str
-    on_delete: str
-
-
-class SchemaObject(NamedTuple):
-    type: str
-    name: str
-    sql: str  # as stored in sqlite_master ("" for an automatic index)
 
 
 class Shape(NamedTuple):
@@ -262,16 +238,4 @@ def _keys(rows_of_all: list[tuple[object, ...]]) -> tuple[ForeignKey, ...]:
     by_id: dict[object, list[tuple[object, ...]]] = {}
     for row in rows_of_all:
         by_id.setdefault(row[0], []).append(row)
-    keys = []
-    for rows in by_id.values():
-        rows.sort(key=lambda r: int(str(r[1])))
-        keys.append(
-            ForeignKey(
-                tuple(str(r[3]) for r in rows),
-                str(rows[0][2]),
-                tuple(None if r[4] is None else str(r[4]) for r in rows),
-                str(rows[0][5]),
-                str(rows[0][6]),
-            )
-        )
-    return tuple(sorted(keys))
+    return foreign_keys(by_id)
