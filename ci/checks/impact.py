@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ci.checks import options
 from ci.checks.db_options import Options
-from ci.checks.impact_model import Estimate, Scales, estimate
+from ci.checks.impact_model import MIN_SAMPLE_ROWS, Estimate, Scales, estimate
 from ci.checks.options import Option
 from ci.checks.sample import open_sample, prepare
 from ci.checks.validate import case_name, could_not_run, options_from
@@ -164,6 +164,14 @@ def misfits(stats: ProdStats, scales: Scales, version: int, estimates: list[Esti
             f"the database as a whole (x{scales.database:,.1f})"
         )
     for e in estimates:
+        if e.thin:
+            rows = ", ".join(f"{t} ({scales.sample_rows[t]:,})" for t in e.thin[:5])
+            lines.append(
+                f"{e.migration.label}: scaled from tables with fewer than {MIN_SAMPLE_ROWS:,} rows "
+                f"in the sample: {rows}; timed on so few rows, the estimate is noise and is not "
+                "held against --max-lock-seconds: use a sample with more rows per table (or a "
+                "copy of production)"
+            )
         for table in e.unscaled:
             lines.append(
                 f"{e.migration.label}: table {table} is empty in the sample and holds "
@@ -194,7 +202,7 @@ def lock_case(e: Estimate, catalog: Catalog, budget: float | None) -> Case:
     case = Case(f"production impact {case_name(migration, catalog)}", NAME, path=path,
                 line=e.line, kind=None)  # fmt: skip
     case.impact = impact_of(e, catalog)
-    if budget is None or e.lock <= budget:
+    if budget is None or e.lock <= budget or e.thin:  # thin: no verdict from noise (MG316 says)
         return case
     if e.mode == BATCH:
         held = f"one batch of {migration.directives.batch:,} rows"
@@ -246,6 +254,7 @@ def impact_of(e: Estimate, catalog: Catalog) -> dict[str, object]:
         "lock_line": e.line,
         "rows_written": dict(sorted(e.rows.items())),
         "unscaled": sorted(e.unscaled),
+        "thin": sorted(e.thin),
         "summary": summary(e, catalog),
     }
 

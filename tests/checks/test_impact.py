@@ -600,3 +600,21 @@ def test_migrations_production_has_applied_are_not_estimated(
     assert "0003_double.sql:3: MG315" in out
     assert "0002_double.sql:3: MG315" not in out
     assert "the sample is at 0001 and production at 0002" in out
+
+
+def test_a_table_with_a_handful_of_sample_rows_gives_no_lock_verdict(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Five rows timed and multiplied by 200,000 are noise: a newcomer's pushes failed or
+    passed MG315 at random. The estimate is still shown, with an MG316 warning, and no MG315."""
+    root = tree_with(write_tree, UPDATE)
+    root.joinpath("sample.sql").write_text(
+        "-- @sample-version 1\nINSERT INTO readings (id, value) VALUES (1, 1), (2, 2), (3, 3),"
+        " (4, 4), (5, 5);\nINSERT INTO wards (id, name) VALUES (1, 'ICU');\n",
+        encoding="utf-8",
+    )
+    stats = stats_file(root / "stats.json", {"readings": 1_000_000, "wards": 1})
+    assert run(root, "--prod-stats", str(stats), "--max-lock-seconds", "0.000001") == 0
+    out = capsys.readouterr().out
+    assert "MG315" not in out
+    assert "0002: scaled from tables with fewer than 100 rows in the sample: readings (5)" in out
