@@ -19,6 +19,8 @@ from ci.db.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, rows
 from ci.db.sqlite_hints import fix_for
 from ci.db.value_images import Image
 
+IRREVERSIBLE_IN_TEXT = re.compile(r"--\s*@irreversible\b", re.IGNORECASE)
+
 NAME = "rollback_roundtrip"
 EMPTY, SAMPLE = "empty database", "sample data"
 ADD_ROLLBACK = "add rollback/{number}_rollback.sql, or declare -- @irreversible <reason>"
@@ -362,11 +364,18 @@ def rollback_problem(migration: Migration) -> tuple[str, str, str, str, str] | N
         message = (
             f"the rollback of {migration.label} is empty (no SQL statement), so it undoes nothing"
         )
-        return (
-            "empty",
-            "MG402",
-            str(rollback.path),
-            message,
-            "write the statements that undo the migration",
-        )
+        return "empty", "MG402", str(rollback.path), message, _empty_rollback_hint(migration)
     return None
+
+
+def _empty_rollback_hint(migration: Migration) -> str:
+    """What to do with an empty rollback; a newcomer put `-- @irreversible` in the rollback
+    file, where it means nothing: say where the directive goes."""
+    rollback = migration.rollback
+    if rollback is not None and IRREVERSIBLE_IN_TEXT.search(rollback.text):
+        return (
+            f"write the statements that undo the migration; or, if it cannot be undone, move "
+            f"'-- @irreversible <reason>' to the migration file {migration.path.name} (in the "
+            "rollback file it means nothing)"
+        )
+    return "write the statements that undo the migration"

@@ -280,6 +280,14 @@ def test_a_migration_that_gives_another_result_when_re_applied(
     [
         (None, "MG401", "0003 has no rollback file"),
         ("-- nothing to undo\n\n", "MG402", "the rollback of 0003 is empty"),
+        (  # the directive in the wrong file: the hint says where it goes
+            "-- @irreversible the index stays\n",
+            "MG402",
+            "the rollback of 0003 is empty (no SQL statement), so it undoes nothing. To fix: "
+            "write the statements that undo the migration; or, if it "
+            "cannot be undone, move '-- @irreversible <reason>' to the migration file "
+            "0003_index.sql",
+        ),
         (
             "DROP INDEX idx_x;\nDROP TABLE nosuch;\n",
             "MG403",
