@@ -172,7 +172,8 @@ def update_lock(
     for relative in sorted(unmerged.paths, key=lockfile.sort_key):
         done = "refreshed" if relative in current.data else "dropped"
         print(f"{lock.path}: {done} {relative} ({unmerged.where()})", file=sys.stderr)
-    print(f"{lock.path}: added {len(added)} entries", file=sys.stderr)
+    noun = "entry" if len(added) == 1 else "entries"
+    print(f"{lock.path}: added {len(added)} {noun}", file=sys.stderr)
 
 
 def reused_number(lock: lockfile.Lock, current: Current, leaving: set[str]) -> str | None:

@@ -72,7 +72,7 @@ def test_new_file_must_be_added_to_the_lock(
     assert "schema/0003_idx.sql: MG204 not in the lock file" in out
     code, out, err = run(locked, capsys, "--update")
     assert code == 0, out
-    assert "added 1 entries" in err
+    assert "added 1 entry" in err
     assert (locked / LOCK).read_text().splitlines()[-2].startswith("schema/0003_idx.sql v1:")
 
 
