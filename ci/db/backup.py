@@ -84,7 +84,7 @@ def take(conn: sqlite3.Connection, dest: Path, *, next_free_name: bool = False) 
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)  # left by a killed run that had our pid: ours to replace
     try:
-        _copy(conn, partial)
+        copy_to(conn, partial)
         _fsync(partial)
         while True:
             try:
@@ -100,7 +100,9 @@ def take(conn: sqlite3.Connection, dest: Path, *, next_free_name: bool = False) 
     return dest
 
 
-def _copy(conn: sqlite3.Connection, path: Path) -> None:
+def copy_to(conn: sqlite3.Connection, path: Path) -> None:
+    """`conn`'s database copied into a new file `path` with SQLite's backup API, unjournaled and
+    unsynced: a copy that stops midway is thrown away, never recovered."""
     target = sqlite3.connect(str(path))
     try:
         # no journal beside the temporary file (a kill would leave it behind): an interrupted

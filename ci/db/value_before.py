@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from ci.db.backup import copy_to
 from ci.db.connection import connect
 from ci.db.fingerprint import Fingerprint, TablePrint
 from ci.db.value_images import Image, read_image, register_long_cell
@@ -44,14 +45,7 @@ def copy_before(conn: sqlite3.Connection, setup: str | None) -> Iterator[Reader]
     with the --setup function, whose functions a generated column may call."""
     with tempfile.TemporaryDirectory(prefix="migration-guard-before-") as tmp:
         path = Path(tmp) / "before.db"
-        target = sqlite3.connect(path)
-        try:
-            # a throwaway file: no journal, no fsync
-            target.execute("PRAGMA journal_mode = OFF")
-            target.execute("PRAGMA synchronous = OFF")
-            conn.backup(target)
-        finally:
-            target.close()
+        copy_to(conn, path)  # a throwaway file: no journal, no fsync
         copy = connect(path, setup=setup, readonly=True, gated=False)
         try:
             yield Reader(copy)

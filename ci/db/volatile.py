@@ -13,7 +13,7 @@ it inserts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -161,17 +161,8 @@ def _set_clause(rest: str) -> str:
     if match is None:
         return ""
     text = rest[match.end() :]
-    depth, quote = 0, ""
-    for at, char in enumerate(text):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"`":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif depth == 0 and _ENDS_SET.match(text, at) and (at == 0 or not text[at - 1].isalnum()):
+    for at in _top_level(text):
+        if _ENDS_SET.match(text, at) and (at == 0 or not text[at - 1].isalnum()):
             return text[:at]
     return text
 
@@ -232,7 +223,19 @@ def _before_from(text: str) -> str:
 
 def split_top(text: str) -> list[str]:
     """`a, f(b, c), 'x,y'` -> ['a', 'f(b, c)', "'x,y'"]: commas outside brackets and quotes."""
-    items, depth, quote, start = [], 0, "", 0
+    items, start = [], 0
+    for at in _top_level(text):
+        if text[at] == ",":
+            items.append(text[start:at].strip())
+            start = at + 1
+    tail = text[start:].strip()
+    return [*items, tail] if tail or items else []
+
+
+def _top_level(text: str) -> Iterator[int]:
+    """The positions of `text` outside brackets and quotes (quote and bracket characters
+    themselves excluded): where a clause can end or a list be split."""
+    depth, quote = 0, ""
     for at, char in enumerate(text):
         if quote:
             quote = "" if char == quote else quote
@@ -242,8 +245,5 @@ def split_top(text: str) -> list[str]:
             depth += 1
         elif char == ")":
             depth -= 1
-        elif char == "," and depth == 0:
-            items.append(text[start:at].strip())
-            start = at + 1
-    tail = text[start:].strip()
-    return [*items, tail] if tail or items else []
+        elif depth == 0:
+            yield at
