@@ -72,6 +72,17 @@ def rollback_text(kind: str, name: str) -> str:
     )
 
 
+def refuse_repeat(track: list[Migration], slug: str) -> None:
+    """Running the same `ci.new` twice (a shell history slip) would leave two stubs of one
+    change; a slug that repeats the track's newest migration is taken for that slip."""
+    newest = max(track, key=lambda m: m.version, default=None)
+    if newest is not None and newest.slug == slug:
+        raise InputError(
+            f"{newest.path}: the newest migration is already '{slug}'; edit it, or choose "
+            "another slug for a second migration"
+        )
+
+
 def create(migrations_dir: Path, kind: str, slug: str) -> list[Path]:
     """Create the migration (and for the main track its rollback stub); return the paths."""
     if not SLUG.match(slug):
@@ -84,6 +95,7 @@ def create(migrations_dir: Path, kind: str, slug: str) -> list[Path]:
         raise InputError(f"{migrations_dir}: cannot create: {error.strerror}") from None
     catalog = discover(migrations_dir)
     track = catalog.seeds if kind == SEED_FOLDER else catalog.main
+    refuse_repeat(track, slug)
     number, width = next_number(track)
     name = f"{number:0{width}d}_{slug}.sql"
     created = [(migrations_dir / kind / name, migration_text(kind, name))]

@@ -84,3 +84,16 @@ def test_migrations_dir_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     (tmp_path / "file").write_text("")
     assert new.main(["schema", "x", "--migrations-dir", str(tmp_path / "file")]) == 2
     assert "cannot create" in capsys.readouterr().err
+
+
+def test_same_slug_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "m"
+    assert new.main(["schema", "add_index", "--migrations-dir", str(root)]) == 0
+    capsys.readouterr()
+    assert new.main(["schema", "add_index", "--migrations-dir", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "0001_add_index.sql: the newest migration is already" in err
+    created = sorted(p.name for p in root.rglob("*.sql"))
+    assert created == ["0001_add_index.sql", "0001_rollback.sql"]
+    assert new.main(["data", "add_index_backfill", "--migrations-dir", str(root)]) == 0
+    assert new.main(["seed", "add_index", "--migrations-dir", str(root)]) == 0  # its own track
