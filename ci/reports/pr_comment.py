@@ -11,8 +11,9 @@ job summary and the JUnit report hold.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ci.core.findings import Finding, Report
@@ -90,7 +91,8 @@ def _findings(reports: Sequence[Report], *, budget: int) -> list[str]:
     if not found and not crashes:
         return []
     links = _links()
-    items, left = _fitting([*crashes, *(_item(f, links) for f in found)], budget)
+    lines = itertools.chain(crashes, (_item(f, links) for f in found))
+    items, left = _fitting(lines, len(crashes) + len(found), budget)
     if left:
         items.append(f"- … {left} more in the job summary and the JUnit report")
     title = f"{len(found)} finding{'s' if len(found) != 1 else ''}"
@@ -99,14 +101,17 @@ def _findings(reports: Sequence[Report], *, budget: int) -> list[str]:
     return ["", "<details>", f"<summary>{title}</summary>", "", *items, "", "</details>"]
 
 
-def _fitting(lines: list[str], budget: int) -> tuple[list[str], int]:
-    """The leading lines that fit in `budget` characters, and how many did not."""
+def _fitting(lines: Iterable[str], total: int, budget: int) -> tuple[list[str], int]:
+    """The leading lines that fit in `budget` characters, and how many of `total` did not.
+    Lazily: with 10,000 findings, the ones that will not be shown are never formatted."""
+    kept: list[str] = []
     used = 0
-    for count, line in enumerate(lines):
+    for line in lines:
         used += len(line) + 1
         if used > budget:
-            return lines[:count], len(lines) - count
-    return lines, 0
+            break
+        kept.append(line)
+    return kept, total - len(kept)
 
 
 def _item(finding: Finding, links: tuple[str, str] | None) -> str:
@@ -174,7 +179,7 @@ def _changelog(reports: Sequence[Report], *, budget: int) -> list[str]:
         lines += [f"- **{_plain(case.name)}**"]
         lines += [f"  - {_plain(_cut(change_line(change)))}" for change in case.changes]
     count = sum(len(c.changes) for c in cases)
-    kept, left = _fitting(lines, budget - 200)
+    kept, left = _fitting(lines, len(lines), budget - 200)
     if left:
         kept.append(f"- … {left} more lines: `python -m ci.apply_empty --explain`")
     title = f"Schema changes ({count} in {len(cases)} migration{'s' if len(cases) != 1 else ''})"
