@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ from ci.reports.github import escape_data
 from ci.reports.pr_comment import LIMIT, MARKER
 
 DEFAULT_API = "https://api.github.com"
+REPOSITORY = re.compile(r"(?!\.+/)[A-Za-z0-9_.-]+/(?!\.+$)[A-Za-z0-9_.-]+")  # not `..`
 DEFAULT_AUTHOR = "github-actions[bot]"  # the user behind the job's GITHUB_TOKEN
 MAX_PAGES = 30  # 100 comments a page: a pull request with more is not searched further
 TRUNCATED = "\n\n… (cut to GitHub's comment limit; the job summary has everything)\n"
@@ -60,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if not body.startswith(MARKER):
         print(f"pr-comment: {args.body}:1: not a comment from --pr-comment", file=sys.stderr)
+        return 2
+    repository = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
+    if repository and not REPOSITORY.fullmatch(repository):
+        # it becomes part of the URL path the token is sent to
+        print(f"pr-comment: repository {repository!r} is not owner/name", file=sys.stderr)
         return 2
     return post(body, args)
 

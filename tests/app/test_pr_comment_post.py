@@ -201,6 +201,16 @@ def test_a_missing_body_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "none.md: cannot read" in line
 
 
+def test_a_repository_that_is_not_owner_name_is_refused(
+    api: tuple[str, State], tmp_path: Path
+) -> None:
+    url, state = api
+    for bad in ("octo/app/../../admin", "../..", "octo/.."):
+        run = post(url, tmp_path, BODY, "--repo", bad)
+        assert run.code == 2 and "is not owner/name" in run.err, bad
+    assert state.requests == []
+
+
 def test_a_link_to_another_host_is_not_followed(api: tuple[str, State], tmp_path: Path) -> None:
     """The token goes to the API's host only, whatever a Link header says."""
     url, state = api
