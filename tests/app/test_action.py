@@ -381,7 +381,7 @@ def check_then_comment(
     runner: Runner, workspace: Path, job: dict[str, str], inputs: dict[str, str] | None = None
 ) -> tuple[dict[str, str], list[subprocess.CompletedProcess[str]], str]:
     """The check step, then the comment step with the check's outputs, as the runner chains
-    them (the comment step runs after a failed check: `if: always()`)."""
+    them (the comment step runs after a failed check: `if: !cancelled()`)."""
     checked, outputs, _ = run_steps(runner, workspace, inputs or {}, {}, job_env=job)
     assert checked[-1].returncode in (0, 1), checked[-1].stdout + checked[-1].stderr
     if "comment" not in outputs:
