@@ -36,6 +36,7 @@ COMMANDS = {
     "new": "ci.new",
     "precheck": "ci.precheck",
     "postcheck": "ci.postcheck",
+    "pr-comment": "ci.app.pr_comment",
 }
 
 

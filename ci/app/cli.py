@@ -236,6 +236,7 @@ def check_parsers(names: Sequence[str] = CHECKS) -> dict[str, argparse.ArgumentP
 def known_keys() -> set[str]:
     """Every key a config file may hold: the options of all checks, `checks`, the sections."""
     keys = {"checks", *SECTIONS}
+    keys.add("pr_comment")  # python -m ci's own too: the comment file, read by no check
     keys.update(a.dest for a in check_parser("ci", None)._actions if a.option_strings)
     for check in declared(CHECKS + DATABASE_CHECKS).values():
         keys.update(check.config_keys)

@@ -53,6 +53,13 @@ def build_parser(checks: dict[str, Check], description: str | None) -> argparse.
         help=f"comma-separated checks to run (default: {', '.join(DEFAULT_CHECKS)}, "
         "and apply_sample when --sample is set)",
     )
+    parser.add_argument(
+        "--pr-comment",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the report as a pull-request comment (markdown) here",
+    )
     taken = set(parser._option_string_actions)
     for check in checks.values():
         for option in check.options:
@@ -107,7 +114,7 @@ def _run_all(argv: list[str], description: str | None) -> int:
         where = "" if explicit.checks else f"{config_file}: checks: "
         print(f"{parser.prog}: {where}{error}", file=sys.stderr)
         return exits.COULD_NOT_RUN
-    refused = writing_options(explicit)
+    refused = writing_options(explicit) or pr_comment_refused(args)
     if refused:
         print(f"{parser.prog}: {refused}", file=sys.stderr)
         return exits.COULD_NOT_RUN
@@ -124,9 +131,49 @@ def _run_all(argv: list[str], description: str | None) -> int:
     say_once(collector.errors)
     if not reports.emit(collector.reports, fmt=args.format, junit=args.junit):
         return exits.COULD_NOT_RUN
+    if not pr_comment_written(collector.reports, args, config_file):
+        return exits.COULD_NOT_RUN
     if exits.COULD_NOT_RUN in codes:
         return exits.COULD_NOT_RUN
     return exits.of_reports(collector.reports)
+
+
+def pr_comment_refused(args: argparse.Namespace) -> str | None:
+    """Why --pr-comment FILE must not be written (the database, a migration...), or None."""
+    if args.pr_comment is None:
+        return None
+    from ci.reports.pr_comment import pr_comment_refusal
+
+    return pr_comment_refusal(
+        args.pr_comment,
+        inputs=(getattr(args, "db", None), getattr(args, "sample", None)),
+        migrations_dir=args.migrations_dir,
+    )
+
+
+def pr_comment_written(
+    reports_: list[Report], args: argparse.Namespace, config_file: Path | None
+) -> bool:
+    """--pr-comment FILE: the comment body beside the JUnit file; False when it could not be
+    written (the run then exits 2). The config file named in the comment's marker is the one
+    given, so two jobs with two configs in one folder keep two comments."""
+    if args.pr_comment is None:
+        return True
+    from ci.reports.outputs import OutputRefused
+    from ci.reports.pr_comment import write_pr_comment
+
+    try:
+        write_pr_comment(reports_, args.pr_comment, config=args.config)
+    except OutputRefused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return False
+    except OSError as error:
+        print(
+            f"error: --pr-comment {args.pr_comment}: cannot write: {error.strerror}",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def sample_given(args: argparse.Namespace, config_file: Path | None) -> bool:

@@ -59,7 +59,8 @@ __all__ = [
     "write_text",
 ]
 
-FORMATS = ("text", "github", "json")
+FORMATS: tuple[str, ...] = ("text", "github", "json")
+FORMATS += ("pr-comment",)  # ci.reports.pr_comment, imported when asked for
 
 
 def resolve_format(requested: str | None) -> str:
@@ -98,6 +99,10 @@ def emit(
     try:
         if fmt == "json":
             print(to_json(reports), file=out)
+        elif fmt == "pr-comment":
+            from ci.reports.pr_comment import to_pr_comment
+
+            print(to_pr_comment(reports), file=out, end="")
         elif fmt == "github":
             write_github(reports, out)
         elif text:

@@ -16,6 +16,7 @@ import pytest
 import xmlschema
 import yaml
 
+from tests.app.fake_github import NUMBER, REPOSITORY, TOKEN, fake_github
 from tests.conftest import JUNIT_XSD, REPO, M, git, write
 
 ACTION = REPO / "action.yml"
@@ -56,6 +57,7 @@ def test_inputs_reach_scripts_only_through_env_and_uses_are_pinned() -> None:
         "junit-path",
         "python-version",
         "working-directory",
+        "comment",
     }
     assert set(spec["outputs"]) == {"failed", "report"}
     for step in spec["runs"]["steps"]:
@@ -359,3 +361,85 @@ def test_a_missing_working_directory_is_one_line(runner: Runner, git_repo: Path)
     (line,) = [x for x in check.stdout.splitlines() if x]
     assert line.startswith("::error title=migration-guard::") and "no/such/dir" in line, line
     assert outputs["failed"] == "true"
+
+
+def pull_request_job(tmp_path: Path, api: str) -> dict[str, str]:
+    """The environment the runner gives a job on a pull_request event."""
+    event = tmp_path / "event.json"
+    payload = {"pull_request": {"number": NUMBER, "head": {"sha": "c0ffee"}}}
+    event.write_text(json.dumps(payload), encoding="utf-8")
+    return {
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_API_URL": api,
+        "GITHUB_REPOSITORY": REPOSITORY,
+        "GITHUB_SERVER_URL": "https://github.com",
+    }
+
+
+def check_then_comment(
+    runner: Runner, workspace: Path, job: dict[str, str], inputs: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[subprocess.CompletedProcess[str]], str]:
+    """The check step, then the comment step with the check's outputs, as the runner chains
+    them (the comment step runs after a failed check: `if: !cancelled()`)."""
+    checked, outputs, _ = run_steps(runner, workspace, inputs or {}, {}, job_env=job)
+    assert checked[-1].returncode in (0, 1), checked[-1].stdout + checked[-1].stderr
+    if "comment" not in outputs:
+        return outputs, [], ""
+    chained = Runner(
+        runner.action, runner.temp, {**runner.steps, "check.outputs.comment": outputs["comment"]}
+    )
+    commented, _, summary = run_steps(
+        chained, workspace, inputs or {}, {"token": TOKEN}, only="comment", job_env=job
+    )
+    return outputs, commented, summary
+
+
+def test_the_comment_step_creates_updates_and_falls_back(
+    runner: Runner, git_repo: Path, tmp_path: Path
+) -> None:
+    workspace = workspace_with(
+        git_repo, {**GOOD, f"{M}/schema/0002_vitals.sql": "CREATE TABLE vitals (id INTEGER);\n"}
+    )
+    inputs = {"checks": "numbering,apply-empty"}
+    with fake_github() as (api, state):
+        job = pull_request_job(tmp_path, api)
+        outputs, (first,), _ = check_then_comment(runner, workspace, job, inputs)
+        assert outputs["failed"] == "true"
+        assert first.returncode == 0 and "comment created" in first.stdout, first.stderr
+        (workspace / M / "rollback" / "0002_rollback.sql").write_text("DROP TABLE vitals;\n")
+        outputs, (second,), _ = check_then_comment(runner, workspace, job, inputs)
+        assert outputs["failed"] == "false"
+        assert second.returncode == 0 and "comment updated" in second.stdout, second.stderr
+        (comment,) = state.comments  # one comment, updated in place
+        assert [m for m, _ in state.writes()] == ["POST", "PATCH"]
+        assert comment["body"].startswith("<!-- migration-guard -->\n### ✅ migration-guard")
+        assert "<summary>Schema changes" in comment["body"]  # the changelog, collapsed
+
+        state.read_only = True  # a fork's pull request: the token may not write
+        state.comments.clear()
+        _, (fork,), summary = check_then_comment(runner, workspace, job, inputs)
+        assert fork.returncode == 0
+        (line,) = fork.stdout.splitlines()
+        assert line.startswith("::notice title=migration-guard::no pull-request comment")
+        assert "<!-- migration-guard -->" in summary and state.comments == []
+    for step in (first, second, fork):
+        assert TOKEN not in step.stdout + step.stderr
+
+
+def test_the_comment_is_off_outside_pull_requests(
+    runner: Runner, git_repo: Path, tmp_path: Path
+) -> None:
+    workspace = workspace_with(git_repo, GOOD)
+    with fake_github() as (api, state):
+        push = {**pull_request_job(tmp_path, api), "GITHUB_EVENT_NAME": "push"}
+        outputs, commented, _ = check_then_comment(runner, workspace, push, {"checks": "numbering"})
+        assert "comment" not in outputs and commented == []
+        job = pull_request_job(tmp_path, api)
+        off = {"checks": "numbering", "comment": "false"}
+        outputs, commented, _ = check_then_comment(runner, workspace, job, off)
+        assert "comment" not in outputs and commented == []
+        assert state.requests == []
+        steps, outputs, _ = run_steps(runner, workspace, {"comment": "yes"}, {}, job_env=job)
+        assert steps[-1].returncode == 2 and outputs["failed"] == "true"
+        assert "comment must be true, false or auto" in steps[-1].stdout
