@@ -57,7 +57,9 @@ DEFAULTS: dict[str, object] = {
     "busy_timeout": BUSY_TIMEOUT,
     "statement_timeout": None,
     "setup": None,
+    "output_format": "text",
 }
+FORMATS = ("text", "json", "github")  # --format: text is today's output, byte for byte
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE:FUNCTION",
         help="callable run on the connection first (register SQL functions, load extensions)",
     )
+    parser.add_argument(
+        "--format",
+        dest="output_format",  # not `format`: the config file's `format` is the checks'
+        choices=FORMATS,
+        default="text",
+        help="text (default); json: one document on stdout, the other lines on stderr; "
+        "github: text, annotations and a step summary (command line only)",
+    )
     return parser
 
 
@@ -203,6 +213,8 @@ def combination_problem(args: Args, group_typed: Callable[[], bool]) -> str | No
         return "--force goes with --baseline only"
     if args.detect and not args.status:
         return "--detect goes with --status only"
+    if "output_format" in args.set_in_config:
+        return "--format is command line only for ci.migrate (output_format in the config file)"
     # `group: true` in the config file is meant for every deploy: the other actions ignore it
     if args.group and not applies(args) and group_typed():
         return (
