@@ -161,7 +161,7 @@ def show_status(args: Args, catalog: Catalog, out: TextIO, log: RunLog | None = 
     )
     if log is not None:
         log.status = status
-    if log is None or log.output_format != "json":
+    if log is None or log.output_format != "json" or args.detect:  # json: --detect on stderr
         write_status(status, out)
     return status.found_problems
 

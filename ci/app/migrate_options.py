@@ -24,7 +24,11 @@ WARN_SLOW = 300.0  # --warn-slow's default (seconds)
 BUSY_TIMEOUT = 30.0  # --busy-timeout's default (seconds)
 # What a plain command line may hold (ci.app.plain_args: read without building the parser):
 # the two paths and the store-true options of which no two exclude each other.
-PLAIN_VALUES = {"--db": ("db", Path), "--migrations-dir": ("migrations_dir", Path)}
+PLAIN_VALUES = {
+    "--db": ("db", Path),
+    "--migrations-dir": ("migrations_dir", Path),
+    "--format": ("output_format", str),  # one of FORMATS, else the parser says so
+}
 PLAIN_FLAGS = {
     "--status": "status",
     "--no-backup": "no_backup",
@@ -188,7 +192,11 @@ def parse_args(argv: Sequence[str] | None) -> Args:
     plain = plain_args(
         argv, flags=PLAIN_FLAGS, values=PLAIN_VALUES, defaults=DEFAULTS, required=("db",)
     )
-    if plain is not None and combination_problem(plain, lambda: plain.group) is None:
+    if (
+        plain is not None
+        and plain.output_format in FORMATS
+        and combination_problem(plain, lambda: plain.group) is None
+    ):
         return plain
     from ci.app.cli import parse
 
