@@ -5,7 +5,11 @@ as the text run. Real processes on real SQLite files."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -13,6 +17,7 @@ import pytest
 
 from ci.core.sqltext import checksum
 from tests.conftest import BASE, MIGRATIONS, REPO, WriteTree, dump, query, run_on_tree, seven, tree
+from tests.db.test_runaway import NEVER_ENDS, SAFETY_NET
 
 SCHEMA = json.loads((REPO / "docs/schemas/migrate-output.schema.json").read_text("utf-8"))
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -233,3 +238,41 @@ def test_text_stays_the_default_byte_for_byte(write_tree: WriteTree) -> None:
         text.returncode,
     )
     assert plain.stdout.startswith("app.db: version 0001")
+
+
+def test_ctrl_c_still_gives_one_whole_document(write_tree: WriteTree) -> None:
+    """Interrupted in an endless statement: exit 130, the `interrupted` document, no traceback."""
+    root = write_tree(tree({"schema/0001_forever.sql": NEVER_ENDS}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ci.migrate", "--db", "app.db", "--format", "json"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a background job starts with SIGINT ignored: give it a terminal's disposition
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert process.stderr is not None
+        assert "1 to apply" in process.stderr.readline()  # json: the human lines on stderr
+        time.sleep(0.5)  # into the endless statement (an earlier signal also exits 130)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=SAFETY_NET)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and "Traceback" not in err
+    doc = json.loads(out)
+    assert not list(VALIDATOR.iter_errors(doc))
+    assert doc["outcome"] == "interrupted" and doc["exit_code"] == 130
+    assert "the migration in progress was rolled back" in doc["error"]["message"]
+
+
+def test_a_number_used_twice_is_a_problem_of_the_status(write_tree: WriteTree) -> None:
+    root = write_tree(tree(BASE | {"data/0002_again.sql": "SELECT 1;\n"}))
+    doc, done = migrate_json(root, "--status")
+    assert done.returncode == 1 and doc["outcome"] == "problems"
+    (line,) = doc["problems"]  # type: ignore[misc]
+    assert "number 0002 is also used by" in line
+    refused, _ = migrate_json(root)
+    assert refused["outcome"] == "refused" and "0002" in refused["error"]["message"]  # type: ignore[index]
