@@ -10,6 +10,7 @@ disagree.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from ci.reports.github import _table, escape_data, escape_property, write_outputs
@@ -38,15 +39,18 @@ def write_github(log: RunLog, out: TextIO) -> None:
     for line in problem_annotations(doc):
         print(line, file=out)
     out.flush()
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with Path(summary).open("a", encoding="utf-8") as file:
-            file.write(summary_markdown(doc))
-    outputs = os.environ.get("GITHUB_OUTPUT")
-    if outputs:
-        failed = "false" if doc["exit_code"] == 0 else "true"
-        version = _dict(doc["database"]).get("version")
-        write_outputs({"failed": failed, "version": str(version or 0)}, Path(outputs))
+    failed = "false" if doc["exit_code"] == 0 else "true"
+    version = str(_dict(doc["database"]).get("version") or 0)
+    try:
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with Path(summary).open("a", encoding="utf-8") as file:
+                file.write(summary_markdown(doc))
+        outputs = os.environ.get("GITHUB_OUTPUT")
+        if outputs:
+            write_outputs({"failed": failed, "version": version}, Path(outputs))
+    except OSError as error:  # the run is done and its exit code stands: one line, no trace
+        print(f"migrate: {error.filename}: cannot write: {error.strerror}", file=sys.stderr)
 
 
 def annotation(

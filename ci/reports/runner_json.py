@@ -52,7 +52,7 @@ def document(log: RunLog) -> Json:
         "head": None if log.catalog is None else log.catalog.head,
         "applied": None if status is None else _applied(status),
         "pending": None if status is None else [_pending(m) for m in status.pending],
-        "dirty": None if status is None else [_dirty(mark, status) for mark in status.marks],
+        "dirty": None if status is None else _dirty_marks(status),
         "problems": [] if status is None else list(status.problems),
         "run": None if log.command in (None, "status") else _run(log),
         "error": None if log.error is None else _error(log.error),
@@ -150,9 +150,16 @@ def _pending(m: Migration) -> Json:
     return migration(m)
 
 
-def _dirty(mark: DirtyMark, status: Status) -> Json:
+def _dirty_marks(status: Status) -> list[Json]:
+    """Each open mark, with its --status line (read together, in the same order)."""
     files = {(m.track, m.version): m for m in status.catalog.all_migrations()}
-    m = files.get((mark.track, mark.version))
+    return [
+        _dirty(mark, files.get((mark.track, mark.version)), message)
+        for mark, message in zip(status.marks, status.dirty, strict=True)
+    ]
+
+
+def _dirty(mark: DirtyMark, m: Migration | None, message: str) -> Json:
     return {
         "version": mark.version,
         "label": mark.label,
@@ -164,7 +171,7 @@ def _dirty(mark: DirtyMark, status: Status) -> Json:
         "rows_done": mark.rows_done,
         "error": mark.error,
         "holder": mark.owner,
-        "message": next((line for line in status.dirty if mark.label in line), None),
+        "message": message,
     }
 
 

@@ -86,3 +86,12 @@ def test_format_is_command_line_only(write_tree: WriteTree) -> None:
     (root / "migration-guard.yaml").write_text("format: json\n")
     plain = migrate(root, "--status")
     assert plain.returncode == 0 and plain.stdout.startswith("app.db: no database yet")
+
+
+def test_an_unwritable_summary_is_one_line_and_keeps_the_exit_code(write_tree: WriteTree) -> None:
+    root = write_tree(tree(BASE))
+    (root / "summary.md").mkdir()  # GITHUB_STEP_SUMMARY names a directory
+    done = migrate(root, "--format", "github")
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == f"migrate: {root / 'summary.md'}: cannot write: Is a directory"
+    assert "OK: database at 0002 (head 0002)" in done.stdout
