@@ -66,9 +66,12 @@ def annotation(
 
 
 def problem_annotations(doc: Json) -> list[str]:
-    """One per problem: the error (a refusal: one per line), edited applied files, dirty
-    marks, numbers used twice; an applied migration whose file is gone is a warning."""
+    """One per problem: the error (a refusal: one per line); for --status, edited applied
+    files, dirty marks, numbers used twice, and a warning for an applied migration whose file
+    is gone (after a run, the error's lines already name what stopped it)."""
     found = [*_error_annotations(doc)]
+    if doc["command"] != "status":
+        return found
     for row in _rows(doc["applied"]):
         if row["state"] == "edited":
             found.append(

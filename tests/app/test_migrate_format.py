@@ -75,6 +75,7 @@ def test_an_edited_applied_file_is_annotated_where_it_is(write_tree: WriteTree) 
     refused = migrate(root, "--format", "github")
     assert refused.returncode == 1
     assert f"::error file={M}/schema/0001_patients.sql,title=migrate refused::" in refused.stdout
+    assert refused.stdout.count("::error") == 1  # said once, by the refusal
 
 
 def test_format_is_command_line_only(write_tree: WriteTree) -> None:
