@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from ci.db.deploy import Target
+    from ci.db.runlog import RunLog
 
     Args = argparse.Namespace | SimpleNamespace
 
@@ -58,27 +59,54 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = parse_args(argv)
+    if _asks_for_json(argv):  # even a refused command line answers with a document
+        from ci.app.migrate_report import parse_or_report
+
+        args = parse_or_report(argv, parse_args)
+    else:
+        args = parse_args(argv)
+    if args.output_format == "text":
+        return run_mapped(args, sys.stdout, None)
+    from ci.app.migrate_report import report_run  # --format json|github only (start-up time)
+
+    return report_run(args, run_mapped)
+
+
+def _asks_for_json(argv: Sequence[str] | None) -> bool:
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    given = (tokens[at + 1] for at, token in enumerate(tokens[:-1]) if token == "--format")
+    return "--format=json" in tokens or "json" in given
+
+
+def run_mapped(args: Args, out: TextIO, log: RunLog | None) -> int:
+    """Run, and map how it ended to the exit code; each stop is one line on stderr per problem
+    (and, with a RunLog, its error: --format json|github)."""
     try:
-        found = run(args, out=sys.stdout, err=sys.stderr)
+        found = run(args, out=out, err=sys.stderr, log=log)
     except (InputError, UsageError) as error:  # CannotRun is a UsageError
-        print(f"migrate: {error}", file=sys.stderr)
-        return exits.COULD_NOT_RUN
+        return _stop(log, "could-not-run", [str(error)], exits.COULD_NOT_RUN)
     except sqlite3.DatabaseError as error:  # the file itself: damaged pages, a full disk
-        print(
-            f"migrate: {args.db}: SQLite error: {error}; the run stopped (check the database "
-            "with python -m ci.precheck; the backup, if one was taken, is beside it)",
-            file=sys.stderr,
+        line = (
+            f"{args.db}: SQLite error: {error}; the run stopped (check the database "
+            "with python -m ci.precheck; the backup, if one was taken, is beside it)"
         )
-        return exits.COULD_NOT_RUN
-    except RunRefused as error:
-        for line in str(error).splitlines():  # each names its file; nothing was changed
-            print(f"migrate: {line}", file=sys.stderr)
-        return exits.FINDINGS
+        return _stop(log, "could-not-run", [line], exits.COULD_NOT_RUN)
+    except RunRefused as error:  # each line names its file; nothing was changed
+        return _stop(log, "refused", str(error).splitlines(), exits.FINDINGS)
     except KeyboardInterrupt:
-        print(f"migrate: interrupted; {_what_interrupted(args)}", file=sys.stderr)
-        return exits.INTERRUPTED
+        line = f"interrupted; {_what_interrupted(args)}"
+        return _stop(log, "interrupted", [line], exits.INTERRUPTED)
     return exits.of_problems(found)
+
+
+def _stop(log: RunLog | None, kind: str, lines: list[str], code: int) -> int:
+    for line in lines:
+        print(f"migrate: {line}", file=sys.stderr)
+    if log is not None:
+        from ci.db.runlog import RunError
+
+        log.error = RunError(kind, lines[0] if lines else kind, lines=lines)
+    return code
 
 
 def _what_interrupted(args: Args) -> str:
@@ -95,11 +123,14 @@ def _what_interrupted(args: Args) -> str:
     )
 
 
-def run(args: Args, *, out: TextIO, err: TextIO) -> bool:
-    """Do the one thing the options ask for; True when it found or caused a problem."""
+def run(args: Args, *, out: TextIO, err: TextIO, log: RunLog | None = None) -> bool:
+    """Do the one thing the options ask for; True when it found or caused a problem.
+    `log`: told what the run does (--format json|github)."""
     catalog = load_catalog(args.migrations_dir, args.db, refuse_problems=not args.status, err=err)
+    if log is not None:
+        log.catalog = catalog
     if args.status:
-        return show_status(args, catalog, out)
+        return show_status(args, catalog, out, log)
     from ci.db import deploy
 
     target = deploy.Target(
@@ -113,10 +144,10 @@ def run(args: Args, *, out: TextIO, err: TextIO) -> bool:
         from ci.db.baseline import adopt  # compares schemas: only --baseline needs it
 
         return adopt(target, catalog, args.baseline, force=args.force, out=out, err=err)
-    return change(args, target, catalog, out=out, err=err)
+    return change(args, target, catalog, out=out, err=err, log=log)
 
 
-def show_status(args: Args, catalog: Catalog, out: TextIO) -> bool:
+def show_status(args: Args, catalog: Catalog, out: TextIO, log: RunLog | None = None) -> bool:
     from ci.db.status import read_status
     from ci.reports.status import write_status
 
@@ -128,11 +159,22 @@ def show_status(args: Args, catalog: Catalog, out: TextIO) -> bool:
         detect=args.detect,
         hashes=open_cache(catalog.root, verify=args.verify),
     )
-    write_status(status, out)
+    if log is not None:
+        log.status = status
+    if log is None or log.output_format != "json" or args.detect:  # json: --detect on stderr
+        write_status(status, out)
     return status.found_problems
 
 
-def change(args: Args, target: Target, catalog: Catalog, *, out: TextIO, err: TextIO) -> bool:
+def change(
+    args: Args,
+    target: Target,
+    catalog: Catalog,
+    *,
+    out: TextIO,
+    err: TextIO,
+    log: RunLog | None = None,
+) -> bool:
     """Apply, roll back, dry-run or force-clean: each with a runner on the database."""
     from ci.db import deploy
 
@@ -155,10 +197,10 @@ def change(args: Args, target: Target, catalog: Catalog, *, out: TextIO, err: Te
         if args.dry_run:
             up_to, rollback = args.target, args.rollback
             return deploy.dry_run(
-                runner, target, up_to=up_to, rollback=rollback, group=args.group, out=out
+                runner, target, up_to=up_to, rollback=rollback, group=args.group, out=out, log=log
             )
         if args.rollback is not None:
-            return deploy.roll_back(runner, target, args.rollback, out=out, err=err)
+            return deploy.roll_back(runner, target, args.rollback, out=out, err=err, log=log)
         return deploy.apply(
             runner,
             target,
@@ -167,6 +209,7 @@ def change(args: Args, target: Target, catalog: Catalog, *, out: TextIO, err: Te
             group=args.group,
             out=out,
             err=err,
+            log=log,
         )
 
 

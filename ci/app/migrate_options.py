@@ -24,7 +24,11 @@ WARN_SLOW = 300.0  # --warn-slow's default (seconds)
 BUSY_TIMEOUT = 30.0  # --busy-timeout's default (seconds)
 # What a plain command line may hold (ci.app.plain_args: read without building the parser):
 # the two paths and the store-true options of which no two exclude each other.
-PLAIN_VALUES = {"--db": ("db", Path), "--migrations-dir": ("migrations_dir", Path)}
+PLAIN_VALUES = {
+    "--db": ("db", Path),
+    "--migrations-dir": ("migrations_dir", Path),
+    "--format": ("output_format", str),  # one of FORMATS, else the parser says so
+}
 PLAIN_FLAGS = {
     "--status": "status",
     "--no-backup": "no_backup",
@@ -57,7 +61,9 @@ DEFAULTS: dict[str, object] = {
     "busy_timeout": BUSY_TIMEOUT,
     "statement_timeout": None,
     "setup": None,
+    "output_format": "text",
 }
+FORMATS = ("text", "json", "github")  # --format: text is today's output, byte for byte
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE:FUNCTION",
         help="callable run on the connection first (register SQL functions, load extensions)",
     )
+    parser.add_argument(
+        "--format",
+        dest="output_format",  # not `format`: the config file's `format` is the checks'
+        choices=FORMATS,
+        default="text",
+        help="text (default); json: one document on stdout, the other lines on stderr; "
+        "github: text, annotations and a step summary (command line only)",
+    )
     return parser
 
 
@@ -178,7 +192,11 @@ def parse_args(argv: Sequence[str] | None) -> Args:
     plain = plain_args(
         argv, flags=PLAIN_FLAGS, values=PLAIN_VALUES, defaults=DEFAULTS, required=("db",)
     )
-    if plain is not None and combination_problem(plain, lambda: plain.group) is None:
+    if (
+        plain is not None
+        and plain.output_format in FORMATS
+        and combination_problem(plain, lambda: plain.group) is None
+    ):
         return plain
     from ci.app.cli import parse
 
@@ -203,6 +221,8 @@ def combination_problem(args: Args, group_typed: Callable[[], bool]) -> str | No
         return "--force goes with --baseline only"
     if args.detect and not args.status:
         return "--detect goes with --status only"
+    if "output_format" in args.set_in_config:
+        return "--format is command line only for ci.migrate (output_format in the config file)"
     # `group: true` in the config file is meant for every deploy: the other actions ignore it
     if args.group and not applies(args) and group_typed():
         return (

@@ -27,6 +27,8 @@ TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --sta
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from ci.db.runlog import RunLog
+
 
 class Target(Record):
     """The database a run works on: its file, how to open it (--setup, --busy-timeout), and
@@ -121,10 +123,14 @@ def apply(
     group: bool = False,
     out: TextIO,
     err: TextIO,
+    log: RunLog | None = None,
 ) -> bool:
     """Apply what is pending (up to `up_to`), after a backup if anything will change;
-    `group`: in as few transactions as the migrations allow (ci.db.group)."""
+    `group`: in as few transactions as the migrations allow (ci.db.group); `log`: told the
+    plan, each step and group, the backup and the failure (--format json|github)."""
     pending = runner.preflight(up_to, resume=resume)
+    if log is not None:
+        log.planned = pending
     marks = runner.dirty() if resume else []
     current = runner.current_version()
     if up_to is not None and up_to < current:
@@ -139,16 +145,18 @@ def apply(
         print(f"OK: database at {database_at(runner)}", file=out)
         return False
     runner.session.check_writable()
-    maybe_backup(runner, target, out)
+    maybe_backup(runner, target, out, log)
     try:
         runner.migrate(
             up_to,
             resume=resume,
-            on_outcome=printer(out),
+            on_outcome=printer(out, log),
             group=group,
-            on_group=group_printer(out) if group else None,
+            on_group=group_printer(out, log=log) if group else None,
         )
     except MigrationFailed as failure:
+        if log is not None:
+            log.failed(failure)
         print(f"migrate: {failure}", file=err)
         print(f"FAILED: {_what_failure_left(failure)}; database at {database_at(runner)}", file=out)
         return True
@@ -183,19 +191,31 @@ def _plan_line(runner: Runner, pending: list[Migration], db: Path) -> str:
 # --- rollback and force-clean ----------------------------------------------------------------
 
 
-def roll_back(runner: Runner, target: Target, version: int, *, out: TextIO, err: TextIO) -> bool:
+def roll_back(
+    runner: Runner,
+    target: Target,
+    version: int,
+    *,
+    out: TextIO,
+    err: TextIO,
+    log: RunLog | None = None,
+) -> bool:
     """Undo the applied main-track migrations down to and including `version`, newest first."""
     plan = runner.rollback_plan(version)
+    if log is not None:
+        log.planned = plan
     if not plan:
         print(f"nothing to roll back: no applied migration >= {version:04d}", file=out)
         return False
     refuse_unsafe_rollback(runner.edited_problems(), runner.dirty())  # before the backup
     print(f"{target.db}: rolling back {', '.join(m.label for m in plan)}", file=out)
     runner.session.check_writable()
-    maybe_backup(runner, target, out)
+    maybe_backup(runner, target, out, log)
     try:
-        runner.rollback_to(version, on_outcome=printer(out), plan=plan)
+        runner.rollback_to(version, on_outcome=printer(out, log), plan=plan)
     except MigrationFailed as failure:
+        if log is not None:
+            log.failed(failure)
         print(f"migrate: {failure}", file=err)
         print(f"FAILED: that rollback was undone; database at {database_at(runner)}", file=out)
         return True
@@ -230,6 +250,7 @@ def dry_run(
     rollback: int | None = None,
     group: bool = False,
     out: TextIO,
+    log: RunLog | None = None,
 ) -> bool:
     """The plan, then each step as it would go on a private copy (ci.db.dryrun); True when a
     step would fail. `group`: rehearsed grouped, as the real run would go."""
@@ -242,6 +263,8 @@ def dry_run(
     else:
         plan = runner.preflight(up_to)
         verb = "apply"
+    if log is not None:
+        log.planned = plan
     has_file = runner.session.db_name() != ":memory:"
     if has_file and (plan or bookkeeping.state(runner.conn) != "current"):
         # the real run's own test, before its backup: a read-only file or mount fails the
@@ -255,12 +278,14 @@ def dry_run(
         up_to,
         rollback_to=rollback,
         rollback_plan=plan if rollback is not None else None,
-        on_outcome=printer(out),
+        on_outcome=printer(out, log),
         setup=target.setup,
         group=group,
-        on_group=group_printer(out, dry=True) if group else None,
+        on_group=group_printer(out, dry=True, log=log) if group else None,
     )
     if failure is not None:
+        if log is not None:
+            log.failed(failure)
         index = _failed_index(plan, len(outcomes), failure)
         print(f"would FAIL {plan[index].label}: {failure}", file=out)
         if failure.group is not None:
@@ -289,7 +314,7 @@ def _failed_index(plan: list[Migration], succeeded: int, failure: MigrationFaile
 # --- shared by the operations ----------------------------------------------------------------
 
 
-def maybe_backup(runner: Runner, target: Target, out: TextIO) -> None:
+def maybe_backup(runner: Runner, target: Target, out: TextIO, log: RunLog | None = None) -> None:
     """Back up before the first change: always with --backup PATH, by default if there is data."""
     if target.no_backup or str(target.db) == ":memory:":
         return
@@ -308,6 +333,8 @@ def maybe_backup(runner: Runner, target: Target, out: TextIO) -> None:
     except Exception as error:  # sqlite3.Error from the destination file
         raise CannotRun(f"{dest}: cannot write the backup: {error}") from None
     print(f"backup: {dest}", file=out)
+    if log is not None:
+        log.backup = str(dest)
 
 
 def database_at(runner: Runner) -> str:
@@ -320,9 +347,9 @@ def database_at(runner: Runner) -> str:
     return f"{bookkeeping.head_version(rows):04d} (head {runner.catalog.head:04d}{seeded})"
 
 
-def printer(out: TextIO) -> Callable[[Outcome], None]:
-    """One line per migration. On a terminal each line is flushed at once; into a pipe or file
-    (CI logs) at most a second late, instead of a write per migration."""
+def printer(out: TextIO, log: RunLog | None = None) -> Callable[[Outcome], None]:
+    """One line per migration (each also told to `log`). On a terminal flushed at once; into
+    a pipe or file (CI logs) at most a second late, instead of a write per migration."""
     try:
         interactive = out.isatty()
     except (AttributeError, ValueError):
@@ -330,6 +357,8 @@ def printer(out: TextIO) -> Callable[[Outcome], None]:
     last_flush = [time.monotonic()]
 
     def show(outcome: Outcome) -> None:
+        if log is not None:
+            log.outcome(outcome)
         m = outcome.migration
         if outcome.action == "skipped":
             print(f"skipped {m.label}: already applied by another runner", file=out)
@@ -349,11 +378,15 @@ def printer(out: TextIO) -> Callable[[Outcome], None]:
     return show
 
 
-def group_printer(out: TextIO, *, dry: bool = False) -> Callable[[list[Outcome], float], None]:
+def group_printer(
+    out: TextIO, *, dry: bool = False, log: RunLog | None = None
+) -> Callable[[list[Outcome], float], None]:
     """With --group: one line for each group once it has committed (its outcomes came first)."""
     verb = "would commit" if dry else "committed"
 
     def show(outcomes: list[Outcome], seconds: float) -> None:
+        if log is not None:
+            log.group(outcomes, seconds)
         applied = [o.migration for o in outcomes if o.action != "skipped"]
         if not applied:  # another runner applied them all meanwhile: each said "skipped"
             return

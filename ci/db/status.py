@@ -16,7 +16,7 @@ from ci.core.findings import Record
 from ci.core.model import Catalog, Migration
 from ci.core.statcache import StatCache
 from ci.db import bookkeeping
-from ci.db.bookkeeping import AppliedRow
+from ci.db.bookkeeping import AppliedRow, DirtyMark
 from ci.db.connection import reading
 from ci.db.dirty import dirty_message
 from ci.db.drift import EDITED, hash_state
@@ -50,10 +50,11 @@ class Status(Record):
     """What the database says. `rows` is None when there is no database yet; `states` says for
     each row whether its file is as applied; `dirty` is one line per open dirty mark;
     `detection` is None when --detect was not asked or there is no database to compare;
-    `problems`: the catalog's numbers used twice (a run refuses them)."""
+    `problems`: the catalog's numbers used twice (a run refuses them); `marks`: the open dirty
+    marks themselves (for --format json)."""
 
     FIELDS = ("db", "catalog", "rows", "states", "pending", "dirty", "detect", "detection")
-    __slots__ = (*FIELDS, "problems")
+    __slots__ = (*FIELDS, "marks", "problems")
 
     def __init__(
         self,
@@ -76,6 +77,7 @@ class Status(Record):
         self.detection = detection
         # numbers used twice, which a run refuses: found once, shown and counted
         self.problems = catalog.duplicate_numbers()
+        self.marks: list[DirtyMark] = []
 
     @property
     def found_problems(self) -> bool:
@@ -111,7 +113,9 @@ def read_status(
     done = {(r.track, r.version) for r in rows}
     pending = [m for m in catalog.all_migrations() if (m.track, m.version) not in done]
     dirty = [dirty_message(mark, str(db)) for mark in marks]
-    return Status(db, catalog, rows, states, pending, dirty, detect, detection)
+    status = Status(db, catalog, rows, states, pending, dirty, detect, detection)
+    status.marks = marks
+    return status
 
 
 def _detect(
