@@ -125,13 +125,13 @@ def _rule(code: Code, home: str | None) -> dict[str, object]:
         "fullDescription": {"text": f"{title} (reported by {', '.join(code.checks)})"},
         "help": {
             "text": f"To fix: {code.hint}. More: {code.page}",
-            "markdown": f"**To fix:** {code.hint}.\n\nMore: [{code.page}]({link})",
+            "markdown": f"**To fix:** {code.hint}.\n\nMore: {link}",
         },
         "defaultConfiguration": {"level": rule_level(code)},
         "properties": {"checks": list(code.checks), "page": code.page},
     }
     if home:
-        rule["helpUri"] = _link(code.page, home)
+        rule["helpUri"] = _page_url(code.page, home)
     return rule
 
 
@@ -145,14 +145,14 @@ def _could_not_run_rule(home: str | None) -> dict[str, object]:
         },
         "help": {
             "text": f"To fix: what the message names, then run again. More: {page}",
-            "markdown": f"**To fix:** what the message names, then run again.\n\nMore: [{page}]"
-            f"({_link(page, home)})",
+            "markdown": "**To fix:** what the message names, then run again.\n\n"
+            f"More: {_link(page, home)}",
         },
         "defaultConfiguration": {"level": "error"},
         "properties": {"page": page},
     }
     if home:
-        rule["helpUri"] = _link(page, home)
+        rule["helpUri"] = _page_url(page, home)
     return rule
 
 
@@ -169,9 +169,14 @@ def _sqlfluff_rule(code: str) -> dict[str, object]:
 
 
 def _link(page: str, home: str | None) -> str:
-    """The page on the project's site when it has one, else its path in the repository."""
+    """A markdown link to the page on the project's site when it has one; else the page's path
+    in migration-guard's repository, as text (a relative link would point into the user's)."""
     if not home:
-        return page
+        return f"`{page}` in migration-guard's documentation"
+    return f"[{page}]({_page_url(page, home)})"
+
+
+def _page_url(page: str, home: str) -> str:
     return f"{home.rstrip('/')}/blob/main/{page}"
 
 
