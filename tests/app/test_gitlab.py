@@ -132,3 +132,27 @@ def test_codequality_never_overwrites_a_file_that_is_not_one(tmp_path: Path) -> 
         assert done.returncode == 2, output(done)
         assert done.stderr.count("\n") == 1 and "--codequality" in done.stderr, done.stderr
         assert (root / target).read_bytes() == before
+
+
+def test_the_config_file_may_name_the_report_files(tmp_path: Path) -> None:
+    root = broken_example(tmp_path / "repo")
+    config = root / CONFIG
+    config.write_text(
+        config.read_text(encoding="utf-8") + "sarif: out.sarif\ncodequality: cq.json\n",
+        encoding="utf-8",
+    )
+    done = run_in(root, "ci", "--config", CONFIG, "--checks", "numbering")
+    assert done.returncode == 1, output(done)
+    report = json.loads((root / "cq.json").read_text(encoding="utf-8"))
+    validate(report)
+    sarif = json.loads((root / "out.sarif").read_text(encoding="utf-8"))
+    assert len(report) == len(sarif["runs"][0]["results"]) == 2  # MG102, MG107
+
+
+def test_precheck_could_not_run_is_placed_at_its_database(tmp_path: Path) -> None:
+    done = run_in(tmp_path, "ci.precheck", "--db", "absent.db", "--format", "gitlab")
+    assert done.returncode == 2, output(done)
+    (entry,) = json.loads(done.stdout)
+    validate([entry])
+    assert entry["location"] == {"path": "absent.db", "lines": {"begin": 1}}
+    assert entry["severity"] == "critical"
