@@ -84,6 +84,8 @@ def add_report_files(parser: argparse.ArgumentParser) -> None:
 def report_files_refusal(args: argparse.Namespace) -> str | None:
     """One line refusing a --sarif or --codequality path that is not a previous report of its
     kind (the database, a sample, a migration), before any check runs; else None."""
+    if args.sarif is None and args.codequality is None:
+        return None
     from ci.reports.gitlab import codequality_refusal
     from ci.reports.sarif import sarif_refusal
 
