@@ -237,6 +237,7 @@ def known_keys() -> set[str]:
     """Every key a config file may hold: the options of all checks, `checks`, the sections."""
     keys = {"checks", *SECTIONS}
     keys.add("pr_comment")  # python -m ci's own too: the comment file, read by no check
+    keys.update(("sarif", "codequality"))  # python -m ci's report files (ci.app.run_all)
     keys.update(a.dest for a in check_parser("ci", None)._actions if a.option_strings)
     for check in declared(CHECKS + DATABASE_CHECKS).values():
         keys.update(check.config_keys)
@@ -322,4 +323,15 @@ def _could_not_run(
 
 
 def emit(reports_: Sequence[Report], args: argparse.Namespace, *, text: bool = True) -> bool:
-    return reports.emit(reports_, fmt=args.format, junit=args.junit, text=text)
+    anchor = _anchor(args)
+    return reports.emit(reports_, fmt=args.format, junit=args.junit, text=text, anchor=anchor)
+
+
+def _anchor(args: argparse.Namespace) -> str | None:
+    """Where SARIF and GitLab place an issue without a file: the config file, else the
+    migrations directory, else the database (precheck, postcheck)."""
+    for name in ("config", "migrations_dir", "db"):
+        value = getattr(args, name, None)
+        if value is not None:
+            return str(value)
+    return None

@@ -30,7 +30,8 @@ from ci.core.model import DEFAULT_MIGRATIONS_DIR
 
 DEFAULT_CHECKS = ("numbering", "checksums", "lint", "apply_empty", "rollback_roundtrip")
 CHECK_ALIASES = {"rollback": "rollback_roundtrip"}
-COMMON = ("files", "migrations_dir", "config", "junit", "format", "checks", "help")
+COMMON: tuple[str, ...] = ("files", "migrations_dir", "config", "junit", "format", "checks", "help")
+COMMON += ("sarif", "codequality")  # report files of the whole run, never a check's option
 # Options that make a check write a committed file, with the single check that does it.
 # `python -m ci` is what CI runs: it only checks, so these are refused there even on its command
 # line (in the config every command refuses them: ci.app.config.COMMAND_LINE_ONLY).
@@ -60,6 +61,7 @@ def build_parser(checks: dict[str, Check], description: str | None) -> argparse.
         metavar="FILE",
         help="also write the report as a pull-request comment (markdown) here",
     )
+    add_report_files(parser)
     taken = set(parser._option_string_actions)
     for check in checks.values():
         for option in check.options:
@@ -69,6 +71,39 @@ def build_parser(checks: dict[str, Check], description: str | None) -> argparse.
             option.add_to(parser, default=argparse.SUPPRESS, required=False)
             taken.update(option.flags)
     return parser
+
+
+def add_report_files(parser: argparse.ArgumentParser) -> None:
+    """`--sarif FILE` and `--codequality FILE`: the run's findings as SARIF 2.1.0 and as a
+    GitLab Code Quality report too, beside --junit and whatever --format prints."""
+    parser.add_argument(
+        "--sarif", type=Path, default=None, metavar="FILE", help="write a SARIF 2.1.0 report here"
+    )
+    parser.add_argument(
+        "--codequality",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write a GitLab Code Quality report here",
+    )
+
+
+def report_files_refusal(args: argparse.Namespace) -> str | None:
+    """One line refusing a --sarif or --codequality path that is not a previous report of its
+    kind (the database, a sample, a migration), before any check runs; else None."""
+    if args.sarif is None and args.codequality is None:
+        return None
+    from ci.reports.gitlab import codequality_refusal
+    from ci.reports.sarif import sarif_refusal
+
+    inputs = (getattr(args, "db", None), getattr(args, "sample", None))
+    for path, refusal in ((args.sarif, sarif_refusal), (args.codequality, codequality_refusal)):
+        if path is None:
+            continue
+        problem = refusal(path, inputs=inputs, migrations_dir=args.migrations_dir)
+        if problem is not None:
+            return problem
+    return None
 
 
 def selected_checks(names: Sequence[str] | None, *, sample: bool) -> list[str]:
@@ -118,6 +153,10 @@ def _run_all(argv: list[str], description: str | None) -> int:
     if refused:
         print(f"{parser.prog}: {refused}", file=sys.stderr)
         return exits.COULD_NOT_RUN
+    refused = report_files_refusal(args)
+    if refused:
+        print(f"{parser.prog}: {refused}", file=sys.stderr)
+        return exits.COULD_NOT_RUN
     overrides = {
         k: v for k, v in vars(explicit).items() if k not in COMMON or k == "migrations_dir"
     }
@@ -129,7 +168,11 @@ def _run_all(argv: list[str], description: str | None) -> int:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return exits.INTERRUPTED
     say_once(collector.errors)
-    if not reports.emit(collector.reports, fmt=args.format, junit=args.junit):
+    files = {"sarif": args.sarif, "codequality": args.codequality}
+    anchor = str(config_file or args.migrations_dir)
+    if not reports.emit(
+        collector.reports, fmt=args.format, junit=args.junit, **files, anchor=anchor
+    ):
         return exits.COULD_NOT_RUN
     if not pr_comment_written(collector.reports, args, config_file):
         return exits.COULD_NOT_RUN

@@ -33,7 +33,12 @@ FOREIGN_KEYS = health.Wording(
 OPTIONS = (
     Option("--db", type=Path, required=True, help="the SQLite database file"),
     Option("--junit", type=Path, default=None, help="write a JUnit XML report here"),
-    Option("--format", choices=("text", "github", "json"), default=None, help="output format"),
+    Option(
+        "--format",
+        choices=("text", "github", "json", "sarif", "gitlab"),
+        default=None,
+        help="output format",
+    ),
     Option(
         "--setup", metavar="MODULE:FUNCTION", default=None, help="callable run on the connection"
     ),

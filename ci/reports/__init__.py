@@ -61,6 +61,7 @@ __all__ = [
 
 FORMATS: tuple[str, ...] = ("text", "github", "json")
 FORMATS += ("pr-comment",)  # ci.reports.pr_comment, imported when asked for
+FORMATS += ("sarif", "gitlab")  # ci.reports.sarif, ci.reports.gitlab: imported only when used
 
 
 def resolve_format(requested: str | None) -> str:
@@ -77,9 +78,14 @@ def emit(
     junit: Path | None = None,
     text: bool = True,
     out: TextIO | None = None,
+    sarif: Path | None = None,
+    codequality: Path | None = None,
+    anchor: str | None = None,
 ) -> bool:
     """Write a run's reports in every form asked for. `text=False` when stderr already said it.
-    False when the --junit file could not be written (the run then exits 2, not 0)."""
+    False when the --junit file could not be written (the run then exits 2, not 0).
+    `sarif`/`codequality`: files to write too; `anchor`: their path for issues without a file
+    (the config file or the migrations directory)."""
     out = out if out is not None else sys.stdout
     written = True
     if junit is not None:
@@ -93,6 +99,7 @@ def emit(
         except OSError as error:
             print(f"error: --junit {junit}: cannot write: {error.strerror}", file=sys.stderr)
             written = False
+    written = _report_files(reports, sarif, codequality, anchor) and written
     fmt = resolve_format(fmt)
     if fmt == "github":
         github_files(reports, junit)
@@ -105,6 +112,14 @@ def emit(
             print(to_pr_comment(reports), file=out, end="")
         elif fmt == "github":
             write_github(reports, out)
+        elif fmt == "sarif":
+            from ci.reports.sarif import sarif_string
+
+            print(sarif_string(reports, anchor=anchor), file=out)
+        elif fmt == "gitlab":
+            from ci.reports.gitlab import gitlab_string
+
+            print(gitlab_string(reports, anchor=anchor), file=out)
         elif text:
             write_text(reports, out)
         out.flush()
@@ -112,4 +127,32 @@ def emit(
         # The reader left (`... | head`); the exit code still carries the result. Point stdout
         # at /dev/null so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return written
+
+
+def _report_files(
+    reports: Sequence[Report], sarif: Path | None, codequality: Path | None, anchor: str | None
+) -> bool:
+    """Write --sarif and --codequality; False (said on stderr) when one could not be written."""
+    if sarif is None and codequality is None:  # nearly every run: import nothing
+        return True
+    from ci.reports.gitlab import write_gitlab
+    from ci.reports.outputs import OutputRefused
+    from ci.reports.sarif import write_sarif
+
+    written = True
+    for option, path, write in (
+        ("--sarif", sarif, write_sarif),
+        ("--codequality", codequality, write_gitlab),
+    ):
+        if path is None:
+            continue
+        try:
+            write(reports, path, anchor=anchor)
+        except OutputRefused as refused:
+            print(f"error: {refused}", file=sys.stderr)
+            written = False
+        except OSError as error:
+            print(f"error: {option} {path}: cannot write: {error.strerror}", file=sys.stderr)
+            written = False
     return written

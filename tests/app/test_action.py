@@ -58,12 +58,15 @@ def test_inputs_reach_scripts_only_through_env_and_uses_are_pinned() -> None:
         "python-version",
         "working-directory",
         "comment",
+        "sarif",
     }
     assert set(spec["outputs"]) == {"failed", "report"}
     for step in spec["runs"]["steps"]:
         assert "${{" not in step.get("run", ""), step["name"]  # script injection
         if "uses" in step:
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+            # owner/repo[/path in the repository]@full commit sha
+            pinned = r"[\w.-]+/[\w.-]+(/[\w.-]+)*@[0-9a-f]{40}"
+            assert re.fullmatch(pinned, step["uses"]), step["uses"]
     assert "# v" in ACTION.read_text(encoding="utf-8")  # the pinned version, for humans
 
 
