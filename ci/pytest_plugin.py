@@ -119,8 +119,11 @@ def migrated_db(migration_guard_templates: Templates, tmp_path: Path) -> Callabl
 def migration_runner(migration_guard_project: Project, tmp_path: Path) -> Iterator[MigrationRunner]:
     """An empty database (`.db`) that the test steps with `.up_to(N)` and `.down_to(N)`: insert
     rows at one version, step over a data migration, assert what it made of them."""
-    from ci.app.pytest_databases import MigrationRunner
+    from ci.app.pytest_databases import MigrationError, MigrationRunner
 
-    runner = MigrationRunner(migration_guard_project, tmp_path / "migration_runner.db")
+    try:
+        runner = MigrationRunner(migration_guard_project, tmp_path / "migration_runner.db")
+    except MigrationError as error:  # the migrations directory cannot be read: one line
+        pytest.fail(str(error), pytrace=False)
     yield runner
     runner.close()

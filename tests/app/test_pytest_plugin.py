@@ -251,3 +251,21 @@ def test_with_the_option_off_the_plugin_imports_nothing_of_migration_guard(
     )
     done = pytest_in(example, "--co", "-q", "-s")
     assert "LOADED ['ci', 'ci.pytest_plugin']" in done.stdout
+
+
+def test_each_selected_check_runs_once_and_a_deselected_one_never(example: Path) -> None:
+    (example / "conftest.py").write_text(
+        "from ci.app import pytest_checks\n\n"
+        "RAN = []\n"
+        "real = pytest_checks.run_into\n\n"
+        "def counted(name, collector):\n"
+        "    RAN.append(name)\n"
+        "    return real(name, collector)\n\n"
+        "pytest_checks.run_into = counted\n\n"
+        "def pytest_sessionfinish(session):\n"
+        "    print('RAN', RAN)\n"
+    )
+    done = pytest_in(example, "--migration-guard", "-s", "-k", "numbering or apply_empty")
+    assert done.returncode == 0, done.stdout
+    assert len(results(done)) == 11  # numbering, and apply_empty's 9 migrations and tree
+    assert "RAN ['numbering', 'apply_empty']" in done.stdout
