@@ -170,6 +170,7 @@ class CheckItem(pytest.Item):
         findings = [f for case in self.cases for f in case.findings]
         failed = [f for f in findings if f.is_error]
         if failed:
+            self.user_properties += located(failed)
             raise CheckFailed("\n".join(text_line(f) for f in failed))
         for finding in findings:
             warn(finding, self.plan_root)
@@ -193,6 +194,17 @@ class CheckItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         shown = self.check if self.item is None else f"{self.check} {self.item}"
         return self.file, None, shown
+
+
+def located(findings: list[Finding]) -> list[tuple[str, object]]:
+    """Each finding's file and line as JUnit <property> elements: the item's own location is
+    fixed before it runs (its migration file), the line only known after."""
+    where: list[tuple[str, object]] = []
+    for finding in findings:
+        if finding.path:
+            where.append(("file", finding.path))
+            where += [("line", finding.line)] if finding.line is not None else []
+    return where
 
 
 def warn(finding: Finding, root: Path) -> None:

@@ -148,6 +148,14 @@ def test_a_broken_tree_fails_exactly_the_items_python_m_ci_reports(example: Path
     }
     assert set(failed) == {i.replace("/", ".").replace("::", ".") for i in failing}
     assert "MG102 gap: 0009 follows 0007" in failed["schema.migrations.numbering"]
+    roundtrip = next(
+        case
+        for case in ET.parse(junit).getroot().iter("testcase")
+        if (case.get("classname"), case.get("name"))
+        == ("schema.migrations.rollback_roundtrip", "0009")
+    )
+    properties = [(p.get("name"), p.get("value")) for p in roundtrip.iter("property")]
+    assert ("file", f"{TOP}/rollback/0009_rollback.sql") in properties
 
 
 def test_xdist_workers_give_the_same_verdicts(example: Path) -> None:
