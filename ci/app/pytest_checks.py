@@ -238,7 +238,7 @@ class MigrationsNode(CheckNode):
 def collect(session: pytest.Session, config_file: Path | None) -> list[pytest.Item]:
     """Every check's items, after the plan was read (a bad config is a usage error)."""
     plan = Plan(session.config.rootpath, config_file)
-    session.config.stash[RUNS] = CheckRuns(plan)
+    runs = session.config.stash[RUNS] = CheckRuns(plan)
     top = MigrationsNode.from_parent(
         session, name=_shown(plan), path=plan.migrations_dir, nodeid=_shown(plan)
     )
@@ -249,7 +249,7 @@ def collect(session: pytest.Session, config_file: Path | None) -> list[pytest.It
             top.children.append(item)
             items.append(item)
         else:
-            node, its_items = _check_node(top, check, plan)
+            node, its_items = _check_node(top, check, runs.names[check], plan.migrations_dir)
             top.children.append(node)
             items += its_items
     for collected in (top, *top.children):  # the terminal counts what collect reports say
@@ -259,14 +259,18 @@ def collect(session: pytest.Session, config_file: Path | None) -> list[pytest.It
     return items
 
 
-def _check_node(top: MigrationsNode, check: str, plan: Plan) -> tuple[CheckNode, list[CheckItem]]:
+def _check_node(
+    top: MigrationsNode, check: str, names: dict[Path, str], folder: Path
+) -> tuple[CheckNode, list[CheckItem]]:
     """A per-migration check's node: its migrations' items in run order, then `tree`."""
-    node = CheckNode.from_parent(top, name=check, path=plan.migrations_dir)
-    files = {name: file for file, name in reversed(plan.item_names(check).items())}
+    node = CheckNode.from_parent(top, name=check, path=folder)
+    files = {
+        name: file for file, name in reversed(names.items())
+    }  # a migration before its rollback
     files.pop(TREE, None)  # a rollback of a migration that is missing: under `tree`
     items = [
         _item(node, name, check, name, file)
-        for name, file in [*sorted(files.items(), key=_order), (TREE, plan.migrations_dir)]
+        for name, file in [*sorted(files.items(), key=_order), (TREE, folder)]
     ]
     node.children += items
     return node, items
@@ -283,7 +287,9 @@ def _order(entry: tuple[str, Path]) -> tuple[int, str]:
 
 
 def _shown(plan: Plan) -> str:
-    try:
-        return plan.migrations_dir.relative_to(plan.root.resolve()).as_posix()
-    except ValueError:  # outside the rootdir
-        return plan.migrations_dir.as_posix()
+    """The migrations directory as a node id: relative to the rootdir where it is inside."""
+    folder = plan.migrations_dir
+    if not folder.is_relative_to(plan.root.resolve()):
+        return folder.as_posix()
+    shown = folder.relative_to(plan.root.resolve()).as_posix()
+    return folder.name if shown == "." else shown  # the flat layout, at the rootdir itself
