@@ -26,7 +26,7 @@ import contextlib
 import io
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 WHOLE_TREE = ("numbering", "checksums")
 TREE = "tree"  # the item of a per-migration check for what is not about one migration
 RUNS = pytest.StashKey["CheckRuns"]()
+LOCATIONS = "migration_guard_locations"
 
 
 class MigrationGuardWarning(UserWarning):
@@ -159,6 +160,9 @@ class CheckItem(pytest.Item):
         self.item = item
         self.file = file
         self.cases: list[Case] = []
+        # where the failure is, for the call's report (FindingLocations); the item's own
+        # location is its migration file, fixed before it runs
+        self.where: tuple[str, int | None, str] | None = None
 
     def setup(self) -> None:
         self.cases = self.config.stash[RUNS].cases(self.check, self.item)
@@ -170,7 +174,7 @@ class CheckItem(pytest.Item):
         findings = [f for case in self.cases for f in case.findings]
         failed = [f for f in findings if f.is_error]
         if failed:
-            self.user_properties += located(failed)
+            self.where = self.finding_location(failed)
             raise CheckFailed("\n".join(text_line(f) for f in failed))
         for finding in findings:
             warn(finding, self.plan_root)
@@ -191,20 +195,17 @@ class CheckItem(pytest.Item):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 
+    def finding_location(self, findings: list[Finding]) -> tuple[str, int | None, str] | None:
+        """The first finding's file and line, as pytest's 0-based report location."""
+        first = next((f for f in findings if f.path), None)
+        if first is None:
+            return None
+        line = None if first.line is None else first.line - 1
+        return Path(first.path or "").as_posix(), line, self.location[2]
+
     def reportinfo(self) -> tuple[Path, int | None, str]:
         shown = self.check if self.item is None else f"{self.check} {self.item}"
         return self.file, None, shown
-
-
-def located(findings: list[Finding]) -> list[tuple[str, object]]:
-    """Each finding's file and line as JUnit <property> elements: the item's own location is
-    fixed before it runs (its migration file), the line only known after."""
-    where: list[tuple[str, object]] = []
-    for finding in findings:
-        if finding.path:
-            where.append(("file", finding.path))
-            where += [("line", finding.line)] if finding.line is not None else []
-    return where
 
 
 def warn(finding: Finding, root: Path) -> None:
@@ -218,6 +219,21 @@ def warn(finding: Finding, root: Path) -> None:
     warnings.warn_explicit(
         line, MigrationGuardWarning, filename=str(path), lineno=finding.line or 1
     )
+
+
+class FindingLocations:
+    """Registered while the items run: a failing item's report is located at its first
+    finding's file and line (what the terminal and JUnit's file/line attributes show)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        where = getattr(item, "where", None)
+        if isinstance(item, CheckItem) and where is not None and report.when == "call":
+            report.location = where
+        return report
 
 
 class CheckNode(pytest.Collector):
@@ -239,6 +255,8 @@ def collect(session: pytest.Session, config_file: Path | None) -> list[pytest.It
     """Every check's items, after the plan was read (a bad config is a usage error)."""
     plan = Plan(session.config.rootpath, config_file)
     runs = session.config.stash[RUNS] = CheckRuns(plan)
+    if not session.config.pluginmanager.has_plugin(LOCATIONS):
+        session.config.pluginmanager.register(FindingLocations(), LOCATIONS)
     top = MigrationsNode.from_parent(
         session, name=_shown(plan), path=plan.migrations_dir, nodeid=_shown(plan)
     )

@@ -17,8 +17,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import xmlschema
 
-from tests.conftest import REPO
+from tests.conftest import JUNIT_XSD, REPO
 
 TOP = "schema/migrations"
 MIGRATION = re.compile(r"schema/migrations/(?P<folder>\w+)/(?P<number>\d{4})_")
@@ -133,7 +134,9 @@ def test_a_broken_tree_fails_exactly_the_items_python_m_ci_reports(example: Path
     } <= failing
     items = collected(example)
     junit = example / "report.xml"
-    done = pytest_in(example, "--migration-guard", f"--junitxml={junit}")
+    done = pytest_in(
+        example, "--migration-guard", f"--junitxml={junit}", "-o", "junit_family=xunit1"
+    )
     assert done.returncode == 1
     outcome = results(done)
     assert {i for i, o in outcome.items() if o != "PASSED"} == failing
@@ -148,14 +151,17 @@ def test_a_broken_tree_fails_exactly_the_items_python_m_ci_reports(example: Path
     }
     assert set(failed) == {i.replace("/", ".").replace("::", ".") for i in failing}
     assert "MG102 gap: 0009 follows 0007" in failed["schema.migrations.numbering"]
-    roundtrip = next(
-        case
+    # with junit_family xunit1 a test case's file (and line) are the first finding's
+    located = {
+        f"{case.get('classname')}.{case.get('name')}": case.get("file")
         for case in ET.parse(junit).getroot().iter("testcase")
-        if (case.get("classname"), case.get("name"))
-        == ("schema.migrations.rollback_roundtrip", "0009")
+    }
+    assert (
+        located["schema.migrations.rollback_roundtrip.0009"] == f"{TOP}/rollback/0009_rollback.sql"
     )
-    properties = [(p.get("name"), p.get("value")) for p in roundtrip.iter("property")]
-    assert ("file", f"{TOP}/rollback/0009_rollback.sql") in properties
+    passing = located["schema.migrations.apply_empty.0005"]  # a passing item: its migration
+    assert passing == f"{TOP}/data/0005_migrate_patient_ids_to_mrn.sql"
+    xmlschema.XMLSchema(JUNIT_XSD).validate(junit)
 
 
 def test_xdist_workers_give_the_same_verdicts(example: Path) -> None:
