@@ -327,6 +327,12 @@ def _default_config() -> Path | None:
     return config.config_path([])
 
 
+def run_into(name: str, collector: Collector) -> int:
+    """Run check `name` as `python -m ci` would, its Report appended to `collector`: the pytest
+    plugin (ci.app.pytest_checks) runs each check the first time one of its items asks."""
+    return _run_one(name, [], collector)
+
+
 def _run_one(name: str, files: list[str], collector: Collector) -> int:
     """Parse and run one check with the collector; whatever happens, it leaves one report."""
     before = len(collector.reports)
