@@ -41,6 +41,7 @@ SLOW_SUITES = (
     "tests/db/test_runner_kill.py",  # two runners at once on 40 migrations
     "tests/db/test_runaway.py",  # runs stopped by their time limits, a second or more each
     "tests/db/test_group_slow.py",  # kill -9 inside groups, grouped runners at once, time limits
+    "tests/app/test_pytest_plugin.py",  # real pytest processes on copies of the worked example
 )
 
 
