@@ -24,6 +24,8 @@ MARKER = "<!-- migration-guard"
 LIMIT = 65_536  # GitHub's maximum comment body, in characters
 BUDGET = 60_000  # what this module fills: the rest is margin for the lines that close sections
 OPEN_FINDINGS = 10  # more findings than this go into a collapsed <details>
+GROUP_FROM = 3  # this many findings of one code in one file are one item (the first shown)
+LINES_SHOWN = 12  # of such a group's lines, in the item
 MESSAGE_CHARS = 600  # one finding's message and hint, at most (a whole SQL text is not read)
 COMMENT_STARTS = (MARKER.encode(),)  # a previous comment file, for the --pr-comment guard
 
@@ -91,8 +93,11 @@ def _findings(reports: Sequence[Report], *, budget: int) -> list[str]:
     if not found and not crashes:
         return []
     links = _links()
-    lines = itertools.chain(crashes, (_item(f, links) for f in found))
-    items, left = _fitting(lines, len(crashes) + len(found), budget)
+    groups = _grouped(found)
+    lines = itertools.chain(crashes, (_group_item(g, links) for g in groups))
+    items, _ = _fitting(lines, len(crashes) + len(groups), budget)
+    shown_groups = max(len(items) - len(crashes), 0)
+    left = len(crashes) - (len(items) - shown_groups) + sum(map(len, groups[shown_groups:]))
     if left:
         items.append(f"- … {left} more in the job summary and the JUnit report")
     title = f"{len(found)} finding{'s' if len(found) != 1 else ''}"
@@ -112,6 +117,29 @@ def _fitting(lines: Iterable[str], total: int, budget: int) -> tuple[list[str], 
             break
         kept.append(line)
     return kept, total - len(kept)
+
+
+def _grouped(found: Sequence[Finding]) -> list[list[Finding]]:
+    """Findings of one code in one file, together, in the order each group first appears:
+    a layout rule broken on 40 lines of a real migration is one item, not 40."""
+    groups: dict[tuple[bool, str, str | None], list[Finding]] = {}
+    for finding in found:
+        key = (finding.is_error, finding.code, None if finding.path is None else str(finding.path))
+        groups.setdefault(key, []).append(finding)
+    return list(groups.values())
+
+
+def _group_item(group: list[Finding], links: tuple[str, str] | None) -> str:
+    if len(group) < GROUP_FROM:
+        return "\n".join(_item(f, links) for f in group)
+    lines = sorted({f.line for f in group if f.line is not None})
+    shown = ", ".join(str(n) for n in lines[:LINES_SHOWN]) + (
+        ", …" if len(lines) > LINES_SHOWN else ""
+    )
+    first = _item(group[0], links)
+    head, _, rest = first.partition(f"**{group[0].code}** ")
+    count = f"({len(group)} findings" + (f", lines {shown})" if lines else ")")
+    return f"{head}**{group[0].code}** {count} {rest}"
 
 
 def _item(finding: Finding, links: tuple[str, str] | None) -> str:

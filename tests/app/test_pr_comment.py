@@ -146,3 +146,28 @@ def test_the_comment_never_replaces_a_migration(git_repo: Path, write_tree: Writ
     done = run_in(git_repo, "ci", "--checks", "numbering", "--pr-comment", str(other))
     assert done.returncode == 2 and "refusing to overwrite" in done.stderr
     assert other.read_text(encoding="utf-8") == "my notes\n"
+
+
+def test_one_code_in_one_file_is_one_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A layout rule broken on every line of a real migration reads as one item, not a flood;
+    two findings stay two items, and the cut counts findings, not items."""
+    for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_EVENT_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    path = f"{M}/schema/0001_x.sql"
+    layout = [finding(n, code="LT01", path=path, message=f"space {n}") for n in range(4, 20)]
+    pair = [finding(n, code="MG503", path=path) for n in (2, 3)]
+    body = to_pr_comment(reports_with([*layout, *pair]))
+    items = [line for line in body.splitlines() if line.startswith("- ")]
+    assert items == [
+        f"- ❌ **LT01** (16 findings, lines 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, …) "
+        f"`{path}:4` space 4. To fix: fix it.",
+        f"- ❌ **MG503** `{path}:2` finding number 2. To fix: fix it.",
+        f"- ❌ **MG503** `{path}:3` finding number 3. To fix: fix it.",
+    ]
+    assert "#### 18 findings" in body
+    many = [
+        finding(n, message="x" * 500, path=f"{M}/schema/{n % 300:04d}_x.sql") for n in range(3000)
+    ]
+    cut = to_pr_comment(reports_with(many))
+    shown = sum(int(m) for m in re.findall(r"\*\*MG501\*\* \((\d+) findings", cut))
+    assert f"- … {3000 - shown} more in the job summary and the JUnit report" in cut
