@@ -208,11 +208,13 @@ class SchemaWatch:
         names = None if seen.broad else seen.groups
         self._rows.refresh(names)
         fresh = self._rows.shapes(names, self._shapes)
-        before = dict(self.groups)
         if names is None:
-            after = fresh
+            before, after = self.groups, fresh
         else:
-            after = dict(before)
+            # only the groups named differ: `before` holds just those (all classify and
+            # needs_reading look at), `after` is the whole schema, updated in place
+            after = self.groups
+            before = {name: after[name] for name in names if name in after}
             for name in names:
                 if name in fresh:
                     after[name] = fresh[name]
