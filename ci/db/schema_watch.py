@@ -201,8 +201,10 @@ class SchemaWatch:
         finally:
             self.conn.set_trace_callback(None)
 
-    def changes(self, seen: Seen) -> list[Change]:
-        """The schema changes since the last call, each with its statement's line."""
+    def changes(self, seen: Seen, *, risky_only: bool = False) -> list[Change]:
+        """The schema changes since the last call, each with its statement's line
+        (`risky_only`: only those with a finding code, the others neither attributed nor
+        returned: a run without a changelog needs no line for them)."""
         if seen.file is None or not (seen.steps or seen.broad):
             return []
         names = None if seen.broad else seen.groups
@@ -231,6 +233,8 @@ class SchemaWatch:
         copied = None if seen.broad else _copied_in(seen.file)
         changes = classify(before, after, names, copied)
         self.groups = after
+        if risky_only:
+            changes = [change for change in changes if change.code is not None]
         attributed = [_attributed(change, seen) for change in changes]
         return sorted(attributed, key=lambda c: c.line or 0)
 
