@@ -222,6 +222,8 @@ class SchemaWatch:
                     after[name] = fresh[name]
                 else:
                     after.pop(name, None)
+            if risky_only and not before:
+                return []  # only new groups: each change is a creation, none is risky
         # columns, indexes and keys only where the comparison needs them: the schema after
         # is the database's now; the one before is rebuilt apart from its SQL (rare: a table
         # rebuild, DROP or RENAME COLUMN of a table whose shape was never needed before)
