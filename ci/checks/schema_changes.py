@@ -55,7 +55,8 @@ class Analysis:
         seen, self._seen = self._seen, None
         if seen is None or case.outcome == "failed":
             return
-        changes = self.watch.changes(seen)  # always: it moves the watch's "before" on
+        # always: it moves the watch's "before" on; without --explain only the risky ones
+        changes = self.watch.changes(seen, risky_only=not self.explain)
         if not changes:
             return
         if findings:

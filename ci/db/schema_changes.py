@@ -109,7 +109,7 @@ def classify(
         bare = Shape(created.name, ())
         for kind in ("index", "trigger"):
             changes += _object_changes(bare, created, fold(created.name), kind)
-    existing = frozenset(after)  # every group of the schema after (folded names)
+    existing = after.keys()  # every group of the schema after (folded names)
     for old, twin in inner:
         changes += group_changes(old, twin, renames, existing)
     for key in names:

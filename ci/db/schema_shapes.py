@@ -104,15 +104,20 @@ class SchemaRows:
         query = f"SELECT rowid, {_COLUMNS} FROM sqlite_master"
         if names is None:
             self.groups, self.top = {}, 0
-            rows = self.conn.execute(query)
-        else:
-            known = [rowid for name in names for rowid in self.groups.pop(name, ())]
-            # the highest row is read again too: if it went, a new row may have its rowid
-            self.groups.get(self.top_group, {}).pop(self.top, None)
+            self._add(self.conn.execute(query))
+            return
+        known = [rowid for name in names for rowid in self.groups.pop(name, ())]
+        # the highest row is read again too: if it went, a new row may have its rowid
+        self.groups.get(self.top_group, {}).pop(self.top, None)
+        top = self.top
+        # two plain look-ups, not one `rowid >= ? OR rowid IN (...)`: most migrations only
+        # add rows (no known rowid to read again), and SQLite prepares the OR as two loops
+        if known:
             marks = ", ".join("?" * len(known))
-            rows = self.conn.execute(
-                f"{query} WHERE rowid >= ? OR rowid IN ({marks})", [self.top, *known]
-            )
+            self._add(self.conn.execute(f"{query} WHERE rowid IN ({marks})", known))
+        self._add(self.conn.execute(f"{query} WHERE rowid >= ?", (top,)))
+
+    def _add(self, rows: Iterable[tuple[int, str, str, str, str]]) -> None:
         groups = self.groups
         for row in rows:
             rowid, key = row[0], fold(row[3])

@@ -201,23 +201,29 @@ class SchemaWatch:
         finally:
             self.conn.set_trace_callback(None)
 
-    def changes(self, seen: Seen) -> list[Change]:
-        """The schema changes since the last call, each with its statement's line."""
+    def changes(self, seen: Seen, *, risky_only: bool = False) -> list[Change]:
+        """The schema changes since the last call, each with its statement's line
+        (`risky_only`: only those with a finding code, the others neither attributed nor
+        returned: a run without a changelog needs no line for them)."""
         if seen.file is None or not (seen.steps or seen.broad):
             return []
         names = None if seen.broad else seen.groups
         self._rows.refresh(names)
         fresh = self._rows.shapes(names, self._shapes)
-        before = dict(self.groups)
         if names is None:
-            after = fresh
+            before, after = self.groups, fresh
         else:
-            after = dict(before)
+            # only the groups named differ: `before` holds just those (all classify and
+            # needs_reading look at), `after` is the whole schema, updated in place
+            after = self.groups
+            before = {name: after[name] for name in names if name in after}
             for name in names:
                 if name in fresh:
                     after[name] = fresh[name]
                 else:
                     after.pop(name, None)
+            if risky_only and not before:
+                return []  # only new groups: each change is a creation, none is risky
         # columns, indexes and keys only where the comparison needs them: the schema after
         # is the database's now; the one before is rebuilt apart from its SQL (rare: a table
         # rebuild, DROP or RENAME COLUMN of a table whose shape was never needed before)
@@ -229,6 +235,8 @@ class SchemaWatch:
         copied = None if seen.broad else _copied_in(seen.file)
         changes = classify(before, after, names, copied)
         self.groups = after
+        if risky_only:
+            changes = [change for change in changes if change.code is not None]
         attributed = [_attributed(change, seen) for change in changes]
         return sorted(attributed, key=lambda c: c.line or 0)
 
