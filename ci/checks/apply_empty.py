@@ -84,7 +84,8 @@ def apply_all(
         with analysis.watching(migration):
             case = apply_case(NAME, run, migration, options)
         applied = case.outcome != "failed"  # a schema-change finding fails the case, not the run
-        analysis.judge(case, migration, findings=judged is None or migration.path in judged)
+        case.settled = judged is not None and migration.path not in judged
+        analysis.judge(case, migration, findings=not case.settled)
         cases.append(case)
         if not applied:
             why = f"not run: {migration.label} failed"

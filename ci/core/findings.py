@@ -89,7 +89,9 @@ class Case(Record):
     # changes: the schema changes of a migration case (ci.db.schema_changes.Change records),
     # set by `apply_empty --explain` for the changelog; not compared (what it found is findings).
     # impact: apply_sample --prod-stats' estimate for a migration (ci.checks.impact), JSON-ready
-    __slots__ = (*FIELDS, "changes", "impact")
+    # settled: the migration is as it was at the --base-ref (history, not the change under
+    # review): the pull-request comment's changelog leaves its changes out
+    __slots__ = (*FIELDS, "changes", "impact", "settled")
 
     def __init__(
         self,
@@ -116,6 +118,7 @@ class Case(Record):
         self.rows = rows
         self.changes: tuple[Any, ...] = ()
         self.impact: dict[str, Any] | None = None
+        self.settled = False
 
     @property
     def outcome(self) -> str:

@@ -197,9 +197,10 @@ def head_sha() -> str | None:
 
 
 def _changelog(reports: Sequence[Report], *, budget: int) -> list[str]:
-    """`apply_empty --explain`'s changes, newest migration first (the pull request's own
-    migrations are the newest), collapsed."""
-    cases = [c for r in reports for c in r.cases if c.changes]
+    """`apply_empty --explain`'s changes, newest migration first, collapsed; with --base-ref
+    only the migrations added or changed since it (the rest is history the base reviewed)."""
+    changed = [c for r in reports for c in r.cases if c.changes]
+    cases = [c for c in changed if not c.settled]  # the pull request's own, with --base-ref
     if not cases:
         return []
     lines: list[str] = []
@@ -211,6 +212,11 @@ def _changelog(reports: Sequence[Report], *, budget: int) -> list[str]:
     if left:
         kept.append(f"- … {left} more lines: `python -m ci.apply_empty --explain`")
     title = f"Schema changes ({count} in {len(cases)} migration{'s' if len(cases) != 1 else ''})"
+    if len(changed) > len(cases):
+        kept.append(
+            f"- {len(changed) - len(cases)} earlier migrations, unchanged since the base ref: "
+            "`python -m ci.apply_empty --explain`"
+        )
     return ["", "<details>", f"<summary>{title}</summary>", "", *kept, "", "</details>"]
 
 

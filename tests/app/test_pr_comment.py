@@ -171,3 +171,21 @@ def test_one_code_in_one_file_is_one_item(monkeypatch: pytest.MonkeyPatch) -> No
     cut = to_pr_comment(reports_with(many))
     shown = sum(int(m) for m in re.findall(r"\*\*MG501\*\* \((\d+) findings", cut))
     assert f"- … {3000 - shown} more in the job summary and the JUnit report" in cut
+
+
+def test_with_a_base_ref_the_changelog_is_the_pull_requests_own(
+    git_repo: Path, write_tree: WriteTree
+) -> None:
+    """A branch adds one migration to a long history: the comment's changelog lists that one
+    and says how many earlier ones it left out, instead of the whole history on every PR."""
+    write_tree({k: v for k, v in BROKEN.items() if "0003" not in k})
+    base = commit_locked(git_repo, "history")
+    write_tree({f"{M}/schema/0003_add.sql": "ALTER TABLE v ADD COLUMN c TEXT;\n"})
+    write_tree({f"{M}/rollback/0003_rollback.sql": "ALTER TABLE v DROP COLUMN c;\n"})
+    commit_locked(git_repo, "the pull request")
+    done = run_in(git_repo, "ci", "--explain", "--base-ref", base, "--pr-comment", "c.md")
+    body = (git_repo / "c.md").read_text(encoding="utf-8")
+    changes = body.split("<summary>Schema changes")[1]
+    assert changes.startswith(" (1 in 1 migration)</summary>"), output(done)
+    assert "column added: column v.c" in changes and "0002" not in changes
+    assert "- 2 earlier migrations, unchanged since the base ref" in changes
