@@ -4,7 +4,8 @@ Each case is two migrations: `before` builds the schema, `change` is the migrati
 "fail": `change` is reported with the code; "pass": it is not; "silenced": a `-- noqa` on the
 responsible statement waives it. tests/checks/test_schema_changes_cases.py runs them all through
 `python -m ci.apply_empty`, as a user would, and the line of each finding is checked against
-`line` when given (the statement responsible, 1-based in `change`).
+`line` when given (the statement responsible, 1-based in `change`), and its message must hold
+`says` when given.
 """
 
 from __future__ import annotations
@@ -53,12 +54,17 @@ RENAME_OLD_AWAY = (
 )
 
 
+FTS = PATIENTS + "CREATE VIRTUAL TABLE docs USING fts5(body);\n"
+RTREE = "CREATE VIRTUAL TABLE boxes USING rtree(id, x0, x1);\n"
+
+
 class SchemaCase(NamedTuple):
     name: str
     before: str
     change: str
     expect: str  # "fail", "pass" or "silenced"
     line: int | None = None
+    says: str | None = None  # a part of the finding's message
 
 
 def rebuild(columns: str, copied: str) -> str:
@@ -85,6 +91,44 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             "silenced",
         ),
         SchemaCase("a new table is no finding", "", PATIENTS, "pass"),
+        SchemaCase(
+            "a virtual table dropped and created again with the same SQL: its rows are gone",
+            FTS,
+            "DROP TABLE docs;\nCREATE VIRTUAL TABLE docs USING fts5(body);\n",
+            "fail",
+            1,
+            "table docs: table rebuilt: (columns: body): same definition",
+        ),
+        SchemaCase(
+            "an R*Tree dropped and created again",
+            RTREE,
+            "DROP TABLE boxes;\nCREATE VIRTUAL TABLE boxes USING rtree(id, x0, x1);\n",
+            "fail",
+            1,
+        ),
+        SchemaCase(
+            "a table dropped and created again, nothing put back",
+            PATIENTS,
+            "DROP TABLE patients;\n" + PATIENTS,
+            "fail",
+            1,
+            "no statement of the migration puts rows back",
+        ),
+        SchemaCase(
+            "a table dropped and created again, its rows put back from a copy",
+            PATIENTS,
+            "CREATE TABLE keep AS SELECT * FROM patients;\nDROP TABLE patients;\n"
+            + PATIENTS
+            + "INSERT INTO patients SELECT * FROM keep;\nDROP TABLE keep;\n",
+            "pass",
+        ),
+        SchemaCase(
+            "a virtual table rebuilt and filled again",
+            FTS,
+            "DROP TABLE docs;\nCREATE VIRTUAL TABLE docs USING fts5(body);\n"
+            "INSERT INTO docs (body) SELECT name FROM patients;\n",
+            "pass",
+        ),
     ),
     "MG602": (
         SchemaCase(
@@ -245,6 +289,14 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             rebuild("notes TEXT, mrn TEXT CHECK (length(mrn) = 8)", "notes, mrn"),
             "fail",
             4,
+        ),
+        SchemaCase(
+            "the CHECK is shown as written, not as tokens",
+            PATIENTS,
+            rebuild("notes TEXT, mrn TEXT CHECK(length( mrn )=8 AND\n  mrn<>'A  B')", "notes, mrn"),
+            "fail",
+            5,
+            "CHECK (length( mrn )=8 AND mrn<>'A  B') added or changed",
         ),
         SchemaCase(
             "foreign key added by a rebuild",

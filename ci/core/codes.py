@@ -205,8 +205,10 @@ CODES: tuple[Code, ...] = (
     Code("MG511", LINT, "a @batch file is one DML statement limited by :batch_size",
          "one UPDATE/DELETE/INSERT whose rows are limited by :batch_size"),
     # schema changes: what each migration changes, found by apply_empty (ci/db/schema_changes.py)
-    Code("MG601", SCHEMA, "a table the previous schema had is dropped",
-         "keep it; drop it in a later release, after the code stops reading it"),
+    Code("MG601", SCHEMA, "a table the previous schema had is dropped (or dropped and created "
+         "again with its rows not put back)",
+         "keep it (a rebuild copies the rows back); drop it in a later release, after the code "
+         "stops reading it"),
     Code("MG602", SCHEMA, "a column is dropped (also by a table rebuild that leaves it out)",
          "copy the column in the rebuild, or drop it in a later release after the code stops "
          "reading it"),
