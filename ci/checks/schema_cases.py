@@ -10,70 +10,20 @@ responsible statement waives it. tests/checks/test_schema_changes_cases.py runs 
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-PATIENTS = (
-    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT NOT NULL, notes TEXT, mrn TEXT);\n"
-    "CREATE INDEX idx_patients_name ON patients (name);\n"
+from ci.checks.schema_case_sql import (
+    AUDITED,
+    FTS,
+    GENERATED,
+    NAMED,
+    PATIENTS,
+    RENAME_OLD_AWAY,
+    RTREE,
+    VISITS,
+    VISITS_KEY,
+    SchemaCase,
+    rebuild,
+    regenerate,
 )
-REBUILD_HEAD = "CREATE TABLE patients_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-REBUILD_TAIL = (
-    "DROP TABLE patients;\n"
-    "ALTER TABLE patients_new RENAME TO patients;\n"
-    "CREATE INDEX idx_patients_name ON patients (name);\n"
-    "PRAGMA foreign_key_check;\n"
-)
-
-
-GENERATED = (
-    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-    "up TEXT GENERATED ALWAYS AS (upper(name)) STORED);\n"
-)
-
-
-def regenerate(up: str) -> str:
-    """A rebuild of GENERATED's patients with column `up` defined as `up`, copying id, name."""
-    return (
-        f"{REBUILD_HEAD}{up});\n"
-        "INSERT INTO patients_new (id, name) SELECT id, name FROM patients;\n"
-        "DROP TABLE patients;\nALTER TABLE patients_new RENAME TO patients;\n"
-    )
-
-
-VISITS_KEY = "CREATE TABLE visits (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES patients (id));\n"
-VISITS = VISITS_KEY + (
-    "CREATE TRIGGER tr AFTER INSERT ON visits BEGIN\n"
-    "  UPDATE patients SET notes = 'seen' WHERE id = new.pid;\nEND;\n"
-)
-RENAME_OLD_AWAY = (
-    "ALTER TABLE patients RENAME TO patients_old;\n"
-    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT NOT NULL, notes TEXT, mrn TEXT);\n"
-    "INSERT INTO patients SELECT * FROM patients_old;\n"
-    "DROP TABLE patients_old;\n"
-    "CREATE INDEX idx_patients_name ON patients (name);\n"
-)
-
-
-FTS = PATIENTS + "CREATE VIRTUAL TABLE docs USING fts5(body);\n"
-RTREE = "CREATE VIRTUAL TABLE boxes USING rtree(id, x0, x1);\n"
-
-
-class SchemaCase(NamedTuple):
-    name: str
-    before: str
-    change: str
-    expect: str  # "fail", "pass" or "silenced"
-    line: int | None = None
-    says: str | None = None  # a part of the finding's message
-
-
-def rebuild(columns: str, copied: str) -> str:
-    """SQLite's table rebuild of `patients` with `columns` after id and name."""
-    return (
-        f"{REBUILD_HEAD}{columns});\n"
-        f"INSERT INTO patients_new SELECT id, name, {copied} FROM patients;\n{REBUILD_TAIL}"
-    )
-
 
 CASES: dict[str, tuple[SchemaCase, ...]] = {
     "MG601": (
@@ -378,6 +328,59 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             PATIENTS + VISITS,
             "-- noqa: MG609 visits and tr are recreated in 0012\n" + RENAME_OLD_AWAY,
             "silenced",
+        ),
+        SchemaCase(
+            "a view a RENAME rewrote to the old table, which is then dropped",
+            PATIENTS + NAMED,
+            RENAME_OLD_AWAY,
+            "fail",
+            1,
+            "view named: view left reading a missing table: it reads patients_old",
+        ),
+        SchemaCase(
+            "a view left reading a table dropped",
+            PATIENTS + NAMED,
+            "DROP TABLE patients;\n",
+            "fail",
+            1,
+            "view named: view left reading a missing table: it reads patients,",
+        ),
+        SchemaCase(
+            "a view left reading a view dropped",
+            PATIENTS + NAMED + "CREATE VIEW short AS SELECT name FROM named;\n",
+            "CREATE TABLE other (id INTEGER);\nDROP VIEW named;\n",
+            "fail",
+            2,
+            "view short: view left reading a missing table: it reads named",
+        ),
+        SchemaCase(
+            "a trigger left using a table dropped (UPDATE OR IGNORE, UPDATE OF)",
+            AUDITED,
+            "DROP TABLE audit;\n",
+            "fail",
+            1,
+            "trigger tr: trigger left using a missing table: it uses audit",
+        ),
+        SchemaCase(
+            "a foreign key left pointing at a table dropped",
+            PATIENTS + VISITS_KEY,
+            "DROP TABLE patients;\n",
+            "fail",
+            1,
+            "foreign key (pid) points at patients",
+        ),
+        SchemaCase(
+            "the view is created again after the rebuild",
+            PATIENTS + NAMED,
+            RENAME_OLD_AWAY + "DROP VIEW named;\n" + NAMED,
+            "pass",
+        ),
+        SchemaCase(
+            "a view that names the dropped table in a string only",
+            AUDITED.replace("UPDATE OR IGNORE audit SET pid = new.id", "SELECT 'audit'"),
+            "DROP TABLE audit;\n"
+            "CREATE VIEW sources AS SELECT 'audit' AS source, id FROM patients;\n",
+            "pass",
         ),
     ),
 }

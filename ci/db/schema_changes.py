@@ -19,7 +19,6 @@ from ci.db.schema_change import (
     COLUMN_CHANGED,
     COLUMN_DROPPED,
     CONSTRAINT_ADDED,
-    DANGLING,
     DEPLOYED,
     ERRORS,
     NOT_NULL_ADDED,
@@ -43,7 +42,7 @@ from ci.db.schema_table_diff import (
     table_parts_of,
     unique_changes,
 )
-from ci.db.schema_table_options import missing_tables, option_changes
+from ci.db.schema_table_options import option_changes
 
 __all__ = [
     "COLUMN_CHANGED",
@@ -203,7 +202,7 @@ def group_changes(
         return [_dropped(old), _created(new)]
     key = fold(new.name)
     changes = _object_changes(old, new, key, "index")
-    changes += _object_changes(old, new, key, "trigger", existing)
+    changes += _object_changes(old, new, key, "trigger")
     if new.kind == "view":
         if not same_sql(old.sql_of("view"), new.sql_of("view")):
             detail = "its query differs"
@@ -290,11 +289,9 @@ def _gains_unique_index(old: Shape, new: Shape) -> bool:
     )
 
 
-def _object_changes(
-    old: Shape, new: Shape, key: str, kind: str, existing: Collection[str] = ()
-) -> list[Change]:
-    """Explicit indexes or triggers dropped, redefined or created (by name); a trigger
-    redefined to use a table that is not among the `existing` is MG609."""
+def _object_changes(old: Shape, new: Shape, key: str, kind: str) -> list[Change]:
+    """Explicit indexes or triggers dropped, redefined or created (by name); one left using a
+    table that is gone is MG609 (ci.db.schema_dangling asks SQLite)."""
     before = {fold(o.name): o for o in old.objects if o.type == kind and o.sql}
     after = {fold(o.name): o for o in new.objects if o.type == kind and o.sql}
     changes = []
@@ -309,15 +306,10 @@ def _object_changes(
             )
         elif not same_sql(after[name].sql, obj.sql):
             detail = f"was: {one_line(obj.sql)}; now: {one_line(after[name].sql)}"
-            gone = missing_tables(obj.sql, after[name].sql, existing) if existing else []
-            code = DANGLING if gone else OBJECT_DROPPED
-            if gone:
-                detail = (
-                    f"it now uses {', '.join(gone)}, which does not exist after the migration: "
-                    f"the statements that fire it fail; {detail}"
-                )
             changes.append(
-                Change(f"{kind} redefined", f"{kind} {obj.name}", detail, key, code, made_by)
+                Change(
+                    f"{kind} redefined", f"{kind} {obj.name}", detail, key, OBJECT_DROPPED, made_by
+                )
             )
     for name, obj in after.items():
         made_by = part(kind, name)

@@ -23,6 +23,7 @@ from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
 from ci.db.gatekeeper import gate_of
 from ci.db.schema_changes import Change, classify, needs_reading
+from ci.db.schema_dangling import dangling, gone_names, merged
 from ci.db.schema_shapes import Objects, SchemaRows, Shape, fold, read_apart, read_now
 
 _MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
@@ -249,6 +250,11 @@ class SchemaWatch:
             before[key] = read_apart(before[key], self._shapes)
         copied = None if seen.broad else _copied_in(seen.file)
         changes = classify(before, after, names, copied, replaced)
+        # a group not named may be gone only after a rename (names None): the common path
+        # looks at the groups the migration named, not at the whole schema
+        gone = gone_names(after, seen.groups if names is not None else (*before, *seen.groups))
+        if gone:  # SQLite compiles what still uses them: only after a drop (or rename away)
+            changes = merged(changes, dangling(self.conn, before, after, gone))
         self.groups = after
         attributed = [_attributed(change, seen) for change in changes]
         return sorted(attributed, key=lambda c: c.line or 0)
