@@ -362,6 +362,18 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             "trigger tr: trigger left using a missing table: it uses audit",
         ),
         SchemaCase(
+            "a trigger on a table whose foreign key is left dangling too",
+            PATIENTS
+            + VISITS_KEY
+            + "CREATE TABLE audit (pid INTEGER);\n"
+            + "CREATE TRIGGER va AFTER DELETE ON visits BEGIN\n"
+            + "  INSERT INTO audit VALUES (old.pid);\nEND;\n",
+            "DROP TABLE audit;\nDROP TABLE patients;\n",
+            "fail",
+            1,
+            "trigger va: trigger left using a missing table: it uses audit",
+        ),
+        SchemaCase(
             "a foreign key left pointing at a table dropped",
             PATIENTS + VISITS_KEY,
             "DROP TABLE patients;\n",

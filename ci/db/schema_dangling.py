@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
 from ci.db.schema_change import DANGLING, Change, normalised
 from ci.db.schema_shapes import EXCLUDED, SchemaObject, Shape, fold
@@ -43,6 +44,31 @@ def dangling(
     database's now) that still uses one of the `gone` tables or views."""
     if not gone:
         return []
+    with _foreign_keys_off(conn):
+        return _references(conn, before, after, gone)
+
+
+@contextmanager
+def _foreign_keys_off(conn: sqlite3.Connection) -> Iterator[None]:
+    """Foreign keys off while the triggers' firing statements compile: a key whose parent is
+    gone would fail them first and hide the trigger (the keys are read apart). SQLite ignores
+    the pragma inside a transaction; then a trigger may stay hidden behind its table's key."""
+    on = not conn.in_transaction and conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    if on:
+        conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        if on:
+            conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _references(
+    conn: sqlite3.Connection,
+    before: Mapping[str, Shape],
+    after: Mapping[str, Shape],
+    gone: set[str],
+) -> list[Change]:
     found: list[Change] = []
     for key, shape in sorted(after.items()):
         for obj in shape.objects:
