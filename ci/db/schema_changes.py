@@ -129,6 +129,8 @@ def _rebuilt(
     replaced: Mapping[str, bool],
 ) -> dict[str, bool]:  # fmt: skip
     """The tables (not a virtual table's shadow tables) dropped and there again after."""
+    if not replaced:
+        return {}
     both = [k for k in names if k in replaced and k in before and k in after]
     tables = [after[k] for k in both if before[k].kind == after[k].kind == "table"]
     return {fold(t.name): replaced[fold(t.name)] for t in _without_shadows(tables, after)}
@@ -162,13 +164,20 @@ _VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
 def _without_shadows(groups: list[Shape], also: Mapping[str, Shape] | None = None) -> list[Shape]:
     """Leave out the shadow tables (`docs_content`, ...) that a virtual table (FTS5 `docs`)
     creates and drops with itself: they are its storage, not the migration's change. The
-    virtual tables are those among `groups` and `also` (the schema after, where a virtual
-    table dropped and created again is)."""
-    tables = [*groups, *(also or {}).values()]
-    virtual = [fold(g.name) + "_" for g in tables if _VIRTUAL.match(g.sql_of("table"))]
-    if not virtual:
+    virtual table is among `groups` or `also` (the schema after, where a virtual table dropped
+    and created again is); looked up by the name's prefixes, not by a scan of the schema."""
+    if not groups:
         return groups
-    return [g for g in groups if not fold(g.name).startswith(tuple(virtual))]
+    mine = {fold(g.name): g for g in groups}
+
+    def virtual(name: str) -> bool:
+        shape = mine.get(name) or (also or {}).get(name)
+        return shape is not None and _VIRTUAL.match(shape.sql_of("table")) is not None
+
+    def shadow(name: str) -> bool:
+        return any(virtual(name[:at]) for at, char in enumerate(name) if char == "_" and at)
+
+    return [g for g in groups if "_" not in g.name or not shadow(fold(g.name))]
 
 
 def _same_shapes(a: Shape, b: Shape) -> bool:
