@@ -125,11 +125,13 @@ class Seen:
         put rows back under that name (an INSERT, or a RENAME of another table to it)."""
         found: dict[str, bool] = {}
         for _, names in self.steps:
-            for kind, name in sorted(names):  # "dropped" before "filled"
+            for kind, name in names:
                 if kind == "dropped":
                     found[name] = False
-                elif kind == "filled" and name in found:
-                    found[name] = True
+            if found:  # after the drops of the same statement (a RENAME drops and fills)
+                for kind, name in names:
+                    if kind == "filled" and name in found:
+                        found[name] = True
         return found
 
     @property
@@ -176,7 +178,7 @@ class SchemaWatch:
                     if action in _DROPS:
                         pending.add(("dropped", fold(arg1)))
             elif action == sqlite3.SQLITE_INSERT:  # rows put back into a table dropped before
-                if arg1 and db == "main":
+                if arg1 and db == "main" and not arg1.startswith("sqlite_"):  # not the schema's
                     pending.add(("filled", fold(arg1)))
             elif action in _NAMED_BY_ARG2:  # arg1: the index or trigger, arg2: its table
                 if arg2 and db == "main":
@@ -252,7 +254,7 @@ class SchemaWatch:
         changes = classify(before, after, names, copied, replaced)
         # a group not named may be gone only after a rename (names None): the common path
         # looks at the groups the migration named, not at the whole schema
-        gone = gone_names(after, seen.groups if names is not None else (*before, *seen.groups))
+        gone = gone_names(after, names if names is not None else (*before, *seen.groups))
         if gone:  # SQLite compiles what still uses them: only after a drop (or rename away)
             changes = merged(changes, dangling(self.conn, before, after, gone))
         self.groups = after
