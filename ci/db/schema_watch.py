@@ -46,6 +46,7 @@ _NAMED_BY_ARG2 = frozenset(
     }
 )
 _DROPS = frozenset({sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_VTABLE})
+_INSERT = sqlite3.SQLITE_INSERT  # a global: the authorizer runs for every name compiled
 _OBJECT_KIND = {
     sqlite3.SQLITE_CREATE_INDEX: "index",
     sqlite3.SQLITE_DROP_INDEX: "index",
@@ -177,7 +178,7 @@ class SchemaWatch:
                     pending.add(("table", fold(arg1)))
                     if action in _DROPS:
                         pending.add(("dropped", fold(arg1)))
-            elif action == sqlite3.SQLITE_INSERT:  # rows put back into a table dropped before
+            elif action == _INSERT:  # rows put back into a table dropped before
                 if arg1 and db == "main" and not arg1.startswith("sqlite_"):  # not the schema's
                     pending.add(("filled", fold(arg1)))
             elif action in _NAMED_BY_ARG2:  # arg1: the index or trigger, arg2: its table
