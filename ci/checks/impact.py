@@ -164,6 +164,8 @@ def misfits(stats: ProdStats, scales: Scales, version: int, estimates: list[Esti
             f"the database as a whole (x{scales.database:,.1f})"
         )
     for e in estimates:
+        if e.unknown:
+            lines.append(unknown_line(e))
         if e.thin:
             rows = ", ".join(f"{t} ({scales.sample_rows[t]:,})" for t in e.thin[:5])
             lines.append(
@@ -179,6 +181,20 @@ def misfits(stats: ProdStats, scales: Scales, version: int, estimates: list[Esti
                 "the database as a whole, the estimate may be far too low"
             )
     return lines
+
+
+def unknown_line(e: Estimate) -> str:
+    """Why the rows of the statements that changed none on the sample are not estimated."""
+    by_line: dict[int, list[str]] = {}
+    for table, line in sorted(e.unknown.items()):
+        by_line.setdefault(line, []).append(table)
+    where = "; ".join(f"line {n} writes {', '.join(t)}" for n, t in sorted(by_line.items()))
+    return (
+        f"{e.migration.label}: {where} and changed no row on the sample: how many rows it "
+        "changes in production is unknown, and the duration and write lock are estimated "
+        "without them (may be far too low): use a sample with rows it matches (or a copy of "
+        "production)"
+    )
 
 
 def _names(tables: list[str]) -> str:
@@ -236,7 +252,16 @@ def _lock_held(e: Estimate) -> str:
 
 def summary(e: Estimate, catalog: Catalog) -> str:
     """`0005_x: ~2.1 s (sample 12 ms), write lock ~2.1 s (whole), writes vitals ~1,000 rows`."""
-    written = ", ".join(f"{t} ~{n:,} rows" for t, n in sorted(e.rows.items())) or "no rows"
+    written = (
+        ", ".join(
+            [f"{t} ~{n:,} row{'' if n == 1 else 's'}" for t, n in sorted(e.rows.items())]
+            + [
+                f"{t} ? rows (line {line} changed none on the sample)"
+                for t, line in sorted(e.unknown.items())
+            ]
+        )
+        or "no rows"
+    )
     return (
         f"{case_name(e.migration, catalog)}: ~{_duration(e.seconds)} "
         f"(sample {_duration(e.sample_seconds)}), write lock ~{_duration(e.lock)} "
@@ -253,6 +278,7 @@ def impact_of(e: Estimate, catalog: Catalog) -> dict[str, object]:
         "lock_held": _lock_held(e),
         "lock_line": e.line,
         "rows_written": dict(sorted(e.rows.items())),
+        "rows_unknown": dict(sorted(e.unknown.items())),
         "unscaled": sorted(e.unscaled),
         "thin": sorted(e.thin),
         "summary": summary(e, catalog),

@@ -3,9 +3,12 @@ production size (ci.db.prodstats).
 
 Linear in rows touched, statement by statement. Each table has a scale, production rows over sample
 rows; a statement's scale is the mean of the scales of the tables it reads, writes or indexes,
-weighted by their sample rows; its production time is its sample time times its scale. A table a
-migration creates (the new table of a rebuild) takes the scale of the statement that fills it, and
-keeps it through a rename. A table the stats do not have, or that is empty in the sample, takes the
+weighted by their sample rows before it ran; its production time is its sample time times its
+scale. A table a migration creates (the new table of a rebuild), or fills while it was empty, takes
+the scale of the statement that fills it, and keeps it through a rename. Rows an INSERT/REPLACE
+lists (no table read) are not scaled. A statement that writes rows and changed none on the sample
+says nothing of production: its tables' rows are unknown (`Estimate.unknown`, an MG316 warning),
+never "no rows". A table the stats do not have, or that is empty in the sample, takes the
 scale of the database as a whole (the sum of production rows over the sum of sample rows).
 Compiling a statement (timed as its EXPLAIN) does not grow with the rows and is not scaled; nor is
 a statement that only changes the schema (ci.db.impact.schema_only: ALTER TABLE ADD COLUMN /
@@ -61,8 +64,11 @@ class Scales:
                 self.table[t] = prod / rows if rows else 1.0
 
     def of(self, statement: StatementRun) -> float:
-        """The statement's scale; tables it creates or renames take it on."""
-        weights = {t: statement.rows.get(t, 0) for t in statement.touched if t in self.table}
+        """The statement's scale; tables it creates or renames, and tables it fills that were
+        empty before it, take it on. The weights are the rows before the statement: the rows
+        an INSERT ... SELECT puts into an empty table are its output, not a size it scales by."""
+        sizes = statement.before or statement.rows
+        weights = {t: sizes.get(t, 0) for t in statement.touched if t in self.table}
         total = sum(weights.values())
         if total:
             scale = sum(w * self.table[t] for t, w in weights.items()) / total
@@ -70,7 +76,8 @@ class Scales:
             scale = max(self.table[t] for t in weights)
         else:
             scale = self.database
-        for table in statement.created | (statement.writes - set(self.table)):
+        filled = {t for t in statement.writes if not sizes.get(t) and statement.changes}
+        for table in statement.created | (statement.writes - set(self.table)) | filled:
             self.table[table] = scale
         for old, new in statement.renamed.items():
             self.table[new] = self.table.pop(old, scale)
@@ -91,6 +98,7 @@ class Estimate:
         "sample_seconds",
         "seconds",
         "thin",
+        "unknown",
         "unscaled",
     )
 
@@ -104,6 +112,9 @@ class Estimate:
         self.rows: dict[str, int] = {}  # table (its name after the migration) -> rows written
         self.unscaled: list[str] = []  # tables it touches that are empty in the sample only
         self.thin: list[str] = []  # tables it scales from too few sample rows (MIN_SAMPLE_ROWS)
+        # table -> the line of a statement that writes it and changed no row on the sample:
+        # what it changes in production is not known (not "no rows")
+        self.unknown: dict[str, int] = {}
 
 
 def estimate(runs: list[MigrationRun], scales: Scales, commit: float = 0.0) -> list[Estimate]:
@@ -128,7 +139,8 @@ def _one(run: MigrationRun, scales: Scales, commit: float) -> Estimate:
         result.seconds += seconds
         if seconds >= slowest:
             slowest, result.line = seconds, statement.line
-        _written(result, statement, scale)
+        _written(result, statement, grows)
+        _unknown(result, statement)
         result.unscaled += sorted((set(scales.empty) & statement.touched) - set(result.unscaled))
         if not statement.constant:
             result.thin += sorted((set(scales.thin) & statement.touched) - set(result.thin))
@@ -153,6 +165,17 @@ def _written(result: Estimate, statement: StatementRun, scale: float) -> None:
     share = math.ceil(statement.changes * scale / len(written))
     for table in sorted(written):
         result.rows[table] = result.rows.get(table, 0) + share
+
+
+def _unknown(result: Estimate, statement: StatementRun) -> None:
+    """A statement that writes rows and changed none on the sample (an UPDATE whose WHERE
+    matches no sample row, an INSERT ... SELECT that finds none, a trigger that did not
+    fire): it may change many in production; the sample cannot say how many."""
+    if not statement.dml or statement.changes:
+        return
+    for table in sorted(statement.writes - statement.dropped - set(statement.renamed)):
+        if table not in result.rows:
+            result.unknown.setdefault(table, statement.line)
 
 
 def _batched(run: MigrationRun, scale: float, commit: float) -> tuple[float, float]:

@@ -4,70 +4,26 @@ Each case is two migrations: `before` builds the schema, `change` is the migrati
 "fail": `change` is reported with the code; "pass": it is not; "silenced": a `-- noqa` on the
 responsible statement waives it. tests/checks/test_schema_changes_cases.py runs them all through
 `python -m ci.apply_empty`, as a user would, and the line of each finding is checked against
-`line` when given (the statement responsible, 1-based in `change`).
+`line` when given (the statement responsible, 1-based in `change`), and its message must hold
+`says` when given.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-PATIENTS = (
-    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT NOT NULL, notes TEXT, mrn TEXT);\n"
-    "CREATE INDEX idx_patients_name ON patients (name);\n"
+from ci.checks.schema_case_sql import (
+    AUDITED,
+    FTS,
+    GENERATED,
+    NAMED,
+    PATIENTS,
+    RENAME_OLD_AWAY,
+    RTREE,
+    VISITS,
+    VISITS_KEY,
+    SchemaCase,
+    rebuild,
+    regenerate,
 )
-REBUILD_HEAD = "CREATE TABLE patients_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-REBUILD_TAIL = (
-    "DROP TABLE patients;\n"
-    "ALTER TABLE patients_new RENAME TO patients;\n"
-    "CREATE INDEX idx_patients_name ON patients (name);\n"
-    "PRAGMA foreign_key_check;\n"
-)
-
-
-GENERATED = (
-    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-    "up TEXT GENERATED ALWAYS AS (upper(name)) STORED);\n"
-)
-
-
-def regenerate(up: str) -> str:
-    """A rebuild of GENERATED's patients with column `up` defined as `up`, copying id, name."""
-    return (
-        f"{REBUILD_HEAD}{up});\n"
-        "INSERT INTO patients_new (id, name) SELECT id, name FROM patients;\n"
-        "DROP TABLE patients;\nALTER TABLE patients_new RENAME TO patients;\n"
-    )
-
-
-VISITS_KEY = "CREATE TABLE visits (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES patients (id));\n"
-VISITS = VISITS_KEY + (
-    "CREATE TRIGGER tr AFTER INSERT ON visits BEGIN\n"
-    "  UPDATE patients SET notes = 'seen' WHERE id = new.pid;\nEND;\n"
-)
-RENAME_OLD_AWAY = (
-    "ALTER TABLE patients RENAME TO patients_old;\n"
-    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT NOT NULL, notes TEXT, mrn TEXT);\n"
-    "INSERT INTO patients SELECT * FROM patients_old;\n"
-    "DROP TABLE patients_old;\n"
-    "CREATE INDEX idx_patients_name ON patients (name);\n"
-)
-
-
-class SchemaCase(NamedTuple):
-    name: str
-    before: str
-    change: str
-    expect: str  # "fail", "pass" or "silenced"
-    line: int | None = None
-
-
-def rebuild(columns: str, copied: str) -> str:
-    """SQLite's table rebuild of `patients` with `columns` after id and name."""
-    return (
-        f"{REBUILD_HEAD}{columns});\n"
-        f"INSERT INTO patients_new SELECT id, name, {copied} FROM patients;\n{REBUILD_TAIL}"
-    )
-
 
 CASES: dict[str, tuple[SchemaCase, ...]] = {
     "MG601": (
@@ -85,6 +41,44 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             "silenced",
         ),
         SchemaCase("a new table is no finding", "", PATIENTS, "pass"),
+        SchemaCase(
+            "a virtual table dropped and created again with the same SQL: its rows are gone",
+            FTS,
+            "DROP TABLE docs;\nCREATE VIRTUAL TABLE docs USING fts5(body);\n",
+            "fail",
+            1,
+            "table docs: table rebuilt: (columns: body): same definition",
+        ),
+        SchemaCase(
+            "an R*Tree dropped and created again",
+            RTREE,
+            "DROP TABLE boxes;\nCREATE VIRTUAL TABLE boxes USING rtree(id, x0, x1);\n",
+            "fail",
+            1,
+        ),
+        SchemaCase(
+            "a table dropped and created again, nothing put back",
+            PATIENTS,
+            "DROP TABLE patients;\n" + PATIENTS,
+            "fail",
+            1,
+            "no statement of the migration puts rows back",
+        ),
+        SchemaCase(
+            "a table dropped and created again, its rows put back from a copy",
+            PATIENTS,
+            "CREATE TABLE keep AS SELECT * FROM patients;\nDROP TABLE patients;\n"
+            + PATIENTS
+            + "INSERT INTO patients SELECT * FROM keep;\nDROP TABLE keep;\n",
+            "pass",
+        ),
+        SchemaCase(
+            "a virtual table rebuilt and filled again",
+            FTS,
+            "DROP TABLE docs;\nCREATE VIRTUAL TABLE docs USING fts5(body);\n"
+            "INSERT INTO docs (body) SELECT name FROM patients;\n",
+            "pass",
+        ),
     ),
     "MG602": (
         SchemaCase(
@@ -247,6 +241,14 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             4,
         ),
         SchemaCase(
+            "the CHECK is shown as written, not as tokens",
+            PATIENTS,
+            rebuild("notes TEXT, mrn TEXT CHECK(length( mrn )=8 AND\n  mrn<>'A  B')", "notes, mrn"),
+            "fail",
+            5,
+            "CHECK (length( mrn )=8 AND mrn<>'A  B') added or changed",
+        ),
+        SchemaCase(
             "foreign key added by a rebuild",
             "CREATE TABLE wards (id INTEGER PRIMARY KEY);\n" + PATIENTS,
             rebuild("notes TEXT, mrn TEXT REFERENCES wards (id)", "notes, mrn"),
@@ -326,6 +328,71 @@ CASES: dict[str, tuple[SchemaCase, ...]] = {
             PATIENTS + VISITS,
             "-- noqa: MG609 visits and tr are recreated in 0012\n" + RENAME_OLD_AWAY,
             "silenced",
+        ),
+        SchemaCase(
+            "a view a RENAME rewrote to the old table, which is then dropped",
+            PATIENTS + NAMED,
+            RENAME_OLD_AWAY,
+            "fail",
+            1,
+            "view named: view left reading a missing table: it reads patients_old",
+        ),
+        SchemaCase(
+            "a view left reading a table dropped",
+            PATIENTS + NAMED,
+            "DROP TABLE patients;\n",
+            "fail",
+            1,
+            "view named: view left reading a missing table: it reads patients,",
+        ),
+        SchemaCase(
+            "a view left reading a view dropped",
+            PATIENTS + NAMED + "CREATE VIEW short AS SELECT name FROM named;\n",
+            "CREATE TABLE other (id INTEGER);\nDROP VIEW named;\n",
+            "fail",
+            2,
+            "view short: view left reading a missing table: it reads named",
+        ),
+        SchemaCase(
+            "a trigger left using a table dropped (UPDATE OR IGNORE, UPDATE OF)",
+            AUDITED,
+            "DROP TABLE audit;\n",
+            "fail",
+            1,
+            "trigger tr: trigger left using a missing table: it uses audit",
+        ),
+        SchemaCase(
+            "a trigger on a table whose foreign key is left dangling too",
+            PATIENTS
+            + VISITS_KEY
+            + "CREATE TABLE audit (pid INTEGER);\n"
+            + "CREATE TRIGGER va AFTER DELETE ON visits BEGIN\n"
+            + "  INSERT INTO audit VALUES (old.pid);\nEND;\n",
+            "DROP TABLE audit;\nDROP TABLE patients;\n",
+            "fail",
+            1,
+            "trigger va: trigger left using a missing table: it uses audit",
+        ),
+        SchemaCase(
+            "a foreign key left pointing at a table dropped",
+            PATIENTS + VISITS_KEY,
+            "DROP TABLE patients;\n",
+            "fail",
+            1,
+            "foreign key (pid) points at patients",
+        ),
+        SchemaCase(
+            "the view is created again after the rebuild",
+            PATIENTS + NAMED,
+            RENAME_OLD_AWAY + "DROP VIEW named;\n" + NAMED,
+            "pass",
+        ),
+        SchemaCase(
+            "a view that names the dropped table in a string only",
+            AUDITED.replace("UPDATE OR IGNORE audit SET pid = new.id", "SELECT 'audit'"),
+            "DROP TABLE audit;\n"
+            "CREATE VIEW sources AS SELECT 'audit' AS source, id FROM patients;\n",
+            "pass",
         ),
     ),
 }

@@ -205,8 +205,10 @@ CODES: tuple[Code, ...] = (
     Code("MG511", LINT, "a @batch file is one DML statement limited by :batch_size",
          "one UPDATE/DELETE/INSERT whose rows are limited by :batch_size"),
     # schema changes: what each migration changes, found by apply_empty (ci/db/schema_changes.py)
-    Code("MG601", SCHEMA, "a table the previous schema had is dropped",
-         "keep it; drop it in a later release, after the code stops reading it"),
+    Code("MG601", SCHEMA, "a table the previous schema had is dropped (or dropped and created "
+         "again with its rows not put back)",
+         "keep it (a rebuild copies the rows back); drop it in a later release, after the code "
+         "stops reading it"),
     Code("MG602", SCHEMA, "a column is dropped (also by a table rebuild that leaves it out)",
          "copy the column in the rebuild, or drop it in a later release after the code stops "
          "reading it"),
@@ -223,10 +225,11 @@ CODES: tuple[Code, ...] = (
          "fix the production rows that break it in a data migration first"),
     Code("MG608", SCHEMA, "warning: an index, view or trigger dropped or redefined",
          "recreate it after a table rebuild; drop it only when nothing relies on it"),
-    Code("MG609", SCHEMA, "error: a foreign key or trigger left pointing at a table that no "
-         "longer exists (a RENAME rewrote it)",
-         "rebuild by CREATE new, copy, DROP old, RENAME new TO old (dropping the triggers "
-         "that use it first, recreated after), so references keep the table's name"),
+    Code("MG609", SCHEMA, "error: a foreign key, trigger or view left using a table or view that "
+         "no longer exists (dropped, or a RENAME rewrote it to one dropped later)",
+         "rebuild by CREATE new, copy, DROP old, RENAME new TO old (dropping the triggers and "
+         "views that use it first, recreated after), so references keep the table's name; or "
+         "drop or recreate what uses a table you drop"),
 )  # fmt: skip
 
 BY_CODE = {entry.code: entry for entry in CODES}

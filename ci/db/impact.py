@@ -41,6 +41,8 @@ _READS = {sqlite3.SQLITE_READ}
 _WRITES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
 _INDEXES = {sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_DROP_INDEX}
 _EXPLAINED = frozenset(("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "SELECT", "CREATE"))
+_DML = frozenset(("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"))
+_INSERTS = frozenset(("INSERT", "REPLACE"))
 
 
 class MeasureFailed(Exception):
@@ -51,9 +53,11 @@ class StatementRun:
     """One statement on the sample (a @batch statement: all its batches together)."""
 
     __slots__ = (
+        "before",
         "changes",
         "constant",
         "created",
+        "dml",
         "dropped",
         "executions",
         "fixed",
@@ -81,6 +85,10 @@ class StatementRun:
         self.dropped: set[str] = set()
         self.renamed: dict[str, str] = {}  # old name -> new name
         self.rows: dict[str, int] = {}  # sample rows of each table it touched, before or after
+        self.before: dict[str, int] = {}  # sample rows of each table it touched, before it ran
+        # it writes rows (INSERT, UPDATE, DELETE, REPLACE, WITH ...): none changed on the sample
+        # says nothing of how many it changes in production
+        self.dml = False
         # it only changes the schema (schema_only): its time does not grow with the rows
         self.constant = False
 
@@ -251,7 +259,9 @@ class Measurer:
             raise MigrationStopped(statement, str(refused))
         run.changes = self.conn.total_changes - changes
         self._recount(run, before)
-        run.constant = schema_only(statement, run, before)
+        word = leading_word(statement)
+        run.dml = word in _DML
+        run.constant = schema_only(statement, run, before) or (word in _INSERTS and not run.reads)
         return run
 
     @contextmanager
@@ -292,6 +302,7 @@ class Measurer:
         recount = [now[t] for t in (run.writes | appeared) if t in now]
         for name, rows in row_counts(self.conn, recount).items():
             self.counts[name.lower()] = rows
+        run.before = rows_before
         run.rows = {t: max(n, self.counts.get(t, 0)) for t, n in rows_before.items()}
 
     @contextmanager
@@ -319,6 +330,9 @@ def _add(total: StatementRun, one: StatementRun) -> None:
     total.fixed += one.fixed
     total.executions += 1
     total.changes += one.changes
+    total.dml = one.dml
+    for table, rows in one.before.items():
+        total.before.setdefault(table, rows)
     for name in ("reads", "writes", "indexed"):
         getattr(total, name).update(getattr(one, name))
     for table, rows in one.rows.items():

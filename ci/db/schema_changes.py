@@ -19,7 +19,6 @@ from ci.db.schema_change import (
     COLUMN_CHANGED,
     COLUMN_DROPPED,
     CONSTRAINT_ADDED,
-    DANGLING,
     DEPLOYED,
     ERRORS,
     NOT_NULL_ADDED,
@@ -43,7 +42,7 @@ from ci.db.schema_table_diff import (
     table_parts_of,
     unique_changes,
 )
-from ci.db.schema_table_options import missing_tables, option_changes
+from ci.db.schema_table_options import option_changes
 
 __all__ = [
     "COLUMN_CHANGED",
@@ -67,14 +66,17 @@ def classify(
     after: Mapping[str, Shape],
     keys: Iterable[str] | None = None,
     copied: Callable[[str, str], bool] | None = None,
+    replaced: Mapping[str, bool] | None = None,
 ) -> list[Change]:
     """Every change between the groups of two schema fingerprints (only `keys`, if given).
     `copied(old, new)`, when given (a migration with no RENAME), says whether a table dropped
     and one of the same shape created are a rename: the rows were copied from one to the
-    other; otherwise they are a drop and a creation."""
+    other; otherwise they are a drop and a creation. `replaced`: the tables the migration
+    dropped or renamed away, each with whether it put rows back under that name: one that
+    exists before and after was rebuilt."""
     names = sorted(set(before) | set(after) if keys is None else set(keys))
-    gone = _without_shadows([before[k] for k in names if k in before and k not in after])
-    new = _without_shadows([after[k] for k in names if k in after and k not in before])
+    gone = _without_shadows([before[k] for k in names if k in before and k not in after], before)
+    new = _without_shadows([after[k] for k in names if k in after and k not in before], after)
     changes: list[Change] = []
     renames: dict[str, str] = {}
     inner: list[tuple[Shape, Shape]] = []  # renamed tables: their own changes
@@ -112,23 +114,70 @@ def classify(
     existing = after.keys()  # every group of the schema after (folded names)
     for old, twin in inner:
         changes += group_changes(old, twin, renames, existing)
+    rebuilt = _rebuilt(before, after, names, replaced or {})
     for key in names:
         was, now = before.get(key), after.get(key)
-        if was is not None and now is not None and was != now:
-            changes += group_changes(was, now, renames, existing)
+        inside = group_changes(was, now, renames, existing) if was and now and was != now else []
+        if key in rebuilt and now is not None:
+            changes.append(_rebuild(now, inside, rebuilt[key]))
+        changes += inside
     return changes
+
+
+def _rebuilt(
+    before: Mapping[str, Shape], after: Mapping[str, Shape], names: list[str],
+    replaced: Mapping[str, bool],
+) -> dict[str, bool]:  # fmt: skip
+    """The tables (not a virtual table's shadow tables) dropped and there again after."""
+    if not replaced:
+        return {}
+    both = [k for k in names if k in replaced and k in before and k in after]
+    tables = [after[k] for k in both if before[k].kind == after[k].kind == "table"]
+    return {fold(t.name): replaced[fold(t.name)] for t in _without_shadows(tables, after)}
+
+
+def _rebuild(table: Shape, inside: list[Change], filled: bool) -> Change:
+    """ "table t rebuilt (columns: ...)": what changed in it, or its rows gone when nothing of
+    the migration put rows back after it was dropped (the same definition again clears it)."""
+    columns = ", ".join(c.name for c in table.columns if c.hidden != 1) or "unknown"
+    what = "; ".join(_in_short(c) for c in inside)
+    detail = f"(columns: {columns}): " + (f"changed: {what}" if what else "same definition")
+    key, where = fold(table.name), f"table {table.name}"
+    if filled:
+        return Change("table rebuilt", where, detail, key)
+    detail += (
+        "; dropped and created again, and no statement of the migration puts rows back "
+        "into it: its rows are gone"
+    )
+    return Change("table rebuilt", where, detail, key, TABLE_DROPPED, f"dropped {key}")
+
+
+def _in_short(change: Change) -> str:
+    """A change inside a rebuilt table, for its "changed:" list: `column dropped notes`."""
+    kind, _, name = change.target.partition(" ")
+    return change.kind if kind == "table" else f"{change.kind} {name.split('.', 1)[-1]}"
 
 
 _VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
 
 
-def _without_shadows(groups: list[Shape]) -> list[Shape]:
+def _without_shadows(groups: list[Shape], also: Mapping[str, Shape] | None = None) -> list[Shape]:
     """Leave out the shadow tables (`docs_content`, ...) that a virtual table (FTS5 `docs`)
-    creates and drops with itself: they are its storage, not the migration's change."""
-    virtual = [fold(g.name) + "_" for g in groups if _VIRTUAL.match(g.sql_of("table"))]
-    if not virtual:
+    creates and drops with itself: they are its storage, not the migration's change. The
+    virtual table is among `groups` or `also` (the schema after, where a virtual table dropped
+    and created again is); looked up by the name's prefixes, not by a scan of the schema."""
+    if not groups:
         return groups
-    return [g for g in groups if not fold(g.name).startswith(tuple(virtual))]
+    mine = {fold(g.name): g for g in groups}
+
+    def virtual(name: str) -> bool:
+        shape = mine.get(name) or (also or {}).get(name)
+        return shape is not None and _VIRTUAL.match(shape.sql_of("table")) is not None
+
+    def shadow(name: str) -> bool:
+        return any(virtual(name[:at]) for at, char in enumerate(name) if char == "_" and at)
+
+    return [g for g in groups if "_" not in g.name or not shadow(fold(g.name))]
 
 
 def _same_shapes(a: Shape, b: Shape) -> bool:
@@ -162,7 +211,7 @@ def group_changes(
         return [_dropped(old), _created(new)]
     key = fold(new.name)
     changes = _object_changes(old, new, key, "index")
-    changes += _object_changes(old, new, key, "trigger", existing)
+    changes += _object_changes(old, new, key, "trigger")
     if new.kind == "view":
         if not same_sql(old.sql_of("view"), new.sql_of("view")):
             detail = "its query differs"
@@ -179,7 +228,7 @@ def group_changes(
     elif old_sql != new_sql and old.read and new.read:
         old_parts, new_parts = table_parts_of(old_sql, new_sql)
         changes += column_changes(old, new, old_parts, new_parts)
-        changes += check_changes(new, old_parts, new_parts)
+        changes += check_changes(old, new, old_parts, new_parts)
         changes += option_changes(old, new)
         changes += key_changes(old, new, renames, existing)
     if old.read and new.read:
@@ -249,11 +298,9 @@ def _gains_unique_index(old: Shape, new: Shape) -> bool:
     )
 
 
-def _object_changes(
-    old: Shape, new: Shape, key: str, kind: str, existing: Collection[str] = ()
-) -> list[Change]:
-    """Explicit indexes or triggers dropped, redefined or created (by name); a trigger
-    redefined to use a table that is not among the `existing` is MG609."""
+def _object_changes(old: Shape, new: Shape, key: str, kind: str) -> list[Change]:
+    """Explicit indexes or triggers dropped, redefined or created (by name); one left using a
+    table that is gone is MG609 (ci.db.schema_dangling asks SQLite)."""
     before = {fold(o.name): o for o in old.objects if o.type == kind and o.sql}
     after = {fold(o.name): o for o in new.objects if o.type == kind and o.sql}
     changes = []
@@ -268,15 +315,10 @@ def _object_changes(
             )
         elif not same_sql(after[name].sql, obj.sql):
             detail = f"was: {one_line(obj.sql)}; now: {one_line(after[name].sql)}"
-            gone = missing_tables(obj.sql, after[name].sql, existing) if existing else []
-            code = DANGLING if gone else OBJECT_DROPPED
-            if gone:
-                detail = (
-                    f"it now uses {', '.join(gone)}, which does not exist after the migration: "
-                    f"the statements that fire it fail; {detail}"
-                )
             changes.append(
-                Change(f"{kind} redefined", f"{kind} {obj.name}", detail, key, code, made_by)
+                Change(
+                    f"{kind} redefined", f"{kind} {obj.name}", detail, key, OBJECT_DROPPED, made_by
+                )
             )
     for name, obj in after.items():
         made_by = part(kind, name)

@@ -293,18 +293,58 @@ def unique_changes(old: Shape, new: Shape) -> list[Change]:
     return changes
 
 
-def check_changes(new: Shape, old_parts: TableParts, new_parts: TableParts) -> list[Change]:
+def check_changes(
+    old: Shape, new: Shape, old_parts: TableParts, new_parts: TableParts
+) -> list[Change]:
+    """CHECKs added or removed, compared normalised, each shown as its CREATE TABLE wrote it."""
     key, where = fold(new.name), f"table {new.name}"
     changes = []
-    for check in sorted(new_parts.checks - old_parts.checks):
+    added = sorted(new_parts.checks - old_parts.checks)
+    removed = sorted(old_parts.checks - new_parts.checks)
+    written = checks_as_written(new.sql_of("table")) if added else {}
+    for check in added:
         detail = (
-            f"CHECK {check} added or changed: fails on the production rows that break it, even "
-            "when the sample has none"
+            f"CHECK {written.get(check, check)} added or changed: fails on the production rows "
+            "that break it, even when the sample has none"
         )
         changes.append(Change("CHECK added", where, detail, key, CONSTRAINT_ADDED))
-    for check in sorted(old_parts.checks - new_parts.checks):
-        changes.append(Change("CHECK removed", where, f"CHECK {check}", key))
+    written = checks_as_written(old.sql_of("table")) if removed else {}
+    for check in removed:
+        changes.append(Change("CHECK removed", where, f"CHECK {written.get(check, check)}", key))
     return changes
+
+
+def checks_as_written(sql: str) -> dict[str, str]:
+    """{normalised expression: the expression as `sql` spells it} of each CHECK of a CREATE
+    TABLE: a message shows the user's own text, not the normalised tokens compared."""
+    from ci.db.fingerprint_schema import _SQL_TOKEN  # the tokens normalise_sql reads
+
+    every = list(_SQL_TOKEN.finditer(sql))
+    tokens = [i for i, m in enumerate(every) if m.lastgroup not in ("space", "comment")]
+    found: dict[str, str] = {}
+    for at, index in enumerate(tokens[:-1]):
+        token, opening = every[index], every[tokens[at + 1]]
+        if token.lastgroup != "word" or token.group().lower() != "check" or opening.group() != "(":
+            continue
+        depth = 0
+        for end in tokens[at + 1 :]:
+            depth += {"(": 1, ")": -1}.get(every[end].group(), 0)
+            if depth == 0:
+                text = _one_line_as_written(every[tokens[at + 1] : end + 1])
+                found[normalised(text)] = text
+                break
+    return found
+
+
+def _one_line_as_written(tokens: list[re.Match[str]]) -> str:
+    """The tokens' text as written, on one line: a line break becomes a space, a comment goes."""
+    written = ""
+    for token in tokens:
+        text = token.group()
+        if token.lastgroup == "comment" or (token.lastgroup == "space" and "\n" in text):
+            text = "" if written[-1:].isspace() else " "
+        written += text
+    return written
 
 
 def key_changes(

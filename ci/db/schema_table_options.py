@@ -1,16 +1,14 @@
 """Table-level changes that no PRAGMA reports, read from the SQL of a table or trigger before
-and after a migration: STRICT and AUTOINCREMENT (`option_changes`), and the tables a trigger
-redefined by a RENAME now uses that no longer exist (`missing_tables`). Beside
+and after a migration: STRICT and AUTOINCREMENT (`option_changes`). Beside
 ci.db.schema_table_diff, which compares columns, keys and constraints.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 
 from ci.db.schema_change import COLUMN_CHANGED, CONSTRAINT_ADDED, Change, normalised
-from ci.db.schema_shapes import EXCLUDED, Shape, fold
+from ci.db.schema_shapes import Shape, fold
 
 _WORD = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[\w$]+|[^\s\w]""")
 
@@ -47,24 +45,3 @@ def _options(sql: str) -> set[str]:
     found = {"autoincrement"} & set(words)
     closing = len(words) - 1 - words[::-1].index(")") if ")" in words else len(words)
     return found | ({"strict"} & set(words[closing + 1 :]))
-
-
-_TABLE_AFTER = frozenset({"from", "into", "update", "join"})
-_NOT_TABLES = frozenset({"on", "of", "or", "select", "new", "old"})
-
-
-def missing_tables(old_sql: str, new_sql: str, existing: Collection[str]) -> list[str]:
-    """Tables a redefined trigger's SQL now names (after FROM, INTO, UPDATE or JOIN) that its
-    old SQL did not and that are not among the `existing` (a RENAME rewrote it to a table
-    dropped later). Table-valued functions (a name before "(") are not tables."""
-
-    def named(sql: str) -> set[str]:
-        words = _WORD.findall(normalised(sql))
-        return {
-            word.strip('"`[]')
-            for before, word, after in zip(words, words[1:], [*words[2:], ""], strict=False)
-            if before in _TABLE_AFTER and after not in ("(", ".") and word not in _NOT_TABLES
-        }
-
-    gone = named(new_sql) - named(old_sql)
-    return sorted(name for name in gone if name not in existing and name not in EXCLUDED)

@@ -23,6 +23,7 @@ from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
 from ci.db.gatekeeper import gate_of
 from ci.db.schema_changes import Change, classify, needs_reading
+from ci.db.schema_dangling import dangling, gone_names, merged
 from ci.db.schema_shapes import Objects, SchemaRows, Shape, fold, read_apart, read_now
 
 _MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
@@ -44,6 +45,8 @@ _NAMED_BY_ARG2 = frozenset(
         sqlite3.SQLITE_DROP_TRIGGER,
     }
 )
+_DROPS = frozenset({sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_VTABLE})
+_INSERT = sqlite3.SQLITE_INSERT  # a global: the authorizer runs for every name compiled
 _OBJECT_KIND = {
     sqlite3.SQLITE_CREATE_INDEX: "index",
     sqlite3.SQLITE_DROP_INDEX: "index",
@@ -64,7 +67,8 @@ class Seen:
     """What one migration's statements changed, in order: (statement, names). A name is
     ("table", group) for a table or view the statement created, dropped or altered,
     ("group", group) for one whose index or trigger it changed, and ("index", name) /
-    ("trigger", name) for that index or trigger."""
+    ("trigger", name) for that index or trigger; ("dropped", table) for a table it dropped or
+    renamed away, ("filled", table) for one it inserted into or renamed another table to."""
 
     def __init__(self, file: SqlFile | None) -> None:
         self.file = file
@@ -117,6 +121,20 @@ class Seen:
                 return statement
         return None
 
+    def replaced(self) -> dict[str, bool]:
+        """The tables a statement dropped or renamed away, each with whether a later statement
+        put rows back under that name (an INSERT, or a RENAME of another table to it)."""
+        found: dict[str, bool] = {}
+        for _, names in self.steps:
+            for kind, name in names:
+                if kind == "dropped":
+                    found[name] = False
+            if found:  # after the drops of the same statement (a RENAME drops and fills)
+                for kind, name in names:
+                    if kind == "filled" and name in found:
+                        found[name] = True
+        return found
+
     @property
     def groups(self) -> set[str]:
         """The groups reshaped or with an index or trigger changed."""
@@ -158,6 +176,11 @@ class SchemaWatch:
             if action in _NAMED_BY_ARG1:
                 if arg1 and db == "main":
                     pending.add(("table", fold(arg1)))
+                    if action in _DROPS:
+                        pending.add(("dropped", fold(arg1)))
+            elif action == _INSERT:  # rows put back into a table dropped before
+                if arg1 and db == "main" and not arg1.startswith("sqlite_"):  # not the schema's
+                    pending.add(("filled", fold(arg1)))
             elif action in _NAMED_BY_ARG2:  # arg1: the index or trigger, arg2: its table
                 if arg2 and db == "main":
                     pending.add(("group", fold(arg2)))
@@ -186,7 +209,7 @@ class SchemaWatch:
                 if broad:
                     seen.broad = True
                     seen.renames.append(statement)
-                    names |= _renamed_to(statement)
+                    names |= _moved(names, _renamed_to(statement))
                 if names:
                     seen.steps.append((statement, names))
             pending.clear()
@@ -227,13 +250,20 @@ class SchemaWatch:
         # columns, indexes and keys only where the comparison needs them: the schema after
         # is the database's now; the one before is rebuilt apart from its SQL (rare: a table
         # rebuild, DROP or RENAME COLUMN of a table whose shape was never needed before)
+        replaced = seen.replaced()
         old_side, new_side = needs_reading(before, after, names)
+        new_side |= {k for k in replaced if k in after and k in before}  # "rebuilt (columns: )"
         for key in new_side:
             after[key] = read_now(self.conn, after[key], self._shapes)
         for key in old_side:
             before[key] = read_apart(before[key], self._shapes)
         copied = None if seen.broad else _copied_in(seen.file)
-        changes = classify(before, after, names, copied)
+        changes = classify(before, after, names, copied, replaced)
+        # a group not named may be gone only after a rename (names None): the common path
+        # looks at the groups the migration named, not at the whole schema
+        gone = gone_names(after, names if names is not None else (*before, *seen.groups))
+        if gone:  # SQLite compiles what still uses them: only after a drop (or rename away)
+            changes = merged(changes, dangling(self.conn, before, after, gone))
         self.groups = after
         if risky_only:
             changes = [change for change in changes if change.code is not None]
@@ -319,6 +349,15 @@ def _is_broad(action: int, arg1: str | None, arg2: str | None) -> bool:
     if action == sqlite3.SQLITE_FUNCTION:
         return arg2 in _BROAD_FUNCTIONS
     return action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "writable_schema"
+
+
+def _moved(names: set[tuple[str, str]], to: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """A RENAME TO's names: the table renamed away is "dropped" under its old name, its rows
+    "filled" under the new one."""
+    if not to:
+        return to
+    gone = {("dropped", n) for k, n in names if k == "table"}
+    return to | gone | {("filled", n) for _, n in to}
 
 
 def _renamed_to(statement: Statement) -> set[tuple[str, str]]:

@@ -618,3 +618,103 @@ def test_a_table_with_a_handful_of_sample_rows_gives_no_lock_verdict(
     out = capsys.readouterr().out
     assert "MG315" not in out
     assert "0002: scaled from tables with fewer than 100 rows in the sample: readings (5)" in out
+
+
+# --- what the sample cannot say: a statement that changes no sample row --------------------
+
+AUDIT = (
+    "CREATE TABLE audit (reading INTEGER);\n"
+    "CREATE TRIGGER wards_audit AFTER UPDATE ON wards BEGIN\n"
+    "  INSERT INTO audit SELECT id FROM readings WHERE id = new.id;\nEND;\n"
+)
+AUDIT_ROLLBACK = "DROP TRIGGER wards_audit;\nDROP TABLE audit;\n"
+
+
+def probed(write_tree: WriteTree, capsys: pytest.CaptureFixture[str], migration: str) -> str:
+    """apply_sample --prod-stats on `migration` as data/0003 (after 0002 adds an audit table
+    filled by a trigger): stdout and stderr together; it must pass."""
+    root = write_tree(
+        {
+            **BASE,
+            "m/schema/0002_audit.sql": AUDIT,
+            "m/rollback/0002_rollback.sql": AUDIT_ROLLBACK,
+            "m/data/0003_probe.sql": migration,
+            "m/rollback/0003_rollback.sql": "SELECT 1;\n",
+        }
+    )
+    tables = {"readings": 100 * ROWS, "wards": 5000, "audit": 0}
+    stats = stats_file(root / "stats.json", tables)
+    assert run(root, "--prod-stats", str(stats), "--format", "json") == 0
+    captured = capsys.readouterr()
+    return captured.out + captured.err
+
+
+ZERO_ON_THE_SAMPLE = {
+    "UPDATE ... WHERE matching no sample row": (
+        "-- @rewrites readings\nUPDATE readings SET note = 'x' WHERE value > 5000;\n",
+        "line 2 writes readings",
+    ),
+    "INSERT ... SELECT finding nothing": (
+        "INSERT INTO audit SELECT id FROM readings WHERE value < 0;\n",
+        "line 1 writes audit",
+    ),
+    "DELETE with a subquery matching nothing": (
+        "-- @allow-row-loss readings\n"
+        "DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE value < 0);\n",
+        "line 2 writes readings",
+    ),
+    "a trigger's statement that does not fire on the sample": (
+        "-- @rewrites wards\nUPDATE wards SET name = 'x' WHERE id > 1;\n",
+        "line 2 writes audit, wards",
+    ),
+    "a @batch that finds nothing to do on the sample": (
+        "-- @batch 100\n-- @rewrites readings(note)\nUPDATE readings SET note = NULL WHERE id IN\n"
+        "(SELECT id FROM readings WHERE value > 5000 AND note IS NOT NULL LIMIT :batch_size);\n",
+        "line 3 writes readings",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("migration", "says"), ZERO_ON_THE_SAMPLE.values(), ids=list(ZERO_ON_THE_SAMPLE)
+)
+def test_a_statement_that_changes_no_sample_row_is_unknown_not_no_rows(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], migration: str, says: str
+) -> None:
+    """The sample's 0 is no estimate of production: the line says '?', MG316 says why."""
+    out = probed(write_tree, capsys, migration)
+    line = next(x for x in out.splitlines() if "  0003 data/0003_probe.sql" in x)
+    assert "writes no rows" not in line and "? rows (line" in line, line
+    cases = json.loads(out[: out.rindex("}") + 1])["checks"][0]["cases"]
+    warnings = [f["message"] for c in cases for f in c["findings"] if f["code"] == "MG316"]
+    assert f"0003: {says} and changed no row on the sample" in "\n".join(warnings), out
+    impact = next(c["impact"] for c in cases if c["name"].startswith("production impact 0003"))
+    assert impact["rows_unknown"] and impact["rows_written"] == {}
+
+
+def test_insert_select_into_an_empty_table_scales_by_the_table_it_reads(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The rows it puts into `audit` (empty in the sample and in production) are its output:
+    weighing them as a table of scale 1 halved the estimate (~101,000 for 200,000)."""
+    schema = str(BASE["m/schema/0001_readings.sql"]) + "CREATE TABLE audit (reading INTEGER);\n"
+    root = write_tree(
+        {
+            **BASE,
+            "m/schema/0001_readings.sql": schema,
+            "m/data/0002_audit.sql": "INSERT INTO audit SELECT id FROM readings;\n",
+        }
+    )
+    stats = stats_file(root / "stats.json", {"readings": 100 * ROWS, "wards": 1, "audit": 0})
+    assert run(root, "--prod-stats", str(stats)) == 0
+    err = capsys.readouterr().err
+    assert "writes audit ~200,000 rows" in err, err
+
+
+def test_rows_given_as_values_are_not_scaled(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """REPLACE/INSERT ... VALUES writes the rows it lists, whatever the table's size (it
+    was estimated at the table's scale: ~5,000 rows for one)."""
+    out = probed(write_tree, capsys, "-- @rewrites wards\nREPLACE INTO wards VALUES (1, 'y');\n")
+    assert "writes wards ~1 row" in out and "wards ~5,000" not in out, out

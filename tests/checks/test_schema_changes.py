@@ -195,14 +195,23 @@ def test_the_json_report_carries_the_changes_with_explain(write_tree: WriteTree)
     rebuild = next(c for c in cases if c["name"].endswith("0002_rebuild.sql"))
     assert rebuild["changes"] == [
         {
+            "kind": "table rebuilt",
+            "object": "table patients",
+            "detail": "(columns: id): changed: column dropped notes",
+            "severity": "info",
+            "risky": False,
+            "code": None,
+            "line": 4,
+        },
+        {
             "kind": "column dropped",
             "object": "column patients.notes",
-            "detail": rebuild["changes"][0]["detail"],
+            "detail": rebuild["changes"][1]["detail"],
             "severity": "error",
             "risky": True,
             "code": "MG602",
             "line": 4,
-        }
+        },
     ]
     assert [f["line"] for f in rebuild["findings"]] == [4]
 
@@ -240,3 +249,29 @@ def test_with_base_ref_only_the_branchs_migrations_have_findings(git_repo: Path)
     assert "0002_rename_a.sql:1: MG603" in out, out  # edited on the branch: judged again
     without = output(run_in(git_repo, "ci.apply_empty", "--migrations-dir", "m"))
     assert "0002_rename_a.sql:1: MG603" in without and "0003_rename_b.sql:1: MG603" in without
+
+
+VIRTUAL = {
+    "m/schema/0001_docs.sql": "CREATE VIRTUAL TABLE docs USING fts5(body);\n",
+    "m/rollback/0001_rollback.sql": "DROP TABLE docs;\n",
+    "m/schema/0002_again.sql": (
+        "-- @irreversible test\nDROP TABLE docs;\nCREATE VIRTUAL TABLE docs USING fts5(body);\n"
+    ),
+    "sample.sql": "-- @sample-version 1\nINSERT INTO docs (body) VALUES ('a'), ('b'), ('c');\n",
+}
+
+
+def test_a_virtual_table_dropped_and_created_again_is_a_rebuild_that_loses_rows(
+    write_tree: WriteTree,
+) -> None:
+    """The same SQL before and after, so the schemas compare equal: the DROP makes it a rebuild,
+    whose rows are gone on the empty database's changelog (MG601) and on the sample (MG308)."""
+    root = write_tree(VIRTUAL)
+    empty = run_on_tree("ci.apply_empty", root, "--explain", migrations="m")
+    assert "line 2: table rebuilt: table docs: (columns: body): same definition" in empty.stdout
+    assert "0002_again.sql:2: MG601 table docs: table rebuilt" in empty.stdout, output(empty)
+    assert "docs_data" not in empty.stdout  # its shadow tables are its storage, not changes
+    args = ("--sample", str(root / "sample.sql"))
+    sample = run_on_tree("ci.apply_sample", root, *args, migrations="m")
+    assert sample.returncode == 1, output(sample)
+    assert "0002_again.sql:2: MG308 table docs: 3 rows lost" in sample.stdout, output(sample)

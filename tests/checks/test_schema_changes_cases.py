@@ -48,6 +48,8 @@ def test_case(tmp_path: Path, code: str, case: SchemaCase) -> None:
         assert findings, f"{code} not reported"
         if case.line is not None:
             assert findings[0].line == case.line
+        if case.says is not None:
+            assert case.says in findings[0].message, findings[0].message
         assert findings[0].severity == ("error" if code in ERRORS else "warning")
     else:
         assert findings == []
