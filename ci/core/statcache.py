@@ -172,13 +172,15 @@ def _load(path: Path, root: str) -> dict[str, tuple[str, str]]:
     header, _, body = text.partition("\n")
     if header != f"{FORMAT}\t{root}":
         return {}
-    entries: dict[str, tuple[str, str]] = {}
-    for line in body.splitlines():
-        fields = line.split("\t")
-        if len(fields) != 3 or len(fields[2]) != CHECKSUM_LENGTH:
-            return {}  # not ours, or damaged (cut short): hash everything, and rewrite it
-        entries[fields[0]] = (fields[1], fields[2])
-    return entries
+    # Three fields a line, split in one pass (a loop over the lines cost ~6M instructions for
+    # 1,000 files, on every start-up): name, stat key, checksum, then the next line's name.
+    fields = body.replace("\n", "\t").split("\t")
+    names, keys, values = fields[0:-1:3], fields[1::3], fields[2::3]
+    if fields[-1] or body.count("\n") != len(names) or len(names) != len(values):
+        return {}  # damaged (cut short, a field too many or too few): hash all, rewrite it
+    if values and set(map(len, values)) != {CHECKSUM_LENGTH}:
+        return {}  # not ours, or damaged: hash everything, and rewrite it
+    return dict(zip(names, zip(keys, values, strict=True), strict=True))
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
