@@ -22,7 +22,6 @@ from pathlib import Path
 
 from ci.core.model import Catalog, Migration
 from ci.db import bookkeeping, drift, plan
-from ci.db.apply import apply_autocommit, apply_in_transaction, guarded
 from ci.db.bookkeeping import AppliedRow, DirtyMark, Entry, head_version
 from ci.db.changes import Mark, change_mark
 from ci.db.connection import (
@@ -35,7 +34,6 @@ from ci.db.connection import (
 )
 from ci.db.deadline import time_limited
 from ci.db.dirty import dirty_message
-from ci.db.marks import refuse_unless_holder_gone
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome, Runaway, RunRefused
 from ci.db.rollback import (
     refuse_unsafe_rollback,
@@ -45,15 +43,15 @@ from ci.db.rollback import (
 )
 from ci.db.session import Session
 from ci.db.statements import leading_word
-from ci.db.unapplied import Unapplied
-
-TYPE_CHECKING = False  # not typing's: importing typing costs ~12M instructions of a run
-if TYPE_CHECKING:
-    from typing import TextIO
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
     from typing import TextIO
+
+    from ci.db.unapplied import Unapplied
+
+# ci.db.apply, ci.db.marks and ci.db.unapplied are imported where a migration runs or a dirty
+# mark is found: a run with nothing to apply never needs them (~2M instructions of its start-up)
 
 __all__ = [
     "AppliedRow",
@@ -242,14 +240,20 @@ class Runner:
                 session, migration, entry, resume=resume, progress_interval=self.progress_interval
             )
         elif directives.no_transaction:
+            from ci.db.apply import apply_autocommit
+
             outcome = apply_autocommit(session, migration, entry, resume=resume)
         else:
+            from ci.db.apply import apply_in_transaction
+
             outcome = apply_in_transaction(session, migration, entry, resume=resume)
         self.warn_if_slow(outcome)
         return outcome
 
     def rollback(self, migration: Migration, *, planned: bool = False) -> Outcome:
         """Run the migration's rollback file and remove its row, in one transaction."""
+        from ci.db.apply import guarded
+
         file = rollback_file(migration)
         plan.check_file(file, None)
         self.ensure_bookkeeping()
@@ -352,8 +356,11 @@ def _mark_problems(marks: list[DirtyMark], db: str, *, resume: bool) -> list[str
     """Open dirty marks refuse a run that does not resume them. An early answer only: the
     decision that counts is taken again in the write lock (ci.db.marks.open_or_reuse_mark),
     since the holder may change meanwhile."""
-    for mark in marks:
-        refuse_unless_holder_gone(mark, db)
+    if marks:
+        from ci.db.marks import refuse_unless_holder_gone
+
+        for mark in marks:
+            refuse_unless_holder_gone(mark, db)
     return [] if resume else [dirty_message(mark) for mark in marks]
 
 
@@ -382,6 +389,8 @@ def _unapplied(
     conn: sqlite3.Connection, pending: list[Migration], data_version: int | None
 ) -> Unapplied | None:
     """What lets the run's migrations skip asking whether they were applied meanwhile."""
+    from ci.db.unapplied import Unapplied
+
     return None if data_version is None else Unapplied(conn, pending, data_version)
 
 
