@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ci.core.model import Catalog, Migration
 from ci.db import bookkeeping, drift, plan
+from ci.db.apply import apply_autocommit, apply_in_transaction, guarded
 from ci.db.bookkeeping import AppliedRow, DirtyMark, Entry, head_version
 from ci.db.changes import Mark, change_mark
 from ci.db.connection import (
@@ -34,6 +35,7 @@ from ci.db.connection import (
 )
 from ci.db.deadline import time_limited
 from ci.db.dirty import dirty_message
+from ci.db.marks import refuse_unless_holder_gone
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome, Runaway, RunRefused
 from ci.db.rollback import (
     refuse_unsafe_rollback,
@@ -49,9 +51,6 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from ci.db.unapplied import Unapplied
-
-# ci.db.apply, ci.db.marks and ci.db.unapplied are imported where a migration runs or a dirty
-# mark is found: a run with nothing to apply never needs them (~2M instructions of its start-up)
 
 __all__ = [
     "AppliedRow",
@@ -240,20 +239,14 @@ class Runner:
                 session, migration, entry, resume=resume, progress_interval=self.progress_interval
             )
         elif directives.no_transaction:
-            from ci.db.apply import apply_autocommit
-
             outcome = apply_autocommit(session, migration, entry, resume=resume)
         else:
-            from ci.db.apply import apply_in_transaction
-
             outcome = apply_in_transaction(session, migration, entry, resume=resume)
         self.warn_if_slow(outcome)
         return outcome
 
     def rollback(self, migration: Migration, *, planned: bool = False) -> Outcome:
         """Run the migration's rollback file and remove its row, in one transaction."""
-        from ci.db.apply import guarded
-
         file = rollback_file(migration)
         plan.check_file(file, None)
         self.ensure_bookkeeping()
@@ -356,11 +349,8 @@ def _mark_problems(marks: list[DirtyMark], db: str, *, resume: bool) -> list[str
     """Open dirty marks refuse a run that does not resume them. An early answer only: the
     decision that counts is taken again in the write lock (ci.db.marks.open_or_reuse_mark),
     since the holder may change meanwhile."""
-    if marks:
-        from ci.db.marks import refuse_unless_holder_gone
-
-        for mark in marks:
-            refuse_unless_holder_gone(mark, db)
+    for mark in marks:
+        refuse_unless_holder_gone(mark, db)
     return [] if resume else [dirty_message(mark) for mark in marks]
 
 
@@ -389,7 +379,7 @@ def _unapplied(
     conn: sqlite3.Connection, pending: list[Migration], data_version: int | None
 ) -> Unapplied | None:
     """What lets the run's migrations skip asking whether they were applied meanwhile."""
-    from ci.db.unapplied import Unapplied
+    from ci.db.unapplied import Unapplied  # a migration runs: not on a no-op run's start-up
 
     return None if data_version is None else Unapplied(conn, pending, data_version)
 
