@@ -110,7 +110,7 @@ def read_applied(conn: sqlite3.Connection) -> list[AppliedRow]:
         source = next((have[a] for a in ALIASES.get(column, (column,)) if a in have), None)
         select.append(quoted(source) if source else "NULL")
     rows = conn.execute(f"SELECT {', '.join(select)} FROM {MAIN_TABLE}").fetchall()
-    if has_odd_values(conn, select):
+    if has_odd_values(rows):
         try:
             applied = [checked_row(r) for r in rows]
         except InputError as error:

@@ -45,15 +45,12 @@ from ci.db.rollback import (
 )
 from ci.db.session import Session
 from ci.db.statements import leading_word
-from ci.db.unapplied import Unapplied
-
-TYPE_CHECKING = False  # not typing's: importing typing costs ~12M instructions of a run
-if TYPE_CHECKING:
-    from typing import TextIO
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
     from typing import TextIO
+
+    from ci.db.unapplied import Unapplied
 
 __all__ = [
     "AppliedRow",
@@ -382,6 +379,8 @@ def _unapplied(
     conn: sqlite3.Connection, pending: list[Migration], data_version: int | None
 ) -> Unapplied | None:
     """What lets the run's migrations skip asking whether they were applied meanwhile."""
+    from ci.db.unapplied import Unapplied  # a migration runs: not on a no-op run's start-up
+
     return None if data_version is None else Unapplied(conn, pending, data_version)
 
 

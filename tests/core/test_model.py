@@ -14,6 +14,7 @@ from ci.core.model import (
     parse_directives,
     parse_name,
 )
+from ci.core.model.discovery import CHECKED
 from tests.conftest import M, WriteTree
 
 
@@ -148,3 +149,45 @@ def test_sql_file_that_is_a_directory(tmp_path: Path) -> None:
     (tmp_path / "0001_a.sql").mkdir()
     with pytest.raises(InputError, match="is a directory"):
         _ = SqlFile(tmp_path / "0001_a.sql").data
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        None,  # a well-named folder: no problem, no rollback paired
+        "0002_Upper.sql",
+        "0000_zero.sql",
+        "1000000000_too_big.sql",
+        "002_short.sql",
+        "0002_x.SQL",
+        "0002_x.sql\n",
+        "\u0660\u0660\u0660\u0662_arabic_digits.sql",
+        "0002_dir.sql/",
+        "0002_link.sql@",
+        ".hidden_dir/",
+        ".gitkeep",
+    ],
+)
+def test_checked_rollbacks_record_the_same_problems_and_pair_nothing(
+    write_tree: WriteTree, entry: str | None
+) -> None:
+    """discover(rollbacks=CHECKED), what a run that applies lists: the same problems as the full
+    listing, from one pattern over the names while every entry is fine."""
+    files = {
+        f"{M}/schema/0001_init.sql": "CREATE TABLE t (a);",
+        f"{M}/rollback/0001_rollback.sql": "DROP TABLE t;",
+    }
+    root = write_tree(files) / M
+    if entry is not None and entry.endswith("/"):
+        (root / "rollback" / entry[:-1]).mkdir()
+    elif entry is not None and entry.endswith("@"):
+        os.symlink(root / "schema" / "0001_init.sql", root / "rollback" / entry[:-1])
+    elif entry is not None:
+        (root / "rollback" / entry).write_text("SELECT 1;\n")
+    full, checked = discover(root), discover(root, rollbacks=CHECKED)
+    assert checked.problems == full.problems
+    assert checked.symlinks == full.symlinks
+    assert [m.file for m in checked.main] == [m.file for m in full.main]
+    assert full.main[0].rollback is not None
+    if entry in (None, ".gitkeep"):
+        assert checked.problems == [] and checked.main[0].rollback is None

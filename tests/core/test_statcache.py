@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -184,3 +185,13 @@ def test_something_planted_at_the_temporary_path_is_not_written_through(
     cache.save()  # cannot write this time: says nothing, changes nothing
     assert victim.read_text(encoding="utf-8") == "not the cache's\n"
     assert not cache.path.exists()
+
+
+def test_a_stat_that_does_not_pack_is_never_cached(folder: Path, aged: None) -> None:
+    """The key packs device, inode, size, mtime and ctime; a value out of range (a device
+    number past 64 bits) gives no key: the file is read and hashed, and nothing is kept."""
+    info = os.stat(folder / "schema" / "0001_a.sql")
+    assert statcache._key(info) is not None
+    fields = {name: getattr(info, name) for name in ("st_ino", "st_size", "st_ctime_ns")}
+    odd = SimpleNamespace(st_dev=2**64, st_mtime_ns=info.st_mtime_ns, **fields)
+    assert statcache._key(odd) is None  # type: ignore[arg-type]

@@ -273,3 +273,59 @@ def test_owner_names_this_process_as_the_pattern_reads_it() -> None:
     match = holders.OWNER_PATTERN.search(holders.owner())
     assert match is not None and int(match["pid"]) == os.getpid()
     assert holders.owner().startswith(f"{tables.APPLIED_BY} pid ")
+
+
+GOOD_ROW = (3, "data", "fill", "v1:" + "0" * 64, "2026-01-01T00:00:00.000Z", 5, 2, "mg 1", None)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "odd"),
+    [
+        (0, "3", True),  # a text version
+        (0, 0, True),
+        (0, 1_000_000_000, True),
+        (0, 3.0, True),
+        (0, None, True),
+        (1, None, False),
+        (1, 7, True),  # migration_type must be text
+        (2, 7, False),  # a description may be a number
+        (3, b"\x00", True),
+        (4, 1700000000, False),  # epoch seconds, as other tools store them
+        (5, 2.5, False),
+        (5, "2", True),
+        (8, b"\x00", True),
+    ],
+)
+def test_has_odd_values_is_what_sqlite_typeof_says(
+    ready: sqlite3.Connection, column: int, value: object, odd: bool
+) -> None:
+    """The Python-side check on the fetched values (one pass per column) answers as a typeof()
+    query over the same rows does, for every column and the version's range."""
+    row = list(GOOD_ROW)
+    row[column] = value
+    rows = [GOOD_ROW, tuple(row)]
+    assert values.has_odd_values(rows) is odd
+    assert values.has_odd_values([GOOD_ROW]) is False and values.has_odd_values([]) is False
+    ready.execute("CREATE TEMP TABLE t (v, m, d, h, a, e, r, b, c)")
+    ready.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    kinds = ready.execute(
+        "SELECT typeof(v), v, typeof(m), typeof(d), typeof(h), typeof(a), typeof(e), "
+        "typeof(r), typeof(b), typeof(c) FROM t"
+    ).fetchall()
+    allowed = {
+        "m": {"text"},
+        "d": {"text", "integer", "real"},
+        "h": {"text"},
+        "a": {"text", "integer", "real"},
+        "e": {"integer", "real"},
+        "r": {"integer", "real"},
+        "b": {"text"},
+        "c": {"text"},
+    }
+    by_sql = any(
+        k[0] != "integer"
+        or not 1 <= k[1] <= 999_999_999
+        or any(t not in allowed[c] | {"null"} for c, t in zip("mdhaerbc", k[2:], strict=True))
+        for k in kinds
+    )
+    assert by_sql is odd
