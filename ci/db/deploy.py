@@ -19,7 +19,7 @@ from ci.core.model import Catalog, Migration
 from ci.core.statcache import StatCache
 from ci.db import backup, bookkeeping
 from ci.db.connection import connect, explain
-from ci.db.outcomes import CannotRun, MigrationFailed, Outcome
+from ci.db.outcomes import CannotRun, MigrationFailed, Outcome, whole_ms
 from ci.db.rollback import refuse_unsafe_rollback
 from ci.db.runner import Runner
 
@@ -368,7 +368,7 @@ def printer(out: TextIO, log: RunLog | None = None) -> Callable[[Outcome], None]
         # stream's wrapper, for every one of 1,000 migrations
         out.write(
             f"{outcome.action} {m.label:<9} {m.kind:<6} {file.location}: {outcome.rows:,} rows, "
-            f"{outcome.seconds * 1000:.0f} ms\n"
+            f"{whole_ms(outcome.seconds)} ms\n"
         )
         now = time.monotonic()
         if interactive or now - last_flush[0] >= 1.0:

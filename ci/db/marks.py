@@ -18,7 +18,7 @@ from ci.db import bookkeeping
 from ci.db.bookkeeping import DirtyMark, Entry
 from ci.db.connection import explain, is_environmental
 from ci.db.dirty import being_applied_message, dirty_message, unproven_holder_message
-from ci.db.outcomes import CannotRun, MigrationFailed, RunRefused
+from ci.db.outcomes import CannotRun, MigrationFailed, RunRefused, whole_ms
 from ci.db.session import Session
 
 
@@ -92,7 +92,7 @@ def record_applied(
     if not enforced:
         session.foreign_key_check(file)
     seconds = time.perf_counter() - started
-    ms = int(seconds * 1000)
+    ms = whole_ms(seconds)
     conn = session.conn
     with session.own_rows(file):
         at = bookkeeping.now_utc()

@@ -46,6 +46,13 @@ class CannotRun(UsageError):
     """The database cannot be used at all: not SQLite, read-only, locked, missing directory."""
 
 
+def whole_ms(seconds: float) -> int:
+    """Seconds as whole milliseconds, rounded to the nearest (half up): the one rule for every
+    time the runner shows or records (apply lines, --status, schema_version, JSON), so that
+    they agree; `execution_time_ms` columns are INTEGER."""
+    return int(seconds * 1000 + 0.5)
+
+
 class Outcome(Record):
     """What happened to one migration: action is 'applied', 'rolled back', 'skipped' (another
     runner applied it first) or, in a dry run, 'would apply' / 'would roll back'.

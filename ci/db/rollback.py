@@ -15,7 +15,7 @@ from ci.core.model import Catalog, Migration, SqlFile, label_of
 from ci.db import bookkeeping
 from ci.db.bookkeeping import AppliedRow, DirtyMark, Entry
 from ci.db.dirty import dirty_message
-from ci.db.outcomes import MigrationFailed, Outcome, RunRefused
+from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
 from ci.db.plan import rollback_problems
 from ci.db.session import Session
 from ci.db.statements import run_file
@@ -102,7 +102,7 @@ def rollback_in_transaction(
         with session.own_rows(file):
             bookkeeping.unrecord(conn, entry.track, entry.version)
             if not session.throwaway:
-                ms = int(seconds * 1000)
+                ms = whole_ms(seconds)
                 bookkeeping.log(conn, "rollback", entry, ms=ms, rows=rows)
             reset = reset_seeds(session)
         session.commit(file)
