@@ -1,6 +1,8 @@
 """Whether an applied migration's file is still as it was applied: the hashes its
 `schema_version` row recorded against the file's bytes now, and how it was edited when not.
 
+A file whose slug is not the one the row recorded (its `description`) is not an edited file
+but another migration under a reused number (renumbered after it was applied): said as such.
 An edited applied file is refused by a run (unless --allow-changed) and flagged by --status.
 ci.migrate passes a stat cache (ci.core.statcache), which may vouch that a file is unchanged
 without reading it; a file it does not vouch for is judged from its bytes, as without it.
@@ -16,19 +18,20 @@ from ci.core.statcache import StatCache
 from ci.db.bookkeeping import AppliedRow
 
 EDITED = "EDITED"
+REUSED = "NUMBER REUSED"
 
 
 def edited(
     catalog: Catalog, rows: Iterable[AppliedRow], hashes: StatCache | None = None
 ) -> list[tuple[Migration, str]]:
-    """(migration, 'statements changed' | 'only whitespace or comments changed'), per file."""
+    """(migration, the line refusing it) per applied file whose bytes changed."""
     files = {(m.track, m.version): m for m in catalog.all_migrations()}
     found: list[tuple[Migration, str]] = []
     for row in rows:
         m = files.get((row.track, row.version))
         if m is None or row.file_hash is None or unchanged(row.file_hash, m.file, hashes):
             continue
-        found.append((m, edit_kind(row, m.file)))
+        found.append((m, _refusal(row, m)))
     if hashes is not None:
         hashes.save()
     return found
@@ -45,11 +48,39 @@ def unchanged(recorded: str, file: SqlFile, hashes: StatCache | None) -> bool:
 
 
 def edited_lines(found: Iterable[tuple[Migration, str]]) -> list[str]:
-    return [
-        f"{m.path}: edited after it was applied ({how}); applied migrations must not "
-        "change: restore the file and put the change in a new migration"
-        for m, how in found
-    ]
+    return [line for _, line in found]
+
+
+def _refusal(row: AppliedRow, m: Migration) -> str:
+    if reused(row, m):
+        return (
+            f"{m.path}: {reuse_text(row, m)}; on a development database: recreate it, or check "
+            f"out the commit before the renumbering, run --rollback {row.version} there, and "
+            "come back"
+        )
+    return (
+        f"{m.path}: edited after it was applied ({edit_kind(row, m.file)}); applied migrations "
+        "must not change: restore the file and put the change in a new migration"
+    )
+
+
+def reused(row: AppliedRow, m: Migration) -> bool:
+    """Whether the row recorded another slug than the file's: another migration under the
+    same number. Compared on letters and digits only: an older or foreign table may have
+    recorded `add user phone` for `add_user_phone`; an empty description tells nothing."""
+    recorded = _letters(row.description or "")
+    return bool(recorded) and recorded != _letters(m.slug)
+
+
+def _letters(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def reuse_text(row: AppliedRow, m: Migration) -> str:
+    return (
+        f"the database applied {row.label} '{row.description}', but {row.label} is now "
+        f"'{m.slug}': the number was reused (renumbered after it was applied?)"
+    )
 
 
 def edit_kind(row: AppliedRow, file: SqlFile) -> str:
@@ -75,4 +106,6 @@ def hash_state(
         return "no hash recorded"
     if unchanged(row.file_hash, migration.file, hashes):
         return "ok"
+    if reused(row, migration):
+        return f"{REUSED}: {migration.path}: {reuse_text(row, migration)}"
     return f"{EDITED}: {migration.path} ({edit_kind(row, migration.file)})"

@@ -149,7 +149,7 @@ class Runner:
         return head_version(self.applied())
 
     def edited(self) -> list[tuple[Migration, str]]:
-        """(migration, 'statements changed' | 'only whitespace or comments changed'), per file."""
+        """(migration, the line refusing it): applied files edited, or numbers reused."""
         return drift.edited(self.catalog, self.applied(), self.session.hashes)
 
     # --- checks before anything changes ---------------------------------------------------

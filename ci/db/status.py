@@ -19,7 +19,7 @@ from ci.db import bookkeeping
 from ci.db.bookkeeping import AppliedRow, DirtyMark
 from ci.db.connection import reading
 from ci.db.dirty import dirty_message
-from ci.db.drift import EDITED, hash_state
+from ci.db.drift import EDITED, REUSED, hash_state
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
@@ -81,10 +81,11 @@ class Status(Record):
 
     @property
     def found_problems(self) -> bool:
-        """An edited applied file, an open dirty mark or a number used twice."""
+        """An edited applied file (or a reused number), an open dirty mark or a number used
+        twice."""
         return (
             bool(self.dirty)
-            or any(state.startswith(EDITED) for state in self.states)
+            or any(state.startswith((EDITED, REUSED)) for state in self.states)
             or bool(self.problems)
         )
 

@@ -67,8 +67,9 @@ def annotation(
 
 def problem_annotations(doc: Json) -> list[str]:
     """One per problem: the error (a refusal: one per line); for --status, edited applied
-    files, dirty marks, numbers used twice, and a warning for an applied migration whose file
-    is gone (after a run, the error's lines already name what stopped it)."""
+    files and reused numbers, dirty marks, numbers used twice, and a warning for an applied
+    migration whose file is gone (after a run, the error's lines already name what stopped
+    it)."""
     found = [*_error_annotations(doc)]
     if doc["command"] != "status":
         return found
@@ -77,6 +78,12 @@ def problem_annotations(doc: Json) -> list[str]:
             found.append(
                 annotation(
                     "error", "applied migration edited", str(row["state_message"]), row["file"]
+                )
+            )
+        elif row["state"] == "number-reused":
+            found.append(
+                annotation(
+                    "error", "migration number reused", str(row["state_message"]), row["file"]
                 )
             )
         elif row["state"] == "missing-file":

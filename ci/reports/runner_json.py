@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from ci.db.bookkeeping import head_version
+from ci.db.outcomes import whole_ms
 from ci.db.status import Status
 from ci.reports.github import _workspace_relative
 
@@ -140,7 +141,12 @@ def _applied_row(row: AppliedRow, m: Migration | None, state: str) -> Json:
 
 def _state(text: str) -> str:
     """ci.db.drift.hash_state's line as a stable word."""
-    for prefix, word in (("ok", "ok"), ("missing file", "missing-file"), ("no hash", "no-hash")):
+    for prefix, word in (
+        ("ok", "ok"),
+        ("missing file", "missing-file"),
+        ("no hash", "no-hash"),
+        ("NUMBER REUSED", "number-reused"),
+    ):
         if text.startswith(prefix):
             return word
     return "edited"
@@ -186,7 +192,7 @@ def _run(log: RunLog) -> Json:
         "steps": [step(o) for o in log.steps],
         "groups": [_group(outcomes, seconds) for outcomes, seconds in log.groups],
         "backup": None if log.backup is None else shown(log.backup),
-        "execution_time_ms": round(sum(o.seconds for o in log.steps) * 1000, 3),
+        "execution_time_ms": sum(whole_ms(o.seconds) for o in log.steps),
         "rows_affected": sum(o.rows for o in log.steps),
     }
 
@@ -200,7 +206,7 @@ def step(o: Outcome) -> Json:
         "action": o.action,
         **migration(m, ran),
         "rows_affected": o.rows,
-        "execution_time_ms": round(o.seconds * 1000, 3),
+        "execution_time_ms": whole_ms(o.seconds),
     }
 
 
@@ -210,7 +216,7 @@ def _group(outcomes: list[Outcome], seconds: float) -> Json:
         "migrations": labels,
         "first": labels[0] if labels else None,
         "last": labels[-1] if labels else None,
-        "execution_time_ms": round(seconds * 1000, 3),
+        "execution_time_ms": whole_ms(seconds),
     }
 
 
