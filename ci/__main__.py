@@ -7,7 +7,8 @@ file with one <testsuite> per check. Options of any check may be given here (e.g
 file (`--update`, `--rehash`, `--write-snapshot`): refused, from the command line or the config,
 since CI runs this. Exit 0 passed, 1 a finding, 2 a check could not run.
 
-`cli()` is the `migration-guard` console script: `migration-guard <command> [options]`.
+`cli()` is the `migration-guard` console script: `migration-guard <command> [options]`, or
+`migration-guard --version`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from ci.app import exits
 from ci.app.program import reader_may_leave, run_program
 from ci.app.run_all import (
+    VERSION,
     run_all,
     selected_checks,  # noqa: F401  (part of this module's interface)
 )
@@ -51,6 +53,9 @@ def cli(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage(), file=sys.stdout if argv else sys.stderr)
         return exits.CLEAN if argv else exits.COULD_NOT_RUN
+    if argv[0] == "--version":
+        print(VERSION)
+        return exits.CLEAN
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(
@@ -69,6 +74,7 @@ def _usage() -> str:
     commands = ", ".join(COMMANDS)
     return (
         "usage: migration-guard <command> [options]   (migration-guard <command> --help)\n"
+        "       migration-guard --version\n"
         f"commands: {commands}"
     )
 

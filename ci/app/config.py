@@ -28,7 +28,7 @@ TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --sta
 if TYPE_CHECKING:
     from typing import Any
 
-NOT_KEYS = frozenset({"files", "config", "help"})
+NOT_KEYS = frozenset({"files", "config", "help", "version"})
 
 
 # Options that remove, rewrite or skip a safety, each with what it would do. The config file is

@@ -33,7 +33,7 @@ COMMANDS = (
     "ci.precheck",
     "ci.postcheck",
 )
-NOT_KEYS = ("help", "config")
+NOT_KEYS = ("help", "config", "version")
 KEYS_START, KEYS_END = "<!-- keys: generated -->", "<!-- /keys -->"
 
 _OPTION = re.compile(

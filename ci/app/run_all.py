@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci import reports
+from ci import TOOL_NAME, __version__, reports
 from ci.app import config, exits
 from ci.app.cli import Collector, parse, run_declared
 from ci.app.config import DEFAULT_CONFIG
@@ -28,6 +28,7 @@ from ci.core import fixes
 from ci.core.findings import Case, Report
 from ci.core.model import DEFAULT_MIGRATIONS_DIR
 
+VERSION = f"{TOOL_NAME} {__version__}"  # what --version prints
 DEFAULT_CHECKS = ("numbering", "checksums", "lint", "apply_empty", "rollback_roundtrip")
 CHECK_ALIASES = {"rollback": "rollback_roundtrip"}
 COMMON: tuple[str, ...] = ("files", "migrations_dir", "config", "junit", "format", "checks", "help")
@@ -62,6 +63,12 @@ def build_parser(checks: dict[str, Check], description: str | None) -> argparse.
         help="also write the report as a pull-request comment (markdown) here",
     )
     add_report_files(parser)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=VERSION,
+        help=f"print '{VERSION}' and exit",
+    )
     taken = set(parser._option_string_actions)
     for check in checks.values():
         for option in check.options:

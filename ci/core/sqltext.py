@@ -265,6 +265,15 @@ DIRECTIVE = LazyPattern(r"^--\s*@(?P<word>[A-Za-z][\w-]*)\s*(?P<args>.*?)\s*$")
 
 def directive_lines(text: str) -> Iterator[tuple[int, re.Match[str]]]:
     """(line number, match) of each directive line: the `--` lines before the first statement."""
+    for number, line in leading_comment_lines(text):
+        match = DIRECTIVE.match(line)
+        if match is not None:
+            yield number, match
+
+
+def leading_comment_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, stripped line) of the `--` lines before the first statement that hold an
+    `@`: where directives are (none of them when the text has no `@`)."""
     if "@" not in text:  # most files: no line of theirs needs reading
         return
     for number, line in enumerate(text.split("\n"), start=1):
@@ -273,9 +282,8 @@ def directive_lines(text: str) -> Iterator[tuple[int, re.Match[str]]]:
             continue
         if not stripped.startswith("--"):
             break
-        match = DIRECTIVE.match(stripped)
-        if match is not None:
-            yield number, match
+        if "@" in stripped:
+            yield number, stripped
 
 
 def code_fingerprint(text: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -28,6 +29,8 @@ GROUP_FROM = 3  # this many findings of one code in one file are one item (the f
 LINES_SHOWN = 12  # of such a group's lines, in the item
 MESSAGE_CHARS = 600  # one finding's message and hint, at most (a whole SQL text is not read)
 COMMENT_STARTS = (MARKER.encode(),)  # a previous comment file, for the --pr-comment guard
+# what GitHub would turn into a notification: `@user` or `@org/team`, not `a@b.c` (an address)
+MENTION = re.compile(r"(?<![\w`])@\w[\w-]*(?:/\w[\w-]*)?")
 
 
 def marker(config: Path | None = None) -> str:
@@ -232,8 +235,21 @@ def _plain(text: str) -> str:
         parts[-2:] = [parts[-2] + "\\`" + parts[-1]]
     for i in range(0, len(parts), 2):
         part = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        parts[i] = part.replace("@", "@\u200b")
+        part = MENTION.sub(_code_span, part)
+        # a span beside one of the text's would merge with it into one run of backticks
+        if i > 0 and part.startswith("`"):
+            part = " " + part
+        if i < len(parts) - 1 and part.endswith("`"):
+            part += " "
+        parts[i] = part
     return "`".join(parts)
+
+
+def _code_span(mention: re.Match[str]) -> str:
+    """`@name` as a code span: GitHub notifies no one inside one, and copying it gives the text
+    (`-- @irreversible` pasted into a migration still is the directive, which a zero-width
+    space would hide)."""
+    return f"`{mention[0]}`"
 
 
 def pr_comment_refusal(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ci.__main__ import COMMANDS
 from ci.app import docgen, docgen_keys
 from ci.core.codes import BY_CODE, CHECK_PAGES, CODES, Code
 from tests.conftest import REPO
@@ -123,6 +124,17 @@ def test_the_readme_is_a_door() -> None:
     for page in ("docs/design.md", "docs/hooks.md", "docs/config.md", "bench/RESULTS.md"):
         assert f"]({page}" in text, page
     assert "#### MG5" not in text, "a rule is documented once, by its docstring (docs/rules/)"
+
+
+def test_the_readme_names_every_command_and_what_to_keep_out_of_git() -> None:
+    text = " ".join(readme().split())  # a list wraps where it likes
+    listed = re.search(r"runs as `migration-guard <command>` \((.*?)\)", text)
+    assert listed, "the README lists the migration-guard commands"
+    assert re.findall(r"`([\w-]+)`", listed[1]) == list(COMMANDS)
+    assert "`migration-guard --version`" in text
+    gitignore = text[: text.index("to `.gitignore`")].rsplit("Keep what the commands write", 1)[1]
+    for written in ("*.db", "--junit", "--sarif", "--codequality", "--pr-comment"):
+        assert written in gitignore, written
 
 
 def test_benchmark_results_live_in_bench_results_only() -> None:

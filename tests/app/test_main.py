@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,6 +162,17 @@ def test_console_script_is_installed(write_tree: WriteTree) -> None:
         [script, "rollback", "--help"], capture_output=True, text=True, check=False, cwd=root
     )
     assert done.returncode == 0 and "--sample" in done.stdout, done.stderr
+
+
+def test_version_is_the_installed_distributions(tmp_path: Path) -> None:
+    """`migration-guard --version` and `python -m ci --version`, run from anywhere (no config,
+    no migrations): the version pip installed, so ci.__version__ cannot drift from pyproject."""
+    script = shutil.which("migration-guard")
+    assert script, "pip install -e . installs the migration-guard console script"
+    expected = f"migration-guard {importlib.metadata.version('migration-guard')}\n"
+    for command in ([script, "--version"], [sys.executable, "-m", "ci", "--version"]):
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+        assert (done.returncode, done.stdout, done.stderr) == (0, expected, ""), command
 
 
 def test_an_explicit_config_reaches_every_check(

@@ -611,3 +611,15 @@ def test_rebuild_findings_name_the_table_the_rebuild_produces(tmp_path: Path) ->
     assert [(f.code, f.line) for f in findings] == [("MG507", 5)]
     assert findings[0].message.startswith("table rebuild of ciphers without PRAGMA")
     assert "old_ciphers" not in findings[0].message
+
+
+def test_a_directive_hidden_by_an_invisible_character_is_a_finding(write_tree: WriteTree) -> None:
+    """Pasted from a rendered comment: without the check the line is a comment, and a migration
+    meant to be irreversible silently is not."""
+    hidden = "-- @\u200birreversible data gone\nSELECT 1;\n".encode()
+    root = _tree(write_tree, {"schema/0001_init.sql": GOOD, "data/0002_x.sql": hidden})
+    done = run_module("ci.lint", cwd=root)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{MIGRATIONS}/data/0002_x.sql:1: MG500 directive line has an invisible character" in (
+        done.stdout
+    )

@@ -112,7 +112,16 @@ def test_directives() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("-- @bach 5\nSELECT 1;", r"f.sql:1: unknown directive @bach"),
+        ("-- @bach 5\nSELECT 1;", r"f.sql:1: unknown directive @bach \(did you mean @batch\?"),
+        ("-- @frobnicate\nSELECT 1;", r"f.sql:1: unknown directive @frobnicate \(known: @irr"),
+        (
+            "-- @\u200birreversible gone\nSELECT 1;",
+            r"f.sql:1: directive line has an invisible character \(U\+200B ZERO WIDTH SPACE\) "
+            r"in or before its name, which hides the directive: retype it as "
+            r"`-- @irreversible gone`",
+        ),
+        ("\n--\ufeff@no-transaction\nSELECT 1;", r"f.sql:2: .*\(U\+FEFF ZERO WIDTH NO-BREAK"),
+        ("-- @irre\u200bversible gone\nSELECT 1;", r"f.sql:1: .*`-- @irreversible gone`"),
         ("\n-- @batch many\nSELECT 1;", r"f.sql:2: @batch needs a positive row count"),
         ("-- @irreversible\nSELECT 1;", r"f.sql:1: @irreversible needs an argument"),
     ],
@@ -120,6 +129,12 @@ def test_directives() -> None:
 def test_bad_directives_name_file_and_line(text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_directives(text, Path("f.sql"))
+
+
+def test_format_characters_after_the_name_are_the_arguments_own() -> None:
+    family = "\U0001f468\u200d\U0001f469"  # an emoji sequence joined by U+200D
+    text = f"-- @irreversible data gone {family}\n-- mail a\u200b@b.org\nSELECT 1;"
+    assert parse_directives(text, Path("f.sql")).irreversible == f"data gone {family}"
 
 
 def test_sql_file_decodes_bom_crlf(tmp_path: Path) -> None:

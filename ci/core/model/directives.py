@@ -1,15 +1,20 @@
 """The `-- @word args` lines before a file's first statement, read into a `Directives` record.
 
-An unknown word or a directive without its argument is an InputError naming the file and line.
+An unknown word, a directive without its argument, or a directive line with an invisible
+character (Unicode category Cf: a zero-width space pasted from a rendered page) before or in its
+word is an InputError naming the file and line: such a line would otherwise be a plain comment,
+and the directive would silently do nothing.
 """
 
 from __future__ import annotations
 
+import difflib
+import unicodedata
 from pathlib import Path
 
 from ci.core.findings import Record
 from ci.core.model.layout import InputError
-from ci.core.sqltext import LazyPattern, directive_lines
+from ci.core.sqltext import DIRECTIVE, LazyPattern, directive_lines, leading_comment_lines
 
 KNOWN_DIRECTIVES = (
     "irreversible",
@@ -64,16 +69,43 @@ def parse_directives(text: str, path: Path | str) -> Directives:
     """Read the `-- @word args` lines before the first statement; unknown words are errors."""
     found: dict[str, str] = {}
     rewrites: list[tuple[str, frozenset[str]]] = []
+    _refuse_invisible_characters(text, path)
     for number, match in directive_lines(text):
         word, args = match["word"].lower(), match["args"]
         if word not in KNOWN_DIRECTIVES:
-            known = ", ".join(f"@{w}" for w in KNOWN_DIRECTIVES)
-            raise InputError(f"{path}:{number}: unknown directive @{word} (known: {known})")
+            raise InputError(f"{path}:{number}: {_unknown(word)}")
         args = _check_directive(word, args, path, number)
         if word == "rewrites":  # one line per table is fine: they add up
             rewrites.extend(parse_rewrites(args, path, number))
         found[word] = args
     return _directives_from(found, tuple(rewrites))
+
+
+def _unknown(word: str) -> str:
+    known = ", ".join(f"@{w}" for w in KNOWN_DIRECTIVES)
+    close = difflib.get_close_matches(word, KNOWN_DIRECTIVES, n=1)
+    guess = f"did you mean @{close[0]}? " if close else ""
+    return f"unknown directive @{word} ({guess}known: {known})"
+
+
+def _refuse_invisible_characters(text: str, path: Path | str) -> None:
+    """A `-- @word` line with a format character up to the end of its word: without it the line
+    is a directive, with it a comment (or another word). Later arguments may hold such characters
+    (an emoji's zero-width joiner in a reason)."""
+    for number, line in leading_comment_lines(text):
+        word_end = next((i for i in range(line.index("@"), len(line)) if line[i].isspace()), None)
+        head = line[:word_end]
+        hidden = sorted({c for c in head if unicodedata.category(c) == "Cf"})
+        if not hidden:
+            continue
+        visible = "".join(c for c in line if unicodedata.category(c) != "Cf")
+        if DIRECTIVE.match(visible) is None:
+            continue
+        names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in hidden)
+        raise InputError(
+            f"{path}:{number}: directive line has an invisible character ({names}) in or "
+            f"before its name, which hides the directive: retype it as `{visible}`"
+        )
 
 
 def parse_rewrites(args: str, path: Path | str, number: int) -> list[tuple[str, frozenset[str]]]:
