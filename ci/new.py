@@ -1,7 +1,8 @@
 """`python -m ci.new <schema|data|seed> <slug>`: the next migration file and its rollback stub.
 
 The number is the next free one in the track (schema and data share the main track; seeds have
-their own). Main-track migrations get `rollback/NNNN_rollback.sql`. Prints the created paths.
+their own), above the local files and the base ref's migrations (see ci.core.ref_numbers).
+Main-track migrations get `rollback/NNNN_rollback.sql`. Prints the created paths.
 When the project has a lock file, the new migration is added to it (not the rollback stub: the
 lock lists what --update would). `migrations_dir` and `lock` may come from the config file.
 """
@@ -22,7 +23,10 @@ from ci.core.model import (
     InputError,
     Migration,
     discover,
+    label_of,
+    track_of,
 )
+from ci.core.ref_numbers import base_highest
 
 KINDS = ("schema", "data", "seed")
 SLUG = re.compile(r"^[a-z0-9_]+$")
@@ -49,12 +53,24 @@ DIRECTIVES = {
 }
 
 
-def next_number(migrations: list[Migration]) -> tuple[int, int]:
-    """(next free number, zero-pad width) for a track."""
-    if not migrations:
-        return 1, MIN_WIDTH
-    width = max(len(m.path.name.split("_", 1)[0]) for m in migrations)
-    return max(m.version for m in migrations) + 1, max(width, MIN_WIDTH)
+def next_number(migrations: list[Migration], base: tuple[int, int] = (0, 0)) -> tuple[int, int]:
+    """(next free number, zero-pad width) for a track; `base`: (highest number, width) of the
+    track on the base ref, which the new number must also be above."""
+    highest = max((m.version for m in migrations), default=0)
+    width = max((len(m.path.name.split("_", 1)[0]) for m in migrations), default=0)
+    return max(highest, base[0]) + 1, max(width, base[1], MIN_WIDTH)
+
+
+def say_base(ref: str, track: str, local: list[Migration], base: tuple[int, int]) -> None:
+    """One stderr line: which ref was consulted and what it has, so a number that skips the
+    local files' next one is explained (the gap closes when the ref is merged in)."""
+    here = max((m.version for m in local), default=0)
+    there = label_of(track, base[0]) if base[0] else "none"
+    print(
+        f"new: numbered above {ref} (highest there: {there}) and the local files "
+        f"(highest: {label_of(track, here) if here else 'none'})",
+        file=sys.stderr,
+    )
 
 
 def migration_text(kind: str, name: str) -> str:
@@ -83,8 +99,11 @@ def refuse_repeat(track: list[Migration], slug: str) -> None:
         )
 
 
-def create(migrations_dir: Path, kind: str, slug: str) -> list[Path]:
-    """Create the migration (and for the main track its rollback stub); return the paths."""
+def create(
+    migrations_dir: Path, kind: str, slug: str, *, base_ref: str | None = None
+) -> list[Path]:
+    """Create the migration (and for the main track its rollback stub); return the paths.
+    `base_ref`: the ref whose migrations it is also numbered above (see ci.core.ref_numbers)."""
     if not SLUG.match(slug):
         raise InputError(
             f"bad slug '{slug}': use lower-case letters, digits and _ (e.g. add_patient_index)"
@@ -96,7 +115,11 @@ def create(migrations_dir: Path, kind: str, slug: str) -> list[Path]:
     catalog = discover(migrations_dir)
     track = catalog.seeds if kind == SEED_FOLDER else catalog.main
     refuse_repeat(track, slug)
-    number, width = next_number(track)
+    ref, highest = base_highest(migrations_dir, base_ref)  # after the checks of the input
+    track_name = track_of(kind)
+    number, width = next_number(track, highest.get(track_name, (0, 0)))
+    if ref is not None:
+        say_base(ref, track_name, track, highest.get(track_name, (0, 0)))
     name = f"{number:0{width}d}_{slug}.sql"
     created = [(migrations_dir / kind / name, migration_text(kind, name))]
     if kind != SEED_FOLDER:
@@ -155,6 +178,13 @@ def build_parser() -> ArgumentParser:
         "migrations directory, when it exists)",
     )
     parser.add_argument(
+        "--base-ref",
+        metavar="REF",
+        default=None,
+        help="also number above the migrations at this git ref, e.g. origin/main (default: the "
+        "branch this one merges into: origin/HEAD, origin/main or main, when git knows one)",
+    )
+    parser.add_argument(
         "--config",
         type=Path,
         default=None,
@@ -167,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(build_parser(), argv)  # migrations_dir and lock may come from the config
     try:
         lock = lock_to_extend(args.migrations_dir, args.lock)
-        paths = create(args.migrations_dir, args.kind, args.slug)
+        paths = create(args.migrations_dir, args.kind, args.slug, base_ref=args.base_ref)
         if lock is not None:
             added = add_to_lock(lock, paths[0], args.migrations_dir)
             print(f"{lock.path}: added {added}", file=sys.stderr)

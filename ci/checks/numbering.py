@@ -151,16 +151,22 @@ def _behind_base(
         None,
         f"new migration {m.label} is numbered at or below {head}, the highest on {base.ref} "
         "(another branch took the number; git merges both files without a conflict)",
-        f"{_first_merge(base.ref, keeps)}rename it to {_renamed(m, number)}{rollback}",
+        f"{_first_merge(base.ref, m, track, keeps)}rename it to {_renamed(m, number)}{rollback}",
     )
 
 
-def _first_merge(ref: str, keeps: Migration | None) -> str:
+def _first_merge(ref: str, m: Migration, track: str, keeps: Migration | None) -> str:
     """Before this tree has the base ref's file of that number, a rename alone leaves a gap
-    (MG102): the base ref's migrations must come in first."""
+    (MG102, which the commit hook refuses): the base ref's migrations must come in first. Git
+    then meets two rollback files of that number (add/add); the one to keep is the base ref's,
+    so the user's rollback text is put aside first, to become the renamed rollback file."""
     if keeps is not None:
         return ""
-    return f"bring {ref} in first (`git merge {ref}` or `git rebase {ref}`), then "
+    merge = f"bring {ref} in first (`git merge {ref}` or `git rebase {ref}`"
+    if track == "main":
+        own = f"{ROLLBACK_FOLDER}/{_number(m)}_rollback.sql"
+        merge += f"; copy your {own} aside before: it will conflict and {ref}'s copy is kept"
+    return f"{merge}), then "
 
 
 def _duplicates(

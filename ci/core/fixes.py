@@ -4,7 +4,9 @@
   package lives in pre-commit's own environment, not the user's: `python -m ci.checksums` would
   fail with "No module named 'ci'". The lock is then written by the manual-stage hooks
   `migration-lock-update` and `migration-lock-rehash`, and the hint says to list them in
-  `.pre-commit-config.yaml` when that file does not mention them yet.
+  `.pre-commit-config.yaml` when that file does not mention them yet. The lock update also
+  names `python -m ci.checksums --update`, in brackets, for a user who installed
+  migration-guard in their own environment as well (then that command works in the shell).
 - Run as the console command (`migration-guard checksums`): `migration-guard checksums --update`.
 - Otherwise: `python -m ci.checksums --update`.
 
@@ -75,9 +77,10 @@ def lock_update(location: Sequence[str] = ()) -> str:
     """The command that adds new files to the lock and refreshes this branch's own entries.
     The hook form runs on `--all-files`: without it pre-commit hides unstaged edits from the
     hook, and the lock would be made for the old text."""
+    module = command("checksums", "--update", location=location)
     if by_pre_commit():
-        return _hook_command(UPDATE_HOOK, "--all-files")
-    return command("checksums", "--update", location=location)
+        return _hook_command(UPDATE_HOOK, "--all-files", alternative=module)
+    return module
 
 
 def lock_rehash(relative: str, location: Sequence[str] = ()) -> str:
@@ -95,11 +98,17 @@ def new_migration(location: Sequence[str] = ()) -> str | None:
     return f"{command('new', location=location)} <schema|data|seed> <slug>"
 
 
-def _hook_command(hook_id: str, *args: str) -> str:
+def _hook_command(hook_id: str, *args: str, alternative: str | None = None) -> str:
+    """The manual hook's command, chainable with `&& git commit` (notes follow in brackets).
+    `alternative`: the module command, for a user who installed migration-guard in their own
+    environment too (pre-commit's copy is not importable from the shell, theirs is)."""
     text = " ".join(["pre-commit", "run", hook_id, "--hook-stage", "manual", *args])
+    notes = []
     if not _listed_in_pre_commit_config(hook_id):
-        text += f" (list `- id: {hook_id}` in {PRE_COMMIT_CONFIG} first)"
-    return text
+        notes.append(f"list `- id: {hook_id}` in {PRE_COMMIT_CONFIG} first")
+    if alternative is not None:
+        notes.append(f"or, with migration-guard installed in your environment: {alternative}")
+    return f"{text} ({'; '.join(notes)})" if notes else text
 
 
 def _listed_in_pre_commit_config(hook_id: str) -> bool:

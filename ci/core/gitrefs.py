@@ -25,6 +25,10 @@ class RefError(InputError):
     """A ref or repository that git cannot answer for (exit 2)."""
 
 
+class GitMissing(RefError):
+    """No `git` to run: said as such, not as "not inside a git repository"."""
+
+
 def _git(
     cwd: Path, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
 ) -> bytes:
@@ -33,7 +37,7 @@ def _git(
             ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False, env=env
         )
     except FileNotFoundError:
-        raise RefError("git is not installed (needed for --base-ref)") from None
+        raise GitMissing("git is not installed (needed for --base-ref)") from None
     except OSError as error:
         raise RefError(f"{cwd}: cannot run git: {error.strerror}") from None
     if done.returncode != 0:
@@ -54,6 +58,8 @@ def repo_root(path: Path) -> Path:
     start = _existing_ancestor(path)
     try:
         out = _git(start, "rev-parse", "--show-toplevel")
+    except GitMissing:
+        raise
     except RefError:
         raise RefError(f"{path}: not inside a git repository (needed for --base-ref)") from None
     return Path(os.fsdecode(out.rstrip(b"\n")))

@@ -269,15 +269,35 @@ def test_fix_commands_match_how_the_check_was_run(clone: Path) -> None:
     done = run(clone, str(CONSOLE), "checksums")
     assert "To fix: run migration-guard checksums --update and commit" in done.stdout, done.stdout
     done = run(clone, "hooks.checksums")  # what pre-commit runs
+    module = "or, with migration-guard installed in your environment: python -m ci.checksums"
     assert (
         "To fix: run pre-commit run migration-lock-update --hook-stage manual --all-files "
-        "(list `- id: migration-lock-update` in .pre-commit-config.yaml first) and commit"
-        in done.stdout
+        f"(list `- id: migration-lock-update` in .pre-commit-config.yaml first; {module} "
+        "--update) and commit" in done.stdout
     ), done.stdout
     write(clone, {".pre-commit-config.yaml": "# hooks: migration-lock-update\n"})
     done = run(clone, "hooks.checksums")
-    expected = "run pre-commit run migration-lock-update --hook-stage manual --all-files and commit"
+    expected = (
+        "run pre-commit run migration-lock-update --hook-stage manual --all-files "
+        f"({module} --update) and commit"
+    )
     assert expected in done.stdout, done.stdout
+
+
+def test_hook_fix_for_a_stale_own_entry_names_the_module_command_too(clone: Path) -> None:
+    """MG210 under pre-commit: a user with migration-guard in their own environment runs the
+    module; the hook's fix names it (with the location options) beside the hook."""
+    write(clone, {f"{M}/schema/0002_more.sql": "CREATE TABLE u (a INTEGER);\n"})
+    assert run(clone, "ci.checksums", "--update").returncode == 0
+    write(clone, {f"{M}/schema/0002_more.sql": "CREATE TABLE u (a INTEGER, b TEXT);\n"})
+    done = run(clone, "hooks.checksums")
+    assert done.returncode == 1, output(done)
+    fix = fix_of(done, "MG210")
+    assert fix.startswith("pre-commit run migration-lock-update --hook-stage manual --all-files ")
+    module = fix.split("installed in your environment: ", 1)[1].removesuffix(")")
+    assert module == "python -m ci.checksums --update", fix
+    assert shell(clone, module).returncode == 0
+    assert run(clone, "hooks.checksums").returncode == 0
 
 
 def test_fix_commands_carry_the_migrations_dir_given_on_the_command_line(tmp_path: Path) -> None:

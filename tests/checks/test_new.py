@@ -8,7 +8,17 @@ import pytest
 
 from ci import new, numbering
 from ci.core.model import SqlFile
-from tests.conftest import M, WriteTree, run_module
+from tests.conftest import (
+    M,
+    WriteTree,
+    clone_of_bare_remote,
+    commit_all,
+    git,
+    output,
+    run_in,
+    run_module,
+    write,
+)
 
 
 def test_next_main_number_spans_schema_data_and_flat(
@@ -97,3 +107,74 @@ def test_same_slug_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert created == ["0001_add_index.sql", "0001_rollback.sql"]
     assert new.main(["data", "add_index_backfill", "--migrations-dir", str(root)]) == 0
     assert new.main(["seed", "add_index", "--migrations-dir", str(root)]) == 0  # its own track
+
+
+# ---- the base ref: a branch behind origin/main does not reuse its numbers -------------------
+
+
+def _behind_origin_main(tmp_path: Path) -> Path:
+    """A working copy whose branch `feature` forked at 0002, while origin/main has 0003 and
+    seed 0001 (pushed from main after the fork)."""
+    work = clone_of_bare_remote(tmp_path)
+    write(work, {f"{M}/schema/0001_a.sql": "SELECT 1;\n", f"{M}/schema/0002_b.sql": "SELECT 2;\n"})
+    commit_all(work, "base")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "-b", "feature")
+    git(work, "checkout", "-q", "main")
+    write(work, {f"{M}/data/0003_c.sql": "SELECT 3;\n", f"{M}/seed/0001_s.sql": "SELECT 4;\n"})
+    commit_all(work, "main moves on")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "feature")
+    return work
+
+
+def test_numbers_above_the_remote_default_branch(tmp_path: Path) -> None:
+    work = _behind_origin_main(tmp_path)
+    done = run_in(work, "ci.new", "schema", "d")
+    assert done.returncode == 0, output(done)
+    assert done.stdout.splitlines()[0] == f"{M}/schema/0004_d.sql"  # not origin/main's 0003
+    assert done.stderr.splitlines() == [
+        "new: numbered above origin/main (highest there: 0003) and the local files (highest: 0002)"
+    ]
+    done = run_in(work, "ci.new", "seed", "t")  # seeds: their own track on the ref too
+    assert done.stdout.splitlines() == [f"{M}/seed/0002_t.sql"], output(done)
+
+
+def test_base_ref_option_and_config_key_name_the_ref(tmp_path: Path) -> None:
+    work = _behind_origin_main(tmp_path)
+    git(work, "branch", "-q", "other", "feature")  # has only 0001 and 0002
+    done = run_in(work, "ci.new", "schema", "d", "--base-ref", "other")
+    assert done.stdout.splitlines()[0] == f"{M}/schema/0003_d.sql", output(done)
+    assert "numbered above other (highest there: 0002)" in done.stderr
+    write(work, {"migration-guard.yaml": "base_ref: main\n"})
+    done = run_in(work, "ci.new", "data", "e")
+    assert done.stdout.splitlines()[0] == f"{M}/data/0004_e.sql", output(done)
+    assert "numbered above main (highest there: 0003)" in done.stderr
+
+
+def test_a_missing_ref_or_git_falls_back_to_the_local_files(tmp_path: Path) -> None:
+    work = _behind_origin_main(tmp_path)
+    done = run_in(work, "ci.new", "schema", "d", "--base-ref", "origin/nope")
+    assert done.returncode == 0, output(done)
+    assert done.stdout.splitlines()[0] == f"{M}/schema/0003_d.sql"
+    assert done.stderr.splitlines() == [
+        "new: git ref 'origin/nope' does not exist (fetch it, e.g. git fetch origin): numbered "
+        "from the local files only"
+    ]
+    no_git = tmp_path / "bin"  # a PATH without git
+    no_git.mkdir()
+    done = run_in(work, "ci.new", "schema", "e", "--base-ref", "main", PATH=str(no_git))
+    assert done.returncode == 0, output(done)
+    assert done.stdout.splitlines()[0] == f"{M}/schema/0004_e.sql"
+    assert done.stderr.splitlines() == [
+        "new: git is not installed (needed for --base-ref): numbered from the local files only"
+    ]
+
+
+def test_outside_a_repository_says_the_local_files_decide(tmp_path: Path) -> None:
+    done = run_module("ci.new", "schema", "a", "--migrations-dir", str(tmp_path / "m"))
+    assert done.returncode == 0, output(done)
+    assert done.stderr.splitlines() == [
+        "new: no branch to number after (no git repository, origin/HEAD, origin/main or main); "
+        "--base-ref REF names one: numbered from the local files only"
+    ]

@@ -230,9 +230,13 @@ def test_base_ref_catches_number_taken_on_target_branch(
         "schema/migrations/schema/0004_feature.sql: MG108 new migration 0004 is numbered at or "
         "below 0004, the highest on main" in out
     )
-    # behind main, a rename alone would leave a gap (0004 missing here): merge first
-    assert "bring main in first (`git merge main` or `git rebase main`), then rename it to " in out
-    assert "rename it to 0005_feature.sql" in out
+    # behind main, a rename alone would leave a gap (0004 missing here): merge first; git then
+    # meets two rollback/0004_rollback.sql files, and main's is kept: the user's text is saved first
+    assert (
+        "To fix: bring main in first (`git merge main` or `git rebase main`; copy your "
+        "rollback/0004_rollback.sql aside before: it will conflict and main's copy is kept), "
+        "then rename it to 0005_feature.sql (and its rollback file)" in out
+    )
 
 
 def test_merged_branches_duplicate_is_caught(

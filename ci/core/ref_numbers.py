@@ -1,0 +1,64 @@
+"""What `ci.new` numbers above besides the local files: the migrations of the branch this work is
+merged into.
+
+A branch behind `origin/main` does not have the migrations merged there since it forked; numbered
+from its own files alone, its new migration takes a number `origin/main` already uses (MG108 at
+review, or two files with one number after the merge). So the next number is above the highest
+of the local files AND of the base ref's tip, track by track. The base ref is `--base-ref` (or
+`base_ref` in the config), else the branch this work merges into as ci.checksums finds it
+(`origin/HEAD`, else `origin/main` or `origin/master`, else a local `main` or `master`). Only
+what git already has is read (`git ls-tree`, no fetch): run `git fetch` for a fresh answer.
+
+ci.new never fails for want of git: without git, a repository or the ref, it numbers from the
+local files and says so in one line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ci.core.model import MAIN_FOLDERS, SEED_FOLDER, parse_name, track_of
+
+Highest = dict[str, tuple[int, int]]  # {track: (highest number, its zero-pad width)}
+
+
+def highest_at(ref: str, migrations_dir: Path) -> Highest:
+    """{track: (highest number, width)} of the migrations under `migrations_dir` at `ref`'s tip
+    (the tip, not the merge base: a number merged there since this branch forked is taken)."""
+    from ci.core import gitrefs
+
+    highest: Highest = {}
+    for relative in gitrefs.list_files(ref, migrations_dir):
+        folder, _, name = relative.rpartition("/")
+        parsed = parse_name(name)
+        if parsed is None or folder not in ("", *MAIN_FOLDERS, SEED_FOLDER):
+            continue  # rollbacks and stray files are not numbered migrations
+        track = track_of(folder)
+        number, width = parsed[0], len(name.split("_", 1)[0])
+        if number >= highest.get(track, (0, 0))[0]:
+            highest[track] = (number, width)
+    return highest
+
+
+def base_highest(migrations_dir: Path, base_ref: str | None) -> tuple[str | None, Highest]:
+    """(the ref consulted, its highest numbers), or (None, {}) with one stderr line saying why
+    the local files alone decide."""
+    from ci.core import gitrefs
+
+    ref = base_ref or gitrefs.target_branch(migrations_dir)
+    if ref is None:
+        _local_only(
+            "no branch to number after (no git repository, origin/HEAD, origin/main or main); "
+            "--base-ref REF names one"
+        )
+        return None, {}
+    try:
+        return ref, highest_at(ref, migrations_dir)
+    except gitrefs.RefError as error:
+        _local_only(str(error))
+        return None, {}
+
+
+def _local_only(reason: str) -> None:
+    print(f"new: {reason}: numbered from the local files only", file=sys.stderr)
