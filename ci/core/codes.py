@@ -206,7 +206,7 @@ CODES: tuple[Code, ...] = (
          "one UPDATE/DELETE/INSERT whose rows are limited by :batch_size"),
     # schema changes: what each migration changes, found by apply_empty (ci/db/schema_changes.py)
     Code("MG601", SCHEMA, "a table the previous schema had is dropped (or dropped and created "
-         "again with its rows not put back)",
+         "again with none of its old rows copied back)",
          "keep it (a rebuild copies the rows back); drop it in a later release, after the code "
          "stops reading it"),
     Code("MG602", SCHEMA, "a column is dropped (also by a table rebuild that leaves it out)",

@@ -147,7 +147,7 @@ def _rebuild(table: Shape, inside: list[Change], filled: bool) -> Change:
         return Change("table rebuilt", where, detail, key)
     detail += (
         "; dropped and created again, and no statement of the migration puts rows back "
-        "into it: its rows are gone"
+        "into it (an INSERT ... SELECT reading them): its rows are gone"
     )
     return Change("table rebuilt", where, detail, key, TABLE_DROPPED, f"dropped {key}")
 
@@ -159,23 +159,42 @@ def _in_short(change: Change) -> str:
 
 
 _VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
+_MODULE = re.compile(r"\s*CREATE\s+VIRTUAL\s+TABLE\b.*?\bUSING\s+([\w$]+)", re.I | re.DOTALL)
+_FTS3_SHADOWS = frozenset({"content", "segments", "segdir", "docsize", "stat"})
+_RTREE_SHADOWS = frozenset({"node", "parent", "rowid"})
+# each module's shadow tables, by the suffix after "<virtual table>_" (SQLite's sources): a
+# table of another name (`app_users` beside FTS5 `app`) is the migration's own
+SHADOWS = {
+    "fts5": frozenset({"data", "idx", "content", "docsize", "config"}),
+    "fts4": _FTS3_SHADOWS,
+    "fts3": _FTS3_SHADOWS,
+    "rtree": _RTREE_SHADOWS,
+    "rtree_i32": _RTREE_SHADOWS,
+    "geopoly": _RTREE_SHADOWS,
+}
 
 
 def _without_shadows(groups: list[Shape], also: Mapping[str, Shape] | None = None) -> list[Shape]:
     """Leave out the shadow tables (`docs_content`, ...) that a virtual table (FTS5 `docs`)
     creates and drops with itself: they are its storage, not the migration's change. The
     virtual table is among `groups` or `also` (the schema after, where a virtual table dropped
-    and created again is); looked up by the name's prefixes, not by a scan of the schema."""
+    and created again is); looked up by the name's prefixes, not by a scan of the schema, and
+    the rest of the name must be one of its module's shadow suffixes."""
     if not groups:
         return groups
     mine = {fold(g.name): g for g in groups}
 
-    def virtual(name: str) -> bool:
+    def shadows_of(name: str) -> frozenset[str]:
         shape = mine.get(name) or (also or {}).get(name)
-        return shape is not None and _VIRTUAL.match(shape.sql_of("table")) is not None
+        found = _MODULE.match(shape.sql_of("table")) if shape is not None else None
+        return SHADOWS.get(found[1].lower(), frozenset()) if found else frozenset()
 
     def shadow(name: str) -> bool:
-        return any(virtual(name[:at]) for at, char in enumerate(name) if char == "_" and at)
+        return any(
+            name[at + 1 :] in shadows_of(name[:at])
+            for at, char in enumerate(name)
+            if char == "_" and at
+        )
 
     return [g for g in groups if "_" not in g.name or not shadow(fold(g.name))]
 

@@ -24,6 +24,7 @@ from ci.core.sqltext import Statement
 from ci.db.gatekeeper import gate_of
 from ci.db.schema_changes import Change, classify, needs_reading
 from ci.db.schema_dangling import dangling, gone_names, merged
+from ci.db.schema_refill import replaced, rows_key
 from ci.db.schema_shapes import Objects, SchemaRows, Shape, fold, read_apart, read_now
 
 _MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
@@ -47,6 +48,11 @@ _NAMED_BY_ARG2 = frozenset(
 )
 _DROPS = frozenset({sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_VTABLE})
 _INSERT = sqlite3.SQLITE_INSERT  # a global: the authorizer runs for every name compiled
+_READ = sqlite3.SQLITE_READ
+_CREATES = {
+    sqlite3.SQLITE_CREATE_TABLE: "created",
+    sqlite3.SQLITE_CREATE_VTABLE: "virtual",
+}
 _OBJECT_KIND = {
     sqlite3.SQLITE_CREATE_INDEX: "index",
     sqlite3.SQLITE_DROP_INDEX: "index",
@@ -67,8 +73,9 @@ class Seen:
     """What one migration's statements changed, in order: (statement, names). A name is
     ("table", group) for a table or view the statement created, dropped or altered,
     ("group", group) for one whose index or trigger it changed, and ("index", name) /
-    ("trigger", name) for that index or trigger; ("dropped", table) for a table it dropped or
-    renamed away, ("filled", table) for one it inserted into or renamed another table to."""
+    ("trigger", name) for that index or trigger; for ci.db.schema_refill, ("dropped", t),
+    ("created", t), ("virtual", t), ("renamed", old) with ("renamed to", new), ("inserted", t)
+    and ("read", t) (a TEMP table's name as "temp.t")."""
 
     def __init__(self, file: SqlFile | None) -> None:
         self.file = file
@@ -122,18 +129,8 @@ class Seen:
         return None
 
     def replaced(self) -> dict[str, bool]:
-        """The tables a statement dropped or renamed away, each with whether a later statement
-        put rows back under that name (an INSERT, or a RENAME of another table to it)."""
-        found: dict[str, bool] = {}
-        for _, names in self.steps:
-            for kind, name in names:
-                if kind == "dropped":
-                    found[name] = False
-            if found:  # after the drops of the same statement (a RENAME drops and fills)
-                for kind, name in names:
-                    if kind == "filled" and name in found:
-                        found[name] = True
-        return found
+        """The tables dropped or renamed away: whether their rows are back (schema_refill)."""
+        return replaced(self.steps)
 
     @property
     def groups(self) -> set[str]:
@@ -173,14 +170,23 @@ class SchemaWatch:
         def authorize(
             action: int, arg1: str | None, arg2: str | None, db: str | None, _: object
         ) -> int:
-            if action in _NAMED_BY_ARG1:
+            if action == _READ:  # where rows put back come from (ci.db.schema_refill)
+                if arg1 and db and not arg1.startswith("sqlite_"):
+                    pending.add(("read", rows_key(arg1, db)))
+            elif action in _NAMED_BY_ARG1:
                 if arg1 and db == "main":
                     pending.add(("table", fold(arg1)))
                     if action in _DROPS:
                         pending.add(("dropped", fold(arg1)))
+                    elif action in _CREATES:
+                        pending.add(("created", fold(arg1)))
+                        pending.add((_CREATES[action], fold(arg1)))
             elif action == _INSERT:  # rows put back into a table dropped before
-                if arg1 and db == "main" and not arg1.startswith("sqlite_"):  # not the schema's
-                    pending.add(("filled", fold(arg1)))
+                if arg1 and db and not arg1.startswith("sqlite_"):  # not the schema's
+                    pending.add(("inserted", rows_key(arg1, db)))
+            elif action == sqlite3.SQLITE_CREATE_TEMP_TABLE:  # a copy kept for the rebuild
+                if arg1:
+                    pending.add(("created", rows_key(arg1, "temp")))
             elif action in _NAMED_BY_ARG2:  # arg1: the index or trigger, arg2: its table
                 if arg2 and db == "main":
                     pending.add(("group", fold(arg2)))
@@ -352,12 +358,11 @@ def _is_broad(action: int, arg1: str | None, arg2: str | None) -> bool:
 
 
 def _moved(names: set[tuple[str, str]], to: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """A RENAME TO's names: the table renamed away is "dropped" under its old name, its rows
-    "filled" under the new one."""
+    """A RENAME TO's names: the table "renamed" away, and the name it is "renamed to"."""
     if not to:
         return to
-    gone = {("dropped", n) for k, n in names if k == "table"}
-    return to | gone | {("filled", n) for _, n in to}
+    gone = {("renamed", n) for k, n in names if k == "table"}
+    return to | gone | {("renamed to", n) for _, n in to}
 
 
 def _renamed_to(statement: Statement) -> set[tuple[str, str]]:
