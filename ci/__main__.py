@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from ci.app import exits
-from ci.app.program import reader_may_leave, run_program
+from ci.app.program import run_program
 from ci.app.run_all import (
     VERSION,
     run_all,
@@ -48,7 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cli(argv: Sequence[str] | None = None) -> int:
     """`migration-guard <command> [options]`; `migration-guard check` is `python -m ci`."""
-    reader_may_leave()
+    return run_program(lambda: _command(argv))
+
+
+def _command(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage(), file=sys.stdout if argv else sys.stderr)

@@ -324,7 +324,10 @@ def _could_not_run(
 
 def emit(reports_: Sequence[Report], args: argparse.Namespace, *, text: bool = True) -> bool:
     anchor = _anchor(args)
-    return reports.emit(reports_, fmt=args.format, junit=args.junit, text=text, anchor=anchor)
+    config = getattr(args, "config", None)  # named in a pr-comment's marker, as by python -m ci
+    return reports.emit(
+        reports_, fmt=args.format, junit=args.junit, text=text, anchor=anchor, config=config
+    )
 
 
 def _anchor(args: argparse.Namespace) -> str | None:

@@ -54,8 +54,26 @@ def report_run(args: Args, run: Run) -> int:
         log.error, log.exit_code = RunError("could-not-run", line), exits.COULD_NOT_RUN
     if log.status is None and log.catalog is not None and not _unusable(log):
         log.status = status_after(args, log.catalog)
-    write(log)
+    if not written(log):
+        return exits.COULD_NOT_RUN
     return log.exit_code
+
+
+def written(log: RunLog) -> bool:
+    """`write`, or one line on stderr when stdout cannot take the report (a full disk, a
+    closed pipe): what was applied stays applied, the exit code says the report is missing."""
+    from ci.reports import stdout_to_devnull
+
+    try:
+        write(log)
+    except BrokenPipeError:  # the reader left (`... | head`), as `python -m ci` takes it
+        stdout_to_devnull()
+    except OSError as error:
+        line = f"could not write the report: {error.strerror or error}"
+        print(f"migrate: {line}", file=sys.stderr)
+        stdout_to_devnull()
+        return False
+    return True
 
 
 def command_of(args: Args) -> str:

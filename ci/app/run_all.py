@@ -177,11 +177,16 @@ def _run_all(argv: list[str], description: str | None) -> int:
     say_once(collector.errors)
     files = {"sarif": args.sarif, "codequality": args.codequality}
     anchor = str(config_file or args.migrations_dir)
-    if not reports.emit(
-        collector.reports, fmt=args.format, junit=args.junit, **files, anchor=anchor
-    ):
-        return exits.COULD_NOT_RUN
-    if not pr_comment_written(collector.reports, args, config_file):
+    emitted = reports.emit(
+        collector.reports,
+        fmt=args.format,
+        junit=args.junit,
+        **files,
+        anchor=anchor,
+        config=args.config,
+    )
+    # every report is written whatever became of the others
+    if not pr_comment_written(collector.reports, args, config_file) or not emitted:
         return exits.COULD_NOT_RUN
     if exits.COULD_NOT_RUN in codes:
         return exits.COULD_NOT_RUN
@@ -217,11 +222,9 @@ def pr_comment_written(
     except OutputRefused as refused:
         print(f"error: {refused}", file=sys.stderr)
         return False
-    except OSError as error:
-        print(
-            f"error: --pr-comment {args.pr_comment}: cannot write: {error.strerror}",
-            file=sys.stderr,
-        )
+    except (OSError, ValueError) as error:  # ValueError: text UTF-8 cannot hold
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        print(f"error: --pr-comment {args.pr_comment}: cannot write: {reason}", file=sys.stderr)
         return False
     return True
 

@@ -47,6 +47,7 @@ __all__ = [
     "junit_refusal",
     "junit_string",
     "resolve_format",
+    "stdout_to_devnull",
     "suite_seconds",
     "summary_line",
     "summary_markdown",
@@ -81,11 +82,14 @@ def emit(
     sarif: Path | None = None,
     codequality: Path | None = None,
     anchor: str | None = None,
+    config: Path | None = None,
 ) -> bool:
     """Write a run's reports in every form asked for. `text=False` when stderr already said it.
-    False when the --junit file could not be written (the run then exits 2, not 0).
+    False when a report file or stdout could not be written (the run then exits 2, not 0);
+    each form is tried whatever became of the others.
     `sarif`/`codequality`: files to write too; `anchor`: their path for issues without a file
-    (the config file or the migrations directory)."""
+    (the config file or the migrations directory); `config`: the --config given, named in the
+    pr-comment's marker as --pr-comment FILE names it."""
     out = out if out is not None else sys.stdout
     written = True
     if junit is not None:
@@ -103,13 +107,26 @@ def emit(
     fmt = resolve_format(fmt)
     if fmt == "github":
         github_files(reports, junit)
+    return _printed(reports, fmt, out, text=text, anchor=anchor, config=config) and written
+
+
+def _printed(
+    reports: Sequence[Report],
+    fmt: str,
+    out: TextIO,
+    *,
+    text: bool,
+    anchor: str | None,
+    config: Path | None,
+) -> bool:
+    """The report on `out` in `fmt`; False (one line on stderr) when `out` cannot take it."""
     try:
         if fmt == "json":
             print(to_json(reports), file=out)
         elif fmt == "pr-comment":
             from ci.reports.pr_comment import to_pr_comment
 
-            print(to_pr_comment(reports), file=out, end="")
+            print(to_pr_comment(reports, config=config), file=out, end="")
         elif fmt == "github":
             write_github(reports, out)
         elif fmt == "sarif":
@@ -126,8 +143,18 @@ def emit(
     except BrokenPipeError:
         # The reader left (`... | head`); the exit code still carries the result. Point stdout
         # at /dev/null so the interpreter's final flush does not raise again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return written
+        stdout_to_devnull()
+    except OSError as error:  # a full disk, a closed terminal: the checks' result is not said
+        print(f"error: could not write the report: {error.strerror or error}", file=sys.stderr)
+        stdout_to_devnull()
+        return False
+    return True
+
+
+def stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of what is still buffered
+    does not raise again (a second message, after the one line already said)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _report_files(
@@ -154,5 +181,8 @@ def _report_files(
             written = False
         except OSError as error:
             print(f"error: {option} {path}: cannot write: {error.strerror}", file=sys.stderr)
+            written = False
+        except ValueError as error:  # never a traceback, and the next file is still written
+            print(f"error: {option} {path}: cannot write: {error}", file=sys.stderr)
             written = False
     return written

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ci.core.findings import Case, Finding, Report
-from ci.reports.text import sentence, summary_line
+from ci.reports.text import printable, sentence, summary_line
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
@@ -73,9 +73,9 @@ def write_github(reports: Sequence[Report], out: TextIO | None = None) -> None:
     for report in reports:
         for case in report.cases:
             if case.error is not None:
-                print(error_annotation(report.check, case), file=out)
+                print(printable(error_annotation(report.check, case)), file=out)
             for finding in case.findings:
-                print(annotation(finding), file=out)
+                print(printable(annotation(finding)), file=out)
     print(summary_line(reports), file=out)
 
 
@@ -153,7 +153,7 @@ def _check_row(report: Report) -> tuple[object, ...]:
 
 def append_step_summary(reports: Sequence[Report], path: Path) -> None:
     with path.open("a", encoding="utf-8") as summary:
-        summary.write(summary_markdown(reports))
+        summary.write(printable(summary_markdown(reports)))
 
 
 def write_outputs(values: dict[str, str], path: Path) -> None:
@@ -167,13 +167,26 @@ def write_outputs(values: dict[str, str], path: Path) -> None:
 
 
 def github_files(reports: Sequence[Report], junit: Path | None) -> None:
-    """Job summary and `failed` / `report` outputs, when running as a GitHub Actions step."""
+    """Job summary and `failed` / `report` outputs, when running as a GitHub Actions step.
+    A file that cannot be written is one warning line naming it: the checks' exit code stands."""
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        append_step_summary(reports, Path(summary))
+        _tried("GITHUB_STEP_SUMMARY", summary, lambda: append_step_summary(reports, Path(summary)))
     output = os.environ.get("GITHUB_OUTPUT")
-    if not output:
-        return
+    if output:
+        _tried("GITHUB_OUTPUT", output, lambda: _step_outputs(reports, junit, Path(output)))
+
+
+def _tried(variable: str, path: str, write: Callable[[], None]) -> None:
+    try:
+        write()
+    except (OSError, ValueError) as error:  # ValueError: text the file's encoding refused
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        named = getattr(error, "filename", None) or path  # None when a write (not open) failed
+        print(f"warning: ${variable} {named}: cannot write: {reason}", file=sys.stderr)
+
+
+def _step_outputs(reports: Sequence[Report], junit: Path | None, output: Path) -> None:
     if junit is not None:
         report = _workspace_relative(str(junit))
     else:  # no JUnit asked for: keep a summary file that later steps can read or upload
@@ -182,7 +195,7 @@ def github_files(reports: Sequence[Report], junit: Path | None) -> None:
         folder = Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir())
         folder.mkdir(parents=True, exist_ok=True)
         summary_file = folder / "migration-guard-summary.md"
-        summary_file.write_text(summary_markdown(reports), encoding="utf-8")
+        summary_file.write_text(printable(summary_markdown(reports)), encoding="utf-8")
         report = str(summary_file)
     failed = any(r.failed for r in reports)
-    write_outputs({"failed": "true" if failed else "false", "report": report}, Path(output))
+    write_outputs({"failed": "true" if failed else "false", "report": report}, output)

@@ -35,7 +35,10 @@ def gitlab_document(
 def gitlab_string(reports: Sequence[Report], *, anchor: str | None = None) -> str:
     import json
 
-    return json.dumps(gitlab_document(reports, anchor=anchor), indent=2, ensure_ascii=False)
+    from ci.reports.text import printable_json
+
+    document = gitlab_document(reports, anchor=anchor)
+    return printable_json(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def codequality_refusal(

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ci.core.findings import Report
-from ci.reports.text import sentence
+from ci.reports.text import printable, sentence
 
 COULD_NOT_RUN = "could-not-run"
 # Any run of digits (with the separators of "1,204" and "0.31"): masked in fingerprints.
@@ -85,17 +85,18 @@ def issues_of(reports: Sequence[Report], *, root: Path, anchor: str | None) -> l
 
 
 def _issues(reports: Sequence[Report], *, root: Path, anchor: str | None) -> Iterator[Issue]:
-    where = None if anchor is None else relative_to(root, anchor)
+    where = None if anchor is None else printable(relative_to(root, anchor))
     for report in reports:
         for case in report.cases:
             if case.error is not None:
-                message = f"{report.check} could not run: {case.error or 'error'}"
+                message = printable(f"{report.check} could not run: {case.error or 'error'}")
                 yield Issue(COULD_NOT_RUN, report.check, where, None, message, "error")
             for f in case.findings:
-                path = where if f.path is None else relative_to(root, f.path)
+                path = where if f.path is None else printable(relative_to(root, f.path))
                 message = sentence(f.message)
                 if f.hint:
                     message += f" To fix: {sentence(f.hint)}"
+                message = printable(message)
                 level = {"error": "error", "warning": "warning"}.get(f.severity, "note")
                 yield Issue(f.code, f.check, path, f.line, message, level)
 

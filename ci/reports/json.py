@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ci.core.findings import Case, Report
-from ci.reports.text import summary_line
+from ci.reports.text import printable_json, summary_line
 
 
 def to_json(reports: Sequence[Report]) -> str:
@@ -20,7 +20,7 @@ def to_json(reports: Sequence[Report]) -> str:
             for r in reports
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    return printable_json(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def _case_json(case: Case) -> dict[str, object]:

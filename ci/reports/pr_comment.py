@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ci.core.findings import Finding, Report
 from ci.reports.github import RESULT_MARKS, _workspace_relative
-from ci.reports.text import change_line, sentence
+from ci.reports.text import change_line, printable, sentence
 
 MARKER = "<!-- migration-guard"
 LIMIT = 65_536  # GitHub's maximum comment body, in characters
@@ -31,6 +31,7 @@ MESSAGE_CHARS = 600  # one finding's message and hint, at most (a whole SQL text
 COMMENT_STARTS = (MARKER.encode(),)  # a previous comment file, for the --pr-comment guard
 # what GitHub would turn into a notification: `@user` or `@org/team`, not `a@b.c` (an address)
 MENTION = re.compile(r"(?<![\w`])@\w[\w-]*(?:/\w[\w-]*)?")
+INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}  # unicodedata categories a file name shows escaped
 
 
 def marker(config: Path | None = None) -> str:
@@ -50,7 +51,7 @@ def to_pr_comment(reports: Sequence[Report], *, config: Path | None = None) -> s
     findings = _findings(reports, budget=BUDGET - used - 2_000)
     used += sum(len(line) + 1 for line in findings)
     changelog = _changelog(reports, budget=BUDGET - used)
-    return "\n".join([*head, *findings, *changelog]) + "\n"
+    return printable("\n".join([*head, *findings, *changelog]) + "\n")
 
 
 def _verdict(reports: Sequence[Report]) -> str:
@@ -86,7 +87,7 @@ def _counts(reports: Sequence[Report]) -> list[str]:
 def _findings(reports: Sequence[Report], *, budget: int) -> list[str]:
     """Errors first, each a list item with its link; collapsed when there are many."""
     crashes = [
-        f"- 💥 **{r.check}** could not run: {_plain(c.error or '')}"
+        f"- 💥 **{r.check}** could not run: {_plain(printable(c.error or ''))}"
         for r in reports
         for c in r.cases
         if c.error is not None
@@ -151,24 +152,45 @@ def _item(finding: Finding, links: tuple[str, str] | None) -> str:
     text = sentence(finding.message)
     if finding.hint:
         text += f" To fix: {sentence(finding.hint)}"
-    return f"- {mark} **{finding.code}** {where}{_plain(_cut(text))}"
+    return f"- {mark} **{finding.code}** {where}{_plain(_cut(printable(text)))}"
 
 
 def _where(finding: Finding, links: tuple[str, str] | None) -> str:
     """`[path:line](blob link) ` when the commit is known and the file is in the repository;
-    the path as code otherwise."""
+    the path as code otherwise. A file name comes from the pull request: whatever it holds
+    (newlines, backticks, HTML, undecodable bytes) stays inside its code span or link."""
     if finding.path is None:
         return ""
-    path = _workspace_relative(finding.path)
-    label = path if finding.line is None else f"{path}:{finding.line}"
+    path = printable(_workspace_relative(finding.path))
+    label = _inert(path if finding.line is None else f"{path}:{finding.line}")
     if links is None or os.path.isabs(path) or path.startswith(".."):
-        return f"`{label.replace('`', '')}` "
+        return f"{_code_span(label)} "
     from urllib.parse import quote
 
     base, sha = links
     anchor = "" if finding.line is None else f"#L{finding.line}"
     text = label.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
     return f"[{_plain(text)}]({base}/blob/{sha}/{quote(path)}{anchor}) "
+
+
+def _inert(text: str) -> str:
+    """Control and format characters (a newline, an escape, a right-to-left override, a line
+    separator) written as their escapes (`\\n`): a file name is shown on one line as it is."""
+    import unicodedata
+
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in INVISIBLE else ch
+        for ch in text
+    )
+
+
+def _code_span(text: str) -> str:
+    """`text` as one markdown code span, backticks included (CommonMark: a fence longer than
+    any run of backticks inside, and a space inside it when the text starts or ends with one)."""
+    runs = [len(run) for run in "".join(c if c == "`" else " " for c in text).split()]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _links() -> tuple[str, str] | None:
@@ -208,7 +230,7 @@ def _changelog(reports: Sequence[Report], *, budget: int) -> list[str]:
         return []
     lines: list[str] = []
     for case in reversed(cases):
-        lines += [f"- **{_plain(case.name)}**"]
+        lines += [f"- **{_plain(printable(case.name))}**"]
         lines += [f"  - {_plain(_cut(change_line(change)))}" for change in case.changes]
     count = sum(len(c.changes) for c in cases)
     kept, left = _fitting(lines, len(lines), budget - 200)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ci.reports.github import _table, escape_data, escape_property, write_outputs
@@ -41,16 +42,27 @@ def write_github(log: RunLog, out: TextIO) -> None:
     out.flush()
     failed = "false" if doc["exit_code"] == 0 else "true"
     version = str(_dict(doc["database"]).get("version") or 0)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        _tried(summary, lambda: _append(Path(summary), summary_markdown(doc)))
+    outputs = os.environ.get("GITHUB_OUTPUT")
+    if outputs:
+        values = {"failed": failed, "version": version}
+        _tried(outputs, lambda: write_outputs(values, Path(outputs)))
+
+
+def _append(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.write(text)
+
+
+def _tried(path: str, write: Callable[[], None]) -> None:
+    """The run is done and its exit code stands: a file that cannot be written is one line
+    naming it (the error's own name is None when the write, not the open, failed)."""
     try:
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary:
-            with Path(summary).open("a", encoding="utf-8") as file:
-                file.write(summary_markdown(doc))
-        outputs = os.environ.get("GITHUB_OUTPUT")
-        if outputs:
-            write_outputs({"failed": failed, "version": version}, Path(outputs))
-    except OSError as error:  # the run is done and its exit code stands: one line, no trace
-        print(f"migrate: {error.filename}: cannot write: {error.strerror}", file=sys.stderr)
+        write()
+    except OSError as error:
+        print(f"migrate: {error.filename or path}: cannot write: {error.strerror}", file=sys.stderr)
 
 
 def annotation(

@@ -69,7 +69,10 @@ def sarif_document(
 def sarif_string(reports: Sequence[Report], *, anchor: str | None = None) -> str:
     import json
 
-    return json.dumps(sarif_document(reports, anchor=anchor), indent=2, ensure_ascii=False)
+    from ci.reports.text import printable_json
+
+    document = sarif_document(reports, anchor=anchor)
+    return printable_json(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def sarif_refusal(

@@ -34,6 +34,23 @@ def _paint(text: str, code: str, colour: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if colour else text
 
 
+def printable(text: str) -> str:
+    """`text` that UTF-8 can hold: a file name's undecodable bytes (os.fsdecode's surrogates,
+    legal on Linux) as `\\xff`, as the numbering check says them; a report never fails on one."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that no byte gave: its code point
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def printable_json(document: str) -> str:
+    """A JSON text (from json.dumps with ensure_ascii=False) that UTF-8 can hold: each
+    surrogate as `printable` says it, escaped for JSON (`\\\\xff` decodes to `\\xff`)."""
+    import re
+
+    return re.sub("[\ud800-\udfff]", lambda m: printable(m.group()).replace("\\", "\\\\"), document)
+
+
 def sentence(text: str) -> str:
     """`text` ending in a full stop (or the `!`, `?` or `:` it has)."""
     text = text.strip()
@@ -75,10 +92,10 @@ def write_text(
     out = out if out is not None else sys.stdout
     colour = use_colour(out) if colour is None else colour
     for line in changelog(reports):
-        print(line, file=out)
+        print(printable(line), file=out)
     for report in reports:
         for finding in report.findings:
-            print(text_line(finding, colour=colour), file=out)
+            print(printable(text_line(finding, colour=colour)), file=out)
     if len(reports) > 1:  # `python -m ci`: one line per check, so a reader sees what ran
         for report in reports:
             print(f"  {summary_line([report], colour=colour)}", file=out)
