@@ -148,7 +148,8 @@ class Client:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         request.add_unredirected_header("Authorization", f"Bearer {self._token}")
-        opener = urllib.request.build_opener(_Watched(watchdog), _WatchedTLS(watchdog))
+        handlers = (_Watched(watchdog), _WatchedTLS(watchdog), _ReadsOnlyRedirected())
+        opener = urllib.request.build_opener(*handlers)
         timeout = min(REQUEST_TIMEOUT, watchdog.seconds)
         try:
             with opener.open(request, timeout=timeout) as reply:
@@ -195,6 +196,18 @@ class Watchdog:
 def _shut(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):  # already closed: nothing left to stop
         sock.shutdown(socket.SHUT_RDWR)
+
+
+class _ReadsOnlyRedirected(urllib.request.HTTPRedirectHandler):
+    """A redirected write is not followed: urllib would turn a POST into a GET, whose 200 said
+    "comment created" for a comment never made. The 3xx is then the answer (a warning)."""
+
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> Any:
+        if req.get_method() not in ("GET", "HEAD"):
+            return None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 class _Watched(urllib.request.HTTPHandler):

@@ -346,3 +346,13 @@ def test_scrub_removes_every_form_of_the_token() -> None:
     said = f"Invalid header value b'Bearer {TOKEN}\\r' {TOKEN}"
     assert TOKEN not in scrub(said, TOKEN + "\r") and "***" in scrub(said, TOKEN + "\r")
     assert scrub("a b", "") == "a b"  # no token: nothing to remove
+
+
+def test_a_redirected_create_is_not_taken_for_done(api: tuple[str, State], tmp_path: Path) -> None:
+    """urllib turns a redirected POST into a GET: its 200 said "comment created" for nothing."""
+    url, state = api
+    listing = f"{url}/repos/{REPOSITORY}/issues/{NUMBER}/comments"
+    state.raw = {"POST": answer(b"", "302 Found", f"Location: {listing}\r\n")}
+    run = post(url, tmp_path)
+    only_a_warning(run, "could not create the comment: HTTP 302")
+    assert "created" not in run.out and state.comments == []
