@@ -5,13 +5,21 @@ four calls it makes (list comments, follow pages, create, update) need no more. 
 what passes on its own: 5xx, 429, a rate-limit 403 (it carries Retry-After or a zero remaining
 quota) and network errors; each waits longer (exponential backoff, Retry-After honoured up to a
 cap) and the whole is bounded by a number of attempts and a deadline, so a dead API ends the
-step in bounded time. The token goes in an unredirected header: a redirect to another host never
-carries it, and no message here ever contains it.
+step in bounded time: the deadline bounds the whole run, reads included (a watchdog shuts the
+socket of a server that drips its answer a byte at a time, which no per-read timeout catches).
+An answer is read up to MAX_ANSWER bytes only, and one that is too long, not JSON or not of the
+expected shape is a bad answer (ApiError), never a traceback. The token goes in an unredirected
+header: a redirect to another host never carries it, and no message here ever contains it
+(`scrub`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +29,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 RETRY_AFTER_CAP = 60.0  # seconds: a longer Retry-After is waited this long, then tried again
-REQUEST_TIMEOUT = 20.0  # seconds for one request
+REQUEST_TIMEOUT = 20.0  # seconds for one read; the deadline bounds them all
+MAX_ANSWER = 10 * 1024 * 1024  # bytes: a page of 100 comments of 65,536 characters is far below
 
 
 class Policy:
@@ -46,6 +55,10 @@ class Policy:
             return False
         self.sleep(delay)
         return True
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (0 once it has passed)."""
+        return max(0.0, self.deadline - (time.monotonic() - self.started))
 
 
 class Response:
@@ -92,8 +105,10 @@ class Client:
             attempt += 1
             try:
                 response = self._once(method, url, body)
-            except (OSError, HTTPException) as error:
-                problem = f"{method} {_shown(url)}: {_reason(error)}"
+            except BadAnswer as error:  # a server that answers nonsense will not mend by retrying
+                raise ApiError(f"{method} {_shown(url)}: {error}") from None
+            except (OSError, HTTPException, ValueError) as error:
+                problem = f"{method} {_shown(url)}: {self.scrub(_reason(error))}"
                 if not retry or not self.policy.wait(attempt, None):
                     raise ApiError(f"{problem} (after {attempt} attempts)") from None
                 continue
@@ -102,7 +117,29 @@ class Client:
             if not self.policy.wait(attempt, retry_after(response)):
                 return response
 
+    def scrub(self, text: str) -> str:
+        """`text` without the token, whatever library wrote it (a header's repr, say)."""
+        return text.replace(self._token, "***") if self._token else text
+
     def _once(self, method: str, url: str, body: object) -> Response:
+        left = self.policy.remaining()
+        if left <= 0:
+            raise TimeoutError(f"the deadline of {self.policy.deadline:g} s has passed")
+        watchdog = Watchdog(left)
+        passed = f"the deadline of {self.policy.deadline:g} s has passed"
+        try:
+            response = self._exchange(method, url, body, watchdog)
+        except (OSError, HTTPException, BadAnswer) as error:
+            if watchdog.fired:  # whatever broke, the shut socket is why
+                raise TimeoutError(passed) from error
+            raise
+        finally:
+            watchdog.cancel()
+        if watchdog.fired:  # a read cut short by the shutdown can look like a whole answer
+            raise TimeoutError(passed)
+        return response
+
+    def _exchange(self, method: str, url: str, body: object, watchdog: Watchdog) -> Response:
         data = None if body is None else json.dumps(body).encode("utf-8")
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Accept", "application/vnd.github+json")
@@ -111,20 +148,121 @@ class Client:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         request.add_unredirected_header("Authorization", f"Bearer {self._token}")
+        handlers = (_Watched(watchdog), _WatchedTLS(watchdog), _ReadsOnlyRedirected())
+        opener = urllib.request.build_opener(*handlers)
+        timeout = min(REQUEST_TIMEOUT, watchdog.seconds)
         try:
-            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as reply:
-                return _response(reply.status, dict(reply.headers.items()), reply.read())
+            with opener.open(request, timeout=timeout) as reply:
+                return _response(reply.status, dict(reply.headers.items()), _capped(reply))
         except urllib.error.HTTPError as error:
             with error:
-                return _response(error.code, dict(error.headers.items()), error.read())
+                return _response(error.code, dict(error.headers.items()), _capped(error))
+
+
+class BadAnswer(Exception):
+    """The server answered, but not with something to use: too long, not JSON, a wrong shape."""
+
+
+class Watchdog:
+    """Shuts the request's socket down when the deadline passes. A per-read timeout alone lets a
+    server that sends one byte a second hold the step for ever; the shutdown ends a blocked read
+    at once (it sees the end of the stream) whatever phase the request is in."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.fired:
+                _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed: nothing left to stop
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _ReadsOnlyRedirected(urllib.request.HTTPRedirectHandler):
+    """A redirected write is not followed: urllib would turn a POST into a GET, whose 200 said
+    "comment created" for a comment never made. The 3xx is then the answer (a warning)."""
+
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> Any:
+        if req.get_method() not in ("GET", "HEAD"):
+            return None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class _Watched(urllib.request.HTTPHandler):
+    """urllib's HTTP handler, with each connection's socket handed to the watchdog."""
+
+    def __init__(self, watchdog: Watchdog) -> None:
+        super().__init__()
+        self.watchdog = watchdog
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_connection(http.client.HTTPConnection, self.watchdog), req)
+
+
+class _WatchedTLS(urllib.request.HTTPSHandler):
+    def __init__(self, watchdog: Watchdog) -> None:
+        super().__init__()
+        self.watchdog = watchdog
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        factory = _connection(http.client.HTTPSConnection, self.watchdog)
+        return self.do_open(factory, req, context=getattr(self, "_context", None))
+
+
+def _connection(base: type[http.client.HTTPConnection], watchdog: Watchdog) -> Any:
+    class Connection(base):  # type: ignore[valid-type,misc]
+        def connect(self) -> None:
+            super().connect()
+            watchdog.watch(self.sock)
+
+    return Connection
+
+
+def _capped(reply: Any) -> bytes:
+    """The answer's body, at most MAX_ANSWER bytes: a huge answer is refused, not held."""
+    raw: bytes = reply.read(MAX_ANSWER + 1)
+    if len(raw) > MAX_ANSWER:
+        raise BadAnswer(f"the answer is longer than {MAX_ANSWER // (1024 * 1024)} MB")
+    left = getattr(reply, "length", None)
+    if isinstance(left, int) and left > 0:  # read(n) returns a short body without a word
+        raise http.client.IncompleteRead(raw, left)
+    return raw
 
 
 def _response(status: int, headers: dict[str, str], raw: bytes) -> Response:
     try:
         data = json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        if 200 <= status < 300:  # a success must say what happened: unusable is bad
+            raise BadAnswer(f"HTTP {status} but the answer is not JSON ({_kind(error)})") from None
         data = None  # a proxy's HTML error page: the status says enough
     return Response(status, {k.lower(): v for k, v in headers.items()}, data)
+
+
+def _kind(error: BaseException) -> str:
+    return "nested too deeply" if isinstance(error, RecursionError) else type(error).__name__
 
 
 def retryable(response: Response) -> bool:

@@ -36,6 +36,7 @@ from ci.reports.pr_comment import LIMIT, MARKER
 DEFAULT_API = "https://api.github.com"
 REPOSITORY = re.compile(r"(?!\.+/)[A-Za-z0-9_.-]+/(?!\.+$)[A-Za-z0-9_.-]+")  # not `..`
 DEFAULT_AUTHOR = "github-actions[bot]"  # the user behind the job's GITHUB_TOKEN
+TOKEN = re.compile(r"[!-~]+")  # printable ASCII, no spaces: what a header can carry
 MAX_PAGES = 30  # 100 comments a page: a pull request with more is not searched further
 TRUNCATED = "\n\n… (cut to GitHub's comment limit; the job summary has everything)\n"
 
@@ -68,7 +69,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         # it becomes part of the URL path the token is sent to
         print(f"pr-comment: repository {repository!r} is not owner/name", file=sys.stderr)
         return 2
-    return post(body, args)
+    return post_safely(body, args)
+
+
+def post_safely(body: str, args: argparse.Namespace) -> int:
+    """`post`, with whatever escapes it said in one warning line without the token: the
+    comment never fails the job, and a traceback could print the token."""
+    try:
+        return post(body, args)
+    except Exception as error:  # the last line of defence, on purpose
+        said = scrub(f"{type(error).__name__}: {error}", os.environ.get("GITHUB_TOKEN", ""))
+        warning(f"could not post the pull-request comment: {said}")
+        return 0
+
+
+def scrub(text: str, token: str) -> str:
+    """`text` without the token: as given, stripped, and as Python's repr shows it."""
+    for form in {token, token.strip(), repr(token)[1:-1]}:
+        if len(form) >= 4:  # a shorter "token" would blank out ordinary words
+            text = text.replace(form, "***")
+    return text
 
 
 def parser() -> argparse.ArgumentParser:
@@ -95,9 +115,12 @@ def post(body: str, args: argparse.Namespace) -> int:
     if target is None:
         notice("not a pull request: no comment posted")
         return 0
-    token = os.environ.get("GITHUB_TOKEN", "")
+    token = os.environ.get("GITHUB_TOKEN", "").strip()  # a token file's CRLF, `$(cat token)`
     if not token:
         return fall_back(body, "no GITHUB_TOKEN in the environment", warn=True)
+    if not TOKEN.fullmatch(token):  # never sent: an HTTP header cannot carry it
+        why = "GITHUB_TOKEN has spaces, control or non-ASCII characters inside; not sent"
+        return fall_back(body, why, warn=True)
     if len(body) > LIMIT:
         body = body[: LIMIT - len(TRUNCATED)] + TRUNCATED
     client = Client(target.api, token, Policy(args.attempts, args.backoff, args.deadline))
@@ -150,7 +173,10 @@ def find(client: Client, target: Target, marker: str, author: str) -> int | Resp
         page = client.call("GET", url)
         if not page.ok:
             return page
-        for comment in page.data if isinstance(page.data, list) else []:
+        if not isinstance(page.data, list):  # taken for "no comments", a second one is made
+            shown = url.split("?")[0]
+            raise ApiError(f"GET {shown}: HTTP {page.status} but not a list of comments")
+        for comment in page.data:
             if ours(comment, marker, author):
                 return int(comment["id"])
         url = next_page(page)
@@ -161,7 +187,7 @@ def find(client: Client, target: Target, marker: str, author: str) -> int | Resp
 
 def ours(comment: object, marker: str, author: str) -> bool:
     """Posted by `author`, and the marker is its whole first line."""
-    if not isinstance(comment, dict) or not isinstance(comment.get("id"), int):
+    if not isinstance(comment, dict) or type(comment.get("id")) is not int:  # True is an int
         return False
     user = comment.get("user")
     login = user.get("login") if isinstance(user, dict) else None

@@ -3,7 +3,8 @@
 Issue comments only: list (paginated with Link headers, `page_size` per page whatever
 per_page says), create, update. It checks the token, lets a token's user edit only their own
 comments (as the job's GITHUB_TOKEN can), plays a read-only token (a fork's pull request: 403 on
-writes), and fails on request with scripted statuses (`fail`), so retries can be counted. Every
+writes), and fails on request with scripted statuses (`fail`), so retries can be counted, or
+like a broken server (`raw`: a whole answer as bytes; `drip`: a body a byte at a time). Every
 request is recorded (method, path, the Authorization header) for the tests to assert on.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +34,8 @@ class State:
         self.always: dict[str, int] = {}  # method -> status answered every time
         self.fail_headers: dict[str, str] = {}  # sent with the scripted failures (Retry-After)
         self.lose_reply: set[str] = set()  # method: do the work, then answer 502 (once)
+        self.raw: dict[str, bytes] = {}  # method -> a whole HTTP answer written as it is
+        self.drip = 0.0  # seconds between the bytes of a 200 answer that never ends in time
         self.requests: list[tuple[str, str, str]] = []  # (method, path, Authorization)
         self.next_id = 1000
         self.lock = threading.Lock()
@@ -76,6 +80,10 @@ class Handler(BaseHTTPRequestHandler):
         payload = json.loads(self.rfile.read(length)) if length else None
         with state.lock:
             state.requests.append((method, self.path, self.headers.get("Authorization", "")))
+            raw = state.raw.get(method)
+        if raw is not None or state.drip:
+            return self._misbehave(raw)  # outside the lock: a drip holds its thread a while
+        with state.lock:
             scripted = state.fail.get(method)
             status = scripted.pop(0) if scripted else state.always.get(method)
             if status is not None:
@@ -87,6 +95,21 @@ class Handler(BaseHTTPRequestHandler):
                 state.lose_reply.discard(method)
                 return self._reply(502, {"message": "Bad Gateway"})
         self._reply(status, body, headers)
+
+    def _misbehave(self, raw: bytes | None) -> None:
+        """A broken server: `raw` as it is, or a 200 whose body comes a byte at a time."""
+        self.close_connection = True
+        if raw is not None:
+            self.wfile.write(raw)
+            return
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n")
+        for _ in range(2000):  # bounded: 2000 bytes, then it stops by itself
+            try:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+            except OSError:
+                return  # the client hung up: what the test wants
+            time.sleep(self.state.drip)
 
     def _route(self, method: str, payload: Any) -> tuple[int, Any, dict[str, str]]:
         url = urlsplit(self.path)

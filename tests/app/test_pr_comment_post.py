@@ -237,3 +237,122 @@ def test_a_link_to_another_host_is_not_followed(api: tuple[str, State], tmp_path
             module.Handler._page = original  # type: ignore[method-assign]
     assert run.code == 0 and "not followed" in run.out
     assert other.requests == [] and state.writes() == []
+
+
+def answer(body: bytes, status: str = "200 OK", headers: str = "") -> bytes:
+    """A whole HTTP answer, as a broken server or proxy might send it."""
+    head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
+    return head.encode("latin-1") + body
+
+
+def only_a_warning(run: Run, *said: str) -> str:
+    """The comment never fails the job: exit 0 and one warning line saying `said`."""
+    assert run.code == 0, run.out + run.err
+    (line,) = run.out.splitlines()
+    assert line.startswith("::warning title=migration-guard::"), line
+    assert all(part in line for part in said), line
+    return line
+
+
+@pytest.mark.parametrize("token", [f"{TOKEN}\r", f"{TOKEN}\r\n", f"  {TOKEN}\n"])
+def test_a_token_with_a_line_end_is_stripped(
+    api: tuple[str, State], tmp_path: Path, token: str
+) -> None:
+    """A token file with CRLF (`$(cat token)` keeps the \\r) works, and is never printed."""
+    url, state = api
+    run = post(url, tmp_path, GITHUB_TOKEN=token)
+    assert run.code == 0 and "comment created" in run.out, run.out + run.err
+    assert all(auth == f"Bearer {TOKEN}" for _, _, auth in state.requests)
+
+
+@pytest.mark.parametrize("inside", ["\r", "\x1b", " ", "\u2019", "\x7f"])
+def test_a_token_with_control_chars_inside_is_not_sent(
+    api: tuple[str, State], tmp_path: Path, inside: str
+) -> None:
+    url, state = api
+    secret = f"ghp_SECRET{inside}123"
+    run = post(url, tmp_path, GITHUB_TOKEN=secret)
+    line = only_a_warning(run, "GITHUB_TOKEN has spaces, control or non-ASCII characters")
+    assert "SECRET" not in run.out + run.err and "123" not in line
+    assert state.requests == [] and BODY in run.summary
+
+
+def test_a_drip_fed_answer_is_cut_at_the_deadline(api: tuple[str, State], tmp_path: Path) -> None:
+    """A byte every 50 ms never trips the per-read timeout; the deadline ends the read."""
+    url, state = api
+    state.drip = 0.05  # 2000 bytes: 100 s, well past the deadline and near post()'s timeout
+    run = post(url, tmp_path, BODY, "--deadline", "1", "--attempts", "1")
+    only_a_warning(run, "GET", "comments: the deadline of 1 s has passed")
+    assert state.writes() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"[" * 200_000, "not JSON (nested too deeply)"),  # RecursionError in json
+        (b'["\xff"]', "not JSON (UnicodeDecodeError)"),
+        (b"<html>proxy</html>", "not JSON (JSONDecodeError)"),
+        (b'{"message": "hi"}', "not a list of comments"),
+        (b" " * (10 * 1024 * 1024 + 1), "longer than 10 MB"),
+    ],
+    ids=["deep", "not-utf8", "html", "a-dict", "huge"],
+)
+def test_a_bad_listing_is_a_warning_not_a_new_comment(
+    api: tuple[str, State], tmp_path: Path, body: bytes, said: str
+) -> None:
+    """A 200 that cannot be used is a bad answer: taken for "no comments yet" it would post a
+    second comment; read whole, a huge one costs its size in memory."""
+    url, state = api
+    state.raw = {"GET": answer(body)}
+    only_a_warning(run := post(url, tmp_path), "could not post", said)
+    assert state.writes() == [] and run.summary == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n[]", "IncompleteRead"),
+        (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", "got more than"),
+        (b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n", "got more than 100 headers"),
+        (b"NOT HTTP AT ALL\r\n\r\n", "BadStatusLine"),
+        (b"", "Remote end closed connection"),
+    ],
+    ids=["incomplete", "line-too-long", "too-many-headers", "bad-status", "closed"],
+)
+def test_a_broken_answer_is_retried_then_one_warning(
+    api: tuple[str, State], tmp_path: Path, raw: bytes, said: str
+) -> None:
+    url, state = api
+    state.raw = {"GET": raw}
+    only_a_warning(post(url, tmp_path, BODY, "--attempts", "2"), "(after 2 attempts)")
+    assert [m for m, _, _ in state.requests] == ["GET", "GET"]
+
+
+def test_tls_to_a_plain_server_is_one_warning(api: tuple[str, State], tmp_path: Path) -> None:
+    url, _ = api
+    run = post(url.replace("http://", "https://"), tmp_path, BODY, "--attempts", "1")
+    only_a_warning(run, "could not post", "SSL")
+
+
+def test_an_api_url_that_cannot_be_parsed_is_one_warning(tmp_path: Path) -> None:
+    """The last line of defence: whatever escapes the client is one warning, not a traceback."""
+    run = post("http://[::1", tmp_path)
+    only_a_warning(run, "could not post the pull-request comment", "ValueError")
+
+
+def test_scrub_removes_every_form_of_the_token() -> None:
+    from ci.app.pr_comment import scrub
+
+    said = f"Invalid header value b'Bearer {TOKEN}\\r' {TOKEN}"
+    assert TOKEN not in scrub(said, TOKEN + "\r") and "***" in scrub(said, TOKEN + "\r")
+    assert scrub("a b", "") == "a b"  # no token: nothing to remove
+
+
+def test_a_redirected_create_is_not_taken_for_done(api: tuple[str, State], tmp_path: Path) -> None:
+    """urllib turns a redirected POST into a GET: its 200 said "comment created" for nothing."""
+    url, state = api
+    listing = f"{url}/repos/{REPOSITORY}/issues/{NUMBER}/comments"
+    state.raw = {"POST": answer(b"", "302 Found", f"Location: {listing}\r\n")}
+    run = post(url, tmp_path)
+    only_a_warning(run, "could not create the comment: HTTP 302")
+    assert "created" not in run.out and state.comments == []
