@@ -257,7 +257,7 @@ def _plain(text: str) -> str:
         parts[-2:] = [parts[-2] + "\\`" + parts[-1]]
     for i in range(0, len(parts), 2):
         part = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        part = MENTION.sub(_code_span, part)
+        part = MENTION.sub(_mention_span, part)
         # a span beside one of the text's would merge with it into one run of backticks
         if i > 0 and part.startswith("`"):
             part = " " + part
@@ -267,7 +267,7 @@ def _plain(text: str) -> str:
     return "`".join(parts)
 
 
-def _code_span(mention: re.Match[str]) -> str:
+def _mention_span(mention: re.Match[str]) -> str:
     """`@name` as a code span: GitHub notifies no one inside one, and copying it gives the text
     (`-- @irreversible` pasted into a migration still is the directive, which a zero-width
     space would hide)."""
