@@ -38,7 +38,7 @@ def escape_property(value: str) -> str:
     return escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
-def _workspace_relative(path: str) -> str:
+def workspace_relative(path: str) -> str:
     """Annotations attach to a file only by its path relative to the repository root, and
     later steps (upload-artifact) read a relative path from there too. The checks may run in a
     project's folder below it (a monorepo), where their relative paths start."""
@@ -52,7 +52,7 @@ def annotation(finding: Finding) -> str:
     command = "error" if finding.is_error else "warning"
     properties = []
     if finding.path is not None:
-        properties.append(f"file={escape_property(_workspace_relative(finding.path))}")
+        properties.append(f"file={escape_property(workspace_relative(finding.path))}")
         if finding.line is not None:
             properties.append(f"line={finding.line}")
     properties.append(f"title={escape_property(f'{finding.code} ({finding.check})')}")
@@ -89,7 +89,7 @@ def _cell(value: object) -> str:
     return "`".join(parts).replace("|", "\\|").replace("\n", "<br>")
 
 
-def _table(
+def markdown_table(
     header: Sequence[str], rows: Iterable[Sequence[object]], align: Sequence[str]
 ) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
@@ -101,7 +101,7 @@ def summary_markdown(reports: Sequence[Report]) -> str:
     """The job summary: one row per check, one per migration case, then the findings."""
     failed = any(r.failed for r in reports)
     lines = [f"## migration-guard: {'❌ FAILED' if failed else '✅ passed'}", ""]
-    lines += _table(
+    lines += markdown_table(
         ("check", "result", "passed", "failed", "errors", "skipped"),
         (_check_row(r) for r in reports),
         (":--", ":--", "--:", "--:", "--:", "--:"),
@@ -109,7 +109,7 @@ def summary_markdown(reports: Sequence[Report]) -> str:
     migrations = [(r.check, c) for r in reports for c in r.cases if c.kind is not None]
     if migrations:
         lines += ["", "### Migrations", ""]
-        lines += _table(
+        lines += markdown_table(
             ("check", "migration", "kind", "time (s)", "rows", "result"),
             (
                 (check, c.name, c.kind, f"{c.time:.3f}", c.rows, RESULT_MARKS[c.outcome])
@@ -128,7 +128,7 @@ def summary_markdown(reports: Sequence[Report]) -> str:
             (f.check, f.path, f.line, f.code, f.message, f.hint)
             for f in findings[:SUMMARY_FINDINGS_LIMIT]
         ]
-        lines += _table(
+        lines += markdown_table(
             ("check", "file", "line", "code", "message", "to fix"),
             rows,
             (":--", ":--", "--:", ":--", ":--", ":--"),
@@ -188,7 +188,7 @@ def _tried(variable: str, path: str, write: Callable[[], None]) -> None:
 
 def _step_outputs(reports: Sequence[Report], junit: Path | None, output: Path) -> None:
     if junit is not None:
-        report = _workspace_relative(str(junit))
+        report = workspace_relative(str(junit))
     else:  # no JUnit asked for: keep a summary file that later steps can read or upload
         import tempfile
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci.core.findings import Report
-from ci.reports.issues import COULD_NOT_RUN, Issue, issues_of, repository_root
+from ci.reports.issues import COULD_NOT_RUN, Issue, issues_of, json_text, repository_root
 
 # A check that could not run outranks any finding: the run proved nothing.
 SEVERITIES = {"error": "major", "warning": "minor", "note": "info", COULD_NOT_RUN: "critical"}
@@ -33,12 +33,7 @@ def gitlab_document(
 
 
 def gitlab_string(reports: Sequence[Report], *, anchor: str | None = None) -> str:
-    import json
-
-    from ci.reports.text import printable_json
-
-    document = gitlab_document(reports, anchor=anchor)
-    return printable_json(json.dumps(document, indent=2, ensure_ascii=False))
+    return json_text(gitlab_document(reports, anchor=anchor))
 
 
 def codequality_refusal(

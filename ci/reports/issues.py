@@ -129,3 +129,13 @@ class _SourceLines:
             self.files[path] = data.decode("utf-8", errors="replace").splitlines()
         lines = self.files[path]
         return _SPACE.sub(" ", lines[line - 1]).strip() if line <= len(lines) else ""
+
+
+def json_text(document: object) -> str:
+    """A report document as the files hold it: indented, non-ASCII kept, and printable (an
+    undecodable file name escaped, as every format writes it)."""
+    import json
+
+    from ci.reports.text import printable_json
+
+    return printable_json(json.dumps(document, indent=2, ensure_ascii=False))

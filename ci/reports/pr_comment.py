@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ci.core.findings import Finding, Report
-from ci.reports.github import RESULT_MARKS, _workspace_relative
+from ci.reports.github import RESULT_MARKS, workspace_relative
 from ci.reports.text import change_line, printable, sentence
 
 MARKER = "<!-- migration-guard"
@@ -36,7 +36,7 @@ INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}  # unicodedata categories a file name shows
 
 def marker(config: Path | None = None) -> str:
     """`<!-- migration-guard -->`, or `<!-- migration-guard: services/db config/x.yaml -->`."""
-    folder = _workspace_relative(os.getcwd())  # "." at the repository root
+    folder = workspace_relative(os.getcwd())  # "." at the repository root
     parts = [] if folder == "." else [folder]
     if config is not None:
         parts.append(str(config))
@@ -161,7 +161,7 @@ def _where(finding: Finding, links: tuple[str, str] | None) -> str:
     (newlines, backticks, HTML, undecodable bytes) stays inside its code span or link."""
     if finding.path is None:
         return ""
-    path = printable(_workspace_relative(finding.path))
+    path = printable(workspace_relative(finding.path))
     label = _inert(path if finding.line is None else f"{path}:{finding.line}")
     if links is None or os.path.isabs(path) or path.startswith(".."):
         return f"{_code_span(label)} "

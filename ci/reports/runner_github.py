@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ci.reports.github import _table, escape_data, escape_property, write_outputs
+from ci.reports.github import escape_data, escape_property, markdown_table, write_outputs
 from ci.reports.runner_json import document
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
@@ -157,7 +157,7 @@ def summary_markdown(doc: Json) -> str:
     lines += ["; ".join(facts), ""]
     if run is not None and run["steps"]:
         lines += ["### This run", ""]
-        lines += _table(
+        lines += markdown_table(
             ("migration", "kind", "file", "action", "rows", "time (ms)"),
             (
                 (
@@ -175,7 +175,7 @@ def summary_markdown(doc: Json) -> str:
         lines.append("")
     if pending:
         lines += ["### Pending", ""]
-        lines += _table(
+        lines += markdown_table(
             ("migration", "kind", "file"),
             ((p["label"], p["kind"], f"`{p['file']}`") for p in pending[:SHOWN_ROWS]),
             (":--", ":--", ":--"),

@@ -12,7 +12,7 @@ import os
 from ci.db.bookkeeping import head_version
 from ci.db.outcomes import whole_ms
 from ci.db.status import Status
-from ci.reports.github import _workspace_relative
+from ci.reports.github import workspace_relative
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def shown(path: str) -> str:
     base = (workspace or os.getcwd()).rstrip(os.sep) + os.sep
     if path.startswith(base) and ".." not in path:
         return path[len(base) :]
-    return _workspace_relative(path)
+    return workspace_relative(path)
 
 
 def _database(log: RunLog, status: Status | None) -> Json:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ci.core.codes import CODES, Code
 from ci.core.findings import Report
-from ci.reports.issues import COULD_NOT_RUN, Issue, issues_of, repository_root
+from ci.reports.issues import COULD_NOT_RUN, Issue, issues_of, json_text, repository_root
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -67,12 +67,7 @@ def sarif_document(
 
 
 def sarif_string(reports: Sequence[Report], *, anchor: str | None = None) -> str:
-    import json
-
-    from ci.reports.text import printable_json
-
-    document = sarif_document(reports, anchor=anchor)
-    return printable_json(json.dumps(document, indent=2, ensure_ascii=False))
+    return json_text(sarif_document(reports, anchor=anchor))
 
 
 def sarif_refusal(
