@@ -27,6 +27,9 @@ _SHARED_XSD = REPO.parent / "shared" / "junit" / "junit-10-ext-file-line.xsd"
 _VENDORED_XSD = REPO / "tests" / "data" / "junit-10-ext-file-line.xsd"
 JUNIT_XSD = _SHARED_XSD if _SHARED_XSD.is_file() else _VENDORED_XSD
 
+# the PostgreSQL server fixtures (pg_server_url, pg_database_url) and the skip/fail rule
+pytest_plugins = ["tests.pg"]
+
 
 # The real-process suites that take more than a few seconds each, marked `slow` here (one list,
 # not a line in each file): `python -m pytest -m "not slow"` is the fast inner loop; the default
