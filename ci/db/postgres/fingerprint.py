@@ -70,8 +70,8 @@ def _read(conn: psycopg.Connection[Any], *, content: bool | None) -> Fingerprint
     with conn.transaction(force_rollback=True):
         if top_level:  # one snapshot for every query of the read
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        for name, value in SETTINGS.items():
-            conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+        calls = ", ".join(["set_config(%s, %s, true)"] * len(SETTINGS))
+        conn.execute(f"SELECT {calls}", [v for item in SETTINGS.items() for v in item])
         groups, data_tables = _read_catalog(conn)
         data = {} if content is None else read_data(conn, data_tables, content=content)
     return Fingerprint({key: _print(key, group, data) for key, group in groups.items()})

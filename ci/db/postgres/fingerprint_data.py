@@ -1,11 +1,12 @@
 """The data part of a PostgreSQL fingerprint: each table's row count and a hash of its content,
-computed by the server in one pass over the table.
+computed by the server in one pass over the table, a few dozen tables per query.
 
-The hash of a table is the sum of a 128-bit hash (md5) of every row's text, kept as two 64-bit
-halves: a sum does not depend on the order the rows are read in, so it needs no ORDER BY (no
-sort, no spill to disk) and holds only two numbers however large the table; a row that changes,
-goes missing or appears twice changes it. The rows' text is the server's output of each value,
-under the settings the fingerprint fixes first (time zone, date style, float digits, ...).
+The hash of a table is the sum of two 64-bit hashes (`hashtextextended`, with two seeds: the
+stable hash PostgreSQL's hash partitioning relies on) of every row's text: a sum does not depend
+on the order the rows are read in, so it needs no ORDER BY (no sort, no spill to disk) and holds
+only two numbers however large the table; a row that changes, goes missing or appears twice
+changes it. (md5 of each row costs three times as much.) The rows' text is the server's output
+of each value, under the settings the fingerprint fixes first (time zone, date style, ...).
 """
 
 from __future__ import annotations
@@ -19,16 +20,15 @@ if TYPE_CHECKING:
 # (group key, schema, table name) of a table whose rows are read
 DataTable = tuple[str, str, str]
 
-# the table's whole row as text; ROW(alias.*) even when a column has the alias's name
-_ROW_HASH = "md5(ROW(mg_row.*)::text)"
-_HALF = "('x' || {part}({hash}, 16))::bit(64)::bigint"
+# ROW(alias.*): the whole row as text even when a column has the alias's name
 CONTENT = (
-    "SELECT count(*), "
-    f"coalesce(sum({_HALF.format(part='left', hash=_ROW_HASH)}), 0), "
-    f"coalesce(sum({_HALF.format(part='right', hash=_ROW_HASH)}), 0) "
-    "FROM ONLY {table} AS mg_row"
+    "SELECT {number}, count(*), sum(hashtextextended(mg_text, 0)),"
+    " sum(hashtextextended(mg_text, 1))"
+    " FROM (SELECT ROW(mg_row.*)::text AS mg_text FROM ONLY {table} AS mg_row) AS mg_rows"
 )
-COUNT = "SELECT count(*), NULL, NULL FROM ONLY {table} AS mg_row"
+COUNT = "SELECT {number}, count(*), NULL::numeric, NULL::numeric FROM ONLY {table} AS mg_row"
+# tables per query: one round trip for many small tables, a statement of reasonable size
+BATCH = 50
 
 
 def read_data(
@@ -37,21 +37,21 @@ def read_data(
     """{group key: (rows, content hash or None)} for the given (key, schema, name) tables."""
     from psycopg import sql
 
-    query = CONTENT if content else COUNT
+    query = sql.SQL(CONTENT if content else COUNT)
     found: dict[str, tuple[int, str | None]] = {}
-    for key, schema, name in tables:
-        table = sql.Identifier(schema, name)
-        row = conn.execute(sql.SQL(query).format(table=table)).fetchone()
-        assert row is not None  # an aggregate without GROUP BY returns one row
-        count, high, low = row
-        digest = (
-            None if high is None else f"{int(high) & (2**64 - 1):016x}{int(low) & (2**64 - 1):016x}"
+    for start in range(0, len(tables), BATCH):
+        batch = tables[start : start + BATCH]
+        union = sql.SQL(" UNION ALL ").join(
+            query.format(number=sql.Literal(number), table=sql.Identifier(schema, name))
+            for number, (_, schema, name) in enumerate(batch)
         )
-        found[key] = (int(count), digest)
+        for number, count, first, second in conn.execute(union):
+            digest = None if not content else f"{_word(first)}{_word(second)}"
+            found[batch[number][0]] = (int(count), digest)
     return found
 
 
 def _word(total: object) -> str:
-    """A sum of 64-bit halves as 16 hex digits (the sum modulo 2**64: the server's numeric sum
-    never overflows, and the low 64 bits are what a hash of the multiset keeps)."""
-    return f"{int(str(total)) % 2**64:016x}"
+    """A sum of 64-bit hashes as 16 hex digits: the sum modulo 2**64 (the server's numeric sum
+    never overflows; NULL for a table without rows)."""
+    return f"{int(str(total or 0)) % 2**64:016x}"

@@ -168,7 +168,7 @@ def _clause_differences(what: str, before: str, after: str) -> list[str]:
     old, new = clauses(before), clauses(after)
     return [
         f"{what}: {old.get(key, 'not owned')} -> {new.get(key, 'not owned')}"
-        for key in sorted(set(old) | set(new), key=list({**old, **new}).index)
+        for key in dict.fromkeys([*old, *new])
         if old.get(key) != new.get(key)
     ]
 

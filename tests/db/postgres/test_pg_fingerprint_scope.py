@@ -132,3 +132,62 @@ def test_other_kinds_of_objects_are_named(conn: psycopg.Connection[Any]) -> None
         "procedure billing.close_month() missing",
         "comment on schema billing missing",
     ]
+
+
+def test_names_that_need_quoting_are_read_and_shown_as_they_are(
+    conn: psycopg.Connection[Any],
+) -> None:
+    conn.execute(
+        'CREATE SCHEMA "Billing Dept";'
+        'CREATE TABLE "Billing Dept"."Patient Notes" (mg_row int, "Body" text);'
+        """INSERT INTO "Billing Dept"."Patient Notes" VALUES (1, 'a'), (2, 'b')"""
+    )
+    before = fingerprint(conn)
+    assert before.groups["Billing Dept.Patient Notes"].rows == 2
+    conn.execute("""UPDATE "Billing Dept"."Patient Notes" SET "Body" = 'c' WHERE mg_row = 2""")
+    assert describe_differences(before, fingerprint(conn)) == [
+        "table Billing Dept.Patient Notes: content changed (same row count)"
+    ]
+
+
+def test_every_kind_of_object_is_read(conn: psycopg.Connection[Any]) -> None:
+    from ci.db.postgres.fingerprint_wording import kind
+
+    conn.execute(
+        "CREATE TABLE base (id int PRIMARY KEY);"
+        "CREATE TABLE child (extra text) INHERITS (base);"
+        "CREATE UNLOGGED TABLE cache (k text) WITH (fillfactor = 70);"
+        "CREATE RULE no_delete AS ON DELETE TO cache DO INSTEAD NOTHING;"
+        "CREATE MATERIALIZED VIEW totals AS SELECT count(*) AS n FROM base;"
+        "CREATE UNIQUE INDEX totals_n ON totals (n);"
+        "CREATE TYPE pair AS (a int, b int);"
+        "CREATE FUNCTION add_pair(s int, p pair) RETURNS int LANGUAGE sql"
+        " AS $$ SELECT s + p.a + p.b $$;"
+        "CREATE AGGREGATE pair_sum(pair) (SFUNC = add_pair, STYPE = int, INITCOND = '0');"
+        "COMMENT ON AGGREGATE pair_sum(pair) IS 'adds pairs'"
+    )
+    printed = fingerprint(conn)
+    kinds = {key: kind(group) for key, group in printed.groups.items()}
+    assert kinds == {
+        "base": "table",
+        "child": "table",
+        "cache": "table",
+        "totals": "materialized view",
+        "pair": "type",
+        "routine add_pair(s integer, p pair)": "function",
+        "routine pair_sum(pair)": "aggregate",
+        "extension plpgsql": "extension",
+        "schema public": "schema",
+    }
+    child = {(o.type, o.name): o.sql for o in printed.groups["child"].objects}
+    cache = {(o.type, o.name): o.sql for o in printed.groups["cache"].objects}
+    assert child[("option", "inherits")] == "base"
+    assert cache[("option", "persistence")] == "UNLOGGED"
+    assert cache[("option", "storage parameters")] == "fillfactor=70"
+    assert cache[("rule", "no_delete")].startswith("CREATE RULE no_delete AS")
+    aggregate = printed.groups["routine pair_sum(pair)"].objects
+    assert [o.sql for o in aggregate] == [
+        "AGGREGATE (SFUNC = add_pair, STYPE = integer, INITCOND = '0')",
+        "adds pairs",
+    ]
+    assert [i.name for i in printed.groups["totals"].indexes] == ["totals_n"]
