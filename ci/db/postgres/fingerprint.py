@@ -3,9 +3,10 @@
 them alike; differences in words are ci.db.postgres.fingerprint_wording's.
 
 A group is a table (partitioned or foreign too), view, materialized view, sequence or type,
-keyed by its name (schema-qualified outside `public`), or a routine, extension or schema, keyed
-`routine f(integer)`, `extension pgcrypto`, `schema audit`. Each group holds its main object and
-what belongs to it: columns, indexes, constraints, triggers, policies, rules, options, comments.
+keyed by its name (schema-qualified outside `public`), or a routine, collation, event trigger,
+extension or schema, keyed by kind and name: `routine f(integer)`, `extension pgcrypto`. Each
+group holds its main object and what belongs to it: columns, indexes, constraints, triggers,
+policies, rules, statistics, options (privileges among them), comments.
 Tables also hold their row count and, with `content`, a hash of their rows.
 
 Every read runs in a transaction of its own that is rolled back (a savepoint when the caller has
@@ -91,6 +92,8 @@ def _read_catalog(conn: psycopg.Connection[Any]) -> tuple[catalog.Groups, list[D
     tables.read_policies(groups, rows(catalog.policies_query()))
     objects.read_types(groups, rows(objects.TYPES))
     objects.read_routines(groups, rows(objects.ROUTINES))
+    objects.read_named(groups, "collation", rows(objects.COLLATIONS))
+    objects.read_named(groups, "event trigger", rows(objects.EVENT_TRIGGERS))
     objects.read_extensions(groups, rows(objects.EXTENSIONS))
     objects.read_schemas(groups, rows(objects.SCHEMAS))
     return groups, data_tables

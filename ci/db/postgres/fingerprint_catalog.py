@@ -87,6 +87,17 @@ class Groups(dict[str, Group]):
 Rows = list[tuple[Any, ...]]
 
 
+# GRANTs other than the owner's default, in a stable order (a GRANT then its REVOKE leaves the
+# default written out: the same as none)
+PRIVILEGES = """
+CASE WHEN c.relacl IS NULL
+       OR c.relacl = acldefault((CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END)::"char", c.relowner)
+     THEN NULL
+     ELSE (SELECT string_agg(item, ', ' ORDER BY item) FROM unnest(c.relacl::text[]) AS item)
+END
+"""
+
+
 def relations_query() -> str:
     return f"""
 SELECT {display("n", "c.relname")}, c.relkind, c.relpersistence, c.relrowsecurity,
@@ -96,7 +107,7 @@ SELECT {display("n", "c.relname")}, c.relkind, c.relpersistence, c.relrowsecurit
           FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
           JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid),
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END,
-       obj_description(c.oid, 'pg_class'), n.nspname, c.relname
+       obj_description(c.oid, 'pg_class'), {PRIVILEGES}, n.nspname, c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ({", ".join(f"'{k}'" for k in RELKINDS)})
   AND {user_objects("n", "pg_class", "c.oid")}
@@ -168,7 +179,8 @@ WHERE NOT tg.tgisinternal AND {USER_SCHEMA.format(n="n")}
 
 
 def policies_query() -> str:
-    """Row-level security policies and rewrite rules: (table, kind, name, definition)."""
+    """Row-level security policies, rewrite rules and extended statistics (CREATE STATISTICS):
+    (table, kind, name, definition)."""
     return f"""
 SELECT {display("n", "c.relname")}, 'policy', p.polname,
        CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END
@@ -187,4 +199,9 @@ SELECT {display("n", "c.relname")}, 'rule', r.rulename, pg_get_ruledef(r.oid)
 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE r.rulename <> '_RETURN' AND {USER_SCHEMA.format(n="n")}
+UNION ALL
+SELECT {display("n", "c.relname")}, 'statistics', s.stxname, pg_get_statisticsobjdef(s.oid)
+FROM pg_statistic_ext s JOIN pg_class c ON c.oid = s.stxrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE {USER_SCHEMA.format(n="n")}
 """

@@ -1,6 +1,7 @@
 """The objects of a PostgreSQL fingerprint that are not tables: sequences (type, bounds, the
 column that owns them), enums (labels in order), domains, range types, functions, procedures
-and aggregates (their whole definition), extensions and schemas, each read with one query.
+and aggregates (their whole definition), collations, event triggers, extensions and schemas,
+each read with one query.
 
 A sequence's current value is not read: `nextval` is not transactional (a rolled-back
 transaction still advances it), so comparing it would flag every migration that inserts rows.
@@ -81,6 +82,25 @@ SELECT e.extname, 'VERSION ' || quote_literal(e.extversion) || ' SCHEMA ' || quo
 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
 """
 
+# every column but the internal ones: the same on every server version, whatever it calls them
+COLLATIONS = f"""
+SELECT {display("n", "c.collname")},
+       (to_jsonb(c) - 'oid' - 'collname' - 'collnamespace' - 'collowner' - 'collversion')::text
+FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+WHERE {user_objects("n", "pg_collation", "c.oid")}
+"""
+
+EVENT_TRIGGERS = """
+SELECT t.evtname, 'ON ' || t.evtevent
+       || coalesce(' WHEN TAG IN (' || array_to_string(t.evttags, ', ') || ')', '')
+       || ' EXECUTE FUNCTION ' || t.evtfoid::regproc::text
+       || CASE t.evtenabled WHEN 'D' THEN ' DISABLED' WHEN 'R' THEN ' ENABLE REPLICA'
+                            WHEN 'A' THEN ' ENABLE ALWAYS' ELSE '' END
+FROM pg_event_trigger t
+WHERE NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_event_trigger'::regclass
+                  AND e.objid = t.oid AND e.deptype = 'e')
+"""
+
 SCHEMAS = f"""
 SELECT n.nspname, obj_description(n.oid, 'pg_namespace')
 FROM pg_namespace n WHERE {user_objects("n", "pg_namespace", "n.oid")}
@@ -119,3 +139,10 @@ def read_schemas(groups: Groups, rows: Rows) -> None:
         key = f"schema {name}"
         groups.add(key, name, "schema", "")
         groups.part(key, "comment", f"on schema {name}", comment)
+
+
+def read_named(groups: Groups, kind: str, rows: Rows) -> None:
+    """Objects with a namespace of their own and a one-line definition: collations, event
+    triggers."""
+    for name, definition in rows:
+        groups.add(f"{kind} {name}", name, kind, definition)

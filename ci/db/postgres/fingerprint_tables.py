@@ -31,7 +31,7 @@ def read_relations(groups: Groups, rows: Rows, sequences: dict[str, str]) -> lis
     of each table that holds rows of its own (whose content the data part reads)."""
     tables: list[DataTable] = []
     for name, relkind, persistence, rls, force_rls, options, partkey, bound, parents, *rest in rows:
-        viewdef, comment, schema, relname = rest
+        viewdef, comment, privileges, schema, relname = rest
         kind = RELKINDS[relkind]
         if relkind in TABLE_KINDS:
             groups.add(name, name, "table", kind)
@@ -48,6 +48,7 @@ def read_relations(groups: Groups, rows: Rows, sequences: dict[str, str]) -> lis
             ("persistence", "UNLOGGED" if persistence == "u" else None),
             ("row level security", _row_security(rls, force_rls)),
             ("storage parameters", options),
+            ("privileges", privileges),
         ):
             groups.part(name, "option", option, value or None)
         groups.part(name, "comment", f"on {kind} {name}", comment)

@@ -23,7 +23,7 @@ __all__ = ["DRIFT", "REAPPLY", "ROLLBACK", "Wording", "describe_differences"]
 # kinds whose definition is long (a body, a query): said to have changed, not printed
 LONG_DEFINITIONS = frozenset({"view", "materialized view", "function", "procedure", "aggregate"})
 # what a table's parts are called when a whole definition is short enough to show
-PART_KINDS = ("constraint", "index", "trigger", "policy", "rule")
+PART_KINDS = ("constraint", "index", "trigger", "policy", "rule", "statistics")
 # a suffix that says an object is not (yet) trusted by the planner: what changed is its validity
 INVALID = {"constraint": " NOT VALID", "index": " INVALID"}
 

@@ -191,3 +191,32 @@ def test_every_kind_of_object_is_read(conn: psycopg.Connection[Any]) -> None:
         "adds pairs",
     ]
     assert [i.name for i in printed.groups["totals"].indexes] == ["totals_n"]
+
+
+def test_grants_statistics_collations_and_event_triggers_are_compared(
+    conn: psycopg.Connection[Any],
+) -> None:
+    conn.execute(
+        "CREATE TABLE visits (id int, ward text, bed int);"
+        "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql"
+        " AS $$BEGIN END$$"
+    )
+    before = fingerprint(conn)
+    # a GRANT undone by its REVOKE leaves the owner's privileges written out: the same as none
+    conn.execute("GRANT SELECT ON visits TO PUBLIC; REVOKE SELECT ON visits FROM PUBLIC")
+    assert fingerprint(conn) == before
+    conn.execute(
+        "GRANT SELECT ON visits TO PUBLIC;"
+        "CREATE STATISTICS visits_ward_bed ON ward, bed FROM visits;"
+        "CREATE COLLATION bytewise (provider = libc, locale = 'C');"
+        "CREATE EVENT TRIGGER log_ddl ON ddl_command_end EXECUTE FUNCTION on_ddl()"
+    )
+    lines = describe_differences(before, fingerprint(conn))
+    owner = conn.execute("SELECT current_user").fetchone()
+    assert owner is not None
+    assert lines == [
+        "collation bytewise left behind",
+        "event trigger log_ddl left behind",
+        f"table visits: privileges none -> =r/{owner[0]}, {owner[0]}=arwdDxt/{owner[0]}",
+        "statistics visits_ward_bed on visits left behind",
+    ]
