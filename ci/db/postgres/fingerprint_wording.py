@@ -83,10 +83,17 @@ def _renames(gone: dict[str, TablePrint], came: dict[str, TablePrint]) -> dict[s
     pairs: dict[str, str] = {}
     for old_key, old in sorted(gone.items()):
         for new_key, new in sorted(came.items()):
-            if new_key not in pairs.values() and _renamed(old, new.name) == new:
+            if new_key in pairs.values() or _outline(old) != _outline(new):
+                continue
+            if _renamed(old, new.name) == new:
                 pairs[old_key] = new_key
                 break
     return pairs
+
+
+def _outline(group: TablePrint) -> tuple[object, ...]:
+    """What a rename leaves as it was: a cheap test before the whole comparison."""
+    return kind(group), len(group.objects), [c.name for c in group.columns], group[5:]
 
 
 def _renamed(group: TablePrint, name: str) -> TablePrint:

@@ -340,3 +340,13 @@ def test_one_value_otherwise_is_a_difference(
     ]
     # the schema part alone does not see it
     assert schema_fingerprint(conn) == schema_fingerprint(second_conn)
+
+
+def test_a_table_left_renamed_is_named(conn: psycopg.Connection[Any]) -> None:
+    lines = round_trip(
+        conn,
+        "CREATE TABLE visits (id int, ward text); INSERT INTO visits VALUES (1, 'A')",
+        "ALTER TABLE visits RENAME TO encounters",
+        "ALTER TABLE encounters ADD COLUMN note text; ALTER TABLE encounters DROP COLUMN note",
+    )
+    assert lines == ["table visits renamed to encounters"]
