@@ -31,6 +31,8 @@ from ci.db.postgres.fingerprint_wording import DRIFT, REAPPLY, ROLLBACK, describ
 if TYPE_CHECKING:
     import psycopg
 
+    from ci.db.postgres.fingerprint_data import Cursor
+
 __all__ = [
     "DRIFT",
     "REAPPLY",
@@ -66,21 +68,23 @@ def schema_fingerprint(conn: psycopg.Connection[Any]) -> Fingerprint:
 
 def _read(conn: psycopg.Connection[Any], *, content: bool | None) -> Fingerprint:
     from psycopg import pq
+    from psycopg.rows import tuple_row
 
     top_level = conn.info.transaction_status == pq.TransactionStatus.IDLE
-    with conn.transaction(force_rollback=True):
+    with conn.transaction(force_rollback=True), conn.cursor(row_factory=tuple_row) as cursor:
+        # tuples whatever row factory the caller's connection has
         if top_level:  # one snapshot for every query of the read
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         calls = ", ".join(["set_config(%s, %s, true)"] * len(SETTINGS))
-        conn.execute(f"SELECT {calls}", [v for item in SETTINGS.items() for v in item])
-        groups, data_tables = _read_catalog(conn)
-        data = {} if content is None else read_data(conn, data_tables, content=content)
+        cursor.execute(f"SELECT {calls}", [v for item in SETTINGS.items() for v in item])
+        groups, data_tables = _read_catalog(cursor)
+        data = {} if content is None else read_data(cursor, data_tables, content=content)
     return Fingerprint({key: _print(key, group, data) for key, group in groups.items()})
 
 
-def _read_catalog(conn: psycopg.Connection[Any]) -> tuple[catalog.Groups, list[DataTable]]:
+def _read_catalog(cursor: Cursor) -> tuple[catalog.Groups, list[DataTable]]:
     def rows(query: str) -> catalog.Rows:
-        return conn.execute(query).fetchall()
+        return cursor.execute(query).fetchall()
 
     groups = catalog.Groups()
     sequences = objects.sequence_definitions(rows(objects.SEQUENCES))

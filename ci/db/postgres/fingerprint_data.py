@@ -14,7 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import psycopg
+
+    # a cursor that returns plain tuples
+    Cursor: TypeAlias = psycopg.Cursor[tuple[Any, ...]]
 
 
 # (group key, schema, table name) of a table whose rows are read
@@ -32,7 +37,7 @@ BATCH = 50
 
 
 def read_data(
-    conn: psycopg.Connection[Any], tables: list[DataTable], *, content: bool
+    cursor: Cursor, tables: list[DataTable], *, content: bool
 ) -> dict[str, tuple[int, str | None]]:
     """{group key: (rows, content hash or None)} for the given (key, schema, name) tables."""
     from psycopg import sql
@@ -45,7 +50,7 @@ def read_data(
             query.format(number=sql.Literal(number), table=sql.Identifier(schema, name))
             for number, (_, schema, name) in enumerate(batch)
         )
-        for number, count, first, second in conn.execute(union):
+        for number, count, first, second in cursor.execute(union).fetchall():
             digest = None if not content else f"{_word(first)}{_word(second)}"
             found[batch[number][0]] = (int(count), digest)
     return found

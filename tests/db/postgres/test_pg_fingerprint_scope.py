@@ -220,3 +220,14 @@ def test_grants_statistics_collations_and_event_triggers_are_compared(
         f"table visits: privileges none -> =r/{owner[0]}, {owner[0]}=arwdDxt/{owner[0]}",
         "statistics visits_ward_bed on visits left behind",
     ]
+
+
+def test_any_connection_reads_the_same(conn: psycopg.Connection[Any], pg_database_url: str) -> None:
+    from psycopg.rows import dict_row
+
+    conn.execute("CREATE TABLE notes (id int PRIMARY KEY); INSERT INTO notes VALUES (1)")
+    expected = fingerprint(conn)
+    # rows as dicts, and a connection that opens its own transactions (left idle as it was)
+    with psycopg.connect(pg_database_url, row_factory=dict_row) as other:
+        assert fingerprint(other) == expected
+        assert other.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
