@@ -11,9 +11,10 @@ database's name, on its maintenance connection (to the server URL's own database
 the throwaway lives; it takes the lock before the database exists. The server ends a session's
 locks when the session ends, and the session ends when its process dies, however it dies.
 `clean_leftovers(server_url)`, run before each create, drops every database named like ours
-whose lock nobody holds. Advisory locks belong to one database, so a holder connected to another
-maintenance database is found in `pg_locks`, which shows every database's. A database whose name
-does not match ours exactly, or that belongs to a role we are not a member of, is never touched.
+whose lock nobody holds and to which no session is connected. Advisory locks belong to one
+database, so a holder connected to another maintenance database is found in `pg_locks`, which
+shows every database's. A database whose name does not match ours exactly, or that belongs to
+a role we are not a member of, is never touched.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def drop_unheld(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
         if not try_lock(conn, name):
             continue  # its creator is alive, connected to the same maintenance database
         try:
-            if not held_elsewhere(conn, name):
+            if not held_elsewhere(conn, name) and not in_use(conn, name):
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
@@ -188,7 +189,7 @@ def drop_unheld(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
 def candidates(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
     """Databases named like ours that this role may drop (a member of the owner's role)."""
     rows = conn.execute(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'mg\\_%%' "
+        "SELECT datname FROM pg_database WHERE datname LIKE 'mg\\_%' "
         "AND pg_has_role(current_user, datdba, 'MEMBER') ORDER BY datname"
     ).fetchall()
     return [str(row[0]) for row in rows if is_ours(str(row[0]))]
@@ -201,6 +202,15 @@ def held_elsewhere(conn: psycopg.Connection[tuple[object, ...]], name: str) -> b
         "AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 2 "
         "AND pid <> pg_backend_pid()",
         (LOCK_SPACE, lock_key(name)),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def in_use(conn: psycopg.Connection[tuple[object, ...]], name: str) -> bool:
+    """Whether a session is connected to `name`: its creator's lock may be gone while the run
+    is not (a server that ends idle sessions, `idle_session_timeout`, ends the lock's too)."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)
     ).fetchone()
     return bool(row and row[0])
 

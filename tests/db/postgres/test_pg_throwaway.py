@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -19,6 +20,8 @@ from ci.core.errors import UsageError
 from ci.db.postgres.throwaway import (
     CannotRun,
     clean_leftovers,
+    held_elsewhere,
+    in_use,
     is_ours,
     shown,
     throwaway,
@@ -45,6 +48,26 @@ def as_role(server_url: str, role: str, password: str) -> str:
     parts = urlsplit(server_url)
     host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
     return parts._replace(netloc=f"{role}:{password}@{host}").geturl()
+
+
+def wait_for_lock_release(server_url: str, name: str) -> None:
+    """Wait until no session holds `name`'s lock: the server ends a killed client's session a
+    moment after the process is gone, not at once."""
+    deadline = time.monotonic() + 10
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if not held_elsewhere(conn, name):
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"the lock of {name} is still held 10 s after its creator died")
+
+
+def wait_for_no_sessions(server_url: str, name: str) -> None:
+    deadline = time.monotonic() + 10
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        while in_use(conn, name):
+            assert time.monotonic() < deadline, f"sessions on {name} 10 s after they closed"
+            time.sleep(0.02)
 
 
 def name_of(url: str) -> str:
@@ -122,6 +145,7 @@ def test_left_by_kill_9_then_dropped_by_the_next_clean(pg_server_url: str) -> No
     holder = Holder(pg_server_url)
     assert holder.stop(signal.SIGKILL) == -signal.SIGKILL
     assert database_exists(pg_server_url, holder.name)  # no finally ran
+    wait_for_lock_release(pg_server_url, holder.name)
     assert holder.name in clean_leftovers(pg_server_url)
     assert not database_exists(pg_server_url, holder.name)
 
@@ -129,6 +153,7 @@ def test_left_by_kill_9_then_dropped_by_the_next_clean(pg_server_url: str) -> No
 def test_the_next_throwaway_drops_a_killed_runs_database_and_says_so(pg_server_url: str) -> None:
     holder = Holder(pg_server_url)
     holder.stop(signal.SIGKILL)
+    wait_for_lock_release(pg_server_url, holder.name)
     said: list[str] = []
     with throwaway(pg_server_url, notice=said.append) as url:
         assert not database_exists(pg_server_url, holder.name)
@@ -247,3 +272,21 @@ def test_urls_are_shown_without_their_password(url: str, expected: str) -> None:
 def test_the_url_names_the_new_database_on_the_same_server(pg_server_url: str) -> None:
     with throwaway(pg_server_url) as url:
         assert url == database_url(name_of(url))
+
+
+def test_a_leftover_someone_is_connected_to_is_not_dropped(pg_server_url: str) -> None:
+    # named like ours and with no lock holder (as if the server had ended the creator's idle
+    # maintenance session), but a session still uses it: the run may be alive
+    name = f"mg_20261206090000_{os.urandom(4).hex()}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+    try:
+        with psycopg.connect(database_url(name)):
+            assert name not in clean_leftovers(pg_server_url)
+            assert database_exists(pg_server_url, name)
+        wait_for_no_sessions(pg_server_url, name)
+        assert name in clean_leftovers(pg_server_url)
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            conn.execute(drop.format(sql.Identifier(name)))
