@@ -139,7 +139,7 @@ def create(conn: psycopg.Connection[tuple[object, ...]], name: str, server_url: 
     try:
         conn.execute(statement)
     except psycopg.errors.InsufficientPrivilege:
-        role = urlsplit(server_url).username or "the server URL's role"
+        role = conn.info.user  # also when the URL names none (the login's own name)
         raise CannotRun(
             f"{shown(server_url)}: {role} may not create databases (no CREATEDB privilege); "
             f"grant it (ALTER ROLE {role} CREATEDB) or give a --server-url whose role has it"
