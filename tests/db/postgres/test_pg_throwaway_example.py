@@ -49,21 +49,27 @@ def apply(url: str, path: Path) -> None:
     psql(url, *single, "-f", str(path))
 
 
-def dump(url: str, part: str) -> list[str]:
-    """pg_dump's schema or data, without its per-dump \\restrict key; data lines sorted (an
-    UPDATE moves rows, and COPY's order is not the data)."""
-    done = subprocess.run(
-        ["pg_dump", "--no-owner", part, "-d", url], capture_output=True, text=True
-    )
+def state(url: str) -> list[str]:
+    """The database as pg_dump writes it (schema and data), without its per-dump \\restrict
+    key, the rows of each table sorted: an UPDATE moves rows, and COPY's order is not the
+    data."""
+    done = subprocess.run(["pg_dump", "--no-owner", "-d", url], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    lines = [
-        x for x in done.stdout.splitlines() if not x.startswith(("\\restrict", "\\unrestrict"))
-    ]
-    return sorted(lines) if part == "--data-only" else lines
-
-
-def state(url: str) -> tuple[list[str], list[str]]:
-    return dump(url, "--schema-only"), dump(url, "--data-only")
+    lines: list[str] = []
+    rows: list[str] | None = None
+    for line in done.stdout.splitlines():
+        if line.startswith(("\\restrict", "\\unrestrict")):
+            continue
+        if rows is not None and line != "\\.":
+            rows.append(line)
+            continue
+        if rows is not None:
+            lines += sorted(rows)
+            rows = None
+        lines.append(line)
+        if line.startswith("COPY ") and line.endswith(" FROM stdin;"):
+            rows = []
+    return lines
 
 
 def main_track() -> list[Path]:
