@@ -17,8 +17,8 @@ import pytest
 from psycopg import sql
 
 from ci.core.errors import UsageError
+from ci.db.outcomes import CannotRun
 from ci.db.postgres.throwaway import (
-    CannotRun,
     clean_leftovers,
     held_elsewhere,
     in_use,
