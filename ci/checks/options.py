@@ -138,3 +138,12 @@ INVARIANTS = Option(
 def base_ref(help: str) -> Option:
     """`--base-ref REF`: the branch a check compares with (a pre-commit hook hands it over)."""
     return Option("--base-ref", metavar="REF", default=None, help=help)
+
+
+ENGINES = ("sqlite", "postgresql")
+
+
+def engine(help: str) -> Option:
+    """`--engine sqlite|postgresql`: the database engine the migrations are written for
+    (`engine:` in migration-guard.yaml; default sqlite)."""
+    return Option("--engine", choices=ENGINES, default="sqlite", help=help)
