@@ -152,6 +152,19 @@ def test_our_engine_independent_rules_run_beside_squawk_and_sqlite_ones_do_not(
     assert "0001_col.sql:2: MG706" in out and "MG505" not in out
 
 
+def test_a_function_body_is_not_a_data_change_of_the_migration(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = (
+        TIMEOUT
+        + "CREATE FUNCTION touch() RETURNS void LANGUAGE sql AS $$ UPDATE t SET c = 1; $$;\n"
+        "CREATE FUNCTION mark() RETURNS trigger LANGUAGE plpgsql AS $body$\n"
+        "BEGIN\n  DELETE FROM log;\n  RETURN NEW;\nEND\n$body$;\n"
+    )
+    _, out = _lint(write_tree, monkeypatch, capsys, {"schema/0001_f.sql": sql}, *ONLY_SQUAWK)
+    assert "MG501" not in out and "MG502" not in out and "MG700" not in out, out
+
+
 def test_exclude_rules_turns_a_squawk_code_off(
     write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
