@@ -215,10 +215,35 @@ def test_missing_squawk_is_one_line_and_exit_2_and_sqlite_never_needs_it(
     exit_code, out = _lint(write_tree, monkeypatch, capsys, files, *ONLY_SQUAWK)
     assert exit_code == 2
     (line,) = out.strip().splitlines()
-    assert "squawk" in line and "pip install 'migration-guard[postgresql]'" in line
+    assert line.startswith("lint: engine postgresql lints with squawk, which is not installed")
+    assert line.endswith("pip install 'migration-guard[postgresql]'")
     assert "Traceback" not in out
     exit_code, out = _lint(write_tree, monkeypatch, capsys, files, "--no-sqlfluff")
     assert exit_code == 0, out
+
+
+def test_a_squawk_config_file_is_honoured_and_a_broken_one_is_exit_2(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = NO_TX + TIMEOUT + "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (c);\n"
+    files = {"schema/0001_i.sql": sql}
+    root = write_tree(
+        {
+            ".squawk.toml": 'excluded_rules = ["require-statement-timeout"]\n'
+            "assume_in_transaction = true\n"
+        }
+    )
+    monkeypatch.chdir(root)
+    exit_code, out = _lint(write_tree, monkeypatch, capsys, files, *ONLY_SQUAWK)
+    assert exit_code == 0 and "MG710" not in out and "MG717" not in out, out
+    (root / ".squawk.toml").write_text("this is [[ not toml\n", encoding="utf-8")
+    exit_code, out = _lint(write_tree, monkeypatch, capsys, files, *ONLY_SQUAWK)
+    assert exit_code == 2, out
+    (line,) = out.strip().splitlines()
+    assert (
+        line.startswith("lint: squawk could not run (exit 1): Configuration error")
+        and "Traceback" not in out
+    )
 
 
 def test_every_rule_name_in_the_table_is_one_squawk_knows(tmp_path: Path) -> None:

@@ -45,9 +45,7 @@ def squawk_binary() -> str:
         return str(beside)
     found = shutil.which("squawk")
     if found is None:
-        raise UsageError(
-            f"lint: engine postgresql lints with squawk, which is not installed: {INSTALL}"
-        )
+        raise UsageError(f"engine postgresql lints with squawk, which is not installed: {INSTALL}")
     return found
 
 
@@ -83,9 +81,12 @@ def _runs(contexts: Sequence[FileContext]) -> list[tuple[tuple[str, ...], list[s
     groups: dict[tuple[str, ...], list[str]] = {}
     alone: list[tuple[tuple[str, ...], list[str], str | None]] = []
     for ctx in contexts:
-        arguments: tuple[str, ...] = ()
-        if not ctx.directives.no_transaction:
-            arguments += ("--assume-in-transaction",)
+        # said either way: a project's .squawk.toml may set assume_in_transaction
+        arguments: tuple[str, ...] = (
+            "--no-assume-in-transaction"
+            if ctx.directives.no_transaction
+            else "--assume-in-transaction",
+        )
         if ctx.folder == "rollback":
             arguments += ("--exclude=" + ",".join(DROPS_A_ROLLBACK_MAKES),)
         if arguments[:1] == ("--assume-in-transaction",) and "concurrently" in ctx.text.lower():
@@ -107,15 +108,21 @@ def _run(
             command, input=stdin, capture_output=True, text=True, encoding="utf-8", check=False
         )
     except OSError as error:
-        raise UsageError(f"lint: cannot run squawk ({binary}): {error.strerror}") from None
-    if done.returncode not in (0, 1):
-        said = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[0]
-        raise UsageError(f"lint: squawk failed (exit {done.returncode}): {said}")
+        raise UsageError(f"cannot run squawk ({binary}): {error.strerror}") from None
     try:
         violations = json.loads(done.stdout or "[]")
     except ValueError:
-        raise UsageError(f"lint: squawk's output is not JSON: {done.stdout[:80]!r}") from None
-    return list(violations)
+        violations = None
+    # exit 1 with violations is squawk's "found some"; exit 1 without any is how it reports a
+    # configuration it cannot read (a bad .squawk.toml), which must not pass as clean
+    if (
+        done.returncode not in (0, 1)
+        or not isinstance(violations, list)
+        or (done.returncode == 1 and not violations)
+    ):
+        said = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[0]
+        raise UsageError(f"squawk could not run (exit {done.returncode}): {said}")
+    return violations
 
 
 def _finding(ctx: FileContext, violation: dict[str, Any]) -> Finding:
