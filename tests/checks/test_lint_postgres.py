@@ -73,6 +73,25 @@ def test_squawk_lines_are_the_files_lines(
     assert f"{MIGRATIONS}/schema/0001_i.sql:4: MG702 " in out
 
 
+def test_files_named_however_the_user_names_them_are_all_linted(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # squawk drops a leading ./ and reads [..] as a glob: neither may lose a file's findings
+    sql = TIMEOUT + "CREATE INDEX i ON t (c);\n"
+    names = ["schema/0001_a.sql", "schema/0002_[draft].sql", "schema/0003_b.sql"]
+    root = write_tree({f"{MIGRATIONS}/{name}": sql for name in names})
+    monkeypatch.chdir(root)
+    given = [
+        f"./{MIGRATIONS}/{names[0]}",
+        f"{MIGRATIONS}/{names[1]}",
+        str(root / MIGRATIONS / names[2]),
+    ]
+    assert lint.main([*ONLY_SQUAWK, *given]) == 1
+    out = capsys.readouterr().out
+    for path in given:
+        assert f"{Path(path)}:2: MG702" in out, out  # pathlib drops the ./ too
+
+
 def test_warnings_alone_pass(
     write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -55,12 +55,12 @@ def squawk_findings(
     """squawk's violations of every file as findings, minus those a `-- noqa: MG7xx` silences
     and the codes `exclude` turns off."""
     binary = squawk_binary()
-    found: dict[Path, list[Finding]] = {ctx.path: [] for ctx in contexts}
-    by_name = {str(ctx.path): ctx for ctx in contexts}
     violations: dict[Path, list[dict[str, Any]]] = {ctx.path: [] for ctx in contexts}
-    for arguments, paths, stdin in _runs(contexts):
+    for arguments, group, stdin in _runs(contexts):
+        paths = [] if stdin is not None else [str(ctx.path) for ctx in group]
         for violation in _run(binary, arguments, paths, stdin):
-            violations[by_name[str(violation.get("file"))].path].append(violation)
+            violations[_file_of(violation, group)].append(violation)
+    found: dict[Path, list[Finding]] = {ctx.path: [] for ctx in contexts}
     for ctx in contexts:
         silenced = _silenced(ctx, violations[ctx.path])
         for index, violation in enumerate(violations[ctx.path]):
@@ -70,16 +70,33 @@ def squawk_findings(
     return found
 
 
-def _runs(contexts: Sequence[FileContext]) -> list[tuple[tuple[str, ...], list[str], str | None]]:
-    """The squawk runs that lint `contexts`: (arguments, paths, text for stdin or None).
+def _file_of(violation: dict[str, Any], group: list[FileContext]) -> Path:
+    """The file of a violation: squawk names it as given, less a leading `./`."""
+    if len(group) == 1:
+        return group[0].path
+    named = Path(str(violation.get("file"))).resolve()
+    for ctx in group:
+        if ctx.path.resolve() == named:
+            return ctx.path
+    raise UsageError(f"squawk reported a file it was not given: {violation.get('file')}")
+
+
+# squawk reads its path arguments as glob patterns: a file named with these goes in by stdin
+_GLOB = frozenset("*?[]{}")
+
+
+def _runs(
+    contexts: Sequence[FileContext],
+) -> list[tuple[tuple[str, ...], list[FileContext], str | None]]:
+    """The squawk runs that lint `contexts`: (arguments, files, text for stdin or None).
 
     Files share a run when they share the arguments that describe how the runner runs them.
     squawk trusts a file of ONE statement to run outside a transaction (as some tools run
     such a file), but our runner wraps it too: a transactional file that mentions CONCURRENTLY
     is linted alone, from stdin, with an empty statement and a SELECT appended after its last
     line (its own lines and columns unchanged), so squawk sees it in its transaction."""
-    groups: dict[tuple[str, ...], list[str]] = {}
-    alone: list[tuple[tuple[str, ...], list[str], str | None]] = []
+    groups: dict[tuple[str, ...], list[FileContext]] = {}
+    alone: list[tuple[tuple[str, ...], list[FileContext], str | None]] = []
     for ctx in contexts:
         # said either way: a project's .squawk.toml may set assume_in_transaction
         arguments: tuple[str, ...] = (
@@ -89,12 +106,13 @@ def _runs(contexts: Sequence[FileContext]) -> list[tuple[tuple[str, ...], list[s
         )
         if ctx.folder == "rollback":
             arguments += ("--exclude=" + ",".join(DROPS_A_ROLLBACK_MAKES),)
-        if arguments[:1] == ("--assume-in-transaction",) and "concurrently" in ctx.text.lower():
-            stdin_arguments = (*arguments, "--stdin-filepath", str(ctx.path))
-            alone.append((stdin_arguments, [], ctx.text + "\n;\nSELECT 1;\n"))
+        wrapped = not ctx.directives.no_transaction and "concurrently" in ctx.text.lower()
+        if wrapped or _GLOB & set(str(ctx.path)):
+            text = ctx.text + "\n;\nSELECT 1;\n" if wrapped else ctx.text
+            alone.append(((*arguments, "--stdin-filepath", str(ctx.path)), [ctx], text))
         else:
-            groups.setdefault(arguments, []).append(str(ctx.path))
-    return [(arguments, paths, None) for arguments, paths in groups.items()] + alone
+            groups.setdefault(arguments, []).append(ctx)
+    return [(arguments, group, None) for arguments, group in groups.items()] + alone
 
 
 def _run(
@@ -136,7 +154,8 @@ def _finding(ctx: FileContext, violation: dict[str, Any]) -> Finding:
         CHECK,
         code,
         str(ctx.path),
-        int(violation.get("line") or 0) + 1,  # squawk counts lines from 0
+        # squawk counts lines from 0; past the last line only in what was appended to a file
+        min(int(violation.get("line") or 0) + 1, ctx.text.count("\n") + 1),
         f"squawk {rule}: {message}",
         f"{fix}{page}; or, if it is intended, -- noqa: {code} <reason>",
         severity,
