@@ -164,11 +164,16 @@ def test_our_engine_independent_rules_run_beside_squawk_and_sqlite_ones_do_not(
 ) -> None:
     files = {
         "data/0002_purge.sql": "DELETE FROM sessions;\n",
-        "schema/0001_col.sql": TIMEOUT + "ALTER TABLE t ADD COLUMN c integer NOT NULL;\n",
+        "schema/0001_col.sql": TIMEOUT + "ALTER TABLE t ADD COLUMN c integer NOT NULL;\n"
+        "INSERT INTO t (c) VALUES (1);\n",
+        "seed/0001_settings.sql": "INSERT INTO settings (k) VALUES ('a');\n",
+        "seed/0002_more.sql": "INSERT INTO settings (k) VALUES ('b') ON CONFLICT DO NOTHING;\n",
     }
     _, out = _lint(write_tree, monkeypatch, capsys, files, *ONLY_SQUAWK)
     assert "0002_purge.sql:1: MG502" in out
-    assert "0001_col.sql:2: MG706" in out and "MG505" not in out
+    assert "0001_col.sql:3: MG501" in out
+    assert "0001_settings.sql:1: MG504" in out and "0002_more.sql:1: MG504" not in out
+    assert "0001_col.sql:2: MG706" in out and "MG505" not in out  # squawk's, not SQLite's
 
 
 def test_a_function_body_is_not_a_data_change_of_the_migration(
