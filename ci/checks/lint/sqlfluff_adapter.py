@@ -55,7 +55,7 @@ def sqlfluff_findings(
     for ctx in contexts:
         size = len(ctx.text.encode())
         if max_bytes and size > max_bytes:
-            found[ctx.path] = [_too_big(ctx, size, max_bytes)]
+            found[ctx.path] = [_too_big(ctx, size, max_bytes, engine)]
         else:
             small.append(ctx)
     if not small:
@@ -75,14 +75,15 @@ def sqlfluff_findings(
     return found
 
 
-def _too_big(ctx: FileContext, size: int, limit: int) -> Finding:
+def _too_big(ctx: FileContext, size: int, limit: int, engine: str) -> Finding:
+    others = "squawk and the safety rules" if engine == "postgresql" else "the safety rules (MG5xx)"
     return Finding(
         CHECK,
         INPUT_CODE,
         str(ctx.path),
         None,
         f"{size:,} bytes, more than --sqlfluff-max-bytes ({limit:,}): sqlfluff skipped this "
-        "file, the safety rules (MG5xx) ran",
+        f"file, {others} ran",
         "raise --sqlfluff-max-bytes (sqlfluff_max_bytes: in migration-guard.yaml; 0 = no limit) "
         "to lint it with sqlfluff, which takes about 2 minutes per MB",
         "warning",
