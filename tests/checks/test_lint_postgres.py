@@ -240,7 +240,7 @@ def test_missing_squawk_is_one_line_and_exit_2_and_sqlite_never_needs_it(
     assert exit_code == 2
     (line,) = out.strip().splitlines()
     assert line.startswith("lint: engine postgresql lints with squawk, which is not installed")
-    assert line.endswith("pip install 'migration-guard[postgresql]'")
+    assert "pip install 'migration-guard[postgresql]'" in line and "[squawk-cli]" in line
     assert "Traceback" not in out
     exit_code, out = _lint(write_tree, monkeypatch, capsys, files, "--no-sqlfluff")
     assert exit_code == 0, out

@@ -45,7 +45,10 @@ def squawk_binary() -> str:
         return str(beside)
     found = shutil.which("squawk")
     if found is None:
-        raise UsageError(f"engine postgresql lints with squawk, which is not installed: {INSTALL}")
+        raise UsageError(
+            f"engine postgresql lints with squawk, which is not installed: {INSTALL} "
+            "(a pre-commit hook: additional_dependencies: [squawk-cli])"
+        )
     return found
 
 
