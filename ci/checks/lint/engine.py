@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from ci.checks.lint.files import select_files, whole_directory
@@ -92,7 +92,7 @@ def lint(
                 findings[path].append(empty_file(path, folder))
         seconds[path] += time.perf_counter() - started
     if engine == "postgresql" and contexts:
-        _add(findings, _timed(squawk_findings_of, contexts, exclude, seconds))
+        _add(findings, _squawk(contexts, exclude, seconds))
     if sqlfluff and contexts:
         found_by_sqlfluff = sqlfluff_findings(
             contexts, exclude=exclude, max_bytes=sqlfluff_max_bytes, seconds=seconds, engine=engine
@@ -102,23 +102,14 @@ def lint(
     return Report(CHECK, cases or [Case(name="no migration files to lint", classname=CHECK)])
 
 
-def squawk_findings_of(
-    contexts: Sequence[FileContext], exclude: frozenset[str]
+def _squawk(
+    contexts: Sequence[FileContext], exclude: frozenset[str], seconds: dict[Path, float]
 ) -> dict[Path, list[Finding]]:
+    """squawk's findings; its time (one squawk process for many files) shared among them."""
     from ci.checks.lint.squawk_adapter import squawk_findings
 
-    return squawk_findings(contexts, exclude=exclude)
-
-
-def _timed(
-    work: Callable[[Sequence[FileContext], frozenset[str]], dict[Path, list[Finding]]],
-    contexts: Sequence[FileContext],
-    exclude: frozenset[str],
-    seconds: dict[Path, float],
-) -> dict[Path, list[Finding]]:
-    """`work`'s findings; its time (one squawk process for many files) shared among them."""
     started = time.perf_counter()
-    found = work(contexts, exclude)
+    found = squawk_findings(contexts, exclude=exclude)
     share = (time.perf_counter() - started) / len(contexts)
     for ctx in contexts:
         seconds[ctx.path] += share
