@@ -149,15 +149,12 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 SERVER_URL_ENV = "MIGRATION_GUARD_SERVER_URL"
 
 
-def engine() -> Option:
+def engine(
+    help: str = "database engine of the migrations: sqlite (default) or postgresql",
+) -> Option:
     """`--engine sqlite|postgresql`: the engine the project's migrations are written for (also
-    the config key `engine`). None (not given) means SQLite."""
-    return Option(
-        "--engine",
-        choices=ENGINES,
-        default=None,
-        help="database engine of the migrations: sqlite (default) or postgresql",
-    )
+    the config key `engine`; default sqlite)."""
+    return Option("--engine", choices=ENGINES, default="sqlite", help=help)
 
 
 def postgres_url(text: str) -> str:

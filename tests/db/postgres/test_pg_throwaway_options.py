@@ -16,8 +16,8 @@ def parser() -> argparse.ArgumentParser:
     return built
 
 
-def test_engine_is_sqlite_or_postgresql_and_unset_by_default() -> None:
-    assert parser().parse_args([]).engine is None
+def test_engine_is_sqlite_or_postgresql_and_sqlite_by_default() -> None:
+    assert parser().parse_args([]).engine == "sqlite"
     assert parser().parse_args(["--engine", "postgresql"]).engine == "postgresql"
     with pytest.raises(argparse.ArgumentError, match="invalid choice: 'mysql'"):
         parser().parse_args(["--engine", "mysql"])
