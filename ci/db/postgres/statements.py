@@ -130,7 +130,8 @@ def _syntax_error(text: str, error: ParseError, source: str) -> str:
             f"{where}: psql meta-command {meta} is not SQL; the runner sends statements to the "
             "server, not to psql (write the SQL it stands for)"
         )
-    return f"{where}: {message}"
+    first, _, rest = str(message).partition("\n")  # "at or near" quotes the text: one line
+    return f"{where}: {first}" + ('..."' if rest else "")
 
 
 def _meta_command(text: str, index: int) -> str | None:
