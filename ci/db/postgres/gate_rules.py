@@ -364,7 +364,7 @@ def custom_settings(tree: ast.Node) -> list[str]:
     if isinstance(tree, ast.VariableSetStmt):
         names = [tree.name or ""]
     else:
-        names = [name for node in walk(tree) if (name := _set_config_name(node))]
+        names = [name for node in walk(tree, created=False) if (name := _set_config_name(node))]
     return [name for name in names if "." in name]
 
 

@@ -3,18 +3,20 @@ the runner's own tables it would change, the functions it calls. Read by the gat
 (ci.db.postgres.gate_rules); nothing here runs a statement.
 
 The tree is walked whole, so a write hidden in a CTE (`WITH x AS (DELETE FROM schema_version
-RETURNING 1) SELECT 1`), a rule's action or an SQL function's body is found wherever it is.
+RETURNING 1) SELECT 1`), a rule's action, an SQL function's body or the static SQL of a
+PL/pgSQL function or DO block is found wherever it is (not dynamic SQL: EXECUTE of a string).
 Names come from the parser: unquoted identifiers are already folded to lower case, quoted ones
 keep their case (`"Schema_Version"` is another table), so no spelling slips past.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 from pglast import ast
 from pglast.enums import ObjectType
-from pglast.parser import ParseError, parse_sql
+from pglast.parser import ParseError, parse_plpgsql_json, parse_sql
 
 BOOKKEEPING_TABLES = frozenset(("schema_version", "schema_version_log"))
 
@@ -51,8 +53,9 @@ DROPPED_ON_TABLE = frozenset(
 )
 
 
-def walk(node: object) -> Iterator[ast.Node]:
-    """Every node of the tree under `node` (itself first), SQL function bodies included."""
+def walk(node: object, *, created: bool = True) -> Iterator[ast.Node]:
+    """Every node of the tree under `node` (itself first), with the statements of the DO blocks
+    it runs and, when `created`, of the functions it creates (they run when called)."""
     stack = [node]
     while stack:
         item = stack.pop()
@@ -62,24 +65,68 @@ def walk(node: object) -> Iterator[ast.Node]:
             yield item
             slots: dict[str, object] = type(item).__slots__  # type: ignore[attr-defined]
             stack.extend(getattr(item, name) for name in reversed(slots))
-            if isinstance(item, ast.CreateFunctionStmt):
-                stack.extend(sql_body(item))
+            if isinstance(item, ast.DoStmt) or (
+                created and isinstance(item, ast.CreateFunctionStmt)
+            ):
+                stack.extend(body_statements(item))
 
 
-def sql_body(function: ast.CreateFunctionStmt) -> list[ast.Node]:
-    """The statements of a LANGUAGE sql function written as a string (`AS $$ ... $$`): they run
-    whenever it is called. A BEGIN ATOMIC body is in the tree already; other languages' bodies
-    are opaque here."""
-    options = {option.defname: option.arg for option in function.options or ()}
-    language, body = options.get("language"), options.get("as")
-    if not isinstance(language, ast.String) or str(language.sval).lower() != "sql":
+def body_statements(node: ast.CreateFunctionStmt | ast.DoStmt) -> list[ast.Node]:
+    """The statements written in a function's or DO block's body as a string (`AS $$ ... $$`):
+    LANGUAGE sql, or the static SQL of PL/pgSQL (dynamic EXECUTE strings stay unseen). A BEGIN
+    ATOMIC body is in the tree already; other languages' bodies are opaque here."""
+    options = node.args if isinstance(node, ast.DoStmt) else node.options
+    values = {option.defname: option.arg for option in options or ()}
+    language, body = values.get("language"), values.get("as")
+    if isinstance(body, tuple):  # a function's: (body,) or (object file, symbol)
+        body = body[0] if len(body) == 1 else None
+    if not isinstance(body, ast.String):
         return []
-    if not isinstance(body, tuple) or not body or not isinstance(body[0], ast.String):
-        return []
+    name = str(language.sval).lower() if isinstance(language, ast.String) else "plpgsql"
+    if name == "sql":
+        return _statements(str(body.sval))
+    if name == "plpgsql":
+        queries = _plpgsql_queries(node, str(body.sval))
+        return [tree for query in queries for tree in _statements(query)]
+    return []
+
+
+def _statements(text: str) -> list[ast.Node]:
     try:
-        return [raw.stmt for raw in parse_sql(str(body[0].sval)) if raw.stmt is not None]
+        return [raw.stmt for raw in parse_sql(text) if raw.stmt is not None]
     except ParseError:
-        return []  # the server will say so when the function is created
+        return []  # an expression, not a statement; or the server will say so
+
+
+def _plpgsql_queries(node: ast.CreateFunctionStmt | ast.DoStmt, body: str) -> list[str]:
+    """The SQL text of every statement and expression in a PL/pgSQL body (PostgreSQL's own
+    PL/pgSQL parser, through pglast; a body it cannot compile out of context gives none)."""
+    tag = "$mg$"
+    while tag in body:
+        tag = tag[:-1] + "g$"
+    setof = getattr(getattr(node, "returnType", None), "setof", False)
+    returns = "SETOF record" if setof else "trigger"
+    wrapped = (
+        f"DO {tag}{body}{tag}"
+        if isinstance(node, ast.DoStmt)
+        else f"CREATE FUNCTION mg() RETURNS {returns} LANGUAGE plpgsql AS {tag}{body}{tag}"
+    )
+    try:
+        tree = json.loads(parse_plpgsql_json(wrapped))
+    except (ParseError, ValueError):
+        return []
+    queries: list[str] = []
+    stack: list[object] = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            query = item.get("query")
+            if isinstance(query, str):
+                queries.append(query)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return queries
 
 
 def bookkeeping_name(relation: object) -> str | None:
@@ -133,8 +180,9 @@ def function_name(node: ast.Node) -> str | None:
 
 
 def called_functions(tree: ast.Node) -> Iterator[str]:
-    """The names of the functions the statement calls (function_name)."""
-    for node in walk(tree):
+    """The names of the functions the statement calls now (function_name): not those in the
+    bodies of functions it creates (only calling them runs them)."""
+    for node in walk(tree, created=False):
         name = function_name(node)
         if name is not None:
             yield name

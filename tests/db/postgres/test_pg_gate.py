@@ -158,6 +158,12 @@ CHANGES = [
     "CREATE TABLE copy_of AS SELECT 1 AS a; SELECT * INTO schema_version_log FROM patients",
     "ALTER TABLE patients ADD FOREIGN KEY (id) REFERENCES schema_version (version)",
     "CREATE FUNCTION wipe() RETURNS void LANGUAGE sql AS 'DELETE FROM schema_version'",
+    "CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN IF TG_OP = 'DELETE' THEN UPDATE schema_version_log SET version = 0; END IF;\n"
+    "RETURN NEW; END $$",
+    "DO $$ BEGIN DELETE FROM schema_version; END $$",
+    "DO LANGUAGE plpgsql $x$ DECLARE n int; BEGIN FOR n IN 1..2 LOOP\n"
+    "  INSERT INTO schema_version VALUES (n + 10, 'loop'); END LOOP; END $x$",
     "CREATE FUNCTION wipe2() RETURNS void LANGUAGE sql\n"
     "BEGIN ATOMIC DELETE FROM schema_version; END",
 ]

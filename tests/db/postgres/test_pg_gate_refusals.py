@@ -54,6 +54,7 @@ def verdict(sql: str, **rules: bool | int) -> str | None:
         ("SELECT lo_export(1, '/tmp/x')", "lo_export() is refused: it reads or writes a file"),
         ("SELECT dblink_exec('prod', 'DROP TABLE t')", "dblink_exec() is refused: it changes"),
         ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity", "pg_terminate_backend() is"),
+        ("DO $$ BEGIN PERFORM pg_reload_conf(); END $$", "pg_reload_conf() is refused"),
     ],
 )
 def test_what_reaches_outside_the_database_is_refused_in_every_run(sql: str, start: str) -> None:
@@ -162,6 +163,13 @@ def test_the_migrated_databases_own_settings_may_change(conn: Conn) -> None:
             f"ON d.oid = s.setdatabase WHERE d.datname = '{name}'",
         )
         == 1
+    )
+
+
+def test_creating_a_function_that_calls_one_is_not_calling_it() -> None:
+    body = "BEGIN PERFORM pg_cancel_backend(p); END"
+    assert (
+        verdict(f"CREATE FUNCTION stop(p int) RETURNS void LANGUAGE plpgsql AS $${body}$$") is None
     )
 
 

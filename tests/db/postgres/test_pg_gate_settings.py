@@ -27,7 +27,7 @@ def shown(conn: Conn) -> tuple[object, ...]:
 
 FILE = """\
 SET search_path = pg_catalog, public;
-SET SESSION work_mem = '7MB';
+DO $$ BEGIN PERFORM set_config('work_mem', '7MB', false); END $$;
 SELECT set_config('statement_timeout', '5s', false);
 SET app.tenant = 'acme';
 SET DateStyle TO German;
