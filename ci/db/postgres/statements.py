@@ -15,6 +15,7 @@ refused, and why) to one file's statements, decided from the parse tree, never f
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
@@ -67,19 +68,28 @@ def split_pieces(text: str, *, source: str = "") -> list[PgStatement]:
     comments = [(token.start, token.end + 1) for token in tokens if token.name in COMMENT_TOKENS]
     pieces: list[PgStatement] = []
     start = 0
+    line = 1  # line of `start`, counted piece by piece (from 0 each time is O(n^2))
     for end, raw in _piece_ends(text, parsed, tokens):
-        first = raw.stmt_location if raw is not None else start
+        first = raw.stmt_location or start if raw is not None else start
         pieces.append(
             PgStatement(
                 text[start:end],
-                text.count("\n", 0, first) + 1,
+                line + text.count("\n", start, first),
                 start,
                 tree=raw.stmt if raw is not None else None,
-                code=_code(text, start, end, comments),
+                code=_code(text[start:end], _within(comments, start, end)),
             )
         )
+        line += text.count("\n", start, end)
         start = end
     return pieces
+
+
+def _within(comments: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The comments inside text[start:end], relative to `start` (comments are in order)."""
+    low = bisect_left(comments, (start, start))
+    high = bisect_left(comments, (end, end))
+    return [(begin - start, stop - start) for begin, stop in comments[low:high]]
 
 
 def _piece_ends(
@@ -107,14 +117,13 @@ def _piece_ends(
     return ends
 
 
-def _code(text: str, start: int, end: int, comments: list[tuple[int, int]]) -> str:
-    """The piece without comments, whitespace folded."""
-    kept, at = [], start
+def _code(piece: str, comments: list[tuple[int, int]]) -> str:
+    """The piece without its comments, whitespace folded."""
+    kept, at = [], 0
     for begin, stop in comments:
-        if begin >= start and stop <= end:
-            kept.append(text[at:begin])
-            at = stop
-    kept.append(text[at:end])
+        kept.append(piece[at:begin])
+        at = stop
+    kept.append(piece[at:])
     return " ".join(" ".join(kept).split())
 
 

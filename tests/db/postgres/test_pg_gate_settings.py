@@ -102,3 +102,12 @@ def test_rowcount_is_the_rows_the_statement_changed(conn: Conn) -> None:
     run(gate, "UPDATE patients SET name = 'c' WHERE id = 1;")
     assert gate.rowcount == 1
     assert one(conn, "SELECT name FROM patients WHERE id = 1") == "c"
+
+
+def test_a_custom_setting_the_runner_had_is_set_back_to_its_value(conn: Conn) -> None:
+    conn.execute("SET app.tenant = 'runner'")
+    gate = PgGate(conn, no_transaction=True)
+    run(gate, "SELECT set_config('app.tenant', 'file', false);")
+    assert one(conn, "SELECT current_setting('app.tenant')") == "file"
+    gate.restore()
+    assert one(conn, "SELECT current_setting('app.tenant')") == "runner"
