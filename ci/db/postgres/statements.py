@@ -139,8 +139,24 @@ def _syntax_error(text: str, error: ParseError, source: str) -> str:
             f"{where}: psql meta-command {meta} is not SQL; the runner sends statements to the "
             "server, not to psql (write the SQL it stands for)"
         )
+    if _after_copy_from_stdin(text, index):
+        return (
+            f"{where}: rows after COPY ... FROM stdin are psql's inline data, not SQL; the "
+            "runner sends statements to the server (use INSERT, or pg_dump --inserts)"
+        )
     first, _, rest = str(message).partition("\n")  # "at or near" quotes the text: one line
     return f"{where}: {first}" + ('..."' if rest else "")
+
+
+def _after_copy_from_stdin(text: str, index: int) -> bool:
+    """Whether the parser stopped in the rows that follow a `COPY ... FROM stdin;` (a plain
+    pg_dump's data), asked of the parser again for the text before the failing line."""
+    try:
+        before = parse_sql(text[: text.rfind("\n", 0, index) + 1])
+    except ParseError:
+        return False
+    last = before[-1].stmt if before else None
+    return isinstance(last, ast.CopyStmt) and bool(last.is_from) and last.filename is None
 
 
 def _meta_command(text: str, index: int) -> str | None:

@@ -99,6 +99,10 @@ def test_offsets_are_characters_not_bytes() -> None:
             "migration.sql:1: psql meta-command \\set is not SQL",
         ),
         (
+            "CREATE TABLE t (a int, b text);\nCOPY t (a, b) FROM stdin;\n1\tx\n2\ty\n\\.\n",
+            "migration.sql:3: rows after COPY ... FROM stdin are psql's inline data, not SQL",
+        ),
+        (
             "CREATE TABLE t (a int);\n\\connect other\n",
             "migration.sql:2: psql meta-command \\connect is not SQL",
         ),
