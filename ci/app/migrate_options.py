@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Apply raw-SQL migrations to a SQLite or PostgreSQL database, one "
         "transaction each.",
     )
-    database = parser.add_mutually_exclusive_group(required=True)
+    # one of the two is required, which combination_problem says: the config file may give it
+    database = parser.add_mutually_exclusive_group()
     database.add_argument("--db", type=Path, help="the SQLite database file")
     database.add_argument(
         "--database-url",
@@ -268,8 +269,13 @@ def combination_problem(args: Args, group_typed: Callable[[], bool]) -> str | No
 
 
 def _engine_problem(args: Args) -> str | None:
-    """Options of one engine given with the other's database."""
-    if getattr(args, "database_url", None) is None:
+    """No database, or two; options of one engine given with the other's database."""
+    url = getattr(args, "database_url", None)
+    if url is None and args.db is None:
+        return "one of the arguments --db --database-url is required"
+    if url is not None and args.db is not None:
+        return "--db and --database-url do not go together (one database per run)"
+    if url is None:
         if getattr(args, "lock_timeout", None) is not None:
             return "--lock-timeout goes with --database-url only (PostgreSQL)"
         return None
