@@ -112,3 +112,29 @@ def test_kill_9_mid_migration_then_the_next_run_completes(
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert consistent(pg_database_url) == list(range(1, COUNT + 1))
+
+
+def test_kill_9_in_a_no_transaction_migration_leaves_it_dirty_until_resumed(
+    tmp_path: Path, pg_database_url: str
+) -> None:
+    migrations = write(tmp_path, {
+        "schema/0001_hits.sql": "CREATE TABLE hits (version int NOT NULL);\n",
+        "schema/0002_index.sql": (
+            "-- @no-transaction\n"
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS hits_version ON hits (version);\n"
+            "SELECT pg_sleep(0.5);\n"
+        ),
+    })  # fmt: skip
+    process = runner(pg_database_url, migrations)
+    sleeping(pg_database_url, migration=0)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    again = runner(pg_database_url, migrations)
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 1
+    assert "database is dirty: 0002 index started at" in err  # its holder has gone
+    assert "Run with --resume to finish it" in err
+    resumed = subprocess.run([*again.args, "--resume"], cwd=REPO, capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert rows(pg_database_url, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,)]
