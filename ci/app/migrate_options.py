@@ -66,7 +66,7 @@ DEFAULTS: dict[str, object] = {
     "output_format": "text",
 }
 FORMATS = ("text", "json", "github")  # --format: text is today's output, byte for byte
-POSTGRES_SCHEMES = ("postgresql", "postgres")  # --database-url (ci.db.postgres.connect's)
+POSTGRES_SCHEMES = ("postgresql", "postgres")  # --database-url (ci.db.engine.ENGINES has them)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,17 +12,10 @@ import psycopg
 
 from ci.db.outcomes import CannotRun
 
-SCHEMES = ("postgresql", "postgres")
 CONNECT_TIMEOUT = 10  # seconds to reach the server: a wrong host fails in seconds, not minutes
 APPLICATION_NAME = "migration-guard"  # what pg_stat_activity shows for the runner's session
 # the command tags whose row count is a change (SELECT's is rows returned, DDL has none)
 CHANGING_COMMANDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "COPY")
-
-
-def is_database_url(text: str) -> bool:
-    """Whether `text` is a PostgreSQL URL (postgresql:// or postgres://)."""
-    scheme, sep, _ = text.partition("://")
-    return bool(sep) and scheme.lower() in SCHEMES
 
 
 def label(url: str) -> str:

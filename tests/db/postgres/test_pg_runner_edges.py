@@ -124,3 +124,25 @@ def test_lock_timeout_and_a_bad_url_are_refused(tmp_path: Path, capsys: Any) -> 
             main([*argv, "--migrations-dir", str(migrations)])
         assert stop.value.code == 2
         assert said in capsys.readouterr().err
+
+
+@pytest.mark.postgresql
+def test_a_mark_from_another_host_is_resumable_once_the_lock_is_free(
+    tmp_path: Path, pg_database_url: str, capsys: Any
+) -> None:
+    """Every runner holds the advisory lock while it runs: when a runner gets it, the holder
+    of any open mark has stopped, on whatever host it ran (SQLite can tell only on its own)."""
+    migrations = write(tmp_path, {**FIRST, "schema/0002_b.sql": "-- @no-transaction\nSELECT 1;\n"})
+    assert migrate(capsys, pg_database_url, migrations, "--target", "1")[0] == 0
+    with psycopg.connect(pg_database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO schema_version_log (logged_at, action, version, migration_type, "
+            "description, rows_affected, applied_by) VALUES ('2026-12-01T00:00:00.000Z', "
+            "'dirty', 2, 'schema', 'b', 0, 'migration-guard 0.1 pid 7 on elsewhere started 1 "
+            "boot x')"
+        )
+    code, _, err = migrate(capsys, pg_database_url, migrations)
+    assert code == 1 and "Run with --resume to finish it" in err
+    assert "cannot be proven" not in err
+    assert migrate(capsys, pg_database_url, migrations, "--resume")[0] == 0
+    assert applied(pg_database_url) == [(1, "schema"), (2, "schema")]
