@@ -235,8 +235,10 @@ def database_url(text: str) -> str:
 
     scheme, sep, _ = text.partition("://")
     if not sep or scheme.lower() not in POSTGRES_SCHEMES:
+        # the value itself is not repeated: it may hold a password
         raise argparse.ArgumentTypeError(
-            f"not a PostgreSQL URL (postgresql://USER@HOST:PORT/DB): {scheme or text!r}"
+            "not a PostgreSQL URL: it must start with postgresql:// or postgres:// "
+            "(postgresql://USER@HOST:PORT/DB)"
         )
     return text
 

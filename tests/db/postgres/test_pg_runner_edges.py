@@ -119,11 +119,13 @@ def test_lock_timeout_and_a_bad_url_are_refused(tmp_path: Path, capsys: Any) -> 
         (["--db", str(tmp_path / "a.db"), "--lock-timeout", "1"], "--lock-timeout goes with "
          "--database-url only (PostgreSQL)"),
         (["--database-url", "mysql://h/db"], "argument --database-url: not a PostgreSQL URL"),
+        (["--database-url", "postgres:s3cret@h/db"], "must start with postgresql://"),
     ):  # fmt: skip
         with pytest.raises(SystemExit) as stop:
             main([*argv, "--migrations-dir", str(migrations)])
         assert stop.value.code == 2
-        assert said in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert said in err and "s3cret" not in err
 
 
 @pytest.mark.postgresql
