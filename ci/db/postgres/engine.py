@@ -22,8 +22,7 @@ from ci.db.fingerprint_records import Fingerprint
 from ci.db.outcomes import CannotRun, runaway
 from ci.db.postgres.bookkeeping import Tables
 from ci.db.postgres.connect import PgConnection, label, open_target
-from ci.db.postgres.execute import LOCK_KEY
-from ci.db.postgres.standin import PgGate  # the stand-in until statements.py lands
+from ci.db.postgres.execute import LOCK_KEY, PgGate
 from ci.db.records import AppliedRow, Entry
 
 # the foreign keys not validated (added NOT VALID): the server vouches for every other one
