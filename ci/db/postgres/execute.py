@@ -33,8 +33,9 @@ LOCK_KEY = int.from_bytes(hashlib.sha256(f"migration-guard {TABLE}".encode()).di
 
 
 def statements(file: SqlFile) -> list[Statement]:
-    """The file's statements as the server reads them (cached on the file's text)."""
-    return split(file.text)
+    """The file's statements as the server reads them; InputError (`file:line: why`) for
+    text the server would not parse."""
+    return split(file.text, source=file.location)
 
 
 def run_file(
@@ -102,13 +103,13 @@ def failure(
 
 def error_line(error: psycopg.Error, file: SqlFile, statement: Statement) -> int:
     """The file's line the server's error position points at (the statement's first line
-    when it gives none). The position counts characters of `statement.sql`, what was sent."""
+    when it gives none). The position counts characters of `statement.raw`, what the gate
+    sends, which starts at `statement.offset` in the file."""
     position = error.diag.statement_position
     if not position or not position.isdigit():
         return statement.line
-    start = statement.offset + (len(statement.raw) - len(statement.raw.lstrip()))
-    at = start + int(position) - 1
-    return file.text.count("\n", 0, max(at, start)) + 1
+    at = statement.offset + int(position) - 1
+    return max(file.text.count("\n", 0, at) + 1, statement.line)
 
 
 def is_connection_lost(conn: PgConnection) -> bool:

@@ -19,8 +19,9 @@ from pglast import parser
 from ci.core.sqltext import Statement
 
 
-def split(text: str) -> list[Statement]:
-    """The statements of a file, each with the line of its first character."""
+def split(text: str, *, source: str = "") -> list[Statement]:
+    """The statements of a file, each with the line of its first token (`source`, the file's
+    name, is the real splitter's, for its errors)."""
     try:
         slices = parser.split(text, with_parser=False, only_slices=True)
     except parser.ParseError:  # an unterminated quote or comment: the server says
@@ -67,7 +68,7 @@ class PgGate:
                     f"{statement.sql.split()[0].upper()} ignored: the runner owns the transaction"
                 )
             return None
-        self.conn.execute(statement.sql)
+        self.conn.execute(statement.raw)  # as the real gate: the server's position counts raw
         if setting is not None:
             self.changed.append(setting)
         return None
