@@ -84,7 +84,7 @@ def sleeping(url: str, *, migration: int) -> None:
     deadline = time.monotonic() + 60
     query = (
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND state = 'active' AND query LIKE 'SELECT pg_sleep%%' "
+        "AND state = 'active' AND query LIKE '%%SELECT pg_sleep(%%' "
         "AND pid <> pg_backend_pid()"
     )
     while time.monotonic() < deadline:
