@@ -138,3 +138,19 @@ def test_kill_9_in_a_no_transaction_migration_leaves_it_dirty_until_resumed(
                              text=True, timeout=60)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert rows(pg_database_url, "SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,)]
+
+
+def test_ctrl_c_rolls_the_migration_back_in_one_line(tmp_path: Path, pg_database_url: str) -> None:
+    migrations = write(tmp_path, {"schema/0001_z.sql": "CREATE TABLE z (x int);\n"
+                                  "SELECT pg_sleep(5);\n"})  # fmt: skip
+    process = runner(pg_database_url, migrations)
+    sleeping(pg_database_url, migration=0)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert err.splitlines() == [
+        "migrate: interrupted; the migration in progress was rolled back (a @batch or "
+        "@no-transaction one stays marked dirty: finish it with --resume)"
+    ]
+    assert rows(pg_database_url, "SELECT to_regclass('z')") == [(None,)]
+    assert rows(pg_database_url, "SELECT count(*) FROM schema_version") == [(0,)]
