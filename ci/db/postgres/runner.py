@@ -11,7 +11,7 @@ run statement by statement under a dirty mark, as on SQLite. `lock_timeout` and
 What does not depend on the engine is the SQLite runner's: ci.db.plan (what is pending, the
 refusals), ci.db.drift (edited applied files), ci.db.rollback (the rollback plan), ci.db.dirty
 (what an open mark tells the user), ci.db.outcomes. The steps themselves are
-ci.db.postgres.steps.
+ci.db.postgres.steps and ci.db.postgres.rollback.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ci.db import drift, plan
 from ci.db.bookkeeping import head_version
 from ci.db.dirty import dirty_message
 from ci.db.outcomes import Outcome, RunRefused
+from ci.db.postgres import rollback as undo
 from ci.db.postgres import steps
 from ci.db.postgres.bookkeeping import Tables
 from ci.db.postgres.connect import PgConnection
@@ -182,7 +183,7 @@ class PgRunner:
         """Run the migration's rollback file and remove its row, in one transaction."""
         file = rollback_file(migration)
         self.ensure_bookkeeping()
-        return steps.rollback_in_transaction(self, migration, file, planned=planned)
+        return undo.rollback_in_transaction(self, migration, file, planned=planned)
 
     def rollback_plan(self, version: int) -> list[Migration]:
         return rollback_plan(self.catalog, self.applied(), version)
@@ -201,7 +202,7 @@ class PgRunner:
     def force_clean(self) -> list[DirtyMark]:
         """Clear every open dirty mark (the migrations stay not applied); returns them."""
         self.ensure_bookkeeping()
-        return steps.force_clean(self)
+        return undo.force_clean(self)
 
 
 def _each(
