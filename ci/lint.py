@@ -3,7 +3,8 @@
 `python -m ci.lint [FILES...]` lints the given migration files (pre-commit passes the staged ones),
 or every `.sql` file under the migrations directory. The work is in `ci.checks.lint`: sqlfluff runs
 in this process, imported only when there is a file to lint, and the safety rules work on the
-runner's statement split.
+runner's statement split. With `--engine postgresql` (`engine: postgresql` in the config),
+sqlfluff uses its postgres dialect and squawk's rules (MG7xx) replace the SQLite-only ones.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from ci.checks.options import Option, whole_number
 
 CHECK = Check(
     NAME,
-    "SQL lint: sqlfluff plus migration safety rules (MG5xx).",
+    "SQL lint: sqlfluff plus migration safety rules (MG5xx; squawk's MG7xx on PostgreSQL).",
     (
         Option(
             "--min-sqlite-version",
@@ -32,6 +32,10 @@ CHECK = Check(
             metavar="CODES",
             help="comma-separated rules to turn off for every file: safety rules and sqlfluff "
             "codes alike (e.g. MG510,LT05); to waive one statement, use -- noqa: CODE",
+        ),
+        options.engine(
+            "the engine the migrations are written for (default sqlite); postgresql: sqlfluff's "
+            "postgres dialect plus squawk's rules (MG7xx), from the postgresql extra"
         ),
         Option("--no-sqlfluff", action="store_true", help="run only the migration safety rules"),
         options.base_ref(

@@ -9,6 +9,7 @@ argparse) or a config error naming the key.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -138,3 +139,48 @@ INVARIANTS = Option(
 def base_ref(help: str) -> Option:
     """`--base-ref REF`: the branch a check compares with (a pre-commit hook hands it over)."""
     return Option("--base-ref", metavar="REF", default=None, help=help)
+
+
+# The engines a project may pick (`engine:` in migration-guard.yaml); SQLite is the default.
+ENGINES = ("sqlite", "postgresql")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+# Where `--server-url` comes from when not given: a CI secret, never a committed file (the URL
+# may carry a password).
+SERVER_URL_ENV = "MIGRATION_GUARD_SERVER_URL"
+
+
+def engine(
+    help: str = "database engine of the migrations: sqlite (default) or postgresql",
+) -> Option:
+    """`--engine sqlite|postgresql`: the engine the project's migrations are written for (also
+    the config key `engine`; default sqlite)."""
+    return Option("--engine", choices=ENGINES, default="sqlite", help=help)
+
+
+def postgres_url(text: str) -> str:
+    """argparse type of --server-url: a postgresql:// (or postgres://) URL. The message never
+    repeats the value: it may carry a password."""
+    scheme, separator, _ = text.partition("://")
+    if not separator or scheme.lower() not in POSTGRES_SCHEMES:
+        raise argparse.ArgumentTypeError("expected a URL postgresql://USER@HOST:PORT/DB")
+    return text
+
+
+def server_url() -> Option:
+    """`--server-url URL`: a PostgreSQL server where the database checks may create and drop
+    their throwaway databases (`mg_...`); default: the environment variable SERVER_URL_ENV,
+    read by `server_url_or_env` when the options are used, not when the parser is built."""
+    return Option(
+        "--server-url",
+        type=postgres_url,
+        default=None,
+        metavar="URL",
+        help="PostgreSQL server where the checks create and drop throwaway databases "
+        f"(mg_...; the role needs CREATEDB); default: ${SERVER_URL_ENV}",
+    )
+
+
+def server_url_or_env(given: str | None) -> str | None:
+    """The `--server-url` given (flag or config), else $MIGRATION_GUARD_SERVER_URL, else None.
+    An empty variable counts as unset (CI systems export unset secrets as '')."""
+    return given or os.environ.get(SERVER_URL_ENV) or None

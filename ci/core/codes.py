@@ -12,6 +12,7 @@ Plain classes, no dataclasses: `ci.core` is on the start-up path of the static c
 
 from __future__ import annotations
 
+from ci.core.codes_squawk import SQUAWK_CODES
 from ci.core.findings import Record
 
 # The page that tells each check's whole story, relative to the repository root.
@@ -204,6 +205,8 @@ CODES: tuple[Code, ...] = (
          "use SQLite's table rebuild, or raise --min-sqlite-version"),
     Code("MG511", LINT, "a @batch file is one DML statement limited by :batch_size",
          "one UPDATE/DELETE/INSERT whose rows are limited by :batch_size"),
+    # lint on PostgreSQL: squawk's rules, one code each (ci/core/codes_squawk.py)
+    *(Code(code, LINT, title, hint) for code, title, hint in SQUAWK_CODES),
     # schema changes: what each migration changes, found by apply_empty (ci/db/schema_changes.py)
     Code("MG601", SCHEMA, "a table the previous schema had is dropped (or dropped and created "
          "again with none of its old rows copied back)",

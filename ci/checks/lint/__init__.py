@@ -6,6 +6,8 @@
 - `noqa`: the `-- noqa: CODE` comments that waive a safety rule for one statement
 - `sqlfluff_adapter`: sqlfluff in this process, its configuration, statements it cannot parse
 - `sqlite_syntax`: whether SQLite itself compiles a statement sqlfluff cannot parse
+- `squawk_adapter`: squawk on PostgreSQL migrations (`--engine postgresql`), its findings ours
+- `squawk_rules`: each squawk rule's code (MG7xx) and severity
 - `options`: the values of lint's options (rule codes, SQLite versions)
 - `rules/`: the safety rules, one module each; `all_rules()` lists them
 """

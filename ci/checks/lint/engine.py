@@ -23,6 +23,10 @@ from ci.checks.lint.sqlfluff_adapter import SQLFLUFF_MAX_BYTES, sqlfluff_finding
 from ci.core.findings import Case, Finding, Report
 from ci.core.model import InputError
 
+# Our safety rules that hold whatever the engine, and that squawk has no rule for: on PostgreSQL
+# these run beside squawk's; the others are about SQLite (squawk covers their PostgreSQL sides).
+ANY_ENGINE_RULES = frozenset({"MG501", "MG502", "MG504"})
+
 
 def run(args: argparse.Namespace) -> Report:
     """Lint what the options ask for: FILES, or the migrations directory (maybe narrowed to the
@@ -40,6 +44,7 @@ def run(args: argparse.Namespace) -> Report:
         sqlfluff=not args.no_sqlfluff,
         exclude=excluded_codes(args.exclude_rules),
         sqlfluff_max_bytes=args.sqlfluff_max_bytes,
+        engine=args.engine,
     )
     # What was left out is always worth a line; that a base ref would narrow a run of every
     # file matters when the history fails it (a project turning lint on), not on a clean run.
@@ -56,13 +61,23 @@ def lint(
     sqlfluff: bool = True,
     exclude: frozenset[str] = frozenset(),
     sqlfluff_max_bytes: int = SQLFLUFF_MAX_BYTES,
+    engine: str = "sqlite",
 ) -> Report:
-    """Lint FILES (or the whole migrations directory): one test case per file."""
+    """Lint FILES (or the whole migrations directory): one test case per file. On PostgreSQL
+    squawk's rules replace the SQLite ones (squawk must be installed: checked first)."""
     targets = select_files(files, migrations_dir)
+    if engine == "postgresql" and targets:
+        from ci.checks.lint.squawk_adapter import squawk_binary
+
+        squawk_binary()  # missing: one line saying how to install it, before any work
     findings: dict[Path, list[Finding]] = {path: [] for path, _ in targets}
     seconds = dict.fromkeys(findings, 0.0)  # each file's own time, for its JUnit case
     contexts = []
-    rules = tuple(rule for rule in RULES if rule.code not in exclude)
+    rules = tuple(
+        rule
+        for rule in RULES
+        if rule.code not in exclude and (engine == "sqlite" or rule.code in ANY_ENGINE_RULES)
+    )
     for path, folder in targets:
         started = time.perf_counter()
         try:
@@ -76,14 +91,34 @@ def lint(
             else:
                 findings[path].append(empty_file(path, folder))
         seconds[path] += time.perf_counter() - started
+    if engine == "postgresql" and contexts:
+        _add(findings, _squawk(contexts, exclude, seconds))
     if sqlfluff and contexts:
         found_by_sqlfluff = sqlfluff_findings(
-            contexts, exclude=exclude, max_bytes=sqlfluff_max_bytes, seconds=seconds
+            contexts, exclude=exclude, max_bytes=sqlfluff_max_bytes, seconds=seconds, engine=engine
         )
-        for path, found in found_by_sqlfluff.items():
-            findings[path].extend(found)
+        _add(findings, found_by_sqlfluff)
     cases = [_case(path, found, seconds[path]) for path, found in findings.items()]
     return Report(CHECK, cases or [Case(name="no migration files to lint", classname=CHECK)])
+
+
+def _squawk(
+    contexts: Sequence[FileContext], exclude: frozenset[str], seconds: dict[Path, float]
+) -> dict[Path, list[Finding]]:
+    """squawk's findings; its time (one squawk process for many files) shared among them."""
+    from ci.checks.lint.squawk_adapter import squawk_findings
+
+    started = time.perf_counter()
+    found = squawk_findings(contexts, exclude=exclude)
+    share = (time.perf_counter() - started) / len(contexts)
+    for ctx in contexts:
+        seconds[ctx.path] += share
+    return found
+
+
+def _add(findings: dict[Path, list[Finding]], found: dict[Path, list[Finding]]) -> None:
+    for path, more in found.items():
+        findings[path].extend(more)
 
 
 def run_rules(ctx: FileContext, rules: tuple[Rule, ...] = RULES) -> list[Finding]:

@@ -28,6 +28,8 @@ SQLFLUFF_DEFAULTS: dict[str, Any] = {
     # A `-- @progress <query>` directive cannot be wrapped: comment lines may be long.
     "rules": {"layout.long_lines": {"ignore_comment_lines": True}},
 }
+# sqlfluff's dialect for each engine (a project's .sqlfluff may still name its own)
+DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres"}
 SQLFLUFF_RULES_URL = "https://docs.sqlfluff.com/en/stable/reference/rules.html"
 MAX_UNPARSABLE = 25  # statements skipped per file before sqlfluff gives up on the rest
 # sqlfluff lints ~8 KB/s here (a 100 KB file: 13 s): above this a file gets only the safety rules,
@@ -42,16 +44,18 @@ def sqlfluff_findings(
     exclude: frozenset[str] = frozenset(),
     max_bytes: int = SQLFLUFF_MAX_BYTES,
     seconds: dict[Path, float] | None = None,
+    engine: str = "sqlite",
 ) -> dict[Path, list[Finding]]:
     """sqlfluff's violations for every file, from one in-process Linter; a file larger than
     `max_bytes` (0: no limit) gets a warning instead, and sqlfluff is not even imported for it.
-    Each file's linting time is added to `seconds[path]` (loading sqlfluff is no file's)."""
+    Each file's linting time is added to `seconds[path]` (loading sqlfluff is no file's).
+    `engine` picks the default dialect (`sqlite`, or `postgres` for postgresql)."""
     found: dict[Path, list[Finding]] = {}
     small = []
     for ctx in contexts:
         size = len(ctx.text.encode())
         if max_bytes and size > max_bytes:
-            found[ctx.path] = [_too_big(ctx, size, max_bytes)]
+            found[ctx.path] = [_too_big(ctx, size, max_bytes, engine)]
         else:
             small.append(ctx)
     if not small:
@@ -59,24 +63,27 @@ def sqlfluff_findings(
     _import_sqlfluff()
     from sqlfluff.core import Linter
 
-    configs = _ConfigCache(sorted(code for code in exclude if not code.startswith("MG")))
+    excluded = sorted(code for code in exclude if not code.startswith("MG"))
+    configs = _ConfigCache(excluded, dialect=DIALECTS[engine])
     linter = Linter(config=configs.for_directory(Path(".")))
     for ctx in small:
         started = time.perf_counter()
-        found[ctx.path] = _lint_file(linter, ctx, configs.for_directory(ctx.path.parent))
+        config = configs.for_directory(ctx.path.parent)
+        found[ctx.path] = _lint_file(linter, ctx, config, engine)
         if seconds is not None:
             seconds[ctx.path] = seconds.get(ctx.path, 0.0) + time.perf_counter() - started
     return found
 
 
-def _too_big(ctx: FileContext, size: int, limit: int) -> Finding:
+def _too_big(ctx: FileContext, size: int, limit: int, engine: str) -> Finding:
+    others = "squawk and the safety rules" if engine == "postgresql" else "the safety rules (MG5xx)"
     return Finding(
         CHECK,
         INPUT_CODE,
         str(ctx.path),
         None,
         f"{size:,} bytes, more than --sqlfluff-max-bytes ({limit:,}): sqlfluff skipped this "
-        "file, the safety rules (MG5xx) ran",
+        f"file, {others} ran",
         "raise --sqlfluff-max-bytes (sqlfluff_max_bytes: in migration-guard.yaml; 0 = no limit) "
         "to lint it with sqlfluff, which takes about 2 minutes per MB",
         "warning",
@@ -99,9 +106,11 @@ def _import_sqlfluff() -> None:
 class _ConfigCache:
     """One FluffConfig per directory: our defaults, then the project's `.sqlfluff` files."""
 
-    def __init__(self, exclude: Sequence[str] = ()) -> None:
+    def __init__(self, exclude: Sequence[str] = (), *, dialect: str = "sqlite") -> None:
         self._configs: dict[Path, Any] = {}
         self._exclude = list(exclude)
+        self._defaults = {**SQLFLUFF_DEFAULTS, "core": {**SQLFLUFF_DEFAULTS["core"]}}
+        self._defaults["core"]["dialect"] = dialect
 
     def for_directory(self, directory: Path) -> Any:
         from sqlfluff.core import FluffConfig, SQLFluffUserError
@@ -112,7 +121,7 @@ class _ConfigCache:
         if key not in self._configs:
             try:
                 loaded = load_config_up_to_path(str(key))
-                settings = nested_combine(SQLFLUFF_DEFAULTS, loaded)
+                settings = nested_combine(self._defaults, loaded)
                 core = settings["core"]
                 existing = core.get("exclude_rules") or []
                 listed = existing if isinstance(existing, list) else [existing]
@@ -130,7 +139,7 @@ class _ConfigCache:
         return self._configs[key]
 
 
-def _lint_file(linter: Any, ctx: FileContext, config: Any) -> list[Finding]:
+def _lint_file(linter: Any, ctx: FileContext, config: Any, engine: str) -> list[Finding]:
     """Lint one file; each statement sqlfluff cannot parse is reported, then skipped, and the
     file linted again, so that one bad statement does not hide the rest of the file."""
     limit = int(config.get("large_file_skip_byte_limit") or 0)
@@ -149,7 +158,8 @@ def _lint_file(linter: Any, ctx: FileContext, config: Any) -> list[Finding]:
             break
         dialect = config.get("dialect")
         shown_bad = [v for v in shown if v.rule_code() == "PRS"][:1]
-        unparsable += [_parse_finding(ctx, v, piece, dialect) for v in shown_bad]
+        judge = _parse_finding if engine == "sqlite" else _postgres_parse_finding
+        unparsable += [judge(ctx, v, piece, dialect) for v in shown_bad]
         text = _skip_piece(text, piece)
     findings = [_finding(ctx, v, config) for v in shown if v.rule_code() != "PRS"]
     return unparsable + findings
@@ -197,6 +207,25 @@ def _parse_finding(ctx: FileContext, violation: Any, piece: Statement, dialect: 
         f"{cannot} and SQLite rejects it too ({rejected}): {first_line}",
         "fix the syntax",
         "warning" if violation.warning else "error",
+    )
+
+
+def _postgres_parse_finding(
+    ctx: FileContext, violation: Any, piece: Statement, dialect: str
+) -> Finding:
+    """On PostgreSQL, squawk parses every statement with PostgreSQL's grammar (a syntax error
+    there is MG700): a statement sqlfluff's dialect cannot parse is a gap of sqlfluff's."""
+    code = piece.code.rstrip(";")
+    first_line = code[:60] + ("..." if len(code) > 60 else "")
+    return Finding(
+        CHECK,
+        "PRS",
+        str(ctx.path),
+        violation.line_no,
+        f"sqlfluff (dialect {dialect}) cannot parse this statement; squawk checks its syntax "
+        f"(MG700): {first_line}",
+        "none needed when squawk reports no MG700 here; -- noqa: PRS hides this warning",
+        "warning",
     )
 
 

@@ -1,0 +1,183 @@
+"""squawk on PostgreSQL migrations: run its binary, turn its violations into our findings.
+
+squawk ships as a binary in the `squawk-cli` wheel (the `postgresql` extra), found next to this
+Python (its virtualenv's `bin/`) or on PATH; without it a PostgreSQL project's lint cannot run
+(exit 2, one line saying how to install it), while a SQLite project never needs it.
+
+squawk does not know our directives. The runner wraps each file in one transaction unless it
+declares `-- @no-transaction`, so squawk is told exactly that: files that run in a transaction
+are linted with `--assume-in-transaction` (an index built CONCURRENTLY there is reported: it
+cannot run), and `@no-transaction` files without it (no advice to leave a transaction they are
+not in). A rollback file exists to drop what its migration made, so squawk's drop rules are not
+run on `rollback/`. One squawk process per such group of files; its JSON lines and columns are
+0-based. squawk honours its own `-- squawk-ignore <rule>` comments and `.squawk.toml`; our
+`-- noqa: MG7xx <reason>` works as for the safety rules (`ci.checks.lint.noqa`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ci.checks.lint.inputs import CHECK
+from ci.checks.lint.noqa import silencing_scopes
+from ci.checks.lint.rules.base import FileContext
+from ci.checks.lint.squawk_rules import DROPS_A_ROLLBACK_MAKES, SYNTAX_ERROR, code_and_severity
+from ci.core.codes import lookup
+from ci.core.errors import UsageError
+from ci.core.findings import Finding
+from ci.core.sqltext import split_pieces
+
+INSTALL = "pip install 'migration-guard[postgresql]'"
+SQUAWK_DOCS_URL = "https://squawkhq.com/docs"
+
+
+def squawk_binary() -> str:
+    """The squawk executable: next to this Python (its virtualenv), else on PATH."""
+    name = "squawk.exe" if sys.platform == "win32" else "squawk"
+    beside = Path(sys.executable).parent / name
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("squawk")
+    if found is None:
+        raise UsageError(
+            f"engine postgresql lints with squawk, which is not installed: {INSTALL} "
+            "(a pre-commit hook: additional_dependencies: [squawk-cli])"
+        )
+    return found
+
+
+def squawk_findings(
+    contexts: Sequence[FileContext], *, exclude: frozenset[str] = frozenset()
+) -> dict[Path, list[Finding]]:
+    """squawk's violations of every file as findings, minus those a `-- noqa: MG7xx` silences
+    and the codes `exclude` turns off."""
+    binary = squawk_binary()
+    violations: dict[Path, list[dict[str, Any]]] = {ctx.path: [] for ctx in contexts}
+    for arguments, group, stdin in _runs(contexts):
+        paths = [] if stdin is not None else [str(ctx.path) for ctx in group]
+        for violation in _run(binary, arguments, paths, stdin):
+            violations[_file_of(violation, group)].append(violation)
+    found: dict[Path, list[Finding]] = {ctx.path: [] for ctx in contexts}
+    for ctx in contexts:
+        silenced = _silenced(ctx, violations[ctx.path])
+        for index, violation in enumerate(violations[ctx.path]):
+            finding = _finding(ctx, violation)
+            if finding.code not in exclude and index not in silenced:
+                found[ctx.path].append(finding)
+    return found
+
+
+def _file_of(violation: dict[str, Any], group: list[FileContext]) -> Path:
+    """The file of a violation: squawk names it as given, less a leading `./`."""
+    if len(group) == 1:
+        return group[0].path
+    named = Path(str(violation.get("file"))).resolve()
+    for ctx in group:
+        if ctx.path.resolve() == named:
+            return ctx.path
+    raise UsageError(f"squawk reported a file it was not given: {violation.get('file')}")
+
+
+# squawk reads its path arguments as glob patterns: a file named with these goes in by stdin
+_GLOB = frozenset("*?[]{}")
+
+
+def _runs(
+    contexts: Sequence[FileContext],
+) -> list[tuple[tuple[str, ...], list[FileContext], str | None]]:
+    """The squawk runs that lint `contexts`: (arguments, files, text for stdin or None).
+
+    Files share a run when they share the arguments that describe how the runner runs them.
+    squawk trusts a file of ONE statement to run outside a transaction (as some tools run
+    such a file), but our runner wraps it too: a transactional file that mentions CONCURRENTLY
+    is linted alone, from stdin, with an empty statement and a SELECT appended after its last
+    line (its own lines and columns unchanged), so squawk sees it in its transaction."""
+    groups: dict[tuple[str, ...], list[FileContext]] = {}
+    alone: list[tuple[tuple[str, ...], list[FileContext], str | None]] = []
+    for ctx in contexts:
+        # said either way: a project's .squawk.toml may set assume_in_transaction
+        arguments: tuple[str, ...] = (
+            "--no-assume-in-transaction"
+            if ctx.directives.no_transaction
+            else "--assume-in-transaction",
+        )
+        if ctx.folder == "rollback":
+            arguments += ("--exclude=" + ",".join(DROPS_A_ROLLBACK_MAKES),)
+        wrapped = not ctx.directives.no_transaction and "concurrently" in ctx.text.lower()
+        if wrapped or _GLOB & set(str(ctx.path)):
+            text = ctx.text + "\n;\nSELECT 1;\n" if wrapped else ctx.text
+            alone.append(((*arguments, "--stdin-filepath", str(ctx.path)), [ctx], text))
+        else:
+            groups.setdefault(arguments, []).append(ctx)
+    return [(arguments, group, None) for arguments, group in groups.items()] + alone
+
+
+def _run(
+    binary: str, arguments: tuple[str, ...], paths: list[str], stdin: str | None
+) -> list[dict[str, Any]]:
+    """squawk's JSON violations for `paths` (or `stdin`); exit 1 means it found some, anything
+    else that it could not run (a bad `.squawk.toml`, say): one line, exit 2."""
+    command = [binary, "--reporter", "json", *arguments, *(["--", *paths] if paths else [])]
+    try:
+        done = subprocess.run(
+            command, input=stdin, capture_output=True, text=True, encoding="utf-8", check=False
+        )
+    except OSError as error:
+        raise UsageError(f"cannot run squawk ({binary}): {error.strerror}") from None
+    try:
+        violations = json.loads(done.stdout or "[]")
+    except ValueError:
+        violations = None
+    # exit 1 with violations is squawk's "found some"; exit 1 without any is how it reports a
+    # configuration it cannot read (a bad .squawk.toml), which must not pass as clean
+    if (
+        done.returncode not in (0, 1)
+        or not isinstance(violations, list)
+        or (done.returncode == 1 and not violations)
+    ):
+        said = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[0]
+        raise UsageError(f"squawk could not run (exit {done.returncode}): {said}")
+    return violations
+
+
+def _finding(ctx: FileContext, violation: dict[str, Any]) -> Finding:
+    rule = str(violation.get("rule_name") or "unnamed")
+    code, severity = code_and_severity(rule)
+    message = str(violation.get("message") or "").strip().rstrip(".")
+    entry = lookup(code)
+    fix = entry.hint if entry is not None else "see squawk's page of the rule"
+    page = "" if rule == SYNTAX_ERROR else f"; see {SQUAWK_DOCS_URL}/{rule}"
+    return Finding(
+        CHECK,
+        code,
+        str(ctx.path),
+        # squawk counts lines from 0; past the last line only in what was appended to a file
+        min(int(violation.get("line") or 0) + 1, ctx.text.count("\n") + 1),
+        f"squawk {rule}: {message}",
+        f"{fix}{page}; or, if it is intended, -- noqa: {code} <reason>",
+        severity,
+    )
+
+
+def _silenced(ctx: FileContext, violations: list[dict[str, Any]]) -> set[int]:
+    """The indexes of `violations` whose statement waives their code with `-- noqa: MG7xx`."""
+    scopes = silencing_scopes(ctx.text)
+    if not scopes:
+        return set()
+    starts = [0, *(i + 1 for i, c in enumerate(ctx.text) if c == "\n")]
+    pieces = split_pieces(ctx.text)
+    silenced = set()
+    for index, violation in enumerate(violations):
+        line = min(int(violation.get("line") or 0), len(starts) - 1)
+        at = starts[line] + int(violation.get("column") or 0)
+        piece = next((p for p in pieces if p.offset <= at < p.offset + len(p.raw)), None)
+        code, _ = code_and_severity(str(violation.get("rule_name")))
+        if piece is not None and code in scopes.get(piece.offset, set()):
+            silenced.add(index)
+    return silenced

@@ -1,0 +1,116 @@
+"""Schema and data fingerprints of a PostgreSQL database, read from pg_catalog: the same
+`Fingerprint` records as SQLite's (ci.db.fingerprint_records), so the checks compare and report
+them alike; differences in words are ci.db.postgres.fingerprint_wording's.
+
+A group is a table (partitioned or foreign too), view, materialized view, sequence or type,
+keyed by its name (schema-qualified outside `public`), or a routine, collation, event trigger,
+extension or schema, keyed by kind and name: `routine f(integer)`, `extension pgcrypto`. Each
+group holds its main object and what belongs to it: columns, indexes, constraints, triggers,
+policies, rules, statistics, options (privileges among them), comments.
+Tables also hold their row count and, with `content`, a hash of their rows.
+
+Every read runs in a transaction of its own that is rolled back (a savepoint when the caller has
+one open, so it sees the caller's uncommitted work): it fixes the settings that change how the
+server prints definitions and values (search_path, time zone, date style, ...) and so compares
+alike whatever the session had, and it leaves the session's settings as they were.
+
+Fingerprints take a connection; they never open one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ci.db.fingerprint_records import Fingerprint, TablePrint
+from ci.db.postgres import fingerprint_catalog as catalog
+from ci.db.postgres import fingerprint_objects as objects
+from ci.db.postgres import fingerprint_tables as tables
+from ci.db.postgres.fingerprint_data import DataTable, read_data
+from ci.db.postgres.fingerprint_wording import DRIFT, REAPPLY, ROLLBACK, describe_differences
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from ci.db.postgres.fingerprint_data import Cursor
+
+__all__ = [
+    "DRIFT",
+    "REAPPLY",
+    "ROLLBACK",
+    "describe_differences",
+    "fingerprint",
+    "schema_fingerprint",
+]
+
+# How the server prints names, values and expressions: fixed for the read, so two sessions
+# (or two databases) with other settings still print the same schema and rows the same way.
+SETTINGS = {
+    "search_path": "public",
+    "TimeZone": "UTC",
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "1",
+    "bytea_output": "hex",
+    "quote_all_identifiers": "off",
+    "standard_conforming_strings": "on",
+}
+
+
+def fingerprint(conn: psycopg.Connection[Any], *, content: bool = True) -> Fingerprint:
+    """Schema and row counts, and with `content` a hash of every table's rows."""
+    return _read(conn, content=content)
+
+
+def schema_fingerprint(conn: psycopg.Connection[Any]) -> Fingerprint:
+    """The schema part only: no row counts."""
+    return _read(conn, content=None)
+
+
+def _read(conn: psycopg.Connection[Any], *, content: bool | None) -> Fingerprint:
+    from psycopg import pq
+    from psycopg.rows import tuple_row
+
+    top_level = conn.info.transaction_status == pq.TransactionStatus.IDLE
+    with conn.transaction(force_rollback=True), conn.cursor(row_factory=tuple_row) as cursor:
+        # tuples whatever row factory the caller's connection has
+        if top_level:  # one snapshot for every query of the read
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        calls = ", ".join(["set_config(%s, %s, true)"] * len(SETTINGS))
+        cursor.execute(f"SELECT {calls}", [v for item in SETTINGS.items() for v in item])
+        groups, data_tables = _read_catalog(cursor)
+        data = {} if content is None else read_data(cursor, data_tables, content=content)
+    return Fingerprint({key: _print(key, group, data) for key, group in groups.items()})
+
+
+def _read_catalog(cursor: Cursor) -> tuple[catalog.Groups, list[DataTable]]:
+    def rows(query: str) -> catalog.Rows:
+        return cursor.execute(query).fetchall()
+
+    groups = catalog.Groups()
+    sequences = objects.sequence_definitions(rows(objects.SEQUENCES))
+    data_tables = tables.read_relations(groups, rows(catalog.relations_query()), sequences)
+    tables.read_columns(groups, rows(catalog.columns_query()))
+    tables.read_indexes(groups, rows(catalog.indexes_query()))
+    tables.read_constraints(groups, rows(catalog.constraints_query()))
+    tables.read_triggers(groups, rows(catalog.triggers_query()))
+    tables.read_policies(groups, rows(catalog.policies_query()))
+    objects.read_types(groups, rows(objects.TYPES))
+    objects.read_routines(groups, rows(objects.ROUTINES))
+    objects.read_named(groups, "collation", rows(objects.COLLATIONS))
+    objects.read_named(groups, "event trigger", rows(objects.EVENT_TRIGGERS))
+    objects.read_extensions(groups, rows(objects.EXTENSIONS))
+    objects.read_schemas(groups, rows(objects.SCHEMAS))
+    return groups, data_tables
+
+
+def _print(key: str, group: catalog.Group, data: dict[str, tuple[int, str | None]]) -> TablePrint:
+    rows, digest = data.get(key, (None, None))
+    return TablePrint(
+        group.name,
+        tuple(sorted(group.objects)),
+        tuple(column for _, column in sorted(group.columns)),
+        tuple(sorted(group.indexes)),
+        tuple(sorted(group.foreign_keys)),
+        rows,
+        digest,
+    )
