@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -26,6 +25,7 @@ from ci.db.schema_changes import Change, classify, needs_reading
 from ci.db.schema_dangling import dangling, gone_names, merged
 from ci.db.schema_refill import replaced, rows_key
 from ci.db.schema_shapes import Objects, SchemaRows, Shape, fold, read_apart, read_now
+from ci.db.schema_trace import Position, Window, next_statement
 
 _MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
 _NAMED_BY_ARG1 = frozenset(
@@ -156,8 +156,11 @@ class SchemaWatch:
         self.groups = self._rows.shapes(None, self._shapes)
 
     @contextmanager
-    def watching(self, file: SqlFile) -> Iterator[Seen]:
-        """Record, per statement of `file`, the groups it reshapes while the block runs."""
+    def watching(self, file: SqlFile, *, by_runner: bool = False) -> Iterator[Seen]:
+        """Record, per statement of `file`, the groups it reshapes while the block runs.
+
+        `by_runner`: the block applies the file with the runner (ci.db.statements), which
+        opens the watch around the file's own statements only."""
         if not any(s.keyword in _MAY_RESHAPE for s in file.statements):
             yield Seen(None)
             return
@@ -165,7 +168,7 @@ class SchemaWatch:
         statements = file.statements
         pending: set[tuple[str, str]] = set()
         broad: list[bool] = []
-        position = _Position()
+        position = Position()
 
         def authorize(
             action: int, arg1: str | None, arg2: str | None, db: str | None, _: object
@@ -209,7 +212,7 @@ class SchemaWatch:
 
         def trace(text: str) -> None:
             repeated()
-            statement = _next_statement(statements, text, position)
+            statement = next_statement(statements, text, position)
             if statement is not None:
                 names = set(pending)
                 if broad:
@@ -222,13 +225,30 @@ class SchemaWatch:
             broad.clear()
             position.compiled = False
 
-        self.conn.set_trace_callback(trace)
-        try:
-            with _observing(self.conn, authorize):
+        def ended() -> None:
+            """The file's last statement has run: what is compiled from here on is the
+            runner's (as its next own statement's trace said when the watch covered it)."""
+            repeated()
+            pending.clear()
+            broad.clear()
+            position.compiled = False
+
+        window = Window(self.conn, authorize, trace, ended)
+        if not by_runner or file.directives.batch:  # ci.db.batch runs its statements itself
+            with window:
                 yield seen
                 repeated()
+            return
+        # only while the file's own statements run (ci.db.statements opens the window): the
+        # runner's BEGIN, COMMIT and bookkeeping around them are never a statement of the
+        # file, and were a third of the callbacks (and three quarters of the traces)
+        gate = gate_of(self.conn)
+        gate.statements_watch = window
+        try:
+            yield seen
         finally:
-            self.conn.set_trace_callback(None)
+            gate.statements_watch = None
+        repeated()
 
     def changes(self, seen: Seen, *, risky_only: bool = False) -> list[Change]:
         """The schema changes since the last call, each with its statement's line
@@ -275,52 +295,6 @@ class SchemaWatch:
             changes = [change for change in changes if change.code is not None]
         attributed = [_attributed(change, seen) for change in changes]
         return sorted(attributed, key=lambda c: c.line or 0)
-
-
-class _Position:
-    """Where the run is in a file: the index of the next statement, and where each text is."""
-
-    def __init__(self) -> None:
-        self.next = 0
-        self.last: str | None = None
-        self.compiled = False  # the authorizer was called since the last trace
-        self.repeat: Statement | None = None  # a cached statement that may be compiled again
-        self.indexes: dict[str, list[int]] | None = None  # made at the first gap only
-
-
-def _next_statement(statements: list[Statement], text: str, at: _Position) -> Statement | None:
-    """The statement of the file whose run the trace callback reports (None: one of the
-    runner's own, or a trigger program of the last statement, reported with its text again).
-
-    Usually the next one; a statement the runner did not run (a BEGIN it ignores) is skipped
-    by finding the text at or after the next index. The same text again with no compilation
-    since is a trigger program, or the next statement of that text run from Python's
-    statement cache: that one is compiled again after its trace when the schema changed (a
-    DROP TABLE after an identical one that dropped a TEMP twin), so it is kept as `at.repeat`
-    for the names the authorizer gives next."""
-    index = _index_of(statements, text, at)
-    if text == at.last and not at.compiled:
-        at.repeat = None if index is None else statements[index]
-        return None
-    if index is None:
-        return None
-    at.next, at.last = index + 1, text
-    return statements[index]
-
-
-def _index_of(statements: list[Statement], text: str, at: _Position) -> int | None:
-    index = at.next
-    if index >= len(statements) or text != statements[index].sql:
-        if at.indexes is None:
-            at.indexes = {}
-            for i, s in enumerate(statements):
-                at.indexes.setdefault(s.sql, []).append(i)
-        later = at.indexes.get(text, [])
-        found = bisect_left(later, index)
-        if found == len(later):
-            return None
-        index = later[found]
-    return index
 
 
 def _copied_in(file: SqlFile) -> Callable[[str, str], bool]:
@@ -374,27 +348,3 @@ def _renamed_to(statement: Statement) -> set[tuple[str, str]]:
     if name[0] in '"`[':
         name = name[1:-1].replace('""', '"')
     return {("table", fold(name))}
-
-
-@contextmanager
-def _observing(conn: sqlite3.Connection, observer: object) -> Iterator[None]:
-    """The gate's observing(observer); when another observer (a fingerprint Tracker) is watching
-    already, both are told (the gate has one observer slot)."""
-    gate = gate_of(conn)
-    previous = gate.observer
-    if previous is None:
-        with gate.observing(observer):  # type: ignore[arg-type]
-            yield
-        return
-
-    def both(
-        action: int, arg1: str | None, arg2: str | None, db: str | None, src: str | None
-    ) -> int:
-        previous(action, arg1, arg2, db, src)
-        return observer(action, arg1, arg2, db, src)  # type: ignore[operator, no-any-return]
-
-    gate.observer = both
-    try:
-        yield
-    finally:
-        gate.observer = previous
