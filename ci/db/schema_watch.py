@@ -47,8 +47,13 @@ _NAMED_BY_ARG2 = frozenset(
     }
 )
 _DROPS = frozenset({sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_VTABLE})
-_INSERT = sqlite3.SQLITE_INSERT  # a global: the authorizer runs for every name compiled
+_INSERT = sqlite3.SQLITE_INSERT  # globals: the authorizer runs for every name compiled
 _READ = sqlite3.SQLITE_READ
+_UPDATE = sqlite3.SQLITE_UPDATE
+_FUNCTION = sqlite3.SQLITE_FUNCTION
+_PRAGMA = sqlite3.SQLITE_PRAGMA
+_ALTER_TABLE = sqlite3.SQLITE_ALTER_TABLE
+_CREATE_TEMP_TABLE = sqlite3.SQLITE_CREATE_TEMP_TABLE
 _CREATES = {
     sqlite3.SQLITE_CREATE_TABLE: "created",
     sqlite3.SQLITE_CREATE_VTABLE: "virtual",
@@ -173,9 +178,19 @@ class SchemaWatch:
         def authorize(
             action: int, arg1: str | None, arg2: str | None, db: str | None, _: object
         ) -> int:
-            if action == _READ:  # where rows put back come from (ci.db.schema_refill)
+            # the commonest actions first (the writes to sqlite_master a DDL statement makes),
+            # constants as module globals: it runs for every name any statement compiles
+            if action == _UPDATE:
+                pass  # nothing to learn: a DDL statement rewriting sqlite_master's rows
+            elif action == _READ:  # where rows put back come from (ci.db.schema_refill)
                 if arg1 and db and not arg1.startswith("sqlite_"):
                     pending.add(("read", rows_key(arg1, db)))
+            elif action == _INSERT:  # rows put back into a table dropped before
+                if arg1 and db and not arg1.startswith("sqlite_"):  # not the schema's
+                    pending.add(("inserted", rows_key(arg1, db)))
+            elif action == _FUNCTION:  # a rename, which rewrites other objects' SQL
+                if arg2 in _BROAD_FUNCTIONS:
+                    broad.append(True)
             elif action in _NAMED_BY_ARG1:
                 if arg1 and db == "main":
                     pending.add(("table", fold(arg1)))
@@ -184,10 +199,7 @@ class SchemaWatch:
                     elif action in _CREATES:
                         pending.add(("created", fold(arg1)))
                         pending.add((_CREATES[action], fold(arg1)))
-            elif action == _INSERT:  # rows put back into a table dropped before
-                if arg1 and db and not arg1.startswith("sqlite_"):  # not the schema's
-                    pending.add(("inserted", rows_key(arg1, db)))
-            elif action == sqlite3.SQLITE_CREATE_TEMP_TABLE:  # a copy kept for the rebuild
+            elif action == _CREATE_TEMP_TABLE:  # a copy kept for the rebuild
                 if arg1:
                     pending.add(("created", rows_key(arg1, "temp")))
             elif action in _NAMED_BY_ARG2:  # arg1: the index or trigger, arg2: its table
@@ -195,11 +207,11 @@ class SchemaWatch:
                     pending.add(("group", fold(arg2)))
                     if arg1:
                         pending.add((_OBJECT_KIND[action], fold(arg1)))
-            elif action == sqlite3.SQLITE_ALTER_TABLE:
+            elif action == _ALTER_TABLE:
                 if arg2 and arg1 == "main":
                     pending.add(("table", fold(arg2)))
-            elif _is_broad(action, arg1, arg2):
-                broad.append(True)
+            elif action == _PRAGMA and (arg1 or "").lower() == "writable_schema":
+                broad.append(True)  # a writable_schema edit may change anything
             position.compiled = True
             return sqlite3.SQLITE_OK
 
@@ -322,13 +334,6 @@ def _attributed(change: Change, seen: Seen) -> Change:
     if statement is None:
         return change
     return change._replace(line=statement.line, offset=statement.offset)
-
-
-def _is_broad(action: int, arg1: str | None, arg2: str | None) -> bool:
-    """A rename, which rewrites other objects' SQL, or a writable_schema edit."""
-    if action == sqlite3.SQLITE_FUNCTION:
-        return arg2 in _BROAD_FUNCTIONS
-    return action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "writable_schema"
 
 
 def _moved(names: set[tuple[str, str]], to: set[tuple[str, str]]) -> set[tuple[str, str]]:
