@@ -6,7 +6,9 @@ anything: it runs with no callback at all. For the others, SQLite's authorizer (
 statement is compiled) names the tables and views a statement creates, drops or alters, and the
 trace callback (called when a statement starts) says which statement those calls belonged to: the
 runner executes the file's statements in order, so the n-th traced text equal to the next
-statement's is that statement. Only the groups named are read again, schema only (no rows),
+statement's is that statement. Under the runner, both are installed only while the file's own
+statements run (ci.db.statements opens the watch's window), not for the runner's BEGIN,
+bookkeeping and COMMIT. Only the groups named are read again, schema only (no rows),
 by rowid (ci.db.schema_shapes.SchemaRows).
 A rename (`sqlite_rename_table`) may rewrite other objects' SQL: then every group is compared.
 """
@@ -46,6 +48,7 @@ _NAMED_BY_ARG2 = frozenset(
         sqlite3.SQLITE_DROP_TRIGGER,
     }
 )
+_GONE = frozenset({"dropped", "renamed"})  # the names ci.db.schema_refill.replaced reports
 _DROPS = frozenset({sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_VTABLE})
 _INSERT = sqlite3.SQLITE_INSERT  # globals: the authorizer runs for every name compiled
 _READ = sqlite3.SQLITE_READ
@@ -135,6 +138,8 @@ class Seen:
 
     def replaced(self) -> dict[str, bool]:
         """The tables dropped or renamed away: whether their rows are back (schema_refill)."""
+        if not any(k in _GONE for _, names in self.steps for k, _ in names):
+            return {}  # nothing went away (most migrations): nothing to replay
         return replaced(self.steps)
 
     @property
