@@ -36,7 +36,7 @@ from ci.app.parsers import (
     plain_check_args,
 )
 from ci.app.program import reader_may_leave, run_program
-from ci.app.registry import CHECKS, DATABASE_CHECKS, SECTIONS, declared
+from ci.app.registry import CHECKS, DATABASE_CHECKS, RUNNER_KEYS, SECTIONS, declared
 from ci.checks.base import Check
 from ci.checks.options import (
     ascii_only,
@@ -206,14 +206,12 @@ def apply_config(
     values: dict[str, Any] = {}
     if path is not None:
         check = parser.prog.rsplit(".", 1)[-1]
+        loaded = config.load(path)
         values = config.parser_values(
-            parser,
-            check,
-            config.load(path),
-            path,
-            sections=SECTIONS,
-            known_elsewhere=known_keys,
+            parser, check, loaded, path, sections=SECTIONS, known_elsewhere=known_keys
         )
+        if check in RUNNER_KEYS:
+            parser.set_defaults(runner_limits=config.runner_values(loaded, RUNNER_KEYS[check]))
     from_config = {dest: (value, f"{path}: {dest}") for dest, value in values.items()}
     if collector is not None:
         dests = {a.dest for a in parser._actions}

@@ -166,6 +166,16 @@ def parser_values(
     return {k: convert(actions[k], v, path) for k, v in raw.items()}
 
 
+def runner_values(config: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The values of `keys` as ci.migrate reads them: the top level, its `migrate:` section
+    winning (unconverted: ci.migrate refuses a bad one)."""
+    values = {k: config[k] for k in keys if k in config and not isinstance(config[k], dict)}
+    section = config.get("migrate")
+    if isinstance(section, dict):
+        values.update({k: section[k] for k in keys if k in section})
+    return values
+
+
 def refuse_command_line_only(config: Mapping[str, Any], path: Path) -> None:
     """A ConfigError for the first key of COMMAND_LINE_ONLY the file sets, wherever it is."""
     entries = [("", k, v) for k, v in config.items()]

@@ -33,12 +33,15 @@ SQUAWK_CODES: tuple[tuple[str, str, str], ...] = (
      "lock",
      "add a new column, backfill it, switch the code, then drop the old column"),
     ("MG708", "a locking statement without lock_timeout can queue every query behind it",
-     "start the file with SET lock_timeout = '5s' (and a statement_timeout)"),
+     "let the runner set both on every migration (lock_timeout and statement_timeout under "
+     "migrate: in migration-guard.yaml), or start the file with SET lock_timeout = '5s'"),
     ("MG709", "a locking statement without lock_timeout can queue every query behind it",
-     "start the file with SET lock_timeout = '5s'"),
+     "let the runner set it on every migration (lock_timeout under migrate: in "
+     "migration-guard.yaml), or start the file with SET lock_timeout = '5s'"),
     ("MG710", "warning: a slow statement without statement_timeout can hold its lock "
      "for long",
-     "start the file with SET statement_timeout = '5min' (or what the statement needs)"),
+     "let the runner set it on every migration (statement_timeout under migrate: in "
+     "migration-guard.yaml), or start the file with SET statement_timeout = '5min'"),
     ("MG711", "ADD UNIQUE builds its index under an ACCESS EXCLUSIVE lock",
      "CREATE UNIQUE INDEX CONCURRENTLY (a -- @no-transaction migration), then ADD CONSTRAINT "
      "... UNIQUE USING INDEX"),

@@ -11,7 +11,9 @@ cannot run), and `@no-transaction` files without it (no advice to leave a transa
 not in). A rollback file exists to drop what its migration made, so squawk's drop rules are not
 run on `rollback/`. One squawk process per such group of files; its JSON lines and columns are
 0-based. squawk honours its own `-- squawk-ignore <rule>` comments and `.squawk.toml`; our
-`-- noqa: MG7xx <reason>` works as for the safety rules (`ci.checks.lint.noqa`).
+`-- noqa: MG7xx <reason>` works as for the safety rules (`ci.checks.lint.noqa`). What is left is
+cut to what a reviewer acts on: style rules only when asked for, no timeout advice when the
+runner sets the limit, one finding per rule and file (`ci.checks.lint.squawk_repeats`).
 """
 
 from __future__ import annotations
@@ -20,14 +22,23 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from argparse import ArgumentTypeError
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ci.checks.lint.inputs import CHECK
 from ci.checks.lint.noqa import silencing_scopes
 from ci.checks.lint.rules.base import FileContext
-from ci.checks.lint.squawk_rules import DROPS_A_ROLLBACK_MAKES, SYNTAX_ERROR, code_and_severity
+from ci.checks.lint.squawk_repeats import one_per_rule
+from ci.checks.lint.squawk_rules import (
+    DROPS_A_ROLLBACK_MAKES,
+    STYLE_CODES,
+    SYNTAX_ERROR,
+    TIMEOUT_CODES,
+    code_and_severity,
+)
+from ci.checks.options import seconds
 from ci.core.codes import lookup
 from ci.core.errors import UsageError
 from ci.core.findings import Finding
@@ -53,24 +64,54 @@ def squawk_binary() -> str:
 
 
 def squawk_findings(
-    contexts: Sequence[FileContext], *, exclude: frozenset[str] = frozenset()
+    contexts: Sequence[FileContext],
+    *,
+    exclude: frozenset[str] = frozenset(),
+    include: frozenset[str] = frozenset(),
+    runner_sets: frozenset[str] = frozenset(),
 ) -> dict[Path, list[Finding]]:
-    """squawk's violations of every file as findings, minus those a `-- noqa: MG7xx` silences
-    and the codes `exclude` turns off."""
+    """squawk's violations of every file as findings, one per rule and file (`squawk_repeats`),
+    minus those a `-- noqa: MG7xx` silences, the codes `exclude` turns off, the style rules
+    `include` does not name, and the timeout rules whose limits the runner sets itself
+    (`runner_sets`: its config keys `lock_timeout`, `statement_timeout` given)."""
     binary = squawk_binary()
     violations: dict[Path, list[dict[str, Any]]] = {ctx.path: [] for ctx in contexts}
     for arguments, group, stdin in _runs(contexts):
         paths = [] if stdin is not None else [str(ctx.path) for ctx in group]
         for violation in _run(binary, arguments, paths, stdin):
             violations[_file_of(violation, group)].append(violation)
-    found: dict[Path, list[Finding]] = {ctx.path: [] for ctx in contexts}
+    off = exclude | (STYLE_CODES - include) | _set_by_the_runner(runner_sets)
+    found: dict[Path, list[Finding]] = {}
     for ctx in contexts:
         silenced = _silenced(ctx, violations[ctx.path])
-        for index, violation in enumerate(violations[ctx.path]):
-            finding = _finding(ctx, violation)
-            if finding.code not in exclude and index not in silenced:
-                found[ctx.path].append(finding)
+        kept = [
+            (str(violation.get("rule_name")), finding)
+            for index, violation in enumerate(violations[ctx.path])
+            for finding in (_finding(ctx, violation),)
+            if finding.code not in off and index not in silenced
+        ]
+        found[ctx.path] = one_per_rule(kept)
     return found
+
+
+def limits_set(runner_limits: Mapping[str, object]) -> frozenset[str]:
+    """The runner's config keys (`lock_timeout`, `statement_timeout`) that give it a limit: a
+    number of seconds it reads as one (0 is no statement_timeout; a bad value is ci.migrate's
+    to refuse, and sets nothing)."""
+    given = set()
+    for key, value in runner_limits.items():
+        try:
+            limit = seconds(str(value))
+        except ArgumentTypeError:
+            continue
+        if limit > 0 or key == "lock_timeout":  # the runner sets a lock_timeout of 0 as 1 ms
+            given.add(key)
+    return frozenset(given)
+
+
+def _set_by_the_runner(runner_sets: frozenset[str]) -> frozenset[str]:
+    """The timeout codes whose every limit the runner sets on each migration: redundant."""
+    return frozenset(code for code, keys in TIMEOUT_CODES.items() if runner_sets.issuperset(keys))
 
 
 def _file_of(violation: dict[str, Any], group: list[FileContext]) -> Path:

@@ -1,0 +1,159 @@
+"""ci.lint --engine postgresql says each cause once (real squawk, real config files).
+
+Style rules are off unless asked for; the timeout rules say nothing when the runner's config
+sets the limit (and are refused in lint's own section, where the runner would not read them);
+a rule that breaks on many statements of a file is one finding with a count and the lines;
+the lock hazards stay, whatever is turned off.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ci import lint
+from tests.checks.test_lint_postgres_cases import TIMEOUT
+from tests.conftest import MIGRATIONS, WriteTree
+
+ONLY_SQUAWK = ["--engine", "postgresql", "--no-sqlfluff"]
+MANY = "CREATE TABLE a (id int, n smallint, s varchar(9), c char(2), t timestamp);\n"
+LOCKING = "ALTER TABLE t ADD COLUMN c bigint;\nCREATE INDEX i ON t (c);\n"
+
+
+def _lint(
+    write_tree: WriteTree,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    files: dict[str, str],
+    *args: str,
+    config: str | None = None,
+) -> tuple[int, str]:
+    tree = {f"{MIGRATIONS}/{name}": sql for name, sql in files.items()}
+    if config is not None:
+        tree["migration-guard.yaml"] = config
+    monkeypatch.chdir(write_tree(tree))
+    code = lint.main([*ONLY_SQUAWK, *args, *(f"{MIGRATIONS}/{name}" for name in files)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def _codes(out: str) -> list[str]:
+    return re.findall(r"^\S+:\d+: (MG7\d\d) ", out, re.M)
+
+
+def test_style_rules_are_off_unless_included(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {"schema/0001_a.sql": MANY}
+    code, out = _lint(write_tree, monkeypatch, capsys, files)
+    assert code == 0 and _codes(out) == [], out
+    _, out = _lint(write_tree, monkeypatch, capsys, files, "--include-rules", "MG718,mg722")
+    assert sorted(_codes(out)) == ["MG718", "MG722"], out
+    config = "lint:\n  include_rules: [MG719, MG721, MG723]\n"
+    _, out = _lint(write_tree, monkeypatch, capsys, files, config=config)
+    assert sorted(_codes(out)) == ["MG719", "MG721", "MG723"], out
+
+
+def test_enum_label_without_position_is_a_style_rule(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {"schema/0001_a.sql": TIMEOUT + "ALTER TYPE mood ADD VALUE 'meh';\n"}
+    _, out = _lint(write_tree, monkeypatch, capsys, files)
+    assert "MG734" not in out, out
+    _, out = _lint(write_tree, monkeypatch, capsys, files, "--include-rules", "MG734")
+    assert "MG734 warning: squawk require-enum-value-ordering" in out, out
+
+
+def test_a_rule_broken_by_many_statements_is_one_finding_with_a_count_and_the_lines(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = TIMEOUT + "".join(f"CREATE INDEX i{n} ON t (c{n});\n" for n in range(13))
+    code, out = _lint(write_tree, monkeypatch, capsys, {"schema/0001_i.sql": sql})
+    assert code == 1
+    assert _codes(out).count("MG702") == 1, out
+    more = ", ".join(str(line) for line in range(3, 13))
+    assert "0001_i.sql:2: MG702 squawk require-concurrent-index-creation: " in out
+    assert f"(and 12 more in this file: lines {more}, ...)" in out, out
+    _, out = _lint(write_tree, monkeypatch, capsys, {"schema/0001_i.sql": TIMEOUT + LOCKING})
+    assert "more in this file" not in out  # one statement: squawk's words alone
+
+
+def test_a_silenced_statement_is_not_counted(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = (
+        TIMEOUT
+        + "CREATE INDEX i ON t (c); -- noqa: MG702 empty table\n"
+        + "CREATE INDEX j ON t (d);\nCREATE INDEX k ON t (e);\n"
+    )
+    _, out = _lint(write_tree, monkeypatch, capsys, {"schema/0001_i.sql": sql})
+    assert "0001_i.sql:3: MG702 " in out and "(and 1 more in this file: line 4)" in out, out
+
+
+def test_timeout_advice_is_once_per_file(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {"schema/0001_a.sql": LOCKING * 3, "schema/0002_b.sql": LOCKING}
+    _, out = _lint(write_tree, monkeypatch, capsys, files)
+    for name in files:
+        found = re.findall(rf"{name}:(\d+): (MG709|MG710) ", out)
+        assert sorted(code for _, code in found) == ["MG709", "MG710"], out
+        assert {line for line, _ in found} == {"1"}, out
+
+
+@pytest.mark.parametrize(
+    ("config", "left"),
+    [
+        ("migrate:\n  lock_timeout: 5\n  statement_timeout: 600\n", []),
+        ("migrate:\n  lock_timeout: 0.5\n", ["MG710"]),
+        ("statement_timeout: 300\nmigrate:\n  lock_timeout: 5\n", []),
+        (
+            "statement_timeout: 300\nmigrate:\n  lock_timeout: 5\n  statement_timeout: 0\n",
+            ["MG710"],
+        ),
+        ("migrate:\n  statement_timeout: 60\n", ["MG709"]),
+        ("engine: postgresql\n", ["MG709", "MG710"]),
+    ],
+    ids=["both", "lock-only", "top-level-statement", "migrate-0-wins", "statement-only", "none"],
+)
+def test_no_timeout_advice_for_a_limit_the_runner_sets(
+    write_tree: WriteTree,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    config: str,
+    left: list[str],
+) -> None:
+    files = {"schema/0001_a.sql": LOCKING}
+    _, out = _lint(write_tree, monkeypatch, capsys, files, config=config)
+    codes = _codes(out)
+    assert sorted(c for c in codes if c in ("MG709", "MG710")) == left, out
+    assert "MG702" in codes  # the lock hazard itself stays
+
+
+def test_the_runners_limits_are_refused_in_lints_own_section(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ci.migrate never reads lint's section: accepting the key there would hide advice unseen
+    config = "lint:\n  lock_timeout: 5\n"
+    with pytest.raises(SystemExit) as exited:
+        _lint(write_tree, monkeypatch, capsys, {"schema/0001_a.sql": LOCKING}, config=config)
+    assert exited.value.code == 2
+    assert "section lint: unknown key(s) lock_timeout" in capsys.readouterr().err
+
+
+def test_every_lock_hazard_stays_when_the_noise_goes(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = (
+        "CREATE INDEX i ON t (c);\n"
+        "ALTER TABLE t ALTER COLUMN c SET NOT NULL;\n"
+        "ALTER TABLE t ALTER COLUMN d TYPE bigint;\n"
+        "ALTER TABLE t ADD CONSTRAINT t_u_fk FOREIGN KEY (u) REFERENCES u (id);\n"
+        "ALTER TABLE t DROP COLUMN e;\n"
+        "DROP TABLE v;\n"
+    )
+    config = "migrate:\n  lock_timeout: 5\n  statement_timeout: 600\n"
+    code, out = _lint(write_tree, monkeypatch, capsys, {"schema/0001_a.sql": sql}, config=config)
+    assert code == 1
+    assert {"MG702", "MG705", "MG707", "MG703", "MG712", "MG713"} <= set(_codes(out)), out
