@@ -1,4 +1,4 @@
-"""The codes of lint's PostgreSQL findings: one per squawk rule (MG700-MG775, MG799 for a rule
+"""The codes of lint's PostgreSQL findings: one per squawk rule (MG700-MG776, MG799 for a rule
 squawk adds later), each with its title and its fix hint in our words.
 
 `ci.core.codes` registers them with the rest; `ci.checks.lint.squawk_rules` maps squawk's rule
@@ -179,6 +179,8 @@ SQUAWK_CODES: tuple[tuple[str, str, str], ...] = (
      "set it outside migrations"),
     ("MG775", "ALTER EXTENSION changes the types and functions that rely on it",
      "upgrade the extension outside migrations, or say why with -- noqa"),
+    ("MG776", "DROP DEFAULT changes what the deployed code's inserts store",
+     "check every writer sets the column, then say so with -- noqa"),
     ("MG799", "a squawk rule migration-guard has no code of its own for yet",
      "read squawk's message and its rule's page; -- squawk-ignore <rule> silences it"),
 )  # fmt: skip

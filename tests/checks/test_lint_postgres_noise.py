@@ -157,3 +157,14 @@ def test_every_lock_hazard_stays_when_the_noise_goes(
     code, out = _lint(write_tree, monkeypatch, capsys, {"schema/0001_a.sql": sql}, config=config)
     assert code == 1
     assert {"MG702", "MG705", "MG707", "MG703", "MG712", "MG713"} <= set(_codes(out)), out
+
+
+def test_a_rollback_may_drop_the_default_its_migration_set(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # squawk's ban-drop-default: a code of its own (it was MG799) and a drop rollbacks may do
+    drop = TIMEOUT + "ALTER TABLE t ALTER COLUMN c DROP DEFAULT;\n"
+    files = {"schema/0002_b.sql": drop, "rollback/0001_rollback.sql": drop}
+    _, out = _lint(write_tree, monkeypatch, capsys, files)
+    assert "0002_b.sql:2: MG776 squawk ban-drop-default" in out, out
+    assert not re.search(r"0001_rollback.sql:\d+: MG7(76|99) ", out), out

@@ -105,6 +105,7 @@ SQUAWK_RULES: dict[str, tuple[str, str]] = {
     "ban-alter-sequence-values": ("MG773", ERROR),
     "ban-alter-system-options": ("MG774", ERROR),
     "ban-alter-extension": ("MG775", ERROR),
+    "ban-drop-default": ("MG776", ERROR),
 }
 
 # Column-type preferences, not lock hazards: off unless `--include-rules` names their code.
@@ -147,6 +148,7 @@ DROPS_A_ROLLBACK_MAKES = (
     "ban-drop-policy",
     "ban-drop-not-null",
     "ban-drop-generated-expression",
+    "ban-drop-default",
 )
 
 
