@@ -168,3 +168,19 @@ def test_a_rollback_may_drop_the_default_its_migration_set(
     _, out = _lint(write_tree, monkeypatch, capsys, files)
     assert "0002_b.sql:2: MG776 squawk ban-drop-default" in out, out
     assert not re.search(r"0001_rollback.sql:\d+: MG7(76|99) ", out), out
+
+
+def test_a_constraint_is_one_finding_by_its_most_precise_rule(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # squawk also calls a foreign key or UNIQUE "a constraint without NOT VALID" (MG704): the
+    # same cause twice, and UNIQUE cannot be NOT VALID; a CHECK keeps MG704
+    sql = (
+        TIMEOUT
+        + "ALTER TABLE t ADD CONSTRAINT t_u_fk FOREIGN KEY (u) REFERENCES u (id);\n"
+        + "ALTER TABLE\n  t\nADD\n  CONSTRAINT t_c_uq UNIQUE (c);\n"
+        + "ALTER TABLE t ADD CONSTRAINT t_c_ck CHECK (c > 0);\n"
+    )
+    _, out = _lint(write_tree, monkeypatch, capsys, {"schema/0001_c.sql": sql})
+    found = re.findall(r"0001_c.sql:(\d+): (MG70[34]|MG711) ", out)
+    assert sorted(found) == [("2", "MG703"), ("6", "MG711"), ("7", "MG704")], out

@@ -83,10 +83,13 @@ def squawk_findings(
     off = exclude | (STYLE_CODES - include) | _set_by_the_runner(runner_sets)
     found: dict[Path, list[Finding]] = {}
     for ctx in contexts:
-        silenced = _silenced(ctx, violations[ctx.path])
+        statements = _statements(ctx, violations[ctx.path])
+        silenced = _silenced(ctx, violations[ctx.path], statements)
         kept = [
-            (str(violation.get("rule_name")), finding)
-            for index, violation in enumerate(violations[ctx.path])
+            (str(violation.get("rule_name")), statement, finding)
+            for index, (violation, statement) in enumerate(
+                zip(violations[ctx.path], statements, strict=True)
+            )
             for finding in (_finding(ctx, violation),)
             if finding.code not in off and index not in silenced
         ]
@@ -206,19 +209,30 @@ def _finding(ctx: FileContext, violation: dict[str, Any]) -> Finding:
     )
 
 
-def _silenced(ctx: FileContext, violations: list[dict[str, Any]]) -> set[int]:
+def _statements(ctx: FileContext, violations: list[dict[str, Any]]) -> list[int | None]:
+    """The offset of the statement each of `violations` points into (None: past the file's
+    text, in what was appended to it)."""
+    starts = [0, *(i + 1 for i, c in enumerate(ctx.text) if c == "\n")]
+    pieces = split_pieces(ctx.text)
+    found: list[int | None] = []
+    for violation in violations:
+        line = min(int(violation.get("line") or 0), len(starts) - 1)
+        at = starts[line] + int(violation.get("column") or 0)
+        piece = next((p for p in pieces if p.offset <= at < p.offset + len(p.raw)), None)
+        found.append(None if piece is None else piece.offset)
+    return found
+
+
+def _silenced(
+    ctx: FileContext, violations: list[dict[str, Any]], statements: list[int | None]
+) -> set[int]:
     """The indexes of `violations` whose statement waives their code with `-- noqa: MG7xx`."""
     scopes = silencing_scopes(ctx.text)
     if not scopes:
         return set()
-    starts = [0, *(i + 1 for i, c in enumerate(ctx.text) if c == "\n")]
-    pieces = split_pieces(ctx.text)
     silenced = set()
-    for index, violation in enumerate(violations):
-        line = min(int(violation.get("line") or 0), len(starts) - 1)
-        at = starts[line] + int(violation.get("column") or 0)
-        piece = next((p for p in pieces if p.offset <= at < p.offset + len(p.raw)), None)
+    for index, (violation, statement) in enumerate(zip(violations, statements, strict=True)):
         code, _ = code_and_severity(str(violation.get("rule_name")))
-        if piece is not None and code in scopes.get(piece.offset, set()):
+        if statement is not None and code in scopes.get(statement, set()):
             silenced.add(index)
     return silenced

@@ -133,6 +133,15 @@ TIMEOUT_CODES: dict[str, tuple[str, ...]] = {
     "MG710": ("statement_timeout",),
 }
 
+# A rule whose finding only repeats another's on the same statement: a foreign key or UNIQUE
+# added without NOT VALID is also "a constraint without NOT VALID" to squawk, one cause told
+# twice (and UNIQUE cannot be NOT VALID at all: the other rule's fix is the one that works).
+REPEATS: dict[str, frozenset[str]] = {
+    "constraint-missing-not-valid": frozenset(
+        {"adding-foreign-key-constraint", "disallowed-unique-constraint"}
+    ),
+}
+
 # A rollback file exists to drop what its migration made: these rules are not run on rollback/.
 DROPS_A_ROLLBACK_MAKES = (
     "ban-drop-column",
