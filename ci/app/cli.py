@@ -208,7 +208,13 @@ def apply_config(
         check = parser.prog.rsplit(".", 1)[-1]
         loaded = config.load(path)
         values = config.parser_values(
-            parser, check, loaded, path, sections=SECTIONS, known_elsewhere=known_keys
+            parser,
+            check,
+            loaded,
+            path,
+            sections=SECTIONS,
+            known_elsewhere=known_keys,
+            runner_keys=RUNNER_KEYS.get(check, ()),
         )
         if check in RUNNER_KEYS:
             parser.set_defaults(runner_limits=config.runner_values(loaded, RUNNER_KEYS[check]))
@@ -239,6 +245,8 @@ def known_keys() -> set[str]:
     keys.update(a.dest for a in check_parser("ci", None)._actions if a.option_strings)
     for check in declared(CHECKS + DATABASE_CHECKS).values():
         keys.update(check.config_keys)
+    for runner_keys in RUNNER_KEYS.values():  # a check reads them there, as ci.migrate does
+        keys.update(runner_keys)
     return keys
 
 

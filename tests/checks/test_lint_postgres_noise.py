@@ -113,9 +113,18 @@ def test_timeout_advice_is_once_per_file(
             ["MG710"],
         ),
         ("migrate:\n  statement_timeout: 60\n", ["MG709"]),
+        ("lock_timeout: 5\nstatement_timeout: 60\n", []),
         ("engine: postgresql\n", ["MG709", "MG710"]),
     ],
-    ids=["both", "lock-only", "top-level-statement", "migrate-0-wins", "statement-only", "none"],
+    ids=[
+        "both",
+        "lock-only",
+        "top-level-statement",
+        "migrate-0-wins",
+        "statement-only",
+        "top-level-both",
+        "none",
+    ],
 )
 def test_no_timeout_advice_for_a_limit_the_runner_sets(
     write_tree: WriteTree,
@@ -139,7 +148,8 @@ def test_the_runners_limits_are_refused_in_lints_own_section(
     with pytest.raises(SystemExit) as exited:
         _lint(write_tree, monkeypatch, capsys, {"schema/0001_a.sql": LOCKING}, config=config)
     assert exited.value.code == 2
-    assert "section lint: unknown key(s) lock_timeout" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "section lint: lock_timeout is ci.migrate's: put it under migrate:" in said, said
 
 
 def test_every_lock_hazard_stays_when_the_noise_goes(
@@ -184,3 +194,22 @@ def test_a_constraint_is_one_finding_by_its_most_precise_rule(
     _, out = _lint(write_tree, monkeypatch, capsys, {"schema/0001_c.sql": sql})
     found = re.findall(r"0001_c.sql:(\d+): (MG70[34]|MG711) ", out)
     assert sorted(found) == [("2", "MG703"), ("6", "MG711"), ("7", "MG704")], out
+
+
+def test_the_runners_limits_at_the_top_level_are_known_to_every_check(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ci.migrate reads them there and lint does too: no other check may call them unknown
+    from ci import numbering
+
+    root = write_tree(
+        {
+            "migration-guard.yaml": "lock_timeout: 5\nstatement_timeout: 60\n",
+            f"{MIGRATIONS}/schema/0001_a.sql": "SELECT 1;\n",
+        }
+    )
+    monkeypatch.chdir(root)
+    code = numbering.main([])
+    said = capsys.readouterr()
+    assert code != 2 and "unknown key" not in said.err, said  # it ran: the file was read
+    assert "numbering:" in said.out or "numbering" in said.out, said
