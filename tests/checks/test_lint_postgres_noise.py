@@ -213,3 +213,15 @@ def test_the_runners_limits_at_the_top_level_are_known_to_every_check(
     said = capsys.readouterr()
     assert code != 2 and "unknown key" not in said.err, said  # it ran: the file was read
     assert "numbering:" in said.out or "numbering" in said.out, said
+
+
+def test_a_rollback_may_rename_back_what_its_migration_renamed(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {
+        "schema/0001_a.sql": TIMEOUT + "ALTER TABLE t RENAME COLUMN a TO b;\n",
+        "rollback/0001_rollback.sql": TIMEOUT + "ALTER TABLE t RENAME COLUMN b TO a;\n",
+    }
+    _, out = _lint(write_tree, monkeypatch, capsys, files)
+    assert "0001_a.sql:2: MG714 squawk renaming-column" in out, out
+    assert not re.search(r"0001_rollback.sql:\d+: MG7(14|15|48) ", out), out

@@ -8,12 +8,13 @@ squawk does not know our directives. The runner wraps each file in one transacti
 declares `-- @no-transaction`, so squawk is told exactly that: files that run in a transaction
 are linted with `--assume-in-transaction` (an index built CONCURRENTLY there is reported: it
 cannot run), and `@no-transaction` files without it (no advice to leave a transaction they are
-not in). A rollback file exists to drop what its migration made, so squawk's drop rules are not
-run on `rollback/`. One squawk process per such group of files; its JSON lines and columns are
-0-based. squawk honours its own `-- squawk-ignore <rule>` comments and `.squawk.toml`; our
-`-- noqa: MG7xx <reason>` works as for the safety rules (`ci.checks.lint.noqa`). What is left is
-cut to what a reviewer acts on: style rules only when asked for, no timeout advice when the
-runner sets the limit, one finding per rule and file (`ci.checks.lint.squawk_repeats`).
+not in). A rollback file exists to drop what its migration made and to rename back what it
+renamed, so squawk's drop and rename rules are not run on `rollback/`. One squawk process
+per such group of files; its JSON lines and columns are 0-based. squawk honours its own
+`-- squawk-ignore <rule>` comments and `.squawk.toml`; our `-- noqa: MG7xx <reason>` works as
+for the safety rules (`ci.checks.lint.noqa`). What is left is cut to what a reviewer acts on:
+style rules only when asked for, no timeout advice when the runner sets the limit, one finding
+per rule and file (`ci.checks.lint.squawk_repeats`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ci.checks.lint.rules.base import FileContext
 from ci.checks.lint.squawk_repeats import one_per_rule
 from ci.checks.lint.squawk_rules import (
     DROPS_A_ROLLBACK_MAKES,
+    RENAMES_A_ROLLBACK_UNDOES,
     STYLE_CODES,
     SYNTAX_ERROR,
     TIMEOUT_CODES,
@@ -152,7 +154,8 @@ def _runs(
             else "--assume-in-transaction",
         )
         if ctx.folder == "rollback":
-            arguments += ("--exclude=" + ",".join(DROPS_A_ROLLBACK_MAKES),)
+            undoing = (*DROPS_A_ROLLBACK_MAKES, *RENAMES_A_ROLLBACK_UNDOES)
+            arguments += ("--exclude=" + ",".join(undoing),)
         wrapped = not ctx.directives.no_transaction and "concurrently" in ctx.text.lower()
         if wrapped or _GLOB & set(str(ctx.path)):
             text = ctx.text + "\n;\nSELECT 1;\n" if wrapped else ctx.text

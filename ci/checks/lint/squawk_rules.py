@@ -160,6 +160,10 @@ DROPS_A_ROLLBACK_MAKES = (
     "ban-drop-default",
 )
 
+# ... and to rename back what its migration renamed: the name the code before it reads. The
+# migration's own rename is where a reviewer weighs the rename; not run on rollback/ either.
+RENAMES_A_ROLLBACK_UNDOES = ("renaming-column", "renaming-table", "renaming-object")
+
 
 def code_and_severity(rule: str) -> tuple[str, str]:
     """Our code and severity for a squawk rule; MG799 (an error) for one we do not know."""
