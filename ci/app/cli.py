@@ -36,7 +36,7 @@ from ci.app.parsers import (
     plain_check_args,
 )
 from ci.app.program import reader_may_leave, run_program
-from ci.app.registry import CHECKS, DATABASE_CHECKS, SECTIONS, declared
+from ci.app.registry import CHECKS, DATABASE_CHECKS, RUNNER_KEYS, SECTIONS, declared
 from ci.checks.base import Check
 from ci.checks.options import (
     ascii_only,
@@ -206,14 +206,18 @@ def apply_config(
     values: dict[str, Any] = {}
     if path is not None:
         check = parser.prog.rsplit(".", 1)[-1]
+        loaded = config.load(path)
         values = config.parser_values(
             parser,
             check,
-            config.load(path),
+            loaded,
             path,
             sections=SECTIONS,
             known_elsewhere=known_keys,
+            runner_keys=RUNNER_KEYS.get(check, ()),
         )
+        if check in RUNNER_KEYS:
+            parser.set_defaults(runner_limits=config.runner_values(loaded, RUNNER_KEYS[check]))
     from_config = {dest: (value, f"{path}: {dest}") for dest, value in values.items()}
     if collector is not None:
         dests = {a.dest for a in parser._actions}
@@ -241,6 +245,8 @@ def known_keys() -> set[str]:
     keys.update(a.dest for a in check_parser("ci", None)._actions if a.option_strings)
     for check in declared(CHECKS + DATABASE_CHECKS).values():
         keys.update(check.config_keys)
+    for runner_keys in RUNNER_KEYS.values():  # a check reads them there, as ci.migrate does
+        keys.update(runner_keys)
     return keys
 
 

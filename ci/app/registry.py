@@ -17,6 +17,12 @@ DATABASE_CHECKS = ("precheck", "postcheck")
 # own keys (`group: true`), which no check knows, so they cannot sit at the top level.
 SECTIONS = (*CHECKS, *DATABASE_CHECKS, "migrate")
 
+# Keys of the deploy command a check reads where ci.migrate reads them (the top level, its
+# `migrate:` section winning), as `runner_limits`, never as its own options: lint asks no file
+# for a SET the runner makes on every migration. Known keys at the top level, for every check;
+# refused in the check's own section (there they would not reach the runner).
+RUNNER_KEYS = {"lint": ("lock_timeout", "statement_timeout")}
+
 # "module:attribute" of each check's declaration (imported only when that check is wanted);
 # lint's engine is the package ci/checks/lint/, its declaration ci/checks/lint_check.py.
 DECLARED_IN = {name: f"ci.checks.{name}:CHECK" for name in CHECKS + DATABASE_CHECKS} | {
