@@ -238,8 +238,8 @@ def refuse_engine(
     """A ConfigError when the project's engine is not SQLite and the check cannot run on it
     yet (it takes no --engine and judges more than files): it would otherwise check the
     migrations on SQLite and pass or fail for the wrong engine."""
-    if engine in (None, "sqlite") or check in ENGINE_INDEPENDENT:
-        return
+    if engine in (None, "sqlite") or check not in CHECKS or check in ENGINE_INDEPENDENT:
+        return  # not a check (ci.migrate, ci.new: the engine is their database's), or any engine
     if any(action.dest == "engine" for action in parser._actions):
         return
     where = f"{path}: engine: " if path is not None else "--engine "

@@ -50,6 +50,8 @@ def test_a_check_without_the_engine_refuses_a_postgresql_project_naming_the_key(
         ("apply_empty", "sqlite", False),
         ("apply_empty", None, False),
         ("lint", "postgresql", True),
+        ("migrate", "postgresql", False),  # not a check: its database says the engine
+        ("new", "postgresql", False),
         *[(name, "postgresql", False) for name in ENGINE_INDEPENDENT],
     ],
 )
@@ -66,6 +68,16 @@ def test_the_file_checks_accept_the_example_config(
     config = ["--config", str(CONFIG.relative_to(REPO))]
     assert numbering(config) == 0
     assert checksums(config) == 0
+    assert "engine" not in capsys.readouterr().err
+
+
+def test_the_runner_takes_the_example_config(
+    pg_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    config = ["--config", str(CONFIG.relative_to(REPO)), "--database-url", pg_database_url]
+    assert migrate(config) == 0
+    assert migrate([*config, "--status"]) == 0
     assert "engine" not in capsys.readouterr().err
 
 
