@@ -73,6 +73,33 @@ def test_amcheck_verifies_btree_indexes_when_installed_else_says_why_not(
     assert "<skipped" not in (tmp_path / "b.xml").read_text()
 
 
+# A B-tree whose operator class's comparison is turned round after the index was built: its
+# pages hold the keys in an order the comparison now calls wrong, which amcheck must report.
+MISORDERED_INDEX = (
+    "CREATE FUNCTION cmp_flip(a int4, b int4) RETURNS int4 LANGUAGE sql IMMUTABLE "
+    "AS $$ SELECT btint4cmp(a, b) $$",
+    "CREATE OPERATOR CLASS flip_ops FOR TYPE int4 USING btree AS OPERATOR 1 <, OPERATOR 2 <=, "
+    "OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 cmp_flip(int4, int4)",
+    "CREATE TABLE flipped (n int4)",
+    "INSERT INTO flipped SELECT generate_series(1, 1000)",
+    "CREATE INDEX flipped_n ON flipped (n flip_ops)",
+    "CREATE OR REPLACE FUNCTION cmp_flip(a int4, b int4) RETURNS int4 LANGUAGE sql IMMUTABLE "
+    "AS $$ SELECT btint4cmp(b, a) $$",
+)
+
+
+def test_amcheck_reports_an_index_whose_order_is_broken(
+    pg_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql(pg_database_url, "CREATE EXTENSION amcheck", *MISORDERED_INDEX)
+    assert precheck(["--database-url", pg_database_url]) == 1
+    out = capsys.readouterr().out
+    assert "MG350 amcheck: index flipped_n: item order invariant violated" in out
+    assert "REINDEX" in out
+    assert postcheck(["--database-url", pg_database_url, "--expect-version", "0"]) == 1
+    assert "index flipped_n" in capsys.readouterr().out
+
+
 def test_orphans_of_a_not_valid_foreign_key_and_the_constraint_are_findings(
     tmp_path: Path, pg_database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
