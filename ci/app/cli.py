@@ -206,6 +206,7 @@ def apply_config(
     values: dict[str, Any] = {}
     check = parser.prog.rsplit(".", 1)[-1]
     wanted = collector.overrides.get("engine") if collector is not None else None
+    named_in = None if wanted else path  # the command line's --engine wins over the file
     if path is not None:
         loaded = config.load(path)
         values = config.parser_values(
@@ -217,7 +218,7 @@ def apply_config(
             known_elsewhere=known_keys,
         )
         wanted = wanted or config.engine_named(loaded, check)
-    refuse_engine(parser, check, wanted, path)
+    refuse_engine(parser, check, wanted, named_in)
     from_config = {dest: (value, f"{path}: {dest}") for dest, value in values.items()}
     if collector is not None:
         dests = {a.dest for a in parser._actions}
