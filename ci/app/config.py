@@ -185,6 +185,14 @@ def runner_values(config: Mapping[str, Any], keys: Iterable[str]) -> dict[str, A
     return values
 
 
+def engine_named(config: Mapping[str, Any], check: str) -> object:
+    """The engine the config file sets for `check` (its section wins), or None."""
+    section = config.get(check)
+    if isinstance(section, dict) and "engine" in section:
+        return section["engine"]
+    return config.get("engine")
+
+
 def refuse_command_line_only(config: Mapping[str, Any], path: Path) -> None:
     """A ConfigError for the first key of COMMAND_LINE_ONLY the file sets, wherever it is."""
     entries = [("", k, v) for k, v in config.items()]

@@ -13,6 +13,11 @@ CHECKS = ("numbering", "checksums", "lint", "apply_empty", "apply_sample", "roll
 # `python -m ci`); their options are config keys too.
 DATABASE_CHECKS = ("precheck", "postcheck")
 
+# The checks whose answer does not depend on the project's engine (`engine:` in the config):
+# they read files, or a database named by its own option (--db, --database-url). Every other
+# check takes --engine or refuses a project whose engine is not SQLite (ci.app.cli).
+ENGINE_INDEPENDENT = ("numbering", "checksums", *DATABASE_CHECKS)
+
 # Every section a config file may have: one per check, and `migrate:` for the deploy command's
 # own keys (`group: true`), which no check knows, so they cannot sit at the top level.
 SECTIONS = (*CHECKS, *DATABASE_CHECKS, "migrate")
