@@ -94,11 +94,14 @@ def lint(
             if ctx.text.strip():
                 contexts.append(ctx)  # comments only is a valid no-op migration: linted as usual
                 findings[path].extend(run_rules(ctx, rules))
+                if engine == "postgresql":
+                    findings[path].extend(_pg_rules(ctx, exclude))
             else:
                 findings[path].append(empty_file(path, folder))
         seconds[path] += time.perf_counter() - started
     if engine == "postgresql" and contexts:
         _add(findings, _squawk(contexts, exclude, include, runner_limits or {}, seconds))
+        findings = {path: _without_repeats(found) for path, found in findings.items()}
     if sqlfluff and contexts:
         found_by_sqlfluff = sqlfluff_findings(
             contexts, exclude=exclude, max_bytes=sqlfluff_max_bytes, seconds=seconds, engine=engine
@@ -126,6 +129,19 @@ def _squawk(
     for ctx in contexts:
         seconds[ctx.path] += share
     return found
+
+
+def _pg_rules(ctx: FileContext, exclude: frozenset[str]) -> list[Finding]:
+    """Our rules for what squawk has no rule for (pglast: imported on PostgreSQL only)."""
+    from ci.checks.lint.pg_rules import pg_findings
+
+    return pg_findings(ctx, exclude)
+
+
+def _without_repeats(found: list[Finding]) -> list[Finding]:
+    from ci.checks.lint.pg_rules import without_repeats
+
+    return without_repeats(found)
 
 
 def _add(findings: dict[Path, list[Finding]], found: dict[Path, list[Finding]]) -> None:
