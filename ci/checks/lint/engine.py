@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ci.checks.lint.files import select_files, whole_directory
+from ci.checks.lint.files import refuse_bad_link, select_files, whole_directory
 from ci.checks.lint.inputs import CHECK, empty_file, file_context, input_finding
 from ci.checks.lint.noqa import silencing_scopes
 from ci.checks.lint.options import excluded_codes
@@ -87,6 +87,7 @@ def lint(
     for path, folder in targets:
         started = time.perf_counter()
         try:
+            refuse_bad_link(path, migrations_dir)
             ctx = file_context(path, folder, min_sqlite)
         except InputError as error:
             findings[path].append(input_finding(path, error))

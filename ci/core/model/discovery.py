@@ -149,6 +149,14 @@ def _placeable(catalog: Catalog, location: str, folder: str | None, info: os.Dir
     return True
 
 
+def symlink_problem(root: Path, entry: Path) -> tuple[str, str, str] | None:
+    """Why `entry`, a file of the migrations directory `root`, cannot be read as a migration
+    because it is a symlink that loops or leaves the repository (MG105: code, message, hint);
+    None if it is no such link. Lint asks this too, so that it refuses what the runner refuses."""
+    problem = _entry_problem(root, entry, "schema")
+    return problem if problem is not None and problem[0] == "MG105" else None
+
+
 def _entry_problem(
     root: Path, entry: Path, folder: str | None, info: os.DirEntry[str] | None = None
 ) -> tuple[str, str, str] | None:
