@@ -20,6 +20,7 @@ from ci.checks.lint.options import excluded_codes
 from ci.checks.lint.rules import RULES
 from ci.checks.lint.rules.base import DEFAULT_MIN_SQLITE, FileContext, Rule
 from ci.checks.lint.sqlfluff_adapter import SQLFLUFF_MAX_BYTES, sqlfluff_findings
+from ci.checks.pg_engine import splitter_for
 from ci.core.findings import Case, Finding, Report
 from ci.core.model import InputError
 
@@ -71,6 +72,7 @@ def lint(
 
         squawk_binary()  # missing: one line saying how to install it, before any work
     findings: dict[Path, list[Finding]] = {path: [] for path, _ in targets}
+    splitter = splitter_for(engine)  # dollar quotes and nested comments on PostgreSQL
     seconds = dict.fromkeys(findings, 0.0)  # each file's own time, for its JUnit case
     contexts = []
     rules = tuple(
@@ -81,7 +83,7 @@ def lint(
     for path, folder in targets:
         started = time.perf_counter()
         try:
-            ctx = file_context(path, folder, min_sqlite)
+            ctx = file_context(path, folder, min_sqlite, splitter)
         except InputError as error:
             findings[path].append(input_finding(path, error))
         else:
