@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ci.checks.options import SERVER_URL_ENV, server_url_or_env
 from ci.core.errors import UsageError
-from ci.core.model import Catalog, discover
+from ci.core.model import Catalog, InputError, discover
 from ci.core.sqltext import Statement
 
 if TYPE_CHECKING:
@@ -38,9 +38,22 @@ def postgres_split(text: str, source: str) -> list[Statement]:
     return split(text, source=source)
 
 
-def splitter_for(engine: str) -> Splitter | None:
-    """The splitter of `engine`'s files; None: SQLite's, the model's default."""
-    return postgres_split if engine == POSTGRESQL else None
+def splitter_for(engine: str, *, lenient: bool = False) -> Splitter | None:
+    """The splitter of `engine`'s files; None: SQLite's, the model's default. `lenient`: text
+    the PostgreSQL parser refuses is split by SQLite's rules instead, for lint, where squawk
+    reports the syntax error as its own finding (MG700)."""
+    if engine != POSTGRESQL:
+        return None
+    return lenient_postgres_split if lenient else postgres_split
+
+
+def lenient_postgres_split(text: str, source: str) -> list[Statement]:
+    try:
+        return postgres_split(text, source)
+    except InputError:
+        from ci.core.sqltext import split_statements
+
+        return split_statements(text)
 
 
 def discover_for(root: Path, engine: str) -> Catalog:

@@ -7,8 +7,9 @@ MG401 no rollback, MG402 an empty one, MG403 the rollback fails, MG405 re-applyi
 it (the rollback left something behind), `@irreversible` migrations skipped with their reason.
 On the empty database and, with `--sample`, on the fixture's data (the pending migrations).
 
-Each fingerprint reads the whole database (schema and every table's rows): measured, on a
-check's small data this is a few milliseconds a step.
+Each fingerprint reads the whole database (schema and every table's rows): ~40 ms on the worked
+example's 18 objects on a loaded 2-core machine, three per migration (the one after a clean
+re-apply is the next migration's "before").
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class PgRoundTrip:
     ) -> None:
         self.run, self.classname, self.selected, self.database = run, classname, selected, database
         self.cases: list[Case] = []
+        # the fingerprint read after the last re-apply, while nothing has changed since: the
+        # next migration's "before" (one read of the whole database saved per migration)
+        self.latest: Fingerprint | None = None
 
     @property
     def on(self) -> str:
@@ -143,7 +147,7 @@ class PgRoundTrip:
         if self.unusable(migration):
             return self.apply(migration, None)
         case = self.case(migration)
-        before = self.fingerprint()
+        before = self.latest or self.fingerprint()
         if not self.apply(migration, case):
             return False
         applied = self.fingerprint()
@@ -176,6 +180,7 @@ class PgRoundTrip:
         return True
 
     def apply(self, migration: Migration, case: Case | None, *, again: bool = False) -> bool:
+        self.latest = None
         try:
             outcome = self.run.apply(migration)
         except MigrationFailed as failure:
@@ -192,6 +197,7 @@ class PgRoundTrip:
         return True
 
     def roll_back(self, migration: Migration, case: Case) -> bool:
+        self.latest = None
         try:
             outcome = self.run.rollback(migration)
         except MigrationFailed as failure:
@@ -232,8 +238,10 @@ class PgRoundTrip:
         rollback = migration.rollback
         assert rollback is not None
         wording = ROLLBACK if code == "MG404" else REAPPLY
-        differences = describe_differences(expected, self.fingerprint(), wording=wording)
+        found = self.fingerprint()
+        differences = describe_differences(expected, found, wording=wording)
         if not differences:
+            self.latest = found if code == "MG406" else None
             return True
         if code == "MG404":
             message = f"rolling back {migration.label} does not restore the {self.database}: "
