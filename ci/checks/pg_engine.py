@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 POSTGRESQL = "postgresql"
 NEEDS_SERVER = (
     "--engine postgresql needs a server for its throwaway databases: give --server-url "
-    f"postgresql://USER@HOST:PORT/DB, `server_url:` in the config, or ${SERVER_URL_ENV}"
+    f"postgresql://USER@HOST:PORT/DB or set ${SERVER_URL_ENV}"
 )
 
 
