@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from ci.checks.pg_engine import discover_for, splitter_for
 from tests.checks.engines import ENGINES, SCENARIOS, run_check, write
-from tests.conftest import MIGRATIONS, output
+from tests.conftest import MIGRATIONS, output, run_module
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -85,3 +86,39 @@ def test_rows_a_migration_deletes_on_the_sample_are_lost_rows(engine: str, tmp_p
     )
     done = run_check("ci.apply_sample", root, engine, "--sample", "sample.sql")
     assert done.returncode == 0, output(done)
+
+
+# A function whose body holds statements of its own: one statement on PostgreSQL, where SQLite's
+# rules would cut it at each `;` of the body.
+FUNCTION = (
+    "CREATE FUNCTION reset_vitals() RETURNS void LANGUAGE plpgsql AS $body$\n"
+    "BEGIN\n"
+    "  UPDATE vitals SET value = 0;\n"
+    "  DELETE FROM vitals;\n"
+    "END;\n"
+    "$body$;\n"
+)
+
+
+def test_a_postgresql_catalog_splits_its_files_as_the_server_does(tmp_path: Path) -> None:
+    root = write(tmp_path, "postgresql", {"schema/0003_reset.sql": FUNCTION})
+    for engine, count in (("sqlite", 4), ("postgresql", 1)):
+        catalog = discover_for(root / MIGRATIONS, engine)
+        statements = catalog.by_version(3).file.statements  # type: ignore[union-attr]
+        assert len(statements) == count, (engine, statements)
+        rollback = catalog.by_version(1).rollback  # type: ignore[union-attr]
+        assert rollback is not None and rollback.splitter is splitter_for(engine)
+
+
+def test_lint_on_postgresql_reads_a_function_body_as_part_of_its_statement(
+    tmp_path: Path,
+) -> None:
+    """The safety rules see one CREATE FUNCTION, not the DML of its body cut loose: no
+    "DML in schema/" (MG501), no "UPDATE without WHERE" (MG502)."""
+    root = write(tmp_path, "postgresql", {"schema/0003_reset.sql": FUNCTION})
+    path = str(root / MIGRATIONS / "schema/0003_reset.sql")
+    sqlite = run_module("ci.lint", "--no-sqlfluff", path, cwd=root)
+    assert "MG501" in sqlite.stdout and "MG502" in sqlite.stdout, output(sqlite)
+    done = run_module("ci.lint", "--no-sqlfluff", "--engine", "postgresql", path, cwd=root)
+    assert "Traceback" not in output(done)
+    assert "MG501" not in done.stdout and "MG502" not in done.stdout, output(done)
