@@ -5,7 +5,8 @@ difference named: "sequence s renamed to s1", "view v: definition changed"); app
 and it must be the one after the first apply (MG406). Codes as on SQLite (ci.checks.roundtrip):
 MG401 no rollback, MG402 an empty one, MG403 the rollback fails, MG405 re-applying fails after
 it (the rollback left something behind), `@irreversible` migrations skipped with their reason.
-On the empty database and, with `--sample`, on the fixture's data (the pending migrations).
+On the empty database and, with `--sample`, on the fixture's data: the pending migrations, then
+the ones the data already had, newest first, rolled back and re-applied (rows lost: MG407).
 
 Each fingerprint reads the whole database (schema and every table's rows): ~40 ms on the worked
 example's 18 objects on a loaded 2-core machine, three per migration (the one after a clean
@@ -30,7 +31,7 @@ from ci.checks.pg_engine import (
     throwaway_connection,
 )
 from ci.checks.pg_validate import ROLLED_BACK
-from ci.checks.roundtrip import EMPTY, NAME, SAMPLE, rollback_problem
+from ci.checks.roundtrip import EMPTY, NAME, SAMPLE, rollback_problem, rows_lost
 from ci.checks.validate import case_name, catalog_cases, not_run
 from ci.core.errors import UsageError
 from ci.core.findings import RUNAWAY, Case, Finding, Report
@@ -83,8 +84,12 @@ def rollback_roundtrip(
             prepared = prepare(NAME, run, sample, options, classname)
             cases += [on_sample(case) for case in prepared if case.outcome == "failed"]
             if not any(case.outcome == "failed" for case in prepared):
+                applied = run.current_version()
                 todo = [m for m in run.pending() if m.track == "main"]
-                cases += PgRoundTrip(run, classname, selected, SAMPLE).all(todo)
+                trip = PgRoundTrip(run, classname, selected, SAMPLE)
+                cases += trip.all(todo)
+                if selected is None and not any(case.outcome == "failed" for case in cases):
+                    cases += trip.downward(catalog.main, applied)
     return Report(NAME, cases)
 
 
@@ -159,6 +164,40 @@ class PgRoundTrip:
         if restored:  # otherwise re-applying only shows the same damage again
             self.compare(case, migration, applied, "MG406")
         return True
+
+    def downward(self, migrations: list[Migration], top: int) -> list[Case]:
+        """The migrations the sample data already had (up to `top`), from the newest down:
+        rolling one back and applying it again must keep the rows (MG407); then it is rolled
+        back for good, to check the one below. Stops at the first that cannot be undone."""
+        start = len(self.cases)
+        for migration in reversed([m for m in migrations if m.version <= top]):
+            if migration.directives.irreversible is not None or rollback_problem(migration):
+                break
+            if not self.back_and_forth(migration):
+                break
+        return self.cases[start:]
+
+    def back_and_forth(self, migration: Migration) -> bool:
+        rollback = migration.rollback
+        assert rollback is not None
+        case = self.case(migration)
+        case.name += " (rolled back on the sample data)"
+        before = self.latest or self.fingerprint()
+        if not self.roll_back(migration, case):
+            return False
+        rolled_back = self.fingerprint()
+        if not self.apply(migration, case, again=True):
+            return False
+        after = self.fingerprint()
+        lost = rows_lost(before, rolled_back, after, set(before.groups) | set(after.groups))
+        if lost:
+            message = (
+                f"rolling back {migration.label} on the sample data and applying it again "
+                "loses rows: " + "; ".join(lost)
+            )
+            hint = f"make {rollback.path.name} keep the rows (copy them in a rebuild)"
+            self.fail(case, "MG407", str(rollback.path), None, message, hint)
+        return self.roll_back(migration, case)
 
     def fingerprint(self) -> Fingerprint:
         from ci.db.postgres.fingerprint import fingerprint

@@ -122,3 +122,23 @@ def test_lint_on_postgresql_reads_a_function_body_as_part_of_its_statement(
     done = run_module("ci.lint", "--no-sqlfluff", "--engine", "postgresql", path, cwd=root)
     assert "Traceback" not in output(done)
     assert "MG501" not in done.stdout and "MG502" not in done.stdout, output(done)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_rollback_that_loses_sample_rows_is_caught_rolling_back_the_sample(
+    engine: str, tmp_path: Path
+) -> None:
+    extra = {
+        "schema/0003_unit.sql": "ALTER TABLE vitals ADD COLUMN unit text;\n",
+        "rollback/0003_rollback.sql": (
+            "DELETE FROM vitals WHERE id > 1;\nALTER TABLE vitals DROP COLUMN unit;\n"
+        ),
+    }
+    root = write(tmp_path, engine, extra)
+    sample = root / "sample.sql"
+    sample.write_text(sample.read_text().replace("version 2", "version 3"))
+    done = run_check("ci.rollback_roundtrip", root, engine, "--sample", "sample.sql")
+    assert done.returncode == 1, output(done)
+    line = next(line for line in done.stdout.splitlines() if " MG407 " in line)
+    assert "rolling back 0003 on the sample data and applying it again loses rows" in line
+    assert "table vitals: 2 rows lost" in line, line
