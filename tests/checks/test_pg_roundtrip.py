@@ -8,13 +8,17 @@ every run.
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.checks.engines import run_check, write
-from tests.conftest import MIGRATIONS, output, run_module
+from tests.conftest import MIGRATIONS, REPO, output, run_module
 from tests.pg import server_url
 
 pytestmark = pytest.mark.postgresql
@@ -156,3 +160,52 @@ def test_the_throwaway_database_is_dropped_after_the_run(outcome: str, tmp_path:
     names = set(re.findall(r"mg_[0-9]{14}_[0-9a-f]{8}", done.stdout))
     assert len(names) == 1, output(done)
     assert not database_exists(names.pop())
+
+
+def test_a_constraint_left_not_valid_is_an_integrity_finding(tmp_path: Path) -> None:
+    extra = {
+        "schema/0003_check.sql": (
+            "ALTER TABLE vitals ADD CONSTRAINT vitals_value_positive CHECK (value > 0) NOT VALID;\n"
+        ),
+        "rollback/0003_rollback.sql": "ALTER TABLE vitals DROP CONSTRAINT vitals_value_positive;\n",
+    }
+    root = write(tmp_path, PG, extra)
+    done = run_check("ci.apply_empty", root, PG)
+    assert done.returncode == 1, output(done)
+    line = next(line for line in done.stdout.splitlines() if " MG303 " in line)
+    assert "constraint vitals_value_positive on vitals is NOT VALID" in line, line
+
+
+def test_ctrl_c_during_a_migration_drops_the_throwaway_database(tmp_path: Path) -> None:
+    """Interrupted while a migration runs (found by its unique sleep in pg_stat_activity),
+    the run ends without a traceback and its database is gone."""
+    extra = {"schema/0003_slow.sql": "SELECT pg_sleep(31.25);\n"}
+    root = write(tmp_path, PG, extra)
+    command = [sys.executable, "-m", "ci.apply_empty", "--migrations-dir", str(root / MIGRATIONS),
+               "--engine", PG, "--server-url", server_url()]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        name = running_in("pg_sleep(31.25)")
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode != 0
+    assert b"Traceback" not in stderr, stderr
+    assert not database_exists(name)
+
+
+def running_in(query: str, timeout: float = 60) -> str:
+    """The database where a session is running `query`, once one is."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            found = conn.execute(
+                "SELECT datname FROM pg_stat_activity WHERE query LIKE %s AND pid <> "
+                "pg_backend_pid()",
+                (f"%{query}%",),
+            ).fetchone()
+            if found is not None:
+                return str(found[0])
+            time.sleep(0.05)
+    raise AssertionError(f"no session ran {query} within {timeout} s")
