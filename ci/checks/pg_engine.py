@@ -72,14 +72,23 @@ def required_server(given: str | None) -> str:
 @contextmanager
 def throwaway_connection(server_url: str) -> Iterator[PgConnection]:
     """A connection to a new throwaway database on the server, dropped on leaving (by an
-    exception or Ctrl-C too). An unreachable server is CannotRun: one line, exit 2."""
-    from ci.db.postgres.connect import open_target
+    exception or Ctrl-C too). An unreachable server, or a connection lost during the run (the
+    server shut down), is CannotRun: one line, exit 2."""
+    import psycopg
+
+    from ci.db.outcomes import CannotRun
+    from ci.db.postgres.connect import label, one_line, open_target
     from ci.db.postgres.throwaway import throwaway
 
     with throwaway(server_url) as url:
         conn = open_target(url)
         try:
             yield conn
+        except psycopg.OperationalError as error:
+            if not (conn.closed or conn.broken):
+                raise  # the server answered (a statement timeout): the check words it
+            why = one_line(error)
+            raise CannotRun(f"{label(url)}: the check's connection failed: {why}") from None
         finally:
             conn.close()
 

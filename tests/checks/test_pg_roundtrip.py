@@ -209,3 +209,27 @@ def running_in(query: str, timeout: float = 60) -> str:
                 return str(found[0])
             time.sleep(0.05)
     raise AssertionError(f"no session ran {query} within {timeout} s")
+
+
+def test_a_connection_lost_during_the_run_is_one_line_and_the_database_is_dropped(
+    tmp_path: Path,
+) -> None:
+    extra = {"schema/0003_slow.sql": "SELECT pg_sleep(31.5);\n"}
+    root = write(tmp_path, PG, extra)
+    command = [sys.executable, "-m", "ci.apply_empty", "--migrations-dir", str(root / MIGRATIONS),
+               "--engine", PG, "--server-url", server_url()]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        name = running_in("pg_sleep(31.5)")
+        with psycopg.connect(server_url(), autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE %s "
+                "AND pid <> pg_backend_pid()",
+                ("%pg_sleep(31.5)%",),
+            )
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode in (1, 2), (stdout, stderr)
+    assert b"Traceback" not in stdout + stderr, stderr
+    assert not database_exists(name)
