@@ -72,6 +72,8 @@ def apply_sample_args(args: argparse.Namespace) -> Report:
     """`python -m ci.apply_sample --engine postgresql --sample FIXTURE.sql`."""
     options = options_from(args)
     refuse_sqlite_only(options)
+    if args.prod_stats is not None:
+        raise UsageError("--prod-stats is not available with --engine postgresql yet")
     return apply_sample(args.migrations_dir, args.sample, options, required_server(args.server_url))
 
 
