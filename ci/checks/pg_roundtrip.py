@@ -30,7 +30,7 @@ from ci.checks.pg_engine import (
     required_server,
     throwaway_connection,
 )
-from ci.checks.pg_validate import ROLLED_BACK
+from ci.checks.pg_validate import ROLLED_BACK, applied
 from ci.checks.roundtrip import EMPTY, NAME, SAMPLE, rollback_problem, rows_lost
 from ci.checks.validate import case_name, catalog_cases, not_run
 from ci.core.errors import UsageError
@@ -221,7 +221,7 @@ class PgRoundTrip:
     def apply(self, migration: Migration, case: Case | None, *, again: bool = False) -> bool:
         self.latest = None
         try:
-            outcome = self.run.apply(migration)
+            outcome = applied(self.run, migration)
         except MigrationFailed as failure:
             case = case or self.case(migration)
             if again and not isinstance(failure, Runaway):

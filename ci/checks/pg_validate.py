@@ -9,6 +9,7 @@ ci.db.postgres.runner.PgRunner on a throwaway database (ci.checks.pg_engine).
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -27,13 +28,14 @@ from ci.core.findings import RUNAWAY, Case, Finding
 from ci.core.model import Migration
 from ci.db import health
 from ci.db.invariants import Invariant
-from ci.db.outcomes import MigrationFailed, Runaway, runaway
+from ci.db.outcomes import MigrationFailed, Outcome, Runaway, RunRefused, runaway
 
 if TYPE_CHECKING:
     from ci.db.postgres.engine import PgDatabase
     from ci.db.postgres.runner import PgRunner
 
 SHOWN = 20  # problems listed in one finding
+WHERE = re.compile(r"^(?P<path>[^:]+?)(?::(?P<line>\d+))?: (?P<message>.*)$")
 ROLLED_BACK = "fix the statement on that line; the migration was rolled back"
 
 
@@ -43,6 +45,20 @@ def refuse_sqlite_only(options: Options) -> None:
         raise UsageError("--setup registers SQLite functions: it does not apply to PostgreSQL")
     if options.snapshot is not None:
         raise UsageError("--schema-snapshot is not available with --engine postgresql yet")
+
+
+def applied(run: PgRunner, migration: Migration) -> Outcome:
+    """`run.apply(migration)`; a file the runner refuses before running it (a syntax error, a
+    psql meta-command, @batch) fails like a statement does: MigrationFailed naming the line."""
+    try:
+        return run.apply(migration)
+    except RunRefused as refused:
+        text = str(refused).split("\n")[0]
+        where = WHERE.match(text)
+        if where is None:
+            raise MigrationFailed(migration.path, None, text) from None
+        line = int(where["line"]) if where["line"] else None
+        raise MigrationFailed(where["path"], line, where["message"]) from None
 
 
 def pg_apply_case(
@@ -55,7 +71,7 @@ def pg_apply_case(
     """Apply one migration: a passing case with its time and rows, or a failing one naming
     the file and the line of the failing statement."""
     try:
-        outcome = run.apply(migration)
+        outcome = applied(run, migration)
     except MigrationFailed as failure:
         code, hint = "MG301", ROLLED_BACK
         if isinstance(failure, Runaway):

@@ -233,3 +233,24 @@ def test_a_connection_lost_during_the_run_is_one_line_and_the_database_is_droppe
     assert process.returncode in (1, 2), (stdout, stderr)
     assert b"Traceback" not in stdout + stderr, stderr
     assert not database_exists(name)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("CREATE TABLE notes (id integer);\nCREATE TABLE more (id integer;\n", "syntax error"),
+        ("-- psql habits\n\\i other.sql\n", "psql meta-command \\i"),
+    ],
+)
+@pytest.mark.parametrize("module", ["ci.apply_empty", "ci.rollback_roundtrip"])
+def test_a_file_the_server_cannot_read_fails_its_case_naming_the_line(
+    module: str, text: str, said: str, tmp_path: Path
+) -> None:
+    extra = {"schema/0003_bad.sql": text, "rollback/0003_rollback.sql": "SELECT 1;\n"}
+    root = write(tmp_path, PG, extra)
+    done = run_check(module, root, PG)
+    assert done.returncode == 1, output(done)
+    assert "Traceback" not in output(done)
+    line = next(line for line in done.stdout.splitlines() if " MG301 " in line)
+    assert line.startswith(f"{root / MIGRATIONS}/schema/0003_bad.sql:2: MG301 "), line
+    assert said in line, line
