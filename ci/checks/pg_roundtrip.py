@@ -30,7 +30,7 @@ from ci.checks.pg_engine import (
     required_server,
     throwaway_connection,
 )
-from ci.checks.pg_validate import ROLLED_BACK, applied
+from ci.checks.pg_validate import ROLLED_BACK, WHERE, applied
 from ci.checks.roundtrip import EMPTY, NAME, SAMPLE, rollback_problem, rows_lost
 from ci.checks.validate import case_name, catalog_cases, not_run
 from ci.core.errors import UsageError
@@ -214,8 +214,16 @@ class PgRoundTrip:
         problem = rollback_problem(migration)
         if problem is None:
             return False
-        _, code, path, message, hint = problem
-        self.fail(self.case(migration), code, path, None, message, hint)
+        why, code, path, message, hint = problem
+        line = None
+        where = WHERE.match(message)
+        if why == "unreadable" and where is not None and where["line"]:
+            # the server's parser refused it (a syntax error): the rollback fails (as it does
+            # on SQLite when the statement runs), on that line
+            code, line = "MG403", int(where["line"])
+            message = f"rolling back {migration.label} {self.on} fails: {where['message']}"
+            hint = "fix the rollback statement on that line"
+        self.fail(self.case(migration), code, path, line, message, hint)
         return True
 
     def apply(self, migration: Migration, case: Case | None, *, again: bool = False) -> bool:

@@ -254,3 +254,16 @@ def test_a_file_the_server_cannot_read_fails_its_case_naming_the_line(
     line = next(line for line in done.stdout.splitlines() if " MG301 " in line)
     assert line.startswith(f"{root / MIGRATIONS}/schema/0003_bad.sql:2: MG301 "), line
     assert said in line, line
+
+
+def test_a_rollback_the_server_cannot_read_fails_naming_its_line(tmp_path: Path) -> None:
+    extra = {
+        "schema/0003_notes.sql": "CREATE TABLE notes (id integer);\n",
+        "rollback/0003_rollback.sql": "-- undo\nDROP TABLE (notes;\n",
+    }
+    root = write(tmp_path, PG, extra)
+    done = run_check("ci.rollback_roundtrip", root, PG)
+    assert done.returncode == 1, output(done)
+    line = next(line for line in done.stdout.splitlines() if " MG403 " in line)
+    assert line.startswith(f"{root / MIGRATIONS}/rollback/0003_rollback.sql:2: MG403 "), line
+    assert "rolling back 0003 on the empty database fails: syntax error" in line, line
