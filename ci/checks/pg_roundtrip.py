@@ -32,10 +32,11 @@ from ci.checks.pg_engine import (
 )
 from ci.checks.pg_validate import ROLLED_BACK, WHERE, applied
 from ci.checks.roundtrip import EMPTY, NAME, SAMPLE, rollback_problem, rows_lost
+from ci.checks.roundtrip_jobs import Part, default_jobs, plan, run_parts
 from ci.checks.validate import case_name, catalog_cases, not_run
 from ci.core.errors import UsageError
 from ci.core.findings import RUNAWAY, Case, Finding, Report
-from ci.core.model import Migration, read_ahead
+from ci.core.model import Catalog, Migration, read_ahead
 from ci.db.outcomes import MigrationFailed, Runaway
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def roundtrip_args(args: argparse.Namespace, selected: Set[int] | None) -> Repor
     options = Options(None, None, None, False, float("inf"), args.busy_timeout,
                       statement_timeout=args.statement_timeout)  # fmt: skip
     server = required_server(args.server_url)
-    return rollback_roundtrip(args.migrations_dir, options, server, args.sample, selected)
+    jobs = args.jobs or default_jobs()
+    return rollback_roundtrip(args.migrations_dir, options, server, args.sample, selected, jobs)
 
 
 def rollback_roundtrip(
@@ -68,15 +70,16 @@ def rollback_roundtrip(
     server_url: str,
     sample_path: Path | None = None,
     selected: Set[int] | None = None,
+    jobs: int = 1,
 ) -> Report:
     catalog = discover_for(root, POSTGRESQL)
     sample = fixture_sample(sample_path) if sample_path is not None else None
     cases = catalog_cases(NAME, catalog)
     if cases:
         return Report(NAME, cases)
-    with throwaway_connection(server_url) as conn:
-        run = new_pg_runner(conn, catalog, options.statement_timeout)
-        cases = PgRoundTrip(run, f"{NAME}.empty", selected).all(catalog.main)
+    on_empty = EmptyRun(catalog, options, server_url)
+    parts = plan(catalog.main, None if selected is None else set(selected), jobs)
+    cases = merged(run_parts(parts, on_empty))
     if sample is not None:
         with throwaway_connection(server_url) as conn:
             run = new_pg_runner(conn, catalog, options.statement_timeout)
@@ -91,6 +94,32 @@ def rollback_roundtrip(
                 if selected is None and not any(case.outcome == "failed" for case in cases):
                     cases += trip.downward(catalog.main, applied)
     return Report(NAME, cases)
+
+
+class EmptyRun:
+    """One part of the round trip on an empty database of its own (picklable: a helper process
+    receives it; each part has its own throwaway database)."""
+
+    def __init__(self, catalog: Catalog, options: Options, server_url: str) -> None:
+        self.catalog, self.options, self.server_url = catalog, options, server_url
+
+    def __call__(self, n: int, part: Part) -> tuple[list[Case], bool]:
+        """The part's cases, and whether it stopped (a migration could not be applied)."""
+        with throwaway_connection(self.server_url) as conn:
+            run = new_pg_runner(conn, self.catalog, self.options.statement_timeout)
+            trip = PgRoundTrip(run, f"{NAME}.empty", part.selected)
+            return trip.all(self.catalog.main, until=part.until), trip.stopped
+
+
+def merged(results: list[tuple[list[Case], bool]]) -> list[Case]:
+    """The parts' cases in order, up to the first part that stopped (its not-run cases cover
+    every migration after the one that could not be applied)."""
+    cases: list[Case] = []
+    for part_cases, stopped in results:
+        cases += part_cases
+        if stopped:
+            break
+    return cases
 
 
 def on_sample(case: Case) -> Case:
@@ -108,6 +137,7 @@ class PgRoundTrip:
     ) -> None:
         self.run, self.classname, self.selected, self.database = run, classname, selected, database
         self.cases: list[Case] = []
+        self.stopped = False  # a migration could not be applied: the rest were not run
         # the fingerprint read after the last re-apply, while nothing has changed since: the
         # next migration's "before" (one read of the whole database saved per migration)
         self.latest: Fingerprint | None = None
@@ -116,11 +146,14 @@ class PgRoundTrip:
     def on(self) -> str:
         return f"on the {self.database}"
 
-    def all(self, migrations: list[Migration]) -> list[Case]:
-        """Round-trip each migration; after one that cannot be applied, the rest are not run."""
-        read_ahead([m.file for m in migrations] + [m.rollback for m in migrations if m.rollback])
-        for index, migration in enumerate(migrations):
+    def all(self, migrations: list[Migration], *, until: int | None = None) -> list[Case]:
+        """Round-trip (or, when not selected, apply) the first `until` migrations (all when
+        None); after one that cannot be applied, every migration after it is not run."""
+        todo = migrations[:until]
+        read_ahead([m.file for m in todo] + [m.rollback for m in todo if m.rollback])
+        for index, migration in enumerate(todo):
             if not self.one(migration):
+                self.stopped = True
                 why = f"not run: {migration.label} could not be applied"
                 for case in not_run(NAME, self.run.catalog, migrations[index + 1 :], why):
                     case.classname = self.classname

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.checks.engines import run_check, write
+from tests.checks.engines import SCENARIOS, run_check, write
 from tests.conftest import MIGRATIONS, REPO, output, run_module
 from tests.pg import server_url
 
@@ -267,3 +267,25 @@ def test_a_rollback_the_server_cannot_read_fails_naming_its_line(tmp_path: Path)
     line = next(line for line in done.stdout.splitlines() if " MG403 " in line)
     assert line.startswith(f"{root / MIGRATIONS}/rollback/0003_rollback.sql:2: MG403 "), line
     assert "rolling back 0003 on the empty database fails: syntax error" in line, line
+
+
+def test_the_round_trip_split_across_processes_reports_what_one_process_does(
+    tmp_path: Path,
+) -> None:
+    """Each part on a throwaway database of its own; the second part's finding arrives."""
+    from ci.checks.db_options import Options
+    from ci.checks.pg_engine import discover_for
+    from ci.checks.pg_roundtrip import EmptyRun, merged
+    from ci.checks.roundtrip_jobs import plan, run_parts
+
+    root = write(tmp_path, PG, SCENARIOS["index left behind"])
+    catalog = discover_for(root / MIGRATIONS, PG)
+    on_empty = EmptyRun(catalog, Options(None, None, None, False, 300.0), server_url())
+    names = []
+    for jobs in (1, 2):
+        parts = plan(catalog.main, None, jobs, min_per_part=1)
+        assert len(parts) == jobs
+        cases = merged(run_parts(parts, on_empty))
+        names.append([(c.name, [f.code for f in c.findings]) for c in cases])
+    assert names[0] == names[1]
+    assert names[1][-1] == ("0003 schema/0003_index.sql", ["MG404", "MG405"])
