@@ -20,6 +20,7 @@ from ci.checks.lint.options import excluded_codes
 from ci.checks.lint.rules import RULES
 from ci.checks.lint.rules.base import DEFAULT_MIN_SQLITE, FileContext, Rule
 from ci.checks.lint.sqlfluff_adapter import SQLFLUFF_MAX_BYTES, sqlfluff_findings
+from ci.checks.pg_engine import splitter_for
 from ci.core.findings import Case, Finding, Report
 from ci.core.model import InputError
 
@@ -77,6 +78,8 @@ def lint(
 
         squawk_binary()  # missing: one line saying how to install it, before any work
     findings: dict[Path, list[Finding]] = {path: [] for path, _ in targets}
+    # dollar quotes and nested comments on PostgreSQL; a syntax error is squawk's to report
+    splitter = splitter_for(engine, lenient=True)
     seconds = dict.fromkeys(findings, 0.0)  # each file's own time, for its JUnit case
     contexts = []
     rules = tuple(
@@ -88,7 +91,7 @@ def lint(
         started = time.perf_counter()
         try:
             refuse_bad_link(path, migrations_dir)
-            ctx = file_context(path, folder, min_sqlite)
+            ctx = file_context(path, folder, min_sqlite, splitter)
         except InputError as error:
             findings[path].append(input_finding(path, error))
         else:
