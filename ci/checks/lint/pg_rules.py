@@ -28,10 +28,9 @@ from ci.checks.lint.noqa import silencing_scopes
 from ci.checks.lint.rules.base import FileContext
 from ci.core.codes import lookup
 from ci.core.findings import Finding
-from ci.core.model import InputError
 from ci.core.sqltext import split_pieces as noqa_pieces
 from ci.db.postgres.gate_rules import GateState, needs_no_transaction
-from ci.db.postgres.statements import split_pieces
+from ci.db.postgres.statements import PgStatement
 
 NEEDS_NO_TRANSACTION = "MG790"
 REWRITES_UNDER_LOCK = "MG791"
@@ -50,21 +49,20 @@ ROLLBACK_FIX = (
 def pg_findings(ctx: FileContext, exclude: frozenset[str] = frozenset()) -> list[Finding]:
     """MG790 and MG791 in one file, minus the codes `exclude` turns off and those a statement's
     `-- noqa: MG79x <reason>` waives."""
-    try:
-        statements = split_pieces(ctx.text, source=str(ctx.path))
-    except InputError:
-        return []  # squawk's MG700 names the line
     rollback = ctx.folder == "rollback"
     # a rollback file runs in one transaction with the removal of its row, whatever it declares
     in_transaction = rollback or not ctx.directives.no_transaction
     state = GateState(no_transaction=not in_transaction, rollback=rollback, throwaway=False)
     waivers = _waivers(ctx.text)
     found = []
-    for statement in statements:
-        if statement.tree is None:
+    for statement in ctx.statements:
+        # lint splits a PostgreSQL file with the server's parser, each statement with its tree;
+        # a file the parser refuses is split without trees, and squawk's MG700 names its line
+        tree = statement.tree if isinstance(statement, PgStatement) else None
+        if tree is None:
             continue
         waived = waivers(statement.offset, statement.line)
-        for code, message, severity in _hits(state, statement.tree, in_transaction):
+        for code, message, severity in _hits(state, tree, in_transaction):
             if code not in exclude and code not in waived:
                 fix = ROLLBACK_FIX if rollback and code == NEEDS_NO_TRANSACTION else None
                 found.append(_finding(ctx, code, statement.line, message, severity, fix))
