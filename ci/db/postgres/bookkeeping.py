@@ -12,15 +12,18 @@ show the same values.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
 
 from ci.core.model import InputError
 from ci.db.bookkeeping import now_utc, owner
+from ci.db.outcomes import MigrationFailed
 from ci.db.records import AppliedRow, DirtyMark, Entry
 from ci.db.tables import APPLIED_BY, COLUMNS, IDENTITY_INDEX, LOG_COLUMNS, LOG_TABLE, TABLE
+from ci.db.values import as_row, checked_row, has_odd_values
 
 Conn = psycopg.Connection[Any]
 
@@ -108,15 +111,19 @@ class Tables:
         """Every applied row, main track then seeds, by version ([] before the first run)."""
         if not self.columns(conn, TABLE):
             return []
-        query = sql.SQL("SELECT {} FROM {}").format(
+        query = sql.SQL("SELECT {} FROM ONLY {}").format(
             sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS), self.table
         )
-        rows = [AppliedRow(*row) for row in conn.execute(query).fetchall()]
+        values = conn.execute(query).fetchall()
+        if has_odd_values(values):  # by hand or another tool: one line naming row and column
+            rows = [checked_row(row) for row in values]
+        else:
+            rows = [as_row(row, row[0]) for row in values]
         rows.sort(key=lambda row: (row.track == "seed", row.version))
         return rows
 
     def is_applied(self, conn: Conn, track: str, version: int) -> bool:
-        query = sql.SQL("SELECT 1 FROM {} WHERE " + IS_SEED).format(self.table)
+        query = sql.SQL("SELECT 1 FROM ONLY {} WHERE " + IS_SEED).format(self.table)
         return conn.execute(query, (track == "seed", version)).fetchone() is not None
 
     def record(self, conn: Conn, entry: Entry, *, ms: int, rows: int, at: str) -> None:
@@ -131,7 +138,7 @@ class Tables:
         conn.execute(query, values)
         kept = conn.execute(
             sql.SQL(
-                "SELECT 1 FROM {} WHERE " + IS_SEED + " AND migration_type = %s "
+                "SELECT 1 FROM ONLY {} WHERE " + IS_SEED + " AND migration_type = %s "
                 "AND file_hash IS NOT DISTINCT FROM %s AND code_hash IS NOT DISTINCT FROM %s"
             ).format(self.table),
             (entry.track == "seed", entry.version, entry.migration_type, entry.file_hash,
@@ -141,13 +148,13 @@ class Tables:
 
     def unrecord(self, conn: Conn, track: str, version: int) -> None:
         """Remove the migration's row and check that it is gone."""
-        conn.execute(sql.SQL("DELETE FROM {} WHERE " + IS_SEED).format(self.table),
+        conn.execute(sql.SQL("DELETE FROM ONLY {} WHERE " + IS_SEED).format(self.table),
                      (track == "seed", version))  # fmt: skip
         _check_written(not self.is_applied(conn, track, version), TABLE)
 
     def applied_seeds(self, conn: Conn) -> list[Entry]:
         query = sql.SQL(
-            "SELECT version, description, file_hash FROM {} "
+            "SELECT version, description, file_hash FROM ONLY {} "
             "WHERE migration_type = 'seed' ORDER BY version"
         ).format(self.table)
         return [Entry(int(v), "seed", str(d or ""), h) for v, d, h in conn.execute(query)]
@@ -188,7 +195,7 @@ class Tables:
             return []
         query = sql.SQL(
             "SELECT id, logged_at, version, migration_type, description, file_hash, "
-            "COALESCE(rows_affected, 0), error, applied_by FROM {} "
+            "COALESCE(rows_affected, 0), error, applied_by FROM ONLY {} "
             "WHERE action = 'dirty' AND cleared_at IS NULL ORDER BY id"
         ).format(self.log)
         return [LockedMark(*row) for row in conn.execute(query).fetchall()]
@@ -201,9 +208,74 @@ class Tables:
 
     def set_mark(self, conn: Conn, mark_id: int, assignment: str, value: object) -> None:
         """One column of a mark: 'applied_by = %s' (holder), 'error = %s', 'cleared_at = %s'."""
-        query = sql.SQL("UPDATE {} SET " + assignment + " WHERE id = %s").format(self.log)
+        query = sql.SQL("UPDATE ONLY {} SET " + assignment + " WHERE id = %s").format(self.log)
         changed = conn.execute(query, (value, mark_id)).rowcount
         _check_written(changed == 1, LOG_TABLE)
+
+    # --- the migration's hands off the runner's tables -----------------------------------------
+
+    def snapshot(self, conn: Conn) -> Snapshot:
+        """What the runner's tables hold now, in a few short strings (see Snapshot)."""
+        table_name = self.table.as_string(conn)
+        log_name = self.log.as_string(conn)
+        query = sql.SQL(SNAPSHOT).format(table=self.table, log=self.log)
+        row = conn.execute(query, (table_name, log_name, table_name, log_name)).fetchone()
+        assert row is not None
+        return Snapshot(str(row[0]), str(row[1]), str(row[2]))
+
+    def refuse_changes(self, conn: Conn, before: Snapshot, path: Path | str) -> None:
+        """MigrationFailed naming the file when its SQL changed the runner's tables since
+        `before` (the runner has not written in between): dynamic SQL (EXECUTE of a string
+        built at run time, in a DO block, a function or a trigger) that the gatekeeper cannot
+        read. Deferred triggers fire first, so none can change them at COMMIT."""
+        try:
+            conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            after = self.snapshot(conn)
+        except psycopg.errors.UndefinedTable:  # dropped by dynamic SQL
+            after = Snapshot("", "", "")
+        changed = [name for name, was, now in zip(SNAPSHOT_PARTS, before, after, strict=True)
+                   if was != now]  # fmt: skip
+        if changed:
+            raise MigrationFailed(
+                path,
+                None,
+                f"changed {' and '.join(changed)}: refused (a migration's SQL, dynamic SQL "
+                "included, must not change the runner's tables: the runner alone records which "
+                "migrations ran); the migration was not recorded",
+            )
+
+
+# The runner's tables as a fingerprint (ONLY: a child table's rows are not the runner's):
+# - schema_version: row count and md5 of its rows in key order (~4 ms per 1,000 rows, nearly all
+#   of it turning rows into text);
+# - schema_version_log: row count, last id and md5 of its dirty marks, open or cleared (a row
+#   added, removed, turned into a mark or out of one, a mark opened or cleared all show; the
+#   wording of an old history row does not, and needs no text of every row of a log that only
+#   grows);
+# - the number of triggers and rules on the two tables.
+SNAPSHOT = """SELECT
+  (SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n'
+     ORDER BY (t.migration_type = 'seed'), t.version)), '') FROM ONLY {table} t),
+  (SELECT count(*) || ':' || coalesce(max(l.id), 0) || ':' || coalesce(md5(string_agg(
+     l::text, E'\\n' ORDER BY l.id) FILTER (WHERE l.action = 'dirty')), '') FROM ONLY {log} l),
+  (SELECT count(*) FROM pg_trigger WHERE tgrelid IN (to_regclass(%s), to_regclass(%s)))
+  || ':' ||
+  (SELECT count(*) FROM pg_rewrite WHERE ev_class IN (to_regclass(%s), to_regclass(%s)))"""
+SNAPSHOT_PARTS = (
+    f"the runner's table {TABLE}",
+    f"the runner's table {LOG_TABLE}",
+    "the triggers or rules on the runner's tables",
+)
+
+
+class Snapshot(NamedTuple):
+    """The runner's tables at one moment (SNAPSHOT): `count:md5` of schema_version's rows,
+    `count:last id:md5 of the marks` of schema_version_log, `triggers:rules` on them. Equal
+    snapshots: nothing the runner reads changed."""
+
+    table: str
+    log: str
+    hooks: str
 
 
 class LockedMark(DirtyMark):
