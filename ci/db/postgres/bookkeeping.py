@@ -228,18 +228,18 @@ class Tables:
         `before` (the runner has not written in between): dynamic SQL (EXECUTE of a string
         built at run time, in a DO block, a function or a trigger) that the gatekeeper cannot
         read. Deferred triggers fire first, so none can change them at COMMIT."""
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
         try:
-            conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
             after = self.snapshot(conn)
+            pairs = zip(SNAPSHOT_PARTS, before, after, strict=True)
+            changed = [f"changed {name}" for name, was, now in pairs if was != now]
         except psycopg.errors.UndefinedTable:  # dropped by dynamic SQL
-            after = Snapshot("", "", "")
-        changed = [name for name, was, now in zip(SNAPSHOT_PARTS, before, after, strict=True)
-                   if was != now]  # fmt: skip
+            changed = ["dropped one of the runner's tables"]
         if changed:
             raise MigrationFailed(
                 path,
                 None,
-                f"changed {' and '.join(changed)}: refused (a migration's SQL, dynamic SQL "
+                f"{' and '.join(changed)}: refused (a migration's SQL, dynamic SQL "
                 "included, must not change the runner's tables: the runner alone records which "
                 "migrations ran); the migration was not recorded",
             )

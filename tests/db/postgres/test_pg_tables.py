@@ -94,6 +94,17 @@ def test_a_trigger_put_on_the_runners_table_by_dynamic_sql_is_refused(
     assert rows(pg_database_url, "SELECT count(*) FROM pg_trigger WHERE tgname = 't'") == [(0,)]
 
 
+def test_dynamic_sql_that_drops_the_runners_table_is_refused(
+    tmp_path: Path, pg_database_url: str, capsys: Any
+) -> None:
+    evil = "DO $$ BEGIN EXECUTE 'DROP TABLE schema_' || 'version'; END $$;\n"
+    migrations = write(tmp_path, {**FIRST, "schema/0002_evil.sql": evil})
+    code, _, err = migrate(capsys, pg_database_url, migrations)
+    assert code == 1
+    assert f"{migrations}/schema/0002_evil.sql: dropped one of the runner's tables: refused" in err
+    assert applied(pg_database_url) == [(1, "schema")]
+
+
 def test_dynamic_sql_that_forges_a_dirty_mark_is_refused(
     tmp_path: Path, pg_database_url: str, capsys: Any
 ) -> None:
