@@ -5,7 +5,12 @@ time inside the caller's transaction (these functions never BEGIN or COMMIT).
 
 The tables live in the schema the connection creates objects in (`current_schema()`), and every
 statement names them with that schema: a temporary table of the same name, which an
-unqualified name would find first, can never receive or hide the runner's rows.
+unqualified name would find first, can never receive or hide the runner's rows. Every read
+says ONLY, so the rows of a table that inherits from them (refused in a migration, possible by
+hand) never count as the runner's.
+A migration must leave them alone; what the gatekeeper cannot see (dynamic SQL) the runner
+catches afterwards: `snapshot` before the migration's SQL, `refuse_changes` after it and before
+the runner writes its own row.
 `applied_at` and the log's times are text, ISO 8601 UTC as on SQLite, so both engines record and
 show the same values.
 """
@@ -214,14 +219,21 @@ class Tables:
 
     # --- the migration's hands off the runner's tables -----------------------------------------
 
-    def snapshot(self, conn: Conn) -> Snapshot:
-        """What the runner's tables hold now, in a few short strings (see Snapshot)."""
+    def snapshot(self, conn: Conn, *, in_transaction: bool | None = None) -> Snapshot:
+        """What the runner's tables hold now, in a few short strings (see Snapshot). Inside
+        the migration's transaction, before it runs: their counts (ROW_AGES); outside one (a
+        @no-transaction migration, whose statements commit one by one): their rows (SNAPSHOT).
+        `in_transaction`: which of the two (None: by the connection's state)."""
+        if in_transaction is None:
+            status = conn.info.transaction_status
+            in_transaction = status == psycopg.pq.TransactionStatus.INTRANS
         table_name = self.table.as_string(conn)
         log_name = self.log.as_string(conn)
-        query = sql.SQL(SNAPSHOT).format(table=self.table, log=self.log)
+        text = ROW_AGES if in_transaction else SNAPSHOT
+        query = sql.SQL(text).format(table=self.table, log=self.log)
         row = conn.execute(query, (table_name, log_name, table_name, log_name)).fetchone()
         assert row is not None
-        return Snapshot(str(row[0]), str(row[1]), str(row[2]))
+        return Snapshot(str(row[0]), str(row[1]), str(row[2]), in_transaction)
 
     def refuse_changes(self, conn: Conn, before: Snapshot, path: Path | str) -> None:
         """MigrationFailed naming the file when its SQL changed the runner's tables since
@@ -230,8 +242,8 @@ class Tables:
         read. Deferred triggers fire first, so none can change them at COMMIT."""
         conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
         try:
-            after = self.snapshot(conn)
-            pairs = zip(SNAPSHOT_PARTS, before, after, strict=True)
+            after = self.snapshot(conn, in_transaction=before.in_transaction)
+            pairs = zip(SNAPSHOT_PARTS, before[:3], after[:3], strict=True)
             changed = [f"changed {name}" for name, was, now in pairs if was != now]
         except psycopg.errors.UndefinedTable:  # dropped by dynamic SQL
             changed = ["dropped one of the runner's tables"]
@@ -261,6 +273,18 @@ SNAPSHOT = """SELECT
   (SELECT count(*) FROM pg_trigger WHERE tgrelid IN (to_regclass(%s), to_regclass(%s)))
   || ':' ||
   (SELECT count(*) FROM pg_rewrite WHERE ev_class IN (to_regclass(%s), to_regclass(%s)))"""
+# Inside one transaction, cheaper (no row turned into text): the counts, and how many rows (of
+# the tables, and of the catalogs of their triggers and rules) this transaction wrote. A row
+# inserted or updated since the first age() of a transaction has an xmin no older than the
+# transaction's own id (or, before it has one, the next id then), so its age is 0 or less.
+ROW_AGES = """SELECT
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(t.xmin) <= 0) FROM ONLY {table} t),
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(l.xmin) <= 0) FROM ONLY {log} l),
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(xmin) <= 0) FROM pg_trigger
+    WHERE tgrelid IN (to_regclass(%s), to_regclass(%s)))
+  || ':' ||
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(xmin) <= 0) FROM pg_rewrite
+    WHERE ev_class IN (to_regclass(%s), to_regclass(%s)))"""
 SNAPSHOT_PARTS = (
     f"the runner's table {TABLE}",
     f"the runner's table {LOG_TABLE}",
@@ -270,12 +294,14 @@ SNAPSHOT_PARTS = (
 
 class Snapshot(NamedTuple):
     """The runner's tables at one moment (SNAPSHOT): `count:md5` of schema_version's rows,
-    `count:last id:md5 of the marks` of schema_version_log, `triggers:rules` on them. Equal
-    snapshots: nothing the runner reads changed."""
+    `count:last id:md5 of the marks` of schema_version_log, `triggers:rules` on them; or, in
+    a transaction (ROW_AGES), their counts and the rows it wrote. Equal snapshots: nothing the
+    runner reads changed."""
 
     table: str
     log: str
     hooks: str
+    in_transaction: bool  # taken with ROW_AGES: compare with one of the same transaction
 
 
 class LockedMark(DirtyMark):

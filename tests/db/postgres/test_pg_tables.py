@@ -44,8 +44,11 @@ def run_refused(capsys: Any, url: str, migrations: Path, name: str, *extra: str)
         "EXECUTE 'UPDATE schema_' || 'version SET file_hash = ''x'''; RETURN NEW; END $$;\n"
         "CREATE TRIGGER t AFTER INSERT ON b FOR EACH ROW EXECUTE FUNCTION g();\n"
         "INSERT INTO b VALUES (1);\n",
+        # an EXCEPTION block runs in a subtransaction of its own, with an id of its own
+        "DO $$ BEGIN BEGIN EXECUTE 'UPDATE schema_' || 'version SET version = 9'; "
+        "EXCEPTION WHEN others THEN NULL; END; END $$;\n",
     ],
-    ids=["forged-row", "deleted-rows", "trigger-update"],
+    ids=["forged-row", "deleted-rows", "trigger-update", "in-a-subtransaction"],
 )
 def test_dynamic_sql_that_changes_schema_version_fails_the_migration(
     tmp_path: Path, pg_database_url: str, capsys: Any, evil: str
@@ -124,6 +127,7 @@ def test_a_no_transaction_migration_is_not_recorded_and_its_mark_stays(
 ) -> None:
     migrations = write(tmp_path, {**FIRST, "schema/0002_evil.sql": "-- @no-transaction\n" + FORGE})
     err = run_refused(capsys, pg_database_url, migrations, "schema/0002_evil.sql")
+    assert REFUSED in err  # that table alone
     assert "0002 is a @no-transaction migration" in err
     # its statements committed one by one (the forged row with them); 0002 itself is not
     # recorded, and its dirty mark stops the next run until someone looks
