@@ -224,8 +224,8 @@ def test_a_connection_lost_during_the_run_is_one_line_and_the_database_is_droppe
         with psycopg.connect(server_url(), autocommit=True) as conn:
             conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE %s "
-                "AND pid <> pg_backend_pid()",
-                ("%pg_sleep(31.5)%",),
+                "AND pid <> pg_backend_pid() AND datname = %s",  # ours only: the server is shared
+                ("%pg_sleep(31.5)%", name),
             )
         stdout, stderr = process.communicate(timeout=60)
     finally:
