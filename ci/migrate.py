@@ -1,4 +1,5 @@
-"""`python -m ci.migrate`: apply, roll back, dry-run and show migrations on a SQLite file.
+"""`python -m ci.migrate`: apply, roll back, dry-run and show migrations on a SQLite file (or,
+with --database-url, apply, roll back and show them on a PostgreSQL database).
 
 Exit 0: done. 1: a migration failed, or the run was refused before any change (edited applied
 file, dirty database, bad migration file). 2: could not run (arguments, missing directory,
@@ -130,13 +131,15 @@ def run(args: Args, *, out: TextIO, err: TextIO, log: RunLog | None = None) -> b
     `log`: told what the run does (--format json|github)."""
     catalog = load_catalog(
         args.migrations_dir,
-        args.db,
+        getattr(args, "database_url", None) or args.db,
         refuse_problems=not args.status,
         rollbacks=args.rollback is not None,
         err=err,
     )
     if log is not None:
         log.catalog = catalog
+    if getattr(args, "database_url", None) is not None:
+        return run_postgres(args, catalog, out=out, err=err, log=log)
     if args.status:
         return show_status(args, catalog, out, log)
     from ci.db import deploy
@@ -221,6 +224,42 @@ def change(
         )
 
 
+def run_postgres(
+    args: Args, catalog: Catalog, *, out: TextIO, err: TextIO, log: RunLog | None
+) -> bool:
+    """The same operations on a PostgreSQL database (ci.db.postgres.deploy), imported only
+    here: a SQLite run never loads psycopg."""
+    from ci.db.postgres import deploy
+    from ci.db.postgres.connect import label
+
+    url = args.database_url
+    if args.status:
+        status = deploy.read_status(url, catalog)
+        if log is not None:
+            log.status = status
+        if log is None or log.output_format != "json":
+            from ci.reports.status import write_status
+
+            write_status(status, out)
+        return status.found_problems
+    options = deploy.Options(
+        busy_timeout=args.busy_timeout,
+        statement_timeout=args.statement_timeout,
+        lock_timeout=args.lock_timeout,
+        allow_changed=args.allow_changed,
+        warn_slow=args.warn_slow,
+    )
+    where = label(url)
+    with deploy.opened(url, catalog, options, err=err) as runner, deploy.server_errors(url):
+        if args.force_clean:
+            return deploy.force_clean(runner, out=out)
+        if args.rollback is not None:
+            return deploy.roll_back(runner, where, args.rollback, out=out, err=err, log=log)
+        return deploy.apply(
+            runner, where, up_to=args.target, resume=args.resume, out=out, err=err, log=log
+        )
+
+
 def _collect_garbage_again() -> None:
     """Turn the collector back on, unless it was off before main paused it. The objects made
     until now live as long as the run: frozen, no collection walks them (the first one would
@@ -232,7 +271,7 @@ def _collect_garbage_again() -> None:
 
 
 def load_catalog(
-    migrations_dir: Path, db: Path, *, refuse_problems: bool, rollbacks: bool, err: TextIO
+    migrations_dir: Path, db: Path | str, *, refuse_problems: bool, rollbacks: bool, err: TextIO
 ) -> Catalog:
     """The migrations, after a look at the database path; a problem with the files refuses
     the run (a dry run refuses them as the real run does), or is a warning (--status).
@@ -243,7 +282,7 @@ def load_catalog(
     there. Any other run refuses a bad entry there, but pairs no file with its migration
     unless an entry is bad (CHECKED: one pattern over all names, ~1k instructions a file
     instead of ~17k)."""
-    problem = not_a_database_file(db)
+    problem = None if isinstance(db, str) else not_a_database_file(db)  # a URL is not a file
     if problem is not None:
         raise CannotRun(problem)
     listed: Rollbacks = True if rollbacks else CHECKED if refuse_problems else False

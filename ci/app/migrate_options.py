@@ -41,6 +41,7 @@ PLAIN_FLAGS = {
 }
 DEFAULTS: dict[str, object] = {
     "db": None,
+    "database_url": None,
     "migrations_dir": Path(DEFAULT_MIGRATIONS_DIR),  # ci.app.cli.parse's, when not given
     "config": None,
     "status": False,
@@ -60,10 +61,12 @@ DEFAULTS: dict[str, object] = {
     "warn_slow": WARN_SLOW,
     "busy_timeout": BUSY_TIMEOUT,
     "statement_timeout": None,
+    "lock_timeout": None,
     "setup": None,
     "output_format": "text",
 }
 FORMATS = ("text", "json", "github")  # --format: text is today's output, byte for byte
+POSTGRES_SCHEMES = ("postgresql", "postgres")  # --database-url (ci.db.engine.ENGINES has them)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,9 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = ArgumentParser(
         prog=PROG,
-        description="Apply raw-SQL migrations to a SQLite database, one transaction each.",
+        description="Apply raw-SQL migrations to a SQLite or PostgreSQL database, one "
+        "transaction each.",
     )
-    parser.add_argument("--db", type=Path, required=True, help="the SQLite database file")
+    # one of the two is required, which combination_problem says: the config file may give it
+    database = parser.add_mutually_exclusive_group()
+    database.add_argument("--db", type=Path, help="the SQLite database file")
+    database.add_argument(
+        "--database-url",
+        type=database_url,
+        metavar="URL",
+        help="a PostgreSQL database instead: postgresql://USER@HOST:PORT/DB (a password in "
+        "it is never shown; better in ~/.pgpass or PGPASSWORD)",
+    )
     add_migrations_dir(parser)
     parser.add_argument(
         "--config",
@@ -170,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
         "limit; a @batch or @no-transaction one is left dirty, as after any failure)",
     )
     parser.add_argument(
+        "--lock-timeout",
+        type=seconds,
+        default=None,
+        metavar="SECONDS",
+        help="PostgreSQL: fail a migration's statement that waits longer than this for a "
+        "lock held by another session (default: no limit)",
+    )
+    parser.add_argument(
         "--setup",
         metavar="MODULE:FUNCTION",
         help="callable run on the connection first (register SQL functions, load extensions)",
@@ -208,9 +229,26 @@ def parse_args(argv: Sequence[str] | None) -> Args:
     return args
 
 
+def database_url(text: str) -> str:
+    """--database-url's value: a postgresql:// or postgres:// URL."""
+    import argparse
+
+    scheme, sep, _ = text.partition("://")
+    if not sep or scheme.lower() not in POSTGRES_SCHEMES:
+        # the value itself is not repeated: it may hold a password
+        raise argparse.ArgumentTypeError(
+            "not a PostgreSQL URL: it must start with postgresql:// or postgres:// "
+            "(postgresql://USER@HOST:PORT/DB)"
+        )
+    return text
+
+
 def combination_problem(args: Args, group_typed: Callable[[], bool]) -> str | None:
     """Why options do not go together (None: they do). `group_typed`: whether --group was on
     the command line, asked only when it matters."""
+    problem = _engine_problem(args)
+    if problem is not None:
+        return problem
     if args.target is not None and args.rollback is not None:
         return "--target and --rollback do not go together"
     if args.resume and (args.status or args.rollback is not None or args.dry_run):
@@ -229,6 +267,34 @@ def combination_problem(args: Args, group_typed: Callable[[], bool]) -> str | No
             "--group goes with a plain run or --dry-run only (a rollback undoes one "
             "migration per transaction)"
         )
+    return None
+
+
+def _engine_problem(args: Args) -> str | None:
+    """No database, or two; options of one engine given with the other's database."""
+    url = getattr(args, "database_url", None)
+    if url is None and args.db is None:
+        return "one of the arguments --db --database-url is required"
+    if url is not None and args.db is not None:
+        return "--db and --database-url do not go together (one database per run)"
+    if url is None:
+        if getattr(args, "lock_timeout", None) is not None:
+            return "--lock-timeout goes with --database-url only (PostgreSQL)"
+        return None
+    sqlite_only = [
+        option
+        for option, given in (
+            ("--dry-run", args.dry_run),
+            ("--group", args.group and "group" not in args.set_in_config),
+            ("--baseline", args.baseline is not None),
+            ("--detect", args.detect),
+            ("--setup", args.setup is not None),
+            ("--backup", args.backup is not None),
+        )
+        if given
+    ]
+    if sqlite_only:
+        return f"{', '.join(sqlite_only)} not available with --database-url (SQLite only for now)"
     return None
 
 

@@ -35,7 +35,7 @@ def report_run(args: Args, run: Run) -> int:
     """Run (`run` is ci.migrate's, which maps how it ended to the exit code), then write it."""
     log = RunLog(
         command_of(args),
-        str(args.db),
+        database_name(args),
         dry_run=args.dry_run,
         options={
             "target": args.target,
@@ -76,6 +76,16 @@ def written(log: RunLog) -> bool:
     return True
 
 
+def database_name(args: Args) -> str:
+    """The database as the document names it: its path, or its URL without the password."""
+    url = getattr(args, "database_url", None)
+    if url is None:
+        return str(args.db)
+    from ci.db.postgres.connect import label
+
+    return label(url)
+
+
 def command_of(args: Args) -> str:
     if args.status:
         return "status"
@@ -98,6 +108,13 @@ def status_after(args: Args, catalog: Catalog) -> Status | None:
     """What the database says now (None: it cannot be read; the document says null)."""
     from ci.db.status import read_status
 
+    if getattr(args, "database_url", None) is not None:
+        from ci.db.postgres.deploy import read_status as read_postgres
+
+        try:
+            return read_postgres(args.database_url, catalog)
+        except (InputError, UsageError):
+            return None
     try:
         return read_status(
             Path(args.db),

@@ -29,12 +29,18 @@ if TYPE_CHECKING:
     from ci.core.sqltext import Statement
     from ci.db.bookkeeping import AppliedRow, Entry
     from ci.db.fingerprint_records import Fingerprint
+    from ci.db.postgres.engine import ENGINE as POSTGRESQL
     from ci.db.sqlite import ENGINE as SQLITE
 
     _SHAPED: Engine = SQLITE  # the type checker proves that SQLite's engine has the seam's shape
+    _PG_SHAPED: Engine = POSTGRESQL  # and PostgreSQL's
 
 # URL scheme -> the module whose ENGINE serves it. A database given as a plain path is SQLite's.
-ENGINES = {"sqlite": "ci.db.sqlite"}
+ENGINES = {
+    "sqlite": "ci.db.sqlite",
+    "postgresql": "ci.db.postgres.engine",
+    "postgres": "ci.db.postgres.engine",
+}
 DEFAULT_SCHEME = "sqlite"
 
 

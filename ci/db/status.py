@@ -58,7 +58,7 @@ class Status(Record):
 
     def __init__(
         self,
-        db: Path,
+        db: Path | str,  # a file, or a PostgreSQL database's URL without its password
         catalog: Catalog,
         rows: list[AppliedRow] | None,
         states: list[str],

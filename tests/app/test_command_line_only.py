@@ -137,7 +137,8 @@ def test_every_option_is_either_allowed_in_the_file_or_command_line_only() -> No
     """A new option must be classified on purpose: does it remove, rewrite or skip a safety?"""
     allowed_in_file = {
         # the database and where things are
-        "db", "migrations_dir", "config", "sample", "lock", "schema_snapshot", "invariants",
+        "db", "database_url", "migrations_dir", "config", "sample", "lock", "schema_snapshot",
+        "invariants",
         # which engine the migrations are written for (a project's setting, not a safety)
         "engine",
         # output
@@ -145,6 +146,7 @@ def test_every_option_is_either_allowed_in_the_file_or_command_line_only() -> No
         # what to check and how strictly (none of them changes a database or a committed file)
         "base_ref", "all", "exclude_rules", "no_sqlfluff", "sqlfluff_max_bytes",
         "min_sqlite_version", "jobs", "warn_slow", "busy_timeout", "setup", "statement_timeout",
+        "lock_timeout",
         # the production-impact estimate and its budget (apply_sample; stricter, never a change)
         "prod_stats", "max_lock_seconds",
         # ci.migrate: a backup path (an existing file is refused), --status's --detect, --group

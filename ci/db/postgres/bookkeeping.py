@@ -1,0 +1,231 @@
+"""The runner's own tables on PostgreSQL, `schema_version` and `schema_version_log`: the same
+columns as on SQLite (ci.db.tables) in PostgreSQL types, the same identity (a unique index on
+`(migration_type = 'seed', version)`), the same checksum; reading them, and writing one row at a
+time inside the caller's transaction (these functions never BEGIN or COMMIT).
+
+The tables live in the schema the connection creates objects in (`current_schema()`), and every
+statement names them with that schema: a temporary table of the same name, which an
+unqualified name would find first, can never receive or hide the runner's rows.
+`applied_at` and the log's times are text, ISO 8601 UTC as on SQLite, so both engines record and
+show the same values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ci.core.model import InputError
+from ci.db.bookkeeping import now_utc, owner
+from ci.db.records import AppliedRow, DirtyMark, Entry
+from ci.db.tables import APPLIED_BY, COLUMNS, IDENTITY_INDEX, LOG_COLUMNS, LOG_TABLE, TABLE
+
+Conn = psycopg.Connection[Any]
+
+CREATE_TABLE = """CREATE TABLE IF NOT EXISTS {table} (
+    version bigint NOT NULL,
+    migration_type text NOT NULL DEFAULT 'schema',
+    description text NOT NULL DEFAULT '',
+    file_hash text,
+    applied_at text,
+    execution_time_ms bigint,
+    rows_affected bigint,
+    applied_by text,
+    code_hash text
+)"""
+CREATE_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table} ((migration_type = 'seed'), version)"
+)
+CREATE_LOG = """CREATE TABLE IF NOT EXISTS {log} (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    logged_at text NOT NULL,
+    action text NOT NULL,
+    version bigint,
+    migration_type text,
+    description text,
+    file_hash text,
+    execution_time_ms bigint,
+    rows_affected bigint,
+    error text,
+    cleared_at text,
+    applied_by text
+)"""
+IS_SEED = "(migration_type = 'seed') = %s AND version = %s"
+
+
+class Tables:
+    """The runner's tables on one connection, named with the schema they live in."""
+
+    def __init__(self, conn: Conn) -> None:
+        row = conn.execute("SELECT current_schema()").fetchone()
+        if row is None or row[0] is None:
+            raise InputError(
+                "no schema to keep the runner's tables in (search_path names none that exists)"
+            )
+        self.schema = str(row[0])
+        self.table = sql.Identifier(self.schema, TABLE)
+        self.log = sql.Identifier(self.schema, LOG_TABLE)
+
+    def columns(self, conn: Conn, name: str) -> list[str]:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            (self.schema, name),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def state(self, conn: Conn) -> str:
+        """'missing' (one or both tables to create), 'current', or 'foreign': a table of that
+        name that is not ours (never touched: the caller stops with one line)."""
+        have, log = self.columns(conn, TABLE), self.columns(conn, LOG_TABLE)
+        if (have and not set(COLUMNS) <= set(have)) or (log and not set(LOG_COLUMNS) <= set(log)):
+            return "foreign"
+        return "current" if have and log else "missing"
+
+    def foreign(self, conn: Conn) -> str:
+        """Why the tables cannot be used, naming the one that is not the runner's."""
+        for name, wanted in ((TABLE, COLUMNS), (LOG_TABLE, LOG_COLUMNS)):
+            have = self.columns(conn, name)
+            if have and not set(wanted) <= set(have):
+                return (
+                    f"table {self.schema}.{name} ({', '.join(have)}) exists but is not "
+                    f"migration-guard's; rename or drop it, then run again"
+                )
+        return "the runner's tables changed while it read them; run again"
+
+    def create(self, conn: Conn) -> None:
+        """Create what is missing, inside the caller's transaction."""
+        conn.execute(sql.SQL(CREATE_TABLE).format(table=self.table))
+        index = sql.Identifier(IDENTITY_INDEX)
+        conn.execute(sql.SQL(CREATE_INDEX).format(index=index, table=self.table))
+        conn.execute(sql.SQL(CREATE_LOG).format(log=self.log))
+
+    # --- schema_version ---------------------------------------------------------------------
+
+    def read_applied(self, conn: Conn) -> list[AppliedRow]:
+        """Every applied row, main track then seeds, by version ([] before the first run)."""
+        if not self.columns(conn, TABLE):
+            return []
+        query = sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS), self.table
+        )
+        rows = [AppliedRow(*row) for row in conn.execute(query).fetchall()]
+        rows.sort(key=lambda row: (row.track == "seed", row.version))
+        return rows
+
+    def is_applied(self, conn: Conn, track: str, version: int) -> bool:
+        query = sql.SQL("SELECT 1 FROM {} WHERE " + IS_SEED).format(self.table)
+        return conn.execute(query, (track == "seed", version)).fetchone() is not None
+
+    def record(self, conn: Conn, entry: Entry, *, ms: int, rows: int, at: str) -> None:
+        """Write the migration's row and read it back (a trigger must not drop or change it)."""
+        query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            self.table,
+            sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS),
+            sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
+        )
+        values = (entry.version, entry.migration_type, entry.description, entry.file_hash,
+                  at, ms, rows, APPLIED_BY, entry.code_hash)  # fmt: skip
+        conn.execute(query, values)
+        kept = conn.execute(
+            sql.SQL(
+                "SELECT 1 FROM {} WHERE " + IS_SEED + " AND migration_type = %s "
+                "AND file_hash IS NOT DISTINCT FROM %s AND code_hash IS NOT DISTINCT FROM %s"
+            ).format(self.table),
+            (entry.track == "seed", entry.version, entry.migration_type, entry.file_hash,
+             entry.code_hash),
+        ).fetchone()  # fmt: skip
+        _check_written(kept is not None, TABLE)
+
+    def unrecord(self, conn: Conn, track: str, version: int) -> None:
+        """Remove the migration's row and check that it is gone."""
+        conn.execute(sql.SQL("DELETE FROM {} WHERE " + IS_SEED).format(self.table),
+                     (track == "seed", version))  # fmt: skip
+        _check_written(not self.is_applied(conn, track, version), TABLE)
+
+    def applied_seeds(self, conn: Conn) -> list[Entry]:
+        query = sql.SQL(
+            "SELECT version, description, file_hash FROM {} "
+            "WHERE migration_type = 'seed' ORDER BY version"
+        ).format(self.table)
+        return [Entry(int(v), "seed", str(d or ""), h) for v, d, h in conn.execute(query)]
+
+    # --- schema_version_log -----------------------------------------------------------------
+
+    def log_attempt(
+        self,
+        conn: Conn,
+        action: str,
+        entry: Entry | None,
+        *,
+        ms: int | None = None,
+        rows: int | None = None,
+        error: str | None = None,
+        at: str | None = None,
+    ) -> int:
+        """Append one attempt to schema_version_log; returns its id."""
+        query = sql.SQL(
+            "INSERT INTO {} (logged_at, action, version, migration_type, description, "
+            "file_hash, execution_time_ms, rows_affected, error, applied_by) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+        ).format(self.log)
+        values = (
+            at or now_utc(), action,
+            entry.version if entry else None, entry.migration_type if entry else None,
+            entry.description if entry else None, entry.file_hash if entry else None,
+            ms, rows, error, APPLIED_BY,
+        )  # fmt: skip
+        row = conn.execute(query, values).fetchone()
+        _check_written(row is not None, LOG_TABLE)
+        assert row is not None
+        return int(row[0])
+
+    def open_marks(self, conn: Conn) -> list[DirtyMark]:
+        """Dirty marks not yet cleared, oldest first ([] before the first run)."""
+        if not self.columns(conn, LOG_TABLE):
+            return []
+        query = sql.SQL(
+            "SELECT id, logged_at, version, migration_type, description, file_hash, "
+            "COALESCE(rows_affected, 0), error, applied_by FROM {} "
+            "WHERE action = 'dirty' AND cleared_at IS NULL ORDER BY id"
+        ).format(self.log)
+        return [LockedMark(*row) for row in conn.execute(query).fetchall()]
+
+    def open_mark(self, conn: Conn, entry: Entry) -> int:
+        """A new dirty mark held by this process; its id."""
+        mark_id = self.log_attempt(conn, "dirty", entry, rows=0)
+        self.set_mark(conn, mark_id, "applied_by = %s", owner())
+        return mark_id
+
+    def set_mark(self, conn: Conn, mark_id: int, assignment: str, value: object) -> None:
+        """One column of a mark: 'applied_by = %s' (holder), 'error = %s', 'cleared_at = %s'."""
+        query = sql.SQL("UPDATE {} SET " + assignment + " WHERE id = %s").format(self.log)
+        changed = conn.execute(query, (value, mark_id)).rowcount
+        _check_written(changed == 1, LOG_TABLE)
+
+
+class LockedMark(DirtyMark):
+    """A dirty mark read by a runner that holds the database's advisory lock. Every runner
+    takes that lock for its whole run (the server frees it when the session ends, a killed
+    process's included), so the mark's holder has provably stopped, on whatever host it ran."""
+
+    __slots__ = ()
+
+    def holder(self) -> tuple[str, str]:
+        from ci.db.holders import GONE
+
+        return GONE, "its runner no longer holds the database's migration lock"
+
+
+class NotWritten(InputError):
+    """One of the runner's rows was not written as asked (a trigger ignored or changed it)."""
+
+
+def _check_written(ok: bool, table: str) -> None:
+    if not ok:
+        raise NotWritten(
+            f"the runner's {table} row was not written: a trigger or rule on {table} ignores "
+            "or changes it; remove it"
+        )

@@ -1,0 +1,97 @@
+"""Opening the user's PostgreSQL database: one connection in autocommit (the runner issues BEGIN
+and COMMIT itself), counting the rows each statement changes, and one line (never a traceback,
+never the password) when the server cannot be reached, refuses the login or has no such database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from ci.db.outcomes import CannotRun
+
+CONNECT_TIMEOUT = 10  # seconds to reach the server: a wrong host fails in seconds, not minutes
+APPLICATION_NAME = "migration-guard"  # what pg_stat_activity shows for the runner's session
+# the command tags whose row count is a change (SELECT's is rows returned, DDL has none)
+CHANGING_COMMANDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "COPY")
+
+
+def label(url: str) -> str:
+    """The URL as the runner shows it: user, host, port and database; never the password,
+    never the query (which may carry `password=` or `sslkey=`)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address goes back into brackets
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    user = f"{parts.username}@" if parts.username else ""
+    netloc = f"{user}{host}" + (f":{port}" if port is not None else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def changed_rows(status: str | None) -> int:
+    """The rows a statement changed, from its command tag ('UPDATE 3', 'INSERT 0 5')."""
+    if not status:
+        return 0
+    words = status.split()
+    if words[0] not in CHANGING_COMMANDS or not words[-1].isdigit():
+        return 0
+    return int(words[-1])
+
+
+class CountingCursor(psycopg.Cursor[Any]):
+    """Adds what each statement changed to its connection's count, whoever runs it (the
+    runner, or the gatekeeper on the runner's connection)."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> CountingCursor:
+        super().execute(*args, **kwargs)
+        connection = self.connection
+        if isinstance(connection, PgConnection):
+            connection.changes += changed_rows(self.statusmessage)
+        return self
+
+
+class PgConnection(psycopg.Connection[Any]):
+    """The runner's connection: `changes` counts the rows its statements changed so far
+    (SQLite's total_changes)."""
+
+    changes = 0
+
+
+def open_target(url: str, *, connect_timeout: int = CONNECT_TIMEOUT) -> PgConnection:
+    """The user's database in autocommit; CannotRun (one line, the password left out) when it
+    cannot be opened."""
+    try:
+        return PgConnection.connect(
+            url,
+            autocommit=True,
+            connect_timeout=connect_timeout,
+            application_name=APPLICATION_NAME,
+            cursor_factory=CountingCursor,
+        )
+    except psycopg.Error as error:
+        raise CannotRun(f"{label(url)}: cannot connect: {why_not_connected(error, url)}") from None
+
+
+def why_not_connected(error: Exception, url: str) -> str:
+    """libpq's reason in one line: the last 'failed: ...' part, without 'FATAL:' and hints."""
+    text = " ".join(str(error).split())
+    reason = text.rpartition("failed: ")[2] or text or type(error).__name__
+    reason = reason.replace("FATAL: ", "").split(" Is the server running")[0]
+    password = urlsplit(url).password
+    if password:
+        reason = reason.replace(password, "***")
+    return reason.strip()
+
+
+def one_line(error: Exception) -> str:
+    """A server error's message in one line (for errors outside a migration's statements)."""
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or str(error) or type(error).__name__
+    return " ".join(text.split())

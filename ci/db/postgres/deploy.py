@@ -1,0 +1,192 @@
+"""What `python -m ci.migrate --database-url postgresql://...` does: apply, roll back,
+force-clean, or show the status, printing the same lines as on SQLite (ci.db.deploy's printer,
+ci.reports.status) with the database named by its URL without the password.
+
+Each operation opens the database, takes the runner's advisory lock (waiting up to
+--busy-timeout for another runner) before it reads the plan, and returns whether it found or
+caused a problem. A server error outside a migration's statements (the connection lost, a
+permission missing on the runner's tables) is CannotRun: one line, exit 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+import psycopg
+
+from ci.core.model import Catalog, Migration
+from ci.db.bookkeeping import head_version
+from ci.db.deploy import printer
+from ci.db.dirty import dirty_message
+from ci.db.drift import hash_state
+from ci.db.outcomes import CannotRun, MigrationFailed
+from ci.db.postgres.connect import label, one_line, open_target
+from ci.db.postgres.execute import lock_is_free
+from ci.db.postgres.runner import PgRunner
+from ci.db.records import DirtyMark
+from ci.db.runlog import RunLog
+from ci.db.status import Status
+
+
+class Options:
+    """What shapes a change: the command line's values the PostgreSQL runner takes."""
+
+    def __init__(
+        self,
+        *,
+        busy_timeout: float = 30.0,
+        statement_timeout: float | None = None,
+        lock_timeout: float | None = None,
+        allow_changed: bool = False,
+        warn_slow: float = 300.0,
+    ) -> None:
+        self.busy_timeout = busy_timeout
+        self.statement_timeout = statement_timeout
+        self.lock_timeout = lock_timeout
+        self.allow_changed = allow_changed
+        self.warn_slow = warn_slow
+
+
+@contextmanager
+def opened(url: str, catalog: Catalog, options: Options, *, err: TextIO) -> Iterator[PgRunner]:
+    """A runner holding the database's migration lock; the connection closed afterwards."""
+    conn = open_target(url)
+    try:
+        with server_errors(url):
+            runner = PgRunner(
+                conn,
+                catalog,
+                out=err,
+                statement_timeout=options.statement_timeout,
+                lock_timeout=options.lock_timeout,
+                allow_changed=options.allow_changed,
+                warn_slow=options.warn_slow,
+            )
+            runner.lock(timeout=options.busy_timeout, where=label(url))
+            yield runner
+    finally:
+        conn.close()  # the lock goes with the session
+
+
+@contextmanager
+def server_errors(url: str) -> Iterator[None]:
+    """A server error the runner did not expect, as one line (never a traceback)."""
+    try:
+        yield
+    except psycopg.Error as error:
+        raise CannotRun(f"{label(url)}: PostgreSQL error: {one_line(error)}") from None
+
+
+def apply(
+    runner: PgRunner,
+    where: str,
+    *,
+    up_to: int | None,
+    resume: bool,
+    out: TextIO,
+    err: TextIO,
+    log: RunLog | None,
+) -> bool:
+    """Apply what is pending (up to `up_to`); the lines of ci.db.deploy.apply."""
+    pending = runner.preflight(up_to, resume=resume)
+    if log is not None:
+        log.planned = pending
+    current = runner.current_version()
+    if up_to is not None and up_to < current:
+        print(f"database is at {current:04d}, above --target {up_to:04d}; nothing to apply "
+              f"(to go down: --rollback {up_to + 1})", file=out)  # fmt: skip
+    needs_setup = runner.tables.state(runner.conn) != "current"
+    marks = runner.dirty() if resume else []
+    print(_plan_line(runner, pending, where), file=out)
+    if not (pending or marks or needs_setup):
+        print(f"OK: database at {database_at(runner)}", file=out)
+        return False
+    try:
+        runner.migrate(up_to, resume=resume, on_outcome=printer(out, log))
+    except MigrationFailed as failure:
+        if log is not None:
+            log.failed(failure)
+        print(f"migrate: {failure}", file=err)
+        left = ("that migration was rolled back" if failure.left_dirty is None else
+                f"{failure.left_dirty} and the database is marked dirty: fix the cause, then "
+                "--resume (or repair by hand and --force-clean)")  # fmt: skip
+        print(f"FAILED: {left}; database at {database_at(runner)}", file=out)
+        return True
+    print(f"OK: database at {database_at(runner)}", file=out)
+    return False
+
+
+def roll_back(
+    runner: PgRunner, where: str, version: int, *, out: TextIO, err: TextIO, log: RunLog | None
+) -> bool:
+    """Undo the applied main-track migrations down to and including `version`."""
+    plan = runner.rollback_plan(version)
+    if log is not None:
+        log.planned = plan
+    if not plan:
+        print(f"nothing to roll back: no applied migration >= {version:04d}", file=out)
+        return False
+    print(f"{where}: rolling back {', '.join(m.label for m in plan)}", file=out)
+    try:
+        runner.rollback_to(version, on_outcome=printer(out, log), plan=plan)
+    except MigrationFailed as failure:
+        if log is not None:
+            log.failed(failure)
+        print(f"migrate: {failure}", file=err)
+        print(f"FAILED: that rollback was undone; database at {database_at(runner)}", file=out)
+        return True
+    print(f"OK: database at {database_at(runner)}", file=out)
+    return False
+
+
+def force_clean(runner: PgRunner, *, out: TextIO) -> bool:
+    marks = runner.force_clean()
+    if not marks:
+        print("no dirty marks; nothing to clean", file=out)
+        return False
+    for mark in marks:
+        print(f"cleared dirty mark for {mark.label} {mark.description} ({mark.rows_done:,} rows "
+              "done); it is still not applied: make sure the database is as you want it, then "
+              "run migrate again", file=out)  # fmt: skip
+    return False
+
+
+def read_status(url: str, catalog: Catalog) -> Status:
+    """What the database says (read only: no table is created, no lock is held)."""
+    conn = open_target(url)
+    try:
+        with server_errors(url):
+            runner = PgRunner(conn, catalog)
+            rows = runner.applied()
+            marks = runner.dirty()
+            if marks and not lock_is_free(conn):  # a runner is at work: its marks are its own
+                marks = [DirtyMark(*(getattr(m, f) for f in DirtyMark.FIELDS)) for m in marks]
+    finally:
+        conn.close()
+    files = {(m.track, m.version): m for m in catalog.all_migrations()}
+    states = [hash_state(row, files.get((row.track, row.version))) for row in rows]
+    done = {(r.track, r.version) for r in rows}
+    pending = [m for m in catalog.all_migrations() if (m.track, m.version) not in done]
+    dirty = [dirty_message(mark) for mark in marks]
+    status = Status(label(url), catalog, rows, states, pending, dirty, False, None)
+    status.marks = marks
+    return status
+
+
+def database_at(runner: PgRunner) -> str:
+    """Where the database is now: '0003 (head 0005, seeds seed-0001..seed-0002)'."""
+    rows = runner.applied()
+    seeds = [r.label for r in rows if r.track == "seed"]
+    seeded = ""
+    if seeds:
+        seeded = f", seed {seeds[0]}" if len(seeds) == 1 else f", seeds {seeds[0]}..{seeds[-1]}"
+    return f"{head_version(rows):04d} (head {runner.catalog.head:04d}{seeded})"
+
+
+def _plan_line(runner: PgRunner, pending: list[Migration], where: str) -> str:
+    if not pending:
+        return f"{where}: up to date at {runner.current_version():04d}"
+    return (f"{where}: {len(pending)} to apply ({pending[0].label} .. {pending[-1].label}; "
+            f"at {runner.current_version():04d}, head {runner.catalog.head:04d})")  # fmt: skip

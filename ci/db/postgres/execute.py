@@ -1,0 +1,162 @@
+"""Running a migration file's statements on PostgreSQL, one by one through the gatekeeper, and
+the server's errors as the runner reports them: `file:line: message`, the line being the one
+the server points at (its error position) when it gives one.
+
+Also the run's lock: a session advisory lock on a key derived from the runner's table name,
+held from before the plan is read until the connection closes, so two runners on one database
+take turns; the server frees it when the session ends, also when the process was killed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from ci.core.model import SqlFile
+from ci.core.sqltext import Statement
+from ci.db.outcomes import CannotRun, MigrationFailed, runaway
+from ci.db.postgres.connect import PgConnection, one_line
+
+# the stand-in until ci.db.postgres.statements lands: these two lines are the ones to change
+# (the engine takes PgGate from here too)
+from ci.db.postgres.standin import PgGate as PgGate
+from ci.db.postgres.standin import split
+from ci.db.tables import TABLE
+
+# the advisory lock's key: fixed for the runner's table name, the same for every runner
+LOCK_KEY = int.from_bytes(hashlib.sha256(f"migration-guard {TABLE}".encode()).digest()[:8],
+                          "big", signed=True)  # fmt: skip
+
+
+def statements(file: SqlFile) -> list[Statement]:
+    """The file's statements as the server reads them; InputError (`file:line: why`) for
+    text the server would not parse."""
+    return split(file.text, source=file.location)
+
+
+def run_file(
+    conn: PgConnection,
+    file: SqlFile,
+    *,
+    no_transaction: bool = False,
+    rollback: bool = False,
+    notice: Callable[[str], None],
+    timeout: float | None = None,
+) -> int:
+    """Run the file's statements in the open transaction (or each on its own: no_transaction);
+    the rows they changed. The settings the file changed are set back, failed or not.
+    MigrationFailed names the failing statement's line; Runaway a statement stopped by
+    statement_timeout (`timeout`, for its message)."""
+    gate = PgGate(conn, no_transaction=no_transaction, rollback=rollback)
+    before = conn.changes
+    try:
+        for statement in statements(file):
+            try:
+                refused = gate.execute(statement, notice=_located(notice, file, statement))
+            except psycopg.Error as error:
+                raise failure(conn, error, file, statement, timeout) from None
+            if refused is not None:
+                raise MigrationFailed(file.path, statement.line, refused)
+    finally:
+        if not is_connection_lost(conn):
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                conn.execute("ROLLBACK")  # a failed transaction runs nothing more: RESET neither
+            gate.restore()
+    return conn.changes - before
+
+
+def _located(
+    notice: Callable[[str], None], file: SqlFile, statement: Statement
+) -> Callable[[str], None]:
+    return lambda message: notice(f"{file.location}:{statement.line}: notice: {message}")
+
+
+def failure(
+    conn: PgConnection,
+    error: psycopg.Error,
+    file: SqlFile,
+    statement: Statement,
+    timeout: float | None,
+) -> MigrationFailed:
+    """The finding for a statement the server refused; CannotRun when the connection itself
+    failed (the server went away: nothing of the open transaction was committed)."""
+    if is_connection_lost(conn):
+        raise CannotRun(
+            f"the connection to the server was lost while {file.location}:{statement.line} ran "
+            f"({one_line(error)}); its migration was not committed"
+        )
+    line = error_line(error, file, statement)
+    if isinstance(error, errors.QueryCanceled) and "statement timeout" in str(error):
+        return runaway(file.path, line, timeout)
+    message = one_line(error)
+    diag = error.diag
+    if diag.message_detail:
+        message += f" ({' '.join(diag.message_detail.split())})"
+    if isinstance(error, errors.LockNotAvailable):
+        message += " (--lock-timeout: another session holds a lock this statement needs)"
+    return MigrationFailed(file.path, line, message)
+
+
+def error_line(error: psycopg.Error, file: SqlFile, statement: Statement) -> int:
+    """The file's line the server's error position points at (the statement's first line
+    when it gives none). The position counts characters of `statement.raw`, what the gate
+    sends, which starts at `statement.offset` in the file."""
+    position = error.diag.statement_position
+    if not position or not position.isdigit():
+        return statement.line
+    at = statement.offset + int(position) - 1
+    return max(file.text.count("\n", 0, at) + 1, statement.line)
+
+
+def is_connection_lost(conn: PgConnection) -> bool:
+    """The session is gone (server restart, network, terminated backend), not the SQL."""
+    return conn.closed or conn.broken
+
+
+# --- the run's lock --------------------------------------------------------------------------
+
+
+def take_lock(conn: PgConnection, *, timeout: float, where: str) -> None:
+    """Wait up to `timeout` seconds for the runner's advisory lock; CannotRun (one line) after."""
+    wait_ms = max(1, int(timeout * 1000))  # 0 would mean: wait for ever
+    conn.execute(f"SET lock_timeout = {wait_ms}")
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+    except errors.LockNotAvailable:
+        raise CannotRun(
+            f"{where}: locked by another process: {lock_holder(conn)} is migrating this "
+            f"database (waited {timeout:g} s, --busy-timeout); try again when it has finished"
+        ) from None
+    finally:
+        conn.execute("RESET lock_timeout")
+
+
+def lock_is_free(conn: PgConnection) -> bool:
+    """Whether no runner holds the lock now (taken and given back at once)."""
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+    if row is None or not row[0]:
+        return False
+    conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+    return True
+
+
+def lock_holder(conn: PgConnection) -> str:
+    """The session that holds the runner's lock, as the server knows it."""
+    row: Any = conn.execute(
+        "SELECT a.pid, a.application_name, a.client_addr FROM pg_locks l "
+        "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+        "AND l.granted AND l.database = (SELECT oid FROM pg_database "
+        "WHERE datname = current_database()) "
+        "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s LIMIT 1",
+        (LOCK_KEY,),
+    ).fetchone()
+    if row is None:
+        return "another session"
+    pid, application, address = row
+    return f"server process {pid} ({application or 'no application name'}" + (
+        f" from {address})" if address else ")"
+    )

@@ -1,0 +1,217 @@
+"""The migration runner on PostgreSQL: the SQLite Runner's promises and public methods, on one
+psycopg connection in autocommit (the runner issues BEGIN and COMMIT itself).
+
+Every migration runs in ONE transaction together with its `schema_version` row (PostgreSQL's DDL
+is transactional) and asks inside it, first, whether it was applied meanwhile. A session
+advisory lock (ci.db.postgres.execute.take_lock), taken by the command before it reads the
+plan, makes two runners take turns. `@no-transaction` migrations (CREATE INDEX CONCURRENTLY)
+run statement by statement under a dirty mark, as on SQLite. `lock_timeout` and
+`statement_timeout` are set with SET LOCAL in each migration's transaction.
+
+What does not depend on the engine is the SQLite runner's: ci.db.plan (what is pending, the
+refusals), ci.db.drift (edited applied files), ci.db.rollback (the rollback plan), ci.db.dirty
+(what an open mark tells the user), ci.db.outcomes. The steps themselves are
+ci.db.postgres.steps and ci.db.postgres.rollback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from ci.core.model import Catalog, InputError, Migration
+from ci.db import drift, plan
+from ci.db.bookkeeping import head_version
+from ci.db.dirty import dirty_message
+from ci.db.outcomes import Outcome, RunRefused
+from ci.db.postgres import rollback as undo
+from ci.db.postgres import steps
+from ci.db.postgres.bookkeeping import Tables
+from ci.db.postgres.connect import PgConnection
+from ci.db.postgres.execute import take_lock
+from ci.db.records import AppliedRow, DirtyMark, Entry
+from ci.db.rollback import refuse_unsafe_rollback, rollback_file, rollback_plan
+
+OnOutcome = Callable[[Outcome], None]
+
+
+class PgRunner:
+    """Apply and roll back the migrations of one catalog on one PostgreSQL connection."""
+
+    def __init__(
+        self,
+        conn: PgConnection,
+        catalog: Catalog,
+        *,
+        out: TextIO | None = None,
+        throwaway: bool = False,
+        statement_timeout: float | None = None,
+        lock_timeout: float | None = None,
+        allow_changed: bool = False,
+        warn_slow: float = 300.0,
+    ) -> None:
+        self.conn = conn
+        self.catalog = catalog
+        self.out = out if out is not None else sys.stderr
+        self.throwaway = throwaway
+        self.statement_timeout = statement_timeout
+        self.lock_timeout = lock_timeout
+        self.allow_changed = allow_changed
+        self.warn_slow = warn_slow
+        self.tables = Tables(conn)
+        self.no_seeds_recorded = False
+        self._ready = False
+        self._warned: set[str] = set()
+
+    def notice(self, message: str) -> None:
+        print(message, file=self.out)
+
+    def lock(self, *, timeout: float, where: str) -> None:
+        """Hold the database's migration lock for the rest of the session (see take_lock)."""
+        take_lock(self.conn, timeout=timeout, where=where)
+
+    # --- what the database says -----------------------------------------------------------
+
+    def entry(self, migration: Migration) -> Entry:
+        return plan.entry_for(migration, with_code_hash=not self.throwaway)
+
+    def ensure_bookkeeping(self) -> str:
+        """Create schema_version / schema_version_log when missing ('none'/'created')."""
+        if self._ready:
+            return "none"
+        state = self.tables.state(self.conn)
+        if state == "foreign":
+            raise InputError(self.tables.foreign(self.conn))
+        done = "none"
+        if state == "missing":
+            with steps.transaction(self):
+                self.tables.create(self.conn)
+            done = "created"
+        self._ready = True
+        return done
+
+    def applied(self) -> list[AppliedRow]:
+        return self.tables.read_applied(self.conn)
+
+    def dirty(self) -> list[DirtyMark]:
+        return list(self.tables.open_marks(self.conn))
+
+    def pending(
+        self, target: int | None = None, *, applied: list[AppliedRow] | None = None
+    ) -> list[Migration]:
+        rows = self.applied() if applied is None else applied
+        return plan.pending(self.catalog, rows, target)
+
+    def current_version(self) -> int:
+        return head_version(self.applied())
+
+    def edited(self) -> list[tuple[Migration, str]]:
+        """(migration, the line refusing it): applied files edited, or numbers reused."""
+        return drift.edited(self.catalog, self.applied())
+
+    def edited_problems(self) -> list[str]:
+        lines = drift.edited_lines(self.edited())
+        if lines and self.allow_changed:
+            for line in lines:
+                self._warn_once(line, f"WARNING: --allow-changed: {line}")
+            return []
+        return lines
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.notice(message)
+
+    # --- checks before anything changes ---------------------------------------------------
+
+    def preflight(self, target: int | None = None, *, resume: bool = False) -> list[Migration]:
+        """Everything that must hold before the first change; returns the pending list.
+        RunRefused names every problem at once (as the SQLite runner's preflight)."""
+        if self.tables.state(self.conn) == "foreign":
+            raise InputError(self.tables.foreign(self.conn))
+        problems = self.catalog.duplicate_numbers()
+        problems += self.edited_problems()
+        if not resume:
+            problems += [dirty_message(mark) for mark in self.dirty()]
+        applied = self.applied()
+        for line in plan.missing_files(self.catalog, applied):
+            self._warn_once(line, line)
+        pending = plan.pending(self.catalog, applied, target)
+        problems += plan.out_of_order(pending, head_version(applied))
+        problems += [p for m in pending for p in steps.file_problems(m)]
+        if problems:
+            raise RunRefused("\n".join(problems))
+        return pending
+
+    # --- apply / rollback -----------------------------------------------------------------
+
+    def migrate(
+        self,
+        target: int | None = None,
+        *,
+        resume: bool = False,
+        on_outcome: OnOutcome | None = None,
+    ) -> list[Outcome]:
+        """Apply what is pending; stops at the first failure (MigrationFailed)."""
+        pending = self.preflight(target, resume=resume)
+        self.ensure_bookkeeping()
+        if resume:
+            pending = plan.resume_first(self.catalog, self.dirty(), pending)
+        return _each(pending, lambda m: self.apply(m, resume=resume), on_outcome)
+
+    def apply(self, migration: Migration, *, resume: bool = False) -> Outcome:
+        """Apply one migration atomically with its row (or under a dirty mark)."""
+        problems = steps.file_problems(migration)
+        if problems:
+            raise RunRefused(problems[0])
+        self.ensure_bookkeeping()
+        if migration.track == "seed":
+            self.no_seeds_recorded = False
+        if migration.directives.no_transaction:
+            outcome = steps.apply_autocommit(self, migration, resume=resume)
+        else:
+            outcome = steps.apply_in_transaction(self, migration, resume=resume)
+        if outcome.action == "applied" and outcome.seconds > self.warn_slow:
+            self.notice(
+                f"warning: {migration.label} {migration.path} took {outcome.seconds:.1f} s "
+                f"(more than --warn-slow {self.warn_slow:g} s)"
+            )
+        return outcome
+
+    def rollback(self, migration: Migration, *, planned: bool = False) -> Outcome:
+        """Run the migration's rollback file and remove its row, in one transaction."""
+        file = rollback_file(migration)
+        self.ensure_bookkeeping()
+        return undo.rollback_in_transaction(self, migration, file, planned=planned)
+
+    def rollback_plan(self, version: int) -> list[Migration]:
+        return rollback_plan(self.catalog, self.applied(), version)
+
+    def rollback_to(
+        self,
+        version: int,
+        *,
+        on_outcome: OnOutcome | None = None,
+        plan: list[Migration] | None = None,
+    ) -> list[Outcome]:
+        refuse_unsafe_rollback(self.edited_problems(), self.dirty())
+        todo = self.rollback_plan(version) if plan is None else plan
+        return _each(todo, lambda m: self.rollback(m, planned=True), on_outcome)
+
+    def force_clean(self) -> list[DirtyMark]:
+        """Clear every open dirty mark (the migrations stay not applied); returns them."""
+        self.ensure_bookkeeping()
+        return undo.force_clean(self)
+
+
+def _each(
+    migrations: list[Migration], step: Callable[[Migration], Outcome], on_outcome: OnOutcome | None
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for migration in migrations:
+        outcome = step(migration)
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return outcomes

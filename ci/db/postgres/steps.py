@@ -1,0 +1,223 @@
+"""The PostgreSQL runner's apply steps: one migration in one transaction with its row, or one
+`@no-transaction` migration under a dirty mark; and what every step shares (the transaction,
+the time limits, logging a failure). Each asks, inside its transaction, whether another runner
+got there first. A failure rolls its transaction back whole, then logs the attempt in a
+transaction of its own. Rolling back is ci.db.postgres.rollback's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+import psycopg
+
+from ci.core.model import InputError, Migration, SqlFile, label_of
+from ci.db.bookkeeping import now_utc
+from ci.db.dirty import dirty_message
+from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
+from ci.db.postgres.bookkeeping import Tables
+from ci.db.postgres.connect import PgConnection, one_line
+from ci.db.postgres.execute import run_file, statements
+from ci.db.records import DirtyMark, Entry
+
+
+class PgRunner(Protocol):
+    """What the steps use of ci.db.postgres.runner.PgRunner (named here: the runner imports
+    this module)."""
+
+    conn: PgConnection
+    tables: Tables
+    throwaway: bool
+    statement_timeout: float | None
+    lock_timeout: float | None
+    no_seeds_recorded: bool
+
+    def notice(self, message: str) -> None: ...
+
+    def entry(self, migration: Migration) -> Entry: ...
+
+
+@contextmanager
+def transaction(runner: PgRunner, *, limits: bool = False) -> Iterator[None]:
+    """BEGIN ... COMMIT, rolled back on any exception. `limits`: the run's lock_timeout and
+    statement_timeout, with SET LOCAL (they end with the transaction)."""
+    conn = runner.conn
+    conn.execute("BEGIN")
+    try:
+        if limits:
+            set_limits(runner, local=True)
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        rollback_quietly(runner)
+        raise
+
+
+def set_limits(runner: PgRunner, *, local: bool) -> None:
+    scope = "LOCAL " if local else ""
+    for name, seconds in (
+        ("statement_timeout", runner.statement_timeout),
+        ("lock_timeout", runner.lock_timeout),
+    ):
+        if seconds is not None:
+            runner.conn.execute(f"SET {scope}{name} = {max(1, int(seconds * 1000))}")
+
+
+def rollback_quietly(runner: PgRunner) -> None:
+    conn = runner.conn
+    if conn.closed or conn.broken:
+        return
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.execute("ROLLBACK")
+
+
+def file_problems(migration: Migration, file: SqlFile | None = None) -> list[str]:
+    """Why a migration file cannot run on PostgreSQL, as `path[:line]: message` lines."""
+    file = migration.file if file is None else file
+    try:
+        directives = file.directives
+        statements(file)
+    except InputError as error:
+        return [str(error)]
+    if directives.batch is not None:
+        return [f"{file.path}: @batch is not supported on PostgreSQL yet; use @no-transaction "
+                "with statements that each commit a part"]  # fmt: skip
+    return []
+
+
+def log_failure(runner: PgRunner, entry: Entry, failure: MigrationFailed, action: str) -> None:
+    """Append the failure to the log in its own transaction (best effort: the run's error is
+    the one to report)."""
+    try:
+        with transaction(runner):
+            runner.tables.log_attempt(runner.conn, action, entry, error=str(failure))
+    except (psycopg.Error, InputError):
+        pass
+
+
+def _finish(runner: PgRunner, entry: Entry, started: float, rows: int, marks: list[int]) -> float:
+    """Inside the migration's transaction: its row, the marks it finishes, its log line."""
+    seconds = time.perf_counter() - started
+    ms, at, conn = whole_ms(seconds), now_utc(), runner.conn
+    runner.tables.record(conn, entry, ms=ms, rows=rows, at=at)
+    for mark_id in marks:
+        runner.tables.set_mark(conn, mark_id, "cleared_at = %s", now_utc())
+    if not runner.throwaway:
+        runner.tables.log_attempt(conn, "apply", entry, ms=ms, rows=rows, at=at)
+    return seconds
+
+
+def _marks_of(runner: PgRunner, entry: Entry) -> list[DirtyMark]:
+    return [
+        m
+        for m in runner.tables.open_marks(runner.conn)
+        if (m.track, m.version) == (entry.track, entry.version)
+    ]
+
+
+# --- apply -----------------------------------------------------------------------------------
+
+
+def apply_in_transaction(runner: PgRunner, migration: Migration, *, resume: bool) -> Outcome:
+    """The migration and its schema_version row in one transaction. `resume`: a dirty mark
+    left by an earlier @no-transaction version of it is cleared with its row."""
+    entry, conn, file = runner.entry(migration), runner.conn, migration.file
+    started = time.perf_counter()
+    try:
+        with transaction(runner, limits=True):
+            if runner.tables.is_applied(conn, entry.track, entry.version):
+                return Outcome(migration, "skipped", 0, 0.0)  # the rollback changes nothing
+            marks = [m.id for m in _marks_of(runner, entry)] if resume else []
+            rows = run_file(conn, file, notice=runner.notice, timeout=runner.statement_timeout)
+            seconds = _finish(runner, entry, started, rows, marks)
+    except psycopg.Error as error:  # at COMMIT: a deferred constraint still violated
+        if conn.closed or conn.broken:
+            raise
+        failure = MigrationFailed(file.path, None, f"at commit: {one_line(error)}")
+        log_failure(runner, entry, failure, "failed")
+        raise failure from None
+    except MigrationFailed as failure:
+        log_failure(runner, entry, failure, "failed")
+        raise
+    return Outcome(migration, "applied", rows, seconds)
+
+
+def apply_autocommit(runner: PgRunner, migration: Migration, *, resume: bool) -> Outcome:
+    """@no-transaction: a dirty mark, each statement committing on its own, then the row
+    and the mark cleared in one transaction."""
+    entry, conn, file = runner.entry(migration), runner.conn, migration.file
+    started = time.perf_counter()
+    with transaction(runner):
+        if runner.tables.is_applied(conn, entry.track, entry.version):
+            return Outcome(migration, "skipped", 0, 0.0)
+        marks = _marks_of(runner, entry)
+        if marks and not resume:
+            raise RunRefused(dirty_message(marks[0]))
+        if marks:
+            mark_id = marks[0].id
+            runner.notice(f"resuming {migration.label} {entry.description} "
+                          f"({marks[0].rows_done} rows done)")  # fmt: skip
+            runner.tables.log_attempt(conn, "resume", entry, rows=marks[0].rows_done)
+        else:
+            mark_id = runner.tables.open_mark(conn, entry)
+    before = conn.changes
+    try:
+        set_limits(runner, local=False)
+        try:
+            rows = run_file(conn, file, no_transaction=True, notice=runner.notice,
+                            timeout=runner.statement_timeout)  # fmt: skip
+        finally:
+            _reset_limits(runner)
+    except MigrationFailed as failure:
+        committed = _committed_before(file, failure.line)
+        _fail_mark(runner, mark_id, entry, failure, conn.changes - before, committed)
+        raise
+    try:
+        with transaction(runner):
+            seconds = _finish(runner, entry, started, rows, [mark_id])
+    except MigrationFailed as failure:
+        _fail_mark(runner, mark_id, entry, failure, rows, "all its statements stay committed")
+        raise
+    return Outcome(migration, "applied", rows, seconds)
+
+
+def _committed_before(file: SqlFile, line: int | None) -> str:
+    """What of a @no-transaction migration stays committed when the statement at `line`
+    failed (worded as ci.db.marks.committed_before, over the server's statements)."""
+    lines = [statement.line for statement in statements(file)]
+    if line is None:
+        return "all its statements stay committed"
+    line = max((first for first in lines if first <= line), default=line)  # where it starts
+    if lines.count(line) > 1:
+        return f"the statements before the failing one on line {line} stay committed"
+    if all(first >= line for first in lines):
+        return "none of its statements was committed"
+    return f"the statements before line {line} stay committed"
+
+
+def _reset_limits(runner: PgRunner) -> None:
+    conn = runner.conn
+    if not (conn.closed or conn.broken):
+        for name, seconds in (("statement_timeout", runner.statement_timeout),
+                              ("lock_timeout", runner.lock_timeout)):  # fmt: skip
+            if seconds is not None:
+                conn.execute(f"RESET {name}")
+
+
+def _fail_mark(
+    runner: PgRunner, mark_id: int, entry: Entry, failure: MigrationFailed, rows: int, said: str
+) -> None:
+    """Keep the mark open with the error and rows done; log the failure; say what stays."""
+    failure.left_dirty = (
+        f"{label_of(entry.track, entry.version)} is a @no-transaction migration; {said}"
+    )
+    try:
+        with transaction(runner):
+            runner.tables.set_mark(runner.conn, mark_id, "error = %s", str(failure))
+            runner.tables.set_mark(runner.conn, mark_id, "rows_affected = %s", rows)
+            runner.tables.log_attempt(runner.conn, "failed", entry, error=str(failure))
+    except (psycopg.Error, InputError):
+        pass
