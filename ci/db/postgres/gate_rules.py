@@ -1,0 +1,378 @@
+"""The PostgreSQL gatekeeper's rules, written once as data: for each kind of statement (the node
+type of PostgreSQL's own parse tree, through pglast) whether the runner runs it, ignores it with
+a notice or refuses it, and why. ci.db.postgres.statements.PgGate applies them; the verdicts are
+worded like the SQLite gatekeeper's (ci.db.gate_rules, ci.db.gate_bookkeeping).
+
+Ignored with a notice (the runner owns the transaction and keeps its own records):
+- BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION;
+- a plain INSERT INTO schema_version; in a rollback file, a plain DELETE FROM schema_version.
+
+Run, and set back after the file (`PgGate.restore`): SET and RESET without LOCAL (also ROLE and
+SESSION AUTHORIZATION), set_config(..., false), DISCARD. SET LOCAL ends with the transaction.
+
+Refused, in every run:
+- COMMIT PREPARED, ROLLBACK PREPARED: they finish another session's transaction;
+- RELEASE / ROLLBACK TO a savepoint the file did not open; any savepoint in a @no-transaction
+  file;
+- any other change to schema_version or schema_version_log: a write (also inside a CTE, a rule's
+  action or an SQL function's body), TRUNCATE, ALTER, RENAME, DROP, an index, trigger, rule,
+  policy or grant on them, a table or view of that name, a foreign key that references them;
+- ALTER SYSTEM, LOAD, CHECKPOINT, CREATE/DROP DATABASE, CREATE/ALTER/DROP TABLESPACE, LISTEN:
+  they change the server for every database or session, or write outside this database;
+- COPY: a server file or program is outside the database, and a file of statements carries no
+  COPY data (STDIN) nor reads its output (STDOUT);
+- functions that write the server's files, act on other sessions or reach other databases
+  (lo_export, pg_terminate_backend, pg_reload_conf, dblink_exec, ...: REFUSED_FUNCTIONS);
+- ALTER DATABASE of a database other than the one being migrated.
+
+Refused on a check's throwaway database only (they belong to the whole server and outlive it):
+roles, ALTER DATABASE, GRANT / COMMENT / OWNER / RENAME on a database, tablespace or role,
+subscriptions.
+
+Refused outside a `-- @no-transaction` file, with that hint (the server would say "cannot run
+inside a transaction block"): CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX
+CONCURRENTLY / DATABASE / SYSTEM, VACUUM (not ANALYZE), CLUSTER without a table, DISCARD ALL,
+ALTER TYPE ... ADD VALUE on a server older than 12.
+
+Not seen by a parse tree: what a PL/pgSQL function, a DO block or dynamic SQL does when it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pglast import ast
+from pglast.enums import (
+    DiscardMode,
+    ObjectType,
+    ReindexObjectType,
+    TransactionStmtKind,
+    VariableSetKind,
+)
+
+from ci.db.gate_bookkeeping import bookkeeping_refused
+from ci.db.gate_rules import NO_TRANSACTION_SAVEPOINT
+from ci.db.gate_screen import IGNORE, REFUSE, Verdict
+from ci.db.postgres.gate_tree import bookkeeping_changes, called_functions, function_name, walk
+
+RUNNER_DOC = "see 'What the runner does with your SQL' in docs/postgresql.md"
+
+
+class GateState:
+    """The rules that apply to one migration file's statements, and what its statements so far
+    did (the savepoints it opened)."""
+
+    __slots__ = ("database", "no_transaction", "rollback", "savepoints", "server", "throwaway")
+
+    def __init__(
+        self,
+        *,
+        no_transaction: bool,
+        rollback: bool,
+        throwaway: bool,
+        server: int = 150000,
+        database: str = "",
+    ) -> None:
+        self.no_transaction = no_transaction  # each statement commits on its own
+        self.rollback = rollback  # a rollback file: its DELETE of its own row is ignored
+        self.throwaway = throwaway  # a check's throwaway database: nothing cluster-wide
+        self.server = server  # the server's version number (150002)
+        self.database = database  # the database migrated
+        self.savepoints: list[str] = []  # opened by this file and not yet released
+
+    def ran(self, tree: ast.Node) -> None:
+        """A statement ran: a savepoint it opened or closed changes the stack."""
+        if not isinstance(tree, ast.TransactionStmt) or tree.savepoint_name is None:
+            return
+        name, kind = tree.savepoint_name, tree.kind
+        if kind == TransactionStmtKind.TRANS_STMT_SAVEPOINT:
+            self.savepoints.append(name)
+            return
+        index = len(self.savepoints) - 1 - self.savepoints[::-1].index(name)
+        # RELEASE closes the savepoint and every later one; ROLLBACK TO keeps it open
+        rolled_back = kind == TransactionStmtKind.TRANS_STMT_ROLLBACK_TO
+        del self.savepoints[index + rolled_back :]
+
+
+Rule = Callable[[GateState, ast.Node, str], Verdict | None]
+
+
+def decide(state: GateState, tree: ast.Node, words: str) -> Verdict | None:
+    """The verdict on one statement (None: run it). `words`: how it starts, as written
+    (`START TRANSACTION`), for the messages."""
+    rule = RULES.get(type(tree).__name__)
+    verdict = rule(state, tree, words) if rule is not None else None
+    if verdict is None:
+        verdict = _bookkeeping(state, tree) or _functions(tree) or _fixed(state, tree, words)
+    return verdict
+
+
+# --- transactions and savepoints ------------------------------------------------------------
+
+ENDS_OTHER = {
+    TransactionStmtKind.TRANS_STMT_COMMIT_PREPARED: "COMMIT PREPARED",
+    TransactionStmtKind.TRANS_STMT_ROLLBACK_PREPARED: "ROLLBACK PREPARED",
+}
+SAVEPOINT_KINDS = {
+    TransactionStmtKind.TRANS_STMT_SAVEPOINT: "SAVEPOINT",
+    TransactionStmtKind.TRANS_STMT_RELEASE: "RELEASE",
+    TransactionStmtKind.TRANS_STMT_ROLLBACK_TO: "ROLLBACK TO",
+}
+
+
+def _transaction(state: GateState, tree: ast.TransactionStmt, words: str) -> Verdict | None:
+    kind = TransactionStmtKind(tree.kind or 0)
+    if kind in ENDS_OTHER:
+        return Verdict(
+            REFUSE,
+            f"{ENDS_OTHER[kind]} {tree.gid!r} is refused: it finishes another session's "
+            "prepared transaction, which is not the migration's to end",
+        )
+    if kind in SAVEPOINT_KINDS:
+        return _savepoint(state, tree)
+    why = (
+        "each statement of a @no-transaction migration commits on its own"
+        if state.no_transaction
+        else "the runner runs each migration in its own transaction"
+    )
+    reason = (
+        f"the runner ignores it: {why}"
+        if state.no_transaction
+        else "the runner owns the transaction and ignores it"
+    )
+    return Verdict(IGNORE, f"{words} ignored; {why}", reason)
+
+
+def _savepoint(state: GateState, tree: ast.TransactionStmt) -> Verdict | None:
+    if state.no_transaction:
+        return Verdict(REFUSE, NO_TRANSACTION_SAVEPOINT)
+    name = tree.savepoint_name
+    if tree.kind == TransactionStmtKind.TRANS_STMT_SAVEPOINT or name in state.savepoints:
+        return None
+    return Verdict(
+        REFUSE,
+        f"{SAVEPOINT_KINDS[TransactionStmtKind(tree.kind or 0)]} {name}: no savepoint of that "
+        "name was opened earlier in this file; a migration may release or roll back to only "
+        "its own savepoints (the runner's transaction is not the file's to end)",
+    )
+
+
+# --- the runner's own tables ------------------------------------------------------------------
+
+
+def _bookkeeping(state: GateState, tree: ast.Node) -> Verdict | None:
+    for node, table, what in bookkeeping_changes(tree):
+        if node is tree and table == "schema_version":
+            if isinstance(tree, ast.InsertStmt):
+                return Verdict(
+                    IGNORE,
+                    "INSERT INTO schema_version ignored; the runner records the migration itself",
+                )
+            if state.rollback and isinstance(tree, ast.DeleteStmt):
+                return Verdict(
+                    IGNORE,
+                    "DELETE FROM schema_version ignored; the runner removes the rolled-back "
+                    "migration's row itself",
+                )
+        return bookkeeping_refused(table, what)
+    return None
+
+
+# --- functions --------------------------------------------------------------------------------
+
+SERVER_FILES = "reads or writes a file on the database server, outside this database"
+OTHER_SESSIONS = "acts on the whole server or on other sessions, not on this database"
+OTHER_DATABASES = "changes another database, outside the migration's transaction"
+REFUSED_FUNCTIONS = {
+    **dict.fromkeys(("lo_import", "lo_export", "pg_file_write", "pg_file_rename",
+                     "pg_file_unlink", "pg_file_sync"), SERVER_FILES),
+    **dict.fromkeys(("pg_reload_conf", "pg_rotate_logfile", "pg_promote", "pg_switch_wal",
+                     "pg_terminate_backend", "pg_cancel_backend", "pg_create_restore_point",
+                     "pg_create_physical_replication_slot", "pg_create_logical_replication_slot",
+                     "pg_drop_replication_slot", "pg_backup_start", "pg_backup_stop"),
+                    OTHER_SESSIONS),
+    **dict.fromkeys(("dblink_exec", "dblink", "dblink_connect"), OTHER_DATABASES),
+}  # fmt: skip
+
+
+def _functions(tree: ast.Node) -> Verdict | None:
+    for name in called_functions(tree):
+        if name in REFUSED_FUNCTIONS:
+            return Verdict(REFUSE, f"{name}() is refused: it {REFUSED_FUNCTIONS[name]}")
+    return None
+
+
+# --- statements refused or allowed by kind ----------------------------------------------------
+
+SERVER_WIDE = "it changes the server for every database and session"
+OUTSIDE = "it writes outside the database being migrated"
+# Refused in every run: node kind -> (what it is, why).
+REFUSED = {
+    "AlterSystemStmt": ("ALTER SYSTEM", "it rewrites the server's configuration for everyone"),
+    "LoadStmt": ("LOAD", "a library loaded into the session cannot be unloaded, and changes "
+                 "every later statement of the run"),
+    "CheckPointStmt": ("CHECKPOINT", SERVER_WIDE),
+    "CreatedbStmt": ("CREATE DATABASE", OUTSIDE),
+    "DropdbStmt": ("DROP DATABASE", OUTSIDE),
+    "CreateTableSpaceStmt": ("CREATE TABLESPACE", OUTSIDE + " (a directory on the server)"),
+    "DropTableSpaceStmt": ("DROP TABLESPACE", OUTSIDE),
+    "AlterTableSpaceOptionsStmt": ("ALTER TABLESPACE", SERVER_WIDE),
+    "ListenStmt": ("LISTEN", "the runner never reads notifications, and the session would "
+                   "keep listening for the rest of the run"),
+}  # fmt: skip
+# Refused on a check's throwaway database: cluster-wide objects outlive it.
+CLUSTER_WIDE = {
+    "CreateRoleStmt": "CREATE ROLE",
+    "AlterRoleStmt": "ALTER ROLE",
+    "AlterRoleSetStmt": "ALTER ROLE",
+    "DropRoleStmt": "DROP ROLE",
+    "GrantRoleStmt": "GRANT role",
+    "AlterDatabaseStmt": "ALTER DATABASE",
+    "AlterDatabaseSetStmt": "ALTER DATABASE",
+    "AlterDatabaseRefreshCollStmt": "ALTER DATABASE",
+    "CreateSubscriptionStmt": "CREATE SUBSCRIPTION",
+    "AlterSubscriptionStmt": "ALTER SUBSCRIPTION",
+    "DropSubscriptionStmt": "DROP SUBSCRIPTION",
+}
+SHARED_OBJECTS = frozenset(
+    (ObjectType.OBJECT_DATABASE, ObjectType.OBJECT_TABLESPACE, ObjectType.OBJECT_ROLE)
+)
+NO_TRANSACTION_HINT = (
+    "cannot run inside a transaction block, and the runner runs each migration in one: put it "
+    "in a migration of its own whose first line is `-- @no-transaction`"
+)
+
+
+def _fixed(state: GateState, tree: ast.Node, words: str) -> Verdict | None:
+    kind = type(tree).__name__
+    if kind in REFUSED:
+        what, why = REFUSED[kind]
+        return Verdict(REFUSE, f"{what} is refused: {why} ({RUNNER_DOC})")
+    if state.throwaway and (kind in CLUSTER_WIDE or _on_shared_object(tree)):
+        what = CLUSTER_WIDE.get(kind, words)
+        return Verdict(
+            REFUSE,
+            f"{what} is not allowed in a check: roles, databases and tablespaces belong to the "
+            "whole server and would outlive the check's throwaway database",
+        )
+    if not state.no_transaction:
+        needs = _needs_no_transaction(state, tree)
+        if needs is not None:
+            return Verdict(REFUSE, f"{needs} {NO_TRANSACTION_HINT}")
+    return None
+
+
+def _on_shared_object(tree: ast.Node) -> bool:
+    """GRANT, COMMENT, OWNER TO, RENAME or SECURITY LABEL on a database, tablespace or role."""
+    for attribute in ("objtype", "objectType", "renameType"):
+        if getattr(tree, attribute, None) in SHARED_OBJECTS:
+            return True
+    return False
+
+
+def _needs_no_transaction(state: GateState, tree: ast.Node) -> str | None:
+    """What the statement is when the server refuses to run it in a transaction block."""
+    if isinstance(tree, ast.IndexStmt) and tree.concurrent:
+        return "CREATE INDEX CONCURRENTLY"
+    if isinstance(tree, ast.DropStmt) and tree.concurrent:
+        return "DROP INDEX CONCURRENTLY"
+    if isinstance(tree, ast.ReindexStmt):
+        return _reindex(tree)
+    if isinstance(tree, ast.VacuumStmt) and tree.is_vacuumcmd:
+        return "VACUUM"
+    if isinstance(tree, ast.ClusterStmt) and tree.relation is None:
+        return "CLUSTER without a table"
+    if isinstance(tree, ast.DiscardStmt) and tree.target == DiscardMode.DISCARD_ALL:
+        return "DISCARD ALL"
+    if isinstance(tree, ast.AlterEnumStmt) and tree.oldVal is None and state.server < 120000:
+        return "ALTER TYPE ... ADD VALUE (on a server older than PostgreSQL 12)"
+    return None
+
+
+WHOLE_DATABASE = (
+    ReindexObjectType.REINDEX_OBJECT_DATABASE,
+    ReindexObjectType.REINDEX_OBJECT_SYSTEM,
+)
+
+
+def _reindex(tree: ast.ReindexStmt) -> str | None:
+    if any(param.defname == "concurrently" for param in tree.params or ()):
+        return "REINDEX CONCURRENTLY"
+    if tree.kind in (
+        ReindexObjectType.REINDEX_OBJECT_DATABASE,
+        ReindexObjectType.REINDEX_OBJECT_SYSTEM,
+    ):
+        return "REINDEX DATABASE/SYSTEM"
+    return None
+
+
+# --- statements with a rule of their own ------------------------------------------------------
+
+
+def _copy(_: GateState, tree: ast.CopyStmt, __: str) -> Verdict:
+    if tree.is_program or tree.filename is not None:
+        where = "a program on the database server" if tree.is_program else "a server file"
+        why = f"it {'reads' if tree.is_from else 'writes'} {where}, outside this database"
+    elif tree.is_from:
+        why = (
+            "its rows would come from STDIN, which a file of statements does not carry (use INSERT)"
+        )
+    else:
+        why = "its rows would go to STDOUT, where nobody reads them"
+    return Verdict(REFUSE, f"COPY is refused: {why}")
+
+
+def _alter_database(state: GateState, tree: ast.Node, words: str) -> Verdict | None:
+    name = getattr(tree, "dbname", None)
+    if name is None or name == state.database or state.throwaway:
+        return None  # a check's throwaway database: the cluster-wide rule decides
+    return Verdict(
+        REFUSE,
+        f"ALTER DATABASE {name} is refused: it is not the database being migrated "
+        f"({state.database})",
+    )
+
+
+RULES: dict[str, Rule] = {
+    "TransactionStmt": _transaction,  # type: ignore[dict-item]
+    "CopyStmt": _copy,  # type: ignore[dict-item]
+    "AlterDatabaseStmt": _alter_database,
+    "AlterDatabaseSetStmt": _alter_database,
+    "AlterDatabaseRefreshCollStmt": _alter_database,
+}
+
+
+# --- session settings -------------------------------------------------------------------------
+
+
+def changes_settings(tree: ast.Node) -> bool:
+    """Whether the statement may change a session setting that must be set back after the
+    file: SET / RESET without LOCAL (also ROLE and SESSION AUTHORIZATION), DISCARD, and any
+    call of set_config (its third argument may be an expression)."""
+    if isinstance(tree, ast.VariableSetStmt):
+        if tree.kind == VariableSetKind.VAR_SET_MULTI:  # SET TRANSACTION: this transaction's
+            return tree.name == "SESSION CHARACTERISTICS"
+        return not tree.is_local
+    if isinstance(tree, ast.DiscardStmt):
+        return True
+    return "set_config" in called_functions(tree)
+
+
+def custom_settings(tree: ast.Node) -> list[str]:
+    """The custom settings (`app.tenant`: a name with a dot, which pg_settings does not list)
+    the statement sets by name: SET / RESET, or set_config with the name written out."""
+    if isinstance(tree, ast.VariableSetStmt):
+        names = [tree.name or ""]
+    else:
+        names = [name for node in walk(tree, created=False) if (name := _set_config_name(node))]
+    return [name for name in names if "." in name]
+
+
+def _set_config_name(node: ast.Node) -> str | None:
+    """The setting a `set_config('name', ...)` call names, if written out."""
+    if function_name(node) != "set_config" or not isinstance(node, ast.FuncCall):
+        return None
+    first = node.args[0] if node.args else None
+    if isinstance(first, ast.A_Const) and isinstance(first.val, ast.String):
+        return str(first.val.sval)
+    return None
