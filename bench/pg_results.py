@@ -178,8 +178,9 @@ def section(bench: PgBench, facts: RunFacts, full: Path, summary: Path) -> str:
         BEGIN,
         "## PostgreSQL",
         "",
-        f"Written by `{facts.command}` on {when} ({server}, {bench.n:,} migrations); the machine,",
-        f"every sample and the commands are in [{os.path.basename(full)}]({link}).",
+        f"Written by `{facts.command}` on {when}: {bench.n:,} migrations on {server}.",
+        f"The machine, every sample and the commands: [{os.path.basename(full)}]({link}).",
+        *(["Taken under load: " + _load_note(facts.snapshots[0])] if _loaded(facts) else []),
         "",
         "| work | median | baseline | ours / baseline | ours / floor | budget | result |",
         "|---|---|---|---|---|---|---|",
@@ -189,8 +190,18 @@ def section(bench: PgBench, facts: RunFacts, full: Path, summary: Path) -> str:
             f"| {row.work} | {_seconds(row.subject_s)} | {row.baseline} | {_ratio(row.ratio)} | "
             f"{_ratio(row.floor_ratio)} | {row.budget} | {row.result} |"
         )
-    lines += [f"- {row.work}: {row.note}." for row in bench.rows if row.result == "not measured"]
+    unmeasured = [row for row in bench.rows if row.result == "not measured"]
+    if unmeasured:
+        lines += ["", *(f"- {row.work}: {row.note}." for row in unmeasured)]
     return "\n".join([*lines, END])
+
+
+def _loaded(facts: RunFacts) -> bool:
+    return machine.load_warning(facts.snapshots[0]) is not None
+
+
+def _load_note(start: machine.Snapshot) -> str:
+    return f"the 1-min load at the start was {start.loads[0]:.2f} on {machine.cores()} cores."
 
 
 def write_section(path: Path, region: str) -> None:
