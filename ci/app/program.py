@@ -3,6 +3,8 @@ a stdout that cannot be written (a full disk) is one line and exit 2, never a tr
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 from collections.abc import Callable
 
@@ -23,7 +25,46 @@ def run_program(main: Callable[[], int]) -> int:
     finished whole; then one line says the report is missing and the exit code is 2.
     """
     reader_may_leave()
-    return _with_report_said(main())
+    code = _with_report_said(main())
+    end_now_if_nothing_left(code)
+    return code
+
+
+def end_now_if_nothing_left(code: int) -> None:
+    """End the process with `code` now, when the interpreter's own ending has nothing left to
+    do but free memory: that teardown (every module and object freed one by one, a last garbage
+    collection over them) is ~15M instructions after a start-up on 1,000 migrations, about a
+    tenth of a `--status`. What it could still do, and why none of it is lost here:
+
+    - buffered output: stdout and stderr are flushed first (a stream that fails to flush
+      leaves the ending to the interpreter, which reports it);
+    - exit handlers: any at all (coverage, logging, tempfile's and weakref's finalizers,
+      multiprocessing, a caller's own) leave the ending to the interpreter;
+    - other threads (the interpreter would wait for them), a tracer or profiler (cProfile,
+      a debugger: they report at the end), interactive inspection (`python -i`): the same.
+
+    Files and databases need no teardown: the commands write files through `with` blocks and
+    close their connections; a committed SQLite transaction is on disk at its commit, and one
+    still open would be rolled back from its journal by the next reader, as after kill -9."""
+    if not _nothing_left():
+        return
+    os._exit(code)
+
+
+def _nothing_left() -> bool:
+    for stream in {sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__}:
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            return False
+    handlers = getattr(atexit, "_ncallbacks", None)  # CPython's count of exit handlers
+    if handlers is None or handlers() or sys.gettrace() or sys.getprofile():
+        return False
+    if sys.flags.inspect or os.environ.get("PYTHONINSPECT"):
+        return False
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
 
 
 def _with_report_said(code: int) -> int:
@@ -79,8 +120,6 @@ class _ReaderMayLeave:
         self._reader_left()
 
     def _reader_left(self) -> None:
-        import os
-
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, self._stream.fileno())
         os.close(devnull)

@@ -45,7 +45,7 @@ class Analysis:
 
     @contextmanager
     def watching(self, migration: Migration) -> Iterator[None]:
-        with self.watch.watching(migration.file) as seen:
+        with self.watch.watching(migration.file, by_runner=True) as seen:
             self._seen = seen
             yield
 

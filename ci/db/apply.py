@@ -59,6 +59,10 @@ def _in_transaction(
     started = time.perf_counter()
     session.begin()
     gate = session.gate
+    if throwaway:
+        # nobody else opens a throwaway database (its lock is exclusive): no other connection
+        # has committed since the gate last looked for triggers (its PRAGMA data_version holds)
+        gate.version_now = gate.looked_at
     try:
         # on a throwaway database (nobody else writes to it) the check comes after a
         # failure instead (the unique identity index refuses a second row); on another, the

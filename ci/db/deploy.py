@@ -20,7 +20,6 @@ from ci.core.statcache import StatCache
 from ci.db import backup, bookkeeping
 from ci.db.connection import connect, explain
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome, whole_ms
-from ci.db.rollback import refuse_unsafe_rollback
 from ci.db.runner import Runner
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
@@ -207,6 +206,8 @@ def roll_back(
     if not plan:
         print(f"nothing to roll back: no applied migration >= {version:04d}", file=out)
         return False
+    from ci.db.rollback import refuse_unsafe_rollback  # a rollback only (start-up time)
+
     refuse_unsafe_rollback(runner.edited_problems(), runner.dirty())  # before the backup
     print(f"{target.db}: rolling back {', '.join(m.label for m in plan)}", file=out)
     runner.session.check_writable()

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from ci.db.gate_bookkeeping import (
     BOOKKEEPING_TRIGGERS,
@@ -120,8 +120,8 @@ class Gate:
     (from --setup) about what the rules allow."""
 
     __slots__ = (
-        "check", "conn", "looked_at", "observer", "screen", "temp_created", "temp_kept",
-        "triggers", "unapplied", "user", "verdict", "version_now",
+        "check", "conn", "looked_at", "observer", "screen", "statements_watch", "temp_created",
+        "temp_kept", "triggers", "unapplied", "user", "verdict", "version_now",
     )  # fmt: skip
 
     def __init__(self, conn: sqlite3.Connection, *, check: bool) -> None:
@@ -144,6 +144,7 @@ class Gate:
         # write transaction
         self.unapplied: Unapplied | None = None
         self.version_now: int | None = None
+        self.statements_watch: AbstractContextManager[None] | None = None  # ci.db.statements
 
     def new_screen(self, *, no_transaction: bool = False, rollback: bool = False) -> Screen:
         return Screen(check=self.check, no_transaction=no_transaction, rollback=rollback)

@@ -22,7 +22,6 @@ from ci.core.model import (
 from ci.core.sqltext import Statement, code_fingerprint
 from ci.db.bookkeeping import AppliedRow, DirtyMark, Entry
 from ci.db.outcomes import MigrationFailed, RunRefused
-from ci.db.statements import leading_word
 
 
 def entry_for(migration: Migration, *, with_code_hash: bool = True) -> Entry:
@@ -166,6 +165,7 @@ def _savepoints(file: SqlFile, statements: list[Statement]) -> list[str]:
     """A @no-transaction file's savepoint statements, refused before its first statement runs
     (each of its statements commits on its own: the run could not undo the ones before)."""
     from ci.db.gatekeeper import NO_TRANSACTION_SAVEPOINT, classify  # not on a no-op run's path
+    from ci.db.statements import leading_word
 
     return [
         f"{file.path}:{statement.line}: {NO_TRANSACTION_SAVEPOINT}"

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from ci.core.model import Catalog, Migration
 from ci.db import bookkeeping, drift, plan
-from ci.db.apply import apply_autocommit, apply_in_transaction, guarded
 from ci.db.bookkeeping import AppliedRow, DirtyMark, Entry, head_version
 from ci.db.changes import Mark, change_mark
 from ci.db.connection import (
@@ -37,14 +36,7 @@ from ci.db.deadline import time_limited
 from ci.db.dirty import dirty_message
 from ci.db.marks import refuse_unless_holder_gone
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome, Runaway, RunRefused
-from ci.db.rollback import (
-    refuse_unsafe_rollback,
-    rollback_file,
-    rollback_in_transaction,
-    rollback_plan,
-)
 from ci.db.session import Session
-from ci.db.statements import leading_word
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
@@ -67,7 +59,6 @@ __all__ = [
     "entry_for",
     "explain",
     "is_environmental",
-    "leading_word",
     "load_setup",
     "reading",
     "time_limited",
@@ -238,31 +229,23 @@ class Runner:
             outcome = apply_batch(
                 session, migration, entry, resume=resume, progress_interval=self.progress_interval
             )
-        elif directives.no_transaction:
-            outcome = apply_autocommit(session, migration, entry, resume=resume)
         else:
-            outcome = apply_in_transaction(session, migration, entry, resume=resume)
+            # here, not at the top: a run with nothing to apply never loads it (start-up time)
+            from ci.db.apply import apply_autocommit, apply_in_transaction
+
+            apply = apply_autocommit if directives.no_transaction else apply_in_transaction
+            outcome = apply(session, migration, entry, resume=resume)
         self.warn_if_slow(outcome)
         return outcome
 
     def rollback(self, migration: Migration, *, planned: bool = False) -> Outcome:
         """Run the migration's rollback file and remove its row, in one transaction."""
-        file = rollback_file(migration)
-        plan.check_file(file, None)
-        self.ensure_bookkeeping()
-        self.session.clock.start()
-        entry = self.entry(migration)
-        return guarded(
-            self.session,
-            file,
-            lambda on: rollback_in_transaction(self.session, migration, file, entry, on, planned),
-        )
+        return _roll_back_one(self, migration, planned=planned)
 
     def rollback_plan(self, version: int) -> list[Migration]:
-        """Applied main-track migrations from the newest down to and including `version`.
+        """What a rollback down to `version` undoes, or RunRefused (see ci.db.rollback)."""
+        from ci.db.rollback import rollback_plan
 
-        Raises RunRefused listing every one that cannot be rolled back, before any change.
-        """
         return rollback_plan(self.catalog, self.applied(), version)
 
     def rollback_to(
@@ -270,6 +253,8 @@ class Runner:
     ) -> list[Outcome]:
         """Undo `plan` (the one the caller printed; by default every applied main-track migration
         >= version), newest first, each atomically (see rollback_in_transaction)."""
+        from ci.db.rollback import refuse_unsafe_rollback
+
         self.session.foreign_keys_on = None  # read once per run: the caller may have changed it
         refuse_unsafe_rollback(self.edited_problems(), self.dirty())
         steps = self.rollback_plan(version) if plan is None else plan
@@ -343,6 +328,23 @@ def _each(
         if on_outcome is not None:
             on_outcome(outcome)
     return outcomes
+
+
+def _roll_back_one(runner: Runner, migration: Migration, *, planned: bool) -> Outcome:
+    # the rollback modules load only when a rollback runs (start-up time of every deploy)
+    from ci.db.apply import guarded
+    from ci.db.rollback import rollback_file, rollback_in_transaction
+
+    file = rollback_file(migration)
+    plan.check_file(file, None)
+    runner.ensure_bookkeeping()
+    runner.session.clock.start()
+    entry = runner.entry(migration)
+    return guarded(
+        runner.session,
+        file,
+        lambda on: rollback_in_transaction(runner.session, migration, file, entry, on, planned),
+    )
 
 
 def _mark_problems(marks: list[DirtyMark], db: str, *, resume: bool) -> list[str]:

@@ -6,7 +6,9 @@ anything: it runs with no callback at all. For the others, SQLite's authorizer (
 statement is compiled) names the tables and views a statement creates, drops or alters, and the
 trace callback (called when a statement starts) says which statement those calls belonged to: the
 runner executes the file's statements in order, so the n-th traced text equal to the next
-statement's is that statement. Only the groups named are read again, schema only (no rows),
+statement's is that statement. Under the runner, both are installed only while the file's own
+statements run (ci.db.statements opens the watch's window), not for the runner's BEGIN,
+bookkeeping and COMMIT. Only the groups named are read again, schema only (no rows),
 by rowid (ci.db.schema_shapes.SchemaRows).
 A rename (`sqlite_rename_table`) may rewrite other objects' SQL: then every group is compared.
 """
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -26,6 +27,7 @@ from ci.db.schema_changes import Change, classify, needs_reading
 from ci.db.schema_dangling import dangling, gone_names, merged
 from ci.db.schema_refill import replaced, rows_key
 from ci.db.schema_shapes import Objects, SchemaRows, Shape, fold, read_apart, read_now
+from ci.db.schema_trace import Position, Window, next_statement
 
 _MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
 _NAMED_BY_ARG1 = frozenset(
@@ -46,9 +48,15 @@ _NAMED_BY_ARG2 = frozenset(
         sqlite3.SQLITE_DROP_TRIGGER,
     }
 )
+_GONE = frozenset({"dropped", "renamed"})  # the names ci.db.schema_refill.replaced reports
 _DROPS = frozenset({sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_VTABLE})
-_INSERT = sqlite3.SQLITE_INSERT  # a global: the authorizer runs for every name compiled
+_INSERT = sqlite3.SQLITE_INSERT  # globals: the authorizer runs for every name compiled
 _READ = sqlite3.SQLITE_READ
+_UPDATE = sqlite3.SQLITE_UPDATE
+_FUNCTION = sqlite3.SQLITE_FUNCTION
+_PRAGMA = sqlite3.SQLITE_PRAGMA
+_ALTER_TABLE = sqlite3.SQLITE_ALTER_TABLE
+_CREATE_TEMP_TABLE = sqlite3.SQLITE_CREATE_TEMP_TABLE
 _CREATES = {
     sqlite3.SQLITE_CREATE_TABLE: "created",
     sqlite3.SQLITE_CREATE_VTABLE: "virtual",
@@ -130,6 +138,8 @@ class Seen:
 
     def replaced(self) -> dict[str, bool]:
         """The tables dropped or renamed away: whether their rows are back (schema_refill)."""
+        if not any(k in _GONE for _, names in self.steps for k, _ in names):
+            return {}  # nothing went away (most migrations): nothing to replay
         return replaced(self.steps)
 
     @property
@@ -156,8 +166,11 @@ class SchemaWatch:
         self.groups = self._rows.shapes(None, self._shapes)
 
     @contextmanager
-    def watching(self, file: SqlFile) -> Iterator[Seen]:
-        """Record, per statement of `file`, the groups it reshapes while the block runs."""
+    def watching(self, file: SqlFile, *, by_runner: bool = False) -> Iterator[Seen]:
+        """Record, per statement of `file`, the groups it reshapes while the block runs.
+
+        `by_runner`: the block applies the file with the runner (ci.db.statements), which
+        opens the watch around the file's own statements only."""
         if not any(s.keyword in _MAY_RESHAPE for s in file.statements):
             yield Seen(None)
             return
@@ -165,14 +178,24 @@ class SchemaWatch:
         statements = file.statements
         pending: set[tuple[str, str]] = set()
         broad: list[bool] = []
-        position = _Position()
+        position = Position()
 
         def authorize(
             action: int, arg1: str | None, arg2: str | None, db: str | None, _: object
         ) -> int:
-            if action == _READ:  # where rows put back come from (ci.db.schema_refill)
+            # the commonest actions first (the writes to sqlite_master a DDL statement makes),
+            # constants as module globals: it runs for every name any statement compiles
+            if action == _UPDATE:
+                pass  # nothing to learn: a DDL statement rewriting sqlite_master's rows
+            elif action == _READ:  # where rows put back come from (ci.db.schema_refill)
                 if arg1 and db and not arg1.startswith("sqlite_"):
                     pending.add(("read", rows_key(arg1, db)))
+            elif action == _INSERT:  # rows put back into a table dropped before
+                if arg1 and db and not arg1.startswith("sqlite_"):  # not the schema's
+                    pending.add(("inserted", rows_key(arg1, db)))
+            elif action == _FUNCTION:  # a rename, which rewrites other objects' SQL
+                if arg2 in _BROAD_FUNCTIONS:
+                    broad.append(True)
             elif action in _NAMED_BY_ARG1:
                 if arg1 and db == "main":
                     pending.add(("table", fold(arg1)))
@@ -181,10 +204,7 @@ class SchemaWatch:
                     elif action in _CREATES:
                         pending.add(("created", fold(arg1)))
                         pending.add((_CREATES[action], fold(arg1)))
-            elif action == _INSERT:  # rows put back into a table dropped before
-                if arg1 and db and not arg1.startswith("sqlite_"):  # not the schema's
-                    pending.add(("inserted", rows_key(arg1, db)))
-            elif action == sqlite3.SQLITE_CREATE_TEMP_TABLE:  # a copy kept for the rebuild
+            elif action == _CREATE_TEMP_TABLE:  # a copy kept for the rebuild
                 if arg1:
                     pending.add(("created", rows_key(arg1, "temp")))
             elif action in _NAMED_BY_ARG2:  # arg1: the index or trigger, arg2: its table
@@ -192,11 +212,11 @@ class SchemaWatch:
                     pending.add(("group", fold(arg2)))
                     if arg1:
                         pending.add((_OBJECT_KIND[action], fold(arg1)))
-            elif action == sqlite3.SQLITE_ALTER_TABLE:
+            elif action == _ALTER_TABLE:
                 if arg2 and arg1 == "main":
                     pending.add(("table", fold(arg2)))
-            elif _is_broad(action, arg1, arg2):
-                broad.append(True)
+            elif action == _PRAGMA and (arg1 or "").lower() == "writable_schema":
+                broad.append(True)  # a writable_schema edit may change anything
             position.compiled = True
             return sqlite3.SQLITE_OK
 
@@ -209,7 +229,7 @@ class SchemaWatch:
 
         def trace(text: str) -> None:
             repeated()
-            statement = _next_statement(statements, text, position)
+            statement = next_statement(statements, text, position)
             if statement is not None:
                 names = set(pending)
                 if broad:
@@ -222,13 +242,30 @@ class SchemaWatch:
             broad.clear()
             position.compiled = False
 
-        self.conn.set_trace_callback(trace)
-        try:
-            with _observing(self.conn, authorize):
+        def ended() -> None:
+            """The file's last statement has run: what is compiled from here on is the
+            runner's (as its next own statement's trace said when the watch covered it)."""
+            repeated()
+            pending.clear()
+            broad.clear()
+            position.compiled = False
+
+        window = Window(self.conn, authorize, trace, ended)
+        if not by_runner or file.directives.batch:  # ci.db.batch runs its statements itself
+            with window:
                 yield seen
                 repeated()
+            return
+        # only while the file's own statements run (ci.db.statements opens the window): the
+        # runner's BEGIN, COMMIT and bookkeeping around them are never a statement of the
+        # file, and were a third of the callbacks (and three quarters of the traces)
+        gate = gate_of(self.conn)
+        gate.statements_watch = window
+        try:
+            yield seen
         finally:
-            self.conn.set_trace_callback(None)
+            gate.statements_watch = None
+        repeated()
 
     def changes(self, seen: Seen, *, risky_only: bool = False) -> list[Change]:
         """The schema changes since the last call, each with its statement's line
@@ -277,52 +314,6 @@ class SchemaWatch:
         return sorted(attributed, key=lambda c: c.line or 0)
 
 
-class _Position:
-    """Where the run is in a file: the index of the next statement, and where each text is."""
-
-    def __init__(self) -> None:
-        self.next = 0
-        self.last: str | None = None
-        self.compiled = False  # the authorizer was called since the last trace
-        self.repeat: Statement | None = None  # a cached statement that may be compiled again
-        self.indexes: dict[str, list[int]] | None = None  # made at the first gap only
-
-
-def _next_statement(statements: list[Statement], text: str, at: _Position) -> Statement | None:
-    """The statement of the file whose run the trace callback reports (None: one of the
-    runner's own, or a trigger program of the last statement, reported with its text again).
-
-    Usually the next one; a statement the runner did not run (a BEGIN it ignores) is skipped
-    by finding the text at or after the next index. The same text again with no compilation
-    since is a trigger program, or the next statement of that text run from Python's
-    statement cache: that one is compiled again after its trace when the schema changed (a
-    DROP TABLE after an identical one that dropped a TEMP twin), so it is kept as `at.repeat`
-    for the names the authorizer gives next."""
-    index = _index_of(statements, text, at)
-    if text == at.last and not at.compiled:
-        at.repeat = None if index is None else statements[index]
-        return None
-    if index is None:
-        return None
-    at.next, at.last = index + 1, text
-    return statements[index]
-
-
-def _index_of(statements: list[Statement], text: str, at: _Position) -> int | None:
-    index = at.next
-    if index >= len(statements) or text != statements[index].sql:
-        if at.indexes is None:
-            at.indexes = {}
-            for i, s in enumerate(statements):
-                at.indexes.setdefault(s.sql, []).append(i)
-        later = at.indexes.get(text, [])
-        found = bisect_left(later, index)
-        if found == len(later):
-            return None
-        index = later[found]
-    return index
-
-
 def _copied_in(file: SqlFile) -> Callable[[str, str], bool]:
     """Whether a statement of `file` copies rows from table `old` into `new` (INSERT INTO new
     ... FROM old, or CREATE TABLE new AS ... FROM old): a drop and a creation that read as a
@@ -350,13 +341,6 @@ def _attributed(change: Change, seen: Seen) -> Change:
     return change._replace(line=statement.line, offset=statement.offset)
 
 
-def _is_broad(action: int, arg1: str | None, arg2: str | None) -> bool:
-    """A rename, which rewrites other objects' SQL, or a writable_schema edit."""
-    if action == sqlite3.SQLITE_FUNCTION:
-        return arg2 in _BROAD_FUNCTIONS
-    return action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() == "writable_schema"
-
-
 def _moved(names: set[tuple[str, str]], to: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """A RENAME TO's names: the table "renamed" away, and the name it is "renamed to"."""
     if not to:
@@ -374,27 +358,3 @@ def _renamed_to(statement: Statement) -> set[tuple[str, str]]:
     if name[0] in '"`[':
         name = name[1:-1].replace('""', '"')
     return {("table", fold(name))}
-
-
-@contextmanager
-def _observing(conn: sqlite3.Connection, observer: object) -> Iterator[None]:
-    """The gate's observing(observer); when another observer (a fingerprint Tracker) is watching
-    already, both are told (the gate has one observer slot)."""
-    gate = gate_of(conn)
-    previous = gate.observer
-    if previous is None:
-        with gate.observing(observer):  # type: ignore[arg-type]
-            yield
-        return
-
-    def both(
-        action: int, arg1: str | None, arg2: str | None, db: str | None, src: str | None
-    ) -> int:
-        previous(action, arg1, arg2, db, src)
-        return observer(action, arg1, arg2, db, src)  # type: ignore[operator, no-any-return]
-
-    gate.observer = both
-    try:
-        yield
-    finally:
-        gate.observer = previous

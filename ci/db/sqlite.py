@@ -78,7 +78,7 @@ class SqliteDatabase:
         self.conn.execute("ROLLBACK")
 
     def gate(self, *, no_transaction: bool = False, rollback: bool = False) -> SqliteStatementGate:
-        from ci.db.runner import leading_word
+        from ci.db.statements import leading_word
 
         gate = gate_of(self.conn)
         screen = gate.new_screen(no_transaction=no_transaction, rollback=rollback)

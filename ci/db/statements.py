@@ -57,6 +57,10 @@ def _run_statements(session: Session, file: SqlFile, *, rollback: bool) -> int:
     # statement: most files have none
     screen: Screen | None = None
     gate.look_for_triggers()  # a trigger writing the runner's tables: every statement screened
+    # the schema watch (ci.db.schema_watch), told about these statements, not the runner's own
+    watch = gate.statements_watch
+    if watch is not None:
+        watch.__enter__()
     try:
         for statement in file.statements:
             word = leading_word(statement)
@@ -69,7 +73,14 @@ def _run_statements(session: Session, file: SqlFile, *, rollback: bool) -> int:
                 gate.creating(partial(execute_statement, session, file, statement, None))
             else:  # the common case: no authorizer call at all
                 execute_statement(session, file, statement, None)
+    except BaseException as error:
+        if watch is not None:
+            watch.__exit__(type(error), error, None)
+            watch = None
+        raise
     finally:
+        if watch is not None:
+            watch.__exit__(None, None, None)
         if screen is not None and screen.saved:
             gate.restore(screen)
     return conn.total_changes - before

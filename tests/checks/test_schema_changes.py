@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from ci.checks.apply_empty import apply_empty
+from ci.checks.db_options import Options
 from ci.core.model import SqlFile
 from ci.db import runner
+from ci.db.connection import GatedConnection
 from ci.db.fingerprint import Tracker
 from ci.db.schema_changes import classify
 from ci.db.schema_shapes import Shape, read_now, read_shapes
 from ci.db.schema_watch import SchemaWatch
 from tests.conftest import (
+    MIGRATIONS,
     REPO,
     WriteTree,
     commit_all,
@@ -138,6 +145,36 @@ def test_statements_the_runner_ignores_do_not_stop_the_attribution(
     done = run_on_tree("ci.apply_empty", write_tree(tree(files)), "--explain")
     assert "line 2: table created: table u" in done.stdout, output(done)
     assert "0002_drop.sql:3: MG602 column t.notes" in done.stdout, output(done)
+
+
+def test_the_watch_is_told_only_the_files_own_statements(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner's BEGIN, bookkeeping and COMMIT around a file are never its statements: the
+    watch's trace callback is not installed while they run (a third of its callbacks)."""
+    traced: list[str] = []
+    install = GatedConnection.set_trace_callback
+
+    def recording(conn: GatedConnection, callback: Callable[[str], None] | None) -> None:
+        def told(text: str) -> None:
+            traced.append(text)
+            assert callback is not None
+            callback(text)
+
+        install(conn, None if callback is None else told)
+
+    monkeypatch.setattr(GatedConnection, "set_trace_callback", recording)
+    files = {
+        "schema/0001_t.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, notes TEXT);\n",
+        "schema/0002_drop.sql": (
+            "CREATE INDEX t_name ON t (name);\nALTER TABLE t DROP COLUMN notes;\n"
+        ),
+    }
+    options = Options(None, None, None, write_snapshot=False, warn_slow=0.0)
+    report = apply_empty(write_tree(tree(files)) / MIGRATIONS, options)
+    found = [f.code for c in report.cases for f in c.findings if f.code.startswith("MG6")]
+    assert found == ["MG602"]  # the watch still sees the column dropped
+    assert [text.split()[0] for text in traced] == ["CREATE", "CREATE", "ALTER"], traced
 
 
 def test_a_file_without_ddl_is_run_without_callbacks(tmp_path: Path) -> None:

@@ -124,3 +124,24 @@ def test_update_refreshes_or_drops_only_the_entries_it_is_told(tmp_path: Path) -
     lock = lockfile.read(path)
     assert lock is not None
     assert lock.entries["schema/0001_a.sql"].checksum == checksum(new["schema/0001_a.sql"])
+
+
+def test_every_kind_of_line_is_judged(tmp_path: Path) -> None:
+    """Well-formed lines become entries (with and without a code); a second entry for a path,
+    a conflict marker that looks like an entry and a malformed line are problems by line."""
+    a, b = "v1:" + "a" * 64, "v1:" + "b" * 64
+    text = (
+        f"{lockfile.HEADER}x\n"
+        f"schema/0001_a.sql {a} code:12\n"
+        f"schema/0002_b.sql {b}\n"
+        f"schema/0001_a.sql {b} code:34\n"
+        f">>>>>>>x {a} code:56\n"
+        "\n"
+        f"schema/0003_c.sql {a} cod:78\n"
+    )
+    lock = lockfile.parse(tmp_path / "l", text)
+    entries = {p: (e.checksum, e.code, e.line) for p, e in lock.entries.items()}
+    assert entries == {"schema/0001_a.sql": (a, "12", 2), "schema/0002_b.sql": (b, None, 3)}
+    assert [n for n, _ in lock.problems] == [4, 5, 7]
+    assert lock.problems[0][1] == "second entry for schema/0001_a.sql"
+    assert lock.problems[1][1] == "git conflict marker" and lock.conflict_line == 5

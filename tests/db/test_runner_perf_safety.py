@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from ci.checks.apply_empty import apply_empty
+from ci.checks.db_options import Options
 from ci.core.model import discover
+from ci.db.connection import GatedConnection
 from ci.db.runner import MigrationFailed, Runner, connect
 from tests.conftest import BASE, MIGRATIONS, dump, log_actions, run_module, tree, versions
 
@@ -198,3 +201,54 @@ def test_batch_deferred_violation_fails_at_the_batch_commit(
     finally:
         conn.close()
     assert runner.dirty()  # the dirty mark stays open, with the error
+
+
+# --- PRAGMA data_version in a check ----------------------------------------------------------
+
+
+def _data_version_reads(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, files: dict[str, str | bytes]
+) -> tuple[int, list[str]]:
+    """How often apply_empty reads PRAGMA data_version on `files`, and its findings' codes."""
+    asked: list[str] = []
+    execute = GatedConnection.execute
+
+    def counting(conn: GatedConnection, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "PRAGMA data_version":
+            asked.append(sql)
+        return execute(conn, sql, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GatedConnection, "execute", counting)
+    options = Options(None, None, None, write_snapshot=False, warn_slow=0.0)
+    report = apply_empty(write_tree(tree(files)) / MIGRATIONS, options)
+    return len(asked), [f.code for c in report.cases for f in c.findings]
+
+
+def test_a_check_reads_data_version_once_not_per_migration(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody else opens a check's throwaway database (its lock is exclusive): no other
+    connection can commit between its migrations, so the gate's "no trigger writes the
+    runner's tables" stays known without a PRAGMA data_version per migration."""
+    files: dict[str, str | bytes] = {
+        f"schema/{n:04d}_t{n}.sql": f"CREATE TABLE t{n} (x);\n" for n in range(1, 7)
+    }
+    reads, codes = _data_version_reads(write_tree, monkeypatch, files)
+    assert reads == 2, reads  # the first migration's look, and the final version check
+    assert "MG601" not in codes
+
+
+def test_a_check_still_refuses_a_trigger_on_the_runners_table_made_later(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The known answer is not trusted past a statement that names the runner's tables: it
+    is screened, and a trigger it makes that writes them is refused."""
+    files: dict[str, str | bytes] = {
+        "schema/0001_t.sql": "CREATE TABLE t (x);\n",
+        "schema/0002_trigger.sql": (
+            "CREATE TRIGGER t_ai AFTER INSERT ON t BEGIN\n    DELETE FROM schema_version;\nEND;\n"
+        ),
+        "schema/0003_u.sql": "CREATE TABLE u (x);\n",
+    }
+    _, codes = _data_version_reads(write_tree, monkeypatch, files)
+    assert codes, "the trigger writing schema_version must fail its migration"

@@ -8,8 +8,6 @@ and the directive would silently do nothing.
 
 from __future__ import annotations
 
-import difflib
-import unicodedata
 from pathlib import Path
 
 from ci.core.findings import Record
@@ -82,6 +80,8 @@ def parse_directives(text: str, path: Path | str) -> Directives:
 
 
 def _unknown(word: str) -> str:
+    import difflib  # only for a misspelt directive: every start-up would pay its import
+
     known = ", ".join(f"@{w}" for w in KNOWN_DIRECTIVES)
     close = difflib.get_close_matches(word, KNOWN_DIRECTIVES, n=1)
     guess = f"did you mean @{close[0]}? " if close else ""
@@ -93,6 +93,8 @@ def _refuse_invisible_characters(text: str, path: Path | str) -> None:
     is a directive, with it a comment (or another word). Later arguments may hold such characters
     (an emoji's zero-width joiner in a reason)."""
     for number, line in leading_comment_lines(text):
+        import unicodedata  # only for a file with directive lines, not on every start-up
+
         word_end = next((i for i in range(line.index("@"), len(line)) if line[i].isspace()), None)
         head = line[:word_end]
         hidden = sorted({c for c in head if unicodedata.category(c) == "Cf"})

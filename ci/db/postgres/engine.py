@@ -2,18 +2,16 @@
 its URL, a `PgDatabase` is one open database.
 
 What a check needs and the runner has (transactions, the write lock, statements through the
-gatekeeper, the runner's records, health) is here. Fingerprints come from
-ci.db.postgres.fingerprint and throwaway databases from ci.db.postgres.throwaway, written apart;
-until they are in place those members stop with one line.
+gatekeeper, the runner's records, health) is here; fingerprints are ci.db.postgres.fingerprint's.
+A throwaway database lives on a server (ci.db.postgres.throwaway, by --server-url), not at a
+path: the path-based members stop with one line.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from psycopg import errors, sql
@@ -92,12 +90,14 @@ class PgDatabase:
         return _time_limited(self.conn, seconds, path, line)
 
     def fingerprint(self, *, content: bool = True) -> Fingerprint:
-        found: Fingerprint = _fingerprints().fingerprint(self.conn, content=content)
-        return found
+        from ci.db.postgres.fingerprint import fingerprint
+
+        return fingerprint(self.conn, content=content)
 
     def schema_fingerprint(self) -> Fingerprint:
-        found: Fingerprint = _fingerprints().fingerprint(self.conn, content=False)
-        return found
+        from ci.db.postgres.fingerprint import schema_fingerprint
+
+        return schema_fingerprint(self.conn)
 
     def integrity_problems(self, limit: int, *, verify_checks: bool = False) -> list[str]:
         """Invalid indexes and constraints never validated (the server keeps the rest)."""
@@ -157,14 +157,6 @@ def _time_limited(
     finally:
         if not (conn.closed or conn.broken):
             conn.execute("RESET statement_timeout")
-
-
-def _fingerprints() -> Any:
-    """ci.db.postgres.fingerprint, found when it is used (it is written apart)."""
-    try:
-        return importlib.import_module("ci.db.postgres.fingerprint")
-    except ImportError:
-        raise CannotRun("PostgreSQL fingerprints are not available in this version") from None
 
 
 class PgEngine:

@@ -21,10 +21,9 @@ from ci.core.sqltext import Statement
 from ci.db.outcomes import CannotRun, MigrationFailed, runaway
 from ci.db.postgres.connect import PgConnection, one_line
 
-# the stand-in until ci.db.postgres.statements lands: these two lines are the ones to change
-# (the engine takes PgGate from here too)
-from ci.db.postgres.standin import PgGate as PgGate
-from ci.db.postgres.standin import split
+# the engine takes PgGate from here too
+from ci.db.postgres.statements import PgGate as PgGate
+from ci.db.postgres.statements import split
 from ci.db.tables import TABLE
 
 # the advisory lock's key: fixed for the runner's table name, the same for every runner

@@ -241,6 +241,13 @@ NO_TRANSACTION_HINT = (
     "cannot run inside a transaction block, and the runner runs each migration in one: put it "
     "in a migration of its own whose first line is `-- @no-transaction`"
 )
+# A rollback file always runs in one transaction with the removal of its migration's row (a
+# half-run rollback would leave the row saying "applied" over a half-undone schema).
+ROLLBACK_NO_TRANSACTION_HINT = (
+    "cannot run inside a transaction block, and a rollback file runs in one, with the removal "
+    "of its migration's row: write it without CONCURRENTLY (the plain form holds its lock only "
+    "while it runs), or roll forward with a new `-- @no-transaction` migration instead"
+)
 
 
 def _fixed(state: GateState, tree: ast.Node, words: str) -> Verdict | None:
@@ -258,7 +265,8 @@ def _fixed(state: GateState, tree: ast.Node, words: str) -> Verdict | None:
     if not state.no_transaction:
         needs = _needs_no_transaction(state, tree)
         if needs is not None:
-            return Verdict(REFUSE, f"{needs} {NO_TRANSACTION_HINT}")
+            hint = ROLLBACK_NO_TRANSACTION_HINT if state.rollback else NO_TRANSACTION_HINT
+            return Verdict(REFUSE, f"{needs} {hint}")
     return None
 
 

@@ -78,3 +78,13 @@ def test_health_names_invalid_constraints_and_orphans(database: PgDatabase) -> N
 def test_what_a_server_database_cannot_do_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(CannotRun, match="throwaway database on a server"):
         ENGINE.connect_throwaway(tmp_path / "x")
+
+
+def test_fingerprints_come_from_the_catalog(database: PgDatabase) -> None:
+    empty = database.schema_fingerprint()
+    database.conn.execute("CREATE TABLE f (x int)")
+    assert database.schema_fingerprint() != empty
+    counted = database.fingerprint()
+    database.conn.execute("INSERT INTO f VALUES (1)")
+    assert database.fingerprint() != counted
+    assert database.schema_fingerprint() == database.schema_fingerprint()

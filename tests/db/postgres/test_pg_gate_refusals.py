@@ -27,7 +27,7 @@ def verdict(sql: str, **rules: bool | int) -> str | None:
     the shared one: a bug would change the server for everyone)."""
     state = GateState(
         no_transaction=bool(rules.get("no_transaction", False)),
-        rollback=False,
+        rollback=bool(rules.get("rollback", False)),
         throwaway=bool(rules.get("throwaway", False)),
         server=int(rules.get("server", 150000)),
         database="app",
@@ -186,3 +186,13 @@ def test_more_than_one_statement_in_one_piece_is_refused(conn: Conn) -> None:
 
     why = PgGate(conn).execute(Statement("SELECT 1; DELETE FROM patients", 1, 0))
     assert why == "more than one statement in one piece: the gatekeeper runs one at a time"
+
+
+def test_a_rollback_file_is_told_to_drop_without_concurrently_not_to_use_no_transaction() -> None:
+    """A rollback runs in one transaction with the removal of its row, @no-transaction or not:
+    the hint for a migration ("a migration of its own ... @no-transaction") would not work."""
+    found = verdict("DROP INDEX CONCURRENTLY IF EXISTS t_idx", rollback=True)
+    assert found is not None
+    assert found.startswith("DROP INDEX CONCURRENTLY cannot run inside a transaction block, and a")
+    assert "rollback file runs in one" in found and "without CONCURRENTLY" in found
+    assert "migration of its own" not in found

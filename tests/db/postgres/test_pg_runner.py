@@ -113,6 +113,10 @@ def test_rollback_undoes_newest_first_and_resets_seeds(
     migrations = write(tmp_path, THREE)
     before = schema_dump(pg_database_url)
     assert migrate(capsys, pg_database_url, migrations)[0] == 0
+    code, out, _ = migrate(capsys, pg_database_url, migrations, "--target", "1")
+    assert code == 0 and out.splitlines()[0] == (
+        "database is at 0002, above --target 0001; nothing to apply (to go down: --rollback 2)"
+    )
     code, out, err = migrate(capsys, pg_database_url, migrations, "--rollback", "2")
     assert code == 0
     assert "rolled back 0002      data" in out and "OK: database at 0001 (head 0002)" in out
