@@ -292,7 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.run_rows()
         facts = server.facts()
     finally:
-        server.drop_ours()
+        left = server.drop_ours()
+        if left:
+            print(f"bench/pg.py: could not drop {', '.join(left)}; the next run drops them",
+                  file=sys.stderr)  # fmt: skip
         server.close()
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -77,9 +77,19 @@ class Server:
         )
         self.made.discard(name)
 
-    def drop_ours(self) -> None:
-        for name in sorted(self.made):
-            self.drop(name)
+    def drop_ours(self) -> list[str]:
+        """Drop every database this run made, on a new connection (a signal may have stopped
+        the old one in the middle of a statement); the names that could not be dropped."""
+        left = []
+        try:
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                for name in sorted(self.made):
+                    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                    conn.execute(drop.format(sql.Identifier(name)))
+                    self.made.discard(name)
+        except psycopg.Error:
+            left = sorted(self.made)  # the next run drops them (drop_leftovers)
+        return left
 
     def drop_leftovers(self) -> list[str]:
         """Drop the databases of benches that are gone (their pid is not running here and no

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import importlib
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +169,27 @@ def test_a_failed_commands_line_is_its_message_not_the_hint_under_it() -> None:
     usage = "usage: x\nx: error: unrecognized arguments: --engine\n  (the options: x --help)\n"
     assert last_line(usage) == "x: error: unrecognized arguments: --engine"
     assert last_line("") == "(no output)"
+
+
+def test_a_bench_stopped_with_sigterm_drops_its_databases(
+    tmp_path: Path, pg_server_url: str
+) -> None:
+    bench = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "pg.py"), "--quick", "--n", "200",
+         "--server-url", pg_server_url, "--results", str(tmp_path / "full.md"),
+         "--summary", str(tmp_path / "summary.md")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    ours = f"mgbench_{bench.pid}_"
+    try:
+        deadline = time.monotonic() + 60
+        while not any(name.startswith(ours) for name in bench_databases(pg_server_url)):
+            assert bench.poll() is None and time.monotonic() < deadline, "made no database"
+            time.sleep(0.1)
+        bench.send_signal(signal.SIGTERM)
+        _, err = bench.communicate(timeout=60)
+    finally:
+        bench.kill()
+    assert bench.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    assert not [name for name in bench_databases(pg_server_url) if name.startswith(ours)]
+    assert not (tmp_path / "full.md").exists()  # a stopped run writes no results
