@@ -53,6 +53,14 @@ for track, names in files.items():
     print(f"{track}: {applied.get(track, 0)} applied, {len(names) - applied.get(track, 0)} pending")
 """
 CONNECT = "import psycopg, sys; psycopg.connect(sys.argv[1]).close()"
+# bench/pg_floor.py imported, not run as a script, so that it starts from cached bytecode as
+# ours does (as bench/run.py runs bench/floor.py)
+PG_FLOOR = [
+    PY,
+    "-c",
+    f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import pg_floor;"
+    " raise SystemExit(pg_floor.main(sys.argv[1:]))",
+]
 
 
 @dataclass
@@ -80,6 +88,10 @@ class PgBench:
     def per_file_script(self) -> Path:
         return self.work / "psql_per_file.sh"
 
+    @property
+    def order_file(self) -> Path:
+        return self.work / "apply_order.txt"
+
     def write_corpus(self) -> Corpus:
         """The migrations, one file of all of them (main track, then seeds) for ONE psql, and a
         shell script running `psql -1 -f` once per file, in the same order."""
@@ -91,6 +103,7 @@ class PgBench:
                                  for p in corpus.apply_order),
             encoding="utf-8",
         )  # fmt: skip
+        self.order_file.write_text("".join(f"{p}\n" for p in corpus.apply_order), encoding="utf-8")
         self.corpus = corpus
         return corpus
 
@@ -108,9 +121,14 @@ class PgBench:
         return recreate
 
     def command(
-        self, what: str, argv: list[str], prepare: Callable[[], None] | None = None
+        self,
+        what: str,
+        argv: list[str],
+        prepare: Callable[[], None] | None = None,
+        shown: list[str] | None = None,
     ) -> Command:
-        self.commands.append((what, argv))
+        """A measured command, remembered (as `shown`, when given) for the results' list."""
+        self.commands.append((what, shown or argv))
         return Command(argv, cwd=self.work, prepare=prepare)
 
     def migrate(self) -> Command:
@@ -125,6 +143,13 @@ class PgBench:
     def psql_per_file(self) -> Command:
         argv = ["sh", str(self.per_file_script), self.url("per_file")]
         return self.command("psql -1 -f per file", argv, prepare=self.fresh("per_file"))
+
+    def python_floor(self) -> Command:
+        args = [str(self.order_file), self.url("python_floor")]
+        return self.command(
+            "the bare Python loop", [*PG_FLOOR, *args], prepare=self.fresh("python_floor"),
+            shown=["python", "bench/pg_floor.py", *args],
+        )  # fmt: skip
 
     def check(self, module: str) -> Command:
         argv = [PY, "-m", f"ci.{module}", "--engine", "postgresql",
@@ -153,8 +178,8 @@ class PgBench:
 
     def run_rows(self) -> None:
         n = f"{self.n:,}"
-        self.rows = [self.migrate_row(n), self.apply_empty_row(n), self.roundtrip_row(n)]
-        self.rows.append(self.status_row(n))
+        self.rows = [self.migrate_row(n), self.python_floor_row(n), self.apply_empty_row(n)]
+        self.rows += [self.roundtrip_row(n), self.status_row(n)]
 
     def migrate_row(self, n: str) -> Row:
         row = Row(
@@ -166,6 +191,20 @@ class PgBench:
             row, self.migrate(), self.psql_single("single_migrate"), self.heavy_repeats,
             module="ci.migrate", floor=self.psql_per_file(),
         )  # fmt: skip
+
+    def python_floor_row(self, n: str) -> Row:
+        """Context, no budget: ours against the bare loop of any Python runner that keeps a
+        row and a transaction per migration (what SQLite's runner budget is stated against)."""
+        row = Row(
+            f"`ci.migrate --database-url`, {n} migrations, against the bare Python loop",
+            "`bench/pg_floor.py`: per file BEGIN, the file, its row, COMMIT (psycopg)",
+            "none (context)",
+        )  # fmt: skip
+        run.ratio_row(row, self.migrate(), self.python_floor(), self.heavy_repeats,
+                      module="ci.migrate")  # fmt: skip
+        if row.result == "n/a":
+            row.result = "context"
+        return row
 
     def apply_empty_row(self, n: str) -> Row:
         row = Row(

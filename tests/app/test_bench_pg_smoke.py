@@ -22,6 +22,7 @@ from tests.conftest import REPO
 
 ROWS = (
     "`ci.migrate --database-url`",
+    "`ci.migrate --database-url`",  # against the bare Python loop (context)
     "`ci.apply_empty --engine postgresql`",
     "`ci.rollback_roundtrip --engine postgresql`",
     "`ci.migrate --status --database-url`",
@@ -87,23 +88,27 @@ def test_quick_pg_bench_writes_every_row_and_only_its_own_section(
     assert "Traceback" not in done.stderr + done.stdout
     dropped = [line for line in done.stderr.splitlines() if "did not finish: " in line]
     assert len(dropped) == 1 and leftover in dropped[0].split(": ")[-1].split(", "), done.stderr
-    assert bench_databases(pg_server_url) == []  # its own and the leftover
-
     full = (tmp_path / "RESULTS-postgresql.md").read_text(encoding="utf-8")
+    ours = re.search(r"mgbench_\d+_", full)  # the run's databases, named in its commands
+    assert ours, full
+    left = [name for name in bench_databases(pg_server_url) if name.startswith(ours[0])]
+    assert left == [] and leftover not in bench_databases(pg_server_url)
     assert re.search(r"^\| PostgreSQL server \| PostgreSQL \d+", full, re.M), full
     assert "| server settings | fsync = " in full and "| psql | psql (PostgreSQL)" in full
     rows = table(full, "| work | median |")
     assert [row[0].split(",")[0].split(" on ")[0] for row in rows] == list(ROWS)
-    for row in (rows[0], rows[3]):  # the runner's rows always measure
+    for row in (rows[0], rows[4]):  # the runner's rows always measure
         assert row[-1] in MEASURED, row
         assert re.fullmatch(r"\d+\.\d{3} s", row[1]) and re.fullmatch(r"\d+\.\d{3} s", row[6])
         assert re.fullmatch(r"\d+\.\d\dx", row[7]), row  # ours / floor
-    for row in rows[1:3]:  # the checks: measured, or the one line they printed
+    assert rows[1][-1] == "context" and re.fullmatch(r"\d+\.\d\dx", rows[1][4]), rows[1]
+    for row in rows[2:4]:  # the checks: measured, or the one line they printed
         assert row[-1] in (*MEASURED, "not measured"), row
         if row[-1] == "not measured":
             note = next(line for line in full.splitlines() if line.startswith(f"- {row[0]}:"))
             assert re.search(r"\. exit \d+: \S", note) and "the options:" not in note, note
     assert "## Commands" in full and "sh WORK/psql_per_file.sh" in full
+    assert "`python bench/pg_floor.py WORK/apply_order.txt postgresql://" in full
 
     text = summary.read_text(encoding="utf-8")
     assert text.startswith(SQLITE_PART)  # the SQLite run's part, byte for byte
@@ -194,3 +199,22 @@ def test_a_bench_stopped_with_sigterm_drops_its_databases(
     assert bench.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
     assert not [name for name in bench_databases(pg_server_url) if name.startswith(ours)]
     assert not (tmp_path / "full.md").exists()  # a stopped run writes no results
+
+
+def test_the_python_floor_applies_every_file_with_its_row(
+    tmp_path: Path, pg_database_url: str
+) -> None:
+    corpus = bench_module("pg_corpus").write_corpus(tmp_path / "migrations", 13)
+    order = tmp_path / "order.txt"
+    order.write_text("".join(f"{path}\n" for path in corpus.apply_order), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "pg_floor.py"), str(order), pg_database_url],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout == "13 migrations applied\n", done.stderr
+    with psycopg.connect(pg_database_url) as conn:
+        kinds = conn.execute(
+            "SELECT migration_type, count(*) FROM schema_version GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        assert kinds == [("data", 4), ("schema", 8), ("seed", 1)]
+        assert conn.execute("SELECT sum(qty) FROM t_00001").fetchone() == (153,)
