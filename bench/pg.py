@@ -70,6 +70,7 @@ class PgBench:
     n: int
     repeats: int
     heavy_repeats: int
+    round_trip_repeats: int
     rows: list[Row] = field(default_factory=list)
     commands: list[tuple[str, list[str]]] = field(default_factory=list)  # for "reproduce"
     corpus: Corpus | None = None
@@ -215,7 +216,10 @@ class PgBench:
         if not_measured(row, subject):
             return row
         baseline = self.psql_single("single_apply")
-        return run.ratio_row(row, subject, baseline, self.heavy_repeats, module="ci.apply_empty")
+        # warm: the check ran just now, psql is not Python and its files are in the page cache
+        return run.ratio_row(
+            row, subject, baseline, self.heavy_repeats, module="ci.apply_empty", warm_up=False
+        )
 
     def roundtrip_row(self, n: str) -> Row:
         row = Row(
@@ -225,9 +229,11 @@ class PgBench:
         subject, baseline = self.check("rollback_roundtrip"), self.check("apply_empty")
         if not_measured(row, subject) or not_measured(row, baseline, "its baseline: "):
             return row
+        # both ran once just now (the round trip takes minutes: no second warm-up)
         return run.ratio_row(
-            row, subject, baseline, self.heavy_repeats, module="ci.rollback_roundtrip"
-        )
+            row, subject, baseline, self.round_trip_repeats, module="ci.rollback_roundtrip",
+            warm_up=False,
+        )  # fmt: skip
 
     def status_row(self, n: str) -> Row:
         row = Row(
@@ -252,9 +258,13 @@ def last_line(output: str) -> str:
 
 
 def not_measured(row: Row, command: Command, prefix: str = "") -> bool:
-    """Run `command` once (untimed); when it fails, mark the row "not measured" with the line it
-    printed and say True."""
-    sample = run.run_process(command.argv, cwd=command.cwd)
+    """Run `command` once (untimed: also its warm-up); when it fails, mark the row "not
+    measured" with the line it printed and say True."""
+    try:
+        sample = run.run_process(command.argv, cwd=command.cwd)
+    except RunFailed as error:  # it ran, too long: an error of the row, not "cannot run yet"
+        row.result, row.note = "ERROR", f"{prefix}{error}"
+        return True
     if sample.returncode == 0:
         return False
     row.result = "not measured"
@@ -272,11 +282,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--n", type=int, default=None, help="migrations in the corpus (1000)")
     add("--repeats", type=int, default=None, help="repeats of the --status row (5)")
     add("--heavy-repeats", type=int, default=None, help="repeats of rows that apply (3)")
+    add("--round-trip-repeats", type=int, default=1, help="repeats of the round trip row (1: "
+        "minutes per run at 1,000 migrations)")  # fmt: skip
     add("--results", type=Path, default=None, help="the full results (default: "
         "bench/RESULTS-postgresql.md; with --quick a temp file)")  # fmt: skip
     add("--summary", type=Path, default=None, help="the file whose PostgreSQL section is "
         "rewritten (default: bench/RESULTS.md; with --quick a temp file)")  # fmt: skip
     add("--work", type=Path, default=None, help="scratch dir, kept (default: a temp dir)")
+    add("--timeout", type=float, default=1800.0, help="seconds one process may take (1800)")
     return parser.parse_args(argv)
 
 
@@ -298,6 +311,8 @@ def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(given)
+    # one process's limit: the round trip on 1,000 PostgreSQL migrations takes minutes
+    run.TIMEOUT = args.timeout
     target, summary = output_paths(args)
     try:
         results.kept_regions(summary)  # a broken marker stops the run now, not in 10 minutes
@@ -320,6 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server, work, n=args.n or (20 if args.quick else 1000),
         repeats=args.repeats or (1 if args.quick else 5),
         heavy_repeats=args.heavy_repeats or (1 if args.quick else 3),
+        round_trip_repeats=args.round_trip_repeats,
     )  # fmt: skip
     start = machine.Snapshot.now()
     warning = machine.load_warning(start)

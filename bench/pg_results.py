@@ -6,10 +6,12 @@ neither engine's run overwrites the other's figures).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import re
 import statistics
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -74,12 +76,31 @@ def machine_rows(bench: PgBench, facts: RunFacts) -> list[str]:
         ("other busy processes at the start (>= 10% of a core)", start.busy_text),
         ("load average at the end (1/5/15 min)", end.load_text),
         ("other busy processes at the end", end.busy_text),
+        ("code measured (the `ci` package the commands import)", code_measured()),
         ("N (migrations)", f"{bench.n:,} ({len(bench.corpus.seeds) if bench.corpus else 0:,}"
          " of them seeds)"),
         ("repeats", f"{bench.repeats} (`--status`), {bench.heavy_repeats} (rows that apply"
-         " migrations)"),
+         f" migrations), {bench.round_trip_repeats} (the round trip)"),
     ]  # fmt: skip
     return [f"| {key} | {value} |" for key, value in rows]
+
+
+def code_measured() -> str:
+    """Where `ci` comes from for the measured commands (they inherit this environment) and its
+    git commit, so a run made against another branch's checkout says so."""
+    spec = importlib.util.find_spec("ci")
+    if spec is None or spec.origin is None:
+        return "ci is not importable"
+    root = Path(spec.origin).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              check=False)  # fmt: skip
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("log", "-1", "--format=%h %s")[:90] or "not a git checkout"
+    changed = " (with uncommitted changes in ci/)" if git("status", "--porcelain", "ci") else ""
+    return f"{root}: {commit}{changed}".replace("|", "\\|")
 
 
 def budget_table(rows: list[Row]) -> list[str]:
