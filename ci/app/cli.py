@@ -36,7 +36,14 @@ from ci.app.parsers import (
     plain_check_args,
 )
 from ci.app.program import reader_may_leave, run_program
-from ci.app.registry import CHECKS, DATABASE_CHECKS, SECTIONS, declared
+from ci.app.registry import (
+    CHECKS,
+    DATABASE_CHECKS,
+    ENGINE_INDEPENDENT,
+    RUNNER_KEYS,
+    SECTIONS,
+    declared,
+)
 from ci.checks.base import Check
 from ci.checks.options import (
     ascii_only,
@@ -204,16 +211,24 @@ def apply_config(
     else:
         path = config.config_path(argv)
     values: dict[str, Any] = {}
+    check = parser.prog.rsplit(".", 1)[-1]
+    wanted = collector.overrides.get("engine") if collector is not None else None
+    named_in = None if wanted else path  # the command line's --engine wins over the file
     if path is not None:
-        check = parser.prog.rsplit(".", 1)[-1]
+        loaded = config.load(path)
         values = config.parser_values(
             parser,
             check,
-            config.load(path),
+            loaded,
             path,
             sections=SECTIONS,
             known_elsewhere=known_keys,
+            runner_keys=RUNNER_KEYS.get(check, ()),
         )
+        if check in RUNNER_KEYS:
+            parser.set_defaults(runner_limits=config.runner_values(loaded, RUNNER_KEYS[check]))
+        wanted = wanted or config.engine_named(loaded, check)
+    refuse_engine(parser, check, wanted, named_in)
     from_config = {dest: (value, f"{path}: {dest}") for dest, value in values.items()}
     if collector is not None:
         dests = {a.dest for a in parser._actions}
@@ -226,6 +241,20 @@ def apply_config(
             action.required = False  # the config supplies it
     parser.set_defaults(**values)
     return from_config
+
+
+def refuse_engine(
+    parser: argparse.ArgumentParser, check: str, engine: object, path: Path | None
+) -> None:
+    """A ConfigError when the project's engine is not SQLite and the check cannot run on it
+    yet (it takes no --engine and judges more than files): it would otherwise check the
+    migrations on SQLite and pass or fail for the wrong engine."""
+    if engine in (None, "sqlite") or check not in CHECKS or check in ENGINE_INDEPENDENT:
+        return  # not a check (ci.migrate, ci.new: the engine is their database's), or any engine
+    if any(action.dest == "engine" for action in parser._actions):
+        return
+    where = f"{path}: engine: " if path is not None else "--engine "
+    raise ConfigError(f"{where}{engine}: not available on {engine} in this version (SQLite only)")
 
 
 def check_parsers(names: Sequence[str] = CHECKS) -> dict[str, argparse.ArgumentParser]:
@@ -241,6 +270,8 @@ def known_keys() -> set[str]:
     keys.update(a.dest for a in check_parser("ci", None)._actions if a.option_strings)
     for check in declared(CHECKS + DATABASE_CHECKS).values():
         keys.update(check.config_keys)
+    for runner_keys in RUNNER_KEYS.values():  # a check reads them there, as ci.migrate does
+        keys.update(runner_keys)
     return keys
 
 

@@ -139,8 +139,11 @@ def parser_values(
     *,
     sections: Iterable[str],
     known_elsewhere: Callable[[], set[str]],
+    runner_keys: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The values of `config` that are options of `parser`, converted as argparse would."""
+    """The values of `config` that are options of `parser`, converted as argparse would.
+    `runner_keys`: ci.migrate's keys the check reads where the runner does (`runner_values`),
+    refused in the check's own section with a line saying where they go."""
     refuse_command_line_only(config, path)
     actions = {a.dest: a for a in parser._actions if a.option_strings}
     sections = set(sections)
@@ -160,10 +163,34 @@ def parser_values(
     section = config.get(check)
     if isinstance(section, dict):
         wrong = sorted(k for k in section if k not in actions or k in NOT_KEYS)
+        theirs = [k for k in wrong if k in runner_keys]
+        if theirs:
+            raise ConfigError(
+                f"{path}: section {check}: {theirs[0]} is ci.migrate's: put it under migrate: "
+                f"(or at the top level), where the runner reads it; {check} reads it there too"
+            )
         if wrong:
             raise ConfigError(f"{path}: section {check}: unknown key(s) {_bad(wrong)}")
         raw.update(section)
     return {k: convert(actions[k], v, path) for k, v in raw.items()}
+
+
+def runner_values(config: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The values of `keys` as ci.migrate reads them: the top level, its `migrate:` section
+    winning (unconverted: ci.migrate refuses a bad one)."""
+    values = {k: config[k] for k in keys if k in config and not isinstance(config[k], dict)}
+    section = config.get("migrate")
+    if isinstance(section, dict):
+        values.update({k: section[k] for k in keys if k in section})
+    return values
+
+
+def engine_named(config: Mapping[str, Any], check: str) -> object:
+    """The engine the config file sets for `check` (its section wins), or None."""
+    section = config.get(check)
+    if isinstance(section, dict) and "engine" in section:
+        return section["engine"]
+    return config.get("engine")
 
 
 def refuse_command_line_only(config: Mapping[str, Any], path: Path) -> None:

@@ -13,9 +13,20 @@ CHECKS = ("numbering", "checksums", "lint", "apply_empty", "apply_sample", "roll
 # `python -m ci`); their options are config keys too.
 DATABASE_CHECKS = ("precheck", "postcheck")
 
+# The checks whose answer does not depend on the project's engine (`engine:` in the config):
+# they read files, or a database named by its own option (--db, --database-url). Every other
+# check takes --engine or refuses a project whose engine is not SQLite (ci.app.cli).
+ENGINE_INDEPENDENT = ("numbering", "checksums", *DATABASE_CHECKS)
+
 # Every section a config file may have: one per check, and `migrate:` for the deploy command's
 # own keys (`group: true`), which no check knows, so they cannot sit at the top level.
 SECTIONS = (*CHECKS, *DATABASE_CHECKS, "migrate")
+
+# Keys of the deploy command a check reads where ci.migrate reads them (the top level, its
+# `migrate:` section winning), as `runner_limits`, never as its own options: lint asks no file
+# for a SET the runner makes on every migration. Known keys at the top level, for every check;
+# refused in the check's own section (there they would not reach the runner).
+RUNNER_KEYS = {"lint": ("lock_timeout", "statement_timeout")}
 
 # "module:attribute" of each check's declaration (imported only when that check is wanted);
 # lint's engine is the package ci/checks/lint/, its declaration ci/checks/lint_check.py.

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci import TOOL_NAME, __version__, reports
-from ci.app import config, exits
+from ci.app import config, exits, server_probe
 from ci.app.cli import Collector, parse, run_declared
 from ci.app.config import DEFAULT_CONFIG
 from ci.app.parsers import check_parser, parser_of
@@ -33,6 +33,7 @@ DEFAULT_CHECKS = ("numbering", "checksums", "lint", "apply_empty", "rollback_rou
 CHECK_ALIASES = {"rollback": "rollback_roundtrip"}
 COMMON: tuple[str, ...] = ("files", "migrations_dir", "config", "junit", "format", "checks", "help")
 COMMON += ("sarif", "codequality")  # report files of the whole run, never a check's option
+COMMON += ("if_server_reachable",)  # whether to run at all (ci.app.server_probe)
 # Options that make a check write a committed file, with the single check that does it.
 # `python -m ci` is what CI runs: it only checks, so these are refused there even on its command
 # line (in the config every command refuses them: ci.app.config.COMMAND_LINE_ONLY).
@@ -63,6 +64,7 @@ def build_parser(checks: dict[str, Check], description: str | None) -> argparse.
         help="also write the report as a pull-request comment (markdown) here",
     )
     add_report_files(parser)
+    server_probe.add_option(parser)
     parser.add_argument(
         "--version",
         action="version",
@@ -148,6 +150,10 @@ def _run_all(argv: list[str], description: str | None) -> int:
         argv = move_to_project_root(parser, argv)
     args = parse(parser, argv)
     config_file = args.config or _default_config()
+    skipped = server_probe.skip_reason(args, str(config_file or args.migrations_dir))
+    if skipped is not None:
+        print(f"{parser.prog}: {skipped}", file=sys.stderr)
+        return exits.CLEAN
     try:
         # an appended --checks would add to the config's list: the command line replaces it
         names = explicit.checks or args.checks

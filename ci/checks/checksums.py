@@ -1,7 +1,8 @@
 """`python -m ci.checksums`: edits to migration files that are already applied.
 
 "Applied" comes from the committed lock file (default `<migrations dir>/../migrations.lock`),
-from `--db PATH` (the `schema_version.file_hash` of a real database, opened read-only) and from
+from `--db PATH` or `--database-url URL` (the `schema_version.file_hash` of a real SQLite or
+PostgreSQL database, opened read-only) and from
 `--base-ref REF` (every migration file at REF). Checksums follow the checksum format of
 docs/design.md, so a CRLF or BOM
 change is not an edit. `--update` adds new files to the lock; `--rehash FILE` rewrites one entry.
@@ -217,7 +218,7 @@ def check(
     migrations_dir: Path,
     *,
     lock_path: Path | None = None,
-    db: Path | None = None,
+    db: Path | str | None = None,
     base_ref: str | None = None,
     update: bool = False,
     rehash: str | None = None,
@@ -303,11 +304,21 @@ def _lock_is_a_migration(args: argparse.Namespace) -> None:
             args.files = []
 
 
+def _database(a: argparse.Namespace) -> Path | str | None:
+    """--db (a SQLite file) or --database-url (a PostgreSQL URL), never both."""
+    if a.db is not None and a.database_url is not None:
+        raise InputError("--db and --database-url do not go together (one database per run)")
+    if a.db is not None and str(a.db).partition(":/")[0].lower() in options.POSTGRES_SCHEMES:
+        raise InputError("--db takes a SQLite file; give a PostgreSQL database as --database-url")
+    database: Path | str | None = a.database_url or a.db
+    return database
+
+
 def _run(a: argparse.Namespace) -> Report:
     return check(
         a.migrations_dir,
         lock_path=a.lock,
-        db=a.db,
+        db=_database(a),
         base_ref=a.base_ref,
         update=a.update,
         rehash=a.rehash,
@@ -328,6 +339,13 @@ CHECK = Check(
         ),
         Option(
             "--db", type=Path, default=None, help="also check against this database (read-only)"
+        ),
+        Option(
+            "--database-url",
+            type=options.postgres_url,
+            default=None,
+            metavar="URL",
+            help="or against this PostgreSQL database (read-only): postgresql://USER@HOST:PORT/DB",
         ),
         options.busy_timeout(
             default=5.0, help="with --db: wait this long for another process's lock (default: 5)"

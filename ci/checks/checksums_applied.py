@@ -198,9 +198,19 @@ def from_base_ref(ref: str, migrations_dir: Path) -> list[Applied]:
 
 
 def from_database(
-    db: Path, current: Current, *, busy_timeout: float = 5.0
+    db: Path | str, current: Current, *, busy_timeout: float = 5.0
 ) -> tuple[list[Applied], list[Finding]]:
-    rows = read_schema_version(db, busy_timeout=busy_timeout)
+    """What a database's schema_version says is applied: a SQLite file (a Path) or a
+    PostgreSQL database (a postgresql:// URL, named without its password)."""
+    if isinstance(db, str):
+        from ci.checks.database_postgres import label as shown
+        from ci.checks.database_postgres import schema_version_rows
+
+        found = schema_version_rows(db)
+        rows = None if found is None else [_checked(row) for row in found]
+        db = shown(db)
+    else:
+        rows = read_schema_version(db, busy_timeout=busy_timeout)
     if rows is None:
         note = Finding(
             NAME,

@@ -2,7 +2,8 @@
 the health cases both report (integrity, foreign keys, dirty marks).
 
 These checks judge one database (before or after a deploy), not the migrations: they take no
-FILES and no `--migrations-dir`.
+FILES and no `--migrations-dir`. The database is a SQLite file (`--db`) or a PostgreSQL database
+(`--database-url`, ci.checks.database_postgres, imported only then).
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ FOREIGN_KEYS = health.Wording(
 
 # The options precheck and postcheck share, in their --help order.
 OPTIONS = (
-    Option("--db", type=Path, required=True, help="the SQLite database file"),
+    Option("--db", type=Path, default=None, help="the SQLite database file"),
+    Option(
+        "--database-url",
+        type=options.postgres_url,
+        default=None,
+        metavar="URL",
+        help="a PostgreSQL database instead: postgresql://USER@HOST:PORT/DB (read-only; a "
+        "password in it is never shown)",
+    ),
     Option("--junit", type=Path, default=None, help="write a JUnit XML report here"),
     Option(
         "--format",
@@ -44,6 +53,27 @@ OPTIONS = (
     ),
     options.busy_timeout(default=30.0, help="lock wait (30)"),
 )
+
+
+def postgres_url(args: argparse.Namespace) -> str | None:
+    """The `--database-url` given, or None for a SQLite `--db`; exactly one of them must be
+    given (a UsageError otherwise, as for a `--db` that names a URL)."""
+    url: str | None = args.database_url
+    if url is None and args.db is None:
+        raise UsageError("one of --db and --database-url is required")
+    if url is not None and args.db is not None:
+        raise UsageError("--db and --database-url do not go together (one database per run)")
+    if url is None and looks_like_url(args.db):
+        raise UsageError("--db takes a SQLite file; give a PostgreSQL database as --database-url")
+    if url is not None and args.setup is not None:
+        raise UsageError("--setup is for SQLite connections only")
+    return url
+
+
+def looks_like_url(db: Path) -> bool:
+    """`postgresql://h/db` given as a path (which then reads `postgresql:/h/db`)."""
+    scheme, colon, _ = str(db).partition(":/")
+    return bool(colon) and scheme.lower() in options.POSTGRES_SCHEMES
 
 
 def inspected(args: argparse.Namespace, work: Callable[[sqlite3.Connection], Report]) -> Report:

@@ -33,6 +33,15 @@ CHECK = Check(
             help="comma-separated rules to turn off for every file: safety rules and sqlfluff "
             "codes alike (e.g. MG510,LT05); to waive one statement, use -- noqa: CODE",
         ),
+        Option(
+            "--include-rules",
+            type=rule_codes,
+            action="extend",
+            default=[],
+            metavar="CODES",
+            help="comma-separated squawk style rules to turn on (off by default: column-type "
+            "preferences, not lock hazards): MG718,MG719,MG720,MG721,MG722,MG723,MG734",
+        ),
         options.engine(
             "the engine the migrations are written for (default sqlite); postgresql: sqlfluff's "
             "postgres dialect plus squawk's rules (MG7xx), from the postgresql extra"

@@ -1,6 +1,8 @@
 """The precheck (`python -m ci.precheck --db PATH`): is this database fit to migrate?
 integrity_check, foreign_key_check, size, journal mode, dirty marks. Read-only: the database is
-opened with `mode=ro` and never written.
+opened with `mode=ro` and never written. With `--database-url` the database is PostgreSQL's
+(`postgres_precheck`): invalid indexes, constraints never validated, orphans of unvalidated
+foreign keys, amcheck where the database has it, dirty marks; read-only too.
 
 `--export-stats FILE` also writes the database's per-table row and page counts, no data
 (ci.db.prodstats), for `apply_sample --prod-stats FILE` to scale its timings to production. FILE
@@ -17,7 +19,15 @@ import sys
 from pathlib import Path
 
 from ci.checks.base import Check
-from ci.checks.database import FOREIGN_KEYS, INTEGRITY, OPTIONS, dirty_case, inspected, main_version
+from ci.checks.database import (
+    FOREIGN_KEYS,
+    INTEGRITY,
+    OPTIONS,
+    dirty_case,
+    inspected,
+    main_version,
+    postgres_url,
+)
 from ci.checks.options import Option
 from ci.core.errors import UsageError
 from ci.core.findings import Report
@@ -59,7 +69,29 @@ def export_stats(conn: sqlite3.Connection, out: Path) -> None:
     )
 
 
+def postgres_precheck(url: str, *, busy_timeout: float) -> Report:
+    """The precheck of the PostgreSQL database at `url`, read-only."""
+    from ci.checks import database_postgres as pg
+
+    with pg.opened(url, busy_timeout=busy_timeout) as db:
+        print(pg.describe(db))
+        return Report(
+            NAME,
+            [
+                health.integrity_case(NAME, db, db.where, pg.INTEGRITY),
+                health.foreign_key_case(NAME, db, db.where, pg.FOREIGN_KEYS),
+                pg.amcheck_case(NAME, db, pg.INTEGRITY.code),
+                pg.dirty_case(NAME, db),
+            ],
+        )
+
+
 def run(args: argparse.Namespace) -> Report:
+    url = postgres_url(args)
+    if url is not None:
+        if args.export_stats is not None:
+            raise UsageError("--export-stats is for SQLite databases only for now")
+        return postgres_precheck(url, busy_timeout=args.busy_timeout)
     stats: Path | None = args.export_stats
     if stats is not None:
         if _same_file(stats, args.db):

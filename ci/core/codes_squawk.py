@@ -1,4 +1,4 @@
-"""The codes of lint's PostgreSQL findings: one per squawk rule (MG700-MG775, MG799 for a rule
+"""The codes of lint's PostgreSQL findings: one per squawk rule (MG700-MG776, MG799 for a rule
 squawk adds later), each with its title and its fix hint in our words.
 
 `ci.core.codes` registers them with the rest; `ci.checks.lint.squawk_rules` maps squawk's rule
@@ -33,12 +33,15 @@ SQUAWK_CODES: tuple[tuple[str, str, str], ...] = (
      "lock",
      "add a new column, backfill it, switch the code, then drop the old column"),
     ("MG708", "a locking statement without lock_timeout can queue every query behind it",
-     "start the file with SET lock_timeout = '5s' (and a statement_timeout)"),
+     "let the runner set both on every migration (lock_timeout and statement_timeout under "
+     "migrate: in migration-guard.yaml), or start the file with SET lock_timeout = '5s'"),
     ("MG709", "a locking statement without lock_timeout can queue every query behind it",
-     "start the file with SET lock_timeout = '5s'"),
+     "let the runner set it on every migration (lock_timeout under migrate: in "
+     "migration-guard.yaml), or start the file with SET lock_timeout = '5s'"),
     ("MG710", "warning: a slow statement without statement_timeout can hold its lock "
      "for long",
-     "start the file with SET statement_timeout = '5min' (or what the statement needs)"),
+     "let the runner set it on every migration (statement_timeout under migrate: in "
+     "migration-guard.yaml), or start the file with SET statement_timeout = '5min'"),
     ("MG711", "ADD UNIQUE builds its index under an ACCESS EXCLUSIVE lock",
      "CREATE UNIQUE INDEX CONCURRENTLY (a -- @no-transaction migration), then ADD CONSTRAINT "
      "... UNIQUE USING INDEX"),
@@ -176,6 +179,8 @@ SQUAWK_CODES: tuple[tuple[str, str, str], ...] = (
      "set it outside migrations"),
     ("MG775", "ALTER EXTENSION changes the types and functions that rely on it",
      "upgrade the extension outside migrations, or say why with -- noqa"),
+    ("MG776", "DROP DEFAULT changes what the deployed code's inserts store",
+     "check every writer sets the column, then say so with -- noqa"),
     ("MG799", "a squawk rule migration-guard has no code of its own for yet",
      "read squawk's message and its rule's page; -- squawk-ignore <rule> silences it"),
 )  # fmt: skip

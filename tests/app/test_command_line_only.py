@@ -144,7 +144,7 @@ def test_every_option_is_either_allowed_in_the_file_or_command_line_only() -> No
         # output
         "junit", "format", "checks", "explain",
         # what to check and how strictly (none of them changes a database or a committed file)
-        "base_ref", "all", "exclude_rules", "no_sqlfluff", "sqlfluff_max_bytes",
+        "base_ref", "all", "exclude_rules", "include_rules", "no_sqlfluff", "sqlfluff_max_bytes",
         "min_sqlite_version", "jobs", "warn_slow", "busy_timeout", "setup", "statement_timeout",
         "lock_timeout",
         # the production-impact estimate and its budget (apply_sample; stricter, never a change)

@@ -20,9 +20,12 @@ from tests.conftest import REPO
 
 # The README's two commands, exactly as users copy them; .ci/run runs the second.
 RUN_THE_EXAMPLE = (
-    "python -m pip install -e . && python -m ci --config schema/migration-guard.yaml "
+    "python -m pip install -e '.[postgresql]' && python -m ci --config schema/migration-guard.yaml "
     "--junit migration-guard-junit.xml && python -m ci.migrate --db monitor.db && "
-    "python -m ci.migrate --db monitor.db --status"
+    "python -m ci.migrate --db monitor.db --status && "
+    'MIGRATION_GUARD_SERVER_URL="${MIGRATION_GUARD_SERVER_URL:-postgresql://postgres@127.0.0.1:'
+    '5432/postgres}" python -m ci --config examples/postgresql/migration-guard.yaml '
+    "--if-server-reachable"
 )
 RUN_THE_TESTS = "python -m pip install -e '.[test]' && python -m pytest"
 CODE = re.compile(r"\bMG\d{3}\b")

@@ -61,6 +61,9 @@ CASES: list[tuple[str, str, str, str]] = [
     ("MG728", "schema",
      "BEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;\n",
      "CREATE TABLE a (id bigint);\n"),
+    ("MG776", "schema",
+     TIMEOUT + "ALTER TABLE t ALTER COLUMN c DROP DEFAULT;\n",
+     TIMEOUT + "ALTER TABLE t ALTER COLUMN c SET DEFAULT 0;\n"),
     ("MG700", "schema", "ALTER TABLE ;\n", "SELECT 1;\n"),
     ("MG729", "schema", "-- squawk-ignore no-such-rule\nSELECT 1;\n", "SELECT 1;\n"),
 ]  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ci.checks.lint.files import select_files, whole_directory
@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> Report:
         exclude=excluded_codes(args.exclude_rules),
         sqlfluff_max_bytes=args.sqlfluff_max_bytes,
         engine=args.engine,
+        include=excluded_codes(args.include_rules),
+        runner_limits=getattr(args, "runner_limits", {}),
     )
     # What was left out is always worth a line; that a base ref would narrow a run of every
     # file matters when the history fails it (a project turning lint on), not on a clean run.
@@ -62,9 +64,13 @@ def lint(
     exclude: frozenset[str] = frozenset(),
     sqlfluff_max_bytes: int = SQLFLUFF_MAX_BYTES,
     engine: str = "sqlite",
+    include: frozenset[str] = frozenset(),
+    runner_limits: Mapping[str, object] | None = None,
 ) -> Report:
     """Lint FILES (or the whole migrations directory): one test case per file. On PostgreSQL
-    squawk's rules replace the SQLite ones (squawk must be installed: checked first)."""
+    squawk's rules replace the SQLite ones (squawk must be installed: checked first);
+    `include` turns on its style rules, `runner_limits` are the runner's config keys
+    (`lock_timeout`, `statement_timeout`): limits no file needs to SET."""
     targets = select_files(files, migrations_dir)
     if engine == "postgresql" and targets:
         from ci.checks.lint.squawk_adapter import squawk_binary
@@ -92,7 +98,7 @@ def lint(
                 findings[path].append(empty_file(path, folder))
         seconds[path] += time.perf_counter() - started
     if engine == "postgresql" and contexts:
-        _add(findings, _squawk(contexts, exclude, seconds))
+        _add(findings, _squawk(contexts, exclude, include, runner_limits or {}, seconds))
     if sqlfluff and contexts:
         found_by_sqlfluff = sqlfluff_findings(
             contexts, exclude=exclude, max_bytes=sqlfluff_max_bytes, seconds=seconds, engine=engine
@@ -103,13 +109,19 @@ def lint(
 
 
 def _squawk(
-    contexts: Sequence[FileContext], exclude: frozenset[str], seconds: dict[Path, float]
+    contexts: Sequence[FileContext],
+    exclude: frozenset[str],
+    include: frozenset[str],
+    runner_limits: Mapping[str, object],
+    seconds: dict[Path, float],
 ) -> dict[Path, list[Finding]]:
     """squawk's findings; its time (one squawk process for many files) shared among them."""
-    from ci.checks.lint.squawk_adapter import squawk_findings
+    from ci.checks.lint.squawk_adapter import limits_set, squawk_findings
 
     started = time.perf_counter()
-    found = squawk_findings(contexts, exclude=exclude)
+    found = squawk_findings(
+        contexts, exclude=exclude, include=include, runner_sets=limits_set(runner_limits)
+    )
     share = (time.perf_counter() - started) / len(contexts)
     for ctx in contexts:
         seconds[ctx.path] += share

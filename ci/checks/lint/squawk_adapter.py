@@ -8,10 +8,13 @@ squawk does not know our directives. The runner wraps each file in one transacti
 declares `-- @no-transaction`, so squawk is told exactly that: files that run in a transaction
 are linted with `--assume-in-transaction` (an index built CONCURRENTLY there is reported: it
 cannot run), and `@no-transaction` files without it (no advice to leave a transaction they are
-not in). A rollback file exists to drop what its migration made, so squawk's drop rules are not
-run on `rollback/`. One squawk process per such group of files; its JSON lines and columns are
-0-based. squawk honours its own `-- squawk-ignore <rule>` comments and `.squawk.toml`; our
-`-- noqa: MG7xx <reason>` works as for the safety rules (`ci.checks.lint.noqa`).
+not in). A rollback file exists to drop what its migration made and to rename back what it
+renamed, so squawk's drop and rename rules are not run on `rollback/`. One squawk process
+per such group of files; its JSON lines and columns are 0-based. squawk honours its own
+`-- squawk-ignore <rule>` comments and `.squawk.toml`; our `-- noqa: MG7xx <reason>` works as
+for the safety rules (`ci.checks.lint.noqa`). What is left is cut to what a reviewer acts on:
+style rules only when asked for, no timeout advice when the runner sets the limit, one finding
+per rule and file (`ci.checks.lint.squawk_repeats`).
 """
 
 from __future__ import annotations
@@ -20,14 +23,24 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from argparse import ArgumentTypeError
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ci.checks.lint.inputs import CHECK
 from ci.checks.lint.noqa import silencing_scopes
 from ci.checks.lint.rules.base import FileContext
-from ci.checks.lint.squawk_rules import DROPS_A_ROLLBACK_MAKES, SYNTAX_ERROR, code_and_severity
+from ci.checks.lint.squawk_repeats import one_per_rule
+from ci.checks.lint.squawk_rules import (
+    DROPS_A_ROLLBACK_MAKES,
+    RENAMES_A_ROLLBACK_UNDOES,
+    STYLE_CODES,
+    SYNTAX_ERROR,
+    TIMEOUT_CODES,
+    code_and_severity,
+)
+from ci.checks.options import seconds
 from ci.core.codes import lookup
 from ci.core.errors import UsageError
 from ci.core.findings import Finding
@@ -53,24 +66,57 @@ def squawk_binary() -> str:
 
 
 def squawk_findings(
-    contexts: Sequence[FileContext], *, exclude: frozenset[str] = frozenset()
+    contexts: Sequence[FileContext],
+    *,
+    exclude: frozenset[str] = frozenset(),
+    include: frozenset[str] = frozenset(),
+    runner_sets: frozenset[str] = frozenset(),
 ) -> dict[Path, list[Finding]]:
-    """squawk's violations of every file as findings, minus those a `-- noqa: MG7xx` silences
-    and the codes `exclude` turns off."""
+    """squawk's violations of every file as findings, one per rule and file (`squawk_repeats`),
+    minus those a `-- noqa: MG7xx` silences, the codes `exclude` turns off, the style rules
+    `include` does not name, and the timeout rules whose limits the runner sets itself
+    (`runner_sets`: its config keys `lock_timeout`, `statement_timeout` given)."""
     binary = squawk_binary()
     violations: dict[Path, list[dict[str, Any]]] = {ctx.path: [] for ctx in contexts}
     for arguments, group, stdin in _runs(contexts):
         paths = [] if stdin is not None else [str(ctx.path) for ctx in group]
         for violation in _run(binary, arguments, paths, stdin):
             violations[_file_of(violation, group)].append(violation)
-    found: dict[Path, list[Finding]] = {ctx.path: [] for ctx in contexts}
+    off = exclude | (STYLE_CODES - include) | _set_by_the_runner(runner_sets)
+    found: dict[Path, list[Finding]] = {}
     for ctx in contexts:
-        silenced = _silenced(ctx, violations[ctx.path])
-        for index, violation in enumerate(violations[ctx.path]):
-            finding = _finding(ctx, violation)
-            if finding.code not in exclude and index not in silenced:
-                found[ctx.path].append(finding)
+        statements = _statements(ctx, violations[ctx.path])
+        silenced = _silenced(ctx, violations[ctx.path], statements)
+        kept = [
+            (str(violation.get("rule_name")), statement, finding)
+            for index, (violation, statement) in enumerate(
+                zip(violations[ctx.path], statements, strict=True)
+            )
+            for finding in (_finding(ctx, violation),)
+            if finding.code not in off and index not in silenced
+        ]
+        found[ctx.path] = one_per_rule(kept)
     return found
+
+
+def limits_set(runner_limits: Mapping[str, object]) -> frozenset[str]:
+    """The runner's config keys (`lock_timeout`, `statement_timeout`) that give it a limit: a
+    number of seconds it reads as one (0 is no statement_timeout; a bad value is ci.migrate's
+    to refuse, and sets nothing)."""
+    given = set()
+    for key, value in runner_limits.items():
+        try:
+            limit = seconds(str(value))
+        except ArgumentTypeError:
+            continue
+        if limit > 0 or key == "lock_timeout":  # the runner sets a lock_timeout of 0 as 1 ms
+            given.add(key)
+    return frozenset(given)
+
+
+def _set_by_the_runner(runner_sets: frozenset[str]) -> frozenset[str]:
+    """The timeout codes whose every limit the runner sets on each migration: redundant."""
+    return frozenset(code for code, keys in TIMEOUT_CODES.items() if runner_sets.issuperset(keys))
 
 
 def _file_of(violation: dict[str, Any], group: list[FileContext]) -> Path:
@@ -108,7 +154,8 @@ def _runs(
             else "--assume-in-transaction",
         )
         if ctx.folder == "rollback":
-            arguments += ("--exclude=" + ",".join(DROPS_A_ROLLBACK_MAKES),)
+            undoing = (*DROPS_A_ROLLBACK_MAKES, *RENAMES_A_ROLLBACK_UNDOES)
+            arguments += ("--exclude=" + ",".join(undoing),)
         wrapped = not ctx.directives.no_transaction and "concurrently" in ctx.text.lower()
         if wrapped or _GLOB & set(str(ctx.path)):
             text = ctx.text + "\n;\nSELECT 1;\n" if wrapped else ctx.text
@@ -165,19 +212,30 @@ def _finding(ctx: FileContext, violation: dict[str, Any]) -> Finding:
     )
 
 
-def _silenced(ctx: FileContext, violations: list[dict[str, Any]]) -> set[int]:
+def _statements(ctx: FileContext, violations: list[dict[str, Any]]) -> list[int | None]:
+    """The offset of the statement each of `violations` points into (None: past the file's
+    text, in what was appended to it)."""
+    starts = [0, *(i + 1 for i, c in enumerate(ctx.text) if c == "\n")]
+    pieces = split_pieces(ctx.text)
+    found: list[int | None] = []
+    for violation in violations:
+        line = min(int(violation.get("line") or 0), len(starts) - 1)
+        at = starts[line] + int(violation.get("column") or 0)
+        piece = next((p for p in pieces if p.offset <= at < p.offset + len(p.raw)), None)
+        found.append(None if piece is None else piece.offset)
+    return found
+
+
+def _silenced(
+    ctx: FileContext, violations: list[dict[str, Any]], statements: list[int | None]
+) -> set[int]:
     """The indexes of `violations` whose statement waives their code with `-- noqa: MG7xx`."""
     scopes = silencing_scopes(ctx.text)
     if not scopes:
         return set()
-    starts = [0, *(i + 1 for i, c in enumerate(ctx.text) if c == "\n")]
-    pieces = split_pieces(ctx.text)
     silenced = set()
-    for index, violation in enumerate(violations):
-        line = min(int(violation.get("line") or 0), len(starts) - 1)
-        at = starts[line] + int(violation.get("column") or 0)
-        piece = next((p for p in pieces if p.offset <= at < p.offset + len(p.raw)), None)
+    for index, (violation, statement) in enumerate(zip(violations, statements, strict=True)):
         code, _ = code_and_severity(str(violation.get("rule_name")))
-        if piece is not None and code in scopes.get(piece.offset, set()):
+        if statement is not None and code in scopes.get(statement, set()):
             silenced.add(index)
     return silenced

@@ -9,6 +9,12 @@ still surfaces, as MG799 with squawk's own name and message: never dropped.
 
 Severity: the rules about locks, rewrites and broken deployed code are errors; the rules about
 column types squawk prefers (bigint, identity, timestamptz, text) and other advice are warnings.
+
+Style preferences (`STYLE_RULES`) take no lock and break no deployed code: a team picks its
+column types once, and a history written with `int` and `varchar(n)` would repeat the same
+advice on every table. They are off unless a project asks for them (`--include-rules MG718`).
+The timeout rules (`TIMEOUT_RULES`) ask each file for a SET that the runner makes for every
+migration when the project's config gives `lock_timeout` / `statement_timeout`.
 """
 
 from __future__ import annotations
@@ -99,6 +105,41 @@ SQUAWK_RULES: dict[str, tuple[str, str]] = {
     "ban-alter-sequence-values": ("MG773", ERROR),
     "ban-alter-system-options": ("MG774", ERROR),
     "ban-alter-extension": ("MG775", ERROR),
+    "ban-drop-default": ("MG776", ERROR),
+}
+
+# Column-type preferences, not lock hazards: off unless `--include-rules` names their code.
+STYLE_RULES = frozenset(
+    {
+        "prefer-bigint-over-int",
+        "prefer-bigint-over-smallint",
+        "prefer-identity",
+        "prefer-timestamp-tz",
+        "prefer-timestamptz",
+        "prefer-text-field",
+        "ban-char-field",
+        # a new label goes last, which is what most ADD VALUEs mean; only code that compares
+        # labels by their order cares
+        "require-enum-value-ordering",
+    }
+)
+STYLE_CODES = frozenset(SQUAWK_RULES[rule][0] for rule in STYLE_RULES)
+
+# The codes that ask a file to SET a limit, each with the runner's config key that sets it for
+# every migration (require-timeout-settings asks for both).
+TIMEOUT_CODES: dict[str, tuple[str, ...]] = {
+    "MG708": ("lock_timeout", "statement_timeout"),
+    "MG709": ("lock_timeout",),
+    "MG710": ("statement_timeout",),
+}
+
+# A rule whose finding only repeats another's on the same statement: a foreign key or UNIQUE
+# added without NOT VALID is also "a constraint without NOT VALID" to squawk, one cause told
+# twice (and UNIQUE cannot be NOT VALID at all: the other rule's fix is the one that works).
+REPEATS: dict[str, frozenset[str]] = {
+    "constraint-missing-not-valid": frozenset(
+        {"adding-foreign-key-constraint", "disallowed-unique-constraint"}
+    ),
 }
 
 # A rollback file exists to drop what its migration made: these rules are not run on rollback/.
@@ -116,7 +157,12 @@ DROPS_A_ROLLBACK_MAKES = (
     "ban-drop-policy",
     "ban-drop-not-null",
     "ban-drop-generated-expression",
+    "ban-drop-default",
 )
+
+# ... and to rename back what its migration renamed: the name the code before it reads. The
+# migration's own rename is where a reviewer weighs the rename; not run on rollback/ either.
+RENAMES_A_ROLLBACK_UNDOES = ("renaming-column", "renaming-table", "renaming-object")
 
 
 def code_and_severity(rule: str) -> tuple[str, str]:
