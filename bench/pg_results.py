@@ -12,6 +12,7 @@ import platform
 import re
 import statistics
 import subprocess
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -98,9 +99,14 @@ def code_measured() -> str:
                               check=False)  # fmt: skip
         return done.stdout.strip() if done.returncode == 0 else ""
 
-    commit = git("log", "-1", "--format=%h %s")[:90] or "not a git checkout"
-    changed = " (with uncommitted changes in ci/)" if git("status", "--porcelain", "ci") else ""
-    return f"{root}: {commit}{changed}".replace("|", "\\|")
+    commit = git("log", "-1", "--format=%h %s")
+    if not commit:
+        return f"{root} (not a git checkout)"
+    branches = git("branch", "--points-at", "HEAD", "--format=%(refname:short)").split()
+    on = f" (branch {', '.join(branches)})" if branches else ""
+    changed = ", with uncommitted changes in ci/" if git("status", "--porcelain", "ci") else ""
+    text = f"{root}: {textwrap.shorten(commit, 80, placeholder=' ...')}{on}{changed}"
+    return text.replace("|", "\\|")
 
 
 def budget_table(rows: list[Row]) -> list[str]:
@@ -201,6 +207,7 @@ def section(bench: PgBench, facts: RunFacts, full: Path, summary: Path) -> str:
         "",
         f"Written by `{facts.command}` on {when}: {bench.n:,} migrations on {server}.",
         f"The machine, every sample and the commands: [{os.path.basename(full)}]({link}).",
+        f"Code measured: {code_measured()}.",
         *(["Taken under load: " + _load_note(facts.snapshots[0])] if _loaded(facts) else []),
         "",
         "| work | median | baseline | ours / baseline | ours / floor | budget | result |",
