@@ -169,6 +169,22 @@ def test_concurrently_needs_no_transaction_and_then_gets_no_transaction_noise(
     assert exit_code == 0 or "MG709" in out, out  # only a lock timeout may be missing
 
 
+def test_a_rollback_file_runs_in_a_transaction_whatever_it_declares(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rollback runs in one transaction with the removal of its migration's row: its
+    `-- @no-transaction` does not make a CONCURRENTLY statement runnable (a real history had
+    one), so lint says it cannot run, as the runner would."""
+    files = {
+        "schema/0001_i.sql": NO_TX + "DROP INDEX CONCURRENTLY IF EXISTS i;\n",
+        "rollback/0001_rollback.sql": NO_TX
+        + "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (c);\n",
+    }
+    exit_code, out = _lint(write_tree, monkeypatch, capsys, files, *ONLY_SQUAWK)
+    assert exit_code == 1 and "0001_rollback.sql:2: MG717" in out, out
+    assert "0001_i.sql:2: MG717" not in out
+
+
 def test_our_engine_independent_rules_run_beside_squawk_and_sqlite_ones_do_not(
     write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

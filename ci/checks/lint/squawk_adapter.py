@@ -147,22 +147,28 @@ def _runs(
     groups: dict[tuple[str, ...], list[FileContext]] = {}
     alone: list[tuple[tuple[str, ...], list[FileContext], str | None]] = []
     for ctx in contexts:
+        outside = _outside_a_transaction(ctx)
         # said either way: a project's .squawk.toml may set assume_in_transaction
         arguments: tuple[str, ...] = (
-            "--no-assume-in-transaction"
-            if ctx.directives.no_transaction
-            else "--assume-in-transaction",
+            "--no-assume-in-transaction" if outside else "--assume-in-transaction",
         )
         if ctx.folder == "rollback":
             undoing = (*DROPS_A_ROLLBACK_MAKES, *RENAMES_A_ROLLBACK_UNDOES)
             arguments += ("--exclude=" + ",".join(undoing),)
-        wrapped = not ctx.directives.no_transaction and "concurrently" in ctx.text.lower()
+        wrapped = not outside and "concurrently" in ctx.text.lower()
         if wrapped or _GLOB & set(str(ctx.path)):
             text = ctx.text + "\n;\nSELECT 1;\n" if wrapped else ctx.text
             alone.append(((*arguments, "--stdin-filepath", str(ctx.path)), [ctx], text))
         else:
             groups.setdefault(arguments, []).append(ctx)
     return [(arguments, group, None) for arguments, group in groups.items()] + alone
+
+
+def _outside_a_transaction(ctx: FileContext) -> bool:
+    """Whether the runner runs the file's statements each on its own: a `@no-transaction`
+    migration. A rollback file always runs in one transaction with the removal of its
+    migration's row, whatever it declares."""
+    return ctx.directives.no_transaction and ctx.folder != "rollback"
 
 
 def _run(

@@ -263,7 +263,7 @@ def _fixed(state: GateState, tree: ast.Node, words: str) -> Verdict | None:
             "whole server and would outlive the check's throwaway database",
         )
     if not state.no_transaction:
-        needs = _needs_no_transaction(state, tree)
+        needs = needs_no_transaction(state, tree)
         if needs is not None:
             hint = ROLLBACK_NO_TRANSACTION_HINT if state.rollback else NO_TRANSACTION_HINT
             return Verdict(REFUSE, f"{needs} {hint}")
@@ -278,7 +278,7 @@ def _on_shared_object(tree: ast.Node) -> bool:
     return False
 
 
-def _needs_no_transaction(state: GateState, tree: ast.Node) -> str | None:
+def needs_no_transaction(state: GateState, tree: ast.Node) -> str | None:
     """What the statement is when the server refuses to run it in a transaction block."""
     if isinstance(tree, ast.IndexStmt) and tree.concurrent:
         return "CREATE INDEX CONCURRENTLY"
