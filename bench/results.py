@@ -1,11 +1,12 @@
 """bench/RESULTS.md: render a run, keeping the regions other hands wrote.
 
-Three regions of the file are not this script's: the peers section (bench/peers.py writes it
+Four regions of the file are not this script's: the peers section (bench/peers.py writes it
 between `<!-- peers:begin -->` and `<!-- peers:end -->`), the production-impact validation
-(bench/impact.py's table, between `<!-- impact:begin -->` and `<!-- impact:end -->`) and a
-hand-written "Reading this run" section between `<!-- notes:begin -->` and `<!-- notes:end -->`.
-A rewrite keeps them verbatim: the notes after the machine table, the peers and the impact at
-the end.
+(bench/impact.py's table, between `<!-- impact:begin -->` and `<!-- impact:end -->`), the
+PostgreSQL section (bench/pg.py, between `<!-- postgresql:begin -->` and
+`<!-- postgresql:end -->`) and a hand-written "Reading this run" section between
+`<!-- notes:begin -->` and `<!-- notes:end -->`. A rewrite keeps them verbatim: the notes after
+the machine table, the peers, the impact and PostgreSQL at the end.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rows import TIGHT_HEADROOM
 if TYPE_CHECKING:
     from run import Bench
 
-REGIONS = ("notes", "peers", "impact")  # in the order they appear in a rewritten file
+REGIONS = ("notes", "peers", "impact", "postgresql")  # in the order they appear in a rewritten file
 
 
 class RegionError(Exception):
@@ -148,7 +149,7 @@ def render(
     lines += floor_table(bench)
     lines += growth_tables(bench)
     lines += meaning()
-    for name in ("peers", "impact"):
+    for name in REGIONS[1:]:
         if name in regions:
             lines += [regions[name], ""]
     return "\n".join(lines)

@@ -212,15 +212,17 @@ def ratio_row(
     *,
     module: str,
     floor: Command | None = None,
+    warm_up: bool = True,
 ) -> Row:
     """Fill `row` with the medians of subject, baseline and (when given) floor, measured in one
-    rotation, their paired ratios, and the verdict against the row's budget."""
+    rotation, their paired ratios, and the verdict against the row's budget. `warm_up=False`
+    when the caller has just run each command once already."""
     if not available(module):
         row.result, row.note = "not available", f"{module} does not exist yet"
         return row
     commands = [baseline, floor, subject] if floor else [baseline, subject]
     try:
-        samples = measure_group(commands, repeats)
+        samples = measure_group(commands, repeats, warm_up=warm_up)
     except RunFailed as error:
         row.result, row.note = "ERROR", str(error)
         return row
