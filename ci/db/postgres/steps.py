@@ -21,6 +21,7 @@ from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
 from ci.db.postgres.bookkeeping import Tables
 from ci.db.postgres.connect import PgConnection, one_line
 from ci.db.postgres.execute import run_file, statements
+from ci.db.postgres.session import refuse_unless_locked
 from ci.db.records import DirtyMark, Entry
 
 
@@ -132,6 +133,7 @@ def apply_in_transaction(runner: PgRunner, migration: Migration, *, resume: bool
                 return Outcome(migration, "skipped", 0, 0.0)  # the rollback changes nothing
             marks = [m.id for m in _marks_of(runner, entry)] if resume else []
             rows = run_file(conn, file, notice=runner.notice, timeout=runner.statement_timeout)
+            refuse_unless_locked(conn, file.location)  # before COMMIT: rolled back if not
             seconds = _finish(runner, entry, started, rows, marks)
     except psycopg.Error as error:  # at COMMIT: a deferred constraint still violated
         if conn.closed or conn.broken:
@@ -175,6 +177,7 @@ def apply_autocommit(runner: PgRunner, migration: Migration, *, resume: bool) ->
         committed = _committed_before(file, failure.line)
         _fail_mark(runner, mark_id, entry, failure, conn.changes - before, committed)
         raise
+    refuse_unless_locked(conn, file.location, committed=True)  # its mark stays open
     try:
         with transaction(runner):
             seconds = _finish(runner, entry, started, rows, [mark_id])
