@@ -63,8 +63,8 @@ def test_statement_timeout_limits_the_whole_migration(
     tmp_path: Path, pg_database_url: str, capsys: Any
 ) -> None:
     migrations = write(tmp_path, {**FIRST, "schema/0002_slow.sql": "SELECT pg_sleep(0.6);\n" * 4})
-    code, err, seconds = _timed(capsys, pg_database_url, migrations, "--statement-timeout", "1")
-    assert code == 1 and seconds < 2.2
+    code, err, _ = _timed(capsys, pg_database_url, migrations, "--statement-timeout", "1")
+    assert code == 1  # each statement alone is within the limit: the second ends past it
     assert f"{migrations}/schema/0002_slow.sql:2: still running after --statement-timeout 1 s" \
         in err  # fmt: skip
     assert applied(pg_database_url) == [(1, "schema")]
@@ -79,9 +79,9 @@ def test_a_file_cannot_switch_the_timeout_off(
     tmp_path: Path, pg_database_url: str, capsys: Any, switch_off: str
 ) -> None:
     migrations = write(tmp_path, {**FIRST, "schema/0002_slow.sql": f"{switch_off}\n"
-                                  "CREATE TABLE b (x int);\nSELECT pg_sleep(5);\n"})  # fmt: skip
+                                  "CREATE TABLE b (x int);\nSELECT pg_sleep(60);\n"})  # fmt: skip
     code, err, seconds = _timed(capsys, pg_database_url, migrations, "--statement-timeout", "1")
-    assert code == 1 and seconds < 3.5
+    assert code == 1 and seconds < 30  # not the minute the file asks for (a busy machine)
     assert f"{migrations}/schema/0002_slow.sql:3: still running after" in err
     assert rows(pg_database_url, "SELECT count(*) FROM pg_tables WHERE tablename = 'b'") == [(0,)]
 
@@ -103,9 +103,9 @@ def test_a_no_transaction_migration_past_the_deadline_stays_dirty(
 def test_migrations_within_the_deadline_each_get_a_full_one(
     tmp_path: Path, pg_database_url: str, capsys: Any
 ) -> None:
-    slow = "SELECT pg_sleep(0.4);\nSELECT pg_sleep(0.4);\n"
+    slow = "SELECT pg_sleep(0.6);\nSELECT pg_sleep(0.6);\n"  # 3.6 s in all: past the limit
     migrations = write(tmp_path, {**FIRST, "schema/0002_b.sql": slow, "schema/0003_c.sql": slow,
                                   "data/0004_d.sql": f"-- @no-transaction\n{slow}"})  # fmt: skip
-    code, err, _ = _timed(capsys, pg_database_url, migrations, "--statement-timeout", "1.5")
+    code, err, _ = _timed(capsys, pg_database_url, migrations, "--statement-timeout", "2.5")
     assert code == 0, err
     assert [v for v, _ in applied(pg_database_url)] == [1, 2, 3, 4]
