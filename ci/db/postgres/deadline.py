@@ -27,6 +27,7 @@ class Deadline:
     def __init__(self, conn: PgConnection, seconds: float | None) -> None:
         self.conn = conn
         self.expired = False
+        self.cancelled = False  # the runner saw the cancel stop a statement (it is used up)
         self._guard = threading.Lock()  # the cancel and the block's end never cross
         self._open = False
         self._timer = None if seconds is None else threading.Timer(seconds, self._expire)
@@ -48,6 +49,15 @@ class Deadline:
             with self._guard:  # waits for a cancel being sent: it arrives before we go on
                 self._open = False
             self._timer.cancel()
+        if self.expired and not self.cancelled:
+            self._absorb_cancel()
+
+    def _absorb_cancel(self) -> None:
+        """A cancel that reached the server as a statement ended may stop the next one sent,
+        which would be the runner's own bookkeeping: send one to take it (a transaction it
+        fails is rolled back: the migration is stopped anyway)."""
+        with suppress(psycopg.Error):
+            self.conn.execute("SELECT 1")
 
     def _expire(self) -> None:
         with self._guard:

@@ -100,6 +100,9 @@ def failure(
         )
     line = error_line(error, file, statement)
     stopped = deadline is not None and deadline.expired
+    if deadline is not None and stopped and isinstance(error, errors.QueryCanceled):
+        # the runner's cancel stopped this statement (used up), not the server's own timeout
+        deadline.cancelled = "statement timeout" not in str(error)
     if isinstance(error, errors.QueryCanceled) and (stopped or "statement timeout" in str(error)):
         return runaway(file.path, line, timeout)
     message = one_line(error)
