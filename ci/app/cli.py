@@ -276,11 +276,13 @@ def known_keys() -> set[str]:
 
 
 def touches_migrations(files: Sequence[Path], migrations_dir: Path | None) -> bool:
-    """Whether any of FILES is under the migrations directory (or no FILES were given)."""
+    """Whether any of FILES is under the migrations directory (or no FILES were given): where
+    its name is, as the runner lists names, not where a symlink leads."""
     if not files or migrations_dir is None:
         return True
     root = migrations_dir.resolve()
-    return any(root in Path(f).resolve().parents for f in files)
+    folders = (Path(f).parent.resolve() for f in files)
+    return any(root == folder or root in folder.parents for folder in folders)
 
 
 def run_check(

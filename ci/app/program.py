@@ -23,11 +23,23 @@ def run_program(main: Callable[[], int]) -> int:
     halfway because nobody reads its log) and exits with its own result; no traceback.
     A stdout that fails otherwise (ENOSPC, EIO) is dropped the same way, so the work is still
     finished whole; then one line says the report is missing and the exit code is 2.
+    A stdout that is closed from the start (`>&-`) is one line and exit 2 before any work: a
+    deploy whose every line would be lost must not run.
     """
+    if sys.stdout is None:
+        return _no_stdout()
     reader_may_leave()
     code = _with_report_said(main())
     end_now_if_nothing_left(code)
     return code
+
+
+def _no_stdout() -> int:
+    """The command does nothing: its report could not be written anywhere."""
+    if sys.stderr is not None:
+        print("error: stdout is closed, so the report could not be written; nothing was done "
+              "(give the command a stdout, e.g. > /dev/null)", file=sys.stderr)  # fmt: skip
+    return COULD_NOT_RUN
 
 
 def end_now_if_nothing_left(code: int) -> None:

@@ -50,7 +50,7 @@ def unreachable(url: str) -> str | None:
     from ci.db.outcomes import CannotRun
 
     try:
-        open_target(url, connect_timeout=PROBE_SECONDS).close()
+        open_target(url, connect_timeout=PROBE_SECONDS, database_required=False).close()
     except CannotRun as error:
         return str(error)
     return None

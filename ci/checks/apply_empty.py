@@ -7,6 +7,7 @@ as the runner applies it in production. Each migration is a test case with its t
 
 from __future__ import annotations
 
+import argparse
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -114,6 +115,13 @@ def _blob(file: SqlFile, blob_id: Callable[[bytes], str]) -> str | None:
         return None
 
 
+def on_postgresql(args: argparse.Namespace) -> Report:
+    """The PostgreSQL driver (ci/checks/pg_apply.py), imported only for such a project."""
+    from ci.checks.pg_apply import apply_empty_args
+
+    return apply_empty_args(args)
+
+
 CHECK = Check(
     NAME,
     __doc__,
@@ -124,8 +132,12 @@ CHECK = Check(
             "schema-change findings (MG6xx) only for the migrations added or changed since "
             "this git ref (e.g. origin/main); --explain still lists every change"
         ),
+        common_options.engine(),
+        common_options.server_url(),
     ),
-    lambda a: apply_empty(
-        a.migrations_dir, options_from(a), explain=a.explain, base_ref=a.base_ref
+    lambda a: (
+        on_postgresql(a)
+        if a.engine == "postgresql"
+        else apply_empty(a.migrations_dir, options_from(a), explain=a.explain, base_ref=a.base_ref)
     ),
 )

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ci.checks import options as common_options
 from ci.checks.base import Check
 from ci.checks.db_options import OPTIONS, Options, busy_timeout_option
 from ci.checks.impact import OPTIONS as IMPACT_OPTIONS
@@ -51,6 +52,10 @@ def work(args: argparse.Namespace) -> Report:
             "--sample PATH is required (a .sql fixture or a .db file), or `sample:` in "
             "migration-guard.yaml"
         )
+    if args.engine == "postgresql":
+        from ci.checks.pg_apply import apply_sample_args  # psycopg only for such a project
+
+        return apply_sample_args(args)
     # --prod-stats: the production-impact estimate after the run (ci/checks/impact.py)
     return with_impact(
         args, lambda: apply_sample(args.migrations_dir, args.sample, options_from(args))
@@ -125,6 +130,8 @@ CHECK = Check(
         *OPTIONS,
         busy_timeout_option(),
         *IMPACT_OPTIONS,
+        common_options.engine(),
+        common_options.server_url(),
     ),
     work,
 )

@@ -31,6 +31,13 @@ from ci.db import runner
 
 
 def work(args: argparse.Namespace) -> Report:
+    if args.engine == "postgresql":
+        from ci.checks.pg_roundtrip import roundtrip_args  # psycopg only for such a project
+
+        selected = (
+            new_since(args.base_ref, discover(args.migrations_dir)) if args.base_ref else None
+        )
+        return Report(NAME, said_once(roundtrip_args(args, selected).cases))
     if args.setup:
         runner.load_setup(args.setup)
     options = Options(
@@ -176,6 +183,8 @@ CHECK = Check(
         ),
         busy_timeout_option(),
         statement_timeout_option(),
+        options.engine(),
+        options.server_url(),
     ),
     work,
 )

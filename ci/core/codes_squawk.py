@@ -1,5 +1,6 @@
 """The codes of lint's PostgreSQL findings: one per squawk rule (MG700-MG776, MG799 for a rule
-squawk adds later), each with its title and its fix hint in our words.
+squawk adds later), each with its title and its fix hint in our words; and MG790-MG791, our own
+rules for what squawk has no rule for (`ci.checks.lint.pg_rules`).
 
 `ci.core.codes` registers them with the rest; `ci.checks.lint.squawk_rules` maps squawk's rule
 names to them. Kept apart from `ci.core.codes` only for its size.
@@ -181,6 +182,13 @@ SQUAWK_CODES: tuple[tuple[str, str, str], ...] = (
      "upgrade the extension outside migrations, or say why with -- noqa"),
     ("MG776", "DROP DEFAULT changes what the deployed code's inserts store",
      "check every writer sets the column, then say so with -- noqa"),
+    # our own PostgreSQL rules (ci/checks/lint/pg_rules.py), beside squawk's
+    ("MG790", "a statement that cannot run inside a transaction block, in a file the runner "
+     "runs in one",
+     "move it to a migration of its own whose first line is -- @no-transaction"),
+    ("MG791", "warning: VACUUM FULL and CLUSTER rewrite the table under an ACCESS EXCLUSIVE "
+     "lock",
+     "run it outside deploys, in a quiet hour, or rewrite online with pg_repack"),
     ("MG799", "a squawk rule migration-guard has no code of its own for yet",
      "read squawk's message and its rule's page; -- squawk-ignore <rule> silences it"),
 )  # fmt: skip

@@ -139,6 +139,8 @@ def test_every_option_is_either_allowed_in_the_file_or_command_line_only() -> No
         # the database and where things are
         "db", "database_url", "migrations_dir", "config", "sample", "lock", "schema_snapshot",
         "invariants",
+        # the PostgreSQL server for the checks' throwaway databases (creates and drops only mg_*)
+        "server_url",
         # which engine the migrations are written for (a project's setting, not a safety)
         "engine",
         # output

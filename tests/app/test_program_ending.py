@@ -133,3 +133,27 @@ def test_migrate_runs_a_setup_modules_exit_handler(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "0001_start.sql" in done.stdout
     assert marker.read_text(encoding="utf-8") == "yes"
+
+
+def test_a_closed_stdout_is_one_line_and_exit_2_before_any_work(tmp_path: Path) -> None:
+    """`>&-` (some supervisors start jobs so): the report could go nowhere, so nothing runs."""
+    migrations = tmp_path / "m"
+    (migrations / "schema").mkdir(parents=True)
+    (migrations / "schema" / "0001_a.sql").write_text("CREATE TABLE t (i INTEGER);\n")
+    database = tmp_path / "app.db"
+    command = f"exec {sys.executable} -m ci.migrate --db {database} --migrations-dir {migrations}"
+    done = subprocess.run(
+        ["sh", "-c", command + " >&-"],
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: stdout is closed, so the report could not be written; nothing was done "
+        "(give the command a stdout, e.g. > /dev/null)\n"
+    )
+    assert not database.exists()  # no work: not even the database file

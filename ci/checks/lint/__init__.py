@@ -8,6 +8,7 @@
 - `sqlite_syntax`: whether SQLite itself compiles a statement sqlfluff cannot parse
 - `squawk_adapter`: squawk on PostgreSQL migrations (`--engine postgresql`), its findings ours
 - `squawk_rules`: each squawk rule's code (MG7xx) and severity
+- `pg_rules`: our PostgreSQL rules for what squawk has no rule for (MG790, MG791)
 - `options`: the values of lint's options (rule codes, SQLite versions)
 - `rules/`: the safety rules, one module each; `all_rules()` lists them
 """

@@ -13,13 +13,14 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ci.checks.lint.files import select_files, whole_directory
+from ci.checks.lint.files import refuse_bad_link, select_files, whole_directory
 from ci.checks.lint.inputs import CHECK, empty_file, file_context, input_finding
 from ci.checks.lint.noqa import silencing_scopes
 from ci.checks.lint.options import excluded_codes
 from ci.checks.lint.rules import RULES
 from ci.checks.lint.rules.base import DEFAULT_MIN_SQLITE, FileContext, Rule
 from ci.checks.lint.sqlfluff_adapter import SQLFLUFF_MAX_BYTES, sqlfluff_findings
+from ci.checks.pg_engine import splitter_for
 from ci.core.findings import Case, Finding, Report
 from ci.core.model import InputError
 
@@ -77,6 +78,8 @@ def lint(
 
         squawk_binary()  # missing: one line saying how to install it, before any work
     findings: dict[Path, list[Finding]] = {path: [] for path, _ in targets}
+    # dollar quotes and nested comments on PostgreSQL; a syntax error is squawk's to report
+    splitter = splitter_for(engine, lenient=True)
     seconds = dict.fromkeys(findings, 0.0)  # each file's own time, for its JUnit case
     contexts = []
     rules = tuple(
@@ -87,18 +90,22 @@ def lint(
     for path, folder in targets:
         started = time.perf_counter()
         try:
-            ctx = file_context(path, folder, min_sqlite)
+            refuse_bad_link(path, migrations_dir)
+            ctx = file_context(path, folder, min_sqlite, splitter)
         except InputError as error:
             findings[path].append(input_finding(path, error))
         else:
             if ctx.text.strip():
                 contexts.append(ctx)  # comments only is a valid no-op migration: linted as usual
                 findings[path].extend(run_rules(ctx, rules))
+                if engine == "postgresql":
+                    findings[path].extend(_pg_rules(ctx, exclude))
             else:
                 findings[path].append(empty_file(path, folder))
         seconds[path] += time.perf_counter() - started
     if engine == "postgresql" and contexts:
         _add(findings, _squawk(contexts, exclude, include, runner_limits or {}, seconds))
+        findings = {path: _without_repeats(found) for path, found in findings.items()}
     if sqlfluff and contexts:
         found_by_sqlfluff = sqlfluff_findings(
             contexts, exclude=exclude, max_bytes=sqlfluff_max_bytes, seconds=seconds, engine=engine
@@ -126,6 +133,19 @@ def _squawk(
     for ctx in contexts:
         seconds[ctx.path] += share
     return found
+
+
+def _pg_rules(ctx: FileContext, exclude: frozenset[str]) -> list[Finding]:
+    """Our rules for what squawk has no rule for (pglast: imported on PostgreSQL only)."""
+    from ci.checks.lint.pg_rules import pg_findings
+
+    return pg_findings(ctx, exclude)
+
+
+def _without_repeats(found: list[Finding]) -> list[Finding]:
+    from ci.checks.lint.pg_rules import without_repeats
+
+    return without_repeats(found)
 
 
 def _add(findings: dict[Path, list[Finding]], found: dict[Path, list[Finding]]) -> None:

@@ -2,7 +2,10 @@
 
 Without FILES, lint covers every `.sql` file of the migrations directory (flat, or in its known
 folders), or with a base ref only those added or changed since the merge base of HEAD and that
-ref. Given FILES outside the migrations directory, or not ending in `.sql`, are skipped.
+ref. Given FILES outside the migrations directory, or not ending in `.sql`, are skipped. A file is
+in the directory where its name is, as for the runner: a symlink to a file elsewhere in the
+repository is linted (the runner applies it), one that loops or leaves the repository is one
+finding in the runner's words (the runner refuses it).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci.checks.lint.inputs import CHECK
-from ci.core.model import KNOWN_FOLDERS, missing_migrations_dir
+from ci.core.model import KNOWN_FOLDERS, InputError, missing_migrations_dir
+from ci.core.model.discovery import symlink_problem
 
 
 def whole_directory(
@@ -73,15 +77,21 @@ def select_files(files: Sequence[Path], migrations_dir: Path) -> list[tuple[Path
     root = migrations_dir.resolve()
     selected = []
     for path in dict.fromkeys(files):
-        try:
-            resolved = Path(path).resolve()
-        except (OSError, RuntimeError):  # a symlink loop: reading it reports it, naming the file
-            resolved = Path(path).parent.resolve() / Path(path).name
-        relative = _relative(resolved, root)
+        # where the name is, not where a symlink leads: the runner lists names
+        relative = _relative(Path(path).parent.resolve() / Path(path).name, root)
         if relative is not None and path.suffix == ".sql":
             folder = relative.parts[0] if len(relative.parts) > 1 else "schema"
             selected.append((Path(path), folder if folder in KNOWN_FOLDERS else "other"))
     return selected
+
+
+def refuse_bad_link(path: Path, migrations_dir: Path) -> None:
+    """Raise InputError, in the runner's words, for a symlink it refuses: one that loops or
+    leaves the repository."""
+    problem = symlink_problem(migrations_dir, path)
+    if problem is not None:
+        _, message, hint = problem
+        raise InputError(f"{path}: {message}; {hint}")
 
 
 def _relative(path: Path, root: Path) -> Path | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from ci.checks.lint.rules.base import FileContext
 from ci.core.findings import Finding
 from ci.core.model import InputError, SqlFile
+from ci.core.model.sqlfile import Splitter
 
 CHECK = "lint"
 # A file that cannot be linted at all: binary, not UTF-8, empty, a bad directive.
@@ -20,9 +21,12 @@ INPUT_CODE = "MG500"
 _WHERE = re.compile(r"^(?P<path>.*?):(?P<line>\d+): (?P<message>.*)$")
 
 
-def file_context(path: Path, folder: str, min_sqlite: tuple[int, int, int]) -> FileContext:
-    """Read one file for the rules; unusable input raises InputError naming file and line."""
-    sql_file = SqlFile(path)
+def file_context(
+    path: Path, folder: str, min_sqlite: tuple[int, int, int], splitter: Splitter | None = None
+) -> FileContext:
+    """Read one file for the rules; unusable input raises InputError naming file and line.
+    `splitter`: the engine's (ci.checks.pg_engine.splitter_for; None: SQLite's)."""
+    sql_file = SqlFile(path, splitter)
     statements = tuple(sql_file.statements)
     return FileContext(
         path, folder, sql_file.text, statements, sql_file.directives, min_sqlite=min_sqlite

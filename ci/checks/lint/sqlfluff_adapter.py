@@ -4,7 +4,10 @@ sqlfluff (dialect `sqlite`, templater `raw`, rules `core`, each overridable by t
 `.sqlfluff` or `pyproject.toml [tool.sqlfluff]`) is imported only here, only when there is a file
 to lint. A statement sqlfluff cannot parse is reported (`PRS`, with its line: a warning when
 SQLite accepts it), then replaced by a comment and the file linted again, so one bad statement
-does not hide the rest of the file.
+does not hide the rest of the file. A rule broken many times in a file is one finding on its
+first line, with the count and the other lines (`ci.checks.lint.repeats`): a file written in
+lower case is one CP01, not forty. Unparsable statements stay one finding each: each names its
+own statement and what the engine's parser makes of it, which differ.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ci.checks.lint.inputs import CHECK, INPUT_CODE
+from ci.checks.lint.repeats import one_per_code
 from ci.checks.lint.rules.base import FileContext
 from ci.checks.lint.sqlite_syntax import sqlite_rejects
 from ci.core.errors import UsageError
@@ -161,7 +165,7 @@ def _lint_file(linter: Any, ctx: FileContext, config: Any, engine: str) -> list[
         judge = _parse_finding if engine == "sqlite" else _postgres_parse_finding
         unparsable += [judge(ctx, v, piece, dialect) for v in shown_bad]
         text = _skip_piece(text, piece)
-    findings = [_finding(ctx, v, config) for v in shown if v.rule_code() != "PRS"]
+    findings = one_per_code(_finding(ctx, v, config) for v in shown if v.rule_code() != "PRS")
     return unparsable + findings
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ci.checks.lint.repeats import grouped, more_lines
 from ci.checks.lint.squawk_rules import REPEATS, TIMEOUT_CODES
 from ci.core.findings import Finding
-
-LINES_SHOWN = 10  # lines a grouped finding lists before "..."
 
 
 def one_per_rule(found: Sequence[tuple[str, int | None, Finding]]) -> list[Finding]:
@@ -28,33 +27,15 @@ def one_per_rule(found: Sequence[tuple[str, int | None, Finding]]) -> list[Findi
         if any((other, statement) in said for other in REPEATS.get(rule, ())):
             continue  # the same statement's finding by a more precise rule says it
         by_rule.setdefault(rule, []).append(finding)
-    return [_grouped(same) for same in by_rule.values()]
-
-
-def _grouped(same: list[Finding]) -> Finding:
-    first = same[0]
-    if len(same) == 1:
-        return first
-    return Finding(
-        first.check,
-        first.code,
-        first.path,
-        first.line,
-        first.message + _more(first.code, [f.line or 0 for f in same[1:]]),
-        first.hint,
-        first.severity,
-    )
+    return [grouped(same, _more) for same in by_rule.values()]
 
 
 def _more(code: str, lines: list[int]) -> str:
-    """What follows a grouped finding's message: the count, and where the others are."""
+    """What follows a grouped finding's message: for the timeout rules, that one SET covers
+    them all; for the others, the count and where they are."""
     if code in TIMEOUT_CODES:
         return (
             f" (the first of {len(lines) + 1} statements that need it; one SET at the top of "
             "the file covers them all)"
         )
-    shown = ", ".join(str(line) for line in lines[:LINES_SHOWN])
-    if len(lines) > LINES_SHOWN:
-        shown += ", ..."
-    plural = "line" if len(lines) == 1 else "lines"
-    return f" (and {len(lines)} more in this file: {plural} {shown})"
+    return more_lines(code, lines)

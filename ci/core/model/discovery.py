@@ -22,7 +22,7 @@ from ci.core.model.layout import (
     parse_name,
     version_in_range,
 )
-from ci.core.model.sqlfile import SqlFile
+from ci.core.model.sqlfile import Splitter, SqlFile
 from ci.core.sqltext import LazyPattern
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
@@ -38,7 +38,9 @@ CHECKED: Literal["checked"] = "checked"  # discover(rollbacks=CHECKED): see ther
 _ALL_NAMES_PARSE = LazyPattern(r"(?:\.[^/]*/|(?=\d{4})0*[1-9]\d{0,8}_[a-z0-9_]+\.sql/)*")
 
 
-def discover(root: Path, *, rollbacks: Rollbacks = True) -> Catalog:
+def discover(
+    root: Path, *, rollbacks: Rollbacks = True, splitter: Splitter | None = None
+) -> Catalog:
     """Walk a migrations directory (subfolder or flat layout) into a Catalog.
 
     `rollbacks=False` skips the rollback folder, for a check that never looks at rollback
@@ -46,7 +48,9 @@ def discover(root: Path, *, rollbacks: Rollbacks = True) -> Catalog:
     `rollbacks=CHECKED` lists it and records the same problems as `True`, but when every entry
     is a well-named regular file (one regular expression over all the names) it makes no
     SqlFile and pairs none: no migration has its `rollback` then. For a run that applies
-    (ci.migrate), which refuses a bad entry there but never reads a rollback file."""
+    (ci.migrate), which refuses a bad entry there but never reads a rollback file.
+    `splitter`: how every file's statements are split (None: SQLite's rules; a PostgreSQL
+    project's checks pass PostgreSQL's)."""
     if not root.is_dir():
         raise missing_migrations_dir(root)
     catalog = Catalog(root=root)
@@ -54,7 +58,7 @@ def discover(root: Path, *, rollbacks: Rollbacks = True) -> Catalog:
     # file someone asks about (1,000 migrations, whole process budgeted). The prefix is
     # pathlib's own spelling of `root / name` without the name ('' for '.', 'dir/' otherwise).
     prefix = str(root / "_")[:-1]
-    placed = _Placed(catalog)
+    placed = _Placed(catalog, splitter)
     for entry in _scan(root):
         if entry.name.startswith("."):
             continue  # .gitkeep and editor files are not migrations
@@ -103,10 +107,11 @@ class _Placed:
     name) made once from what the listing gave: sorting by a key function would call it, and
     the file name property, for every migration again."""
 
-    __slots__ = ("catalog", "main", "seeds")
+    __slots__ = ("catalog", "main", "seeds", "splitter")
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, splitter: Splitter | None) -> None:
         self.catalog = catalog
+        self.splitter = splitter
         self.main: list[tuple[int, str, str, int, Migration]] = []
         self.seeds: list[tuple[int, str, str, int, Migration]] = []
 
@@ -118,16 +123,15 @@ class _Placed:
                 return
             assert parsed is not None  # _entry_problem rejects names that do not parse
         version, slug = parsed
+        file = SqlFile(location, self.splitter)
         if folder == ROLLBACK_FOLDER:
-            self.catalog.rollbacks.setdefault(version, []).append(SqlFile(location))
+            self.catalog.rollbacks.setdefault(version, []).append(file)
             return
         kind = folder or "schema"
         track = self.seeds if kind == SEED_FOLDER else self.main
         # the index breaks ties before a Migration is compared (a flat and a folder file of one
         # name and number): the order of equal keys stays the listing's, as a stable sort's
-        track.append(
-            (version, kind, name, len(track), Migration(SqlFile(location), kind, version, slug))
-        )
+        track.append((version, kind, name, len(track), Migration(file, kind, version, slug)))
 
     def sort(self) -> None:
         self.main.sort()
@@ -147,6 +151,14 @@ def _placeable(catalog: Catalog, location: str, folder: str | None, info: os.Dir
         catalog.problems.append(CatalogProblem(code, location, None, message, hint))
         return False
     return True
+
+
+def symlink_problem(root: Path, entry: Path) -> tuple[str, str, str] | None:
+    """Why `entry`, a file of the migrations directory `root`, cannot be read as a migration
+    because it is a symlink that loops or leaves the repository (MG105: code, message, hint);
+    None if it is no such link. Lint asks this too, so that it refuses what the runner refuses."""
+    problem = _entry_problem(root, entry, "schema")
+    return problem if problem is not None and problem[0] == "MG105" else None
 
 
 def _entry_problem(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from pathlib import Path
 
@@ -16,13 +16,19 @@ from ci.core.model.directives import Directives, parse_directives
 from ci.core.model.layout import InputError
 from ci.core.sqltext import Statement, checksum, split_statements
 
+# How a file's text becomes statements: (text, the file's location for messages) -> statements.
+# SQLite's splitter when none is given; another engine's (PostgreSQL's dollar quotes) comes
+# from the layer that knows it, so this module imports no engine's parser.
+Splitter = Callable[[str, str], "list[Statement]"]
+
 
 class SqlFile:
     """A readable SQL file: its bytes, text and statements, parsed once.
 
     `location` is the path as text (`str(path)`; discover passes it as text in that form) and
     `path` is made from it on first use: discover builds one SqlFile per file, and the static
-    checks mostly need only names and bytes.
+    checks mostly need only names and bytes. `splitter` splits the text into statements (None:
+    SQLite's rules).
     """
 
     __slots__ = (
@@ -33,9 +39,10 @@ class SqlFile:
         "_statements",
         "_text",
         "location",
+        "splitter",
     )
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, splitter: Splitter | None = None) -> None:
         self._path = path if isinstance(path, Path) else None
         self.location = str(path)
         self._data: bytes | None = None
@@ -43,6 +50,7 @@ class SqlFile:
         self._statements: list[Statement] | None = None
         self._checksum: str | None = None
         self._directives: Directives | None = None
+        self.splitter = splitter
 
     @property
     def path(self) -> Path:
@@ -75,7 +83,11 @@ class SqlFile:
     @property
     def statements(self) -> list[Statement]:
         if self._statements is None:
-            self._statements = split_statements(self.text)
+            splitter = self.splitter
+            text = self.text
+            self._statements = (
+                split_statements(text) if splitter is None else splitter(text, self.location)
+            )
         return self._statements
 
     @property

@@ -5,22 +5,30 @@ time inside the caller's transaction (these functions never BEGIN or COMMIT).
 
 The tables live in the schema the connection creates objects in (`current_schema()`), and every
 statement names them with that schema: a temporary table of the same name, which an
-unqualified name would find first, can never receive or hide the runner's rows.
+unqualified name would find first, can never receive or hide the runner's rows. Every read
+says ONLY, so the rows of a table that inherits from them (refused in a migration, possible by
+hand) never count as the runner's.
+A migration must leave them alone; what the gatekeeper cannot see (dynamic SQL) the runner
+catches afterwards: `snapshot` before the migration's SQL, `refuse_changes` after it and before
+the runner writes its own row.
 `applied_at` and the log's times are text, ISO 8601 UTC as on SQLite, so both engines record and
 show the same values.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
 
 from ci.core.model import InputError
 from ci.db.bookkeeping import now_utc, owner
+from ci.db.outcomes import MigrationFailed
 from ci.db.records import AppliedRow, DirtyMark, Entry
 from ci.db.tables import APPLIED_BY, COLUMNS, IDENTITY_INDEX, LOG_COLUMNS, LOG_TABLE, TABLE
+from ci.db.values import as_row, checked_row, has_odd_values
 
 Conn = psycopg.Connection[Any]
 
@@ -108,15 +116,19 @@ class Tables:
         """Every applied row, main track then seeds, by version ([] before the first run)."""
         if not self.columns(conn, TABLE):
             return []
-        query = sql.SQL("SELECT {} FROM {}").format(
+        query = sql.SQL("SELECT {} FROM ONLY {}").format(
             sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS), self.table
         )
-        rows = [AppliedRow(*row) for row in conn.execute(query).fetchall()]
+        values = conn.execute(query).fetchall()
+        if has_odd_values(values):  # by hand or another tool: one line naming row and column
+            rows = [checked_row(row) for row in values]
+        else:
+            rows = [as_row(row, row[0]) for row in values]
         rows.sort(key=lambda row: (row.track == "seed", row.version))
         return rows
 
     def is_applied(self, conn: Conn, track: str, version: int) -> bool:
-        query = sql.SQL("SELECT 1 FROM {} WHERE " + IS_SEED).format(self.table)
+        query = sql.SQL("SELECT 1 FROM ONLY {} WHERE " + IS_SEED).format(self.table)
         return conn.execute(query, (track == "seed", version)).fetchone() is not None
 
     def record(self, conn: Conn, entry: Entry, *, ms: int, rows: int, at: str) -> None:
@@ -131,7 +143,7 @@ class Tables:
         conn.execute(query, values)
         kept = conn.execute(
             sql.SQL(
-                "SELECT 1 FROM {} WHERE " + IS_SEED + " AND migration_type = %s "
+                "SELECT 1 FROM ONLY {} WHERE " + IS_SEED + " AND migration_type = %s "
                 "AND file_hash IS NOT DISTINCT FROM %s AND code_hash IS NOT DISTINCT FROM %s"
             ).format(self.table),
             (entry.track == "seed", entry.version, entry.migration_type, entry.file_hash,
@@ -141,13 +153,13 @@ class Tables:
 
     def unrecord(self, conn: Conn, track: str, version: int) -> None:
         """Remove the migration's row and check that it is gone."""
-        conn.execute(sql.SQL("DELETE FROM {} WHERE " + IS_SEED).format(self.table),
+        conn.execute(sql.SQL("DELETE FROM ONLY {} WHERE " + IS_SEED).format(self.table),
                      (track == "seed", version))  # fmt: skip
         _check_written(not self.is_applied(conn, track, version), TABLE)
 
     def applied_seeds(self, conn: Conn) -> list[Entry]:
         query = sql.SQL(
-            "SELECT version, description, file_hash FROM {} "
+            "SELECT version, description, file_hash FROM ONLY {} "
             "WHERE migration_type = 'seed' ORDER BY version"
         ).format(self.table)
         return [Entry(int(v), "seed", str(d or ""), h) for v, d, h in conn.execute(query)]
@@ -188,7 +200,7 @@ class Tables:
             return []
         query = sql.SQL(
             "SELECT id, logged_at, version, migration_type, description, file_hash, "
-            "COALESCE(rows_affected, 0), error, applied_by FROM {} "
+            "COALESCE(rows_affected, 0), error, applied_by FROM ONLY {} "
             "WHERE action = 'dirty' AND cleared_at IS NULL ORDER BY id"
         ).format(self.log)
         return [LockedMark(*row) for row in conn.execute(query).fetchall()]
@@ -201,9 +213,95 @@ class Tables:
 
     def set_mark(self, conn: Conn, mark_id: int, assignment: str, value: object) -> None:
         """One column of a mark: 'applied_by = %s' (holder), 'error = %s', 'cleared_at = %s'."""
-        query = sql.SQL("UPDATE {} SET " + assignment + " WHERE id = %s").format(self.log)
+        query = sql.SQL("UPDATE ONLY {} SET " + assignment + " WHERE id = %s").format(self.log)
         changed = conn.execute(query, (value, mark_id)).rowcount
         _check_written(changed == 1, LOG_TABLE)
+
+    # --- the migration's hands off the runner's tables -----------------------------------------
+
+    def snapshot(self, conn: Conn, *, in_transaction: bool | None = None) -> Snapshot:
+        """What the runner's tables hold now, in a few short strings (see Snapshot). Inside
+        the migration's transaction, before it runs: their counts (ROW_AGES); outside one (a
+        @no-transaction migration, whose statements commit one by one): their rows (SNAPSHOT).
+        `in_transaction`: which of the two (None: by the connection's state)."""
+        if in_transaction is None:
+            status = conn.info.transaction_status
+            in_transaction = status == psycopg.pq.TransactionStatus.INTRANS
+        table_name = self.table.as_string(conn)
+        log_name = self.log.as_string(conn)
+        text = ROW_AGES if in_transaction else SNAPSHOT
+        query = sql.SQL(text).format(table=self.table, log=self.log)
+        row = conn.execute(query, (table_name, log_name, table_name, log_name)).fetchone()
+        assert row is not None
+        return Snapshot(str(row[0]), str(row[1]), str(row[2]), in_transaction)
+
+    def refuse_changes(self, conn: Conn, before: Snapshot, path: Path | str) -> None:
+        """MigrationFailed naming the file when its SQL changed the runner's tables since
+        `before` (the runner has not written in between): dynamic SQL (EXECUTE of a string
+        built at run time, in a DO block, a function or a trigger) that the gatekeeper cannot
+        read. Deferred triggers fire first, so none can change them at COMMIT."""
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        try:
+            after = self.snapshot(conn, in_transaction=before.in_transaction)
+            pairs = zip(SNAPSHOT_PARTS, before[:3], after[:3], strict=True)
+            changed = [f"changed {name}" for name, was, now in pairs if was != now]
+        except psycopg.errors.UndefinedTable:  # dropped by dynamic SQL
+            changed = ["dropped one of the runner's tables"]
+        if changed:
+            raise MigrationFailed(
+                path,
+                None,
+                f"{' and '.join(changed)}: refused (a migration's SQL, dynamic SQL "
+                "included, must not change the runner's tables: the runner alone records which "
+                "migrations ran); the migration was not recorded",
+            )
+
+
+# The runner's tables as a fingerprint (ONLY: a child table's rows are not the runner's):
+# - schema_version: row count and md5 of its rows in key order (~4 ms per 1,000 rows, nearly all
+#   of it turning rows into text);
+# - schema_version_log: row count, last id and md5 of its dirty marks, open or cleared (a row
+#   added, removed, turned into a mark or out of one, a mark opened or cleared all show; the
+#   wording of an old history row does not, and needs no text of every row of a log that only
+#   grows);
+# - the number of triggers and rules on the two tables.
+SNAPSHOT = """SELECT
+  (SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n'
+     ORDER BY (t.migration_type = 'seed'), t.version)), '') FROM ONLY {table} t),
+  (SELECT count(*) || ':' || coalesce(max(l.id), 0) || ':' || coalesce(md5(string_agg(
+     l::text, E'\\n' ORDER BY l.id) FILTER (WHERE l.action = 'dirty')), '') FROM ONLY {log} l),
+  (SELECT count(*) FROM pg_trigger WHERE tgrelid IN (to_regclass(%s), to_regclass(%s)))
+  || ':' ||
+  (SELECT count(*) FROM pg_rewrite WHERE ev_class IN (to_regclass(%s), to_regclass(%s)))"""
+# Inside one transaction, cheaper (no row turned into text): the counts, and how many rows (of
+# the tables, and of the catalogs of their triggers and rules) this transaction wrote. A row
+# inserted or updated since the first age() of a transaction has an xmin no older than the
+# transaction's own id (or, before it has one, the next id then), so its age is 0 or less.
+ROW_AGES = """SELECT
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(t.xmin) <= 0) FROM ONLY {table} t),
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(l.xmin) <= 0) FROM ONLY {log} l),
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(xmin) <= 0) FROM pg_trigger
+    WHERE tgrelid IN (to_regclass(%s), to_regclass(%s)))
+  || ':' ||
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(xmin) <= 0) FROM pg_rewrite
+    WHERE ev_class IN (to_regclass(%s), to_regclass(%s)))"""
+SNAPSHOT_PARTS = (
+    f"the runner's table {TABLE}",
+    f"the runner's table {LOG_TABLE}",
+    "the triggers or rules on the runner's tables",
+)
+
+
+class Snapshot(NamedTuple):
+    """The runner's tables at one moment (SNAPSHOT): `count:md5` of schema_version's rows,
+    `count:last id:md5 of the marks` of schema_version_log, `triggers:rules` on them; or, in
+    a transaction (ROW_AGES), their counts and the rows it wrote. Equal snapshots: nothing the
+    runner reads changed."""
+
+    table: str
+    log: str
+    hooks: str
+    in_transaction: bool  # taken with ROW_AGES: compare with one of the same transaction
 
 
 class LockedMark(DirtyMark):

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from ci.db.outcomes import CannotRun
 
@@ -20,8 +21,13 @@ CHANGING_COMMANDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "COPY")
 
 def label(url: str) -> str:
     """The URL as the runner shows it: user, host, port and database; never the password,
-    never the query (which may carry `password=` or `sslkey=`)."""
-    parts = urlsplit(url)
+    never the query (which may carry `password=` or `sslkey=`). A URL that cannot be read
+    (an unclosed IPv6 bracket) shows only its scheme: its parts cannot be told apart, so no
+    part of it is known to be free of the password."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return f"{url.partition('://')[0] or 'postgresql'}://(unreadable URL)"
     host = parts.hostname or ""
     if ":" in host:  # an IPv6 address goes back into brackets
         host = f"[{host}]"
@@ -63,9 +69,15 @@ class PgConnection(psycopg.Connection[Any]):
     changes = 0
 
 
-def open_target(url: str, *, connect_timeout: int = CONNECT_TIMEOUT) -> PgConnection:
+def open_target(
+    url: str, *, connect_timeout: int = CONNECT_TIMEOUT, database_required: bool = True
+) -> PgConnection:
     """The user's database in autocommit; CannotRun (one line, the password left out) when it
-    cannot be opened."""
+    cannot be opened. `database_required`: a URL that names no database is refused (see
+    url_problem); only a probe of the server itself passes False."""
+    problem = url_problem(url, database_required=database_required)
+    if problem is not None:
+        raise CannotRun(f"{label(url)}: {problem}")
     try:
         return PgConnection.connect(
             url,
@@ -78,12 +90,33 @@ def open_target(url: str, *, connect_timeout: int = CONNECT_TIMEOUT) -> PgConnec
         raise CannotRun(f"{label(url)}: cannot connect: {why_not_connected(error, url)}") from None
 
 
+def url_problem(url: str, *, database_required: bool = True) -> str | None:
+    """Why the URL cannot be used, before any connection: it cannot be read, or it names no
+    database. libpq would fill a missing name in from $PGDATABASE or the user's name, so
+    `postgresql://u@host:5432/$DB` with $DB unset would migrate whatever database that picks."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error as error:
+        # libpq's reason, without the URL it quotes (that would show the password)
+        reason = " ".join(str(error).split()).split(" in URI")[0].split(" in connection")[0]
+        return f"the URL cannot be read: {reason}"
+    if database_required and not str(params.get("dbname") or "").strip():
+        return (
+            "the URL names no database; write postgresql://USER@HOST:PORT/DATABASE "
+            "(a missing name would be filled in from $PGDATABASE or the user's name)"
+        )
+    return None
+
+
 def why_not_connected(error: Exception, url: str) -> str:
     """libpq's reason in one line: the last 'failed: ...' part, without 'FATAL:' and hints."""
     text = " ".join(str(error).split())
     reason = text.rpartition("failed: ")[2] or text or type(error).__name__
     reason = reason.replace("FATAL: ", "").split(" Is the server running")[0]
-    password = urlsplit(url).password
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # url_problem refuses such a URL before any connection
+        password = None
     if password:
         reason = reason.replace(password, "***")
     return reason.strip()

@@ -8,7 +8,8 @@ Ignored with a notice (the runner owns the transaction and keeps its own records
 - a plain INSERT INTO schema_version; in a rollback file, a plain DELETE FROM schema_version.
 
 Run, and set back after the file (`PgGate.restore`): SET and RESET without LOCAL (also ROLE and
-SESSION AUTHORIZATION), set_config(..., false), DISCARD. SET LOCAL ends with the transaction.
+SESSION AUTHORIZATION), set_config(..., false), DISCARD PLANS / SEQUENCES / TEMP. SET LOCAL ends
+with the transaction.
 
 Refused, in every run:
 - COMMIT PREPARED, ROLLBACK PREPARED: they finish another session's transaction;
@@ -16,7 +17,12 @@ Refused, in every run:
   file;
 - any other change to schema_version or schema_version_log: a write (also inside a CTE, a rule's
   action or an SQL function's body), TRUNCATE, ALTER, RENAME, DROP, an index, trigger, rule,
-  policy or grant on them, a table or view of that name, a foreign key that references them;
+  policy or grant on them, a table or view of that name, a foreign key that references them, a
+  table that inherits from them (INHERITS, PARTITION OF, ALTER TABLE ... INHERIT);
+- pg_advisory_unlock, pg_advisory_unlock_shared, pg_advisory_unlock_all and DISCARD ALL: they
+  release the runner's own session lock, which makes two runners take turns;
+- ALTER ROLE ... SET (also ALTER USER, ALTER ROLE ALL, ... IN DATABASE): it changes the settings
+  of every later session of the role on the whole server;
 - ALTER SYSTEM, LOAD, CHECKPOINT, CREATE/DROP DATABASE, CREATE/ALTER/DROP TABLESPACE, LISTEN:
   they change the server for every database or session, or write outside this database;
 - COPY: a server file or program is outside the database, and a file of statements carries no
@@ -25,13 +31,14 @@ Refused, in every run:
   (lo_export, pg_terminate_backend, pg_reload_conf, dblink_exec, ...: REFUSED_FUNCTIONS);
 - ALTER DATABASE of a database other than the one being migrated.
 
-Refused on a check's throwaway database only (they belong to the whole server and outlive it):
-roles, ALTER DATABASE, GRANT / COMMENT / OWNER / RENAME on a database, tablespace or role,
-subscriptions.
+Refused on a check's throwaway database only (they belong to the whole server and outlive it);
+allowed in a real run, where creating the application's roles is part of a deploy: CREATE /
+ALTER (without SET) / DROP ROLE, GRANT of a role, ALTER DATABASE, GRANT / COMMENT / OWNER /
+RENAME on a database, tablespace or role, subscriptions.
 
 Refused outside a `-- @no-transaction` file, with that hint (the server would say "cannot run
 inside a transaction block"): CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX
-CONCURRENTLY / DATABASE / SYSTEM, VACUUM (not ANALYZE), CLUSTER without a table, DISCARD ALL,
+CONCURRENTLY / DATABASE / SYSTEM, VACUUM (not ANALYZE), CLUSTER without a table,
 ALTER TYPE ... ADD VALUE on a server older than 12.
 
 Not seen by a parse tree: what a PL/pgSQL function, a DO block or dynamic SQL does when it runs.
@@ -183,6 +190,10 @@ def _bookkeeping(state: GateState, tree: ast.Node) -> Verdict | None:
 SERVER_FILES = "reads or writes a file on the database server, outside this database"
 OTHER_SESSIONS = "acts on the whole server or on other sessions, not on this database"
 OTHER_DATABASES = "changes another database, outside the migration's transaction"
+RUNNER_LOCK = (
+    "releases the session's advisory locks, among them the runner's own, which makes two "
+    "runners take turns"
+)
 REFUSED_FUNCTIONS = {
     **dict.fromkeys(("lo_import", "lo_export", "pg_file_write", "pg_file_rename",
                      "pg_file_unlink", "pg_file_sync"), SERVER_FILES),
@@ -192,6 +203,9 @@ REFUSED_FUNCTIONS = {
                      "pg_drop_replication_slot", "pg_backup_start", "pg_backup_stop"),
                     OTHER_SESSIONS),
     **dict.fromkeys(("dblink_exec", "dblink", "dblink_connect"), OTHER_DATABASES),
+    **dict.fromkeys(("pg_advisory_unlock", "pg_advisory_unlock_shared",
+                     "pg_advisory_unlock_all"),
+                    f"{RUNNER_LOCK} (a lock of the migration's own: pg_advisory_xact_lock)"),
 }  # fmt: skip
 
 
@@ -217,6 +231,8 @@ REFUSED = {
     "CreateTableSpaceStmt": ("CREATE TABLESPACE", OUTSIDE + " (a directory on the server)"),
     "DropTableSpaceStmt": ("DROP TABLESPACE", OUTSIDE),
     "AlterTableSpaceOptionsStmt": ("ALTER TABLESPACE", SERVER_WIDE),
+    "AlterRoleSetStmt": ("ALTER ROLE ... SET", "it changes the settings of every later session "
+                         "of the role (or of every role), in every database on the server"),
     "ListenStmt": ("LISTEN", "the runner never reads notifications, and the session would "
                    "keep listening for the rest of the run"),
 }  # fmt: skip
@@ -224,7 +240,6 @@ REFUSED = {
 CLUSTER_WIDE = {
     "CreateRoleStmt": "CREATE ROLE",
     "AlterRoleStmt": "ALTER ROLE",
-    "AlterRoleSetStmt": "ALTER ROLE",
     "DropRoleStmt": "DROP ROLE",
     "GrantRoleStmt": "GRANT role",
     "AlterDatabaseStmt": "ALTER DATABASE",
@@ -252,6 +267,9 @@ ROLLBACK_NO_TRANSACTION_HINT = (
 
 def _fixed(state: GateState, tree: ast.Node, words: str) -> Verdict | None:
     kind = type(tree).__name__
+    if isinstance(tree, ast.DiscardStmt) and tree.target == DiscardMode.DISCARD_ALL:
+        why = f"{RUNNER_LOCK}; DISCARD PLANS, SEQUENCES and TEMP reset the rest"
+        return Verdict(REFUSE, f"DISCARD ALL is refused: it {why} ({RUNNER_DOC})")
     if kind in REFUSED:
         what, why = REFUSED[kind]
         return Verdict(REFUSE, f"{what} is refused: {why} ({RUNNER_DOC})")
@@ -263,7 +281,7 @@ def _fixed(state: GateState, tree: ast.Node, words: str) -> Verdict | None:
             "whole server and would outlive the check's throwaway database",
         )
     if not state.no_transaction:
-        needs = _needs_no_transaction(state, tree)
+        needs = needs_no_transaction(state, tree)
         if needs is not None:
             hint = ROLLBACK_NO_TRANSACTION_HINT if state.rollback else NO_TRANSACTION_HINT
             return Verdict(REFUSE, f"{needs} {hint}")
@@ -278,7 +296,7 @@ def _on_shared_object(tree: ast.Node) -> bool:
     return False
 
 
-def _needs_no_transaction(state: GateState, tree: ast.Node) -> str | None:
+def needs_no_transaction(state: GateState, tree: ast.Node) -> str | None:
     """What the statement is when the server refuses to run it in a transaction block."""
     if isinstance(tree, ast.IndexStmt) and tree.concurrent:
         return "CREATE INDEX CONCURRENTLY"
@@ -290,8 +308,6 @@ def _needs_no_transaction(state: GateState, tree: ast.Node) -> str | None:
         return "VACUUM"
     if isinstance(tree, ast.ClusterStmt) and tree.relation is None:
         return "CLUSTER without a table"
-    if isinstance(tree, ast.DiscardStmt) and tree.target == DiscardMode.DISCARD_ALL:
-        return "DISCARD ALL"
     if isinstance(tree, ast.AlterEnumStmt) and tree.oldVal is None and state.server < 120000:
         return "ALTER TYPE ... ADD VALUE (on a server older than PostgreSQL 12)"
     return None
@@ -306,10 +322,7 @@ WHOLE_DATABASE = (
 def _reindex(tree: ast.ReindexStmt) -> str | None:
     if any(param.defname == "concurrently" for param in tree.params or ()):
         return "REINDEX CONCURRENTLY"
-    if tree.kind in (
-        ReindexObjectType.REINDEX_OBJECT_DATABASE,
-        ReindexObjectType.REINDEX_OBJECT_SYSTEM,
-    ):
+    if tree.kind in WHOLE_DATABASE:
         return "REINDEX DATABASE/SYSTEM"
     return None
 

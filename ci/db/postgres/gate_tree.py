@@ -43,6 +43,13 @@ TABLE_CHANGES = {
     "Constraint": ("pktable", "adds a foreign key that references it (its rows could then no "
                    "longer be removed)"),
 }  # fmt: skip
+# Nodes that make another table a child of one: its rows would be read as the parent's by any
+# query without ONLY (the runner's own queries use ONLY; the gate keeps the tables childless).
+INHERITANCE = {
+    "CreateStmt": ("inhRelations", "creates a table that inherits from it (INHERITS or "
+                   "PARTITION OF)"),
+    "AlterTableCmd": ("def_", "makes a table inherit from it (ALTER TABLE ... INHERIT)"),
+}  # fmt: skip
 # DROP of an object whose name (last part) is the table, or of one on a table (second to last).
 DROPPED_TABLES = frozenset((
     ObjectType.OBJECT_TABLE, ObjectType.OBJECT_VIEW, ObjectType.OBJECT_MATVIEW,
@@ -140,16 +147,16 @@ def bookkeeping_changes(tree: ast.Node) -> Iterator[tuple[ast.Node, str, str]]:
     """(node, table, what it does to it) for each change of the runner's tables in `tree`."""
     for node in walk(tree):
         kind = type(node).__name__
-        if kind in TABLE_CHANGES:
-            attribute, what = TABLE_CHANGES[kind]
-            value = getattr(node, attribute)
-            for relation in value if isinstance(value, tuple | list) else (value,):
-                name = bookkeeping_name(relation)
-                if name is not None:
-                    yield node, name, f"this statement {what}"
-            newname = getattr(node, "newname", None) if kind == "RenameStmt" else None
-            if newname in BOOKKEEPING_TABLES:
-                yield node, str(newname), "this statement renames something to that name"
+        for changes in (TABLE_CHANGES, INHERITANCE):
+            if kind in changes:
+                attribute, what = changes[kind]
+                value = getattr(node, attribute)
+                for relation in value if isinstance(value, tuple | list) else (value,):
+                    name = bookkeeping_name(relation)
+                    if name is not None:
+                        yield node, name, f"this statement {what}"
+        if isinstance(node, ast.RenameStmt) and node.newname in BOOKKEEPING_TABLES:
+            yield node, str(node.newname), "this statement renames something to that name"
         elif isinstance(node, ast.DropStmt):
             for name in dropped_bookkeeping(node):
                 yield node, name, "this statement drops it or something on it"

@@ -33,9 +33,11 @@ def rollback_in_transaction(
                 _refuse_unless_as_planned(runner, migration, entry)
             elif not tables.is_applied(conn, entry.track, entry.version):
                 return Outcome(migration, "skipped", 0, 0.0)
+            before = tables.snapshot(conn)
             rows = run_file(conn, file, rollback=True, notice=runner.notice,
                             timeout=runner.statement_timeout)  # fmt: skip
             refuse_unless_locked(conn, file.location)
+            tables.refuse_changes(conn, before, file.path)
             seconds = time.perf_counter() - started
             tables.unrecord(conn, entry.track, entry.version)
             if not runner.throwaway:

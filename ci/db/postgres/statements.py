@@ -50,13 +50,16 @@ class PgStatement(Statement):
 
     @property
     def code(self) -> str:
-        """Made when asked and not kept (the gate asks once: keep only the text)."""
-        return _code(self.raw)
+        """Made when first asked (lint's rules ask it often; the runner never does)."""
+        if self._code is None:
+            self._code = _code(self.raw)
+        return self._code
 
     @property
     def keyword(self) -> str:
-        if self._keyword is None:
-            words = self.code.split(maxsplit=1)
+        if self._keyword is None:  # without keeping the code: the runner asks only this
+            code = self._code if self._code is not None else _code(self.raw)
+            words = code.split(maxsplit=1)
             self._keyword = sys.intern(words[0].rstrip(";").upper()) if words else ""
         return self._keyword
 

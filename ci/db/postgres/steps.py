@@ -132,8 +132,10 @@ def apply_in_transaction(runner: PgRunner, migration: Migration, *, resume: bool
             if runner.tables.is_applied(conn, entry.track, entry.version):
                 return Outcome(migration, "skipped", 0, 0.0)  # the rollback changes nothing
             marks = [m.id for m in _marks_of(runner, entry)] if resume else []
+            before = runner.tables.snapshot(conn)
             rows = run_file(conn, file, notice=runner.notice, timeout=runner.statement_timeout)
             refuse_unless_locked(conn, file.location)  # before COMMIT: rolled back if not
+            runner.tables.refuse_changes(conn, before, file.path)
             seconds = _finish(runner, entry, started, rows, marks)
     except psycopg.Error as error:  # at COMMIT: a deferred constraint still violated
         if conn.closed or conn.broken:
@@ -165,7 +167,7 @@ def apply_autocommit(runner: PgRunner, migration: Migration, *, resume: bool) ->
             runner.tables.log_attempt(conn, "resume", entry, rows=marks[0].rows_done)
         else:
             mark_id = runner.tables.open_mark(conn, entry)
-    before = conn.changes
+    before, tables_before = conn.changes, runner.tables.snapshot(conn)
     try:
         set_limits(runner, local=False)
         try:
@@ -180,6 +182,7 @@ def apply_autocommit(runner: PgRunner, migration: Migration, *, resume: bool) ->
     refuse_unless_locked(conn, file.location, committed=True)  # its mark stays open
     try:
         with transaction(runner):
+            runner.tables.refuse_changes(conn, tables_before, file.path)
             seconds = _finish(runner, entry, started, rows, [mark_id])
     except MigrationFailed as failure:
         _fail_mark(runner, mark_id, entry, failure, rows, "all its statements stay committed")

@@ -72,7 +72,8 @@ def test_a_session_the_server_ends_is_one_line_and_changes_nothing(
             for _ in range(500):
                 ended = admin.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query "
-                    "LIKE '%%SELECT pg_sleep(%%' AND pid <> pg_backend_pid()"
+                    "LIKE '%%SELECT pg_sleep(%%' AND pid <> pg_backend_pid() "
+                    "AND datname = current_database()"  # this test's database: the server is shared
                 ).fetchall()
                 if ended:
                     return

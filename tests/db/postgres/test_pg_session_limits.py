@@ -39,12 +39,13 @@ def test_a_no_transaction_migration_that_releases_the_lock_stays_dirty(
     tmp_path: Path, pg_database_url: str, capsys: Any
 ) -> None:
     migrations = write(tmp_path, {**FIRST,
-        "data/0002_discard.sql": "-- @no-transaction\nINSERT INTO a VALUES (1);\nDISCARD ALL;\n",
+        "data/0002_unlock.sql": "-- @no-transaction\nINSERT INTO a VALUES (1);\n"
+            "DO $$ BEGIN EXECUTE 'SELECT pg_advisory_' || 'unlock_all()'; END $$;\n",
         "schema/0003_c.sql": "CREATE TABLE c (x int);\n",
     })  # fmt: skip
     code, _, err = migrate(capsys, pg_database_url, migrations)
     assert code == 2
-    assert f"{migrations}/data/0002_discard.sql: {RELEASED}" in err
+    assert f"{migrations}/data/0002_unlock.sql: {RELEASED}" in err
     assert "its statements stay committed and the database stays marked dirty" in err
     assert applied(pg_database_url) == [(1, "schema")]
     assert rows(pg_database_url, "SELECT count(*) FROM a") == [(1,)]

@@ -1,0 +1,104 @@
+"""What the checks need to run a project's migrations on its engine: the statement splitter of
+that engine (a PostgreSQL file splits as the server reads it: dollar quotes, nested comments),
+the catalog discovered with it, and for PostgreSQL the server a check may use and a throwaway
+database on it.
+
+Nothing here imports psycopg or pglast at module level: a SQLite project never loads them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ci.checks.options import SERVER_URL_ENV, server_url_or_env
+from ci.core.errors import UsageError
+from ci.core.model import Catalog, InputError, discover
+from ci.core.sqltext import Statement
+
+if TYPE_CHECKING:
+    from ci.core.model.sqlfile import Splitter
+    from ci.db.postgres.connect import PgConnection
+    from ci.db.postgres.runner import PgRunner
+
+POSTGRESQL = "postgresql"
+NEEDS_SERVER = (
+    "--engine postgresql needs a server for its throwaway databases: give --server-url "
+    f"postgresql://USER@HOST:PORT/DB or set ${SERVER_URL_ENV}"
+)
+
+
+def postgres_split(text: str, source: str) -> list[Statement]:
+    """A PostgreSQL file's statements (ci.db.postgres.statements.split), imported on first use."""
+    from ci.db.postgres.statements import split
+
+    return split(text, source=source)
+
+
+def splitter_for(engine: str, *, lenient: bool = False) -> Splitter | None:
+    """The splitter of `engine`'s files; None: SQLite's, the model's default. `lenient`: text
+    the PostgreSQL parser refuses is split by SQLite's rules instead, for lint, where squawk
+    reports the syntax error as its own finding (MG700)."""
+    if engine != POSTGRESQL:
+        return None
+    return lenient_postgres_split if lenient else postgres_split
+
+
+def lenient_postgres_split(text: str, source: str) -> list[Statement]:
+    try:
+        return postgres_split(text, source)
+    except InputError:
+        from ci.core.sqltext import split_statements
+
+        return split_statements(text)
+
+
+def discover_for(root: Path, engine: str) -> Catalog:
+    """The migrations directory, its files split as `engine` reads them."""
+    return discover(root, splitter=splitter_for(engine))
+
+
+def required_server(given: str | None) -> str:
+    """The server URL (--server-url, config, or the environment); one line and exit 2 without."""
+    url = server_url_or_env(given)
+    if url is None:
+        raise UsageError(NEEDS_SERVER)
+    return url
+
+
+@contextmanager
+def throwaway_connection(server_url: str) -> Iterator[PgConnection]:
+    """A connection to a new throwaway database on the server, dropped on leaving (by an
+    exception or Ctrl-C too). An unreachable server, or a connection lost during the run (the
+    server shut down), is CannotRun: one line, exit 2."""
+    import psycopg
+
+    from ci.db.outcomes import CannotRun
+    from ci.db.postgres.connect import label, one_line, open_target
+    from ci.db.postgres.throwaway import throwaway
+
+    with throwaway(server_url) as url:
+        conn = open_target(url)
+        try:
+            yield conn
+        except psycopg.OperationalError as error:
+            if not (conn.closed or conn.broken):
+                raise  # the server answered (a statement timeout): the check words it
+            why = one_line(error)
+            raise CannotRun(f"{label(url)}: the check's connection failed: {why}") from None
+        finally:
+            conn.close()
+
+
+def new_pg_runner(
+    conn: PgConnection, catalog: Catalog, statement_timeout: float | None
+) -> PgRunner:
+    """A runner on a check's throwaway database whose notices stay out of the report."""
+    from ci.db.postgres.runner import PgRunner
+
+    return PgRunner(
+        conn, catalog, out=io.StringIO(), throwaway=True, statement_timeout=statement_timeout
+    )

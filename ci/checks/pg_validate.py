@@ -1,0 +1,206 @@
+"""What the database checks share on PostgreSQL: a migration applied as a test case, a sample
+fixture loaded, and the validation after the last migration (invalid indexes and constraints
+never validated, the version, the invariants).
+
+The cases and findings are the SQLite checks' (ci.checks.validate): same names, codes and
+wording, so a report reads the same whatever the engine. The runner is a
+ci.db.postgres.runner.PgRunner on a throwaway database (ci.checks.pg_engine).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING
+
+from ci.checks.db_options import Options
+from ci.checks.sample import Sample
+from ci.checks.validate import (
+    AFTER_INTEGRITY,
+    AFTER_INVARIANT,
+    case_name,
+    failed_case,
+    migration_case,
+    not_run,
+)
+from ci.core.errors import UsageError
+from ci.core.findings import RUNAWAY, Case, Finding
+from ci.core.model import Migration
+from ci.db import health
+from ci.db.invariants import Invariant
+from ci.db.outcomes import MigrationFailed, Outcome, Runaway, RunRefused, runaway
+
+if TYPE_CHECKING:
+    from ci.db.postgres.engine import PgDatabase
+    from ci.db.postgres.runner import PgRunner
+
+SHOWN = 20  # problems listed in one finding
+WHERE = re.compile(r"^(?P<path>[^:]+?)(?::(?P<line>\d+))?: (?P<message>.*)$")
+ROLLED_BACK = "fix the statement on that line; the migration was rolled back"
+
+
+def refuse_sqlite_only(options: Options) -> None:
+    """The options that only mean something on SQLite: one line, exit 2."""
+    if options.setup:
+        raise UsageError("--setup registers SQLite functions: it does not apply to PostgreSQL")
+    if options.snapshot is not None:
+        raise UsageError("--schema-snapshot is not available with --engine postgresql yet")
+
+
+def applied(run: PgRunner, migration: Migration) -> Outcome:
+    """`run.apply(migration)`; a file the runner refuses before running it (a syntax error, a
+    psql meta-command, @batch) fails like a statement does: MigrationFailed naming the line."""
+    try:
+        return run.apply(migration)
+    except RunRefused as refused:
+        text = str(refused).split("\n")[0]
+        where = WHERE.match(text)
+        if where is None:
+            raise MigrationFailed(migration.path, None, text) from None
+        line = int(where["line"]) if where["line"] else None
+        raise MigrationFailed(where["path"], line, where["message"]) from None
+
+
+def pg_apply_case(
+    check: str,
+    run: PgRunner,
+    migration: Migration,
+    options: Options,
+    classname: str | None = None,
+) -> Case:
+    """Apply one migration: a passing case with its time and rows, or a failing one naming
+    the file and the line of the failing statement."""
+    try:
+        outcome = applied(run, migration)
+    except MigrationFailed as failure:
+        code, hint = "MG301", ROLLED_BACK
+        if isinstance(failure, Runaway):
+            code, hint = RUNAWAY, failure.hint
+        name = case_name(migration, run.catalog)
+        case = failed_case(check, code, name, failure, hint, migration.kind)
+        case.classname = classname or check
+        return case
+    return migration_case(check, run.catalog, migration, outcome, options.warn_slow, classname)
+
+
+def apply_each(
+    check: str,
+    run: PgRunner,
+    migrations: list[Migration],
+    options: Options,
+    classname: str | None = None,
+) -> list[Case]:
+    """Each migration as a case, in order; after a failing one the rest are not-run cases."""
+    cases: list[Case] = []
+    for index, migration in enumerate(migrations):
+        case = pg_apply_case(check, run, migration, options, classname)
+        cases.append(case)
+        if case.outcome == "failed":
+            why = f"not run: {migration.label} failed"
+            return cases + not_run(check, run.catalog, migrations[index + 1 :], why)
+    return cases
+
+
+def load_fixture(check: str, run: PgRunner, sample: Sample, classname: str | None) -> Case:
+    """The fixture's statements in one transaction, under the migrations' rules, with the
+    --statement-timeout one migration gets; a failure names its line (the SQLite check's MG309,
+    or MG311 when it ran away)."""
+    import psycopg
+
+    from ci.core.model import SqlFile
+    from ci.db.postgres.engine import PgDatabase
+    from ci.db.postgres.execute import statements
+
+    case = Case(f"sample {sample.path}", classname or check, path=str(sample.path))
+    database = PgDatabase(run.conn, str(sample.path))
+    database.begin()
+    if run.statement_timeout:
+        milliseconds = max(1, int(run.statement_timeout * 1000))
+        run.conn.execute(f"SET LOCAL statement_timeout = {milliseconds}")
+    refused: str | None = None
+    line: int | None = None
+    try:
+        gate = database.gate()
+        for statement in statements(SqlFile(sample.path)):
+            line = statement.line
+            refused = gate.execute(statement)
+            if refused is not None:
+                break
+    except psycopg.errors.QueryCanceled:
+        database.rollback()
+        failure = runaway(sample.path, line, run.statement_timeout)
+        case.line = line
+        case.findings.append(
+            Finding(check, RUNAWAY, str(sample.path), line, failure.message, failure.hint)
+        )
+        return case
+    except psycopg.Error as error:
+        refused = " ".join(str(error).split())
+    if refused is None:
+        database.commit()
+        return case
+    database.rollback()
+    case.line = line
+    message = f"the sample fixture does not load at version {sample.version:04d}: {refused}"
+    hint = "make the fixture fit the schema of its @sample-version"
+    case.findings.append(Finding(check, "MG309", str(sample.path), line, message, hint))
+    return case
+
+
+def validate(
+    check: str, run: PgRunner, options: Options, invariants: list[Invariant]
+) -> list[Case]:
+    """Cases after the last migration: integrity (invalid indexes, NOT VALID constraints),
+    version, invariants."""
+    from ci.db.postgres.engine import PgDatabase
+
+    database = PgDatabase(run.conn, "the check's throwaway database")
+    cases = [
+        _timed(lambda: integrity_case(check, database, str(run.catalog.root))),
+        _timed(lambda: version_case(check, run)),
+    ]
+    path = str(options.invariants)
+    for invariant in invariants:
+        cases.append(
+            _timed(
+                lambda i=invariant: health.invariant_case(
+                    check, database, i, path, AFTER_INVARIANT, timeout=options.statement_timeout
+                )
+            )
+        )
+    return cases
+
+
+def integrity_case(check: str, database: PgDatabase, root: str) -> Case:
+    """What the server keeps but does not vouch for: an index left invalid (a failed CREATE
+    INDEX CONCURRENTLY) or a constraint added NOT VALID and never validated."""
+    case = Case("integrity_check", check, path=root)
+    problems = database.integrity_problems(SHOWN + 1)
+    if problems:
+        more = " (and more)" if len(problems) > SHOWN else ""
+        message = f"{AFTER_INTEGRITY.prefix}: " + "; ".join(problems[:SHOWN]) + more
+        case.findings.append(
+            Finding(check, AFTER_INTEGRITY.code, root, None, message, AFTER_INTEGRITY.hint)
+        )
+    return case
+
+
+def version_case(check: str, run: PgRunner) -> Case:
+    """schema_version must say the highest migration after the run (as on SQLite, MG305)."""
+    root = str(run.catalog.root)
+    head, current = run.catalog.head, run.current_version()
+    case = Case("version", check, path=root)
+    if current != head:
+        message = (
+            f"schema_version says {current:04d} after the run, the highest migration is {head:04d}"
+        )
+        hint = "every migration must record itself; do not write schema_version by hand"
+        case.findings.append(Finding(check, "MG305", root, None, message, hint))
+    return case
+
+
+def _timed(make: object) -> Case:
+    started = time.perf_counter()
+    case: Case = make()  # type: ignore[operator]
+    case.time = time.perf_counter() - started
+    return case
