@@ -36,7 +36,7 @@ def rollback_in_transaction(
             before = tables.snapshot(conn)
             rows = run_file(conn, file, rollback=True, notice=runner.notice,
                             timeout=runner.statement_timeout)  # fmt: skip
-            refuse_unless_locked(conn, file.location)
+            refuse_unless_locked(conn, file.location, locked=runner.locked)
             tables.refuse_changes(conn, before, file.path)
             seconds = time.perf_counter() - started
             tables.unrecord(conn, entry.track, entry.version)

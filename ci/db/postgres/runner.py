@@ -70,6 +70,7 @@ class PgRunner:
         conn.prepare_threshold = None
         self.tables = Tables(conn)
         self.no_seeds_recorded = False
+        self.locked = False  # the session's migration lock taken (`lock`): checked after each step
         self._ready = False
         self._warned: set[str] = set()
 
@@ -79,6 +80,7 @@ class PgRunner:
     def lock(self, *, timeout: float, where: str) -> None:
         """Hold the database's migration lock for the rest of the session (see take_lock)."""
         take_lock(self.conn, timeout=timeout, where=where)
+        self.locked = True
 
     # --- what the database says -----------------------------------------------------------
 

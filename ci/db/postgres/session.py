@@ -94,10 +94,14 @@ def holds_lock(conn: PgConnection) -> bool:
     return bool(row and row[0])
 
 
-def refuse_unless_locked(conn: PgConnection, where: str, *, committed: bool = False) -> None:
+def refuse_unless_locked(
+    conn: PgConnection, where: str, *, locked: bool, committed: bool = False
+) -> None:
     """CannotRun when a migration released the runner's lock (the run stops: another runner
-    may already be at work). `committed`: what the migration did stays (@no-transaction)."""
-    if holds_lock(conn):
+    may already be at work). `locked`: whether the runner took it (a check's runner on its own
+    throwaway database takes none). `committed`: what the migration did stays
+    (@no-transaction)."""
+    if not locked or holds_lock(conn):
         return
     what = (
         "its statements stay committed and the database stays marked dirty"
