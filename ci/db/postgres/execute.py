@@ -20,6 +20,7 @@ from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
 from ci.db.outcomes import CannotRun, MigrationFailed, runaway
 from ci.db.postgres.connect import PgConnection, one_line
+from ci.db.postgres.deadline import Deadline
 
 # the engine takes PgGate from here too
 from ci.db.postgres.statements import PgGate as PgGate
@@ -48,18 +49,26 @@ def run_file(
 ) -> int:
     """Run the file's statements in the open transaction (or each on its own: no_transaction);
     the rows they changed. The settings the file changed are set back, failed or not.
-    MigrationFailed names the failing statement's line; Runaway a statement stopped by
-    statement_timeout (`timeout`, for its message)."""
+    MigrationFailed names the failing statement's line; Runaway the statement running when the
+    whole file had run for `timeout` seconds (--statement-timeout: a deadline for the
+    migration, kept whatever the file sets)."""
     gate = PgGate(conn, no_transaction=no_transaction, rollback=rollback)
     before = conn.changes
     try:
-        for statement in statements(file):
-            try:
-                refused = gate.execute(statement, notice=_located(notice, file, statement))
-            except psycopg.Error as error:
-                raise failure(conn, error, file, statement, timeout) from None
-            if refused is not None:
-                raise MigrationFailed(file.path, statement.line, refused)
+        with Deadline(conn, timeout) as deadline:
+            line = None
+            for statement in statements(file):
+                line = statement.line
+                if deadline.expired:  # its cancel came between two statements
+                    raise runaway(file.path, line, timeout)
+                try:
+                    refused = gate.execute(statement, notice=_located(notice, file, statement))
+                except psycopg.Error as error:
+                    raise failure(conn, error, file, statement, timeout, deadline) from None
+                if refused is not None:
+                    raise MigrationFailed(file.path, statement.line, refused)
+            if deadline.expired:
+                raise runaway(file.path, line, timeout)
     finally:
         if not is_connection_lost(conn):
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
@@ -80,6 +89,7 @@ def failure(
     file: SqlFile,
     statement: Statement,
     timeout: float | None,
+    deadline: Deadline | None = None,
 ) -> MigrationFailed:
     """The finding for a statement the server refused; CannotRun when the connection itself
     failed (the server went away: nothing of the open transaction was committed)."""
@@ -89,7 +99,11 @@ def failure(
             f"({one_line(error)}); its migration was not committed"
         )
     line = error_line(error, file, statement)
-    if isinstance(error, errors.QueryCanceled) and "statement timeout" in str(error):
+    stopped = deadline is not None and deadline.expired
+    if deadline is not None and stopped and isinstance(error, errors.QueryCanceled):
+        # the runner's cancel stopped this statement (used up), not the server's own timeout
+        deadline.cancelled = "statement timeout" not in str(error)
+    if isinstance(error, errors.QueryCanceled) and (stopped or "statement timeout" in str(error)):
         return runaway(file.path, line, timeout)
     message = one_line(error)
     diag = error.diag

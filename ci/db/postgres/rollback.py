@@ -13,6 +13,7 @@ from ci.db.dirty import dirty_message
 from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
 from ci.db.plan import rollback_problems
 from ci.db.postgres.execute import run_file
+from ci.db.postgres.session import refuse_unless_locked
 from ci.db.postgres.steps import PgRunner, log_failure, transaction
 from ci.db.records import DirtyMark, Entry
 
@@ -35,6 +36,7 @@ def rollback_in_transaction(
             before = tables.snapshot(conn)
             rows = run_file(conn, file, rollback=True, notice=runner.notice,
                             timeout=runner.statement_timeout)  # fmt: skip
+            refuse_unless_locked(conn, file.location, locked=runner.locked)
             tables.refuse_changes(conn, before, file.path)
             seconds = time.perf_counter() - started
             tables.unrecord(conn, entry.track, entry.version)

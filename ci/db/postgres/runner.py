@@ -6,7 +6,10 @@ is transactional) and asks inside it, first, whether it was applied meanwhile. A
 advisory lock (ci.db.postgres.execute.take_lock), taken by the command before it reads the
 plan, makes two runners take turns. `@no-transaction` migrations (CREATE INDEX CONCURRENTLY)
 run statement by statement under a dirty mark, as on SQLite. `lock_timeout` and
-`statement_timeout` are set with SET LOCAL in each migration's transaction.
+`statement_timeout` are set with SET LOCAL in each migration's transaction; --statement-timeout
+is also a deadline for the whole migration that the runner keeps itself
+(ci.db.postgres.deadline). After every step the session is put back as the run started
+(ci.db.postgres.session), and a step whose migration released the runner's lock stops the run.
 
 What does not depend on the engine is the SQLite runner's: ci.db.plan (what is pending, the
 refusals), ci.db.drift (edited applied files), ci.db.rollback (the rollback plan), ci.db.dirty
@@ -17,8 +20,11 @@ ci.db.postgres.steps and ci.db.postgres.rollback.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import TextIO
+
+import psycopg
 
 from ci.core.model import Catalog, InputError, Migration
 from ci.db import drift, plan
@@ -26,7 +32,7 @@ from ci.db.bookkeeping import head_version
 from ci.db.dirty import dirty_message
 from ci.db.outcomes import Outcome, RunRefused
 from ci.db.postgres import rollback as undo
-from ci.db.postgres import steps
+from ci.db.postgres import session, steps
 from ci.db.postgres.bookkeeping import Tables
 from ci.db.postgres.connect import PgConnection
 from ci.db.postgres.execute import take_lock
@@ -59,8 +65,12 @@ class PgRunner:
         self.lock_timeout = lock_timeout
         self.allow_changed = allow_changed
         self.warn_slow = warn_slow
+        # the server prepares nothing for the runner: the session reset's DEALLOCATE ALL
+        # would drop what the driver prepared behind its back
+        conn.prepare_threshold = None
         self.tables = Tables(conn)
         self.no_seeds_recorded = False
+        self.locked = False  # the session's migration lock taken (`lock`): checked after each step
         self._ready = False
         self._warned: set[str] = set()
 
@@ -70,6 +80,7 @@ class PgRunner:
     def lock(self, *, timeout: float, where: str) -> None:
         """Hold the database's migration lock for the rest of the session (see take_lock)."""
         take_lock(self.conn, timeout=timeout, where=where)
+        self.locked = True
 
     # --- what the database says -----------------------------------------------------------
 
@@ -168,10 +179,11 @@ class PgRunner:
         self.ensure_bookkeeping()
         if migration.track == "seed":
             self.no_seeds_recorded = False
-        if migration.directives.no_transaction:
-            outcome = steps.apply_autocommit(self, migration, resume=resume)
-        else:
-            outcome = steps.apply_in_transaction(self, migration, resume=resume)
+        with self._fresh_session_after():
+            if migration.directives.no_transaction:
+                outcome = steps.apply_autocommit(self, migration, resume=resume)
+            else:
+                outcome = steps.apply_in_transaction(self, migration, resume=resume)
         if outcome.action == "applied" and outcome.seconds > self.warn_slow:
             self.notice(
                 f"warning: {migration.label} {migration.path} took {outcome.seconds:.1f} s "
@@ -183,7 +195,26 @@ class PgRunner:
         """Run the migration's rollback file and remove its row, in one transaction."""
         file = rollback_file(migration)
         self.ensure_bookkeeping()
-        return undo.rollback_in_transaction(self, migration, file, planned=planned)
+        with self._fresh_session_after():
+            return undo.rollback_in_transaction(self, migration, file, planned=planned)
+
+    @contextmanager
+    def _fresh_session_after(self) -> Iterator[None]:
+        """After the step, failed or not, the session is as the run started: nothing a
+        migration left in it (a temp table, a setting, a prepared statement, a lock) reaches
+        the next one (ci.db.postgres.session). Its own error wins over the step's."""
+        try:
+            yield
+        except BaseException:
+            with suppress(psycopg.Error):
+                self._reset_session()
+            raise
+        self._reset_session()
+
+    def _reset_session(self) -> None:
+        if not (self.conn.closed or self.conn.broken):
+            steps.rollback_quietly(self)
+            session.reset(self.conn)
 
     def rollback_plan(self, version: int) -> list[Migration]:
         return rollback_plan(self.catalog, self.applied(), version)

@@ -15,13 +15,14 @@ refused, and why) to one file's statements, decided from the parse tree, never f
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from pglast import ast
-from pglast.parser import ParseError, Token, parse_sql, scan
+from pglast.parser import ParseError, parse_sql, scan
+from pglast.parser import split as split_statements
 from psycopg import sql
 
 from ci.core.model import InputError
@@ -29,55 +30,73 @@ from ci.core.sqltext import Statement
 from ci.db.gate_screen import REFUSE
 from ci.db.postgres.gate_rules import GateState, changes_settings, custom_settings, decide
 
+CHUNK = 1 << 16  # characters the parser is given at once (see statement_slices)
 COMMENT_TOKENS = frozenset(("SQL_COMMENT", "C_COMMENT"))
 SEMICOLON = "ASCII_59"
 BACKSLASH = "ASCII_92"
 
 
 class PgStatement(Statement):
-    """A statement of a PostgreSQL file, with its parse tree (None for a piece holding only
-    comments and `;`). Its keyword and code are the scanner's: the SQLite text helpers do not
-    know nested comments."""
+    """A piece of a PostgreSQL file: one statement, or (`is_statement` false) only comments and
+    `;`. Its keyword and code are the scanner's: the SQLite text helpers do not know nested
+    comments. Its parse tree is made when asked and not kept: a generated data migration of
+    200,000 INSERTs would otherwise hold 200,000 trees for the whole run."""
 
-    __slots__ = ("tree",)
+    __slots__ = ("is_statement",)
 
-    def __init__(
-        self, raw: str, line: int, offset: int, *, tree: ast.Node | None, code: str
-    ) -> None:
+    def __init__(self, raw: str, line: int, offset: int, *, is_statement: bool) -> None:
         super().__init__(raw, line, offset)
-        self.tree = tree
-        self._code = code
-        words = code.split(maxsplit=1)
-        self._keyword = words[0].rstrip(";").upper() if words else ""
+        self.is_statement = is_statement
+
+    @property
+    def code(self) -> str:
+        """Made when first asked (lint's rules ask it often; the runner never does)."""
+        if self._code is None:
+            self._code = _code(self.raw)
+        return self._code
+
+    @property
+    def keyword(self) -> str:
+        if self._keyword is None:  # without keeping the code: the runner asks only this
+            code = self._code if self._code is not None else _code(self.raw)
+            words = code.split(maxsplit=1)
+            self._keyword = sys.intern(words[0].rstrip(";").upper()) if words else ""
+        return self._keyword
+
+    @property
+    def tree(self) -> ast.Node | None:
+        """The statement's parse tree (None for a piece without one), parsed anew each time."""
+        if not self.is_statement:
+            return None
+        parsed = parse_sql(self.raw)
+        return parsed[0].stmt if parsed else None
 
 
 def split(text: str, *, source: str = "") -> list[Statement]:
     """The statements of `text`, each with the line of its first token; a piece that holds only
     comments (or a stray `;`) is not one. Raises InputError (`source:line: why`) for text the
     server would not parse."""
-    return [piece for piece in split_pieces(text, source=source) if piece.tree is not None]
+    return [piece for piece in split_pieces(text, source=source) if piece.is_statement]
 
 
 def split_pieces(text: str, *, source: str = "") -> list[PgStatement]:
     """Like `split`, but every character of `text` is in exactly one piece."""
     try:
-        parsed = parse_sql(text)
-        tokens = scan(text)
+        found = statement_slices(text)
     except ParseError as error:
         raise InputError(_syntax_error(text, error, source)) from None
-    comments = [(token.start, token.end + 1) for token in tokens if token.name in COMMENT_TOKENS]
     pieces: list[PgStatement] = []
     start = 0
     line = 1  # line of `start`, counted piece by piece (from 0 each time is O(n^2))
-    for end, raw in _piece_ends(text, parsed, tokens):
-        first = raw.stmt_location or start if raw is not None else start
+    for end, statement in _piece_ends(text, found):
+        first = statement.start if statement is not None else start
+        raw = text[start:end]
         pieces.append(
             PgStatement(
-                text[start:end],
+                raw,
                 line + text.count("\n", start, first),
                 start,
-                tree=raw.stmt if raw is not None else None,
-                code=_code(text[start:end], _within(comments, start, end)),
+                is_statement=statement is not None,
             )
         )
         line += text.count("\n", start, end)
@@ -85,44 +104,85 @@ def split_pieces(text: str, *, source: str = "") -> list[PgStatement]:
     return pieces
 
 
-def _within(comments: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
-    """The comments inside text[start:end], relative to `start` (comments are in order)."""
-    low = bisect_left(comments, (start, start))
-    high = bisect_left(comments, (end, end))
-    return [(begin - start, stop - start) for begin, stop in comments[low:high]]
+def statement_slices(text: str, *, chunk: int = CHUNK) -> list[slice]:
+    """Where each statement starts and ends, from the parser without building its trees, about
+    `chunk` characters at a time: the parser holds the whole tree of what it is given in memory
+    (~10 times the text), too much at once for a generated data migration of many MB. A
+    statement that ends with a `;` is the same whatever follows it, so each chunk's statements
+    are kept but its last (perhaps cut short), where the next chunk starts."""
+    found: list[slice] = []
+    at = 0
+    while at < len(text):
+        end, part = _chunk_statements(text, at, chunk)
+        if end == len(text):
+            found += [slice(at + s.start, at + s.stop) for s in part]
+            break
+        found += [slice(at + s.start, at + s.stop) for s in part[:-1]]
+        at += part[-2].stop
+    return found
 
 
-def _piece_ends(
-    text: str, parsed: tuple[ast.RawStmt, ...], tokens: list[Token]
-) -> list[tuple[int, ast.RawStmt | None]]:
-    """Where each piece ends (after its `;`, or at the end of the text) and the statement in it.
-    A `;` ends a piece unless it is inside a statement (a BEGIN ATOMIC body)."""
-    ends: list[tuple[int, ast.RawStmt | None]] = []
-    statements = iter(parsed)
-    current = next(statements, None)
-    for token in tokens:
-        if token.name != SEMICOLON:
+def _chunk_statements(text: str, at: int, size: int) -> tuple[int, tuple[slice, ...]]:
+    """(where the chunk from `at` ends, its statements): at least two, unless it reaches the
+    end of the text. A chunk ends at a line's end; one cut where the parser cannot stop (in a
+    string, a comment, a long statement) is made twice as long."""
+    while True:
+        end = at + size
+        if end >= len(text):
+            end = len(text)
+        elif (newline := text.rfind("\n", at, end)) > at:
+            end = newline + 1
+        try:
+            part = split_statements(text[at:end], with_parser=True, only_slices=True)
+        except ParseError as error:
+            if end == len(text):  # where the text is wrong, counted from the text's start
+                message, index = error.args[0], error.args[1] if len(error.args) > 1 else None
+                raise ParseError(message, None if index is None else at + index) from None
+            size *= 2
             continue
-        at = token.start
-        if current is not None and (current.stmt_location or 0) <= at:
-            length = current.stmt_len or 0
-            if length == 0 or at < (current.stmt_location or 0) + length:
-                continue  # inside the statement
-            ends.append((at + 1, current))
-            current = next(statements, None)
-        else:
-            ends.append((at + 1, None))  # a stray `;`
+        if end == len(text) or len(part) >= 2:
+            return end, part
+        size *= 2
+
+
+def _piece_ends(text: str, found: Sequence[slice]) -> list[tuple[int, slice | None]]:
+    """Where each piece ends (after its `;`, or at the end of the text) and the statement in it.
+    Between two statements there are only blanks, comments and `;`: the first `;` after a
+    statement ends its piece, a further one is a stray `;` (a piece of its own)."""
+    ends: list[tuple[int, slice | None]] = []
+    current: slice | None = None  # the statement whose piece is still open
+    gap = 0  # where the text between statements starts
+    for statement in [*found, None]:
+        stop = len(text) if statement is None else statement.start
+        for at in _semicolons(text[gap:stop]):
+            ends.append((gap + at + 1, current))
+            current = None
+        if statement is None:
+            break
+        current, gap = statement, statement.stop
     if current is not None or not ends or ends[-1][0] < len(text):
         ends.append((len(text), current))
     return ends
 
 
-def _code(piece: str, comments: list[tuple[int, int]]) -> str:
+def _semicolons(between: str) -> list[int]:
+    """Where the `;` of text between statements are (not those inside its comments)."""
+    if ";" not in between:
+        return []
+    if "-" not in between and "/" not in between:  # no comment: every `;` counts
+        return [at for at, char in enumerate(between) if char == ";"]
+    return [token.start for token in scan(between) if token.name == SEMICOLON]
+
+
+def _code(piece: str) -> str:
     """The piece without its comments, whitespace folded."""
+    if "--" not in piece and "/*" not in piece:  # no comment (most data migrations' rows)
+        return " ".join(piece.split())
     kept, at = [], 0
-    for begin, stop in comments:
-        kept.append(piece[at:begin])
-        at = stop
+    for token in scan(piece):
+        if token.name in COMMENT_TOKENS:
+            kept.append(piece[at : token.start])
+            at = token.end + 1
     kept.append(piece[at:])
     return " ".join(" ".join(kept).split())
 

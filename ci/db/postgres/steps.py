@@ -21,6 +21,7 @@ from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
 from ci.db.postgres.bookkeeping import Tables
 from ci.db.postgres.connect import PgConnection, one_line
 from ci.db.postgres.execute import run_file, statements
+from ci.db.postgres.session import refuse_unless_locked
 from ci.db.records import DirtyMark, Entry
 
 
@@ -34,6 +35,7 @@ class PgRunner(Protocol):
     statement_timeout: float | None
     lock_timeout: float | None
     no_seeds_recorded: bool
+    locked: bool
 
     def notice(self, message: str) -> None: ...
 
@@ -133,6 +135,9 @@ def apply_in_transaction(runner: PgRunner, migration: Migration, *, resume: bool
             marks = [m.id for m in _marks_of(runner, entry)] if resume else []
             before = runner.tables.snapshot(conn)
             rows = run_file(conn, file, notice=runner.notice, timeout=runner.statement_timeout)
+            refuse_unless_locked(
+                conn, file.location, locked=runner.locked
+            )  # before COMMIT: rolled back if not
             runner.tables.refuse_changes(conn, before, file.path)
             seconds = _finish(runner, entry, started, rows, marks)
     except psycopg.Error as error:  # at COMMIT: a deferred constraint still violated
@@ -177,6 +182,9 @@ def apply_autocommit(runner: PgRunner, migration: Migration, *, resume: bool) ->
         committed = _committed_before(file, failure.line)
         _fail_mark(runner, mark_id, entry, failure, conn.changes - before, committed)
         raise
+    refuse_unless_locked(
+        conn, file.location, locked=runner.locked, committed=True
+    )  # its mark stays open
     try:
         with transaction(runner):
             runner.tables.refuse_changes(conn, tables_before, file.path)
