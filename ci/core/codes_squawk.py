@@ -189,6 +189,9 @@ SQUAWK_CODES: tuple[tuple[str, str, str], ...] = (
     ("MG791", "warning: VACUUM FULL and CLUSTER rewrite the table under an ACCESS EXCLUSIVE "
      "lock",
      "run it outside deploys, in a quiet hour, or rewrite online with pg_repack"),
+    ("MG792", "a statement the runner refuses in every run (it reaches outside the database, "
+     "releases the runner's lock or writes the runner's tables)",
+     "remove it; the runner's verdict says why and what to do instead"),
     ("MG799", "a squawk rule migration-guard has no code of its own for yet",
      "read squawk's message and its rule's page; -- squawk-ignore <rule> silences it"),
 )  # fmt: skip

@@ -31,7 +31,6 @@ NEEDS_NO_TRANSACTION = {
     "REINDEX (CONCURRENTLY) TABLE orders;": "REINDEX CONCURRENTLY",
     "DROP INDEX CONCURRENTLY IF EXISTS orders_pkey_copy;": "DROP INDEX CONCURRENTLY",
     "CLUSTER;": "CLUSTER without a table",
-    "DISCARD ALL;": "DISCARD ALL",
 }
 
 
@@ -138,11 +137,12 @@ def test_noqa_and_exclude_rules_silence_them(
     write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     files = {
-        "schema/0002_v.sql": LIMITS + "-- noqa: MG790 run by hand\nVACUUM orders;\nDISCARD ALL;\n",
+        "schema/0002_v.sql": LIMITS + "-- noqa: MG790 run by hand\nVACUUM orders;\nREINDEX "
+        "TABLE CONCURRENTLY orders;\n",
         "schema/0003_c.sql": NO_TX + LIMITS + "CLUSTER orders; -- noqa: MG791 quiet hour\n",
     }
     _, out = _lint(write_tree, monkeypatch, capsys, files)
-    assert _codes(out, "schema/0002_v.sql") == [(5, "MG790")]  # DISCARD ALL: not waived
+    assert _codes(out, "schema/0002_v.sql") == [(5, "MG790")]  # the REINDEX: not waived
     assert _codes(out, "schema/0003_c.sql") == []
     code, out = _lint(write_tree, monkeypatch, capsys, files, "--exclude-rules", "MG790")
     assert code == 0
@@ -170,7 +170,7 @@ def test_when_squawk_warns_of_the_rewrite_ours_is_not_repeated(
     assert [c for _, c in _codes(out, "schema/0002_v.sql")] == ["MG739"]
 
 
-@pytest.mark.parametrize("sql", ["VACUUM FULL orders;", "CLUSTER;", "DISCARD ALL;"])
+@pytest.mark.parametrize("sql", ["VACUUM FULL orders;", "CLUSTER;"])
 def test_lint_and_the_runner_agree_on_the_real_server(
     write_tree: WriteTree,
     monkeypatch: pytest.MonkeyPatch,
@@ -188,3 +188,40 @@ def test_lint_and_the_runner_agree_on_the_real_server(
     _, out = _lint(write_tree, monkeypatch, capsys, files)
     assert "MG790" not in out
     assert migrate.main(["--database-url", pg_database_url]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sql", "start"),
+    [
+        ("DISCARD ALL;", "DISCARD ALL is refused"),
+        ("SELECT pg_advisory_unlock_all();", "pg_advisory_unlock_all() is refused"),
+        ("COPY orders FROM '/etc/passwd';", "COPY is refused"),
+        ("ALTER SYSTEM SET work_mem = '1GB';", "ALTER SYSTEM is refused"),
+        ("UPDATE schema_version SET version = 7;", ""),
+        ("CREATE TABLE evil () INHERITS (schema_version);", ""),
+    ],
+)
+def test_what_the_runner_refuses_in_every_run_fails_lint_first(
+    write_tree: WriteTree,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sql: str,
+    start: str,
+) -> None:
+    """Lint asks the runner's gatekeeper rules, so a statement refused at deploy (a hostile
+    pass found DISCARD ALL and the advisory unlocks releasing the runner's lock) fails lint."""
+    for folder in ("schema", "rollback"):
+        name = f"{folder}/0002_{'x' if folder == 'schema' else 'rollback'}.sql"
+        code, out = _lint(write_tree, monkeypatch, capsys, {name: LIMITS + sql + "\n"})
+        assert code == 1, out
+        found = [line for line in out.splitlines() if f"{name}:3: MG792" in line]
+        assert len(found) == 1, out
+        assert start in found[0]
+
+
+def test_alter_database_is_left_to_the_deploy_that_knows_the_database(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = LIMITS + "ALTER DATABASE app SET work_mem = '64MB';\n"
+    _, out = _lint(write_tree, monkeypatch, capsys, {"schema/0002_x.sql": sql})
+    assert "MG792" not in out

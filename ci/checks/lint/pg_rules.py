@@ -7,6 +7,11 @@ PostgreSQL's own parse tree (pglast), with the runner's gatekeeping function whe
   runner refuses it at deploy; lint asks the very function the runner's gatekeeper asks
   (`ci.db.postgres.gate_rules.needs_no_transaction`), so the two cannot disagree. CREATE
   INDEX CONCURRENTLY is left to squawk, which has a rule for it (MG717).
+- MG792: any other statement the runner's gatekeeper refuses in every run (COPY, ALTER SYSTEM,
+  DISCARD ALL, pg_advisory_unlock_all(), writes to the runner's tables, ...): lint asks the
+  gatekeeper's own rules (`ci.db.postgres.gate_rules.decide`), statement by statement in one
+  state as the runner does, so what the runner would refuse at deploy fails lint first. ALTER
+  DATABASE is left out: whether it names the migrated database is known only at deploy.
 - MG791 (a warning): VACUUM FULL and CLUSTER rewrite the whole table under an ACCESS EXCLUSIVE
   lock, so every read and write of the table waits until the rewrite ends, in a
   `@no-transaction` migration as in any other. squawk says so only for servers that have
@@ -29,11 +34,19 @@ from ci.checks.lint.rules.base import FileContext
 from ci.core.codes import lookup
 from ci.core.findings import Finding
 from ci.core.sqltext import split_pieces as noqa_pieces
-from ci.db.postgres.gate_rules import GateState, needs_no_transaction
+from ci.db.gate_screen import REFUSE
+from ci.db.postgres.gate_rules import GateState, decide, needs_no_transaction
 from ci.db.postgres.statements import PgStatement
 
 NEEDS_NO_TRANSACTION = "MG790"
 REWRITES_UNDER_LOCK = "MG791"
+REFUSED_BY_THE_RUNNER = "MG792"
+# the gatekeeper's verdict on these depends on the database a deploy names
+DEPLOY_DEPENDENT = (
+    ast.AlterDatabaseStmt,
+    ast.AlterDatabaseSetStmt,
+    ast.AlterDatabaseRefreshCollStmt,
+)
 # squawk's prefer-repack: the same warning as MG791, when squawk is told the server has REPACK
 SQUAWK_REWRITE = "MG739"
 OFF_WORDS = frozenset({"false", "off", "0", "no"})
@@ -87,6 +100,10 @@ def _hits(state: GateState, tree: ast.Node, in_transaction: bool) -> Iterator[tu
                 "error",
             )
             return  # the runner refuses it: how it would lock is moot until it is moved
+    refused = _refused(state, tree)
+    if refused is not None:
+        yield REFUSED_BY_THE_RUNNER, refused, "error"
+        return
     rewrite = _rewrite(tree)
     if rewrite is not None:
         yield (
@@ -95,6 +112,15 @@ def _hits(state: GateState, tree: ast.Node, in_transaction: bool) -> Iterator[tu
             "write of the table waits until it ends",
             "warning",
         )
+
+
+def _refused(state: GateState, tree: ast.Node) -> str | None:
+    """Why the runner's gatekeeper refuses the statement in every run (None: it runs, or is
+    ignored, or cannot run in a transaction: MG790's and squawk's MG717)."""
+    if isinstance(tree, DEPLOY_DEPENDENT) or needs_no_transaction(state, tree) is not None:
+        return None
+    verdict = decide(state, tree, type(tree).__name__)
+    return verdict.message if verdict is not None and verdict.kind == REFUSE else None
 
 
 def _rewrite(tree: ast.Node) -> str | None:
