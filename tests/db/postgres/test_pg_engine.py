@@ -88,3 +88,12 @@ def test_fingerprints_come_from_the_catalog(database: PgDatabase) -> None:
     database.conn.execute("INSERT INTO f VALUES (1)")
     assert database.fingerprint() != counted
     assert database.schema_fingerprint() == database.schema_fingerprint()
+
+
+def test_a_checks_throwaway_session_does_not_wait_for_flushes(pg_server_url: str) -> None:
+    from ci.checks.pg_engine import throwaway_connection
+
+    with throwaway_connection(pg_server_url) as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
+    with psycopg.connect(pg_server_url) as other:  # a session setting, not the server's
+        assert other.execute("SHOW synchronous_commit").fetchone() != ("off",)
