@@ -277,6 +277,11 @@ def _engine_problem(args: Args) -> str | None:
         return "one of the arguments --db --database-url is required"
     if url is not None and args.db is not None:
         return "--db and --database-url do not go together (one database per run)"
+    if url is None and getattr(args, "project_engine", None) == "postgresql":
+        return (
+            "--db is a SQLite database file, and the config file says engine: postgresql: "
+            "give --database-url postgresql://USER@HOST:PORT/DB"
+        )
     if url is None:
         if getattr(args, "lock_timeout", None) is not None:
             return "--lock-timeout goes with --database-url only (PostgreSQL)"

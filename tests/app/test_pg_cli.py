@@ -81,6 +81,22 @@ def test_the_runner_takes_the_example_config(
     assert "engine" not in capsys.readouterr().err
 
 
+def test_the_runner_refuses_a_sqlite_file_for_a_postgresql_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--db x.db` in a project whose config says `engine: postgresql` would run PostgreSQL
+    migrations on a new SQLite file (a newcomer did: a syntax error at the first SET); it is
+    refused in one line before anything is created."""
+    monkeypatch.chdir(REPO)
+    db = tmp_path / "oops.db"
+    with pytest.raises(SystemExit) as stopped:
+        migrate(["--config", str(CONFIG.relative_to(REPO)), "--db", str(db)])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "the config file says engine: postgresql: give --database-url" in err
+    assert not db.exists()
+
+
 def test_if_server_reachable_without_a_url_skips_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
