@@ -35,7 +35,7 @@ from ci.app.parsers import (
     parser_of,
     plain_check_args,
 )
-from ci.app.program import reader_may_leave, run_program
+from ci.app.program import POSTGRESQL_EXTRA, missing_extra, reader_may_leave, run_program
 from ci.app.registry import (
     CHECKS,
     DATABASE_CHECKS,
@@ -310,6 +310,12 @@ def run_check(
         return exits.INTERRUPTED
     except (InputError, UsageError) as error:
         message = named_in_config(str(error), args)
+        say(check, message, collector)
+        return _could_not_run(check, message, args, collector)
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in POSTGRESQL_EXTRA:
+            raise
+        message = missing_extra(error.name or "")  # the user's install, not a bug
         say(check, message, collector)
         return _could_not_run(check, message, args, collector)
     except Exception as error:

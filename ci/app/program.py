@@ -29,9 +29,30 @@ def run_program(main: Callable[[], int]) -> int:
     if sys.stdout is None:
         return _no_stdout()
     reader_may_leave()
-    code = _with_report_said(main())
+    try:
+        result = main()
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in POSTGRESQL_EXTRA:
+            raise
+        print(f"error: {missing_extra(error.name or '')}", file=sys.stderr)
+        result = COULD_NOT_RUN
+    code = _with_report_said(result)
     end_now_if_nothing_left(code)
     return code
+
+
+# the modules of the `postgresql` extra (pyproject.toml), imported only for a PostgreSQL project
+POSTGRESQL_EXTRA = frozenset({"psycopg", "psycopg_binary", "pglast"})
+HOOK_DEPENDENCIES = "['psycopg[binary]>=3.1', 'pglast>=7', 'squawk-cli>=2']"
+
+
+def missing_extra(module: str) -> str:
+    """What to install when a PostgreSQL project runs without the postgresql extra."""
+    return (
+        f"a PostgreSQL project needs the postgresql extra ({module} is not installed): "
+        "pip install 'migration-guard[postgresql]'; in a pre-commit hook: "
+        f"additional_dependencies: {HOOK_DEPENDENCIES}"
+    )
 
 
 def _no_stdout() -> int:

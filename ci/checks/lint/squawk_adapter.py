@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ci.app.program import HOOK_DEPENDENCIES
 from ci.checks.lint.inputs import CHECK
 from ci.checks.lint.noqa import silencing_scopes
 from ci.checks.lint.rules.base import FileContext
@@ -60,7 +61,7 @@ def squawk_binary() -> str:
     if found is None:
         raise UsageError(
             f"engine postgresql lints with squawk, which is not installed: {INSTALL} "
-            "(a pre-commit hook: additional_dependencies: [squawk-cli])"
+            f"(in a pre-commit hook: additional_dependencies: {HOOK_DEPENDENCIES})"
         )
     return found
 
