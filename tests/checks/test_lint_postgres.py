@@ -119,6 +119,34 @@ def test_a_rollback_file_may_drop_what_its_migration_made(
     assert not re.search(r"0001_rollback.sql:\d+: MG71[23]", out), out
 
 
+def test_a_rollback_file_is_not_told_to_use_concurrently_which_it_cannot(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rollback runs in one transaction: squawk's advice to build or drop an index
+    CONCURRENTLY would be refused there (MG790), so it is not given (a newcomer followed it)."""
+    index = TIMEOUT + "DROP INDEX i;\nCREATE INDEX j ON t (c);\n"
+    files = {"schema/0002_a.sql": index, "rollback/0002_rollback.sql": index}
+    _, out = _lint(write_tree, monkeypatch, capsys, files, *ONLY_SQUAWK)
+    assert "0002_a.sql:2: MG724" in out and "0002_a.sql:3: MG702" in out
+    assert not re.search(r"0002_rollback.sql:\d+: MG7(24|02)", out), out
+
+
+def test_the_engine_picks_sqlfluffs_dialect_over_a_sqlfluff_file_that_says_sqlite(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A project moving from SQLite keeps `.sqlfluff` with `dialect = sqlite`: with engine
+    postgresql sqlfluff must still read PostgreSQL (else every `$$` body is unparsable)."""
+    root = write_tree({".sqlfluff": "[sqlfluff]\ndialect = sqlite\n"})
+    monkeypatch.chdir(root)
+    body = (
+        TIMEOUT + "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "BEGIN\n    NEW.updated_at := now();\n    RETURN NEW;\nEND;\n$$;\n"
+    )
+    _, out = _lint(write_tree, monkeypatch, capsys, {"schema/0001_f.sql": body}, *PG)
+    assert "dialect sqlite" not in out, out
+    assert "cannot parse" not in out, out
+
+
 def test_noqa_naming_the_code_silences_a_squawk_finding(
     write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -266,7 +294,7 @@ def test_missing_squawk_is_one_line_and_exit_2_and_sqlite_never_needs_it(
     assert exit_code == 2
     (line,) = out.strip().splitlines()
     assert line.startswith("lint: engine postgresql lints with squawk, which is not installed")
-    assert "pip install 'migration-guard[postgresql]'" in line and "[squawk-cli]" in line
+    assert "pip install 'migration-guard[postgresql]'" in line and "'squawk-cli>=2'" in line
     assert "Traceback" not in out
     exit_code, out = _lint(write_tree, monkeypatch, capsys, files, "--no-sqlfluff")
     assert exit_code == 0, out

@@ -115,6 +115,9 @@ class _ConfigCache:
         self._exclude = list(exclude)
         self._defaults = {**SQLFLUFF_DEFAULTS, "core": {**SQLFLUFF_DEFAULTS["core"]}}
         self._defaults["core"]["dialect"] = dialect
+        # PostgreSQL's dialect wins over a `.sqlfluff` that still says sqlite (a project moving
+        # engines keeps it; sqlfluff would misread every statement): the engine is the project's
+        self._engine_dialect = dialect if dialect != "sqlite" else None
 
     def for_directory(self, directory: Path) -> Any:
         from sqlfluff.core import FluffConfig, SQLFluffUserError
@@ -127,6 +130,8 @@ class _ConfigCache:
                 loaded = load_config_up_to_path(str(key))
                 settings = nested_combine(self._defaults, loaded)
                 core = settings["core"]
+                if self._engine_dialect is not None:
+                    core["dialect"] = self._engine_dialect
                 existing = core.get("exclude_rules") or []
                 listed = existing if isinstance(existing, list) else [existing]
                 excluded = [str(code) for code in listed] + self._exclude

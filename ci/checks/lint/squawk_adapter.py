@@ -34,6 +34,7 @@ from ci.checks.lint.noqa import silencing_scopes
 from ci.checks.lint.rules.base import FileContext
 from ci.checks.lint.squawk_repeats import one_per_rule
 from ci.checks.lint.squawk_rules import (
+    CONCURRENTLY_A_ROLLBACK_CANNOT,
     DROPS_A_ROLLBACK_MAKES,
     RENAMES_A_ROLLBACK_UNDOES,
     STYLE_CODES,
@@ -154,7 +155,11 @@ def _runs(
             "--no-assume-in-transaction" if outside else "--assume-in-transaction",
         )
         if ctx.folder == "rollback":
-            undoing = (*DROPS_A_ROLLBACK_MAKES, *RENAMES_A_ROLLBACK_UNDOES)
+            undoing = (
+                *DROPS_A_ROLLBACK_MAKES,
+                *RENAMES_A_ROLLBACK_UNDOES,
+                *CONCURRENTLY_A_ROLLBACK_CANNOT,
+            )
             arguments += ("--exclude=" + ",".join(undoing),)
         wrapped = not outside and "concurrently" in ctx.text.lower()
         if wrapped or _GLOB & set(str(ctx.path)):

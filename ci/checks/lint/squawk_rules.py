@@ -164,6 +164,14 @@ DROPS_A_ROLLBACK_MAKES = (
 # migration's own rename is where a reviewer weighs the rename; not run on rollback/ either.
 RENAMES_A_ROLLBACK_UNDOES = ("renaming-column", "renaming-table", "renaming-object")
 
+# ... and it runs in one transaction with the removal of its row: CONCURRENTLY cannot run there,
+# so the advice to build or drop an index concurrently cannot be taken (the gatekeeper refuses
+# it: MG790); the plain form is the rollback's only one.
+CONCURRENTLY_A_ROLLBACK_CANNOT = (
+    "require-concurrent-index-creation",
+    "require-concurrent-index-deletion",
+)
+
 
 def code_and_severity(rule: str) -> tuple[str, str]:
     """Our code and severity for a squawk rule; MG799 (an error) for one we do not know."""
