@@ -35,7 +35,7 @@ from ci.app.parsers import (
     parser_of,
     plain_check_args,
 )
-from ci.app.program import POSTGRESQL_EXTRA, missing_extra, reader_may_leave, run_program
+from ci.app.program import reader_may_leave, run_program
 from ci.app.registry import (
     CHECKS,
     DATABASE_CHECKS,
@@ -53,6 +53,7 @@ from ci.checks.options import (
     whole_number,
 )
 from ci.core.errors import UsageError
+from ci.core.extra import POSTGRESQL_EXTRA, missing_extra
 from ci.core.findings import Case, Report
 from ci.core.model import DEFAULT_MIGRATIONS_DIR, InputError
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from ci.app.exits import COULD_NOT_RUN, FINDINGS
+from ci.core.extra import POSTGRESQL_EXTRA, missing_extra
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
 if TYPE_CHECKING:
@@ -39,20 +40,6 @@ def run_program(main: Callable[[], int]) -> int:
     code = _with_report_said(result)
     end_now_if_nothing_left(code)
     return code
-
-
-# the modules of the `postgresql` extra (pyproject.toml), imported only for a PostgreSQL project
-POSTGRESQL_EXTRA = frozenset({"psycopg", "psycopg_binary", "pglast"})
-HOOK_DEPENDENCIES = "['psycopg[binary]>=3.1', 'pglast>=7', 'squawk-cli>=2']"
-
-
-def missing_extra(module: str) -> str:
-    """What to install when a PostgreSQL project runs without the postgresql extra."""
-    return (
-        f"a PostgreSQL project needs the postgresql extra ({module} is not installed): "
-        "pip install 'migration-guard[postgresql]'; in a pre-commit hook: "
-        f"additional_dependencies: {HOOK_DEPENDENCIES}"
-    )
 
 
 def _no_stdout() -> int:

@@ -28,7 +28,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ci.app.program import HOOK_DEPENDENCIES
 from ci.checks.lint.inputs import CHECK
 from ci.checks.lint.noqa import silencing_scopes
 from ci.checks.lint.rules.base import FileContext
@@ -45,6 +44,7 @@ from ci.checks.lint.squawk_rules import (
 from ci.checks.options import seconds
 from ci.core.codes import lookup
 from ci.core.errors import UsageError
+from ci.core.extra import HOOK_DEPENDENCIES
 from ci.core.findings import Finding
 from ci.core.sqltext import split_pieces
 
