@@ -230,7 +230,8 @@ def apply_config(
             parser.set_defaults(runner_limits=config.runner_values(loaded, RUNNER_KEYS[check]))
         wanted = wanted or config.engine_named(loaded, check)
     refuse_engine(parser, check, wanted, named_in)
-    parser.set_defaults(project_engine=wanted)  # ci.migrate: --db on a PostgreSQL project
+    if wanted is not None:  # ci.migrate refuses --db on a PostgreSQL project
+        parser.set_defaults(project_engine=wanted)
     from_config = {dest: (value, f"{path}: {dest}") for dest, value in values.items()}
     if collector is not None:
         dests = {a.dest for a in parser._actions}
