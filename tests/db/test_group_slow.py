@@ -12,6 +12,7 @@ import fcntl
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -50,6 +51,24 @@ def wait_for_journal(db: Path, proc: subprocess.Popen[str]) -> None:
     journal = Path(f"{db}-journal")
     deadline = time.monotonic() + 60
     while proc.poll() is None and not journal.exists() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def wait_for_write_lock(db: Path, proc: subprocess.Popen[str]) -> None:
+    """Return once the run holds the database's write lock (another connection's BEGIN
+    IMMEDIATE is refused at once), or ended. A journal alone is not proof: the run's write test
+    before its group opens and commits one of its own."""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        wait_for_journal(db, proc)
+        probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            return  # locked: the run is inside its write transaction
+        finally:
+            probe.close()
         time.sleep(0.001)
 
 
@@ -168,7 +187,7 @@ def test_a_runner_that_planned_a_group_another_is_applying_waits_and_applies_non
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONUNBUFFERED"] = "1"  # B's plan line must reach us before B ends
     a = start_runner(db, root, env, "--group")
-    wait_for_journal(db, a)
+    wait_for_write_lock(db, a)
     a.send_signal(signal.SIGSTOP)
     try:
         assert a.poll() is None, "A ended before it could be held inside its group"
