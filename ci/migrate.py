@@ -252,7 +252,9 @@ def run_postgres(
     where = label(url)
     with deploy.opened(url, catalog, options, err=err) as runner, deploy.server_errors(url):
         if args.force_clean:
-            return deploy.force_clean(runner, out=out)
+            from ci.db.deploy import force_clean  # one for both engines
+
+            return force_clean(runner, out=out)
         if args.rollback is not None:
             return deploy.roll_back(runner, where, args.rollback, out=out, err=err, log=log)
         return deploy.apply(

@@ -19,6 +19,8 @@ from ci.core.model import Catalog, Migration
 from ci.core.statcache import StatCache
 from ci.db import backup, bookkeeping
 from ci.db.connection import connect, explain
+from ci.db.deploy_shared import database_at as database_at
+from ci.db.deploy_shared import force_clean as force_clean
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome, whole_ms
 from ci.db.runner import Runner
 
@@ -26,6 +28,7 @@ TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --sta
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from ci.db.deploy_shared import Deployed
     from ci.db.runlog import RunLog
 
 
@@ -212,6 +215,20 @@ def roll_back(
     print(f"{target.db}: rolling back {', '.join(m.label for m in plan)}", file=out)
     runner.session.check_writable()
     maybe_backup(runner, target, out, log)
+    return undo(runner, version, plan, out=out, err=err, log=log)
+
+
+def undo(
+    runner: Deployed,
+    version: int,
+    plan: list[Migration],
+    *,
+    out: TextIO,
+    err: TextIO,
+    log: RunLog | None = None,
+) -> bool:
+    """Roll back `plan` (printed already), each step's line as it ends, then where the
+    database is; True when a step failed (it was undone)."""
     try:
         runner.rollback_to(version, on_outcome=printer(out, log), plan=plan)
     except MigrationFailed as failure:
@@ -221,22 +238,6 @@ def roll_back(
         print(f"FAILED: that rollback was undone; database at {database_at(runner)}", file=out)
         return True
     print(f"OK: database at {database_at(runner)}", file=out)
-    return False
-
-
-def force_clean(runner: Runner, *, out: TextIO) -> bool:
-    """Clear the dirty marks; the migrations they name stay not applied."""
-    marks = runner.force_clean()
-    if not marks:
-        print("no dirty marks; nothing to clean", file=out)
-        return False
-    for mark in marks:
-        print(
-            f"cleared dirty mark for {mark.label} {mark.description} ({mark.rows_done:,} rows "
-            "done); it is still not applied: make sure the database is as you want it, then "
-            "run migrate again",
-            file=out,
-        )
     return False
 
 
@@ -336,16 +337,6 @@ def maybe_backup(runner: Runner, target: Target, out: TextIO, log: RunLog | None
     print(f"backup: {dest}", file=out)
     if log is not None:
         log.backup = str(dest)
-
-
-def database_at(runner: Runner) -> str:
-    """Where the database is now: '0003 (head 0005, seeds seed-0001..seed-0002)'."""
-    rows = runner.applied()
-    seeds = [r.label for r in rows if r.track == "seed"]
-    seeded = ""
-    if seeds:
-        seeded = f", seed {seeds[0]}" if len(seeds) == 1 else f", seeds {seeds[0]}..{seeds[-1]}"
-    return f"{bookkeeping.head_version(rows):04d} (head {runner.catalog.head:04d}{seeded})"
 
 
 def printer(out: TextIO, log: RunLog | None = None) -> Callable[[Outcome], None]:

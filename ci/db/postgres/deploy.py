@@ -17,8 +17,7 @@ from typing import TextIO
 import psycopg
 
 from ci.core.model import Catalog, Migration
-from ci.db.bookkeeping import head_version
-from ci.db.deploy import printer
+from ci.db.deploy import database_at, printer, undo
 from ci.db.dirty import dirty_message
 from ci.db.drift import hash_state
 from ci.db.outcomes import CannotRun, MigrationFailed
@@ -129,28 +128,7 @@ def roll_back(
         print(f"nothing to roll back: no applied migration >= {version:04d}", file=out)
         return False
     print(f"{where}: rolling back {', '.join(m.label for m in plan)}", file=out)
-    try:
-        runner.rollback_to(version, on_outcome=printer(out, log), plan=plan)
-    except MigrationFailed as failure:
-        if log is not None:
-            log.failed(failure)
-        print(f"migrate: {failure}", file=err)
-        print(f"FAILED: that rollback was undone; database at {database_at(runner)}", file=out)
-        return True
-    print(f"OK: database at {database_at(runner)}", file=out)
-    return False
-
-
-def force_clean(runner: PgRunner, *, out: TextIO) -> bool:
-    marks = runner.force_clean()
-    if not marks:
-        print("no dirty marks; nothing to clean", file=out)
-        return False
-    for mark in marks:
-        print(f"cleared dirty mark for {mark.label} {mark.description} ({mark.rows_done:,} rows "
-              "done); it is still not applied: make sure the database is as you want it, then "
-              "run migrate again", file=out)  # fmt: skip
-    return False
+    return undo(runner, version, plan, out=out, err=err, log=log)
 
 
 def read_status(url: str, catalog: Catalog) -> Status:
@@ -173,16 +151,6 @@ def read_status(url: str, catalog: Catalog) -> Status:
     status = Status(label(url), catalog, rows, states, pending, dirty, False, None)
     status.marks = marks
     return status
-
-
-def database_at(runner: PgRunner) -> str:
-    """Where the database is now: '0003 (head 0005, seeds seed-0001..seed-0002)'."""
-    rows = runner.applied()
-    seeds = [r.label for r in rows if r.track == "seed"]
-    seeded = ""
-    if seeds:
-        seeded = f", seed {seeds[0]}" if len(seeds) == 1 else f", seeds {seeds[0]}..{seeds[-1]}"
-    return f"{head_version(rows):04d} (head {runner.catalog.head:04d}{seeded})"
 
 
 def _plan_line(runner: PgRunner, pending: list[Migration], where: str) -> str:
