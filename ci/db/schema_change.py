@@ -24,10 +24,9 @@ DANGLING = "MG609"
 # the old name).
 ERRORS = frozenset({TABLE_DROPPED, COLUMN_DROPPED, DANGLING})
 
-DEPLOYED = (
-    "the app version still deployed reads it: drop or rename it in a later release, after "
-    "the code stops reading it (expand/contract)"
-)
+# The risk only: each code's hint says what to do (expand/contract), so the finding does not
+# say it twice.
+DEPLOYED = "the app version still deployed reads it (expand/contract)"
 
 
 class Change(NamedTuple):

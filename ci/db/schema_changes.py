@@ -100,7 +100,7 @@ def classify(
             Change(
                 "table renamed",
                 f"table {old.name}",
-                f"renamed to {twin.name}: {DEPLOYED}",
+                f"renamed to {twin.name}; {DEPLOYED}",
                 fold(old.name),
                 RENAMED,
             )
@@ -208,7 +208,7 @@ def _same_shapes(a: Shape, b: Shape) -> bool:
 
 def _dropped(old: Shape) -> Change:
     if old.kind == "table":
-        detail = f"its rows are gone; {DEPLOYED}"
+        detail = f"its rows are gone, and {DEPLOYED}"
         return Change("table dropped", f"table {old.name}", detail, fold(old.name), TABLE_DROPPED)
     return Change(
         f"{old.kind} dropped", f"{old.kind} {old.name}", "queries that use it fail",
@@ -275,7 +275,7 @@ def _virtual_changes(old: Shape, new: Shape) -> list[Change]:
                 Change(
                     "column dropped",
                     f"column {new.name}.{column.name}",
-                    f"{detail}: its data is gone; {DEPLOYED}",
+                    f"{detail}: its data is gone, and {DEPLOYED}",
                     key,
                     COLUMN_DROPPED,
                     part("column", column.name),

@@ -95,7 +95,7 @@ def column_changes(
                 Change(
                     "column dropped",
                     where,
-                    f"{detail}; {DEPLOYED}",
+                    f"{detail}, and {DEPLOYED}",
                     key,
                     COLUMN_DROPPED,
                     part("column", column.name),
@@ -103,7 +103,7 @@ def column_changes(
             )
             continue
         added.remove(twin)
-        detail = f"renamed to {twin.name}: {DEPLOYED}"
+        detail = f"renamed to {twin.name}; {DEPLOYED}"
         changes.append(
             Change(
                 "column renamed",
