@@ -53,6 +53,14 @@ def test_drift_against_the_snapshot_names_the_objects(engine: str, tmp_path: Pat
         "index idx_vitals_value on vitals created by the migrations but not in the snapshot" in line
     )
     assert "--write-snapshot" in line
+    # the change is intended: the snapshot is rewritten (over the earlier one), then it passes
+    done = run_check(
+        "ci.apply_empty", root, engine, "--schema-snapshot", "schema.sql", "--write-snapshot"
+    )
+    assert done.returncode == 0, output(done)
+    assert "phone" in snapshot.read_text(encoding="utf-8")
+    done = run_check("ci.apply_empty", root, engine, "--schema-snapshot", "schema.sql")
+    assert done.returncode == 0, output(done)
 
     for relative in LATER:
         (root / MIGRATIONS / relative).unlink()
@@ -117,3 +125,18 @@ def test_the_worked_example_produces_its_committed_snapshot(engine: str) -> None
     done = run_module("ci.apply_empty", "--config", config, *options, cwd=REPO, timeout=120)
     assert done.returncode == 0, output(done)
     assert done.stdout.startswith("OK apply_empty:") and "failed" not in done.stdout
+
+
+@pytest.mark.postgresql
+def test_a_sqlite_snapshot_is_not_compared_on_postgresql(tmp_path: Path) -> None:
+    """The SQLite example's snapshot given to a PostgreSQL project: one line, exit 2, never a
+    wall of differences."""
+    root = write(tmp_path, "postgresql", {})
+    snapshot = root / "schema.sql"
+    snapshot.write_text((REPO / "schema/schema.sql").read_text(encoding="utf-8"))
+    done = run_check("ci.apply_empty", root, "postgresql", "--schema-snapshot", "schema.sql")
+    assert done.returncode == 2, output(done)
+    assert done.stderr.strip() == (
+        "apply_empty: schema.sql:1: not a PostgreSQL schema snapshot "
+        "(no '-- Written on PostgreSQL N' line); write it with --engine postgresql --write-snapshot"
+    )

@@ -57,7 +57,9 @@ SECTIONS = (
 # a table's parts printed as objects of their own, after it
 TABLE_PARTS = ("index", "trigger", "policy", "rule", "statistics")
 # COMMENT ON's word for a kind the fingerprint names otherwise
-COMMENT_KINDS = {"partitioned table": "TABLE", "enum": "TYPE", "aggregate": "AGGREGATE"}
+COMMENT_KINDS = {"partitioned table": "TABLE", "enum": "TYPE"}
+# kinds whose name is a signature, `f(integer)`: printed as it is, never quoted whole
+ROUTINES = ("function", "procedure", "aggregate")
 PRIVILEGES = {
     "r": "SELECT",
     "a": "INSERT",
@@ -124,7 +126,7 @@ def _kind(main: SchemaObject) -> str:
 def _statements(
     group: TablePrint, main: SchemaObject, kind: str, comments: dict[str, str]
 ) -> list[str]:
-    name = _sql_name(group.name)
+    name = group.name if kind in ROUTINES else _sql_name(group.name)
     options = {o.name: o.sql for o in group.objects if o.type == "option"}
     if main.type == "table" or (kind == "type" and group.columns):
         statements = [_create_table(group, kind, options)]
@@ -135,7 +137,7 @@ def _statements(
     own = {f"on {o.type} {o.name}" for o in group.objects if o.type in TABLE_PARTS}
     for target, text in sorted(comments.items()):
         if target not in own:
-            statements.append(_comment(target, text, group.name))
+            statements.append(_comment(target, text, group.name, kind))
     return statements
 
 
@@ -149,11 +151,7 @@ def _create(kind: str, name: str, definition: str) -> str:
         return f"CREATE AGGREGATE {name} {definition.removeprefix('AGGREGATE ')}"
     if kind == "enum":
         return f"CREATE TYPE {name} AS {definition}"
-    if kind == "schema":
-        return f"CREATE SCHEMA {name}"
-    words = {"type": "TYPE", "domain": "DOMAIN", "sequence": "SEQUENCE", "extension": "EXTENSION"}
-    if kind in words:
-        return f"CREATE {words[kind]} {name} {definition}".rstrip()
+    # schema, domain, range or composite type, sequence, extension, collation, event trigger
     return f"CREATE {kind.upper()} {name} {definition}".rstrip()
 
 
@@ -249,26 +247,23 @@ def _trigger_state(sql: str) -> tuple[str, str]:
     return sql, ""
 
 
-def _comment(target: str, text: str, group: str) -> str:
-    """`on column patients.mrn` -> COMMENT ON COLUMN patients.mrn IS '...' (`group`: the
-    display name of the object the comment was read with)."""
+def _comment(target: str, text: str, group: str, kind: str) -> str:
+    """A comment of the group (`group`: its display name, `kind`: its kind) as COMMENT ON:
+    `on column patients.mrn` -> `COMMENT ON COLUMN patients.mrn IS '...'`."""
     words = target.removeprefix("on ")
+    literal = _literal(text)
     if words.startswith(f"column {group}."):
-        column = words[len(f"column {group}.") :]
-        return f"COMMENT ON COLUMN {_sql_name(group)}.{_ident(column)} IS {_literal(text)}"
-    for kind in sorted(COMMENT_KINDS, key=len, reverse=True):
-        if words.startswith(kind + " "):
-            words = COMMENT_KINDS[kind] + words[len(kind) :]
-            break
-    kind, _, name = words.partition(" ")
-    if kind in ("materialized", "foreign", "event"):  # two-word kinds
-        second, _, name = name.partition(" ")
-        kind = f"{kind} {second}"
-    if kind == "constraint":
-        name = f"{_ident(name)} ON {_sql_name(group)}"
-    elif name == group and kind not in ("FUNCTION", "PROCEDURE", "AGGREGATE"):
-        name = _sql_name(name)
-    return f"COMMENT ON {kind.upper()} {name} IS {_literal(text)}"
+        column = _ident(words[len(f"column {group}.") :])
+        return f"COMMENT ON COLUMN {_sql_name(group)}.{column} IS {literal}"
+    if words.startswith("constraint "):
+        constraint = _ident(words.removeprefix("constraint "))
+        return f"COMMENT ON CONSTRAINT {constraint} ON {_sql_name(group)} IS {literal}"
+    if words.startswith("index "):  # the index of a PRIMARY KEY or UNIQUE constraint
+        return f"COMMENT ON INDEX {_ident(words.removeprefix('index '))} IS {literal}"
+    if words == f"{kind} {group}":
+        name = group if kind in ROUTINES else _sql_name(group)
+        return f"COMMENT ON {COMMENT_KINDS.get(kind, kind.upper())} {name} IS {literal}"
+    return f"-- comment {words}: {literal}"  # a comment on something else: shown, not lost
 
 
 def _sql_name(display: str) -> str:
