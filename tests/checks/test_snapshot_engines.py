@@ -6,6 +6,7 @@ invariant that returns rows fails.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,28 @@ def test_a_sqlite_snapshot_is_not_compared_on_postgresql(tmp_path: Path) -> None
         "apply_empty: schema.sql:1: not a PostgreSQL schema snapshot "
         "(no '-- Written on PostgreSQL N' line); write it with --engine postgresql --write-snapshot"
     )
+
+
+@pytest.mark.postgresql
+def test_drift_against_a_snapshot_of_another_major_version_says_so(tmp_path: Path) -> None:
+    root = write(tmp_path, "postgresql", {})
+    args = ("--schema-snapshot", "schema.sql")
+    done = run_check("ci.apply_empty", root, "postgresql", *args, "--write-snapshot")
+    assert done.returncode == 0, output(done)
+    snapshot = root / "schema.sql"
+    text = snapshot.read_text(encoding="utf-8")
+    major = re.search(r"-- Written on PostgreSQL (\d+) ", text)
+    assert major is not None, text
+    older = int(major[1]) - 1
+    snapshot.write_text(
+        text.replace(major[0], f"-- Written on PostgreSQL {older} ").replace(
+            "    mrn text,\n", "    mrn character varying(20),\n"
+        )
+    )
+    done = run_check("ci.apply_empty", root, "postgresql", *args)
+    assert done.returncode == 1, output(done)
+    assert (
+        "column patients.mrn: character varying(20) in the snapshot, text from the migrations"
+        in done.stdout
+    ), output(done)
+    assert f"(it was written on PostgreSQL {older}, this server is {major[1]}: " in done.stdout
