@@ -1,6 +1,6 @@
 """What the database checks share on PostgreSQL: a migration applied as a test case, a sample
 fixture loaded, and the validation after the last migration (invalid indexes and constraints
-never validated, the version, the invariants).
+never validated, the version, the invariants, the schema snapshot).
 
 The cases and findings are the SQLite checks' (ci.checks.validate): same names, codes and
 wording, so a report reads the same whatever the engine. The runner is a
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci.checks.db_options import Options
@@ -43,8 +44,6 @@ def refuse_sqlite_only(options: Options) -> None:
     """The options that only mean something on SQLite: one line, exit 2."""
     if options.setup:
         raise UsageError("--setup registers SQLite functions: it does not apply to PostgreSQL")
-    if options.snapshot is not None:
-        raise UsageError("--schema-snapshot is not available with --engine postgresql yet")
 
 
 def applied(run: PgRunner, migration: Migration) -> Outcome:
@@ -151,7 +150,7 @@ def validate(
     check: str, run: PgRunner, options: Options, invariants: list[Invariant]
 ) -> list[Case]:
     """Cases after the last migration: integrity (invalid indexes, NOT VALID constraints),
-    version, invariants."""
+    version, invariants, schema snapshot (as on SQLite: ci.checks.validate)."""
     from ci.db.postgres.engine import PgDatabase
 
     database = PgDatabase(run.conn, "the check's throwaway database")
@@ -168,6 +167,12 @@ def validate(
                 )
             )
         )
+    if options.snapshot is not None:
+        snapshot = options.snapshot
+        if options.write_snapshot:
+            cases.append(_timed(lambda: write_snapshot_case(check, run, snapshot)))
+        else:
+            cases.append(_timed(lambda: snapshot_case(check, run, snapshot)))
     return cases
 
 
@@ -197,6 +202,69 @@ def version_case(check: str, run: PgRunner) -> Case:
         hint = "every migration must record itself; do not write schema_version by hand"
         case.findings.append(Finding(check, "MG305", root, None, message, hint))
     return case
+
+
+def write_snapshot_case(check: str, run: PgRunner, path: Path) -> Case:
+    """--write-snapshot: the schema the migrations produced, written to `path` (never over a
+    file that is not a snapshot)."""
+    from ci.checks.snapshot import snapshot_refusal
+    from ci.db.postgres.snapshot import snapshot_text
+    from ci.reports import outputs
+
+    try:
+        outputs.write_atomically(path, snapshot_text(run.conn), refused=snapshot_refusal(path))
+    except outputs.OutputRefused as refused:
+        raise UsageError(str(refused)) from None
+    except OSError as error:
+        raise UsageError(f"{path}: cannot write the snapshot: {error.strerror}") from None
+    return Case(f"schema snapshot written to {path}", check, path=str(path))
+
+
+def snapshot_case(check: str, run: PgRunner, path: Path) -> Case:
+    """The committed snapshot against the schema the migrations produced: MG307 naming the
+    first objects that differ, as on SQLite."""
+    from ci.db.postgres.snapshot import snapshot_text
+    from ci.db.postgres.snapshot_diff import describe_drift, parse_snapshot
+
+    expected = parse_snapshot(committed_snapshot(path))
+    if expected.major is None:
+        raise UsageError(
+            f"{path}:1: not a PostgreSQL schema snapshot (no '-- Written on PostgreSQL N' line); "
+            "write it with --engine postgresql --write-snapshot"
+        )
+    major = run.conn.info.server_version // 10000
+    differences = describe_drift(expected, parse_snapshot(snapshot_text(run.conn)))
+    case = Case("schema snapshot", check, path=str(path))
+    if differences:
+        more = f" (and {len(differences) - SHOWN} more)" if len(differences) > SHOWN else ""
+        message = (
+            "the migrations do not produce the committed schema snapshot: "
+            + "; ".join(differences[:SHOWN])
+            + more
+        )
+        hint = (
+            f"if the change is intended, run python -m ci.apply_empty --engine postgresql "
+            f"--schema-snapshot {path} --write-snapshot and commit {path}"
+        )
+        if expected.major != major:
+            hint += (
+                f" (it was written on PostgreSQL {expected.major}, this server is {major}: "
+                "write it with the server version CI uses)"
+            )
+        case.findings.append(Finding(check, "MG307", str(path), None, message, hint))
+    return case
+
+
+def committed_snapshot(path: Path) -> str:
+    """The text of the committed snapshot; a missing or unreadable file is one line, exit 2."""
+    if not path.is_file():
+        raise UsageError(f"{path}: schema snapshot not found; create it with --write-snapshot")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: the schema snapshot is not UTF-8 text") from None
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the schema snapshot: {error.strerror}") from None
 
 
 def _timed(make: object) -> Case:

@@ -100,33 +100,6 @@ def test_an_invariant_that_returns_rows_fails(
     )
 
 
-def test_drift_against_the_snapshot_names_the_objects(
-    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
-) -> None:
-    root = write_tree(BASE)
-    snapshot = root / "schema.sql"
-    assert run(root, "--schema-snapshot", str(snapshot), "--write-snapshot") == 0
-    assert "CREATE TABLE vitals" in snapshot.read_text()
-    assert "schema_version" not in snapshot.read_text()
-    assert run(root, "--schema-snapshot", str(snapshot)) == 0
-    capsys.readouterr()
-    write_tree(
-        {
-            "m/schema/0004_index.sql": (
-                "CREATE INDEX idx_vitals_mrn ON vitals (patient_mrn);\n"
-                "ALTER TABLE patients ADD COLUMN phone TEXT;\n"
-            ),
-            "m/rollback/0004_rollback.sql": "DROP INDEX idx_vitals_mrn;\n",
-        }
-    )
-    assert run(root, "--schema-snapshot", str(snapshot)) == 1
-    out = capsys.readouterr().out
-    assert "MG307 the migrations do not produce the committed schema snapshot" in out
-    assert "column patients.phone created by the migrations but not in the snapshot" in out
-    assert "index idx_vitals_mrn on vitals created by the migrations but not in the snapshot" in out
-    assert "--write-snapshot" in out
-
-
 def test_version_check_and_seed_order(write_tree: WriteTree) -> None:
     # the seed needs a table created by the highest main-track migration: seeds run last
     root = write_tree(
