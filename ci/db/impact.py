@@ -8,8 +8,9 @@ migration, `@no-transaction` in autocommit, `@batch` repeated with `:batch_size`
 nothing), on a private copy of the sample that nothing else uses. The statements are timed, and
 each statement's compiling (its EXPLAIN) on its own; so are a @batch's commits and the runner's
 reads before its first batch. The runner's bookkeeping and the row counts read between
-statements are not. `commit_seconds` times a durable commit of this machine, which the sample's
-copy (no fsync) does not have.
+statements are not. Each statement's pages changed are counted (ci.db.impact_io.Pages: what its
+commit will write), and the pages of each table of the sample (dbstat) are read once, to scale
+them by production's.
 """
 
 from __future__ import annotations
@@ -19,23 +20,21 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from ci.core.model import Migration
 from ci.core.sqltext import Statement
 from ci.db.batch import RowBound
-from ci.db.connection import connect
 from ci.db.engine import database_of
 from ci.db.gate_bookkeeping import BOOKKEEPING_TABLES
 from ci.db.gatekeeper import gate_of
-from ci.db.prodstats import row_counts, user_tables
+from ci.db.impact_io import Pages
+from ci.db.prodstats import dbstat_pages, row_counts, user_tables
 from ci.db.statements import leading_foreign_keys, leading_word, temp_objects
 from ci.db.tables import quoted
 
 TRANSACTION, NO_TRANSACTION, BATCH = "transaction", "no-transaction", "batch"
 MAX_BATCHES = 1_000_000  # a @batch that never ends was stopped by the run before this one
 MIN_CACHE_PAGES = 10  # SQLite's own floor for cache_size
-COMMIT_PROBES = 5
 
 _READS = {sqlite3.SQLITE_READ}
 _WRITES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
@@ -63,10 +62,12 @@ class StatementRun:
         "fixed",
         "indexed",
         "line",
+        "pages",
         "reads",
         "renamed",
         "rows",
         "seconds",
+        "sorts",
         "writes",
     )
 
@@ -91,6 +92,8 @@ class StatementRun:
         self.dml = False
         # it only changes the schema (schema_only): its time does not grow with the rows
         self.constant = False
+        self.pages = 0  # pages it changed: what its commit writes (ci.db.impact_io.Pages)
+        self.sorts = False  # it builds an index: it sorts the table's rows (n log n)
 
     @property
     def touched(self) -> set[str]:
@@ -101,6 +104,7 @@ class MigrationRun:
     """A migration's statements on the sample, and how it holds the write lock."""
 
     __slots__ = (
+        "batch_pages",
         "batch_seconds",
         "batch_size",
         "batch_work",
@@ -120,6 +124,7 @@ class MigrationRun:
         self.sample_batch_size = self.batch_size  # fewer rows when the sample stands for more
         # @batch: (seconds, rows changed) of the statement in each batch that changed rows
         self.batch_work: list[tuple[float, int]] = []
+        self.batch_pages: list[int] = []  # @batch: the pages each of those batches changed
         self.batches = 0  # @batch: batches that changed rows
         # @batch: the time of each batch that changed rows, its commit included
         self.batch_seconds: list[float] = []
@@ -141,6 +146,14 @@ class Measurer:
         self.counts = row_counts(conn, user_tables(conn))
         self.counts = {k.lower(): v for k, v in self.counts.items()}
         self.scale = 1.0  # production rows / sample rows (scale_to)
+        Pages.on_disk(conn)
+        self.pages = Pages(conn)
+
+    def sample_pages(self) -> dict[str, int]:
+        """Pages of each table of the sample now, its indexes' included (lower-case names);
+        empty when SQLite has no dbstat."""
+        found = dbstat_pages(self.conn, user_tables(self.conn)) or {}
+        return {t.lower(): table + index for t, (table, index) in found.items()}
 
     def sample_rows(self) -> dict[str, int]:
         """Rows of each table of the sample now (lower-case names)."""
@@ -214,6 +227,7 @@ class Measurer:
             if not one.changes:
                 break
             measured.batches += 1
+            measured.batch_pages.append(one.pages)
             measured.batch_seconds.append(held)
             measured.batch_work.append((one.seconds - one.fixed, one.changes))
         measured.statements.append(total)
@@ -251,10 +265,12 @@ class Measurer:
         run.fixed = self._compile_time(statement, params)
         before = set(self.counts)
         changes = self.conn.total_changes
+        pages = self.pages.now()
         with self._watching(run):
             started = time.perf_counter()
             refused = execute(statement)  # type: ignore[operator]
             run.seconds = time.perf_counter() - started
+        run.pages = max(self.pages.now() - pages, 0)  # autocommit: the pages it added only
         if refused:
             raise MigrationStopped(statement, str(refused))
         run.changes = self.conn.total_changes - changes
@@ -280,6 +296,7 @@ class Measurer:
                 run.writes.add(arg1.lower())
             elif action in _INDEXES and arg2:  # dropping an index frees each of its pages
                 run.indexed.add(arg2.lower())
+                run.sorts = run.sorts or action == sqlite3.SQLITE_CREATE_INDEX
             return sqlite3.SQLITE_OK
 
         with gate_of(self.conn).observing(authorize):
@@ -330,6 +347,7 @@ def _add(total: StatementRun, one: StatementRun) -> None:
     total.fixed += one.fixed
     total.executions += 1
     total.changes += one.changes
+    total.pages += one.pages
     total.dml = one.dml
     for table, rows in one.before.items():
         total.before.setdefault(table, rows)
@@ -367,23 +385,3 @@ def schema_only(statement: Statement, run: StatementRun, tables: set[str]) -> bo
 
 def _ignored(name: str) -> bool:
     return name.startswith("sqlite_") or name in BOOKKEEPING_TABLES
-
-
-def commit_seconds(directory: Path) -> float:
-    """What one durable commit costs on this machine (its fsyncs), median of a few, on a
-    scratch database in `directory` opened as the runner opens a production database. The
-    sample's own commits are not durable (a check's throwaway copy): this is added per commit."""
-    scratch = directory / "commit-probe.db"
-    conn = connect(scratch)
-    try:
-        conn.execute("CREATE TABLE probe (n INTEGER)")
-        times = []
-        for n in range(COMMIT_PROBES):
-            started = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO probe VALUES (?)", (n,))
-            conn.execute("COMMIT")
-            times.append(time.perf_counter() - started)
-    finally:
-        conn.close()
-    return sorted(times)[len(times) // 2]
