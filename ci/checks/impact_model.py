@@ -12,12 +12,17 @@ never "no rows". A table the stats do not have, or that is empty in the sample, 
 scale of the database as a whole (the sum of production rows over the sum of sample rows).
 Compiling a statement (timed as its EXPLAIN) does not grow with the rows and is not scaled; nor is
 a statement that only changes the schema (ci.db.impact.schema_only: ALTER TABLE ADD COLUMN /
-RENAME, CREATE TABLE, views, triggers). Each commit costs one durable commit of this machine
-(ci.db.impact.commit_seconds: the sample's copy commits without fsync). The sample runs with its
-share of SQLite's page cache (ci.db.impact.Measurer.scale_to). What it ignores: the operating
-system's cache (a production file larger than memory is read from disk), the depth of indexes
-growing with log n (CREATE INDEX sorts: n log n), and the runner's bookkeeping and
-foreign_key_check after a migration that turned foreign keys off.
+RENAME, CREATE TABLE, views, triggers). An index build sorts its table's rows: it grows by its
+scale times log(n * scale) / log(n) (`sorting`). Each commit costs one durable commit of this
+machine, a fixed part plus a part per page it writes (ci.db.impact_io.commit_cost: the sample's
+copy commits without fsync); the pages are the ones each statement changed on the sample
+(ci.db.impact_io.Pages) times the production pages over the sample pages of the tables it
+writes (`Scales.pages`). The sample runs with its share of SQLite's page cache
+(ci.db.impact.Measurer.scale_to). What it ignores: the operating system's cache (a production
+file larger than memory is read from disk), the CPU's caches (a sample's tables fit in them,
+production's do not: the time per row of a scan or a sort grows with the table), the depth of
+b-trees growing with log n, and the runner's bookkeeping and foreign_key_check after a migration
+that turned foreign keys off.
 
 The write lock: a migration holds it from its BEGIN IMMEDIATE to its COMMIT, so for the whole
 migration; a `@no-transaction` one commits each statement alone (its longest statement); a
