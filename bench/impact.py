@@ -17,10 +17,9 @@
    duration and the write lock of each main-track migration (the seeds take milliseconds).
 
 Timings are wall clock on a shared machine: run it on a quiet one. On a machine that others
-load, `--without-cpu-wait` stops the real runs' clock while their thread waits for a CPU (the
-run-queue wait of /proc/thread-self/schedstat, Linux): what is left is their CPU time and their
-waits for the disk, which the estimate stands for (its statements are timed in CPU time, its
-commits on the wall clock).
+load, `--without-cpu-wait` stops the real runs' clock while their thread waits for a CPU
+(ci.db.impact_io.io_clock, Linux): what is left is their CPU time and their waits for the disk,
+which the estimate stands for (its statements are timed in CPU time, its commits on io_clock).
 """
 
 from __future__ import annotations
@@ -45,6 +44,7 @@ from ci.checks.impact import measure_sample  # noqa: E402
 from ci.core.model import Catalog, discover  # noqa: E402
 from ci.db import prodstats  # noqa: E402
 from ci.db.impact import BATCH, Measurer  # noqa: E402
+from ci.db.impact_io import io_clock  # noqa: E402
 from ci.db.runner import Runner, connect  # noqa: E402
 
 MIGRATIONS = REPO / "schema" / "migrations"
@@ -52,18 +52,10 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 OPTIONS = Options(None, None, None, False, 300.0)
 
 Figures = dict[str, tuple[float, float]]  # migration label -> (duration, longest lock)
-SCHEDSTAT = Path("/proc/thread-self/schedstat")
 
 
 def wall() -> float:
     return time.perf_counter()
-
-
-def wall_without_cpu_wait() -> float:
-    """The wall clock less the time this thread has waited for a CPU (schedstat's second
-    field, nanoseconds spent runnable on a run queue)."""
-    waited = int(SCHEDSTAT.read_text().split()[1])
-    return time.perf_counter() - waited / 1e9
 
 
 CLOCK = wall
@@ -221,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     global CLOCK
     if args.without_cpu_wait:
-        CLOCK = wall_without_cpu_wait
+        CLOCK = io_clock
     scales = [int(s) for s in args.scales.split(",")]
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-impact-"))
     work.mkdir(parents=True, exist_ok=True)
