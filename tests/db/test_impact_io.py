@@ -4,10 +4,14 @@ durable commit costs on this machine. Real SQLite files."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
-from ci.db.impact_io import CommitCost, Pages, commit_cost
+from ci.core.model import discover
+from ci.db.impact import Measurer
+from ci.db.impact_io import CommitCost, Pages, commit_cost, io_clock
 from ci.db.runner import connect
+from tests.conftest import WriteTree
 
 ROWS = 50  # one row per page: a blob of three quarters of a page each
 
@@ -57,3 +61,24 @@ def test_a_durable_commit_has_a_fixed_cost_and_a_cost_per_page(tmp_path: Path) -
     assert (tmp_path / "commit-probe.db").exists()  # in the directory given, nowhere else
     assert CommitCost(0.01, 0.001).of(100) == 0.01 + 0.1
     assert CommitCost(0.01).of(-5) == 0.01  # no negative pages
+
+
+def test_the_commit_clock_keeps_the_time_spent_blocked() -> None:
+    # a wait for the disk is the commit's own time; only a wait for a CPU is not (not
+    # something a test can cause on demand)
+    started = io_clock()
+    time.sleep(0.05)
+    assert io_clock() - started >= 0.045
+
+
+def test_the_samples_statements_are_timed_in_cpu_time(write_tree: WriteTree) -> None:
+    """A statement's time on the sample is the work it does, not the time it waited: a wall
+    clock there measures whatever else the CI machine runs."""
+    root = write_tree({"m/data/0001_nap.sql": "UPDATE big SET b = nap(b) WHERE id = 1;\n"})
+    conn = filled(root / "s.db")
+    conn.create_function("nap", 1, lambda x: time.sleep(0.2) or x)
+    (migration,) = discover(root / "m").main
+    (statement,) = Measurer(conn).run(migration).statements
+    assert statement.changes == 1
+    assert statement.seconds < 0.1  # slept 0.2 s, worked far less
+    conn.close()
