@@ -188,7 +188,8 @@ def _one(run: MigrationRun, scales: Scales, commit: CommitCost) -> Estimate:
         scale = scales.of(statement)
         # a schema-only statement does not grow; an index build grows faster than its rows
         grows = 1.0 if statement.constant else scale * sorting(statement, scale)
-        changed = scales.pages(statement, 1.0 if statement.constant else scale)
+        # a schema-only statement rewrites the schema's pages, whatever the table's size
+        changed = statement.pages if statement.constant else scales.pages(statement, scale)
         pages += changed
         seconds = scaled(statement, grows) + (commit.of(changed) if each_commits else 0.0)
         result.seconds += seconds

@@ -67,3 +67,13 @@ def test_a_batch_commits_its_pages_at_most_its_share_of_the_table(write_tree: Wr
     pages = min(sample * 200, sample + 1_000 / 10)
     assert scaled.lock - free.lock == pytest.approx(0.001 * pages)
     assert scaled.seconds - free.seconds == pytest.approx(0.001 * pages * 10)  # 10 batches
+
+
+def test_a_schema_only_statement_writes_its_pages_unscaled(write_tree: WriteTree) -> None:
+    _, runs = measured(write_tree, "ALTER TABLE readings ADD COLUMN unit TEXT;\n")
+    (statement,) = runs[0].statements  # type: ignore[attr-defined]
+    assert statement.constant and statement.writes == {"readings"} and statement.pages >= 1
+    scales = Scales(stats(50_000, 250, 50), {"readings": 500}, {"readings": 6})
+    (result,) = estimate(runs, scales, CommitCost(0.0, 0.001))  # type: ignore[arg-type]
+    # the schema's page, not the table's 300 / 6 times
+    assert result.seconds == pytest.approx(statement.seconds + 0.001 * statement.pages)
