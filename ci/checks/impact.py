@@ -31,7 +31,8 @@ from ci.core.errors import UsageError
 from ci.core.findings import Case, Finding, Report
 from ci.core.model import Catalog, discover
 from ci.db import prodstats
-from ci.db.impact import BATCH, NO_TRANSACTION, MeasureFailed, Measurer, commit_seconds
+from ci.db.impact import BATCH, NO_TRANSACTION, MeasureFailed, Measurer
+from ci.db.impact_io import commit_cost
 from ci.db.prodstats import ProdStats
 
 NAME = "apply_sample"
@@ -104,12 +105,12 @@ def measure_sample(
                 return None
             version = prepared.run.current_version()
             measurer = Measurer(prepared.conn)
-            scales = Scales(stats, measurer.sample_rows())
+            scales = Scales(stats, measurer.sample_rows(), measurer.sample_pages())
             measurer.scale_to(scales.database)
             runs = [measurer.run(m) for m in prepared.run.pending()]
         finally:
             prepared.conn.close()
-        commit = commit_seconds(Path(tmp))
+        commit = commit_cost(Path(tmp))
     return Measured(version, scales, estimate(runs, scales, commit))
 
 

@@ -5,11 +5,12 @@ connection's gate, names them while each statement is compiled).
 
 The statements run one by one as the runner runs them (the gate's rules, one transaction per
 migration, `@no-transaction` in autocommit, `@batch` repeated with `:batch_size` until it changes
-nothing), on a private copy of the sample that nothing else uses. The statements are timed, and
-each statement's compiling (its EXPLAIN) on its own; so are a @batch's commits and the runner's
-reads before its first batch. The runner's bookkeeping and the row counts read between
-statements are not. `commit_seconds` times a durable commit of this machine, which the sample's
-copy (no fsync) does not have.
+nothing), on a private copy of the sample that nothing else uses. The statements are timed (in
+CPU time: Measurer.clock), and each statement's compiling (its EXPLAIN) on its own; so are a
+@batch's commits and the runner's reads before its first batch. The runner's bookkeeping and
+the row counts read between statements are not. Each statement's pages changed are counted
+(ci.db.impact_io.Pages: what its commit will write), and the pages of each table of the sample
+(dbstat) are read once, to scale them by production's.
 """
 
 from __future__ import annotations
@@ -17,25 +18,23 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from ci.core.model import Migration
 from ci.core.sqltext import Statement
 from ci.db.batch import RowBound
-from ci.db.connection import connect
 from ci.db.engine import database_of
 from ci.db.gate_bookkeeping import BOOKKEEPING_TABLES
 from ci.db.gatekeeper import gate_of
-from ci.db.prodstats import row_counts, user_tables
+from ci.db.impact_io import Pages
+from ci.db.prodstats import dbstat_pages, row_counts, user_tables
 from ci.db.statements import leading_foreign_keys, leading_word, temp_objects
 from ci.db.tables import quoted
 
 TRANSACTION, NO_TRANSACTION, BATCH = "transaction", "no-transaction", "batch"
 MAX_BATCHES = 1_000_000  # a @batch that never ends was stopped by the run before this one
 MIN_CACHE_PAGES = 10  # SQLite's own floor for cache_size
-COMMIT_PROBES = 5
 
 _READS = {sqlite3.SQLITE_READ}
 _WRITES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
@@ -63,10 +62,12 @@ class StatementRun:
         "fixed",
         "indexed",
         "line",
+        "pages",
         "reads",
         "renamed",
         "rows",
         "seconds",
+        "sorts",
         "writes",
     )
 
@@ -91,6 +92,8 @@ class StatementRun:
         self.dml = False
         # it only changes the schema (schema_only): its time does not grow with the rows
         self.constant = False
+        self.pages = 0  # pages it changed: what its commit writes (ci.db.impact_io.Pages)
+        self.sorts = False  # it builds an index: it sorts the table's rows (n log n)
 
     @property
     def touched(self) -> set[str]:
@@ -101,6 +104,7 @@ class MigrationRun:
     """A migration's statements on the sample, and how it holds the write lock."""
 
     __slots__ = (
+        "batch_pages",
         "batch_seconds",
         "batch_size",
         "batch_work",
@@ -120,8 +124,10 @@ class MigrationRun:
         self.sample_batch_size = self.batch_size  # fewer rows when the sample stands for more
         # @batch: (seconds, rows changed) of the statement in each batch that changed rows
         self.batch_work: list[tuple[float, int]] = []
+        self.batch_pages: list[int] = []  # @batch: the pages each of those batches changed
         self.batches = 0  # @batch: batches that changed rows
-        # @batch: the time of each batch that changed rows, its commit included
+        # @batch: the time of each batch that changed rows, its commit included (by the
+        # Measurer's clock: the bench's real runs time them on a wall clock)
         self.batch_seconds: list[float] = []
         # @batch: what the runner reads before the first batch, outside the write lock (the
         # @progress query, the count of the statement's table that bounds a runaway)
@@ -135,12 +141,28 @@ class MigrationRun:
 class Measurer:
     """Runs migrations on one connection, measuring each statement; keeps the row counts."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, clock: Callable[[], float] = time.thread_time
+    ) -> None:
         self.conn = conn
+        # the statements' clock: this thread's CPU time. On the sample's copy they read and
+        # write the operating system's cache and never wait for a disk, so their CPU time is
+        # their time on a quiet machine, whatever else the machine runs meanwhile (a wall clock
+        # there measured one statement 1 ms and 25 ms in two runs a minute apart); a commit,
+        # which does wait for the disk, is timed apart (ci.db.impact_io.commit_cost).
+        self.clock = clock
         self.database = database_of(conn)
         self.counts = row_counts(conn, user_tables(conn))
         self.counts = {k.lower(): v for k, v in self.counts.items()}
         self.scale = 1.0  # production rows / sample rows (scale_to)
+        Pages.on_disk(conn)
+        self.pages = Pages(conn)
+
+    def sample_pages(self) -> dict[str, int]:
+        """Pages of each table of the sample now, its indexes' included (lower-case names);
+        empty when SQLite has no dbstat."""
+        found = dbstat_pages(self.conn, user_tables(self.conn)) or {}
+        return {t.lower(): table + index for t, (table, index) in found.items()}
 
     def sample_rows(self) -> dict[str, int]:
         """Rows of each table of the sample now (lower-case names)."""
@@ -207,13 +229,14 @@ class Measurer:
         for _ in range(MAX_BATCHES):
             self.database.lock()
             one = self._one(statement, lambda s: self._bound(s, params), params)
-            committing = time.perf_counter()
+            committing = self.clock()
             self.database.commit()
-            held = one.seconds + time.perf_counter() - committing
+            held = one.seconds + self.clock() - committing
             _add(total, one)
             if not one.changes:
                 break
             measured.batches += 1
+            measured.batch_pages.append(one.pages)
             measured.batch_seconds.append(held)
             measured.batch_work.append((one.seconds - one.fixed, one.changes))
         measured.statements.append(total)
@@ -224,25 +247,25 @@ class Measurer:
 
     def _reads_first(self, migration: Migration, statement: Statement) -> float:
         """The runner's reads before a @batch's first batch (ci.db.batch), timed."""
-        started = time.perf_counter()
+        started = self.clock()
         query = migration.directives.progress
         if query:
             self.conn.execute(query).fetchall()
         RowBound(self.conn, statement)  # counts the rows of the statement's table
-        return time.perf_counter() - started
+        return self.clock() - started
 
     def _compile_time(self, statement: Statement, params: dict[str, int] | None) -> float:
         """The statement's EXPLAIN, timed: compiling it (nothing runs). 0 for a statement that
         is not plain SQL on tables (a PRAGMA, a transaction statement) or will not explain."""
         if leading_word(statement) not in _EXPLAINED:
             return 0.0
-        started = time.perf_counter()
+        started = self.clock()
         try:
             # compiled and one step: the rows of the program are not fetched
             self.conn.execute(f"EXPLAIN {statement.sql}", params or {}).close()
         except sqlite3.Error:
             return 0.0
-        return time.perf_counter() - started
+        return self.clock() - started
 
     def _one(
         self, statement: Statement, execute: object, params: dict[str, int] | None = None
@@ -251,10 +274,12 @@ class Measurer:
         run.fixed = self._compile_time(statement, params)
         before = set(self.counts)
         changes = self.conn.total_changes
+        pages = self.pages.now()
         with self._watching(run):
-            started = time.perf_counter()
+            started = self.clock()
             refused = execute(statement)  # type: ignore[operator]
-            run.seconds = time.perf_counter() - started
+            run.seconds = self.clock() - started
+        run.pages = max(self.pages.now() - pages, 0)  # autocommit: the pages it added only
         if refused:
             raise MigrationStopped(statement, str(refused))
         run.changes = self.conn.total_changes - changes
@@ -280,6 +305,7 @@ class Measurer:
                 run.writes.add(arg1.lower())
             elif action in _INDEXES and arg2:  # dropping an index frees each of its pages
                 run.indexed.add(arg2.lower())
+                run.sorts = run.sorts or action == sqlite3.SQLITE_CREATE_INDEX
             return sqlite3.SQLITE_OK
 
         with gate_of(self.conn).observing(authorize):
@@ -330,6 +356,7 @@ def _add(total: StatementRun, one: StatementRun) -> None:
     total.fixed += one.fixed
     total.executions += 1
     total.changes += one.changes
+    total.pages += one.pages
     total.dml = one.dml
     for table, rows in one.before.items():
         total.before.setdefault(table, rows)
@@ -367,23 +394,3 @@ def schema_only(statement: Statement, run: StatementRun, tables: set[str]) -> bo
 
 def _ignored(name: str) -> bool:
     return name.startswith("sqlite_") or name in BOOKKEEPING_TABLES
-
-
-def commit_seconds(directory: Path) -> float:
-    """What one durable commit costs on this machine (its fsyncs), median of a few, on a
-    scratch database in `directory` opened as the runner opens a production database. The
-    sample's own commits are not durable (a check's throwaway copy): this is added per commit."""
-    scratch = directory / "commit-probe.db"
-    conn = connect(scratch)
-    try:
-        conn.execute("CREATE TABLE probe (n INTEGER)")
-        times = []
-        for n in range(COMMIT_PROBES):
-            started = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO probe VALUES (?)", (n,))
-            conn.execute("COMMIT")
-            times.append(time.perf_counter() - started)
-    finally:
-        conn.close()
-    return sorted(times)[len(times) // 2]
