@@ -81,9 +81,8 @@ def throwaway_connection(server_url: str) -> Iterator[PgConnection]:
     from ci.db.postgres.throwaway import throwaway
 
     with throwaway(server_url) as url:
-        conn = open_target(url)
+        conn = open_target(url, settings=NO_FLUSH_WAIT)
         try:
-            no_flush_wait(conn)
             yield conn
         except psycopg.OperationalError as error:
             if not (conn.closed or conn.broken):
@@ -94,15 +93,16 @@ def throwaway_connection(server_url: str) -> Iterator[PgConnection]:
             conn.close()
 
 
-def no_flush_wait(conn: PgConnection) -> None:
-    """Commits of this session return without waiting for their WAL to reach the disk.
-
-    A check commits once per migration (several times per migration in the round trip), and on
-    a server with `fsync` each of those waits for a disk flush. Only durability changes: every
-    commit is still atomic, visible at once and in order, and a server crash loses at most the
-    last fraction of a second of commits, of a database the check drops anyway (and the crash
-    ends the check's connection: exit 2). A session setting: other sessions are not affected."""
-    conn.execute("SET synchronous_commit = off")
+# Commits of a check's session return without waiting for their WAL to reach the disk.
+#
+# A check commits once per migration (several times per migration in the round trip), and on a
+# server with `fsync` each of those waits for a disk flush. Only durability changes: every
+# commit is still atomic, visible at once and in order, and a server crash loses at most the
+# last fraction of a second of commits, of a database the check drops anyway (and the crash ends
+# the check's connection: exit 2). A start value of the session (a connection option), so the
+# runner's session reset after each migration (RESET ALL) keeps it; other sessions are not
+# affected. The runner on a user's database (ci.migrate) never sets it.
+NO_FLUSH_WAIT = {"synchronous_commit": "off"}
 
 
 def new_pg_runner(

@@ -18,14 +18,23 @@ show the same values.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from ci.core.model import InputError
 from ci.db.bookkeeping import now_utc, owner
-from ci.db.outcomes import MigrationFailed
+from ci.db.postgres.connect import Cursor
+from ci.db.postgres.tables_snapshot import (
+    IMMEDIATE,
+    ROW_AGES,
+    SNAPSHOT,
+    Snapshot,
+    SnapshotQuery,
+    read_snapshot,
+    refuse_changed,
+)
 from ci.db.records import AppliedRow, DirtyMark, Entry
 from ci.db.tables import APPLIED_BY, COLUMNS, IDENTITY_INDEX, LOG_COLUMNS, LOG_TABLE, TABLE
 from ci.db.values import as_row, checked_row, has_odd_values
@@ -128,11 +137,24 @@ class Tables:
         return rows
 
     def is_applied(self, conn: Conn, track: str, version: int) -> bool:
+        return found(self.ask_applied(conn.cursor(), track, version))
+
+    def ask_applied(self, cursor: Cursor, track: str, version: int) -> Cursor:
+        """Whether the migration has its row, asked on `cursor`; `found(cursor)` reads the
+        answer (in a pipeline, once synced). Every `ask_` method sends on a cursor the caller
+        made beforehand: in a pipeline, sending may raise an earlier statement's error, and the
+        caller still knows which statements were answered."""
         query = sql.SQL("SELECT 1 FROM ONLY {} WHERE " + IS_SEED).format(self.table)
-        return conn.execute(query, (track == "seed", version)).fetchone() is not None
+        return cursor.execute(query, (track == "seed", version))
 
     def record(self, conn: Conn, entry: Entry, *, ms: int, rows: int, at: str) -> None:
         """Write the migration's row and read it back (a trigger must not drop or change it)."""
+        self.check_recorded(self.ask_record(conn.cursor(), entry, ms=ms, rows=rows, at=at))
+
+    def ask_record(self, cursor: Cursor, entry: Entry, *, ms: int, rows: int, at: str) -> Cursor:
+        """`record`'s two statements, sent (the read-back on `cursor`); `check_recorded` reads
+        the answer."""
+        conn = cursor.connection
         query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
             self.table,
             sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS),
@@ -141,15 +163,17 @@ class Tables:
         values = (entry.version, entry.migration_type, entry.description, entry.file_hash,
                   at, ms, rows, APPLIED_BY, entry.code_hash)  # fmt: skip
         conn.execute(query, values)
-        kept = conn.execute(
+        return cursor.execute(
             sql.SQL(
                 "SELECT 1 FROM ONLY {} WHERE " + IS_SEED + " AND migration_type = %s "
                 "AND file_hash IS NOT DISTINCT FROM %s AND code_hash IS NOT DISTINCT FROM %s"
             ).format(self.table),
             (entry.track == "seed", entry.version, entry.migration_type, entry.file_hash,
              entry.code_hash),
-        ).fetchone()  # fmt: skip
-        _check_written(kept is not None, TABLE)
+        )  # fmt: skip
+
+    def check_recorded(self, read_back: Cursor) -> None:
+        _check_written(found(read_back), TABLE)
 
     def unrecord(self, conn: Conn, track: str, version: int) -> None:
         """Remove the migration's row and check that it is gone."""
@@ -178,6 +202,21 @@ class Tables:
         at: str | None = None,
     ) -> int:
         """Append one attempt to schema_version_log; returns its id."""
+        asked = self.ask_log(conn.cursor(), action, entry, ms=ms, rows=rows, error=error, at=at)
+        return logged_id(asked)
+
+    def ask_log(
+        self,
+        cursor: Cursor,
+        action: str,
+        entry: Entry | None,
+        *,
+        ms: int | None = None,
+        rows: int | None = None,
+        error: str | None = None,
+        at: str | None = None,
+    ) -> Cursor:
+        """`log_attempt`'s statement, sent; `logged_id` reads its id."""
         query = sql.SQL(
             "INSERT INTO {} (logged_at, action, version, migration_type, description, "
             "file_hash, execution_time_ms, rows_affected, error, applied_by) "
@@ -189,10 +228,7 @@ class Tables:
             entry.description if entry else None, entry.file_hash if entry else None,
             ms, rows, error, APPLIED_BY,
         )  # fmt: skip
-        row = conn.execute(query, values).fetchone()
-        _check_written(row is not None, LOG_TABLE)
-        assert row is not None
-        return int(row[0])
+        return cursor.execute(query, values)
 
     def open_marks(self, conn: Conn) -> list[DirtyMark]:
         """Dirty marks not yet cleared, oldest first ([] before the first run)."""
@@ -213,9 +249,12 @@ class Tables:
 
     def set_mark(self, conn: Conn, mark_id: int, assignment: str, value: object) -> None:
         """One column of a mark: 'applied_by = %s' (holder), 'error = %s', 'cleared_at = %s'."""
+        check_mark_set(self.ask_set_mark(conn.cursor(), mark_id, assignment, value))
+
+    def ask_set_mark(self, cursor: Cursor, mark_id: int, assignment: str, value: object) -> Cursor:
+        """`set_mark`'s statement, sent; `check_mark_set` reads the answer."""
         query = sql.SQL("UPDATE ONLY {} SET " + assignment + " WHERE id = %s").format(self.log)
-        changed = conn.execute(query, (value, mark_id)).rowcount
-        _check_written(changed == 1, LOG_TABLE)
+        return cursor.execute(query, (value, mark_id))
 
     # --- the migration's hands off the runner's tables -----------------------------------------
 
@@ -227,81 +266,28 @@ class Tables:
         if in_transaction is None:
             status = conn.info.transaction_status
             in_transaction = status == psycopg.pq.TransactionStatus.INTRANS
-        table_name = self.table.as_string(conn)
-        log_name = self.log.as_string(conn)
+        return read_snapshot(self.ask_snapshot(conn.cursor(), in_transaction=in_transaction))
+
+    def ask_snapshot(self, cursor: Cursor, *, in_transaction: bool) -> SnapshotQuery:
+        """`snapshot`'s query, sent; `read_snapshot` reads the answer."""
+        table_name = self.table.as_string(cursor.connection)
+        log_name = self.log.as_string(cursor.connection)
         text = ROW_AGES if in_transaction else SNAPSHOT
         query = sql.SQL(text).format(table=self.table, log=self.log)
-        row = conn.execute(query, (table_name, log_name, table_name, log_name)).fetchone()
-        assert row is not None
-        return Snapshot(str(row[0]), str(row[1]), str(row[2]), in_transaction)
+        cursor.execute(query, (table_name, log_name, table_name, log_name))
+        return SnapshotQuery(cursor, in_transaction)
 
     def refuse_changes(self, conn: Conn, before: Snapshot, path: Path | str) -> None:
         """MigrationFailed naming the file when its SQL changed the runner's tables since
         `before` (the runner has not written in between): dynamic SQL (EXECUTE of a string
         built at run time, in a DO block, a function or a trigger) that the gatekeeper cannot
         read. Deferred triggers fire first, so none can change them at COMMIT."""
-        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        conn.execute(IMMEDIATE)
         try:
-            after = self.snapshot(conn, in_transaction=before.in_transaction)
-            pairs = zip(SNAPSHOT_PARTS, before[:3], after[:3], strict=True)
-            changed = [f"changed {name}" for name, was, now in pairs if was != now]
+            after: Snapshot | None = self.snapshot(conn, in_transaction=before.in_transaction)
         except psycopg.errors.UndefinedTable:  # dropped by dynamic SQL
-            changed = ["dropped one of the runner's tables"]
-        if changed:
-            raise MigrationFailed(
-                path,
-                None,
-                f"{' and '.join(changed)}: refused (a migration's SQL, dynamic SQL "
-                "included, must not change the runner's tables: the runner alone records which "
-                "migrations ran); the migration was not recorded",
-            )
-
-
-# The runner's tables as a fingerprint (ONLY: a child table's rows are not the runner's):
-# - schema_version: row count and md5 of its rows in key order (~4 ms per 1,000 rows, nearly all
-#   of it turning rows into text);
-# - schema_version_log: row count, last id and md5 of its dirty marks, open or cleared (a row
-#   added, removed, turned into a mark or out of one, a mark opened or cleared all show; the
-#   wording of an old history row does not, and needs no text of every row of a log that only
-#   grows);
-# - the number of triggers and rules on the two tables.
-SNAPSHOT = """SELECT
-  (SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n'
-     ORDER BY (t.migration_type = 'seed'), t.version)), '') FROM ONLY {table} t),
-  (SELECT count(*) || ':' || coalesce(max(l.id), 0) || ':' || coalesce(md5(string_agg(
-     l::text, E'\\n' ORDER BY l.id) FILTER (WHERE l.action = 'dirty')), '') FROM ONLY {log} l),
-  (SELECT count(*) FROM pg_trigger WHERE tgrelid IN (to_regclass(%s), to_regclass(%s)))
-  || ':' ||
-  (SELECT count(*) FROM pg_rewrite WHERE ev_class IN (to_regclass(%s), to_regclass(%s)))"""
-# Inside one transaction, cheaper (no row turned into text): the counts, and how many rows (of
-# the tables, and of the catalogs of their triggers and rules) this transaction wrote. A row
-# inserted or updated since the first age() of a transaction has an xmin no older than the
-# transaction's own id (or, before it has one, the next id then), so its age is 0 or less.
-ROW_AGES = """SELECT
-  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(t.xmin) <= 0) FROM ONLY {table} t),
-  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(l.xmin) <= 0) FROM ONLY {log} l),
-  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(xmin) <= 0) FROM pg_trigger
-    WHERE tgrelid IN (to_regclass(%s), to_regclass(%s)))
-  || ':' ||
-  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(xmin) <= 0) FROM pg_rewrite
-    WHERE ev_class IN (to_regclass(%s), to_regclass(%s)))"""
-SNAPSHOT_PARTS = (
-    f"the runner's table {TABLE}",
-    f"the runner's table {LOG_TABLE}",
-    "the triggers or rules on the runner's tables",
-)
-
-
-class Snapshot(NamedTuple):
-    """The runner's tables at one moment (SNAPSHOT): `count:md5` of schema_version's rows,
-    `count:last id:md5 of the marks` of schema_version_log, `triggers:rules` on them; or, in
-    a transaction (ROW_AGES), their counts and the rows it wrote. Equal snapshots: nothing the
-    runner reads changed."""
-
-    table: str
-    log: str
-    hooks: str
-    in_transaction: bool  # taken with ROW_AGES: compare with one of the same transaction
+            after = None
+        refuse_changed(before, after, path)
 
 
 class LockedMark(DirtyMark):
@@ -315,6 +301,23 @@ class LockedMark(DirtyMark):
         from ci.db.holders import GONE
 
         return GONE, "its runner no longer holds the database's migration lock"
+
+
+def found(cursor: Cursor) -> bool:
+    """Whether the query sent on `cursor` returned a row."""
+    return cursor.fetchone() is not None
+
+
+def logged_id(cursor: Cursor) -> int:
+    """The id of the log row `Tables.ask_log` wrote (NotWritten when a trigger ignored it)."""
+    row = cursor.fetchone()
+    _check_written(row is not None, LOG_TABLE)
+    assert row is not None
+    return int(row[0])
+
+
+def check_mark_set(cursor: Cursor) -> None:
+    _check_written(cursor.rowcount == 1, LOG_TABLE)
 
 
 class NotWritten(InputError):

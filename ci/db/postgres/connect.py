@@ -5,6 +5,7 @@ never the password) when the server cannot be reached, refuses the login or has 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -62,6 +63,9 @@ class CountingCursor(psycopg.Cursor[Any]):
         return self
 
 
+Cursor = psycopg.Cursor[Any]  # a cursor of the runner's connection (answers read later)
+
+
 class PgConnection(psycopg.Connection[Any]):
     """The runner's connection: `changes` counts the rows its statements changed so far
     (SQLite's total_changes)."""
@@ -70,14 +74,21 @@ class PgConnection(psycopg.Connection[Any]):
 
 
 def open_target(
-    url: str, *, connect_timeout: int = CONNECT_TIMEOUT, database_required: bool = True
+    url: str,
+    *,
+    connect_timeout: int = CONNECT_TIMEOUT,
+    database_required: bool = True,
+    settings: dict[str, str] | None = None,
 ) -> PgConnection:
     """The user's database in autocommit; CannotRun (one line, the password left out) when it
     cannot be opened. `database_required`: a URL that names no database is refused (see
-    url_problem); only a probe of the server itself passes False."""
+    url_problem); only a probe of the server itself passes False. `settings`: the session's
+    own start values (`-c name=value` options, after those of the URL or $PGOPTIONS): the
+    runner's session reset (RESET ALL) goes back to them, not to the server's."""
     problem = url_problem(url, database_required=database_required)
     if problem is not None:
         raise CannotRun(f"{label(url)}: {problem}")
+    extra: dict[str, Any] = {"options": start_options(url, settings)} if settings else {}
     try:
         return PgConnection.connect(
             url,
@@ -85,9 +96,17 @@ def open_target(
             connect_timeout=connect_timeout,
             application_name=APPLICATION_NAME,
             cursor_factory=CountingCursor,
+            **extra,
         )
     except psycopg.Error as error:
         raise CannotRun(f"{label(url)}: cannot connect: {why_not_connected(error, url)}") from None
+
+
+def start_options(url: str, settings: dict[str, str]) -> str:
+    """The URL's `options` (or $PGOPTIONS, which an `options` argument would replace), then
+    `-c name=value` for each setting."""
+    given = conninfo_to_dict(url).get("options") or os.environ.get("PGOPTIONS") or ""
+    return " ".join([str(given), *(f"-c {name}={value}" for name, value in settings.items())])
 
 
 def url_problem(url: str, *, database_required: bool = True) -> str | None:

@@ -4,11 +4,17 @@ the runner itself. A server-side statement_timeout alone limits each statement, 
 timer in the runner cannot be switched off by the SQL it runs. When it fires, it cancels the
 running statement through the connection's cancel request (as Ctrl-C in psql does) and the
 runner reports the statement that was running, as a Runaway.
+
+One watchdog thread keeps every deadline of the process: a thread started per migration made
+each migration wait until the new thread had run (`Thread.start`), a scheduler's delay that a
+busy machine stretches to milliseconds.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from contextlib import suppress
 from types import TracebackType
 
@@ -30,13 +36,12 @@ class Deadline:
         self.cancelled = False  # the runner saw the cancel stop a statement (it is used up)
         self._guard = threading.Lock()  # the cancel and the block's end never cross
         self._open = False
-        self._timer = None if seconds is None else threading.Timer(seconds, self._expire)
+        self._seconds = seconds
 
     def __enter__(self) -> Deadline:
-        if self._timer is not None:
+        if self._seconds is not None:
             self._open = True
-            self._timer.daemon = True  # never keeps the process alive
-            self._timer.start()
+            WATCHDOG.arm(self, self._seconds)
         return self
 
     def __exit__(
@@ -45,10 +50,10 @@ class Deadline:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._timer is not None:
+        if self._seconds is not None:
             with self._guard:  # waits for a cancel being sent: it arrives before we go on
                 self._open = False
-            self._timer.cancel()
+            WATCHDOG.disarm(self)
         if self.expired and not self.cancelled:
             self._absorb_cancel()
 
@@ -59,7 +64,8 @@ class Deadline:
         with suppress(psycopg.Error):
             self.conn.execute("SELECT 1")
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """The time is up (called by the watchdog's thread)."""
         with self._guard:
             if not self._open:
                 return
@@ -67,3 +73,45 @@ class Deadline:
             # a connection already gone: the main thread sees that itself
             with suppress(psycopg.Error, OSError):
                 self.conn.cancel_safe(timeout=CANCEL_WAIT)
+
+
+class Watchdog:
+    """One daemon thread that expires each armed Deadline when its time is up."""
+
+    def __init__(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        """No deadline and no thread (also in a child process: it has no copy of the thread)."""
+        self._due: dict[Deadline, float] = {}  # deadline -> time.monotonic() it expires at
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: Deadline, seconds: float) -> None:
+        with self._wake:
+            self._due[deadline] = time.monotonic() + seconds
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="deadline", daemon=True)
+                self._thread.start()  # once per process: the daemon never keeps it alive
+            self._wake.notify()
+
+    def disarm(self, deadline: Deadline) -> None:
+        with self._wake:
+            self._due.pop(deadline, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                now = time.monotonic()
+                late = [deadline for deadline, at in self._due.items() if at <= now]
+                for deadline in late:
+                    del self._due[deadline]
+                if not late:
+                    self._wake.wait(min(self._due.values(), default=now + 3600) - now)
+                    continue
+            for deadline in late:  # outside the lock: a cancel may take seconds
+                deadline.expire()
+
+
+WATCHDOG = Watchdog()
+os.register_at_fork(after_in_child=WATCHDOG.forget)  # a child (--jobs) starts its own

@@ -104,14 +104,15 @@ class GateState:
 Rule = Callable[[GateState, ast.Node, str], Verdict | None]
 
 
-def decide(state: GateState, tree: ast.Node, words: str) -> Verdict | None:
+def decide(state: GateState, tree: ast.Node, words: str, *, names: bool = True) -> Verdict | None:
     """The verdict on one statement (None: run it). `words`: how it starts, as written
-    (`START TRANSACTION`), for the messages."""
+    (`START TRANSACTION`), for the messages. `names` false: no walk of the tree, its text
+    names nothing they look for (ci.db.postgres.statements.may_name_watched)."""
     rule = RULES.get(type(tree).__name__)
     verdict = rule(state, tree, words) if rule is not None else None
-    if verdict is None:
-        verdict = _bookkeeping(state, tree) or _functions(tree) or _fixed(state, tree, words)
-    return verdict
+    if verdict is None and names:
+        verdict = _bookkeeping(state, tree) or _functions(tree)
+    return verdict or _fixed(state, tree, words)
 
 
 # --- transactions and savepoints ------------------------------------------------------------
@@ -366,17 +367,17 @@ RULES: dict[str, Rule] = {
 # --- session settings -------------------------------------------------------------------------
 
 
-def changes_settings(tree: ast.Node) -> bool:
+def changes_settings(tree: ast.Node, *, names: bool = True) -> bool:
     """Whether the statement may change a session setting that must be set back after the
     file: SET / RESET without LOCAL (also ROLE and SESSION AUTHORIZATION), DISCARD, and any
-    call of set_config (its third argument may be an expression)."""
+    call of set_config (its third argument may be an expression; `names`: as for decide)."""
     if isinstance(tree, ast.VariableSetStmt):
         if tree.kind == VariableSetKind.VAR_SET_MULTI:  # SET TRANSACTION: this transaction's
             return tree.name == "SESSION CHARACTERISTICS"
         return not tree.is_local
     if isinstance(tree, ast.DiscardStmt):
         return True
-    return "set_config" in called_functions(tree)
+    return names and "set_config" in called_functions(tree)
 
 
 def custom_settings(tree: ast.Node) -> list[str]:

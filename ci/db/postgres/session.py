@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ci.db.outcomes import CannotRun
-from ci.db.postgres.connect import PgConnection
+from ci.db.postgres.connect import Cursor, PgConnection
 from ci.db.postgres.execute import LOCK_KEY
 
 # DISCARD ALL's parts, in its order, without pg_advisory_unlock_all(); RESET ALL sets every
@@ -43,18 +43,26 @@ ADVISORY_LOCKS = (
     "WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted"
 )
 BIGINT_KEY = 1  # pg_locks.objsubid of a lock taken with one bigint key (2: two int4 keys)
+# All of it in one round trip: one query of the simple protocol, whose statements the server runs
+# in order as one implicit transaction (each of them may run in one) and stops at the first
+# that fails; its last result is the advisory locks still held.
+RESET_QUERY = "; ".join((*RESET, ADVISORY_LOCKS))
 
 
 def reset(conn: PgConnection) -> None:
     """Put the session back as it was when the run started (outside any transaction)."""
-    for statement in RESET:
-        conn.execute(statement)
-    release_other_locks(conn)
+    cursor = conn.execute(RESET_QUERY, prepare=False)
+    while cursor.nextset():  # to the last statement's result: the locks
+        pass
+    release_other_locks(conn, cursor.fetchall())
 
 
-def release_other_locks(conn: PgConnection) -> None:
-    """Release every session advisory lock but the runner's own, as often as it was taken."""
-    for objsubid, classid, objid, shared in conn.execute(ADVISORY_LOCKS).fetchall():
+def release_other_locks(conn: PgConnection, held: list[tuple[Any, ...]] | None = None) -> None:
+    """Release every session advisory lock but the runner's own, as often as it was taken.
+    `held`: the rows of ADVISORY_LOCKS, when already read."""
+    if held is None:
+        held = conn.execute(ADVISORY_LOCKS).fetchall()
+    for objsubid, classid, objid, shared in held:
         if objsubid == BIGINT_KEY:
             key: tuple[Any, ...] = (_bigint(classid, objid),)
             if key[0] == LOCK_KEY:
@@ -84,24 +92,41 @@ def _int4(half: int) -> int:
 
 def holds_lock(conn: PgConnection) -> bool:
     """Whether this session still holds the runner's advisory lock (exclusive, granted)."""
+    return still_held(ask_holds_lock(conn.cursor()))
+
+
+def ask_holds_lock(cursor: Cursor) -> Cursor:
+    """`holds_lock`'s query, sent; `still_held` reads the answer (in a pipeline, once synced)."""
     unsigned = LOCK_KEY & 0xFFFFFFFFFFFFFFFF
-    row = conn.execute(
+    return cursor.execute(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
         "AND granted AND mode = 'ExclusiveLock' AND objsubid = 1 "
         "AND classid::bigint = %s AND objid::bigint = %s",
         (unsigned >> 32, unsigned & 0xFFFFFFFF),
-    ).fetchone()
+    )
+
+
+def still_held(cursor: Cursor | None) -> bool:
+    """The answer to ask_holds_lock (None: not asked, so not held)."""
+    if cursor is None:
+        return False
+    row = cursor.fetchone()
     return bool(row and row[0])
 
 
 def refuse_unless_locked(
-    conn: PgConnection, where: str, *, locked: bool, committed: bool = False
+    conn: PgConnection,
+    where: str,
+    *,
+    locked: bool,
+    committed: bool = False,
+    asked: Cursor | None = None,
 ) -> None:
     """CannotRun when a migration released the runner's lock (the run stops: another runner
     may already be at work). `locked`: whether the runner took it (a check's runner on its own
     throwaway database takes none). `committed`: what the migration did stays
-    (@no-transaction)."""
-    if not locked or holds_lock(conn):
+    (@no-transaction). `asked`: ask_holds_lock's answer, when sent already."""
+    if not locked or still_held(asked if asked is not None else ask_holds_lock(conn.cursor())):
         return
     what = (
         "its statements stay committed and the database stays marked dirty"

@@ -15,6 +15,7 @@ refused, and why) to one file's statements, decided from the parse tree, never f
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,7 +29,14 @@ from psycopg import sql
 from ci.core.model import InputError
 from ci.core.sqltext import Statement
 from ci.db.gate_screen import REFUSE
-from ci.db.postgres.gate_rules import GateState, changes_settings, custom_settings, decide
+from ci.db.postgres.gate_rules import (
+    REFUSED_FUNCTIONS,
+    GateState,
+    changes_settings,
+    custom_settings,
+    decide,
+)
+from ci.db.postgres.gate_tree import BOOKKEEPING_TABLES
 
 CHUNK = 1 << 16  # characters the parser is given at once (see statement_slices)
 COMMENT_TOKENS = frozenset(("SQL_COMMENT", "C_COMMENT"))
@@ -242,6 +250,24 @@ SET_BACK = "SELECT set_config(%s, %s, false)"
 CUSTOM = "SELECT current_setting(%s, true)"
 
 
+# What the gate's tree walks look for by name (the runner's tables, the functions it refuses,
+# set_config), and text that may spell a name otherwise than as written: a backslash (E'\x73'
+# in a body given as a string), U&"\0073" identifiers and strings, a string continued on the
+# next line ('schema_'<newline>'version' is one string).
+WATCHED_NAMES = (*BOOKKEEPING_TABLES, *REFUSED_FUNCTIONS, "set_config")
+ESCAPES = re.compile(r"\\|u&|'\s*\n\s*'", re.IGNORECASE)
+
+
+def may_name_watched(text: str) -> bool:
+    """Whether a statement's text may name what the gate's walks look for; False only when
+    every walk would find nothing: a name in the tree (also in a function's body) is in the
+    text as written, folded to lower case, unless spelled with an escape."""
+    if ESCAPES.search(text):
+        return True
+    lowered = text.lower()
+    return any(name in lowered for name in WATCHED_NAMES)
+
+
 class PgGate:
     """Runs one migration file's statements under the rules (ci.db.postgres.gate_rules).
 
@@ -283,14 +309,15 @@ class PgGate:
             return None  # only comments: nothing to send
         if isinstance(tree, str):
             return tree
-        verdict = decide(self.state, tree, _words(statement))
+        names = may_name_watched(statement.raw)  # most statements: no walk of their tree
+        verdict = decide(self.state, tree, _words(statement), names=names)
         if verdict is not None:
             if verdict.kind == REFUSE:
                 return verdict.message
             if notice is not None and verdict.message:
                 notice(verdict.message)
             return None
-        if changes_settings(tree):
+        if changes_settings(tree, names=names):
             self._save_settings(tree)
         cursor = self.conn.execute(statement.raw, prepare=False)
         self.rowcount = max(cursor.rowcount, 0)

@@ -8,9 +8,10 @@ transaction of its own. Rolling back is ci.db.postgres.rollback's.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 
@@ -18,11 +19,20 @@ from ci.core.model import InputError, Migration, SqlFile, label_of
 from ci.db.bookkeeping import now_utc
 from ci.db.dirty import dirty_message
 from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
-from ci.db.postgres.bookkeeping import Tables
-from ci.db.postgres.connect import PgConnection, one_line
+from ci.db.postgres.bookkeeping import Tables, check_mark_set, found, logged_id
+from ci.db.postgres.connect import Cursor, PgConnection, one_line
 from ci.db.postgres.execute import run_file, statements
-from ci.db.postgres.session import refuse_unless_locked
+from ci.db.postgres.session import ask_holds_lock, refuse_unless_locked
+from ci.db.postgres.tables_snapshot import (
+    IMMEDIATE,
+    Snapshot,
+    SnapshotQuery,
+    read_snapshot,
+    refuse_changed,
+)
 from ci.db.records import DirtyMark, Entry
+
+T = TypeVar("T")
 
 
 class PgRunner(Protocol):
@@ -46,16 +56,37 @@ class PgRunner(Protocol):
 def transaction(runner: PgRunner, *, limits: bool = False) -> Iterator[None]:
     """BEGIN ... COMMIT, rolled back on any exception. `limits`: the run's lock_timeout and
     statement_timeout, with SET LOCAL (they end with the transaction)."""
-    conn = runner.conn
-    conn.execute("BEGIN")
-    try:
-        if limits:
-            set_limits(runner, local=True)
+    with transaction_asking(runner, _nothing, limits=limits):
         yield
+
+
+@contextmanager
+def transaction_asking(
+    runner: PgRunner, ask: Callable[[], T], *, limits: bool = False
+) -> Iterator[T]:
+    """`transaction` whose first queries, sent by `ask`, go with BEGIN and the limits in one
+    round trip (psycopg's pipeline mode); the block reads their answers from what `ask`
+    returned (ci.db.postgres.bookkeeping's `ask_...` methods)."""
+    conn = runner.conn
+    try:
+        if limits or ask is not _nothing:
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                if limits:
+                    set_limits(runner, local=True)
+                asked = ask()
+        else:
+            conn.execute("BEGIN")
+            asked = ask()
+        yield asked
         conn.execute("COMMIT")
     except BaseException:
         rollback_quietly(runner)
         raise
+
+
+def _nothing() -> Any:
+    return None
 
 
 def set_limits(runner: PgRunner, *, local: bool) -> None:
@@ -100,16 +131,65 @@ def log_failure(runner: PgRunner, entry: Entry, failure: MigrationFailed, action
         pass
 
 
-def _finish(runner: PgRunner, entry: Entry, started: float, rows: int, marks: list[int]) -> float:
-    """Inside the migration's transaction: its row, the marks it finishes, its log line."""
+def _finish(
+    runner: PgRunner,
+    entry: Entry,
+    path: Path,
+    timing: tuple[float, int],
+    marks: list[int],
+    before: Snapshot,
+    *,
+    lock_where: str | None,
+) -> float:
+    """Before COMMIT, in one round trip: whether the session still holds the runner's lock
+    (`lock_where`: the file to name, None: not asked here), the deferred triggers fired, the
+    runner's tables compared with `before`, then the migration's row written and read back, the
+    marks it finishes and its log line. The answers are read in that order, so each refusal
+    reads as when every query was a round trip of its own (a row written before a refusal is
+    rolled back with the transaction). `timing`: (when the migration started, its rows)."""
+    conn, tables = runner.conn, runner.tables
+    started, rows = timing
     seconds = time.perf_counter() - started
-    ms, at, conn = whole_ms(seconds), now_utc(), runner.conn
-    runner.tables.record(conn, entry, ms=ms, rows=rows, at=at)
-    for mark_id in marks:
-        runner.tables.set_mark(conn, mark_id, "cleared_at = %s", now_utc())
+    ms, at = whole_ms(seconds), now_utc()
+    lock, immediate, after, read_back, log = (conn.cursor() for _ in range(5))
+    updates = [conn.cursor() for _ in marks]
+    asks_lock = lock_where is not None and runner.locked
+    failed: psycopg.Error | None = None
+    try:
+        with conn.pipeline():
+            if asks_lock:
+                ask_holds_lock(lock)
+            immediate.execute(IMMEDIATE)  # deferred triggers fire now, not at COMMIT
+            tables.ask_snapshot(after, in_transaction=before.in_transaction)
+            tables.ask_record(read_back, entry, ms=ms, rows=rows, at=at)
+            for mark_id, update in zip(marks, updates, strict=True):
+                tables.ask_set_mark(update, mark_id, "cleared_at = %s", at)
+            if not runner.throwaway:
+                tables.ask_log(log, "apply", entry, ms=ms, rows=rows, at=at)
+    except psycopg.Error as error:  # the first that failed; those after it were not run
+        failed = error
+    if lock_where is not None:  # first: a migration that let the lock go stops the run
+        _answered(lock if asks_lock else None, failed)
+        refuse_unless_locked(conn, lock_where, locked=runner.locked, asked=lock)
+    _answered(immediate, failed)  # a deferred constraint violated: "at commit"
+    if after.pgresult is None and isinstance(failed, psycopg.errors.UndefinedTable):
+        refuse_changed(before, None, path)  # dropped by dynamic SQL
+    _answered(after, failed)
+    refuse_changed(before, read_snapshot(SnapshotQuery(after, before.in_transaction)), path)
+    if failed is not None:
+        raise failed
+    tables.check_recorded(read_back)
+    for update in updates:
+        check_mark_set(update)
     if not runner.throwaway:
-        runner.tables.log_attempt(conn, "apply", entry, ms=ms, rows=rows, at=at)
+        logged_id(log)
     return seconds
+
+
+def _answered(cursor: Cursor | None, failed: psycopg.Error | None) -> None:
+    """Raise the pipeline's error when the statement sent on `cursor` got no answer."""
+    if cursor is not None and cursor.pgresult is None and failed is not None:
+        raise failed
 
 
 def _marks_of(runner: PgRunner, entry: Entry) -> list[DirtyMark]:
@@ -128,18 +208,22 @@ def apply_in_transaction(runner: PgRunner, migration: Migration, *, resume: bool
     left by an earlier @no-transaction version of it is cleared with its row."""
     entry, conn, file = runner.entry(migration), runner.conn, migration.file
     started = time.perf_counter()
+
+    def ask() -> tuple[Cursor, SnapshotQuery]:  # whether applied meanwhile, the tables before
+        applied, before = conn.cursor(), conn.cursor()
+        runner.tables.ask_applied(applied, entry.track, entry.version)
+        return applied, runner.tables.ask_snapshot(before, in_transaction=True)
+
     try:
-        with transaction(runner, limits=True):
-            if runner.tables.is_applied(conn, entry.track, entry.version):
+        with transaction_asking(runner, ask, limits=True) as (applied, asked_before):
+            if found(applied):
                 return Outcome(migration, "skipped", 0, 0.0)  # the rollback changes nothing
+            before = read_snapshot(asked_before)
             marks = [m.id for m in _marks_of(runner, entry)] if resume else []
-            before = runner.tables.snapshot(conn)
             rows = run_file(conn, file, notice=runner.notice, timeout=runner.statement_timeout)
-            refuse_unless_locked(
-                conn, file.location, locked=runner.locked
-            )  # before COMMIT: rolled back if not
-            runner.tables.refuse_changes(conn, before, file.path)
-            seconds = _finish(runner, entry, started, rows, marks)
+            seconds = _finish(
+                runner, entry, file.path, (started, rows), marks, before, lock_where=file.location
+            )
     except psycopg.Error as error:  # at COMMIT: a deferred constraint still violated
         if conn.closed or conn.broken:
             raise
@@ -187,8 +271,10 @@ def apply_autocommit(runner: PgRunner, migration: Migration, *, resume: bool) ->
     )  # its mark stays open
     try:
         with transaction(runner):
-            runner.tables.refuse_changes(conn, tables_before, file.path)
-            seconds = _finish(runner, entry, started, rows, [mark_id])
+            timing = (started, rows)
+            seconds = _finish(
+                runner, entry, file.path, timing, [mark_id], tables_before, lock_where=None
+            )
     except MigrationFailed as failure:
         _fail_mark(runner, mark_id, entry, failure, rows, "all its statements stay committed")
         raise

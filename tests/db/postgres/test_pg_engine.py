@@ -90,10 +90,18 @@ def test_fingerprints_come_from_the_catalog(database: PgDatabase) -> None:
     assert database.schema_fingerprint() == database.schema_fingerprint()
 
 
-def test_a_checks_throwaway_session_does_not_wait_for_flushes(pg_server_url: str) -> None:
-    from ci.checks.pg_engine import throwaway_connection
+def test_a_checks_throwaway_session_does_not_wait_for_flushes(
+    pg_server_url: str, tmp_path: Path
+) -> None:
+    from ci.checks.pg_engine import new_pg_runner, throwaway_connection
+    from ci.core.model import discover
 
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "0001_a.sql").write_text("CREATE TABLE a (x int);\n", encoding="utf-8")
     with throwaway_connection(pg_server_url) as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
+        runner = new_pg_runner(conn, discover(tmp_path / "m"), None)
+        runner.migrate()  # each migration ends with the session reset (RESET ALL): kept
         assert conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
     with psycopg.connect(pg_server_url) as other:  # a session setting, not the server's
         assert other.execute("SHOW synchronous_commit").fetchone() != ("off",)
