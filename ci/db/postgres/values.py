@@ -18,7 +18,6 @@ catalog row each, never a scan. With `track_counts` off every table is read agai
 
 from __future__ import annotations
 
-import math
 import pickle
 import re
 import zlib
@@ -31,18 +30,16 @@ from ci.db.value_diff import _order
 from ci.db.value_images import BATCH, SHORT, Image, Long, Row
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
-    from typing import TypeAlias
+    from collections.abc import Iterator, Mapping
 
     import psycopg
-
-    Converter: TypeAlias = Callable[[object], object] | None
 
 # read as they are: the driver's int, float and bool compare and show as SQLite's numbers do
 NATIVE = {"smallint", "integer", "bigint", "real", "double precision", "boolean"}
 INTEGERS = {"smallint", "integer", "bigint"}
 INTEGER = re.compile(r"-?\d+")
 DECIMAL = re.compile(r"-?\d+\.\d+")
+FETCH = 32 * BATCH  # rows per round trip (a few MB at most)
 
 TABLES = """
 SELECT n.nspname, c.relname, c.oid, c.relfilenode,
@@ -101,32 +98,51 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _cell_sql(column: str, type_: str) -> str:
-    """The column as an image keeps it: as it is, or as tagged text (S: short, L: long)."""
+class Cell(NamedTuple):
+    """How one column is read: `raw` in the row, and when `fix` holds the cell is instead its
+    `fixed` text (a long text's length:md5 prefix, or a NaN)."""
+
+    raw: str
+    fix: str | None = None
+    fixed: str | None = None
+
+
+def _cell(column: str, type_: str) -> Cell:
     c = quote(column)
+    if type_ in ("real", "double precision"):  # NaN never equals itself: compared as text
+        return Cell(c, f"{c} = 'NaN'", "'NaN'")
     if type_ in NATIVE:
-        return c
+        return Cell(c)
     text = f"{c}::text"
-    return (
-        f"CASE WHEN octet_length({text}) > {SHORT} THEN 'L' || length({text}) || ':' || "
-        f"md5({text}) || left({text}, {SHORT}) ELSE 'S' || {text} END"
+    long = f"octet_length({text}) > {SHORT}"
+    return Cell(
+        f"CASE WHEN {long} THEN NULL ELSE {text} END",
+        long,
+        f"length({text}) || ':' || md5({text}) || left({text}, {SHORT})",
     )
 
 
-def _from_text(value: object) -> object:
-    """A tagged text as a cell: a text, or a `Long` (length, first characters, md5's half)."""
-    if not isinstance(value, str):
-        return value
-    if value[0] == "S":
-        return value[1:]
-    length, rest = value[1:].split(":", 1)
+def _fixes_sql(cells: list[Cell]) -> str:
+    """One more column: NULL for a row that needs no fix (most rows: read as they are), else
+    the fixed text of each column that needs one."""
+    fixing = [cell for cell in cells if cell.fix]
+    if not fixing:
+        return "NULL::text[]"
+    each = ", ".join(f"CASE WHEN {cell.fix} THEN {cell.fixed} END" for cell in fixing)
+    return f"CASE WHEN {' OR '.join(f'({cell.fix})' for cell in fixing)} THEN ARRAY[{each}] END"
+
+
+def _long(text: str) -> object:
+    """A long value's `length:md5 prefix` as a `Long` (its md5's first half as the digest)."""
+    if text == "NaN":
+        return text
+    length, rest = text.split(":", 1)
     return Long(int(length), rest[32:], bytes.fromhex(rest[:16]))
 
 
-def _from_numeric(value: object) -> object:
-    """A numeric as the number Python shows alike (37.5, 12), or its text when no int or
+def _number(cell: object) -> object:
+    """A numeric's text as the number Python shows alike (37.5, 12), or the text when no int or
     float spells it exactly ('37.50', 'NaN')."""
-    cell = _from_text(value)
     if isinstance(cell, str):
         if INTEGER.fullmatch(cell):
             return int(cell)
@@ -135,24 +151,28 @@ def _from_numeric(value: object) -> object:
     return cell
 
 
-def _from_float(value: object) -> object:
-    """NaN as its text: NaN never equals itself, and an unchanged NaN is no change."""
-    return "NaN" if isinstance(value, float) and math.isnan(value) else value
+class Reader:
+    """Turns the rows the server sends (cells, then the fixes column) into an image's rows."""
 
+    def __init__(self, cells: list[Cell], numerics: list[int]) -> None:
+        self.fixed_at = [at for at, cell in enumerate(cells) if cell.fix]
+        self.numerics = numerics
 
-def _converter(type_: str) -> Converter:
-    if type_ in ("real", "double precision"):
-        return _from_float
-    if type_ == "boolean" or type_ in INTEGERS:
-        return None
-    return _from_numeric if type_.startswith("numeric") else _from_text
+    def rows(self, sent: list[Row]) -> list[Row]:
+        if not self.numerics:
+            return [row[:-1] if row[-1] is None else self._fixed(row) for row in sent]
+        return [self._fixed(row) for row in sent]
 
-
-def _converted(rows: Iterable[Row], converters: list[Converter]) -> list[Row]:
-    if not any(converters):
-        return list(rows)
-    pairs = list(enumerate(converters))
-    return [tuple(f(row[i]) if f else row[i] for i, f in pairs) for row in rows]
+    def _fixed(self, row: Row) -> Row:
+        cells = list(row[:-1])
+        fixes = row[-1]
+        if isinstance(fixes, list):
+            for at, text in zip(self.fixed_at, fixes, strict=True):
+                if text is not None:
+                    cells[at] = _long(text)
+        for at in self.numerics:
+            cells[at] = _number(cells[at])
+        return tuple(cells)
 
 
 def read_image(conn: psycopg.Connection[Any], table: Table) -> Image:
@@ -162,36 +182,42 @@ def read_image(conn: psycopg.Connection[Any], table: Table) -> Image:
     keyless = not table.key
     key = table.columns if keyless else table.key
     types = dict(zip(table.columns, table.types, strict=True))
-    cells = () if keyless else table.columns
-    converters: list[Converter]
-    if keyless:  # the whole row is the key, each value as a cell
-        select = [_cell_sql(c, types[c]) for c in key]
-        converters = [_converter(types[c]) for c in key]
-    else:
-        select = [_key_sql(k, types[k]) for k in key] + [_cell_sql(c, types[c]) for c in cells]
-        converters = [*(None for _ in key), *(_converter(types[c]) for c in cells)]
-    source = f"{quote(table.schema)}.{quote(table.name)}"
-    query = f"SELECT {', '.join(select) or 'NULL'} FROM ONLY {source}"
+    columns = () if keyless else table.columns
+    read = list(key) if keyless else list(columns)  # the columns read as cells
+    cells = [Cell(_key_sql(k, types[k])) for k in ([] if keyless else key)]
+    cells += [_cell(c, types[c]) for c in read]
+    numerics = [
+        at for at, c in enumerate(read, len(cells) - len(read)) if types[c].startswith("numeric")
+    ]
+    reader = Reader(cells, numerics)
+    select = ", ".join([cell.raw for cell in cells] + [_fixes_sql(cells)])
+    query = f"SELECT {select} FROM ONLY {quote(table.schema)}.{quote(table.name)}"
     if not keyless:  # the order value_diff walks in: numbers, then texts by code point
         query += " ORDER BY " + ", ".join(_key_order(k, types[k]) for k in key)
+    kept: list[bytes | list[Row]] = []
+    count = 0
     with conn.cursor(name="mg_values", row_factory=tuple_row) as cursor:
-        cursor.itersize = BATCH
         cursor.execute(query)
-        batches: list[bytes | list[Row]] = []
-        count = 0
-        parts: Iterable[list[Row]]
-        if keyless:  # sorted here: the server cannot sort a long text as its cell compares
-            rows = sorted(_converted(cursor.fetchall(), converters), key=_order)
-            parts = [rows[at : at + BATCH] for at in range(0, len(rows), BATCH)]
-        else:
-            parts = iter(lambda: _converted(cursor.fetchmany(BATCH), converters), [])
-        for batch in parts:
+        for batch in _batches(cursor, reader, keyless):
             count += len(batch)
-            full = len(batch) == BATCH
-            batches.append(zlib.compress(pickle.dumps(batch, 5), 1) if full else batch)
-    shape = TablePrint(table.label, (), tuple(_column(c, types[c], c in key) for c in cells))
+            full = len(batch) == BATCH  # the last, short one kept as it is
+            kept.append(zlib.compress(pickle.dumps(batch, 5), 1) if full else batch)
+    shape = TablePrint(table.label, (), tuple(_column(c, types[c], c in key) for c in columns))
     lowered = tuple(k.lower() for k in key)
-    return Image(table.label, cells, lowered, count, tuple(batches), False, shape, table.oid)
+    return Image(table.label, columns, lowered, count, tuple(kept), False, shape, table.oid)
+
+
+def _batches(
+    cursor: psycopg.ServerCursor[Any], reader: Reader, keyless: bool
+) -> Iterator[list[Row]]:
+    """The rows in batches of `BATCH`, fetched `FETCH` at a time (one round trip each)."""
+    if keyless:  # sorted here: the server cannot sort a long text as its cell compares
+        rows = sorted(reader.rows(cursor.fetchall()), key=_order)
+        yield from (rows[at : at + BATCH] for at in range(0, len(rows), BATCH))
+        return
+    while sent := cursor.fetchmany(FETCH):
+        rows = reader.rows(sent)
+        yield from (rows[at : at + BATCH] for at in range(0, len(rows), BATCH))
 
 
 def _key_sql(column: str, type_: str) -> str:
