@@ -65,6 +65,8 @@ def apply_pending(run: PgRunner, sample: Sample, options: Options) -> list[Case]
     from ci.db.postgres.values import PgImages
 
     migrations = run.pending()
+    if not migrations:  # nothing to compare: the sample is not read
+        return []
     read_ahead(m.file for m in migrations)
     images = PgImages(run.conn)
     cases: list[Case] = []

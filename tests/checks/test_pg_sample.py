@@ -127,6 +127,17 @@ def test_a_sqlite_run_refuses_an_archive_in_one_line(tmp_path: Path) -> None:
     )
 
 
+def test_the_finding_names_the_line_that_writes_the_table_in_postgresqls_words(
+    tmp_path: Path,
+) -> None:
+    wipe = "-- @irreversible wipe\nSELECT 1;\nUPDATE ONLY public.vitals SET value = NULL;\n"
+    root = write(tmp_path, "postgresql", {"data/0003_wipe.sql": wipe})
+    (root / "sample.sql").write_text(SAMPLE)
+    done = run_check("ci.apply_sample", root, "postgresql", "--sample", "sample.sql")
+    assert done.returncode == 1, output(done)
+    assert f"{root / MIGRATIONS}/data/0003_wipe.sql:3: MG313 table vitals" in done.stdout
+
+
 KEYLESS = {
     "schema/0003_notes.sql": "CREATE TABLE notes (body text);\n",
     "rollback/0003_rollback.sql": "DROP TABLE notes;\n",

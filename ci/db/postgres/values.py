@@ -13,7 +13,8 @@ counters, not from the rows: a table is read again when it is new, gone, renamed
 columns, a new storage file (TRUNCATE, a rewriting ALTER TABLE) or any row inserted, updated or
 deleted since (`pg_stat_get_tuples_*` plus the `_xact_` counts this session has not flushed
 yet, so the sum is exact whenever the statistics are flushed). Unchanged tables cost one
-catalog row each, never a scan. With `track_counts` off every table is read again.
+catalog row each, never a scan. With `track_counts` off, or on a server older than
+PostgreSQL 15, every table is read again.
 """
 
 from __future__ import annotations
@@ -59,6 +60,15 @@ WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
   AND NOT (n.nspname = current_schema() AND c.relname IN (%s, %s))
 """
+
+
+# whether the counters add up exactly: they are kept (track_counts), and in shared memory, where
+# this session's own flush is visible at once (PostgreSQL 15; before, a statistics collector
+# process received them later, and a change could hide behind a flush not yet received)
+EXACT_COUNTS = (
+    "SELECT current_setting('track_counts')::bool"
+    " AND current_setting('server_version_num')::int >= 150000"
+)
 
 
 class Table(NamedTuple):
@@ -267,12 +277,12 @@ class PgImages:
         with self.conn.transaction(), self.conn.cursor() as cursor:
             calls = ", ".join(["set_config(%s, %s, true)"] * len(SETTINGS))
             cursor.execute(f"SELECT {calls}", [v for item in SETTINGS.items() for v in item])
-            counted = cursor.execute("SELECT current_setting('track_counts')::bool").fetchone()
+            exact = cursor.execute(EXACT_COUNTS).fetchone()
             tables = read_tables(cursor)
             changed = sorted(
                 label
                 for label in {*tables, *self._tables}
-                if not (counted and counted[0])
+                if not (exact and exact[0])
                 or _signature(self._tables.get(label)) != _signature(tables.get(label))
             )
             for label in changed:

@@ -99,3 +99,10 @@ def test_cells_are_numbers_texts_and_long_texts_by_their_hash(
     assert audit.key == ("what",) and rows[:2] == [(None,), ("short",)]
     long = rows[2][0]
     assert isinstance(long, Long) and long.length == 100 and long.prefix == "x" * 40
+
+
+def test_without_the_counters_every_table_is_read_again(conn: psycopg.Connection[Any]) -> None:
+    images = PgImages(conn)
+    conn.execute("SET track_counts = off")  # this session's only
+    assert images.refresh() == ["audit", "children", "parents", "quiet"]
+    assert images.reads == 8
