@@ -206,7 +206,8 @@ def read_image(conn: psycopg.Connection[Any], table: Table) -> Image:
         query += " ORDER BY " + ", ".join(_key_order(k, types[k]) for k in key)
     kept: list[bytes | list[Row]] = []
     count = 0
-    with conn.cursor(name="mg_values", row_factory=tuple_row) as cursor:
+    # binary: integers and floats arrive as numbers, not as digits to parse
+    with conn.cursor(name="mg_values", row_factory=tuple_row, binary=True) as cursor:
         cursor.execute(query)
         for batch in _batches(cursor, reader, keyless):
             count += len(batch)
