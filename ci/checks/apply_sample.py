@@ -1,7 +1,8 @@
 """`python -m ci.apply_sample --sample PATH`: the pending migrations on sample data.
 
 PATH is a `.sql` fixture (loaded after migrating a fresh database to its `-- @sample-version N`)
-or a `.db`/`.sqlite` file (copied; the original is never opened for writing). The pending
+or a `.db`/`.sqlite` file (copied; the original is never opened for writing); on PostgreSQL a
+fixture or a `pg_dump -Fc` archive (ci.checks.pg_sample). The pending
 migrations then run one by one, and every table a migration wrote is compared before and after
 it, row by row and value by value (ci.checks.sample_values; a table only UPDATEd on the
 columns its statements write, read from a copy of the database made before it:
@@ -125,7 +126,8 @@ CHECK = Check(
             type=Path,
             default=None,
             metavar="PATH",
-            help="sample data: a .sql fixture starting with '-- @sample-version N', or a .db file",
+            help="sample data: a .sql fixture starting with '-- @sample-version N', a .db file, "
+            "or (--engine postgresql) a pg_dump -Fc archive",
         ),
         *OPTIONS,
         busy_timeout_option(),

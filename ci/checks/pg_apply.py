@@ -3,9 +3,9 @@ throwaway database of the `--server-url` server (ci.checks.pg_engine), dropped a
 
 apply_empty: every migration (main track, then seeds) as a case with its time and rows, then
 the validation of ci.checks.pg_validate. apply_sample: the migrations up to the fixture's
-`-- @sample-version N`, the fixture, then each pending migration as a case; a table with fewer
-rows after a migration than before is a lost-rows finding (MG308) unless the migration declares
-`-- @allow-row-loss <table>`; then the same validation.
+`-- @sample-version N` and the fixture, or a pg_dump archive restored (ci.checks.pg_sample),
+then each pending migration as a case, compared with the sample value by value (rows lost,
+values changed or turned NULL, as on SQLite); then the same validation.
 """
 
 from __future__ import annotations
@@ -22,20 +22,18 @@ from ci.checks.pg_engine import (
     required_server,
     throwaway_connection,
 )
+from ci.checks.pg_sample import apply_pending, pg_sample, restore_dump
 from ci.checks.pg_validate import (
     apply_each,
     load_fixture,
-    pg_apply_case,
     refuse_sqlite_only,
     validate,
 )
-from ci.checks.sample import Sample, open_sample
-from ci.checks.validate import catalog_cases, load_invariants, not_run, options_from
+from ci.checks.sample import Sample
+from ci.checks.validate import catalog_cases, load_invariants, options_from
 from ci.core.errors import UsageError
-from ci.core.findings import Case, Finding, Report
-from ci.core.model import Catalog, Migration, read_ahead
-from ci.db.fingerprint_diff import rows
-from ci.db.fingerprint_records import Fingerprint
+from ci.core.findings import Case, Report
+from ci.core.model import Catalog, read_ahead
 
 if TYPE_CHECKING:
     from ci.db.postgres.runner import PgRunner
@@ -69,7 +67,7 @@ def apply_empty(root: Path, options: Options, server_url: str) -> Report:
 
 
 def apply_sample_args(args: argparse.Namespace) -> Report:
-    """`python -m ci.apply_sample --engine postgresql --sample FIXTURE.sql`."""
+    """`python -m ci.apply_sample --engine postgresql --sample FIXTURE.sql|ARCHIVE`."""
     options = options_from(args)
     refuse_sqlite_only(options)
     if args.prod_stats is not None:
@@ -78,13 +76,8 @@ def apply_sample_args(args: argparse.Namespace) -> Report:
 
 
 def fixture_sample(path: Path) -> Sample:
-    """The sample of a PostgreSQL project: a `.sql` fixture (a SQLite file cannot be loaded)."""
-    if path.suffix.lower() != ".sql":
-        raise UsageError(
-            f"{path}: with --engine postgresql the sample is a .sql fixture starting with "
-            "'-- @sample-version N'"
-        )
-    return open_sample(path)
+    """The sample of a PostgreSQL project: a `.sql` fixture or a pg_dump archive."""
+    return pg_sample(path)
 
 
 def apply_sample(root: Path, sample_path: Path, options: Options, server_url: str) -> Report:
@@ -107,9 +100,14 @@ def apply_sample(root: Path, sample_path: Path, options: Options, server_url: st
 def prepare(
     check: str, run: PgRunner, sample: Sample, options: Options, classname: str | None = None
 ) -> list[Case]:
-    """The migrations up to the fixture's version, then the fixture: their cases."""
+    """The migrations up to the fixture's version, then the fixture: their cases; or the
+    archive restored (no case: as a copied SQLite database, it is where its schema_version
+    says)."""
+    if sample.dump:
+        restore_dump(run, sample)
+        return []
     catalog: Catalog = run.catalog
-    assert sample.version is not None  # fixture_sample: only fixtures
+    assert sample.version is not None  # fixture_sample: a fixture or an archive
     if sample.version > catalog.head:
         raise UsageError(
             f"{sample.path}:1: @sample-version {sample.version} but the highest migration is "
@@ -120,44 +118,3 @@ def prepare(
     if not any(case.outcome == "failed" for case in cases):
         cases.append(load_fixture(check, run, sample, classname))
     return cases
-
-
-def apply_pending(run: PgRunner, sample: Sample, options: Options) -> list[Case]:
-    """Each pending migration as a case; rows it loses without declaring so are a finding."""
-    from ci.db.postgres.fingerprint import fingerprint
-
-    migrations = run.pending()
-    read_ahead(m.file for m in migrations)
-    cases: list[Case] = []
-    for index, migration in enumerate(migrations):
-        before = fingerprint(run.conn, content=False)
-        case = pg_apply_case(SAMPLE, run, migration, options)
-        cases.append(case)
-        if case.outcome == "failed":
-            why = f"not run: {migration.label} failed"
-            return cases + not_run(SAMPLE, run.catalog, migrations[index + 1 :], why)
-        case.findings += lost_rows(migration, sample, before, fingerprint(run.conn, content=False))
-    return cases
-
-
-def lost_rows(
-    migration: Migration, sample: Sample, before: Fingerprint, after: Fingerprint
-) -> list[Finding]:
-    """A table with fewer rows after the migration (or dropped with its rows), unless the
-    migration declares `-- @allow-row-loss <table>`: worded as the SQLite check's MG308."""
-    findings = []
-    for key, old in sorted(before.groups.items()):
-        if not old.rows or migration.directives.allows_row_loss(old.name):
-            continue
-        new = after.groups.get(key)
-        left = (new.rows or 0) if new is not None else 0
-        if left >= old.rows:
-            continue
-        how = "" if new is not None else " (table dropped)"
-        message = (
-            f"table {old.name}: {rows(old.rows - left)} lost{how} in {migration.label} on the "
-            f"sample {sample.path}"
-        )
-        hint = f"keep the rows or declare -- @allow-row-loss {old.name}"
-        findings.append(Finding(SAMPLE, "MG308", str(migration.path), None, message, hint))
-    return findings

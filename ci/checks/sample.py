@@ -24,6 +24,7 @@ from ci.db.engine import database_of
 from ci.db.sqlite import ENGINE as SQLITE
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+PG_DUMP_MAGIC = b"PGDMP"  # a pg_dump custom-format archive, whatever its name
 DATABASE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 VERSION_LINE = re.compile(r"^--\s*@sample-version\s+(?P<version>\d+)\s*$")
 
@@ -32,6 +33,7 @@ VERSION_LINE = re.compile(r"^--\s*@sample-version\s+(?P<version>\d+)\s*$")
 class Sample:
     path: Path
     version: int | None = None  # a fixture's @sample-version; None for a database file
+    dump: bool = False  # a pg_dump custom-format archive (PostgreSQL's; ci.checks.pg_sample)
 
     @property
     def is_fixture(self) -> bool:
@@ -43,6 +45,11 @@ def open_sample(path: Path) -> Sample:
     not_a_file = not_a_regular_file(path)
     if not_a_file:  # never opened: reading a FIFO would block, a directory cannot be read
         raise UsageError(f"{path}: {not_a_file}")
+    if starts_with(path, PG_DUMP_MAGIC):
+        raise UsageError(
+            f"{path}: a pg_dump archive is a PostgreSQL sample: run the check with "
+            "--engine postgresql (and --server-url)"
+        )
     suffix = path.suffix.lower()
     if suffix not in (".sql", *DATABASE_SUFFIXES):
         raise UsageError(f"{path}: a sample is a .sql fixture or a .db/.sqlite database")
@@ -62,6 +69,14 @@ def open_sample(path: Path) -> Sample:
     if header != SQLITE_HEADER:
         raise UsageError(f"{path}: not a SQLite database")
     return Sample(path)
+
+
+def starts_with(path: Path, magic: bytes) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(magic)) == magic
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the sample: {error.strerror}") from None
 
 
 def not_a_regular_file(path: Path) -> str | None:

@@ -168,8 +168,11 @@ def responsible_line(migration: Migration, table: str, columns: Iterable[str] = 
     key action did it)."""
     pattern = re.compile(
         r"^(?:WITH\b.*?\)\s*)?(?:UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM|(?:INSERT(?:\s+OR\s+\w+)?|"
-        r"REPLACE)\s+INTO|DROP\s+TABLE(?:\s+IF\s+EXISTS)?|ALTER\s+TABLE)\s+"
-        r"(?:main\s*\.\s*)?[\"`\[]?" + re.escape(table) + r"[\"`\]]?(?:\s|\(|;|$)",
+        r"REPLACE)\s+INTO|DROP\s+TABLE|ALTER\s+TABLE|TRUNCATE(?:\s+TABLE)?)\s+"
+        # PostgreSQL's IF EXISTS, ONLY (not the table's inheritors) and its default schema
+        r"(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?:(?:main|public)\s*\.\s*)?[\"`\[]?"
+        + re.escape(table)
+        + r"[\"`\]]?(?:\s|\(|;|$)",
         re.IGNORECASE | re.DOTALL,
     )
     try:

@@ -1,5 +1,8 @@
 """ci.apply_sample at value level: values changed or turned NULL, rows swapped for others, a table
-dropped beside an unrelated one, each named with the column and example keys; `@rewrites`."""
+dropped beside an unrelated one, each named with the column and example keys; `@rewrites`.
+
+The scenarios that mean the same on PostgreSQL run on both engines (ENGINES); those about rowids,
+type affinity, virtual tables or a SQLite database as the sample are SQLite's own."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ci.apply_sample import main
+from tests.checks.engines import ENGINES, engine_args
 from tests.conftest import WriteTree
 
 BASE: dict[str, str | bytes] = {
@@ -26,10 +30,28 @@ BASE: dict[str, str | bytes] = {
 }
 
 
-def check(write_tree: WriteTree, capsys: pytest.CaptureFixture[str], migration: str) -> str:
-    """apply_sample's output with `migration` as data/0002; asserts the exit code from it."""
-    root = write_tree({**BASE, "m/data/0002_change.sql": migration})
-    code = main(["--migrations-dir", str(root / "m"), "--sample", str(root / "sample.sql")])
+# BASE in PostgreSQL's dialect: notes has no rowid there (its rows are keyed by their values)
+PG_BASE: dict[str, str | bytes] = {
+    **BASE,
+    "sample.sql": str(BASE["sample.sql"]).replace(
+        "INSERT INTO notes (rowid, body) VALUES (1, 'a'), (2, 'b'), (5, 'c');",
+        "INSERT INTO notes (body) VALUES ('a'), ('b'), ('c');",
+    ),
+}
+
+
+def check(
+    write_tree: WriteTree,
+    capsys: pytest.CaptureFixture[str],
+    migration: str,
+    engine: str = "sqlite",
+) -> str:
+    """apply_sample's output with `migration` as data/0002 on `engine`; asserts the exit code
+    from it."""
+    base = BASE if engine == "sqlite" else PG_BASE
+    root = write_tree({**base, "m/data/0002_change.sql": migration})
+    where = ["--migrations-dir", str(root / "m"), "--sample", str(root / "sample.sql")]
+    code = main([*where, *engine_args(engine)])
     out = capsys.readouterr().out
     assert code == (1 if " MG3" in out else 0), out
     return out.replace(str(root / "m/data/0002_change.sql"), "0002").replace(
@@ -37,10 +59,11 @@ def check(write_tree: WriteTree, capsys: pytest.CaptureFixture[str], migration: 
     )
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_column_turned_null_is_named_with_example_keys(
-    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], engine: str
 ) -> None:
-    out = check(write_tree, capsys, "-- wipe\nUPDATE patients SET mrn = NULL;\n")
+    out = check(write_tree, capsys, "-- wipe\nUPDATE patients SET mrn = NULL;\n", engine)
     assert (
         "0002:2: MG313 table patients: values turned NULL in 0002 on the sample sample.sql: "
         "mrn: 3 rows (id=1, id=2, id=3). To fix: keep the values, or declare "
@@ -49,10 +72,11 @@ def test_a_column_turned_null_is_named_with_example_keys(
     assert "MG312" not in out  # the NULL that stayed NULL (id=4) is no change
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_text_truncated_with_substr_is_a_value_change(
-    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], engine: str
 ) -> None:
-    out = check(write_tree, capsys, "UPDATE patients SET name = substr(name, 1, 3);\n")
+    out = check(write_tree, capsys, "UPDATE patients SET name = substr(name, 1, 3);\n", engine)
     assert (
         "0002:1: MG312 table patients: values changed in 0002 on the sample sample.sql: "
         "name: 3 rows (id=1: 'Ada Lovelace' -> 'Ada', id=2: 'Bob Smith' -> 'Bob', "
@@ -95,39 +119,44 @@ def test_a_row_deleted_and_another_inserted_is_a_loss_under_a_declared_rewrite(
     )
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_rows_with_the_same_keys_but_copied_values_are_changed(
-    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], engine: str
 ) -> None:
     out = check(
         write_tree,
         capsys,
         "UPDATE patients SET name = (SELECT name FROM patients WHERE id = 1) WHERE id < 3;\n",
+        engine,
     )
     assert (
         "MG312 table patients: values changed in 0002 on the sample sample.sql: name: 1 row " in out
     )
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_declared_rewrite_passes_and_only_for_its_columns(
-    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], engine: str
 ) -> None:
     wipe = "UPDATE patients SET mrn = NULL, name = upper(name);\n"
-    check(write_tree, capsys, "-- @rewrites patients(mrn, name)\n" + wipe)
-    check(write_tree, capsys, "-- @rewrites notes, patients\n" + wipe)
-    out = check(write_tree, capsys, "-- @rewrites patients(mrn)\n" + wipe)
+    check(write_tree, capsys, "-- @rewrites patients(mrn, name)\n" + wipe, engine)
+    check(write_tree, capsys, "-- @rewrites notes, patients\n" + wipe, engine)
+    out = check(write_tree, capsys, "-- @rewrites patients(mrn)\n" + wipe, engine)
     assert "MG312 table patients: values changed" in out
     assert "-- @rewrites patients(name)" in out
     assert "MG313" not in out
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_backfill_of_nulls_and_a_new_column_pass(
-    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], engine: str
 ) -> None:
-    check(write_tree, capsys, "UPDATE patients SET mrn = 'M' || id WHERE mrn IS NULL;\n")
+    check(write_tree, capsys, "UPDATE patients SET mrn = 'M' || id WHERE mrn IS NULL;\n", engine)
     check(
         write_tree,
         capsys,
         "ALTER TABLE patients ADD COLUMN ward TEXT;\nUPDATE patients SET ward = 'A';\n",
+        engine,
     )
 
 
@@ -171,18 +200,19 @@ def test_a_dropped_table_needs_a_created_table_that_holds_its_rows(
     assert "MG308 table notes: 3 rows lost (table dropped;" in check(write_tree, capsys, fewer)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_renamed_table_is_the_same_table(
-    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], engine: str
 ) -> None:
     """Hostile pass bug 11: RENAME TO keeps every row; a rewrite declared under either name
     covers its values, and a row deleted is still lost."""
     rename = "ALTER TABLE patients RENAME TO people;\nUPDATE people SET name = upper(name);\n"
-    check(write_tree, capsys, "-- @rewrites patients(name), people(name)\n" + rename)
-    check(write_tree, capsys, "-- @rewrites people(name)\n" + rename)
-    out = check(write_tree, capsys, rename)
+    check(write_tree, capsys, "-- @rewrites patients(name), people(name)\n" + rename, engine)
+    check(write_tree, capsys, "-- @rewrites people(name)\n" + rename, engine)
+    out = check(write_tree, capsys, rename, engine)
     assert "0002:1: MG312 table patients: values changed in 0002" in out
     assert "MG308" not in out
-    out = check(write_tree, capsys, rename + "DELETE FROM people WHERE id = 2;\n")
+    out = check(write_tree, capsys, rename + "DELETE FROM people WHERE id = 2;\n", engine)
     assert "MG308 table patients: 1 row lost (id=2) in 0002" in out
 
 
