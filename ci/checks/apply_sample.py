@@ -50,8 +50,8 @@ NAME = "apply_sample"
 def work(args: argparse.Namespace) -> Report:
     if args.sample is None:
         raise UsageError(
-            "--sample PATH is required (a .sql fixture or a .db file), or `sample:` in "
-            "migration-guard.yaml"
+            "--sample PATH is required (a .sql fixture, a .db file or a pg_dump -Fc archive), or "
+            "`sample:` in migration-guard.yaml"
         )
     if args.engine == "postgresql":
         from ci.checks.pg_apply import apply_sample_args  # psycopg only for such a project
