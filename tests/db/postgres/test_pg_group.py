@@ -192,3 +192,25 @@ def test_a_second_runner_waits_for_the_groups_lock_or_gives_up_in_one_line(
     logged = rows(pg_database_url, "SELECT version, count(*) FROM schema_version_log "
                                    "WHERE action = 'apply' GROUP BY 1 ORDER BY 1")  # fmt: skip
     assert logged == [(1, 1), (2, 1), (3, 1)]
+
+
+@pytest.mark.slow
+def test_ctrl_c_inside_a_group_rolls_it_back_and_logs_where(
+    tmp_path: Path, pg_database_url: str
+) -> None:
+    migrations = write(tmp_path, {**SLOW_GROUP, "schema/0002_b.sql": (
+        "CREATE TABLE b (x int);\nSELECT pg_sleep(10);\n")})  # fmt: skip
+    process = runner(pg_database_url, migrations, "--group")
+    sleeping(pg_database_url)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    members = "0001..0003 (0001_a.sql, 0002_b.sql, 0003_c.sql)"
+    assert f"interrupted during 0002_b.sql: group rolled back: {members} not applied" in err
+    assert applied(pg_database_url) == []
+    assert rows(pg_database_url, "SELECT to_regclass('a')") == [(None,)]
+    assert rows(pg_database_url, "SELECT action, error FROM schema_version_log") == [(
+        "group rolled back",
+        "3 migrations not applied (0001_a.sql, 0002_b.sql, 0003_c.sql); "
+        "interrupted during 0002_b.sql",
+    )]  # fmt: skip
