@@ -255,10 +255,19 @@ def run_postgres(
             from ci.db.deploy import force_clean  # one for both engines
 
             return force_clean(runner, out=out)
+        if args.dry_run:
+            return deploy.dry_run(runner, where, up_to=args.target, out=out, log=log)
         if args.rollback is not None:
             return deploy.roll_back(runner, where, args.rollback, out=out, err=err, log=log)
         return deploy.apply(
-            runner, where, up_to=args.target, resume=args.resume, out=out, err=err, log=log
+            runner,
+            where,
+            up_to=args.target,
+            resume=args.resume,
+            group=args.group,
+            out=out,
+            err=err,
+            log=log,
         )
 
 

@@ -20,6 +20,7 @@ from ci.core.statcache import StatCache
 from ci.db import backup, bookkeeping
 from ci.db.connection import connect, explain
 from ci.db.deploy_shared import database_at as database_at
+from ci.db.deploy_shared import dry_verdict, show_dry_plan
 from ci.db.deploy_shared import force_clean as force_clean
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome, whole_ms
 from ci.db.runner import Runner
@@ -28,7 +29,7 @@ TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --sta
 if TYPE_CHECKING:
     from typing import TextIO
 
-    from ci.db.deploy_shared import Deployed
+    from ci.db.deploy_shared import Applier, Deployed
     from ci.db.runlog import RunLog
 
 
@@ -148,6 +149,21 @@ def apply(
         return False
     runner.session.check_writable()
     maybe_backup(runner, target, out, log)
+    return migrate_and_report(runner, up_to, resume=resume, group=group, out=out, err=err, log=log)
+
+
+def migrate_and_report(
+    runner: Applier,
+    up_to: int | None,
+    *,
+    resume: bool,
+    group: bool,
+    out: TextIO,
+    err: TextIO,
+    log: RunLog | None,
+) -> bool:
+    """Apply (the plan printed already), each step's line as it ends, each group's once it
+    committed, then where the database is; True when a migration failed. Both engines'."""
     try:
         runner.migrate(
             up_to,
@@ -160,13 +176,13 @@ def apply(
         if log is not None:
             log.failed(failure)
         print(f"migrate: {failure}", file=err)
-        print(f"FAILED: {_what_failure_left(failure)}; database at {database_at(runner)}", file=out)
+        print(f"FAILED: {what_failure_left(failure)}; database at {database_at(runner)}", file=out)
         return True
     print(f"OK: database at {database_at(runner)}", file=out)
     return False
 
 
-def _what_failure_left(failure: MigrationFailed) -> str:
+def what_failure_left(failure: MigrationFailed) -> str:
     """A migration in one transaction was rolled back whole; a @no-transaction or @batch one
     keeps what it committed and leaves the database dirty."""
     if failure.group is not None:
@@ -258,13 +274,11 @@ def dry_run(
     step would fail. `group`: rehearsed grouped, as the real run would go."""
     if rollback is not None:
         plan = runner.rollback_plan(rollback)
-        verb = "roll back"
         if not plan:  # as the real rollback: nothing to do, whatever else the database holds
             print(f"nothing to roll back: no applied migration >= {rollback:04d}", file=out)
             return False
     else:
         plan = runner.preflight(up_to)
-        verb = "apply"
     if log is not None:
         log.planned = plan
     has_file = runner.session.db_name() != ":memory:"
@@ -272,10 +286,7 @@ def dry_run(
         # the real run's own test, before its backup: a read-only file or mount fails the
         # dry run as it would fail the run (a write lock taken and released, nothing written)
         runner.session.check_writable()
-    print(f"dry run: plan to {verb} {len(plan)} migration(s); nothing will be changed", file=out)
-    for number, m in enumerate(plan, start=1):
-        file = m.rollback if rollback is not None else m.file
-        print(f"  {number}. {m.label} {m.kind:<6} {file.path if file else m.path}", file=out)
+    show_dry_plan(plan, out, rollback=rollback is not None)
     outcomes, failure = runner.dry_run(
         up_to,
         rollback_to=rollback,
@@ -285,32 +296,7 @@ def dry_run(
         group=group,
         on_group=group_printer(out, dry=True, log=log) if group else None,
     )
-    if failure is not None:
-        if log is not None:
-            log.failed(failure)
-        index = _failed_index(plan, len(outcomes), failure)
-        print(f"would FAIL {plan[index].label}: {failure}", file=out)
-        if failure.group is not None:
-            print(f"  its group would be rolled back: {failure.group} not applied", file=out)
-        skipped = len(plan) - index - 1
-        tail = f"; {skipped} not tried after it" if skipped else ""
-        print(
-            f"dry run: {len(outcomes)} would succeed, 1 would fail{tail}; nothing was changed",
-            file=out,
-        )
-        return True
-    print(f"dry run: all {len(outcomes)} would succeed; nothing was changed", file=out)
-    return False
-
-
-def _failed_index(plan: list[Migration], succeeded: int, failure: MigrationFailed) -> int:
-    """Where in the plan the failure is: the step after the last outcome, unless a group was
-    rolled back with it (its members before it have no outcome): then found by its file."""
-    if failure.group is not None:
-        for index, migration in enumerate(plan):
-            if str(migration.path) == failure.path:
-                return index
-    return succeeded
+    return dry_verdict(plan, outcomes, failure, out=out, log=log)
 
 
 # --- shared by the operations ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What the deploy command says about a database, whichever engine's runner holds it: where the
-database is now, and the dirty marks a --force-clean cleared (ci.db.deploy and
-ci.db.postgres.deploy both print through these)."""
+database is now, the dirty marks a --force-clean cleared, a dry run's plan and verdict
+(ci.db.deploy and ci.db.postgres.deploy both print through these)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from typing import Protocol, TextIO
 
     from ci.core.model import Catalog, Migration
-    from ci.db.outcomes import Outcome
+    from ci.db.outcomes import MigrationFailed, Outcome
     from ci.db.records import AppliedRow, DirtyMark
+    from ci.db.runlog import RunLog
 
     class Deployed(Protocol):
         """What the deploy command's reports ask of a runner, SQLite's or PostgreSQL's."""
@@ -27,6 +28,15 @@ if TYPE_CHECKING:
         def rollback_to(
             self, version: int, *, on_outcome: Callable[[Outcome], None] | None = ...,
             plan: list[Migration] | None = ...,
+        ) -> list[Outcome]: ...  # fmt: skip
+
+    class Applier(Deployed, Protocol):
+        """What applying through ci.db.deploy.migrate_and_report asks of a runner."""
+
+        def migrate(
+            self, target: int | None = ..., *, resume: bool = ...,
+            on_outcome: Callable[[Outcome], None] | None = ..., group: bool = ...,
+            on_group: Callable[[list[Outcome], float], None] | None = ...,
         ) -> list[Outcome]: ...  # fmt: skip
 
 
@@ -54,3 +64,62 @@ def force_clean(runner: Deployed, *, out: TextIO) -> bool:
             file=out,
         )
     return False
+
+
+def show_dry_plan(plan: list[Migration], out: TextIO, *, rollback: bool = False) -> None:
+    """The dry run's plan: what it will rehearse, numbered, with each file."""
+    verb = "roll back" if rollback else "apply"
+    print(f"dry run: plan to {verb} {len(plan)} migration(s); nothing will be changed", file=out)
+    for number, m in enumerate(plan, start=1):
+        file = m.rollback if rollback else m.file
+        print(f"  {number}. {m.label} {m.kind:<6} {file.path if file else m.path}", file=out)
+
+
+def dry_verdict(
+    plan: list[Migration],
+    outcomes: list[Outcome],
+    failure: MigrationFailed | None,
+    *,
+    out: TextIO,
+    log: RunLog | None = None,
+    not_rehearsed: list[str] | None = None,
+) -> bool:
+    """The dry run's last lines: the first failure, or that all would succeed; True when a
+    step would fail. `not_rehearsed`: a line for each migration the engine could not rehearse
+    (PostgreSQL's @no-transaction and what follows it), printed and counted."""
+    left = not_rehearsed or []
+    if failure is not None:
+        if log is not None:
+            log.failed(failure)
+        index = _failed_index(plan, len(outcomes), failure)
+        print(f"would FAIL {plan[index].label}: {failure}", file=out)
+        if failure.group is not None:
+            print(f"  its group would be rolled back: {failure.group} not applied", file=out)
+        skipped = len(plan) - index - 1
+        tail = f"; {skipped} not tried after it" if skipped else ""
+        print(
+            f"dry run: {len(outcomes)} would succeed, 1 would fail{tail}; nothing was changed",
+            file=out,
+        )
+        return True
+    for line in left:
+        print(line, file=out)
+    if left:
+        print(
+            f"dry run: {len(outcomes)} would succeed, {len(left)} not rehearsed; nothing was "
+            "changed",
+            file=out,
+        )
+        return False
+    print(f"dry run: all {len(outcomes)} would succeed; nothing was changed", file=out)
+    return False
+
+
+def _failed_index(plan: list[Migration], succeeded: int, failure: MigrationFailed) -> int:
+    """Where in the plan the failure is: the step after the last outcome, unless a group was
+    rolled back with it (its members before it have no outcome): then found by its file."""
+    if failure.group is not None:
+        for index, migration in enumerate(plan):
+            if str(migration.path) == failure.path:
+                return index
+    return succeeded

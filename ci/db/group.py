@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Protocol
 
 from ci.core.model import Migration
@@ -38,9 +38,10 @@ OnOutcome = Callable[[Outcome], None]
 OnGroup = Callable[[list[Outcome], float], None]
 
 
-def split(pending: list[Migration], foreign_keys_on: bool) -> list[list[Migration]]:
+def split(pending: list[Migration], foreign_keys_on: bool | None) -> list[list[Migration]]:
     """The pending list in order, cut into groups; a migration that cannot share a
-    transaction is a part of its own."""
+    transaction is a part of its own. `foreign_keys_on`: the connection's setting (None: an
+    engine without the pragma, PostgreSQL)."""
     parts: list[list[Migration]] = []
     current: list[Migration] = []
     for migration in pending:
@@ -57,11 +58,13 @@ def split(pending: list[Migration], foreign_keys_on: bool) -> list[list[Migratio
     return parts
 
 
-def shares_transaction(migration: Migration, foreign_keys_on: bool) -> bool:
+def shares_transaction(migration: Migration, foreign_keys_on: bool | None) -> bool:
     """Whether the migration can run inside a group's transaction."""
     directives = migration.directives
     if directives.batch is not None or directives.no_transaction:
         return False
+    if foreign_keys_on is None:
+        return True
     setting = leading_foreign_keys(migration.file)
     return setting is None or setting == foreign_keys_on
 
@@ -85,20 +88,45 @@ def migrate_grouped(
     on_outcome: OnOutcome | None = None,
     on_group: OnGroup | None = None,
 ) -> list[Outcome]:
-    """Apply `pending` group by group; a part of one migration goes the ordinary way
-    (`runner.apply`, which warns about slowness itself). `on_outcome` is told a group's
-    outcomes only once it has committed, `on_group` each committed group with its seconds."""
+    """Apply `pending` group by group (see run_parts)."""
     session = runner.session
-    outcomes: list[Outcome] = []
     with session.guard():
         enforced = session.foreign_keys_enforced()
-    for part in split(pending, enforced):
+
+    def together(part: list[Migration]) -> list[Outcome]:
+        return apply_group(session, part, [runner.entry(m) for m in part], resume=resume)
+
+    return run_parts(runner, split(pending, enforced), together, resume, on_outcome, on_group)
+
+
+class PartRunner(Protocol):
+    """What run_parts asks of a runner, SQLite's or PostgreSQL's."""
+
+    def apply(self, migration: Migration, *, resume: bool = False) -> Outcome: ...
+
+    def warn_if_slow(self, outcome: Outcome) -> None: ...
+
+
+def run_parts(
+    runner: PartRunner,
+    parts: list[list[Migration]],
+    together: Callable[[list[Migration]], list[Outcome]],
+    resume: bool,
+    on_outcome: OnOutcome | None = None,
+    on_group: OnGroup | None = None,
+) -> list[Outcome]:
+    """Each part in order: a part of one migration goes the ordinary way (`runner.apply`,
+    which warns about slowness itself), a group through `together` (the engine's
+    apply_group). `on_outcome` is told a group's outcomes only once it has committed,
+    `on_group` each committed group with its seconds (both engines print through these)."""
+    outcomes: list[Outcome] = []
+    for part in parts:
         seconds = 0.0
         if len(part) == 1:
             done = [runner.apply(part[0], resume=resume)]
         else:
             started = time.perf_counter()
-            done = apply_group(session, part, [runner.entry(m) for m in part], resume=resume)
+            done = together(part)
             seconds = time.perf_counter() - started
         for outcome in done:
             if len(part) > 1:
@@ -118,21 +146,38 @@ def apply_group(
     `resume`: a member's dirty mark (left by an earlier @no-transaction version of it) is
     cleared with its row."""
     running: list[Migration] = [members[0]]  # the member running when something stopped it
+
+    def interrupted(where: str) -> None:
+        _log_rolled_back(session, None, where, members)
+
+    with rolled_back_whole(members, running, session.notice, interrupted), session.guard():
+        return _in_one_transaction(session, members, entries, running, resume)
+
+
+@contextmanager
+def rolled_back_whole(
+    members: list[Migration],
+    running: list[Migration],
+    notice: Callable[[str], None],
+    interrupted: Callable[[str], None],
+) -> Iterator[None]:
+    """Around a group's transaction, both engines': a failure names the group it rolled back
+    (MigrationFailed.group, or the CannotRun line); Ctrl-C says so and has `interrupted` log
+    it ('interrupted during FILE'). `running[0]`: the member that was running."""
     try:
-        with session.guard():
-            return _in_one_transaction(session, members, entries, running, resume)
+        yield
     except MigrationFailed as failure:
         failure.group = members_text(members)
         raise
-    except CannotRun as error:  # the database file itself: locked, read-only, disk full
+    except CannotRun as error:  # the database itself: locked, read-only, disk full, gone
         raise CannotRun(
             f"{error}; during {running[0].path.name}: group rolled back: "
             f"{members_text(members)} not applied"
         ) from None
     except KeyboardInterrupt:
         where = f"interrupted during {running[0].path.name}"
-        session.notice(f"{where}: group rolled back: {members_text(members)} not applied")
-        _log_rolled_back(session, None, where, members)
+        notice(f"{where}: group rolled back: {members_text(members)} not applied")
+        interrupted(where)
         raise
 
 
@@ -206,10 +251,7 @@ def _log_rolled_back(
     """After the rollback, in a transaction of its own (best effort, as every failure row): the
     failing migration's 'failed' row (`failed`, None after Ctrl-C) and the group's 'group
     rolled back' row, saying `why` ('failed: ...', 'interrupted during ...')."""
-    first, last = members[0], members[-1]
-    group = Entry(first.version, first.kind, f"group {first.label}..{last.label}")
-    names = ", ".join(m.path.name for m in members)
-    held = f"{len(members)} migrations not applied ({names}); {why}"
+    group, held = rolled_back_row(members, why)
     try:
         session.begin()
         if failed is not None:
@@ -221,6 +263,15 @@ def _log_rolled_back(
         session.conn.execute("COMMIT")
     except (sqlite3.Error, bookkeeping.NotWritten):
         session.rollback_quietly()
+
+
+def rolled_back_row(members: list[Migration], why: str) -> tuple[Entry, str]:
+    """The 'group rolled back' log row of a group, both engines': its entry (version: the
+    group's first; description 'group 0002..0007') and its error (every member, and `why`)."""
+    first, last = members[0], members[-1]
+    group = Entry(first.version, first.kind, f"group {first.label}..{last.label}")
+    names = ", ".join(m.path.name for m in members)
+    return group, f"{len(members)} migrations not applied ({names}); {why}"
 
 
 def members_text(members: list[Migration]) -> str:

@@ -17,10 +17,11 @@ from typing import TextIO
 import psycopg
 
 from ci.core.model import Catalog, Migration
-from ci.db.deploy import database_at, printer, undo
+from ci.db.deploy import database_at, migrate_and_report, printer, undo
+from ci.db.deploy_shared import dry_verdict, show_dry_plan
 from ci.db.dirty import dirty_message
 from ci.db.drift import hash_state
-from ci.db.outcomes import CannotRun, MigrationFailed
+from ci.db.outcomes import CannotRun
 from ci.db.postgres.connect import label, one_line, open_target
 from ci.db.postgres.execute import lock_is_free
 from ci.db.postgres.runner import PgRunner
@@ -84,11 +85,13 @@ def apply(
     *,
     up_to: int | None,
     resume: bool,
+    group: bool = False,
     out: TextIO,
     err: TextIO,
     log: RunLog | None,
 ) -> bool:
-    """Apply what is pending (up to `up_to`); the lines of ci.db.deploy.apply."""
+    """Apply what is pending (up to `up_to`); the lines of ci.db.deploy.apply. `group`: in
+    as few transactions as the migrations allow (ci.db.postgres.group)."""
     pending = runner.preflight(up_to, resume=resume)
     if log is not None:
         log.planned = pending
@@ -102,19 +105,24 @@ def apply(
     if not (pending or marks or needs_setup):
         print(f"OK: database at {database_at(runner)}", file=out)
         return False
-    try:
-        runner.migrate(up_to, resume=resume, on_outcome=printer(out, log))
-    except MigrationFailed as failure:
-        if log is not None:
-            log.failed(failure)
-        print(f"migrate: {failure}", file=err)
-        left = ("that migration was rolled back" if failure.left_dirty is None else
-                f"{failure.left_dirty} and the database is marked dirty: fix the cause, then "
-                "--resume (or repair by hand and --force-clean)")  # fmt: skip
-        print(f"FAILED: {left}; database at {database_at(runner)}", file=out)
-        return True
-    print(f"OK: database at {database_at(runner)}", file=out)
-    return False
+    return migrate_and_report(runner, up_to, resume=resume, group=group, out=out, err=err, log=log)
+
+
+def dry_run(
+    runner: PgRunner, where: str, *, up_to: int | None, out: TextIO, log: RunLog | None
+) -> bool:
+    """The plan, then each step as it goes in one transaction rolled back at the end
+    (ci.db.postgres.dryrun); True when a step would fail."""
+    from ci.db.postgres.dryrun import not_rehearsed_lines, rehearse
+
+    plan = runner.preflight(up_to)
+    if log is not None:
+        log.planned = plan
+    print(f"{where}: dry run in one transaction, rolled back at the end", file=out)
+    show_dry_plan(plan, out)
+    outcomes, failure, rest = rehearse(runner, plan, printer(out, log))
+    lines = not_rehearsed_lines(rest)
+    return dry_verdict(plan, outcomes, failure, out=out, log=log, not_rehearsed=lines)
 
 
 def roll_back(

@@ -163,12 +163,21 @@ class PgRunner:
         *,
         resume: bool = False,
         on_outcome: OnOutcome | None = None,
+        group: bool = False,
+        on_group: Callable[[list[Outcome], float], None] | None = None,
     ) -> list[Outcome]:
-        """Apply what is pending; stops at the first failure (MigrationFailed)."""
+        """Apply what is pending; stops at the first failure (MigrationFailed). `group`: in
+        as few transactions as the migrations allow (ci.db.postgres.group)."""
         pending = self.preflight(target, resume=resume)
         self.ensure_bookkeeping()
         if resume:
             pending = plan.resume_first(self.catalog, self.dirty(), pending)
+        if group:
+            from ci.db.postgres.group import migrate_grouped  # --group only
+
+            return migrate_grouped(
+                self, pending, resume=resume, on_outcome=on_outcome, on_group=on_group
+            )
         return _each(pending, lambda m: self.apply(m, resume=resume), on_outcome)
 
     def apply(self, migration: Migration, *, resume: bool = False) -> Outcome:
@@ -184,12 +193,16 @@ class PgRunner:
                 outcome = steps.apply_autocommit(self, migration, resume=resume)
             else:
                 outcome = steps.apply_in_transaction(self, migration, resume=resume)
+        self.warn_if_slow(outcome)
+        return outcome
+
+    def warn_if_slow(self, outcome: Outcome) -> None:
         if outcome.action == "applied" and outcome.seconds > self.warn_slow:
+            migration = outcome.migration
             self.notice(
                 f"warning: {migration.label} {migration.path} took {outcome.seconds:.1f} s "
                 f"(more than --warn-slow {self.warn_slow:g} s)"
             )
-        return outcome
 
     def rollback(self, migration: Migration, *, planned: bool = False) -> Outcome:
         """Run the migration's rollback file and remove its row, in one transaction."""
