@@ -37,7 +37,6 @@ from ci.db.postgres import session
 from ci.db.postgres.bookkeeping import NotWritten
 from ci.db.postgres.connect import one_line
 from ci.db.postgres.execute import run_file
-from ci.db.postgres.session import refuse_unless_locked
 from ci.db.postgres.steps import PgRunner as StepRunner
 from ci.db.postgres.steps import _finish as finish  # a member's row, as a lone migration's
 from ci.db.postgres.steps import file_problems, rollback_quietly, set_limits, transaction
@@ -143,14 +142,14 @@ def _member(runner: PgRunner, migration: Migration, entry: Entry, *, resume: boo
     started = time.perf_counter()
     before = runner.tables.snapshot(conn)
     rows = run_file(conn, file, notice=runner.notice, timeout=runner.statement_timeout)
-    refuse_unless_locked(conn, file.location, locked=runner.locked)
-    try:
-        runner.tables.refuse_changes(conn, before, file.path)  # its deferred checks first
+    try:  # the lock, its deferred checks, the runner's tables, its row: as a lone migration's
+        seconds = finish(
+            runner, entry, file.path, (started, rows), marks, before, lock_where=file.location
+        )
     except psycopg.Error as error:  # what its own COMMIT would have refused
         if conn.closed or conn.broken:
             raise
         raise MigrationFailed(file.path, None, f"at commit: {one_line(error)}") from None
-    seconds = finish(runner, entry, started, rows, marks)
     _fresh_for_next(runner)
     return Outcome(migration, "applied", rows, seconds)
 
