@@ -20,7 +20,7 @@ from ci.checks.checksums_applied import (
 from ci.core import fixes, lockfile
 from ci.core.findings import Finding
 from ci.core.model import InputError
-from ci.core.sqltext import checksum_matches, code_fingerprint
+from ci.core.sqltext import checksum_matches, same_statements
 
 
 def lock_findings(
@@ -133,7 +133,7 @@ def accept_comment_edits(
         if entry is None or data is None or checksum_matches(entry.checksum, data):
             continue  # not locked (--update's work), unreadable (MG209) or current
         text = text_of(data)
-        if entry.code is None or text is None or not code_fingerprint(text).startswith(entry.code):
+        if text is None or not same_statements(entry.code, text):
             refused.append(
                 f"{current.display(relative)}: statements changed, not only comments or "
                 "whitespace; not rehashed. Restore the applied text and make the change in a "
