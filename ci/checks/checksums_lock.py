@@ -14,6 +14,7 @@ from ci.checks.checksums_applied import (
     Current,
     Unmerged,
     find_unmerged,
+    from_base_ref,
     read_current,
     text_of,
 )
@@ -195,3 +196,25 @@ def reused_number(lock: lockfile.Lock, current: Current, leaving: set[str]) -> s
             "--update again"
         )
     return None
+
+
+def write_lock(migrations_dir: Path, lock_path: Path, base_ref: str | None = None) -> None:
+    """`--update` alone, without the check after it (the lock-update hook, which also runs at
+    commit: the checksums hook reports the findings, once), for the files git's index holds:
+    a migration not yet `git add`ed is not in the commit, and an entry for it would be one for
+    a deleted file on every other clone. InputError when it cannot write."""
+    current = _in_the_index(read_current(migrations_dir), migrations_dir)
+    base = (base_ref, from_base_ref(base_ref, migrations_dir)) if base_ref else None
+    lock = lockfile.read(lock_path) or lockfile.Lock(lock_path, stored_sum=lockfile.body_sum([]))
+    update_lock(lock, current, base, set(), migrations_dir)
+
+
+def _in_the_index(current: Current, migrations_dir: Path) -> Current:
+    from ci.core import gitrefs
+
+    tracked = gitrefs.tracked_files(migrations_dir)
+    if tracked is None:  # no repository: every file is the project's
+        return current
+    files = {p: m for p, m in current.files.items() if p in tracked}
+    data = {p: d for p, d in current.data.items() if p in tracked}
+    return Current(current.catalog, files, data, current.unreadable)
