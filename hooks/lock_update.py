@@ -5,8 +5,9 @@ lock lacks and refreshes the entries of this branch's own unmerged migrations, f
 text pre-commit shows it, and stages the lock with the commit: `ci.new`, edit, `git add`,
 `git commit` needs no lock command. It never touches the entry of a merged migration (an edit
 of an applied file stays the checksums hook's finding), and reports only what it could not
-write (exit 2, one line: a lock with conflict markers, a number used twice); the findings are
-the checksums hook's. On demand, for users who installed migration-guard only through
+write (exit 2, one line: a lock with conflict markers, a number used twice) and each migration
+it leaves out because git's index lacks it (exit 1: `git add` it); the findings are the
+checksums hook's. On demand, for users who installed migration-guard only through
 pre-commit (their shell has no `ci` module):
 
     pre-commit run migration-lock-update --hook-stage manual --all-files
@@ -37,11 +38,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse(parser_of(CHECK), tokens)
         lock = args.lock or lockfile.default_path(args.migrations_dir)
         try:
-            write_lock(args.migrations_dir, lock, args.base_ref)
+            written, left_out = write_lock(args.migrations_dir, lock, args.base_ref)
         except InputError as error:
             print(f"{HOOK}: {error}", file=sys.stderr)
             return exits.COULD_NOT_RUN
-    return stage(lock) if lock.is_file() else exits.CLEAN
+    for path in left_out:  # never a silent skip: the checks would call it unlocked (MG204)
+        print(f"{path}: not locked: git's index does not have it; git add it, then commit")
+    code = exits.of_problems(bool(left_out))
+    # only a lock this run wrote is staged: staging one changed earlier would change what
+    # `git diff` shows, which pre-commit reports as "files were modified by this hook"
+    return (stage(lock) or code) if written else code
 
 
 if __name__ == "__main__":

@@ -198,15 +198,29 @@ def reused_number(lock: lockfile.Lock, current: Current, leaving: set[str]) -> s
     return None
 
 
-def write_lock(migrations_dir: Path, lock_path: Path, base_ref: str | None = None) -> None:
+def write_lock(
+    migrations_dir: Path, lock_path: Path, base_ref: str | None = None
+) -> tuple[bool, list[str]]:
     """`--update` alone, without the check after it (the lock-update hook, which also runs at
     commit: the checksums hook reports the findings, once), for the files git's index holds:
     a migration not yet `git add`ed is not in the commit, and an entry for it would be one for
-    a deleted file on every other clone. InputError when it cannot write."""
-    current = _in_the_index(read_current(migrations_dir), migrations_dir)
+    a deleted file on every other clone. Returns (whether the lock was written, the migrations
+    left out because the index lacks them); InputError when it cannot write."""
+    current = read_current(migrations_dir)
+    tracked = _in_the_index(current, migrations_dir)
+    left_out = [current.display(p) for p in current.files if p not in tracked.files]
     base = (base_ref, from_base_ref(base_ref, migrations_dir)) if base_ref else None
     lock = lockfile.read(lock_path) or lockfile.Lock(lock_path, stored_sum=lockfile.body_sum([]))
-    update_lock(lock, current, base, set(), migrations_dir)
+    before = _bytes_of(lock_path)
+    update_lock(lock, tracked, base, set(), migrations_dir)
+    return _bytes_of(lock_path) != before, left_out
+
+
+def _bytes_of(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _in_the_index(current: Current, migrations_dir: Path) -> Current:
