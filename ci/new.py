@@ -8,7 +8,8 @@ follow the project's engine (`engine:` in the config file): no VACUUM advice for
 The stub is not added to the lock: nothing has applied it, and an entry for the stub would make
 the commit of the migration the user then writes fail (MG210). The lock takes the file at
 commit: the `migration-lock-update` hook (which runs at commit too) or `ci.checksums --update`.
-`migrations_dir` may come from the config file.
+`python -m ci.new --renumber FILE` moves this branch's migration to the next free number
+(ci.core.renumber). `migrations_dir`, `lock` and `base_ref` may come from the config file.
 """
 
 from __future__ import annotations
@@ -173,8 +174,21 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="python -m ci.new", description="Create the next migration file and its rollback."
     )
-    parser.add_argument("kind", choices=KINDS, help="schema, data (main track) or seed")
-    parser.add_argument("slug", help="what it does, [a-z0-9_]+, e.g. add_patient_index")
+    parser.add_argument("kind", nargs="?", choices=KINDS, help="schema, data (main track) or seed")
+    parser.add_argument("slug", nargs="?", help="what it does, [a-z0-9_]+, e.g. add_patient_index")
+    parser.add_argument(
+        "--renumber",
+        metavar="FILE",
+        help="instead: move this branch's unmerged migration FILE (and its rollback) to the "
+        "next free number, and its lock entry with it",
+    )
+    parser.add_argument(
+        "--lock",
+        type=Path,
+        default=None,
+        help="with --renumber: the lock file (default: migrations.lock next to the "
+        "migrations directory)",
+    )
     add_migrations_dir(parser)
     parser.add_argument(
         "--base-ref",
@@ -193,9 +207,16 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(build_parser(), argv)  # migrations_dir and base_ref may come from the config
+    parser = build_parser()
+    args = parse(parser, argv)  # migrations_dir, lock and base_ref may come from the config
+    if (args.renumber is None) == (args.kind is None or args.slug is None) or (
+        args.renumber is not None and args.kind is not None
+    ):
+        parser.error("give KIND SLUG for a new migration, or --renumber FILE alone")
     engine = str(getattr(args, "project_engine", None) or "sqlite")
     try:
+        if args.renumber is not None:
+            return _renumbered(args.migrations_dir, args.renumber, args.base_ref, args.lock)
         paths = create(
             args.migrations_dir, args.kind, args.slug, base_ref=args.base_ref, engine=engine
         )
@@ -204,6 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for path in paths:
         print(path)
+    return 0
+
+
+def _renumbered(migrations_dir: Path, name: str, base_ref: str | None, lock: Path | None) -> int:
+    from ci.core.renumber import renumber
+
+    for old, new in renumber(migrations_dir, name, base_ref=base_ref, lock_path=lock):
+        print(f"{old} -> {new}")
     return 0
 
 

@@ -98,6 +98,14 @@ def new_migration(location: Sequence[str] = ()) -> str | None:
     return f"{command('new', location=location)} <schema|data|seed> <slug>"
 
 
+def renumber(path: str, location: Sequence[str] = ()) -> str | None:
+    """`ci.new --renumber FILE` (moves an unmerged migration and its rollback to the next free
+    number), or None under pre-commit (the shell has no `ci` module)."""
+    if by_pre_commit():
+        return None
+    return command("new", "--renumber", path, location=location)
+
+
 def _hook_command(hook_id: str, *args: str, alternative: str | None = None) -> str:
     """The manual hook's command, chainable with `&& git commit` (notes follow in brackets).
     `alternative`: the module command, for a user who installed migration-guard in their own
