@@ -310,6 +310,22 @@ def test_fix_commands_carry_the_migrations_dir_given_on_the_command_line(tmp_pat
     assert (tmp_path / "db/migrations.lock").is_file()
 
 
+@pytest.mark.parametrize("command", [["ci.checksums"], [sys.executable, "-m", "ci"]])
+def test_fix_commands_leave_out_what_the_config_file_sets(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """The next command reads the same migration-guard.yaml: the hint is what the user types."""
+    write(tmp_path, {"migration-guard.yaml": "migrations_dir: db/m\n"})
+    write(tmp_path, {"db/m/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n"})
+    done = run(tmp_path, *command)
+    assert done.returncode == 1, output(done)
+    fix = fix_of(done, "MG206")
+    assert fix == "create it with python -m ci.checksums --update and commit it", fix
+    done = shell(tmp_path, "python -m ci.checksums --update")
+    assert done.returncode == 0, output(done)
+    assert (tmp_path / "db/migrations.lock").is_file()
+
+
 def test_the_aggregate_refusing_update_names_the_command_of_the_console(clone: Path) -> None:
     done = run(clone, str(CONSOLE), "check", "--update")
     assert done.returncode == 2
