@@ -176,6 +176,8 @@ def test_use_it_in_your_repository_comes_first_and_is_complete() -> None:
     assert sorted(listed) == sorted(h["id"] for h in manifest())
     assert listed[0] == "migration-lock-update"  # before the checks: the commit takes the lock
     assert "pre-commit install --hook-type pre-commit --hook-type pre-push" in section
+    assert "pip install pre-commit" in section  # a newcomer may not have it
+    assert "--force-reinstall" in section  # every commit is 0.1.0: pip keeps the old one
     assert "migration-guard checksums --update" in section
     workflow = re.search(r"```yaml\n(name: migrations\n.*?)```", section, re.DOTALL)
     assert workflow, "the workflow file"

@@ -238,3 +238,25 @@ def test_renumber_and_kind_do_not_go_together(tmp_path: Path) -> None:
     assert done.returncode == 2 and "--renumber FILE alone" in done.stderr, output(done)
     done = run_in(tmp_path, "ci.new", "schema")
     assert done.returncode == 2 and "give KIND SLUG" in done.stderr, output(done)
+
+
+# ---- templates per engine -------------------------------------------------------------------
+
+
+def test_templates_follow_the_project_engine(tmp_path: Path) -> None:
+    write(tmp_path, {"migration-guard.yaml": "engine: postgresql\n"})
+    for kind, slug in (("schema", "add_x"), ("data", "fill_x"), ("seed", "defaults")):
+        assert run_in(tmp_path, "ci.new", kind, slug).returncode == 0
+    schema = (tmp_path / M / "schema/0001_add_x.sql").read_text()
+    data = (tmp_path / M / "data/0002_fill_x.sql").read_text()
+    seed = (tmp_path / M / "seed/0001_defaults.sql").read_text()
+    assert "VACUUM" not in schema and "CREATE INDEX CONCURRENTLY" in schema
+    assert "@batch" not in data  # SQLite's only for now
+    assert "INSERT OR IGNORE" not in seed and "ON CONFLICT DO NOTHING" in seed
+
+
+def test_sqlite_templates_keep_their_advice(tmp_path: Path) -> None:
+    assert run_in(tmp_path, "ci.new", "schema", "add_x").returncode == 0
+    assert run_in(tmp_path, "ci.new", "seed", "defaults").returncode == 0
+    assert "VACUUM" in (tmp_path / M / "schema/0001_add_x.sql").read_text()
+    assert "INSERT OR IGNORE" in (tmp_path / M / "seed/0001_defaults.sql").read_text()
