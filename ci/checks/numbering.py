@@ -12,7 +12,6 @@ from pathlib import Path
 from ci.checks import options
 from ci.checks.base import Check
 from ci.checks.numbering_base import Base, base_at, merged_files
-from ci.core import fixes
 from ci.core.findings import Finding, Report
 from ci.core.model import (
     ROLLBACK_FOLDER,
@@ -144,6 +143,8 @@ def _duplicates(
 
 def _renumber_command(m: Migration) -> str:
     """The command that does the rename (and the lock), when the user's shell has one."""
+    from ci.core import fixes  # only when a number clashes (start-up of the clean run)
+
     command = fixes.renumber(str(m.path))
     return f"; {command} does the renaming" if command else ""
 
