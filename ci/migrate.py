@@ -186,7 +186,7 @@ def change(
     err: TextIO,
     log: RunLog | None = None,
 ) -> bool:
-    """Apply, roll back, dry-run or force-clean: each with a runner on the database."""
+    """Apply, roll back, dry-run, force-clean or rehash: each with a runner on the database."""
     from ci.db import deploy
 
     with deploy.opened(
@@ -194,8 +194,8 @@ def change(
         catalog,
         out=out,
         err=err,
-        must_exist=args.rollback is not None or args.force_clean,
-        backup_ahead=not (args.dry_run or args.force_clean),
+        must_exist=args.rollback is not None or args.force_clean or args.rehash,
+        backup_ahead=not (args.dry_run or args.force_clean or args.rehash),
         dry_run=args.dry_run,
         warn_slow=args.warn_slow,
         allow_changed=args.allow_changed,
@@ -205,6 +205,10 @@ def change(
         _collect_garbage_again()  # migrations run now: a long run needs its collector
         if args.force_clean:
             return deploy.force_clean(runner, out=out)
+        if args.rehash:
+            from ci.db.rehash import rehash  # only --rehash needs it
+
+            return rehash(runner, out=out)
         if args.dry_run:
             up_to, rollback = args.target, args.rollback
             return deploy.dry_run(

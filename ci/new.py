@@ -2,9 +2,14 @@
 
 The number is the next free one in the track (schema and data share the main track; seeds have
 their own), above the local files and the base ref's migrations (see ci.core.ref_numbers).
-Main-track migrations get `rollback/NNNN_rollback.sql`. Prints the created paths.
-When the project has a lock file, the new migration is added to it (not the rollback stub: the
-lock lists what --update would). `migrations_dir` and `lock` may come from the config file.
+Main-track migrations get `rollback/NNNN_rollback.sql`. Prints the created paths. The templates
+follow the project's engine (`engine:` in the config file): no VACUUM advice for PostgreSQL.
+
+The stub is not added to the lock: nothing has applied it, and an entry for the stub would make
+the commit of the migration the user then writes fail (MG210). The lock takes the file at
+commit: the `migration-lock-update` hook (which runs at commit too) or `ci.checksums --update`.
+`python -m ci.new --renumber FILE` moves this branch's migration to the next free number
+(ci.core.renumber). `migrations_dir`, `lock` and `base_ref` may come from the config file.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from pathlib import Path
 
 from ci.app.cli import ArgumentParser, add_migrations_dir, parse, run_program
 from ci.app.config import DEFAULT_CONFIG
-from ci.core import fixes, lockfile
 from ci.core.model import (
     ROLLBACK_FOLDER,
     SEED_FOLDER,
@@ -37,17 +41,37 @@ HINTS = {
     "data": "DML on existing rows only; every UPDATE/DELETE needs a WHERE.",
     "seed": "Reference data; must be idempotent (INSERT OR IGNORE, ON CONFLICT, WHERE NOT EXISTS).",
 }
+IRREVERSIBLE = '"-- @irreversible <reason>"   no rollback exists by design (then delete the stub)'
 DIRECTIVES = {
     "schema": [
-        '"-- @irreversible <reason>"   no rollback exists by design (then delete the stub)',
+        IRREVERSIBLE,
         '"-- @no-transaction"          run statement by statement (e.g. VACUUM)',
     ],
     "data": [
-        '"-- @irreversible <reason>"   no rollback exists by design (then delete the stub)',
+        IRREVERSIBLE,
         '"-- @batch 10000"             ONE statement using :batch_size, repeated until 0 rows',
         '"-- @progress SELECT COUNT(*) FROM ..."   total rows, for progress and ETA',
         '"-- @allow-row-loss <table>"  this migration may delete rows of <table>',
         '"-- @rewrites <table>(<col>)"  this migration may change or NULL values of <col>',
+    ],
+    "seed": [],
+}
+# A PostgreSQL project's templates: its own words where SQLite's would mislead (VACUUM is no
+# reason for @no-transaction there, INSERT OR IGNORE is not its syntax, @batch is SQLite's only).
+POSTGRES_HINTS = {
+    **HINTS,
+    "seed": "Reference data; must be idempotent (INSERT ... ON CONFLICT DO NOTHING, WHERE NOT "
+    "EXISTS).",
+}
+POSTGRES_DIRECTIVES = {
+    "schema": [
+        IRREVERSIBLE,
+        '"-- @no-transaction"          outside a transaction (e.g. CREATE INDEX CONCURRENTLY)',
+    ],
+    "data": [
+        IRREVERSIBLE,
+        '"-- @no-transaction"          outside a transaction, statement by statement',
+        '"-- @allow-row-loss <table>"  this migration may delete rows of <table>',
     ],
     "seed": [],
 }
@@ -73,11 +97,13 @@ def say_base(ref: str, track: str, local: list[Migration], base: tuple[int, int]
     )
 
 
-def migration_text(kind: str, name: str) -> str:
-    lines = [f"-- {name}: <what this migration does, and why>", f"-- {HINTS[kind]}"]
-    if DIRECTIVES[kind]:
+def migration_text(kind: str, name: str, engine: str = "sqlite") -> str:
+    postgres = engine == "postgresql"
+    hints, directives = (POSTGRES_HINTS, POSTGRES_DIRECTIVES) if postgres else (HINTS, DIRECTIVES)
+    lines = [f"-- {name}: <what this migration does, and why>", f"-- {hints[kind]}"]
+    if directives[kind]:
         lines.append("-- Directives go on their own lines above the first statement, e.g.:")
-        lines += [f"--   {hint}" for hint in DIRECTIVES[kind]]
+        lines += [f"--   {hint}" for hint in directives[kind]]
     return "\n".join(lines) + "\n\n"
 
 
@@ -100,10 +126,16 @@ def refuse_repeat(track: list[Migration], slug: str) -> None:
 
 
 def create(
-    migrations_dir: Path, kind: str, slug: str, *, base_ref: str | None = None
+    migrations_dir: Path,
+    kind: str,
+    slug: str,
+    *,
+    base_ref: str | None = None,
+    engine: str = "sqlite",
 ) -> list[Path]:
     """Create the migration (and for the main track its rollback stub); return the paths.
-    `base_ref`: the ref whose migrations it is also numbered above (see ci.core.ref_numbers)."""
+    `base_ref`: the ref whose migrations it is also numbered above (see ci.core.ref_numbers);
+    `engine`: the project's, whose templates it writes."""
     if not SLUG.match(slug):
         raise InputError(
             f"bad slug '{slug}': use lower-case letters, digits and _ (e.g. add_patient_index)"
@@ -121,7 +153,7 @@ def create(
     if ref is not None:
         say_base(ref, track_name, track, highest.get(track_name, (0, 0)))
     name = f"{number:0{width}d}_{slug}.sql"
-    created = [(migrations_dir / kind / name, migration_text(kind, name))]
+    created = [(migrations_dir / kind / name, migration_text(kind, name, engine))]
     if kind != SEED_FOLDER:
         rollback = f"{number:0{width}d}_rollback.sql"
         created.append((migrations_dir / ROLLBACK_FOLDER / rollback, rollback_text(kind, name)))
@@ -138,45 +170,26 @@ def create(
     return [path for path, _ in created]
 
 
-def lock_to_extend(migrations_dir: Path, lock_path: Path | None) -> lockfile.Lock | None:
-    """The project's lock when it has one, checked before any file is created: ci.new adds its
-    migration there (as --update would: the rollback file is not locked), and must not paper
-    over a lock that needs attention by rewriting its sum."""
-    path = lock_path or lockfile.default_path(migrations_dir)
-    lock = lockfile.read(path)
-    if lock is None:
-        if lock_path is not None:
-            raise InputError(f"{lock_path}: lock file not found")
-        return None
-    lockfile.writable(lock)
-    if not lock.sum_ok:
-        raise InputError(
-            f"{path}:1: the lock file's sum does not match its entries; see "
-            f"{fixes.command('checksums')}, fix the lock, then run ci.new again"
-        )
-    return lock
-
-
-def add_to_lock(lock: lockfile.Lock, migration: Path, migrations_dir: Path) -> str:
-    relative = migration.relative_to(migrations_dir).as_posix()
-    lockfile.update(lock, {relative: migration.read_bytes()})
-    return relative
-
-
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="python -m ci.new", description="Create the next migration file and its rollback."
     )
-    parser.add_argument("kind", choices=KINDS, help="schema, data (main track) or seed")
-    parser.add_argument("slug", help="what it does, [a-z0-9_]+, e.g. add_patient_index")
-    add_migrations_dir(parser)
+    parser.add_argument("kind", nargs="?", choices=KINDS, help="schema, data (main track) or seed")
+    parser.add_argument("slug", nargs="?", help="what it does, [a-z0-9_]+, e.g. add_patient_index")
+    parser.add_argument(
+        "--renumber",
+        metavar="FILE",
+        help="instead: move this branch's unmerged migration FILE (and its rollback) to the "
+        "next free number, and its lock entry with it",
+    )
     parser.add_argument(
         "--lock",
         type=Path,
         default=None,
-        help="lock file to add the migration to (default: migrations.lock next to the "
-        "migrations directory, when it exists)",
+        help="with --renumber: the lock file (default: migrations.lock next to the "
+        "migrations directory)",
     )
+    add_migrations_dir(parser)
     parser.add_argument(
         "--base-ref",
         metavar="REF",
@@ -194,18 +207,32 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(build_parser(), argv)  # migrations_dir and lock may come from the config
+    parser = build_parser()
+    args = parse(parser, argv)  # migrations_dir, lock and base_ref may come from the config
+    if (args.renumber is None) == (args.kind is None or args.slug is None) or (
+        args.renumber is not None and args.kind is not None
+    ):
+        parser.error("give KIND SLUG for a new migration, or --renumber FILE alone")
+    engine = str(getattr(args, "project_engine", None) or "sqlite")
     try:
-        lock = lock_to_extend(args.migrations_dir, args.lock)
-        paths = create(args.migrations_dir, args.kind, args.slug, base_ref=args.base_ref)
-        if lock is not None:
-            added = add_to_lock(lock, paths[0], args.migrations_dir)
-            print(f"{lock.path}: added {added}", file=sys.stderr)
+        if args.renumber is not None:
+            return _renumbered(args.migrations_dir, args.renumber, args.base_ref, args.lock)
+        paths = create(
+            args.migrations_dir, args.kind, args.slug, base_ref=args.base_ref, engine=engine
+        )
     except InputError as error:
         print(f"new: {error}", file=sys.stderr)
         return 2
     for path in paths:
         print(path)
+    return 0
+
+
+def _renumbered(migrations_dir: Path, name: str, base_ref: str | None, lock: Path | None) -> int:
+    from ci.core.renumber import renumber
+
+    for old, new in renumber(migrations_dir, name, base_ref=base_ref, lock_path=lock):
+        print(f"{old} -> {new}")
     return 0
 
 

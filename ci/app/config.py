@@ -44,7 +44,7 @@ COMMAND_LINE_ONLY: dict[str, str] = {
     "resume": "runs a half-applied migration again",
     "allow_changed": "applies over edits to already-applied migration files",
     "update": "rewrites the lock file",
-    "rehash": "rewrites an entry of the lock file",
+    "rehash": "rewrites an entry of the lock file, or applied migrations' recorded checksums",
     "write_snapshot": "rewrites the schema snapshot",
     # the stats apply_sample's lock budget is measured against: rewritten from whatever
     # database a run is pointed at, they would move the budget unseen

@@ -47,6 +47,7 @@ DEFAULTS: dict[str, object] = {
     "status": False,
     "rollback": None,
     "force_clean": False,
+    "rehash": False,
     "baseline": None,
     "force": False,
     "detect": False,
@@ -113,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--force-clean",
         action="store_true",
         help="clear dirty marks left by an unfinished @no-transaction/@batch migration",
+    )
+    action.add_argument(
+        "--rehash",
+        action="store_true",
+        help="accept comment-only edits of applied files: record their checksums now (any "
+        "other edit is refused; logged)",
     )
     action.add_argument(
         "--baseline",
@@ -255,6 +262,10 @@ def combination_problem(args: Args, group_typed: Callable[[], bool]) -> str | No
         return "--resume goes with a plain run only"
     if args.baseline is not None and (args.target is not None or args.dry_run or args.resume):
         return "--baseline goes with none of --target, --dry-run, --resume"
+    if args.rehash and (args.target is not None or args.dry_run or args.resume):
+        return "--rehash goes with none of --target, --dry-run, --resume"
+    if args.rehash and args.output_format != "text":
+        return "--rehash prints text only (--format text)"
     if args.force and args.baseline is None:
         return "--force goes with --baseline only"
     if args.detect and not args.status:
@@ -292,6 +303,7 @@ def _engine_problem(args: Args) -> str | None:
         option
         for option, given in (
             ("--baseline", args.baseline is not None),
+            ("--rehash", args.rehash),
             ("--detect", args.detect),
             ("--setup", args.setup is not None),
             ("--backup", args.backup is not None),
@@ -318,5 +330,9 @@ def _group_typed(
 def applies(args: Args) -> bool:
     """Whether the options ask to apply migrations (for real or as a dry run)."""
     return not (
-        args.status or args.force_clean or args.rollback is not None or args.baseline is not None
+        args.status
+        or args.force_clean
+        or args.rehash
+        or args.rollback is not None
+        or args.baseline is not None
     )

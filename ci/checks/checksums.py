@@ -323,7 +323,12 @@ def _run(a: argparse.Namespace) -> Report:
         update=a.update,
         rehash=a.rehash,
         busy_timeout=a.busy_timeout,
-        location=fixes.where(migrations_dir=a.migrations_dir, lock=a.lock, config=a.config),
+        location=fixes.where(
+            migrations_dir=a.migrations_dir,
+            lock=a.lock,
+            config=a.config,
+            from_config=getattr(a, "set_in_config", {}),
+        ),
     )
 
 

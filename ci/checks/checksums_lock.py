@@ -14,13 +14,14 @@ from ci.checks.checksums_applied import (
     Current,
     Unmerged,
     find_unmerged,
+    from_base_ref,
     read_current,
     text_of,
 )
 from ci.core import fixes, lockfile
 from ci.core.findings import Finding
 from ci.core.model import InputError
-from ci.core.sqltext import checksum_matches, code_fingerprint
+from ci.core.sqltext import checksum_matches, same_statements
 
 
 def lock_findings(
@@ -133,7 +134,7 @@ def accept_comment_edits(
         if entry is None or data is None or checksum_matches(entry.checksum, data):
             continue  # not locked (--update's work), unreadable (MG209) or current
         text = text_of(data)
-        if entry.code is None or text is None or not code_fingerprint(text).startswith(entry.code):
+        if text is None or not same_statements(entry.code, text):
             refused.append(
                 f"{current.display(relative)}: statements changed, not only comments or "
                 "whitespace; not rehashed. Restore the applied text and make the change in a "
@@ -195,3 +196,39 @@ def reused_number(lock: lockfile.Lock, current: Current, leaving: set[str]) -> s
             "--update again"
         )
     return None
+
+
+def write_lock(
+    migrations_dir: Path, lock_path: Path, base_ref: str | None = None
+) -> tuple[bool, list[str]]:
+    """`--update` alone, without the check after it (the lock-update hook, which also runs at
+    commit: the checksums hook reports the findings, once), for the files git's index holds:
+    a migration not yet `git add`ed is not in the commit, and an entry for it would be one for
+    a deleted file on every other clone. Returns (whether the lock was written, the migrations
+    left out because the index lacks them); InputError when it cannot write."""
+    current = read_current(migrations_dir)
+    tracked = _in_the_index(current, migrations_dir)
+    left_out = [current.display(p) for p in current.files if p not in tracked.files]
+    base = (base_ref, from_base_ref(base_ref, migrations_dir)) if base_ref else None
+    lock = lockfile.read(lock_path) or lockfile.Lock(lock_path, stored_sum=lockfile.body_sum([]))
+    before = _bytes_of(lock_path)
+    update_lock(lock, tracked, base, set(), migrations_dir)
+    return _bytes_of(lock_path) != before, left_out
+
+
+def _bytes_of(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _in_the_index(current: Current, migrations_dir: Path) -> Current:
+    from ci.core import gitrefs
+
+    tracked = gitrefs.tracked_files(migrations_dir)
+    if tracked is None:  # no repository: every file is the project's
+        return current
+    files = {p: m for p, m in current.files.items() if p in tracked}
+    data = {p: d for p, d in current.data.items() if p in tracked}
+    return Current(current.catalog, files, data, current.unreadable)

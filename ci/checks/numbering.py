@@ -11,99 +11,33 @@ from pathlib import Path
 
 from ci.checks import options
 from ci.checks.base import Check
+from ci.checks.numbering_base import Base, base_at, merged_files
 from ci.core.findings import Finding, Report
 from ci.core.model import (
-    MAIN_FOLDERS,
     ROLLBACK_FOLDER,
-    SEED_FOLDER,
     Catalog,
     InputError,
     Migration,
     SqlFile,
     discover,
     label_of,
-    parse_name,
-    track_of,
 )
 
 NAME = "numbering"
+Known = tuple[str, set[str]]  # (where they are, e.g. "on origin/main"; migration paths)
 
 
-class Base:
-    """What a base ref (e.g. origin/main) already has: its migration paths and highest numbers."""
-
-    def __init__(self, ref: str) -> None:
-        self.ref = ref
-        self.paths: set[str] = set()
-        self.head: dict[str, int] = {"main": 0, "seed": 0}
-
-    def add(self, relative: str, *, taken_only: bool = False) -> None:
-        """Count `relative` in; `taken_only`: its number is taken, but this branch's file of
-        that name is not the ref's (it was written here, under the same name)."""
-        folder, _, name = relative.rpartition("/")
-        parsed = parse_name(name)
-        if parsed is None or folder not in ("", *MAIN_FOLDERS, SEED_FOLDER):
-            return  # rollbacks, stray files: not numbered migrations
-        track = track_of(folder)
-        if not taken_only:
-            self.paths.add(relative)
-        self.head[track] = max(self.head[track], parsed[0])
-
-
-def base_at(ref: str, migrations_dir: Path) -> Base:
-    """What `ref` has (names only, `git ls-tree`), for MG108: a migration is new when neither
-    the merge base of HEAD and `ref` nor the tip of `ref` has it, and a new one must be numbered
-    above the highest number on the tip of `ref` (another branch may have taken it).
-
-    A file on the tip is never new work of this branch: a branch behind `ref` has not deleted
-    `ref`'s newer files, and in the middle of `git merge ref` (or after it) they are `ref`'s,
-    however HEAD stands. So when two files clash, the one to rename is always this branch's."""
-    from ci.core import gitrefs
-
-    base = Base(ref)
-    merge_base = gitrefs.merge_base(ref, migrations_dir)
-    merged = gitrefs.list_files_at_commit(merge_base, migrations_dir)
-    for relative in merged:
-        base.add(relative)
-    if merge_base != gitrefs.resolve_ref(ref, migrations_dir):
-        tip = gitrefs.list_files(ref, migrations_dir)
-        own = _written_here(migrations_dir, {p: b for p, b in tip.items() if p not in merged})
-        for relative in tip:
-            base.add(relative, taken_only=relative in own)
-    return base
-
-
-def _written_here(migrations_dir: Path, tip_only: dict[str, str]) -> set[str]:
-    """Of the files only the tip of the base ref has ({path: blob}), those this directory holds
-    with other content: this branch's own file that happens to have the same name. Only these
-    few files are read (checksums ignore a BOM and line endings, as everywhere)."""
-    from ci.core import gitrefs
-    from ci.core.sqltext import checksum
-
-    present = {p: b for p, b in tip_only.items() if (migrations_dir / p).is_file()}
-    blobs = gitrefs.read_blobs(migrations_dir, present.values())
-    return {
-        relative
-        for relative, blob in present.items()
-        if _checksum_of(migrations_dir / relative) != checksum(blobs[blob])
-    }
-
-
-def _checksum_of(path: Path) -> str | None:
-    from ci.core.sqltext import checksum
-
-    try:
-        return checksum(path.read_bytes())
-    except OSError:
-        return None  # unreadable: not known to be the base ref's file
-
-
-def find_problems(catalog: Catalog, *, base: Base | None = None) -> list[Finding]:
-    """Every numbering finding of a catalog, in a stable order."""
+def find_problems(
+    catalog: Catalog, *, base: Base | None = None, merged: Known | None = None
+) -> list[Finding]:
+    """Every numbering finding of a catalog, in a stable order. `merged`: without a base,
+    (where, paths) of the migrations already merged (see merged_files): of two files with one
+    number, the one not among them is this branch's and is the one to renumber."""
     findings = [_printable(problem.finding(NAME)) for problem in catalog.problems]
     renumbered: set[Path] = set()
+    known = (f"on {base.ref}", base.paths) if base is not None else merged
     for track, migrations in (("main", catalog.main), ("seed", catalog.seeds)):
-        findings += _track_problems(catalog.root, track, migrations, base, renumbered)
+        findings += _track_problems(catalog.root, track, migrations, base, known, renumbered)
     findings += _rollback_problems(catalog)
     findings += _missing_rollbacks(catalog, skip=renumbered)
     findings += _broken_links(catalog)
@@ -115,6 +49,7 @@ def _track_problems(
     track: str,
     migrations: list[Migration],
     base: Base | None,
+    known: Known | None,
     renumbered: set[Path],
 ) -> Iterator[Finding]:
     if not migrations:
@@ -127,7 +62,7 @@ def _track_problems(
             if _relative(root, m.path) not in base.paths and m.version <= base.head[track]:
                 renumbered.add(m.path)
                 yield _behind_base(m, base, track, next(free), keeps=kept.get(m.version))
-    yield from _duplicates(root, migrations, base, renumbered, free)
+    yield from _duplicates(root, migrations, known, renumbered, free)
     yield from _gaps(migrations)
 
 
@@ -151,7 +86,8 @@ def _behind_base(
         None,
         f"new migration {m.label} is numbered at or below {head}, the highest on {base.ref} "
         "(another branch took the number; git merges both files without a conflict)",
-        f"{_first_merge(base.ref, m, track, keeps)}rename it to {_renamed(m, number)}{rollback}",
+        f"{_first_merge(base.ref, m, track, keeps)}rename it to {_renamed(m, number)}{rollback}"
+        + _renumber_command(m),
     )
 
 
@@ -172,38 +108,45 @@ def _first_merge(ref: str, m: Migration, track: str, keeps: Migration | None) ->
 def _duplicates(
     root: Path,
     migrations: list[Migration],
-    base: Base | None,
+    known: Known | None,
     renumbered: set[Path],
     free: Iterator[int],
 ) -> Iterator[Finding]:
     by_version: dict[int, list[Migration]] = {}
     for m in migrations:
         by_version.setdefault(m.version, []).append(m)
+    merged = known[1] if known is not None else set()
     for group in by_version.values():
         if len(group) < 2:
             continue
-        # the file the base ref already has keeps the number, else the one with the rollback
-        group.sort(
-            key=lambda m: (
-                base is not None and _relative(root, m.path) not in base.paths,
-                m.rollback is None,
-            )
-        )
+        # the file already merged keeps the number, else the one with the rollback
+        group.sort(key=lambda m: (_relative(root, m.path) not in merged, m.rollback is None))
         first = group[0]
         for m in group[1:]:
             if m.path in renumbered:
                 continue
             renumbered.add(m.path)
+            also = _relative(root, first.path)
+            if known is not None and also in merged and _relative(root, m.path) not in merged:
+                also += f", which is {known[0]}; this file is new on this branch"
             yield Finding(
                 NAME,
                 "MG101",
                 str(m.path),
                 None,
-                f"number {m.label} is used twice in the {m.track} track "
-                f"(also {_relative(root, first.path)})",
+                f"number {m.label} is used twice in the {m.track} track (also {also})",
                 f"if it is applied nowhere yet, rename it to {_renamed(m, next(free))}"
-                + (" (and its rollback file)" if m.track == "main" else ""),
+                + (" (and its rollback file)" if m.track == "main" else "")
+                + _renumber_command(m),
             )
+
+
+def _renumber_command(m: Migration) -> str:
+    """The command that does the rename (and the lock), when the user's shell has one."""
+    from ci.core import fixes  # only when a number clashes (start-up of the clean run)
+
+    command = fixes.renumber(str(m.path))
+    return f"; {command} does the renaming" if command else ""
 
 
 def _gaps(migrations: list[Migration]) -> Iterator[Finding]:
@@ -353,6 +296,13 @@ def _printable(finding: Finding) -> Finding:
     )
 
 
+def _has_twins(catalog: Catalog) -> bool:
+    """Whether a number is used twice in a track (then git is asked which file is merged)."""
+    return any(
+        len({m.version for m in track}) < len(track) for track in (catalog.main, catalog.seeds)
+    )
+
+
 def _relative(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
@@ -370,7 +320,8 @@ def check(migrations_dir: Path, *, base_ref: str | None = None) -> Report:
     """The numbering report for a directory (and, with `base_ref`, against that ref)."""
     catalog = discover(migrations_dir)
     base = base_at(base_ref, migrations_dir) if base_ref else None
-    findings = find_problems(catalog, base=base)
+    merged = merged_files(migrations_dir) if base is None and _has_twins(catalog) else None
+    findings = find_problems(catalog, base=base, merged=merged)
     count = len(catalog.main) + len(catalog.seeds)
     return Report.from_findings(NAME, findings, passed=f"{count} migrations numbered in sequence")
 

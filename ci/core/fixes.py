@@ -10,15 +10,16 @@
 - Run as the console command (`migration-guard checksums`): `migration-guard checksums --update`.
 - Otherwise: `python -m ci.checksums --update`.
 
-The location options the user gave (`--migrations-dir`, `--lock`, `--config`) are repeated in
-the console forms, so the command acts on the same directory; the hooks read them from their
-own `args:` or the config file.
+The location options the user gave on the command line (`--migrations-dir`, `--lock`,
+`--config`) are repeated in the console forms, so the command acts on the same directory; those
+the config file set are not (the command the user runs next reads the same file), and the hooks
+read them from their own `args:` or the config file.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -49,10 +50,20 @@ def by_pre_commit() -> bool:
 
 
 def where(
-    *, migrations_dir: Path | None = None, lock: Path | None = None, config: Path | None = None
+    *,
+    migrations_dir: Path | None = None,
+    lock: Path | None = None,
+    config: Path | None = None,
+    from_config: Collection[str] = (),
 ) -> list[str]:
-    """The location options to repeat in a console command (none for the defaults)."""
+    """The location options to repeat in a console command (none for the defaults).
+    `from_config`: the options the config file gave (`args.set_in_config`); the command the
+    user runs next reads the same file, so repeating them would only be noise."""
     options: list[str] = []
+    if "migrations_dir" in from_config:
+        migrations_dir = None
+    if "lock" in from_config:
+        lock = None
     if migrations_dir is not None and migrations_dir != Path(DEFAULT_MIGRATIONS_DIR):
         options += ["--migrations-dir", str(migrations_dir)]
     if lock is not None:
@@ -96,6 +107,14 @@ def new_migration(location: Sequence[str] = ()) -> str | None:
     if by_pre_commit():
         return None
     return f"{command('new', location=location)} <schema|data|seed> <slug>"
+
+
+def renumber(path: str, location: Sequence[str] = ()) -> str | None:
+    """`ci.new --renumber FILE` (moves an unmerged migration and its rollback to the next free
+    number), or None under pre-commit (the shell has no `ci` module)."""
+    if by_pre_commit():
+        return None
+    return command("new", "--renumber", path, location=location)
 
 
 def _hook_command(hook_id: str, *args: str, alternative: str | None = None) -> str:

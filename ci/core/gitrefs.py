@@ -183,6 +183,18 @@ def list_files_at_commit(commit: str, directory: Path) -> dict[str, str]:
     return files
 
 
+def tracked_files(directory: Path) -> set[str] | None:
+    """The paths below `directory` (relative to it, posix) that git's index holds: what a
+    commit made now would contain. None outside a repository."""
+    try:
+        root, prefix = _prefix(directory)
+    except RefError:
+        return None
+    pathspec = [prefix] if prefix else []
+    out = _git(root, "ls-files", "-z", "--full-name", "--", *pathspec)
+    return {os.fsdecode(name)[len(prefix) :] for name in out.split(b"\0") if name}
+
+
 def blob_id(data: bytes) -> str:
     """The id git gives a file with these bytes (`git hash-object`): comparing it with a ref's
     listing tells whether a working-tree file differs from the file at that ref, with no git

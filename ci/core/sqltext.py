@@ -304,3 +304,12 @@ def code_fingerprint(text: str) -> str:
     if directives:  # kept apart from the statements' tokens by a separator no token contains
         tokens = [*directives, "\x1e", *tokens]
     return _sha256("\x1f".join(tokens).encode())
+
+
+def same_statements(recorded_code: str | None, text: str) -> bool:
+    """Whether `text` still has the statements and directives whose fingerprint was recorded
+    when it was applied: an edit of comments or whitespace only, the one edit of an applied
+    file that may be accepted (the lock rehash; ci.migrate --rehash). `recorded_code`: a
+    code_fingerprint, whole (a database's row) or its first characters (a lock entry's
+    `code:`); None or empty proves nothing."""
+    return bool(recorded_code) and code_fingerprint(text).startswith(recorded_code or "")

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ci.core.model import Catalog, InputError, Migration, SqlFile
-from ci.core.sqltext import CHECKSUM_PREFIX, checksum_matches, code_fingerprint
+from ci.core.sqltext import CHECKSUM_PREFIX, checksum_matches, same_statements
 from ci.core.statcache import StatCache
 from ci.db.bookkeeping import AppliedRow
 
 EDITED = "EDITED"
 REUSED = "NUMBER REUSED"
+ONLY_COMMENTS = "only whitespace or comments changed"
 
 
 def edited(
@@ -58,9 +59,13 @@ def _refusal(row: AppliedRow, m: Migration) -> str:
             f"out the commit before the renumbering, run --rollback {row.version} there, and "
             "come back"
         )
+    kind = edit_kind(row, m.file)
+    accept = ""
+    if kind == ONLY_COMMENTS:  # the one edit a database may take over: Flyway's `repair`
+        accept = "; or, as only comments or whitespace changed, accept it with --rehash"
     return (
-        f"{m.path}: edited after it was applied ({edit_kind(row, m.file)}); applied migrations "
-        "must not change: restore the file and put the change in a new migration"
+        f"{m.path}: edited after it was applied ({kind}); applied migrations must not change: "
+        f"restore the file and put the change in a new migration{accept}"
     )
 
 
@@ -91,8 +96,8 @@ def edit_kind(row: AppliedRow, file: SqlFile) -> str:
         return "content changed; it is no longer valid UTF-8"
     if row.code_hash is None:
         return "content changed"
-    if row.code_hash == code_fingerprint(text):
-        return "only whitespace or comments changed"
+    if same_statements(row.code_hash, text):
+        return ONLY_COMMENTS
     return "statements changed"
 
 

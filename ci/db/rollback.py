@@ -31,12 +31,16 @@ def rollback_plan(catalog: Catalog, applied: Iterable[AppliedRow], version: int)
     rows.sort(key=lambda r: r.version, reverse=True)
     problems: list[str] = []
     plan: list[Migration] = []
+    # N undoes N and everything after it: a migration that cannot be undone stops every
+    # N at or below it, and the lowest N that works is one above the highest such migration
+    blocked = [r.version for r in rows if (m := files.get(r.version)) is None or not m.rollback]
+    limit = _lowest_rollback(blocked, rows[0].version if rows else 0)
     for row in rows:
         m = files.get(row.version)
         if m is None:
             problems.append(
                 f"{row.label} ({row.description}) is applied but its migration file is "
-                "missing; cannot roll it back"
+                f"missing; cannot undo it, so --rollback {version:04d} is refused{limit}"
             )
         elif m.rollback is None:
             reason = m.directives.irreversible
@@ -45,13 +49,27 @@ def rollback_plan(catalog: Catalog, applied: Iterable[AppliedRow], version: int)
                 if reason
                 else f"has no rollback file (rollback/{row.version:04d}_rollback.sql)"
             )
-            problems.append(f"{m.path}: {m.label} {why}; cannot roll back to {version:04d}")
+            problems.append(
+                f"{m.path}: {m.label} {why}; --rollback {version:04d} would have to undo it "
+                f"(it undoes {version:04d} and every later migration){limit}"
+            )
         else:
             problems += rollback_problems(m)
             plan.append(m)
     if problems:
         raise RunRefused("\n".join(problems))
     return plan
+
+
+def _lowest_rollback(blocked: list[int], newest: int) -> str:
+    """What to say about the furthest rollback possible, given the migrations that cannot be
+    undone (`blocked`) and the newest applied one."""
+    if not blocked:
+        return ""
+    lowest = max(blocked) + 1
+    if lowest > newest:
+        return f"; nothing after {max(blocked):04d} is applied, so no rollback is possible now"
+    return f"; the furthest rollback possible is --rollback {lowest:04d}"
 
 
 def refuse_unsafe_rollback(edited: list[str], dirty: list[DirtyMark]) -> None:

@@ -81,14 +81,20 @@ def clone(tmp_path: Path) -> Path:
 # ---- ci.new ----------------------------------------------------------------------------------
 
 
-def test_new_adds_the_migration_but_not_its_rollback_to_the_lock(clone: Path) -> None:
+def test_new_does_not_lock_the_stub_it_writes(clone: Path) -> None:
+    """Nothing has applied the stub: locked at creation, the commit of the migration written
+    into it would fail MG210. The lock takes it at commit (the lock-update hook, --update)."""
+    before = (clone / LOCK).read_bytes()
     done = run(clone, "ci.new", "schema", "add_index")
     assert done.returncode == 0, output(done)
-    entries = [line.split()[0] for line in (clone / LOCK).read_text().splitlines()[1:]]
-    assert entries == ["schema/0001_init.sql", "schema/0002_add_index.sql"]  # as --update would
-    assert f"{LOCK}: added schema/0002_add_index.sql" in done.stderr
+    assert (clone / LOCK).read_bytes() == before
+    write(clone, {f"{M}/schema/0002_add_index.sql": "CREATE INDEX t_a ON t (a);\n"})
     done = run(clone, "ci.checksums")
+    assert done.returncode == 1 and "0002_add_index.sql: MG204 " in done.stdout, output(done)
+    assert "MG210" not in done.stdout
+    done = shell(clone, f"{fix_of(done, 'MG204').removeprefix('run ').split(' and ')[0]}")
     assert done.returncode == 0, output(done)
+    assert run(clone, "ci.checksums").returncode == 0
 
 
 def test_new_without_a_lock_creates_none(tmp_path: Path) -> None:
@@ -97,25 +103,14 @@ def test_new_without_a_lock_creates_none(tmp_path: Path) -> None:
     assert not (tmp_path / LOCK).exists()
 
 
-def test_new_refuses_a_lock_that_needs_attention_and_creates_nothing(clone: Path) -> None:
-    lock = clone / LOCK
-    lock.write_text(lock.read_text() + "garbage line\n")
-    before = lock.read_bytes()
-    done = run(clone, "ci.new", "schema", "add_index")
-    assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and f"{LOCK}:3:" in done.stderr, done.stderr
-    assert not (clone / M / "schema/0002_add_index.sql").exists()
-    assert lock.read_bytes() == before
-
-
-def test_new_reads_migrations_dir_and_lock_from_the_config(tmp_path: Path) -> None:
+def test_new_reads_migrations_dir_from_the_config_and_leaves_the_lock(tmp_path: Path) -> None:
     write(tmp_path, {"migration-guard.yaml": "migrations_dir: db/migrations\n"})
     write(tmp_path, {"db/migrations/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n"})
     assert run(tmp_path, "ci.checksums", "--update").returncode == 0
     done = run(tmp_path, "ci.new", "data", "fill")
     assert done.returncode == 0, output(done)
     assert (tmp_path / "db/migrations/data/0002_fill.sql").is_file()
-    assert "data/0002_fill.sql" in (tmp_path / "db/migrations.lock").read_text()
+    assert "data/0002_fill.sql" not in (tmp_path / "db/migrations.lock").read_text()
 
 
 # ---- --update refuses a number in use ---------------------------------------------------------
@@ -154,10 +149,12 @@ def test_editing_this_branchs_unmerged_migration_is_not_an_applied_edit(clone: P
     """At commit time there is no --base-ref: the target branch (origin/main) is found, and a
     lock entry of a file that is not on the merge base with it is this branch's own work."""
     git(clone, "checkout", "-q", "-b", "feature")
-    assert run(clone, "ci.new", "schema", "wip").returncode == 0  # the stub is in the lock
+    assert run(clone, "ci.new", "schema", "wip").returncode == 0  # the stub is not locked
     wip = clone / M / "schema/0002_wip.sql"
     wip.write_text("CREATE TABLE w (a INTEGER);\n")
     write(clone, {f"{M}/rollback/0002_rollback.sql": "DROP TABLE w;\n"})
+    assert run(clone, "ci.checksums", "--update").returncode == 0
+    wip.write_text("CREATE TABLE w (a INTEGER, c TEXT);\n")  # edited after it was locked
     done = run(clone, "ci.checksums")
     assert done.returncode == 1, output(done)
     assert "MG201" not in done.stdout, done.stdout
@@ -214,6 +211,7 @@ def test_without_a_remote_committed_files_are_applied_and_new_ones_are_not(
     assert run(work, "ci.checksums", "--update").returncode == 0
     commit_all(work, "first")
     assert run(work, "ci.new", "schema", "next").returncode == 0
+    assert run(work, "ci.checksums", "--update").returncode == 0  # ci.new leaves the lock
     (work / M / "schema/0002_next.sql").write_text("CREATE TABLE n (a INTEGER);\n")
     done = run(work, "ci.checksums")
     assert done.returncode == 1 and "MG210" in done.stdout and "MG201" not in done.stdout
@@ -312,6 +310,22 @@ def test_fix_commands_carry_the_migrations_dir_given_on_the_command_line(tmp_pat
     assert (tmp_path / "db/migrations.lock").is_file()
 
 
+@pytest.mark.parametrize("command", [["ci.checksums"], [sys.executable, "-m", "ci"]])
+def test_fix_commands_leave_out_what_the_config_file_sets(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """The next command reads the same migration-guard.yaml: the hint is what the user types."""
+    write(tmp_path, {"migration-guard.yaml": "migrations_dir: db/m\n"})
+    write(tmp_path, {"db/m/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n"})
+    done = run(tmp_path, *command)
+    assert done.returncode == 1, output(done)
+    fix = fix_of(done, "MG206")
+    assert fix == "create it with python -m ci.checksums --update and commit it", fix
+    done = shell(tmp_path, "python -m ci.checksums --update")
+    assert done.returncode == 0, output(done)
+    assert (tmp_path / "db/migrations.lock").is_file()
+
+
 def test_the_aggregate_refusing_update_names_the_command_of_the_console(clone: Path) -> None:
     done = run(clone, str(CONSOLE), "check", "--update")
     assert done.returncode == 2
@@ -340,7 +354,8 @@ def test_a_database_that_ran_the_current_text_leaves_a_stale_entry_mg210(clone: 
     database ran the file as it is, so only the lock is stale: MG210, as without --db, not an
     MG201 whose fixes (git checkout HEAD of a file git lacks, ci.new without arguments) fail."""
     git(clone, "checkout", "-q", "-b", "feature")
-    assert run(clone, "ci.new", "schema", "fill").returncode == 0  # the stub is in the lock
+    assert run(clone, "ci.new", "schema", "fill").returncode == 0
+    assert run(clone, "ci.checksums", "--update").returncode == 0  # the stub, locked
     fill = clone / M / "schema/0002_fill.sql"
     fill.write_text("CREATE TABLE f (a INTEGER);\n")
     write(clone, {f"{M}/rollback/0002_rollback.sql": "DROP TABLE f;\n"})

@@ -115,9 +115,12 @@ def test_no_hook_skips_migrations_outside_the_default_directory(path: str) -> No
 
 
 @pytest.mark.parametrize("hook_id", list(LOCK_HOOKS))
-def test_the_lock_hooks_run_only_on_demand_and_have_a_command(hook_id: str) -> None:
+def test_the_lock_hooks_run_on_demand_and_have_a_command(hook_id: str) -> None:
+    """The update also runs at commit (the commit that adds a migration carries its lock
+    entry); the rehash, which accepts edits of applied files, only when asked."""
     (hook,) = [h for h in manifest() if h["id"] == hook_id]
-    assert hook["stages"] == ["manual"]
+    stages = ["pre-commit", "manual"] if hook_id == "migration-lock-update" else ["manual"]
+    assert hook["stages"] == stages
     assert scripts()[hook["entry"]] == f"hooks.{LOCK_HOOKS[hook_id]}:main"
     assert callable(importlib.import_module(f"hooks.{LOCK_HOOKS[hook_id]}").main)
     assert f"pre-commit run {hook_id} --hook-stage manual" in hook_section(hook_id)
@@ -169,8 +172,12 @@ def test_use_it_in_your_repository_comes_first_and_is_complete() -> None:
     assert config, "the .pre-commit-config.yaml block"
     (repo,) = yaml.safe_load(config[1])["repos"]
     assert repo["rev"] == "<full commit sha>"
-    assert [h["id"] for h in repo["hooks"]] == [h["id"] for h in manifest()]
+    listed = [h["id"] for h in repo["hooks"]]
+    assert sorted(listed) == sorted(h["id"] for h in manifest())
+    assert listed[0] == "migration-lock-update"  # before the checks: the commit takes the lock
     assert "pre-commit install --hook-type pre-commit --hook-type pre-push" in section
+    assert "pip install pre-commit" in section  # a newcomer may not have it
+    assert "--force-reinstall" in section  # every commit is 0.1.0: pip keeps the old one
     assert "migration-guard checksums --update" in section
     workflow = re.search(r"```yaml\n(name: migrations\n.*?)```", section, re.DOTALL)
     assert workflow, "the workflow file"

@@ -178,3 +178,85 @@ def test_outside_a_repository_says_the_local_files_decide(tmp_path: Path) -> Non
         "new: no branch to number after (no git repository, origin/HEAD, origin/main or main); "
         "--base-ref REF names one: numbered from the local files only"
     ]
+
+
+# ---- --renumber: the branch's migration moves when origin/main took its number --------------
+
+
+def _taken_by_origin_main(tmp_path: Path) -> Path:
+    """`feature` added 0002_mine (locked, with its rollback); origin/main then took 0002."""
+    work = clone_of_bare_remote(tmp_path)
+    write(work, {f"{M}/schema/0001_a.sql": "CREATE TABLE a (x INTEGER);\n"})
+    write(work, {f"{M}/rollback/0001_rollback.sql": "DROP TABLE a;\n"})
+    assert run_in(work, "ci.checksums", "--update").returncode == 0
+    commit_all(work, "base")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "-b", "feature")
+    write(work, {f"{M}/schema/0002_mine.sql": "CREATE TABLE m (x INTEGER);\n"})
+    write(work, {f"{M}/rollback/0002_rollback.sql": "DROP TABLE m;\n"})
+    assert run_in(work, "ci.checksums", "--update").returncode == 0
+    commit_all(work, "mine")
+    git(work, "checkout", "-q", "main")
+    write(work, {f"{M}/schema/0002_theirs.sql": "CREATE TABLE t (x INTEGER);\n"})
+    write(work, {f"{M}/rollback/0002_rollback.sql": "DROP TABLE t;\n"})
+    assert run_in(work, "ci.checksums", "--update").returncode == 0
+    commit_all(work, "theirs")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "feature")
+    return work
+
+
+def test_renumber_moves_the_migration_its_rollback_and_its_lock_entry(tmp_path: Path) -> None:
+    work = _taken_by_origin_main(tmp_path)
+    done = run_in(work, "ci.numbering", "--base-ref", "origin/main")
+    assert done.returncode == 1 and "MG108" in done.stdout, output(done)
+    assert f"python -m ci.new --renumber {M}/schema/0002_mine.sql" in done.stdout
+    done = run_in(work, "ci.new", "--renumber", f"{M}/schema/0002_mine.sql")
+    assert done.returncode == 0, output(done)
+    assert done.stdout.splitlines() == [
+        f"{M}/schema/0002_mine.sql -> {M}/schema/0003_mine.sql",
+        f"{M}/rollback/0002_rollback.sql -> {M}/rollback/0003_rollback.sql",
+    ]
+    lock = (work / "schema/migrations.lock").read_text()
+    assert "schema/0003_mine.sql" in lock and "0002_mine" not in lock
+    assert (work / M / "rollback/0003_rollback.sql").read_text() == "DROP TABLE m;\n"
+    done = run_in(work, "ci.numbering", "--base-ref", "origin/main")
+    assert "MG108" not in done.stdout, output(done)  # the gap (0002) closes with the merge
+    assert run_in(work, "ci.checksums").returncode == 0
+
+
+def test_renumber_refuses_a_merged_migration_and_moves_nothing(tmp_path: Path) -> None:
+    work = _taken_by_origin_main(tmp_path)
+    done = run_in(work, "ci.new", "--renumber", f"{M}/schema/0001_a.sql")
+    assert done.returncode == 2 and "already merged" in done.stderr, output(done)
+    assert len([line for line in done.stderr.splitlines() if line.startswith("new:")]) == 1
+    assert (work / M / "schema/0001_a.sql").is_file()
+
+
+def test_renumber_and_kind_do_not_go_together(tmp_path: Path) -> None:
+    done = run_in(tmp_path, "ci.new", "schema", "x", "--renumber", "f.sql")
+    assert done.returncode == 2 and "--renumber FILE alone" in done.stderr, output(done)
+    done = run_in(tmp_path, "ci.new", "schema")
+    assert done.returncode == 2 and "give KIND SLUG" in done.stderr, output(done)
+
+
+# ---- templates per engine -------------------------------------------------------------------
+
+
+def test_templates_follow_the_project_engine(tmp_path: Path) -> None:
+    write(tmp_path, {"migration-guard.yaml": "engine: postgresql\n"})
+    for kind, slug in (("schema", "add_x"), ("data", "fill_x"), ("seed", "defaults")):
+        assert run_in(tmp_path, "ci.new", kind, slug).returncode == 0
+    schema = (tmp_path / M / "schema/0001_add_x.sql").read_text()
+    data = (tmp_path / M / "data/0002_fill_x.sql").read_text()
+    seed = (tmp_path / M / "seed/0001_defaults.sql").read_text()
+    assert "VACUUM" not in schema and "CREATE INDEX CONCURRENTLY" in schema
+    assert "@batch" not in data  # SQLite's only for now
+    assert "INSERT OR IGNORE" not in seed and "ON CONFLICT DO NOTHING" in seed
+
+
+def test_sqlite_templates_keep_their_advice(tmp_path: Path) -> None:
+    assert run_in(tmp_path, "ci.new", "schema", "add_x").returncode == 0
+    assert run_in(tmp_path, "ci.new", "seed", "defaults").returncode == 0
+    assert "VACUUM" in (tmp_path / M / "schema/0001_add_x.sql").read_text()
+    assert "INSERT OR IGNORE" in (tmp_path / M / "seed/0001_defaults.sql").read_text()

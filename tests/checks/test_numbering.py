@@ -283,3 +283,38 @@ def test_rollback_pairs_with_the_file_that_keeps_the_number(
     code, out = run(write_tree(tree), capsys)
     assert code == 1
     assert codes(out) == ["MG101"]  # 0003_idx keeps rollback/0003_idx.sql: no MG107 for it
+
+
+def _merged_origin_main_with_the_same_number(tmp_path: Path) -> Path:
+    """A clone whose branch `feature` added 0002_aaa while origin/main took 0002 for 0002_zzz;
+    origin/main is merged in (git merges the two names cleanly). 0002_aaa sorts first."""
+    from tests.conftest import clone_of_bare_remote, write
+
+    work = clone_of_bare_remote(tmp_path)
+    write(work, {f"{M}/schema/0001_a.sql": "-- @irreversible x\nSELECT 1;\n"})
+    commit_all(work, "base")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "-b", "feature")
+    write(work, {f"{M}/schema/0002_aaa.sql": "-- @irreversible mine\nSELECT 2;\n"})
+    commit_all(work, "feature adds 0002")
+    git(work, "checkout", "-q", "main")
+    write(work, {f"{M}/schema/0002_zzz.sql": "-- @irreversible theirs\nSELECT 3;\n"})
+    commit_all(work, "main adds 0002")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "feature")
+    git(work, "merge", "-q", "--no-edit", "origin/main")
+    return work
+
+
+def test_without_base_ref_the_file_new_on_this_branch_is_blamed(tmp_path: Path) -> None:
+    """The commit hook passes no --base-ref: which of the two files is this branch's is asked
+    of git (the merge base with origin/main), not of the names' order."""
+    from tests.conftest import output, run_in
+
+    work = _merged_origin_main_with_the_same_number(tmp_path)
+    done = run_in(work, "ci.numbering")
+    assert done.returncode == 1, output(done)
+    (line,) = [x for x in done.stdout.splitlines() if ": MG101 " in x]
+    assert line.startswith(f"{M}/schema/0002_aaa.sql: MG101 "), line
+    assert "(also schema/0002_zzz.sql, which is on origin/main; this file is new on this" in line
+    assert f"python -m ci.new --renumber {M}/schema/0002_aaa.sql does the renaming" in line
