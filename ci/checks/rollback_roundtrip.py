@@ -169,8 +169,8 @@ CHECK = Check(
             type=Path,
             default=None,
             metavar="PATH",
-            help="also round-trip the pending migrations on this sample (.sql fixture, .db file, or "
-            "on PostgreSQL a pg_dump -Fc archive)",
+            help="also round-trip the pending migrations on this sample (.sql fixture, .db file, "
+            "or on PostgreSQL a pg_dump -Fc archive)",
         ),
         options.base_ref("only the migrations added since this git ref (e.g. origin/main)"),
         SETUP,
