@@ -346,13 +346,16 @@ class Gate:
     @contextmanager
     def observing(self, observer: Authorizer) -> Iterator[None]:
         """Tell `observer` every action of every statement run inside the block."""
-        self.observer = observer
-        self._install()
+        self.observe(observer)
         try:
             yield
         finally:
-            self.observer = None
-            self._install()
+            self.observe(None)
+
+    def observe(self, observer: Authorizer | None) -> None:
+        """Tell `observer` every action of every statement from now on (None: stop)."""
+        self.observer = observer
+        self._install()
 
     def keep_user_authorizer(self, authorizer: Authorizer | None) -> None:
         """`conn.set_authorizer(f)` from a --setup function: asked after the gate's rules."""
