@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 
+from ci.core.sqltext import LazyPattern
 from ci.db.schema_change import (
     COLUMN_CHANGED,
     COLUMN_DROPPED,
@@ -159,7 +160,7 @@ def _in_short(change: Change) -> str:
 
 
 _VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
-_MODULE = re.compile(r"\s*CREATE\s+VIRTUAL\s+TABLE\b.*?\bUSING\s+([\w$]+)", re.I | re.DOTALL)
+_MODULE = LazyPattern(r"\s*CREATE\s+VIRTUAL\s+TABLE\b.*?\bUSING\s+([\w$]+)", re.I | re.DOTALL)
 _FTS3_SHADOWS = frozenset({"content", "segments", "segdir", "docsize", "stat"})
 _RTREE_SHADOWS = frozenset({"node", "parent", "rowid"})
 # each module's shadow tables, by the suffix after "<virtual table>_" (SQLite's sources): a

@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Callable
 
 from ci.core.model import SqlFile
-from ci.core.sqltext import Statement
+from ci.core.sqltext import LazyPattern, Statement
 from ci.db.gatekeeper import Gate, gate_of
 from ci.db.schema_changes import Change, classify, needs_reading
 from ci.db.schema_dangling import dangling, gone_names, merged
@@ -67,11 +67,11 @@ _OBJECT_KIND = {
     sqlite3.SQLITE_DROP_TRIGGER: "trigger",
 }
 _BROAD_FUNCTIONS = frozenset({"sqlite_rename_table", "sqlite_rename_column"})
-_STRING = re.compile(r"'(?:[^']|'')*'")
-_COLUMN_ALTER = re.compile(
+_STRING = LazyPattern(r"'(?:[^']|'')*'")
+_COLUMN_ALTER = LazyPattern(
     r"ALTER\s+TABLE\s+.+?\s+(?:ADD|DROP|RENAME)\s+(?!TO\b)", re.IGNORECASE | re.DOTALL
 )
-_RENAME_TO = re.compile(
+_RENAME_TO = LazyPattern(
     r"\bRENAME\s+TO\s+(\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)", re.IGNORECASE
 )
 
