@@ -234,6 +234,9 @@ class Gate:
     def creating(self, execute: Callable[[], object]) -> None:
         """`execute()`, a CREATE statement the rules do not screen, with the gate's authorizer
         installed only to learn whether it creates a temporary object (`temp_created`)."""
+        if self.observer is not None:  # installed already (_install): setting it expires
+            execute()  # every prepared statement of the connection
+            return
         _set_authorizer(self.conn, self.authorize)
         try:
             execute()

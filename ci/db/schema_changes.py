@@ -59,6 +59,7 @@ __all__ = [
     "classify",
     "group_changes",
     "needs_reading",
+    "only_harmless_additions",
 ]
 
 
@@ -309,6 +310,29 @@ def needs_reading(
 
 
 _UNIQUE_INDEX = re.compile(r"\s*CREATE\s+UNIQUE\b", re.IGNORECASE)
+
+
+def only_harmless_additions(before: Mapping[str, Shape], after: Mapping[str, Shape]) -> bool:
+    """Whether every group of `before` is in `after` with all its objects unchanged and only
+    triggers or non-UNIQUE indexes added (a migration that indexes a table): `classify` would
+    find no change with a finding code. The caller makes sure no table was dropped meanwhile
+    (a rebuild under the same SQL)."""
+    for key, old in before.items():
+        new = after.get(key)
+        if new is None:
+            return False
+        if new is old:
+            continue
+        added = set(new.objects)
+        if not added.issuperset(old.objects):
+            return False
+        for obj in added.difference(old.objects):
+            if obj.type == "trigger" or (
+                obj.type == "index" and obj.sql and not _UNIQUE_INDEX.match(obj.sql)
+            ):
+                continue
+            return False
+    return True
 
 
 def _gains_unique_index(old: Shape, new: Shape) -> bool:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from ci.core.model import SqlFile
 from ci.core.sqltext import LazyPattern, Statement
 from ci.db.gatekeeper import Gate, gate_of
-from ci.db.schema_changes import Change, classify, needs_reading
+from ci.db.schema_changes import Change, classify, needs_reading, only_harmless_additions
 from ci.db.schema_dangling import dangling, gone_names, merged
 from ci.db.schema_refill import replaced, rows_key
 from ci.db.schema_shapes import Objects, SchemaRows, Shape, fold, read_apart, read_now
@@ -135,9 +135,13 @@ class Seen:
                 return statement
         return None
 
+    def dropped(self) -> bool:
+        """Whether a statement dropped or renamed away a table (maybe to create it again)."""
+        return any(k in _GONE for _, names in self.steps for k, _ in names)
+
     def replaced(self) -> dict[str, bool]:
         """The tables dropped or renamed away: whether their rows are back (schema_refill)."""
-        if not any(k in _GONE for _, names in self.steps for k, _ in names):
+        if not self.dropped():
             return {}  # nothing went away (most migrations): nothing to replay
         return replaced(self.steps)
 
@@ -195,6 +199,8 @@ class SchemaWatch:
                     after.pop(name, None)
             if risky_only and not before:
                 return []  # only new groups: each change is a creation, none is risky
+            if risky_only and not seen.dropped() and only_harmless_additions(before, after):
+                return []  # an index or a trigger added (most DDL on existing tables)
         # columns, indexes and keys only where the comparison needs them: the schema after
         # is the database's now; the one before is rebuilt apart from its SQL (rare: a table
         # rebuild, DROP or RENAME COLUMN of a table whose shape was never needed before)
