@@ -234,9 +234,6 @@ class Gate:
     def creating(self, execute: Callable[[], object]) -> None:
         """`execute()`, a CREATE statement the rules do not screen, with the gate's authorizer
         installed only to learn whether it creates a temporary object (`temp_created`)."""
-        if self.observer is not None:  # installed already (_install): setting it expires
-            execute()  # every prepared statement of the connection
-            return
         _set_authorizer(self.conn, self.authorize)
         try:
             execute()
@@ -349,16 +346,13 @@ class Gate:
     @contextmanager
     def observing(self, observer: Authorizer) -> Iterator[None]:
         """Tell `observer` every action of every statement run inside the block."""
-        self.observe(observer)
+        self.observer = observer
+        self._install()
         try:
             yield
         finally:
-            self.observe(None)
-
-    def observe(self, observer: Authorizer | None) -> None:
-        """Tell `observer` every action of every statement from now on (None: stop)."""
-        self.observer = observer
-        self._install()
+            self.observer = None
+            self._install()
 
     def keep_user_authorizer(self, authorizer: Authorizer | None) -> None:
         """`conn.set_authorizer(f)` from a --setup function: asked after the gate's rules."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from ci.core.sqltext import Statement
-from ci.db.gatekeeper import Gate, gate_of
+from ci.db.gatekeeper import gate_of
 
 
 class Position:
@@ -73,28 +73,25 @@ class Window:
     ) -> None:
         self.conn, self.authorize, self.trace, self.ended = conn, authorize, trace, ended
         self._observing: AbstractContextManager[None] | None = None
-        self._gate: Gate | None = None  # the gate observed directly (no other observer)
 
     def __enter__(self) -> None:
         self.conn.set_trace_callback(self.trace)
         gate = gate_of(self.conn)
-        if gate.observer is None:  # the common case, without two generators per migration
-            gate.observe(self.authorize)  # type: ignore[arg-type]
-            self._gate = gate
-            return
-        self._observing = observing(self.conn, self.authorize)
+        # the common case (no other observer): the gate's own, not a second generator
+        self._observing = (
+            gate.observing(self.authorize)  # type: ignore[arg-type]
+            if gate.observer is None
+            else observing(self.conn, self.authorize)
+        )
         self._observing.__enter__()
 
     def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
         observed, self._observing = self._observing, None
-        gate, self._gate = self._gate, None
         try:
             if error is None:
                 self.ended()
         finally:
             self.conn.set_trace_callback(None)
-            if gate is not None:
-                gate.observe(None)
             if observed is not None:
                 observed.__exit__(None, None, None)
 
