@@ -13,13 +13,11 @@ The failing, passing and silenced cases of each code are data in ci.checks.schem
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from ci.core.findings import Case, Finding
 from ci.core.model import Migration
 from ci.db.schema_changes import COLUMN_DROPPED, TABLE_DROPPED, Change
-from ci.db.schema_watch import SchemaWatch, Seen
+from ci.db.schema_watch import SchemaWatch, Seen, Watching
 
 # lint's DROP TABLE / DROP COLUMN rule: a reason given for it covers the drop analysed here
 DESTRUCTIVE_DDL = "MG503"
@@ -43,11 +41,12 @@ class Analysis:
         self.watch = SchemaWatch(conn)
         self._seen: Seen | None = None
 
-    @contextmanager
-    def watching(self, migration: Migration) -> Iterator[None]:
-        with self.watch.watching(migration.file, by_runner=True) as seen:
-            self._seen = seen
-            yield
+    def watching(self, migration: Migration) -> Watching:
+        """The block applies `migration` with the runner (a plain context manager: once per
+        migration)."""
+        watching = self.watch.watching(migration.file, by_runner=True)
+        self._seen = watching.seen
+        return watching
 
     def judge(self, case: Case, migration: Migration, *, findings: bool = True) -> None:
         """The changes of the migration just watched: findings on `case` (unless `findings` is

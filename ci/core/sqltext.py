@@ -148,10 +148,13 @@ class LazyPattern:
     def search(self, text: str) -> re.Match[str] | None:
         return self.compiled.search(text)
 
+    def sub(self, replacement: str, text: str) -> str:
+        return self.compiled.sub(replacement, text)
+
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         return self.compiled.finditer(text)
 
-    def findall(self, text: str) -> list[str]:
+    def findall(self, text: str) -> list[Any]:  # str, or tuples for several groups
         return self.compiled.findall(text)
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from ci.core.findings import Record
 from ci.core.model import InputError, SqlFile
-from ci.core.sqltext import split_statements
+from ci.core.sqltext import LazyPattern, split_statements
 
-MARKER = re.compile(r"^\s*--\s*invariant\s*:\s*(?P<name>.*?)\s*$", re.IGNORECASE)
-NAME = re.compile(r"^[A-Za-z0-9_.\- ]+$")
+MARKER = LazyPattern(r"^\s*--\s*invariant\s*:\s*(?P<name>.*?)\s*$", re.IGNORECASE)
+NAME = LazyPattern(r"^[A-Za-z0-9_.\- ]+$")
 QUERY_KEYWORDS = ("SELECT", "WITH", "VALUES", "PRAGMA")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 
+from ci.core.sqltext import LazyPattern
 from ci.db.schema_change import (
     COLUMN_CHANGED,
     COLUMN_DROPPED,
@@ -58,6 +59,7 @@ __all__ = [
     "classify",
     "group_changes",
     "needs_reading",
+    "only_harmless_additions",
 ]
 
 
@@ -159,7 +161,7 @@ def _in_short(change: Change) -> str:
 
 
 _VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
-_MODULE = re.compile(r"\s*CREATE\s+VIRTUAL\s+TABLE\b.*?\bUSING\s+([\w$]+)", re.I | re.DOTALL)
+_MODULE = LazyPattern(r"\s*CREATE\s+VIRTUAL\s+TABLE\b.*?\bUSING\s+([\w$]+)", re.I | re.DOTALL)
 _FTS3_SHADOWS = frozenset({"content", "segments", "segdir", "docsize", "stat"})
 _RTREE_SHADOWS = frozenset({"node", "parent", "rowid"})
 # each module's shadow tables, by the suffix after "<virtual table>_" (SQLite's sources): a
@@ -308,6 +310,29 @@ def needs_reading(
 
 
 _UNIQUE_INDEX = re.compile(r"\s*CREATE\s+UNIQUE\b", re.IGNORECASE)
+
+
+def only_harmless_additions(before: Mapping[str, Shape], after: Mapping[str, Shape]) -> bool:
+    """Whether every group of `before` is in `after` with all its objects unchanged and only
+    triggers or non-UNIQUE indexes added (a migration that indexes a table): `classify` would
+    find no change with a finding code. The caller makes sure no table was dropped meanwhile
+    (a rebuild under the same SQL)."""
+    for key, old in before.items():
+        new = after.get(key)
+        if new is None:
+            return False
+        if new is old:
+            continue
+        added = set(new.objects)
+        if not added.issuperset(old.objects):
+            return False
+        for obj in added.difference(old.objects):
+            if obj.type == "trigger" or (
+                obj.type == "index" and obj.sql and not _UNIQUE_INDEX.match(obj.sql)
+            ):
+                continue
+            return False
+    return True
 
 
 def _gains_unique_index(old: Shape, new: Shape) -> bool:

@@ -19,12 +19,13 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
+from ci.core.sqltext import LazyPattern
 from ci.db.schema_change import DANGLING, Change, normalised
 from ci.db.schema_shapes import EXCLUDED, SchemaObject, Shape, fold
 
-_MISSING = re.compile(r"no such table: (?:main\.)?(.+)$")
-_EVENT = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
-_WORD = re.compile(r'"(?:[^"]|"")*"|[\w$]+')
+_MISSING = LazyPattern(r"no such table: (?:main\.)?(.+)$")
+_EVENT = LazyPattern(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+_WORD = LazyPattern(r'"(?:[^"]|"")*"|[\w$]+')
 _GENERATED = (2, 3)  # table_xinfo's `hidden` of a generated column: it cannot be SET
 
 

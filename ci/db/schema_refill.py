@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ci.core.sqltext import Statement
+from ci.core.sqltext import LazyPattern, Statement
 from ci.db.schema_shapes import fold
 
-_STRING = re.compile(r"'(?:[^']|'')*'")
-_FROM = re.compile(
+_STRING = LazyPattern(r"'(?:[^']|'')*'")
+_FROM = LazyPattern(
     r"\bFROM\s+(?:(main|temp)\s*\.\s*)?(\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)",
     re.IGNORECASE,
 )

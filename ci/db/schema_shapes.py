@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 # re-exported: the analysis's modules import the records from here
+from ci.core.sqltext import LazyPattern
 from ci.db.table_records import Column as Column
 from ci.db.table_records import ForeignKey as ForeignKey
 from ci.db.table_records import Index as Index
@@ -24,14 +25,15 @@ from ci.db.table_records import foreign_keys
 # the runner's own tables (ci.db.bookkeeping.TABLE, LOG_TABLE): not the migrations' schema
 EXCLUDED = frozenset({"schema_version", "schema_version_log"})
 
-_VIRTUAL = re.compile(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
+_VIRTUAL = LazyPattern(r"\s*CREATE\s+VIRTUAL\b", re.IGNORECASE)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def fold(name: str) -> str:
     """An identifier as SQLite compares it: only ASCII letters fold ("Ärzte" and "ärzte" are
-    two tables), unlike str.lower()."""
-    return name.translate(_ASCII_LOWER)
+    two tables), unlike str.lower() (the same on an ASCII name, and much cheaper than translate:
+    most names are ASCII)."""
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
 
 
 class Shape(NamedTuple):

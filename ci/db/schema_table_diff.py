@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 
+from ci.core.sqltext import LazyPattern
 from ci.db.schema_change import (
     COLUMN_CHANGED,
     COLUMN_DROPPED,
@@ -44,8 +45,10 @@ def appended(old: str, new: str) -> str | None:
     return new[end : len(new) - (len(old) - end)]
 
 
-_DEFINITION = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[(),]|[^'"`\[(),]+""")
-_NAME = re.compile(r"""\s*("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[^\s,]+)\s*(.*)""", re.DOTALL)
+_DEFINITION = LazyPattern(
+    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[(),]|[^'"`\[(),]+"""
+)
+_NAME = LazyPattern(r"""\s*("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[^\s,]+)\s*(.*)""", re.DOTALL)
 
 
 def added_columns(table: Shape, text: str) -> list[Change]:
@@ -238,7 +241,7 @@ def _tight(expression: str | None) -> str:
     return re.sub(r" ?([()]) ?", r"\1", expression or "nothing")
 
 
-_AS = re.compile(r"\bas\s*\(")
+_AS = LazyPattern(r"\bas\s*\(")
 
 
 def generated_expressions(sql: str) -> dict[str, str]:

@@ -5,12 +5,11 @@ ci.db.schema_table_diff, which compares columns, keys and constraints.
 
 from __future__ import annotations
 
-import re
-
+from ci.core.sqltext import LazyPattern
 from ci.db.schema_change import COLUMN_CHANGED, CONSTRAINT_ADDED, Change, normalised
 from ci.db.schema_shapes import Shape, fold
 
-_WORD = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[\w$]+|[^\s\w]""")
+_WORD = LazyPattern(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|[\w$]+|[^\s\w]""")
 
 
 def option_changes(old: Shape, new: Shape) -> list[Change]:

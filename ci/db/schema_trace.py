@@ -76,7 +76,13 @@ class Window:
 
     def __enter__(self) -> None:
         self.conn.set_trace_callback(self.trace)
-        self._observing = observing(self.conn, self.authorize)
+        gate = gate_of(self.conn)
+        # the common case (no other observer): the gate's own, not a second generator
+        self._observing = (
+            gate.observing(self.authorize)  # type: ignore[arg-type]
+            if gate.observer is None
+            else observing(self.conn, self.authorize)
+        )
         self._observing.__enter__()
 
     def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from ci.core.model import SqlFile
-from ci.core.sqltext import Statement
-from ci.db.gatekeeper import gate_of
-from ci.db.schema_changes import Change, classify, needs_reading
+from ci.core.sqltext import LazyPattern, Statement
+from ci.db.gatekeeper import Gate, gate_of
+from ci.db.schema_changes import Change, classify, needs_reading, only_harmless_additions
 from ci.db.schema_dangling import dangling, gone_names, merged
 from ci.db.schema_refill import replaced, rows_key
 from ci.db.schema_shapes import Objects, SchemaRows, Shape, fold, read_apart, read_now
@@ -68,11 +67,11 @@ _OBJECT_KIND = {
     sqlite3.SQLITE_DROP_TRIGGER: "trigger",
 }
 _BROAD_FUNCTIONS = frozenset({"sqlite_rename_table", "sqlite_rename_column"})
-_STRING = re.compile(r"'(?:[^']|'')*'")
-_COLUMN_ALTER = re.compile(
+_STRING = LazyPattern(r"'(?:[^']|'')*'")
+_COLUMN_ALTER = LazyPattern(
     r"ALTER\s+TABLE\s+.+?\s+(?:ADD|DROP|RENAME)\s+(?!TO\b)", re.IGNORECASE | re.DOTALL
 )
-_RENAME_TO = re.compile(
+_RENAME_TO = LazyPattern(
     r"\bRENAME\s+TO\s+(\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|[\w$]+)", re.IGNORECASE
 )
 
@@ -136,9 +135,13 @@ class Seen:
                 return statement
         return None
 
+    def dropped(self) -> bool:
+        """Whether a statement dropped or renamed away a table (maybe to create it again)."""
+        return any(k in _GONE for _, names in self.steps for k, _ in names)
+
     def replaced(self) -> dict[str, bool]:
         """The tables dropped or renamed away: whether their rows are back (schema_refill)."""
-        if not any(k in _GONE for _, names in self.steps for k, _ in names):
+        if not self.dropped():
             return {}  # nothing went away (most migrations): nothing to replay
         return replaced(self.steps)
 
@@ -165,107 +168,13 @@ class SchemaWatch:
         self._rows = SchemaRows(conn)
         self.groups = self._rows.shapes(None, self._shapes)
 
-    @contextmanager
-    def watching(self, file: SqlFile, *, by_runner: bool = False) -> Iterator[Seen]:
-        """Record, per statement of `file`, the groups it reshapes while the block runs.
+    def watching(self, file: SqlFile, *, by_runner: bool = False) -> Watching:
+        """Record, per statement of `file`, the groups it reshapes while the block runs
+        (`with watch.watching(file) as seen: ...`).
 
         `by_runner`: the block applies the file with the runner (ci.db.statements), which
         opens the watch around the file's own statements only."""
-        if not any(s.keyword in _MAY_RESHAPE for s in file.statements):
-            yield Seen(None)
-            return
-        seen = Seen(file)
-        statements = file.statements
-        pending: set[tuple[str, str]] = set()
-        broad: list[bool] = []
-        position = Position()
-
-        def authorize(
-            action: int, arg1: str | None, arg2: str | None, db: str | None, _: object
-        ) -> int:
-            # the commonest actions first (the writes to sqlite_master a DDL statement makes),
-            # constants as module globals: it runs for every name any statement compiles
-            if action == _UPDATE:
-                pass  # nothing to learn: a DDL statement rewriting sqlite_master's rows
-            elif action == _READ:  # where rows put back come from (ci.db.schema_refill)
-                if arg1 and db and not arg1.startswith("sqlite_"):
-                    pending.add(("read", rows_key(arg1, db)))
-            elif action == _INSERT:  # rows put back into a table dropped before
-                if arg1 and db and not arg1.startswith("sqlite_"):  # not the schema's
-                    pending.add(("inserted", rows_key(arg1, db)))
-            elif action == _FUNCTION:  # a rename, which rewrites other objects' SQL
-                if arg2 in _BROAD_FUNCTIONS:
-                    broad.append(True)
-            elif action in _NAMED_BY_ARG1:
-                if arg1 and db == "main":
-                    pending.add(("table", fold(arg1)))
-                    if action in _DROPS:
-                        pending.add(("dropped", fold(arg1)))
-                    elif action in _CREATES:
-                        pending.add(("created", fold(arg1)))
-                        pending.add((_CREATES[action], fold(arg1)))
-            elif action == _CREATE_TEMP_TABLE:  # a copy kept for the rebuild
-                if arg1:
-                    pending.add(("created", rows_key(arg1, "temp")))
-            elif action in _NAMED_BY_ARG2:  # arg1: the index or trigger, arg2: its table
-                if arg2 and db == "main":
-                    pending.add(("group", fold(arg2)))
-                    if arg1:
-                        pending.add((_OBJECT_KIND[action], fold(arg1)))
-            elif action == _ALTER_TABLE:
-                if arg2 and arg1 == "main":
-                    pending.add(("table", fold(arg2)))
-            elif action == _PRAGMA and (arg1 or "").lower() == "writable_schema":
-                broad.append(True)  # a writable_schema edit may change anything
-            position.compiled = True
-            return sqlite3.SQLITE_OK
-
-        def repeated() -> None:
-            """Names compiled after a repeated text's trace: maybe its statement's (a blame
-            on the next statement too, if it named them, is later and wins)."""
-            if position.repeat is not None and pending:
-                seen.steps.append((position.repeat, set(pending)))
-            position.repeat = None
-
-        def trace(text: str) -> None:
-            repeated()
-            statement = next_statement(statements, text, position)
-            if statement is not None:
-                names = set(pending)
-                if broad:
-                    seen.broad = True
-                    seen.renames.append(statement)
-                    names |= _moved(names, _renamed_to(statement))
-                if names:
-                    seen.steps.append((statement, names))
-            pending.clear()
-            broad.clear()
-            position.compiled = False
-
-        def ended() -> None:
-            """The file's last statement has run: what is compiled from here on is the
-            runner's (as its next own statement's trace said when the watch covered it)."""
-            repeated()
-            pending.clear()
-            broad.clear()
-            position.compiled = False
-
-        window = Window(self.conn, authorize, trace, ended)
-        if not by_runner or file.directives.batch:  # ci.db.batch runs its statements itself
-            with window:
-                yield seen
-                repeated()
-            return
-        # only while the file's own statements run (ci.db.statements opens the window): the
-        # runner's BEGIN, COMMIT and bookkeeping around them are never a statement of the
-        # file, and were a third of the callbacks (and three quarters of the traces)
-        gate = gate_of(self.conn)
-        gate.statements_watch = window
-        try:
-            yield seen
-        finally:
-            gate.statements_watch = None
-        repeated()
+        return Watching(self.conn, file, by_runner=by_runner)
 
     def changes(self, seen: Seen, *, risky_only: bool = False) -> list[Change]:
         """The schema changes since the last call, each with its statement's line
@@ -290,6 +199,8 @@ class SchemaWatch:
                     after.pop(name, None)
             if risky_only and not before:
                 return []  # only new groups: each change is a creation, none is risky
+            if risky_only and not seen.dropped() and only_harmless_additions(before, after):
+                return []  # an index or a trigger added (most DDL on existing tables)
         # columns, indexes and keys only where the comparison needs them: the schema after
         # is the database's now; the one before is rebuilt apart from its SQL (rare: a table
         # rebuild, DROP or RENAME COLUMN of a table whose shape was never needed before)
@@ -312,6 +223,128 @@ class SchemaWatch:
             changes = [change for change in changes if change.code is not None]
         attributed = [_attributed(change, seen) for change in changes]
         return sorted(attributed, key=lambda c: c.line or 0)
+
+
+class Watching:
+    """SchemaWatch.watching(): a plain context manager, not @contextmanager (entered once per
+    migration). Its `seen` is known from the start: the callbacks fill it as the file runs."""
+
+    __slots__ = ("gate", "repeated", "seen", "window")
+
+    def __init__(self, conn: sqlite3.Connection, file: SqlFile, *, by_runner: bool) -> None:
+        self.window: Window | None = None
+        self.gate: Gate | None = None
+        if not any(s.keyword in _MAY_RESHAPE for s in file.statements):
+            self.seen = Seen(None)
+            return
+        self.seen, self.window, self.repeated = _watched(conn, file)
+        if by_runner and not file.directives.batch:  # ci.db.batch runs its statements itself
+            # only while the file's own statements run (ci.db.statements opens the window):
+            # the runner's BEGIN, COMMIT and bookkeeping around them are never a statement
+            # of the file, and were a third of the callbacks (and three quarters of the traces)
+            self.gate = gate_of(conn)
+
+    def __enter__(self) -> Seen:
+        window = self.window
+        if window is not None:
+            if self.gate is not None:
+                self.gate.statements_watch = window
+            else:
+                window.__enter__()
+        return self.seen
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        window = self.window
+        if window is None:
+            return
+        if self.gate is not None:
+            self.gate.statements_watch = None
+        else:
+            window.__exit__(kind, error, trace)
+        if error is None:
+            self.repeated()
+
+
+def _watched(conn: sqlite3.Connection, file: SqlFile) -> tuple[Seen, Window, Callable[[], None]]:
+    """The Seen of `file`, the window whose callbacks fill it, and the call that files the
+    names compiled after a repeated text once the file has run."""
+    seen = Seen(file)
+    statements = file.statements
+    pending: set[tuple[str, str]] = set()
+    broad: list[bool] = []
+    position = Position()
+
+    def authorize(
+        action: int, arg1: str | None, arg2: str | None, db: str | None, _: object
+    ) -> int:
+        # the commonest actions first (the writes to sqlite_master a DDL statement makes),
+        # constants as module globals: it runs for every name any statement compiles
+        if action == _UPDATE:
+            pass  # nothing to learn: a DDL statement rewriting sqlite_master's rows
+        elif action == _READ:  # where rows put back come from (ci.db.schema_refill)
+            if arg1 and db and not arg1.startswith("sqlite_"):
+                pending.add(("read", rows_key(arg1, db)))
+        elif action == _INSERT:  # rows put back into a table dropped before
+            if arg1 and db and not arg1.startswith("sqlite_"):  # not the schema's
+                pending.add(("inserted", rows_key(arg1, db)))
+        elif action == _FUNCTION:  # a rename, which rewrites other objects' SQL
+            if arg2 in _BROAD_FUNCTIONS:
+                broad.append(True)
+        elif action in _NAMED_BY_ARG1:
+            if arg1 and db == "main":
+                pending.add(("table", fold(arg1)))
+                if action in _DROPS:
+                    pending.add(("dropped", fold(arg1)))
+                elif action in _CREATES:
+                    pending.add(("created", fold(arg1)))
+                    pending.add((_CREATES[action], fold(arg1)))
+        elif action == _CREATE_TEMP_TABLE:  # a copy kept for the rebuild
+            if arg1:
+                pending.add(("created", rows_key(arg1, "temp")))
+        elif action in _NAMED_BY_ARG2:  # arg1: the index or trigger, arg2: its table
+            if arg2 and db == "main":
+                pending.add(("group", fold(arg2)))
+                if arg1:
+                    pending.add((_OBJECT_KIND[action], fold(arg1)))
+        elif action == _ALTER_TABLE:
+            if arg2 and arg1 == "main":
+                pending.add(("table", fold(arg2)))
+        elif action == _PRAGMA and (arg1 or "").lower() == "writable_schema":
+            broad.append(True)  # a writable_schema edit may change anything
+        position.compiled = True
+        return sqlite3.SQLITE_OK
+
+    def repeated() -> None:
+        """Names compiled after a repeated text's trace: maybe its statement's (a blame
+        on the next statement too, if it named them, is later and wins)."""
+        if position.repeat is not None and pending:
+            seen.steps.append((position.repeat, set(pending)))
+        position.repeat = None
+
+    def trace(text: str) -> None:
+        repeated()
+        statement = next_statement(statements, text, position)
+        if statement is not None:
+            names = set(pending)
+            if broad:
+                seen.broad = True
+                seen.renames.append(statement)
+                names |= _moved(names, _renamed_to(statement))
+            if names:
+                seen.steps.append((statement, names))
+        pending.clear()
+        broad.clear()
+        position.compiled = False
+
+    def ended() -> None:
+        """The file's last statement has run: what is compiled from here on is the
+        runner's (as its next own statement's trace said when the watch covered it)."""
+        repeated()
+        pending.clear()
+        broad.clear()
+        position.compiled = False
+
+    return seen, Window(conn, authorize, trace, ended), repeated
 
 
 def _copied_in(file: SqlFile) -> Callable[[str, str], bool]:

@@ -5,12 +5,13 @@ column's COLLATE. Read from the normalised SQL of a fingerprint (ci.db.fingerpri
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import NamedTuple
 
+from ci.core.sqltext import LazyPattern
+
 _TABLE_CONSTRAINT = {"constraint", "primary", "unique", "check", "foreign"}
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\S+")
+_TOKEN = LazyPattern(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\S+")
 
 
 class TableParts(NamedTuple):

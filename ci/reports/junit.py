@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ci.core.findings import Case, Report
+from ci.core.sqltext import LazyPattern
 from ci.reports.text import sentence, text_line
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
@@ -85,8 +86,8 @@ def _serialize(element: ET.Element, parts: list[str], indent: str) -> None:
     parts.append(f"{indent}</{tag}>\n")
 
 
-_TEXT_SPECIAL = re.compile(r"[&<>]")
-_ATTRIBUTE_SPECIAL = re.compile(r'[&<>"\n\r\t]')
+_TEXT_SPECIAL = LazyPattern(r"[&<>]")
+_ATTRIBUTE_SPECIAL = LazyPattern(r'[&<>"\n\r\t]')
 
 
 def _escape_text(value: str) -> str:
