@@ -25,7 +25,9 @@ before PostgreSQL 15, is always a whole read.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ci.db.fingerprint_records import Fingerprint, TablePrint
@@ -103,21 +105,35 @@ def _rows(kind: str, owner: str, xmin: str, source: str) -> str:
     )
 
 
-# Per owner: how many rows, and the sum of their ages (how many transactions ago each was
-# written, counted from the read's snapshot: `age('3')` - `age(xmin)` is the transaction that
-# wrote it, a number that only grows: a row written again, or added, always has a larger one
-# than every row it replaces; rows of user objects are never the server's own, ageless ones).
-SIGNATURES = f"""
-SELECT kind, owner, sum(n), sum(age), age('3'::xid) FROM (
-{chr(10).join(("UNION ALL " if i else "") + _rows(*row) for i, row in enumerate(ROWS))}
-) AS written GROUP BY kind, owner
+# the catalogs each of ROWS reads: a part whose catalogs nobody wrote since the last read (the
+# server's statistics say) is not read again
+CATALOGS = [sorted(set(re.findall(r"\bpg_[a-z_]+", source))) for *_, source in ROWS]
+CATALOG_NAMES = sorted({name for names in CATALOGS for name in names})
+
+
+def signatures_query(parts: list[int]) -> str:
+    """Per part of ROWS and owner: how many rows, and the sum of their ages (how many
+    transactions ago each was written, counted from the read's snapshot: `age('3')` -
+    `age(xmin)` is the transaction that wrote it, a number that only grows: a row written
+    again, or added, always has a larger one than every row it replaces; rows of user objects
+    are never the server's own, ageless ones)."""
+    union = "\nUNION ALL ".join(
+        f"SELECT {i} AS part, * FROM ({_rows(*ROWS[i])}) AS p" for i in parts
+    )
+    return f"""
+SELECT part, kind, owner, sum(n), sum(age), age('3'::xid) FROM ({union}) AS written
+GROUP BY part, kind, owner
 """
 
-# each plain table's rows inserted, updated and deleted so far (the server's statistics)
+
+# the rows inserted, updated and deleted so far (the server's statistics) in each plain table
+# ('r' and its OID) and in each catalog ROWS reads (by name)
 WRITES = f"""
-SELECT 'r' || oid, pg_stat_get_tuples_inserted(oid) + pg_stat_get_tuples_updated(oid)
-                   + pg_stat_get_tuples_deleted(oid)
-FROM pg_class WHERE relkind = 'r' AND oid >= {FIRST_USER_OID}
+SELECT CASE WHEN oid >= {FIRST_USER_OID} THEN 'r' || oid ELSE relname::text END,
+       pg_stat_get_tuples_inserted(oid) + pg_stat_get_tuples_updated(oid)
+       + pg_stat_get_tuples_deleted(oid)
+FROM pg_class WHERE relkind = 'r' AND (oid >= {FIRST_USER_OID} OR relnamespace =
+  'pg_catalog'::regnamespace AND relname IN ({", ".join(f"'{n}'" for n in CATALOG_NAMES)}))
 """
 
 # the owner of an object a pg_depend row names ({cls}, {obj}): NULL outside the groups
@@ -230,12 +246,30 @@ class Read:
     """What the last read found, for the next to start from."""
 
     world: str
-    signatures: dict[Owner, Signature]
-    written: dict[Owner, int]  # rows written in each plain table so far
+    parts: list[dict[Owner, Signature]]  # per part of ROWS: each owner's rows, transactions
+    written: dict[Owner, int]  # rows written in each plain table and catalog so far
     edges: dict[Owner, set[Owner]] = field(default_factory=dict)  # the owners each depends on
     keys: dict[Owner, str] = field(default_factory=dict)  # each owner's group key
     tables: dict[Owner, DataTable] = field(default_factory=dict)  # tables whose rows were read
     groups: dict[str, TablePrint] = field(default_factory=dict)
+
+    @cached_property
+    def signatures(self) -> dict[Owner, Signature]:
+        """Each owner's rows and transactions, over every part."""
+        found: dict[Owner, Signature] = {}
+        for part in self.parts:
+            for owner, (count, total) in part.items():
+                was = found.get(owner, (0, 0))
+                found[owner] = (was[0] + count, was[1] + total)
+        return found
+
+
+def read_parts(cursor: Cursor, parts: list[int]) -> dict[int, dict[Owner, Signature]]:
+    """{part of ROWS: {owner: (rows, sum of the transactions that wrote them)}}."""
+    found: dict[int, dict[Owner, Signature]] = {i: {} for i in parts}
+    for part, kind, oid, count, ages, since in cursor.execute(signatures_query(parts)):
+        found[part][f"{kind}{oid}"] = (int(count), int(count) * (since + 3) - int(ages))
+    return found
 
 
 class Fingerprints:
@@ -271,17 +305,25 @@ class Fingerprints:
         row = cursor.execute(WORLD).fetchone()
         assert row is not None
         world, counted = str(row[0]), bool(row[1])
-        signatures = {
-            f"{kind}{oid}": (count, count * (since + 3) - ages)
-            for kind, oid, count, ages, since in cursor.execute(SIGNATURES).fetchall()
-        }
         written = {o: int(n) for o, n in cursor.execute(WRITES).fetchall()}
-        now = Read(world, signatures, written)
         last = self.last
-        if last is None or last.world != world:
+        if last is None or last.world != world or not counted:
+            every = read_parts(cursor, list(range(len(ROWS))))
+            now = Read(world, [every[i] for i in range(len(ROWS))], written)
             return whole(cursor, now)
-        moved = {o for o in signatures.keys() | last.signatures.keys()
-                 if last.signatures.get(o) != signatures.get(o)}  # fmt: skip
+        stale = [
+            i
+            for i, catalogs in enumerate(CATALOGS)
+            if any(written.get(name) != last.written.get(name) for name in catalogs)
+        ]
+        fresh = read_parts(cursor, stale) if stale else {}
+        parts = [fresh.get(i, known) for i, known in enumerate(last.parts)]
+        now = Read(world, parts, written)
+        signatures, before = now.signatures, last.signatures
+        moved = set()
+        if stale:  # else nothing moved
+            moved = {o for o in signatures.keys() | before.keys()
+                     if before.get(o) != signatures.get(o)}  # fmt: skip
         # a group prints the names of those it depends on: read again when one of them moved
         changed = {o for o in signatures if o in moved or last.edges.get(o, set()) & moved}
         now.keys, now.tables, now.groups = dict(last.keys), dict(last.tables), dict(last.groups)
