@@ -89,11 +89,13 @@ def fix_settings(cursor: Cursor) -> None:
 
 
 class Only(NamedTuple):
-    """The groups a read is limited to, by the OID of the object each is named after."""
+    """The groups a read is limited to, by the OID of the object each is named after, and the
+    catalogs they have rows in (None: any; a query of the others would find nothing)."""
 
     relations: Collection[int]
     types: Collection[int]
     routines: Collection[int]
+    catalogs: Collection[str] | None = None
 
 
 def read_catalog(
@@ -105,21 +107,31 @@ def read_catalog(
     def rows(query: str) -> catalog.Rows:
         return cursor.execute(query).fetchall()
 
-    relations, types, routines = (None, None, None) if only is None else only
+    relations, types, routines, catalogs = (None, None, None, None) if only is None else only
+
+    def has(*names: str) -> bool:
+        return catalogs is None or any(name in catalogs for name in names)
+
     among = catalog.among
     groups = catalog.Groups()
     data_tables: list[DataTable] = []
     if relations is None or relations:  # (a query for no OID finds nothing: not asked)
-        query = objects.SEQUENCES + among("c.oid", relations)
-        sequences = objects.sequence_definitions(rows(query))
+        sequences: dict[str, str] = {}
+        if has("pg_sequence"):
+            query = objects.SEQUENCES + among("c.oid", relations)
+            sequences = objects.sequence_definitions(rows(query))
         data_tables = tables.read_relations(
             groups, rows(catalog.relations_query(relations)), sequences
         )
         tables.read_columns(groups, rows(catalog.columns_query(relations)))
-        tables.read_indexes(groups, rows(catalog.indexes_query(relations)))
-        tables.read_constraints(groups, rows(catalog.constraints_query(relations)))
-        tables.read_triggers(groups, rows(catalog.triggers_query(relations)))
-        tables.read_policies(groups, rows(catalog.policies_query(relations)))
+        if has("pg_index"):
+            tables.read_indexes(groups, rows(catalog.indexes_query(relations)))
+        if has("pg_constraint"):
+            tables.read_constraints(groups, rows(catalog.constraints_query(relations)))
+        if has("pg_trigger"):
+            tables.read_triggers(groups, rows(catalog.triggers_query(relations)))
+        if has("pg_policy", "pg_rewrite", "pg_statistic_ext"):
+            tables.read_policies(groups, rows(catalog.policies_query(relations)))
     if types is None or types:
         objects.read_types(groups, rows(objects.TYPES + among("t.oid", types)))
     if routines is None or routines:

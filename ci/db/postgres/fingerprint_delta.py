@@ -26,6 +26,7 @@ before PostgreSQL 15, is always a whole read.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,8 @@ def _rows(kind: str, owner: str, xmin: str, source: str) -> str:
 # the catalogs each of ROWS reads: a part whose catalogs nobody wrote since the last read (the
 # server's statistics say) is not read again
 CATALOGS = [sorted(set(re.findall(r"\bpg_[a-z_]+", source))) for *_, source in ROWS]
+# the catalog each part is named after
+PART_CATALOGS = [source.split()[0] for *_, source in ROWS]
 CATALOG_NAMES = sorted({name for names in CATALOGS for name in names})
 
 
@@ -160,9 +163,10 @@ END
 """
 
 
-def edges_query(owners: set[Owner] | None) -> str:
+def edges_query(owners: set[Owner] | None, catalogs: Collection[str] | None = None) -> str:
     """(owner, an owner it depends on): a view on its tables, a foreign key on the table it
-    references, a column default on its sequence, a trigger on its function, ..."""
+    references, a column default on its sequence, a trigger on its function, ...; `catalogs`:
+    the only ones the owners have rows in (None: any)."""
 
     def of(kind: str) -> set[int] | None:
         return None if owners is None else {int(o[1:]) for o in owners if o[0] == kind}
@@ -184,7 +188,7 @@ def edges_query(owners: set[Owner] | None) -> str:
             ("pg_type", "pg_type", "oid", "toid", types),
             ("pg_proc", "pg_proc", "oid", "poid", routines),
         ]
-        if wanted is None or wanted
+        if (wanted is None or wanted) and (catalogs is None or source in catalogs)
     )
     # materialized: the planner cannot estimate pg_depend's rows here, and a nested loop
     # over them costs seconds
@@ -229,16 +233,30 @@ def keys_query(owners: set[Owner] | None) -> str:
         return None if owners is None else {int(o[1:]) for o in owners if o[0] == kind}
 
     signature = f"{display('n', 'p.proname')} || '(' || pg_get_function_identity_arguments(p.oid)"
-    return f"""
-SELECT 'r' || c.oid, {display("n", "c.relname")}
+    return "\nUNION ALL ".join(
+        query
+        for kind, query in [
+            (
+                "r",
+                f"""SELECT 'r' || c.oid, {display("n", "c.relname")}
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S', 'c') AND {USER}{among("c.oid", of("r"))}
-UNION ALL SELECT 't' || t.oid, {display("n", "t.typname")}
+WHERE c.relkind IN {RELATION_KINDS} AND {USER}{among("c.oid", of("r"))}""",
+            ),
+            (
+                "t",
+                f"""SELECT 't' || t.oid, {display("n", "t.typname")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE t.typtype IN ('e', 'd', 'r') AND {USER}{among("t.oid", of("t"))}
-UNION ALL SELECT 'p' || p.oid, 'routine ' || {signature} || ')'
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER}{among("p.oid", of("p"))}
-"""
+WHERE t.typtype IN ('e', 'd', 'r') AND {USER}{among("t.oid", of("t"))}""",
+            ),
+            (
+                "p",
+                f"""SELECT 'p' || p.oid, 'routine ' || {signature} || ')'
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE {USER}{among("p.oid", of("p"))}""",
+            ),
+        ]
+        if owners is None or of(kind)
+    )
 
 
 @dataclass
@@ -353,11 +371,13 @@ def whole(cursor: Cursor, now: Read) -> Read:
     return now
 
 
-def read_edges(cursor: Cursor, owners: set[Owner] | None) -> dict[Owner, set[Owner]]:
+def read_edges(
+    cursor: Cursor, owners: set[Owner] | None, catalogs: Collection[str] | None = None
+) -> dict[Owner, set[Owner]]:
     edges: dict[Owner, set[Owner]] = {}
     if owners is not None and not owners:
         return edges
-    for owner, ref in cursor.execute(edges_query(owners)).fetchall():
+    for owner, ref in cursor.execute(edges_query(owners, catalogs)).fetchall():
         edges.setdefault(owner, set()).add(ref)
     return edges
 
@@ -372,12 +392,16 @@ def reread(cursor: Cursor, now: Read, changed: set[Owner], rewritten: list[DataT
         def of(kind: str) -> list[int]:
             return [int(o[1:]) for o in changed if o[0] == kind]
 
-        groups, tables = read_catalog(cursor, Only(of("r"), of("t"), of("p")))
+        # the catalogs the changed groups have rows in: the queries of the others find nothing
+        catalogs = {
+            PART_CATALOGS[i] for i, part in enumerate(now.parts) if not changed.isdisjoint(part)
+        }
+        groups, tables = read_catalog(cursor, Only(of("r"), of("t"), of("p"), catalogs))
         keys: dict[Owner, str] = dict(cursor.execute(keys_query(changed)).fetchall())
         now.keys.update(keys)
         by_key = {key: owner for owner, key in keys.items()}
         now.tables.update({by_key[table[0]]: table for table in tables})
-        now.edges.update(read_edges(cursor, changed))
+        now.edges.update(read_edges(cursor, changed, catalogs))
     todo = tables + rewritten
     data = read_data(cursor, todo, content=True, few=len(todo) < 20) if todo else {}
     for key, group in (groups or {}).items():
