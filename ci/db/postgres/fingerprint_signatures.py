@@ -186,10 +186,13 @@ OUTSIDE = [
 OUTSIDE_SUMS = ", ".join(
     f"(SELECT count(*) || ':' || sum({written_by('xmin')}) FROM {source})" for source in OUTSIDE
 )
-# ... as one string; and whether the statistics count every row written (WRITES)
+# ... as one string (with when the database's statistics were last reset: counts that went
+# back to zero compare with nothing); and whether the statistics count every row written
 WORLD = f"""
 SELECT concat_ws(' ', {OUTSIDE_SUMS},
-                 (SELECT string_agg(oid || rolname, ',' ORDER BY oid) FROM pg_roles)),
+                 (SELECT string_agg(oid || rolname, ',' ORDER BY oid) FROM pg_roles),
+                 pg_stat_get_db_stat_reset_time(
+                   (SELECT oid FROM pg_database WHERE datname = current_database()))),
        current_setting('track_counts')::bool AND NOT EXISTS (
          SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
          AND pid <> pg_backend_pid() AND backend_type = 'client backend')

@@ -121,6 +121,18 @@ def test_rows_written_by_another_session_are_seen(
         assert reader.read().groups == fingerprint(conn).groups
 
 
+def test_rows_written_before_the_statistics_are_reset_are_seen(
+    conn: psycopg.Connection[Any],
+) -> None:
+    conn.execute("CREATE TABLE quiet (x int)")  # never written: its count is 0
+    reader = Fingerprints(conn)
+    reader.read()
+    conn.execute("INSERT INTO quiet VALUES (1)")
+    conn.execute("SELECT pg_stat_force_next_flush()")
+    conn.execute("SELECT pg_stat_reset()")  # its count is 0 again
+    assert reader.read().groups == fingerprint(conn).groups
+
+
 def test_a_read_inside_the_callers_transaction_is_a_whole_one(
     conn: psycopg.Connection[Any],
 ) -> None:
