@@ -31,14 +31,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ci.db.fingerprint_records import Fingerprint, TablePrint
-from ci.db.postgres.fingerprint import Only, fix_settings, group_print, read_catalog
+from ci.db.postgres.fingerprint import SETTINGS, Only, group_print, read_catalog
 from ci.db.postgres.fingerprint_data import DataTable, read_data
 from ci.db.postgres.fingerprint_signatures import (
     CATALOGS,
     PART_CATALOGS,
     ROWS,
     WORLD,
-    WRITES,
     Owner,
     Signature,
     edges_query,
@@ -108,15 +107,17 @@ class Fingerprints:
             self.conn.cursor(row_factory=tuple_row) as cursor,
         ):
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            fix_settings(cursor)
             self.last = self._read(cursor)
         return Fingerprint(dict(self.last.groups))
 
     def _read(self, cursor: Cursor) -> Read:
-        row = cursor.execute(WORLD).fetchone()
+        # one round trip: the settings of the read (ci.db.postgres.fingerprint.SETTINGS) and
+        # WORLD
+        calls = ", ".join(["set_config(%s, %s, true)"] * len(SETTINGS))
+        values = [v for item in SETTINGS.items() for v in item]
+        row = cursor.execute(f"SELECT w.*, {calls} FROM ({WORLD}) AS w", values).fetchone()
         assert row is not None
-        world, counted = str(row[0]), bool(row[1])
-        written = {o: int(n) for o, n in cursor.execute(WRITES).fetchall()}
+        world, counted, written = str(row[0]), bool(row[1]), dict(row[2] or {})
         last = self.last
         if last is None or last.world != world or not counted:
             every = read_parts(cursor, list(range(len(ROWS))))

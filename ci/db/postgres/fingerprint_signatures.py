@@ -187,7 +187,8 @@ OUTSIDE_SUMS = ", ".join(
     f"(SELECT count(*) || ':' || sum({written_by('xmin')}) FROM {source})" for source in OUTSIDE
 )
 # ... as one string (with when the database's statistics were last reset: counts that went
-# back to zero compare with nothing); and whether the statistics count every row written
+# back to zero compare with nothing); whether the statistics count every row written; and
+# WRITES as {table or catalog: rows}
 WORLD = f"""
 SELECT concat_ws(' ', {OUTSIDE_SUMS},
                  (SELECT string_agg(oid || rolname, ',' ORDER BY oid) FROM pg_roles),
@@ -195,7 +196,8 @@ SELECT concat_ws(' ', {OUTSIDE_SUMS},
                    (SELECT oid FROM pg_database WHERE datname = current_database()))),
        current_setting('track_counts')::bool AND NOT EXISTS (
          SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
-         AND pid <> pg_backend_pid() AND backend_type = 'client backend')
+         AND pid <> pg_backend_pid() AND backend_type = 'client backend'),
+       (SELECT json_object_agg(name, written) FROM ({WRITES}) AS w(name, written))
 """
 
 
