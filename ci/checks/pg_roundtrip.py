@@ -8,9 +8,10 @@ it (the rollback left something behind), `@irreversible` migrations skipped with
 On the empty database and, with `--sample`, on the fixture's data: the pending migrations, then
 the ones the data already had, newest first, rolled back and re-applied (rows lost: MG407).
 
-Each fingerprint reads the whole database (schema and every table's rows): ~40 ms on the worked
-example's 18 objects on a loaded 2-core machine, three per migration (the one after a clean
-re-apply is the next migration's "before").
+Three fingerprints per migration (the one after a clean re-apply is the next migration's
+"before"); each after the first reads only the groups and tables the steps since changed
+(ci.db.postgres.fingerprint_delta): a whole read costs ~100 ms of server CPU at 1,000 generated
+migrations, one that finds nothing changed ~10 ms.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ci.db.outcomes import MigrationFailed, Runaway
 
 if TYPE_CHECKING:
     from ci.db.fingerprint_records import Fingerprint
+    from ci.db.postgres.fingerprint_delta import Fingerprints
     from ci.db.postgres.runner import PgRunner
 
 # What the server says when a migration creates something that is already there: re-applying
@@ -139,8 +141,9 @@ class PgRoundTrip:
         self.cases: list[Case] = []
         self.stopped = False  # a migration could not be applied: the rest were not run
         # the fingerprint read after the last re-apply, while nothing has changed since: the
-        # next migration's "before" (one read of the whole database saved per migration)
+        # next migration's "before" (one read saved per migration)
         self.latest: Fingerprint | None = None
+        self.fingerprints: Fingerprints | None = None
 
     @property
     def on(self) -> str:
@@ -233,9 +236,13 @@ class PgRoundTrip:
         return self.roll_back(migration, case)
 
     def fingerprint(self) -> Fingerprint:
-        from ci.db.postgres.fingerprint import fingerprint
+        """The database's fingerprint; each read after the first reads only what the steps
+        since the one before changed (ci.db.postgres.fingerprint_delta)."""
+        from ci.db.postgres.fingerprint_delta import Fingerprints
 
-        return fingerprint(self.run.conn)
+        if self.fingerprints is None:
+            self.fingerprints = Fingerprints(self.run.conn)
+        return self.fingerprints.read()
 
     def unusable(self, migration: Migration) -> bool:
         """An @irreversible migration (skipped) or one whose rollback is missing or empty

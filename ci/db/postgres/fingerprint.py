@@ -19,7 +19,8 @@ Fingerprints take a connection; they never open one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ci.db.fingerprint_records import Fingerprint, TablePrint
 from ci.db.postgres import fingerprint_catalog as catalog
@@ -75,35 +76,77 @@ def _read(conn: psycopg.Connection[Any], *, content: bool | None) -> Fingerprint
         # tuples whatever row factory the caller's connection has
         if top_level:  # one snapshot for every query of the read
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        calls = ", ".join(["set_config(%s, %s, true)"] * len(SETTINGS))
-        cursor.execute(f"SELECT {calls}", [v for item in SETTINGS.items() for v in item])
-        groups, data_tables = _read_catalog(cursor)
+        fix_settings(cursor)
+        groups, data_tables = read_catalog(cursor)
         data = {} if content is None else read_data(cursor, data_tables, content=content)
-    return Fingerprint({key: _print(key, group, data) for key, group in groups.items()})
+    return Fingerprint({key: group_print(key, group, data) for key, group in groups.items()})
 
 
-def _read_catalog(cursor: Cursor) -> tuple[catalog.Groups, list[DataTable]]:
+def fix_settings(cursor: Cursor) -> None:
+    """SETTINGS for the rest of the read's transaction."""
+    calls = ", ".join(["set_config(%s, %s, true)"] * len(SETTINGS))
+    cursor.execute(f"SELECT {calls}", [v for item in SETTINGS.items() for v in item])
+
+
+class Only(NamedTuple):
+    """The groups a read is limited to, by the OID of the object each is named after, and the
+    catalogs they have rows in (None: any; a query of the others would find nothing)."""
+
+    relations: Collection[int]
+    types: Collection[int]
+    routines: Collection[int]
+    catalogs: Collection[str] | None = None
+
+
+def read_catalog(
+    cursor: Cursor, only: Only | None = None
+) -> tuple[catalog.Groups, list[DataTable]]:
+    """Every group (or, with `only`, those groups and no collation, event trigger, extension
+    or schema), and the tables whose rows the data part reads."""
+
     def rows(query: str) -> catalog.Rows:
         return cursor.execute(query).fetchall()
 
+    relations, types, routines, catalogs = (None, None, None, None) if only is None else only
+
+    def has(*names: str) -> bool:
+        return catalogs is None or any(name in catalogs for name in names)
+
+    among = catalog.among
     groups = catalog.Groups()
-    sequences = objects.sequence_definitions(rows(objects.SEQUENCES))
-    data_tables = tables.read_relations(groups, rows(catalog.relations_query()), sequences)
-    tables.read_columns(groups, rows(catalog.columns_query()))
-    tables.read_indexes(groups, rows(catalog.indexes_query()))
-    tables.read_constraints(groups, rows(catalog.constraints_query()))
-    tables.read_triggers(groups, rows(catalog.triggers_query()))
-    tables.read_policies(groups, rows(catalog.policies_query()))
-    objects.read_types(groups, rows(objects.TYPES))
-    objects.read_routines(groups, rows(objects.ROUTINES))
-    objects.read_named(groups, "collation", rows(objects.COLLATIONS))
-    objects.read_named(groups, "event trigger", rows(objects.EVENT_TRIGGERS))
-    objects.read_extensions(groups, rows(objects.EXTENSIONS))
-    objects.read_schemas(groups, rows(objects.SCHEMAS))
+    data_tables: list[DataTable] = []
+    if relations is None or relations:  # (a query for no OID finds nothing: not asked)
+        sequences: dict[str, str] = {}
+        if has("pg_sequence"):
+            query = objects.SEQUENCES + among("c.oid", relations)
+            sequences = objects.sequence_definitions(rows(query))
+        data_tables = tables.read_relations(
+            groups, rows(catalog.relations_query(relations)), sequences
+        )
+        tables.read_columns(groups, rows(catalog.columns_query(relations)))
+        if has("pg_index"):
+            tables.read_indexes(groups, rows(catalog.indexes_query(relations)))
+        if has("pg_constraint"):
+            tables.read_constraints(groups, rows(catalog.constraints_query(relations)))
+        if has("pg_trigger"):
+            tables.read_triggers(groups, rows(catalog.triggers_query(relations)))
+        if has("pg_policy", "pg_rewrite", "pg_statistic_ext"):
+            tables.read_policies(groups, rows(catalog.policies_query(relations)))
+    if types is None or types:
+        objects.read_types(groups, rows(objects.TYPES + among("t.oid", types)))
+    if routines is None or routines:
+        objects.read_routines(groups, rows(objects.ROUTINES + among("p.oid", routines)))
+    if only is None:
+        objects.read_named(groups, "collation", rows(objects.COLLATIONS))
+        objects.read_named(groups, "event trigger", rows(objects.EVENT_TRIGGERS))
+        objects.read_extensions(groups, rows(objects.EXTENSIONS))
+        objects.read_schemas(groups, rows(objects.SCHEMAS))
     return groups, data_tables
 
 
-def _print(key: str, group: catalog.Group, data: dict[str, tuple[int, str | None]]) -> TablePrint:
+def group_print(
+    key: str, group: catalog.Group, data: dict[str, tuple[int, str | None]]
+) -> TablePrint:
     rows, digest = data.get(key, (None, None))
     return TablePrint(
         group.name,

@@ -11,6 +11,7 @@ out. Internal identifiers (OIDs) never reach a record: they differ between datab
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,14 @@ def user_objects(n: str, catalog: str, oid: str) -> str:
 
 def display(n: str, name: str) -> str:
     return DISPLAY.format(n=n, name=name)
+
+
+def among(column: str, oids: Collection[int] | None) -> str:
+    """A condition that keeps only the objects whose `column` is one of `oids` (None: every
+    object), for a read of only the groups that changed (ci.db.postgres.fingerprint_delta)."""
+    if oids is None:
+        return ""
+    return f" AND {column} = ANY('{{{','.join(str(int(oid)) for oid in oids)}}}'::oid[])"
 
 
 RELKINDS = {
@@ -98,7 +107,7 @@ END
 """
 
 
-def relations_query() -> str:
+def relations_query(only: Collection[int] | None = None) -> str:
     return f"""
 SELECT {display("n", "c.relname")}, c.relkind, c.relpersistence, c.relrowsecurity,
        c.relforcerowsecurity, array_to_string(c.reloptions, ', '),
@@ -115,11 +124,11 @@ WHERE c.relkind IN ({", ".join(f"'{k}'" for k in RELKINDS)})
   AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                     AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-                    AND t.relname IN ({RUNNER_NAMES}))
+                    AND t.relname IN ({RUNNER_NAMES})){among("c.oid", only)}
 """
 
 
-def columns_query() -> str:
+def columns_query(only: Collection[int] | None = None) -> str:
     return f"""
 SELECT {display("n", "c.relname")}, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),
        a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
@@ -132,11 +141,11 @@ JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttyp
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'c')
-  AND {USER_SCHEMA.format(n="n")}
+  AND {USER_SCHEMA.format(n="n")}{among("c.oid", only)}
 """
 
 
-def indexes_query() -> str:
+def indexes_query(only: Collection[int] | None = None) -> str:
     return f"""
 SELECT {display("n", "c.relname")}, ic.relname, pg_get_indexdef(x.indexrelid), x.indisunique,
        x.indisvalid, x.indpred IS NOT NULL,
@@ -148,11 +157,11 @@ SELECT {display("n", "c.relname")}, ic.relname, pg_get_indexdef(x.indexrelid), x
        obj_description(x.indexrelid, 'pg_class')
 FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class ic ON ic.oid = x.indexrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE {USER_SCHEMA.format(n="n")}
+WHERE {USER_SCHEMA.format(n="n")}{among("c.oid", only)}
 """
 
 
-def constraints_query() -> str:
+def constraints_query(only: Collection[int] | None = None) -> str:
     return f"""
 SELECT {display("n", "c.relname")}, con.conname, con.contype, pg_get_constraintdef(con.oid),
        con.convalidated, {display("fn", "f.relname")},
@@ -164,21 +173,21 @@ SELECT {display("n", "c.relname")}, con.conname, con.contype, pg_get_constraintd
 FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class f ON f.oid = con.confrelid LEFT JOIN pg_namespace fn ON fn.oid = f.relnamespace
-WHERE {USER_SCHEMA.format(n="n")}
+WHERE {USER_SCHEMA.format(n="n")}{among("c.oid", only)}
 """
 
 
-def triggers_query() -> str:
+def triggers_query(only: Collection[int] | None = None) -> str:
     return f"""
 SELECT {display("n", "c.relname")}, tg.tgname, pg_get_triggerdef(tg.oid), tg.tgenabled,
        obj_description(tg.oid, 'pg_trigger')
 FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT tg.tgisinternal AND {USER_SCHEMA.format(n="n")}
+WHERE NOT tg.tgisinternal AND {USER_SCHEMA.format(n="n")}{among("c.oid", only)}
 """
 
 
-def policies_query() -> str:
+def policies_query(only: Collection[int] | None = None) -> str:
     """Row-level security policies, rewrite rules and extended statistics (CREATE STATISTICS):
     (table, kind, name, definition)."""
     return f"""
@@ -193,15 +202,15 @@ SELECT {display("n", "c.relname")}, 'policy', p.polname,
        || coalesce(' WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')', '')
 FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE {USER_SCHEMA.format(n="n")}
+WHERE {USER_SCHEMA.format(n="n")}{among("c.oid", only)}
 UNION ALL
 SELECT {display("n", "c.relname")}, 'rule', r.rulename, pg_get_ruledef(r.oid)
 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE r.rulename <> '_RETURN' AND {USER_SCHEMA.format(n="n")}
+WHERE r.rulename <> '_RETURN' AND {USER_SCHEMA.format(n="n")}{among("c.oid", only)}
 UNION ALL
 SELECT {display("n", "c.relname")}, 'statistics', s.stxname, pg_get_statisticsobjdef(s.oid)
 FROM pg_statistic_ext s JOIN pg_class c ON c.oid = s.stxrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE {USER_SCHEMA.format(n="n")}
+WHERE {USER_SCHEMA.format(n="n")}{among("c.oid", only)}
 """

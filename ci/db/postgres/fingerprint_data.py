@@ -49,13 +49,16 @@ NO_ROWS = "0" * 32
 
 
 def read_data(
-    cursor: Cursor, tables: list[DataTable], *, content: bool
+    cursor: Cursor, tables: list[DataTable], *, content: bool, few: bool = False
 ) -> dict[str, tuple[int, str | None]]:
-    """{group key: (rows, content hash or None)} for the given (key, schema, name) tables."""
+    """{group key: (rows, content hash or None)} for the given (key, schema, name) tables.
+
+    `few`: scan them all rather than first ask the catalog which are empty (a read of the
+    handful of tables a step touched: the question costs more than the scans)."""
     from psycopg import sql
 
     query = sql.SQL(CONTENT if content else COUNT)
-    empty = set(cursor.execute(EMPTY).fetchall())
+    empty = set() if few else set(cursor.execute(EMPTY).fetchall())
     found: dict[str, tuple[int, str | None]] = {
         key: (0, NO_ROWS if content else None) for key, *where in tables if tuple(where) in empty
     }

@@ -118,6 +118,17 @@ def test_created_empty_and_dropped(pg_server_url: str) -> None:
     assert not database_exists(pg_server_url, name)
 
 
+def test_commits_on_it_never_wait_for_a_flush_even_after_reset_all(pg_server_url: str) -> None:
+    # the runner's RESET ALL between migrations returns to the database's default, not to
+    # a session's SET: the throwaway's own default keeps every migration's commit unflushed
+    with throwaway(pg_server_url) as url, psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET synchronous_commit = on")
+        conn.execute("RESET ALL")
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
+    with psycopg.connect(pg_server_url) as other:  # the throwaway's, not the server's
+        assert other.execute("SHOW synchronous_commit").fetchone() != ("off",)
+
+
 def test_dropped_although_a_connection_is_still_open(pg_server_url: str) -> None:
     with throwaway(pg_server_url) as url:
         left_open = psycopg.connect(url)

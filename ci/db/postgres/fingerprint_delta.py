@@ -1,0 +1,205 @@
+"""Fingerprints of one database read again and again (the rollback round trip reads three per
+migration): each read after the first reads only what may have changed since the one before,
+and takes the rest from it. The result is the Fingerprint a whole read gives
+(ci.db.postgres.fingerprint): the round trip compares and words it the same way.
+
+What may have changed is asked of the catalog in one query that calls no deparser: per group
+(a relation, a type, a routine: its *owner*) how many catalog rows it is read from (columns,
+defaults, indexes, constraints, triggers, policies, rules, statistics, a sequence's OWNED BY,
+enum labels, ...) and the sum of the transactions that wrote them (`xmin`). A row written again
+or added has a newer transaction than every row it replaces, so any write, addition or removal
+changes the pair. A group whose rows nobody wrote reads as it did, except where it prints
+another group's name (a view its tables', a foreign key its parent's, a column default its
+sequence's, a trigger its function's): so a group is also read again when a group it depends on
+(pg_depend, kept from the read that last read it) changed. Those groups are read with the whole
+read's queries, limited to them. A change outside the groups (schemas, extensions and their
+members, collations, event triggers, languages, roles, comments) makes the read a whole one.
+
+Rows: a table's rows are read again when its group changed or the server's statistics count a
+row inserted, updated or deleted in it since (the session's pending counts are flushed first,
+`pg_stat_force_next_flush`). When the counts cannot be trusted (`track_counts` off, or another
+client session connected to the database, whose counts reach the server late), every table's
+rows are read, as a whole read does. A read inside the caller's transaction, or on a server
+before PostgreSQL 15, is always a whole read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from ci.db.fingerprint_records import Fingerprint, TablePrint
+from ci.db.postgres.fingerprint import SETTINGS, Only, group_print, read_catalog
+from ci.db.postgres.fingerprint_data import DataTable, read_data
+from ci.db.postgres.fingerprint_signatures import (
+    CATALOGS,
+    PART_CATALOGS,
+    ROWS,
+    WORLD,
+    Owner,
+    Signature,
+    edges_query,
+    keys_query,
+    signatures_query,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from ci.db.postgres.fingerprint_data import Cursor
+
+
+@dataclass
+class Read:
+    """What the last read found, for the next to start from."""
+
+    world: str
+    parts: list[dict[Owner, Signature]]  # per part of ROWS: each owner's rows, transactions
+    written: dict[Owner, int]  # rows written in each plain table and catalog so far
+    edges: dict[Owner, set[Owner]] = field(default_factory=dict)  # the owners each depends on
+    keys: dict[Owner, str] = field(default_factory=dict)  # each owner's group key
+    tables: dict[Owner, DataTable] = field(default_factory=dict)  # tables whose rows were read
+    groups: dict[str, TablePrint] = field(default_factory=dict)
+
+    @cached_property
+    def signatures(self) -> dict[Owner, Signature]:
+        """Each owner's rows and transactions, over every part."""
+        found: dict[Owner, Signature] = {}
+        for part in self.parts:
+            for owner, (count, total) in part.items():
+                was = found.get(owner, (0, 0))
+                found[owner] = (was[0] + count, was[1] + total)
+        return found
+
+
+def read_parts(cursor: Cursor, parts: list[int]) -> dict[int, dict[Owner, Signature]]:
+    """{part of ROWS: {owner: (rows, sum of the transactions that wrote them)}}."""
+    found: dict[int, dict[Owner, Signature]] = {i: {} for i in parts}
+    for part, kind, oid, count, ages, since in cursor.execute(signatures_query(parts)):
+        found[part][f"{kind}{oid}"] = (int(count), int(count) * (since + 3) - int(ages))
+    return found
+
+
+class Fingerprints:
+    """`read()` the fingerprint of the database of `conn` (schema and every table's rows), as
+    ci.db.postgres.fingerprint.fingerprint does, reading only what changed since the last."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self.last: Read | None = None
+        self.followable = conn.info.server_version >= 150000  # pg_stat_force_next_flush
+
+    def read(self) -> Fingerprint:
+        from psycopg import pq
+        from psycopg.rows import tuple_row
+
+        from ci.db.postgres.fingerprint import fingerprint
+
+        idle = self.conn.info.transaction_status == pq.TransactionStatus.IDLE
+        if not (self.followable and idle and self.conn.autocommit):
+            self.last = None
+            return fingerprint(self.conn)
+        self.conn.execute("SELECT pg_stat_force_next_flush()")  # counts flushed when idle
+        with (
+            self.conn.transaction(force_rollback=True),
+            self.conn.cursor(row_factory=tuple_row) as cursor,
+        ):
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            self.last = self._read(cursor)
+        return Fingerprint(dict(self.last.groups))
+
+    def _read(self, cursor: Cursor) -> Read:
+        # one round trip: the settings of the read (ci.db.postgres.fingerprint.SETTINGS) and
+        # WORLD
+        calls = ", ".join(["set_config(%s, %s, true)"] * len(SETTINGS))
+        values = [v for item in SETTINGS.items() for v in item]
+        row = cursor.execute(f"SELECT w.*, {calls} FROM ({WORLD}) AS w", values).fetchone()
+        assert row is not None
+        world, counted, written = str(row[0]), bool(row[1]), dict(row[2] or {})
+        last = self.last
+        if last is None or last.world != world or not counted:
+            every = read_parts(cursor, list(range(len(ROWS))))
+            now = Read(world, [every[i] for i in range(len(ROWS))], written)
+            return whole(cursor, now)
+        stale = [
+            i
+            for i, catalogs in enumerate(CATALOGS)
+            if any(written.get(name) != last.written.get(name) for name in catalogs)
+        ]
+        fresh = read_parts(cursor, stale) if stale else {}
+        parts = [fresh.get(i, known) for i, known in enumerate(last.parts)]
+        now = Read(world, parts, written)
+        signatures, before = now.signatures, last.signatures
+        moved = set()
+        if stale:  # else nothing moved
+            moved = {o for o in signatures.keys() | before.keys()
+                     if before.get(o) != signatures.get(o)}  # fmt: skip
+        # a group prints the names of those it depends on: read again when one of them moved
+        changed = {o for o in signatures if o in moved or last.edges.get(o, set()) & moved}
+        now.keys, now.tables, now.groups = dict(last.keys), dict(last.tables), dict(last.groups)
+        now.edges = {o: refs for o, refs in last.edges.items() if o in signatures}
+        for owner in moved | changed:
+            now.groups.pop(now.keys.pop(owner, ""), None)
+            now.tables.pop(owner, None)
+            now.edges.pop(owner, None)
+        rewritten = [
+            table
+            for owner, table in now.tables.items()
+            if not counted or written.get(owner) != last.written.get(owner)
+        ]
+        reread(cursor, now, changed, rewritten)
+        return now
+
+
+def whole(cursor: Cursor, now: Read) -> Read:
+    """Every group read, and every table's rows."""
+    groups, tables = read_catalog(cursor)
+    data = read_data(cursor, tables, content=True)
+    now.groups = {key: group_print(key, group, data) for key, group in groups.items()}
+    now.keys = dict(cursor.execute(keys_query(None)).fetchall())
+    by_key = {key: owner for owner, key in now.keys.items()}
+    now.tables = {by_key[table[0]]: table for table in tables}
+    now.edges = read_edges(cursor, None)
+    return now
+
+
+def read_edges(
+    cursor: Cursor, owners: set[Owner] | None, catalogs: Collection[str] | None = None
+) -> dict[Owner, set[Owner]]:
+    edges: dict[Owner, set[Owner]] = {}
+    if owners is not None and not owners:
+        return edges
+    for owner, ref in cursor.execute(edges_query(owners, catalogs)).fetchall():
+        edges.setdefault(owner, set()).add(ref)
+    return edges
+
+
+def reread(cursor: Cursor, now: Read, changed: set[Owner], rewritten: list[DataTable]) -> None:
+    """Read the `changed` groups again (the rows of their tables too), and the rows of the
+    `rewritten` tables."""
+    tables: list[DataTable] = []
+    groups = None
+    if changed:
+
+        def of(kind: str) -> list[int]:
+            return [int(o[1:]) for o in changed if o[0] == kind]
+
+        # the catalogs the changed groups have rows in: the queries of the others find nothing
+        catalogs = {
+            PART_CATALOGS[i] for i, part in enumerate(now.parts) if not changed.isdisjoint(part)
+        }
+        groups, tables = read_catalog(cursor, Only(of("r"), of("t"), of("p"), catalogs))
+        keys: dict[Owner, str] = dict(cursor.execute(keys_query(changed)).fetchall())
+        now.keys.update(keys)
+        by_key = {key: owner for owner, key in keys.items()}
+        now.tables.update({by_key[table[0]]: table for table in tables})
+        now.edges.update(read_edges(cursor, changed, catalogs))
+    todo = tables + rewritten
+    data = read_data(cursor, todo, content=True, few=len(todo) < 20) if todo else {}
+    for key, group in (groups or {}).items():
+        now.groups[key] = group_print(key, group, data)
+    for key, *_ in rewritten:
+        rows, digest = data[key]
+        now.groups[key] = now.groups[key]._replace(rows=rows, digest=digest)
