@@ -259,6 +259,10 @@ def run_postgres(
             from ci.db.deploy import force_clean  # one for both engines
 
             return force_clean(runner, out=out)
+        if args.rehash:
+            from ci.db.postgres.rehash import rehash  # only --rehash needs it
+
+            return rehash(runner, out=out)
         if args.dry_run:
             return deploy.dry_run(runner, where, up_to=args.target, out=out, log=log)
         if args.rollback is not None:

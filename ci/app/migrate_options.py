@@ -303,7 +303,6 @@ def _engine_problem(args: Args) -> str | None:
         option
         for option, given in (
             ("--baseline", args.baseline is not None),
-            ("--rehash", args.rehash),
             ("--detect", args.detect),
             ("--setup", args.setup is not None),
             ("--backup", args.backup is not None),

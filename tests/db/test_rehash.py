@@ -119,19 +119,6 @@ def test_combinations_are_refused(
     assert says in capsys.readouterr().err
 
 
-def test_postgres_says_sqlite_only_in_one_line(
-    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
-) -> None:
-    root = write_tree(tree(BASE))
-    url = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with pytest.raises(SystemExit) as stop:
-        main(["--database-url", url, "--migrations-dir", str(root / MIGRATIONS), "--rehash"])
-    assert stop.value.code == 2
-    assert "--rehash not available with --database-url (SQLite only for now)" in (
-        capsys.readouterr().err
-    )
-
-
 def test_missing_database_is_not_created(tmp_path: Path, write_tree: WriteTree) -> None:
     root = write_tree(tree(BASE))
     assert migrate(root, tmp_path / "none.db", "--rehash") == 2

@@ -181,6 +181,15 @@ class Tables:
                      (track == "seed", version))  # fmt: skip
         _check_written(not self.is_applied(conn, track, version), TABLE)
 
+    def rewrite_hash(self, conn: Conn, entry: Entry) -> None:
+        """Set the row's recorded checksum to `entry.file_hash` (`--rehash`) and check that it
+        now says so (a trigger or rule must not ignore or change it)."""
+        query = sql.SQL(
+            "UPDATE ONLY {} SET file_hash = %s WHERE " + IS_SEED + " RETURNING file_hash"
+        ).format(self.table)
+        written = conn.execute(query, (entry.file_hash, entry.track == "seed", entry.version))
+        _check_written(written.fetchall() == [(entry.file_hash,)], TABLE)
+
     def applied_seeds(self, conn: Conn) -> list[Entry]:
         query = sql.SQL(
             "SELECT version, description, file_hash FROM ONLY {} "
