@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from ci.core.model.discovery import Rollbacks
     from ci.db.deploy import Target
+    from ci.db.postgres.runner import PgRunner
     from ci.db.runlog import RunLog
 
     Args = argparse.Namespace | SimpleNamespace
@@ -259,6 +260,8 @@ def run_postgres(
             from ci.db.deploy import force_clean  # one for both engines
 
             return force_clean(runner, out=out)
+        if args.baseline is not None:
+            return _baseline_postgres(args, runner, where, out=out, err=err)
         if args.rehash:
             from ci.db.postgres.rehash import rehash  # only --rehash needs it
 
@@ -277,6 +280,18 @@ def run_postgres(
             err=err,
             log=log,
         )
+
+
+def _baseline_postgres(
+    args: Args, runner: PgRunner, where: str, *, out: TextIO, err: TextIO
+) -> bool:
+    from ci.checks.options import server_url_or_env
+    from ci.db.postgres.baseline import adopt  # compares catalogues: only --baseline needs it
+
+    server_url = server_url_or_env(getattr(args, "server_url", None))
+    return adopt(
+        runner, where, args.baseline, server_url=server_url, force=args.force, out=out, err=err
+    )
 
 
 def _collect_garbage_again() -> None:

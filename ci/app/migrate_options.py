@@ -63,6 +63,7 @@ DEFAULTS: dict[str, object] = {
     "busy_timeout": BUSY_TIMEOUT,
     "statement_timeout": None,
     "lock_timeout": None,
+    "server_url": None,
     "setup": None,
     "output_format": "text",
 }
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         migration_number,
         seconds,
     )
+    from ci.checks.options import SERVER_URL_ENV, postgres_url
 
     parser = ArgumentParser(
         prog=PROG,
@@ -198,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
         "lock held by another session (default: no limit)",
     )
     parser.add_argument(
+        "--server-url",
+        type=postgres_url,
+        default=None,
+        metavar="URL",
+        help="with --database-url --baseline: PostgreSQL server where it builds what the "
+        f"migrations create, on a throwaway database (mg_...); default: ${SERVER_URL_ENV}",
+    )
+    parser.add_argument(
         "--setup",
         metavar="MODULE:FUNCTION",
         help="callable run on the connection first (register SQL functions, load extensions)",
@@ -293,6 +303,8 @@ def _engine_problem(args: Args) -> str | None:
             "--db is a SQLite database file, and the config file says engine: postgresql: "
             "give --database-url postgresql://USER@HOST:PORT/DB"
         )
+    if _server_url_typed(args) and (url is None or args.baseline is None):
+        return "--server-url goes with --database-url --baseline only (ci.migrate)"
     if url is None:
         if getattr(args, "lock_timeout", None) is not None:
             return "--lock-timeout goes with --database-url only (PostgreSQL)"
@@ -302,7 +314,6 @@ def _engine_problem(args: Args) -> str | None:
     sqlite_only = [
         option
         for option, given in (
-            ("--baseline", args.baseline is not None),
             ("--detect", args.detect),
             ("--setup", args.setup is not None),
             ("--backup", args.backup is not None),
@@ -312,6 +323,13 @@ def _engine_problem(args: Args) -> str | None:
     if sqlite_only:
         return f"{', '.join(sqlite_only)} not available with --database-url (SQLite only for now)"
     return None
+
+
+def _server_url_typed(args: Args) -> bool:
+    """--server-url on the command line: the config file's `server_url` (the checks') is for
+    a baseline to use when there is one, never a reason to refuse a run."""
+    given = getattr(args, "server_url", None) is not None
+    return given and "server_url" not in getattr(args, "set_in_config", {})
 
 
 def _group_typed(

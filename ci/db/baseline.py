@@ -3,10 +3,8 @@
 
 What migrations 0001..N create is learnt by running them, with the real runner, on a scratch
 database in a temporary directory; its schema fingerprint is then compared with the user's
-database. Only the shape counts (tables, columns, indexes, foreign keys, views, triggers), never
-the rows. Objects the user's database has and the migrations do not create (an application's
-own tables, an extra index) are fine: they are named in a note and left alone. Anything the
-migrations create that is missing or different is a mismatch.
+database as ci.db.baseline_shape says (shared with PostgreSQL's ci.db.postgres.baseline): only
+the shape counts, extras are named in a note, anything missing or different is a mismatch.
 
 Seeds are never recorded by a baseline: they are idempotent and run again at the head, so the
 next `migrate` that reaches the head applies them (and records them) as usual.
@@ -22,43 +20,36 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from ci.core.model import Catalog, InputError, Migration
+from ci.core.model import Catalog, Migration
 from ci.db import bookkeeping
-from ci.db.bookkeeping import APPLIED_BY, Entry
+from ci.db.baseline_shape import (
+    BASELINE_BY,
+    apply_to_learn,
+    chosen_migrations,
+    clash_line,
+    compare,
+    forced_note,
+    recorded_line,
+    refused,
+    shape_of,
+    span_of,
+)
+from ci.db.bookkeeping import Entry
 from ci.db.deploy import Target, database_at, maybe_backup
 from ci.db.dirty import dirty_message
 from ci.db.fingerprint import (
     Fingerprint,
     Rows,
     TablePrint,
-    Wording,
-    describe_differences,
     read_groups,
     schema_fingerprint,
 )
 from ci.db.outcomes import CannotRun
 from ci.db.prepare import create_or_upgrade
-from ci.db.runner import MigrationFailed, Runner, RunRefused, connect, entry_for
+from ci.db.runner import Runner, RunRefused, connect, entry_for
 from ci.db.tables import UpgradeRefused
 
 SCRATCH_PREFIX = "migration-guard-baseline-"
-# how a difference reads: what the migrations create -> what the database has
-IN_DATABASE = Wording(
-    missing="missing",
-    extra="only in the database",
-    extra_column="only in the database",
-)
-
-
-class Comparison(NamedTuple):
-    """The user's database against what the migrations create."""
-
-    differences: list[str]  # missing or different: a mismatch
-    extras: list[str]  # only in the user's database: fine, said in a note
-
-    def note(self, span: str) -> str:
-        names = ", ".join(self.extras)
-        return f"note: {names}: in the database but not created by {span}; left alone"
 
 
 # --- the operation ---------------------------------------------------------------------------
@@ -76,7 +67,7 @@ def adopt(
             "only migrate)"
         )
     chosen = chosen_migrations(catalog, version)
-    span = f"{chosen[0].label}..{chosen[-1].label}"
+    span = span_of(chosen)
     conn = connect(db, setup=target.setup, timeout=target.busy_timeout)
     try:
         runner = Runner(conn, catalog, out=err)
@@ -92,83 +83,22 @@ def adopt(
         with runner.session.guard():
             found = shape_of(schema_fingerprint(conn))
         comparison = compare(expected, found)
-        if comparison.extras:
-            print(comparison.note(span), file=out)
-        if comparison.differences and not force:
-            _refuse(comparison.differences, db, span, version, err)
+        if refused(comparison, db, span, version, force=force, out=out, err=err):
             return True
-        for line in comparison.differences:
-            print(
-                f"migrate: WARNING: --force: recording {span} although the database differs: "
-                f"{line}",
-                file=err,
-            )
         runner.session.check_writable()
         maybe_backup(runner, target, out)
         with runner.session.guard():
             record(conn, catalog, chosen, checked=found, forced_over=comparison.differences)
-        print(
-            f"OK: recorded {span} as applied without running them; database at "
-            f"{database_at(runner)} (seeds are not recorded: the next migrate that reaches the "
-            "head runs them)",
-            file=out,
-        )
+        print(recorded_line(span, database_at(runner)), file=out)
         return False
     finally:
         conn.close()
 
 
-def _refuse(differences: list[str], db: Path, span: str, n: int, err: TextIO) -> None:
-    print(
-        f"migrate: {db} does not have the shape {span} create (migrations -> database):",
-        file=err,
-    )
-    for line in differences:
-        print(f"  {line}", file=err)
-    print(
-        f"migrate: nothing was changed; make the database match, or record {span} anyway "
-        f"with --baseline {n} --force",
-        file=err,
-    )
-
-
-# --- which migrations a baseline records ----------------------------------------------------
-
-
-def chosen_migrations(catalog: Catalog, version: int) -> list[Migration]:
-    """The main-track migrations up to `version`; RunRefused (one line) when there is none
-    numbered `version`, when one below it is missing, or when `version` is beyond the head."""
-    if version > catalog.head:
-        raise RunRefused(
-            f"--baseline {version:04d} is beyond the head ({catalog.head:04d}) of {catalog.root}"
-        )
-    chosen = [m for m in catalog.main if m.version <= version]
-    numbers = {m.version for m in chosen}
-    first = min(numbers, default=version)
-    missing = [n for n in range(first, version + 1) if n not in numbers]
-    if missing:
-        names = ", ".join(f"{n:04d}" for n in missing)
-        raise RunRefused(
-            f"--baseline {version:04d}: no migration file numbered {names} in {catalog.root}; "
-            "a baseline records only migrations whose files are there"
-        )
-    return chosen
-
-
 def already_recorded(conn: sqlite3.Connection, chosen: Sequence[Migration]) -> str | None:
     """One line if schema_version already has a row for one of the chosen migrations."""
-    wanted = {m.version for m in chosen}
-    applied = [r for r in bookkeeping.read_applied(conn) if r.track == "main"]
-    clash = sorted(r.version for r in applied if r.version in wanted)
-    if not clash:
-        return None
-    names = ", ".join(f"{v:04d}" for v in clash)
-    verb = "is" if len(clash) == 1 else "are"
-    return (
-        f"{bookkeeping.database_file(conn)}: {names} {verb} already applied (in "
-        f"{bookkeeping.TABLE}); --baseline records only migrations the database has no row for "
-        "(see --status)"
-    )
+    rows = bookkeeping.read_applied(conn)
+    return clash_line(rows, bookkeeping.database_file(conn), chosen)
 
 
 # --- what the migrations create --------------------------------------------------------------
@@ -188,13 +118,7 @@ def scratch(catalog: Catalog, *, setup: str | None) -> Iterator[Callable[[Migrat
             runner = Runner(conn, catalog, out=io.StringIO(), throwaway=True)
 
             def step(migration: Migration) -> Fingerprint:
-                try:
-                    runner.apply(migration)
-                except (MigrationFailed, InputError) as failure:
-                    raise RunRefused(
-                        f"{failure} (while applying it to a scratch database to learn what it "
-                        "creates; nothing was changed)"
-                    ) from None
+                apply_to_learn(runner.apply, migration, "a scratch database")
                 return shape_of(Fingerprint(read_groups(conn, None, content=None, shapes=shapes)))
 
             yield step
@@ -210,51 +134,6 @@ def expected_print(
         for migration in chosen:
             printed = step(migration)
     return printed
-
-
-def shape_of(printed: Fingerprint) -> Fingerprint:
-    """The fingerprint with column types compared as SQLite reads them: `integer` and
-    `INTEGER` declare the same column (a database built by hand rarely spells them alike)."""
-    groups = {}
-    for key, group in printed.groups.items():
-        columns = tuple(c._replace(type=" ".join(c.type.upper().split())) for c in group.columns)
-        groups[key] = group._replace(columns=columns)
-    return Fingerprint(groups)
-
-
-# --- comparing -------------------------------------------------------------------------------
-
-
-def compare(expected: Fingerprint, real: Fingerprint) -> Comparison:
-    """What the migrations create (`expected`) against the user's database (`real`)."""
-    trimmed: dict[str, TablePrint] = {}
-    extras: list[str] = []
-    for key, group in sorted(real.groups.items()):
-        wanted = expected.groups.get(key)
-        if wanted is None:
-            extras.append(f"{group.kind} {group.name}")
-            continue
-        trimmed[key], extra = _without_extra_objects(group, wanted)
-        extras += extra
-    differences = describe_differences(
-        expected, Fingerprint(trimmed), only=expected.groups, wording=IN_DATABASE
-    )
-    return Comparison(differences, extras)
-
-
-def _without_extra_objects(group: TablePrint, wanted: TablePrint) -> tuple[TablePrint, list[str]]:
-    """The group without the indexes and triggers the migrations do not create (those are
-    extras), so that only the rest counts as a difference."""
-    names = {(o.type, o.name.lower()) for o in wanted.objects}
-    keep, extras = [], []
-    for o in group.objects:
-        if o.type in ("index", "trigger") and (o.type, o.name.lower()) not in names:
-            extras.append(f"{o.type} {o.name}")
-        else:
-            keep.append(o)
-    wanted_indexes = {i.name.lower() for i in wanted.indexes}
-    indexes = tuple(i for i in group.indexes if i.origin != "c" or i.name.lower() in wanted_indexes)
-    return group._replace(objects=tuple(keep), indexes=indexes), extras
 
 
 # --- recording -------------------------------------------------------------------------------
@@ -296,7 +175,6 @@ def record(
         if clash is not None:
             raise RunRefused(clash)
         _create_or_upgrade(conn, catalog)
-        applied_by = f"{APPLIED_BY} (baseline: recorded, not run)"
         for migration in chosen:
             entry = entry_for(migration)
             cursor = conn.execute(
@@ -309,22 +187,14 @@ def record(
                     bookkeeping.now_utc(),
                     None,  # no time and no rows: it did not run here
                     None,
-                    applied_by,
+                    BASELINE_BY,
                     entry.code_hash,
                 ),
             )
             bookkeeping.check_written(conn, cursor.rowcount, bookkeeping.TABLE)
         last = chosen[-1]
-        span = f"{chosen[0].label}..{last.label}"
-        # the log has no column for "forced"; error is its free-text column, and a forced
-        # baseline is the one whose error says what was overridden
-        forced = (
-            f"--force: recorded although the database differs: {'; '.join(forced_over)}"
-            if forced_over
-            else None
-        )
-        summary = Entry(last.version, last.kind, f"baseline {span}")
-        bookkeeping.log(conn, "baseline", summary, error=forced)
+        summary = Entry(last.version, last.kind, f"baseline {span_of(chosen)}")
+        bookkeeping.log(conn, "baseline", summary, error=forced_note(forced_over))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -7,9 +7,11 @@ the same command, the same lines and log rows. What only one engine has is in it
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from ci.migrate import main
@@ -39,6 +41,15 @@ class Db:
             return conn.execute(sql).fetchall()
         finally:
             conn.close()
+
+    def execute(self, script: str) -> None:
+        """Statements run by hand (several, `;`-separated), outside the runner."""
+        if self.engine == "postgresql":
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                conn.execute(script.encode())
+            return
+        with closing(sqlite3.connect(self.path)) as conn:
+            conn.executescript(script)
 
     def schema(self) -> str:
         """Every object and the runner's own rows (not the attempt log, which only grows)."""

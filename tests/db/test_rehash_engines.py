@@ -5,12 +5,9 @@ What only SQLite has (an option refused with another, a missing file) is tests/d
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from tests.checks.engines import ENGINES
@@ -38,15 +35,6 @@ def migrations(db: Db, tmp_path: Path, capsys: Any) -> Path:
     written = pgrun.write(tmp_path, FILES)
     assert migrate(capsys, db, written)[0] == 0
     return written
-
-
-def execute(db: Db, statement: str) -> None:
-    if db.engine == "postgresql":
-        with psycopg.connect(db.url, autocommit=True) as conn:
-            conn.execute(statement.encode())
-        return
-    with closing(sqlite3.connect(db.path)) as conn:
-        conn.execute(statement)
 
 
 def edit(migrations: Path, name: str, text: str) -> None:
@@ -122,7 +110,7 @@ IGNORE_UPDATES = {
 def test_a_trigger_that_ignores_the_rewrite_stops_it_in_one_line_and_nothing_is_written(
     db: Db, migrations: Path, capsys: Any
 ) -> None:
-    execute(db, IGNORE_UPDATES[db.engine])
+    db.execute(IGNORE_UPDATES[db.engine])
     first = "schema/0001_patients.sql"
     edit(migrations, first, "-- a note\n" + FILES[first])
     before = db.rows(HASHES), db.rows("SELECT id FROM schema_version_log")

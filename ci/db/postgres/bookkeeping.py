@@ -147,11 +147,31 @@ class Tables:
         query = sql.SQL("SELECT 1 FROM ONLY {} WHERE " + IS_SEED).format(self.table)
         return cursor.execute(query, (track == "seed", version))
 
-    def record(self, conn: Conn, entry: Entry, *, ms: int, rows: int, at: str) -> None:
-        """Write the migration's row and read it back (a trigger must not drop or change it)."""
-        self.check_recorded(self.ask_record(conn.cursor(), entry, ms=ms, rows=rows, at=at))
+    def record(
+        self,
+        conn: Conn,
+        entry: Entry,
+        *,
+        ms: int | None,
+        rows: int | None,
+        at: str,
+        by: str = APPLIED_BY,
+    ) -> None:
+        """Write the migration's row and read it back (a trigger must not drop or change it).
+        No time and no rows (None): a baseline's, which did not run here (`by` says so)."""
+        asked = self.ask_record(conn.cursor(), entry, ms=ms, rows=rows, at=at, by=by)
+        self.check_recorded(asked)
 
-    def ask_record(self, cursor: Cursor, entry: Entry, *, ms: int, rows: int, at: str) -> Cursor:
+    def ask_record(
+        self,
+        cursor: Cursor,
+        entry: Entry,
+        *,
+        ms: int | None,
+        rows: int | None,
+        at: str,
+        by: str = APPLIED_BY,
+    ) -> Cursor:
         """`record`'s two statements, sent (the read-back on `cursor`); `check_recorded` reads
         the answer."""
         conn = cursor.connection
@@ -161,7 +181,7 @@ class Tables:
             sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
         )
         values = (entry.version, entry.migration_type, entry.description, entry.file_hash,
-                  at, ms, rows, APPLIED_BY, entry.code_hash)  # fmt: skip
+                  at, ms, rows, by, entry.code_hash)  # fmt: skip
         conn.execute(query, values)
         return cursor.execute(
             sql.SQL(
