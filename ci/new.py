@@ -72,6 +72,7 @@ POSTGRES_DIRECTIVES = {
         IRREVERSIBLE,
         '"-- @no-transaction"          outside a transaction, statement by statement',
         '"-- @allow-row-loss <table>"  this migration may delete rows of <table>',
+        '"-- @rewrites <table>(<col>)"  this migration may change or NULL values of <col>',
     ],
     "seed": [],
 }

@@ -112,6 +112,20 @@ def _find_moved(current: Current, a: Applied, recorded_paths: set[str]) -> str |
     return None
 
 
+def _accept_commands(applied: list[Applied], path: str, location: Sequence[str]) -> str:
+    """The lock's rehash for the lock; `ci.migrate --rehash` for a database, whose stored
+    checksum only the runner rewrites (a lock rehash leaves it as it was)."""
+    commands = []
+    for source in dict.fromkeys(a.source for a in applied):
+        target = source.removeprefix("database ")
+        if target == source:
+            commands.append(fixes.lock_rehash(path, location))
+        else:
+            flag = "--database-url" if "://" in target else "--db"
+            commands.append(fixes.command("migrate", flag, target, "--rehash", location=location))
+    return " and ".join(dict.fromkeys(commands))
+
+
 def _sources(applied: list[Applied]) -> str:
     return ", ".join(dict.fromkeys(a.source for a in applied))
 
@@ -141,7 +155,7 @@ def _edited(
         + (f" ({new})" if new else "")
     )
     if what == WHITESPACE:
-        hint += f"; to accept a comment-only edit: {fixes.lock_rehash(path, location)}"
+        hint += f"; to accept a comment-only edit: {_accept_commands(applied, path, location)}"
     return Finding(
         NAME,
         "MG201",

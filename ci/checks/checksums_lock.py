@@ -108,6 +108,9 @@ def rehash_entry(lock: lockfile.Lock, current: Current, name: str) -> None:
     if data is None and relative not in lock.entries:
         raise InputError(f"{name}: neither a readable migration file nor an entry of {lock.path}")
     old, new = lockfile.rehash(lock, relative, data)
+    if old == new:
+        print(f"{lock.path}: entry {relative} is already up to date", file=sys.stderr)
+        return
     change = f"{old} -> {new}" if new else f"removed (was {old})"
     print(
         f"warning: {lock.path}: entry {relative} rewritten: {change}. Databases that applied "

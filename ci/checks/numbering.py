@@ -102,6 +102,7 @@ def _first_merge(ref: str, m: Migration, track: str, keeps: Migration | None) ->
     if track == "main":
         own = f"{ROLLBACK_FOLDER}/{_number(m)}_rollback.sql"
         merge += f"; copy your {own} aside before: it will conflict and {ref}'s copy is kept"
+    merge += f"; the lock file conflicts too: take {ref}'s and lock your renamed file again"
     return f"{merge}), then "
 
 

@@ -193,7 +193,8 @@ def writable(lock: Lock) -> None:
         raise InputError(
             f"{lock.path}:{lock.conflict_line}: the lock has git conflict markers; take the "
             f"target branch's lock (e.g. git checkout origin/main -- {lock.path}), renumber "
-            "your migration if ci.numbering asks, then run --update again"
+            "your migration if ci.numbering asks (python -m ci.new --renumber FILE), then "
+            "python -m ci.checksums --update"
         )
     bad = [(n, m) for n, m in lock.problems if n != 1]
     if bad:

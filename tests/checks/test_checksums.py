@@ -116,6 +116,9 @@ def test_rehash_rewrites_one_entry_loudly(locked: Path, capsys: pytest.CaptureFi
     assert code == 0, out
     assert err.startswith(f"warning: {locked / LOCK}: entry schema/0001_init.sql rewritten: v1:")
     assert checksum(target.read_bytes()) in (locked / LOCK).read_text()
+    code, out, err = run(locked, capsys, "--rehash", str(target))
+    assert code == 0, out
+    assert err == f"{locked / LOCK}: entry schema/0001_init.sql is already up to date\n"
 
 
 @pytest.mark.parametrize("directive", ["-- @no-transaction", "-- @batch 100", "--@irreversible x"])
@@ -410,3 +413,25 @@ def test_worked_example_lock_is_current(capsys: pytest.CaptureFixture[str]) -> N
 
     code = checksums.main(["--migrations-dir", str(REPO / M), "--lock", str(REPO / LOCK)])
     assert code == 0, capsys.readouterr().out
+
+
+def test_a_comment_edit_in_a_database_names_the_runners_rehash_which_clears_it(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The database keeps its stored checksum until the runner rewrites it: the hint names
+    `ci.migrate --db ... --rehash`, not the lock's rehash (a newcomer went round in a loop)."""
+    from ci import migrate
+
+    root = write_tree(GOOD)
+    db = root / "app.db"
+    assert migrate.main(["--migrations-dir", str(root / M), "--db", str(db), "--no-backup"]) == 0
+    init = root / M / "schema/0001_init.sql"
+    init.write_text("-- a note\n" + init.read_text())
+    capsys.readouterr()
+    code, out, _ = run(root, capsys, "--db", str(db))
+    assert code == 1
+    assert "python -m ci.migrate " in out and f"--db {db} --rehash" in out, out
+    assert "ci.checksums --rehash" not in out
+    assert migrate.main(["--migrations-dir", str(root / M), "--db", str(db), "--rehash"]) == 0
+    code, out, _ = run(root, capsys, "--db", str(db))
+    assert code == 0, out

@@ -234,7 +234,8 @@ def test_base_ref_catches_number_taken_on_target_branch(
     # meets two rollback/0004_rollback.sql files, and main's is kept: the user's text is saved first
     assert (
         "To fix: bring main in first (`git merge main` or `git rebase main`; copy your "
-        "rollback/0004_rollback.sql aside before: it will conflict and main's copy is kept), "
+        "rollback/0004_rollback.sql aside before: it will conflict and main's copy is kept; "
+        "the lock file conflicts too: take main's and lock your renamed file again), "
         "then rename it to 0005_feature.sql (and its rollback file)" in out
     )
 

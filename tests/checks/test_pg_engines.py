@@ -12,7 +12,7 @@ import pytest
 
 from ci.checks.pg_engine import discover_for, splitter_for
 from tests.checks.engines import ENGINES, SCENARIOS, run_check, write
-from tests.conftest import MIGRATIONS, output, run_module
+from tests.conftest import MIGRATIONS, git, output, run_module
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -142,3 +142,21 @@ def test_a_rollback_that_loses_sample_rows_is_caught_rolling_back_the_sample(
     line = next(line for line in done.stdout.splitlines() if " MG407 " in line)
     assert "rolling back 0003 on the sample data and applying it again loses rows" in line
     assert "table vitals: 2 rows lost" in line, line
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_branch_behind_a_remote_main_passes_with_base_ref(engine: str, tmp_path: Path) -> None:
+    """The pre-push hook and CI pass `--base-ref origin/main`: once main exists on the remote,
+    a branch's push must run the checks, not be refused (a newcomer's PostgreSQL push was)."""
+    root = write(tmp_path / "work", engine, SCENARIOS["no-op"])
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "remote", "add", "origin", str(remote))
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "main")
+    git(root, "push", "-q", "origin", "main")
+    git(root, "checkout", "-q", "-b", "feature")
+    for module in ("ci.apply_empty", "ci.rollback_roundtrip"):
+        done = run_check(module, root, engine, "--base-ref", "origin/main")
+        assert done.returncode == 0, output(done)
