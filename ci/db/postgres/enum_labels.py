@@ -21,25 +21,33 @@ from pglast import ast
 
 from ci.core.model import InputError, Migration
 from ci.db.postgres.gate_tree import walk
-from ci.db.postgres.statements import split_pieces
+from ci.db.postgres.statements import ESCAPES, split_pieces
 
-# VALUE is a keyword: no escape spells it otherwise, so text without the word adds no label
-# (`VALUES` does not match: the word ends there). Only statements with it are parsed again.
+# ADD and VALUE are keywords, written as such also in a DO block's body unless that string is
+# spelled with escapes (E'\x41DD', U&'...', a string continued on the next line: ESCAPES), so
+# other text without both words adds no label (`VALUES` does not match: the word ends there).
+# Only statements that may add one are parsed again (a data migration of 200,000 INSERTs into
+# a column named `value` is not).
+ADD_WORD = re.compile(r"\badd\b", re.IGNORECASE)
 VALUE_WORD = re.compile(r"\bvalue\b", re.IGNORECASE)
+
+
+def _may_add(text: str) -> bool:
+    return bool((VALUE_WORD.search(text) and ADD_WORD.search(text)) or ESCAPES.search(text))
 
 
 def adds_enum_label(migration: Migration) -> bool:
     """Whether the migration's statements (or a DO block's static SQL) add an enum label.
     Text the server would not parse adds none here: its run names the error."""
     text = migration.file.text
-    if not VALUE_WORD.search(text):
+    if not _may_add(text):
         return False
     try:
         pieces = split_pieces(text, source=migration.file.location)
     except InputError:
         return False
     return any(
-        piece.is_statement and VALUE_WORD.search(piece.raw) and _tree_adds_label(piece.tree)
+        piece.is_statement and _may_add(piece.raw) and _tree_adds_label(piece.tree)
         for piece in pieces
     )
 

@@ -18,6 +18,7 @@ BASE = "CREATE TYPE mood AS ENUM ('sad', 'ok');\nCREATE TABLE t (m mood);\n"
 ADDS = {
     "statement": "ALTER TYPE mood ADD VALUE 'happy';\n",
     "DO block": "DO $$ BEGIN ALTER TYPE mood ADD VALUE IF NOT EXISTS 'happy' AFTER 'ok'; END $$;\n",
+    "escaped DO block": "DO E'BEGIN ALTER TYPE mood \\x41DD VALUE ''happy''; END';\n",
 }
 USE = "INSERT INTO t VALUES ('happy');\n"
 
