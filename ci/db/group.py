@@ -5,7 +5,9 @@ their directives allow, each group all-or-nothing behind one durable commit.
 one group. A `@batch` or `@no-transaction` migration commits as it goes, and one whose leading
 `PRAGMA foreign_keys` differs from the connection's setting needs that pragma set outside any
 transaction (SQLite ignores it inside one): each of those is a part of its own and runs exactly
-as without --group, ending the group before it. Seeds never share a group with the main track.
+as without --group, ending the group before it. An engine may also end a group after a
+migration (PostgreSQL: one that adds an enum label). Seeds never share a group with the main
+track.
 
 `apply_group` runs one group: BEGIN IMMEDIATE once, then each migration as it would run alone
 (its own deadline, statements through ci.db.statements, foreign_key_check when keys are not
@@ -38,10 +40,16 @@ OnOutcome = Callable[[Outcome], None]
 OnGroup = Callable[[list[Outcome], float], None]
 
 
-def split(pending: list[Migration], foreign_keys_on: bool | None) -> list[list[Migration]]:
+def split(
+    pending: list[Migration],
+    foreign_keys_on: bool | None,
+    ends_group: Callable[[Migration], bool] | None = None,
+) -> list[list[Migration]]:
     """The pending list in order, cut into groups; a migration that cannot share a
     transaction is a part of its own. `foreign_keys_on`: the connection's setting (None: an
-    engine without the pragma, PostgreSQL)."""
+    engine without the pragma, PostgreSQL). `ends_group`: whether what comes after a
+    migration must not share its transaction (PostgreSQL: it adds an enum label, which no
+    statement may use before the transaction that added it commits)."""
     parts: list[list[Migration]] = []
     current: list[Migration] = []
     for migration in pending:
@@ -51,8 +59,11 @@ def split(pending: list[Migration], foreign_keys_on: bool | None) -> list[list[M
             current = []
         if alone:
             parts.append([migration])
-        else:
-            current.append(migration)
+            continue
+        current.append(migration)
+        if ends_group is not None and ends_group(migration):
+            parts.append(current)
+            current = []
     if current:
         parts.append(current)
     return parts

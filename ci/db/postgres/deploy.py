@@ -121,7 +121,7 @@ def dry_run(
     print(f"{where}: dry run in one transaction, rolled back at the end", file=out)
     show_dry_plan(plan, out)
     outcomes, failure, rest = rehearse(runner, plan, printer(out, log))
-    lines = not_rehearsed_lines(rest)
+    lines = not_rehearsed_lines(rest, plan[: len(plan) - len(rest)])
     return dry_verdict(plan, outcomes, failure, out=out, log=log, not_rehearsed=lines)
 
 

@@ -4,9 +4,15 @@ SQLite's dry run makes: each migration runs through the very code of the grouped
 (ci.db.postgres.group: the gate, its deadline, its deferred constraints checked when it ends,
 its row written), and nothing of it, the runner's tables included, outlives the ROLLBACK.
 
-A `@no-transaction` migration cannot be rehearsed that way (CREATE INDEX CONCURRENTLY refuses to
-run in a transaction, and its statements would commit). The rehearsal stops before it: the dry
-run names it and every migration after it as not rehearsed (they may need what it builds).
+Two things stop the rehearsal, since one transaction cannot stand for the real run past them:
+
+- a `@no-transaction` migration (CREATE INDEX CONCURRENTLY refuses to run in a transaction,
+  and its statements would commit): the rehearsal stops before it;
+- a migration that adds an enum label (ci.db.postgres.enum_labels): no statement may use the
+  label before the transaction that added it commits, which the real run does after that
+  migration and the rehearsal never does. The rehearsal stops after it.
+
+The dry run names every migration it did not reach as not rehearsed, with the reason.
 """
 
 from __future__ import annotations
@@ -17,16 +23,28 @@ from ci.core.model import Migration
 from ci.db.dryrun import DRY_ACTIONS
 from ci.db.group import shares_transaction
 from ci.db.outcomes import MigrationFailed, Outcome
+from ci.db.postgres.enum_labels import adds_enum_label
 from ci.db.postgres.group import PgRunner, in_one_transaction
+
+
+def rehearsable(plan: list[Migration]) -> int:
+    """How many migrations at the head of `plan` one transaction can rehearse: up to a
+    `@no-transaction` one (not included) or one that adds an enum label (included)."""
+    for index, migration in enumerate(plan):
+        if not shares_transaction(migration, None):
+            return index
+        if adds_enum_label(migration):
+            return index + 1
+    return len(plan)
 
 
 def rehearse(
     runner: PgRunner, plan: list[Migration], on_outcome: Callable[[Outcome], None]
 ) -> tuple[list[Outcome], MigrationFailed | None, list[Migration]]:
     """Run the rehearsable head of `plan` and roll it back: its outcomes ('would apply'), the
-    first failure (after which nothing more is tried), and the migrations not rehearsed (a
-    `@no-transaction` one and all after it)."""
-    cut = next((i for i, m in enumerate(plan) if not shares_transaction(m, None)), len(plan))
+    first failure (after which nothing more is tried), and the migrations not rehearsed (see
+    `rehearsable`)."""
+    cut = rehearsable(plan)
     head, rest = plan[:cut], plan[cut:]
     outcomes: list[Outcome] = []
 
@@ -44,18 +62,26 @@ def rehearse(
     return outcomes, None, rest
 
 
-def not_rehearsed_lines(rest: list[Migration]) -> list[str]:
-    """What the dry run says of the migrations it could not rehearse."""
+def not_rehearsed_lines(rest: list[Migration], rehearsed: list[Migration]) -> list[str]:
+    """What the dry run says of the migrations it could not rehearse (`rest`), after those it
+    set out to rehearse (`rehearsed`)."""
     if not rest:
         return []
     first = rest[0]
-    lines = [
-        f"not rehearsed {first.label} {first.kind:<6} {first.path}: @no-transaction (its "
-        "statements commit one by one, so no transaction can take them back); the real run "
-        "applies it under a dirty mark"
+    if not shares_transaction(first, None):
+        lines = [
+            f"not rehearsed {first.label} {first.kind:<6} {first.path}: @no-transaction (its "
+            "statements commit one by one, so no transaction can take them back); the real "
+            "run applies it under a dirty mark"
+        ]
+        return lines + [
+            f"not rehearsed {m.label} {m.kind:<6} {m.path}: after {first.label}, which it may need"
+            for m in rest[1:]
+        ]
+    adder = rehearsed[-1]
+    return [
+        f"not rehearsed {m.label} {m.kind:<6} {m.path}: after {adder.label}, which adds an "
+        "enum label (ALTER TYPE ... ADD VALUE) that no statement may use before its "
+        "transaction commits; the real run commits it first"
+        for m in rest
     ]
-    lines += [
-        f"not rehearsed {m.label} {m.kind:<6} {m.path}: after {first.label}, which it may need"
-        for m in rest[1:]
-    ]
-    return lines

@@ -32,6 +32,17 @@ LOCK_KEY = int.from_bytes(hashlib.sha256(f"migration-guard {TABLE}".encode()).di
                           "big", signed=True)  # fmt: skip
 
 
+# 55P04: a label used in the transaction that added it. The runner commits after a migration
+# whose statements add one (also --group and --dry-run: ci.db.postgres.enum_labels), so this is
+# a use in the same migration, or after a label added where the runner cannot see it.
+NEW_LABEL_HINT = (
+    "an enum label added by ALTER TYPE ... ADD VALUE cannot be used before the transaction "
+    "that added it commits: use it in a later migration; --group and --dry-run commit or stop "
+    "after a migration that adds one in a statement or DO block, not after one added by "
+    "EXECUTE or by a function it calls"
+)
+
+
 def statements(file: SqlFile) -> list[Statement]:
     """The file's statements as the server reads them; InputError (`file:line: why`) for
     text the server would not parse."""
@@ -111,6 +122,8 @@ def failure(
         message += f" ({' '.join(diag.message_detail.split())})"
     if isinstance(error, errors.LockNotAvailable):
         message += " (--lock-timeout: another session holds a lock this statement needs)"
+    if isinstance(error, errors.UnsafeNewEnumValueUsage):
+        message += f" ({NEW_LABEL_HINT})"
     return MigrationFailed(file.path, line, message)
 
 

@@ -5,8 +5,11 @@ is the same transaction ended by ROLLBACK instead of COMMIT.
 Where the parts come from is the SQLite runner's (ci.db.group.split and run_parts: a
 `@no-transaction` migration commits as it goes, so it is a part of its own and runs as without
 --group; seeds are a group of their own), and so are the wording and the `group rolled back`
-log row. What is PostgreSQL's: the transaction, and each member run as it would run alone in a
-transaction of its own:
+log row. PostgreSQL's own cut: a migration that adds an enum label ends its group, since no
+statement may use the label before the transaction that added it commits (55P04; see
+ci.db.postgres.enum_labels), and the plain run commits after that migration. What else is
+PostgreSQL's: the transaction, and each member run as it would run alone in a transaction of
+its own:
 
 - its statements through the gate with its own --statement-timeout deadline, the runner's lock
   checked and the runner's tables compared after it (ci.db.postgres.steps);
@@ -36,6 +39,7 @@ from ci.db.outcomes import MigrationFailed, Outcome, RunRefused
 from ci.db.postgres import session
 from ci.db.postgres.bookkeeping import NotWritten
 from ci.db.postgres.connect import one_line
+from ci.db.postgres.enum_labels import adds_enum_label
 from ci.db.postgres.execute import run_file
 from ci.db.postgres.steps import PgRunner as StepRunner
 from ci.db.postgres.steps import _finish as finish  # a member's row, as a lone migration's
@@ -74,7 +78,8 @@ def migrate_grouped(
     def together(part: list[Migration]) -> list[Outcome]:
         return apply_group(runner, part, resume=resume)
 
-    return run_parts(runner, split(pending, None), together, resume, on_outcome, on_group)
+    parts = split(pending, None, adds_enum_label)
+    return run_parts(runner, parts, together, resume, on_outcome, on_group)
 
 
 def apply_group(runner: PgRunner, members: list[Migration], *, resume: bool) -> list[Outcome]:
