@@ -168,3 +168,50 @@ def test_a_table_without_a_primary_key_is_compared_by_whole_rows(
     done = run_check("ci.apply_sample", root, "postgresql", "--sample", "sample.sql")
     assert done.returncode == (0 if expected is None else 1), output(done)
     assert expected is None or expected in done.stdout, output(done)
+
+
+TYPED = {
+    "schema/0003_paint.sql": (
+        "CREATE TYPE color AS ENUM ('red', 'green');\n"
+        "CREATE DOMAIN hue AS color;\n"
+        "CREATE TYPE pair AS (x int, y int);\n"
+        "CREATE DOMAIN price AS numeric(12, 2);\n"
+        "CREATE TABLE paint (id numeric PRIMARY KEY, c hue[], p pair, n numeric, m price);\n"
+    ),
+    "rollback/0003_rollback.sql": "DROP TABLE paint;\nDROP TYPE pair;\nDROP DOMAIN price;\n"
+    "DROP DOMAIN hue;\nDROP TYPE color;\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("migration", "expected"),
+    [
+        # no row written, no column changed: every stored 'red' now reads 'crimson'
+        ("ALTER TYPE color RENAME VALUE 'red' TO 'crimson';\n",
+         "MG312 table paint: values changed in 0004 on the sample sample.sql: c: 1 row"
+         " (id='2': '{red}' -> '{crimson}')"),
+        ("-- @rewrites paint(c)\nALTER TYPE color RENAME VALUE 'red' TO 'crimson';\n", None),
+        ("ALTER TYPE pair ADD ATTRIBUTE z int;\n", "MG312 table paint"),
+        ("ALTER TYPE color ADD VALUE 'blue';\n", None),
+        # a wider scale prints the same values longer ('2' -> '2.00'): equal, no finding
+        ("ALTER TABLE paint ALTER COLUMN n TYPE numeric(12, 2),"
+         " ALTER COLUMN id TYPE numeric(12, 3), ALTER COLUMN m TYPE numeric;\n", None),
+        ("ALTER TABLE paint ALTER COLUMN n TYPE price;\n", None),
+        # a narrower one rounds: a real change
+        ("ALTER TABLE paint ALTER COLUMN n TYPE numeric(12, 0);\n",
+         "MG312 table paint: values changed in 0004 on the sample sample.sql: n: 1 row"
+         " (id='2': 2.5 -> 3)"),
+    ],
+)  # fmt: skip
+def test_values_change_through_their_types_and_compare_as_numbers(
+    tmp_path: Path, migration: str, expected: str | None
+) -> None:
+    root = write(tmp_path, "postgresql", {**TYPED, "data/0004_change.sql": migration})
+    sample = "-- @sample-version 3\n" + ROWS
+    sample += (
+        "INSERT INTO paint VALUES (1, '{green}', '(1,2)', 2, 2), (2, '{red}', NULL, 2.5, 3.5);\n"
+    )
+    (root / "sample.sql").write_text(sample)
+    done = run_check("ci.apply_sample", root, "postgresql", "--sample", "sample.sql")
+    assert done.returncode == (0 if expected is None else 1), output(done)
+    assert expected is None or expected in done.stdout, output(done)

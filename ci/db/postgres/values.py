@@ -1,19 +1,21 @@
-"""Value-level images of a PostgreSQL database's tables, for apply_sample: the same `Image`
-records as SQLite's (ci.db.value_images), so ci.db.value_diff compares them and
-ci.checks.sample_values words the findings alike whatever the engine.
+"""Value-level images of a PostgreSQL database's tables, for apply_sample: the same `Image` records
+as SQLite's (ci.db.value_images), so ci.db.value_diff compares them and ci.checks.sample_values
+words the findings alike whatever the engine.
 
 A row is its primary key and one cell per column: integers, floats and booleans as the driver
 reads them, every other value as the server prints it (`::text`, under the fingerprint's fixed
 settings), a text longer than `SHORT` characters as its length, first characters and its md5,
-all computed by the server. A table without a primary key is keyed by all its columns: its rows
-are compared whole, as many times each (an UPDATE there is a row lost and a row added).
+all computed by the server; a numeric's without the zeros its scale pads it with (a wider scale
+prints the same value longer). A table without a primary key is keyed by all its columns: its
+rows are compared whole, as many times each (an UPDATE there is a row lost and a row added).
 
 Which tables to read again after a migration is decided from the catalog and the statistics
 counters, not from the rows: a table is read again when it is new, gone, renamed, has other
 columns, a new storage file (TRUNCATE, a rewriting ALTER TABLE) or any row inserted, updated or
-deleted since (`pg_stat_get_tuples_*` plus the `_xact_` counts this session has not flushed
-yet, so the sum is exact whenever the statistics are flushed). Unchanged tables cost one
-catalog row each, never a scan. With `track_counts` off, or on a server older than
+deleted since (`pg_stat_get_tuples_*` plus the `_xact_` counts this session has not flushed yet,
+so the sum is exact whenever the statistics are flushed), or a user type its columns' values are
+read through changed (an enum label renamed: ci.db.postgres.value_types). Unchanged tables cost
+one catalog row each, never a scan. With `track_counts` off, or on a server older than
 PostgreSQL 15, every table is read again.
 """
 
@@ -25,6 +27,7 @@ import zlib
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ci.db.fingerprint_records import TablePrint
+from ci.db.postgres.value_types import NUMERIC, TypeGraph
 from ci.db.table_records import Column
 from ci.db.tables import LOG_TABLE, TABLE
 from ci.db.value_diff import _order
@@ -47,15 +50,17 @@ SELECT n.nspname, c.relname, c.oid, c.relfilenode,
   pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid)
   + pg_stat_get_tuples_deleted(c.oid) + pg_stat_get_xact_tuples_inserted(c.oid)
   + pg_stat_get_xact_tuples_updated(c.oid) + pg_stat_get_xact_tuples_deleted(c.oid),
-  ARRAY(SELECT a.attname FROM pg_attribute a
-        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum),
-  ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum),
+  coalesce(cols.names, '{}'), coalesce(cols.types, '{}'), coalesce(cols.oids, '{}'),
   ARRAY(SELECT a.attname
         FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, at)
         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
         WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.at)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL (  -- the columns in one pass: names, types, type oids
+  SELECT array_agg(a.attname ORDER BY a.attnum) AS names,
+    array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) AS types,
+    array_agg(a.atttypid::int8 ORDER BY a.attnum) AS oids
+  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) cols
 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
   AND NOT (n.nspname = current_schema() AND c.relname IN (%s, %s))
@@ -82,6 +87,8 @@ class Table(NamedTuple):
     columns: tuple[str, ...]
     types: tuple[str, ...]
     key: tuple[str, ...]  # the primary key's columns; empty when it has none
+    numerics: frozenset[str]  # the columns of type numeric, or of a domain over it
+    reads_through: tuple[object, ...]  # the user types its columns' values are read through
 
     @property
     def label(self) -> str:
@@ -90,16 +97,22 @@ class Table(NamedTuple):
 
     @property
     def signature(self) -> tuple[object, ...]:
-        return (self.oid, self.filenode, self.writes, self.columns, self.types)
+        return (self.oid, self.filenode, self.writes, self.columns, self.types, self.reads_through)
 
 
 def read_tables(cursor: psycopg.Cursor[Any]) -> dict[str, Table]:
     """{label: Table} for every ordinary table but the runner's own."""
+    rows = cursor.execute(TABLES, (TABLE, LOG_TABLE)).fetchall()
+    graph = TypeGraph(cursor, {typ for row in rows for typ in row[7]})
     found = {}
-    for schema, name, oid, filenode, writes, columns, types, key in cursor.execute(
-        TABLES, (TABLE, LOG_TABLE)
-    ):
-        table = Table(schema, name, oid, filenode, writes, tuple(columns), tuple(types), tuple(key))
+    for schema, name, oid, filenode, writes, columns, types, oids, key in rows:
+        numerics = frozenset(
+            column for column, typ in zip(columns, oids, strict=True) if graph.base(typ) == NUMERIC
+        )
+        table = Table(
+            schema, name, oid, filenode, writes, tuple(columns), tuple(types), tuple(key),
+            numerics, graph.state(tuple(oids)),
+        )  # fmt: skip
         found[table.label] = table
     return found
 
@@ -117,13 +130,23 @@ class Cell(NamedTuple):
     fixed: str | None = None
 
 
-def _cell(column: str, type_: str) -> Cell:
+def _text(column: str, numeric: bool) -> str:
+    """A value's text; a numeric's without the zeros its scale pads it with ('2.00' -> '2'):
+    widening `numeric` to `numeric(12,2)` keeps every value but prints it longer, while a
+    real rounding (2.5 -> 3 under `numeric(12,0)`) still reads else."""
+    text = f"{quote(column)}::text"
+    if not numeric:
+        return text
+    return f"CASE WHEN strpos({text}, '.') > 0 THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
+
+
+def _cell(column: str, type_: str, numeric: bool = False) -> Cell:
     c = quote(column)
     if type_ in ("real", "double precision"):  # NaN never equals itself: compared as text
         return Cell(c, f"{c} = 'NaN'", "'NaN'")
     if type_ in NATIVE:
         return Cell(c)
-    text = f"{c}::text"
+    text = _text(column, numeric)
     long = f"octet_length({text}) > {SHORT}"
     return Cell(
         f"CASE WHEN {long} THEN NULL ELSE {text} END",
@@ -194,16 +217,15 @@ def read_image(conn: psycopg.Connection[Any], table: Table) -> Image:
     types = dict(zip(table.columns, table.types, strict=True))
     columns = () if keyless else table.columns
     read = list(key) if keyless else list(columns)  # the columns read as cells
-    cells = [Cell(_key_sql(k, types[k])) for k in ([] if keyless else key)]
-    cells += [_cell(c, types[c]) for c in read]
-    numerics = [
-        at for at, c in enumerate(read, len(cells) - len(read)) if types[c].startswith("numeric")
-    ]
+    number = table.numerics
+    cells = [Cell(_key_sql(k, types[k], k in number)) for k in ([] if keyless else key)]
+    cells += [_cell(c, types[c], c in number) for c in read]
+    numerics = [at for at, c in enumerate(read, len(cells) - len(read)) if c in number]
     reader = Reader(cells, numerics)
     select = ", ".join([cell.raw for cell in cells] + [_fixes_sql(cells)])
     query = f"SELECT {select} FROM ONLY {quote(table.schema)}.{quote(table.name)}"
     if not keyless:  # the order value_diff walks in: numbers, then texts by code point
-        query += " ORDER BY " + ", ".join(_key_order(k, types[k]) for k in key)
+        query += " ORDER BY " + ", ".join(_key_order(k, types[k], k in number) for k in key)
     kept: list[bytes | list[Row]] = []
     count = 0
     # binary: integers and floats arrive as numbers, not as digits to parse
@@ -231,18 +253,18 @@ def _batches(
         yield from (rows[at : at + BATCH] for at in range(0, len(rows), BATCH))
 
 
-def _key_sql(column: str, type_: str) -> str:
+def _key_sql(column: str, type_: str, numeric: bool) -> str:
     """A primary key column whole (never shortened: keys pair the rows): integers as they
     are, anything else as its text."""
-    return quote(column) if type_ in INTEGERS else f"{quote(column)}::text"
+    return quote(column) if type_ in INTEGERS else _text(column, numeric)
 
 
-def _key_order(column: str, type_: str) -> str:
+def _key_order(column: str, type_: str, numeric: bool) -> str:
     """A key column's order: its own for integers, its text's by code point otherwise (the
     keys of the rows a check compares are read the same way before and after)."""
     if type_ in INTEGERS:
         return quote(column)
-    return f'{quote(column)}::text COLLATE "C"'
+    return f'({_text(column, numeric)}) COLLATE "C"'
 
 
 def _column(name: str, type_: str, pk: bool) -> Column:
