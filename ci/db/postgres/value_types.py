@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import psycopg
 
 NUMERIC = 1700  # pg_type oid of numeric
+NUMERIC_ARRAY = 1231  # and of numeric[]
 FIRST_USER_OID = 16384  # FirstNormalObjectId: every oid below is built in
 
 # the types asked for: how their values are made of other types' values
@@ -85,3 +86,12 @@ class TypeGraph:
             seen.add(oid)
             oid = self.types[oid].parts[0]
         return oid
+
+    def numeric(self, oid: int) -> str:
+        """ "number" for numeric (or a domain over it), "array" for an array of those (or a
+        domain over one), else ""."""
+        base = self.base(oid)
+        if base == NUMERIC:
+            return "number"
+        element = self.types[base].parts[1] if base in self.types else 0
+        return "array" if base == NUMERIC_ARRAY or self.base(element) == NUMERIC else ""

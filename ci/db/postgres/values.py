@@ -27,7 +27,7 @@ import zlib
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ci.db.fingerprint_records import TablePrint
-from ci.db.postgres.value_types import NUMERIC, TypeGraph
+from ci.db.postgres.value_types import TypeGraph
 from ci.db.table_records import Column
 from ci.db.tables import LOG_TABLE, TABLE
 from ci.db.value_diff import _order
@@ -88,6 +88,7 @@ class Table(NamedTuple):
     types: tuple[str, ...]
     key: tuple[str, ...]  # the primary key's columns; empty when it has none
     numerics: frozenset[str]  # the columns of type numeric, or of a domain over it
+    numeric_arrays: frozenset[str]  # the columns of arrays of numeric (or of domains over it)
     reads_through: tuple[object, ...]  # the user types its columns' values are read through
 
     @property
@@ -106,12 +107,12 @@ def read_tables(cursor: psycopg.Cursor[Any]) -> dict[str, Table]:
     graph = TypeGraph(cursor, {typ for row in rows for typ in row[7]})
     found = {}
     for schema, name, oid, filenode, writes, columns, types, oids, key in rows:
-        numerics = frozenset(
-            column for column, typ in zip(columns, oids, strict=True) if graph.base(typ) == NUMERIC
-        )
+        kinds = {column: graph.numeric(typ) for column, typ in zip(columns, oids, strict=True)}
+        numerics = frozenset(column for column, kind in kinds.items() if kind == "number")
+        arrays = frozenset(column for column, kind in kinds.items() if kind == "array")
         table = Table(
             schema, name, oid, filenode, writes, tuple(columns), tuple(types), tuple(key),
-            numerics, graph.state(tuple(oids)),
+            numerics, arrays, graph.state(tuple(oids)),
         )  # fmt: skip
         found[table.label] = table
     return found
@@ -130,23 +131,36 @@ class Cell(NamedTuple):
     fixed: str | None = None
 
 
-def _text(column: str, numeric: bool) -> str:
-    """A value's text; a numeric's without the zeros its scale pads it with ('2.00' -> '2'):
-    widening `numeric` to `numeric(12,2)` keeps every value but prints it longer, while a
-    real rounding (2.5 -> 3 under `numeric(12,0)`) still reads else."""
+def _text(column: str, scale: str) -> str:
+    """A value's text; a numeric's (`scale` "number") or each element of an array of numerics'
+    ("array") without the zeros its scale pads it with ('2.00' -> '2'): widening `numeric` to
+    `numeric(12,2)` keeps every value but prints it longer, while a real rounding (2.5 -> 3
+    under `numeric(12,0)`) still reads else."""
     text = f"{quote(column)}::text"
-    if not numeric:
-        return text
-    return f"CASE WHEN strpos({text}, '.') > 0 THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
+    if scale == "number":
+        return (
+            f"CASE WHEN strpos({text}, '.') > 0 THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
+        )
+    if scale == "array":  # '{2.00,3.50}': each element ends at a ',' or a '}'
+        trimmed = rf"regexp_replace({text}, '(\.[0-9]*[1-9])0+([,}}])', '\1\2', 'g')"
+        return rf"regexp_replace({trimmed}, '\.0+([,}}])', '\1', 'g')"
+    return text
 
 
-def _cell(column: str, type_: str, numeric: bool = False) -> Cell:
+def _scale(table: Table, column: str) -> str:
+    """Whether a column's text is a numeric's ("number"), an array of them ("array") or else."""
+    if column in table.numerics:
+        return "number"
+    return "array" if column in table.numeric_arrays else ""
+
+
+def _cell(column: str, type_: str, scale: str = "") -> Cell:
     c = quote(column)
     if type_ in ("real", "double precision"):  # NaN never equals itself: compared as text
         return Cell(c, f"{c} = 'NaN'", "'NaN'")
     if type_ in NATIVE:
         return Cell(c)
-    text = _text(column, numeric)
+    text = _text(column, scale)
     long = f"octet_length({text}) > {SHORT}"
     return Cell(
         f"CASE WHEN {long} THEN NULL ELSE {text} END",
@@ -217,15 +231,14 @@ def read_image(conn: psycopg.Connection[Any], table: Table) -> Image:
     types = dict(zip(table.columns, table.types, strict=True))
     columns = () if keyless else table.columns
     read = list(key) if keyless else list(columns)  # the columns read as cells
-    number = table.numerics
-    cells = [Cell(_key_sql(k, types[k], k in number)) for k in ([] if keyless else key)]
-    cells += [_cell(c, types[c], c in number) for c in read]
-    numerics = [at for at, c in enumerate(read, len(cells) - len(read)) if c in number]
+    cells = [Cell(_key_sql(k, types[k], _scale(table, k))) for k in ([] if keyless else key)]
+    cells += [_cell(c, types[c], _scale(table, c)) for c in read]
+    numerics = [at for at, c in enumerate(read, len(cells) - len(read)) if c in table.numerics]
     reader = Reader(cells, numerics)
     select = ", ".join([cell.raw for cell in cells] + [_fixes_sql(cells)])
     query = f"SELECT {select} FROM ONLY {quote(table.schema)}.{quote(table.name)}"
     if not keyless:  # the order value_diff walks in: numbers, then texts by code point
-        query += " ORDER BY " + ", ".join(_key_order(k, types[k], k in number) for k in key)
+        query += " ORDER BY " + ", ".join(_key_order(k, types[k], _scale(table, k)) for k in key)
     kept: list[bytes | list[Row]] = []
     count = 0
     # binary: integers and floats arrive as numbers, not as digits to parse
@@ -253,18 +266,18 @@ def _batches(
         yield from (rows[at : at + BATCH] for at in range(0, len(rows), BATCH))
 
 
-def _key_sql(column: str, type_: str, numeric: bool) -> str:
+def _key_sql(column: str, type_: str, scale: str) -> str:
     """A primary key column whole (never shortened: keys pair the rows): integers as they
     are, anything else as its text."""
-    return quote(column) if type_ in INTEGERS else _text(column, numeric)
+    return quote(column) if type_ in INTEGERS else _text(column, scale)
 
 
-def _key_order(column: str, type_: str, numeric: bool) -> str:
+def _key_order(column: str, type_: str, scale: str) -> str:
     """A key column's order: its own for integers, its text's by code point otherwise (the
     keys of the rows a check compares are read the same way before and after)."""
     if type_ in INTEGERS:
         return quote(column)
-    return f'({_text(column, numeric)}) COLLATE "C"'
+    return f'({_text(column, scale)}) COLLATE "C"'
 
 
 def _column(name: str, type_: str, pk: bool) -> Column:

@@ -136,15 +136,27 @@ def test_a_table_is_read_again_when_its_columns_types_change(
 
 
 def test_a_numeric_is_compared_by_value_not_by_its_scale(conn: psycopg.Connection[Any]) -> None:
-    conn.execute("CREATE TABLE prices (id numeric PRIMARY KEY, n numeric(12, 2));"
-                 "INSERT INTO prices VALUES (1.0, 2), (2.50, 2.5), (3, 10), (4, NULL)")  # fmt: skip
+    conn.execute("CREATE DOMAIN cents AS numeric(12, 2);"
+                 "CREATE TABLE prices (id numeric PRIMARY KEY, n cents, a numeric[]);"
+                 "INSERT INTO prices VALUES (1.0, 2, '{1.50,2,NULL}'), (2.50, 2.5, '{{10,0.05}}'),"
+                 " (3, 10, '{}'), (4, NULL, NULL)")  # fmt: skip
     images = PgImages(conn)
     before = images.snapshot()["prices"]
-    conn.execute("ALTER TABLE prices ALTER COLUMN id TYPE numeric(9, 3)")
-    images.refresh()
+    conn.execute("ALTER TABLE prices ALTER COLUMN id TYPE numeric(9, 3),"
+                 " ALTER COLUMN n TYPE numeric(14, 4),"
+                 " ALTER COLUMN a TYPE numeric(9, 4)[]")  # fmt: skip
+    assert images.refresh() == ["prices"]
     after = images.snapshot()["prices"]
-    rows = [(("1",), (1, 2)), (("2.5",), (2.5, 2.5)), (("3",), (3, 10)), (("4",), (4, None))]
+    rows = [
+        (("1",), (1, 2, "{1.5,2,NULL}")),
+        (("2.5",), (2.5, 2.5, "{{10,0.05}}")),
+        (("3",), (3, 10, "{}")),
+        (("4",), (4, None, None)),
+    ]
     assert list(before.items()) == list(after.items()) == rows
+    conn.execute("ALTER TABLE prices ALTER COLUMN a TYPE numeric(9, 1)[]")  # 0.05 rounds
+    images.refresh()
+    assert dict(images.snapshot()["prices"].items())[("2.5",)] == (2.5, 2.5, "{{10,0.1}}")
 
 
 def test_without_the_counters_every_table_is_read_again(conn: psycopg.Connection[Any]) -> None:
