@@ -107,7 +107,7 @@ def rehash_entry(lock: lockfile.Lock, current: Current, name: str) -> None:
     data = current.data.get(relative)
     if data is None and relative not in lock.entries:
         raise InputError(f"{name}: neither a readable migration file nor an entry of {lock.path}")
-    old, new = lockfile.rehash(lock, relative, data)
+    old, new = lockfile.rehash(lock, relative, data, current.engine)
     change = f"{old} -> {new}" if new else f"removed (was {old})"
     print(
         f"warning: {lock.path}: entry {relative} rewritten: {change}. Databases that applied "
@@ -134,7 +134,7 @@ def accept_comment_edits(
         if entry is None or data is None or checksum_matches(entry.checksum, data):
             continue  # not locked (--update's work), unreadable (MG209) or current
         text = text_of(data)
-        if text is None or not same_statements(entry.code, text):
+        if text is None or not same_statements(entry.code, text, current.engine):
             refused.append(
                 f"{current.display(relative)}: statements changed, not only comments or "
                 "whitespace; not rehashed. Restore the applied text and make the change in a "
@@ -169,7 +169,7 @@ def update_lock(
     refused = reused_number(lock, current, unmerged.paths)
     if refused:
         raise InputError(refused)
-    added = lockfile.update(lock, current.data, refresh=unmerged.paths)
+    added = lockfile.update(lock, current.data, refresh=unmerged.paths, engine=current.engine)
     for relative in sorted(unmerged.paths, key=lockfile.sort_key):
         done = "refreshed" if relative in current.data else "dropped"
         print(f"{lock.path}: {done} {relative} ({unmerged.where()})", file=sys.stderr)
@@ -231,4 +231,4 @@ def _in_the_index(current: Current, migrations_dir: Path) -> Current:
         return current
     files = {p: m for p, m in current.files.items() if p in tracked}
     data = {p: d for p, d in current.data.items() if p in tracked}
-    return Current(current.catalog, files, data, current.unreadable)
+    return Current(current.catalog, files, data, current.unreadable, current.engine)

@@ -12,7 +12,7 @@ import pytest
 from ci import checksums
 from ci.checks.checksums_lock import accept_comment_edits
 from ci.core.sqltext import checksum
-from tests.conftest import LOCK, TRACKS, M, WriteTree, commit_all, git, run_module
+from tests.conftest import FIRST, LOCK, TRACKS, M, WriteTree, commit_all, git, run_module
 
 GOOD = TRACKS
 
@@ -410,3 +410,31 @@ def test_worked_example_lock_is_current(capsys: pytest.CaptureFixture[str]) -> N
 
     code = checksums.main(["--migrations-dir", str(REPO / M), "--lock", str(REPO / LOCK)])
     assert code == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("applied_value", "edited_value", "verdict"),
+    [
+        ("$$hello -- world$$", "$$hello -- DROP EVERYTHING$$", "statements changed"),
+        ("E'it\\'s -- a'", "E'it\\'s -- b'", "statements changed"),
+        ("1 /* a /* b */ c */", "1 /* a /* b */ d */", "only whitespace/comments changed"),
+        ("'x' /* a /* b */ 1, 2 */", "'x' /* a /* b */ 1, 3 */", "only whitespace/comments"),
+    ],
+)
+def test_a_postgresql_projects_edits_are_judged_by_postgresqls_scanner(
+    write_tree: WriteTree,
+    capsys: pytest.CaptureFixture[str],
+    applied_value: str,
+    edited_value: str,
+    verdict: str,
+) -> None:
+    """Dollar quotes, E'' strings and nested comments: what is a comment is PostgreSQL's call."""
+    root = write_tree({"migration-guard.yaml": "engine: postgresql\n", **FIRST})
+    migration = root / M / "schema/0001_init.sql"
+    migration.write_text(f"CREATE TABLE t (a text);\nINSERT INTO t VALUES ({applied_value});\n")
+    config = ("--config", str(root / "migration-guard.yaml"))
+    assert run(root, capsys, *config, "--update")[0] == 0
+    migration.write_text(f"CREATE TABLE t (a text);\nINSERT INTO t VALUES ({edited_value});\n")
+    code, out, _ = run(root, capsys, *config)
+    assert code == 1
+    assert verdict in out
