@@ -315,7 +315,7 @@ def _database(a: argparse.Namespace) -> Path | str | None:
     return database
 
 
-def _engine(a: argparse.Namespace) -> str:
+def engine_of(a: argparse.Namespace) -> str:
     """Whose scanner tells comment edits from statement edits: the project's engine
     (migration-guard.yaml), else PostgreSQL for --database-url, else SQLite."""
     named = getattr(a, "project_engine", None)
@@ -339,7 +339,7 @@ def _run(a: argparse.Namespace) -> Report:
             config=a.config,
             from_config=getattr(a, "set_in_config", {}),
         ),
-        engine=_engine(a),
+        engine=engine_of(a),
     )
 
 

@@ -117,12 +117,12 @@ def rehash_entry(lock: lockfile.Lock, current: Current, name: str) -> None:
 
 
 def accept_comment_edits(
-    migrations_dir: Path, lock_path: Path, names: Sequence[str]
+    migrations_dir: Path, lock_path: Path, names: Sequence[str], engine: str = "sqlite"
 ) -> tuple[list[str], list[str]]:
     """Rehash each named file whose edit changed only comments or whitespace; (the entries
     rewritten, one line per file refused because its statements changed). The manual rehash
     hook: a run over every file must accept no real edit of an applied migration."""
-    current = read_current(migrations_dir)
+    current = read_current(migrations_dir, engine)
     rewritten: list[str] = []
     refused: list[str] = []
     for name in names:
@@ -199,14 +199,14 @@ def reused_number(lock: lockfile.Lock, current: Current, leaving: set[str]) -> s
 
 
 def write_lock(
-    migrations_dir: Path, lock_path: Path, base_ref: str | None = None
+    migrations_dir: Path, lock_path: Path, base_ref: str | None = None, engine: str = "sqlite"
 ) -> tuple[bool, list[str]]:
     """`--update` alone, without the check after it (the lock-update hook, which also runs at
     commit: the checksums hook reports the findings, once), for the files git's index holds:
     a migration not yet `git add`ed is not in the commit, and an entry for it would be one for
     a deleted file on every other clone. Returns (whether the lock was written, the migrations
     left out because the index lacks them); InputError when it cannot write."""
-    current = read_current(migrations_dir)
+    current = read_current(migrations_dir, engine)
     tracked = _in_the_index(current, migrations_dir)
     left_out = [current.display(p) for p in current.files if p not in tracked.files]
     base = (base_ref, from_base_ref(base_ref, migrations_dir)) if base_ref else None

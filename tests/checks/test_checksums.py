@@ -438,3 +438,24 @@ def test_a_postgresql_projects_edits_are_judged_by_postgresqls_scanner(
     code, out, _ = run(root, capsys, *config)
     assert code == 1
     assert verdict in out
+
+
+def test_the_rehash_hook_of_a_postgresql_project_reads_postgresqls_comments(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook judges with the project's engine: a nested comment edited is a comment edit,
+    a `--` inside a dollar quote edited is not."""
+    from hooks import lock_rehash
+
+    root = write_tree({"migration-guard.yaml": "engine: postgresql\n", **FIRST})
+    git(root, "init", "-q", "-b", "main")  # the hook stages the lock it rewrites
+    monkeypatch.chdir(root)
+    target = root / M / "schema/0001_init.sql"
+    target.write_text("SELECT $$a -- b$$ /* x /* y */ z */;\n")
+    config = ["--config", str(root / "migration-guard.yaml"), "--migrations-dir", str(root / M)]
+    assert checksums.main([*config, "--update"]) == 0
+    target.write_text("SELECT $$a -- b$$ /* x /* y */ w */;\n")
+    assert lock_rehash.main([*config, str(target)]) == 0
+    target.write_text("SELECT $$a -- c$$ /* x /* y */ w */;\n")
+    assert lock_rehash.main([*config, str(target)]) == 1
+    assert "0001_init.sql: statements changed" in capsys.readouterr().out
