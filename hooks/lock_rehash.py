@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from ci.app import exits
 from ci.app.cli import parse, parser_of
 from ci.app.precommit import stage
-from ci.checks.checksums import CHECK
+from ci.checks.checksums import CHECK, engine_of
 from ci.checks.checksums_lock import accept_comment_edits
 from ci.core import fixes, lockfile
 from ci.core.model import InputError
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lock = args.lock or lockfile.default_path(args.migrations_dir)
         try:
             rewritten, refused = accept_comment_edits(
-                args.migrations_dir, lock, [str(f) for f in args.files]
+                args.migrations_dir, lock, [str(f) for f in args.files], engine_of(args)
             )
         except InputError as error:
             print(f"{HOOK}: {error}", file=sys.stderr)

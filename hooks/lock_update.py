@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from ci.app import exits
 from ci.app.cli import parse, parser_of
 from ci.app.precommit import stage
-from ci.checks.checksums import CHECK
+from ci.checks.checksums import CHECK, engine_of
 from ci.checks.checksums_lock import write_lock
 from ci.core import fixes, lockfile
 from ci.core.model import InputError
@@ -38,7 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse(parser_of(CHECK), tokens)
         lock = args.lock or lockfile.default_path(args.migrations_dir)
         try:
-            written, left_out = write_lock(args.migrations_dir, lock, args.base_ref)
+            written, left_out = write_lock(
+                args.migrations_dir, lock, args.base_ref, engine_of(args)
+            )
         except InputError as error:
             print(f"{HOOK}: {error}", file=sys.stderr)
             return exits.COULD_NOT_RUN

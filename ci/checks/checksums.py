@@ -93,16 +93,16 @@ def _less_rehashed(
             and data is not None
             and a.recorded != current.checksums[a.path]
             and checksum_matches(entry.checksum, data)
-            and _same_statements(a, data)
+            and _same_statements(a, data, current.engine)
         ):
             continue
         kept.append(a)
     return kept
 
 
-def _same_statements(a: Applied, data: bytes) -> bool:
-    text, code = text_of(data), a.fingerprint()
-    return text is not None and code is not None and code_fingerprint(text) == code
+def _same_statements(a: Applied, data: bytes, engine: str) -> bool:
+    text, code = text_of(data), a.fingerprint(engine)
+    return text is not None and code is not None and code_fingerprint(text, engine) == code
 
 
 def _find_moved(current: Current, a: Applied, recorded_paths: set[str]) -> str | None:
@@ -137,10 +137,10 @@ def _edited(
     text = text_of(data)
     kinds, line = set(), None
     for a in applied:
-        code = a.fingerprint()
+        code = a.fingerprint(current.engine)
         if text is None or code is None:
             continue
-        same = code_fingerprint(text).startswith(code)
+        same = code_fingerprint(text, current.engine).startswith(code)
         kinds.add(WHITESPACE if same else STATEMENTS)
         if a.old_text is not None and line is None:
             line = _first_difference(a.old_text, text)
@@ -238,11 +238,12 @@ def check(
     rehash: str | None = None,
     busy_timeout: float = 5.0,
     location: Sequence[str] = (),
+    engine: str = "sqlite",
 ) -> Report:
     """Compare the files with every source of "applied". `rehash` and `update` write the lock
     first; `rehash` alone is one step of a fix (e.g. drop an entry, then --update) and reports
     only what it wrote, so `--rehash F && --update` chains."""
-    current = read_current(migrations_dir)
+    current = read_current(migrations_dir, engine)
     path = lock_path or lockfile.default_path(migrations_dir)
     lock = lockfile.read(path)
     if lock is None and lock_path is not None and not (update or rehash):
@@ -328,6 +329,15 @@ def _database(a: argparse.Namespace) -> Path | str | None:
     return database
 
 
+def engine_of(a: argparse.Namespace) -> str:
+    """Whose scanner tells comment edits from statement edits: the project's engine
+    (migration-guard.yaml), else PostgreSQL for --database-url, else SQLite."""
+    named = getattr(a, "project_engine", None)
+    if named in ("sqlite", "postgresql"):
+        return str(named)
+    return "postgresql" if a.database_url is not None else "sqlite"
+
+
 def _run(a: argparse.Namespace) -> Report:
     return check(
         a.migrations_dir,
@@ -343,6 +353,7 @@ def _run(a: argparse.Namespace) -> Report:
             config=a.config,
             from_config=getattr(a, "set_in_config", {}),
         ),
+        engine=engine_of(a),
     )
 
 

@@ -52,10 +52,10 @@ class Applied(Record):
         self.old_text = old_text
         self.ref = ref
 
-    def fingerprint(self) -> str | None:
+    def fingerprint(self, engine: str = "sqlite") -> str | None:
         """`code`, or the fingerprint of `old_text`: worked out only for an edited file."""
         if self.code is None and self.old_text is not None:
-            return code_fingerprint(self.old_text)
+            return code_fingerprint(self.old_text, engine)
         return self.code
 
 
@@ -68,18 +68,20 @@ class Current:
         files: dict[str, Migration],
         data: dict[str, bytes],
         unreadable: list[Finding],
+        engine: str = "sqlite",
     ) -> None:
         self.catalog = catalog
         self.files = files
         self.data = data
         self.unreadable = unreadable
+        self.engine = engine  # whose tokens tell a comment edit from a statement edit
         self.checksums = {relative: checksum(content) for relative, content in data.items()}
 
     def display(self, relative: str) -> str:
         return str(self.catalog.root / relative)
 
 
-def read_current(migrations_dir: Path) -> Current:
+def read_current(migrations_dir: Path, engine: str = "sqlite") -> Current:
     catalog = discover(migrations_dir, rollbacks=False)  # rollback files are not in the lock
     files = {_relative(catalog.root, m.file.location): m for m in catalog.all_migrations()}
     data: dict[str, bytes] = {}
@@ -91,7 +93,7 @@ def read_current(migrations_dir: Path) -> Current:
             unreadable.append(
                 Finding(NAME, "MG209", str(migration.path), None, _after_path(error), "")
             )
-    return Current(catalog, files, data, unreadable)
+    return Current(catalog, files, data, unreadable, engine)
 
 
 def _relative(root: Path, path: Path | str) -> str:

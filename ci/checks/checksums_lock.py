@@ -107,7 +107,7 @@ def rehash_entry(lock: lockfile.Lock, current: Current, name: str) -> None:
     data = current.data.get(relative)
     if data is None and relative not in lock.entries:
         raise InputError(f"{name}: neither a readable migration file nor an entry of {lock.path}")
-    old, new = lockfile.rehash(lock, relative, data)
+    old, new = lockfile.rehash(lock, relative, data, current.engine)
     if old == new:
         print(f"{lock.path}: entry {relative} is already up to date", file=sys.stderr)
         return
@@ -120,12 +120,12 @@ def rehash_entry(lock: lockfile.Lock, current: Current, name: str) -> None:
 
 
 def accept_comment_edits(
-    migrations_dir: Path, lock_path: Path, names: Sequence[str]
+    migrations_dir: Path, lock_path: Path, names: Sequence[str], engine: str = "sqlite"
 ) -> tuple[list[str], list[str]]:
     """Rehash each named file whose edit changed only comments or whitespace; (the entries
     rewritten, one line per file refused because its statements changed). The manual rehash
     hook: a run over every file must accept no real edit of an applied migration."""
-    current = read_current(migrations_dir)
+    current = read_current(migrations_dir, engine)
     rewritten: list[str] = []
     refused: list[str] = []
     for name in names:
@@ -137,7 +137,7 @@ def accept_comment_edits(
         if entry is None or data is None or checksum_matches(entry.checksum, data):
             continue  # not locked (--update's work), unreadable (MG209) or current
         text = text_of(data)
-        if text is None or not same_statements(entry.code, text):
+        if text is None or not same_statements(entry.code, text, current.engine):
             refused.append(
                 f"{current.display(relative)}: statements changed, not only comments or "
                 "whitespace; not rehashed. Restore the applied text and make the change in a "
@@ -172,7 +172,7 @@ def update_lock(
     refused = reused_number(lock, current, unmerged.paths)
     if refused:
         raise InputError(refused)
-    added = lockfile.update(lock, current.data, refresh=unmerged.paths)
+    added = lockfile.update(lock, current.data, refresh=unmerged.paths, engine=current.engine)
     for relative in sorted(unmerged.paths, key=lockfile.sort_key):
         done = "refreshed" if relative in current.data else "dropped"
         print(f"{lock.path}: {done} {relative} ({unmerged.where()})", file=sys.stderr)
@@ -202,14 +202,14 @@ def reused_number(lock: lockfile.Lock, current: Current, leaving: set[str]) -> s
 
 
 def write_lock(
-    migrations_dir: Path, lock_path: Path, base_ref: str | None = None
+    migrations_dir: Path, lock_path: Path, base_ref: str | None = None, engine: str = "sqlite"
 ) -> tuple[bool, list[str]]:
     """`--update` alone, without the check after it (the lock-update hook, which also runs at
     commit: the checksums hook reports the findings, once), for the files git's index holds:
     a migration not yet `git add`ed is not in the commit, and an entry for it would be one for
     a deleted file on every other clone. Returns (whether the lock was written, the migrations
     left out because the index lacks them); InputError when it cannot write."""
-    current = read_current(migrations_dir)
+    current = read_current(migrations_dir, engine)
     tracked = _in_the_index(current, migrations_dir)
     left_out = [current.display(p) for p in current.files if p not in tracked.files]
     base = (base_ref, from_base_ref(base_ref, migrations_dir)) if base_ref else None
@@ -234,4 +234,4 @@ def _in_the_index(current: Current, migrations_dir: Path) -> Current:
         return current
     files = {p: m for p, m in current.files.items() if p in tracked}
     data = {p: d for p, d in current.data.items() if p in tracked}
-    return Current(current.catalog, files, data, current.unreadable)
+    return Current(current.catalog, files, data, current.unreadable, current.engine)

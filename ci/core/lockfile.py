@@ -93,17 +93,17 @@ def body_sum(lines: list[str]) -> str:
     return raw_sha256(body.encode("utf-8", "surrogateescape"))  # no OpenSSL load
 
 
-def code_of(data: bytes) -> str | None:
+def code_of(data: bytes, engine: str = "sqlite") -> str | None:
     """The short statement fingerprint of a file's bytes; None when it is not UTF-8 text."""
     try:
         text = decode_sql(data, Path("-"))
     except InputError:
         return None
-    return code_fingerprint(text)[:CODE_LENGTH]
+    return code_fingerprint(text, engine)[:CODE_LENGTH]
 
 
-def entry_text(relative: str, data: bytes) -> str:
-    code = code_of(data)
+def entry_text(relative: str, data: bytes, engine: str = "sqlite") -> str:
+    code = code_of(data, engine)
     suffix = f" {CODE_PREFIX}{code}" if code else ""
     return f"{relative} {checksum(data)}{suffix}"
 
@@ -202,7 +202,13 @@ def writable(lock: Lock) -> None:
         raise InputError(f"{lock.path}:{number}: {message}; fix or delete the line, then retry")
 
 
-def update(lock: Lock, files: dict[str, bytes], *, refresh: Collection[str] = ()) -> list[str]:
+def update(
+    lock: Lock,
+    files: dict[str, bytes],
+    *,
+    refresh: Collection[str] = (),
+    engine: str = "sqlite",
+) -> list[str]:
     """Add an entry for each file the lock lacks; existing entries are kept byte for byte,
     except those in `refresh` (the caller's unmerged work), rewritten from `files` or dropped
     when the file is gone.
@@ -212,13 +218,15 @@ def update(lock: Lock, files: dict[str, bytes], *, refresh: Collection[str] = ()
     writable(lock)
     added = sorted((p for p in files if p not in lock.entries), key=sort_key)
     kept = [e.text for p, e in lock.entries.items() if p not in refresh]
-    renewed = [entry_text(p, files[p]) for p in refresh if p in files]
+    renewed = [entry_text(p, files[p], engine) for p in refresh if p in files]
     if added or refresh or not lock.sum_ok:
-        write(lock.path, [*kept, *renewed, *(entry_text(p, files[p]) for p in added)])
+        write(lock.path, [*kept, *renewed, *(entry_text(p, files[p], engine) for p in added)])
     return added
 
 
-def rehash(lock: Lock, relative: str, data: bytes | None) -> tuple[str | None, str | None]:
+def rehash(
+    lock: Lock, relative: str, data: bytes | None, engine: str = "sqlite"
+) -> tuple[str | None, str | None]:
     """Rewrite (or, when `data` is None because the file is gone, remove) one entry.
 
     Returns (old checksum, new checksum); writes the lock.
@@ -228,7 +236,7 @@ def rehash(lock: Lock, relative: str, data: bytes | None) -> tuple[str | None, s
     lines = [e.text for p, e in lock.entries.items() if p != relative]
     new = None
     if data is not None:
-        lines.append(entry_text(relative, data))
+        lines.append(entry_text(relative, data, engine))
         new = checksum(data)
     write(lock.path, lines)
     return (old.checksum if old else None, new)

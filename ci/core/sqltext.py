@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 CHECKSUM_PREFIX = "v1:"
+# the code fingerprint's format: v2 tokenises as the engine does (v1 approximated it)
+FINGERPRINT_VERSION = "v2"
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -239,28 +241,6 @@ def strip_comments(sql: str) -> str:
     return "".join(out)
 
 
-# The code fingerprint's tokens: quoted strings and identifiers verbatim (their spaces are data),
-# words, and single other characters; whitespace and comments are dropped. Each match is one
-# token with the whitespace and comments before it (possessive: nothing to backtrack into), so
-# findall returns the tokens themselves, plus an empty one for the end: one match per token
-# instead of the earlier pattern's one per token, per whitespace run and per comment (that
-# pattern was ~75% of a durable run's fingerprinting; this one takes ~25% less on the bench's
-# corpus). The tokens, and so every stored fingerprint, are the earlier pattern's:
-# tests/core/test_fingerprint_identity.py keeps it as the oracle.
-_FINGERPRINT_TOKEN = LazyPattern(
-    r"""\s*+ (?: (?: --[^\n]* | /\*.*?(?:\*/|\Z) ) \s*+ )*+
-    ( \w+ | [^\s'"`\[]
-    | '[^']*(?:''[^']*)*'? | "[^"]*(?:""[^"]*)*"? | `[^`]*(?:``[^`]*)*`? | \[[^\]]*\]?
-    | \Z )""",
-    re.VERBOSE | re.DOTALL,
-)
-
-
-def _fingerprint_tokens(text: str) -> list[str]:
-    """The tokens of `text` with its comments stripped (only the end's matches are empty)."""
-    return list(filter(None, _FINGERPRINT_TOKEN.findall(text)))
-
-
 # A directive: a `-- @word args` line among the comments before the first statement. SQLite
 # skips it as a comment, but it changes how the file is run (@no-transaction, @batch, ...).
 DIRECTIVE = LazyPattern(r"^--\s*@(?P<word>[A-Za-z][\w-]*)\s*(?P<args>.*?)\s*$")
@@ -289,30 +269,39 @@ def leading_comment_lines(text: str) -> Iterator[tuple[int, str]]:
             yield number, stripped
 
 
-def code_fingerprint(text: str) -> str:
+def code_fingerprint(text: str, engine: str = "sqlite") -> str:
     """A hash of the statements' tokens and the directives, comments and whitespace removed.
 
-    Two versions of a file with equal fingerprints differ only in whitespace (including line
-    breaks and spaces around punctuation, `(a)` vs `( a )`) or comments. Whitespace inside a
-    string literal is data, so `'a  b'` vs `'a b'` is a statement change, and so is adding,
-    removing or changing a directive. A file without directives hashes as it always did, so
-    fingerprints recorded before directives counted still compare equal.
+    Two versions of a file with equal fingerprints differ only in whitespace or comments as
+    `engine`'s own scanner reads them (`ci.core.sqltokens`): `(a)` vs `( a )` is equal, `1.e5`
+    vs `1. e5`, `x'41'` vs `x '41'`, or a `--` inside a PostgreSQL `$$ ... $$` is not. Whitespace
+    inside a literal is data, and so is adding, removing or changing a directive. A text the
+    scanner cannot read gets a fingerprint no other text has: "statements changed", the safe
+    verdict. The engine's name is hashed first, so fingerprints recorded by the earlier
+    approximate tokeniser (and by another engine) never match: an edit of such a file reads
+    as "statements changed", never as "only comments".
     """
+    from ci.core.sqltokens import engine_tokens
+
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # as the checksum does
-    tokens = _fingerprint_tokens(text)  # those of the text with its comments stripped
+    tokens = engine_tokens(text, engine)
+    if tokens is None:  # no verdict: unique to this text and this call's engine
+        return _sha256(f"\x1dunscanned:{engine}\x1d{text}".encode("utf-8", "surrogatepass"))
     directives = [
         " ".join([f"@{match['word'].lower()}", *match["args"].split()])
         for _, match in directive_lines(text.removeprefix("\ufeff"))
     ]
     if directives:  # kept apart from the statements' tokens by a separator no token contains
         tokens = [*directives, "\x1e", *tokens]
-    return _sha256("\x1f".join(tokens).encode())
+    head = f"\x1d{FINGERPRINT_VERSION}:{engine}\x1d"
+    return _sha256((head + "\x1f".join(tokens)).encode("utf-8", "surrogatepass"))
 
 
-def same_statements(recorded_code: str | None, text: str) -> bool:
+def same_statements(recorded_code: str | None, text: str, engine: str = "sqlite") -> bool:
     """Whether `text` still has the statements and directives whose fingerprint was recorded
     when it was applied: an edit of comments or whitespace only, the one edit of an applied
     file that may be accepted (the lock rehash; ci.migrate --rehash). `recorded_code`: a
     code_fingerprint, whole (a database's row) or its first characters (a lock entry's
-    `code:`); None or empty proves nothing."""
-    return bool(recorded_code) and code_fingerprint(text).startswith(recorded_code or "")
+    `code:`); None or empty proves nothing, and neither does one recorded in an earlier
+    format or for another engine (it never matches: "statements changed")."""
+    return bool(recorded_code) and code_fingerprint(text, engine).startswith(recorded_code or "")

@@ -23,16 +23,20 @@ ONLY_COMMENTS = "only whitespace or comments changed"
 
 
 def edited(
-    catalog: Catalog, rows: Iterable[AppliedRow], hashes: StatCache | None = None
+    catalog: Catalog,
+    rows: Iterable[AppliedRow],
+    hashes: StatCache | None = None,
+    engine: str = "sqlite",
 ) -> list[tuple[Migration, str]]:
-    """(migration, the line refusing it) per applied file whose bytes changed."""
+    """(migration, the line refusing it) per applied file whose bytes changed; `engine`'s
+    scanner tells a comment edit from a statement edit."""
     files = {(m.track, m.version): m for m in catalog.all_migrations()}
     found: list[tuple[Migration, str]] = []
     for row in rows:
         m = files.get((row.track, row.version))
         if m is None or row.file_hash is None or unchanged(row.file_hash, m.file, hashes):
             continue
-        found.append((m, _refusal(row, m)))
+        found.append((m, _refusal(row, m, engine)))
     if hashes is not None:
         hashes.save()
     return found
@@ -52,14 +56,14 @@ def edited_lines(found: Iterable[tuple[Migration, str]]) -> list[str]:
     return [line for _, line in found]
 
 
-def _refusal(row: AppliedRow, m: Migration) -> str:
+def _refusal(row: AppliedRow, m: Migration, engine: str) -> str:
     if reused(row, m):
         return (
             f"{m.path}: {reuse_text(row, m)}; on a development database: recreate it, or check "
             f"out the commit before the renumbering, run --rollback {row.version} there, and "
             "come back"
         )
-    kind = edit_kind(row, m.file)
+    kind = edit_kind(row, m.file, engine)
     accept = ""
     if kind == ONLY_COMMENTS:  # the one edit a database may take over: Flyway's `repair`
         accept = "; or, as only comments or whitespace changed, accept it with --rehash"
@@ -88,7 +92,7 @@ def reuse_text(row: AppliedRow, m: Migration) -> str:
     )
 
 
-def edit_kind(row: AppliedRow, file: SqlFile) -> str:
+def edit_kind(row: AppliedRow, file: SqlFile, engine: str = "sqlite") -> str:
     """How an applied file changed, as far as the recorded hashes can tell."""
     try:
         text = file.text
@@ -96,13 +100,16 @@ def edit_kind(row: AppliedRow, file: SqlFile) -> str:
         return "content changed; it is no longer valid UTF-8"
     if row.code_hash is None:
         return "content changed"
-    if same_statements(row.code_hash, text):
+    if same_statements(row.code_hash, text, engine):
         return ONLY_COMMENTS
     return "statements changed"
 
 
 def hash_state(
-    row: AppliedRow, migration: Migration | None, hashes: StatCache | None = None
+    row: AppliedRow,
+    migration: Migration | None,
+    hashes: StatCache | None = None,
+    engine: str = "sqlite",
 ) -> str:
     """What --status says about an applied migration's file."""
     if migration is None:
@@ -113,4 +120,4 @@ def hash_state(
         return "ok"
     if reused(row, migration):
         return f"{REUSED}: {migration.path}: {reuse_text(row, migration)}"
-    return f"{EDITED}: {migration.path} ({edit_kind(row, migration.file)})"
+    return f"{EDITED}: {migration.path} ({edit_kind(row, migration.file, engine)})"

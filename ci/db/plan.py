@@ -24,7 +24,9 @@ from ci.db.bookkeeping import AppliedRow, DirtyMark, Entry
 from ci.db.outcomes import MigrationFailed, RunRefused
 
 
-def entry_for(migration: Migration, *, with_code_hash: bool = True) -> Entry:
+def entry_for(
+    migration: Migration, *, with_code_hash: bool = True, engine: str = "sqlite"
+) -> Entry:
     """The bookkeeping identity and hashes of a migration file.
 
     The code hash only ever serves to say how an applied file was edited later; a check's
@@ -34,14 +36,14 @@ def entry_for(migration: Migration, *, with_code_hash: bool = True) -> Entry:
         migration_type=migration.kind,
         description=migration.slug,
         file_hash=migration.file.checksum,
-        code_hash=_code_hash(migration.file.text) if with_code_hash else None,
+        code_hash=_code_hash(migration.file.text, engine) if with_code_hash else None,
     )
 
 
 @lru_cache(maxsize=4096)
-def _code_hash(text: str) -> str:
+def _code_hash(text: str, engine: str = "sqlite") -> str:
     """code_fingerprint, once per file text (a round trip applies each migration twice)."""
-    return code_fingerprint(text)
+    return code_fingerprint(text, engine)
 
 
 def read_files_ahead(pending: list[Migration], *, with_code_hash: bool) -> None:

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 Edit = tuple[Migration, AppliedRow]
 
 
-def harmless_edits(catalog: Catalog, rows: list[AppliedRow]) -> list[Edit]:
-    """(migration, its row) per edited applied file; RunRefused naming every other edit."""
+def harmless_edits(catalog: Catalog, rows: list[AppliedRow], engine: str = "sqlite") -> list[Edit]:
+    """(migration, its row) per edited applied file; RunRefused naming every other edit.
+    `engine`: whose tokens the recorded fingerprint was taken with (ci.core.sqltokens)."""
     files = {(m.track, m.version): m for m in catalog.all_migrations()}
     edits: list[Edit] = []
     refused: list[str] = []
@@ -33,8 +34,8 @@ def harmless_edits(catalog: Catalog, rows: list[AppliedRow]) -> list[Edit]:
         m = files.get((row.track, row.version))
         if m is None or row.file_hash is None or drift.unchanged(row.file_hash, m.file, None):
             continue
-        if drift.reused(row, m) or not _same_statements(row, m):
-            (line,) = drift.edited_lines(drift.edited(catalog, [row]))
+        if drift.reused(row, m) or not _same_statements(row, m, engine):
+            (line,) = drift.edited_lines(drift.edited(catalog, [row], engine=engine))
             refused.append(f"{line} (--rehash accepts only comment or whitespace edits)")
         else:
             edits.append((m, row))
@@ -43,9 +44,9 @@ def harmless_edits(catalog: Catalog, rows: list[AppliedRow]) -> list[Edit]:
     return edits
 
 
-def _same_statements(row: AppliedRow, m: Migration) -> bool:
+def _same_statements(row: AppliedRow, m: Migration, engine: str) -> bool:
     try:
-        return same_statements(row.code_hash, m.file.text)
+        return same_statements(row.code_hash, m.file.text, engine)
     except InputError:  # no longer valid UTF-8: not provably the same statements
         return False
 

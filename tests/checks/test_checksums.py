@@ -12,7 +12,7 @@ import pytest
 from ci import checksums
 from ci.checks.checksums_lock import accept_comment_edits
 from ci.core.sqltext import checksum
-from tests.conftest import LOCK, TRACKS, M, WriteTree, commit_all, git, run_module
+from tests.conftest import FIRST, LOCK, TRACKS, M, WriteTree, commit_all, git, run_module
 
 GOOD = TRACKS
 
@@ -435,3 +435,52 @@ def test_a_comment_edit_in_a_database_names_the_runners_rehash_which_clears_it(
     assert migrate.main(["--migrations-dir", str(root / M), "--db", str(db), "--rehash"]) == 0
     code, out, _ = run(root, capsys, "--db", str(db))
     assert code == 0, out
+
+
+@pytest.mark.parametrize(
+    ("applied_value", "edited_value", "verdict"),
+    [
+        ("$$hello -- world$$", "$$hello -- DROP EVERYTHING$$", "statements changed"),
+        ("E'it\\'s -- a'", "E'it\\'s -- b'", "statements changed"),
+        ("1 /* a /* b */ c */", "1 /* a /* b */ d */", "only whitespace/comments changed"),
+        ("'x' /* a /* b */ 1, 2 */", "'x' /* a /* b */ 1, 3 */", "only whitespace/comments"),
+    ],
+)
+def test_a_postgresql_projects_edits_are_judged_by_postgresqls_scanner(
+    write_tree: WriteTree,
+    capsys: pytest.CaptureFixture[str],
+    applied_value: str,
+    edited_value: str,
+    verdict: str,
+) -> None:
+    """Dollar quotes, E'' strings and nested comments: what is a comment is PostgreSQL's call."""
+    root = write_tree({"migration-guard.yaml": "engine: postgresql\n", **FIRST})
+    migration = root / M / "schema/0001_init.sql"
+    migration.write_text(f"CREATE TABLE t (a text);\nINSERT INTO t VALUES ({applied_value});\n")
+    config = ("--config", str(root / "migration-guard.yaml"))
+    assert run(root, capsys, *config, "--update")[0] == 0
+    migration.write_text(f"CREATE TABLE t (a text);\nINSERT INTO t VALUES ({edited_value});\n")
+    code, out, _ = run(root, capsys, *config)
+    assert code == 1
+    assert verdict in out
+
+
+def test_the_rehash_hook_of_a_postgresql_project_reads_postgresqls_comments(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook judges with the project's engine: a nested comment edited is a comment edit,
+    a `--` inside a dollar quote edited is not."""
+    from hooks import lock_rehash
+
+    root = write_tree({"migration-guard.yaml": "engine: postgresql\n", **FIRST})
+    git(root, "init", "-q", "-b", "main")  # the hook stages the lock it rewrites
+    monkeypatch.chdir(root)
+    target = root / M / "schema/0001_init.sql"
+    target.write_text("SELECT $$a -- b$$ /* x /* y */ z */;\n")
+    config = ["--config", str(root / "migration-guard.yaml"), "--migrations-dir", str(root / M)]
+    assert checksums.main([*config, "--update"]) == 0
+    target.write_text("SELECT $$a -- b$$ /* x /* y */ w */;\n")
+    assert lock_rehash.main([*config, str(target)]) == 0
+    target.write_text("SELECT $$a -- c$$ /* x /* y */ w */;\n")
+    assert lock_rehash.main([*config, str(target)]) == 1
+    assert "0001_init.sql: statements changed" in capsys.readouterr().out

@@ -135,3 +135,32 @@ def test_rehash_in_the_config_file_is_refused(
         main(["--db", str(db), "--migrations-dir", str(root / MIGRATIONS), "--config", str(config)])
     assert stop.value.code == 2
     assert "rehash" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("applied_sql", "edited_sql"),
+    [
+        ("CREATE TABLE t (a real);\nINSERT INTO t SELECT 1.e5;\n", "1. e5"),  # number -> alias
+        ("CREATE TABLE t (a);\nINSERT INTO t SELECT x'41';\n", "x '41'"),  # blob -> alias
+        ("CREATE TABLE t (a int);\n", "a\xa0int"),  # NBSP: part of the column's name
+    ],
+)
+def test_an_edit_that_only_looks_like_whitespace_is_refused(
+    write_tree: WriteTree,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    applied_sql: str,
+    edited_sql: str,
+) -> None:
+    """SQLite's tokenizer decides what is whitespace: `1. e5`, `x '41'` and `a<NBSP>int` read
+    differently from `1.e5`, `x'41'` and `a int`."""
+    root = write_tree(tree({FIRST: applied_sql}))
+    db = tmp_path / "app.db"
+    assert migrate(root, db, "--no-backup") == 0
+    original = edited_sql.replace(" ", "").replace("\xa0", " ")
+    edit(root, FIRST, applied_sql.replace(original, edited_sql))
+    before = rows(db, "SELECT file_hash FROM schema_version")
+    capsys.readouterr()
+    assert migrate(root, db, "--rehash") == 1
+    assert "(statements changed)" in capsys.readouterr().err
+    assert rows(db, "SELECT file_hash FROM schema_version") == before

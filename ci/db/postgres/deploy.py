@@ -152,7 +152,9 @@ def read_status(url: str, catalog: Catalog) -> Status:
     finally:
         conn.close()
     files = {(m.track, m.version): m for m in catalog.all_migrations()}
-    states = [hash_state(row, files.get((row.track, row.version))) for row in rows]
+    states = [
+        hash_state(row, files.get((row.track, row.version)), engine="postgresql") for row in rows
+    ]
     done = {(r.track, r.version) for r in rows}
     pending = [m for m in catalog.all_migrations() if (m.track, m.version) not in done]
     dirty = [dirty_message(mark) for mark in marks]

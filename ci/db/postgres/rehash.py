@@ -21,7 +21,7 @@ def rehash(runner: PgRunner, *, out: TextIO) -> bool:
     runner.ensure_bookkeeping()
     conn, tables = runner.conn, runner.tables
     with steps.transaction(runner):
-        edits = harmless_edits(runner.catalog, runner.applied())
+        edits = harmless_edits(runner.catalog, runner.applied(), engine="postgresql")
         for m, row in edits:
             entry, note = rehashed(m, row)
             tables.rewrite_hash(conn, entry)

@@ -85,7 +85,7 @@ class PgRunner:
     # --- what the database says -----------------------------------------------------------
 
     def entry(self, migration: Migration) -> Entry:
-        return plan.entry_for(migration, with_code_hash=not self.throwaway)
+        return plan.entry_for(migration, with_code_hash=not self.throwaway, engine="postgresql")
 
     def ensure_bookkeeping(self) -> str:
         """Create schema_version / schema_version_log when missing ('none'/'created')."""
@@ -119,7 +119,7 @@ class PgRunner:
 
     def edited(self) -> list[tuple[Migration, str]]:
         """(migration, the line refusing it): applied files edited, or numbers reused."""
-        return drift.edited(self.catalog, self.applied())
+        return drift.edited(self.catalog, self.applied(), engine="postgresql")
 
     def edited_problems(self) -> list[str]:
         lines = drift.edited_lines(self.edited())

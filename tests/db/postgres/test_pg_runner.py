@@ -290,3 +290,28 @@ def test_the_sqlite_path_never_imports_psycopg(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("edited", "kind"),
+    [
+        ("$$hello -- DROP EVERYTHING$$", "statements changed"),
+        ("$$hello -- world$$ /* a /* nested */ note */", "only whitespace or comments changed"),
+    ],
+)
+def test_an_edit_is_judged_by_postgresqls_scanner(
+    tmp_path: Path, pg_database_url: str, capsys: Any, edited: str, kind: str
+) -> None:
+    """A `--` inside a dollar quote is data, a nested comment is one comment: the verdict the
+    runner and --status give is the server's reading, not SQLite's."""
+    migrations = write(
+        tmp_path, {"schema/0001_t.sql": "CREATE TABLE t (a text);\n"
+                   "INSERT INTO t VALUES ($$hello -- world$$);\n"}
+    )  # fmt: skip
+    assert migrate(capsys, pg_database_url, migrations)[0] == 0
+    first = migrations / "schema/0001_t.sql"
+    first.write_text(first.read_text().replace("$$hello -- world$$", edited))
+    code, _, err = migrate(capsys, pg_database_url, migrations)
+    assert code == 1 and f"edited after it was applied ({kind})" in err
+    code, out, _ = migrate(capsys, pg_database_url, migrations, "--status")
+    assert code == 1 and f"EDITED: {first} ({kind})" in out
