@@ -210,15 +210,15 @@ def _option_differences(old: TablePrint, new: TablePrint) -> list[str]:
         f"{after.get(option, 'none')}"
         for option in sorted(set(before) | set(after))
         if before.get(option) != after.get(option)
-        for what in [option.partition(": ")[2] or option]
+        for what in [option.rpartition(": ")[2]]
     ]
 
 
 def _option_owner(group: TablePrint, option: str) -> str:
     """What an option is set on: the group, or one of its columns (`column t.a: storage`) or
     indexes (`index t_pkey: storage parameters`)."""
-    part, _, what = option.partition(": ")
-    if not what:
+    part = option.rpartition(": ")[0]  # (a column's name may hold ": ")
+    if not part:
         return f"{kind(group)} {group.name}"
     if part.startswith("column "):
         return f"column {group.name}.{part.removeprefix('column ')}"

@@ -219,7 +219,7 @@ def _table_options(name: str, options: dict[str, str]) -> list[str]:
     if "clustered on" in options:
         statements.append(f"ALTER TABLE {name} CLUSTER ON {options['clustered on']}")
     for option, value in options.items():
-        part, _, what = option.partition(": ")
+        part, _, what = option.rpartition(": ")
         if part.startswith("index "):
             index = _ident(part.removeprefix("index "))
             statements.append(f"ALTER INDEX {index} SET ({value})")

@@ -124,3 +124,13 @@ def test_the_snapshot_of_a_new_database_prints_no_setting(conn: psycopg.Connecti
     # the public schema's own default rights, views' replica identity: not printed
     text = snapshot_text(conn)
     assert "GRANT" not in text and "REVOKE" not in text and "REPLICA" not in text
+
+
+def test_a_column_named_with_a_colon_is_named_whole(conn: psycopg.Connection[Any]) -> None:
+    conn.execute('CREATE TABLE odd ("x: y" text)')
+    before = fingerprint(conn)
+    conn.execute('ALTER TABLE odd ALTER COLUMN "x: y" SET STATISTICS 10')
+    assert describe_differences(before, fingerprint(conn)) == [
+        "column odd.x: y: statistics target none -> 10"
+    ]
+    assert 'ALTER TABLE odd ALTER COLUMN "x: y" SET STATISTICS 10;' in snapshot_text(conn)
