@@ -6,8 +6,10 @@ A group is a table (partitioned or foreign too), view, materialized view, sequen
 keyed by its name (schema-qualified outside `public`), or a routine, collation, event trigger,
 extension or schema, keyed by kind and name: `routine f(integer)`, `extension pgcrypto`. Each
 group holds its main object and what belongs to it: columns, indexes, constraints, triggers,
-policies, rules, statistics, options (privileges among them), comments.
-Tables also hold their row count and, with `content`, a hash of their rows.
+policies, rules, statistics, options (privileges, replica identity, CLUSTER ON, a column's
+storage, statistics target, compression and privileges, ...), comments; `ALTER DEFAULT
+PRIVILEGES` are groups of their own. Tables also hold their row count and, with `content`, a
+hash of their rows; sequences, with `content`, their value (in `digest`).
 
 Every read runs in a transaction of its own that is rolled back (a savepoint when the caller has
 one open, so it sees the caller's uncommitted work): it fixes the settings that change how the
@@ -79,7 +81,18 @@ def _read(conn: psycopg.Connection[Any], *, content: bool | None) -> Fingerprint
         fix_settings(cursor)
         groups, data_tables = read_catalog(cursor)
         data = {} if content is None else read_data(cursor, data_tables, content=content)
-    return Fingerprint({key: group_print(key, group, data) for key, group in groups.items()})
+        printed = {key: group_print(key, group, data) for key, group in groups.items()}
+        if content is not None:
+            with_sequence_values(cursor, printed)
+    return Fingerprint(printed)
+
+
+def with_sequence_values(cursor: Cursor, groups: dict[str, TablePrint]) -> None:
+    """Each sequence's state in its group's `digest` (a sequence has no rows): read on every
+    read, as no catalog row says it moved."""
+    for key, state in cursor.execute(objects.SEQUENCE_VALUES).fetchall():
+        if key in groups and groups[key].digest != state:  # else the group read before stays
+            groups[key] = groups[key]._replace(digest=state)
 
 
 def fix_settings(cursor: Cursor) -> None:
@@ -141,6 +154,7 @@ def read_catalog(
         objects.read_named(groups, "event trigger", rows(objects.EVENT_TRIGGERS))
         objects.read_extensions(groups, rows(objects.EXTENSIONS))
         objects.read_schemas(groups, rows(objects.SCHEMAS))
+        objects.read_named(groups, "default privileges", rows(objects.DEFAULT_PRIVILEGES))
     return groups, data_tables
 
 

@@ -96,15 +96,21 @@ class Groups(dict[str, Group]):
 Rows = list[tuple[Any, ...]]
 
 
-# GRANTs other than the owner's default, in a stable order (a GRANT then its REVOKE leaves the
-# default written out: the same as none)
-PRIVILEGES = """
-CASE WHEN c.relacl IS NULL
-       OR c.relacl = acldefault((CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END)::"char", c.relowner)
-     THEN NULL
-     ELSE (SELECT string_agg(item, ', ' ORDER BY item) FROM unnest(c.relacl::text[]) AS item)
+def privileges(acl: str, default: str) -> str:
+    """An ACL as text when it is not the owner's default (`default`), in a stable order (a
+    GRANT then its REVOKE leaves the default written out: the same as none)."""
+    return f"""
+CASE WHEN {acl} IS NULL OR {acl} = {default} THEN NULL
+     ELSE (SELECT string_agg(item, ', ' ORDER BY item) FROM unnest({acl}::text[]) AS item)
 END
 """
+
+
+# GRANTs other than the owner's default
+PRIVILEGES = privileges(
+    "c.relacl",
+    """acldefault((CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END)::"char", c.relowner)""",
+)
 
 
 def relations_query(only: Collection[int] | None = None) -> str:
@@ -116,7 +122,15 @@ SELECT {display("n", "c.relname")}, c.relkind, c.relpersistence, c.relrowsecurit
           FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
           JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid),
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END,
-       obj_description(c.oid, 'pg_class'), {PRIVILEGES}, n.nspname, c.relname
+       obj_description(c.oid, 'pg_class'), {PRIVILEGES}, n.nspname, c.relname,
+       CASE WHEN c.relkind NOT IN ('r', 'p') THEN NULL  -- views, sequences: always 'n'
+            WHEN c.relreplident = 'n' THEN 'NOTHING' WHEN c.relreplident = 'f' THEN 'FULL'
+            WHEN c.relreplident = 'i' THEN
+            (SELECT 'USING INDEX ' || quote_ident(ic.relname) FROM pg_index x
+             JOIN pg_class ic ON ic.oid = x.indexrelid
+             WHERE x.indrelid = c.oid AND x.indisreplident) END,
+       (SELECT quote_ident(ic.relname) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
+        WHERE x.indrelid = c.oid AND x.indisclustered)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ({", ".join(f"'{k}'" for k in RELKINDS)})
   AND {user_objects("n", "pg_class", "c.oid")}
@@ -135,7 +149,10 @@ SELECT {display("n", "c.relname")}, a.attnum, a.attname, format_type(a.atttypid,
        CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,
        coalesce((SELECT k.n FROM pg_index x, unnest(x.indkey::int2[]) WITH ORDINALITY k(att, n)
                  WHERE x.indrelid = c.oid AND x.indisprimary AND k.att = a.attnum), 0),
-       col_description(c.oid, a.attnum)
+       col_description(c.oid, a.attnum),
+       CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage END,
+       CASE WHEN a.attstattarget >= 0 THEN a.attstattarget END, nullif(a.attcompression, ''),
+       (SELECT string_agg(item, ', ' ORDER BY item) FROM unnest(a.attacl::text[]) AS item)
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -154,7 +171,7 @@ SELECT {display("n", "c.relname")}, ic.relname, pg_get_indexdef(x.indexrelid), x
        ARRAY(SELECT a.attname FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(att, n)
              LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.att
              ORDER BY k.n),
-       obj_description(x.indexrelid, 'pg_class')
+       obj_description(x.indexrelid, 'pg_class'), array_to_string(ic.reloptions, ', ')
 FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class ic ON ic.oid = x.indexrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE {USER_SCHEMA.format(n="n")}{among("c.oid", only)}

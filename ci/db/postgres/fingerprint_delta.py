@@ -15,6 +15,7 @@ sequence's, a trigger its function's): so a group is also read again when a grou
 read's queries, limited to them. A change outside the groups (schemas, extensions and their
 members, collations, event triggers, languages, roles, comments) makes the read a whole one.
 
+Sequence values (nextval, setval) write no catalog row: every read reads them all.
 Rows: a table's rows are read again when its group changed or the server's statistics count a
 row inserted, updated or deleted in it since (the session's pending counts are flushed first,
 `pg_stat_force_next_flush`). When the counts cannot be trusted (`track_counts` off, or another
@@ -31,7 +32,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ci.db.fingerprint_records import Fingerprint, TablePrint
-from ci.db.postgres.fingerprint import SETTINGS, Only, group_print, read_catalog
+from ci.db.postgres.fingerprint import (
+    SETTINGS,
+    Only,
+    group_print,
+    read_catalog,
+    with_sequence_values,
+)
 from ci.db.postgres.fingerprint_data import DataTable, read_data
 from ci.db.postgres.fingerprint_signatures import (
     CATALOGS,
@@ -150,6 +157,7 @@ class Fingerprints:
             if not counted or written.get(owner) != last.written.get(owner)
         ]
         reread(cursor, now, changed, rewritten)
+        with_sequence_values(cursor, now.groups)
         return now
 
 
@@ -162,6 +170,7 @@ def whole(cursor: Cursor, now: Read) -> Read:
     by_key = {key: owner for owner, key in now.keys.items()}
     now.tables = {by_key[table[0]]: table for table in tables}
     now.edges = read_edges(cursor, None)
+    with_sequence_values(cursor, now.groups)
     return now
 
 

@@ -3,8 +3,9 @@ column that owns them), enums (labels in order), domains, range types, functions
 and aggregates (their whole definition), collations, event triggers, extensions and schemas,
 each read with one query.
 
-A sequence's current value is not read: `nextval` is not transactional (a rolled-back
-transaction still advances it), so comparing it would flag every migration that inserts rows.
+A sequence's current value (SEQUENCE_VALUES) is read with the rows, not with the schema:
+`nextval` is not transactional, so only the rollback round trip compares it (as SQLite's
+AUTOINCREMENT counters), for sequences there both before and after.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ci.db.postgres.fingerprint_catalog import (
     Groups,
     Rows,
     display,
+    privileges,
     user_objects,
 )
 
@@ -70,7 +72,7 @@ SELECT {display("n", "p.proname")} || '(' || pg_get_function_identity_arguments(
                     || coalesce(', INITCOND = ' || quote_literal(a.agginitval), '') || ')'
              FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
        ELSE pg_get_functiondef(p.oid) END,
-       obj_description(p.oid, 'pg_proc')
+       obj_description(p.oid, 'pg_proc'), {privileges("p.proacl", "acldefault('f', p.proowner)")}
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE {user_objects("n", "pg_proc", "p.oid")}
 """
@@ -101,9 +103,43 @@ WHERE NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_event_trigger'
                   AND e.objid = t.oid AND e.deptype = 'e')
 """
 
+# the public schema's own default: its owner's rights and USAGE (before PostgreSQL 15 also
+# CREATE) for PUBLIC
+SCHEMA_DEFAULT = """(CASE WHEN n.nspname <> 'public' THEN acldefault('n', n.nspowner)
+  ELSE acldefault('n', n.nspowner) || (CASE WHEN current_setting('server_version_num')::int
+       < 150000 THEN '=UC/' ELSE '=U/' END || quote_ident(pg_get_userbyid(n.nspowner)))::aclitem
+  END)"""
+
 SCHEMAS = f"""
-SELECT n.nspname, obj_description(n.oid, 'pg_namespace')
+SELECT n.nspname, obj_description(n.oid, 'pg_namespace'),
+       {privileges("n.nspacl", SCHEMA_DEFAULT)}
 FROM pg_namespace n WHERE {user_objects("n", "pg_namespace", "n.oid")}
+"""
+
+
+# a sequence's state: its last value, or that no nextval gave one yet (pg_sequence_last_value
+# is NULL then); NULL for a sequence the reader may not read (not compared)
+SEQUENCE_VALUES = f"""
+SELECT {display("n", "c.relname")},
+       CASE WHEN has_sequence_privilege(c.oid, 'SELECT') THEN
+            coalesce('last value ' || pg_sequence_last_value(c.oid), 'never called') END
+FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE {USER_SCHEMA.format(n="n")}
+"""
+
+# ALTER DEFAULT PRIVILEGES: by role (none: the reader's own, whatever its name on this
+# server), schema (none: every one) and kind of object
+DEFAULT_PRIVILEGES = """
+SELECT CASE WHEN pg_get_userbyid(d.defaclrole) = current_user THEN ''
+            ELSE 'FOR ROLE ' || quote_ident(pg_get_userbyid(d.defaclrole)) || ' ' END
+       || coalesce('IN SCHEMA ' || quote_ident(n.nspname) || ' ', '') || 'ON '
+       || CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'
+          WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' WHEN 'n' THEN 'SCHEMAS'
+          ELSE d.defaclobjtype::text END,
+       coalesce((SELECT string_agg(item, ', ' ORDER BY item)
+                 FROM unnest(d.defaclacl::text[]) AS item), '')
+FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
 """
 
 
@@ -120,11 +156,12 @@ def read_types(groups: Groups, rows: Rows) -> None:
 
 
 def read_routines(groups: Groups, rows: Rows) -> None:
-    for signature, prokind, definition, comment in rows:
+    for signature, prokind, definition, comment, acl in rows:
         kind = ROUTINE_KINDS.get(prokind, "function")
         key = f"routine {signature}"
         groups.add(key, signature, kind, definition or "")
         groups.part(key, "comment", f"on {kind} {signature}", comment)
+        groups.part(key, "option", "privileges", acl)
 
 
 def read_extensions(groups: Groups, rows: Rows) -> None:
@@ -135,10 +172,11 @@ def read_extensions(groups: Groups, rows: Rows) -> None:
 
 
 def read_schemas(groups: Groups, rows: Rows) -> None:
-    for name, comment in rows:
+    for name, comment, acl in rows:
         key = f"schema {name}"
         groups.add(key, name, "schema", "")
         groups.part(key, "comment", f"on schema {name}", comment)
+        groups.part(key, "option", "privileges", acl)
 
 
 def read_named(groups: Groups, kind: str, rows: Rows) -> None:

@@ -182,6 +182,7 @@ OUTSIDE = [
     "pg_collation",
     "pg_depend WHERE deptype = 'e'",  # an extension's members
     f"pg_description WHERE objoid >= {FIRST_USER_OID}",  # comments
+    "pg_default_acl",  # ALTER DEFAULT PRIVILEGES
 ]
 OUTSIDE_SUMS = ", ".join(
     f"(SELECT count(*) || ':' || sum({written_by('xmin')}) FROM {source})" for source in OUTSIDE

@@ -24,6 +24,8 @@ FK_ACTIONS = {
 }
 INDEX_ORIGINS = {"p": "pk", "u": "u", "x": "x"}  # else "c": CREATE INDEX
 TRIGGER_STATES = {"D": " DISABLED", "R": " ENABLE REPLICA", "A": " ENABLE ALWAYS"}
+STORAGES = {"p": "PLAIN", "e": "EXTERNAL", "m": "MAIN", "x": "EXTENDED"}
+COMPRESSIONS = {"p": "pglz", "l": "lz4"}
 
 
 def read_relations(groups: Groups, rows: Rows, sequences: dict[str, str]) -> list[DataTable]:
@@ -31,7 +33,7 @@ def read_relations(groups: Groups, rows: Rows, sequences: dict[str, str]) -> lis
     of each table that holds rows of its own (whose content the data part reads)."""
     tables: list[DataTable] = []
     for name, relkind, persistence, rls, force_rls, options, partkey, bound, parents, *rest in rows:
-        viewdef, comment, privileges, schema, relname = rest
+        viewdef, comment, privileges, schema, relname, replica_identity, clustered = rest
         kind = RELKINDS[relkind]
         if relkind in TABLE_KINDS:
             groups.add(name, name, "table", kind)
@@ -49,6 +51,8 @@ def read_relations(groups: Groups, rows: Rows, sequences: dict[str, str]) -> lis
             ("row level security", _row_security(rls, force_rls)),
             ("storage parameters", options),
             ("privileges", privileges),
+            ("replica identity", replica_identity),
+            ("clustered on", clustered),
         ):
             groups.part(name, "option", option, value or None)
         groups.part(name, "comment", f"on {kind} {name}", comment)
@@ -63,10 +67,18 @@ def _row_security(enabled: bool, forced: bool) -> str | None:
 
 def read_columns(groups: Groups, rows: Rows) -> None:
     for table, number, name, type_, notnull, default, identity, generated, *rest in rows:
-        collation, pk, comment = rest
+        collation, pk, comment, storage, statistics, compression, privileges = rest
         group = groups.get(table)
         if group is None:  # a runner's table, or an extension's
             continue
+        # what ALTER COLUMN ... SET sets, when not the default: options named `column <name>: `
+        for option, value in (
+            ("storage", STORAGES.get(storage)),
+            ("statistics target", None if statistics is None else str(statistics)),
+            ("compression", COMPRESSIONS.get(compression)),
+            ("privileges", privileges),
+        ):
+            groups.part(table, "option", f"column {name}: {option}", value)
         if collation is not None:
             type_ = f'{type_} COLLATE "{collation}"'
         column = Column(name, type_, int(notnull), _default(default, identity, generated), pk, 0)
@@ -83,10 +95,13 @@ def _default(default: str | None, identity: str, generated: str) -> str | None:
 
 
 def read_indexes(groups: Groups, rows: Rows) -> None:
-    for table, name, definition, unique, valid, partial, contype, columns, comment in rows:
+    for table, name, definition, unique, valid, partial, contype, columns, *rest in rows:
+        comment, parameters = rest
         group = groups.get(table)
         if group is None:
             continue
+        if contype is not None:  # pg_get_constraintdef leaves its index's WITH (...) out
+            groups.part(table, "option", f"index {name}: storage parameters", parameters or None)
         origin = INDEX_ORIGINS.get(contype, "c")
         group.indexes.append(Index(name, int(unique), origin, int(partial), tuple(columns)))
         if contype is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import overload
 
 from ci.db.fingerprint_diff import DRIFT, REAPPLY, ROLLBACK, Wording, rows
 from ci.db.fingerprint_diff import describe_differences as describe_columns_and_data
@@ -46,6 +47,8 @@ def describe_differences(
     lines = []
     for key in sorted(keys):
         old, new = before.groups.get(key), after.groups.get(key)
+        if wording is not ROLLBACK:  # nextval is not transactional: only a rollback compares
+            old, new = _without_value(old), _without_value(new)
         if old == new or key in renamed.values():
             continue
         if key in renamed:
@@ -60,6 +63,17 @@ def describe_differences(
         else:
             lines += _group_differences(old, new, wording)
     return lines
+
+
+@overload
+def _without_value(group: TablePrint) -> TablePrint: ...
+@overload
+def _without_value(group: None) -> None: ...
+def _without_value(group: TablePrint | None) -> TablePrint | None:
+    """The group without a sequence's value (ci.db.postgres.fingerprint.with_sequence_values)."""
+    if group is None or kind(group) != "sequence":
+        return group
+    return group._replace(digest=None)
 
 
 def kind(group: TablePrint) -> str:
@@ -83,6 +97,7 @@ def _renames(gone: dict[str, TablePrint], came: dict[str, TablePrint]) -> dict[s
     pairs: dict[str, str] = {}
     for old_key, old in sorted(gone.items()):
         for new_key, new in sorted(came.items()):
+            old, new = _without_value(old), _without_value(new)  # a rename keeps no value
             if new_key in pairs.values() or _outline(old) != _outline(new):
                 continue
             if _renamed(old, new.name) == new:
@@ -119,6 +134,10 @@ def _group_differences(old: TablePrint, new: TablePrint, wording: Wording) -> li
     for part in PART_KINDS:
         lines += _part_differences(old, new, part, wording)
     lines += _comment_differences(old, new, wording)
+    if kind(old) == "sequence" == kind(new) and None is not old.digest != new.digest is not None:
+        # worded as SQLite's AUTOINCREMENT counters (ci.db.fingerprint_diff)
+        lines.append(f"value of sequence {old.name}: {old.digest} {wording.was}, "
+                     f"{new.digest} {wording.now}")  # fmt: skip
     if not lines:  # a difference no line above names: never silence
         lines.append(f"{kind(old)} {old.name}: definition differs")
     return lines
@@ -187,11 +206,23 @@ def _by_name(group: TablePrint, type_: str) -> dict[str, str]:
 def _option_differences(old: TablePrint, new: TablePrint) -> list[str]:
     before, after = _by_name(old, "option"), _by_name(new, "option")
     return [
-        f"{kind(old)} {old.name}: {option} {before.get(option, 'none')} -> "
+        f"{_option_owner(old, option)}: {what} {before.get(option, 'none')} -> "
         f"{after.get(option, 'none')}"
         for option in sorted(set(before) | set(after))
         if before.get(option) != after.get(option)
+        for what in [option.rpartition(": ")[2]]
     ]
+
+
+def _option_owner(group: TablePrint, option: str) -> str:
+    """What an option is set on: the group, or one of its columns (`column t.a: storage`) or
+    indexes (`index t_pkey: storage parameters`)."""
+    part = option.rpartition(": ")[0]  # (a column's name may hold ": ")
+    if not part:
+        return f"{kind(group)} {group.name}"
+    if part.startswith("column "):
+        return f"column {group.name}.{part.removeprefix('column ')}"
+    return f"{part} on {group.name}"
 
 
 def _columns_and_data(old: TablePrint, new: TablePrint, wording: Wording) -> list[str]:

@@ -70,6 +70,16 @@ PRIVILEGES = {
     "t": "TRIGGER",
     "U": "USAGE",
     "m": "MAINTAIN",
+    "X": "EXECUTE",
+    "C": "CREATE",
+    "c": "CONNECT",
+    "T": "TEMPORARY",
+}
+# ALTER COLUMN ... SET <word> for each column option of the fingerprint
+COLUMN_SETTINGS = {
+    "storage": "STORAGE",
+    "statistics target": "STATISTICS",
+    "compression": "COMPRESSION",
 }
 PLAIN_NAME = re.compile(r"^[a-z_][a-z0-9_$]*$")
 
@@ -130,9 +140,14 @@ def _statements(
     options = {o.name: o.sql for o in group.objects if o.type == "option"}
     if main.type == "table" or (kind == "type" and group.columns):
         statements = [_create_table(group, kind, options)]
+    elif kind == "default privileges":
+        return _default_privileges(group.name, main.sql)
     else:
         statements = [_create(kind, name, main.sql)]
-    statements += _table_options(name, options)
+    if kind in ROUTINES or kind == "schema":
+        statements += _privileges(f"{'SCHEMA' if kind == 'schema' else 'ROUTINE'} {name}", options)
+    else:
+        statements += _table_options(name, options)
     # the comments of the table's parts printed on their own go with them (_part)
     own = {f"on {o.type} {o.name}" for o in group.objects if o.type in TABLE_PARTS}
     for target, text in sorted(comments.items()):
@@ -199,10 +214,45 @@ def _table_options(name: str, options: dict[str, str]) -> list[str]:
         statements.append(f"ALTER TABLE {name} SET ({options['storage parameters']})")
     if "privileges" in options:
         statements += _grants(name, options["privileges"])
+    if "replica identity" in options:
+        statements.append(f"ALTER TABLE {name} REPLICA IDENTITY {options['replica identity']}")
+    if "clustered on" in options:
+        statements.append(f"ALTER TABLE {name} CLUSTER ON {options['clustered on']}")
+    for option, value in options.items():
+        part, _, what = option.rpartition(": ")
+        if part.startswith("index "):
+            index = _ident(part.removeprefix("index "))
+            statements.append(f"ALTER INDEX {index} SET ({value})")
+        elif part.startswith("column "):
+            statements += _column_option(name, _ident(part.removeprefix("column ")), what, value)
     return statements
 
 
-def _grants(name: str, acl: str) -> list[str]:
+def _column_option(table: str, column: str, what: str, value: str) -> list[str]:
+    """ALTER COLUMN ... SET STORAGE / STATISTICS / COMPRESSION, or the column's GRANTs."""
+    if what == "privileges":
+        return _grants(table, value, f" ({column})")
+    return [f"ALTER TABLE {table} ALTER COLUMN {column} SET {COLUMN_SETTINGS[what]} {value}"]
+
+
+def _privileges(target: str, options: dict[str, str]) -> list[str]:
+    """A routine's or schema's rights when not the default: PUBLIC's taken, then the
+    GRANTs."""
+    if "privileges" not in options:
+        return []
+    return [f"REVOKE ALL ON {target} FROM PUBLIC", *_grants(target, options["privileges"])]
+
+
+def _default_privileges(name: str, acl: str) -> list[str]:
+    """ALTER DEFAULT PRIVILEGES: `name` is `[FOR ROLE r ][IN SCHEMA s ]ON TABLES`."""
+    scope, _, objects = f" {name}".rpartition(" ON ")
+    statements = _grants(objects, acl)
+    if not statements:  # only rights taken away
+        return [f"ALTER DEFAULT PRIVILEGES{scope} REVOKE ALL ON {objects} FROM PUBLIC"]
+    return [f"ALTER DEFAULT PRIVILEGES{scope} {statement}" for statement in statements]
+
+
+def _grants(name: str, acl: str, columns: str = "") -> list[str]:
     """`GRANT SELECT ON t TO reporting` for each role's rights, but the owner's own: the items
     of an ACL read `grantee=rights/grantor`, the owner being the grantor of its own."""
     statements = []
@@ -211,7 +261,7 @@ def _grants(name: str, acl: str) -> list[str]:
         rights, _, grantor = rest.partition("/")
         if grantee == grantor:
             continue
-        words = [PRIVILEGES.get(letter, letter) for letter in rights if letter != "*"]
+        words = [PRIVILEGES.get(letter, letter) + columns for letter in rights if letter != "*"]
         option = " WITH GRANT OPTION" if "*" in rights else ""
         who = grantee or "PUBLIC"
         statements.append(f"GRANT {', '.join(words)} ON {name} TO {who}{option}")
