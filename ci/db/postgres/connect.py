@@ -68,9 +68,13 @@ Cursor = psycopg.Cursor[Any]  # a cursor of the runner's connection (answers rea
 
 class PgConnection(psycopg.Connection[Any]):
     """The runner's connection: `changes` counts the rows its statements changed so far
-    (SQLite's total_changes)."""
+    (SQLite's total_changes). `throwaway` (a check's database) and `dry_run` (a run rolled back
+    at the end): what the gate refuses on it (ci.db.postgres.gate_reach), set by whoever runs
+    migrations on it (PgRunner, the dry run) and read by every file run on it."""
 
     changes = 0
+    throwaway = False
+    dry_run = False
 
 
 def open_target(

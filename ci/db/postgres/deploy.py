@@ -120,7 +120,11 @@ def dry_run(
         log.planned = plan
     print(f"{where}: dry run in one transaction, rolled back at the end", file=out)
     show_dry_plan(plan, out)
-    outcomes, failure, rest = rehearse(runner, plan, printer(out, log))
+    runner.conn.dry_run = True  # nothing that reaches outside the database (gate_reach)
+    try:
+        outcomes, failure, rest = rehearse(runner, plan, printer(out, log))
+    finally:
+        runner.conn.dry_run = False
     lines = not_rehearsed_lines(rest, plan[: len(plan) - len(rest)])
     return dry_verdict(plan, outcomes, failure, out=out, log=log, not_rehearsed=lines)
 

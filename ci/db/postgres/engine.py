@@ -71,7 +71,14 @@ class PgDatabase:
         self.conn.execute("ROLLBACK")
 
     def gate(self, *, no_transaction: bool = False, rollback: bool = False) -> PgGate:
-        return PgGate(self.conn, no_transaction=no_transaction, rollback=rollback)
+        conn = self.conn
+        return PgGate(
+            conn,
+            no_transaction=no_transaction,
+            rollback=rollback,
+            throwaway=conn.throwaway,
+            dry_run=conn.dry_run,
+        )
 
     def query(self, text: str, limit: int) -> list[tuple[object, ...]]:
         """A user's query (an invariant) in a READ ONLY transaction: it cannot change a row."""

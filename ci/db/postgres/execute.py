@@ -63,7 +63,13 @@ def run_file(
     MigrationFailed names the failing statement's line; Runaway the statement running when the
     whole file had run for `timeout` seconds (--statement-timeout: a deadline for the
     migration, kept whatever the file sets)."""
-    gate = PgGate(conn, no_transaction=no_transaction, rollback=rollback)
+    gate = PgGate(
+        conn,
+        no_transaction=no_transaction,
+        rollback=rollback,
+        throwaway=conn.throwaway,
+        dry_run=conn.dry_run,
+    )
     before = conn.changes
     try:
         with Deadline(conn, timeout) as deadline:

@@ -28,13 +28,17 @@ Refused, in every run:
 - COPY: a server file or program is outside the database, and a file of statements carries no
   COPY data (STDIN) nor reads its output (STDOUT);
 - functions that write the server's files, act on other sessions or reach other databases
-  (lo_export, pg_terminate_backend, pg_reload_conf, dblink_exec, ...: REFUSED_FUNCTIONS);
+  (lo_export, pg_terminate_backend, pg_reload_conf, every dblink* function, ...: see
+  ci.db.postgres.gate_reach);
 - ALTER DATABASE of a database other than the one being migrated.
 
 Refused on a check's throwaway database only (they belong to the whole server and outlive it);
 allowed in a real run, where creating the application's roles is part of a deploy: CREATE /
 ALTER (without SET) / DROP ROLE, GRANT of a role, ALTER DATABASE, GRANT / COMMENT / OWNER /
 RENAME on a database, tablespace or role, subscriptions.
+
+Refused on a check's throwaway database and in a dry run: extensions, languages, C functions
+and foreign servers that reach outside the database (ci.db.postgres.gate_reach).
 
 Refused outside a `-- @no-transaction` file, with that hint (the server would say "cannot run
 inside a transaction block"): CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX
@@ -60,6 +64,7 @@ from pglast.enums import (
 from ci.db.gate_bookkeeping import bookkeeping_refused
 from ci.db.gate_rules import NO_TRANSACTION_SAVEPOINT
 from ci.db.gate_screen import IGNORE, REFUSE, Verdict
+from ci.db.postgres.gate_reach import RUNNER_LOCK, contained, refused_function
 from ci.db.postgres.gate_tree import bookkeeping_changes, called_functions, function_name, walk
 
 RUNNER_DOC = "see 'What the runner does with your SQL' in docs/postgresql.md"
@@ -69,7 +74,9 @@ class GateState:
     """The rules that apply to one migration file's statements, and what its statements so far
     did (the savepoints it opened)."""
 
-    __slots__ = ("database", "no_transaction", "rollback", "savepoints", "server", "throwaway")
+    __slots__ = (
+        "database", "dry_run", "no_transaction", "rollback", "savepoints", "server", "throwaway"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -79,10 +86,12 @@ class GateState:
         throwaway: bool,
         server: int = 150000,
         database: str = "",
+        dry_run: bool = False,
     ) -> None:
         self.no_transaction = no_transaction  # each statement commits on its own
         self.rollback = rollback  # a rollback file: its DELETE of its own row is ignored
         self.throwaway = throwaway  # a check's throwaway database: nothing cluster-wide
+        self.dry_run = dry_run  # rolled back at the end: nothing may reach outside (gate_reach)
         self.server = server  # the server's version number (150002)
         self.database = database  # the database migrated
         self.savepoints: list[str] = []  # opened by this file and not yet released
@@ -111,7 +120,9 @@ def decide(state: GateState, tree: ast.Node, words: str, *, names: bool = True) 
     rule = RULES.get(type(tree).__name__)
     verdict = rule(state, tree, words) if rule is not None else None
     if verdict is None and names:
-        verdict = _bookkeeping(state, tree) or _functions(tree)
+        verdict = _bookkeeping(state, tree) or refused_function(tree)
+    if verdict is None and (state.throwaway or state.dry_run):
+        verdict = contained(tree, dry_run=not state.throwaway)
     return verdict or _fixed(state, tree, words)
 
 
@@ -183,37 +194,6 @@ def _bookkeeping(state: GateState, tree: ast.Node) -> Verdict | None:
                     "migration's row itself",
                 )
         return bookkeeping_refused(table, what)
-    return None
-
-
-# --- functions --------------------------------------------------------------------------------
-
-SERVER_FILES = "reads or writes a file on the database server, outside this database"
-OTHER_SESSIONS = "acts on the whole server or on other sessions, not on this database"
-OTHER_DATABASES = "changes another database, outside the migration's transaction"
-RUNNER_LOCK = (
-    "releases the session's advisory locks, among them the runner's own, which makes two "
-    "runners take turns"
-)
-REFUSED_FUNCTIONS = {
-    **dict.fromkeys(("lo_import", "lo_export", "pg_file_write", "pg_file_rename",
-                     "pg_file_unlink", "pg_file_sync"), SERVER_FILES),
-    **dict.fromkeys(("pg_reload_conf", "pg_rotate_logfile", "pg_promote", "pg_switch_wal",
-                     "pg_terminate_backend", "pg_cancel_backend", "pg_create_restore_point",
-                     "pg_create_physical_replication_slot", "pg_create_logical_replication_slot",
-                     "pg_drop_replication_slot", "pg_backup_start", "pg_backup_stop"),
-                    OTHER_SESSIONS),
-    **dict.fromkeys(("dblink_exec", "dblink", "dblink_connect"), OTHER_DATABASES),
-    **dict.fromkeys(("pg_advisory_unlock", "pg_advisory_unlock_shared",
-                     "pg_advisory_unlock_all"),
-                    f"{RUNNER_LOCK} (a lock of the migration's own: pg_advisory_xact_lock)"),
-}  # fmt: skip
-
-
-def _functions(tree: ast.Node) -> Verdict | None:
-    for name in called_functions(tree):
-        if name in REFUSED_FUNCTIONS:
-            return Verdict(REFUSE, f"{name}() is refused: it {REFUSED_FUNCTIONS[name]}")
     return None
 
 

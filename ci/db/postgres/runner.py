@@ -61,6 +61,7 @@ class PgRunner:
         self.catalog = catalog
         self.out = out if out is not None else sys.stderr
         self.throwaway = throwaway
+        conn.throwaway = throwaway  # the gate of every file run on it (execute.run_file)
         self.statement_timeout = statement_timeout
         self.lock_timeout = lock_timeout
         self.allow_changed = allow_changed

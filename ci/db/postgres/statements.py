@@ -29,13 +29,8 @@ from psycopg import sql
 from ci.core.model import InputError
 from ci.core.sqltext import Statement
 from ci.db.gate_screen import REFUSE
-from ci.db.postgres.gate_rules import (
-    REFUSED_FUNCTIONS,
-    GateState,
-    changes_settings,
-    custom_settings,
-    decide,
-)
+from ci.db.postgres.gate_reach import REFUSED_FUNCTIONS
+from ci.db.postgres.gate_rules import GateState, changes_settings, custom_settings, decide
 from ci.db.postgres.gate_tree import BOOKKEEPING_TABLES
 
 CHUNK = 1 << 16  # characters the parser is given at once (see statement_slices)
@@ -274,7 +269,8 @@ class PgGate:
     `no_transaction`: each statement commits on its own (the connection is in autocommit and
     the runner opened no transaction). `rollback`: a rollback file (its `DELETE FROM
     schema_version` is ignored). `throwaway`: a check's throwaway database (nothing that
-    belongs to the whole server)."""
+    belongs to the whole server, nothing that reaches outside it). `dry_run`: a dry run,
+    rolled back at the end (nothing that reaches outside the database)."""
 
     def __init__(
         self,
@@ -283,6 +279,7 @@ class PgGate:
         no_transaction: bool = False,
         rollback: bool = False,
         throwaway: bool = False,
+        dry_run: bool = False,
     ) -> None:
         self.conn = conn
         self.state = GateState(
@@ -291,6 +288,7 @@ class PgGate:
             throwaway=throwaway,
             server=conn.info.server_version,
             database=conn.info.dbname,
+            dry_run=dry_run,
         )
         self.rowcount = 0  # rows the last statement run changed (0 when none, or not run)
         # before the file's first change of a setting: (authorization, role), the settings

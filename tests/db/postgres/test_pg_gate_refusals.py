@@ -52,7 +52,7 @@ def verdict(sql: str, **rules: bool | int) -> str | None:
         ("LISTEN jobs", "LISTEN is refused: the runner never reads notifications"),
         ("SELECT pg_catalog.PG_RELOAD_CONF()", "pg_reload_conf() is refused: it acts on the whole"),
         ("SELECT lo_export(1, '/tmp/x')", "lo_export() is refused: it reads or writes a file"),
-        ("SELECT dblink_exec('prod', 'DROP TABLE t')", "dblink_exec() is refused: it changes"),
+        ("SELECT dblink_exec('prod', 'DROP TABLE t')", "dblink_exec() is refused: it works on"),
         ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity", "pg_terminate_backend() is"),
         ("DO $$ BEGIN PERFORM pg_reload_conf(); END $$", "pg_reload_conf() is refused"),
     ],
