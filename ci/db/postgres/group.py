@@ -42,8 +42,13 @@ from ci.db.postgres.connect import one_line
 from ci.db.postgres.enum_labels import adds_enum_label
 from ci.db.postgres.execute import run_file
 from ci.db.postgres.steps import PgRunner as StepRunner
-from ci.db.postgres.steps import _finish as finish  # a member's row, as a lone migration's
-from ci.db.postgres.steps import file_problems, rollback_quietly, set_limits, transaction
+from ci.db.postgres.steps import (
+    file_problems,
+    finish,  # a member's row, as a lone migration's
+    rollback_quietly,
+    set_limits,
+    transaction,
+)
 from ci.db.records import Entry
 
 OnOutcome = Callable[[Outcome], None]

@@ -131,7 +131,7 @@ def log_failure(runner: PgRunner, entry: Entry, failure: MigrationFailed, action
         pass
 
 
-def _finish(
+def finish(
     runner: PgRunner,
     entry: Entry,
     path: Path,
@@ -221,7 +221,7 @@ def apply_in_transaction(runner: PgRunner, migration: Migration, *, resume: bool
             before = read_snapshot(asked_before)
             marks = [m.id for m in _marks_of(runner, entry)] if resume else []
             rows = run_file(conn, file, notice=runner.notice, timeout=runner.statement_timeout)
-            seconds = _finish(
+            seconds = finish(
                 runner, entry, file.path, (started, rows), marks, before, lock_where=file.location
             )
     except psycopg.Error as error:  # at COMMIT: a deferred constraint still violated
@@ -272,7 +272,7 @@ def apply_autocommit(runner: PgRunner, migration: Migration, *, resume: bool) ->
     try:
         with transaction(runner):
             timing = (started, rows)
-            seconds = _finish(
+            seconds = finish(
                 runner, entry, file.path, timing, [mark_id], tables_before, lock_where=None
             )
     except MigrationFailed as failure:
