@@ -173,7 +173,7 @@ def create(
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
-        prog="python -m ci.new", description="Create the next migration file and its rollback."
+        module="ci.new", description="Create the next migration file and its rollback."
     )
     parser.add_argument("kind", nargs="?", choices=KINDS, help="schema, data (main track) or seed")
     parser.add_argument("slug", nargs="?", help="what it does, [a-z0-9_]+, e.g. add_patient_index")

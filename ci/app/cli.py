@@ -34,6 +34,7 @@ from ci.app.parsers import (
     check_parser,
     parser_of,
     plain_check_args,
+    section_of,
 )
 from ci.app.program import reader_may_leave, run_program
 from ci.app.registry import (
@@ -212,7 +213,7 @@ def apply_config(
     else:
         path = config.config_path(argv)
     values: dict[str, Any] = {}
-    check = parser.prog.rsplit(".", 1)[-1]
+    check = section_of(parser)
     wanted = collector.overrides.get("engine") if collector is not None else None
     named_in = None if wanted else path  # the command line's --engine wins over the file
     if path is not None:

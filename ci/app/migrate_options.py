@@ -17,9 +17,6 @@ if TYPE_CHECKING:
 
     Args = argparse.Namespace | SimpleNamespace
 
-PROG = "python -m ci.migrate"
-
-
 WARN_SLOW = 300.0  # --warn-slow's default (seconds)
 BUSY_TIMEOUT = 30.0  # --busy-timeout's default (seconds)
 # What a plain command line may hold (ci.app.plain_args: read without building the parser):
@@ -83,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ci.checks.options import SERVER_URL_ENV, postgres_url
 
     parser = ArgumentParser(
-        prog=PROG,
+        module="ci.migrate",
         description="Apply raw-SQL migrations to a SQLite or PostgreSQL database, one "
         "transaction each.",
     )

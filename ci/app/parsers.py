@@ -14,6 +14,7 @@ from ci.app.config import DEFAULT_CONFIG
 from ci.app.plain_args import plain_args
 from ci.checks import options
 from ci.checks.base import Check
+from ci.core import fixes
 from ci.core.model import DEFAULT_MIGRATIONS_DIR
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a --status start-up
@@ -24,12 +25,19 @@ if TYPE_CHECKING:
 class ArgumentParser(argparse.ArgumentParser):
     """The parser of every command: an argument error is one line and a hint, not the whole
     usage, and an option is never guessed from its first letters (`--migrations` is not
-    `--migrations-dir`: a guess that a later option makes ambiguous would break scripts)."""
+    `--migrations-dir`: a guess that a later option makes ambiguous would break scripts).
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    `module` is the command's `python -m` module (`ci.numbering`): its last part names the
+    config file's section the command reads, and the usage line names the command the user
+    typed for it (`typed_command`)."""
+
+    def __init__(self, *args: Any, module: str, **kwargs: Any) -> None:
+        kwargs.setdefault("prog", typed_command(module))
+        kwargs["description"] = opened_as_typed(kwargs.get("description"), module, kwargs["prog"])
         kwargs.setdefault("allow_abbrev", False)
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+        self.module = module
 
     def error(self, message: str) -> NoReturn:
         self.exit(
@@ -69,9 +77,53 @@ def terminal_columns() -> int:
     return columns or 80
 
 
-def check_parser(check: str, description: str | None) -> argparse.ArgumentParser:
-    """The options every check takes."""
-    parser = ArgumentParser(prog=f"python -m ci.{check}", description=description)
+def typed_command(module: str) -> str:
+    """The command the user typed to run `module` (`ci.numbering`), which usage lines and
+    argument errors name, so that its `--help` is the one they can type: under the console
+    script `migration-guard`, `migration-guard numbering`; under a hook's console script
+    (`migration-guard-numbering`, what pre-commit runs), that script, as argparse itself names
+    a program; else `python -m ci.numbering`. (ci.core.fixes tells the console the same way.)"""
+    program = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if program == fixes.CONSOLE:
+        return f"{program} {console_command(module)}"
+    if program.startswith(f"{fixes.CONSOLE}-"):
+        return program
+    return f"python -m {module}"
+
+
+def opened_as_typed(description: str | None, module: str, prog: str) -> str | None:
+    """A description that opens with the `python -m` form (a face's docstring: "`python -m
+    ci.lint [FILES...]` lints ...") opens with the command typed instead, as the usage does."""
+    python_m = f"`python -m {module}"
+    if description is None or not description.startswith(python_m):
+        return description
+    rest = description[len(python_m) :]
+    if rest[:1] not in ("`", " "):
+        return description  # another module's name that starts alike
+    # python -m ci's opens "`python -m ci` (`migration-guard check`)": said once is enough
+    return f"`{prog}{rest}".replace(f" (`{prog}`)", "")
+
+
+def console_command(module: str) -> str:
+    """The `migration-guard` command that runs `module` (ci.__main__.COMMANDS has them all)."""
+    if module == "ci":
+        return "check"
+    name = module.rsplit(".", 1)[-1]
+    return fixes.CONSOLE_NAMES.get(name, name.replace("_", "-"))
+
+
+def section_of(parser: argparse.ArgumentParser) -> str:
+    """The config section `parser`'s command reads: `numbering` of `ci.numbering` (of a plain
+    argparse parser, its prog's last part: `python -m ci.demo`)."""
+    module = parser.module if isinstance(parser, ArgumentParser) else parser.prog
+    return module.rsplit(".", 1)[-1]
+
+
+def check_parser(
+    check: str, description: str | None, *, module: str | None = None
+) -> argparse.ArgumentParser:
+    """The options every check takes; `module`: the command's, when it is not `ci.<check>`."""
+    parser = ArgumentParser(module=module or f"ci.{check}", description=description)
     parser.add_argument(
         "files",
         nargs="*",
@@ -96,7 +148,7 @@ def parser_of(check: Check) -> argparse.ArgumentParser:
     if check.reads_migrations:
         parser = check_parser(check.name, check.description)
     else:  # precheck, postcheck: a database, no migrations; the config file all the same
-        parser = ArgumentParser(prog=f"python -m ci.{check.name}", description=check.description)
+        parser = ArgumentParser(module=f"ci.{check.name}", description=check.description)
         add_config(parser)
     options.add_all(parser, check.options)
     return parser

@@ -92,7 +92,7 @@ def scrub(text: str, token: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="python -m ci.app.pr_comment", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(module="ci.app.pr_comment", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--body", type=Path, required=True, help="the comment (python -m ci --pr-comment)"
     )

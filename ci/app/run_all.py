@@ -46,8 +46,7 @@ WRITING = {
 
 def build_parser(checks: dict[str, Check], description: str | None) -> argparse.ArgumentParser:
     """The common options, `--checks`, and every option of every check (given once)."""
-    parser = check_parser("ci", description)
-    parser.prog = "python -m ci"
+    parser = check_parser("ci", description, module="ci")
     parser.add_argument(
         "--checks",
         action="append",
@@ -162,7 +161,7 @@ def _run_all(argv: list[str], description: str | None) -> int:
         where = "" if explicit.checks else f"{config_file}: checks: "
         print(f"{parser.prog}: {where}{error}", file=sys.stderr)
         return exits.COULD_NOT_RUN
-    refused = writing_options(explicit) or pr_comment_refused(args)
+    refused = writing_options(explicit, parser.prog) or pr_comment_refused(args)
     if refused:
         print(f"{parser.prog}: {refused}", file=sys.stderr)
         return exits.COULD_NOT_RUN
@@ -324,7 +323,7 @@ def paths_made_absolute(
     return result
 
 
-def writing_options(explicit: argparse.Namespace) -> str | None:
+def writing_options(explicit: argparse.Namespace, prog: str) -> str | None:
     """One line refusing the options on the command line that would write the lock or the
     snapshot, or None: a `python -m ci` in CI must never rewrite a committed file. (In the config
     file, reading it refused them already, as every command does.)"""
@@ -334,7 +333,7 @@ def writing_options(explicit: argparse.Namespace) -> str | None:
     named = ", ".join(f"--{key.replace('_', '-')}" for key in given)
     commands = "; ".join(dict.fromkeys(fixes.command(*WRITING[key]) for key in given))
     return (
-        f"refusing {named}: python -m ci only checks and never rewrites the lock file or the "
+        f"refusing {named}: {prog} only checks and never rewrites the lock file or the "
         f"schema snapshot; run {commands} yourself, review the change and commit it"
     )
 
