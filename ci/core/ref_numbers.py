@@ -9,8 +9,8 @@ of the local files AND of the base ref's tip, track by track. The base ref is `-
 (`origin/HEAD`, else `origin/main` or `origin/master`, else a local `main` or `master`). Only
 what git already has is read (`git ls-tree`, no fetch): run `git fetch` for a fresh answer.
 
-ci.new never fails for want of git: without git, a repository or the ref, it numbers from the
-local files and says so in one line.
+ci.new never fails for want of git: without git, a repository, a commit (`git init` just now) or
+the ref, it numbers from the local files and says in one line which of them was missing.
 """
 
 from __future__ import annotations
@@ -48,16 +48,35 @@ def base_highest(migrations_dir: Path, base_ref: str | None) -> tuple[str | None
 
     ref = base_ref or gitrefs.target_branch(migrations_dir)
     if ref is None:
-        _local_only(
-            "no branch to number after (no git repository, origin/HEAD, origin/main or main); "
-            "--base-ref REF names one"
-        )
+        _local_only(_no_branch(migrations_dir))
         return None, {}
     try:
         return ref, highest_at(ref, migrations_dir)
     except gitrefs.RefError as error:
         _local_only(str(error))
         return None, {}
+
+
+LOOKED_FOR = "origin/HEAD, origin/main, origin/master, main or master"
+
+
+def _no_branch(migrations_dir: Path) -> str:
+    """Why no branch was found to number after, as precisely as git can tell: no git, no
+    repository, a repository with no commit yet (`git init` just now: nothing to number above,
+    so nothing is missing), or one without any of the branches looked for."""
+    from ci.core import gitrefs
+
+    try:
+        root = gitrefs.repo_root(migrations_dir)
+    except gitrefs.GitMissing:
+        return "git is not installed, so no branch was read"
+    except gitrefs.RefError:
+        return f"{migrations_dir}: not inside a git repository, so no branch was read"
+    try:
+        gitrefs.resolve_ref("HEAD", root)
+    except gitrefs.RefError:
+        return f"the git repository at {root} has no commit yet and no {LOOKED_FOR}"
+    return f"no branch to number after: no {LOOKED_FOR} in {root}; --base-ref REF names one"
 
 
 def _local_only(reason: str) -> None:

@@ -175,8 +175,46 @@ def test_outside_a_repository_says_the_local_files_decide(tmp_path: Path) -> Non
     done = run_module("ci.new", "schema", "a", "--migrations-dir", str(tmp_path / "m"))
     assert done.returncode == 0, output(done)
     assert done.stderr.splitlines() == [
-        "new: no branch to number after (no git repository, origin/HEAD, origin/main or main); "
-        "--base-ref REF names one: numbered from the local files only"
+        f"new: {tmp_path / 'm'}: not inside a git repository, so no branch was read: numbered "
+        "from the local files only"
+    ]
+
+
+LOOKED_FOR = "origin/HEAD, origin/main, origin/master, main or master"
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["git_init", "clone_of_an_empty_remote"])
+def test_a_repository_with_no_commit_yet_is_one(tmp_path: Path, remote: bool) -> None:
+    """`git init` (or a clone of a remote nobody pushed to yet), then ci.new: the first
+    migration, and one line saying what git lacks, never that there is no repository."""
+    if remote:
+        work = clone_of_bare_remote(tmp_path)
+    else:
+        work = tmp_path / "work"
+        git(tmp_path, "init", "-q", "-b", "main", str(work))
+    done = run_in(work, "ci.new", "schema", "init")
+    assert done.returncode == 0, output(done)
+    assert done.stdout.splitlines() == [
+        f"{M}/schema/0001_init.sql",
+        f"{M}/rollback/0001_rollback.sql",
+    ]
+    assert done.stderr.splitlines() == [
+        f"new: the git repository at {work.resolve()} has no commit yet and no {LOOKED_FOR}: "
+        "numbered from the local files only"
+    ]
+    done = run_in(work, "ci.new", "data", "fill")  # the local files number the next one
+    assert done.stdout.splitlines()[0] == f"{M}/data/0002_fill.sql", output(done)
+
+
+def test_a_repository_without_the_branches_looked_for_says_so(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    git(tmp_path, "init", "-q", "-b", "trunk", str(work))
+    git(work, "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", "first")
+    done = run_in(work, "ci.new", "schema", "init")
+    assert done.returncode == 0, output(done)
+    assert done.stderr.splitlines() == [
+        f"new: no branch to number after: no {LOOKED_FOR} in {work.resolve()}; --base-ref REF "
+        "names one: numbered from the local files only"
     ]
 
 
