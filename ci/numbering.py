@@ -1,8 +1,9 @@
 """`python -m ci.numbering`: numbering gaps and reuse, names, rollback pairing (the logic:
 ci/checks/numbering.py).
 
-Reads names, not contents: a file is opened only when it has no rollback, to see whether it
-declares `@irreversible`. Never opens a database. Every finding of a run is reported.
+Reads names, and of main-track migrations only whether they declare `@irreversible` (required
+without a rollback file, MG107; contradicted by one, MG112). Never opens a database. Every
+finding of a run is reported.
 """
 
 from __future__ import annotations

@@ -93,6 +93,9 @@ CODES: tuple[Code, ...] = (
          "merge them into one rollback file"),
     Code("MG111", NUMBERING, "warning: a rollback file named after another slug",
          "rename it after the migration it undoes (left over from a renumbering?)"),
+    Code("MG112", NUMBERING, "a rollback file beside a migration declared @irreversible",
+         "delete the rollback file if the migration cannot be undone, else the @irreversible "
+         "line"),
     # checksums: edits to applied files
     Code("MG201", CHECKSUMS, "an applied migration was edited",
          "restore the applied text and put the change in a new migration"),

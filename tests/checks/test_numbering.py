@@ -52,6 +52,11 @@ def test_clean_tree_passes(write_tree: WriteTree, capsys: pytest.CaptureFixture[
         ({f"{M}/schema/0004_x.sql": "-- @bogus\nSELECT 1;\n"}, "MG109", "0004_x.sql:1"),
         ({f"{M}/schema/0004_x.sql": b"SELECT '\xff';\n"}, "MG109", "0004_x.sql:1"),
         ({f"{M}/rollback/0003_other.sql": "SELECT 1;\n"}, "MG110", "rollback/0003_other.sql"),
+        (
+            {f"{M}/schema/0003_idx.sql": "-- note\n-- @Irreversible x\nSELECT 1;\n"},
+            "MG112",
+            "schema/0003_idx.sql:2",
+        ),
     ],
 )
 def test_each_finding(
@@ -87,6 +92,32 @@ def test_irreversible_needs_no_rollback_but_others_do(
     assert code == 1
     assert codes(out) == ["MG107"]
     assert "rollback/0002_rollback.sql" in out and "@irreversible" in out
+
+
+def test_a_rollback_file_contradicting_irreversible_names_both(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rollback file beside an `@irreversible` migration: the round trip skips it, the runner
+    would have run the file; one of the two is wrong, and the finding says which to drop."""
+    tree = {**GOOD, f"{M}/schema/0003_idx.sql": "-- @irreversible drops the index\nSELECT 1;\n"}
+    code, out = run(write_tree(tree), capsys)
+    assert code == 1, out
+    assert codes(out) == ["MG112"]
+    (line,) = [line for line in out.splitlines() if " MG112 " in line]
+    assert f"{M}/schema/0003_idx.sql:1: MG112 " in line, line
+    assert "declares `@irreversible` (drops the index), yet rollback/0003_idx.sql exists" in line
+    assert "delete rollback/0003_idx.sql; if rollback/0003_idx.sql undoes it, remove" in line
+
+
+def test_a_directive_past_the_peek_is_still_read(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """numbering peeks at the first 4 KiB of a paired migration; a longer file is read whole."""
+    long_comment = "-- why, at length\n" * 400  # 7 KiB of comments before the directive
+    text = f"{long_comment}-- @irreversible drops the index\nSELECT 1;\n"
+    code, out = run(write_tree({**GOOD, f"{M}/schema/0003_idx.sql": text}), capsys)
+    assert code == 1, out
+    assert f"{M}/schema/0003_idx.sql:401: MG112 " in out, out
 
 
 def test_every_finding_in_one_run(
