@@ -96,11 +96,22 @@ def run_mapped(args: Args, out: TextIO, log: RunLog | None) -> int:
         )
         return _stop(log, "could-not-run", [line], exits.COULD_NOT_RUN)
     except RunRefused as error:  # each line names its file; nothing was changed
-        return _stop(log, "refused", str(error).splitlines(), exits.FINDINGS)
+        return _stop(log, "refused", _refused_lines(error, args), exits.FINDINGS)
     except KeyboardInterrupt:
         line = f"interrupted; {_what_interrupted(args)}"
         return _stop(log, "interrupted", [line], exits.INTERRUPTED)
     return exits.of_problems(found)
+
+
+def _refused_lines(error: RunRefused, args: Args) -> list[str]:
+    """The refusal's lines; a rollback past an @irreversible migration ends with the way back
+    (the backup beside the database taken before it, else a new migration)."""
+    lines = str(error).splitlines()
+    from ci.db.rollback import CannotUndo, way_back  # loaded already by any rollback
+
+    if isinstance(error, CannotUndo):
+        lines.append(way_back(error.row, args.db))
+    return lines
 
 
 def _stop(log: RunLog | None, kind: str, lines: list[str], code: int) -> int:

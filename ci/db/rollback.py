@@ -8,10 +8,13 @@ again (see reset_seeds).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
+from contextlib import suppress
+from pathlib import Path
 
-from ci.core.model import Catalog, Migration, SqlFile, label_of
+from ci.core.model import Catalog, InputError, Migration, SqlFile, label_of
 from ci.db import bookkeeping
 from ci.db.bookkeeping import AppliedRow, DirtyMark, Entry
 from ci.db.dirty import dirty_message
@@ -35,8 +38,11 @@ def rollback_plan(catalog: Catalog, applied: Iterable[AppliedRow], version: int)
     # N at or below it, and the lowest N that works is one above the highest such migration
     blocked = [r.version for r in rows if (m := files.get(r.version)) is None or not m.rollback]
     limit = _lowest_rollback(blocked, rows[0].version if rows else 0)
+    irreversible: list[AppliedRow] = []
     for row in rows:
         m = files.get(row.version)
+        if m is not None and m.rollback is not None:
+            refuse_contradiction(m, m.rollback, version)
         if m is None:
             problems.append(
                 f"{row.label} ({row.description}) is applied but its migration file is "
@@ -53,12 +59,78 @@ def rollback_plan(catalog: Catalog, applied: Iterable[AppliedRow], version: int)
                 f"{m.path}: {m.label} {why}; --rollback {version:04d} would have to undo it "
                 f"(it undoes {version:04d} and every later migration){limit}"
             )
+            if reason:
+                irreversible.append(row)
         else:
             problems += rollback_problems(m)
             plan.append(m)
+    if irreversible:
+        raise CannotUndo("\n".join(problems), irreversible[-1])
     if problems:
         raise RunRefused("\n".join(problems))
     return plan
+
+
+class CannotUndo(RunRefused):
+    """A rollback refused because it would undo a migration declared @irreversible. `row`:
+    the oldest such migration's schema_version row; the way back past it (`way_back`) is a
+    backup older than it, or a new migration."""
+
+    def __init__(self, message: str, row: AppliedRow) -> None:
+        super().__init__(message)
+        self.row = row
+
+
+def refuse_contradiction(migration: Migration, rollback: SqlFile, version: int) -> None:
+    """InputError (exit 2, one line naming both files) when a migration declares
+    @irreversible and has a rollback file all the same: which one is wrong is the author's
+    call, never the runner's (ci.numbering reports the pair as MG112)."""
+    reason = migration.directives.irreversible
+    if reason is None:
+        return
+    raise InputError(
+        f"{migration.path}: {migration.label} declares @irreversible ({reason}), yet "
+        f"{rollback.path} exists to undo it; --rollback {version:04d} is refused until one of "
+        "them goes (delete the rollback file if it cannot be undone, else the @irreversible "
+        "line)"
+    )
+
+
+def way_back(row: AppliedRow, database: Path | None) -> str:
+    """What to do instead of rolling back past the @irreversible migration of `row`: restore
+    the newest backup of `database` (SQLite) that ci.migrate took beside it before that
+    migration was applied, when there is one; else write a new migration that undoes it."""
+    label = row.label
+    forward = "write a new migration that undoes what you need"
+    if database is None:  # a server's database: its backups are not ours to find
+        return f"the way back past {label}: {forward} (or restore a backup taken before it)"
+    backup = backup_before(database, row.applied_at)
+    if backup is None:
+        return (
+            f"the way back past {label}: {forward} (no backup ci.migrate took beside "
+            f"{database} predates {label}; one written with --backup PATH elsewhere may)"
+        )
+    return (
+        f"the way back past {label}: restore {backup}, the backup ci.migrate took before "
+        f"{label} was applied (it loses every change made since: docs/runner.md#backups), "
+        f"or {forward}"
+    )
+
+
+def backup_before(database: Path, applied_at: str | None) -> Path | None:
+    """The newest `<db>.bak-<UTC time>[-N]` beside `database` taken no later than
+    `applied_at` (schema_version's ISO 8601 UTC), or None."""
+    if not applied_at:
+        return None
+    moment = applied_at.replace("-", "").replace(":", "")[:15]  # 20261206T150001
+    prefix = f"{database.name}.bak-"
+    found: list[tuple[str, str, Path]] = []
+    with suppress(OSError):
+        for entry in os.scandir(database.parent or "."):
+            stamp = entry.name[len(prefix) :].partition("-")[0]
+            if entry.name.startswith(prefix) and len(stamp) == 16 and stamp[:15] <= moment:
+                found.append((stamp, entry.name, database.parent / entry.name))
+    return max(found)[2] if found else None
 
 
 def _lowest_rollback(blocked: list[int], newest: int) -> str:
@@ -87,6 +159,7 @@ def rollback_file(migration: Migration) -> SqlFile:
         reason = migration.directives.irreversible
         why = f"@irreversible: {reason}" if reason else "no rollback file in rollback/"
         raise MigrationFailed(migration.path, None, f"cannot roll back {migration.label}: {why}")
+    refuse_contradiction(migration, file, migration.version)
     return file
 
 
