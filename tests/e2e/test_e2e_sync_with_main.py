@@ -11,7 +11,10 @@ the branch's file, never main's.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import git, output, run_with_hooks, write
 from tests.e2e.conftest import Consumer, commit, on_remote, push
@@ -115,3 +118,50 @@ def test_a_number_left_clashing_after_the_merge_is_refused_naming_the_branchs_fi
     assert "highest on origin/main" in output(done)
     assert f"{THEIRS}: MG1" not in output(done)
     assert "MG202" not in output(done)
+
+
+def renumbered_onto_its_own_0003(work: Path) -> tuple[str, ...]:
+    """The branch's 0002 moved to 0003, a number the branch already uses: the commit hook
+    (numbering) and the lock update would both have refused it."""
+    git(work, "mv", OURS, f"{D}/schema/0003_add_users_name.sql")
+    return (f"{D}/schema/0003_add_users_name.sql: MG101",)
+
+
+def renumbered_mains_file(work: Path) -> tuple[str, ...]:
+    """main's 0002, applied wherever main is deployed, moved to 0004 to make room for the
+    branch's: the checksums hook would have refused it (a renamed applied migration)."""
+    git(work, "mv", THEIRS, f"{D}/schema/0004_add_users_created_at.sql")
+    git(work, "mv", ROLLBACK, f"{D}/rollback/0004_rollback.sql")
+    write(work, {ROLLBACK: "DROP TABLE user_names;\n"})
+    return (f"{D}/schema/0004_add_users_created_at.sql: MG203",)
+
+
+@pytest.mark.parametrize("renumber", [renumbered_onto_its_own_0003, renumbered_mains_file])
+def test_a_rebase_renumbered_wrongly_is_refused_at_pre_push(
+    consumer: Consumer, renumber: Callable[[Path], tuple[str, ...]]
+) -> None:
+    """git runs no pre-commit hook for the commits `git rebase --continue` makes: what a rebase
+    got wrong reaches the branch unchecked. The pre-push hooks judge the pushed commit against
+    origin/main and refuse it (docs/hooks.md, "Rebases")."""
+    work = both_took_0002(consumer)
+    rebasing = run_with_hooks(work, "git", "rebase", "origin/main")
+    assert rebasing.returncode != 0, output(rebasing)
+    take_mains_lock_and_rollback(work)
+    expected = renumber(work)
+    git(work, "add", "-A")
+    done = run_with_hooks(work, "git", "-c", "core.editor=true", "rebase", "--continue")
+    assert done.returncode == 0, output(done)  # no hook ran: the rebase went through
+    assert "migration numbering" not in output(done)
+    # what docs/hooks.md suggests after a rebase, before any push: the same verdict
+    check = run_with_hooks(
+        work, sys.executable, "-m", "pre_commit", "run", "--from-ref", "origin/main", "--to-ref",
+        "HEAD",
+    )  # fmt: skip
+    assert check.returncode != 0, output(check)
+    before = on_remote(work, "feature")
+    done = push(work, "--force-with-lease")
+    assert done.returncode != 0, output(done)
+    for text in expected:
+        assert text in output(check), output(check)
+        assert text in output(done), output(done)
+    assert on_remote(work, "feature") == before  # the remote kept the branch as it was
