@@ -107,7 +107,7 @@ def _refused_lines(error: RunRefused, args: Args) -> list[str]:
     """The refusal's lines; a rollback past an @irreversible migration ends with the way back
     (the backup beside the database taken before it, else a new migration)."""
     lines = str(error).splitlines()
-    from ci.db.rollback import CannotUndo, way_back  # loaded already by any rollback
+    from ci.db.rollback import CannotUndo, way_back  # on a refusal only: no start-up cost
 
     if isinstance(error, CannotUndo):
         lines.append(way_back(error.row, args.db))

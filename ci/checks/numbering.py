@@ -1,9 +1,9 @@
 """The numbering check (`python -m ci.numbering`): gaps and reuse, names, rollback pairing.
 
 Reads names, and of main-track migrations only what says whether they declare `@irreversible`:
-one without a rollback file must (MG107), one with a rollback file must not (MG112); the bytes of
-a file without an `@` are not decoded. Never opens a database. Every finding of a run is
-reported.
+one without a rollback file must (MG107), one with a rollback file must not (MG112); of the
+latter, a file under 4 KiB without an `@` is only peeked at. Never opens a database. Every
+finding of a run is reported.
 """
 
 from __future__ import annotations
