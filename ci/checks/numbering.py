@@ -8,13 +8,13 @@ finding of a run is reported.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from ci.checks import options
 from ci.checks.base import Check
 from ci.checks.numbering_base import Base, base_at, merged_files
+from ci.checks.numbering_irreversible import contradicted_rollbacks
 from ci.core.findings import Finding, Report
 from ci.core.model import (
     ROLLBACK_FOLDER,
@@ -25,7 +25,6 @@ from ci.core.model import (
     discover,
     label_of,
 )
-from ci.core.sqltext import directive_lines
 
 NAME = "numbering"
 Known = tuple[str, set[str]]  # (where they are, e.g. "on origin/main"; migration paths)
@@ -44,7 +43,7 @@ def find_problems(
         findings += _track_problems(catalog.root, track, migrations, base, known, renumbered)
     findings += _rollback_problems(catalog)
     findings += _missing_rollbacks(catalog, skip=renumbered)
-    findings += _contradicted_rollbacks(catalog)
+    findings += contradicted_rollbacks(catalog, NAME)
     findings += _broken_links(catalog)
     return findings
 
@@ -253,63 +252,6 @@ def _missing_rollbacks(catalog: Catalog, *, skip: set[Path]) -> Iterator[Finding
             f"write {expected} that undoes it, or declare `-- @irreversible <reason>` "
             "at the top of the migration",
         )
-
-
-def _contradicted_rollbacks(catalog: Catalog) -> Iterator[Finding]:
-    """MG112 for each migration that declares `@irreversible` and has a rollback file all the
-    same: the two contradict each other (the round trip skips it, the runner would refuse it).
-    Every paired migration is peeked at for this; only one that may hold a directive is read."""
-    for m in catalog.main:
-        rollback = m.rollback
-        if rollback is None:
-            continue
-        if not _may_hold_directives(m.file.location):
-            continue
-        try:
-            reason = m.directives.irreversible
-        except InputError:
-            continue  # unreadable, or a bad directive: checksums, lint and the runner say so
-        if reason is None:
-            continue
-        paired = _relative(catalog.root, rollback.path)
-        yield Finding(
-            NAME,
-            "MG112",
-            str(m.path),
-            _directive_line(m.file.text, "irreversible"),
-            f"migration {m.label} declares `@irreversible` ({reason}), yet {paired} exists to "
-            "undo it: the two contradict each other",
-            f"if it cannot be undone, delete {paired}; if {paired} undoes it, remove the "
-            "`-- @irreversible` line",
-        )
-
-
-PEEK = 4096  # bytes: a migration this short is read whole by the peek
-
-
-def _may_hold_directives(location: str) -> bool:
-    """False when the file surely has no directive: it is shorter than PEEK and has no `@`.
-    A peek, not SqlFile's read: no fstat and a bounded read cost a quarter of it (~2 us a file
-    instead of ~8), and numbering's budget is a whole run on 1,000 migrations. Opened
-    non-blocking, so a FIFO named like a migration is no wait; a file the peek cannot read is
-    left to the full read (True)."""
-    try:
-        fd = os.open(location, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        try:
-            head = os.read(fd, PEEK)
-        finally:
-            os.close(fd)
-    except OSError:
-        return True
-    return len(head) == PEEK or b"@" in head
-
-
-def _directive_line(text: str, word: str) -> int | None:
-    """The line of directive `word` in a file's text (directives are read case-blind)."""
-    for number, match in directive_lines(text):
-        if match["word"].lower() == word:
-            return number
-    return None
 
 
 def _broken_links(catalog: Catalog) -> Iterator[Finding]:
