@@ -44,7 +44,9 @@ class Analysis:
     def watching(self, migration: Migration) -> Watching:
         """The block applies `migration` with the runner (a plain context manager: once per
         migration)."""
-        watching = self.watch.watching(migration.file, by_runner=True)
+        # without --explain only the risky changes are reported: a migration that can only
+        # add to the schema is not followed (ci.db.schema_additive)
+        watching = self.watch.watching(migration.file, by_runner=True, risky_only=not self.explain)
         self._seen = watching.seen
         return watching
 

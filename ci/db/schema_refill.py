@@ -16,8 +16,9 @@ refilled from elsewhere (`INSERT INTO docs(docs) VALUES('rebuild')`): any INSERT
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from ci.core.model import SqlFile
 from ci.core.sqltext import LazyPattern, Statement
 from ci.db.schema_shapes import fold
 
@@ -91,3 +92,23 @@ def _read_by_text(statement: Statement) -> set[str]:
             name = name[1:-1].replace('""', '"')
         found.add(("temp." if schema.lower() == "temp" else "") + fold(name))
     return found
+
+
+def copied_in(file: SqlFile) -> Callable[[str, str], bool]:
+    """Whether a statement of `file` copies rows from table `old` into `new` (INSERT INTO new
+    ... FROM old, or CREATE TABLE new AS ... FROM old): a drop and a creation that read as a
+    rename only then (a migration without RENAME)."""
+
+    def copied(old: str, new: str) -> bool:
+        into = re.compile(
+            rf"\b(?:INTO|TABLE)\s+{_name(new)}(?![\w$]).*\bFROM\s+{_name(old)}(?![\w$])",
+            re.IGNORECASE | re.DOTALL,
+        )
+        return any(into.search(fold(s.code)) for s in file.statements)
+
+    return copied
+
+
+def _name(name: str) -> str:
+    """A pattern for a folded table name, bare or quoted ("x", `x`, [x])."""
+    return rf"""["`\[]?{re.escape(name)}["`\]]?"""

@@ -101,14 +101,15 @@ class SchemaRows:
         self.top, self.top_group = 0, ""  # the highest rowid read and its group
         self.refresh(None)
 
-    def refresh(self, names: Iterable[str] | None) -> None:
-        """Read again the groups named (None: the whole schema) and every row added since."""
+    def refresh(self, names: Iterable[str] | None) -> set[str]:
+        """Read again the groups named (None: the whole schema) and every row added since;
+        returns the groups read (those named among them, also when they are gone)."""
         query = f"SELECT rowid, {_COLUMNS} FROM sqlite_master"
         if names is None:
             self.groups, self.top = {}, 0
-            self._add(self.conn.execute(query))
-            return
-        known = [rowid for name in names for rowid in self.groups.pop(name, ())]
+            return self._add(self.conn.execute(query))
+        named = set(names)
+        known = [rowid for name in named for rowid in self.groups.pop(name, ())]
         # the highest row is read again too: if it went, a new row may have its rowid
         self.groups.get(self.top_group, {}).pop(self.top, None)
         top = self.top
@@ -117,20 +118,23 @@ class SchemaRows:
         if known:
             marks = ", ".join("?" * len(known))
             where = f"rowid >= ? OR rowid IN ({marks})"
-            self._add(self.conn.execute(f"{query} WHERE {where}", (top, *known)))
-        else:  # most migrations only add rows: no known rowid to read again
-            self._add(self.conn.execute(f"{query} WHERE rowid >= ?", (top,)))
+            return named | self._add(self.conn.execute(f"{query} WHERE {where}", (top, *known)))
+        # most migrations only add rows: no known rowid to read again
+        return named | self._add(self.conn.execute(f"{query} WHERE rowid >= ?", (top,)))
 
-    def _add(self, rows: Iterable[tuple[int, str, str, str, str]]) -> None:
+    def _add(self, rows: Iterable[tuple[int, str, str, str, str]]) -> set[str]:
         groups = self.groups
+        read = set()
         for row in rows:
             rowid, key = row[0], fold(row[3])
             group = groups.get(key)
             if group is None:
                 group = groups[key] = {}
             group[rowid] = row[1:]
+            read.add(key)
             if rowid >= self.top:
                 self.top, self.top_group = rowid, key
+        return read
 
     def shapes(self, names: Iterable[str] | None, cache: dict[Objects, Shape]) -> dict[str, Shape]:
         """The groups named (None: all) as read by the last refresh."""

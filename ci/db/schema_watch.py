@@ -22,13 +22,13 @@ from collections.abc import Callable
 from ci.core.model import SqlFile
 from ci.core.sqltext import LazyPattern, Statement
 from ci.db.gatekeeper import Gate, gate_of
+from ci.db.schema_additive import MAY_RESHAPE, additive, altered_tables
 from ci.db.schema_changes import Change, classify, needs_reading, only_harmless_additions
 from ci.db.schema_dangling import dangling, gone_names, merged
-from ci.db.schema_refill import replaced, rows_key
+from ci.db.schema_refill import copied_in, replaced, rows_key
 from ci.db.schema_shapes import Objects, SchemaRows, Shape, fold, read_apart, read_now
 from ci.db.schema_trace import Position, Window, next_statement
 
-_MAY_RESHAPE = frozenset({"CREATE", "ALTER", "DROP", "PRAGMA"})
 _NAMED_BY_ARG1 = frozenset(
     {
         sqlite3.SQLITE_CREATE_TABLE,
@@ -167,14 +167,38 @@ class SchemaWatch:
         self._shapes: dict[Objects, Shape] = {}
         self._rows = SchemaRows(conn)
         self.groups = self._rows.shapes(None, self._shapes)
+        # the tables altered by the additive files not watched since the last read (None:
+        # none ran); their new rows are all above the highest rowid read
+        self._behind: set[str] | None = None
 
-    def watching(self, file: SqlFile, *, by_runner: bool = False) -> Watching:
+    def watching(
+        self, file: SqlFile, *, by_runner: bool = False, risky_only: bool = False
+    ) -> Watching:
         """Record, per statement of `file`, the groups it reshapes while the block runs
         (`with watch.watching(file) as seen: ...`).
 
         `by_runner`: the block applies the file with the runner (ci.db.statements), which
-        opens the watch around the file's own statements only."""
+        opens the watch around the file's own statements only. `risky_only`: only changes
+        with a finding code will be asked for; a file that can only add to the schema
+        (ci.db.schema_additive) has none, and is neither followed nor read after."""
+        if risky_only and additive(file):
+            self._behind = altered_tables(file) | (self._behind or set())
+            return Watching(self.conn, file, by_runner=by_runner, followed=False)
+        if self._behind is not None:
+            self._catch_up()
         return Watching(self.conn, file, by_runner=by_runner)
+
+    def _catch_up(self) -> None:
+        """Before a watched file: read what the additive files run since changed (the tables
+        they altered, the rows they added), the schema the next changes are compared with."""
+        names, self._behind = self._behind or set(), None
+        read = self._rows.refresh(names)
+        fresh = self._rows.shapes(read, self._shapes)
+        for name in read:
+            if name in fresh:
+                self.groups[name] = fresh[name]
+            else:
+                self.groups.pop(name, None)
 
     def changes(self, seen: Seen, *, risky_only: bool = False) -> list[Change]:
         """The schema changes since the last call, each with its statement's line
@@ -211,7 +235,7 @@ class SchemaWatch:
             after[key] = read_now(self.conn, after[key], self._shapes)
         for key in old_side:
             before[key] = read_apart(before[key], self._shapes)
-        copied = None if seen.broad else _copied_in(seen.file)
+        copied = None if seen.broad else copied_in(seen.file)
         changes = classify(before, after, names, copied, replaced)
         # a group not named may be gone only after a rename (names None): the common path
         # looks at the groups the migration named, not at the whole schema
@@ -231,10 +255,12 @@ class Watching:
 
     __slots__ = ("gate", "repeated", "seen", "window")
 
-    def __init__(self, conn: sqlite3.Connection, file: SqlFile, *, by_runner: bool) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, file: SqlFile, *, by_runner: bool, followed: bool = True
+    ) -> None:
         self.window: Window | None = None
         self.gate: Gate | None = None
-        if not any(s.keyword in _MAY_RESHAPE for s in file.statements):
+        if not followed or not any(s.keyword in MAY_RESHAPE for s in file.statements):
             self.seen = Seen(None)
             return
         self.seen, self.window, self.repeated = _watched(conn, file)
@@ -345,26 +371,6 @@ def _watched(conn: sqlite3.Connection, file: SqlFile) -> tuple[Seen, Window, Cal
         position.compiled = False
 
     return seen, Window(conn, authorize, trace, ended), repeated
-
-
-def _copied_in(file: SqlFile) -> Callable[[str, str], bool]:
-    """Whether a statement of `file` copies rows from table `old` into `new` (INSERT INTO new
-    ... FROM old, or CREATE TABLE new AS ... FROM old): a drop and a creation that read as a
-    rename only then (a migration without RENAME)."""
-
-    def copied(old: str, new: str) -> bool:
-        into = re.compile(
-            rf"\b(?:INTO|TABLE)\s+{_name(new)}(?![\w$]).*\bFROM\s+{_name(old)}(?![\w$])",
-            re.IGNORECASE | re.DOTALL,
-        )
-        return any(into.search(fold(s.code)) for s in file.statements)
-
-    return copied
-
-
-def _name(name: str) -> str:
-    """A pattern for a folded table name, bare or quoted ("x", `x`, [x])."""
-    return rf"""["`\[]?{re.escape(name)}["`\]]?"""
 
 
 def _attributed(change: Change, seen: Seen) -> Change:
