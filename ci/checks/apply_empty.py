@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from ci.checks.validate import (
 )
 from ci.core.findings import Case, Report
 from ci.core.model import Catalog, InputError, SqlFile, discover, read_ahead
+from ci.core.scratch_dir import scratch_directory
 from ci.db import runner
 from ci.db.invariants import Invariant
 
@@ -51,8 +51,8 @@ def apply_empty(
     catalog = discover(root)
     judged = changed_since(base_ref, catalog) if base_ref else None
     invariants = load_invariants(options)
-    with tempfile.TemporaryDirectory(prefix="migration-guard-") as tmp:
-        conn = runner.connect(Path(tmp) / "apply_empty.db", setup=options.setup, durable=False)
+    with scratch_directory("migration-guard-") as tmp:
+        conn = runner.connect(tmp / "apply_empty.db", setup=options.setup, durable=False)
         try:
             with could_not_run():
                 cases = apply_all(
