@@ -41,18 +41,23 @@ def entry_for(
 
 
 @lru_cache(maxsize=4096)
-def _code_hash(text: str, engine: str = "sqlite") -> str:
-    """code_fingerprint, once per file text (a round trip applies each migration twice)."""
+def _code_hash(text: str, engine: str) -> str:
+    """code_fingerprint, once per file text (a round trip applies each migration twice). Every
+    caller passes both arguments positionally: the cache keys on the arguments as spelled, so
+    `(text)` and `(text, "sqlite")` would each tokenise the file."""
     return code_fingerprint(text, engine)
 
 
-def read_files_ahead(pending: list[Migration], *, with_code_hash: bool) -> None:
-    """model.read_ahead, plus the code hash recorded for each file (it tokenises the file)."""
+def read_files_ahead(
+    pending: list[Migration], *, with_code_hash: bool, engine: str = "sqlite"
+) -> None:
+    """model.read_ahead, plus the code hash recorded for each file (it tokenises the file):
+    the one entry_for then finds in the cache."""
     read_ahead(m.file for m in pending)
     if with_code_hash:
         for migration in pending:
             with suppress(InputError):
-                _code_hash(migration.file.text)
+                _code_hash(migration.file.text, engine)
 
 
 # --- what is pending --------------------------------------------------------------------------

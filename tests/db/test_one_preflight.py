@@ -116,3 +116,28 @@ def test_a_plan_is_reused_once_and_only_for_the_same_arguments(
     outcomes = runner.migrate()  # another target: checked again, everything pending
     assert [o.migration.version for o in outcomes] == [1, 2, 3]
     assert sum(READS_MARKS in sql for sql in seen) == 1
+
+
+def test_each_file_is_tokenised_once_per_run(
+    write_tree: WriteTree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preflight computes each pending file's code hash ahead (ci.db.plan.read_files_ahead)
+    and the apply records that one: the file is not tokenised a second time."""
+    from ci.core.sqltext import code_fingerprint
+    from ci.db import plan
+
+    # texts no other test uses: the code hash is cached per text for the whole process
+    files = {name: f"-- {tmp_path.name}\n{sql}" for name, sql in FILES.items()}
+    tokenised: list[str] = []
+
+    def counted(text: str, engine: str = "sqlite") -> str:
+        tokenised.append(text)
+        return code_fingerprint(text, engine)
+
+    monkeypatch.setattr(plan, "code_fingerprint", counted)
+    db = tmp_path / "app.db"
+    runner, _ = make_runner(write_tree(tree(files)), db)
+    runner.migrate()
+    assert sorted(tokenised) == sorted(files.values())
+    recorded = query(db, "SELECT code_hash FROM schema_version ORDER BY version")
+    assert recorded == [(code_fingerprint(text),) for text in files.values()]
