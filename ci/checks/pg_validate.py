@@ -52,12 +52,17 @@ def applied(run: PgRunner, migration: Migration) -> Outcome:
     try:
         return run.apply(migration)
     except RunRefused as refused:
-        text = str(refused).split("\n")[0]
-        where = WHERE.match(text)
-        if where is None:
-            raise MigrationFailed(migration.path, None, text) from None
-        line = int(where["line"]) if where["line"] else None
-        raise MigrationFailed(where["path"], line, where["message"]) from None
+        raise as_failure(migration, refused) from None
+
+
+def as_failure(migration: Migration, refused: RunRefused) -> MigrationFailed:
+    """A refusal before the file ran, as the failure of its first line it names."""
+    text = str(refused).split("\n")[0]
+    where = WHERE.match(text)
+    if where is None:
+        return MigrationFailed(migration.path, None, text)
+    line = int(where["line"]) if where["line"] else None
+    return MigrationFailed(where["path"], line, where["message"])
 
 
 def pg_apply_case(
@@ -66,10 +71,15 @@ def pg_apply_case(
     migration: Migration,
     options: Options,
     classname: str | None = None,
+    *,
+    failed: MigrationFailed | RunRefused | None = None,
 ) -> Case:
     """Apply one migration: a passing case with its time and rows, or a failing one naming
-    the file and the line of the failing statement."""
+    the file and the line of the failing statement. `failed`: it failed already (applied in
+    a group), the case says why."""
     try:
+        if failed is not None:
+            raise as_failure(migration, failed) if isinstance(failed, RunRefused) else failed
         outcome = applied(run, migration)
     except MigrationFailed as failure:
         code, hint = "MG301", ROLLED_BACK
@@ -89,15 +99,30 @@ def apply_each(
     options: Options,
     classname: str | None = None,
 ) -> list[Case]:
-    """Each migration as a case, in order; after a failing one the rest are not-run cases."""
-    cases: list[Case] = []
-    for index, migration in enumerate(migrations):
-        case = pg_apply_case(check, run, migration, options, classname)
-        cases.append(case)
-        if case.outcome == "failed":
-            why = f"not run: {migration.label} failed"
-            return cases + not_run(check, run.catalog, migrations[index + 1 :], why)
-    return cases
+    """Each migration as a case, in order, applied in grouped transactions on the throwaway
+    database (ci.db.postgres.check_groups: each with its own time, rows and checks, as
+    `run.apply` applies it); after a failing one the rest are not-run cases."""
+    from ci.db.postgres.check_groups import apply_grouped
+
+    outcomes: list[Outcome] = []
+    run.ensure_bookkeeping()
+    try:
+        apply_grouped(run, migrations, outcomes.append)
+    except (MigrationFailed, RunRefused) as error:
+        failing = migrations[len(outcomes)]
+        cases = [_passed(check, run, o, options, classname) for o in outcomes]
+        cases.append(pg_apply_case(check, run, failing, options, classname, failed=error))
+        why = f"not run: {failing.label} failed"
+        return cases + not_run(check, run.catalog, migrations[len(outcomes) + 1 :], why)
+    return [_passed(check, run, o, options, classname) for o in outcomes]
+
+
+def _passed(
+    check: str, run: PgRunner, outcome: Outcome, options: Options, classname: str | None
+) -> Case:
+    return migration_case(
+        check, run.catalog, outcome.migration, outcome, options.warn_slow, classname
+    )
 
 
 def load_fixture(check: str, run: PgRunner, sample: Sample, classname: str | None) -> Case:
