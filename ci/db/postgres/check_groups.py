@@ -38,7 +38,7 @@ from ci.db.bookkeeping import now_utc
 from ci.db.group import split
 from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
 from ci.db.postgres import session
-from ci.db.postgres.bookkeeping import IS_SEED, found
+from ci.db.postgres.bookkeeping import IS_SEED, check_written, found, record_queries
 from ci.db.postgres.connect import Cursor, PgConnection, one_line
 from ci.db.postgres.enum_labels import adds_enum_label
 from ci.db.postgres.execute import NEW_LABEL_HINT, run_file_ahead
@@ -53,6 +53,7 @@ from ci.db.postgres.tables_snapshot import (
     refuse_changed,
 )
 from ci.db.records import Entry
+from ci.db.tables import TABLE
 
 GROUP_LIMIT = 100  # members of one transaction at most
 NO_HOOKS = "0:0:0:0"  # ROW_AGES's part for the triggers and rules on the runner's tables: none
@@ -142,65 +143,49 @@ def _member(
         raise RunRefused(problems[0])
     applied, before = ahead
     if applied:  # nothing runs: the next member's questions go alone
-        outcome = Outcome(migration, "skipped", 0, 0.0)
-        if following is None:
-            return outcome, None
-        with runner.conn.pipeline():
-            asked = _ask(runner, following, before)
-        return outcome, _read(asked)
+        return Outcome(migration, "skipped", 0, 0.0), _fresh(runner, None, following, before)
     if migration.track == "seed":
         runner.no_seeds_recorded = False
-    started = time.perf_counter()
     conn, timeout = runner.conn, runner.statement_timeout
-    rows = run_file_ahead(conn, migration.file, notice=runner.notice, timeout=timeout)
+    immediate, after = conn.cursor(), conn.cursor()
+
+    def end() -> None:  # its own COMMIT's checks, sent with its statements
+        immediate.execute(IMMEDIATE)  # deferred triggers fire now, as at its own COMMIT
+        runner.tables.ask_snapshot(after, in_transaction=True)
+
+    started = time.perf_counter()
+    rows, failed = run_file_ahead(conn, migration.file, notice=runner.notice, timeout=timeout,
+                                  then=end)  # fmt: skip
     seconds = time.perf_counter() - started
-    entry = runner.entry(migration)
-    following_needs = _finish(runner, entry, migration, before, (seconds, rows), following)
-    return Outcome(migration, "applied", rows, seconds), following_needs
-
-
-def _finish(
-    runner: PgRunner,
-    entry: Entry,
-    migration: Migration,
-    before: Snapshot,
-    timing: tuple[float, int],
-    following: Migration | None,
-) -> Next | None:
-    """The member's end (one round trip: its checks and row, read in the order sent, so a
-    refusal reads as the runner's steps.finish), then the next member's start (`_fresh`)."""
-    conn, tables = runner.conn, runner.tables
-    seconds, rows = timing
-    immediate, after, read_back = (conn.cursor() for _ in range(3))
-    failed: psycopg.Error | None = None
-    try:
-        with conn.pipeline():
-            try:
-                immediate.execute(IMMEDIATE)  # deferred triggers fire now, as at its own COMMIT
-                tables.ask_snapshot(after, in_transaction=True)
-                tables.ask_record(read_back, entry, ms=whole_ms(seconds), rows=rows, at=now_utc())
-            except psycopg.Error as error:  # an answer read while sending: the pipeline
-                failed = error  # ends quietly (raising here, psycopg would log its own error)
-    except psycopg.Error as error:  # the first that failed; those after it were not run
-        failed = failed or error
     _refuse(conn, migration, before, (immediate, after), failed)
-    tables.check_recorded(read_back)
-    return _fresh(runner, following, _recorded(before))
+    row = (runner.entry(migration), whole_ms(seconds), rows)
+    return Outcome(migration, "applied", rows, seconds), _fresh(runner, row, following, before)
 
 
-def _fresh(runner: PgRunner, following: Migration | None, known: Snapshot | None) -> Next | None:
+def _fresh(
+    runner: PgRunner,
+    row: tuple[Entry, int, int] | None,
+    following: Migration | None,
+    before: Snapshot,
+) -> Next | None:
     """In one query of the simple protocol (one round trip, one answer per statement): the
-    session as the run started, the limits again (RESET ALL ended the group's SET LOCAL ones
-    too), the constraints that start deferred listed, and the next member's questions (its
-    row; the runner's tables unless `known`). Then those constraints deferred again: SET
+    member's row (`row`: entry, ms, rows) written and read back, the session as the run
+    started, the limits again (RESET ALL ended the group's SET LOCAL ones too), the
+    constraints that start deferred listed, and the next member's questions (its row; the
+    runner's tables, unless known: `_recorded`). Then those constraints deferred again: SET
     CONSTRAINTS ALL IMMEDIATE made them immediate for the rest of the group."""
     conn = runner.conn
+    known = before if row is None else _recorded(before)
     asks = [] if following is None else _questions(runner, following, snapshot=known is None)
-    statements = [*session.RESET, UNLOCK_ALL, *limit_statements(runner, local=True), DEFERRED]
+    recording = [] if row is None else _recording(runner, *row)
+    statements = [*recording, *session.RESET, UNLOCK_ALL, *limit_statements(runner, local=True),
+                  DEFERRED]  # fmt: skip
     cursor = conn.execute("; ".join([*statements, *asks]), prepare=False)
     answers = [cursor.fetchall() if cursor.description else []]
     while cursor.nextset():
         answers.append(cursor.fetchall() if cursor.description else [])
+    if recording:
+        check_written(bool(answers[1]), TABLE)  # the read-back: the row as written
     deferred = answers[len(statements) - 1]
     if deferred:
         conn.execute(f"SET CONSTRAINTS {', '.join(str(row[0]) for row in deferred)} DEFERRED")
@@ -211,6 +196,13 @@ def _fresh(runner: PgRunner, following: Migration | None, known: Snapshot | None
         table, log, hooks = (str(value) for value in answers[-1][0])
         known = Snapshot(table, log, hooks, in_transaction=True)
     return bool(applied_rows), known
+
+
+def _recording(runner: PgRunner, entry: Entry, ms: int, rows: int) -> list[str]:
+    """Tables.ask_record's INSERT and read-back, with their values written in."""
+    literal = ClientCursor(runner.conn)
+    queries = record_queries(runner.tables.table, entry, ms=ms, rows=rows, at=now_utc())
+    return [literal.mogrify(*query) for query in queries]
 
 
 def _questions(runner: PgRunner, migration: Migration, *, snapshot: bool) -> list[str]:
