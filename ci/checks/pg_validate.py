@@ -71,25 +71,34 @@ def pg_apply_case(
     migration: Migration,
     options: Options,
     classname: str | None = None,
-    *,
-    failed: MigrationFailed | RunRefused | None = None,
 ) -> Case:
     """Apply one migration: a passing case with its time and rows, or a failing one naming
-    the file and the line of the failing statement. `failed`: it failed already (applied in
-    a group), the case says why."""
+    the file and the line of the failing statement."""
     try:
-        if failed is not None:
-            raise as_failure(migration, failed) if isinstance(failed, RunRefused) else failed
         outcome = applied(run, migration)
     except MigrationFailed as failure:
-        code, hint = "MG301", ROLLED_BACK
-        if isinstance(failure, Runaway):
-            code, hint = RUNAWAY, failure.hint
-        name = case_name(migration, run.catalog)
-        case = failed_case(check, code, name, failure, hint, migration.kind)
-        case.classname = classname or check
-        return case
+        return failing_case(check, run, migration, failure, classname)
     return migration_case(check, run.catalog, migration, outcome, options.warn_slow, classname)
+
+
+def failing_case(
+    check: str,
+    run: PgRunner,
+    migration: Migration,
+    failure: MigrationFailed | RunRefused,
+    classname: str | None,
+) -> Case:
+    """The case of a migration that failed (or was refused before it ran): MG301, or MG311
+    when it ran away."""
+    if isinstance(failure, RunRefused):
+        failure = as_failure(migration, failure)
+    code, hint = "MG301", ROLLED_BACK
+    if isinstance(failure, Runaway):
+        code, hint = RUNAWAY, failure.hint
+    name = case_name(migration, run.catalog)
+    case = failed_case(check, code, name, failure, hint, migration.kind)
+    case.classname = classname or check
+    return case
 
 
 def apply_each(
@@ -111,7 +120,7 @@ def apply_each(
     except (MigrationFailed, RunRefused) as error:
         failing = migrations[len(outcomes)]
         cases = [_passed(check, run, o, options, classname) for o in outcomes]
-        cases.append(pg_apply_case(check, run, failing, options, classname, failed=error))
+        cases.append(failing_case(check, run, failing, error, classname))
         why = f"not run: {failing.label} failed"
         return cases + not_run(check, run.catalog, migrations[len(outcomes) + 1 :], why)
     return [_passed(check, run, o, options, classname) for o in outcomes]

@@ -176,3 +176,20 @@ def test_a_label_added_by_dynamic_sql_is_still_usable_by_the_next_migration(
     )
     assert code == 0, out
     assert "5 passed" in out, out  # three migrations, integrity, version
+
+
+def test_a_file_refused_before_it_runs_is_named_and_the_ones_before_it_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
+            "schema/0002_meta.sql": "CREATE TABLE u (id int);\n\\i other.sql\n",
+            "data/0003_rows.sql": "INSERT INTO t VALUES (1);\n",
+        },
+        capsys,
+    )
+    assert code == 1, out
+    assert f"{MIGRATIONS}/schema/0002_meta.sql:2: MG301 " in out, out
+    assert "1 passed, 1 failed, 1 skipped" in out, out

@@ -83,8 +83,8 @@ def _group(runner: PgRunner, members: list[Migration], on_outcome: OnOutcome) ->
     done: list[Outcome] = []
     try:
         _in_one_transaction(runner, members, done.append)
-    except MigrationFailed as failure:
-        if done and NEW_LABEL_HINT in failure.message:
+    except (MigrationFailed, RunRefused) as failure:
+        if done and isinstance(failure, MigrationFailed) and NEW_LABEL_HINT in failure.message:
             # 55P04 after a label added where split() cannot see it (EXECUTE, a function):
             # what the runner's own transaction per migration would have allowed, so again so
             session.reset(runner.conn)  # what the rolled-back group left in the session
