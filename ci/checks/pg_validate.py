@@ -52,12 +52,17 @@ def applied(run: PgRunner, migration: Migration) -> Outcome:
     try:
         return run.apply(migration)
     except RunRefused as refused:
-        text = str(refused).split("\n")[0]
-        where = WHERE.match(text)
-        if where is None:
-            raise MigrationFailed(migration.path, None, text) from None
-        line = int(where["line"]) if where["line"] else None
-        raise MigrationFailed(where["path"], line, where["message"]) from None
+        raise as_failure(migration, refused) from None
+
+
+def as_failure(migration: Migration, refused: RunRefused) -> MigrationFailed:
+    """A refusal before the file ran, as the failure of its first line it names."""
+    text = str(refused).split("\n")[0]
+    where = WHERE.match(text)
+    if where is None:
+        return MigrationFailed(migration.path, None, text)
+    line = int(where["line"]) if where["line"] else None
+    return MigrationFailed(where["path"], line, where["message"])
 
 
 def pg_apply_case(
@@ -72,14 +77,28 @@ def pg_apply_case(
     try:
         outcome = applied(run, migration)
     except MigrationFailed as failure:
-        code, hint = "MG301", ROLLED_BACK
-        if isinstance(failure, Runaway):
-            code, hint = RUNAWAY, failure.hint
-        name = case_name(migration, run.catalog)
-        case = failed_case(check, code, name, failure, hint, migration.kind)
-        case.classname = classname or check
-        return case
+        return failing_case(check, run, migration, failure, classname)
     return migration_case(check, run.catalog, migration, outcome, options.warn_slow, classname)
+
+
+def failing_case(
+    check: str,
+    run: PgRunner,
+    migration: Migration,
+    failure: MigrationFailed | RunRefused,
+    classname: str | None,
+) -> Case:
+    """The case of a migration that failed (or was refused before it ran): MG301, or MG311
+    when it ran away."""
+    if isinstance(failure, RunRefused):
+        failure = as_failure(migration, failure)
+    code, hint = "MG301", ROLLED_BACK
+    if isinstance(failure, Runaway):
+        code, hint = RUNAWAY, failure.hint
+    name = case_name(migration, run.catalog)
+    case = failed_case(check, code, name, failure, hint, migration.kind)
+    case.classname = classname or check
+    return case
 
 
 def apply_each(
@@ -89,15 +108,30 @@ def apply_each(
     options: Options,
     classname: str | None = None,
 ) -> list[Case]:
-    """Each migration as a case, in order; after a failing one the rest are not-run cases."""
-    cases: list[Case] = []
-    for index, migration in enumerate(migrations):
-        case = pg_apply_case(check, run, migration, options, classname)
-        cases.append(case)
-        if case.outcome == "failed":
-            why = f"not run: {migration.label} failed"
-            return cases + not_run(check, run.catalog, migrations[index + 1 :], why)
-    return cases
+    """Each migration as a case, in order, applied in grouped transactions on the throwaway
+    database (ci.db.postgres.check_groups: each with its own time, rows and checks, as
+    `run.apply` applies it); after a failing one the rest are not-run cases."""
+    from ci.db.postgres.check_groups import apply_grouped
+
+    outcomes: list[Outcome] = []
+    run.ensure_bookkeeping()
+    try:
+        apply_grouped(run, migrations, outcomes.append)
+    except (MigrationFailed, RunRefused) as error:
+        failing = migrations[len(outcomes)]
+        cases = [_passed(check, run, o, options, classname) for o in outcomes]
+        cases.append(failing_case(check, run, failing, error, classname))
+        why = f"not run: {failing.label} failed"
+        return cases + not_run(check, run.catalog, migrations[len(outcomes) + 1 :], why)
+    return [_passed(check, run, o, options, classname) for o in outcomes]
+
+
+def _passed(
+    check: str, run: PgRunner, outcome: Outcome, options: Options, classname: str | None
+) -> Case:
+    return migration_case(
+        check, run.catalog, outcome.migration, outcome, options.warn_slow, classname
+    )
 
 
 def load_fixture(check: str, run: PgRunner, sample: Sample, classname: str | None) -> Case:

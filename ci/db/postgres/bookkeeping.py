@@ -174,23 +174,9 @@ class Tables:
     ) -> Cursor:
         """`record`'s two statements, sent (the read-back on `cursor`); `check_recorded` reads
         the answer."""
-        conn = cursor.connection
-        query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-            self.table,
-            sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS),
-            sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
-        )
-        values = (entry.version, entry.migration_type, entry.description, entry.file_hash,
-                  at, ms, rows, by, entry.code_hash)  # fmt: skip
-        conn.execute(query, values)
-        return cursor.execute(
-            sql.SQL(
-                "SELECT 1 FROM ONLY {} WHERE " + IS_SEED + " AND migration_type = %s "
-                "AND file_hash IS NOT DISTINCT FROM %s AND code_hash IS NOT DISTINCT FROM %s"
-            ).format(self.table),
-            (entry.track == "seed", entry.version, entry.migration_type, entry.file_hash,
-             entry.code_hash),
-        )  # fmt: skip
+        insert, read_back = record_queries(self.table, entry, ms=ms, rows=rows, at=at, by=by)
+        cursor.connection.execute(*insert)
+        return cursor.execute(*read_back)
 
     def check_recorded(self, read_back: Cursor) -> None:
         _check_written(found(read_back), TABLE)
@@ -351,6 +337,40 @@ def check_mark_set(cursor: Cursor) -> None:
 
 class NotWritten(InputError):
     """One of the runner's rows was not written as asked (a trigger ignored or changed it)."""
+
+
+Query = tuple[sql.Composed, tuple[Any, ...]]
+
+
+def record_queries(
+    table: sql.Identifier | sql.Composed,
+    entry: Entry,
+    *,
+    ms: int | None,
+    rows: int | None,
+    at: str,
+    by: str = APPLIED_BY,
+) -> tuple[Query, Query]:
+    """Tables.ask_record's INSERT of the migration's row and its read-back, with parameters."""
+    insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        table,
+        sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS),
+        sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
+    )
+    values = (entry.version, entry.migration_type, entry.description, entry.file_hash,
+              at, ms, rows, by, entry.code_hash)  # fmt: skip
+    read_back = sql.SQL(
+        "SELECT 1 FROM ONLY {} WHERE " + IS_SEED + " AND migration_type = %s "
+        "AND file_hash IS NOT DISTINCT FROM %s AND code_hash IS NOT DISTINCT FROM %s"
+    ).format(table)
+    asked = (entry.track == "seed", entry.version, entry.migration_type, entry.file_hash,
+             entry.code_hash)  # fmt: skip
+    return (insert, values), (read_back, asked)
+
+
+def check_written(ok: bool, table: str) -> None:
+    """NotWritten unless the runner's row reads back as written (`ok`)."""
+    _check_written(ok, table)
 
 
 def _check_written(ok: bool, table: str) -> None:

@@ -19,12 +19,12 @@ from psycopg import errors
 from ci.core.model import SqlFile
 from ci.core.sqltext import Statement
 from ci.db.outcomes import CannotRun, MigrationFailed, runaway
-from ci.db.postgres.connect import PgConnection, one_line
+from ci.db.postgres.connect import PgConnection, changed_rows, one_line
 from ci.db.postgres.deadline import Deadline
 
 # the engine takes PgGate from here too
 from ci.db.postgres.statements import PgGate as PgGate
-from ci.db.postgres.statements import split
+from ci.db.postgres.statements import PgStatement, split
 from ci.db.tables import TABLE
 
 # the advisory lock's key: fixed for the runner's table name, the same for every runner
@@ -92,6 +92,77 @@ def run_file(
                 conn.execute("ROLLBACK")  # a failed transaction runs nothing more: RESET neither
             gate.restore()
     return conn.changes - before
+
+
+# statements of one file sent at once at most: a generated data migration of 200,000 INSERTs
+# runs one by one, rather than holding 200,000 answers
+AHEAD_LIMIT = 1000
+
+
+def run_file_ahead(
+    conn: PgConnection,
+    file: SqlFile,
+    *,
+    notice: Callable[[str], None],
+    timeout: float | None,
+    then: Callable[[], None],
+) -> tuple[int, psycopg.Error | None]:
+    """`run_file` in the open transaction, with every statement sent in one round trip
+    (psycopg's pipeline mode) when the gate passes each of them as it is (`ahead`); one by one
+    otherwise. The server runs them in order and stops at the first that fails, which is
+    reported as `run_file` reports it (its line, a runaway, a lost connection). `then` sends
+    what follows the file in the same round trip (its answers read by the caller): the rows
+    the file changed, and the error of what `then` sent, if it failed."""
+    sendable = ahead(PgGate(conn, throwaway=conn.throwaway, dry_run=conn.dry_run), file)
+    if sendable is None:
+        return run_file(conn, file, notice=notice, timeout=timeout), _pipelined(conn, then)
+    cursors = [conn.cursor() for _ in sendable]
+
+    def send() -> None:
+        for statement, cursor in zip(sendable, cursors, strict=True):
+            cursor.execute(statement.raw, prepare=False)
+        then()
+
+    with Deadline(conn, timeout) as deadline:
+        failed = _pipelined(conn, send)
+        stopped = next((i for i, c in enumerate(cursors) if c.pgresult is None), None)
+        if failed is not None and stopped is not None:
+            raise failure(conn, failed, file, sendable[stopped], timeout, deadline) from None
+        if deadline.expired:  # its cancel came after the last statement
+            raise runaway(file.path, sendable[-1].line if sendable else None, timeout)
+    rows = sum(changed_rows(cursor.statusmessage) for cursor in cursors)
+    conn.changes += rows  # answered after the cursors' own count (CountingCursor) looked
+    return rows, failed
+
+
+def _pipelined(conn: PgConnection, send: Callable[[], None]) -> psycopg.Error | None:
+    """What `send` sends, in one pipeline; the first error (those after it were not run)."""
+    failed: psycopg.Error | None = None
+    try:
+        with conn.pipeline():
+            try:
+                send()
+            except psycopg.Error as error:  # an answer read while sending: end quietly
+                failed = error  # (raising here, psycopg would log 'error ignored')
+    except psycopg.Error as error:
+        failed = failed or error
+    return failed
+
+
+def ahead(gate: PgGate, file: SqlFile) -> list[Statement] | None:
+    """The file's statements to send at once, when the gate sends each of them as it is
+    (PgGate.as_is) and they are at most AHEAD_LIMIT; None: they run one by one."""
+    sendable: list[Statement] = []
+    for statement in statements(file):
+        if not isinstance(statement, PgStatement):
+            return None
+        tree = statement.tree
+        if tree is None:
+            continue  # comments only: `execute` sends nothing either
+        if len(sendable) == AHEAD_LIMIT or not gate.as_is(statement, tree):
+            return None
+        sendable.append(statement)
+    return sendable
 
 
 def _located(

@@ -322,6 +322,14 @@ class PgGate:
         self.state.ran(tree)
         return None
 
+    def as_is(self, statement: Statement, tree: ast.Node) -> bool:
+        """Whether `execute` sends the statement as it is, with nothing to refuse, say, save
+        first or track (a savepoint): what a caller may send ahead, in a pipeline."""
+        names = may_name_watched(statement.raw)
+        if isinstance(tree, ast.TransactionStmt) or changes_settings(tree, names=names):
+            return False
+        return decide(self.state, tree, _words(statement), names=names) is None
+
     def restore(self) -> None:
         """Set back the session settings the file's statements changed. Call it after the
         file's transaction ended (committed or rolled back): inside a failed transaction it

@@ -90,13 +90,21 @@ def _nothing() -> Any:
 
 
 def set_limits(runner: PgRunner, *, local: bool) -> None:
+    for statement in limit_statements(runner, local=local):
+        runner.conn.execute(statement)
+
+
+def limit_statements(runner: PgRunner, *, local: bool) -> list[str]:
+    """The SET statements of the run's lock_timeout and statement_timeout (none unset)."""
     scope = "LOCAL " if local else ""
-    for name, seconds in (
-        ("statement_timeout", runner.statement_timeout),
-        ("lock_timeout", runner.lock_timeout),
-    ):
-        if seconds is not None:
-            runner.conn.execute(f"SET {scope}{name} = {max(1, int(seconds * 1000))}")
+    return [
+        f"SET {scope}{name} = {max(1, int(seconds * 1000))}"
+        for name, seconds in (
+            ("statement_timeout", runner.statement_timeout),
+            ("lock_timeout", runner.lock_timeout),
+        )
+        if seconds is not None
+    ]
 
 
 def rollback_quietly(runner: PgRunner) -> None:
@@ -157,17 +165,20 @@ def finish(
     failed: psycopg.Error | None = None
     try:
         with conn.pipeline():
-            if asks_lock:
-                ask_holds_lock(lock)
-            immediate.execute(IMMEDIATE)  # deferred triggers fire now, not at COMMIT
-            tables.ask_snapshot(after, in_transaction=before.in_transaction)
-            tables.ask_record(read_back, entry, ms=ms, rows=rows, at=at)
-            for mark_id, update in zip(marks, updates, strict=True):
-                tables.ask_set_mark(update, mark_id, "cleared_at = %s", at)
-            if not runner.throwaway:
-                tables.ask_log(log, "apply", entry, ms=ms, rows=rows, at=at)
+            try:
+                if asks_lock:
+                    ask_holds_lock(lock)
+                immediate.execute(IMMEDIATE)  # deferred triggers fire now, not at COMMIT
+                tables.ask_snapshot(after, in_transaction=before.in_transaction)
+                tables.ask_record(read_back, entry, ms=ms, rows=rows, at=at)
+                for mark_id, update in zip(marks, updates, strict=True):
+                    tables.ask_set_mark(update, mark_id, "cleared_at = %s", at)
+                if not runner.throwaway:
+                    tables.ask_log(log, "apply", entry, ms=ms, rows=rows, at=at)
+            except psycopg.Error as error:  # an answer read while sending: end the pipeline
+                failed = error  # quietly (raising here, psycopg would log 'error ignored')
     except psycopg.Error as error:  # the first that failed; those after it were not run
-        failed = error
+        failed = failed or error
     if lock_where is not None:  # first: a migration that let the lock go stops the run
         _answered(lock if asks_lock else None, failed)
         refuse_unless_locked(conn, lock_where, locked=runner.locked, asked=lock)

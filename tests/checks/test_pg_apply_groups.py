@@ -1,0 +1,195 @@
+"""apply_empty on PostgreSQL applies its migrations in grouped transactions on the throwaway
+database (ci.db.postgres.check_groups); each of them must still be judged as in a transaction
+of its own: its deferred constraints at its end, the session fresh for the next, a label
+added by an earlier migration usable, @no-transaction outside any transaction, its failure
+named on its file and line with the members before it passing. Run in-process (`main`) so a
+small GROUP_LIMIT can put a group's edge between two migrations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ci.apply_empty import main
+from ci.db.postgres import check_groups
+from tests.checks.engines import engine_args
+from tests.conftest import MIGRATIONS
+
+pytestmark = pytest.mark.postgresql
+
+TABLES = "CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE c (pid int REFERENCES p (id)\n"
+DEFERRED_FK = TABLES + "    DEFERRABLE INITIALLY DEFERRED);\n"
+
+
+def check(
+    tmp_path: Path, files: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    for relative, text in files.items():
+        path = tmp_path / MIGRATIONS / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    code = main(["--migrations-dir", str(tmp_path / MIGRATIONS), *engine_args("postgresql")])
+    return code, capsys.readouterr().out
+
+
+@pytest.fixture(params=[100, 1], ids=["one group", "a group each"])
+def group_limit(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(check_groups, "GROUP_LIMIT", request.param)
+    return int(request.param)
+
+
+def test_a_deferred_violation_fails_its_own_migration_and_not_the_next(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], group_limit: int
+) -> None:
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_tables.sql": DEFERRED_FK,
+            "data/0002_orphan.sql": "INSERT INTO c VALUES (7);\n",
+            "data/0003_parent.sql": "INSERT INTO p VALUES (7);\n",
+        },
+        capsys,
+    )
+    assert code == 1, out
+    assert f"{MIGRATIONS}/data/0002_orphan.sql: MG301 at commit:" in out, out
+    assert "1 passed, 1 failed, 1 skipped" in out, out
+
+
+def test_a_deferred_constraint_stays_deferred_for_the_next_migration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], group_limit: int
+) -> None:
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_tables.sql": DEFERRED_FK,
+            "data/0002_child_first.sql": "INSERT INTO p VALUES (1);\n",
+            # the child before its parent: fine while the check is deferred to the end
+            "data/0003_both.sql": "INSERT INTO c VALUES (2);\nINSERT INTO p VALUES (2);\n",
+        },
+        capsys,
+    )
+    assert code == 0, out
+
+
+def test_a_label_added_by_one_migration_is_used_by_the_next(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_mood.sql": "CREATE TYPE mood AS ENUM ('sad');\n",
+            "schema/0002_label.sql": "ALTER TYPE mood ADD VALUE 'happy';\n",
+            "schema/0003_use.sql": "CREATE TABLE t (m mood DEFAULT 'happy');\n",
+        },
+        capsys,
+    )
+    assert code == 0, out
+
+
+def test_a_temp_table_of_one_migration_does_not_shadow_the_next_ones_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], group_limit: int
+) -> None:
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_real.sql": "CREATE TABLE t (id int);\n",
+            "schema/0002_temp.sql": "CREATE TEMP TABLE t (other text);\nSET work_mem = '8MB';\n",
+            "data/0003_uses.sql": (
+                "INSERT INTO t (id) VALUES (1);\n"
+                "DO $$ BEGIN IF current_setting('work_mem') = '8MB' THEN\n"
+                "  RAISE 'the setting of 0002 leaked'; END IF; END $$;\n"
+            ),
+        },
+        capsys,
+    )
+    assert code == 0, out
+
+
+def test_a_no_transaction_migration_runs_between_groups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
+            "schema/0002_index.sql": (
+                "-- @no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\n"
+            ),
+            "data/0003_rows.sql": "INSERT INTO t VALUES (1);\n",
+        },
+        capsys,
+    )
+    assert code == 0, out
+
+
+def test_a_failing_statement_sent_with_others_is_named_by_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
+            "data/0002_rows.sql": (
+                "INSERT INTO t VALUES (1);\n\nINSERT INTO t\n  VALUES ('x');\nSELECT 1;\n"
+            ),
+        },
+        capsys,
+    )
+    assert code == 1, out
+    assert f"{MIGRATIONS}/data/0002_rows.sql:4: MG301 " in out, out  # the server's position
+    assert "1 passed" in out, out
+
+
+def test_dynamic_sql_writing_the_runners_table_is_refused_in_a_group(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
+            "data/0002_sneaky.sql": (
+                "DO $$ BEGIN EXECUTE 'DELETE FROM schema_' || 'version'; END $$;\n"
+            ),
+            "data/0003_rows.sql": "INSERT INTO t VALUES (1);\n",
+        },
+        capsys,
+    )
+    assert code == 1, out
+    assert "0002_sneaky.sql: MG301 changed the runner's table schema_version" in out, out
+
+
+def test_a_label_added_by_dynamic_sql_is_still_usable_by_the_next_migration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_mood.sql": "CREATE TYPE mood AS ENUM ('sad');\n",
+            "schema/0002_label.sql": (
+                "DO $$ BEGIN EXECUTE 'ALTER TYPE mood ADD VALUE ' || quote_literal('ok'); END $$;\n"
+            ),
+            "schema/0003_use.sql": "CREATE TABLE t (m mood DEFAULT 'ok');\n",
+        },
+        capsys,
+    )
+    assert code == 0, out
+    assert "5 passed" in out, out  # three migrations, integrity, version
+
+
+def test_a_file_refused_before_it_runs_is_named_and_the_ones_before_it_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
+            "schema/0002_meta.sql": "CREATE TABLE u (id int);\n\\i other.sql\n",
+            "data/0003_rows.sql": "INSERT INTO t VALUES (1);\n",
+        },
+        capsys,
+    )
+    assert code == 1, out
+    assert f"{MIGRATIONS}/schema/0002_meta.sql:2: MG301 " in out, out
+    assert "1 passed, 1 failed, 1 skipped" in out, out
