@@ -272,6 +272,14 @@ def not_measured(row: Row, command: Command, prefix: str = "") -> bool:
     return True
 
 
+def at_least_one(text: str) -> int:
+    """A repeat count: a row measured no time has no median to report."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = parser.add_argument
@@ -280,10 +288,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "databases there")  # fmt: skip
     add("--quick", action="store_true", help="tiny sizes, one repeat (smoke run)")
     add("--n", type=int, default=None, help="migrations in the corpus (1000)")
-    add("--repeats", type=int, default=None, help="repeats of the --status row (5)")
-    add("--heavy-repeats", type=int, default=None, help="repeats of rows that apply (3)")
-    add("--round-trip-repeats", type=int, default=1, help="repeats of the round trip row (1: "
-        "minutes per run at 1,000 migrations)")  # fmt: skip
+    add("--repeats", type=at_least_one, default=None, help="repeats of the --status row (5)")
+    add("--heavy-repeats", type=at_least_one, default=None, help="repeats of rows that apply (3)")
+    add("--round-trip-repeats", type=at_least_one, default=1, help="repeats of the round trip "
+        "row (1: minutes per run at 1,000 migrations)")  # fmt: skip
     add("--results", type=Path, default=None, help="the full results (default: "
         "bench/RESULTS-postgresql.md; with --quick a temp file)")  # fmt: skip
     add("--summary", type=Path, default=None, help="the file whose PostgreSQL section is "
