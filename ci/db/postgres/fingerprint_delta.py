@@ -49,6 +49,7 @@ from ci.db.postgres.fingerprint_signatures import (
     Signature,
     edges_query,
     keys_query,
+    owner_params,
     signatures_query,
 )
 
@@ -91,15 +92,25 @@ def read_parts(cursor: Cursor, parts: list[int]) -> dict[int, dict[Owner, Signat
 
 class Fingerprints:
     """`read()` the fingerprint of the database of `conn` (schema and every table's rows), as
-    ci.db.postgres.fingerprint.fingerprint does, reading only what changed since the last."""
+    ci.db.postgres.fingerprint.fingerprint does, reading only what changed since the last.
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    `reader`: a second session on the same database that only reads, where the reads run. Its
+    server keeps their queries planned (prepared statements, one generic plan each: planning
+    a catalog query costs more than running it on a few groups), which `conn`'s would not: the
+    runner resets its session after each migration (DEALLOCATE ALL). It sees what `conn`
+    committed; a read while `conn` is in a transaction is a whole one on `conn`. If a migration
+    ends the reader's session, the reads go on on `conn`."""
+
+    def __init__(
+        self, conn: psycopg.Connection[Any], reader: psycopg.Connection[Any] | None = None
+    ) -> None:
         self.conn = conn
+        self.reader = reader
         self.last: Read | None = None
         self.followable = conn.info.server_version >= 150000  # pg_stat_force_next_flush
 
     def read(self) -> Fingerprint:
-        from psycopg import pq
+        from psycopg import OperationalError, pq
         from psycopg.rows import tuple_row
 
         from ci.db.postgres.fingerprint import fingerprint
@@ -109,20 +120,30 @@ class Fingerprints:
             self.last = None
             return fingerprint(self.conn)
         self.conn.execute("SELECT pg_stat_force_next_flush()")  # counts flushed when idle
-        with (
-            self.conn.transaction(force_rollback=True),
-            self.conn.cursor(row_factory=tuple_row) as cursor,
-        ):
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            self.last = self._read(cursor)
+        session = self.reader or self.conn
+        # the reader's transaction (read only: it cannot change anything) ends in a COMMIT:
+        # psycopg forgets its prepared statements on a ROLLBACK
+        try:
+            with (
+                session.transaction(force_rollback=session is self.conn),
+                session.cursor(row_factory=tuple_row) as cursor,
+            ):
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                self.last = self._read(cursor)
+        except OperationalError:
+            if session is self.conn or not session.broken:
+                raise
+            self.reader, self.last = None, None  # its session ended: read on `conn`
+            return self.read()
         return Fingerprint(dict(self.last.groups))
 
     def _read(self, cursor: Cursor) -> Read:
-        # one round trip: the settings of the read (ci.db.postgres.fingerprint.SETTINGS) and
-        # WORLD
+        # one round trip: WORLD and the settings of the read (ci.db.postgres.fingerprint's)
         calls = ", ".join(["set_config(%s, %s, true)"] * len(SETTINGS))
         values = [v for item in SETTINGS.items() for v in item]
-        row = cursor.execute(f"SELECT w.*, {calls} FROM ({WORLD}) AS w", values).fetchone()
+        writer = self.conn.info.backend_pid  # its counts are flushed: see WORLD
+        query = f"SELECT w.*, {calls} FROM ({WORLD}) AS w"
+        row = cursor.execute(query, [*values, writer]).fetchone()  # in the order of the text
         assert row is not None
         world, counted, written = str(row[0]), bool(row[1]), dict(row[2] or {})
         last = self.last
@@ -180,7 +201,8 @@ def read_edges(
     edges: dict[Owner, set[Owner]] = {}
     if owners is not None and not owners:
         return edges
-    for owner, ref in cursor.execute(edges_query(owners, catalogs)).fetchall():
+    query = edges_query(owners, catalogs)
+    for owner, ref in cursor.execute(query, owner_params(owners)).fetchall():
         edges.setdefault(owner, set()).add(ref)
     return edges
 
@@ -200,7 +222,8 @@ def reread(cursor: Cursor, now: Read, changed: set[Owner], rewritten: list[DataT
             PART_CATALOGS[i] for i, part in enumerate(now.parts) if not changed.isdisjoint(part)
         }
         groups, tables = read_catalog(cursor, Only(of("r"), of("t"), of("p"), catalogs))
-        keys: dict[Owner, str] = dict(cursor.execute(keys_query(changed)).fetchall())
+        found = cursor.execute(keys_query(changed), owner_params(changed)).fetchall()
+        keys: dict[Owner, str] = dict(found)
         now.keys.update(keys)
         by_key = {key: owner for owner, key in keys.items()}
         now.tables.update({by_key[table[0]]: table for table in tables})

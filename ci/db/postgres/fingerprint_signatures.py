@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from ci.db.postgres.fingerprint_catalog import USER_SCHEMA, among, display
+from ci.db.postgres.fingerprint_catalog import USER_SCHEMA, among, display, only_params
 
 # an owner: its kind ('r' relation, 't' type, 'p' routine) and OID, as one string: 'r16384'
 Owner = str
@@ -20,6 +20,19 @@ USER = USER_SCHEMA.format(n="n")
 # what the server made at initdb has lower OIDs: never a group's, never changed by a migration
 FIRST_USER_OID = 16384
 RELATION_KINDS = "('r', 'p', 'f', 'v', 'm', 'S', 'c')"
+# the parameter (ci.db.postgres.fingerprint_catalog.among) that holds the OIDs of each kind
+KIND_PARAMS = {"r": "relations", "t": "types", "p": "routines"}
+
+
+def owner_params(owners: Collection[Owner] | None) -> dict[str, list[int]] | None:
+    """The parameters of edges_query and keys_query for `owners` (None: every owner)."""
+    if owners is None:
+        return None
+
+    def of(kind: str) -> list[int]:
+        return [int(o[1:]) for o in owners if o[0] == kind]
+
+    return only_params(of("r"), of("t"), of("p"))
 
 
 def written_by(xmin: str) -> str:
@@ -144,7 +157,7 @@ def edges_query(owners: set[Owner] | None, catalogs: Collection[str] | None = No
     relations, types, routines = of("r"), of("t"), of("p")
     objects = " UNION ALL ".join(
         f"SELECT '{catalog}'::regclass, {oid}, '{owner[0]}' || {owner[1:]} FROM {source}"
-        f" WHERE {oid} >= {FIRST_USER_OID}{among(owner[1:], wanted)}"
+        f" WHERE {oid} >= {FIRST_USER_OID}{among(owner[1:], wanted, KIND_PARAMS[owner[0]])}"
         for catalog, source, oid, owner, wanted in [
             ("pg_class", "pg_class", "oid", "roid", relations),
             ("pg_class", "pg_index", "indexrelid", "rindrelid", relations),
@@ -161,12 +174,17 @@ def edges_query(owners: set[Owner] | None, catalogs: Collection[str] | None = No
         if (wanted is None or wanted) and (catalogs is None or source in catalogs)
     )
     # materialized: the planner cannot estimate pg_depend's rows here, and a nested loop
-    # over them costs seconds
+    # over them costs seconds; LATERAL (OFFSET 0: not flattened into a join): each object's
+    # rows looked up by pg_depend's index on (classid, objid), never a scan of pg_depend
+    # joined to every object (what a generic plan, made for any number of OIDs, picks when the
+    # catalogs' statistics are stale)
     return f"""
 WITH o(cls, obj, owner) AS MATERIALIZED ({objects}),
 d AS MATERIALIZED (SELECT o.owner, d.refclassid, d.refobjid
-                   FROM o JOIN pg_depend d ON d.classid = o.cls AND d.objid = o.obj
-                   WHERE d.refobjid >= {FIRST_USER_OID}),
+                   FROM o CROSS JOIN LATERAL (
+                     SELECT d.refclassid, d.refobjid FROM pg_depend d
+                     WHERE d.classid = o.cls AND d.objid = o.obj
+                       AND d.refobjid >= {FIRST_USER_OID} OFFSET 0) AS d),
 e AS MATERIALIZED (SELECT owner, {OWNER_OF.format(cls="refclassid", obj="refobjid")} AS ref
                    FROM d)
 SELECT DISTINCT owner, ref FROM e WHERE ref IS NOT NULL AND ref <> owner
@@ -188,7 +206,8 @@ OUTSIDE_SUMS = ", ".join(
     f"(SELECT count(*) || ':' || sum({written_by('xmin')}) FROM {source})" for source in OUTSIDE
 )
 # ... as one string (with when the database's statistics were last reset: counts that went
-# back to zero compare with nothing); whether the statistics count every row written; and
+# back to zero compare with nothing); whether the statistics count every row written (no client
+# session but the reader's and the writer's, parameter 1, whose counts the reader flushed); and
 # WRITES as {table or catalog: rows}
 WORLD = f"""
 SELECT concat_ws(' ', {OUTSIDE_SUMS},
@@ -197,7 +216,7 @@ SELECT concat_ws(' ', {OUTSIDE_SUMS},
                    (SELECT oid FROM pg_database WHERE datname = current_database()))),
        current_setting('track_counts')::bool AND NOT EXISTS (
          SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
-         AND pid <> pg_backend_pid() AND backend_type = 'client backend'),
+         AND pid <> pg_backend_pid() AND pid <> %s AND backend_type = 'client backend'),
        (SELECT json_object_agg(name, written) FROM ({WRITES}) AS w(name, written))
 """
 
@@ -216,19 +235,19 @@ def keys_query(owners: set[Owner] | None) -> str:
                 "r",
                 f"""SELECT 'r' || c.oid, {display("n", "c.relname")}
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN {RELATION_KINDS} AND {USER}{among("c.oid", of("r"))}""",
+WHERE c.relkind IN {RELATION_KINDS} AND {USER}{among("c.oid", of("r"), "relations")}""",
             ),
             (
                 "t",
                 f"""SELECT 't' || t.oid, {display("n", "t.typname")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE t.typtype IN ('e', 'd', 'r') AND {USER}{among("t.oid", of("t"))}""",
+WHERE t.typtype IN ('e', 'd', 'r') AND {USER}{among("t.oid", of("t"), "types")}""",
             ),
             (
                 "p",
                 f"""SELECT 'p' || p.oid, 'routine ' || {signature} || ')'
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE {USER}{among("p.oid", of("p"))}""",
+WHERE {USER}{among("p.oid", of("p"), "routines")}""",
             ),
         ]
         if owners is None or of(kind)

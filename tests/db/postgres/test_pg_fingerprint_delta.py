@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from ci.db.postgres.connect import open_beside
 from ci.db.postgres.fingerprint import describe_differences, fingerprint
 from ci.db.postgres.fingerprint_delta import Fingerprints
 
@@ -100,9 +101,20 @@ CHANGES = [
 ]
 
 
-def test_every_read_equals_a_whole_read(conn: psycopg.Connection[Any]) -> None:
+@pytest.fixture
+def beside(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """A second session on the database, as the round trip reads in (its plans kept)."""
+    with open_beside(conn, {"plan_cache_mode": "force_generic_plan"}) as session:
+        yield session
+
+
+@pytest.mark.parametrize("in_a_second_session", [False, True])
+def test_every_read_equals_a_whole_read(
+    conn: psycopg.Connection[Any], beside: psycopg.Connection[Any], in_a_second_session: bool
+) -> None:
     conn.execute(SCHEMA)
-    reader = Fingerprints(conn)
+    session = beside if in_a_second_session else None
+    reader = Fingerprints(conn, session)
     assert reader.read().groups == fingerprint(conn).groups
     for change in CHANGES:
         before = fingerprint(conn)
@@ -110,6 +122,39 @@ def test_every_read_equals_a_whole_read(conn: psycopg.Connection[Any]) -> None:
         read, whole = reader.read(), fingerprint(conn)
         assert read.groups == whole.groups, change
         assert describe_differences(before, read), f"{change}: no difference seen"
+    assert reader.reader is session
+    if in_a_second_session:  # its queries kept their plans
+        prepared = beside.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+        assert prepared is not None and prepared[0] > 0
+
+
+def test_a_second_session_reads_only_what_changed(
+    conn: psycopg.Connection[Any], beside: psycopg.Connection[Any]
+) -> None:
+    # the writer's session is connected too: its counts still count (it flushes them)
+    conn.execute(SCHEMA)
+    reader = Fingerprints(conn, beside)
+    first = reader.read()
+    last = reader.last
+    conn.execute("UPDATE parents SET name = 'z' WHERE id = 1")
+    assert reader.read().groups == fingerprint(conn).groups
+    assert last is not None and reader.last is not None
+    assert reader.last.groups["children"] is last.groups["children"]  # not read again
+    assert reader.last.groups["parents"] != first.groups["parents"]
+
+
+def test_reads_go_on_when_a_migration_ends_the_second_session(
+    conn: psycopg.Connection[Any], beside: psycopg.Connection[Any]
+) -> None:
+    conn.execute(SCHEMA)
+    reader = Fingerprints(conn, beside)
+    reader.read()
+    conn.execute("SELECT pg_terminate_backend(%s)", (beside.info.backend_pid,))
+    conn.execute("ALTER TABLE parents ADD COLUMN note text")
+    assert reader.read().groups == fingerprint(conn).groups
+    assert reader.reader is None
+    conn.execute("ALTER TABLE parents DROP COLUMN note")
+    assert reader.read().groups == fingerprint(conn).groups
 
 
 def test_a_read_with_nothing_changed_reads_nothing_again(conn: psycopg.Connection[Any]) -> None:
