@@ -110,10 +110,11 @@ def beside(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
 
 @pytest.mark.parametrize("in_a_second_session", [False, True])
 def test_every_read_equals_a_whole_read(
-    conn: psycopg.Connection[Any], beside: psycopg.Connection[Any], in_a_second_session: bool
+    conn: psycopg.Connection[Any], request: pytest.FixtureRequest, in_a_second_session: bool
 ) -> None:
     conn.execute(SCHEMA)
-    session = beside if in_a_second_session else None
+    # (no second session connected otherwise: another session makes every read a whole one)
+    session = request.getfixturevalue("beside") if in_a_second_session else None
     reader = Fingerprints(conn, session)
     assert reader.read().groups == fingerprint(conn).groups
     for change in CHANGES:
@@ -123,8 +124,8 @@ def test_every_read_equals_a_whole_read(
         assert read.groups == whole.groups, change
         assert describe_differences(before, read), f"{change}: no difference seen"
     assert reader.reader is session
-    if in_a_second_session:  # its queries kept their plans
-        prepared = beside.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+    if session is not None:  # its queries kept their plans
+        prepared = session.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
         assert prepared is not None and prepared[0] > 0
 
 
@@ -204,3 +205,29 @@ def test_a_read_inside_the_callers_transaction_is_a_whole_one(
         assert reader.read().groups == fingerprint(conn).groups
         assert reader.last is None
     assert reader.read().groups == fingerprint(conn).groups
+
+
+def test_a_write_running_during_the_last_read_is_seen(
+    conn: psycopg.Connection[Any], pg_database_url: str
+) -> None:
+    # a transaction that had begun (its number taken) when the last read's snapshot was taken
+    # and commits after: its rows are older than that snapshot's next transaction, yet new
+    conn.execute(SCHEMA)
+    reader = Fingerprints(conn)
+    reader.read()
+    other = psycopg.connect(pg_database_url)  # in a transaction from its first statement
+    # as many rows as before (and no lock on a table the read reads)
+    other.execute("ALTER FUNCTION touch() RENAME TO touched")
+    pid = other.info.backend_pid
+    conn.execute("SELECT txid_current()")  # a newer transaction, ended: `other`'s is not the last
+    reader.read()  # a whole read (another session is connected): the rename still running
+    other.commit()
+    other.close()
+    while conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+        conn.execute("SELECT pg_sleep(0.01)")  # until its session is gone
+    last = reader.last
+    read = reader.read()
+    assert read.groups == fingerprint(conn).groups
+    assert "routine touched()" in read.groups
+    assert last is not None and reader.last is not None  # a read of what changed only
+    assert reader.last.groups["parents"] is last.groups["parents"]
