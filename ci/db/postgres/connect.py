@@ -106,6 +106,24 @@ def open_target(
         raise CannotRun(f"{label(url)}: cannot connect: {why_not_connected(error, url)}") from None
 
 
+def open_beside(conn: psycopg.Connection[Any], settings: dict[str, str]) -> psycopg.Connection[Any]:
+    """A second session on `conn`'s database, as the same user, in autocommit, with `settings`
+    as its start values (`-c name=value`, after the options of `conn`'s URL). psycopg.Error
+    when the server refuses it (too many connections)."""
+    from psycopg.conninfo import make_conninfo
+
+    given = conn.info.get_parameters().get("options", "")
+    options = " ".join([given, *(f"-c {name}={value}" for name, value in settings.items())])
+    conninfo = make_conninfo(
+        conn.info.dsn,
+        password=conn.info.password or None,
+        options=options.strip(),
+        application_name=APPLICATION_NAME,
+        connect_timeout=CONNECT_TIMEOUT,
+    )
+    return psycopg.Connection.connect(conninfo, autocommit=True)
+
+
 def start_options(url: str, settings: dict[str, str]) -> str:
     """The URL's `options` (or $PGOPTIONS, which an `options` argument would replace), then
     `-c name=value` for each setting."""

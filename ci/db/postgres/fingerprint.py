@@ -117,10 +117,11 @@ def read_catalog(
     """Every group (or, with `only`, those groups and no collation, event trigger, extension
     or schema), and the tables whose rows the data part reads."""
 
-    def rows(query: str) -> catalog.Rows:
-        return cursor.execute(query).fetchall()
-
     relations, types, routines, catalogs = (None, None, None, None) if only is None else only
+    params = catalog.only_params(relations, types, routines) or None
+
+    def rows(query: str) -> catalog.Rows:
+        return cursor.execute(query, params).fetchall()
 
     def has(*names: str) -> bool:
         return catalogs is None or any(name in catalogs for name in names)
@@ -146,9 +147,9 @@ def read_catalog(
         if has("pg_policy", "pg_rewrite", "pg_statistic_ext"):
             tables.read_policies(groups, rows(catalog.policies_query(relations)))
     if types is None or types:
-        objects.read_types(groups, rows(objects.TYPES + among("t.oid", types)))
+        objects.read_types(groups, rows(objects.TYPES + among("t.oid", types, "types")))
     if routines is None or routines:
-        objects.read_routines(groups, rows(objects.ROUTINES + among("p.oid", routines)))
+        objects.read_routines(groups, rows(objects.ROUTINES + among("p.oid", routines, "routines")))
     if only is None:
         objects.read_named(groups, "collation", rows(objects.COLLATIONS))
         objects.read_named(groups, "event trigger", rows(objects.EVENT_TRIGGERS))

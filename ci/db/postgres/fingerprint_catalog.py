@@ -21,10 +21,11 @@ from ci.db.tables import LOG_TABLE, TABLE
 RUNNER_TABLES = (TABLE, LOG_TABLE)
 RUNNER_NAMES = ", ".join(f"'{t}'" for t in RUNNER_TABLES)
 
-# the schemas the server owns: pg_toast covers pg_toast_temp_N too
+# the schemas the server owns: pg_toast covers pg_toast_temp_N too (by its first 8 letters,
+# not LIKE 'pg\_toast%': a query with parameters would read that `%` as a placeholder)
 USER_SCHEMA = """
 {n}.nspname NOT IN ('pg_catalog', 'information_schema')
-AND {n}.nspname NOT LIKE 'pg\\_toast%' AND {n}.nspname NOT LIKE 'pg\\_temp\\_%'
+AND left({n}.nspname, 8) NOT IN ('pg_toast', 'pg_temp_')
 """
 
 # an object an extension created (its members are named by the extension's version)
@@ -46,12 +47,30 @@ def display(n: str, name: str) -> str:
     return DISPLAY.format(n=n, name=name)
 
 
-def among(column: str, oids: Collection[int] | None) -> str:
+# the query parameters a read of only some groups passes their OIDs in (see `among`)
+OID_LISTS = ("relations", "types", "routines")
+
+
+def among(column: str, oids: Collection[int] | None, kind: str = "relations") -> str:
     """A condition that keeps only the objects whose `column` is one of `oids` (None: every
-    object), for a read of only the groups that changed (ci.db.postgres.fingerprint_delta)."""
+    object), for a read of only the groups that changed (ci.db.postgres.fingerprint_delta).
+    The OIDs are the query's parameter `kind` (one of OID_LISTS: see `only_params`), not
+    written into it: the text stays the same whichever groups are read, so a session that
+    prepares its statements plans each query once (the planning costs more than running it)."""
     if oids is None:
         return ""
-    return f" AND {column} = ANY('{{{','.join(str(int(oid)) for oid in oids)}}}'::oid[])"
+    assert kind in OID_LISTS
+    return f" AND {column} = ANY(%({kind})s::oid[])"
+
+
+def only_params(
+    relations: Collection[int] | None = None,
+    types: Collection[int] | None = None,
+    routines: Collection[int] | None = None,
+) -> dict[str, list[int]]:
+    """The parameters of queries made with `among` (only those given)."""
+    given = zip(OID_LISTS, (relations, types, routines), strict=True)
+    return {kind: [int(oid) for oid in oids] for kind, oids in given if oids is not None}
 
 
 RELKINDS = {

@@ -9,17 +9,28 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from ci.db.postgres.fingerprint_catalog import USER_SCHEMA, among, display
+from ci.db.postgres.fingerprint_catalog import USER_SCHEMA, among, display, only_params
 
 # an owner: its kind ('r' relation, 't' type, 'p' routine) and OID, as one string: 'r16384'
 Owner = str
-# how many catalog rows an owner is read from, and the sum of the transactions that wrote them
-Signature = tuple[int, int]
 
 USER = USER_SCHEMA.format(n="n")
 # what the server made at initdb has lower OIDs: never a group's, never changed by a migration
 FIRST_USER_OID = 16384
 RELATION_KINDS = "('r', 'p', 'f', 'v', 'm', 'S', 'c')"
+# the parameter (ci.db.postgres.fingerprint_catalog.among) that holds the OIDs of each kind
+KIND_PARAMS = {"r": "relations", "t": "types", "p": "routines"}
+
+
+def owner_params(owners: Collection[Owner] | None) -> dict[str, list[int]] | None:
+    """The parameters of edges_query and keys_query for `owners` (None: every owner)."""
+    if owners is None:
+        return None
+
+    def of(kind: str) -> list[int]:
+        return [int(o[1:]) for o in owners if o[0] == kind]
+
+    return only_params(of("r"), of("t"), of("p"))
 
 
 def written_by(xmin: str) -> str:
@@ -51,11 +62,12 @@ ROWS = [
         "pg_sequence q JOIN pg_depend d ON d.classid = 'pg_class'::regclass"
         " AND d.objid = q.seqrelid",
     ),
-    # an index: its pg_index row and its name's (pg_class) row, as one row of two ages
+    # an index: its pg_index row and its name's (pg_class) row, as one row written by the
+    # newer of the two transactions
     (
         "'r'",
         "indrelid",
-        "x.xmin) + age(i.xmin",
+        "x.xmin, i.xmin",
         "pg_index x JOIN pg_class i ON i.oid = x.indexrelid",
     ),
     ("'t'", "oid", "xmin", "pg_type WHERE typtype IN ('e', 'd', 'r')"),
@@ -67,13 +79,20 @@ ROWS = [
 ]
 
 
-def _rows(kind: str, owner: str, xmin: str, source: str) -> str:
+def _rows(kind: str, owner: str, xmins: str, source: str) -> str:
+    """(owner's OID, whether a transaction the last read did not see wrote the row): `age`
+    counts back from the read's own snapshot, so the last read's HORIZON is an age here
+    (`since`: a row at most that old is new; `running`: the ages of those it saw running)."""
     where = " AND " if " WHERE " in f" {source} " else " WHERE "
-    return (
-        f"SELECT {kind} AS kind, {owner} AS owner, {xmin.count('xmin')} AS n, age({xmin}) AS age"
-        f" FROM {source}"
-        f"{where}{owner} >= {FIRST_USER_OID}"
+    new = " OR ".join(
+        f"age({x}) <= h.since OR age({x}) = ANY(h.running)" for x in xmins.split(", ")
     )
+    return f"SELECT {owner} AS oid, {new} AS new FROM {source}{where}{owner} >= {FIRST_USER_OID}"
+
+
+# the kind of owner each part of ROWS counts, and each kind's parts
+KINDS = [kind.strip("'") for kind, *_ in ROWS]
+KIND_PARTS = {kind: [i for i, k in enumerate(KINDS) if k == kind] for kind in set(KINDS)}
 
 
 # the catalogs each of ROWS reads: a part whose catalogs nobody wrote since the last read (the
@@ -85,17 +104,43 @@ CATALOG_NAMES = sorted({name for names in CATALOGS for name in names})
 
 
 def signatures_query(parts: list[int]) -> str:
-    """Per part of ROWS and owner: how many rows, and the sum of their ages (how many
-    transactions ago each was written, counted from the read's snapshot: `age('3')` -
-    `age(xmin)` is the transaction that wrote it, a number that only grows: a row written
-    again, or added, always has a larger one than every row it replaces; rows of user objects
-    are never the server's own, ageless ones)."""
+    """The owners whose rows in the given parts of ROWS changed since the last read, with how
+    many they have now (NULL: none): those with a row written since (by a transaction the
+    last read's snapshot did not see: parameters `horizon` and `running`, its HORIZON) and
+    those with fewer rows than they had (parameters `parts`, `owners`, `counts`: the last
+    read's counts in those parts). A row added or written again has a newer transaction; one
+    removed leaves its owner with fewer rows unless another was added, which is new. The
+    comparison runs on the server: a read gets back the few owners a step changed, not every
+    owner's count."""
     union = "\nUNION ALL ".join(
         f"SELECT {i} AS part, * FROM ({_rows(*ROWS[i])}) AS p" for i in parts
     )
+    # a row frozen (age 2147483647) or written at initdb is never new
     return f"""
-SELECT part, kind, owner, sum(n), sum(age), age('3'::xid) FROM ({union}) AS written
-GROUP BY part, kind, owner
+WITH h AS MATERIALIZED (
+  SELECT age(%(horizon)s::xid) AS since,
+         ARRAY(SELECT age(x::xid) FROM unnest(%(running)s::text[]) AS x) AS running)
+SELECT part, oid, now FROM (
+  SELECT part, oid, count(*) AS now, bool_or(new) AS fresh
+  FROM h, LATERAL ({union}) AS rows GROUP BY part, oid
+) AS found
+FULL JOIN unnest(%(parts)s::int[], %(owners)s::oid[], %(counts)s::int8[]) AS was(part, oid, n)
+USING (part, oid)
+WHERE fresh OR now IS DISTINCT FROM n
+"""
+
+
+def _xid(xid8: str) -> str:
+    """An xid8 (epoch and all) as the xid of its low 32 bits, the one rows show, in text."""
+    return f"mod({xid8}::text::numeric, 4294967296)::text"
+
+
+# the transactions whose rows the read's snapshot may not see: the first one not yet started
+# when it was taken, and those still running (rows written after it are theirs or newer ones');
+# not its oldest running one, which another database's long transaction may hold for hours
+HORIZON = f"""
+{_xid("pg_snapshot_xmax(pg_current_snapshot())")},
+ARRAY(SELECT {_xid("x")} FROM pg_snapshot_xip(pg_current_snapshot()) AS x)
 """
 
 
@@ -144,7 +189,7 @@ def edges_query(owners: set[Owner] | None, catalogs: Collection[str] | None = No
     relations, types, routines = of("r"), of("t"), of("p")
     objects = " UNION ALL ".join(
         f"SELECT '{catalog}'::regclass, {oid}, '{owner[0]}' || {owner[1:]} FROM {source}"
-        f" WHERE {oid} >= {FIRST_USER_OID}{among(owner[1:], wanted)}"
+        f" WHERE {oid} >= {FIRST_USER_OID}{among(owner[1:], wanted, KIND_PARAMS[owner[0]])}"
         for catalog, source, oid, owner, wanted in [
             ("pg_class", "pg_class", "oid", "roid", relations),
             ("pg_class", "pg_index", "indexrelid", "rindrelid", relations),
@@ -161,12 +206,17 @@ def edges_query(owners: set[Owner] | None, catalogs: Collection[str] | None = No
         if (wanted is None or wanted) and (catalogs is None or source in catalogs)
     )
     # materialized: the planner cannot estimate pg_depend's rows here, and a nested loop
-    # over them costs seconds
+    # over them costs seconds; LATERAL (OFFSET 0: not flattened into a join): each object's
+    # rows looked up by pg_depend's index on (classid, objid), never a scan of pg_depend
+    # joined to every object (what a generic plan, made for any number of OIDs, picks when the
+    # catalogs' statistics are stale)
     return f"""
 WITH o(cls, obj, owner) AS MATERIALIZED ({objects}),
 d AS MATERIALIZED (SELECT o.owner, d.refclassid, d.refobjid
-                   FROM o JOIN pg_depend d ON d.classid = o.cls AND d.objid = o.obj
-                   WHERE d.refobjid >= {FIRST_USER_OID}),
+                   FROM o CROSS JOIN LATERAL (
+                     SELECT d.refclassid, d.refobjid FROM pg_depend d
+                     WHERE d.classid = o.cls AND d.objid = o.obj
+                       AND d.refobjid >= {FIRST_USER_OID} OFFSET 0) AS d),
 e AS MATERIALIZED (SELECT owner, {OWNER_OF.format(cls="refclassid", obj="refobjid")} AS ref
                    FROM d)
 SELECT DISTINCT owner, ref FROM e WHERE ref IS NOT NULL AND ref <> owner
@@ -188,8 +238,9 @@ OUTSIDE_SUMS = ", ".join(
     f"(SELECT count(*) || ':' || sum({written_by('xmin')}) FROM {source})" for source in OUTSIDE
 )
 # ... as one string (with when the database's statistics were last reset: counts that went
-# back to zero compare with nothing); whether the statistics count every row written; and
-# WRITES as {table or catalog: rows}
+# back to zero compare with nothing); whether the statistics count every row written (no client
+# session but the reader's and the writer's, parameter 1, whose counts the reader flushed);
+# WRITES as {table or catalog: rows}; and the read's HORIZON
 WORLD = f"""
 SELECT concat_ws(' ', {OUTSIDE_SUMS},
                  (SELECT string_agg(oid || rolname, ',' ORDER BY oid) FROM pg_roles),
@@ -197,8 +248,9 @@ SELECT concat_ws(' ', {OUTSIDE_SUMS},
                    (SELECT oid FROM pg_database WHERE datname = current_database()))),
        current_setting('track_counts')::bool AND NOT EXISTS (
          SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
-         AND pid <> pg_backend_pid() AND backend_type = 'client backend'),
-       (SELECT json_object_agg(name, written) FROM ({WRITES}) AS w(name, written))
+         AND pid <> pg_backend_pid() AND pid <> %s AND backend_type = 'client backend'),
+       (SELECT json_object_agg(name, written) FROM ({WRITES}) AS w(name, written)),
+       {HORIZON}
 """
 
 
@@ -216,19 +268,19 @@ def keys_query(owners: set[Owner] | None) -> str:
                 "r",
                 f"""SELECT 'r' || c.oid, {display("n", "c.relname")}
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN {RELATION_KINDS} AND {USER}{among("c.oid", of("r"))}""",
+WHERE c.relkind IN {RELATION_KINDS} AND {USER}{among("c.oid", of("r"), "relations")}""",
             ),
             (
                 "t",
                 f"""SELECT 't' || t.oid, {display("n", "t.typname")}
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE t.typtype IN ('e', 'd', 'r') AND {USER}{among("t.oid", of("t"))}""",
+WHERE t.typtype IN ('e', 'd', 'r') AND {USER}{among("t.oid", of("t"), "types")}""",
             ),
             (
                 "p",
                 f"""SELECT 'p' || p.oid, 'routine ' || {signature} || ')'
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE {USER}{among("p.oid", of("p"))}""",
+WHERE {USER}{among("p.oid", of("p"), "routines")}""",
             ),
         ]
         if owners is None or of(kind)

@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from ci.db.postgres.connect import open_beside
 from ci.db.postgres.fingerprint import describe_differences, fingerprint
 from ci.db.postgres.fingerprint_delta import Fingerprints
 
@@ -100,9 +101,21 @@ CHANGES = [
 ]
 
 
-def test_every_read_equals_a_whole_read(conn: psycopg.Connection[Any]) -> None:
+@pytest.fixture
+def beside(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """A second session on the database, as the round trip reads in (its plans kept)."""
+    with open_beside(conn, {"plan_cache_mode": "force_generic_plan"}) as session:
+        yield session
+
+
+@pytest.mark.parametrize("in_a_second_session", [False, True])
+def test_every_read_equals_a_whole_read(
+    conn: psycopg.Connection[Any], request: pytest.FixtureRequest, in_a_second_session: bool
+) -> None:
     conn.execute(SCHEMA)
-    reader = Fingerprints(conn)
+    # (no second session connected otherwise: another session makes every read a whole one)
+    session = request.getfixturevalue("beside") if in_a_second_session else None
+    reader = Fingerprints(conn, session)
     assert reader.read().groups == fingerprint(conn).groups
     for change in CHANGES:
         before = fingerprint(conn)
@@ -110,6 +123,39 @@ def test_every_read_equals_a_whole_read(conn: psycopg.Connection[Any]) -> None:
         read, whole = reader.read(), fingerprint(conn)
         assert read.groups == whole.groups, change
         assert describe_differences(before, read), f"{change}: no difference seen"
+    assert reader.reader is session
+    if session is not None:  # its queries kept their plans
+        prepared = session.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+        assert prepared is not None and prepared[0] > 0
+
+
+def test_a_second_session_reads_only_what_changed(
+    conn: psycopg.Connection[Any], beside: psycopg.Connection[Any]
+) -> None:
+    # the writer's session is connected too: its counts still count (it flushes them)
+    conn.execute(SCHEMA)
+    reader = Fingerprints(conn, beside)
+    first = reader.read()
+    last = reader.last
+    conn.execute("UPDATE parents SET name = 'z' WHERE id = 1")
+    assert reader.read().groups == fingerprint(conn).groups
+    assert last is not None and reader.last is not None
+    assert reader.last.groups["children"] is last.groups["children"]  # not read again
+    assert reader.last.groups["parents"] != first.groups["parents"]
+
+
+def test_reads_go_on_when_a_migration_ends_the_second_session(
+    conn: psycopg.Connection[Any], beside: psycopg.Connection[Any]
+) -> None:
+    conn.execute(SCHEMA)
+    reader = Fingerprints(conn, beside)
+    reader.read()
+    conn.execute("SELECT pg_terminate_backend(%s)", (beside.info.backend_pid,))
+    conn.execute("ALTER TABLE parents ADD COLUMN note text")
+    assert reader.read().groups == fingerprint(conn).groups
+    assert reader.reader is None
+    conn.execute("ALTER TABLE parents DROP COLUMN note")
+    assert reader.read().groups == fingerprint(conn).groups
 
 
 def test_a_read_with_nothing_changed_reads_nothing_again(conn: psycopg.Connection[Any]) -> None:
@@ -159,3 +205,29 @@ def test_a_read_inside_the_callers_transaction_is_a_whole_one(
         assert reader.read().groups == fingerprint(conn).groups
         assert reader.last is None
     assert reader.read().groups == fingerprint(conn).groups
+
+
+def test_a_write_running_during_the_last_read_is_seen(
+    conn: psycopg.Connection[Any], pg_database_url: str
+) -> None:
+    # a transaction that had begun (its number taken) when the last read's snapshot was taken
+    # and commits after: its rows are older than that snapshot's next transaction, yet new
+    conn.execute(SCHEMA)
+    reader = Fingerprints(conn)
+    reader.read()
+    other = psycopg.connect(pg_database_url)  # in a transaction from its first statement
+    # as many rows as before (and no lock on a table the read reads)
+    other.execute("ALTER FUNCTION touch() RENAME TO touched")
+    pid = other.info.backend_pid
+    conn.execute("SELECT txid_current()")  # a newer transaction, ended: `other`'s is not the last
+    reader.read()  # a whole read (another session is connected): the rename still running
+    other.commit()
+    other.close()
+    while conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+        conn.execute("SELECT pg_sleep(0.01)")  # until its session is gone
+    last = reader.last
+    read = reader.read()
+    assert read.groups == fingerprint(conn).groups
+    assert "routine touched()" in read.groups
+    assert last is not None and reader.last is not None  # a read of what changed only
+    assert reader.last.groups["parents"] is last.groups["parents"]
