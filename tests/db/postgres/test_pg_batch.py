@@ -1,6 +1,7 @@
 """`@batch` migrations on PostgreSQL, what only a server shows: a runner killed with SIGKILL
 between and inside batches, --statement-timeout per batch, --group and --dry-run around a
-@batch, and the checks' throwaway databases running one. The promises both engines share
+@batch, and the checks' throwaway databases running one (apply_empty, apply_sample,
+rollback_roundtrip, on both engines). The promises both engines share
 (commit per batch, failures, --resume, @progress, the runaway bound) are tested on both in
 tests/db/test_batch.py.
 """
@@ -207,7 +208,7 @@ UNDO = "UPDATE notes SET done = 0;\n"
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("check", ["ci.apply_empty", "ci.apply_sample"])
+@pytest.mark.parametrize("check", ["ci.apply_empty", "ci.apply_sample", "ci.rollback_roundtrip"])
 def test_the_checks_run_a_batch_on_their_throwaway_database(
     tmp_path: Path, engine: str, check: str
 ) -> None:
