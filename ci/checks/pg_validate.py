@@ -48,7 +48,8 @@ def refuse_sqlite_only(options: Options) -> None:
 
 def applied(run: PgRunner, migration: Migration) -> Outcome:
     """`run.apply(migration)`; a file the runner refuses before running it (a syntax error, a
-    psql meta-command, @batch) fails like a statement does: MigrationFailed naming the line."""
+    psql meta-command, a @batch file that is not one DML statement using :batch_size) fails
+    like a statement does: MigrationFailed naming the line."""
     try:
         return run.apply(migration)
     except RunRefused as refused:

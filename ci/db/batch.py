@@ -7,13 +7,9 @@ says exactly how far it got, and `--resume` simply continues: the statement's ow
 skips rows that are already done. The `schema_version` row is written in the last transaction,
 the one in which the statement changed nothing. Nothing is fetched, so memory stays flat.
 
-A batch must never change a row twice (its WHERE excludes the rows already done), so in one run
-the statement changes at most as many rows as its table holds: those there when the run started
-(UPDATE, DELETE) or there now (an INSERT adds the rows it changes). A statement that changes
-more than both together keeps matching rows it already changed (`SET x = x + 1` with a WHERE
-that stays true) and would never end: it stops with a Runaway failure naming the statement (see
-RowBound). An INSERT that keeps adding new rows forever is not caught this way; the checks' and
-the runner's --statement-timeout stop it.
+What does not depend on the engine (the loop, the bound that stops a statement that would never
+end, the @progress query's answer, the wording of a failure) is ci.db.batch_loop's; PostgreSQL's
+runner does the same in ci.db.postgres.batch.
 """
 
 from __future__ import annotations
@@ -25,9 +21,16 @@ import time
 from ci.core.model import Migration
 from ci.core.sqltext import Statement
 from ci.db import bookkeeping
+from ci.db.batch_loop import (
+    BatchBound,
+    finished_batches,
+    progress_line,
+    progress_total,
+    repeat_batches,
+)
 from ci.db.bookkeeping import Entry
 from ci.db.marks import fail_mark, open_or_reuse_mark, record_applied, says_dirty_if_stopped
-from ci.db.outcomes import MigrationFailed, Outcome, Runaway
+from ci.db.outcomes import MigrationFailed, Outcome
 from ci.db.progress import Progress
 from ci.db.session import Session
 from ci.db.statements import execute_statement
@@ -64,7 +67,7 @@ def apply_batch(
         try:
             total = _total(session, migration)
         except MigrationFailed as failure:
-            fail_mark(session, mark, entry, failure, committed=_finished(done), batch=True)
+            fail_mark(session, mark, entry, failure, committed=finished_batches(done), batch=True)
             raise
         # with foreign keys enforced SQLite checks every batch itself (deferred ones at COMMIT);
         # only with them OFF is a foreign_key_check (a scan of every table) needed at the end
@@ -79,51 +82,41 @@ def apply_batch(
             # committed and counted in the mark, the one in progress rolled back
             return f"{committed:,} rows done, each finished batch committed"
 
-        with says_dirty_if_stopped(session, migration, what_ran, "it continues where it stopped"):
-            while True:
-                session.begin()
-                try:
-                    before = conn.total_changes
-                    cursor = execute_statement(session, file, statement, {"batch_size": size})
-                    changed = conn.total_changes - before
-                    if changed:
-                        bound.passed(cursor.rowcount, migration)
-                        done += changed
-                        with session.own_rows(file):
-                            bookkeeping.update_mark(conn, mark.id, rows=done)
-                        session.commit(file)
-                        committed = done
-                        progress.update(changed)
-                        continue
+        seconds = 0.0
+
+        def batch() -> int:
+            nonlocal done, committed, seconds
+            session.begin()
+            try:
+                before = conn.total_changes
+                cursor = execute_statement(session, file, statement, {"batch_size": size})
+                changed = conn.total_changes - before
+                if changed:
+                    bound.passed(cursor.rowcount, migration)
+                    done += changed
+                    with session.own_rows(file):
+                        bookkeeping.update_mark(conn, mark.id, rows=done)
+                else:
                     seconds = record_applied(
-                        session,
-                        file,
-                        entry,
-                        started,
-                        done,
-                        enforced=enforced,
-                        marks=(mark.id,),
+                        session, file, entry, started, done, enforced=enforced, marks=(mark.id,),
                         log=True,
-                    )
-                    session.commit(file)
-                    break
-                except MigrationFailed as failure:
-                    session.rollback_quietly()
-                    fail_mark(session, mark, entry, failure, committed=_finished(committed),
-                              batch=True)  # fmt: skip
-                    raise
-                except BaseException:
-                    session.rollback_quietly()
-                    raise
+                    )  # fmt: skip
+                session.commit(file)
+                committed = done
+                return changed
+            except MigrationFailed as failure:
+                session.rollback_quietly()
+                fail_mark(session, mark, entry, failure, committed=finished_batches(committed),
+                          batch=True)  # fmt: skip
+                raise
+            except BaseException:
+                session.rollback_quietly()
+                raise
+
+        with says_dirty_if_stopped(session, migration, what_ran, "it continues where it stopped"):
+            repeat_batches(batch, progress)
         progress.finish()
     return Outcome(migration, "applied", done, seconds)
-
-
-def _finished(rows: int) -> str:
-    """What of a failed @batch migration stays committed: the batches before the failing one."""
-    if not rows:
-        return "none of its batches was committed"
-    return f"its finished batches ({rows:,} rows) stay committed"
 
 
 def _total(session: Session, migration: Migration) -> int | None:
@@ -131,41 +124,26 @@ def _total(session: Session, migration: Migration) -> int | None:
     query = migration.directives.progress
     if not query:
         return None
-    line = next(
-        (n for n, text in enumerate(migration.file.text.split("\n"), 1) if "@progress" in text),
-        None,
-    )
+    line = progress_line(migration)
     try:
         with session.clock.limited(migration.path, line):  # the migration's clock runs on
             row = session.conn.execute(query).fetchone()
     except sqlite3.Error as error:
         raise MigrationFailed(migration.path, line, f"@progress query failed: {error}") from None
-    if row is None or not isinstance(row[0], int):
-        raise MigrationFailed(migration.path, line, "@progress query must return one number")
-    return int(row[0])
+    return progress_total(migration, row)
 
 
-class RowBound:
-    """Stops a @batch statement that changes more rows in one run than its table can hold.
-
-    Legitimately the statement changes each row at most once, so the rows it changed (its own,
-    not its triggers') stay at or below max(rows at the start, rows now) <= their sum. The
-    table is counted once at the start and again only each time the total passes the bound
-    (an INSERT into an empty table: at 1, 2, 4, 8, ... times its first batch), so the counting
-    costs about one more pass over the table. A runaway UPDATE stops after twice the table."""
+class RowBound(BatchBound):
+    """BatchBound counting with SQLite: the statement's table, read from its text (TARGET);
+    every table's rows when it cannot be told."""
 
     def __init__(self, conn: sqlite3.Connection, statement: Statement) -> None:
         self.conn = conn
-        self.statement = statement
         match = TARGET.match(statement.code)
         self.table = match["name"] if match else None
-        self.start = self.rows()
-        self.bound = self.start
-        self.changed = 0
-        self.batches = 0
+        super().__init__(statement)
 
     def rows(self) -> int:
-        """Rows of the statement's table (of every table when it cannot be told)."""
         if self.table is not None:
             try:
                 return int(self.conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0])
@@ -177,24 +155,4 @@ class RowBound:
         ).fetchall()
         return sum(
             int(self.conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0]) for (n,) in names
-        )
-
-    def passed(self, rowcount: int, migration: Migration) -> None:
-        """Count one batch's rows; raise Runaway when the run changed more than can be."""
-        self.batches += 1
-        self.changed += max(rowcount, 0)
-        if self.changed <= self.bound:
-            return
-        self.bound = self.start + self.rows()
-        if self.changed <= self.bound:
-            return
-        where = self.table or "the database"
-        raise Runaway(
-            migration.path,
-            self.statement.line,
-            f"@batch: {self.batches:,} batches changed {self.changed:,} rows, more than "
-            f"{where} holds (at most {self.bound:,}: its rows at the start plus now); its WHERE "
-            "keeps matching rows already changed, so it would never end",
-            "make the WHERE exclude the rows already done (e.g. WHERE x IS NULL for a "
-            "backfill of x), so the last batch changes nothing",
         )

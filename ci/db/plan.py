@@ -183,21 +183,6 @@ def _savepoints(file: SqlFile, statements: list[Statement]) -> list[str]:
 
 
 def _batch_problems(file: SqlFile, statements: list[Statement]) -> list[str]:
-    if not statements:
-        return [f"{file.path}: a @batch migration needs ONE DML statement; it has none"]
-    if len(statements) != 1:
-        return [
-            f"{file.path}:{statements[1].line}: a @batch migration is ONE DML statement; "
-            "move the others to their own migration"
-        ]
-    statement = statements[0]
-    if ":batch_size" not in statement.code:
-        return [
-            f"{file.path}:{statement.line}: a @batch statement must use :batch_size "
-            "(e.g. ... WHERE rowid IN (SELECT rowid FROM t WHERE ... LIMIT :batch_size))"
-        ]
-    if statement.keyword not in ("UPDATE", "DELETE", "INSERT", "REPLACE", "WITH"):
-        return [
-            f"{file.path}:{statement.line}: a @batch statement must be DML, not {statement.keyword}"
-        ]
-    return []
+    from ci.db.batch_loop import batch_problems  # @batch is rare: not on every run's start-up
+
+    return batch_problems(file, statements)

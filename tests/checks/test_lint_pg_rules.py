@@ -159,6 +159,22 @@ def test_a_file_postgresql_cannot_parse_is_squawks_syntax_error_only(
     assert [c for _, c in _codes(out, "schema/0002_x.sql")] == ["MG700"]
 
 
+def test_a_batch_files_batch_size_is_no_syntax_error_and_its_real_errors_still_are(
+    write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # squawk parses with PostgreSQL's parser, which knows no :batch_size: it reads the number
+    batch = (
+        "-- @batch 500\n" + LIMITS + "UPDATE orders SET account_id = 0\n"
+        " WHERE id IN (SELECT id FROM orders WHERE account_id IS NULL LIMIT :batch_size);\n"
+    )
+    code, out = _lint(write_tree, monkeypatch, capsys, {"data/0002_fill.sql": batch})
+    assert code == 0, out
+    broken = batch.replace("LIMIT :batch_size", "LIMT :batch_size")
+    code, out = _lint(write_tree, monkeypatch, capsys, {"data/0002_fill.sql": broken})
+    assert code == 1
+    assert _codes(out, "data/0002_fill.sql") == [(5, "MG700")]
+
+
 def test_when_squawk_warns_of_the_rewrite_ours_is_not_repeated(
     write_tree: WriteTree, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -471,7 +471,7 @@ def test_force_clean_clears_the_mark_and_leaves_the_migration_pending(
     assert ("force-clean", 1) in log_actions(db)
 
 
-# --- @batch ----------------------------------------------------------------------------------
+# --- @batch (the rest, on both engines: test_batch.py) ----------------------------------------
 
 
 BATCH = (
@@ -485,24 +485,6 @@ READINGS = (
     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)\n"
     "INSERT INTO readings (id) SELECT i FROM n;\n"
 )
-
-
-def test_batch_migration_commits_per_batch_and_records_once(
-    write_tree: WriteTree, tmp_path: Path
-) -> None:
-    root = write_tree(tree({"schema/0001_readings.sql": READINGS, "data/0002_label.sql": BATCH}))
-    db = tmp_path / "app.db"
-    runner, out = make_runner(root, db, progress_interval=0.0)
-    outcomes = runner.migrate()
-    assert [(o.migration.label, o.rows) for o in outcomes] == [("0001", 100), ("0002", 100)]
-    assert query(db, "SELECT count(*) FROM readings WHERE label = 'dev-' || id") == [(100,)]
-    assert query(
-        db,
-        "SELECT rows_affected, cleared_at IS NOT NULL FROM schema_version_log "
-        "WHERE action = 'dirty'",
-    ) == [(100, 1)]
-    text = out.getvalue()
-    assert "0002 label: 7/100 rows (7%)" in text and "ETA" in text  # plain lines off a tty
 
 
 def test_batch_resumes_where_it_stopped(write_tree: WriteTree, tmp_path: Path) -> None:
@@ -525,26 +507,6 @@ def test_batch_resumes_where_it_stopped(write_tree: WriteTree, tmp_path: Path) -
     assert [(o.migration.label, o.rows) for o in outcomes] == [("0002", 100)]
     assert query(db, "SELECT rows_affected FROM schema_version WHERE version = 2") == [(100,)]
     assert runner.dirty() == []
-
-
-def test_batch_file_must_be_one_statement_using_batch_size(
-    write_tree: WriteTree, tmp_path: Path
-) -> None:
-    root = write_tree(
-        tree(
-            {
-                "schema/0001_readings.sql": READINGS,
-                "data/0002_label.sql": "-- @batch 10\nUPDATE readings SET label = 'x';\n",
-            }
-        )
-    )
-    db = tmp_path / "app.db"
-    runner, _ = make_runner(root, db)
-    with pytest.raises(
-        RunRefused, match=r"0002_label.sql:2: a @batch statement must use :batch_size"
-    ):
-        runner.migrate()
-    assert query(db, "SELECT name FROM sqlite_master") == []
 
 
 # --- connections -----------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from ci.core.errors import UsageError
 from ci.core.extra import HOOK_DEPENDENCIES
 from ci.core.findings import Finding
 from ci.core.sqltext import split_pieces
+from ci.db.batch_loop import sized_text
 
 INSTALL = "pip install 'migration-guard[postgresql]'"
 SQUAWK_DOCS_URL = "https://squawkhq.com/docs"
@@ -162,8 +163,11 @@ def _runs(
             )
             arguments += ("--exclude=" + ",".join(undoing),)
         wrapped = not outside and "concurrently" in ctx.text.lower()
-        if wrapped or _GLOB & set(str(ctx.path)):
-            text = ctx.text + "\n;\nSELECT 1;\n" if wrapped else ctx.text
+        # a @batch file's :batch_size is no parameter PostgreSQL knows: squawk reads the number
+        batch = ctx.directives.batch is not None and ctx.folder != "rollback"
+        if wrapped or batch or _GLOB & set(str(ctx.path)):
+            text = sized_text(ctx.text, 1) if batch else ctx.text
+            text = text + "\n;\nSELECT 1;\n" if wrapped else text
             alone.append(((*arguments, "--stdin-filepath", str(ctx.path)), [ctx], text))
         else:
             groups.setdefault(arguments, []).append(ctx)

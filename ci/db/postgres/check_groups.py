@@ -35,7 +35,7 @@ from psycopg import ClientCursor, sql
 
 from ci.core.model import Migration
 from ci.db.bookkeeping import now_utc
-from ci.db.group import split
+from ci.db.group import shares_transaction, split
 from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
 from ci.db.postgres import session
 from ci.db.postgres.bookkeeping import IS_SEED, check_written, found, record_queries
@@ -70,7 +70,7 @@ def apply_grouped(runner: PgRunner, migrations: list[Migration], on_outcome: OnO
     first failure raises (MigrationFailed, RunRefused) after the outcomes before it."""
     assert not runner.locked  # UNLOCK_ALL: a check's runner holds no lock of its own
     for part in split(migrations, None, adds_enum_label):
-        if len(part) == 1 and part[0].directives.no_transaction:
+        if len(part) == 1 and not shares_transaction(part[0], None):  # @no-transaction, @batch
             on_outcome(runner.apply(part[0]))
             continue
         for start in range(0, len(part), GROUP_LIMIT):

@@ -29,7 +29,7 @@ from ci.db.postgres.group import PgRunner, in_one_transaction
 
 def rehearsable(plan: list[Migration]) -> int:
     """How many migrations at the head of `plan` one transaction can rehearse: up to a
-    `@no-transaction` one (not included) or one that adds an enum label (included)."""
+    `@no-transaction` or `@batch` one (not included) or one that adds an enum label (included)."""
     for index, migration in enumerate(plan):
         if not shares_transaction(migration, None):
             return index
@@ -69,10 +69,14 @@ def not_rehearsed_lines(rest: list[Migration], rehearsed: list[Migration]) -> li
         return []
     first = rest[0]
     if not shares_transaction(first, None):
+        why = (
+            "@batch (each batch commits on its own"
+            if first.directives.batch is not None
+            else "@no-transaction (its statements commit one by one"
+        )
         lines = [
-            f"not rehearsed {first.label} {first.kind:<6} {first.path}: @no-transaction (its "
-            "statements commit one by one, so no transaction can take them back); the real "
-            "run applies it under a dirty mark"
+            f"not rehearsed {first.label} {first.kind:<6} {first.path}: {why}, so no "
+            "transaction can take them back); the real run applies it under a dirty mark"
         ]
         return lines + [
             f"not rehearsed {m.label} {m.kind:<6} {m.path}: after {first.label}, which it may need"

@@ -5,7 +5,8 @@ Every migration runs in ONE transaction together with its `schema_version` row (
 is transactional) and asks inside it, first, whether it was applied meanwhile. A session
 advisory lock (ci.db.postgres.execute.take_lock), taken by the command before it reads the
 plan, makes two runners take turns. `@no-transaction` migrations (CREATE INDEX CONCURRENTLY)
-run statement by statement under a dirty mark, as on SQLite. `lock_timeout` and
+run statement by statement under a dirty mark, as on SQLite, and `@batch` ones batch by batch
+under one (ci.db.postgres.batch). `lock_timeout` and
 `statement_timeout` are set with SET LOCAL in each migration's transaction; --statement-timeout
 is also a deadline for the whole migration that the runner keeps itself
 (ci.db.postgres.deadline). After every step the session is put back as the run started
@@ -56,6 +57,7 @@ class PgRunner:
         lock_timeout: float | None = None,
         allow_changed: bool = False,
         warn_slow: float = 300.0,
+        progress_interval: float = 5.0,
     ) -> None:
         self.conn = conn
         self.catalog = catalog
@@ -66,6 +68,7 @@ class PgRunner:
         self.lock_timeout = lock_timeout
         self.allow_changed = allow_changed
         self.warn_slow = warn_slow
+        self.progress_interval = progress_interval  # seconds between a @batch's progress lines
         # the server prepares nothing for the runner: the session reset's DEALLOCATE ALL
         # would drop what the driver prepared behind its back
         conn.prepare_threshold = None
@@ -190,7 +193,11 @@ class PgRunner:
         if migration.track == "seed":
             self.no_seeds_recorded = False
         with self._fresh_session_after():
-            if migration.directives.no_transaction:
+            if migration.directives.batch is not None:
+                from ci.db.postgres.batch import apply_batch  # @batch is rare: not at start-up
+
+                outcome = apply_batch(self, migration, resume=resume)
+            elif migration.directives.no_transaction:
                 outcome = steps.apply_autocommit(self, migration, resume=resume)
             else:
                 outcome = steps.apply_in_transaction(self, migration, resume=resume)

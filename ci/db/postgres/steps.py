@@ -119,13 +119,13 @@ def file_problems(migration: Migration, file: SqlFile | None = None) -> list[str
     """Why a migration file cannot run on PostgreSQL, as `path[:line]: message` lines."""
     file = migration.file if file is None else file
     try:
-        directives = file.directives
+        if file.directives.batch is not None:
+            from ci.db.postgres import batch_file  # @batch is rare: not on every run's start-up
+
+            return batch_file.problems(file)
         statements(file)
     except InputError as error:
         return [str(error)]
-    if directives.batch is not None:
-        return [f"{file.path}: @batch is not supported on PostgreSQL yet; use @no-transaction "
-                "with statements that each commit a part"]  # fmt: skip
     return []
 
 
