@@ -14,7 +14,6 @@ the runner's --statement-timeout stop it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from ci.core.model import Migration, SqlFile
@@ -22,17 +21,8 @@ from ci.core.sqltext import Statement
 from ci.db.outcomes import MigrationFailed, Runaway
 from ci.db.progress import Progress
 
-# `:batch_size` as a parameter, not the tail of a cast (PostgreSQL's `x::batch_size` names a type)
-BATCH_SIZE = re.compile(r"(?<!:):batch_size\b")
 ROWID_EXAMPLE = "... WHERE rowid IN (SELECT rowid FROM t WHERE ... LIMIT :batch_size)"
 KEY_EXAMPLE = "... WHERE id IN (SELECT id FROM t WHERE ... LIMIT :batch_size)"
-
-
-def sized_text(text: str, size: int) -> str:
-    """`text` with each :batch_size written as `size`, right-aligned in the same width where
-    it fits (`      10000`): every line and offset stays. For PostgreSQL's parser (and squawk,
-    which uses it), which knows no such parameter; SQLite binds it."""
-    return BATCH_SIZE.sub(lambda match: f"{size:>{len(match[0])}}", text)
 
 
 def batch_problems(

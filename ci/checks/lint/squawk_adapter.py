@@ -47,7 +47,6 @@ from ci.core.errors import UsageError
 from ci.core.extra import HOOK_DEPENDENCIES
 from ci.core.findings import Finding
 from ci.core.sqltext import split_pieces
-from ci.db.batch_loop import sized_text
 
 INSTALL = "pip install 'migration-guard[postgresql]'"
 SQUAWK_DOCS_URL = "https://squawkhq.com/docs"
@@ -166,7 +165,7 @@ def _runs(
         # a @batch file's :batch_size is no parameter PostgreSQL knows: squawk reads the number
         batch = ctx.directives.batch is not None and ctx.folder != "rollback"
         if wrapped or batch or _GLOB & set(str(ctx.path)):
-            text = sized_text(ctx.text, 1) if batch else ctx.text
+            text = sized(ctx.text) if batch else ctx.text
             text = text + "\n;\nSELECT 1;\n" if wrapped else text
             alone.append(((*arguments, "--stdin-filepath", str(ctx.path)), [ctx], text))
         else:
@@ -255,3 +254,10 @@ def _silenced(
         if statement is not None and code in scopes.get(statement, set()):
             silenced.add(index)
     return silenced
+
+
+def sized(text: str) -> str:
+    """A @batch file as squawk can parse it: `:batch_size` written as a number."""
+    from ci.db.postgres.batch_file import sized_text  # psycopg: only for a @batch file
+
+    return sized_text(text, 1)

@@ -8,11 +8,14 @@ read from its parse tree (`UPDATE ONLY s.t`, `WITH ... DELETE FROM t` alike).
 
 from __future__ import annotations
 
+from itertools import pairwise
+
+from pglast.parser import ParseError, scan
 from psycopg import sql
 
 from ci.core.model import InputError, SqlFile
 from ci.core.sqltext import Statement
-from ci.db.batch_loop import KEY_EXAMPLE, batch_problems, sized_text
+from ci.db.batch_loop import KEY_EXAMPLE, batch_problems
 from ci.db.postgres.statements import PgStatement, split
 
 
@@ -25,6 +28,29 @@ class SizedFile(SqlFile):
     def __init__(self, file: SqlFile, size: int) -> None:
         super().__init__(file.location)
         self._text = sized_text(file.text, size)
+
+
+def sized_text(text: str, size: int) -> str:
+    """`text` with each `:batch_size` parameter written as `size`, right-aligned in the same
+    width (`      10000`): every line and offset stays. The parameter is found by the server's
+    own scanner (a `:` token then the identifier), so the same characters inside a string, a
+    `$$` body, a quoted name or a comment, or after a `::` cast, stay as written. A text the
+    scanner cannot read is returned as is: the parser then names the error on its line."""
+    try:
+        tokens = scan(text)
+    except ParseError:
+        return text
+    width = len(":batch_size")
+    spans = [
+        colon.start
+        for colon, name in pairwise(tokens)
+        if colon.name == "ASCII_58"
+        and name.start == colon.end + 1
+        and text[name.start : name.end + 1] == "batch_size"
+    ]
+    for start in reversed(spans):
+        text = f"{text[:start]}{size:>{width}}{text[start + width :]}"
+    return text
 
 
 def problems(file: SqlFile) -> list[str]:

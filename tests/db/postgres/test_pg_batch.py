@@ -225,3 +225,17 @@ def test_the_checks_run_a_batch_on_their_throwaway_database(
     stopped = run("endless")
     assert stopped.returncode == 1, stopped.stdout + stopped.stderr
     assert "0004_fill.sql:3: MG311 " in stopped.stdout and "@batch: " in stopped.stdout
+
+
+def test_batch_size_is_replaced_only_where_the_server_reads_a_parameter() -> None:
+    """The same characters in a string, a `$$` body, a quoted name or a comment are data."""
+    from ci.db.postgres.batch_file import sized_text
+
+    text = (
+        "UPDATE t SET note = ':batch_size' /* :batch_size */, \"x:batch_size\" = 1\n"
+        "WHERE id IN (SELECT id FROM t WHERE y = $$:batch_size$$ LIMIT :batch_size); -- :batch_size"
+    )
+    sized = sized_text(text, 500)
+    assert len(sized) == len(text)  # every offset and line stays
+    assert sized.count(":batch_size") == text.count(":batch_size") - 1
+    assert "LIMIT         500)" in sized
