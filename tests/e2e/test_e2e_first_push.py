@@ -15,7 +15,11 @@ import pytest
 from tests.conftest import M, REPO, clone_of_bare_remote, git, output, run_with_hooks, write
 from tests.e2e.conftest import adoption, commit, install_hooks, migration, on_remote, push
 
-TWO_TABLES = "CREATE TABLE a (x INTEGER);\nCREATE TABLE b (y INTEGER);\n"
+TWO_TABLES = (
+    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT);\n"
+    "CREATE TABLE b (y INTEGER);\n"
+)
+MISSES_B = "DROP TABLE patients;\n"  # the rollback misses DROP TABLE b
 
 
 def test_a_first_push_judges_the_pushed_commit_not_the_working_tree(
@@ -24,10 +28,10 @@ def test_a_first_push_judges_the_pushed_commit_not_the_working_tree(
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # `python -m ci.checksums --update` for the lock
     work = clone_of_bare_remote(tmp_path)
     install_hooks(work)
-    files = migration(1, "two_tables", TWO_TABLES, "DROP TABLE a;\n")  # misses DROP TABLE b
+    files = migration(1, "two_tables", TWO_TABLES, MISSES_B)
     commit(work, "adopt migration-guard", {**adoption(hook_rev), **files})
     rollback = f"{M}/rollback/0001_rollback.sql"
-    write(work, {rollback: "DROP TABLE b;\nDROP TABLE a;\n"})  # fixed, but not committed
+    write(work, {rollback: "DROP TABLE b;\n" + MISSES_B})  # fixed, but not committed
     done = run_with_hooks(work, sys.executable, "-m", "ci.checksums", "--update")
     assert done.returncode == 0, output(done)
 
@@ -47,7 +51,7 @@ def test_a_hook_that_cannot_tell_the_pushed_commit_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     work = clone_of_bare_remote(tmp_path)
-    write(work, migration(1, "two_tables", TWO_TABLES, "DROP TABLE a;\n"))
+    write(work, migration(1, "two_tables", TWO_TABLES, MISSES_B))
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", "one")
     monkeypatch.setenv("PYTHONPATH", str(REPO))
