@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import M, REPO, clone_of_bare_remote, git, output, run_with_hooks, write
+from tests.conftest import REPO, M, clone_of_bare_remote, git, output, run_with_hooks, write
 from tests.e2e.conftest import adoption, commit, install_hooks, migration, on_remote, push
 
 TWO_TABLES = (
-    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT);\n"
-    "CREATE TABLE b (y INTEGER);\n"
+    "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT);\nCREATE TABLE b (y INTEGER);\n"
 )
 MISSES_B = "DROP TABLE patients;\n"  # the rollback misses DROP TABLE b
 
