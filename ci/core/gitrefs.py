@@ -305,6 +305,28 @@ def pushed_commit(ref: str, cwd: Path) -> str:
         ) from None
 
 
+def merging_in(directory: Path) -> set[str]:
+    """During a `git merge` (MERGE_HEAD exists): the paths below `directory` whose working-tree
+    bytes are those of the side being merged in. Such a file belongs to that side even though
+    HEAD's merge base lacks it (a rebase has it at the merge base already): e.g. main's rollback
+    kept when both branches wrote `rollback/0006_rollback.sql`. Empty when no merge is under
+    way or outside a repository."""
+    try:
+        root = repo_root(directory)
+        theirs = _git(root, "rev-parse", "-q", "--verify", "MERGE_HEAD^{commit}").decode().strip()
+        listing = list_files_at_commit(theirs, directory)
+    except RefError:
+        return set()
+    return {path for path, blob in listing.items() if _working_blob(directory / path) == blob}
+
+
+def _working_blob(path: Path) -> str | None:
+    try:
+        return blob_id(path.read_bytes())
+    except OSError:
+        return None
+
+
 # ---- the branch this one merges into, when no --base-ref is given -----------------------------
 
 
