@@ -300,8 +300,8 @@ def pushed_commit(ref: str, cwd: Path) -> str:
         raise
     except RefError:
         raise RefError(
-            f"cannot tell which commit is pushed: git does not know '{ref}', the ref "
-            "pre-commit named; not judging the working tree instead"
+            f"cannot tell which commit is pushed: git ref '{ref}' does not exist (pre-commit "
+            "named it); not judging the working tree instead"
         ) from None
 
 
