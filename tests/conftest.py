@@ -68,6 +68,9 @@ def isolated_environment(
         "GITHUB_STEP_SUMMARY",
         "PRE_COMMIT_FROM_REF",
         "PRE_COMMIT_TO_REF",
+        "PRE_COMMIT_LOCAL_BRANCH",  # a push without FROM/TO (its root commit) names only these
+        "PRE_COMMIT_REMOTE_BRANCH",
+        "PRE_COMMIT_REMOTE_NAME",
         "NO_COLOR",
         "FORCE_COLOR",
         "XDG_CACHE_HOME",  # the stat cache goes under the temporary HOME

@@ -96,9 +96,13 @@ def command_name(module: str) -> str:
     return "python -m ci" if module == "ci" else module.removeprefix("ci.")
 
 
-def keys_by_command(helps: dict[str, str]) -> dict[str, tuple[Option, dict[str, list[str]]]]:
-    """Each key: its option (as first seen) and, per help text, the commands that show it."""
-    keys: dict[str, tuple[Option, dict[str, list[str]]]] = {}
+Uses = dict[str, list[str]]  # a form of the option (flag or help text): the commands showing it
+
+
+def keys_by_command(helps: dict[str, str]) -> dict[str, tuple[Uses, Uses]]:
+    """Each key: the flag forms it has (`--rehash FILE` in checksums, `--rehash` in migrate)
+    and its help texts, each with the commands that show it."""
+    keys: dict[str, tuple[Uses, Uses]] = {}
     for module in COMMANDS:
         found = options(helps[module])
         if not any(option.key == "config" for option in found):
@@ -106,7 +110,8 @@ def keys_by_command(helps: dict[str, str]) -> dict[str, tuple[Option, dict[str, 
         for option in found:
             if option.key in NOT_KEYS or (module == "ci" and option.key in keys):
                 continue  # `python -m ci` passes the checks' options on; listed with them
-            texts = keys.setdefault(option.key, (option, {}))[1]
+            flags, texts = keys.setdefault(option.key, ({}, {}))
+            flags.setdefault(option.shown, []).append(command_name(module))
             texts.setdefault(option.help, []).append(command_name(module))
     return keys
 
@@ -116,16 +121,24 @@ def config_keys(helps: dict[str, str]) -> str:
     takes it, and the keys refused in the file."""
     rows = ["| key | flag | what it does (in which commands) |", "|---|---|---|"]
     refused = ["| key | flag | what it would do on every run |", "|---|---|---|"]
-    for key, (option, texts) in keys_by_command(helps).items():
+    for key, (flags, texts) in keys_by_command(helps).items():
         if key in COMMAND_LINE_ONLY:
-            refused.append(f"| `{key}` | {option.shown} | {COMMAND_LINE_ONLY[key]} |")
+            refused.append(f"| `{key}` | {_flag_cell(flags)} | {COMMAND_LINE_ONLY[key]} |")
             continue
         what = "<br>".join(f"{', '.join(names)}: {_cell(text)}" for text, names in texts.items())
-        rows.append(f"| `{key}` | {option.shown} | {what} |")
+        rows.append(f"| `{key}` | {_flag_cell(flags)} | {what} |")
     refusal = "Command-line only: refused in the file (one line naming the key, exit 2) unless "
     return "\n".join(
         [KEYS_START, GENERATED, "", *rows, "", refusal + "set to `false`:", "", *refused, KEYS_END]
     )
+
+
+def _flag_cell(flags: Uses) -> str:
+    """One form: as is. Several (a flag that takes a value in one command only): each with the
+    commands that take it that way, so no reader passes FILE to `ci.migrate --rehash`."""
+    if len(flags) == 1:
+        return next(iter(flags))
+    return "<br>".join(f"{shown} ({', '.join(names)})" for shown, names in flags.items())
 
 
 def _cell(text: str) -> str:

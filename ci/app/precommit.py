@@ -10,7 +10,10 @@ pre-push or `pre-commit run --from-ref A --to-ref B`, PRE_COMMIT_FROM_REF / PRE_
   0 at once when the files pre-commit passed, or the files changed between FROM_REF and TO_REF,
   hold no migration, no lock and no config file.
 - With TO_REF set, the hook judges that commit, not the working tree: pushing `main` while
-  `feature` is checked out checks `main`. The commit is checked out into a temporary git
+  `feature` is checked out checks `main`. A push that holds the root commit (a first push) has
+  no FROM/TO refs, only PRE_COMMIT_LOCAL_BRANCH: that ref is judged, every migration in it is
+  new, and a ref git cannot resolve stops the hook with one line (exit 2), never a verdict on
+  the working tree. The commit is checked out into a temporary git
   worktree (removed afterwards) and the check runs there, so file names in its output read as
   usual.
 - With refs handed over, checks that declare `--base-ref` (read from the check's declaration, so
@@ -34,7 +37,14 @@ from pathlib import Path
 from ci.app import exits
 from ci.app.config import DEFAULT_CONFIG
 from ci.core import fixes
-from ci.core.gitrefs import RefError, changed_paths, checked_out, default_branch, hook_refs
+from ci.core.gitrefs import (
+    RefError,
+    changed_paths,
+    checked_out,
+    default_branch,
+    hook_refs,
+    pushed_commit,
+)
 
 # Besides migrations, a change to one of these files can change a verdict.
 ALSO_CONCERNED = (".sql", ".lock", DEFAULT_CONFIG)
@@ -76,7 +86,7 @@ def _run_hook(
         assert check is not None, f"hook of a check this version lacks: {name}"
         with judged_commit(to_ref):
             args = parse(parser_of(check), tokens)  # parsed once: the check runs on these
-            files: list[Path] = [Path(f) for f in args.files]
+            files = handed_files(args.files, from_ref, to_ref)
             if files and not _concerned(files, args, also(args)):
                 return exits.CLEAN
             args.files = []  # the whole directory: a migration among FILES concerns it all
@@ -85,6 +95,15 @@ def _run_hook(
             return run_declared(check, args)
     except RefError as error:  # the refs pre-commit handed over (the check's own are its job)
         return could_not_run(name, error)
+
+
+def handed_files(names: Sequence[str], from_ref: str | None, to_ref: str | None) -> list[Path]:
+    """The files pre-commit passed, as far as they say what the push changed. A push that holds
+    the root commit (TO without FROM) passes every file of the WORKING TREE: those name nothing
+    about the pushed commit, so none are kept and the hook judges that commit's whole directory."""
+    if to_ref is not None and from_ref is None:
+        return []
+    return [Path(name) for name in names]
 
 
 def could_not_run(check: str, error: RefError) -> int:
@@ -131,9 +150,10 @@ def judged_commit(to_ref: str | None) -> Iterator[None]:
         yield
         return
     here = Path.cwd()
+    commit = pushed_commit(to_ref, here)
     with (
         tempfile.TemporaryDirectory(prefix="migration-guard-") as tmp,
-        checked_out(to_ref, here, Path(tmp) / "tree") as (root, tree),
+        checked_out(commit, here, Path(tmp) / "tree") as (root, tree),
     ):
         saved = {k: os.environ.pop(k) for k in _GIT_LOCATION if k in os.environ}
         os.chdir(tree / here.resolve().relative_to(root))

@@ -275,13 +275,56 @@ def checked_out(ref: str, cwd: Path, destination: Path) -> Iterator[tuple[Path, 
 
 def hook_refs(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
     """(PRE_COMMIT_FROM_REF, PRE_COMMIT_TO_REF) when pre-commit set them; a new branch's
-    all-zero FROM_REF (pre-push of a branch the remote does not have) counts as unset."""
+    all-zero FROM_REF (pre-push of a branch the remote does not have) counts as unset.
+
+    A push that holds the root commit (a repository's first push, or a branch with no ancestor
+    on the remote) gets no FROM/TO refs: pre-commit runs the hooks on all files and names the
+    pushed ref only in PRE_COMMIT_LOCAL_BRANCH. That ref is the commit to judge (TO), with
+    nothing to compare with (FROM None): never the working tree."""
     env = os.environ if environ is None else environ
     from_ref = env.get("PRE_COMMIT_FROM_REF") or None
     to_ref = env.get("PRE_COMMIT_TO_REF") or None
     if from_ref is not None and from_ref.strip("0") == "":
         from_ref = None
+    if to_ref is None:
+        to_ref = env.get("PRE_COMMIT_LOCAL_BRANCH") or None
     return from_ref, to_ref
+
+
+def pushed_commit(ref: str, cwd: Path) -> str:
+    """The commit id of the ref a push hands over, or RefError saying the hook cannot tell
+    what is pushed (and will not judge the working tree instead)."""
+    try:
+        return resolve_ref(ref, cwd)
+    except GitMissing:
+        raise
+    except RefError:
+        raise RefError(
+            f"cannot tell which commit is pushed: git ref '{ref}' does not exist (pre-commit "
+            "named it); not judging the working tree instead"
+        ) from None
+
+
+def merging_in(directory: Path) -> set[str]:
+    """During a `git merge` (MERGE_HEAD exists): the paths below `directory` whose working-tree
+    bytes are those of the side being merged in. Such a file belongs to that side even though
+    HEAD's merge base lacks it (a rebase has it at the merge base already): e.g. main's rollback
+    kept when both branches wrote `rollback/0006_rollback.sql`. Empty when no merge is under
+    way or outside a repository."""
+    try:
+        root = repo_root(directory)
+        theirs = _git(root, "rev-parse", "-q", "--verify", "MERGE_HEAD^{commit}").decode().strip()
+        listing = list_files_at_commit(theirs, directory)
+    except RefError:
+        return set()
+    return {path for path, blob in listing.items() if _working_blob(directory / path) == blob}
+
+
+def _working_blob(path: Path) -> str | None:
+    try:
+        return blob_id(path.read_bytes())
+    except OSError:
+        return None
 
 
 # ---- the branch this one merges into, when no --base-ref is given -----------------------------

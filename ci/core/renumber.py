@@ -4,10 +4,12 @@ when the branch it merges into took its number (MG101 after a merge, MG108 at re
 The new number is the one `ci.new` would give now (above the local files and the base ref's
 tip, see ci.core.ref_numbers). The migration's rollback file moves with it, unless that file is
 already merged (then it undoes the other branch's migration of that number, and this one needs
-its own: said in one line). The lock's entry for the old name, if any, gives way to one for the
-new name. Refused, before anything moves, for a migration that is already merged (on the merge
-base with the base ref, or committed when there is no such branch): applied files are never
-renumbered. Files are renamed in the work tree; `git add -A` stages the move.
+its own: said in one line); in the middle of a `git merge`, a file whose content is the merged-in
+side's counts as merged, as it does after a rebase. The lock's entry for the old name, if any,
+gives way to one for the new name. Refused, before anything moves, for a migration that is
+already merged (on the merge base with the base ref, or committed when there is no such
+branch): applied files are never renumbered. Files are renamed in the work tree; `git add -A`
+stages the move.
 """
 
 from __future__ import annotations
@@ -70,8 +72,11 @@ def _migration_named(migrations: list[Migration], wanted: Path) -> Migration:
 
 
 def _merged(migrations_dir: Path) -> set[str]:
+    """Paths (from the migrations root) that are the other side's: at the merge base with the
+    branch this merges into (after a rebase onto it, that holds its files), or, in the middle
+    of a `git merge`, unchanged from the side being merged in."""
     found = gitrefs.merged_paths(migrations_dir)
-    return found[1] if found is not None else set()
+    return (found[1] if found is not None else set()) | gitrefs.merging_in(migrations_dir)
 
 
 def _on(ref: str | None) -> str:

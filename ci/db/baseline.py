@@ -29,10 +29,12 @@ from ci.db.baseline_shape import (
     clash_line,
     compare,
     forced_note,
+    learn,
     recorded_line,
     refused,
     shape_of,
     span_of,
+    warn_unprovable,
 )
 from ci.db.bookkeeping import Entry
 from ci.db.deploy import Target, database_at, maybe_backup
@@ -79,7 +81,7 @@ def adopt(
         if marks:
             raise RunRefused("\n".join(dirty_message(mark) for mark in marks))
         print(f"{db}: comparing with what {span} create on a scratch database", file=out)
-        expected = expected_print(catalog, chosen, setup=target.setup)
+        expected, unprovable = expected_print(catalog, chosen, setup=target.setup)
         with runner.session.guard():
             found = shape_of(schema_fingerprint(conn))
         comparison = compare(expected, found)
@@ -89,6 +91,7 @@ def adopt(
         maybe_backup(runner, target, out)
         with runner.session.guard():
             record(conn, catalog, chosen, checked=found, forced_over=comparison.differences)
+        warn_unprovable(unprovable, err)
         print(recorded_line(span, database_at(runner)), file=out)
         return False
     finally:
@@ -128,12 +131,10 @@ def scratch(catalog: Catalog, *, setup: str | None) -> Iterator[Callable[[Migrat
 
 def expected_print(
     catalog: Catalog, chosen: Sequence[Migration], *, setup: str | None
-) -> Fingerprint:
-    printed = Fingerprint()
+) -> tuple[Fingerprint, list[Migration]]:
+    """What `chosen` create, and those of them that change no shape (see `learn`)."""
     with scratch(catalog, setup=setup) as step:
-        for migration in chosen:
-            printed = step(migration)
-    return printed
+        return learn(step, chosen, Fingerprint())
 
 
 # --- recording -------------------------------------------------------------------------------

@@ -98,6 +98,22 @@ def apply_to_learn(apply: Callable[[Migration], object], migration: Migration, w
         ) from None
 
 
+def learn(
+    step: Callable[[Migration], Fingerprint], chosen: Sequence[Migration], start: Fingerprint
+) -> tuple[Fingerprint, list[Migration]]:
+    """The shape `chosen` create, each applied by `step` (which returns the scratch database's
+    shape after it; `start` is its shape before any), and those that changed none of it: a
+    data migration, whose work on rows no shape can prove done (what --status --detect calls
+    "cannot be told from the schema")."""
+    printed, unprovable = start, []
+    for migration in chosen:
+        after = step(migration)
+        if after == printed:
+            unprovable.append(migration)
+        printed = after
+    return printed, unprovable
+
+
 # --- comparing -------------------------------------------------------------------------------
 
 
@@ -197,6 +213,19 @@ def forced_note(forced_over: Sequence[str]) -> str | None:
     if not forced_over:
         return None
     return f"--force: recorded although the database differs: {'; '.join(forced_over)}"
+
+
+def warn_unprovable(unprovable: Sequence[Migration], err: TextIO) -> None:
+    """One WARNING per migration recorded although the schema cannot show it ran. A warning,
+    not a refusal that --force lifts: naming N is already the user's statement about 0001..N,
+    and --force would also wave through shape differences the user has not seen."""
+    for m in unprovable:
+        print(
+            f"migrate: WARNING: {m.label} ({m.path.name}) changes no table, index, view or "
+            "trigger: recorded as applied without proof that it ran here (what it does to rows "
+            "cannot be told from the schema)",
+            file=err,
+        )
 
 
 def recorded_line(span: str, at: str) -> str:

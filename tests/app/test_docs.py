@@ -82,6 +82,15 @@ def test_config_keys_come_from_the_options_of_commands_that_read_the_config() ->
     assert "`db`" not in table and "`config`" not in table and "`help`" not in table
 
 
+def test_a_flag_that_takes_a_value_in_one_command_only_shows_both_forms() -> None:
+    helps = {module: "" for module in docgen.COMMANDS}
+    with_config = "usage: x\n\noptions:\n  --config CONFIG       config file\n"
+    helps["ci.checksums"] = with_config + "  --rehash FILE         rewrite one entry\n"
+    helps["ci.migrate"] = with_config + "  --rehash              rewrite the recorded ones\n"
+    table = docgen_keys.config_keys(helps)
+    assert "| `rehash` | `--rehash FILE` (checksums)<br>`--rehash` (migrate) |" in table
+
+
 def used_codes() -> dict[str, set[str]]:
     """Every MGxxx written in ci/ and hooks/ (the registry itself aside), with where."""
     found: dict[str, set[str]] = {}

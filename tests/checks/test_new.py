@@ -17,6 +17,7 @@ from tests.conftest import (
     output,
     run_in,
     run_module,
+    run_with_hooks,
     write,
 )
 
@@ -269,6 +270,28 @@ def test_renumber_refuses_a_merged_migration_and_moves_nothing(tmp_path: Path) -
     assert done.returncode == 2 and "already merged" in done.stderr, output(done)
     assert len([line for line in done.stderr.splitlines() if line.startswith("new:")]) == 1
     assert (work / M / "schema/0001_a.sql").is_file()
+
+
+def _mains_rollback_kept(work: Path, *sync: str) -> None:
+    """`git merge` / `git rebase` origin/main stops on the rollback and the lock (both sides
+    wrote them); resolved, as the README says, by keeping main's."""
+    assert run_with_hooks(work, "git", *sync).returncode != 0  # the conflict
+    rollback, lock = f"{M}/rollback/0002_rollback.sql", "schema/migrations.lock"
+    git(work, "checkout", "origin/main", "--", rollback, lock)
+
+
+@pytest.mark.parametrize("sync", [("merge", "origin/main"), ("rebase", "origin/main")])
+def test_renumber_while_syncing_leaves_mains_rollback_in_place(
+    tmp_path: Path, sync: tuple[str, ...]
+) -> None:
+    work = _taken_by_origin_main(tmp_path)
+    _mains_rollback_kept(work, *sync)
+    done = run_in(work, "ci.new", "--renumber", f"{M}/schema/0002_mine.sql")
+    assert done.returncode == 0, output(done)
+    assert done.stdout.splitlines() == [f"{M}/schema/0002_mine.sql -> {M}/schema/0003_mine.sql"]
+    assert "rollback/0002_rollback.sql is merged: it undoes the other 0002" in done.stderr
+    assert (work / M / "rollback/0002_rollback.sql").read_text() == "DROP TABLE t;\n"
+    assert not (work / M / "rollback/0003_rollback.sql").exists()
 
 
 def test_renumber_and_kind_do_not_go_together(tmp_path: Path) -> None:

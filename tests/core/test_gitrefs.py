@@ -95,3 +95,10 @@ def test_hook_refs() -> None:
         None,
         "d",
     )
+
+
+def test_a_push_of_the_root_commit_names_only_the_local_ref() -> None:
+    first_push = {"PRE_COMMIT_LOCAL_BRANCH": "refs/heads/main"}  # no FROM/TO: pre-commit's way
+    assert gitrefs.hook_refs(first_push) == (None, "refs/heads/main")
+    both = {**first_push, "PRE_COMMIT_FROM_REF": "a", "PRE_COMMIT_TO_REF": "b"}
+    assert gitrefs.hook_refs(both) == ("a", "b")

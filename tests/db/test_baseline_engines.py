@@ -124,6 +124,31 @@ def test_force_adopts_a_database_that_differs_loudly(db: Db, tmp_path: Path, cap
     assert action == "baseline" and "--force" in error and "patients_name" in error
 
 
+def test_baseline_warns_for_each_migration_the_schema_cannot_prove(
+    db: Db, tmp_path: Path, capsys: Any
+) -> None:
+    data = {"data/0002_backfill.sql": "UPDATE patients SET name = upper(name);\n"}
+    migrations = pgrun.write(
+        tmp_path,
+        {
+            **data,
+            "schema/0001_patients.sql": FILES["schema/0001_patients.sql"],
+            "schema/0003_visits.sql": FILES["schema/0002_visits.sql"],
+        },
+    )
+    db.execute(BY_HAND)
+    code, out, err = baseline(capsys, db, migrations, "3")
+    assert code == 0, out + err
+    warnings = [line for line in err.splitlines() if "WARNING" in line]
+    assert warnings == [
+        "migrate: WARNING: 0002 (0002_backfill.sql) changes no table, index, view or trigger: "
+        "recorded as applied without proof that it ran here (what it does to rows cannot be "
+        "told from the schema)"
+    ]
+    assert db.versions() == [("schema", 1), ("data", 2), ("schema", 3)]
+    assert db.rows("SELECT name FROM patients") == [("seven",)]  # recorded, not run
+
+
 def test_baseline_refuses_versions_already_applied(db: Db, tmp_path: Path, capsys: Any) -> None:
     migrations = pgrun.write(tmp_path, FILES)
     assert run(capsys, db, migrations, "--target", "1")[0] == 0

@@ -68,37 +68,49 @@ def consumer(tmp_path: Path, hook_rev: str, monkeypatch: pytest.MonkeyPatch) -> 
 
     def make(migrations_dir: str = M) -> Path:
         work = clone_of_bare_remote(tmp_path)
-        files = {
-            ".pre-commit-config.yaml": pre_commit_config(hook_rev, HOOK_IDS),
-            "migration-guard.yaml": (
-                f"migrations_dir: {migrations_dir}\nsample: schema/sample.sql\n"
-            ),
-            "schema/sample.sql": SAMPLE,
-            **migration(
-                1,
-                "patients",
-                "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT);\n",
-                "DROP TABLE patients;\n",
-                migrations_dir,
-            ),
-        }
+        files = {**adoption(hook_rev, migrations_dir), **first_migration(migrations_dir)}
         commit(work, "adopt migration-guard", files, verify=False)
         git(work, "push", "-q", "--no-verify", "-u", "origin", "main")
-        done = run_with_hooks(
-            work,
-            sys.executable,
-            "-m",
-            "pre_commit",
-            "install",
-            "--hook-type",
-            "pre-commit",
-            "--hook-type",
-            "pre-push",
-        )
-        assert done.returncode == 0, output(done)
+        install_hooks(work)
         return work
 
     return make
+
+
+def adoption(hook_rev: str, migrations_dir: str = M) -> dict[str, str]:
+    """The files a team adds to adopt the tool: the hooks' config, migration-guard.yaml and
+    sample data."""
+    return {
+        ".pre-commit-config.yaml": pre_commit_config(hook_rev, HOOK_IDS),
+        "migration-guard.yaml": f"migrations_dir: {migrations_dir}\nsample: schema/sample.sql\n",
+        "schema/sample.sql": SAMPLE,
+    }
+
+
+def first_migration(migrations_dir: str = M) -> dict[str, str]:
+    return migration(
+        1,
+        "patients",
+        "CREATE TABLE patients (id INTEGER PRIMARY KEY, name TEXT);\n",
+        "DROP TABLE patients;\n",
+        migrations_dir,
+    )
+
+
+def install_hooks(work: Path) -> None:
+    """`pre-commit install` for the commit and push hooks, as the README says."""
+    done = run_with_hooks(
+        work,
+        sys.executable,
+        "-m",
+        "pre_commit",
+        "install",
+        "--hook-type",
+        "pre-commit",
+        "--hook-type",
+        "pre-push",
+    )
+    assert done.returncode == 0, output(done)
 
 
 def push(work: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -24,10 +24,12 @@ from ci.db.baseline_shape import (
     clash_line,
     compare,
     forced_note,
+    learn,
     recorded_line,
     refused,
     shape_of,
     span_of,
+    warn_unprovable,
 )
 from ci.db.bookkeeping import now_utc
 from ci.db.deploy import database_at
@@ -66,12 +68,13 @@ def adopt(
     span = span_of(chosen)
     _refuse_recorded_or_dirty(runner, where, chosen)
     print(f"{where}: comparing with what {span} create on a throwaway database", file=out)
-    expected = expected_print(runner.catalog, chosen, server_url)
+    expected, unprovable = expected_print(runner.catalog, chosen, server_url)
     found = shape_of(schema_fingerprint(runner.conn))
     comparison = compare(expected, found, describe=describe_differences)
     if refused(comparison, where, span, version, force=force, out=out, err=err):
         return True
     record(runner, where, chosen, checked=found, forced_over=comparison.differences)
+    warn_unprovable(unprovable, err)
     print(recorded_line(span, database_at(runner)), file=out)
     return False
 
@@ -87,17 +90,23 @@ def _refuse_recorded_or_dirty(runner: PgRunner, where: str, chosen: list[Migrati
         raise RunRefused("\n".join(dirty_message(mark) for mark in marks))
 
 
-def expected_print(catalog: Catalog, chosen: list[Migration], server_url: str) -> Fingerprint:
+def expected_print(
+    catalog: Catalog, chosen: list[Migration], server_url: str
+) -> tuple[Fingerprint, list[Migration]]:
     """The shape `chosen` create, applied one by one by the real runner to a throwaway
-    database (dropped afterwards)."""
+    database (dropped afterwards), and those that change none of it (see `learn`): one
+    catalogue read per migration, on the throwaway database."""
     with throwaway(server_url) as url:
         conn = open_target(url)
         try:
             # the runner's notices (a slow step) are about the throwaway run
             scratch = PgRunner(conn, catalog, out=io.StringIO(), throwaway=True)
-            for migration in chosen:
+
+            def step(migration: Migration) -> Fingerprint:
                 apply_to_learn(scratch.apply, migration, "a throwaway database")
-            return shape_of(schema_fingerprint(conn))
+                return shape_of(schema_fingerprint(conn))
+
+            return learn(step, chosen, shape_of(schema_fingerprint(conn)))
         finally:
             conn.close()
 
