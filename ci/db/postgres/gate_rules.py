@@ -37,6 +37,9 @@ allowed in a real run, where creating the application's roles is part of a deplo
 ALTER (without SET) / DROP ROLE, GRANT of a role, ALTER DATABASE, GRANT / COMMENT / OWNER /
 RENAME on a database, tablespace or role, subscriptions.
 
+Refused on a check's throwaway database only: SET / set_config of track_counts (the checks
+find the tables a migration wrote by the statistics' write counters).
+
 Refused on a check's throwaway database and in a dry run: extensions, languages, C functions
 and foreign servers that reach outside the database (ci.db.postgres.gate_reach).
 
@@ -123,6 +126,8 @@ def decide(state: GateState, tree: ast.Node, words: str, *, names: bool = True) 
         verdict = _bookkeeping(state, tree) or refused_function(tree)
     if verdict is None and (state.throwaway or state.dry_run):
         verdict = contained(tree, dry_run=not state.throwaway)
+    if verdict is None and state.throwaway and _sets_track_counts(tree, names=names):
+        verdict = Verdict(REFUSE, f"setting track_counts is not allowed in a check: {UNCOUNTED}")
     return verdict or _fixed(state, tree, words)
 
 
@@ -267,6 +272,21 @@ def _fixed(state: GateState, tree: ast.Node, words: str) -> Verdict | None:
             hint = ROLLBACK_NO_TRANSACTION_HINT if state.rollback else NO_TRANSACTION_HINT
             return Verdict(REFUSE, f"{needs} {hint}")
     return None
+
+
+UNCOUNTED = (
+    "the check finds the rows a migration changed by the server's write counters, which do not "
+    "count while it is off"
+)
+
+
+def _sets_track_counts(tree: ast.Node, *, names: bool) -> bool:
+    """SET [LOCAL] / RESET track_counts, or set_config('track_counts', ...) written out
+    (`names` false: the text names no set_config, no walk)."""
+    if isinstance(tree, ast.VariableSetStmt):
+        return (tree.name or "").lower() == "track_counts"
+    found = (_set_config_name(node) for node in walk(tree, created=False)) if names else ()
+    return any((name or "").lower() == "track_counts" for name in found)
 
 
 def _on_shared_object(tree: ast.Node) -> bool:

@@ -10,6 +10,9 @@ from pglast.parser import parse_sql
 
 from ci.db.postgres.gate_rules import GateState, decide
 from ci.db.postgres.statements import PgGate
+from ci.rollback_roundtrip import main as roundtrip_main
+from tests.checks.engines import engine_args
+from tests.conftest import WriteTree
 from tests.db.postgres.test_pg_gate import conn, one, run
 
 __all__ = ["conn"]  # the fixture, shared
@@ -195,3 +198,42 @@ def test_a_rollback_file_is_told_to_drop_without_concurrently_not_to_use_no_tran
     assert found.startswith("DROP INDEX CONCURRENTLY cannot run inside a transaction block, and a")
     assert "rollback file runs in one" in found and "without CONCURRENTLY" in found
     assert "migration of its own" not in found
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SET track_counts = off",
+        "SET LOCAL track_counts TO off",
+        "set Track_Counts = 'off'",
+        "RESET track_counts",
+        "SELECT set_config('track_counts', 'off', false)",
+        "SELECT set_config('TRACK_COUNTS', 'off', true)",
+    ],
+)
+def test_a_check_refuses_turning_off_the_write_counters_it_reads(sql: str) -> None:
+    """The round trip and apply_sample find the rows a migration changed by the statistics'
+    write counters: a rollback that turned them off deleted a row unseen."""
+    found = verdict(sql, throwaway=True)
+    assert found is not None
+    assert "setting track_counts is not allowed in a check" in found
+    assert verdict(sql) is None  # a real run may (the checks are what read the counters)
+
+
+def test_a_round_trip_refuses_a_rollback_that_turns_off_the_write_counters(
+    write_tree: WriteTree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_tree(
+        {
+            "m/schema/0001_a.sql": "CREATE TABLE t (id int PRIMARY KEY);\n"
+            "INSERT INTO t SELECT generate_series(1, 5);\n",
+            "m/rollback/0001_a.sql": "DROP TABLE t;\n",
+            "m/schema/0002_b.sql": "CREATE TABLE u (id int);\n",
+            "m/rollback/0002_b.sql": "DROP TABLE u;\nSET track_counts = off;\n"
+            "DELETE FROM t WHERE id = 3;\n",
+        }
+    )
+    code = roundtrip_main(["--migrations-dir", str(root / "m"), *engine_args("postgresql")])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "0002_b.sql:2:" in out and "setting track_counts is not allowed in a check" in out
