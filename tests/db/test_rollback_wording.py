@@ -189,3 +189,32 @@ def test_a_backup_taken_after_the_migration_is_never_named_for_it(
             f"backup ci.migrate took beside {db} predates 0002"
         )
     )
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["rollback", "dry_run"])
+def test_allow_changed_never_lets_a_rollback_undo_an_edited_applied_file(
+    write_tree: WriteTree, tmp_path: Path, capsys: pytest.CaptureFixture[str], dry_run: bool
+) -> None:
+    """0002 was applied as @irreversible; then its @irreversible line was removed and a
+    rollback file added (hostile repro 021b). With --allow-changed the rollback ran that file
+    (a WARNING, exit 0): now the combination is refused, exit 2, before anything changes; and
+    without it the edited file refuses the rollback as before (exit 1)."""
+    root = write_tree(tree(FILES))
+    db = tmp_path / "app.db"
+    assert migrate(root, db, "--no-backup") == 0
+    (root / MIGRATIONS / "schema" / "0002_b.sql").write_text(
+        "CREATE TABLE b (id INTEGER);\n", encoding="utf-8"
+    )
+    (root / MIGRATIONS / "rollback" / "0002_rollback.sql").write_text("DROP TABLE b;\n", "utf-8")
+    before = db.read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        migrate(root, db, "--rollback", "1", "--allow-changed", *(["--dry-run"] * dry_run))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: --allow-changed does not go with --rollback" in err
+    assert "for an edit of comments or whitespace only, record it with --rehash first" in err
+    assert db.read_bytes() == before and not list(tmp_path.glob("app.db.bak-*"))
+    assert migrate(root, db, "--rollback", "1", *(["--dry-run"] * dry_run)) == 1
+    assert "0002_b.sql" in capsys.readouterr().err
+    assert db.read_bytes() == before
