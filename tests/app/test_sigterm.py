@@ -1,6 +1,7 @@
 """SIGTERM, what CI sends on cancel or timeout, stops a command as Ctrl-C does: its scratch
 directory is removed, a migration in progress rolled back, one line, exit 143 (hostile repro
-019). Real processes, each with its own TMPDIR."""
+019). A kill -9 cannot be cleaned by the process itself: the next run removes what it left.
+Real processes, each with its own TMPDIR."""
 
 from __future__ import annotations
 
@@ -116,3 +117,38 @@ def applied(db: Path) -> list[tuple[object, ...]]:
         return query(db, "SELECT version FROM schema_version")
     except sqlite3.Error:  # not created yet, or locked by the run: ask again
         return []
+
+
+def test_the_next_run_removes_what_a_kill_9_left(tmp_path: Path) -> None:
+    """A run killed with -9 leaves its scratch directory; the next run removes it (its lock is
+    free: its creator is gone) and says so. A directory another live run holds, one an older
+    version named (12 hex digits, no lock), and a symlink named like ours stay."""
+    migrations = write(tmp_path / "repo", FILES)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    holder = start("ci.apply_empty", "--migrations-dir", str(migrations), temp=temp)
+    held = scratch_made(temp, holder)  # a live run's, all through the next one
+    process = start("ci.apply_empty", "--migrations-dir", str(migrations), temp=temp)
+    left = scratch_made(temp, process, frozenset({held}))
+    code, _ = stopped(process, signal.SIGKILL)
+    assert code == -signal.SIGKILL and left.is_dir()
+    older = temp / "migration-guard-0123456789ab"
+    older.mkdir()
+    link = temp / "migration-guard-00112233445566aa"
+    link.symlink_to(older)
+    quick = write(tmp_path / "quick", {k: v for k, v in FILES.items() if "0002" not in k})
+    done = subprocess.run(
+        [sys.executable, "-m", "ci.apply_empty", "--migrations-dir", str(quick)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(temp)},
+        timeout=120,
+    )
+    assert held.is_dir()
+    stopped(holder, signal.SIGTERM)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"removed scratch directories left by runs that did not finish: {left}" in (done.stderr)
+    assert not left.exists()
+    assert older.is_dir() and link.is_symlink()
+    assert str(held) not in done.stderr
