@@ -103,9 +103,13 @@ class Collector:
         overrides: Mapping[str, Any] | None = None,
         config: Path | None = None,
         reports: list[Report] | None = None,
+        prog: str | None = None,
     ) -> None:
         self.overrides: Mapping[str, Any] = {} if overrides is None else overrides
         self.config = config
+        # the command the user typed (`migration-guard check`): a config error is about the
+        # whole run, so it names that command, not the check whose section holds the typo
+        self.prog = prog
         self.reports: list[Report] = [] if reports is None else reports
         # (check, message) of each check that could not run, said once at the end: several
         # checks often fail for one reason (a missing directory, a bad config value)
@@ -136,7 +140,8 @@ def parse(
     try:
         from_config = apply_config(parser, argv, collector)
     except ConfigError as error:
-        say(parser.prog, str(error), collector)
+        typed = collector.prog if collector is not None and collector.prog else parser.prog
+        say(typed, str(error), collector)
         raise SystemExit(exits.COULD_NOT_RUN) from None
     args = parser.parse_args(argv)
     command_line_replaces_lists(parser, args, from_config)

@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allow-changed",
         action="store_true",
-        help="go on although applied files were edited (loudly)",
+        help="go on although applied files were edited (loudly); not with --rollback",
     )
     backups = parser.add_mutually_exclusive_group()
     backups.add_argument(
@@ -257,6 +257,17 @@ def database_url(text: str) -> str:
     return text
 
 
+# A rollback runs the rollback files against what the applied files did; an edited applied file
+# no longer says what that was: with its `@irreversible` line removed, the plan would undo a
+# migration declared impossible to undo when it ran (hostile repro 021b).
+ROLLBACK_OVER_EDITS = (
+    "--allow-changed does not go with --rollback (or --dry-run --rollback): a rollback undoes "
+    "what the applied files did, and an edited one no longer says what that was; put the "
+    "file back as it was applied (git), or, for an edit of comments or whitespace only, "
+    "record it with --rehash first"
+)
+
+
 def combination_problem(args: Args, group_typed: Callable[[], bool]) -> str | None:
     """Why options do not go together (None: they do). `group_typed`: whether --group was on
     the command line, asked only when it matters."""
@@ -265,6 +276,8 @@ def combination_problem(args: Args, group_typed: Callable[[], bool]) -> str | No
         return problem
     if args.target is not None and args.rollback is not None:
         return "--target and --rollback do not go together"
+    if args.allow_changed and args.rollback is not None:
+        return ROLLBACK_OVER_EDITS
     if args.resume and (args.status or args.rollback is not None or args.dry_run):
         return "--resume goes with a plain run only"
     if args.baseline is not None and (args.target is not None or args.dry_run or args.resume):

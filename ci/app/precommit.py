@@ -79,9 +79,11 @@ def _run_hook(
         if to_ref and from_ref and not _pushes_migrations(from_ref, to_ref):
             return exits.CLEAN
         from ci.app.cli import parse, parser_of, reader_may_leave, run_declared
+        from ci.app.program import as_terminated, stop_on_sigterm
         from ci.app.registry import check_named
 
         reader_may_leave()
+        stop_on_sigterm()  # a killed hook leaves no scratch directory either
         check = check_named(name)
         assert check is not None, f"hook of a check this version lacks: {name}"
         with judged_commit(to_ref):
@@ -92,7 +94,7 @@ def _run_hook(
             args.files = []  # the whole directory: a migration among FILES concerns it all
             if check.declares("--base-ref") and args.base_ref is None:
                 args.base_ref = handed_over_base()
-            return run_declared(check, args)
+            return as_terminated(run_declared(check, args))
     except RefError as error:  # the refs pre-commit handed over (the check's own are its job)
         return could_not_run(name, error)
 

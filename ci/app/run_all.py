@@ -173,7 +173,7 @@ def _run_all(argv: list[str], description: str | None) -> int:
         k: v for k, v in vars(explicit).items() if k not in COMMON or k == "migrations_dir"
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    collector = Collector(overrides, config_file)
+    collector = Collector(overrides, config_file, prog=parser.prog)
     try:
         codes = [_run_one(name, [str(f) for f in args.files], collector) for name in checks]
     except KeyboardInterrupt:

@@ -16,7 +16,6 @@ violate, a data migration that deletes or overwrites too much.
 from __future__ import annotations
 
 import argparse
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +40,7 @@ from ci.checks.validate import (
 from ci.core.errors import UsageError
 from ci.core.findings import Case, Report
 from ci.core.model import InputError, discover, read_ahead
+from ci.core.scratch_dir import scratch_directory
 from ci.db.fingerprint import Tracker
 from ci.db.value_before import Reader, copy_before, written_images
 
@@ -67,7 +67,7 @@ def apply_sample(root: Path, sample_path: Path, options: Options) -> Report:
     catalog = discover(root)
     sample = open_sample(sample_path)
     invariants = load_invariants(options)
-    with tempfile.TemporaryDirectory(prefix="migration-guard-") as tmp:
+    with scratch_directory("migration-guard-") as tmp:
         db = Path(tmp) / "apply_sample.db"
         with could_not_run(), _named_as(db, sample_path):
             prepared = prepare(NAME, sample, db, catalog, options)

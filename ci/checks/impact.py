@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +29,7 @@ from ci.checks.validate import case_name, could_not_run, options_from
 from ci.core.errors import UsageError
 from ci.core.findings import Case, Finding, Report
 from ci.core.model import Catalog, discover
+from ci.core.scratch_dir import scratch_directory
 from ci.db import prodstats
 from ci.db.impact import BATCH, NO_TRANSACTION, MeasureFailed, Measurer
 from ci.db.impact_io import commit_cost
@@ -98,7 +98,7 @@ def measure_sample(
     scale them by `stats`; None when the sample cannot be prepared (apply_sample says why).
     Raises MeasureFailed (or sqlite3.Error) when a statement does not run here."""
     sample = open_sample(sample_path)
-    with tempfile.TemporaryDirectory(prefix="migration-guard-impact-") as tmp, could_not_run():
+    with scratch_directory("migration-guard-impact-") as tmp, could_not_run():
         prepared = prepare(NAME, sample, Path(tmp) / "impact.db", catalog, options)
         try:
             if prepared.failed:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import tempfile
 from pathlib import Path
 
 from ci.checks import options
@@ -27,6 +26,7 @@ from ci.checks.sample import open_sample, prepare
 from ci.checks.validate import catalog_cases, could_not_run, new_runner
 from ci.core.findings import Case, Finding, Report
 from ci.core.model import Catalog, Migration, discover
+from ci.core.scratch_dir import scratch_directory
 from ci.db import runner
 
 
@@ -72,7 +72,7 @@ def rollback_roundtrip(
     cases = catalog_cases(NAME, catalog)
     if cases:
         return Report(NAME, cases)
-    with tempfile.TemporaryDirectory(prefix="migration-guard-") as tmp, could_not_run():
+    with scratch_directory("migration-guard-") as tmp, could_not_run():
         on_empty = EmptyRun(catalog, options, Path(tmp))
         cases = merged(run_parts(plan(catalog.main, selected, jobs), on_empty))
         if sample is not None:

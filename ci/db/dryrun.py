@@ -100,10 +100,11 @@ def private_copy(conn: sqlite3.Connection, name: str) -> Iterator[Path]:
 
     Refused with one line when that directory lacks room for the copy, before writing."""
     import shutil  # only a dry run needs these (start-up time of every command)
-    import tempfile
+
+    from ci.core.scratch_dir import scratch_directory
 
     size = database_size(conn)
-    with tempfile.TemporaryDirectory(prefix=DRY_RUN_PREFIX) as tmp:
+    with scratch_directory(DRY_RUN_PREFIX) as tmp:
         free = shutil.disk_usage(tmp).free
         if size > free:
             raise CannotRun(

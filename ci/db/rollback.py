@@ -9,6 +9,7 @@ again (see reset_seeds).
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Iterable
 from contextlib import suppress
@@ -104,7 +105,7 @@ def way_back(row: AppliedRow, database: Path | None) -> str:
     forward = "write a new migration that undoes what you need"
     if database is None:  # a server's database: its backups are not ours to find
         return f"the way back past {label}: {forward} (or restore a backup taken before it)"
-    backup = backup_before(database, row.applied_at)
+    backup = backup_before(database, row)
     if backup is None:
         return (
             f"the way back past {label}: {forward} (no backup ci.migrate took beside "
@@ -117,20 +118,63 @@ def way_back(row: AppliedRow, database: Path | None) -> str:
     )
 
 
-def backup_before(database: Path, applied_at: str | None) -> Path | None:
-    """The newest `<db>.bak-<UTC time>[-N]` beside `database` taken no later than
-    `applied_at` (schema_version's ISO 8601 UTC), or None."""
-    if not applied_at:
+def backup_before(database: Path, row: AppliedRow) -> Path | None:
+    """The newest `<db>.bak-<UTC time>[-N]` beside `database`, taken no later than `row` was
+    applied (schema_version's ISO 8601 UTC), that is PROVEN to predate that migration: its own
+    bookkeeping shows it neither applied nor begun. None when no backup is.
+
+    The name alone proves nothing: it is to the second, and every run in that second (0002
+    applied, then 0003 in a second run) names its backup with the same time, the later one
+    `-2`; that one already holds 0002. So each candidate, newest first, is opened read-only
+    and looked into; one that cannot be read, or that holds the migration, is passed over.
+    """
+    if not row.applied_at:
         return None
-    moment = applied_at.replace("-", "").replace(":", "")[:15]  # 20261206T150001
+    moment = row.applied_at.replace("-", "").replace(":", "")[:15]  # 20261206T150001
+    for taken_at, path in sorted(_backups_beside(database), reverse=True):
+        if taken_at[0][:15] <= moment and _predates(path, row):
+            return path
+    return None
+
+
+def _backups_beside(database: Path) -> list[tuple[tuple[str, int], Path]]:
+    """((UTC time, N), path) of each backup ci.migrate named beside `database`: N orders the
+    ones of one second as they were taken (`-10` after `-9`)."""
     prefix = f"{database.name}.bak-"
-    found: list[tuple[str, str, Path]] = []
+    found: list[tuple[tuple[str, int], Path]] = []
     with suppress(OSError):
         for entry in os.scandir(database.parent or "."):
-            stamp = entry.name[len(prefix) :].partition("-")[0]
-            if entry.name.startswith(prefix) and len(stamp) == 16 and stamp[:15] <= moment:
-                found.append((stamp, entry.name, database.parent / entry.name))
-    return max(found)[2] if found else None
+            if not entry.name.startswith(prefix):
+                continue
+            stamp, _, counter = entry.name[len(prefix) :].partition("-")
+            if len(stamp) == 16 and (counter.isdigit() or not counter) and entry.is_file():
+                found.append(((stamp, int(counter or 1)), database.parent / entry.name))
+    return found
+
+
+def _predates(backup: Path, row: AppliedRow) -> bool:
+    """Whether `backup` (opened read-only, never changed) neither has `row`'s migration in its
+    schema_version nor an open dirty mark of it (a @batch one that had begun): restoring it
+    undoes that migration whole. A file that is not a readable database proves nothing, nor
+    does one with a `-wal` beside it (opened as a database and written since).
+
+    `immutable=1`: a backup is written once and never changed, and a plain read-only
+    connection to one in WAL mode (copied from a WAL database) would leave `-wal` and `-shm`
+    files beside it."""
+    if backup.with_name(backup.name + "-wal").exists():
+        return False
+    uri = backup.resolve().as_uri() + "?mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=1.0)
+    except sqlite3.Error:
+        return False
+    try:
+        recorded = [*bookkeeping.read_applied(conn), *bookkeeping.open_marks(conn)]
+    except (sqlite3.Error, InputError):
+        return False
+    finally:
+        conn.close()
+    return not any(r.track == row.track and r.version == row.version for r in recorded)
 
 
 def _lowest_rollback(blocked: list[int], newest: int) -> str:

@@ -13,11 +13,11 @@ on a schema its own earlier statements change) could miss a table.
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from ci.core.scratch_dir import scratch_directory
 from ci.db.backup import copy_to
 from ci.db.connection import connect
 from ci.db.fingerprint import Fingerprint, TablePrint
@@ -43,7 +43,7 @@ class Reader:
 def copy_before(conn: sqlite3.Connection, setup: str | None) -> Iterator[Reader]:
     """A read-only copy of `conn`'s database as it is now, for the block (then deleted); opened
     with the --setup function, whose functions a generated column may call."""
-    with tempfile.TemporaryDirectory(prefix="migration-guard-before-") as tmp:
+    with scratch_directory("migration-guard-before-") as tmp:
         path = Path(tmp) / "before.db"
         copy_to(conn, path)  # a throwaway file: no journal, no fsync
         copy = connect(path, setup=setup, readonly=True, gated=False)

@@ -95,3 +95,25 @@ def test_a_refusal_of_migration_guard_check_names_it_and_the_console_fix(tmp_pat
         "migration-guard check: refusing --update: migration-guard check only checks"
     ), done.stderr
     assert "run migration-guard checksums --update yourself" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (("migration-guard", "check"), "migration-guard check"),
+        (("migration-guard", "apply-empty"), "migration-guard apply-empty"),
+    ],
+)
+def test_a_config_error_names_the_command_typed(
+    command: tuple[str, ...], named: str, tmp_path: Path
+) -> None:
+    """A typo in the apply_empty section, found while `migration-guard check` runs that check:
+    the line leads with the command the user typed, not with another command's name."""
+    (tmp_path / "migration-guard.yaml").write_text("apply_empty:\n  explian: true\n", "utf-8")
+    done = run_script(*command, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if "explian" in line]
+    assert lines == [
+        f"{named}: migration-guard.yaml: section apply_empty: unknown key(s) explian (keys are "
+        "the checks' options, e.g. migrations_dir, base_ref)"
+    ], done.stderr

@@ -176,21 +176,27 @@ def test_a_constraint_left_not_valid_is_an_integrity_finding(tmp_path: Path) -> 
     assert "constraint vitals_value_positive on vitals is NOT VALID" in line, line
 
 
-def test_ctrl_c_during_a_migration_drops_the_throwaway_database(tmp_path: Path) -> None:
-    """Interrupted while a migration runs (found by its unique sleep in pg_stat_activity),
-    the run ends without a traceback and its database is gone."""
-    extra = {"schema/0003_slow.sql": "SELECT pg_sleep(31.25);\n"}
+@pytest.mark.parametrize(
+    ("sig", "code", "sleep"), [(signal.SIGINT, 130, "31.25"), (signal.SIGTERM, 143, "31.5")]
+)
+def test_ctrl_c_during_a_migration_drops_the_throwaway_database(
+    tmp_path: Path, sig: int, code: int, sleep: str
+) -> None:
+    """Interrupted (Ctrl-C, or SIGTERM: CI's cancel) while a migration runs (found by its
+    unique sleep in pg_stat_activity), the run ends without a traceback and its database is
+    gone."""
+    extra = {"schema/0003_slow.sql": f"SELECT pg_sleep({sleep});\n"}
     root = write(tmp_path, PG, extra)
     command = [sys.executable, "-m", "ci.apply_empty", "--migrations-dir", str(root / MIGRATIONS),
                "--engine", PG, "--server-url", server_url()]  # fmt: skip
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        name = running_in("pg_sleep(31.25)")
-        process.send_signal(signal.SIGINT)
+        name = running_in(f"pg_sleep({sleep})")
+        process.send_signal(sig)
         _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode != 0
+    assert process.returncode == code, stderr
     assert b"Traceback" not in stderr, stderr
     assert not database_exists(name)
 
