@@ -97,21 +97,28 @@ class SchemaRows:
     takes one of their rowids, or one freed long before. The groups a migration did not name
     are all present throughout it, so every row it adds is above the highest of *their*
     rowids: `refresh(names)` reads the named groups' known rowids and everything above that.
-    A rename moves rows between groups: after one, `refresh(None)` reads them all."""
+    A rename moves rows between groups: after one, `refresh(None)` reads them all; so does
+    the refresh after `renumbered()` (VACUUM writes every row again under a new rowid)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.groups: dict[str, dict[int, Row]] = {}
         self.rowids: list[int] = []  # of the rows kept, ascending: the highest is the last
+        self.stale = False  # the rowids kept may be other rows' now (see renumbered)
         self.refresh(None)
+
+    def renumbered(self) -> None:
+        """The rowids kept may be other rows' now (a VACUUM writes sqlite_master afresh:
+        tables, then indexes, then views and triggers): the next refresh reads every row."""
+        self.stale = True
 
     def refresh(self, names: Iterable[str] | None) -> set[str]:
         """Read again the groups named (None: the whole schema) and every row added since;
         returns the groups read (those named among them, also when they are gone)."""
         query = f"SELECT rowid, {_COLUMNS} FROM sqlite_master"
         named = set(names or ())
-        if names is None:
-            self.groups, self.rowids = {}, []
+        if names is None or self.stale:
+            self.groups, self.rowids, self.stale = {}, [], False
             return named | self._add(self.conn.execute(query))
         known = [rowid for name in named for rowid in self.groups.pop(name, ())]
         rowids = self.rowids

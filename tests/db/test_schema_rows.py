@@ -100,3 +100,17 @@ def test_a_row_created_below_the_highest_rowid_ever_read_is_read(run: str) -> No
         conn.executescript(sql)
         rows.refresh(names)
         assert rows.shapes(None, {}) == read_shapes(conn, None, {}), sql
+
+
+def test_after_a_vacuum_renumbered_the_rows_the_next_refresh_reads_them_all() -> None:
+    conn = sqlite3.connect(":memory:")
+    rows = SchemaRows(conn)
+    # VACUUM writes tables first, then indexes, then views and triggers: a=1, v=2, b=3
+    # become a=1, b=2, v=3, and b's known rowid now holds v's row
+    conn.executescript("CREATE TABLE a (x); CREATE VIEW v AS SELECT 1; CREATE TABLE b (id, x, y)")
+    rows.refresh({"a", "v", "b"})
+    conn.execute("VACUUM")
+    rows.renumbered()
+    conn.execute("ALTER TABLE b DROP COLUMN y")
+    rows.refresh({"b"})
+    assert rows.shapes(None, {}) == read_shapes(conn, None, {})
