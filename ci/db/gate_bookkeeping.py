@@ -94,6 +94,26 @@ def trigger_program_verdict(conn: sqlite3.Connection, name: str, table: str) -> 
     return None
 
 
+def refused_trigger(
+    conn: sqlite3.Connection, created: list[tuple[str, str, str]], reinstall: Callable[[], None]
+) -> Verdict | None:
+    """A trigger the statement just created (`created`: schema, name, table of each) whose
+    program writes the runner's tables is refused now, not only when it fires (see
+    trigger_program_verdict; `reinstall` puts the gate's authorizer back after each probe). In
+    autocommit (a @no-transaction file) the statement is already committed: the trigger is
+    dropped."""
+    for schema, name, table in created:
+        try:
+            verdict = trigger_program_verdict(conn, name, table)
+        finally:
+            reinstall()  # the probe installed its own authorizer
+        if verdict is not None:
+            if not conn.in_transaction:
+                conn.execute(f"DROP TRIGGER IF EXISTS {quote(schema)}.{quote(name)}")
+            return verdict
+    return None
+
+
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

@@ -40,6 +40,23 @@ def classify(sql: str) -> Action | None:
     return seen[0] if seen else None
 
 
+@lru_cache(maxsize=64)
+def vacuum_into(sql: str) -> bool | None:
+    """Whether SQLite compiles `sql` to a VACUUM INTO (True) or a VACUUM in place (False), or
+    to no VACUUM at all (None): its program's Vacuum opcode, whose P2 is the register of the
+    INTO file name (0: none). Prepared (EXPLAIN, never run) on the private database; a
+    statement that does not prepare there (a schema only the migration attached) is none."""
+    conn = _scratch()
+    sqlite3.Connection.set_authorizer(conn, ignore_decided)
+    try:
+        program = conn.execute(f"EXPLAIN {sql}").fetchall()
+    except (sqlite3.Error, sqlite3.Warning):
+        return None
+    finally:
+        sqlite3.Connection.set_authorizer(conn, None)
+    return next((row[3] != 0 for row in program if row[1] == "Vacuum"), None)
+
+
 def prepare_error(sql: str, seen: list[Action] | None = None) -> None:
     """Prepare `sql` (EXPLAIN, every decided action ignored) on the private database, noting
     the actions SQLite reports in `seen`; raises SQLite's error if it does not prepare."""

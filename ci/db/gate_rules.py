@@ -64,6 +64,9 @@ class Screen(ScreenState):
         program did it (only writes to the runner's tables are decided there)."""
         if trigger is not None:
             return trigger_write(action, arg1, trigger)
+        if self.vacuum is not None:  # SQLite's own statements copying the database: only
+            # where the copy goes is the migration's (VACUUM INTO's file; else a temporary one)
+            return _attach(self, arg1, arg2) if action == ATTACH and self.vacuum else None
         rule = RULES.get(action)
         return None if rule is None else rule(self, arg1, arg2)
 
@@ -145,7 +148,7 @@ NO_TRANSACTION_SAVEPOINT = (
 def _attach(screen: ScreenState, _: str | None, __: str | None) -> Verdict | None:
     if not screen.check:
         return None
-    what = "VACUUM INTO" if screen.word == "VACUUM" else "ATTACH"  # it attaches its target
+    what = "VACUUM INTO" if screen.vacuum else "ATTACH"  # it attaches its target
     return Verdict(
         REFUSE,
         f"{what} is not allowed in a check: the check works on a throwaway database in a "

@@ -59,6 +59,7 @@ class ScreenState:
         "savepoints",
         "schema_writable",
         "sql",
+        "vacuum",
         "word",
     )
 
@@ -70,6 +71,10 @@ class ScreenState:
         self.word = ""  # the statement's first word, as written (END for a COMMIT)
         self.sql = ""  # the statement being decided
         self.schema_writable = False  # writable_schema was on when the statement started
+        # the statement is a VACUUM INTO (True), a VACUUM in place (False) or none (None), as
+        # ci.db.gate_vacuum says: what a VACUUM reports while it runs is SQLite's
+        # own copying (ATTACH of the copy, BEGIN, CREATE, INSERT, ...)
+        self.vacuum: bool | None = None
         self.savepoints: list[str] = []  # opened by this file and not yet released
         self.pending: Action | None = None  # the savepoint statement being run
         self.saved: dict[str, object] = {}  # RESTORED_PRAGMAS changed: their values before

@@ -28,7 +28,8 @@ writable_schema) are refused in every run; connection settings a migration may c
 Only statements that can be one of these are screened (`needs_screening`, decided from the first
 word and, for writes, a word the statement must contain, or any statement while a trigger in the
 database names schema_version); the others run with no authorizer call at all: the runner's
-per-migration path is performance-budgeted.
+per-migration path is performance-budgeted. A plain VACUUM reports its own copying (ATTACH of
+a temporary copy, BEGIN, CREATE, ...): none of it is the migration's (ci.db.gate_vacuum).
 
 Each connection opened by `ci.db.runner.connect` has one `Gate`, the only authorizer it ever has:
 the fingerprint tracker watches through it (`Gate.observing`) and an authorizer installed by a
@@ -46,12 +47,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from ci.db.gate_bookkeeping import (
-    BOOKKEEPING_TRIGGERS,
-    names_bookkeeping,
-    quote,
-    trigger_program_verdict,
-)
+from ci.db.gate_bookkeeping import BOOKKEEPING_TRIGGERS, names_bookkeeping, refused_trigger
 from ci.db.gate_classify import classify, foreign_keys_setting, ignore_decided, prepare_error
 from ci.db.gate_pragmas import (
     CHECK_PRAGMAS,
@@ -69,6 +65,7 @@ from ci.db.gate_screen import (
     TRANSACTION,
     Verdict,
 )
+from ci.db.gate_vacuum import vacuum_screened
 
 TYPE_CHECKING = False  # not typing's own: importing typing costs ~4% of a start-up
 if TYPE_CHECKING:
@@ -210,6 +207,7 @@ class Gate:
         screen.created.clear()
         screen.sql = sql
         screen.schema_writable = screen.check and self._schema_writable()
+        forbid_attach_again = vacuum_screened(self.conn, screen, sql)
         self.screen, self.verdict = screen, None
         _set_authorizer(self.conn, self.authorize)
         try:
@@ -225,10 +223,12 @@ class Gate:
         finally:
             self.screen = None
             self._install()
+            forbid_attach_again()
         screen.ran()
         if names_bookkeeping(sql):
             self.triggers = True  # it may have created a trigger that writes them
-            return self._refuse_trigger_writing_bookkeeping(screen)
+            created, screen.created = screen.created, []
+            return refused_trigger(self.conn, created, self._install)
         return None
 
     def creating(self, execute: Callable[[], object]) -> None:
@@ -239,23 +239,6 @@ class Gate:
             execute()
         finally:
             self._install()
-
-    def _refuse_trigger_writing_bookkeeping(self, screen: Screen) -> Verdict | None:
-        """A trigger the statement just created whose program writes the runner's tables is
-        refused now, not only when it fires: its program is compiled (EXPLAIN, nothing runs)
-        by an INSERT, an UPDATE of every column and a DELETE on its table. In autocommit (a
-        @no-transaction file) the statement is already committed: the trigger is dropped."""
-        created, screen.created = screen.created, []
-        for schema, name, table in created:
-            try:
-                verdict = trigger_program_verdict(self.conn, name, table)
-            finally:
-                self._install()  # the probe installed its own authorizer
-            if verdict is not None:
-                if not self.conn.in_transaction:
-                    self.conn.execute(f"DROP TRIGGER IF EXISTS {quote(schema)}.{quote(name)}")
-                return verdict
-        return None
 
     def _schema_writable(self) -> bool:
         """Whether writable_schema is on (a --setup may have turned it on), asked with no

@@ -79,3 +79,11 @@ def _unquoted(name: str) -> str:
     if name[0] in "`[":
         return name[1:-1]
     return name
+
+
+def vacuums(file: SqlFile) -> bool:
+    """Whether `file` may VACUUM, which writes sqlite_master's rows again under new rowids
+    (ci.db.schema_shapes.SchemaRows.renumbered). SQLite runs VACUUM only as a statement of
+    its own that starts with the word (EXPLAIN VACUUM runs nothing), so the first word
+    tells every file that may; one that does not (VACUUM temp) costs a full re-read."""
+    return any(statement.keyword == "VACUUM" for statement in file.statements)

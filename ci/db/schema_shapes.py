@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
@@ -90,40 +91,53 @@ class SchemaRows:
     reading a few groups again is a few rowid look-ups instead of a scan of the whole schema
     (~50M instructions of apply_empty on 1,000 migrations, 190 tables).
 
-    A group's rows change in place (ALTER TABLE rewrites the row's SQL, same rowid) or go;
-    rows are only ever added above the highest rowid (SQLite takes max(rowid) + 1), so
-    `refresh(names)` reads the named groups' known rowids and everything above the highest one
-    known. A rename moves rows between groups: after one, `refresh(None)` reads them all."""
+    A group's rows change in place (ALTER TABLE rewrites the row's SQL, same rowid) or go. A
+    new row takes max(rowid) + 1 of the rows present when it is inserted, which is not always
+    above the highest rowid ever read: once the highest rows are dropped, the next object
+    takes one of their rowids, or one freed long before. The groups a migration did not name
+    are all present throughout it, so every row it adds is above the highest of *their*
+    rowids: `refresh(names)` reads the named groups' known rowids and everything above that.
+    A rename moves rows between groups: after one, `refresh(None)` reads them all; so does
+    the refresh after `renumbered()` (VACUUM writes every row again under a new rowid)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.groups: dict[str, dict[int, Row]] = {}
-        self.top, self.top_group = 0, ""  # the highest rowid read and its group
+        self.rowids: list[int] = []  # of the rows kept, ascending: the highest is the last
+        self.stale = False  # the rowids kept may be other rows' now (see renumbered)
         self.refresh(None)
+
+    def renumbered(self) -> None:
+        """The rowids kept may be other rows' now (a VACUUM writes sqlite_master afresh:
+        tables, then indexes, then views and triggers): the next refresh reads every row."""
+        self.stale = True
 
     def refresh(self, names: Iterable[str] | None) -> set[str]:
         """Read again the groups named (None: the whole schema) and every row added since;
         returns the groups read (those named among them, also when they are gone)."""
         query = f"SELECT rowid, {_COLUMNS} FROM sqlite_master"
-        if names is None:
-            self.groups, self.top = {}, 0
-            return self._add(self.conn.execute(query))
-        named = set(names)
+        named = set(names or ())
+        if names is None or self.stale:
+            self.groups, self.rowids, self.stale = {}, [], False
+            return named | self._add(self.conn.execute(query))
         known = [rowid for name in named for rowid in self.groups.pop(name, ())]
-        # the highest row is read again too: if it went, a new row may have its rowid
-        self.groups.get(self.top_group, {}).pop(self.top, None)
-        top = self.top
+        rowids = self.rowids
+        for rowid in known:  # mostly the newest rows: near the end of the list
+            del rowids[bisect_left(rowids, rowid)]
+        above = rowids[-1] if rowids else 0  # the highest row of the groups not named
         # one statement, not a look-up per kind of row: each is prepared again after every
         # schema change (measured: ~70M instructions less of apply_empty on 1,000 migrations)
         if known:
             marks = ", ".join("?" * len(known))
-            where = f"rowid >= ? OR rowid IN ({marks})"
-            return named | self._add(self.conn.execute(f"{query} WHERE {where}", (top, *known)))
+            where = f"rowid > ? OR rowid IN ({marks})"
+            return named | self._add(self.conn.execute(f"{query} WHERE {where}", (above, *known)))
         # most migrations only add rows: no known rowid to read again
-        return named | self._add(self.conn.execute(f"{query} WHERE rowid >= ?", (top,)))
+        return named | self._add(self.conn.execute(f"{query} WHERE rowid > ?", (above,)))
 
     def _add(self, rows: Iterable[tuple[int, str, str, str, str]]) -> set[str]:
-        groups = self.groups
+        """Keep the rows read: none is kept already (each is a named group's, whose rows were
+        let go, or above every row kept)."""
+        groups, rowids = self.groups, self.rowids
         read = set()
         for row in rows:
             rowid, key = row[0], fold(row[3])
@@ -132,8 +146,7 @@ class SchemaRows:
                 group = groups[key] = {}
             group[rowid] = row[1:]
             read.add(key)
-            if rowid >= self.top:
-                self.top, self.top_group = rowid, key
+            insort(rowids, rowid)
         return read
 
     def shapes(self, names: Iterable[str] | None, cache: dict[Objects, Shape]) -> dict[str, Shape]:

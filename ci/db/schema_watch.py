@@ -22,7 +22,7 @@ from collections.abc import Callable
 from ci.core.model import SqlFile
 from ci.core.sqltext import LazyPattern, Statement
 from ci.db.gatekeeper import Gate, gate_of
-from ci.db.schema_additive import MAY_RESHAPE, additive, altered_tables
+from ci.db.schema_additive import MAY_RESHAPE, additive, altered_tables, vacuums
 from ci.db.schema_changes import Change, classify, needs_reading, only_harmless_additions
 from ci.db.schema_dangling import dangling, gone_names, merged
 from ci.db.schema_refill import copied_in, replaced, rows_key
@@ -167,8 +167,7 @@ class SchemaWatch:
         self._shapes: dict[Objects, Shape] = {}
         self._rows = SchemaRows(conn)
         self.groups = self._rows.shapes(None, self._shapes)
-        # the tables altered by the additive files not watched since the last read (None:
-        # none ran); their new rows are all above the highest rowid read
+        # the tables altered by the additive files not watched since the last read (None: none)
         self._behind: set[str] | None = None
 
     def watching(
@@ -181,12 +180,14 @@ class SchemaWatch:
         opens the watch around the file's own statements only. `risky_only`: only changes
         with a finding code will be asked for; a file that can only add to the schema
         (ci.db.schema_additive) has none, and is neither followed nor read after."""
-        if risky_only and additive(file):
+        followed = not (risky_only and additive(file))
+        if not followed:
             self._behind = altered_tables(file) | (self._behind or set())
-            return Watching(self.conn, file, by_runner=by_runner, followed=False)
-        if self._behind is not None:
+        elif self._behind is not None:
             self._catch_up()
-        return Watching(self.conn, file, by_runner=by_runner)
+        if vacuums(file):  # after the catch-up: the refresh after the file reads every row
+            self._rows.renumbered()
+        return Watching(self.conn, file, by_runner=by_runner, followed=followed)
 
     def _catch_up(self) -> None:
         """Before a watched file: read what the additive files run since changed (the tables

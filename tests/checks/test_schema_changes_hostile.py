@@ -4,6 +4,8 @@ each test is a real migration tree run by a real `python -m ci.apply_empty` proc
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import WriteTree, output, run_on_tree, tree
@@ -167,3 +169,59 @@ def test_a_table_dropped_while_one_of_its_shape_is_created_is_a_rename_only_if_c
     }
     done = run_on_tree("ci.apply_empty", write_tree(tree(files)))
     assert expected in done.stdout, output(done)
+
+
+# A new sqlite_master row takes max(rowid) + 1 of the rows present when it is created: after
+# the highest rows are dropped, a later object takes one of their rowids, below the highest
+# the schema watch ever read (hostile 001, 010). A VACUUM writes every row under a new rowid.
+ROWIDS_TAKEN_AGAIN = {
+    "drop after dropped indexes (001)": (
+        {
+            "schema/0001_a.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY, x TEXT);\n"
+            "CREATE INDEX ia ON a (x);\nCREATE INDEX ib ON a (x);\n",
+            "schema/0002_drop_idx.sql": "-- noqa: MG608 not needed\nDROP INDEX ia;\n"
+            "-- noqa: MG608 not needed\nDROP INDEX ib;\n",
+            "schema/0003_z.sql": "CREATE TABLE z (id INTEGER PRIMARY KEY, v TEXT);\n",
+            "schema/0004_drop_z.sql": "DROP TABLE z;\n",
+        },
+        "0004_drop_z.sql:1: MG601 table z",
+    ),
+    "column dropped after a waived drop (010)": (
+        {
+            "schema/0001_init.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY, x TEXT);\n"
+            "CREATE TABLE old_log (id INTEGER PRIMARY KEY, msg TEXT);\n"
+            "CREATE INDEX old_log_msg ON old_log (msg);\n",
+            "schema/0002_drop_old_log.sql": "-- noqa: MG601 old_log unused, exported to S3\n"
+            "DROP TABLE old_log;\n",
+            "schema/0003_z.sql": "CREATE TABLE z (id INTEGER PRIMARY KEY, v TEXT, w TEXT);\n",
+            "schema/0004_drop_v.sql": "ALTER TABLE z DROP COLUMN v;\n",
+        },
+        "0004_drop_v.sql:1: MG602 column z.v",
+    ),
+    "column dropped after a VACUUM": (
+        {
+            # rowids a=1, v=2, b=3; after the VACUUM (tables, then views) a=1, b=2, v=3
+            "schema/0001_init.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY, x TEXT);\n"
+            "CREATE VIEW v AS SELECT 1 AS one;\n"
+            "CREATE TABLE b (id INTEGER PRIMARY KEY, x TEXT, y TEXT);\n",
+            "schema/0002_vacuum.sql": "-- @no-transaction VACUUM cannot run in a transaction\n"
+            "VACUUM;\n",
+            "schema/0003_drop_y.sql": "ALTER TABLE b DROP COLUMN y;\n",
+        },
+        "0003_drop_y.sql:1: MG602 column b.y",
+    ),
+}
+
+
+@pytest.mark.parametrize("explain", [False, True], ids=["plain", "explain"])
+@pytest.mark.parametrize("case", sorted(ROWIDS_TAKEN_AGAIN))
+def test_an_object_under_a_rowid_taken_again_is_watched(
+    write_tree: WriteTree, case: str, explain: bool
+) -> None:
+    files, expected = ROWIDS_TAKEN_AGAIN[case]
+    done = run_on_tree("ci.apply_empty", write_tree(tree(files)), *(["--explain"] * explain))
+    assert done.returncode == 1, output(done)
+    findings = [line for line in done.stdout.splitlines() if re.search(r"\.sql:\d+: MG", line)]
+    assert len(findings) == 1 and expected in findings[0], output(done)
+    if explain:  # the changelog lists the change under its migration too
+        assert f"[{expected.split()[1]} error]" in done.stdout, output(done)
