@@ -8,6 +8,7 @@ small GROUP_LIMIT can put a group's edge between two migrations.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,71 @@ def test_a_file_refused_before_it_runs_is_named_and_the_ones_before_it_pass(
     assert code == 1, out
     assert f"{MIGRATIONS}/schema/0002_meta.sql:2: MG301 " in out, out
     assert "1 passed, 1 failed, 1 skipped" in out, out
+
+
+def test_a_passing_group_is_sent_whole_with_each_members_own_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def member_by_member(*args: object) -> None:
+        raise AssertionError("a passing group fell back to the member-by-member way")
+
+    monkeypatch.setattr(check_groups, "_group", member_by_member)
+    for relative, text in {
+        "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
+        "data/0002_rows.sql": "INSERT INTO t VALUES (1), (2);\nUPDATE t SET id = id + 1;\n",
+        "data/0003_one.sql": "DELETE FROM t WHERE id = 2;\n",
+    }.items():
+        path = tmp_path / MIGRATIONS / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    args = ["--migrations-dir", str(tmp_path / MIGRATIONS), "--format", "json"]
+    code = main([*args, *engine_args("postgresql")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    cases = {case["name"]: case["rows"] for case in json.loads(out)["checks"][0]["cases"]}
+    assert cases["0002 data/0002_rows.sql"] == 4, out  # 2 inserted + 2 updated
+    assert cases["0003 data/0003_one.sql"] == 1, out
+
+
+def test_a_trigger_on_the_runners_table_made_and_dropped_within_a_group_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # gone by the group's end, but it fired on the rows written in between: each member's
+    # end looks at the triggers and rules, not only the group's
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_hook.sql": (
+                "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RETURN NEW; END $$;\n"
+                "DO $$ BEGIN EXECUTE 'CREATE TRIGGER x BEFORE INSERT ON schema_' || 'version '\n"
+                "  'FOR EACH ROW EXECUTE FUNCTION f()'; END $$;\n"
+            ),
+            "schema/0002_t.sql": "CREATE TABLE t (id int);\n",
+            "schema/0003_unhook.sql": (
+                "DO $$ BEGIN EXECUTE 'DROP TRIGGER x ON schema_' || 'version'; END $$;\n"
+            ),
+        },
+        capsys,
+    )
+    assert code == 1, out
+    assert "0001_hook.sql: MG301 changed the triggers or rules on the runner's tables" in out, out
+    assert "1 failed, 2 skipped" in out, out
+
+
+def test_a_runaway_member_sent_whole_is_named_by_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for relative, text in {
+        "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
+        "data/0002_slow.sql": "INSERT INTO t VALUES (1);\n\nSELECT pg_sleep(5);\n",
+    }.items():
+        path = tmp_path / MIGRATIONS / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    args = ["--migrations-dir", str(tmp_path / MIGRATIONS), "--statement-timeout", "0.5"]
+    code = main([*args, *engine_args("postgresql")])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert f"{MIGRATIONS}/data/0002_slow.sql:3: MG311 " in out, out
+    assert "1 passed, 1 failed" in out, out

@@ -23,6 +23,11 @@ it would run in a transaction of its own:
 
 A failure rolls the group back and stops: the members before it keep their passing outcomes
 (the check runs nothing after a failure), the failing one raises as the runner raises.
+
+That is the member-by-member way, two round trips a member. A group whose statements the gate
+passes as written is first sent whole (ci.db.postgres.check_sent: a query a member, the
+runner's tables checked once); this way runs only when that one declined (something failed,
+or the tables changed), to name the member and line as the runner does.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from ci.db.group import split
 from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
 from ci.db.postgres import session
 from ci.db.postgres.bookkeeping import IS_SEED, check_written, found, record_queries
+from ci.db.postgres.check_sent import NO_HOOKS, UNLOCK_ALL, apply_sent
 from ci.db.postgres.connect import Cursor, PgConnection, one_line
 from ci.db.postgres.enum_labels import adds_enum_label
 from ci.db.postgres.execute import NEW_LABEL_HINT, run_file_ahead
@@ -56,11 +62,6 @@ from ci.db.records import Entry
 from ci.db.tables import TABLE
 
 GROUP_LIMIT = 100  # members of one transaction at most
-NO_HOOKS = "0:0:0:0"  # ROW_AGES's part for the triggers and rules on the runner's tables: none
-# Every session advisory lock: a check's runner takes none of its own (it alone uses its
-# throwaway database; PgRunner.lock is never called), so what is held was taken by a migration,
-# and one call frees it without reading pg_locks (which lists every lock the group holds).
-UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
 OnOutcome = Callable[[Outcome], None]
 Next = tuple[bool, Snapshot]  # what the next member needs: applied already?, the tables before
 
@@ -74,7 +75,12 @@ def apply_grouped(runner: PgRunner, migrations: list[Migration], on_outcome: OnO
             on_outcome(runner.apply(part[0]))
             continue
         for start in range(0, len(part), GROUP_LIMIT):
-            _group(runner, part[start : start + GROUP_LIMIT], on_outcome)
+            members = part[start : start + GROUP_LIMIT]
+            sent = apply_sent(runner, members)  # one query a member, when it can vouch
+            if sent is None:
+                _group(runner, members, on_outcome)  # names what failed, and where
+            for outcome in sent or ():
+                on_outcome(outcome)
 
 
 def _group(runner: PgRunner, members: list[Migration], on_outcome: OnOutcome) -> None:

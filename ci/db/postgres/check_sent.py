@@ -1,0 +1,226 @@
+"""A group of a check's migrations sent whole (ci.db.postgres.check_groups' fast way): each
+member in ONE query of the simple protocol, the runner's tables checked once for the group.
+
+The member-by-member way (check_groups._group) takes two round trips a member and asks the
+server for a snapshot of the runner's tables before and after each one; most of the server's
+time then goes to bookkeeping, not to the migrations. Here, when the gate passes every
+statement of every member as it is (ci.db.postgres.execute.ahead), a member is one query:
+
+    <the previous member's end: its row, the session reset, the limits, the constraints that
+     start deferred deferred again>; <its statements>; SET CONSTRAINTS ALL IMMEDIATE
+
+so each member still runs as in a transaction of its own (its deferred constraints checked at
+its end, a fresh session, its own --statement-timeout deadline, its own time and rows). The
+runner's tables are checked once, before COMMIT: their counts and the rows this transaction
+wrote (ROW_AGES), and those rows read back whole against the rows the members should have
+(a migration that wrote, changed or deleted one of them, or the log, shows there: every row it
+touches gets this transaction's xmin); the triggers and rules on them after every member (a
+trigger there fires on the next member's row).
+
+This way vouches only for a group that passed: when anything fails (a statement, a deferred
+constraint, the deadline, the check of the tables), the group is rolled back, the session put
+back, and `apply_sent` says so (None); the caller runs the group member by member, which names
+the member and line as the runner does. A failing group costs its time twice; a passing one,
+which is what a check is run for, a round trip a member.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+from psycopg import ClientCursor, sql
+
+from ci.core.model import Migration
+from ci.core.sqltext import Statement
+from ci.db.bookkeeping import now_utc
+from ci.db.outcomes import CannotRun, Outcome, whole_ms
+from ci.db.postgres import session
+from ci.db.postgres.bookkeeping import IS_SEED, record_queries
+from ci.db.postgres.connect import PgConnection, changed_rows, one_line
+from ci.db.postgres.deadline import Deadline
+from ci.db.postgres.execute import PgGate, ahead
+from ci.db.postgres.group import PgRunner
+from ci.db.postgres.steps import file_problems, limit_statements, rollback_quietly
+from ci.db.postgres.tables_snapshot import IMMEDIATE, ROW_AGES, Snapshot
+from ci.db.records import Entry
+from ci.db.tables import APPLIED_BY
+
+NO_HOOKS = "0:0:0:0"  # ROW_AGES's part for the triggers and rules on the runner's tables: none
+# Every session advisory lock: a check's runner takes none of its own (it alone uses its
+# throwaway database; PgRunner.lock is never called), so what is held was taken by a migration,
+# and one call frees it without reading pg_locks (which lists every lock the group holds).
+UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
+# The constraints that start deferred, deferred again after a member's SET CONSTRAINTS ALL
+# IMMEDIATE (as check_groups' DEFERRED and its SET CONSTRAINTS), on the server: no round trip.
+REDEFER = """DO $mg$DECLARE names text; BEGIN
+  SELECT string_agg(DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.conname), ', ')
+    INTO names FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+    WHERE c.condeferred;
+  IF names IS NOT NULL THEN EXECUTE 'SET CONSTRAINTS ' || names || ' DEFERRED'; END IF;
+END$mg$"""
+# the rows this transaction wrote in the runner's table, in the order the members wrote them
+WRITTEN = (
+    "SELECT version, migration_type, description, file_hash, code_hash, execution_time_ms, "
+    "rows_affected, applied_by FROM ONLY {} t WHERE age(t.xmin) <= 0"
+)
+HOOKS = """SELECT
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(xmin) <= 0) FROM pg_trigger
+    WHERE tgrelid IN (to_regclass(%s), to_regclass(%s)))
+  || ':' ||
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(xmin) <= 0) FROM pg_rewrite
+    WHERE ev_class IN (to_regclass(%s), to_regclass(%s)))"""
+
+
+class _Declined(Exception):
+    """The group cannot be vouched for this way: rolled back, run member by member."""
+
+
+def apply_sent(runner: PgRunner, members: list[Migration]) -> list[Outcome] | None:
+    """The members in one transaction, committed, and their outcomes; None when this way
+    cannot vouch for them (see the module's doc): nothing of them is left, the session is as
+    the run started, and the caller runs them member by member."""
+    sends = [_sendable(runner.conn, migration) for migration in members]
+    if any(statements is None for statements in sends):
+        return None
+    conn, running = runner.conn, members[0]
+    try:
+        conn.execute("BEGIN")
+        before = _before(runner, members)
+        outcomes: list[Outcome] = []
+        end: list[str] = []
+        for migration, statements in zip(members, sends, strict=True):
+            assert statements is not None
+            running = migration
+            outcome, hooks = _member(runner, migration, end, statements)
+            if hooks != NO_HOOKS:
+                raise _Declined
+            outcomes.append(outcome)
+            end = _end(runner, migration, outcome)
+        _check_tables(runner, end, before, outcomes)
+        conn.execute("COMMIT")
+    except (_Declined, psycopg.Error) as error:
+        rollback_quietly(runner)
+        if conn.closed or conn.broken:
+            raise CannotRun(
+                f"the connection to the server was lost while {running.file.location} ran "
+                f"({one_line(error)}); its migration was not committed"
+            ) from None
+        session.reset(conn)  # what the rolled-back members left outside the transaction
+        return None
+    return outcomes
+
+
+def _sendable(conn: PgConnection, migration: Migration) -> list[Statement] | None:
+    """The member's statements, when the gate passes each as it is; None otherwise."""
+    if migration.directives.no_transaction or file_problems(migration):
+        return None
+    return ahead(PgGate(conn, throwaway=conn.throwaway, dry_run=conn.dry_run), migration.file)
+
+
+def _before(runner: PgRunner, members: list[Migration]) -> Snapshot:
+    """The run's limits, and in the same round trip the runner's tables as the group starts;
+    _Declined when one of the members has its row already (the member-by-member way skips
+    it) or triggers or rules watch the runner's tables."""
+    conn, tables = runner.conn, runner.tables
+    keys = " OR ".join(f"({IS_SEED})" for _ in members)
+    values = [value for m in members for value in (m.track == "seed", m.version)]
+    query = sql.SQL("SELECT count(*) FROM ONLY {} WHERE ").format(tables.table) + sql.SQL(keys)
+    applied = ClientCursor(conn).mogrify(query, values)
+    limits = limit_statements(runner, local=True)
+    answers = _answers(conn.execute("; ".join([*limits, applied, _row_ages(runner)]),
+                                    prepare=False))  # fmt: skip
+    count, (table, log, hooks) = answers[-2][0][0], (str(v) for v in answers[-1][0])
+    if count or hooks != NO_HOOKS:
+        raise _Declined
+    return Snapshot(table, log, hooks, in_transaction=True)
+
+
+def _member(
+    runner: PgRunner, migration: Migration, end: list[str], statements: list[Statement]
+) -> tuple[Outcome, str]:
+    """The previous member's end, then this member's statements and its deferred checks, in
+    one query under its deadline; its outcome, and the triggers and rules on the runner's
+    tables once it ran (HOOKS)."""
+    conn = runner.conn
+    if migration.track == "seed":
+        runner.no_seeds_recorded = False
+    query = "\n;\n".join([*end, *(s.raw for s in statements), IMMEDIATE, _hooks(runner)])
+    started = time.perf_counter()
+    with Deadline(conn, runner.statement_timeout) as deadline:
+        cursor = conn.execute(query, prepare=False)
+    seconds = time.perf_counter() - started
+    if deadline.expired:
+        raise _Declined
+    rows = 0
+    for index in range(len(end) + len(statements) + 1):
+        if len(end) <= index < len(end) + len(statements):
+            rows += changed_rows(cursor.statusmessage)
+        cursor.nextset()
+    conn.changes += rows
+    hooks = str((cursor.fetchone() or ("",))[0])
+    return Outcome(migration, "applied", rows, seconds), hooks
+
+
+def _end(runner: PgRunner, migration: Migration, outcome: Outcome) -> list[str]:
+    """What follows a member, sent with the next one: its row, the session as the run
+    started, the run's limits again (RESET ALL ended the SET LOCAL ones), the constraints
+    that start deferred deferred again."""
+    entry = runner.entry(migration)
+    row = _literal(runner, entry, outcome)
+    return [row, *session.RESET, UNLOCK_ALL, *limit_statements(runner, local=True), REDEFER]
+
+
+def _check_tables(
+    runner: PgRunner, end: list[str], before: Snapshot, outcomes: list[Outcome]
+) -> None:
+    """The last member's end, then the runner's tables: _Declined unless they are as before
+    with the members' rows added, and those rows as the members' (WRITTEN)."""
+    conn = runner.conn
+    written = sql.SQL(WRITTEN).format(runner.tables.table).as_string(conn)
+    answers = _answers(conn.execute("\n;\n".join([*end, _row_ages(runner), written]),
+                                    prepare=False))  # fmt: skip
+    table, log, hooks = (str(value) for value in answers[-2][0])
+    count, wrote = (int(part) for part in before.table.split(":"))
+    added = len(outcomes)
+    expected = (f"{count + added}:{wrote + added}", before.log, NO_HOOKS)
+    mine = sorted(_row(runner.entry(o.migration), o) for o in outcomes)
+    if (table, log, hooks) != expected or sorted(answers[-1]) != mine:
+        raise _Declined
+
+
+def _row(entry: Entry, outcome: Outcome) -> tuple[object, ...]:
+    """The member's row as WRITTEN reads it."""
+    return (entry.version, entry.migration_type, entry.description, entry.file_hash,
+            entry.code_hash, whole_ms(outcome.seconds), outcome.rows, APPLIED_BY)  # fmt: skip
+
+
+def _literal(runner: PgRunner, entry: Entry, outcome: Outcome) -> str:
+    """The member's row's INSERT, its values written in (a simple query takes none)."""
+    insert, _ = record_queries(runner.tables.table, entry, ms=whole_ms(outcome.seconds),
+                               rows=outcome.rows, at=now_utc())  # fmt: skip
+    return ClientCursor(runner.conn).mogrify(*insert)
+
+
+def _row_ages(runner: PgRunner) -> str:
+    return _with_names(runner, ROW_AGES)
+
+
+def _hooks(runner: PgRunner) -> str:
+    return _with_names(runner, HOOKS)
+
+
+def _with_names(runner: PgRunner, text: str) -> str:
+    conn, tables = runner.conn, runner.tables
+    names = (tables.table.as_string(conn), tables.log.as_string(conn))
+    query = sql.SQL(text).format(table=tables.table, log=tables.log)
+    return ClientCursor(conn).mogrify(query, names * 2)
+
+
+def _answers(cursor: psycopg.Cursor[Any]) -> list[list[tuple[Any, ...]]]:
+    """The rows of each statement of a simple-protocol query, in order."""
+    answers = [cursor.fetchall() if cursor.description else []]
+    while cursor.nextset():
+        answers.append(cursor.fetchall() if cursor.description else [])
+    return answers
