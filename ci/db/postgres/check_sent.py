@@ -14,8 +14,9 @@ its end, a fresh session, its own --statement-timeout deadline, its own time and
 runner's tables are checked once, before COMMIT: their counts and the rows this transaction
 wrote (ROW_AGES), and those rows read back whole against the rows the members should have
 (a migration that wrote, changed or deleted one of them, or the log, shows there: every row it
-touches gets this transaction's xmin); the triggers and rules on them after every member (a
-trigger there fires on the next member's row).
+touches gets this transaction's xmin); and whether a trigger or rule was made on them at any
+moment of the transaction (HOOKED: one dropped again before the end fired on the rows written
+in between).
 
 This way vouches only for a group that passed: when anything fails (a statement, a deferred
 constraint, the deadline, the check of the tables), the group is rolled back, the session put
@@ -65,12 +66,14 @@ WRITTEN = (
     "SELECT version, migration_type, description, file_hash, code_hash, execution_time_ms, "
     "rows_affected, applied_by FROM ONLY {} t WHERE age(t.xmin) <= 0"
 )
-HOOKS = """SELECT
-  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(xmin) <= 0) FROM pg_trigger
-    WHERE tgrelid IN (to_regclass(%s), to_regclass(%s)))
-  || ':' ||
-  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(xmin) <= 0) FROM pg_rewrite
-    WHERE ev_class IN (to_regclass(%s), to_regclass(%s)))"""
+# Whether a trigger or rule was ever made on the runner's tables (or they were altered, or
+# made anew) in this transaction, also one dropped again before the group's end (which fired
+# on the rows written in between): CREATE TRIGGER and CREATE RULE set relhastriggers and
+# relhasrules in the table's pg_class row, a new version of it, and dropping them does not
+# clear the flag (VACUUM does, later). Counted: 0 when none was.
+HOOKED = """SELECT count(*) FROM pg_class
+  WHERE oid IN (to_regclass(%s), to_regclass(%s))
+  AND (relhastriggers OR relhasrules OR age(xmin) <= 0)"""
 
 
 class _Declined(Exception):
@@ -93,9 +96,7 @@ def apply_sent(runner: PgRunner, members: list[Migration]) -> list[Outcome] | No
         for migration, statements in zip(members, sends, strict=True):
             assert statements is not None
             running = migration
-            outcome, hooks = _member(runner, migration, end, statements)
-            if hooks != NO_HOOKS:
-                raise _Declined
+            outcome = _member(runner, migration, end, statements)
             outcomes.append(outcome)
             end = _end(runner, migration, outcome)
         _check_tables(runner, end, before, outcomes)
@@ -126,27 +127,27 @@ def _before(runner: PgRunner, members: list[Migration]) -> Snapshot:
     conn, tables = runner.conn, runner.tables
     keys = " OR ".join(f"({IS_SEED})" for _ in members)
     values = [value for m in members for value in (m.track == "seed", m.version)]
-    query = sql.SQL("SELECT count(*) FROM ONLY {} WHERE ").format(tables.table) + sql.SQL(keys)
-    applied = ClientCursor(conn).mogrify(query, values)
+    asked = sql.SQL("SELECT count(*) FROM ONLY {} WHERE ").format(tables.table) + sql.SQL(keys)
+    applied = ClientCursor(conn).mogrify(asked, values)
     limits = limit_statements(runner, local=True)
-    answers = _answers(conn.execute("; ".join([*limits, applied, _row_ages(runner)]),
-                                    prepare=False))  # fmt: skip
-    count, (table, log, hooks) = answers[-2][0][0], (str(v) for v in answers[-1][0])
-    if count or hooks != NO_HOOKS:
+    query = "; ".join([*limits, applied, _hooked(runner), _row_ages(runner)])
+    answers = _answers(conn.execute(query, prepare=False))
+    count, hooked = answers[-3][0][0], answers[-2][0][0]
+    table, log, hooks = (str(value) for value in answers[-1][0])
+    if count or hooked or hooks != NO_HOOKS:
         raise _Declined
     return Snapshot(table, log, hooks, in_transaction=True)
 
 
 def _member(
     runner: PgRunner, migration: Migration, end: list[str], statements: list[Statement]
-) -> tuple[Outcome, str]:
+) -> Outcome:
     """The previous member's end, then this member's statements and its deferred checks, in
-    one query under its deadline; its outcome, and the triggers and rules on the runner's
-    tables once it ran (HOOKS)."""
+    one query under its deadline; its outcome."""
     conn = runner.conn
     if migration.track == "seed":
         runner.no_seeds_recorded = False
-    query = "\n;\n".join([*end, *(s.raw for s in statements), IMMEDIATE, _hooks(runner)])
+    query = "\n;\n".join([*end, *(s.raw for s in statements), IMMEDIATE])
     started = time.perf_counter()
     with Deadline(conn, runner.statement_timeout) as deadline:
         cursor = conn.execute(query, prepare=False)
@@ -154,13 +155,12 @@ def _member(
     if deadline.expired:
         raise _Declined
     rows = 0
-    for index in range(len(end) + len(statements) + 1):
-        if len(end) <= index < len(end) + len(statements):
+    for index in range(len(end) + len(statements)):
+        if index >= len(end):
             rows += changed_rows(cursor.statusmessage)
         cursor.nextset()
     conn.changes += rows
-    hooks = str((cursor.fetchone() or ("",))[0])
-    return Outcome(migration, "applied", rows, seconds), hooks
+    return Outcome(migration, "applied", rows, seconds)
 
 
 def _end(runner: PgRunner, migration: Migration, outcome: Outcome) -> list[str]:
@@ -179,14 +179,15 @@ def _check_tables(
     with the members' rows added, and those rows as the members' (WRITTEN)."""
     conn = runner.conn
     written = sql.SQL(WRITTEN).format(runner.tables.table).as_string(conn)
-    answers = _answers(conn.execute("\n;\n".join([*end, _row_ages(runner), written]),
-                                    prepare=False))  # fmt: skip
+    query = "\n;\n".join([*end, _hooked(runner), _row_ages(runner), written])
+    answers = _answers(conn.execute(query, prepare=False))
+    hooked = answers[-3][0][0]
     table, log, hooks = (str(value) for value in answers[-2][0])
     count, wrote = (int(part) for part in before.table.split(":"))
     added = len(outcomes)
     expected = (f"{count + added}:{wrote + added}", before.log, NO_HOOKS)
     mine = sorted(_row(runner.entry(o.migration), o) for o in outcomes)
-    if (table, log, hooks) != expected or sorted(answers[-1]) != mine:
+    if hooked or (table, log, hooks) != expected or sorted(answers[-1]) != mine:
         raise _Declined
 
 
@@ -207,15 +208,15 @@ def _row_ages(runner: PgRunner) -> str:
     return _with_names(runner, ROW_AGES)
 
 
-def _hooks(runner: PgRunner) -> str:
-    return _with_names(runner, HOOKS)
+def _hooked(runner: PgRunner) -> str:
+    return _with_names(runner, HOOKED, 1)
 
 
-def _with_names(runner: PgRunner, text: str) -> str:
+def _with_names(runner: PgRunner, text: str, times: int = 2) -> str:
     conn, tables = runner.conn, runner.tables
     names = (tables.table.as_string(conn), tables.log.as_string(conn))
     query = sql.SQL(text).format(table=tables.table, log=tables.log)
-    return ClientCursor(conn).mogrify(query, names * 2)
+    return ClientCursor(conn).mogrify(query, names * times)
 
 
 def _answers(cursor: psycopg.Cursor[Any]) -> list[list[tuple[Any, ...]]]:
