@@ -105,6 +105,10 @@ def apply_sent(runner: PgRunner, members: list[Migration]) -> list[Outcome] | No
             end = _end(runner, migration, outcome)
         _check_tables(runner, end, before, outcomes)
         conn.execute("COMMIT")
+        # what the member-by-member way counts as it goes, counted once the group is in
+        conn.changes += sum(outcome.rows for outcome in outcomes)
+        if any(migration.track == "seed" for migration in members):
+            runner.no_seeds_recorded = False
     except (_Declined, psycopg.Error) as error:
         rollback_quietly(runner)
         if conn.closed or conn.broken:
@@ -149,8 +153,6 @@ def _member(
     """The previous member's end, then this member's statements and its deferred checks, in
     one query under its deadline; its outcome."""
     conn = runner.conn
-    if migration.track == "seed":
-        runner.no_seeds_recorded = False
     query = "\n;\n".join([*end, *(s.raw for s in statements), IMMEDIATE])
     started = time.perf_counter()
     with Deadline(conn, runner.statement_timeout) as deadline:
@@ -163,7 +165,6 @@ def _member(
         if index >= len(end):
             rows += changed_rows(cursor.statusmessage)
         cursor.nextset()
-    conn.changes += rows
     return Outcome(migration, "applied", rows, seconds)
 
 
