@@ -206,7 +206,9 @@ def test_a_passing_group_is_sent_whole_with_each_members_own_rows(
     for relative, text in {
         "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
         "data/0002_rows.sql": "INSERT INTO t VALUES (1), (2);\nUPDATE t SET id = id + 1;\n",
-        "data/0003_one.sql": "DELETE FROM t WHERE id = 2;\n",
+        # a line comment last, with no newline: what follows it in the member's one query
+        # must not be commented out
+        "data/0003_one.sql": "DELETE FROM t WHERE id = 2 -- the one updated to 2",
     }.items():
         path = tmp_path / MIGRATIONS / relative
         path.parent.mkdir(parents=True, exist_ok=True)
