@@ -48,7 +48,9 @@ def test_a_deferred_violation_fails_its_own_migration_and_not_the_next(
         tmp_path,
         {
             "schema/0001_tables.sql": DEFERRED_FK,
-            "data/0002_orphan.sql": "INSERT INTO c VALUES (7);\n",
+            # its last line a comment with no newline: the member's end sent after it in one
+            # query (check_sent) must not be commented out
+            "data/0002_orphan.sql": "INSERT INTO c VALUES (7) -- whose parent comes later",
             "data/0003_parent.sql": "INSERT INTO p VALUES (7);\n",
         },
         capsys,
