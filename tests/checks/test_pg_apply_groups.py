@@ -163,6 +163,42 @@ def test_dynamic_sql_writing_the_runners_table_is_refused_in_a_group(
     assert "0002_sneaky.sql: MG301 changed the runner's table schema_version" in out, out
 
 
+REWRITES = {  # 0001's row, written by the group's own transaction, rewritten by 0003
+    "forged": "EXECUTE 'UPDATE schema' || '_version SET version = 9001 WHERE version = 1';",
+    "same values": "EXECUTE 'UPDATE schema' || '_version SET version = version WHERE version = 1';",
+    "deleted and put back": (
+        "CREATE TEMP TABLE keep AS SELECT * FROM schema_version WHERE version = 1;\n"
+        "EXECUTE 'DELETE FROM schema' || '_version WHERE version = 1';\n"
+        "EXECUTE 'INSERT INTO schema' || '_version SELECT * FROM keep';"
+    ),
+}
+
+
+@pytest.mark.parametrize("rewrite", sorted(REWRITES))
+@pytest.mark.parametrize("sent", [True, False], ids=["sent whole", "member by member"])
+def test_a_member_rewriting_an_earlier_members_row_is_refused_as_alone(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    rewrite: str,
+    sent: bool,
+) -> None:
+    if not sent:
+        monkeypatch.setattr(check_groups, "apply_sent", lambda *args: None)
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_a.sql": "CREATE TABLE a (id int);\n",
+            "schema/0002_b.sql": "CREATE TABLE b (id int);\n",
+            "schema/0003_rewrite.sql": f"DO $$ BEGIN\n{REWRITES[rewrite]}\nEND $$;\n",
+        },
+        capsys,
+    )
+    assert code == 1, out
+    assert "0003_rewrite.sql: MG301 changed the runner's table schema_version" in out, out
+    assert "2 passed, 1 failed" in out, out
+
+
 def test_a_label_added_by_dynamic_sql_is_still_usable_by_the_next_migration(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,7 +19,7 @@ it would run in a transaction of its own:
 - then, in one query of the simple protocol (`_fresh`): the session put back as the run
   started (ci.db.postgres.session), the limits set again, the constraints that start deferred
   deferred again, and the next member's questions (its row written already? the runner's
-  tables before it, unless known: `_recorded`).
+  tables before it).
 
 A failure rolls the group back and stops: the members before it keep their passing outcomes
 (the check runs nothing after a failure), the failing one raises as the runner raises.
@@ -44,7 +44,7 @@ from ci.db.group import split
 from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
 from ci.db.postgres import session
 from ci.db.postgres.bookkeeping import IS_SEED, check_written, found, record_queries
-from ci.db.postgres.check_sent import NO_HOOKS, UNLOCK_ALL, apply_sent
+from ci.db.postgres.check_sent import UNLOCK_ALL, apply_sent
 from ci.db.postgres.connect import Cursor, PgConnection, one_line
 from ci.db.postgres.enum_labels import adds_enum_label
 from ci.db.postgres.execute import NEW_LABEL_HINT, run_file_ahead
@@ -178,10 +178,10 @@ def _fresh(
     member's row (`row`: entry, ms, rows) written and read back, the session as the run
     started, the limits again (RESET ALL ended the group's SET LOCAL ones too), the
     constraints that start deferred listed, and the next member's questions (its row; the
-    runner's tables, unless known: `_recorded`). Then those constraints deferred again: SET
+    runner's tables, unless nothing was written). Then those constraints deferred again: SET
     CONSTRAINTS ALL IMMEDIATE made them immediate for the rest of the group."""
     conn = runner.conn
-    known = before if row is None else _recorded(before)
+    known = before if row is None else None  # the row's ctid is in ROW_AGES: asked anew
     asks = [] if following is None else _questions(runner, following, snapshot=known is None)
     recording = [] if row is None else _recording(runner, *row)
     statements = [*recording, *session.RESET, UNLOCK_ALL, *limit_statements(runner, local=True),
@@ -223,17 +223,6 @@ def _questions(runner: PgRunner, migration: Migration, *, snapshot: bool) -> lis
         query = sql.SQL(ROW_AGES).format(table=tables.table, log=tables.log)
         asks.append(literal.mogrify(query, names * 2))
     return asks
-
-
-def _recorded(before: Snapshot) -> Snapshot | None:
-    """The runner's tables once the member's row is written, when that is known without
-    asking: its snapshot before the member (equal to the one after it, or the member is
-    refused) with one more row written by this transaction. Only without triggers or rules on
-    them (the row's INSERT runs nothing else); None: asked after the INSERT instead."""
-    if before.hooks != NO_HOOKS:
-        return None
-    count, written = (int(part) for part in before.table.split(":"))
-    return before._replace(table=f"{count + 1}:{written + 1}")
 
 
 def _refuse(

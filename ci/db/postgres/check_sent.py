@@ -65,10 +65,12 @@ REDEFER = """DO $mg$DECLARE names text; BEGIN
     EXECUTE 'SET CONSTRAINTS ' || names || ' DEFERRED';
   END IF;
 END$mg$"""
-# the rows this transaction wrote in the runner's table (compared sorted with the members')
+# the rows this transaction wrote in the runner's table (compared sorted with the members'),
+# each where its INSERT put it: a later member's UPDATE of one (or DELETE and INSERT in its
+# place) that leaves its values as they were still moves it to a new ctid
 WRITTEN = (
     "SELECT version, migration_type, description, file_hash, code_hash, execution_time_ms, "
-    "rows_affected, applied_by FROM ONLY {} t WHERE age(t.xmin) <= 0"
+    "rows_affected, applied_by, ctid::text FROM ONLY {} t WHERE age(t.xmin) <= 0"
 )
 # Whether a trigger or rule was ever made on the runner's tables (or they were altered, or
 # made anew) in this transaction, also one dropped again before the group's end (which fired
@@ -97,13 +99,15 @@ def apply_sent(runner: PgRunner, members: list[Migration]) -> list[Outcome] | No
         before = _before(runner, members)
         outcomes: list[Outcome] = []
         end: list[str] = []
+        places: list[str] = []  # where each member's row was inserted (its ctid)
         for migration, statements in zip(members, sends, strict=True):
             assert statements is not None
             running = migration
-            outcome = _member(runner, migration, end, statements)
+            outcome, place = _member(runner, migration, end, statements)
+            places += place
             outcomes.append(outcome)
             end = _end(runner, migration, outcome)
-        _check_tables(runner, end, before, outcomes)
+        _check_tables(runner, end, before, (outcomes, places))
         conn.execute("COMMIT")
         # what the member-by-member way counts as it goes, counted once the group is in
         conn.changes += sum(outcome.rows for outcome in outcomes)
@@ -149,9 +153,10 @@ def _before(runner: PgRunner, members: list[Migration]) -> Snapshot:
 
 def _member(
     runner: PgRunner, migration: Migration, end: list[str], statements: list[Statement]
-) -> Outcome:
+) -> tuple[Outcome, list[str]]:
     """The previous member's end, then this member's statements and its deferred checks, in
-    one query under its deadline; its outcome."""
+    one query under its deadline; its outcome, and where the previous member's row went (its
+    ctid; none for the first member)."""
     conn = runner.conn
     query = "\n;\n".join([*end, *(s.raw for s in statements), IMMEDIATE])
     started = time.perf_counter()
@@ -160,12 +165,13 @@ def _member(
     seconds = time.perf_counter() - started
     if deadline.expired:
         raise _Declined
+    place = [str(row[0]) for row in cursor.fetchall()] if end else []
     rows = 0
     for index in range(len(end) + len(statements)):
         if index >= len(end):
             rows += changed_rows(cursor.statusmessage)
         cursor.nextset()
-    return Outcome(migration, "applied", rows, seconds)
+    return Outcome(migration, "applied", rows, seconds), place
 
 
 def _end(runner: PgRunner, migration: Migration, outcome: Outcome) -> list[str]:
@@ -178,21 +184,28 @@ def _end(runner: PgRunner, migration: Migration, outcome: Outcome) -> list[str]:
 
 
 def _check_tables(
-    runner: PgRunner, end: list[str], before: Snapshot, outcomes: list[Outcome]
+    runner: PgRunner, end: list[str], before: Snapshot, placed: tuple[list[Outcome], list[str]]
 ) -> None:
     """The last member's end, then the runner's tables: _Declined unless they are as before
-    with the members' rows added, and those rows as the members' (WRITTEN)."""
+    with the members' rows added, and those rows as the members' and where their INSERTs put
+    them (WRITTEN; `placed`: the members' outcomes, and their rows' ctids but the last's)."""
     conn = runner.conn
     written = sql.SQL(WRITTEN).format(runner.tables.table).as_string(conn)
     query = "\n;\n".join([*end, _hooked(runner), _row_ages(runner), written])
     answers = _answers(conn.execute(query, prepare=False))
+    outcomes, places = placed[0], [*placed[1], str(answers[0][0][0])]
     hooked = answers[-3][0][0]
     table, log, hooks = (str(value) for value in answers[-2][0])
-    count, wrote = (int(part) for part in before.table.split(":"))
+    count, wrote, _ = before.table.split(":")
     added = len(outcomes)
-    expected = (f"{count + added}:{wrote + added}", before.log, NO_HOOKS)
-    mine = sorted(_row(runner.entry(o.migration), o) for o in outcomes)
-    if hooked or (table, log, hooks) != expected or sorted(answers[-1]) != mine:
+    counts = f"{int(count) + added}:{int(wrote) + added}:"
+    mine = sorted(
+        (*_row(runner.entry(o.migration), o), place)
+        for o, place in zip(outcomes, places, strict=True)
+    )
+    if hooked or not table.startswith(counts) or (log, hooks) != (before.log, NO_HOOKS):
+        raise _Declined
+    if sorted(answers[-1]) != mine:
         raise _Declined
 
 
@@ -204,9 +217,10 @@ def _row(entry: Entry, outcome: Outcome) -> tuple[object, ...]:
 
 def _literal(runner: PgRunner, entry: Entry, outcome: Outcome) -> str:
     """The member's row's INSERT, its values written in (a simple query takes none)."""
-    insert, _ = record_queries(runner.tables.table, entry, ms=whole_ms(outcome.seconds),
-                               rows=outcome.rows, at=now_utc())  # fmt: skip
-    return ClientCursor(runner.conn).mogrify(*insert)
+    (insert, values), _ = record_queries(runner.tables.table, entry, ms=whole_ms(outcome.seconds),
+                                         rows=outcome.rows, at=now_utc())  # fmt: skip
+    returning = insert + sql.SQL(" RETURNING ctid::text")  # where it went: see WRITTEN
+    return ClientCursor(runner.conn).mogrify(returning, values)
 
 
 def _row_ages(runner: PgRunner) -> str:

@@ -1,0 +1,51 @@
+"""`ci.migrate --group` and `--dry-run` on PostgreSQL: a member that changes the runner's tables
+through dynamic SQL is refused as the plain run refuses it, also when the row it changes was
+written by an earlier member of the same transaction (counting the rows the transaction wrote
+does not see an UPDATE of one of them, nor a DELETE and an INSERT in its place).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.db.postgres.pgrun import migrate, rows, write
+
+pytestmark = pytest.mark.postgresql
+
+REFUSED = "changed the runner's table schema_version: refused"
+FIRST = "CREATE TABLE a (id int);\n"
+REWRITES = {
+    "forged": "EXECUTE 'UPDATE schema' || '_version SET version = 9001 WHERE version = 1';",
+    "same values": "EXECUTE 'UPDATE schema' || '_version SET version = version WHERE version = 1';",
+    "deleted and put back": (
+        "CREATE TEMP TABLE keep AS SELECT * FROM schema_version WHERE version = 1;\n"
+        "EXECUTE 'DELETE FROM schema' || '_version WHERE version = 1';\n"
+        "EXECUTE 'INSERT INTO schema' || '_version SELECT * FROM keep';"
+    ),
+}
+
+
+def files(rewrite: str) -> dict[str, str]:
+    body = f"DO $$ BEGIN\n{REWRITES[rewrite]}\nEND $$;\n"
+    return {
+        "schema/0001_a.sql": FIRST,
+        "schema/0002_b.sql": "CREATE TABLE b (id int);\n",
+        "schema/0003_rewrite.sql": body,
+    }
+
+
+@pytest.mark.parametrize("rewrite", sorted(REWRITES))
+@pytest.mark.parametrize("how", [[], ["--group"], ["--dry-run"]])
+def test_a_member_rewriting_an_earlier_members_row_is_refused_as_alone(
+    tmp_path: Path, pg_database_url: str, capsys: Any, how: list[str], rewrite: str
+) -> None:
+    migrations = write(tmp_path, files(rewrite))
+    code, out, err = migrate(capsys, pg_database_url, migrations, *how)
+    assert code == 1, out + err
+    assert f"{migrations}/schema/0003_rewrite.sql" in out + err, out + err
+    assert REFUSED in out + err, out + err
+    if how == ["--group"]:  # the whole group rolled back: nothing forged committed
+        assert rows(pg_database_url, "SELECT version FROM schema_version") == []
