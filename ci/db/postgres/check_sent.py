@@ -42,7 +42,7 @@ from ci.db.postgres.bookkeeping import IS_SEED, record_queries
 from ci.db.postgres.connect import PgConnection, changed_rows, one_line
 from ci.db.postgres.deadline import Deadline
 from ci.db.postgres.execute import PgGate, ahead
-from ci.db.postgres.group import PgRunner
+from ci.db.postgres.group import DEFERRED, PgRunner
 from ci.db.postgres.steps import file_problems, limit_statements, rollback_quietly
 from ci.db.postgres.tables_snapshot import IMMEDIATE, ROW_AGES, Snapshot
 from ci.db.records import Entry
@@ -57,12 +57,11 @@ UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
 # IMMEDIATE (as check_groups' DEFERRED and its SET CONSTRAINTS), on the server: no round trip.
 # Most projects have none: the bare scan first (~50 us on 500 constraints, where naming them
 # through the join and string_agg took ~210 us a member).
-REDEFER = """DO $mg$DECLARE names text; BEGIN
+# Only names no constraint that starts immediate shares (see ci.db.postgres.group.DEFERRED).
+REDEFER = f"""DO $mg$DECLARE names text; BEGIN
   IF EXISTS (SELECT FROM pg_constraint WHERE condeferred) THEN
-    SELECT string_agg(DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.conname), ', ')
-      INTO names FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
-      WHERE c.condeferred;
-    EXECUTE 'SET CONSTRAINTS ' || names || ' DEFERRED';
+    SELECT string_agg(name, ', ') INTO names FROM ({DEFERRED}) deferred;
+    IF names IS NOT NULL THEN EXECUTE 'SET CONSTRAINTS ' || names || ' DEFERRED'; END IF;
   END IF;
 END$mg$"""
 # the rows this transaction wrote in the runner's table (compared sorted with the members'),

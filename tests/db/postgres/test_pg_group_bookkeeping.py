@@ -1,7 +1,11 @@
-"""`ci.migrate --group` and `--dry-run` on PostgreSQL: a member that changes the runner's tables
-through dynamic SQL is refused as the plain run refuses it, also when the row it changes was
-written by an earlier member of the same transaction (counting the rows the transaction wrote
-does not see an UPDATE of one of them, nor a DELETE and an INSERT in its place).
+"""`ci.migrate --group` and `--dry-run` on PostgreSQL never pass what the plain run refuses:
+- a member that changes the runner's tables through dynamic SQL is refused, also when the row it
+  changes was written by an earlier member of the same transaction (counting the rows the
+  transaction wrote does not see an UPDATE of one of them, nor a DELETE and an INSERT in its
+  place);
+- putting the constraints that start deferred back to deferred between members (SET
+  CONSTRAINTS acts on every constraint of a name in the schema) neither defers one of the same
+  name that starts immediate nor fails on one that is NOT DEFERRABLE.
 """
 
 from __future__ import annotations
@@ -49,3 +53,41 @@ def test_a_member_rewriting_an_earlier_members_row_is_refused_as_alone(
     assert REFUSED in out + err, out + err
     if how == ["--group"]:  # the whole group rolled back: nothing forged committed
         assert rows(pg_database_url, "SELECT version FROM schema_version") == []
+
+
+def same_name_fk(car: str) -> dict[str, str]:
+    """pet.fk_owner starts deferred; car.fk_owner, of the same name, as `car` says."""
+    return {
+        "schema/0001_a.sql": (
+            "CREATE TABLE owner (id int PRIMARY KEY);\n"
+            "CREATE TABLE pet (id int PRIMARY KEY, owner_id int, CONSTRAINT fk_owner\n"
+            "  FOREIGN KEY (owner_id) REFERENCES owner DEFERRABLE INITIALLY DEFERRED);\n"
+            "CREATE TABLE car (id int PRIMARY KEY, owner_id int, CONSTRAINT fk_owner\n"
+            f"  FOREIGN KEY (owner_id) REFERENCES owner {car});\n"
+        ),
+        "schema/0002_b.sql": "INSERT INTO owner VALUES (1);\n",
+        # its first statement violates car.fk_owner, its second mends it
+        "schema/0003_c.sql": "INSERT INTO car VALUES (1, 2);\nINSERT INTO owner VALUES (2);\n",
+    }
+
+
+@pytest.mark.parametrize("how", [[], ["--group"], ["--dry-run"]])
+def test_a_same_named_immediate_constraint_is_not_deferred_for_a_later_member(
+    tmp_path: Path, pg_database_url: str, capsys: Any, how: list[str]
+) -> None:
+    migrations = write(tmp_path, same_name_fk("DEFERRABLE INITIALLY IMMEDIATE"))
+    code, out, err = migrate(capsys, pg_database_url, migrations, *how)
+    assert code == 1, out + err
+    assert f"{migrations}/schema/0003_c.sql:1" in out + err, out + err
+    assert "fk_owner" in out + err, out + err
+
+
+@pytest.mark.parametrize("how", [[], ["--group"], ["--dry-run"]])
+def test_a_same_named_not_deferrable_constraint_does_not_fail_the_next_member(
+    tmp_path: Path, pg_database_url: str, capsys: Any, how: list[str]
+) -> None:
+    files = same_name_fk("")
+    files["schema/0003_c.sql"] = "INSERT INTO car VALUES (1, 1);\n"
+    migrations = write(tmp_path, files)
+    code, out, err = migrate(capsys, pg_database_url, migrations, *how)
+    assert code == 0, out + err
