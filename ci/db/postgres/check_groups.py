@@ -21,8 +21,11 @@ it would run in a transaction of its own:
   deferred again, and the next member's questions (its row written already? the runner's
   tables before it).
 
-A failure rolls the group back and stops: the members before it keep their passing outcomes
-(the check runs nothing after a failure), the failing one raises as the runner raises.
+A failure of the first member rolls the group back and raises as the runner raises (it ran as
+alone). A later member's failure may come from sharing the transaction (`_alone` names how):
+the group is rolled back and run again one migration per transaction, as the runner applies
+them, and that run's first failure is the verdict; a check's verdict never depends on the
+grouping.
 
 That is the member-by-member way, two round trips a member. A group whose statements the gate
 passes as written is first sent whole (ci.db.postgres.check_sent: a query a member, the
@@ -47,7 +50,7 @@ from ci.db.postgres.bookkeeping import IS_SEED, check_written, found, record_que
 from ci.db.postgres.check_sent import UNLOCK_ALL, apply_sent
 from ci.db.postgres.connect import Cursor, PgConnection, one_line
 from ci.db.postgres.enum_labels import adds_enum_label
-from ci.db.postgres.execute import NEW_LABEL_HINT, run_file_ahead
+from ci.db.postgres.execute import run_file_ahead
 from ci.db.postgres.group import DEFERRED, PgRunner
 from ci.db.postgres.steps import file_problems, limit_statements, transaction_asking
 from ci.db.postgres.tables_snapshot import (
@@ -85,23 +88,37 @@ def apply_grouped(runner: PgRunner, migrations: list[Migration], on_outcome: OnO
 
 def _group(runner: PgRunner, members: list[Migration], on_outcome: OnOutcome) -> None:
     """The members in one transaction, committed once all of them ran; their outcomes told
-    then, or up to the one that failed."""
+    then. When one after the first fails, the group is run again one migration per
+    transaction (`_alone`): what a check reports is the plain run's verdict."""
     done: list[Outcome] = []
     try:
         _in_one_transaction(runner, members, done.append)
-    except (MigrationFailed, RunRefused) as failure:
-        if done and isinstance(failure, MigrationFailed) and NEW_LABEL_HINT in failure.message:
-            # 55P04 after a label added where split() cannot see it (EXECUTE, a function):
-            # what the runner's own transaction per migration would have allowed, so again so
-            session.reset(runner.conn)  # what the rolled-back group left in the session
-            for migration in members:
-                on_outcome(runner.apply(migration))
+    except MigrationFailed:
+        if done:  # the first member ran as alone; a later one may have failed from sharing
+            _alone(runner, members, on_outcome)
             return
+        raise
+    except RunRefused:  # refused before it ran, as alone
         for outcome in done:
             on_outcome(outcome)
         raise
     for outcome in done:
         on_outcome(outcome)
+
+
+def _alone(runner: PgRunner, members: list[Migration], on_outcome: OnOutcome) -> None:
+    """The group again, from where it started (its transaction rolled back), one migration per
+    transaction as the runner applies them. Sharing a transaction can fail a member that alone
+    passes: `SET CONSTRAINTS ALL IMMEDIATE` at an earlier member's end also makes immediate the
+    constraints made later in the transaction; `now()` and `txid_current()` are the
+    transaction's, the same for every member (a duplicate key); the locks of every member are
+    held to the end (`out of shared memory`); an enum label added by an earlier member where
+    the parse tree does not show it (EXECUTE, a function) cannot be used before its
+    transaction commits (55P04, also at a member's end or re-raised by a DO block as another
+    error). The first failure here is the verdict, as in the plain run."""
+    session.reset(runner.conn)  # what the rolled-back group left in the session
+    for migration in members:
+        on_outcome(runner.apply(migration))
 
 
 def _in_one_transaction(runner: PgRunner, members: list[Migration], on_outcome: OnOutcome) -> None:
