@@ -91,3 +91,21 @@ def test_a_same_named_not_deferrable_constraint_does_not_fail_the_next_member(
     migrations = write(tmp_path, files)
     code, out, err = migrate(capsys, pg_database_url, migrations, *how)
     assert code == 0, out + err
+
+
+@pytest.mark.parametrize("how", [[], ["--group"], ["--dry-run"]])
+def test_a_member_rewriting_an_earlier_members_log_row_is_refused_as_alone(
+    tmp_path: Path, pg_database_url: str, capsys: Any, how: list[str]
+) -> None:
+    rewrite = "EXECUTE 'UPDATE schema' || '_version_log SET action = action WHERE version = 1';"
+    migrations = write(
+        tmp_path,
+        {
+            "schema/0001_a.sql": FIRST,
+            "schema/0002_log.sql": f"DO $$ BEGIN\n{rewrite}\nEND $$;\n",
+        },
+    )
+    code, out, err = migrate(capsys, pg_database_url, migrations, *how)
+    assert code == 1, out + err
+    assert f"{migrations}/schema/0002_log.sql" in out + err, out + err
+    assert "changed the runner's table schema_version_log: refused" in out + err, out + err
