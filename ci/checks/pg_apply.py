@@ -22,20 +22,19 @@ from ci.checks.pg_engine import (
     required_server,
     throwaway_connection,
 )
-from ci.checks.pg_sample import apply_pending, pg_sample, restore_dump
 from ci.checks.pg_validate import (
     apply_each,
     load_fixture,
     refuse_sqlite_only,
     validate,
 )
-from ci.checks.sample import Sample
 from ci.checks.validate import catalog_cases, load_invariants, options_from
 from ci.core.errors import UsageError
 from ci.core.findings import Case, Report
 from ci.core.model import Catalog, read_ahead
 
 if TYPE_CHECKING:
+    from ci.checks.sample import Sample
     from ci.db.postgres.runner import PgRunner
 
 EMPTY, SAMPLE = "apply_empty", "apply_sample"
@@ -80,6 +79,8 @@ def apply_sample_args(args: argparse.Namespace) -> Report:
 
 def fixture_sample(path: Path) -> Sample:
     """The sample of a PostgreSQL project: a `.sql` fixture or a pg_dump archive."""
+    from ci.checks.pg_sample import pg_sample  # apply_sample's: apply_empty needs none of it
+
     return pg_sample(path)
 
 
@@ -90,6 +91,8 @@ def apply_sample(root: Path, sample_path: Path, options: Options, server_url: st
     cases = catalog_cases(SAMPLE, catalog)
     if cases:
         return Report(SAMPLE, cases)
+    from ci.checks.pg_sample import apply_pending
+
     with throwaway_connection(server_url) as conn:
         run = new_pg_runner(conn, catalog, options.statement_timeout)
         cases = prepare(SAMPLE, run, sample, options)
@@ -107,6 +110,8 @@ def prepare(
     archive restored (no case: as a copied SQLite database, it is where its schema_version
     says)."""
     if sample.dump:
+        from ci.checks.pg_sample import restore_dump
+
         restore_dump(run, sample)
         return []
     catalog: Catalog = run.catalog

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci.checks.db_options import Options
-from ci.checks.sample import Sample
 from ci.checks.validate import (
     AFTER_INTEGRITY,
     AFTER_INVARIANT,
@@ -32,6 +31,7 @@ from ci.db.invariants import Invariant
 from ci.db.outcomes import MigrationFailed, Outcome, Runaway, RunRefused, runaway
 
 if TYPE_CHECKING:
+    from ci.checks.sample import Sample
     from ci.db.postgres.engine import PgDatabase
     from ci.db.postgres.runner import PgRunner
 

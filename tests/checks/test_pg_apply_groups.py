@@ -8,6 +8,7 @@ small GROUP_LIMIT can put a group's edge between two migrations.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,9 @@ def test_a_deferred_violation_fails_its_own_migration_and_not_the_next(
         tmp_path,
         {
             "schema/0001_tables.sql": DEFERRED_FK,
-            "data/0002_orphan.sql": "INSERT INTO c VALUES (7);\n",
+            # its last line a comment with no newline: the member's end sent after it in one
+            # query (check_sent) must not be commented out
+            "data/0002_orphan.sql": "INSERT INTO c VALUES (7) -- whose parent comes later",
             "data/0003_parent.sql": "INSERT INTO p VALUES (7);\n",
         },
         capsys,
@@ -160,6 +163,42 @@ def test_dynamic_sql_writing_the_runners_table_is_refused_in_a_group(
     assert "0002_sneaky.sql: MG301 changed the runner's table schema_version" in out, out
 
 
+REWRITES = {  # 0001's row, written by the group's own transaction, rewritten by 0003
+    "forged": "EXECUTE 'UPDATE schema' || '_version SET version = 9001 WHERE version = 1';",
+    "same values": "EXECUTE 'UPDATE schema' || '_version SET version = version WHERE version = 1';",
+    "deleted and put back": (
+        "CREATE TEMP TABLE keep AS SELECT * FROM schema_version WHERE version = 1;\n"
+        "EXECUTE 'DELETE FROM schema' || '_version WHERE version = 1';\n"
+        "EXECUTE 'INSERT INTO schema' || '_version SELECT * FROM keep';"
+    ),
+}
+
+
+@pytest.mark.parametrize("rewrite", sorted(REWRITES))
+@pytest.mark.parametrize("sent", [True, False], ids=["sent whole", "member by member"])
+def test_a_member_rewriting_an_earlier_members_row_is_refused_as_alone(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    rewrite: str,
+    sent: bool,
+) -> None:
+    if not sent:
+        monkeypatch.setattr(check_groups, "apply_sent", lambda *args: None)
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_a.sql": "CREATE TABLE a (id int);\n",
+            "schema/0002_b.sql": "CREATE TABLE b (id int);\n",
+            "schema/0003_rewrite.sql": f"DO $$ BEGIN\n{REWRITES[rewrite]}\nEND $$;\n",
+        },
+        capsys,
+    )
+    assert code == 1, out
+    assert "0003_rewrite.sql: MG301 changed the runner's table schema_version" in out, out
+    assert "2 passed, 1 failed" in out, out
+
+
 def test_a_label_added_by_dynamic_sql_is_still_usable_by_the_next_migration(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -193,3 +232,73 @@ def test_a_file_refused_before_it_runs_is_named_and_the_ones_before_it_pass(
     assert code == 1, out
     assert f"{MIGRATIONS}/schema/0002_meta.sql:2: MG301 " in out, out
     assert "1 passed, 1 failed, 1 skipped" in out, out
+
+
+def test_a_passing_group_is_sent_whole_with_each_members_own_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def member_by_member(*args: object) -> None:
+        raise AssertionError("a passing group fell back to the member-by-member way")
+
+    monkeypatch.setattr(check_groups, "_group", member_by_member)
+    for relative, text in {
+        "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
+        "data/0002_rows.sql": "INSERT INTO t VALUES (1), (2);\nUPDATE t SET id = id + 1;\n",
+        # a line comment last, with no newline: what follows it in the member's one query
+        # must not be commented out
+        "data/0003_one.sql": "DELETE FROM t WHERE id = 2 -- the one updated to 2",
+    }.items():
+        path = tmp_path / MIGRATIONS / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    args = ["--migrations-dir", str(tmp_path / MIGRATIONS), "--format", "json"]
+    code = main([*args, *engine_args("postgresql")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    cases = {case["name"]: case["rows"] for case in json.loads(out)["checks"][0]["cases"]}
+    assert cases["0002 data/0002_rows.sql"] == 4, out  # 2 inserted + 2 updated
+    assert cases["0003 data/0003_one.sql"] == 1, out
+
+
+def test_a_trigger_on_the_runners_table_made_and_dropped_within_a_group_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # gone by the group's end, but it fired on the rows written in between: each member's
+    # end looks at the triggers and rules, not only the group's
+    code, out = check(
+        tmp_path,
+        {
+            "schema/0001_hook.sql": (
+                "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RETURN NEW; END $$;\n"
+                "DO $$ BEGIN EXECUTE 'CREATE TRIGGER x BEFORE INSERT ON schema_' || 'version '\n"
+                "  'FOR EACH ROW EXECUTE FUNCTION f()'; END $$;\n"
+            ),
+            "schema/0002_t.sql": "CREATE TABLE t (id int);\n",
+            "schema/0003_unhook.sql": (
+                "DO $$ BEGIN EXECUTE 'DROP TRIGGER x ON schema_' || 'version'; END $$;\n"
+            ),
+        },
+        capsys,
+    )
+    assert code == 1, out
+    assert "0001_hook.sql: MG301 changed the triggers or rules on the runner's tables" in out, out
+    assert "1 failed, 2 skipped" in out, out
+
+
+def test_a_runaway_member_sent_whole_is_named_by_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for relative, text in {
+        "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
+        "data/0002_slow.sql": "INSERT INTO t VALUES (1);\n\nSELECT pg_sleep(5);\n",
+    }.items():
+        path = tmp_path / MIGRATIONS / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    args = ["--migrations-dir", str(tmp_path / MIGRATIONS), "--statement-timeout", "0.5"]
+    code = main([*args, *engine_args("postgresql")])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert f"{MIGRATIONS}/data/0002_slow.sql:3: MG311 " in out, out
+    assert "1 passed, 1 failed" in out, out

@@ -19,10 +19,18 @@ it would run in a transaction of its own:
 - then, in one query of the simple protocol (`_fresh`): the session put back as the run
   started (ci.db.postgres.session), the limits set again, the constraints that start deferred
   deferred again, and the next member's questions (its row written already? the runner's
-  tables before it, unless known: `_recorded`).
+  tables before it).
 
-A failure rolls the group back and stops: the members before it keep their passing outcomes
-(the check runs nothing after a failure), the failing one raises as the runner raises.
+A failure of the first member rolls the group back and raises as the runner raises (it ran as
+alone). A later member's failure may come from sharing the transaction (`_alone` names how):
+the group is rolled back and run again one migration per transaction, as the runner applies
+them, and that run's first failure is the verdict; a check's verdict never depends on the
+grouping.
+
+That is the member-by-member way, two round trips a member. A group whose statements the gate
+passes as written is first sent whole (ci.db.postgres.check_sent: a query a member, the
+runner's tables checked once); this way runs only when that one declined (something failed,
+or the tables changed), to name the member and line as the runner does.
 """
 
 from __future__ import annotations
@@ -39,9 +47,10 @@ from ci.db.group import shares_transaction, split
 from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
 from ci.db.postgres import session
 from ci.db.postgres.bookkeeping import IS_SEED, check_written, found, record_queries
+from ci.db.postgres.check_sent import UNLOCK_ALL, apply_sent
 from ci.db.postgres.connect import Cursor, PgConnection, one_line
 from ci.db.postgres.enum_labels import adds_enum_label
-from ci.db.postgres.execute import NEW_LABEL_HINT, run_file_ahead
+from ci.db.postgres.execute import run_file_ahead
 from ci.db.postgres.group import DEFERRED, PgRunner
 from ci.db.postgres.steps import file_problems, limit_statements, transaction_asking
 from ci.db.postgres.tables_snapshot import (
@@ -56,11 +65,6 @@ from ci.db.records import Entry
 from ci.db.tables import TABLE
 
 GROUP_LIMIT = 100  # members of one transaction at most
-NO_HOOKS = "0:0:0:0"  # ROW_AGES's part for the triggers and rules on the runner's tables: none
-# Every session advisory lock: a check's runner takes none of its own (it alone uses its
-# throwaway database; PgRunner.lock is never called), so what is held was taken by a migration,
-# and one call frees it without reading pg_locks (which lists every lock the group holds).
-UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
 OnOutcome = Callable[[Outcome], None]
 Next = tuple[bool, Snapshot]  # what the next member needs: applied already?, the tables before
 
@@ -74,28 +78,47 @@ def apply_grouped(runner: PgRunner, migrations: list[Migration], on_outcome: OnO
             on_outcome(runner.apply(part[0]))
             continue
         for start in range(0, len(part), GROUP_LIMIT):
-            _group(runner, part[start : start + GROUP_LIMIT], on_outcome)
+            members = part[start : start + GROUP_LIMIT]
+            sent = apply_sent(runner, members)  # one query a member, when it can vouch
+            if sent is None:
+                _group(runner, members, on_outcome)  # names what failed, and where
+            for outcome in sent or ():
+                on_outcome(outcome)
 
 
 def _group(runner: PgRunner, members: list[Migration], on_outcome: OnOutcome) -> None:
     """The members in one transaction, committed once all of them ran; their outcomes told
-    then, or up to the one that failed."""
+    then. When one after the first fails, the group is run again one migration per
+    transaction (`_alone`): what a check reports is the plain run's verdict."""
     done: list[Outcome] = []
     try:
         _in_one_transaction(runner, members, done.append)
-    except (MigrationFailed, RunRefused) as failure:
-        if done and isinstance(failure, MigrationFailed) and NEW_LABEL_HINT in failure.message:
-            # 55P04 after a label added where split() cannot see it (EXECUTE, a function):
-            # what the runner's own transaction per migration would have allowed, so again so
-            session.reset(runner.conn)  # what the rolled-back group left in the session
-            for migration in members:
-                on_outcome(runner.apply(migration))
+    except MigrationFailed:
+        if done:  # the first member ran as alone; a later one may have failed from sharing
+            _alone(runner, members, on_outcome)
             return
+        raise
+    except RunRefused:  # refused before it ran, as alone
         for outcome in done:
             on_outcome(outcome)
         raise
     for outcome in done:
         on_outcome(outcome)
+
+
+def _alone(runner: PgRunner, members: list[Migration], on_outcome: OnOutcome) -> None:
+    """The group again, from where it started (its transaction rolled back), one migration per
+    transaction as the runner applies them. Sharing a transaction can fail a member that alone
+    passes: `SET CONSTRAINTS ALL IMMEDIATE` at an earlier member's end also makes immediate the
+    constraints made later in the transaction; `now()` and `txid_current()` are the
+    transaction's, the same for every member (a duplicate key); the locks of every member are
+    held to the end (`out of shared memory`); an enum label added by an earlier member where
+    the parse tree does not show it (EXECUTE, a function) cannot be used before its
+    transaction commits (55P04, also at a member's end or re-raised by a DO block as another
+    error). The first failure here is the verdict, as in the plain run."""
+    session.reset(runner.conn)  # what the rolled-back group left in the session
+    for migration in members:
+        on_outcome(runner.apply(migration))
 
 
 def _in_one_transaction(runner: PgRunner, members: list[Migration], on_outcome: OnOutcome) -> None:
@@ -172,10 +195,10 @@ def _fresh(
     member's row (`row`: entry, ms, rows) written and read back, the session as the run
     started, the limits again (RESET ALL ended the group's SET LOCAL ones too), the
     constraints that start deferred listed, and the next member's questions (its row; the
-    runner's tables, unless known: `_recorded`). Then those constraints deferred again: SET
+    runner's tables, unless nothing was written). Then those constraints deferred again: SET
     CONSTRAINTS ALL IMMEDIATE made them immediate for the rest of the group."""
     conn = runner.conn
-    known = before if row is None else _recorded(before)
+    known = before if row is None else None  # the row's ctid is in ROW_AGES: asked anew
     asks = [] if following is None else _questions(runner, following, snapshot=known is None)
     recording = [] if row is None else _recording(runner, *row)
     statements = [*recording, *session.RESET, UNLOCK_ALL, *limit_statements(runner, local=True),
@@ -217,17 +240,6 @@ def _questions(runner: PgRunner, migration: Migration, *, snapshot: bool) -> lis
         query = sql.SQL(ROW_AGES).format(table=tables.table, log=tables.log)
         asks.append(literal.mogrify(query, names * 2))
     return asks
-
-
-def _recorded(before: Snapshot) -> Snapshot | None:
-    """The runner's tables once the member's row is written, when that is known without
-    asking: its snapshot before the member (equal to the one after it, or the member is
-    refused) with one more row written by this transaction. Only without triggers or rules on
-    them (the row's INSERT runs nothing else); None: asked after the INSERT instead."""
-    if before.hooks != NO_HOOKS:
-        return None
-    count, written = (int(part) for part in before.table.split(":"))
-    return before._replace(table=f"{count + 1}:{written + 1}")
 
 
 def _refuse(

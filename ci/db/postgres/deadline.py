@@ -86,6 +86,7 @@ class Watchdog:
         self._due: dict[Deadline, float] = {}  # deadline -> time.monotonic() it expires at
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._sleeps_until = float("inf")  # when the thread wakes by itself
 
     def arm(self, deadline: Deadline, seconds: float) -> None:
         with self._wake:
@@ -93,7 +94,13 @@ class Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="deadline", daemon=True)
                 self._thread.start()  # once per process: the daemon never keeps it alive
-            self._wake.notify()
+            # Woken only when this one is due before the thread wakes anyway: one migration
+            # after another each arms a later deadline than the one before it (disarmed, but
+            # still what the thread sleeps until), so the thread is not woken per migration
+            # (a wake-up is a thread switch, costly on a busy machine); it wakes at that
+            # earlier time, finds nothing due and sleeps until the next.
+            if self._due[deadline] < self._sleeps_until:
+                self._wake.notify()
 
     def disarm(self, deadline: Deadline) -> None:
         with self._wake:
@@ -107,7 +114,9 @@ class Watchdog:
                 for deadline in late:
                     del self._due[deadline]
                 if not late:
-                    self._wake.wait(min(self._due.values(), default=now + 3600) - now)
+                    self._sleeps_until = min(self._due.values(), default=now + 3600)
+                    self._wake.wait(self._sleeps_until - now)
+                    self._sleeps_until = float("-inf")  # awake: it reads _due before it sleeps
                     continue
             for deadline in late:  # outside the lock: a cancel may take seconds
                 deadline.expire()

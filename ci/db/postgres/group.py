@@ -54,11 +54,17 @@ from ci.db.records import Entry
 OnOutcome = Callable[[Outcome], None]
 OnGroup = Callable[[list[Outcome], float], None]
 
-# the constraints that start deferred: put back after a member's own check made all immediate
-DEFERRED = (
-    "SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.conname) "
-    "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE c.condeferred"
-)
+# The constraints that start deferred: put back after a member's own check made all immediate.
+# SET CONSTRAINTS names a constraint by schema and name and acts on EVERY constraint of that
+# name in the schema (two tables each with an `fk_owner` is ordinary): a name shared with one
+# that does not start deferred is left out, since deferring it would defer that one too (or
+# fail, when it is NOT DEFERRABLE). Those stay immediate for the rest of the group: stricter
+# than alone, never laxer (a check then runs the group again one migration per transaction).
+DEFERRED = """SELECT quote_ident(n.nspname) || '.' || quote_ident(c.conname) AS name
+  FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+  WHERE (c.connamespace, c.conname) IN (SELECT connamespace, conname FROM pg_constraint
+                                        WHERE condeferred)
+  GROUP BY n.nspname, c.conname HAVING bool_and(c.condeferred)"""
 
 
 class PgRunner(StepRunner, Protocol):

@@ -37,9 +37,17 @@ SNAPSHOT = """SELECT
 # the tables, and of the catalogs of their triggers and rules) this transaction wrote. A row
 # inserted or updated since the first age() of a transaction has an xmin no older than the
 # transaction's own id (or, before it has one, the next id then), so its age is 0 or less.
+# Of the two tables also the md5 of the ctids of the rows this transaction wrote: in a group an
+# earlier member's row was written by the same transaction, so an UPDATE of it (or a DELETE and
+# an INSERT in its place) keeps both counts; but every new row version gets a new ctid, and a
+# live row's ctid never moves inside a transaction.
 ROW_AGES = """SELECT
-  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(t.xmin) <= 0) FROM ONLY {table} t),
-  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(l.xmin) <= 0) FROM ONLY {log} l),
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(t.xmin) <= 0) || ':' || coalesce(md5(
+     string_agg(t.ctid::text, ',' ORDER BY t.ctid) FILTER (WHERE age(t.xmin) <= 0)), '')
+   FROM ONLY {table} t),
+  (SELECT count(*) || ':' || count(*) FILTER (WHERE age(l.xmin) <= 0) || ':' || coalesce(md5(
+     string_agg(l.ctid::text, ',' ORDER BY l.ctid) FILTER (WHERE age(l.xmin) <= 0)), '')
+   FROM ONLY {log} l),
   (SELECT count(*) || ':' || count(*) FILTER (WHERE age(xmin) <= 0) FROM pg_trigger
     WHERE tgrelid IN (to_regclass(%s), to_regclass(%s)))
   || ':' ||
@@ -55,8 +63,8 @@ SNAPSHOT_PARTS = (
 class Snapshot(NamedTuple):
     """The runner's tables at one moment (SNAPSHOT): `count:md5` of schema_version's rows,
     `count:last id:md5 of the marks` of schema_version_log, `triggers:rules` on them; or, in
-    a transaction (ROW_AGES), their counts and the rows it wrote. Equal snapshots: nothing the
-    runner reads changed."""
+    a transaction (ROW_AGES), their counts and the rows it wrote (and where). Equal
+    snapshots: nothing the runner reads changed."""
 
     table: str
     log: str

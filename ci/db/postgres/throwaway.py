@@ -26,7 +26,8 @@ What a throwaway costs: creating one copies template0 through the WAL (PostgreSQ
 checkpoint and wait for it (`pg_stat_bgwriter.checkpoints_req` goes up by one per drop, not per
 create): the dropped database's own buffers are discarded first, so the wait is for every
 *other* database's dirty buffers on the server to reach the disk, from milliseconds on a quiet
-server to most of a second on a busy shared one. No option of DROP DATABASE avoids it.
+server to most of a second on a busy shared one. No option of DROP DATABASE avoids it; a check
+that ended normally does not wait for it (`wait=False`, `hand_over_drop`).
 """
 
 from __future__ import annotations
@@ -61,11 +62,14 @@ def to_stderr(line: str) -> None:
 
 
 @contextmanager
-def throwaway(server_url: str, *, notice: Notice | None = to_stderr) -> Iterator[str]:
+def throwaway(
+    server_url: str, *, notice: Notice | None = to_stderr, wait: bool = True
+) -> Iterator[str]:
     """A new, empty database on the server of `server_url`, as a URL; dropped on leaving.
 
     Leftovers of killed runs are dropped first (`notice` is told which). CannotRun (exit 2)
-    when the server cannot be reached or the role may not create databases."""
+    when the server cannot be reached or the role may not create databases. `wait=False`: on
+    leaving without an exception, the DROP is sent and not waited for (`hand_over_drop`)."""
     with maintenance(server_url) as conn:
         cleaned = drop_unheld(conn)
         if cleaned and notice is not None:
@@ -77,8 +81,13 @@ def throwaway(server_url: str, *, notice: Notice | None = to_stderr) -> Iterator
         try:
             create(conn, name, server_url)
             yield database_url(server_url, name)
-        finally:
+        except BaseException:
             drop(conn, name, notice)
+            raise
+        if wait:
+            drop(conn, name, notice)
+        else:
+            hand_over_drop(conn, name)
 
 
 def clean_leftovers(server_url: str) -> list[str]:
@@ -183,6 +192,25 @@ def drop(conn: psycopg.Connection[tuple[object, ...]], name: str, notice: Notice
                 f"could not drop throwaway database {name} ({first_line(error)}); "
                 "the next run drops it"
             )
+
+
+def hand_over_drop(conn: psycopg.Connection[tuple[object, ...]], name: str) -> None:
+    """Send the DROP and hang up without waiting for it: the server finishes it alone.
+
+    A drop waits for a checkpoint (the module's doc), from milliseconds to most of a second
+    on a busy server, which a check has no need to wait for: the server's backend goes on
+    with a command whose client hung up (it notices only when it answers, after the drop has
+    committed), and the lock that says the database's run is alive stays with that session
+    until the drop is done, so no other run takes it for a leftover meanwhile. The database
+    is gone a moment after the check's process exits; if the server stops before the drop
+    ends, the next run drops it as any leftover."""
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    try:
+        conn.pgconn.send_query(statement.as_bytes(conn))
+        conn.pgconn.flush()
+    except psycopg.Error:
+        pass  # the server is gone: the next run drops it
+    conn.close()  # no answer read: the session ends once the drop is done
 
 
 def drop_unheld(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:

@@ -298,3 +298,23 @@ def test_a_leftover_someone_is_connected_to_is_not_dropped(pg_server_url: str) -
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
             conn.execute(drop.format(sql.Identifier(name)))
+
+
+def test_a_drop_not_waited_for_is_finished_by_the_server_and_no_leftover_meanwhile(
+    pg_server_url: str,
+) -> None:
+    with throwaway(pg_server_url, wait=False) as url:
+        name = name_of(url)
+    # the server goes on with the DROP its client hung up on; its lock stays held until it
+    # is done, so a cleaning run does not touch it meanwhile
+    assert name not in clean_leftovers(pg_server_url)
+    deadline = time.monotonic() + 30
+    while database_exists(pg_server_url, name):
+        assert time.monotonic() < deadline, f"{name} still exists 30 s after the check ended"
+        time.sleep(0.02)
+
+
+def test_a_drop_not_waited_for_is_still_waited_for_after_an_exception(pg_server_url: str) -> None:
+    with pytest.raises(ZeroDivisionError), throwaway(pg_server_url, wait=False) as url:
+        1 / 0  # noqa: B018
+    assert not database_exists(pg_server_url, name_of(url))
