@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from ci.apply_empty import main
-from ci.db.postgres import check_groups
-from tests.checks.engines import engine_args
+from tests.checks.pg_groups import check, sent
 from tests.conftest import MIGRATIONS
 
 pytestmark = pytest.mark.postgresql
+__all__ = ["sent"]  # the fixture, shared
 
 PASS_ALONE = {
     # an earlier member's SET CONSTRAINTS ALL IMMEDIATE also made this later-made FK immediate
@@ -46,24 +45,6 @@ PASS_ALONE = {
         ),
     },
 }
-
-
-def check(
-    tmp_path: Path, files: dict[str, str], capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str]:
-    for relative, text in files.items():
-        path = tmp_path / MIGRATIONS / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    code = main(["--migrations-dir", str(tmp_path / MIGRATIONS), *engine_args("postgresql")])
-    return code, capsys.readouterr().out
-
-
-@pytest.fixture(params=[True, False], ids=["sent whole", "member by member"])
-def sent(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    if not request.param:
-        monkeypatch.setattr(check_groups, "apply_sent", lambda *args: None)
-    return bool(request.param)
 
 
 @pytest.mark.parametrize("case", sorted(PASS_ALONE))

@@ -16,23 +16,13 @@ import pytest
 from ci.apply_empty import main
 from ci.db.postgres import check_groups
 from tests.checks.engines import engine_args
+from tests.checks.pg_groups import check
 from tests.conftest import MIGRATIONS
 
 pytestmark = pytest.mark.postgresql
 
 TABLES = "CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE c (pid int REFERENCES p (id)\n"
 DEFERRED_FK = TABLES + "    DEFERRABLE INITIALLY DEFERRED);\n"
-
-
-def check(
-    tmp_path: Path, files: dict[str, str], capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str]:
-    for relative, text in files.items():
-        path = tmp_path / MIGRATIONS / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    code = main(["--migrations-dir", str(tmp_path / MIGRATIONS), *engine_args("postgresql")])
-    return code, capsys.readouterr().out
 
 
 @pytest.fixture(params=[100, 1], ids=["one group", "a group each"])
