@@ -9,13 +9,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from pglast.parser import parse_sql
 
-from ci.db.postgres.gate_rules import GateState, decide
 from tests.checks.engines import run_check, write
 from tests.conftest import output
 from tests.db.postgres.pgrun import migrate, rows
 from tests.db.postgres.pgrun import write as write_migrations
+from tests.db.postgres.test_pg_gate_refusals import verdict
 
 MODES = [
     {"throwaway": throwaway, "dry_run": dry_run, "no_transaction": no_transaction}
@@ -23,20 +22,6 @@ MODES = [
     for dry_run in (False, True)
     for no_transaction in (False, True)
 ]
-
-
-def verdict(sql: str, **rules: bool) -> str | None:
-    state = GateState(
-        no_transaction=rules.get("no_transaction", False),
-        rollback=False,
-        throwaway=rules.get("throwaway", False),
-        dry_run=rules.get("dry_run", False),
-        database="app",
-    )
-    (raw,) = parse_sql(sql)
-    assert raw.stmt is not None
-    found = decide(state, raw.stmt, sql.split()[0].upper())
-    return None if found is None else found.message
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ def verdict(sql: str, **rules: bool | int) -> str | None:
         no_transaction=bool(rules.get("no_transaction", False)),
         rollback=bool(rules.get("rollback", False)),
         throwaway=bool(rules.get("throwaway", False)),
+        dry_run=bool(rules.get("dry_run", False)),
         server=int(rules.get("server", 150000)),
         database="app",
     )
