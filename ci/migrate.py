@@ -278,7 +278,9 @@ def run_postgres(
 
             return rehash(runner, out=out)
         if args.dry_run:
-            return deploy.dry_run(runner, where, up_to=args.target, out=out, log=log)
+            return deploy.dry_run(
+                runner, where, up_to=args.target, rollback=args.rollback, out=out, log=log
+            )
         if args.rollback is not None:
             return deploy.roll_back(runner, where, args.rollback, out=out, err=err, log=log)
         return deploy.apply(

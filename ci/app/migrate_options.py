@@ -319,8 +319,6 @@ def _engine_problem(args: Args) -> str | None:
         if getattr(args, "lock_timeout", None) is not None:
             return "--lock-timeout goes with --database-url only (PostgreSQL)"
         return None
-    if args.dry_run and args.rollback is not None:
-        return "--dry-run --rollback not available with --database-url (SQLite only for now)"
     sqlite_only = [
         option
         for option, given in (

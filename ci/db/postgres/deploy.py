@@ -10,7 +10,7 @@ permission missing on the runner's tables) is CannotRun: one line, exit 2.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -21,13 +21,17 @@ from ci.db.deploy import database_at, migrate_and_report, printer, undo
 from ci.db.deploy_shared import dry_verdict, show_dry_plan
 from ci.db.dirty import dirty_message
 from ci.db.drift import hash_state
-from ci.db.outcomes import CannotRun
+from ci.db.outcomes import CannotRun, MigrationFailed, Outcome
 from ci.db.postgres.connect import label, one_line, open_target
 from ci.db.postgres.execute import lock_is_free
 from ci.db.postgres.runner import PgRunner
 from ci.db.records import DirtyMark
 from ci.db.runlog import RunLog
 from ci.db.status import Status
+
+OnOutcome = Callable[[Outcome], None]
+# a rehearsal's outcomes, its first failure, and a line for each step it could not rehearse
+Rehearsal = tuple[list[Outcome], MigrationFailed | None, list[str]]
 
 
 class Options:
@@ -109,24 +113,54 @@ def apply(
 
 
 def dry_run(
-    runner: PgRunner, where: str, *, up_to: int | None, out: TextIO, log: RunLog | None
+    runner: PgRunner,
+    where: str,
+    *,
+    up_to: int | None,
+    rollback: int | None = None,
+    out: TextIO,
+    log: RunLog | None,
 ) -> bool:
     """The plan, then each step as it goes in one transaction rolled back at the end
-    (ci.db.postgres.dryrun); True when a step would fail."""
-    from ci.db.postgres.dryrun import not_rehearsed_lines, rehearse
-
-    plan = runner.preflight(up_to)
+    (ci.db.postgres.dryrun; with `rollback`, ci.db.postgres.dryrun_rollback); True when a step
+    would fail."""
+    if rollback is not None:
+        plan = runner.rollback_plan(rollback)
+        if not plan:  # as the real rollback: nothing to do, whatever else the database holds
+            print(f"nothing to roll back: no applied migration >= {rollback:04d}", file=out)
+            return False
+    else:
+        plan = runner.preflight(up_to)
     if log is not None:
         log.planned = plan
     print(f"{where}: dry run in one transaction, rolled back at the end", file=out)
-    show_dry_plan(plan, out)
+    show_dry_plan(plan, out, rollback=rollback is not None)
     runner.conn.dry_run = True  # nothing that reaches outside the database (gate_reach)
     try:
-        outcomes, failure, rest = rehearse(runner, plan, printer(out, log))
+        if rollback is not None:
+            outcomes, failure, lines = _rehearse_rollback(runner, plan, printer(out, log))
+        else:
+            outcomes, failure, lines = _rehearse(runner, plan, printer(out, log))
     finally:
         runner.conn.dry_run = False
-    lines = not_rehearsed_lines(rest, plan[: len(plan) - len(rest)])
     return dry_verdict(plan, outcomes, failure, out=out, log=log, not_rehearsed=lines)
+
+
+def _rehearse(runner: PgRunner, plan: list[Migration], show: OnOutcome) -> Rehearsal:
+    from ci.db.postgres.dryrun import not_rehearsed_lines, rehearse
+
+    outcomes, failure, rest = rehearse(runner, plan, show)
+    return outcomes, failure, not_rehearsed_lines(rest, plan[: len(plan) - len(rest)])
+
+
+def _rehearse_rollback(runner: PgRunner, plan: list[Migration], show: OnOutcome) -> Rehearsal:
+    from ci.db.postgres.dryrun_rollback import not_rehearsed_lines, rehearse_rollback
+    from ci.db.rollback import refuse_unsafe_rollback
+
+    refuse_unsafe_rollback(runner.edited_problems(), runner.dirty())  # as the real rollback
+    outcomes, failure, rest = rehearse_rollback(runner, plan, show)
+    adder = plan[len(plan) - len(rest) - 1] if rest else None
+    return outcomes, failure, not_rehearsed_lines(rest, adder) if adder else []
 
 
 def roll_back(

@@ -19,7 +19,7 @@ import re
 
 from pglast import ast
 
-from ci.core.model import InputError, Migration
+from ci.core.model import InputError, Migration, SqlFile
 from ci.db.postgres.gate_tree import walk
 from ci.db.postgres.statements import ESCAPES, split_pieces
 
@@ -39,11 +39,16 @@ def _may_add(text: str) -> bool:
 def adds_enum_label(migration: Migration) -> bool:
     """Whether the migration's statements (or a DO block's static SQL) add an enum label.
     Text the server would not parse adds none here: its run names the error."""
-    text = migration.file.text
+    return file_adds_enum_label(migration.file)
+
+
+def file_adds_enum_label(file: SqlFile) -> bool:
+    """adds_enum_label of one file (a migration's, or a rollback's in a dry run)."""
+    text = file.text
     if not _may_add(text):
         return False
     try:
-        pieces = split_pieces(text, source=migration.file.location)
+        pieces = split_pieces(text, source=file.location)
     except InputError:
         return False
     return any(

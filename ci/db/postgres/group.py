@@ -166,11 +166,11 @@ def _member(runner: PgRunner, migration: Migration, entry: Entry, *, resume: boo
         if conn.closed or conn.broken:
             raise
         raise MigrationFailed(file.path, None, f"at commit: {one_line(error)}") from None
-    _fresh_for_next(runner)
+    fresh_for_next(runner)
     return Outcome(migration, "applied", rows, seconds)
 
 
-def _fresh_for_next(runner: PgRunner) -> None:
+def fresh_for_next(runner: PgRunner) -> None:
     """Inside the transaction: the session as the run started, the run's limits again, and
     the constraints that start deferred deferred again."""
     conn = runner.conn

@@ -14,7 +14,7 @@ from ci.db.outcomes import MigrationFailed, Outcome, RunRefused, whole_ms
 from ci.db.plan import rollback_problems
 from ci.db.postgres.execute import run_file
 from ci.db.postgres.session import refuse_unless_locked
-from ci.db.postgres.steps import PgRunner, log_failure, transaction
+from ci.db.postgres.steps import PgRunner, check_deferred, log_failure, transaction
 from ci.db.records import DirtyMark, Entry
 
 
@@ -25,31 +25,45 @@ def rollback_in_transaction(
     problems = rollback_problems(migration)
     if problems:
         raise RunRefused(problems[0])
-    entry, conn, tables = runner.entry(migration), runner.conn, runner.tables
+    entry = runner.entry(migration)
     started = time.perf_counter()
     try:
         with transaction(runner, limits=True):
-            if planned:
-                _refuse_unless_as_planned(runner, migration, entry)
-            elif not tables.is_applied(conn, entry.track, entry.version):
-                return Outcome(migration, "skipped", 0, 0.0)
-            before = tables.snapshot(conn)
-            rows = run_file(conn, file, rollback=True, notice=runner.notice,
-                            timeout=runner.statement_timeout)  # fmt: skip
-            refuse_unless_locked(conn, file.location, locked=runner.locked)
-            tables.refuse_changes(conn, before, file.path)
-            seconds = time.perf_counter() - started
-            tables.unrecord(conn, entry.track, entry.version)
-            if not runner.throwaway:
-                tables.log_attempt(conn, "rollback", entry, ms=whole_ms(seconds), rows=rows)
-            reset = _reset_seeds(runner)
+            done = rollback_inside(runner, migration, file, planned=planned, started=started)
     except MigrationFailed as failure:
         log_failure(runner, entry, failure, "rollback-failed")
         raise
+    if done is None:
+        return Outcome(migration, "skipped", 0, 0.0)
+    rows, seconds, reset = done
     if reset:
         labels = ", ".join(label_of("seed", seed.version) for seed in reset)
         runner.notice(f"seeds {labels} will run again when the database is back at head")
     return Outcome(migration, "rolled back", rows, seconds)
+
+
+def rollback_inside(
+    runner: PgRunner, migration: Migration, file: SqlFile, *, planned: bool, started: float
+) -> tuple[int, float, list[Entry]] | None:
+    """Inside the open transaction: the rollback file, the row's removal and the seeds made
+    pending; (rows, seconds since `started`, the seeds reset), or None when the migration is
+    no longer applied (not `planned`: another runner rolled it back)."""
+    entry, conn, tables = runner.entry(migration), runner.conn, runner.tables
+    if planned:
+        _refuse_unless_as_planned(runner, migration, entry)
+    elif not tables.is_applied(conn, entry.track, entry.version):
+        return None
+    before = tables.snapshot(conn)
+    rows = run_file(conn, file, rollback=True, notice=runner.notice,
+                    timeout=runner.statement_timeout)  # fmt: skip
+    refuse_unless_locked(conn, file.location, locked=runner.locked)
+    check_deferred(conn, file.path)  # a deferred constraint it breaks: the rollback's failure
+    tables.refuse_changes(conn, before, file.path)
+    seconds = time.perf_counter() - started
+    tables.unrecord(conn, entry.track, entry.version)
+    if not runner.throwaway:
+        tables.log_attempt(conn, "rollback", entry, ms=whole_ms(seconds), rows=rows)
+    return rows, seconds, _reset_seeds(runner)
 
 
 def _refuse_unless_as_planned(runner: PgRunner, migration: Migration, entry: Entry) -> None:

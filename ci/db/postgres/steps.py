@@ -129,6 +129,17 @@ def file_problems(migration: Migration, file: SqlFile | None = None) -> list[str
     return []
 
 
+def check_deferred(conn: PgConnection, path: Path | str) -> None:
+    """What COMMIT would check, now: the deferred constraints (SET CONSTRAINTS ALL IMMEDIATE).
+    A violation is the file's failure, `at commit: ...`, as a migration's own COMMIT names it."""
+    try:
+        conn.execute(IMMEDIATE)
+    except psycopg.Error as error:
+        if conn.closed or conn.broken:
+            raise
+        raise MigrationFailed(path, None, f"at commit: {one_line(error)}") from None
+
+
 def log_failure(runner: PgRunner, entry: Entry, failure: MigrationFailed, action: str) -> None:
     """Append the failure to the log in its own transaction (best effort: the run's error is
     the one to report)."""

@@ -98,10 +98,6 @@ def test_a_session_the_server_ends_is_one_line_and_changes_nothing(
 @pytest.mark.parametrize(
     ("extra", "said"),
     [
-        (
-            ["--dry-run", "--rollback", "1"],
-            "--dry-run --rollback not available with --database-url (SQLite only for now)",
-        ),
         (["--backup", "x.bak"], "--backup not available with --database-url"),
         (["--db", "x.db"], "argument --db: not allowed with argument --database-url"),
     ],
