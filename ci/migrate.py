@@ -250,10 +250,10 @@ def run_postgres(
 
     url = args.database_url
     if args.status:
-        status = deploy.read_status(url, catalog)
+        status = deploy.read_status(url, catalog, detect=args.detect, server_url=_server(args))
         if log is not None:
             log.status = status
-        if log is None or log.output_format != "json":
+        if log is None or log.output_format != "json" or args.detect:  # json: --detect on stderr
             from ci.reports.status import write_status
 
             write_status(status, out)
@@ -298,13 +298,19 @@ def run_postgres(
 def _baseline_postgres(
     args: Args, runner: PgRunner, where: str, *, out: TextIO, err: TextIO
 ) -> bool:
-    from ci.checks.options import server_url_or_env
     from ci.db.postgres.baseline import adopt  # compares catalogues: only --baseline needs it
 
-    server_url = server_url_or_env(getattr(args, "server_url", None))
     return adopt(
-        runner, where, args.baseline, server_url=server_url, force=args.force, out=out, err=err
+        runner, where, args.baseline, server_url=_server(args), force=args.force, out=out, err=err
     )
+
+
+def _server(args: Args) -> str | None:
+    """The server for a throwaway database (--baseline, --detect): --server-url, the config
+    file's `server_url`, or $MIGRATION_GUARD_SERVER_URL."""
+    from ci.checks.options import server_url_or_env
+
+    return server_url_or_env(getattr(args, "server_url", None))
 
 
 def _collect_garbage_again() -> None:

@@ -201,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=postgres_url,
         default=None,
         metavar="URL",
-        help="with --database-url --baseline: PostgreSQL server where it builds what the "
-        f"migrations create, on a throwaway database (mg_...); default: ${SERVER_URL_ENV}",
+        help="with --database-url --baseline or --status --detect: PostgreSQL server where it "
+        "builds what the migrations create, on a throwaway database (mg_...); default: "
+        f"${SERVER_URL_ENV}",
     )
     parser.add_argument(
         "--setup",
@@ -313,8 +314,8 @@ def _engine_problem(args: Args) -> str | None:
             "--db is a SQLite database file, and the config file says engine: postgresql: "
             "give --database-url postgresql://USER@HOST:PORT/DB"
         )
-    if _server_url_typed(args) and (url is None or args.baseline is None):
-        return "--server-url goes with --database-url --baseline only (ci.migrate)"
+    if _server_url_typed(args) and (url is None or (args.baseline is None and not args.detect)):
+        return "--server-url goes with --database-url --baseline or --status --detect only"
     if url is None:
         if getattr(args, "lock_timeout", None) is not None:
             return "--lock-timeout goes with --database-url only (PostgreSQL)"
@@ -322,7 +323,6 @@ def _engine_problem(args: Args) -> str | None:
     sqlite_only = [
         option
         for option, given in (
-            ("--detect", args.detect),
             ("--setup", args.setup is not None),
             ("--backup", args.backup is not None),
         )

@@ -222,18 +222,31 @@ def detect(
     Returns the steps and, when a migration fails on the scratch database, that failure."""
     applied = {r.version for r in bookkeeping.read_applied(conn) if r.track == "main"}
     real = shape_of(schema_fingerprint(conn))
-    steps: list[Step] = []
-    before = Fingerprint()
     with scratch(catalog, setup=setup) as step:
-        for migration in catalog.main:
-            try:
-                after = step(migration)
-            except RunRefused as failure:
-                return steps, str(failure)
-            if migration.version not in applied:
-                differences = compare(after, real).differences
-                steps.append(Step(migration, differences, after != before))
-            before = after
+        return compare_steps(step, catalog, applied, real, Fingerprint())
+
+
+def compare_steps(
+    step: Callable[[Migration], Fingerprint],
+    catalog: Catalog,
+    applied: set[int],
+    real: Fingerprint,
+    start: Fingerprint,
+) -> tuple[list[Step], str | None]:
+    """`detect` on either engine: `step` applies a migration to the scratch database and
+    returns its shape (`start`: its shape before any); `real` is the user's database's shape
+    and `applied` the main-track versions it records."""
+    steps: list[Step] = []
+    before = start
+    for migration in catalog.main:
+        try:
+            after = step(migration)
+        except RunRefused as failure:
+            return steps, str(failure)
+        if migration.version not in applied:
+            differences = compare(after, real).differences
+            steps.append(Step(migration, differences, after != before))
+        before = after
     return steps, None
 
 

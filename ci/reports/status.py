@@ -102,8 +102,9 @@ def write_detection(detection: Detection, *, db: str, out: TextIO) -> None:
             file=out,
         )
         return
+    option = "--database-url" if db.startswith(("postgresql:", "postgres:")) else "--db"
     print(
-        f"detect: {span} look applied: adopt them with python -m ci.migrate --db {db} "
+        f"detect: {span} look applied: adopt them with python -m ci.migrate {option} {db} "
         f"--baseline {found[-1].migration.version}, then migrate",
         file=out,
     )

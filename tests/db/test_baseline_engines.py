@@ -1,8 +1,9 @@
 """`ci.migrate --baseline N`, the same scenarios on both engines: a real SQLite file and a
 database on the real PostgreSQL server, each built by hand, the same migrations (SQL both
 accept), the same lines and rows. On PostgreSQL what the migrations create is learnt on a
-throwaway database of `--server-url`. What only SQLite has (`--status --detect`, a missing
-database file, the scratch database's directory) is tests/db/test_baseline.py.
+throwaway database of `--server-url`, and so is what `--status --detect` compares. What only
+SQLite has (a missing database file, the scratch database's directory) is
+tests/db/test_baseline.py.
 """
 
 from __future__ import annotations
@@ -194,5 +195,59 @@ def test_server_url_goes_with_a_postgres_baseline_only(tmp_path: Path, capsys: A
     with pytest.raises(SystemExit) as stop:
         main([*sqlite, "--baseline", "2", "--server-url", url])
     assert stop.value.code == 2
-    assert "--server-url goes with --database-url --baseline only" in capsys.readouterr().err
+    assert "--server-url goes with --database-url --baseline or --status --detect only" in (
+        capsys.readouterr().err
+    )
     assert not (tmp_path / "app.db").exists()
+
+
+def detect(capsys: Any, db: Db, migrations: Path) -> tuple[int, str, str]:
+    server = ["--server-url", pg.server_url()] if db.engine == "postgresql" else []
+    return run(capsys, db, migrations, "--status", "--detect", *server)
+
+
+def test_status_detect_says_which_pending_migrations_look_applied(
+    db: Db, tmp_path: Path, capsys: Any
+) -> None:
+    """Each pending migration on a scratch database (SQLite: a temp file; PostgreSQL: a
+    throwaway database), compared with the database, which is only read."""
+    migrations = pgrun.write(tmp_path, FILES)
+    db.execute(BY_HAND)
+    before = db.schema()
+    code, out, err = detect(capsys, db, migrations)
+    assert code == 0, out + err
+    assert "0001..0002 look applied" in out, out
+    option = "--database-url" if db.engine == "postgresql" else "--db"
+    assert f"adopt them with python -m ci.migrate {option} " in out and "--baseline 2," in out
+    assert "0003_note.sql: differs: column visits.note missing" in out, out
+    assert db.schema() == before and runner_tables(db) == 0
+
+
+def test_status_detect_does_not_guess_about_a_data_migration(
+    db: Db, tmp_path: Path, capsys: Any
+) -> None:
+    fill = {"data/0004_fill_notes.sql": "UPDATE visits SET note = '' WHERE note IS NULL;\n"}
+    migrations = pgrun.write(tmp_path, {**FILES, **fill})
+    db.execute(BY_HAND.replace("at text)", "at text, note text)"))
+    code, out, err = detect(capsys, db, migrations)
+    assert code == 0, out + err
+    assert "0001..0003 look applied" in out and "--baseline 3," in out, out
+    assert "0004_fill_notes.sql: changes no table, index, view or trigger" in out, out
+
+
+@pytest.mark.postgresql
+def test_status_detect_on_postgresql_needs_a_server_for_its_throwaway_database(
+    tmp_path: Path, capsys: Any, pg_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MIGRATION_GUARD_SERVER_URL", raising=False)
+    migrations = pgrun.write(tmp_path, FILES)
+    capsys.readouterr()
+    code = main(["--database-url", pg_database_url, "--migrations-dir", str(migrations),
+                 "--status", "--detect"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [
+        "migrate: --status --detect with --database-url learns what the migrations create on "
+        "a throwaway database: give --server-url postgresql://USER@HOST:PORT/DB (a role that "
+        "may create databases) or set $MIGRATION_GUARD_SERVER_URL"
+    ]

@@ -1,5 +1,5 @@
-"""`ci.migrate --database-url ... --baseline N`: SQLite's baseline (ci.db.baseline) on
-PostgreSQL.
+"""`ci.migrate --database-url ... --baseline N` and `--status --detect`: SQLite's (ci.db.baseline)
+on PostgreSQL.
 
 What 0001..N create is learnt by applying them, with the real PostgreSQL runner, to a throwaway
 database on the server of `--server-url` (or $MIGRATION_GUARD_SERVER_URL): created from
@@ -14,9 +14,12 @@ read again inside it: a change made meanwhile by hand refuses the baseline, noth
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from ci.core.model import Catalog, InputError, Migration
+from ci.db.baseline import compare_steps, looks_applied
 from ci.db.baseline_shape import (
     BASELINE_BY,
     apply_to_learn,
@@ -42,6 +45,7 @@ from ci.db.postgres.fingerprint import describe_differences, schema_fingerprint
 from ci.db.postgres.runner import PgRunner
 from ci.db.postgres.throwaway import throwaway
 from ci.db.records import Entry
+from ci.db.status import Detection
 
 NO_SERVER = (
     "--baseline with --database-url learns what the migrations create on a throwaway database: "
@@ -96,17 +100,41 @@ def expected_print(
     """The shape `chosen` create, applied one by one by the real runner to a throwaway
     database (dropped afterwards), and those that change none of it (see `learn`): one
     catalogue read per migration, on the throwaway database."""
+    with scratch(catalog, server_url) as (step, start):
+        return learn(step, chosen, start)
+
+
+def detect(runner: PgRunner, server_url: str | None) -> Detection:
+    """`--status --detect`: each pending main-track migration, applied after those before it
+    to a throwaway database, compared with the user's database (ci.db.baseline's, with
+    PostgreSQL's catalogue)."""
+    if server_url is None:
+        raise CannotRun(NO_SERVER.replace("--baseline", "--status --detect", 1))
+    rows = runner.applied()
+    applied = {row.version for row in rows if row.track == "main"}
+    real = shape_of(schema_fingerprint(runner.conn))
+    with scratch(runner.catalog, server_url) as (step, start):
+        steps, failure = compare_steps(step, runner.catalog, applied, real, start)
+    return Detection(steps, failure, looks_applied(steps), bool(applied))
+
+
+@contextmanager
+def scratch(
+    catalog: Catalog, server_url: str
+) -> Iterator[tuple[Callable[[Migration], Fingerprint], Fingerprint]]:
+    """A function that applies one migration with the real runner to a throwaway database
+    (dropped afterwards) and returns its shape, and its shape before any."""
     with throwaway(server_url) as url:
         conn = open_target(url)
         try:
             # the runner's notices (a slow step) are about the throwaway run
-            scratch = PgRunner(conn, catalog, out=io.StringIO(), throwaway=True)
+            runner = PgRunner(conn, catalog, out=io.StringIO(), throwaway=True)
 
             def step(migration: Migration) -> Fingerprint:
-                apply_to_learn(scratch.apply, migration, "a throwaway database")
+                apply_to_learn(runner.apply, migration, "a throwaway database")
                 return shape_of(schema_fingerprint(conn))
 
-            return learn(step, chosen, shape_of(schema_fingerprint(conn)))
+            yield step, shape_of(schema_fingerprint(conn))
         finally:
             conn.close()
 

@@ -177,9 +177,14 @@ def roll_back(
     return undo(runner, version, plan, out=out, err=err, log=log)
 
 
-def read_status(url: str, catalog: Catalog) -> Status:
-    """What the database says (read only: no table is created, no lock is held)."""
+def read_status(
+    url: str, catalog: Catalog, *, detect: bool = False, server_url: str | None = None
+) -> Status:
+    """What the database says (read only: no table is created, no lock is held). `detect`:
+    also which pending migrations look applied (ci.db.postgres.baseline.detect, on a
+    throwaway database on the server of `server_url`)."""
     conn = open_target(url)
+    detection = None
     try:
         with server_errors(url):
             runner = PgRunner(conn, catalog)
@@ -187,6 +192,10 @@ def read_status(url: str, catalog: Catalog) -> Status:
             marks = runner.dirty()
             if marks and not lock_is_free(conn):  # a runner is at work: its marks are its own
                 marks = [DirtyMark(*(getattr(m, f) for f in DirtyMark.FIELDS)) for m in marks]
+            if detect:
+                from ci.db.postgres.baseline import detect as detected  # compares catalogues
+
+                detection = detected(runner, server_url)
     finally:
         conn.close()
     files = {(m.track, m.version): m for m in catalog.all_migrations()}
@@ -196,7 +205,7 @@ def read_status(url: str, catalog: Catalog) -> Status:
     done = {(r.track, r.version) for r in rows}
     pending = [m for m in catalog.all_migrations() if (m.track, m.version) not in done]
     dirty = [dirty_message(mark) for mark in marks]
-    status = Status(label(url), catalog, rows, states, pending, dirty, False, None)
+    status = Status(label(url), catalog, rows, states, pending, dirty, detect, detection)
     status.marks = marks
     return status
 
