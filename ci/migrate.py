@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ci.app import exits
@@ -266,6 +266,7 @@ def run_postgres(
         warn_slow=args.warn_slow,
     )
     where = label(url)
+    backup = None if args.backup is None else _pg_backup(args, out, log)
     with deploy.opened(url, catalog, options, err=err) as runner, deploy.server_errors(url):
         if args.force_clean:
             from ci.db.deploy import force_clean  # one for both engines
@@ -282,7 +283,9 @@ def run_postgres(
                 runner, where, up_to=args.target, rollback=args.rollback, out=out, log=log
             )
         if args.rollback is not None:
-            return deploy.roll_back(runner, where, args.rollback, out=out, err=err, log=log)
+            return deploy.roll_back(
+                runner, where, args.rollback, out=out, err=err, log=log, backup=backup
+            )
         return deploy.apply(
             runner,
             where,
@@ -292,6 +295,7 @@ def run_postgres(
             out=out,
             err=err,
             log=log,
+            backup=backup,
         )
 
 
@@ -303,6 +307,22 @@ def _baseline_postgres(
     return adopt(
         runner, where, args.baseline, server_url=_server(args), force=args.force, out=out, err=err
     )
+
+
+def _pg_backup(args: Args, out: TextIO, log: RunLog | None) -> Callable[[], None]:
+    """--backup PATH with --database-url: refused at once when PATH exists; otherwise what
+    takes the pg_dump archive before the first change (ci.db.postgres.backup)."""
+    from ci.db.postgres.backup import refuse_existing, take
+
+    refuse_existing(args.backup)
+
+    def backup() -> None:
+        dest = take(args.database_url, args.backup, lock_wait=args.busy_timeout)
+        print(f"backup: {dest}", file=out)
+        if log is not None:
+            log.backup = str(dest)
+
+    return backup
 
 
 def _server(args: Args) -> str | None:

@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         help="back up here before changing anything (default: <db>.bak-<UTC time> "
-        "when the database has data)",
+        "when the database has data; with --database-url a pg_dump archive, none by default)",
     )
     backups.add_argument("--no-backup", action="store_true", help="take no backup")
     parser.add_argument(
@@ -320,14 +320,7 @@ def _engine_problem(args: Args) -> str | None:
         if getattr(args, "lock_timeout", None) is not None:
             return "--lock-timeout goes with --database-url only (PostgreSQL)"
         return None
-    sqlite_only = [
-        option
-        for option, given in (
-            ("--setup", args.setup is not None),
-            ("--backup", args.backup is not None),
-        )
-        if given
-    ]
+    sqlite_only = [option for option, given in (("--setup", args.setup is not None),) if given]
     if sqlite_only:
         return f"{', '.join(sqlite_only)} not available with --database-url (SQLite only for now)"
     return None

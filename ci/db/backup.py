@@ -1,4 +1,5 @@
-"""Online backups with SQLite's backup API before the runner changes a database."""
+"""Online backups with SQLite's backup API before the runner changes a database; `written` also
+keeps PostgreSQL's `pg_dump` archives (ci.db.postgres.backup) from ever being half there."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import errno
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -74,17 +76,20 @@ def take(conn: sqlite3.Connection, dest: Path, *, next_free_name: bool = False) 
     """Copy the whole database to `dest` consistently, even while others read it; return the
     backup's path. If a file appears at `dest` meanwhile it is kept: BackupExists, or with
     `next_free_name` (the default path, which two runners may pick in the same second) the
-    backup takes `dest-2`, `dest-3`, ...
+    backup takes `dest-2`, `dest-3`, ... (See `written`.)"""
+    return written(lambda partial: copy_to(conn, partial), dest, next_free_name=next_free_name)
 
-    The copy is written under a temporary name in the same directory, flushed to disk, then
-    linked to `dest`, so `dest` is either absent or a complete backup: a full disk, an error or
-    a kill -9 midway never leaves a file there that opens as an empty or partial database.
-    """
+
+def written(copy: Callable[[Path], None], dest: Path, *, next_free_name: bool = False) -> Path:
+    """`copy(path)` writes a backup into a new file; it is called with a temporary name in the
+    same directory as `dest`, the file is flushed to disk, then linked to `dest`, so `dest` is
+    either absent or a complete backup: a full disk, an error or a kill -9 midway never leaves
+    a file there that opens as an empty or partial backup. Returns the backup's path."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)  # left by a killed run that had our pid: ours to replace
     try:
-        copy_to(conn, partial)
+        copy(partial)
         _fsync(partial)
         while True:
             try:

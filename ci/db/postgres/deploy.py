@@ -93,9 +93,11 @@ def apply(
     out: TextIO,
     err: TextIO,
     log: RunLog | None,
+    backup: Callable[[], None] | None = None,
 ) -> bool:
     """Apply what is pending (up to `up_to`); the lines of ci.db.deploy.apply. `group`: in
-    as few transactions as the migrations allow (ci.db.postgres.group)."""
+    as few transactions as the migrations allow (ci.db.postgres.group). `backup`: taken
+    before the first change, when there is one to make."""
     pending = runner.preflight(up_to, resume=resume)
     if log is not None:
         log.planned = pending
@@ -109,6 +111,8 @@ def apply(
     if not (pending or marks or needs_setup):
         print(f"OK: database at {database_at(runner)}", file=out)
         return False
+    if backup is not None:
+        backup()
     return migrate_and_report(runner, up_to, resume=resume, group=group, out=out, err=err, log=log)
 
 
@@ -164,16 +168,29 @@ def _rehearse_rollback(runner: PgRunner, plan: list[Migration], show: OnOutcome)
 
 
 def roll_back(
-    runner: PgRunner, where: str, version: int, *, out: TextIO, err: TextIO, log: RunLog | None
+    runner: PgRunner,
+    where: str,
+    version: int,
+    *,
+    out: TextIO,
+    err: TextIO,
+    log: RunLog | None,
+    backup: Callable[[], None] | None = None,
 ) -> bool:
-    """Undo the applied main-track migrations down to and including `version`."""
+    """Undo the applied main-track migrations down to and including `version` (`backup`:
+    taken first, after the refusals)."""
     plan = runner.rollback_plan(version)
     if log is not None:
         log.planned = plan
     if not plan:
         print(f"nothing to roll back: no applied migration >= {version:04d}", file=out)
         return False
+    from ci.db.rollback import refuse_unsafe_rollback
+
+    refuse_unsafe_rollback(runner.edited_problems(), runner.dirty())  # before the backup
     print(f"{where}: rolling back {', '.join(m.label for m in plan)}", file=out)
+    if backup is not None:
+        backup()
     return undo(runner, version, plan, out=out, err=err, log=log)
 
 

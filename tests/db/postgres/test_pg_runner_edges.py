@@ -98,7 +98,7 @@ def test_a_session_the_server_ends_is_one_line_and_changes_nothing(
 @pytest.mark.parametrize(
     ("extra", "said"),
     [
-        (["--backup", "x.bak"], "--backup not available with --database-url"),
+        (["--setup", "x:y"], "--setup not available with --database-url"),
         (["--db", "x.db"], "argument --db: not allowed with argument --database-url"),
     ],
 )
