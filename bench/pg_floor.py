@@ -38,11 +38,13 @@ default job count, so the floor and ours split the same work the same way.
 What ours does beyond this (the price of being a check and not a loop): it cleans up leftover
 throwaway databases and holds an advisory lock that marks its own as alive; it creates the
 runner's index and log table; it reads and checks the catalog (numbering, rollbacks,
-directives); it splits each file into statements and sends them one by one through the gate
-(ci.db.postgres.statements), with the session reset and the timeouts set per migration;
-it writes checksums into the row and reads the row back; apply_empty then validates the
-result (ci.checks.pg_validate); the round trip reads a fingerprint of the database around every
-step and compares them; and it all reports cases and findings.
+directives); in each migration's transaction it asks whether the migration was applied
+meanwhile, sets the timeouts (SET LOCAL), splits the file into statements and sends them one
+by one through the gate (ci.db.postgres.statements), writes the checksums into the row and
+reads the row back; after each step it puts the session back as it was (see
+ci/db/postgres/runner.py); apply_empty then validates the result (ci.checks.pg_validate); the
+round trip reads a fingerprint of the database around every step, in a second session, and
+compares them; and it reports every migration as a case with its findings.
 """
 
 from __future__ import annotations
