@@ -36,6 +36,8 @@ from pg_server import Server, database_url, default_url
 from rows import ON_FLOOR, Row
 from run import PY, Command, RunFailed
 
+from ci.checks.roundtrip_jobs import default_jobs
+
 PSQL = shutil.which("psql") or "psql"
 # no ~/.psqlrc, quiet, the whole file in one transaction, stop (and roll back) at the first error
 PSQL_ONE_TRANSACTION = [PSQL, "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1"]
@@ -52,6 +54,7 @@ with psycopg.connect(url) as c:
 for track, names in files.items():
     print(f"{track}: {applied.get(track, 0)} applied, {len(names) - applied.get(track, 0)} pending")
 """
+JOBS = default_jobs()  # ours' default --jobs: the round trip's floor splits its work as ours
 CONNECT = "import psycopg, sys; psycopg.connect(sys.argv[1]).close()"
 # bench/pg_floor.py imported, not run as a script, so that it starts from cached bytecode as
 # ours does (as bench/run.py runs bench/floor.py)
@@ -145,10 +148,14 @@ class PgBench:
         argv = ["sh", str(self.per_file_script), self.url("per_file")]
         return self.command("psql -1 -f per file", argv, prepare=self.fresh("per_file"))
 
-    def python_floor(self) -> Command:
-        args = [str(self.order_file), self.url("python_floor")]
+    def python_floor(self, mode: str = "", *extra: str) -> Command:
+        """bench/pg_floor.py: the bare loop, or a check's floor (`mode`: its own database)."""
+        args = [mode, str(self.order_file), self.server.url, *extra]
+        if not mode:
+            args = [str(self.order_file), self.url("python_floor")]
         return self.command(
-            "the bare Python loop", [*PG_FLOOR, *args], prepare=self.fresh("python_floor"),
+            f"the floor of a check ({mode})" if mode else "the bare Python loop",
+            [*PG_FLOOR, *args], prepare=None if mode else self.fresh("python_floor"),
             shown=["python", "bench/pg_floor.py", *args],
         )  # fmt: skip
 
@@ -211,28 +218,33 @@ class PgBench:
         row = Row(
             f"`ci.apply_empty --engine postgresql` on {n} migrations",
             "one `psql -1 -f` of everything, ONE transaction", "<= 1.5x", 1.5,
+            floor="`pg_floor.py --check`: make a database, one query per migration, drop it",
         )  # fmt: skip
         subject = self.check("apply_empty")
         if not_measured(row, subject):
             return row
         baseline = self.psql_single("single_apply")
-        # warm: the check ran just now, psql is not Python and its files are in the page cache
+        floor = warm_floor(row, self.python_floor("--check"))
+        # warm: the check and the floor ran just now; psql is not Python, its files are cached
         return run.ratio_row(
-            row, subject, baseline, self.heavy_repeats, module="ci.apply_empty", warm_up=False
-        )
+            row, subject, baseline, self.heavy_repeats, module="ci.apply_empty", warm_up=False,
+            floor=floor,
+        )  # fmt: skip
 
     def roundtrip_row(self, n: str) -> Row:
         row = Row(
             f"`ci.rollback_roundtrip --engine postgresql` on {n} migrations",
             "`ci.apply_empty --engine postgresql` on the same corpus", "<= 5x", 5.0,
+            floor=f"`pg_floor.py --round-trip`: apply, roll back, apply; as ours, {JOBS} jobs",
         )  # fmt: skip
         subject, baseline = self.check("rollback_roundtrip"), self.check("apply_empty")
         if not_measured(row, subject) or not_measured(row, baseline, "its baseline: "):
             return row
-        # both ran once just now (the round trip takes minutes: no second warm-up)
+        floor = warm_floor(row, self.python_floor("--round-trip", str(JOBS)))
+        # all ran once just now (the round trip takes minutes: no second warm-up)
         return run.ratio_row(
             row, subject, baseline, self.round_trip_repeats, module="ci.rollback_roundtrip",
-            warm_up=False,
+            warm_up=False, floor=floor,
         )  # fmt: skip
 
     def status_row(self, n: str) -> Row:
@@ -270,6 +282,15 @@ def not_measured(row: Row, command: Command, prefix: str = "") -> bool:
     row.result = "not measured"
     row.note = f"{prefix}exit {sample.returncode}: {last_line(sample.output)}"
     return True
+
+
+def warm_floor(row: Row, floor: Command) -> Command | None:
+    """A check's floor, run once untimed (its warm-up); None, the row saying why, if it failed."""
+    sample = run.run_process(floor.argv, cwd=floor.cwd)
+    if sample.returncode == 0:
+        return floor
+    row.floor = f"{row.floor} (failed, not measured: {last_line(sample.output)})"
+    return None
 
 
 def at_least_one(text: str) -> int:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import machine
 import results
 from results import _mb, _ratio, _seconds
-from rows import Row
+from rows import FloorRow, Row
 
 if TYPE_CHECKING:
     from pg import PgBench
@@ -58,6 +58,7 @@ def render(bench: PgBench, facts: RunFacts) -> str:
     if warning:
         lines += [f"**Taken under load.** {warning[0].upper()}{warning[1:]}.", ""]
     lines += budget_table(bench.rows)
+    lines += floor_table(bench.rows)
     lines += reproduce(bench)
     lines += meaning(bench)
     return "\n".join(lines)
@@ -117,18 +118,20 @@ def budget_table(rows: list[Row]) -> list[str]:
         "the runner against its floor, `psql -1 -f` once per file (a new process, connection and",
         "commit per migration, no bookkeeping); `apply_empty` against ONE psql of everything in",
         "one transaction; the round trip against `apply_empty`; `--status` against starting",
-        "Python and connecting. Headroom is budget / figure; a row the checks cannot run on",
-        'PostgreSQL yet says "not measured" and the line the command printed.',
+        "Python and connecting. The checks' rows also measure a floor (`bench/pg_floor.py`,",
+        "below), with no budget on it. Headroom is budget / figure; a row the checks cannot run",
+        'on PostgreSQL yet says "not measured" and the line the command printed.',
         "",
         "| work | median | baseline | baseline median | ours / baseline | floor | floor median"
-        " | ours / floor | budget | headroom | peak RSS | result |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | ours / floor | floor / baseline | budget | headroom | peak RSS | result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
             f"| {row.work} | {_seconds(row.subject_s)} | {row.baseline} | "
             f"{_seconds(row.baseline_s)} | {_ratio(row.ratio)} | {row.floor or '-'} | "
-            f"{_seconds(row.floor_s)} | {_ratio(row.floor_ratio)} | {row.budget} | "
+            f"{_seconds(row.floor_s)} | {_ratio(row.floor_ratio)} | "
+            f"{_ratio(row.floor_over_baseline)} | {row.budget} | "
             f"{_ratio(row.headroom)} | {_mb(row.rss_mb)} | {row.result} |"
         )
     lines += ["", "Notes and every sample (seconds):", ""]
@@ -140,6 +143,35 @@ def budget_table(rows: list[Row]) -> list[str]:
         note = f" {row.note}." if row.note else ""
         lines.append(f"- {row.work}: subject [{samples}], baseline [{base}]{floor}.{note}")
     return lines
+
+
+def floor_table(rows: list[Row]) -> list[str]:
+    """The rows that measured a floor: how far ours is above it, and how far it is above the
+    baseline (the part of the budget no Python tool could take back)."""
+    floors = [FloorRow.of(row) for row in rows if row.floor_ratio is not None]
+    if not floors:
+        return []
+    lines = [
+        "",
+        "## Against the floor",
+        "",
+        "Each floor is the least a tool doing that job must do: `psql -1 -f` per file for the",
+        "runner; for the checks, `bench/pg_floor.py` (its docstring says what it does and what",
+        "ours does beyond it): make a database from template0, the runner's table, one query",
+        "per migration (the file and its row, one implicit transaction), the DROP sent and not",
+        "waited for; the round trip's also rolls each main-track migration back (with its row's",
+        "DELETE) and applies it again, in as many processes as ours, no fingerprints. Floor /",
+        "baseline is how far the budget's baseline is below what such a tool reaches.",
+        "",
+        "| work | floor | baseline | floor / baseline | ours / baseline | ours / floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for floor in floors:
+        lines.append(
+            f"| {floor.work} | {floor.floor} | {floor.baseline} | {_ratio(floor.floor_ratio)} | "
+            f"{_ratio(floor.ours_ratio)} | {_ratio(floor.above_floor)} |"
+        )
+    return [*lines, "", *(f"- {floor.work}: {floor.note}." for floor in floors if floor.note)]
 
 
 def reproduce(bench: PgBench) -> list[str]:
@@ -188,7 +220,9 @@ def meaning(bench: PgBench) -> list[str]:
         "  bookkeeping); ONE psql of everything in one transaction is the least the SQL costs.",
         "- `ci.apply_empty` and `ci.rollback_roundtrip` create, use and drop their own throwaway",
         "  database (`mg_...`): that is in their time, not in the psql baseline's (the machine",
-        "  table gives what creating one costs here).",
+        "  table gives what creating one costs here). So do their floors, `pg_floor.py --check`",
+        "  and `--round-trip` (as ours, the DROP sent and not waited for); the round trip's runs",
+        "  in as many processes as ours (`--jobs`' default), its work split the same way.",
         "- `--status`: a database with the whole corpus applied; the baseline starts Python,",
         "  imports psycopg and connects; the floor also lists the folders and reads",
         "  `schema_version` once.",
@@ -210,13 +244,15 @@ def section(bench: PgBench, facts: RunFacts, full: Path, summary: Path) -> str:
         f"Code measured: {code_measured()}.",
         *(["Taken under load: " + _load_note(facts.snapshots[0])] if _loaded(facts) else []),
         "",
-        "| work | median | baseline | ours / baseline | ours / floor | budget | result |",
-        "|---|---|---|---|---|---|---|",
+        "| work | median | baseline | ours / baseline | ours / floor | floor / baseline | budget"
+        " | result |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in bench.rows:
         lines.append(
             f"| {row.work} | {_seconds(row.subject_s)} | {row.baseline} | {_ratio(row.ratio)} | "
-            f"{_ratio(row.floor_ratio)} | {row.budget} | {row.result} |"
+            f"{_ratio(row.floor_ratio)} | {_ratio(row.floor_over_baseline)} | {row.budget} | "
+            f"{row.result} |"
         )
     unmeasured = [row for row in bench.rows if row.result == "not measured"]
     if unmeasured:

@@ -107,14 +107,28 @@ def test_quick_pg_bench_writes_every_row_and_only_its_own_section(
         if row[-1] == "not measured":
             note = next(line for line in full.splitlines() if line.startswith(f"- {row[0]}:"))
             assert re.search(r"\. exit \d+: \S", note) and "the options:" not in note, note
+    for row, mode in ((rows[2], "--check"), (rows[3], "--round-trip")):  # the checks' floors
+        assert row[-1] in MEASURED and row[5].startswith(f"`pg_floor.py {mode}`"), row
+        assert re.fullmatch(r"\d+\.\d{3} s", row[6]), row
+        assert re.fullmatch(r"\d+\.\d\dx", row[7]) and re.fullmatch(r"\d+\.\d\dx", row[8]), row
+    floors = table(full, "| work | floor | baseline | floor / baseline |")
+    assert [row[0] for row in floors] == [rows[i][0] for i in (0, 2, 3, 4)]
+    for row in floors:  # floor / baseline, ours / baseline, ours / floor
+        assert all(re.fullmatch(r"\d+\.\d\dx", cell) for cell in row[3:]), row
+        note = next(line for line in full.splitlines() if line.startswith(f"- {row[0]}: medians"))
+        assert re.search(r"ours \d+\.\d{3} s, floor \d+\.\d{3} s, baseline \d+\.\d{3} s", note)
     assert "## Commands" in full and "sh WORK/psql_per_file.sh" in full
     assert "`python bench/pg_floor.py WORK/apply_order.txt postgresql://" in full
+    assert "`python bench/pg_floor.py --check WORK/apply_order.txt postgresql://" in full
+    assert re.search(r"`python bench/pg_floor.py --round-trip WORK/apply_order.txt \S+ \d`", full)
 
     text = summary.read_text(encoding="utf-8")
     assert text.startswith(SQLITE_PART)  # the SQLite run's part, byte for byte
     assert text.count("<!-- postgresql:begin -->") == 1 and "stale" not in text
     assert "[RESULTS-postgresql.md](RESULTS-postgresql.md)" in text
-    assert len(table(text, "| work | median | baseline | ours / baseline")) == len(ROWS)
+    short = table(text, "| work | median | baseline | ours / baseline | ours / floor | floor /")
+    assert len(short) == len(ROWS)
+    assert all(re.fullmatch(r"\d+\.\d\dx", short[i][5]) for i in (0, 2, 3, 4)), short
 
 
 def test_a_broken_section_marker_stops_the_bench_before_it_measures(tmp_path: Path) -> None:
