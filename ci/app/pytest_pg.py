@@ -29,6 +29,7 @@ from ci.app.pytest_databases import MigrationError, Project
 from ci.checks.options import SERVER_URL_ENV, server_url_or_env
 from ci.checks.pg_sample import pg_sample, restore_dump
 from ci.checks.pg_validate import load_fixture
+from ci.checks.sample import Sample
 from ci.core.errors import UsageError
 from ci.core.model import Catalog, InputError
 from ci.db.outcomes import CannotRun, MigrationFailed, RunRefused
@@ -187,13 +188,13 @@ def build(url: str, catalog: Catalog, version: int | None, sample: Path | None) 
             raise MigrationError(f"{sample}:1: the sample is at @sample-version {found.version}, "
                                  f"above the version {version} asked for")  # fmt: skip
         step(url, catalog, lambda runner: runner.migrate(found.version))
-        step(url, catalog, lambda runner: loaded(runner, found.path))
+        step(url, catalog, lambda runner: loaded(runner, found))
     step(url, catalog, lambda runner: runner.migrate(version))
 
 
-def loaded(runner: PgRunner, path: Path) -> None:
+def loaded(runner: PgRunner, sample: Sample) -> None:
     """The fixture's rows, as apply_sample loads them; its failure names the line."""
-    case = load_fixture("migrated_db", runner, pg_sample(path), None)
+    case = load_fixture("migrated_db", runner, sample, None)
     if case.findings:
         f = case.findings[0]
         raise MigrationError(f"{f.path}:{f.line}: {f.message}")

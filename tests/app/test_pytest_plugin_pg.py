@@ -5,7 +5,8 @@ postgresql`, in real pytest processes on a copy of the worked PostgreSQL example
 One pytest session runs the application tests below (INNER) once per module; each outer test
 judges one of them from its outcome. Every database an inner test gets, and the session's
 templates, are written to `made.txt`, so the outer tests can ask the server whether they are
-gone afterwards.
+gone afterwards. The tests that need the server ask for `pg_server_url` (tests/pg.py: skipped
+without one, failing under CI=true); the ones about a missing server run anywhere.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-
-pytestmark = pytest.mark.postgresql
 
 EXAMPLE = REPO / "examples" / "postgresql"
 RESULT = re.compile(r"^(PASSED|FAILED|ERROR) \S+::(\w+)", re.MULTILINE)
@@ -361,3 +360,29 @@ def wait_for_sessions_to_end(server: str, names: list[str]) -> None:
         if row is not None and row[0] == 0:
             return
         time.sleep(0.5)
+
+
+def test_a_sqlite_project_never_loads_psycopg(tmp_path: Path) -> None:
+    """The SQLite worked example's fixtures in a real pytest process: what they return is a
+    path, as before, and neither psycopg nor the PostgreSQL side of the fixtures is imported."""
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "schema", root / "schema")
+    shutil.copy(REPO / "schema" / "migration-guard.yaml", root / "migration-guard.yaml")
+    (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (root / "tests").mkdir()
+    (root / "tests" / "conftest.py").write_text(
+        "import sys\n\n"
+        "def pytest_sessionfinish(session):\n"
+        "    wanted = ('psycopg', 'pglast', 'ci.app.pytest_pg')\n"
+        "    print('LOADED', sorted(m for m in wanted if m in sys.modules))\n",
+        encoding="utf-8",
+    )
+    tests = (
+        "from pathlib import Path\n\n"
+        "def test_sqlite(migrated_db, migration_runner):\n"
+        "    assert isinstance(migrated_db(version=2), Path)\n"
+        "    assert migration_runner.up_to() == 7 and migration_runner.db.is_file()\n"
+    )
+    done = pytest_in(root, tests, None, "-s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "LOADED []" in done.stdout
