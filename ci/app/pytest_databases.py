@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ci.app import config
+from ci.checks.pg_engine import splitter_for
 from ci.checks.sample import Sample, load_fixture, open_sample
 from ci.core.errors import UsageError
 from ci.core.model import DEFAULT_MIGRATIONS_DIR, Catalog, InputError, discover
@@ -30,7 +31,8 @@ class MigrationError(Exception):
 
 class Project:
     """Where the migrations are: `migrations_dir:` of the config file (read from the rootdir,
-    as `python -m ci` reads it from the project root), and its connection `setup:`."""
+    as `python -m ci` reads it from the project root), its connection `setup:`, its `engine:`
+    and, for PostgreSQL, the checks' `server_url:` (ci.app.pytest_pg)."""
 
     def __init__(self, root: Path, config_file: Path | None) -> None:
         values: dict[str, object] = {}
@@ -44,11 +46,15 @@ class Project:
         self.migrations_dir = root / str(values.get("migrations_dir") or DEFAULT_MIGRATIONS_DIR)
         setup = values.get("setup")
         self.setup = str(setup) if setup else None
+        self.engine = str(values.get("engine") or SQLITE.name)
+        server_url = values.get("server_url")
+        self.server_url = str(server_url) if server_url else None
+        self.config_file = config_file
         self.root = root
 
     def catalog(self) -> Catalog:
         try:
-            return discover(self.migrations_dir)
+            return discover(self.migrations_dir, splitter=splitter_for(self.engine))
         except InputError as error:
             raise MigrationError(str(error)) from None
 

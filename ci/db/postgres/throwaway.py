@@ -63,13 +63,19 @@ def to_stderr(line: str) -> None:
 
 @contextmanager
 def throwaway(
-    server_url: str, *, notice: Notice | None = to_stderr, wait: bool = True
+    server_url: str,
+    *,
+    notice: Notice | None = to_stderr,
+    wait: bool = True,
+    template: str = "template0",
 ) -> Iterator[str]:
-    """A new, empty database on the server of `server_url`, as a URL; dropped on leaving.
+    """A new database on the server of `server_url`, as a URL; dropped on leaving.
 
     Leftovers of killed runs are dropped first (`notice` is told which). CannotRun (exit 2)
     when the server cannot be reached or the role may not create databases. `wait=False`: on
-    leaving without an exception, the DROP is sent and not waited for (`hand_over_drop`)."""
+    leaving without an exception, the DROP is sent and not waited for (`hand_over_drop`).
+    `template`: the database it copies (default empty, `template0`); no session may be
+    connected to it meanwhile (the pytest fixtures copy a migrated throwaway of theirs)."""
     with maintenance(server_url) as conn:
         cleaned = drop_unheld(conn)
         if cleaned and notice is not None:
@@ -79,7 +85,7 @@ def throwaway(
             )
         name = lock_new_name(conn)
         try:
-            create(conn, name, server_url)
+            create(conn, name, server_url, template)
             yield database_url(server_url, name)
         except BaseException:
             drop(conn, name, notice)
@@ -155,8 +161,15 @@ def unlock(conn: psycopg.Connection[tuple[object, ...]], name: str) -> None:
     conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, lock_key(name)))
 
 
-def create(conn: psycopg.Connection[tuple[object, ...]], name: str, server_url: str) -> None:
-    statement = sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name))
+def create(
+    conn: psycopg.Connection[tuple[object, ...]],
+    name: str,
+    server_url: str,
+    template: str = "template0",
+) -> None:
+    statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+        sql.Identifier(name), sql.Identifier(template)
+    )
     # the database's own default, so every session on it has it, also after the runner's
     # RESET ALL between migrations (a session SET is gone after the first one)
     no_flush_wait = sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(
