@@ -163,8 +163,7 @@ def _rehearse_rollback(runner: PgRunner, plan: list[Migration], show: OnOutcome)
 
     refuse_unsafe_rollback(runner.edited_problems(), runner.dirty())  # as the real rollback
     outcomes, failure, rest = rehearse_rollback(runner, plan, show)
-    adder = plan[len(plan) - len(rest) - 1] if rest else None
-    return outcomes, failure, not_rehearsed_lines(rest, adder) if adder else []
+    return outcomes, failure, not_rehearsed_lines(rest, plan[: len(plan) - len(rest)])
 
 
 def roll_back(

@@ -25,13 +25,15 @@ from ci.db.group import shares_transaction
 from ci.db.outcomes import MigrationFailed, Outcome
 from ci.db.postgres.enum_labels import adds_enum_label
 from ci.db.postgres.group import PgRunner, in_one_transaction
+from ci.db.postgres.untransacted import untransacted_call, why_not_rehearsed
 
 
 def rehearsable(plan: list[Migration]) -> int:
     """How many migrations at the head of `plan` one transaction can rehearse: up to a
-    `@no-transaction` or `@batch` one (not included) or one that adds an enum label (included)."""
+    `@no-transaction` or `@batch` one or one that calls setval() or the like (not included:
+    ci.db.postgres.untransacted) or one that adds an enum label (included)."""
     for index, migration in enumerate(plan):
-        if not shares_transaction(migration, None):
+        if not shares_transaction(migration, None) or untransacted_call(migration.file):
             return index
         if adds_enum_label(migration):
             return index + 1
@@ -68,16 +70,21 @@ def not_rehearsed_lines(rest: list[Migration], rehearsed: list[Migration]) -> li
     if not rest:
         return []
     first = rest[0]
-    if not shares_transaction(first, None):
-        why = (
-            "@batch (each batch commits on its own"
-            if first.directives.batch is not None
-            else "@no-transaction (its statements commit one by one"
-        )
-        lines = [
-            f"not rehearsed {first.label} {first.kind:<6} {first.path}: {why}, so no "
-            "transaction can take them back); the real run applies it under a dirty mark"
-        ]
+    called = untransacted_call(first.file) if shares_transaction(first, None) else None
+    if not shares_transaction(first, None) or called:
+        if called:
+            why = f"{why_not_rehearsed(called)}; the real run applies it"
+        else:
+            kind = (
+                "@batch (each batch commits on its own"
+                if first.directives.batch is not None
+                else "@no-transaction (its statements commit one by one"
+            )
+            why = (
+                f"{kind}, so no transaction can take them back); the real run applies it "
+                "under a dirty mark"
+            )
+        lines = [f"not rehearsed {first.label} {first.kind:<6} {first.path}: {why}"]
         return lines + [
             f"not rehearsed {m.label} {m.kind:<6} {m.path}: after {first.label}, which it may need"
             for m in rest[1:]

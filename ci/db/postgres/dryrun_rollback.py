@@ -9,11 +9,13 @@ the session is put back as the run started before the next step, with the constr
 start deferred deferred again (ci.db.postgres.group). The refusals before any step are the real
 rollback's: an edited applied file, a dirty mark.
 
-One thing stops the rehearsal, as it stops the apply's: a rollback file that adds an enum label
-(ALTER TYPE ... ADD VALUE): no statement may use the label before the transaction that added it
-commits, which the real rollback does after that step and the rehearsal never does. Each step
-after it is named "not rehearsed". (A rollback file cannot be `@no-transaction`: the real
-rollback runs each in a transaction, so what cannot run in one fails there and here alike.)
+Two things stop the rehearsal, as they stop the apply's: a rollback file that calls setval() or
+the like (ci.db.postgres.untransacted: no ROLLBACK takes it back), before that step; and a
+rollback file that adds an enum label (ALTER TYPE ... ADD VALUE), after it: no statement may use
+the label before the transaction that added it commits, which the real rollback does after that
+step and the rehearsal never does. Each step not reached is named "not rehearsed". (A rollback
+file cannot be `@no-transaction`: the real rollback runs each in a transaction, so what cannot
+run in one fails there and here alike.)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ci.db.postgres.enum_labels import file_adds_enum_label
 from ci.db.postgres.group import PgRunner, fresh_for_next
 from ci.db.postgres.rollback import rollback_inside
 from ci.db.postgres.steps import transaction
+from ci.db.postgres.untransacted import untransacted_call, why_not_rehearsed
 from ci.db.rollback import rollback_file
 
 
@@ -63,10 +66,15 @@ def rehearse_rollback(
 
 
 def rehearsable(plan: list[Migration]) -> int:
-    """How many steps at the head of `plan` one transaction can rehearse: up to and including
-    the first whose rollback file adds an enum label."""
+    """How many steps at the head of `plan` one transaction can rehearse: up to the first whose
+    rollback file calls setval() or the like (not included: ci.db.postgres.untransacted), or
+    up to and including the first whose rollback file adds an enum label."""
     for index, migration in enumerate(plan):
-        if migration.rollback is not None and file_adds_enum_label(migration.rollback):
+        if migration.rollback is None:
+            continue  # refused when its step comes: rollback_file
+        if untransacted_call(migration.rollback):
+            return index
+        if file_adds_enum_label(migration.rollback):
             return index + 1
     return len(plan)
 
@@ -85,12 +93,31 @@ def _step(runner: PgRunner, migration: Migration) -> Outcome:
     return Outcome(migration, "rolled back", rows, seconds)
 
 
-def not_rehearsed_lines(rest: list[Migration], adder: Migration) -> list[str]:
-    """What the dry run says of the steps after `adder`, whose rollback adds an enum label."""
+def not_rehearsed_lines(rest: list[Migration], rehearsed: list[Migration]) -> list[str]:
+    """What the dry run says of the steps it could not rehearse (`rest`), after those it set
+    out to rehearse (`rehearsed`)."""
+    if not rest:
+        return []
+    first = rest[0]
+    called = untransacted_call(first.rollback) if first.rollback else None
+    if called:
+        lines = [
+            f"not rehearsed {first.label} {first.kind:<6} {_path(first)}: "
+            f"{why_not_rehearsed(called)}; the real rollback runs it"
+        ]
+        return lines + [
+            f"not rehearsed {m.label} {m.kind:<6} {_path(m)}: after {first.label}, whose "
+            "rollback it may need"
+            for m in rest[1:]
+        ]
+    adder = rehearsed[-1]
     return [
-        f"not rehearsed {m.label} {m.kind:<6} {m.rollback.path if m.rollback else m.path}: "
-        f"after {adder.label}, whose rollback adds an enum label (ALTER TYPE ... ADD VALUE) "
-        "that no statement may use before its transaction commits; the real rollback commits "
-        "it first"
+        f"not rehearsed {m.label} {m.kind:<6} {_path(m)}: after {adder.label}, whose rollback "
+        "adds an enum label (ALTER TYPE ... ADD VALUE) that no statement may use before its "
+        "transaction commits; the real rollback commits it first"
         for m in rest
     ]
+
+
+def _path(migration: Migration) -> object:
+    return migration.rollback.path if migration.rollback else migration.path
