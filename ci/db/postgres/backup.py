@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,8 @@ def take(url: str, dest: Path, *, lock_wait: float) -> Path:
                 f"--lock-wait-timeout={max(1, int(lock_wait * 1000))}ms",
                 f"--file={partial}", f"--dbname={make_conninfo('', **conninfo)}"]  # fmt: skip
         done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        if done.returncode == -signal.SIGINT or "terminated by user" in done.stderr:
+            raise KeyboardInterrupt  # Ctrl-C reached pg_dump first: the run was interrupted
         if done.returncode != 0:
             # its error and the detail under it (a version mismatch names both versions there)
             said = [" ".join(line.removeprefix("pg_dump: ").removeprefix("error: ").split())

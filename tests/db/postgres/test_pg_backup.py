@@ -7,8 +7,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -170,3 +173,52 @@ def test_the_password_reaches_pg_dump_in_its_environment_only(
     assert given[-1] == f"PGPASSWORD={password}"
     assert not any(password in arg for arg in given[:-1]), given
     assert password not in out + err
+
+
+def test_ctrl_c_while_pg_dump_waits_is_an_interruption(
+    pg_database_url: str, tmp_path: Path
+) -> None:
+    """SIGINT to the process group (what a terminal's Ctrl-C sends) while pg_dump waits for a
+    table another session holds: exit 130 as any interrupted run, no file, nothing changed."""
+    migrations = write(tmp_path, FILES)
+    archive = tmp_path / "b.dump"
+    argv = [sys.executable, "-m", "ci.migrate", "--database-url", pg_database_url,
+            "--migrations-dir", str(migrations)]  # fmt: skip
+    subprocess.run([*argv, "--target", "1"], check=True, capture_output=True)
+    with psycopg.connect(pg_database_url) as holder:
+        holder.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        run = subprocess.Popen(
+            [*argv, "--backup", str(archive)],
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20
+        while not waiting_pg_dump(pg_database_url) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(child_named(run.pid, "pg_dump"), signal.SIGINT)
+        out, err = run.communicate(timeout=30)
+    assert run.returncode == 130, out + err
+    assert "pg_dump failed" not in err and err.startswith("migrate: interrupted")
+    assert not archive.exists() and leftovers(tmp_path) == []
+    assert applied(pg_database_url) == [(1, "schema")]
+
+
+def child_named(parent: int, name: str) -> int:
+    """The pid of `parent`'s child process called `name` (Linux: /proc)."""
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        comm, ppid = fields[0].split("(", 1)[1], int(fields[1].split()[1])
+        if ppid == parent and comm == name:
+            return int(stat_file.parent.name)
+    raise AssertionError(f"no {name} under {parent}")
+
+
+def waiting_pg_dump(url: str) -> bool:
+    found = rows(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' "
+                 "AND wait_event_type = 'Lock'")  # fmt: skip
+    return bool(found[0][0])
