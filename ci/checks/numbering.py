@@ -8,13 +8,14 @@ finding of a run is reported.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ci.checks import options
 from ci.checks.base import Check
 from ci.checks.numbering_base import Base, base_at, merged_files
 from ci.checks.numbering_irreversible import contradicted_rollbacks
+from ci.checks.numbering_upstream import Upstream, bring_in_hint, upstream_numbers
 from ci.core.findings import Finding, Report
 from ci.core.model import (
     ROLLBACK_FOLDER,
@@ -31,16 +32,22 @@ Known = tuple[str, set[str]]  # (where they are, e.g. "on origin/main"; migratio
 
 
 def find_problems(
-    catalog: Catalog, *, base: Base | None = None, merged: Known | None = None
+    catalog: Catalog,
+    *,
+    base: Base | None = None,
+    merged: Known | None = None,
+    upstream: Callable[[], Upstream | None] = lambda: None,
 ) -> list[Finding]:
     """Every numbering finding of a catalog, in a stable order. `merged`: without a base,
     (where, paths) of the migrations already merged (see merged_files): of two files with one
-    number, the one not among them is this branch's and is the one to renumber."""
+    number, the one not among them is this branch's and is the one to renumber. `upstream`:
+    asked at a gap, the numbers on the integration branch (ci.checks.numbering_upstream)."""
     findings = [_printable(problem.finding(NAME)) for problem in catalog.problems]
     renumbered: set[Path] = set()
     known = (f"on {base.ref}", base.paths) if base is not None else merged
     for track, migrations in (("main", catalog.main), ("seed", catalog.seeds)):
-        findings += _track_problems(catalog.root, track, migrations, base, known, renumbered)
+        found = _track_problems(catalog.root, track, migrations, base, known, renumbered)
+        findings += [*found, *_gaps(migrations, upstream)]
     findings += _rollback_problems(catalog)
     findings += _missing_rollbacks(catalog, skip=renumbered)
     findings += contradicted_rollbacks(catalog, NAME)
@@ -67,7 +74,6 @@ def _track_problems(
                 renumbered.add(m.path)
                 yield _behind_base(m, base, track, next(free), keeps=kept.get(m.version))
     yield from _duplicates(root, migrations, known, renumbered, free)
-    yield from _gaps(migrations)
 
 
 def _behind_base(
@@ -154,7 +160,9 @@ def _renumber_command(m: Migration) -> str:
     return f"; {command} does the renaming" if command else ""
 
 
-def _gaps(migrations: list[Migration]) -> Iterator[Finding]:
+def _gaps(
+    migrations: list[Migration], upstream: Callable[[], Upstream | None]
+) -> Iterator[Finding]:
     previous = 0
     seen: set[int] = set()
     for m in migrations:
@@ -164,14 +172,17 @@ def _gaps(migrations: list[Migration]) -> Iterator[Finding]:
         if m.version > previous + 1:
             missing = _span(m.track, previous + 1, m.version - 1)
             after = f"follows {label_of(m.track, previous)}" if previous else "is the first"
+            hint = bring_in_hint(upstream(), m.track, range(previous + 1, m.version)) or (
+                f"if {m.label} is applied nowhere yet, rename it to {_renamed(m, previous + 1)}; "
+                "if a file was deleted, restore it"
+            )
             yield Finding(
                 NAME,
                 "MG102",
                 str(m.path),
                 None,
                 f"gap: {m.label} {after}, so {missing} missing (numbers are never skipped)",
-                f"if {m.label} is applied nowhere yet, rename it to {_renamed(m, previous + 1)}; "
-                "if a file was deleted, restore it",
+                hint,
             )
         previous = m.version
 
@@ -326,7 +337,8 @@ def check(migrations_dir: Path, *, base_ref: str | None = None) -> Report:
     catalog = discover(migrations_dir)
     base = base_at(base_ref, migrations_dir) if base_ref else None
     merged = merged_files(migrations_dir) if base is None and _has_twins(catalog) else None
-    findings = find_problems(catalog, base=base, merged=merged)
+    upstream = upstream_numbers(migrations_dir, base_ref)
+    findings = find_problems(catalog, base=base, merged=merged, upstream=upstream)
     count = len(catalog.main) + len(catalog.seeds)
     return Report.from_findings(NAME, findings, passed=f"{count} migrations numbered in sequence")
 

@@ -74,7 +74,8 @@ CODES: tuple[Code, ...] = (
     Code("MG101", NUMBERING, "a number used twice in a track",
          "rename the file that is applied nowhere yet to the suggested next free number"),
     Code("MG102", NUMBERING, "a gap in a track's numbers",
-         "rename the later file down to the missing number, or restore the deleted file"),
+         "bring the integration branch in when it has the missing number; else rename the "
+         "later file down to it, or restore the deleted file"),
     Code("MG103", NUMBERING, "a malformed migration name, or a directory named *.sql",
          "name it NNNN_slug.sql: 4 or more digits, a lower-case slug of [a-z0-9_], .sql"),
     Code("MG104", NUMBERING, "a folder other than schema/, data/, seed/ and rollback/",

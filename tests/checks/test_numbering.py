@@ -350,3 +350,54 @@ def test_without_base_ref_the_file_new_on_this_branch_is_blamed(tmp_path: Path) 
     assert line.startswith(f"{M}/schema/0002_aaa.sql: MG101 "), line
     assert "(also schema/0002_zzz.sql, which is on origin/main; this file is new on this" in line
     assert f"python -m ci.new --renumber {M}/schema/0002_aaa.sql does the renaming" in line
+
+
+def _behind_origin_main(tmp_path: Path) -> Path:
+    """A clone on `feature`, made at 0001; origin/main has since taken 0002 (fetched, not
+    merged), and `feature` adds 0003, numbered above origin/main as ci.new numbers it."""
+    from tests.conftest import clone_of_bare_remote, write
+
+    work = clone_of_bare_remote(tmp_path)
+    write(work, {f"{M}/schema/0001_a.sql": "-- @irreversible x\nSELECT 1;\n"})
+    commit_all(work, "base")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "-b", "feature")
+    git(work, "checkout", "-q", "main")
+    write(work, {f"{M}/schema/0002_theirs.sql": "-- @irreversible theirs\nSELECT 2;\n"})
+    commit_all(work, "main adds 0002")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "feature")
+    write(work, {f"{M}/schema/0003_mine.sql": "-- @irreversible mine\nSELECT 3;\n"})
+    return work
+
+
+def test_a_gap_that_origin_main_fills_says_to_bring_it_in_not_to_renumber(tmp_path: Path) -> None:
+    """Renaming 0003 to 0002 (a gap's usual advice) would clash with origin/main's 0002, and the
+    push check would then ask for 0003 again: the advice is to bring origin/main in."""
+    from tests.conftest import output, run_in
+
+    work = _behind_origin_main(tmp_path)
+    done = run_in(work, "ci.numbering")
+    assert done.returncode == 1, output(done)
+    (line,) = [x for x in done.stdout.splitlines() if ": MG102 " in x]
+    assert line.startswith(f"{M}/schema/0003_mine.sql: MG102 gap: 0003 follows 0001"), line
+    assert (
+        "To fix: the missing number is on origin/main, which this branch does not have yet: "
+        "bring it in (`git merge origin/main` or `git rebase origin/main`), which closes the "
+        "gap; do not renumber"
+    ) in line
+    git(work, "merge", "-q", "--no-edit", "origin/main")
+    assert run_in(work, "ci.numbering").returncode == 0
+
+
+def test_a_gap_left_by_a_deleted_file_still_says_restore_it(tmp_path: Path) -> None:
+    """0002 was merged here and deleted: not a number this branch lacks from origin/main."""
+    from tests.conftest import output, run_in
+
+    work = _behind_origin_main(tmp_path)
+    git(work, "merge", "-q", "--no-edit", "origin/main")
+    (work / M / "schema" / "0002_theirs.sql").unlink()
+    done = run_in(work, "ci.numbering")
+    assert done.returncode == 1, output(done)
+    (line,) = [x for x in done.stdout.splitlines() if ": MG102 " in x]
+    assert "rename it to 0002_mine.sql; if a file was deleted, restore it" in line, line
