@@ -60,7 +60,7 @@ def apply_empty(root: Path, options: Options, server_url: str) -> Report:
         return Report(EMPTY, cases)
     migrations = catalog.all_migrations()
     read_ahead(m.file for m in migrations)
-    with throwaway_connection(server_url) as conn:
+    with throwaway_connection(server_url, ahead=[m.file for m in migrations]) as conn:
         run = new_pg_runner(conn, catalog, options.statement_timeout)
         cases = apply_each(EMPTY, run, migrations, options)
         if not any(case.outcome == "failed" for case in cases):
@@ -93,7 +93,10 @@ def apply_sample(root: Path, sample_path: Path, options: Options, server_url: st
         return Report(SAMPLE, cases)
     from ci.checks.pg_sample import apply_pending
 
-    with throwaway_connection(server_url) as conn:
+    # the fixture's version or the archive's decides where the run starts; every migration,
+    # in order, is what it may run
+    ahead = [m.file for m in catalog.all_migrations()]
+    with throwaway_connection(server_url, ahead=ahead) as conn:
         run = new_pg_runner(conn, catalog, options.statement_timeout)
         cases = prepare(SAMPLE, run, sample, options)
         if not any(case.outcome == "failed" for case in cases):

@@ -9,14 +9,15 @@ Nothing here imports psycopg or pglast at module level: a SQLite project never l
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci.checks.options import SERVER_URL_ENV, server_url_or_env
 from ci.core.errors import UsageError
-from ci.core.model import Catalog, InputError, discover
+from ci.core.model import Catalog, InputError, SqlFile, discover
 from ci.core.sqltext import Statement
 
 if TYPE_CHECKING:
@@ -70,18 +71,25 @@ def required_server(given: str | None) -> str:
 
 
 @contextmanager
-def throwaway_connection(server_url: str) -> Iterator[PgConnection]:
+def throwaway_connection(
+    server_url: str, *, ahead: Sequence[SqlFile] = ()
+) -> Iterator[PgConnection]:
     """A connection to a new throwaway database on the server, dropped on leaving (by an
     exception or Ctrl-C too). An unreachable server, or a connection lost during the run (the
-    server shut down), is CannotRun: one line, exit 2."""
+    server shut down), is CannotRun: one line, exit 2. `ahead`: the files the check will run,
+    in the order it runs them; while the server creates the database, their statements' parse
+    trees are built (ci.db.postgres.parse_ahead), which the gate would otherwise build as it
+    runs them, the server idle meanwhile."""
     import psycopg
 
     from ci.db.outcomes import CannotRun
     from ci.db.postgres.connect import label, one_line, open_target
+    from ci.db.postgres.parse_ahead import parse_ahead
     from ci.db.postgres.throwaway import throwaway
 
+    meanwhile = partial(parse_ahead, ahead) if ahead else None
     # a check that ended normally hands the drop to the server, not waiting for its checkpoint
-    with throwaway(server_url, wait=False) as url:
+    with throwaway(server_url, wait=False, meanwhile=meanwhile) as url:
         conn = open_target(url, settings=NO_FLUSH_WAIT)
         try:
             yield conn

@@ -39,7 +39,7 @@ from ci.checks.roundtrip_jobs import Part, default_jobs, plan, run_parts
 from ci.checks.validate import case_name, catalog_cases, not_run
 from ci.core.errors import UsageError
 from ci.core.findings import RUNAWAY, Case, Finding, Report
-from ci.core.model import Catalog, Migration, read_ahead
+from ci.core.model import Catalog, Migration, SqlFile, read_ahead
 from ci.db.outcomes import MigrationFailed, Runaway
 
 if TYPE_CHECKING:
@@ -88,7 +88,11 @@ def rollback_roundtrip(
     parts = plan(catalog.main, None if selected is None else set(selected), jobs)
     cases = merged(run_parts(parts, on_empty))
     if sample is not None:
-        with throwaway_connection(server_url) as conn, fingerprint_reader(conn) as reader:
+        ahead = files_in_order(catalog.main, selected)
+        with (
+            throwaway_connection(server_url, ahead=ahead) as conn,
+            fingerprint_reader(conn) as reader,
+        ):
             run = new_pg_runner(conn, catalog, options.statement_timeout)
             classname = f"{NAME}.sample"
             prepared = prepare(NAME, run, sample, options, classname)
@@ -112,10 +116,25 @@ class EmptyRun:
 
     def __call__(self, n: int, part: Part) -> tuple[list[Case], bool]:
         """The part's cases, and whether it stopped (a migration could not be applied)."""
-        with throwaway_connection(self.server_url) as conn, fingerprint_reader(conn) as reader:
+        ahead = files_in_order(self.catalog.main[: part.until], part.selected)
+        with (
+            throwaway_connection(self.server_url, ahead=ahead) as conn,
+            fingerprint_reader(conn) as reader,
+        ):
             run = new_pg_runner(conn, self.catalog, self.options.statement_timeout)
             trip = PgRoundTrip(run, f"{NAME}.empty", part.selected, reader=reader)
             return trip.all(self.catalog.main, until=part.until), trip.stopped
+
+
+def files_in_order(migrations: list[Migration], selected: Set[int] | None) -> list[SqlFile]:
+    """The files a round trip of `migrations` runs, in the order it first runs them: each
+    migration, then its rollback when it is round-tripped (for parse_ahead)."""
+    files = []
+    for migration in migrations:
+        files.append(migration.file)
+        if migration.rollback and (selected is None or migration.version in selected):
+            files.append(migration.rollback)
+    return files
 
 
 # the reader's queries keep one plan each, made for any OIDs they are given: see Fingerprints

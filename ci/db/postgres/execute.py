@@ -45,7 +45,13 @@ NEW_LABEL_HINT = (
 
 def statements(file: SqlFile) -> list[Statement]:
     """The file's statements as the server reads them; InputError (`file:line: why`) for
-    text the server would not parse."""
+    text the server would not parse. A check's file was split so already (its splitter is
+    PostgreSQL's: ci.checks.pg_engine.discover_for): those statements, with any parse tree
+    built ahead (ci.db.postgres.parse_ahead), and no second split."""
+    if file.splitter is not None:
+        found = file.statements  # the same InputError as split's, for the same text
+        if found and all(isinstance(statement, PgStatement) for statement in found):
+            return found
     return split(file.text, source=file.location)
 
 

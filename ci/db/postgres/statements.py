@@ -36,20 +36,20 @@ from ci.db.postgres.gate_tree import BOOKKEEPING_TABLES
 CHUNK = 1 << 16  # characters the parser is given at once (see statement_slices)
 COMMENT_TOKENS = frozenset(("SQL_COMMENT", "C_COMMENT"))
 SEMICOLON = "ASCII_59"
-BACKSLASH = "ASCII_92"
 
 
 class PgStatement(Statement):
     """A piece of a PostgreSQL file: one statement, or (`is_statement` false) only comments and
     `;`. Its keyword and code are the scanner's: the SQLite text helpers do not know nested
-    comments. Its parse tree is made when asked and not kept: a generated data migration of
-    200,000 INSERTs would otherwise hold 200,000 trees for the whole run."""
+    comments. Its parse tree is made when asked and not kept (one built ahead, until asked): a
+    generated data migration of 200,000 INSERTs would otherwise hold 200,000 trees."""
 
-    __slots__ = ("is_statement",)
+    __slots__ = ("_ahead", "is_statement")
 
     def __init__(self, raw: str, line: int, offset: int, *, is_statement: bool) -> None:
         super().__init__(raw, line, offset)
         self.is_statement = is_statement
+        self._ahead: ast.Node | None = None
 
     @property
     def code(self) -> str:
@@ -68,11 +68,17 @@ class PgStatement(Statement):
 
     @property
     def tree(self) -> ast.Node | None:
-        """The statement's parse tree (None for a piece without one), parsed anew each time."""
-        if not self.is_statement:
-            return None
+        """The statement's parse tree (None for a piece without one), parsed anew each time,
+        but the first time after `parse_ahead`: that tree is handed over, and not kept."""
+        tree, self._ahead = self._ahead, None
+        if tree is not None or not self.is_statement:
+            return tree
         parsed = parse_sql(self.raw)
         return parsed[0].stmt if parsed else None
+
+    def parse_ahead(self) -> None:
+        """Build the tree now, for the next `tree` (ci.db.postgres.parse_ahead) to hand over."""
+        self._ahead = self.tree  # the one built before, if any: `tree` hands it back
 
 
 def split(text: str, *, source: str = "") -> list[Statement]:

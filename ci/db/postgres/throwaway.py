@@ -28,6 +28,13 @@ create): the dropped database's own buffers are discarded first, so the wait is 
 *other* database's dirty buffers on the server to reach the disk, from milliseconds on a quiet
 server to most of a second on a busy shared one. No option of DROP DATABASE avoids it; a check
 that ended normally does not wait for it (`wait=False`, `hand_over_drop`).
+
+While the server creates the database, the client need not wait idle: `meanwhile` is work of
+the caller's that needs no database (a check parses its statements: ci.db.postgres.parse_ahead),
+done in the calling thread while the CREATE DATABASE runs in a thread of its own (`Creating`;
+psycopg waits for the server's answer with the GIL released). Nothing else changes: the lock
+is taken before, every failure is the same one line, and the database is dropped whatever
+`meanwhile` raises, Ctrl-C included (the CREATE is cancelled and waited for first).
 """
 
 from __future__ import annotations
@@ -36,9 +43,10 @@ import hashlib
 import re
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -55,6 +63,8 @@ LOCK_SPACE = 0x6D675448
 CONNECT_TIMEOUT = 10  # seconds; an unreachable server is one line, not a hang
 
 Notice = Callable[[str], None]
+# work done while the server creates the database; it is given `busy()`, true until it is done
+Meanwhile = Callable[[Callable[[], bool]], object]
 
 
 def to_stderr(line: str) -> None:
@@ -68,6 +78,7 @@ def throwaway(
     notice: Notice | None = to_stderr,
     wait: bool = True,
     template: str = "template0",
+    meanwhile: Meanwhile | None = None,
 ) -> Iterator[str]:
     """A new database on the server of `server_url`, as a URL; dropped on leaving.
 
@@ -75,7 +86,8 @@ def throwaway(
     when the server cannot be reached or the role may not create databases. `wait=False`: on
     leaving without an exception, the DROP is sent and not waited for (`hand_over_drop`).
     `template`: the database it copies (default empty, `template0`); no session may be
-    connected to it meanwhile (the pytest fixtures copy a migrated throwaway of theirs)."""
+    connected to it meanwhile (the pytest fixtures copy a migrated throwaway of theirs).
+    `meanwhile(busy)`: caller's work run while the server creates it (the module's doc)."""
     with maintenance(server_url) as conn:
         cleaned = drop_unheld(conn)
         if cleaned and notice is not None:
@@ -85,7 +97,10 @@ def throwaway(
             )
         name = lock_new_name(conn)
         try:
-            create(conn, name, server_url, template)
+            if meanwhile is None:
+                create(conn, name, server_url, template)
+            else:
+                create_meanwhile(conn, name, server_url, template, meanwhile)
             yield database_url(server_url, name)
         except BaseException:
             drop(conn, name, notice)
@@ -189,6 +204,64 @@ def create(
             f"{shown(server_url)}: cannot create a throwaway database: "
             f"{first_line(error, server_url)}"
         ) from None
+
+
+def create_meanwhile(
+    conn: psycopg.Connection[tuple[object, ...]],
+    name: str,
+    server_url: str,
+    template: str,
+    meanwhile: Meanwhile,
+) -> None:
+    """`create`, in a thread of its own, while this one runs `meanwhile(busy)`; raises what
+    `create` raises once both are done. When `meanwhile` (or the wait) raises, Ctrl-C too, the
+    CREATE is stopped first, so the caller's drop finds the connection free and no thread is
+    left running."""
+    creating = Creating(conn, name, server_url, template)
+    creating.start()
+    try:
+        meanwhile(creating.is_alive)
+        creating.join()
+    except BaseException:
+        creating.stop()
+        raise
+    if creating.error is not None:
+        raise creating.error
+
+
+class Creating(threading.Thread):
+    """`create` on the maintenance connection, which nothing else uses until it is done. A
+    daemon: whatever happens, it never keeps the process alive."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[tuple[object, ...]],
+        name: str,
+        server_url: str,
+        template: str,
+    ) -> None:
+        super().__init__(name=f"create {name}", daemon=True)
+        self.conn, self.database, self.server_url = conn, name, server_url
+        self.template = template
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            create(self.conn, self.database, self.server_url, self.template)
+        except BaseException as error:  # the caller's thread raises it
+            self.error = error
+
+    def stop(self) -> None:
+        """Cancel the CREATE (as psycopg does on Ctrl-C in a query it waits for) and wait for
+        the thread. A cancel that reaches the server just after the CREATE ended would stop
+        the next statement, the drop: a `SELECT 1` takes it (as Deadline does)."""
+        if not self.is_alive():
+            return
+        with suppress(psycopg.Error, OSError):
+            self.conn.cancel_safe(timeout=CONNECT_TIMEOUT)
+        self.join()
+        with suppress(psycopg.Error):
+            self.conn.execute("SELECT 1")
 
 
 def drop(conn: psycopg.Connection[tuple[object, ...]], name: str, notice: Notice | None) -> None:
