@@ -96,10 +96,31 @@ def write_text(
     for report in reports:
         for finding in report.findings:
             print(printable(text_line(finding, colour=colour)), file=out)
+    for line in skip_lines(reports):
+        print(printable(line), file=out)
     if len(reports) > 1:  # `python -m ci`: one line per check, so a reader sees what ran
         for report in reports:
             print(f"  {summary_line([report], colour=colour)}", file=out)
     print(summary_line(reports, colour=colour), file=out)
+
+
+SHOWN_SKIP_REASONS = 5  # per check; the JUnit report has every skipped case's own
+
+
+def skip_lines(reports: Sequence[Report]) -> list[str]:
+    """Why cases were skipped, one line per reason and check, counted: `skipped 1 in precheck:
+    amcheck is not installed ...` (a summary that says `1 skipped` should say why)."""
+    lines: list[str] = []
+    for report in reports:
+        reasons = Counter(case.skipped for case in report.cases if case.skipped is not None)
+        for reason, count in list(reasons.items())[:SHOWN_SKIP_REASONS]:
+            lines.append(f"skipped {count} in {report.check}: {sentence(reason)}")
+        if len(reasons) > SHOWN_SKIP_REASONS:
+            more = len(reasons) - SHOWN_SKIP_REASONS
+            lines.append(
+                f"skipped in {report.check}: {more} more reasons (the JUnit report has each)"
+            )
+    return lines
 
 
 def changelog(reports: Sequence[Report]) -> list[str]:

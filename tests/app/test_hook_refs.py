@@ -126,3 +126,25 @@ def test_judging_the_pushed_commit_runs_none_of_the_repository_hooks(
     done = run_in(repo, "hooks.numbering", **push_env(base, tip))
     assert done.returncode == 0, done.stdout + done.stderr
     assert not marker.exists()  # pre-commit's own post-checkout hook would run again, nested
+
+
+def test_the_sample_hook_in_a_project_without_sample_data_says_so_and_lets_the_push_go(
+    git_repo: Path, write_tree: WriteTree
+) -> None:
+    """The README's hook list has migration-apply-sample; a new project has no sample yet."""
+    write_tree({f"{M}/schema/0001_init.sql": "CREATE TABLE t (a INTEGER);\n",
+                f"{M}/rollback/0001_rollback.sql": "DROP TABLE t;\n"})  # fmt: skip
+    base = commit_locked(git_repo, "first")
+    write_tree({f"{M}/schema/0002_u.sql": "CREATE TABLE u (a INTEGER);\n",
+                f"{M}/rollback/0002_rollback.sql": "DROP TABLE u;\n"})  # fmt: skip
+    tip = commit_locked(git_repo, "second")
+    done = run_in(git_repo, "hooks.apply_sample", **push_env(base, tip))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        "skipped 1 in apply_sample: no sample data (`sample:` in migration-guard.yaml, a .sql "
+        "fixture, a .db file or a pg_dump -Fc archive); set one, or leave "
+        "migration-apply-sample out of .pre-commit-config.yaml.",
+        "OK apply_sample: 0 passed, 1 skipped",
+    ]
+    direct = run_in(git_repo, "ci.apply_sample")  # typed by hand: the option is missing
+    assert direct.returncode == 2 and "--sample PATH is required" in direct.stderr
