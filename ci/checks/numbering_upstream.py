@@ -65,8 +65,8 @@ def bring_in_hint(upstream: Upstream | None, track: str, missing: range) -> str 
     if upstream is None:
         return None
     ref, numbers = upstream
-    if not any(number in numbers[track] for number in missing):
-        return None
+    if not all(number in numbers[track] for number in missing):
+        return None  # bringing it in would leave a gap still: the usual advice
     return (
         f"the missing number is on {ref}, which this branch does not have yet: bring it in "
         f"(`git merge {ref}` or `git rebase {ref}`), which closes the gap; do not renumber"

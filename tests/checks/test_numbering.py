@@ -401,3 +401,17 @@ def test_a_gap_left_by_a_deleted_file_still_says_restore_it(tmp_path: Path) -> N
     assert done.returncode == 1, output(done)
     (line,) = [x for x in done.stdout.splitlines() if ": MG102 " in x]
     assert "rename it to 0002_mine.sql; if a file was deleted, restore it" in line, line
+
+
+def test_a_gap_origin_main_fills_only_in_part_keeps_the_renaming_advice(tmp_path: Path) -> None:
+    """origin/main has 0002 and the branch adds 0004: after the merge, 0003 would still be
+    missing, so bringing origin/main in is not the whole fix (hostile pass)."""
+    from tests.conftest import output, run_in, write
+
+    work = _behind_origin_main(tmp_path)
+    (work / M / "schema" / "0003_mine.sql").rename(work / M / "schema" / "0004_mine.sql")
+    write(work, {})
+    done = run_in(work, "ci.numbering")
+    assert done.returncode == 1, output(done)
+    (line,) = [x for x in done.stdout.splitlines() if ": MG102 " in x]
+    assert "rename it to 0002_mine.sql" in line and "bring it in" not in line, line

@@ -103,7 +103,7 @@ def throwaway(
                 create_meanwhile(conn, name, server_url, template, meanwhile)
             yield database_url(server_url, name)
         except BaseException:
-            drop(conn, name, notice)
+            to_the_end(lambda: drop(conn, name, notice))
             raise
         if wait:
             drop(conn, name, notice)
@@ -223,10 +223,24 @@ def create_meanwhile(
         meanwhile(creating.is_alive)
         creating.join()
     except BaseException:
-        creating.stop()
+        to_the_end(creating.stop)
         raise
     if creating.error is not None:
         raise creating.error
+
+
+def to_the_end(cleanup: Callable[[], None]) -> None:
+    """`cleanup()` run to its end although Ctrl-C comes again meanwhile (or SIGTERM, which
+    stops a command as Ctrl-C does): the first Ctrl-C started it, and a second one that broke
+    it off left the CREATE running and the database behind. Each step here is safe to run
+    again (stopping a stopped CREATE, dropping a dropped database), and each is bounded (the
+    cancel's timeout), so pressing Ctrl-C repeatedly still ends the command."""
+    while True:
+        try:
+            cleanup()
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 class Creating(threading.Thread):

@@ -72,11 +72,25 @@ def test_an_apply_dry_run_stops_before_a_migration_that_calls_setval(
             "SELECT pg_stat_reset_single_table_counters('a'::regclass);",
             "pg_stat_reset_single_table_counters",
         ),
-        ("INSERT INTO notes VALUES ('setval(1)');", None),  # a string, not a call
-        ("-- setval('s', 1)\nSELECT 1;", None),  # a comment
         ("SELECT nextval('s');", None),  # a gap at most, never a number used twice
-        # only calling it runs it (and the call is another file's)
-        ("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ SELECT setval('s', 1) $$;", None),
+        ("DO $$ BEGIN PERFORM U&\"\\0073etval\"('s', 5); END $$;", "setval"),
+        # named anywhere: a step left out costs a line, a sequence set back costs duplicates
+        ("INSERT INTO notes VALUES ('setval(1)');", "setval"),
+        ("-- setval('s', 1)\nSELECT 1;", "setval"),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ SELECT setval('s', 1) $$;\n"
+            "SELECT f();",
+            "setval",
+        ),
+        (
+            "CREATE OPERATOR public.### (FUNCTION = setval, LEFTARG = regclass, "
+            "RIGHTARG = bigint);\nSELECT 'a_id_seq'::regclass ### 1;",
+            "setval",
+        ),
+        (
+            "CREATE FUNCTION g(regclass, bigint) RETURNS bigint LANGUAGE internal AS 'setval_oid';",
+            "setval",
+        ),
     ],
 )
 def test_which_calls_no_rollback_takes_back(tmp_path: Path, text: str, found: str | None) -> None:

@@ -167,3 +167,20 @@ def test_a_check_whose_create_is_refused_says_one_line_and_exits_2(tmp_path: Pat
     assert done.returncode == 2, (done.stdout, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "may not create databases" in lines[0], done.stderr
+
+
+def test_a_second_ctrl_c_does_not_break_off_the_cleanup() -> None:
+    """The first Ctrl-C starts the cleanup (stop the CREATE, drop the database); a second one
+    during it broke it off and left the database behind (hostile pass): the cleanup now runs
+    to its end, each step again from the start."""
+    from ci.db.postgres.throwaway import to_the_end
+
+    calls: list[str] = []
+
+    def cleanup() -> None:
+        calls.append("cleanup")
+        if len(calls) < 3:
+            raise KeyboardInterrupt  # Ctrl-C, twice, while it runs
+
+    to_the_end(cleanup)
+    assert calls == ["cleanup", "cleanup", "cleanup"]
