@@ -20,7 +20,7 @@ from ci.core.statcache import StatCache
 from ci.db import backup, bookkeeping
 from ci.db.connection import connect, explain
 from ci.db.deploy_shared import database_at as database_at
-from ci.db.deploy_shared import dry_verdict, show_dry_plan
+from ci.db.deploy_shared import dry_plan, dry_verdict, show_dry_plan
 from ci.db.deploy_shared import force_clean as force_clean
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome, whole_ms
 from ci.db.runner import Runner
@@ -272,15 +272,9 @@ def dry_run(
 ) -> bool:
     """The plan, then each step as it would go on a private copy (ci.db.dryrun); True when a
     step would fail. `group`: rehearsed grouped, as the real run would go."""
-    if rollback is not None:
-        plan = runner.rollback_plan(rollback)
-        if not plan:  # as the real rollback: nothing to do, whatever else the database holds
-            print(f"nothing to roll back: no applied migration >= {rollback:04d}", file=out)
-            return False
-    else:
-        plan = runner.preflight(up_to)
-    if log is not None:
-        log.planned = plan
+    plan = dry_plan(runner, up_to, rollback, out, log)
+    if plan is None:
+        return False
     has_file = runner.session.db_name() != ":memory:"
     if has_file and (plan or bookkeeping.state(runner.conn) != "current"):
         # the real run's own test, before its backup: a read-only file or mount fails the

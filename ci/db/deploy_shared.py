@@ -30,6 +30,13 @@ if TYPE_CHECKING:
             plan: list[Migration] | None = ...,
         ) -> list[Outcome]: ...  # fmt: skip
 
+    class Planner(Protocol):
+        """What a dry run asks of a runner to make its plan."""
+
+        def rollback_plan(self, version: int) -> list[Migration]: ...
+
+        def preflight(self, target: int | None = ...) -> list[Migration]: ...
+
     class Applier(Deployed, Protocol):
         """What applying through ci.db.deploy.migrate_and_report asks of a runner."""
 
@@ -64,6 +71,23 @@ def force_clean(runner: Deployed, *, out: TextIO) -> bool:
             file=out,
         )
     return False
+
+
+def dry_plan(
+    runner: Planner, up_to: int | None, rollback: int | None, out: TextIO, log: RunLog | None
+) -> list[Migration] | None:
+    """What a dry run rehearses: the rollback's steps (`rollback`: N) or the pending
+    migrations; None when a rollback has nothing to do (said, as the real rollback says it)."""
+    if rollback is not None:
+        plan = runner.rollback_plan(rollback)
+        if not plan:  # as the real rollback: nothing to do, whatever else the database holds
+            print(f"nothing to roll back: no applied migration >= {rollback:04d}", file=out)
+            return None
+    else:
+        plan = runner.preflight(up_to)
+    if log is not None:
+        log.planned = plan
+    return plan
 
 
 def show_dry_plan(plan: list[Migration], out: TextIO, *, rollback: bool = False) -> None:

@@ -176,15 +176,28 @@ def test_a_migration_that_fails_on_the_scratch_database_refuses_in_one_line(
 
 
 @pytest.mark.postgresql
+@pytest.mark.parametrize(
+    ("action", "said"),
+    [(["--baseline", "2"], "--baseline"), (["--status", "--detect"], "--status --detect")],
+)
 def test_without_a_server_url_the_postgres_baseline_says_how_in_one_line(
-    pg_database_url: str, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+    pg_database_url: str,
+    tmp_path: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    action: list[str],
+    said: str,
 ) -> None:
+    """--baseline and --status --detect both learn on a throwaway database."""
     monkeypatch.delenv("MIGRATION_GUARD_SERVER_URL", raising=False)
     migrations = pgrun.write(tmp_path, FILES)
-    code, out, err = pgrun.migrate(capsys, pg_database_url, migrations, "--baseline", "2")
+    code, out, err = pgrun.migrate(capsys, pg_database_url, migrations, *action)
     assert (code, out) == (2, "")
-    assert err.startswith("migrate: --baseline with --database-url learns what the migrations ")
-    assert "--server-url" in err and err.count("\n") == 1
+    assert err == (
+        f"migrate: {said} with --database-url learns what the migrations create on "
+        "a throwaway database: give --server-url postgresql://USER@HOST:PORT/DB (a role that "
+        "may create databases) or set $MIGRATION_GUARD_SERVER_URL\n"
+    )
     assert pgrun.rows(pg_database_url, "SELECT to_regclass('schema_version')") == [(None,)]
 
 
@@ -233,21 +246,3 @@ def test_status_detect_does_not_guess_about_a_data_migration(
     assert code == 0, out + err
     assert "0001..0003 look applied" in out and "--baseline 3," in out, out
     assert "0004_fill_notes.sql: changes no table, index, view or trigger" in out, out
-
-
-@pytest.mark.postgresql
-def test_status_detect_on_postgresql_needs_a_server_for_its_throwaway_database(
-    tmp_path: Path, capsys: Any, pg_database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("MIGRATION_GUARD_SERVER_URL", raising=False)
-    migrations = pgrun.write(tmp_path, FILES)
-    capsys.readouterr()
-    code = main(["--database-url", pg_database_url, "--migrations-dir", str(migrations),
-                 "--status", "--detect"])  # fmt: skip
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.splitlines() == [
-        "migrate: --status --detect with --database-url learns what the migrations create on "
-        "a throwaway database: give --server-url postgresql://USER@HOST:PORT/DB (a role that "
-        "may create databases) or set $MIGRATION_GUARD_SERVER_URL"
-    ]

@@ -18,7 +18,7 @@ import psycopg
 
 from ci.core.model import Catalog, Migration
 from ci.db.deploy import database_at, migrate_and_report, printer, undo
-from ci.db.deploy_shared import dry_verdict, show_dry_plan
+from ci.db.deploy_shared import dry_plan, dry_verdict, show_dry_plan
 from ci.db.dirty import dirty_message
 from ci.db.drift import hash_state
 from ci.db.outcomes import CannotRun, MigrationFailed, Outcome
@@ -128,15 +128,9 @@ def dry_run(
     """The plan, then each step as it goes in one transaction rolled back at the end
     (ci.db.postgres.dryrun; with `rollback`, ci.db.postgres.dryrun_rollback); True when a step
     would fail."""
-    if rollback is not None:
-        plan = runner.rollback_plan(rollback)
-        if not plan:  # as the real rollback: nothing to do, whatever else the database holds
-            print(f"nothing to roll back: no applied migration >= {rollback:04d}", file=out)
-            return False
-    else:
-        plan = runner.preflight(up_to)
-    if log is not None:
-        log.planned = plan
+    plan = dry_plan(runner, up_to, rollback, out, log)
+    if plan is None:
+        return False
     print(f"{where}: dry run in one transaction, rolled back at the end", file=out)
     show_dry_plan(plan, out, rollback=rollback is not None)
     runner.conn.dry_run = True  # nothing that reaches outside the database (gate_reach)
