@@ -53,6 +53,12 @@ def unusable_destination(dest: Path, db: Path) -> str | None:
         for suffix in COMPANIONS
     ):
         return f"{dest}: is the database {db} itself (or one of its own files); choose a new path"
+    return unwritable_path(dest)
+
+
+def unwritable_path(dest: Path) -> str | None:
+    """Why no new backup can be written at `dest` (one line naming it), or None: a backup of
+    either engine never replaces a file."""
     if any(parent.exists() and not parent.is_dir() for parent in dest.parents):
         return f"{dest}: cannot be created: a parent of it is a file, not a directory"
     if dest.exists() or dest.is_symlink():

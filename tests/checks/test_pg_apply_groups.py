@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.apply_empty import main
 from ci.db.postgres import check_groups
-from tests.checks.engines import engine_args
-from tests.checks.pg_groups import check
+from tests.checks.pg_groups import REWRITES, check
 from tests.conftest import MIGRATIONS
 
 pytestmark = pytest.mark.postgresql
@@ -153,17 +151,6 @@ def test_dynamic_sql_writing_the_runners_table_is_refused_in_a_group(
     assert "0002_sneaky.sql: MG301 changed the runner's table schema_version" in out, out
 
 
-REWRITES = {  # 0001's row, written by the group's own transaction, rewritten by 0003
-    "forged": "EXECUTE 'UPDATE schema' || '_version SET version = 9001 WHERE version = 1';",
-    "same values": "EXECUTE 'UPDATE schema' || '_version SET version = version WHERE version = 1';",
-    "deleted and put back": (
-        "CREATE TEMP TABLE keep AS SELECT * FROM schema_version WHERE version = 1;\n"
-        "EXECUTE 'DELETE FROM schema' || '_version WHERE version = 1';\n"
-        "EXECUTE 'INSERT INTO schema' || '_version SELECT * FROM keep';"
-    ),
-}
-
-
 @pytest.mark.parametrize("rewrite", sorted(REWRITES))
 @pytest.mark.parametrize("sent", [True, False], ids=["sent whole", "member by member"])
 def test_a_member_rewriting_an_earlier_members_row_is_refused_as_alone(
@@ -231,19 +218,14 @@ def test_a_passing_group_is_sent_whole_with_each_members_own_rows(
         raise AssertionError("a passing group fell back to the member-by-member way")
 
     monkeypatch.setattr(check_groups, "_group", member_by_member)
-    for relative, text in {
+    files = {
         "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
         "data/0002_rows.sql": "INSERT INTO t VALUES (1), (2);\nUPDATE t SET id = id + 1;\n",
         # a line comment last, with no newline: what follows it in the member's one query
         # must not be commented out
         "data/0003_one.sql": "DELETE FROM t WHERE id = 2 -- the one updated to 2",
-    }.items():
-        path = tmp_path / MIGRATIONS / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    args = ["--migrations-dir", str(tmp_path / MIGRATIONS), "--format", "json"]
-    code = main([*args, *engine_args("postgresql")])
-    out = capsys.readouterr().out
+    }
+    code, out = check(tmp_path, files, capsys, "--format", "json")
     assert code == 0, out
     cases = {case["name"]: case["rows"] for case in json.loads(out)["checks"][0]["cases"]}
     assert cases["0002 data/0002_rows.sql"] == 4, out  # 2 inserted + 2 updated
@@ -279,16 +261,11 @@ def test_a_trigger_on_the_runners_table_made_and_dropped_within_a_group_is_refus
 def test_a_runaway_member_sent_whole_is_named_by_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for relative, text in {
+    files = {
         "schema/0001_t.sql": "CREATE TABLE t (id int);\n",
         "data/0002_slow.sql": "INSERT INTO t VALUES (1);\n\nSELECT pg_sleep(5);\n",
-    }.items():
-        path = tmp_path / MIGRATIONS / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    args = ["--migrations-dir", str(tmp_path / MIGRATIONS), "--statement-timeout", "0.5"]
-    code = main([*args, *engine_args("postgresql")])
-    out = capsys.readouterr().out
+    }
+    code, out = check(tmp_path, files, capsys, "--statement-timeout", "0.5")
     assert code == 1, out
     assert f"{MIGRATIONS}/data/0002_slow.sql:3: MG311 " in out, out
     assert "1 passed, 1 failed" in out, out

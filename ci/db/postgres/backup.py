@@ -25,7 +25,7 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ci.db.backup import BackupExists, written
+from ci.db.backup import BackupExists, unwritable_path, written
 from ci.db.outcomes import CannotRun
 from ci.db.postgres.connect import label
 
@@ -36,12 +36,10 @@ WHAT_TO_INSTALL = (
 
 
 def refuse_existing(dest: Path) -> None:
-    """Before anything is opened: a backup never overwrites a file."""
-    if dest.exists() or dest.is_symlink():
-        raise CannotRun(
-            f"{dest}: already exists; a backup never overwrites a file (choose a new path, or "
-            "move that file away)"
-        )
+    """Before anything is opened: a backup never overwrites a file (SQLite's rule)."""
+    problem = unwritable_path(dest)
+    if problem is not None:
+        raise CannotRun(problem)
 
 
 def take(url: str, dest: Path, *, lock_wait: float) -> Path:

@@ -15,21 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.checks.pg_groups import REWRITES
 from tests.db.postgres.pgrun import migrate, rows, write
 
 pytestmark = pytest.mark.postgresql
 
 REFUSED = "changed the runner's table schema_version: refused"
 FIRST = "CREATE TABLE a (id int);\n"
-REWRITES = {
-    "forged": "EXECUTE 'UPDATE schema' || '_version SET version = 9001 WHERE version = 1';",
-    "same values": "EXECUTE 'UPDATE schema' || '_version SET version = version WHERE version = 1';",
-    "deleted and put back": (
-        "CREATE TEMP TABLE keep AS SELECT * FROM schema_version WHERE version = 1;\n"
-        "EXECUTE 'DELETE FROM schema' || '_version WHERE version = 1';\n"
-        "EXECUTE 'INSERT INTO schema' || '_version SELECT * FROM keep';"
-    ),
-}
 
 
 def files(rewrite: str) -> dict[str, str]:
