@@ -18,7 +18,6 @@ generated migrations, one after a step ~5-8 ms.
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Iterator, Set
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +32,7 @@ from ci.checks.pg_engine import (
     required_server,
     throwaway_connection,
 )
+from ci.checks.pg_roundtrip_advice import label_hint, label_left, reapply_advice
 from ci.checks.pg_validate import ROLLED_BACK, WHERE, applied
 from ci.checks.roundtrip import EMPTY, NAME, SAMPLE, rollback_problem, rows_lost
 from ci.checks.roundtrip_jobs import Part, default_jobs, plan, run_parts
@@ -49,14 +49,6 @@ if TYPE_CHECKING:
     from ci.db.postgres.connect import PgConnection
     from ci.db.postgres.fingerprint_delta import Fingerprints
     from ci.db.postgres.runner import PgRunner
-
-# What the server says when a migration creates something that is already there: re-applying
-# after the rollback, the rollback left it behind.
-LEFT_BEHIND = re.compile(
-    r"(?P<kind>relation|type|function|procedure|schema|extension|sequence|trigger|index)"
-    r' "?(?P<name>[^"\s]+)"? (?:for relation "[^"]+" )?already exists'
-    r'|column "(?P<column>[^"]+)" of relation "(?P<table>[^"]+)" already exists'
-)
 
 
 def roundtrip_args(args: argparse.Namespace, selected: Set[int] | None) -> Report:
@@ -356,20 +348,8 @@ class PgRoundTrip:
             f"re-applying {migration.label} after its rollback {self.on} fails at {where}: "
             f"{failure.message}"
         )
-        hint = (
-            f"{rollback.path.name} leaves something behind that {migration.path.name} trips "
-            "over: make it undo everything the migration does"
-        )
-        left = LEFT_BEHIND.search(failure.message)
-        if left is not None:
-            thing = (
-                f"column {left['table']}.{left['column']}"
-                if left["column"]
-                else f"{left['kind']} {left['name']}"
-            )
-            message += f": the rollback did not drop {thing}"
-            hint = f"make {rollback.path.name} drop {thing}, as it undoes {migration.path.name}"
-        self.fail(case, "MG405", str(rollback.path), None, message, hint)
+        said, hint = reapply_advice(failure.message, rollback.path.name, migration.path.name)
+        self.fail(case, "MG405", str(rollback.path), None, message + said, hint)
 
     def compare(self, case: Case, migration: Migration, expected: Fingerprint, code: str) -> bool:
         """Whether the database equals `expected`; if not, a finding naming what differs."""
@@ -386,6 +366,8 @@ class PgRoundTrip:
         if code == "MG404":
             message = f"rolling back {migration.label} does not restore the {self.database}: "
             hint = f"make {rollback.path.name} undo exactly what {migration.path.name} does"
+            if label_left(differences):
+                hint = label_hint(rollback.path.name)
         else:
             message = (
                 f"re-applying {migration.label} after its rollback {self.on} gives another result: "

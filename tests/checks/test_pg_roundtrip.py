@@ -102,6 +102,44 @@ def test_the_tickets_migration_round_trips_cleanly(tmp_path: Path) -> None:
     assert "OK rollback_roundtrip: 3 passed" in done.stdout
 
 
+ADD_LABEL = "ALTER TYPE mood ADD VALUE 'happy';\n"
+# docs/postgresql.md, "Rolling back a new enum label": the type built again without it
+REBUILD = (
+    "UPDATE tickets SET feeling = 'ok' WHERE feeling = 'happy';\n"
+    "ALTER TYPE mood RENAME TO mood_old;\n"
+    "CREATE TYPE mood AS ENUM ('ok', 'sad');\n"
+    "ALTER TABLE tickets\n"
+    "  ALTER COLUMN feeling DROP DEFAULT,\n"
+    "  ALTER COLUMN feeling TYPE mood USING feeling::text::mood,\n"
+    "  ALTER COLUMN feeling SET DEFAULT 'ok';\n"
+    "DROP TYPE mood_old;\n"
+)
+
+
+def test_a_label_the_rollback_cannot_drop_gets_the_rebuild_advice(tmp_path: Path) -> None:
+    with_default = {**TICKETS, "schema/0004_default.sql": (
+        "ALTER TABLE tickets ALTER COLUMN feeling SET DEFAULT 'ok';\n"
+        "CREATE INDEX idx_tickets_feeling ON tickets (feeling);\n"),
+        "rollback/0004_rollback.sql": (
+        "DROP INDEX idx_tickets_feeling;\n"
+        "ALTER TABLE tickets ALTER COLUMN feeling DROP DEFAULT;\n")}  # fmt: skip
+    naive = {"schema/0005_happy.sql": ADD_LABEL, "rollback/0005_rollback.sql": "SELECT 1;\n"}
+    done = run_check(
+        "ci.rollback_roundtrip", write(tmp_path / "naive", PG, {**with_default, **naive}), PG
+    )
+    assert done.returncode == 1, output(done)
+    found = [line for line in done.stdout.splitlines() if "0005_rollback.sql: MG40" in line]
+    assert [line.split()[1] for line in found] == ["MG404", "MG405"], output(done)
+    for line in found:
+        assert "PostgreSQL cannot drop an enum label: make 0005_rollback.sql build the type" in line
+    rebuilt = {"schema/0005_happy.sql": ADD_LABEL, "rollback/0005_rollback.sql": REBUILD}
+    done = run_check(
+        "ci.rollback_roundtrip", write(tmp_path / "rebuilt", PG, {**with_default, **rebuilt}), PG
+    )
+    assert done.returncode == 0, output(done)
+    assert "OK rollback_roundtrip: 5 passed" in done.stdout
+
+
 @pytest.mark.parametrize("module", ["ci.apply_empty", "ci.rollback_roundtrip", "ci.apply_sample"])
 def test_without_a_server_url_one_line_says_what_to_give(
     module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -21,6 +21,7 @@ from ci.core.sqltext import Statement
 from ci.db.outcomes import CannotRun, MigrationFailed, runaway
 from ci.db.postgres.connect import PgConnection, changed_rows, one_line
 from ci.db.postgres.deadline import Deadline
+from ci.db.postgres.do_line import do_body_line
 
 # the engine takes PgGate from here too
 from ci.db.postgres.statements import PgGate as PgGate
@@ -211,12 +212,16 @@ def failure(
 
 
 def error_line(error: psycopg.Error, file: SqlFile, statement: Statement) -> int:
-    """The file's line the server's error position points at (the statement's first line
-    when it gives none). The position counts characters of `statement.raw`, what the gate
-    sends, which starts at `statement.offset` in the file."""
+    """The file's line the server's error position points at (a DO block's: the line of its
+    body that failed; the statement's first line when it gives none). The position counts
+    characters of `statement.raw`, what the gate sends, which starts at `statement.offset` in
+    the file."""
     position = error.diag.statement_position
     if not position or not position.isdigit():
-        return statement.line
+        within = do_body_line(error.diag.context, statement.raw)
+        if within is None:
+            return statement.line
+        return file.text.count("\n", 0, statement.offset) + within
     at = statement.offset + int(position) - 1
     return max(file.text.count("\n", 0, at) + 1, statement.line)
 

@@ -1,0 +1,53 @@
+"""What the PostgreSQL round trip advises when a rollback left something behind: the object the
+server's error names (MG405), and for an enum label, which no rollback can drop, how to build
+the type again (MG404 and MG405)."""
+
+from __future__ import annotations
+
+import re
+
+# What the server says when a migration creates something that is already there: re-applying
+# after the rollback, the rollback left it behind.
+LEFT_BEHIND = re.compile(
+    r"(?P<kind>relation|type|function|procedure|schema|extension|sequence|trigger|index)"
+    r' "?(?P<name>[^"\s]+)"? (?:for relation "[^"]+" )?already exists'
+    r'|column "(?P<column>[^"]+)" of relation "(?P<table>[^"]+)" already exists'
+)
+
+# an enum label the rollback did not remove: PostgreSQL has no ALTER TYPE ... DROP VALUE
+LABEL_LEFT = re.compile(r"^enum \S+: label '.*' left behind$")
+LABEL_KEPT = re.compile(r'enum label ".*" already exists')
+
+
+def label_hint(rollback: str) -> str:
+    return (
+        f"PostgreSQL cannot drop an enum label: make {rollback} build the type again without "
+        "it (docs/postgresql.md, 'Rolling back a new enum label')"
+    )
+
+
+def label_left(differences: list[str]) -> bool:
+    """Whether a difference the round trip found is an enum label the rollback left."""
+    return any(LABEL_LEFT.search(difference) for difference in differences)
+
+
+def reapply_advice(error: str, rollback: str, migration: str) -> tuple[str, str]:
+    """(what to add to the MG405 message, its "To fix") for re-applying `migration` after
+    `rollback` failed with the server's `error`."""
+    said = ""
+    hint = (
+        f"{rollback} leaves something behind that {migration} trips over: make it undo "
+        "everything the migration does"
+    )
+    left = LEFT_BEHIND.search(error)
+    if left is not None:
+        thing = (
+            f"column {left['table']}.{left['column']}"
+            if left["column"]
+            else f"{left['kind']} {left['name']}"
+        )
+        said = f": the rollback did not drop {thing}"
+        hint = f"make {rollback} drop {thing}, as it undoes {migration}"
+    if LABEL_KEPT.search(error):
+        hint = label_hint(rollback)
+    return said, hint

@@ -1,0 +1,44 @@
+"""The file line of an error raised while a `DO` block's body ran. The server gives no error
+position for it, only a context line ("PL/pgSQL function inline_code_block line 4 at SQL
+statement"), counted from the line where the body's string starts: the file's line is that
+line's number plus 3 here. Without this, every error in a DO block named the line of `DO`.
+"""
+
+from __future__ import annotations
+
+import re
+
+# the block's own line; a DO run by the block (EXECUTE 'DO ...') is listed before it
+INLINE = re.compile(r"PL/pgSQL function inline_code_block line (\d+)")
+DOLLAR_TAG = re.compile(r"\$[^$]*\$")
+
+
+def do_body_line(context: str | None, raw: str) -> int | None:
+    """The line of `raw` (a DO statement, counted from 1) that the server's error `context`
+    points at; None when the error was not raised by the body of this statement's block."""
+    found = INLINE.findall(context or "")
+    start = _body_start(raw) if found else None
+    if start is None:
+        return None
+    return raw.count("\n", 0, start) + int(found[-1])
+
+
+def _body_start(raw: str) -> int | None:
+    """Where the body of the DO statement `raw` starts: its first string constant's text."""
+    from pglast.parser import ParseError, scan
+
+    from ci.db.postgres.statements import COMMENT_TOKENS
+
+    try:
+        tokens = scan(raw)
+    except ParseError:
+        return None
+    tokens = [token for token in tokens if token.name not in COMMENT_TOKENS]
+    if not tokens or tokens[0].name != "DO":
+        return None
+    for token in tokens:
+        if token.name == "SCONST":
+            text = raw[token.start : token.end + 1]
+            tag = DOLLAR_TAG.match(text)
+            return token.start + (len(tag.group()) if tag else text.index("'") + 1)
+    return None
