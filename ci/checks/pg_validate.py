@@ -160,8 +160,12 @@ def load_fixture(check: str, run: PgRunner, sample: Sample, classname: str | Non
             refused = gate.execute(statement)
             if refused is not None:
                 break
-    except psycopg.errors.QueryCanceled:
+    except psycopg.errors.QueryCanceled as error:
         database.rollback()
+        if "statement timeout" not in str(error):
+            from ci.db.postgres.execute import cancelled_from_outside
+
+            raise cancelled_from_outside(f"{sample.path}:{line}", error) from None
         failure = runaway(sample.path, line, run.statement_timeout)
         case.line = line
         case.findings.append(

@@ -200,6 +200,8 @@ def failure(
         deadline.cancelled = "statement timeout" not in str(error)
     if isinstance(error, errors.QueryCanceled) and (stopped or "statement timeout" in str(error)):
         return runaway(file.path, line, timeout)
+    if isinstance(error, errors.QueryCanceled):
+        raise cancelled_from_outside(f"{file.location}:{line}", error)
     message = one_line(error)
     diag = error.diag
     if diag.message_detail:
@@ -209,6 +211,16 @@ def failure(
     if isinstance(error, errors.UnsafeNewEnumValueUsage):
         message += f" ({NEW_LABEL_HINT})"
     return MigrationFailed(file.path, line, message)
+
+
+def cancelled_from_outside(where: str, error: psycopg.Error) -> CannotRun:
+    """A statement cancelled by neither the run's deadline nor a timeout: another session
+    (pg_cancel_backend) or an interrupt's cancel reaching the server late. That says nothing
+    about the SQL: the run could not finish (exit 2), never a finding on the file."""
+    return CannotRun(
+        f"{where} was cancelled from outside the run ({one_line(error)}: another session or an "
+        "interrupt); it was not a failure of the SQL: run it again"
+    )
 
 
 def error_line(error: psycopg.Error, file: SqlFile, statement: Statement) -> int:
