@@ -28,7 +28,7 @@ before PostgreSQL 15, is always a whole read.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -91,9 +91,9 @@ def read_parts(
     params = {
         "horizon": horizon[0],
         "running": horizon[1],
-        "parts": [i for i in parts for _ in range(len(counts[i]))],
-        "owners": [oid for i in parts for oid in counts[i]],
-        "counts": [n for i in parts for n in counts[i].values()],
+        "parts": array_literal(i for i in parts for _ in range(len(counts[i]))),
+        "owners": array_literal(oid for i in parts for oid in counts[i]),
+        "counts": array_literal(n for i in parts for n in counts[i].values()),
     }
     moved: set[Owner] = set()
     for part, oid, count in cursor.execute(signatures_query(parts), params):
@@ -103,6 +103,13 @@ def read_parts(
         else:
             counts[part][oid] = count
     return moved
+
+
+def array_literal(numbers: Iterable[int]) -> str:
+    """Numbers as the text of a PostgreSQL array, '{1,2,3}', which the query casts: psycopg
+    dumps a list one element at a time (a regular expression each), and the last read's counts
+    are thousands of numbers at 1,000 migrations, three times a migration."""
+    return "{" + ",".join(map(str, numbers)) + "}"
 
 
 def present(owner: Owner, counts: list[dict[int, int]]) -> bool:
@@ -183,7 +190,9 @@ class Fingerprints:
         now = Read(world, horizon, parts, written)
         moved = read_parts(cursor, stale, parts, last.horizon) if stale else set()
         # a group prints the names of those it depends on: read again when one of them moved
-        dependents = {o for o, refs in last.edges.items() if not refs.isdisjoint(moved)}
+        dependents = (
+            {o for o, refs in last.edges.items() if not refs.isdisjoint(moved)} if moved else set()
+        )
         changed = {o for o in moved | dependents if present(o, parts)}
         now.keys, now.tables, now.groups = dict(last.keys), dict(last.tables), dict(last.groups)
         now.edges = dict(last.edges)

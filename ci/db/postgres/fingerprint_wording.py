@@ -40,7 +40,12 @@ def describe_differences(
 
     `only` limits the comparison to these groups (those a step may have changed).
     """
-    keys = set(before.groups) | set(after.groups) if only is None else set(only)
+    if only is None:  # a group read again is a new object: one carried over is the same one
+        old_groups, new_groups = before.groups, after.groups
+        keys = {k for k in old_groups.keys() | new_groups.keys()
+                if old_groups.get(k) is not new_groups.get(k)}  # fmt: skip
+    else:
+        keys = set(only)
     gone = {k: before.groups[k] for k in keys if k in before.groups and k not in after.groups}
     came = {k: after.groups[k] for k in keys if k in after.groups and k not in before.groups}
     renamed = _renames(gone, came)
