@@ -22,6 +22,7 @@ from ci.app import exits
 from ci.app.migrate_options import build_parser as build_parser  # the tests ask for it here
 from ci.app.migrate_options import parse_args
 from ci.app.program import run_program
+from ci.app.server_errors import server_stopped
 from ci.core.errors import UsageError
 from ci.core.model import Catalog, InputError, discover, not_a_database_file
 from ci.core.model.discovery import CHECKED
@@ -100,6 +101,11 @@ def run_mapped(args: Args, out: TextIO, log: RunLog | None) -> int:
     except KeyboardInterrupt:
         line = f"interrupted; {_what_interrupted(args)}"
         return _stop(log, "interrupted", [line], exits.INTERRUPTED)
+    except Exception as error:
+        stopped = server_stopped(error)  # the server's doing; anything else is a bug of ours
+        if stopped is None:
+            raise
+        return _stop(log, "could-not-run", [stopped], exits.COULD_NOT_RUN)
     return exits.of_problems(found)
 
 

@@ -45,6 +45,7 @@ from ci.app.registry import (
     SECTIONS,
     declared,
 )
+from ci.app.server_errors import server_stopped
 from ci.checks.base import Check
 from ci.checks.options import (
     ascii_only,
@@ -333,6 +334,10 @@ def run_check(
             message = f"{_database_named(args)}: SQLite error: {error}"
             say(check, message, collector)
             return _could_not_run(check, message, args, collector)
+        stopped = server_stopped(error)  # PostgreSQL's counterpart: cancelled, shut down, ...
+        if stopped is not None:
+            say(check, stopped, collector)
+            return _could_not_run(check, stopped, args, collector)
         import traceback  # only on a crash: startup time is budgeted
 
         traceback.print_exc()  # a bug: keep the traceback, and report it as <error>

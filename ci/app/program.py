@@ -43,8 +43,11 @@ def run_program(main: Callable[[], int]) -> int:
             raise
         print(f"error: {missing_extra(error.name or '')}", file=sys.stderr)
         result = COULD_NOT_RUN
-    code = _with_report_said(as_terminated(result))
-    end_now_if_nothing_left(code)
+    try:
+        code = _with_report_said(as_terminated(result))
+        end_now_if_nothing_left(code)
+    except KeyboardInterrupt:  # the work is done and said: a late Ctrl-C changes nothing
+        code = as_terminated(result)
     return code
 
 

@@ -32,15 +32,17 @@ from ci.checks.pg_engine import (
     required_server,
     throwaway_connection,
 )
-from ci.checks.pg_roundtrip_advice import label_hint, label_left, reapply_advice
+from ci.checks.pg_roundtrip_advice import reapply_advice, with_label_advice
 from ci.checks.pg_validate import ROLLED_BACK, WHERE, applied
-from ci.checks.roundtrip import EMPTY, NAME, SAMPLE, rollback_problem, rows_lost
+from ci.checks.rollback_files import rollback_problem, shown
+from ci.checks.roundtrip import EMPTY, NAME, NOT_APPLIED, NOT_REAPPLIED, SAMPLE, rows_lost
 from ci.checks.roundtrip_jobs import Part, default_jobs, plan, run_parts
 from ci.checks.validate import case_name, catalog_cases, not_run
 from ci.core.errors import UsageError
 from ci.core.findings import RUNAWAY, Case, Finding, Report
 from ci.core.model import Catalog, Migration, SqlFile, read_ahead
 from ci.db.outcomes import MigrationFailed, Runaway
+from ci.db.postgres.enum_labels import adds_enum_label
 
 if TYPE_CHECKING:
     import psycopg
@@ -185,6 +187,7 @@ class PgRoundTrip:
         self.reader = reader  # the session the fingerprints are read in (None: the runner's)
         self.cases: list[Case] = []
         self.stopped = False  # a migration could not be applied: the rest were not run
+        self.stopped_because = NOT_APPLIED  # why, in the not-run cases after it
         # the fingerprint read after the last re-apply, while nothing has changed since: the
         # next migration's "before" (one read saved per migration)
         self.latest: Fingerprint | None = None
@@ -202,7 +205,7 @@ class PgRoundTrip:
         for index, migration in enumerate(todo):
             if not self.one(migration):
                 self.stopped = True
-                why = f"not run: {migration.label} could not be applied"
+                why = f"not run: {migration.label} {self.stopped_because}"
                 for case in not_run(NAME, self.run.catalog, migrations[index + 1 :], why):
                     case.classname = self.classname
                     self.cases.append(case)
@@ -241,6 +244,7 @@ class PgRoundTrip:
             return True  # the failed rollback was undone: the database is as after the apply
         restored = self.compare(case, migration, before, "MG404")
         if not self.apply(migration, case, again=True):
+            self.stopped_because = NOT_REAPPLIED
             return False
         if restored:  # otherwise re-applying only shows the same damage again
             self.compare(case, migration, applied, "MG406")
@@ -268,6 +272,7 @@ class PgRoundTrip:
             return False
         rolled_back = self.fingerprint()
         if not self.apply(migration, case, again=True):
+            self.stopped_because = NOT_REAPPLIED
             return False
         after = self.fingerprint()
         lost = rows_lost(before, rolled_back, after, set(before.groups) | set(after.groups))
@@ -276,7 +281,7 @@ class PgRoundTrip:
                 f"rolling back {migration.label} on the sample data and applying it again "
                 "loses rows: " + "; ".join(lost)
             )
-            hint = f"make {rollback.path.name} keep the rows (copy them in a rebuild)"
+            hint = f"make {shown(rollback.path)} keep the rows (copy them in a rebuild)"
             self.fail(case, "MG407", str(rollback.path), None, message, hint)
         return self.roll_back(migration, case)
 
@@ -348,7 +353,10 @@ class PgRoundTrip:
             f"re-applying {migration.label} after its rollback {self.on} fails at {where}: "
             f"{failure.message}"
         )
-        said, hint = reapply_advice(failure.message, rollback.path.name, migration.path.name)
+        said, hint = reapply_advice(
+            failure.message, shown(rollback.path), shown(migration.path),
+            adds_label=adds_enum_label(migration),
+        )  # fmt: skip
         self.fail(case, "MG405", str(rollback.path), None, message + said, hint)
 
     def compare(self, case: Case, migration: Migration, expected: Fingerprint, code: str) -> bool:
@@ -365,9 +373,9 @@ class PgRoundTrip:
             return True
         if code == "MG404":
             message = f"rolling back {migration.label} does not restore the {self.database}: "
-            hint = f"make {rollback.path.name} undo exactly what {migration.path.name} does"
-            if label_left(differences):
-                hint = label_hint(rollback.path.name)
+            hint = f"make {shown(rollback.path)} undo exactly what {shown(migration.path)} does"
+            if adds_enum_label(migration):  # not one renamed: RENAME VALUE undoes that
+                hint = with_label_advice(hint, differences, shown(rollback.path))
         else:
             message = (
                 f"re-applying {migration.label} after its rollback {self.on} gives another result: "

@@ -26,14 +26,21 @@ def label_hint(rollback: str) -> str:
     )
 
 
-def label_left(differences: list[str]) -> bool:
-    """Whether a difference the round trip found is an enum label the rollback left."""
-    return any(LABEL_LEFT.search(difference) for difference in differences)
+def with_label_advice(hint: str, differences: list[str], rollback: str) -> str:
+    """The MG404 advice `hint`, for differences that hold an enum label the rollback left: the
+    rebuild's advice instead when that is all there is, added to it when there is more."""
+    labels = sum(1 for difference in differences if LABEL_LEFT.search(difference))
+    if not labels:
+        return hint
+    return label_hint(rollback) if labels == len(differences) else f"{hint}; {label_hint(rollback)}"
 
 
-def reapply_advice(error: str, rollback: str, migration: str) -> tuple[str, str]:
+def reapply_advice(
+    error: str, rollback: str, migration: str, *, adds_label: bool
+) -> tuple[str, str]:
     """(what to add to the MG405 message, its "To fix") for re-applying `migration` after
-    `rollback` failed with the server's `error`."""
+    `rollback` failed with the server's `error`; `adds_label`: the migration adds an enum
+    label (one it renames, the rollback renames back)."""
     said = ""
     hint = (
         f"{rollback} leaves something behind that {migration} trips over: make it undo "
@@ -48,6 +55,6 @@ def reapply_advice(error: str, rollback: str, migration: str) -> tuple[str, str]
         )
         said = f": the rollback did not drop {thing}"
         hint = f"make {rollback} drop {thing}, as it undoes {migration}"
-    if LABEL_KEPT.search(error):
+    if adds_label and LABEL_KEPT.search(error):
         hint = label_hint(rollback)
     return said, hint

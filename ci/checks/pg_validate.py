@@ -143,7 +143,12 @@ def load_fixture(check: str, run: PgRunner, sample: Sample, classname: str | Non
 
     from ci.core.model import SqlFile
     from ci.db.postgres.engine import PgDatabase
-    from ci.db.postgres.execute import statements
+    from ci.db.postgres.execute import (
+        cancelled_from_outside,
+        error_line,
+        is_cancel_request,
+        statements,
+    )
 
     case = Case(f"sample {sample.path}", classname or check, path=str(sample.path))
     database = PgDatabase(run.conn, str(sample.path))
@@ -153,27 +158,29 @@ def load_fixture(check: str, run: PgRunner, sample: Sample, classname: str | Non
         run.conn.execute(f"SET LOCAL statement_timeout = {milliseconds}")
     refused: str | None = None
     line: int | None = None
+    fixture, current = SqlFile(sample.path), None
     try:
         gate = database.gate()
-        for statement in statements(SqlFile(sample.path)):
-            line = statement.line
+        for statement in statements(fixture):
+            line, current = statement.line, statement
             refused = gate.execute(statement)
             if refused is not None:
                 break
-    except psycopg.errors.QueryCanceled as error:
-        database.rollback()
-        if "statement timeout" not in str(error):
-            from ci.db.postgres.execute import cancelled_from_outside
-
-            raise cancelled_from_outside(f"{sample.path}:{line}", error) from None
-        failure = runaway(sample.path, line, run.statement_timeout)
-        case.line = line
-        case.findings.append(
-            Finding(check, RUNAWAY, str(sample.path), line, failure.message, failure.hint)
-        )
-        return case
     except psycopg.Error as error:
+        if is_cancel_request(error):
+            database.rollback()
+            raise cancelled_from_outside(f"{sample.path}:{line}", error) from None
+        if isinstance(error, psycopg.errors.QueryCanceled) and "statement timeout" in str(error):
+            database.rollback()
+            failure = runaway(sample.path, line, run.statement_timeout)
+            case.line = line
+            case.findings.append(
+                Finding(check, RUNAWAY, str(sample.path), line, failure.message, failure.hint)
+            )
+            return case
         refused = " ".join(str(error).split())
+        if current is not None:  # where the server points (in a DO block: the body's line)
+            line = error_line(error, fixture, current)
     if refused is None:
         database.commit()
         return case

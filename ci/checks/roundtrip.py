@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 
+from ci.checks.rollback_files import is_no_op, rollback_problem, shown
 from ci.checks.roundtrip_values import Comparison, Watched
 from ci.checks.roundtrip_values import compare as compare_values
 from ci.checks.validate import case_name, not_run
@@ -19,11 +20,8 @@ from ci.db.fingerprint import REAPPLY, ROLLBACK, Fingerprint, Tracker, rows
 from ci.db.sqlite_hints import fix_for
 from ci.db.value_images import Image
 
-IRREVERSIBLE_IN_TEXT = re.compile(r"--\s*@irreversible\b", re.IGNORECASE)
-
 NAME = "rollback_roundtrip"
 EMPTY, SAMPLE = "empty database", "sample data"
-ADD_ROLLBACK = "add rollback/{number}_rollback.sql, or declare -- @irreversible <reason>"
 
 
 # What SQLite says when a migration creates something that is already there: on re-applying
@@ -33,15 +31,6 @@ LEFT_BEHIND = re.compile(
     r"|duplicate column name: (?P<column>\S+)",
     re.IGNORECASE,
 )
-
-
-def is_no_op(migration: Migration) -> bool:
-    """A migration without a statement (comments only, or 0 bytes) changes nothing: its empty
-    rollback undoes exactly that, so the round trip passes. An unreadable file is not one."""
-    try:
-        return not migration.file.statements
-    except InputError:
-        return False
 
 
 def rows_lost(
@@ -61,6 +50,11 @@ def rows_lost(
     return lines
 
 
+# why a round trip stopped at a migration (the migrations after it are not run)
+NOT_APPLIED = "could not be applied"
+NOT_REAPPLIED = "could not be applied again after its rollback (MG405)"
+
+
 @dataclass
 class RoundTrip:
     """Apply, roll back, re-apply each migration on one database, comparing fingerprints."""
@@ -71,6 +65,7 @@ class RoundTrip:
     database: str = EMPTY  # named in every finding: the same migration may fail on both
     cases: list[Case] = field(default_factory=list)
     stopped: bool = False  # a migration could not be applied: the rest were not run
+    stopped_because: str = NOT_APPLIED  # why, in the not-run cases after it
     _watched: Watched | None = field(default=None, init=False)
 
     @property
@@ -94,7 +89,7 @@ class RoundTrip:
         for index, migration in enumerate(todo):
             if not self.one(migration):
                 self.stopped = True
-                why = f"not run: {migration.label} could not be applied"
+                why = f"not run: {migration.label} {self.stopped_because}"
                 for case in not_run(NAME, self.run.catalog, migrations[index + 1 :], why):
                     case.classname = self.classname
                     self.cases.append(case)
@@ -188,6 +183,7 @@ class RoundTrip:
             case, migration, before, changed_by_apply | changed_by_rollback, "MG404"
         )
         if not self.apply(migration, case, "MG405", "re-applying"):
+            self.stopped_because = NOT_REAPPLIED
             return False
         if restored:  # otherwise re-applying only shows the same damage again
             self.compare(
@@ -216,12 +212,12 @@ class RoundTrip:
         )
         differences = comparison.differences
         if not differences:
-            self.note_left_out(case, migration, comparison)
+            note_left_out(case, f"{migration.label} {self.on}", migration, comparison)
             return True
         differences += comparison.left_out
         if code == "MG404":
             message = f"rolling back {migration.label} does not restore the {self.database}: "
-            hint = f"make {rollback.path.name} undo exactly what {migration.path.name} does"
+            hint = f"make {shown(rollback.path)} undo exactly what {shown(migration.path)} does"
         else:
             message = (
                 f"re-applying {migration.label} after its rollback {self.on} gives another result: "
@@ -229,20 +225,6 @@ class RoundTrip:
             hint = "the rollback leaves something the migration then trips over or skips"
         self.fail(case, code, str(rollback.path), None, message + "; ".join(differences), hint)
         return False
-
-    def note_left_out(self, case: Case, migration: Migration, comparison: Comparison) -> None:
-        """Nothing else differs: say which columns were not compared, as a warning, on the
-        line of the statement that generates their values when one does."""
-        if comparison.left_out:
-            message = f"{migration.label} {self.on}: " + "; ".join(comparison.left_out)
-            path, line = comparison.left_out_at or (str(migration.path), None)
-            case.findings.append(
-                Finding(
-                    NAME, "MG314", path, line, message,
-                    "nothing to do if those values may differ; give them a fixed value to have "
-                    "them compared", severity="warning",
-                )
-            )  # fmt: skip
 
     def downward(self, migrations: list[Migration], top: int) -> list[Case]:
         """The migrations the sample data already had (up to `top`): from the newest down,
@@ -271,6 +253,7 @@ class RoundTrip:
             return False
         changed, rolled_back = self.tracker.changed, self.tracker.fingerprint
         if not self.apply(migration, case, "MG405", "re-applying"):
+            self.stopped_because = NOT_REAPPLIED
             return False
         differences = rows_lost(
             before, rolled_back, self.tracker.now, changed | self.tracker.changed
@@ -284,7 +267,7 @@ class RoundTrip:
                 None,
                 f"rolling back {migration.label} on the sample data and applying it again "
                 "loses rows: " + "; ".join(differences),
-                f"make {migration.rollback.path.name} keep the rows (copy them in a rebuild)",
+                f"make {shown(migration.rollback.path)} keep the rows (copy them in a rebuild)",
             )
         return self.roll_back(migration, case)
 
@@ -313,6 +296,22 @@ class RoundTrip:
         return why
 
 
+def note_left_out(case: Case, what: str, migration: Migration, comparison: Comparison) -> None:
+    """Nothing else differs: say which columns were not compared, as a warning, on the line of
+    the statement that generates their values when one does (`what`: the migration and the
+    database, as the finding names them)."""
+    if comparison.left_out:
+        message = f"{what}: " + "; ".join(comparison.left_out)
+        path, line = comparison.left_out_at or (str(migration.path), None)
+        case.findings.append(
+            Finding(
+                NAME, "MG314", path, line, message,
+                "nothing to do if those values may differ; give them a fixed value to have "
+                "them compared", severity="warning",
+            )
+        )  # fmt: skip
+
+
 def left_behind(
     migration: Migration, failure: runner.MigrationFailed, on: str
 ) -> tuple[str, str, str]:
@@ -333,49 +332,10 @@ def left_behind(
             else f"{left['kind'].lower()} {left['name']}"
         )
         message += f": the rollback did not drop {thing}"
-        hint = f"make {rollback.path.name} drop {thing}, as it undoes {migration.path.name}"
+        hint = f"make {shown(rollback.path)} drop {thing}, as it undoes {shown(migration.path)}"
     else:
         hint = (
-            f"{rollback.path.name} leaves something behind that {migration.path.name} trips "
+            f"{shown(rollback.path)} leaves something behind that {shown(migration.path)} trips "
             "over: make it undo everything the migration does"
         )
     return str(rollback.path), message, hint
-
-
-def rollback_problem(migration: Migration) -> tuple[str, str, str, str, str] | None:
-    """(why, code, path, message, hint) when the rollback of a reversible `migration` is
-    missing, unreadable or empty; None when it can be run."""
-    rollback = migration.rollback
-    if rollback is None:
-        number = f"{migration.version:04d}"
-        message = f"{migration.label} has no rollback file"
-        return "missing", "MG401", str(migration.path), message, ADD_ROLLBACK.format(number=number)
-    try:
-        empty = not rollback.statements
-    except InputError as error:
-        return (
-            "unreadable",
-            "MG402",
-            str(rollback.path),
-            str(error),
-            "save the rollback as UTF-8 SQL",
-        )
-    if empty and not is_no_op(migration):
-        message = (
-            f"the rollback of {migration.label} is empty (no SQL statement), so it undoes nothing"
-        )
-        return "empty", "MG402", str(rollback.path), message, _empty_rollback_hint(migration)
-    return None
-
-
-def _empty_rollback_hint(migration: Migration) -> str:
-    """What to do with an empty rollback; a newcomer put `-- @irreversible` in the rollback
-    file, where it means nothing: say where the directive goes."""
-    rollback = migration.rollback
-    if rollback is not None and IRREVERSIBLE_IN_TEXT.search(rollback.text):
-        return (
-            f"write the statements that undo the migration; or, if it cannot be undone, move "
-            f"'-- @irreversible <reason>' to the migration file {migration.path.name} (in the "
-            "rollback file it means nothing)"
-        )
-    return "write the statements that undo the migration"

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from ci.app import exits
@@ -155,6 +156,35 @@ def test_a_sqlite_error_names_the_database_not_a_traceback(
     assert run_check("numbering", args_for(tmp_path), damaged) == 2
     err = capsys.readouterr().err
     assert err == f"numbering: {tmp_path / 'm'}: SQLite error: database disk image is malformed\n"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.errors.QueryCanceled("canceling statement due to user request"),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.errors.DiskFull("could not extend file: No space left on device"),
+        psycopg.OperationalError("consuming input failed: server closed the connection"),
+    ],
+    ids=["cancelled", "shut down", "disk full", "connection lost"],
+)
+def test_the_server_stopping_the_work_is_one_line_not_a_traceback(
+    error: Exception, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the fingerprint reads and other queries of ours may meet on a real server (seen:
+    a cancel from another session during a round trip's read): the server's doing, exit 2."""
+    assert run_check("numbering", args_for(tmp_path), raising(error)) == 2
+    err = capsys.readouterr().err
+    assert err == f"numbering: PostgreSQL server: {error}; the work stopped before it finished: " \
+        "run it again\n"  # fmt: skip
+
+
+def test_a_query_of_ours_the_server_refuses_is_a_bug_with_its_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = raising(psycopg.errors.SyntaxError('syntax error at or near "SELEC"'))
+    assert run_check("numbering", args_for(tmp_path), bad) == 2
+    assert "Traceback" in capsys.readouterr().err
 
 
 def test_a_crash_keeps_its_traceback_and_exits_2(

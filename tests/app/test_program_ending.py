@@ -157,3 +157,22 @@ def test_a_closed_stdout_is_one_line_and_exit_2_before_any_work(tmp_path: Path) 
         "(give the command a stdout, e.g. > /dev/null)\n"
     )
     assert not database.exists()  # no work: not even the database file
+
+
+def test_a_ctrl_c_after_the_work_is_done_changes_nothing() -> None:
+    """A Ctrl-C that lands while the last output is flushed (seen by a hostile tester: a
+    traceback, or exit -2 after 'OK'): the work was done and said, its exit code stays."""
+    done = run_as_program(
+        """
+import ci.app.program as program
+
+def interrupted(code):
+    raise KeyboardInterrupt  # as a SIGINT arriving during the final flush
+
+def main():
+    print("OK: database at 0007")
+    program._with_report_said = interrupted
+    return 0
+"""
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "OK: database at 0007\n", "")

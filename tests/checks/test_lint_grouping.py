@@ -119,6 +119,15 @@ def test_one_per_code_keeps_the_first_by_line_and_codes_apart() -> None:
     assert one_per_code([]) == []
 
 
+def test_findings_on_one_line_are_said_so_and_no_line_is_listed_twice() -> None:
+    """Seen on a real history: an unparsable rollback, `(and 2 more in this file: lines 1,
+    1)`."""
+    (same_line,) = one_per_code([_at("MG700", 1), _at("MG700", 1), _at("MG700", 1)])
+    assert same_line.message == "MG700 at 1 (and 2 more on this line)"
+    (twice,) = one_per_rule([("rule", n, _at("MG702", n)) for n in (1, 4, 4)])
+    assert twice.message == "MG702 at 1 (and 2 more in this file: line 4)"
+
+
 def test_squawk_keeps_its_own_wording_through_the_shared_grouping() -> None:
     index = [("require-concurrent-index-creation", n, _at("MG702", n)) for n in (4, 2, 3)]
     (grouped,) = one_per_rule(index)

@@ -160,3 +160,25 @@ def test_a_branch_behind_a_remote_main_passes_with_base_ref(engine: str, tmp_pat
     for module in ("ci.apply_empty", "ci.rollback_roundtrip"):
         done = run_check(module, root, engine, "--base-ref", "origin/main")
         assert done.returncode == 0, output(done)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_after_a_failed_re_apply_the_rest_is_skipped_for_that_reason(
+    engine: str, tmp_path: Path
+) -> None:
+    """0003 applies; its rollback leaves the table, so applying it again fails (MG405) and the
+    round trip stops there: the migrations after it say so, not that 0003 did not apply. The
+    advice names each file with its folder (the two share a name)."""
+    later = {"schema/0004_later.sql": "CREATE TABLE later (x integer);\n",
+             "rollback/0004_rollback.sql": "DROP TABLE later;\n"}  # fmt: skip
+    root = write(tmp_path, engine, {**SCENARIOS["table left behind"], **later})
+    junit = tmp_path / "r.xml"
+    done = run_check("ci.rollback_roundtrip", root, engine, "--junit", str(junit))
+    assert done.returncode == 1, output(done)
+    mg405 = next(line for line in done.stdout.splitlines() if " MG405 " in line)
+    thing = "table notes" if engine == "sqlite" else "relation notes"  # each engine's word
+    assert f"make rollback/0003_rollback.sql drop {thing}, as it undoes schema/0003_notes.sql" in (
+        mg405), mg405  # fmt: skip
+    reason = "not run: 0003 could not be applied again after its rollback (MG405)"
+    assert reason in junit.read_text(encoding="utf-8"), output(done)
+    assert 'could not be applied"' not in junit.read_text(encoding="utf-8")

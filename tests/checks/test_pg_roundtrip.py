@@ -131,13 +131,44 @@ def test_a_label_the_rollback_cannot_drop_gets_the_rebuild_advice(tmp_path: Path
     found = [line for line in done.stdout.splitlines() if "0005_rollback.sql: MG40" in line]
     assert [line.split()[1] for line in found] == ["MG404", "MG405"], output(done)
     for line in found:
-        assert "PostgreSQL cannot drop an enum label: make 0005_rollback.sql build the type" in line
+        assert (
+            "To fix: PostgreSQL cannot drop an enum label: make rollback/0005_rollback.sql" in line
+        )
     rebuilt = {"schema/0005_happy.sql": ADD_LABEL, "rollback/0005_rollback.sql": REBUILD}
     done = run_check(
         "ci.rollback_roundtrip", write(tmp_path / "rebuilt", PG, {**with_default, **rebuilt}), PG
     )
     assert done.returncode == 0, output(done)
     assert "OK rollback_roundtrip: 5 passed" in done.stdout
+
+
+def test_a_renamed_label_gets_no_rebuild_advice(tmp_path: Path) -> None:
+    """RENAME VALUE is undone by renaming back: the rebuild advice is for a label added."""
+    files = {**TICKETS, "schema/0004_rename.sql": "ALTER TYPE mood RENAME VALUE 'sad' TO 'blue';\n",
+             "rollback/0004_rollback.sql": "ALTER TYPE mood ADD VALUE 'sad';\n"}  # fmt: skip
+    done = run_check("ci.rollback_roundtrip", write(tmp_path, PG, files), PG)
+    assert done.returncode == 1, output(done)
+    assert "label 'blue' left behind" in done.stdout, output(done)
+    assert "cannot drop an enum label" not in done.stdout, output(done)
+
+
+def test_a_label_among_other_leftovers_keeps_the_general_advice_too(tmp_path: Path) -> None:
+    files = {**TICKETS,
+        "schema/0004_more.sql": ADD_LABEL + "ALTER TABLE tickets ADD COLUMN note text;\n",
+        "rollback/0004_rollback.sql": "SELECT 1;\n",
+        "schema/0005_later.sql": "CREATE TABLE later (x int);\n",
+        "rollback/0005_rollback.sql": "DROP TABLE later;\n"}  # fmt: skip
+    done = run_check("ci.rollback_roundtrip", write(tmp_path, PG, files), PG)
+    assert done.returncode == 1, output(done)
+    mg404 = next(line for line in done.stdout.splitlines() if " MG404 " in line)
+    assert "column tickets.note" in mg404 and "label 'happy' left behind" in mg404, mg404
+    assert mg404.endswith(
+        "To fix: make rollback/0004_rollback.sql undo exactly what schema/0004_more.sql does; "
+        "PostgreSQL cannot drop an enum label: make rollback/0004_rollback.sql build the type "
+        "again without it (docs/postgresql.md, 'Rolling back a new enum label')."
+    ), mg404
+    # 0004 applied; it is its re-apply that failed, and the skip says so
+    assert "0004 could not be applied again after its rollback (MG405)" in done.stdout, output(done)
 
 
 @pytest.mark.parametrize("module", ["ci.apply_empty", "ci.rollback_roundtrip", "ci.apply_sample"])

@@ -279,14 +279,20 @@ def test_a_migration_that_gives_another_result_when_re_applied(
     ("rollback", "code", "message"),
     [
         (None, "MG401", "0003 has no rollback file"),
-        ("-- nothing to undo\n\n", "MG402", "the rollback of 0003 is empty"),
+        (  # a comment alone passes only for a no-op migration: the way out is said
+            "-- nothing to undo\n\n",
+            "MG402",
+            "the rollback of 0003 is empty (no SQL statement), so it undoes nothing. To fix: "
+            "write the statements that undo the migration; if it cannot be undone, put "
+            "'-- @irreversible <reason>' in schema/0003_index.sql and delete the rollback file",
+        ),
         (  # the directive in the wrong file: the hint says where it goes
             "-- @irreversible the index stays\n",
             "MG402",
             "the rollback of 0003 is empty (no SQL statement), so it undoes nothing. To fix: "
             "write the statements that undo the migration; or, if it "
             "cannot be undone, move '-- @irreversible <reason>' to the migration file "
-            "0003_index.sql",
+            "schema/0003_index.sql",
         ),
         (
             "DROP INDEX idx_x;\nDROP TABLE nosuch;\n",

@@ -33,6 +33,16 @@ def file_context(
     )
 
 
+EMPTY_MIGRATION_HINT = "write its SQL, or a comment saying why it does nothing"
+# a comment-only rollback passes the round trip only when its migration does nothing either
+# (MG402): one that cannot be undone says so in the migration instead
+EMPTY_ROLLBACK_HINT = (
+    "write the SQL that undoes the migration; a comment alone passes the round trip only when "
+    "the migration does nothing either: if it cannot be undone, put '-- @irreversible <reason>' "
+    "in the migration and delete this file"
+)
+
+
 def empty_file(path: Path, folder: str) -> Finding:
     """A migration with nothing in it (0 bytes, or blanks) runs as a no-op; a warning, as it is
     more often a slip than a plan: a comment-only file says why it does nothing."""
@@ -42,7 +52,7 @@ def empty_file(path: Path, folder: str) -> Finding:
         str(path),
         None,
         f"empty file: it runs as a no-op {'rollback' if folder == 'rollback' else 'migration'}",
-        "write its SQL, or a comment saying why it does nothing",
+        EMPTY_ROLLBACK_HINT if folder == "rollback" else EMPTY_MIGRATION_HINT,
         "warning",
     )
 

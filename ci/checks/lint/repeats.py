@@ -33,7 +33,10 @@ def grouped(same: list[Finding], more: Callable[[str, list[int]], str] | None = 
     if len(same) == 1:
         return first
     others = [f.line or 0 for f in same[1:]]
-    ending = (more or more_lines)(first.code, others)
+    if all(line == (first.line or 0) for line in others):  # (a syntax error, said twice)
+        ending = f" (and {len(others)} more on this line)"
+    else:
+        ending = (more or more_lines)(first.code, others)
     return Finding(
         first.check,
         first.code,
@@ -46,8 +49,9 @@ def grouped(same: list[Finding], more: Callable[[str, list[int]], str] | None = 
 
 
 def more_lines(code: str, lines: list[int]) -> str:
-    """` (and 2 more in this file: lines 4, 5)`, at most LINES_SHOWN lines, then `...`."""
-    return _ending(len(lines), lines)
+    """` (and 2 more in this file: lines 4, 5)`, at most LINES_SHOWN lines, then `...`; a line
+    listed once however many there are on it."""
+    return _ending(len(lines), list(dict.fromkeys(lines)))
 
 
 def more_places(code: str, lines: list[int]) -> str:

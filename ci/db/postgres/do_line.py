@@ -6,6 +6,7 @@ line's number plus 3 here. Without this, every error in a DO block named the lin
 
 from __future__ import annotations
 
+import itertools
 import re
 
 # the block's own line; a DO run by the block (EXECUTE 'DO ...') is listed before it
@@ -24,7 +25,9 @@ def do_body_line(context: str | None, raw: str) -> int | None:
 
 
 def _body_start(raw: str) -> int | None:
-    """Where the body of the DO statement `raw` starts: its first string constant's text."""
+    """Where the body of the DO statement `raw` starts: the text of its string constant that
+    is not the language's name. None for a body whose lines the server counts in another text
+    than the file's: an escape string (E'...\\n...' makes a line of two) or a Unicode one."""
     from pglast.parser import ParseError, scan
 
     from ci.db.postgres.statements import COMMENT_TOKENS
@@ -36,9 +39,12 @@ def _body_start(raw: str) -> int | None:
     tokens = [token for token in tokens if token.name not in COMMENT_TOKENS]
     if not tokens or tokens[0].name != "DO":
         return None
-    for token in tokens:
-        if token.name == "SCONST":
-            text = raw[token.start : token.end + 1]
-            tag = DOLLAR_TAG.match(text)
-            return token.start + (len(tag.group()) if tag else text.index("'") + 1)
+    for before, token in itertools.pairwise(tokens):
+        if token.name != "SCONST" or before.name == "LANGUAGE":
+            continue
+        text = raw[token.start : token.end + 1]
+        tag = DOLLAR_TAG.match(text)
+        if tag is not None:
+            return token.start + len(tag.group())
+        return token.start + 1 if text.startswith("'") else None
     return None

@@ -200,8 +200,8 @@ def failure(
         deadline.cancelled = "statement timeout" not in str(error)
     if isinstance(error, errors.QueryCanceled) and (stopped or "statement timeout" in str(error)):
         return runaway(file.path, line, timeout)
-    if isinstance(error, errors.QueryCanceled):
-        raise cancelled_from_outside(f"{file.location}:{line}", error)
+    if is_cancel_request(error):
+        raise cancelled_from_outside(f"{file.location}:{line}", error, conn, file)
     message = one_line(error)
     diag = error.diag
     if diag.message_detail:
@@ -213,13 +213,31 @@ def failure(
     return MigrationFailed(file.path, line, message)
 
 
-def cancelled_from_outside(where: str, error: psycopg.Error) -> CannotRun:
+# the server's words for a cancel request (pg_cancel_backend, a client's cancel): the same
+# SQLSTATE (57014) as a statement timeout, and as a file's own RAISE ... USING ERRCODE =
+# 'query_canceled', which are not one. On a server that speaks another language (lc_messages)
+# nothing matches: a cancel is then the file's failure, as it always was.
+CANCEL_REQUEST = "canceling statement due to user request"
+
+
+def is_cancel_request(error: psycopg.Error) -> bool:
+    return isinstance(error, errors.QueryCanceled) and error.diag.message_primary == CANCEL_REQUEST
+
+
+def cancelled_from_outside(
+    where: str, error: psycopg.Error, conn: PgConnection | None = None, file: SqlFile | None = None
+) -> CannotRun:
     """A statement cancelled by neither the run's deadline nor a timeout: another session
     (pg_cancel_backend) or an interrupt's cancel reaching the server late. That says nothing
-    about the SQL: the run could not finish (exit 2), never a finding on the file."""
+    about the SQL: the run could not finish (exit 2), never a finding on the file. (A file
+    that cancels its own statement reads the same: the server does not say who asked.)"""
+    then = "run it again"
+    dirty = file is not None and file.directives.no_transaction  # what ran before it stays
+    if dirty and conn is not None and not conn.throwaway:
+        then = "the migration is marked dirty: finish it with --resume"
     return CannotRun(
         f"{where} was cancelled from outside the run ({one_line(error)}: another session or an "
-        "interrupt); it was not a failure of the SQL: run it again"
+        f"interrupt); it was not a failure of the SQL: {then}"
     )
 
 

@@ -76,10 +76,24 @@ def test_the_runner_stops_with_exit_2_and_no_verdict_on_the_file(
     assert time.monotonic() - started < 15  # the cancel stopped it, not the sleep's end
     assert code == 2, err
     assert f"0002_slow.sql:{1 + header.count(chr(10))} {CANCELLED}" in err, err
+    then = "the migration is marked dirty: finish it with --resume" if header else "run it again"
+    assert err.rstrip().endswith(f"it was not a failure of the SQL: {then}"), err
     assert applied(pg_database_url) == [(1, "schema")]
     if not header:  # nothing of 0002 stays, nothing is marked
         failed = "SELECT count(*) FROM schema_version_log WHERE version = 2 AND action = 'failed'"
         assert rows(pg_database_url, failed) == [(0,)]
+
+
+def test_a_files_own_query_canceled_error_stays_its_finding(
+    tmp_path: Path, pg_database_url: str, capsys: Any
+) -> None:
+    """The same SQLSTATE (57014), raised by the SQL itself: that is the file's failure."""
+    migrations = write(tmp_path, {"schema/0001_check.sql": (
+        "DO $$\nBEGIN\n  RAISE EXCEPTION 'precondition: row 42 missing'\n"
+        "    USING ERRCODE = 'query_canceled';\nEND $$;\n")})  # fmt: skip
+    code, _, err = migrate(capsys, pg_database_url, migrations)
+    assert code == 1, err
+    assert "0001_check.sql:3: precondition: row 42 missing" in err, err
 
 
 def test_the_round_trip_could_not_run_instead_of_a_finding(tmp_path: Path) -> None:
@@ -121,3 +135,24 @@ def test_loading_the_sample_that_was_cancelled_is_not_a_runaway(tmp_path: Path) 
         )
     assert done.returncode == 2, output(done)
     assert "MG" not in done.stdout and CANCELLED in done.stderr, output(done)
+
+
+def test_a_server_error_outside_a_migration_is_one_line_in_the_runner(
+    tmp_path: Path, pg_database_url: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where no migration ran (the status, the bookkeeping): the server's doing, not a
+    traceback; a bug of ours still is one."""
+    import ci.migrate
+
+    migrations = write(tmp_path, {"schema/0001_a.sql": "CREATE TABLE a (x int);\n"})
+
+    def shut_down(*args: Any, **kwargs: Any) -> None:
+        raise psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+
+    monkeypatch.setattr(ci.migrate, "run", shut_down)
+    code, _, err = migrate(capsys, pg_database_url, migrations)
+    assert code == 2
+    assert err == (
+        "migrate: PostgreSQL server: terminating connection due to administrator command; the "
+        "work stopped before it finished: run it again\n"
+    )

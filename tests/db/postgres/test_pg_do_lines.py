@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from ci.db.postgres.do_line import do_body_line
+from tests.checks.engines import run_check
+from tests.checks.engines import write as write_tree
 from tests.checks.pg_groups import check, sent
+from tests.conftest import output
 from tests.db.postgres.pgrun import migrate, write
 
 __all__ = ["sent"]  # the fixture, used by name
@@ -29,6 +32,12 @@ BLOCKS = {
         3,
     ),
     "single quoted": ("\n\nDO '\nBEGIN\n  INSERT INTO t VALUES (1 / 0);\nEND';\n", 5),
+    "the language named first, as a string": (
+        "DO LANGUAGE 'plpgsql'\n$$\nBEGIN\n  PERFORM 1;\n  RAISE EXCEPTION 'boom';\nEND $$;\n",
+        5,
+    ),
+    # an escape string's \n makes the server count a line the file does not have: the DO's line
+    "escape string": ("DO E'BEGIN\\n  PERFORM 1;\\n  RAISE EXCEPTION ''boom'';\\nEND';\n", 1),
     "after other statements, error in a called function": (
         "CREATE FUNCTION boom() RETURNS void LANGUAGE plpgsql AS $f$\nBEGIN\n"
         "  RAISE EXCEPTION 'boom';\nEND $f$;\n"
@@ -59,6 +68,18 @@ def test_apply_empty_names_the_line_in_the_block(
     code, out = check(tmp_path, {"schema/0001_t.sql": TABLE, "schema/0002_do.sql": body}, capsys)
     assert code == 1
     assert f"0002_do.sql:{line}: MG301" in out, out
+
+
+def test_a_sample_fixture_names_the_line_in_its_block(tmp_path: Path) -> None:
+    root = write_tree(tmp_path, "postgresql", {})
+    (root / "sample.sql").write_text(
+        "-- @sample-version 2\n\nDO $$\nBEGIN\n  INSERT INTO patients (mrn) VALUES ('A');\n"
+        "  INSERT INTO patients (mrn) VALUES ('A');\nEND $$;\n",
+        encoding="utf-8",
+    )
+    done = run_check("ci.apply_sample", root, "postgresql", "--sample", str(root / "sample.sql"))
+    assert done.returncode == 1, output(done)
+    assert "sample.sql:6: MG309 " in done.stdout, output(done)
 
 
 def test_a_block_whose_context_is_not_its_own_keeps_the_statement_line() -> None:
