@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from ci.app import exits
-from ci.app.program import run_program
+from ci.app.program import run_as_process, run_program
 from ci.app.run_all import (
     VERSION,
     run_all,
@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cli(argv: Sequence[str] | None = None) -> int:
     """`migration-guard <command> [options]`; `migration-guard check` is `python -m ci`."""
+    if argv is None:  # the console script: this process's own command line, ending after it
+        return run_as_process(lambda: _command(argv))
     return run_program(lambda: _command(argv))
 
 
@@ -83,4 +85,4 @@ def _usage() -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_program(main))
+    raise SystemExit(run_as_process(main))

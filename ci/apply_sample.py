@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ci.app.cli import run_one, run_program
+from ci.app.cli import run_one
+from ci.app.program import run_as_process
 from ci.checks.apply_sample import CHECK
 
 
@@ -15,4 +16,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_program(main))
+    raise SystemExit(run_as_process(main))

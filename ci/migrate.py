@@ -21,7 +21,7 @@ from pathlib import Path
 from ci.app import exits
 from ci.app.migrate_options import build_parser as build_parser  # the tests ask for it here
 from ci.app.migrate_options import parse_args
-from ci.app.program import run_program
+from ci.app.program import run_as_process
 from ci.app.server_errors import server_stopped
 from ci.core.errors import UsageError
 from ci.core.model import Catalog, InputError, discover, not_a_database_file
@@ -378,4 +378,4 @@ def load_catalog(
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_program(main))
+    raise SystemExit(run_as_process(main))

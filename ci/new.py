@@ -19,8 +19,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci.app.cli import ArgumentParser, add_migrations_dir, parse, run_program
+from ci.app.cli import ArgumentParser, add_migrations_dir, parse
 from ci.app.config import DEFAULT_CONFIG
+from ci.app.program import run_as_process
 from ci.core.model import (
     ROLLBACK_FOLDER,
     SEED_FOLDER,
@@ -238,4 +239,4 @@ def _renumbered(migrations_dir: Path, name: str, base_ref: str | None, lock: Pat
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_program(main))
+    raise SystemExit(run_as_process(main))

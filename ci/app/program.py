@@ -51,6 +51,20 @@ def run_program(main: Callable[[], int]) -> int:
     return code
 
 
+def run_as_process(main: Callable[[], int]) -> int:
+    """`run_program(main)` for a command that is this process's program (`python -m ci.x`, a
+    console script): once it is done, a Ctrl-C changes nothing. What still runs after it (exit
+    handlers, the wait for a helper thread: ~250 ms after a PostgreSQL check) was killed by a
+    SIGINT, exit -2 after an OK. Not for a caller that goes on (a test calling `cli`)."""
+    code = run_program(main)
+    import _signal  # type: ignore[import-not-found]  # see stop_on_sigterm
+    from contextlib import suppress
+
+    with suppress(ValueError):  # not the main thread: nothing to install
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    return code
+
+
 def stop_on_sigterm() -> None:
     """Make SIGTERM (what CI sends on cancel or timeout) stop the command as Ctrl-C does: the
     same KeyboardInterrupt, so every `finally` runs (a scratch directory is removed, a
@@ -61,7 +75,7 @@ def stop_on_sigterm() -> None:
     A SIGTERM that the parent ignored (SIG_IGN) or a handler someone else installed is kept;
     outside the main thread no handler can be installed, and none is. `_signal`, not
     `signal`: that module builds its enums at import, ~0.5 ms of every command's start-up."""
-    import _signal  # type: ignore[import-not-found]  # no stub: signal's own C half
+    import _signal  # no stub: signal's own C half (see run_as_process)
 
     try:
         if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:

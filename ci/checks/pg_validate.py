@@ -147,6 +147,7 @@ def load_fixture(check: str, run: PgRunner, sample: Sample, classname: str | Non
         cancelled_from_outside,
         error_line,
         is_cancel_request,
+        is_statement_timeout,
         statements,
     )
 
@@ -170,7 +171,7 @@ def load_fixture(check: str, run: PgRunner, sample: Sample, classname: str | Non
         if is_cancel_request(error):
             database.rollback()
             raise cancelled_from_outside(f"{sample.path}:{line}", error) from None
-        if isinstance(error, psycopg.errors.QueryCanceled) and "statement timeout" in str(error):
+        if is_statement_timeout(error):
             database.rollback()
             failure = runaway(sample.path, line, run.statement_timeout)
             case.line = line

@@ -176,3 +176,30 @@ def main():
 """
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "OK: database at 0007\n", "")
+
+
+def test_a_ctrl_c_during_the_ending_of_a_command_process_changes_nothing() -> None:
+    """What runs after the work (an exit handler, the wait for a helper thread: ~250 ms after a
+    PostgreSQL check) once ended in a SIGINT death, exit -2 after the OK line."""
+    program = textwrap.dedent(
+        """
+        import atexit, os, signal, sys, time
+        from ci.app.program import run_as_process
+
+        def ending():  # keeps the interpreter's ending (no early exit), then gets a Ctrl-C
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+
+        def main():
+            atexit.register(ending)
+            print("OK apply_empty: 5 passed")
+            return 1
+
+        raise SystemExit(run_as_process(main))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=REPO, env={"PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO)}, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (1, "OK apply_empty: 5 passed\n", "")

@@ -61,6 +61,23 @@ def test_noqa_in_any_case_silences_and_a_file_without_one_is_not_silenced(
     assert ("MG503" in codes) == (comment == "-- note")
 
 
+@pytest.mark.parametrize(
+    ("sql", "silenced"),
+    [
+        # at the end of the line where each of them ends: all three (one was, before)
+        ("DROP TABLE a; DROP TABLE b; DROP TABLE c; -- noqa: MG503 retiring\n", True),
+        # on the comment line directly above the line they are on: both
+        ("-- noqa: MG503 retiring\nDROP TABLE a; DROP TABLE b;\n", True),
+        # not the rest of the previous statement's line
+        ("DROP TABLE a; -- noqa: MG503 retiring\nDROP TABLE b;\n", False),
+    ],
+)
+def test_noqa_reaches_every_statement_of_its_line(tmp_path: Path, sql: str, silenced: bool) -> None:
+    case = LintCase("drop", "schema", "", "fail")
+    codes = _codes(tmp_path, case, "CREATE TABLE a (id INTEGER);\n" + sql)
+    assert ("MG503" not in codes) == silenced, codes
+
+
 def test_rule_codes_are_unique() -> None:
     codes = [rule.code for rule in RULES]
     assert len(codes) == len(set(codes))

@@ -40,10 +40,29 @@ def silencing_scopes(text: str) -> dict[int, set[str]]:
         return {}
     pieces = split_pieces(text)
     scopes: dict[int, set[str]] = {}
-    for index, piece in enumerate(pieces):
+    for piece in pieces:
         own = piece.raw
-        if piece.offset > 0 and text[piece.offset - 1] != "\n" and "\n" in own:
+        mid_line = piece.offset > 0 and text[piece.offset - 1] != "\n"
+        if mid_line and "\n" in own:
             own = own[own.index("\n") :]
-        tail = pieces[index + 1].raw.split("\n", 1)[0] if index + 1 < len(pieces) else ""
+        elif mid_line:  # another statement before it on its line: the comments above that line
+            own = _comments_above(text, text.rfind("\n", 0, piece.offset) + 1) + own
+        end = piece.offset + len(piece.raw)
+        line_end = text.find("\n", end)
+        tail = text[end : len(text) if line_end < 0 else line_end]  # the rest of its last line
         scopes[piece.offset] = noqa_codes(own + "\n" + tail)
     return scopes
+
+
+def _comments_above(text: str, line_start: int) -> str:
+    """The `--` comment lines directly above the line that starts at `line_start`."""
+    lines: list[str] = []
+    end = line_start - 1
+    while end > 0:
+        start = text.rfind("\n", 0, end) + 1
+        line = text[start:end]
+        if not line.strip().startswith("--"):
+            break
+        lines.insert(0, line)
+        end = start - 1
+    return "\n".join(lines) + "\n" if lines else ""

@@ -12,6 +12,8 @@ import re
 # the block's own line; a DO run by the block (EXECUTE 'DO ...') is listed before it
 INLINE = re.compile(r"PL/pgSQL function inline_code_block line (\d+)")
 DOLLAR_TAG = re.compile(r"\$[^$]*\$")
+# a quote, blanks with a newline, a quote: inside a string a quote is doubled, never split
+CONTINUED = re.compile(r"'[ \t\f\r]*\n\s*'")
 
 
 def do_body_line(context: str | None, raw: str) -> int | None:
@@ -27,7 +29,8 @@ def do_body_line(context: str | None, raw: str) -> int | None:
 def _body_start(raw: str) -> int | None:
     """Where the body of the DO statement `raw` starts: the text of its string constant that
     is not the language's name. None for a body whose lines the server counts in another text
-    than the file's: an escape string (E'...\\n...' makes a line of two) or a Unicode one."""
+    than the file's: an escape string (E'...\\n...' makes a line of two), a Unicode one, one
+    continued over lines, one with a backslash."""
     from pglast.parser import ParseError, scan
 
     from ci.db.postgres.statements import COMMENT_TOKENS
@@ -46,5 +49,9 @@ def _body_start(raw: str) -> int | None:
         tag = DOLLAR_TAG.match(text)
         if tag is not None:
             return token.start + len(tag.group())
-        return token.start + 1 if text.startswith("'") else None
+        # a plain string's lines are the file's unless it continues on the next line ('a'
+        # <newline> 'b' is one string, the newline dropped) or holds a backslash (an escape
+        # where standard_conforming_strings is off)
+        plain = text.startswith("'") and not CONTINUED.search(text) and "\\" not in text
+        return token.start + 1 if plain else None
     return None

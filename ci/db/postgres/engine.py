@@ -20,7 +20,7 @@ from ci.db.fingerprint_records import Fingerprint
 from ci.db.outcomes import CannotRun, runaway
 from ci.db.postgres.bookkeeping import Tables
 from ci.db.postgres.connect import PgConnection, label, open_target
-from ci.db.postgres.execute import LOCK_KEY, PgGate
+from ci.db.postgres.execute import LOCK_KEY, PgGate, is_statement_timeout
 from ci.db.records import AppliedRow, Entry
 
 # the foreign keys not validated (added NOT VALID): the server vouches for every other one
@@ -158,7 +158,7 @@ def _time_limited(
     try:
         yield
     except errors.QueryCanceled as error:
-        if "statement timeout" not in str(error):
+        if not is_statement_timeout(error):
             raise
         raise runaway(path, line, seconds) from None
     finally:

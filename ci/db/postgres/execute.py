@@ -197,8 +197,8 @@ def failure(
     stopped = deadline is not None and deadline.expired
     if deadline is not None and stopped and isinstance(error, errors.QueryCanceled):
         # the runner's cancel stopped this statement (used up), not the server's own timeout
-        deadline.cancelled = "statement timeout" not in str(error)
-    if isinstance(error, errors.QueryCanceled) and (stopped or "statement timeout" in str(error)):
+        deadline.cancelled = not is_statement_timeout(error)
+    if isinstance(error, errors.QueryCanceled) and (stopped or is_statement_timeout(error)):
         return runaway(file.path, line, timeout)
     if is_cancel_request(error):
         raise cancelled_from_outside(f"{file.location}:{line}", error, conn, file)
@@ -213,15 +213,23 @@ def failure(
     return MigrationFailed(file.path, line, message)
 
 
-# the server's words for a cancel request (pg_cancel_backend, a client's cancel): the same
-# SQLSTATE (57014) as a statement timeout, and as a file's own RAISE ... USING ERRCODE =
-# 'query_canceled', which are not one. On a server that speaks another language (lc_messages)
-# nothing matches: a cancel is then the file's failure, as it always was.
+# the server's words for a cancel request (pg_cancel_backend, a client's cancel) and for a
+# statement timeout: the same SQLSTATE (57014) as each other, and as a file's own RAISE ...
+# USING ERRCODE = 'query_canceled', which is neither. On a server that speaks another language
+# (lc_messages) neither matches: both are then the file's failure.
 CANCEL_REQUEST = "canceling statement due to user request"
+STATEMENT_TIMEOUT = "canceling statement due to statement timeout"
 
 
 def is_cancel_request(error: psycopg.Error) -> bool:
     return isinstance(error, errors.QueryCanceled) and error.diag.message_primary == CANCEL_REQUEST
+
+
+def is_statement_timeout(error: psycopg.Error) -> bool:
+    """The server's statement_timeout (the file's own, or the role's), not a file's RAISE that
+    happens to say the words."""
+    primary = error.diag.message_primary
+    return isinstance(error, errors.QueryCanceled) and primary == STATEMENT_TIMEOUT
 
 
 def cancelled_from_outside(
@@ -232,7 +240,8 @@ def cancelled_from_outside(
     about the SQL: the run could not finish (exit 2), never a finding on the file. (A file
     that cancels its own statement reads the same: the server does not say who asked.)"""
     then = "run it again"
-    dirty = file is not None and file.directives.no_transaction  # what ran before it stays
+    # what ran before it stays: a @no-transaction migration's statements, a @batch one's batches
+    dirty = file is not None and (file.directives.no_transaction or bool(file.directives.batch))
     if dirty and conn is not None and not conn.throwaway:
         then = "the migration is marked dirty: finish it with --resume"
     return CannotRun(

@@ -94,6 +94,33 @@ def test_a_files_own_query_canceled_error_stays_its_finding(
     code, _, err = migrate(capsys, pg_database_url, migrations)
     assert code == 1, err
     assert "0001_check.sql:3: precondition: row 42 missing" in err, err
+    # the words of a timeout in its own message (or hint) do not make it one
+    said = write(tmp_path / "t", {"schema/0001_check.sql": (
+        "DO $$\nBEGIN\n  RAISE EXCEPTION 'order 7 hit a statement timeout upstream'\n"
+        "    USING ERRCODE = 'query_canceled',\n"
+        "          HINT = 'statement timeout';\nEND $$;\n")})  # fmt: skip
+    code, _, err = migrate(capsys, pg_database_url, said)
+    assert code == 1, err
+    assert "0001_check.sql:3: order 7 hit a statement timeout upstream" in err, err
+    assert "--statement-timeout" not in err, err
+
+
+def test_a_cancelled_batch_says_to_resume(
+    tmp_path: Path, pg_database_url: str, capsys: Any
+) -> None:
+    marker = f"mark_{secrets.token_hex(4)}"
+    migrations = write(tmp_path, {
+        "schema/0001_a.sql": (
+            "CREATE TABLE a (x int);\nINSERT INTO a SELECT generate_series(1, 3);\n"),
+        "data/0002_slow.sql": (
+            "-- @batch 1\n"
+            f"UPDATE a SET x = -x WHERE x IN (SELECT x FROM a AS {marker}\n"
+            "  WHERE x > 0 AND pg_sleep(20) IS NOT NULL LIMIT :batch_size);\n"),
+    })  # fmt: skip
+    with cancelled(marker):
+        code, _, err = migrate(capsys, pg_database_url, migrations)
+    assert code == 2, err
+    assert err.rstrip().endswith("the migration is marked dirty: finish it with --resume"), err
 
 
 def test_the_round_trip_could_not_run_instead_of_a_finding(tmp_path: Path) -> None:

@@ -37,6 +37,8 @@ BLOCKS = {
         5,
     ),
     # an escape string's \n makes the server count a line the file does not have: the DO's line
+    # a string continued on the next line is one string, the newline between dropped
+    "continued string": ("DO 'BEGIN\n  PERFORM 1;'\n'  RAISE EXCEPTION ''boom''; END';\n", 1),
     "escape string": ("DO E'BEGIN\\n  PERFORM 1;\\n  RAISE EXCEPTION ''boom'';\\nEND';\n", 1),
     "after other statements, error in a called function": (
         "CREATE FUNCTION boom() RETURNS void LANGUAGE plpgsql AS $f$\nBEGIN\n"
