@@ -106,13 +106,15 @@ def migration_text(kind: str, name: str, engine: str = "sqlite") -> str:
     if directives[kind]:
         lines.append("-- Directives go on their own lines above the first statement, e.g.:")
         lines += [f"--   {hint}" for hint in directives[kind]]
-    return "\n".join(lines) + "\n\n"
+    return "\n".join(lines) + "\n"  # one newline at the end: lint's LT12 on an untouched stub
 
 
 def rollback_text(kind: str, name: str) -> str:
     return (
         f"-- Rollback of {kind}/{name}: undo each of its changes, in reverse order.\n"
-        "-- ci.rollback_roundtrip checks that schema and data return to what they were.\n\n"
+        "-- ci.rollback_roundtrip checks that schema and data return to what they were; with\n"
+        "-- no SQL here it fails (MG402). A change that cannot be undone: declare\n"
+        "-- '-- @irreversible <reason>' in the migration and delete this file.\n"
     )
 
 

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 POSTGRESQL = "postgresql"
 NEEDS_SERVER = (
     "--engine postgresql needs a server for its throwaway databases: give --server-url "
-    f"postgresql://USER@HOST:PORT/DB or set ${SERVER_URL_ENV}"
+    f"postgresql://USER@HOST:PORT/DB, set ${SERVER_URL_ENV}, or set server_url: in "
+    "migration-guard.yaml"
 )
 
 

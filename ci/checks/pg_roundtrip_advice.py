@@ -22,7 +22,8 @@ LABEL_KEPT = re.compile(r'enum label ".*" already exists')
 def label_hint(rollback: str) -> str:
     return (
         f"PostgreSQL cannot drop an enum label: make {rollback} build the type again without "
-        "it (docs/postgresql.md, 'Rolling back a new enum label')"
+        "it (docs/postgresql.md, 'Rolling back a new enum label'), or, to keep the label, "
+        "declare -- @irreversible <reason> in the migration and delete the rollback file"
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ci import new, numbering
+from ci import lint, new, numbering
 from ci.core.model import SqlFile
 from tests.conftest import (
     M,
@@ -57,6 +57,18 @@ def test_created_files_parse_and_pass_numbering(
     assert SqlFile(created).directives.batch is None  # ...so none is active
     capsys.readouterr()
     assert numbering.main(["--migrations-dir", str(root)]) == 0, capsys.readouterr().out
+
+
+def test_untouched_stubs_pass_lint_and_the_rollback_says_what_it_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A newcomer's commit of fresh stubs was refused for a trailing blank line (LT12)."""
+    root = tmp_path / "migrations"
+    assert new.main(["schema", "first", "--migrations-dir", str(root)]) == 0
+    capsys.readouterr()
+    assert lint.main(["--migrations-dir", str(root), "--all"]) == 0, capsys.readouterr().out
+    stub = (root / "rollback/0001_rollback.sql").read_text()
+    assert "fails (MG402)" in stub and "@irreversible <reason>' in the migration" in stub
 
 
 def test_keeps_wider_numbers(write_tree: WriteTree, capsys: pytest.CaptureFixture[str]) -> None:
