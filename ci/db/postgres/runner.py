@@ -77,6 +77,12 @@ class PgRunner:
         self.locked = False  # the session's migration lock taken (`lock`): checked after each step
         self._ready = False
         self._warned: set[str] = set()
+        if not throwaway:  # a deploy shows what its SQL says (RAISE NOTICE 'backfilled 42 rows'),
+            conn.add_notice_handler(self._server_notice)  # as psql does; a check's report not
+
+    def _server_notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
+        severity = diagnostic.severity_nonlocalized or diagnostic.severity or "NOTICE"
+        self.notice(f"  {severity}: {' '.join((diagnostic.message_primary or '').split())}")
 
     def notice(self, message: str) -> None:
         print(message, file=self.out)

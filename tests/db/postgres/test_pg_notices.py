@@ -1,0 +1,47 @@
+"""What a migration's SQL tells the server to say (RAISE NOTICE, a DROP ... IF EXISTS that finds
+nothing) is shown by the runner, as psql shows it; a check's report does not carry it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.checks.pg_groups import check
+from tests.db.postgres.pgrun import migrate, write
+
+pytestmark = pytest.mark.postgresql
+
+FILL = (
+    "DO $$\nBEGIN\n  RAISE NOTICE 'backfilled % tickets', 42;\n"
+    "  RAISE WARNING 'careful';\nEND $$;\n"
+    "DROP TABLE IF EXISTS nosuch;\n"
+)
+
+
+def test_the_runner_shows_the_servers_notices(
+    tmp_path: Path, pg_database_url: str, capsys: Any
+) -> None:
+    migrations = write(tmp_path, {"schema/0001_t.sql": "CREATE TABLE t (x int);\n",
+                                  "data/0002_fill.sql": FILL})  # fmt: skip
+    code, _, err = migrate(capsys, pg_database_url, migrations)
+    assert code == 0, err
+    said = [line for line in err.splitlines() if line.startswith("  ")]
+    assert said == [
+        "  NOTICE: backfilled 42 tickets",
+        "  WARNING: careful",
+        '  NOTICE: table "nosuch" does not exist, skipping',
+    ], err
+    # the runner's own statements say nothing: a second run, nothing to apply, is silent
+    code, _, err = migrate(capsys, pg_database_url, migrations)
+    assert (code, err) == (0, ""), err
+
+
+def test_a_check_keeps_them_out_of_its_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = check(tmp_path, {"schema/0001_t.sql": "CREATE TABLE t (x int);\n",
+                                 "data/0002_fill.sql": FILL}, capsys)  # fmt: skip
+    assert code == 0 and "backfilled" not in out, out
+    assert "backfilled" not in capsys.readouterr().err
