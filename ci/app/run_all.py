@@ -149,10 +149,6 @@ def _run_all(argv: list[str], description: str | None) -> int:
         argv = move_to_project_root(parser, argv)
     args = parse(parser, argv)
     config_file = args.config or _default_config()
-    skipped = server_probe.skip_reason(args, str(config_file or args.migrations_dir))
-    if skipped is not None:
-        print(f"{parser.prog}: {skipped}", file=sys.stderr)
-        return exits.CLEAN
     try:
         # an appended --checks would add to the config's list: the command line replaces it
         names = explicit.checks or args.checks
@@ -161,6 +157,13 @@ def _run_all(argv: list[str], description: str | None) -> int:
         where = "" if explicit.checks else f"{config_file}: checks: "
         print(f"{parser.prog}: {where}{error}", file=sys.stderr)
         return exits.COULD_NOT_RUN
+    skipped = server_probe.skip_reason(args, str(config_file or args.migrations_dir))
+    if skipped is not None:
+        where = str(config_file or args.migrations_dir)
+        checks, line = server_probe.without_server(checks, skipped, where)
+        print(f"{parser.prog}: {line}", file=sys.stderr)
+        if not checks:
+            return exits.CLEAN
     refused = writing_options(explicit, parser.prog) or pr_comment_refused(args)
     if refused:
         print(f"{parser.prog}: {refused}", file=sys.stderr)

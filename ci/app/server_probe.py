@@ -1,8 +1,9 @@
-"""`python -m ci --if-server-reachable`: run a PostgreSQL project's checks only when its server
-answers, else say in one line why they were skipped and exit 0.
+"""`python -m ci --if-server-reachable`: run a PostgreSQL project's checks that need its server
+only when it answers, else say in one line which were skipped and why; the checks that read only
+the files (numbering, checksums, lint) run either way.
 
 For a command that must work on any machine (the README's first one runs the worked PostgreSQL
-example beside the SQLite one): a machine without a server skips the example, visibly, instead
+example beside the SQLite one): a machine without a server skips what needs it, visibly, instead
 of failing; a machine with one runs every check. On a SQLite project the option changes
 nothing. In CI, leave it out: there a missing server must fail the run, not skip it.
 """
@@ -15,6 +16,7 @@ from ci.checks.options import SERVER_URL_ENV, server_url_or_env
 
 OPTION = "--if-server-reachable"
 PROBE_SECONDS = 3  # a machine without a server answers at once; a wrong host is given this long
+NO_EXTRA = "the postgresql extra is not installed (pip install 'migration-guard[postgresql]')"
 
 
 def add_option(parser: argparse.ArgumentParser) -> None:
@@ -22,23 +24,36 @@ def add_option(parser: argparse.ArgumentParser) -> None:
         OPTION,
         action="store_true",
         help="on engine postgresql: when no server URL is set or the server does not answer, "
-        "skip every check with one line and exit 0 (not for CI)",
+        "skip the checks that need one with one line; numbering, checksums and lint still run "
+        "(not for CI)",
     )
 
 
 def skip_reason(args: argparse.Namespace, where: str) -> str | None:
-    """Why the run is skipped (one line), or None when it runs: the option not given, a SQLite
-    project, or a PostgreSQL server that answered."""
+    """Why the checks that need the server are skipped (one line), or None when they run: the
+    option not given, a SQLite project, or a PostgreSQL server that answered."""
     if not getattr(args, "if_server_reachable", False):
         return None
     if getattr(args, "engine", "sqlite") != "postgresql":
         return None
     url = server_url_or_env(getattr(args, "server_url", None))
-    skipped = f"skipped the PostgreSQL checks of {where}"
     if url is None:
-        return f"{skipped}: no server URL (--server-url or ${SERVER_URL_ENV})"
-    why = unreachable(url)
-    return None if why is None else f"{skipped}: {why}"
+        return f"no server URL (--server-url or ${SERVER_URL_ENV})"
+    return unreachable(url)
+
+
+# the checks that read only the files: they run without a server (and need the extra only)
+SERVER_FREE = ("numbering", "checksums", "lint")
+
+
+def without_server(checks: list[str], why: str, where: str) -> tuple[list[str], str]:
+    """The checks that still run without the server, and the line that says what was skipped
+    and why. Without the postgresql extra nothing runs: lint and the split need it too."""
+    if why == NO_EXTRA:
+        return [], f"skipped the PostgreSQL checks of {where}: {why}"
+    left = [check for check in checks if check in SERVER_FREE]
+    gone = ", ".join(check for check in checks if check not in SERVER_FREE)
+    return left, f"skipped the checks that need a PostgreSQL server ({gone}) of {where}: {why}"
 
 
 def unreachable(url: str) -> str | None:
@@ -46,7 +61,7 @@ def unreachable(url: str) -> str | None:
     try:
         from ci.db.postgres.connect import open_target
     except ImportError:  # the driver is the postgresql extra's
-        return "the postgresql extra is not installed (pip install 'migration-guard[postgresql]')"
+        return NO_EXTRA
     from ci.db.outcomes import CannotRun
 
     try:

@@ -104,10 +104,25 @@ def test_if_server_reachable_without_a_url_skips_in_one_line(
     monkeypatch.delenv(ENV, raising=False)
     junit = tmp_path / "j.xml"
     assert run_all(["--config", str(CONFIG), "--if-server-reachable", "--junit", str(junit)]) == 0
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "skipped the PostgreSQL checks of" in err
-    assert f"no server URL (--server-url or ${ENV})" in err
-    assert not junit.exists()
+    said = capsys.readouterr()
+    assert said.err.count("\n") == 1, said.err
+    assert "skipped the checks that need a PostgreSQL server (apply_empty, apply_sample, " \
+        "rollback_roundtrip) of" in said.err  # fmt: skip
+    assert f"no server URL (--server-url or ${ENV})" in said.err
+    # what reads only the files still runs (a newcomer's lint was skipped with the rest)
+    assert "OK numbering, checksums, lint:" in said.out, said.out
+    assert 'name="numbering"' in junit.read_text() and "apply_empty" not in junit.read_text()
+
+
+def test_if_server_reachable_with_only_server_checks_runs_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv(ENV, raising=False)
+    argv = ["--config", str(CONFIG), "--if-server-reachable", "--checks", "apply_empty"]
+    assert run_all(argv) == 0
+    said = capsys.readouterr()
+    assert said.out == "" and "(apply_empty)" in said.err
 
 
 def test_if_server_reachable_with_a_server_that_does_not_answer_skips_in_one_line(
@@ -116,8 +131,10 @@ def test_if_server_reachable_with_a_server_that_does_not_answer_skips_in_one_lin
     monkeypatch.chdir(REPO)
     monkeypatch.setenv(ENV, UNREACHABLE)
     assert run_all(["--config", str(CONFIG), "--if-server-reachable"]) == 0
-    err = capsys.readouterr().err
+    said = capsys.readouterr()
+    err = said.err
     assert err.count("\n") == 1 and "cannot connect" in err and "s3cret" not in err
+    assert "OK numbering, checksums, lint:" in said.out, said.out
 
 
 def test_without_the_option_a_server_that_does_not_answer_is_not_skipped(
