@@ -97,6 +97,12 @@ def say_base(ref: str, track: str, local: list[Migration], base: tuple[int, int]
         f"(highest: {label_of(track, here) if here else 'none'})",
         file=sys.stderr,
     )
+    if base[0] > here:  # the gap until the ref is in: the commit hook's MG102 says the same
+        print(
+            f"new: {ref} has migrations this branch does not: bring it in before you commit "
+            f"(git merge {ref}, or git rebase {ref}), or the numbering check reports the gap",
+            file=sys.stderr,
+        )
 
 
 def migration_text(kind: str, name: str, engine: str = "sqlite") -> str:

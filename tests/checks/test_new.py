@@ -147,7 +147,11 @@ def test_numbers_above_the_remote_default_branch(tmp_path: Path) -> None:
     assert done.returncode == 0, output(done)
     assert done.stdout.splitlines()[0] == f"{M}/schema/0004_d.sql"  # not origin/main's 0003
     assert done.stderr.splitlines() == [
-        "new: numbered above origin/main (highest there: 0003) and the local files (highest: 0002)"
+        "new: numbered above origin/main (highest there: 0003) and the local files (highest: 0002)",
+        # said before the commit hook's MG102 does (a newcomer met the gap there first)
+        "new: origin/main has migrations this branch does not: bring it in before you commit "
+        "(git merge origin/main, or git rebase origin/main), or the numbering check reports the "
+        "gap",
     ]
     done = run_in(work, "ci.new", "seed", "t")  # seeds: their own track on the ref too
     assert done.stdout.splitlines() == [f"{M}/seed/0002_t.sql"], output(done)
