@@ -6,13 +6,17 @@ never the password) when the server cannot be reached, refuses the login or has 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from ci.db.outcomes import CannotRun
+
+if TYPE_CHECKING:
+    from ci.core.model import SqlFile
+    from ci.core.sqltext import Statement
 
 CONNECT_TIMEOUT = 10  # seconds to reach the server: a wrong host fails in seconds, not minutes
 APPLICATION_NAME = "migration-guard"  # what pg_stat_activity shows for the runner's session
@@ -75,6 +79,9 @@ class PgConnection(psycopg.Connection[Any]):
     changes = 0
     throwaway = False
     dry_run = False
+    # the user's file (and statement: None when several were sent at once) now running: what
+    # the server says meanwhile names it (PgRunner's notices)
+    running: tuple[SqlFile, Statement | None] | None = None
 
 
 def open_target(

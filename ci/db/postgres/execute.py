@@ -83,6 +83,7 @@ def run_file(
             line = None
             for statement in statements(file):
                 line = statement.line
+                conn.running = (file, statement)
                 if deadline.expired:  # its cancel came between two statements
                     raise runaway(file.path, line, timeout)
                 try:
@@ -94,6 +95,7 @@ def run_file(
             if deadline.expired:
                 raise runaway(file.path, line, timeout)
     finally:
+        conn.running = None
         if not is_connection_lost(conn):
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
                 conn.execute("ROLLBACK")  # a failed transaction runs nothing more: RESET neither
@@ -130,13 +132,17 @@ def run_file_ahead(
             cursor.execute(statement.raw, prepare=False)
         then()
 
-    with Deadline(conn, timeout) as deadline:
-        failed = _pipelined(conn, send)
-        stopped = next((i for i, c in enumerate(cursors) if c.pgresult is None), None)
-        if failed is not None and stopped is not None:
-            raise failure(conn, failed, file, sendable[stopped], timeout, deadline) from None
-        if deadline.expired:  # its cancel came after the last statement
-            raise runaway(file.path, sendable[-1].line if sendable else None, timeout)
+    conn.running = (file, None)  # sent at once: a notice cannot say which statement
+    try:
+        with Deadline(conn, timeout) as deadline:
+            failed = _pipelined(conn, send)
+            stopped = next((i for i, c in enumerate(cursors) if c.pgresult is None), None)
+            if failed is not None and stopped is not None:
+                raise failure(conn, failed, file, sendable[stopped], timeout, deadline) from None
+            if deadline.expired:  # its cancel came after the last statement
+                raise runaway(file.path, sendable[-1].line if sendable else None, timeout)
+    finally:
+        conn.running = None
     rows = sum(changed_rows(cursor.statusmessage) for cursor in cursors)
     conn.changes += rows  # answered after the cursors' own count (CountingCursor) looked
     return rows, failed
@@ -251,13 +257,18 @@ def cancelled_from_outside(
 
 
 def error_line(error: psycopg.Error, file: SqlFile, statement: Statement) -> int:
-    """The file's line the server's error position points at (a DO block's: the line of its
-    body that failed; the statement's first line when it gives none). The position counts
-    characters of `statement.raw`, what the gate sends, which starts at `statement.offset` in
-    the file."""
-    position = error.diag.statement_position
+    """The file's line the server's error position points at (see `said_line`)."""
+    return said_line(error.diag, file, statement)
+
+
+def said_line(diag: psycopg.errors.Diagnostic, file: SqlFile, statement: Statement) -> int:
+    """The file's line an error or notice of the server about `statement` points at: its
+    position, or in a DO block the line of the body it came from; the statement's first line
+    when it gives neither. The position counts characters of `statement.raw`, what the gate
+    sends, which starts at `statement.offset` in the file."""
+    position = diag.statement_position
     if not position or not position.isdigit():
-        within = do_body_line(error.diag.context, statement.raw)
+        within = do_body_line(diag.context, statement.raw)
         if within is None:
             return statement.line
         return file.text.count("\n", 0, statement.offset) + within

@@ -36,7 +36,7 @@ from ci.db.postgres import rollback as undo
 from ci.db.postgres import session, steps
 from ci.db.postgres.bookkeeping import Tables
 from ci.db.postgres.connect import PgConnection
-from ci.db.postgres.execute import take_lock
+from ci.db.postgres.execute import said_line, take_lock
 from ci.db.records import AppliedRow, DirtyMark, Entry
 from ci.db.rollback import refuse_unsafe_rollback, rollback_file, rollback_plan
 
@@ -82,7 +82,15 @@ class PgRunner:
 
     def _server_notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
         severity = diagnostic.severity_nonlocalized or diagnostic.severity or "NOTICE"
-        self.notice(f"  {severity}: {' '.join((diagnostic.message_primary or '').split())}")
+        said = " ".join((diagnostic.message_primary or "").split())
+        running = self.conn.running  # None: a statement of the runner's own
+        if running is None:
+            self.notice(f"{severity}: {said}")
+            return
+        file, statement = running
+        where = file.location if statement is None else (
+            f"{file.location}:{said_line(diagnostic, file, statement)}")  # fmt: skip
+        self.notice(f"{where}: {severity}: {said}")
 
     def notice(self, message: str) -> None:
         print(message, file=self.out)

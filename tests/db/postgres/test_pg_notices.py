@@ -27,11 +27,11 @@ def test_the_runner_shows_the_servers_notices(
                                   "data/0002_fill.sql": FILL})  # fmt: skip
     code, _, err = migrate(capsys, pg_database_url, migrations)
     assert code == 0, err
-    said = [line for line in err.splitlines() if line.startswith("  ")]
-    assert said == [
-        "  NOTICE: backfilled 42 tickets",
-        "  WARNING: careful",
-        '  NOTICE: table "nosuch" does not exist, skipping',
+    fill = migrations / "data/0002_fill.sql"
+    assert err.splitlines() == [  # each on the line it came from (in a DO block: the body's)
+        f"{fill}:3: NOTICE: backfilled 42 tickets",
+        f"{fill}:4: WARNING: careful",
+        f'{fill}:6: NOTICE: table "nosuch" does not exist, skipping',
     ], err
     # the runner's own statements say nothing: a second run, nothing to apply, is silent
     code, _, err = migrate(capsys, pg_database_url, migrations)
