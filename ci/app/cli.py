@@ -277,6 +277,7 @@ def known_keys() -> set[str]:
     keys = {"checks", *SECTIONS}
     keys.add("pr_comment")  # python -m ci's own too: the comment file, read by no check
     keys.update(("sarif", "codequality"))  # python -m ci's report files (ci.app.run_all)
+    keys.add("if_server_reachable")  # python -m ci's own (ci.app.server_probe)
     keys.update(a.dest for a in check_parser("ci", None)._actions if a.option_strings)
     for check in declared(CHECKS + DATABASE_CHECKS).values():
         keys.update(check.config_keys)

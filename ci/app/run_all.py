@@ -158,10 +158,13 @@ def _run_all(argv: list[str], description: str | None) -> int:
         print(f"{parser.prog}: {where}{error}", file=sys.stderr)
         return exits.COULD_NOT_RUN
     skipped = server_probe.skip_reason(args, str(config_file or args.migrations_dir))
+    gone: list[str] = []
     if skipped is not None:
         where = str(config_file or args.migrations_dir)
-        checks, line = server_probe.without_server(checks, skipped, where)
-        print(f"{parser.prog}: {line}", file=sys.stderr)
+        kept, line = server_probe.without_server(checks, skipped, where)
+        gone, checks = [name for name in checks if name not in kept], kept
+        if line:
+            print(f"{parser.prog}: {line}", file=sys.stderr)
         if not checks:
             return exits.CLEAN
     refused = writing_options(explicit, parser.prog) or pr_comment_refused(args)
@@ -182,6 +185,8 @@ def _run_all(argv: list[str], description: str | None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return exits.INTERRUPTED
+    for name in gone:  # the reports say so too, not only the line on stderr
+        collector.reports.append(Report(name, [Case(name, name, skipped=skipped or "")]))
     say_once(collector.errors)
     files = {"sarif": args.sarif, "codequality": args.codequality}
     anchor = str(config_file or args.migrations_dir)

@@ -36,10 +36,19 @@ def skip_reason(args: argparse.Namespace, where: str) -> str | None:
         return None
     if getattr(args, "engine", "sqlite") != "postgresql":
         return None
+    if not extra_installed():  # first: without it lint cannot run either
+        return NO_EXTRA
     url = server_url_or_env(getattr(args, "server_url", None))
     if url is None:
         return f"no server URL (--server-url or ${SERVER_URL_ENV})"
     return unreachable(url)
+
+
+def extra_installed() -> bool:
+    """Whether the postgresql extra's packages can be imported (without importing them)."""
+    from importlib.util import find_spec
+
+    return all(find_spec(name) is not None for name in ("psycopg", "pglast"))
 
 
 # the checks that read only the files: they run without a server (and need the extra only)
@@ -48,11 +57,14 @@ SERVER_FREE = ("numbering", "checksums", "lint")
 
 def without_server(checks: list[str], why: str, where: str) -> tuple[list[str], str]:
     """The checks that still run without the server, and the line that says what was skipped
-    and why. Without the postgresql extra nothing runs: lint and the split need it too."""
+    and why ("" when nothing was). Without the postgresql extra nothing runs: lint and the
+    split need it too."""
     if why == NO_EXTRA:
         return [], f"skipped the PostgreSQL checks of {where}: {why}"
     left = [check for check in checks if check in SERVER_FREE]
     gone = ", ".join(check for check in checks if check not in SERVER_FREE)
+    if not gone:
+        return left, ""
     return left, f"skipped the checks that need a PostgreSQL server ({gone}) of {where}: {why}"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ci.__main__ import main as run_all
+from ci.app import server_probe
 from ci.app.cli import refuse_engine
 from ci.app.config import ConfigError
 from ci.app.registry import ENGINE_INDEPENDENT
@@ -110,8 +111,51 @@ def test_if_server_reachable_without_a_url_skips_in_one_line(
         "rollback_roundtrip) of" in said.err  # fmt: skip
     assert f"no server URL (--server-url or ${ENV})" in said.err
     # what reads only the files still runs (a newcomer's lint was skipped with the rest)
-    assert "OK numbering, checksums, lint:" in said.out, said.out
-    assert 'name="numbering"' in junit.read_text() and "apply_empty" not in junit.read_text()
+    assert "OK numbering: 1 passed" in said.out and "3 skipped" in said.out, said.out
+    report = junit.read_text()
+    assert 'name="numbering"' in report and 'skipped="3"' in report, report  # and say so
+    assert "skipped 1 in apply_empty: no server URL" in said.out, said.out
+
+
+def test_if_server_reachable_without_the_extra_runs_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lint needs the extra too: with a URL or without, nothing runs (it failed without one)."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(server_probe, "extra_installed", lambda: False)
+    for url in (None, UNREACHABLE):
+        if url is None:
+            monkeypatch.delenv(ENV, raising=False)
+        else:
+            monkeypatch.setenv(ENV, url)
+        assert run_all(["--config", str(CONFIG), "--if-server-reachable"]) == 0
+        said = capsys.readouterr()
+        assert said.out == "" and "the postgresql extra is not installed" in said.err, said
+
+
+def test_if_server_reachable_in_the_config_file_is_a_key_of_python_m_ci(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """It made every check refuse the file ("unknown key")."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv(ENV, raising=False)
+    config = tmp_path / "mg.yaml"
+    config.write_text(CONFIG.read_text() + "if_server_reachable: true\n", encoding="utf-8")
+    migrations = REPO / "examples/postgresql/migrations"
+    assert run_all(["--config", str(config), "--migrations-dir", str(migrations)]) == 0
+    said = capsys.readouterr()
+    assert "OK numbering, checksums, lint" in said.out or "numbering: 1 passed" in said.out, said
+    assert "unknown key" not in said.err, said.err
+
+
+def test_if_server_reachable_with_only_server_free_checks_says_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv(ENV, raising=False)
+    argv = ["--config", str(CONFIG), "--if-server-reachable", "--checks", "numbering"]
+    assert run_all(argv) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_if_server_reachable_with_only_server_checks_runs_nothing(
@@ -134,7 +178,7 @@ def test_if_server_reachable_with_a_server_that_does_not_answer_skips_in_one_lin
     said = capsys.readouterr()
     err = said.err
     assert err.count("\n") == 1 and "cannot connect" in err and "s3cret" not in err
-    assert "OK numbering, checksums, lint:" in said.out, said.out
+    assert "OK numbering: 1 passed" in said.out and "OK lint:" in said.out, said.out
 
 
 def test_without_the_option_a_server_that_does_not_answer_is_not_skipped(

@@ -70,6 +70,11 @@ def test_noqa_in_any_case_silences_and_a_file_without_one_is_not_silenced(
         ("-- noqa: MG503 retiring\nDROP TABLE a; DROP TABLE b;\n", True),
         # not the rest of the previous statement's line
         ("DROP TABLE a; -- noqa: MG503 retiring\nDROP TABLE b;\n", False),
+        # a statement that starts on the line and ends on the next: still "above" it
+        ("-- noqa: MG503 retiring\nDROP TABLE a; DROP\n TABLE b;\n", True),
+        # the words in a string are no comment: neither "above" nor at the line's end
+        ("INSERT INTO a VALUES ('x\n-- noqa: MG503\n'); DROP TABLE b;\n", False),
+        ("DROP TABLE b; INSERT INTO a VALUES ('-- noqa: MG503');\n", False),
     ],
 )
 def test_noqa_reaches_every_statement_of_its_line(tmp_path: Path, sql: str, silenced: bool) -> None:

@@ -8,10 +8,15 @@ sqlfluff) does not silence these rules: a safety exception has to name what it w
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
-from ci.core.sqltext import split_pieces
+from ci.core.sqltext import Statement, split_pieces
 
 _NOQA = re.compile(r"\bnoqa\s*:\s*(?P<codes>[A-Za-z0-9]+(?:\s*,\s*[A-Za-z0-9]+)*)", re.IGNORECASE)
+# what may follow the last statement that ends on a line, for its comment to waive: blanks and
+# one `--` comment, nothing else (no string, no code)
+_TRAILING = re.compile(r"[ \t\r\f]*(?:--[^\n]*)?")
+_LEAD = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
 _COMMENT = re.compile(
     r"""(?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
       | '(?:[^']|'')*(?:'|\Z) | "(?:[^"]|"")*(?:"|\Z)
@@ -33,36 +38,59 @@ def noqa_codes(text: str) -> set[str]:
 def silencing_scopes(text: str) -> dict[int, set[str]]:
     """For each statement offset, the codes its `-- noqa:` comments silence.
 
-    A statement's scope is its own text, the comment lines directly above it, and the rest of its
-    last line (`DROP TABLE x; -- noqa: MG503`), but not the rest of the previous statement's line.
+    A statement's scope is its own text, the comment lines directly above it (above the line it
+    starts on, when another statement comes before it there), and the comment that ends the line
+    it ends on (`DROP TABLE a; DROP TABLE b; -- noqa: MG503` waives both), but not the rest of
+    the previous statement's line. Only comments count: what is in a string or a function body
+    that ends on the line is not a comment after the statement.
     """
     if "noqa" not in text.lower():  # most files: no second split of a (possibly huge) file
         return {}
     pieces = split_pieces(text)
+    newlines = [at for at, char in enumerate(text) if char == "\n"]
+
+    def line_of(at: int) -> int:
+        return bisect_right(newlines, at - 1) + 1
+
+    last_end: dict[int, int] = {}  # line -> where the last statement that ends on it ends
+    first_on: dict[int, Statement] = {}  # line -> the first statement whose code starts there
+    for piece in pieces:
+        if piece.keyword:
+            end = piece.offset + len(piece.raw)
+            last_end[line_of(end - 1)] = end
+            first_on.setdefault(piece.line, piece)
     scopes: dict[int, set[str]] = {}
     for piece in pieces:
         own = piece.raw
         mid_line = piece.offset > 0 and text[piece.offset - 1] != "\n"
-        if mid_line and "\n" in own:
+        if mid_line and piece.line > line_of(piece.offset):  # led by the line before's comment
             own = own[own.index("\n") :]
-        elif mid_line:  # another statement before it on its line: the comments above that line
-            own = _comments_above(text, text.rfind("\n", 0, piece.offset) + 1) + own
+        elif mid_line and piece.keyword:  # another statement before it on its line
+            own = _comments_above(text, first_on[piece.line]) + own
         end = piece.offset + len(piece.raw)
-        line_end = text.find("\n", end)
-        tail = text[end : len(text) if line_end < 0 else line_end]  # the rest of its last line
-        scopes[piece.offset] = noqa_codes(own + "\n" + tail)
+        after = last_end.get(line_of(end - 1), end) if end > piece.offset else end
+        line_end = text.find("\n", after)
+        tail = text[after : len(text) if line_end < 0 else line_end]
+        scopes[piece.offset] = noqa_codes(own + ("\n" + tail if _TRAILING.fullmatch(tail) else ""))
     return scopes
 
 
-def _comments_above(text: str, line_start: int) -> str:
-    """The `--` comment lines directly above the line that starts at `line_start`."""
-    lines: list[str] = []
-    end = line_start - 1
-    while end > 0:
-        start = text.rfind("\n", 0, end) + 1
-        line = text[start:end]
+def _comments_above(text: str, first: Statement) -> str:
+    """The `--` comment lines directly above the line where `first`'s code starts, from its
+    own leading comments (which the split keeps apart from strings and bodies)."""
+    lead = first.raw[: _code_start(first.raw)]
+    lines = lead.split("\n")[:-1]  # the last is the part of the code's line before the code
+    if first.offset > 0 and text[first.offset - 1] != "\n" and lines:
+        lines = lines[1:]  # the rest of the line before: the previous statement's
+    above: list[str] = []
+    for line in reversed(lines):
         if not line.strip().startswith("--"):
             break
-        lines.insert(0, line)
-        end = start - 1
-    return "\n".join(lines) + "\n" if lines else ""
+        above.insert(0, line)
+    return "\n".join(above) + "\n" if above else ""
+
+
+def _code_start(raw: str) -> int:
+    """Where the first token that is not a comment or a blank starts in `raw`."""
+    match = _LEAD.match(raw)
+    return match.end() if match else 0

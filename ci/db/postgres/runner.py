@@ -41,6 +41,15 @@ from ci.db.records import AppliedRow, DirtyMark, Entry
 from ci.db.rollback import refuse_unsafe_rollback, rollback_file, rollback_plan
 
 OnOutcome = Callable[[Outcome], None]
+# what a migration's SQL has the server say that a deploy shows (RAISE NOTICE, WARNING, INFO;
+# a DROP ... IF EXISTS that found nothing); DEBUG and LOG are the server's own chatter
+SHOWN_SEVERITIES = frozenset({"NOTICE", "WARNING", "INFO"})
+
+
+def _printable(text: str | None) -> str:
+    """One line, without control characters (a terminal would act on an escape sequence)."""
+    folded = " ".join((text or "").split())
+    return "".join(char if char.isprintable() else "?" for char in folded)
 
 
 class PgRunner:
@@ -81,12 +90,18 @@ class PgRunner:
             conn.add_notice_handler(self._server_notice)  # as psql does; a check's report not
 
     def _server_notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
-        severity = diagnostic.severity_nonlocalized or diagnostic.severity or "NOTICE"
-        said = " ".join((diagnostic.message_primary or "").split())
-        running = self.conn.running  # None: a statement of the runner's own
-        if running is None:
-            self.notice(f"{severity}: {said}")
+        """What the server said while a migration's own SQL ran (not the runner's statements,
+        not DEBUG or LOG a file may ask for), as psql says it: the message, its DETAIL and HINT,
+        on one line naming the file and line."""
+        severity = diagnostic.severity_nonlocalized or diagnostic.severity or ""
+        running = self.conn.running
+        if running is None or severity not in SHOWN_SEVERITIES:
             return
+        said = _printable(diagnostic.message_primary)
+        if diagnostic.message_detail:
+            said += f" (detail: {_printable(diagnostic.message_detail)})"
+        if diagnostic.message_hint:
+            said += f" (hint: {_printable(diagnostic.message_hint)})"
         file, statement = running
         where = file.location if statement is None else (
             f"{file.location}:{said_line(diagnostic, file, statement)}")  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.checks.pg_groups import check
@@ -45,3 +46,31 @@ def test_a_check_keeps_them_out_of_its_report(
                                  "data/0002_fill.sql": FILL}, capsys)  # fmt: skip
     assert code == 0 and "backfilled" not in out, out
     assert "backfilled" not in capsys.readouterr().err
+
+
+def test_detail_and_hint_are_shown_and_the_servers_chatter_is_not(
+    tmp_path: Path, pg_database_url: str, capsys: Any
+) -> None:
+    migrations = write(tmp_path, {"schema/0001_t.sql": (
+        "SET client_min_messages = debug5;\n"  # the runner's own statements would show
+        "DO $$ BEGIN RAISE NOTICE 'moved %', chr(27) || '[31mred'\n"
+        "  USING DETAIL = 'rows 1-9', HINT = 'nothing to do'; END $$;\n")})  # fmt: skip
+    code, _, err = migrate(capsys, pg_database_url, migrations)
+    assert code == 0, err
+    assert err.splitlines() == [
+        f"{migrations}/schema/0001_t.sql:2: NOTICE: moved ?[31mred (detail: rows 1-9) "
+        "(hint: nothing to do)"
+    ], err
+
+
+def test_the_runners_own_statements_say_nothing_when_it_mends_its_tables(
+    tmp_path: Path, pg_database_url: str, capsys: Any
+) -> None:
+    """CREATE TABLE IF NOT EXISTS of the runner's table that is there (the other is missing)."""
+    migrations = write(tmp_path, {"schema/0001_t.sql": "CREATE TABLE t (x int);\n"})
+    assert migrate(capsys, pg_database_url, migrations)[0] == 0
+    with psycopg.connect(pg_database_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE schema_version_log")
+    write(tmp_path, {"schema/0002_u.sql": "CREATE TABLE u (x int);\n"})
+    code, _, err = migrate(capsys, pg_database_url, migrations)
+    assert (code, err) == (0, ""), err
