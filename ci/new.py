@@ -31,7 +31,7 @@ from ci.core.model import (
     label_of,
     track_of,
 )
-from ci.core.ref_numbers import base_highest
+from ci.core.ref_numbers import base_highest, numbers_at
 
 KINDS = ("schema", "data", "seed")
 SLUG = re.compile(r"^[a-z0-9_]+$")
@@ -87,9 +87,12 @@ def next_number(migrations: list[Migration], base: tuple[int, int] = (0, 0)) -> 
     return max(highest, base[0]) + 1, max(width, base[1], MIN_WIDTH)
 
 
-def say_base(ref: str, track: str, local: list[Migration], base: tuple[int, int]) -> None:
+def say_base(
+    ref: str, track: str, local: list[Migration], base: tuple[int, int], there_only: bool
+) -> None:
     """One stderr line: which ref was consulted and what it has, so a number that skips the
-    local files' next one is explained (the gap closes when the ref is merged in)."""
+    local files' next one is explained (the gap closes when the ref is merged in); with
+    `there_only` (the ref has a number this branch does not), a second: bring the ref in."""
     here = max((m.version for m in local), default=0)
     there = label_of(track, base[0]) if base[0] else "none"
     print(
@@ -97,7 +100,7 @@ def say_base(ref: str, track: str, local: list[Migration], base: tuple[int, int]
         f"(highest: {label_of(track, here) if here else 'none'})",
         file=sys.stderr,
     )
-    if base[0] > here:  # the gap until the ref is in: the commit hook's MG102 says the same
+    if there_only:  # the gap until the ref is in: the commit hook's MG102 says the same
         print(
             f"new: {ref} has migrations this branch does not: bring it in before you commit "
             f"(git merge {ref}, or git rebase {ref}), or the numbering check reports the gap",
@@ -161,7 +164,9 @@ def create(
     track_name = track_of(kind)
     number, width = next_number(track, highest.get(track_name, (0, 0)))
     if ref is not None:
-        say_base(ref, track_name, track, highest.get(track_name, (0, 0)))
+        there = numbers_at(ref, migrations_dir).get(track_name, set())
+        there_only = bool(there - {m.version for m in track})
+        say_base(ref, track_name, track, highest.get(track_name, (0, 0)), there_only)
     name = f"{number:0{width}d}_{slug}.sql"
     created = [(migrations_dir / kind / name, migration_text(kind, name, engine))]
     if kind != SEED_FOLDER:

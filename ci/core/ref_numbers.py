@@ -26,19 +26,38 @@ Highest = dict[str, tuple[int, int]]  # {track: (highest number, its zero-pad wi
 def highest_at(ref: str, migrations_dir: Path) -> Highest:
     """{track: (highest number, width)} of the migrations under `migrations_dir` at `ref`'s tip
     (the tip, not the merge base: a number merged there since this branch forked is taken)."""
+    highest: Highest = {}
+    for track, number, width in _numbered_at(ref, migrations_dir):
+        if number >= highest.get(track, (0, 0))[0]:
+            highest[track] = (number, width)
+    return highest
+
+
+def numbers_at(ref: str, migrations_dir: Path) -> dict[str, set[int]]:
+    """{track: every number} of the migrations at `ref`'s tip; {} when git cannot say."""
     from ci.core import gitrefs
 
-    highest: Highest = {}
+    numbers: dict[str, set[int]] = {}
+    try:
+        for track, number, _ in _numbered_at(ref, migrations_dir):
+            numbers.setdefault(track, set()).add(number)
+    except gitrefs.RefError:
+        return {}
+    return numbers
+
+
+def _numbered_at(ref: str, migrations_dir: Path) -> list[tuple[str, int, int]]:
+    """(track, number, zero-pad width) of each migration at `ref`'s tip."""
+    from ci.core import gitrefs
+
+    found = []
     for relative in gitrefs.list_files(ref, migrations_dir):
         folder, _, name = relative.rpartition("/")
         parsed = parse_name(name)
         if parsed is None or folder not in ("", *MAIN_FOLDERS, SEED_FOLDER):
             continue  # rollbacks and stray files are not numbered migrations
-        track = track_of(folder)
-        number, width = parsed[0], len(name.split("_", 1)[0])
-        if number >= highest.get(track, (0, 0))[0]:
-            highest[track] = (number, width)
-    return highest
+        found.append((track_of(folder), parsed[0], len(name.split("_", 1)[0])))
+    return found
 
 
 def base_highest(migrations_dir: Path, base_ref: str | None) -> tuple[str | None, Highest]:

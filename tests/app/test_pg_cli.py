@@ -98,11 +98,19 @@ def test_the_runner_refuses_a_sqlite_file_for_a_postgresql_project(
     assert not db.exists()
 
 
-def test_if_server_reachable_without_a_url_skips_in_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+@pytest.fixture
+def no_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from the repository, with no server URL in the environment."""
     monkeypatch.chdir(REPO)
     monkeypatch.delenv(ENV, raising=False)
+
+
+def test_if_server_reachable_without_a_url_skips_in_one_line(
+    no_server: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
     junit = tmp_path / "j.xml"
     assert run_all(["--config", str(CONFIG), "--if-server-reachable", "--junit", str(junit)]) == 0
     said = capsys.readouterr()
@@ -134,11 +142,12 @@ def test_if_server_reachable_without_the_extra_runs_nothing(
 
 
 def test_if_server_reachable_in_the_config_file_is_a_key_of_python_m_ci(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    no_server: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     """It made every check refuse the file ("unknown key")."""
-    monkeypatch.chdir(REPO)
-    monkeypatch.delenv(ENV, raising=False)
     config = tmp_path / "mg.yaml"
     config.write_text(CONFIG.read_text() + "if_server_reachable: true\n", encoding="utf-8")
     migrations = REPO / "examples/postgresql/migrations"
@@ -149,20 +158,16 @@ def test_if_server_reachable_in_the_config_file_is_a_key_of_python_m_ci(
 
 
 def test_if_server_reachable_with_only_server_free_checks_says_nothing(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    no_server: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(REPO)
-    monkeypatch.delenv(ENV, raising=False)
     argv = ["--config", str(CONFIG), "--if-server-reachable", "--checks", "numbering"]
     assert run_all(argv) == 0
     assert capsys.readouterr().err == ""
 
 
 def test_if_server_reachable_with_only_server_checks_runs_nothing(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    no_server: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(REPO)
-    monkeypatch.delenv(ENV, raising=False)
     argv = ["--config", str(CONFIG), "--if-server-reachable", "--checks", "apply_empty"]
     assert run_all(argv) == 0
     said = capsys.readouterr()
@@ -191,10 +196,8 @@ def test_without_the_option_a_server_that_does_not_answer_is_not_skipped(
 
 
 def test_if_server_reachable_changes_nothing_on_sqlite(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    no_server: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(REPO)
-    monkeypatch.delenv(ENV, raising=False)
     argv = ["--config", "schema/migration-guard.yaml", "--checks", "numbering"]
     assert run_all([*argv, "--if-server-reachable"]) == 0
     assert "OK numbering" in capsys.readouterr().out

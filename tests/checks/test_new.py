@@ -157,6 +157,20 @@ def test_numbers_above_the_remote_default_branch(tmp_path: Path) -> None:
     assert done.stdout.splitlines() == [f"{M}/seed/0002_t.sql"], output(done)
 
 
+def test_a_branch_with_its_own_higher_number_still_hears_it_lacks_one(tmp_path: Path) -> None:
+    """The branch has its own 0004 but not origin/main's 0003: the highest here is not below
+    the ref's, yet a number is missing (the hostile tester's diverged branch)."""
+    work = _behind_origin_main(tmp_path)
+    write(work, {f"{M}/schema/0004_mine.sql": "SELECT 5;\n"})
+    commit_all(work, "mine")
+    done = run_in(work, "ci.new", "schema", "d")
+    assert done.stdout.splitlines()[0] == f"{M}/schema/0005_d.sql", output(done)
+    assert "new: origin/main has migrations this branch does not: bring it in" in done.stderr
+    git(work, "merge", "-q", "--no-edit", "origin/main")  # in: nothing missing, nothing said
+    done = run_in(work, "ci.new", "data", "e")
+    assert "has migrations this branch does not" not in done.stderr, output(done)
+
+
 def test_base_ref_option_and_config_key_name_the_ref(tmp_path: Path) -> None:
     work = _behind_origin_main(tmp_path)
     git(work, "branch", "-q", "other", "feature")  # has only 0001 and 0002
