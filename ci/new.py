@@ -31,7 +31,7 @@ from ci.core.model import (
     label_of,
     track_of,
 )
-from ci.core.ref_numbers import base_highest, numbers_at
+from ci.core.ref_numbers import base_numbers, highest
 
 KINDS = ("schema", "data", "seed")
 SLUG = re.compile(r"^[a-z0-9_]+$")
@@ -160,13 +160,13 @@ def create(
     catalog = discover(migrations_dir)
     track = catalog.seeds if kind == SEED_FOLDER else catalog.main
     refuse_repeat(track, slug)
-    ref, highest = base_highest(migrations_dir, base_ref)  # after the checks of the input
+    ref, numbers = base_numbers(migrations_dir, base_ref)  # after the checks of the input
     track_name = track_of(kind)
-    number, width = next_number(track, highest.get(track_name, (0, 0)))
+    top = highest(numbers, track_name)
+    number, width = next_number(track, top)
     if ref is not None:
-        there = numbers_at(ref, migrations_dir).get(track_name, set())
-        there_only = bool(there - {m.version for m in track})
-        say_base(ref, track_name, track, highest.get(track_name, (0, 0)), there_only)
+        there_only = bool(numbers.get(track_name, {}).keys() - {m.version for m in track})
+        say_base(ref, track_name, track, top, there_only)
     name = f"{number:0{width}d}_{slug}.sql"
     created = [(migrations_dir / kind / name, migration_text(kind, name, engine))]
     if kind != SEED_FOLDER:

@@ -354,9 +354,8 @@ class PgRoundTrip:
             f"{failure.message}"
         )
         said, hint = reapply_advice(
-            failure.message, shown(rollback.path), shown(migration.path),
-            adds_label=adds_enum_label(migration),
-        )  # fmt: skip
+            failure.message, rollback.path, migration.path, adds_label=adds_enum_label(migration)
+        )
         self.fail(case, "MG405", str(rollback.path), None, message + said, hint)
 
     def compare(self, case: Case, migration: Migration, expected: Fingerprint, code: str) -> bool:

@@ -5,6 +5,9 @@ the type again (MG404 and MG405)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+from ci.checks.rollback_files import left_behind_advice, shown
 
 # What the server says when a migration creates something that is already there: re-applying
 # after the rollback, the rollback left it behind.
@@ -37,25 +40,17 @@ def with_label_advice(hint: str, differences: list[str], rollback: str) -> str:
 
 
 def reapply_advice(
-    error: str, rollback: str, migration: str, *, adds_label: bool
+    error: str, rollback: Path, migration: Path, *, adds_label: bool
 ) -> tuple[str, str]:
     """(what to add to the MG405 message, its "To fix") for re-applying `migration` after
     `rollback` failed with the server's `error`; `adds_label`: the migration adds an enum
     label (one it renames, the rollback renames back)."""
-    said = ""
-    hint = (
-        f"{rollback} leaves something behind that {migration} trips over: make it undo "
-        "everything the migration does"
-    )
     left = LEFT_BEHIND.search(error)
+    thing = None
     if left is not None:
-        thing = (
-            f"column {left['table']}.{left['column']}"
-            if left["column"]
-            else f"{left['kind']} {left['name']}"
-        )
-        said = f": the rollback did not drop {thing}"
-        hint = f"make {rollback} drop {thing}, as it undoes {migration}"
+        thing = f"column {left['table']}.{left['column']}" if left["column"] else (
+            f"{left['kind']} {left['name']}")  # fmt: skip
+    said, hint = left_behind_advice(thing, rollback, migration)
     if adds_label and LABEL_KEPT.search(error):
-        hint = label_hint(rollback)
+        hint = label_hint(shown(rollback))
     return said, hint

@@ -145,9 +145,9 @@ def load_fixture(check: str, run: PgRunner, sample: Sample, classname: str | Non
     from ci.db.postgres.engine import PgDatabase
     from ci.db.postgres.execute import (
         cancelled_from_outside,
-        error_line,
         is_cancel_request,
         is_statement_timeout,
+        said_line,
         statements,
     )
 
@@ -181,7 +181,7 @@ def load_fixture(check: str, run: PgRunner, sample: Sample, classname: str | Non
             return case
         refused = " ".join(str(error).split())
         if current is not None:  # where the server points (in a DO block: the body's line)
-            line = error_line(error, fixture, current)
+            line = said_line(error.diag, fixture, current)
     if refused is None:
         database.commit()
         return case

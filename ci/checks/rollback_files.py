@@ -30,6 +30,18 @@ def shown(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
+def left_behind_advice(thing: str | None, rollback: Path, migration: Path) -> tuple[str, str]:
+    """(what the MG405 message adds, its "To fix") when re-applying `migration` after `rollback`
+    failed: naming `thing`, what the database said is already there, when it said what."""
+    if thing is None:
+        return "", (
+            f"{shown(rollback)} leaves something behind that {shown(migration)} trips over: make "
+            "it undo everything the migration does"
+        )
+    hint = f"make {shown(rollback)} drop {thing}, as it undoes {shown(migration)}"
+    return f": the rollback did not drop {thing}", hint
+
+
 def rollback_problem(migration: Migration) -> tuple[str, str, str, str, str] | None:
     """(why, code, path, message, hint) when the rollback of a reversible `migration` is
     missing, unreadable or empty; None when it can be run."""

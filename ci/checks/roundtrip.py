@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 
-from ci.checks.rollback_files import is_no_op, rollback_problem, shown
+from ci.checks.rollback_files import is_no_op, left_behind_advice, rollback_problem, shown
 from ci.checks.roundtrip_values import Comparison, Watched
 from ci.checks.roundtrip_values import compare as compare_values
 from ci.checks.validate import case_name, not_run
@@ -325,17 +325,10 @@ def left_behind(
         f"re-applying {migration.label} after its rollback {on} fails at {where}: {failure.message}"
     )
     left = LEFT_BEHIND.search(failure.message)
+    thing = None
     if left is not None:
-        thing = (
-            f"column {left['column']}"
-            if left["column"]
-            else f"{left['kind'].lower()} {left['name']}"
-        )
-        message += f": the rollback did not drop {thing}"
-        hint = f"make {shown(rollback.path)} drop {thing}, as it undoes {shown(migration.path)}"
-    else:
-        hint = (
-            f"{shown(rollback.path)} leaves something behind that {shown(migration.path)} trips "
-            "over: make it undo everything the migration does"
-        )
+        thing = f"column {left['column']}" if left["column"] else (
+            f"{left['kind'].lower()} {left['name']}")  # fmt: skip
+    said, hint = left_behind_advice(thing, rollback.path, migration.path)
+    message += said
     return str(rollback.path), message, hint

@@ -20,49 +20,34 @@ from pathlib import Path
 
 from ci.core.model import MAIN_FOLDERS, SEED_FOLDER, parse_name, track_of
 
-Highest = dict[str, tuple[int, int]]  # {track: (highest number, its zero-pad width)}
+Numbers = dict[str, dict[int, int]]  # {track: {number: its zero-pad width}}
 
 
-def highest_at(ref: str, migrations_dir: Path) -> Highest:
-    """{track: (highest number, width)} of the migrations under `migrations_dir` at `ref`'s tip
-    (the tip, not the merge base: a number merged there since this branch forked is taken)."""
-    highest: Highest = {}
-    for track, number, width in _numbered_at(ref, migrations_dir):
-        if number >= highest.get(track, (0, 0))[0]:
-            highest[track] = (number, width)
-    return highest
-
-
-def numbers_at(ref: str, migrations_dir: Path) -> dict[str, set[int]]:
-    """{track: every number} of the migrations at `ref`'s tip; {} when git cannot say."""
+def numbers_at(ref: str, migrations_dir: Path) -> Numbers:
+    """{track: {number: width}} of the migrations under `migrations_dir` at `ref`'s tip (the
+    tip, not the merge base: a number merged there since this branch forked is taken)."""
     from ci.core import gitrefs
 
-    numbers: dict[str, set[int]] = {}
-    try:
-        for track, number, _ in _numbered_at(ref, migrations_dir):
-            numbers.setdefault(track, set()).add(number)
-    except gitrefs.RefError:
-        return {}
-    return numbers
-
-
-def _numbered_at(ref: str, migrations_dir: Path) -> list[tuple[str, int, int]]:
-    """(track, number, zero-pad width) of each migration at `ref`'s tip."""
-    from ci.core import gitrefs
-
-    found = []
+    numbers: Numbers = {}
     for relative in gitrefs.list_files(ref, migrations_dir):
         folder, _, name = relative.rpartition("/")
         parsed = parse_name(name)
         if parsed is None or folder not in ("", *MAIN_FOLDERS, SEED_FOLDER):
             continue  # rollbacks and stray files are not numbered migrations
-        found.append((track_of(folder), parsed[0], len(name.split("_", 1)[0])))
-    return found
+        numbers.setdefault(track_of(folder), {})[parsed[0]] = len(name.split("_", 1)[0])
+    return numbers
 
 
-def base_highest(migrations_dir: Path, base_ref: str | None) -> tuple[str | None, Highest]:
-    """(the ref consulted, its highest numbers), or (None, {}) with one stderr line saying why
-    the local files alone decide."""
+def highest(numbers: Numbers, track: str) -> tuple[int, int]:
+    """(highest number, its width) of the track on the ref; (0, 0) when it has none."""
+    found = numbers.get(track, {})
+    top = max(found, default=0)
+    return top, found.get(top, 0)
+
+
+def base_numbers(migrations_dir: Path, base_ref: str | None) -> tuple[str | None, Numbers]:
+    """(the ref consulted, its numbers), or (None, {}) with one stderr line saying why the
+    local files alone decide."""
     from ci.core import gitrefs
 
     ref = base_ref or gitrefs.target_branch(migrations_dir)
@@ -70,7 +55,7 @@ def base_highest(migrations_dir: Path, base_ref: str | None) -> tuple[str | None
         _local_only(_no_branch(migrations_dir))
         return None, {}
     try:
-        return ref, highest_at(ref, migrations_dir)
+        return ref, numbers_at(ref, migrations_dir)
     except gitrefs.RefError as error:
         _local_only(str(error))
         return None, {}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ci.core import gitrefs, lockfile
 from ci.core.model import InputError, Migration, discover, label_of
-from ci.core.ref_numbers import base_highest
+from ci.core.ref_numbers import base_numbers, highest
 
 
 def renumber(
@@ -36,8 +36,8 @@ def renumber(
             "their number (renumber the other, unmerged file)"
         )
     track = catalog.seeds if m.track == "seed" else catalog.main
-    ref, highest = base_highest(migrations_dir, base_ref)
-    base_top, base_width = highest.get(m.track, (0, 0))
+    ref, numbers = base_numbers(migrations_dir, base_ref)
+    base_top, base_width = highest(numbers, m.track)
     others = [o.version for o in track if o is not m]
     if m.version > max([base_top, *others], default=0) and m.version not in others:
         print(f"new: {m.path}: {m.label} is free{_on(ref)}; nothing to renumber", file=sys.stderr)

@@ -107,7 +107,6 @@ def no_server(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_if_server_reachable_without_a_url_skips_in_one_line(
     no_server: None,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
@@ -143,7 +142,6 @@ def test_if_server_reachable_without_the_extra_runs_nothing(
 
 def test_if_server_reachable_in_the_config_file_is_a_key_of_python_m_ci(
     no_server: None,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
@@ -158,7 +156,7 @@ def test_if_server_reachable_in_the_config_file_is_a_key_of_python_m_ci(
 
 
 def test_if_server_reachable_with_only_server_free_checks_says_nothing(
-    no_server: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    no_server: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["--config", str(CONFIG), "--if-server-reachable", "--checks", "numbering"]
     assert run_all(argv) == 0
@@ -166,7 +164,7 @@ def test_if_server_reachable_with_only_server_free_checks_says_nothing(
 
 
 def test_if_server_reachable_with_only_server_checks_runs_nothing(
-    no_server: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    no_server: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["--config", str(CONFIG), "--if-server-reachable", "--checks", "apply_empty"]
     assert run_all(argv) == 0
@@ -196,7 +194,7 @@ def test_without_the_option_a_server_that_does_not_answer_is_not_skipped(
 
 
 def test_if_server_reachable_changes_nothing_on_sqlite(
-    no_server: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    no_server: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["--config", "schema/migration-guard.yaml", "--checks", "numbering"]
     assert run_all([*argv, "--if-server-reachable"]) == 0

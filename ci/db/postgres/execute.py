@@ -199,7 +199,7 @@ def failure(
             f"the connection to the server was lost while {file.location}:{statement.line} ran "
             f"({one_line(error)}); its migration was not committed"
         )
-    line = error_line(error, file, statement)
+    line = said_line(error.diag, file, statement)
     stopped = deadline is not None and deadline.expired
     if deadline is not None and stopped and isinstance(error, errors.QueryCanceled):
         # the runner's cancel stopped this statement (used up), not the server's own timeout
@@ -247,18 +247,14 @@ def cancelled_from_outside(
     that cancels its own statement reads the same: the server does not say who asked.)"""
     then = "run it again"
     # what ran before it stays: a @no-transaction migration's statements, a @batch one's batches
-    dirty = file is not None and (file.directives.no_transaction or bool(file.directives.batch))
+    directives = file.directives if file is not None else None
+    dirty = directives is not None and (directives.no_transaction or directives.batch is not None)
     if dirty and conn is not None and not conn.throwaway:
         then = "the migration is marked dirty: finish it with --resume"
     return CannotRun(
         f"{where} was cancelled from outside the run ({one_line(error)}: another session or an "
         f"interrupt); it was not a failure of the SQL: {then}"
     )
-
-
-def error_line(error: psycopg.Error, file: SqlFile, statement: Statement) -> int:
-    """The file's line the server's error position points at (see `said_line`)."""
-    return said_line(error.diag, file, statement)
 
 
 def said_line(diag: psycopg.errors.Diagnostic, file: SqlFile, statement: Statement) -> int:
